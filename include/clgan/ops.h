@@ -1,0 +1,194 @@
+/* clgan ops: every operation of the DCGAN recipe, forward and backward.
+ *
+ * Layout: activations are channel-major with the batch folded in, (C, N, H, W),
+ * so a convolution is one GEMM writing its output in place and BatchNorm
+ * reduces contiguous rows. Weights keep PyTorch's layouts: Conv2d
+ * [Cout, Cin, k, k], ConvTranspose2d [Cin, Cout, k, k].
+ *
+ * Every op only enqueues work on the context's in-order queue; nothing blocks
+ * unless stated. `accumulate` on a gradient output means "add to what is
+ * there" (PyTorch's .grad accumulation), otherwise it is overwritten. */
+#ifndef CLGAN_OPS_H
+#define CLGAN_OPS_H
+
+#include "clgan/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A float array on the device: a buffer and an offset counted in floats, so
+ * parameters can live side by side in one arena (one Adam launch). */
+typedef struct clgan_buf {
+  cl_mem mem;
+  size_t off;
+} clgan_buf;
+
+static inline clgan_buf clgan_buf_at(clgan_buf b, size_t floats) {
+  clgan_buf r = {b.mem, b.off + floats};
+  return r;
+}
+
+/* Device buffer helpers (blocking transfers). */
+clgan_status clgan_buf_alloc(clgan_ctx *ctx, size_t floats, clgan_buf *out);
+void clgan_buf_release(clgan_buf *b);
+clgan_status clgan_buf_write(clgan_ctx *ctx, clgan_buf dst, const float *src, size_t floats);
+clgan_status clgan_buf_read(clgan_ctx *ctx, clgan_buf src, float *dst, size_t floats);
+clgan_status clgan_fill(clgan_ctx *ctx, clgan_buf dst, size_t floats, float value);
+clgan_status clgan_copy(clgan_ctx *ctx, clgan_buf src, clgan_buf dst, size_t floats);
+
+/* ---- GEMM ------------------------------------------------------------- */
+/* Row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, where op
+ * transposes when trans_* is nonzero. lda/ldb/ldc are row strides of the
+ * stored matrices. The backend is the context's (measured or forced). */
+clgan_status clgan_gemm(clgan_ctx *ctx, int trans_a, int trans_b, size_t m,
+                        size_t n, size_t k, float alpha, clgan_buf a, size_t lda,
+                        clgan_buf b, size_t ldb, float beta, clgan_buf c,
+                        size_t ldc);
+/* Same, with an explicit backend (tests, benchmarks, backend measurement). */
+clgan_status clgan_gemm_with(clgan_ctx *ctx, clgan_gemm_backend backend,
+                             int trans_a, int trans_b, size_t m, size_t n,
+                             size_t k, float alpha, clgan_buf a, size_t lda,
+                             clgan_buf b, size_t ldb, float beta, clgan_buf c,
+                             size_t ldc);
+/* The backend clgan_gemm uses on this context (measures on first call when
+ * the context was created with CLGAN_GEMM_AUTO and nothing is remembered). */
+clgan_status clgan_gemm_backend_get(clgan_ctx *ctx, clgan_gemm_backend *out);
+const char *clgan_gemm_backend_name(clgan_gemm_backend backend);
+
+/* ---- Convolutions ------------------------------------------------------ */
+/* Geometry of a square-kernel convolution. For Conv2d, (cin, h, w) is the
+ * input and (cout, ho, wo) the output. For ConvTranspose2d the same struct
+ * describes the *adjoint* convolution: (cin, h, w) is the transposed conv's
+ * output and (cout, ho, wo) its input, so both share one conv core. Use the
+ * constructors below rather than filling it by hand. */
+typedef struct clgan_conv_shape {
+  int n;          /* batch */
+  int cin, h, w;  /* "image" side (conv input, convT output) */
+  int cout, ho, wo; /* "feature" side (conv output, convT input) */
+  int k, stride, pad;
+} clgan_conv_shape;
+
+/* Conv2d(cin -> cout) over an n x cin x h x w input. INVALID if the output
+ * would be empty. */
+clgan_status clgan_conv_shape_conv(int n, int cin, int h, int w, int cout, int k,
+                                   int stride, int pad, clgan_conv_shape *out);
+/* ConvTranspose2d(cin -> cout) over an n x cin x h x w input; the output is
+ * (h-1)*stride - 2*pad + k. Stored as the adjoint conv: out->cin = cout,
+ * out->cout = cin, out->ho = h, out->h = output height. */
+clgan_status clgan_conv_shape_convt(int n, int cin, int h, int w, int cout,
+                                    int k, int stride, int pad,
+                                    clgan_conv_shape *out);
+/* Floats of the col workspace both conv and convT need: cin*k*k * n*ho*wo. */
+size_t clgan_conv_col_floats(const clgan_conv_shape *s);
+
+/* Conv2d. x [cin, n, h, w], w [cout, cin, k, k], y [cout, n, ho, wo],
+ * col [cin*k*k, n*ho*wo] workspace. */
+clgan_status clgan_conv2d_forward(clgan_ctx *ctx, const clgan_conv_shape *s,
+                                  clgan_buf x, clgan_buf w, clgan_buf y,
+                                  clgan_buf col);
+/* dx [cin, n, h, w] = conv2d^T(dy); overwrites dx. */
+clgan_status clgan_conv2d_backward_data(clgan_ctx *ctx, const clgan_conv_shape *s,
+                                        clgan_buf dy, clgan_buf w, clgan_buf dx,
+                                        clgan_buf col);
+/* dw [cout, cin, k, k] (+)= dy x im2col(x)^T. */
+clgan_status clgan_conv2d_backward_filter(clgan_ctx *ctx,
+                                          const clgan_conv_shape *s, clgan_buf x,
+                                          clgan_buf dy, clgan_buf dw,
+                                          clgan_buf col, int accumulate);
+
+/* ConvTranspose2d with s from clgan_conv_shape_convt. x [s->cout, n, ho, wo]
+ * (the convT input), w [s->cout, s->cin, k, k] (PyTorch's [Cin, Cout, k, k]),
+ * y [s->cin, n, h, w]. */
+clgan_status clgan_convt2d_forward(clgan_ctx *ctx, const clgan_conv_shape *s,
+                                   clgan_buf x, clgan_buf w, clgan_buf y,
+                                   clgan_buf col);
+/* dx [s->cout, n, ho, wo] = conv2d(dy) with w; overwrites dx. */
+clgan_status clgan_convt2d_backward_data(clgan_ctx *ctx,
+                                         const clgan_conv_shape *s, clgan_buf dy,
+                                         clgan_buf w, clgan_buf dx,
+                                         clgan_buf col);
+/* dw [s->cout, s->cin, k, k] (+)= x x im2col(dy)^T. */
+clgan_status clgan_convt2d_backward_filter(clgan_ctx *ctx,
+                                           const clgan_conv_shape *s,
+                                           clgan_buf x, clgan_buf dy,
+                                           clgan_buf dw, clgan_buf col,
+                                           int accumulate);
+
+/* The two data-movement halves of the conv core (also used on their own).
+ * im2col: col[(c*k + i)*k + j, (b*ho + oy)*wo + ox] = img[c, b, oy*s-p+i, ox*s-p+j]
+ * (zero outside). col2im is its adjoint in gather form: each image pixel sums
+ * its taps, deterministic, no atomics; it overwrites img. */
+clgan_status clgan_im2col(clgan_ctx *ctx, const clgan_conv_shape *s,
+                          clgan_buf img, clgan_buf col);
+clgan_status clgan_col2im(clgan_ctx *ctx, const clgan_conv_shape *s,
+                          clgan_buf col, clgan_buf img);
+
+/* ---- Activations -------------------------------------------------------- */
+typedef enum clgan_act {
+  CLGAN_ACT_NONE = 0,
+  CLGAN_ACT_RELU,
+  CLGAN_ACT_LEAKY_RELU, /* slope 0.2 in the recipe; the slope is a parameter */
+  CLGAN_ACT_TANH,
+  CLGAN_ACT_SIGMOID,
+  CLGAN_ACT_COUNT
+} clgan_act;
+
+/* y = act(x); y may equal x. */
+clgan_status clgan_act_forward(clgan_ctx *ctx, clgan_act act, float slope,
+                               size_t count, clgan_buf x, clgan_buf y);
+/* dx = dy * act'(.) computed from the *output* y (every act here allows it);
+ * dx may equal dy. */
+clgan_status clgan_act_backward(clgan_ctx *ctx, clgan_act act, float slope,
+                                size_t count, clgan_buf y, clgan_buf dy,
+                                clgan_buf dx);
+
+/* ---- BatchNorm2d -------------------------------------------------------- */
+/* Training mode over x [c, m] (m = n*h*w): batch mean and biased variance
+ * normalise; save_mean/save_invstd [c] keep them for backward; running_mean
+ * and running_var [c] are updated as PyTorch does (momentum, unbiased var).
+ * y = gamma * (x - mean) * invstd + beta, then the fused activation. */
+clgan_status clgan_batchnorm_forward_train(
+    clgan_ctx *ctx, int c, size_t m, clgan_buf x, clgan_buf gamma,
+    clgan_buf beta, clgan_buf y, clgan_buf save_mean, clgan_buf save_invstd,
+    clgan_buf running_mean, clgan_buf running_var, float momentum, float eps,
+    clgan_act act, float slope);
+/* Evaluation mode: normalise with the running statistics. */
+clgan_status clgan_batchnorm_forward_eval(clgan_ctx *ctx, int c, size_t m,
+                                          clgan_buf x, clgan_buf gamma,
+                                          clgan_buf beta, clgan_buf running_mean,
+                                          clgan_buf running_var, float eps,
+                                          clgan_buf y, clgan_act act,
+                                          float slope);
+/* Backward of the training-mode forward (without activation: apply
+ * clgan_act_backward first). dx overwritten; dgamma/dbeta (+)=. */
+clgan_status clgan_batchnorm_backward(clgan_ctx *ctx, int c, size_t m,
+                                      clgan_buf x, clgan_buf dy, clgan_buf gamma,
+                                      clgan_buf save_mean, clgan_buf save_invstd,
+                                      clgan_buf dx, clgan_buf dgamma,
+                                      clgan_buf dbeta, int accumulate);
+
+/* ---- Loss ---------------------------------------------------------------- */
+/* Binary cross-entropy with mean reduction over `count` logits, computed
+ * stably from the logit (max(x,0) - x*t + log1p(exp(-|x|))), against the
+ * constant target t. out[0] = loss, out[1] = mean sigmoid(x) (D(x)).
+ * dlogits = scale * (sigmoid(x) - t) / count; pass a null mem to skip it. */
+clgan_status clgan_bce_logits(clgan_ctx *ctx, size_t count, clgan_buf logits,
+                              float target, clgan_buf out, clgan_buf dlogits,
+                              float scale);
+
+/* ---- Adam ------------------------------------------------------------------ */
+typedef struct clgan_adam_params {
+  float lr, beta1, beta2, eps;
+} clgan_adam_params;
+
+/* One Adam update (PyTorch semantics, bias correction, no weight decay) of
+ * `count` parameters; `step` is the 1-based step number after this update. */
+clgan_status clgan_adam_step(clgan_ctx *ctx, const clgan_adam_params *p,
+                             long step, size_t count, clgan_buf param,
+                             clgan_buf grad, clgan_buf m, clgan_buf v);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,121 @@
+/* clgan runtime: OpenCL platforms and devices, the context every op runs in,
+ * kernel programs built from embedded sources with a persistent binary cache. */
+#ifndef CLGAN_RUNTIME_H
+#define CLGAN_RUNTIME_H
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clgan/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What the kernels need to know about a device, probed once. */
+typedef struct clgan_device_info {
+  cl_platform_id platform;
+  cl_device_id device;
+  int platform_index;      /* position in clGetPlatformIDs order */
+  int device_index;        /* position within its platform */
+  int global_index;        /* position in the flat list of every device */
+  char platform_name[128];
+  char platform_version[256];
+  char name[128];
+  char vendor[128];
+  char driver_version[128];
+  char device_version[128];   /* "OpenCL 3.0 ..." */
+  char c_version[128];        /* "OpenCL C 1.2 ..." */
+  cl_device_type type;
+  int is_gpu;
+  int is_cpu;
+  cl_uint compute_units;
+  cl_uint clock_mhz;
+  size_t max_work_group_size;
+  cl_ulong local_mem_bytes;
+  int local_mem_is_global;   /* CL_GLOBAL: "local" memory is emulated */
+  cl_ulong global_mem_bytes;
+  cl_ulong max_alloc_bytes;
+  int unified_memory;        /* host-unified memory (integrated GPU, CPU) */
+  int fp16;                  /* cl_khr_fp16 */
+  int subgroups;             /* cl_khr_subgroups or cl_intel_subgroups */
+  int fp64;                  /* cl_khr_fp64 */
+  cl_uint preferred_vector_float;
+} clgan_device_info;
+
+/* Lists every device of every platform. *out is malloc'd (free with free());
+ * *count may be 0 when platforms exist but hold no device. Returns
+ * CLGAN_ERR_NO_PLATFORM when no OpenCL platform (ICD) is installed. */
+clgan_status clgan_devices_list(clgan_device_info **out, int *count);
+
+/* Chooses a device from a list. spec is NULL/""/"default" (first GPU, else
+ * first CPU, else the first device), "gpu", "cpu", a flat index ("1"),
+ * "platform:device" ("0:1"), or a case-insensitive substring of the device or
+ * platform name. Returns the index into list, or -1 with the error set. */
+int clgan_device_pick(const clgan_device_info *list, int count, const char *spec);
+
+typedef enum clgan_gemm_backend {
+  CLGAN_GEMM_AUTO = 0,  /* measured once per device, remembered on disk */
+  CLGAN_GEMM_OWN,       /* the engine's register-tiled kernel (cl/gemm.cl) */
+  CLGAN_GEMM_CLBLAST,   /* CLBlast's SGEMM */
+  CLGAN_GEMM_BACKEND_COUNT
+} clgan_gemm_backend;
+
+typedef struct clgan_ctx_options {
+  const char *device;          /* device spec as for clgan_device_pick */
+  int profiling;               /* create the queue with profiling enabled */
+  clgan_gemm_backend gemm;     /* CLGAN_GEMM_AUTO unless forced */
+} clgan_ctx_options;
+
+typedef struct clgan_ctx clgan_ctx;
+
+/* Creates a context and an in-order queue on the chosen device. opts may be
+ * NULL (defaults). On failure *out is NULL and the error detail is set. */
+clgan_status clgan_ctx_create(const clgan_ctx_options *opts, clgan_ctx **out);
+/* Releases everything the context owns. Accepts NULL. */
+void clgan_ctx_destroy(clgan_ctx *ctx);
+
+const clgan_device_info *clgan_ctx_device(const clgan_ctx *ctx);
+cl_context clgan_ctx_cl_context(const clgan_ctx *ctx);
+cl_command_queue clgan_ctx_queue(const clgan_ctx *ctx);
+
+/* After freezing, a request for a kernel not yet created fails with
+ * CLGAN_ERR_FROZEN: the guard that keeps kernel creation out of training steps. */
+void clgan_ctx_freeze(clgan_ctx *ctx, int frozen);
+
+/* Returns the kernel `kernel_name` of program `source` (a file name in cl/,
+ * without ".cl") built with `options` (may be NULL). Programs and kernels are
+ * created once per context and reused; builds go through the disk cache. */
+clgan_status clgan_kernel_get(clgan_ctx *ctx, const char *source,
+                              const char *options, const char *kernel_name,
+                              cl_kernel *out);
+
+/* Seconds spent building programs in this context (compile or cache load),
+ * and how many builds came from the disk cache vs the compiler. */
+double clgan_ctx_build_seconds(const clgan_ctx *ctx);
+void clgan_ctx_build_counts(const clgan_ctx *ctx, int *from_cache, int *compiled);
+
+/* The device's single-precision FMA peak in GFLOP/s, measured with a small
+ * kernel on first use and remembered in the cache directory. */
+clgan_status clgan_ctx_peak_gflops(clgan_ctx *ctx, double *gflops);
+
+/* Blocks until the queue is empty. */
+clgan_status clgan_ctx_finish(clgan_ctx *ctx);
+
+/* Disk cache directory in use ("" when disabled by CLGAN_CACHE=0).
+ * CLGAN_CACHE_DIR overrides; default $XDG_CACHE_HOME/clgan or ~/.cache/clgan. */
+const char *clgan_cache_dir(void);
+
+/* Embedded kernel source by name (without ".cl"), or NULL. (When the
+ * environment variable CLGAN_KERNEL_DIR is set, programs are built from
+ * "$CLGAN_KERNEL_DIR/<name>.cl" instead, for kernel development.) */
+const char *clgan_embedded_source(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

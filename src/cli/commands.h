@@ -1,0 +1,7 @@
+/* One function per `clgan` command; each returns the process exit code. */
+#ifndef CLGAN_CLI_COMMANDS_H
+#define CLGAN_CLI_COMMANDS_H
+
+int cmd_devices(int argc, char **argv);
+
+#endif

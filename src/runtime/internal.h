@@ -1,0 +1,75 @@
+/* Internal runtime state shared by src/ files; not part of the public API. */
+#ifndef CLGAN_RUNTIME_INTERNAL_H
+#define CLGAN_RUNTIME_INTERNAL_H
+
+#include <stdarg.h>
+
+#include "clgan/ops.h"
+#include "clgan/runtime.h"
+
+#define CLGAN_MAX_PROGRAMS 64
+#define CLGAN_MAX_KERNELS 256
+
+typedef struct clgan_program_entry {
+  char *source;   /* cl/ file name without extension */
+  char *options;  /* full build options */
+  cl_program program;
+} clgan_program_entry;
+
+typedef struct clgan_kernel_entry {
+  int program;    /* index into programs */
+  char *name;
+  cl_kernel kernel;
+} clgan_kernel_entry;
+
+struct clgan_ctx {
+  clgan_device_info dev;
+  cl_context context;
+  cl_command_queue queue;
+  int profiling;
+  int frozen;
+  clgan_gemm_backend gemm_forced;   /* AUTO unless forced by options */
+  clgan_gemm_backend gemm_chosen;   /* AUTO until measured or loaded */
+  double peak_gflops;               /* 0 until measured */
+  double build_seconds;
+  int builds_cached, builds_compiled;
+  int nprograms, nkernels;
+  clgan_program_entry programs[CLGAN_MAX_PROGRAMS];
+  clgan_kernel_entry kernels[CLGAN_MAX_KERNELS];
+};
+
+/* Sets the thread's error detail and returns status (printf-style). */
+clgan_status clgan_fail(clgan_status status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* For a failed OpenCL call: records "call: CL_NAME (code)" and returns
+ * CLGAN_ERR_OPENCL, or CLGAN_OK when err == CL_SUCCESS. */
+clgan_status clgan_cl_check(cl_int err, const char *call);
+#define CLGAN_CL(call) clgan_cl_check((call), #call)
+
+/* Shorthands for kernel launches. */
+clgan_status clgan_set_args(cl_kernel k, int nargs, ...); /* pairs: size, ptr */
+clgan_status clgan_launch(clgan_ctx *ctx, cl_kernel k, cl_uint dims,
+                          const size_t *global, const size_t *local,
+                          const char *what);
+/* Rounds x up to a multiple of m. */
+static inline size_t clgan_round_up(size_t x, size_t m) {
+  return (x + m - 1) / m * m;
+}
+
+/* 64-bit FNV-1a over bytes, chainable via seed (start with CLGAN_FNV_SEED). */
+#define CLGAN_FNV_SEED 0xcbf29ce484222325ULL
+uint64_t clgan_hash(uint64_t seed, const void *data, size_t len);
+uint64_t clgan_hash_str(uint64_t seed, const char *s);
+
+/* Disk cache entries: a small file named by a hash key holding a full key
+ * string (to detect collisions and foreign files) and a payload. Loading
+ * returns CLGAN_ERR_IO when absent and CLGAN_ERR_FORMAT when corrupt; the
+ * payload is malloc'd. Storing writes a temporary file and renames it. */
+clgan_status clgan_cache_load(const char *kind, const char *key, void **payload,
+                              size_t *size);
+clgan_status clgan_cache_store(const char *kind, const char *key,
+                               const void *payload, size_t size);
+/* The identity of a device for cache keys: platform, device, driver versions. */
+void clgan_device_key(const clgan_device_info *d, char *buf, size_t cap);
+
+#endif

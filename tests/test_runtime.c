@@ -1,0 +1,157 @@
+/* Runtime: device listing and choice, kernel build and disk cache, peak. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime/internal.h"
+#include "test_util.h"
+
+START_TEST(test_device_pick) {
+  clgan_device_info list[3];
+  memset(list, 0, sizeof list);
+  strcpy(list[0].name, "Fancy CPU");
+  list[0].is_cpu = 1;
+  strcpy(list[1].name, "Big GPU");
+  list[1].is_gpu = 1;
+  list[1].device_index = 0;
+  list[1].platform_index = 1;
+  strcpy(list[2].name, "Other CPU");
+  list[2].is_cpu = 1;
+  list[2].platform_index = 1;
+  list[2].device_index = 1;
+  strcpy(list[2].platform_name, "Portable Computing Language");
+  ck_assert_int_eq(clgan_device_pick(list, 3, NULL), 1);
+  ck_assert_int_eq(clgan_device_pick(list, 3, "cpu"), 0);
+  ck_assert_int_eq(clgan_device_pick(list, 3, "gpu"), 1);
+  ck_assert_int_eq(clgan_device_pick(list, 3, "2"), 2);
+  ck_assert_int_eq(clgan_device_pick(list, 3, "1:1"), 2);
+  ck_assert_int_eq(clgan_device_pick(list, 3, "big"), 1);
+  ck_assert_int_eq(clgan_device_pick(list, 3, "portable"), 2);
+  ck_assert_int_eq(clgan_device_pick(list, 3, "7"), -1);
+  ck_assert_ptr_nonnull(strstr(clgan_last_error(), "out of range"));
+  ck_assert_int_eq(clgan_device_pick(list, 3, "nvidia"), -1);
+  ck_assert_int_eq(clgan_device_pick(list, 2, "cpu"), 0);
+  list[0].is_cpu = 0;
+  ck_assert_int_eq(clgan_device_pick(list, 1, "cpu"), -1);
+}
+END_TEST
+
+START_TEST(test_status_names) {
+  ck_assert_str_eq(clgan_status_name(CLGAN_ERR_BUILD), "CLGAN_ERR_BUILD");
+  ck_assert_str_eq(clgan_cl_error_name(CL_OUT_OF_RESOURCES), "CL_OUT_OF_RESOURCES");
+  ck_assert_str_eq(clgan_cl_error_name(-12345), "CL_UNKNOWN_ERROR");
+  for (int s = 0; s < CLGAN_STATUS_COUNT; s++) ck_assert(strlen(clgan_status_str(s)) > 0);
+}
+END_TEST
+
+START_TEST(test_cache_roundtrip_and_corruption) {
+  char dir[] = "/tmp/clgan-cache-test-XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  char *old = getenv("CLGAN_CACHE_DIR") ? strdup(getenv("CLGAN_CACHE_DIR")) : NULL;
+  setenv("CLGAN_CACHE_DIR", dir, 1);
+  const char payload[] = "binary bytes";
+  TU_OK(clgan_cache_store("unit", "key one", payload, sizeof payload));
+  void *p = NULL;
+  size_t n = 0;
+  TU_OK(clgan_cache_load("unit", "key one", &p, &n));
+  ck_assert_uint_eq(n, sizeof payload);
+  ck_assert_mem_eq(p, payload, n);
+  free(p);
+  ck_assert_int_eq(clgan_cache_load("unit", "key two", &p, &n), CLGAN_ERR_IO);
+  /* flip one payload byte: the entry must be rejected, not trusted */
+  char path[1200];
+  snprintf(path, sizeof path, "%s/unit-%016llx.bin", dir,
+           (unsigned long long)clgan_hash_str(CLGAN_FNV_SEED, "key one"));
+  FILE *f = fopen(path, "r+b");
+  ck_assert_ptr_nonnull(f);
+  fseek(f, -2, SEEK_END);
+  fputc('X', f);
+  fclose(f);
+  ck_assert_int_eq(clgan_cache_load("unit", "key one", &p, &n), CLGAN_ERR_FORMAT);
+  /* truncated entry */
+  ck_assert_int_eq(truncate(path, 10), 0);
+  ck_assert_int_eq(clgan_cache_load("unit", "key one", &p, &n), CLGAN_ERR_FORMAT);
+  unlink(path);
+  rmdir(dir);
+  if (old) {
+    setenv("CLGAN_CACHE_DIR", old, 1);
+    free(old);
+  } else {
+    unsetenv("CLGAN_CACHE_DIR");
+  }
+}
+END_TEST
+
+START_TEST(test_fill_and_kernel_reuse) {
+  clgan_ctx *ctx = tu_ctx();
+  clgan_buf b = tu_upload(NULL, 1000);
+  TU_OK(clgan_fill(ctx, clgan_buf_at(b, 10), 77, 3.5f));
+  float *x = tu_download(b, 1000);
+  for (int i = 0; i < 1000; i++) ck_assert_float_eq(x[i], (i >= 10 && i < 87) ? 3.5f : 0.0f);
+  free(x);
+  clgan_buf_release(&b);
+  cl_kernel k1, k2;
+  TU_OK(clgan_kernel_get(ctx, "fill", NULL, "fill", &k1));
+  clgan_ctx_freeze(ctx, 1);
+  TU_OK(clgan_kernel_get(ctx, "fill", NULL, "fill", &k2));
+  ck_assert_ptr_eq(k1, k2);
+  ck_assert_int_eq(clgan_kernel_get(ctx, "peak", "-DUNUSED=1", "peak_fma", &k2), CLGAN_ERR_FROZEN);
+  clgan_ctx_freeze(ctx, 0);
+}
+END_TEST
+
+START_TEST(test_build_error_has_log) {
+  /* A kernel name that does not exist and a bad build option. */
+  cl_kernel k;
+  clgan_status st = clgan_kernel_get(tu_ctx(), "fill", NULL, "no_such_kernel", &k);
+  ck_assert_int_eq(st, CLGAN_ERR_OPENCL);
+  ck_assert_ptr_nonnull(strstr(clgan_last_error(), "CL_INVALID_KERNEL_NAME"));
+  st = clgan_kernel_get(tu_ctx(), "fill", "-DX=(", "fill", &k);
+  if (st != CLGAN_OK) {
+    ck_assert_int_eq(st, CLGAN_ERR_BUILD);
+    ck_assert_ptr_nonnull(strstr(clgan_last_error(), "build log"));
+  }
+  st = clgan_kernel_get(tu_ctx(), "no_such_source", NULL, "k", &k);
+  ck_assert_int_eq(st, CLGAN_ERR_INVALID);
+}
+END_TEST
+
+START_TEST(test_second_context_uses_disk_cache) {
+  /* The program built by the shared context must load from disk in a new one. */
+  cl_kernel k;
+  TU_OK(clgan_kernel_get(tu_ctx(), "fill", "-DCLGAN_CACHE_PROBE=1", "fill", &k));
+  if (!*clgan_cache_dir()) return;
+  clgan_ctx *second = NULL;
+  clgan_ctx_options o = {.device = getenv("CLGAN_TEST_DEVICE")};
+  TU_OK(clgan_ctx_create(&o, &second));
+  TU_OK(clgan_kernel_get(second, "fill", "-DCLGAN_CACHE_PROBE=1", "fill", &k));
+  int cached = 0, compiled = 0;
+  clgan_ctx_build_counts(second, &cached, &compiled);
+  clgan_ctx_destroy(second);
+  ck_assert_int_eq(cached, 1);
+  ck_assert_int_eq(compiled, 0);
+}
+END_TEST
+
+START_TEST(test_peak_measured) {
+  double g = 0;
+  TU_OK(clgan_ctx_peak_gflops(tu_ctx(), &g));
+  ck_assert_msg(g > 0.1, "peak %g GFLOP/s", g);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("runtime");
+  TCase *tc = tcase_create("runtime");
+  tcase_set_timeout(tc, 600);
+  tcase_add_test(tc, test_device_pick);
+  tcase_add_test(tc, test_status_names);
+  tcase_add_test(tc, test_cache_roundtrip_and_corruption);
+  tcase_add_test(tc, test_fill_and_kernel_reuse);
+  tcase_add_test(tc, test_build_error_has_log);
+  tcase_add_test(tc, test_second_context_uses_disk_cache);
+  tcase_add_test(tc, test_peak_measured);
+  suite_add_tcase(s, tc);
+  return tu_run(s);
+}

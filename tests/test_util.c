@@ -1,0 +1,104 @@
+#include "test_util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static clgan_ctx *shared_ctx;
+
+clgan_ctx *tu_ctx(void) {
+  if (shared_ctx) return shared_ctx;
+  clgan_ctx_options o = {0};
+  o.device = getenv("CLGAN_TEST_DEVICE");
+  clgan_status st = clgan_ctx_create(&o, &shared_ctx);
+  if (st == CLGAN_ERR_NO_PLATFORM || (st == CLGAN_ERR_NO_DEVICE && !o.device)) {
+    fprintf(stderr, "SKIP: no OpenCL device: %s\n", clgan_last_error());
+    exit(77);
+  }
+  if (st != CLGAN_OK) {
+    fprintf(stderr, "cannot create OpenCL context: %s: %s\n", clgan_status_str(st),
+            clgan_last_error());
+    exit(1);
+  }
+  return shared_ctx;
+}
+
+int tu_run(Suite *s) {
+  SRunner *sr = srunner_create(s);
+  srunner_set_fork_status(sr, CK_NOFORK);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  clgan_ctx_destroy(shared_ctx);
+  shared_ctx = NULL;
+  return failed == 0 ? 0 : 1;
+}
+
+static uint64_t splitmix(uint64_t *s) {
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+static double unit(uint64_t *s) { return (double)(splitmix(s) >> 11) * (1.0 / 9007199254740992.0); }
+
+void tu_fill_uniform(float *x, size_t n, uint64_t seed, float lo, float hi) {
+  uint64_t s = seed;
+  for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * (float)unit(&s);
+}
+
+void tu_fill_normal(float *x, size_t n, uint64_t seed, float mean, float std) {
+  uint64_t s = seed;
+  for (size_t i = 0; i < n; i++) {
+    double u1 = unit(&s), u2 = unit(&s);
+    if (u1 < 1e-300) u1 = 1e-300;
+    x[i] = mean + std * (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+  }
+}
+
+int tu_close(const char *what, const float *got, const float *want, size_t n, double rtol,
+             double atol) {
+  size_t worst = 0, bad = 0;
+  double worst_excess = -1.0;
+  for (size_t i = 0; i < n; i++) {
+    double g = got[i], w = want[i];
+    double err = fabs(g - w), lim = atol + rtol * fabs(w);
+    double excess = isfinite(g) && isfinite(w) ? err - lim : INFINITY;
+    if (excess > 0) bad++;
+    if (excess > worst_excess) {
+      worst_excess = excess;
+      worst = i;
+    }
+  }
+  if (bad == 0) return 1;
+  fprintf(stderr,
+          "%s: %zu of %zu elements out of tolerance (rtol %g, atol %g); worst at [%zu]: "
+          "got %.9g, want %.9g, |diff| %.3g\n",
+          what, bad, n, rtol, atol, worst, got[worst], want[worst],
+          fabs((double)got[worst] - want[worst]));
+  return 0;
+}
+
+void *tu_malloc(size_t bytes) {
+  void *p = calloc(1, bytes ? bytes : 1);
+  ck_assert_msg(p != NULL, "out of memory (%zu bytes)", bytes);
+  return p;
+}
+
+clgan_buf tu_upload(const float *src, size_t n) {
+  clgan_buf b;
+  TU_OK(clgan_buf_alloc(tu_ctx(), n, &b));
+  if (src)
+    TU_OK(clgan_buf_write(tu_ctx(), b, src, n));
+  else
+    TU_OK(clgan_fill(tu_ctx(), b, n, 0.0f));
+  return b;
+}
+
+float *tu_download(clgan_buf b, size_t n) {
+  float *x = tu_malloc(n * sizeof(float));
+  TU_OK(clgan_buf_read(tu_ctx(), b, x, n));
+  return x;
+}

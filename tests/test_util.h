@@ -1,0 +1,49 @@
+/* Shared helpers for clgan's Check tests: one OpenCL context per test binary,
+ * seeded random data, tolerant comparison that prints the worst element. */
+#ifndef CLGAN_TEST_UTIL_H
+#define CLGAN_TEST_UTIL_H
+
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clgan/clgan.h"
+
+/* The binary's shared context (created on first use, on $CLGAN_TEST_DEVICE or
+ * the default device). Exits 77 (skip) only when no OpenCL platform or
+ * device exists at all; any other failure fails the test. */
+clgan_ctx *tu_ctx(void);
+
+/* Runs the suite without forking (OpenCL state does not survive fork) and
+ * returns the process exit code. Destroys the shared context. */
+int tu_run(Suite *s);
+
+/* Checks a status, printing clgan_last_error() on failure. */
+#define TU_OK(expr)                                                            \
+  do {                                                                         \
+    clgan_status tu_st_ = (expr);                                              \
+    ck_assert_msg(tu_st_ == CLGAN_OK, "%s -> %s: %s", #expr,                   \
+                  clgan_status_name(tu_st_), clgan_last_error());              \
+  } while (0)
+
+/* Deterministic uniform [lo, hi) values from a seed (splitmix64). */
+void tu_fill_uniform(float *x, size_t n, uint64_t seed, float lo, float hi);
+/* Deterministic normal(mean, std) values. */
+void tu_fill_normal(float *x, size_t n, uint64_t seed, float mean, float std);
+
+/* |got - want| <= atol + rtol * |want| for every element. Prints the worst
+ * element (index, values, error) to stderr when it fails; returns 1 if close. */
+int tu_close(const char *what, const float *got, const float *want, size_t n, double rtol,
+             double atol);
+#define TU_ASSERT_CLOSE(what, got, want, n, rtol, atol) \
+  ck_assert_msg(tu_close(what, got, want, n, rtol, atol), "%s: values differ (see stderr)", what)
+
+/* Allocates a device buffer and uploads n floats (or fills with 0 when src
+ * is NULL). */
+clgan_buf tu_upload(const float *src, size_t n);
+/* Blocking download of n floats into a new malloc'd array. */
+float *tu_download(clgan_buf b, size_t n);
+/* malloc that fails the test on NULL. */
+void *tu_malloc(size_t bytes);
+
+#endif
