@@ -4,4 +4,5 @@
 #include "clgan/status.h"
 #include "clgan/runtime.h"
 #include "clgan/ops.h"
+#include "clgan/dcgan.h"
 #endif

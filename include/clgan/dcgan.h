@@ -1,0 +1,106 @@
+/* The seed's DCGAN (DESIGN §1) as two static layer graphs on one context,
+ * with its training step. Build once (clgan_dcgan_create: layers, parameter
+ * arenas, every activation and workspace buffer, every kernel), then run
+ * steps that allocate and build nothing. */
+#ifndef CLGAN_DCGAN_H
+#define CLGAN_DCGAN_H
+
+#include "clgan/ops.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct clgan_dcgan_config {
+  int image_size;   /* 32, 64, 128 or 256: one stride-2 stage per doubling above 4 */
+  int channels;     /* nc: 1 (gray) or 3 */
+  int nz;           /* latent size */
+  int ngf, ndf;     /* generator / discriminator widths */
+  int batch;
+  float lr_g, lr_d; /* Adam learning rates (2e-4 in the recipe) */
+  float beta1, beta2, adam_eps; /* 0.5, 0.999, 1e-8 */
+  float bn_momentum, bn_eps;    /* 0.1, 1e-5 */
+  float lrelu_slope;            /* 0.2 */
+} clgan_dcgan_config;
+
+/* The recipe's defaults: 64 px, 3 channels, nz 100, ngf = ndf = 64, batch 128,
+ * Adam(2e-4, 0.5, 0.999, 1e-8), BN momentum 0.1 eps 1e-5, LeakyReLU 0.2. */
+clgan_dcgan_config clgan_dcgan_default_config(void);
+
+typedef enum clgan_net { CLGAN_NET_G = 0, CLGAN_NET_D = 1 } clgan_net;
+
+/* One named tensor of a network, in PyTorch's state_dict order and naming
+ * (the tutorial's nn.Sequential: "main.0.weight", "main.1.weight",
+ * "main.1.bias", "main.1.running_mean", "main.1.running_var"). Trainable
+ * parameters live in the parameter arena; running statistics in the
+ * statistics arena. `offset` counts floats within its arena. */
+typedef struct clgan_tensor_desc {
+  char name[48];
+  int ndim;
+  int shape[4];     /* PyTorch shape (conv weights keep PyTorch's layouts) */
+  size_t count;
+  size_t offset;
+  int is_param;     /* 1: parameter arena, 0: running-statistics arena */
+} clgan_tensor_desc;
+
+/* Which arena of a network to read or write: host arrays are in the arena's
+ * order, i.e. the concatenation of its tensors in clgan_dcgan_tensors order. */
+typedef enum clgan_arena {
+  CLGAN_ARENA_PARAM = 0, /* weights, gammas, betas */
+  CLGAN_ARENA_GRAD,      /* their gradients */
+  CLGAN_ARENA_ADAM_M,    /* Adam first moments */
+  CLGAN_ARENA_ADAM_V,    /* Adam second moments */
+  CLGAN_ARENA_STATS,     /* BatchNorm running means and variances */
+  CLGAN_ARENA_COUNT
+} clgan_arena;
+
+/* Per-iteration figures, as the tutorial prints them. */
+typedef struct clgan_dcgan_stats {
+  float loss_d;   /* errD_real + errD_fake */
+  float loss_g;
+  float d_x;      /* mean D(x) on the real batch */
+  float d_g_z1;   /* mean D(G(z)) before the D step */
+  float d_g_z2;   /* mean D(G(z)) after the D step */
+} clgan_dcgan_stats;
+
+typedef struct clgan_dcgan clgan_dcgan;
+
+/* Builds both networks for cfg on ctx. Weights are zero until initialised
+ * (clgan_dcgan_init_weights) or written (clgan_dcgan_arena_write). */
+clgan_status clgan_dcgan_create(clgan_ctx *ctx, const clgan_dcgan_config *cfg,
+                                clgan_dcgan **out);
+void clgan_dcgan_destroy(clgan_dcgan *net); /* accepts NULL */
+
+const clgan_dcgan_config *clgan_dcgan_get_config(const clgan_dcgan *net);
+
+/* Tensor list of a network (valid while net lives). */
+void clgan_dcgan_tensors(const clgan_dcgan *net, clgan_net which,
+                         const clgan_tensor_desc **list, int *count);
+/* Floats in an arena of a network. */
+size_t clgan_dcgan_arena_floats(const clgan_dcgan *net, clgan_net which,
+                                clgan_arena arena);
+/* Blocking copies of a whole arena between host and device. */
+clgan_status clgan_dcgan_arena_read(clgan_dcgan *net, clgan_net which,
+                                    clgan_arena arena, float *host);
+clgan_status clgan_dcgan_arena_write(clgan_dcgan *net, clgan_net which,
+                                     clgan_arena arena, const float *host);
+
+/* One training iteration in the recipe's order: D.zero_grad; D(real)
+ * backward (label 1); fake = G(z); D(fake.detach()) backward (label 0);
+ * D step; G.zero_grad; D(fake) backward into G (label 1); G step.
+ * real: device buffer [channels, batch, size, size] in [-1, 1] (C,N,H,W);
+ * noise: device buffer [nz, batch]. stats may be NULL (then nothing is read
+ * back and the step does not wait for the device).
+ * Afterwards D's GRAD arena holds the gradients of the D step (real + fake)
+ * and G's those of the G step: D's parameter gradients are not computed in
+ * the G step, which only needs D's input gradient. */
+clgan_status clgan_dcgan_step(clgan_dcgan *net, clgan_buf real, clgan_buf noise,
+                              clgan_dcgan_stats *stats);
+
+/* Device buffer holding G's last output [channels, batch, size, size]. */
+clgan_buf clgan_dcgan_fake(const clgan_dcgan *net);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
