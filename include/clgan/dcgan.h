@@ -66,9 +66,14 @@ typedef struct clgan_dcgan_stats {
 typedef struct clgan_dcgan clgan_dcgan;
 
 /* Builds both networks for cfg on ctx. Weights are zero until initialised
- * (clgan_dcgan_init_weights) or written (clgan_dcgan_arena_write). */
+ * (clgan_dcgan_init_weights) or written (clgan_dcgan_arena_write); Adam
+ * moments start at 0, BN running means at 0 and running variances at 1. */
 clgan_status clgan_dcgan_create(clgan_ctx *ctx, const clgan_dcgan_config *cfg,
                                 clgan_dcgan **out);
+
+/* The recipe's initialisation from a host RNG seeded with seed: conv weights
+ * N(0, 0.02), BatchNorm weights N(1, 0.02), biases 0 (G first, then D). */
+clgan_status clgan_dcgan_init_weights(clgan_dcgan *net, uint64_t seed);
 void clgan_dcgan_destroy(clgan_dcgan *net); /* accepts NULL */
 
 const clgan_dcgan_config *clgan_dcgan_get_config(const clgan_dcgan *net);

@@ -1,0 +1,267 @@
+/* The seed's DCGAN: both layer graphs, their parameter arenas, every device
+ * buffer a step needs (allocated once here), and the training step. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/graph.h"
+#include "runtime/internal.h"
+#include "train/rng.h"
+
+typedef struct net_state {
+  graph g;
+  clgan_buf arena[CLGAN_ARENA_COUNT]; /* PARAM, GRAD, ADAM_M, ADAM_V: param_floats; STATS */
+  long adam_step;
+} net_state;
+
+struct clgan_dcgan {
+  clgan_ctx *ctx;
+  clgan_dcgan_config cfg;
+  net_state net[2];
+  clgan_buf col;         /* [max col floats] shared im2col workspace */
+  clgan_buf grad_buf[2]; /* [max activation floats] ping-pong gradients */
+  clgan_buf discard;     /* [2 * max channels] BN gradients not wanted */
+  clgan_buf loss;        /* [6] errD_real, D(x), errD_fake, D(G(z1)), errG, D(G(z2)) */
+  size_t device_bytes;
+};
+
+clgan_dcgan_config clgan_dcgan_default_config(void) {
+  clgan_dcgan_config c = {.image_size = 64,
+                          .channels = 3,
+                          .nz = 100,
+                          .ngf = 64,
+                          .ndf = 64,
+                          .batch = 128,
+                          .lr_g = 2e-4f,
+                          .lr_d = 2e-4f,
+                          .beta1 = 0.5f,
+                          .beta2 = 0.999f,
+                          .adam_eps = 1e-8f,
+                          .bn_momentum = 0.1f,
+                          .bn_eps = 1e-5f,
+                          .lrelu_slope = 0.2f};
+  return c;
+}
+
+static size_t arena_size(const net_state *s, clgan_arena a) {
+  return a == CLGAN_ARENA_STATS ? s->g.stats_floats : s->g.param_floats;
+}
+
+static clgan_status alloc(clgan_dcgan *d, size_t floats, clgan_buf *b) {
+  clgan_status st = clgan_buf_alloc(d->ctx, floats, b);
+  if (st == CLGAN_OK) d->device_bytes += (floats ? floats : 1) * sizeof(float);
+  return st;
+}
+
+static clgan_status bind_layers(clgan_dcgan *d, graph *g) {
+  clgan_status st = CLGAN_OK;
+  for (int i = 0; i < g->nlayers && st == CLGAN_OK; i++) {
+    graph_layer *l = &g->layers[i];
+    size_t floats = (size_t)l->out_c * d->cfg.batch * l->out_hw * l->out_hw;
+    st = alloc(d, floats, &l->z);
+    if (st == CLGAN_OK && l->bn) st = alloc(d, floats, &l->y);
+    if (st == CLGAN_OK && l->bn) st = alloc(d, (size_t)l->out_c, &l->save_mean);
+    if (st == CLGAN_OK && l->bn) st = alloc(d, (size_t)l->out_c, &l->save_invstd);
+    if (!l->bn) l->y = l->z; /* activation applied in place */
+  }
+  return st;
+}
+
+static clgan_status init_arenas(clgan_dcgan *d, net_state *s) {
+  clgan_status st = CLGAN_OK;
+  for (int a = 0; a < CLGAN_ARENA_COUNT && st == CLGAN_OK; a++) {
+    st = alloc(d, arena_size(s, a), &s->arena[a]);
+    if (st == CLGAN_OK) st = clgan_fill(d->ctx, s->arena[a], arena_size(s, a), 0.0f);
+  }
+  /* PyTorch starts running_var at 1 */
+  for (int l = 0; l < s->g.nlayers && st == CLGAN_OK; l++)
+    if (s->g.layers[l].bn)
+      st = clgan_fill(d->ctx, clgan_buf_at(s->arena[CLGAN_ARENA_STATS], s->g.layers[l].rvar_off),
+                      (size_t)s->g.layers[l].out_c, 1.0f);
+  return st;
+}
+
+clgan_status clgan_dcgan_create(clgan_ctx *ctx, const clgan_dcgan_config *cfg, clgan_dcgan **out) {
+  *out = NULL;
+  clgan_dcgan *d = calloc(1, sizeof *d);
+  if (!d) return clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
+  d->ctx = ctx;
+  d->cfg = *cfg;
+  clgan_status st = graph_build(cfg, CLGAN_NET_G, &d->net[CLGAN_NET_G].g);
+  if (st == CLGAN_OK) st = graph_build(cfg, CLGAN_NET_D, &d->net[CLGAN_NET_D].g);
+  if (st != CLGAN_OK) {
+    free(d);
+    return st;
+  }
+  const graph *g = &d->net[CLGAN_NET_G].g, *dg = &d->net[CLGAN_NET_D].g;
+  size_t max_col = g->max_col_floats > dg->max_col_floats ? g->max_col_floats : dg->max_col_floats;
+  size_t max_act = g->max_act_floats > dg->max_act_floats ? g->max_act_floats : dg->max_act_floats;
+  /* D's input gradient (the image) must fit too */
+  size_t img = (size_t)cfg->channels * cfg->batch * cfg->image_size * cfg->image_size;
+  if (img > max_act) max_act = img;
+  int max_c = g->max_channels > dg->max_channels ? g->max_channels : dg->max_channels;
+  for (int n = 0; n < 2 && st == CLGAN_OK; n++) {
+    st = bind_layers(d, &d->net[n].g);
+    if (st == CLGAN_OK) st = init_arenas(d, &d->net[n]);
+  }
+  if (st == CLGAN_OK) st = alloc(d, max_col, &d->col);
+  if (st == CLGAN_OK) st = alloc(d, max_act, &d->grad_buf[0]);
+  if (st == CLGAN_OK) st = alloc(d, max_act, &d->grad_buf[1]);
+  if (st == CLGAN_OK) st = alloc(d, 2 * (size_t)max_c, &d->discard);
+  if (st == CLGAN_OK) st = alloc(d, 6, &d->loss);
+  if (st == CLGAN_OK) st = clgan_ctx_finish(ctx);
+  if (st != CLGAN_OK) {
+    clgan_dcgan_destroy(d);
+    return st;
+  }
+  *out = d;
+  return CLGAN_OK;
+}
+
+void clgan_dcgan_destroy(clgan_dcgan *d) {
+  if (!d) return;
+  for (int n = 0; n < 2; n++) {
+    graph *g = &d->net[n].g;
+    for (int i = 0; i < g->nlayers; i++) {
+      graph_layer *l = &g->layers[i];
+      if (l->y.mem == l->z.mem) l->y.mem = NULL;
+      clgan_buf_release(&l->z);
+      clgan_buf_release(&l->y);
+      clgan_buf_release(&l->save_mean);
+      clgan_buf_release(&l->save_invstd);
+    }
+    for (int a = 0; a < CLGAN_ARENA_COUNT; a++) clgan_buf_release(&d->net[n].arena[a]);
+  }
+  clgan_buf_release(&d->col);
+  clgan_buf_release(&d->grad_buf[0]);
+  clgan_buf_release(&d->grad_buf[1]);
+  clgan_buf_release(&d->discard);
+  clgan_buf_release(&d->loss);
+  free(d);
+}
+
+const clgan_dcgan_config *clgan_dcgan_get_config(const clgan_dcgan *d) { return &d->cfg; }
+
+void clgan_dcgan_tensors(const clgan_dcgan *d, clgan_net which, const clgan_tensor_desc **list,
+                         int *count) {
+  *list = d->net[which].g.tensors;
+  *count = d->net[which].g.ntensors;
+}
+
+size_t clgan_dcgan_arena_floats(const clgan_dcgan *d, clgan_net which, clgan_arena arena) {
+  return arena_size(&d->net[which], arena);
+}
+
+clgan_status clgan_dcgan_arena_read(clgan_dcgan *d, clgan_net which, clgan_arena arena,
+                                    float *host) {
+  return clgan_buf_read(d->ctx, d->net[which].arena[arena], host,
+                        arena_size(&d->net[which], arena));
+}
+
+clgan_status clgan_dcgan_arena_write(clgan_dcgan *d, clgan_net which, clgan_arena arena,
+                                     const float *host) {
+  return clgan_buf_write(d->ctx, d->net[which].arena[arena], host,
+                         arena_size(&d->net[which], arena));
+}
+
+clgan_status clgan_dcgan_init_weights(clgan_dcgan *d, uint64_t seed) {
+  clgan_rng rng;
+  clgan_rng_seed(&rng, seed);
+  clgan_status st = CLGAN_OK;
+  for (int n = 0; n < 2 && st == CLGAN_OK; n++) {
+    net_state *s = &d->net[n];
+    float *host = calloc(s->g.param_floats ? s->g.param_floats : 1, sizeof(float));
+    if (!host) return clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
+    /* DCGAN init: conv weights N(0, 0.02); BN weight N(1, 0.02), bias 0. */
+    for (int t = 0; t < s->g.ntensors; t++) {
+      const clgan_tensor_desc *td = &s->g.tensors[t];
+      if (!td->is_param) continue;
+      if (td->ndim == 4)
+        clgan_rng_normal(&rng, host + td->offset, td->count, 0.0f, 0.02f);
+      else if (strstr(td->name, ".weight"))
+        clgan_rng_normal(&rng, host + td->offset, td->count, 1.0f, 0.02f);
+    }
+    st = clgan_dcgan_arena_write(d, n, CLGAN_ARENA_PARAM, host);
+    free(host);
+  }
+  return st;
+}
+
+clgan_buf clgan_dcgan_fake(const clgan_dcgan *d) {
+  const graph *g = &d->net[CLGAN_NET_G].g;
+  return g->layers[g->nlayers - 1].y;
+}
+
+static graph_pass pass_for(clgan_dcgan *d, clgan_net which) {
+  net_state *s = &d->net[which];
+  graph_pass p = {.ctx = d->ctx,
+                  .params = s->arena[CLGAN_ARENA_PARAM],
+                  .grads = s->arena[CLGAN_ARENA_GRAD],
+                  .stats = s->arena[CLGAN_ARENA_STATS],
+                  .col = d->col,
+                  .grad_buf = {d->grad_buf[0], d->grad_buf[1]},
+                  .discard = d->discard,
+                  .bn_momentum = d->cfg.bn_momentum,
+                  .bn_eps = d->cfg.bn_eps,
+                  .slope = d->cfg.lrelu_slope};
+  return p;
+}
+
+/* D forward on x, then BCE of its logits against target into loss[slot..slot+1]
+ * with the logit gradient in grad_buf[0]. */
+static clgan_status d_forward_loss(clgan_dcgan *d, const graph_pass *p, clgan_buf x, float target,
+                                   int slot) {
+  const graph *dg = &d->net[CLGAN_NET_D].g;
+  clgan_status st = graph_forward(dg, p, x);
+  if (st != CLGAN_OK) return st;
+  return clgan_bce_logits(d->ctx, (size_t)d->cfg.batch, dg->layers[dg->nlayers - 1].z, target,
+                          clgan_buf_at(d->loss, (size_t)slot), d->grad_buf[0], 1.0f);
+}
+
+static clgan_status adam(clgan_dcgan *d, clgan_net which, float lr) {
+  net_state *s = &d->net[which];
+  clgan_adam_params ap = {lr, d->cfg.beta1, d->cfg.beta2, d->cfg.adam_eps};
+  s->adam_step++;
+  return clgan_adam_step(d->ctx, &ap, s->adam_step, s->g.param_floats,
+                         s->arena[CLGAN_ARENA_PARAM], s->arena[CLGAN_ARENA_GRAD],
+                         s->arena[CLGAN_ARENA_ADAM_M], s->arena[CLGAN_ARENA_ADAM_V]);
+}
+
+clgan_status clgan_dcgan_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise,
+                              clgan_dcgan_stats *stats) {
+  graph_pass pd = pass_for(d, CLGAN_NET_D), pg = pass_for(d, CLGAN_NET_G);
+  const graph *gg = &d->net[CLGAN_NET_G].g, *dg = &d->net[CLGAN_NET_D].g;
+  clgan_buf fake = clgan_dcgan_fake(d);
+  int cur = 0;
+  /* D step: real (label 1) then fake.detach() (label 0), gradients summed. */
+  clgan_status st = d_forward_loss(d, &pd, real, 1.0f, 0);
+  if (st == CLGAN_OK) st = graph_backward(dg, &pd, real, &cur, 1, 0, 0);
+  if (st == CLGAN_OK) st = graph_forward(gg, &pg, noise);
+  if (st == CLGAN_OK) st = d_forward_loss(d, &pd, fake, 0.0f, 2);
+  cur = 0;
+  if (st == CLGAN_OK) st = graph_backward(dg, &pd, fake, &cur, 1, 1, 0);
+  if (st == CLGAN_OK) st = adam(d, CLGAN_NET_D, d->cfg.lr_d);
+  /* G step: D(fake) against label 1, gradient through D into G only. */
+  if (st == CLGAN_OK) st = d_forward_loss(d, &pd, fake, 1.0f, 4);
+  cur = 0;
+  if (st == CLGAN_OK) st = graph_backward(dg, &pd, fake, &cur, 0, 0, 1);
+  if (st == CLGAN_OK) {
+    /* the gradient of fake is G's output gradient: hand over the ping-pong */
+    pg.grad_buf[0] = d->grad_buf[cur];
+    pg.grad_buf[1] = d->grad_buf[1 - cur];
+    int gcur = 0;
+    st = graph_backward(gg, &pg, noise, &gcur, 1, 0, 0);
+  }
+  if (st == CLGAN_OK) st = adam(d, CLGAN_NET_G, d->cfg.lr_g);
+  if (st == CLGAN_OK && stats) {
+    float l[6];
+    st = clgan_buf_read(d->ctx, d->loss, l, 6);
+    if (st == CLGAN_OK) {
+      stats->loss_d = l[0] + l[2];
+      stats->d_x = l[1];
+      stats->d_g_z1 = l[3];
+      stats->loss_g = l[4];
+      stats->d_g_z2 = l[5];
+    }
+  }
+  return st;
+}
