@@ -102,6 +102,14 @@ clgan_status clgan_dcgan_arena_write(clgan_dcgan *net, clgan_net which,
 clgan_status clgan_dcgan_step(clgan_dcgan *net, clgan_buf real, clgan_buf noise,
                               clgan_dcgan_stats *stats);
 
+/* Adam steps taken by a network (PyTorch's per-parameter "step"); set when
+ * restoring a checkpoint. */
+long clgan_dcgan_adam_steps(const clgan_dcgan *net, clgan_net which);
+void clgan_dcgan_set_adam_steps(clgan_dcgan *net, clgan_net which, long steps);
+
+/* Device bytes allocated by the model (arenas, activations, workspaces). */
+size_t clgan_dcgan_device_bytes(const clgan_dcgan *net);
+
 /* Device buffer holding G's last output [channels, batch, size, size]. */
 clgan_buf clgan_dcgan_fake(const clgan_dcgan *net);
 

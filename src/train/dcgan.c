@@ -186,6 +186,16 @@ clgan_status clgan_dcgan_init_weights(clgan_dcgan *d, uint64_t seed) {
   return st;
 }
 
+long clgan_dcgan_adam_steps(const clgan_dcgan *d, clgan_net which) {
+  return d->net[which].adam_step;
+}
+
+void clgan_dcgan_set_adam_steps(clgan_dcgan *d, clgan_net which, long steps) {
+  d->net[which].adam_step = steps;
+}
+
+size_t clgan_dcgan_device_bytes(const clgan_dcgan *d) { return d->device_bytes; }
+
 clgan_buf clgan_dcgan_fake(const clgan_dcgan *d) {
   const graph *g = &d->net[CLGAN_NET_G].g;
   return g->layers[g->nlayers - 1].y;

@@ -1,0 +1,60 @@
+/* Checkpoints and exported generators, as safetensors files.
+ *
+ * A checkpoint holds everything needed to continue a run exactly: G and D
+ * (parameters and BatchNorm running statistics), both Adam states (moments
+ * and step), the iteration, the host RNG state, the fixed noise used for
+ * sample grids, and the configuration (in the metadata). Tensor names:
+ *   netG.<name>, netD.<name>                 (PyTorch state_dict names)
+ *   optG.exp_avg.<name>, optG.exp_avg_sq.<name>, optD....   (Adam moments)
+ *   train.rng_state (U64 [4]), train.fixed_noise (F32 [count, nz, 1, 1])
+ * metadata: "format" = "clgan-checkpoint", "version", "iteration",
+ * "optG.step", "optD.step", and every configuration field as "config.<key>". */
+#ifndef CLGAN_CHECKPOINT_H
+#define CLGAN_CHECKPOINT_H
+
+#include "clgan/dcgan.h"
+#include "clgan/safetensors.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct clgan_train_state {
+  long iteration;          /* training iterations completed */
+  uint64_t rng[4];         /* host RNG state (noise, shuffling) */
+  int fixed_count;         /* number of fixed noise vectors */
+  float *fixed_noise;      /* [fixed_count, nz] (owned by the caller on save;
+                              malloc'd by load, free with free()) */
+} clgan_train_state;
+
+/* Writes the checkpoint atomically (temporary file + rename): a crash leaves
+ * the previous file intact. Blocks on device reads. */
+clgan_status clgan_checkpoint_save(const char *path, clgan_dcgan *net,
+                                   const clgan_train_state *ts);
+
+/* Reads the configuration stored in a checkpoint (to create the model). */
+clgan_status clgan_checkpoint_read_config(const char *path, clgan_dcgan_config *cfg);
+
+/* Restores a checkpoint into net, which must have the checkpoint's
+ * configuration. Every tensor is checked (name, dtype, shape) before anything
+ * is written to the device, so a bad file leaves net unchanged. */
+clgan_status clgan_checkpoint_load(const char *path, clgan_dcgan *net, clgan_train_state *ts);
+
+/* Writes the generator alone with the tutorial Generator's state_dict names
+ * (main.0.weight, main.1.weight, main.1.bias, main.1.running_mean,
+ * main.1.running_var, main.1.num_batches_tracked, ...) so PyTorch's
+ * load_state_dict accepts it; the configuration goes in the metadata. */
+clgan_status clgan_export_generator(const char *path, clgan_dcgan *net);
+
+/* Loads a generator written by clgan_export_generator (or by PyTorch with the
+ * same names, F32) into net's G; D is left as it is. */
+clgan_status clgan_import_generator(const char *path, clgan_dcgan *net);
+
+/* Reads the configuration from an exported generator's metadata when present
+ * (fields it lacks keep the values already in cfg). */
+clgan_status clgan_generator_read_config(const char *path, clgan_dcgan_config *cfg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
