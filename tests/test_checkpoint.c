@@ -181,7 +181,8 @@ START_TEST(test_resume_is_exact) {
   TU_OK(clgan_dcgan_create(tu_ctx(), &cfg, &first));
   TU_OK(clgan_dcgan_init_weights(first, 7));
   run_steps(first, 0, 2);
-  clgan_train_state ts = {.iteration = 2, .rng = {1, 2, 3, 4}, .fixed_count = 2};
+  clgan_train_state ts = {.iteration = 2, .seed = 12345678901234ULL, .rng = {1, 2, 3, 4},
+                          .fixed_count = 2};
   float fixed[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
   ts.fixed_noise = fixed;
   const char *path = tmp_path("ck.safetensors");
@@ -194,6 +195,7 @@ START_TEST(test_resume_is_exact) {
   clgan_train_state back;
   TU_OK(clgan_checkpoint_load(path, resumed, &back));
   ck_assert_int_eq(back.iteration, 2);
+  ck_assert_uint_eq(back.seed, 12345678901234ULL);
   ck_assert_mem_eq(back.rng, ts.rng, sizeof ts.rng);
   ck_assert_int_eq(back.fixed_count, 2);
   ck_assert_mem_eq(back.fixed_noise, fixed, sizeof fixed);
@@ -236,7 +238,7 @@ START_TEST(test_checkpoint_mismatch_leaves_model_unchanged) {
   clgan_st_tensor *t = tu_malloc((size_t)count * sizeof *t);
   const char *keys[64], *vals[64];
   int nm = 0;
-  const char *meta_names[] = {"format", "version", "iteration", "optG.step", "optD.step",
+  const char *meta_names[] = {"format", "version", "iteration", "seed", "optG.step", "optD.step",
                               "config.image_size", "config.channels", "config.nz", "config.ngf",
                               "config.ndf", "config.batch", "config.lr_g", "config.lr_d",
                               "config.beta1", "config.beta2", "config.adam_eps",

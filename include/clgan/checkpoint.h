@@ -7,7 +7,7 @@
  *   netG.<name>, netD.<name>                 (PyTorch state_dict names)
  *   optG.exp_avg.<name>, optG.exp_avg_sq.<name>, optD....   (Adam moments)
  *   train.rng_state (U64 [4]), train.fixed_noise (F32 [count, nz, 1, 1])
- * metadata: "format" = "clgan-checkpoint", "version", "iteration",
+ * metadata: "format" = "clgan-checkpoint", "version", "iteration", "seed",
  * "optG.step", "optD.step", and every configuration field as "config.<key>". */
 #ifndef CLGAN_CHECKPOINT_H
 #define CLGAN_CHECKPOINT_H
@@ -21,6 +21,7 @@ extern "C" {
 
 typedef struct clgan_train_state {
   long iteration;          /* training iterations completed */
+  uint64_t seed;           /* the run's seed (data order, initialisation) */
   uint64_t rng[4];         /* host RNG state (noise, shuffling) */
   int fixed_count;         /* number of fixed noise vectors */
   float *fixed_noise;      /* [fixed_count, nz] (owned by the caller on save;

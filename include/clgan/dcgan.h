@@ -110,6 +110,15 @@ void clgan_dcgan_set_adam_steps(clgan_dcgan *net, clgan_net which, long steps);
 /* Device bytes allocated by the model (arenas, activations, workspaces). */
 size_t clgan_dcgan_device_bytes(const clgan_dcgan *net);
 
+typedef enum clgan_bn_mode {
+  CLGAN_BN_RUNNING = 0, /* evaluation mode: running statistics (generate, export) */
+  CLGAN_BN_BATCH        /* the batch's own statistics, as the tutorial's samples */
+} clgan_bn_mode;
+
+/* G alone on noise [nz, batch]; the images land in clgan_dcgan_fake(net).
+ * Running statistics are never changed. */
+clgan_status clgan_dcgan_generate(clgan_dcgan *net, clgan_buf noise, clgan_bn_mode mode);
+
 /* Device buffer holding G's last output [channels, batch, size, size]. */
 clgan_buf clgan_dcgan_fake(const clgan_dcgan *net);
 

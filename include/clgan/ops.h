@@ -55,6 +55,11 @@ clgan_status clgan_gemm_with(clgan_ctx *ctx, clgan_gemm_backend backend,
  * the context was created with CLGAN_GEMM_AUTO and nothing is remembered). */
 clgan_status clgan_gemm_backend_get(clgan_ctx *ctx, clgan_gemm_backend *out);
 const char *clgan_gemm_backend_name(clgan_gemm_backend backend);
+/* Prepares GEMMs of up to m x n x k (any transposes) ahead of a training
+ * step: resolves the backend (measuring if needed), creates the kernels and
+ * grows the context's packing workspace, so that such GEMMs later neither
+ * allocate nor build. Call it for every shape a plan will run. */
+clgan_status clgan_gemm_reserve(clgan_ctx *ctx, size_t m, size_t n, size_t k);
 
 /* ---- Convolutions ------------------------------------------------------ */
 /* Geometry of a square-kernel convolution. For Conv2d, (cin, h, w) is the
@@ -123,6 +128,13 @@ clgan_status clgan_im2col(clgan_ctx *ctx, const clgan_conv_shape *s,
                           clgan_buf img, clgan_buf col);
 clgan_status clgan_col2im(clgan_ctx *ctx, const clgan_conv_shape *s,
                           clgan_buf col, clgan_buf img);
+
+/* ---- Data ---------------------------------------------------------------- */
+/* out [c, n, hw] = images[order[first + b]] for b < n, where images is
+ * [count][c][hw] floats and order holds int image indices (an epoch's
+ * permutation), both resident on the device. */
+clgan_status clgan_gather_batch(clgan_ctx *ctx, cl_mem images, cl_mem order, size_t first, int n,
+                                int c, int hw, clgan_buf out);
 
 /* ---- Activations -------------------------------------------------------- */
 typedef enum clgan_act {

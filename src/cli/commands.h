@@ -3,5 +3,7 @@
 #define CLGAN_CLI_COMMANDS_H
 
 int cmd_devices(int argc, char **argv);
+int cmd_slice(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #endif

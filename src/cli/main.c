@@ -12,6 +12,8 @@ typedef struct command {
 
 static const command commands[] = {
     {"devices", cmd_devices, "list OpenCL platforms and devices, their capabilities and peak"},
+    {"train", cmd_train, "train the DCGAN on an ImageFolder of PNG scans"},
+    {"slice", cmd_slice, "write 2-D PNG slices of NIfTI volumes (.nii, .nii.gz, .hdr/.img)"},
 };
 
 static void usage(FILE *f) {

@@ -124,7 +124,12 @@ clgan_status graph_forward(const graph *g, const graph_pass *p, clgan_buf x) {
     st = l->transposed ? clgan_convt2d_forward(p->ctx, &l->shape, in, w, l->z, p->col)
                        : clgan_conv2d_forward(p->ctx, &l->shape, in, w, l->z, p->col);
     size_t m = (size_t)l->shape.n * l->out_hw * l->out_hw;
-    if (st == CLGAN_OK && l->bn)
+    if (st == CLGAN_OK && l->bn && p->bn_eval)
+      st = clgan_batchnorm_forward_eval(p->ctx, l->out_c, m, l->z, at(p->params, l->gamma_off),
+                                        at(p->params, l->beta_off), at(p->stats, l->rmean_off),
+                                        at(p->stats, l->rvar_off), p->bn_eps, l->y, l->act,
+                                        p->slope);
+    else if (st == CLGAN_OK && l->bn)
       st = clgan_batchnorm_forward_train(p->ctx, l->out_c, m, l->z, at(p->params, l->gamma_off),
                                          at(p->params, l->beta_off), l->y, l->save_mean,
                                          l->save_invstd, at(p->stats, l->rmean_off),

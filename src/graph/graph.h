@@ -53,9 +53,11 @@ typedef struct graph_pass {
   clgan_buf grad_buf[2];          /* ping-pong gradient buffers */
   clgan_buf discard;              /* scratch for BN gradients not wanted */
   float bn_momentum, bn_eps, slope;
+  int bn_eval;                    /* BatchNorm with running statistics */
 } graph_pass;
 
-/* Training-mode forward from x (the first layer's input). */
+/* Forward from x (the first layer's input); training-mode BatchNorm unless
+ * p->bn_eval. */
 clgan_status graph_forward(const graph *g, const graph_pass *p, clgan_buf x);
 
 /* Backward from the gradient of the last layer's output, held in

@@ -48,6 +48,7 @@ fail:
 void clgan_ctx_destroy(clgan_ctx *ctx) {
   if (!ctx) return;
   if (ctx->queue) clFinish(ctx->queue);
+  clgan_buf_release(&ctx->gemm_ws);
   for (int i = 0; i < ctx->nkernels; i++) {
     clReleaseKernel(ctx->kernels[i].kernel);
     free(ctx->kernels[i].name);

@@ -177,6 +177,7 @@ clgan_status clgan_checkpoint_save(const char *path, clgan_dcgan *net, const clg
     meta_add(&m, "format", "clgan-checkpoint");
     meta_add(&m, "version", CHECKPOINT_VERSION);
     meta_add(&m, "iteration", "%ld", ts->iteration);
+    meta_add(&m, "seed", "%llu", (unsigned long long)ts->seed);
     meta_add(&m, "optG.step", "%ld", clgan_dcgan_adam_steps(net, CLGAN_NET_G));
     meta_add(&m, "optD.step", "%ld", clgan_dcgan_adam_steps(net, CLGAN_NET_D));
     meta_add_config(&m, cfg);
@@ -244,6 +245,13 @@ clgan_status clgan_checkpoint_load(const char *path, clgan_dcgan *net, clgan_tra
     goto out;
   }
   long iteration, steps[2];
+  const char *seed_text = clgan_safetensors_meta(st, "seed");
+  char *seed_end = NULL;
+  unsigned long long seed = seed_text ? strtoull(seed_text, &seed_end, 10) : 0;
+  if (!seed_text || seed_end == seed_text || *seed_end) {
+    s = clgan_fail(CLGAN_ERR_FORMAT, "%s: seed missing or invalid", path);
+    goto out;
+  }
   if (!parse_long(clgan_safetensors_meta(st, "iteration"), &iteration) ||
       !parse_long(clgan_safetensors_meta(st, "optG.step"), &steps[0]) ||
       !parse_long(clgan_safetensors_meta(st, "optD.step"), &steps[1])) {
@@ -300,6 +308,7 @@ clgan_status clgan_checkpoint_load(const char *path, clgan_dcgan *net, clgan_tra
   if (s == CLGAN_OK) {
     memcpy(ts->rng, rng->data, sizeof ts->rng);
     ts->iteration = iteration;
+    ts->seed = seed;
     clgan_dcgan_set_adam_steps(net, CLGAN_NET_G, steps[0]);
     clgan_dcgan_set_adam_steps(net, CLGAN_NET_D, steps[1]);
   } else {

@@ -236,6 +236,13 @@ static clgan_status adam(clgan_dcgan *d, clgan_net which, float lr) {
                          s->arena[CLGAN_ARENA_ADAM_M], s->arena[CLGAN_ARENA_ADAM_V]);
 }
 
+clgan_status clgan_dcgan_generate(clgan_dcgan *d, clgan_buf noise, clgan_bn_mode mode) {
+  graph_pass pg = pass_for(d, CLGAN_NET_G);
+  pg.bn_eval = mode == CLGAN_BN_RUNNING;
+  pg.bn_momentum = 0.0f; /* batch statistics without touching the running ones */
+  return graph_forward(&d->net[CLGAN_NET_G].g, &pg, noise);
+}
+
 clgan_status clgan_dcgan_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise,
                               clgan_dcgan_stats *stats) {
   graph_pass pd = pass_for(d, CLGAN_NET_D), pg = pass_for(d, CLGAN_NET_G);

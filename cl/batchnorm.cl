@@ -1,0 +1,201 @@
+/* BatchNorm2d over x [c, m]: each channel is a contiguous row of m floats.
+ * Every kernel runs one work-group per channel (local size a power of two:
+ * 256 on GPUs, 1 on CPUs where a work-item then streams its whole row).
+ * Statistics and the backward sums: each work-item sums a strided part of
+ * the row in float4 steps, then a fixed-order tree in local memory, so the
+ * result is deterministic on a given device, no atomics. x and y (dy and
+ * dx) may be the same array. Activation codes follow clgan_act. */
+
+#define ACT_NONE 0
+#define ACT_RELU 1
+#define ACT_LEAKY_RELU 2
+#define ACT_TANH 3
+#define ACT_SIGMOID 4
+
+/* The same formulas as cl/act.cl, on four values. */
+static inline float4 act4(float4 v, int act, float slope) {
+  switch (act) {
+    case ACT_RELU: return select(v, (float4)(0.0f), isless(v, (float4)(0.0f)));
+    case ACT_LEAKY_RELU: return select(v * slope, v, isgreater(v, (float4)(0.0f)));
+    case ACT_TANH: return tanh(v);
+    case ACT_SIGMOID: return 1.0f / (1.0f + exp(-v));
+    default: return v;
+  }
+}
+
+/* Sum of v over the work-group, same value returned to every work-item. */
+static float wg_sum(float v, __local float *s) {
+  uint lid = get_local_id(0);
+  s[lid] = v;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (uint k = get_local_size(0) >> 1; k > 0; k >>= 1) {
+    if (lid < k) s[lid] += s[lid + k];
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  float r = s[0];
+  barrier(CLK_LOCAL_MEM_FENCE); /* s is reused by the next call */
+  return r;
+}
+
+static inline float hsum4(float4 a) { return (a.x + a.y) + (a.z + a.w); }
+
+/* One work-group per channel (dimension 0 of the group id). */
+__kernel void bn_forward_train(__global const float *x, uint xoff,
+                               __global const float *gamma, uint goff,
+                               __global const float *beta, uint boff,
+                               __global float *y, uint yoff,
+                               __global float *save_mean, uint smoff,
+                               __global float *save_invstd, uint sioff,
+                               __global float *run_mean, uint rmoff,
+                               __global float *run_var, uint rvoff,
+                               int update_running, uint m, float momentum,
+                               float eps, int act, float slope,
+                               __local float *scratch) {
+  uint ch = get_group_id(0), lid = get_local_id(0), lsz = get_local_size(0);
+  __global const float *xr = x + xoff + (size_t)ch * m;
+  __global float *yr = y + yoff + (size_t)ch * m;
+  uint n4 = m >> 2;
+
+  /* pass 1: mean. Four independent accumulators per work-item: with one
+   * work-item per channel (CPU devices) a single chain would be bound by
+   * the add latency, not by memory. */
+  uint step4 = lsz << 2, i = lid;
+  float4 a0 = (float4)(0.0f), a1 = a0, a2 = a0, a3 = a0;
+  for (; i + 3 * lsz < n4; i += step4) {
+    a0 += vload4(i, xr);
+    a1 += vload4(i + lsz, xr);
+    a2 += vload4(i + 2 * lsz, xr);
+    a3 += vload4(i + 3 * lsz, xr);
+  }
+  for (; i < n4; i += lsz) a0 += vload4(i, xr);
+  float a = hsum4((a0 + a1) + (a2 + a3));
+  for (uint j = (n4 << 2) + lid; j < m; j += lsz) a += xr[j];
+  float mean = wg_sum(a, scratch) / (float)m;
+
+  /* pass 2: sum of squared deviations (two-pass: no cancellation) */
+  a0 = a1 = a2 = a3 = (float4)(0.0f);
+  for (i = lid; i + 3 * lsz < n4; i += step4) {
+    float4 d0 = vload4(i, xr) - mean, d1 = vload4(i + lsz, xr) - mean;
+    float4 d2 = vload4(i + 2 * lsz, xr) - mean, d3 = vload4(i + 3 * lsz, xr) - mean;
+    a0 += d0 * d0;
+    a1 += d1 * d1;
+    a2 += d2 * d2;
+    a3 += d3 * d3;
+  }
+  for (; i < n4; i += lsz) {
+    float4 d = vload4(i, xr) - mean;
+    a0 += d * d;
+  }
+  a = hsum4((a0 + a1) + (a2 + a3));
+  for (uint j = (n4 << 2) + lid; j < m; j += lsz) {
+    float d = xr[j] - mean;
+    a += d * d;
+  }
+  float var_sum = wg_sum(a, scratch);
+  float var = var_sum / (float)m;
+  float invstd = 1.0f / sqrt(var + eps);
+
+  if (lid == 0) {
+    save_mean[smoff + ch] = mean;
+    save_invstd[sioff + ch] = invstd;
+    if (update_running) {
+      run_mean[rmoff + ch] = momentum * mean + (1.0f - momentum) * run_mean[rmoff + ch];
+      run_var[rvoff + ch] =
+          momentum * (var_sum / (float)(m - 1)) + (1.0f - momentum) * run_var[rvoff + ch];
+    }
+  }
+
+  /* pass 3: y = act(x * alpha + shift), PyTorch CPU's form of the affine */
+  float alpha = invstd * gamma[goff + ch];
+  float shift = beta[boff + ch] - mean * alpha;
+  for (i = lid; i < n4; i += lsz)
+    vstore4(act4(vload4(i, xr) * alpha + shift, act, slope), i, yr);
+  for (i = (n4 << 2) + lid; i < m; i += lsz)
+    yr[i] = act4((float4)(xr[i] * alpha + shift), act, slope).x;
+}
+
+/* One work-group per channel, like pass 3 of bn_forward_train. */
+__kernel void bn_forward_eval(__global const float *x, uint xoff,
+                              __global const float *gamma, uint goff,
+                              __global const float *beta, uint boff,
+                              __global const float *run_mean, uint rmoff,
+                              __global const float *run_var, uint rvoff,
+                              __global float *y, uint yoff, uint m, float eps,
+                              int act, float slope) {
+  uint ch = get_group_id(0), lid = get_local_id(0), lsz = get_local_size(0);
+  __global const float *xr = x + xoff + (size_t)ch * m;
+  __global float *yr = y + yoff + (size_t)ch * m;
+  uint n4 = m >> 2;
+  float invstd = 1.0f / sqrt(run_var[rvoff + ch] + eps);
+  float alpha = invstd * gamma[goff + ch];
+  float shift = beta[boff + ch] - run_mean[rmoff + ch] * alpha;
+  for (uint i = lid; i < n4; i += lsz)
+    vstore4(act4(vload4(i, xr) * alpha + shift, act, slope), i, yr);
+  for (uint i = (n4 << 2) + lid; i < m; i += lsz)
+    yr[i] = act4((float4)(xr[i] * alpha + shift), act, slope).x;
+}
+
+/* One work-group per channel: pass 1 reduces sum(dy) and sum((x-mean)*dy),
+ * writes dbeta = sum(dy), dgamma = invstd * sum((x-mean)*dy) (added when
+ * accumulate), pass 2 writes dx with this pass's sums, PyTorch CPU's form:
+ * dx = (dy - sum(dy)/m - (x-mean) * dotp*invstd^2/m) * invstd * gamma. */
+__kernel void bn_backward(__global const float *x, uint xoff,
+                          __global const float *dy, uint dyoff,
+                          __global const float *gamma, uint goff,
+                          __global const float *save_mean, uint smoff,
+                          __global const float *save_invstd, uint sioff,
+                          __global float *dx, uint dxoff,
+                          __global float *dgamma, uint dgoff,
+                          __global float *dbeta, uint dboff, uint m,
+                          int accumulate, int want_dx, int want_dgamma,
+                          int want_dbeta, __local float *scratch) {
+  uint ch = get_group_id(0), lid = get_local_id(0), lsz = get_local_size(0);
+  __global const float *xr = x + xoff + (size_t)ch * m;
+  __global const float *gr = dy + dyoff + (size_t)ch * m;
+  uint n4 = m >> 2;
+  float mean = save_mean[smoff + ch], invstd = save_invstd[sioff + ch];
+
+  /* two independent accumulators per sum (see bn_forward_train) */
+  uint step2 = lsz << 1, i = lid;
+  float4 s0 = (float4)(0.0f), s1 = s0, d0 = s0, d1 = s0;
+  for (; i + lsz < n4; i += step2) {
+    float4 g0 = vload4(i, gr), g1 = vload4(i + lsz, gr);
+    s0 += g0;
+    s1 += g1;
+    d0 += (vload4(i, xr) - mean) * g0;
+    d1 += (vload4(i + lsz, xr) - mean) * g1;
+  }
+  for (; i < n4; i += lsz) {
+    float4 g = vload4(i, gr);
+    s0 += g;
+    d0 += (vload4(i, xr) - mean) * g;
+  }
+  float s = hsum4(s0 + s1), d = hsum4(d0 + d1);
+  for (uint j = (n4 << 2) + lid; j < m; j += lsz) {
+    float g = gr[j];
+    s += g;
+    d += (xr[j] - mean) * g;
+  }
+  float sum = wg_sum(s, scratch);
+  float dotp = wg_sum(d, scratch);
+
+  if (lid == 0) {
+    float gw = dotp * invstd;
+    if (want_dgamma) dgamma[dgoff + ch] = accumulate ? dgamma[dgoff + ch] + gw : gw;
+    if (want_dbeta) dbeta[dboff + ch] = accumulate ? dbeta[dboff + ch] + sum : sum;
+  }
+  if (!want_dx) return;
+
+  __global float *dr = dx + dxoff + (size_t)ch * m;
+  float k = dotp * invstd * invstd / (float)m;
+  float gmean = sum / (float)m;
+  float w = invstd * gamma[goff + ch];
+  for (i = lid; i < n4; i += lsz) {
+    float4 t = (vload4(i, xr) - mean) * k;
+    vstore4((vload4(i, gr) - gmean - t) * w, i, dr);
+  }
+  for (i = (n4 << 2) + lid; i < m; i += lsz) {
+    float t = (xr[i] - mean) * k;
+    dr[i] = (gr[i] - gmean - t) * w;
+  }
+}

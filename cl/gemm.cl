@@ -1,0 +1,145 @@
+/* GEMM kernels: row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C.
+ * Strided matrices are addressed through (offset, row stride, column stride),
+ * so a transpose is only a swap of strides. beta == 0 overwrites C, NaN
+ * included (PyTorch semantics).
+ *
+ * The fast path gives each work-item a TM x TN register tile (TN = 16 * NV)
+ * held in float16 vectors. Both operands are first packed into panels
+ * (gemm_pack_*): op(A) into row panels of TM rows, op(B) into column panels
+ * of TN columns, each panel k-major and zero padded, so gemm_tile streams two
+ * contiguous arrays and only its stores know about edges.
+ * With KC > 0 the k loop runs in slices of KC with a work-group barrier
+ * between them: a CPU implementation then runs every work-item of the group
+ * through one slice before the next, so the group's panel slices stay in
+ * cache (the work-group is the cache block). */
+#ifndef TM
+#define TM 8 /* rows per work-item tile */
+#endif
+#ifndef NV
+#define NV 2 /* float16 vectors per tile row */
+#endif
+#ifndef KC
+#define KC 0 /* k slice per barrier step; 0: no slicing */
+#endif
+#define TN (16 * NV)
+
+/* One C element per work-item: the path for tiny GEMMs. */
+__kernel void gemm_simple(int m, int n, int k, float alpha, float beta,
+                          __global const float *a, uint a_off, int a_rs, int a_cs,
+                          __global const float *b, uint b_off, int b_rs, int b_cs,
+                          __global float *c, uint c_off, int ldc) {
+  int j = get_global_id(0), i = get_global_id(1);
+  if (i >= m || j >= n) return;
+  __global const float *ap = a + a_off + (size_t)i * a_rs;
+  __global const float *bp = b + b_off + (size_t)j * b_cs;
+  float acc = 0.0f;
+  for (int p = 0; p < k; p++) acc = fma(ap[(size_t)p * a_cs], bp[(size_t)p * b_rs], acc);
+  __global float *cp = c + c_off + (size_t)i * ldc + j;
+  *cp = beta == 0.0f ? alpha * acc : alpha * acc + beta * *cp;
+}
+
+/* Packing: the rows x k matrix X(i, p) = x[x_off + i*rs + p*cs] goes into
+ * panels of W rows, out[out_off + (i / W * k + p) * W + i % W], zero for the
+ * padding rows past `rows`. op(A) is X with W = TM; op(B)^T with W = TN.
+ * Two kernels per width, each reading its source contiguously:
+ *   gemm_pack_<W>_i (rs == 1): global (k, panels), one work-item copies W
+ *     contiguous values of one p;
+ *   gemm_pack_<W>_p (cs == 1): global (ceil(k / 16), panels), one work-item
+ *     transposes a W x 16 block. */
+#define PACK_KERNELS(W, NAME_I, NAME_P)                                                  \
+  __kernel void NAME_I(int rows, int k, __global const float *x, uint x_off, int cs,      \
+                       __global float *out, uint out_off) {                              \
+    const int p = get_global_id(0), blk = get_global_id(1), i0 = blk * (W);              \
+    if (p >= k || i0 >= rows) return;                                                    \
+    __global const float *src = x + x_off + (size_t)p * cs + i0;                         \
+    __global float *dst = out + out_off + ((size_t)blk * k + p) * (W);                   \
+    if (i0 + (W) <= rows) {                                                              \
+      _Pragma("unroll") for (int q = 0; q < (W); q++) dst[q] = src[q];                   \
+    } else {                                                                             \
+      _Pragma("unroll") for (int q = 0; q < (W); q++) dst[q] = i0 + q < rows ? src[q] : 0.0f; \
+    }                                                                                    \
+  }                                                                                      \
+  __kernel void NAME_P(int rows, int k, __global const float *x, uint x_off, int rs,      \
+                       __global float *out, uint out_off) {                              \
+    const int p0 = get_global_id(0) * 16, blk = get_global_id(1), i0 = blk * (W);        \
+    if (p0 >= k || i0 >= rows) return;                                                   \
+    const int nr = min((W), rows - i0), np = min(16, k - p0);                            \
+    __global const float *src = x + x_off + (size_t)i0 * rs + p0;                        \
+    __global float *dst = out + out_off + ((size_t)blk * k + p0) * (W);                  \
+    float t[(W)][16];                                                                    \
+    if (nr == (W) && np == 16) {                                                         \
+      _Pragma("unroll") for (int r = 0; r < (W); r++)                                    \
+        _Pragma("unroll") for (int q = 0; q < 16; q++) t[r][q] = src[(size_t)r * rs + q]; \
+      _Pragma("unroll") for (int q = 0; q < 16; q++)                                     \
+        _Pragma("unroll") for (int r = 0; r < (W); r++) dst[q * (W) + r] = t[r][q];      \
+    } else {                                                                             \
+      for (int r = 0; r < (W); r++)                                                      \
+        for (int q = 0; q < 16; q++)                                                     \
+          t[r][q] = r < nr && q < np ? src[(size_t)r * rs + q] : 0.0f;                   \
+      for (int q = 0; q < np; q++)                                                       \
+        for (int r = 0; r < (W); r++) dst[q * (W) + r] = t[r][q];                        \
+    }                                                                                    \
+  }
+
+PACK_KERNELS(TM, gemm_pack_a_i, gemm_pack_a_p)
+PACK_KERNELS(TN, gemm_pack_b_i, gemm_pack_b_p)
+
+/* C tile (ti, tj) from panels: ap row panel ti (k x TM), bp column panel tj
+ * (k x TN). Global size (ceil(n / TN), ceil(m / TM)), each rounded up to the
+ * local size. */
+__kernel void gemm_tile(int m, int n, int k, float alpha, float beta, __global const float *ap,
+                        __global const float *bp, uint bp_off, __global float *c, uint c_off,
+                        int ldc) {
+  const int tj = get_global_id(0), ti = get_global_id(1);
+  const int j0 = tj * TN, i0 = ti * TM;
+  const int live = i0 < m && j0 < n; /* work-items past the edge still meet barriers */
+  __global const float *pa = ap + (size_t)ti * k * TM;
+  __global const float *pb = bp + bp_off + (size_t)tj * k * TN;
+  float16 acc[TM][NV];
+#pragma unroll
+  for (int r = 0; r < TM; r++)
+#pragma unroll
+    for (int v = 0; v < NV; v++) acc[r][v] = (float16)(0.0f);
+#if KC > 0
+  for (int s = 0; s < k; s += KC) {
+    const int p0 = s, p1 = live ? min(k, s + KC) : s;
+#else
+  {
+    const int p0 = 0, p1 = live ? k : 0;
+#endif
+    for (int p = p0; p < p1; p++) {
+      float16 bv[NV];
+#pragma unroll
+      for (int v = 0; v < NV; v++) bv[v] = vload16(v, pb + (size_t)p * TN);
+#pragma unroll
+      for (int r = 0; r < TM; r++) {
+        float16 ar = (float16)(pa[(size_t)p * TM + r]);
+#pragma unroll
+        for (int v = 0; v < NV; v++) acc[r][v] = fma(ar, bv[v], acc[r][v]);
+      }
+    }
+#if KC > 0
+    barrier(CLK_GLOBAL_MEM_FENCE);
+#endif
+  }
+  if (!live) return;
+  const int nrows = min(TM, m - i0), ncols = min(TN, n - j0);
+#pragma unroll
+  for (int r = 0; r < TM; r++) {
+    if (r >= nrows) continue;
+    __global float *crow = c + c_off + (size_t)(i0 + r) * ldc + j0;
+#pragma unroll
+    for (int v = 0; v < NV; v++) {
+      float16 out = alpha * acc[r][v];
+      if (ncols == TN) {
+        if (beta != 0.0f) out += beta * vload16(v, crow);
+        vstore16(out, v, crow);
+      } else {
+        float t[16];
+        vstore16(out, 0, t);
+        for (int q = 0; q < 16 && 16 * v + q < ncols; q++)
+          crow[16 * v + q] = beta == 0.0f ? t[q] : t[q] + beta * crow[16 * v + q];
+      }
+    }
+  }
+}

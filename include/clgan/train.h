@@ -1,0 +1,60 @@
+/* A training run: the seed's DCGAN on a dataset, with everything a user
+ * watches and keeps in one run directory:
+ *   config.json        the resolved configuration
+ *   log.csv            one row per iteration (losses, D outputs, img/s)
+ *   real.png           a grid of training images
+ *   samples/iter_NNNNNN.png, samples/latest.png   fixed-noise grids
+ *   losses.svg         G and D loss curves, redrawn with every grid
+ *   index.html         the grids and the plot together; reloads itself
+ *   checkpoint.safetensors   the latest checkpoint (atomic) */
+#ifndef CLGAN_TRAIN_H
+#define CLGAN_TRAIN_H
+
+#include "clgan/checkpoint.h"
+#include "clgan/dataset.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct clgan_train_options {
+  clgan_dcgan_config cfg;  /* ignored when resuming: the checkpoint's is used */
+  const char *out_dir;     /* run directory (created) */
+  const char *resume;      /* checkpoint to continue from, or NULL */
+  long iters;              /* stop after this many iterations in total (0: use epochs) */
+  int epochs;              /* epochs in total when iters == 0 */
+  uint64_t seed;           /* initialisation, data order, noise (ignored when resuming) */
+  int sample_every;        /* iterations between fixed-noise grids (and plot updates) */
+  int checkpoint_every;    /* iterations between checkpoints (and at the end) */
+  const char *data_label;  /* for config.json: where the data came from */
+} clgan_train_options;
+
+typedef struct clgan_train_progress {
+  long iteration;          /* iterations done, 1-based after a step */
+  long total;              /* iterations the run will do in all */
+  int epoch;               /* 0-based */
+  long iters_per_epoch;
+  clgan_dcgan_stats stats;
+  double img_per_s;        /* recent throughput */
+  double eta_seconds;
+  const char *note;        /* a file just written ("samples/iter_000100.png"), or NULL */
+} clgan_train_progress;
+
+/* Called after every iteration; return nonzero to stop (a checkpoint is
+ * written first). */
+typedef int (*clgan_train_callback)(void *user, const clgan_train_progress *p);
+
+/* Iterations per epoch for a dataset (whole batches only, as the static
+ * graph has a fixed batch). */
+long clgan_train_iters_per_epoch(int count, int batch);
+
+/* Runs training on ctx. The dataset must match the configuration's size and
+ * channels. Sets up everything (model, buffers, kernels, run directory)
+ * before the first step; steps allocate nothing. */
+clgan_status clgan_train(clgan_ctx *ctx, const clgan_train_options *opts, const clgan_dataset *ds,
+                         clgan_train_callback cb, void *user);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

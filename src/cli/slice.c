@@ -1,0 +1,239 @@
+/* `clgan slice`: NIfTI/ANALYZE volumes to 2-D PNG slices along anatomical
+ * axes, ready for `clgan train` (point --out at DATA/<class>). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clgan/volume.h"
+#include "commands.h"
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: clgan slice VOLUME [VOLUME...] --out DIR [options]\n\n"
+          "Reads NIfTI-1/NIfTI-2/ANALYZE volumes (.nii, .nii.gz, .hdr/.img) with nifticlib and\n"
+          "writes their 2-D slices as gray PNGs DIR/<volume>_<axis>_<index>.png, ready for\n"
+          "`clgan train` (ImageFolder: use --out DATA/<class>).\n\n"
+          "The axes come from the volume's orientation (sform, else qform, else RAS is\n"
+          "assumed), whatever the storage order. Index 0 is the patient's far left\n"
+          "(sagittal), the most posterior (coronal), the most inferior (axial) slice.\n"
+          "Images are in radiological convention: axial top = anterior, coronal and\n"
+          "sagittal top = superior; image left = patient's right (axial, coronal) or\n"
+          "anterior (sagittal). Pixels are made square when voxels are anisotropic.\n"
+          "Only the first volume of a 4-D file is used.\n\n"
+          "options:\n"
+          "  --out DIR            output folder (created when missing)\n"
+          "  --axis A             axial (default), coronal, sagittal or all\n"
+          "  --bits 8|16          PNG bit depth (default 8)\n"
+          "  --percentiles P,Q    intensity window from these percentiles of the non-zero\n"
+          "                       voxels of each volume (default 0.5,99.5)\n"
+          "  --window LOW,HIGH    explicit intensity window in the volume's units\n"
+          "  --min-fraction F     write a slice only when at least this fraction of its\n"
+          "                       pixels is above the window's low end (default 0.15;\n"
+          "                       0 writes every slice)\n"
+          "  --size N             pad each slice to a square (black) and resize to N x N\n"
+          "                       (default: native resolution)\n");
+}
+
+static int parse_pair(const char *s, double *a, double *b) {
+  char *end = NULL;
+  errno = 0;
+  *a = strtod(s, &end);
+  if (errno || end == s || *end != ',') return 0;
+  const char *t = end + 1;
+  *b = strtod(t, &end);
+  if (errno || end == t || *end != '\0') return 0;
+  return 1;
+}
+
+int cmd_slice(int argc, char **argv) {
+  clgan_slice_options o = clgan_slice_defaults();
+  const char *out = NULL;
+  const char **volumes = calloc((size_t)argc + 1, sizeof *volumes);
+  int nvol = 0;
+  int have_window = 0, have_pct = 0;
+  if (!volumes) {
+    fprintf(stderr, "clgan slice: out of memory\n");
+    return 1;
+  }
+  int rc = 2;
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+      usage(stdout);
+      free(volumes);
+      return 0;
+    }
+    if (strncmp(arg, "--", 2) != 0 || strcmp(arg, "--") == 0) {
+      if (strcmp(arg, "--") == 0) {
+        for (i++; i < argc; i++) volumes[nvol++] = argv[i];
+        break;
+      }
+      volumes[nvol++] = arg;
+      continue;
+    }
+    /* --opt VALUE or --opt=VALUE */
+    char name[64];
+    const char *val = NULL;
+    const char *eq = strchr(arg, '=');
+    size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+    if (len >= sizeof name) len = sizeof name - 1;
+    memcpy(name, arg, len);
+    name[len] = '\0';
+    if (eq) {
+      val = eq + 1;
+    } else if (i + 1 < argc) {
+      val = argv[++i];
+    } else {
+      fprintf(stderr, "clgan slice: %s needs a value (see --help)\n", name);
+      goto done;
+    }
+    char *end = NULL;
+    if (strcmp(name, "--out") == 0) {
+      out = val;
+    } else if (strcmp(name, "--axis") == 0) {
+      if (strcmp(val, "all") == 0) {
+        o.axes = 7u;
+      } else {
+        int a = clgan_axis_parse(val);
+        if (a < 0) {
+          fprintf(stderr, "clgan slice: --axis must be axial, coronal, sagittal or all (got '%s')\n",
+                  val);
+          goto done;
+        }
+        o.axes = 1u << a;
+      }
+    } else if (strcmp(name, "--bits") == 0) {
+      long b = strtol(val, &end, 10);
+      if (*end || (b != 8 && b != 16)) {
+        fprintf(stderr, "clgan slice: --bits must be 8 or 16 (got '%s')\n", val);
+        goto done;
+      }
+      o.bits = (int)b;
+    } else if (strcmp(name, "--window") == 0) {
+      double lo, hi;
+      if (!parse_pair(val, &lo, &hi) || !(hi > lo)) {
+        fprintf(stderr, "clgan slice: --window needs LOW,HIGH with LOW < HIGH (got '%s')\n", val);
+        goto done;
+      }
+      o.explicit_window = 1;
+      o.window_lo = (float)lo;
+      o.window_hi = (float)hi;
+      have_window = 1;
+    } else if (strcmp(name, "--percentiles") == 0) {
+      double p, q;
+      if (!parse_pair(val, &p, &q) || !(p >= 0 && q <= 100 && p < q)) {
+        fprintf(stderr,
+                "clgan slice: --percentiles needs P,Q with 0 <= P < Q <= 100 (got '%s')\n", val);
+        goto done;
+      }
+      o.pct_lo = p;
+      o.pct_hi = q;
+      have_pct = 1;
+    } else if (strcmp(name, "--min-fraction") == 0) {
+      double f = strtod(val, &end);
+      if (end == val || *end || !(f >= 0 && f <= 1)) {
+        fprintf(stderr, "clgan slice: --min-fraction must be in [0, 1] (got '%s')\n", val);
+        goto done;
+      }
+      o.min_fraction = f;
+    } else if (strcmp(name, "--size") == 0) {
+      long n = strtol(val, &end, 10);
+      if (end == val || *end || n < 1 || n > 16384) {
+        fprintf(stderr, "clgan slice: --size must be 1..16384 (got '%s')\n", val);
+        goto done;
+      }
+      o.size = (int)n;
+    } else {
+      fprintf(stderr, "clgan slice: unknown option '%s' (see --help)\n", name);
+      goto done;
+    }
+  }
+  if (have_window && have_pct) {
+    fprintf(stderr, "clgan slice: --window and --percentiles exclude each other\n");
+    goto done;
+  }
+  if (nvol == 0 || !out) {
+    fprintf(stderr, "clgan slice: %s (see --help)\n",
+            nvol == 0 ? "no volume given" : "--out DIR is required");
+    goto done;
+  }
+
+  rc = 0;
+  int failed = 0;
+  int64_t total = 0;
+  double t_all = now_seconds();
+  for (int f = 0; f < nvol; f++) {
+    const char *path = volumes[f];
+    double t0 = now_seconds();
+    clgan_volume v;
+    clgan_status st = clgan_volume_load(path, &v);
+    if (st != CLGAN_OK) {
+      fprintf(stderr, "clgan slice: %s\n", clgan_last_error());
+      failed++;
+      continue;
+    }
+    double t_load = now_seconds() - t0;
+    static const char *const version[] = {"ANALYZE 7.5", "NIfTI-1", "NIfTI-2"};
+    static const char *const xform[] = {"assumed: no sform or qform", "qform", "sform"};
+    printf("%s: %s, %lld x %lld x %lld %s, voxel %g x %g x %g, orientation %s (%s), "
+           "read in %.2f s\n",
+           path, version[v.nifti_version], (long long)v.dim[0], (long long)v.dim[1],
+           (long long)v.dim[2], clgan_volume_datatype_name(v.datatype), v.pixdim[0],
+           v.pixdim[1], v.pixdim[2], v.orient, xform[v.xform], t_load);
+    if (v.frames > 1)
+      printf("  4-D file with %lld volumes: slicing the first only\n", (long long)v.frames);
+    if (v.scl_slope != 1.0 || v.scl_inter != 0.0)
+      printf("  scaled: value = %g * stored + %g\n", v.scl_slope, v.scl_inter);
+    if (v.nonfinite > 0)
+      printf("  %lld non-finite values set to 0\n", (long long)v.nonfinite);
+    char name[256];
+    clgan_volume_basename(path, name, sizeof name);
+    clgan_slice_report rep;
+    double t1 = now_seconds();
+    st = clgan_volume_write_slices(&v, out, name, &o, &rep);
+    double t_write = now_seconds() - t1;
+    if (o.explicit_window)
+      printf("  window %g .. %g (given)\n", rep.window_lo, rep.window_hi);
+    else if (rep.window_widened)
+      printf("  window %g .. %g (min .. max: the %g and %g percentiles of the non-zero voxels "
+             "are equal)\n",
+             rep.window_lo, rep.window_hi, o.pct_lo, o.pct_hi);
+    else if (st == CLGAN_OK || rep.window_hi > rep.window_lo)
+      printf("  window %g .. %g (percentiles %g, %g of the non-zero voxels)\n", rep.window_lo,
+             rep.window_hi, o.pct_lo, o.pct_hi);
+    int64_t written = 0;
+    for (int a = CLGAN_AXIS_COUNT - 1; a >= 0; a--) {
+      if (!(o.axes & (1u << a))) continue;
+      if (rep.width[a] == 0) continue;
+      printf("  %-9s %4lld written, %4lld skipped (< %g of the pixels above %g), %d x %d px\n",
+             clgan_axis_name((clgan_axis)a), (long long)rep.written[a],
+             (long long)rep.skipped[a], o.min_fraction, rep.window_lo, rep.width[a],
+             rep.height[a]);
+      written += rep.written[a];
+    }
+    total += written;
+    clgan_volume_free(&v);
+    if (st != CLGAN_OK) {
+      fprintf(stderr, "clgan slice: %s: %s\n", path, clgan_last_error());
+      failed++;
+      continue;
+    }
+    printf("  wrote %lld %d-bit PNGs to %s/%s_*.png in %.2f s\n", (long long)written, o.bits, out,
+           name, t_write);
+  }
+  if (nvol > 1)
+    printf("%lld PNGs from %d of %d volumes in %.2f s%s\n", (long long)total, nvol - failed,
+           nvol, now_seconds() - t_all, failed ? " (see the errors above)" : "");
+  rc = failed ? 1 : 0;
+done:
+  free(volumes);
+  return rc;
+}

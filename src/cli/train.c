@@ -1,0 +1,217 @@
+/* `clgan train`: the seed's DCGAN on an ImageFolder of scans. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "args.h"
+#include "clgan/train.h"
+#include "commands.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: clgan train --data DIR [options]\n\n"
+          "Trains the PyTorch DCGAN tutorial's recipe on DIR/<class>/*.png (ImageFolder).\n"
+          "Defaults reproduce the recipe: 64 px, 3 channels, nz 100, ngf = ndf = 64,\n"
+          "batch 128, Adam(lr 2e-4, beta1 0.5).\n\n"
+          "  --data DIR            dataset root (ImageFolder layout)\n"
+          "  --class NAME          train on one class only (the scarce one)\n"
+          "  --size N              image size: 32, 64, 128 or 256 (default 64)\n"
+          "  --channels C          1 (gray) or 3 (default 3)\n"
+          "  --nz N --ngf N --ndf N  latent size and widths (100, 64, 64)\n"
+          "  --batch N             batch size (128)\n"
+          "  --epochs N            epochs to train (5), or\n"
+          "  --iters N             iterations in total (overrides --epochs)\n"
+          "  --lr X                Adam learning rate for G and D (2e-4)\n"
+          "  --beta1 X             Adam beta1 (0.5)\n"
+          "  --seed N              seed for weights, data order and noise (999)\n"
+          "  --device SPEC         OpenCL device: index, P:D, gpu, cpu or a name part\n"
+          "  --out DIR             run directory (runs/<date-time>)\n"
+          "  --resume FILE         continue from a checkpoint (its run directory by default)\n"
+          "  --sample-every N      fixed-noise grid and plot every N iterations (100)\n"
+          "  --checkpoint-every N  checkpoint every N iterations (500, and at the end)\n"
+          "  --log-every N         progress line every N iterations (10)\n");
+}
+
+typedef struct printer {
+  long log_every;
+  double t0;
+} printer;
+
+static void fmt_time(char *buf, size_t cap, double s) {
+  if (!(s >= 0) || s > 1e7) {
+    snprintf(buf, cap, "--");
+    return;
+  }
+  long t = (long)(s + 0.5);
+  if (t >= 3600)
+    snprintf(buf, cap, "%ldh%02ldm", t / 3600, t / 60 % 60);
+  else
+    snprintf(buf, cap, "%ldm%02lds", t / 60, t % 60);
+}
+
+static int on_progress(void *user, const clgan_train_progress *p) {
+  printer *pr = user;
+  if (p->iteration % pr->log_every == 0 || p->iteration == p->total || p->iteration == 1) {
+    char eta[32];
+    fmt_time(eta, sizeof eta, p->eta_seconds);
+    printf("[%d][%ld/%ld] it %ld/%ld  Loss_D: %.4f  Loss_G: %.4f  D(x): %.4f  D(G(z)): %.4f / "
+           "%.4f  %.1f img/s  ETA %s\n",
+           p->epoch, p->iteration - (long)p->epoch * p->iters_per_epoch, p->iters_per_epoch,
+           p->iteration, p->total, p->stats.loss_d, p->stats.loss_g, p->stats.d_x,
+           p->stats.d_g_z1, p->stats.d_g_z2, p->img_per_s, eta);
+    fflush(stdout);
+  }
+  if (!isfinite(p->stats.loss_d) || !isfinite(p->stats.loss_g)) {
+    fprintf(stderr, "clgan train: the losses are not finite at iteration %ld; stopping "
+                    "(a checkpoint of this state is written)\n", p->iteration);
+    return 1;
+  }
+  return 0;
+}
+
+int cmd_train(int argc, char **argv) {
+  const char *cmd = "train";
+  clgan_train_options o = {.cfg = clgan_dcgan_default_config(),
+                           .epochs = 5,
+                           .seed = 999,
+                           .sample_every = 100,
+                           .checkpoint_every = 500};
+  const char *data = NULL, *cls = NULL, *device = NULL, *out = NULL;
+  long v, log_every = 10;
+  float f;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *val;
+#define VALUE() \
+  if (!(val = cli_value(cmd, argc, argv, &i))) return 2
+#define LONG_OPT(name, lo, hi, dst)                                \
+  if (strcmp(a, name) == 0) {                                      \
+    VALUE();                                                       \
+    if (!cli_long(cmd, name, val, lo, hi, &v)) return 2;          \
+    dst = v;                                                       \
+    continue;                                                      \
+  }
+    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+      usage(stdout);
+      return 0;
+    }
+    LONG_OPT("--size", 8, 1024, o.cfg.image_size)
+    LONG_OPT("--channels", 1, 3, o.cfg.channels)
+    LONG_OPT("--nz", 1, 100000, o.cfg.nz)
+    LONG_OPT("--ngf", 1, 100000, o.cfg.ngf)
+    LONG_OPT("--ndf", 1, 100000, o.cfg.ndf)
+    LONG_OPT("--batch", 2, 1000000, o.cfg.batch)
+    LONG_OPT("--epochs", 1, 1000000000L, o.epochs)
+    LONG_OPT("--iters", 1, 1000000000000L, o.iters)
+    LONG_OPT("--seed", 0, 0x7fffffffffffffffL, o.seed)
+    LONG_OPT("--sample-every", 0, 1000000000L, o.sample_every)
+    LONG_OPT("--checkpoint-every", 0, 1000000000L, o.checkpoint_every)
+    LONG_OPT("--log-every", 1, 1000000000L, log_every)
+    if (strcmp(a, "--lr") == 0) {
+      VALUE();
+      if (!cli_float(cmd, a, val, 0, 10, &f)) return 2;
+      o.cfg.lr_g = o.cfg.lr_d = f;
+    } else if (strcmp(a, "--beta1") == 0) {
+      VALUE();
+      if (!cli_float(cmd, a, val, -1e-9, 0.999999, &f)) return 2;
+      o.cfg.beta1 = f;
+    } else if (strcmp(a, "--data") == 0) {
+      VALUE();
+      data = val;
+    } else if (strcmp(a, "--class") == 0) {
+      VALUE();
+      cls = val;
+    } else if (strcmp(a, "--device") == 0) {
+      VALUE();
+      device = val;
+    } else if (strcmp(a, "--out") == 0) {
+      VALUE();
+      out = val;
+    } else if (strcmp(a, "--resume") == 0) {
+      VALUE();
+      o.resume = val;
+    } else {
+      fprintf(stderr, "clgan train: unknown option '%s' (see --help)\n", a);
+      return 2;
+    }
+#undef LONG_OPT
+#undef VALUE
+  }
+  if (o.cfg.channels == 2) {
+    fprintf(stderr, "clgan train: --channels must be 1 or 3\n");
+    return 2;
+  }
+  if (!data) {
+    fprintf(stderr, "clgan train: --data DIR is required (see --help)\n");
+    return 2;
+  }
+  if (o.resume) {
+    clgan_status st = clgan_checkpoint_read_config(o.resume, &o.cfg);
+    if (st != CLGAN_OK) {
+      cli_report(cmd, st, "cannot resume");
+      return 1;
+    }
+  }
+  char outbuf[1024];
+  if (!out && o.resume) {
+    /* the checkpoint's own run directory */
+    snprintf(outbuf, sizeof outbuf, "%s", o.resume);
+    char *slash = strrchr(outbuf, '/');
+    if (slash)
+      *slash = '\0';
+    else
+      snprintf(outbuf, sizeof outbuf, ".");
+    out = outbuf;
+  } else if (!out) {
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(outbuf, sizeof outbuf, "runs/%Y%m%d-%H%M%S", &tm);
+    if (mkdir("runs", 0755) != 0 && errno != EEXIST) {
+      fprintf(stderr, "clgan train: cannot create runs/: %s\n", strerror(errno));
+      return 1;
+    }
+    out = outbuf;
+  }
+  o.out_dir = out;
+  o.data_label = data;
+
+  clgan_dataset_options dopt = {.root = data,
+                                .class_name = cls,
+                                .image_size = o.cfg.image_size,
+                                .channels = o.cfg.channels};
+  clgan_dataset *ds = NULL;
+  clgan_status st = clgan_dataset_load(&dopt, &ds);
+  if (st != CLGAN_OK) {
+    cli_report(cmd, st, "cannot load the dataset");
+    return 1;
+  }
+  for (int i = 0; i < ds->files_skipped; i++) fprintf(stderr, "skipped %s\n", ds->skipped[i]);
+  printf("data: %s%s%s: %d image%s used, %d skipped, %d non-PNG file%s ignored\n", data,
+         cls ? " class " : "", cls ? cls : "", ds->files_used, ds->files_used == 1 ? "" : "s",
+         ds->files_skipped, ds->files_ignored, ds->files_ignored == 1 ? "" : "s");
+  clgan_ctx *ctx = cli_context(cmd, device, 0);
+  if (!ctx) {
+    clgan_dataset_free(ds);
+    return 1;
+  }
+  printf("model: %dx%d, %d channel%s, nz %d, ngf %d, ndf %d, batch %d; run directory %s\n",
+         o.cfg.image_size, o.cfg.image_size, o.cfg.channels, o.cfg.channels == 1 ? "" : "s",
+         o.cfg.nz, o.cfg.ngf, o.cfg.ndf, o.cfg.batch, out);
+  printer pr = {.log_every = log_every};
+  st = clgan_train(ctx, &o, ds, on_progress, &pr);
+  int rc = 0;
+  if (st != CLGAN_OK) {
+    cli_report(cmd, st, "training stopped");
+    rc = 1;
+  } else {
+    printf("done: samples in %s/samples/, checkpoint %s/checkpoint.safetensors, open "
+           "%s/index.html\n", out, out, out);
+  }
+  clgan_ctx_destroy(ctx);
+  clgan_dataset_free(ds);
+  return rc;
+}

@@ -1,0 +1,159 @@
+/* BatchNorm2d over channel rows (cl/batchnorm.cl): training forward with
+ * batch statistics and running-stat update, evaluation forward, backward. */
+#include <limits.h>
+
+#include "runtime/internal.h"
+
+/* Work-group size of the per-channel kernels. GPUs: the largest power of
+ * two <= 256 that the device and this kernel allow, work-items striding the
+ * row together (coalesced). CPUs: 1, so a work-item streams its row
+ * contiguously (with PoCL, 256 interleaved work-items are ~5x slower here);
+ * channels give the parallelism. Tests set clgan_bn_local_override (a
+ * power of two the device allows) to run the GPU path on a CPU too. */
+size_t clgan_bn_local_override = 0;
+
+static size_t channel_local_size(clgan_ctx *ctx, cl_kernel k) {
+  if (clgan_bn_local_override) return clgan_bn_local_override;
+  if (ctx->dev.is_cpu) return 1;
+  size_t lim = ctx->dev.max_work_group_size, kw = 0;
+  if (clGetKernelWorkGroupInfo(k, ctx->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kw, &kw,
+                               NULL) == CL_SUCCESS &&
+      kw > 0 && kw < lim)
+    lim = kw;
+  size_t w = 1;
+  while (w * 2 <= lim && w * 2 <= 256) w *= 2;
+  return w;
+}
+
+static int fits_uint(clgan_buf b, size_t count) {
+  return b.off <= UINT_MAX && count <= UINT_MAX - b.off;
+}
+
+/* Checks buffers (NULL mem allowed where optional[i]) and sizes. */
+static clgan_status check_bufs(const char *what, const clgan_buf *bufs, const size_t *floats,
+                               const int *optional, int n) {
+  for (int i = 0; i < n; i++) {
+    if (!bufs[i].mem) {
+      if (optional && optional[i]) continue;
+      return clgan_fail(CLGAN_ERR_INVALID, "%s: buffer argument %d is null", what, i);
+    }
+    if (!fits_uint(bufs[i], floats[i]))
+      return clgan_fail(CLGAN_ERR_INVALID, "%s: %zu floats at offset %zu exceed 2^32", what,
+                        floats[i], bufs[i].off);
+  }
+  return CLGAN_OK;
+}
+
+static clgan_status check_shape(const char *what, int c, size_t m, clgan_act act) {
+  if (c <= 0 || m == 0)
+    return clgan_fail(CLGAN_ERR_INVALID, "%s: empty input (c %d, m %zu)", what, c, m);
+  if ((size_t)c > UINT_MAX / m)
+    return clgan_fail(CLGAN_ERR_INVALID, "%s: %d x %zu floats exceed 2^32", what, c, m);
+  if ((int)act < 0 || act >= CLGAN_ACT_COUNT)
+    return clgan_fail(CLGAN_ERR_INVALID, "%s: unknown activation %d", what, (int)act);
+  return CLGAN_OK;
+}
+
+#define MEM(b) sizeof(cl_mem), &(b).mem
+#define OFF(u) sizeof(cl_uint), &(u)
+
+clgan_status clgan_batchnorm_forward_train(clgan_ctx *ctx, int c, size_t m, clgan_buf x,
+                                           clgan_buf gamma, clgan_buf beta, clgan_buf y,
+                                           clgan_buf save_mean, clgan_buf save_invstd,
+                                           clgan_buf running_mean, clgan_buf running_var,
+                                           float momentum, float eps, clgan_act act,
+                                           float slope) {
+  const char *what = "batchnorm_forward_train";
+  clgan_status st = check_shape(what, c, m, act);
+  if (st != CLGAN_OK) return st;
+  if (m < 2)
+    return clgan_fail(CLGAN_ERR_INVALID,
+                      "%s: expected more than 1 value per channel when training (m = %zu)", what,
+                      m);
+  size_t cm = (size_t)c * m, cc = (size_t)c;
+  /* running_mean / running_var: both null = no running statistics */
+  int update = running_mean.mem != NULL || running_var.mem != NULL;
+  clgan_buf bufs[8] = {x, gamma, beta, y, save_mean, save_invstd, running_mean, running_var};
+  size_t floats[8] = {cm, cc, cc, cm, cc, cc, cc, cc};
+  int optional[8] = {0, 0, 0, 0, 0, 0, !update, !update};
+  if ((st = check_bufs(what, bufs, floats, optional, 8)) != CLGAN_OK) return st;
+  if (!update) running_mean = running_var = save_mean; /* bound, never touched */
+
+  cl_kernel k;
+  if ((st = clgan_kernel_get(ctx, "batchnorm", NULL, "bn_forward_train", &k)) != CLGAN_OK)
+    return st;
+  size_t local = channel_local_size(ctx, k), global = local * cc;
+  cl_uint xo = (cl_uint)x.off, go = (cl_uint)gamma.off, bo = (cl_uint)beta.off,
+          yo = (cl_uint)y.off, smo = (cl_uint)save_mean.off, sio = (cl_uint)save_invstd.off,
+          rmo = (cl_uint)running_mean.off, rvo = (cl_uint)running_var.off, mu = (cl_uint)m;
+  cl_int upd = update, a = (cl_int)act;
+  st = clgan_set_args(k, 23, MEM(x), OFF(xo), MEM(gamma), OFF(go), MEM(beta), OFF(bo), MEM(y),
+                      OFF(yo), MEM(save_mean), OFF(smo), MEM(save_invstd), OFF(sio),
+                      MEM(running_mean), OFF(rmo), MEM(running_var), OFF(rvo), sizeof upd, &upd,
+                      OFF(mu), sizeof momentum, &momentum, sizeof eps, &eps, sizeof a, &a,
+                      sizeof slope, &slope, local * sizeof(float), (const void *)NULL);
+  if (st != CLGAN_OK) return st;
+  return clgan_launch(ctx, k, 1, &global, &local, "bn_forward_train");
+}
+
+clgan_status clgan_batchnorm_forward_eval(clgan_ctx *ctx, int c, size_t m, clgan_buf x,
+                                          clgan_buf gamma, clgan_buf beta,
+                                          clgan_buf running_mean, clgan_buf running_var,
+                                          float eps, clgan_buf y, clgan_act act, float slope) {
+  const char *what = "batchnorm_forward_eval";
+  clgan_status st = check_shape(what, c, m, act);
+  if (st != CLGAN_OK) return st;
+  size_t cm = (size_t)c * m, cc = (size_t)c;
+  clgan_buf bufs[6] = {x, gamma, beta, running_mean, running_var, y};
+  size_t floats[6] = {cm, cc, cc, cc, cc, cm};
+  if ((st = check_bufs(what, bufs, floats, NULL, 6)) != CLGAN_OK) return st;
+
+  cl_kernel k;
+  if ((st = clgan_kernel_get(ctx, "batchnorm", NULL, "bn_forward_eval", &k)) != CLGAN_OK)
+    return st;
+  cl_uint xo = (cl_uint)x.off, go = (cl_uint)gamma.off, bo = (cl_uint)beta.off,
+          rmo = (cl_uint)running_mean.off, rvo = (cl_uint)running_var.off, yo = (cl_uint)y.off,
+          mu = (cl_uint)m;
+  cl_int a = (cl_int)act;
+  st = clgan_set_args(k, 16, MEM(x), OFF(xo), MEM(gamma), OFF(go), MEM(beta), OFF(bo),
+                      MEM(running_mean), OFF(rmo), MEM(running_var), OFF(rvo), MEM(y), OFF(yo),
+                      OFF(mu), sizeof eps, &eps, sizeof a, &a, sizeof slope, &slope);
+  if (st != CLGAN_OK) return st;
+  size_t local = channel_local_size(ctx, k), global = local * cc;
+  return clgan_launch(ctx, k, 1, &global, &local, "bn_forward_eval");
+}
+
+clgan_status clgan_batchnorm_backward(clgan_ctx *ctx, int c, size_t m, clgan_buf x,
+                                      clgan_buf dy, clgan_buf gamma, clgan_buf save_mean,
+                                      clgan_buf save_invstd, clgan_buf dx, clgan_buf dgamma,
+                                      clgan_buf dbeta, int accumulate) {
+  const char *what = "batchnorm_backward";
+  clgan_status st = check_shape(what, c, m, CLGAN_ACT_NONE);
+  if (st != CLGAN_OK) return st;
+  size_t cm = (size_t)c * m, cc = (size_t)c;
+  /* dx, dgamma, dbeta: a null mem skips that output */
+  clgan_buf bufs[8] = {x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta};
+  size_t floats[8] = {cm, cm, cc, cc, cc, cm, cc, cc};
+  int optional[8] = {0, 0, 0, 0, 0, 1, 1, 1};
+  if ((st = check_bufs(what, bufs, floats, optional, 8)) != CLGAN_OK) return st;
+  cl_int want_dx = dx.mem != NULL, want_dg = dgamma.mem != NULL, want_db = dbeta.mem != NULL;
+  if (!want_dx && !want_dg && !want_db) return CLGAN_OK;
+  if (!want_dx) dx = save_mean; /* bound, never touched */
+  if (!want_dg) dgamma = save_mean;
+  if (!want_db) dbeta = save_mean;
+
+  cl_kernel k;
+  if ((st = clgan_kernel_get(ctx, "batchnorm", NULL, "bn_backward", &k)) != CLGAN_OK) return st;
+  size_t local = channel_local_size(ctx, k), global = local * cc;
+  cl_uint xo = (cl_uint)x.off, dyo = (cl_uint)dy.off, go = (cl_uint)gamma.off,
+          smo = (cl_uint)save_mean.off, sio = (cl_uint)save_invstd.off, dxo = (cl_uint)dx.off,
+          dgo = (cl_uint)dgamma.off, dbo = (cl_uint)dbeta.off, mu = (cl_uint)m;
+  cl_int acc = accumulate != 0;
+  st = clgan_set_args(k, 22, MEM(x), OFF(xo), MEM(dy), OFF(dyo), MEM(gamma), OFF(go),
+                      MEM(save_mean), OFF(smo), MEM(save_invstd), OFF(sio), MEM(dx), OFF(dxo),
+                      MEM(dgamma), OFF(dgo), MEM(dbeta), OFF(dbo), OFF(mu), sizeof acc, &acc,
+                      sizeof want_dx, &want_dx, sizeof want_dg, &want_dg, sizeof want_db,
+                      &want_db, local * sizeof(float), (const void *)NULL);
+  if (st != CLGAN_OK) return st;
+  return clgan_launch(ctx, k, 1, &global, &local, "bn_backward");
+}

@@ -1,0 +1,341 @@
+/* Convolutions: Conv2d and ConvTranspose2d (no bias) on one conv core.
+ *
+ * The core is batched im2col + one GEMM over the whole batch (activations are
+ * (C, N, H, W), so the GEMM writes the output in place):
+ *   forward          Y[cout, P]  = W[cout, K] x col[K, P],  col = im2col(X)
+ *   backward data    dcol[K, P]  = W^T x dY,                dX = col2im(dcol)
+ *   backward filter  dW[cout, K] (+)= dY x col^T,           col = im2col(X)
+ * with K = cin*k*k and P = n*ho*wo. ConvTranspose2d is the adjoint of the conv
+ * its shape describes (see clgan_conv_shape_convt): its forward is the conv's
+ * backward data, its backward data the conv's forward, and its weight
+ * gradient the conv's with the roles of input and output gradient swapped.
+ *
+ * When k = 1, stride 1, pad 0 the column matrix *is* the image, so im2col and
+ * col2im are skipped and col is not touched. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/internal.h"
+
+/* Every buffer a conv kernel indexes (with its offset) must stay below 2^32
+ * floats: the kernels use uint indices. */
+#define CONV_MAX_FLOATS ((uint64_t)UINT32_MAX)
+
+static uint64_t img_floats(const clgan_conv_shape *s) {
+  return (uint64_t)s->cin * (uint64_t)s->n * (uint64_t)s->h * (uint64_t)s->w;
+}
+static uint64_t feat_floats(const clgan_conv_shape *s) {
+  return (uint64_t)s->cout * (uint64_t)s->n * (uint64_t)s->ho * (uint64_t)s->wo;
+}
+static uint64_t col_floats(const clgan_conv_shape *s) {
+  return (uint64_t)s->cin * (uint64_t)s->k * (uint64_t)s->k * (uint64_t)s->n *
+         (uint64_t)s->ho * (uint64_t)s->wo;
+}
+static uint64_t weight_floats(const clgan_conv_shape *s) {
+  return (uint64_t)s->cout * (uint64_t)s->cin * (uint64_t)s->k * (uint64_t)s->k;
+}
+
+/* Output extent of a conv along one axis, or 0 when it would be empty. */
+static long long conv_out(long long in, long long k, long long stride, long long pad) {
+  long long span = in + 2 * pad - k;
+  return span < 0 ? 0 : span / stride + 1;
+}
+
+/* Full consistency check of a shape (it may have been filled by hand). */
+static clgan_status shape_check(const clgan_conv_shape *s, const char *op) {
+  if (!s) return clgan_fail(CLGAN_ERR_INVALID, "%s: shape is NULL", op);
+  if (s->n < 1 || s->cin < 1 || s->h < 1 || s->w < 1 || s->cout < 1 || s->ho < 1 ||
+      s->wo < 1 || s->k < 1 || s->stride < 1 || s->pad < 0)
+    return clgan_fail(CLGAN_ERR_INVALID,
+                      "%s: bad shape n=%d cin=%d h=%d w=%d cout=%d ho=%d wo=%d k=%d "
+                      "stride=%d pad=%d (sizes, k and stride must be >= 1, pad >= 0)",
+                      op, s->n, s->cin, s->h, s->w, s->cout, s->ho, s->wo, s->k, s->stride,
+                      s->pad);
+  if (conv_out(s->h, s->k, s->stride, s->pad) != s->ho ||
+      conv_out(s->w, s->k, s->stride, s->pad) != s->wo)
+    return clgan_fail(CLGAN_ERR_INVALID,
+                      "%s: inconsistent shape: a k=%d stride=%d pad=%d conv of %dx%d gives "
+                      "%lldx%lld, not %dx%d (use clgan_conv_shape_conv/_convt)",
+                      op, s->k, s->stride, s->pad, s->h, s->w,
+                      conv_out(s->h, s->k, s->stride, s->pad),
+                      conv_out(s->w, s->k, s->stride, s->pad), s->ho, s->wo);
+  uint64_t sizes[4] = {img_floats(s), feat_floats(s), col_floats(s), weight_floats(s)};
+  static const char *const names[4] = {"image", "feature map", "col workspace", "weight"};
+  for (int i = 0; i < 4; i++)
+    if (sizes[i] > CONV_MAX_FLOATS)
+      return clgan_fail(CLGAN_ERR_INVALID,
+                        "%s: %s of %llu floats exceeds the 2^32-float limit of the conv "
+                        "kernels (reduce the batch)",
+                        op, names[i], (unsigned long long)sizes[i]);
+  return CLGAN_OK;
+}
+
+/* A buffer the op reads or writes: present, and indexable with uint. */
+static clgan_status buf_check(clgan_buf b, uint64_t floats, const char *op, const char *what) {
+  if (!b.mem) return clgan_fail(CLGAN_ERR_INVALID, "%s: buffer %s is NULL", op, what);
+  if ((uint64_t)b.off + floats > CONV_MAX_FLOATS)
+    return clgan_fail(CLGAN_ERR_INVALID,
+                      "%s: buffer %s (offset %zu + %llu floats) exceeds the 2^32-float "
+                      "limit of the conv kernels",
+                      op, what, b.off, (unsigned long long)floats);
+  return CLGAN_OK;
+}
+
+static int col_is_image(const clgan_conv_shape *s) {
+  return s->k == 1 && s->stride == 1 && s->pad == 0;
+}
+
+clgan_status clgan_conv_shape_conv(int n, int cin, int h, int w, int cout, int k, int stride,
+                                   int pad, clgan_conv_shape *out) {
+  const char *op = "clgan_conv_shape_conv";
+  if (!out) return clgan_fail(CLGAN_ERR_INVALID, "%s: out is NULL", op);
+  if (n < 1 || cin < 1 || h < 1 || w < 1 || cout < 1 || k < 1 || stride < 1 || pad < 0)
+    return clgan_fail(CLGAN_ERR_INVALID,
+                      "%s: bad arguments n=%d cin=%d h=%d w=%d cout=%d k=%d stride=%d pad=%d "
+                      "(sizes, k and stride must be >= 1, pad >= 0)",
+                      op, n, cin, h, w, cout, k, stride, pad);
+  long long ho = conv_out(h, k, stride, pad), wo = conv_out(w, k, stride, pad);
+  if (ho < 1 || wo < 1)
+    return clgan_fail(CLGAN_ERR_INVALID,
+                      "%s: empty output: a %dx%d input padded by %d is smaller than the "
+                      "%dx%d kernel",
+                      op, h, w, pad, k, k);
+  clgan_conv_shape s = {n, cin, h, w, cout, (int)ho, (int)wo, k, stride, pad};
+  clgan_status st = shape_check(&s, op);
+  if (st == CLGAN_OK) *out = s;
+  return st;
+}
+
+clgan_status clgan_conv_shape_convt(int n, int cin, int h, int w, int cout, int k, int stride,
+                                    int pad, clgan_conv_shape *out) {
+  const char *op = "clgan_conv_shape_convt";
+  if (!out) return clgan_fail(CLGAN_ERR_INVALID, "%s: out is NULL", op);
+  if (n < 1 || cin < 1 || h < 1 || w < 1 || cout < 1 || k < 1 || stride < 1 || pad < 0)
+    return clgan_fail(CLGAN_ERR_INVALID,
+                      "%s: bad arguments n=%d cin=%d h=%d w=%d cout=%d k=%d stride=%d pad=%d "
+                      "(sizes, k and stride must be >= 1, pad >= 0)",
+                      op, n, cin, h, w, cout, k, stride, pad);
+  long long oh = ((long long)h - 1) * stride - 2LL * pad + k;
+  long long ow = ((long long)w - 1) * stride - 2LL * pad + k;
+  if (oh < 1 || ow < 1)
+    return clgan_fail(CLGAN_ERR_INVALID,
+                      "%s: empty output: (in-1)*stride - 2*pad + k = %lldx%lld for a %dx%d "
+                      "input, k=%d stride=%d pad=%d",
+                      op, oh, ow, h, w, k, stride, pad);
+  if (oh > INT32_MAX || ow > INT32_MAX)
+    return clgan_fail(CLGAN_ERR_INVALID, "%s: output %lldx%lld too large", op, oh, ow);
+  /* The adjoint conv: image side = convT output, feature side = convT input. */
+  clgan_conv_shape s = {n, cout, (int)oh, (int)ow, cin, h, w, k, stride, pad};
+  clgan_status st = shape_check(&s, op);
+  if (st == CLGAN_OK) *out = s;
+  return st;
+}
+
+size_t clgan_conv_col_floats(const clgan_conv_shape *s) { return s ? (size_t)col_floats(s) : 0; }
+
+/* ---- im2col / col2im ------------------------------------------------------ */
+
+/* Magic number for dividing 32-bit values by d on the device: (m, sh1, sh2, d)
+ * as im2col.cl's udiv expects (Granlund & Montgomery, fig. 4.1). */
+static cl_uint4 divisor(uint32_t d) {
+  uint32_t l = 0;
+  while (((uint64_t)1 << l) < d) l++;
+  cl_uint4 g;
+  g.s[0] = (cl_uint)((((uint64_t)1 << 32) * (((uint64_t)1 << l) - d)) / d + 1);
+  g.s[1] = l < 1 ? l : 1;
+  g.s[2] = l > 0 ? l - 1 : 0;
+  g.s[3] = d;
+  return g;
+}
+
+static clgan_status run_im2col(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_buf img,
+                               clgan_buf col) {
+  cl_kernel kern;
+  clgan_status st = clgan_kernel_get(ctx, "im2col", NULL, "im2col", &kern);
+  if (st != CLGAN_OK) return st;
+  cl_uint img_off = (cl_uint)img.off, col_off = (cl_uint)col.off, n = (cl_uint)s->n;
+  cl_uint ncols = (cl_uint)((uint64_t)s->n * s->ho * s->wo);
+  cl_int h = s->h, w = s->w, stride = s->stride, pad = s->pad;
+  cl_uint4 div_wo = divisor((uint32_t)s->wo), div_ho = divisor((uint32_t)s->ho),
+           div_k = divisor((uint32_t)s->k);
+  st = clgan_set_args(kern, 13, sizeof(cl_mem), &img.mem, sizeof img_off, &img_off,
+                      sizeof(cl_mem), &col.mem, sizeof col_off, &col_off, sizeof n, &n, sizeof h,
+                      &h, sizeof w, &w, sizeof stride, &stride, sizeof pad, &pad, sizeof ncols,
+                      &ncols, sizeof div_wo, &div_wo, sizeof div_ho, &div_ho, sizeof div_k,
+                      &div_k);
+  if (st != CLGAN_OK) return st;
+  size_t global[2] = {clgan_round_up(ncols, 64), (size_t)s->cin * s->k * s->k};
+  return clgan_launch(ctx, kern, 2, global, NULL, "im2col");
+}
+
+/* col2im's mapping: one work-item per image row on CPUs, per pixel elsewhere
+ * (see col2im.cl); CLGAN_COL2IM=rows|pixels overrides (tests, benchmarks). */
+static int col2im_by_rows(const clgan_ctx *ctx) {
+  const char *e = getenv("CLGAN_COL2IM");
+  if (e && strcmp(e, "rows") == 0) return 1;
+  if (e && strcmp(e, "pixels") == 0) return 0;
+  return ctx->dev.is_cpu;
+}
+
+static clgan_status run_col2im(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_buf col,
+                               clgan_buf img) {
+  int rows = col2im_by_rows(ctx);
+  const char *name = rows ? "col2im_rows" : "col2im";
+  cl_kernel kern;
+  clgan_status st = clgan_kernel_get(ctx, "col2im", NULL, name, &kern);
+  if (st != CLGAN_OK) return st;
+  cl_uint img_off = (cl_uint)img.off, col_off = (cl_uint)col.off, n = (cl_uint)s->n;
+  cl_int k = s->k, stride = s->stride, pad = s->pad, ho = s->ho, wo = s->wo, h = s->h, w = s->w;
+  if (rows) {
+    st = clgan_set_args(kern, 12, sizeof(cl_mem), &col.mem, sizeof col_off, &col_off,
+                        sizeof(cl_mem), &img.mem, sizeof img_off, &img_off, sizeof n, &n,
+                        sizeof k, &k, sizeof stride, &stride, sizeof pad, &pad, sizeof ho, &ho,
+                        sizeof wo, &wo, sizeof h, &h, sizeof w, &w);
+    if (st != CLGAN_OK) return st;
+    size_t global[2] = {clgan_round_up((size_t)s->n * s->h, 16), (size_t)s->cin};
+    return clgan_launch(ctx, kern, 2, global, NULL, name);
+  }
+  cl_uint npix = (cl_uint)((uint64_t)s->n * s->h * s->w);
+  cl_uint4 div_w = divisor((uint32_t)s->w), div_h = divisor((uint32_t)s->h),
+           div_s = divisor((uint32_t)s->stride);
+  st = clgan_set_args(kern, 14, sizeof(cl_mem), &col.mem, sizeof col_off, &col_off,
+                      sizeof(cl_mem), &img.mem, sizeof img_off, &img_off, sizeof n, &n, sizeof k,
+                      &k, sizeof stride, &stride, sizeof pad, &pad, sizeof ho, &ho, sizeof wo,
+                      &wo, sizeof npix, &npix, sizeof div_w, &div_w, sizeof div_h, &div_h,
+                      sizeof div_s, &div_s);
+  if (st != CLGAN_OK) return st;
+  size_t global[2] = {clgan_round_up(npix, 64), (size_t)s->cin};
+  return clgan_launch(ctx, kern, 2, global, NULL, name);
+}
+
+clgan_status clgan_im2col(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_buf img,
+                          clgan_buf col) {
+  const char *op = "clgan_im2col";
+  clgan_status st;
+  if ((st = shape_check(s, op)) != CLGAN_OK ||
+      (st = buf_check(img, img_floats(s), op, "img")) != CLGAN_OK ||
+      (st = buf_check(col, col_floats(s), op, "col")) != CLGAN_OK)
+    return st;
+  return run_im2col(ctx, s, img, col);
+}
+
+clgan_status clgan_col2im(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_buf col,
+                          clgan_buf img) {
+  const char *op = "clgan_col2im";
+  clgan_status st;
+  if ((st = shape_check(s, op)) != CLGAN_OK ||
+      (st = buf_check(col, col_floats(s), op, "col")) != CLGAN_OK ||
+      (st = buf_check(img, img_floats(s), op, "img")) != CLGAN_OK)
+    return st;
+  return run_col2im(ctx, s, col, img);
+}
+
+/* ---- The conv core: three modes, named for Conv2d ---------------------------
+ * `op` names the public entry point in error messages; the argument names
+ * (and the checked sizes) are the conv's: img is the image side [cin, n, h, w],
+ * feat the feature side [cout, n, ho, wo], w the weight [cout, cin*k*k]. */
+
+/* feat = conv(img). */
+static clgan_status core_forward(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_buf img,
+                                 clgan_buf w, clgan_buf feat, clgan_buf col, const char *op,
+                                 const char *img_name, const char *feat_name) {
+  clgan_status st = shape_check(s, op);
+  if (st != CLGAN_OK) return st;
+  int direct = col_is_image(s);
+  if (
+      (st = buf_check(img, img_floats(s), op, img_name)) != CLGAN_OK ||
+      (st = buf_check(w, weight_floats(s), op, "w")) != CLGAN_OK ||
+      (st = buf_check(feat, feat_floats(s), op, feat_name)) != CLGAN_OK ||
+      (!direct && (st = buf_check(col, col_floats(s), op, "col")) != CLGAN_OK))
+    return st;
+  size_t kdim = (size_t)s->cin * s->k * s->k, p = (size_t)s->n * s->ho * s->wo;
+  clgan_buf b = img;
+  if (!direct) {
+    if ((st = run_im2col(ctx, s, img, col)) != CLGAN_OK) return st;
+    b = col;
+  }
+  return clgan_gemm(ctx, 0, 0, (size_t)s->cout, p, kdim, 1.0f, w, kdim, b, p, 0.0f, feat, p);
+}
+
+/* img = conv^T(feat); overwrites img. */
+static clgan_status core_adjoint(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_buf feat,
+                                 clgan_buf w, clgan_buf img, clgan_buf col, const char *op,
+                                 const char *feat_name, const char *img_name) {
+  clgan_status st = shape_check(s, op);
+  if (st != CLGAN_OK) return st;
+  int direct = col_is_image(s);
+  if (
+      (st = buf_check(feat, feat_floats(s), op, feat_name)) != CLGAN_OK ||
+      (st = buf_check(w, weight_floats(s), op, "w")) != CLGAN_OK ||
+      (st = buf_check(img, img_floats(s), op, img_name)) != CLGAN_OK ||
+      (!direct && (st = buf_check(col, col_floats(s), op, "col")) != CLGAN_OK))
+    return st;
+  size_t kdim = (size_t)s->cin * s->k * s->k, p = (size_t)s->n * s->ho * s->wo;
+  clgan_buf d = direct ? img : col;
+  if ((st = clgan_gemm(ctx, 1, 0, kdim, p, (size_t)s->cout, 1.0f, w, kdim, feat, p, 0.0f, d,
+                       p)) != CLGAN_OK)
+    return st;
+  return direct ? CLGAN_OK : run_col2im(ctx, s, col, img);
+}
+
+/* dw (+)= feat x im2col(img)^T. */
+static clgan_status core_filter(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_buf img,
+                                clgan_buf feat, clgan_buf dw, clgan_buf col, int accumulate,
+                                const char *op, const char *img_name, const char *feat_name) {
+  clgan_status st = shape_check(s, op);
+  if (st != CLGAN_OK) return st;
+  int direct = col_is_image(s);
+  if (
+      (st = buf_check(img, img_floats(s), op, img_name)) != CLGAN_OK ||
+      (st = buf_check(feat, feat_floats(s), op, feat_name)) != CLGAN_OK ||
+      (st = buf_check(dw, weight_floats(s), op, "dw")) != CLGAN_OK ||
+      (!direct && (st = buf_check(col, col_floats(s), op, "col")) != CLGAN_OK))
+    return st;
+  size_t kdim = (size_t)s->cin * s->k * s->k, p = (size_t)s->n * s->ho * s->wo;
+  clgan_buf b = img;
+  if (!direct) {
+    if ((st = run_im2col(ctx, s, img, col)) != CLGAN_OK) return st;
+    b = col;
+  }
+  return clgan_gemm(ctx, 0, 1, (size_t)s->cout, kdim, p, 1.0f, feat, p, b, p,
+                    accumulate ? 1.0f : 0.0f, dw, kdim);
+}
+
+/* ---- Conv2d ------------------------------------------------------------------ */
+
+clgan_status clgan_conv2d_forward(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_buf x,
+                                  clgan_buf w, clgan_buf y, clgan_buf col) {
+  return core_forward(ctx, s, x, w, y, col, "clgan_conv2d_forward", "x", "y");
+}
+
+clgan_status clgan_conv2d_backward_data(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_buf dy,
+                                        clgan_buf w, clgan_buf dx, clgan_buf col) {
+  return core_adjoint(ctx, s, dy, w, dx, col, "clgan_conv2d_backward_data", "dy", "dx");
+}
+
+clgan_status clgan_conv2d_backward_filter(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_buf x,
+                                          clgan_buf dy, clgan_buf dw, clgan_buf col,
+                                          int accumulate) {
+  return core_filter(ctx, s, x, dy, dw, col, accumulate, "clgan_conv2d_backward_filter", "x",
+                     "dy");
+}
+
+/* ---- ConvTranspose2d: the same core with the roles swapped --------------------- */
+
+clgan_status clgan_convt2d_forward(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_buf x,
+                                   clgan_buf w, clgan_buf y, clgan_buf col) {
+  return core_adjoint(ctx, s, x, w, y, col, "clgan_convt2d_forward", "x", "y");
+}
+
+clgan_status clgan_convt2d_backward_data(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_buf dy,
+                                         clgan_buf w, clgan_buf dx, clgan_buf col) {
+  return core_forward(ctx, s, dy, w, dx, col, "clgan_convt2d_backward_data", "dy", "dx");
+}
+
+clgan_status clgan_convt2d_backward_filter(clgan_ctx *ctx, const clgan_conv_shape *s,
+                                           clgan_buf x, clgan_buf dy, clgan_buf dw, clgan_buf col,
+                                           int accumulate) {
+  return core_filter(ctx, s, dy, x, dw, col, accumulate, "clgan_convt2d_backward_filter", "dy",
+                     "x");
+}

@@ -1,0 +1,362 @@
+/* GEMM: row-major C[M,N] = alpha * op(A) * op(B) + beta * C on two backends,
+ * the engine's own kernels (cl/gemm.cl) and CLBlast's SGEMM.
+ *
+ * Backend choice for a context created with CLGAN_GEMM_AUTO, first match wins:
+ *   1. the environment variable CLGAN_GEMM=own|clblast forces a backend;
+ *   2. a choice remembered in the disk cache for this device (kind "gemm");
+ *   3. otherwise both backends are timed once on a 512^3 GEMM and the faster
+ *      one is remembered.
+ * A backend given explicitly in clgan_ctx_options always wins. */
+#include <clblast_c.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "runtime/internal.h"
+
+#define GEMM_CACHE_VERSION "1"
+
+const char *clgan_gemm_backend_name(clgan_gemm_backend backend) {
+  switch (backend) {
+    case CLGAN_GEMM_AUTO: return "auto";
+    case CLGAN_GEMM_OWN: return "own";
+    case CLGAN_GEMM_CLBLAST: return "clblast";
+    default: return "unknown";
+  }
+}
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- own backend --------------------------------------------------------- */
+
+/* Tile configuration of the own kernels for a device; the same numbers go
+ * into the build options (-D) and the launch geometry. */
+typedef struct own_config {
+  int tm, nv, kc;     /* TM, NV (TN = 16 * NV), KC of cl/gemm.cl */
+  size_t lx, ly;      /* work-group shape in tiles (columns, rows) */
+  char options[96];
+} own_config;
+
+static own_config own_config_for(const clgan_ctx *ctx) {
+  own_config c;
+  const char *e;
+  if (ctx->dev.is_cpu) { /* float16 FMAs on vector units; see DESIGN.md 3 */
+    c.tm = 8, c.nv = 2, c.kc = 256, c.lx = 4, c.ly = 16;
+  } else { /* keep the tile within GPU registers */
+    c.tm = 4, c.nv = 1, c.kc = 0, c.lx = 16, c.ly = 8;
+  }
+  /* Development overrides (benchmarks): CLGAN_GEMM_TILE="tm nv kc lx ly". */
+  if ((e = getenv("CLGAN_GEMM_TILE")) && *e) {
+    int tm, nv, kc, lx, ly;
+    if (sscanf(e, "%d %d %d %d %d", &tm, &nv, &kc, &lx, &ly) == 5 && tm >= 1 && tm <= 16 &&
+        nv >= 1 && nv <= 4 && kc >= 0 && lx >= 1 && ly >= 1)
+      c.tm = tm, c.nv = nv, c.kc = kc, c.lx = (size_t)lx, c.ly = (size_t)ly;
+  }
+  size_t maxwg = ctx->dev.max_work_group_size ? ctx->dev.max_work_group_size : 1;
+  while (c.lx * c.ly > maxwg) {
+    if (c.ly > 1) c.ly /= 2;
+    else c.lx /= 2;
+  }
+  snprintf(c.options, sizeof c.options, "-DTM=%d -DNV=%d -DKC=%d", c.tm, c.nv, c.kc);
+  return c;
+}
+
+static clgan_status own_simple(clgan_ctx *ctx, int ta, int tb, int m, int n, int k, float alpha,
+                               clgan_buf a, int lda, clgan_buf b, int ldb, float beta, clgan_buf c,
+                               int ldc) {
+  cl_kernel kr;
+  own_config cfg = own_config_for(ctx);
+  clgan_status st = clgan_kernel_get(ctx, "gemm", cfg.options, "gemm_simple", &kr);
+  if (st != CLGAN_OK) return st;
+  int a_rs = ta ? 1 : lda, a_cs = ta ? lda : 1;
+  int b_rs = tb ? 1 : ldb, b_cs = tb ? ldb : 1;
+  cl_uint a_off = (cl_uint)a.off, b_off = (cl_uint)b.off, c_off = (cl_uint)c.off;
+  st = clgan_set_args(kr, 16, sizeof m, &m, sizeof n, &n, sizeof k, &k, sizeof alpha, &alpha,
+                      sizeof beta, &beta, sizeof(cl_mem), &a.mem, sizeof a_off, &a_off,
+                      sizeof a_rs, &a_rs, sizeof a_cs, &a_cs, sizeof(cl_mem), &b.mem,
+                      sizeof b_off, &b_off, sizeof b_rs, &b_rs, sizeof b_cs, &b_cs,
+                      sizeof(cl_mem), &c.mem, sizeof c_off, &c_off, sizeof ldc, &ldc);
+  if (st != CLGAN_OK) return st;
+  size_t local[2] = {8, 8};
+  size_t global[2] = {clgan_round_up((size_t)n, local[0]), clgan_round_up((size_t)m, local[1])};
+  return clgan_launch(ctx, kr, 2, global, local, "gemm_simple");
+}
+
+/* Floats of packing workspace a GEMM needs: op(A) in panels of TM rows and
+ * op(B) in panels of TN columns, both zero padded. */
+static size_t own_ws_floats(const own_config *cfg, size_t m, size_t n, size_t k) {
+  return (clgan_round_up(m, (size_t)cfg->tm) + clgan_round_up(n, 16 * (size_t)cfg->nv)) * k;
+}
+
+static clgan_status ws_reserve(clgan_ctx *ctx, size_t floats) {
+  if (floats <= ctx->gemm_ws_floats) return CLGAN_OK;
+  if (ctx->frozen)
+    return clgan_fail(CLGAN_ERR_FROZEN,
+                      "gemm: workspace of %zu floats needed inside a planned step (have %zu); "
+                      "call clgan_gemm_reserve while planning",
+                      floats, ctx->gemm_ws_floats);
+  clgan_buf_release(&ctx->gemm_ws);
+  ctx->gemm_ws_floats = 0;
+  clgan_status st = clgan_buf_alloc(ctx, floats, &ctx->gemm_ws);
+  if (st == CLGAN_OK) ctx->gemm_ws_floats = floats;
+  return st;
+}
+
+/* Below this many multiply-adds one work-item per element beats packing. */
+#define OWN_SIMPLE_MAX_MACS 32768
+
+/* Fits a work-group shape under the kernel's own limit (registers on GPUs). */
+static void fit_local(const clgan_ctx *ctx, cl_kernel kr, size_t *lx, size_t *ly) {
+  size_t kmax = 0;
+  if (clGetKernelWorkGroupInfo(kr, ctx->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax,
+                               NULL) != CL_SUCCESS || kmax == 0)
+    return;
+  while (*lx * *ly > kmax) {
+    if (*ly > 1) *ly /= 2;
+    else *lx /= 2;
+  }
+}
+
+/* Packs X(i, p) = x[i*rs + p*cs] (rows x k) into panels of width TM (which
+ * 'a') or TN ('b') at ws[out_off] (see gemm_pack_* in cl/gemm.cl). */
+static clgan_status pack(clgan_ctx *ctx, const own_config *cfg, char which, size_t rows,
+                         size_t k, clgan_buf x, int rs, int cs, size_t out_off) {
+  size_t width = which == 'a' ? (size_t)cfg->tm : 16 * (size_t)cfg->nv;
+  int along_i = rs == 1; /* else cs == 1 */
+  char name[32];
+  snprintf(name, sizeof name, "gemm_pack_%c_%c", which, along_i ? 'i' : 'p');
+  cl_kernel kr;
+  clgan_status st = clgan_kernel_get(ctx, "gemm", cfg->options, name, &kr);
+  if (st != CLGAN_OK) return st;
+  int irows = (int)rows, ik = (int)k, stride = along_i ? cs : rs;
+  cl_uint x_off = (cl_uint)x.off, o_off = (cl_uint)out_off;
+  if ((st = clgan_set_args(kr, 7, sizeof irows, &irows, sizeof ik, &ik, sizeof(cl_mem), &x.mem,
+                           sizeof x_off, &x_off, sizeof stride, &stride, sizeof(cl_mem),
+                           &ctx->gemm_ws.mem, sizeof o_off, &o_off)) != CLGAN_OK)
+    return st;
+  size_t l[2] = {16, 4};
+  fit_local(ctx, kr, &l[0], &l[1]);
+  size_t g[2] = {clgan_round_up(along_i ? k : (k + 15) / 16, l[0]),
+                 clgan_round_up((rows + width - 1) / width, l[1])};
+  return clgan_launch(ctx, kr, 2, g, l, name);
+}
+
+static clgan_status own_gemm(clgan_ctx *ctx, int ta, int tb, size_t m, size_t n, size_t k,
+                             float alpha, clgan_buf a, size_t lda, clgan_buf b, size_t ldb,
+                             float beta, clgan_buf c, size_t ldc) {
+  if (k == 0 || m * n * k <= OWN_SIMPLE_MAX_MACS)
+    return own_simple(ctx, ta, tb, (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta,
+                      c, (int)ldc);
+  own_config cfg = own_config_for(ctx);
+  size_t tm = (size_t)cfg.tm, tn = 16 * (size_t)cfg.nv;
+  size_t mp = clgan_round_up(m, tm), np = clgan_round_up(n, tn);
+  clgan_status st = ws_reserve(ctx, own_ws_floats(&cfg, m, n, k));
+  if (st != CLGAN_OK) return st;
+  cl_kernel kt;
+  if ((st = clgan_kernel_get(ctx, "gemm", cfg.options, "gemm_tile", &kt)) != CLGAN_OK) return st;
+  /* op(A)(i, p) and op(B)^T(j, p) as (row stride, column stride) */
+  int a_rs = ta ? 1 : (int)lda, a_cs = ta ? (int)lda : 1;
+  int bt_rs = tb ? (int)ldb : 1, bt_cs = tb ? 1 : (int)ldb;
+  size_t bp_off = mp * k;
+  if ((st = pack(ctx, &cfg, 'a', m, k, a, a_rs, a_cs, 0)) != CLGAN_OK ||
+      (st = pack(ctx, &cfg, 'b', n, k, b, bt_rs, bt_cs, bp_off)) != CLGAN_OK)
+    return st;
+  int im = (int)m, in = (int)n, ik = (int)k, ildc = (int)ldc;
+  cl_uint ubp_off = (cl_uint)bp_off, c_off = (cl_uint)c.off;
+  cl_mem ws = ctx->gemm_ws.mem;
+  if ((st = clgan_set_args(kt, 11, sizeof im, &im, sizeof in, &in, sizeof ik, &ik, sizeof alpha,
+                           &alpha, sizeof beta, &beta, sizeof(cl_mem), &ws, sizeof(cl_mem), &ws,
+                           sizeof ubp_off, &ubp_off, sizeof(cl_mem), &c.mem, sizeof c_off, &c_off,
+                           sizeof ildc, &ildc)) != CLGAN_OK)
+    return st;
+  size_t l[2] = {cfg.lx, cfg.ly};
+  fit_local(ctx, kt, &l[0], &l[1]);
+  size_t g[2] = {clgan_round_up(np / tn, l[0]), clgan_round_up(mp / tm, l[1])};
+  return clgan_launch(ctx, kt, 2, g, l, "gemm_tile");
+}
+
+/* ---- CLBlast backend ----------------------------------------------------- */
+
+static clgan_status clblast_gemm(clgan_ctx *ctx, int ta, int tb, size_t m, size_t n, size_t k,
+                                 float alpha, clgan_buf a, size_t lda, clgan_buf b, size_t ldb,
+                                 float beta, clgan_buf c, size_t ldc) {
+  CLBlastStatusCode s = CLBlastSgemm(
+      CLBlastLayoutRowMajor, ta ? CLBlastTransposeYes : CLBlastTransposeNo,
+      tb ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, alpha, a.mem, a.off, lda, b.mem,
+      b.off, ldb, beta, c.mem, c.off, ldc, &ctx->queue, NULL);
+  if (s == CLBlastSuccess) return CLGAN_OK;
+  return clgan_fail(CLGAN_ERR_CLBLAST,
+                    "CLBlastSgemm(%c%c, m=%zu n=%zu k=%zu) failed on %s: CLBlast status %d%s%s",
+                    ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, ctx->dev.name, (int)s,
+                    (int)s > -1024 ? " = " : "",
+                    (int)s > -1024 ? clgan_cl_error_name((int)s) : "");
+}
+
+/* Builds CLBlast's SGEMM program for this device (a 1x1x1 GEMM), so that
+ * its compile happens while planning rather than in the first step. */
+static clgan_status clblast_warm(clgan_ctx *ctx) {
+  clgan_buf t;
+  clgan_status st = clgan_buf_alloc(ctx, 3, &t);
+  if (st == CLGAN_OK) st = clgan_fill(ctx, t, 3, 0.0f);
+  if (st == CLGAN_OK)
+    st = clblast_gemm(ctx, 0, 0, 1, 1, 1, 1.0f, t, 1, clgan_buf_at(t, 1), 1, 0.0f,
+                      clgan_buf_at(t, 2), 1);
+  if (st == CLGAN_OK) st = clgan_ctx_finish(ctx);
+  clgan_buf_release(&t);
+  return st;
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+static clgan_status check_args(int ta, int tb, size_t m, size_t n, size_t k, clgan_buf a,
+                               size_t lda, clgan_buf b, size_t ldb, clgan_buf c, size_t ldc) {
+  size_t a_cols = ta ? m : k, b_cols = tb ? k : n;
+  if (lda < a_cols || ldb < b_cols || ldc < n || lda == 0 || ldb == 0 || ldc == 0)
+    return clgan_fail(CLGAN_ERR_INVALID,
+                      "gemm: row stride too small (m=%zu n=%zu k=%zu, lda=%zu ldb=%zu ldc=%zu, "
+                      "trans_a=%d trans_b=%d)",
+                      m, n, k, lda, ldb, ldc, ta, tb);
+  if (!c.mem || (k > 0 && (!a.mem || !b.mem)))
+    return clgan_fail(CLGAN_ERR_INVALID, "gemm: null buffer");
+  /* Kernels index with 32-bit integers. */
+  const size_t lim = (size_t)1 << 31;
+  size_t a_rows = ta ? k : m, b_rows = tb ? n : k;
+  if (m >= lim || n >= lim || k >= lim || lda >= lim || ldb >= lim || ldc >= lim ||
+      a.off + a_rows * lda >= lim * 2 || b.off + b_rows * ldb >= lim * 2 ||
+      c.off + m * ldc >= lim * 2)
+    return clgan_fail(CLGAN_ERR_UNSUPPORTED, "gemm: matrices beyond 32-bit indexing");
+  return CLGAN_OK;
+}
+
+clgan_status clgan_gemm_with(clgan_ctx *ctx, clgan_gemm_backend backend, int trans_a,
+                             int trans_b, size_t m, size_t n, size_t k, float alpha, clgan_buf a,
+                             size_t lda, clgan_buf b, size_t ldb, float beta, clgan_buf c,
+                             size_t ldc) {
+  int ta = trans_a != 0, tb = trans_b != 0;
+  clgan_status st = check_args(ta, tb, m, n, k, a, lda, b, ldb, c, ldc);
+  if (st != CLGAN_OK) return st;
+  if (m == 0 || n == 0) return CLGAN_OK;
+  if (backend == CLGAN_GEMM_AUTO && (st = clgan_gemm_backend_get(ctx, &backend)) != CLGAN_OK)
+    return st;
+  /* CLBlast rejects k == 0; C = beta * C is the own kernel's k == 0 case. */
+  if (backend == CLGAN_GEMM_CLBLAST && k > 0)
+    return clblast_gemm(ctx, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (backend != CLGAN_GEMM_OWN && backend != CLGAN_GEMM_CLBLAST)
+    return clgan_fail(CLGAN_ERR_INVALID, "gemm: unknown backend %d", (int)backend);
+  return own_gemm(ctx, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+clgan_status clgan_gemm(clgan_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                        float alpha, clgan_buf a, size_t lda, clgan_buf b, size_t ldb,
+                        float beta, clgan_buf c, size_t ldc) {
+  return clgan_gemm_with(ctx, CLGAN_GEMM_AUTO, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
+                         beta, c, ldc);
+}
+
+/* ---- backend choice ------------------------------------------------------ */
+
+/* Best of a few timed runs of one backend on an n^3 GEMM. */
+static clgan_status time_backend(clgan_ctx *ctx, clgan_gemm_backend be, size_t n, clgan_buf a,
+                                 clgan_buf b, clgan_buf c, double *best) {
+  *best = 1e30;
+  for (int r = 0; r < 4; r++) { /* the first run builds kernels */
+    double t0 = now_seconds();
+    clgan_status st = clgan_gemm_with(ctx, be, 0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    if (st == CLGAN_OK) st = clgan_ctx_finish(ctx);
+    if (st != CLGAN_OK) return st;
+    double t = now_seconds() - t0;
+    if (r > 0 && t < *best) *best = t;
+  }
+  return CLGAN_OK;
+}
+
+static clgan_status measure_backends(clgan_ctx *ctx, clgan_gemm_backend *out) {
+  const size_t n = 512;
+  clgan_buf a = {0}, b = {0}, c = {0};
+  clgan_status st = clgan_buf_alloc(ctx, n * n, &a);
+  if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, n * n, &b);
+  if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, n * n, &c);
+  if (st == CLGAN_OK) st = clgan_fill(ctx, a, n * n, 0.5f);
+  if (st == CLGAN_OK) st = clgan_fill(ctx, b, n * n, 0.25f);
+  double t_own = 1e30, t_blast = 1e30;
+  if (st == CLGAN_OK) st = time_backend(ctx, CLGAN_GEMM_OWN, n, a, b, c, &t_own);
+  /* A CLBlast failure (unsupported device, no database entry) only loses. */
+  if (st == CLGAN_OK && time_backend(ctx, CLGAN_GEMM_CLBLAST, n, a, b, c, &t_blast) != CLGAN_OK)
+    t_blast = 1e30;
+  clgan_buf_release(&a);
+  clgan_buf_release(&b);
+  clgan_buf_release(&c);
+  if (st != CLGAN_OK) return st;
+  *out = t_blast < t_own ? CLGAN_GEMM_CLBLAST : CLGAN_GEMM_OWN;
+  return CLGAN_OK;
+}
+
+static void cache_key(const clgan_ctx *ctx, char *key, size_t cap) {
+  char dev[600];
+  clgan_device_key(&ctx->dev, dev, sizeof dev);
+  snprintf(key, cap, "gemm backend v" GEMM_CACHE_VERSION "|%s", dev);
+}
+
+clgan_status clgan_gemm_backend_get(clgan_ctx *ctx, clgan_gemm_backend *out) {
+  if (ctx->gemm_forced != CLGAN_GEMM_AUTO) {
+    *out = ctx->gemm_forced;
+    return CLGAN_OK;
+  }
+  if (ctx->gemm_chosen != CLGAN_GEMM_AUTO) {
+    *out = ctx->gemm_chosen;
+    return CLGAN_OK;
+  }
+  const char *env = getenv("CLGAN_GEMM");
+  if (env && *env && strcasecmp(env, "auto") != 0) {
+    if (strcasecmp(env, "own") == 0) *out = CLGAN_GEMM_OWN;
+    else if (strcasecmp(env, "clblast") == 0) *out = CLGAN_GEMM_CLBLAST;
+    else
+      return clgan_fail(CLGAN_ERR_INVALID, "CLGAN_GEMM=%s: expected own, clblast or auto", env);
+    ctx->gemm_chosen = *out;
+    return CLGAN_OK;
+  }
+  char key[700];
+  cache_key(ctx, key, sizeof key);
+  void *payload = NULL;
+  size_t size = 0;
+  if (clgan_cache_load("gemm", key, &payload, &size) == CLGAN_OK && size == sizeof(int32_t)) {
+    int32_t v;
+    memcpy(&v, payload, sizeof v);
+    if (v == CLGAN_GEMM_OWN || v == CLGAN_GEMM_CLBLAST) {
+      free(payload);
+      ctx->gemm_chosen = (clgan_gemm_backend)v;
+      *out = ctx->gemm_chosen;
+      return CLGAN_OK;
+    }
+  }
+  free(payload);
+  clgan_gemm_backend be;
+  clgan_status st = measure_backends(ctx, &be);
+  if (st != CLGAN_OK) return st;
+  int32_t v = (int32_t)be;
+  clgan_cache_store("gemm", key, &v, sizeof v); /* best effort */
+  ctx->gemm_chosen = be;
+  *out = be;
+  return CLGAN_OK;
+}
+
+clgan_status clgan_gemm_reserve(clgan_ctx *ctx, size_t m, size_t n, size_t k) {
+  clgan_gemm_backend be;
+  clgan_status st = clgan_gemm_backend_get(ctx, &be);
+  if (st != CLGAN_OK) return st;
+  if (be == CLGAN_GEMM_CLBLAST) return clblast_warm(ctx);
+  own_config cfg = own_config_for(ctx);
+  static const char *const names[] = {"gemm_simple", "gemm_pack_a_i", "gemm_pack_a_p",
+                                      "gemm_pack_b_i", "gemm_pack_b_p", "gemm_tile"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    cl_kernel kr;
+    if ((st = clgan_kernel_get(ctx, "gemm", cfg.options, names[i], &kr)) != CLGAN_OK) return st;
+  }
+  return ws_reserve(ctx, own_ws_floats(&cfg, m, n, k));
+}

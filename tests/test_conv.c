@@ -1,0 +1,483 @@
+/* Convolutions: Conv2d and ConvTranspose2d against plain C loops (forward,
+ * backward data, backward filter) on both GEMM backends, im2col/col2im
+ * against their definitions, adjoint identities, finite differences of every
+ * backward pass, shape validation. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ref_conv.h"
+#include "runtime/internal.h"
+#include "test_util.h"
+
+/* A layer in its user's terms: input [cin, n, h, w]; Conv2d(cin -> cout) or
+ * ConvTranspose2d(cin -> cout), kernel k, stride s, padding p. */
+typedef struct layer {
+  const char *name;
+  int transposed;
+  int n, cin, h, w, cout, k, s, p;
+} layer;
+
+static const layer layers[] = {
+    /* the DCGAN geometries, at small widths */
+    {"D 64->32 k4 s2 p1 (first D layer, nc 3)", 0, 2, 3, 64, 64, 4, 4, 2, 1},
+    {"D 8->4 k4 s2 p1", 0, 3, 3, 8, 8, 4, 4, 2, 1},
+    {"D 4->1 k4 s1 p0 (last D layer)", 0, 5, 4, 4, 4, 1, 4, 1, 0},
+    {"G 1->4 k4 s1 p0 (first G layer)", 1, 3, 8, 1, 1, 4, 4, 1, 0},
+    {"G 4->8 k4 s2 p1", 1, 5, 4, 4, 4, 3, 4, 2, 1},
+    {"G 32->64 k4 s2 p1 (last G layer, nc 3)", 1, 2, 4, 32, 32, 3, 4, 2, 1},
+    /* general geometry: odd sizes, batches 1/3/5, 1 and 3 channels */
+    {"conv 7x7 k3 s1 p0", 0, 1, 1, 7, 7, 1, 3, 1, 0},
+    {"conv 9x9 k3 s2 p1", 0, 3, 3, 9, 9, 2, 3, 2, 1},
+    {"conv 13x13 k5 s2 p2", 0, 5, 3, 13, 13, 4, 5, 2, 2},
+    {"conv 9x7 k4 s2 p1", 0, 3, 1, 9, 7, 3, 4, 2, 1},
+    {"conv 7x9 k4 s1 p2", 0, 1, 3, 7, 9, 5, 4, 1, 2},
+    {"conv 11x10 k3 s3 p1", 0, 3, 2, 11, 10, 2, 3, 3, 1},
+    {"conv 3x3 k3 s1 p2", 0, 1, 1, 3, 3, 2, 3, 1, 2},
+    {"conv 8x8 k2 s2 p0", 0, 3, 2, 8, 8, 3, 2, 2, 0},
+    {"conv 6x6 k1 s1 p0 (no im2col)", 0, 5, 3, 6, 6, 2, 1, 1, 0},
+    {"convT 7x7 k3 s1 p0", 1, 1, 1, 7, 7, 1, 3, 1, 0},
+    {"convT 5x5 k3 s2 p1", 1, 3, 3, 5, 5, 2, 3, 2, 1},
+    {"convT 6x7 k5 s2 p2", 1, 3, 2, 6, 7, 3, 5, 2, 2},
+    {"convT 4x4 k4 s1 p2", 1, 5, 2, 4, 4, 3, 4, 1, 2},
+    {"convT 3x3 k4 s3 p1", 1, 3, 1, 3, 3, 3, 4, 3, 1},
+    {"convT 3x3 k3 s2 p0", 1, 1, 2, 3, 3, 2, 3, 2, 0},
+    {"convT 9x9 k5 s1 p1", 1, 3, 3, 9, 9, 1, 5, 1, 1},
+    {"convT 5x5 k1 s1 p0 (no im2col)", 1, 3, 2, 5, 5, 2, 1, 1, 0},
+};
+#define NLAYERS ((int)(sizeof layers / sizeof layers[0]))
+
+/* Everything one layer needs: geometry, host data, device buffers. */
+typedef struct setup {
+  const layer *L;
+  ref_conv g;           /* reference geometry in the layer's own terms */
+  clgan_conv_shape s;   /* the engine's */
+  size_t nx, ny, nw, ncol;
+  float *x, *w, *r;     /* input, weight, output-side "upstream gradient" */
+  clgan_buf dx_, dw_, dy_, dcol; /* device: x, w, r, col */
+} setup;
+
+static void setup_make(setup *S, const layer *L, uint64_t seed) {
+  memset(S, 0, sizeof *S);
+  S->L = L;
+  if (L->transposed) {
+    S->g = ref_convt_make(L->n, L->cin, L->h, L->w, L->cout, L->k, L->s, L->p);
+    TU_OK(clgan_conv_shape_convt(L->n, L->cin, L->h, L->w, L->cout, L->k, L->s, L->p, &S->s));
+    /* stored as the adjoint conv */
+    ck_assert_int_eq(S->s.cin, L->cout);
+    ck_assert_int_eq(S->s.cout, L->cin);
+    ck_assert_int_eq(S->s.h, S->g.ho);
+    ck_assert_int_eq(S->s.w, S->g.wo);
+    ck_assert_int_eq(S->s.ho, L->h);
+    ck_assert_int_eq(S->s.wo, L->w);
+  } else {
+    S->g = ref_conv_make(L->n, L->cin, L->h, L->w, L->cout, L->k, L->s, L->p);
+    TU_OK(clgan_conv_shape_conv(L->n, L->cin, L->h, L->w, L->cout, L->k, L->s, L->p, &S->s));
+    ck_assert_int_eq(S->s.cin, L->cin);
+    ck_assert_int_eq(S->s.cout, L->cout);
+    ck_assert_int_eq(S->s.ho, S->g.ho);
+    ck_assert_int_eq(S->s.wo, S->g.wo);
+  }
+  S->nx = (size_t)L->cin * L->n * L->h * L->w;
+  S->ny = (size_t)L->cout * L->n * S->g.ho * S->g.wo;
+  S->nw = (size_t)L->cin * L->cout * L->k * L->k;
+  S->ncol = clgan_conv_col_floats(&S->s);
+  ck_assert_uint_eq(S->ncol, (size_t)S->s.cin * S->s.k * S->s.k * S->s.n * S->s.ho * S->s.wo);
+  S->x = tu_malloc(S->nx * sizeof(float));
+  S->w = tu_malloc(S->nw * sizeof(float));
+  S->r = tu_malloc(S->ny * sizeof(float));
+  tu_fill_uniform(S->x, S->nx, seed, -1.0f, 1.0f);
+  tu_fill_uniform(S->w, S->nw, seed + 1, -1.0f, 1.0f);
+  tu_fill_uniform(S->r, S->ny, seed + 2, -1.0f, 1.0f);
+  S->dx_ = tu_upload(S->x, S->nx);
+  S->dw_ = tu_upload(S->w, S->nw);
+  S->dy_ = tu_upload(S->r, S->ny);
+  S->dcol = tu_upload(NULL, S->ncol);
+}
+
+static void setup_free(setup *S) {
+  free(S->x);
+  free(S->w);
+  free(S->r);
+  clgan_buf_release(&S->dx_);
+  clgan_buf_release(&S->dw_);
+  clgan_buf_release(&S->dy_);
+  clgan_buf_release(&S->dcol);
+}
+
+/* The layer's three ops on the device, whichever kind it is. */
+static clgan_status dev_forward(setup *S, clgan_buf x, clgan_buf w, clgan_buf y) {
+  return S->L->transposed ? clgan_convt2d_forward(tu_ctx(), &S->s, x, w, y, S->dcol)
+                          : clgan_conv2d_forward(tu_ctx(), &S->s, x, w, y, S->dcol);
+}
+static clgan_status dev_backward_data(setup *S, clgan_buf dy, clgan_buf w, clgan_buf dx) {
+  return S->L->transposed ? clgan_convt2d_backward_data(tu_ctx(), &S->s, dy, w, dx, S->dcol)
+                          : clgan_conv2d_backward_data(tu_ctx(), &S->s, dy, w, dx, S->dcol);
+}
+static clgan_status dev_backward_filter(setup *S, clgan_buf x, clgan_buf dy, clgan_buf dw,
+                                        int acc) {
+  return S->L->transposed
+             ? clgan_convt2d_backward_filter(tu_ctx(), &S->s, x, dy, dw, S->dcol, acc)
+             : clgan_conv2d_backward_filter(tu_ctx(), &S->s, x, dy, dw, S->dcol, acc);
+}
+static void ref_forward(const setup *S, const float *x, const float *w, float *y) {
+  if (S->L->transposed) ref_convt2d_forward(&S->g, x, w, y);
+  else ref_conv2d_forward(&S->g, x, w, y);
+}
+static void ref_backward_data(const setup *S, const float *dy, const float *w, float *dx) {
+  if (S->L->transposed) ref_convt2d_backward_data(&S->g, dy, w, dx);
+  else ref_conv2d_backward_data(&S->g, dy, w, dx);
+}
+static void ref_backward_filter(const setup *S, const float *x, const float *dy, float *dw) {
+  if (S->L->transposed) ref_convt2d_backward_filter(&S->g, x, dy, dw);
+  else ref_conv2d_backward_filter(&S->g, x, dy, dw);
+}
+
+/* Absolute tolerance for a sum of `len` products of values in [-1, 1]. */
+static double atol_for(size_t len) { return 1e-5 + 2e-7 * (double)len; }
+
+static const clgan_gemm_backend backends[] = {CLGAN_GEMM_OWN, CLGAN_GEMM_CLBLAST};
+
+/* col2im has two work-item mappings (per pixel, per image row) picked by
+ * device type; CLGAN_COL2IM selects one so both run here. */
+static const char *const col2im_maps[] = {"pixels", "rows"};
+static char *saved_col2im_env;
+static void col2im_map_set(const char *map) { setenv("CLGAN_COL2IM", map, 1); }
+static void col2im_map_restore(void) {
+  if (saved_col2im_env) setenv("CLGAN_COL2IM", saved_col2im_env, 1);
+  else unsetenv("CLGAN_COL2IM");
+}
+
+/* Forward, backward data and backward filter (overwrite and accumulate) of
+ * every layer against the reference, on both GEMM backends. Outputs are
+ * pre-filled with NaN so an op that reads what it should overwrite fails. */
+static void check_against_reference(int first, int last) {
+  clgan_ctx *ctx = tu_ctx();
+  clgan_gemm_backend saved = ctx->gemm_forced;
+  for (int li = first; li < last; li++) {
+    setup S;
+    setup_make(&S, &layers[li], 1000 + 17 * (uint64_t)li);
+    float *want_y = tu_malloc(S.ny * sizeof(float));
+    float *want_dx = tu_malloc(S.nx * sizeof(float));
+    float *want_dw = tu_malloc(S.nw * sizeof(float));
+    float *dw0 = tu_malloc(S.nw * sizeof(float));
+    ref_forward(&S, S.x, S.w, want_y);
+    ref_backward_data(&S, S.r, S.w, want_dx);
+    ref_backward_filter(&S, S.x, S.r, want_dw);
+    tu_fill_uniform(dw0, S.nw, 77, -1.0f, 1.0f);
+    const layer *L = S.L;
+    /* reduction lengths: forward over cin*k*k (conv) or its adjoint's */
+    size_t red_fwd = (size_t)(L->transposed ? L->cout : L->cin) * L->k * L->k;
+    size_t red_bwd = (size_t)(L->transposed ? L->cin : L->cout) * L->k * L->k;
+    size_t red_w = (size_t)L->n * S.s.ho * S.s.wo;
+    clgan_buf y = tu_upload(NULL, S.ny), dx = tu_upload(NULL, S.nx), dw = tu_upload(NULL, S.nw);
+    for (int combo = 0; combo < 4; combo++) {
+      ctx->gemm_forced = backends[combo / 2];
+      col2im_map_set(col2im_maps[combo % 2]);
+      char what[256], bn[64];
+      snprintf(bn, sizeof bn, "%s, col2im %s", clgan_gemm_backend_name(backends[combo / 2]),
+               col2im_maps[combo % 2]);
+
+      TU_OK(clgan_fill(ctx, y, S.ny, NAN));
+      TU_OK(dev_forward(&S, S.dx_, S.dw_, y));
+      float *got = tu_download(y, S.ny);
+      snprintf(what, sizeof what, "%s [%s] forward", L->name, bn);
+      TU_ASSERT_CLOSE(what, got, want_y, S.ny, 1e-4, atol_for(red_fwd));
+      free(got);
+
+      TU_OK(clgan_fill(ctx, dx, S.nx, NAN));
+      TU_OK(dev_backward_data(&S, S.dy_, S.dw_, dx));
+      got = tu_download(dx, S.nx);
+      snprintf(what, sizeof what, "%s [%s] backward data", L->name, bn);
+      TU_ASSERT_CLOSE(what, got, want_dx, S.nx, 1e-4, atol_for(red_bwd));
+      free(got);
+
+      TU_OK(clgan_fill(ctx, dw, S.nw, NAN));
+      TU_OK(dev_backward_filter(&S, S.dx_, S.dy_, dw, 0));
+      got = tu_download(dw, S.nw);
+      snprintf(what, sizeof what, "%s [%s] backward filter", L->name, bn);
+      TU_ASSERT_CLOSE(what, got, want_dw, S.nw, 1e-4, atol_for(red_w));
+      free(got);
+
+      /* accumulate = 1 adds to what is there */
+      TU_OK(clgan_buf_write(ctx, dw, dw0, S.nw));
+      TU_OK(dev_backward_filter(&S, S.dx_, S.dy_, dw, 1));
+      got = tu_download(dw, S.nw);
+      float *want_acc = tu_malloc(S.nw * sizeof(float));
+      for (size_t e = 0; e < S.nw; e++) want_acc[e] = want_dw[e] + dw0[e];
+      snprintf(what, sizeof what, "%s [%s] backward filter, accumulate", L->name, bn);
+      TU_ASSERT_CLOSE(what, got, want_acc, S.nw, 1e-4, atol_for(red_w));
+      free(want_acc);
+      free(got);
+    }
+    ctx->gemm_forced = saved;
+    col2im_map_restore();
+    clgan_buf_release(&y);
+    clgan_buf_release(&dx);
+    clgan_buf_release(&dw);
+    free(want_y);
+    free(want_dx);
+    free(want_dw);
+    free(dw0);
+    setup_free(&S);
+  }
+}
+
+START_TEST(test_reference_dcgan_layers) { check_against_reference(0, 6); }
+END_TEST
+
+START_TEST(test_reference_general) { check_against_reference(6, NLAYERS); }
+END_TEST
+
+/* im2col and col2im against their definitions (ops.h) on the conv shapes of
+ * every layer, plus the adjoint identity <im2col(x), c> = <x, col2im(c)>. */
+START_TEST(test_im2col_col2im) {
+  clgan_ctx *ctx = tu_ctx();
+  for (int li = 0; li < NLAYERS; li++) {
+    setup S;
+    setup_make(&S, &layers[li], 2000 + (uint64_t)li);
+    const clgan_conv_shape *s = &S.s;
+    size_t nimg = (size_t)s->cin * s->n * s->h * s->w, ncols = (size_t)s->n * s->ho * s->wo;
+    float *img = tu_malloc(nimg * sizeof(float)), *c = tu_malloc(S.ncol * sizeof(float));
+    tu_fill_uniform(img, nimg, 5 + li, -1.0f, 1.0f);
+    tu_fill_uniform(c, S.ncol, 6 + li, -1.0f, 1.0f);
+    float *want_col = tu_malloc(S.ncol * sizeof(float));
+    double *acc = calloc(nimg, sizeof *acc);
+    ck_assert_ptr_nonnull(acc);
+    for (int ch = 0; ch < s->cin; ch++)
+      for (int i = 0; i < s->k; i++)
+        for (int j = 0; j < s->k; j++)
+          for (int b = 0; b < s->n; b++)
+            for (int oy = 0; oy < s->ho; oy++)
+              for (int ox = 0; ox < s->wo; ox++) {
+                size_t row = ((size_t)ch * s->k + i) * s->k + j;
+                size_t col = ((size_t)b * s->ho + oy) * s->wo + ox;
+                int iy = oy * s->stride - s->pad + i, ix = ox * s->stride - s->pad + j;
+                int in = iy >= 0 && iy < s->h && ix >= 0 && ix < s->w;
+                size_t pix = in ? (((size_t)ch * s->n + b) * s->h + iy) * s->w + ix : 0;
+                want_col[row * ncols + col] = in ? img[pix] : 0.0f;
+                if (in) acc[pix] += c[row * ncols + col];
+              }
+    float *want_img = tu_malloc(nimg * sizeof(float));
+    for (size_t e = 0; e < nimg; e++) want_img[e] = (float)acc[e];
+
+    clgan_buf dimg = tu_upload(img, nimg), dcol = tu_upload(NULL, S.ncol);
+    TU_OK(clgan_fill(ctx, dcol, S.ncol, NAN));
+    TU_OK(clgan_im2col(ctx, s, dimg, dcol));
+    float *got_col = tu_download(dcol, S.ncol);
+    char what[200];
+    snprintf(what, sizeof what, "%s: im2col", S.L->name);
+    TU_ASSERT_CLOSE(what, got_col, want_col, S.ncol, 0.0, 0.0); /* a pure copy */
+
+    TU_OK(clgan_buf_write(ctx, dcol, c, S.ncol));
+    for (int m = 0; m < 2; m++) {
+      col2im_map_set(col2im_maps[m]);
+      TU_OK(clgan_fill(ctx, dimg, nimg, NAN));
+      TU_OK(clgan_col2im(ctx, s, dcol, dimg));
+      float *got_img = tu_download(dimg, nimg);
+      snprintf(what, sizeof what, "%s: col2im (%s)", S.L->name, col2im_maps[m]);
+      TU_ASSERT_CLOSE(what, got_img, want_img, nimg, 1e-5, 1e-6);
+
+      double lhs = ref_dot(got_col, c, S.ncol), rhs = ref_dot(img, got_img, nimg);
+      ck_assert_msg(fabs(lhs - rhs) <= 1e-5 * (1.0 + fabs(lhs)),
+                    "%s: <im2col(x), c> = %.9g but <x, col2im(c)> = %.9g (%s)", S.L->name, lhs,
+                    rhs, col2im_maps[m]);
+      free(got_img);
+    }
+    col2im_map_restore();
+
+    clgan_buf_release(&dimg);
+    clgan_buf_release(&dcol);
+    free(img);
+    free(c);
+    free(want_col);
+    free(want_img);
+    free(acc);
+    free(got_col);
+    setup_free(&S);
+  }
+}
+END_TEST
+
+/* <f(x), y> = <x, f^T(y)> for f = conv (forward vs backward data) and
+ * f = convT, and convT's forward is exactly conv's backward data. */
+START_TEST(test_adjoint) {
+  clgan_ctx *ctx = tu_ctx();
+  for (int li = 0; li < NLAYERS; li++) {
+    setup S;
+    setup_make(&S, &layers[li], 3000 + (uint64_t)li);
+    clgan_buf y = tu_upload(NULL, S.ny), dx = tu_upload(NULL, S.nx);
+    TU_OK(dev_forward(&S, S.dx_, S.dw_, y));
+    TU_OK(dev_backward_data(&S, S.dy_, S.dw_, dx));
+    float *fy = tu_download(y, S.ny), *ftr = tu_download(dx, S.nx);
+    double lhs = ref_dot(fy, S.r, S.ny), rhs = ref_dot(S.x, ftr, S.nx);
+    ck_assert_msg(fabs(lhs - rhs) <= 1e-4 * (1.0 + fabs(lhs)),
+                  "%s: <f(x), y> = %.9g but <x, f^T(y)> = %.9g", S.L->name, lhs, rhs);
+    free(fy);
+    free(ftr);
+
+    /* the shared core: convT forward on s == conv backward data on s */
+    clgan_buf feat = tu_upload(S.L->transposed ? S.x : S.r, S.L->transposed ? S.nx : S.ny);
+    size_t nimg = S.L->transposed ? S.ny : S.nx;
+    clgan_buf a = tu_upload(NULL, nimg), b = tu_upload(NULL, nimg);
+    TU_OK(clgan_convt2d_forward(ctx, &S.s, feat, S.dw_, a, S.dcol));
+    TU_OK(clgan_conv2d_backward_data(ctx, &S.s, feat, S.dw_, b, S.dcol));
+    float *ga = tu_download(a, nimg), *gb = tu_download(b, nimg);
+    ck_assert_msg(memcmp(ga, gb, nimg * sizeof(float)) == 0,
+                  "%s: convT forward differs from conv backward data", S.L->name);
+    free(ga);
+    free(gb);
+    clgan_buf_release(&feat);
+    clgan_buf_release(&a);
+    clgan_buf_release(&b);
+    clgan_buf_release(&y);
+    clgan_buf_release(&dx);
+    setup_free(&S);
+  }
+}
+END_TEST
+
+/* L = sum(forward(x, w) * r) computed in double from the device forward. */
+static double loss(setup *S, clgan_buf y, float *ybuf) {
+  TU_OK(dev_forward(S, S->dx_, S->dw_, y));
+  TU_OK(clgan_buf_read(tu_ctx(), y, ybuf, S->ny));
+  return ref_dot(ybuf, S->r, S->ny);
+}
+
+/* Central difference of L in one element of a host array mirrored on the
+ * device. The layer is linear in x and in w, so a large step is exact up to
+ * rounding. */
+static double central_diff(setup *S, float *host, clgan_buf dev, size_t e, clgan_buf y,
+                           float *ybuf) {
+  const float eps = 0.5f;
+  float orig = host[e], v;
+  v = orig + eps;
+  TU_OK(clgan_buf_write(tu_ctx(), clgan_buf_at(dev, e), &v, 1));
+  double lp = loss(S, y, ybuf);
+  v = orig - eps;
+  TU_OK(clgan_buf_write(tu_ctx(), clgan_buf_at(dev, e), &v, 1));
+  double lm = loss(S, y, ybuf);
+  TU_OK(clgan_buf_write(tu_ctx(), clgan_buf_at(dev, e), &orig, 1));
+  return (lp - lm) / (2.0 * eps);
+}
+
+/* Sampled elements: both ends, the middle, and a few pseudo-random ones. */
+static size_t sample_index(int i, size_t n, uint64_t seed) {
+  if (i == 0) return 0;
+  if (i == 1) return n - 1;
+  if (i == 2) return n / 2;
+  uint64_t z = seed * 0x9e3779b97f4a7c15ULL + (uint64_t)i * 0xbf58476d1ce4e5b9ULL;
+  z ^= z >> 29;
+  return (size_t)(z % n);
+}
+
+START_TEST(test_finite_differences) {
+  for (int li = 0; li < NLAYERS; li++) {
+    setup S;
+    setup_make(&S, &layers[li], 4000 + (uint64_t)li);
+    clgan_buf y = tu_upload(NULL, S.ny), dx = tu_upload(NULL, S.nx), dw = tu_upload(NULL, S.nw);
+    float *ybuf = tu_malloc(S.ny * sizeof(float));
+    /* analytic: dL/dx = backward_data(r), dL/dw = backward_filter(x, r) */
+    TU_OK(dev_backward_data(&S, S.dy_, S.dw_, dx));
+    TU_OK(dev_backward_filter(&S, S.dx_, S.dy_, dw, 0));
+    float *gx = tu_download(dx, S.nx), *gw = tu_download(dw, S.nw);
+    for (int i = 0; i < 6; i++) {
+      size_t e = sample_index(i, S.nx, 11 + li);
+      double fd = central_diff(&S, S.x, S.dx_, e, y, ybuf);
+      ck_assert_msg(fabs(fd - gx[e]) <= 1e-3 * (1.0 + fabs(fd)),
+                    "%s: dL/dx[%zu] analytic %.7g, finite difference %.7g", S.L->name, e,
+                    (double)gx[e], fd);
+      e = sample_index(i, S.nw, 13 + li);
+      fd = central_diff(&S, S.w, S.dw_, e, y, ybuf);
+      ck_assert_msg(fabs(fd - gw[e]) <= 1e-3 * (1.0 + fabs(fd)),
+                    "%s: dL/dw[%zu] analytic %.7g, finite difference %.7g", S.L->name, e,
+                    (double)gw[e], fd);
+    }
+    free(gx);
+    free(gw);
+    free(ybuf);
+    clgan_buf_release(&y);
+    clgan_buf_release(&dx);
+    clgan_buf_release(&dw);
+    setup_free(&S);
+  }
+}
+END_TEST
+
+START_TEST(test_shapes) {
+  clgan_conv_shape s;
+  /* DCGAN D layer 2 at ndf 64, batch 128: col is 1024 x 32768 */
+  TU_OK(clgan_conv_shape_conv(128, 64, 32, 32, 128, 4, 2, 1, &s));
+  ck_assert_int_eq(s.ho, 16);
+  ck_assert_int_eq(s.wo, 16);
+  ck_assert_uint_eq(clgan_conv_col_floats(&s), (size_t)1024 * 32768);
+  /* first G layer: 1x1 -> 4x4, stored as the adjoint 4x4 -> 1x1 conv */
+  TU_OK(clgan_conv_shape_convt(128, 100, 1, 1, 512, 4, 1, 0, &s));
+  ck_assert_int_eq(s.cin, 512);
+  ck_assert_int_eq(s.cout, 100);
+  ck_assert_int_eq(s.h, 4);
+  ck_assert_int_eq(s.w, 4);
+  ck_assert_int_eq(s.ho, 1);
+  ck_assert_int_eq(s.wo, 1);
+  ck_assert_uint_eq(clgan_conv_col_floats(&s), (size_t)512 * 16 * 128);
+  /* last D layer: 4x4 -> 1x1 */
+  TU_OK(clgan_conv_shape_conv(128, 512, 4, 4, 1, 4, 1, 0, &s));
+  ck_assert_int_eq(s.ho, 1);
+  /* convT output (h-1)*stride - 2*pad + k */
+  TU_OK(clgan_conv_shape_convt(2, 3, 5, 7, 4, 3, 2, 1, &s));
+  ck_assert_int_eq(s.h, 9);
+  ck_assert_int_eq(s.w, 13);
+
+  /* invalid */
+  ck_assert_int_eq(clgan_conv_shape_conv(1, 1, 3, 3, 1, 4, 1, 0, &s), CLGAN_ERR_INVALID);
+  ck_assert_ptr_nonnull(strstr(clgan_last_error(), "empty output"));
+  ck_assert_int_eq(clgan_conv_shape_conv(0, 1, 8, 8, 1, 3, 1, 0, &s), CLGAN_ERR_INVALID);
+  ck_assert_int_eq(clgan_conv_shape_conv(1, 1, 8, 8, 1, 0, 1, 0, &s), CLGAN_ERR_INVALID);
+  ck_assert_int_eq(clgan_conv_shape_conv(1, 1, 8, 8, 1, 3, 0, 0, &s), CLGAN_ERR_INVALID);
+  ck_assert_int_eq(clgan_conv_shape_conv(1, 1, 8, 8, 1, 3, 1, -1, &s), CLGAN_ERR_INVALID);
+  ck_assert_int_eq(clgan_conv_shape_conv(1, 1, 8, 8, 1, 3, 1, 0, NULL), CLGAN_ERR_INVALID);
+  ck_assert_int_eq(clgan_conv_shape_convt(1, 1, 1, 1, 1, 1, 1, 1, &s), CLGAN_ERR_INVALID);
+  ck_assert_ptr_nonnull(strstr(clgan_last_error(), "empty output"));
+  ck_assert_int_eq(clgan_conv_shape_convt(1, 0, 4, 4, 1, 4, 2, 1, &s), CLGAN_ERR_INVALID);
+  /* beyond the kernels' 32-bit indexing */
+  ck_assert_int_eq(clgan_conv_shape_conv(4096, 1024, 64, 64, 8, 4, 2, 1, &s), CLGAN_ERR_INVALID);
+  ck_assert_ptr_nonnull(strstr(clgan_last_error(), "2^32"));
+
+  /* ops validate hand-filled shapes and buffers */
+  clgan_ctx *ctx = tu_ctx();
+  TU_OK(clgan_conv_shape_conv(1, 1, 8, 8, 1, 3, 1, 0, &s));
+  clgan_buf a = tu_upload(NULL, 1024), none = {NULL, 0};
+  clgan_conv_shape bad = s;
+  bad.ho = 7;
+  ck_assert_int_eq(clgan_conv2d_forward(ctx, &bad, a, a, a, a), CLGAN_ERR_INVALID);
+  ck_assert_ptr_nonnull(strstr(clgan_last_error(), "inconsistent"));
+  ck_assert_int_eq(clgan_convt2d_forward(ctx, NULL, a, a, a, a), CLGAN_ERR_INVALID);
+  ck_assert_int_eq(clgan_conv2d_forward(ctx, &s, a, none, a, a), CLGAN_ERR_INVALID);
+  ck_assert_ptr_nonnull(strstr(clgan_last_error(), "w is NULL"));
+  ck_assert_int_eq(clgan_im2col(ctx, &s, a, none), CLGAN_ERR_INVALID);
+  ck_assert_int_eq(clgan_col2im(ctx, &s, none, a), CLGAN_ERR_INVALID);
+  clgan_buf_release(&a);
+}
+END_TEST
+
+static Suite *conv_suite(void) {
+  Suite *s = suite_create("conv");
+  TCase *tc = tcase_create("conv");
+  tcase_add_test(tc, test_shapes);
+  tcase_add_test(tc, test_im2col_col2im);
+  tcase_add_test(tc, test_reference_dcgan_layers);
+  tcase_add_test(tc, test_reference_general);
+  tcase_add_test(tc, test_adjoint);
+  tcase_add_test(tc, test_finite_differences);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) {
+  const char *e = getenv("CLGAN_COL2IM");
+  saved_col2im_env = e ? strdup(e) : NULL;
+  int rc = tu_run(conv_suite());
+  free(saved_col2im_env);
+  return rc;
+}

@@ -1,0 +1,157 @@
+/* GEMM: both backends against a double-precision C reference, every
+ * transpose combination, odd shapes, padded strides, offsets, alpha, beta. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_util.h"
+
+typedef struct shape {
+  size_t m, n, k;
+} shape;
+
+/* Odd sizes so that no dimension is a multiple of any tile, plus a few that
+ * span several tiles in every direction. */
+static const shape shapes[] = {
+    {1, 1, 1}, {7, 13, 5}, {33, 65, 17}, {100, 3, 257}, {65, 130, 33}, {3, 100, 1}, {17, 1, 40},
+};
+
+/* C = alpha * op(A) op(B) + beta * C in double, row-major with strides. */
+static void ref_gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
+                     size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc) {
+  for (size_t i = 0; i < m; i++)
+    for (size_t j = 0; j < n; j++) {
+      double acc = 0;
+      for (size_t p = 0; p < k; p++) {
+        double x = ta ? a[p * lda + i] : a[i * lda + p];
+        double y = tb ? b[j * ldb + p] : b[p * ldb + j];
+        acc += x * y;
+      }
+      double old = beta == 0.0f ? 0.0 : beta * (double)c[i * ldc + j];
+      c[i * ldc + j] = (float)(alpha * acc + old);
+    }
+}
+
+/* Runs one case on `backend` and compares all of C's storage (padding
+ * columns included: they must be left alone). */
+static void check_case(clgan_gemm_backend backend, int ta, int tb, shape s, float alpha,
+                       float beta, unsigned seed) {
+  size_t pad_a = 1 + seed % 5, pad_b = 2 + seed % 3, pad_c = 3;
+  size_t off_a = 5 + seed % 7, off_b = 11, off_c = 3 + seed % 4;
+  size_t lda = (ta ? s.m : s.k) + pad_a, ldb = (tb ? s.k : s.n) + pad_b, ldc = s.n + pad_c;
+  size_t na = off_a + (ta ? s.k : s.m) * lda, nb = off_b + (tb ? s.n : s.k) * ldb;
+  size_t nc = off_c + s.m * ldc;
+  float *a = tu_malloc(na * sizeof *a), *b = tu_malloc(nb * sizeof *b);
+  float *c0 = tu_malloc(nc * sizeof *c0), *want = tu_malloc(nc * sizeof *want);
+  tu_fill_uniform(a, na, seed * 3 + 1, -1.0f, 1.0f);
+  tu_fill_uniform(b, nb, seed * 3 + 2, -1.0f, 1.0f);
+  tu_fill_uniform(c0, nc, seed * 3 + 3, -1.0f, 1.0f);
+  if (beta == 0.0f) /* beta == 0 must overwrite, NaN included */
+    for (size_t i = 0; i < s.m; i++)
+      for (size_t j = 0; j < s.n; j++) c0[off_c + i * ldc + j] = NAN;
+  memcpy(want, c0, nc * sizeof *want);
+  ref_gemm(ta, tb, s.m, s.n, s.k, alpha, a + off_a, lda, b + off_b, ldb, beta, want + off_c, ldc);
+
+  clgan_buf da = tu_upload(a, na), db = tu_upload(b, nb), dc = tu_upload(c0, nc);
+  TU_OK(clgan_gemm_with(tu_ctx(), backend, ta, tb, s.m, s.n, s.k, alpha, clgan_buf_at(da, off_a),
+                        lda, clgan_buf_at(db, off_b), ldb, beta, clgan_buf_at(dc, off_c), ldc));
+  float *got = tu_download(dc, nc);
+  char what[160];
+  snprintf(what, sizeof what, "%s %c%c m=%zu n=%zu k=%zu alpha=%g beta=%g",
+           clgan_gemm_backend_name(backend), ta ? 'T' : 'N', tb ? 'T' : 'N', s.m, s.n, s.k,
+           (double)alpha, (double)beta);
+  /* fp32 accumulation over k terms of size <= 1 */
+  double atol = 1e-5 * (double)(s.k + 1);
+  for (size_t i = 0; i < nc; i++) /* padding compared exactly */
+    if (i < off_c || (i - off_c) % ldc >= s.n) ck_assert_msg(got[i] == want[i], "%s: padding [%zu] changed", what, i);
+  TU_ASSERT_CLOSE(what, got, want, nc, 1e-5, atol);
+  free(got);
+  clgan_buf_release(&da);
+  clgan_buf_release(&db);
+  clgan_buf_release(&dc);
+  free(a);
+  free(b);
+  free(c0);
+  free(want);
+}
+
+static void check_backend(clgan_gemm_backend backend) {
+  unsigned seed = 1;
+  for (int t = 0; t < 4; t++)
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+      check_case(backend, t & 1, t >> 1, shapes[i], 1.0f, 0.0f, seed++);
+      check_case(backend, t & 1, t >> 1, shapes[i], -0.75f, 1.0f, seed++);
+    }
+  /* beta other than 0 and 1, and a larger problem spanning many tiles */
+  check_case(backend, 0, 0, (shape){37, 29, 11}, 2.0f, -0.5f, seed++);
+  for (int t = 0; t < 4; t++) check_case(backend, t & 1, t >> 1, (shape){131, 263, 300}, 0.5f, 0.0f, seed++);
+}
+
+START_TEST(test_gemm_own) { check_backend(CLGAN_GEMM_OWN); }
+END_TEST
+
+START_TEST(test_gemm_clblast) { check_backend(CLGAN_GEMM_CLBLAST); }
+END_TEST
+
+START_TEST(test_gemm_degenerate) {
+  /* k == 0: C = beta * C; m == 0: nothing; bad strides: INVALID. */
+  float c0[6] = {1, 2, 3, 4, 5, 6};
+  clgan_buf a = tu_upload(c0, 6), c = tu_upload(c0, 6);
+  for (int be = CLGAN_GEMM_OWN; be <= CLGAN_GEMM_CLBLAST; be++) {
+    TU_OK(clgan_buf_write(tu_ctx(), c, c0, 6));
+    TU_OK(clgan_gemm_with(tu_ctx(), be, 0, 0, 2, 3, 0, 1.0f, a, 1, a, 3, 2.0f, c, 3));
+    float *got = tu_download(c, 6);
+    for (int i = 0; i < 6; i++) ck_assert_float_eq(got[i], 2.0f * c0[i]);
+    free(got);
+    TU_OK(clgan_gemm_with(tu_ctx(), be, 0, 0, 0, 3, 2, 1.0f, a, 2, a, 3, 0.0f, c, 3));
+    ck_assert_int_eq(clgan_gemm_with(tu_ctx(), be, 0, 0, 2, 3, 2, 1.0f, a, 1, a, 3, 0.0f, c, 3),
+                     CLGAN_ERR_INVALID);
+    ck_assert_int_eq(clgan_gemm_with(tu_ctx(), be, 0, 1, 2, 3, 2, 1.0f, a, 2, a, 1, 0.0f, c, 3),
+                     CLGAN_ERR_INVALID);
+  }
+  clgan_buf_release(&a);
+  clgan_buf_release(&c);
+}
+END_TEST
+
+START_TEST(test_gemm_auto_choice) {
+  clgan_gemm_backend be1 = CLGAN_GEMM_AUTO, be2 = CLGAN_GEMM_AUTO;
+  TU_OK(clgan_gemm_backend_get(tu_ctx(), &be1));
+  ck_assert(be1 == CLGAN_GEMM_OWN || be1 == CLGAN_GEMM_CLBLAST);
+  TU_OK(clgan_gemm_backend_get(tu_ctx(), &be2));
+  ck_assert_int_eq(be1, be2);
+  /* a fresh context finds the same choice (remembered on disk or forced) */
+  clgan_ctx *second = NULL;
+  clgan_ctx_options o = {.device = getenv("CLGAN_TEST_DEVICE")};
+  TU_OK(clgan_ctx_create(&o, &second));
+  TU_OK(clgan_gemm_backend_get(second, &be2));
+  clgan_ctx_destroy(second);
+  ck_assert_int_eq(be1, be2);
+  ck_assert_str_eq(clgan_gemm_backend_name(CLGAN_GEMM_OWN), "own");
+  ck_assert_str_eq(clgan_gemm_backend_name(CLGAN_GEMM_CLBLAST), "clblast");
+  ck_assert_str_eq(clgan_gemm_backend_name(CLGAN_GEMM_AUTO), "auto");
+  fprintf(stderr, "gemm backend chosen: %s\n", clgan_gemm_backend_name(be1));
+  /* clgan_gemm runs on the chosen backend */
+  float x[4] = {1, 2, 3, 4}, want[4] = {7, 10, 15, 22};
+  clgan_buf a = tu_upload(x, 4), c = tu_upload(NULL, 4);
+  TU_OK(clgan_gemm(tu_ctx(), 0, 0, 2, 2, 2, 1.0f, a, 2, a, 2, 0.0f, c, 2));
+  float *got = tu_download(c, 4);
+  TU_ASSERT_CLOSE("2x2 square", got, want, 4, 1e-6, 1e-6);
+  free(got);
+  clgan_buf_release(&a);
+  clgan_buf_release(&c);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("gemm");
+  TCase *tc = tcase_create("gemm");
+  tcase_set_timeout(tc, 600);
+  tcase_add_test(tc, test_gemm_own);
+  tcase_add_test(tc, test_gemm_clblast);
+  tcase_add_test(tc, test_gemm_degenerate);
+  tcase_add_test(tc, test_gemm_auto_choice);
+  suite_add_tcase(s, tc);
+  return tu_run(s);
+}
