@@ -1,8 +1,8 @@
 /* Reference convolutions: the textbook loops, accumulated in double. */
+#include "ref_conv.h"
+
 #include <stddef.h>
 #include <stdlib.h>
-
-#include "ref_conv.h"
 
 ref_conv ref_conv_make(int n, int cin, int h, int w, int cout, int k, int s, int p) {
   ref_conv g = {n, cin, h, w, cout, (h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1, k, s, p};
@@ -50,7 +50,8 @@ void ref_conv2d_backward_data(const ref_conv *g, const float *dy, const float *w
               for (int j = 0; j < g->k; j++) {
                 int iy = oy * g->s - g->p + i, ix = ox * g->s - g->p + j;
                 if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) continue;
-                acc[ACT(ci, b, iy, ix, g->n, g->h, g->w)] += d * wt[WGT(co, ci, i, j, g->cin, g->k)];
+                acc[ACT(ci, b, iy, ix, g->n, g->h, g->w)] +=
+                    d * wt[WGT(co, ci, i, j, g->cin, g->k)];
               }
         }
   for (size_t e = 0; e < nx; e++) dx[e] = (float)acc[e];
@@ -89,7 +90,8 @@ void ref_convt2d_forward(const ref_conv *g, const float *x, const float *wt, flo
               for (int j = 0; j < g->k; j++) {
                 int oy = iy * g->s - g->p + i, ox = ix * g->s - g->p + j;
                 if (oy < 0 || oy >= g->ho || ox < 0 || ox >= g->wo) continue;
-                acc[ACT(co, b, oy, ox, g->n, g->ho, g->wo)] += v * wt[WGT(ci, co, i, j, g->cout, g->k)];
+                acc[ACT(co, b, oy, ox, g->n, g->ho, g->wo)] +=
+                    v * wt[WGT(ci, co, i, j, g->cout, g->k)];
               }
         }
   for (size_t e = 0; e < ny; e++) y[e] = (float)acc[e];

@@ -5,6 +5,8 @@
 #ifndef CLGAN_TEST_REF_CONV_H
 #define CLGAN_TEST_REF_CONV_H
 
+#include <stddef.h>
+
 /* Conv2d geometry in its own terms. */
 typedef struct ref_conv {
   int n, cin, h, w, cout, ho, wo, k, s, p;
@@ -23,7 +25,8 @@ void ref_conv2d_backward_filter(const ref_conv *g, const float *x, const float *
  * [cout, n, ho, wo] with ho = (h - 1)*s - 2p + k. */
 ref_conv ref_convt_make(int n, int cin, int h, int w, int cout, int k, int s, int p);
 /* y [cout, n, ho, wo] = convT(x [cin, n, h, w], wt [cin, cout, k, k]), by the
- * scatter definition y[co, b, iy*s - p + i, ix*s - p + j] += x[ci, b, iy, ix] * wt[ci, co, i, j]. */
+ * scatter definition y[co, b, iy*s - p + i, ix*s - p + j] += x[ci, b, iy, ix] * wt[ci, co, i, j].
+ */
 void ref_convt2d_forward(const ref_conv *g, const float *x, const float *wt, float *y);
 /* dx [cin, n, h, w] from dy [cout, n, ho, wo]. */
 void ref_convt2d_backward_data(const ref_conv *g, const float *dy, const float *wt, float *dx);

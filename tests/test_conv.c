@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/conv_internal.h"
 #include "ref_conv.h"
 #include "runtime/internal.h"
 #include "test_util.h"
@@ -51,10 +52,10 @@ static const layer layers[] = {
 /* Everything one layer needs: geometry, host data, device buffers. */
 typedef struct setup {
   const layer *L;
-  ref_conv g;           /* reference geometry in the layer's own terms */
-  clgan_conv_shape s;   /* the engine's */
+  ref_conv g;         /* reference geometry in the layer's own terms */
+  clgan_conv_shape s; /* the engine's */
   size_t nx, ny, nw, ncol;
-  float *x, *w, *r;     /* input, weight, output-side "upstream gradient" */
+  float *x, *w, *r;              /* input, weight, output-side "upstream gradient" */
   clgan_buf dx_, dw_, dy_, dcol; /* device: x, w, r, col */
 } setup;
 
@@ -117,21 +118,26 @@ static clgan_status dev_backward_data(setup *S, clgan_buf dy, clgan_buf w, clgan
 }
 static clgan_status dev_backward_filter(setup *S, clgan_buf x, clgan_buf dy, clgan_buf dw,
                                         int acc) {
-  return S->L->transposed
-             ? clgan_convt2d_backward_filter(tu_ctx(), &S->s, x, dy, dw, S->dcol, acc)
-             : clgan_conv2d_backward_filter(tu_ctx(), &S->s, x, dy, dw, S->dcol, acc);
+  return S->L->transposed ? clgan_convt2d_backward_filter(tu_ctx(), &S->s, x, dy, dw, S->dcol, acc)
+                          : clgan_conv2d_backward_filter(tu_ctx(), &S->s, x, dy, dw, S->dcol, acc);
 }
 static void ref_forward(const setup *S, const float *x, const float *w, float *y) {
-  if (S->L->transposed) ref_convt2d_forward(&S->g, x, w, y);
-  else ref_conv2d_forward(&S->g, x, w, y);
+  if (S->L->transposed)
+    ref_convt2d_forward(&S->g, x, w, y);
+  else
+    ref_conv2d_forward(&S->g, x, w, y);
 }
 static void ref_backward_data(const setup *S, const float *dy, const float *w, float *dx) {
-  if (S->L->transposed) ref_convt2d_backward_data(&S->g, dy, w, dx);
-  else ref_conv2d_backward_data(&S->g, dy, w, dx);
+  if (S->L->transposed)
+    ref_convt2d_backward_data(&S->g, dy, w, dx);
+  else
+    ref_conv2d_backward_data(&S->g, dy, w, dx);
 }
 static void ref_backward_filter(const setup *S, const float *x, const float *dy, float *dw) {
-  if (S->L->transposed) ref_convt2d_backward_filter(&S->g, x, dy, dw);
-  else ref_conv2d_backward_filter(&S->g, x, dy, dw);
+  if (S->L->transposed)
+    ref_convt2d_backward_filter(&S->g, x, dy, dw);
+  else
+    ref_conv2d_backward_filter(&S->g, x, dy, dw);
 }
 
 /* Absolute tolerance for a sum of `len` products of values in [-1, 1]. */
@@ -140,14 +146,10 @@ static double atol_for(size_t len) { return 1e-5 + 2e-7 * (double)len; }
 static const clgan_gemm_backend backends[] = {CLGAN_GEMM_OWN, CLGAN_GEMM_CLBLAST};
 
 /* col2im has two work-item mappings (per pixel, per image row) picked by
- * device type; CLGAN_COL2IM selects one so both run here. */
-static const char *const col2im_maps[] = {"pixels", "rows"};
-static char *saved_col2im_env;
-static void col2im_map_set(const char *map) { setenv("CLGAN_COL2IM", map, 1); }
-static void col2im_map_restore(void) {
-  if (saved_col2im_env) setenv("CLGAN_COL2IM", saved_col2im_env, 1);
-  else unsetenv("CLGAN_COL2IM");
-}
+ * device type; the tests run both. (Not via setenv: PoCL's threads read the
+ * environment concurrently.) */
+static const clgan_col2im_map col2im_maps[] = {CLGAN_COL2IM_PIXELS, CLGAN_COL2IM_ROWS};
+static const char *const col2im_names[] = {"pixels", "rows"};
 
 /* Forward, backward data and backward filter (overwrite and accumulate) of
  * every layer against the reference, on both GEMM backends. Outputs are
@@ -174,10 +176,10 @@ static void check_against_reference(int first, int last) {
     clgan_buf y = tu_upload(NULL, S.ny), dx = tu_upload(NULL, S.nx), dw = tu_upload(NULL, S.nw);
     for (int combo = 0; combo < 4; combo++) {
       ctx->gemm_forced = backends[combo / 2];
-      col2im_map_set(col2im_maps[combo % 2]);
+      clgan_conv_set_col2im_map(col2im_maps[combo % 2]);
       char what[256], bn[64];
       snprintf(bn, sizeof bn, "%s, col2im %s", clgan_gemm_backend_name(backends[combo / 2]),
-               col2im_maps[combo % 2]);
+               col2im_names[combo % 2]);
 
       TU_OK(clgan_fill(ctx, y, S.ny, NAN));
       TU_OK(dev_forward(&S, S.dx_, S.dw_, y));
@@ -212,7 +214,7 @@ static void check_against_reference(int first, int last) {
       free(got);
     }
     ctx->gemm_forced = saved;
-    col2im_map_restore();
+    clgan_conv_set_col2im_map(CLGAN_COL2IM_AUTO);
     clgan_buf_release(&y);
     clgan_buf_release(&dx);
     clgan_buf_release(&dw);
@@ -272,20 +274,20 @@ START_TEST(test_im2col_col2im) {
 
     TU_OK(clgan_buf_write(ctx, dcol, c, S.ncol));
     for (int m = 0; m < 2; m++) {
-      col2im_map_set(col2im_maps[m]);
+      clgan_conv_set_col2im_map(col2im_maps[m]);
       TU_OK(clgan_fill(ctx, dimg, nimg, NAN));
       TU_OK(clgan_col2im(ctx, s, dcol, dimg));
       float *got_img = tu_download(dimg, nimg);
-      snprintf(what, sizeof what, "%s: col2im (%s)", S.L->name, col2im_maps[m]);
+      snprintf(what, sizeof what, "%s: col2im (%s)", S.L->name, col2im_names[m]);
       TU_ASSERT_CLOSE(what, got_img, want_img, nimg, 1e-5, 1e-6);
 
       double lhs = ref_dot(got_col, c, S.ncol), rhs = ref_dot(img, got_img, nimg);
       ck_assert_msg(fabs(lhs - rhs) <= 1e-5 * (1.0 + fabs(lhs)),
-                    "%s: <im2col(x), c> = %.9g but <x, col2im(c)> = %.9g (%s)", S.L->name, lhs,
-                    rhs, col2im_maps[m]);
+                    "%s: <im2col(x), c> = %.9g but <x, col2im(c)> = %.9g (%s)", S.L->name, lhs, rhs,
+                    col2im_names[m]);
       free(got_img);
     }
-    col2im_map_restore();
+    clgan_conv_set_col2im_map(CLGAN_COL2IM_AUTO);
 
     clgan_buf_release(&dimg);
     clgan_buf_release(&dcol);
@@ -474,10 +476,4 @@ static Suite *conv_suite(void) {
   return s;
 }
 
-int main(void) {
-  const char *e = getenv("CLGAN_COL2IM");
-  saved_col2im_env = e ? strdup(e) : NULL;
-  int rc = tu_run(conv_suite());
-  free(saved_col2im_env);
-  return rc;
-}
+int main(void) { return tu_run(conv_suite()); }

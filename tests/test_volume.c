@@ -44,7 +44,7 @@ static void rm_tree(const char *dir) {
   rmdir(dir);
 }
 
-static void teardown(void) { if (!getenv("KEEP")) rm_tree(tmpdir); }
+static void teardown(void) { if (!getenv("CLGAN_TEST_KEEP")) rm_tree(tmpdir); /* set it to inspect the files */ }
 
 static const char *tpath(const char *name) {
   static char buf[4][512];

@@ -5,5 +5,7 @@
 int cmd_devices(int argc, char **argv);
 int cmd_slice(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

@@ -13,6 +13,8 @@ typedef struct command {
 static const command commands[] = {
     {"devices", cmd_devices, "list OpenCL platforms and devices, their capabilities and peak"},
     {"train", cmd_train, "train the DCGAN on an ImageFolder of PNG scans"},
+    {"generate", cmd_generate, "write synthetic images from a checkpoint or exported generator"},
+    {"export", cmd_export, "write the generator alone, with PyTorch's tensor names"},
     {"slice", cmd_slice, "write 2-D PNG slices of NIfTI volumes (.nii, .nii.gz, .hdr/.img)"},
 };
 

@@ -396,6 +396,35 @@ static clgan_status load_checked(const char *path, nifti_image *nim, clgan_volum
   return CLGAN_OK;
 }
 
+/* nifticlib refused the header: say why as precisely as a glance allows. */
+static clgan_status header_failure(const char *path) {
+  const char *what = "its header is invalid (dimensions, datatype or offset)";
+  char detail[160] = "";
+  gzFile gz = gzopen(path, "rb"); /* reads plain files too */
+  if (gz) {
+    unsigned char h[540];
+    int n = gzread(gz, h, sizeof h);
+    gzclose(gz);
+    if (n < 4) {
+      what = "the file is empty or truncated";
+    } else {
+      uint32_t le = h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
+      uint32_t be = h[3] | (uint32_t)h[2] << 8 | (uint32_t)h[1] << 16 | (uint32_t)h[0] << 24;
+      uint32_t size = (le == 348 || le == 540) ? le : (be == 348 || be == 540) ? be : 0;
+      if (size == 0) {
+        what = "no NIfTI/ANALYZE header";
+        snprintf(detail, sizeof detail, " (sizeof_hdr reads %u, not 348 or 540)", le);
+      } else if ((uint32_t)n < size) {
+        what = "the file ends inside the header";
+        snprintf(detail, sizeof detail, " (%d of %u bytes)", n, size);
+      }
+    }
+  }
+  return clgan_fail(CLGAN_ERR_FORMAT,
+                    "%s: not a readable NIfTI-1, NIfTI-2 or ANALYZE 7.5 volume: %s%s", path, what,
+                    detail);
+}
+
 clgan_status clgan_volume_load(const char *path, clgan_volume *out) {
   if (!out) return clgan_fail(CLGAN_ERR_INVALID, "clgan_volume_load: NULL output");
   memset(out, 0, sizeof *out);
@@ -406,11 +435,7 @@ clgan_status clgan_volume_load(const char *path, clgan_volume *out) {
   if (!S_ISREG(st.st_mode)) return clgan_fail(CLGAN_ERR_IO, "%s: not a regular file", path);
   nifti_set_debug_level(0); /* our messages replace the library's stderr output */
   nifti_image *nim = nifti_image_read(path, 0);
-  if (!nim)
-    return clgan_fail(CLGAN_ERR_FORMAT,
-                      "%s: not a readable NIfTI-1, NIfTI-2 or ANALYZE 7.5 volume (header "
-                      "missing, truncated or invalid, or the image file of a .hdr missing)",
-                      path);
+  if (!nim) return header_failure(path);
   clgan_status s = load_checked(path, nim, out);
   nifti_image_free(nim);
   if (s != CLGAN_OK) clgan_volume_free(out);

@@ -11,11 +11,18 @@
  * gradient the conv's with the roles of input and output gradient swapped.
  *
  * When k = 1, stride 1, pad 0 the column matrix *is* the image, so im2col and
- * col2im are skipped and col is not touched. */
+ * col2im are skipped and col is not touched.
+ *
+ * im2col runs one work-item per col element. col2im gathers (no atomics,
+ * deterministic) with one work-item per image pixel on GPUs and one per image
+ * row on CPUs, where per-pixel tap loops vectorise badly (cl/col2im.cl);
+ * CLGAN_COL2IM=pixels|rows in the environment forces either. Both
+ * kernels index with uint, so every buffer must stay below 2^32 floats. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/conv_internal.h"
 #include "runtime/internal.h"
 
 /* Every buffer a conv kernel indexes (with its offset) must stay below 2^32
@@ -29,8 +36,8 @@ static uint64_t feat_floats(const clgan_conv_shape *s) {
   return (uint64_t)s->cout * (uint64_t)s->n * (uint64_t)s->ho * (uint64_t)s->wo;
 }
 static uint64_t col_floats(const clgan_conv_shape *s) {
-  return (uint64_t)s->cin * (uint64_t)s->k * (uint64_t)s->k * (uint64_t)s->n *
-         (uint64_t)s->ho * (uint64_t)s->wo;
+  return (uint64_t)s->cin * (uint64_t)s->k * (uint64_t)s->k * (uint64_t)s->n * (uint64_t)s->ho *
+         (uint64_t)s->wo;
 }
 static uint64_t weight_floats(const clgan_conv_shape *s) {
   return (uint64_t)s->cout * (uint64_t)s->cin * (uint64_t)s->k * (uint64_t)s->k;
@@ -45,13 +52,12 @@ static long long conv_out(long long in, long long k, long long stride, long long
 /* Full consistency check of a shape (it may have been filled by hand). */
 static clgan_status shape_check(const clgan_conv_shape *s, const char *op) {
   if (!s) return clgan_fail(CLGAN_ERR_INVALID, "%s: shape is NULL", op);
-  if (s->n < 1 || s->cin < 1 || s->h < 1 || s->w < 1 || s->cout < 1 || s->ho < 1 ||
-      s->wo < 1 || s->k < 1 || s->stride < 1 || s->pad < 0)
+  if (s->n < 1 || s->cin < 1 || s->h < 1 || s->w < 1 || s->cout < 1 || s->ho < 1 || s->wo < 1 ||
+      s->k < 1 || s->stride < 1 || s->pad < 0)
     return clgan_fail(CLGAN_ERR_INVALID,
                       "%s: bad shape n=%d cin=%d h=%d w=%d cout=%d ho=%d wo=%d k=%d "
                       "stride=%d pad=%d (sizes, k and stride must be >= 1, pad >= 0)",
-                      op, s->n, s->cin, s->h, s->w, s->cout, s->ho, s->wo, s->k, s->stride,
-                      s->pad);
+                      op, s->n, s->cin, s->h, s->w, s->cout, s->ho, s->wo, s->k, s->stride, s->pad);
   if (conv_out(s->h, s->k, s->stride, s->pad) != s->ho ||
       conv_out(s->w, s->k, s->stride, s->pad) != s->wo)
     return clgan_fail(CLGAN_ERR_INVALID,
@@ -159,19 +165,23 @@ static clgan_status run_im2col(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_
   cl_int h = s->h, w = s->w, stride = s->stride, pad = s->pad;
   cl_uint4 div_wo = divisor((uint32_t)s->wo), div_ho = divisor((uint32_t)s->ho),
            div_k = divisor((uint32_t)s->k);
-  st = clgan_set_args(kern, 13, sizeof(cl_mem), &img.mem, sizeof img_off, &img_off,
-                      sizeof(cl_mem), &col.mem, sizeof col_off, &col_off, sizeof n, &n, sizeof h,
-                      &h, sizeof w, &w, sizeof stride, &stride, sizeof pad, &pad, sizeof ncols,
-                      &ncols, sizeof div_wo, &div_wo, sizeof div_ho, &div_ho, sizeof div_k,
-                      &div_k);
+  st = clgan_set_args(kern, 13, sizeof(cl_mem), &img.mem, sizeof img_off, &img_off, sizeof(cl_mem),
+                      &col.mem, sizeof col_off, &col_off, sizeof n, &n, sizeof h, &h, sizeof w, &w,
+                      sizeof stride, &stride, sizeof pad, &pad, sizeof ncols, &ncols, sizeof div_wo,
+                      &div_wo, sizeof div_ho, &div_ho, sizeof div_k, &div_k);
   if (st != CLGAN_OK) return st;
   size_t global[2] = {clgan_round_up(ncols, 64), (size_t)s->cin * s->k * s->k};
   return clgan_launch(ctx, kern, 2, global, NULL, "im2col");
 }
 
 /* col2im's mapping: one work-item per image row on CPUs, per pixel elsewhere
- * (see col2im.cl); CLGAN_COL2IM=rows|pixels overrides (tests, benchmarks). */
+ * (see col2im.cl and conv_internal.h). */
+static clgan_col2im_map col2im_map = CLGAN_COL2IM_AUTO;
+
+void clgan_conv_set_col2im_map(clgan_col2im_map map) { col2im_map = map; }
+
 static int col2im_by_rows(const clgan_ctx *ctx) {
+  if (col2im_map != CLGAN_COL2IM_AUTO) return col2im_map == CLGAN_COL2IM_ROWS;
   const char *e = getenv("CLGAN_COL2IM");
   if (e && strcmp(e, "rows") == 0) return 1;
   if (e && strcmp(e, "pixels") == 0) return 0;
@@ -189,9 +199,9 @@ static clgan_status run_col2im(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_
   cl_int k = s->k, stride = s->stride, pad = s->pad, ho = s->ho, wo = s->wo, h = s->h, w = s->w;
   if (rows) {
     st = clgan_set_args(kern, 12, sizeof(cl_mem), &col.mem, sizeof col_off, &col_off,
-                        sizeof(cl_mem), &img.mem, sizeof img_off, &img_off, sizeof n, &n,
-                        sizeof k, &k, sizeof stride, &stride, sizeof pad, &pad, sizeof ho, &ho,
-                        sizeof wo, &wo, sizeof h, &h, sizeof w, &w);
+                        sizeof(cl_mem), &img.mem, sizeof img_off, &img_off, sizeof n, &n, sizeof k,
+                        &k, sizeof stride, &stride, sizeof pad, &pad, sizeof ho, &ho, sizeof wo,
+                        &wo, sizeof h, &h, sizeof w, &w);
     if (st != CLGAN_OK) return st;
     size_t global[2] = {clgan_round_up((size_t)s->n * s->h, 16), (size_t)s->cin};
     return clgan_launch(ctx, kern, 2, global, NULL, name);
@@ -199,18 +209,16 @@ static clgan_status run_col2im(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_
   cl_uint npix = (cl_uint)((uint64_t)s->n * s->h * s->w);
   cl_uint4 div_w = divisor((uint32_t)s->w), div_h = divisor((uint32_t)s->h),
            div_s = divisor((uint32_t)s->stride);
-  st = clgan_set_args(kern, 14, sizeof(cl_mem), &col.mem, sizeof col_off, &col_off,
-                      sizeof(cl_mem), &img.mem, sizeof img_off, &img_off, sizeof n, &n, sizeof k,
-                      &k, sizeof stride, &stride, sizeof pad, &pad, sizeof ho, &ho, sizeof wo,
-                      &wo, sizeof npix, &npix, sizeof div_w, &div_w, sizeof div_h, &div_h,
-                      sizeof div_s, &div_s);
+  st = clgan_set_args(kern, 14, sizeof(cl_mem), &col.mem, sizeof col_off, &col_off, sizeof(cl_mem),
+                      &img.mem, sizeof img_off, &img_off, sizeof n, &n, sizeof k, &k, sizeof stride,
+                      &stride, sizeof pad, &pad, sizeof ho, &ho, sizeof wo, &wo, sizeof npix, &npix,
+                      sizeof div_w, &div_w, sizeof div_h, &div_h, sizeof div_s, &div_s);
   if (st != CLGAN_OK) return st;
   size_t global[2] = {clgan_round_up(npix, 64), (size_t)s->cin};
   return clgan_launch(ctx, kern, 2, global, NULL, name);
 }
 
-clgan_status clgan_im2col(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_buf img,
-                          clgan_buf col) {
+clgan_status clgan_im2col(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_buf img, clgan_buf col) {
   const char *op = "clgan_im2col";
   clgan_status st;
   if ((st = shape_check(s, op)) != CLGAN_OK ||
@@ -220,8 +228,7 @@ clgan_status clgan_im2col(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_buf i
   return run_im2col(ctx, s, img, col);
 }
 
-clgan_status clgan_col2im(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_buf col,
-                          clgan_buf img) {
+clgan_status clgan_col2im(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_buf col, clgan_buf img) {
   const char *op = "clgan_col2im";
   clgan_status st;
   if ((st = shape_check(s, op)) != CLGAN_OK ||
@@ -243,8 +250,7 @@ static clgan_status core_forward(clgan_ctx *ctx, const clgan_conv_shape *s, clga
   clgan_status st = shape_check(s, op);
   if (st != CLGAN_OK) return st;
   int direct = col_is_image(s);
-  if (
-      (st = buf_check(img, img_floats(s), op, img_name)) != CLGAN_OK ||
+  if ((st = buf_check(img, img_floats(s), op, img_name)) != CLGAN_OK ||
       (st = buf_check(w, weight_floats(s), op, "w")) != CLGAN_OK ||
       (st = buf_check(feat, feat_floats(s), op, feat_name)) != CLGAN_OK ||
       (!direct && (st = buf_check(col, col_floats(s), op, "col")) != CLGAN_OK))
@@ -265,16 +271,15 @@ static clgan_status core_adjoint(clgan_ctx *ctx, const clgan_conv_shape *s, clga
   clgan_status st = shape_check(s, op);
   if (st != CLGAN_OK) return st;
   int direct = col_is_image(s);
-  if (
-      (st = buf_check(feat, feat_floats(s), op, feat_name)) != CLGAN_OK ||
+  if ((st = buf_check(feat, feat_floats(s), op, feat_name)) != CLGAN_OK ||
       (st = buf_check(w, weight_floats(s), op, "w")) != CLGAN_OK ||
       (st = buf_check(img, img_floats(s), op, img_name)) != CLGAN_OK ||
       (!direct && (st = buf_check(col, col_floats(s), op, "col")) != CLGAN_OK))
     return st;
   size_t kdim = (size_t)s->cin * s->k * s->k, p = (size_t)s->n * s->ho * s->wo;
   clgan_buf d = direct ? img : col;
-  if ((st = clgan_gemm(ctx, 1, 0, kdim, p, (size_t)s->cout, 1.0f, w, kdim, feat, p, 0.0f, d,
-                       p)) != CLGAN_OK)
+  if ((st = clgan_gemm(ctx, 1, 0, kdim, p, (size_t)s->cout, 1.0f, w, kdim, feat, p, 0.0f, d, p)) !=
+      CLGAN_OK)
     return st;
   return direct ? CLGAN_OK : run_col2im(ctx, s, col, img);
 }
@@ -286,8 +291,7 @@ static clgan_status core_filter(clgan_ctx *ctx, const clgan_conv_shape *s, clgan
   clgan_status st = shape_check(s, op);
   if (st != CLGAN_OK) return st;
   int direct = col_is_image(s);
-  if (
-      (st = buf_check(img, img_floats(s), op, img_name)) != CLGAN_OK ||
+  if ((st = buf_check(img, img_floats(s), op, img_name)) != CLGAN_OK ||
       (st = buf_check(feat, feat_floats(s), op, feat_name)) != CLGAN_OK ||
       (st = buf_check(dw, weight_floats(s), op, "dw")) != CLGAN_OK ||
       (!direct && (st = buf_check(col, col_floats(s), op, "col")) != CLGAN_OK))
@@ -317,8 +321,7 @@ clgan_status clgan_conv2d_backward_data(clgan_ctx *ctx, const clgan_conv_shape *
 clgan_status clgan_conv2d_backward_filter(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_buf x,
                                           clgan_buf dy, clgan_buf dw, clgan_buf col,
                                           int accumulate) {
-  return core_filter(ctx, s, x, dy, dw, col, accumulate, "clgan_conv2d_backward_filter", "x",
-                     "dy");
+  return core_filter(ctx, s, x, dy, dw, col, accumulate, "clgan_conv2d_backward_filter", "x", "dy");
 }
 
 /* ---- ConvTranspose2d: the same core with the roles swapped --------------------- */
@@ -333,8 +336,8 @@ clgan_status clgan_convt2d_backward_data(clgan_ctx *ctx, const clgan_conv_shape 
   return core_forward(ctx, s, dy, w, dx, col, "clgan_convt2d_backward_data", "dy", "dx");
 }
 
-clgan_status clgan_convt2d_backward_filter(clgan_ctx *ctx, const clgan_conv_shape *s,
-                                           clgan_buf x, clgan_buf dy, clgan_buf dw, clgan_buf col,
+clgan_status clgan_convt2d_backward_filter(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_buf x,
+                                           clgan_buf dy, clgan_buf dw, clgan_buf col,
                                            int accumulate) {
   return core_filter(ctx, s, dy, x, dw, col, accumulate, "clgan_convt2d_backward_filter", "dy",
                      "x");

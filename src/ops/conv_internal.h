@@ -1,0 +1,17 @@
+/* Internal knobs of the conv core (src/ops/conv.c) for tests and benchmarks;
+ * not part of the public API. */
+#ifndef CLGAN_OPS_CONV_INTERNAL_H
+#define CLGAN_OPS_CONV_INTERNAL_H
+
+/* Work-item mapping of col2im (cl/col2im.cl). AUTO: the environment variable
+ * CLGAN_COL2IM=pixels|rows when set, else rows on CPU devices and pixels
+ * elsewhere. Process-wide; set it only while no op is being enqueued. */
+typedef enum clgan_col2im_map {
+  CLGAN_COL2IM_AUTO = 0,
+  CLGAN_COL2IM_PIXELS,
+  CLGAN_COL2IM_ROWS
+} clgan_col2im_map;
+
+void clgan_conv_set_col2im_map(clgan_col2im_map map);
+
+#endif
