@@ -85,14 +85,16 @@ PACK_KERNELS(TM, gemm_pack_a_i, gemm_pack_a_p)
 PACK_KERNELS(TN, gemm_pack_b_i, gemm_pack_b_p)
 
 /* C tile (ti, tj) from panels: ap row panel ti (k x TM), bp column panel tj
- * (k x TN). Global size (ceil(n / TN), ceil(m / TM)), each rounded up to the
- * local size. */
-__kernel void gemm_tile(int m, int n, int k, float alpha, float beta, __global const float *ap,
-                        __global const float *bp, uint bp_off, __global float *c, uint c_off,
-                        int ldc) {
-  const int tj = get_global_id(0), ti = get_global_id(1);
+ * (k x TN), over the k range [z*kz, min(k, (z+1)*kz)) for z = global id 2,
+ * written to c + z * c_zstride. Global size (ceil(n / TN), ceil(m / TM),
+ * splits), the first two rounded up to the local size. */
+__kernel void gemm_tile(int m, int n, int k, int kz, float alpha, float beta,
+                        __global const float *ap, __global const float *bp, uint bp_off,
+                        __global float *c, uint c_off, int ldc, uint c_zstride) {
+  const int tj = get_global_id(0), ti = get_global_id(1), z = get_global_id(2);
   const int j0 = tj * TN, i0 = ti * TM;
   const int live = i0 < m && j0 < n; /* work-items past the edge still meet barriers */
+  const int kb = z * kz, ke = min(k, kb + kz);
   __global const float *pa = ap + (size_t)ti * k * TM;
   __global const float *pb = bp + bp_off + (size_t)tj * k * TN;
   float16 acc[TM][NV];
@@ -101,11 +103,11 @@ __kernel void gemm_tile(int m, int n, int k, float alpha, float beta, __global c
 #pragma unroll
     for (int v = 0; v < NV; v++) acc[r][v] = (float16)(0.0f);
 #if KC > 0
-  for (int s = 0; s < k; s += KC) {
-    const int p0 = s, p1 = live ? min(k, s + KC) : s;
+  for (int s = kb; s < ke; s += KC) {
+    const int p0 = s, p1 = live ? min(ke, s + KC) : s;
 #else
   {
-    const int p0 = 0, p1 = live ? k : 0;
+    const int p0 = kb, p1 = live ? ke : kb;
 #endif
     for (int p = p0; p < p1; p++) {
       float16 bv[NV];
@@ -124,10 +126,11 @@ __kernel void gemm_tile(int m, int n, int k, float alpha, float beta, __global c
   }
   if (!live) return;
   const int nrows = min(TM, m - i0), ncols = min(TN, n - j0);
+  c += c_off + (size_t)z * c_zstride;
 #pragma unroll
   for (int r = 0; r < TM; r++) {
     if (r >= nrows) continue;
-    __global float *crow = c + c_off + (size_t)(i0 + r) * ldc + j0;
+    __global float *crow = c + (size_t)(i0 + r) * ldc + j0;
 #pragma unroll
     for (int v = 0; v < NV; v++) {
       float16 out = alpha * acc[r][v];
@@ -142,4 +145,20 @@ __kernel void gemm_tile(int m, int n, int k, float alpha, float beta, __global c
       }
     }
   }
+}
+
+/* C = alpha * sum over z of part[z] + beta * C, part[z] being m x n
+ * (row stride n) at part + part_off + z*m*n; summed in order, deterministic.
+ * Global size (n, m) rounded up. */
+__kernel void gemm_reduce(int m, int n, int splits, float alpha, float beta,
+                          __global const float *part, uint part_off, __global float *c,
+                          uint c_off, int ldc) {
+  const int j = get_global_id(0), i = get_global_id(1);
+  if (i >= m || j >= n) return;
+  const size_t plane = (size_t)m * n;
+  __global const float *pp = part + part_off + (size_t)i * n + j;
+  float s = 0.0f;
+  for (int z = 0; z < splits; z++) s += pp[z * plane];
+  __global float *cp = c + c_off + (size_t)i * ldc + j;
+  *cp = beta == 0.0f ? alpha * s : alpha * s + beta * *cp;
 }

@@ -452,6 +452,8 @@ START_TEST(test_shapes) {
   clgan_buf a = tu_upload(NULL, 1024), none = {NULL, 0};
   clgan_conv_shape bad = s;
   bad.ho = 7;
+  ck_assert_uint_eq(clgan_conv_col_floats(&bad), 0);
+  ck_assert_uint_eq(clgan_conv_col_floats(NULL), 0);
   ck_assert_int_eq(clgan_conv2d_forward(ctx, &bad, a, a, a, a), CLGAN_ERR_INVALID);
   ck_assert_ptr_nonnull(strstr(clgan_last_error(), "inconsistent"));
   ck_assert_int_eq(clgan_convt2d_forward(ctx, NULL, a, a, a, a), CLGAN_ERR_INVALID);

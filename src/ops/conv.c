@@ -138,7 +138,10 @@ clgan_status clgan_conv_shape_convt(int n, int cin, int h, int w, int cout, int 
   return st;
 }
 
-size_t clgan_conv_col_floats(const clgan_conv_shape *s) { return s ? (size_t)col_floats(s) : 0; }
+/* 0 for an invalid shape (with the error detail set). */
+size_t clgan_conv_col_floats(const clgan_conv_shape *s) {
+  return shape_check(s, "clgan_conv_col_floats") == CLGAN_OK ? (size_t)col_floats(s) : 0;
+}
 
 /* ---- im2col / col2im ------------------------------------------------------ */
 

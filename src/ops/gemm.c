@@ -38,24 +38,35 @@ static double now_seconds(void) {
 /* Tile configuration of the own kernels for a device; the same numbers go
  * into the build options (-D) and the launch geometry. */
 typedef struct own_config {
-  int tm, nv, kc;     /* TM, NV (TN = 16 * NV), KC of cl/gemm.cl */
-  size_t lx, ly;      /* work-group shape in tiles (columns, rows) */
-  char options[96];
+  int tm, nv;      /* TM, NV of cl/gemm.cl: a TM x 16*NV register tile */
+  int kc;          /* KC for GEMMs with a long k (0: never slice) */
+  size_t lx, ly;   /* preferred work-group shape in tiles (columns, rows) */
 } own_config;
+
+/* k per work-item from which the KC-sliced tile kernel pays for its barriers. */
+#define OWN_KC_MIN_K 4096
+/* Below this many multiply-adds one work-item per element beats packing. */
+#define OWN_SIMPLE_MAX_MACS 32768
+/* Split k over work-groups only in ranges of at least this many. */
+#define OWN_SPLIT_MIN_K 1024
 
 static own_config own_config_for(const clgan_ctx *ctx) {
   own_config c;
   const char *e;
-  if (ctx->dev.is_cpu) { /* float16 FMAs on vector units; see DESIGN.md 3 */
+  if (ctx->dev.is_cpu) {
+    /* 8 x 32 tiles: 16 float16 accumulators, two B vectors and eight A
+     * broadcasts per k. 4 x 16 tiles per group: 16 row panels share the B
+     * panels while they are in cache (CPU implementations run a group's
+     * work-items in sequence, dimension 0 innermost). */
     c.tm = 8, c.nv = 2, c.kc = 256, c.lx = 4, c.ly = 16;
-  } else { /* keep the tile within GPU registers */
+  } else { /* a smaller tile keeps the accumulators in GPU registers */
     c.tm = 4, c.nv = 1, c.kc = 0, c.lx = 16, c.ly = 8;
   }
-  /* Development overrides (benchmarks): CLGAN_GEMM_TILE="tm nv kc lx ly". */
+  /* Development override (tuning): CLGAN_GEMM_TILE="tm nv kc lx ly". */
   if ((e = getenv("CLGAN_GEMM_TILE")) && *e) {
     int tm, nv, kc, lx, ly;
     if (sscanf(e, "%d %d %d %d %d", &tm, &nv, &kc, &lx, &ly) == 5 && tm >= 1 && tm <= 16 &&
-        nv >= 1 && nv <= 4 && kc >= 0 && lx >= 1 && ly >= 1)
+        nv >= 1 && nv <= 4 && kc >= 0 && lx >= 1 && ly >= 1 && lx * ly <= 4096)
       c.tm = tm, c.nv = nv, c.kc = kc, c.lx = (size_t)lx, c.ly = (size_t)ly;
   }
   size_t maxwg = ctx->dev.max_work_group_size ? ctx->dev.max_work_group_size : 1;
@@ -63,35 +74,64 @@ static own_config own_config_for(const clgan_ctx *ctx) {
     if (c.ly > 1) c.ly /= 2;
     else c.lx /= 2;
   }
-  snprintf(c.options, sizeof c.options, "-DTM=%d -DNV=%d -DKC=%d", c.tm, c.nv, c.kc);
   return c;
 }
 
-static clgan_status own_simple(clgan_ctx *ctx, int ta, int tb, int m, int n, int k, float alpha,
-                               clgan_buf a, int lda, clgan_buf b, int ldb, float beta, clgan_buf c,
-                               int ldc) {
-  cl_kernel kr;
-  own_config cfg = own_config_for(ctx);
-  clgan_status st = clgan_kernel_get(ctx, "gemm", cfg.options, "gemm_simple", &kr);
-  if (st != CLGAN_OK) return st;
-  int a_rs = ta ? 1 : lda, a_cs = ta ? lda : 1;
-  int b_rs = tb ? 1 : ldb, b_cs = tb ? ldb : 1;
-  cl_uint a_off = (cl_uint)a.off, b_off = (cl_uint)b.off, c_off = (cl_uint)c.off;
-  st = clgan_set_args(kr, 16, sizeof m, &m, sizeof n, &n, sizeof k, &k, sizeof alpha, &alpha,
-                      sizeof beta, &beta, sizeof(cl_mem), &a.mem, sizeof a_off, &a_off,
-                      sizeof a_rs, &a_rs, sizeof a_cs, &a_cs, sizeof(cl_mem), &b.mem,
-                      sizeof b_off, &b_off, sizeof b_rs, &b_rs, sizeof b_cs, &b_cs,
-                      sizeof(cl_mem), &c.mem, sizeof c_off, &c_off, sizeof ldc, &ldc);
-  if (st != CLGAN_OK) return st;
-  size_t local[2] = {8, 8};
-  size_t global[2] = {clgan_round_up((size_t)n, local[0]), clgan_round_up((size_t)m, local[1])};
-  return clgan_launch(ctx, kr, 2, global, local, "gemm_simple");
+/* Build options of the program for a KC (the packing kernels come from KC 0). */
+static void own_options(const own_config *cfg, int kc, char *buf, size_t cap) {
+  snprintf(buf, cap, "-DTM=%d -DNV=%d -DKC=%d", cfg->tm, cfg->nv, kc);
 }
 
-/* Floats of packing workspace a GEMM needs: op(A) in panels of TM rows and
- * op(B) in panels of TN columns, both zero padded. */
-static size_t own_ws_floats(const own_config *cfg, size_t m, size_t n, size_t k) {
-  return (clgan_round_up(m, (size_t)cfg->tm) + clgan_round_up(n, 16 * (size_t)cfg->nv)) * k;
+static clgan_status own_kernel(clgan_ctx *ctx, const own_config *cfg, int kc, const char *name,
+                               cl_kernel *out) {
+  char opts[96];
+  own_options(cfg, kc, opts, sizeof opts);
+  return clgan_kernel_get(ctx, "gemm", opts, name, out);
+}
+
+/* How one GEMM runs on the tiled path. */
+typedef struct own_plan {
+  size_t tm, tn;        /* tile */
+  size_t mp, np;        /* m, n padded to the tile */
+  size_t lx, ly;        /* work-group shape in tiles */
+  size_t splits, kz;    /* k cut into `splits` ranges of kz (the last shorter) */
+  int kc;               /* KC of the tile kernel's program */
+  size_t bp_off, part_off, ws_floats; /* workspace: A panels, B panels, partial C */
+} own_plan;
+
+static size_t pow2_at_least(size_t x) {
+  size_t p = 1;
+  while (p < x) p *= 2;
+  return p;
+}
+
+static own_plan own_plan_for(const clgan_ctx *ctx, const own_config *cfg, size_t m, size_t n,
+                             size_t k) {
+  own_plan p;
+  p.tm = (size_t)cfg->tm, p.tn = 16 * (size_t)cfg->nv;
+  p.mp = clgan_round_up(m, p.tm), p.np = clgan_round_up(n, p.tn);
+  size_t tiles_x = p.np / p.tn, tiles_y = p.mp / p.tm;
+  /* Fewer row tiles than the group is tall: give the group's width to columns. */
+  p.ly = cfg->ly, p.lx = cfg->lx;
+  while (p.ly > 1 && p.ly / 2 >= tiles_y) p.ly /= 2, p.lx *= 2;
+  while (p.lx > 1 && p.lx / 2 >= pow2_at_least(tiles_x)) p.lx /= 2;
+  /* Too few groups to fill the device: split k, then sum the partial products. */
+  size_t groups = ((tiles_x + p.lx - 1) / p.lx) * ((tiles_y + p.ly - 1) / p.ly);
+  size_t want = (size_t)(ctx->dev.compute_units ? ctx->dev.compute_units : 1) *
+                (ctx->dev.is_cpu ? 2 : 4);
+  p.splits = 1;
+  if (groups < want && k >= 2 * OWN_SPLIT_MIN_K) {
+    p.splits = (want + groups - 1) / groups;
+    if (p.splits > k / OWN_SPLIT_MIN_K) p.splits = k / OWN_SPLIT_MIN_K;
+    if (p.splits > 64) p.splits = 64;
+  }
+  p.kz = clgan_round_up((k + p.splits - 1) / p.splits, 16);
+  p.splits = (k + p.kz - 1) / p.kz;
+  p.kc = cfg->kc > 0 && p.kz >= OWN_KC_MIN_K ? cfg->kc : 0;
+  p.bp_off = p.mp * k;
+  p.part_off = p.bp_off + p.np * k;
+  p.ws_floats = p.part_off + (p.splits > 1 ? p.splits * m * n : 0);
+  return p;
 }
 
 static clgan_status ws_reserve(clgan_ctx *ctx, size_t floats) {
@@ -108,9 +148,6 @@ static clgan_status ws_reserve(clgan_ctx *ctx, size_t floats) {
   return st;
 }
 
-/* Below this many multiply-adds one work-item per element beats packing. */
-#define OWN_SIMPLE_MAX_MACS 32768
-
 /* Fits a work-group shape under the kernel's own limit (registers on GPUs). */
 static void fit_local(const clgan_ctx *ctx, cl_kernel kr, size_t *lx, size_t *ly) {
   size_t kmax = 0;
@@ -123,6 +160,27 @@ static void fit_local(const clgan_ctx *ctx, cl_kernel kr, size_t *lx, size_t *ly
   }
 }
 
+static clgan_status own_simple(clgan_ctx *ctx, const own_config *cfg, int ta, int tb, int m,
+                               int n, int k, float alpha, clgan_buf a, int lda, clgan_buf b,
+                               int ldb, float beta, clgan_buf c, int ldc) {
+  cl_kernel kr;
+  clgan_status st = own_kernel(ctx, cfg, 0, "gemm_simple", &kr);
+  if (st != CLGAN_OK) return st;
+  int a_rs = ta ? 1 : lda, a_cs = ta ? lda : 1;
+  int b_rs = tb ? 1 : ldb, b_cs = tb ? ldb : 1;
+  cl_uint a_off = (cl_uint)a.off, b_off = (cl_uint)b.off, c_off = (cl_uint)c.off;
+  st = clgan_set_args(kr, 16, sizeof m, &m, sizeof n, &n, sizeof k, &k, sizeof alpha, &alpha,
+                      sizeof beta, &beta, sizeof(cl_mem), &a.mem, sizeof a_off, &a_off,
+                      sizeof a_rs, &a_rs, sizeof a_cs, &a_cs, sizeof(cl_mem), &b.mem,
+                      sizeof b_off, &b_off, sizeof b_rs, &b_rs, sizeof b_cs, &b_cs,
+                      sizeof(cl_mem), &c.mem, sizeof c_off, &c_off, sizeof ldc, &ldc);
+  if (st != CLGAN_OK) return st;
+  size_t l[2] = {16, 4};
+  fit_local(ctx, kr, &l[0], &l[1]);
+  size_t g[2] = {clgan_round_up((size_t)n, l[0]), clgan_round_up((size_t)m, l[1])};
+  return clgan_launch(ctx, kr, 2, g, l, "gemm_simple");
+}
+
 /* Packs X(i, p) = x[i*rs + p*cs] (rows x k) into panels of width TM (which
  * 'a') or TN ('b') at ws[out_off] (see gemm_pack_* in cl/gemm.cl). */
 static clgan_status pack(clgan_ctx *ctx, const own_config *cfg, char which, size_t rows,
@@ -132,7 +190,7 @@ static clgan_status pack(clgan_ctx *ctx, const own_config *cfg, char which, size
   char name[32];
   snprintf(name, sizeof name, "gemm_pack_%c_%c", which, along_i ? 'i' : 'p');
   cl_kernel kr;
-  clgan_status st = clgan_kernel_get(ctx, "gemm", cfg->options, name, &kr);
+  clgan_status st = own_kernel(ctx, cfg, 0, name, &kr);
   if (st != CLGAN_OK) return st;
   int irows = (int)rows, ik = (int)k, stride = along_i ? cs : rs;
   cl_uint x_off = (cl_uint)x.off, o_off = (cl_uint)out_off;
@@ -150,35 +208,56 @@ static clgan_status pack(clgan_ctx *ctx, const own_config *cfg, char which, size
 static clgan_status own_gemm(clgan_ctx *ctx, int ta, int tb, size_t m, size_t n, size_t k,
                              float alpha, clgan_buf a, size_t lda, clgan_buf b, size_t ldb,
                              float beta, clgan_buf c, size_t ldc) {
-  if (k == 0 || m * n * k <= OWN_SIMPLE_MAX_MACS)
-    return own_simple(ctx, ta, tb, (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta,
-                      c, (int)ldc);
   own_config cfg = own_config_for(ctx);
-  size_t tm = (size_t)cfg.tm, tn = 16 * (size_t)cfg.nv;
-  size_t mp = clgan_round_up(m, tm), np = clgan_round_up(n, tn);
-  clgan_status st = ws_reserve(ctx, own_ws_floats(&cfg, m, n, k));
+  if (k == 0 || m * n * k <= OWN_SIMPLE_MAX_MACS)
+    return own_simple(ctx, &cfg, ta, tb, (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb,
+                      beta, c, (int)ldc);
+  own_plan p = own_plan_for(ctx, &cfg, m, n, k);
+  fprintf(stderr, "PLAN %zu %zu %zu: l %zu %zu splits %zu kz %zu kc %d\n", m, n, k, p.lx, p.ly, p.splits, p.kz, p.kc);
+  clgan_status st = ws_reserve(ctx, p.ws_floats);
   if (st != CLGAN_OK) return st;
-  cl_kernel kt;
-  if ((st = clgan_kernel_get(ctx, "gemm", cfg.options, "gemm_tile", &kt)) != CLGAN_OK) return st;
+  cl_kernel kt, kr = NULL;
+  if ((st = own_kernel(ctx, &cfg, p.kc, "gemm_tile", &kt)) != CLGAN_OK ||
+      (p.splits > 1 && (st = own_kernel(ctx, &cfg, 0, "gemm_reduce", &kr)) != CLGAN_OK))
+    return st;
   /* op(A)(i, p) and op(B)^T(j, p) as (row stride, column stride) */
   int a_rs = ta ? 1 : (int)lda, a_cs = ta ? (int)lda : 1;
   int bt_rs = tb ? (int)ldb : 1, bt_cs = tb ? 1 : (int)ldb;
-  size_t bp_off = mp * k;
   if ((st = pack(ctx, &cfg, 'a', m, k, a, a_rs, a_cs, 0)) != CLGAN_OK ||
-      (st = pack(ctx, &cfg, 'b', n, k, b, bt_rs, bt_cs, bp_off)) != CLGAN_OK)
+      (st = pack(ctx, &cfg, 'b', n, k, b, bt_rs, bt_cs, p.bp_off)) != CLGAN_OK)
     return st;
-  int im = (int)m, in = (int)n, ik = (int)k, ildc = (int)ldc;
-  cl_uint ubp_off = (cl_uint)bp_off, c_off = (cl_uint)c.off;
-  cl_mem ws = ctx->gemm_ws.mem;
-  if ((st = clgan_set_args(kt, 11, sizeof im, &im, sizeof in, &in, sizeof ik, &ik, sizeof alpha,
-                           &alpha, sizeof beta, &beta, sizeof(cl_mem), &ws, sizeof(cl_mem), &ws,
-                           sizeof ubp_off, &ubp_off, sizeof(cl_mem), &c.mem, sizeof c_off, &c_off,
-                           sizeof ildc, &ildc)) != CLGAN_OK)
+
+  /* One pass writes C; split k writes partial products for gemm_reduce. */
+  int split = p.splits > 1;
+  int im = (int)m, in = (int)n, ik = (int)k, ikz = (int)p.kz;
+  int t_ldc = split ? in : (int)ldc;
+  float t_alpha = split ? 1.0f : alpha, t_beta = split ? 0.0f : beta;
+  cl_uint bp_off = (cl_uint)p.bp_off, t_off = split ? (cl_uint)p.part_off : (cl_uint)c.off;
+  cl_uint zstride = (cl_uint)(m * n);
+  cl_mem ws = ctx->gemm_ws.mem, t_c = split ? ws : c.mem;
+  if ((st = clgan_set_args(kt, 13, sizeof im, &im, sizeof in, &in, sizeof ik, &ik, sizeof ikz,
+                           &ikz, sizeof t_alpha, &t_alpha, sizeof t_beta, &t_beta, sizeof(cl_mem),
+                           &ws, sizeof(cl_mem), &ws, sizeof bp_off, &bp_off, sizeof(cl_mem), &t_c,
+                           sizeof t_off, &t_off, sizeof t_ldc, &t_ldc, sizeof zstride,
+                           &zstride)) != CLGAN_OK)
     return st;
-  size_t l[2] = {cfg.lx, cfg.ly};
-  fit_local(ctx, kt, &l[0], &l[1]);
-  size_t g[2] = {clgan_round_up(np / tn, l[0]), clgan_round_up(mp / tm, l[1])};
-  return clgan_launch(ctx, kt, 2, g, l, "gemm_tile");
+  size_t lx = p.lx, ly = p.ly;
+  fit_local(ctx, kt, &lx, &ly);
+  size_t g[3] = {clgan_round_up(p.np / p.tn, lx), clgan_round_up(p.mp / p.tm, ly), p.splits};
+  size_t l[3] = {lx, ly, 1};
+  if ((st = clgan_launch(ctx, kt, 3, g, l, "gemm_tile")) != CLGAN_OK || !split) return st;
+
+  int isplits = (int)p.splits, ildc = (int)ldc;
+  cl_uint part_off = (cl_uint)p.part_off, c_off = (cl_uint)c.off;
+  if ((st = clgan_set_args(kr, 10, sizeof im, &im, sizeof in, &in, sizeof isplits, &isplits,
+                           sizeof alpha, &alpha, sizeof beta, &beta, sizeof(cl_mem), &ws,
+                           sizeof part_off, &part_off, sizeof(cl_mem), &c.mem, sizeof c_off,
+                           &c_off, sizeof ildc, &ildc)) != CLGAN_OK)
+    return st;
+  size_t lr[2] = {16, 4};
+  fit_local(ctx, kr, &lr[0], &lr[1]);
+  size_t gr[2] = {clgan_round_up(n, lr[0]), clgan_round_up(m, lr[1])};
+  return clgan_launch(ctx, kr, 2, gr, lr, "gemm_reduce");
 }
 
 /* ---- CLBlast backend ----------------------------------------------------- */
@@ -352,11 +431,13 @@ clgan_status clgan_gemm_reserve(clgan_ctx *ctx, size_t m, size_t n, size_t k) {
   if (st != CLGAN_OK) return st;
   if (be == CLGAN_GEMM_CLBLAST) return clblast_warm(ctx);
   own_config cfg = own_config_for(ctx);
-  static const char *const names[] = {"gemm_simple", "gemm_pack_a_i", "gemm_pack_a_p",
-                                      "gemm_pack_b_i", "gemm_pack_b_p", "gemm_tile"};
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-    cl_kernel kr;
-    if ((st = clgan_kernel_get(ctx, "gemm", cfg.options, names[i], &kr)) != CLGAN_OK) return st;
-  }
-  return ws_reserve(ctx, own_ws_floats(&cfg, m, n, k));
+  static const char *const names[] = {"gemm_simple",   "gemm_pack_a_i", "gemm_pack_a_p",
+                                      "gemm_pack_b_i", "gemm_pack_b_p", "gemm_reduce"};
+  cl_kernel kr;
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if ((st = own_kernel(ctx, &cfg, 0, names[i], &kr)) != CLGAN_OK) return st;
+  if (k == 0 || m * n * k <= OWN_SIMPLE_MAX_MACS) return CLGAN_OK;
+  own_plan p = own_plan_for(ctx, &cfg, m, n, k);
+  if ((st = own_kernel(ctx, &cfg, p.kc, "gemm_tile", &kr)) != CLGAN_OK) return st;
+  return ws_reserve(ctx, p.ws_floats);
 }
