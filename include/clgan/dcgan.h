@@ -107,6 +107,24 @@ clgan_status clgan_dcgan_step(clgan_dcgan *net, clgan_buf real, clgan_buf noise,
 long clgan_dcgan_adam_steps(const clgan_dcgan *net, clgan_net which);
 void clgan_dcgan_set_adam_steps(clgan_dcgan *net, clgan_net which, long steps);
 
+/* One layer of the model summary. */
+typedef struct clgan_layer_info {
+  clgan_net net;
+  char desc[96];       /* "ConvTranspose2d(100, 512, 4, 1, 0) BN ReLU" */
+  int out_c, out_h, out_w;  /* per image */
+  size_t params;       /* weights + BN affine */
+  double flops;        /* forward FLOPs of the conv for the whole batch (2 x MACs) */
+  size_t device_bytes; /* activations and saved statistics kept for backward */
+} clgan_layer_info;
+
+/* Fills up to cap layers (G first, then D) and returns how many exist. */
+int clgan_dcgan_layers(const clgan_dcgan *net, clgan_layer_info *out, int cap);
+
+/* FLOPs of one training iteration (D on real, G, D on fake, D on fake again
+ * for G's step; each backward as 2x its forward, minus the passes skipped),
+ * for img/s <-> GFLOP/s conversions. */
+double clgan_dcgan_step_flops(const clgan_dcgan *net);
+
 /* Device bytes allocated by the model (arenas, activations, workspaces). */
 size_t clgan_dcgan_device_bytes(const clgan_dcgan *net);
 

@@ -30,6 +30,7 @@ typedef struct clgan_train_options {
 } clgan_train_options;
 
 typedef struct clgan_train_progress {
+  int setup;               /* 1 for the call after set-up, before the first step */
   long iteration;          /* iterations done, 1-based after a step */
   long total;              /* iterations the run will do in all */
   int epoch;               /* 0-based */
@@ -38,10 +39,13 @@ typedef struct clgan_train_progress {
   double img_per_s;        /* recent throughput */
   double eta_seconds;
   const char *note;        /* a file just written ("samples/iter_000100.png"), or NULL */
+  const clgan_dcgan *model; /* the model (for a summary) */
+  double setup_seconds;    /* set-up time so far (model, data upload, run directory) */
 } clgan_train_progress;
 
-/* Called after every iteration; return nonzero to stop (a checkpoint is
- * written first). */
+/* Called once with iteration == the starting iteration and zero stats when
+ * everything is set up, then after every iteration; return nonzero to stop
+ * (a checkpoint is written first). */
 typedef int (*clgan_train_callback)(void *user, const clgan_train_progress *p);
 
 /* Iterations per epoch for a dataset (whole batches only, as the static

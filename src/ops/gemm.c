@@ -16,7 +16,7 @@
 
 #include "runtime/internal.h"
 
-#define GEMM_CACHE_VERSION "1"
+#define GEMM_CACHE_VERSION "2"
 
 const char *clgan_gemm_backend_name(clgan_gemm_backend backend) {
   switch (backend) {
@@ -213,7 +213,6 @@ static clgan_status own_gemm(clgan_ctx *ctx, int ta, int tb, size_t m, size_t n,
     return own_simple(ctx, &cfg, ta, tb, (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb,
                       beta, c, (int)ldc);
   own_plan p = own_plan_for(ctx, &cfg, m, n, k);
-  fprintf(stderr, "PLAN %zu %zu %zu: l %zu %zu splits %zu kz %zu kc %d\n", m, n, k, p.lx, p.ly, p.splits, p.kz, p.kc);
   clgan_status st = ws_reserve(ctx, p.ws_floats);
   if (st != CLGAN_OK) return st;
   cl_kernel kt, kr = NULL;
@@ -376,10 +375,14 @@ static clgan_status measure_backends(clgan_ctx *ctx, clgan_gemm_backend *out) {
   return CLGAN_OK;
 }
 
+/* The remembered choice is tied to the device and to the own kernels' source,
+ * so a changed kernel is measured again. */
 static void cache_key(const clgan_ctx *ctx, char *key, size_t cap) {
   char dev[600];
   clgan_device_key(&ctx->dev, dev, sizeof dev);
-  snprintf(key, cap, "gemm backend v" GEMM_CACHE_VERSION "|%s", dev);
+  const char *src = clgan_embedded_source("gemm");
+  snprintf(key, cap, "gemm backend v" GEMM_CACHE_VERSION "|%s|%016llx", dev,
+           (unsigned long long)clgan_hash_str(CLGAN_FNV_SEED, src ? src : ""));
 }
 
 clgan_status clgan_gemm_backend_get(clgan_ctx *ctx, clgan_gemm_backend *out) {

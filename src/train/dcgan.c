@@ -1,5 +1,6 @@
 /* The seed's DCGAN: both layer graphs, their parameter arenas, every device
  * buffer a step needs (allocated once here), and the training step. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -195,6 +196,53 @@ void clgan_dcgan_set_adam_steps(clgan_dcgan *d, clgan_net which, long steps) {
 }
 
 size_t clgan_dcgan_device_bytes(const clgan_dcgan *d) { return d->device_bytes; }
+
+static const char *act_name(clgan_act a) {
+  switch (a) {
+  case CLGAN_ACT_RELU: return " ReLU";
+  case CLGAN_ACT_LEAKY_RELU: return " LeakyReLU(0.2)";
+  case CLGAN_ACT_TANH: return " Tanh";
+  case CLGAN_ACT_SIGMOID: return " Sigmoid";
+  default: return "";
+  }
+}
+
+int clgan_dcgan_layers(const clgan_dcgan *d, clgan_layer_info *out, int cap) {
+  int n = 0;
+  for (int w = 0; w < 2; w++) {
+    const graph *g = &d->net[w].g;
+    for (int i = 0; i < g->nlayers; i++, n++) {
+      if (n >= cap) continue;
+      const graph_layer *l = &g->layers[i];
+      clgan_layer_info *o = &out[n];
+      o->net = (clgan_net)w;
+      /* D's last layer: its Sigmoid is computed inside the loss, from the logit */
+      snprintf(o->desc, sizeof o->desc, "%s(%d, %d, %d, %d, %d)%s%s",
+               l->transposed ? "ConvTranspose2d" : "Conv2d", l->in_c, l->out_c, l->shape.k,
+               l->shape.stride, l->shape.pad, l->bn ? " BN" : "",
+               w == CLGAN_NET_D && i == g->nlayers - 1 ? " Sigmoid" : act_name(l->act));
+      o->out_c = l->out_c;
+      o->out_h = o->out_w = l->out_hw;
+      o->params = (size_t)l->in_c * l->out_c * l->shape.k * l->shape.k + (l->bn ? 2u * l->out_c : 0u);
+      o->flops = 2.0 * l->macs;
+      size_t act = (size_t)l->out_c * d->cfg.batch * l->out_hw * l->out_hw * sizeof(float);
+      o->device_bytes = act * (l->bn ? 2 : 1) + (l->bn ? 2 * sizeof(float) * (size_t)l->out_c : 0);
+    }
+  }
+  return n;
+}
+
+double clgan_dcgan_step_flops(const clgan_dcgan *d) {
+  double g = 0, dd = 0, d_first = 0;
+  for (int i = 0; i < d->net[CLGAN_NET_G].g.nlayers; i++) g += 2.0 * d->net[CLGAN_NET_G].g.layers[i].macs;
+  for (int i = 0; i < d->net[CLGAN_NET_D].g.nlayers; i++) dd += 2.0 * d->net[CLGAN_NET_D].g.layers[i].macs;
+  d_first = 2.0 * d->net[CLGAN_NET_D].g.layers[0].macs;
+  /* D real: fwd + bwd (filter + data, but not the image's gradient);
+   * G fwd; D fake: fwd + bwd likewise; D for G: fwd + data gradients only;
+   * G bwd: filter + data, minus the noise's gradient (negligible). */
+  double d_train = dd + (2 * dd - d_first);
+  return d_train + g + d_train + (dd + dd) + 2 * g;
+}
 
 clgan_buf clgan_dcgan_fake(const clgan_dcgan *d) {
   const graph *g = &d->net[CLGAN_NET_G].g;

@@ -166,9 +166,10 @@ static clgan_status write_real_grid(run *r) {
   size_t hw = (size_t)c->image_size * c->image_size;
   float *g = malloc(sizeof(float) * (size_t)c->channels * n * hw);
   if (!g) return clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
+  epoch_order(r, 0); /* the images of the first batches, as the tutorial shows */
   for (int b = 0; b < n; b++)
     for (int ch = 0; ch < c->channels; ch++)
-      memcpy(g + ((size_t)ch * n + b) * hw, clgan_dataset_image(r->ds, b) + ch * hw,
+      memcpy(g + ((size_t)ch * n + b) * hw, clgan_dataset_image(r->ds, r->perm[b]) + ch * hw,
              hw * sizeof(float));
   clgan_status st = clgan_grid_write(run_path(r, "real.png"), g, c->channels, n, c->image_size,
                                      c->image_size, 8, 8);
@@ -343,7 +344,20 @@ static void teardown(run *r) {
 clgan_status clgan_train(clgan_ctx *ctx, const clgan_train_options *opts, const clgan_dataset *ds,
                          clgan_train_callback cb, void *user) {
   run r = {.ctx = ctx, .o = opts, .ds = ds};
+  double t_setup = now();
   clgan_status st = setup(&r);
+  if (st == CLGAN_OK && cb) {
+    clgan_train_progress p = {.setup = 1,
+                              .iteration = r.ts.iteration,
+                              .total = r.total,
+                              .iters_per_epoch = r.ipe,
+                              .model = r.net,
+                              .setup_seconds = now() - t_setup};
+    if (cb(user, &p)) {
+      teardown(&r);
+      return CLGAN_OK;
+    }
+  }
   const clgan_dcgan_config *c = &r.cfg;
   size_t nzb = (size_t)c->nz * c->batch;
   double t_last = now(), rate = 0;
@@ -390,7 +404,8 @@ clgan_status clgan_train(clgan_ctx *ctx, const clgan_train_options *opts, const 
                                 .stats = s,
                                 .img_per_s = rate,
                                 .eta_seconds = rate > 0 ? (double)(r.total - done) * c->batch / rate : 0,
-                                .note = sample ? note : NULL};
+                                .note = sample ? note : NULL,
+                                .model = r.net};
       stop = cb(user, &p);
     }
     if (stop || done == r.total ||
