@@ -7,19 +7,15 @@
  * held in float16 vectors. Both operands are first packed into panels
  * (gemm_pack_*): op(A) into row panels of TM rows, op(B) into column panels
  * of TN columns, each panel k-major and zero padded, so gemm_tile streams two
- * contiguous arrays and only its stores know about edges.
- * With KC > 0 the k loop runs in slices of KC with a work-group barrier
- * between them: a CPU implementation then runs every work-item of the group
- * through one slice before the next, so the group's panel slices stay in
- * cache (the work-group is the cache block). */
+ * contiguous arrays (which hardware prefetchers follow well) and only its
+ * stores know about edges. When C has too few tiles to fill the device, k is
+ * split over work-groups (global dimension 2) into partial products that
+ * gemm_reduce sums in a fixed order. */
 #ifndef TM
 #define TM 8 /* rows per work-item tile */
 #endif
 #ifndef NV
 #define NV 2 /* float16 vectors per tile row */
-#endif
-#ifndef KC
-#define KC 0 /* k slice per barrier step; 0: no slicing */
 #endif
 #define TN (16 * NV)
 
@@ -93,7 +89,7 @@ __kernel void gemm_tile(int m, int n, int k, int kz, float alpha, float beta,
                         __global float *c, uint c_off, int ldc, uint c_zstride) {
   const int tj = get_global_id(0), ti = get_global_id(1), z = get_global_id(2);
   const int j0 = tj * TN, i0 = ti * TM;
-  const int live = i0 < m && j0 < n; /* work-items past the edge still meet barriers */
+  if (i0 >= m || j0 >= n) return;
   const int kb = z * kz, ke = min(k, kb + kz);
   __global const float *pa = ap + (size_t)ti * k * TM;
   __global const float *pb = bp + bp_off + (size_t)tj * k * TN;
@@ -102,29 +98,17 @@ __kernel void gemm_tile(int m, int n, int k, int kz, float alpha, float beta,
   for (int r = 0; r < TM; r++)
 #pragma unroll
     for (int v = 0; v < NV; v++) acc[r][v] = (float16)(0.0f);
-#if KC > 0
-  for (int s = kb; s < ke; s += KC) {
-    const int p0 = s, p1 = live ? min(ke, s + KC) : s;
-#else
-  {
-    const int p0 = kb, p1 = live ? ke : kb;
-#endif
-    for (int p = p0; p < p1; p++) {
-      float16 bv[NV];
+  for (int p = kb; p < ke; p++) {
+    float16 bv[NV];
 #pragma unroll
-      for (int v = 0; v < NV; v++) bv[v] = vload16(v, pb + (size_t)p * TN);
+    for (int v = 0; v < NV; v++) bv[v] = vload16(v, pb + (size_t)p * TN);
 #pragma unroll
-      for (int r = 0; r < TM; r++) {
-        float16 ar = (float16)(pa[(size_t)p * TM + r]);
+    for (int r = 0; r < TM; r++) {
+      float16 ar = (float16)(pa[(size_t)p * TM + r]);
 #pragma unroll
-        for (int v = 0; v < NV; v++) acc[r][v] = fma(ar, bv[v], acc[r][v]);
-      }
+      for (int v = 0; v < NV; v++) acc[r][v] = fma(ar, bv[v], acc[r][v]);
     }
-#if KC > 0
-    barrier(CLK_GLOBAL_MEM_FENCE);
-#endif
   }
-  if (!live) return;
   const int nrows = min(TM, m - i0), ncols = min(TN, n - j0);
   c += c_off + (size_t)z * c_zstride;
 #pragma unroll

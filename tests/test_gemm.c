@@ -63,8 +63,9 @@ static void check_case(clgan_gemm_backend backend, int ta, int tb, shape s, floa
            (double)alpha, (double)beta);
   /* fp32 accumulation over k terms of size <= 1 */
   double atol = 1e-5 + 2e-6 * (double)s.k;
-  for (size_t i = 0; i < nc; i++) /* padding compared exactly */
-    if (i < off_c || (i - off_c) % ldc >= s.n) ck_assert_msg(got[i] == want[i], "%s: padding [%zu] changed", what, i);
+  for (size_t i = 0; i < nc; i++) /* padding must be left exactly as it was */
+    if (i < off_c || (i - off_c) % ldc >= s.n)
+      ck_assert_msg(got[i] == want[i], "%s: padding [%zu] changed", what, i);
   TU_ASSERT_CLOSE(what, got, want, nc, 1e-5, atol);
   free(got);
   clgan_buf_release(&da);
@@ -85,10 +86,11 @@ static void check_backend(clgan_gemm_backend backend) {
     }
   /* beta other than 0 and 1, and a larger problem spanning many tiles */
   check_case(backend, 0, 0, (shape){37, 29, 11}, 2.0f, -0.5f, seed++);
-  for (int t = 0; t < 4; t++) check_case(backend, t & 1, t >> 1, (shape){131, 263, 300}, 0.5f, 0.0f, seed++);
-  /* small C, long k: the own backend splits k over work-groups (and slices
-   * it with barriers when a range is long) */
-  for (int t = 0; t < 4; t++) check_case(backend, t & 1, t >> 1, (shape){9, 17, 5000}, 1.0f, 1.0f, seed++);
+  for (int t = 0; t < 4; t++)
+    check_case(backend, t & 1, t >> 1, (shape){131, 263, 300}, 0.5f, 0.0f, seed++);
+  /* small C, long k: the own backend splits k over work-groups */
+  for (int t = 0; t < 4; t++)
+    check_case(backend, t & 1, t >> 1, (shape){9, 17, 5000}, 1.0f, 1.0f, seed++);
   check_case(backend, 0, 1, (shape){9, 17, 20000}, 1.0f, 0.0f, seed++);
   check_case(backend, 1, 0, (shape){70, 500, 4500}, 1.0f, 0.0f, seed++);
 }
@@ -149,6 +151,41 @@ START_TEST(test_gemm_auto_choice) {
 }
 END_TEST
 
+/* clgan_gemm_reserve prepares a shape: afterwards a frozen context runs it
+ * (and anything smaller) without building or allocating, and refuses a GEMM
+ * that would need a larger workspace. */
+START_TEST(test_gemm_reserve_then_frozen) {
+  clgan_ctx *ctx = NULL;
+  clgan_ctx_options o = {.device = getenv("CLGAN_TEST_DEVICE"), .gemm = CLGAN_GEMM_OWN};
+  TU_OK(clgan_ctx_create(&o, &ctx));
+  const size_t m = 40, n = 300, k = 200;
+  clgan_buf a, b, c;
+  TU_OK(clgan_buf_alloc(ctx, 400 * k, &a));
+  TU_OK(clgan_buf_alloc(ctx, k * n, &b));
+  TU_OK(clgan_buf_alloc(ctx, 400 * n, &c));
+  TU_OK(clgan_fill(ctx, a, 400 * k, 1.0f));
+  TU_OK(clgan_fill(ctx, b, k * n, 2.0f));
+  TU_OK(clgan_gemm_reserve(ctx, m, n, k));
+  clgan_ctx_freeze(ctx, 1);
+  TU_OK(clgan_gemm(ctx, 0, 0, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n));
+  TU_OK(clgan_gemm(ctx, 1, 1, m - 7, n - 30, k - 50, 1.0f, a, m - 7, b, k - 50, 0.0f,
+                   clgan_buf_at(c, m * n), n - 30));
+  ck_assert_int_eq(clgan_gemm(ctx, 0, 0, 400, n, k, 1.0f, a, k, b, n, 0.0f, c, n),
+                   CLGAN_ERR_FROZEN);
+  clgan_ctx_freeze(ctx, 0);
+  float *got = tu_malloc(m * n * 2 * sizeof *got);
+  TU_OK(clgan_buf_read(ctx, c, got, m * n * 2));
+  for (size_t i = 0; i < m * n; i++) ck_assert_float_eq(got[i], 2.0f * k);
+  for (size_t i = 0; i < (m - 7) * (n - 30); i++)
+    ck_assert_float_eq(got[m * n + i], 2.0f * (k - 50));
+  free(got);
+  clgan_buf_release(&a);
+  clgan_buf_release(&b);
+  clgan_buf_release(&c);
+  clgan_ctx_destroy(ctx);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("gemm");
   TCase *tc = tcase_create("gemm");
@@ -157,6 +194,7 @@ int main(void) {
   tcase_add_test(tc, test_gemm_clblast);
   tcase_add_test(tc, test_gemm_degenerate);
   tcase_add_test(tc, test_gemm_auto_choice);
+  tcase_add_test(tc, test_gemm_reserve_then_frozen);
   suite_add_tcase(s, tc);
   return tu_run(s);
 }

@@ -39,12 +39,9 @@ static double now_seconds(void) {
  * into the build options (-D) and the launch geometry. */
 typedef struct own_config {
   int tm, nv;      /* TM, NV of cl/gemm.cl: a TM x 16*NV register tile */
-  int kc;          /* KC for GEMMs with a long k (0: never slice) */
   size_t lx, ly;   /* preferred work-group shape in tiles (columns, rows) */
 } own_config;
 
-/* k per work-item from which the KC-sliced tile kernel pays for its barriers. */
-#define OWN_KC_MIN_K 4096
 /* Below this many multiply-adds one work-item per element beats packing. */
 #define OWN_SIMPLE_MAX_MACS 32768
 /* Split k over work-groups only in ranges of at least this many. */
@@ -58,16 +55,16 @@ static own_config own_config_for(const clgan_ctx *ctx) {
      * broadcasts per k. 4 x 16 tiles per group: 16 row panels share the B
      * panels while they are in cache (CPU implementations run a group's
      * work-items in sequence, dimension 0 innermost). */
-    c.tm = 8, c.nv = 2, c.kc = 256, c.lx = 4, c.ly = 16;
+    c.tm = 8, c.nv = 2, c.lx = 4, c.ly = 16;
   } else { /* a smaller tile keeps the accumulators in GPU registers */
-    c.tm = 4, c.nv = 1, c.kc = 0, c.lx = 16, c.ly = 8;
+    c.tm = 4, c.nv = 1, c.lx = 16, c.ly = 8;
   }
-  /* Development override (tuning): CLGAN_GEMM_TILE="tm nv kc lx ly". */
+  /* Development override (tuning): CLGAN_GEMM_TILE="tm nv lx ly". */
   if ((e = getenv("CLGAN_GEMM_TILE")) && *e) {
-    int tm, nv, kc, lx, ly;
-    if (sscanf(e, "%d %d %d %d %d", &tm, &nv, &kc, &lx, &ly) == 5 && tm >= 1 && tm <= 16 &&
-        nv >= 1 && nv <= 4 && kc >= 0 && lx >= 1 && ly >= 1 && lx * ly <= 4096)
-      c.tm = tm, c.nv = nv, c.kc = kc, c.lx = (size_t)lx, c.ly = (size_t)ly;
+    int tm, nv, lx, ly;
+    if (sscanf(e, "%d %d %d %d", &tm, &nv, &lx, &ly) == 4 && tm >= 1 && tm <= 16 && nv >= 1 &&
+        nv <= 4 && lx >= 1 && ly >= 1 && lx * ly <= 4096)
+      c.tm = tm, c.nv = nv, c.lx = (size_t)lx, c.ly = (size_t)ly;
   }
   size_t maxwg = ctx->dev.max_work_group_size ? ctx->dev.max_work_group_size : 1;
   while (c.lx * c.ly > maxwg) {
@@ -77,15 +74,10 @@ static own_config own_config_for(const clgan_ctx *ctx) {
   return c;
 }
 
-/* Build options of the program for a KC (the packing kernels come from KC 0). */
-static void own_options(const own_config *cfg, int kc, char *buf, size_t cap) {
-  snprintf(buf, cap, "-DTM=%d -DNV=%d -DKC=%d", cfg->tm, cfg->nv, kc);
-}
-
-static clgan_status own_kernel(clgan_ctx *ctx, const own_config *cfg, int kc, const char *name,
+static clgan_status own_kernel(clgan_ctx *ctx, const own_config *cfg, const char *name,
                                cl_kernel *out) {
-  char opts[96];
-  own_options(cfg, kc, opts, sizeof opts);
+  char opts[64];
+  snprintf(opts, sizeof opts, "-DTM=%d -DNV=%d", cfg->tm, cfg->nv);
   return clgan_kernel_get(ctx, "gemm", opts, name, out);
 }
 
@@ -95,7 +87,6 @@ typedef struct own_plan {
   size_t mp, np;        /* m, n padded to the tile */
   size_t lx, ly;        /* work-group shape in tiles */
   size_t splits, kz;    /* k cut into `splits` ranges of kz (the last shorter) */
-  int kc;               /* KC of the tile kernel's program */
   size_t bp_off, part_off, ws_floats; /* workspace: A panels, B panels, partial C */
 } own_plan;
 
@@ -127,7 +118,6 @@ static own_plan own_plan_for(const clgan_ctx *ctx, const own_config *cfg, size_t
   }
   p.kz = clgan_round_up((k + p.splits - 1) / p.splits, 16);
   p.splits = (k + p.kz - 1) / p.kz;
-  p.kc = cfg->kc > 0 && p.kz >= OWN_KC_MIN_K ? cfg->kc : 0;
   p.bp_off = p.mp * k;
   p.part_off = p.bp_off + p.np * k;
   p.ws_floats = p.part_off + (p.splits > 1 ? p.splits * m * n : 0);
@@ -164,7 +154,7 @@ static clgan_status own_simple(clgan_ctx *ctx, const own_config *cfg, int ta, in
                                int n, int k, float alpha, clgan_buf a, int lda, clgan_buf b,
                                int ldb, float beta, clgan_buf c, int ldc) {
   cl_kernel kr;
-  clgan_status st = own_kernel(ctx, cfg, 0, "gemm_simple", &kr);
+  clgan_status st = own_kernel(ctx, cfg, "gemm_simple", &kr);
   if (st != CLGAN_OK) return st;
   int a_rs = ta ? 1 : lda, a_cs = ta ? lda : 1;
   int b_rs = tb ? 1 : ldb, b_cs = tb ? ldb : 1;
@@ -190,7 +180,7 @@ static clgan_status pack(clgan_ctx *ctx, const own_config *cfg, char which, size
   char name[32];
   snprintf(name, sizeof name, "gemm_pack_%c_%c", which, along_i ? 'i' : 'p');
   cl_kernel kr;
-  clgan_status st = own_kernel(ctx, cfg, 0, name, &kr);
+  clgan_status st = own_kernel(ctx, cfg, name, &kr);
   if (st != CLGAN_OK) return st;
   int irows = (int)rows, ik = (int)k, stride = along_i ? cs : rs;
   cl_uint x_off = (cl_uint)x.off, o_off = (cl_uint)out_off;
@@ -213,11 +203,13 @@ static clgan_status own_gemm(clgan_ctx *ctx, int ta, int tb, size_t m, size_t n,
     return own_simple(ctx, &cfg, ta, tb, (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb,
                       beta, c, (int)ldc);
   own_plan p = own_plan_for(ctx, &cfg, m, n, k);
+  if (p.ws_floats >= ((size_t)1 << 32))
+    return clgan_fail(CLGAN_ERR_UNSUPPORTED, "gemm: packing workspace beyond 32-bit indexing");
   clgan_status st = ws_reserve(ctx, p.ws_floats);
   if (st != CLGAN_OK) return st;
   cl_kernel kt, kr = NULL;
-  if ((st = own_kernel(ctx, &cfg, p.kc, "gemm_tile", &kt)) != CLGAN_OK ||
-      (p.splits > 1 && (st = own_kernel(ctx, &cfg, 0, "gemm_reduce", &kr)) != CLGAN_OK))
+  if ((st = own_kernel(ctx, &cfg, "gemm_tile", &kt)) != CLGAN_OK ||
+      (p.splits > 1 && (st = own_kernel(ctx, &cfg, "gemm_reduce", &kr)) != CLGAN_OK))
     return st;
   /* op(A)(i, p) and op(B)^T(j, p) as (row stride, column stride) */
   int a_rs = ta ? 1 : (int)lda, a_cs = ta ? (int)lda : 1;
@@ -435,12 +427,29 @@ clgan_status clgan_gemm_reserve(clgan_ctx *ctx, size_t m, size_t n, size_t k) {
   if (be == CLGAN_GEMM_CLBLAST) return clblast_warm(ctx);
   own_config cfg = own_config_for(ctx);
   static const char *const names[] = {"gemm_simple",   "gemm_pack_a_i", "gemm_pack_a_p",
-                                      "gemm_pack_b_i", "gemm_pack_b_p", "gemm_reduce"};
+                                      "gemm_pack_b_i", "gemm_pack_b_p", "gemm_tile",
+                                      "gemm_reduce"};
   cl_kernel kr;
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-    if ((st = own_kernel(ctx, &cfg, 0, names[i], &kr)) != CLGAN_OK) return st;
+    if ((st = own_kernel(ctx, &cfg, names[i], &kr)) != CLGAN_OK) return st;
   if (k == 0 || m * n * k <= OWN_SIMPLE_MAX_MACS) return CLGAN_OK;
   own_plan p = own_plan_for(ctx, &cfg, m, n, k);
-  if ((st = own_kernel(ctx, &cfg, p.kc, "gemm_tile", &kr)) != CLGAN_OK) return st;
-  return ws_reserve(ctx, p.ws_floats);
+  if ((st = ws_reserve(ctx, p.ws_floats)) != CLGAN_OK) return st;
+  /* An empty GEMM (m = n = 0) launched with the plan's geometry: some
+   * implementations (PoCL) compile a kernel per work-group size at the first
+   * launch, which belongs here rather than in a training step. */
+  if ((st = own_kernel(ctx, &cfg, "gemm_tile", &kr)) != CLGAN_OK) return st;
+  int zero = 0, one = 1;
+  float f1 = 1.0f, f0 = 0.0f;
+  cl_uint u0 = 0;
+  cl_mem ws = ctx->gemm_ws.mem;
+  if ((st = clgan_set_args(kr, 13, sizeof zero, &zero, sizeof zero, &zero, sizeof one, &one,
+                           sizeof one, &one, sizeof f1, &f1, sizeof f0, &f0, sizeof(cl_mem), &ws,
+                           sizeof(cl_mem), &ws, sizeof u0, &u0, sizeof(cl_mem), &ws, sizeof u0,
+                           &u0, sizeof one, &one, sizeof u0, &u0)) != CLGAN_OK)
+    return st;
+  size_t l[3] = {p.lx, p.ly, 1};
+  fit_local(ctx, kr, &l[0], &l[1]);
+  if ((st = clgan_launch(ctx, kr, 3, l, l, "gemm_tile")) != CLGAN_OK) return st;
+  return clgan_ctx_finish(ctx);
 }
