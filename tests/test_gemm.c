@@ -102,7 +102,7 @@ START_TEST(test_gemm_clblast) { check_backend(CLGAN_GEMM_CLBLAST); }
 END_TEST
 
 START_TEST(test_gemm_degenerate) {
-  /* k == 0: C = beta * C; m == 0: nothing; bad strides: INVALID. */
+  /* k == 0: C = beta * C; m == 0: nothing; bad strides or overruns: INVALID. */
   float c0[6] = {1, 2, 3, 4, 5, 6};
   clgan_buf a = tu_upload(c0, 6), c = tu_upload(c0, 6);
   for (int be = CLGAN_GEMM_OWN; be <= CLGAN_GEMM_CLBLAST; be++) {
@@ -115,6 +115,13 @@ START_TEST(test_gemm_degenerate) {
     ck_assert_int_eq(clgan_gemm_with(tu_ctx(), be, 0, 0, 2, 3, 2, 1.0f, a, 1, a, 3, 0.0f, c, 3),
                      CLGAN_ERR_INVALID);
     ck_assert_int_eq(clgan_gemm_with(tu_ctx(), be, 0, 1, 2, 3, 2, 1.0f, a, 2, a, 1, 0.0f, c, 3),
+                     CLGAN_ERR_INVALID);
+    /* C one float past its buffer, B reaching past it */
+    ck_assert_int_eq(clgan_gemm_with(tu_ctx(), be, 0, 0, 2, 3, 2, 1.0f, a, 2, a, 3, 0.0f,
+                                     clgan_buf_at(c, 1), 3),
+                     CLGAN_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(clgan_last_error(), "holds 6"));
+    ck_assert_int_eq(clgan_gemm_with(tu_ctx(), be, 0, 0, 2, 3, 2, 1.0f, a, 2, a, 4, 0.0f, c, 3),
                      CLGAN_ERR_INVALID);
   }
   clgan_buf_release(&a);

@@ -110,6 +110,11 @@ clgan_status clgan_ctx_finish(clgan_ctx *ctx);
  * CLGAN_CACHE_DIR overrides; default $XDG_CACHE_HOME/clgan or ~/.cache/clgan. */
 const char *clgan_cache_dir(void);
 
+/* Creates a directory and its missing parents (like mkdir -p). Fails with
+ * CLGAN_ERR_IO naming the path when it cannot, or when it exists and is not
+ * a directory. */
+clgan_status clgan_make_dirs(const char *path);
+
 /* Embedded kernel source by name (without ".cl"), or NULL. (When the
  * environment variable CLGAN_KERNEL_DIR is set, programs are built from
  * "$CLGAN_KERNEL_DIR/<name>.cl" instead, for kernel development.) */

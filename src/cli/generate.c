@@ -117,8 +117,8 @@ int cmd_generate(int argc, char **argv) {
     }
     fclose(f);
   }
-  if (mkdir(out, 0755) != 0 && errno != EEXIST) {
-    fprintf(stderr, "clgan generate: cannot create %s: %s\n", out, strerror(errno));
+  if ((st = clgan_make_dirs(out)) != CLGAN_OK) {
+    cli_report(cmd, st, "cannot create the output folder");
     free(noise_in);
     return 1;
   }

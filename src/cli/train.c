@@ -209,10 +209,6 @@ int cmd_train(int argc, char **argv) {
     struct tm tm;
     localtime_r(&t, &tm);
     strftime(outbuf, sizeof outbuf, "runs/%Y%m%d-%H%M%S", &tm);
-    if (mkdir("runs", 0755) != 0 && errno != EEXIST) {
-      fprintf(stderr, "clgan train: cannot create runs/: %s\n", strerror(errno));
-      return 1;
-    }
     out = outbuf;
   }
   o.out_dir = out;

@@ -613,28 +613,6 @@ static void resample_2d(const float *in, int w, int h, float *out, int nw, int n
   for (int c = 0; c < nw; c++) resample_1d(tmp + c, nw, h, out + c, nw, nh);
 }
 
-static int mkdir_p(const char *path) {
-  char tmp[4096];
-  if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) {
-    errno = ENAMETOOLONG;
-    return -1;
-  }
-  for (char *p = tmp + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = '\0';
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-    *p = '/';
-  }
-  if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-  struct stat st;
-  if (stat(tmp, &st) != 0) return -1;
-  if (!S_ISDIR(st.st_mode)) {
-    errno = ENOTDIR;
-    return -1;
-  }
-  return 0;
-}
-
 /* Geometry of one axis' output: native w x h, square-pixel sw x sh, then
  * (size > 0) padded to a square and resized to out_w x out_h. */
 typedef struct plane_geom {
@@ -711,9 +689,9 @@ clgan_status clgan_volume_write_slices(const clgan_volume *v, const char *dir, c
   }
   rep.window_lo = lo;
   rep.window_hi = hi;
-  if (mkdir_p(dir) != 0)
+  if (clgan_make_dirs(dir) != CLGAN_OK)
     return clgan_fail(CLGAN_ERR_IO, "cannot create the output folder %s: %s", dir,
-                      strerror(errno));
+                      clgan_last_error());
 
   clgan_status st = CLGAN_OK;
   for (int a = 0; a < CLGAN_AXIS_COUNT && st == CLGAN_OK; a++) {

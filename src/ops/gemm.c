@@ -284,6 +284,23 @@ static clgan_status clblast_warm(clgan_ctx *ctx) {
 
 /* ---- dispatch ------------------------------------------------------------ */
 
+/* Whether a rows x cols matrix with row stride ld at x.off overruns x.mem
+ * (sets the error when it does). */
+static int buf_short(const char *name, clgan_buf x, size_t rows, size_t cols, size_t ld) {
+  size_t bytes = 0;
+  if (clGetMemObjectInfo(x.mem, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) != CL_SUCCESS) {
+    clgan_fail(CLGAN_ERR_INVALID, "gemm: %s is not a valid buffer", name);
+    return 1;
+  }
+  size_t need = x.off + (rows - 1) * ld + cols;
+  if (need <= bytes / sizeof(float)) return 0;
+  clgan_fail(CLGAN_ERR_INVALID,
+             "gemm: %s (%zu x %zu, row stride %zu, offset %zu) needs %zu floats, its buffer holds "
+             "%zu",
+             name, rows, cols, ld, x.off, need, bytes / sizeof(float));
+  return 1;
+}
+
 static clgan_status check_args(int ta, int tb, size_t m, size_t n, size_t k, clgan_buf a,
                                size_t lda, clgan_buf b, size_t ldb, clgan_buf c, size_t ldc) {
   size_t a_cols = ta ? m : k, b_cols = tb ? k : n;
@@ -294,6 +311,12 @@ static clgan_status check_args(int ta, int tb, size_t m, size_t n, size_t k, clg
                       m, n, k, lda, ldb, ldc, ta, tb);
   if (!c.mem || (k > 0 && (!a.mem || !b.mem)))
     return clgan_fail(CLGAN_ERR_INVALID, "gemm: null buffer");
+  if (m == 0 || n == 0) return CLGAN_OK;
+  /* Out-of-range accesses would corrupt other buffers silently on GPUs. */
+  if ((k > 0 && (buf_short("A", a, ta ? k : m, ta ? m : k, lda) ||
+                 buf_short("B", b, tb ? n : k, tb ? k : n, ldb))) ||
+      buf_short("C", c, m, n, ldc))
+    return CLGAN_ERR_INVALID;
   /* Kernels index with 32-bit integers. */
   const size_t lim = (size_t)1 << 31;
   size_t a_rows = ta ? k : m, b_rows = tb ? n : k;

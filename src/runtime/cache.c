@@ -31,20 +31,26 @@ uint64_t clgan_hash_str(uint64_t seed, const char *s) {
   return clgan_hash(seed, s, strlen(s) + 1);
 }
 
-static int mkdir_p(const char *path) {
-  char tmp[1024];
-  size_t n = strlen(path);
-  if (n == 0 || n >= sizeof tmp) return -1;
-  memcpy(tmp, path, n + 1);
+clgan_status clgan_make_dirs(const char *path) {
+  char tmp[4096];
+  struct stat st;
+  if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp || !*tmp)
+    return clgan_fail(CLGAN_ERR_IO, "cannot create directory %s: %s", path, strerror(ENAMETOOLONG));
   for (char *p = tmp + 1; *p; p++) {
-    if (*p == '/') {
-      *p = '\0';
-      if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-      *p = '/';
-    }
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) goto fail;
+    *p = '/';
   }
-  if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-  return 0;
+  if (mkdir(tmp, 0755) != 0 && errno != EEXIST) goto fail;
+  if (stat(tmp, &st) != 0) goto fail;
+  if (!S_ISDIR(st.st_mode)) {
+    errno = ENOTDIR;
+    goto fail;
+  }
+  return CLGAN_OK;
+fail:
+  return clgan_fail(CLGAN_ERR_IO, "cannot create directory %s: %s", tmp, strerror(errno));
 }
 
 const char *clgan_cache_dir(void) {
@@ -117,9 +123,7 @@ clgan_status clgan_cache_store(const char *kind, const char *key,
   char path[1200], tmp[1300];
   if (entry_path(kind, key, path, sizeof path) != 0)
     return clgan_fail(CLGAN_ERR_IO, "disk cache disabled");
-  if (mkdir_p(clgan_cache_dir()) != 0)
-    return clgan_fail(CLGAN_ERR_IO, "cannot create cache directory %s: %s", clgan_cache_dir(),
-                      strerror(errno));
+  if (clgan_make_dirs(clgan_cache_dir()) != CLGAN_OK) return CLGAN_ERR_IO;
   snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
   FILE *f = fopen(tmp, "wb");
   if (!f) return clgan_fail(CLGAN_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));

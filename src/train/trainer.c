@@ -53,11 +53,6 @@ static const char *run_path(run *r, const char *name) {
   return r->path;
 }
 
-static clgan_status make_dir(const char *path) {
-  if (mkdir(path, 0755) == 0 || errno == EEXIST) return CLGAN_OK;
-  return clgan_fail(CLGAN_ERR_IO, "cannot create directory %s: %s", path, strerror(errno));
-}
-
 long clgan_train_iters_per_epoch(int count, int batch) { return batch > 0 ? count / batch : 0; }
 
 static void epoch_order(run *r, int epoch) {
@@ -316,8 +311,8 @@ static clgan_status setup(run *r) {
     clgan_rng_normal(&r->rng, r->ts.fixed_noise, nzb, 0.0f, 1.0f);
   }
   if ((st = clgan_buf_write(r->ctx, r->fixed, r->ts.fixed_noise, nzb)) != CLGAN_OK) return st;
-  if ((st = make_dir(o->out_dir)) != CLGAN_OK) return st;
-  if ((st = make_dir(run_path(r, "samples"))) != CLGAN_OK) return st;
+  if ((st = clgan_make_dirs(o->out_dir)) != CLGAN_OK) return st;
+  if ((st = clgan_make_dirs(run_path(r, "samples"))) != CLGAN_OK) return st;
   if ((st = write_config(r)) != CLGAN_OK) return st;
   if ((st = write_real_grid(r)) != CLGAN_OK) return st;
   if ((st = write_index(r)) != CLGAN_OK) return st;
