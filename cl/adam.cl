@@ -7,15 +7,25 @@
  * a device with correctly rounded sqrt and division (PoCL) reproduces the
  * unfused float arithmetic exactly. */
 #pragma OPENCL FP_CONTRACT OFF
+/* Built with -DCLGAN_ADAM_GUARD it takes a flag and does nothing when it is
+ * set (clgan_adam_step_guarded). */
 
 __kernel void adam_step(__global float *p, uint poff, __global const float *g,
                         uint goff, __global float *m, uint moff,
                         __global float *v, uint voff, uint n, float beta1,
                         float one_minus_beta1, float beta2,
                         float one_minus_beta2, float step_size, float bc2_sqrt,
-                        float eps) {
+                        float eps
+#ifdef CLGAN_ADAM_GUARD
+                        , __global const float *skip, uint skip_off
+#endif
+                        ) {
   uint i = get_global_id(0);
   if (i >= n) return;
+#ifdef CLGAN_ADAM_GUARD
+  /* the NaN/Inf guard found a non-finite gradient: leave the step undone */
+  if (skip[skip_off] != 0.0f) return;
+#endif
   float gi = g[goff + i];
   float mi = m[moff + i] * beta1 + one_minus_beta1 * gi;
   float vi = v[voff + i] * beta2 + one_minus_beta2 * gi * gi;

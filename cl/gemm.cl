@@ -37,20 +37,90 @@ __kernel void gemm_simple(int m, int n, int k, float alpha, float beta,
 /* Packing: the rows x k matrix X(i, p) = x[x_off + i*rs + p*cs] goes into
  * panels of W rows, out[out_off + (i / W * k + p) * W + i % W], zero for the
  * padding rows past `rows`. op(A) is X with W = TM; op(B)^T with W = TN.
- * Two kernels per width, each reading its source contiguously:
- *   gemm_pack_<W>_i (rs == 1): global (k, panels), one work-item copies W
- *     contiguous values of one p;
- *   gemm_pack_<W>_p (cs == 1): global (ceil(k / 16), panels), one work-item
- *     transposes a W x 16 block. */
+ * Two kernels per operand (a: W = TM, b: W = TN), each reading its source
+ * in contiguous vectors:
+ *   gemm_pack_<a|b>_i (rs == 1): global (panels, k), one work-item copies
+ *     the W contiguous values of one p;
+ *   gemm_pack_<a|b>_p (cs == 1): global (ceil(k / 16), panels), one
+ *     work-item transposes a W x 16 block (in 16x16 or 8x8 register blocks
+ *     when W allows, element by element at edges). */
+/* In-place transposes of square blocks held as rows, by swapping off-diagonal
+ * blocks of halving size with constant swizzles (shuffles on vector units). */
+static inline void transpose16(float16 *m) {
+#pragma unroll
+  for (int i = 0; i < 8; i++) {
+    float16 a = m[i], b = m[i + 8];
+    m[i] = (float16)(a.lo, b.lo);
+    m[i + 8] = (float16)(a.hi, b.hi);
+  }
+#pragma unroll
+  for (int i = 0; i < 16; i++) {
+    if (i & 4) continue;
+    float16 a = m[i], b = m[i + 4];
+    m[i] = (float16)(a.s0123, b.s0123, a.s89ab, b.s89ab);
+    m[i + 4] = (float16)(a.s4567, b.s4567, a.scdef, b.scdef);
+  }
+#pragma unroll
+  for (int i = 0; i < 16; i++) {
+    if (i & 2) continue;
+    float16 a = m[i], b = m[i + 2];
+    m[i] = (float16)(a.s01, b.s01, a.s45, b.s45, a.s89, b.s89, a.scd, b.scd);
+    m[i + 2] = (float16)(a.s23, b.s23, a.s67, b.s67, a.sab, b.sab, a.sef, b.sef);
+  }
+#pragma unroll
+  for (int i = 0; i < 16; i += 2) {
+    float16 a = m[i], b = m[i + 1];
+    m[i] = (float16)(a.s0, b.s0, a.s2, b.s2, a.s4, b.s4, a.s6, b.s6, a.s8, b.s8, a.sa, b.sa,
+                     a.sc, b.sc, a.se, b.se);
+    m[i + 1] = (float16)(a.s1, b.s1, a.s3, b.s3, a.s5, b.s5, a.s7, b.s7, a.s9, b.s9, a.sb,
+                         b.sb, a.sd, b.sd, a.sf, b.sf);
+  }
+}
+
+static inline void transpose8(float8 *m) {
+#pragma unroll
+  for (int i = 0; i < 4; i++) {
+    float8 a = m[i], b = m[i + 4];
+    m[i] = (float8)(a.lo, b.lo);
+    m[i + 4] = (float8)(a.hi, b.hi);
+  }
+#pragma unroll
+  for (int i = 0; i < 8; i++) {
+    if (i & 2) continue;
+    float8 a = m[i], b = m[i + 2];
+    m[i] = (float8)(a.s01, b.s01, a.s45, b.s45);
+    m[i + 2] = (float8)(a.s23, b.s23, a.s67, b.s67);
+  }
+#pragma unroll
+  for (int i = 0; i < 8; i += 2) {
+    float8 a = m[i], b = m[i + 1];
+    m[i] = (float8)(a.s0, b.s0, a.s2, b.s2, a.s4, b.s4, a.s6, b.s6);
+    m[i + 1] = (float8)(a.s1, b.s1, a.s3, b.s3, a.s5, b.s5, a.s7, b.s7);
+  }
+}
+
+/* dst[0 .. W) = src[0 .. W) in the widest vectors W allows (the branches on
+ * the constant W fold away). */
+#define COPY_W(W, src, dst)                                                               \
+  if ((W) % 16 == 0) {                                                                    \
+    _Pragma("unroll") for (int q = 0; q < (W) / 16; q++) vstore16(vload16(q, src), q, dst); \
+  } else if ((W) % 8 == 0) {                                                              \
+    _Pragma("unroll") for (int q = 0; q < (W) / 8; q++) vstore8(vload8(q, src), q, dst);  \
+  } else if ((W) % 4 == 0) {                                                              \
+    _Pragma("unroll") for (int q = 0; q < (W) / 4; q++) vstore4(vload4(q, src), q, dst);  \
+  } else {                                                                                \
+    _Pragma("unroll") for (int q = 0; q < (W); q++) dst[q] = src[q];                      \
+  }
+
 #define PACK_KERNELS(W, NAME_I, NAME_P)                                                  \
   __kernel void NAME_I(int rows, int k, __global const float *x, uint x_off, int cs,      \
                        __global float *out, uint out_off) {                              \
-    const int p = get_global_id(0), blk = get_global_id(1), i0 = blk * (W);              \
+    const int blk = get_global_id(0), p = get_global_id(1), i0 = blk * (W);              \
     if (p >= k || i0 >= rows) return;                                                    \
     __global const float *src = x + x_off + (size_t)p * cs + i0;                         \
     __global float *dst = out + out_off + ((size_t)blk * k + p) * (W);                   \
     if (i0 + (W) <= rows) {                                                              \
-      _Pragma("unroll") for (int q = 0; q < (W); q++) dst[q] = src[q];                   \
+      COPY_W(W, src, dst)                                                                \
     } else {                                                                             \
       _Pragma("unroll") for (int q = 0; q < (W); q++) dst[q] = i0 + q < rows ? src[q] : 0.0f; \
     }                                                                                    \
@@ -62,13 +132,29 @@ __kernel void gemm_simple(int m, int n, int k, float alpha, float beta,
     const int nr = min((W), rows - i0), np = min(16, k - p0);                            \
     __global const float *src = x + x_off + (size_t)i0 * rs + p0;                        \
     __global float *dst = out + out_off + ((size_t)blk * k + p0) * (W);                  \
-    float t[(W)][16];                                                                    \
-    if (nr == (W) && np == 16) {                                                         \
-      _Pragma("unroll") for (int r = 0; r < (W); r++)                                    \
-        _Pragma("unroll") for (int q = 0; q < 16; q++) t[r][q] = src[(size_t)r * rs + q]; \
-      _Pragma("unroll") for (int q = 0; q < 16; q++)                                     \
-        _Pragma("unroll") for (int r = 0; r < (W); r++) dst[q * (W) + r] = t[r][q];      \
+    if (nr == (W) && np == 16 && (W) % 8 == 0) {                                         \
+      if ((W) % 16 == 0) {                                                               \
+        for (int g = 0; g < (W) / 16; g++) {                                             \
+          float16 blk16[16];                                                             \
+          _Pragma("unroll") for (int r = 0; r < 16; r++)                                 \
+            blk16[r] = vload16(0, src + (size_t)(16 * g + r) * rs);                      \
+          transpose16(blk16);                                                            \
+          _Pragma("unroll") for (int q = 0; q < 16; q++)                                 \
+            vstore16(blk16[q], 0, dst + q * (W) + 16 * g);                               \
+        }                                                                                \
+      } else {                                                                           \
+        for (int g = 0; g < (W) / 8; g++)                                                \
+          _Pragma("unroll") for (int h = 0; h < 2; h++) {                                \
+            float8 blk8[8];                                                              \
+            _Pragma("unroll") for (int r = 0; r < 8; r++)                                \
+              blk8[r] = vload8(0, src + (size_t)(8 * g + r) * rs + 8 * h);               \
+            transpose8(blk8);                                                            \
+            _Pragma("unroll") for (int q = 0; q < 8; q++)                                \
+              vstore8(blk8[q], 0, dst + (8 * h + q) * (W) + 8 * g);                      \
+          }                                                                              \
+      }                                                                                  \
     } else {                                                                             \
+      float t[(W)][16];                                                                  \
       for (int r = 0; r < (W); r++)                                                      \
         for (int q = 0; q < 16; q++)                                                     \
           t[r][q] = r < nr && q < np ? src[(size_t)r * rs + q] : 0.0f;                   \

@@ -238,17 +238,11 @@ START_TEST(test_checkpoint_mismatch_leaves_model_unchanged) {
   clgan_st_tensor *t = tu_malloc((size_t)count * sizeof *t);
   const char *keys[64], *vals[64];
   int nm = 0;
-  const char *meta_names[] = {"format", "version", "iteration", "seed", "optG.step", "optD.step",
-                              "config.image_size", "config.channels", "config.nz", "config.ngf",
-                              "config.ndf", "config.batch", "config.lr_g", "config.lr_d",
-                              "config.beta1", "config.beta2", "config.adam_eps",
-                              "config.bn_momentum", "config.bn_eps", "config.lrelu_slope"};
-  for (size_t i = 0; i < sizeof meta_names / sizeof meta_names[0]; i++) {
-    keys[nm] = meta_names[i];
-    vals[nm] = clgan_safetensors_meta(st, meta_names[i]);
-    ck_assert_ptr_nonnull(vals[nm]);
-    nm++;
+  for (int i = 0; i < clgan_safetensors_meta_count(st) && nm < 64; i++, nm++) {
+    keys[nm] = clgan_safetensors_meta_key(st, i);
+    vals[nm] = clgan_safetensors_meta(st, keys[nm]);
   }
+  ck_assert_int_gt(nm, 10);
   for (int i = 0; i < count; i++) {
     t[i] = *clgan_safetensors_at(st, i);
     if (strcmp(t[i].name, "netD.main.0.weight") == 0) { /* [3,1,4,4] -> [1,3,4,4] */

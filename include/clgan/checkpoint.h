@@ -5,6 +5,7 @@
  * and step), the iteration, the host RNG state, the fixed noise used for
  * sample grids, and the configuration (in the metadata). Tensor names:
  *   netG.<name>, netD.<name>                 (PyTorch state_dict names)
+ *   netG_ema.<name>                          (averaged G weights, with ema_decay > 0)
  *   optG.exp_avg.<name>, optG.exp_avg_sq.<name>, optD....   (Adam moments)
  *   train.rng_state (U64 [4]), train.fixed_noise (F32 [count, nz, 1, 1])
  * metadata: "format" = "clgan-checkpoint", "version", "iteration", "seed",
@@ -44,7 +45,8 @@ clgan_status clgan_checkpoint_load(const char *path, clgan_dcgan *net, clgan_tra
 /* Writes the generator alone with the tutorial Generator's state_dict names
  * (main.0.weight, main.1.weight, main.1.bias, main.1.running_mean,
  * main.1.running_var, main.1.num_batches_tracked, ...) so PyTorch's
- * load_state_dict accepts it; the configuration goes in the metadata. */
+ * load_state_dict accepts it; the configuration goes in the metadata. With
+ * ema_decay > 0 the averaged weights are exported. */
 clgan_status clgan_export_generator(const char *path, clgan_dcgan *net);
 
 /* Loads a generator written by clgan_export_generator (or by PyTorch with the

@@ -21,6 +21,11 @@ typedef struct clgan_dcgan_config {
   float beta1, beta2, adam_eps; /* 0.5, 0.999, 1e-8 */
   float bn_momentum, bn_eps;    /* 0.1, 1e-5 */
   float lrelu_slope;            /* 0.2 */
+  /* Stability switches, all off in the recipe: */
+  float label_smooth; /* one-sided label smoothing: D's real label is 1 - label_smooth */
+  float ema_decay;    /* exponential moving average of G's weights, used for
+                         sampling and export (0: off; 0.999 is usual) */
+  int nan_guard;      /* skip a step whose gradients are not finite */
 } clgan_dcgan_config;
 
 /* The recipe's defaults: 64 px, 3 channels, nz 100, ngf = ndf = 64, batch 128,
@@ -51,6 +56,7 @@ typedef enum clgan_arena {
   CLGAN_ARENA_ADAM_M,    /* Adam first moments */
   CLGAN_ARENA_ADAM_V,    /* Adam second moments */
   CLGAN_ARENA_STATS,     /* BatchNorm running means and variances */
+  CLGAN_ARENA_EMA,       /* G only, with ema_decay > 0: averaged weights (else empty) */
   CLGAN_ARENA_COUNT
 } clgan_arena;
 
@@ -61,6 +67,7 @@ typedef struct clgan_dcgan_stats {
   float d_x;      /* mean D(x) on the real batch */
   float d_g_z1;   /* mean D(G(z)) before the D step */
   float d_g_z2;   /* mean D(G(z)) after the D step */
+  int skipped;    /* nan_guard: bit 0 the D update, bit 1 the G update was skipped */
 } clgan_dcgan_stats;
 
 typedef struct clgan_dcgan clgan_dcgan;
@@ -98,7 +105,10 @@ clgan_status clgan_dcgan_arena_write(clgan_dcgan *net, clgan_net which,
  * back and the step does not wait for the device).
  * Afterwards D's GRAD arena holds the gradients of the D step (real + fake)
  * and G's those of the G step: D's parameter gradients are not computed in
- * the G step, which only needs D's input gradient. */
+ * the G step, which only needs D's input gradient.
+ * With nan_guard, an update whose gradients hold NaN or Inf is not applied
+ * (nor the running statistics of that pass) and stats->skipped says which;
+ * the step then always waits for the device. */
 clgan_status clgan_dcgan_step(clgan_dcgan *net, clgan_buf real, clgan_buf noise,
                               clgan_dcgan_stats *stats);
 
@@ -134,7 +144,8 @@ typedef enum clgan_bn_mode {
 } clgan_bn_mode;
 
 /* G alone on noise [nz, batch]; the images land in clgan_dcgan_fake(net).
- * Running statistics are never changed. */
+ * Uses the averaged weights when ema_decay > 0. Running statistics are never
+ * changed. */
 clgan_status clgan_dcgan_generate(clgan_dcgan *net, clgan_buf noise, clgan_bn_mode mode);
 
 /* Device buffer holding G's last output [channels, batch, size, size]. */

@@ -200,6 +200,21 @@ clgan_status clgan_adam_step(clgan_ctx *ctx, const clgan_adam_params *p,
                              long step, size_t count, clgan_buf param,
                              clgan_buf grad, clgan_buf m, clgan_buf v);
 
+/* The same, but doing nothing when skip[0] != 0 (set by clgan_nonfinite_flag):
+ * the NaN/Inf guard skips a bad step without a round trip to the host. */
+clgan_status clgan_adam_step_guarded(clgan_ctx *ctx, const clgan_adam_params *p,
+                                     long step, size_t count, clgan_buf param,
+                                     clgan_buf grad, clgan_buf m, clgan_buf v,
+                                     clgan_buf skip);
+
+/* ---- Stability ------------------------------------------------------------ */
+/* flag[0] = 1.0 if any of the count floats of x is NaN or infinite, else 0. */
+clgan_status clgan_nonfinite_flag(clgan_ctx *ctx, size_t count, clgan_buf x,
+                                  clgan_buf flag);
+/* ema = decay * ema + (1 - decay) * param over count floats. */
+clgan_status clgan_ema_update(clgan_ctx *ctx, size_t count, clgan_buf ema,
+                              clgan_buf param, float decay);
+
 #ifdef __cplusplus
 }
 #endif

@@ -115,6 +115,41 @@ const char *clgan_cache_dir(void);
  * a directory. */
 clgan_status clgan_make_dirs(const char *path);
 
+/* ---- Per-kernel profiling (contexts created with options.profiling = 1) ---
+ * Every kernel launch records an OpenCL event under the current region (the
+ * layer and pass: "G3 fwd", "D2 bwd", "loss", "D update", "G update";
+ * "other" before any) until collected; CLBlast's SGEMM records the event
+ * of its last kernel. Capacity is fixed (CLGAN_PROFILE_CAPACITY launches
+ * between collects); launches beyond it are counted as dropped. */
+#define CLGAN_PROFILE_CAPACITY 16384
+#define CLGAN_PROFILE_MAX_NAMES 64
+
+typedef struct clgan_profile_item {
+  char name[40];
+  double seconds;  /* summed CL_PROFILING_COMMAND_END - START */
+  long launches;
+} clgan_profile_item;
+
+typedef struct clgan_profile_report {
+  int nregions, nkernels;   /* names seen so far (some may have 0 launches now) */
+  clgan_profile_item regions[CLGAN_PROFILE_MAX_NAMES];
+  clgan_profile_item kernels[CLGAN_PROFILE_MAX_NAMES];
+  double cell_seconds[CLGAN_PROFILE_MAX_NAMES][CLGAN_PROFILE_MAX_NAMES]; /* [region][kernel] */
+  long events;              /* launches timed */
+  long dropped;             /* launches not recorded (capacity reached) */
+  double busy_seconds;      /* sum over every event */
+  double span_seconds;      /* first start to last end */
+} clgan_profile_report;
+
+/* Waits for the queue, reads every recorded event's start and end, sums them
+ * per region, per kernel and per (region, kernel), releases the events and
+ * starts recording afresh. INVALID on a context created without profiling. */
+clgan_status clgan_ctx_profile_collect(clgan_ctx *ctx, clgan_profile_report *out);
+
+/* Device bytes held by the context itself (the GEMM packing workspace),
+ * besides the buffers its users allocate. */
+size_t clgan_ctx_workspace_bytes(const clgan_ctx *ctx);
+
 /* Embedded kernel source by name (without ".cl"), or NULL. (When the
  * environment variable CLGAN_KERNEL_DIR is set, programs are built from
  * "$CLGAN_KERNEL_DIR/<name>.cl" instead, for kernel development.) */

@@ -49,6 +49,9 @@ void clgan_safetensors_close(clgan_safetensors *st); /* accepts NULL */
 const clgan_st_tensor *clgan_safetensors_find(const clgan_safetensors *st, const char *name);
 int clgan_safetensors_count(const clgan_safetensors *st);
 const clgan_st_tensor *clgan_safetensors_at(const clgan_safetensors *st, int i);
+/* Metadata entries in file order: count, and the key of entry i. */
+int clgan_safetensors_meta_count(const clgan_safetensors *st);
+const char *clgan_safetensors_meta_key(const clgan_safetensors *st, int i);
 /* Metadata value for key, or NULL. */
 const char *clgan_safetensors_meta(const clgan_safetensors *st, const char *key);
 /* The file's path, for messages. */

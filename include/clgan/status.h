@@ -24,7 +24,8 @@ extern "C" {
   X(CLGAN_ERR_IO, "file input/output failed")                                  \
   X(CLGAN_ERR_FORMAT, "malformed or unexpected file content")                  \
   X(CLGAN_ERR_FROZEN, "kernel creation requested after planning")             \
-  X(CLGAN_ERR_UNSUPPORTED, "not supported on this device")
+  X(CLGAN_ERR_UNSUPPORTED, "not supported on this device")                    \
+  X(CLGAN_ERR_DIVERGED, "training diverged (non-finite losses or gradients)")
 
 typedef enum clgan_status {
 #define CLGAN_X_ENUM(name, msg) name,

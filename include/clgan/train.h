@@ -27,6 +27,7 @@ typedef struct clgan_train_options {
   int sample_every;        /* iterations between fixed-noise grids (and plot updates) */
   int checkpoint_every;    /* iterations between checkpoints (and at the end) */
   const char *data_label;  /* for config.json: where the data came from */
+  int max_bad_steps;       /* nan_guard: stop after this many skipped steps in a row (default 10) */
 } clgan_train_options;
 
 typedef struct clgan_train_progress {
@@ -52,7 +53,10 @@ typedef int (*clgan_train_callback)(void *user, const clgan_train_progress *p);
  * graph has a fixed batch). */
 long clgan_train_iters_per_epoch(int count, int batch);
 
-/* Runs training on ctx. The dataset must match the configuration's size and
+/* Runs training on ctx. With cfg.nan_guard, a step whose gradients are not
+ * finite is skipped (reported through the callback's stats.skipped), and
+ * max_bad_steps of them in a row stop the run with CLGAN_ERR_DIVERGED after
+ * a checkpoint of the last good state. The dataset must match the configuration's size and
  * channels. Sets up everything (model, buffers, kernels, run directory)
  * before the first step; steps allocate nothing. */
 clgan_status clgan_train(clgan_ctx *ctx, const clgan_train_options *opts, const clgan_dataset *ds,

@@ -15,6 +15,7 @@ static const command commands[] = {
     {"train", cmd_train, "train the DCGAN on an ImageFolder of PNG scans"},
     {"generate", cmd_generate, "write synthetic images from a checkpoint or exported generator"},
     {"export", cmd_export, "write the generator alone, with PyTorch's tensor names"},
+    {"bench", cmd_bench, "time the training step per device (and side by side), with a profile"},
     {"slice", cmd_slice, "write 2-D PNG slices of NIfTI volumes (.nii, .nii.gz, .hdr/.img)"},
 };
 

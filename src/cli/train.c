@@ -26,6 +26,7 @@ static void usage(FILE *f) {
           "  --epochs N            epochs to train (5), or\n"
           "  --iters N             iterations in total (overrides --epochs)\n"
           "  --lr X                Adam learning rate for G and D (2e-4)\n"
+          "  --lr-g X, --lr-d X    separate learning rates for G and D\n"
           "  --beta1 X             Adam beta1 (0.5)\n"
           "  --seed N              seed for weights, data order and noise (999)\n"
           "  --device SPEC         OpenCL device: index, P:D, gpu, cpu or a name part\n"
@@ -33,7 +34,11 @@ static void usage(FILE *f) {
           "  --resume FILE         continue from a checkpoint (its run directory by default)\n"
           "  --sample-every N      fixed-noise grid and plot every N iterations (100)\n"
           "  --checkpoint-every N  checkpoint every N iterations (500, and at the end)\n"
-          "  --log-every N         progress line every N iterations (10)\n");
+          "  --log-every N         progress line every N iterations (10)\n\n"
+          "Stability switches (off by default, so the recipe is reproduced exactly):\n"
+          "  --label-smooth X      one-sided label smoothing: D's real label is 1 - X\n"
+          "  --ema DECAY           average G's weights (e.g. 0.999) for samples and export\n"
+          "  --nan-guard           skip steps with NaN/Inf gradients; stop after 10 in a row\n");
 }
 
 typedef struct printer {
@@ -104,10 +109,11 @@ static int on_progress(void *user, const clgan_train_progress *p) {
            p->stats.d_g_z1, p->stats.d_g_z2, p->img_per_s, eta);
     fflush(stdout);
   }
-  if (!isfinite(p->stats.loss_d) || !isfinite(p->stats.loss_g)) {
-    fprintf(stderr, "clgan train: the losses are not finite at iteration %ld; stopping "
-                    "(a checkpoint of this state is written)\n", p->iteration);
-    return 1;
+  if (p->stats.skipped) {
+    printf("iteration %ld: non-finite gradients; the %s update%s skipped (--nan-guard)\n",
+           p->iteration, p->stats.skipped == 3 ? "D and G" : p->stats.skipped == 1 ? "D" : "G",
+           p->stats.skipped == 3 ? "s were" : " was");
+    return 0;
   }
   return 0;
 }
@@ -153,6 +159,20 @@ int cmd_train(int argc, char **argv) {
       VALUE();
       if (!cli_float(cmd, a, val, 0, 10, &f)) return 2;
       o.cfg.lr_g = o.cfg.lr_d = f;
+    } else if (strcmp(a, "--lr-g") == 0 || strcmp(a, "--lr-d") == 0) {
+      VALUE();
+      if (!cli_float(cmd, a, val, 0, 10, &f)) return 2;
+      *(a[5] == 'g' ? &o.cfg.lr_g : &o.cfg.lr_d) = f;
+    } else if (strcmp(a, "--label-smooth") == 0) {
+      VALUE();
+      if (!cli_float(cmd, a, val, -1e-9, 0.5, &f)) return 2;
+      o.cfg.label_smooth = f;
+    } else if (strcmp(a, "--ema") == 0) {
+      VALUE();
+      if (!cli_float(cmd, a, val, 0, 0.999999, &f)) return 2;
+      o.cfg.ema_decay = f;
+    } else if (strcmp(a, "--nan-guard") == 0) {
+      o.cfg.nan_guard = 1;
     } else if (strcmp(a, "--beta1") == 0) {
       VALUE();
       if (!cli_float(cmd, a, val, -1e-9, 0.999999, &f)) return 2;

@@ -120,6 +120,8 @@ clgan_status graph_forward(const graph *g, const graph_pass *p, clgan_buf x) {
   clgan_buf in = x;
   for (int i = 0; i < g->nlayers && st == CLGAN_OK; i++) {
     const graph_layer *l = &g->layers[i];
+    /* profiling region for clgan bench (no-op unless profiling) */
+    clgan_profile_region(p->ctx, "%c%d fwd", g->which == CLGAN_NET_G ? 'G' : 'D', i + 1);
     clgan_buf w = at(p->params, l->w_off);
     st = l->transposed ? clgan_convt2d_forward(p->ctx, &l->shape, in, w, l->z, p->col)
                        : clgan_conv2d_forward(p->ctx, &l->shape, in, w, l->z, p->col);
@@ -147,6 +149,8 @@ clgan_status graph_backward(const graph *g, const graph_pass *p, clgan_buf x, in
   clgan_status st = CLGAN_OK;
   for (int i = g->nlayers - 1; i >= 0 && st == CLGAN_OK; i--) {
     const graph_layer *l = &g->layers[i];
+    /* profiling region for clgan bench (no-op unless profiling) */
+    clgan_profile_region(p->ctx, "%c%d bwd", g->which == CLGAN_NET_G ? 'G' : 'D', i + 1);
     size_t m = (size_t)l->shape.n * l->out_hw * l->out_hw;
     clgan_buf dy = p->grad_buf[*cur];
     if (l->act != CLGAN_ACT_NONE)

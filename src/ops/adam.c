@@ -26,8 +26,9 @@ static int fits_uint(clgan_buf b, size_t count) {
   return b.off <= UINT_MAX && count <= UINT_MAX - b.off;
 }
 
-clgan_status clgan_adam_step(clgan_ctx *ctx, const clgan_adam_params *p, long step, size_t count,
-                             clgan_buf param, clgan_buf grad, clgan_buf m, clgan_buf v) {
+static clgan_status adam_launch(clgan_ctx *ctx, const clgan_adam_params *p, long step,
+                               size_t count, clgan_buf param, clgan_buf grad, clgan_buf m,
+                               clgan_buf v, clgan_buf skip) {
   if (!p) return clgan_fail(CLGAN_ERR_INVALID, "adam: null parameters");
   if (step < 1) return clgan_fail(CLGAN_ERR_INVALID, "adam: step %ld is not >= 1", step);
   if (!(p->lr >= 0.0f) || !(p->eps >= 0.0f) || !(p->beta1 >= 0.0f && p->beta1 < 1.0f) ||
@@ -49,7 +50,8 @@ clgan_status clgan_adam_step(clgan_ctx *ctx, const clgan_adam_params *p, long st
   float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
 
   cl_kernel k;
-  clgan_status st = clgan_kernel_get(ctx, "adam", NULL, "adam_step", &k);
+  clgan_status st = clgan_kernel_get(ctx, "adam", skip.mem ? "-DCLGAN_ADAM_GUARD" : NULL,
+                                     "adam_step", &k);
   if (st != CLGAN_OK) return st;
   cl_uint po = (cl_uint)param.off, go = (cl_uint)grad.off, mo = (cl_uint)m.off,
           vo = (cl_uint)v.off, n = (cl_uint)count;
@@ -59,6 +61,29 @@ clgan_status clgan_adam_step(clgan_ctx *ctx, const clgan_adam_params *p, long st
                       &omb1, sizeof beta2, &beta2, sizeof omb2, &omb2, sizeof step_size,
                       &step_size, sizeof bc2_sqrt, &bc2_sqrt, sizeof eps, &eps);
   if (st != CLGAN_OK) return st;
+  if (skip.mem) {
+    cl_uint so = (cl_uint)skip.off;
+    st = clgan_set_args(k, 18, sizeof(cl_mem), &param.mem, sizeof po, &po, sizeof(cl_mem),
+                        &grad.mem, sizeof go, &go, sizeof(cl_mem), &m.mem, sizeof mo, &mo,
+                        sizeof(cl_mem), &v.mem, sizeof vo, &vo, sizeof n, &n, sizeof beta1, &beta1,
+                        sizeof omb1, &omb1, sizeof beta2, &beta2, sizeof omb2, &omb2,
+                        sizeof step_size, &step_size, sizeof bc2_sqrt, &bc2_sqrt, sizeof eps, &eps,
+                        sizeof(cl_mem), &skip.mem, sizeof so, &so);
+    if (st != CLGAN_OK) return st;
+  }
   size_t global = clgan_round_up(count, 64);
   return clgan_launch(ctx, k, 1, &global, NULL, "adam_step");
+}
+
+clgan_status clgan_adam_step(clgan_ctx *ctx, const clgan_adam_params *p, long step, size_t count,
+                             clgan_buf param, clgan_buf grad, clgan_buf m, clgan_buf v) {
+  clgan_buf none = {NULL, 0};
+  return adam_launch(ctx, p, step, count, param, grad, m, v, none);
+}
+
+clgan_status clgan_adam_step_guarded(clgan_ctx *ctx, const clgan_adam_params *p, long step,
+                                     size_t count, clgan_buf param, clgan_buf grad, clgan_buf m,
+                                     clgan_buf v, clgan_buf skip) {
+  if (!skip.mem) return clgan_fail(CLGAN_ERR_INVALID, "adam: null skip flag");
+  return adam_launch(ctx, p, step, count, param, grad, m, v, skip);
 }

@@ -47,6 +47,11 @@ typedef struct own_config {
 /* Split k over work-groups only in ranges of at least this many. */
 #define OWN_SPLIT_MIN_K 1024
 
+/* GEMMs for the one-work-item-per-element kernel (no overflow in m*n*k). */
+static int own_is_tiny(size_t m, size_t n, size_t k) {
+  return k == 0 || (m * n <= OWN_SIMPLE_MAX_MACS && m * n * k <= OWN_SIMPLE_MAX_MACS);
+}
+
 static own_config own_config_for(const clgan_ctx *ctx) {
   own_config c;
   const char *e;
@@ -188,10 +193,13 @@ static clgan_status pack(clgan_ctx *ctx, const own_config *cfg, char which, size
                            sizeof x_off, &x_off, sizeof stride, &stride, sizeof(cl_mem),
                            &ctx->gemm_ws.mem, sizeof o_off, &o_off)) != CLGAN_OK)
     return st;
+  size_t panels = (rows + width - 1) / width, chunks = (k + 15) / 16;
+  size_t g[2] = {along_i ? panels : chunks, along_i ? k : panels};
+  /* 64 work-items, wide in dimension 0 unless it is short */
   size_t l[2] = {16, 4};
+  while (l[0] > 1 && l[0] / 2 >= g[0]) l[0] /= 2, l[1] *= 2;
   fit_local(ctx, kr, &l[0], &l[1]);
-  size_t g[2] = {clgan_round_up(along_i ? k : (k + 15) / 16, l[0]),
-                 clgan_round_up((rows + width - 1) / width, l[1])};
+  g[0] = clgan_round_up(g[0], l[0]), g[1] = clgan_round_up(g[1], l[1]);
   return clgan_launch(ctx, kr, 2, g, l, name);
 }
 
@@ -199,7 +207,7 @@ static clgan_status own_gemm(clgan_ctx *ctx, int ta, int tb, size_t m, size_t n,
                              float alpha, clgan_buf a, size_t lda, clgan_buf b, size_t ldb,
                              float beta, clgan_buf c, size_t ldc) {
   own_config cfg = own_config_for(ctx);
-  if (k == 0 || m * n * k <= OWN_SIMPLE_MAX_MACS)
+  if (own_is_tiny(m, n, k))
     return own_simple(ctx, &cfg, ta, tb, (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb,
                       beta, c, (int)ldc);
   own_plan p = own_plan_for(ctx, &cfg, m, n, k);
@@ -259,7 +267,8 @@ static clgan_status clblast_gemm(clgan_ctx *ctx, int ta, int tb, size_t m, size_
   CLBlastStatusCode s = CLBlastSgemm(
       CLBlastLayoutRowMajor, ta ? CLBlastTransposeYes : CLBlastTransposeNo,
       tb ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, alpha, a.mem, a.off, lda, b.mem,
-      b.off, ldb, beta, c.mem, c.off, ldc, &ctx->queue, NULL);
+      b.off, ldb, beta, c.mem, c.off, ldc, &ctx->queue,
+      clgan_profile_next_event(ctx, "clblast_sgemm")); /* NULL unless profiling */
   if (s == CLBlastSuccess) return CLGAN_OK;
   return clgan_fail(CLGAN_ERR_CLBLAST,
                     "CLBlastSgemm(%c%c, m=%zu n=%zu k=%zu) failed on %s: CLBlast status %d%s%s",
@@ -455,7 +464,7 @@ clgan_status clgan_gemm_reserve(clgan_ctx *ctx, size_t m, size_t n, size_t k) {
   cl_kernel kr;
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if ((st = own_kernel(ctx, &cfg, names[i], &kr)) != CLGAN_OK) return st;
-  if (k == 0 || m * n * k <= OWN_SIMPLE_MAX_MACS) return CLGAN_OK;
+  if (own_is_tiny(m, n, k)) return CLGAN_OK;
   own_plan p = own_plan_for(ctx, &cfg, m, n, k);
   if ((st = ws_reserve(ctx, p.ws_floats)) != CLGAN_OK) return st;
   /* An empty GEMM (m = n = 0) launched with the plan's geometry: some

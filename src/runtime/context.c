@@ -38,6 +38,7 @@ clgan_status clgan_ctx_create(const clgan_ctx_options *opts, clgan_ctx **out) {
   ctx->queue = clCreateCommandQueue(ctx->context, ctx->dev.device,
                                     opts->profiling ? CL_QUEUE_PROFILING_ENABLE : 0, &err);
   if ((st = clgan_cl_check(err, "clCreateCommandQueue")) != CLGAN_OK) goto fail;
+  if (opts->profiling && (st = clgan_profile_create(ctx)) != CLGAN_OK) goto fail;
   *out = ctx;
   return CLGAN_OK;
 fail:
@@ -48,6 +49,7 @@ fail:
 void clgan_ctx_destroy(clgan_ctx *ctx) {
   if (!ctx) return;
   if (ctx->queue) clFinish(ctx->queue);
+  clgan_profile_destroy(ctx);
   clgan_buf_release(&ctx->gemm_ws);
   for (int i = 0; i < ctx->nkernels; i++) {
     clReleaseKernel(ctx->kernels[i].kernel);
@@ -92,7 +94,8 @@ clgan_status clgan_set_args(cl_kernel k, int nargs, ...) {
 
 clgan_status clgan_launch(clgan_ctx *ctx, cl_kernel k, cl_uint dims, const size_t *global,
                           const size_t *local, const char *what) {
-  cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, global, local, 0, NULL, NULL);
+  cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, global, local, 0, NULL,
+                                      clgan_profile_next_event(ctx, what));
   if (err == CL_SUCCESS) return CLGAN_OK;
   return clgan_fail(CLGAN_ERR_OPENCL, "clEnqueueNDRangeKernel(%s) failed on %s: %s (%d)", what,
                     ctx->dev.name, clgan_cl_error_name(err), (int)err);

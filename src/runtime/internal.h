@@ -38,6 +38,7 @@ struct clgan_ctx {
   int nprograms, nkernels;
   clgan_program_entry programs[CLGAN_MAX_PROGRAMS];
   clgan_kernel_entry kernels[CLGAN_MAX_KERNELS];
+  struct clgan_profile *prof;       /* per-kernel events; NULL unless profiling (profile.c) */
 };
 
 /* Sets the thread's error detail and returns status (printf-style). */
@@ -53,6 +54,23 @@ clgan_status clgan_set_args(cl_kernel k, int nargs, ...); /* pairs: size, ptr */
 clgan_status clgan_launch(clgan_ctx *ctx, cl_kernel k, cl_uint dims,
                           const size_t *global, const size_t *local,
                           const char *what);
+
+/* Per-kernel profiling (src/runtime/profile.c), active only on contexts
+ * created with clgan_ctx_options.profiling: every launch records its event
+ * under the current region into a fixed-capacity array allocated with the
+ * context (nothing is allocated per launch; when full, launches are counted
+ * as dropped). Collect with clgan_ctx_profile_collect (runtime.h). */
+clgan_status clgan_profile_create(clgan_ctx *ctx);  /* from clgan_ctx_create */
+void clgan_profile_destroy(clgan_ctx *ctx);         /* from clgan_ctx_destroy */
+/* Names the work enqueued from now on ("G3 fwd", "D update"); printf-style,
+ * truncated to 39 characters. No-op (no formatting) when not profiling. */
+void clgan_profile_region(clgan_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The event slot for the next enqueued command named `what` (for enqueues
+ * outside clgan_launch, e.g. CLBlast's), or NULL when not profiling or full.
+ * An enqueue that fails leaves the slot empty, which collect skips. */
+cl_event *clgan_profile_next_event(clgan_ctx *ctx, const char *what);
+
 /* Rounds x up to a multiple of m. */
 static inline size_t clgan_round_up(size_t x, size_t m) {
   return (x + m - 1) / m * m;

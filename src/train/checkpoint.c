@@ -29,7 +29,8 @@ static const cfg_field cfg_fields[] = {
     INT_FIELD(image_size), INT_FIELD(channels),    INT_FIELD(nz),        INT_FIELD(ngf),
     INT_FIELD(ndf),        INT_FIELD(batch),       FLOAT_FIELD(lr_g),    FLOAT_FIELD(lr_d),
     FLOAT_FIELD(beta1),    FLOAT_FIELD(beta2),     FLOAT_FIELD(adam_eps), FLOAT_FIELD(bn_momentum),
-    FLOAT_FIELD(bn_eps),   FLOAT_FIELD(lrelu_slope),
+    FLOAT_FIELD(bn_eps),   FLOAT_FIELD(lrelu_slope), FLOAT_FIELD(label_smooth),
+    FLOAT_FIELD(ema_decay), INT_FIELD(nan_guard),
 };
 #define NFIELDS ((int)(sizeof cfg_fields / sizeof cfg_fields[0]))
 
@@ -147,13 +148,19 @@ clgan_status clgan_checkpoint_save(const char *path, clgan_dcgan *net, const clg
       if (a != CLGAN_ARENA_GRAD) st = clgan_dcgan_arena_read(net, n, a, h[n].arena[a]);
   }
   for (int n = 0; n < 2 && st == CLGAN_OK; n++) {
-    for (int t = 0; t < h[n].count && nt + 3 <= MAX_TENSORS; t++) {
+    for (int t = 0; t < h[n].count && nt + 4 <= MAX_TENSORS; t++) {
       const clgan_tensor_desc *d = &h[n].desc[t];
       snprintf(names[nt], sizeof names[0], "%s.%s", net_prefix[n], d->name);
       tensors[nt] = (clgan_st_tensor){.name = names[nt], .dtype = CLGAN_F32};
       set_shape(&tensors[nt], d);
       tensors[nt++].data = h[n].arena[d->is_param ? CLGAN_ARENA_PARAM : CLGAN_ARENA_STATS] + d->offset;
       if (!d->is_param) continue;
+      if (clgan_dcgan_arena_floats(net, n, CLGAN_ARENA_EMA) > 0) {
+        snprintf(names[nt], sizeof names[0], "%s_ema.%s", net_prefix[n], d->name);
+        tensors[nt] = (clgan_st_tensor){.name = names[nt], .dtype = CLGAN_F32};
+        set_shape(&tensors[nt], d);
+        tensors[nt++].data = h[n].arena[CLGAN_ARENA_EMA] + d->offset;
+      }
       for (int k = 0; k < 2; k++) {
         snprintf(names[nt], sizeof names[0], "%s.%s.%s", opt_prefix[n], k ? "exp_avg_sq" : "exp_avg",
                  d->name);
@@ -275,6 +282,12 @@ clgan_status clgan_checkpoint_load(const char *path, clgan_dcgan *net, clgan_tra
       if (s != CLGAN_OK) break;
       memcpy(h[n].arena[d->is_param ? CLGAN_ARENA_PARAM : CLGAN_ARENA_STATS] + d->offset, src,
              d->count * sizeof(float));
+      if (d->is_param && clgan_dcgan_arena_floats(net, n, CLGAN_ARENA_EMA) > 0) {
+        snprintf(name, sizeof name, "%s_ema.%s", net_prefix[n], d->name);
+        s = clgan_safetensors_expect_f32(st, name, d->ndim, shape, &src);
+        if (s != CLGAN_OK) break;
+        memcpy(h[n].arena[CLGAN_ARENA_EMA] + d->offset, src, d->count * sizeof(float));
+      }
       for (int k = 0; k < 2 && d->is_param && s == CLGAN_OK; k++) {
         snprintf(name, sizeof name, "%s.%s.%s", opt_prefix[n], k ? "exp_avg_sq" : "exp_avg", d->name);
         s = clgan_safetensors_expect_f32(st, name, d->ndim, shape, &src);
@@ -326,7 +339,10 @@ clgan_status clgan_export_generator(const char *path, clgan_dcgan *net) {
   host_net h;
   clgan_status s = host_net_alloc(net, CLGAN_NET_G, &h);
   if (s != CLGAN_OK) return s;
-  s = clgan_dcgan_arena_read(net, CLGAN_NET_G, CLGAN_ARENA_PARAM, h.arena[CLGAN_ARENA_PARAM]);
+  /* the averaged weights when the model keeps them (they are what samples use) */
+  clgan_arena weights =
+      clgan_dcgan_arena_floats(net, CLGAN_NET_G, CLGAN_ARENA_EMA) > 0 ? CLGAN_ARENA_EMA : CLGAN_ARENA_PARAM;
+  s = clgan_dcgan_arena_read(net, CLGAN_NET_G, weights, h.arena[CLGAN_ARENA_PARAM]);
   if (s == CLGAN_OK)
     s = clgan_dcgan_arena_read(net, CLGAN_NET_G, CLGAN_ARENA_STATS, h.arena[CLGAN_ARENA_STATS]);
   /* PyTorch's BatchNorm2d state_dict also has num_batches_tracked (int64
@@ -390,6 +406,8 @@ clgan_status clgan_import_generator(const char *path, clgan_dcgan *net) {
   }
   if (s == CLGAN_OK)
     s = clgan_dcgan_arena_write(net, CLGAN_NET_G, CLGAN_ARENA_PARAM, h.arena[CLGAN_ARENA_PARAM]);
+  if (s == CLGAN_OK && clgan_dcgan_arena_floats(net, CLGAN_NET_G, CLGAN_ARENA_EMA) > 0)
+    s = clgan_dcgan_arena_write(net, CLGAN_NET_G, CLGAN_ARENA_EMA, h.arena[CLGAN_ARENA_PARAM]);
   if (s == CLGAN_OK)
     s = clgan_dcgan_arena_write(net, CLGAN_NET_G, CLGAN_ARENA_STATS, h.arena[CLGAN_ARENA_STATS]);
   host_net_free(&h);

@@ -12,6 +12,7 @@ typedef struct net_state {
   graph g;
   clgan_buf arena[CLGAN_ARENA_COUNT]; /* PARAM, GRAD, ADAM_M, ADAM_V: param_floats; STATS */
   long adam_step;
+  int has_ema;
 } net_state;
 
 struct clgan_dcgan {
@@ -22,6 +23,8 @@ struct clgan_dcgan {
   clgan_buf grad_buf[2]; /* [max activation floats] ping-pong gradients */
   clgan_buf discard;     /* [2 * max channels] BN gradients not wanted */
   clgan_buf loss;        /* [6] errD_real, D(x), errD_fake, D(G(z1)), errG, D(G(z2)) */
+  clgan_buf guard;       /* [2] nan_guard flags: D, G gradients not finite */
+  clgan_buf stats_backup[2]; /* nan_guard: running statistics before the step */
   size_t device_bytes;
 };
 
@@ -44,6 +47,7 @@ clgan_dcgan_config clgan_dcgan_default_config(void) {
 }
 
 static size_t arena_size(const net_state *s, clgan_arena a) {
+  if (a == CLGAN_ARENA_EMA) return s->has_ema ? s->g.param_floats : 0;
   return a == CLGAN_ARENA_STATS ? s->g.stats_floats : s->g.param_floats;
 }
 
@@ -100,6 +104,7 @@ clgan_status clgan_dcgan_create(clgan_ctx *ctx, const clgan_dcgan_config *cfg, c
   size_t img = (size_t)cfg->channels * cfg->batch * cfg->image_size * cfg->image_size;
   if (img > max_act) max_act = img;
   int max_c = g->max_channels > dg->max_channels ? g->max_channels : dg->max_channels;
+  d->net[CLGAN_NET_G].has_ema = cfg->ema_decay > 0.0f;
   for (int n = 0; n < 2 && st == CLGAN_OK; n++) {
     st = bind_layers(d, &d->net[n].g);
     if (st == CLGAN_OK) st = init_arenas(d, &d->net[n]);
@@ -109,6 +114,11 @@ clgan_status clgan_dcgan_create(clgan_ctx *ctx, const clgan_dcgan_config *cfg, c
   if (st == CLGAN_OK) st = alloc(d, max_act, &d->grad_buf[1]);
   if (st == CLGAN_OK) st = alloc(d, 2 * (size_t)max_c, &d->discard);
   if (st == CLGAN_OK) st = alloc(d, 6, &d->loss);
+  if (st == CLGAN_OK && cfg->nan_guard) {
+    st = alloc(d, 2, &d->guard);
+    for (int n = 0; n < 2 && st == CLGAN_OK; n++)
+      st = alloc(d, d->net[n].g.stats_floats, &d->stats_backup[n]);
+  }
   if (st == CLGAN_OK) st = clgan_ctx_finish(ctx);
   if (st != CLGAN_OK) {
     clgan_dcgan_destroy(d);
@@ -137,6 +147,9 @@ void clgan_dcgan_destroy(clgan_dcgan *d) {
   clgan_buf_release(&d->grad_buf[1]);
   clgan_buf_release(&d->discard);
   clgan_buf_release(&d->loss);
+  clgan_buf_release(&d->guard);
+  clgan_buf_release(&d->stats_backup[0]);
+  clgan_buf_release(&d->stats_backup[1]);
   free(d);
 }
 
@@ -182,6 +195,7 @@ clgan_status clgan_dcgan_init_weights(clgan_dcgan *d, uint64_t seed) {
         clgan_rng_normal(&rng, host + td->offset, td->count, 1.0f, 0.02f);
     }
     st = clgan_dcgan_arena_write(d, n, CLGAN_ARENA_PARAM, host);
+    if (st == CLGAN_OK && s->has_ema) st = clgan_dcgan_arena_write(d, n, CLGAN_ARENA_EMA, host);
     free(host);
   }
   return st;
@@ -271,6 +285,7 @@ static clgan_status d_forward_loss(clgan_dcgan *d, const graph_pass *p, clgan_bu
   const graph *dg = &d->net[CLGAN_NET_D].g;
   clgan_status st = graph_forward(dg, p, x);
   if (st != CLGAN_OK) return st;
+  clgan_profile_region(d->ctx, "loss"); /* profiling region for clgan bench */
   return clgan_bce_logits(d->ctx, (size_t)d->cfg.batch, dg->layers[dg->nlayers - 1].z, target,
                           clgan_buf_at(d->loss, (size_t)slot), d->grad_buf[0], 1.0f);
 }
@@ -279,13 +294,40 @@ static clgan_status adam(clgan_dcgan *d, clgan_net which, float lr) {
   net_state *s = &d->net[which];
   clgan_adam_params ap = {lr, d->cfg.beta1, d->cfg.beta2, d->cfg.adam_eps};
   s->adam_step++;
-  return clgan_adam_step(d->ctx, &ap, s->adam_step, s->g.param_floats,
-                         s->arena[CLGAN_ARENA_PARAM], s->arena[CLGAN_ARENA_GRAD],
-                         s->arena[CLGAN_ARENA_ADAM_M], s->arena[CLGAN_ARENA_ADAM_V]);
+  /* profiling region for clgan bench (no-op unless profiling) */
+  clgan_profile_region(d->ctx, which == CLGAN_NET_G ? "G update" : "D update");
+  if (!d->cfg.nan_guard)
+    return clgan_adam_step(d->ctx, &ap, s->adam_step, s->g.param_floats,
+                           s->arena[CLGAN_ARENA_PARAM], s->arena[CLGAN_ARENA_GRAD],
+                           s->arena[CLGAN_ARENA_ADAM_M], s->arena[CLGAN_ARENA_ADAM_V]);
+  /* the guard: flag non-finite gradients, and the update skips itself */
+  clgan_buf flag = clgan_buf_at(d->guard, (size_t)which);
+  clgan_status st = clgan_nonfinite_flag(d->ctx, s->g.param_floats, s->arena[CLGAN_ARENA_GRAD], flag);
+  if (st != CLGAN_OK) return st;
+  return clgan_adam_step_guarded(d->ctx, &ap, s->adam_step, s->g.param_floats,
+                                 s->arena[CLGAN_ARENA_PARAM], s->arena[CLGAN_ARENA_GRAD],
+                                 s->arena[CLGAN_ARENA_ADAM_M], s->arena[CLGAN_ARENA_ADAM_V], flag);
+}
+
+/* nan_guard, after the step: read the flags; a skipped update keeps its Adam
+ * step count, and the running statistics of the step are restored. */
+static clgan_status guard_finish(clgan_dcgan *d, int *skipped) {
+  float flags[2];
+  clgan_status st = clgan_buf_read(d->ctx, d->guard, flags, 2);
+  *skipped = 0;
+  for (int which = 0; which < 2 && st == CLGAN_OK; which++) {
+    if (flags[which] == 0.0f) continue;
+    *skipped |= which == CLGAN_NET_D ? 1 : 2;
+    d->net[which].adam_step--;
+    st = clgan_copy(d->ctx, d->stats_backup[which], d->net[which].arena[CLGAN_ARENA_STATS],
+                    d->net[which].g.stats_floats);
+  }
+  return st;
 }
 
 clgan_status clgan_dcgan_generate(clgan_dcgan *d, clgan_buf noise, clgan_bn_mode mode) {
   graph_pass pg = pass_for(d, CLGAN_NET_G);
+  if (d->net[CLGAN_NET_G].has_ema) pg.params = d->net[CLGAN_NET_G].arena[CLGAN_ARENA_EMA];
   pg.bn_eval = mode == CLGAN_BN_RUNNING;
   pg.bn_momentum = 0.0f; /* batch statistics without touching the running ones */
   return graph_forward(&d->net[CLGAN_NET_G].g, &pg, noise);
@@ -297,8 +339,13 @@ clgan_status clgan_dcgan_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise,
   const graph *gg = &d->net[CLGAN_NET_G].g, *dg = &d->net[CLGAN_NET_D].g;
   clgan_buf fake = clgan_dcgan_fake(d);
   int cur = 0;
-  /* D step: real (label 1) then fake.detach() (label 0), gradients summed. */
-  clgan_status st = d_forward_loss(d, &pd, real, 1.0f, 0);
+  clgan_status st = CLGAN_OK;
+  for (int n = 0; n < 2 && d->cfg.nan_guard && st == CLGAN_OK; n++)
+    st = clgan_copy(d->ctx, d->net[n].arena[CLGAN_ARENA_STATS], d->stats_backup[n],
+                    d->net[n].g.stats_floats);
+  /* D step: real (label 1, or 1 - label_smooth) then fake.detach() (label 0),
+   * gradients summed. */
+  if (st == CLGAN_OK) st = d_forward_loss(d, &pd, real, 1.0f - d->cfg.label_smooth, 0);
   if (st == CLGAN_OK) st = graph_backward(dg, &pd, real, &cur, 1, 0, 0);
   if (st == CLGAN_OK) st = graph_forward(gg, &pg, noise);
   if (st == CLGAN_OK) st = d_forward_loss(d, &pd, fake, 0.0f, 2);
@@ -317,6 +364,12 @@ clgan_status clgan_dcgan_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise,
     st = graph_backward(gg, &pg, noise, &gcur, 1, 0, 0);
   }
   if (st == CLGAN_OK) st = adam(d, CLGAN_NET_G, d->cfg.lr_g);
+  if (st == CLGAN_OK && d->net[CLGAN_NET_G].has_ema)
+    st = clgan_ema_update(d->ctx, d->net[CLGAN_NET_G].g.param_floats,
+                          d->net[CLGAN_NET_G].arena[CLGAN_ARENA_EMA],
+                          d->net[CLGAN_NET_G].arena[CLGAN_ARENA_PARAM], d->cfg.ema_decay);
+  int skipped = 0;
+  if (st == CLGAN_OK && d->cfg.nan_guard) st = guard_finish(d, &skipped);
   if (st == CLGAN_OK && stats) {
     float l[6];
     st = clgan_buf_read(d->ctx, d->loss, l, 6);
@@ -326,6 +379,7 @@ clgan_status clgan_dcgan_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise,
       stats->d_g_z1 = l[3];
       stats->loss_g = l[4];
       stats->d_g_z2 = l[5];
+      stats->skipped = skipped;
     }
   }
   return st;

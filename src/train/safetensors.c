@@ -304,6 +304,12 @@ const clgan_st_tensor *clgan_safetensors_at(const clgan_safetensors *st, int i) 
   return i >= 0 && i < st->count ? &st->tensors[i] : NULL;
 }
 
+int clgan_safetensors_meta_count(const clgan_safetensors *st) { return st->meta_count; }
+
+const char *clgan_safetensors_meta_key(const clgan_safetensors *st, int i) {
+  return i >= 0 && i < st->meta_count ? st->meta_keys[i] : NULL;
+}
+
 const char *clgan_safetensors_meta(const clgan_safetensors *st, const char *key) {
   for (int i = 0; i < st->meta_count; i++)
     if (strcmp(st->meta_keys[i], key) == 0) return st->meta_values[i];

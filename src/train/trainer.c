@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -357,6 +358,7 @@ clgan_status clgan_train(clgan_ctx *ctx, const clgan_train_options *opts, const 
   size_t nzb = (size_t)c->nz * c->batch;
   double t_last = now(), rate = 0;
   long start = r.ts.iteration, done_since = 0;
+  int bad_in_row = 0;
   /* Steps must not create kernels: the first step runs unfrozen (kernels
    * are created lazily by the ops), every later one frozen. */
   for (long it = start; it < r.total && st == CLGAN_OK; it++) {
@@ -372,6 +374,28 @@ clgan_status clgan_train(clgan_ctx *ctx, const clgan_train_options *opts, const 
       clgan_ctx_freeze(ctx, 1);
     }
     long done = it + 1;
+    bad_in_row = s.skipped ? bad_in_row + 1 : 0;
+    int max_bad = opts->max_bad_steps > 0 ? opts->max_bad_steps : 10;
+    if (bad_in_row >= max_bad) {
+      /* the updates were skipped, so the model still holds the last good state */
+      fflush(r.log);
+      st = save_checkpoint(&r, done);
+      if (st == CLGAN_OK)
+        st = clgan_fail(CLGAN_ERR_DIVERGED,
+                        "%d steps in a row had non-finite gradients (up to iteration %ld); the "
+                        "last good state is in %s/checkpoint.safetensors: try a lower --lr",
+                        bad_in_row, done, opts->out_dir);
+      break;
+    }
+    if (!c->nan_guard && !(isfinite(s.loss_d) && isfinite(s.loss_g))) {
+      /* the weights may already be broken: keep the last checkpoint as it is */
+      fflush(r.log);
+      st = clgan_fail(CLGAN_ERR_DIVERGED,
+                      "the losses are not finite at iteration %ld (Loss_D %g, Loss_G %g); the "
+                      "last checkpoint was kept; --nan-guard skips such steps",
+                      done, (double)s.loss_d, (double)s.loss_g);
+      break;
+    }
     r.loss_d[it] = s.loss_d;
     r.loss_g[it] = s.loss_g;
     done_since++;

@@ -1,0 +1,321 @@
+#!/usr/bin/python3
+# PyTorch peer of `clgan bench`: times the PyTorch DCGAN tutorial's training
+# step (DESIGN.md section 1: D.zero_grad; D(real) backward; fake = G(z);
+# D(fake.detach()) backward; D step; G.zero_grad; D(fake) backward; G step;
+# BCELoss; Adam(2e-4, (0.5, 0.999))) on the same configurations and synthetic
+# data as clgan bench (a uniform [-1, 1) real batch and a normal noise batch,
+# made once), and prints the same figures: median ms per step, img/s,
+# effective GFLOP/s with clgan's FLOP count (clgan_dcgan_step_flops,
+# src/train/dcgan.c), start-up to the first step done, resident memory.
+#
+# Run with Debian's python3, which has PyTorch (apt-get install python3-torch):
+#     /usr/bin/python3 bench/peer_pytorch.py --config gray32 [--steps N] [--json FILE]
+# (the python3 first on PATH may be another interpreter without torch).
+# bench/compare.sh runs this and clgan bench together and prints the ratio.
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+
+T_SCRIPT = time.monotonic()
+
+import torch  # noqa: E402  (imported after the clock above on purpose)
+import torch.nn as nn  # noqa: E402
+
+CONFIGS = {
+    # image_size, channels, nz, ngf, ndf, batch
+    "tutorial": dict(size=64, channels=3, nz=100, ngf=64, ndf=64, batch=128),
+    "gray32": dict(size=32, channels=1, nz=100, ngf=32, ndf=32, batch=64),
+}
+LR, BETA1, BETA2 = 2e-4, 0.5, 0.999
+LRELU = 0.2
+
+
+def stages(image_size):
+    n, s = 0, image_size
+    while s > 4:
+        if s % 2:
+            raise ValueError("image size must be 4 * 2^k")
+        s //= 2
+        n += 1
+    return n
+
+
+# The tutorial's networks, parameterised by image size with the
+# pytorch/examples rule (as tests/parity/make_fixture.py).
+class Generator(nn.Module):
+    def __init__(self, image_size, nz, ngf, nc):
+        super().__init__()
+        n = stages(image_size)
+        mult = 2 ** (n - 1)
+        layers = [nn.ConvTranspose2d(nz, ngf * mult, 4, 1, 0, bias=False),
+                  nn.BatchNorm2d(ngf * mult), nn.ReLU(True)]
+        while mult > 1:
+            layers += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 4, 2, 1, bias=False),
+                       nn.BatchNorm2d(ngf * mult // 2), nn.ReLU(True)]
+            mult //= 2
+        layers += [nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh()]
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.main(x)
+
+
+class Discriminator(nn.Module):
+    def __init__(self, image_size, ndf, nc):
+        super().__init__()
+        n = stages(image_size)
+        layers = [nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(LRELU, inplace=True)]
+        mult = 1
+        for _ in range(n - 1):
+            layers += [nn.Conv2d(ndf * mult, ndf * mult * 2, 4, 2, 1, bias=False),
+                       nn.BatchNorm2d(ndf * mult * 2), nn.LeakyReLU(LRELU, inplace=True)]
+            mult *= 2
+        layers += [nn.Conv2d(ndf * mult, 1, 4, 1, 0, bias=False), nn.Sigmoid()]
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.main(x)
+
+
+def weights_init(m):  # the tutorial's
+    classname = m.__class__.__name__
+    if classname.find('Conv') != -1:
+        nn.init.normal_(m.weight.data, 0.0, 0.02)
+    elif classname.find('BatchNorm') != -1:
+        nn.init.normal_(m.weight.data, 1.0, 0.02)
+        nn.init.constant_(m.bias.data, 0)
+
+
+def step_flops(size, nc, nz, ngf, ndf, batch):
+    """clgan_dcgan_step_flops (src/train/dcgan.c), replicated: per layer
+    MACs = in_c * out_c * k * k * (pixels of the smaller side over the whole
+    batch: the input for ConvTranspose2d, the output for Conv2d); one
+    iteration = D on real (fwd + bwd without the image's gradient), G fwd,
+    D on fake (same), D for G's step (fwd + data gradients), G bwd."""
+    n = stages(size)
+    mult = 2 ** (n - 1)
+    g_layers = [(nz, ngf * mult, 1)]  # (in_c, out_c, input hw) of each ConvTranspose2d
+    c, hw = ngf * mult, 4
+    for _ in range(1, n):
+        g_layers.append((c, c // 2, hw))
+        c //= 2
+        hw *= 2
+    g_layers.append((c, nc, hw))
+    g = sum(2.0 * ci * co * 16 * batch * h * h for ci, co, h in g_layers)
+    d_layers = [(nc, ndf, size // 2)]  # (in_c, out_c, output hw) of each Conv2d
+    c, hw = ndf, size // 2
+    for _ in range(1, n):
+        d_layers.append((c, c * 2, hw // 2))
+        c *= 2
+        hw //= 2
+    d_layers.append((c, 1, 1))
+    dd = sum(2.0 * ci * co * 16 * batch * h * h for ci, co, h in d_layers)
+    ci, co, h = d_layers[0]
+    d_first = 2.0 * ci * co * 16 * batch * h * h
+    d_train = dd + (2 * dd - d_first)
+    return d_train + g + d_train + (dd + dd) + 2 * g
+
+
+def process_start_age():
+    """Seconds since this process started (from /proc), or None."""
+    try:
+        with open("/proc/self/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        start = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: starttime
+        return time.clock_gettime(time.CLOCK_BOOTTIME) - start
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def rss_bytes():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def fmt_bytes(b):
+    if b is None:
+        return "?"
+    if b >= 1 << 30:
+        return "%.2f GiB" % (b / (1 << 30))
+    return "%.1f MiB" % (b / (1 << 20))
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Times the PyTorch DCGAN tutorial's training step "
+                                 "(the peer of clgan bench).")
+    ap.add_argument("--config", default="tutorial", choices=sorted(CONFIGS))
+    for k in ("size", "channels", "nz", "ngf", "ndf", "batch"):
+        ap.add_argument("--" + k, type=int, help="override the configuration")
+    ap.add_argument("--steps", type=int, default=10, help="timed steps (10)")
+    ap.add_argument("--warmup", type=int, default=2, help="warm-up steps (2)")
+    ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+                    help="intra-op threads (default: every core this process may use)")
+    ap.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
+    ap.add_argument("--seed", type=int, default=999)
+    ap.add_argument("--peak-gflops", type=float,
+                    help="the device's FMA peak (e.g. clgan's measured one) for the fraction")
+    ap.add_argument("--profile", action="store_true",
+                    help="one extra step under torch.profiler: top operators")
+    ap.add_argument("--json", metavar="FILE", help="write the figures as a JSON array")
+    a = ap.parse_args()
+    cfg = dict(CONFIGS[a.config])
+    custom = False
+    for k in cfg:
+        v = getattr(a, k)
+        if v is not None and v != cfg[k]:
+            cfg[k], custom = v, True
+    if a.steps < 1 or a.warmup < 0:
+        ap.error("--steps must be >= 1 and --warmup >= 0")
+    size, nc, nz, ngf, ndf, b = (cfg[k] for k in ("size", "channels", "nz", "ngf", "ndf",
+                                                    "batch"))
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    dev = torch.device(a.device)
+    cuda = dev.type == "cuda"
+
+    def sync():
+        if cuda:
+            torch.cuda.synchronize()
+
+    rss_before = rss_bytes()
+    netG = Generator(size, nz, ngf, nc).to(dev)
+    netD = Discriminator(size, ndf, nc).to(dev)
+    netG.apply(weights_init)
+    netD.apply(weights_init)
+    criterion = nn.BCELoss()
+    optimizerD = torch.optim.Adam(netD.parameters(), lr=LR, betas=(BETA1, BETA2))
+    optimizerG = torch.optim.Adam(netG.parameters(), lr=LR, betas=(BETA1, BETA2))
+    real_cpu = (torch.rand(b, nc, size, size) * 2 - 1).to(dev)
+    noise = torch.randn(b, nz, 1, 1).to(dev)
+    real_label, fake_label = 1., 0.
+
+    def step():
+        # ---- the tutorial's loop body ----
+        netD.zero_grad()
+        label = torch.full((b,), real_label, dtype=torch.float, device=dev)
+        output = netD(real_cpu).view(-1)
+        errD_real = criterion(output, label)
+        errD_real.backward()
+        D_x = output.mean().item()
+        fake = netG(noise)
+        label.fill_(fake_label)
+        output = netD(fake.detach()).view(-1)
+        errD_fake = criterion(output, label)
+        errD_fake.backward()
+        D_G_z1 = output.mean().item()
+        errD = errD_real + errD_fake
+        optimizerD.step()
+        netG.zero_grad()
+        label.fill_(real_label)
+        output = netD(fake).view(-1)
+        errG = criterion(output, label)
+        errG.backward()
+        D_G_z2 = output.mean().item()
+        optimizerG.step()
+        # ---- end ----
+        sync()
+        return errD.item(), errG.item(), D_x, D_G_z1, D_G_z2
+
+    tty = sys.stderr.isatty()
+
+    def progress(what):
+        if tty:
+            sys.stderr.write("\r\033[Kpytorch peer: " + what)
+        else:
+            sys.stderr.write("pytorch peer: " + what + "\n")
+        sys.stderr.flush()
+
+    netG.train()
+    netD.train()
+    t_first = None
+    times = []
+    for i in range(a.warmup + a.steps):
+        if i < a.warmup:
+            progress("warm-up %d/%d" % (i + 1, a.warmup))
+        else:
+            progress("step %d/%d" % (i - a.warmup + 1, a.steps))
+        t0 = time.perf_counter()
+        losses = step()
+        dt = time.perf_counter() - t0
+        if i == 0:
+            age = process_start_age()
+            t_first = age if age is not None else time.monotonic() - T_SCRIPT
+        if i >= a.warmup:
+            times.append(dt)
+    if tty:
+        sys.stderr.write("\r\033[K")
+    ms = statistics.median(times) * 1e3
+    flops = step_flops(size, nc, nz, ngf, ndf, b)
+    img_s = b / (ms * 1e-3)
+    gflops = flops / (ms * 1e-3) * 1e-9
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    peak_mem = torch.cuda.max_memory_allocated() if cuda else maxrss
+    frac = gflops / a.peak_gflops if a.peak_gflops else None
+    threads = torch.get_num_threads()
+    name = ("PyTorch %s %s" % (torch.__version__, torch.cuda.get_device_name(dev) if cuda
+                                else "CPU, %d thread%s" % (threads, "" if threads == 1 else "s")))
+    cname = a.config + ("+custom" if custom else "")
+
+    print("== %s" % name)
+    print("config %s: %dx%d, %d channel%s, nz %d, ngf %d, ndf %d, batch %d; %.3g GFLOP per image "
+          "per step (clgan's count)" % (cname, size, size, nc, "" if nc == 1 else "s", nz, ngf,
+                                        ndf, b, flops / b * 1e-9))
+    print("step time:  median %.1f ms over %d steps (min %.1f, max %.1f) after %d warm-up step%s"
+          % (ms, a.steps, min(times) * 1e3, max(times) * 1e3, a.warmup,
+             "" if a.warmup == 1 else "s"))
+    print("throughput: %.1f img/s; %.1f GFLOP/s effective%s" % (
+        img_s, gflops, " = %.1f%% of the FMA peak (%.0f GFLOP/s)" % (100 * frac, a.peak_gflops)
+        if frac is not None else ""))
+    print("start-up:   process start to first step done: %.2f s" % t_first)
+    if cuda:
+        print("memory:     %s of CUDA tensors at most; max RSS %s" % (fmt_bytes(peak_mem),
+                                                                      fmt_bytes(maxrss)))
+    else:
+        print("memory:     max resident set %s (%s before the model was built: Python + torch)"
+              % (fmt_bytes(maxrss), fmt_bytes(rss_before)))
+    print("losses of the last step: Loss_D %.4f, Loss_G %.4f" % losses[:2])
+
+    top = []
+    if a.profile:
+        from torch.profiler import profile, ProfilerActivity
+        acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+        with profile(activities=acts) as prof:
+            step()
+        ev = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+        total = sum(e.self_cpu_time_total for e in ev) or 1
+        print("top operators of one profiled step (self CPU time):")
+        for e in ev[:10]:
+            print("  %-40s %8.1f ms %5.1f%%  (%d calls)" % (e.key, e.self_cpu_time_total / 1e3,
+                                                          100 * e.self_cpu_time_total / total,
+                                                          e.count))
+            top.append({"name": e.key, "ms": e.self_cpu_time_total / 1e3, "calls": e.count})
+
+    if a.json:
+        obj = {"device": name, "framework": "pytorch", "torch_version": torch.__version__,
+               "threads": threads, "config": cname, "image_size": size, "channels": nc,
+               "nz": nz, "ngf": ngf, "ndf": ndf, "batch": b, "steps": a.steps,
+               "warmup": a.warmup, "ms_per_step": ms, "ms_min": min(times) * 1e3,
+               "ms_max": max(times) * 1e3, "img_per_s": img_s, "gflop_per_step": flops * 1e-9,
+               "gflops": gflops, "peak_gflops": a.peak_gflops, "peak_fraction": frac,
+               "peak_bytes": peak_mem, "max_rss_bytes": maxrss,
+               "rss_before_model_bytes": rss_before, "startup_s": t_first,
+               "loss_d": losses[0], "loss_g": losses[1]}
+        if top:
+            obj["operators"] = top
+        with open(a.json, "w") as f:
+            json.dump([obj], f, indent=2)
+            f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
