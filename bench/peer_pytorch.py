@@ -142,6 +142,13 @@ def rss_bytes():
     return None
 
 
+def load_average():
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
+
+
 def fmt_bytes(b):
     if b is None:
         return "?"
@@ -187,6 +194,7 @@ def main():
         if cuda:
             torch.cuda.synchronize()
 
+    load = load_average()
     rss_before = rss_bytes()
     netG = Generator(size, nz, ngf, nc).to(dev)
     netD = Discriminator(size, ndf, nc).to(dev)
@@ -267,6 +275,9 @@ def main():
     cname = a.config + ("+custom" if custom else "")
 
     print("== %s" % name)
+    if load is not None and load >= 0.5:
+        print("note: the system load average was %.2f when the run started: other processes "
+              "compete for the cores, so the timings below may be low" % load)
     print("config %s: %dx%d, %d channel%s, nz %d, ngf %d, ndf %d, batch %d; %.3g GFLOP per image "
           "per step (clgan's count)" % (cname, size, size, nc, "" if nc == 1 else "s", nz, ngf,
                                         ndf, b, flops / b * 1e-9))
@@ -309,7 +320,8 @@ def main():
                "gflops": gflops, "peak_gflops": a.peak_gflops, "peak_fraction": frac,
                "peak_bytes": peak_mem, "max_rss_bytes": maxrss,
                "rss_before_model_bytes": rss_before, "startup_s": t_first,
-               "loss_d": losses[0], "loss_g": losses[1]}
+               "loss_d": losses[0], "loss_g": losses[1], "load_average": load,
+               "step_ms": [t * 1e3 for t in times]}
         if top:
             obj["operators"] = top
         with open(a.json, "w") as f:

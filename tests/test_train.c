@@ -181,6 +181,15 @@ START_TEST(test_resume_through_trainer_is_exact) {
   snprintf(ck2, sizeof ck2, "%s/checkpoint.safetensors", straight);
   assert_same_tensors(ck2, ck);
   ck_assert_int_eq(count_lines(path_in(split, "log.csv")), 15);
+  /* batches streamed by the loader thread: the same order, the same weights */
+  const char *streamed = path_in(root, "streamed");
+  clgan_train_options t = tiny(streamed);
+  t.iters = 14;
+  t.stream = 1;
+  TU_OK(clgan_train(tu_ctx(), &t, ds, NULL, NULL));
+  char ck3[512];
+  snprintf(ck3, sizeof ck3, "%s/checkpoint.safetensors", streamed);
+  assert_same_tensors(ck2, ck3);
   /* asking a finished run for no more iterations is a clear error */
   ck_assert_int_eq(clgan_train(tu_ctx(), &b, ds, NULL, NULL), CLGAN_ERR_INVALID);
   ck_assert_ptr_nonnull(strstr(clgan_last_error(), "iteration 14"));

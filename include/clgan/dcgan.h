@@ -26,6 +26,10 @@ typedef struct clgan_dcgan_config {
   float ema_decay;    /* exponential moving average of G's weights, used for
                          sampling and export (0: off; 0.999 is usual) */
   int nan_guard;      /* skip a step whose gradients are not finite */
+  /* Small-data training (off in the recipe): */
+  unsigned augment;   /* DiffAugment policy (clgan_aug_policy bits) on every D input */
+  int ada;            /* adaptive augmentation strength (the trainer adjusts p) */
+  float ada_target;   /* ADA's target for r_t = E[sign(D's logit on real)] (0.6 by default) */
 } clgan_dcgan_config;
 
 /* The recipe's defaults: 64 px, 3 channels, nz 100, ngf = ndf = 64, batch 128,
@@ -68,6 +72,7 @@ typedef struct clgan_dcgan_stats {
   float d_g_z1;   /* mean D(G(z)) before the D step */
   float d_g_z2;   /* mean D(G(z)) after the D step */
   int skipped;    /* nan_guard: bit 0 the D update, bit 1 the G update was skipped */
+  float sign_real;/* mean sign of D's logits on the real batch (ADA's r_t) */
 } clgan_dcgan_stats;
 
 typedef struct clgan_dcgan clgan_dcgan;
@@ -134,6 +139,16 @@ int clgan_dcgan_layers(const clgan_dcgan *net, clgan_layer_info *out, int cap);
  * for G's step; each backward as 2x its forward, minus the passes skipped),
  * for img/s <-> GFLOP/s conversions. */
 double clgan_dcgan_step_flops(const clgan_dcgan *net);
+
+/* Augmentation state: the RNG seed, the call counter (three augmentations
+ * per step, each with fresh randomness) and the per-op probability p (1 for
+ * plain DiffAugment; ADA starts at 0 and adjusts it). Saved in checkpoints. */
+typedef struct clgan_augment_state {
+  uint64_t seed, counter;
+  float p;
+} clgan_augment_state;
+clgan_augment_state clgan_dcgan_get_augment(const clgan_dcgan *net);
+void clgan_dcgan_set_augment(clgan_dcgan *net, clgan_augment_state state);
 
 /* Device bytes allocated by the model (arenas, activations, workspaces). */
 size_t clgan_dcgan_device_bytes(const clgan_dcgan *net);

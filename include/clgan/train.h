@@ -27,6 +27,8 @@ typedef struct clgan_train_options {
   int sample_every;        /* iterations between fixed-noise grids (and plot updates) */
   int checkpoint_every;    /* iterations between checkpoints (and at the end) */
   const char *data_label;  /* for config.json: where the data came from */
+  int stream;              /* stream batches from a loader thread even when the dataset
+                              would fit on the device (it is streamed when it does not) */
   int max_bad_steps;       /* nan_guard: stop after this many skipped steps in a row (default 10) */
 } clgan_train_options;
 
@@ -41,6 +43,7 @@ typedef struct clgan_train_progress {
   double eta_seconds;
   const char *note;        /* a file just written ("samples/iter_000100.png"), or NULL */
   const clgan_dcgan *model; /* the model (for a summary) */
+  float augment_p;         /* ADA's current p, or -1 when ADA is off */
   double setup_seconds;    /* set-up time so far (model, data upload, run directory) */
 } clgan_train_progress;
 

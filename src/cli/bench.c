@@ -85,6 +85,7 @@ static void fmt_bytes(char *buf, size_t cap, double b) {
 
 typedef struct device_run {
   int index;                 /* flat device index */
+  double load;               /* 1-minute load average when it started (-1: unknown) */
   char name[128];
   clgan_status status;
   char error[512];
@@ -94,6 +95,17 @@ typedef struct device_run {
   bench_startup startup[2];
   char startup_error[2][256];
 } device_run;
+
+/* The 1-minute load average (Linux /proc/loadavg), or -1. */
+static double load_average(void) {
+  FILE *f = fopen("/proc/loadavg", "r");
+  double l = -1;
+  if (f) {
+    if (fscanf(f, "%lf", &l) != 1) l = -1;
+    fclose(f);
+  }
+  return l;
+}
 
 static int cmp_item_desc(const void *x, const void *y) {
   const clgan_profile_item *a = x, *b = y;
@@ -175,6 +187,10 @@ static void print_device(const device_run *d, const bench_options *o) {
          o->config_name, c->image_size, c->image_size, c->channels, c->channels == 1 ? "" : "s",
          c->nz, c->ngf, c->ndf, c->batch, r->flops_per_step / c->batch * 1e-9,
          r->gemm_backend ? r->gemm_backend : "?");
+  if (d->load >= 0.5)
+    printf("note: the system load average was %.2f when this device's run started: other "
+           "processes compete for the host's cores, so the timings below may be low\n",
+           d->load);
   if (!d->measured) {
     printf("FAILED: %s\n", d->error);
     return;
@@ -256,6 +272,7 @@ static json_t *run_json(const device_run *d, const bench_options *o) {
   json_object_set_new(j, "batch", json_integer(c->batch));
   json_object_set_new(j, "steps", json_integer(o->steps));
   json_object_set_new(j, "warmup", json_integer(o->warmup));
+  json_object_set_new(j, "load_average", d->load >= 0 ? json_real(d->load) : json_null());
   if (!d->measured) {
     json_object_set_new(j, "error", json_string(d->error));
     return j;
@@ -536,6 +553,7 @@ int cmd_bench(int argc, char **argv) {
     snprintf(ps.label, sizeof ps.label, "clgan bench [%d/%d] device %d", i + 1, ndev, d->index);
     char spec[16];
     snprintf(spec, sizeof spec, "%d", d->index);
+    d->load = load_average();
     d->status = bench_run(spec, &o, &d->r);
     d->measured = d->r.ms_median > 0;
     if (d->status != CLGAN_OK) {

@@ -7,6 +7,7 @@ int cmd_slice(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_evaluate(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
 #endif

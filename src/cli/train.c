@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "args.h"
+#include "clgan/augment.h"
 #include "clgan/train.h"
 #include "commands.h"
 
@@ -38,7 +39,11 @@ static void usage(FILE *f) {
           "Stability switches (off by default, so the recipe is reproduced exactly):\n"
           "  --label-smooth X      one-sided label smoothing: D's real label is 1 - X\n"
           "  --ema DECAY           average G's weights (e.g. 0.999) for samples and export\n"
-          "  --nan-guard           skip steps with NaN/Inf gradients; stop after 10 in a row\n");
+          "  --nan-guard           skip steps with NaN/Inf gradients; stop after 10 in a row\n\n"
+          "Small data (off by default):\n"
+          "  --augment LIST        DiffAugment on every D input: any of color,translation,cutout\n"
+          "  --ada                 adaptive strength: each op with probability p, tuned so that\n"
+          "                        E[sign(D(real))] stays near --ada-target (0.6)\n");
 }
 
 typedef struct printer {
@@ -107,6 +112,7 @@ static int on_progress(void *user, const clgan_train_progress *p) {
            p->epoch, p->iteration - (long)p->epoch * p->iters_per_epoch, p->iters_per_epoch,
            p->iteration, p->total, p->stats.loss_d, p->stats.loss_g, p->stats.d_x,
            p->stats.d_g_z1, p->stats.d_g_z2, p->img_per_s, eta);
+    if (p->augment_p >= 0) printf("    augment p %.3f, E[sign D(real)] %.3f\n", p->augment_p, p->stats.sign_real);
     fflush(stdout);
   }
   if (p->stats.skipped) {
@@ -171,6 +177,18 @@ int cmd_train(int argc, char **argv) {
       VALUE();
       if (!cli_float(cmd, a, val, 0, 0.999999, &f)) return 2;
       o.cfg.ema_decay = f;
+    } else if (strcmp(a, "--augment") == 0) {
+      VALUE();
+      if (clgan_augment_parse_policy(val, &o.cfg.augment) != CLGAN_OK) {
+        fprintf(stderr, "clgan train: --augment: %s\n", clgan_last_error());
+        return 2;
+      }
+    } else if (strcmp(a, "--ada") == 0) {
+      o.cfg.ada = 1;
+    } else if (strcmp(a, "--ada-target") == 0) {
+      VALUE();
+      if (!cli_float(cmd, a, val, 0, 1, &f)) return 2;
+      o.cfg.ada_target = f;
     } else if (strcmp(a, "--nan-guard") == 0) {
       o.cfg.nan_guard = 1;
     } else if (strcmp(a, "--beta1") == 0) {
@@ -199,6 +217,7 @@ int cmd_train(int argc, char **argv) {
 #undef LONG_OPT
 #undef VALUE
   }
+  if (o.cfg.ada && !o.cfg.augment) o.cfg.augment = CLGAN_AUG_ALL; /* ADA tunes some augmentation */
   if (o.cfg.channels == 2) {
     fprintf(stderr, "clgan train: --channels must be 1 or 3\n");
     return 2;

@@ -30,7 +30,8 @@ static const cfg_field cfg_fields[] = {
     INT_FIELD(ndf),        INT_FIELD(batch),       FLOAT_FIELD(lr_g),    FLOAT_FIELD(lr_d),
     FLOAT_FIELD(beta1),    FLOAT_FIELD(beta2),     FLOAT_FIELD(adam_eps), FLOAT_FIELD(bn_momentum),
     FLOAT_FIELD(bn_eps),   FLOAT_FIELD(lrelu_slope), FLOAT_FIELD(label_smooth),
-    FLOAT_FIELD(ema_decay), INT_FIELD(nan_guard),
+    FLOAT_FIELD(ema_decay), INT_FIELD(nan_guard), INT_FIELD(augment),
+    INT_FIELD(ada),        FLOAT_FIELD(ada_target),
 };
 #define NFIELDS ((int)(sizeof cfg_fields / sizeof cfg_fields[0]))
 
@@ -187,6 +188,10 @@ clgan_status clgan_checkpoint_save(const char *path, clgan_dcgan *net, const clg
     meta_add(&m, "seed", "%llu", (unsigned long long)ts->seed);
     meta_add(&m, "optG.step", "%ld", clgan_dcgan_adam_steps(net, CLGAN_NET_G));
     meta_add(&m, "optD.step", "%ld", clgan_dcgan_adam_steps(net, CLGAN_NET_D));
+    clgan_augment_state aug = clgan_dcgan_get_augment(net);
+    meta_add(&m, "augment.seed", "%llu", (unsigned long long)aug.seed);
+    meta_add(&m, "augment.counter", "%llu", (unsigned long long)aug.counter);
+    meta_add(&m, "augment.p", "%.9g", (double)aug.p);
     meta_add_config(&m, cfg);
     st = clgan_safetensors_write(path, tensors, nt, m.kp, m.vp, m.n);
   }
@@ -249,6 +254,21 @@ clgan_status clgan_checkpoint_load(const char *path, clgan_dcgan *net, clgan_tra
                    "batch %d; this model has %d, %d, %d, %d, %d, %d",
                    path, want.image_size, want.channels, want.nz, want.ngf, want.ndf, want.batch,
                    have->image_size, have->channels, have->nz, have->ngf, have->ndf, have->batch);
+    goto out;
+  }
+  clgan_augment_state aug;
+  const char *aug_text[3] = {clgan_safetensors_meta(st, "augment.seed"),
+                             clgan_safetensors_meta(st, "augment.counter"),
+                             clgan_safetensors_meta(st, "augment.p")};
+  char *ends[3] = {NULL, NULL, NULL};
+  if (aug_text[0] && aug_text[1] && aug_text[2]) {
+    aug.seed = strtoull(aug_text[0], &ends[0], 10);
+    aug.counter = strtoull(aug_text[1], &ends[1], 10);
+    aug.p = strtof(aug_text[2], &ends[2]);
+  }
+  if (!aug_text[0] || !aug_text[1] || !aug_text[2] || *ends[0] || *ends[1] || *ends[2] ||
+      !(aug.p >= 0.0f && aug.p <= 1.0f)) {
+    s = clgan_fail(CLGAN_ERR_FORMAT, "%s: augmentation state missing or invalid", path);
     goto out;
   }
   long iteration, steps[2];
@@ -324,6 +344,7 @@ clgan_status clgan_checkpoint_load(const char *path, clgan_dcgan *net, clgan_tra
     ts->seed = seed;
     clgan_dcgan_set_adam_steps(net, CLGAN_NET_G, steps[0]);
     clgan_dcgan_set_adam_steps(net, CLGAN_NET_D, steps[1]);
+    clgan_dcgan_set_augment(net, aug);
   } else {
     free(ts->fixed_noise);
     ts->fixed_noise = NULL;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clgan/augment.h"
 #include "graph/graph.h"
 #include "runtime/internal.h"
 #include "train/rng.h"
@@ -22,8 +23,12 @@ struct clgan_dcgan {
   clgan_buf col;         /* [max col floats] shared im2col workspace */
   clgan_buf grad_buf[2]; /* [max activation floats] ping-pong gradients */
   clgan_buf discard;     /* [2 * max channels] BN gradients not wanted */
-  clgan_buf loss;        /* [6] errD_real, D(x), errD_fake, D(G(z1)), errG, D(G(z2)) */
+  clgan_buf loss;        /* [7] errD_real, D(x), errD_fake, D(G(z1)), errG, D(G(z2)),
+                            mean sign of D's logits on real */
   clgan_buf guard;       /* [2] nan_guard flags: D, G gradients not finite */
+  clgan_buf aug_x;       /* [c, batch, s, s] the augmented D input (augment != 0) */
+  clgan_buf aug_work;    /* per-image augmentation parameters of the last call */
+  clgan_augment_state aug;
   clgan_buf stats_backup[2]; /* nan_guard: running statistics before the step */
   size_t device_bytes;
 };
@@ -42,7 +47,8 @@ clgan_dcgan_config clgan_dcgan_default_config(void) {
                           .adam_eps = 1e-8f,
                           .bn_momentum = 0.1f,
                           .bn_eps = 1e-5f,
-                          .lrelu_slope = 0.2f};
+                          .lrelu_slope = 0.2f,
+                          .ada_target = 0.6f};
   return c;
 }
 
@@ -113,7 +119,14 @@ clgan_status clgan_dcgan_create(clgan_ctx *ctx, const clgan_dcgan_config *cfg, c
   if (st == CLGAN_OK) st = alloc(d, max_act, &d->grad_buf[0]);
   if (st == CLGAN_OK) st = alloc(d, max_act, &d->grad_buf[1]);
   if (st == CLGAN_OK) st = alloc(d, 2 * (size_t)max_c, &d->discard);
-  if (st == CLGAN_OK) st = alloc(d, 6, &d->loss);
+  if (st == CLGAN_OK) st = alloc(d, 7, &d->loss);
+  if (st == CLGAN_OK && cfg->augment) {
+    st = alloc(d, img, &d->aug_x);
+    if (st == CLGAN_OK)
+      st = alloc(d, clgan_augment_work_floats(cfg->channels, cfg->batch, cfg->image_size,
+                                              cfg->image_size), &d->aug_work);
+    d->aug.p = cfg->ada ? 0.0f : 1.0f;
+  }
   if (st == CLGAN_OK && cfg->nan_guard) {
     st = alloc(d, 2, &d->guard);
     for (int n = 0; n < 2 && st == CLGAN_OK; n++)
@@ -148,6 +161,8 @@ void clgan_dcgan_destroy(clgan_dcgan *d) {
   clgan_buf_release(&d->discard);
   clgan_buf_release(&d->loss);
   clgan_buf_release(&d->guard);
+  clgan_buf_release(&d->aug_x);
+  clgan_buf_release(&d->aug_work);
   clgan_buf_release(&d->stats_backup[0]);
   clgan_buf_release(&d->stats_backup[1]);
   free(d);
@@ -210,6 +225,9 @@ void clgan_dcgan_set_adam_steps(clgan_dcgan *d, clgan_net which, long steps) {
 }
 
 size_t clgan_dcgan_device_bytes(const clgan_dcgan *d) { return d->device_bytes; }
+
+clgan_augment_state clgan_dcgan_get_augment(const clgan_dcgan *d) { return d->aug; }
+void clgan_dcgan_set_augment(clgan_dcgan *d, clgan_augment_state state) { d->aug = state; }
 
 static const char *act_name(clgan_act a) {
   switch (a) {
@@ -278,12 +296,25 @@ static graph_pass pass_for(clgan_dcgan *d, clgan_net which) {
   return p;
 }
 
-/* D forward on x, then BCE of its logits against target into loss[slot..slot+1]
- * with the logit gradient in grad_buf[0]. */
-static clgan_status d_forward_loss(clgan_dcgan *d, const graph_pass *p, clgan_buf x, float target,
+/* D's input: x itself, or x augmented with fresh randomness (the augmented
+ * batch and its parameters stay for the backward of this pass). */
+static clgan_status d_input(clgan_dcgan *d, clgan_buf x, clgan_buf *in) {
+  *in = x;
+  if (!d->cfg.augment) return CLGAN_OK;
+  const clgan_dcgan_config *c = &d->cfg;
+  clgan_profile_region(d->ctx, "augment");
+  *in = d->aug_x;
+  return clgan_augment_forward(d->ctx, c->augment, d->aug.p, d->aug.seed, d->aug.counter++,
+                               c->channels, c->batch, c->image_size, c->image_size, x, d->aug_x,
+                               d->aug_work);
+}
+
+/* D forward on its input, then BCE of its logits against target into
+ * loss[slot..slot+1] with the logit gradient in grad_buf[0]. */
+static clgan_status d_forward_loss(clgan_dcgan *d, const graph_pass *p, clgan_buf in, float target,
                                    int slot) {
   const graph *dg = &d->net[CLGAN_NET_D].g;
-  clgan_status st = graph_forward(dg, p, x);
+  clgan_status st = graph_forward(dg, p, in);
   if (st != CLGAN_OK) return st;
   clgan_profile_region(d->ctx, "loss"); /* profiling region for clgan bench */
   return clgan_bce_logits(d->ctx, (size_t)d->cfg.batch, dg->layers[dg->nlayers - 1].z, target,
@@ -344,18 +375,33 @@ clgan_status clgan_dcgan_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise,
     st = clgan_copy(d->ctx, d->net[n].arena[CLGAN_ARENA_STATS], d->stats_backup[n],
                     d->net[n].g.stats_floats);
   /* D step: real (label 1, or 1 - label_smooth) then fake.detach() (label 0),
-   * gradients summed. */
-  if (st == CLGAN_OK) st = d_forward_loss(d, &pd, real, 1.0f - d->cfg.label_smooth, 0);
-  if (st == CLGAN_OK) st = graph_backward(dg, &pd, real, &cur, 1, 0, 0);
+   * gradients summed. Every D input goes through the augmentation when on. */
+  clgan_buf in = real;
+  const clgan_buf logits = dg->layers[dg->nlayers - 1].z;
+  if (st == CLGAN_OK) st = d_input(d, real, &in);
+  if (st == CLGAN_OK) st = d_forward_loss(d, &pd, in, 1.0f - d->cfg.label_smooth, 0);
+  if (st == CLGAN_OK && d->cfg.ada)
+    st = clgan_sign_mean(d->ctx, (size_t)d->cfg.batch, logits, clgan_buf_at(d->loss, 6));
+  if (st == CLGAN_OK) st = graph_backward(dg, &pd, in, &cur, 1, 0, 0);
   if (st == CLGAN_OK) st = graph_forward(gg, &pg, noise);
-  if (st == CLGAN_OK) st = d_forward_loss(d, &pd, fake, 0.0f, 2);
+  if (st == CLGAN_OK) st = d_input(d, fake, &in);
+  if (st == CLGAN_OK) st = d_forward_loss(d, &pd, in, 0.0f, 2);
   cur = 0;
-  if (st == CLGAN_OK) st = graph_backward(dg, &pd, fake, &cur, 1, 1, 0);
+  if (st == CLGAN_OK) st = graph_backward(dg, &pd, in, &cur, 1, 1, 0);
   if (st == CLGAN_OK) st = adam(d, CLGAN_NET_D, d->cfg.lr_d);
-  /* G step: D(fake) against label 1, gradient through D into G only. */
-  if (st == CLGAN_OK) st = d_forward_loss(d, &pd, fake, 1.0f, 4);
+  /* G step: D(fake) against label 1, gradient through D (and the
+   * augmentation) into G only. */
+  if (st == CLGAN_OK) st = d_input(d, fake, &in);
+  if (st == CLGAN_OK) st = d_forward_loss(d, &pd, in, 1.0f, 4);
   cur = 0;
-  if (st == CLGAN_OK) st = graph_backward(dg, &pd, fake, &cur, 0, 0, 1);
+  if (st == CLGAN_OK) st = graph_backward(dg, &pd, in, &cur, 0, 0, 1);
+  if (st == CLGAN_OK && d->cfg.augment) {
+    const clgan_dcgan_config *c = &d->cfg;
+    st = clgan_augment_backward(d->ctx, c->augment, c->channels, c->batch, c->image_size,
+                                c->image_size, d->aug_work, d->grad_buf[cur],
+                                d->grad_buf[1 - cur]);
+    cur = 1 - cur;
+  }
   if (st == CLGAN_OK) {
     /* the gradient of fake is G's output gradient: hand over the ping-pong */
     pg.grad_buf[0] = d->grad_buf[cur];
@@ -371,8 +417,8 @@ clgan_status clgan_dcgan_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise,
   int skipped = 0;
   if (st == CLGAN_OK && d->cfg.nan_guard) st = guard_finish(d, &skipped);
   if (st == CLGAN_OK && stats) {
-    float l[6];
-    st = clgan_buf_read(d->ctx, d->loss, l, 6);
+    float l[7] = {0};
+    st = clgan_buf_read(d->ctx, d->loss, l, d->cfg.ada ? 7 : 6);
     if (st == CLGAN_OK) {
       stats->loss_d = l[0] + l[2];
       stats->d_x = l[1];
@@ -380,6 +426,7 @@ clgan_status clgan_dcgan_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise,
       stats->loss_g = l[4];
       stats->d_g_z2 = l[5];
       stats->skipped = skipped;
+      stats->sign_real = l[6];
     }
   }
   return st;

@@ -14,6 +14,7 @@
 
 #include "clgan/report.h"
 #include "runtime/internal.h"
+#include "train/loader.h"
 #include "train/rng.h"
 
 #define GRID_MAX 64
@@ -36,9 +37,12 @@ typedef struct run {
   /* host */
   int *perm;                 /* [count] */
   float *noise_host;         /* [nz * batch] */
-  float *batch_host;         /* streaming path: [c, batch, s, s] */
+  batch_loader *loader;      /* streaming path, when the data does not stay on the device */
   float *fake_host;          /* [c, batch, s, s] */
   float *loss_d, *loss_g;    /* [total] for the plot */
+  float *aug_p;              /* [total] augmentation probability (ADA) */
+  double ada_sum;            /* ADA: sum of r_t over the current 4-step window */
+  int ada_count;
   FILE *log;
   char path[1024];
 } run;
@@ -57,16 +61,7 @@ static const char *run_path(run *r, const char *name) {
 long clgan_train_iters_per_epoch(int count, int batch) { return batch > 0 ? count / batch : 0; }
 
 static void epoch_order(run *r, int epoch) {
-  clgan_rng er;
-  clgan_rng_seed(&er, r->ts.seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(epoch + 1)));
-  int n = r->ds->count;
-  for (int i = 0; i < n; i++) r->perm[i] = i;
-  for (int i = n - 1; i > 0; i--) {
-    int j = (int)(clgan_rng_next(&er) % (uint64_t)(i + 1));
-    int t = r->perm[i];
-    r->perm[i] = r->perm[j];
-    r->perm[j] = t;
-  }
+  train_epoch_order(r->ts.seed, epoch, r->ds->count, r->perm);
 }
 
 static clgan_status load_batch(run *r, long it) {
@@ -75,26 +70,18 @@ static clgan_status load_batch(run *r, long it) {
   const clgan_dcgan_config *c = &r->cfg;
   int hw = c->image_size * c->image_size;
   clgan_status st = CLGAN_OK;
-  if (pos == 0 || it == r->ts.iteration) {
+  if (r->images && (pos == 0 || it == r->ts.iteration)) {
     epoch_order(r, epoch);
-    if (r->images)
-      st = CLGAN_CL(clEnqueueWriteBuffer(clgan_ctx_queue(r->ctx), r->order, CL_FALSE, 0,
-                                         sizeof(int) * (size_t)r->ds->count, r->perm, 0, NULL,
-                                         NULL));
+    st = CLGAN_CL(clEnqueueWriteBuffer(clgan_ctx_queue(r->ctx), r->order, CL_TRUE, 0,
+                                       sizeof(int) * (size_t)r->ds->count, r->perm, 0, NULL, NULL));
   }
   size_t first = (size_t)pos * (size_t)c->batch;
   if (st != CLGAN_OK) return st;
   if (r->images)
     return clgan_gather_batch(r->ctx, r->images, r->order, first, c->batch, c->channels, hw,
                               r->real);
-  /* streaming: gather on the host into the C,N,H,W layout, then upload */
-  for (int b = 0; b < c->batch; b++) {
-    const float *img = clgan_dataset_image(r->ds, r->perm[first + (size_t)b]);
-    for (int ch = 0; ch < c->channels; ch++)
-      memcpy(r->batch_host + ((size_t)ch * c->batch + b) * hw, img + (size_t)ch * hw,
-             sizeof(float) * (size_t)hw);
-  }
-  return clgan_buf_write(r->ctx, r->real, r->batch_host,
+  /* streaming: the loader thread has gathered this batch on the host */
+  return clgan_buf_write(r->ctx, r->real, loader_next(r->loader, it),
                          (size_t)c->channels * c->batch * (size_t)hw);
 }
 
@@ -198,6 +185,10 @@ static clgan_status write_samples(run *r, long it, char *note, size_t cap) {
   if (st == CLGAN_OK)
     st = clgan_plot_svg(run_path(r, "losses.svg"), "Generator and discriminator loss", "loss", s,
                         2, (size_t)it);
+  clgan_series ps = {"p", "#2ca02c", r->aug_p};
+  if (st == CLGAN_OK && c->augment && c->ada)
+    st = clgan_plot_svg(run_path(r, "augment.svg"), "Adaptive augmentation probability (ADA)",
+                        "p", &ps, 1, (size_t)it);
   snprintf(note, cap, "%s", name);
   return st;
 }
@@ -223,16 +214,20 @@ static clgan_status open_log(run *r, long upto) {
     if (in) fclose(in);
     return clgan_fail(CLGAN_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
   }
-  fprintf(out, "iteration,epoch,loss_d,loss_g,d_x,d_g_z1,d_g_z2,img_per_s\n");
+  fprintf(out, "iteration,epoch,loss_d,loss_g,d_x,d_g_z1,d_g_z2,img_per_s,augment_p,sign_real\n");
   char line[512];
   while (in && fgets(line, sizeof line, in)) {
     long it;
     int ep;
-    float ld, lg;
-    if (sscanf(line, "%ld,%d,%f,%f", &it, &ep, &ld, &lg) != 4 || it < 1 || it > upto) continue;
+    float ld, lg, f[4], p = 0;
+    if (sscanf(line, "%ld,%d,%f,%f,%f,%f,%f,%f,%f", &it, &ep, &ld, &lg, &f[0], &f[1], &f[2], &f[3],
+               &p) < 4 ||
+        it < 1 || it > upto)
+      continue;
     fputs(line, out);
     r->loss_d[it - 1] = ld;
     r->loss_g[it - 1] = lg;
+    r->aug_p[it - 1] = p;
   }
   if (in) fclose(in);
   if (fflush(out) != 0 || rename(tmp, path) != 0) {
@@ -270,10 +265,11 @@ static clgan_status setup(run *r) {
   r->perm = malloc(sizeof(int) * (size_t)r->ds->count);
   r->noise_host = malloc(sizeof(float) * nzb);
   r->fake_host = malloc(sizeof(float) * img);
-  r->batch_host = malloc(sizeof(float) * img);
   r->loss_d = calloc((size_t)r->total, sizeof(float));
   r->loss_g = calloc((size_t)r->total, sizeof(float));
-  if (!r->perm || !r->noise_host || !r->fake_host || !r->batch_host || !r->loss_d || !r->loss_g)
+  r->aug_p = calloc((size_t)r->total, sizeof(float));
+  if (!r->perm || !r->noise_host || !r->fake_host || !r->loss_d || !r->loss_g ||
+      !r->aug_p)
     return clgan_fail(CLGAN_ERR_NOMEM, "out of host memory");
   if ((st = clgan_buf_alloc(r->ctx, img, &r->real)) != CLGAN_OK) return st;
   if ((st = clgan_buf_alloc(r->ctx, nzb, &r->noise)) != CLGAN_OK) return st;
@@ -282,7 +278,7 @@ static clgan_status setup(run *r) {
   /* Small datasets (the ones this tool is for) live on the device. */
   const clgan_device_info *dev = clgan_ctx_device(r->ctx);
   size_t ds_bytes = sizeof(float) * r->ds->image_floats * (size_t)r->ds->count;
-  if (ds_bytes <= dev->max_alloc_bytes && ds_bytes <= dev->global_mem_bytes / 4) {
+  if (!o->stream && ds_bytes <= dev->max_alloc_bytes && ds_bytes <= dev->global_mem_bytes / 4) {
     cl_int err;
     r->images = clCreateBuffer(clgan_ctx_cl_context(r->ctx), CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
                                ds_bytes, r->ds->data, &err);
@@ -305,6 +301,9 @@ static clgan_status setup(run *r) {
   } else {
     r->ts.seed = o->seed;
     if ((st = clgan_dcgan_init_weights(r->net, o->seed)) != CLGAN_OK) return st;
+    clgan_augment_state aug = clgan_dcgan_get_augment(r->net);
+    aug.seed = o->seed ^ 0xa0a0a0a0a0a0a0a0ULL;
+    clgan_dcgan_set_augment(r->net, aug);
     clgan_rng_seed(&r->rng, o->seed ^ 0x5eed0000000000ffULL);
     r->ts.fixed_count = c->batch;
     if (!(r->ts.fixed_noise = malloc(sizeof(float) * nzb)))
@@ -312,6 +311,9 @@ static clgan_status setup(run *r) {
     clgan_rng_normal(&r->rng, r->ts.fixed_noise, nzb, 0.0f, 1.0f);
   }
   if ((st = clgan_buf_write(r->ctx, r->fixed, r->ts.fixed_noise, nzb)) != CLGAN_OK) return st;
+  if (!r->images &&
+      (st = loader_start(r->ds, c->batch, r->ts.seed, r->ts.iteration, r->ipe, &r->loader)) != CLGAN_OK)
+    return st;
   if ((st = clgan_make_dirs(o->out_dir)) != CLGAN_OK) return st;
   if ((st = clgan_make_dirs(run_path(r, "samples"))) != CLGAN_OK) return st;
   if ((st = write_config(r)) != CLGAN_OK) return st;
@@ -332,9 +334,10 @@ static void teardown(run *r) {
   free(r->perm);
   free(r->noise_host);
   free(r->fake_host);
-  free(r->batch_host);
+  loader_stop(r->loader);
   free(r->loss_d);
   free(r->loss_g);
+  free(r->aug_p);
 }
 
 clgan_status clgan_train(clgan_ctx *ctx, const clgan_train_options *opts, const clgan_dataset *ds,
@@ -406,8 +409,23 @@ clgan_status clgan_train(clgan_ctx *ctx, const clgan_train_options *opts, const 
       t_last = t;
       done_since = 0;
     }
-    fprintf(r.log, "%ld,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.4g\n", done, it / r.ipe, s.loss_d,
-            s.loss_g, s.d_x, s.d_g_z1, s.d_g_z2, rate);
+    clgan_augment_state aug = clgan_dcgan_get_augment(r.net);
+    r.aug_p[it] = c->augment ? aug.p : 0.0f;
+    fprintf(r.log, "%ld,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.4g,%.6g,%.4g\n", done, it / r.ipe,
+            s.loss_d, s.loss_g, s.d_x, s.d_g_z1, s.d_g_z2, rate, r.aug_p[it], s.sign_real);
+    if (c->augment && c->ada) {
+      /* ADA (Karras et al. 2020): every 4 steps move p by sign(r_t - target)
+       * * (batch * 4) / 500k, r_t = E[sign(D's logit on real)], p in [0, 1] */
+      r.ada_sum += s.sign_real;
+      if (++r.ada_count == 4) {
+        double rt = r.ada_sum / 4, delta = (double)c->batch * 4 / 500000.0;
+        double p = aug.p + (rt > c->ada_target ? delta : rt < c->ada_target ? -delta : 0);
+        aug.p = (float)(p < 0 ? 0 : p > 1 ? 1 : p);
+        clgan_dcgan_set_augment(r.net, aug);
+        r.ada_sum = 0;
+        r.ada_count = 0;
+      }
+    }
     char note[80] = "";
     int sample = opts->sample_every > 0 && (done % opts->sample_every == 0 || done == r.total);
     if (sample) {
@@ -424,6 +442,7 @@ clgan_status clgan_train(clgan_ctx *ctx, const clgan_train_options *opts, const 
                                 .img_per_s = rate,
                                 .eta_seconds = rate > 0 ? (double)(r.total - done) * c->batch / rate : 0,
                                 .note = sample ? note : NULL,
+                                .augment_p = c->ada ? clgan_dcgan_get_augment(r.net).p : -1.0f,
                                 .model = r.net};
       stop = cb(user, &p);
     }

@@ -1,0 +1,379 @@
+/* `clgan evaluate`: generated images against real ones, on the device, with
+ * nothing downloaded: sliced Wasserstein distance (ProGAN), MS-SSIM
+ * diversity, and memorisation (nearest real image of each generated one,
+ * plus a PNG of the closest pairs). See clgan/metrics.h. */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "args.h"
+#include "clgan/checkpoint.h"
+#include "clgan/metrics.h"
+#include "commands.h"
+#include "train/rng.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: clgan evaluate --real DIR (--fake DIR | --checkpoint FILE --count N [--seed S]\n"
+          "                      | --generator FILE --count N [--seed S])\n"
+          "                      [--class NAME] [--size N] [--channels 1|3] [--pairs N]\n"
+          "                      [--closest N] [--closest-png FILE|-] [--json FILE] [--device SPEC]\n\n"
+          "Compares generated images with real ones, all on the OpenCL device:\n"
+          "  - sliced Wasserstein distance x1e3 per Laplacian level and averaged (ProGAN:\n"
+          "    128 7x7 neighbourhoods per image and level, 4 x 128 directions; on equal\n"
+          "    counts, a seeded random subset of the larger set); lower is closer;\n"
+          "  - diversity: mean MS-SSIM of random pairs within each set (ProGAN's ms_ssim);\n"
+          "    generated pairs far more similar than real pairs means mode collapse;\n"
+          "  - memorisation: each generated image's nearest real image (L2, reported as\n"
+          "    the RMS difference on the [0, 1] scale, and the pair's SSIM) against each\n"
+          "    real image's nearest other real image, and a PNG of the closest pairs.\n\n"
+          "  --real DIR          real images: an ImageFolder root, a class folder or any\n"
+          "                      folder of PNGs (searched recursively)\n"
+          "  --class NAME        use DIR/NAME only\n"
+          "  --fake DIR          generated images (e.g. from 'clgan generate --out DIR')\n"
+          "  --checkpoint FILE   generate --count images from a training checkpoint\n"
+          "  --generator FILE    ... or from an exported generator\n"
+          "  --seed S            noise seed for generation (default 0: the images\n"
+          "                      'clgan generate --seed S' writes)\n"
+          "  --size N            image side (default: the model's, else the first generated\n"
+          "                      image's); every image is resized and centre-cropped to it\n"
+          "  --channels 1|3      (default: the model's, else the first generated image's)\n"
+          "  --pairs N           random pairs per set for MS-SSIM (default 1000)\n"
+          "  --closest N         closest pairs listed and drawn (default 8, at most %d)\n"
+          "  --closest-png FILE  where to draw them (default closest_pairs.png; '-' for none)\n"
+          "  --json FILE         also write every figure as JSON\n",
+          CLGAN_EVAL_MAX_CLOSEST);
+}
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Generates count images [count][c][s][s] with the model, as `clgan generate`
+ * does for the same seed (BatchNorm with running statistics). */
+static int generate_images(const char *cmd, clgan_ctx *ctx, const char *ckpt, const char *gen,
+                           const clgan_dcgan_config *cfg_in, long count, long seed, float *out) {
+  clgan_dcgan_config cfg = *cfg_in;
+  if (gen) cfg.batch = count < 2 ? 2 : count > 64 ? 64 : (int)count;
+  clgan_dcgan *net = NULL;
+  clgan_train_state ts = {0};
+  clgan_buf noise = {0};
+  float *host_noise = NULL, *images = NULL, *z = NULL;
+  int ok = 0;
+  clgan_status st = clgan_dcgan_create(ctx, &cfg, &net);
+  if (st == CLGAN_OK) st = ckpt ? clgan_checkpoint_load(ckpt, net, &ts) : clgan_import_generator(gen, net);
+  if (st != CLGAN_OK) {
+    cli_report(cmd, st, "cannot load the model");
+    goto done;
+  }
+  size_t hw = (size_t)cfg.image_size * cfg.image_size, img = hw * cfg.channels;
+  host_noise = calloc((size_t)cfg.nz * cfg.batch, sizeof(float));
+  images = malloc(sizeof(float) * img * cfg.batch);
+  z = malloc(sizeof(float) * (size_t)cfg.nz);
+  if (!host_noise || !images || !z ||
+      clgan_buf_alloc(ctx, (size_t)cfg.nz * cfg.batch, &noise) != CLGAN_OK) {
+    cli_report(cmd, CLGAN_ERR_NOMEM, "cannot allocate");
+    goto done;
+  }
+  clgan_rng rng;
+  clgan_rng_seed(&rng, (uint64_t)seed);
+  for (long first = 0; first < count; first += cfg.batch) {
+    int n = count - first < cfg.batch ? (int)(count - first) : cfg.batch;
+    for (int b = 0; b < cfg.batch; b++) {
+      if (b < n) clgan_rng_normal(&rng, z, (size_t)cfg.nz, 0.0f, 1.0f);
+      else memset(z, 0, sizeof(float) * (size_t)cfg.nz);
+      for (int k = 0; k < cfg.nz; k++) host_noise[(size_t)k * cfg.batch + b] = z[k];
+    }
+    if ((st = clgan_buf_write(ctx, noise, host_noise, (size_t)cfg.nz * cfg.batch)) != CLGAN_OK ||
+        (st = clgan_dcgan_generate(net, noise, CLGAN_BN_RUNNING)) != CLGAN_OK ||
+        (st = clgan_buf_read(ctx, clgan_dcgan_fake(net), images, img * cfg.batch)) != CLGAN_OK) {
+      cli_report(cmd, st, "generation failed");
+      goto done;
+    }
+    /* [c][batch][s][s] -> [count][c][s][s] */
+    for (int b = 0; b < n; b++)
+      for (int k = 0; k < cfg.channels; k++)
+        memcpy(out + ((size_t)(first + b) * cfg.channels + k) * hw,
+               images + ((size_t)k * cfg.batch + b) * hw, sizeof(float) * hw);
+  }
+  ok = 1;
+done:
+  free(ts.fixed_noise);
+  free(host_noise);
+  free(images);
+  free(z);
+  clgan_buf_release(&noise);
+  clgan_dcgan_destroy(net);
+  return ok;
+}
+
+static const char *base_name(const char *p) {
+  const char *s = strrchr(p, '/');
+  return s ? s + 1 : p;
+}
+
+static int write_json(const char *path, const clgan_eval_report *r, const char *real_dir,
+                      const char *fake_src, char **real_files, char **fake_files, int size,
+                      int channels, const char *png, const double *secs) {
+  json_t *root = json_object(), *levels = json_array(), *closest = json_array();
+  json_object_set_new(root, "real", json_pack("{s:s, s:i}", "source", real_dir, "count", r->nreal));
+  json_object_set_new(root, "generated",
+                      json_pack("{s:s, s:i}", "source", fake_src, "count", r->nfake));
+  json_object_set_new(root, "image_size", json_integer(size));
+  json_object_set_new(root, "channels", json_integer(channels));
+  for (int l = 0; l < r->swd_levels; l++)
+    json_array_append_new(levels, json_pack("{s:i, s:f}", "resolution", r->swd_resolution[l],
+                                            "swd_x1e3", r->swd[l]));
+  json_object_set_new(root, "swd", json_pack("{s:i, s:o, s:f}", "images", r->swd_images,
+                                             "levels", levels, "mean_x1e3", r->swd_mean));
+  json_object_set_new(root, "msssim",
+                      json_pack("{s:f, s:f, s:i, s:i}", "generated", r->msssim_fake, "real",
+                                r->msssim_real, "pairs_generated", r->pairs_fake, "pairs_real",
+                                r->pairs_real));
+  json_object_set_new(
+      root, "memorisation",
+      json_pack("{s:s, s:{s:f, s:f, s:f}, s:{s:f, s:f, s:f}, s:f, s:f, s:f}", "distance",
+                "rms difference on the [0, 1] scale", "generated_to_real", "min", r->nn_fake_min,
+                "p5", r->nn_fake_p5, "median", r->nn_fake_median, "real_to_real", "min",
+                r->nn_real_min, "p5", r->nn_real_p5, "median", r->nn_real_median,
+                "ssim_mean", r->nn_ssim_mean, "ssim_max", r->nn_ssim_max,
+                "fraction_below_real_p5", r->nn_fake_below_real_p5));
+  for (int j = 0; j < r->nclosest; j++)
+    json_array_append_new(
+        closest, json_pack("{s:s, s:s, s:f, s:f}", "generated",
+                           fake_files ? fake_files[r->closest_fake[j]] : "",
+                           "real", real_files[r->closest_real[j]], "rms", (double)r->closest_rms[j],
+                           "ssim", (double)r->closest_ssim[j]));
+  json_object_set_new(root, "closest", closest);
+  json_object_set_new(root, "closest_png", png ? json_string(png) : json_null());
+  json_object_set_new(root, "seconds",
+                      json_pack("{s:f, s:f, s:f, s:f, s:f}", "load", secs[0], "generate", secs[1],
+                                "swd", r->seconds_swd, "msssim", r->seconds_msssim, "nearest",
+                                r->seconds_nn));
+  int rc = json_dump_file(root, path, JSON_INDENT(2) | JSON_REAL_PRECISION(8));
+  json_decref(root);
+  return rc == 0;
+}
+
+int cmd_evaluate(int argc, char **argv) {
+  const char *cmd = "evaluate";
+  const char *real_dir = NULL, *fake_dir = NULL, *ckpt = NULL, *gen = NULL, *cls = NULL,
+             *device = NULL, *json = NULL, *png = "closest_pairs.png";
+  long count = 0, seed = 0, size = 0, channels = 0, pairs = 1000, nclosest = 8;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v;
+    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+      usage(stdout);
+      return 0;
+    }
+    if (strncmp(a, "--", 2) != 0) {
+      fprintf(stderr, "clgan evaluate: unexpected argument '%s' (see --help)\n", a);
+      return 2;
+    }
+    if (!(v = cli_value(cmd, argc, argv, &i))) return 2;
+    if (strcmp(a, "--real") == 0) real_dir = v;
+    else if (strcmp(a, "--fake") == 0) fake_dir = v;
+    else if (strcmp(a, "--checkpoint") == 0) ckpt = v;
+    else if (strcmp(a, "--generator") == 0) gen = v;
+    else if (strcmp(a, "--class") == 0) cls = v;
+    else if (strcmp(a, "--device") == 0) device = v;
+    else if (strcmp(a, "--json") == 0) json = v;
+    else if (strcmp(a, "--closest-png") == 0) png = strcmp(v, "-") == 0 ? NULL : v;
+    else if (strcmp(a, "--count") == 0) { if (!cli_long(cmd, a, v, 2, 1000000, &count)) return 2; }
+    else if (strcmp(a, "--seed") == 0) { if (!cli_long(cmd, a, v, 0, 0x7fffffffffffffffL, &seed)) return 2; }
+    else if (strcmp(a, "--size") == 0) { if (!cli_long(cmd, a, v, 16, 4096, &size)) return 2; }
+    else if (strcmp(a, "--channels") == 0) {
+      if (!cli_long(cmd, a, v, 1, 3, &channels) || channels == 2) {
+        fprintf(stderr, "clgan evaluate: --channels must be 1 or 3\n");
+        return 2;
+      }
+    } else if (strcmp(a, "--pairs") == 0) { if (!cli_long(cmd, a, v, 1, 10000000, &pairs)) return 2; }
+    else if (strcmp(a, "--closest") == 0) {
+      if (!cli_long(cmd, a, v, 0, CLGAN_EVAL_MAX_CLOSEST, &nclosest)) return 2;
+    } else {
+      fprintf(stderr, "clgan evaluate: unknown option '%s' (see --help)\n", a);
+      return 2;
+    }
+  }
+  int sources = !!fake_dir + !!ckpt + !!gen;
+  if (!real_dir || sources != 1 || (fake_dir && count) || (!fake_dir && count < 2)) {
+    fprintf(stderr, "clgan evaluate: give --real DIR and one of --fake DIR or --checkpoint/"
+                    "--generator FILE with --count N >= 2 (see --help)\n");
+    return 2;
+  }
+  if (nclosest == 0) png = NULL;
+  char real_path[4096];
+  if (cls) snprintf(real_path, sizeof real_path, "%s/%s", real_dir, cls);
+  else snprintf(real_path, sizeof real_path, "%s", real_dir);
+
+  /* geometry: the model's, else the first generated image's */
+  clgan_dcgan_config mcfg = clgan_dcgan_default_config();
+  clgan_status st;
+  if (!fake_dir) {
+    st = ckpt ? clgan_checkpoint_read_config(ckpt, &mcfg) : clgan_generator_read_config(gen, &mcfg);
+    if (st != CLGAN_OK) {
+      cli_report(cmd, st, "cannot read the model");
+      return 1;
+    }
+    if ((size && size != mcfg.image_size) || (channels && channels != mcfg.channels)) {
+      fprintf(stderr, "clgan evaluate: the model makes %d px images with %d channel(s); --size and "
+                      "--channels must match or be left out\n", mcfg.image_size, mcfg.channels);
+      return 2;
+    }
+    size = mcfg.image_size;
+    channels = mcfg.channels;
+  } else if (!size || !channels) {
+    int pc = 0, ps = 0;
+    if ((st = clgan_image_folder_probe(fake_dir, &pc, &ps)) != CLGAN_OK) {
+      cli_report(cmd, st, "cannot read the generated images");
+      return 1;
+    }
+    if (!size) size = ps;
+    if (!channels) channels = pc;
+    if (size < 16) {
+      fprintf(stderr, "clgan evaluate: the generated images are %ld px; the SWD pyramid needs 16 "
+                      "or more (give --size)\n", size);
+      return 2;
+    }
+  }
+
+  double t0 = now(), secs[2] = {0, 0};
+  clgan_image_folder *real = NULL, *fake = NULL;
+  if ((st = clgan_image_folder_load(real_path, (int)size, (int)channels, &real)) != CLGAN_OK) {
+    cli_report(cmd, st, "cannot load the real images");
+    return 1;
+  }
+  if (fake_dir && (st = clgan_image_folder_load(fake_dir, (int)size, (int)channels, &fake)) != CLGAN_OK) {
+    cli_report(cmd, st, "cannot load the generated images");
+    clgan_image_folder_free(real);
+    return 1;
+  }
+  secs[0] = now() - t0;
+  int nreal = real->count, nfake = fake ? fake->count : (int)count, rc = 1;
+  const char *ch_word = channels == 1 ? "channel" : "channels";
+  printf("real:      %d images from %s (%ld px, %ld %s)", nreal, real_path, size, channels, ch_word);
+  if (real->skipped) printf(", %d unreadable skipped (%s)", real->skipped, real->first_error);
+  printf("\n");
+  if (fake) {
+    printf("generated: %d images from %s", nfake, fake_dir);
+    if (fake->skipped) printf(", %d unreadable skipped (%s)", fake->skipped, fake->first_error);
+    printf("\n");
+  }
+  if (nreal < 2 || nfake < 2) {
+    fprintf(stderr, "clgan evaluate: need at least 2 real and 2 generated images\n");
+    clgan_image_folder_free(real);
+    clgan_image_folder_free(fake);
+    return 1;
+  }
+
+  clgan_ctx *ctx = cli_context(cmd, device, 0);
+  clgan_buf breal = {0}, bfake = {0};
+  clgan_eval *ev = NULL;
+  float *gen_px = NULL;
+  char **gen_names = NULL;
+  if (!ctx) goto done;
+  size_t img = (size_t)channels * size * size;
+  if (!fake) {
+    double tg = now();
+    gen_px = malloc(sizeof(float) * img * (size_t)nfake);
+    if (!gen_px) {
+      cli_report(cmd, CLGAN_ERR_NOMEM, "cannot allocate the generated images");
+      goto done;
+    }
+    if (!generate_images(cmd, ctx, ckpt, gen, &mcfg, count, seed, gen_px)) goto done;
+    secs[1] = now() - tg;
+    printf("generated: %d images from %s (seed %ld) in %.2f s\n", nfake, ckpt ? ckpt : gen, seed,
+           secs[1]);
+    gen_names = calloc((size_t)nfake, sizeof(char *));
+    for (int i = 0; gen_names && i < nfake; i++) {
+      if (!(gen_names[i] = malloc(48))) {
+        cli_report(cmd, CLGAN_ERR_NOMEM, "cannot allocate");
+        goto done;
+      }
+      snprintf(gen_names[i], 48, "gen_%ld_%05d", seed, i);
+    }
+    if (!gen_names) {
+      cli_report(cmd, CLGAN_ERR_NOMEM, "cannot allocate");
+      goto done;
+    }
+  }
+  if ((st = clgan_buf_alloc(ctx, img * nreal, &breal)) != CLGAN_OK ||
+      (st = clgan_buf_write(ctx, breal, real->data, img * nreal)) != CLGAN_OK ||
+      (st = clgan_buf_alloc(ctx, img * nfake, &bfake)) != CLGAN_OK ||
+      (st = clgan_buf_write(ctx, bfake, fake ? fake->data : gen_px, img * nfake)) != CLGAN_OK) {
+    cli_report(cmd, st, "cannot upload the images");
+    goto done;
+  }
+  clgan_image_set sreal = clgan_image_set_nchw(breal, nreal, (int)channels, (int)size);
+  clgan_image_set sfake = clgan_image_set_nchw(bfake, nfake, (int)channels, (int)size);
+  clgan_eval_config ecfg = clgan_eval_default_config((int)channels, (int)size, nfake);
+  ecfg.pairs = (int)pairs;
+  ecfg.closest = (int)nclosest;
+  clgan_eval_report r;
+  if ((st = clgan_eval_create(ctx, &ecfg, &sreal, &ev)) != CLGAN_OK ||
+      (st = clgan_eval_run(ev, &sfake, &r)) != CLGAN_OK) {
+    cli_report(cmd, st, "evaluation failed");
+    goto done;
+  }
+  char **fnames = fake ? fake->files : gen_names;
+
+  printf("\nsliced Wasserstein distance x1e3 (ProGAN; %d images of each set, lower = closer):\n",
+         r.swd_images);
+  for (int l = 0; l < r.swd_levels; l++)
+    printf("  %4d px  %9.2f\n", r.swd_resolution[l], r.swd[l]);
+  printf("  average  %9.2f\n", r.swd_mean);
+  printf("\ndiversity, mean MS-SSIM of random pairs (lower = more diverse):\n");
+  printf("  generated %.4f (%d pairs)   real %.4f (%d pairs)\n", r.msssim_fake, r.pairs_fake,
+         r.msssim_real, r.pairs_real);
+  if (r.msssim_fake > r.msssim_real + 0.1)
+    printf("  -> generated pairs are much more alike than real pairs: mode collapse?\n");
+  printf("\nmemorisation, RMS difference to the nearest real image ([0, 1] scale):\n");
+  printf("                         min      5%%  median\n");
+  printf("  generated -> real   %.4f  %.4f  %.4f\n", r.nn_fake_min, r.nn_fake_p5, r.nn_fake_median);
+  printf("  real -> other real  %.4f  %.4f  %.4f\n", r.nn_real_min, r.nn_real_p5, r.nn_real_median);
+  printf("  SSIM with the nearest real image: mean %.4f, max %.4f\n", r.nn_ssim_mean, r.nn_ssim_max);
+  printf("  %.1f%% of generated images are nearer to a real image than the real set's 5th "
+         "percentile%s\n",
+         100 * r.nn_fake_below_real_p5,
+         r.nn_fake_below_real_p5 > 0.25 ? " -> copies of training images?" : "");
+  if (r.nclosest) printf("  closest pairs (generated ~ nearest real, rms, ssim):\n");
+  for (int j = 0; j < r.nclosest; j++)
+    printf("  %3d. %s ~ %s  %.4f  %.4f\n", j + 1, base_name(fnames[r.closest_fake[j]]),
+           real->files[r.closest_real[j]], r.closest_rms[j], r.closest_ssim[j]);
+  if (png) {
+    if ((st = clgan_eval_write_closest(ev, &sfake, png)) != CLGAN_OK) {
+      cli_report(cmd, st, "cannot write the closest pairs");
+      goto done;
+    }
+    printf("  closest pairs drawn in %s (a row per pair, nearest first: generated | real)\n", png);
+  }
+  printf("\ntime: load %.2f s", secs[0]);
+  if (!fake) printf(", generate %.2f s", secs[1]);
+  printf(", SWD %.2f s, MS-SSIM %.2f s, nearest neighbours %.2f s\n", r.seconds_swd,
+         r.seconds_msssim, r.seconds_nn);
+  if (json) {
+    if (!write_json(json, &r, real_path, fake_dir ? fake_dir : (ckpt ? ckpt : gen), real->files,
+                    fnames, (int)size, (int)channels, png, secs)) {
+      fprintf(stderr, "clgan evaluate: cannot write %s\n", json);
+      goto done;
+    }
+    printf("figures written to %s\n", json);
+  }
+  rc = 0;
+done:
+  clgan_eval_destroy(ev);
+  clgan_buf_release(&breal);
+  clgan_buf_release(&bfake);
+  clgan_ctx_destroy(ctx);
+  for (int i = 0; gen_names && i < nfake; i++) free(gen_names[i]);
+  free(gen_names);
+  free(gen_px);
+  clgan_image_folder_free(real);
+  clgan_image_folder_free(fake);
+  return rc;
+}

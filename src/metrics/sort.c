@@ -1,0 +1,105 @@
+/* Row sorts for the sliced Wasserstein distance (cl/metrics_sort.cl). */
+#include <limits.h>
+
+#include "metrics/internal.h"
+
+int clgan_metrics_sort_override = 0;
+
+int clgan_metrics_sort_method(clgan_ctx *ctx) {
+  if (clgan_metrics_sort_override == 1 || clgan_metrics_sort_override == 2)
+    return clgan_metrics_sort_override;
+  return ctx->dev.is_cpu ? 1 : 2;
+}
+
+static clgan_status radix(clgan_ctx *ctx, clgan_buf data, size_t rows, size_t n, size_t ld,
+                          clgan_buf tmp) {
+  if (!tmp.mem) return clgan_fail(CLGAN_ERR_INVALID, "sort: the radix sort needs scratch");
+  cl_kernel k;
+  clgan_status st = clgan_kernel_get(ctx, "metrics_sort", NULL, "sort_rows_radix", &k);
+  if (st != CLGAN_OK) return st;
+  cl_uint off = (cl_uint)data.off, uld = (cl_uint)ld, un = (cl_uint)n, ur = (cl_uint)rows,
+          toff = (cl_uint)tmp.off;
+  if ((st = clgan_set_args(k, 7, sizeof(cl_mem), &data.mem, sizeof off, &off, sizeof uld, &uld,
+                           sizeof un, &un, sizeof ur, &ur, sizeof(cl_mem), &tmp.mem, sizeof toff,
+                           &toff)) != CLGAN_OK)
+    return st;
+  /* one row per work-group: rows spread over the compute units */
+  size_t local = 1, global = rows;
+  return clgan_launch(ctx, k, 1, &global, &local, "sort_rows_radix");
+}
+
+/* The largest power-of-two local size L with 2L <= ld that both bitonic
+ * local kernels allow (local memory: 2L floats). */
+static size_t bitonic_local(clgan_ctx *ctx, cl_kernel a, cl_kernel b, size_t ld) {
+  size_t lim = ctx->dev.max_work_group_size;
+  if (clgan_metrics_local_override) lim = clgan_metrics_local_override;
+  cl_kernel ks[2] = {a, b};
+  for (int i = 0; i < 2; i++) {
+    size_t kw = 0;
+    if (clGetKernelWorkGroupInfo(ks[i], ctx->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kw,
+                                 &kw, NULL) == CL_SUCCESS &&
+        kw > 0 && kw < lim)
+      lim = kw;
+  }
+  size_t mem_lim = ctx->dev.local_mem_bytes / (2 * sizeof(float)) / 2; /* keep half spare */
+  size_t L = 1;
+  while (L * 2 <= lim && L * 2 <= 512 && L * 2 <= mem_lim && L * 4 <= ld) L *= 2;
+  return L;
+}
+
+static clgan_status bitonic(clgan_ctx *ctx, clgan_buf data, size_t rows, size_t n, size_t ld) {
+  if (ld < 2 || (ld & (ld - 1)))
+    return clgan_fail(CLGAN_ERR_INVALID, "sort: bitonic rows need a power-of-two stride (%zu)", ld);
+  cl_kernel kpad, kloc, kmerge, kglob;
+  clgan_status st;
+  if ((st = clgan_kernel_get(ctx, "metrics_swd", NULL, "swd_pad", &kpad)) != CLGAN_OK ||
+      (st = clgan_kernel_get(ctx, "metrics_sort", NULL, "sort_bitonic_local", &kloc)) != CLGAN_OK ||
+      (st = clgan_kernel_get(ctx, "metrics_sort", NULL, "sort_bitonic_merge_local", &kmerge)) !=
+          CLGAN_OK ||
+      (st = clgan_kernel_get(ctx, "metrics_sort", NULL, "sort_bitonic_global", &kglob)) != CLGAN_OK)
+    return st;
+  cl_uint off = (cl_uint)data.off, uld = (cl_uint)ld, um = (cl_uint)n;
+  if (n < ld) {
+    if ((st = clgan_set_args(kpad, 4, sizeof(cl_mem), &data.mem, sizeof off, &off, sizeof uld,
+                             &uld, sizeof um, &um)) != CLGAN_OK)
+      return st;
+    size_t g[2] = {clgan_round_up(ld - n, 64), rows};
+    if ((st = clgan_launch(ctx, kpad, 2, g, NULL, "swd_pad")) != CLGAN_OK) return st;
+  }
+  size_t L = bitonic_local(ctx, kloc, kmerge, ld), B = 2 * L;
+  size_t lg[2] = {ld / 2, rows}, ll[2] = {L, 1};
+  if ((st = clgan_set_args(kloc, 4, sizeof(cl_mem), &data.mem, sizeof off, &off, sizeof uld, &uld,
+                           B * sizeof(float), (const void *)NULL)) != CLGAN_OK ||
+      (st = clgan_launch(ctx, kloc, 2, lg, ll, "sort_bitonic_local")) != CLGAN_OK)
+    return st;
+  size_t gg[2] = {clgan_round_up(ld / 2, 64), rows};
+  for (size_t k = 2 * B; k <= ld; k <<= 1) {
+    cl_uint uk = (cl_uint)k;
+    for (size_t j = k >> 1; j >= B; j >>= 1) {
+      cl_uint uj = (cl_uint)j;
+      if ((st = clgan_set_args(kglob, 5, sizeof(cl_mem), &data.mem, sizeof off, &off, sizeof uld,
+                               &uld, sizeof uk, &uk, sizeof uj, &uj)) != CLGAN_OK ||
+          (st = clgan_launch(ctx, kglob, 2, gg, NULL, "sort_bitonic_global")) != CLGAN_OK)
+        return st;
+    }
+    if ((st = clgan_set_args(kmerge, 5, sizeof(cl_mem), &data.mem, sizeof off, &off, sizeof uld,
+                             &uld, sizeof uk, &uk, B * sizeof(float), (const void *)NULL)) !=
+            CLGAN_OK ||
+        (st = clgan_launch(ctx, kmerge, 2, lg, ll, "sort_bitonic_merge_local")) != CLGAN_OK)
+      return st;
+  }
+  return CLGAN_OK;
+}
+
+clgan_status clgan_metrics_sort_rows(clgan_ctx *ctx, int method, clgan_buf data, size_t rows,
+                                     size_t n, size_t ld, clgan_buf tmp) {
+  if (!data.mem || ld < n) return clgan_fail(CLGAN_ERR_INVALID, "sort: invalid rows");
+  if (rows == 0 || n <= 1) return CLGAN_OK;
+  if (data.off > UINT_MAX || rows * ld > UINT_MAX - data.off ||
+      (tmp.mem && (tmp.off > UINT_MAX || rows * ld > UINT_MAX - tmp.off)))
+    return clgan_fail(CLGAN_ERR_UNSUPPORTED, "sort: %zu x %zu floats beyond 32-bit indexing", rows,
+                      ld);
+  if (method == 1) return radix(ctx, data, rows, n, ld, tmp);
+  if (method == 2) return bitonic(ctx, data, rows, n, ld);
+  return clgan_fail(CLGAN_ERR_INVALID, "sort: unknown method %d", method);
+}

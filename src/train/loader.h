@@ -1,0 +1,32 @@
+/* Training batches for datasets too large to keep on the device: a loader
+ * thread gathers the next batch into the C,N,H,W layout while the device
+ * runs the current step (double buffering). The data order is the same as
+ * the device-resident path's: train_epoch_order. */
+#ifndef CLGAN_TRAIN_LOADER_H
+#define CLGAN_TRAIN_LOADER_H
+
+#include <stdint.h>
+
+#include "clgan/dataset.h"
+
+/* perm[0..n) = the image order of epoch `epoch` for a run seeded with seed
+ * (Fisher-Yates from an RNG seeded by seed and epoch, so any epoch can be
+ * produced without the ones before it: resume is exact). */
+void train_epoch_order(uint64_t seed, int epoch, int n, int *perm);
+
+typedef struct batch_loader batch_loader;
+
+/* Starts the thread, which fills batches for iterations first, first + 1, ...
+ * (iters_per_epoch whole batches per epoch). */
+clgan_status loader_start(const clgan_dataset *ds, int batch, uint64_t seed, long first,
+                          long iters_per_epoch, batch_loader **out);
+
+/* Blocks until the batch of iteration `it` (the next one in sequence) is
+ * ready and returns it: [channels][batch][size][size] floats, valid until
+ * the next call. */
+const float *loader_next(batch_loader *l, long it);
+
+/* Stops and joins the thread; accepts NULL. */
+void loader_stop(batch_loader *l);
+
+#endif
