@@ -124,46 +124,43 @@ __kernel void augment_params(__global const float *x, uint xoff, __global float 
     for (int i = 0; i < 8; i++) out[i] = rec[i];
     out[R_GRAD_MEAN] = 0.0f;
   }
-  if (!((uint)rec[R_FLAGS] & OP_CONTRAST)) { /* the same for the whole group */
-    if (lid == 0) out[R_MEAN] = 0.0f;
-    return;
-  }
-  uint hw = h * w, plane = n * hw;
+  /* Only contrast needs the mean. No early return: every work-item must
+   * reach the barriers (PoCL 3.1 hangs on a uniform return before them). */
+  bool need = ((uint)rec[R_FLAGS] & OP_CONTRAST) != 0;
+  uint hw = h * w, plane = n * hw, lim = need ? hw : 0u;
   __global const float *img = x + xoff + b * hw;
   for (uint l = lid; l < AUG_LANES; l += lsz) {
     float s = 0.0f;
-    for (uint q = l; q < hw; q += AUG_LANES)
+    for (uint q = l; q < lim; q += AUG_LANES)
       for (uint ch = 0; ch < c; ch++) s += img[ch * plane + q];
     part[l] = s;
   }
   float total = aug_lane_tree(part, lid, lsz);
-  if (lid == 0) out[R_MEAN] = total / (float)(c * hw);
+  if (lid == 0) out[R_MEAN] = need ? total / (float)(c * hw) : 0.0f;
 }
 
 __kernel void augment_forward(__global const float *x, uint xoff, __global float *y, uint yoff,
                               __global const float *work, uint woff, uint c, uint n, uint h,
                               uint w) {
-  uint gid = get_global_id(0), hw = h * w;
-  if (gid >= n * hw) return;
-  uint b = gid / hw, q = gid - b * hw, i = q / w, j = q - i * w, plane = n * hw;
+  uint j = get_global_id(0), i = get_global_id(1), b = get_global_id(2);
+  if (j >= w || i >= h || b >= n) return;
+  uint hw = h * w, plane = n * hw, q = i * w + j;
   __global const float *rec = work + woff + b * AUG_STRIDE;
   uint f = (uint)rec[R_FLAGS];
   if (c == 1) f &= ~OP_SATURATION; /* the identity on one channel */
-  __global float *yo = y + yoff + b * hw + q;
   int si = (int)i, sj = (int)j;
-  bool zero = aug_cut(f, rec, si, sj, (int)h, (int)w);
   if (f & OP_TRANSLATION) {
     si += (int)rec[R_SHIFT_H];
     sj += (int)rec[R_SHIFT_W];
-    zero = zero || si < 0 || si >= (int)h || sj < 0 || sj >= (int)w;
   }
-  if (zero) {
-    for (uint ch = 0; ch < c; ch++) yo[ch * plane] = 0.0f;
-    return;
-  }
-  __global const float *xi = x + xoff + b * hw + (uint)si * w + (uint)sj;
+  /* selects rather than branches: work-items of a row stay in step */
+  bool keep = si >= 0 && si < (int)h && sj >= 0 && sj < (int)w &&
+              !aug_cut(f, rec, (int)i, (int)j, (int)h, (int)w);
+  uint src = keep ? (uint)si * w + (uint)sj : q;
+  __global const float *xi = x + xoff + b * hw + src;
+  __global float *yo = y + yoff + b * hw + q;
   if (!(f & (OP_BRIGHTNESS | OP_SATURATION | OP_CONTRAST))) {
-    for (uint ch = 0; ch < c; ch++) yo[ch * plane] = xi[ch * plane];
+    for (uint ch = 0; ch < c; ch++) yo[ch * plane] = keep ? xi[ch * plane] : 0.0f;
     return;
   }
   float bb = rec[R_BRIGHTNESS], s = rec[R_SATURATION], k = rec[R_CONTRAST];
@@ -179,7 +176,7 @@ __kernel void augment_forward(__global const float *x, uint xoff, __global float
     if (f & OP_BRIGHTNESS) v += bb;
     if (f & OP_SATURATION) v = (v - mc) * s + mc;
     if (f & OP_CONTRAST) v = (v - mi) * k + mi;
-    yo[ch * plane] = v;
+    yo[ch * plane] = keep ? v : 0.0f;
   }
 }
 
@@ -199,12 +196,12 @@ __kernel void augment_backward_reduce(__global const float *dy, uint dyoff, __gl
   uint b = get_group_id(0), lid = get_local_id(0), lsz = get_local_size(0);
   __global float *rec = work + woff + b * AUG_STRIDE;
   uint f = (uint)rec[R_FLAGS];
-  if (!(f & OP_CONTRAST)) return; /* the same for the whole group */
-  uint hw = h * w, plane = n * hw;
+  bool need = (f & OP_CONTRAST) != 0; /* no early return, as above */
+  uint hw = h * w, plane = n * hw, lim = need ? hw : 0u;
   __global const float *g = dy + dyoff + b * hw;
   for (uint l = lid; l < AUG_LANES; l += lsz) {
     float s = 0.0f;
-    for (uint q = l; q < hw; q += AUG_LANES) {
+    for (uint q = l; q < lim; q += AUG_LANES) {
       uint i = q / w;
       if (!aug_kept(f, rec, (int)i, (int)(q - i * w), (int)h, (int)w)) continue;
       for (uint ch = 0; ch < c; ch++) s += g[ch * plane + q];
@@ -212,7 +209,7 @@ __kernel void augment_backward_reduce(__global const float *dy, uint dyoff, __gl
     part[l] = s;
   }
   float total = aug_lane_tree(part, lid, lsz);
-  if (lid == 0) rec[R_GRAD_MEAN] = total / (float)(c * hw);
+  if (lid == 0 && need) rec[R_GRAD_MEAN] = total / (float)(c * hw);
 }
 
 /* dx = B^T S^T C^T T^T K^T dy: cutout's mask and translation's inverse shift
@@ -222,13 +219,12 @@ __kernel void augment_backward_reduce(__global const float *dy, uint dyoff, __gl
 __kernel void augment_backward(__global const float *dy, uint dyoff, __global float *dx,
                                uint dxoff, __global const float *work, uint woff, uint c,
                                uint n, uint h, uint w) {
-  uint gid = get_global_id(0), hw = h * w;
-  if (gid >= n * hw) return;
-  uint b = gid / hw, q = gid - b * hw, i = q / w, j = q - i * w, plane = n * hw;
+  uint j = get_global_id(0), i = get_global_id(1), b = get_global_id(2);
+  if (j >= w || i >= h || b >= n) return;
+  uint hw = h * w, plane = n * hw, q = i * w + j;
   __global const float *rec = work + woff + b * AUG_STRIDE;
   uint f = (uint)rec[R_FLAGS];
   if (c == 1) f &= ~OP_SATURATION;
-  __global float *xo = dx + dxoff + b * hw + q;
   int oi = (int)i, oj = (int)j; /* the output pixel that read this input */
   if (f & OP_TRANSLATION) {
     oi -= (int)rec[R_SHIFT_H];
@@ -236,7 +232,8 @@ __kernel void augment_backward(__global const float *dy, uint dyoff, __global fl
   }
   bool valid = oi >= 0 && oi < (int)h && oj >= 0 && oj < (int)w &&
                !aug_cut(f, rec, oi, oj, (int)h, (int)w);
-  __global const float *go = dy + dyoff + b * hw + (valid ? (uint)oi * w + (uint)oj : 0u);
+  __global const float *go = dy + dyoff + b * hw + (valid ? (uint)oi * w + (uint)oj : q);
+  __global float *xo = dx + dxoff + b * hw + q;
   if (!(f & (OP_SATURATION | OP_CONTRAST))) {
     for (uint ch = 0; ch < c; ch++) xo[ch * plane] = valid ? go[ch * plane] : 0.0f;
     return;

@@ -80,6 +80,7 @@ typedef struct seen {
   long calls;
   float first_d, first_g, last_d, last_g;
   float moved_d, moved_g; /* largest distance from the first value */
+  int evals;
 } seen;
 
 static int record(void *user, const clgan_train_progress *p) {
@@ -88,6 +89,11 @@ static int record(void *user, const clgan_train_progress *p) {
     s->setups++;
     ck_assert_ptr_nonnull(p->model);
     return 0;
+  }
+  if (p->eval) {
+    s->evals++;
+    ck_assert(p->eval->swd_mean > 0 && isfinite(p->eval->swd_mean));
+    ck_assert(p->eval->msssim_real > 0 && p->eval->msssim_real <= 1);
   }
   if (s->calls++ == 0) {
     s->first_d = p->stats.loss_d;
@@ -118,6 +124,7 @@ START_TEST(test_run_directory_and_losses_move) {
   const char *out = path_in(root, "run");
   clgan_train_options o = tiny(out);
   o.iters = 30;
+  o.eval_every = 10;
   o.cfg.lr_g = o.cfg.lr_d = 2e-3f; /* a tiny model moves slowly at the recipe's 2e-4 */
   seen s = {0};
   TU_OK(clgan_train(tu_ctx(), &o, ds, record, &s));
@@ -130,10 +137,13 @@ START_TEST(test_run_directory_and_losses_move) {
   ck_assert_msg(s.moved_g > 0.08f, "Loss_G stayed within %g of %g", s.moved_g, s.first_g);
   const char *files[] = {"config.json", "log.csv", "real.png", "samples/latest.png",
                          "samples/iter_000006.png", "samples/iter_000030.png", "losses.svg",
-                         "index.html", "checkpoint.safetensors"};
+                         "index.html", "checkpoint.safetensors", "metrics.csv", "metrics.svg",
+                         "closest_pairs.png"};
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
     ck_assert_msg(exists(path_in(out, files[i])), "%s missing", files[i]);
   ck_assert_int_eq(count_lines(path_in(out, "log.csv")), 31);
+  ck_assert_int_eq(count_lines(path_in(out, "metrics.csv")), 5); /* header, 1, 10, 20, 30 */
+  ck_assert_int_eq(s.evals, 4);
   clgan_image grid = {0};
   TU_OK(clgan_png_read(path_in(out, "samples/latest.png"), &grid));
   ck_assert_int_eq(grid.channels, 1);

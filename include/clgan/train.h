@@ -6,12 +6,17 @@
  *   samples/iter_NNNNNN.png, samples/latest.png   fixed-noise grids
  *   losses.svg         G and D loss curves, redrawn with every grid
  *   index.html         the grids and the plot together; reloads itself
- *   checkpoint.safetensors   the latest checkpoint (atomic) */
+ *   checkpoint.safetensors   the latest checkpoint (atomic)
+ * and with eval_every > 0:
+ *   metrics.csv, metrics.svg   SWD, MS-SSIM diversity and nearest-real
+ *                              distances of generated images over training
+ *   closest_pairs.png          the generated images closest to training images */
 #ifndef CLGAN_TRAIN_H
 #define CLGAN_TRAIN_H
 
 #include "clgan/checkpoint.h"
 #include "clgan/dataset.h"
+#include "clgan/metrics.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -29,6 +34,8 @@ typedef struct clgan_train_options {
   const char *data_label;  /* for config.json: where the data came from */
   int stream;              /* stream batches from a loader thread even when the dataset
                               would fit on the device (it is streamed when it does not) */
+  int eval_every;          /* evaluate (SWD, diversity, memorisation) every N iterations
+                              on a fixed subset; 0: off */
   int max_bad_steps;       /* nan_guard: stop after this many skipped steps in a row (default 10) */
 } clgan_train_options;
 
@@ -45,6 +52,7 @@ typedef struct clgan_train_progress {
   const clgan_dcgan *model; /* the model (for a summary) */
   float augment_p;         /* ADA's current p, or -1 when ADA is off */
   double setup_seconds;    /* set-up time so far (model, data upload, run directory) */
+  const clgan_eval_report *eval; /* the evaluation just made at this iteration, or NULL */
 } clgan_train_progress;
 
 /* Called once with iteration == the starting iteration and zero stats when

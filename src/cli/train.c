@@ -35,7 +35,9 @@ static void usage(FILE *f) {
           "  --resume FILE         continue from a checkpoint (its run directory by default)\n"
           "  --sample-every N      fixed-noise grid and plot every N iterations (100)\n"
           "  --checkpoint-every N  checkpoint every N iterations (500, and at the end)\n"
-          "  --log-every N         progress line every N iterations (10)\n\n"
+          "  --log-every N         progress line every N iterations (10)\n"
+          "  --eval-every N        every N iterations: SWD, diversity and memorisation of\n"
+          "                        generated images against the data (off)\n\n"
           "Stability switches (off by default, so the recipe is reproduced exactly):\n"
           "  --label-smooth X      one-sided label smoothing: D's real label is 1 - X\n"
           "  --ema DECAY           average G's weights (e.g. 0.999) for samples and export\n"
@@ -115,6 +117,14 @@ static int on_progress(void *user, const clgan_train_progress *p) {
     if (p->augment_p >= 0) printf("    augment p %.3f, E[sign D(real)] %.3f\n", p->augment_p, p->stats.sign_real);
     fflush(stdout);
   }
+  if (p->eval) {
+    const clgan_eval_report *e = p->eval;
+    printf("    eval at %ld: SWD x1e3 %.1f; MS-SSIM generated %.3f vs real %.3f; nearest-real "
+           "distance median %.3f (real-real %.3f)\n",
+           p->iteration, e->swd_mean, e->msssim_fake, e->msssim_real, e->nn_fake_median,
+           e->nn_real_median);
+    fflush(stdout);
+  }
   if (p->stats.skipped) {
     printf("iteration %ld: non-finite gradients; the %s update%s skipped (--nan-guard)\n",
            p->iteration, p->stats.skipped == 3 ? "D and G" : p->stats.skipped == 1 ? "D" : "G",
@@ -161,6 +171,7 @@ int cmd_train(int argc, char **argv) {
     LONG_OPT("--sample-every", 0, 1000000000L, o.sample_every)
     LONG_OPT("--checkpoint-every", 0, 1000000000L, o.checkpoint_every)
     LONG_OPT("--log-every", 1, 1000000000L, log_every)
+    LONG_OPT("--eval-every", 0, 1000000000L, o.eval_every)
     if (strcmp(a, "--lr") == 0) {
       VALUE();
       if (!cli_float(cmd, a, val, 0, 10, &f)) return 2;

@@ -180,8 +180,8 @@ clgan_status clgan_augment_forward(clgan_ctx *ctx, unsigned policy, float p, uin
                       sizeof yo, &yo, sizeof(cl_mem), &work.mem, sizeof wo, &wo, sizeof uc, &uc,
                       sizeof un, &un, sizeof uh, &uh, sizeof uw, &uw);
   if (st != CLGAN_OK) return st;
-  global = clgan_round_up(count / (size_t)c, 64);
-  return clgan_launch(ctx, kf, 1, &global, NULL, "augment_forward");
+  size_t g3[3] = {(size_t)w, (size_t)h, (size_t)n};
+  return clgan_launch(ctx, kf, 3, g3, NULL, "augment_forward");
 }
 
 clgan_status clgan_augment_backward(clgan_ctx *ctx, unsigned policy, int c, int n, int h, int w,
@@ -212,8 +212,8 @@ clgan_status clgan_augment_backward(clgan_ctx *ctx, unsigned policy, int c, int 
                       sizeof dxo, &dxo, sizeof(cl_mem), &work.mem, sizeof wo, &wo, sizeof uc,
                       &uc, sizeof un, &un, sizeof uh, &uh, sizeof uw, &uw);
   if (st != CLGAN_OK) return st;
-  size_t global = clgan_round_up(count / (size_t)c, 64);
-  return clgan_launch(ctx, kb, 1, &global, NULL, "augment_backward");
+  size_t g3[3] = {(size_t)w, (size_t)h, (size_t)n};
+  return clgan_launch(ctx, kb, 3, g3, NULL, "augment_backward");
 }
 
 clgan_status clgan_augment_read_params(clgan_ctx *ctx, int n, clgan_buf work, float *out) {

@@ -45,7 +45,18 @@ typedef struct run {
   int ada_count;
   FILE *log;
   char path[1024];
+  /* evaluation during training (eval_every > 0) */
+  clgan_eval *eval;
+  clgan_buf eval_real;       /* [nreal][c][s][s] a fixed subset of the data */
+  clgan_buf eval_fake;       /* [eval_batches * batch][c][s][s] */
+  float *eval_noise;         /* [eval_batches][nz * batch], fixed */
+  int eval_batches;
+  float *swd_curve;          /* [total] SWD at evaluated iterations, NaN elsewhere */
+  FILE *metrics;
 } run;
+
+#define EVAL_MAX_REAL 1024
+#define EVAL_MAX_FAKE 256
 
 static double now(void) {
   struct timespec t;
@@ -131,10 +142,19 @@ static clgan_status write_index(run *r) {
           "<img src=\"samples/latest.png\" alt=\"latest samples\" width=\"512\"></div>\n"
           "<div><h2>Real training images</h2>"
           "<img src=\"real.png\" alt=\"real images\" width=\"512\"></div></div>\n"
-          "<h2>Losses</h2><img src=\"losses.svg\" alt=\"loss curves\">\n"
+          "<h2>Losses</h2><img src=\"losses.svg\" alt=\"loss curves\">\n%s%s"
           "</body></html>\n",
           c->image_size, c->image_size, c->channels, c->channels == 1 ? "" : "s", c->nz, c->ngf,
-          c->ndf, c->batch, r->total, clgan_ctx_device(r->ctx)->name);
+          c->ndf, c->batch, r->total, clgan_ctx_device(r->ctx)->name,
+          c->augment && c->ada ? "<h2>Augmentation strength</h2><img src=\"augment.svg\" "
+                                 "alt=\"ADA probability\">\n"
+                               : "",
+          r->o->eval_every > 0
+              ? "<h2>Distance to the real images</h2><img src=\"metrics.svg\" alt=\"SWD\">\n"
+                "<p>All figures: <a href=\"metrics.csv\">metrics.csv</a>.</p>\n"
+                "<h2>Closest generated / real pairs (memorisation check)</h2>"
+                "<img src=\"closest_pairs.png\" alt=\"closest pairs\" height=\"400\">\n"
+              : "");
   int ok = fclose(f) == 0;
   if (!ok || rename(tmp, run_path(r, "index.html")) != 0) {
     unlink(tmp);
@@ -193,6 +213,41 @@ static clgan_status write_samples(run *r, long it, char *note, size_t cap) {
   return st;
 }
 
+/* Generates the fixed evaluation set (as `clgan generate` would: running
+ * statistics) and measures it against the real subset. */
+static clgan_status evaluate(run *r, long it, clgan_eval_report *rep) {
+  const clgan_dcgan_config *c = &r->cfg;
+  size_t nzb = (size_t)c->nz * c->batch, hw = (size_t)c->image_size * c->image_size;
+  cl_command_queue q = clgan_ctx_queue(r->ctx);
+  clgan_buf fake = clgan_dcgan_fake(r->net);
+  clgan_status st = CLGAN_OK;
+  for (int k = 0; k < r->eval_batches && st == CLGAN_OK; k++) {
+    st = clgan_buf_write(r->ctx, r->noise, r->eval_noise + (size_t)k * nzb, nzb);
+    if (st == CLGAN_OK) st = clgan_dcgan_generate(r->net, r->noise, CLGAN_BN_RUNNING);
+    /* [c][batch][hw] -> images k*batch.. of [n][c][hw]: one strided copy per channel */
+    for (int ch = 0; ch < c->channels && st == CLGAN_OK; ch++) {
+      size_t src[3] = {(fake.off + (size_t)ch * c->batch * hw) * sizeof(float), 0, 0};
+      size_t dst[3] = {(r->eval_fake.off + ((size_t)k * c->batch * c->channels + ch) * hw) * sizeof(float), 0, 0};
+      size_t region[3] = {hw * sizeof(float), (size_t)c->batch, 1};
+      st = CLGAN_CL(clEnqueueCopyBufferRect(q, fake.mem, r->eval_fake.mem, src, dst, region,
+                                            hw * sizeof(float), 0, c->channels * hw * sizeof(float),
+                                            0, 0, NULL, NULL));
+    }
+  }
+  clgan_image_set set = clgan_image_set_nchw(r->eval_fake, r->eval_batches * c->batch,
+                                             c->channels, c->image_size);
+  if (st == CLGAN_OK) st = clgan_eval_run(r->eval, &set, rep);
+  if (st == CLGAN_OK) st = clgan_eval_write_closest(r->eval, &set, run_path(r, "closest_pairs.png"));
+  if (st != CLGAN_OK) return st;
+  r->swd_curve[it - 1] = (float)rep->swd_mean;
+  fprintf(r->metrics, "%ld,%.4f,%.4f,%.4f,%.5f,%.5f,%.4f\n", it, rep->swd_mean, rep->msssim_fake,
+          rep->msssim_real, rep->nn_fake_median, rep->nn_real_median, rep->nn_fake_below_real_p5);
+  fflush(r->metrics);
+  clgan_series s = {"SWD x1e3 (lower is closer to the real slices)", "#9467bd", r->swd_curve};
+  return clgan_plot_svg(run_path(r, "metrics.svg"), "Sliced Wasserstein distance to the real images",
+                        "SWD x1e3", &s, 1, (size_t)it);
+}
+
 static clgan_status save_checkpoint(run *r, long it) {
   r->ts.iteration = it;
   r->ts.rng[0] = r->rng.s[0];
@@ -237,6 +292,44 @@ static clgan_status open_log(run *r, long upto) {
   }
   r->log = out; /* still open on the renamed file */
   return CLGAN_OK;
+}
+
+/* The evaluator: a fixed random subset of the real images on the device,
+ * fixed noise for the generated ones, every plan made now (none in a step). */
+static clgan_status eval_setup(run *r) {
+  const clgan_dcgan_config *c = &r->cfg;
+  int nreal = r->ds->count < EVAL_MAX_REAL ? r->ds->count : EVAL_MAX_REAL;
+  int nfake = nreal < EVAL_MAX_FAKE ? nreal : EVAL_MAX_FAKE;
+  r->eval_batches = nfake / c->batch > 0 ? nfake / c->batch : 1;
+  nfake = r->eval_batches * c->batch;
+  size_t img = r->ds->image_floats, nzb = (size_t)c->nz * c->batch;
+  float *host = malloc(sizeof(float) * img * (size_t)nreal);
+  int *order = malloc(sizeof(int) * (size_t)r->ds->count);
+  r->eval_noise = malloc(sizeof(float) * nzb * (size_t)r->eval_batches);
+  r->swd_curve = malloc(sizeof(float) * (size_t)r->total);
+  clgan_status st = CLGAN_OK;
+  if (!host || !order || !r->eval_noise || !r->swd_curve)
+    st = clgan_fail(CLGAN_ERR_NOMEM, "out of host memory for the evaluator");
+  if (st == CLGAN_OK) {
+    for (long i = 0; i < r->total; i++) r->swd_curve[i] = NAN;
+    train_epoch_order(r->ts.seed ^ 0xe7a1e7a1ULL, 0, r->ds->count, order);
+    for (int i = 0; i < nreal; i++)
+      memcpy(host + (size_t)i * img, clgan_dataset_image(r->ds, order[i]), sizeof(float) * img);
+    clgan_rng er;
+    clgan_rng_seed(&er, r->ts.seed ^ 0xe7a1000000000000ULL);
+    clgan_rng_normal(&er, r->eval_noise, nzb * (size_t)r->eval_batches, 0.0f, 1.0f);
+    st = clgan_buf_alloc(r->ctx, img * (size_t)nreal, &r->eval_real);
+  }
+  if (st == CLGAN_OK) st = clgan_buf_write(r->ctx, r->eval_real, host, img * (size_t)nreal);
+  if (st == CLGAN_OK) st = clgan_buf_alloc(r->ctx, img * (size_t)nfake, &r->eval_fake);
+  if (st == CLGAN_OK) {
+    clgan_eval_config ec = clgan_eval_default_config(c->channels, c->image_size, nfake);
+    clgan_image_set real = clgan_image_set_nchw(r->eval_real, nreal, c->channels, c->image_size);
+    st = clgan_eval_create(r->ctx, &ec, &real, &r->eval);
+  }
+  free(host);
+  free(order);
+  return st;
 }
 
 static clgan_status setup(run *r) {
@@ -314,12 +407,23 @@ static clgan_status setup(run *r) {
   if (!r->images &&
       (st = loader_start(r->ds, c->batch, r->ts.seed, r->ts.iteration, r->ipe, &r->loader)) != CLGAN_OK)
     return st;
+  if (o->eval_every > 0 && (st = eval_setup(r)) != CLGAN_OK) return st;
   if ((st = clgan_make_dirs(o->out_dir)) != CLGAN_OK) return st;
   if ((st = clgan_make_dirs(run_path(r, "samples"))) != CLGAN_OK) return st;
   if ((st = write_config(r)) != CLGAN_OK) return st;
   if ((st = write_real_grid(r)) != CLGAN_OK) return st;
   if ((st = write_index(r)) != CLGAN_OK) return st;
-  return open_log(r, r->ts.iteration);
+  if ((st = open_log(r, r->ts.iteration)) != CLGAN_OK) return st;
+  if (o->eval_every > 0) {
+    const char *mp = run_path(r, "metrics.csv");
+    int fresh = r->ts.iteration == 0 || access(mp, F_OK) != 0;
+    if (!(r->metrics = fopen(mp, fresh ? "w" : "a")))
+      return clgan_fail(CLGAN_ERR_IO, "cannot write %s: %s", mp, strerror(errno));
+    if (fresh)
+      fprintf(r->metrics, "iteration,swd_x1e3,msssim_fake,msssim_real,nn_fake_median,"
+                          "nn_real_median,fake_nearer_than_real_p5\n");
+  }
+  return CLGAN_OK;
 }
 
 static void teardown(run *r) {
@@ -335,6 +439,12 @@ static void teardown(run *r) {
   free(r->noise_host);
   free(r->fake_host);
   loader_stop(r->loader);
+  if (r->metrics) fclose(r->metrics);
+  clgan_eval_destroy(r->eval);
+  clgan_buf_release(&r->eval_real);
+  clgan_buf_release(&r->eval_fake);
+  free(r->eval_noise);
+  free(r->swd_curve);
   free(r->loss_d);
   free(r->loss_g);
   free(r->aug_p);
@@ -371,10 +481,9 @@ clgan_status clgan_train(clgan_ctx *ctx, const clgan_train_options *opts, const 
     if ((st = clgan_buf_write(ctx, r.noise, r.noise_host, nzb)) != CLGAN_OK) break;
     if ((st = clgan_dcgan_step(r.net, r.real, r.noise, &s)) != CLGAN_OK) break;
     if (it == start) {
-      /* create the sampling kernels too, then freeze */
+      /* create the sampling and evaluation kernels too, then freeze */
       char note0[80];
       if ((st = write_samples(&r, it + 1, note0, sizeof note0)) != CLGAN_OK) break;
-      clgan_ctx_freeze(ctx, 1);
     }
     long done = it + 1;
     bad_in_row = s.skipped ? bad_in_row + 1 : 0;
@@ -432,6 +541,13 @@ clgan_status clgan_train(clgan_ctx *ctx, const clgan_train_options *opts, const 
       fflush(r.log);
       if ((st = write_samples(&r, done, note, sizeof note)) != CLGAN_OK) break;
     }
+    clgan_eval_report rep;
+    /* the first step of the process also evaluates (a baseline, and the
+     * evaluator's kernels are created before the context is frozen) */
+    int evaluated = opts->eval_every > 0 &&
+                    (done % opts->eval_every == 0 || done == r.total || it == start);
+    if (evaluated && (st = evaluate(&r, done, &rep)) != CLGAN_OK) break;
+    clgan_ctx_freeze(ctx, 1);
     int stop = 0;
     if (cb) {
       clgan_train_progress p = {.iteration = done,
@@ -443,7 +559,8 @@ clgan_status clgan_train(clgan_ctx *ctx, const clgan_train_options *opts, const 
                                 .eta_seconds = rate > 0 ? (double)(r.total - done) * c->batch / rate : 0,
                                 .note = sample ? note : NULL,
                                 .augment_p = c->ada ? clgan_dcgan_get_augment(r.net).p : -1.0f,
-                                .model = r.net};
+                                .model = r.net,
+                                .eval = evaluated ? &rep : NULL};
       stop = cb(user, &p);
     }
     if (stop || done == r.total ||
