@@ -75,24 +75,31 @@ def mib(b):
 def pct(f):
     return "%.1f%%" % (100 * f) if f is not None else "-"
 print("### clgan vs PyTorch, config %s" % torch["config"])
-print("%-44s %9s %9s %9s %7s %10s %9s" % ("", "ms/step", "img/s", "GFLOP/s", "% peak",
-                                          "memory", "start-up"))
-print("%-44s %9.1f %9.1f %9.1f %7s %10s %8.2fs" % (
+print("%-44s %9s %9s %9s %7s %10s %10s %9s" % ("", "ms/step", "img/s", "GFLOP/s", "% peak",
+                                               "memory", "max RSS", "start-up"))
+print("%-44s %9.1f %9.1f %9.1f %7s %10s %10s %8.2fs" % (
     torch["device"][:44], torch["ms_per_step"], torch["img_per_s"], torch["gflops"],
-    pct(torch.get("peak_fraction")), mib(torch["peak_bytes"]), torch["startup_s"]))
+    pct(torch.get("peak_fraction")), mib(torch["peak_bytes"]), mib(torch["max_rss_bytes"]),
+    torch["startup_s"]))
 for c in clgan:
     name = "clgan: " + c["device"]
     if "img_per_s" not in c:
         print("%-44s failed: %s" % (name[:44], c.get("error", "?")))
         continue
     warm = c.get("startup_warm_s")
-    print("%-44s %9.1f %9.1f %9.1f %7s %10s %9s" % (
+    print("%-44s %9.1f %9.1f %9.1f %7s %10s %10s %9s" % (
         name[:44], c["ms_per_step"], c["img_per_s"], c["gflops"], pct(c.get("peak_fraction")),
-        mib(c["peak_bytes"]), "%.2fs" % warm if warm is not None else "-"))
+        mib(c["peak_bytes"]), mib(c.get("max_rss_bytes")),
+        "%.2fs" % warm if warm is not None else "-"))
 for c in clgan:
     if "img_per_s" in c:
         print("ratio clgan / PyTorch img/s on %s: %.2fx" % (c["device"],
                                                           c["img_per_s"] / torch["img_per_s"]))
-print("(memory: clgan's device buffers vs PyTorch's maximum resident set; start-up: process "
-      "start to first step done, clgan with a warm kernel cache)")
+loads = [x.get("load_average") for x in clgan + [torch]]
+if any(l is not None and l >= 0.5 for l in loads):
+    print("note: load averages at the starts of the runs: %s; other processes shared the "
+          "cores, so these timings are not clean" % ", ".join(
+              "%.2f" % l if l is not None else "?" for l in loads))
+print("(memory: clgan's device buffers vs PyTorch's maximum resident set, and each process's "
+      "max RSS; start-up: process start to first step done, clgan with a warm kernel cache)")
 EOF

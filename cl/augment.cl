@@ -3,17 +3,40 @@
  * See include/clgan/augment.h for the semantics and the workspace record.
  *
  *   augment_params           one work-group per image: draws the record
- *                            (Philox4x32-10), and the image mean for contrast
+ *                            (Philox4x32-10) and the image mean for contrast
  *   augment_forward          one work-item per output pixel, all channels
- *   augment_backward_reduce  one work-group per image: mean of the gradient
- *                            reaching contrast's output (contrast only)
- *   augment_backward         one work-item per input pixel, all channels
+ *   augment_backward_gather  one work-item per input pixel: cutout's mask and
+ *                            translation's inverse shift (the whole backward
+ *                            without colour)
+ *   augment_backward_reduce  one work-group per image: mean of that gradient
+ *                            (images with contrast only)
+ *   augment_backward_color   in place, per pixel: contrast's and saturation's
+ *                            adjoints (brightness passes the gradient)
  *
- * Per-image sums use a fixed partition into AUG_LANES lanes (lane l sums
- * pixels l, l + 64, ... over every channel, in order) and a fixed tree over
- * the lanes, whatever the work-group size: the same bits on every device.
- * Contraction into FMA is off for the same reason. */
+ * Built with -DAUG_C=c for c = 1..4 (the channel loops unroll, so PoCL can
+ * vectorise across work-items) and -DAUG_C=0 for any c (runtime loops).
+ *
+ * Per-image sums use a fixed partition into AUG_LANES lanes (lane l sums the
+ * 16-float chunks l, l + 64, ... of every channel plane, then the tail
+ * elements l, l + 64, ... past the last whole chunk) and fixed trees over the
+ * chunk vector and the lanes, whatever the work-group size. Means multiply
+ * by reciprocals the host computes (inv_c = 1/c, inv_chw = 1/(c*h*w)), no
+ * division, and contraction into FMA is off: only correctly rounded adds and
+ * multiplies, so every conforming device gives the same bits. */
 #pragma OPENCL FP_CONTRACT OFF
+
+#ifndef AUG_C
+#define AUG_C 0
+#endif
+#if AUG_C > 0
+#define NC ((uint)AUG_C)
+/* Unrolled channel loops leave the work-item loop innermost, which PoCL's
+ * vectoriser needs (measured: 4x on the per-pixel kernels). */
+#define UNROLL _Pragma("unroll")
+#else
+#define NC c
+#define UNROLL
+#endif
 
 #define AUG_STRIDE 12u
 #define AUG_LANES 64u
@@ -94,15 +117,33 @@ void aug_draw(uint policy, float p, uint2 key, uint ctr_lo, uint ctr_hi, uint im
   rec[R_FLAGS] = (float)flags;
 }
 
-/* Inside the cutout square of record rec (flags f)? */
+/* Inside the cutout square of record rec (flags f)? (Loads and selects, no
+ * branches: the per-pixel kernels below stay branch-free so that PoCL
+ * vectorises them across work-items.) */
 bool aug_cut(uint f, __global const float *rec, int i, int j, int h, int w) {
-  if (!(f & OP_CUTOUT)) return false;
   int ch = (h + 1) / 2, cw = (w + 1) / 2;
   int r0 = (int)rec[R_CUT_H] - ch / 2, c0 = (int)rec[R_CUT_W] - cw / 2;
-  return i >= r0 && i < r0 + ch && j >= c0 && j < c0 + cw;
+  return (f & OP_CUTOUT) != 0 && i >= r0 && i < r0 + ch && j >= c0 && j < c0 + cw;
 }
 
-/* Fixed tree over AUG_LANES partial sums in part[], any local size. */
+/* Lane l's share of the sum over the NC planes (stride plane) of len floats
+ * at p: its 16-float chunks as one vector accumulator, reduced in a fixed
+ * tree, then its tail elements. */
+float aug_lane_sum(__global const float *p, uint c, uint plane, uint len, uint l) {
+  float16 acc = (float16)(0.0f);
+  uint nchunk = len / 16u;
+  for (uint ch = 0; ch < NC; ch++)
+    for (uint t = l; t < nchunk; t += AUG_LANES) acc += vload16(t, p + ch * plane);
+  float8 a8 = acc.lo + acc.hi;
+  float4 a4 = a8.lo + a8.hi;
+  float2 a2 = a4.lo + a4.hi;
+  float s = a2.x + a2.y;
+  for (uint ch = 0; ch < NC; ch++)
+    for (uint q = nchunk * 16u + l; q < len; q += AUG_LANES) s += p[ch * plane + q];
+  return s;
+}
+
+/* Fixed tree over the AUG_LANES lane sums in part[], any local size. */
 float aug_lane_tree(__local float *part, uint lid, uint lsz) {
   barrier(CLK_LOCAL_MEM_FENCE);
   for (uint k = AUG_LANES / 2; k > 0; k >>= 1) {
@@ -112,148 +153,131 @@ float aug_lane_tree(__local float *part, uint lid, uint lsz) {
   return part[0];
 }
 
+/* Mean over image b (all channels and pixels) of a [c, n, h, w] array into
+ * the record's slot, when `need` (the same for the whole work-group: every
+ * work-item must reach the barriers, so no early return; PoCL 3.1 hangs on
+ * a uniform return before a barrier). */
+void aug_image_mean(__global const float *a, uint c, uint n, uint h, uint w, float inv_chw,
+                    bool need, __global float *slot, __local float *part) {
+  uint b = get_group_id(0), lid = get_local_id(0), lsz = get_local_size(0);
+  uint hw = h * w, len = need ? hw : 0u;
+  for (uint l = lid; l < AUG_LANES; l += lsz) part[l] = aug_lane_sum(a + b * hw, c, n * hw, len, l);
+  float total = aug_lane_tree(part, lid, lsz);
+  if (lid == 0) *slot = need ? total * inv_chw : 0.0f;
+}
+
 __kernel void augment_params(__global const float *x, uint xoff, __global float *work,
                              uint woff, uint c, uint n, uint h, uint w, uint policy, float p,
-                             uint seed_lo, uint seed_hi, uint ctr_lo, uint ctr_hi) {
+                             uint seed_lo, uint seed_hi, uint ctr_lo, uint ctr_hi, float inv_c,
+                             float inv_chw) {
   __local float part[AUG_LANES];
-  uint b = get_group_id(0), lid = get_local_id(0), lsz = get_local_size(0);
-  float rec[8];
-  aug_draw(policy, p, (uint2)(seed_lo, seed_hi), ctr_lo, ctr_hi, b, (int)h, (int)w, rec);
+  uint b = get_group_id(0), lid = get_local_id(0);
+  uint2 key = (uint2)(seed_lo, seed_hi);
   __global float *out = work + woff + b * AUG_STRIDE;
   if (lid == 0) {
+    float rec[8];
+    aug_draw(policy, p, key, ctr_lo, ctr_hi, b, (int)h, (int)w, rec);
     for (int i = 0; i < 8; i++) out[i] = rec[i];
     out[R_GRAD_MEAN] = 0.0f;
   }
-  /* Only contrast needs the mean. No early return: every work-item must
-   * reach the barriers (PoCL 3.1 hangs on a uniform return before them). */
-  bool need = ((uint)rec[R_FLAGS] & OP_CONTRAST) != 0;
-  uint hw = h * w, plane = n * hw, lim = need ? hw : 0u;
-  __global const float *img = x + xoff + b * hw;
-  for (uint l = lid; l < AUG_LANES; l += lsz) {
-    float s = 0.0f;
-    for (uint q = l; q < lim; q += AUG_LANES)
-      for (uint ch = 0; ch < c; ch++) s += img[ch * plane + q];
-    part[l] = s;
-  }
-  float total = aug_lane_tree(part, lid, lsz);
-  if (lid == 0) out[R_MEAN] = need ? total / (float)(c * hw) : 0.0f;
+  /* only contrast (op 2) needs the mean; every work-item decides it */
+  bool need = (policy & AUG_COLOR) &&
+              aug_u24(philox4x32_10((uint4)(b, 2u, ctr_lo, ctr_hi), key).x) < p;
+  (void)inv_c;
+  aug_image_mean(x + xoff, c, n, h, w, inv_chw, need, out + R_MEAN, part);
 }
 
 __kernel void augment_forward(__global const float *x, uint xoff, __global float *y, uint yoff,
                               __global const float *work, uint woff, uint c, uint n, uint h,
-                              uint w) {
+                              uint w, float inv_c, float inv_chw) {
   uint j = get_global_id(0), i = get_global_id(1), b = get_global_id(2);
   if (j >= w || i >= h || b >= n) return;
   uint hw = h * w, plane = n * hw, q = i * w + j;
   __global const float *rec = work + woff + b * AUG_STRIDE;
   uint f = (uint)rec[R_FLAGS];
-  if (c == 1) f &= ~OP_SATURATION; /* the identity on one channel */
-  int si = (int)i, sj = (int)j;
-  if (f & OP_TRANSLATION) {
-    si += (int)rec[R_SHIFT_H];
-    sj += (int)rec[R_SHIFT_W];
-  }
-  /* selects rather than branches: work-items of a row stay in step */
+  bool br = (f & OP_BRIGHTNESS) != 0, sat = NC > 1 && (f & OP_SATURATION) != 0,
+       con = (f & OP_CONTRAST) != 0, tra = (f & OP_TRANSLATION) != 0;
+  int si = (int)i + (tra ? (int)rec[R_SHIFT_H] : 0), sj = (int)j + (tra ? (int)rec[R_SHIFT_W] : 0);
   bool keep = si >= 0 && si < (int)h && sj >= 0 && sj < (int)w &&
               !aug_cut(f, rec, (int)i, (int)j, (int)h, (int)w);
-  uint src = keep ? (uint)si * w + (uint)sj : q;
-  __global const float *xi = x + xoff + b * hw + src;
+  (void)inv_chw;
+  __global const float *xi = x + xoff + b * hw + (keep ? (uint)si * w + (uint)sj : q);
   __global float *yo = y + yoff + b * hw + q;
-  if (!(f & (OP_BRIGHTNESS | OP_SATURATION | OP_CONTRAST))) {
-    for (uint ch = 0; ch < c; ch++) yo[ch * plane] = keep ? xi[ch * plane] : 0.0f;
-    return;
-  }
   float bb = rec[R_BRIGHTNESS], s = rec[R_SATURATION], k = rec[R_CONTRAST];
+  /* an op not applied passes v through unchanged (selects, not neutral
+   * parameters, so p = 0 is the identity bit for bit) */
   float mc = 0.0f;
-  if (f & OP_SATURATION) {
-    for (uint ch = 0; ch < c; ch++) mc += xi[ch * plane] + bb;
-    mc /= (float)c;
-  }
-  /* the image mean after brightness; saturation keeps it */
-  float mi = rec[R_MEAN] + bb;
-  for (uint ch = 0; ch < c; ch++) {
+  UNROLL for (uint ch = 0; ch < NC; ch++) mc += xi[ch * plane] + bb;
+  mc *= inv_c;
+  float mi = rec[R_MEAN] + bb; /* the image mean after brightness; saturation keeps it */
+  UNROLL for (uint ch = 0; ch < NC; ch++) {
     float v = xi[ch * plane];
-    if (f & OP_BRIGHTNESS) v += bb;
-    if (f & OP_SATURATION) v = (v - mc) * s + mc;
-    if (f & OP_CONTRAST) v = (v - mi) * k + mi;
+    v = br ? v + bb : v;
+    v = sat ? (v - mc) * s + mc : v;
+    v = con ? (v - mi) * k + mi : v;
     yo[ch * plane] = keep ? v : 0.0f;
   }
 }
 
-/* Where output pixel (i, j) reads from, and whether it reads at all. */
-bool aug_kept(uint f, __global const float *rec, int i, int j, int h, int w) {
-  if (aug_cut(f, rec, i, j, h, w)) return false;
-  if (f & OP_TRANSLATION) {
-    int si = i + (int)rec[R_SHIFT_H], sj = j + (int)rec[R_SHIFT_W];
-    return si >= 0 && si < h && sj >= 0 && sj < w;
-  }
-  return true;
-}
-
-__kernel void augment_backward_reduce(__global const float *dy, uint dyoff, __global float *work,
-                                      uint woff, uint c, uint n, uint h, uint w) {
-  __local float part[AUG_LANES];
-  uint b = get_group_id(0), lid = get_local_id(0), lsz = get_local_size(0);
-  __global float *rec = work + woff + b * AUG_STRIDE;
-  uint f = (uint)rec[R_FLAGS];
-  bool need = (f & OP_CONTRAST) != 0; /* no early return, as above */
-  uint hw = h * w, plane = n * hw, lim = need ? hw : 0u;
-  __global const float *g = dy + dyoff + b * hw;
-  for (uint l = lid; l < AUG_LANES; l += lsz) {
-    float s = 0.0f;
-    for (uint q = l; q < lim; q += AUG_LANES) {
-      uint i = q / w;
-      if (!aug_kept(f, rec, (int)i, (int)(q - i * w), (int)h, (int)w)) continue;
-      for (uint ch = 0; ch < c; ch++) s += g[ch * plane + q];
-    }
-    part[l] = s;
-  }
-  float total = aug_lane_tree(part, lid, lsz);
-  if (lid == 0 && need) rec[R_GRAD_MEAN] = total / (float)(c * hw);
-}
-
-/* dx = B^T S^T C^T T^T K^T dy: cutout's mask and translation's inverse shift
- * (a gather: each input pixel has at most one output reading it), then
- * contrast k*g + (1-k)*mean_img(g), saturation s*g + (1-s)*mean_c(g);
- * brightness passes the gradient. */
-__kernel void augment_backward(__global const float *dy, uint dyoff, __global float *dx,
-                               uint dxoff, __global const float *work, uint woff, uint c,
-                               uint n, uint h, uint w) {
+/* The adjoint of cutout then translation: each input pixel takes the
+ * gradient of the one output pixel that read it (if any, and not cut). */
+__kernel void augment_backward_gather(__global const float *dy, uint dyoff, __global float *dx,
+                                      uint dxoff, __global const float *work, uint woff, uint c,
+                                      uint n, uint h, uint w, float inv_c, float inv_chw) {
   uint j = get_global_id(0), i = get_global_id(1), b = get_global_id(2);
   if (j >= w || i >= h || b >= n) return;
   uint hw = h * w, plane = n * hw, q = i * w + j;
   __global const float *rec = work + woff + b * AUG_STRIDE;
   uint f = (uint)rec[R_FLAGS];
-  if (c == 1) f &= ~OP_SATURATION;
-  int oi = (int)i, oj = (int)j; /* the output pixel that read this input */
-  if (f & OP_TRANSLATION) {
-    oi -= (int)rec[R_SHIFT_H];
-    oj -= (int)rec[R_SHIFT_W];
-  }
+  (void)inv_c, (void)inv_chw;
+  bool tra = (f & OP_TRANSLATION) != 0;
+  int oi = (int)i - (tra ? (int)rec[R_SHIFT_H] : 0), oj = (int)j - (tra ? (int)rec[R_SHIFT_W] : 0);
   bool valid = oi >= 0 && oi < (int)h && oj >= 0 && oj < (int)w &&
                !aug_cut(f, rec, oi, oj, (int)h, (int)w);
   __global const float *go = dy + dyoff + b * hw + (valid ? (uint)oi * w + (uint)oj : q);
   __global float *xo = dx + dxoff + b * hw + q;
-  if (!(f & (OP_SATURATION | OP_CONTRAST))) {
-    for (uint ch = 0; ch < c; ch++) xo[ch * plane] = valid ? go[ch * plane] : 0.0f;
-    return;
+  UNROLL for (uint ch = 0; ch < NC; ch++) {
+    float v = go[ch * plane];
+    xo[ch * plane] = valid ? v : 0.0f;
   }
+}
+
+__kernel void augment_backward_reduce(__global const float *g, uint goff, __global float *work,
+                                      uint woff, uint c, uint n, uint h, uint w, float inv_c,
+                                      float inv_chw) {
+  __local float part[AUG_LANES];
+  __global float *rec = work + woff + get_group_id(0) * AUG_STRIDE;
+  (void)inv_c;
+  aug_image_mean(g + goff, c, n, h, w, inv_chw, ((uint)rec[R_FLAGS] & OP_CONTRAST) != 0,
+                 rec + R_GRAD_MEAN, part);
+}
+
+/* In place on the gathered gradient g: contrast's adjoint k*g + (1-k)*mean_img(g),
+ * then saturation's s*g + (1-s)*mean_c(g). */
+__kernel void augment_backward_color(__global float *g, uint goff, __global const float *work,
+                                     uint woff, uint c, uint n, uint h, uint w, float inv_c,
+                                     float inv_chw) {
+  uint j = get_global_id(0), i = get_global_id(1), b = get_global_id(2);
+  if (j >= w || i >= h || b >= n) return;
+  uint hw = h * w, plane = n * hw;
+  __global const float *rec = work + woff + b * AUG_STRIDE;
+  uint f = (uint)rec[R_FLAGS];
+  (void)inv_chw;
+  bool sat = NC > 1 && (f & OP_SATURATION) != 0, con = (f & OP_CONTRAST) != 0;
+  __global float *gp = g + goff + b * hw + i * w + j;
   float s = rec[R_SATURATION], k = rec[R_CONTRAST];
-  float mk = (f & OP_CONTRAST) ? (1.0f - k) * rec[R_GRAD_MEAN] : 0.0f;
+  float mk = (1.0f - k) * rec[R_GRAD_MEAN];
   float mc = 0.0f;
-  if (f & OP_SATURATION) {
-    for (uint ch = 0; ch < c; ch++) {
-      float g = valid ? go[ch * plane] : 0.0f;
-      if (f & OP_CONTRAST) g = k * g + mk;
-      mc += g;
-    }
-    mc /= (float)c;
+  UNROLL for (uint ch = 0; ch < NC; ch++) {
+    float v = gp[ch * plane];
+    mc += con ? k * v + mk : v;
   }
-  for (uint ch = 0; ch < c; ch++) {
-    float g = valid ? go[ch * plane] : 0.0f;
-    if (f & OP_CONTRAST) g = k * g + mk;
-    if (f & OP_SATURATION) g = s * g + (1.0f - s) * mc;
-    xo[ch * plane] = g;
+  mc *= inv_c;
+  UNROLL for (uint ch = 0; ch < NC; ch++) {
+    float v = gp[ch * plane];
+    v = con ? k * v + mk : v;
+    v = sat ? s * v + (1.0f - s) * mc : v;
+    gp[ch * plane] = v;
   }
 }
 

@@ -25,9 +25,11 @@ typedef struct shape {
   int c, n, h, w;
 } shape;
 
-/* 1 and 3 channels, batch 1 and odd, odd and even, square and not. */
+/* 1 and 3 channels (and 5: the kernels' runtime channel loop), batch 1 and
+ * odd, odd and even sizes, square and not. */
 static const shape shapes[] = {{1, 1, 9, 9},  {3, 3, 9, 9}, {1, 5, 16, 16}, {3, 2, 64, 64},
-                               {3, 7, 16, 9}, {1, 3, 2, 3}, {3, 1, 1, 1},   {1, 2, 64, 64}};
+                               {3, 7, 16, 9}, {1, 3, 2, 3}, {3, 1, 1, 1},   {1, 2, 64, 64},
+                               {5, 2, 7, 6}};
 #define NSHAPES (sizeof shapes / sizeof *shapes)
 
 static const unsigned policies[] = {CLGAN_AUG_COLOR,
@@ -503,6 +505,7 @@ START_TEST(test_p0_identity) {
     float *x = tu_malloc(n * sizeof *x), *dy = tu_malloc(n * sizeof *dy);
     tu_fill_uniform(x, n, 70 + si, -1.0f, 1.0f);
     tu_fill_uniform(dy, n, 80 + si, -1.0f, 1.0f);
+    x[0] = -0.0f, dy[0] = -0.0f; /* bit for bit: not even -0 + 0 */
     for (int variant = 0; variant < 2; variant++) {
       unsigned pol = variant ? 0u : (unsigned)CLGAN_AUG_ALL;
       float p = variant ? 1.0f : 0.0f;
@@ -712,6 +715,27 @@ START_TEST(test_sign_mean) {
 }
 END_TEST
 
+/* After clgan_augment_reserve(c) a frozen context (a planned training step)
+ * runs forward, backward and sign_mean for c channels without building;
+ * another channel count is refused, not built. */
+START_TEST(test_reserve_then_frozen) {
+  clgan_ctx *ctx = tu_ctx();
+  shape s = {2, 3, 8, 8}; /* c = 2: built by no other test */
+  aug_dev d = dev_make(s);
+  TU_OK(clgan_augment_reserve(ctx, 2));
+  clgan_ctx_freeze(ctx, 1);
+  TU_OK(clgan_augment_forward(ctx, CLGAN_AUG_ALL, 0.5f, 1, 2, 2, 3, 8, 8, d.x, d.y, d.work));
+  TU_OK(clgan_augment_backward(ctx, CLGAN_AUG_ALL, 2, 3, 8, 8, d.work, d.dy, d.dx));
+  TU_OK(clgan_sign_mean(ctx, 5, d.x, d.dx));
+  ck_assert_int_eq(clgan_augment_forward(ctx, CLGAN_AUG_ALL, 0.5f, 1, 2, 4, 1, 8, 8, d.x, d.y,
+                                         d.work),
+                   CLGAN_ERR_FROZEN);
+  clgan_ctx_freeze(ctx, 0);
+  ck_assert_int_eq(clgan_augment_reserve(ctx, 0), CLGAN_ERR_INVALID);
+  dev_free(&d);
+}
+END_TEST
+
 /* ---- arguments ---------------------------------------------------------------- */
 
 START_TEST(test_invalid_and_parse) {
@@ -780,6 +804,7 @@ int main(void) {
   tcase_add_test(tc, test_param_distributions);
   tcase_add_test(tc, test_determinism);
   tcase_add_test(tc, test_sign_mean);
+  tcase_add_test(tc, test_reserve_then_frozen);
   tcase_add_test(tc, test_invalid_and_parse);
   suite_add_tcase(s, tc);
   return tu_run(s);

@@ -30,7 +30,12 @@
  * All ops are linear in x, so the backward needs only the parameters the
  * forward saved in the workspace. No allocation, no atomics: per-image
  * reductions run one work-group per image over a fixed 64-lane partition,
- * so the sums are the same whatever the work-group size. */
+ * so the sums are the same whatever the work-group size; the kernels use
+ * only correctly rounded adds and multiplies (no FMA contraction, no device
+ * division), so y and dx are the same bits on every conforming device.
+ * Launches: forward 2 (draw + image mean, per-pixel apply); backward 1
+ * without COLOR (mask + inverse shift), 3 with it (+ gradient mean, colour
+ * adjoints in place on dx). */
 #ifndef CLGAN_AUGMENT_H
 #define CLGAN_AUGMENT_H
 
@@ -91,6 +96,11 @@ clgan_status clgan_augment_forward(clgan_ctx *ctx, unsigned policy, float p, uin
  * skipped). dx is overwritten; dy, dx must not overlap. */
 clgan_status clgan_augment_backward(clgan_ctx *ctx, unsigned policy, int c, int n, int h, int w,
                                     clgan_buf work, clgan_buf dy, clgan_buf dx);
+
+/* Creates the kernels for c channels ahead of a planned (frozen) step:
+ * after it, forward, backward and clgan_sign_mean neither build nor create
+ * kernels for that channel count. */
+clgan_status clgan_augment_reserve(clgan_ctx *ctx, int c);
 
 /* Blocking read of the n records of work into out[n * CLGAN_AUG_STRIDE]. */
 clgan_status clgan_augment_read_params(clgan_ctx *ctx, int n, clgan_buf work, float *out);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -86,6 +87,7 @@ static void fmt_bytes(char *buf, size_t cap, double b) {
 typedef struct device_run {
   int index;                 /* flat device index */
   double load;               /* 1-minute load average when it started (-1: unknown) */
+  double max_rss;            /* this process's maximum resident set after the run (bytes) */
   char name[128];
   clgan_status status;
   char error[512];
@@ -224,8 +226,11 @@ static void print_device(const device_run *d, const bench_options *o) {
   fmt_bytes(model, sizeof model, (double)r->model_bytes);
   fmt_bytes(ws, sizeof ws, (double)r->workspace_bytes);
   fmt_bytes(data, sizeof data, (double)r->data_bytes);
-  printf("memory:     %s on the device (model %s, GEMM workspace %s, bench data %s)\n", total,
-         model, ws, data);
+  char rss[32];
+  fmt_bytes(rss, sizeof rss, d->max_rss);
+  printf("memory:     %s on the device (model %s, GEMM workspace %s, bench data %s); this "
+         "process's max resident set %s\n",
+         total, model, ws, data, rss);
   if (r->profile) print_profile(r);
   if (d->status != CLGAN_OK) printf("FAILED after the timed steps: %s\n", d->error);
 }
@@ -291,6 +296,7 @@ static json_t *run_json(const device_run *d, const bench_options *o) {
   json_object_set_new(j, "model_bytes", json_integer((json_int_t)r->model_bytes));
   json_object_set_new(j, "workspace_bytes", json_integer((json_int_t)r->workspace_bytes));
   json_object_set_new(j, "data_bytes", json_integer((json_int_t)r->data_bytes));
+  json_object_set_new(j, "max_rss_bytes", json_integer((json_int_t)d->max_rss));
   json_object_set_new(j, "setup_s", json_real(r->setup_s));
   static const char *const which[2] = {"cold", "warm"};
   for (int w = 0; w < 2; w++) {
@@ -556,6 +562,8 @@ int cmd_bench(int argc, char **argv) {
     d->load = load_average();
     d->status = bench_run(spec, &o, &d->r);
     d->measured = d->r.ms_median > 0;
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) d->max_rss = (double)ru.ru_maxrss * 1024.0; /* KiB */
     if (d->status != CLGAN_OK) {
       snprintf(d->error, sizeof d->error, "%s: %s", clgan_status_str(d->status),
                clgan_last_error());

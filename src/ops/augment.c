@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "runtime/internal.h"
@@ -150,6 +151,44 @@ static size_t reduce_local(clgan_ctx *ctx, cl_kernel k) {
   return local;
 }
 
+/* The kernels, built for this channel count: -DAUG_C=c unrolls the channel
+ * loops for c <= 4 (PoCL then vectorises across work-items); larger c use
+ * the runtime-loop build. */
+enum { K_PARAMS, K_FORWARD, K_GATHER, K_REDUCE, K_COLOR, K_COUNT };
+static const char *const kernel_names[K_COUNT] = {
+    "augment_params", "augment_forward", "augment_backward_gather", "augment_backward_reduce",
+    "augment_backward_color"};
+
+static clgan_status get_kernel(clgan_ctx *ctx, int c, int which, cl_kernel *k) {
+  char opts[32];
+  snprintf(opts, sizeof opts, "-DAUG_C=%d", c <= 4 ? c : 0);
+  return clgan_kernel_get(ctx, "augment", opts, kernel_names[which], k);
+}
+
+clgan_status clgan_augment_reserve(clgan_ctx *ctx, int c) {
+  if (c < 1) return clgan_fail(CLGAN_ERR_INVALID, "augment_reserve: %d channels", c);
+  cl_kernel k;
+  for (int i = 0; i < K_COUNT; i++) {
+    clgan_status st = get_kernel(ctx, c, i, &k);
+    if (st != CLGAN_OK) return st;
+  }
+  return clgan_kernel_get(ctx, "augment", NULL, "sign_mean", &k);
+}
+
+/* The kernels' means multiply by these (computed here, once, so that every
+ * device gets the same bits; no division on the device). */
+static void reciprocals(int c, int h, int w, float *inv_c, float *inv_chw) {
+  *inv_c = (float)(1.0 / c);
+  *inv_chw = (float)(1.0 / ((double)c * h * w));
+}
+
+/* One work-item per pixel (w, h, n) for the per-pixel kernels. */
+static clgan_status launch_pixels(clgan_ctx *ctx, cl_kernel k, int n, int h, int w,
+                                  const char *what) {
+  size_t g[3] = {(size_t)w, (size_t)h, (size_t)n};
+  return clgan_launch(ctx, k, 3, g, NULL, what);
+}
+
 clgan_status clgan_augment_forward(clgan_ctx *ctx, unsigned policy, float p, uint64_t seed,
                                    uint64_t counter, int c, int n, int h, int w, clgan_buf x,
                                    clgan_buf y, clgan_buf work) {
@@ -162,26 +201,28 @@ clgan_status clgan_augment_forward(clgan_ctx *ctx, unsigned policy, float p, uin
     return clgan_fail(CLGAN_ERR_INVALID, "augment_forward: probability %g not in [0, 1]",
                       (double)p);
   cl_kernel kp, kf;
-  if ((st = clgan_kernel_get(ctx, "augment", NULL, "augment_params", &kp)) != CLGAN_OK ||
-      (st = clgan_kernel_get(ctx, "augment", NULL, "augment_forward", &kf)) != CLGAN_OK)
+  if ((st = get_kernel(ctx, c, K_PARAMS, &kp)) != CLGAN_OK ||
+      (st = get_kernel(ctx, c, K_FORWARD, &kf)) != CLGAN_OK)
     return st;
   cl_uint xo = (cl_uint)x.off, yo = (cl_uint)y.off, wo = (cl_uint)work.off;
   cl_uint uc = (cl_uint)c, un = (cl_uint)n, uh = (cl_uint)h, uw = (cl_uint)w, pol = policy;
   cl_uint s0 = (cl_uint)seed, s1 = (cl_uint)(seed >> 32);
   cl_uint c0 = (cl_uint)counter, c1 = (cl_uint)(counter >> 32);
-  st = clgan_set_args(kp, 14, sizeof(cl_mem), &x.mem, sizeof xo, &xo, sizeof(cl_mem), &work.mem,
+  float ic, ichw;
+  reciprocals(c, h, w, &ic, &ichw);
+  st = clgan_set_args(kp, 16, sizeof(cl_mem), &x.mem, sizeof xo, &xo, sizeof(cl_mem), &work.mem,
                       sizeof wo, &wo, sizeof uc, &uc, sizeof un, &un, sizeof uh, &uh, sizeof uw,
                       &uw, sizeof pol, &pol, sizeof p, &p, sizeof s0, &s0, sizeof s1, &s1,
-                      sizeof c0, &c0, sizeof c1, &c1);
+                      sizeof c0, &c0, sizeof c1, &c1, sizeof ic, &ic, sizeof ichw, &ichw);
   if (st != CLGAN_OK) return st;
   size_t local = reduce_local(ctx, kp), global = local * (size_t)n;
   if ((st = clgan_launch(ctx, kp, 1, &global, &local, "augment_params")) != CLGAN_OK) return st;
-  st = clgan_set_args(kf, 10, sizeof(cl_mem), &x.mem, sizeof xo, &xo, sizeof(cl_mem), &y.mem,
+  st = clgan_set_args(kf, 12, sizeof(cl_mem), &x.mem, sizeof xo, &xo, sizeof(cl_mem), &y.mem,
                       sizeof yo, &yo, sizeof(cl_mem), &work.mem, sizeof wo, &wo, sizeof uc, &uc,
-                      sizeof un, &un, sizeof uh, &uh, sizeof uw, &uw);
+                      sizeof un, &un, sizeof uh, &uh, sizeof uw, &uw, sizeof ic, &ic,
+                      sizeof ichw, &ichw);
   if (st != CLGAN_OK) return st;
-  size_t g3[3] = {(size_t)w, (size_t)h, (size_t)n};
-  return clgan_launch(ctx, kf, 3, g3, NULL, "augment_forward");
+  return launch_pixels(ctx, kf, n, h, w, "augment_forward");
 }
 
 clgan_status clgan_augment_backward(clgan_ctx *ctx, unsigned policy, int c, int n, int h, int w,
@@ -193,27 +234,35 @@ clgan_status clgan_augment_backward(clgan_ctx *ctx, unsigned policy, int c, int 
     return clgan_fail(CLGAN_ERR_INVALID, "augment_backward: unknown policy bits 0x%x", policy);
   cl_uint dyo = (cl_uint)dy.off, dxo = (cl_uint)dx.off, wo = (cl_uint)work.off;
   cl_uint uc = (cl_uint)c, un = (cl_uint)n, uh = (cl_uint)h, uw = (cl_uint)w;
-  cl_kernel kb;
-  if (policy & CLGAN_AUG_COLOR) {
-    cl_kernel kr;
-    if ((st = clgan_kernel_get(ctx, "augment", NULL, "augment_backward_reduce", &kr)) != CLGAN_OK)
-      return st;
-    st = clgan_set_args(kr, 8, sizeof(cl_mem), &dy.mem, sizeof dyo, &dyo, sizeof(cl_mem),
-                        &work.mem, sizeof wo, &wo, sizeof uc, &uc, sizeof un, &un, sizeof uh,
-                        &uh, sizeof uw, &uw);
-    if (st != CLGAN_OK) return st;
-    size_t local = reduce_local(ctx, kr), global = local * (size_t)n;
-    if ((st = clgan_launch(ctx, kr, 1, &global, &local, "augment_backward_reduce")) != CLGAN_OK)
-      return st;
-  }
-  if ((st = clgan_kernel_get(ctx, "augment", NULL, "augment_backward", &kb)) != CLGAN_OK)
-    return st;
-  st = clgan_set_args(kb, 10, sizeof(cl_mem), &dy.mem, sizeof dyo, &dyo, sizeof(cl_mem), &dx.mem,
+  float ic, ichw;
+  reciprocals(c, h, w, &ic, &ichw);
+  /* dx = mask and inverse shift of dy; then, with colour, contrast's mean of
+   * that and the colour adjoints in place on dx */
+  cl_kernel kg;
+  if ((st = get_kernel(ctx, c, K_GATHER, &kg)) != CLGAN_OK) return st;
+  st = clgan_set_args(kg, 12, sizeof(cl_mem), &dy.mem, sizeof dyo, &dyo, sizeof(cl_mem), &dx.mem,
                       sizeof dxo, &dxo, sizeof(cl_mem), &work.mem, sizeof wo, &wo, sizeof uc,
-                      &uc, sizeof un, &un, sizeof uh, &uh, sizeof uw, &uw);
+                      &uc, sizeof un, &un, sizeof uh, &uh, sizeof uw, &uw, sizeof ic, &ic,
+                      sizeof ichw, &ichw);
   if (st != CLGAN_OK) return st;
-  size_t g3[3] = {(size_t)w, (size_t)h, (size_t)n};
-  return clgan_launch(ctx, kb, 3, g3, NULL, "augment_backward");
+  if ((st = launch_pixels(ctx, kg, n, h, w, "augment_backward_gather")) != CLGAN_OK) return st;
+  if (!(policy & CLGAN_AUG_COLOR)) return CLGAN_OK;
+  cl_kernel kr, kc;
+  if ((st = get_kernel(ctx, c, K_REDUCE, &kr)) != CLGAN_OK ||
+      (st = get_kernel(ctx, c, K_COLOR, &kc)) != CLGAN_OK)
+    return st;
+  st = clgan_set_args(kr, 10, sizeof(cl_mem), &dx.mem, sizeof dxo, &dxo, sizeof(cl_mem),
+                      &work.mem, sizeof wo, &wo, sizeof uc, &uc, sizeof un, &un, sizeof uh, &uh,
+                      sizeof uw, &uw, sizeof ic, &ic, sizeof ichw, &ichw);
+  if (st != CLGAN_OK) return st;
+  size_t local = reduce_local(ctx, kr), global = local * (size_t)n;
+  if ((st = clgan_launch(ctx, kr, 1, &global, &local, "augment_backward_reduce")) != CLGAN_OK)
+    return st;
+  st = clgan_set_args(kc, 10, sizeof(cl_mem), &dx.mem, sizeof dxo, &dxo, sizeof(cl_mem),
+                      &work.mem, sizeof wo, &wo, sizeof uc, &uc, sizeof un, &un, sizeof uh, &uh,
+                      sizeof uw, &uw, sizeof ic, &ic, sizeof ichw, &ichw);
+  if (st != CLGAN_OK) return st;
+  return launch_pixels(ctx, kc, n, h, w, "augment_backward_color");
 }
 
 clgan_status clgan_augment_read_params(clgan_ctx *ctx, int n, clgan_buf work, float *out) {
