@@ -29,10 +29,9 @@ for name in plain augment ada; do
   "$clgan" evaluate --real "$out/data" --checkpoint "$out/$name/checkpoint.safetensors" \
     --count 372 --closest-png "$out/$name/closest_pairs.png" --json "$out/$name/eval.json" \
     > "$out/$name.eval.txt"
-  "$clgan" generate --checkpoint "$out/$name/checkpoint.safetensors" --count 64 \
+  "$clgan" generate --checkpoint "$out/$name/checkpoint.safetensors" --count 32 \
     --out "$out/$name/generated" --grid "$out/$name/grid.png" > /dev/null
   echo "== $name: $steps steps in ${took} s"
-  tail -n 1 "$out/$name.train.log" | head -c 0
   grep -E "Loss_D" "$out/$name.train.log" | tail -n 1
   cat "$out/$name.eval.txt"
 done
