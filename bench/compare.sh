@@ -95,11 +95,11 @@ for c in clgan:
     if "img_per_s" in c:
         print("ratio clgan / PyTorch img/s on %s: %.2fx" % (c["device"],
                                                           c["img_per_s"] / torch["img_per_s"]))
-loads = [x.get("load_average") for x in clgan + [torch]]
-if any(l is not None and l >= 0.5 for l in loads):
-    print("note: load averages at the starts of the runs: %s; other processes shared the "
+busy = [x.get("busy_cores_before") for x in clgan + [torch]]
+if any(b is not None and b >= 0.2 for b in busy):
+    print("note: cores busy with other processes just before the runs: %s; they shared the "
           "cores, so these timings are not clean" % ", ".join(
-              "%.2f" % l if l is not None else "?" for l in loads))
+              "%.1f" % b if b is not None else "?" for b in busy))
 print("(memory: clgan's device buffers vs PyTorch's maximum resident set, and each process's "
       "max RSS; start-up: process start to first step done, clgan with a warm kernel cache)")
 EOF

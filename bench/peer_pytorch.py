@@ -142,10 +142,19 @@ def rss_bytes():
     return None
 
 
-def load_average():
+def busy_cores_before():
+    """Cores other processes kept busy during the second before the run
+    (/proc/stat, while this process sleeps), or None."""
+    def jiffies():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+        return sum(v) - v[3] - v[4], sum(v)
     try:
-        return os.getloadavg()[0]
-    except OSError:
+        b0, t0 = jiffies()
+        time.sleep(1)
+        b1, t1 = jiffies()
+        return (b1 - b0) / (t1 - t0) * (os.cpu_count() or 1) if t1 > t0 else None
+    except (OSError, ValueError, IndexError):
         return None
 
 
@@ -194,7 +203,6 @@ def main():
         if cuda:
             torch.cuda.synchronize()
 
-    load = load_average()
     rss_before = rss_bytes()
     netG = Generator(size, nz, ngf, nc).to(dev)
     netD = Discriminator(size, ndf, nc).to(dev)
@@ -245,6 +253,7 @@ def main():
 
     netG.train()
     netD.train()
+    busy = busy_cores_before()
     t_first = None
     times = []
     for i in range(a.warmup + a.steps):
@@ -275,9 +284,9 @@ def main():
     cname = a.config + ("+custom" if custom else "")
 
     print("== %s" % name)
-    if load is not None and load >= 0.5:
-        print("note: the system load average was %.2f when the run started: other processes "
-              "compete for the cores, so the timings below may be low" % load)
+    if busy is not None and busy >= 0.2:
+        print("note: other processes kept %.1f cores busy just before this run: they compete "
+              "for the cores, so the timings below may be low" % busy)
     print("config %s: %dx%d, %d channel%s, nz %d, ngf %d, ndf %d, batch %d; %.3g GFLOP per image "
           "per step (clgan's count)" % (cname, size, size, nc, "" if nc == 1 else "s", nz, ngf,
                                         ndf, b, flops / b * 1e-9))
@@ -320,7 +329,7 @@ def main():
                "gflops": gflops, "peak_gflops": a.peak_gflops, "peak_fraction": frac,
                "peak_bytes": peak_mem, "max_rss_bytes": maxrss,
                "rss_before_model_bytes": rss_before, "startup_s": t_first,
-               "loss_d": losses[0], "loss_g": losses[1], "load_average": load,
+               "loss_d": losses[0], "loss_g": losses[1], "busy_cores_before": busy,
                "step_ms": [t * 1e3 for t in times]}
         if top:
             obj["operators"] = top

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -86,7 +87,7 @@ static void fmt_bytes(char *buf, size_t cap, double b) {
 
 typedef struct device_run {
   int index;                 /* flat device index */
-  double load;               /* 1-minute load average when it started (-1: unknown) */
+  double busy;               /* cores busy with other work just before it (-1: unknown) */
   double max_rss;            /* this process's maximum resident set after the run (bytes) */
   char name[128];
   clgan_status status;
@@ -98,15 +99,30 @@ typedef struct device_run {
   char startup_error[2][256];
 } device_run;
 
-/* The 1-minute load average (Linux /proc/loadavg), or -1. */
-static double load_average(void) {
-  FILE *f = fopen("/proc/loadavg", "r");
-  double l = -1;
-  if (f) {
-    if (fscanf(f, "%lf", &l) != 1) l = -1;
-    fclose(f);
-  }
-  return l;
+/* How many cores other processes kept busy during the second before a run
+ * (from /proc/stat, while this process sleeps), or -1 when unknown. */
+static int cpu_jiffies(unsigned long long *busy, unsigned long long *total) {
+  FILE *f = fopen("/proc/stat", "r");
+  unsigned long long v[8] = {0};
+  int n = f ? fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+                     &v[3], &v[4], &v[5], &v[6], &v[7])
+            : 0;
+  if (f) fclose(f);
+  if (n < 5) return 0;
+  *total = 0;
+  for (int i = 0; i < 8; i++) *total += v[i];
+  *busy = *total - v[3] - v[4]; /* minus idle and iowait */
+  return 1;
+}
+
+static double busy_cores_before(void) {
+  unsigned long long b0, t0, b1, t1;
+  if (!cpu_jiffies(&b0, &t0)) return -1;
+  struct timespec ts = {1, 0};
+  nanosleep(&ts, NULL);
+  if (!cpu_jiffies(&b1, &t1) || t1 <= t0) return -1;
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  return (double)(b1 - b0) / (double)(t1 - t0) * (double)(cores > 0 ? cores : 1);
 }
 
 static int cmp_item_desc(const void *x, const void *y) {
@@ -189,10 +205,10 @@ static void print_device(const device_run *d, const bench_options *o) {
          o->config_name, c->image_size, c->image_size, c->channels, c->channels == 1 ? "" : "s",
          c->nz, c->ngf, c->ndf, c->batch, r->flops_per_step / c->batch * 1e-9,
          r->gemm_backend ? r->gemm_backend : "?");
-  if (d->load >= 0.5)
-    printf("note: the system load average was %.2f when this device's run started: other "
-           "processes compete for the host's cores, so the timings below may be low\n",
-           d->load);
+  if (d->busy >= 0.2)
+    printf("note: other processes kept %.1f cores busy just before this run: they compete for "
+           "the host's cores, so the timings below may be low\n",
+           d->busy);
   if (!d->measured) {
     printf("FAILED: %s\n", d->error);
     return;
@@ -277,7 +293,7 @@ static json_t *run_json(const device_run *d, const bench_options *o) {
   json_object_set_new(j, "batch", json_integer(c->batch));
   json_object_set_new(j, "steps", json_integer(o->steps));
   json_object_set_new(j, "warmup", json_integer(o->warmup));
-  json_object_set_new(j, "load_average", d->load >= 0 ? json_real(d->load) : json_null());
+  json_object_set_new(j, "busy_cores_before", d->busy >= 0 ? json_real(d->busy) : json_null());
   if (!d->measured) {
     json_object_set_new(j, "error", json_string(d->error));
     return j;
@@ -559,7 +575,7 @@ int cmd_bench(int argc, char **argv) {
     snprintf(ps.label, sizeof ps.label, "clgan bench [%d/%d] device %d", i + 1, ndev, d->index);
     char spec[16];
     snprintf(spec, sizeof spec, "%d", d->index);
-    d->load = load_average();
+    d->busy = busy_cores_before();
     d->status = bench_run(spec, &o, &d->r);
     d->measured = d->r.ms_median > 0;
     struct rusage ru;
