@@ -25,69 +25,15 @@ T_SCRIPT = time.monotonic()
 import torch  # noqa: E402  (imported after the clock above on purpose)
 import torch.nn as nn  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "parity"))
+from tutorial_dcgan import Discriminator, Generator, stages, weights_init  # noqa: E402
+
 CONFIGS = {
     # image_size, channels, nz, ngf, ndf, batch
     "tutorial": dict(size=64, channels=3, nz=100, ngf=64, ndf=64, batch=128),
     "gray32": dict(size=32, channels=1, nz=100, ngf=32, ndf=32, batch=64),
 }
 LR, BETA1, BETA2 = 2e-4, 0.5, 0.999
-LRELU = 0.2
-
-
-def stages(image_size):
-    n, s = 0, image_size
-    while s > 4:
-        if s % 2:
-            raise ValueError("image size must be 4 * 2^k")
-        s //= 2
-        n += 1
-    return n
-
-
-# The tutorial's networks, parameterised by image size with the
-# pytorch/examples rule (as tests/parity/make_fixture.py).
-class Generator(nn.Module):
-    def __init__(self, image_size, nz, ngf, nc):
-        super().__init__()
-        n = stages(image_size)
-        mult = 2 ** (n - 1)
-        layers = [nn.ConvTranspose2d(nz, ngf * mult, 4, 1, 0, bias=False),
-                  nn.BatchNorm2d(ngf * mult), nn.ReLU(True)]
-        while mult > 1:
-            layers += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 4, 2, 1, bias=False),
-                       nn.BatchNorm2d(ngf * mult // 2), nn.ReLU(True)]
-            mult //= 2
-        layers += [nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh()]
-        self.main = nn.Sequential(*layers)
-
-    def forward(self, x):
-        return self.main(x)
-
-
-class Discriminator(nn.Module):
-    def __init__(self, image_size, ndf, nc):
-        super().__init__()
-        n = stages(image_size)
-        layers = [nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(LRELU, inplace=True)]
-        mult = 1
-        for _ in range(n - 1):
-            layers += [nn.Conv2d(ndf * mult, ndf * mult * 2, 4, 2, 1, bias=False),
-                       nn.BatchNorm2d(ndf * mult * 2), nn.LeakyReLU(LRELU, inplace=True)]
-            mult *= 2
-        layers += [nn.Conv2d(ndf * mult, 1, 4, 1, 0, bias=False), nn.Sigmoid()]
-        self.main = nn.Sequential(*layers)
-
-    def forward(self, x):
-        return self.main(x)
-
-
-def weights_init(m):  # the tutorial's
-    classname = m.__class__.__name__
-    if classname.find('Conv') != -1:
-        nn.init.normal_(m.weight.data, 0.0, 0.02)
-    elif classname.find('BatchNorm') != -1:
-        nn.init.normal_(m.weight.data, 1.0, 0.02)
-        nn.init.constant_(m.bias.data, 0)
 
 
 def step_flops(size, nc, nz, ngf, ndf, batch):

@@ -458,39 +458,30 @@ int cmd_bench(int argc, char **argv) {
   clgan_gemm_backend gemm = CLGAN_GEMM_AUTO;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *val;
-#define VALUE() \
-  if (!(val = cli_value(cmd, argc, argv, &i))) return 2
-#define LONG_OPT(name, lo, hi, dst)                       \
-  if (strcmp(a, name) == 0) {                             \
-    VALUE();                                              \
-    if (!cli_long(cmd, name, val, lo, hi, &v)) return 2; \
-    dst = v;                                              \
-    continue;                                             \
-  }
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       usage(stdout);
       return 0;
     }
-    LONG_OPT("--size", 8, 1024, size)
-    LONG_OPT("--channels", 1, 3, channels)
-    LONG_OPT("--nz", 1, 100000, nz)
-    LONG_OPT("--ngf", 1, 100000, ngf)
-    LONG_OPT("--ndf", 1, 100000, ndf)
-    LONG_OPT("--batch", 2, 1000000, batch)
-    LONG_OPT("--steps", 1, 1000000, steps)
-    LONG_OPT("--warmup", 0, 1000000, warmup)
-    LONG_OPT("--seed", 0, 0x7fffffffffffffffL, seed)
+    CLI_LONG_OPT("--size", 8, 1024, size)
+    CLI_LONG_OPT("--channels", 1, 3, channels)
+    CLI_LONG_OPT("--nz", 1, 100000, nz)
+    CLI_LONG_OPT("--ngf", 1, 100000, ngf)
+    CLI_LONG_OPT("--ndf", 1, 100000, ndf)
+    CLI_LONG_OPT("--batch", 2, 1000000, batch)
+    CLI_LONG_OPT("--steps", 1, 1000000, steps)
+    CLI_LONG_OPT("--warmup", 0, 1000000, warmup)
+    CLI_LONG_OPT("--seed", 0, 0x7fffffffffffffffL, seed)
     if (strcmp(a, "--config") == 0) {
-      VALUE();
+      CLI_VALUE();
       config = val;
     } else if (strcmp(a, "--device") == 0) {
-      VALUE();
+      CLI_VALUE();
       device = val;
     } else if (strcmp(a, "--json") == 0) {
-      VALUE();
+      CLI_VALUE();
       json_path = val;
     } else if (strcmp(a, "--gemm") == 0) {
-      VALUE();
+      CLI_VALUE();
       if (strcmp(val, "auto") == 0) gemm = CLGAN_GEMM_AUTO;
       else if (strcmp(val, "own") == 0) gemm = CLGAN_GEMM_OWN;
       else if (strcmp(val, "clblast") == 0) gemm = CLGAN_GEMM_CLBLAST;
@@ -508,8 +499,6 @@ int cmd_bench(int argc, char **argv) {
       fprintf(stderr, "clgan bench: unknown option '%s' (see --help)\n", a);
       return 2;
     }
-#undef LONG_OPT
-#undef VALUE
   }
   bench_options o = {.steps = (int)steps,
                      .warmup = (int)warmup,

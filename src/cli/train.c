@@ -146,50 +146,41 @@ int cmd_train(int argc, char **argv) {
   float f;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *val;
-#define VALUE() \
-  if (!(val = cli_value(cmd, argc, argv, &i))) return 2
-#define LONG_OPT(name, lo, hi, dst)                                \
-  if (strcmp(a, name) == 0) {                                      \
-    VALUE();                                                       \
-    if (!cli_long(cmd, name, val, lo, hi, &v)) return 2;          \
-    dst = v;                                                       \
-    continue;                                                      \
-  }
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       usage(stdout);
       return 0;
     }
-    LONG_OPT("--size", 8, 1024, o.cfg.image_size)
-    LONG_OPT("--channels", 1, 3, o.cfg.channels)
-    LONG_OPT("--nz", 1, 100000, o.cfg.nz)
-    LONG_OPT("--ngf", 1, 100000, o.cfg.ngf)
-    LONG_OPT("--ndf", 1, 100000, o.cfg.ndf)
-    LONG_OPT("--batch", 2, 1000000, o.cfg.batch)
-    LONG_OPT("--epochs", 1, 1000000000L, o.epochs)
-    LONG_OPT("--iters", 1, 1000000000000L, o.iters)
-    LONG_OPT("--seed", 0, 0x7fffffffffffffffL, o.seed)
-    LONG_OPT("--sample-every", 0, 1000000000L, o.sample_every)
-    LONG_OPT("--checkpoint-every", 0, 1000000000L, o.checkpoint_every)
-    LONG_OPT("--log-every", 1, 1000000000L, log_every)
-    LONG_OPT("--eval-every", 0, 1000000000L, o.eval_every)
+    CLI_LONG_OPT("--size", 8, 1024, o.cfg.image_size)
+    CLI_LONG_OPT("--channels", 1, 3, o.cfg.channels)
+    CLI_LONG_OPT("--nz", 1, 100000, o.cfg.nz)
+    CLI_LONG_OPT("--ngf", 1, 100000, o.cfg.ngf)
+    CLI_LONG_OPT("--ndf", 1, 100000, o.cfg.ndf)
+    CLI_LONG_OPT("--batch", 2, 1000000, o.cfg.batch)
+    CLI_LONG_OPT("--epochs", 1, 1000000000L, o.epochs)
+    CLI_LONG_OPT("--iters", 1, 1000000000000L, o.iters)
+    CLI_LONG_OPT("--seed", 0, 0x7fffffffffffffffL, o.seed)
+    CLI_LONG_OPT("--sample-every", 0, 1000000000L, o.sample_every)
+    CLI_LONG_OPT("--checkpoint-every", 0, 1000000000L, o.checkpoint_every)
+    CLI_LONG_OPT("--log-every", 1, 1000000000L, log_every)
+    CLI_LONG_OPT("--eval-every", 0, 1000000000L, o.eval_every)
     if (strcmp(a, "--lr") == 0) {
-      VALUE();
+      CLI_VALUE();
       if (!cli_float(cmd, a, val, 0, 10, &f)) return 2;
       o.cfg.lr_g = o.cfg.lr_d = f;
     } else if (strcmp(a, "--lr-g") == 0 || strcmp(a, "--lr-d") == 0) {
-      VALUE();
+      CLI_VALUE();
       if (!cli_float(cmd, a, val, 0, 10, &f)) return 2;
       *(a[5] == 'g' ? &o.cfg.lr_g : &o.cfg.lr_d) = f;
     } else if (strcmp(a, "--label-smooth") == 0) {
-      VALUE();
+      CLI_VALUE();
       if (!cli_float(cmd, a, val, -1e-9, 0.5, &f)) return 2;
       o.cfg.label_smooth = f;
     } else if (strcmp(a, "--ema") == 0) {
-      VALUE();
+      CLI_VALUE();
       if (!cli_float(cmd, a, val, 0, 0.999999, &f)) return 2;
       o.cfg.ema_decay = f;
     } else if (strcmp(a, "--augment") == 0) {
-      VALUE();
+      CLI_VALUE();
       if (clgan_augment_parse_policy(val, &o.cfg.augment) != CLGAN_OK) {
         fprintf(stderr, "clgan train: --augment: %s\n", clgan_last_error());
         return 2;
@@ -197,36 +188,34 @@ int cmd_train(int argc, char **argv) {
     } else if (strcmp(a, "--ada") == 0) {
       o.cfg.ada = 1;
     } else if (strcmp(a, "--ada-target") == 0) {
-      VALUE();
+      CLI_VALUE();
       if (!cli_float(cmd, a, val, 0, 1, &f)) return 2;
       o.cfg.ada_target = f;
     } else if (strcmp(a, "--nan-guard") == 0) {
       o.cfg.nan_guard = 1;
     } else if (strcmp(a, "--beta1") == 0) {
-      VALUE();
+      CLI_VALUE();
       if (!cli_float(cmd, a, val, -1e-9, 0.999999, &f)) return 2;
       o.cfg.beta1 = f;
     } else if (strcmp(a, "--data") == 0) {
-      VALUE();
+      CLI_VALUE();
       data = val;
     } else if (strcmp(a, "--class") == 0) {
-      VALUE();
+      CLI_VALUE();
       cls = val;
     } else if (strcmp(a, "--device") == 0) {
-      VALUE();
+      CLI_VALUE();
       device = val;
     } else if (strcmp(a, "--out") == 0) {
-      VALUE();
+      CLI_VALUE();
       out = val;
     } else if (strcmp(a, "--resume") == 0) {
-      VALUE();
+      CLI_VALUE();
       o.resume = val;
     } else {
       fprintf(stderr, "clgan train: unknown option '%s' (see --help)\n", a);
       return 2;
     }
-#undef LONG_OPT
-#undef VALUE
   }
   if (o.cfg.ada && !o.cfg.augment) o.cfg.augment = CLGAN_AUG_ALL; /* ADA tunes some augmentation */
   if (o.cfg.channels == 2) {

@@ -21,17 +21,20 @@ typedef struct cfg_field {
   const char *name;
   int is_float;
   size_t offset;
+  int optional; /* switches added after version 1: absent means the default */
 } cfg_field;
 
-#define INT_FIELD(f) {#f, 0, offsetof(clgan_dcgan_config, f)}
-#define FLOAT_FIELD(f) {#f, 1, offsetof(clgan_dcgan_config, f)}
+#define INT_FIELD(f) {#f, 0, offsetof(clgan_dcgan_config, f), 0}
+#define FLOAT_FIELD(f) {#f, 1, offsetof(clgan_dcgan_config, f), 0}
+#define OPT_INT_FIELD(f) {#f, 0, offsetof(clgan_dcgan_config, f), 1}
+#define OPT_FLOAT_FIELD(f) {#f, 1, offsetof(clgan_dcgan_config, f), 1}
 static const cfg_field cfg_fields[] = {
     INT_FIELD(image_size), INT_FIELD(channels),    INT_FIELD(nz),        INT_FIELD(ngf),
     INT_FIELD(ndf),        INT_FIELD(batch),       FLOAT_FIELD(lr_g),    FLOAT_FIELD(lr_d),
     FLOAT_FIELD(beta1),    FLOAT_FIELD(beta2),     FLOAT_FIELD(adam_eps), FLOAT_FIELD(bn_momentum),
-    FLOAT_FIELD(bn_eps),   FLOAT_FIELD(lrelu_slope), FLOAT_FIELD(label_smooth),
-    FLOAT_FIELD(ema_decay), INT_FIELD(nan_guard), INT_FIELD(augment),
-    INT_FIELD(ada),        FLOAT_FIELD(ada_target),
+    FLOAT_FIELD(bn_eps),   FLOAT_FIELD(lrelu_slope), OPT_FLOAT_FIELD(label_smooth),
+    OPT_FLOAT_FIELD(ema_decay), OPT_INT_FIELD(nan_guard), OPT_INT_FIELD(augment),
+    OPT_INT_FIELD(ada),    OPT_FLOAT_FIELD(ada_target),
 };
 #define NFIELDS ((int)(sizeof cfg_fields / sizeof cfg_fields[0]))
 
@@ -78,7 +81,7 @@ static clgan_status config_from_meta(const clgan_safetensors *st, clgan_dcgan_co
     snprintf(key, sizeof key, "config.%s", cfg_fields[i].name);
     const char *v = clgan_safetensors_meta(st, key);
     if (!v) {
-      if (all_required)
+      if (all_required && !cfg_fields[i].optional)
         return clgan_fail(CLGAN_ERR_FORMAT, "%s: checkpoint metadata lacks '%s'",
                           clgan_safetensors_path(st), key);
       continue;
@@ -256,7 +259,7 @@ clgan_status clgan_checkpoint_load(const char *path, clgan_dcgan *net, clgan_tra
                    have->image_size, have->channels, have->nz, have->ngf, have->ndf, have->batch);
     goto out;
   }
-  clgan_augment_state aug;
+  clgan_augment_state aug = clgan_dcgan_get_augment(net);
   const char *aug_text[3] = {clgan_safetensors_meta(st, "augment.seed"),
                              clgan_safetensors_meta(st, "augment.counter"),
                              clgan_safetensors_meta(st, "augment.p")};
@@ -266,8 +269,9 @@ clgan_status clgan_checkpoint_load(const char *path, clgan_dcgan *net, clgan_tra
     aug.counter = strtoull(aug_text[1], &ends[1], 10);
     aug.p = strtof(aug_text[2], &ends[2]);
   }
-  if (!aug_text[0] || !aug_text[1] || !aug_text[2] || *ends[0] || *ends[1] || *ends[2] ||
-      !(aug.p >= 0.0f && aug.p <= 1.0f)) {
+  int aug_absent = !aug_text[0] && !aug_text[1] && !aug_text[2]; /* older files: defaults */
+  if (!aug_absent && (!aug_text[0] || !aug_text[1] || !aug_text[2] || *ends[0] || *ends[1] ||
+                      *ends[2] || !(aug.p >= 0.0f && aug.p <= 1.0f))) {
     s = clgan_fail(CLGAN_ERR_FORMAT, "%s: augmentation state missing or invalid", path);
     goto out;
   }

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_fixture import Generator  # noqa: E402  (the tutorial's Generator)
+from tutorial_dcgan import Generator  # noqa: E402  (the tutorial's Generator)
 
 DTYPES = {"F32": np.float32, "I64": np.int64, "U64": np.uint64}
 

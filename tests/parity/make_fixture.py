@@ -85,6 +85,9 @@ import sys
 import torch
 import torch.nn as nn
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tutorial_dcgan import Discriminator, Generator, weights_init  # noqa: E402
+
 VERSION = 1
 F32, I32 = 0, 1
 LR, BETA1, BETA2, ADAM_EPS = 2e-4, 0.5, 0.999, 1e-8
@@ -129,60 +132,6 @@ FIXTURES = [
     ("seed64_rgb", 64, 3, 8, 3, 3, 3, 999, False),
     ("gray32", 32, 1, 6, 4, 3, 5, 1234, True),
 ]
-
-
-def stages(image_size):
-    n, s = 0, image_size
-    while s > 4:
-        if s % 2:
-            raise ValueError("image size must be 4 * 2^k")
-        s //= 2
-        n += 1
-    return n
-
-
-class Generator(nn.Module):
-    def __init__(self, image_size, nz, ngf, nc, inplace=True):
-        super().__init__()
-        n = stages(image_size)
-        mult = 2 ** (n - 1)
-        layers = [nn.ConvTranspose2d(nz, ngf * mult, 4, 1, 0, bias=False),
-                  nn.BatchNorm2d(ngf * mult), nn.ReLU(inplace)]
-        while mult > 1:
-            layers += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 4, 2, 1, bias=False),
-                       nn.BatchNorm2d(ngf * mult // 2), nn.ReLU(inplace)]
-            mult //= 2
-        layers += [nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh()]
-        self.main = nn.Sequential(*layers)
-
-    def forward(self, x):
-        return self.main(x)
-
-
-class Discriminator(nn.Module):
-    def __init__(self, image_size, ndf, nc, inplace=True):
-        super().__init__()
-        n = stages(image_size)
-        layers = [nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(LRELU, inplace=inplace)]
-        mult = 1
-        for _ in range(n - 1):
-            layers += [nn.Conv2d(ndf * mult, ndf * mult * 2, 4, 2, 1, bias=False),
-                       nn.BatchNorm2d(ndf * mult * 2), nn.LeakyReLU(LRELU, inplace=inplace)]
-            mult *= 2
-        layers += [nn.Conv2d(ndf * mult, 1, 4, 1, 0, bias=False), nn.Sigmoid()]
-        self.main = nn.Sequential(*layers)
-
-    def forward(self, x):
-        return self.main(x)
-
-
-def weights_init(m):  # the tutorial's
-    classname = m.__class__.__name__
-    if classname.find('Conv') != -1:
-        nn.init.normal_(m.weight.data, 0.0, 0.02)
-    elif classname.find('BatchNorm') != -1:
-        nn.init.normal_(m.weight.data, 1.0, 0.02)
-        nn.init.constant_(m.bias.data, 0)
 
 
 def stats_of(net):
