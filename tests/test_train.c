@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "clgan/augment.h"
 #include "clgan/image.h"
 #include "clgan/train.h"
 #include "test_util.h"
@@ -207,6 +208,42 @@ START_TEST(test_resume_through_trainer_is_exact) {
 }
 END_TEST
 
+START_TEST(test_resume_with_augmentation_is_exact) {
+  /* DiffAugment's counter, ADA's p and its half-filled 4-step window all
+   * travel in the checkpoint: split at 6, which is not a multiple of 4 */
+  clgan_dataset *ds = load();
+  const char *straight = path_in(root, "aug-straight"), *split = path_in(root, "aug-split");
+  clgan_train_options o = tiny(straight);
+  o.iters = 14;
+  o.cfg.augment = CLGAN_AUG_ALL;
+  o.cfg.ada = 1;
+  o.cfg.ada_target = 0.0f; /* any positive r_t pushes p up, so p moves */
+  TU_OK(clgan_train(tu_ctx(), &o, ds, NULL, NULL));
+  clgan_train_options a = o;
+  a.out_dir = split;
+  a.iters = 6;
+  TU_OK(clgan_train(tu_ctx(), &a, ds, NULL, NULL));
+  char ck[512], ck2[512];
+  snprintf(ck, sizeof ck, "%s/checkpoint.safetensors", split);
+  snprintf(ck2, sizeof ck2, "%s/checkpoint.safetensors", straight);
+  clgan_train_options b = o;
+  b.out_dir = split;
+  b.resume = ck;
+  TU_OK(clgan_train(tu_ctx(), &b, ds, NULL, NULL));
+  assert_same_tensors(ck2, ck);
+  clgan_safetensors *x, *y;
+  TU_OK(clgan_safetensors_open(ck, &x));
+  TU_OK(clgan_safetensors_open(ck2, &y));
+  const char *keys[] = {"augment.counter", "augment.p", "augment.ada_sum", "augment.ada_count"};
+  for (int i = 0; i < 4; i++)
+    ck_assert_str_eq(clgan_safetensors_meta(x, keys[i]), clgan_safetensors_meta(y, keys[i]));
+  ck_assert_msg(strtof(clgan_safetensors_meta(x, "augment.p"), NULL) > 0, "p did not move");
+  clgan_safetensors_close(x);
+  clgan_safetensors_close(y);
+  clgan_dataset_free(ds);
+}
+END_TEST
+
 START_TEST(test_bad_setups) {
   clgan_dataset *ds = load();
   clgan_train_options o = tiny(path_in(root, "bad"));
@@ -236,6 +273,7 @@ int main(void) {
   tcase_set_timeout(tc, 600);
   tcase_add_test(tc, test_run_directory_and_losses_move);
   tcase_add_test(tc, test_resume_through_trainer_is_exact);
+  tcase_add_test(tc, test_resume_with_augmentation_is_exact);
   tcase_add_test(tc, test_bad_setups);
   suite_add_tcase(s, tc);
   int rc = tu_run(s);

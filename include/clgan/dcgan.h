@@ -146,7 +146,15 @@ double clgan_dcgan_step_flops(const clgan_dcgan *net);
 typedef struct clgan_augment_state {
   uint64_t seed, counter;
   float p;
+  float ada_sum;   /* ADA: sum of r_t over the steps of the current interval */
+  int ada_count;   /* ADA: steps in the current interval so far */
 } clgan_augment_state;
+
+/* ADA (Karras et al. 2020) as clgan applies it: feed r_t (mean sign of D's
+ * logits on the real batch) after every step; every 4 steps p moves by
+ * sign(mean r_t - target) * batch * 4 / 500,000, clamped to [0, 1]. Returns
+ * 1 when p was updated. */
+int clgan_ada_observe(clgan_augment_state *state, float rt, float target, int batch);
 clgan_augment_state clgan_dcgan_get_augment(const clgan_dcgan *net);
 void clgan_dcgan_set_augment(clgan_dcgan *net, clgan_augment_state state);
 

@@ -195,6 +195,8 @@ clgan_status clgan_checkpoint_save(const char *path, clgan_dcgan *net, const clg
     meta_add(&m, "augment.seed", "%llu", (unsigned long long)aug.seed);
     meta_add(&m, "augment.counter", "%llu", (unsigned long long)aug.counter);
     meta_add(&m, "augment.p", "%.9g", (double)aug.p);
+    meta_add(&m, "augment.ada_sum", "%.9g", (double)aug.ada_sum);
+    meta_add(&m, "augment.ada_count", "%d", aug.ada_count);
     meta_add_config(&m, cfg);
     st = clgan_safetensors_write(path, tensors, nt, m.kp, m.vp, m.n);
   }
@@ -268,6 +270,18 @@ clgan_status clgan_checkpoint_load(const char *path, clgan_dcgan *net, clgan_tra
     aug.seed = strtoull(aug_text[0], &ends[0], 10);
     aug.counter = strtoull(aug_text[1], &ends[1], 10);
     aug.p = strtof(aug_text[2], &ends[2]);
+  }
+  const char *ada_text[2] = {clgan_safetensors_meta(st, "augment.ada_sum"),
+                             clgan_safetensors_meta(st, "augment.ada_count")};
+  if (ada_text[0] && ada_text[1]) {
+    char *e1, *e2;
+    aug.ada_sum = strtof(ada_text[0], &e1);
+    long n = strtol(ada_text[1], &e2, 10);
+    if (*e1 || *e2 || n < 0 || n > 1000) {
+      s = clgan_fail(CLGAN_ERR_FORMAT, "%s: ADA state invalid", path);
+      goto out;
+    }
+    aug.ada_count = (int)n;
   }
   int aug_absent = !aug_text[0] && !aug_text[1] && !aug_text[2]; /* older files: defaults */
   if (!aug_absent && (!aug_text[0] || !aug_text[1] || !aug_text[2] || *ends[0] || *ends[1] ||

@@ -229,6 +229,21 @@ size_t clgan_dcgan_device_bytes(const clgan_dcgan *d) { return d->device_bytes; 
 clgan_augment_state clgan_dcgan_get_augment(const clgan_dcgan *d) { return d->aug; }
 void clgan_dcgan_set_augment(clgan_dcgan *d, clgan_augment_state state) { d->aug = state; }
 
+#define ADA_INTERVAL 4
+#define ADA_KIMG 500000.0 /* images for p to go from 0 to 1 at full speed */
+
+int clgan_ada_observe(clgan_augment_state *a, float rt, float target, int batch) {
+  a->ada_sum += rt;
+  if (++a->ada_count < ADA_INTERVAL) return 0;
+  float mean = a->ada_sum / ADA_INTERVAL;
+  double delta = (double)batch * ADA_INTERVAL / ADA_KIMG;
+  double p = a->p + (mean > target ? delta : mean < target ? -delta : 0.0);
+  a->p = (float)(p < 0 ? 0 : p > 1 ? 1 : p);
+  a->ada_sum = 0;
+  a->ada_count = 0;
+  return 1;
+}
+
 static const char *act_name(clgan_act a) {
   switch (a) {
   case CLGAN_ACT_RELU: return " ReLU";

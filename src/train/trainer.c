@@ -41,8 +41,6 @@ typedef struct run {
   float *fake_host;          /* [c, batch, s, s] */
   float *loss_d, *loss_g;    /* [total] for the plot */
   float *aug_p;              /* [total] augmentation probability (ADA) */
-  double ada_sum;            /* ADA: sum of r_t over the current 4-step window */
-  int ada_count;
   FILE *log;
   char path[1024];
   /* evaluation during training (eval_every > 0) */
@@ -113,7 +111,7 @@ static clgan_status write_config(run *r) {
   if (!j) return clgan_fail(CLGAN_ERR_NOMEM, "cannot encode config.json");
   char tmp[1100];
   snprintf(tmp, sizeof tmp, "%s/config.json.tmp", r->o->out_dir);
-  int ok = json_dump_file(j, tmp, JSON_INDENT(2)) == 0;
+  int ok = json_dump_file(j, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(7)) == 0;
   json_decref(j);
   if (!ok || rename(tmp, run_path(r, "config.json")) != 0) {
     unlink(tmp);
@@ -523,17 +521,8 @@ clgan_status clgan_train(clgan_ctx *ctx, const clgan_train_options *opts, const 
     fprintf(r.log, "%ld,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.4g,%.6g,%.4g\n", done, it / r.ipe,
             s.loss_d, s.loss_g, s.d_x, s.d_g_z1, s.d_g_z2, rate, r.aug_p[it], s.sign_real);
     if (c->augment && c->ada) {
-      /* ADA (Karras et al. 2020): every 4 steps move p by sign(r_t - target)
-       * * (batch * 4) / 500k, r_t = E[sign(D's logit on real)], p in [0, 1] */
-      r.ada_sum += s.sign_real;
-      if (++r.ada_count == 4) {
-        double rt = r.ada_sum / 4, delta = (double)c->batch * 4 / 500000.0;
-        double p = aug.p + (rt > c->ada_target ? delta : rt < c->ada_target ? -delta : 0);
-        aug.p = (float)(p < 0 ? 0 : p > 1 ? 1 : p);
-        clgan_dcgan_set_augment(r.net, aug);
-        r.ada_sum = 0;
-        r.ada_count = 0;
-      }
+      clgan_ada_observe(&aug, s.sign_real, c->ada_target, c->batch);
+      clgan_dcgan_set_augment(r.net, aug);
     }
     char note[80] = "";
     int sample = opts->sample_every > 0 && (done % opts->sample_every == 0 || done == r.total);
