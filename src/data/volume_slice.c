@@ -1,0 +1,338 @@
+/* Anatomical slices of a loaded volume: orientation from the volume's
+ * axes, intensity windows, square pixels, and the PNGs `clgan slice` writes.
+ * Conventions: include/clgan/volume.h. */
+#include "clgan/volume.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clgan/image.h"
+#include "runtime/internal.h"
+
+#define MAX_PNG_SIDE 16384
+
+/* ---- slices ------------------------------------------------------------ */
+
+/* In-plane anatomical axes of a slice: columns, rows. All display axes run
+ * against RAS: image left = R (or A for sagittal), image top = A or S. */
+static void plane_axes(clgan_axis axis, int *col_anat, int *row_anat) {
+  switch (axis) {
+  case CLGAN_AXIS_AXIAL:
+    *col_anat = 0;
+    *row_anat = 1;
+    break;
+  case CLGAN_AXIS_CORONAL:
+    *col_anat = 0;
+    *row_anat = 2;
+    break;
+  default: /* sagittal */
+    *col_anat = 1;
+    *row_anat = 2;
+    break;
+  }
+}
+
+static int storage_axis(const clgan_volume *v, int anat) {
+  for (int s = 0; s < 3; s++)
+    if (v->axis_of[s] == anat) return s;
+  return anat;
+}
+
+void clgan_volume_slice_shape(const clgan_volume *v, clgan_axis axis, int64_t *count,
+                              int *width, int *height) {
+  int ca, ra;
+  plane_axes(axis, &ca, &ra);
+  if (count) *count = v->dim[storage_axis(v, (int)axis)];
+  if (width) *width = (int)v->dim[storage_axis(v, ca)];
+  if (height) *height = (int)v->dim[storage_axis(v, ra)];
+}
+
+clgan_status clgan_volume_slice(const clgan_volume *v, clgan_axis axis, int64_t index,
+                                float *out) {
+  if (!v || !v->voxels || !out || (int)axis < 0 || (int)axis >= CLGAN_AXIS_COUNT)
+    return clgan_fail(CLGAN_ERR_INVALID, "clgan_volume_slice: invalid arguments");
+  int ca, ra;
+  plane_axes(axis, &ca, &ra);
+  int sa = storage_axis(v, (int)axis), sc = storage_axis(v, ca), sr = storage_axis(v, ra);
+  int64_t stride[3] = {1, v->dim[0], v->dim[0] * v->dim[1]};
+  int64_t n = v->dim[sa];
+  if (index < 0 || index >= n)
+    return clgan_fail(CLGAN_ERR_INVALID, "clgan_volume_slice: %s index %lld out of 0..%lld",
+                      clgan_axis_name(axis), (long long)index, (long long)(n - 1));
+  /* anatomical index u runs toward +axis; storage index = sign > 0 ? u : n-1-u.
+   * Display position p runs toward -axis: u = n-1-p. */
+  int64_t base = (v->sign[sa] > 0 ? index : n - 1 - index) * stride[sa];
+  int64_t w = v->dim[sc], h = v->dim[sr];
+  int64_t c0 = v->sign[sc] > 0 ? (w - 1) * stride[sc] : 0;
+  int64_t cstep = v->sign[sc] > 0 ? -stride[sc] : stride[sc];
+  int64_t r0 = v->sign[sr] > 0 ? (h - 1) * stride[sr] : 0;
+  int64_t rstep = v->sign[sr] > 0 ? -stride[sr] : stride[sr];
+  for (int64_t r = 0; r < h; r++) {
+    const float *row = v->voxels + base + r0 + r * rstep + c0;
+    float *o = out + r * w;
+    for (int64_t c = 0; c < w; c++) o[c] = row[c * cstep];
+  }
+  return CLGAN_OK;
+}
+
+/* k-th smallest of a[0..n) (Wirth's selection; reorders a). */
+static float select_kth(float *a, int64_t n, int64_t k) {
+  int64_t l = 0, m = n - 1;
+  while (l < m) {
+    float x = a[k];
+    int64_t i = l, j = m;
+    do {
+      while (a[i] < x) i++;
+      while (x < a[j]) j--;
+      if (i <= j) {
+        float t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+        i++;
+        j--;
+      }
+    } while (i <= j);
+    if (j < k) l = i;
+    if (k < i) m = j;
+  }
+  return a[k];
+}
+
+static double percentile_of(float *a, int64_t n, double p) {
+  double pos = p / 100.0 * (double)(n - 1);
+  int64_t k = (int64_t)floor(pos);
+  if (k < 0) k = 0;
+  if (k > n - 1) k = n - 1;
+  double frac = pos - (double)k;
+  double lo = select_kth(a, n, k);
+  if (frac <= 0 || k + 1 >= n) return lo;
+  /* after selection everything right of k is >= a[k]: the next order statistic is their min */
+  float next = a[k + 1];
+  for (int64_t i = k + 2; i < n; i++)
+    if (a[i] < next) next = a[i];
+  return lo + frac * ((double)next - lo);
+}
+
+clgan_status clgan_volume_percentiles(const clgan_volume *v, double p_lo, double p_hi,
+                                      float *lo, float *hi) {
+  if (!v || !v->voxels || !lo || !hi || !(p_lo >= 0) || !(p_hi <= 100) || !(p_lo <= p_hi))
+    return clgan_fail(CLGAN_ERR_INVALID,
+                      "percentiles must satisfy 0 <= low <= high <= 100 (got %g, %g)", p_lo, p_hi);
+  int64_t total = v->dim[0] * v->dim[1] * v->dim[2], n = 0;
+  for (int64_t i = 0; i < total; i++) n += v->voxels[i] != 0.0f;
+  if (n == 0) return clgan_fail(CLGAN_ERR_FORMAT, "every voxel of the volume is 0");
+  float *a = malloc((size_t)n * sizeof(float));
+  if (!a) return clgan_fail(CLGAN_ERR_NOMEM, "cannot allocate %lld floats", (long long)n);
+  n = 0;
+  for (int64_t i = 0; i < total; i++)
+    if (v->voxels[i] != 0.0f) a[n++] = v->voxels[i];
+  *lo = (float)percentile_of(a, n, p_lo);
+  *hi = (float)percentile_of(a, n, p_hi);
+  free(a);
+  return CLGAN_OK;
+}
+
+clgan_slice_options clgan_slice_defaults(void) {
+  clgan_slice_options o;
+  memset(&o, 0, sizeof o);
+  o.axes = 1u << CLGAN_AXIS_AXIAL;
+  o.bits = 8;
+  o.pct_lo = 0.5;
+  o.pct_hi = 99.5;
+  o.min_fraction = 0.15;
+  return o;
+}
+
+/* Resamples n_in values at in[i * is] to n_out values at out[j * os]: area
+ * averaging when shrinking, linear interpolation (pixel centres aligned)
+ * when enlarging. */
+static void resample_1d(const float *in, int64_t is, int n_in, float *out, int64_t os, int n_out) {
+  if (n_in == n_out) {
+    for (int j = 0; j < n_out; j++) out[j * os] = in[j * is];
+    return;
+  }
+  double scale = (double)n_in / n_out;
+  if (scale > 1.0) {
+    for (int j = 0; j < n_out; j++) {
+      double a = j * scale, b = (j + 1) * scale, sum = 0;
+      int i0 = (int)floor(a), i1 = (int)ceil(b);
+      if (i1 > n_in) i1 = n_in;
+      for (int i = i0; i < i1; i++) {
+        double lo = i > a ? i : a, hi = i + 1 < b ? i + 1 : b;
+        if (hi > lo) sum += (hi - lo) * in[i * is];
+      }
+      out[j * os] = (float)(sum / scale);
+    }
+  } else {
+    for (int j = 0; j < n_out; j++) {
+      double x = (j + 0.5) * scale - 0.5;
+      if (x < 0) x = 0;
+      if (x > n_in - 1) x = n_in - 1;
+      int i0 = (int)floor(x);
+      int i1 = i0 + 1 < n_in ? i0 + 1 : i0;
+      double t = x - i0;
+      out[j * os] = (float)((1 - t) * in[i0 * is] + t * in[i1 * is]);
+    }
+  }
+}
+
+/* in[h][w] -> out[nh][nw]; tmp holds h * nw floats. */
+static void resample_2d(const float *in, int w, int h, float *out, int nw, int nh, float *tmp) {
+  for (int r = 0; r < h; r++) resample_1d(in + (int64_t)r * w, 1, w, tmp + (int64_t)r * nw, 1, nw);
+  for (int c = 0; c < nw; c++) resample_1d(tmp + c, nw, h, out + c, nw, nh);
+}
+
+/* Geometry of one axis' output: native w x h, square-pixel sw x sh, then
+ * (size > 0) padded to a square and resized to out_w x out_h. */
+typedef struct plane_geom {
+  int w, h, sw, sh, side, out_w, out_h;
+} plane_geom;
+
+static clgan_status plane_geometry(const clgan_volume *v, clgan_axis axis, int size,
+                                   plane_geom *g) {
+  int ca, ra;
+  plane_axes(axis, &ca, &ra);
+  clgan_volume_slice_shape(v, axis, NULL, &g->w, &g->h);
+  double pw = v->pixdim[storage_axis(v, ca)], ph = v->pixdim[storage_axis(v, ra)];
+  g->sw = g->w;
+  g->sh = g->h;
+  if (fabs(pw - ph) > 1e-3 * fmax(pw, ph)) {
+    double s = fmin(pw, ph);
+    double sw = round(g->w * pw / s), sh = round(g->h * ph / s);
+    if (sw > MAX_PNG_SIDE || sh > MAX_PNG_SIDE)
+      return clgan_fail(CLGAN_ERR_INVALID,
+                        "%s slices of %d x %d voxels of %g x %g would need %.0f x %.0f square "
+                        "pixels (more than %d): pass a size",
+                        clgan_axis_name(axis), g->w, g->h, pw, ph, sw, sh, MAX_PNG_SIDE);
+    g->sw = sw < 1 ? 1 : (int)sw;
+    g->sh = sh < 1 ? 1 : (int)sh;
+  }
+  g->side = g->sw > g->sh ? g->sw : g->sh;
+  g->out_w = size > 0 ? size : g->sw;
+  g->out_h = size > 0 ? size : g->sh;
+  return CLGAN_OK;
+}
+
+clgan_status clgan_volume_write_slices(const clgan_volume *v, const char *dir, const char *name,
+                                       const clgan_slice_options *opt,
+                                       clgan_slice_report *report) {
+  clgan_slice_report rep;
+  memset(&rep, 0, sizeof rep);
+  if (report) *report = rep;
+  if (!v || !v->voxels || !dir || !dir[0] || !name || !name[0] || !opt)
+    return clgan_fail(CLGAN_ERR_INVALID, "clgan_volume_write_slices: invalid arguments");
+  if (opt->bits != 8 && opt->bits != 16)
+    return clgan_fail(CLGAN_ERR_INVALID, "PNG bit depth must be 8 or 16 (got %d)", opt->bits);
+  if (!(opt->min_fraction >= 0 && opt->min_fraction <= 1))
+    return clgan_fail(CLGAN_ERR_INVALID, "min fraction must be in [0, 1] (got %g)",
+                      opt->min_fraction);
+  if (opt->size < 0 || opt->size > MAX_PNG_SIDE)
+    return clgan_fail(CLGAN_ERR_INVALID, "size must be 0 (native) or 1..%d (got %d)",
+                      MAX_PNG_SIDE, opt->size);
+  unsigned axes = opt->axes & 7u;
+  if (axes == 0) return clgan_fail(CLGAN_ERR_INVALID, "no axis selected");
+  /* the window */
+  float lo, hi;
+  if (opt->explicit_window) {
+    lo = opt->window_lo;
+    hi = opt->window_hi;
+    if (!isfinite(lo) || !isfinite(hi) || !(hi > lo))
+      return clgan_fail(CLGAN_ERR_INVALID, "window %g,%g: need finite LOW < HIGH", lo, hi);
+  } else {
+    clgan_status st = clgan_volume_percentiles(v, opt->pct_lo, opt->pct_hi, &lo, &hi);
+    if (st != CLGAN_OK) return st;
+    if (!(hi > lo)) {
+      /* e.g. a mask: every non-zero voxel equal; use the full range instead */
+      int64_t total = v->dim[0] * v->dim[1] * v->dim[2];
+      float mn = v->voxels[0], mx = v->voxels[0];
+      for (int64_t i = 1; i < total; i++) {
+        mn = fminf(mn, v->voxels[i]);
+        mx = fmaxf(mx, v->voxels[i]);
+      }
+      if (!(mx > mn))
+        return clgan_fail(CLGAN_ERR_FORMAT, "the volume is constant (%g): nothing to window", mn);
+      lo = mn;
+      hi = mx;
+      rep.window_widened = 1;
+    }
+  }
+  rep.window_lo = lo;
+  rep.window_hi = hi;
+  if (clgan_make_dirs(dir) != CLGAN_OK)
+    return clgan_fail(CLGAN_ERR_IO, "cannot create the output folder %s: %s", dir,
+                      clgan_last_error());
+
+  clgan_status st = CLGAN_OK;
+  for (int a = 0; a < CLGAN_AXIS_COUNT && st == CLGAN_OK; a++) {
+    if (!(axes & (1u << a))) continue;
+    clgan_axis axis = (clgan_axis)a;
+    plane_geom g;
+    st = plane_geometry(v, axis, opt->size, &g);
+    if (st != CLGAN_OK) break;
+    int64_t count;
+    clgan_volume_slice_shape(v, axis, &count, NULL, NULL);
+    rep.width[a] = g.out_w;
+    rep.height[a] = g.out_h;
+    size_t native = (size_t)g.w * g.h, sq = (size_t)g.sw * g.sh, pad = (size_t)g.side * g.side;
+    size_t outn = (size_t)g.out_w * g.out_h;
+    size_t tmpn = (size_t)g.h * g.sw;
+    if ((size_t)g.side * g.out_w > tmpn) tmpn = (size_t)g.side * g.out_w;
+    float *slice = malloc(native * sizeof(float));
+    float *sqbuf = malloc(sq * sizeof(float));
+    float *padbuf = malloc(pad * sizeof(float));
+    float *outbuf = malloc(outn * sizeof(float));
+    float *tmp = malloc(tmpn * sizeof(float));
+    if (!slice || !sqbuf || !padbuf || !outbuf || !tmp) {
+      st = clgan_fail(CLGAN_ERR_NOMEM, "cannot allocate slice buffers");
+    } else {
+      float scale = 1.0f / (hi - lo);
+      for (int64_t idx = 0; idx < count && st == CLGAN_OK; idx++) {
+        clgan_volume_slice(v, axis, idx, slice);
+        size_t above = 0;
+        for (size_t i = 0; i < native; i++) above += slice[i] > lo;
+        if ((double)above < opt->min_fraction * (double)native) {
+          rep.skipped[a]++;
+          continue;
+        }
+        for (size_t i = 0; i < native; i++) {
+          float t = (slice[i] - lo) * scale;
+          slice[i] = t < 0 ? 0.0f : t > 1 ? 1.0f : t;
+        }
+        const float *img = slice;
+        if (g.sw != g.w || g.sh != g.h) {
+          resample_2d(slice, g.w, g.h, sqbuf, g.sw, g.sh, tmp);
+          img = sqbuf;
+        }
+        if (opt->size > 0) {
+          memset(padbuf, 0, pad * sizeof(float));
+          int ox = (g.side - g.sw) / 2, oy = (g.side - g.sh) / 2;
+          for (int r = 0; r < g.sh; r++)
+            memcpy(padbuf + (size_t)(oy + r) * g.side + ox, img + (size_t)r * g.sw,
+                   (size_t)g.sw * sizeof(float));
+          resample_2d(padbuf, g.side, g.side, outbuf, g.out_w, g.out_h, tmp);
+          img = outbuf;
+        }
+        char path[4096];
+        int len = snprintf(path, sizeof path, "%s/%s_%s_%03lld.png", dir, name,
+                           clgan_axis_name(axis), (long long)idx);
+        if (len < 0 || len >= (int)sizeof path) {
+          st = clgan_fail(CLGAN_ERR_INVALID, "output path too long in %s", dir);
+          break;
+        }
+        st = clgan_png_write(path, g.out_w, g.out_h, 1, opt->bits, img);
+        if (st == CLGAN_OK) rep.written[a]++;
+      }
+    }
+    free(slice);
+    free(sqbuf);
+    free(padbuf);
+    free(outbuf);
+    free(tmp);
+  }
+  if (report) *report = rep;
+  return st;
+}
