@@ -76,14 +76,7 @@ clgan_status clgan_metrics_gather(clgan_ctx *ctx, const clgan_image_set *s, cl_m
 size_t clgan_metrics_local_size(clgan_ctx *ctx, cl_kernel k) {
   if (clgan_metrics_local_override) return clgan_metrics_local_override;
   if (ctx->dev.is_cpu) return 1;
-  size_t lim = ctx->dev.max_work_group_size, kw = 0;
-  if (clGetKernelWorkGroupInfo(k, ctx->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kw, &kw,
-                               NULL) == CL_SUCCESS &&
-      kw > 0 && kw < lim)
-    lim = kw;
-  size_t w = 1;
-  while (w * 2 <= lim && w * 2 <= 256) w *= 2;
-  return w;
+  return clgan_pow2_local(ctx, k, 256);
 }
 
 size_t clgan_metrics_pow2(size_t x) {

@@ -35,11 +35,8 @@ static size_t bitonic_local(clgan_ctx *ctx, cl_kernel a, cl_kernel b, size_t ld)
   if (clgan_metrics_local_override) lim = clgan_metrics_local_override;
   cl_kernel ks[2] = {a, b};
   for (int i = 0; i < 2; i++) {
-    size_t kw = 0;
-    if (clGetKernelWorkGroupInfo(ks[i], ctx->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kw,
-                                 &kw, NULL) == CL_SUCCESS &&
-        kw > 0 && kw < lim)
-      lim = kw;
+    size_t kw = clgan_kernel_max_local(ctx, ks[i]);
+    if (kw < lim) lim = kw;
   }
   size_t mem_lim = ctx->dev.local_mem_bytes / (2 * sizeof(float)) / 2; /* keep half spare */
   size_t L = 1;

@@ -141,14 +141,7 @@ static clgan_status check_shape(const char *what, int c, int n, int h, int w, cl
 /* A power of two <= AUG_LANES that the device and kernel accept. */
 static size_t reduce_local(clgan_ctx *ctx, cl_kernel k) {
   if (clgan_augment_local_override) return clgan_augment_local_override;
-  size_t lim = ctx->dev.max_work_group_size, kw = 0;
-  if (clGetKernelWorkGroupInfo(k, ctx->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kw, &kw,
-                               NULL) == CL_SUCCESS &&
-      kw > 0 && kw < lim)
-    lim = kw;
-  size_t local = 1;
-  while (local * 2 <= lim && local * 2 <= AUG_LANES) local *= 2;
-  return local;
+  return clgan_pow2_local(ctx, k, AUG_LANES);
 }
 
 /* The kernels, built for this channel count: -DAUG_C=c unrolls the channel
@@ -279,13 +272,9 @@ clgan_status clgan_sign_mean(clgan_ctx *ctx, size_t count, clgan_buf x, clgan_bu
   cl_kernel k;
   clgan_status st = clgan_kernel_get(ctx, "augment", NULL, "sign_mean", &k);
   if (st != CLGAN_OK) return st;
-  size_t lim = ctx->dev.max_work_group_size, kw = 0;
-  if (clGetKernelWorkGroupInfo(k, ctx->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kw, &kw,
-                               NULL) == CL_SUCCESS &&
-      kw > 0 && kw < lim)
-    lim = kw;
-  size_t local = 1;
-  while (local * 2 <= lim && local * 2 <= 256 && local < count) local *= 2;
+  size_t need = 1;
+  while (need < count && need < 256) need *= 2;
+  size_t local = clgan_pow2_local(ctx, k, need);
   cl_uint xo = (cl_uint)x.off, n = (cl_uint)count, oo = (cl_uint)out.off;
   st = clgan_set_args(k, 5, sizeof(cl_mem), &x.mem, sizeof xo, &xo, sizeof n, &n, sizeof(cl_mem),
                       &out.mem, sizeof oo, &oo);

@@ -15,14 +15,7 @@ size_t clgan_bn_local_override = 0;
 static size_t channel_local_size(clgan_ctx *ctx, cl_kernel k) {
   if (clgan_bn_local_override) return clgan_bn_local_override;
   if (ctx->dev.is_cpu) return 1;
-  size_t lim = ctx->dev.max_work_group_size, kw = 0;
-  if (clGetKernelWorkGroupInfo(k, ctx->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kw, &kw,
-                               NULL) == CL_SUCCESS &&
-      kw > 0 && kw < lim)
-    lim = kw;
-  size_t w = 1;
-  while (w * 2 <= lim && w * 2 <= 256) w *= 2;
-  return w;
+  return clgan_pow2_local(ctx, k, 256);
 }
 
 static int fits_uint(clgan_buf b, size_t count) {

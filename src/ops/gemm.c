@@ -145,10 +145,7 @@ static clgan_status ws_reserve(clgan_ctx *ctx, size_t floats) {
 
 /* Fits a work-group shape under the kernel's own limit (registers on GPUs). */
 static void fit_local(const clgan_ctx *ctx, cl_kernel kr, size_t *lx, size_t *ly) {
-  size_t kmax = 0;
-  if (clGetKernelWorkGroupInfo(kr, ctx->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax,
-                               NULL) != CL_SUCCESS || kmax == 0)
-    return;
+  size_t kmax = clgan_kernel_max_local(ctx, kr);
   while (*lx * *ly > kmax) {
     if (*ly > 1) *ly /= 2;
     else *lx /= 2;

@@ -21,13 +21,9 @@ clgan_status clgan_bce_logits(clgan_ctx *ctx, size_t count, clgan_buf logits, fl
   if (st != CLGAN_OK) return st;
   /* one work-group: a power of two, <= 256, <= what device and kernel allow,
    * and no larger than needed to give every work-item a logit */
-  size_t lim = ctx->dev.max_work_group_size, kw = 0;
-  if (clGetKernelWorkGroupInfo(k, ctx->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kw, &kw,
-                               NULL) == CL_SUCCESS &&
-      kw > 0 && kw < lim)
-    lim = kw;
-  size_t local = 1;
-  while (local * 2 <= lim && local * 2 <= 256 && local < count) local *= 2;
+  size_t need = 1;
+  while (need < count && need < 256) need *= 2;
+  size_t local = clgan_pow2_local(ctx, k, need);
   cl_uint xo = (cl_uint)logits.off, n = (cl_uint)count, oo = (cl_uint)out.off,
           dlo = (cl_uint)dlogits.off;
   st = clgan_set_args(k, 12, sizeof(cl_mem), &logits.mem, sizeof xo, &xo, sizeof n, &n,

@@ -100,3 +100,18 @@ clgan_status clgan_launch(clgan_ctx *ctx, cl_kernel k, cl_uint dims, const size_
   return clgan_fail(CLGAN_ERR_OPENCL, "clEnqueueNDRangeKernel(%s) failed on %s: %s (%d)", what,
                     ctx->dev.name, clgan_cl_error_name(err), (int)err);
 }
+
+size_t clgan_kernel_max_local(const clgan_ctx *ctx, cl_kernel k) {
+  size_t lim = ctx->dev.max_work_group_size, kw = 0;
+  if (clGetKernelWorkGroupInfo(k, ctx->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kw, &kw,
+                               NULL) == CL_SUCCESS &&
+      kw > 0 && kw < lim)
+    lim = kw;
+  return lim;
+}
+
+size_t clgan_pow2_local(const clgan_ctx *ctx, cl_kernel k, size_t cap) {
+  size_t lim = clgan_kernel_max_local(ctx, k), w = 1;
+  while (w * 2 <= lim && w * 2 <= cap) w *= 2;
+  return w;
+}

@@ -71,6 +71,12 @@ void clgan_profile_region(clgan_ctx *ctx, const char *fmt, ...)
  * An enqueue that fails leaves the slot empty, which collect skips. */
 cl_event *clgan_profile_next_event(clgan_ctx *ctx, const char *what);
 
+/* The largest work-group the device and this kernel accept. */
+size_t clgan_kernel_max_local(const clgan_ctx *ctx, cl_kernel k);
+/* The largest power of two <= cap that the device and this kernel accept
+ * (for one-work-group reductions with a local-memory tree). */
+size_t clgan_pow2_local(const clgan_ctx *ctx, cl_kernel k, size_t cap);
+
 /* Rounds x up to a multiple of m. */
 static inline size_t clgan_round_up(size_t x, size_t m) {
   return (x + m - 1) / m * m;
