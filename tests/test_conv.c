@@ -49,6 +49,15 @@ static const layer layers[] = {
 };
 #define NLAYERS ((int)(sizeof layers / sizeof layers[0]))
 
+/* Extra shapes for the im2col/col2im test only: enough (image, col row)
+ * pairs (n*cin*k*k >= 1024) that im2col_rows gives each work-item a whole
+ * output image rather than a block of its rows. */
+static const layer im2col_layers[] = {
+    {"conv 10x10 k3 s1 p1, n 8 x 16 channels", 0, 8, 16, 10, 10, 2, 3, 1, 1},
+    {"conv 18x18 k4 s2 p1, n 4 x 16 channels", 0, 4, 16, 18, 18, 2, 4, 2, 1},
+};
+#define NIM2COL ((int)(sizeof im2col_layers / sizeof im2col_layers[0]))
+
 /* Everything one layer needs: geometry, host data, device buffers. */
 typedef struct setup {
   const layer *L;
@@ -151,6 +160,11 @@ static const clgan_gemm_backend backends[] = {CLGAN_GEMM_OWN, CLGAN_GEMM_CLBLAST
 static const clgan_col2im_map col2im_maps[] = {CLGAN_COL2IM_PIXELS, CLGAN_COL2IM_ROWS};
 static const char *const col2im_names[] = {"pixels", "rows"};
 
+/* Likewise im2col (per col element, per col row segment; the latter chosen
+ * on CPUs by output width). */
+static const clgan_im2col_map im2col_maps[] = {CLGAN_IM2COL_ELEMENTS, CLGAN_IM2COL_ROWS};
+static const char *const im2col_names[] = {"elements", "rows"};
+
 /* Forward, backward data and backward filter (overwrite and accumulate) of
  * every layer against the reference, on both GEMM backends. Outputs are
  * pre-filled with NaN so an op that reads what it should overwrite fails. */
@@ -177,8 +191,10 @@ static void check_against_reference(int first, int last) {
     for (int combo = 0; combo < 4; combo++) {
       ctx->gemm_forced = backends[combo / 2];
       clgan_conv_set_col2im_map(col2im_maps[combo % 2]);
-      char what[256], bn[64];
-      snprintf(bn, sizeof bn, "%s, col2im %s", clgan_gemm_backend_name(backends[combo / 2]),
+      clgan_conv_set_im2col_map(im2col_maps[combo % 2]);
+      char what[256], bn[96];
+      snprintf(bn, sizeof bn, "%s, im2col %s, col2im %s",
+               clgan_gemm_backend_name(backends[combo / 2]), im2col_names[combo % 2],
                col2im_names[combo % 2]);
 
       TU_OK(clgan_fill(ctx, y, S.ny, NAN));
@@ -215,6 +231,7 @@ static void check_against_reference(int first, int last) {
     }
     ctx->gemm_forced = saved;
     clgan_conv_set_col2im_map(CLGAN_COL2IM_AUTO);
+    clgan_conv_set_im2col_map(CLGAN_IM2COL_AUTO);
     clgan_buf_release(&y);
     clgan_buf_release(&dx);
     clgan_buf_release(&dw);
@@ -236,9 +253,9 @@ END_TEST
  * every layer, plus the adjoint identity <im2col(x), c> = <x, col2im(c)>. */
 START_TEST(test_im2col_col2im) {
   clgan_ctx *ctx = tu_ctx();
-  for (int li = 0; li < NLAYERS; li++) {
+  for (int li = 0; li < NLAYERS + NIM2COL; li++) {
     setup S;
-    setup_make(&S, &layers[li], 2000 + (uint64_t)li);
+    setup_make(&S, li < NLAYERS ? &layers[li] : &im2col_layers[li - NLAYERS], 2000 + (uint64_t)li);
     const clgan_conv_shape *s = &S.s;
     size_t nimg = (size_t)s->cin * s->n * s->h * s->w, ncols = (size_t)s->n * s->ho * s->wo;
     float *img = tu_malloc(nimg * sizeof(float)), *c = tu_malloc(S.ncol * sizeof(float));
@@ -265,12 +282,21 @@ START_TEST(test_im2col_col2im) {
     for (size_t e = 0; e < nimg; e++) want_img[e] = (float)acc[e];
 
     clgan_buf dimg = tu_upload(img, nimg), dcol = tu_upload(NULL, S.ncol);
-    TU_OK(clgan_fill(ctx, dcol, S.ncol, NAN));
-    TU_OK(clgan_im2col(ctx, s, dimg, dcol));
-    float *got_col = tu_download(dcol, S.ncol);
     char what[200];
-    snprintf(what, sizeof what, "%s: im2col", S.L->name);
-    TU_ASSERT_CLOSE(what, got_col, want_col, S.ncol, 0.0, 0.0); /* a pure copy */
+    float *got_col = NULL;
+    for (int m = 0; m < 2; m++) {
+      clgan_conv_set_im2col_map(im2col_maps[m]);
+      TU_OK(clgan_fill(ctx, dcol, S.ncol, NAN));
+      TU_OK(clgan_im2col(ctx, s, dimg, dcol));
+      free(got_col);
+      got_col = tu_download(dcol, S.ncol);
+      snprintf(what, sizeof what, "%s: im2col (%s)", S.L->name, im2col_names[m]);
+      TU_ASSERT_CLOSE(what, got_col, want_col, S.ncol, 0.0, 0.0); /* a pure copy */
+      /* bitwise, so the variants are interchangeable (signed zeros included) */
+      ck_assert_msg(memcmp(got_col, want_col, S.ncol * sizeof(float)) == 0,
+                    "%s: im2col (%s) is not bitwise the reference", S.L->name, im2col_names[m]);
+    }
+    clgan_conv_set_im2col_map(CLGAN_IM2COL_AUTO);
 
     TU_OK(clgan_buf_write(ctx, dcol, c, S.ncol));
     for (int m = 0; m < 2; m++) {

@@ -13,9 +13,12 @@
  * When k = 1, stride 1, pad 0 the column matrix *is* the image, so im2col and
  * col2im are skipped and col is not touched.
  *
- * im2col runs one work-item per col element. col2im gathers (no atomics,
- * deterministic) with one work-item per image pixel on GPUs and one per image
- * row on CPUs, where per-pixel tap loops vectorise badly (cl/col2im.cl);
+ * im2col runs one work-item per col element on GPUs and on 1x1 outputs, and
+ * one per segment of a col row (an output image or a block of its rows,
+ * looping over oy and ox) on CPUs; CLGAN_IM2COL=elements|rows forces either.
+ * col2im gathers (no atomics, deterministic) with one work-item per image
+ * pixel on GPUs and one per image row on CPUs, where per-pixel tap loops
+ * vectorise badly (cl/col2im.cl);
  * CLGAN_COL2IM=pixels|rows in the environment forces either. Both
  * kernels index with uint, so every buffer must stay below 2^32 floats. */
 #include <stdint.h>
@@ -158,14 +161,54 @@ static cl_uint4 divisor(uint32_t d) {
   return g;
 }
 
+/* im2col's mapping: on CPUs, one work-item per (col row, image) segment
+ * when that segment holds at least IM2COL_ROWS_MIN_PIXELS outputs (on 1x1
+ * outputs the per-element kernel is about 8x faster on PoCL; from 4x4 up the
+ * segment kernel wins); per element elsewhere (see im2col.cl and
+ * conv_internal.h). */
+#define IM2COL_ROWS_MIN_PIXELS 4
+#define IM2COL_ROWS_MIN_ITEMS 1024
+static clgan_im2col_map im2col_map = CLGAN_IM2COL_AUTO;
+
+void clgan_conv_set_im2col_map(clgan_im2col_map map) { im2col_map = map; }
+
+static int im2col_by_rows(const clgan_ctx *ctx, const clgan_conv_shape *s) {
+  if (im2col_map != CLGAN_IM2COL_AUTO) return im2col_map == CLGAN_IM2COL_ROWS;
+  const char *e = getenv("CLGAN_IM2COL");
+  if (e && strcmp(e, "rows") == 0) return 1;
+  if (e && strcmp(e, "elements") == 0) return 0;
+  return ctx->dev.is_cpu && (int64_t)s->ho * s->wo >= IM2COL_ROWS_MIN_PIXELS;
+}
+
 static clgan_status run_im2col(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_buf img,
                                clgan_buf col) {
+  int rows = im2col_by_rows(ctx, s);
+  const char *name = rows ? "im2col_rows" : "im2col";
   cl_kernel kern;
-  clgan_status st = clgan_kernel_get(ctx, "im2col", NULL, "im2col", &kern);
+  clgan_status st = clgan_kernel_get(ctx, "im2col", NULL, name, &kern);
   if (st != CLGAN_OK) return st;
   cl_uint img_off = (cl_uint)img.off, col_off = (cl_uint)col.off, n = (cl_uint)s->n;
-  cl_uint ncols = (cl_uint)((uint64_t)s->n * s->ho * s->wo);
   cl_int h = s->h, w = s->w, stride = s->stride, pad = s->pad;
+  if (rows) {
+    cl_int ho = s->ho, wo = s->wo, k = s->k;
+    /* Whole output images per work-item (fastest on PoCL), unless that leaves
+     * fewer than IM2COL_ROWS_MIN_ITEMS work-items: then blocks of oyb rows. */
+    uint64_t items = (uint64_t)s->n * s->cin * s->k * s->k;
+    cl_uint nblk = 1;
+    if (items < IM2COL_ROWS_MIN_ITEMS)
+      nblk = (cl_uint)((IM2COL_ROWS_MIN_ITEMS + items - 1) / items);
+    if (nblk > (cl_uint)ho) nblk = (cl_uint)ho;
+    cl_int oyb = (ho + (cl_int)nblk - 1) / (cl_int)nblk;
+    nblk = (cl_uint)((ho + oyb - 1) / oyb);
+    st = clgan_set_args(kern, 14, sizeof(cl_mem), &img.mem, sizeof img_off, &img_off,
+                        sizeof(cl_mem), &col.mem, sizeof col_off, &col_off, sizeof n, &n, sizeof h,
+                        &h, sizeof w, &w, sizeof stride, &stride, sizeof pad, &pad, sizeof ho, &ho,
+                        sizeof wo, &wo, sizeof k, &k, sizeof oyb, &oyb, sizeof nblk, &nblk);
+    if (st != CLGAN_OK) return st;
+    size_t global[2] = {clgan_round_up((size_t)s->n * nblk, 16), (size_t)s->cin * s->k * s->k};
+    return clgan_launch(ctx, kern, 2, global, NULL, name);
+  }
+  cl_uint ncols = (cl_uint)((uint64_t)s->n * s->ho * s->wo);
   cl_uint4 div_wo = divisor((uint32_t)s->wo), div_ho = divisor((uint32_t)s->ho),
            div_k = divisor((uint32_t)s->k);
   st = clgan_set_args(kern, 13, sizeof(cl_mem), &img.mem, sizeof img_off, &img_off, sizeof(cl_mem),
@@ -174,7 +217,7 @@ static clgan_status run_im2col(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_
                       &div_wo, sizeof div_ho, &div_ho, sizeof div_k, &div_k);
   if (st != CLGAN_OK) return st;
   size_t global[2] = {clgan_round_up(ncols, 64), (size_t)s->cin * s->k * s->k};
-  return clgan_launch(ctx, kern, 2, global, NULL, "im2col");
+  return clgan_launch(ctx, kern, 2, global, NULL, name);
 }
 
 /* col2im's mapping: one work-item per image row on CPUs, per pixel elsewhere

@@ -14,4 +14,16 @@ typedef enum clgan_col2im_map {
 
 void clgan_conv_set_col2im_map(clgan_col2im_map map);
 
+/* Work-item mapping of im2col (cl/im2col.cl). AUTO: the environment variable
+ * CLGAN_IM2COL=elements|rows when set, else rows on CPU devices for outputs
+ * of at least 4 pixels and elements otherwise. Process-wide; set
+ * it only while no op is being enqueued. */
+typedef enum clgan_im2col_map {
+  CLGAN_IM2COL_AUTO = 0,
+  CLGAN_IM2COL_ELEMENTS,
+  CLGAN_IM2COL_ROWS
+} clgan_im2col_map;
+
+void clgan_conv_set_im2col_map(clgan_im2col_map map);
+
 #endif
