@@ -45,6 +45,7 @@ typedef struct clgan_device_info {
   int subgroups;             /* cl_khr_subgroups or cl_intel_subgroups */
   int fp64;                  /* cl_khr_fp64 */
   cl_uint preferred_vector_float;
+  int fp32_rounded_div_sqrt; /* can build with -cl-fp32-correctly-rounded-divide-sqrt */
 } clgan_device_info;
 
 /* Lists every device of every platform. *out is malloc'd (free with free());

@@ -69,9 +69,10 @@ int cmd_devices(int argc, char **argv) {
     print_bytes("local memory", d->local_mem_bytes);
     print_bytes("global memory", d->global_mem_bytes);
     print_bytes("max allocation", d->max_alloc_bytes);
-    printf("    %-22s unified memory %s, fp16 %s, sub-groups %s, float vector %u\n", "features",
+    printf("    %-22s unified memory %s, fp16 %s, sub-groups %s, float vector %u, "
+           "rounded div/sqrt %s\n", "features",
            d->unified_memory ? "yes" : "no", d->fp16 ? "yes" : "no", d->subgroups ? "yes" : "no",
-           d->preferred_vector_float);
+           d->preferred_vector_float, d->fp32_rounded_div_sqrt ? "yes" : "no");
     if (measure) {
       char spec[32];
       snprintf(spec, sizeof spec, "%d", i);

@@ -59,6 +59,9 @@ static void probe(cl_platform_id p, cl_device_id d, clgan_device_info *o) {
   o->unified_memory = unified == CL_TRUE;
   clGetDeviceInfo(d, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof o->preferred_vector_float,
                   &o->preferred_vector_float, NULL);
+  cl_device_fp_config fp = 0;
+  clGetDeviceInfo(d, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
+  o->fp32_rounded_div_sqrt = (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0;
   size_t len = 0;
   if (clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, 0, NULL, &len) == CL_SUCCESS && len > 0) {
     char *exts = malloc(len + 1);
