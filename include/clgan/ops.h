@@ -51,8 +51,10 @@ clgan_status clgan_gemm_with(clgan_ctx *ctx, clgan_gemm_backend backend,
                              size_t k, float alpha, clgan_buf a, size_t lda,
                              clgan_buf b, size_t ldb, float beta, clgan_buf c,
                              size_t ldc);
-/* The backend clgan_gemm uses on this context (measures on first call when
- * the context was created with CLGAN_GEMM_AUTO and nothing is remembered). */
+/* The backend clgan_gemm uses on this context for regular shapes (measures on
+ * first call when the context was created with CLGAN_GEMM_AUTO and nothing is
+ * remembered). Long reductions (k >= 4096 and >= 16 max(m, n), the weight
+ * gradients) have a choice of their own, measured the same way. */
 clgan_status clgan_gemm_backend_get(clgan_ctx *ctx, clgan_gemm_backend *out);
 const char *clgan_gemm_backend_name(clgan_gemm_backend backend);
 /* Prepares GEMMs of up to m x n x k (any transposes) ahead of a training

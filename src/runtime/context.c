@@ -29,7 +29,7 @@ clgan_status clgan_ctx_create(const clgan_ctx_options *opts, clgan_ctx **out) {
   free(list);
   ctx->profiling = opts->profiling;
   ctx->gemm_forced = opts->gemm;
-  ctx->gemm_chosen = opts->gemm;
+  ctx->gemm_chosen[0] = ctx->gemm_chosen[1] = opts->gemm;
   cl_int err;
   cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->dev.platform,
                                    0};

@@ -29,7 +29,8 @@ struct clgan_ctx {
   int profiling;
   int frozen;
   clgan_gemm_backend gemm_forced;   /* AUTO unless forced by options */
-  clgan_gemm_backend gemm_chosen;   /* AUTO until measured or loaded */
+  clgan_gemm_backend gemm_chosen[2]; /* per shape class (regular, long reduction):
+                                        AUTO until measured or loaded */
   clgan_buf gemm_ws;                /* own GEMM packing workspace (src/ops/gemm.c) */
   size_t gemm_ws_floats;            /* its capacity in floats */
   double peak_gflops;               /* 0 until measured */
