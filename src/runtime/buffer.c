@@ -8,7 +8,11 @@ clgan_status clgan_buf_alloc(clgan_ctx *ctx, size_t floats, clgan_buf *out) {
   out->off = 0;
   cl_int err;
   size_t bytes = (floats ? floats : 1) * sizeof(float);
-  out->mem = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+  /* Integrated GPUs share memory with the host: ask for host-visible memory
+   * so transfers can be zero-copy instead of staging through a second copy. */
+  cl_mem_flags flags = CL_MEM_READ_WRITE;
+  if (ctx->dev.is_gpu && ctx->dev.unified_memory) flags |= CL_MEM_ALLOC_HOST_PTR;
+  out->mem = clCreateBuffer(ctx->context, flags, bytes, NULL, &err);
   if (err != CL_SUCCESS)
     return clgan_fail(CLGAN_ERR_OPENCL, "clCreateBuffer(%zu bytes) failed on %s: %s (%d)", bytes,
                       ctx->dev.name, clgan_cl_error_name(err), (int)err);
