@@ -326,9 +326,6 @@ int main(void) {
   tcase_add_test(tc, test_export_import_generator);
   suite_add_tcase(s, tc);
   int rc = tu_run(s);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-  int ignored = system(cmd); /* best-effort cleanup of the temporary directory */
-  (void)ignored;
+  tu_remove_tree(tmpdir);
   return rc;
 }

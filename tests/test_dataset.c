@@ -260,24 +260,6 @@ END_TEST
 static char top[] = "/tmp/clgan-dataset-test-XXXXXX";
 static char root[sizeof top + 8];
 
-static void remove_tree(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *e;
-  char p[1024];
-  while ((e = readdir(d)) != NULL) {
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-    struct stat sb;
-    if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
-      remove_tree(p);
-    else
-      unlink(p);
-  }
-  closedir(d);
-  rmdir(dir);
-}
-
 static void make_dir(const char *base, const char *rel) {
   char p[1024];
   snprintf(p, sizeof p, "%s/%s", base, rel);
@@ -435,7 +417,7 @@ START_TEST(test_folder_matches_transform) {
   ck_assert_int_eq(ds->count, 1);
   ck_assert_mem_eq(ds->data, want, sizeof want);
   clgan_dataset_free(ds);
-  remove_tree(dir);
+  tu_remove_tree(dir);
 }
 END_TEST
 
@@ -521,7 +503,7 @@ START_TEST(test_folder_errors) {
   write_text(base, "txt/cls/a.jpg", "jpeg?");
   snprintf(p, sizeof p, "%s/txt", base);
   expect_error(&o, CLGAN_ERR_INVALID, p, "1 other file ignored");
-  remove_tree(base);
+  tu_remove_tree(base);
 
   /* bad options */
   o.root = root;
@@ -564,6 +546,6 @@ int main(void) {
   tcase_add_test(tf, test_folder_errors);
   suite_add_tcase(s, tf);
   int rc = tu_run(s);
-  remove_tree(top);
+  tu_remove_tree(top);
   return rc;
 }

@@ -821,10 +821,6 @@ int main(void) {
   tcase_add_test(tc, test_invalid_sets);
   suite_add_tcase(s, tc);
   int rc = tu_run(s);
-  if (tmpdir[0]) {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
-  }
+  tu_remove_tree(tmpdir);
   return rc;
 }

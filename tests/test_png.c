@@ -459,24 +459,6 @@ START_TEST(test_bad_files) {
 }
 END_TEST
 
-static void remove_tree(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *e;
-  char p[1024];
-  while ((e = readdir(d)) != NULL) {
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-    struct stat sb;
-    if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
-      remove_tree(p);
-    else
-      unlink(p);
-  }
-  closedir(d);
-  rmdir(dir);
-}
-
 int main(void) {
   if (!mkdtemp(tmpdir)) {
     perror("mkdtemp");
@@ -494,6 +476,6 @@ int main(void) {
   tcase_add_test(tc, test_bad_files);
   suite_add_tcase(s, tc);
   int rc = tu_run(s);
-  remove_tree(tmpdir);
+  tu_remove_tree(tmpdir);
   return rc;
 }

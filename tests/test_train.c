@@ -277,9 +277,6 @@ int main(void) {
   tcase_add_test(tc, test_bad_setups);
   suite_add_tcase(s, tc);
   int rc = tu_run(s);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, getenv("CLGAN_TEST_KEEP") ? "true %s" : "rm -rf %s", root);
-  int ignored = system(cmd); /* best-effort cleanup */
-  (void)ignored;
+  tu_remove_tree(root);
   return rc;
 }

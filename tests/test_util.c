@@ -1,9 +1,12 @@
 #include "test_util.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static clgan_ctx *shared_ctx;
 
@@ -101,4 +104,26 @@ float *tu_download(clgan_buf b, size_t n) {
   float *x = tu_malloc(n * sizeof(float));
   TU_OK(clgan_buf_read(tu_ctx(), b, x, n));
   return x;
+}
+
+static void remove_tree(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *e;
+  char p[1024];
+  while ((e = readdir(d)) != NULL) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+    struct stat sb;
+    if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
+      remove_tree(p);
+    else
+      unlink(p);
+  }
+  closedir(d);
+  rmdir(dir);
+}
+
+void tu_remove_tree(const char *dir) {
+  if (dir && *dir && !getenv("CLGAN_TEST_KEEP")) remove_tree(dir);
 }

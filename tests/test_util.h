@@ -43,6 +43,10 @@ int tu_close(const char *what, const float *got, const float *want, size_t n, do
 clgan_buf tu_upload(const float *src, size_t n);
 /* Blocking download of n floats into a new malloc'd array. */
 float *tu_download(clgan_buf b, size_t n);
+/* Removes a directory tree (best effort; for the tests' temporary folders).
+ * Keeps it when CLGAN_TEST_KEEP is set, for looking at what a test wrote. */
+void tu_remove_tree(const char *dir);
+
 /* malloc that fails the test on NULL. */
 void *tu_malloc(size_t bytes);
 

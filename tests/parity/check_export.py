@@ -15,6 +15,7 @@
 import argparse
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -121,6 +122,7 @@ def main():
     limit = 2.0 / 65535 + 1e-5
     print("PyTorch loaded %d tensors strictly; %d images, worst pixel difference %.3g (limit %.3g)"
           % (len(sd), args.count, worst, limit))
+    shutil.rmtree(tmp, ignore_errors=True)
     sys.exit(0 if worst <= limit else 1)
 
 
