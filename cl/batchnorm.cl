@@ -4,7 +4,9 @@
  * Statistics and the backward sums: each work-item sums a strided part of
  * the row in float4 steps, then a fixed-order tree in local memory, so the
  * result is deterministic on a given device, no atomics. x and y (dy and
- * dx) may be the same array. Activation codes follow clgan_act. */
+ * dx) may be the same array. Activation codes follow clgan_act; the forward
+ * applies the activation after the affine, the backward its derivative to
+ * dy as it reads it. */
 
 #define ACT_NONE 0
 #define ACT_RELU 1
@@ -21,6 +23,35 @@ static inline float4 act4(float4 v, int act, float slope) {
     case ACT_SIGMOID: return 1.0f / (1.0f + exp(-v));
     default: return v;
   }
+}
+
+/* g * act'(.) from the output o, the same formulas (and rounding) as
+ * cl/act.cl's backward kernels, on four values. */
+static inline float4 dact4(float4 g, float4 o, int act, float slope) {
+  switch (act) {
+    case ACT_RELU: return select((float4)(0.0f), g, isgreater(o, (float4)(0.0f)));
+    case ACT_LEAKY_RELU: return select(g * slope, g, isgreater(o, (float4)(0.0f)));
+    case ACT_TANH: return g * (1.0f - o * o);
+    case ACT_SIGMOID: return g * (1.0f - o) * o;
+    default: return g;
+  }
+}
+
+/* dy * act'(y) at float4 index i of a row, y read only when there is an
+ * activation. Callers keep the value in a variable of its own: within one
+ * expression with their arithmetic, the compiler could contract it into an
+ * fma and round differently from the unfused act backward + BN backward. */
+static inline float4 grad4(__global const float *gr, __global const float *yr, uint i, int act,
+                           float slope) {
+  float4 g = vload4(i, gr);
+  return act == ACT_NONE ? g : dact4(g, vload4(i, yr), act, slope);
+}
+
+/* The same at float index j (the row's tail). */
+static inline float grad1(__global const float *gr, __global const float *yr, uint j, int act,
+                          float slope) {
+  float g = gr[j];
+  return act == ACT_NONE ? g : dact4((float4)(g), (float4)(yr[j]), act, slope).x;
 }
 
 /* Sum of v over the work-group, same value returned to every work-item. */
@@ -135,22 +166,27 @@ __kernel void bn_forward_eval(__global const float *x, uint xoff,
     yr[i] = act4((float4)(xr[i] * alpha + shift), act, slope).x;
 }
 
-/* One work-group per channel: pass 1 reduces sum(dy) and sum((x-mean)*dy),
- * writes dbeta = sum(dy), dgamma = invstd * sum((x-mean)*dy) (added when
- * accumulate), pass 2 writes dx with this pass's sums, PyTorch CPU's form:
- * dx = (dy - sum(dy)/m - (x-mean) * dotp*invstd^2/m) * invstd * gamma. */
-__kernel void bn_backward(__global const float *x, uint xoff,
-                          __global const float *dy, uint dyoff,
-                          __global const float *gamma, uint goff,
-                          __global const float *save_mean, uint smoff,
-                          __global const float *save_invstd, uint sioff,
-                          __global float *dx, uint dxoff,
-                          __global float *dgamma, uint dgoff,
-                          __global float *dbeta, uint dboff, uint m,
-                          int accumulate, int want_dx, int want_dgamma,
-                          int want_dbeta, __local float *scratch) {
+/* One work-group per channel. g = dy * act'(y) is the gradient at the BN
+ * output (y is the activation's output; not read without activation), made
+ * on the fly wherever dy is read. Pass 1 reduces sum(g) and
+ * sum((x-mean)*g), writes dbeta = sum(g), dgamma = invstd * sum((x-mean)*g)
+ * (added when accumulate), pass 2 writes dx with this pass's sums, PyTorch
+ * CPU's form: dx = (g - sum(g)/m - (x-mean) * dotp*invstd^2/m) * invstd * gamma.
+ * dx may be dy: each work-item reads its elements before writing them.
+ * act is a constant in each kernel below (one per activation, as in
+ * cl/act.cl): with a switch on a runtime value in these loops the kernel
+ * ran about 2x slower on PoCL. */
+static inline void bn_backward_body(
+    __global const float *x, uint xoff, __global const float *y, uint yoff,
+    __global const float *dy, uint dyoff, __global const float *gamma, uint goff,
+    __global const float *save_mean, uint smoff, __global const float *save_invstd,
+    uint sioff, __global float *dx, uint dxoff, __global float *dgamma, uint dgoff,
+    __global float *dbeta, uint dboff, uint m, int accumulate, int want_dx,
+    int want_dgamma, int want_dbeta, const int act, float slope,
+    __local float *scratch) {
   uint ch = get_group_id(0), lid = get_local_id(0), lsz = get_local_size(0);
   __global const float *xr = x + xoff + (size_t)ch * m;
+  __global const float *yr = y + yoff + (size_t)ch * m;
   __global const float *gr = dy + dyoff + (size_t)ch * m;
   uint n4 = m >> 2;
   float mean = save_mean[smoff + ch], invstd = save_invstd[sioff + ch];
@@ -159,20 +195,20 @@ __kernel void bn_backward(__global const float *x, uint xoff,
   uint step2 = lsz << 1, i = lid;
   float4 s0 = (float4)(0.0f), s1 = s0, d0 = s0, d1 = s0;
   for (; i + lsz < n4; i += step2) {
-    float4 g0 = vload4(i, gr), g1 = vload4(i + lsz, gr);
+    float4 g0 = grad4(gr, yr, i, act, slope), g1 = grad4(gr, yr, i + lsz, act, slope);
     s0 += g0;
     s1 += g1;
     d0 += (vload4(i, xr) - mean) * g0;
     d1 += (vload4(i + lsz, xr) - mean) * g1;
   }
   for (; i < n4; i += lsz) {
-    float4 g = vload4(i, gr);
+    float4 g = grad4(gr, yr, i, act, slope);
     s0 += g;
     d0 += (vload4(i, xr) - mean) * g;
   }
   float s = hsum4(s0 + s1), d = hsum4(d0 + d1);
   for (uint j = (n4 << 2) + lid; j < m; j += lsz) {
-    float g = gr[j];
+    float g = grad1(gr, yr, j, act, slope);
     s += g;
     d += (xr[j] - mean) * g;
   }
@@ -191,11 +227,37 @@ __kernel void bn_backward(__global const float *x, uint xoff,
   float gmean = sum / (float)m;
   float w = invstd * gamma[goff + ch];
   for (i = lid; i < n4; i += lsz) {
+    float4 g = grad4(gr, yr, i, act, slope);
     float4 t = (vload4(i, xr) - mean) * k;
-    vstore4((vload4(i, gr) - gmean - t) * w, i, dr);
+    vstore4((g - gmean - t) * w, i, dr);
   }
   for (i = (n4 << 2) + lid; i < m; i += lsz) {
+    float g = grad1(gr, yr, i, act, slope);
     float t = (xr[i] - mean) * k;
-    dr[i] = (gr[i] - gmean - t) * w;
+    dr[i] = (g - gmean - t) * w;
   }
 }
+
+#define BN_BACKWARD_KERNEL(NAME, ACT)                                          \
+  __kernel void NAME(__global const float *x, uint xoff,                       \
+                     __global const float *y, uint yoff,                       \
+                     __global const float *dy, uint dyoff,                     \
+                     __global const float *gamma, uint goff,                   \
+                     __global const float *save_mean, uint smoff,              \
+                     __global const float *save_invstd, uint sioff,            \
+                     __global float *dx, uint dxoff,                           \
+                     __global float *dgamma, uint dgoff,                       \
+                     __global float *dbeta, uint dboff, uint m,                \
+                     int accumulate, int want_dx, int want_dgamma,             \
+                     int want_dbeta, float slope, __local float *scratch) {    \
+    bn_backward_body(x, xoff, y, yoff, dy, dyoff, gamma, goff, save_mean,      \
+                     smoff, save_invstd, sioff, dx, dxoff, dgamma, dgoff,      \
+                     dbeta, dboff, m, accumulate, want_dx, want_dgamma,        \
+                     want_dbeta, ACT, slope, scratch);                         \
+  }
+
+BN_BACKWARD_KERNEL(bn_backward, ACT_NONE)
+BN_BACKWARD_KERNEL(bn_backward_relu, ACT_RELU)
+BN_BACKWARD_KERNEL(bn_backward_leaky_relu, ACT_LEAKY_RELU)
+BN_BACKWARD_KERNEL(bn_backward_tanh, ACT_TANH)
+BN_BACKWARD_KERNEL(bn_backward_sigmoid, ACT_SIGMOID)

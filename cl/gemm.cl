@@ -4,12 +4,13 @@
  * included (PyTorch semantics).
  *
  * The fast path gives each work-item a TM x TN register tile (TN = 16 * NV)
- * held in float16 vectors. Both operands are first packed into panels
- * (gemm_pack_*): op(A) into row panels of TM rows, op(B) into column panels
- * of TN columns, each panel k-major and zero padded, so gemm_tile streams two
- * contiguous arrays (which hardware prefetchers follow well) and only its
- * stores know about edges. When C has too few tiles to fill the device, k is
- * split over work-groups (global dimension 2) into partial products that
+ * held in float16 vectors. Operands are packed into panels (gemm_pack_*):
+ * op(A) into row panels of TM rows, op(B) into column panels of TN columns,
+ * each panel k-major and zero padded, so gemm_tile streams contiguous arrays
+ * (which hardware prefetchers follow well) and only its stores know about
+ * edges. In long reductions op(A) may be read in place, row by row (see
+ * gemm_tile). When C has too few tiles to fill the device, k is split
+ * over work-groups (global dimension 2) into partial products that
  * gemm_reduce sums in a fixed order. */
 #ifndef TM
 #define TM 8 /* rows per work-item tile */
@@ -166,41 +167,68 @@ static inline void transpose8(float8 *m) {
 PACK_KERNELS(TM, gemm_pack_a_i, gemm_pack_a_p)
 PACK_KERNELS(TN, gemm_pack_b_i, gemm_pack_b_p)
 
-/* C tile (ti, tj) from panels: ap row panel ti (k x TM), bp column panel tj
- * (k x TN), over the k range [z*kz, min(k, (z+1)*kz)) for z = global id 2,
- * written to c + z * c_zstride. Global size (ceil(n / TN), ceil(m / TM),
- * splits), the first two rounded up to the local size. */
+/* C tile (ti, tj) over the k range [z*kz, min(k, (z+1)*kz)) for z = global
+ * id 2, written to c + z * c_zstride, from B's column panel tj (k x TN at
+ * bp + bp_off + tj*k*TN) and op(A) read through strides:
+ *   op(A)(ti*TM + r, p) = a[a_off + ti*a_ps + p*a_ks + r*a_rs]
+ *     a packed row panel: (k*TM, TM, 1); rows of A in place: (TM*lda, 1,
+ *     lda), rows past m clamped to the last (their results are not stored);
+ *   C(i, j) at c[c_off + i*c_rs + j*c_cs]: (ldc, 1), or (1, ldc) for a
+ *     transposed store (the host computes C^T = op(B)^T op(A)^T that way).
+ * Global size (ceil(n / TN), ceil(m / TM), splits), the first two rounded up
+ * to the local size. */
 __kernel void gemm_tile(int m, int n, int k, int kz, float alpha, float beta,
-                        __global const float *ap, __global const float *bp, uint bp_off,
-                        __global float *c, uint c_off, int ldc, uint c_zstride) {
+                        __global const float *a, uint a_off, int a_ps, int a_ks, int a_rs,
+                        __global const float *bp, uint bp_off,
+                        __global float *c, uint c_off, int c_rs, int c_cs, uint c_zstride) {
   const int tj = get_global_id(0), ti = get_global_id(1), z = get_global_id(2);
   const int j0 = tj * TN, i0 = ti * TM;
   if (i0 >= m || j0 >= n) return;
   const int kb = z * kz, ke = min(k, kb + kz);
-  __global const float *pa = ap + (size_t)ti * k * TM;
+  __global const float *pa = a + a_off + (size_t)ti * a_ps;
   __global const float *pb = bp + bp_off + (size_t)tj * k * TN;
+  size_t roff[TM];
+#pragma unroll
+  for (int r = 0; r < TM; r++) roff[r] = (size_t)min(r, m - 1 - i0) * a_rs;
   float16 acc[TM][NV];
 #pragma unroll
   for (int r = 0; r < TM; r++)
 #pragma unroll
     for (int v = 0; v < NV; v++) acc[r][v] = (float16)(0.0f);
   for (int p = kb; p < ke; p++) {
+    __global const float *ap = pa + (size_t)p * a_ks;
     float16 bv[NV];
 #pragma unroll
     for (int v = 0; v < NV; v++) bv[v] = vload16(v, pb + (size_t)p * TN);
 #pragma unroll
     for (int r = 0; r < TM; r++) {
-      float16 ar = (float16)(pa[(size_t)p * TM + r]);
+      float16 ar = (float16)(ap[roff[r]]);
 #pragma unroll
       for (int v = 0; v < NV; v++) acc[r][v] = fma(ar, bv[v], acc[r][v]);
     }
   }
   const int nrows = min(TM, m - i0), ncols = min(TN, n - j0);
   c += c_off + (size_t)z * c_zstride;
+  if (c_cs != 1) { /* transposed store: element by element, once per tile */
+#pragma unroll
+    for (int r = 0; r < TM; r++) {
+      if (r >= nrows) continue;
+#pragma unroll
+      for (int v = 0; v < NV; v++) {
+        float t[16];
+        vstore16(alpha * acc[r][v], 0, t);
+        for (int q = 0; q < 16 && 16 * v + q < ncols; q++) {
+          __global float *cp = c + (size_t)(i0 + r) * c_rs + (size_t)(j0 + 16 * v + q) * c_cs;
+          *cp = beta == 0.0f ? t[q] : t[q] + beta * *cp;
+        }
+      }
+    }
+    return;
+  }
 #pragma unroll
   for (int r = 0; r < TM; r++) {
     if (r >= nrows) continue;
-    __global float *crow = c + (size_t)(i0 + r) * ldc + j0;
+    __global float *crow = c + (size_t)(i0 + r) * c_rs + j0;
 #pragma unroll
     for (int v = 0; v < NV; v++) {
       float16 out = alpha * acc[r][v];
@@ -219,16 +247,17 @@ __kernel void gemm_tile(int m, int n, int k, int kz, float alpha, float beta,
 
 /* C = alpha * sum over z of part[z] + beta * C, part[z] being m x n
  * (row stride n) at part + part_off + z*m*n; summed in order, deterministic.
+ * C(i, j) at c[c_off + i*c_rs + j*c_cs] as in gemm_tile.
  * Global size (n, m) rounded up. */
 __kernel void gemm_reduce(int m, int n, int splits, float alpha, float beta,
                           __global const float *part, uint part_off, __global float *c,
-                          uint c_off, int ldc) {
+                          uint c_off, int c_rs, int c_cs) {
   const int j = get_global_id(0), i = get_global_id(1);
   if (i >= m || j >= n) return;
   const size_t plane = (size_t)m * n;
   __global const float *pp = part + part_off + (size_t)i * n + j;
   float s = 0.0f;
   for (int z = 0; z < splits; z++) s += pp[z * plane];
-  __global float *cp = c + c_off + (size_t)i * ldc + j;
+  __global float *cp = c + c_off + (size_t)i * c_rs + (size_t)j * c_cs;
   *cp = beta == 0.0f ? alpha * s : alpha * s + beta * *cp;
 }

@@ -93,6 +93,21 @@ static void check_backend(clgan_gemm_backend backend) {
     check_case(backend, t & 1, t >> 1, (shape){9, 17, 5000}, 1.0f, 1.0f, seed++);
   check_case(backend, 0, 1, (shape){9, 17, 20000}, 1.0f, 0.0f, seed++);
   check_case(backend, 1, 0, (shape){70, 500, 4500}, 1.0f, 0.0f, seed++);
+  /* whole tiles in m and n: the own backend reads operands in place (rows of
+   * B, columns of A^T, rows of A) or computes C^T with a transposed store,
+   * also with split k; the odd shapes keep some operands packed */
+  static const shape whole[] = {{64, 96, 70}, {40, 64, 300}, {96, 40, 129}, {33, 64, 50},
+                                {64, 33, 50}, {32, 64, 5000}, {64, 16, 9000}};
+  for (int t = 0; t < 4; t++)
+    for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++)
+      check_case(backend, t & 1, t >> 1, whole[i], 0.5f, t == 3 ? 1.0f : 0.0f, seed++);
+  /* B larger than the own backend's panel workspace: packed and multiplied
+   * in column chunks (the last one ragged); and a long reduction without
+   * split k chunked likewise (the weight gradient's NT form) */
+  for (int t = 0; t < 4; t++)
+    check_case(backend, t & 1, t >> 1, (shape){24, 4200, 1100}, 1.0f, t == 1 ? 1.0f : 0.0f,
+               seed++);
+  check_case(backend, 0, 1, (shape){136, 300, 14000}, 1.0f, 0.0f, seed++);
 }
 
 START_TEST(test_gemm_own) { check_backend(CLGAN_GEMM_OWN); }
@@ -168,16 +183,18 @@ START_TEST(test_gemm_reserve_then_frozen) {
   const size_t m = 40, n = 300, k = 200;
   clgan_buf a, b, c;
   TU_OK(clgan_buf_alloc(ctx, 400 * k, &a));
-  TU_OK(clgan_buf_alloc(ctx, k * n, &b));
+  TU_OK(clgan_buf_alloc(ctx, k * 3000, &b));
   TU_OK(clgan_buf_alloc(ctx, 400 * n, &c));
   TU_OK(clgan_fill(ctx, a, 400 * k, 1.0f));
-  TU_OK(clgan_fill(ctx, b, k * n, 2.0f));
+  TU_OK(clgan_fill(ctx, b, k * 3000, 2.0f));
   TU_OK(clgan_gemm_reserve(ctx, m, n, k));
   clgan_ctx_freeze(ctx, 1);
   TU_OK(clgan_gemm(ctx, 0, 0, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n));
   TU_OK(clgan_gemm(ctx, 1, 1, m - 7, n - 30, k - 50, 1.0f, a, m - 7, b, k - 50, 0.0f,
                    clgan_buf_at(c, m * n), n - 30));
-  ck_assert_int_eq(clgan_gemm(ctx, 0, 0, 400, n, k, 1.0f, a, k, b, n, 0.0f, c, n),
+  /* 2990 columns: B (not a whole number of 32-column tiles) is packed into
+   * panels ten times larger than the reserved shape's */
+  ck_assert_int_eq(clgan_gemm(ctx, 0, 0, m, 2990, k, 1.0f, a, k, b, 2990, 0.0f, c, 2990),
                    CLGAN_ERR_FROZEN);
   clgan_ctx_freeze(ctx, 0);
   float *got = tu_malloc(m * n * 2 * sizeof *got);

@@ -367,177 +367,236 @@ START_TEST(test_bn_eval) {
 }
 END_TEST
 
-/* Analytic backward in double (PyTorch's formula) vs the device, with and
- * without accumulation into dgamma/dbeta. */
+/* Expected BN backward of one case in double: the unfused sequence, act
+ * backward from the device's output y (g = dy * act'(y)), then PyTorch's BN
+ * backward formula on g. dx [c, m], dgamma/dbeta [c]; *scale gets the
+ * largest |gamma * invstd|, the size of the terms dx is a difference of. */
+typedef struct bn_grads {
+  float *dx, *dgamma, *dbeta;
+  double scale;
+} bn_grads;
+
+static bn_grads ref_bn_backward(int c, size_t m, const bn_host *h, const float *y, int act) {
+  size_t cm = (size_t)c * m, cc = (size_t)c;
+  bn_grads r = {tu_malloc(cm * sizeof(float)), tu_malloc(cc * sizeof(float)),
+                tu_malloc(cc * sizeof(float)), 0};
+  double *xd = to_double(h->x, cm), *g = tu_malloc(m * sizeof(double));
+  double *mean = tu_malloc(cc * sizeof(double)), *invstd = tu_malloc(cc * sizeof(double));
+  ref_bn_train(c, m, xd, NULL, NULL, 1e-5, 0, 0, NULL, mean, invstd, NULL);
+  for (int ch = 0; ch < c; ch++) {
+    size_t row = (size_t)ch * m;
+    const double *xr = xd + row;
+    double sum = 0, dotp = 0, is = invstd[ch];
+    for (size_t i = 0; i < m; i++) {
+      g[i] = h->dy[row + i] * ref_act_grad_from_out(act, y[row + i], SLOPE);
+      sum += g[i], dotp += (xr[i] - mean[ch]) * g[i];
+    }
+    double dg = dotp * is;
+    r.dgamma[ch] = (float)dg, r.dbeta[ch] = (float)sum;
+    if (fabs(h->gamma[ch] * is) > r.scale) r.scale = fabs(h->gamma[ch] * is);
+    for (size_t i = 0; i < m; i++) {
+      double xhat = (xr[i] - mean[ch]) * is;
+      r.dx[row + i] = (float)(h->gamma[ch] * is / (double)m * ((double)m * g[i] - sum - xhat * dg));
+    }
+  }
+  free(xd), free(g), free(mean), free(invstd);
+  return r;
+}
+
+static void bn_grads_free(bn_grads *g) { free(g->dx), free(g->dgamma), free(g->dbeta); }
+
+/* Uploads a case and runs the training forward with activation act, so that
+ * y, mean and invstd are the device's own, as in a training step. */
+static bn_bufs bn_setup(int c, size_t m, const bn_host *h, int act) {
+  clgan_ctx *ctx = tu_ctx();
+  size_t cm = (size_t)c * m, cc = (size_t)c;
+  bn_bufs b = bn_alloc(c, m);
+  TU_OK(clgan_buf_write(ctx, b.x, h->x, cm));
+  TU_OK(clgan_buf_write(ctx, b.dy, h->dy, cm));
+  TU_OK(clgan_buf_write(ctx, b.gamma, h->gamma, cc));
+  TU_OK(clgan_buf_write(ctx, b.beta, h->beta, cc));
+  TU_OK(clgan_batchnorm_forward_train(ctx, c, m, b.x, b.gamma, b.beta, b.y, b.mean, b.invstd,
+                                      b.rmean, b.rvar, 0.1f, 1e-5f, act, SLOPE));
+  return b;
+}
+
+/* The fused backward vs the device's unfused sequence (act backward into a
+ * temporary, then BN backward without activation). On CPU devices the two
+ * round identically; GPU compilers may contract the derivative into the
+ * sums' fma, so there they only agree to rounding. */
+static void check_fused_matches_unfused(int c, size_t m, bn_bufs *b, int act, const float *dx,
+                                        const float *dg, const float *db, double scale) {
+  clgan_ctx *ctx = tu_ctx();
+  size_t cm = (size_t)c * m, cc = (size_t)c;
+  int exact = clgan_ctx_device(ctx)->is_cpu;
+  clgan_buf g = tu_upload(NULL, cm);
+  TU_OK(clgan_act_backward(ctx, act, SLOPE, cm, b->y, b->dy, g));
+  clgan_buf none = {NULL, 0};
+  TU_OK(clgan_batchnorm_backward(ctx, c, m, b->x, none, g, b->gamma, b->mean, b->invstd, g,
+                                 b->dgamma, b->dbeta, 0, CLGAN_ACT_NONE, 0));
+  float *udx = read_all(g, cm), *udg = read_all(b->dgamma, cc), *udb = read_all(b->dbeta, cc);
+  char what[96];
+  snprintf(what, sizeof what, "bn fused vs unfused dx c=%d m=%zu %s", c, m, act_name[act]);
+  TU_ASSERT_CLOSE(what, dx, udx, cm, exact ? 0 : 1e-5, exact ? 0 : 1e-6 * scale);
+  snprintf(what, sizeof what, "bn fused vs unfused dgamma c=%d m=%zu %s", c, m, act_name[act]);
+  TU_ASSERT_CLOSE(what, dg, udg, cc, exact ? 0 : 1e-5, exact ? 0 : 1e-6 * sqrt((double)m));
+  snprintf(what, sizeof what, "bn fused vs unfused dbeta c=%d m=%zu %s", c, m, act_name[act]);
+  TU_ASSERT_CLOSE(what, db, udb, cc, exact ? 0 : 1e-5, exact ? 0 : 1e-6 * sqrt((double)m));
+  free(udx), free(udg), free(udb);
+  clgan_buf_release(&g);
+}
+
+/* One case of test_bn_backward: overwrite, then accumulate in place. */
+static void bn_backward_case(int c, size_t m, uint64_t seed, int act) {
+  clgan_ctx *ctx = tu_ctx();
+  size_t cm = (size_t)c * m, cc = (size_t)c;
+  bn_host h = bn_host_make(c, m, seed);
+  bn_bufs b = bn_setup(c, m, &h, act);
+  float *y = read_all(b.y, cm);
+  bn_grads want = ref_bn_backward(c, m, &h, y, act);
+  float *prev_g = tu_malloc(cc * sizeof(float)), *prev_b = tu_malloc(cc * sizeof(float));
+  float *wdga = tu_malloc(cc * sizeof(float)), *wdba = tu_malloc(cc * sizeof(float));
+  tu_fill_uniform(prev_g, cc, 3, -2.0f, 2.0f);
+  tu_fill_uniform(prev_b, cc, 4, -2.0f, 2.0f);
+  for (size_t ch = 0; ch < cc; ch++)
+    wdga[ch] = prev_g[ch] + want.dgamma[ch], wdba[ch] = prev_b[ch] + want.dbeta[ch];
+  /* sums of m terms of size <= 1 */
+  double patol = 1e-5 * sqrt((double)m);
+  char what[96];
+
+  /* overwrite (the 123s must go); dy stays as it was */
+  TU_OK(clgan_fill(ctx, b.dgamma, cc, 123.0f));
+  TU_OK(clgan_fill(ctx, b.dbeta, cc, 123.0f));
+  TU_OK(clgan_batchnorm_backward(ctx, c, m, b.x, b.y, b.dy, b.gamma, b.mean, b.invstd, b.dx,
+                                 b.dgamma, b.dbeta, 0, act, SLOPE));
+  float *dx = read_all(b.dx, cm), *dg = read_all(b.dgamma, cc), *db = read_all(b.dbeta, cc);
+  float *dy = read_all(b.dy, cm);
+  snprintf(what, sizeof what, "bn backward dx c=%d m=%zu %s", c, m, act_name[act]);
+  TU_ASSERT_CLOSE(what, dx, want.dx, cm, 1e-4, 1e-5 * want.scale);
+  snprintf(what, sizeof what, "bn backward dgamma c=%d m=%zu %s", c, m, act_name[act]);
+  TU_ASSERT_CLOSE(what, dg, want.dgamma, cc, 1e-4, patol);
+  snprintf(what, sizeof what, "bn backward dbeta c=%d m=%zu %s", c, m, act_name[act]);
+  TU_ASSERT_CLOSE(what, db, want.dbeta, cc, 1e-4, patol);
+  snprintf(what, sizeof what, "bn backward leaves dy c=%d m=%zu %s", c, m, act_name[act]);
+  TU_ASSERT_CLOSE(what, dy, h.dy, cm, 0, 0);
+
+  /* accumulate; in place (dx == dy) gives the same dx */
+  TU_OK(clgan_buf_write(ctx, b.dgamma, prev_g, cc));
+  TU_OK(clgan_buf_write(ctx, b.dbeta, prev_b, cc));
+  TU_OK(clgan_batchnorm_backward(ctx, c, m, b.x, b.y, b.dy, b.gamma, b.mean, b.invstd, b.dy,
+                                 b.dgamma, b.dbeta, 1, act, SLOPE));
+  float *dx2 = read_all(b.dy, cm), *dg2 = read_all(b.dgamma, cc), *db2 = read_all(b.dbeta, cc);
+  snprintf(what, sizeof what, "bn backward in-place dx c=%d m=%zu %s", c, m, act_name[act]);
+  TU_ASSERT_CLOSE(what, dx2, dx, cm, 0, 0);
+  snprintf(what, sizeof what, "bn backward accumulated dgamma c=%d m=%zu %s", c, m, act_name[act]);
+  TU_ASSERT_CLOSE(what, dg2, wdga, cc, 1e-4, patol);
+  snprintf(what, sizeof what, "bn backward accumulated dbeta c=%d m=%zu %s", c, m, act_name[act]);
+  TU_ASSERT_CLOSE(what, db2, wdba, cc, 1e-4, patol);
+
+  TU_OK(clgan_buf_write(ctx, b.dy, h.dy, cm));
+  check_fused_matches_unfused(c, m, &b, act, dx, dg, db, want.scale);
+  free(y), free(prev_g), free(prev_b), free(wdga), free(wdba);
+  free(dx), free(dg), free(db), free(dy), free(dx2), free(dg2), free(db2);
+  bn_grads_free(&want);
+  bn_host_free(&h);
+  bn_free(&b);
+}
+
+/* Analytic backward in double (PyTorch's formula) vs the device, for every
+ * fused activation, with and without accumulation into dgamma/dbeta. */
 START_TEST(test_bn_backward) {
   BN_LOCAL_SETUP();
-  clgan_ctx *ctx = tu_ctx();
-  for (size_t ci = 0; ci < NCASES; ci++) {
-    int c = bn_cases[ci].c;
-    size_t m = bn_cases[ci].m, cm = (size_t)c * m, cc = (size_t)c;
-    bn_bufs b = bn_alloc(c, m);
-    bn_host h = bn_host_make(c, m, 500 + ci);
-    TU_OK(clgan_buf_write(ctx, b.x, h.x, cm));
-    TU_OK(clgan_buf_write(ctx, b.dy, h.dy, cm));
-    TU_OK(clgan_buf_write(ctx, b.gamma, h.gamma, cc));
-    TU_OK(clgan_buf_write(ctx, b.beta, h.beta, cc));
-    TU_OK(clgan_batchnorm_forward_train(ctx, c, m, b.x, b.gamma, b.beta, b.y, b.mean, b.invstd,
-                                        b.rmean, b.rvar, 0.1f, 1e-5f, CLGAN_ACT_NONE, 0));
-    float *prev_g = tu_malloc(cc * sizeof(float)), *prev_b = tu_malloc(cc * sizeof(float));
-    tu_fill_uniform(prev_g, cc, 3, -2.0f, 2.0f);
-    tu_fill_uniform(prev_b, cc, 4, -2.0f, 2.0f);
-
-    double *xd = to_double(h.x, cm), *mean = tu_malloc(cc * sizeof(double));
-    double *invstd = tu_malloc(cc * sizeof(double));
-    ref_bn_train(c, m, xd, NULL, NULL, 1e-5, 0, 0, NULL, mean, invstd, NULL);
-    float *wdx = tu_malloc(cm * sizeof(float)), *wdg = tu_malloc(cc * sizeof(float));
-    float *wdb = tu_malloc(cc * sizeof(float)), *wdga = tu_malloc(cc * sizeof(float));
-    float *wdba = tu_malloc(cc * sizeof(float));
-    double scale = 0;
-    for (int ch = 0; ch < c; ch++) {
-      const double *xr = xd + (size_t)ch * m;
-      const float *gr = h.dy + (size_t)ch * m;
-      double sum = 0, dotp = 0;
-      for (size_t i = 0; i < m; i++) sum += gr[i], dotp += (xr[i] - mean[ch]) * gr[i];
-      double is = invstd[ch], dg = dotp * is;
-      wdg[ch] = (float)dg, wdb[ch] = (float)sum;
-      wdga[ch] = (float)(prev_g[ch] + dg), wdba[ch] = (float)(prev_b[ch] + sum);
-      /* dx is a difference of terms of size |gamma| * invstd * |dy|: judge
-       * it against that scale (with m = 2 it is almost all cancellation) */
-      if (fabs(h.gamma[ch] * is) > scale) scale = fabs(h.gamma[ch] * is);
-      for (size_t i = 0; i < m; i++) {
-        double xhat = (xr[i] - mean[ch]) * is;
-        double v = h.gamma[ch] * is / (double)m * ((double)m * gr[i] - sum - xhat * dg);
-        wdx[(size_t)ch * m + i] = (float)v;
-      }
-    }
-    char what[96];
-    /* overwrite */
-    TU_OK(clgan_fill(ctx, b.dgamma, cc, 123.0f));
-    TU_OK(clgan_fill(ctx, b.dbeta, cc, 123.0f));
-    TU_OK(clgan_batchnorm_backward(ctx, c, m, b.x, b.dy, b.gamma, b.mean, b.invstd, b.dx, b.dgamma,
-                                   b.dbeta, 0));
-    float *dx = read_all(b.dx, cm), *dg = read_all(b.dgamma, cc), *db = read_all(b.dbeta, cc);
-    snprintf(what, sizeof what, "bn backward dx c=%d m=%zu", c, m);
-    TU_ASSERT_CLOSE(what, dx, wdx, cm, 1e-4, 1e-5 * scale);
-    snprintf(what, sizeof what, "bn backward dgamma c=%d m=%zu", c, m);
-    TU_ASSERT_CLOSE(what, dg, wdg, cc, 1e-4, 1e-5 * sqrt((double)m));
-    snprintf(what, sizeof what, "bn backward dbeta c=%d m=%zu", c, m);
-    TU_ASSERT_CLOSE(what, db, wdb, cc, 1e-4, 1e-5 * sqrt((double)m));
-    free(dx), free(dg), free(db);
-
-    /* accumulate; in place (dx == dy) gives the same dx */
-    TU_OK(clgan_buf_write(ctx, b.dgamma, prev_g, cc));
-    TU_OK(clgan_buf_write(ctx, b.dbeta, prev_b, cc));
-    TU_OK(clgan_batchnorm_backward(ctx, c, m, b.x, b.dy, b.gamma, b.mean, b.invstd, b.dy,
-                                   b.dgamma, b.dbeta, 1));
-    dx = read_all(b.dy, cm), dg = read_all(b.dgamma, cc), db = read_all(b.dbeta, cc);
-    float *dx0 = read_all(b.dx, cm);
-    snprintf(what, sizeof what, "bn backward in-place dx c=%d m=%zu", c, m);
-    TU_ASSERT_CLOSE(what, dx, dx0, cm, 0, 0);
-    snprintf(what, sizeof what, "bn backward accumulated dgamma c=%d m=%zu", c, m);
-    TU_ASSERT_CLOSE(what, dg, wdga, cc, 1e-4, 1e-5 * sqrt((double)m));
-    snprintf(what, sizeof what, "bn backward accumulated dbeta c=%d m=%zu", c, m);
-    TU_ASSERT_CLOSE(what, db, wdba, cc, 1e-4, 1e-5 * sqrt((double)m));
-    free(dx), free(dg), free(db), free(dx0);
-
-    free(prev_g), free(prev_b), free(xd), free(mean), free(invstd);
-    free(wdx), free(wdg), free(wdb), free(wdga), free(wdba);
-    bn_host_free(&h);
-    bn_free(&b);
-  }
+  for (size_t ci = 0; ci < NCASES; ci++)
+    for (int act = 0; act < CLGAN_ACT_COUNT; act++)
+      bn_backward_case(bn_cases[ci].c, bn_cases[ci].m, 500 + ci, act);
 }
 END_TEST
 
-/* sum(bn_train(x; gamma, beta) * r) in double. */
+/* sum(act(bn_train(x; gamma, beta)) * r) in double. */
 static double bn_loss(int c, size_t m, const double *x, const double *g, const double *be,
-                      const double *r, double *ybuf) {
-  ref_bn_train(c, m, x, g, be, 1e-5, CLGAN_ACT_NONE, 0, ybuf, NULL, NULL, NULL);
+                      int act, const double *r, double *ybuf) {
+  ref_bn_train(c, m, x, g, be, 1e-5, act, SLOPE, ybuf, NULL, NULL, NULL);
   double s = 0;
   for (size_t i = 0; i < (size_t)c * m; i++) s += ybuf[i] * r[i];
   return s;
 }
 
-/* Device backward vs central differences of the double forward, for x,
- * gamma and beta; dx includes the paths through the batch statistics. */
+/* Device backward with fused activation vs central differences of the
+ * double forward, for x, gamma and beta; dx includes the paths through the
+ * batch statistics. */
+static void bn_fd_case(int c, size_t m, uint64_t seed, int act) {
+  clgan_ctx *ctx = tu_ctx();
+  size_t cm = (size_t)c * m, cc = (size_t)c;
+  bn_host h = bn_host_make(c, m, seed);
+  for (size_t i = 0; i < cm; i++) h.x[i] = h.x[i] * 0.1f + 0.3f; /* small scale: FD accuracy */
+  bn_bufs b = bn_setup(c, m, &h, act);
+  TU_OK(clgan_batchnorm_backward(ctx, c, m, b.x, b.y, b.dy, b.gamma, b.mean, b.invstd, b.dx,
+                                 b.dgamma, b.dbeta, 0, act, SLOPE));
+  float *dx = read_all(b.dx, cm), *dg = read_all(b.dgamma, cc), *db = read_all(b.dbeta, cc);
+
+  double *x = to_double(h.x, cm), *g = to_double(h.gamma, cc), *be = to_double(h.beta, cc);
+  double *r = to_double(h.dy, cm), *ybuf = tu_malloc(cm * sizeof(double));
+  float *fdx = tu_malloc(cm * sizeof(float)), *fdg = tu_malloc(cc * sizeof(float));
+  float *fdb = tu_malloc(cc * sizeof(float));
+  const double eps = 1e-6;
+  double *params[3] = {x, g, be};
+  float *outs[3] = {fdx, fdg, fdb};
+  size_t lens[3] = {cm, cc, cc};
+  double scale = 0;
+  for (int p = 0; p < 3; p++)
+    for (size_t i = 0; i < lens[p]; i++) {
+      double keep = params[p][i];
+      params[p][i] = keep + eps;
+      double lp = bn_loss(c, m, x, g, be, act, r, ybuf);
+      params[p][i] = keep - eps;
+      double lm = bn_loss(c, m, x, g, be, act, r, ybuf);
+      params[p][i] = keep;
+      outs[p][i] = (float)((lp - lm) / (2 * eps));
+      if (p == 0 && fabs(outs[p][i]) > scale) scale = fabs(outs[p][i]);
+    }
+  char what[96];
+  snprintf(what, sizeof what, "bn dx vs finite differences c=%d m=%zu %s", c, m, act_name[act]);
+  TU_ASSERT_CLOSE(what, dx, fdx, cm, 1e-3, 1e-4 * scale + 1e-6);
+  snprintf(what, sizeof what, "bn dgamma vs finite differences c=%d m=%zu %s", c, m,
+           act_name[act]);
+  TU_ASSERT_CLOSE(what, dg, fdg, cc, 1e-4, 1e-5);
+  snprintf(what, sizeof what, "bn dbeta vs finite differences c=%d m=%zu %s", c, m,
+           act_name[act]);
+  TU_ASSERT_CLOSE(what, db, fdb, cc, 1e-4, 1e-5);
+  free(dx), free(dg), free(db), free(x), free(g), free(be), free(r), free(ybuf);
+  free(fdx), free(fdg), free(fdb);
+  bn_host_free(&h);
+  bn_free(&b);
+}
+
 START_TEST(test_bn_backward_finite_differences) {
   BN_LOCAL_SETUP();
-  clgan_ctx *ctx = tu_ctx();
   const bn_case cases[] = {{1, 2}, {3, 7}, {2, 33}, {1, 300}};
-  for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
-    int c = cases[ci].c;
-    size_t m = cases[ci].m, cm = (size_t)c * m, cc = (size_t)c;
-    bn_host h = bn_host_make(c, m, 900 + ci);
-    for (size_t i = 0; i < cm; i++) h.x[i] = h.x[i] * 0.1f + 0.3f; /* small scale: FD accuracy */
-    bn_bufs b = bn_alloc(c, m);
-    TU_OK(clgan_buf_write(ctx, b.x, h.x, cm));
-    TU_OK(clgan_buf_write(ctx, b.dy, h.dy, cm));
-    TU_OK(clgan_buf_write(ctx, b.gamma, h.gamma, cc));
-    TU_OK(clgan_buf_write(ctx, b.beta, h.beta, cc));
-    TU_OK(clgan_batchnorm_forward_train(ctx, c, m, b.x, b.gamma, b.beta, b.y, b.mean, b.invstd,
-                                        b.rmean, b.rvar, 0.1f, 1e-5f, CLGAN_ACT_NONE, 0));
-    TU_OK(clgan_batchnorm_backward(ctx, c, m, b.x, b.dy, b.gamma, b.mean, b.invstd, b.dx, b.dgamma,
-                                   b.dbeta, 0));
-    float *dx = read_all(b.dx, cm), *dg = read_all(b.dgamma, cc), *db = read_all(b.dbeta, cc);
-
-    double *x = to_double(h.x, cm), *g = to_double(h.gamma, cc), *be = to_double(h.beta, cc);
-    double *r = to_double(h.dy, cm), *ybuf = tu_malloc(cm * sizeof(double));
-    float *fdx = tu_malloc(cm * sizeof(float)), *fdg = tu_malloc(cc * sizeof(float));
-    float *fdb = tu_malloc(cc * sizeof(float));
-    const double eps = 1e-6;
-    double *params[3] = {x, g, be};
-    float *outs[3] = {fdx, fdg, fdb};
-    size_t lens[3] = {cm, cc, cc};
-    double scale = 0;
-    for (int p = 0; p < 3; p++)
-      for (size_t i = 0; i < lens[p]; i++) {
-        double keep = params[p][i];
-        params[p][i] = keep + eps;
-        double lp = bn_loss(c, m, x, g, be, r, ybuf);
-        params[p][i] = keep - eps;
-        double lm = bn_loss(c, m, x, g, be, r, ybuf);
-        params[p][i] = keep;
-        outs[p][i] = (float)((lp - lm) / (2 * eps));
-        if (p == 0 && fabs(outs[p][i]) > scale) scale = fabs(outs[p][i]);
-      }
-    char what[96];
-    snprintf(what, sizeof what, "bn dx vs finite differences c=%d m=%zu", c, m);
-    TU_ASSERT_CLOSE(what, dx, fdx, cm, 1e-3, 1e-4 * scale + 1e-6);
-    snprintf(what, sizeof what, "bn dgamma vs finite differences c=%d m=%zu", c, m);
-    TU_ASSERT_CLOSE(what, dg, fdg, cc, 1e-4, 1e-5);
-    snprintf(what, sizeof what, "bn dbeta vs finite differences c=%d m=%zu", c, m);
-    TU_ASSERT_CLOSE(what, db, fdb, cc, 1e-4, 1e-5);
-    free(dx), free(dg), free(db), free(x), free(g), free(be), free(r), free(ybuf);
-    free(fdx), free(fdg), free(fdb);
-    bn_host_free(&h);
-    bn_free(&b);
-  }
+  for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++)
+    for (int act = 0; act < CLGAN_ACT_COUNT; act++)
+      bn_fd_case(cases[ci].c, cases[ci].m, 900 + ci, act);
 }
 END_TEST
 
-/* Skipping outputs: null dx computes only the parameter gradients. */
+/* Skipping outputs: null dx computes only the parameter gradients (with a
+ * fused LeakyReLU: its derivative also enters them). */
 START_TEST(test_bn_backward_optional_outputs) {
   BN_LOCAL_SETUP();
   clgan_ctx *ctx = tu_ctx();
   const int c = 2;
   const size_t m = 19, cm = (size_t)c * m;
+  const int act = CLGAN_ACT_LEAKY_RELU;
   bn_host h = bn_host_make(c, m, 4242);
-  bn_bufs b = bn_alloc(c, m);
-  TU_OK(clgan_buf_write(ctx, b.x, h.x, cm));
-  TU_OK(clgan_buf_write(ctx, b.dy, h.dy, cm));
-  TU_OK(clgan_buf_write(ctx, b.gamma, h.gamma, (size_t)c));
-  TU_OK(clgan_buf_write(ctx, b.beta, h.beta, (size_t)c));
-  TU_OK(clgan_batchnorm_forward_train(ctx, c, m, b.x, b.gamma, b.beta, b.y, b.mean, b.invstd,
-                                      b.rmean, b.rvar, 0.1f, 1e-5f, CLGAN_ACT_NONE, 0));
-  TU_OK(clgan_batchnorm_backward(ctx, c, m, b.x, b.dy, b.gamma, b.mean, b.invstd, b.dx, b.dgamma,
-                                 b.dbeta, 0));
+  bn_bufs b = bn_setup(c, m, &h, act);
+  TU_OK(clgan_batchnorm_backward(ctx, c, m, b.x, b.y, b.dy, b.gamma, b.mean, b.invstd, b.dx,
+                                 b.dgamma, b.dbeta, 0, act, SLOPE));
   float *dg = read_all(b.dgamma, (size_t)c), *db = read_all(b.dbeta, (size_t)c);
   clgan_buf none = {NULL, 0};
   TU_OK(clgan_fill(ctx, b.dgamma, (size_t)c, 0.0f));
   TU_OK(clgan_fill(ctx, b.dbeta, (size_t)c, 0.0f));
   TU_OK(clgan_fill(ctx, b.dx, cm, 5.0f));
-  TU_OK(clgan_batchnorm_backward(ctx, c, m, b.x, b.dy, b.gamma, b.mean, b.invstd, none, b.dgamma,
-                                 b.dbeta, 0));
+  TU_OK(clgan_batchnorm_backward(ctx, c, m, b.x, b.y, b.dy, b.gamma, b.mean, b.invstd, none,
+                                 b.dgamma, b.dbeta, 0, act, SLOPE));
   float *dg2 = read_all(b.dgamma, (size_t)c), *db2 = read_all(b.dbeta, (size_t)c);
   float *dx = read_all(b.dx, cm);
   TU_ASSERT_CLOSE("dgamma without dx", dg2, dg, (size_t)c, 0, 0);
@@ -563,6 +622,16 @@ START_TEST(test_bn_invalid) {
                    CLGAN_ERR_INVALID);
   ck_assert_int_eq(clgan_batchnorm_forward_eval(ctx, 2, 1, b.x, b.gamma, b.beta, b.rmean, b.rvar,
                                                 1e-5f, b.y, CLGAN_ACT_COUNT, 0),
+                   CLGAN_ERR_INVALID);
+  /* backward: y is required with an activation; unknown activations fail */
+  clgan_buf none = {NULL, 0};
+  ck_assert_int_eq(clgan_batchnorm_backward(ctx, 2, 1, b.x, none, b.dy, b.gamma, b.mean,
+                                            b.invstd, b.dx, b.dgamma, b.dbeta, 0,
+                                            CLGAN_ACT_TANH, 0),
+                   CLGAN_ERR_INVALID);
+  ck_assert_int_eq(clgan_batchnorm_backward(ctx, 2, 1, b.x, b.y, b.dy, b.gamma, b.mean,
+                                            b.invstd, b.dx, b.dgamma, b.dbeta, 0,
+                                            CLGAN_ACT_COUNT, 0),
                    CLGAN_ERR_INVALID);
   bn_free(&b);
 }

@@ -174,13 +174,19 @@ clgan_status clgan_batchnorm_forward_eval(clgan_ctx *ctx, int c, size_t m,
                                           clgan_buf running_var, float eps,
                                           clgan_buf y, clgan_act act,
                                           float slope);
-/* Backward of the training-mode forward (without activation: apply
- * clgan_act_backward first). dx overwritten; dgamma/dbeta (+)=. */
+/* Backward of the training-mode forward with its fused activation: x is the
+ * BN input, y the forward's output (after the activation; may be a null mem
+ * with CLGAN_ACT_NONE), dy the gradient at y. Applies dy * act'(y) as
+ * clgan_act_backward does, on the fly, so no separate pass is needed; dy is
+ * only read. dx [c, m] overwritten (may equal dy); dgamma/dbeta (+)=; a null
+ * mem skips that output. */
 clgan_status clgan_batchnorm_backward(clgan_ctx *ctx, int c, size_t m,
-                                      clgan_buf x, clgan_buf dy, clgan_buf gamma,
-                                      clgan_buf save_mean, clgan_buf save_invstd,
-                                      clgan_buf dx, clgan_buf dgamma,
-                                      clgan_buf dbeta, int accumulate);
+                                      clgan_buf x, clgan_buf y, clgan_buf dy,
+                                      clgan_buf gamma, clgan_buf save_mean,
+                                      clgan_buf save_invstd, clgan_buf dx,
+                                      clgan_buf dgamma, clgan_buf dbeta,
+                                      int accumulate, clgan_act act,
+                                      float slope);
 
 /* ---- Loss ---------------------------------------------------------------- */
 /* Binary cross-entropy with mean reduction over `count` logits, computed

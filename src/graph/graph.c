@@ -153,19 +153,21 @@ clgan_status graph_backward(const graph *g, const graph_pass *p, clgan_buf x, in
     clgan_profile_region(p->ctx, "%c%d bwd", g->which == CLGAN_NET_G ? 'G' : 'D', i + 1);
     size_t m = (size_t)l->shape.n * l->out_hw * l->out_hw;
     clgan_buf dy = p->grad_buf[*cur];
-    if (l->act != CLGAN_ACT_NONE)
-      st = clgan_act_backward(p->ctx, l->act, p->slope, (size_t)l->out_c * m, l->y, dy, dy);
-    if (st == CLGAN_OK && l->bn) {
-      /* BN's input gradient goes to the other buffer; its parameter
-       * gradients go to the arena, or to scratch when not wanted. */
+    if (l->bn) {
+      /* BN's backward applies its activation's derivative as it reads dy
+       * (one pass less). Its input gradient goes to the other buffer; its
+       * parameter gradients go to the arena, or to scratch when not wanted. */
       clgan_buf dz = p->grad_buf[1 - *cur];
       clgan_buf dgamma = param_grads ? at(p->grads, l->gamma_off) : p->discard;
       clgan_buf dbeta = param_grads ? at(p->grads, l->beta_off) : at(p->discard, l->out_c);
-      st = clgan_batchnorm_backward(p->ctx, l->out_c, m, l->z, dy, at(p->params, l->gamma_off),
-                                    l->save_mean, l->save_invstd, dz, dgamma, dbeta,
-                                    param_grads ? accumulate : 0);
+      st = clgan_batchnorm_backward(p->ctx, l->out_c, m, l->z, l->y, dy,
+                                    at(p->params, l->gamma_off), l->save_mean, l->save_invstd,
+                                    dz, dgamma, dbeta, param_grads ? accumulate : 0, l->act,
+                                    p->slope);
       *cur = 1 - *cur;
       dy = dz;
+    } else if (l->act != CLGAN_ACT_NONE) {
+      st = clgan_act_backward(p->ctx, l->act, p->slope, (size_t)l->out_c * m, l->y, dy, dy);
     }
     clgan_buf in = i > 0 ? g->layers[i - 1].y : x;
     clgan_buf w = at(p->params, l->w_off);

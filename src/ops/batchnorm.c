@@ -117,36 +117,45 @@ clgan_status clgan_batchnorm_forward_eval(clgan_ctx *ctx, int c, size_t m, clgan
 }
 
 clgan_status clgan_batchnorm_backward(clgan_ctx *ctx, int c, size_t m, clgan_buf x,
-                                      clgan_buf dy, clgan_buf gamma, clgan_buf save_mean,
-                                      clgan_buf save_invstd, clgan_buf dx, clgan_buf dgamma,
-                                      clgan_buf dbeta, int accumulate) {
+                                      clgan_buf y, clgan_buf dy, clgan_buf gamma,
+                                      clgan_buf save_mean, clgan_buf save_invstd, clgan_buf dx,
+                                      clgan_buf dgamma, clgan_buf dbeta, int accumulate,
+                                      clgan_act act, float slope) {
   const char *what = "batchnorm_backward";
-  clgan_status st = check_shape(what, c, m, CLGAN_ACT_NONE);
+  clgan_status st = check_shape(what, c, m, act);
   if (st != CLGAN_OK) return st;
   size_t cm = (size_t)c * m, cc = (size_t)c;
-  /* dx, dgamma, dbeta: a null mem skips that output */
-  clgan_buf bufs[8] = {x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta};
-  size_t floats[8] = {cm, cm, cc, cc, cc, cm, cc, cc};
-  int optional[8] = {0, 0, 0, 0, 0, 1, 1, 1};
-  if ((st = check_bufs(what, bufs, floats, optional, 8)) != CLGAN_OK) return st;
+  /* dx, dgamma, dbeta: a null mem skips that output; y: only read (and
+   * required) with an activation */
+  clgan_buf bufs[9] = {x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, y};
+  size_t floats[9] = {cm, cm, cc, cc, cc, cm, cc, cc, cm};
+  int optional[9] = {0, 0, 0, 0, 0, 1, 1, 1, act == CLGAN_ACT_NONE};
+  if ((st = check_bufs(what, bufs, floats, optional, 9)) != CLGAN_OK) return st;
   cl_int want_dx = dx.mem != NULL, want_dg = dgamma.mem != NULL, want_db = dbeta.mem != NULL;
   if (!want_dx && !want_dg && !want_db) return CLGAN_OK;
   if (!want_dx) dx = save_mean; /* bound, never touched */
   if (!want_dg) dgamma = save_mean;
   if (!want_db) dbeta = save_mean;
+  if (act == CLGAN_ACT_NONE) y = dy; /* bound, never read */
 
+  /* one kernel per activation (cl/batchnorm.cl) */
+  static const char *const names[CLGAN_ACT_COUNT] = {
+      "bn_backward", "bn_backward_relu", "bn_backward_leaky_relu", "bn_backward_tanh",
+      "bn_backward_sigmoid"};
   cl_kernel k;
-  if ((st = clgan_kernel_get(ctx, "batchnorm", NULL, "bn_backward", &k)) != CLGAN_OK) return st;
+  if ((st = clgan_kernel_get(ctx, "batchnorm", NULL, names[act], &k)) != CLGAN_OK) return st;
   size_t local = channel_local_size(ctx, k), global = local * cc;
-  cl_uint xo = (cl_uint)x.off, dyo = (cl_uint)dy.off, go = (cl_uint)gamma.off,
-          smo = (cl_uint)save_mean.off, sio = (cl_uint)save_invstd.off, dxo = (cl_uint)dx.off,
-          dgo = (cl_uint)dgamma.off, dbo = (cl_uint)dbeta.off, mu = (cl_uint)m;
+  cl_uint xo = (cl_uint)x.off, yo = (cl_uint)y.off, dyo = (cl_uint)dy.off,
+          go = (cl_uint)gamma.off, smo = (cl_uint)save_mean.off, sio = (cl_uint)save_invstd.off,
+          dxo = (cl_uint)dx.off, dgo = (cl_uint)dgamma.off, dbo = (cl_uint)dbeta.off,
+          mu = (cl_uint)m;
   cl_int acc = accumulate != 0;
-  st = clgan_set_args(k, 22, MEM(x), OFF(xo), MEM(dy), OFF(dyo), MEM(gamma), OFF(go),
-                      MEM(save_mean), OFF(smo), MEM(save_invstd), OFF(sio), MEM(dx), OFF(dxo),
-                      MEM(dgamma), OFF(dgo), MEM(dbeta), OFF(dbo), OFF(mu), sizeof acc, &acc,
-                      sizeof want_dx, &want_dx, sizeof want_dg, &want_dg, sizeof want_db,
-                      &want_db, local * sizeof(float), (const void *)NULL);
+  st = clgan_set_args(k, 25, MEM(x), OFF(xo), MEM(y), OFF(yo), MEM(dy), OFF(dyo), MEM(gamma),
+                      OFF(go), MEM(save_mean), OFF(smo), MEM(save_invstd), OFF(sio), MEM(dx),
+                      OFF(dxo), MEM(dgamma), OFF(dgo), MEM(dbeta), OFF(dbo), OFF(mu),
+                      sizeof acc, &acc, sizeof want_dx, &want_dx, sizeof want_dg, &want_dg,
+                      sizeof want_db, &want_db, sizeof slope, &slope,
+                      local * sizeof(float), (const void *)NULL);
   if (st != CLGAN_OK) return st;
-  return clgan_launch(ctx, k, 1, &global, &local, "bn_backward");
+  return clgan_launch(ctx, k, 1, &global, &local, names[act]);
 }

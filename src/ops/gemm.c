@@ -48,8 +48,22 @@ typedef struct own_config {
 
 /* Below this many multiply-adds one work-item per element beats packing. */
 #define OWN_SIMPLE_MAX_MACS 32768
+/* Y's panels take at most this many floats of workspace (beyond one
+ * work-group's column of panels): a larger Y is packed and multiplied in
+ * column chunks, which keeps the workspace (memory every process touches
+ * once, slowly on some hosts, and the cache footprint) small; without split
+ * k only. */
+#define OWN_Y_CHUNK_FLOATS ((size_t)4 << 20)
 /* Split k over work-groups only in ranges of at least this many. */
 #define OWN_SPLIT_MIN_K 1024
+
+/* A long reduction: k much larger than m and n (the weight gradients,
+ * k = n*h*w). Such GEMMs are a shape class of their own in the backend
+ * choice and read their large operand in place on the own path. */
+static int long_reduction(size_t m, size_t n, size_t k) {
+  size_t mn = m > n ? m : n;
+  return k >= 4096 && k >= 16 * mn;
+}
 
 /* GEMMs for the one-work-item-per-element kernel (no overflow in m*n*k). */
 static int own_is_tiny(size_t m, size_t n, size_t k) {
@@ -90,13 +104,30 @@ static clgan_status own_kernel(clgan_ctx *ctx, const own_config *cfg, const char
   return clgan_kernel_get(ctx, "gemm", opts, name, out);
 }
 
-/* How one GEMM runs on the tiled path. */
+/* How one GEMM runs on the tiled path. The tile kernel computes
+ * X (m_f x k) times Y^T (Y: n_f x k), where X(i, p) = x[i*x_rs + p*x_cs] and
+ * Y(j, p) = y[j*y_rs + p*y_cs]: either X = op(A), Y = op(B)^T and C stored as
+ * is, or (swapped) X = op(B)^T, Y = op(A) and C^T stored.
+ * Y is always packed into panels. X is packed too, except in long
+ * reductions (the weight gradients, k = n*h*w) when its rows are contiguous:
+ * there gemm_tile streams its TM rows in place, and the formulation whose X
+ * that is (the im2col matrix) leaves only the small operand to pack.
+ * (Measured on PoCL: in-place reads of B rows, of A^T columns, or of A rows
+ * with short k all lose to packing, their power-of-two strides fighting over
+ * the same cache sets; A rows with long k win, 192 vs 138 GFLOP/s on the
+ * 128 x 1024 x 32768 weight gradient.) */
 typedef struct own_plan {
   size_t tm, tn;        /* tile */
-  size_t mp, np;        /* m, n padded to the tile */
+  size_t m, n;          /* m_f, n_f: the tiled product's shape */
+  size_t mp, np;        /* m_f, n_f padded to the tile */
   size_t lx, ly;        /* work-group shape in tiles */
   size_t splits, kz;    /* k cut into `splits` ranges of kz (the last shorter) */
-  size_t bp_off, part_off, ws_floats; /* workspace: A panels, B panels, partial C */
+  int swapped;          /* C^T = op(B)^T op(A)^T */
+  int x_rs, x_cs, y_rs, y_cs; /* the operands' strides in their buffers */
+  int x_packed;         /* else rows of X read in place */
+  int a_ps, a_ks, a_rs; /* gemm_tile's view of X */
+  size_t chunk;         /* Y packed and multiplied in chunks of this many rows */
+  size_t bp_off, part_off, ws_floats; /* workspace: X panels, Y panels, partial C */
 } own_plan;
 
 static size_t pow2_at_least(size_t x) {
@@ -105,11 +136,34 @@ static size_t pow2_at_least(size_t x) {
   return p;
 }
 
-static own_plan own_plan_for(const clgan_ctx *ctx, const own_config *cfg, size_t m, size_t n,
-                             size_t k) {
-  own_plan p;
+/* X's view for one formulation; returns the number of floats it packs. */
+static size_t own_views(own_plan *p, size_t k, int rows_in_place) {
+  p->x_packed = !(rows_in_place && p->x_cs == 1);
+  if (p->x_packed) p->a_ps = (int)(k * p->tm), p->a_ks = (int)p->tm, p->a_rs = 1;
+  else p->a_ps = (int)p->tm * p->x_rs, p->a_ks = 1, p->a_rs = p->x_rs;
+  return (p->x_packed ? p->m * k : 0) + p->n * k;
+}
+
+/* force_pack plans the fully packed form (the largest workspace, what
+ * clgan_gemm_reserve sets aside for a shape whatever its transposes). */
+static own_plan own_plan_for(const clgan_ctx *ctx, const own_config *cfg, int ta, int tb,
+                             size_t m, size_t n, size_t k, size_t lda, size_t ldb,
+                             int force_pack) {
+  own_plan p = {0};
   p.tm = (size_t)cfg->tm, p.tn = 16 * (size_t)cfg->nv;
-  p.mp = clgan_round_up(m, p.tm), p.np = clgan_round_up(n, p.tn);
+  /* op(A)(i, p) and op(B)^T(j, p) as (row stride, column stride) */
+  int a_rs = ta ? 1 : (int)lda, a_cs = ta ? (int)lda : 1;
+  int bt_rs = tb ? (int)ldb : 1, bt_cs = tb ? 1 : (int)ldb;
+  own_plan q = p;
+  int in_place = !force_pack && long_reduction(m, n, k);
+  p.swapped = 0, p.m = m, p.n = n;
+  p.x_rs = a_rs, p.x_cs = a_cs, p.y_rs = bt_rs, p.y_cs = bt_cs;
+  size_t cost = own_views(&p, k, in_place);
+  q.swapped = 1, q.m = n, q.n = m;
+  q.x_rs = bt_rs, q.x_cs = bt_cs, q.y_rs = a_rs, q.y_cs = a_cs;
+  if (own_views(&q, k, in_place) < cost) p = q;
+
+  p.mp = clgan_round_up(p.m, p.tm), p.np = clgan_round_up(p.n, p.tn);
   size_t tiles_x = p.np / p.tn, tiles_y = p.mp / p.tm;
   /* Fewer row tiles than the group is tall: give the group's width to columns. */
   p.ly = cfg->ly, p.lx = cfg->lx;
@@ -127,8 +181,15 @@ static own_plan own_plan_for(const clgan_ctx *ctx, const own_config *cfg, size_t
   }
   p.kz = clgan_round_up((k + p.splits - 1) / p.splits, 16);
   p.splits = (k + p.kz - 1) / p.kz;
-  p.bp_off = p.mp * k;
-  p.part_off = p.bp_off + p.np * k;
+  p.chunk = p.np;
+  if (p.splits == 1) {
+    size_t step = p.lx * p.tn; /* whole work-groups of column tiles */
+    size_t fit = OWN_Y_CHUNK_FLOATS / (k ? k : 1) / step * step;
+    if (fit < step) fit = step;
+    if (fit < p.chunk) p.chunk = fit;
+  }
+  p.bp_off = p.x_packed ? p.mp * k : 0;
+  p.part_off = p.bp_off + p.chunk * k;
   p.ws_floats = p.part_off + (p.splits > 1 ? p.splits * m * n : 0);
   return p;
 }
@@ -211,7 +272,7 @@ static clgan_status own_gemm(clgan_ctx *ctx, int ta, int tb, size_t m, size_t n,
   if (own_is_tiny(m, n, k))
     return own_simple(ctx, &cfg, ta, tb, (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb,
                       beta, c, (int)ldc);
-  own_plan p = own_plan_for(ctx, &cfg, m, n, k);
+  own_plan p = own_plan_for(ctx, &cfg, ta, tb, m, n, k, lda, ldb, 0);
   if (p.ws_floats >= ((size_t)1 << 32))
     return clgan_fail(CLGAN_ERR_UNSUPPORTED, "gemm: packing workspace beyond 32-bit indexing");
   clgan_status st = ws_reserve(ctx, p.ws_floats);
@@ -220,43 +281,57 @@ static clgan_status own_gemm(clgan_ctx *ctx, int ta, int tb, size_t m, size_t n,
   if ((st = own_kernel(ctx, &cfg, "gemm_tile", &kt)) != CLGAN_OK ||
       (p.splits > 1 && (st = own_kernel(ctx, &cfg, "gemm_reduce", &kr)) != CLGAN_OK))
     return st;
-  /* op(A)(i, p) and op(B)^T(j, p) as (row stride, column stride) */
-  int a_rs = ta ? 1 : (int)lda, a_cs = ta ? (int)lda : 1;
-  int bt_rs = tb ? (int)ldb : 1, bt_cs = tb ? 1 : (int)ldb;
-  if ((st = pack(ctx, &cfg, 'a', m, k, a, a_rs, a_cs, 0)) != CLGAN_OK ||
-      (st = pack(ctx, &cfg, 'b', n, k, b, bt_rs, bt_cs, p.bp_off)) != CLGAN_OK)
+  clgan_buf x = p.swapped ? b : a, y = p.swapped ? a : b;
+  if (p.x_packed && (st = pack(ctx, &cfg, 'a', p.m, k, x, p.x_rs, p.x_cs, 0)) != CLGAN_OK)
     return st;
+  cl_mem ws = ctx->gemm_ws.mem;
+  cl_mem x_mem = p.x_packed ? ws : x.mem;
+  cl_uint x_off = p.x_packed ? 0 : (cl_uint)x.off, y_off = (cl_uint)p.bp_off;
+  /* C(i, j) of the tiled product: C itself, or C^T when swapped */
+  int c_rs = p.swapped ? 1 : (int)ldc, c_cs = p.swapped ? (int)ldc : 1;
 
-  /* One pass writes C; split k writes partial products for gemm_reduce. */
+  /* One pass per chunk of Y's rows writes C; split k (one chunk) writes
+   * partial products (m_f x n_f, row stride n_f) for gemm_reduce. */
   int split = p.splits > 1;
-  int im = (int)m, in = (int)n, ik = (int)k, ikz = (int)p.kz;
-  int t_ldc = split ? in : (int)ldc;
+  int im = (int)p.m, ik = (int)k, ikz = (int)p.kz;
   float t_alpha = split ? 1.0f : alpha, t_beta = split ? 0.0f : beta;
-  cl_uint bp_off = (cl_uint)p.bp_off, t_off = split ? (cl_uint)p.part_off : (cl_uint)c.off;
   cl_uint zstride = (cl_uint)(m * n);
-  cl_mem ws = ctx->gemm_ws.mem, t_c = split ? ws : c.mem;
-  if ((st = clgan_set_args(kt, 13, sizeof im, &im, sizeof in, &in, sizeof ik, &ik, sizeof ikz,
-                           &ikz, sizeof t_alpha, &t_alpha, sizeof t_beta, &t_beta, sizeof(cl_mem),
-                           &ws, sizeof(cl_mem), &ws, sizeof bp_off, &bp_off, sizeof(cl_mem), &t_c,
-                           sizeof t_off, &t_off, sizeof t_ldc, &t_ldc, sizeof zstride,
-                           &zstride)) != CLGAN_OK)
-    return st;
-  size_t lx = p.lx, ly = p.ly;
-  fit_local(ctx, kt, &lx, &ly);
-  size_t g[3] = {clgan_round_up(p.np / p.tn, lx), clgan_round_up(p.mp / p.tm, ly), p.splits};
-  size_t l[3] = {lx, ly, 1};
-  if ((st = clgan_launch(ctx, kt, 3, g, l, "gemm_tile")) != CLGAN_OK || !split) return st;
+  cl_mem t_c = split ? ws : c.mem;
+  for (size_t j0 = 0; j0 < p.n; j0 += p.chunk) {
+    size_t cols = p.n - j0 < p.chunk ? p.n - j0 : p.chunk;
+    if ((st = pack(ctx, &cfg, 'b', cols, k, clgan_buf_at(y, j0 * (size_t)p.y_rs), p.y_rs, p.y_cs,
+                   p.bp_off)) != CLGAN_OK)
+      return st;
+    int in = (int)cols;
+    int t_rs = split ? in : c_rs, t_cs = split ? 1 : c_cs;
+    cl_uint t_off = split ? (cl_uint)p.part_off : (cl_uint)(c.off + j0 * (size_t)c_cs);
+    if ((st = clgan_set_args(kt, 18, sizeof im, &im, sizeof in, &in, sizeof ik, &ik, sizeof ikz,
+                             &ikz, sizeof t_alpha, &t_alpha, sizeof t_beta, &t_beta,
+                             sizeof(cl_mem), &x_mem, sizeof x_off, &x_off, sizeof p.a_ps, &p.a_ps,
+                             sizeof p.a_ks, &p.a_ks, sizeof p.a_rs, &p.a_rs, sizeof(cl_mem), &ws,
+                             sizeof y_off, &y_off, sizeof(cl_mem), &t_c, sizeof t_off, &t_off,
+                             sizeof t_rs, &t_rs, sizeof t_cs, &t_cs, sizeof zstride,
+                             &zstride)) != CLGAN_OK)
+      return st;
+    size_t lx = p.lx, ly = p.ly;
+    fit_local(ctx, kt, &lx, &ly);
+    size_t np = clgan_round_up(cols, p.tn);
+    size_t g[3] = {clgan_round_up(np / p.tn, lx), clgan_round_up(p.mp / p.tm, ly), p.splits};
+    size_t l[3] = {lx, ly, 1};
+    if ((st = clgan_launch(ctx, kt, 3, g, l, "gemm_tile")) != CLGAN_OK) return st;
+  }
+  if (!split) return CLGAN_OK;
 
-  int isplits = (int)p.splits, ildc = (int)ldc;
+  int isplits = (int)p.splits, in = (int)p.n;
   cl_uint part_off = (cl_uint)p.part_off, c_off = (cl_uint)c.off;
-  if ((st = clgan_set_args(kr, 10, sizeof im, &im, sizeof in, &in, sizeof isplits, &isplits,
+  if ((st = clgan_set_args(kr, 11, sizeof im, &im, sizeof in, &in, sizeof isplits, &isplits,
                            sizeof alpha, &alpha, sizeof beta, &beta, sizeof(cl_mem), &ws,
                            sizeof part_off, &part_off, sizeof(cl_mem), &c.mem, sizeof c_off,
-                           &c_off, sizeof ildc, &ildc)) != CLGAN_OK)
+                           &c_off, sizeof c_rs, &c_rs, sizeof c_cs, &c_cs)) != CLGAN_OK)
     return st;
   size_t lr[2] = {16, 4};
   fit_local(ctx, kr, &lr[0], &lr[1]);
-  size_t gr[2] = {clgan_round_up(n, lr[0]), clgan_round_up(m, lr[1])};
+  size_t gr[2] = {clgan_round_up(p.n, lr[0]), clgan_round_up(p.m, lr[1])};
   return clgan_launch(ctx, kr, 2, gr, lr, "gemm_reduce");
 }
 
@@ -373,8 +448,7 @@ static const size_t class_shape[2][3] = {{512, 512, 512}, {128, 256, 32768}};
 static const int class_trans_b[2] = {0, 1}; /* a weight gradient is dY x col^T */
 
 static int shape_class(size_t m, size_t n, size_t k) {
-  size_t mn = m > n ? m : n;
-  return k >= 4096 && k >= 16 * mn ? CLASS_LONG_K : CLASS_REGULAR;
+  return long_reduction(m, n, k) ? CLASS_LONG_K : CLASS_REGULAR;
 }
 
 /* Best of a few timed runs of one backend on the class's GEMM. */
@@ -499,8 +573,16 @@ clgan_status clgan_gemm_reserve(clgan_ctx *ctx, size_t m, size_t n, size_t k) {
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if ((st = own_kernel(ctx, &cfg, names[i], &kr)) != CLGAN_OK) return st;
   if (own_is_tiny(m, n, k)) return CLGAN_OK;
-  own_plan p = own_plan_for(ctx, &cfg, m, n, k);
-  if ((st = ws_reserve(ctx, p.ws_floats)) != CLGAN_OK) return st;
+  /* the largest workspace any transposes may need: fully packed, or one
+   * of the in-place / swapped forms (their split of k may differ) */
+  own_plan p = own_plan_for(ctx, &cfg, 0, 0, m, n, k, k, n, 1);
+  size_t need = p.ws_floats;
+  for (int t = 0; t < 4; t++) {
+    int ta = t & 1, tb = t >> 1;
+    own_plan q = own_plan_for(ctx, &cfg, ta, tb, m, n, k, ta ? m : k, tb ? k : n, 0);
+    if (q.ws_floats > need) need = q.ws_floats;
+  }
+  if ((st = ws_reserve(ctx, need)) != CLGAN_OK) return st;
   /* An empty GEMM (m = n = 0) launched with the plan's geometry: some
    * implementations (PoCL) compile a kernel per work-group size at the first
    * launch, which belongs here rather than in a training step. */
@@ -509,10 +591,11 @@ clgan_status clgan_gemm_reserve(clgan_ctx *ctx, size_t m, size_t n, size_t k) {
   float f1 = 1.0f, f0 = 0.0f;
   cl_uint u0 = 0;
   cl_mem ws = ctx->gemm_ws.mem;
-  if ((st = clgan_set_args(kr, 13, sizeof zero, &zero, sizeof zero, &zero, sizeof one, &one,
+  if ((st = clgan_set_args(kr, 18, sizeof zero, &zero, sizeof zero, &zero, sizeof one, &one,
                            sizeof one, &one, sizeof f1, &f1, sizeof f0, &f0, sizeof(cl_mem), &ws,
-                           sizeof(cl_mem), &ws, sizeof u0, &u0, sizeof(cl_mem), &ws, sizeof u0,
-                           &u0, sizeof one, &one, sizeof u0, &u0)) != CLGAN_OK)
+                           sizeof u0, &u0, sizeof one, &one, sizeof one, &one, sizeof one, &one,
+                           sizeof(cl_mem), &ws, sizeof u0, &u0, sizeof(cl_mem), &ws, sizeof u0, &u0, sizeof one, &one,
+                           sizeof one, &one, sizeof u0, &u0)) != CLGAN_OK)
     return st;
   size_t l[3] = {p.lx, p.ly, 1};
   fit_local(ctx, kr, &l[0], &l[1]);
