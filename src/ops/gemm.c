@@ -340,11 +340,23 @@ static clgan_status own_gemm(clgan_ctx *ctx, int ta, int tb, size_t m, size_t n,
 static clgan_status clblast_gemm(clgan_ctx *ctx, int ta, int tb, size_t m, size_t n, size_t k,
                                  float alpha, clgan_buf a, size_t lda, clgan_buf b, size_t ldb,
                                  float beta, clgan_buf c, size_t ldc) {
-  CLBlastStatusCode s = CLBlastSgemm(
-      CLBlastLayoutRowMajor, ta ? CLBlastTransposeYes : CLBlastTransposeNo,
-      tb ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, alpha, a.mem, a.off, lda, b.mem,
-      b.off, ldb, beta, c.mem, c.off, ldc, &ctx->queue,
-      clgan_profile_next_event(ctx, "clblast_sgemm")); /* NULL unless profiling */
+  CLBlastTranspose ta_ = ta ? CLBlastTransposeYes : CLBlastTransposeNo;
+  CLBlastTranspose tb_ = tb ? CLBlastTransposeYes : CLBlastTransposeNo;
+  /* CLBlast's own temporary buffer (padded copies of the operands) would be
+   * allocated and released on every call: it gets the context's GEMM
+   * workspace instead, sized while planning like the own backend's. */
+  size_t temp_bytes = 0;
+  CLBlastStatusCode s =
+      CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, ta_, tb_, m, n, k, a.off, lda, b.off, ldb,
+                                 c.off, ldc, &ctx->queue, &temp_bytes);
+  if (s == CLBlastSuccess) {
+    clgan_status st = ws_reserve(ctx, (temp_bytes + sizeof(float) - 1) / sizeof(float) + 1);
+    if (st != CLGAN_OK) return st;
+    cl_event *ev = clgan_profile_next_event(ctx, "clblast_sgemm"); /* NULL unless profiling */
+    s = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, ta_, tb_, m, n, k, alpha, a.mem, a.off,
+                                   lda, b.mem, b.off, ldb, beta, c.mem, c.off, ldc, &ctx->queue,
+                                   ev, ctx->gemm_ws.mem);
+  }
   if (s == CLBlastSuccess) return CLGAN_OK;
   return clgan_fail(CLGAN_ERR_CLBLAST,
                     "CLBlastSgemm(%c%c, m=%zu n=%zu k=%zu) failed on %s: CLBlast status %d%s%s",
