@@ -36,6 +36,7 @@ typedef struct bench_result {
   const char *gemm_backend;  /* "own" / "clblast" */
   double flops_per_step;     /* clgan_dcgan_step_flops */
   double ms_median, ms_min, ms_max;
+  double host_ms_median;     /* the host's time to enqueue a step (0: fewer than 2 steps) */
   double img_per_s, gflops;  /* from the median */
   double peak_gflops, peak_fraction; /* 0 when the peak could not be measured */
   size_t model_bytes, workspace_bytes, data_bytes, peak_bytes;

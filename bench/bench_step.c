@@ -74,11 +74,15 @@ static clgan_status model_setup(clgan_ctx *ctx, const bench_options *o, bench_mo
   return st;
 }
 
-/* One training step ended by clFinish; its wall time in ms. */
+/* One training step ended by clFinish; its wall time in ms, and in
+ * *host_ms (when not NULL) the time the host took to enqueue it: with s
+ * NULL the step does not wait for its statistics, so that is the host's
+ * share alone (the device works meanwhile). */
 static clgan_status timed_step(clgan_ctx *ctx, bench_model *m, clgan_dcgan_stats *s,
-                               double *ms) {
+                               double *ms, double *host_ms) {
   double t0 = bench_now();
   clgan_status st = clgan_dcgan_step(m->net, m->real, m->noise, s);
+  if (host_ms) *host_ms = (bench_now() - t0) * 1e3;
   if (st == CLGAN_OK) st = clgan_ctx_finish(ctx);
   *ms = (bench_now() - t0) * 1e3;
   return st;
@@ -113,9 +117,9 @@ static clgan_status profile_pass(const char *device, const bench_options *o, ben
   double ms = 0;
   clgan_dcgan_stats s;
   progress(o, "profile", 0, 1);
-  if (st == CLGAN_OK) st = timed_step(ctx, &m, &s, &ms);
+  if (st == CLGAN_OK) st = timed_step(ctx, &m, &s, &ms, NULL);
   if (st == CLGAN_OK) st = clgan_ctx_profile_collect(ctx, rep); /* discard: warm-up */
-  if (st == CLGAN_OK) st = timed_step(ctx, &m, &s, &ms);
+  if (st == CLGAN_OK) st = timed_step(ctx, &m, &s, &ms, NULL);
   if (st == CLGAN_OK) st = clgan_ctx_profile_collect(ctx, rep);
   progress(o, "profile", 1, 1);
   if (st == CLGAN_OK) {
@@ -151,8 +155,12 @@ clgan_status bench_run(const char *device, const bench_options *o, bench_result 
   memset(r, 0, sizeof *r);
   if (o->steps < 1 || o->warmup < 0)
     return clgan_fail(CLGAN_ERR_INVALID, "bench: steps must be >= 1 and warm-up >= 0");
-  double *ms = calloc((size_t)o->steps, sizeof *ms);
-  if (!ms) return clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
+  double *ms = calloc((size_t)o->steps, sizeof *ms), *host = calloc((size_t)o->steps, sizeof *host);
+  if (!ms || !host) {
+    free(ms);
+    free(host);
+    return clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
+  }
   progress(o, "setup", 0, 1);
   double t0 = bench_now();
   clgan_ctx_options co = {.device = device, .gemm = o->gemm};
@@ -173,15 +181,18 @@ clgan_status bench_run(const char *device, const bench_options *o, bench_result 
    * compiler); afterwards the context is frozen, as in training. */
   for (int i = 0; i < o->warmup && st == CLGAN_OK; i++) {
     progress(o, "warm-up", i + 1, o->warmup);
-    st = timed_step(ctx, &m, &s, &t);
+    st = timed_step(ctx, &m, &s, &t, NULL);
     if (i == 0) {
       r->setup_s = bench_now() - t0;
       clgan_ctx_freeze(ctx, 1);
     }
   }
+  /* the last timed step reads the statistics (the losses shown); the
+   * others give the host's enqueue time */
   for (int i = 0; i < o->steps && st == CLGAN_OK; i++) {
     progress(o, "step", i + 1, o->steps);
-    st = timed_step(ctx, &m, &s, &ms[i]);
+    int last = i == o->steps - 1;
+    st = timed_step(ctx, &m, last ? &s : NULL, &ms[i], last ? NULL : &host[i]);
     if (i == 0 && o->warmup == 0) {
       r->setup_s = bench_now() - t0;
       clgan_ctx_freeze(ctx, 1);
@@ -194,6 +205,11 @@ clgan_status bench_run(const char *device, const bench_options *o, bench_result 
     qsort(ms, (size_t)o->steps, sizeof *ms, cmp_double);
     int n = o->steps;
     r->ms_median = n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]);
+    if (--n > 0) {
+      qsort(host, (size_t)n, sizeof *host, cmp_double);
+      r->host_ms_median = n % 2 ? host[n / 2] : 0.5 * (host[n / 2 - 1] + host[n / 2]);
+    }
+    n = o->steps;
     r->ms_min = ms[0];
     r->ms_max = ms[n - 1];
     r->img_per_s = o->cfg.batch / (r->ms_median * 1e-3);
@@ -210,6 +226,7 @@ clgan_status bench_run(const char *device, const bench_options *o, bench_result 
       r->peak_gflops = 0;
   }
   free(ms);
+  free(host);
   model_free(&m);
   clgan_ctx_destroy(ctx);
   /* Profiling on a separate context, so that the timed steps ran without it. */
@@ -234,7 +251,7 @@ clgan_status bench_first_step(const char *device, const bench_options *o, double
   double t;
   clgan_status st = clgan_ctx_create(&co, &ctx);
   if (st == CLGAN_OK) st = model_setup(ctx, o, &m);
-  if (st == CLGAN_OK) st = timed_step(ctx, &m, &s, &t);
+  if (st == CLGAN_OK) st = timed_step(ctx, &m, &s, &t, NULL);
   *done = bench_now();
   if (ctx) {
     out->build_s = clgan_ctx_build_seconds(ctx);

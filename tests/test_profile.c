@@ -89,10 +89,15 @@ START_TEST(test_step_regions) {
   TU_OK(clgan_dcgan_init_weights(net, 7));
   size_t nreal = (size_t)cfg.batch * 16 * 16, nnoise = (size_t)cfg.nz * cfg.batch;
   float *host = tu_malloc(nreal * sizeof *host);
+  /* on the profiling context: a buffer of another context (tu_upload's) is
+   * invalid there (NVIDIA's runtime says so; PoCL does not check) */
+  clgan_buf real, noise;
+  TU_OK(clgan_buf_alloc(ctx, nreal, &real));
+  TU_OK(clgan_buf_alloc(ctx, nnoise, &noise));
   tu_fill_uniform(host, nreal, 3, -1, 1);
-  clgan_buf real = tu_upload(host, nreal);
+  TU_OK(clgan_buf_write(ctx, real, host, nreal));
   tu_fill_normal(host, nnoise, 4, 0, 1);
-  clgan_buf noise = tu_upload(host, nnoise);
+  TU_OK(clgan_buf_write(ctx, noise, host, nnoise));
   clgan_profile_report *r = tu_malloc(sizeof *r);
   TU_OK(clgan_dcgan_step(net, real, noise, NULL)); /* creates the kernels */
   TU_OK(clgan_ctx_profile_collect(ctx, r));

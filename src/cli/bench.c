@@ -215,6 +215,10 @@ static void print_device(const device_run *d, const bench_options *o) {
   }
   printf("step time:  median %.1f ms over %d steps (min %.1f, max %.1f) after %d warm-up step%s\n",
          r->ms_median, o->steps, r->ms_min, r->ms_max, o->warmup, o->warmup == 1 ? "" : "s");
+  if (r->host_ms_median > 0)
+    printf("host:       %.1f ms to enqueue a step (median; the device works meanwhile: near the "
+           "step time, the host is the limit)\n",
+           r->host_ms_median);
   if (r->peak_gflops > 0)
     printf("throughput: %.1f img/s; %.1f GFLOP/s effective = %.1f%% of the measured FMA peak "
            "(%.0f GFLOP/s)\n",
@@ -300,6 +304,8 @@ static json_t *run_json(const device_run *d, const bench_options *o) {
   }
   json_object_set_new(j, "gemm_backend", json_string(r->gemm_backend ? r->gemm_backend : "?"));
   json_object_set_new(j, "ms_per_step", json_real(r->ms_median));
+  json_object_set_new(j, "host_ms_per_step",
+                      r->host_ms_median > 0 ? json_real(r->host_ms_median) : json_null());
   json_object_set_new(j, "ms_min", json_real(r->ms_min));
   json_object_set_new(j, "ms_max", json_real(r->ms_max));
   json_object_set_new(j, "img_per_s", json_real(r->img_per_s));
