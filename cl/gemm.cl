@@ -167,6 +167,48 @@ static inline void transpose8(float8 *m) {
 PACK_KERNELS(TM, gemm_pack_a_i, gemm_pack_a_p)
 PACK_KERNELS(TN, gemm_pack_b_i, gemm_pack_b_p)
 
+/* Stores alpha * acc (+ beta * C) for the tile at (i0, j0), C(i, j) at
+ * c[i*c_rs + j*c_cs]: rows as vectors, or element by element for a
+ * transposed store (c_cs != 1; once per tile, after its whole k loop). */
+inline void store_tile(float16 (*acc)[NV], int m, int n, int i0, int j0, float alpha, float beta,
+                       __global float *c, int c_rs, int c_cs) {
+  const int nrows = min(TM, m - i0), ncols = min(TN, n - j0);
+  if (c_cs != 1) {
+#pragma unroll
+    for (int r = 0; r < TM; r++) {
+      if (r >= nrows) continue;
+#pragma unroll
+      for (int v = 0; v < NV; v++) {
+        float t[16];
+        vstore16(alpha * acc[r][v], 0, t);
+        for (int q = 0; q < 16 && 16 * v + q < ncols; q++) {
+          __global float *cp = c + (size_t)(i0 + r) * c_rs + (size_t)(j0 + 16 * v + q) * c_cs;
+          *cp = beta == 0.0f ? t[q] : t[q] + beta * *cp;
+        }
+      }
+    }
+    return;
+  }
+#pragma unroll
+  for (int r = 0; r < TM; r++) {
+    if (r >= nrows) continue;
+    __global float *crow = c + (size_t)(i0 + r) * c_rs + j0;
+#pragma unroll
+    for (int v = 0; v < NV; v++) {
+      float16 out = alpha * acc[r][v];
+      if (ncols == TN) {
+        if (beta != 0.0f) out += beta * vload16(v, crow);
+        vstore16(out, v, crow);
+      } else {
+        float t[16];
+        vstore16(out, 0, t);
+        for (int q = 0; q < 16 && 16 * v + q < ncols; q++)
+          crow[16 * v + q] = beta == 0.0f ? t[q] : t[q] + beta * crow[16 * v + q];
+      }
+    }
+  }
+}
+
 /* C tile (ti, tj) over the k range [z*kz, min(k, (z+1)*kz)) for z = global
  * id 2, written to c + z * c_zstride, from B's column panel tj (k x TN at
  * bp + bp_off + tj*k*TN) and op(A) read through strides:
@@ -207,42 +249,60 @@ __kernel void gemm_tile(int m, int n, int k, int kz, float alpha, float beta,
       for (int v = 0; v < NV; v++) acc[r][v] = fma(ar, bv[v], acc[r][v]);
     }
   }
-  const int nrows = min(TM, m - i0), ncols = min(TN, n - j0);
-  c += c_off + (size_t)z * c_zstride;
-  if (c_cs != 1) { /* transposed store: element by element, once per tile */
-#pragma unroll
-    for (int r = 0; r < TM; r++) {
-      if (r >= nrows) continue;
-#pragma unroll
-      for (int v = 0; v < NV; v++) {
-        float t[16];
-        vstore16(alpha * acc[r][v], 0, t);
-        for (int q = 0; q < 16 && 16 * v + q < ncols; q++) {
-          __global float *cp = c + (size_t)(i0 + r) * c_rs + (size_t)(j0 + 16 * v + q) * c_cs;
-          *cp = beta == 0.0f ? t[q] : t[q] + beta * *cp;
-        }
-      }
-    }
-    return;
-  }
+  store_tile(acc, m, n, i0, j0, alpha, beta, c + c_off + (size_t)z * c_zstride, c_rs, c_cs);
+}
+
+/* gemm_tile with op(A) the im2col matrix of a convolution, read from the
+ * (zero-padded) image itself rather than from a materialised column matrix:
+ *   op(A)(i, p) = img[img_off + c*cstride + ki*wp + kj + pix(p)]
+ * for row i = (c*kw + ki)*kw + kj (a tap of input channel c) and column
+ * p = (b*ho + oy)*wo + ox (an output pixel), pix(p) = b*hpwp + oy*s*wp + ox*s
+ * in the padded image (planes of hpwp floats, rows of wp, channels cstride
+ * apart). The weight gradient dW^T = col x dY^T, i.e. m = cin*kw*kw,
+ * k = n*ho*wo, with dY in B's panels; the long k loop walks output pixels. */
+__kernel void gemm_tile_conv(int m, int n, int k, int kz, float alpha, float beta,
+                             __global const float *img, uint img_off, int cstride, int hpwp,
+                             int wp, int kw, int s, int ho, int wo,
+                             __global const float *bp, uint bp_off,
+                             __global float *c, uint c_off, int c_rs, int c_cs, uint c_zstride) {
+  const int tj = get_global_id(0), ti = get_global_id(1), z = get_global_id(2);
+  const int j0 = tj * TN, i0 = ti * TM;
+  if (i0 >= m || j0 >= n) return;
+  const int kb = z * kz, ke = min(k, kb + kz);
+  __global const float *pb = bp + bp_off + (size_t)tj * k * TN;
+  size_t roff[TM];
 #pragma unroll
   for (int r = 0; r < TM; r++) {
-    if (r >= nrows) continue;
-    __global float *crow = c + (size_t)(i0 + r) * c_rs + j0;
+    int i = min(i0 + r, m - 1), ch = i / (kw * kw), t = i - ch * kw * kw, ki = t / kw;
+    roff[r] = img_off + (size_t)ch * cstride + (size_t)ki * wp + (size_t)(t - ki * kw);
+  }
+  /* output pixel of column kb, and its offset in the padded image */
+  int ox = kb % wo, oy = (kb / wo) % ho, b = kb / wo / ho;
+  size_t xo = (size_t)b * hpwp + (size_t)oy * s * wp + (size_t)ox * s;
+  const int row_jump = s * wp - wo * s, img_jump = hpwp - ho * s * wp;
+  float16 acc[TM][NV];
 #pragma unroll
-    for (int v = 0; v < NV; v++) {
-      float16 out = alpha * acc[r][v];
-      if (ncols == TN) {
-        if (beta != 0.0f) out += beta * vload16(v, crow);
-        vstore16(out, v, crow);
-      } else {
-        float t[16];
-        vstore16(out, 0, t);
-        for (int q = 0; q < 16 && 16 * v + q < ncols; q++)
-          crow[16 * v + q] = beta == 0.0f ? t[q] : t[q] + beta * crow[16 * v + q];
-      }
+  for (int r = 0; r < TM; r++)
+#pragma unroll
+    for (int v = 0; v < NV; v++) acc[r][v] = (float16)(0.0f);
+  for (int p = kb; p < ke; p++) {
+    __global const float *ap = img + xo;
+    float16 bv[NV];
+#pragma unroll
+    for (int v = 0; v < NV; v++) bv[v] = vload16(v, pb + (size_t)p * TN);
+#pragma unroll
+    for (int r = 0; r < TM; r++) {
+      float16 ar = (float16)(ap[roff[r]]);
+#pragma unroll
+      for (int v = 0; v < NV; v++) acc[r][v] = fma(ar, bv[v], acc[r][v]);
+    }
+    xo += s;
+    if (++ox == wo) {
+      ox = 0, xo += row_jump;
+      if (++oy == ho) oy = 0, xo += img_jump;
     }
   }
+  store_tile(acc, m, n, i0, j0, alpha, beta, c + c_off + (size_t)z * c_zstride, c_rs, c_cs);
 }
 
 /* C = alpha * sum over z of part[z] + beta * C, part[z] being m x n

@@ -85,3 +85,26 @@ __kernel void im2col_rows(__global const float *restrict img, uint img_off,
     for (int ox = hi; ox < wo; ox++) dst[ox] = 0.0f;
   }
 }
+
+/* The image with a border of pad zeros on every side, for readers that
+ * index taps without bounds checks (cl/gemm.cl's gemm_tile_conv): planes
+ * (c, b) of h x w become (h + 2*pad) x (w + 2*pad). One work-item per
+ * padded row (dimension 0) of a plane (dimension 1). */
+__kernel void pad_image(__global const float *restrict img, uint img_off,
+                        __global float *restrict out, uint out_off, uint planes, int h, int w,
+                        int pad) {
+  int y = get_global_id(0);
+  uint plane = get_global_id(1);
+  int hp = h + 2 * pad, wp = w + 2 * pad;
+  if (y >= hp || plane >= planes) return;
+  __global float *dst = out + out_off + (plane * (uint)hp + (uint)y) * (uint)wp;
+  int iy = y - pad;
+  if ((uint)iy >= (uint)h) {
+    for (int x = 0; x < wp; x++) dst[x] = 0.0f;
+    return;
+  }
+  __global const float *src = img + img_off + (plane * (uint)h + (uint)iy) * (uint)w;
+  for (int x = 0; x < pad; x++) dst[x] = 0.0f;
+  for (int x = 0; x < w; x++) dst[pad + x] = src[x];
+  for (int x = pad + w; x < wp; x++) dst[x] = 0.0f;
+}

@@ -46,6 +46,12 @@ static const layer layers[] = {
     {"convT 3x3 k3 s2 p0", 1, 1, 2, 3, 3, 2, 3, 2, 0},
     {"convT 9x9 k5 s1 p1", 1, 3, 3, 9, 9, 1, 5, 1, 1},
     {"convT 5x5 k1 s1 p0 (no im2col)", 1, 3, 2, 5, 5, 2, 1, 1, 0},
+    /* long weight-gradient reductions (n*ho*wo >= 4096): on CPUs the own
+     * GEMM reads their taps from the padded image (no im2col) */
+    {"D 64->32 k4 s2 p1, n 5 (weight gradient from the image)", 0, 5, 3, 64, 64, 8, 4, 2, 1},
+    {"G 32->64 k4 s2 p1, n 5 (weight gradient from the image)", 1, 5, 4, 32, 32, 3, 4, 2, 1},
+    {"conv 70x70 k3 s1 p2 (weight gradient from the image)", 0, 1, 2, 70, 70, 3, 3, 1, 2},
+    {"conv 130x128 k4 s3 p1, n 3 (weight gradient from the image)", 0, 3, 1, 130, 128, 2, 4, 3, 1},
 };
 #define NLAYERS ((int)(sizeof layers / sizeof layers[0]))
 

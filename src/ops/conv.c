@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "ops/conv_internal.h"
+#include "ops/gemm_internal.h"
 #include "runtime/internal.h"
 
 /* Every buffer a conv kernel indexes (with its offset) must stay below 2^32
@@ -220,6 +221,23 @@ static clgan_status run_im2col(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_
   return clgan_launch(ctx, kern, 2, global, NULL, name);
 }
 
+/* The image with a border of pad zeros (see pad_image in im2col.cl). */
+static clgan_status run_pad(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_buf img,
+                            clgan_buf out) {
+  cl_kernel kern;
+  clgan_status st = clgan_kernel_get(ctx, "im2col", NULL, "pad_image", &kern);
+  if (st != CLGAN_OK) return st;
+  cl_uint img_off = (cl_uint)img.off, out_off = (cl_uint)out.off;
+  cl_uint planes = (cl_uint)((uint64_t)s->cin * s->n);
+  cl_int h = s->h, w = s->w, pad = s->pad;
+  if ((st = clgan_set_args(kern, 8, sizeof(cl_mem), &img.mem, sizeof img_off, &img_off,
+                           sizeof(cl_mem), &out.mem, sizeof out_off, &out_off, sizeof planes,
+                           &planes, sizeof h, &h, sizeof w, &w, sizeof pad, &pad)) != CLGAN_OK)
+    return st;
+  size_t global[2] = {clgan_round_up((size_t)(h + 2 * pad), 16), planes};
+  return clgan_launch(ctx, kern, 2, global, NULL, "pad_image");
+}
+
 /* col2im's mapping: one work-item per image row on CPUs, per pixel elsewhere
  * (see col2im.cl and conv_internal.h). */
 static clgan_col2im_map col2im_map = CLGAN_COL2IM_AUTO;
@@ -345,6 +363,24 @@ static clgan_status core_filter(clgan_ctx *ctx, const clgan_conv_shape *s, clgan
   size_t kdim = (size_t)s->cin * s->k * s->k, p = (size_t)s->n * s->ho * s->wo;
   clgan_buf b = img;
   if (!direct) {
+    /* On CPUs the own GEMM reads the taps from the (padded) image itself:
+     * no im2col matrix written and read back, only a padded copy of the
+     * image (k*k/stride^2 times smaller) in col's place. */
+    clgan_gemm_conv_x x = {img, s->cin, s->n, s->h + 2 * s->pad, s->w + 2 * s->pad, s->k,
+                           s->stride, s->ho, s->wo};
+    size_t padded = (size_t)s->cin * s->n * x.hp * x.wp;
+    int ok = 0;
+    if (ctx->dev.is_cpu && padded <= col_floats(s) &&
+        (st = clgan_gemm_conv_filter_ok(ctx, (size_t)s->cout, kdim, p, &ok)) != CLGAN_OK)
+      return st;
+    if (ok) {
+      if (s->pad > 0) {
+        if ((st = run_pad(ctx, s, img, col)) != CLGAN_OK) return st;
+        x.img = col;
+      }
+      return clgan_gemm_conv_filter(ctx, (size_t)s->cout, feat, &x, accumulate ? 1.0f : 0.0f,
+                                    dw);
+    }
     if ((st = run_im2col(ctx, s, img, col)) != CLGAN_OK) return st;
     b = col;
   }

@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "ops/gemm_internal.h"
 #include "runtime/internal.h"
 
 #define GEMM_CACHE_VERSION "3"
@@ -144,11 +145,15 @@ static size_t own_views(own_plan *p, size_t k, int rows_in_place) {
   return (p->x_packed ? p->m * k : 0) + p->n * k;
 }
 
-/* force_pack plans the fully packed form (the largest workspace, what
- * clgan_gemm_reserve sets aside for a shape whatever its transposes). */
+/* How a plan is chosen: the formulation that packs least; the fully packed
+ * one (the largest workspace, what clgan_gemm_reserve sets aside for a
+ * shape whatever its transposes); or the swapped one with X read from an
+ * image by gemm_tile_conv (clgan_gemm_conv_filter), nothing of X packed. */
+enum { PLAN_CHOOSE, PLAN_PACKED, PLAN_CONV_X };
+
 static own_plan own_plan_for(const clgan_ctx *ctx, const own_config *cfg, int ta, int tb,
-                             size_t m, size_t n, size_t k, size_t lda, size_t ldb,
-                             int force_pack) {
+                             size_t m, size_t n, size_t k, size_t lda, size_t ldb, int mode) {
+  int force_pack = mode == PLAN_PACKED;
   own_plan p = {0};
   p.tm = (size_t)cfg->tm, p.tn = 16 * (size_t)cfg->nv;
   /* op(A)(i, p) and op(B)^T(j, p) as (row stride, column stride) */
@@ -161,7 +166,8 @@ static own_plan own_plan_for(const clgan_ctx *ctx, const own_config *cfg, int ta
   size_t cost = own_views(&p, k, in_place);
   q.swapped = 1, q.m = n, q.n = m;
   q.x_rs = bt_rs, q.x_cs = bt_cs, q.y_rs = a_rs, q.y_cs = a_cs;
-  if (own_views(&q, k, in_place) < cost) p = q;
+  if (own_views(&q, k, in_place) < cost || mode == PLAN_CONV_X) p = q;
+  if (mode == PLAN_CONV_X) p.x_packed = 0;
 
   p.mp = clgan_round_up(p.m, p.tm), p.np = clgan_round_up(p.n, p.tn);
   size_t tiles_x = p.np / p.tn, tiles_y = p.mp / p.tm;
@@ -265,20 +271,24 @@ static clgan_status pack(clgan_ctx *ctx, const own_config *cfg, char which, size
   return clgan_launch(ctx, kr, 2, g, l, name);
 }
 
+/* conv_x: B^T's rows (the swapped X) read from an image by gemm_tile_conv
+ * (b unused), or NULL. */
 static clgan_status own_gemm(clgan_ctx *ctx, int ta, int tb, size_t m, size_t n, size_t k,
                              float alpha, clgan_buf a, size_t lda, clgan_buf b, size_t ldb,
-                             float beta, clgan_buf c, size_t ldc) {
+                             float beta, clgan_buf c, size_t ldc, const clgan_gemm_conv_x *conv_x) {
   own_config cfg = own_config_for(ctx);
-  if (own_is_tiny(m, n, k))
+  if (!conv_x && own_is_tiny(m, n, k))
     return own_simple(ctx, &cfg, ta, tb, (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb,
                       beta, c, (int)ldc);
-  own_plan p = own_plan_for(ctx, &cfg, ta, tb, m, n, k, lda, ldb, 0);
+  own_plan p = own_plan_for(ctx, &cfg, ta, tb, m, n, k, lda, ldb,
+                            conv_x ? PLAN_CONV_X : PLAN_CHOOSE);
   if (p.ws_floats >= ((size_t)1 << 32))
     return clgan_fail(CLGAN_ERR_UNSUPPORTED, "gemm: packing workspace beyond 32-bit indexing");
   clgan_status st = ws_reserve(ctx, p.ws_floats);
   if (st != CLGAN_OK) return st;
   cl_kernel kt, kr = NULL;
-  if ((st = own_kernel(ctx, &cfg, "gemm_tile", &kt)) != CLGAN_OK ||
+  const char *tile = conv_x ? "gemm_tile_conv" : "gemm_tile";
+  if ((st = own_kernel(ctx, &cfg, tile, &kt)) != CLGAN_OK ||
       (p.splits > 1 && (st = own_kernel(ctx, &cfg, "gemm_reduce", &kr)) != CLGAN_OK))
     return st;
   clgan_buf x = p.swapped ? b : a, y = p.swapped ? a : b;
@@ -305,20 +315,34 @@ static clgan_status own_gemm(clgan_ctx *ctx, int ta, int tb, size_t m, size_t n,
     int in = (int)cols;
     int t_rs = split ? in : c_rs, t_cs = split ? 1 : c_cs;
     cl_uint t_off = split ? (cl_uint)p.part_off : (cl_uint)(c.off + j0 * (size_t)c_cs);
-    if ((st = clgan_set_args(kt, 18, sizeof im, &im, sizeof in, &in, sizeof ik, &ik, sizeof ikz,
+    if (conv_x) {
+      const clgan_gemm_conv_x *q = conv_x;
+      cl_uint img_off = (cl_uint)q->img.off;
+      int hpwp = q->hp * q->wp, cstride = q->n * hpwp;
+      st = clgan_set_args(kt, 22, sizeof im, &im, sizeof in, &in, sizeof ik, &ik, sizeof ikz, &ikz,
+                          sizeof t_alpha, &t_alpha, sizeof t_beta, &t_beta, sizeof(cl_mem),
+                          &q->img.mem, sizeof img_off, &img_off, sizeof cstride, &cstride,
+                          sizeof hpwp, &hpwp, sizeof q->wp, &q->wp, sizeof q->kw, &q->kw,
+                          sizeof q->stride, &q->stride, sizeof q->ho, &q->ho, sizeof q->wo,
+                          &q->wo, sizeof(cl_mem), &ws, sizeof y_off, &y_off, sizeof(cl_mem), &t_c,
+                          sizeof t_off, &t_off, sizeof t_rs, &t_rs, sizeof t_cs, &t_cs,
+                          sizeof zstride, &zstride);
+    } else {
+      st = clgan_set_args(kt, 18, sizeof im, &im, sizeof in, &in, sizeof ik, &ik, sizeof ikz,
                              &ikz, sizeof t_alpha, &t_alpha, sizeof t_beta, &t_beta,
                              sizeof(cl_mem), &x_mem, sizeof x_off, &x_off, sizeof p.a_ps, &p.a_ps,
                              sizeof p.a_ks, &p.a_ks, sizeof p.a_rs, &p.a_rs, sizeof(cl_mem), &ws,
                              sizeof y_off, &y_off, sizeof(cl_mem), &t_c, sizeof t_off, &t_off,
                              sizeof t_rs, &t_rs, sizeof t_cs, &t_cs, sizeof zstride,
-                             &zstride)) != CLGAN_OK)
-      return st;
+                             &zstride);
+    }
+    if (st != CLGAN_OK) return st;
     size_t lx = p.lx, ly = p.ly;
     fit_local(ctx, kt, &lx, &ly);
     size_t np = clgan_round_up(cols, p.tn);
     size_t g[3] = {clgan_round_up(np / p.tn, lx), clgan_round_up(p.mp / p.tm, ly), p.splits};
     size_t l[3] = {lx, ly, 1};
-    if ((st = clgan_launch(ctx, kt, 3, g, l, "gemm_tile")) != CLGAN_OK) return st;
+    if ((st = clgan_launch(ctx, kt, 3, g, l, tile)) != CLGAN_OK) return st;
   }
   if (!split) return CLGAN_OK;
 
@@ -442,7 +466,38 @@ clgan_status clgan_gemm_with(clgan_ctx *ctx, clgan_gemm_backend backend, int tra
     return clblast_gemm(ctx, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   if (backend != CLGAN_GEMM_OWN && backend != CLGAN_GEMM_CLBLAST)
     return clgan_fail(CLGAN_ERR_INVALID, "gemm: unknown backend %d", (int)backend);
-  return own_gemm(ctx, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  return own_gemm(ctx, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL);
+}
+
+/* ---- weight gradients read from the image ------------------------------- */
+
+clgan_status clgan_gemm_conv_filter_ok(clgan_ctx *ctx, size_t cout, size_t kdim, size_t p,
+                                       int *ok) {
+  *ok = 0;
+  if (own_is_tiny(cout, kdim, p) || p >= ((size_t)1 << 31)) return CLGAN_OK;
+  clgan_gemm_backend be;
+  clgan_status st = backend_for(ctx, cout, kdim, p, &be);
+  if (st == CLGAN_OK) *ok = be == CLGAN_GEMM_OWN;
+  return st;
+}
+
+clgan_status clgan_gemm_conv_filter(clgan_ctx *ctx, size_t cout, clgan_buf dy,
+                                    const clgan_gemm_conv_x *x, float beta, clgan_buf dw) {
+  size_t kdim = (size_t)x->cin * x->kw * x->kw, p = (size_t)x->n * x->ho * x->wo;
+  int ok;
+  clgan_status st = clgan_gemm_conv_filter_ok(ctx, cout, kdim, p, &ok);
+  if (st != CLGAN_OK) return st;
+  if (!ok)
+    return clgan_fail(CLGAN_ERR_INVALID, "gemm: no image-read weight gradient for %zu x %zu x %zu "
+                      "on this context (ask clgan_gemm_conv_filter_ok first)", cout, kdim, p);
+  size_t img_floats = (size_t)x->cin * x->n * x->hp * x->wp;
+  if (buf_short("the padded image", x->img, 1, img_floats, img_floats) ||
+      buf_short("dY", dy, cout, p, p) || buf_short("dW", dw, cout, kdim, kdim))
+    return CLGAN_ERR_INVALID;
+  if (x->img.off + img_floats >= ((size_t)1 << 32) || dy.off + cout * p >= ((size_t)1 << 32) ||
+      img_floats >= ((size_t)1 << 31))
+    return clgan_fail(CLGAN_ERR_UNSUPPORTED, "gemm: matrices beyond 32-bit indexing");
+  return own_gemm(ctx, 0, 1, cout, kdim, p, 1.0f, dy, p, x->img, p, beta, dw, kdim, x);
 }
 
 clgan_status clgan_gemm(clgan_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
@@ -587,11 +642,11 @@ clgan_status clgan_gemm_reserve(clgan_ctx *ctx, size_t m, size_t n, size_t k) {
   if (own_is_tiny(m, n, k)) return CLGAN_OK;
   /* the largest workspace any transposes may need: fully packed, or one
    * of the in-place / swapped forms (their split of k may differ) */
-  own_plan p = own_plan_for(ctx, &cfg, 0, 0, m, n, k, k, n, 1);
+  own_plan p = own_plan_for(ctx, &cfg, 0, 0, m, n, k, k, n, PLAN_PACKED);
   size_t need = p.ws_floats;
   for (int t = 0; t < 4; t++) {
     int ta = t & 1, tb = t >> 1;
-    own_plan q = own_plan_for(ctx, &cfg, ta, tb, m, n, k, ta ? m : k, tb ? k : n, 0);
+    own_plan q = own_plan_for(ctx, &cfg, ta, tb, m, n, k, ta ? m : k, tb ? k : n, PLAN_CHOOSE);
     if (q.ws_floats > need) need = q.ws_floats;
   }
   if ((st = ws_reserve(ctx, need)) != CLGAN_OK) return st;
