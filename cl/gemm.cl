@@ -252,17 +252,19 @@ __kernel void gemm_tile(int m, int n, int k, int kz, float alpha, float beta,
   store_tile(acc, m, n, i0, j0, alpha, beta, c + c_off + (size_t)z * c_zstride, c_rs, c_cs);
 }
 
-/* gemm_tile with op(A) the im2col matrix of a convolution, read from the
- * (zero-padded) image itself rather than from a materialised column matrix:
- *   op(A)(i, p) = img[img_off + c*cstride + ki*wp + kj + pix(p)]
- * for row i = (c*kw + ki)*kw + kj (a tap of input channel c) and column
- * p = (b*ho + oy)*wo + ox (an output pixel), pix(p) = b*hpwp + oy*s*wp + ox*s
- * in the padded image (planes of hpwp floats, rows of wp, channels cstride
- * apart). The weight gradient dW^T = col x dY^T, i.e. m = cin*kw*kw,
- * k = n*ho*wo, with dY in B's panels; the long k loop walks output pixels. */
+/* gemm_tile with op(A) an im2col matrix (or its transpose) read from the
+ * (zero-padded) image itself rather than from a materialised copy:
+ *   op(A)(i, p) = img[img_off + R(i) + K(p)]
+ * where R and K each split their index into three digits and weigh them:
+ *   i = (d3*rn2 + d2)*rn1 + d1  ->  R(i) = d3*rt3 + d2*rt2 + d1*rt1
+ * (K likewise with kn1, kn2, kt1..kt3). A tap (c, ki, kj) weighs
+ * (cstride, wp, 1), an output pixel (b, oy, ox) (hp*wp, stride*wp, stride),
+ * so rows = taps, k = pixels is col itself (the weight gradient
+ * dW^T = col x dY^T) and rows = pixels, k = taps is col^T (the forward
+ * Y^T = col^T x W^T). The k loop walks K's digits like an odometer. */
 __kernel void gemm_tile_conv(int m, int n, int k, int kz, float alpha, float beta,
-                             __global const float *img, uint img_off, int cstride, int hpwp,
-                             int wp, int kw, int s, int ho, int wo,
+                             __global const float *img, uint img_off, int rn1, int rn2, int rt1,
+                             int rt2, int rt3, int kn1, int kn2, int kt1, int kt2, int kt3,
                              __global const float *bp, uint bp_off,
                              __global float *c, uint c_off, int c_rs, int c_cs, uint c_zstride) {
   const int tj = get_global_id(0), ti = get_global_id(1), z = get_global_id(2);
@@ -273,13 +275,13 @@ __kernel void gemm_tile_conv(int m, int n, int k, int kz, float alpha, float bet
   size_t roff[TM];
 #pragma unroll
   for (int r = 0; r < TM; r++) {
-    int i = min(i0 + r, m - 1), ch = i / (kw * kw), t = i - ch * kw * kw, ki = t / kw;
-    roff[r] = img_off + (size_t)ch * cstride + (size_t)ki * wp + (size_t)(t - ki * kw);
+    int i = min(i0 + r, m - 1), q = i / rn1, d1 = i - q * rn1, d3 = q / rn2, d2 = q - d3 * rn2;
+    roff[r] = img_off + (size_t)d3 * rt3 + (size_t)d2 * rt2 + (size_t)d1 * rt1;
   }
-  /* output pixel of column kb, and its offset in the padded image */
-  int ox = kb % wo, oy = (kb / wo) % ho, b = kb / wo / ho;
-  size_t xo = (size_t)b * hpwp + (size_t)oy * s * wp + (size_t)ox * s;
-  const int row_jump = s * wp - wo * s, img_jump = hpwp - ho * s * wp;
+  /* K's digits at column kb, and the jumps when a digit wraps */
+  int q = kb / kn1, e1 = kb - q * kn1, e3 = q / kn2, e2 = q - e3 * kn2;
+  size_t xo = (size_t)e3 * kt3 + (size_t)e2 * kt2 + (size_t)e1 * kt1;
+  const int jump2 = kt2 - kn1 * kt1, jump3 = kt3 - kn2 * kt2;
   float16 acc[TM][NV];
 #pragma unroll
   for (int r = 0; r < TM; r++)
@@ -296,10 +298,10 @@ __kernel void gemm_tile_conv(int m, int n, int k, int kz, float alpha, float bet
 #pragma unroll
       for (int v = 0; v < NV; v++) acc[r][v] = fma(ar, bv[v], acc[r][v]);
     }
-    xo += s;
-    if (++ox == wo) {
-      ox = 0, xo += row_jump;
-      if (++oy == ho) oy = 0, xo += img_jump;
+    xo += kt1;
+    if (++e1 == kn1) {
+      e1 = 0, xo += jump2;
+      if (++e2 == kn2) e2 = 0, xo += jump3;
     }
   }
   store_tile(acc, m, n, i0, j0, alpha, beta, c + c_off + (size_t)z * c_zstride, c_rs, c_cs);

@@ -302,6 +302,31 @@ clgan_status clgan_col2im(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_buf c
   return run_col2im(ctx, s, col, img);
 }
 
+/* On CPUs the own GEMM reads a conv's im2col matrix from the (zero-padded)
+ * image itself (cl/gemm.cl's gemm_tile_conv): no column matrix written and
+ * read back, and no packing of it; only a padded copy of the image, k*k /
+ * stride^2 times smaller, in col's place. (On GPUs the regular GEMMs are
+ * CLBlast's, and the strided reads would not coalesce.) Whether that runs
+ * for an m x n x k product of this conv: */
+static clgan_status from_image(clgan_ctx *ctx, const clgan_conv_shape *s, size_t m, size_t n,
+                               size_t k, int *ok) {
+  *ok = 0;
+  size_t padded = (size_t)s->cin * s->n * (s->h + 2 * s->pad) * (s->w + 2 * s->pad);
+  if (!ctx->dev.is_cpu || padded > col_floats(s)) return CLGAN_OK;
+  return clgan_gemm_conv_ok(ctx, m, n, k, ok);
+}
+
+/* The conv's image as the GEMM reads it: padded into col, or as it is. */
+static clgan_status padded_image(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_buf img,
+                                 clgan_buf col, clgan_gemm_conv_x *x) {
+  clgan_gemm_conv_x v = {img,    s->cin,   s->n,  s->h + 2 * s->pad, s->w + 2 * s->pad,
+                         s->k,   s->stride, s->ho, s->wo};
+  *x = v;
+  if (s->pad == 0) return CLGAN_OK;
+  x->img = col;
+  return run_pad(ctx, s, img, col);
+}
+
 /* ---- The conv core: three modes, named for Conv2d ---------------------------
  * `op` names the public entry point in error messages; the argument names
  * (and the checked sizes) are the conv's: img is the image side [cin, n, h, w],
@@ -322,6 +347,13 @@ static clgan_status core_forward(clgan_ctx *ctx, const clgan_conv_shape *s, clga
   size_t kdim = (size_t)s->cin * s->k * s->k, p = (size_t)s->n * s->ho * s->wo;
   clgan_buf b = img;
   if (!direct) {
+    int ok;
+    if ((st = from_image(ctx, s, (size_t)s->cout, p, kdim, &ok)) != CLGAN_OK) return st;
+    if (ok) {
+      clgan_gemm_conv_x x;
+      if ((st = padded_image(ctx, s, img, col, &x)) != CLGAN_OK) return st;
+      return clgan_gemm_conv_forward(ctx, (size_t)s->cout, w, &x, feat);
+    }
     if ((st = run_im2col(ctx, s, img, col)) != CLGAN_OK) return st;
     b = col;
   }
@@ -363,23 +395,12 @@ static clgan_status core_filter(clgan_ctx *ctx, const clgan_conv_shape *s, clgan
   size_t kdim = (size_t)s->cin * s->k * s->k, p = (size_t)s->n * s->ho * s->wo;
   clgan_buf b = img;
   if (!direct) {
-    /* On CPUs the own GEMM reads the taps from the (padded) image itself:
-     * no im2col matrix written and read back, only a padded copy of the
-     * image (k*k/stride^2 times smaller) in col's place. */
-    clgan_gemm_conv_x x = {img, s->cin, s->n, s->h + 2 * s->pad, s->w + 2 * s->pad, s->k,
-                           s->stride, s->ho, s->wo};
-    size_t padded = (size_t)s->cin * s->n * x.hp * x.wp;
-    int ok = 0;
-    if (ctx->dev.is_cpu && padded <= col_floats(s) &&
-        (st = clgan_gemm_conv_filter_ok(ctx, (size_t)s->cout, kdim, p, &ok)) != CLGAN_OK)
-      return st;
+    int ok;
+    if ((st = from_image(ctx, s, (size_t)s->cout, kdim, p, &ok)) != CLGAN_OK) return st;
     if (ok) {
-      if (s->pad > 0) {
-        if ((st = run_pad(ctx, s, img, col)) != CLGAN_OK) return st;
-        x.img = col;
-      }
-      return clgan_gemm_conv_filter(ctx, (size_t)s->cout, feat, &x, accumulate ? 1.0f : 0.0f,
-                                    dw);
+      clgan_gemm_conv_x x;
+      if ((st = padded_image(ctx, s, img, col, &x)) != CLGAN_OK) return st;
+      return clgan_gemm_conv_filter(ctx, (size_t)s->cout, feat, &x, dw, accumulate ? 1.0f : 0.0f);
     }
     if ((st = run_im2col(ctx, s, img, col)) != CLGAN_OK) return st;
     b = col;

@@ -271,11 +271,14 @@ static clgan_status pack(clgan_ctx *ctx, const own_config *cfg, char which, size
   return clgan_launch(ctx, kr, 2, g, l, name);
 }
 
-/* conv_x: B^T's rows (the swapped X) read from an image by gemm_tile_conv
- * (b unused), or NULL. */
+/* conv_x: op(B)^T (the swapped X) read from an image by gemm_tile_conv, b
+ * unused: col itself for a weight gradient (conv_forward 0: X's rows are
+ * taps, k runs over pixels), col^T for a forward (1: rows are pixels, k
+ * runs over taps); or NULL. */
 static clgan_status own_gemm(clgan_ctx *ctx, int ta, int tb, size_t m, size_t n, size_t k,
                              float alpha, clgan_buf a, size_t lda, clgan_buf b, size_t ldb,
-                             float beta, clgan_buf c, size_t ldc, const clgan_gemm_conv_x *conv_x) {
+                             float beta, clgan_buf c, size_t ldc, const clgan_gemm_conv_x *conv_x,
+                             int conv_forward) {
   own_config cfg = own_config_for(ctx);
   if (!conv_x && own_is_tiny(m, n, k))
     return own_simple(ctx, &cfg, ta, tb, (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb,
@@ -318,15 +321,18 @@ static clgan_status own_gemm(clgan_ctx *ctx, int ta, int tb, size_t m, size_t n,
     if (conv_x) {
       const clgan_gemm_conv_x *q = conv_x;
       cl_uint img_off = (cl_uint)q->img.off;
-      int hpwp = q->hp * q->wp, cstride = q->n * hpwp;
-      st = clgan_set_args(kt, 22, sizeof im, &im, sizeof in, &in, sizeof ik, &ik, sizeof ikz, &ikz,
+      /* digits and weights of a tap (c, ki, kj) and of a pixel (b, oy, ox) */
+      int tap[5] = {q->kw, q->kw, 1, q->wp, q->n * q->hp * q->wp};
+      int pix[5] = {q->wo, q->ho, q->stride, q->stride * q->wp, q->hp * q->wp};
+      const int *r = conv_forward ? pix : tap, *kd = conv_forward ? tap : pix;
+      st = clgan_set_args(kt, 25, sizeof im, &im, sizeof in, &in, sizeof ik, &ik, sizeof ikz, &ikz,
                           sizeof t_alpha, &t_alpha, sizeof t_beta, &t_beta, sizeof(cl_mem),
-                          &q->img.mem, sizeof img_off, &img_off, sizeof cstride, &cstride,
-                          sizeof hpwp, &hpwp, sizeof q->wp, &q->wp, sizeof q->kw, &q->kw,
-                          sizeof q->stride, &q->stride, sizeof q->ho, &q->ho, sizeof q->wo,
-                          &q->wo, sizeof(cl_mem), &ws, sizeof y_off, &y_off, sizeof(cl_mem), &t_c,
-                          sizeof t_off, &t_off, sizeof t_rs, &t_rs, sizeof t_cs, &t_cs,
-                          sizeof zstride, &zstride);
+                          &q->img.mem, sizeof img_off, &img_off, sizeof(int), &r[0], sizeof(int),
+                          &r[1], sizeof(int), &r[2], sizeof(int), &r[3], sizeof(int), &r[4],
+                          sizeof(int), &kd[0], sizeof(int), &kd[1], sizeof(int), &kd[2],
+                          sizeof(int), &kd[3], sizeof(int), &kd[4], sizeof(cl_mem), &ws,
+                          sizeof y_off, &y_off, sizeof(cl_mem), &t_c, sizeof t_off, &t_off,
+                          sizeof t_rs, &t_rs, sizeof t_cs, &t_cs, sizeof zstride, &zstride);
     } else {
       st = clgan_set_args(kt, 18, sizeof im, &im, sizeof in, &in, sizeof ik, &ik, sizeof ikz,
                              &ikz, sizeof t_alpha, &t_alpha, sizeof t_beta, &t_beta,
@@ -466,38 +472,63 @@ clgan_status clgan_gemm_with(clgan_ctx *ctx, clgan_gemm_backend backend, int tra
     return clblast_gemm(ctx, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   if (backend != CLGAN_GEMM_OWN && backend != CLGAN_GEMM_CLBLAST)
     return clgan_fail(CLGAN_ERR_INVALID, "gemm: unknown backend %d", (int)backend);
-  return own_gemm(ctx, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL);
+  return own_gemm(ctx, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, 0);
 }
 
-/* ---- weight gradients read from the image ------------------------------- */
+/* ---- products with a conv's im2col matrix read from its image ------------- */
 
-clgan_status clgan_gemm_conv_filter_ok(clgan_ctx *ctx, size_t cout, size_t kdim, size_t p,
-                                       int *ok) {
+clgan_status clgan_gemm_conv_ok(clgan_ctx *ctx, size_t m, size_t n, size_t k, int *ok) {
   *ok = 0;
-  if (own_is_tiny(cout, kdim, p) || p >= ((size_t)1 << 31)) return CLGAN_OK;
+  if (own_is_tiny(m, n, k) || m >= ((size_t)1 << 31) || n >= ((size_t)1 << 31) ||
+      k >= ((size_t)1 << 31))
+    return CLGAN_OK;
   clgan_gemm_backend be;
-  clgan_status st = backend_for(ctx, cout, kdim, p, &be);
+  clgan_status st = backend_for(ctx, m, n, k, &be);
   if (st == CLGAN_OK) *ok = be == CLGAN_GEMM_OWN;
   return st;
 }
 
-clgan_status clgan_gemm_conv_filter(clgan_ctx *ctx, size_t cout, clgan_buf dy,
-                                    const clgan_gemm_conv_x *x, float beta, clgan_buf dw) {
-  size_t kdim = (size_t)x->cin * x->kw * x->kw, p = (size_t)x->n * x->ho * x->wo;
-  int ok;
-  clgan_status st = clgan_gemm_conv_filter_ok(ctx, cout, kdim, p, &ok);
-  if (st != CLGAN_OK) return st;
-  if (!ok)
-    return clgan_fail(CLGAN_ERR_INVALID, "gemm: no image-read weight gradient for %zu x %zu x %zu "
-                      "on this context (ask clgan_gemm_conv_filter_ok first)", cout, kdim, p);
+/* The padded image and the other operands fit what gemm_tile_conv indexes. */
+static clgan_status conv_x_check(const clgan_gemm_conv_x *x, const char *wname, clgan_buf w,
+                                 size_t wr, size_t wc, const char *oname, clgan_buf o, size_t orows,
+                                 size_t ocols) {
   size_t img_floats = (size_t)x->cin * x->n * x->hp * x->wp;
   if (buf_short("the padded image", x->img, 1, img_floats, img_floats) ||
-      buf_short("dY", dy, cout, p, p) || buf_short("dW", dw, cout, kdim, kdim))
+      buf_short(wname, w, wr, wc, wc) || buf_short(oname, o, orows, ocols, ocols))
     return CLGAN_ERR_INVALID;
-  if (x->img.off + img_floats >= ((size_t)1 << 32) || dy.off + cout * p >= ((size_t)1 << 32) ||
-      img_floats >= ((size_t)1 << 31))
+  if (x->img.off + img_floats >= ((size_t)1 << 32) || w.off + wr * wc >= ((size_t)1 << 32) ||
+      o.off + orows * ocols >= ((size_t)1 << 32) || img_floats >= ((size_t)1 << 31))
     return clgan_fail(CLGAN_ERR_UNSUPPORTED, "gemm: matrices beyond 32-bit indexing");
-  return own_gemm(ctx, 0, 1, cout, kdim, p, 1.0f, dy, p, x->img, p, beta, dw, kdim, x);
+  return CLGAN_OK;
+}
+
+static clgan_status conv_entry(clgan_ctx *ctx, size_t m, size_t n, size_t k, const char *what) {
+  int ok;
+  clgan_status st = clgan_gemm_conv_ok(ctx, m, n, k, &ok);
+  if (st == CLGAN_OK && !ok)
+    st = clgan_fail(CLGAN_ERR_INVALID,
+                    "gemm: no %s from the image for %zu x %zu x %zu on this context (ask "
+                    "clgan_gemm_conv_ok first)",
+                    what, m, n, k);
+  return st;
+}
+
+clgan_status clgan_gemm_conv_filter(clgan_ctx *ctx, size_t cout, clgan_buf dy,
+                                    const clgan_gemm_conv_x *x, clgan_buf dw, float beta) {
+  size_t kdim = (size_t)x->cin * x->kw * x->kw, p = (size_t)x->n * x->ho * x->wo;
+  clgan_status st = conv_entry(ctx, cout, kdim, p, "weight gradient");
+  if (st == CLGAN_OK) st = conv_x_check(x, "dY", dy, cout, p, "dW", dw, cout, kdim);
+  if (st != CLGAN_OK) return st;
+  return own_gemm(ctx, 0, 1, cout, kdim, p, 1.0f, dy, p, x->img, p, beta, dw, kdim, x, 0);
+}
+
+clgan_status clgan_gemm_conv_forward(clgan_ctx *ctx, size_t cout, clgan_buf w,
+                                     const clgan_gemm_conv_x *x, clgan_buf y) {
+  size_t kdim = (size_t)x->cin * x->kw * x->kw, p = (size_t)x->n * x->ho * x->wo;
+  clgan_status st = conv_entry(ctx, cout, p, kdim, "forward");
+  if (st == CLGAN_OK) st = conv_x_check(x, "W", w, cout, kdim, "Y", y, cout, p);
+  if (st != CLGAN_OK) return st;
+  return own_gemm(ctx, 0, 0, cout, p, kdim, 1.0f, w, kdim, x->img, p, 0.0f, y, p, x, 1);
 }
 
 clgan_status clgan_gemm(clgan_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,

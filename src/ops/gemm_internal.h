@@ -1,6 +1,6 @@
-/* The own GEMM's entry for the conv core's weight gradients, read straight
- * from the image instead of a materialised im2col matrix. Not part of the
- * public API. */
+/* The own GEMM's entries for the conv core: products with a conv's im2col
+ * matrix read straight from the image instead of a materialised copy. Not
+ * part of the public API. */
 #ifndef CLGAN_OPS_GEMM_INTERNAL_H
 #define CLGAN_OPS_GEMM_INTERNAL_H
 
@@ -15,14 +15,17 @@ typedef struct clgan_gemm_conv_x {
   int cin, n, hp, wp, kw, stride, ho, wo;
 } clgan_gemm_conv_x;
 
-/* Whether clgan_gemm_conv_filter runs for dW[cout, K] += dY[cout, P] x
- * col^T on this context (the own backend takes GEMMs of that shape). */
-clgan_status clgan_gemm_conv_filter_ok(clgan_ctx *ctx, size_t cout, size_t kdim, size_t p,
-                                       int *ok);
+/* Whether an m x n x k product runs on this context's own tiled path (the
+ * condition for the two entries below; their m, n, k as named there). */
+clgan_status clgan_gemm_conv_ok(clgan_ctx *ctx, size_t m, size_t n, size_t k, int *ok);
 
-/* dw = dy x col^T + beta * dw: dy [cout, P] (row stride P), dw [cout, K]
- * (row stride K), K = cin*kw*kw, P = n*ho*wo, col as x describes. */
+/* The weight gradient dw = dy x col^T + beta * dw: dy [cout, P] (row stride
+ * P), dw [cout, K] (row stride K); m, n, k = cout, K, P. */
 clgan_status clgan_gemm_conv_filter(clgan_ctx *ctx, size_t cout, clgan_buf dy,
-                                    const clgan_gemm_conv_x *x, float beta, clgan_buf dw);
+                                    const clgan_gemm_conv_x *x, clgan_buf dw, float beta);
+
+/* The forward y = w x col: w [cout, K], y [cout, P]; m, n, k = cout, P, K. */
+clgan_status clgan_gemm_conv_forward(clgan_ctx *ctx, size_t cout, clgan_buf w,
+                                     const clgan_gemm_conv_x *x, clgan_buf y);
 
 #endif
