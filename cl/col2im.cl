@@ -15,7 +15,9 @@
  *    then adds each contributing col row segment (contiguous in ox). No
  *    divergent per-pixel loops, so it suits CPUs (about 5x faster on PoCL).
  * Both sum in a fixed order, but not the same one: their results may differ
- * in the last bits. */
+ * in the last bits. Channel c of the image starts cstride floats after
+ * channel c - 1 (n*h*w, or more when col holds only some of the images: the
+ * host then passes the first one's offset and their count as n). */
 
 /* n / d by a magic number (m, sh1, sh2, d); see im2col.cl. */
 inline uint udiv(uint n, uint4 g) {
@@ -26,7 +28,7 @@ inline uint udiv(uint n, uint4 g) {
 __kernel void col2im(__global const float *restrict col, uint col_off,
                      __global float *restrict img, uint img_off, uint n, int k, int stride,
                      int pad, int ho, int wo, uint npix /* n*h*w */, uint4 div_w, uint4 div_h,
-                     uint4 div_s) {
+                     uint4 div_s, uint cstride) {
   uint q = get_global_id(0);
   uint c = get_global_id(1);
   if (q >= npix) return;
@@ -51,19 +53,19 @@ __kernel void col2im(__global const float *restrict col, uint col_off,
       sum += col[col_off + (rowbase + j) * ncols + colbase + (uint)ox];
     }
   }
-  img[img_off + c * npix + q] = sum;
+  img[img_off + c * cstride + q] = sum;
 }
 
 __kernel void col2im_rows(__global const float *restrict col, uint col_off,
                           __global float *restrict img, uint img_off, uint n, int k, int stride,
-                          int pad, int ho, int wo, int h, int w) {
+                          int pad, int ho, int wo, int h, int w, uint cstride) {
   uint t = get_global_id(0);           /* b*h + y */
   uint c = get_global_id(1);
   if (t >= n * (uint)h) return;
   int y = (int)(t % (uint)h);
   uint b = t / (uint)h;
   uint ncols = n * (uint)ho * (uint)wo;
-  __global float *dst = img + img_off + (c * n * (uint)h + t) * (uint)w;
+  __global float *dst = img + img_off + c * cstride + t * (uint)w;
   for (int x = 0; x < w; x++) dst[x] = 0.0f;
   int yp = y + pad;
   int oy_lo = yp - k + 1 > 0 ? (yp - k + stride) / stride : 0;

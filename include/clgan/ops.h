@@ -86,8 +86,14 @@ clgan_status clgan_conv_shape_conv(int n, int cin, int h, int w, int cout, int k
 clgan_status clgan_conv_shape_convt(int n, int cin, int h, int w, int cout,
                                     int k, int stride, int pad,
                                     clgan_conv_shape *out);
-/* Floats of the col workspace both conv and convT need: cin*k*k * n*ho*wo. */
+/* Floats of the col workspace both conv and convT need on any device: the
+ * whole column matrix, cin*k*k * n*ho*wo. */
 size_t clgan_conv_col_floats(const clgan_conv_shape *s);
+/* The col workspace this context needs for s, every mode (forward,
+ * backward data, backward filter) of conv and convT: at most
+ * clgan_conv_col_floats, less where the conv core reads the column matrix
+ * from the image or builds it a few images at a time (CPU devices). */
+clgan_status clgan_conv_col_need(clgan_ctx *ctx, const clgan_conv_shape *s, size_t *floats);
 
 /* Conv2d. x [cin, n, h, w], w [cout, cin, k, k], y [cout, n, ho, wo],
  * col [cin*k*k, n*ho*wo] workspace. */

@@ -47,8 +47,6 @@ static int add_layer(graph *g, const clgan_dcgan_config *cfg, int idx, int trans
   l->macs = (double)in_c * out_c * k * k * (double)(transposed ? in_px : out_px);
   size_t act_floats = (size_t)out_c * out_px;
   if (act_floats > g->max_act_floats) g->max_act_floats = act_floats;
-  size_t col = clgan_conv_col_floats(&l->shape);
-  if (col > g->max_col_floats) g->max_col_floats = col;
   if (out_c > g->max_channels) g->max_channels = out_c;
   idx++;
   if (bn) {

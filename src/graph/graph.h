@@ -37,7 +37,6 @@ typedef struct graph {
   clgan_tensor_desc tensors[GRAPH_MAX_TENSORS];
   size_t param_floats, stats_floats;
   size_t max_act_floats;   /* largest layer output */
-  size_t max_col_floats;   /* largest im2col workspace */
   int max_channels;
 } graph;
 

@@ -252,8 +252,10 @@ static int col2im_by_rows(const clgan_ctx *ctx) {
   return ctx->dev.is_cpu;
 }
 
+/* img's channels are cstride floats apart (n*h*w unless s covers only some
+ * of its images: see col2im.cl). */
 static clgan_status run_col2im(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_buf col,
-                               clgan_buf img) {
+                               clgan_buf img, cl_uint cstride) {
   int rows = col2im_by_rows(ctx);
   const char *name = rows ? "col2im_rows" : "col2im";
   cl_kernel kern;
@@ -262,10 +264,10 @@ static clgan_status run_col2im(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_
   cl_uint img_off = (cl_uint)img.off, col_off = (cl_uint)col.off, n = (cl_uint)s->n;
   cl_int k = s->k, stride = s->stride, pad = s->pad, ho = s->ho, wo = s->wo, h = s->h, w = s->w;
   if (rows) {
-    st = clgan_set_args(kern, 12, sizeof(cl_mem), &col.mem, sizeof col_off, &col_off,
+    st = clgan_set_args(kern, 13, sizeof(cl_mem), &col.mem, sizeof col_off, &col_off,
                         sizeof(cl_mem), &img.mem, sizeof img_off, &img_off, sizeof n, &n, sizeof k,
                         &k, sizeof stride, &stride, sizeof pad, &pad, sizeof ho, &ho, sizeof wo,
-                        &wo, sizeof h, &h, sizeof w, &w);
+                        &wo, sizeof h, &h, sizeof w, &w, sizeof cstride, &cstride);
     if (st != CLGAN_OK) return st;
     size_t global[2] = {clgan_round_up((size_t)s->n * s->h, 16), (size_t)s->cin};
     return clgan_launch(ctx, kern, 2, global, NULL, name);
@@ -273,10 +275,11 @@ static clgan_status run_col2im(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_
   cl_uint npix = (cl_uint)((uint64_t)s->n * s->h * s->w);
   cl_uint4 div_w = divisor((uint32_t)s->w), div_h = divisor((uint32_t)s->h),
            div_s = divisor((uint32_t)s->stride);
-  st = clgan_set_args(kern, 14, sizeof(cl_mem), &col.mem, sizeof col_off, &col_off, sizeof(cl_mem),
+  st = clgan_set_args(kern, 15, sizeof(cl_mem), &col.mem, sizeof col_off, &col_off, sizeof(cl_mem),
                       &img.mem, sizeof img_off, &img_off, sizeof n, &n, sizeof k, &k, sizeof stride,
                       &stride, sizeof pad, &pad, sizeof ho, &ho, sizeof wo, &wo, sizeof npix, &npix,
-                      sizeof div_w, &div_w, sizeof div_h, &div_h, sizeof div_s, &div_s);
+                      sizeof div_w, &div_w, sizeof div_h, &div_h, sizeof div_s, &div_s,
+                      sizeof cstride, &cstride);
   if (st != CLGAN_OK) return st;
   size_t global[2] = {clgan_round_up(npix, 64), (size_t)s->cin};
   return clgan_launch(ctx, kern, 2, global, NULL, name);
@@ -299,7 +302,7 @@ clgan_status clgan_col2im(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_buf c
       (st = buf_check(col, col_floats(s), op, "col")) != CLGAN_OK ||
       (st = buf_check(img, img_floats(s), op, "img")) != CLGAN_OK)
     return st;
-  return run_col2im(ctx, s, col, img);
+  return run_col2im(ctx, s, col, img, (cl_uint)((uint64_t)s->n * s->h * s->w));
 }
 
 /* On CPUs the own GEMM reads a conv's im2col matrix from the (zero-padded)
@@ -325,6 +328,41 @@ static clgan_status padded_image(clgan_ctx *ctx, const clgan_conv_shape *s, clga
   if (s->pad == 0) return CLGAN_OK;
   x->img = col;
   return run_pad(ctx, s, img, col);
+}
+
+/* Images per column matrix in the adjoint (conv backward data, convT
+ * forward): all of them on GPUs (fewer, larger GEMMs); on CPUs as many as
+ * keep the chunk of col under ADJOINT_CHUNK_FLOATS, which keeps it in the
+ * caches between the GEMM that writes it and the col2im that reads it,
+ * and the workspace small. */
+#define ADJOINT_CHUNK_FLOATS ((size_t)4 << 20)
+static size_t adjoint_chunk = 0; /* 0: ADJOINT_CHUNK_FLOATS */
+
+void clgan_conv_set_adjoint_chunk(size_t floats) { adjoint_chunk = floats; }
+
+static int adjoint_images(const clgan_ctx *ctx, const clgan_conv_shape *s) {
+  if (!ctx->dev.is_cpu && adjoint_chunk == 0) return s->n;
+  size_t per_image = (size_t)s->cin * s->k * s->k * s->ho * s->wo;
+  size_t per = (adjoint_chunk ? adjoint_chunk : ADJOINT_CHUNK_FLOATS) / per_image;
+  if (per < 1) per = 1;
+  return per < (size_t)s->n ? (int)per : s->n;
+}
+
+clgan_status clgan_conv_col_need(clgan_ctx *ctx, const clgan_conv_shape *s, size_t *floats) {
+  *floats = 0;
+  clgan_status st = shape_check(s, "clgan_conv_col_need");
+  if (st != CLGAN_OK || col_is_image(s)) return st;
+  size_t kdim = (size_t)s->cin * s->k * s->k, p = (size_t)s->n * s->ho * s->wo;
+  size_t padded = s->pad > 0 ? (size_t)s->cin * s->n * (s->h + 2 * s->pad) * (s->w + 2 * s->pad)
+                             : 0;
+  int fwd, filt;
+  if ((st = from_image(ctx, s, (size_t)s->cout, p, kdim, &fwd)) != CLGAN_OK ||
+      (st = from_image(ctx, s, (size_t)s->cout, kdim, p, &filt)) != CLGAN_OK)
+    return st;
+  size_t need = kdim * s->ho * s->wo * (size_t)adjoint_images(ctx, s);
+  size_t other = fwd && filt ? padded : col_floats(s);
+  *floats = need > other ? need : other;
+  return CLGAN_OK;
 }
 
 /* ---- The conv core: three modes, named for Conv2d ---------------------------
@@ -369,15 +407,27 @@ static clgan_status core_adjoint(clgan_ctx *ctx, const clgan_conv_shape *s, clga
   int direct = col_is_image(s);
   if ((st = buf_check(feat, feat_floats(s), op, feat_name)) != CLGAN_OK ||
       (st = buf_check(w, weight_floats(s), op, "w")) != CLGAN_OK ||
-      (st = buf_check(img, img_floats(s), op, img_name)) != CLGAN_OK ||
-      (!direct && (st = buf_check(col, col_floats(s), op, "col")) != CLGAN_OK))
+      (st = buf_check(img, img_floats(s), op, img_name)) != CLGAN_OK)
     return st;
   size_t kdim = (size_t)s->cin * s->k * s->k, p = (size_t)s->n * s->ho * s->wo;
-  clgan_buf d = direct ? img : col;
-  if ((st = clgan_gemm(ctx, 1, 0, kdim, p, (size_t)s->cout, 1.0f, w, kdim, feat, p, 0.0f, d, p)) !=
-      CLGAN_OK)
-    return st;
-  return direct ? CLGAN_OK : run_col2im(ctx, s, col, img);
+  if (direct)
+    return clgan_gemm(ctx, 1, 0, kdim, p, (size_t)s->cout, 1.0f, w, kdim, feat, p, 0.0f, img, p);
+  /* The column matrix a few images at a time (adjoint_images): a smaller
+   * col, still in cache when col2im reads it back. */
+  int per = adjoint_images(ctx, s);
+  clgan_conv_shape part = *s;
+  size_t pix = (size_t)s->ho * s->wo, hw = (size_t)s->h * s->w;
+  if ((st = buf_check(col, kdim * pix * (size_t)per, op, "col")) != CLGAN_OK) return st;
+  cl_uint cstride = (cl_uint)((uint64_t)s->n * hw);
+  for (int b0 = 0; b0 < s->n && st == CLGAN_OK; b0 += per) {
+    part.n = s->n - b0 < per ? s->n - b0 : per;
+    size_t pp = (size_t)part.n * pix;
+    st = clgan_gemm(ctx, 1, 0, kdim, pp, (size_t)s->cout, 1.0f, w, kdim,
+                    clgan_buf_at(feat, (size_t)b0 * pix), p, 0.0f, col, pp);
+    if (st == CLGAN_OK)
+      st = run_col2im(ctx, &part, col, clgan_buf_at(img, (size_t)b0 * hw), cstride);
+  }
+  return st;
 }
 
 /* dw (+)= feat x im2col(img)^T. */

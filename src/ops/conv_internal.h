@@ -26,4 +26,10 @@ typedef enum clgan_im2col_map {
 
 void clgan_conv_set_im2col_map(clgan_im2col_map map);
 
+/* The adjoint (conv backward data, convT forward) builds its column matrix
+ * a few images at a time, at most this many floats per chunk (at least one
+ * image), on every device; 0 restores the default (CPUs: 4M floats; GPUs:
+ * all images at once). Process-wide, like the maps above. */
+void clgan_conv_set_adjoint_chunk(size_t floats);
+
 #endif
