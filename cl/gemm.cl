@@ -173,6 +173,27 @@ PACK_KERNELS(TN, gemm_pack_b_i, gemm_pack_b_p)
 inline void store_tile(float16 (*acc)[NV], int m, int n, int i0, int j0, float alpha, float beta,
                        __global float *c, int c_rs, int c_cs) {
   const int nrows = min(TM, m - i0), ncols = min(TN, n - j0);
+#if TM == 8
+  /* transposed store of a whole tile (C^T's columns are 8 consecutive
+   * floats): 8x8 blocks transposed in registers, then one vector per column */
+  if (c_rs == 1 && nrows == TM && ncols == TN) {
+#pragma unroll
+    for (int h = 0; h < 2 * NV; h++) {
+      float8 blk[8];
+#pragma unroll
+      for (int r = 0; r < 8; r++) blk[r] = h & 1 ? acc[r][h / 2].hi : acc[r][h / 2].lo;
+      transpose8(blk);
+#pragma unroll
+      for (int q = 0; q < 8; q++) {
+        __global float *cp = c + (size_t)(j0 + 8 * h + q) * c_cs + i0;
+        float8 out = alpha * blk[q];
+        if (beta != 0.0f) out += beta * vload8(0, cp);
+        vstore8(out, 0, cp);
+      }
+    }
+    return;
+  }
+#endif
   if (c_cs != 1) {
 #pragma unroll
     for (int r = 0; r < TM; r++) {

@@ -52,6 +52,9 @@ static const layer layers[] = {
     {"G 32->64 k4 s2 p1, n 5 (weight gradient from the image)", 1, 5, 4, 32, 32, 3, 4, 2, 1},
     {"conv 70x70 k3 s1 p2 (weight gradient from the image)", 0, 1, 2, 70, 70, 3, 3, 1, 2},
     {"conv 130x128 k4 s3 p1, n 3 (weight gradient from the image)", 0, 3, 1, 130, 128, 2, 4, 3, 1},
+    /* 32 output channels: whole 8 x 32 tiles of C^T, stored as vectors */
+    {"D 32->16 k4 s2 p1, 4 -> 32 channels", 0, 2, 4, 32, 32, 32, 4, 2, 1},
+    {"G 16->32 k4 s2 p1, 32 -> 8 channels", 1, 2, 32, 16, 16, 8, 4, 2, 1},
 };
 #define NLAYERS ((int)(sizeof layers / sizeof layers[0]))
 
