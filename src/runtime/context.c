@@ -7,24 +7,6 @@
 
 #include "internal.h"
 
-/* Some GPU drivers (NVIDIA's among them) hold enqueued commands back until a
- * flush or a wait, so a training step of a few hundred launches would only
- * start on the device once the host had enqueued all of it: host and device
- * time would add up. A flush every few launches lets the device start while
- * the host goes on enqueueing. CPU implementations run commands as they come
- * (a flush there only costs), so they get none. CLGAN_FLUSH_EVERY=N sets the
- * interval (0: never), for measurements. */
-#define GPU_FLUSH_EVERY 8
-static int flush_interval(const clgan_device_info *dev) {
-  const char *e = getenv("CLGAN_FLUSH_EVERY");
-  if (e && *e) {
-    char *end;
-    long v = strtol(e, &end, 10);
-    if (*end == '\0' && v >= 0 && v <= 1000000) return (int)v;
-  }
-  return dev->is_cpu ? 0 : GPU_FLUSH_EVERY;
-}
-
 clgan_status clgan_ctx_create(const clgan_ctx_options *opts, clgan_ctx **out) {
   *out = NULL;
   clgan_ctx_options def = {0};
@@ -57,7 +39,6 @@ clgan_status clgan_ctx_create(const clgan_ctx_options *opts, clgan_ctx **out) {
                                     opts->profiling ? CL_QUEUE_PROFILING_ENABLE : 0, &err);
   if ((st = clgan_cl_check(err, "clCreateCommandQueue")) != CLGAN_OK) goto fail;
   if (opts->profiling && (st = clgan_profile_create(ctx)) != CLGAN_OK) goto fail;
-  ctx->flush_every = flush_interval(&ctx->dev);
   *out = ctx;
   return CLGAN_OK;
 fail:
@@ -115,13 +96,6 @@ clgan_status clgan_launch(clgan_ctx *ctx, cl_kernel k, cl_uint dims, const size_
                           const size_t *local, const char *what) {
   cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, global, local, 0, NULL,
                                       clgan_profile_next_event(ctx, what));
-  if (err == CL_SUCCESS && ctx->flush_every > 0 && ++ctx->unflushed >= ctx->flush_every) {
-    ctx->unflushed = 0;
-    err = clFlush(ctx->queue);
-    if (err != CL_SUCCESS)
-      return clgan_fail(CLGAN_ERR_OPENCL, "clFlush after %s failed on %s: %s (%d)", what,
-                        ctx->dev.name, clgan_cl_error_name(err), (int)err);
-  }
   if (err == CL_SUCCESS) return CLGAN_OK;
   return clgan_fail(CLGAN_ERR_OPENCL, "clEnqueueNDRangeKernel(%s) failed on %s: %s (%d)", what,
                     ctx->dev.name, clgan_cl_error_name(err), (int)err);

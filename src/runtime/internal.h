@@ -40,8 +40,6 @@ struct clgan_ctx {
   clgan_program_entry programs[CLGAN_MAX_PROGRAMS];
   clgan_kernel_entry kernels[CLGAN_MAX_KERNELS];
   struct clgan_profile *prof;       /* per-kernel events; NULL unless profiling (profile.c) */
-  int flush_every;                  /* clFlush after this many launches (0: never) */
-  int unflushed;                    /* launches since the last flush */
 };
 
 /* Sets the thread's error detail and returns status (printf-style). */
