@@ -13,6 +13,13 @@
  * When k = 1, stride 1, pad 0 the column matrix *is* the image, so im2col and
  * col2im are skipped and col is not touched.
  *
+ * On CPU devices, where the engine's own GEMM runs, the forward and the
+ * weight gradient never build col: the GEMM reads the taps from a
+ * zero-padded copy of the image (kept in col's place, k*k/stride^2 times
+ * smaller; see from_image), and the backward data builds col a few images
+ * at a time (adjoint_images), so col2im finds it in cache. clgan_conv_col_need
+ * says how much col that leaves. Elsewhere col is the whole matrix.
+ *
  * im2col runs one work-item per col element on GPUs and on 1x1 outputs, and
  * one per segment of a col row (an output image or a block of its rows,
  * looping over oy and ox) on CPUs; CLGAN_IM2COL=elements|rows forces either.
