@@ -167,6 +167,28 @@ static inline void transpose8(float8 *m) {
 PACK_KERNELS(TM, gemm_pack_a_i, gemm_pack_a_p)
 PACK_KERNELS(TN, gemm_pack_b_i, gemm_pack_b_p)
 
+inline void zero_tile(float16 (*acc)[NV]) {
+#pragma unroll
+  for (int r = 0; r < TM; r++)
+#pragma unroll
+    for (int v = 0; v < NV; v++) acc[r][v] = (float16)(0.0f);
+}
+
+/* acc += the outer product of one column of op(A) (TM values, ap[roff[r]])
+ * and one row of B's panel (TN contiguous values at bq). */
+inline void rank1_update(float16 (*acc)[NV], __global const float *ap, const size_t *roff,
+                         __global const float *bq) {
+  float16 bv[NV];
+#pragma unroll
+  for (int v = 0; v < NV; v++) bv[v] = vload16(v, bq);
+#pragma unroll
+  for (int r = 0; r < TM; r++) {
+    float16 ar = (float16)(ap[roff[r]]);
+#pragma unroll
+    for (int v = 0; v < NV; v++) acc[r][v] = fma(ar, bv[v], acc[r][v]);
+  }
+}
+
 /* Stores alpha * acc (+ beta * C) for the tile at (i0, j0), C(i, j) at
  * c[i*c_rs + j*c_cs]: rows as vectors, or element by element for a
  * transposed store (c_cs != 1; once per tile, after its whole k loop). */
@@ -254,22 +276,9 @@ __kernel void gemm_tile(int m, int n, int k, int kz, float alpha, float beta,
 #pragma unroll
   for (int r = 0; r < TM; r++) roff[r] = (size_t)min(r, m - 1 - i0) * a_rs;
   float16 acc[TM][NV];
-#pragma unroll
-  for (int r = 0; r < TM; r++)
-#pragma unroll
-    for (int v = 0; v < NV; v++) acc[r][v] = (float16)(0.0f);
-  for (int p = kb; p < ke; p++) {
-    __global const float *ap = pa + (size_t)p * a_ks;
-    float16 bv[NV];
-#pragma unroll
-    for (int v = 0; v < NV; v++) bv[v] = vload16(v, pb + (size_t)p * TN);
-#pragma unroll
-    for (int r = 0; r < TM; r++) {
-      float16 ar = (float16)(ap[roff[r]]);
-#pragma unroll
-      for (int v = 0; v < NV; v++) acc[r][v] = fma(ar, bv[v], acc[r][v]);
-    }
-  }
+  zero_tile(acc);
+  for (int p = kb; p < ke; p++)
+    rank1_update(acc, pa + (size_t)p * a_ks, roff, pb + (size_t)p * TN);
   store_tile(acc, m, n, i0, j0, alpha, beta, c + c_off + (size_t)z * c_zstride, c_rs, c_cs);
 }
 
@@ -304,21 +313,9 @@ __kernel void gemm_tile_conv(int m, int n, int k, int kz, float alpha, float bet
   size_t xo = (size_t)e3 * kt3 + (size_t)e2 * kt2 + (size_t)e1 * kt1;
   const int jump2 = kt2 - kn1 * kt1, jump3 = kt3 - kn2 * kt2;
   float16 acc[TM][NV];
-#pragma unroll
-  for (int r = 0; r < TM; r++)
-#pragma unroll
-    for (int v = 0; v < NV; v++) acc[r][v] = (float16)(0.0f);
+  zero_tile(acc);
   for (int p = kb; p < ke; p++) {
-    __global const float *ap = img + xo;
-    float16 bv[NV];
-#pragma unroll
-    for (int v = 0; v < NV; v++) bv[v] = vload16(v, pb + (size_t)p * TN);
-#pragma unroll
-    for (int r = 0; r < TM; r++) {
-      float16 ar = (float16)(ap[roff[r]]);
-#pragma unroll
-      for (int v = 0; v < NV; v++) acc[r][v] = fma(ar, bv[v], acc[r][v]);
-    }
+    rank1_update(acc, img + xo, roff, pb + (size_t)p * TN);
     xo += kt1;
     if (++e1 == kn1) {
       e1 = 0, xo += jump2;

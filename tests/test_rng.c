@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "test_util.h"
 #include "train/rng.h"
 
 /* The definition: uniforms in order, two per pair, the last pair's second
@@ -47,9 +48,5 @@ int main(void) {
   TCase *tc = tcase_create("rng");
   tcase_add_test(tc, test_normal_matches_definition);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return tu_run(s); /* no OpenCL context is created: none is used */
 }
