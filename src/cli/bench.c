@@ -186,12 +186,16 @@ static void print_profile(const bench_result *r) {
          r->profile_wall_ms > 0 ? 100 * busy / r->profile_wall_ms : 0,
          p->dropped ? " (some launches were not recorded: capacity)" : "");
   clgan_profile_item k[CLGAN_PROFILE_MAX_NAMES];
-  int nk = sorted_kernels(p, k);
+  int nk = sorted_kernels(p, k), clblast = 0;
   printf("  top kernels:");
   for (int i = 0; i < nk && i < 6; i++)
     printf("%s %s %.1f%% (%.1f ms, %ld)", i ? "," : "", k[i].name,
            busy > 0 ? 100 * k[i].seconds * 1e3 / busy : 0, k[i].seconds * 1e3, k[i].launches);
   printf("\n");
+  for (int i = 0; i < nk; i++) clblast |= strcmp(k[i].name, "clblast_sgemm") == 0;
+  if (clblast)
+    printf("  (clblast_sgemm is the last kernel of each CLBlast SGEMM only: it may run several, "
+           "which the wall time includes)\n");
 }
 
 static void print_device(const device_run *d, const bench_options *o) {
