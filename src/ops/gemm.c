@@ -148,7 +148,8 @@ static size_t own_views(own_plan *p, size_t k, int rows_in_place) {
 /* How a plan is chosen: the formulation that packs least; the fully packed
  * one (the largest workspace, what clgan_gemm_reserve sets aside for a
  * shape whatever its transposes); or the swapped one with X read from an
- * image by gemm_tile_conv (clgan_gemm_conv_filter), nothing of X packed. */
+ * image by gemm_tile_conv (clgan_gemm_conv_filter and _forward), nothing of X
+ * packed. */
 enum { PLAN_CHOOSE, PLAN_PACKED, PLAN_CONV_X };
 
 static own_plan own_plan_for(const clgan_ctx *ctx, const own_config *cfg, int ta, int tb,
@@ -334,13 +335,12 @@ static clgan_status own_gemm(clgan_ctx *ctx, int ta, int tb, size_t m, size_t n,
                           sizeof y_off, &y_off, sizeof(cl_mem), &t_c, sizeof t_off, &t_off,
                           sizeof t_rs, &t_rs, sizeof t_cs, &t_cs, sizeof zstride, &zstride);
     } else {
-      st = clgan_set_args(kt, 18, sizeof im, &im, sizeof in, &in, sizeof ik, &ik, sizeof ikz,
-                             &ikz, sizeof t_alpha, &t_alpha, sizeof t_beta, &t_beta,
-                             sizeof(cl_mem), &x_mem, sizeof x_off, &x_off, sizeof p.a_ps, &p.a_ps,
-                             sizeof p.a_ks, &p.a_ks, sizeof p.a_rs, &p.a_rs, sizeof(cl_mem), &ws,
-                             sizeof y_off, &y_off, sizeof(cl_mem), &t_c, sizeof t_off, &t_off,
-                             sizeof t_rs, &t_rs, sizeof t_cs, &t_cs, sizeof zstride,
-                             &zstride);
+      st = clgan_set_args(kt, 18, sizeof im, &im, sizeof in, &in, sizeof ik, &ik, sizeof ikz, &ikz,
+                          sizeof t_alpha, &t_alpha, sizeof t_beta, &t_beta, sizeof(cl_mem),
+                          &x_mem, sizeof x_off, &x_off, sizeof p.a_ps, &p.a_ps, sizeof p.a_ks,
+                          &p.a_ks, sizeof p.a_rs, &p.a_rs, sizeof(cl_mem), &ws, sizeof y_off,
+                          &y_off, sizeof(cl_mem), &t_c, sizeof t_off, &t_off, sizeof t_rs, &t_rs,
+                          sizeof t_cs, &t_cs, sizeof zstride, &zstride);
     }
     if (st != CLGAN_OK) return st;
     size_t lx = p.lx, ly = p.ly;
