@@ -22,7 +22,7 @@ static void ref_normal(clgan_rng *r, float *x, size_t n, float mean, float std) 
 }
 
 START_TEST(test_normal_matches_definition) {
-  /* one value, odd and even, around the threading threshold and the block */
+  /* one value, odd and even, pair by pair and by blocks (from 65536 values on) */
   static const size_t sizes[] = {1, 2, 7, 8191, 8192, 8193, 65535, 65536, 65537, 200001};
   for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++) {
     size_t n = sizes[t];

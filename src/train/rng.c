@@ -53,27 +53,30 @@ static void *normal_thread(void *arg) {
   return NULL;
 }
 
-/* The uniforms are drawn in order, a block at a time; the transcendental
- * part (most of the time: a model's weights take ~0.1 s of start-up on one
- * core) is shared with a second thread. The result is the same as one
- * thread's, bit for bit. */
+/* Pair by pair: the definition, and the path for the small arrays drawn
+ * inside training (noise: no allocation, no thread). */
+static void normal_pairs(clgan_rng *r, float *x, size_t n, float mean, float std) {
+  for (size_t i = 0; i < n; i += 2) {
+    double two[2] = {clgan_rng_uniform(r), clgan_rng_uniform(r)};
+    box_muller(two, x + i, n - i < 2 ? n - i : 2, mean, std);
+  }
+}
+
+/* Large arrays (a model's weights: ~0.1 s of start-up on one core) draw
+ * their uniforms in order a block at a time, and share the transcendental
+ * part with a second thread. The result is the definition's, bit for bit. */
 #define NORMAL_BLOCK 65536 /* values per block (even) */
-#define NORMAL_THREAD_MIN 8192 /* fewer values: one thread */
 void clgan_rng_normal(clgan_rng *r, float *x, size_t n, float mean, float std) {
-  size_t cap = n < NORMAL_BLOCK ? n + 1 : NORMAL_BLOCK;
-  double *u = malloc(cap * sizeof *u);
+  double *u = n >= NORMAL_BLOCK ? malloc(NORMAL_BLOCK * sizeof *u) : NULL;
+  if (!u) {
+    normal_pairs(r, x, n, mean, std);
+    return;
+  }
   for (size_t b = 0; b < n; b += NORMAL_BLOCK) {
     size_t len = n - b < NORMAL_BLOCK ? n - b : NORMAL_BLOCK;
     size_t draws = (len + 1) & ~(size_t)1;
-    if (!u) { /* no memory for the block: the same values, pair by pair */
-      for (size_t i = 0; i < len; i += 2) {
-        double two[2] = {clgan_rng_uniform(r), clgan_rng_uniform(r)};
-        box_muller(two, x + b + i, len - i < 2 ? len - i : 2, mean, std);
-      }
-      continue;
-    }
     for (size_t i = 0; i < draws; i++) u[i] = clgan_rng_uniform(r);
-    size_t half = len >= NORMAL_THREAD_MIN ? len / 4 * 2 : 0; /* an even split point */
+    size_t half = len / 4 * 2; /* an even split point */
     normal_job j = {u + half, x + b + half, len - half, mean, std};
     pthread_t t;
     int threaded = half > 0 && pthread_create(&t, NULL, normal_thread, &j) == 0;
