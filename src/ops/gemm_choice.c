@@ -1,0 +1,148 @@
+/* The GEMM backend a context uses, per shape class. For a context created
+ * with CLGAN_GEMM_AUTO, first match wins:
+ *   1. the environment variable CLGAN_GEMM=own|clblast forces a backend;
+ *   2. a choice remembered in the disk cache for this device (kind "gemm");
+ *   3. otherwise both backends are timed once and the faster one is
+ *      remembered.
+ * The classes: regular GEMMs (timed on 512^3) and long reductions (k much
+ * larger than m and n: the weight gradients, timed on 128 x 256 x 32768,
+ * where the own kernel's split-K may win even on a device where CLBlast wins
+ * the rest). A backend given explicitly in clgan_ctx_options always wins. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "ops/gemm_own.h"
+#include "runtime/internal.h"
+
+#define GEMM_CACHE_VERSION "3"
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- backend choice ------------------------------------------------------ */
+
+/* The two shape classes and the GEMM each is timed on. */
+enum { CLASS_REGULAR = 0, CLASS_LONG_K = 1 };
+static const size_t class_shape[2][3] = {{512, 512, 512}, {128, 256, 32768}};
+static const int class_trans_b[2] = {0, 1}; /* a weight gradient is dY x col^T */
+
+static int shape_class(size_t m, size_t n, size_t k) {
+  return gemm_long_reduction(m, n, k) ? CLASS_LONG_K : CLASS_REGULAR;
+}
+
+/* Best of a few timed runs of one backend on the class's GEMM. */
+static clgan_status time_backend(clgan_ctx *ctx, clgan_gemm_backend be, int cls, clgan_buf a,
+                                 clgan_buf b, clgan_buf c, double *best) {
+  size_t m = class_shape[cls][0], n = class_shape[cls][1], k = class_shape[cls][2];
+  int tb = class_trans_b[cls];
+  *best = 1e30;
+  for (int r = 0; r < 4; r++) { /* the first run builds kernels */
+    double t0 = now_seconds();
+    clgan_status st =
+        clgan_gemm_with(ctx, be, 0, tb, m, n, k, 1.0f, a, k, b, tb ? k : n, 0.0f, c, n);
+    if (st == CLGAN_OK) st = clgan_ctx_finish(ctx);
+    if (st != CLGAN_OK) return st;
+    double t = now_seconds() - t0;
+    if (r > 0 && t < *best) *best = t;
+  }
+  return CLGAN_OK;
+}
+
+static clgan_status measure_backends(clgan_ctx *ctx, int cls, clgan_gemm_backend *out) {
+  size_t m = class_shape[cls][0], n = class_shape[cls][1], k = class_shape[cls][2];
+  size_t ws_before = ctx->gemm_ws_floats;
+  clgan_buf a = {0}, b = {0}, c = {0};
+  clgan_status st = clgan_buf_alloc(ctx, m * k, &a);
+  if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, k * n, &b);
+  if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, m * n, &c);
+  if (st == CLGAN_OK) st = clgan_fill(ctx, a, m * k, 0.5f);
+  if (st == CLGAN_OK) st = clgan_fill(ctx, b, k * n, 0.25f);
+  double t_own = 1e30, t_blast = 1e30;
+  if (st == CLGAN_OK) st = time_backend(ctx, CLGAN_GEMM_OWN, cls, a, b, c, &t_own);
+  /* A CLBlast failure (unsupported device, no database entry) only loses. */
+  if (st == CLGAN_OK && time_backend(ctx, CLGAN_GEMM_CLBLAST, cls, a, b, c, &t_blast) != CLGAN_OK)
+    t_blast = 1e30;
+  clgan_buf_release(&a);
+  clgan_buf_release(&b);
+  clgan_buf_release(&c);
+  if (st != CLGAN_OK) return st;
+  /* the measurement's workspace is not the model's: give it back (the next
+   * GEMM or clgan_gemm_reserve sizes it for the real shapes) */
+  if (ctx->gemm_ws_floats > ws_before) {
+    clgan_buf_release(&ctx->gemm_ws);
+    ctx->gemm_ws_floats = 0;
+    if (ws_before > 0 && (st = gemm_ws_reserve(ctx, ws_before)) != CLGAN_OK) return st;
+  }
+  *out = t_blast < t_own ? CLGAN_GEMM_CLBLAST : CLGAN_GEMM_OWN;
+  return CLGAN_OK;
+}
+
+/* The remembered choice is tied to the device and to the own kernels' source,
+ * so a changed kernel is measured again. */
+static void cache_key(const clgan_ctx *ctx, int cls, char *key, size_t cap) {
+  char dev[600];
+  clgan_device_key(&ctx->dev, dev, sizeof dev);
+  const char *src = clgan_embedded_source("gemm");
+  snprintf(key, cap, "gemm backend v" GEMM_CACHE_VERSION "|class %d|%s|%016llx", cls, dev,
+           (unsigned long long)clgan_hash_str(CLGAN_FNV_SEED, src ? src : ""));
+}
+
+static clgan_status class_backend(clgan_ctx *ctx, int cls, clgan_gemm_backend *out) {
+  if (ctx->gemm_forced != CLGAN_GEMM_AUTO) {
+    *out = ctx->gemm_forced;
+    return CLGAN_OK;
+  }
+  if (ctx->gemm_chosen[cls] != CLGAN_GEMM_AUTO) {
+    *out = ctx->gemm_chosen[cls];
+    return CLGAN_OK;
+  }
+  const char *env = getenv("CLGAN_GEMM");
+  if (env && *env && strcasecmp(env, "auto") != 0) {
+    if (strcasecmp(env, "own") == 0) *out = CLGAN_GEMM_OWN;
+    else if (strcasecmp(env, "clblast") == 0) *out = CLGAN_GEMM_CLBLAST;
+    else
+      return clgan_fail(CLGAN_ERR_INVALID, "CLGAN_GEMM=%s: expected own, clblast or auto", env);
+    ctx->gemm_chosen[cls] = *out;
+    return CLGAN_OK;
+  }
+  char key[700];
+  cache_key(ctx, cls, key, sizeof key);
+  void *payload = NULL;
+  size_t size = 0;
+  if (clgan_cache_load("gemm", key, &payload, &size) == CLGAN_OK && size == sizeof(int32_t)) {
+    int32_t v;
+    memcpy(&v, payload, sizeof v);
+    if (v == CLGAN_GEMM_OWN || v == CLGAN_GEMM_CLBLAST) {
+      free(payload);
+      ctx->gemm_chosen[cls] = (clgan_gemm_backend)v;
+      *out = ctx->gemm_chosen[cls];
+      return CLGAN_OK;
+    }
+  }
+  free(payload);
+  clgan_gemm_backend be;
+  clgan_status st = measure_backends(ctx, cls, &be);
+  if (st != CLGAN_OK) return st;
+  int32_t v = (int32_t)be;
+  clgan_cache_store("gemm", key, &v, sizeof v); /* best effort */
+  ctx->gemm_chosen[cls] = be;
+  *out = be;
+  return CLGAN_OK;
+}
+
+clgan_status gemm_backend_for(clgan_ctx *ctx, size_t m, size_t n, size_t k,
+                                clgan_gemm_backend *out) {
+  return class_backend(ctx, shape_class(m, n, k), out);
+}
+
+clgan_status clgan_gemm_backend_get(clgan_ctx *ctx, clgan_gemm_backend *out) {
+  return class_backend(ctx, CLASS_REGULAR, out);
+}
+
