@@ -15,7 +15,7 @@ typedef struct bench_options {
   int steps;                 /* timed steps (>= 1) */
   int warmup;                /* untimed steps before them (>= 0; the first builds kernels) */
   int profile;               /* 1: one profiled step on a second, profiling context */
-  clgan_gemm_backend gemm;   /* AUTO unless forced */
+  clgan_tuning tuning;       /* the contexts' (from the environment; --gemm sets .gemm) */
   uint64_t seed;             /* weights and synthetic data */
   /* progress: phase ("setup", "warm-up", "step", "profile"), i of n */
   void (*progress)(void *user, const char *phase, int i, int n);

@@ -107,7 +107,7 @@ static double region_ms(const clgan_profile_report *p, const char *name) {
 /* One warm-up step on a profiling context (it loads the kernels), then the
  * profiled step; per-layer sums from the second. */
 static clgan_status profile_pass(const char *device, const bench_options *o, bench_result *r) {
-  clgan_ctx_options co = {.device = device, .profiling = 1, .gemm = o->gemm};
+  clgan_ctx_options co = {.device = device, .profiling = 1, .tuning = &o->tuning};
   clgan_ctx *ctx = NULL;
   bench_model m = {0};
   clgan_status st = clgan_ctx_create(&co, &ctx);
@@ -163,7 +163,7 @@ clgan_status bench_run(const char *device, const bench_options *o, bench_result 
   }
   progress(o, "setup", 0, 1);
   double t0 = bench_now();
-  clgan_ctx_options co = {.device = device, .gemm = o->gemm};
+  clgan_ctx_options co = {.device = device, .tuning = &o->tuning};
   clgan_ctx *ctx = NULL;
   bench_model m = {0};
   clgan_status st = clgan_ctx_create(&co, &ctx);
@@ -244,7 +244,7 @@ void bench_result_free(bench_result *r) {
 clgan_status bench_first_step(const char *device, const bench_options *o, double *done,
                               bench_startup *out) {
   memset(out, 0, sizeof *out);
-  clgan_ctx_options co = {.device = device, .gemm = o->gemm};
+  clgan_ctx_options co = {.device = device, .tuning = &o->tuning};
   clgan_ctx *ctx = NULL;
   bench_model m = {0};
   clgan_dcgan_stats s;

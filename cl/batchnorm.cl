@@ -8,19 +8,14 @@
  * applies the activation after the affine, the backward its derivative to
  * dy as it reads it. */
 
-#define ACT_NONE 0
-#define ACT_RELU 1
-#define ACT_LEAKY_RELU 2
-#define ACT_TANH 3
-#define ACT_SIGMOID 4
 
 /* The same formulas as cl/act.cl, on four values. */
 static inline float4 act4(float4 v, int act, float slope) {
   switch (act) {
-    case ACT_RELU: return select(v, (float4)(0.0f), isless(v, (float4)(0.0f)));
-    case ACT_LEAKY_RELU: return select(v * slope, v, isgreater(v, (float4)(0.0f)));
-    case ACT_TANH: return tanh(v);
-    case ACT_SIGMOID: return 1.0f / (1.0f + exp(-v));
+    case CLGAN_ACT_RELU: return select(v, (float4)(0.0f), isless(v, (float4)(0.0f)));
+    case CLGAN_ACT_LEAKY_RELU: return select(v * slope, v, isgreater(v, (float4)(0.0f)));
+    case CLGAN_ACT_TANH: return tanh(v);
+    case CLGAN_ACT_SIGMOID: return 1.0f / (1.0f + exp(-v));
     default: return v;
   }
 }
@@ -29,10 +24,10 @@ static inline float4 act4(float4 v, int act, float slope) {
  * cl/act.cl's backward kernels, on four values. */
 static inline float4 dact4(float4 g, float4 o, int act, float slope) {
   switch (act) {
-    case ACT_RELU: return select((float4)(0.0f), g, isgreater(o, (float4)(0.0f)));
-    case ACT_LEAKY_RELU: return select(g * slope, g, isgreater(o, (float4)(0.0f)));
-    case ACT_TANH: return g * (1.0f - o * o);
-    case ACT_SIGMOID: return g * (1.0f - o) * o;
+    case CLGAN_ACT_RELU: return select((float4)(0.0f), g, isgreater(o, (float4)(0.0f)));
+    case CLGAN_ACT_LEAKY_RELU: return select(g * slope, g, isgreater(o, (float4)(0.0f)));
+    case CLGAN_ACT_TANH: return g * (1.0f - o * o);
+    case CLGAN_ACT_SIGMOID: return g * (1.0f - o) * o;
     default: return g;
   }
 }
@@ -44,14 +39,14 @@ static inline float4 dact4(float4 g, float4 o, int act, float slope) {
 static inline float4 grad4(__global const float *gr, __global const float *yr, uint i, int act,
                            float slope) {
   float4 g = vload4(i, gr);
-  return act == ACT_NONE ? g : dact4(g, vload4(i, yr), act, slope);
+  return act == CLGAN_ACT_NONE ? g : dact4(g, vload4(i, yr), act, slope);
 }
 
 /* The same at float index j (the row's tail). */
 static inline float grad1(__global const float *gr, __global const float *yr, uint j, int act,
                           float slope) {
   float g = gr[j];
-  return act == ACT_NONE ? g : dact4((float4)(g), (float4)(yr[j]), act, slope).x;
+  return act == CLGAN_ACT_NONE ? g : dact4((float4)(g), (float4)(yr[j]), act, slope).x;
 }
 
 /* Sum of v over the work-group, same value returned to every work-item. */
@@ -256,8 +251,8 @@ static inline void bn_backward_body(
                      want_dbeta, ACT, slope, scratch);                         \
   }
 
-BN_BACKWARD_KERNEL(bn_backward, ACT_NONE)
-BN_BACKWARD_KERNEL(bn_backward_relu, ACT_RELU)
-BN_BACKWARD_KERNEL(bn_backward_leaky_relu, ACT_LEAKY_RELU)
-BN_BACKWARD_KERNEL(bn_backward_tanh, ACT_TANH)
-BN_BACKWARD_KERNEL(bn_backward_sigmoid, ACT_SIGMOID)
+BN_BACKWARD_KERNEL(bn_backward, CLGAN_ACT_NONE)
+BN_BACKWARD_KERNEL(bn_backward_relu, CLGAN_ACT_RELU)
+BN_BACKWARD_KERNEL(bn_backward_leaky_relu, CLGAN_ACT_LEAKY_RELU)
+BN_BACKWARD_KERNEL(bn_backward_tanh, CLGAN_ACT_TANH)
+BN_BACKWARD_KERNEL(bn_backward_sigmoid, CLGAN_ACT_SIGMOID)

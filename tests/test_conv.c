@@ -179,7 +179,7 @@ static const char *const im2col_names[] = {"elements", "rows"};
  * pre-filled with NaN so an op that reads what it should overwrite fails. */
 static void check_against_reference(int first, int last) {
   clgan_ctx *ctx = tu_ctx();
-  clgan_gemm_backend saved = ctx->gemm_forced;
+  clgan_gemm_backend saved = ctx->tuning.gemm;
   for (int li = first; li < last; li++) {
     setup S;
     setup_make(&S, &layers[li], 1000 + 17 * (uint64_t)li);
@@ -198,7 +198,7 @@ static void check_against_reference(int first, int last) {
     size_t red_w = (size_t)L->n * S.s.ho * S.s.wo;
     clgan_buf y = tu_upload(NULL, S.ny), dx = tu_upload(NULL, S.nx), dw = tu_upload(NULL, S.nw);
     for (int combo = 0; combo < 4; combo++) {
-      ctx->gemm_forced = backends[combo / 2];
+      ctx->tuning.gemm = backends[combo / 2];
       clgan_conv_set_col2im_map(col2im_maps[combo % 2]);
       clgan_conv_set_im2col_map(im2col_maps[combo % 2]);
       /* the adjoint one image at a time in half the runs; the col the
@@ -254,7 +254,7 @@ static void check_against_reference(int first, int last) {
       }
     }
     clgan_conv_set_adjoint_chunk(0);
-    ctx->gemm_forced = saved;
+    ctx->tuning.gemm = saved;
     clgan_conv_set_col2im_map(CLGAN_COL2IM_AUTO);
     clgan_conv_set_im2col_map(CLGAN_IM2COL_AUTO);
     clgan_buf_release(&y);

@@ -178,7 +178,10 @@ END_TEST
  * that would need a larger workspace. */
 START_TEST(test_gemm_reserve_then_frozen) {
   clgan_ctx *ctx = NULL;
-  clgan_ctx_options o = {.device = getenv("CLGAN_TEST_DEVICE"), .gemm = CLGAN_GEMM_OWN};
+  clgan_tuning t;
+  TU_OK(clgan_tuning_from_env(&t));
+  t.gemm = CLGAN_GEMM_OWN;
+  clgan_ctx_options o = {.device = getenv("CLGAN_TEST_DEVICE"), .tuning = &t};
   TU_OK(clgan_ctx_create(&o, &ctx));
   const size_t m = 40, n = 300, k = 200;
   clgan_buf a, b, c;

@@ -11,6 +11,7 @@
 #ifndef CLGAN_OPS_H
 #define CLGAN_OPS_H
 
+#include "clgan/kernel_abi.h"
 #include "clgan/runtime.h"
 
 #ifdef __cplusplus
@@ -145,14 +146,8 @@ clgan_status clgan_gather_batch(clgan_ctx *ctx, cl_mem images, cl_mem order, siz
                                 int c, int hw, clgan_buf out);
 
 /* ---- Activations -------------------------------------------------------- */
-typedef enum clgan_act {
-  CLGAN_ACT_NONE = 0,
-  CLGAN_ACT_RELU,
-  CLGAN_ACT_LEAKY_RELU, /* slope 0.2 in the recipe; the slope is a parameter */
-  CLGAN_ACT_TANH,
-  CLGAN_ACT_SIGMOID,
-  CLGAN_ACT_COUNT
-} clgan_act;
+/* clgan_act (CLGAN_ACT_NONE, RELU, LEAKY_RELU, TANH, SIGMOID) is defined in
+ * clgan/kernel_abi.h, shared with the kernels. */
 
 /* y = act(x); y may equal x. */
 clgan_status clgan_act_forward(clgan_ctx *ctx, clgan_act act, float slope,

@@ -66,10 +66,51 @@ typedef enum clgan_gemm_backend {
   CLGAN_GEMM_BACKEND_COUNT
 } clgan_gemm_backend;
 
+/* A kernel variant forced by tuning, or AUTO (the engine chooses per
+ * device and shape). */
+typedef enum clgan_variant {
+  CLGAN_VARIANT_AUTO = 0,
+  CLGAN_VARIANT_ELEMENTS, /* im2col: one work-item per element; col2im: per pixel */
+  CLGAN_VARIANT_ROWS,     /* one work-item per row (CPU devices) */
+  CLGAN_VARIANT_COUNT
+} clgan_variant;
+
+/* Tuning knobs and overrides of one context, fixed when it is created (the
+ * library keeps no process-wide settings). Zero everywhere means "the engine
+ * chooses": benchmarks, tests and kernel development set fields to force a
+ * kernel variant or a work-group size. clgan_tuning_from_env reads the
+ * environment once; nothing in the library reads it afterwards. */
+typedef struct clgan_tuning {
+  clgan_gemm_backend gemm;     /* CLGAN_GEMM=own|clblast: force the GEMM backend */
+  int gemm_tile[4];            /* CLGAN_GEMM_TILE="tm nv lx ly": the own GEMM's register
+                                  tile and work-group shape (all 0: the device's default) */
+  clgan_variant im2col;        /* CLGAN_IM2COL=elements|rows */
+  clgan_variant col2im;        /* CLGAN_COL2IM=pixels|rows */
+  int conv_from_image;         /* CLGAN_CONV_FROM_IMAGE=0 sets -1: the conv GEMMs never
+                                  read the image directly (0: where they can) */
+  size_t adjoint_chunk_floats; /* col floats per chunk of the conv adjoint (0: CPUs 4M,
+                                  GPUs all images at once) */
+  size_t bn_local;             /* BatchNorm work-group size (0: the device's) */
+  size_t augment_local;        /* augmentation reductions' work-group size (0: the device's) */
+  size_t metrics_local;        /* metrics kernels' work-group cap (0: the device's) */
+  int metrics_sort;            /* 1 radix, 2 bitonic (0: per device) */
+  int metrics_nn_segments;     /* nearest-neighbour search segments (0: per device) */
+  int metrics_swd_chunk;       /* SWD pyramid images per pass (0: as memory allows) */
+  char kernel_dir[512];        /* CLGAN_KERNEL_DIR: build kernels from DIR/<name>.cl
+                                  instead of the embedded copies ("" : embedded) */
+  int cache_off;               /* CLGAN_CACHE=0|off: no disk cache */
+  char cache_dir[1024];        /* CLGAN_CACHE_DIR, else $XDG_CACHE_HOME/clgan or
+                                  ~/.cache/clgan ("" with no home: no disk cache) */
+} clgan_tuning;
+
+/* Fills t from the environment (the variables named above; unset ones give
+ * 0). INVALID, naming the variable, for a value it cannot parse. */
+clgan_status clgan_tuning_from_env(clgan_tuning *t);
+
 typedef struct clgan_ctx_options {
   const char *device;          /* device spec as for clgan_device_pick */
   int profiling;               /* create the queue with profiling enabled */
-  clgan_gemm_backend gemm;     /* CLGAN_GEMM_AUTO unless forced */
+  const clgan_tuning *tuning;  /* NULL: clgan_tuning_from_env */
 } clgan_ctx_options;
 
 typedef struct clgan_ctx clgan_ctx;
@@ -103,6 +144,12 @@ void clgan_ctx_build_counts(const clgan_ctx *ctx, int *from_cache, int *compiled
 /* The device's single-precision FMA peak in GFLOP/s, measured with a small
  * kernel on first use and remembered in the cache directory. */
 clgan_status clgan_ctx_peak_gflops(clgan_ctx *ctx, double *gflops);
+
+/* The context's tuning (fixed at creation, see clgan_tuning). */
+const clgan_tuning *clgan_ctx_tuning(const clgan_ctx *ctx);
+/* Replaces the tuning of a context that is not frozen (tests that run every
+ * variant on one context); the choices take effect from the next plan. */
+clgan_status clgan_ctx_set_tuning(clgan_ctx *ctx, const clgan_tuning *t);
 
 /* Blocks until the queue is empty. */
 clgan_status clgan_ctx_finish(clgan_ctx *ctx);

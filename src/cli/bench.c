@@ -454,7 +454,7 @@ static void startup_argv(char *exe, const bench_options *o, int index, char stor
   ARG("--ndf", "%d", c->ndf);
   ARG("--batch", "%d", c->batch);
   ARG("--seed", "%llu", (unsigned long long)o->seed);
-  ARG("--gemm", "%s", clgan_gemm_backend_name(o->gemm));
+  ARG("--gemm", "%s", clgan_gemm_backend_name(o->tuning.gemm));
 #undef ARG
   argv[n] = NULL;
 }
@@ -514,8 +514,13 @@ int cmd_bench(int argc, char **argv) {
   bench_options o = {.steps = (int)steps,
                      .warmup = (int)warmup,
                      .profile = profile,
-                     .gemm = gemm,
                      .seed = (uint64_t)seed};
+  clgan_status tst = clgan_tuning_from_env(&o.tuning);
+  if (tst != CLGAN_OK) {
+    cli_report(cmd, tst, "cannot read the tuning variables");
+    return 2;
+  }
+  if (gemm != CLGAN_GEMM_AUTO) o.tuning.gemm = gemm;
   if (!set_config(config, &o.cfg)) {
     fprintf(stderr, "clgan bench: unknown --config '%s': use tutorial or gray32\n", config);
     return 2;

@@ -95,21 +95,12 @@ static void cache_key(const clgan_ctx *ctx, int cls, char *key, size_t cap) {
 }
 
 static clgan_status class_backend(clgan_ctx *ctx, int cls, clgan_gemm_backend *out) {
-  if (ctx->gemm_forced != CLGAN_GEMM_AUTO) {
-    *out = ctx->gemm_forced;
+  if (ctx->tuning.gemm != CLGAN_GEMM_AUTO) {
+    *out = ctx->tuning.gemm;
     return CLGAN_OK;
   }
   if (ctx->gemm_chosen[cls] != CLGAN_GEMM_AUTO) {
     *out = ctx->gemm_chosen[cls];
-    return CLGAN_OK;
-  }
-  const char *env = getenv("CLGAN_GEMM");
-  if (env && *env && strcasecmp(env, "auto") != 0) {
-    if (strcasecmp(env, "own") == 0) *out = CLGAN_GEMM_OWN;
-    else if (strcasecmp(env, "clblast") == 0) *out = CLGAN_GEMM_CLBLAST;
-    else
-      return clgan_fail(CLGAN_ERR_INVALID, "CLGAN_GEMM=%s: expected own, clblast or auto", env);
-    ctx->gemm_chosen[cls] = *out;
     return CLGAN_OK;
   }
   char key[700];

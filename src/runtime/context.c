@@ -28,8 +28,13 @@ clgan_status clgan_ctx_create(const clgan_ctx_options *opts, clgan_ctx **out) {
   ctx->dev = list[i];
   free(list);
   ctx->profiling = opts->profiling;
-  ctx->gemm_forced = opts->gemm;
-  ctx->gemm_chosen[0] = ctx->gemm_chosen[1] = opts->gemm;
+  if (opts->tuning)
+    ctx->tuning = *opts->tuning;
+  else if ((st = clgan_tuning_from_env(&ctx->tuning)) != CLGAN_OK) {
+    free(ctx);
+    return st;
+  }
+  ctx->gemm_chosen[0] = ctx->gemm_chosen[1] = ctx->tuning.gemm;
   cl_int err;
   cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->dev.platform,
                                    0};

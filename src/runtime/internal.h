@@ -28,7 +28,7 @@ struct clgan_ctx {
   cl_command_queue queue;
   int profiling;
   int frozen;
-  clgan_gemm_backend gemm_forced;   /* AUTO unless forced by options */
+  clgan_tuning tuning;              /* fixed at creation (clgan_ctx_set_tuning in tests) */
   clgan_gemm_backend gemm_chosen[2]; /* per shape class (regular, long reduction):
                                         AUTO until measured or loaded */
   clgan_buf gemm_ws;                /* own GEMM packing workspace (src/ops/gemm.c) */

@@ -86,15 +86,17 @@ static clgan_status build_program(clgan_ctx *ctx, const char *name, const char *
   cl_program prog = NULL;
   cl_int err;
   double t0 = now_seconds();
+  /* the host's own copy of the shared constants, whatever the kernel dir */
+  const char *abi = clgan_embedded_source("kernel_abi");
   clgan_status st = source_text("common", &common);
   if (st == CLGAN_OK) st = source_text(name, &body);
   if (st != CLGAN_OK) goto out;
-  size_t n = strlen(common) + strlen(body) + 64;
+  size_t n = strlen(abi) + strlen(common) + strlen(body) + 64;
   if (!(full = malloc(n))) {
     st = clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
     goto out;
   }
-  snprintf(full, n, "%s\n#line 1\n%s", common, body);
+  snprintf(full, n, "%s\n%s\n#line 1\n%s", abi, common, body);
 
   char devkey[600];
   clgan_device_key(&ctx->dev, devkey, sizeof devkey);

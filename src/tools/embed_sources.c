@@ -1,5 +1,6 @@
 /* Build tool: embeds kernel sources into the library as C strings.
- * usage: embed_sources OUT.c FILE.cl...  (names are the base names without .cl) */
+ * usage: embed_sources OUT.c FILE.cl|FILE.h...  (names are the base names without
+ * .cl or .h) */
 #include <stdio.h>
 #include <string.h>
 
@@ -38,6 +39,7 @@ int main(int argc, char **argv) {
     base = base ? base + 1 : argv[i];
     size_t n = strlen(base);
     if (n > 3 && strcmp(base + n - 3, ".cl") == 0) n -= 3;
+    else if (n > 2 && strcmp(base + n - 2, ".h") == 0) n -= 2;
     fprintf(out, "  {\"%.*s\", src_%d},\n", (int)n, base, i - 2);
   }
   fprintf(out, "  {NULL, NULL}};\n");

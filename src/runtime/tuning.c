@@ -1,0 +1,86 @@
+/* The context's tuning from the environment: read once, when a context is
+ * created (clgan_ctx_create), never during a step. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+
+static const char *env(const char *name) {
+  const char *v = getenv(name);
+  return v && *v ? v : NULL;
+}
+
+static clgan_status parse_backend(clgan_tuning *t) {
+  const char *v = env("CLGAN_GEMM");
+  if (!v || strcasecmp(v, "auto") == 0) return CLGAN_OK;
+  if (strcasecmp(v, "own") == 0) t->gemm = CLGAN_GEMM_OWN;
+  else if (strcasecmp(v, "clblast") == 0) t->gemm = CLGAN_GEMM_CLBLAST;
+  else return clgan_fail(CLGAN_ERR_INVALID, "CLGAN_GEMM=%s: expected own, clblast or auto", v);
+  return CLGAN_OK;
+}
+
+static clgan_status parse_tile(clgan_tuning *t) {
+  const char *v = env("CLGAN_GEMM_TILE");
+  if (!v) return CLGAN_OK;
+  int tm, nv, lx, ly;
+  char extra;
+  if (sscanf(v, "%d %d %d %d %c", &tm, &nv, &lx, &ly, &extra) != 4 || tm < 1 || tm > 16 ||
+      nv < 1 || nv > 4 || lx < 1 || ly < 1 || lx * ly > 4096)
+    return clgan_fail(CLGAN_ERR_INVALID,
+                      "CLGAN_GEMM_TILE=\"%s\": expected \"TM NV LX LY\" with TM 1-16, NV 1-4 "
+                      "and LX * LY at most 4096",
+                      v);
+  t->gemm_tile[0] = tm, t->gemm_tile[1] = nv, t->gemm_tile[2] = lx, t->gemm_tile[3] = ly;
+  return CLGAN_OK;
+}
+
+/* name=ELEMENTS_WORD|rows */
+static clgan_status parse_variant(const char *name, const char *elements_word,
+                                  clgan_variant *out) {
+  const char *v = env(name);
+  if (!v || strcmp(v, "auto") == 0) return CLGAN_OK;
+  if (strcmp(v, elements_word) == 0) *out = CLGAN_VARIANT_ELEMENTS;
+  else if (strcmp(v, "rows") == 0) *out = CLGAN_VARIANT_ROWS;
+  else
+    return clgan_fail(CLGAN_ERR_INVALID, "%s=%s: expected %s, rows or auto", name, v,
+                      elements_word);
+  return CLGAN_OK;
+}
+
+static void cache_location(clgan_tuning *t) {
+  const char *off = env("CLGAN_CACHE");
+  if (off && (strcmp(off, "0") == 0 || strcmp(off, "off") == 0)) t->cache_off = 1;
+  const char *dir = env("CLGAN_CACHE_DIR"), *xdg = env("XDG_CACHE_HOME"), *home = env("HOME");
+  if (dir)
+    snprintf(t->cache_dir, sizeof t->cache_dir, "%s", dir);
+  else if (xdg)
+    snprintf(t->cache_dir, sizeof t->cache_dir, "%s/clgan", xdg);
+  else if (home)
+    snprintf(t->cache_dir, sizeof t->cache_dir, "%s/.cache/clgan", home);
+}
+
+clgan_status clgan_tuning_from_env(clgan_tuning *t) {
+  memset(t, 0, sizeof *t);
+  clgan_status st = parse_backend(t);
+  if (st == CLGAN_OK) st = parse_tile(t);
+  if (st == CLGAN_OK) st = parse_variant("CLGAN_IM2COL", "elements", &t->im2col);
+  if (st == CLGAN_OK) st = parse_variant("CLGAN_COL2IM", "pixels", &t->col2im);
+  const char *fi = env("CLGAN_CONV_FROM_IMAGE");
+  if (st == CLGAN_OK && fi && strcmp(fi, "0") == 0) t->conv_from_image = -1;
+  const char *kd = env("CLGAN_KERNEL_DIR");
+  if (st == CLGAN_OK && kd) snprintf(t->kernel_dir, sizeof t->kernel_dir, "%s", kd);
+  if (st == CLGAN_OK) cache_location(t);
+  return st;
+}
+
+const clgan_tuning *clgan_ctx_tuning(const clgan_ctx *ctx) { return &ctx->tuning; }
+
+clgan_status clgan_ctx_set_tuning(clgan_ctx *ctx, const clgan_tuning *t) {
+  if (ctx->frozen)
+    return clgan_fail(CLGAN_ERR_FROZEN, "the tuning of a planned context cannot change");
+  ctx->tuning = *t;
+  ctx->gemm_chosen[0] = ctx->gemm_chosen[1] = t->gemm;
+  return CLGAN_OK;
+}
