@@ -223,10 +223,13 @@ clgan_status clgan_safetensors_open(const char *path, clgan_safetensors **out) {
     goto fail;
   }
   size_t n = json_object_size(root);
+  /* the metadata table holds every metadata entry, however few tensors */
+  json_t *meta = json_object_get(root, "__metadata__");
+  size_t nmeta = json_is_object(meta) ? json_object_size(meta) : 0;
   s->tensors = calloc(n ? n : 1, sizeof *s->tensors);
   ranges = calloc(n ? n : 1, sizeof *ranges);
-  s->meta_keys = calloc(n ? n : 1, sizeof(char *));
-  s->meta_values = calloc(n ? n : 1, sizeof(char *));
+  s->meta_keys = calloc(nmeta ? nmeta : 1, sizeof(char *));
+  s->meta_values = calloc(nmeta ? nmeta : 1, sizeof(char *));
   if (!s->tensors || !ranges || !s->meta_keys || !s->meta_values) {
     st = clgan_fail(CLGAN_ERR_NOMEM, "out of memory reading %s", path);
     goto done;
@@ -246,10 +249,13 @@ clgan_status clgan_safetensors_open(const char *path, clgan_safetensors **out) {
           snprintf(msg, sizeof msg, "metadata '%s' is not a string", mk);
           goto fail;
         }
-        if (s->meta_count >= (int)n) break;
         s->meta_keys[s->meta_count] = strdup(mk);
         s->meta_values[s->meta_count] = strdup(json_string_value(mv));
         s->meta_count++;
+        if (!s->meta_keys[s->meta_count - 1] || !s->meta_values[s->meta_count - 1]) {
+          st = clgan_fail(CLGAN_ERR_NOMEM, "out of memory reading %s", path);
+          goto done;
+        }
       }
       continue;
     }
