@@ -196,6 +196,7 @@ static clgan_status setup_buffers(run *r) {
   clgan_status st;
   if ((st = clgan_buf_alloc(r->ctx, img, &r->real)) != CLGAN_OK) return st;
   if ((st = clgan_buf_alloc(r->ctx, nzb, &r->noise)) != CLGAN_OK) return st;
+  /* the trainer always gives the sampler its noise (fixed, evaluation): no seed */
   if ((st = clgan_sampler_create(r->ctx, r->net, 0, &r->sampler)) != CLGAN_OK) return st;
 
   /* Small datasets (the ones this tool is for) live on the device. */
