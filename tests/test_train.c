@@ -10,6 +10,7 @@
 #include "clgan/image.h"
 #include "clgan/train.h"
 #include "test_util.h"
+#include "train/rng.h"
 
 static char root[64];
 
@@ -261,6 +262,75 @@ START_TEST(test_bad_setups) {
 }
 END_TEST
 
+/* G by hand on images first.. first + n of rows [i][nz] ([nz, batch] noise,
+ * zero padding), read back as [c][batch][s][s]. */
+static float *generate_by_hand(clgan_dcgan *net, const float *rows, int first, int n) {
+  const clgan_dcgan_config *c = clgan_dcgan_get_config(net);
+  float *cols = calloc((size_t)c->nz * c->batch, sizeof(float));
+  ck_assert_ptr_nonnull(cols);
+  for (int b = 0; b < n; b++)
+    for (int k = 0; k < c->nz; k++) cols[(size_t)k * c->batch + b] = rows[(size_t)(first + b) * c->nz + k];
+  clgan_buf noise = tu_upload(cols, (size_t)c->nz * c->batch);
+  TU_OK(clgan_dcgan_generate(net, noise, CLGAN_BN_RUNNING));
+  float *fake = tu_download(clgan_dcgan_fake(net),
+                            (size_t)c->channels * c->batch * c->image_size * c->image_size);
+  clgan_buf_release(&noise);
+  free(cols);
+  return fake;
+}
+
+START_TEST(test_sample_order_layout_and_continuation) {
+  clgan_dcgan_config cfg = tiny("unused").cfg;
+  cfg.channels = 3;
+  cfg.nz = 7; /* odd: each image's normals are drawn on their own */
+  clgan_dcgan *net = NULL;
+  TU_OK(clgan_dcgan_create(tu_ctx(), &cfg, &net));
+  TU_OK(clgan_dcgan_init_weights(net, 1));
+  enum { COUNT = 7 }; /* two batches of 4, the last padded */
+  size_t hw = (size_t)cfg.image_size * cfg.image_size, img = hw * cfg.channels;
+  float *a = tu_malloc(sizeof(float) * img * COUNT), *b = tu_malloc(sizeof(float) * img * COUNT);
+  float *c = tu_malloc(sizeof(float) * img * COUNT);
+  float *rows = tu_malloc(sizeof(float) * (size_t)cfg.nz * COUNT);
+  clgan_sampler *s = NULL;
+  TU_OK(clgan_sampler_create(tu_ctx(), net, 9, &s));
+  TU_OK(clgan_sample(s, CLGAN_BN_RUNNING, COUNT, NULL, a));
+  clgan_sampler_destroy(s);
+  /* the noise: seed 9, nz normals per image in image order */
+  clgan_rng rng;
+  clgan_rng_seed(&rng, 9);
+  for (int i = 0; i < COUNT; i++) clgan_rng_normal(&rng, rows + (size_t)i * cfg.nz, (size_t)cfg.nz, 0.0f, 1.0f);
+  for (int first = 0; first < COUNT; first += cfg.batch) {
+    int n = COUNT - first < cfg.batch ? COUNT - first : cfg.batch;
+    float *fake = generate_by_hand(net, rows, first, n);
+    for (int i = 0; i < n; i++)
+      for (int k = 0; k < cfg.channels; k++)
+        ck_assert_msg(memcmp(a + ((size_t)(first + i) * cfg.channels + k) * hw,
+                             fake + ((size_t)k * cfg.batch + i) * hw, sizeof(float) * hw) == 0,
+                      "image %d channel %d differs", first + i, k);
+    free(fake);
+  }
+  /* calls continue the noise: 3 then 4 images are the same 7 */
+  TU_OK(clgan_sampler_create(tu_ctx(), net, 9, &s));
+  TU_OK(clgan_sample(s, CLGAN_BN_RUNNING, 3, NULL, b));
+  TU_OK(clgan_sample(s, CLGAN_BN_RUNNING, COUNT - 3, NULL, b + 3 * img));
+  /* given noise: the same images */
+  TU_OK(clgan_sample(s, CLGAN_BN_RUNNING, COUNT, rows, c));
+  clgan_sampler_destroy(s);
+  ck_assert(memcmp(a, b, sizeof(float) * img * COUNT) == 0);
+  ck_assert(memcmp(a, c, sizeof(float) * img * COUNT) == 0);
+  /* another seed, other images */
+  TU_OK(clgan_sampler_create(tu_ctx(), net, 10, &s));
+  TU_OK(clgan_sample(s, CLGAN_BN_RUNNING, COUNT, NULL, b));
+  clgan_sampler_destroy(s);
+  ck_assert(memcmp(a, b, sizeof(float) * img * COUNT) != 0);
+  free(a);
+  free(b);
+  free(c);
+  free(rows);
+  clgan_dcgan_destroy(net);
+}
+END_TEST
+
 int main(void) {
   snprintf(root, sizeof root, "/tmp/clgan-train-XXXXXX");
   if (!mkdtemp(root)) return 1;
@@ -275,6 +345,7 @@ int main(void) {
   tcase_add_test(tc, test_resume_through_trainer_is_exact);
   tcase_add_test(tc, test_resume_with_augmentation_is_exact);
   tcase_add_test(tc, test_bad_setups);
+  tcase_add_test(tc, test_sample_order_layout_and_continuation);
   suite_add_tcase(s, tc);
   int rc = tu_run(s);
   tu_remove_tree(root);

@@ -38,6 +38,15 @@ clgan_status clgan_buf_read(clgan_ctx *ctx, clgan_buf src, float *dst, size_t fl
 clgan_status clgan_fill(clgan_ctx *ctx, clgan_buf dst, size_t floats, float value);
 clgan_status clgan_copy(clgan_ctx *ctx, clgan_buf src, clgan_buf dst, size_t floats);
 
+/* Device memory for data that is not floats (index lists) or is only read by
+ * kernels (an uploaded dataset): `bytes` bytes, read-only for kernels, filled
+ * from init when it is not NULL. Writes block; release accepts NULL and a
+ * NULL handle and sets *m to NULL. */
+clgan_status clgan_mem_alloc(clgan_ctx *ctx, size_t bytes, const void *init, cl_mem *out);
+clgan_status clgan_mem_write(clgan_ctx *ctx, cl_mem dst, size_t offset, const void *src,
+                             size_t bytes);
+void clgan_mem_release(cl_mem *m);
+
 /* ---- GEMM ------------------------------------------------------------- */
 /* Row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, where op
  * transposes when trans_* is nonzero. lda/ldb/ldc are row strides of the

@@ -73,6 +73,29 @@ long clgan_train_iters_per_epoch(int count, int batch);
 clgan_status clgan_train(clgan_ctx *ctx, const clgan_train_options *opts, const clgan_dataset *ds,
                          clgan_train_callback cb, void *user);
 
+/* ---- Sampling: images from a generator -----------------------------------
+ * The one generation loop of the engine (`clgan generate`, `clgan evaluate`
+ * and the trainer's grids and evaluations): noise in image order, G batch by
+ * batch, images read back as [count][channels][size][size] host floats in
+ * [-1, 1]. The sampler holds its buffers, so sampling allocates nothing. */
+typedef struct clgan_sampler clgan_sampler;
+
+/* A sampler for net (borrowed; it must outlive the sampler) on ctx. Drawn
+ * noise comes from an RNG seeded with seed: `clgan generate --seed S` is
+ * seed S. */
+clgan_status clgan_sampler_create(clgan_ctx *ctx, clgan_dcgan *net, uint64_t seed,
+                                  clgan_sampler **out);
+/* Accepts NULL. */
+void clgan_sampler_destroy(clgan_sampler *s);
+
+/* Generates the next `count` images into out [count][c][size][size]. Image
+ * i's noise is noise[i * nz .. i * nz + nz) when noise is not NULL, else nz
+ * normals drawn now (image after image, continuing from earlier calls). The
+ * images go through G `batch` at a time, the last batch padded with zero
+ * vectors (with CLGAN_BN_BATCH the padding takes part in the statistics). */
+clgan_status clgan_sample(clgan_sampler *s, clgan_bn_mode mode, long count, const float *noise,
+                          float *out);
+
 #ifdef __cplusplus
 }
 #endif

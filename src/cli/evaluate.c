@@ -12,8 +12,8 @@
 #include "args.h"
 #include "clgan/checkpoint.h"
 #include "clgan/metrics.h"
+#include "clgan/train.h"
 #include "commands.h"
-#include "train/rng.h"
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -62,54 +62,18 @@ static int generate_images(const char *cmd, clgan_ctx *ctx, const char *ckpt, co
   if (gen) cfg.batch = count < 2 ? 2 : count > 64 ? 64 : (int)count;
   clgan_dcgan *net = NULL;
   clgan_train_state ts = {0};
-  clgan_buf noise = {0};
-  float *host_noise = NULL, *images = NULL, *z = NULL;
-  int ok = 0;
+  clgan_sampler *sampler = NULL;
   clgan_status st = clgan_dcgan_create(ctx, &cfg, &net);
   if (st == CLGAN_OK) st = ckpt ? clgan_checkpoint_load(ckpt, net, &ts) : clgan_import_generator(gen, net);
-  if (st != CLGAN_OK) {
-    cli_report(cmd, st, "cannot load the model");
-    goto done;
-  }
-  size_t hw = (size_t)cfg.image_size * cfg.image_size, img = hw * cfg.channels;
-  host_noise = calloc((size_t)cfg.nz * cfg.batch, sizeof(float));
-  images = malloc(sizeof(float) * img * cfg.batch);
-  z = malloc(sizeof(float) * (size_t)cfg.nz);
-  if (!host_noise || !images || !z ||
-      clgan_buf_alloc(ctx, (size_t)cfg.nz * cfg.batch, &noise) != CLGAN_OK) {
-    cli_report(cmd, CLGAN_ERR_NOMEM, "cannot allocate");
-    goto done;
-  }
-  clgan_rng rng;
-  clgan_rng_seed(&rng, (uint64_t)seed);
-  for (long first = 0; first < count; first += cfg.batch) {
-    int n = count - first < cfg.batch ? (int)(count - first) : cfg.batch;
-    for (int b = 0; b < cfg.batch; b++) {
-      if (b < n) clgan_rng_normal(&rng, z, (size_t)cfg.nz, 0.0f, 1.0f);
-      else memset(z, 0, sizeof(float) * (size_t)cfg.nz);
-      for (int k = 0; k < cfg.nz; k++) host_noise[(size_t)k * cfg.batch + b] = z[k];
-    }
-    if ((st = clgan_buf_write(ctx, noise, host_noise, (size_t)cfg.nz * cfg.batch)) != CLGAN_OK ||
-        (st = clgan_dcgan_generate(net, noise, CLGAN_BN_RUNNING)) != CLGAN_OK ||
-        (st = clgan_buf_read(ctx, clgan_dcgan_fake(net), images, img * cfg.batch)) != CLGAN_OK) {
-      cli_report(cmd, st, "generation failed");
-      goto done;
-    }
-    /* [c][batch][s][s] -> [count][c][s][s] */
-    for (int b = 0; b < n; b++)
-      for (int k = 0; k < cfg.channels; k++)
-        memcpy(out + ((size_t)(first + b) * cfg.channels + k) * hw,
-               images + ((size_t)k * cfg.batch + b) * hw, sizeof(float) * hw);
-  }
-  ok = 1;
-done:
+  if (st != CLGAN_OK) cli_report(cmd, st, "cannot load the model");
+  else if ((st = clgan_sampler_create(ctx, net, (uint64_t)seed, &sampler)) != CLGAN_OK)
+    cli_report(cmd, st, "cannot allocate");
+  else if ((st = clgan_sample(sampler, CLGAN_BN_RUNNING, count, NULL, out)) != CLGAN_OK)
+    cli_report(cmd, st, "generation failed");
   free(ts.fixed_noise);
-  free(host_noise);
-  free(images);
-  free(z);
-  clgan_buf_release(&noise);
+  clgan_sampler_destroy(sampler);
   clgan_dcgan_destroy(net);
-  return ok;
+  return st == CLGAN_OK;
 }
 
 static const char *base_name(const char *p) {

@@ -11,8 +11,8 @@
 #include "clgan/checkpoint.h"
 #include "clgan/image.h"
 #include "clgan/report.h"
+#include "clgan/train.h"
 #include "commands.h"
-#include "train/rng.h"
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -32,14 +32,14 @@ static void usage(FILE *f) {
 }
 
 static int write_images(const char *cmd, const char *dir, unsigned long long seed, long first,
-                        int n, const clgan_dcgan_config *c, const float *cnhw, int bits) {
+                        int n, const clgan_dcgan_config *c, const float *nchw, int bits) {
   int s = c->image_size, ch = c->channels;
   float *hwc = malloc(sizeof(float) * (size_t)s * s * ch);
   if (!hwc) return 0;
   for (int b = 0; b < n; b++) {
     for (int k = 0; k < ch; k++)
       for (int p = 0; p < s * s; p++)
-        hwc[(size_t)p * ch + k] = 0.5f * (cnhw[((size_t)k * c->batch + b) * s * s + p] + 1.0f);
+        hwc[(size_t)p * ch + k] = 0.5f * (nchw[((size_t)b * ch + k) * s * s + p] + 1.0f);
     char path[1200];
     snprintf(path, sizeof path, "%s/gen_%llu_%05ld.png", dir, seed, first + b);
     clgan_status st = clgan_png_write(path, s, s, ch, bits, hwc);
@@ -51,6 +51,50 @@ static int write_images(const char *cmd, const char *dir, unsigned long long see
   }
   free(hwc);
   return 1;
+}
+
+/* The images of a loaded model, a batch at a time (written as they come),
+ * and the grid of the first 64. Reports its errors; 1 when all went well. */
+static int write_generated(const char *cmd, clgan_ctx *ctx, clgan_dcgan *net, long count,
+                           unsigned long long seed, clgan_bn_mode mode, const float *noise_in,
+                           const char *out, const char *grid, int bits) {
+  const clgan_dcgan_config cfg = *clgan_dcgan_get_config(net);
+  size_t img_floats = (size_t)cfg.channels * cfg.image_size * cfg.image_size;
+  size_t hw = (size_t)cfg.image_size * cfg.image_size;
+  int ngrid = count < 64 ? (int)count : 64, ok = 0;
+  float *images = malloc(sizeof(float) * img_floats * cfg.batch);           /* [batch][c][s][s] */
+  float *grid_px = grid ? malloc(sizeof(float) * img_floats * ngrid) : NULL; /* [c][ngrid][s][s] */
+  clgan_sampler *sampler = NULL;
+  clgan_status st = !images || (grid && !grid_px) ? CLGAN_ERR_NOMEM
+                                                  : clgan_sampler_create(ctx, net, seed, &sampler);
+  if (st != CLGAN_OK) {
+    cli_report(cmd, st, "cannot allocate");
+    goto done;
+  }
+  for (long first = 0; first < count; first += cfg.batch) {
+    int n = count - first < cfg.batch ? (int)(count - first) : cfg.batch;
+    st = clgan_sample(sampler, mode, n, noise_in ? noise_in + (size_t)first * cfg.nz : NULL, images);
+    if (st != CLGAN_OK) {
+      cli_report(cmd, st, "generation failed");
+      goto done;
+    }
+    if (!write_images(cmd, out, seed, first, n, &cfg, images, bits)) goto done;
+    for (int b = 0; grid_px && b < n && first + b < ngrid; b++)
+      for (int k = 0; k < cfg.channels; k++)
+        memcpy(grid_px + ((size_t)k * ngrid + first + b) * hw,
+               images + ((size_t)b * cfg.channels + k) * hw, hw * sizeof(float));
+  }
+  if (grid && (st = clgan_grid_write(grid, grid_px, cfg.channels, ngrid, cfg.image_size,
+                                     cfg.image_size, 8, bits)) != CLGAN_OK) {
+    cli_report(cmd, st, "cannot write the grid");
+    goto done;
+  }
+  ok = 1;
+done:
+  free(images);
+  free(grid_px);
+  clgan_sampler_destroy(sampler);
+  return ok;
 }
 
 int cmd_generate(int argc, char **argv) {
@@ -129,8 +173,6 @@ int cmd_generate(int argc, char **argv) {
   }
   clgan_dcgan *net = NULL;
   clgan_train_state ts = {0};
-  clgan_buf noise = {0};
-  float *host_noise = NULL, *images = NULL, *grid_px = NULL;
   int rc = 1;
   st = clgan_dcgan_create(ctx, &cfg, &net);
   if (st == CLGAN_OK) st = ckpt ? clgan_checkpoint_load(ckpt, net, &ts) : clgan_import_generator(gen, net);
@@ -138,66 +180,16 @@ int cmd_generate(int argc, char **argv) {
     cli_report(cmd, st, "cannot load the model");
     goto done;
   }
-  size_t img_floats = (size_t)cfg.channels * cfg.image_size * cfg.image_size;
-  int ngrid = count < 64 ? (int)count : 64;
-  host_noise = calloc((size_t)cfg.nz * cfg.batch, sizeof(float));
-  images = malloc(sizeof(float) * img_floats * cfg.batch);
-  grid_px = grid ? malloc(sizeof(float) * img_floats * ngrid) : NULL;
-  if (!host_noise || !images || (grid && !grid_px) ||
-      clgan_buf_alloc(ctx, (size_t)cfg.nz * cfg.batch, &noise) != CLGAN_OK) {
-    cli_report(cmd, CLGAN_ERR_NOMEM, "cannot allocate");
+  if (!write_generated(cmd, ctx, net, count, (unsigned long long)seed, mode, noise_in, out, grid,
+                       (int)bits))
     goto done;
-  }
-  clgan_rng rng;
-  clgan_rng_seed(&rng, (uint64_t)seed);
-  float *z = malloc(sizeof(float) * (size_t)cfg.nz);
-  if (!z) goto done;
-  for (long first = 0; first < count; first += cfg.batch) {
-    int n = count - first < cfg.batch ? (int)(count - first) : cfg.batch;
-    /* one noise vector per image, drawn in image order: [nz, batch] layout */
-    for (int b = 0; b < cfg.batch; b++) {
-      if (b < n && noise_in)
-        memcpy(z, noise_in + (size_t)(first + b) * cfg.nz, sizeof(float) * (size_t)cfg.nz);
-      else if (b < n)
-        clgan_rng_normal(&rng, z, (size_t)cfg.nz, 0.0f, 1.0f);
-      else
-        memset(z, 0, sizeof(float) * (size_t)cfg.nz); /* padding of the last batch */
-      for (int k = 0; k < cfg.nz; k++) host_noise[(size_t)k * cfg.batch + b] = z[k];
-    }
-    if ((st = clgan_buf_write(ctx, noise, host_noise, (size_t)cfg.nz * cfg.batch)) != CLGAN_OK ||
-        (st = clgan_dcgan_generate(net, noise, mode)) != CLGAN_OK ||
-        (st = clgan_buf_read(ctx, clgan_dcgan_fake(net), images, img_floats * cfg.batch)) != CLGAN_OK) {
-      cli_report(cmd, st, "generation failed");
-      free(z);
-      goto done;
-    }
-    if (!write_images(cmd, out, (unsigned long long)seed, first, n, &cfg, images, (int)bits)) {
-      free(z);
-      goto done;
-    }
-    size_t hw = (size_t)cfg.image_size * cfg.image_size;
-    for (int b = 0; grid_px && b < n && first + b < ngrid; b++)
-      for (int k = 0; k < cfg.channels; k++)
-        memcpy(grid_px + ((size_t)k * ngrid + first + b) * hw, images + ((size_t)k * cfg.batch + b) * hw,
-               hw * sizeof(float));
-  }
-  free(z);
-  if (grid && (st = clgan_grid_write(grid, grid_px, cfg.channels, ngrid, cfg.image_size,
-                                     cfg.image_size, 8, (int)bits)) != CLGAN_OK) {
-    cli_report(cmd, st, "cannot write the grid");
-    goto done;
-  }
   printf("wrote %ld image%s (%dx%d, %d channel%s, %ld-bit) to %s/gen_%ld_*.png%s%s\n", count,
          count == 1 ? "" : "s", cfg.image_size, cfg.image_size, cfg.channels,
          cfg.channels == 1 ? "" : "s", bits, out, seed, grid ? ", grid " : "", grid ? grid : "");
   rc = 0;
 done:
   free(ts.fixed_noise);
-  free(host_noise);
-  free(images);
-  free(grid_px);
   free(noise_in);
-  clgan_buf_release(&noise);
   clgan_dcgan_destroy(net);
   clgan_ctx_destroy(ctx);
   return rc;

@@ -1,4 +1,5 @@
 /* Device float buffers: allocation, blocking transfers, fill and copy. */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "internal.h"
@@ -54,4 +55,29 @@ clgan_status clgan_copy(clgan_ctx *ctx, clgan_buf src, clgan_buf dst, size_t flo
   return CLGAN_CL(clEnqueueCopyBuffer(ctx->queue, src.mem, dst.mem, src.off * sizeof(float),
                                       dst.off * sizeof(float), floats * sizeof(float), 0, NULL,
                                       NULL));
+}
+
+clgan_status clgan_mem_alloc(clgan_ctx *ctx, size_t bytes, const void *init, cl_mem *out) {
+  cl_int err;
+  if (bytes == 0) init = NULL; /* a 1-byte buffer then, with nothing to copy */
+  cl_mem_flags flags = CL_MEM_READ_ONLY | (init ? CL_MEM_COPY_HOST_PTR : 0);
+  /* clCreateBuffer takes a non-const host pointer; with COPY_HOST_PTR it only reads it */
+  *out = clCreateBuffer(ctx->context, flags, bytes ? bytes : 1, (void *)(uintptr_t)init, &err);
+  if (err != CL_SUCCESS) {
+    *out = NULL;
+    return clgan_fail(CLGAN_ERR_OPENCL, "clCreateBuffer(%zu bytes) failed on %s: %s (%d)", bytes,
+                      ctx->dev.name, clgan_cl_error_name(err), (int)err);
+  }
+  return CLGAN_OK;
+}
+
+clgan_status clgan_mem_write(clgan_ctx *ctx, cl_mem dst, size_t offset, const void *src,
+                             size_t bytes) {
+  if (bytes == 0) return CLGAN_OK;
+  return CLGAN_CL(clEnqueueWriteBuffer(ctx->queue, dst, CL_TRUE, offset, bytes, src, 0, NULL, NULL));
+}
+
+void clgan_mem_release(cl_mem *m) {
+  if (m && *m) clReleaseMemObject(*m);
+  if (m) *m = NULL;
 }
