@@ -88,13 +88,15 @@ static inline size_t clgan_round_up(size_t x, size_t m) {
 uint64_t clgan_hash(uint64_t seed, const void *data, size_t len);
 uint64_t clgan_hash_str(uint64_t seed, const char *s);
 
-/* Disk cache entries: a small file named by a hash key holding a full key
- * string (to detect collisions and foreign files) and a payload. Loading
- * returns CLGAN_ERR_IO when absent and CLGAN_ERR_FORMAT when corrupt; the
- * payload is malloc'd. Storing writes a temporary file and renames it. */
-clgan_status clgan_cache_load(const char *kind, const char *key, void **payload,
+/* Disk cache entries: a small file in `dir` named by a hash key holding a
+ * full key string (to detect collisions and foreign files) and a payload.
+ * dir is clgan_cache_dir(&ctx->tuning) ("" or NULL: no disk cache, both fail
+ * with CLGAN_ERR_IO). Loading returns CLGAN_ERR_IO when absent and
+ * CLGAN_ERR_FORMAT when corrupt; the payload is malloc'd. Storing writes a
+ * temporary file and renames it. */
+clgan_status clgan_cache_load(const char *dir, const char *kind, const char *key, void **payload,
                               size_t *size);
-clgan_status clgan_cache_store(const char *kind, const char *key,
+clgan_status clgan_cache_store(const char *dir, const char *kind, const char *key,
                                const void *payload, size_t size);
 /* The identity of a device for cache keys: platform, device, driver versions. */
 void clgan_device_key(const clgan_device_info *d, char *buf, size_t cap);

@@ -1,5 +1,6 @@
-/* Kernel programs: source lookup (embedded or CLGAN_KERNEL_DIR), build with a
- * persistent binary cache, and the per-context program and kernel tables. */
+/* Kernel programs: source lookup (embedded or the tuning's kernel_dir), build
+ * with a persistent binary cache, and the per-context program and kernel
+ * tables. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,11 +23,12 @@ const char *clgan_embedded_source(const char *name) {
   return NULL;
 }
 
-/* Returns the text of cl/<name>.cl, malloc'd. */
-static clgan_status source_text(const char *name, char **out) {
+/* Returns the text of cl/<name>.cl, malloc'd: from the context's kernel_dir
+ * (CLGAN_KERNEL_DIR) when it names one, else the embedded copy. */
+static clgan_status source_text(const clgan_ctx *ctx, const char *name, char **out) {
   *out = NULL;
-  const char *dir = getenv("CLGAN_KERNEL_DIR");
-  if (dir && *dir) {
+  const char *dir = ctx->tuning.kernel_dir;
+  if (*dir) {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s.cl", dir, name);
     FILE *f = fopen(path, "rb");
@@ -88,8 +90,8 @@ static clgan_status build_program(clgan_ctx *ctx, const char *name, const char *
   double t0 = now_seconds();
   /* the host's own copy of the shared constants, whatever the kernel dir */
   const char *abi = clgan_embedded_source("kernel_abi");
-  clgan_status st = source_text("common", &common);
-  if (st == CLGAN_OK) st = source_text(name, &body);
+  clgan_status st = source_text(ctx, "common", &common);
+  if (st == CLGAN_OK) st = source_text(ctx, name, &body);
   if (st != CLGAN_OK) goto out;
   size_t n = strlen(abi) + strlen(common) + strlen(body) + 64;
   if (!(full = malloc(n))) {
@@ -109,7 +111,8 @@ static clgan_status build_program(clgan_ctx *ctx, const char *name, const char *
            options, (unsigned long long)clgan_hash_str(CLGAN_FNV_SEED, full), strlen(full));
 
   /* A cached binary that does not load or build is ignored and rebuilt. */
-  if (clgan_cache_load("program", key, &bin, &bin_size) == CLGAN_OK) {
+  const char *cache = clgan_cache_dir(&ctx->tuning);
+  if (clgan_cache_load(cache, "program", key, &bin, &bin_size) == CLGAN_OK) {
     const unsigned char *bp = bin;
     cl_int bstatus = CL_SUCCESS;
     prog = clCreateProgramWithBinary(ctx->context, 1, &ctx->dev.device, &bin_size, &bp, &bstatus,
@@ -138,7 +141,7 @@ static clgan_status build_program(clgan_ctx *ctx, const char *name, const char *
         size > 0) {
       unsigned char *b = malloc(size);
       if (b && clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof b, &b, NULL) == CL_SUCCESS)
-        clgan_cache_store("program", key, b, size); /* best effort: a failed store only costs time */
+        clgan_cache_store(cache, "program", key, b, size); /* best effort: costs only time */
       free(b);
     }
   }
