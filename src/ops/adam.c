@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "clgan/ops.h"
 #include "runtime/internal.h"
 
 /* PyTorch computes the scalar parts (1 - beta, beta^step, lr / bc1) in

@@ -4,7 +4,6 @@
 
 #include <stdarg.h>
 
-#include "clgan/ops.h"
 #include "clgan/runtime.h"
 
 #define CLGAN_MAX_PROGRAMS 64
