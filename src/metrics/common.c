@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "clgan/rng.h"
 #include "metrics/internal.h"
-#include "train/rng.h"
 
 size_t clgan_metrics_local_override = 0;
 
@@ -87,7 +87,7 @@ size_t clgan_metrics_pow2(size_t x) {
 
 void clgan_metrics_random_pairs(uint64_t seed, int n, int npairs, int *ia, int *ib) {
   clgan_rng r;
-  clgan_rng_seed(&r, seed ^ 0x5041495253ULL /* "PAIRS" */);
+  clgan_rng_seed_stream(&r, seed, CLGAN_STREAM_PAIRS, 0);
   for (int p = 0; p < npairs; p++) {
     if (n < 2) {
       ia[p] = ib[p] = 0;
@@ -110,7 +110,7 @@ void clgan_metrics_random_subset(uint64_t seed, int n, int k, int *out) {
   }
   for (int i = 0; i < n; i++) perm[i] = i;
   clgan_rng r;
-  clgan_rng_seed(&r, seed ^ 0x535542534554ULL /* "SUBSET" */);
+  clgan_rng_seed_stream(&r, seed, CLGAN_STREAM_SUBSET, 0);
   for (int i = 0; i < k && i < n; i++) {
     int j = i + (int)(clgan_rng_next(&r) % (uint64_t)(n - i));
     int t = perm[i];

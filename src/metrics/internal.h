@@ -47,13 +47,6 @@ clgan_status clgan_metrics_sort_rows(clgan_ctx *ctx, int method, clgan_buf data,
 /* Smallest power of two >= x (x >= 1). */
 size_t clgan_metrics_pow2(size_t x);
 
-/* splitmix64's finaliser. */
-static inline uint64_t clgan_metrics_mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
 /* Linear-interpolation quantile (numpy's default) of n sorted values. */
 double clgan_metrics_quantile(const double *sorted, int n, double q);
 

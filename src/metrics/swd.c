@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clgan/rng.h"
 #include "metrics/internal.h"
-#include "train/rng.h"
 
 #define STATS_PARTS 256                 /* partial sums per channel for the normalisation */
 #define PYRAMID_BUDGET (8u << 20)       /* floats of the per-chunk pyramid workspace */
@@ -62,7 +62,7 @@ int clgan_swd_levels(const clgan_swd_config *cfg, int *sizes) {
 void clgan_swd_pick(uint64_t seed, int level, int image, int nhood, int level_size, int *cx,
                     int *cy) {
   uint64_t key = ((uint64_t)level << 56) ^ ((uint64_t)(uint32_t)image << 20) ^ (uint64_t)nhood;
-  uint64_t z = clgan_metrics_mix64(seed ^ clgan_metrics_mix64(key + 0x9E3779B97F4A7C15ULL));
+  uint64_t z = clgan_rng_stream_seed(seed, CLGAN_STREAM_SWD_PICK, key);
   uint32_t span = (uint32_t)(level_size - 6);
   *cx = 3 + (int)((uint32_t)z % span);
   *cy = 3 + (int)((uint32_t)(z >> 32) % span);
@@ -70,10 +70,9 @@ void clgan_swd_pick(uint64_t seed, int level, int image, int nhood, int level_si
 
 void clgan_swd_directions(uint64_t seed, int level, int repeat, int dim, int count, float *out) {
   clgan_rng r;
-  clgan_rng_seed(&r, clgan_metrics_mix64(seed ^ clgan_metrics_mix64(
-                                                   0x4449525300000000ULL /* "DIRS" */ ^
-                                                   ((uint64_t)(uint32_t)level << 16) ^
-                                                   (uint64_t)(uint32_t)repeat)));
+  /* level < 2^16, so the index stays within the constant's zero low half */
+  uint64_t index = ((uint64_t)(uint32_t)level << 16) ^ (uint64_t)(uint32_t)repeat;
+  clgan_rng_seed_stream(&r, seed, CLGAN_STREAM_SWD_DIRS, index);
   for (int d = 0; d < count; d++) {
     float *row = out + (size_t)d * dim;
     double norm = 0;

@@ -41,9 +41,6 @@ struct clgan_ctx {
   struct clgan_profile *prof;       /* per-kernel events; NULL unless profiling (profile.c) */
 };
 
-/* Sets the thread's error detail and returns status (printf-style). */
-clgan_status clgan_fail(clgan_status status, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 /* For a failed OpenCL call: records "call: CL_NAME (code)" and returns
  * CLGAN_ERR_OPENCL, or CLGAN_OK when err == CL_SUCCESS. */
 clgan_status clgan_cl_check(cl_int err, const char *call);
