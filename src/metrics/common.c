@@ -8,8 +8,6 @@
 #include "clgan/rng.h"
 #include "metrics/internal.h"
 
-size_t clgan_metrics_local_override = 0;
-
 clgan_image_set clgan_image_set_nchw(clgan_buf buf, int count, int channels, int size) {
   clgan_image_set s = {buf, count, channels, size,
                        (size_t)channels * (size_t)size * (size_t)size, (size_t)size * (size_t)size};
@@ -74,7 +72,7 @@ clgan_status clgan_metrics_gather(clgan_ctx *ctx, const clgan_image_set *s, cl_m
 }
 
 size_t clgan_metrics_local_size(clgan_ctx *ctx, cl_kernel k) {
-  if (clgan_metrics_local_override) return clgan_metrics_local_override;
+  if (ctx->tuning.metrics_local) return ctx->tuning.metrics_local;
   if (ctx->dev.is_cpu) return 1;
   return clgan_pow2_local(ctx, k, 256);
 }

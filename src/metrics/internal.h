@@ -6,20 +6,16 @@
 #include "clgan/metrics.h"
 #include "runtime/internal.h"
 
-/* Row sort method: 0 = the device's choice (per-row radix sort on CPUs,
- * bitonic sort on other devices), 1 = per-row radix, 2 = bitonic. Tests set
- * it to run both on any device. */
-extern int clgan_metrics_sort_override;
-/* Work-group size of the reductions (one group per row or pair): 0 = the
- * device's choice (1 on CPUs, up to 256 elsewhere). Tests set a power of two
- * to run the GPU path on a CPU. */
-extern size_t clgan_metrics_local_override;
-/* Images per SWD pyramid pass: 0 = as the workspace budget allows. Tests
- * set a small number to run several passes. */
-extern int clgan_metrics_swd_chunk_override;
-/* Reference segments per nearest-neighbour query tile: 0 = the device's
- * choice (1 on CPUs). Tests set more to check the segment merge. */
-extern int clgan_metrics_nn_segments_override;
+/* The metrics' knobs are the context's tuning (clgan_tuning):
+ *   metrics_sort: row sort, 0 = the device's choice (per-row radix sort on
+ *     CPUs, bitonic elsewhere), 1 = radix, 2 = bitonic;
+ *   metrics_local: work-group size of the reductions (one group per row or
+ *     pair), 0 = the device's choice (1 on CPUs, up to 256 elsewhere);
+ *   metrics_swd_chunk: images per SWD pyramid pass, 0 = as the workspace
+ *     budget allows;
+ *   metrics_nn_segments: reference segments per nearest-neighbour query
+ *     tile, 0 = the device's choice (1 on CPUs).
+ * Tests set them (clgan_ctx_set_tuning) to run every path on any device. */
 
 /* Validates a set against the geometry (channels, size; either < 0: any)
  * and the size of its buffer. `what` names it in the error. */

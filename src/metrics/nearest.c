@@ -8,7 +8,6 @@
 #define NN_TQ 4          /* queries per work-item, as TQ in the kernel */
 #define NN_MAX_SEGMENTS 64
 
-int clgan_metrics_nn_segments_override = 0;
 
 struct clgan_nn {
   clgan_ctx *ctx;
@@ -63,8 +62,8 @@ fail:
 
 static int segments_for(const clgan_nn *nn, int nq, int nr) {
   int seg;
-  if (clgan_metrics_nn_segments_override > 0)
-    seg = clgan_metrics_nn_segments_override;
+  if (nn->ctx->tuning.metrics_nn_segments > 0)
+    seg = nn->ctx->tuning.metrics_nn_segments;
   else if (nn->ctx->dev.is_cpu)
     seg = 1;
   else {

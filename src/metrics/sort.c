@@ -3,11 +3,9 @@
 
 #include "metrics/internal.h"
 
-int clgan_metrics_sort_override = 0;
-
 int clgan_metrics_sort_method(clgan_ctx *ctx) {
-  if (clgan_metrics_sort_override == 1 || clgan_metrics_sort_override == 2)
-    return clgan_metrics_sort_override;
+  int forced = ctx->tuning.metrics_sort;
+  if (forced == 1 || forced == 2) return forced;
   return ctx->dev.is_cpu ? 1 : 2;
 }
 
@@ -32,7 +30,7 @@ static clgan_status radix(clgan_ctx *ctx, clgan_buf data, size_t rows, size_t n,
  * local kernels allow (local memory: 2L floats). */
 static size_t bitonic_local(clgan_ctx *ctx, cl_kernel a, cl_kernel b, size_t ld) {
   size_t lim = ctx->dev.max_work_group_size;
-  if (clgan_metrics_local_override) lim = clgan_metrics_local_override;
+  if (ctx->tuning.metrics_local) lim = ctx->tuning.metrics_local;
   cl_kernel ks[2] = {a, b};
   for (int i = 0; i < 2; i++) {
     size_t kw = clgan_kernel_max_local(ctx, ks[i]);

@@ -13,8 +13,6 @@
 #define STATS_PARTS 256                 /* partial sums per channel for the normalisation */
 #define PYRAMID_BUDGET (8u << 20)       /* floats of the per-chunk pyramid workspace */
 
-int clgan_metrics_swd_chunk_override = 0;
-
 struct clgan_swd {
   clgan_ctx *ctx;
   clgan_swd_config cfg;
@@ -140,7 +138,7 @@ clgan_status clgan_swd_create(clgan_ctx *ctx, const clgan_swd_config *cfg, clgan
   size_t per_image = 0;
   for (int l = 0; l < swd->levels; l++) per_image += (size_t)c * swd->sizes[l] * swd->sizes[l];
   size_t chunk = PYRAMID_BUDGET / per_image;
-  if (clgan_metrics_swd_chunk_override > 0) chunk = (size_t)clgan_metrics_swd_chunk_override;
+  if (ctx->tuning.metrics_swd_chunk > 0) chunk = (size_t)ctx->tuning.metrics_swd_chunk;
   if (chunk < 1) chunk = 1;
   if (chunk > (size_t)cfg->max_images) chunk = (size_t)cfg->max_images;
   swd->chunk = (int)chunk;
