@@ -94,8 +94,8 @@ void clgan_volume_basename(const char *path, char *buf, size_t cap) {
   const char *slash = strrchr(path, '/');
   const char *base = slash ? slash + 1 : path;
   size_t n = strlen(base);
-  static const char *const exts[] = {".nii.gz", ".hdr.gz", ".img.gz", ".nia", ".nii",
-                                     ".hdr",    ".img"};
+  /* arrays, not pointers: read-only data with no relocations */
+  static const char exts[][8] = {".nii.gz", ".hdr.gz", ".img.gz", ".nia", ".nii", ".hdr", ".img"};
   for (size_t e = 0; e < sizeof exts / sizeof exts[0]; e++) {
     size_t m = strlen(exts[e]);
     if (n > m && strcasecmp(base + n - m, exts[e]) == 0) {

@@ -179,15 +179,16 @@ clgan_status clgan_swd_create(clgan_ctx *ctx, const clgan_swd_config *cfg, clgan
   }
   free(dirs);
   /* build every kernel and size the GEMM workspace now, not in the calls */
-  static const char *const swd_kernels[] = {"swd_pyr_down", "swd_pyr_up_sub", "swd_descriptors",
-                                            "swd_stats",    "swd_normalise",  "swd_pad",
-                                            "swd_absdiff"};
+  /* name arrays, not pointers: read-only data with no relocations */
+  static const char swd_kernels[][24] = {"swd_pyr_down", "swd_pyr_up_sub", "swd_descriptors",
+                                         "swd_stats",    "swd_normalise",  "swd_pad",
+                                         "swd_absdiff"};
   cl_kernel k;
   for (size_t i = 0; i < sizeof swd_kernels / sizeof *swd_kernels; i++)
     if ((st = clgan_kernel_get(ctx, "metrics_swd", NULL, swd_kernels[i], &k)) != CLGAN_OK) goto fail;
   if ((st = clgan_kernel_get(ctx, "metrics", NULL, "metrics_gather", &k)) != CLGAN_OK) goto fail;
-  static const char *const sort_kernels[] = {"sort_rows_radix", "sort_bitonic_local",
-                                             "sort_bitonic_merge_local", "sort_bitonic_global"};
+  static const char sort_kernels[][32] = {"sort_rows_radix", "sort_bitonic_local",
+                                          "sort_bitonic_merge_local", "sort_bitonic_global"};
   for (int i = swd->sort_method == 1 ? 0 : 1; i < (swd->sort_method == 1 ? 1 : 4); i++)
     if ((st = clgan_kernel_get(ctx, "metrics_sort", NULL, sort_kernels[i], &k)) != CLGAN_OK)
       goto fail;

@@ -87,10 +87,12 @@ void clgan_rng_normal(clgan_rng *r, float *x, size_t n, float mean, float std) {
   free(u);
 }
 
-/* The streams' constants and derivations, from the one list in clgan/rng.h. */
+/* The streams' constants and derivations, from the one list in clgan/rng.h.
+ * Names are arrays, not pointers, so the table is read-only data even in
+ * position-independent code (no relocations). */
 enum { XOR, HASHED };
 typedef struct stream_def {
-  const char *name;
+  char name[32];
   uint64_t constant;
   int derivation;
 } stream_def;
