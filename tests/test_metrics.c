@@ -444,7 +444,11 @@ START_TEST(test_sort_rows) {
       if (n > 4) x[0] = 0.0f, x[1] = -0.0f, x[2] = -1e30f, x[3] = 1e30f;
       clgan_buf b = tu_upload(NULL, rows * ld + 3), tmp = tu_upload(NULL, rows * ld + 3);
       TU_OK(clgan_buf_write(ctx, clgan_buf_at(b, 3), x, rows * ld));
-      TU_OK(clgan_metrics_sort_rows(ctx, method, clgan_buf_at(b, 3), rows, n, ld, clgan_buf_at(tmp, 1)));
+      clgan_metrics_sort_plan plan;
+      TU_OK(clgan_metrics_sort_plan_make(ctx, method, &plan));
+      ck_assert_int_eq(plan.method, method);
+      TU_OK(clgan_metrics_sort_rows(ctx, &plan, clgan_buf_at(b, 3), rows, n, ld,
+                                    clgan_buf_at(tmp, 1)));
       TU_OK(clgan_ctx_finish(ctx));
       float *got = tu_download(b, rows * ld + 3);
       for (size_t r = 0; r < rows; r++) {

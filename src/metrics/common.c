@@ -48,15 +48,18 @@ clgan_status clgan_metrics_check_set(const char *what, const clgan_image_set *s,
   return CLGAN_OK;
 }
 
-clgan_status clgan_metrics_gather(clgan_ctx *ctx, const clgan_image_set *s, cl_mem idx, int first,
-                                  int n, clgan_buf out, float scale, float shift) {
+clgan_status clgan_metrics_gather_kernel(clgan_ctx *ctx, cl_kernel *out) {
+  return clgan_kernel_get(ctx, "metrics", NULL, "metrics_gather", out);
+}
+
+clgan_status clgan_metrics_gather(clgan_ctx *ctx, cl_kernel k, const clgan_image_set *s,
+                                  cl_mem idx, int first, int n, clgan_buf out, float scale,
+                                  float shift) {
   if (n <= 0) return CLGAN_OK;
   size_t hw = (size_t)s->size * s->size, total = (size_t)n * s->channels * hw;
   if (out.off > UINT_MAX || total > UINT_MAX - out.off)
     return clgan_fail(CLGAN_ERR_UNSUPPORTED, "metrics: %zu floats beyond 32-bit indexing", total);
-  cl_kernel k;
-  clgan_status st = clgan_kernel_get(ctx, "metrics", NULL, "metrics_gather", &k);
-  if (st != CLGAN_OK) return st;
+  clgan_status st;
   cl_ulong inoff = s->buf.off, is = s->image_stride, cs = s->channel_stride;
   cl_int use_idx = idx != NULL, f = first;
   cl_mem im = idx ? idx : s->buf.mem; /* any valid buffer when unused */
