@@ -16,8 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "runtime/internal.h" /* clgan_fail */
-#include "train/rng.h"
+#include "clgan/rng.h"
 
 extern char **environ;
 
@@ -62,7 +61,7 @@ static clgan_status model_setup(clgan_ctx *ctx, const bench_options *o, bench_mo
     st = clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
   if (st == CLGAN_OK) {
     clgan_rng rng;
-    clgan_rng_seed(&rng, o->seed ^ 0x5eed0fda7aULL);
+    clgan_rng_seed_stream(&rng, o->seed, CLGAN_STREAM_BENCH_DATA, 0);
     for (size_t i = 0; i < nreal; i++) host[i] = (float)(2.0 * clgan_rng_uniform(&rng) - 1.0);
     st = clgan_buf_write(ctx, m->real, host, nreal);
     clgan_rng_normal(&rng, host, nnoise, 0.0f, 1.0f);

@@ -742,7 +742,7 @@ START_TEST(test_invalid_and_parse) {
   clgan_ctx *ctx = tu_ctx();
   shape s = {1, 2, 4, 4};
   aug_dev d = dev_make(s);
-  clgan_buf null = {NULL, 0};
+  clgan_buf null = {0};
   ck_assert_int_eq(clgan_augment_forward(ctx, 7, 1.5f, 0, 0, 1, 2, 4, 4, d.x, d.y, d.work),
                    CLGAN_ERR_INVALID);
   ck_assert_int_eq(clgan_augment_forward(ctx, 7, -0.1f, 0, 0, 1, 2, 4, 4, d.x, d.y, d.work),

@@ -7,7 +7,7 @@
 
 #include "clgan/checkpoint.h"
 #include "test_util.h"
-#include "train/rng.h"
+#include "clgan/rng.h"
 
 static char tmpdir[64];
 

@@ -500,7 +500,7 @@ START_TEST(test_shapes) {
   /* ops validate hand-filled shapes and buffers */
   clgan_ctx *ctx = tu_ctx();
   TU_OK(clgan_conv_shape_conv(1, 1, 8, 8, 1, 3, 1, 0, &s));
-  clgan_buf a = tu_upload(NULL, 1024), none = {NULL, 0};
+  clgan_buf a = tu_upload(NULL, 1024), none = {0};
   clgan_conv_shape bad = s;
   bad.ho = 7;
   ck_assert_uint_eq(clgan_conv_col_floats(&bad), 0);

@@ -62,7 +62,7 @@ START_TEST(test_bce_matches_reference) {
       }
     /* no gradient wanted: dlogits untouched, the same loss */
     TU_OK(clgan_fill(ctx, dl, n, 7.0f));
-    clgan_buf none = {NULL, 0};
+    clgan_buf none = {0};
     double ref[2];
     ref_bce(x, n, 1.0, 1.0, ref, NULL);
     TU_OK(clgan_bce_logits(ctx, n, xs, 1.0f, out, none, 1.0f));
@@ -139,7 +139,7 @@ START_TEST(test_bce_extreme_logits) {
 END_TEST
 
 START_TEST(test_bce_invalid) {
-  clgan_buf b = tu_upload(NULL, 4), none = {NULL, 0};
+  clgan_buf b = tu_upload(NULL, 4), none = {0};
   ck_assert_int_eq(clgan_bce_logits(tu_ctx(), 0, b, 1.0f, b, none, 1.0f), CLGAN_ERR_INVALID);
   ck_assert_int_eq(clgan_bce_logits(tu_ctx(), 2, b, 1.0f, none, none, 1.0f), CLGAN_ERR_INVALID);
   clgan_buf_release(&b);

@@ -15,6 +15,18 @@
 #include "metrics/internal.h"
 #include "test_util.h"
 
+/* Sets the metrics' knobs in the shared context's tuning (0: the device's
+ * choice): the row sort, the reductions' work-group size, the SWD pyramid
+ * chunk and the nearest-neighbour segments. */
+static void metrics_tuning(int sort, size_t local, int swd_chunk, int nn_segments) {
+  clgan_tuning t = *clgan_ctx_tuning(tu_ctx());
+  t.metrics_sort = sort;
+  t.metrics_local = local;
+  t.metrics_swd_chunk = swd_chunk;
+  t.metrics_nn_segments = nn_segments;
+  TU_OK(clgan_ctx_set_tuning(tu_ctx(), &t));
+}
+
 /* ---- data ----------------------------------------------------------------- */
 
 /* n images [n][c][s][s] in [-1, 1] with structure (a smooth random blob
@@ -285,7 +297,7 @@ END_TEST
 /* Normalised descriptors of one level against the reference, through an
  * index list. */
 START_TEST(test_swd_descriptors) {
-  clgan_metrics_swd_chunk_override = _i ? 3 : 0; /* 4 images: one pass, or 3 + 1 */
+  metrics_tuning(0, 0, _i ? 3 : 0, 0); /* 4 images: one pass, or 3 + 1 */
   int n = 6, c = 2, s = 32;
   float *x = make_images(n, c, s, 21, 0.2f);
   clgan_buf owner;
@@ -320,7 +332,7 @@ START_TEST(test_swd_descriptors) {
   clgan_swd_destroy(swd);
   clgan_buf_release(&owner);
   free(x);
-  clgan_metrics_swd_chunk_override = 0;
+  metrics_tuning(0, 0, 0, 0);
 }
 END_TEST
 
@@ -328,9 +340,8 @@ static const int sort_methods[] = {1, 2};
 
 /* The distance against the reference with both sorts (loop index). */
 START_TEST(test_swd_against_reference) {
-  clgan_metrics_sort_override = sort_methods[_i];
-  clgan_metrics_local_override = _i == 1 ? 64 : 0; /* bitonic with small blocks too */
-  clgan_metrics_swd_chunk_override = _i == 1 ? 2 : 0; /* and the pyramid in passes of 2 */
+  /* bitonic with small blocks too, and the pyramid in passes of 2 */
+  metrics_tuning(sort_methods[_i], _i == 1 ? 64 : 0, _i == 1 ? 2 : 0, 0);
   struct { int n, c, s, nh, reps, dirs; } cases[] = {{7, 1, 64, 24, 2, 16}, {5, 3, 32, 30, 3, 8}};
   for (size_t t = 0; t < sizeof cases / sizeof *cases; t++) {
     int n = cases[t].n, c = cases[t].c, s = cases[t].s;
@@ -378,9 +389,7 @@ START_TEST(test_swd_against_reference) {
     clgan_buf_release(&oa), clgan_buf_release(&ob);
     free(a), free(b);
   }
-  clgan_metrics_sort_override = 0;
-  clgan_metrics_local_override = 0;
-  clgan_metrics_swd_chunk_override = 0;
+  metrics_tuning(0, 0, 0, 0);
 }
 END_TEST
 
@@ -427,7 +436,7 @@ START_TEST(test_sort_rows) {
   const size_t lens[] = {1, 2, 3, 17, 256, 1000, 4097};
   for (int method = 1; method <= 2; method++)
     for (size_t t = 0; t < sizeof lens / sizeof *lens; t++) {
-      clgan_metrics_local_override = (t & 1) ? 4 : 0;
+      metrics_tuning(0, (t & 1) ? 4 : 0, 0, 0);
       size_t n = lens[t], rows = 5, ld = clgan_metrics_pow2(n < 2 ? 2 : n);
       float *x = tu_malloc(sizeof(float) * rows * ld);
       tu_fill_normal(x, rows * ld, 60 + t, 0, 100);
@@ -435,7 +444,11 @@ START_TEST(test_sort_rows) {
       if (n > 4) x[0] = 0.0f, x[1] = -0.0f, x[2] = -1e30f, x[3] = 1e30f;
       clgan_buf b = tu_upload(NULL, rows * ld + 3), tmp = tu_upload(NULL, rows * ld + 3);
       TU_OK(clgan_buf_write(ctx, clgan_buf_at(b, 3), x, rows * ld));
-      TU_OK(clgan_metrics_sort_rows(ctx, method, clgan_buf_at(b, 3), rows, n, ld, clgan_buf_at(tmp, 1)));
+      clgan_metrics_sort_plan plan;
+      TU_OK(clgan_metrics_sort_plan_make(ctx, method, &plan));
+      ck_assert_int_eq(plan.method, method);
+      TU_OK(clgan_metrics_sort_rows(ctx, &plan, clgan_buf_at(b, 3), rows, n, ld,
+                                    clgan_buf_at(tmp, 1)));
       TU_OK(clgan_ctx_finish(ctx));
       float *got = tu_download(b, rows * ld + 3);
       for (size_t r = 0; r < rows; r++) {
@@ -450,7 +463,7 @@ START_TEST(test_sort_rows) {
       free(got), free(x);
       clgan_buf_release(&b), clgan_buf_release(&tmp);
     }
-  clgan_metrics_local_override = 0;
+  metrics_tuning(0, 0, 0, 0);
 }
 END_TEST
 
@@ -533,7 +546,7 @@ static double ref_msssim(const float *a, const float *b, int c, int s, double *s
 }
 
 START_TEST(test_msssim_against_reference) {
-  clgan_metrics_local_override = _i == 0 ? 0 : 32;
+  metrics_tuning(0, _i == 0 ? 0 : 32, 0, 0);
   struct { int n, c, s; } cases[] = {{6, 1, 64}, {5, 3, 33}, {4, 2, 16}, {3, 1, 11}};
   for (size_t t = 0; t < sizeof cases / sizeof *cases; t++) {
     int n = cases[t].n, c = cases[t].c, s = cases[t].s;
@@ -570,7 +583,7 @@ START_TEST(test_msssim_against_reference) {
     clgan_buf_release(&oa), clgan_buf_release(&ob);
     free(a), free(b), free(ia), free(ib), free(ms), free(ss), free(ss_only);
   }
-  clgan_metrics_local_override = 0;
+  metrics_tuning(0, 0, 0, 0);
 }
 END_TEST
 
@@ -609,7 +622,7 @@ END_TEST
 
 START_TEST(test_nn_against_brute_force) {
   const int segs[] = {0, 1, 3, 7};
-  clgan_metrics_nn_segments_override = segs[_i];
+  metrics_tuning(0, 0, 0, segs[_i]);
   int nq = 23, nr = 37, c = 2, s = 12;
   size_t img = (size_t)c * s * s;
   float *r = make_images(nr, c, s, 90, 0.3f), *q = make_images(nq, c, s, 91, 0.3f);
@@ -650,7 +663,7 @@ START_TEST(test_nn_against_brute_force) {
   clgan_nn_destroy(nn);
   clgan_buf_release(&oq), clgan_buf_release(&orr);
   free(q), free(r);
-  clgan_metrics_nn_segments_override = 0;
+  metrics_tuning(0, 0, 0, 0);
 }
 END_TEST
 

@@ -159,7 +159,7 @@ START_TEST(test_act_invalid) {
   clgan_buf b = tu_upload(NULL, 4);
   ck_assert_int_eq(clgan_act_forward(tu_ctx(), CLGAN_ACT_COUNT, 0, 4, b, b), CLGAN_ERR_INVALID);
   TU_OK(clgan_act_forward(tu_ctx(), CLGAN_ACT_RELU, 0, 0, b, b)); /* empty: nothing to do */
-  clgan_buf null = {NULL, 0};
+  clgan_buf null = {0};
   ck_assert_int_eq(clgan_act_backward(tu_ctx(), CLGAN_ACT_TANH, 0, 4, b, null, b),
                    CLGAN_ERR_INVALID);
   clgan_buf_release(&b);
@@ -312,7 +312,7 @@ START_TEST(test_bn_train_fused_act_in_place) {
     TU_OK(clgan_buf_write(ctx, b.x, h.x, cm));
     TU_OK(clgan_buf_write(ctx, b.gamma, h.gamma, (size_t)c));
     TU_OK(clgan_buf_write(ctx, b.beta, h.beta, (size_t)c));
-    clgan_buf none = {NULL, 0};
+    clgan_buf none = {0};
     TU_OK(clgan_batchnorm_forward_train(ctx, c, m, b.x, b.gamma, b.beta, b.x, b.mean, b.invstd,
                                         none, none, 0.1f, 1e-5f, act, SLOPE));
     ref_bn_train(c, m, xd, g, be, 1e-5, act, SLOPE, yd, NULL, NULL, NULL);
@@ -431,7 +431,7 @@ static void check_fused_matches_unfused(int c, size_t m, bn_bufs *b, int act, co
   int exact = clgan_ctx_device(ctx)->is_cpu;
   clgan_buf g = tu_upload(NULL, cm);
   TU_OK(clgan_act_backward(ctx, act, SLOPE, cm, b->y, b->dy, g));
-  clgan_buf none = {NULL, 0};
+  clgan_buf none = {0};
   TU_OK(clgan_batchnorm_backward(ctx, c, m, b->x, none, g, b->gamma, b->mean, b->invstd, g,
                                  b->dgamma, b->dbeta, 0, CLGAN_ACT_NONE, 0));
   float *udx = read_all(g, cm), *udg = read_all(b->dgamma, cc), *udb = read_all(b->dbeta, cc);
@@ -591,7 +591,7 @@ START_TEST(test_bn_backward_optional_outputs) {
   TU_OK(clgan_batchnorm_backward(ctx, c, m, b.x, b.y, b.dy, b.gamma, b.mean, b.invstd, b.dx,
                                  b.dgamma, b.dbeta, 0, act, SLOPE));
   float *dg = read_all(b.dgamma, (size_t)c), *db = read_all(b.dbeta, (size_t)c);
-  clgan_buf none = {NULL, 0};
+  clgan_buf none = {0};
   TU_OK(clgan_fill(ctx, b.dgamma, (size_t)c, 0.0f));
   TU_OK(clgan_fill(ctx, b.dbeta, (size_t)c, 0.0f));
   TU_OK(clgan_fill(ctx, b.dx, cm, 5.0f));
@@ -624,7 +624,7 @@ START_TEST(test_bn_invalid) {
                                                 1e-5f, b.y, CLGAN_ACT_COUNT, 0),
                    CLGAN_ERR_INVALID);
   /* backward: y is required with an activation; unknown activations fail */
-  clgan_buf none = {NULL, 0};
+  clgan_buf none = {0};
   ck_assert_int_eq(clgan_batchnorm_backward(ctx, 2, 1, b.x, none, b.dy, b.gamma, b.mean,
                                             b.invstd, b.dx, b.dgamma, b.dbeta, 0,
                                             CLGAN_ACT_TANH, 0),

@@ -48,17 +48,18 @@ END_TEST
 START_TEST(test_cache_roundtrip_and_corruption) {
   char dir[] = "/tmp/clgan-cache-test-XXXXXX";
   ck_assert_ptr_nonnull(mkdtemp(dir));
-  char *old = getenv("CLGAN_CACHE_DIR") ? strdup(getenv("CLGAN_CACHE_DIR")) : NULL;
-  setenv("CLGAN_CACHE_DIR", dir, 1);
   const char payload[] = "binary bytes";
-  TU_OK(clgan_cache_store("unit", "key one", payload, sizeof payload));
+  TU_OK(clgan_cache_store(dir, "unit", "key one", payload, sizeof payload));
   void *p = NULL;
   size_t n = 0;
-  TU_OK(clgan_cache_load("unit", "key one", &p, &n));
+  TU_OK(clgan_cache_load(dir, "unit", "key one", &p, &n));
   ck_assert_uint_eq(n, sizeof payload);
   ck_assert_mem_eq(p, payload, n);
   free(p);
-  ck_assert_int_eq(clgan_cache_load("unit", "key two", &p, &n), CLGAN_ERR_IO);
+  ck_assert_int_eq(clgan_cache_load(dir, "unit", "key two", &p, &n), CLGAN_ERR_IO);
+  /* no directory: no cache */
+  ck_assert_int_eq(clgan_cache_store("", "unit", "key one", payload, sizeof payload), CLGAN_ERR_IO);
+  ck_assert_int_eq(clgan_cache_load("", "unit", "key one", &p, &n), CLGAN_ERR_IO);
   /* flip one payload byte: the entry must be rejected, not trusted */
   char path[1200];
   snprintf(path, sizeof path, "%s/unit-%016llx.bin", dir,
@@ -68,18 +69,12 @@ START_TEST(test_cache_roundtrip_and_corruption) {
   fseek(f, -2, SEEK_END);
   fputc('X', f);
   fclose(f);
-  ck_assert_int_eq(clgan_cache_load("unit", "key one", &p, &n), CLGAN_ERR_FORMAT);
+  ck_assert_int_eq(clgan_cache_load(dir, "unit", "key one", &p, &n), CLGAN_ERR_FORMAT);
   /* truncated entry */
   ck_assert_int_eq(truncate(path, 10), 0);
-  ck_assert_int_eq(clgan_cache_load("unit", "key one", &p, &n), CLGAN_ERR_FORMAT);
+  ck_assert_int_eq(clgan_cache_load(dir, "unit", "key one", &p, &n), CLGAN_ERR_FORMAT);
   unlink(path);
   rmdir(dir);
-  if (old) {
-    setenv("CLGAN_CACHE_DIR", old, 1);
-    free(old);
-  } else {
-    unsetenv("CLGAN_CACHE_DIR");
-  }
 }
 END_TEST
 
@@ -121,7 +116,7 @@ START_TEST(test_second_context_uses_disk_cache) {
   /* The program built by the shared context must load from disk in a new one. */
   cl_kernel k;
   TU_OK(clgan_kernel_get(tu_ctx(), "fill", "-DCLGAN_CACHE_PROBE=1", "fill", &k));
-  if (!*clgan_cache_dir()) return;
+  if (!*clgan_cache_dir(clgan_ctx_tuning(tu_ctx()))) return;
   clgan_ctx *second = NULL;
   clgan_ctx_options o = {.device = getenv("CLGAN_TEST_DEVICE")};
   TU_OK(clgan_ctx_create(&o, &second));
@@ -131,6 +126,87 @@ START_TEST(test_second_context_uses_disk_cache) {
   clgan_ctx_destroy(second);
   ck_assert_int_eq(cached, 1);
   ck_assert_int_eq(compiled, 0);
+}
+END_TEST
+
+START_TEST(test_cache_dir_from_tuning) {
+  clgan_tuning t = {0};
+  snprintf(t.cache_dir, sizeof t.cache_dir, "/some/dir");
+  ck_assert_str_eq(clgan_cache_dir(&t), "/some/dir");
+  t.cache_off = 1;
+  ck_assert_str_eq(clgan_cache_dir(&t), "");
+}
+END_TEST
+
+static void write_text(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+START_TEST(test_kernel_dir_and_cache_off_from_tuning) {
+  /* A context whose tuning names a kernel dir builds from it (here a fill
+   * that writes value + 1) and, with the cache off, compiles everything. */
+  char dir[] = "/tmp/clgan-kernel-dir-XXXXXX", path[256];
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  snprintf(path, sizeof path, "%s/common.cl", dir);
+  write_text(path, clgan_embedded_source("common"));
+  char fill_path[256];
+  snprintf(fill_path, sizeof fill_path, "%s/fill.cl", dir);
+  write_text(fill_path,
+             "__kernel void fill(__global float *x, uint off, uint n, float v) {\n"
+             "  uint i = get_global_id(0);\n"
+             "  if (i < n) x[off + i] = v + 1.0f;\n"
+             "}\n");
+  clgan_tuning t = *clgan_ctx_tuning(tu_ctx());
+  snprintf(t.kernel_dir, sizeof t.kernel_dir, "%s", dir);
+  t.cache_off = 1;
+  clgan_ctx_options o = {.device = getenv("CLGAN_TEST_DEVICE"), .tuning = &t};
+  clgan_ctx *c = NULL;
+  TU_OK(clgan_ctx_create(&o, &c));
+  clgan_buf b;
+  TU_OK(clgan_buf_alloc(c, 16, &b));
+  TU_OK(clgan_fill(c, b, 16, 2.0f));
+  float x[16];
+  TU_OK(clgan_buf_read(c, b, x, 16));
+  for (int i = 0; i < 16; i++) ck_assert_float_eq(x[i], 3.0f);
+  int cached = -1, compiled = -1;
+  clgan_ctx_build_counts(c, &cached, &compiled);
+  ck_assert_int_eq(cached, 0);
+  ck_assert_int_eq(compiled, 1);
+  clgan_buf_release(&b);
+  clgan_ctx_destroy(c);
+  unlink(fill_path);
+  unlink(path);
+  rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_buffer_sizes) {
+  clgan_ctx *ctx = tu_ctx();
+  clgan_buf b, small;
+  TU_OK(clgan_buf_alloc(ctx, 100, &b));
+  TU_OK(clgan_buf_alloc(ctx, 10, &small));
+  ck_assert_uint_eq(b.floats, 100);
+  clgan_buf rest = clgan_buf_at(b, 30);
+  ck_assert_uint_eq(rest.off, 30);
+  ck_assert_uint_eq(rest.floats, 70);
+  ck_assert_uint_eq(clgan_buf_at(b, 100).floats, 0);
+  float host[100] = {0};
+  TU_OK(clgan_buf_write(ctx, rest, host, 70));
+  ck_assert_int_eq(clgan_buf_write(ctx, rest, host, 71), CLGAN_ERR_INVALID);
+  ck_assert_int_eq(clgan_buf_read(ctx, rest, host, 71), CLGAN_ERR_INVALID);
+  ck_assert_int_eq(clgan_fill(ctx, small, 11, 0.0f), CLGAN_ERR_INVALID);
+  ck_assert_int_eq(clgan_copy(ctx, b, small, 11), CLGAN_ERR_INVALID);
+  ck_assert_int_eq(clgan_copy(ctx, small, b, 11), CLGAN_ERR_INVALID);
+  TU_OK(clgan_copy(ctx, small, rest, 10));
+  /* a view filled by hand has no known size: nothing is checked */
+  clgan_buf hand = {b.mem, 0, 0};
+  TU_OK(clgan_buf_write(ctx, hand, host, 100));
+  clgan_buf_release(&b);
+  clgan_buf_release(&small);
+  TU_OK(clgan_ctx_finish(ctx));
 }
 END_TEST
 
@@ -151,6 +227,9 @@ int main(void) {
   tcase_add_test(tc, test_fill_and_kernel_reuse);
   tcase_add_test(tc, test_build_error_has_log);
   tcase_add_test(tc, test_second_context_uses_disk_cache);
+  tcase_add_test(tc, test_cache_dir_from_tuning);
+  tcase_add_test(tc, test_kernel_dir_and_cache_off_from_tuning);
+  tcase_add_test(tc, test_buffer_sizes);
   tcase_add_test(tc, test_peak_measured);
   suite_add_tcase(s, tc);
   return tu_run(s);

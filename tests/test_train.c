@@ -10,7 +10,7 @@
 #include "clgan/image.h"
 #include "clgan/train.h"
 #include "test_util.h"
-#include "train/rng.h"
+#include "clgan/rng.h"
 
 static char root[64];
 

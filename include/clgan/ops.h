@@ -18,34 +18,8 @@
 extern "C" {
 #endif
 
-/* A float array on the device: a buffer and an offset counted in floats, so
- * parameters can live side by side in one arena (one Adam launch). */
-typedef struct clgan_buf {
-  cl_mem mem;
-  size_t off;
-} clgan_buf;
-
-static inline clgan_buf clgan_buf_at(clgan_buf b, size_t floats) {
-  clgan_buf r = {b.mem, b.off + floats};
-  return r;
-}
-
-/* Device buffer helpers (blocking transfers). */
-clgan_status clgan_buf_alloc(clgan_ctx *ctx, size_t floats, clgan_buf *out);
-void clgan_buf_release(clgan_buf *b);
-clgan_status clgan_buf_write(clgan_ctx *ctx, clgan_buf dst, const float *src, size_t floats);
-clgan_status clgan_buf_read(clgan_ctx *ctx, clgan_buf src, float *dst, size_t floats);
-clgan_status clgan_fill(clgan_ctx *ctx, clgan_buf dst, size_t floats, float value);
-clgan_status clgan_copy(clgan_ctx *ctx, clgan_buf src, clgan_buf dst, size_t floats);
-
-/* Device memory for data that is not floats (index lists) or is only read by
- * kernels (an uploaded dataset): `bytes` bytes, read-only for kernels, filled
- * from init when it is not NULL. Writes block; release accepts NULL and a
- * NULL handle and sets *m to NULL. */
-clgan_status clgan_mem_alloc(clgan_ctx *ctx, size_t bytes, const void *init, cl_mem *out);
-clgan_status clgan_mem_write(clgan_ctx *ctx, cl_mem dst, size_t offset, const void *src,
-                             size_t bytes);
-void clgan_mem_release(cl_mem *m);
+/* clgan_buf and its helpers (clgan_buf_alloc, _write, _read, clgan_fill,
+ * clgan_copy, clgan_mem_*) are the runtime's: clgan/runtime.h. */
 
 /* ---- GEMM ------------------------------------------------------------- */
 /* Row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, where op

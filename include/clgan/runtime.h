@@ -154,9 +154,47 @@ clgan_status clgan_ctx_set_tuning(clgan_ctx *ctx, const clgan_tuning *t);
 /* Blocks until the queue is empty. */
 clgan_status clgan_ctx_finish(clgan_ctx *ctx);
 
-/* Disk cache directory in use ("" when disabled by CLGAN_CACHE=0).
- * CLGAN_CACHE_DIR overrides; default $XDG_CACHE_HOME/clgan or ~/.cache/clgan. */
-const char *clgan_cache_dir(void);
+/* The disk cache directory a tuning names: "" when the cache is off
+ * (CLGAN_CACHE=0) or no directory is known, else t->cache_dir. A context's
+ * is clgan_cache_dir(clgan_ctx_tuning(ctx)). */
+const char *clgan_cache_dir(const clgan_tuning *t);
+
+/* ---- Device float buffers -------------------------------------------------
+ * A float array on the device: a buffer, an offset counted in floats (so
+ * parameters can live side by side in one arena, one Adam launch), and the
+ * floats from that offset to the end of the buffer (0: unknown, for a struct
+ * filled by hand; the helpers then check nothing). */
+typedef struct clgan_buf {
+  cl_mem mem;
+  size_t off;
+  size_t floats;
+} clgan_buf;
+
+/* The rest of b from `floats` on (a view of the remainder; its size is 0,
+ * unknown, when b's is unknown or `floats` reaches past it). */
+static inline clgan_buf clgan_buf_at(clgan_buf b, size_t floats) {
+  clgan_buf r = {b.mem, b.off + floats, b.floats > floats ? b.floats - floats : 0};
+  return r;
+}
+
+/* Allocates `floats` floats (out->floats = floats, at least 1). */
+clgan_status clgan_buf_alloc(clgan_ctx *ctx, size_t floats, clgan_buf *out);
+void clgan_buf_release(clgan_buf *b);
+/* Blocking transfers, and enqueued fill and copy, of the first `floats`
+ * floats of the views; INVALID when a view of known size is shorter. */
+clgan_status clgan_buf_write(clgan_ctx *ctx, clgan_buf dst, const float *src, size_t floats);
+clgan_status clgan_buf_read(clgan_ctx *ctx, clgan_buf src, float *dst, size_t floats);
+clgan_status clgan_fill(clgan_ctx *ctx, clgan_buf dst, size_t floats, float value);
+clgan_status clgan_copy(clgan_ctx *ctx, clgan_buf src, clgan_buf dst, size_t floats);
+
+/* Device memory for data that is not floats (index lists) or is only read by
+ * kernels (an uploaded dataset): `bytes` bytes, read-only for kernels, filled
+ * from init when it is not NULL. Writes block; release accepts NULL and a
+ * NULL handle and sets *m to NULL. */
+clgan_status clgan_mem_alloc(clgan_ctx *ctx, size_t bytes, const void *init, cl_mem *out);
+clgan_status clgan_mem_write(clgan_ctx *ctx, cl_mem dst, size_t offset, const void *src,
+                             size_t bytes);
+void clgan_mem_release(cl_mem *m);
 
 /* Creates a directory and its missing parents (like mkdir -p). Fails with
  * CLGAN_ERR_IO naming the path when it cannot, or when it exists and is not
@@ -199,8 +237,8 @@ clgan_status clgan_ctx_profile_collect(clgan_ctx *ctx, clgan_profile_report *out
 size_t clgan_ctx_workspace_bytes(const clgan_ctx *ctx);
 
 /* Embedded kernel source by name (without ".cl"), or NULL. (When the
- * environment variable CLGAN_KERNEL_DIR is set, programs are built from
- * "$CLGAN_KERNEL_DIR/<name>.cl" instead, for kernel development.) */
+ * context's tuning names a kernel_dir, CLGAN_KERNEL_DIR, programs are built
+ * from "<kernel_dir>/<name>.cl" instead, for kernel development.) */
 const char *clgan_embedded_source(const char *name);
 
 #ifdef __cplusplus

@@ -44,6 +44,12 @@ const char *clgan_status_name(clgan_status status);
  * next failing clgan call on the same thread. */
 const char *clgan_last_error(void);
 
+/* Sets this thread's error detail (printf-style) and returns status, for
+ * code built on the library (the CLI, bench) to report its own failures the
+ * library's way: return clgan_fail(CLGAN_ERR_IO, "cannot open %s", path). */
+clgan_status clgan_fail(clgan_status status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Name of an OpenCL error code ("CL_OUT_OF_RESOURCES"), or "CL_UNKNOWN_ERROR". */
 const char *clgan_cl_error_name(int cl_error);
 

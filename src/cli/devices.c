@@ -50,7 +50,9 @@ int cmd_devices(int argc, char **argv) {
     return 1;
   }
   int def = clgan_device_pick(list, count, NULL);
-  const char *cache = clgan_cache_dir();
+  /* the cache a context would use: the tuning's, read from the environment */
+  clgan_tuning tuning;
+  const char *cache = clgan_tuning_from_env(&tuning) == CLGAN_OK ? clgan_cache_dir(&tuning) : "";
   int last_platform = -1;
   for (int i = 0; i < count; i++) {
     const clgan_device_info *d = &list[i];

@@ -94,8 +94,8 @@ void clgan_volume_basename(const char *path, char *buf, size_t cap) {
   const char *slash = strrchr(path, '/');
   const char *base = slash ? slash + 1 : path;
   size_t n = strlen(base);
-  static const char *const exts[] = {".nii.gz", ".hdr.gz", ".img.gz", ".nia", ".nii",
-                                     ".hdr",    ".img"};
+  /* arrays, not pointers: read-only data with no relocations */
+  static const char exts[][8] = {".nii.gz", ".hdr.gz", ".img.gz", ".nia", ".nii", ".hdr", ".img"};
   for (size_t e = 0; e < sizeof exts / sizeof exts[0]; e++) {
     size_t m = strlen(exts[e]);
     if (n > m && strcasecmp(base + n - m, exts[e]) == 0) {
@@ -264,12 +264,12 @@ static int64_t convert(const void *src, int dt, int64_t n, double slope, double 
   return bad;
 }
 
-static clgan_status load_checked(const char *path, nifti_image *nim, clgan_volume *out) {
-  /* what kind of file */
+/* The file's kind (ANALYZE 0, NIfTI-1 or -2) into out->nifti_version. */
+static clgan_status file_kind(const char *path, nifti_image *nim, clgan_volume *out) {
   switch (nim->nifti_type) {
   case NIFTI_FTYPE_ANALYZE:
     out->nifti_version = 0;
-    break;
+    return CLGAN_OK;
   case NIFTI_FTYPE_NIFTI1_1:
   case NIFTI_FTYPE_NIFTI1_2:
   case NIFTI_FTYPE_NIFTI2_1:
@@ -279,7 +279,7 @@ static clgan_status load_checked(const char *path, nifti_image *nim, clgan_volum
     void *hdr = nifti_read_header(nim->fname ? nim->fname : path, &nver, 0);
     free(hdr);
     out->nifti_version = nver == 2 ? 2 : 1;
-    break;
+    return CLGAN_OK;
   }
   default:
     return clgan_fail(CLGAN_ERR_UNSUPPORTED,
@@ -287,21 +287,30 @@ static clgan_status load_checked(const char *path, nifti_image *nim, clgan_volum
                       ".nii or .nii.gz",
                       path, nim->nifti_type);
   }
-  /* datatype */
+}
+
+/* A real scalar datatype, and its bytes per voxel into *nbyper. */
+static clgan_status check_datatype(const char *path, const nifti_image *nim, clgan_volume *out,
+                                   int *nbyper) {
   out->datatype = nim->datatype;
-  if (!supported_datatype(nim->datatype)) {
+  if (!supported_datatype(nim->datatype))
     return clgan_fail(CLGAN_ERR_UNSUPPORTED,
                       "%s: voxel datatype %s (%d) is not supported: clgan slices real scalar "
                       "volumes (uint8, int16, uint16, int32, float32, float64, ...), not "
                       "complex, RGB or binary data",
                       path, clgan_volume_datatype_name(nim->datatype), nim->datatype);
-  }
-  int nbyper = 0, swapsize = 0;
-  nifti_datatype_sizes(nim->datatype, &nbyper, &swapsize);
-  if (nbyper <= 0 || nim->nbyper != nbyper)
+  int swapsize = 0;
+  *nbyper = 0;
+  nifti_datatype_sizes(nim->datatype, nbyper, &swapsize);
+  if (*nbyper <= 0 || nim->nbyper != *nbyper)
     return clgan_fail(CLGAN_ERR_FORMAT, "%s: %d bytes per voxel for datatype %d, expected %d",
-                      path, nim->nbyper, nim->datatype, nbyper);
-  /* dimensions */
+                      path, nim->nbyper, nim->datatype, *nbyper);
+  return CLGAN_OK;
+}
+
+/* Dimensions within limits and consistent: out->dim, frames, pixdim. */
+static clgan_status check_dims(const char *path, const nifti_image *nim, int nbyper,
+                               clgan_volume *out) {
   int64_t ndim = nim->dim[0];
   if (ndim < 1 || ndim > 7)
     return clgan_fail(CLGAN_ERR_FORMAT, "%s: invalid number of dimensions %lld", path,
@@ -340,7 +349,12 @@ static clgan_status load_checked(const char *path, nifti_image *nim, clgan_volum
   out->pixdim[0] = sane_pixdim(nim->dx);
   out->pixdim[1] = sane_pixdim(nim->dy);
   out->pixdim[2] = sane_pixdim(nim->dz);
-  /* orientation: sform, else qform, else assumed RAS */
+  return CLGAN_OK;
+}
+
+/* Orientation (sform, else qform, else assumed RAS) and scaling; returns
+ * whether the values are scaled. */
+static int orientation_and_scaling(const nifti_image *nim, clgan_volume *out) {
   out->xform = 0;
   if (nim->sform_code > 0 && orientation_from(nim->sto_xyz, out->axis_of, out->sign))
     out->xform = 2;
@@ -358,6 +372,12 @@ static clgan_status load_checked(const char *path, nifti_image *nim, clgan_volum
   int scaled = nim->scl_slope != 0 && isfinite(nim->scl_slope);
   out->scl_slope = scaled ? nim->scl_slope : 1.0;
   out->scl_inter = scaled && isfinite(nim->scl_inter) ? nim->scl_inter : 0.0;
+  return scaled;
+}
+
+/* The first volume's voxels, checked to be in the file, as scaled floats. */
+static clgan_status read_voxels(const char *path, nifti_image *nim, int nbyper, int scaled,
+                                clgan_volume *out) {
   /* the voxel data must be in the file before nifticlib is asked to read it */
   if (!nim->iname || !nim->iname[0])
     return clgan_fail(CLGAN_ERR_FORMAT, "%s: the NIfTI library found no image file", path);
@@ -366,11 +386,11 @@ static clgan_status load_checked(const char *path, nifti_image *nim, clgan_volum
                       (long long)nim->iname_offset);
   clgan_status st = check_data_length(path, nim->iname, nim->iname_offset, nim->nvox * nbyper);
   if (st != CLGAN_OK) return st;
-
+  int64_t vol = out->dim[0] * out->dim[1] * out->dim[2];
   const void *src = NULL;
   nifti_brick_list nbl;
   memset(&nbl, 0, sizeof nbl);
-  if (frames == 1) {
+  if (out->frames == 1) {
     if (nifti_image_load(nim) != 0 || !nim->data)
       return clgan_fail(CLGAN_ERR_FORMAT, "%s: the NIfTI library could not read the voxel data",
                         path);
@@ -392,8 +412,18 @@ static clgan_status load_checked(const char *path, nifti_image *nim, clgan_volum
   }
   out->nonfinite =
       convert(src, nim->datatype, vol, out->scl_slope, out->scl_inter, scaled, out->voxels);
-  if (frames > 1) nifti_free_NBL(&nbl);
+  if (out->frames > 1) nifti_free_NBL(&nbl);
   return CLGAN_OK;
+}
+
+static clgan_status load_checked(const char *path, nifti_image *nim, clgan_volume *out) {
+  int nbyper = 0;
+  clgan_status st = file_kind(path, nim, out);
+  if (st == CLGAN_OK) st = check_datatype(path, nim, out, &nbyper);
+  if (st == CLGAN_OK) st = check_dims(path, nim, nbyper, out);
+  if (st != CLGAN_OK) return st;
+  int scaled = orientation_and_scaling(nim, out);
+  return read_voxels(path, nim, nbyper, scaled, out);
 }
 
 /* nifticlib refused the header: say why as precisely as a glance allows. */

@@ -217,12 +217,8 @@ static clgan_status plane_geometry(const clgan_volume *v, clgan_axis axis, int s
   return CLGAN_OK;
 }
 
-clgan_status clgan_volume_write_slices(const clgan_volume *v, const char *dir, const char *name,
-                                       const clgan_slice_options *opt,
-                                       clgan_slice_report *report) {
-  clgan_slice_report rep;
-  memset(&rep, 0, sizeof rep);
-  if (report) *report = rep;
+static clgan_status check_slice_args(const clgan_volume *v, const char *dir, const char *name,
+                                     const clgan_slice_options *opt) {
   if (!v || !v->voxels || !dir || !dir[0] || !name || !name[0] || !opt)
     return clgan_fail(CLGAN_ERR_INVALID, "clgan_volume_write_slices: invalid arguments");
   if (opt->bits != 8 && opt->bits != 16)
@@ -233,9 +229,14 @@ clgan_status clgan_volume_write_slices(const clgan_volume *v, const char *dir, c
   if (opt->size < 0 || opt->size > MAX_PNG_SIDE)
     return clgan_fail(CLGAN_ERR_INVALID, "size must be 0 (native) or 1..%d (got %d)",
                       MAX_PNG_SIDE, opt->size);
-  unsigned axes = opt->axes & 7u;
-  if (axes == 0) return clgan_fail(CLGAN_ERR_INVALID, "no axis selected");
-  /* the window */
+  if ((opt->axes & 7u) == 0) return clgan_fail(CLGAN_ERR_INVALID, "no axis selected");
+  return CLGAN_OK;
+}
+
+/* The intensity window [lo, hi] into rep: explicit, else percentiles, else
+ * (a constant-looking window, e.g. a mask) the full range. */
+static clgan_status choose_window(const clgan_volume *v, const clgan_slice_options *opt,
+                                  clgan_slice_report *rep) {
   float lo, hi;
   if (opt->explicit_window) {
     lo = opt->window_lo;
@@ -257,82 +258,120 @@ clgan_status clgan_volume_write_slices(const clgan_volume *v, const char *dir, c
         return clgan_fail(CLGAN_ERR_FORMAT, "the volume is constant (%g): nothing to window", mn);
       lo = mn;
       hi = mx;
-      rep.window_widened = 1;
+      rep->window_widened = 1;
     }
   }
-  rep.window_lo = lo;
-  rep.window_hi = hi;
+  rep->window_lo = lo;
+  rep->window_hi = hi;
+  return CLGAN_OK;
+}
+
+/* One axis' working buffers: native slice [h][w], square pixels [sh][sw],
+ * padded square [side][side], output [out_h][out_w], resampling scratch. */
+typedef struct slice_bufs {
+  float *slice, *sq, *pad, *out, *tmp;
+} slice_bufs;
+
+static void slice_bufs_free(slice_bufs *b) {
+  free(b->slice);
+  free(b->sq);
+  free(b->pad);
+  free(b->out);
+  free(b->tmp);
+}
+
+static int slice_bufs_alloc(slice_bufs *b, const plane_geom *g) {
+  size_t tmpn = (size_t)g->h * g->sw;
+  if ((size_t)g->side * g->out_w > tmpn) tmpn = (size_t)g->side * g->out_w;
+  b->slice = malloc((size_t)g->w * g->h * sizeof(float));
+  b->sq = malloc((size_t)g->sw * g->sh * sizeof(float));
+  b->pad = malloc((size_t)g->side * g->side * sizeof(float));
+  b->out = malloc((size_t)g->out_w * g->out_h * sizeof(float));
+  b->tmp = malloc(tmpn * sizeof(float));
+  return b->slice && b->sq && b->pad && b->out && b->tmp;
+}
+
+/* The windowed image of b->slice at the output geometry (square pixels,
+ * then padded and resized when a size is asked for). */
+static const float *shape_slice(const plane_geom *g, int size, slice_bufs *b) {
+  const float *img = b->slice;
+  if (g->sw != g->w || g->sh != g->h) {
+    resample_2d(b->slice, g->w, g->h, b->sq, g->sw, g->sh, b->tmp);
+    img = b->sq;
+  }
+  if (size > 0) {
+    size_t pad = (size_t)g->side * g->side;
+    memset(b->pad, 0, pad * sizeof(float));
+    int ox = (g->side - g->sw) / 2, oy = (g->side - g->sh) / 2;
+    for (int r = 0; r < g->sh; r++)
+      memcpy(b->pad + (size_t)(oy + r) * g->side + ox, img + (size_t)r * g->sw,
+             (size_t)g->sw * sizeof(float));
+    resample_2d(b->pad, g->side, g->side, b->out, g->out_w, g->out_h, b->tmp);
+    img = b->out;
+  }
+  return img;
+}
+
+/* Every slice of one axis with enough voxels above the window's low end. */
+static clgan_status write_axis(const clgan_volume *v, clgan_axis axis, const char *dir,
+                               const char *name, const clgan_slice_options *opt,
+                               clgan_slice_report *rep) {
+  int a = (int)axis;
+  plane_geom g;
+  clgan_status st = plane_geometry(v, axis, opt->size, &g);
+  if (st != CLGAN_OK) return st;
+  int64_t count;
+  clgan_volume_slice_shape(v, axis, &count, NULL, NULL);
+  rep->width[a] = g.out_w;
+  rep->height[a] = g.out_h;
+  slice_bufs b = {0};
+  if (!slice_bufs_alloc(&b, &g)) {
+    slice_bufs_free(&b);
+    return clgan_fail(CLGAN_ERR_NOMEM, "cannot allocate slice buffers");
+  }
+  size_t native = (size_t)g.w * g.h;
+  float lo = rep->window_lo, scale = 1.0f / (rep->window_hi - lo);
+  for (int64_t idx = 0; idx < count && st == CLGAN_OK; idx++) {
+    clgan_volume_slice(v, axis, idx, b.slice);
+    size_t above = 0;
+    for (size_t i = 0; i < native; i++) above += b.slice[i] > lo;
+    if ((double)above < opt->min_fraction * (double)native) {
+      rep->skipped[a]++;
+      continue;
+    }
+    for (size_t i = 0; i < native; i++) {
+      float t = (b.slice[i] - lo) * scale;
+      b.slice[i] = t < 0 ? 0.0f : t > 1 ? 1.0f : t;
+    }
+    const float *img = shape_slice(&g, opt->size, &b);
+    char path[4096];
+    int len = snprintf(path, sizeof path, "%s/%s_%s_%03lld.png", dir, name, clgan_axis_name(axis),
+                       (long long)idx);
+    if (len < 0 || len >= (int)sizeof path) {
+      st = clgan_fail(CLGAN_ERR_INVALID, "output path too long in %s", dir);
+      break;
+    }
+    st = clgan_png_write(path, g.out_w, g.out_h, 1, opt->bits, img);
+    if (st == CLGAN_OK) rep->written[a]++;
+  }
+  slice_bufs_free(&b);
+  return st;
+}
+
+clgan_status clgan_volume_write_slices(const clgan_volume *v, const char *dir, const char *name,
+                                       const clgan_slice_options *opt,
+                                       clgan_slice_report *report) {
+  clgan_slice_report rep;
+  memset(&rep, 0, sizeof rep);
+  if (report) *report = rep;
+  clgan_status st = check_slice_args(v, dir, name, opt);
+  if (st == CLGAN_OK) st = choose_window(v, opt, &rep);
+  if (st != CLGAN_OK) return st;
   if (clgan_make_dirs(dir) != CLGAN_OK)
     return clgan_fail(CLGAN_ERR_IO, "cannot create the output folder %s: %s", dir,
                       clgan_last_error());
-
-  clgan_status st = CLGAN_OK;
-  for (int a = 0; a < CLGAN_AXIS_COUNT && st == CLGAN_OK; a++) {
-    if (!(axes & (1u << a))) continue;
-    clgan_axis axis = (clgan_axis)a;
-    plane_geom g;
-    st = plane_geometry(v, axis, opt->size, &g);
-    if (st != CLGAN_OK) break;
-    int64_t count;
-    clgan_volume_slice_shape(v, axis, &count, NULL, NULL);
-    rep.width[a] = g.out_w;
-    rep.height[a] = g.out_h;
-    size_t native = (size_t)g.w * g.h, sq = (size_t)g.sw * g.sh, pad = (size_t)g.side * g.side;
-    size_t outn = (size_t)g.out_w * g.out_h;
-    size_t tmpn = (size_t)g.h * g.sw;
-    if ((size_t)g.side * g.out_w > tmpn) tmpn = (size_t)g.side * g.out_w;
-    float *slice = malloc(native * sizeof(float));
-    float *sqbuf = malloc(sq * sizeof(float));
-    float *padbuf = malloc(pad * sizeof(float));
-    float *outbuf = malloc(outn * sizeof(float));
-    float *tmp = malloc(tmpn * sizeof(float));
-    if (!slice || !sqbuf || !padbuf || !outbuf || !tmp) {
-      st = clgan_fail(CLGAN_ERR_NOMEM, "cannot allocate slice buffers");
-    } else {
-      float scale = 1.0f / (hi - lo);
-      for (int64_t idx = 0; idx < count && st == CLGAN_OK; idx++) {
-        clgan_volume_slice(v, axis, idx, slice);
-        size_t above = 0;
-        for (size_t i = 0; i < native; i++) above += slice[i] > lo;
-        if ((double)above < opt->min_fraction * (double)native) {
-          rep.skipped[a]++;
-          continue;
-        }
-        for (size_t i = 0; i < native; i++) {
-          float t = (slice[i] - lo) * scale;
-          slice[i] = t < 0 ? 0.0f : t > 1 ? 1.0f : t;
-        }
-        const float *img = slice;
-        if (g.sw != g.w || g.sh != g.h) {
-          resample_2d(slice, g.w, g.h, sqbuf, g.sw, g.sh, tmp);
-          img = sqbuf;
-        }
-        if (opt->size > 0) {
-          memset(padbuf, 0, pad * sizeof(float));
-          int ox = (g.side - g.sw) / 2, oy = (g.side - g.sh) / 2;
-          for (int r = 0; r < g.sh; r++)
-            memcpy(padbuf + (size_t)(oy + r) * g.side + ox, img + (size_t)r * g.sw,
-                   (size_t)g.sw * sizeof(float));
-          resample_2d(padbuf, g.side, g.side, outbuf, g.out_w, g.out_h, tmp);
-          img = outbuf;
-        }
-        char path[4096];
-        int len = snprintf(path, sizeof path, "%s/%s_%s_%03lld.png", dir, name,
-                           clgan_axis_name(axis), (long long)idx);
-        if (len < 0 || len >= (int)sizeof path) {
-          st = clgan_fail(CLGAN_ERR_INVALID, "output path too long in %s", dir);
-          break;
-        }
-        st = clgan_png_write(path, g.out_w, g.out_h, 1, opt->bits, img);
-        if (st == CLGAN_OK) rep.written[a]++;
-      }
-    }
-    free(slice);
-    free(sqbuf);
-    free(padbuf);
-    free(outbuf);
-    free(tmp);
-  }
+  for (int a = 0; a < CLGAN_AXIS_COUNT && st == CLGAN_OK; a++)
+    if (opt->axes & (1u << a)) st = write_axis(v, (clgan_axis)a, dir, name, opt, &rep);
   if (report) *report = rep;
   return st;
 }

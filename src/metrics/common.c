@@ -5,10 +5,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "clgan/rng.h"
 #include "metrics/internal.h"
-#include "train/rng.h"
-
-size_t clgan_metrics_local_override = 0;
 
 clgan_image_set clgan_image_set_nchw(clgan_buf buf, int count, int channels, int size) {
   clgan_image_set s = {buf, count, channels, size,
@@ -50,15 +48,18 @@ clgan_status clgan_metrics_check_set(const char *what, const clgan_image_set *s,
   return CLGAN_OK;
 }
 
-clgan_status clgan_metrics_gather(clgan_ctx *ctx, const clgan_image_set *s, cl_mem idx, int first,
-                                  int n, clgan_buf out, float scale, float shift) {
+clgan_status clgan_metrics_gather_kernel(clgan_ctx *ctx, cl_kernel *out) {
+  return clgan_kernel_get(ctx, "metrics", NULL, "metrics_gather", out);
+}
+
+clgan_status clgan_metrics_gather(clgan_ctx *ctx, cl_kernel k, const clgan_image_set *s,
+                                  cl_mem idx, int first, int n, clgan_buf out, float scale,
+                                  float shift) {
   if (n <= 0) return CLGAN_OK;
   size_t hw = (size_t)s->size * s->size, total = (size_t)n * s->channels * hw;
   if (out.off > UINT_MAX || total > UINT_MAX - out.off)
     return clgan_fail(CLGAN_ERR_UNSUPPORTED, "metrics: %zu floats beyond 32-bit indexing", total);
-  cl_kernel k;
-  clgan_status st = clgan_kernel_get(ctx, "metrics", NULL, "metrics_gather", &k);
-  if (st != CLGAN_OK) return st;
+  clgan_status st;
   cl_ulong inoff = s->buf.off, is = s->image_stride, cs = s->channel_stride;
   cl_int use_idx = idx != NULL, f = first;
   cl_mem im = idx ? idx : s->buf.mem; /* any valid buffer when unused */
@@ -74,7 +75,7 @@ clgan_status clgan_metrics_gather(clgan_ctx *ctx, const clgan_image_set *s, cl_m
 }
 
 size_t clgan_metrics_local_size(clgan_ctx *ctx, cl_kernel k) {
-  if (clgan_metrics_local_override) return clgan_metrics_local_override;
+  if (ctx->tuning.metrics_local) return ctx->tuning.metrics_local;
   if (ctx->dev.is_cpu) return 1;
   return clgan_pow2_local(ctx, k, 256);
 }
@@ -87,7 +88,7 @@ size_t clgan_metrics_pow2(size_t x) {
 
 void clgan_metrics_random_pairs(uint64_t seed, int n, int npairs, int *ia, int *ib) {
   clgan_rng r;
-  clgan_rng_seed(&r, seed ^ 0x5041495253ULL /* "PAIRS" */);
+  clgan_rng_seed_stream(&r, seed, CLGAN_STREAM_PAIRS, 0);
   for (int p = 0; p < npairs; p++) {
     if (n < 2) {
       ia[p] = ib[p] = 0;
@@ -110,7 +111,7 @@ void clgan_metrics_random_subset(uint64_t seed, int n, int k, int *out) {
   }
   for (int i = 0; i < n; i++) perm[i] = i;
   clgan_rng r;
-  clgan_rng_seed(&r, seed ^ 0x535542534554ULL /* "SUBSET" */);
+  clgan_rng_seed_stream(&r, seed, CLGAN_STREAM_SUBSET, 0);
   for (int i = 0; i < k && i < n; i++) {
     int j = i + (int)(clgan_rng_next(&r) % (uint64_t)(n - i));
     int t = perm[i];

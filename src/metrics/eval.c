@@ -29,6 +29,7 @@ struct clgan_eval {
   clgan_eval_report last;
   clgan_buf pair_px;            /* [2][closest][c][s][s] for the closest-pairs PNG */
   cl_mem pair_idx;              /* int [closest] */
+  cl_kernel k_gather;           /* metrics_gather, created at setup */
 };
 
 clgan_eval_config clgan_eval_default_config(int channels, int size, int max_fake) {
@@ -100,7 +101,8 @@ clgan_status clgan_eval_create(clgan_ctx *ctx, const clgan_eval_config *cfg,
                             &ev->pair_px)) != CLGAN_OK ||
       (ev->pair_idx = clCreateBuffer(ctx->context, CL_MEM_READ_ONLY, sizeof(cl_int) * (size_t)k,
                                      NULL, &err),
-       st = clgan_cl_check(err, "clCreateBuffer(closest pairs)")) != CLGAN_OK) {
+       st = clgan_cl_check(err, "clCreateBuffer(closest pairs)")) != CLGAN_OK ||
+      (st = clgan_metrics_gather_kernel(ctx, &ev->k_gather)) != CLGAN_OK) {
     clgan_eval_destroy(ev);
     return st;
   }
@@ -272,7 +274,7 @@ clgan_status clgan_eval_write_closest(clgan_eval *ev, const clgan_image_set *fak
     if ((st = CLGAN_CL(clEnqueueWriteBuffer(ctx->queue, ev->pair_idx, CL_TRUE, 0,
                                             sizeof(cl_int) * (size_t)k, lists[side], 0, NULL,
                                             NULL))) == CLGAN_OK &&
-        (st = clgan_metrics_gather(ctx, sets[side], ev->pair_idx, 0, k,
+        (st = clgan_metrics_gather(ctx, ev->k_gather, sets[side], ev->pair_idx, 0, k,
                                    clgan_buf_at(ev->pair_px, (size_t)side * k * img), 1.0f,
                                    0.0f)) == CLGAN_OK)
       st = clgan_buf_read(ctx, clgan_buf_at(ev->pair_px, (size_t)side * k * img),

@@ -21,6 +21,8 @@ struct clgan_msssim {
   clgan_buf ws, win, out;                     /* win [scales][11]; out [scales][chunk][2] */
   cl_mem idx_a, idx_b;
   float *host_out;
+  cl_kernel k_gather, k_down, k_level; /* created at setup */
+  size_t level_local;                  /* work-group size of ssim_level */
 };
 
 /* _FSpecialGauss of ms_ssim.py, separably: w weights at offsets -r..r (odd
@@ -88,15 +90,15 @@ clgan_status clgan_msssim_create(clgan_ctx *ctx, int channels, int size, clgan_m
   if ((st = clgan_cl_check(err, "clCreateBuffer(msssim indices)")) != CLGAN_OK) goto fail;
   m->idx_b = clCreateBuffer(ctx->context, CL_MEM_READ_ONLY, sizeof(cl_int) * chunk, NULL, &err);
   if ((st = clgan_cl_check(err, "clCreateBuffer(msssim indices)")) != CLGAN_OK) goto fail;
-  cl_kernel k;
   if ((st = clgan_buf_alloc(ctx, off, &m->ws)) != CLGAN_OK ||
       (st = clgan_buf_alloc(ctx, CLGAN_MSSSIM_SCALES * MAX_WINDOW, &m->win)) != CLGAN_OK ||
       (st = clgan_buf_write(ctx, m->win, win, CLGAN_MSSSIM_SCALES * MAX_WINDOW)) != CLGAN_OK ||
       (st = clgan_buf_alloc(ctx, CLGAN_MSSSIM_SCALES * 2 * chunk, &m->out)) != CLGAN_OK ||
-      (st = clgan_kernel_get(ctx, "metrics", NULL, "metrics_gather", &k)) != CLGAN_OK ||
-      (st = clgan_kernel_get(ctx, "metrics_ssim", NULL, "ssim_down", &k)) != CLGAN_OK ||
-      (st = clgan_kernel_get(ctx, "metrics_ssim", NULL, "ssim_level", &k)) != CLGAN_OK)
+      (st = clgan_metrics_gather_kernel(ctx, &m->k_gather)) != CLGAN_OK ||
+      (st = clgan_kernel_get(ctx, "metrics_ssim", NULL, "ssim_down", &m->k_down)) != CLGAN_OK ||
+      (st = clgan_kernel_get(ctx, "metrics_ssim", NULL, "ssim_level", &m->k_level)) != CLGAN_OK)
     goto fail;
+  m->level_local = clgan_metrics_local_size(ctx, m->k_level);
   *out = m;
   return CLGAN_OK;
 fail:
@@ -118,15 +120,13 @@ static clgan_status run_chunk(clgan_msssim *m, const clgan_image_set *a, const c
     return st;
   /* [-1, 1] -> [0, 1] */
   clgan_buf l0 = clgan_buf_at(m->ws, m->level_off[0]);
-  if ((st = clgan_metrics_gather(ctx, a, m->idx_a, 0, np, l0, 0.5f, 0.5f)) != CLGAN_OK ||
-      (st = clgan_metrics_gather(ctx, b, m->idx_b, 0, np, clgan_buf_at(l0, (size_t)np * c * hw0),
-                                 0.5f, 0.5f)) != CLGAN_OK)
+  if ((st = clgan_metrics_gather(ctx, m->k_gather, a, m->idx_a, 0, np, l0, 0.5f, 0.5f)) !=
+          CLGAN_OK ||
+      (st = clgan_metrics_gather(ctx, m->k_gather, b, m->idx_b, 0, np,
+                                 clgan_buf_at(l0, (size_t)np * c * hw0), 0.5f, 0.5f)) != CLGAN_OK)
     return st;
-  cl_kernel kd, ks;
-  if ((st = clgan_kernel_get(ctx, "metrics_ssim", NULL, "ssim_down", &kd)) != CLGAN_OK ||
-      (st = clgan_kernel_get(ctx, "metrics_ssim", NULL, "ssim_level", &ks)) != CLGAN_OK)
-    return st;
-  size_t L = clgan_metrics_local_size(ctx, ks);
+  cl_kernel kd = m->k_down, ks = m->k_level;
+  size_t L = m->level_local;
   cl_mem ws = m->ws.mem;
   for (int l = 0; l < nscales; l++) {
     cl_int s = m->sizes[l];

@@ -8,7 +8,6 @@
 #define NN_TQ 4          /* queries per work-item, as TQ in the kernel */
 #define NN_MAX_SEGMENTS 64
 
-int clgan_metrics_nn_segments_override = 0;
 
 struct clgan_nn {
   clgan_ctx *ctx;
@@ -16,6 +15,8 @@ struct clgan_nn {
   cl_mem best_d, best_i;   /* [max_queries][NN_MAX_SEGMENTS] */
   float *host_d;
   int *host_i;
+  cl_kernel k_search;      /* nn_search, created at setup */
+  int forced_segments;     /* the tuning's metrics_nn_segments (0: the device's choice) */
 };
 
 void clgan_nn_destroy(clgan_nn *nn) {
@@ -52,8 +53,9 @@ clgan_status clgan_nn_create(clgan_ctx *ctx, int channels, int size, int max_que
   if ((st = clgan_cl_check(err, "clCreateBuffer(nn distances)")) != CLGAN_OK) goto fail;
   nn->best_i = clCreateBuffer(ctx->context, CL_MEM_WRITE_ONLY, sizeof(cl_int) * slots, NULL, &err);
   if ((st = clgan_cl_check(err, "clCreateBuffer(nn indices)")) != CLGAN_OK) goto fail;
-  cl_kernel k;
-  if ((st = clgan_kernel_get(ctx, "metrics_nn", NULL, "nn_search", &k)) != CLGAN_OK) goto fail;
+  if ((st = clgan_kernel_get(ctx, "metrics_nn", NULL, "nn_search", &nn->k_search)) != CLGAN_OK)
+    goto fail;
+  nn->forced_segments = ctx->tuning.metrics_nn_segments;
   *out = nn;
   return CLGAN_OK;
 fail:
@@ -63,8 +65,8 @@ fail:
 
 static int segments_for(const clgan_nn *nn, int nq, int nr) {
   int seg;
-  if (clgan_metrics_nn_segments_override > 0)
-    seg = clgan_metrics_nn_segments_override;
+  if (nn->forced_segments > 0)
+    seg = nn->forced_segments;
   else if (nn->ctx->dev.is_cpu)
     seg = 1;
   else {
@@ -95,8 +97,7 @@ clgan_status clgan_nn_search(clgan_nn *nn, const clgan_image_set *queries,
                       exclude_same ? " of the same set" : "");
   if (nq == 0) return CLGAN_OK;
   clgan_ctx *ctx = nn->ctx;
-  cl_kernel k;
-  if ((st = clgan_kernel_get(ctx, "metrics_nn", NULL, "nn_search", &k)) != CLGAN_OK) return st;
+  cl_kernel k = nn->k_search;
   int nseg = segments_for(nn, nq, nr);
   cl_int seg_len = (nr + nseg - 1) / nseg;
   nseg = (nr + seg_len - 1) / seg_len; /* no empty segment */

@@ -7,13 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clgan/rng.h"
 #include "metrics/internal.h"
-#include "train/rng.h"
 
 #define STATS_PARTS 256                 /* partial sums per channel for the normalisation */
 #define PYRAMID_BUDGET (8u << 20)       /* floats of the per-chunk pyramid workspace */
-
-int clgan_metrics_swd_chunk_override = 0;
 
 struct clgan_swd {
   clgan_ctx *ctx;
@@ -21,7 +19,10 @@ struct clgan_swd {
   int levels, sizes[CLGAN_SWD_MAX_LEVELS];
   int dim;                     /* channels * 49 */
   size_t max_rows;             /* max_images * nhoods */
-  int sort_method;             /* 1 radix, 2 bitonic */
+  clgan_metrics_sort_plan sort; /* the row sort and its kernels */
+  /* kernels, created at setup (cl/metrics.cl, metrics_swd.cl) */
+  cl_kernel k_gather, k_down, k_up_sub, k_desc, k_stats, k_norm, k_absdiff;
+  size_t absdiff_local;        /* work-group size of swd_absdiff */
   int chunk;                   /* images per pyramid pass */
   size_t level_off[CLGAN_SWD_MAX_LEVELS]; /* in pyr, floats */
   clgan_buf pyr;               /* chunk pyramid [levels][chunk][c][s_l][s_l] */
@@ -62,7 +63,7 @@ int clgan_swd_levels(const clgan_swd_config *cfg, int *sizes) {
 void clgan_swd_pick(uint64_t seed, int level, int image, int nhood, int level_size, int *cx,
                     int *cy) {
   uint64_t key = ((uint64_t)level << 56) ^ ((uint64_t)(uint32_t)image << 20) ^ (uint64_t)nhood;
-  uint64_t z = clgan_metrics_mix64(seed ^ clgan_metrics_mix64(key + 0x9E3779B97F4A7C15ULL));
+  uint64_t z = clgan_rng_stream_seed(seed, CLGAN_STREAM_SWD_PICK, key);
   uint32_t span = (uint32_t)(level_size - 6);
   *cx = 3 + (int)((uint32_t)z % span);
   *cy = 3 + (int)((uint32_t)(z >> 32) % span);
@@ -70,10 +71,9 @@ void clgan_swd_pick(uint64_t seed, int level, int image, int nhood, int level_si
 
 void clgan_swd_directions(uint64_t seed, int level, int repeat, int dim, int count, float *out) {
   clgan_rng r;
-  clgan_rng_seed(&r, clgan_metrics_mix64(seed ^ clgan_metrics_mix64(
-                                                   0x4449525300000000ULL /* "DIRS" */ ^
-                                                   ((uint64_t)(uint32_t)level << 16) ^
-                                                   (uint64_t)(uint32_t)repeat)));
+  /* level < 2^16, so the index stays within the constant's zero low half */
+  uint64_t index = ((uint64_t)(uint32_t)level << 16) ^ (uint64_t)(uint32_t)repeat;
+  clgan_rng_seed_stream(&r, seed, CLGAN_STREAM_SWD_DIRS, index);
   for (int d = 0; d < count; d++) {
     float *row = out + (size_t)d * dim;
     double norm = 0;
@@ -105,7 +105,26 @@ void clgan_swd_destroy(clgan_swd *swd) {
 
 /* Leading dimension of the projection rows for m descriptors. */
 static size_t proj_ld(const clgan_swd *swd, size_t m) {
-  return swd->sort_method == 2 ? clgan_metrics_pow2(m < 2 ? 2 : m) : m;
+  return swd->sort.method == 2 ? clgan_metrics_pow2(m < 2 ? 2 : m) : m;
+}
+
+/* The kernels every call launches, looked up once. */
+static clgan_status create_kernels(clgan_swd *swd) {
+  clgan_ctx *ctx = swd->ctx;
+  clgan_status st;
+  if ((st = clgan_metrics_gather_kernel(ctx, &swd->k_gather)) != CLGAN_OK ||
+      (st = clgan_kernel_get(ctx, "metrics_swd", NULL, "swd_pyr_down", &swd->k_down)) != CLGAN_OK ||
+      (st = clgan_kernel_get(ctx, "metrics_swd", NULL, "swd_pyr_up_sub", &swd->k_up_sub)) !=
+          CLGAN_OK ||
+      (st = clgan_kernel_get(ctx, "metrics_swd", NULL, "swd_descriptors", &swd->k_desc)) !=
+          CLGAN_OK ||
+      (st = clgan_kernel_get(ctx, "metrics_swd", NULL, "swd_stats", &swd->k_stats)) != CLGAN_OK ||
+      (st = clgan_kernel_get(ctx, "metrics_swd", NULL, "swd_normalise", &swd->k_norm)) !=
+          CLGAN_OK ||
+      (st = clgan_kernel_get(ctx, "metrics_swd", NULL, "swd_absdiff", &swd->k_absdiff)) != CLGAN_OK)
+    return st;
+  swd->absdiff_local = clgan_metrics_local_size(ctx, swd->k_absdiff);
+  return CLGAN_OK;
 }
 
 clgan_status clgan_swd_create(clgan_ctx *ctx, const clgan_swd_config *cfg, clgan_swd **out) {
@@ -126,10 +145,10 @@ clgan_status clgan_swd_create(clgan_ctx *ctx, const clgan_swd_config *cfg, clgan
   swd->levels = clgan_swd_levels(cfg, swd->sizes);
   swd->dim = cfg->channels * 49;
   swd->max_rows = (size_t)cfg->max_images * (size_t)cfg->nhoods;
-  swd->sort_method = clgan_metrics_sort_method(ctx);
   int c = cfg->channels, D = cfg->dirs_per_repeat;
+  clgan_status st = clgan_metrics_sort_plan_make(ctx, 0, &swd->sort);
+  if (st != CLGAN_OK) goto fail;
   size_t ld = proj_ld(swd, swd->max_rows);
-  clgan_status st = CLGAN_OK;
   if ((double)swd->levels * swd->max_rows * swd->dim >= (double)UINT_MAX ||
       (double)D * ld >= (double)UINT_MAX) {
     st = clgan_fail(CLGAN_ERR_UNSUPPORTED,
@@ -141,7 +160,7 @@ clgan_status clgan_swd_create(clgan_ctx *ctx, const clgan_swd_config *cfg, clgan
   size_t per_image = 0;
   for (int l = 0; l < swd->levels; l++) per_image += (size_t)c * swd->sizes[l] * swd->sizes[l];
   size_t chunk = PYRAMID_BUDGET / per_image;
-  if (clgan_metrics_swd_chunk_override > 0) chunk = (size_t)clgan_metrics_swd_chunk_override;
+  if (ctx->tuning.metrics_swd_chunk > 0) chunk = (size_t)ctx->tuning.metrics_swd_chunk;
   if (chunk < 1) chunk = 1;
   if (chunk > (size_t)cfg->max_images) chunk = (size_t)cfg->max_images;
   swd->chunk = (int)chunk;
@@ -175,26 +194,16 @@ clgan_status clgan_swd_create(clgan_ctx *ctx, const clgan_swd_config *cfg, clgan
       (st = clgan_buf_write(ctx, swd->dirs, dirs, ndirs)) != CLGAN_OK ||
       (st = clgan_buf_alloc(ctx, (size_t)D * ld, &swd->proj_a)) != CLGAN_OK ||
       (st = clgan_buf_alloc(ctx, (size_t)D * ld, &swd->proj_b)) != CLGAN_OK ||
-      (swd->sort_method == 1 && (st = clgan_buf_alloc(ctx, (size_t)D * ld, &swd->tmp)) != CLGAN_OK) ||
+      (swd->sort.method == 1 &&
+       (st = clgan_buf_alloc(ctx, (size_t)D * ld, &swd->tmp)) != CLGAN_OK) ||
       (st = clgan_buf_alloc(ctx, small, &swd->small)) != CLGAN_OK) {
     free(dirs);
     goto fail;
   }
   free(dirs);
-  /* build every kernel and size the GEMM workspace now, not in the calls */
-  static const char *const swd_kernels[] = {"swd_pyr_down", "swd_pyr_up_sub", "swd_descriptors",
-                                            "swd_stats",    "swd_normalise",  "swd_pad",
-                                            "swd_absdiff"};
-  cl_kernel k;
-  for (size_t i = 0; i < sizeof swd_kernels / sizeof *swd_kernels; i++)
-    if ((st = clgan_kernel_get(ctx, "metrics_swd", NULL, swd_kernels[i], &k)) != CLGAN_OK) goto fail;
-  if ((st = clgan_kernel_get(ctx, "metrics", NULL, "metrics_gather", &k)) != CLGAN_OK) goto fail;
-  static const char *const sort_kernels[] = {"sort_rows_radix", "sort_bitonic_local",
-                                             "sort_bitonic_merge_local", "sort_bitonic_global"};
-  for (int i = swd->sort_method == 1 ? 0 : 1; i < (swd->sort_method == 1 ? 1 : 4); i++)
-    if ((st = clgan_kernel_get(ctx, "metrics_sort", NULL, sort_kernels[i], &k)) != CLGAN_OK)
-      goto fail;
-  if ((st = clgan_gemm_reserve(ctx, (size_t)D, swd->max_rows, (size_t)swd->dim)) != CLGAN_OK)
+  /* every kernel and the GEMM workspace now, not in the calls */
+  if ((st = create_kernels(swd)) != CLGAN_OK ||
+      (st = clgan_gemm_reserve(ctx, (size_t)D, swd->max_rows, (size_t)swd->dim)) != CLGAN_OK)
     goto fail;
   *out = swd;
   return CLGAN_OK;
@@ -237,13 +246,11 @@ static clgan_status build_chunk(clgan_swd *swd, const clgan_image_set *images, c
                                             indices + first, 0, NULL, NULL))) != CLGAN_OK)
       return st;
   }
-  if ((st = clgan_metrics_gather(ctx, images, indices ? swd->idx : NULL, first, nc,
-                                 clgan_buf_at(swd->pyr, swd->level_off[0]), 1.0f, 0.0f)) != CLGAN_OK)
+  if ((st = clgan_metrics_gather(ctx, swd->k_gather, images, indices ? swd->idx : NULL, first,
+                                 nc, clgan_buf_at(swd->pyr, swd->level_off[0]), 1.0f, 0.0f)) !=
+      CLGAN_OK)
     return st;
-  cl_kernel kd, ku;
-  if ((st = clgan_kernel_get(ctx, "metrics_swd", NULL, "swd_pyr_down", &kd)) != CLGAN_OK ||
-      (st = clgan_kernel_get(ctx, "metrics_swd", NULL, "swd_pyr_up_sub", &ku)) != CLGAN_OK)
-    return st;
+  cl_kernel kd = swd->k_down, ku = swd->k_up_sub;
   size_t planes = (size_t)nc * swd->cfg.channels;
   cl_mem m = swd->pyr.mem;
   /* every Gaussian level first: G_{l+1} = pyr_down(G_l) */
@@ -302,11 +309,8 @@ clgan_status clgan_swd_pyramid(clgan_swd *swd, const clgan_image_set *images, fl
 static clgan_status normalise(clgan_swd *swd, clgan_buf desc, size_t m) {
   clgan_ctx *ctx = swd->ctx;
   int c = swd->cfg.channels;
-  cl_kernel ks, kn;
-  clgan_status st;
-  if ((st = clgan_kernel_get(ctx, "metrics_swd", NULL, "swd_stats", &ks)) != CLGAN_OK ||
-      (st = clgan_kernel_get(ctx, "metrics_swd", NULL, "swd_normalise", &kn)) != CLGAN_OK)
-    return st;
+  cl_kernel ks = swd->k_stats, kn = swd->k_norm;
+  clgan_status st = CLGAN_OK;
   cl_uint parts = m < STATS_PARTS ? (cl_uint)m : STATS_PARTS;
   double mean[64], *meanp = c <= 64 ? mean : malloc(sizeof(double) * (size_t)c);
   float center[3 * 64], *centerp = c <= 64 ? center : malloc(sizeof(float) * 3 * (size_t)c);
@@ -378,9 +382,7 @@ clgan_status clgan_swd_describe(clgan_swd *swd, const clgan_image_set *images, c
                         images->count);
   clgan_ctx *ctx = swd->ctx;
   d->count = 0;
-  cl_kernel kd;
-  if ((st = clgan_kernel_get(ctx, "metrics_swd", NULL, "swd_descriptors", &kd)) != CLGAN_OK)
-    return st;
+  cl_kernel kd = swd->k_desc;
   int c = swd->cfg.channels, nh = swd->cfg.nhoods;
   cl_ulong seed = swd->cfg.seed;
   for (int first = 0; first < n; first += swd->chunk) {
@@ -424,12 +426,11 @@ clgan_status clgan_swd_distance(clgan_swd *swd, const clgan_swd_desc *a, const c
                       "swd: the sets must hold the same number of images (%d and %d)", a->count,
                       b->count);
   clgan_ctx *ctx = swd->ctx;
-  cl_kernel kabs;
-  clgan_status st = clgan_kernel_get(ctx, "metrics_swd", NULL, "swd_absdiff", &kabs);
-  if (st != CLGAN_OK) return st;
+  cl_kernel kabs = swd->k_absdiff;
+  clgan_status st;
   const clgan_swd_config *cfg = &swd->cfg;
   size_t m = (size_t)a->count * cfg->nhoods, ld = proj_ld(swd, m), D = (size_t)cfg->dirs_per_repeat;
-  size_t L = clgan_metrics_local_size(ctx, kabs);
+  size_t L = swd->absdiff_local;
   double total = 0;
   for (int l = 0; l < swd->levels; l++) {
     clgan_buf da = clgan_buf_at(a->buf, (size_t)l * swd->max_rows * swd->dim);
@@ -443,9 +444,9 @@ clgan_status clgan_swd_distance(clgan_swd *swd, const clgan_swd_desc *a, const c
                            (size_t)swd->dim, 0.0f, swd->proj_a, ld)) != CLGAN_OK ||
           (st = clgan_gemm(ctx, 0, 1, D, m, (size_t)swd->dim, 1.0f, dirs, (size_t)swd->dim, db,
                            (size_t)swd->dim, 0.0f, swd->proj_b, ld)) != CLGAN_OK ||
-          (st = clgan_metrics_sort_rows(ctx, swd->sort_method, swd->proj_a, D, m, ld, swd->tmp)) !=
+          (st = clgan_metrics_sort_rows(ctx, &swd->sort, swd->proj_a, D, m, ld, swd->tmp)) !=
               CLGAN_OK ||
-          (st = clgan_metrics_sort_rows(ctx, swd->sort_method, swd->proj_b, D, m, ld, swd->tmp)) !=
+          (st = clgan_metrics_sort_rows(ctx, &swd->sort, swd->proj_b, D, m, ld, swd->tmp)) !=
               CLGAN_OK)
         return st;
       cl_uint ao = (cl_uint)swd->proj_a.off, bo = (cl_uint)swd->proj_b.off, uld = (cl_uint)ld,

@@ -2,6 +2,7 @@
 #include <limits.h>
 #include <stdio.h>
 
+#include "clgan/ops.h"
 #include "runtime/internal.h"
 
 static const char *const act_names[CLGAN_ACT_COUNT] = {

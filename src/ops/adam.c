@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "clgan/ops.h"
 #include "runtime/internal.h"
 
 /* PyTorch computes the scalar parts (1 - beta, beta^step, lr / bc1) in
@@ -77,7 +78,7 @@ static clgan_status adam_launch(clgan_ctx *ctx, const clgan_adam_params *p, long
 
 clgan_status clgan_adam_step(clgan_ctx *ctx, const clgan_adam_params *p, long step, size_t count,
                              clgan_buf param, clgan_buf grad, clgan_buf m, clgan_buf v) {
-  clgan_buf none = {NULL, 0};
+  clgan_buf none = {0};
   return adam_launch(ctx, p, step, count, param, grad, m, v, none);
 }
 

@@ -2,6 +2,7 @@
  * batch statistics and running-stat update, evaluation forward, backward. */
 #include <limits.h>
 
+#include "clgan/ops.h"
 #include "runtime/internal.h"
 
 /* Work-group size of the per-channel kernels. GPUs: the largest power of

@@ -1,4 +1,5 @@
 /* Exponential moving average of the generator's weights (sampling, export). */
+#include "clgan/ops.h"
 #include "runtime/internal.h"
 
 clgan_status clgan_ema_update(clgan_ctx *ctx, size_t count, clgan_buf ema, clgan_buf param,

@@ -1,4 +1,5 @@
 /* Gathering a training batch from a dataset kept on the device. */
+#include "clgan/ops.h"
 #include "runtime/internal.h"
 
 clgan_status clgan_gather_batch(clgan_ctx *ctx, cl_mem images, cl_mem order, size_t first,

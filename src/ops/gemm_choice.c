@@ -107,7 +107,9 @@ static clgan_status class_backend(clgan_ctx *ctx, int cls, clgan_gemm_backend *o
   cache_key(ctx, cls, key, sizeof key);
   void *payload = NULL;
   size_t size = 0;
-  if (clgan_cache_load("gemm", key, &payload, &size) == CLGAN_OK && size == sizeof(int32_t)) {
+  const char *cache = clgan_cache_dir(&ctx->tuning);
+  if (clgan_cache_load(cache, "gemm", key, &payload, &size) == CLGAN_OK &&
+      size == sizeof(int32_t)) {
     int32_t v;
     memcpy(&v, payload, sizeof v);
     if (v == CLGAN_GEMM_OWN || v == CLGAN_GEMM_CLBLAST) {
@@ -122,7 +124,7 @@ static clgan_status class_backend(clgan_ctx *ctx, int cls, clgan_gemm_backend *o
   clgan_status st = measure_backends(ctx, cls, &be);
   if (st != CLGAN_OK) return st;
   int32_t v = (int32_t)be;
-  clgan_cache_store("gemm", key, &v, sizeof v); /* best effort */
+  clgan_cache_store(cache, "gemm", key, &v, sizeof v); /* best effort */
   ctx->gemm_chosen[cls] = be;
   *out = be;
   return CLGAN_OK;

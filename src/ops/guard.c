@@ -1,4 +1,5 @@
 /* The NaN/Inf guard's detector: one flag per checked range. */
+#include "clgan/ops.h"
 #include "runtime/internal.h"
 
 clgan_status clgan_nonfinite_flag(clgan_ctx *ctx, size_t count, clgan_buf x, clgan_buf flag) {

@@ -1,6 +1,7 @@
 /* Binary cross-entropy from logits (cl/loss.cl). */
 #include <limits.h>
 
+#include "clgan/ops.h"
 #include "runtime/internal.h"
 
 static int fits_uint(clgan_buf b, size_t count) {

@@ -1,4 +1,6 @@
-/* Device float buffers: allocation, blocking transfers, fill and copy. */
+/* Device float buffers: allocation, blocking transfers, fill and copy. Uses
+ * the context (launches) and the program table (the fill kernel); neither
+ * uses this file. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -7,8 +9,10 @@
 clgan_status clgan_buf_alloc(clgan_ctx *ctx, size_t floats, clgan_buf *out) {
   out->mem = NULL;
   out->off = 0;
+  out->floats = 0;
   cl_int err;
-  size_t bytes = (floats ? floats : 1) * sizeof(float);
+  size_t n = floats ? floats : 1;
+  size_t bytes = n * sizeof(float);
   /* Integrated GPUs share memory with the host: ask for host-visible memory
    * so transfers can be zero-copy instead of staging through a second copy. */
   cl_mem_flags flags = CL_MEM_READ_WRITE;
@@ -17,31 +21,44 @@ clgan_status clgan_buf_alloc(clgan_ctx *ctx, size_t floats, clgan_buf *out) {
   if (err != CL_SUCCESS)
     return clgan_fail(CLGAN_ERR_OPENCL, "clCreateBuffer(%zu bytes) failed on %s: %s (%d)", bytes,
                       ctx->dev.name, clgan_cl_error_name(err), (int)err);
+  out->floats = n;
   return CLGAN_OK;
 }
 
 void clgan_buf_release(clgan_buf *b) {
   if (b && b->mem) clReleaseMemObject(b->mem);
-  if (b) b->mem = NULL;
+  if (b) b->mem = NULL, b->floats = 0;
+}
+
+/* INVALID when a view of known size holds fewer than `floats` floats. */
+static clgan_status check_size(const char *what, clgan_buf b, size_t floats) {
+  if (b.floats == 0 || floats <= b.floats) return CLGAN_OK;
+  return clgan_fail(CLGAN_ERR_INVALID, "%s: %zu floats requested from a view of %zu (offset %zu)",
+                    what, floats, b.floats, b.off);
 }
 
 clgan_status clgan_buf_write(clgan_ctx *ctx, clgan_buf dst, const float *src, size_t floats) {
   if (floats == 0) return CLGAN_OK;
+  clgan_status st = check_size("clgan_buf_write", dst, floats);
+  if (st != CLGAN_OK) return st;
   return CLGAN_CL(clEnqueueWriteBuffer(ctx->queue, dst.mem, CL_TRUE, dst.off * sizeof(float),
                                        floats * sizeof(float), src, 0, NULL, NULL));
 }
 
 clgan_status clgan_buf_read(clgan_ctx *ctx, clgan_buf src, float *dst, size_t floats) {
   if (floats == 0) return CLGAN_OK;
+  clgan_status st = check_size("clgan_buf_read", src, floats);
+  if (st != CLGAN_OK) return st;
   return CLGAN_CL(clEnqueueReadBuffer(ctx->queue, src.mem, CL_TRUE, src.off * sizeof(float),
                                       floats * sizeof(float), dst, 0, NULL, NULL));
 }
 
 clgan_status clgan_fill(clgan_ctx *ctx, clgan_buf dst, size_t floats, float value) {
   if (floats == 0) return CLGAN_OK;
-  cl_kernel k;
-  clgan_status st = clgan_kernel_get(ctx, "fill", NULL, "fill", &k);
+  clgan_status st = check_size("clgan_fill", dst, floats);
   if (st != CLGAN_OK) return st;
+  cl_kernel k;
+  if ((st = clgan_kernel_get(ctx, "fill", NULL, "fill", &k)) != CLGAN_OK) return st;
   cl_uint off = (cl_uint)dst.off, n = (cl_uint)floats;
   if ((st = clgan_set_args(k, 4, sizeof(cl_mem), &dst.mem, sizeof off, &off, sizeof n, &n,
                            sizeof value, &value)) != CLGAN_OK)
@@ -52,6 +69,9 @@ clgan_status clgan_fill(clgan_ctx *ctx, clgan_buf dst, size_t floats, float valu
 
 clgan_status clgan_copy(clgan_ctx *ctx, clgan_buf src, clgan_buf dst, size_t floats) {
   if (floats == 0) return CLGAN_OK;
+  clgan_status st = check_size("clgan_copy (source)", src, floats);
+  if (st == CLGAN_OK) st = check_size("clgan_copy (destination)", dst, floats);
+  if (st != CLGAN_OK) return st;
   return CLGAN_CL(clEnqueueCopyBuffer(ctx->queue, src.mem, dst.mem, src.off * sizeof(float),
                                       dst.off * sizeof(float), floats * sizeof(float), 0, NULL,
                                       NULL));

@@ -53,40 +53,23 @@ fail:
   return clgan_fail(CLGAN_ERR_IO, "cannot create directory %s: %s", tmp, strerror(errno));
 }
 
-const char *clgan_cache_dir(void) {
-  static _Thread_local char dir[1024];
-  const char *off = getenv("CLGAN_CACHE");
-  if (off && (strcmp(off, "0") == 0 || strcmp(off, "off") == 0)) return "";
-  const char *env = getenv("CLGAN_CACHE_DIR");
-  if (env && *env) {
-    snprintf(dir, sizeof dir, "%s", env);
-    return dir;
-  }
-  const char *xdg = getenv("XDG_CACHE_HOME");
-  const char *home = getenv("HOME");
-  if (xdg && *xdg)
-    snprintf(dir, sizeof dir, "%s/clgan", xdg);
-  else if (home && *home)
-    snprintf(dir, sizeof dir, "%s/.cache/clgan", home);
-  else
-    return "";
-  return dir;
+const char *clgan_cache_dir(const clgan_tuning *t) {
+  return t->cache_off ? "" : t->cache_dir;
 }
 
-static int entry_path(const char *kind, const char *key, char *buf, size_t cap) {
-  const char *dir = clgan_cache_dir();
-  if (!*dir) return -1;
+static int entry_path(const char *dir, const char *kind, const char *key, char *buf, size_t cap) {
+  if (!dir || !*dir) return -1;
   int n = snprintf(buf, cap, "%s/%s-%016llx.bin", dir, kind,
                    (unsigned long long)clgan_hash_str(CLGAN_FNV_SEED, key));
   return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
-clgan_status clgan_cache_load(const char *kind, const char *key, void **payload,
-                              size_t *size) {
+clgan_status clgan_cache_load(const char *dir, const char *kind, const char *key,
+                              void **payload, size_t *size) {
   *payload = NULL;
   *size = 0;
   char path[1200];
-  if (entry_path(kind, key, path, sizeof path) != 0)
+  if (entry_path(dir, kind, key, path, sizeof path) != 0)
     return clgan_fail(CLGAN_ERR_IO, "disk cache disabled");
   FILE *f = fopen(path, "rb");
   if (!f) return clgan_fail(CLGAN_ERR_IO, "%s: not cached", path);
@@ -118,12 +101,12 @@ out:
   return st;
 }
 
-clgan_status clgan_cache_store(const char *kind, const char *key,
+clgan_status clgan_cache_store(const char *dir, const char *kind, const char *key,
                                const void *payload, size_t size) {
   char path[1200], tmp[1300];
-  if (entry_path(kind, key, path, sizeof path) != 0)
+  if (entry_path(dir, kind, key, path, sizeof path) != 0)
     return clgan_fail(CLGAN_ERR_IO, "disk cache disabled");
-  if (clgan_make_dirs(clgan_cache_dir()) != CLGAN_OK) return CLGAN_ERR_IO;
+  if (clgan_make_dirs(dir) != CLGAN_OK) return CLGAN_ERR_IO;
   snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
   FILE *f = fopen(tmp, "wb");
   if (!f) return clgan_fail(CLGAN_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));

@@ -1,5 +1,6 @@
 /* The context every op runs in: device, OpenCL context, in-order queue, and
- * launch helpers. */
+ * launch helpers. Uses the profiler (profile.c) and the device list; the
+ * buffer helpers and the program table build on this file, not the reverse. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +56,7 @@ void clgan_ctx_destroy(clgan_ctx *ctx) {
   if (!ctx) return;
   if (ctx->queue) clFinish(ctx->queue);
   clgan_profile_destroy(ctx);
-  clgan_buf_release(&ctx->gemm_ws);
+  if (ctx->gemm_ws.mem) clReleaseMemObject(ctx->gemm_ws.mem);
   for (int i = 0; i < ctx->nkernels; i++) {
     clReleaseKernel(ctx->kernels[i].kernel);
     free(ctx->kernels[i].name);
@@ -76,6 +77,10 @@ cl_command_queue clgan_ctx_queue(const clgan_ctx *ctx) { return ctx->queue; }
 void clgan_ctx_freeze(clgan_ctx *ctx, int frozen) { ctx->frozen = frozen; }
 
 clgan_status clgan_ctx_finish(clgan_ctx *ctx) { return CLGAN_CL(clFinish(ctx->queue)); }
+
+size_t clgan_ctx_workspace_bytes(const clgan_ctx *ctx) {
+  return ctx->gemm_ws_floats * sizeof(float);
+}
 
 clgan_status clgan_set_args(cl_kernel k, int nargs, ...) {
   va_list ap;

@@ -4,7 +4,6 @@
 
 #include <stdarg.h>
 
-#include "clgan/ops.h"
 #include "clgan/runtime.h"
 
 #define CLGAN_MAX_PROGRAMS 64
@@ -42,9 +41,6 @@ struct clgan_ctx {
   struct clgan_profile *prof;       /* per-kernel events; NULL unless profiling (profile.c) */
 };
 
-/* Sets the thread's error detail and returns status (printf-style). */
-clgan_status clgan_fail(clgan_status status, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 /* For a failed OpenCL call: records "call: CL_NAME (code)" and returns
  * CLGAN_ERR_OPENCL, or CLGAN_OK when err == CL_SUCCESS. */
 clgan_status clgan_cl_check(cl_int err, const char *call);
@@ -88,13 +84,15 @@ static inline size_t clgan_round_up(size_t x, size_t m) {
 uint64_t clgan_hash(uint64_t seed, const void *data, size_t len);
 uint64_t clgan_hash_str(uint64_t seed, const char *s);
 
-/* Disk cache entries: a small file named by a hash key holding a full key
- * string (to detect collisions and foreign files) and a payload. Loading
- * returns CLGAN_ERR_IO when absent and CLGAN_ERR_FORMAT when corrupt; the
- * payload is malloc'd. Storing writes a temporary file and renames it. */
-clgan_status clgan_cache_load(const char *kind, const char *key, void **payload,
+/* Disk cache entries: a small file in `dir` named by a hash key holding a
+ * full key string (to detect collisions and foreign files) and a payload.
+ * dir is clgan_cache_dir(&ctx->tuning) ("" or NULL: no disk cache, both fail
+ * with CLGAN_ERR_IO). Loading returns CLGAN_ERR_IO when absent and
+ * CLGAN_ERR_FORMAT when corrupt; the payload is malloc'd. Storing writes a
+ * temporary file and renames it. */
+clgan_status clgan_cache_load(const char *dir, const char *kind, const char *key, void **payload,
                               size_t *size);
-clgan_status clgan_cache_store(const char *kind, const char *key,
+clgan_status clgan_cache_store(const char *dir, const char *kind, const char *key,
                                const void *payload, size_t size);
 /* The identity of a device for cache keys: platform, device, driver versions. */
 void clgan_device_key(const clgan_device_info *d, char *buf, size_t cap);

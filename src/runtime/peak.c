@@ -33,9 +33,11 @@ clgan_status clgan_ctx_peak_gflops(clgan_ctx *ctx, double *gflops) {
   }
   char key[700];
   clgan_device_key(&ctx->dev, key, sizeof key);
+  const char *cache = clgan_cache_dir(&ctx->tuning);
   void *payload = NULL;
   size_t size = 0;
-  if (clgan_cache_load("peak", key, &payload, &size) == CLGAN_OK && size == sizeof(double)) {
+  if (clgan_cache_load(cache, "peak", key, &payload, &size) == CLGAN_OK &&
+      size == sizeof(double)) {
     memcpy(&ctx->peak_gflops, payload, sizeof(double));
     free(payload);
     if (ctx->peak_gflops > 0) {
@@ -65,7 +67,7 @@ clgan_status clgan_ctx_peak_gflops(clgan_ctx *ctx, double *gflops) {
   clgan_buf_release(&out);
   if (st != CLGAN_OK) return st;
   ctx->peak_gflops = best;
-  clgan_cache_store("peak", key, &best, sizeof best); /* best effort */
+  clgan_cache_store(cache, "peak", key, &best, sizeof best); /* best effort */
   *gflops = best;
   return CLGAN_OK;
 }

@@ -7,7 +7,7 @@
 #include "clgan/augment.h"
 #include "graph/graph.h"
 #include "runtime/internal.h"
-#include "train/rng.h"
+#include "clgan/rng.h"
 
 typedef struct net_state {
   graph g;

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "runtime/internal.h"
-#include "train/rng.h"
+#include "clgan/rng.h"
 
 struct batch_loader {
   const clgan_dataset *ds;
@@ -26,7 +26,7 @@ struct batch_loader {
 
 void train_epoch_order(uint64_t seed, int epoch, int n, int *perm) {
   clgan_rng er;
-  clgan_rng_seed(&er, seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(epoch + 1)));
+  clgan_rng_seed_stream(&er, seed, CLGAN_STREAM_EPOCH, (uint64_t)epoch);
   for (int i = 0; i < n; i++) perm[i] = i;
   for (int i = n - 1; i > 0; i--) {
     int j = (int)(clgan_rng_next(&er) % (uint64_t)(i + 1));

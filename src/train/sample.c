@@ -5,7 +5,7 @@
 
 #include "clgan/train.h"
 #include "runtime/internal.h"
-#include "train/rng.h"
+#include "clgan/rng.h"
 
 struct clgan_sampler {
   clgan_ctx *ctx;

@@ -9,7 +9,7 @@
 
 #include "runtime/internal.h"
 #include "train/loader.h"
-#include "train/rng.h"
+#include "clgan/rng.h"
 #include "train/rundir.h"
 
 typedef struct run {
@@ -133,12 +133,13 @@ static clgan_status eval_setup(run *r) {
   if (!host || !order || !cols || !r->eval_noise || !r->fake_host)
     st = clgan_fail(CLGAN_ERR_NOMEM, "out of host memory for the evaluator");
   if (st == CLGAN_OK) {
-    train_epoch_order(r->ts.seed ^ 0xe7a1e7a1ULL, 0, r->ds->count, order);
+    train_epoch_order(clgan_rng_stream_seed(r->ts.seed, CLGAN_STREAM_EVAL_ORDER, 0), 0,
+                      r->ds->count, order);
     for (int i = 0; i < nreal; i++)
       memcpy(host + (size_t)i * img, clgan_dataset_image(r->ds, order[i]), sizeof(float) * img);
     /* drawn as eval_batches noise blocks [nz, batch], kept image by image */
     clgan_rng er;
-    clgan_rng_seed(&er, r->ts.seed ^ 0xe7a1000000000000ULL);
+    clgan_rng_seed_stream(&er, r->ts.seed, CLGAN_STREAM_EVAL_NOISE, 0);
     clgan_rng_normal(&er, cols, nzb * (size_t)r->eval_batches, 0.0f, 1.0f);
     for (int k = 0; k < r->eval_batches; k++)
       noise_rows(cols + (size_t)k * nzb, c->nz, c->batch, r->eval_noise + (size_t)k * nzb);
@@ -231,9 +232,9 @@ static clgan_status setup_state(run *r) {
     r->ts.seed = o->seed;
     if ((st = clgan_dcgan_init_weights(r->net, o->seed)) != CLGAN_OK) return st;
     clgan_augment_state aug = clgan_dcgan_get_augment(r->net);
-    aug.seed = o->seed ^ 0xa0a0a0a0a0a0a0a0ULL;
+    aug.seed = clgan_rng_stream_seed(o->seed, CLGAN_STREAM_AUGMENT, 0);
     clgan_dcgan_set_augment(r->net, aug);
-    clgan_rng_seed(&r->rng, o->seed ^ 0x5eed0000000000ffULL);
+    clgan_rng_seed_stream(&r->rng, o->seed, CLGAN_STREAM_NOISE, 0);
     r->ts.fixed_count = c->batch;
     if (!(r->ts.fixed_noise = malloc(sizeof(float) * nzb)))
       return clgan_fail(CLGAN_ERR_NOMEM, "out of host memory");

@@ -1,4 +1,5 @@
-#include "train/rng.h"
+/* Host RNG (clgan/rng.h): xoshiro256**, normals, and the named seed streams. */
+#include "clgan/rng.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -84,4 +85,35 @@ void clgan_rng_normal(clgan_rng *r, float *x, size_t n, float mean, float std) {
     if (threaded) pthread_join(t, NULL);
   }
   free(u);
+}
+
+/* The streams' constants and derivations, from the one list in clgan/rng.h.
+ * Names are arrays, not pointers, so the table is read-only data even in
+ * position-independent code (no relocations). */
+enum { XOR, HASHED };
+typedef struct stream_def {
+  char name[32];
+  uint64_t constant;
+  int derivation;
+} stream_def;
+
+static const stream_def streams[CLGAN_STREAM_COUNT] = {
+#define CLGAN_X_STREAM(name, constant, derivation, use) {#name, constant, derivation},
+    CLGAN_RNG_STREAMS(CLGAN_X_STREAM)
+#undef CLGAN_X_STREAM
+};
+
+uint64_t clgan_rng_stream_seed(uint64_t seed, clgan_rng_stream stream, uint64_t index) {
+  if ((unsigned)stream >= CLGAN_STREAM_COUNT) return 0;
+  const stream_def *d = &streams[stream];
+  if (d->derivation == HASHED) return clgan_rng_mix64(seed ^ clgan_rng_mix64(d->constant + index));
+  return seed ^ (d->constant * (index + 1));
+}
+
+void clgan_rng_seed_stream(clgan_rng *r, uint64_t seed, clgan_rng_stream stream, uint64_t index) {
+  clgan_rng_seed(r, clgan_rng_stream_seed(seed, stream, index));
+}
+
+const char *clgan_rng_stream_name(clgan_rng_stream stream) {
+  return (unsigned)stream < CLGAN_STREAM_COUNT ? streams[stream].name : "?";
 }
