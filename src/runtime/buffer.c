@@ -16,6 +16,7 @@ clgan_status clgan_buf_alloc(clgan_ctx *ctx, size_t floats, clgan_buf *out) {
   if (err != CL_SUCCESS)
     return clgan_fail(CLGAN_ERR_OPENCL, "clCreateBuffer(%zu bytes) failed on %s: %s (%d)", bytes,
                       ctx->dev.name, clgan_cl_error_name(err), (int)err);
+  ctx->created.buffers++;
   return CLGAN_OK;
 }
 
