@@ -136,6 +136,51 @@ START_TEST(test_steps_create_nothing) {
 }
 END_TEST
 
+/* Device bytes of the 64 px gray model at a batch. */
+static size_t model_bytes_at(clgan_dcgan_config cfg, int batch) {
+  cfg.batch = batch;
+  clgan_dcgan *net = NULL;
+  TU_OK(clgan_dcgan_create(tu_ctx(), &cfg, &net));
+  size_t bytes = clgan_dcgan_device_bytes(net);
+  clgan_dcgan_destroy(net);
+  return bytes;
+}
+
+/* A model larger than the device is refused before anything is allocated,
+ * with the sizes and the largest batch that fits; one more image does not. */
+START_TEST(test_oversized_model_refused) {
+  const clgan_device_info *dev = clgan_ctx_device(tu_ctx());
+  clgan_dcgan_config cfg = clgan_dcgan_default_config();
+  cfg.channels = 1;
+  size_t b2 = model_bytes_at(cfg, 2), b4 = model_bytes_at(cfg, 4);
+  double per_image = (double)(b4 - b2) / 2;
+  cfg.batch = (int)(1.5 * (double)dev->global_mem_bytes / per_image);
+  clgan_ctx_counts before, after;
+  clgan_ctx_created(tu_ctx(), &before);
+  clgan_dcgan *net = NULL;
+  clgan_status st = clgan_dcgan_create(tu_ctx(), &cfg, &net);
+  if (st == CLGAN_ERR_INVALID && strstr(clgan_last_error(), "2^32")) {
+    fprintf(stderr, "oversized model: the device is too large for this check (batch %d)\n",
+            cfg.batch);
+    return;
+  }
+  ck_assert_msg(st == CLGAN_ERR_DEVICE_MEMORY, "%s: %s", clgan_status_name(st), clgan_last_error());
+  ck_assert_ptr_null(net);
+  clgan_ctx_created(tu_ctx(), &after);
+  ck_assert_int_eq(after.buffers, before.buffers);
+  const char *msg = clgan_last_error();
+  ck_assert_msg(strstr(msg, "MiB of device memory") && strstr(msg, dev->name), "%s", msg);
+  const char *fit = strstr(msg, "a batch of ");
+  ck_assert_msg(fit != NULL, "no batch suggested: %s", msg);
+  int batch = atoi(fit + strlen("a batch of "));
+  ck_assert_int_ge(batch, 2);
+  ck_assert_int_lt(batch, cfg.batch);
+  cfg.batch = batch + 1;
+  ck_assert_int_eq(clgan_dcgan_create(tu_ctx(), &cfg, &net), CLGAN_ERR_DEVICE_MEMORY);
+  /* (the suggested batch itself would allocate most of the device: not built here) */
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("graph");
   TCase *tc = tcase_create("graph");
@@ -143,6 +188,7 @@ int main(void) {
   tcase_add_test(tc, test_tutorial_graphs);
   tcase_add_test(tc, test_bad_configs_refused);
   tcase_add_loop_test(tc, test_steps_create_nothing, 0, 2);
+  tcase_add_test(tc, test_oversized_model_refused);
   suite_add_tcase(s, tc);
   return tu_run(s);
 }

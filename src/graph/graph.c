@@ -8,30 +8,36 @@ static size_t slot_floats(const graph *g, int s) {
   return (size_t)g->slots[s].c * g->batch * g->slots[s].hw * g->slots[s].hw;
 }
 
-static clgan_status alloc(clgan_ctx *ctx, graph *g, size_t floats, clgan_buf *b) {
-  clgan_status st = clgan_buf_alloc(ctx, floats, b);
-  if (st == CLGAN_OK) g->device_bytes += floats * sizeof(float);
-  return st;
-}
-
 clgan_status graph_plan(clgan_ctx *ctx, graph *g) {
   clgan_status st = CLGAN_OK;
+  g->col_floats = g->max_act_floats = g->device_bytes = 0;
+  g->max_channels = 0;
   for (int i = 0; i < g->nnodes && st == CLGAN_OK; i++) {
     graph_node *n = &g->nodes[i];
     st = graph_ops[n->op].plan(ctx, n);
     if (n->col_floats > g->col_floats) g->col_floats = n->col_floats;
-    if (st == CLGAN_OK && n->op == GRAPH_OP_BN_ACT) {
-      size_t c = (size_t)g->slots[n->out].c;
-      st = alloc(ctx, g, c, &n->save_mean);
-      if (st == CLGAN_OK) st = alloc(ctx, g, c, &n->save_invstd);
-    }
+    if (n->op == GRAPH_OP_BN_ACT) g->device_bytes += 2 * sizeof(float) * g->slots[n->out].c;
   }
-  for (int s = 0; s < g->nslots && st == CLGAN_OK; s++) {
+  for (int s = 0; s < g->nslots; s++) {
     size_t floats = slot_floats(g, s);
     if (floats > g->max_act_floats) g->max_act_floats = floats;
     if (g->slots[s].c > g->max_channels) g->max_channels = g->slots[s].c;
-    if (s > 0) st = alloc(ctx, g, floats, &g->slots[s].buf);
+    if (s > 0) g->device_bytes += floats * sizeof(float);
   }
+  return st;
+}
+
+clgan_status graph_alloc(clgan_ctx *ctx, graph *g) {
+  clgan_status st = CLGAN_OK;
+  for (int i = 0; i < g->nnodes && st == CLGAN_OK; i++) {
+    graph_node *n = &g->nodes[i];
+    if (n->op != GRAPH_OP_BN_ACT) continue;
+    size_t c = (size_t)g->slots[n->out].c;
+    st = clgan_buf_alloc(ctx, c, &n->save_mean);
+    if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, c, &n->save_invstd);
+  }
+  for (int s = 1; s < g->nslots && st == CLGAN_OK; s++)
+    st = clgan_buf_alloc(ctx, slot_floats(g, s), &g->slots[s].buf);
   return st;
 }
 

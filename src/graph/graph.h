@@ -62,16 +62,19 @@ typedef struct graph {
   size_t col_floats;       /* the largest node workspace */
   size_t max_act_floats;   /* the largest slot, the input included */
   int max_channels;
-  size_t device_bytes;     /* slots and saved statistics */
+  size_t device_bytes;     /* slots and saved statistics (graph_alloc) */
 } graph;
 
 /* Derives G or D from cfg; INVALID (with a message) for sizes or widths the
  * recipe does not allow. */
 clgan_status graph_describe(const clgan_dcgan_config *cfg, clgan_net which, graph *g);
 
-/* Plans every node and allocates every slot on ctx. */
+/* Plans every node on ctx (kernels, variants, workspace needs) and sizes
+ * every buffer the graph will own (device_bytes), allocating nothing. */
 clgan_status graph_plan(clgan_ctx *ctx, graph *g);
-/* Releases what graph_plan allocated (buffers; kernels belong to ctx). */
+/* Allocates the planned slots and saved statistics. */
+clgan_status graph_alloc(clgan_ctx *ctx, graph *g);
+/* Releases what graph_alloc allocated (kernels belong to ctx). */
 void graph_release(graph *g);
 
 /* Everything a pass needs besides the graph's own buffers. */

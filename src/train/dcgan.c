@@ -33,69 +33,146 @@ static size_t arena_size(const net_state *s, clgan_arena a) {
   return a == CLGAN_ARENA_STATS ? s->g.stats_floats : s->g.param_floats;
 }
 
-static clgan_status alloc(clgan_dcgan *d, size_t floats, clgan_buf *b) {
-  clgan_status st = clgan_buf_alloc(d->ctx, floats, b);
-  if (st == CLGAN_OK) d->device_bytes += (floats ? floats : 1) * sizeof(float);
-  return st;
+/* The model's own buffers as the plan sizes them: every one is listed here
+ * first, its total compared with the device, then all are allocated. */
+#define MODEL_MAX_BUFFERS (2 * CLGAN_ARENA_COUNT + 12)
+typedef struct buffer_plan {
+  int count;
+  clgan_buf *buf[MODEL_MAX_BUFFERS];
+  size_t floats[MODEL_MAX_BUFFERS];
+} buffer_plan;
+
+static void request(buffer_plan *bp, clgan_buf *b, size_t floats) {
+  bp->buf[bp->count] = b;
+  bp->floats[bp->count++] = floats;
 }
 
-static clgan_status init_arenas(clgan_dcgan *d, net_state *s) {
-  clgan_status st = CLGAN_OK;
-  for (int a = 0; a < CLGAN_ARENA_COUNT && st == CLGAN_OK; a++) {
-    st = alloc(d, arena_size(s, a), &s->arena[a]);
-    if (st == CLGAN_OK) st = clgan_fill(d->ctx, s->arena[a], arena_size(s, a), 0.0f);
-  }
-  /* PyTorch starts running_var at 1 */
-  for (int i = 0; i < s->g.nnodes && st == CLGAN_OK; i++) {
-    const graph_node *n = &s->g.nodes[i];
-    if (n->op == GRAPH_OP_BN_ACT)
-      st = clgan_fill(d->ctx, clgan_buf_at(s->arena[CLGAN_ARENA_STATS], n->rvar_off),
-                      (size_t)s->g.slots[n->out].c, 1.0f);
-  }
-  return st;
-}
-
-/* Both graphs planned, then the buffers they share: the conv workspace, the
- * gradient ping-pong (D's input gradient, an image, must fit), BN scratch. */
-static clgan_status plan_model(clgan_dcgan *d) {
+/* The shared buffers: the conv workspace, the gradient ping-pong (D's input
+ * gradient, an image, fits: it is D's slot 0), BN scratch, the losses, and
+ * those of the switches beyond the recipe (augmentation, nan_guard). */
+static void list_buffers(clgan_dcgan *d, buffer_plan *bp) {
   const clgan_dcgan_config *cfg = &d->cfg;
-  clgan_status st = CLGAN_OK;
   size_t col = 0, act = 0;
   int channels = 0;
-  d->net[CLGAN_NET_G].has_ema = cfg->ema_decay > 0.0f;
-  for (int w = 0; w < 2 && st == CLGAN_OK; w++) {
-    graph *g = &d->net[w].g;
-    st = graph_plan(d->ctx, g);
-    d->device_bytes += g->device_bytes;
-    if (g->col_floats > col) col = g->col_floats;
-    if (g->max_act_floats > act) act = g->max_act_floats;
-    if (g->max_channels > channels) channels = g->max_channels;
-    if (st == CLGAN_OK) st = init_arenas(d, &d->net[w]);
+  for (int w = 0; w < 2; w++) {
+    net_state *s = &d->net[w];
+    for (int a = 0; a < CLGAN_ARENA_COUNT; a++) request(bp, &s->arena[a], arena_size(s, a));
+    if (s->g.col_floats > col) col = s->g.col_floats;
+    if (s->g.max_act_floats > act) act = s->g.max_act_floats;
+    if (s->g.max_channels > channels) channels = s->g.max_channels;
   }
-  if (st == CLGAN_OK) st = alloc(d, col, &d->col);
-  if (st == CLGAN_OK) st = alloc(d, act, &d->grad_buf[0]);
-  if (st == CLGAN_OK) st = alloc(d, act, &d->grad_buf[1]);
-  if (st == CLGAN_OK) st = alloc(d, 2 * (size_t)channels, &d->discard);
-  if (st == CLGAN_OK) st = alloc(d, LOSS_FLOATS, &d->loss);
+  request(bp, &d->col, col);
+  request(bp, &d->grad_buf[0], act);
+  request(bp, &d->grad_buf[1], act);
+  request(bp, &d->discard, 2 * (size_t)channels);
+  request(bp, &d->loss, LOSS_FLOATS);
+  if (cfg->augment) {
+    request(bp, &d->aug_x, (size_t)cfg->channels * cfg->batch * cfg->image_size * cfg->image_size);
+    request(bp, &d->aug_work, clgan_augment_work_floats(cfg->channels, cfg->batch,
+                                                        cfg->image_size, cfg->image_size));
+  }
+  if (cfg->nan_guard) {
+    request(bp, &d->guard, 2);
+    for (int n = 0; n < 2; n++) request(bp, &d->stats_backup[n], d->net[n].g.stats_floats);
+  }
+}
+
+/* Bytes of every buffer the model allocates, and the largest one. */
+static void model_bytes(const clgan_dcgan *d, const buffer_plan *bp, size_t *total, size_t *largest) {
+  *total = *largest = 0;
+  for (int i = 0; i < bp->count; i++) {
+    size_t bytes = (bp->floats[i] ? bp->floats[i] : 1) * sizeof(float);
+    *total += bytes;
+    if (bytes > *largest) *largest = bytes;
+  }
+  for (int w = 0; w < 2; w++) {
+    *total += d->net[w].g.device_bytes;
+    size_t slot = d->net[w].g.max_act_floats * sizeof(float);
+    if (slot > *largest) *largest = slot;
+  }
+}
+
+/* Describes and plans both graphs of cfg on ctx, and lists their buffers. */
+static clgan_status plan_model(clgan_dcgan *d, buffer_plan *bp) {
+  clgan_status st = CLGAN_OK;
+  d->net[CLGAN_NET_G].has_ema = d->cfg.ema_decay > 0.0f;
+  for (int w = 0; w < 2 && st == CLGAN_OK; w++) {
+    st = graph_describe(&d->cfg, (clgan_net)w, &d->net[w].g);
+    if (st == CLGAN_OK) st = graph_plan(d->ctx, &d->net[w].g);
+  }
+  bp->count = 0;
+  if (st == CLGAN_OK) list_buffers(d, bp);
   return st;
 }
 
-/* The buffers of the switches beyond the recipe (augmentation, nan_guard). */
-static clgan_status plan_options(clgan_dcgan *d) {
-  const clgan_dcgan_config *cfg = &d->cfg;
-  clgan_status st = CLGAN_OK;
-  if (cfg->augment) {
-    size_t img = (size_t)cfg->channels * cfg->batch * cfg->image_size * cfg->image_size;
-    st = alloc(d, img, &d->aug_x);
-    if (st == CLGAN_OK)
-      st = alloc(d, clgan_augment_work_floats(cfg->channels, cfg->batch, cfg->image_size,
-                                              cfg->image_size), &d->aug_work);
-    d->aug.p = cfg->ada ? 0.0f : 1.0f;
+/* Whether the model of cfg, planned on ctx, fits the device's memory. */
+static clgan_status fits(clgan_ctx *ctx, const clgan_dcgan_config *cfg, clgan_dcgan *scratch,
+                         int *ok) {
+  memset(scratch, 0, sizeof *scratch);
+  scratch->ctx = ctx;
+  scratch->cfg = *cfg;
+  buffer_plan bp;
+  clgan_status st = plan_model(scratch, &bp);
+  size_t total, largest;
+  model_bytes(scratch, &bp, &total, &largest);
+  const clgan_device_info *dev = clgan_ctx_device(ctx);
+  *ok = st == CLGAN_OK && total <= dev->global_mem_bytes && largest <= dev->max_alloc_bytes;
+  return st;
+}
+
+/* The model does not fit: the largest batch that would, found by bisection
+ * (memory grows with the batch), or 0. */
+static int largest_batch(clgan_ctx *ctx, const clgan_dcgan_config *cfg) {
+  clgan_dcgan *scratch = malloc(sizeof *scratch);
+  if (!scratch) return 0;
+  clgan_dcgan_config c = *cfg;
+  int lo = 1, hi = cfg->batch; /* lo: fits or is the floor; hi: does not fit */
+  while (hi - lo > 1) {
+    int ok = 0;
+    c.batch = lo + (hi - lo) / 2;
+    if (fits(ctx, &c, scratch, &ok) != CLGAN_OK) break;
+    if (ok) lo = c.batch;
+    else hi = c.batch;
   }
-  if (st == CLGAN_OK && cfg->nan_guard) {
-    st = alloc(d, 2, &d->guard);
-    for (int n = 0; n < 2 && st == CLGAN_OK; n++)
-      st = alloc(d, d->net[n].g.stats_floats, &d->stats_backup[n]);
+  int ok = 0;
+  c.batch = lo;
+  int found = lo >= 2 && fits(ctx, &c, scratch, &ok) == CLGAN_OK && ok ? lo : 0;
+  free(scratch);
+  return found;
+}
+
+/* Refuses, before anything is allocated, a model the device cannot hold. */
+static clgan_status check_memory(clgan_dcgan *d, const buffer_plan *bp) {
+  size_t total, largest;
+  model_bytes(d, bp, &total, &largest);
+  const clgan_device_info *dev = clgan_ctx_device(d->ctx);
+  if (total <= dev->global_mem_bytes && largest <= dev->max_alloc_bytes) return CLGAN_OK;
+  int batch = largest_batch(d->ctx, &d->cfg);
+  char fit[96] = "no batch of 2 or more images fits";
+  if (batch > 0) snprintf(fit, sizeof fit, "a batch of %d images would fit", batch);
+  const double mib = 1024.0 * 1024.0;
+  return clgan_fail(CLGAN_ERR_DEVICE_MEMORY,
+                    "the model needs %.0f MiB of device memory (largest buffer %.0f MiB) but %s "
+                    "has %.0f MiB (largest allocation %.0f MiB) at batch %d; %s",
+                    total / mib, largest / mib, dev->name, dev->global_mem_bytes / mib,
+                    dev->max_alloc_bytes / mib, d->cfg.batch, fit);
+}
+
+/* Allocates what the plan listed, zeroes the arenas; PyTorch starts
+ * running_var at 1. */
+static clgan_status alloc_model(clgan_dcgan *d, const buffer_plan *bp) {
+  clgan_status st = CLGAN_OK;
+  for (int w = 0; w < 2 && st == CLGAN_OK; w++) st = graph_alloc(d->ctx, &d->net[w].g);
+  for (int i = 0; i < bp->count && st == CLGAN_OK; i++) {
+    st = clgan_buf_alloc(d->ctx, bp->floats[i], bp->buf[i]);
+    if (st == CLGAN_OK) st = clgan_fill(d->ctx, *bp->buf[i], bp->floats[i], 0.0f);
+  }
+  for (int w = 0; w < 2; w++) {
+    const graph *g = &d->net[w].g;
+    for (int i = 0; i < g->nnodes && st == CLGAN_OK; i++)
+      if (g->nodes[i].op == GRAPH_OP_BN_ACT)
+        st = clgan_fill(d->ctx, clgan_buf_at(d->net[w].arena[CLGAN_ARENA_STATS], g->nodes[i].rvar_off),
+                        (size_t)g->slots[g->nodes[i].out].c, 1.0f);
   }
   return st;
 }
@@ -106,14 +183,12 @@ clgan_status clgan_dcgan_create(clgan_ctx *ctx, const clgan_dcgan_config *cfg, c
   if (!d) return clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
   d->ctx = ctx;
   d->cfg = *cfg;
-  clgan_status st = graph_describe(cfg, CLGAN_NET_G, &d->net[CLGAN_NET_G].g);
-  if (st == CLGAN_OK) st = graph_describe(cfg, CLGAN_NET_D, &d->net[CLGAN_NET_D].g);
-  if (st != CLGAN_OK) {
-    free(d);
-    return st;
-  }
-  st = plan_model(d);
-  if (st == CLGAN_OK) st = plan_options(d);
+  if (cfg->augment) d->aug.p = cfg->ada ? 0.0f : 1.0f;
+  buffer_plan bp;
+  clgan_status st = plan_model(d, &bp);
+  if (st == CLGAN_OK) st = check_memory(d, &bp);
+  if (st == CLGAN_OK) st = alloc_model(d, &bp);
+  if (st == CLGAN_OK) model_bytes(d, &bp, &d->device_bytes, &(size_t){0});
   if (st == CLGAN_OK) st = clgan_ctx_finish(ctx);
   if (st != CLGAN_OK) {
     clgan_dcgan_destroy(d);
