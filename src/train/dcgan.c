@@ -30,6 +30,7 @@ clgan_dcgan_config clgan_dcgan_default_config(void) {
 
 static size_t arena_size(const net_state *s, clgan_arena a) {
   if (a == CLGAN_ARENA_EMA) return s->has_ema ? s->g.param_floats : 0;
+  if (a == CLGAN_ARENA_EMA_STATS) return s->has_ema ? s->g.stats_floats : 0;
   return a == CLGAN_ARENA_STATS ? s->g.stats_floats : s->g.param_floats;
 }
 
@@ -71,6 +72,7 @@ static void list_buffers(clgan_dcgan *d, buffer_plan *bp) {
     request(bp, &d->aug_work, clgan_augment_work_floats(cfg->channels, cfg->batch,
                                                         cfg->image_size, cfg->image_size));
   }
+  if (d->net[CLGAN_NET_G].has_ema) request(bp, &d->ema_noise, (size_t)cfg->nz * cfg->batch);
   if (cfg->nan_guard) {
     request(bp, &d->guard, 2);
     for (int n = 0; n < 2; n++) request(bp, &d->stats_backup[n], d->net[n].g.stats_floats);
@@ -171,10 +173,26 @@ static clgan_status alloc_model(clgan_dcgan *d, const buffer_plan *bp) {
     const graph *g = &d->net[w].g;
     for (int i = 0; i < g->nnodes && st == CLGAN_OK; i++)
       if (g->nodes[i].op == GRAPH_OP_BN_ACT)
-        st = clgan_fill(d->ctx, clgan_buf_at(d->net[w].arena[CLGAN_ARENA_STATS], g->nodes[i].rvar_off),
-                        (size_t)g->slots[g->nodes[i].out].c, 1.0f);
+        for (int a = CLGAN_ARENA_STATS; a <= CLGAN_ARENA_EMA_STATS && st == CLGAN_OK; a++)
+          if (a != CLGAN_ARENA_EMA && arena_size(&d->net[w], (clgan_arena)a) > 0)
+            st = clgan_fill(d->ctx, clgan_buf_at(d->net[w].arena[a], g->nodes[i].rvar_off),
+                            (size_t)g->slots[g->nodes[i].out].c, 1.0f);
   }
   return st;
+}
+
+/* The fixed noise of the averaged generator's statistics: its own seed, so
+ * they depend on the averaged weights alone. */
+static clgan_status ema_noise(clgan_dcgan *d) {
+  if (!d->net[CLGAN_NET_G].has_ema) return CLGAN_OK;
+  size_t n = (size_t)CLGAN_EMA_STATS_BATCHES * d->cfg.nz * d->cfg.batch;
+  if (!(d->ema_noise_host = malloc(n * sizeof(float))))
+    return clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
+  clgan_rng rng;
+  clgan_rng_seed(&rng, CLGAN_EMA_STATS_SEED);
+  clgan_rng_normal(&rng, d->ema_noise_host, n, 0.0f, 1.0f);
+  d->net[CLGAN_NET_G].ema_stats_stale = 1;
+  return CLGAN_OK;
 }
 
 clgan_status clgan_dcgan_create(clgan_ctx *ctx, const clgan_dcgan_config *cfg, clgan_dcgan **out) {
@@ -188,6 +206,7 @@ clgan_status clgan_dcgan_create(clgan_ctx *ctx, const clgan_dcgan_config *cfg, c
   clgan_status st = plan_model(d, &bp);
   if (st == CLGAN_OK) st = check_memory(d, &bp);
   if (st == CLGAN_OK) st = alloc_model(d, &bp);
+  if (st == CLGAN_OK) st = ema_noise(d);
   if (st == CLGAN_OK) model_bytes(d, &bp, &d->device_bytes, &(size_t){0});
   if (st == CLGAN_OK) st = clgan_ctx_finish(ctx);
   if (st != CLGAN_OK) {
@@ -214,6 +233,8 @@ void clgan_dcgan_destroy(clgan_dcgan *d) {
   clgan_buf_release(&d->aug_work);
   clgan_buf_release(&d->stats_backup[0]);
   clgan_buf_release(&d->stats_backup[1]);
+  clgan_buf_release(&d->ema_noise);
+  free(d->ema_noise_host);
   free(d);
 }
 
@@ -231,12 +252,17 @@ size_t clgan_dcgan_arena_floats(const clgan_dcgan *d, clgan_net which, clgan_are
 
 clgan_status clgan_dcgan_arena_read(clgan_dcgan *d, clgan_net which, clgan_arena arena,
                                     float *host) {
+  if (arena == CLGAN_ARENA_EMA_STATS) {
+    clgan_status st = dcgan_ema_stats(d);
+    if (st != CLGAN_OK) return st;
+  }
   return clgan_buf_read(d->ctx, d->net[which].arena[arena], host,
                         arena_size(&d->net[which], arena));
 }
 
 clgan_status clgan_dcgan_arena_write(clgan_dcgan *d, clgan_net which, clgan_arena arena,
                                      const float *host) {
+  if (arena == CLGAN_ARENA_EMA) d->net[which].ema_stats_stale = 1;
   return clgan_buf_write(d->ctx, d->net[which].arena[arena], host,
                          arena_size(&d->net[which], arena));
 }

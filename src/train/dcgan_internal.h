@@ -12,6 +12,7 @@ typedef struct net_state {
                                          STATS: stats_floats */
   long adam_step;
   int has_ema;
+  int ema_stats_stale;   /* the averaged weights changed since their statistics were made */
 } net_state;
 
 /* Slots of the loss buffer: what one step leaves there. */
@@ -36,7 +37,12 @@ struct clgan_dcgan {
   clgan_buf aug_work;    /* per-image augmentation parameters of the last call */
   clgan_augment_state aug;
   clgan_buf stats_backup[2]; /* nan_guard: running statistics before the step */
+  clgan_buf ema_noise;   /* [nz, batch] the fixed noise of the EMA statistics (ema_decay > 0) */
+  float *ema_noise_host; /* [CLGAN_EMA_STATS_BATCHES][nz * batch] */
   size_t device_bytes;
 };
+
+/* Makes the averaged generator's BatchNorm statistics when stale. */
+clgan_status dcgan_ema_stats(clgan_dcgan *d);
 
 #endif

@@ -80,8 +80,16 @@ static clgan_status guard_finish(clgan_dcgan *d, int *skipped) {
 }
 
 clgan_status clgan_dcgan_generate(clgan_dcgan *d, clgan_buf noise, clgan_bn_mode mode) {
+  net_state *g = &d->net[CLGAN_NET_G];
   graph_pass pg = pass_for(d, CLGAN_NET_G, noise);
-  if (d->net[CLGAN_NET_G].has_ema) pg.params = d->net[CLGAN_NET_G].arena[CLGAN_ARENA_EMA];
+  if (g->has_ema) {
+    pg.params = g->arena[CLGAN_ARENA_EMA];
+    pg.stats = g->arena[CLGAN_ARENA_EMA_STATS];
+  }
+  if (g->has_ema && mode == CLGAN_BN_RUNNING) {
+    clgan_status st = dcgan_ema_stats(d);
+    if (st != CLGAN_OK) return st;
+  }
   pg.bn_eval = mode == CLGAN_BN_RUNNING;
   pg.bn_momentum = 0.0f; /* batch statistics without touching the running ones */
   return graph_forward(&d->net[CLGAN_NET_G].g, &pg);
@@ -129,9 +137,12 @@ static clgan_status g_step(clgan_dcgan *d, clgan_buf noise) {
   pg.grad_buf[1] = d->grad_buf[1 - cur];
   if (st == CLGAN_OK) st = graph_backward(gg, &pg, &into_g);
   if (st == CLGAN_OK) st = adam(d, CLGAN_NET_G, c->lr_g);
-  if (st == CLGAN_OK && d->net[CLGAN_NET_G].has_ema)
-    st = clgan_ema_update(d->ctx, gg->param_floats, d->net[CLGAN_NET_G].arena[CLGAN_ARENA_EMA],
-                          d->net[CLGAN_NET_G].arena[CLGAN_ARENA_PARAM], c->ema_decay);
+  net_state *g = &d->net[CLGAN_NET_G];
+  if (st == CLGAN_OK && g->has_ema) {
+    st = clgan_ema_update(d->ctx, gg->param_floats, g->arena[CLGAN_ARENA_EMA],
+                          g->arena[CLGAN_ARENA_PARAM], clgan_ema_decay_at(c->ema_decay, g->adam_step));
+    g->ema_stats_stale = 1;
+  }
   return st;
 }
 
