@@ -61,6 +61,9 @@ typedef enum clgan_arena {
   CLGAN_ARENA_ADAM_V,    /* Adam second moments */
   CLGAN_ARENA_STATS,     /* BatchNorm running means and variances */
   CLGAN_ARENA_EMA,       /* G only, with ema_decay > 0: averaged weights (else empty) */
+  CLGAN_ARENA_EMA_STATS, /* G only, with ema_decay > 0: the BatchNorm running statistics of
+                            the averaged weights, recomputed from CLGAN_EMA_STATS_BATCHES
+                            fixed noise batches whenever they are read after a step */
   CLGAN_ARENA_COUNT
 } clgan_arena;
 
@@ -161,14 +164,26 @@ void clgan_dcgan_set_augment(clgan_dcgan *net, clgan_augment_state state);
 /* Device bytes allocated by the model (arenas, activations, workspaces). */
 size_t clgan_dcgan_device_bytes(const clgan_dcgan *net);
 
+/* The averaged generator (ema_decay > 0). Its horizon ramps up from the start
+ * of training: after G's t-th update the decay is min(ema_decay,
+ * (1 + t) / (10 + t)), so early averages are not dominated by the initial
+ * weights. Its BatchNorm statistics are its own: a forward pass in training
+ * mode over this many batches of fixed noise, averaged with equal weights
+ * (PyTorch's swa_utils.update_bn), never G's running statistics. */
+#define CLGAN_EMA_STATS_BATCHES 8
+#define CLGAN_EMA_STATS_SEED 0x454d41u /* "EMA": the host RNG's seed for that noise, drawn
+                                          as one clgan_rng_normal call over every batch */
+float clgan_ema_decay_at(float ema_decay, long g_updates);
+
 typedef enum clgan_bn_mode {
   CLGAN_BN_RUNNING = 0, /* evaluation mode: running statistics (generate, export) */
   CLGAN_BN_BATCH        /* the batch's own statistics, as the tutorial's samples */
 } clgan_bn_mode;
 
 /* G alone on noise [nz, batch]; the images land in clgan_dcgan_fake(net).
- * Uses the averaged weights when ema_decay > 0. Running statistics are never
- * changed. */
+ * Uses the averaged weights when ema_decay > 0, with their own running
+ * statistics in CLGAN_BN_RUNNING mode (refreshed first when a step changed
+ * the weights). G's running statistics are never changed. */
 clgan_status clgan_dcgan_generate(clgan_dcgan *net, clgan_buf noise, clgan_bn_mode mode);
 
 /* Device buffer holding G's last output [channels, batch, size, size]. */

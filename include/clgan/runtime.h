@@ -136,6 +136,15 @@ clgan_status clgan_kernel_get(clgan_ctx *ctx, const char *source,
                               const char *options, const char *kernel_name,
                               cl_kernel *out);
 
+/* OpenCL objects a context has created so far through the runtime
+ * (clgan_buf_alloc, program builds, kernels). A planned training step
+ * creates none: tests compare the counts before and after steps. (CLBlast's
+ * own objects are not counted; it gets its workspace from the context.) */
+typedef struct clgan_ctx_counts {
+  long buffers, programs, kernels;
+} clgan_ctx_counts;
+void clgan_ctx_created(const clgan_ctx *ctx, clgan_ctx_counts *out);
+
 /* Seconds spent building programs in this context (compile or cache load),
  * and how many builds came from the disk cache vs the compiler. */
 double clgan_ctx_build_seconds(const clgan_ctx *ctx);

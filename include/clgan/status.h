@@ -25,7 +25,8 @@ extern "C" {
   X(CLGAN_ERR_FORMAT, "malformed or unexpected file content")                  \
   X(CLGAN_ERR_FROZEN, "kernel creation requested after planning")             \
   X(CLGAN_ERR_UNSUPPORTED, "not supported on this device")                    \
-  X(CLGAN_ERR_DIVERGED, "training diverged (non-finite losses or gradients)")
+  X(CLGAN_ERR_DIVERGED, "training diverged (non-finite losses or gradients)") \
+  X(CLGAN_ERR_DEVICE_MEMORY, "the model does not fit the device's memory")
 
 typedef enum clgan_status {
 #define CLGAN_X_ENUM(name, msg) name,

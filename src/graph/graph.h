@@ -1,69 +1,131 @@
-/* Static layer graphs of the DCGAN's generator and discriminator.
+/* Networks as data: a graph is a list of nodes over activation slots, each
+ * node one op of the table in graph_ops.c (plan, forward, backward).
  *
- * graph_build derives the layer list from the configuration (never
- * hand-edited): one stride-2 stage per doubling above 4x4, widths doubling
- * towards the 4x4 end, PyTorch's nn.Sequential indices for tensor names.
- * The graph only describes; buffers are bound by the owner (src/train/dcgan.c). */
+ * Build (graph_describe.c): the generator and the discriminator are short
+ * descriptions derived from the configuration (never hand-edited), with
+ * PyTorch's nn.Sequential indices for tensor names. Plan (graph_plan): every
+ * node makes its kernels and chooses its variants, and every slot gets its
+ * buffer, before the first step. Run (graph_forward / graph_backward): flat
+ * loops over the nodes that allocate and build nothing. */
 #ifndef CLGAN_GRAPH_H
 #define CLGAN_GRAPH_H
 
 #include "clgan/dcgan.h"
 
-#define GRAPH_MAX_LAYERS 8
-#define GRAPH_MAX_TENSORS (GRAPH_MAX_LAYERS * 5)
+#define GRAPH_MAX_STAGES 7 /* 512 px: the limits below hold for it */
+#define GRAPH_MAX_NODES 32
+#define GRAPH_MAX_SLOTS 32
+#define GRAPH_MAX_TENSORS 40
 
-typedef struct graph_layer {
-  int transposed;          /* ConvTranspose2d (G) or Conv2d (D) */
-  clgan_conv_shape shape;  /* conv geometry (adjoint form for ConvT) */
-  int in_c, in_hw;         /* layer input  [in_c, N, in_hw, in_hw] */
-  int out_c, out_hw;       /* layer output [out_c, N, out_hw, out_hw] */
-  size_t w_off;            /* weight in the parameter arena */
-  int bn;                  /* followed by BatchNorm2d */
-  size_t gamma_off, beta_off;  /* parameter arena */
-  size_t rmean_off, rvar_off;  /* statistics arena */
-  clgan_act act;           /* activation after BN (NONE: D's logit layer) */
-  double macs;             /* multiply-adds of the forward conv, whole batch */
-  /* bound by the owner: */
-  clgan_buf z;             /* conv output, kept for BatchNorm backward */
-  clgan_buf y;             /* BN + activation output; same as z without BN */
-  clgan_buf save_mean, save_invstd; /* [out_c] batch statistics for backward */
-} graph_layer;
+/* The op kinds; graph_ops[] in graph_ops.c has one entry per kind. */
+typedef enum graph_op {
+  GRAPH_OP_CONV,   /* Conv2d without bias */
+  GRAPH_OP_CONVT,  /* ConvTranspose2d without bias */
+  GRAPH_OP_BN_ACT, /* BatchNorm2d with the following activation fused */
+  GRAPH_OP_ACT,    /* an activation, in place */
+  GRAPH_OP_COUNT
+} graph_op;
+
+/* An activation [c, batch, hw, hw] (C,N,H,W). Slot 0 is the graph's input,
+ * bound per pass (graph_pass.input); the plan allocates the others. */
+typedef struct graph_slot {
+  int c, hw;
+  clgan_buf buf;
+} graph_slot;
+
+typedef struct graph_node {
+  graph_op op;
+  int layer;               /* 1-based conv block: profiling regions and the summary */
+  int seq;                 /* nn.Sequential index of the node's first module */
+  int in, out;             /* slots; out == in for in-place ops */
+  clgan_act act;           /* BN_ACT and ACT */
+  clgan_conv_shape shape;  /* CONV, CONVT (adjoint form for CONVT) */
+  size_t w_off;            /* CONV, CONVT: weight in the parameter arena */
+  size_t gamma_off, beta_off;  /* BN_ACT: parameter arena */
+  size_t rmean_off, rvar_off;  /* BN_ACT: statistics arena */
+  double macs;             /* multiply-adds of the forward, whole batch */
+  /* made by the plan: */
+  size_t col_floats;       /* CONV, CONVT: col workspace this node needs */
+  clgan_buf save_mean, save_invstd; /* BN_ACT [c]: batch statistics for backward */
+} graph_node;
 
 typedef struct graph {
   clgan_net which;
-  int nlayers;
-  graph_layer layers[GRAPH_MAX_LAYERS];
+  int nnodes, nslots, nlayers;
+  graph_node nodes[GRAPH_MAX_NODES];
+  graph_slot slots[GRAPH_MAX_SLOTS];
   int ntensors;
   clgan_tensor_desc tensors[GRAPH_MAX_TENSORS];
   size_t param_floats, stats_floats;
-  size_t max_act_floats;   /* largest layer output */
+  int batch;
+  /* made by the plan: */
+  size_t col_floats;       /* the largest node workspace */
+  size_t max_act_floats;   /* the largest slot, the input included */
   int max_channels;
+  size_t device_bytes;     /* slots and saved statistics (graph_alloc) */
 } graph;
 
-/* Derives G or D from cfg; returns INVALID (with a message) for sizes or
- * widths the recipe does not allow. */
-clgan_status graph_build(const clgan_dcgan_config *cfg, clgan_net which, graph *g);
+/* Derives G or D from cfg; INVALID (with a message) for sizes or widths the
+ * recipe does not allow. */
+clgan_status graph_describe(const clgan_dcgan_config *cfg, clgan_net which, graph *g);
 
-/* Everything a pass needs besides the graph's own bound buffers. */
+/* Plans every node on ctx (kernels, variants, workspace needs) and sizes
+ * every buffer the graph will own (device_bytes), allocating nothing. */
+clgan_status graph_plan(clgan_ctx *ctx, graph *g);
+/* Allocates the planned slots and saved statistics. */
+clgan_status graph_alloc(clgan_ctx *ctx, graph *g);
+/* Releases what graph_alloc allocated (kernels belong to ctx). */
+void graph_release(graph *g);
+
+/* Everything a pass needs besides the graph's own buffers. */
 typedef struct graph_pass {
   clgan_ctx *ctx;
+  clgan_buf input;                /* slot 0 */
   clgan_buf params, grads, stats; /* arenas of this network */
-  clgan_buf col;                  /* shared im2col workspace */
+  clgan_buf col;                  /* shared conv workspace */
   clgan_buf grad_buf[2];          /* ping-pong gradient buffers */
   clgan_buf discard;              /* scratch for BN gradients not wanted */
   float bn_momentum, bn_eps, slope;
   int bn_eval;                    /* BatchNorm with running statistics */
 } graph_pass;
 
-/* Forward from x (the first layer's input); training-mode BatchNorm unless
- * p->bn_eval. */
-clgan_status graph_forward(const graph *g, const graph_pass *p, clgan_buf x);
+/* Backward state: the gradient of the current node's output is in
+ * grad_buf[cur]; a node that writes its input's gradient to the other buffer
+ * flips cur. */
+typedef struct graph_grad {
+  int cur;
+  int param_grads;  /* write weight / BN gradients */
+  int accumulate;   /* add to them */
+  int input_grad;   /* also the gradient of slot 0 */
+} graph_grad;
 
-/* Backward from the gradient of the last layer's output, held in
- * p->grad_buf[*cur]. param_grads: write weight/BN gradients (accumulate:
- * add to them); input_grad: also compute the gradient of x, left in
- * p->grad_buf[*cur] on return. */
-clgan_status graph_backward(const graph *g, const graph_pass *p, clgan_buf x, int *cur,
-                            int param_grads, int accumulate, int input_grad);
+/* The buffer of slot s in pass p. */
+static inline clgan_buf graph_slot_buf(const graph *g, const graph_pass *p, int s) {
+  return s == 0 ? p->input : g->slots[s].buf;
+}
+
+/* Forward from p->input; training-mode BatchNorm unless p->bn_eval. */
+clgan_status graph_forward(const graph *g, const graph_pass *p);
+/* Backward from the gradient of the last node's output in grad_buf[gr->cur];
+ * with gr->input_grad the input's gradient is left in grad_buf[gr->cur]. */
+clgan_status graph_backward(const graph *g, const graph_pass *p, graph_grad *gr);
+
+/* The last node's output: G's images, D's logits. */
+clgan_buf graph_output(const graph *g);
+
+/* One op kind: its three verbs. */
+typedef struct graph_op_def {
+  const char *name; /* PyTorch's module name (summaries) */
+  /* makes the node's kernels, chooses its variants, sets node->col_floats */
+  clgan_status (*plan)(clgan_ctx *ctx, graph_node *node);
+  /* slot out = op(slot in) */
+  clgan_status (*forward)(const graph *g, const graph_node *node, const graph_pass *p);
+  /* the input's gradient from the output's (skipped for node 0 unless
+   * gr->input_grad), and the parameters' gradients when gr->param_grads */
+  clgan_status (*backward)(const graph *g, const graph_node *node, const graph_pass *p,
+                           graph_grad *gr);
+} graph_op_def;
+
+extern const graph_op_def graph_ops[GRAPH_OP_COUNT];
 
 #endif

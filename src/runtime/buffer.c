@@ -22,6 +22,7 @@ clgan_status clgan_buf_alloc(clgan_ctx *ctx, size_t floats, clgan_buf *out) {
     return clgan_fail(CLGAN_ERR_OPENCL, "clCreateBuffer(%zu bytes) failed on %s: %s (%d)", bytes,
                       ctx->dev.name, clgan_cl_error_name(err), (int)err);
   out->floats = n;
+  ctx->created.buffers++;
   return CLGAN_OK;
 }
 

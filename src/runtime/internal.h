@@ -35,6 +35,7 @@ struct clgan_ctx {
   double peak_gflops;               /* 0 until measured */
   double build_seconds;
   int builds_cached, builds_compiled;
+  clgan_ctx_counts created;         /* OpenCL objects created through the runtime */
   int nprograms, nkernels;
   clgan_program_entry programs[CLGAN_MAX_PROGRAMS];
   clgan_kernel_entry kernels[CLGAN_MAX_KERNELS];

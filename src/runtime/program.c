@@ -139,6 +139,7 @@ static clgan_status build_program(clgan_ctx *ctx, const char *name, const char *
     }
   }
 done:
+  ctx->created.programs++;
   ctx->build_seconds += now_seconds() - t0;
   *out = prog;
   prog = NULL;
@@ -215,11 +216,14 @@ clgan_status clgan_kernel_get(clgan_ctx *ctx, const char *source, const char *op
   ke->program = pi;
   ke->kernel = k;
   ctx->nkernels++;
+  ctx->created.kernels++;
   *out = k;
   return CLGAN_OK;
 }
 
 double clgan_ctx_build_seconds(const clgan_ctx *ctx) { return ctx->build_seconds; }
+
+void clgan_ctx_created(const clgan_ctx *ctx, clgan_ctx_counts *out) { *out = ctx->created; }
 
 void clgan_ctx_build_counts(const clgan_ctx *ctx, int *from_cache, int *compiled) {
   if (from_cache) *from_cache = ctx->builds_cached;

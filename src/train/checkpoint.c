@@ -14,7 +14,7 @@
 #define CHECKPOINT_VERSION "1"
 #define MAX_TENSORS 512
 #define MAX_META 40
-#define GRAPH_EXPORT_MAX (GRAPH_MAX_TENSORS + GRAPH_MAX_LAYERS)
+#define GRAPH_EXPORT_MAX (GRAPH_MAX_TENSORS + GRAPH_MAX_NODES)
 
 /* Configuration fields stored as "config.<name>" metadata. */
 typedef struct cfg_field {

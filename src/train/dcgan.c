@@ -1,37 +1,13 @@
-/* The seed's DCGAN: both layer graphs, their parameter arenas, every device
- * buffer a step needs (allocated once here), and the training step. */
+/* The seed's DCGAN built once: both graphs described and planned, their
+ * parameter arenas, every device buffer a step needs; the initialisation,
+ * the arenas' host copies and the model summary. The step is in step.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "clgan/augment.h"
-#include "graph/graph.h"
 #include "runtime/internal.h"
 #include "clgan/rng.h"
-
-typedef struct net_state {
-  graph g;
-  clgan_buf arena[CLGAN_ARENA_COUNT]; /* PARAM, GRAD, ADAM_M, ADAM_V: param_floats; STATS */
-  long adam_step;
-  int has_ema;
-} net_state;
-
-struct clgan_dcgan {
-  clgan_ctx *ctx;
-  clgan_dcgan_config cfg;
-  net_state net[2];
-  clgan_buf col;         /* [max col floats] shared im2col workspace */
-  clgan_buf grad_buf[2]; /* [max activation floats] ping-pong gradients */
-  clgan_buf discard;     /* [2 * max channels] BN gradients not wanted */
-  clgan_buf loss;        /* [7] errD_real, D(x), errD_fake, D(G(z1)), errG, D(G(z2)),
-                            mean sign of D's logits on real */
-  clgan_buf guard;       /* [2] nan_guard flags: D, G gradients not finite */
-  clgan_buf aug_x;       /* [c, batch, s, s] the augmented D input (augment != 0) */
-  clgan_buf aug_work;    /* per-image augmentation parameters of the last call */
-  clgan_augment_state aug;
-  clgan_buf stats_backup[2]; /* nan_guard: running statistics before the step */
-  size_t device_bytes;
-};
+#include "train/dcgan_internal.h"
 
 clgan_dcgan_config clgan_dcgan_default_config(void) {
   clgan_dcgan_config c = {.image_size = 64,
@@ -54,41 +30,169 @@ clgan_dcgan_config clgan_dcgan_default_config(void) {
 
 static size_t arena_size(const net_state *s, clgan_arena a) {
   if (a == CLGAN_ARENA_EMA) return s->has_ema ? s->g.param_floats : 0;
+  if (a == CLGAN_ARENA_EMA_STATS) return s->has_ema ? s->g.stats_floats : 0;
   return a == CLGAN_ARENA_STATS ? s->g.stats_floats : s->g.param_floats;
 }
 
-static clgan_status alloc(clgan_dcgan *d, size_t floats, clgan_buf *b) {
-  clgan_status st = clgan_buf_alloc(d->ctx, floats, b);
-  if (st == CLGAN_OK) d->device_bytes += (floats ? floats : 1) * sizeof(float);
+/* The model's own buffers as the plan sizes them: every one is listed here
+ * first, its total compared with the device, then all are allocated. */
+#define MODEL_MAX_BUFFERS (2 * CLGAN_ARENA_COUNT + 12)
+typedef struct buffer_plan {
+  int count;
+  clgan_buf *buf[MODEL_MAX_BUFFERS];
+  size_t floats[MODEL_MAX_BUFFERS];
+} buffer_plan;
+
+static void request(buffer_plan *bp, clgan_buf *b, size_t floats) {
+  bp->buf[bp->count] = b;
+  bp->floats[bp->count++] = floats;
+}
+
+/* The shared buffers: the conv workspace, the gradient ping-pong (D's input
+ * gradient, an image, fits: it is D's slot 0), BN scratch, the losses, and
+ * those of the switches beyond the recipe (augmentation, nan_guard). */
+static void list_buffers(clgan_dcgan *d, buffer_plan *bp) {
+  const clgan_dcgan_config *cfg = &d->cfg;
+  size_t col = 0, act = 0;
+  int channels = 0;
+  for (int w = 0; w < 2; w++) {
+    net_state *s = &d->net[w];
+    for (int a = 0; a < CLGAN_ARENA_COUNT; a++) request(bp, &s->arena[a], arena_size(s, a));
+    if (s->g.col_floats > col) col = s->g.col_floats;
+    if (s->g.max_act_floats > act) act = s->g.max_act_floats;
+    if (s->g.max_channels > channels) channels = s->g.max_channels;
+  }
+  request(bp, &d->col, col);
+  request(bp, &d->grad_buf[0], act);
+  request(bp, &d->grad_buf[1], act);
+  request(bp, &d->discard, 2 * (size_t)channels);
+  request(bp, &d->loss, LOSS_FLOATS);
+  if (cfg->augment) {
+    request(bp, &d->aug_x, (size_t)cfg->channels * cfg->batch * cfg->image_size * cfg->image_size);
+    request(bp, &d->aug_work, clgan_augment_work_floats(cfg->channels, cfg->batch,
+                                                        cfg->image_size, cfg->image_size));
+  }
+  if (d->net[CLGAN_NET_G].has_ema) request(bp, &d->ema_noise, (size_t)cfg->nz * cfg->batch);
+  if (cfg->nan_guard) {
+    request(bp, &d->guard, 2);
+    for (int n = 0; n < 2; n++) request(bp, &d->stats_backup[n], d->net[n].g.stats_floats);
+  }
+}
+
+/* Bytes of every buffer the model allocates, and the largest one. */
+static void model_bytes(const clgan_dcgan *d, const buffer_plan *bp, size_t *total, size_t *largest) {
+  *total = *largest = 0;
+  for (int i = 0; i < bp->count; i++) {
+    size_t bytes = (bp->floats[i] ? bp->floats[i] : 1) * sizeof(float);
+    *total += bytes;
+    if (bytes > *largest) *largest = bytes;
+  }
+  for (int w = 0; w < 2; w++) {
+    *total += d->net[w].g.device_bytes;
+    size_t slot = d->net[w].g.max_act_floats * sizeof(float);
+    if (slot > *largest) *largest = slot;
+  }
+}
+
+/* Describes and plans both graphs of cfg on ctx, and lists their buffers. */
+static clgan_status plan_model(clgan_dcgan *d, buffer_plan *bp) {
+  clgan_status st = CLGAN_OK;
+  d->net[CLGAN_NET_G].has_ema = d->cfg.ema_decay > 0.0f;
+  for (int w = 0; w < 2 && st == CLGAN_OK; w++) {
+    st = graph_describe(&d->cfg, (clgan_net)w, &d->net[w].g);
+    if (st == CLGAN_OK) st = graph_plan(d->ctx, &d->net[w].g);
+  }
+  bp->count = 0;
+  if (st == CLGAN_OK) list_buffers(d, bp);
   return st;
 }
 
-static clgan_status bind_layers(clgan_dcgan *d, graph *g) {
+/* Whether the model of cfg, planned on ctx, fits the device's memory. */
+static clgan_status fits(clgan_ctx *ctx, const clgan_dcgan_config *cfg, clgan_dcgan *scratch,
+                         int *ok) {
+  memset(scratch, 0, sizeof *scratch);
+  scratch->ctx = ctx;
+  scratch->cfg = *cfg;
+  buffer_plan bp;
+  clgan_status st = plan_model(scratch, &bp);
+  size_t total, largest;
+  model_bytes(scratch, &bp, &total, &largest);
+  const clgan_device_info *dev = clgan_ctx_device(ctx);
+  *ok = st == CLGAN_OK && total <= dev->global_mem_bytes && largest <= dev->max_alloc_bytes;
+  return st;
+}
+
+/* The model does not fit: the largest batch that would, found by bisection
+ * (memory grows with the batch), or 0. */
+static int largest_batch(clgan_ctx *ctx, const clgan_dcgan_config *cfg) {
+  clgan_dcgan *scratch = malloc(sizeof *scratch);
+  if (!scratch) return 0;
+  clgan_dcgan_config c = *cfg;
+  int lo = 1, hi = cfg->batch; /* lo: fits or is the floor; hi: does not fit */
+  while (hi - lo > 1) {
+    int ok = 0;
+    c.batch = lo + (hi - lo) / 2;
+    if (fits(ctx, &c, scratch, &ok) != CLGAN_OK) break;
+    if (ok) lo = c.batch;
+    else hi = c.batch;
+  }
+  int ok = 0;
+  c.batch = lo;
+  int found = lo >= 2 && fits(ctx, &c, scratch, &ok) == CLGAN_OK && ok ? lo : 0;
+  free(scratch);
+  return found;
+}
+
+/* Refuses, before anything is allocated, a model the device cannot hold. */
+static clgan_status check_memory(clgan_dcgan *d, const buffer_plan *bp) {
+  size_t total, largest;
+  model_bytes(d, bp, &total, &largest);
+  const clgan_device_info *dev = clgan_ctx_device(d->ctx);
+  if (total <= dev->global_mem_bytes && largest <= dev->max_alloc_bytes) return CLGAN_OK;
+  int batch = largest_batch(d->ctx, &d->cfg);
+  char fit[96] = "no batch of 2 or more images fits";
+  if (batch > 0) snprintf(fit, sizeof fit, "a batch of %d images would fit", batch);
+  const double mib = 1024.0 * 1024.0;
+  return clgan_fail(CLGAN_ERR_DEVICE_MEMORY,
+                    "the model needs %.0f MiB of device memory (largest buffer %.0f MiB) but %s "
+                    "has %.0f MiB (largest allocation %.0f MiB) at batch %d; %s",
+                    total / mib, largest / mib, dev->name, dev->global_mem_bytes / mib,
+                    dev->max_alloc_bytes / mib, d->cfg.batch, fit);
+}
+
+/* Allocates what the plan listed, zeroes the arenas; PyTorch starts
+ * running_var at 1. */
+static clgan_status alloc_model(clgan_dcgan *d, const buffer_plan *bp) {
   clgan_status st = CLGAN_OK;
-  for (int i = 0; i < g->nlayers && st == CLGAN_OK; i++) {
-    graph_layer *l = &g->layers[i];
-    size_t floats = (size_t)l->out_c * d->cfg.batch * l->out_hw * l->out_hw;
-    st = alloc(d, floats, &l->z);
-    if (st == CLGAN_OK && l->bn) st = alloc(d, floats, &l->y);
-    if (st == CLGAN_OK && l->bn) st = alloc(d, (size_t)l->out_c, &l->save_mean);
-    if (st == CLGAN_OK && l->bn) st = alloc(d, (size_t)l->out_c, &l->save_invstd);
-    if (!l->bn) l->y = l->z; /* activation applied in place */
+  for (int w = 0; w < 2 && st == CLGAN_OK; w++) st = graph_alloc(d->ctx, &d->net[w].g);
+  for (int i = 0; i < bp->count && st == CLGAN_OK; i++) {
+    st = clgan_buf_alloc(d->ctx, bp->floats[i], bp->buf[i]);
+    if (st == CLGAN_OK) st = clgan_fill(d->ctx, *bp->buf[i], bp->floats[i], 0.0f);
+  }
+  for (int w = 0; w < 2; w++) {
+    const graph *g = &d->net[w].g;
+    for (int i = 0; i < g->nnodes && st == CLGAN_OK; i++)
+      if (g->nodes[i].op == GRAPH_OP_BN_ACT)
+        for (int a = CLGAN_ARENA_STATS; a <= CLGAN_ARENA_EMA_STATS && st == CLGAN_OK; a++)
+          if (a != CLGAN_ARENA_EMA && arena_size(&d->net[w], (clgan_arena)a) > 0)
+            st = clgan_fill(d->ctx, clgan_buf_at(d->net[w].arena[a], g->nodes[i].rvar_off),
+                            (size_t)g->slots[g->nodes[i].out].c, 1.0f);
   }
   return st;
 }
 
-static clgan_status init_arenas(clgan_dcgan *d, net_state *s) {
-  clgan_status st = CLGAN_OK;
-  for (int a = 0; a < CLGAN_ARENA_COUNT && st == CLGAN_OK; a++) {
-    st = alloc(d, arena_size(s, a), &s->arena[a]);
-    if (st == CLGAN_OK) st = clgan_fill(d->ctx, s->arena[a], arena_size(s, a), 0.0f);
-  }
-  /* PyTorch starts running_var at 1 */
-  for (int l = 0; l < s->g.nlayers && st == CLGAN_OK; l++)
-    if (s->g.layers[l].bn)
-      st = clgan_fill(d->ctx, clgan_buf_at(s->arena[CLGAN_ARENA_STATS], s->g.layers[l].rvar_off),
-                      (size_t)s->g.layers[l].out_c, 1.0f);
-  return st;
+/* The fixed noise of the averaged generator's statistics: its own seed, so
+ * they depend on the averaged weights alone. */
+static clgan_status ema_noise(clgan_dcgan *d) {
+  if (!d->net[CLGAN_NET_G].has_ema) return CLGAN_OK;
+  size_t n = (size_t)CLGAN_EMA_STATS_BATCHES * d->cfg.nz * d->cfg.batch;
+  if (!(d->ema_noise_host = malloc(n * sizeof(float))))
+    return clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
+  clgan_rng rng;
+  clgan_rng_seed(&rng, CLGAN_EMA_STATS_SEED);
+  clgan_rng_normal(&rng, d->ema_noise_host, n, 0.0f, 1.0f);
+  d->net[CLGAN_NET_G].ema_stats_stale = 1;
+  return CLGAN_OK;
 }
 
 clgan_status clgan_dcgan_create(clgan_ctx *ctx, const clgan_dcgan_config *cfg, clgan_dcgan **out) {
@@ -97,49 +201,13 @@ clgan_status clgan_dcgan_create(clgan_ctx *ctx, const clgan_dcgan_config *cfg, c
   if (!d) return clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
   d->ctx = ctx;
   d->cfg = *cfg;
-  clgan_status st = graph_build(cfg, CLGAN_NET_G, &d->net[CLGAN_NET_G].g);
-  if (st == CLGAN_OK) st = graph_build(cfg, CLGAN_NET_D, &d->net[CLGAN_NET_D].g);
-  if (st != CLGAN_OK) {
-    free(d);
-    return st;
-  }
-  const graph *g = &d->net[CLGAN_NET_G].g, *dg = &d->net[CLGAN_NET_D].g;
-  /* the conv core's column workspace as this device needs it (on CPUs far
-   * less than the largest column matrix: see clgan_conv_col_need) */
-  size_t max_col = 0;
-  for (int n = 0; n < 2 && st == CLGAN_OK; n++)
-    for (int i = 0; i < d->net[n].g.nlayers && st == CLGAN_OK; i++) {
-      size_t need = 0;
-      st = clgan_conv_col_need(ctx, &d->net[n].g.layers[i].shape, &need);
-      if (need > max_col) max_col = need;
-    }
-  size_t max_act = g->max_act_floats > dg->max_act_floats ? g->max_act_floats : dg->max_act_floats;
-  /* D's input gradient (the image) must fit too */
-  size_t img = (size_t)cfg->channels * cfg->batch * cfg->image_size * cfg->image_size;
-  if (img > max_act) max_act = img;
-  int max_c = g->max_channels > dg->max_channels ? g->max_channels : dg->max_channels;
-  d->net[CLGAN_NET_G].has_ema = cfg->ema_decay > 0.0f;
-  for (int n = 0; n < 2 && st == CLGAN_OK; n++) {
-    st = bind_layers(d, &d->net[n].g);
-    if (st == CLGAN_OK) st = init_arenas(d, &d->net[n]);
-  }
-  if (st == CLGAN_OK) st = alloc(d, max_col, &d->col);
-  if (st == CLGAN_OK) st = alloc(d, max_act, &d->grad_buf[0]);
-  if (st == CLGAN_OK) st = alloc(d, max_act, &d->grad_buf[1]);
-  if (st == CLGAN_OK) st = alloc(d, 2 * (size_t)max_c, &d->discard);
-  if (st == CLGAN_OK) st = alloc(d, 7, &d->loss);
-  if (st == CLGAN_OK && cfg->augment) {
-    st = alloc(d, img, &d->aug_x);
-    if (st == CLGAN_OK)
-      st = alloc(d, clgan_augment_work_floats(cfg->channels, cfg->batch, cfg->image_size,
-                                              cfg->image_size), &d->aug_work);
-    d->aug.p = cfg->ada ? 0.0f : 1.0f;
-  }
-  if (st == CLGAN_OK && cfg->nan_guard) {
-    st = alloc(d, 2, &d->guard);
-    for (int n = 0; n < 2 && st == CLGAN_OK; n++)
-      st = alloc(d, d->net[n].g.stats_floats, &d->stats_backup[n]);
-  }
+  if (cfg->augment) d->aug.p = cfg->ada ? 0.0f : 1.0f;
+  buffer_plan bp;
+  clgan_status st = plan_model(d, &bp);
+  if (st == CLGAN_OK) st = check_memory(d, &bp);
+  if (st == CLGAN_OK) st = alloc_model(d, &bp);
+  if (st == CLGAN_OK) st = ema_noise(d);
+  if (st == CLGAN_OK) model_bytes(d, &bp, &d->device_bytes, &(size_t){0});
   if (st == CLGAN_OK) st = clgan_ctx_finish(ctx);
   if (st != CLGAN_OK) {
     clgan_dcgan_destroy(d);
@@ -152,15 +220,7 @@ clgan_status clgan_dcgan_create(clgan_ctx *ctx, const clgan_dcgan_config *cfg, c
 void clgan_dcgan_destroy(clgan_dcgan *d) {
   if (!d) return;
   for (int n = 0; n < 2; n++) {
-    graph *g = &d->net[n].g;
-    for (int i = 0; i < g->nlayers; i++) {
-      graph_layer *l = &g->layers[i];
-      if (l->y.mem == l->z.mem) l->y.mem = NULL;
-      clgan_buf_release(&l->z);
-      clgan_buf_release(&l->y);
-      clgan_buf_release(&l->save_mean);
-      clgan_buf_release(&l->save_invstd);
-    }
+    graph_release(&d->net[n].g);
     for (int a = 0; a < CLGAN_ARENA_COUNT; a++) clgan_buf_release(&d->net[n].arena[a]);
   }
   clgan_buf_release(&d->col);
@@ -173,6 +233,8 @@ void clgan_dcgan_destroy(clgan_dcgan *d) {
   clgan_buf_release(&d->aug_work);
   clgan_buf_release(&d->stats_backup[0]);
   clgan_buf_release(&d->stats_backup[1]);
+  clgan_buf_release(&d->ema_noise);
+  free(d->ema_noise_host);
   free(d);
 }
 
@@ -190,12 +252,17 @@ size_t clgan_dcgan_arena_floats(const clgan_dcgan *d, clgan_net which, clgan_are
 
 clgan_status clgan_dcgan_arena_read(clgan_dcgan *d, clgan_net which, clgan_arena arena,
                                     float *host) {
+  if (arena == CLGAN_ARENA_EMA_STATS) {
+    clgan_status st = dcgan_ema_stats(d);
+    if (st != CLGAN_OK) return st;
+  }
   return clgan_buf_read(d->ctx, d->net[which].arena[arena], host,
                         arena_size(&d->net[which], arena));
 }
 
 clgan_status clgan_dcgan_arena_write(clgan_dcgan *d, clgan_net which, clgan_arena arena,
                                      const float *host) {
+  if (arena == CLGAN_ARENA_EMA) d->net[which].ema_stats_stale = 1;
   return clgan_buf_write(d->ctx, d->net[which].arena[arena], host,
                          arena_size(&d->net[which], arena));
 }
@@ -262,36 +329,53 @@ static const char *act_name(clgan_act a) {
   }
 }
 
+/* One conv node and the BN / activation nodes after it, as a summary line. */
+static int layer_info(const clgan_dcgan *d, clgan_net w, int first, clgan_layer_info *o) {
+  const graph *g = &d->net[w].g;
+  const graph_node *c = &g->nodes[first];
+  const clgan_conv_shape *s = &c->shape;
+  int bn = 0, last = first + 1;
+  clgan_act act = CLGAN_ACT_NONE;
+  for (; last < g->nnodes && g->nodes[last].layer == c->layer; last++) {
+    bn |= g->nodes[last].op == GRAPH_OP_BN_ACT;
+    act = g->nodes[last].act;
+  }
+  const graph_slot *in = &g->slots[c->in], *out = &g->slots[g->nodes[last - 1].out];
+  o->net = w;
+  /* D's last layer: its Sigmoid is computed inside the loss, from the logit */
+  snprintf(o->desc, sizeof o->desc, "%s(%d, %d, %d, %d, %d)%s%s",
+           graph_ops[c->op].name, in->c, out->c, s->k, s->stride, s->pad, bn ? " BN" : "",
+           w == CLGAN_NET_D && last == g->nnodes ? " Sigmoid" : act_name(act));
+  o->out_c = out->c;
+  o->out_h = o->out_w = out->hw;
+  o->params = (size_t)in->c * out->c * s->k * s->k + (bn ? 2u * out->c : 0u);
+  o->flops = 2.0 * c->macs;
+  size_t bytes = (size_t)out->c * d->cfg.batch * out->hw * out->hw * sizeof(float);
+  o->device_bytes = bytes * (bn ? 2 : 1) + (bn ? 2 * sizeof(float) * (size_t)out->c : 0);
+  return last;
+}
+
 int clgan_dcgan_layers(const clgan_dcgan *d, clgan_layer_info *out, int cap) {
-  int n = 0;
+  int count = 0;
   for (int w = 0; w < 2; w++) {
     const graph *g = &d->net[w].g;
-    for (int i = 0; i < g->nlayers; i++, n++) {
-      if (n >= cap) continue;
-      const graph_layer *l = &g->layers[i];
-      clgan_layer_info *o = &out[n];
-      o->net = (clgan_net)w;
-      /* D's last layer: its Sigmoid is computed inside the loss, from the logit */
-      snprintf(o->desc, sizeof o->desc, "%s(%d, %d, %d, %d, %d)%s%s",
-               l->transposed ? "ConvTranspose2d" : "Conv2d", l->in_c, l->out_c, l->shape.k,
-               l->shape.stride, l->shape.pad, l->bn ? " BN" : "",
-               w == CLGAN_NET_D && i == g->nlayers - 1 ? " Sigmoid" : act_name(l->act));
-      o->out_c = l->out_c;
-      o->out_h = o->out_w = l->out_hw;
-      o->params = (size_t)l->in_c * l->out_c * l->shape.k * l->shape.k + (l->bn ? 2u * l->out_c : 0u);
-      o->flops = 2.0 * l->macs;
-      size_t act = (size_t)l->out_c * d->cfg.batch * l->out_hw * l->out_hw * sizeof(float);
-      o->device_bytes = act * (l->bn ? 2 : 1) + (l->bn ? 2 * sizeof(float) * (size_t)l->out_c : 0);
+    for (int i = 0; i < g->nnodes; count++) {
+      clgan_layer_info scratch;
+      i = layer_info(d, (clgan_net)w, i, count < cap ? &out[count] : &scratch);
     }
   }
-  return n;
+  return count;
+}
+
+static double forward_flops(const graph *g) {
+  double f = 0;
+  for (int i = 0; i < g->nnodes; i++) f += 2.0 * g->nodes[i].macs;
+  return f;
 }
 
 double clgan_dcgan_step_flops(const clgan_dcgan *d) {
-  double g = 0, dd = 0, d_first = 0;
-  for (int i = 0; i < d->net[CLGAN_NET_G].g.nlayers; i++) g += 2.0 * d->net[CLGAN_NET_G].g.layers[i].macs;
-  for (int i = 0; i < d->net[CLGAN_NET_D].g.nlayers; i++) dd += 2.0 * d->net[CLGAN_NET_D].g.layers[i].macs;
-  d_first = 2.0 * d->net[CLGAN_NET_D].g.layers[0].macs;
+  double g = forward_flops(&d->net[CLGAN_NET_G].g), dd = forward_flops(&d->net[CLGAN_NET_D].g);
+  double d_first = 2.0 * d->net[CLGAN_NET_D].g.nodes[0].macs;
   /* D real: fwd + bwd (filter + data, but not the image's gradient);
    * G fwd; D fake: fwd + bwd likewise; D for G: fwd + data gradients only;
    * G bwd: filter + data, minus the noise's gradient (negligible). */
@@ -299,158 +383,4 @@ double clgan_dcgan_step_flops(const clgan_dcgan *d) {
   return d_train + g + d_train + (dd + dd) + 2 * g;
 }
 
-clgan_buf clgan_dcgan_fake(const clgan_dcgan *d) {
-  const graph *g = &d->net[CLGAN_NET_G].g;
-  return g->layers[g->nlayers - 1].y;
-}
-
-static graph_pass pass_for(clgan_dcgan *d, clgan_net which) {
-  net_state *s = &d->net[which];
-  graph_pass p = {.ctx = d->ctx,
-                  .params = s->arena[CLGAN_ARENA_PARAM],
-                  .grads = s->arena[CLGAN_ARENA_GRAD],
-                  .stats = s->arena[CLGAN_ARENA_STATS],
-                  .col = d->col,
-                  .grad_buf = {d->grad_buf[0], d->grad_buf[1]},
-                  .discard = d->discard,
-                  .bn_momentum = d->cfg.bn_momentum,
-                  .bn_eps = d->cfg.bn_eps,
-                  .slope = d->cfg.lrelu_slope};
-  return p;
-}
-
-/* D's input: x itself, or x augmented with fresh randomness (the augmented
- * batch and its parameters stay for the backward of this pass). */
-static clgan_status d_input(clgan_dcgan *d, clgan_buf x, clgan_buf *in) {
-  *in = x;
-  if (!d->cfg.augment) return CLGAN_OK;
-  const clgan_dcgan_config *c = &d->cfg;
-  clgan_profile_region(d->ctx, "augment");
-  *in = d->aug_x;
-  return clgan_augment_forward(d->ctx, c->augment, d->aug.p, d->aug.seed, d->aug.counter++,
-                               c->channels, c->batch, c->image_size, c->image_size, x, d->aug_x,
-                               d->aug_work);
-}
-
-/* D forward on its input, then BCE of its logits against target into
- * loss[slot..slot+1] with the logit gradient in grad_buf[0]. */
-static clgan_status d_forward_loss(clgan_dcgan *d, const graph_pass *p, clgan_buf in, float target,
-                                   int slot) {
-  const graph *dg = &d->net[CLGAN_NET_D].g;
-  clgan_status st = graph_forward(dg, p, in);
-  if (st != CLGAN_OK) return st;
-  clgan_profile_region(d->ctx, "loss"); /* profiling region for clgan bench */
-  return clgan_bce_logits(d->ctx, (size_t)d->cfg.batch, dg->layers[dg->nlayers - 1].z, target,
-                          clgan_buf_at(d->loss, (size_t)slot), d->grad_buf[0], 1.0f);
-}
-
-static clgan_status adam(clgan_dcgan *d, clgan_net which, float lr) {
-  net_state *s = &d->net[which];
-  clgan_adam_params ap = {lr, d->cfg.beta1, d->cfg.beta2, d->cfg.adam_eps};
-  s->adam_step++;
-  /* profiling region for clgan bench (no-op unless profiling) */
-  clgan_profile_region(d->ctx, which == CLGAN_NET_G ? "G update" : "D update");
-  if (!d->cfg.nan_guard)
-    return clgan_adam_step(d->ctx, &ap, s->adam_step, s->g.param_floats,
-                           s->arena[CLGAN_ARENA_PARAM], s->arena[CLGAN_ARENA_GRAD],
-                           s->arena[CLGAN_ARENA_ADAM_M], s->arena[CLGAN_ARENA_ADAM_V]);
-  /* the guard: flag non-finite gradients, and the update skips itself */
-  clgan_buf flag = clgan_buf_at(d->guard, (size_t)which);
-  clgan_status st = clgan_nonfinite_flag(d->ctx, s->g.param_floats, s->arena[CLGAN_ARENA_GRAD], flag);
-  if (st != CLGAN_OK) return st;
-  return clgan_adam_step_guarded(d->ctx, &ap, s->adam_step, s->g.param_floats,
-                                 s->arena[CLGAN_ARENA_PARAM], s->arena[CLGAN_ARENA_GRAD],
-                                 s->arena[CLGAN_ARENA_ADAM_M], s->arena[CLGAN_ARENA_ADAM_V], flag);
-}
-
-/* nan_guard, after the step: read the flags; a skipped update keeps its Adam
- * step count, and the running statistics of the step are restored. */
-static clgan_status guard_finish(clgan_dcgan *d, int *skipped) {
-  float flags[2];
-  clgan_status st = clgan_buf_read(d->ctx, d->guard, flags, 2);
-  *skipped = 0;
-  for (int which = 0; which < 2 && st == CLGAN_OK; which++) {
-    if (flags[which] == 0.0f) continue;
-    *skipped |= which == CLGAN_NET_D ? 1 : 2;
-    d->net[which].adam_step--;
-    st = clgan_copy(d->ctx, d->stats_backup[which], d->net[which].arena[CLGAN_ARENA_STATS],
-                    d->net[which].g.stats_floats);
-  }
-  return st;
-}
-
-clgan_status clgan_dcgan_generate(clgan_dcgan *d, clgan_buf noise, clgan_bn_mode mode) {
-  graph_pass pg = pass_for(d, CLGAN_NET_G);
-  if (d->net[CLGAN_NET_G].has_ema) pg.params = d->net[CLGAN_NET_G].arena[CLGAN_ARENA_EMA];
-  pg.bn_eval = mode == CLGAN_BN_RUNNING;
-  pg.bn_momentum = 0.0f; /* batch statistics without touching the running ones */
-  return graph_forward(&d->net[CLGAN_NET_G].g, &pg, noise);
-}
-
-clgan_status clgan_dcgan_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise,
-                              clgan_dcgan_stats *stats) {
-  graph_pass pd = pass_for(d, CLGAN_NET_D), pg = pass_for(d, CLGAN_NET_G);
-  const graph *gg = &d->net[CLGAN_NET_G].g, *dg = &d->net[CLGAN_NET_D].g;
-  clgan_buf fake = clgan_dcgan_fake(d);
-  int cur = 0;
-  clgan_status st = CLGAN_OK;
-  for (int n = 0; n < 2 && d->cfg.nan_guard && st == CLGAN_OK; n++)
-    st = clgan_copy(d->ctx, d->net[n].arena[CLGAN_ARENA_STATS], d->stats_backup[n],
-                    d->net[n].g.stats_floats);
-  /* D step: real (label 1, or 1 - label_smooth) then fake.detach() (label 0),
-   * gradients summed. Every D input goes through the augmentation when on. */
-  clgan_buf in = real;
-  const clgan_buf logits = dg->layers[dg->nlayers - 1].z;
-  if (st == CLGAN_OK) st = d_input(d, real, &in);
-  if (st == CLGAN_OK) st = d_forward_loss(d, &pd, in, 1.0f - d->cfg.label_smooth, 0);
-  if (st == CLGAN_OK && d->cfg.ada)
-    st = clgan_sign_mean(d->ctx, (size_t)d->cfg.batch, logits, clgan_buf_at(d->loss, 6));
-  if (st == CLGAN_OK) st = graph_backward(dg, &pd, in, &cur, 1, 0, 0);
-  if (st == CLGAN_OK) st = graph_forward(gg, &pg, noise);
-  if (st == CLGAN_OK) st = d_input(d, fake, &in);
-  if (st == CLGAN_OK) st = d_forward_loss(d, &pd, in, 0.0f, 2);
-  cur = 0;
-  if (st == CLGAN_OK) st = graph_backward(dg, &pd, in, &cur, 1, 1, 0);
-  if (st == CLGAN_OK) st = adam(d, CLGAN_NET_D, d->cfg.lr_d);
-  /* G step: D(fake) against label 1, gradient through D (and the
-   * augmentation) into G only. */
-  if (st == CLGAN_OK) st = d_input(d, fake, &in);
-  if (st == CLGAN_OK) st = d_forward_loss(d, &pd, in, 1.0f, 4);
-  cur = 0;
-  if (st == CLGAN_OK) st = graph_backward(dg, &pd, in, &cur, 0, 0, 1);
-  if (st == CLGAN_OK && d->cfg.augment) {
-    const clgan_dcgan_config *c = &d->cfg;
-    st = clgan_augment_backward(d->ctx, c->augment, c->channels, c->batch, c->image_size,
-                                c->image_size, d->aug_work, d->grad_buf[cur],
-                                d->grad_buf[1 - cur]);
-    cur = 1 - cur;
-  }
-  if (st == CLGAN_OK) {
-    /* the gradient of fake is G's output gradient: hand over the ping-pong */
-    pg.grad_buf[0] = d->grad_buf[cur];
-    pg.grad_buf[1] = d->grad_buf[1 - cur];
-    int gcur = 0;
-    st = graph_backward(gg, &pg, noise, &gcur, 1, 0, 0);
-  }
-  if (st == CLGAN_OK) st = adam(d, CLGAN_NET_G, d->cfg.lr_g);
-  if (st == CLGAN_OK && d->net[CLGAN_NET_G].has_ema)
-    st = clgan_ema_update(d->ctx, d->net[CLGAN_NET_G].g.param_floats,
-                          d->net[CLGAN_NET_G].arena[CLGAN_ARENA_EMA],
-                          d->net[CLGAN_NET_G].arena[CLGAN_ARENA_PARAM], d->cfg.ema_decay);
-  int skipped = 0;
-  if (st == CLGAN_OK && d->cfg.nan_guard) st = guard_finish(d, &skipped);
-  if (st == CLGAN_OK && stats) {
-    float l[7] = {0};
-    st = clgan_buf_read(d->ctx, d->loss, l, d->cfg.ada ? 7 : 6);
-    if (st == CLGAN_OK) {
-      stats->loss_d = l[0] + l[2];
-      stats->d_x = l[1];
-      stats->d_g_z1 = l[3];
-      stats->loss_g = l[4];
-      stats->d_g_z2 = l[5];
-      stats->skipped = skipped;
-      stats->sign_real = l[6];
-    }
-  }
-  return st;
-}
+clgan_buf clgan_dcgan_fake(const clgan_dcgan *d) { return graph_output(&d->net[CLGAN_NET_G].g); }

@@ -1,0 +1,48 @@
+/* The DCGAN model's state, shared by its build (dcgan.c) and its step
+ * (step.c); not part of the public API. */
+#ifndef CLGAN_TRAIN_DCGAN_INTERNAL_H
+#define CLGAN_TRAIN_DCGAN_INTERNAL_H
+
+#include "clgan/augment.h"
+#include "graph/graph.h"
+
+typedef struct net_state {
+  graph g;
+  clgan_buf arena[CLGAN_ARENA_COUNT]; /* PARAM, GRAD, ADAM_M, ADAM_V, EMA: param_floats;
+                                         STATS: stats_floats */
+  long adam_step;
+  int has_ema;
+  int ema_stats_stale;   /* the averaged weights changed since their statistics were made */
+} net_state;
+
+/* Slots of the loss buffer: what one step leaves there. */
+enum {
+  LOSS_D_REAL = 0, /* errD_real, then D(x) */
+  LOSS_D_FAKE = 2, /* errD_fake, then D(G(z1)) */
+  LOSS_G = 4,      /* errG, then D(G(z2)) */
+  LOSS_SIGN_REAL = 6, /* mean sign of D's logits on the real batch (ADA's r_t) */
+  LOSS_FLOATS = 7
+};
+
+struct clgan_dcgan {
+  clgan_ctx *ctx;
+  clgan_dcgan_config cfg;
+  net_state net[2];
+  clgan_buf col;         /* [max col floats] shared conv workspace */
+  clgan_buf grad_buf[2]; /* [max activation floats] ping-pong gradients */
+  clgan_buf discard;     /* [2 * max channels] BN gradients not wanted */
+  clgan_buf loss;        /* [LOSS_FLOATS] */
+  clgan_buf guard;       /* [2] nan_guard flags: D, G gradients not finite */
+  clgan_buf aug_x;       /* [c, batch, s, s] the augmented D input (augment != 0) */
+  clgan_buf aug_work;    /* per-image augmentation parameters of the last call */
+  clgan_augment_state aug;
+  clgan_buf stats_backup[2]; /* nan_guard: running statistics before the step */
+  clgan_buf ema_noise;   /* [nz, batch] the fixed noise of the EMA statistics (ema_decay > 0) */
+  float *ema_noise_host; /* [CLGAN_EMA_STATS_BATCHES][nz * batch] */
+  size_t device_bytes;
+};
+
+/* Makes the averaged generator's BatchNorm statistics when stale. */
+clgan_status dcgan_ema_stats(clgan_dcgan *d);
+
+#endif

@@ -1,0 +1,35 @@
+/* The averaged generator: its decay ramp and its own BatchNorm statistics
+ * (clgan/dcgan.h). The statistics are derived from the averaged weights
+ * alone (fixed noise), so they need not be saved and resume stays exact. */
+#include "runtime/internal.h"
+#include "train/dcgan_internal.h"
+
+float clgan_ema_decay_at(float ema_decay, long g_updates) {
+  float ramp = (float)(1.0 + (double)g_updates) / (float)(10.0 + (double)g_updates);
+  return ramp < ema_decay ? ramp : ema_decay;
+}
+
+clgan_status dcgan_ema_stats(clgan_dcgan *d) {
+  net_state *s = &d->net[CLGAN_NET_G];
+  if (!s->has_ema || !s->ema_stats_stale) return CLGAN_OK;
+  graph_pass p = {.ctx = d->ctx,
+                  .input = d->ema_noise,
+                  .params = s->arena[CLGAN_ARENA_EMA],
+                  .grads = s->arena[CLGAN_ARENA_GRAD],
+                  .stats = s->arena[CLGAN_ARENA_EMA_STATS],
+                  .col = d->col,
+                  .grad_buf = {d->grad_buf[0], d->grad_buf[1]},
+                  .discard = d->discard,
+                  .bn_eps = d->cfg.bn_eps,
+                  .slope = d->cfg.lrelu_slope};
+  size_t noise = (size_t)d->cfg.nz * d->cfg.batch;
+  clgan_status st = CLGAN_OK;
+  /* momentum 1 / (i + 1): the running values become the mean over batches */
+  for (int i = 0; i < CLGAN_EMA_STATS_BATCHES && st == CLGAN_OK; i++) {
+    p.bn_momentum = 1.0f / (float)(i + 1);
+    st = clgan_buf_write(d->ctx, d->ema_noise, d->ema_noise_host + noise * (size_t)i, noise);
+    if (st == CLGAN_OK) st = graph_forward(&s->g, &p);
+  }
+  if (st == CLGAN_OK) s->ema_stats_stale = 0;
+  return st;
+}

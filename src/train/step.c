@@ -1,0 +1,176 @@
+/* The DCGAN training step in the recipe's order, and generation: the two
+ * graphs run over the buffers the model planned (nothing allocated or built
+ * here). */
+#include "runtime/internal.h"
+#include "train/dcgan_internal.h"
+
+static graph_pass pass_for(clgan_dcgan *d, clgan_net which, clgan_buf input) {
+  net_state *s = &d->net[which];
+  graph_pass p = {.ctx = d->ctx,
+                  .input = input,
+                  .params = s->arena[CLGAN_ARENA_PARAM],
+                  .grads = s->arena[CLGAN_ARENA_GRAD],
+                  .stats = s->arena[CLGAN_ARENA_STATS],
+                  .col = d->col,
+                  .grad_buf = {d->grad_buf[0], d->grad_buf[1]},
+                  .discard = d->discard,
+                  .bn_momentum = d->cfg.bn_momentum,
+                  .bn_eps = d->cfg.bn_eps,
+                  .slope = d->cfg.lrelu_slope};
+  return p;
+}
+
+/* D's input: x itself, or x augmented with fresh randomness (the augmented
+ * batch and its parameters stay for the backward of this pass). */
+static clgan_status d_input(clgan_dcgan *d, clgan_buf x, clgan_buf *in) {
+  *in = x;
+  if (!d->cfg.augment) return CLGAN_OK;
+  const clgan_dcgan_config *c = &d->cfg;
+  clgan_profile_region(d->ctx, "augment");
+  *in = d->aug_x;
+  return clgan_augment_forward(d->ctx, c->augment, d->aug.p, d->aug.seed, d->aug.counter++,
+                               c->channels, c->batch, c->image_size, c->image_size, x, d->aug_x,
+                               d->aug_work);
+}
+
+/* D forward on its input (p->input), then BCE of its logits against target
+ * into loss[slot..slot+1] with the logit gradient in grad_buf[0]. */
+static clgan_status d_forward_loss(clgan_dcgan *d, const graph_pass *p, float target, int slot) {
+  const graph *dg = &d->net[CLGAN_NET_D].g;
+  clgan_status st = graph_forward(dg, p);
+  if (st != CLGAN_OK) return st;
+  clgan_profile_region(d->ctx, "loss"); /* profiling region for clgan bench */
+  return clgan_bce_logits(d->ctx, (size_t)d->cfg.batch, graph_output(dg), target,
+                          clgan_buf_at(d->loss, (size_t)slot), d->grad_buf[0], 1.0f);
+}
+
+static clgan_status adam(clgan_dcgan *d, clgan_net which, float lr) {
+  net_state *s = &d->net[which];
+  clgan_adam_params ap = {lr, d->cfg.beta1, d->cfg.beta2, d->cfg.adam_eps};
+  s->adam_step++;
+  /* profiling region for clgan bench (no-op unless profiling) */
+  clgan_profile_region(d->ctx, which == CLGAN_NET_G ? "G update" : "D update");
+  if (!d->cfg.nan_guard)
+    return clgan_adam_step(d->ctx, &ap, s->adam_step, s->g.param_floats,
+                           s->arena[CLGAN_ARENA_PARAM], s->arena[CLGAN_ARENA_GRAD],
+                           s->arena[CLGAN_ARENA_ADAM_M], s->arena[CLGAN_ARENA_ADAM_V]);
+  /* the guard: flag non-finite gradients, and the update skips itself */
+  clgan_buf flag = clgan_buf_at(d->guard, (size_t)which);
+  clgan_status st = clgan_nonfinite_flag(d->ctx, s->g.param_floats, s->arena[CLGAN_ARENA_GRAD], flag);
+  if (st != CLGAN_OK) return st;
+  return clgan_adam_step_guarded(d->ctx, &ap, s->adam_step, s->g.param_floats,
+                                 s->arena[CLGAN_ARENA_PARAM], s->arena[CLGAN_ARENA_GRAD],
+                                 s->arena[CLGAN_ARENA_ADAM_M], s->arena[CLGAN_ARENA_ADAM_V], flag);
+}
+
+/* nan_guard, after the step: read the flags; a skipped update keeps its Adam
+ * step count, and the running statistics of the step are restored. */
+static clgan_status guard_finish(clgan_dcgan *d, int *skipped) {
+  float flags[2];
+  clgan_status st = clgan_buf_read(d->ctx, d->guard, flags, 2);
+  *skipped = 0;
+  for (int which = 0; which < 2 && st == CLGAN_OK; which++) {
+    if (flags[which] == 0.0f) continue;
+    *skipped |= which == CLGAN_NET_D ? 1 : 2;
+    d->net[which].adam_step--;
+    st = clgan_copy(d->ctx, d->stats_backup[which], d->net[which].arena[CLGAN_ARENA_STATS],
+                    d->net[which].g.stats_floats);
+  }
+  return st;
+}
+
+clgan_status clgan_dcgan_generate(clgan_dcgan *d, clgan_buf noise, clgan_bn_mode mode) {
+  net_state *g = &d->net[CLGAN_NET_G];
+  graph_pass pg = pass_for(d, CLGAN_NET_G, noise);
+  if (g->has_ema) {
+    pg.params = g->arena[CLGAN_ARENA_EMA];
+    pg.stats = g->arena[CLGAN_ARENA_EMA_STATS];
+  }
+  if (g->has_ema && mode == CLGAN_BN_RUNNING) {
+    clgan_status st = dcgan_ema_stats(d);
+    if (st != CLGAN_OK) return st;
+  }
+  pg.bn_eval = mode == CLGAN_BN_RUNNING;
+  pg.bn_momentum = 0.0f; /* batch statistics without touching the running ones */
+  return graph_forward(&d->net[CLGAN_NET_G].g, &pg);
+}
+
+/* The D step: real (label 1, or 1 - label_smooth) then fake.detach() (label
+ * 0), gradients summed, then D's update. Every D input goes through the
+ * augmentation when it is on. */
+static clgan_status d_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise) {
+  const graph *gg = &d->net[CLGAN_NET_G].g, *dg = &d->net[CLGAN_NET_D].g;
+  graph_pass pd = pass_for(d, CLGAN_NET_D, real), pg = pass_for(d, CLGAN_NET_G, noise);
+  graph_grad first = {.param_grads = 1}, second = {.param_grads = 1, .accumulate = 1};
+  clgan_status st = d_input(d, real, &pd.input);
+  if (st == CLGAN_OK) st = d_forward_loss(d, &pd, 1.0f - d->cfg.label_smooth, LOSS_D_REAL);
+  if (st == CLGAN_OK && d->cfg.ada)
+    st = clgan_sign_mean(d->ctx, (size_t)d->cfg.batch, graph_output(dg),
+                         clgan_buf_at(d->loss, LOSS_SIGN_REAL));
+  if (st == CLGAN_OK) st = graph_backward(dg, &pd, &first);
+  if (st == CLGAN_OK) st = graph_forward(gg, &pg);
+  if (st == CLGAN_OK) st = d_input(d, clgan_dcgan_fake(d), &pd.input);
+  if (st == CLGAN_OK) st = d_forward_loss(d, &pd, 0.0f, LOSS_D_FAKE);
+  if (st == CLGAN_OK) st = graph_backward(dg, &pd, &second);
+  if (st == CLGAN_OK) st = adam(d, CLGAN_NET_D, d->cfg.lr_d);
+  return st;
+}
+
+/* The G step: D(fake) against label 1, the gradient through D (and the
+ * augmentation) into G only, then G's update and its average. */
+static clgan_status g_step(clgan_dcgan *d, clgan_buf noise) {
+  const clgan_dcgan_config *c = &d->cfg;
+  const graph *gg = &d->net[CLGAN_NET_G].g, *dg = &d->net[CLGAN_NET_D].g;
+  graph_pass pd = pass_for(d, CLGAN_NET_D, clgan_dcgan_fake(d)), pg = pass_for(d, CLGAN_NET_G, noise);
+  graph_grad through_d = {.input_grad = 1}, into_g = {.param_grads = 1};
+  clgan_status st = d_input(d, clgan_dcgan_fake(d), &pd.input);
+  if (st == CLGAN_OK) st = d_forward_loss(d, &pd, 1.0f, LOSS_G);
+  if (st == CLGAN_OK) st = graph_backward(dg, &pd, &through_d);
+  int cur = through_d.cur;
+  if (st == CLGAN_OK && c->augment) {
+    st = clgan_augment_backward(d->ctx, c->augment, c->channels, c->batch, c->image_size,
+                                c->image_size, d->aug_work, d->grad_buf[cur], d->grad_buf[1 - cur]);
+    cur = 1 - cur;
+  }
+  /* the gradient of fake is G's output gradient: hand over the ping-pong */
+  pg.grad_buf[0] = d->grad_buf[cur];
+  pg.grad_buf[1] = d->grad_buf[1 - cur];
+  if (st == CLGAN_OK) st = graph_backward(gg, &pg, &into_g);
+  if (st == CLGAN_OK) st = adam(d, CLGAN_NET_G, c->lr_g);
+  net_state *g = &d->net[CLGAN_NET_G];
+  if (st == CLGAN_OK && g->has_ema) {
+    st = clgan_ema_update(d->ctx, gg->param_floats, g->arena[CLGAN_ARENA_EMA],
+                          g->arena[CLGAN_ARENA_PARAM], clgan_ema_decay_at(c->ema_decay, g->adam_step));
+    g->ema_stats_stale = 1;
+  }
+  return st;
+}
+
+static clgan_status read_stats(clgan_dcgan *d, int skipped, clgan_dcgan_stats *stats) {
+  float l[LOSS_FLOATS] = {0};
+  clgan_status st = clgan_buf_read(d->ctx, d->loss, l, d->cfg.ada ? LOSS_FLOATS : LOSS_SIGN_REAL);
+  if (st != CLGAN_OK) return st;
+  stats->loss_d = l[LOSS_D_REAL] + l[LOSS_D_FAKE];
+  stats->d_x = l[LOSS_D_REAL + 1];
+  stats->d_g_z1 = l[LOSS_D_FAKE + 1];
+  stats->loss_g = l[LOSS_G];
+  stats->d_g_z2 = l[LOSS_G + 1];
+  stats->skipped = skipped;
+  stats->sign_real = l[LOSS_SIGN_REAL];
+  return CLGAN_OK;
+}
+
+/* One iteration in the recipe's order (dcgan.h). */
+clgan_status clgan_dcgan_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise,
+                              clgan_dcgan_stats *stats) {
+  clgan_status st = CLGAN_OK;
+  for (int n = 0; n < 2 && d->cfg.nan_guard && st == CLGAN_OK; n++)
+    st = clgan_copy(d->ctx, d->net[n].arena[CLGAN_ARENA_STATS], d->stats_backup[n],
+                    d->net[n].g.stats_floats);
+  if (st == CLGAN_OK) st = d_step(d, real, noise);
+  if (st == CLGAN_OK) st = g_step(d, noise);
+  int skipped = 0;
+  if (st == CLGAN_OK && d->cfg.nan_guard) st = guard_finish(d, &skipped);
+  if (st == CLGAN_OK && stats) st = read_stats(d, skipped, stats);
+  return st;
+}
