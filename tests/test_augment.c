@@ -2,17 +2,18 @@
  * backward against plain double-precision C references that use the
  * parameters the device drew (read back), finite differences, exact index
  * checks of translation and cutout, the exact adjoint, the RNG (Philox
- * known answers, host twin, determinism, distributions, probability p) and
- * ADA's sign statistic. */
+ * known answers, host twin, determinism, distributions, probability p), the
+ * plans (work-group size from the tuning, frozen contexts), and ADA: its
+ * sign statistic and its device update against the host twin and a float
+ * reference of the rule. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "clgan/ada.h"
 #include "clgan/augment.h"
 #include "test_util.h"
-
-extern size_t clgan_augment_local_override;
 
 #define BR CLGAN_AUG_OP_BRIGHTNESS
 #define SAT CLGAN_AUG_OP_SATURATION
@@ -20,6 +21,7 @@ extern size_t clgan_augment_local_override;
 #define TRA CLGAN_AUG_OP_TRANSLATION
 #define CUT CLGAN_AUG_OP_CUTOUT
 #define STRIDE CLGAN_AUG_STRIDE
+#define DRAWN CLGAN_AUG_P_MEAN /* the record's drawn slots come first */
 
 typedef struct shape {
   int c, n, h, w;
@@ -49,6 +51,8 @@ typedef struct aug_dev {
   shape s;
   size_t count, wf, total;
   clgan_buf arena, x, y, dy, dx, work;
+  clgan_buf p;              /* [1] the probability, on the device */
+  clgan_augment_plan plan;  /* of the last forward */
 } aug_dev;
 
 static aug_dev dev_make(shape s) {
@@ -66,6 +70,8 @@ static aug_dev dev_make(shape s) {
     off += d.count + GUARD;
   }
   d.work = clgan_buf_at(d.arena, off);
+  d.p = tu_upload(NULL, 1);
+  memset(&d.plan, 0, sizeof d.plan);
   return d;
 }
 
@@ -82,21 +88,33 @@ static void dev_check_guards(const aug_dev *d) {
   free(all);
 }
 
-static void dev_free(aug_dev *d) { clgan_buf_release(&d->arena); }
+static void dev_free(aug_dev *d) {
+  clgan_buf_release(&d->arena);
+  clgan_buf_release(&d->p);
+}
+
+/* Plans (from the context's current tuning) and runs the forward on the
+ * device copy of x, with p written to the device first. */
+static void dev_forward_device_x(aug_dev *d, unsigned policy, float p, uint64_t seed,
+                                 uint64_t counter) {
+  clgan_ctx *ctx = tu_ctx();
+  TU_OK(clgan_augment_plan_make(ctx, policy, d->s.c, d->s.n, d->s.h, d->s.w, &d->plan));
+  TU_OK(clgan_buf_write(ctx, d->p, &p, 1));
+  TU_OK(clgan_augment_forward(ctx, &d->plan, seed, counter, d->p, d->x, d->y, d->work));
+}
 
 static void dev_forward(aug_dev *d, unsigned policy, float p, uint64_t seed, uint64_t counter,
                         const float *x) {
-  clgan_ctx *ctx = tu_ctx();
-  TU_OK(clgan_buf_write(ctx, d->x, x, d->count));
-  TU_OK(clgan_augment_forward(ctx, policy, p, seed, counter, d->s.c, d->s.n, d->s.h, d->s.w, d->x,
-                              d->y, d->work));
+  TU_OK(clgan_buf_write(tu_ctx(), d->x, x, d->count));
+  dev_forward_device_x(d, policy, p, seed, counter);
 }
 
+/* The backward of the last forward (its plan). */
 static void dev_backward(aug_dev *d, unsigned policy, const float *dy) {
   clgan_ctx *ctx = tu_ctx();
+  ck_assert_uint_eq(d->plan.policy, policy);
   TU_OK(clgan_buf_write(ctx, d->dy, dy, d->count));
-  TU_OK(clgan_augment_backward(ctx, policy, d->s.c, d->s.n, d->s.h, d->s.w, d->work, d->dy,
-                               d->dx));
+  TU_OK(clgan_augment_backward(ctx, &d->plan, d->work, d->dy, d->dx));
 }
 
 static float *dev_records(aug_dev *d) {
@@ -260,7 +278,7 @@ START_TEST(test_params_match_host) {
           float want[STRIDE];
           const float *rec = recs + (size_t)b * STRIDE;
           clgan_augment_params_host(policies[pi], ps[k], seed, counter, b, s.h, s.w, want);
-          ck_assert_msg(memcmp(rec, want, 8 * sizeof(float)) == 0,
+          ck_assert_msg(memcmp(rec, want, DRAWN * sizeof(float)) == 0,
                         "shape %zu policy %u p %g image %d: device record differs from host", si,
                         policies[pi], (double)ps[k], b);
           double m = 0;
@@ -405,8 +423,7 @@ START_TEST(test_finite_differences) {
         x[i] = xi + (sgn ? -hstep : hstep);
         TU_OK(clgan_buf_write(ctx, clgan_buf_at(d.x, i), x + i, 1));
         x[i] = xi;
-        TU_OK(clgan_augment_forward(ctx, cases[ci].policy, cases[ci].p, 9, ci, s.c, s.n, s.h, s.w,
-                                    d.x, d.y, d.work));
+        dev_forward_device_x(&d, cases[ci].policy, cases[ci].p, 9, ci);
         TU_OK(clgan_buf_read(ctx, d.y, y, n));
         l[sgn] = 0;
         for (size_t j = 0; j < n; j++) l[sgn] += (double)y[j] * r[j];
@@ -416,7 +433,7 @@ START_TEST(test_finite_differences) {
     }
     float *recs2 = dev_records(&d);
     for (int b = 0; b < s.n; b++)
-      ck_assert_msg(memcmp(recs + b * STRIDE, recs2 + b * STRIDE, 8 * sizeof(float)) == 0,
+      ck_assert_msg(memcmp(recs + b * STRIDE, recs2 + b * STRIDE, DRAWN * sizeof(float)) == 0,
                     "the draw changed between calls with the same seed and counter");
     char what[96];
     snprintf(what, sizeof what, "backward vs finite differences, case %zu", ci);
@@ -627,9 +644,11 @@ START_TEST(test_param_distributions) {
 END_TEST
 
 /* Same seed and counter: bitwise the same, whatever the reduction's
- * work-group size; another counter or seed: another draw. */
+ * work-group size (the context's tuning, then a new plan); another counter
+ * or seed: another draw. */
 START_TEST(test_determinism) {
   static const size_t locals[] = {0, 1, 4, 64};
+  const clgan_tuning saved = *clgan_ctx_tuning(tu_ctx());
   shape s = {3, 5, 16, 16};
   aug_dev d = dev_make(s);
   size_t n = d.count;
@@ -639,8 +658,11 @@ START_TEST(test_determinism) {
   float *y0 = NULL, *dx0 = NULL, *r0 = NULL;
   for (size_t li = 0; li < 4; li++)
     for (int rep = 0; rep < 2; rep++) {
-      clgan_augment_local_override = locals[li];
+      clgan_tuning t = saved;
+      t.augment_local = locals[li];
+      TU_OK(clgan_ctx_set_tuning(tu_ctx(), &t));
       dev_forward(&d, CLGAN_AUG_ALL, 0.8f, 42, 7, x);
+      ck_assert(locals[li] == 0 || d.plan.local == locals[li]);
       dev_backward(&d, CLGAN_AUG_ALL, dy);
       float *y = tu_download(d.y, n), *dx = tu_download(d.dx, n), *r = dev_records(&d);
       if (!y0) {
@@ -656,14 +678,14 @@ START_TEST(test_determinism) {
       check_bitwise(what, r, r0, d.wf);
       free(y), free(dx), free(r);
     }
-  clgan_augment_local_override = 0;
+  TU_OK(clgan_ctx_set_tuning(tu_ctx(), &saved));
   /* another counter, another seed */
   for (int v = 0; v < 2; v++) {
     dev_forward(&d, CLGAN_AUG_ALL, 0.8f, v ? 43 : 42, v ? 7 : 8, x);
     float *y = tu_download(d.y, n), *r = dev_records(&d);
     int same = 0;
     for (int b = 0; b < s.n; b++)
-      same += memcmp(r + b * STRIDE, r0 + b * STRIDE, 8 * sizeof(float)) == 0;
+      same += memcmp(r + b * STRIDE, r0 + b * STRIDE, DRAWN * sizeof(float)) == 0;
     ck_assert_msg(same == 0, "%d of %d images drew the same parameters for another %s", same, s.n,
                   v ? "seed" : "counter");
     ck_assert(memcmp(y, y0, n * sizeof *y) != 0);
@@ -675,7 +697,7 @@ START_TEST(test_determinism) {
   dev_forward(&d1, CLGAN_AUG_ALL, 0.8f, 42, 7, x);
   float *r1 = dev_records(&d1);
   for (int b = 0; b < 2; b++)
-    ck_assert(memcmp(r1 + b * STRIDE, r0 + b * STRIDE, 8 * sizeof(float)) == 0);
+    ck_assert(memcmp(r1 + b * STRIDE, r0 + b * STRIDE, DRAWN * sizeof(float)) == 0);
   free(r1);
   dev_free(&d1);
   free(y0), free(dx0), free(r0), free(x), free(dy);
@@ -683,91 +705,106 @@ START_TEST(test_determinism) {
 }
 END_TEST
 
-/* ---- ADA's statistic --------------------------------------------------------- */
+/* ---- plans and arguments ------------------------------------------------------ */
 
-START_TEST(test_sign_mean) {
-  static const size_t counts[] = {1, 7, 64, 1000, 100003};
-  clgan_ctx *ctx = tu_ctx();
-  for (size_t ci = 0; ci < 5; ci++) {
-    size_t n = counts[ci];
-    float *x = tu_malloc(n * sizeof *x);
-    tu_fill_normal(x, n, 100 + ci, 0.3f, 1.0f);
-    for (size_t i = 0; i < n; i += 5) x[i] = 0.0f;
-    if (n > 3) x[1] = -0.0f, x[2] = 1e-30f, x[3] = -1e-30f;
-    long sum = 0;
-    for (size_t i = 0; i < n; i++) sum += (x[i] > 0) - (x[i] < 0);
-    clgan_buf arena = tu_upload(NULL, n + 9);
-    clgan_buf bx = clgan_buf_at(arena, 5), out = clgan_buf_at(arena, n + 7);
-    TU_OK(clgan_buf_write(ctx, bx, x, n));
-    TU_OK(clgan_sign_mean(ctx, n, bx, out));
-    float got;
-    TU_OK(clgan_buf_read(ctx, out, &got, 1));
-    float want = (float)sum / (float)n;
-    ck_assert_msg(got == want, "sign_mean n=%zu: got %.9g want %.9g", n, (double)got, (double)want);
-    float *all = tu_download(arena, n + 9);
-    ck_assert(all[n + 6] == 0.0f && all[n + 8] == 0.0f);
-    free(all), free(x);
-    clgan_buf_release(&arena);
-  }
-  clgan_buf b = tu_upload(NULL, 4);
-  ck_assert_int_eq(clgan_sign_mean(ctx, 0, b, b), CLGAN_ERR_INVALID);
-  clgan_buf_release(&b);
-}
-END_TEST
-
-/* After clgan_augment_reserve(c) a frozen context (a planned training step)
- * runs forward, backward and sign_mean for c channels without building;
- * another channel count is refused, not built. */
-START_TEST(test_reserve_then_frozen) {
+/* After a plan, a frozen context (a planned training step) runs its forward
+ * and backward without building; a plan for another channel count is
+ * refused, not built. */
+START_TEST(test_plan_then_frozen) {
   clgan_ctx *ctx = tu_ctx();
   shape s = {2, 3, 8, 8}; /* c = 2: built by no other test */
   aug_dev d = dev_make(s);
-  TU_OK(clgan_augment_reserve(ctx, 2));
+  float p = 0.5f;
+  TU_OK(clgan_buf_write(ctx, d.p, &p, 1));
+  clgan_augment_plan plan, other;
+  TU_OK(clgan_augment_plan_make(ctx, CLGAN_AUG_ALL, 2, 3, 8, 8, &plan));
+  ck_assert(plan.params && plan.forward && plan.gather && plan.reduce && plan.color);
+  ck_assert(plan.local >= 1 && plan.local <= 64 && (plan.local & (plan.local - 1)) == 0);
   clgan_ctx_freeze(ctx, 1);
-  TU_OK(clgan_augment_forward(ctx, CLGAN_AUG_ALL, 0.5f, 1, 2, 2, 3, 8, 8, d.x, d.y, d.work));
-  TU_OK(clgan_augment_backward(ctx, CLGAN_AUG_ALL, 2, 3, 8, 8, d.work, d.dy, d.dx));
-  TU_OK(clgan_sign_mean(ctx, 5, d.x, d.dx));
-  ck_assert_int_eq(clgan_augment_forward(ctx, CLGAN_AUG_ALL, 0.5f, 1, 2, 4, 1, 8, 8, d.x, d.y,
-                                         d.work),
+  TU_OK(clgan_augment_forward(ctx, &plan, 1, 2, d.p, d.x, d.y, d.work));
+  TU_OK(clgan_augment_backward(ctx, &plan, d.work, d.dy, d.dx));
+  /* a plan of the same kernels needs no build; c = 4 would */
+  TU_OK(clgan_augment_plan_make(ctx, CLGAN_AUG_TRANSLATION, 2, 1, 5, 5, &other));
+  ck_assert_ptr_null(other.reduce);
+  ck_assert_int_eq(clgan_augment_plan_make(ctx, CLGAN_AUG_ALL, 4, 1, 8, 8, &other),
                    CLGAN_ERR_FROZEN);
   clgan_ctx_freeze(ctx, 0);
-  ck_assert_int_eq(clgan_augment_reserve(ctx, 0), CLGAN_ERR_INVALID);
   dev_free(&d);
 }
 END_TEST
 
-/* ---- arguments ---------------------------------------------------------------- */
+/* The tuning's work-group size must be a power of two within the lanes. */
+START_TEST(test_plan_tuning) {
+  clgan_ctx *ctx = tu_ctx();
+  const clgan_tuning saved = *clgan_ctx_tuning(ctx);
+  static const size_t bad[] = {3, 128};
+  clgan_augment_plan plan;
+  for (int i = 0; i < 2; i++) {
+    clgan_tuning t = saved;
+    t.augment_local = bad[i];
+    TU_OK(clgan_ctx_set_tuning(ctx, &t));
+    ck_assert_int_eq(clgan_augment_plan_make(ctx, CLGAN_AUG_ALL, 3, 2, 8, 8, &plan),
+                     CLGAN_ERR_INVALID);
+    ck_assert_msg(strstr(clgan_last_error(), "power of two") != NULL, "%s", clgan_last_error());
+  }
+  clgan_tuning t = saved;
+  t.augment_local = 2;
+  TU_OK(clgan_ctx_set_tuning(ctx, &t));
+  TU_OK(clgan_augment_plan_make(ctx, CLGAN_AUG_ALL, 3, 2, 8, 8, &plan));
+  ck_assert_uint_eq(plan.local, 2);
+  TU_OK(clgan_ctx_set_tuning(ctx, &saved));
+}
+END_TEST
+
+/* p comes from the device: above 1 it applies everything, below 0 or NaN
+ * nothing, exactly as the host twin with p clamped. */
+START_TEST(test_p_from_device) {
+  static const float ps[] = {1.5f, -0.1f, NAN, 0.25f};
+  static const float as[] = {1.0f, 0.0f, 0.0f, 0.25f};
+  shape s = {3, 16, 8, 8};
+  aug_dev d = dev_make(s);
+  float *x = tu_malloc(d.count * sizeof *x);
+  for (int k = 0; k < 4; k++) {
+    dev_forward(&d, CLGAN_AUG_ALL, ps[k], 8, 9, x);
+    float *recs = dev_records(&d);
+    for (int b = 0; b < s.n; b++) {
+      float want[STRIDE];
+      clgan_augment_params_host(CLGAN_AUG_ALL, as[k], 8, 9, b, s.h, s.w, want);
+      ck_assert_msg(memcmp(recs + b * STRIDE, want, DRAWN * sizeof(float)) == 0,
+                    "p %g image %d: not the record of p %g", (double)ps[k], b, (double)as[k]);
+    }
+    free(recs);
+  }
+  free(x);
+  dev_free(&d);
+}
+END_TEST
 
 START_TEST(test_invalid_and_parse) {
   clgan_ctx *ctx = tu_ctx();
   shape s = {1, 2, 4, 4};
   aug_dev d = dev_make(s);
   clgan_buf null = {NULL, 0};
-  ck_assert_int_eq(clgan_augment_forward(ctx, 7, 1.5f, 0, 0, 1, 2, 4, 4, d.x, d.y, d.work),
-                   CLGAN_ERR_INVALID);
-  ck_assert_int_eq(clgan_augment_forward(ctx, 7, -0.1f, 0, 0, 1, 2, 4, 4, d.x, d.y, d.work),
-                   CLGAN_ERR_INVALID);
-  ck_assert_int_eq(clgan_augment_forward(ctx, 7, NAN, 0, 0, 1, 2, 4, 4, d.x, d.y, d.work),
-                   CLGAN_ERR_INVALID);
-  ck_assert_int_eq(clgan_augment_forward(ctx, 8, 1.0f, 0, 0, 1, 2, 4, 4, d.x, d.y, d.work),
-                   CLGAN_ERR_INVALID);
-  ck_assert_int_eq(clgan_augment_forward(ctx, 7, 1.0f, 0, 0, 0, 2, 4, 4, d.x, d.y, d.work),
-                   CLGAN_ERR_INVALID);
-  ck_assert_int_eq(clgan_augment_forward(ctx, 7, 1.0f, 0, 0, 1, 2, 4, 4, d.x, d.x, d.work),
+  clgan_augment_plan pl, none = {0};
+  ck_assert_int_eq(clgan_augment_plan_make(ctx, 8, 1, 2, 4, 4, &pl), CLGAN_ERR_INVALID);
+  ck_assert_int_eq(clgan_augment_plan_make(ctx, 7, 0, 2, 4, 4, &pl), CLGAN_ERR_INVALID);
+  ck_assert_int_eq(clgan_augment_plan_make(ctx, 7, 1, 2, -4, 4, &pl), CLGAN_ERR_INVALID);
+  ck_assert_int_eq(clgan_augment_plan_make(ctx, 7, 3, 1 << 20, 64, 64, &pl), CLGAN_ERR_INVALID);
+  TU_OK(clgan_augment_plan_make(ctx, 7, 1, 2, 4, 4, &pl));
+  ck_assert_int_eq(clgan_augment_forward(ctx, &none, 0, 0, d.p, d.x, d.y, d.work),
+                   CLGAN_ERR_INVALID); /* no plan */
+  ck_assert_int_eq(clgan_augment_forward(ctx, &pl, 0, 0, null, d.x, d.y, d.work),
+                   CLGAN_ERR_INVALID); /* no probability */
+  ck_assert_int_eq(clgan_augment_forward(ctx, &pl, 0, 0, d.p, d.x, d.x, d.work),
                    CLGAN_ERR_INVALID); /* in place */
-  ck_assert_int_eq(
-      clgan_augment_forward(ctx, 7, 1.0f, 0, 0, 1, 2, 4, 4, d.x, clgan_buf_at(d.x, 5), d.work),
-      CLGAN_ERR_INVALID); /* overlapping */
-  ck_assert_int_eq(clgan_augment_forward(ctx, 7, 1.0f, 0, 0, 1, 2, 4, 4, d.x, d.y, d.y),
+  ck_assert_int_eq(clgan_augment_forward(ctx, &pl, 0, 0, d.p, d.x, clgan_buf_at(d.x, 5), d.work),
+                   CLGAN_ERR_INVALID); /* overlapping */
+  ck_assert_int_eq(clgan_augment_forward(ctx, &pl, 0, 0, d.p, d.x, d.y, d.y),
                    CLGAN_ERR_INVALID); /* workspace over the output */
-  ck_assert_int_eq(clgan_augment_forward(ctx, 7, 1.0f, 0, 0, 1, 2, 4, 4, d.x, d.y, null),
-                   CLGAN_ERR_INVALID);
-  ck_assert_int_eq(clgan_augment_backward(ctx, 7, 1, 2, 4, 4, d.work, d.dy, d.dy),
-                   CLGAN_ERR_INVALID);
-  ck_assert_int_eq(clgan_augment_backward(ctx, 7, 1, 2, 4, 4, d.work, null, d.dx),
-                   CLGAN_ERR_INVALID);
-  ck_assert_int_eq(clgan_augment_backward(ctx, 16, 1, 2, 4, 4, d.work, d.dy, d.dx),
-                   CLGAN_ERR_INVALID);
+  ck_assert_int_eq(clgan_augment_forward(ctx, &pl, 0, 0, d.p, d.x, d.y, null), CLGAN_ERR_INVALID);
+  ck_assert_int_eq(clgan_augment_backward(ctx, &pl, d.work, d.dy, d.dy), CLGAN_ERR_INVALID);
+  ck_assert_int_eq(clgan_augment_backward(ctx, &pl, d.work, null, d.dx), CLGAN_ERR_INVALID);
+  ck_assert_int_eq(clgan_augment_backward(ctx, &none, d.work, d.dy, d.dx), CLGAN_ERR_INVALID);
   ck_assert_uint_eq(clgan_augment_work_floats(3, 0, 4, 4), 0);
   dev_free(&d);
 
@@ -803,8 +840,9 @@ int main(void) {
   tcase_add_test(tc, test_probability);
   tcase_add_test(tc, test_param_distributions);
   tcase_add_test(tc, test_determinism);
-  tcase_add_test(tc, test_sign_mean);
-  tcase_add_test(tc, test_reserve_then_frozen);
+  tcase_add_test(tc, test_plan_then_frozen);
+  tcase_add_test(tc, test_plan_tuning);
+  tcase_add_test(tc, test_p_from_device);
   tcase_add_test(tc, test_invalid_and_parse);
   suite_add_tcase(s, tc);
   return tu_run(s);

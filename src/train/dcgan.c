@@ -23,12 +23,15 @@ struct clgan_dcgan {
   clgan_buf col;         /* [max col floats] shared im2col workspace */
   clgan_buf grad_buf[2]; /* [max activation floats] ping-pong gradients */
   clgan_buf discard;     /* [2 * max channels] BN gradients not wanted */
-  clgan_buf loss;        /* [7] errD_real, D(x), errD_fake, D(G(z1)), errG, D(G(z2)),
-                            mean sign of D's logits on real */
+  clgan_buf loss;        /* [7 + CLGAN_ADA_STATE_FLOATS] errD_real, D(x), errD_fake,
+                            D(G(z1)), errG, D(G(z2)), mean sign of D's logits on real,
+                            then ADA's state (p, read by the augmentation): one read */
   clgan_buf guard;       /* [2] nan_guard flags: D, G gradients not finite */
   clgan_buf aug_x;       /* [c, batch, s, s] the augmented D input (augment != 0) */
   clgan_buf aug_work;    /* per-image augmentation parameters of the last call */
-  clgan_augment_state aug;
+  clgan_augment_state aug;   /* seed, counter (p and ADA's interval: in loss) */
+  clgan_augment_plan aug_plan;
+  clgan_ada_plan ada_plan;
   clgan_buf stats_backup[2]; /* nan_guard: running statistics before the step */
   size_t device_bytes;
 };
@@ -51,6 +54,8 @@ clgan_dcgan_config clgan_dcgan_default_config(void) {
                           .ada_target = 0.6f};
   return c;
 }
+
+#define LOSS_ADA 7 /* loss[LOSS_ADA...]: ADA's state */
 
 static size_t arena_size(const net_state *s, clgan_arena a) {
   if (a == CLGAN_ARENA_EMA) return s->has_ema ? s->g.param_floats : 0;
@@ -127,13 +132,20 @@ clgan_status clgan_dcgan_create(clgan_ctx *ctx, const clgan_dcgan_config *cfg, c
   if (st == CLGAN_OK) st = alloc(d, max_act, &d->grad_buf[0]);
   if (st == CLGAN_OK) st = alloc(d, max_act, &d->grad_buf[1]);
   if (st == CLGAN_OK) st = alloc(d, 2 * (size_t)max_c, &d->discard);
-  if (st == CLGAN_OK) st = alloc(d, 7, &d->loss);
+  if (st == CLGAN_OK) st = alloc(d, LOSS_ADA + CLGAN_ADA_STATE_FLOATS, &d->loss);
+  if (st == CLGAN_OK) st = clgan_fill(ctx, d->loss, LOSS_ADA + CLGAN_ADA_STATE_FLOATS, 0.0f);
+  if (st == CLGAN_OK && cfg->ada)
+    st = clgan_ada_plan_make(ctx, cfg->batch, cfg->ada_target, &d->ada_plan);
   if (st == CLGAN_OK && cfg->augment) {
     st = alloc(d, img, &d->aug_x);
     if (st == CLGAN_OK)
       st = alloc(d, clgan_augment_work_floats(cfg->channels, cfg->batch, cfg->image_size,
                                               cfg->image_size), &d->aug_work);
-    d->aug.p = cfg->ada ? 0.0f : 1.0f;
+    if (st == CLGAN_OK)
+      st = clgan_augment_plan_make(ctx, cfg->augment, cfg->channels, cfg->batch, cfg->image_size,
+                                   cfg->image_size, &d->aug_plan);
+    clgan_augment_state a0 = {.p = cfg->ada ? 0.0f : 1.0f};
+    if (st == CLGAN_OK) st = clgan_dcgan_set_augment(d, &a0);
   }
   if (st == CLGAN_OK && cfg->nan_guard) {
     st = alloc(d, 2, &d->guard);
@@ -234,22 +246,26 @@ void clgan_dcgan_set_adam_steps(clgan_dcgan *d, clgan_net which, long steps) {
 
 size_t clgan_dcgan_device_bytes(const clgan_dcgan *d) { return d->device_bytes; }
 
-clgan_augment_state clgan_dcgan_get_augment(const clgan_dcgan *d) { return d->aug; }
-void clgan_dcgan_set_augment(clgan_dcgan *d, clgan_augment_state state) { d->aug = state; }
+clgan_status clgan_dcgan_get_augment(clgan_dcgan *d, clgan_augment_state *out) {
+  float dev[CLGAN_ADA_STATE_FLOATS];
+  clgan_status st = clgan_buf_read(d->ctx, clgan_buf_at(d->loss, LOSS_ADA), dev,
+                                   CLGAN_ADA_STATE_FLOATS);
+  if (st != CLGAN_OK) return st;
+  *out = d->aug;
+  clgan_ada_state_unpack(dev, out);
+  return CLGAN_OK;
+}
 
-#define ADA_INTERVAL 4
-#define ADA_KIMG 500000.0 /* images for p to go from 0 to 1 at full speed */
-
-int clgan_ada_observe(clgan_augment_state *a, float rt, float target, int batch) {
-  a->ada_sum += rt;
-  if (++a->ada_count < ADA_INTERVAL) return 0;
-  float mean = a->ada_sum / ADA_INTERVAL;
-  double delta = (double)batch * ADA_INTERVAL / ADA_KIMG;
-  double p = a->p + (mean > target ? delta : mean < target ? -delta : 0.0);
-  a->p = (float)(p < 0 ? 0 : p > 1 ? 1 : p);
-  a->ada_sum = 0;
-  a->ada_count = 0;
-  return 1;
+clgan_status clgan_dcgan_set_augment(clgan_dcgan *d, const clgan_augment_state *a) {
+  if (!(a->p >= 0.0f && a->p <= 1.0f) || a->ada_count < 0)
+    return clgan_fail(CLGAN_ERR_INVALID, "augmentation state: p %g, ADA count %d", (double)a->p,
+                      a->ada_count);
+  float dev[CLGAN_ADA_STATE_FLOATS];
+  clgan_ada_state_pack(a, dev);
+  clgan_status st = clgan_buf_write(d->ctx, clgan_buf_at(d->loss, LOSS_ADA), dev,
+                                    CLGAN_ADA_STATE_FLOATS);
+  if (st == CLGAN_OK) d->aug = *a;
+  return st;
 }
 
 static const char *act_name(clgan_act a) {
@@ -324,11 +340,10 @@ static graph_pass pass_for(clgan_dcgan *d, clgan_net which) {
 static clgan_status d_input(clgan_dcgan *d, clgan_buf x, clgan_buf *in) {
   *in = x;
   if (!d->cfg.augment) return CLGAN_OK;
-  const clgan_dcgan_config *c = &d->cfg;
   clgan_profile_region(d->ctx, "augment");
   *in = d->aug_x;
-  return clgan_augment_forward(d->ctx, c->augment, d->aug.p, d->aug.seed, d->aug.counter++,
-                               c->channels, c->batch, c->image_size, c->image_size, x, d->aug_x,
+  return clgan_augment_forward(d->ctx, &d->aug_plan, d->aug.seed, d->aug.counter++,
+                               clgan_buf_at(d->loss, LOSS_ADA + CLGAN_ADA_P), x, d->aug_x,
                                d->aug_work);
 }
 
@@ -404,7 +419,7 @@ clgan_status clgan_dcgan_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise,
   if (st == CLGAN_OK) st = d_input(d, real, &in);
   if (st == CLGAN_OK) st = d_forward_loss(d, &pd, in, 1.0f - d->cfg.label_smooth, 0);
   if (st == CLGAN_OK && d->cfg.ada)
-    st = clgan_sign_mean(d->ctx, (size_t)d->cfg.batch, logits, clgan_buf_at(d->loss, 6));
+    st = clgan_ada_sign_mean(d->ctx, &d->ada_plan, logits, clgan_buf_at(d->loss, 6));
   if (st == CLGAN_OK) st = graph_backward(dg, &pd, in, &cur, 1, 0, 0);
   if (st == CLGAN_OK) st = graph_forward(gg, &pg, noise);
   if (st == CLGAN_OK) st = d_input(d, fake, &in);
@@ -419,9 +434,7 @@ clgan_status clgan_dcgan_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise,
   cur = 0;
   if (st == CLGAN_OK) st = graph_backward(dg, &pd, in, &cur, 0, 0, 1);
   if (st == CLGAN_OK && d->cfg.augment) {
-    const clgan_dcgan_config *c = &d->cfg;
-    st = clgan_augment_backward(d->ctx, c->augment, c->channels, c->batch, c->image_size,
-                                c->image_size, d->aug_work, d->grad_buf[cur],
+    st = clgan_augment_backward(d->ctx, &d->aug_plan, d->aug_work, d->grad_buf[cur],
                                 d->grad_buf[1 - cur]);
     cur = 1 - cur;
   }
@@ -437,11 +450,16 @@ clgan_status clgan_dcgan_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise,
     st = clgan_ema_update(d->ctx, d->net[CLGAN_NET_G].g.param_floats,
                           d->net[CLGAN_NET_G].arena[CLGAN_ARENA_EMA],
                           d->net[CLGAN_NET_G].arena[CLGAN_ARENA_PARAM], d->cfg.ema_decay);
+  /* ADA observes this step's r_t after its last augmentation (the whole step
+   * used one p), on the device */
+  if (st == CLGAN_OK && d->cfg.augment && d->cfg.ada)
+    st = clgan_ada_update(d->ctx, &d->ada_plan, clgan_buf_at(d->loss, 6),
+                          clgan_buf_at(d->loss, LOSS_ADA));
   int skipped = 0;
   if (st == CLGAN_OK && d->cfg.nan_guard) st = guard_finish(d, &skipped);
   if (st == CLGAN_OK && stats) {
-    float l[7] = {0};
-    st = clgan_buf_read(d->ctx, d->loss, l, d->cfg.ada ? 7 : 6);
+    float l[LOSS_ADA + CLGAN_ADA_STATE_FLOATS];
+    st = clgan_buf_read(d->ctx, d->loss, l, LOSS_ADA + CLGAN_ADA_STATE_FLOATS);
     if (st == CLGAN_OK) {
       stats->loss_d = l[0] + l[2];
       stats->d_x = l[1];
@@ -449,7 +467,8 @@ clgan_status clgan_dcgan_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise,
       stats->loss_g = l[4];
       stats->d_g_z2 = l[5];
       stats->skipped = skipped;
-      stats->sign_real = l[6];
+      stats->sign_real = d->cfg.ada ? l[6] : 0.0f;
+      stats->augment_p = d->cfg.augment ? l[LOSS_ADA + CLGAN_ADA_P_STEP] : 0.0f;
     }
   }
   return st;

@@ -392,9 +392,10 @@ static clgan_status setup(run *r) {
   } else {
     r->ts.seed = o->seed;
     if ((st = clgan_dcgan_init_weights(r->net, o->seed)) != CLGAN_OK) return st;
-    clgan_augment_state aug = clgan_dcgan_get_augment(r->net);
+    clgan_augment_state aug;
+    if ((st = clgan_dcgan_get_augment(r->net, &aug)) != CLGAN_OK) return st;
     aug.seed = o->seed ^ 0xa0a0a0a0a0a0a0a0ULL;
-    clgan_dcgan_set_augment(r->net, aug);
+    if ((st = clgan_dcgan_set_augment(r->net, &aug)) != CLGAN_OK) return st;
     clgan_rng_seed(&r->rng, o->seed ^ 0x5eed0000000000ffULL);
     r->ts.fixed_count = c->batch;
     if (!(r->ts.fixed_noise = malloc(sizeof(float) * nzb)))
@@ -516,14 +517,9 @@ clgan_status clgan_train(clgan_ctx *ctx, const clgan_train_options *opts, const 
       t_last = t;
       done_since = 0;
     }
-    clgan_augment_state aug = clgan_dcgan_get_augment(r.net);
-    r.aug_p[it] = c->augment ? aug.p : 0.0f;
+    r.aug_p[it] = s.augment_p; /* ADA updates p on the device, within the step */
     fprintf(r.log, "%ld,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.4g,%.6g,%.4g\n", done, it / r.ipe,
             s.loss_d, s.loss_g, s.d_x, s.d_g_z1, s.d_g_z2, rate, r.aug_p[it], s.sign_real);
-    if (c->augment && c->ada) {
-      clgan_ada_observe(&aug, s.sign_real, c->ada_target, c->batch);
-      clgan_dcgan_set_augment(r.net, aug);
-    }
     char note[80] = "";
     int sample = opts->sample_every > 0 && (done % opts->sample_every == 0 || done == r.total);
     if (sample) {
@@ -547,7 +543,7 @@ clgan_status clgan_train(clgan_ctx *ctx, const clgan_train_options *opts, const 
                                 .img_per_s = rate,
                                 .eta_seconds = rate > 0 ? (double)(r.total - done) * c->batch / rate : 0,
                                 .note = sample ? note : NULL,
-                                .augment_p = c->ada ? clgan_dcgan_get_augment(r.net).p : -1.0f,
+                                .augment_p = c->ada ? s.augment_p : -1.0f,
                                 .model = r.net,
                                 .eval = evaluated ? &rep : NULL};
       stop = cb(user, &p);
