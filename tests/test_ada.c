@@ -34,10 +34,10 @@ static void check_state(const char *what, int step, const float *dev,
                     memcmp(&twin->p, &ref->p, sizeof(float)) == 0,
                 "%s step %d: p device %.9g, host twin %.9g, reference %.9g", what, step,
                 (double)dev[CLGAN_ADA_P], (double)twin->p, (double)ref->p);
-  ck_assert_msg(memcmp(&dev[CLGAN_ADA_SUM], &twin->ada_sum, sizeof(float)) == 0 &&
-                    twin->ada_sum == ref->sum,
-                "%s step %d: sum device %.9g, host twin %.9g, reference %.9g", what, step,
-                (double)dev[CLGAN_ADA_SUM], (double)twin->ada_sum, (double)ref->sum);
+  ck_assert_msg(
+      memcmp(&dev[CLGAN_ADA_SUM], &twin->ada_sum, sizeof(float)) == 0 && twin->ada_sum == ref->sum,
+      "%s step %d: sum device %.9g, host twin %.9g, reference %.9g", what, step,
+      (double)dev[CLGAN_ADA_SUM], (double)twin->ada_sum, (double)ref->sum);
   ck_assert_msg(dev[CLGAN_ADA_COUNT] == (float)twin->ada_count && twin->ada_count == ref->count,
                 "%s step %d: count device %g, host twin %d", what, step,
                 (double)dev[CLGAN_ADA_COUNT], twin->ada_count);
@@ -79,12 +79,12 @@ START_TEST(test_ada_rule) {
    * sign, measured on the device; p moves every 4 steps by
    * sign(mean r_t - 0.6) * 8 * 4 / 500000, clamped to [0, 1]. */
   const float logits[12][8] = {
-      {1, 2, 3, 4, 5, 6, 7, 8},         {1, 1, 1, 1, 1, 1, -1, -1},  {3, 3, 3, 3, 3, 3, 3, 3},
-      {1, 1, 1, 1, 1, 1, 1, 1},         /* mean r_t (1 + 0.5 + 1 + 1) / 4 = 0.875 > 0.6: up */
+      {1, 2, 3, 4, 5, 6, 7, 8},         {1, 1, 1, 1, 1, 1, -1, -1},      {3, 3, 3, 3, 3, 3, 3, 3},
+      {1, 1, 1, 1, 1, 1, 1, 1}, /* mean r_t (1 + 0.5 + 1 + 1) / 4 = 0.875 > 0.6: up */
       {-1, -1, -1, -1, 1, 1, 1, 1},     {-2, -2, -2, -2, -2, -2, -2, 2}, {0, 0, 0, 0, 0, 0, 0, 0},
       {-1, -1, -1, -1, -1, -1, -1, -1}, /* mean (0 - 0.75 + 0 - 1) / 4 < 0.6: down */
-      {1, 1, 1, 1, 1, -1, -1, 0},       {1, 1, 1, 1, 1, -1, 1, -1}, {1, 1, 1, 1, 1, 1, -1, -1},
-      {1, 1, 1, 1, 1, 1, 1, 0}};        /* mean (0.375 + 0.5 + 0.5 + 0.875) / 4 = 0.5625: down */
+      {1, 1, 1, 1, 1, -1, -1, 0},       {1, 1, 1, 1, 1, -1, 1, -1},      {1, 1, 1, 1, 1, 1, -1, -1},
+      {1, 1, 1, 1, 1, 1, 1, 0}}; /* mean (0.375 + 0.5 + 0.5 + 0.875) / 4 = 0.5625: down */
   clgan_ctx *ctx = tu_ctx();
   clgan_ada_plan plan;
   TU_OK(clgan_ada_plan_make(ctx, 8, 0.6f, &plan));
@@ -107,8 +107,7 @@ START_TEST(test_ada_rule) {
     if (step == 3) want += delta;
     if (step == 7) want = want - delta < 0 ? 0 : want - delta; /* clamped at 0 */
     if (step == 11) want = want - delta < 0 ? 0 : want - delta;
-    ck_assert_msg(twin.p == want, "step %d: p %.9g, want %.9g", step, (double)twin.p,
-                  (double)want);
+    ck_assert_msg(twin.p == want, "step %d: p %.9g, want %.9g", step, (double)twin.p, (double)want);
     check_state("scripted", step, dev, &twin, &ref, used);
   }
   ck_assert_float_eq(twin.p, 0.0f);
@@ -139,8 +138,8 @@ START_TEST(test_update_matches_host) {
   for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
     clgan_ada_plan plan;
     TU_OK(clgan_ada_plan_make(ctx, cases[ci].batch, cases[ci].target, &plan));
-    clgan_augment_state twin = {.p = cases[ci].p, .ada_sum = cases[ci].sum,
-                                .ada_count = cases[ci].count};
+    clgan_augment_state twin = {
+        .p = cases[ci].p, .ada_sum = cases[ci].sum, .ada_count = cases[ci].count};
     ref_state ref = {cases[ci].p, cases[ci].sum, cases[ci].count};
     float init[CLGAN_ADA_STATE_FLOATS], r[96];
     clgan_ada_state_pack(&twin, init);
@@ -196,9 +195,9 @@ START_TEST(test_ada_drives_augmentation) {
     for (int b = 0; b < n; b++) {
       float want[CLGAN_AUG_STRIDE];
       clgan_augment_params_host(CLGAN_AUG_ALL, twin.p, 5, (uint64_t)step, b, hw, hw, want);
-      ck_assert_msg(memcmp(recs + b * CLGAN_AUG_STRIDE, want, CLGAN_AUG_P_MEAN * sizeof(float)) ==
-                        0,
-                    "step %d image %d: not drawn with p %g", step, b, (double)twin.p);
+      ck_assert_msg(
+          memcmp(recs + b * CLGAN_AUG_STRIDE, want, CLGAN_AUG_P_MEAN * sizeof(float)) == 0,
+          "step %d image %d: not drawn with p %g", step, b, (double)twin.p);
     }
     TU_OK(clgan_ada_update(ctx, &plan, rt, state));
     clgan_ada_observe(&twin, 1.0f, 0.0f, 50000);

@@ -27,18 +27,18 @@ extern "C" {
 typedef struct clgan_augment_state {
   uint64_t seed, counter;
   float p;
-  float ada_sum;   /* ADA: sum of r_t over the steps of the current interval */
-  int ada_count;   /* ADA: steps in the current interval so far */
+  float ada_sum; /* ADA: sum of r_t over the steps of the current interval */
+  int ada_count; /* ADA: steps in the current interval so far */
 } clgan_augment_state;
 
 /* The plan of ADA for one batch size: its kernels (borrowed from the
  * context; no destroy) and every choice. */
 typedef struct clgan_ada_plan {
   cl_kernel sign_mean, update;
-  int batch;          /* logits per real batch */
-  size_t sign_local;  /* sign_mean's one work-group: a power of two <= 256 */
-  float target;       /* ADA's target for r_t */
-  float delta;        /* CLGAN_ADA_DELTA(batch): p's move per interval */
+  int batch;         /* logits per real batch */
+  size_t sign_local; /* sign_mean's one work-group: a power of two <= 256 */
+  float target;      /* ADA's target for r_t */
+  float delta;       /* CLGAN_ADA_DELTA(batch): p's move per interval */
 } clgan_ada_plan;
 
 clgan_status clgan_ada_plan_make(clgan_ctx *ctx, int batch, float target, clgan_ada_plan *out);
