@@ -5,11 +5,11 @@
  * clgan_ada_observe uses the same definitions. */
 #pragma OPENCL FP_CONTRACT OFF
 
-/* out[0] = mean(sign(x)); one work-group, local size a power of two <= 256;
- * integer partial sums, so exact. */
+/* out[0] = mean(sign(x)); one work-group, local size a power of two <=
+ * CLGAN_ADA_SIGN_LOCAL; integer partial sums, so exact. */
 __kernel void sign_mean(__global const float *x, uint xoff, uint count, __global float *out,
                         uint ooff) {
-  __local int part[256];
+  __local int part[CLGAN_ADA_SIGN_LOCAL];
   uint lid = get_local_id(0), lsz = get_local_size(0);
   int s = 0;
   for (uint i = lid; i < count; i += lsz) {

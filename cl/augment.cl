@@ -41,7 +41,7 @@
 /* The policies (CLGAN_AUG_COLOR...), op bits (CLGAN_AUG_OP_*), the record
  * stride and slots (CLGAN_AUG_STRIDE, CLGAN_AUG_P_*) come from
  * include/clgan/kernel_abi.h, prepended to this program: the host's own. */
-#define AUG_LANES 64u
+#define AUG_LANES ((uint)CLGAN_AUG_LANES)
 
 #define TWO_M24 5.9604644775390625e-8f  /* 2^-24 */
 #define TWO_M23 1.1920928955078125e-7f  /* 2^-23 */

@@ -36,7 +36,7 @@ typedef struct clgan_augment_state {
 typedef struct clgan_ada_plan {
   cl_kernel sign_mean, update;
   int batch;         /* logits per real batch */
-  size_t sign_local; /* sign_mean's one work-group: a power of two <= 256 */
+  size_t sign_local; /* sign_mean's one work-group: a power of two <= CLGAN_ADA_SIGN_LOCAL */
   float target;      /* ADA's target for r_t */
   float delta;       /* CLGAN_ADA_DELTA(batch): p's move per interval */
 } clgan_ada_plan;

@@ -44,6 +44,11 @@ typedef enum clgan_aug_op {
    : (bit) == CLGAN_AUG_OP_CUTOUT    ? CLGAN_AUG_CUTOUT                                  \
                                      : CLGAN_AUG_COLOR)
 
+/* Per-image reductions: a fixed partition into this many lanes (so the
+ * sums are the same bits whatever the work-group size, which is at most
+ * this: the kernels' local arrays). */
+#define CLGAN_AUG_LANES 64
+
 /* Workspace layout: one record of CLGAN_AUG_STRIDE floats per image, image b
  * at work + b * CLGAN_AUG_STRIDE. The slots before CLGAN_AUG_P_MEAN are the
  * draw; parameters of ops not applied hold their neutral values (0, 1, 1, 0,
@@ -79,6 +84,7 @@ enum {
  * Float only (devices may lack fp64); the mean multiplies by a power of two
  * (exact). Defined here once for the kernel and the host twin; arguments
  * are evaluated more than once, so pass plain variables. */
+#define CLGAN_ADA_SIGN_LOCAL 256 /* sign_mean's largest work-group (its local array) */
 #define CLGAN_ADA_INTERVAL 4
 #define CLGAN_ADA_IMAGES 500000 /* images for p to go from 0 to 1 at full speed */
 #define CLGAN_ADA_MOVED(p, mean, target, delta) \

@@ -10,8 +10,6 @@
 
 #include "runtime/internal.h"
 
-#define AUG_LANES 64 /* the kernels' fixed reduction partition (cl/augment.cl) */
-
 /* The draw's loops and the kernels take op i as bit 1 << i. */
 _Static_assert(CLGAN_AUG_OP_BRIGHTNESS == 1 << 0 && CLGAN_AUG_OP_SATURATION == 1 << 1 &&
                    CLGAN_AUG_OP_CONTRAST == 1 << 2 && CLGAN_AUG_OP_TRANSLATION == 1 << 3 &&
@@ -147,9 +145,10 @@ static clgan_status get_kernel(clgan_ctx *ctx, int c, const char *name, cl_kerne
  * lanes, accepted by both kernels) or the largest the device allows. The
  * sums are the same bits whatever it is. */
 static clgan_status reduce_local(clgan_ctx *ctx, const clgan_augment_plan *pl, size_t *out) {
-  size_t want = ctx->tuning.augment_local, cap = clgan_pow2_local(ctx, pl->params, AUG_LANES);
+  size_t want = ctx->tuning.augment_local;
+  size_t cap = clgan_pow2_local(ctx, pl->params, CLGAN_AUG_LANES);
   if (pl->reduce) {
-    size_t r = clgan_pow2_local(ctx, pl->reduce, AUG_LANES);
+    size_t r = clgan_pow2_local(ctx, pl->reduce, CLGAN_AUG_LANES);
     cap = r < cap ? r : cap;
   }
   if (!want) {

@@ -16,7 +16,7 @@ clgan_status clgan_ada_plan_make(clgan_ctx *ctx, int batch, float target, clgan_
   if (st == CLGAN_OK) st = clgan_kernel_get(ctx, "ada", NULL, "ada_update", &pl.update);
   if (st != CLGAN_OK) return st;
   size_t need = 1;
-  while (need < (size_t)batch && need < 256) need *= 2;
+  while (need < (size_t)batch && need < CLGAN_ADA_SIGN_LOCAL) need *= 2;
   pl.sign_local = clgan_pow2_local(ctx, pl.sign_mean, need);
   *out = pl;
   return CLGAN_OK;
