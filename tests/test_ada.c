@@ -227,6 +227,52 @@ START_TEST(test_plan_frozen_and_invalid) {
 }
 END_TEST
 
+/* Through the model: each step's augmentations use the device's p (the
+ * stats report it), the step feeds r_t to the update, and the state read
+ * back follows the host twin fed with the reported r_t, bit for bit. */
+START_TEST(test_dcgan_step_runs_ada) {
+  clgan_dcgan_config c = clgan_dcgan_default_config();
+  c.image_size = 16, c.channels = 1, c.nz = 4, c.ngf = 3, c.ndf = 3, c.batch = 3;
+  c.augment = CLGAN_AUG_ALL, c.ada = 1;
+  c.ada_target = -2.0f; /* below any r_t: p rises every interval */
+  clgan_dcgan *net;
+  TU_OK(clgan_dcgan_create(tu_ctx(), &c, &net));
+  TU_OK(clgan_dcgan_init_weights(net, 4));
+  clgan_augment_state twin;
+  TU_OK(clgan_dcgan_get_augment(net, &twin));
+  ck_assert(twin.p == 0.0f && twin.ada_count == 0 && twin.counter == 0);
+  twin.seed = 99, twin.p = 0.25f, twin.ada_count = 2, twin.ada_sum = 0.5f;
+  TU_OK(clgan_dcgan_set_augment(net, &twin));
+  size_t nr = (size_t)c.batch * 16 * 16, nn = (size_t)c.nz * c.batch;
+  float *r = tu_malloc(nr * sizeof *r), *z = tu_malloc(nn * sizeof *z);
+  tu_fill_uniform(r, nr, 11, -1, 1);
+  tu_fill_normal(z, nn, 12, 0, 1);
+  clgan_buf rb = tu_upload(r, nr), zb = tu_upload(z, nn);
+  for (int step = 0; step < 10; step++) {
+    clgan_dcgan_stats st;
+    TU_OK(clgan_dcgan_step(net, rb, zb, &st));
+    ck_assert_msg(st.augment_p == twin.p, "step %d used p %.9g, want %.9g", step,
+                  (double)st.augment_p, (double)twin.p);
+    clgan_ada_observe(&twin, st.sign_real, c.ada_target, c.batch);
+    clgan_ctx_freeze(tu_ctx(), 1); /* later steps build nothing */
+  }
+  clgan_ctx_freeze(tu_ctx(), 0);
+  clgan_augment_state got;
+  TU_OK(clgan_dcgan_get_augment(net, &got));
+  ck_assert(got.p == twin.p && got.ada_sum == twin.ada_sum && got.ada_count == twin.ada_count);
+  ck_assert_uint_eq(got.seed, 99);
+  ck_assert_uint_eq(got.counter, 30); /* three augmentations per step */
+  float want = 0.25f;                 /* intervals end at steps 1, 5, 9: three moves up, in float */
+  for (int i = 0; i < 3; i++) want += (float)(3 * 4) / 500000.0f;
+  ck_assert_float_eq(got.p, want);
+  got.p = 1.5f;
+  ck_assert_int_eq(clgan_dcgan_set_augment(net, &got), CLGAN_ERR_INVALID);
+  clgan_buf_release(&rb), clgan_buf_release(&zb);
+  free(r), free(z);
+  clgan_dcgan_destroy(net);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("ada");
   TCase *tc = tcase_create("ada");
@@ -236,6 +282,7 @@ int main(void) {
   tcase_add_test(tc, test_update_matches_host);
   tcase_add_test(tc, test_ada_drives_augmentation);
   tcase_add_test(tc, test_plan_frozen_and_invalid);
+  tcase_add_test(tc, test_dcgan_step_runs_ada);
   suite_add_tcase(s, tc);
   return tu_run(s);
 }
