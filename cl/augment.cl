@@ -1,5 +1,5 @@
 /* Differentiable augmentation (DiffAugment with ADA's per-op probability) on
- * x [c, n, h, w], forward and backward, and sign_mean for ADA's statistic.
+ * x [c, n, h, w], forward and backward.
  * See include/clgan/augment.h for the semantics and the workspace record.
  *
  *   augment_params           one work-group per image: draws the record
@@ -38,29 +38,10 @@
 #define UNROLL
 #endif
 
-#define AUG_STRIDE 12u
-#define AUG_LANES 64u
-
-#define AUG_COLOR 1u
-#define AUG_TRANSLATION 2u
-#define AUG_CUTOUT 4u
-
-#define OP_BRIGHTNESS 1u
-#define OP_SATURATION 2u
-#define OP_CONTRAST 4u
-#define OP_TRANSLATION 8u
-#define OP_CUTOUT 16u
-
-#define R_FLAGS 0
-#define R_BRIGHTNESS 1
-#define R_SATURATION 2
-#define R_CONTRAST 3
-#define R_SHIFT_H 4
-#define R_SHIFT_W 5
-#define R_CUT_H 6
-#define R_CUT_W 7
-#define R_MEAN 8
-#define R_GRAD_MEAN 9
+/* The policies (CLGAN_AUG_COLOR...), op bits (CLGAN_AUG_OP_*), the record
+ * stride and slots (CLGAN_AUG_STRIDE, CLGAN_AUG_P_*) come from
+ * include/clgan/kernel_abi.h, prepended to this program: the host's own. */
+#define AUG_LANES ((uint)CLGAN_AUG_LANES)
 
 #define TWO_M24 5.9604644775390625e-8f  /* 2^-24 */
 #define TWO_M23 1.1920928955078125e-7f  /* 2^-23 */
@@ -88,33 +69,34 @@ float aug_u24(uint r) { return (float)(r >> 8) * TWO_M24; }
 void aug_draw(uint policy, float p, uint2 key, uint ctr_lo, uint ctr_hi, uint image, int h,
               int w, float *rec) {
   uint flags = 0;
-  rec[R_BRIGHTNESS] = 0.0f;
-  rec[R_SATURATION] = 1.0f;
-  rec[R_CONTRAST] = 1.0f;
-  rec[R_SHIFT_H] = rec[R_SHIFT_W] = rec[R_CUT_H] = rec[R_CUT_W] = 0.0f;
-  for (uint op = 0; op < 5; op++) {
-    uint group = op < 3 ? AUG_COLOR : op == 3 ? AUG_TRANSLATION : AUG_CUTOUT;
-    if (!(policy & group)) continue;
+  rec[CLGAN_AUG_P_BRIGHTNESS] = 0.0f;
+  rec[CLGAN_AUG_P_SATURATION] = 1.0f;
+  rec[CLGAN_AUG_P_CONTRAST] = 1.0f;
+  rec[CLGAN_AUG_P_SHIFT_H] = rec[CLGAN_AUG_P_SHIFT_W] = 0.0f;
+  rec[CLGAN_AUG_P_CUT_H] = rec[CLGAN_AUG_P_CUT_W] = 0.0f;
+  for (uint op = 0; op < CLGAN_AUG_OPS; op++) {
+    uint bit = 1u << op;
+    if (!(policy & CLGAN_AUG_GROUP_OF(bit))) continue;
     uint4 r = philox4x32_10((uint4)(image, op, ctr_lo, ctr_hi), key);
     if (!(aug_u24(r.x) < p)) continue;
-    flags |= 1u << op;
-    if (op == 0) {
-      rec[R_BRIGHTNESS] = aug_u24(r.y) - 0.5f;
-    } else if (op == 1) {
-      rec[R_SATURATION] = (float)(r.y >> 8) * TWO_M23;
-    } else if (op == 2) {
-      rec[R_CONTRAST] = 0.5f + (float)(r.y >> 9) * TWO_M23;
-    } else if (op == 3) {
+    flags |= bit;
+    if (bit == CLGAN_AUG_OP_BRIGHTNESS) {
+      rec[CLGAN_AUG_P_BRIGHTNESS] = aug_u24(r.y) - 0.5f;
+    } else if (bit == CLGAN_AUG_OP_SATURATION) {
+      rec[CLGAN_AUG_P_SATURATION] = (float)(r.y >> 8) * TWO_M23;
+    } else if (bit == CLGAN_AUG_OP_CONTRAST) {
+      rec[CLGAN_AUG_P_CONTRAST] = 0.5f + (float)(r.y >> 9) * TWO_M23;
+    } else if (bit == CLGAN_AUG_OP_TRANSLATION) {
       int sh = (h + 4) / 8, sw = (w + 4) / 8; /* int(size * 0.125 + 0.5) */
-      rec[R_SHIFT_H] = (float)((int)mul_hi(r.y, (uint)(2 * sh + 1)) - sh);
-      rec[R_SHIFT_W] = (float)((int)mul_hi(r.z, (uint)(2 * sw + 1)) - sw);
+      rec[CLGAN_AUG_P_SHIFT_H] = (float)((int)mul_hi(r.y, (uint)(2 * sh + 1)) - sh);
+      rec[CLGAN_AUG_P_SHIFT_W] = (float)((int)mul_hi(r.z, (uint)(2 * sw + 1)) - sw);
     } else {
       int ch = (h + 1) / 2, cw = (w + 1) / 2; /* int(size * 0.5 + 0.5) */
-      rec[R_CUT_H] = (float)mul_hi(r.y, (uint)(h + 1 - ch % 2));
-      rec[R_CUT_W] = (float)mul_hi(r.z, (uint)(w + 1 - cw % 2));
+      rec[CLGAN_AUG_P_CUT_H] = (float)mul_hi(r.y, (uint)(h + 1 - ch % 2));
+      rec[CLGAN_AUG_P_CUT_W] = (float)mul_hi(r.z, (uint)(w + 1 - cw % 2));
     }
   }
-  rec[R_FLAGS] = (float)flags;
+  rec[CLGAN_AUG_P_FLAGS] = (float)flags;
 }
 
 /* Inside the cutout square of record rec (flags f)? (Loads and selects, no
@@ -122,8 +104,8 @@ void aug_draw(uint policy, float p, uint2 key, uint ctr_lo, uint ctr_hi, uint im
  * vectorises them across work-items.) */
 bool aug_cut(uint f, __global const float *rec, int i, int j, int h, int w) {
   int ch = (h + 1) / 2, cw = (w + 1) / 2;
-  int r0 = (int)rec[R_CUT_H] - ch / 2, c0 = (int)rec[R_CUT_W] - cw / 2;
-  return (f & OP_CUTOUT) != 0 && i >= r0 && i < r0 + ch && j >= c0 && j < c0 + cw;
+  int r0 = (int)rec[CLGAN_AUG_P_CUT_H] - ch / 2, c0 = (int)rec[CLGAN_AUG_P_CUT_W] - cw / 2;
+  return (f & CLGAN_AUG_OP_CUTOUT) != 0 && i >= r0 && i < r0 + ch && j >= c0 && j < c0 + cw;
 }
 
 /* Lane l's share of the sum over the NC planes (stride plane) of len floats
@@ -166,25 +148,25 @@ void aug_image_mean(__global const float *a, uint c, uint n, uint h, uint w, flo
   if (lid == 0) *slot = need ? total * inv_chw : 0.0f;
 }
 
+/* p is read from the device (ADA updates it there, no host round trip). */
 __kernel void augment_params(__global const float *x, uint xoff, __global float *work,
-                             uint woff, uint c, uint n, uint h, uint w, uint policy, float p,
-                             uint seed_lo, uint seed_hi, uint ctr_lo, uint ctr_hi, float inv_c,
-                             float inv_chw) {
+                             uint woff, __global const float *pbuf, uint poff, uint policy,
+                             uint seed_lo, uint seed_hi, uint ctr_lo, uint ctr_hi, uint c,
+                             uint n, uint h, uint w, float inv_c, float inv_chw) {
   __local float part[AUG_LANES];
   uint b = get_group_id(0), lid = get_local_id(0);
-  uint2 key = (uint2)(seed_lo, seed_hi);
-  __global float *out = work + woff + b * AUG_STRIDE;
+  __global float *out = work + woff + b * CLGAN_AUG_STRIDE;
+  /* every work-item draws (five Philox calls): all of them need the flags */
+  float rec[CLGAN_AUG_P_MEAN];
+  aug_draw(policy, pbuf[poff], (uint2)(seed_lo, seed_hi), ctr_lo, ctr_hi, b, (int)h, (int)w, rec);
   if (lid == 0) {
-    float rec[8];
-    aug_draw(policy, p, key, ctr_lo, ctr_hi, b, (int)h, (int)w, rec);
-    for (int i = 0; i < 8; i++) out[i] = rec[i];
-    out[R_GRAD_MEAN] = 0.0f;
+    for (int i = 0; i < CLGAN_AUG_P_MEAN; i++) out[i] = rec[i];
+    out[CLGAN_AUG_P_GRAD_MEAN] = 0.0f;
   }
-  /* only contrast (op 2) needs the mean; every work-item decides it */
-  bool need = (policy & AUG_COLOR) &&
-              aug_u24(philox4x32_10((uint4)(b, 2u, ctr_lo, ctr_hi), key).x) < p;
+  /* only contrast needs the mean */
+  bool need = ((uint)rec[CLGAN_AUG_P_FLAGS] & CLGAN_AUG_OP_CONTRAST) != 0;
   (void)inv_c;
-  aug_image_mean(x + xoff, c, n, h, w, inv_chw, need, out + R_MEAN, part);
+  aug_image_mean(x + xoff, c, n, h, w, inv_chw, need, out + CLGAN_AUG_P_MEAN, part);
 }
 
 __kernel void augment_forward(__global const float *x, uint xoff, __global float *y, uint yoff,
@@ -193,23 +175,26 @@ __kernel void augment_forward(__global const float *x, uint xoff, __global float
   uint j = get_global_id(0), i = get_global_id(1), b = get_global_id(2);
   if (j >= w || i >= h || b >= n) return;
   uint hw = h * w, plane = n * hw, q = i * w + j;
-  __global const float *rec = work + woff + b * AUG_STRIDE;
-  uint f = (uint)rec[R_FLAGS];
-  bool br = (f & OP_BRIGHTNESS) != 0, sat = NC > 1 && (f & OP_SATURATION) != 0,
-       con = (f & OP_CONTRAST) != 0, tra = (f & OP_TRANSLATION) != 0;
-  int si = (int)i + (tra ? (int)rec[R_SHIFT_H] : 0), sj = (int)j + (tra ? (int)rec[R_SHIFT_W] : 0);
+  __global const float *rec = work + woff + b * CLGAN_AUG_STRIDE;
+  uint f = (uint)rec[CLGAN_AUG_P_FLAGS];
+  bool br = (f & CLGAN_AUG_OP_BRIGHTNESS) != 0;
+  bool sat = NC > 1 && (f & CLGAN_AUG_OP_SATURATION) != 0,
+       con = (f & CLGAN_AUG_OP_CONTRAST) != 0, tra = (f & CLGAN_AUG_OP_TRANSLATION) != 0;
+  int si = (int)i + (tra ? (int)rec[CLGAN_AUG_P_SHIFT_H] : 0),
+      sj = (int)j + (tra ? (int)rec[CLGAN_AUG_P_SHIFT_W] : 0);
   bool keep = si >= 0 && si < (int)h && sj >= 0 && sj < (int)w &&
               !aug_cut(f, rec, (int)i, (int)j, (int)h, (int)w);
   (void)inv_chw;
   __global const float *xi = x + xoff + b * hw + (keep ? (uint)si * w + (uint)sj : q);
   __global float *yo = y + yoff + b * hw + q;
-  float bb = rec[R_BRIGHTNESS], s = rec[R_SATURATION], k = rec[R_CONTRAST];
+  float bb = rec[CLGAN_AUG_P_BRIGHTNESS], s = rec[CLGAN_AUG_P_SATURATION],
+        k = rec[CLGAN_AUG_P_CONTRAST];
   /* an op not applied passes v through unchanged (selects, not neutral
    * parameters, so p = 0 is the identity bit for bit) */
   float mc = 0.0f;
   UNROLL for (uint ch = 0; ch < NC; ch++) mc += xi[ch * plane] + bb;
   mc *= inv_c;
-  float mi = rec[R_MEAN] + bb; /* the image mean after brightness; saturation keeps it */
+  float mi = rec[CLGAN_AUG_P_MEAN] + bb; /* the image mean after brightness; saturation keeps it */
   UNROLL for (uint ch = 0; ch < NC; ch++) {
     float v = xi[ch * plane];
     v = br ? v + bb : v;
@@ -227,11 +212,12 @@ __kernel void augment_backward_gather(__global const float *dy, uint dyoff, __gl
   uint j = get_global_id(0), i = get_global_id(1), b = get_global_id(2);
   if (j >= w || i >= h || b >= n) return;
   uint hw = h * w, plane = n * hw, q = i * w + j;
-  __global const float *rec = work + woff + b * AUG_STRIDE;
-  uint f = (uint)rec[R_FLAGS];
+  __global const float *rec = work + woff + b * CLGAN_AUG_STRIDE;
+  uint f = (uint)rec[CLGAN_AUG_P_FLAGS];
   (void)inv_c, (void)inv_chw;
-  bool tra = (f & OP_TRANSLATION) != 0;
-  int oi = (int)i - (tra ? (int)rec[R_SHIFT_H] : 0), oj = (int)j - (tra ? (int)rec[R_SHIFT_W] : 0);
+  bool tra = (f & CLGAN_AUG_OP_TRANSLATION) != 0;
+  int oi = (int)i - (tra ? (int)rec[CLGAN_AUG_P_SHIFT_H] : 0),
+      oj = (int)j - (tra ? (int)rec[CLGAN_AUG_P_SHIFT_W] : 0);
   bool valid = oi >= 0 && oi < (int)h && oj >= 0 && oj < (int)w &&
                !aug_cut(f, rec, oi, oj, (int)h, (int)w);
   __global const float *go = dy + dyoff + b * hw + (valid ? (uint)oi * w + (uint)oj : q);
@@ -246,10 +232,10 @@ __kernel void augment_backward_reduce(__global const float *g, uint goff, __glob
                                       uint woff, uint c, uint n, uint h, uint w, float inv_c,
                                       float inv_chw) {
   __local float part[AUG_LANES];
-  __global float *rec = work + woff + get_group_id(0) * AUG_STRIDE;
+  __global float *rec = work + woff + get_group_id(0) * CLGAN_AUG_STRIDE;
   (void)inv_c;
-  aug_image_mean(g + goff, c, n, h, w, inv_chw, ((uint)rec[R_FLAGS] & OP_CONTRAST) != 0,
-                 rec + R_GRAD_MEAN, part);
+  bool need = ((uint)rec[CLGAN_AUG_P_FLAGS] & CLGAN_AUG_OP_CONTRAST) != 0;
+  aug_image_mean(g + goff, c, n, h, w, inv_chw, need, rec + CLGAN_AUG_P_GRAD_MEAN, part);
 }
 
 /* In place on the gathered gradient g: contrast's adjoint k*g + (1-k)*mean_img(g),
@@ -260,13 +246,13 @@ __kernel void augment_backward_color(__global float *g, uint goff, __global cons
   uint j = get_global_id(0), i = get_global_id(1), b = get_global_id(2);
   if (j >= w || i >= h || b >= n) return;
   uint hw = h * w, plane = n * hw;
-  __global const float *rec = work + woff + b * AUG_STRIDE;
-  uint f = (uint)rec[R_FLAGS];
+  __global const float *rec = work + woff + b * CLGAN_AUG_STRIDE;
+  uint f = (uint)rec[CLGAN_AUG_P_FLAGS];
   (void)inv_chw;
-  bool sat = NC > 1 && (f & OP_SATURATION) != 0, con = (f & OP_CONTRAST) != 0;
+  bool sat = NC > 1 && (f & CLGAN_AUG_OP_SATURATION) != 0, con = (f & CLGAN_AUG_OP_CONTRAST) != 0;
   __global float *gp = g + goff + b * hw + i * w + j;
-  float s = rec[R_SATURATION], k = rec[R_CONTRAST];
-  float mk = (1.0f - k) * rec[R_GRAD_MEAN];
+  float s = rec[CLGAN_AUG_P_SATURATION], k = rec[CLGAN_AUG_P_CONTRAST];
+  float mk = (1.0f - k) * rec[CLGAN_AUG_P_GRAD_MEAN];
   float mc = 0.0f;
   UNROLL for (uint ch = 0; ch < NC; ch++) {
     float v = gp[ch * plane];
@@ -279,24 +265,4 @@ __kernel void augment_backward_color(__global float *g, uint goff, __global cons
     v = sat ? s * v + (1.0f - s) * mc : v;
     gp[ch * plane] = v;
   }
-}
-
-/* out[0] = mean(sign(x)); one work-group, local size a power of two <= 256;
- * integer partial sums, so exact. */
-__kernel void sign_mean(__global const float *x, uint xoff, uint count, __global float *out,
-                        uint ooff) {
-  __local int part[256];
-  uint lid = get_local_id(0), lsz = get_local_size(0);
-  int s = 0;
-  for (uint i = lid; i < count; i += lsz) {
-    float v = x[xoff + i];
-    s += (v > 0.0f) - (v < 0.0f);
-  }
-  part[lid] = s;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  for (uint k = lsz >> 1; k > 0; k >>= 1) {
-    if (lid < k) part[lid] += part[lid + k];
-    barrier(CLK_LOCAL_MEM_FENCE);
-  }
-  if (lid == 0) out[ooff] = (float)part[0] / (float)count;
 }

@@ -41,66 +41,52 @@
 
 #include <stdint.h>
 
+#include "clgan/kernel_abi.h" /* policies, op bits, the record layout */
 #include "clgan/ops.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef enum clgan_aug_policy {
-  CLGAN_AUG_COLOR = 1,       /* brightness, saturation, contrast */
-  CLGAN_AUG_TRANSLATION = 2,
-  CLGAN_AUG_CUTOUT = 4,
-  CLGAN_AUG_ALL = 7
-} clgan_aug_policy;
-
-/* The five ops, as bits of a workspace record's FLAGS (which were applied). */
-typedef enum clgan_aug_op {
-  CLGAN_AUG_OP_BRIGHTNESS = 1,
-  CLGAN_AUG_OP_SATURATION = 2,
-  CLGAN_AUG_OP_CONTRAST = 4,
-  CLGAN_AUG_OP_TRANSLATION = 8,
-  CLGAN_AUG_OP_CUTOUT = 16
-} clgan_aug_op;
-
-/* Workspace layout: one record of CLGAN_AUG_STRIDE floats per image, image b
- * at work + b * CLGAN_AUG_STRIDE. Parameters of ops not applied hold their
- * neutral values (0, 1, 1, 0, 0) and their FLAGS bit is clear. */
-#define CLGAN_AUG_STRIDE 12
-enum {
-  CLGAN_AUG_P_FLAGS = 0,    /* bitmask of clgan_aug_op applied, as a float */
-  CLGAN_AUG_P_BRIGHTNESS,   /* b */
-  CLGAN_AUG_P_SATURATION,   /* s */
-  CLGAN_AUG_P_CONTRAST,     /* k */
-  CLGAN_AUG_P_SHIFT_H,      /* dh (integer) */
-  CLGAN_AUG_P_SHIFT_W,      /* dw (integer) */
-  CLGAN_AUG_P_CUT_H,        /* oh, cutout centre row (integer) */
-  CLGAN_AUG_P_CUT_W,        /* ow, cutout centre column (integer) */
-  CLGAN_AUG_P_MEAN,         /* forward: mean of the input image x (COLOR only) */
-  CLGAN_AUG_P_GRAD_MEAN     /* backward: mean of the gradient at contrast's output */
-};
+/* The constants (policies clgan_aug_policy, op bits clgan_aug_op, the
+ * record stride CLGAN_AUG_STRIDE and slots CLGAN_AUG_P_*) are in
+ * clgan/kernel_abi.h, shared with the kernels. */
 
 /* Floats of workspace the ops need for this shape: n * CLGAN_AUG_STRIDE. */
 size_t clgan_augment_work_floats(int c, int n, int h, int w);
 
+/* The plan of one augmentation (policy, shape): its kernels, built for c
+ * channels, and the per-image reductions' work-group size (the context's
+ * tuning.augment_local, else the device's; a power of two <= 64). Kernel
+ * handles are borrowed from the context; no destroy. After it, a frozen
+ * context runs the plan's forward and backward without building. */
+typedef struct clgan_augment_plan {
+  unsigned policy;          /* clgan_aug_policy bits */
+  int c, n, h, w;           /* x, y [c, n, h, w] */
+  cl_kernel params, forward, gather;
+  cl_kernel reduce, color;  /* backward with COLOR only (else NULL) */
+  size_t local;             /* work-group of augment_params, augment_backward_reduce */
+  float inv_c, inv_chw;     /* 1/c, 1/(c*h*w): the kernels' means multiply by these */
+} clgan_augment_plan;
+
+clgan_status clgan_augment_plan_make(clgan_ctx *ctx, unsigned policy, int c, int n, int h, int w,
+                                     clgan_augment_plan *out);
+
 /* Draws per-image parameters into work (seed, counter; each op applied with
- * probability p in [0, 1] when its group is in policy), then y = aug(x).
- * x, y [c, n, h, w] must not overlap. */
-clgan_status clgan_augment_forward(clgan_ctx *ctx, unsigned policy, float p, uint64_t seed,
-                                   uint64_t counter, int c, int n, int h, int w, clgan_buf x,
-                                   clgan_buf y, clgan_buf work);
+ * probability p, the float at p (a device buffer: ADA keeps it on the
+ * device), when its group is in the policy), then y = aug(x). x, y
+ * [c, n, h, w] must not overlap. p outside [0, 1] acts as clamped to it
+ * (NaN as 0). */
+clgan_status clgan_augment_forward(clgan_ctx *ctx, const clgan_augment_plan *plan, uint64_t seed,
+                                   uint64_t counter, clgan_buf p, clgan_buf x, clgan_buf y,
+                                   clgan_buf work);
 
-/* dx = aug^T(dy), the exact adjoint of the matching forward, from the
- * parameters it left in work (which this call also writes: GRAD_MEAN).
- * policy must be the forward's (without COLOR the per-image reduction is
- * skipped). dx is overwritten; dy, dx must not overlap. */
-clgan_status clgan_augment_backward(clgan_ctx *ctx, unsigned policy, int c, int n, int h, int w,
+/* dx = aug^T(dy), the exact adjoint of the matching forward (same plan),
+ * from the parameters it left in work (which this call also writes:
+ * GRAD_MEAN). Without COLOR the per-image reduction is skipped. dx is
+ * overwritten; dy, dx must not overlap. */
+clgan_status clgan_augment_backward(clgan_ctx *ctx, const clgan_augment_plan *plan,
                                     clgan_buf work, clgan_buf dy, clgan_buf dx);
-
-/* Creates the kernels for c channels ahead of a planned (frozen) step:
- * after it, forward, backward and clgan_sign_mean neither build nor create
- * kernels for that channel count. */
-clgan_status clgan_augment_reserve(clgan_ctx *ctx, int c);
 
 /* Blocking read of the n records of work into out[n * CLGAN_AUG_STRIDE]. */
 clgan_status clgan_augment_read_params(clgan_ctx *ctx, int n, clgan_buf work, float *out);
@@ -113,11 +99,6 @@ void clgan_augment_params_host(unsigned policy, float p, uint64_t seed, uint64_t
 /* "color,translation,cutout" (any subset, any order, "" or "none" for 0)
  * to a policy; INVALID naming the bad word otherwise. */
 clgan_status clgan_augment_parse_policy(const char *text, unsigned *policy);
-
-/* out[0] = mean(sign(x)) over count floats (sign(0) = 0): ADA's overfitting
- * statistic r_t from D's logits on real images. One work-group, exact (the
- * sum of signs is an integer), so deterministic on every device. */
-clgan_status clgan_sign_mean(clgan_ctx *ctx, size_t count, clgan_buf x, clgan_buf out);
 
 /* Philox4x32-10 (Salmon et al. 2011, Random123) on the host: the same
  * function the kernels use. */

@@ -5,6 +5,7 @@
 #ifndef CLGAN_DCGAN_H
 #define CLGAN_DCGAN_H
 
+#include "clgan/ada.h" /* clgan_augment_state */
 #include "clgan/ops.h"
 
 #ifdef __cplusplus
@@ -28,7 +29,7 @@ typedef struct clgan_dcgan_config {
   int nan_guard;      /* skip a step whose gradients are not finite */
   /* Small-data training (off in the recipe): */
   unsigned augment;   /* DiffAugment policy (clgan_aug_policy bits) on every D input */
-  int ada;            /* adaptive augmentation strength (the trainer adjusts p) */
+  int ada;            /* adaptive augmentation strength (each step adjusts p, on the device) */
   float ada_target;   /* ADA's target for r_t = E[sign(D's logit on real)] (0.6 by default) */
 } clgan_dcgan_config;
 
@@ -76,6 +77,7 @@ typedef struct clgan_dcgan_stats {
   float d_g_z2;   /* mean D(G(z)) after the D step */
   int skipped;    /* nan_guard: bit 0 the D update, bit 1 the G update was skipped */
   float sign_real;/* mean sign of D's logits on the real batch (ADA's r_t) */
+  float augment_p;/* the augmentation probability this step used (0: augmentation off) */
 } clgan_dcgan_stats;
 
 typedef struct clgan_dcgan clgan_dcgan;
@@ -116,7 +118,9 @@ clgan_status clgan_dcgan_arena_write(clgan_dcgan *net, clgan_net which,
  * the G step, which only needs D's input gradient.
  * With nan_guard, an update whose gradients hold NaN or Inf is not applied
  * (nor the running statistics of that pass) and stats->skipped says which;
- * the step then always waits for the device. */
+ * the step then always waits for the device.
+ * With augmentation, every D input is augmented with the device's p; with
+ * ada, the step ends by feeding r_t to ADA's update on the device. */
 clgan_status clgan_dcgan_step(clgan_dcgan *net, clgan_buf real, clgan_buf noise,
                               clgan_dcgan_stats *stats);
 
@@ -143,23 +147,12 @@ int clgan_dcgan_layers(const clgan_dcgan *net, clgan_layer_info *out, int cap);
  * for img/s <-> GFLOP/s conversions. */
 double clgan_dcgan_step_flops(const clgan_dcgan *net);
 
-/* Augmentation state: the RNG seed, the call counter (three augmentations
- * per step, each with fresh randomness) and the per-op probability p (1 for
- * plain DiffAugment; ADA starts at 0 and adjusts it). Saved in checkpoints. */
-typedef struct clgan_augment_state {
-  uint64_t seed, counter;
-  float p;
-  float ada_sum;   /* ADA: sum of r_t over the steps of the current interval */
-  int ada_count;   /* ADA: steps in the current interval so far */
-} clgan_augment_state;
-
-/* ADA (Karras et al. 2020) as clgan applies it: feed r_t (mean sign of D's
- * logits on the real batch) after every step; every 4 steps p moves by
- * sign(mean r_t - target) * batch * 4 / 500,000, clamped to [0, 1]. Returns
- * 1 when p was updated. */
-int clgan_ada_observe(clgan_augment_state *state, float rt, float target, int batch);
-clgan_augment_state clgan_dcgan_get_augment(const clgan_dcgan *net);
-void clgan_dcgan_set_augment(clgan_dcgan *net, clgan_augment_state state);
+/* The augmentation state (clgan/ada.h): seed and counter are the host's,
+ * p and ADA's interval live on the device (the step updates them there), so
+ * these read and write the device (blocking). set: INVALID unless p is in
+ * [0, 1] and ada_count >= 0. */
+clgan_status clgan_dcgan_get_augment(clgan_dcgan *net, clgan_augment_state *state);
+clgan_status clgan_dcgan_set_augment(clgan_dcgan *net, const clgan_augment_state *state);
 
 /* Device bytes allocated by the model (arenas, activations, workspaces). */
 size_t clgan_dcgan_device_bytes(const clgan_dcgan *net);

@@ -16,4 +16,85 @@ typedef enum clgan_act {
   CLGAN_ACT_COUNT
 } clgan_act;
 
+/* ---- Augmentation (include/clgan/augment.h, cl/augment.cl) ---------------- */
+
+/* Policies: groups of ops (a policy is any subset). */
+typedef enum clgan_aug_policy {
+  CLGAN_AUG_COLOR = 1,       /* brightness, saturation, contrast */
+  CLGAN_AUG_TRANSLATION = 2,
+  CLGAN_AUG_CUTOUT = 4,
+  CLGAN_AUG_ALL = 7
+} clgan_aug_policy;
+
+/* The five ops, as bits of a workspace record's FLAGS (which were applied).
+ * Op i (0..CLGAN_AUG_OPS-1) is bit 1 << i, drawn from the Philox counter
+ * (image, i, call counter low, high): the order is part of the random
+ * stream. */
+typedef enum clgan_aug_op {
+  CLGAN_AUG_OP_BRIGHTNESS = 1,
+  CLGAN_AUG_OP_SATURATION = 2,
+  CLGAN_AUG_OP_CONTRAST = 4,
+  CLGAN_AUG_OP_TRANSLATION = 8,
+  CLGAN_AUG_OP_CUTOUT = 16
+} clgan_aug_op;
+#define CLGAN_AUG_OPS 5
+/* The policy group an op bit belongs to. */
+#define CLGAN_AUG_GROUP_OF(bit)                                                           \
+  ((bit) == CLGAN_AUG_OP_TRANSLATION ? CLGAN_AUG_TRANSLATION                             \
+   : (bit) == CLGAN_AUG_OP_CUTOUT    ? CLGAN_AUG_CUTOUT                                  \
+                                     : CLGAN_AUG_COLOR)
+
+/* Per-image reductions: a fixed partition into this many lanes (so the
+ * sums are the same bits whatever the work-group size, which is at most
+ * this: the kernels' local arrays). */
+#define CLGAN_AUG_LANES 64
+
+/* Workspace layout: one record of CLGAN_AUG_STRIDE floats per image, image b
+ * at work + b * CLGAN_AUG_STRIDE. The slots before CLGAN_AUG_P_MEAN are the
+ * draw; parameters of ops not applied hold their neutral values (0, 1, 1, 0,
+ * 0) and their FLAGS bit is clear. */
+#define CLGAN_AUG_STRIDE 12
+enum {
+  CLGAN_AUG_P_FLAGS = 0,    /* bitmask of clgan_aug_op applied, as a float */
+  CLGAN_AUG_P_BRIGHTNESS,   /* b */
+  CLGAN_AUG_P_SATURATION,   /* s */
+  CLGAN_AUG_P_CONTRAST,     /* k */
+  CLGAN_AUG_P_SHIFT_H,      /* dh (integer) */
+  CLGAN_AUG_P_SHIFT_W,      /* dw (integer) */
+  CLGAN_AUG_P_CUT_H,        /* oh, cutout centre row (integer) */
+  CLGAN_AUG_P_CUT_W,        /* ow, cutout centre column (integer) */
+  CLGAN_AUG_P_MEAN,         /* forward: mean of the input image x (COLOR only) */
+  CLGAN_AUG_P_GRAD_MEAN     /* backward: mean of the gradient at contrast's output */
+};
+
+/* ---- ADA (include/clgan/ada.h, cl/ada.cl) ---------------------------------- */
+
+/* ADA's state on the device, CLGAN_ADA_STATE_FLOATS floats. */
+enum {
+  CLGAN_ADA_P = 0,        /* the probability the next augmentations use */
+  CLGAN_ADA_SUM,          /* sum of r_t over the steps of the current interval */
+  CLGAN_ADA_COUNT,        /* steps in the current interval so far (an integer) */
+  CLGAN_ADA_P_STEP,       /* the probability the last observed step used */
+  CLGAN_ADA_STATE_FLOATS
+};
+
+/* The rule (Karras et al. 2020 as clgan applies it): every
+ * CLGAN_ADA_INTERVAL steps, p += sign(mean r_t - target) * delta, clamped
+ * to [0, 1], with delta = batch * CLGAN_ADA_INTERVAL / CLGAN_ADA_IMAGES.
+ * Float only (devices may lack fp64); the mean multiplies by a power of two
+ * (exact). Defined here once for the kernel and the host twin; arguments
+ * are evaluated more than once, so pass plain variables. */
+#define CLGAN_ADA_SIGN_LOCAL 256 /* sign_mean's largest work-group (its local array) */
+#define CLGAN_ADA_INTERVAL 4
+#define CLGAN_ADA_IMAGES 500000 /* images for p to go from 0 to 1 at full speed */
+#define CLGAN_ADA_MOVED(p, mean, target, delta) \
+  ((mean) > (target) ? (p) + (delta) : (mean) < (target) ? (p) - (delta) : (p))
+#define CLGAN_ADA_CLAMP01(v) ((v) < 0.0f ? 0.0f : (v) > 1.0f ? 1.0f : (v))
+#define CLGAN_ADA_NEXT_P(p, sum, target, delta) \
+  CLGAN_ADA_CLAMP01(CLGAN_ADA_MOVED(p, (sum) * (1.0f / CLGAN_ADA_INTERVAL), target, delta))
+/* delta, on the host only (a correctly rounded division; the kernel takes
+ * it as an argument, since device division need not be). */
+#define CLGAN_ADA_DELTA(batch) \
+  ((float)((batch) * CLGAN_ADA_INTERVAL) / (float)CLGAN_ADA_IMAGES)
+
 #endif

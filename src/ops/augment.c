@@ -1,6 +1,6 @@
 /* Differentiable augmentation (cl/augment.cl): DiffAugment's colour,
  * translation and cutout with ADA's per-op probability, forward and
- * backward; ADA's sign statistic; the host twin of the device's Philox. */
+ * backward, as a planned op; the host twin of the device's Philox and draw. */
 #include "clgan/augment.h"
 
 #include <ctype.h>
@@ -10,11 +10,14 @@
 
 #include "runtime/internal.h"
 
-/* Tests set this to force the local size of the per-image reductions (a
- * power of two <= 64); 0 picks it from the device. */
-size_t clgan_augment_local_override = 0;
-
-#define AUG_LANES 64
+/* The draw's loops and the kernels take op i as bit 1 << i. */
+_Static_assert(CLGAN_AUG_OP_BRIGHTNESS == 1 << 0 && CLGAN_AUG_OP_SATURATION == 1 << 1 &&
+                   CLGAN_AUG_OP_CONTRAST == 1 << 2 && CLGAN_AUG_OP_TRANSLATION == 1 << 3 &&
+                   CLGAN_AUG_OP_CUTOUT == 1 << (CLGAN_AUG_OPS - 1),
+               "augmentation op bits out of order");
+_Static_assert(CLGAN_AUG_ALL == (CLGAN_AUG_COLOR | CLGAN_AUG_TRANSLATION | CLGAN_AUG_CUTOUT),
+               "CLGAN_AUG_ALL is not every policy group");
+_Static_assert(CLGAN_AUG_P_GRAD_MEAN < CLGAN_AUG_STRIDE, "the record overflows its stride");
 
 /* ---- host Philox and parameter draw (mirror of cl/augment.cl) ---------- */
 
@@ -43,21 +46,21 @@ void clgan_augment_params_host(unsigned policy, float p, uint64_t seed, uint64_t
   out[CLGAN_AUG_P_CONTRAST] = 1.0f;
   const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
   unsigned flags = 0;
-  for (uint32_t op = 0; op < 5; op++) {
-    unsigned group = op < 3 ? CLGAN_AUG_COLOR : op == 3 ? CLGAN_AUG_TRANSLATION : CLGAN_AUG_CUTOUT;
-    if (!(policy & group)) continue;
+  for (uint32_t op = 0; op < CLGAN_AUG_OPS; op++) {
+    unsigned bit = 1u << op;
+    if (!(policy & CLGAN_AUG_GROUP_OF(bit))) continue;
     const uint32_t ctr[4] = {(uint32_t)image, op, (uint32_t)counter, (uint32_t)(counter >> 32)};
     uint32_t r[4];
     clgan_philox4x32_10(ctr, key, r);
     if (!(u24(r[0]) < p)) continue;
-    flags |= 1u << op;
-    if (op == 0) {
+    flags |= bit;
+    if (bit == CLGAN_AUG_OP_BRIGHTNESS) {
       out[CLGAN_AUG_P_BRIGHTNESS] = u24(r[1]) - 0.5f;
-    } else if (op == 1) {
+    } else if (bit == CLGAN_AUG_OP_SATURATION) {
       out[CLGAN_AUG_P_SATURATION] = (float)(r[1] >> 8) * 0x1p-23f;
-    } else if (op == 2) {
+    } else if (bit == CLGAN_AUG_OP_CONTRAST) {
       out[CLGAN_AUG_P_CONTRAST] = 0.5f + (float)(r[1] >> 9) * 0x1p-23f;
-    } else if (op == 3) {
+    } else if (bit == CLGAN_AUG_OP_TRANSLATION) {
       int sh = (h + 4) / 8, sw = (w + 4) / 8;
       out[CLGAN_AUG_P_SHIFT_H] = (float)((int)mulhi(r[1], (uint32_t)(2 * sh + 1)) - sh);
       out[CLGAN_AUG_P_SHIFT_W] = (float)((int)mulhi(r[2], (uint32_t)(2 * sw + 1)) - sw);
@@ -110,174 +113,162 @@ static int fits_uint(clgan_buf b, size_t count) {
   return b.off <= UINT_MAX && count <= UINT_MAX - b.off;
 }
 
-static int overlap(clgan_buf a, clgan_buf b, size_t count) {
-  return a.mem == b.mem && a.off < b.off + count && b.off < a.off + count;
+static int overlap(clgan_buf a, size_t na, clgan_buf b, size_t nb) {
+  return a.mem == b.mem && a.off < b.off + nb && b.off < a.off + na;
 }
 
-static clgan_status check_shape(const char *what, int c, int n, int h, int w, clgan_buf work,
-                                clgan_buf a, clgan_buf b, size_t *count) {
-  if (c < 1 || n < 1 || h < 1 || w < 1)
-    return clgan_fail(CLGAN_ERR_INVALID, "%s: bad shape c=%d n=%d h=%d w=%d", what, c, n, h, w);
+/* The buffers of a launch of plan pl: a, b hold the images (in, out). */
+static clgan_status check_bufs(const char *what, const clgan_augment_plan *pl, clgan_buf work,
+                               clgan_buf a, clgan_buf b) {
+  if (!pl || !pl->params) return clgan_fail(CLGAN_ERR_INVALID, "%s: no plan", what);
   if (!work.mem || !a.mem || !b.mem) return clgan_fail(CLGAN_ERR_INVALID, "%s: null buffer", what);
-  size_t total = (size_t)c * (size_t)n;
-  if (total > UINT_MAX / (size_t)h || total * (size_t)h > UINT_MAX / (size_t)w)
-    return clgan_fail(CLGAN_ERR_INVALID, "%s: %dx%dx%dx%d exceeds 2^32 floats", what, c, n, h, w);
-  total *= (size_t)h * (size_t)w;
-  if (!fits_uint(a, total) || !fits_uint(b, total) ||
-      !fits_uint(work, (size_t)n * CLGAN_AUG_STRIDE))
+  size_t total = (size_t)pl->c * pl->n * pl->h * pl->w, wn = (size_t)pl->n * CLGAN_AUG_STRIDE;
+  if (!fits_uint(a, total) || !fits_uint(b, total) || !fits_uint(work, wn))
     return clgan_fail(CLGAN_ERR_INVALID, "%s: buffers exceed 2^32 float addressing", what);
-  if (overlap(a, b, total))
+  if (overlap(a, total, b, total))
     return clgan_fail(CLGAN_ERR_INVALID, "%s: input and output overlap (not in place)", what);
-  if (work.mem == a.mem || work.mem == b.mem) {
-    size_t wn = (size_t)n * CLGAN_AUG_STRIDE;
-    if ((work.mem == a.mem && work.off < a.off + total && a.off < work.off + wn) ||
-        (work.mem == b.mem && work.off < b.off + total && b.off < work.off + wn))
-      return clgan_fail(CLGAN_ERR_INVALID, "%s: workspace overlaps the images", what);
-  }
-  *count = total;
+  if (overlap(work, wn, a, total) || overlap(work, wn, b, total))
+    return clgan_fail(CLGAN_ERR_INVALID, "%s: workspace overlaps the images", what);
   return CLGAN_OK;
-}
-
-/* A power of two <= AUG_LANES that the device and kernel accept. */
-static size_t reduce_local(clgan_ctx *ctx, cl_kernel k) {
-  if (clgan_augment_local_override) return clgan_augment_local_override;
-  return clgan_pow2_local(ctx, k, AUG_LANES);
 }
 
 /* The kernels, built for this channel count: -DAUG_C=c unrolls the channel
  * loops for c <= 4 (PoCL then vectorises across work-items); larger c use
  * the runtime-loop build. */
-enum { K_PARAMS, K_FORWARD, K_GATHER, K_REDUCE, K_COLOR, K_COUNT };
-static const char *const kernel_names[K_COUNT] = {
-    "augment_params", "augment_forward", "augment_backward_gather", "augment_backward_reduce",
-    "augment_backward_color"};
-
-static clgan_status get_kernel(clgan_ctx *ctx, int c, int which, cl_kernel *k) {
+static clgan_status get_kernel(clgan_ctx *ctx, int c, const char *name, cl_kernel *k) {
   char opts[32];
   snprintf(opts, sizeof opts, "-DAUG_C=%d", c <= 4 ? c : 0);
-  return clgan_kernel_get(ctx, "augment", opts, kernel_names[which], k);
+  return clgan_kernel_get(ctx, "augment", opts, name, k);
 }
 
-clgan_status clgan_augment_reserve(clgan_ctx *ctx, int c) {
-  if (c < 1) return clgan_fail(CLGAN_ERR_INVALID, "augment_reserve: %d channels", c);
-  cl_kernel k;
-  for (int i = 0; i < K_COUNT; i++) {
-    clgan_status st = get_kernel(ctx, c, i, &k);
-    if (st != CLGAN_OK) return st;
+/* The reductions' work-group: tuning.augment_local (a power of two <= the
+ * lanes, accepted by both kernels) or the largest the device allows. The
+ * sums are the same bits whatever it is. */
+static clgan_status reduce_local(clgan_ctx *ctx, const clgan_augment_plan *pl, size_t *out) {
+  size_t want = ctx->tuning.augment_local;
+  size_t cap = clgan_pow2_local(ctx, pl->params, CLGAN_AUG_LANES);
+  if (pl->reduce) {
+    size_t r = clgan_pow2_local(ctx, pl->reduce, CLGAN_AUG_LANES);
+    cap = r < cap ? r : cap;
   }
-  return clgan_kernel_get(ctx, "augment", NULL, "sign_mean", &k);
+  if (!want) {
+    *out = cap;
+    return CLGAN_OK;
+  }
+  if ((want & (want - 1)) || want > cap)
+    return clgan_fail(CLGAN_ERR_INVALID,
+                      "augment: work-group size %zu (tuning) is not a power of two <= %zu", want,
+                      cap);
+  *out = want;
+  return CLGAN_OK;
 }
 
-/* The kernels' means multiply by these (computed here, once, so that every
- * device gets the same bits; no division on the device). */
-static void reciprocals(int c, int h, int w, float *inv_c, float *inv_chw) {
-  *inv_c = (float)(1.0 / c);
-  *inv_chw = (float)(1.0 / ((double)c * h * w));
+clgan_status clgan_augment_plan_make(clgan_ctx *ctx, unsigned policy, int c, int n, int h, int w,
+                                     clgan_augment_plan *out) {
+  memset(out, 0, sizeof *out);
+  if (policy & ~(unsigned)CLGAN_AUG_ALL)
+    return clgan_fail(CLGAN_ERR_INVALID, "augment: unknown policy bits 0x%x", policy);
+  if (c < 1 || n < 1 || h < 1 || w < 1)
+    return clgan_fail(CLGAN_ERR_INVALID, "augment: bad shape c=%d n=%d h=%d w=%d", c, n, h, w);
+  size_t cn = (size_t)c * (size_t)n;
+  if (cn > UINT_MAX / (size_t)h || cn * (size_t)h > UINT_MAX / (size_t)w)
+    return clgan_fail(CLGAN_ERR_INVALID, "augment: %dx%dx%dx%d exceeds 2^32 floats", c, n, h, w);
+  clgan_augment_plan pl = {.policy = policy, .c = c, .n = n, .h = h, .w = w};
+  clgan_status st;
+  if ((st = get_kernel(ctx, c, "augment_params", &pl.params)) != CLGAN_OK ||
+      (st = get_kernel(ctx, c, "augment_forward", &pl.forward)) != CLGAN_OK ||
+      (st = get_kernel(ctx, c, "augment_backward_gather", &pl.gather)) != CLGAN_OK)
+    return st;
+  if ((policy & CLGAN_AUG_COLOR) &&
+      ((st = get_kernel(ctx, c, "augment_backward_reduce", &pl.reduce)) != CLGAN_OK ||
+       (st = get_kernel(ctx, c, "augment_backward_color", &pl.color)) != CLGAN_OK))
+    return st;
+  if ((st = reduce_local(ctx, &pl, &pl.local)) != CLGAN_OK) return st;
+  /* computed here, once, so that every device gets the same bits (no
+   * division on the device) */
+  pl.inv_c = (float)(1.0 / c);
+  pl.inv_chw = (float)(1.0 / ((double)c * h * w));
+  *out = pl;
+  return CLGAN_OK;
 }
 
 /* One work-item per pixel (w, h, n) for the per-pixel kernels. */
-static clgan_status launch_pixels(clgan_ctx *ctx, cl_kernel k, int n, int h, int w,
+static clgan_status launch_pixels(clgan_ctx *ctx, const clgan_augment_plan *pl, cl_kernel k,
                                   const char *what) {
-  size_t g[3] = {(size_t)w, (size_t)h, (size_t)n};
+  size_t g[3] = {(size_t)pl->w, (size_t)pl->h, (size_t)pl->n};
   return clgan_launch(ctx, k, 3, g, NULL, what);
 }
 
-clgan_status clgan_augment_forward(clgan_ctx *ctx, unsigned policy, float p, uint64_t seed,
-                                   uint64_t counter, int c, int n, int h, int w, clgan_buf x,
-                                   clgan_buf y, clgan_buf work) {
-  size_t count;
-  clgan_status st = check_shape("augment_forward", c, n, h, w, work, x, y, &count);
-  if (st != CLGAN_OK) return st;
-  if (policy & ~(unsigned)CLGAN_AUG_ALL)
-    return clgan_fail(CLGAN_ERR_INVALID, "augment_forward: unknown policy bits 0x%x", policy);
-  if (!(p >= 0.0f && p <= 1.0f))
-    return clgan_fail(CLGAN_ERR_INVALID, "augment_forward: probability %g not in [0, 1]",
-                      (double)p);
-  cl_kernel kp, kf;
-  if ((st = get_kernel(ctx, c, K_PARAMS, &kp)) != CLGAN_OK ||
-      (st = get_kernel(ctx, c, K_FORWARD, &kf)) != CLGAN_OK)
-    return st;
-  cl_uint xo = (cl_uint)x.off, yo = (cl_uint)y.off, wo = (cl_uint)work.off;
-  cl_uint uc = (cl_uint)c, un = (cl_uint)n, uh = (cl_uint)h, uw = (cl_uint)w, pol = policy;
-  cl_uint s0 = (cl_uint)seed, s1 = (cl_uint)(seed >> 32);
-  cl_uint c0 = (cl_uint)counter, c1 = (cl_uint)(counter >> 32);
-  float ic, ichw;
-  reciprocals(c, h, w, &ic, &ichw);
-  st = clgan_set_args(kp, 16, sizeof(cl_mem), &x.mem, sizeof xo, &xo, sizeof(cl_mem), &work.mem,
-                      sizeof wo, &wo, sizeof uc, &uc, sizeof un, &un, sizeof uh, &uh, sizeof uw,
-                      &uw, sizeof pol, &pol, sizeof p, &p, sizeof s0, &s0, sizeof s1, &s1,
-                      sizeof c0, &c0, sizeof c1, &c1, sizeof ic, &ic, sizeof ichw, &ichw);
-  if (st != CLGAN_OK) return st;
-  size_t local = reduce_local(ctx, kp), global = local * (size_t)n;
-  if ((st = clgan_launch(ctx, kp, 1, &global, &local, "augment_params")) != CLGAN_OK) return st;
-  st = clgan_set_args(kf, 12, sizeof(cl_mem), &x.mem, sizeof xo, &xo, sizeof(cl_mem), &y.mem,
-                      sizeof yo, &yo, sizeof(cl_mem), &work.mem, sizeof wo, &wo, sizeof uc, &uc,
-                      sizeof un, &un, sizeof uh, &uh, sizeof uw, &uw, sizeof ic, &ic,
-                      sizeof ichw, &ichw);
-  if (st != CLGAN_OK) return st;
-  return launch_pixels(ctx, kf, n, h, w, "augment_forward");
+/* One work-group per image for the per-image reductions. */
+static clgan_status launch_images(clgan_ctx *ctx, const clgan_augment_plan *pl, cl_kernel k,
+                                  const char *what) {
+  size_t local = pl->local, global = local * (size_t)pl->n;
+  return clgan_launch(ctx, k, 1, &global, &local, what);
 }
 
-clgan_status clgan_augment_backward(clgan_ctx *ctx, unsigned policy, int c, int n, int h, int w,
-                                    clgan_buf work, clgan_buf dy, clgan_buf dx) {
-  size_t count;
-  clgan_status st = check_shape("augment_backward", c, n, h, w, work, dy, dx, &count);
+/* The shape arguments every kernel ends with: c, n, h, w, inv_c, inv_chw. */
+static clgan_status set_shape_args(cl_kernel k, cl_uint first, const clgan_augment_plan *pl) {
+  cl_uint v[4] = {(cl_uint)pl->c, (cl_uint)pl->n, (cl_uint)pl->h, (cl_uint)pl->w};
+  for (cl_uint i = 0; i < 4; i++) {
+    clgan_status st = CLGAN_CL(clSetKernelArg(k, first + i, sizeof v[i], &v[i]));
+    if (st != CLGAN_OK) return st;
+  }
+  clgan_status st = CLGAN_CL(clSetKernelArg(k, first + 4, sizeof pl->inv_c, &pl->inv_c));
   if (st != CLGAN_OK) return st;
-  if (policy & ~(unsigned)CLGAN_AUG_ALL)
-    return clgan_fail(CLGAN_ERR_INVALID, "augment_backward: unknown policy bits 0x%x", policy);
+  return CLGAN_CL(clSetKernelArg(k, first + 5, sizeof pl->inv_chw, &pl->inv_chw));
+}
+
+clgan_status clgan_augment_forward(clgan_ctx *ctx, const clgan_augment_plan *pl, uint64_t seed,
+                                   uint64_t counter, clgan_buf p, clgan_buf x, clgan_buf y,
+                                   clgan_buf work) {
+  clgan_status st = check_bufs("augment_forward", pl, work, x, y);
+  if (st != CLGAN_OK) return st;
+  if (!p.mem || !fits_uint(p, 1))
+    return clgan_fail(CLGAN_ERR_INVALID, "augment_forward: no probability buffer");
+  cl_uint xo = (cl_uint)x.off, yo = (cl_uint)y.off, wo = (cl_uint)work.off, po = (cl_uint)p.off;
+  cl_uint pol = pl->policy, s0 = (cl_uint)seed, s1 = (cl_uint)(seed >> 32);
+  cl_uint c0 = (cl_uint)counter, c1 = (cl_uint)(counter >> 32);
+  st = clgan_set_args(pl->params, 11, sizeof(cl_mem), &x.mem, sizeof xo, &xo, sizeof(cl_mem),
+                      &work.mem, sizeof wo, &wo, sizeof(cl_mem), &p.mem, sizeof po, &po,
+                      sizeof pol, &pol, sizeof s0, &s0, sizeof s1, &s1, sizeof c0, &c0,
+                      sizeof c1, &c1);
+  if (st == CLGAN_OK) st = set_shape_args(pl->params, 11, pl);
+  if (st == CLGAN_OK) st = launch_images(ctx, pl, pl->params, "augment_params");
+  if (st != CLGAN_OK) return st;
+  st = clgan_set_args(pl->forward, 6, sizeof(cl_mem), &x.mem, sizeof xo, &xo, sizeof(cl_mem),
+                      &y.mem, sizeof yo, &yo, sizeof(cl_mem), &work.mem, sizeof wo, &wo);
+  if (st == CLGAN_OK) st = set_shape_args(pl->forward, 6, pl);
+  if (st != CLGAN_OK) return st;
+  return launch_pixels(ctx, pl, pl->forward, "augment_forward");
+}
+
+clgan_status clgan_augment_backward(clgan_ctx *ctx, const clgan_augment_plan *pl, clgan_buf work,
+                                    clgan_buf dy, clgan_buf dx) {
+  clgan_status st = check_bufs("augment_backward", pl, work, dy, dx);
+  if (st != CLGAN_OK) return st;
   cl_uint dyo = (cl_uint)dy.off, dxo = (cl_uint)dx.off, wo = (cl_uint)work.off;
-  cl_uint uc = (cl_uint)c, un = (cl_uint)n, uh = (cl_uint)h, uw = (cl_uint)w;
-  float ic, ichw;
-  reciprocals(c, h, w, &ic, &ichw);
   /* dx = mask and inverse shift of dy; then, with colour, contrast's mean of
    * that and the colour adjoints in place on dx */
-  cl_kernel kg;
-  if ((st = get_kernel(ctx, c, K_GATHER, &kg)) != CLGAN_OK) return st;
-  st = clgan_set_args(kg, 12, sizeof(cl_mem), &dy.mem, sizeof dyo, &dyo, sizeof(cl_mem), &dx.mem,
-                      sizeof dxo, &dxo, sizeof(cl_mem), &work.mem, sizeof wo, &wo, sizeof uc,
-                      &uc, sizeof un, &un, sizeof uh, &uh, sizeof uw, &uw, sizeof ic, &ic,
-                      sizeof ichw, &ichw);
+  st = clgan_set_args(pl->gather, 6, sizeof(cl_mem), &dy.mem, sizeof dyo, &dyo, sizeof(cl_mem),
+                      &dx.mem, sizeof dxo, &dxo, sizeof(cl_mem), &work.mem, sizeof wo, &wo);
+  if (st == CLGAN_OK) st = set_shape_args(pl->gather, 6, pl);
+  if (st == CLGAN_OK) st = launch_pixels(ctx, pl, pl->gather, "augment_backward_gather");
+  if (st != CLGAN_OK || !(pl->policy & CLGAN_AUG_COLOR)) return st;
+  cl_kernel kr = pl->reduce, kc = pl->color;
+  st = clgan_set_args(kr, 4, sizeof(cl_mem), &dx.mem, sizeof dxo, &dxo, sizeof(cl_mem), &work.mem,
+                      sizeof wo, &wo);
+  if (st == CLGAN_OK) st = set_shape_args(kr, 4, pl);
+  if (st == CLGAN_OK) st = launch_images(ctx, pl, kr, "augment_backward_reduce");
   if (st != CLGAN_OK) return st;
-  if ((st = launch_pixels(ctx, kg, n, h, w, "augment_backward_gather")) != CLGAN_OK) return st;
-  if (!(policy & CLGAN_AUG_COLOR)) return CLGAN_OK;
-  cl_kernel kr, kc;
-  if ((st = get_kernel(ctx, c, K_REDUCE, &kr)) != CLGAN_OK ||
-      (st = get_kernel(ctx, c, K_COLOR, &kc)) != CLGAN_OK)
-    return st;
-  st = clgan_set_args(kr, 10, sizeof(cl_mem), &dx.mem, sizeof dxo, &dxo, sizeof(cl_mem),
-                      &work.mem, sizeof wo, &wo, sizeof uc, &uc, sizeof un, &un, sizeof uh, &uh,
-                      sizeof uw, &uw, sizeof ic, &ic, sizeof ichw, &ichw);
+  st = clgan_set_args(kc, 4, sizeof(cl_mem), &dx.mem, sizeof dxo, &dxo, sizeof(cl_mem), &work.mem,
+                      sizeof wo, &wo);
+  if (st == CLGAN_OK) st = set_shape_args(kc, 4, pl);
   if (st != CLGAN_OK) return st;
-  size_t local = reduce_local(ctx, kr), global = local * (size_t)n;
-  if ((st = clgan_launch(ctx, kr, 1, &global, &local, "augment_backward_reduce")) != CLGAN_OK)
-    return st;
-  st = clgan_set_args(kc, 10, sizeof(cl_mem), &dx.mem, sizeof dxo, &dxo, sizeof(cl_mem),
-                      &work.mem, sizeof wo, &wo, sizeof uc, &uc, sizeof un, &un, sizeof uh, &uh,
-                      sizeof uw, &uw, sizeof ic, &ic, sizeof ichw, &ichw);
-  if (st != CLGAN_OK) return st;
-  return launch_pixels(ctx, kc, n, h, w, "augment_backward_color");
+  return launch_pixels(ctx, pl, kc, "augment_backward_color");
 }
 
 clgan_status clgan_augment_read_params(clgan_ctx *ctx, int n, clgan_buf work, float *out) {
   if (n < 1 || !work.mem || !out)
     return clgan_fail(CLGAN_ERR_INVALID, "augment_read_params: bad arguments");
   return clgan_buf_read(ctx, work, out, (size_t)n * CLGAN_AUG_STRIDE);
-}
-
-clgan_status clgan_sign_mean(clgan_ctx *ctx, size_t count, clgan_buf x, clgan_buf out) {
-  if (count == 0) return clgan_fail(CLGAN_ERR_INVALID, "sign_mean: no values");
-  if (!x.mem || !out.mem) return clgan_fail(CLGAN_ERR_INVALID, "sign_mean: null buffer");
-  if (!fits_uint(x, count) || !fits_uint(out, 1) || count > INT_MAX)
-    return clgan_fail(CLGAN_ERR_INVALID, "sign_mean: %zu floats exceed the addressing", count);
-  cl_kernel k;
-  clgan_status st = clgan_kernel_get(ctx, "augment", NULL, "sign_mean", &k);
-  if (st != CLGAN_OK) return st;
-  size_t need = 1;
-  while (need < count && need < 256) need *= 2;
-  size_t local = clgan_pow2_local(ctx, k, need);
-  cl_uint xo = (cl_uint)x.off, n = (cl_uint)count, oo = (cl_uint)out.off;
-  st = clgan_set_args(k, 5, sizeof(cl_mem), &x.mem, sizeof xo, &xo, sizeof n, &n, sizeof(cl_mem),
-                      &out.mem, sizeof oo, &oo);
-  if (st != CLGAN_OK) return st;
-  return clgan_launch(ctx, k, 1, &local, &local, "sign_mean");
 }

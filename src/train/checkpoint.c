@@ -191,14 +191,15 @@ clgan_status clgan_checkpoint_save(const char *path, clgan_dcgan *net, const clg
     meta_add(&m, "seed", "%llu", (unsigned long long)ts->seed);
     meta_add(&m, "optG.step", "%ld", clgan_dcgan_adam_steps(net, CLGAN_NET_G));
     meta_add(&m, "optD.step", "%ld", clgan_dcgan_adam_steps(net, CLGAN_NET_D));
-    clgan_augment_state aug = clgan_dcgan_get_augment(net);
+    clgan_augment_state aug = {0};
+    st = clgan_dcgan_get_augment(net, &aug);
     meta_add(&m, "augment.seed", "%llu", (unsigned long long)aug.seed);
     meta_add(&m, "augment.counter", "%llu", (unsigned long long)aug.counter);
     meta_add(&m, "augment.p", "%.9g", (double)aug.p);
     meta_add(&m, "augment.ada_sum", "%.9g", (double)aug.ada_sum);
     meta_add(&m, "augment.ada_count", "%d", aug.ada_count);
     meta_add_config(&m, cfg);
-    st = clgan_safetensors_write(path, tensors, nt, m.kp, m.vp, m.n);
+    if (st == CLGAN_OK) st = clgan_safetensors_write(path, tensors, nt, m.kp, m.vp, m.n);
   }
   for (int n = 0; n < 2; n++)
     if (have[n]) host_net_free(&h[n]);
@@ -261,7 +262,8 @@ clgan_status clgan_checkpoint_load(const char *path, clgan_dcgan *net, clgan_tra
                    have->image_size, have->channels, have->nz, have->ngf, have->ndf, have->batch);
     goto out;
   }
-  clgan_augment_state aug = clgan_dcgan_get_augment(net);
+  clgan_augment_state aug;
+  if ((s = clgan_dcgan_get_augment(net, &aug)) != CLGAN_OK) goto out;
   const char *aug_text[3] = {clgan_safetensors_meta(st, "augment.seed"),
                              clgan_safetensors_meta(st, "augment.counter"),
                              clgan_safetensors_meta(st, "augment.p")};
@@ -362,8 +364,9 @@ clgan_status clgan_checkpoint_load(const char *path, clgan_dcgan *net, clgan_tra
     ts->seed = seed;
     clgan_dcgan_set_adam_steps(net, CLGAN_NET_G, steps[0]);
     clgan_dcgan_set_adam_steps(net, CLGAN_NET_D, steps[1]);
-    clgan_dcgan_set_augment(net, aug);
-  } else {
+    s = clgan_dcgan_set_augment(net, &aug);
+  }
+  if (s != CLGAN_OK) {
     free(ts->fixed_noise);
     ts->fixed_noise = NULL;
     ts->fixed_count = 0;

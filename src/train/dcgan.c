@@ -195,18 +195,32 @@ static clgan_status ema_noise(clgan_dcgan *d) {
   return CLGAN_OK;
 }
 
+/* The augmentation's and ADA's plans, and p's start: 1 for DiffAugment, 0
+ * for ADA. */
+static clgan_status plan_augment(clgan_dcgan *d) {
+  const clgan_dcgan_config *cfg = &d->cfg;
+  clgan_status st = CLGAN_OK;
+  if (cfg->ada) st = clgan_ada_plan_make(d->ctx, cfg->batch, cfg->ada_target, &d->ada_plan);
+  if (st != CLGAN_OK || !cfg->augment) return st;
+  st = clgan_augment_plan_make(d->ctx, cfg->augment, cfg->channels, cfg->batch, cfg->image_size,
+                               cfg->image_size, &d->aug_plan);
+  clgan_augment_state a0 = {.p = cfg->ada ? 0.0f : 1.0f};
+  if (st == CLGAN_OK) st = clgan_dcgan_set_augment(d, &a0);
+  return st;
+}
+
 clgan_status clgan_dcgan_create(clgan_ctx *ctx, const clgan_dcgan_config *cfg, clgan_dcgan **out) {
   *out = NULL;
   clgan_dcgan *d = calloc(1, sizeof *d);
   if (!d) return clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
   d->ctx = ctx;
   d->cfg = *cfg;
-  if (cfg->augment) d->aug.p = cfg->ada ? 0.0f : 1.0f;
   buffer_plan bp;
   clgan_status st = plan_model(d, &bp);
   if (st == CLGAN_OK) st = check_memory(d, &bp);
   if (st == CLGAN_OK) st = alloc_model(d, &bp);
   if (st == CLGAN_OK) st = ema_noise(d);
+  if (st == CLGAN_OK) st = plan_augment(d);
   if (st == CLGAN_OK) model_bytes(d, &bp, &d->device_bytes, &(size_t){0});
   if (st == CLGAN_OK) st = clgan_ctx_finish(ctx);
   if (st != CLGAN_OK) {
@@ -301,22 +315,26 @@ void clgan_dcgan_set_adam_steps(clgan_dcgan *d, clgan_net which, long steps) {
 
 size_t clgan_dcgan_device_bytes(const clgan_dcgan *d) { return d->device_bytes; }
 
-clgan_augment_state clgan_dcgan_get_augment(const clgan_dcgan *d) { return d->aug; }
-void clgan_dcgan_set_augment(clgan_dcgan *d, clgan_augment_state state) { d->aug = state; }
+clgan_status clgan_dcgan_get_augment(clgan_dcgan *d, clgan_augment_state *out) {
+  float dev[CLGAN_ADA_STATE_FLOATS];
+  clgan_status st = clgan_buf_read(d->ctx, clgan_buf_at(d->loss, LOSS_ADA), dev,
+                                   CLGAN_ADA_STATE_FLOATS);
+  if (st != CLGAN_OK) return st;
+  *out = d->aug;
+  clgan_ada_state_unpack(dev, out);
+  return CLGAN_OK;
+}
 
-#define ADA_INTERVAL 4
-#define ADA_KIMG 500000.0 /* images for p to go from 0 to 1 at full speed */
-
-int clgan_ada_observe(clgan_augment_state *a, float rt, float target, int batch) {
-  a->ada_sum += rt;
-  if (++a->ada_count < ADA_INTERVAL) return 0;
-  float mean = a->ada_sum / ADA_INTERVAL;
-  double delta = (double)batch * ADA_INTERVAL / ADA_KIMG;
-  double p = a->p + (mean > target ? delta : mean < target ? -delta : 0.0);
-  a->p = (float)(p < 0 ? 0 : p > 1 ? 1 : p);
-  a->ada_sum = 0;
-  a->ada_count = 0;
-  return 1;
+clgan_status clgan_dcgan_set_augment(clgan_dcgan *d, const clgan_augment_state *a) {
+  if (!(a->p >= 0.0f && a->p <= 1.0f) || a->ada_count < 0)
+    return clgan_fail(CLGAN_ERR_INVALID, "augmentation state: p %g, ADA count %d", (double)a->p,
+                      a->ada_count);
+  float dev[CLGAN_ADA_STATE_FLOATS];
+  clgan_ada_state_pack(a, dev);
+  clgan_status st = clgan_buf_write(d->ctx, clgan_buf_at(d->loss, LOSS_ADA), dev,
+                                    CLGAN_ADA_STATE_FLOATS);
+  if (st == CLGAN_OK) d->aug = *a;
+  return st;
 }
 
 static const char *act_name(clgan_act a) {

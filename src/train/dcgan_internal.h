@@ -21,7 +21,8 @@ enum {
   LOSS_D_FAKE = 2, /* errD_fake, then D(G(z1)) */
   LOSS_G = 4,      /* errG, then D(G(z2)) */
   LOSS_SIGN_REAL = 6, /* mean sign of D's logits on the real batch (ADA's r_t) */
-  LOSS_FLOATS = 7
+  LOSS_ADA = 7,       /* ADA's state (p, read by the augmentation): read with the losses */
+  LOSS_FLOATS = LOSS_ADA + CLGAN_ADA_STATE_FLOATS
 };
 
 struct clgan_dcgan {
@@ -35,7 +36,9 @@ struct clgan_dcgan {
   clgan_buf guard;       /* [2] nan_guard flags: D, G gradients not finite */
   clgan_buf aug_x;       /* [c, batch, s, s] the augmented D input (augment != 0) */
   clgan_buf aug_work;    /* per-image augmentation parameters of the last call */
-  clgan_augment_state aug;
+  clgan_augment_state aug;    /* seed, counter (p and ADA's interval: in loss) */
+  clgan_augment_plan aug_plan;
+  clgan_ada_plan ada_plan;
   clgan_buf stats_backup[2]; /* nan_guard: running statistics before the step */
   clgan_buf ema_noise;   /* [nz, batch] the fixed noise of the EMA statistics (ema_decay > 0) */
   float *ema_noise_host; /* [CLGAN_EMA_STATS_BATCHES][nz * batch] */

@@ -25,11 +25,10 @@ static graph_pass pass_for(clgan_dcgan *d, clgan_net which, clgan_buf input) {
 static clgan_status d_input(clgan_dcgan *d, clgan_buf x, clgan_buf *in) {
   *in = x;
   if (!d->cfg.augment) return CLGAN_OK;
-  const clgan_dcgan_config *c = &d->cfg;
   clgan_profile_region(d->ctx, "augment");
   *in = d->aug_x;
-  return clgan_augment_forward(d->ctx, c->augment, d->aug.p, d->aug.seed, d->aug.counter++,
-                               c->channels, c->batch, c->image_size, c->image_size, x, d->aug_x,
+  return clgan_augment_forward(d->ctx, &d->aug_plan, d->aug.seed, d->aug.counter++,
+                               clgan_buf_at(d->loss, LOSS_ADA + CLGAN_ADA_P), x, d->aug_x,
                                d->aug_work);
 }
 
@@ -105,8 +104,8 @@ static clgan_status d_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise) {
   clgan_status st = d_input(d, real, &pd.input);
   if (st == CLGAN_OK) st = d_forward_loss(d, &pd, 1.0f - d->cfg.label_smooth, LOSS_D_REAL);
   if (st == CLGAN_OK && d->cfg.ada)
-    st = clgan_sign_mean(d->ctx, (size_t)d->cfg.batch, graph_output(dg),
-                         clgan_buf_at(d->loss, LOSS_SIGN_REAL));
+    st = clgan_ada_sign_mean(d->ctx, &d->ada_plan, graph_output(dg),
+                             clgan_buf_at(d->loss, LOSS_SIGN_REAL));
   if (st == CLGAN_OK) st = graph_backward(dg, &pd, &first);
   if (st == CLGAN_OK) st = graph_forward(gg, &pg);
   if (st == CLGAN_OK) st = d_input(d, clgan_dcgan_fake(d), &pd.input);
@@ -128,8 +127,8 @@ static clgan_status g_step(clgan_dcgan *d, clgan_buf noise) {
   if (st == CLGAN_OK) st = graph_backward(dg, &pd, &through_d);
   int cur = through_d.cur;
   if (st == CLGAN_OK && c->augment) {
-    st = clgan_augment_backward(d->ctx, c->augment, c->channels, c->batch, c->image_size,
-                                c->image_size, d->aug_work, d->grad_buf[cur], d->grad_buf[1 - cur]);
+    st = clgan_augment_backward(d->ctx, &d->aug_plan, d->aug_work, d->grad_buf[cur],
+                                d->grad_buf[1 - cur]);
     cur = 1 - cur;
   }
   /* the gradient of fake is G's output gradient: hand over the ping-pong */
@@ -148,7 +147,7 @@ static clgan_status g_step(clgan_dcgan *d, clgan_buf noise) {
 
 static clgan_status read_stats(clgan_dcgan *d, int skipped, clgan_dcgan_stats *stats) {
   float l[LOSS_FLOATS] = {0};
-  clgan_status st = clgan_buf_read(d->ctx, d->loss, l, d->cfg.ada ? LOSS_FLOATS : LOSS_SIGN_REAL);
+  clgan_status st = clgan_buf_read(d->ctx, d->loss, l, LOSS_FLOATS);
   if (st != CLGAN_OK) return st;
   stats->loss_d = l[LOSS_D_REAL] + l[LOSS_D_FAKE];
   stats->d_x = l[LOSS_D_REAL + 1];
@@ -156,7 +155,8 @@ static clgan_status read_stats(clgan_dcgan *d, int skipped, clgan_dcgan_stats *s
   stats->loss_g = l[LOSS_G];
   stats->d_g_z2 = l[LOSS_G + 1];
   stats->skipped = skipped;
-  stats->sign_real = l[LOSS_SIGN_REAL];
+  stats->sign_real = d->cfg.ada ? l[LOSS_SIGN_REAL] : 0.0f;
+  stats->augment_p = d->cfg.augment ? l[LOSS_ADA + CLGAN_ADA_P_STEP] : 0.0f;
   return CLGAN_OK;
 }
 
@@ -169,6 +169,11 @@ clgan_status clgan_dcgan_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise,
                     d->net[n].g.stats_floats);
   if (st == CLGAN_OK) st = d_step(d, real, noise);
   if (st == CLGAN_OK) st = g_step(d, noise);
+  /* ADA observes this step's r_t after its last augmentation (the whole step
+   * used one p), on the device */
+  if (st == CLGAN_OK && d->cfg.augment && d->cfg.ada)
+    st = clgan_ada_update(d->ctx, &d->ada_plan, clgan_buf_at(d->loss, LOSS_SIGN_REAL),
+                          clgan_buf_at(d->loss, LOSS_ADA));
   int skipped = 0;
   if (st == CLGAN_OK && d->cfg.nan_guard) st = guard_finish(d, &skipped);
   if (st == CLGAN_OK && stats) st = read_stats(d, skipped, stats);

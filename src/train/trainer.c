@@ -231,9 +231,10 @@ static clgan_status setup_state(run *r) {
   } else {
     r->ts.seed = o->seed;
     if ((st = clgan_dcgan_init_weights(r->net, o->seed)) != CLGAN_OK) return st;
-    clgan_augment_state aug = clgan_dcgan_get_augment(r->net);
+    clgan_augment_state aug;
+    if ((st = clgan_dcgan_get_augment(r->net, &aug)) != CLGAN_OK) return st;
     aug.seed = clgan_rng_stream_seed(o->seed, CLGAN_STREAM_AUGMENT, 0);
-    clgan_dcgan_set_augment(r->net, aug);
+    if ((st = clgan_dcgan_set_augment(r->net, &aug)) != CLGAN_OK) return st;
     clgan_rng_seed_stream(&r->rng, o->seed, CLGAN_STREAM_NOISE, 0);
     r->ts.fixed_count = c->batch;
     if (!(r->ts.fixed_noise = malloc(sizeof(float) * nzb)))
@@ -329,7 +330,7 @@ static void pace_step(pace *p, int last, int batch) {
   }
 }
 
-/* After the step of iteration it (0-based): the log row, ADA, the grid, the
+/* After the step of iteration it (0-based): the log row, the grid, the
  * evaluation, the callback and the checkpoint. *stop: the callback asked. */
 static clgan_status after_step(run *r, long it, long start, const clgan_dcgan_stats *s,
                                double rate, clgan_train_callback cb, void *user, int *stop) {
@@ -337,12 +338,8 @@ static clgan_status after_step(run *r, long it, long start, const clgan_dcgan_st
   const clgan_dcgan_config *c = &r->cfg;
   long done = it + 1;
   clgan_status st;
-  clgan_augment_state aug = clgan_dcgan_get_augment(r->net);
-  rundir_log(&r->dir, it, it / r->ipe, s, rate, c->augment ? aug.p : 0.0f);
-  if (c->augment && c->ada) {
-    clgan_ada_observe(&aug, s->sign_real, c->ada_target, c->batch);
-    clgan_dcgan_set_augment(r->net, aug);
-  }
+  /* ADA updates p on the device within the step; s->augment_p is the p it used */
+  rundir_log(&r->dir, it, it / r->ipe, s, rate, s->augment_p);
   char note[80] = "";
   int sample = opts->sample_every > 0 && (done % opts->sample_every == 0 || done == r->total);
   if (sample) {
@@ -366,7 +363,7 @@ static clgan_status after_step(run *r, long it, long start, const clgan_dcgan_st
                               .img_per_s = rate,
                               .eta_seconds = rate > 0 ? (double)(r->total - done) * c->batch / rate : 0,
                               .note = sample ? note : NULL,
-                              .augment_p = c->ada ? clgan_dcgan_get_augment(r->net).p : -1.0f,
+                              .augment_p = c->ada ? s->augment_p : -1.0f,
                               .model = r->net,
                               .eval = evaluated ? &rep : NULL};
     *stop = cb(user, &p);
