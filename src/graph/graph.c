@@ -111,6 +111,18 @@ clgan_status graph_build(const clgan_dcgan_config *cfg, clgan_net which, graph *
   return st;
 }
 
+clgan_status graph_plan(clgan_ctx *ctx, graph *g) {
+  clgan_status st = CLGAN_OK;
+  for (int i = 0; i < g->nlayers && st == CLGAN_OK; i++) {
+    graph_layer *l = &g->layers[i];
+    if (l->bn)
+      st = clgan_bn_plan_make(ctx, l->act, &l->bn_plan);
+    else if (l->act != CLGAN_ACT_NONE)
+      st = clgan_act_plan_make(ctx, l->act, &l->act_plan);
+  }
+  return st;
+}
+
 static clgan_buf at(clgan_buf arena, size_t off) { return clgan_buf_at(arena, off); }
 
 clgan_status graph_forward(const graph *g, const graph_pass *p, clgan_buf x) {
@@ -125,18 +137,18 @@ clgan_status graph_forward(const graph *g, const graph_pass *p, clgan_buf x) {
                        : clgan_conv2d_forward(p->ctx, &l->shape, in, w, l->z, p->col);
     size_t m = (size_t)l->shape.n * l->out_hw * l->out_hw;
     if (st == CLGAN_OK && l->bn && p->bn_eval)
-      st = clgan_batchnorm_forward_eval(p->ctx, l->out_c, m, l->z, at(p->params, l->gamma_off),
-                                        at(p->params, l->beta_off), at(p->stats, l->rmean_off),
-                                        at(p->stats, l->rvar_off), p->bn_eps, l->y, l->act,
-                                        p->slope);
+      st = clgan_batchnorm_forward_eval(p->ctx, &l->bn_plan, l->out_c, m, l->z,
+                                        at(p->params, l->gamma_off), at(p->params, l->beta_off),
+                                        at(p->stats, l->rmean_off), at(p->stats, l->rvar_off),
+                                        p->bn_eps, l->y, p->slope);
     else if (st == CLGAN_OK && l->bn)
-      st = clgan_batchnorm_forward_train(p->ctx, l->out_c, m, l->z, at(p->params, l->gamma_off),
-                                         at(p->params, l->beta_off), l->y, l->save_mean,
-                                         l->save_invstd, at(p->stats, l->rmean_off),
-                                         at(p->stats, l->rvar_off), p->bn_momentum, p->bn_eps,
-                                         l->act, p->slope);
+      st = clgan_batchnorm_forward_train(p->ctx, &l->bn_plan, l->out_c, m, l->z,
+                                         at(p->params, l->gamma_off), at(p->params, l->beta_off),
+                                         l->y, l->save_mean, l->save_invstd,
+                                         at(p->stats, l->rmean_off), at(p->stats, l->rvar_off),
+                                         p->bn_momentum, p->bn_eps, p->slope);
     else if (st == CLGAN_OK && l->act != CLGAN_ACT_NONE)
-      st = clgan_act_forward(p->ctx, l->act, p->slope, (size_t)l->out_c * m, l->z, l->y);
+      st = clgan_act_forward(p->ctx, &l->act_plan, p->slope, (size_t)l->out_c * m, l->z, l->y);
     in = l->y;
   }
   return st;
@@ -158,14 +170,14 @@ clgan_status graph_backward(const graph *g, const graph_pass *p, clgan_buf x, in
       clgan_buf dz = p->grad_buf[1 - *cur];
       clgan_buf dgamma = param_grads ? at(p->grads, l->gamma_off) : p->discard;
       clgan_buf dbeta = param_grads ? at(p->grads, l->beta_off) : at(p->discard, l->out_c);
-      st = clgan_batchnorm_backward(p->ctx, l->out_c, m, l->z, l->y, dy,
+      st = clgan_batchnorm_backward(p->ctx, &l->bn_plan, l->out_c, m, l->z, l->y, dy,
                                     at(p->params, l->gamma_off), l->save_mean, l->save_invstd,
-                                    dz, dgamma, dbeta, param_grads ? accumulate : 0, l->act,
-                                    p->slope);
+                                    dz, dgamma, dbeta, param_grads ? accumulate : 0, p->slope);
       *cur = 1 - *cur;
       dy = dz;
     } else if (l->act != CLGAN_ACT_NONE) {
-      st = clgan_act_backward(p->ctx, l->act, p->slope, (size_t)l->out_c * m, l->y, dy, dy);
+      st = clgan_act_backward(p->ctx, &l->act_plan, p->slope, (size_t)l->out_c * m, l->y, dy,
+                              dy);
     }
     clgan_buf in = i > 0 ? g->layers[i - 1].y : x;
     clgan_buf w = at(p->params, l->w_off);

@@ -27,6 +27,9 @@ typedef struct graph_layer {
   clgan_buf z;             /* conv output, kept for BatchNorm backward */
   clgan_buf y;             /* BN + activation output; same as z without BN */
   clgan_buf save_mean, save_invstd; /* [out_c] batch statistics for backward */
+  /* made by graph_plan: */
+  clgan_bn_plan bn_plan;   /* BN with its fused activation (bn) */
+  clgan_act_plan act_plan; /* the activation alone (no bn, act != NONE) */
 } graph_layer;
 
 typedef struct graph {
@@ -43,6 +46,10 @@ typedef struct graph {
 /* Derives G or D from cfg; returns INVALID (with a message) for sizes or
  * widths the recipe does not allow. */
 clgan_status graph_build(const clgan_dcgan_config *cfg, clgan_net which, graph *g);
+
+/* Makes the plans of the layers' BatchNorm and activation ops on ctx (before
+ * the first pass). */
+clgan_status graph_plan(clgan_ctx *ctx, graph *g);
 
 /* Everything a pass needs besides the graph's own bound buffers. */
 typedef struct graph_pass {

@@ -31,6 +31,11 @@ struct clgan_dcgan {
   clgan_augment_state aug;
   clgan_buf stats_backup[2]; /* nan_guard: running statistics before the step */
   size_t device_bytes;
+  /* the plans of the step's ops besides the layers' (made in create) */
+  clgan_bce_plan bce;     /* over D's batch of logits */
+  clgan_adam_plan adam;   /* guarded with nan_guard */
+  clgan_guard_plan guard_plan;
+  clgan_ema_plan ema;
 };
 
 clgan_dcgan_config clgan_dcgan_default_config(void) {
@@ -91,6 +96,17 @@ static clgan_status init_arenas(clgan_dcgan *d, net_state *s) {
   return st;
 }
 
+/* Every kernel of a step's ops, created (and every variant chosen) now. */
+static clgan_status make_plans(clgan_dcgan *d) {
+  clgan_status st = CLGAN_OK;
+  for (int n = 0; n < 2 && st == CLGAN_OK; n++) st = graph_plan(d->ctx, &d->net[n].g);
+  if (st == CLGAN_OK) st = clgan_bce_plan_make(d->ctx, (size_t)d->cfg.batch, &d->bce);
+  if (st == CLGAN_OK) st = clgan_adam_plan_make(d->ctx, d->cfg.nan_guard, &d->adam);
+  if (st == CLGAN_OK && d->cfg.nan_guard) st = clgan_guard_plan_make(d->ctx, &d->guard_plan);
+  if (st == CLGAN_OK && d->net[CLGAN_NET_G].has_ema) st = clgan_ema_plan_make(d->ctx, &d->ema);
+  return st;
+}
+
 clgan_status clgan_dcgan_create(clgan_ctx *ctx, const clgan_dcgan_config *cfg, clgan_dcgan **out) {
   *out = NULL;
   clgan_dcgan *d = calloc(1, sizeof *d);
@@ -140,6 +156,7 @@ clgan_status clgan_dcgan_create(clgan_ctx *ctx, const clgan_dcgan_config *cfg, c
     for (int n = 0; n < 2 && st == CLGAN_OK; n++)
       st = alloc(d, d->net[n].g.stats_floats, &d->stats_backup[n]);
   }
+  if (st == CLGAN_OK) st = make_plans(d);
   if (st == CLGAN_OK) st = clgan_ctx_finish(ctx);
   if (st != CLGAN_OK) {
     clgan_dcgan_destroy(d);
@@ -340,7 +357,7 @@ static clgan_status d_forward_loss(clgan_dcgan *d, const graph_pass *p, clgan_bu
   clgan_status st = graph_forward(dg, p, in);
   if (st != CLGAN_OK) return st;
   clgan_profile_region(d->ctx, "loss"); /* profiling region for clgan bench */
-  return clgan_bce_logits(d->ctx, (size_t)d->cfg.batch, dg->layers[dg->nlayers - 1].z, target,
+  return clgan_bce_logits(d->ctx, &d->bce, dg->layers[dg->nlayers - 1].z, target,
                           clgan_buf_at(d->loss, (size_t)slot), d->grad_buf[0], 1.0f);
 }
 
@@ -350,17 +367,17 @@ static clgan_status adam(clgan_dcgan *d, clgan_net which, float lr) {
   s->adam_step++;
   /* profiling region for clgan bench (no-op unless profiling) */
   clgan_profile_region(d->ctx, which == CLGAN_NET_G ? "G update" : "D update");
-  if (!d->cfg.nan_guard)
-    return clgan_adam_step(d->ctx, &ap, s->adam_step, s->g.param_floats,
-                           s->arena[CLGAN_ARENA_PARAM], s->arena[CLGAN_ARENA_GRAD],
-                           s->arena[CLGAN_ARENA_ADAM_M], s->arena[CLGAN_ARENA_ADAM_V]);
   /* the guard: flag non-finite gradients, and the update skips itself */
-  clgan_buf flag = clgan_buf_at(d->guard, (size_t)which);
-  clgan_status st = clgan_nonfinite_flag(d->ctx, s->g.param_floats, s->arena[CLGAN_ARENA_GRAD], flag);
-  if (st != CLGAN_OK) return st;
-  return clgan_adam_step_guarded(d->ctx, &ap, s->adam_step, s->g.param_floats,
-                                 s->arena[CLGAN_ARENA_PARAM], s->arena[CLGAN_ARENA_GRAD],
-                                 s->arena[CLGAN_ARENA_ADAM_M], s->arena[CLGAN_ARENA_ADAM_V], flag);
+  clgan_buf flag = {NULL, 0};
+  if (d->cfg.nan_guard) {
+    flag = clgan_buf_at(d->guard, (size_t)which);
+    clgan_status st = clgan_nonfinite_flag(d->ctx, &d->guard_plan, s->g.param_floats,
+                                           s->arena[CLGAN_ARENA_GRAD], flag);
+    if (st != CLGAN_OK) return st;
+  }
+  return clgan_adam_step(d->ctx, &d->adam, &ap, s->adam_step, s->g.param_floats,
+                         s->arena[CLGAN_ARENA_PARAM], s->arena[CLGAN_ARENA_GRAD],
+                         s->arena[CLGAN_ARENA_ADAM_M], s->arena[CLGAN_ARENA_ADAM_V], flag);
 }
 
 /* nan_guard, after the step: read the flags; a skipped update keeps its Adam
@@ -434,7 +451,7 @@ clgan_status clgan_dcgan_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise,
   }
   if (st == CLGAN_OK) st = adam(d, CLGAN_NET_G, d->cfg.lr_g);
   if (st == CLGAN_OK && d->net[CLGAN_NET_G].has_ema)
-    st = clgan_ema_update(d->ctx, d->net[CLGAN_NET_G].g.param_floats,
+    st = clgan_ema_update(d->ctx, &d->ema, d->net[CLGAN_NET_G].g.param_floats,
                           d->net[CLGAN_NET_G].arena[CLGAN_ARENA_EMA],
                           d->net[CLGAN_NET_G].arena[CLGAN_ARENA_PARAM], d->cfg.ema_decay);
   int skipped = 0;
