@@ -6,7 +6,7 @@
  * x/y and dy/dx may be the same array: each work-item reads, then writes,
  * its own index. */
 
-#define ACT_KERNEL_PAIR(NAME, FWD, BWD)                                      \
+#define ACT_KERNEL_PAIR(NAME, FWD, BWD)                                       \
   __kernel void NAME##_forward(__global const float *x, uint xoff,            \
                                __global float *y, uint yoff, uint n,          \
                                float slope) {                                 \
