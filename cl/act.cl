@@ -6,7 +6,7 @@
  * x/y and dy/dx may be the same array: each work-item reads, then writes,
  * its own index. */
 
-#define CLGAN_ACT_KERNELS(NAME, FWD, BWD)                                      \
+#define ACT_KERNEL_PAIR(NAME, FWD, BWD)                                       \
   __kernel void NAME##_forward(__global const float *x, uint xoff,            \
                                __global float *y, uint yoff, uint n,          \
                                float slope) {                                 \
@@ -28,8 +28,8 @@
     dx[dxoff + i] = (BWD);                                                    \
   }
 
-CLGAN_ACT_KERNELS(act_none, v, g)
-CLGAN_ACT_KERNELS(act_relu, v < 0.0f ? 0.0f : v, o > 0.0f ? g : 0.0f)
-CLGAN_ACT_KERNELS(act_leaky_relu, v > 0.0f ? v : v * slope, o > 0.0f ? g : g * slope)
-CLGAN_ACT_KERNELS(act_tanh, tanh(v), g * (1.0f - o * o))
-CLGAN_ACT_KERNELS(act_sigmoid, 1.0f / (1.0f + exp(-v)), g * (1.0f - o) * o)
+ACT_KERNEL_PAIR(act_none, v, g)
+ACT_KERNEL_PAIR(act_relu, v < 0.0f ? 0.0f : v, o > 0.0f ? g : 0.0f)
+ACT_KERNEL_PAIR(act_leaky_relu, v > 0.0f ? v : v * slope, o > 0.0f ? g : g * slope)
+ACT_KERNEL_PAIR(act_tanh, tanh(v), g * (1.0f - o * o))
+ACT_KERNEL_PAIR(act_sigmoid, 1.0f / (1.0f + exp(-v)), g * (1.0f - o) * o)

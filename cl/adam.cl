@@ -8,7 +8,7 @@
  * unfused float arithmetic exactly. */
 #pragma OPENCL FP_CONTRACT OFF
 /* Built with -DCLGAN_ADAM_GUARD it takes a flag and does nothing when it is
- * set (clgan_adam_step_guarded). */
+ * set (a guarded clgan_adam_plan). */
 
 __kernel void adam_step(__global float *p, uint poff, __global const float *g,
                         uint goff, __global float *m, uint moff,

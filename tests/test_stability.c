@@ -8,6 +8,10 @@
 #include "test_util.h"
 
 START_TEST(test_nonfinite_flag) {
+  clgan_guard_plan plan;
+  TU_OK(clgan_guard_plan_make(tu_ctx(), &plan));
+  ck_assert_msg(plan.local >= 1 && plan.local <= 256 && (plan.local & (plan.local - 1)) == 0,
+                "guard work-group %zu", plan.local);
   size_t sizes[] = {1, 7, 1000, 70001};
   for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
     size_t n = sizes[si];
@@ -15,7 +19,7 @@ START_TEST(test_nonfinite_flag) {
     tu_fill_uniform(x, n + 5, 3, -1e30f, 1e30f);
     clgan_buf b = tu_upload(x, n + 5), flag = tu_upload(NULL, 3);
     float f[3];
-    TU_OK(clgan_nonfinite_flag(tu_ctx(), n, b, clgan_buf_at(flag, 1)));
+    TU_OK(clgan_nonfinite_flag(tu_ctx(), &plan, n, b, clgan_buf_at(flag, 1)));
     TU_OK(clgan_buf_read(tu_ctx(), flag, f, 3));
     ck_assert_float_eq(f[1], 0.0f);
     const float bad[2] = {NAN, -INFINITY};
@@ -25,7 +29,7 @@ START_TEST(test_nonfinite_flag) {
       float keep = x[at];
       x[at] = bad[k];
       TU_OK(clgan_buf_write(tu_ctx(), b, x, n));
-      TU_OK(clgan_nonfinite_flag(tu_ctx(), n, b, clgan_buf_at(flag, 1)));
+      TU_OK(clgan_nonfinite_flag(tu_ctx(), &plan, n, b, clgan_buf_at(flag, 1)));
       TU_OK(clgan_buf_read(tu_ctx(), flag, f, 3));
       ck_assert_msg(f[1] == 1.0f, "n %zu: %g at %zu not flagged", n, (double)bad[k], at);
       ck_assert_float_eq(f[0], 0.0f); /* neighbours untouched */
@@ -36,7 +40,7 @@ START_TEST(test_nonfinite_flag) {
     float nan = NAN;
     TU_OK(clgan_buf_write(tu_ctx(), clgan_buf_at(b, n), &nan, 1));
     TU_OK(clgan_buf_write(tu_ctx(), b, x, n));
-    TU_OK(clgan_nonfinite_flag(tu_ctx(), n, b, flag));
+    TU_OK(clgan_nonfinite_flag(tu_ctx(), &plan, n, b, flag));
     TU_OK(clgan_buf_read(tu_ctx(), flag, f, 1));
     ck_assert_float_eq(f[0], 0.0f);
     clgan_buf_release(&b);
@@ -52,11 +56,15 @@ START_TEST(test_guarded_adam_and_ema) {
   tu_fill_normal(p, N, 1, 0, 1);
   tu_fill_normal(g, N, 2, 0, 0.1f);
   clgan_adam_params ap = {2e-4f, 0.5f, 0.999f, 1e-8f};
-  clgan_buf p1 = tu_upload(p, N), g1 = tu_upload(g, N), m1 = tu_upload(zero, N), v1 = tu_upload(zero, N);
+  clgan_buf p1 = tu_upload(p, N), g1 = tu_upload(g, N), m1 = tu_upload(zero, N),
+            v1 = tu_upload(zero, N);
   clgan_buf p2 = tu_upload(p, N), m2 = tu_upload(zero, N), v2 = tu_upload(zero, N);
   float on = 1.0f, off = 0.0f;
-  clgan_buf skip = tu_upload(&on, 1);
-  TU_OK(clgan_adam_step_guarded(tu_ctx(), &ap, 1, N, p2, g1, m2, v2, skip));
+  clgan_buf skip = tu_upload(&on, 1), none = {0};
+  clgan_adam_plan plain, guarded;
+  TU_OK(clgan_adam_plan_make(tu_ctx(), 0, &plain));
+  TU_OK(clgan_adam_plan_make(tu_ctx(), 1, &guarded));
+  TU_OK(clgan_adam_step(tu_ctx(), &guarded, &ap, 1, N, p2, g1, m2, v2, skip));
   float *q = tu_download(p2, N);
   ck_assert_mem_eq(q, p, sizeof p); /* skipped: nothing moved */
   free(q);
@@ -64,17 +72,20 @@ START_TEST(test_guarded_adam_and_ema) {
   ck_assert_mem_eq(q, zero, sizeof zero);
   free(q);
   TU_OK(clgan_buf_write(tu_ctx(), skip, &off, 1));
-  TU_OK(clgan_adam_step_guarded(tu_ctx(), &ap, 1, N, p2, g1, m2, v2, skip));
-  TU_OK(clgan_adam_step(tu_ctx(), &ap, 1, N, p1, g1, m1, v1));
+  TU_OK(clgan_adam_step(tu_ctx(), &guarded, &ap, 1, N, p2, g1, m2, v2, skip));
+  TU_OK(clgan_adam_step(tu_ctx(), &plain, &ap, 1, N, p1, g1, m1, v1, none));
   float *a = tu_download(p1, N), *b = tu_download(p2, N);
   ck_assert_mem_eq(a, b, sizeof p); /* not skipped: exactly the plain update */
   /* EMA: ema = 0.9 ema + 0.1 p */
   clgan_buf e = tu_upload(p, N);
-  TU_OK(clgan_ema_update(tu_ctx(), N, e, p1, 0.9f));
+  clgan_ema_plan ema;
+  TU_OK(clgan_ema_plan_make(tu_ctx(), &ema));
+  TU_OK(clgan_ema_update(tu_ctx(), &ema, N, e, p1, 0.9f));
   float *ev = tu_download(e, N), want[N];
   for (int i = 0; i < N; i++) want[i] = 0.9f * p[i] + 0.1f * a[i];
   TU_ASSERT_CLOSE("ema", ev, want, N, 1e-6, 1e-7);
-  ck_assert_int_eq(clgan_ema_update(tu_ctx(), N, e, p1, 1.5f), CLGAN_ERR_INVALID);
+  ck_assert_int_eq(clgan_ema_update(tu_ctx(), &ema, N, e, p1, 1.5f), CLGAN_ERR_INVALID);
+  ck_assert_int_eq(clgan_ema_update(tu_ctx(), NULL, N, e, p1, 0.5f), CLGAN_ERR_INVALID);
   free(a);
   free(b);
   free(ev);
@@ -167,7 +178,8 @@ START_TEST(test_label_smoothing_and_ema) {
   ck_assert_uint_eq(ng, clgan_dcgan_arena_floats(b, CLGAN_NET_G, CLGAN_ARENA_PARAM));
   TU_OK(clgan_dcgan_init_weights(a, 9));
   TU_OK(clgan_dcgan_init_weights(b, 9));
-  float *g0 = arena(b, CLGAN_NET_G, CLGAN_ARENA_EMA), *p0 = arena(b, CLGAN_NET_G, CLGAN_ARENA_PARAM);
+  float *g0 = arena(b, CLGAN_NET_G, CLGAN_ARENA_EMA),
+        *p0 = arena(b, CLGAN_NET_G, CLGAN_ARENA_PARAM);
   ck_assert_mem_eq(g0, p0, ng * 4); /* the average starts at the initial weights */
   clgan_dcgan_stats sa, sb;
   one_step(a, 0, &sa);
@@ -176,7 +188,8 @@ START_TEST(test_label_smoothing_and_ema) {
   /* smoothing only changes the real half of D's loss: -0.9 log D(x) - 0.1 log(1 - D(x)) per image;
    * the mean over logits is checked against the plain loss's real part through D(x) bounds */
   ck_assert_msg(fabsf(sa.loss_d - sb.loss_d) > 1e-4f, "label smoothing had no effect");
-  float *p1 = arena(b, CLGAN_NET_G, CLGAN_ARENA_PARAM), *e1 = arena(b, CLGAN_NET_G, CLGAN_ARENA_EMA);
+  float *p1 = arena(b, CLGAN_NET_G, CLGAN_ARENA_PARAM),
+        *e1 = arena(b, CLGAN_NET_G, CLGAN_ARENA_EMA);
   float *want = tu_malloc(ng * sizeof(float));
   float d = clgan_ema_decay_at(0.75f, 1); /* the ramp: min(0.75, 2 / 11) */
   for (size_t i = 0; i < ng; i++) want[i] = d * p0[i] + (1.0f - d) * p1[i];

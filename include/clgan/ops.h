@@ -122,90 +122,153 @@ clgan_status clgan_col2im(clgan_ctx *ctx, const clgan_conv_shape *s,
                           clgan_buf col, clgan_buf img);
 
 /* ---- Data ---------------------------------------------------------------- */
+/* Plans (here and in the sections below): each op family has one, made by
+ * clgan_<op>_plan_make before the first step. It holds the kernels its
+ * launches use (borrowed from the context, which owns and releases them: a
+ * plain struct with nothing to destroy) and every variant choice (work-group
+ * sizes). All kernel lookups and tuning reads happen there; launches take
+ * the plan and look nothing up. A plan is only valid on its own context. */
+typedef struct clgan_gather_plan {
+  cl_kernel kernel; /* gather_batch (cl/gather.cl) */
+} clgan_gather_plan;
+
+clgan_status clgan_gather_plan_make(clgan_ctx *ctx, clgan_gather_plan *out);
+
 /* out [c, n, hw] = images[order[first + b]] for b < n, where images is
  * [count][c][hw] floats and order holds int image indices (an epoch's
  * permutation), both resident on the device. */
-clgan_status clgan_gather_batch(clgan_ctx *ctx, cl_mem images, cl_mem order, size_t first, int n,
-                                int c, int hw, clgan_buf out);
+clgan_status clgan_gather_batch(clgan_ctx *ctx, const clgan_gather_plan *plan, cl_mem images,
+                                cl_mem order, size_t first, int n, int c, int hw,
+                                clgan_buf out);
 
 /* ---- Activations -------------------------------------------------------- */
 /* clgan_act (CLGAN_ACT_NONE, RELU, LEAKY_RELU, TANH, SIGMOID) is defined in
  * clgan/kernel_abi.h, shared with the kernels. */
+typedef struct clgan_act_plan {
+  clgan_act act;
+  cl_kernel forward, backward; /* act_<name>_forward / _backward (cl/act.cl) */
+} clgan_act_plan;
 
-/* y = act(x); y may equal x. */
-clgan_status clgan_act_forward(clgan_ctx *ctx, clgan_act act, float slope,
+/* The plan of one activation; INVALID for an unknown one. */
+clgan_status clgan_act_plan_make(clgan_ctx *ctx, clgan_act act, clgan_act_plan *out);
+
+/* y = act(x) over count floats; y may equal x. */
+clgan_status clgan_act_forward(clgan_ctx *ctx, const clgan_act_plan *plan, float slope,
                                size_t count, clgan_buf x, clgan_buf y);
 /* dx = dy * act'(.) computed from the *output* y (every act here allows it);
  * dx may equal dy. */
-clgan_status clgan_act_backward(clgan_ctx *ctx, clgan_act act, float slope,
-                                size_t count, clgan_buf y, clgan_buf dy,
-                                clgan_buf dx);
+clgan_status clgan_act_backward(clgan_ctx *ctx, const clgan_act_plan *plan, float slope,
+                                size_t count, clgan_buf y, clgan_buf dy, clgan_buf dx);
 
 /* ---- BatchNorm2d -------------------------------------------------------- */
+/* The kernels of BatchNorm with one fused activation, and their work-group
+ * sizes: one work-group per channel, a power of two. The context's
+ * tuning.bn_local when set (a power of two each kernel allows, else
+ * INVALID); otherwise 1 on CPUs (a work-item streams its row contiguously;
+ * with PoCL 256 interleaved work-items are ~5x slower, the channels give the
+ * parallelism) and on GPUs the largest power of two <= 256 the device and
+ * the kernel allow (work-items stride the row together, coalesced). */
+typedef struct clgan_bn_plan {
+  clgan_act act;
+  cl_kernel forward_train, forward_eval, backward; /* cl/batchnorm.cl */
+  size_t train_local, eval_local, backward_local;
+} clgan_bn_plan;
+
+clgan_status clgan_bn_plan_make(clgan_ctx *ctx, clgan_act act, clgan_bn_plan *out);
+
 /* Training mode over x [c, m] (m = n*h*w): batch mean and biased variance
  * normalise; save_mean/save_invstd [c] keep them for backward; running_mean
- * and running_var [c] are updated as PyTorch does (momentum, unbiased var).
- * y = gamma * (x - mean) * invstd + beta, then the fused activation. */
+ * and running_var [c] are updated as PyTorch does (momentum, unbiased var;
+ * both null mems: no running statistics).
+ * y = gamma * (x - mean) * invstd + beta, then the plan's activation. */
 clgan_status clgan_batchnorm_forward_train(
-    clgan_ctx *ctx, int c, size_t m, clgan_buf x, clgan_buf gamma,
+    clgan_ctx *ctx, const clgan_bn_plan *plan, int c, size_t m, clgan_buf x, clgan_buf gamma,
     clgan_buf beta, clgan_buf y, clgan_buf save_mean, clgan_buf save_invstd,
-    clgan_buf running_mean, clgan_buf running_var, float momentum, float eps,
-    clgan_act act, float slope);
+    clgan_buf running_mean, clgan_buf running_var, float momentum, float eps, float slope);
 /* Evaluation mode: normalise with the running statistics. */
-clgan_status clgan_batchnorm_forward_eval(clgan_ctx *ctx, int c, size_t m,
-                                          clgan_buf x, clgan_buf gamma,
+clgan_status clgan_batchnorm_forward_eval(clgan_ctx *ctx, const clgan_bn_plan *plan, int c,
+                                          size_t m, clgan_buf x, clgan_buf gamma,
                                           clgan_buf beta, clgan_buf running_mean,
-                                          clgan_buf running_var, float eps,
-                                          clgan_buf y, clgan_act act,
+                                          clgan_buf running_var, float eps, clgan_buf y,
                                           float slope);
-/* Backward of the training-mode forward with its fused activation: x is the
+/* Backward of the training-mode forward with the plan's activation: x is the
  * BN input, y the forward's output (after the activation; may be a null mem
  * with CLGAN_ACT_NONE), dy the gradient at y. Applies dy * act'(y) as
  * clgan_act_backward does, on the fly, so no separate pass is needed; dy is
  * only read. dx [c, m] overwritten (may equal dy); dgamma/dbeta (+)=; a null
  * mem skips that output. */
-clgan_status clgan_batchnorm_backward(clgan_ctx *ctx, int c, size_t m,
-                                      clgan_buf x, clgan_buf y, clgan_buf dy,
+clgan_status clgan_batchnorm_backward(clgan_ctx *ctx, const clgan_bn_plan *plan, int c,
+                                      size_t m, clgan_buf x, clgan_buf y, clgan_buf dy,
                                       clgan_buf gamma, clgan_buf save_mean,
-                                      clgan_buf save_invstd, clgan_buf dx,
-                                      clgan_buf dgamma, clgan_buf dbeta,
-                                      int accumulate, clgan_act act,
-                                      float slope);
+                                      clgan_buf save_invstd, clgan_buf dx, clgan_buf dgamma,
+                                      clgan_buf dbeta, int accumulate, float slope);
 
 /* ---- Loss ---------------------------------------------------------------- */
-/* Binary cross-entropy with mean reduction over `count` logits, computed
- * stably from the logit (max(x,0) - x*t + log1p(exp(-|x|))), against the
- * constant target t. out[0] = loss, out[1] = mean sigmoid(x) (D(x)).
- * dlogits = scale * (sigmoid(x) - t) / count; pass a null mem to skip it. */
-clgan_status clgan_bce_logits(clgan_ctx *ctx, size_t count, clgan_buf logits,
-                              float target, clgan_buf out, clgan_buf dlogits,
-                              float scale);
+/* BCE over a fixed number of logits in one work-group: a power of two, <=
+ * 256, <= what device and kernel allow, no larger than needed to give every
+ * work-item a logit (the reduction's order, hence its rounding, follows). */
+typedef struct clgan_bce_plan {
+  cl_kernel kernel; /* bce_logits (cl/loss.cl) */
+  size_t count;     /* logits per call */
+  size_t local;
+} clgan_bce_plan;
+
+/* INVALID for count 0. */
+clgan_status clgan_bce_plan_make(clgan_ctx *ctx, size_t count, clgan_bce_plan *out);
+
+/* Binary cross-entropy with mean reduction over the plan's `count` logits,
+ * computed stably from the logit (max(x,0) - x*t + log1p(exp(-|x|))),
+ * against the constant target t. out[0] = loss, out[1] = mean sigmoid(x)
+ * (D(x)). dlogits = scale * (sigmoid(x) - t) / count; pass a null mem to
+ * skip it. */
+clgan_status clgan_bce_logits(clgan_ctx *ctx, const clgan_bce_plan *plan, clgan_buf logits,
+                              float target, clgan_buf out, clgan_buf dlogits, float scale);
 
 /* ---- Adam ------------------------------------------------------------------ */
 typedef struct clgan_adam_params {
   float lr, beta1, beta2, eps;
 } clgan_adam_params;
 
-/* One Adam update (PyTorch semantics, bias correction, no weight decay) of
- * `count` parameters; `step` is the 1-based step number after this update. */
-clgan_status clgan_adam_step(clgan_ctx *ctx, const clgan_adam_params *p,
-                             long step, size_t count, clgan_buf param,
-                             clgan_buf grad, clgan_buf m, clgan_buf v);
+typedef struct clgan_adam_plan {
+  cl_kernel kernel; /* adam_step (cl/adam.cl), built with -DCLGAN_ADAM_GUARD if guarded */
+  int guarded;
+} clgan_adam_plan;
 
-/* The same, but doing nothing when skip[0] != 0 (set by clgan_nonfinite_flag):
- * the NaN/Inf guard skips a bad step without a round trip to the host. */
-clgan_status clgan_adam_step_guarded(clgan_ctx *ctx, const clgan_adam_params *p,
-                                     long step, size_t count, clgan_buf param,
-                                     clgan_buf grad, clgan_buf m, clgan_buf v,
-                                     clgan_buf skip);
+/* guarded: the update reads a skip flag (the NaN/Inf guard). */
+clgan_status clgan_adam_plan_make(clgan_ctx *ctx, int guarded, clgan_adam_plan *out);
+
+/* One Adam update (PyTorch semantics, bias correction, no weight decay) of
+ * `count` parameters; `step` is the 1-based step number after this update.
+ * With a guarded plan it does nothing when skip[0] != 0 (set by
+ * clgan_nonfinite_flag): the guard skips a bad step without a round trip to
+ * the host. skip is required with a guarded plan and must be a null mem
+ * otherwise. */
+clgan_status clgan_adam_step(clgan_ctx *ctx, const clgan_adam_plan *plan,
+                             const clgan_adam_params *p, long step, size_t count,
+                             clgan_buf param, clgan_buf grad, clgan_buf m, clgan_buf v,
+                             clgan_buf skip);
 
 /* ---- Stability ------------------------------------------------------------ */
+typedef struct clgan_guard_plan {
+  cl_kernel kernel; /* nonfinite_any (cl/guard.cl) */
+  size_t local;     /* its one work-group: a power of two <= 256 */
+} clgan_guard_plan;
+
+clgan_status clgan_guard_plan_make(clgan_ctx *ctx, clgan_guard_plan *out);
+
 /* flag[0] = 1.0 if any of the count floats of x is NaN or infinite, else 0. */
-clgan_status clgan_nonfinite_flag(clgan_ctx *ctx, size_t count, clgan_buf x,
-                                  clgan_buf flag);
+clgan_status clgan_nonfinite_flag(clgan_ctx *ctx, const clgan_guard_plan *plan, size_t count,
+                                  clgan_buf x, clgan_buf flag);
+
+typedef struct clgan_ema_plan {
+  cl_kernel kernel; /* ema_update (cl/ema.cl) */
+} clgan_ema_plan;
+
+clgan_status clgan_ema_plan_make(clgan_ctx *ctx, clgan_ema_plan *out);
+
 /* ema = decay * ema + (1 - decay) * param over count floats. */
-clgan_status clgan_ema_update(clgan_ctx *ctx, size_t count, clgan_buf ema,
-                              clgan_buf param, float decay);
+clgan_status clgan_ema_update(clgan_ctx *ctx, const clgan_ema_plan *plan, size_t count,
+                              clgan_buf ema, clgan_buf param, float decay);
 
 #ifdef __cplusplus
 }

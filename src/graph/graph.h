@@ -45,6 +45,10 @@ typedef struct graph_node {
   size_t rmean_off, rvar_off;  /* BN_ACT: statistics arena */
   double macs;             /* multiply-adds of the forward, whole batch */
   /* made by the plan: */
+  union {
+    clgan_bn_plan bn;      /* BN_ACT */
+    clgan_act_plan act;    /* ACT */
+  } plan;
   size_t col_floats;       /* CONV, CONVT: col workspace this node needs */
   clgan_buf save_mean, save_invstd; /* BN_ACT [c]: batch statistics for backward */
 } graph_node;

@@ -2,9 +2,7 @@
 #include "graph/nodes.h"
 
 clgan_status node_act_plan(clgan_ctx *ctx, graph_node *n) {
-  (void)ctx;
-  (void)n;
-  return CLGAN_OK;
+  return clgan_act_plan_make(ctx, n->act, &n->plan.act);
 }
 
 static size_t count(const graph *g, const graph_node *n) {
@@ -14,13 +12,14 @@ static size_t count(const graph *g, const graph_node *n) {
 
 clgan_status node_act_forward(const graph *g, const graph_node *n, const graph_pass *p) {
   clgan_buf y = graph_slot_buf(g, p, n->out);
-  return clgan_act_forward(p->ctx, n->act, p->slope, count(g, n), graph_slot_buf(g, p, n->in), y);
+  return clgan_act_forward(p->ctx, &n->plan.act, p->slope, count(g, n), graph_slot_buf(g, p, n->in),
+                           y);
 }
 
 /* dx = dy * act'(y), in the same buffer. */
 clgan_status node_act_backward(const graph *g, const graph_node *n, const graph_pass *p,
                                graph_grad *gr) {
   clgan_buf dy = p->grad_buf[gr->cur];
-  return clgan_act_backward(p->ctx, n->act, p->slope, count(g, n), graph_slot_buf(g, p, n->out),
-                            dy, dy);
+  return clgan_act_backward(p->ctx, &n->plan.act, p->slope, count(g, n),
+                            graph_slot_buf(g, p, n->out), dy, dy);
 }

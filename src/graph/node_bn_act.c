@@ -4,9 +4,7 @@
 #include "graph/nodes.h"
 
 clgan_status node_bn_act_plan(clgan_ctx *ctx, graph_node *n) {
-  (void)ctx;
-  (void)n;
-  return CLGAN_OK;
+  return clgan_bn_plan_make(ctx, n->act, &n->plan.bn);
 }
 
 static size_t pixels(const graph *g, const graph_node *n) {
@@ -21,11 +19,11 @@ clgan_status node_bn_act_forward(const graph *g, const graph_node *n, const grap
   clgan_buf gamma = clgan_buf_at(p->params, n->gamma_off), beta = clgan_buf_at(p->params, n->beta_off);
   clgan_buf rmean = clgan_buf_at(p->stats, n->rmean_off), rvar = clgan_buf_at(p->stats, n->rvar_off);
   if (p->bn_eval)
-    return clgan_batchnorm_forward_eval(p->ctx, c, m, x, gamma, beta, rmean, rvar, p->bn_eps, y,
-                                        n->act, p->slope);
-  return clgan_batchnorm_forward_train(p->ctx, c, m, x, gamma, beta, y, n->save_mean,
+    return clgan_batchnorm_forward_eval(p->ctx, &n->plan.bn, c, m, x, gamma, beta, rmean, rvar,
+                                        p->bn_eps, y, p->slope);
+  return clgan_batchnorm_forward_train(p->ctx, &n->plan.bn, c, m, x, gamma, beta, y, n->save_mean,
                                        n->save_invstd, rmean, rvar, p->bn_momentum, p->bn_eps,
-                                       n->act, p->slope);
+                                       p->slope);
 }
 
 /* The activation's derivative is applied as dy is read (one pass less); the
@@ -39,9 +37,9 @@ clgan_status node_bn_act_backward(const graph *g, const graph_node *n, const gra
   clgan_buf dbeta = gr->param_grads ? clgan_buf_at(p->grads, n->beta_off)
                                     : clgan_buf_at(p->discard, (size_t)c);
   clgan_status st = clgan_batchnorm_backward(
-      p->ctx, c, pixels(g, n), graph_slot_buf(g, p, n->in), g->slots[n->out].buf, dy,
+      p->ctx, &n->plan.bn, c, pixels(g, n), graph_slot_buf(g, p, n->in), g->slots[n->out].buf, dy,
       clgan_buf_at(p->params, n->gamma_off), n->save_mean, n->save_invstd, dx, dgamma, dbeta,
-      gr->param_grads ? gr->accumulate : 0, n->act, p->slope);
+      gr->param_grads ? gr->accumulate : 0, p->slope);
   gr->cur = 1 - gr->cur;
   return st;
 }

@@ -1,22 +1,49 @@
 /* BatchNorm2d over channel rows (cl/batchnorm.cl): training forward with
- * batch statistics and running-stat update, evaluation forward, backward. */
+ * batch statistics and running-stat update, evaluation forward, backward,
+ * each with a fused activation. */
 #include <limits.h>
 
 #include "clgan/ops.h"
 #include "runtime/internal.h"
 
-/* Work-group size of the per-channel kernels. GPUs: the largest power of
- * two <= 256 that the device and this kernel allow, work-items striding the
- * row together (coalesced). CPUs: 1, so a work-item streams its row
- * contiguously (with PoCL, 256 interleaved work-items are ~5x slower here);
- * channels give the parallelism. Tests set clgan_bn_local_override (a
- * power of two the device allows) to run the GPU path on a CPU too. */
-size_t clgan_bn_local_override = 0;
+/* The backward kernel of each activation, in clgan_act order (the forwards
+ * take the activation as an argument). */
+static const char *const bn_backward_kernels[] = {
+    "bn_backward", "bn_backward_relu", "bn_backward_leaky_relu", "bn_backward_tanh",
+    "bn_backward_sigmoid"};
+_Static_assert(sizeof bn_backward_kernels / sizeof bn_backward_kernels[0] == CLGAN_ACT_COUNT,
+               "one bn_backward kernel per clgan_act");
 
-static size_t channel_local_size(clgan_ctx *ctx, cl_kernel k) {
-  if (clgan_bn_local_override) return clgan_bn_local_override;
-  if (ctx->dev.is_cpu) return 1;
-  return clgan_pow2_local(ctx, k, 256);
+/* Work-group size of a per-channel kernel (see clgan_bn_plan). */
+static clgan_status channel_local_size(clgan_ctx *ctx, cl_kernel k, size_t *out) {
+  size_t forced = ctx->tuning.bn_local, max = clgan_kernel_max_local(ctx, k);
+  if (forced) {
+    if ((forced & (forced - 1)) != 0 || forced > max)
+      return clgan_fail(CLGAN_ERR_INVALID,
+                        "BatchNorm work-group size %zu: not a power of two the device and "
+                        "kernel allow (at most %zu)",
+                        forced, max);
+    *out = forced;
+  } else {
+    *out = ctx->dev.is_cpu ? 1 : clgan_pow2_local(ctx, k, 256);
+  }
+  return CLGAN_OK;
+}
+
+clgan_status clgan_bn_plan_make(clgan_ctx *ctx, clgan_act act, clgan_bn_plan *out) {
+  if ((int)act < 0 || act >= CLGAN_ACT_COUNT)
+    return clgan_fail(CLGAN_ERR_INVALID, "batchnorm: unknown activation %d", (int)act);
+  clgan_bn_plan p = {.act = act};
+  clgan_status st = clgan_kernel_get(ctx, "batchnorm", NULL, "bn_forward_train", &p.forward_train);
+  if (st == CLGAN_OK)
+    st = clgan_kernel_get(ctx, "batchnorm", NULL, "bn_forward_eval", &p.forward_eval);
+  if (st == CLGAN_OK)
+    st = clgan_kernel_get(ctx, "batchnorm", NULL, bn_backward_kernels[act], &p.backward);
+  if (st == CLGAN_OK) st = channel_local_size(ctx, p.forward_train, &p.train_local);
+  if (st == CLGAN_OK) st = channel_local_size(ctx, p.forward_eval, &p.eval_local);
+  if (st == CLGAN_OK) st = channel_local_size(ctx, p.backward, &p.backward_local);
+  if (st == CLGAN_OK) *out = p;
+  return st;
 }
 
 static int fits_uint(clgan_buf b, size_t count) {
@@ -38,27 +65,27 @@ static clgan_status check_bufs(const char *what, const clgan_buf *bufs, const si
   return CLGAN_OK;
 }
 
-static clgan_status check_shape(const char *what, int c, size_t m, clgan_act act) {
+static clgan_status check_shape(const char *what, const clgan_bn_plan *plan, int c, size_t m) {
+  if (!plan || (int)plan->act < 0 || plan->act >= CLGAN_ACT_COUNT)
+    return clgan_fail(CLGAN_ERR_INVALID, "%s: no valid plan", what);
   if (c <= 0 || m == 0)
     return clgan_fail(CLGAN_ERR_INVALID, "%s: empty input (c %d, m %zu)", what, c, m);
   if ((size_t)c > UINT_MAX / m)
     return clgan_fail(CLGAN_ERR_INVALID, "%s: %d x %zu floats exceed 2^32", what, c, m);
-  if ((int)act < 0 || act >= CLGAN_ACT_COUNT)
-    return clgan_fail(CLGAN_ERR_INVALID, "%s: unknown activation %d", what, (int)act);
   return CLGAN_OK;
 }
 
 #define MEM(b) sizeof(cl_mem), &(b).mem
 #define OFF(u) sizeof(cl_uint), &(u)
 
-clgan_status clgan_batchnorm_forward_train(clgan_ctx *ctx, int c, size_t m, clgan_buf x,
-                                           clgan_buf gamma, clgan_buf beta, clgan_buf y,
-                                           clgan_buf save_mean, clgan_buf save_invstd,
-                                           clgan_buf running_mean, clgan_buf running_var,
-                                           float momentum, float eps, clgan_act act,
+clgan_status clgan_batchnorm_forward_train(clgan_ctx *ctx, const clgan_bn_plan *plan, int c,
+                                           size_t m, clgan_buf x, clgan_buf gamma,
+                                           clgan_buf beta, clgan_buf y, clgan_buf save_mean,
+                                           clgan_buf save_invstd, clgan_buf running_mean,
+                                           clgan_buf running_var, float momentum, float eps,
                                            float slope) {
   const char *what = "batchnorm_forward_train";
-  clgan_status st = check_shape(what, c, m, act);
+  clgan_status st = check_shape(what, plan, c, m);
   if (st != CLGAN_OK) return st;
   if (m < 2)
     return clgan_fail(CLGAN_ERR_INVALID,
@@ -73,14 +100,12 @@ clgan_status clgan_batchnorm_forward_train(clgan_ctx *ctx, int c, size_t m, clga
   if ((st = check_bufs(what, bufs, floats, optional, 8)) != CLGAN_OK) return st;
   if (!update) running_mean = running_var = save_mean; /* bound, never touched */
 
-  cl_kernel k;
-  if ((st = clgan_kernel_get(ctx, "batchnorm", NULL, "bn_forward_train", &k)) != CLGAN_OK)
-    return st;
-  size_t local = channel_local_size(ctx, k), global = local * cc;
+  cl_kernel k = plan->forward_train;
+  size_t local = plan->train_local, global = local * cc;
   cl_uint xo = (cl_uint)x.off, go = (cl_uint)gamma.off, bo = (cl_uint)beta.off,
           yo = (cl_uint)y.off, smo = (cl_uint)save_mean.off, sio = (cl_uint)save_invstd.off,
           rmo = (cl_uint)running_mean.off, rvo = (cl_uint)running_var.off, mu = (cl_uint)m;
-  cl_int upd = update, a = (cl_int)act;
+  cl_int upd = update, a = (cl_int)plan->act;
   st = clgan_set_args(k, 23, MEM(x), OFF(xo), MEM(gamma), OFF(go), MEM(beta), OFF(bo), MEM(y),
                       OFF(yo), MEM(save_mean), OFF(smo), MEM(save_invstd), OFF(sio),
                       MEM(running_mean), OFF(rmo), MEM(running_var), OFF(rvo), sizeof upd, &upd,
@@ -90,62 +115,56 @@ clgan_status clgan_batchnorm_forward_train(clgan_ctx *ctx, int c, size_t m, clga
   return clgan_launch(ctx, k, 1, &global, &local, "bn_forward_train");
 }
 
-clgan_status clgan_batchnorm_forward_eval(clgan_ctx *ctx, int c, size_t m, clgan_buf x,
-                                          clgan_buf gamma, clgan_buf beta,
-                                          clgan_buf running_mean, clgan_buf running_var,
-                                          float eps, clgan_buf y, clgan_act act, float slope) {
+clgan_status clgan_batchnorm_forward_eval(clgan_ctx *ctx, const clgan_bn_plan *plan, int c,
+                                          size_t m, clgan_buf x, clgan_buf gamma,
+                                          clgan_buf beta, clgan_buf running_mean,
+                                          clgan_buf running_var, float eps, clgan_buf y,
+                                          float slope) {
   const char *what = "batchnorm_forward_eval";
-  clgan_status st = check_shape(what, c, m, act);
+  clgan_status st = check_shape(what, plan, c, m);
   if (st != CLGAN_OK) return st;
   size_t cm = (size_t)c * m, cc = (size_t)c;
   clgan_buf bufs[6] = {x, gamma, beta, running_mean, running_var, y};
   size_t floats[6] = {cm, cc, cc, cc, cc, cm};
   if ((st = check_bufs(what, bufs, floats, NULL, 6)) != CLGAN_OK) return st;
 
-  cl_kernel k;
-  if ((st = clgan_kernel_get(ctx, "batchnorm", NULL, "bn_forward_eval", &k)) != CLGAN_OK)
-    return st;
+  cl_kernel k = plan->forward_eval;
   cl_uint xo = (cl_uint)x.off, go = (cl_uint)gamma.off, bo = (cl_uint)beta.off,
           rmo = (cl_uint)running_mean.off, rvo = (cl_uint)running_var.off, yo = (cl_uint)y.off,
           mu = (cl_uint)m;
-  cl_int a = (cl_int)act;
+  cl_int a = (cl_int)plan->act;
   st = clgan_set_args(k, 16, MEM(x), OFF(xo), MEM(gamma), OFF(go), MEM(beta), OFF(bo),
                       MEM(running_mean), OFF(rmo), MEM(running_var), OFF(rvo), MEM(y), OFF(yo),
                       OFF(mu), sizeof eps, &eps, sizeof a, &a, sizeof slope, &slope);
   if (st != CLGAN_OK) return st;
-  size_t local = channel_local_size(ctx, k), global = local * cc;
+  size_t local = plan->eval_local, global = local * cc;
   return clgan_launch(ctx, k, 1, &global, &local, "bn_forward_eval");
 }
 
-clgan_status clgan_batchnorm_backward(clgan_ctx *ctx, int c, size_t m, clgan_buf x,
-                                      clgan_buf y, clgan_buf dy, clgan_buf gamma,
-                                      clgan_buf save_mean, clgan_buf save_invstd, clgan_buf dx,
-                                      clgan_buf dgamma, clgan_buf dbeta, int accumulate,
-                                      clgan_act act, float slope) {
+clgan_status clgan_batchnorm_backward(clgan_ctx *ctx, const clgan_bn_plan *plan, int c,
+                                      size_t m, clgan_buf x, clgan_buf y, clgan_buf dy,
+                                      clgan_buf gamma, clgan_buf save_mean,
+                                      clgan_buf save_invstd, clgan_buf dx, clgan_buf dgamma,
+                                      clgan_buf dbeta, int accumulate, float slope) {
   const char *what = "batchnorm_backward";
-  clgan_status st = check_shape(what, c, m, act);
+  clgan_status st = check_shape(what, plan, c, m);
   if (st != CLGAN_OK) return st;
   size_t cm = (size_t)c * m, cc = (size_t)c;
   /* dx, dgamma, dbeta: a null mem skips that output; y: only read (and
    * required) with an activation */
   clgan_buf bufs[9] = {x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, y};
   size_t floats[9] = {cm, cm, cc, cc, cc, cm, cc, cc, cm};
-  int optional[9] = {0, 0, 0, 0, 0, 1, 1, 1, act == CLGAN_ACT_NONE};
+  int optional[9] = {0, 0, 0, 0, 0, 1, 1, 1, plan->act == CLGAN_ACT_NONE};
   if ((st = check_bufs(what, bufs, floats, optional, 9)) != CLGAN_OK) return st;
   cl_int want_dx = dx.mem != NULL, want_dg = dgamma.mem != NULL, want_db = dbeta.mem != NULL;
   if (!want_dx && !want_dg && !want_db) return CLGAN_OK;
   if (!want_dx) dx = save_mean; /* bound, never touched */
   if (!want_dg) dgamma = save_mean;
   if (!want_db) dbeta = save_mean;
-  if (act == CLGAN_ACT_NONE) y = dy; /* bound, never read */
+  if (plan->act == CLGAN_ACT_NONE) y = dy; /* bound, never read */
 
-  /* one kernel per activation (cl/batchnorm.cl) */
-  static const char *const names[CLGAN_ACT_COUNT] = {
-      "bn_backward", "bn_backward_relu", "bn_backward_leaky_relu", "bn_backward_tanh",
-      "bn_backward_sigmoid"};
-  cl_kernel k;
-  if ((st = clgan_kernel_get(ctx, "batchnorm", NULL, names[act], &k)) != CLGAN_OK) return st;
-  size_t local = channel_local_size(ctx, k), global = local * cc;
+  cl_kernel k = plan->backward; /* one kernel per activation (cl/batchnorm.cl) */
+  size_t local = plan->backward_local, global = local * cc;
   cl_uint xo = (cl_uint)x.off, yo = (cl_uint)y.off, dyo = (cl_uint)dy.off,
           go = (cl_uint)gamma.off, smo = (cl_uint)save_mean.off, sio = (cl_uint)save_invstd.off,
           dxo = (cl_uint)dx.off, dgo = (cl_uint)dgamma.off, dbo = (cl_uint)dbeta.off,
@@ -158,5 +177,5 @@ clgan_status clgan_batchnorm_backward(clgan_ctx *ctx, int c, size_t m, clgan_buf
                       sizeof want_db, &want_db, sizeof slope, &slope,
                       local * sizeof(float), (const void *)NULL);
   if (st != CLGAN_OK) return st;
-  return clgan_launch(ctx, k, 1, &global, &local, names[act]);
+  return clgan_launch(ctx, k, 1, &global, &local, bn_backward_kernels[plan->act]);
 }

@@ -195,11 +195,16 @@ static clgan_status ema_noise(clgan_dcgan *d) {
   return CLGAN_OK;
 }
 
-/* The augmentation's and ADA's plans, and p's start: 1 for DiffAugment, 0
- * for ADA. */
-static clgan_status plan_augment(clgan_dcgan *d) {
+/* The plans of the step's ops outside the graphs: loss, Adam, the guard, the
+ * average, the augmentation and ADA (p starts at 1 for DiffAugment, 0 for
+ * ADA). */
+static clgan_status plan_step_ops(clgan_dcgan *d) {
   const clgan_dcgan_config *cfg = &d->cfg;
-  clgan_status st = CLGAN_OK;
+  clgan_status st = clgan_bce_plan_make(d->ctx, (size_t)cfg->batch, &d->bce);
+  if (st == CLGAN_OK) st = clgan_adam_plan_make(d->ctx, cfg->nan_guard, &d->adam);
+  if (st == CLGAN_OK && cfg->nan_guard) st = clgan_guard_plan_make(d->ctx, &d->guard_plan);
+  if (st == CLGAN_OK && d->net[CLGAN_NET_G].has_ema) st = clgan_ema_plan_make(d->ctx, &d->ema);
+  if (st != CLGAN_OK) return st;
   if (cfg->ada) st = clgan_ada_plan_make(d->ctx, cfg->batch, cfg->ada_target, &d->ada_plan);
   if (st != CLGAN_OK || !cfg->augment) return st;
   st = clgan_augment_plan_make(d->ctx, cfg->augment, cfg->channels, cfg->batch, cfg->image_size,
@@ -220,7 +225,7 @@ clgan_status clgan_dcgan_create(clgan_ctx *ctx, const clgan_dcgan_config *cfg, c
   if (st == CLGAN_OK) st = check_memory(d, &bp);
   if (st == CLGAN_OK) st = alloc_model(d, &bp);
   if (st == CLGAN_OK) st = ema_noise(d);
-  if (st == CLGAN_OK) st = plan_augment(d);
+  if (st == CLGAN_OK) st = plan_step_ops(d);
   if (st == CLGAN_OK) model_bytes(d, &bp, &d->device_bytes, &(size_t){0});
   if (st == CLGAN_OK) st = clgan_ctx_finish(ctx);
   if (st != CLGAN_OK) {

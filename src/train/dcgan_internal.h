@@ -38,6 +38,10 @@ struct clgan_dcgan {
   clgan_buf aug_work;    /* per-image augmentation parameters of the last call */
   clgan_augment_state aug;    /* seed, counter (p and ADA's interval: in loss) */
   clgan_augment_plan aug_plan;
+  clgan_bce_plan bce;         /* over D's batch of logits */
+  clgan_adam_plan adam;       /* guarded with nan_guard */
+  clgan_guard_plan guard_plan;
+  clgan_ema_plan ema;
   clgan_ada_plan ada_plan;
   clgan_buf stats_backup[2]; /* nan_guard: running statistics before the step */
   clgan_buf ema_noise;   /* [nz, batch] the fixed noise of the EMA statistics (ema_decay > 0) */

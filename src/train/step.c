@@ -39,7 +39,7 @@ static clgan_status d_forward_loss(clgan_dcgan *d, const graph_pass *p, float ta
   clgan_status st = graph_forward(dg, p);
   if (st != CLGAN_OK) return st;
   clgan_profile_region(d->ctx, "loss"); /* profiling region for clgan bench */
-  return clgan_bce_logits(d->ctx, (size_t)d->cfg.batch, graph_output(dg), target,
+  return clgan_bce_logits(d->ctx, &d->bce, graph_output(dg), target,
                           clgan_buf_at(d->loss, (size_t)slot), d->grad_buf[0], 1.0f);
 }
 
@@ -49,17 +49,17 @@ static clgan_status adam(clgan_dcgan *d, clgan_net which, float lr) {
   s->adam_step++;
   /* profiling region for clgan bench (no-op unless profiling) */
   clgan_profile_region(d->ctx, which == CLGAN_NET_G ? "G update" : "D update");
-  if (!d->cfg.nan_guard)
-    return clgan_adam_step(d->ctx, &ap, s->adam_step, s->g.param_floats,
-                           s->arena[CLGAN_ARENA_PARAM], s->arena[CLGAN_ARENA_GRAD],
-                           s->arena[CLGAN_ARENA_ADAM_M], s->arena[CLGAN_ARENA_ADAM_V]);
   /* the guard: flag non-finite gradients, and the update skips itself */
-  clgan_buf flag = clgan_buf_at(d->guard, (size_t)which);
-  clgan_status st = clgan_nonfinite_flag(d->ctx, s->g.param_floats, s->arena[CLGAN_ARENA_GRAD], flag);
-  if (st != CLGAN_OK) return st;
-  return clgan_adam_step_guarded(d->ctx, &ap, s->adam_step, s->g.param_floats,
-                                 s->arena[CLGAN_ARENA_PARAM], s->arena[CLGAN_ARENA_GRAD],
-                                 s->arena[CLGAN_ARENA_ADAM_M], s->arena[CLGAN_ARENA_ADAM_V], flag);
+  clgan_buf flag = {0};
+  if (d->cfg.nan_guard) {
+    flag = clgan_buf_at(d->guard, (size_t)which);
+    clgan_status st = clgan_nonfinite_flag(d->ctx, &d->guard_plan, s->g.param_floats,
+                                           s->arena[CLGAN_ARENA_GRAD], flag);
+    if (st != CLGAN_OK) return st;
+  }
+  return clgan_adam_step(d->ctx, &d->adam, &ap, s->adam_step, s->g.param_floats,
+                         s->arena[CLGAN_ARENA_PARAM], s->arena[CLGAN_ARENA_GRAD],
+                         s->arena[CLGAN_ARENA_ADAM_M], s->arena[CLGAN_ARENA_ADAM_V], flag);
 }
 
 /* nan_guard, after the step: read the flags; a skipped update keeps its Adam
@@ -138,7 +138,7 @@ static clgan_status g_step(clgan_dcgan *d, clgan_buf noise) {
   if (st == CLGAN_OK) st = adam(d, CLGAN_NET_G, c->lr_g);
   net_state *g = &d->net[CLGAN_NET_G];
   if (st == CLGAN_OK && g->has_ema) {
-    st = clgan_ema_update(d->ctx, gg->param_floats, g->arena[CLGAN_ARENA_EMA],
+    st = clgan_ema_update(d->ctx, &d->ema, gg->param_floats, g->arena[CLGAN_ARENA_EMA],
                           g->arena[CLGAN_ARENA_PARAM], clgan_ema_decay_at(c->ema_decay, g->adam_step));
     g->ema_stats_stale = 1;
   }

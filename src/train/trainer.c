@@ -25,6 +25,7 @@ typedef struct run {
   /* device */
   cl_mem images;             /* [count][c][s][s] when resident, else NULL */
   cl_mem order;              /* [count] int: this epoch's permutation */
+  clgan_gather_plan gather;  /* batches from images, when resident */
   clgan_buf real;            /* [c, batch, s, s] */
   clgan_buf noise;           /* [nz, batch] */
   /* host */
@@ -72,8 +73,8 @@ static clgan_status load_batch(run *r, long it) {
   size_t first = (size_t)pos * (size_t)c->batch;
   if (st != CLGAN_OK) return st;
   if (r->images)
-    return clgan_gather_batch(r->ctx, r->images, r->order, first, c->batch, c->channels, hw,
-                              r->real);
+    return clgan_gather_batch(r->ctx, &r->gather, r->images, r->order, first, c->batch,
+                              c->channels, hw, r->real);
   /* streaming: the loader thread has gathered this batch on the host */
   return clgan_buf_write(r->ctx, r->real, loader_next(r->loader, it),
                          (size_t)c->channels * c->batch * (size_t)hw);
@@ -208,6 +209,7 @@ static clgan_status setup_buffers(run *r) {
     if ((st = clgan_mem_alloc(r->ctx, sizeof(int) * (size_t)r->ds->count, NULL, &r->order)) !=
         CLGAN_OK)
       return st;
+    if ((st = clgan_gather_plan_make(r->ctx, &r->gather)) != CLGAN_OK) return st;
   }
   return CLGAN_OK;
 }
