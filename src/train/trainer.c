@@ -349,12 +349,10 @@ static clgan_status after_step(run *r, long it, long start, const clgan_dcgan_st
     if ((st = write_samples(r, done, note, sizeof note)) != CLGAN_OK) return st;
   }
   clgan_eval_report rep;
-  /* the first step of the process also evaluates (a baseline, and the
-   * evaluator's kernels are created before the context is frozen) */
+  /* the first step of the process also evaluates: a baseline */
   int evaluated = opts->eval_every > 0 &&
                   (done % opts->eval_every == 0 || done == r->total || it == start);
   if (evaluated && (st = evaluate(r, done, &rep)) != CLGAN_OK) return st;
-  clgan_ctx_freeze(r->ctx, 1);
   *stop = 0;
   if (cb) {
     clgan_train_progress p = {.iteration = done,
@@ -400,8 +398,10 @@ clgan_status clgan_train(clgan_ctx *ctx, const clgan_train_options *opts, const 
   pace pc = {.t_last = now()};
   long start = r.ts.iteration;
   int bad_in_row = 0, stop = 0;
-  /* Steps must not create kernels: the first step runs unfrozen (kernels
-   * are created lazily by the ops), every later one frozen. */
+  /* Setup planned every kernel the loop uses (the model's, the sampler's,
+   * the evaluator's): steps run on a frozen context, which refuses to
+   * create one. */
+  if (st == CLGAN_OK) clgan_ctx_freeze(ctx, 1);
   for (long it = start; it < r.total && st == CLGAN_OK && !stop; it++) {
     clgan_dcgan_stats s;
     if ((st = load_batch(&r, it)) != CLGAN_OK) break;
@@ -409,7 +409,7 @@ clgan_status clgan_train(clgan_ctx *ctx, const clgan_train_options *opts, const 
     if ((st = clgan_buf_write(ctx, r.noise, r.noise_host, nzb)) != CLGAN_OK) break;
     if ((st = clgan_dcgan_step(r.net, r.real, r.noise, &s)) != CLGAN_OK) break;
     if (it == start) {
-      /* create the sampling and evaluation kernels too, then freeze */
+      /* the first step of the process always leaves a grid */
       char note0[80];
       if ((st = write_samples(&r, it + 1, note0, sizeof note0)) != CLGAN_OK) break;
     }
