@@ -121,8 +121,8 @@ clgan_status graph_forward(const graph *g, const graph_pass *p, clgan_buf x) {
     /* profiling region for clgan bench (no-op unless profiling) */
     clgan_profile_region(p->ctx, "%c%d fwd", g->which == CLGAN_NET_G ? 'G' : 'D', i + 1);
     clgan_buf w = at(p->params, l->w_off);
-    st = l->transposed ? clgan_convt2d_forward(p->ctx, &l->shape, in, w, l->z, p->col)
-                       : clgan_conv2d_forward(p->ctx, &l->shape, in, w, l->z, p->col);
+    st = l->transposed ? clgan_convt2d_forward(p->ctx, &l->plan, in, w, l->z, p->col)
+                       : clgan_conv2d_forward(p->ctx, &l->plan, in, w, l->z, p->col);
     size_t m = (size_t)l->shape.n * l->out_hw * l->out_hw;
     if (st == CLGAN_OK && l->bn && p->bn_eval)
       st = clgan_batchnorm_forward_eval(p->ctx, l->out_c, m, l->z, at(p->params, l->gamma_off),
@@ -170,14 +170,14 @@ clgan_status graph_backward(const graph *g, const graph_pass *p, clgan_buf x, in
     clgan_buf in = i > 0 ? g->layers[i - 1].y : x;
     clgan_buf w = at(p->params, l->w_off);
     if (st == CLGAN_OK && param_grads)
-      st = l->transposed ? clgan_convt2d_backward_filter(p->ctx, &l->shape, in, dy,
+      st = l->transposed ? clgan_convt2d_backward_filter(p->ctx, &l->plan, in, dy,
                                                          at(p->grads, l->w_off), p->col, accumulate)
-                         : clgan_conv2d_backward_filter(p->ctx, &l->shape, in, dy,
+                         : clgan_conv2d_backward_filter(p->ctx, &l->plan, in, dy,
                                                         at(p->grads, l->w_off), p->col, accumulate);
     if (st == CLGAN_OK && (i > 0 || input_grad)) {
       clgan_buf dx = p->grad_buf[1 - *cur];
-      st = l->transposed ? clgan_convt2d_backward_data(p->ctx, &l->shape, dy, w, dx, p->col)
-                         : clgan_conv2d_backward_data(p->ctx, &l->shape, dy, w, dx, p->col);
+      st = l->transposed ? clgan_convt2d_backward_data(p->ctx, &l->plan, dy, w, dx, p->col)
+                         : clgan_conv2d_backward_data(p->ctx, &l->plan, dy, w, dx, p->col);
       *cur = 1 - *cur;
     }
   }

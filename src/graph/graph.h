@@ -15,6 +15,7 @@
 typedef struct graph_layer {
   int transposed;          /* ConvTranspose2d (G) or Conv2d (D) */
   clgan_conv_shape shape;  /* conv geometry (adjoint form for ConvT) */
+  clgan_conv_plan plan;    /* the conv's plan on the owner's context (made by the owner) */
   int in_c, in_hw;         /* layer input  [in_c, N, in_hw, in_hw] */
   int out_c, out_hw;       /* layer output [out_c, N, out_hw, out_hw] */
   size_t w_off;            /* weight in the parameter arena */

@@ -104,14 +104,15 @@ clgan_status clgan_dcgan_create(clgan_ctx *ctx, const clgan_dcgan_config *cfg, c
     return st;
   }
   const graph *g = &d->net[CLGAN_NET_G].g, *dg = &d->net[CLGAN_NET_D].g;
-  /* the conv core's column workspace as this device needs it (on CPUs far
-   * less than the largest column matrix: see clgan_conv_col_need) */
+  /* every conv's plan (kernels, GEMM backends, variants), and the column
+   * workspace this device needs (on CPUs far less than the largest column
+   * matrix: see clgan_conv_plan.col_floats) */
   size_t max_col = 0;
   for (int n = 0; n < 2 && st == CLGAN_OK; n++)
     for (int i = 0; i < d->net[n].g.nlayers && st == CLGAN_OK; i++) {
-      size_t need = 0;
-      st = clgan_conv_col_need(ctx, &d->net[n].g.layers[i].shape, &need);
-      if (need > max_col) max_col = need;
+      graph_layer *l = &d->net[n].g.layers[i];
+      st = clgan_conv_plan_make(ctx, &l->shape, &l->plan);
+      if (st == CLGAN_OK && l->plan.col_floats > max_col) max_col = l->plan.col_floats;
     }
   size_t max_act = g->max_act_floats > dg->max_act_floats ? g->max_act_floats : dg->max_act_floats;
   /* D's input gradient (the image) must fit too */
