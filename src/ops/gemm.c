@@ -21,7 +21,7 @@ const char *clgan_gemm_backend_name(clgan_gemm_backend backend) {
   }
 }
 
-/* ---- dispatch ------------------------------------------------------------ */
+/* ---- argument checks ----------------------------------------------------- */
 
 /* Whether a rows x cols matrix with row stride ld at x.off overruns x.mem
  * (sets the error when it does). */
@@ -105,6 +105,7 @@ clgan_status clgan_gemm_run(clgan_ctx *ctx, const clgan_gemm_plan *plan, float a
                             clgan_buf a, size_t lda, clgan_buf b, size_t ldb, float beta,
                             clgan_buf c, size_t ldc) {
   const clgan_gemm_plan *p = plan;
+  if (!p) return clgan_fail(CLGAN_ERR_INVALID, "clgan_gemm_run: plan is NULL");
   clgan_status st =
       check_args(p->trans_a, p->trans_b, p->m, p->n, p->k, a, lda, b, ldb, c, ldc);
   if (st != CLGAN_OK) return st;
