@@ -75,7 +75,8 @@ int main(int argc, char **argv) {
       t.gemm = (clgan_gemm_backend)be;
       clgan_gemm_plan plan;
       if ((st = clgan_ctx_set_tuning(ctx, &t)) != CLGAN_OK ||
-          (st = clgan_gemm_plan_make(ctx, s->ta, s->tb, s->m, s->n, s->k, &plan)) != CLGAN_OK)
+          (st = clgan_gemm_plan_make(ctx, s->ta, s->tb, s->m, s->n, s->k, &plan)) != CLGAN_OK ||
+          (st = clgan_gemm_plan_prepare(ctx, &plan)) != CLGAN_OK)
         return fail("plan", st);
       for (int r = -1; r < reps; r++) { /* r = -1: warm-up (first launches) */
         double t0 = now_seconds();

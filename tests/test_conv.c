@@ -470,8 +470,8 @@ START_TEST(test_finite_differences) {
 }
 END_TEST
 
-/* A plan holds everything its ops need: on a fresh context, planned and then
- * frozen (no kernel may be created, no workspace grown), every mode of a
+/* A plan holds everything its ops need: on a fresh context, planned,
+ * prepared and then frozen (no kernel may be created, no workspace grown), every mode of a
  * few layers runs, on each GEMM backend, and gives what an unfrozen test
  * context computes. */
 START_TEST(test_plan_then_frozen) {
@@ -494,6 +494,7 @@ START_TEST(test_plan_then_frozen) {
       size_t len[3] = {S.ny, S.nx, S.nw};
       clgan_conv_plan p;
       TU_OK(clgan_conv_plan_make(ctx, &S.s, &p));
+      TU_OK(clgan_conv_plan_prepare(ctx, &p));
       clgan_buf b[7]; /* x, w, r, col, y, dx, dw on the fresh context */
       size_t nb[7] = {S.nx, S.nw, S.ny, p.col_floats ? p.col_floats : 1, S.ny, S.nx, S.nw};
       for (int i = 0; i < 7; i++) TU_OK(clgan_buf_alloc(ctx, nb[i], &b[i]));

@@ -213,8 +213,8 @@ START_TEST(test_gemm_reserve_then_frozen) {
 }
 END_TEST
 
-/* A plan holds what its runs need: on a fresh context, planned and then
- * frozen, each shape runs (at padded strides and offsets too: a plan
+/* A plan holds what its runs need: on a fresh context, planned, prepared
+ * and then frozen, each shape runs (at padded strides and offsets too: a plan
  * serves any) on both backends, against the reference. Shapes: regular,
  * split k, a long reduction reading rows in place, B in column chunks. */
 START_TEST(test_gemm_plan_then_frozen) {
@@ -230,12 +230,18 @@ START_TEST(test_gemm_plan_then_frozen) {
     clgan_ctx *ctx = NULL;
     TU_OK(clgan_ctx_create(&o, &ctx));
     clgan_gemm_plan plans[NCASES];
+    size_t ws = clgan_ctx_workspace_bytes(ctx), need = 0;
     for (int i = 0; i < NCASES; i++) {
       TU_OK(clgan_gemm_plan_make(ctx, cases[i].ta, cases[i].tb, cases[i].s.m, cases[i].s.n,
                                  cases[i].s.k, &plans[i]));
+      if (plans[i].ws_floats > need) need = plans[i].ws_floats;
       ck_assert_int_eq(plans[i].backend, be == CLGAN_GEMM_CLBLAST && cases[i].s.k == 0
                                              ? CLGAN_GEMM_OWN : be);
     }
+    /* planning sizes the workspace, preparing allocates it */
+    ck_assert_uint_eq(clgan_ctx_workspace_bytes(ctx), ws);
+    for (int i = 0; i < NCASES; i++) TU_OK(clgan_gemm_plan_prepare(ctx, &plans[i]));
+    ck_assert_uint_ge(clgan_ctx_workspace_bytes(ctx), need * sizeof(float));
     for (int i = 0; i < NCASES; i++) {
       int ta = cases[i].ta, tb = cases[i].tb;
       shape s = cases[i].s;

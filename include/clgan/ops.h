@@ -74,6 +74,7 @@ typedef struct clgan_gemm_plan {
   size_t m, n, k;
   clgan_gemm_backend backend; /* AUTO only for an empty product (path NONE) */
   clgan_gemm_path path;
+  size_t ws_floats;           /* the context's GEMM workspace it needs */
   /* own paths (NULL where unused): main is gemm_simple, gemm_tile or
    * gemm_tile_conv; with their names and work-group shapes or limits */
   cl_kernel main, pack_a, pack_b, reduce;
@@ -84,10 +85,16 @@ typedef struct clgan_gemm_plan {
 
 /* Plans m x n x k GEMMs with these transposes on ctx: resolves the backend
  * for the shape (measuring the context's choice for its shape class if
- * nothing is remembered), creates the kernels and grows the context's
- * workspace, so that clgan_gemm_run neither builds nor allocates. */
+ * nothing is remembered), creates the kernels and sizes the workspace
+ * (ws_floats), allocating nothing, so that an owner can plan, add up its
+ * memory, and only then allocate. */
 clgan_status clgan_gemm_plan_make(clgan_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n,
                                   size_t k, clgan_gemm_plan *out);
+/* Grows the context's GEMM workspace to the plan's ws_floats and builds
+ * CLBlast's program where the plan uses it: after it, runs of the plan
+ * neither build nor allocate (call it before freezing the context; an
+ * unfrozen context also grows the workspace at the first run). */
+clgan_status clgan_gemm_plan_prepare(clgan_ctx *ctx, const clgan_gemm_plan *plan);
 /* Runs a planned GEMM (any strides and offsets that fit the buffers). */
 clgan_status clgan_gemm_run(clgan_ctx *ctx, const clgan_gemm_plan *plan, float alpha,
                             clgan_buf a, size_t lda, clgan_buf b, size_t ldb, float beta,
@@ -173,9 +180,12 @@ typedef struct clgan_conv_plan {
 } clgan_conv_plan;
 
 /* Plans s on ctx (the GEMM backends chosen, kernels created, the GEMM
- * workspace grown). INVALID for an inconsistent shape. */
+ * workspace sized, nothing allocated). INVALID for an inconsistent shape. */
 clgan_status clgan_conv_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
                                   clgan_conv_plan *out);
+/* clgan_gemm_plan_prepare for each of the plan's GEMMs: the workspace
+ * grown, CLBlast built (before freezing the context). */
+clgan_status clgan_conv_plan_prepare(clgan_ctx *ctx, const clgan_conv_plan *p);
 
 /* Conv2d with p from clgan_conv_shape_conv. x [cin, n, h, w],
  * w [cout, cin, k, k], y [cout, n, ho, wo], col workspace of at least

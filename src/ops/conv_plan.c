@@ -160,3 +160,11 @@ clgan_status clgan_conv_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   *out = p;
   return CLGAN_OK;
 }
+
+clgan_status clgan_conv_plan_prepare(clgan_ctx *ctx, const clgan_conv_plan *p) {
+  if (!p) return clgan_fail(CLGAN_ERR_INVALID, "clgan_conv_plan_prepare: plan is NULL");
+  const clgan_gemm_plan *g[4] = {&p->fwd, &p->adj, &p->adj_last, &p->filt};
+  clgan_status st = CLGAN_OK;
+  for (int i = 0; i < 4 && st == CLGAN_OK; i++) st = clgan_gemm_plan_prepare(ctx, g[i]);
+  return st;
+}

@@ -68,12 +68,9 @@ static clgan_status check_args(int ta, int tb, size_t m, size_t n, size_t k, clg
 
 /* ---- plans ------------------------------------------------------------- */
 
-/* A plan on a given backend (AUTO: the context's for the shape). prepare:
- * also build CLBlast's program and size its temporary buffer, which a
- * plan-and-run wrapper leaves to the run (it would cost a synchronising
- * 1x1x1 GEMM per call). */
+/* A plan on a given backend (AUTO: the context's for the shape). */
 static clgan_status plan_on(clgan_ctx *ctx, clgan_gemm_backend backend, int trans_a, int trans_b,
-                            size_t m, size_t n, size_t k, int prepare, clgan_gemm_plan *out) {
+                            size_t m, size_t n, size_t k, clgan_gemm_plan *out) {
   clgan_gemm_plan p = {.trans_a = trans_a != 0, .trans_b = trans_b != 0, .m = m, .n = n, .k = k};
   clgan_status st = CLGAN_OK;
   if (backend == CLGAN_GEMM_AUTO && m > 0 && n > 0 &&
@@ -88,7 +85,7 @@ static clgan_status plan_on(clgan_ctx *ctx, clgan_gemm_backend backend, int tran
     p.path = CLGAN_GEMM_PATH_NONE;
   } else if (backend == CLGAN_GEMM_CLBLAST && k > 0) {
     p.path = CLGAN_GEMM_PATH_CLBLAST;
-    if (prepare) st = gemm_clblast_plan(ctx, &p);
+    st = gemm_clblast_plan(ctx, &p);
   } else { /* CLBlast rejects k == 0; C = beta * C is the own kernel's k == 0 case */
     st = gemm_own_plan(ctx, 0, &p);
   }
@@ -98,7 +95,14 @@ static clgan_status plan_on(clgan_ctx *ctx, clgan_gemm_backend backend, int tran
 
 clgan_status clgan_gemm_plan_make(clgan_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n,
                                   size_t k, clgan_gemm_plan *out) {
-  return plan_on(ctx, CLGAN_GEMM_AUTO, trans_a, trans_b, m, n, k, 1, out);
+  return plan_on(ctx, CLGAN_GEMM_AUTO, trans_a, trans_b, m, n, k, out);
+}
+
+clgan_status clgan_gemm_plan_prepare(clgan_ctx *ctx, const clgan_gemm_plan *plan) {
+  if (!plan) return clgan_fail(CLGAN_ERR_INVALID, "clgan_gemm_plan_prepare: plan is NULL");
+  clgan_status st = gemm_ws_reserve(ctx, plan->ws_floats);
+  if (st == CLGAN_OK && plan->path == CLGAN_GEMM_PATH_CLBLAST) st = gemm_clblast_warm(ctx);
+  return st;
 }
 
 clgan_status clgan_gemm_run(clgan_ctx *ctx, const clgan_gemm_plan *plan, float alpha,
@@ -130,7 +134,7 @@ clgan_status clgan_gemm_with(clgan_ctx *ctx, clgan_gemm_backend backend, int tra
   /* the arguments first, so that a bad call neither measures nor allocates */
   clgan_status st = check_args(trans_a != 0, trans_b != 0, m, n, k, a, lda, b, ldb, c, ldc);
   clgan_gemm_plan p;
-  if (st == CLGAN_OK) st = plan_on(ctx, backend, trans_a, trans_b, m, n, k, 0, &p);
+  if (st == CLGAN_OK) st = plan_on(ctx, backend, trans_a, trans_b, m, n, k, &p);
   if (st == CLGAN_OK) st = clgan_gemm_run(ctx, &p, alpha, a, lda, b, ldb, beta, c, ldc);
   return st;
 }
@@ -212,8 +216,9 @@ clgan_status clgan_gemm_reserve(clgan_ctx *ctx, size_t m, size_t n, size_t k) {
   clgan_status st = gemm_backend_for(ctx, m, n, k, &be);
   if (st != CLGAN_OK) return st;
   if (be == CLGAN_GEMM_CLBLAST) {
-    clgan_gemm_plan p = {.m = m, .n = n, .k = k, .backend = be};
-    return gemm_clblast_plan(ctx, &p);
+    clgan_gemm_plan p = {.m = m, .n = n, .k = k, .backend = be, .path = CLGAN_GEMM_PATH_CLBLAST};
+    if ((st = gemm_clblast_plan(ctx, &p)) != CLGAN_OK) return st;
+    return clgan_gemm_plan_prepare(ctx, &p);
   }
   return gemm_own_reserve(ctx, m, n, k);
 }

@@ -210,7 +210,7 @@ clgan_status gemm_own_plan(clgan_ctx *ctx, int conv_x, clgan_gemm_plan *p) {
                     &p->main_local[0], &p->main_local[1]);
   if (g->ws_floats >= ((size_t)1 << 32))
     return clgan_fail(CLGAN_ERR_UNSUPPORTED, "gemm: packing workspace beyond 32-bit indexing");
-  if ((st = gemm_ws_reserve(ctx, g->ws_floats)) != CLGAN_OK) return st;
+  p->ws_floats = g->ws_floats;
   p->main_name = conv_x ? "gemm_tile_conv" : "gemm_tile";
   if ((st = plan_kernel(ctx, &cfg, p->main_name, &p->main, &kmax)) != CLGAN_OK) return st;
   fit_local(kmax, &p->main_local[0], &p->main_local[1]);
@@ -348,13 +348,15 @@ clgan_status gemm_own_run(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha,
     return own_simple(ctx, p, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
   const clgan_gemm_own_geom *g = &p->own;
   size_t k = p->k;
+  /* grown by clgan_gemm_plan_prepare, else here (refused when frozen) */
+  clgan_status st = gemm_ws_reserve(ctx, g->ws_floats);
+  if (st != CLGAN_OK) return st;
   /* op(A)(i, p) and op(B)^T(j, p) as (row stride, column stride) */
   int a_rs = p->trans_a ? 1 : (int)lda, a_cs = p->trans_a ? (int)lda : 1;
   int bt_rs = p->trans_b ? (int)ldb : 1, bt_cs = p->trans_b ? 1 : (int)ldb;
   int x_rs = g->swapped ? bt_rs : a_rs, x_cs = g->swapped ? bt_cs : a_cs;
   int y_rs = g->swapped ? a_rs : bt_rs, y_cs = g->swapped ? a_cs : bt_cs;
   clgan_buf x = g->swapped ? b : a, y = g->swapped ? a : b;
-  clgan_status st;
   if (g->x_packed && (st = pack(ctx, p->pack_a, p->pack_a_name, p->pack_a_max, g->tm, g->m, k, x,
                                 x_rs, x_cs, 0)) != CLGAN_OK)
     return st;

@@ -16,9 +16,8 @@ int gemm_own_is_tiny(size_t m, size_t n, size_t k);
  * context is frozen). */
 clgan_status gemm_ws_reserve(clgan_ctx *ctx, size_t floats);
 
-/* Fills the own backend's part of *p (path, kernels, geometry) for its
- * trans_a, trans_b, m, n, k (set by the caller, m and n > 0) and grows the
- * workspace. conv_x: the tiled path with op(B) read from a conv's image
+/* Fills the own backend's part of *p (path, kernels, geometry, ws_floats)
+ * for its trans_a, trans_b, m, n, k (set by the caller, m and n > 0). conv_x: the tiled path with op(B) read from a conv's image
  * (gemm_tile_conv; NN for a forward, NT for a weight gradient). */
 clgan_status gemm_own_plan(clgan_ctx *ctx, int conv_x, clgan_gemm_plan *p);
 /* Runs an own plan; conv_x describes the image for CLGAN_GEMM_PATH_CONV_X
@@ -29,9 +28,11 @@ clgan_status gemm_own_run(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha,
 /* Kernels, workspace and first launch for GEMMs of up to m x n x k. */
 clgan_status gemm_own_reserve(clgan_ctx *ctx, size_t m, size_t n, size_t k);
 
-/* CLBlast: builds its SGEMM program (a 1x1x1 GEMM) and grows the workspace
- * to its temporary buffer for this shape at packed strides. */
-clgan_status gemm_clblast_plan(clgan_ctx *ctx, const clgan_gemm_plan *p);
+/* CLBlast: sets p->ws_floats to its temporary buffer for the shape at
+ * packed strides. */
+clgan_status gemm_clblast_plan(clgan_ctx *ctx, clgan_gemm_plan *p);
+/* Builds CLBlast's SGEMM program for this device (a 1x1x1 GEMM). */
+clgan_status gemm_clblast_warm(clgan_ctx *ctx);
 /* One SGEMM on checked arguments, k > 0 (the workspace grows if a stride or
  * offset asks more than planned, which a frozen context refuses). */
 clgan_status gemm_clblast_run(clgan_ctx *ctx, int ta, int tb, size_t m, size_t n, size_t k,

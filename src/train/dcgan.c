@@ -112,6 +112,7 @@ clgan_status clgan_dcgan_create(clgan_ctx *ctx, const clgan_dcgan_config *cfg, c
     for (int i = 0; i < d->net[n].g.nlayers && st == CLGAN_OK; i++) {
       graph_layer *l = &d->net[n].g.layers[i];
       st = clgan_conv_plan_make(ctx, &l->shape, &l->plan);
+      if (st == CLGAN_OK) st = clgan_conv_plan_prepare(ctx, &l->plan);
       if (st == CLGAN_OK && l->plan.col_floats > max_col) max_col = l->plan.col_floats;
     }
   size_t max_act = g->max_act_floats > dg->max_act_floats ? g->max_act_floats : dg->max_act_floats;
