@@ -158,7 +158,7 @@ clgan_status gemm_ws_reserve(clgan_ctx *ctx, size_t floats) {
   if (ctx->frozen)
     return clgan_fail(CLGAN_ERR_FROZEN,
                       "gemm: workspace of %zu floats needed inside a planned step (have %zu); "
-                      "plan it first (clgan_gemm_plan_make, clgan_gemm_reserve)",
+                      "prepare its plan first (clgan_gemm_plan_prepare, clgan_gemm_reserve)",
                       floats, ctx->gemm_ws_floats);
   clgan_buf_release(&ctx->gemm_ws);
   ctx->gemm_ws_floats = 0;
