@@ -1,5 +1,7 @@
 /* GEMM benchmark: both backends at 1024^3 and at the DCGAN's big GEMM shapes,
- * median time and GFLOP/s. Usage: bench_gemm [device] [reps] [own|clblast|both] */
+ * median time and GFLOP/s of planned runs (the backend forced through the
+ * context's tuning, each shape planned once as a training step's are).
+ * Usage: bench_gemm [device] [reps] [own|clblast|both] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,12 +70,17 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < nshapes; i++) {
     const bench_shape *s = &shapes[i];
     size_t lda = s->ta ? s->m : s->k, ldb = s->tb ? s->k : s->n;
-    if ((st = clgan_gemm_reserve(ctx, s->m, s->n, s->k)) != CLGAN_OK) return fail("reserve", st);
     for (int be = first; be <= last; be++) {
-      for (int r = -1; r < reps; r++) { /* r = -1: warm-up, builds kernels */
+      clgan_tuning t = *clgan_ctx_tuning(ctx);
+      t.gemm = (clgan_gemm_backend)be;
+      clgan_gemm_plan plan;
+      if ((st = clgan_ctx_set_tuning(ctx, &t)) != CLGAN_OK ||
+          (st = clgan_gemm_plan_make(ctx, s->ta, s->tb, s->m, s->n, s->k, &plan)) != CLGAN_OK ||
+          (st = clgan_gemm_plan_prepare(ctx, &plan)) != CLGAN_OK)
+        return fail("plan", st);
+      for (int r = -1; r < reps; r++) { /* r = -1: warm-up (first launches) */
         double t0 = now_seconds();
-        st = clgan_gemm_with(ctx, be, s->ta, s->tb, s->m, s->n, s->k, 1.0f, a, lda, b, ldb, 0.0f,
-                             c, s->n);
+        st = clgan_gemm_run(ctx, &plan, 1.0f, a, lda, b, ldb, 0.0f, c, s->n);
         if (st == CLGAN_OK) st = clgan_ctx_finish(ctx);
         if (st != CLGAN_OK) return fail(clgan_gemm_backend_name(be), st);
         if (r >= 0) times[r] = now_seconds() - t0;

@@ -1,13 +1,13 @@
 /* Convolutions: Conv2d and ConvTranspose2d against plain C loops (forward,
- * backward data, backward filter) on both GEMM backends, im2col/col2im
+ * backward data, backward filter) on both GEMM backends and every variant
+ * (set through the context's tuning, then planned again), im2col/col2im
  * against their definitions, adjoint identities, finite differences of every
- * backward pass, shape validation. */
+ * backward pass, plans on a frozen context, shape validation. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops/conv_internal.h"
 #include "ref_conv.h"
 #include "runtime/internal.h"
 #include "test_util.h"
@@ -72,6 +72,7 @@ typedef struct setup {
   const layer *L;
   ref_conv g;         /* reference geometry in the layer's own terms */
   clgan_conv_shape s; /* the engine's */
+  clgan_conv_plan p;  /* s planned on the test context */
   size_t nx, ny, nw, ncol;
   float *x, *w, *r;              /* input, weight, output-side "upstream gradient" */
   clgan_buf dx_, dw_, dy_, dcol; /* device: x, w, r, col */
@@ -113,6 +114,8 @@ static void setup_make(setup *S, const layer *L, uint64_t seed) {
   S->dw_ = tu_upload(S->w, S->nw);
   S->dy_ = tu_upload(S->r, S->ny);
   S->dcol = tu_upload(NULL, S->ncol);
+  TU_OK(clgan_conv_plan_make(tu_ctx(), &S->s, &S->p));
+  ck_assert_uint_le(S->p.col_floats, S->ncol);
 }
 
 static void setup_free(setup *S) {
@@ -127,17 +130,17 @@ static void setup_free(setup *S) {
 
 /* The layer's three ops on the device, whichever kind it is. */
 static clgan_status dev_forward(setup *S, clgan_buf x, clgan_buf w, clgan_buf y) {
-  return S->L->transposed ? clgan_convt2d_forward(tu_ctx(), &S->s, x, w, y, S->dcol)
-                          : clgan_conv2d_forward(tu_ctx(), &S->s, x, w, y, S->dcol);
+  return S->L->transposed ? clgan_convt2d_forward(tu_ctx(), &S->p, x, w, y, S->dcol)
+                          : clgan_conv2d_forward(tu_ctx(), &S->p, x, w, y, S->dcol);
 }
 static clgan_status dev_backward_data(setup *S, clgan_buf dy, clgan_buf w, clgan_buf dx) {
-  return S->L->transposed ? clgan_convt2d_backward_data(tu_ctx(), &S->s, dy, w, dx, S->dcol)
-                          : clgan_conv2d_backward_data(tu_ctx(), &S->s, dy, w, dx, S->dcol);
+  return S->L->transposed ? clgan_convt2d_backward_data(tu_ctx(), &S->p, dy, w, dx, S->dcol)
+                          : clgan_conv2d_backward_data(tu_ctx(), &S->p, dy, w, dx, S->dcol);
 }
 static clgan_status dev_backward_filter(setup *S, clgan_buf x, clgan_buf dy, clgan_buf dw,
                                         int acc) {
-  return S->L->transposed ? clgan_convt2d_backward_filter(tu_ctx(), &S->s, x, dy, dw, S->dcol, acc)
-                          : clgan_conv2d_backward_filter(tu_ctx(), &S->s, x, dy, dw, S->dcol, acc);
+  return S->L->transposed ? clgan_convt2d_backward_filter(tu_ctx(), &S->p, x, dy, dw, S->dcol, acc)
+                          : clgan_conv2d_backward_filter(tu_ctx(), &S->p, x, dy, dw, S->dcol, acc);
 }
 static void ref_forward(const setup *S, const float *x, const float *w, float *y) {
   if (S->L->transposed)
@@ -164,22 +167,25 @@ static double atol_for(size_t len) { return 1e-5 + 2e-7 * (double)len; }
 static const clgan_gemm_backend backends[] = {CLGAN_GEMM_OWN, CLGAN_GEMM_CLBLAST};
 
 /* col2im has two work-item mappings (per pixel, per image row) picked by
- * device type; the tests run both. (Not via setenv: PoCL's threads read the
- * environment concurrently.) */
-static const clgan_col2im_map col2im_maps[] = {CLGAN_COL2IM_PIXELS, CLGAN_COL2IM_ROWS};
+ * device type; the tests run both, forced through the context's tuning.
+ * Likewise im2col (per col element, per col row segment; the latter chosen
+ * on CPUs by output width). Index 0: elements / pixels, 1: rows. */
+static const clgan_variant variants[] = {CLGAN_VARIANT_ELEMENTS, CLGAN_VARIANT_ROWS};
 static const char *const col2im_names[] = {"pixels", "rows"};
-
-/* Likewise im2col (per col element, per col row segment; the latter chosen
- * on CPUs by output width). */
-static const clgan_im2col_map im2col_maps[] = {CLGAN_IM2COL_ELEMENTS, CLGAN_IM2COL_ROWS};
 static const char *const im2col_names[] = {"elements", "rows"};
+
+/* Plans S again on the test context with the tuning t. */
+static void replan(setup *S, const clgan_tuning *t) {
+  TU_OK(clgan_ctx_set_tuning(tu_ctx(), t));
+  TU_OK(clgan_conv_plan_make(tu_ctx(), &S->s, &S->p));
+}
 
 /* Forward, backward data and backward filter (overwrite and accumulate) of
  * every layer against the reference, on both GEMM backends. Outputs are
  * pre-filled with NaN so an op that reads what it should overwrite fails. */
 static void check_against_reference(int first, int last) {
   clgan_ctx *ctx = tu_ctx();
-  clgan_gemm_backend saved = ctx->tuning.gemm;
+  const clgan_tuning saved = *clgan_ctx_tuning(ctx);
   for (int li = first; li < last; li++) {
     setup S;
     setup_make(&S, &layers[li], 1000 + 17 * (uint64_t)li);
@@ -198,14 +204,17 @@ static void check_against_reference(int first, int last) {
     size_t red_w = (size_t)L->n * S.s.ho * S.s.wo;
     clgan_buf y = tu_upload(NULL, S.ny), dx = tu_upload(NULL, S.nx), dw = tu_upload(NULL, S.nw);
     for (int combo = 0; combo < 4; combo++) {
-      ctx->tuning.gemm = backends[combo / 2];
-      clgan_conv_set_col2im_map(col2im_maps[combo % 2]);
-      clgan_conv_set_im2col_map(im2col_maps[combo % 2]);
+      clgan_tuning t = saved;
+      t.gemm = backends[combo / 2];
+      t.im2col = t.col2im = variants[combo % 2];
       /* the adjoint one image at a time in half the runs; the col the
-       * context says it needs must be enough: what lies past it stays */
-      clgan_conv_set_adjoint_chunk(combo % 2 ? 1 : 0);
-      size_t need;
-      TU_OK(clgan_conv_col_need(ctx, &S.s, &need));
+       * plan says it needs must be enough: what lies past it stays */
+      t.adjoint_chunk_floats = combo % 2 ? 1 : 0;
+      replan(&S, &t);
+      ck_assert_int_eq(S.p.im2col_rows, combo % 2);
+      ck_assert_int_eq(S.p.col2im_rows, combo % 2);
+      if (combo % 2 && !S.p.direct) ck_assert_int_eq(S.p.adjoint_images, 1);
+      size_t need = S.p.col_floats;
       ck_assert_uint_le(need, S.ncol);
       if (S.ncol > need) TU_OK(clgan_fill(ctx, clgan_buf_at(S.dcol, need), S.ncol - need, 1234.5f));
       char what[256], bn[96];
@@ -253,10 +262,7 @@ static void check_against_reference(int first, int last) {
         free(tail);
       }
     }
-    clgan_conv_set_adjoint_chunk(0);
-    ctx->tuning.gemm = saved;
-    clgan_conv_set_col2im_map(CLGAN_COL2IM_AUTO);
-    clgan_conv_set_im2col_map(CLGAN_IM2COL_AUTO);
+    TU_OK(clgan_ctx_set_tuning(ctx, &saved));
     clgan_buf_release(&y);
     clgan_buf_release(&dx);
     clgan_buf_release(&dw);
@@ -309,10 +315,14 @@ START_TEST(test_im2col_col2im) {
     clgan_buf dimg = tu_upload(img, nimg), dcol = tu_upload(NULL, S.ncol);
     char what[200];
     float *got_col = NULL;
+    const clgan_tuning saved = *clgan_ctx_tuning(ctx);
+    clgan_tuning t = saved;
     for (int m = 0; m < 2; m++) {
-      clgan_conv_set_im2col_map(im2col_maps[m]);
+      t.im2col = variants[m];
+      replan(&S, &t);
+      ck_assert_int_eq(S.p.im2col_rows, m);
       TU_OK(clgan_fill(ctx, dcol, S.ncol, NAN));
-      TU_OK(clgan_im2col(ctx, s, dimg, dcol));
+      TU_OK(clgan_im2col(ctx, &S.p, dimg, dcol));
       free(got_col);
       got_col = tu_download(dcol, S.ncol);
       snprintf(what, sizeof what, "%s: im2col (%s)", S.L->name, im2col_names[m]);
@@ -321,13 +331,15 @@ START_TEST(test_im2col_col2im) {
       ck_assert_msg(memcmp(got_col, want_col, S.ncol * sizeof(float)) == 0,
                     "%s: im2col (%s) is not bitwise the reference", S.L->name, im2col_names[m]);
     }
-    clgan_conv_set_im2col_map(CLGAN_IM2COL_AUTO);
 
     TU_OK(clgan_buf_write(ctx, dcol, c, S.ncol));
+    t = saved;
     for (int m = 0; m < 2; m++) {
-      clgan_conv_set_col2im_map(col2im_maps[m]);
+      t.col2im = variants[m];
+      replan(&S, &t);
+      ck_assert_int_eq(S.p.col2im_rows, m);
       TU_OK(clgan_fill(ctx, dimg, nimg, NAN));
-      TU_OK(clgan_col2im(ctx, s, dcol, dimg));
+      TU_OK(clgan_col2im(ctx, &S.p, dcol, dimg));
       float *got_img = tu_download(dimg, nimg);
       snprintf(what, sizeof what, "%s: col2im (%s)", S.L->name, col2im_names[m]);
       TU_ASSERT_CLOSE(what, got_img, want_img, nimg, 1e-5, 1e-6);
@@ -338,7 +350,7 @@ START_TEST(test_im2col_col2im) {
                     col2im_names[m]);
       free(got_img);
     }
-    clgan_conv_set_col2im_map(CLGAN_COL2IM_AUTO);
+    TU_OK(clgan_ctx_set_tuning(ctx, &saved));
 
     clgan_buf_release(&dimg);
     clgan_buf_release(&dcol);
@@ -374,8 +386,8 @@ START_TEST(test_adjoint) {
     clgan_buf feat = tu_upload(S.L->transposed ? S.x : S.r, S.L->transposed ? S.nx : S.ny);
     size_t nimg = S.L->transposed ? S.ny : S.nx;
     clgan_buf a = tu_upload(NULL, nimg), b = tu_upload(NULL, nimg);
-    TU_OK(clgan_convt2d_forward(ctx, &S.s, feat, S.dw_, a, S.dcol));
-    TU_OK(clgan_conv2d_backward_data(ctx, &S.s, feat, S.dw_, b, S.dcol));
+    TU_OK(clgan_convt2d_forward(ctx, &S.p, feat, S.dw_, a, S.dcol));
+    TU_OK(clgan_conv2d_backward_data(ctx, &S.p, feat, S.dw_, b, S.dcol));
     float *ga = tu_download(a, nimg), *gb = tu_download(b, nimg);
     ck_assert_msg(memcmp(ga, gb, nimg * sizeof(float)) == 0,
                   "%s: convT forward differs from conv backward data", S.L->name);
@@ -458,6 +470,69 @@ START_TEST(test_finite_differences) {
 }
 END_TEST
 
+/* A plan holds everything its ops need: on a fresh context, planned,
+ * prepared and then frozen (no kernel may be created, no workspace grown), every mode of a
+ * few layers runs, on each GEMM backend, and gives what an unfrozen test
+ * context computes. */
+START_TEST(test_plan_then_frozen) {
+  static const int picks[] = {0, 2, 3, 5, 14, 23}; /* pad and none, 1x1, from the image */
+  for (int bi = 0; bi < 2; bi++) {
+    clgan_tuning t;
+    TU_OK(clgan_tuning_from_env(&t));
+    t.gemm = backends[bi];
+    clgan_ctx_options o = {.device = getenv("CLGAN_TEST_DEVICE"), .tuning = &t};
+    clgan_ctx *ctx = NULL;
+    TU_OK(clgan_ctx_create(&o, &ctx));
+    for (size_t pi = 0; pi < sizeof picks / sizeof picks[0]; pi++) {
+      setup S; /* buffers and a reference result on the test context */
+      setup_make(&S, &layers[picks[pi]], 5000 + (uint64_t)pi);
+      clgan_buf y = tu_upload(NULL, S.ny), dx = tu_upload(NULL, S.nx), dw = tu_upload(NULL, S.nw);
+      TU_OK(dev_forward(&S, S.dx_, S.dw_, y));
+      TU_OK(dev_backward_data(&S, S.dy_, S.dw_, dx));
+      TU_OK(dev_backward_filter(&S, S.dx_, S.dy_, dw, 0));
+      float *want[3] = {tu_download(y, S.ny), tu_download(dx, S.nx), tu_download(dw, S.nw)};
+      size_t len[3] = {S.ny, S.nx, S.nw};
+      clgan_conv_plan p;
+      TU_OK(clgan_conv_plan_make(ctx, &S.s, &p));
+      TU_OK(clgan_conv_plan_prepare(ctx, &p));
+      clgan_buf b[7]; /* x, w, r, col, y, dx, dw on the fresh context */
+      size_t nb[7] = {S.nx, S.nw, S.ny, p.col_floats ? p.col_floats : 1, S.ny, S.nx, S.nw};
+      for (int i = 0; i < 7; i++) TU_OK(clgan_buf_alloc(ctx, nb[i], &b[i]));
+      TU_OK(clgan_buf_write(ctx, b[0], S.x, S.nx));
+      TU_OK(clgan_buf_write(ctx, b[1], S.w, S.nw));
+      TU_OK(clgan_buf_write(ctx, b[2], S.r, S.ny));
+      clgan_ctx_freeze(ctx, 1);
+      int tr = S.L->transposed;
+      TU_OK(tr ? clgan_convt2d_forward(ctx, &p, b[0], b[1], b[4], b[3])
+               : clgan_conv2d_forward(ctx, &p, b[0], b[1], b[4], b[3]));
+      TU_OK(tr ? clgan_convt2d_backward_data(ctx, &p, b[2], b[1], b[5], b[3])
+               : clgan_conv2d_backward_data(ctx, &p, b[2], b[1], b[5], b[3]));
+      TU_OK(tr ? clgan_convt2d_backward_filter(ctx, &p, b[0], b[2], b[6], b[3], 0)
+               : clgan_conv2d_backward_filter(ctx, &p, b[0], b[2], b[6], b[3], 0));
+      TU_OK(clgan_ctx_finish(ctx));
+      clgan_ctx_freeze(ctx, 0);
+      static const char *const modes[3] = {"forward", "backward data", "backward filter"};
+      for (int i = 0; i < 3; i++) {
+        float *got = tu_malloc(len[i] * sizeof(float));
+        TU_OK(clgan_buf_read(ctx, b[4 + i], got, len[i]));
+        char what[200];
+        snprintf(what, sizeof what, "%s [%s, frozen] %s", S.L->name,
+                 clgan_gemm_backend_name(backends[bi]), modes[i]);
+        TU_ASSERT_CLOSE(what, got, want[i], len[i], 1e-4, atol_for((size_t)S.L->n * 4096));
+        free(got);
+        free(want[i]);
+      }
+      for (int i = 0; i < 7; i++) clgan_buf_release(&b[i]);
+      clgan_buf_release(&y);
+      clgan_buf_release(&dx);
+      clgan_buf_release(&dw);
+      setup_free(&S);
+    }
+    clgan_ctx_destroy(ctx);
+  }
+}
+END_TEST
+
 START_TEST(test_shapes) {
   clgan_conv_shape s;
   /* DCGAN D layer 2 at ndf 64, batch 128: col is 1024 x 32768 */
@@ -505,13 +580,19 @@ START_TEST(test_shapes) {
   bad.ho = 7;
   ck_assert_uint_eq(clgan_conv_col_floats(&bad), 0);
   ck_assert_uint_eq(clgan_conv_col_floats(NULL), 0);
-  ck_assert_int_eq(clgan_conv2d_forward(ctx, &bad, a, a, a, a), CLGAN_ERR_INVALID);
+  clgan_conv_plan plan, unmade;
+  memset(&unmade, 0, sizeof unmade);
+  ck_assert_int_eq(clgan_conv_plan_make(ctx, &bad, &plan), CLGAN_ERR_INVALID);
   ck_assert_ptr_nonnull(strstr(clgan_last_error(), "inconsistent"));
+  ck_assert_int_eq(clgan_conv_plan_make(ctx, NULL, &plan), CLGAN_ERR_INVALID);
+  TU_OK(clgan_conv_plan_make(ctx, &s, &plan));
   ck_assert_int_eq(clgan_convt2d_forward(ctx, NULL, a, a, a, a), CLGAN_ERR_INVALID);
-  ck_assert_int_eq(clgan_conv2d_forward(ctx, &s, a, none, a, a), CLGAN_ERR_INVALID);
+  ck_assert_int_eq(clgan_conv2d_forward(ctx, &unmade, a, a, a, a), CLGAN_ERR_INVALID);
+  ck_assert_ptr_nonnull(strstr(clgan_last_error(), "not made"));
+  ck_assert_int_eq(clgan_conv2d_forward(ctx, &plan, a, none, a, a), CLGAN_ERR_INVALID);
   ck_assert_ptr_nonnull(strstr(clgan_last_error(), "w is NULL"));
-  ck_assert_int_eq(clgan_im2col(ctx, &s, a, none), CLGAN_ERR_INVALID);
-  ck_assert_int_eq(clgan_col2im(ctx, &s, none, a), CLGAN_ERR_INVALID);
+  ck_assert_int_eq(clgan_im2col(ctx, &plan, a, none), CLGAN_ERR_INVALID);
+  ck_assert_int_eq(clgan_col2im(ctx, &plan, none, a), CLGAN_ERR_INVALID);
   clgan_buf_release(&a);
 }
 END_TEST
@@ -524,6 +605,7 @@ static Suite *conv_suite(void) {
   tcase_add_test(tc, test_reference_dcgan_layers);
   tcase_add_test(tc, test_reference_general);
   tcase_add_test(tc, test_adjoint);
+  tcase_add_test(tc, test_plan_then_frozen);
   tcase_add_test(tc, test_finite_differences);
   suite_add_tcase(s, tc);
   return s;

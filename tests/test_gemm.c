@@ -213,6 +213,77 @@ START_TEST(test_gemm_reserve_then_frozen) {
 }
 END_TEST
 
+/* A plan holds what its runs need: on a fresh context, planned, prepared
+ * and then frozen, each shape runs (at padded strides and offsets too: a plan
+ * serves any) on both backends, against the reference. Shapes: regular,
+ * split k, a long reduction reading rows in place, B in column chunks. */
+START_TEST(test_gemm_plan_then_frozen) {
+  static const struct { int ta, tb; shape s; } cases[] = {
+      {0, 0, {40, 300, 200}}, {1, 0, {9, 17, 5000}}, {0, 1, {64, 96, 8192}}, {0, 0, {24, 4200, 1100}},
+      {1, 1, {33, 65, 17}},   {0, 0, {7, 13, 5}}};
+  enum { NCASES = sizeof cases / sizeof cases[0] };
+  for (int be = CLGAN_GEMM_OWN; be <= CLGAN_GEMM_CLBLAST; be++) {
+    clgan_tuning t;
+    TU_OK(clgan_tuning_from_env(&t));
+    t.gemm = (clgan_gemm_backend)be;
+    clgan_ctx_options o = {.device = getenv("CLGAN_TEST_DEVICE"), .tuning = &t};
+    clgan_ctx *ctx = NULL;
+    TU_OK(clgan_ctx_create(&o, &ctx));
+    clgan_gemm_plan plans[NCASES];
+    size_t ws = clgan_ctx_workspace_bytes(ctx), need = 0;
+    for (int i = 0; i < NCASES; i++) {
+      TU_OK(clgan_gemm_plan_make(ctx, cases[i].ta, cases[i].tb, cases[i].s.m, cases[i].s.n,
+                                 cases[i].s.k, &plans[i]));
+      if (plans[i].ws_floats > need) need = plans[i].ws_floats;
+      ck_assert_int_eq(plans[i].backend, be == CLGAN_GEMM_CLBLAST && cases[i].s.k == 0
+                                             ? CLGAN_GEMM_OWN : be);
+    }
+    /* planning sizes the workspace, preparing allocates it */
+    ck_assert_uint_eq(clgan_ctx_workspace_bytes(ctx), ws);
+    for (int i = 0; i < NCASES; i++) TU_OK(clgan_gemm_plan_prepare(ctx, &plans[i]));
+    ck_assert_uint_ge(clgan_ctx_workspace_bytes(ctx), need * sizeof(float));
+    for (int i = 0; i < NCASES; i++) {
+      int ta = cases[i].ta, tb = cases[i].tb;
+      shape s = cases[i].s;
+      size_t lda = (ta ? s.m : s.k) + 3, ldb = (tb ? s.k : s.n) + 1, ldc = s.n + 2, off = 5;
+      size_t na = off + (ta ? s.k : s.m) * lda, nb = off + (tb ? s.n : s.k) * ldb;
+      size_t nc = off + s.m * ldc;
+      float *a = tu_malloc(na * sizeof *a), *b = tu_malloc(nb * sizeof *b);
+      float *want = tu_malloc(nc * sizeof *want), *got = tu_malloc(nc * sizeof *got);
+      tu_fill_uniform(a, na, 100 + i, -1.0f, 1.0f);
+      tu_fill_uniform(b, nb, 200 + i, -1.0f, 1.0f);
+      tu_fill_uniform(want, nc, 300 + i, -1.0f, 1.0f);
+      clgan_buf da, db, dc;
+      TU_OK(clgan_buf_alloc(ctx, na, &da));
+      TU_OK(clgan_buf_alloc(ctx, nb, &db));
+      TU_OK(clgan_buf_alloc(ctx, nc, &dc));
+      TU_OK(clgan_buf_write(ctx, da, a, na));
+      TU_OK(clgan_buf_write(ctx, db, b, nb));
+      TU_OK(clgan_buf_write(ctx, dc, want, nc));
+      clgan_ctx_freeze(ctx, 1);
+      TU_OK(clgan_gemm_run(ctx, &plans[i], 0.5f, clgan_buf_at(da, off), lda,
+                           clgan_buf_at(db, off), ldb, 1.0f, clgan_buf_at(dc, off), ldc));
+      TU_OK(clgan_buf_read(ctx, dc, got, nc));
+      clgan_ctx_freeze(ctx, 0);
+      ref_gemm(ta, tb, s.m, s.n, s.k, 0.5f, a + off, lda, b + off, ldb, 1.0f, want + off, ldc);
+      char what[120];
+      snprintf(what, sizeof what, "planned %s %c%c m=%zu n=%zu k=%zu, frozen",
+               clgan_gemm_backend_name((clgan_gemm_backend)be), ta ? 'T' : 'N', tb ? 'T' : 'N',
+               s.m, s.n, s.k);
+      TU_ASSERT_CLOSE(what, got, want, nc, 1e-5, 1e-5 + 2e-6 * (double)s.k);
+      free(a);
+      free(b);
+      free(want);
+      free(got);
+      clgan_buf_release(&da);
+      clgan_buf_release(&db);
+      clgan_buf_release(&dc);
+    }
+    clgan_ctx_destroy(ctx);
+  }
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("gemm");
   TCase *tc = tcase_create("gemm");
@@ -222,6 +293,7 @@ int main(void) {
   tcase_add_test(tc, test_gemm_degenerate);
   tcase_add_test(tc, test_gemm_auto_choice);
   tcase_add_test(tc, test_gemm_reserve_then_frozen);
+  tcase_add_test(tc, test_gemm_plan_then_frozen);
   suite_add_tcase(s, tc);
   return tu_run(s);
 }

@@ -25,11 +25,71 @@ extern "C" {
 /* Row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, where op
  * transposes when trans_* is nonzero. lda/ldb/ldc are row strides of the
  * stored matrices. The backend is the context's (measured or forced). */
+
+/* What runs a planned GEMM. */
+typedef enum clgan_gemm_path {
+  CLGAN_GEMM_PATH_NONE = 0, /* m or n is 0: nothing to do */
+  CLGAN_GEMM_PATH_SIMPLE,   /* own backend, one work-item per C element */
+  CLGAN_GEMM_PATH_TILED,    /* own backend, packed panels and register tiles */
+  CLGAN_GEMM_PATH_CONV_X,   /* own tiled, op(B) read from a conv's image (conv core only) */
+  CLGAN_GEMM_PATH_CLBLAST   /* CLBlast's SGEMM */
+} clgan_gemm_path;
+
+/* The own backend's tiled geometry for one shape (src/ops/gemm_own.c): the
+ * kernel computes X (m_f x k) times Y^T (n_f x k), either X = op(A) and
+ * Y = op(B)^T, or (swapped) X = op(B)^T, Y = op(A) with C^T stored. */
+typedef struct clgan_gemm_own_geom {
+  size_t tm, tn;      /* register tile (rows, columns) */
+  size_t m, n;        /* m_f, n_f */
+  size_t mp, np;      /* m_f, n_f padded to the tile */
+  size_t splits, kz;  /* k cut into `splits` ranges of kz (the last shorter) */
+  size_t chunk;       /* Y packed and multiplied in chunks of this many rows */
+  size_t bp_off, part_off, ws_floats; /* workspace: X panels, Y panels, partial C */
+  int swapped;        /* C^T = op(B)^T op(A)^T */
+  int x_packed;       /* else X's rows are read in place (or from an image) */
+} clgan_gemm_own_geom;
+
+/* A GEMM shape prepared on one context: backend resolved, kernels created,
+ * workspace grown. Plain data (kernels borrowed from the context), made by
+ * clgan_gemm_plan_make and read only by clgan_gemm_run. */
+typedef struct clgan_gemm_plan {
+  int trans_a, trans_b;
+  size_t m, n, k;
+  clgan_gemm_backend backend; /* AUTO only for an empty product (path NONE) */
+  clgan_gemm_path path;
+  size_t ws_floats;           /* the context's GEMM workspace it needs */
+  /* own paths (NULL where unused): main is gemm_simple, gemm_tile or
+   * gemm_tile_conv; with their names and work-group shapes or limits */
+  cl_kernel main, pack_a, pack_b, reduce;
+  const char *main_name, *pack_a_name, *pack_b_name;
+  size_t main_local[2], reduce_local[2], pack_a_max, pack_b_max;
+  clgan_gemm_own_geom own;
+} clgan_gemm_plan;
+
+/* Plans m x n x k GEMMs with these transposes on ctx: resolves the backend
+ * for the shape (measuring the context's choice for its shape class if
+ * nothing is remembered), creates the kernels and sizes the workspace
+ * (ws_floats), allocating nothing, so that an owner can plan, add up its
+ * memory, and only then allocate. */
+clgan_status clgan_gemm_plan_make(clgan_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n,
+                                  size_t k, clgan_gemm_plan *out);
+/* Grows the context's GEMM workspace to the plan's ws_floats and builds
+ * CLBlast's program where the plan uses it: after it, runs of the plan
+ * neither build nor allocate (call it before freezing the context; an
+ * unfrozen context also grows the workspace at the first run). */
+clgan_status clgan_gemm_plan_prepare(clgan_ctx *ctx, const clgan_gemm_plan *plan);
+/* Runs a planned GEMM (any strides and offsets that fit the buffers). */
+clgan_status clgan_gemm_run(clgan_ctx *ctx, const clgan_gemm_plan *plan, float alpha,
+                            clgan_buf a, size_t lda, clgan_buf b, size_t ldb, float beta,
+                            clgan_buf c, size_t ldc);
+
+/* Plan and run in one call (tests, benchmarks, metrics: outside training
+ * steps, or after clgan_gemm_reserve on a frozen context). */
 clgan_status clgan_gemm(clgan_ctx *ctx, int trans_a, int trans_b, size_t m,
                         size_t n, size_t k, float alpha, clgan_buf a, size_t lda,
                         clgan_buf b, size_t ldb, float beta, clgan_buf c,
                         size_t ldc);
-/* Same, with an explicit backend (tests, benchmarks, backend measurement). */
+/* Same, with an explicit backend (tests, benchmarks). */
 clgan_status clgan_gemm_with(clgan_ctx *ctx, clgan_gemm_backend backend,
                              int trans_a, int trans_b, size_t m, size_t n,
                              size_t k, float alpha, clgan_buf a, size_t lda,
@@ -41,10 +101,10 @@ clgan_status clgan_gemm_with(clgan_ctx *ctx, clgan_gemm_backend backend,
  * gradients) have a choice of their own, measured the same way. */
 clgan_status clgan_gemm_backend_get(clgan_ctx *ctx, clgan_gemm_backend *out);
 const char *clgan_gemm_backend_name(clgan_gemm_backend backend);
-/* Prepares GEMMs of up to m x n x k (any transposes) ahead of a training
- * step: resolves the backend (measuring if needed), creates the kernels and
- * grows the context's packing workspace, so that such GEMMs later neither
- * allocate nor build. Call it for every shape a plan will run. */
+/* Prepares GEMMs of up to m x n x k (any transposes) for clgan_gemm on a
+ * frozen context: resolves the backend (measuring if needed), creates the
+ * kernels and grows the context's packing workspace, so that such GEMMs
+ * later neither allocate nor build. */
 clgan_status clgan_gemm_reserve(clgan_ctx *ctx, size_t m, size_t n, size_t k);
 
 /* ---- Convolutions ------------------------------------------------------ */
@@ -70,55 +130,88 @@ clgan_status clgan_conv_shape_conv(int n, int cin, int h, int w, int cout, int k
 clgan_status clgan_conv_shape_convt(int n, int cin, int h, int w, int cout,
                                     int k, int stride, int pad,
                                     clgan_conv_shape *out);
-/* Floats of the col workspace both conv and convT need on any device: the
- * whole column matrix, cin*k*k * n*ho*wo. */
+/* Floats of the whole column matrix, cin*k*k * n*ho*wo (0 for an invalid
+ * shape): the most col workspace a plan of s can ask for. */
 size_t clgan_conv_col_floats(const clgan_conv_shape *s);
-/* The col workspace this context needs for s, every mode (forward,
- * backward data, backward filter) of conv and convT: at most
- * clgan_conv_col_floats, less where the conv core reads the column matrix
- * from the image or builds it a few images at a time (CPU devices). */
-clgan_status clgan_conv_col_need(clgan_ctx *ctx, const clgan_conv_shape *s, size_t *floats);
 
-/* Conv2d. x [cin, n, h, w], w [cout, cin, k, k], y [cout, n, ho, wo],
- * col [cin*k*k, n*ho*wo] workspace. */
-clgan_status clgan_conv2d_forward(clgan_ctx *ctx, const clgan_conv_shape *s,
+/* One conv shape prepared on one context, for every mode of Conv2d and
+ * ConvTranspose2d (forward, backward data, backward filter) and for
+ * clgan_im2col / clgan_col2im: the shape, the GEMM plans of its products,
+ * its kernels and every variant choice (read from the context's tuning
+ * while planning). Plain data, kernels borrowed from the context; made by
+ * clgan_conv_plan_make, read only by the ops below. */
+typedef struct clgan_conv_plan {
+  clgan_conv_shape shape;
+  size_t col_floats;   /* the col workspace the ops need: at most
+                          clgan_conv_col_floats, less where the GEMMs read
+                          the image or the adjoint builds col a few images at
+                          a time, 0 when col is the image (k 1, stride 1, pad 0) */
+  int direct;          /* col is the image: no im2col, no col2im */
+  int fwd_from_image;  /* forward GEMM reads the (padded) image, no col */
+  int filt_from_image; /* weight gradient likewise */
+  int adjoint_images;  /* images per column matrix in the adjoint */
+  int im2col_rows;     /* im2col one work-item per col row segment, else per element */
+  int col2im_rows;     /* col2im one work-item per image row, else per pixel */
+  int im2col_oyb;      /* im2col_rows: output rows per work-item */
+  cl_uint im2col_nblk; /* im2col_rows: blocks of oyb rows per output image */
+  cl_uint4 im2col_div[3]; /* im2col: magic divisors by wo, ho, k */
+  cl_uint4 col2im_div[3]; /* col2im: magic divisors by w, h, stride */
+  cl_kernel pad, im2col, col2im; /* pad NULL unless a GEMM reads a padded image */
+  /* the products: forward W x col, adjoint W^T x dY (per chunk of
+   * adjoint_images images, and the last shorter chunk), filter dY x col^T */
+  clgan_gemm_plan fwd, adj, adj_last, filt;
+} clgan_conv_plan;
+
+/* Plans s on ctx (the GEMM backends chosen, kernels created, the GEMM
+ * workspace sized, nothing allocated). INVALID for an inconsistent shape. */
+clgan_status clgan_conv_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
+                                  clgan_conv_plan *out);
+/* clgan_gemm_plan_prepare for each of the plan's GEMMs: the workspace
+ * grown, CLBlast built (before freezing the context). */
+clgan_status clgan_conv_plan_prepare(clgan_ctx *ctx, const clgan_conv_plan *p);
+
+/* Conv2d with p from clgan_conv_shape_conv. x [cin, n, h, w],
+ * w [cout, cin, k, k], y [cout, n, ho, wo], col workspace of at least
+ * p->col_floats floats. */
+clgan_status clgan_conv2d_forward(clgan_ctx *ctx, const clgan_conv_plan *p,
                                   clgan_buf x, clgan_buf w, clgan_buf y,
                                   clgan_buf col);
 /* dx [cin, n, h, w] = conv2d^T(dy); overwrites dx. */
-clgan_status clgan_conv2d_backward_data(clgan_ctx *ctx, const clgan_conv_shape *s,
+clgan_status clgan_conv2d_backward_data(clgan_ctx *ctx, const clgan_conv_plan *p,
                                         clgan_buf dy, clgan_buf w, clgan_buf dx,
                                         clgan_buf col);
 /* dw [cout, cin, k, k] (+)= dy x im2col(x)^T. */
 clgan_status clgan_conv2d_backward_filter(clgan_ctx *ctx,
-                                          const clgan_conv_shape *s, clgan_buf x,
+                                          const clgan_conv_plan *p, clgan_buf x,
                                           clgan_buf dy, clgan_buf dw,
                                           clgan_buf col, int accumulate);
 
-/* ConvTranspose2d with s from clgan_conv_shape_convt. x [s->cout, n, ho, wo]
- * (the convT input), w [s->cout, s->cin, k, k] (PyTorch's [Cin, Cout, k, k]),
- * y [s->cin, n, h, w]. */
-clgan_status clgan_convt2d_forward(clgan_ctx *ctx, const clgan_conv_shape *s,
+/* ConvTranspose2d with p from clgan_conv_shape_convt (s = p->shape).
+ * x [s->cout, n, ho, wo] (the convT input), w [s->cout, s->cin, k, k]
+ * (PyTorch's [Cin, Cout, k, k]), y [s->cin, n, h, w]. */
+clgan_status clgan_convt2d_forward(clgan_ctx *ctx, const clgan_conv_plan *p,
                                    clgan_buf x, clgan_buf w, clgan_buf y,
                                    clgan_buf col);
 /* dx [s->cout, n, ho, wo] = conv2d(dy) with w; overwrites dx. */
 clgan_status clgan_convt2d_backward_data(clgan_ctx *ctx,
-                                         const clgan_conv_shape *s, clgan_buf dy,
+                                         const clgan_conv_plan *p, clgan_buf dy,
                                          clgan_buf w, clgan_buf dx,
                                          clgan_buf col);
 /* dw [s->cout, s->cin, k, k] (+)= x x im2col(dy)^T. */
 clgan_status clgan_convt2d_backward_filter(clgan_ctx *ctx,
-                                           const clgan_conv_shape *s,
+                                           const clgan_conv_plan *p,
                                            clgan_buf x, clgan_buf dy,
                                            clgan_buf dw, clgan_buf col,
                                            int accumulate);
 
-/* The two data-movement halves of the conv core (also used on their own).
+/* The two data-movement halves of the conv core (also used on their own),
+ * with the plan's variants; col is the whole column matrix here.
  * im2col: col[(c*k + i)*k + j, (b*ho + oy)*wo + ox] = img[c, b, oy*s-p+i, ox*s-p+j]
  * (zero outside). col2im is its adjoint in gather form: each image pixel sums
  * its taps, deterministic, no atomics; it overwrites img. */
-clgan_status clgan_im2col(clgan_ctx *ctx, const clgan_conv_shape *s,
+clgan_status clgan_im2col(clgan_ctx *ctx, const clgan_conv_plan *p,
                           clgan_buf img, clgan_buf col);
-clgan_status clgan_col2im(clgan_ctx *ctx, const clgan_conv_shape *s,
+clgan_status clgan_col2im(clgan_ctx *ctx, const clgan_conv_plan *p,
                           clgan_buf col, clgan_buf img);
 
 /* ---- Data ---------------------------------------------------------------- */

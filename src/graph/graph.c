@@ -31,6 +31,9 @@ clgan_status graph_alloc(clgan_ctx *ctx, graph *g) {
   clgan_status st = CLGAN_OK;
   for (int i = 0; i < g->nnodes && st == CLGAN_OK; i++) {
     graph_node *n = &g->nodes[i];
+    /* the conv's GEMM workspace grown, CLBlast built */
+    if (n->op == GRAPH_OP_CONV || n->op == GRAPH_OP_CONVT)
+      st = clgan_conv_plan_prepare(ctx, &n->plan.conv);
     if (n->op != GRAPH_OP_BN_ACT) continue;
     size_t c = (size_t)g->slots[n->out].c;
     st = clgan_buf_alloc(ctx, c, &n->save_mean);

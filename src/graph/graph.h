@@ -48,6 +48,7 @@ typedef struct graph_node {
   union {
     clgan_bn_plan bn;      /* BN_ACT */
     clgan_act_plan act;    /* ACT */
+    clgan_conv_plan conv;  /* CONV, CONVT */
   } plan;
   size_t col_floats;       /* CONV, CONVT: col workspace this node needs */
   clgan_buf save_mean, save_invstd; /* BN_ACT [c]: batch statistics for backward */

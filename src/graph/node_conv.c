@@ -2,19 +2,21 @@
 #include "graph/nodes.h"
 
 static clgan_status plan(clgan_ctx *ctx, graph_node *n) {
-  return clgan_conv_col_need(ctx, &n->shape, &n->col_floats);
+  clgan_status st = clgan_conv_plan_make(ctx, &n->shape, &n->plan.conv);
+  if (st == CLGAN_OK) n->col_floats = n->plan.conv.col_floats;
+  return st;
 }
 
 clgan_status node_conv_plan(clgan_ctx *ctx, graph_node *n) { return plan(ctx, n); }
 clgan_status node_convt_plan(clgan_ctx *ctx, graph_node *n) { return plan(ctx, n); }
 
 clgan_status node_conv_forward(const graph *g, const graph_node *n, const graph_pass *p) {
-  return clgan_conv2d_forward(p->ctx, &n->shape, graph_slot_buf(g, p, n->in),
+  return clgan_conv2d_forward(p->ctx, &n->plan.conv, graph_slot_buf(g, p, n->in),
                               clgan_buf_at(p->params, n->w_off), g->slots[n->out].buf, p->col);
 }
 
 clgan_status node_convt_forward(const graph *g, const graph_node *n, const graph_pass *p) {
-  return clgan_convt2d_forward(p->ctx, &n->shape, graph_slot_buf(g, p, n->in),
+  return clgan_convt2d_forward(p->ctx, &n->plan.conv, graph_slot_buf(g, p, n->in),
                                clgan_buf_at(p->params, n->w_off), g->slots[n->out].buf, p->col);
 }
 
@@ -26,14 +28,14 @@ static clgan_status backward(const graph *g, const graph_node *n, const graph_pa
   clgan_buf w = clgan_buf_at(p->params, n->w_off), dw = clgan_buf_at(p->grads, n->w_off);
   clgan_status st = CLGAN_OK;
   if (gr->param_grads)
-    st = transposed ? clgan_convt2d_backward_filter(p->ctx, &n->shape, x, dy, dw, p->col,
+    st = transposed ? clgan_convt2d_backward_filter(p->ctx, &n->plan.conv, x, dy, dw, p->col,
                                                     gr->accumulate)
-                    : clgan_conv2d_backward_filter(p->ctx, &n->shape, x, dy, dw, p->col,
+                    : clgan_conv2d_backward_filter(p->ctx, &n->plan.conv, x, dy, dw, p->col,
                                                    gr->accumulate);
   if (st != CLGAN_OK || (n->in == 0 && !gr->input_grad)) return st;
   clgan_buf dx = p->grad_buf[1 - gr->cur];
-  st = transposed ? clgan_convt2d_backward_data(p->ctx, &n->shape, dy, w, dx, p->col)
-                  : clgan_conv2d_backward_data(p->ctx, &n->shape, dy, w, dx, p->col);
+  st = transposed ? clgan_convt2d_backward_data(p->ctx, &n->plan.conv, dy, w, dx, p->col)
+                  : clgan_conv2d_backward_data(p->ctx, &n->plan.conv, dy, w, dx, p->col);
   gr->cur = 1 - gr->cur;
   return st;
 }

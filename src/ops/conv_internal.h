@@ -1,35 +1,31 @@
-/* Internal knobs of the conv core (src/ops/conv.c) for tests and benchmarks;
- * not part of the public API. */
+/* Between the conv core's files: conv_shape.c (geometry and checks),
+ * conv_plan.c (every choice, made once per shape and context) and conv.c
+ * (the launches). Not part of the public API. */
 #ifndef CLGAN_OPS_CONV_INTERNAL_H
 #define CLGAN_OPS_CONV_INTERNAL_H
 
-/* Work-item mapping of col2im (cl/col2im.cl). AUTO: the environment variable
- * CLGAN_COL2IM=pixels|rows when set, else rows on CPU devices and pixels
- * elsewhere. Process-wide; set it only while no op is being enqueued. */
-typedef enum clgan_col2im_map {
-  CLGAN_COL2IM_AUTO = 0,
-  CLGAN_COL2IM_PIXELS,
-  CLGAN_COL2IM_ROWS
-} clgan_col2im_map;
+#include <stdint.h>
 
-void clgan_conv_set_col2im_map(clgan_col2im_map map);
+#include "clgan/ops.h"
 
-/* Work-item mapping of im2col (cl/im2col.cl). AUTO: the environment variable
- * CLGAN_IM2COL=elements|rows when set, else rows on CPU devices for outputs
- * of at least 4 pixels and elements otherwise. Process-wide; set
- * it only while no op is being enqueued. */
-typedef enum clgan_im2col_map {
-  CLGAN_IM2COL_AUTO = 0,
-  CLGAN_IM2COL_ELEMENTS,
-  CLGAN_IM2COL_ROWS
-} clgan_im2col_map;
+/* Every buffer a conv kernel indexes (with its offset) must stay below 2^32
+ * floats: the kernels use uint indices. */
+#define CONV_MAX_FLOATS ((uint64_t)UINT32_MAX)
 
-void clgan_conv_set_im2col_map(clgan_im2col_map map);
+/* Floats of the image [cin, n, h, w], the feature map [cout, n, ho, wo],
+ * the whole column matrix [cin*k*k, n*ho*wo] and the weight [cout, cin*k*k]. */
+uint64_t conv_img_floats(const clgan_conv_shape *s);
+uint64_t conv_feat_floats(const clgan_conv_shape *s);
+uint64_t conv_col_floats(const clgan_conv_shape *s);
+uint64_t conv_weight_floats(const clgan_conv_shape *s);
 
-/* The adjoint (conv backward data, convT forward) builds its column matrix
- * a few images at a time, at most this many floats per chunk (at least one
- * image), on every device; 0 restores the default (CPUs: 4M floats; GPUs:
- * all images at once). Process-wide, like the maps above. */
-void clgan_conv_set_adjoint_chunk(size_t floats);
+/* Full consistency check of a shape (it may have been filled by hand); op
+ * names the caller in the message. */
+clgan_status conv_shape_check(const clgan_conv_shape *s, const char *op);
+/* A buffer the op reads or writes: present, and indexable with uint. */
+clgan_status conv_buf_check(clgan_buf b, uint64_t floats, const char *op, const char *what);
+
+/* k = 1, stride 1, pad 0: the column matrix is the image itself. */
+int conv_col_is_image(const clgan_conv_shape *s);
 
 #endif

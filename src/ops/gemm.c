@@ -1,9 +1,9 @@
 /* GEMM: row-major C[M,N] = alpha * op(A) * op(B) + beta * C on two backends,
- * the engine's own kernels (gemm_own.c, cl/gemm.cl) and CLBlast's SGEMM,
- * chosen per context and shape class (gemm_choice.c). This file checks the
- * arguments, dispatches, runs CLBlast, and holds the conv core's entries
- * (gemm_internal.h). */
-#include <clblast_c.h>
+ * the engine's own kernels (gemm_own.c, cl/gemm.cl) and CLBlast's SGEMM
+ * (gemm_clblast.c), chosen per context and shape class (gemm_choice.c).
+ * This file is the plan step above them: it plans (backend, kernels,
+ * workspace), checks the arguments and runs plans, and holds the conv
+ * core's entries (gemm_internal.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,51 +21,7 @@ const char *clgan_gemm_backend_name(clgan_gemm_backend backend) {
   }
 }
 
-/* ---- CLBlast backend ----------------------------------------------------- */
-
-static clgan_status clblast_gemm(clgan_ctx *ctx, int ta, int tb, size_t m, size_t n, size_t k,
-                                 float alpha, clgan_buf a, size_t lda, clgan_buf b, size_t ldb,
-                                 float beta, clgan_buf c, size_t ldc) {
-  CLBlastTranspose ta_ = ta ? CLBlastTransposeYes : CLBlastTransposeNo;
-  CLBlastTranspose tb_ = tb ? CLBlastTransposeYes : CLBlastTransposeNo;
-  /* CLBlast's own temporary buffer (padded copies of the operands) would be
-   * allocated and released on every call: it gets the context's GEMM
-   * workspace instead, sized while planning like the own backend's. */
-  size_t temp_bytes = 0;
-  CLBlastStatusCode s =
-      CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, ta_, tb_, m, n, k, a.off, lda, b.off, ldb,
-                                 c.off, ldc, &ctx->queue, &temp_bytes);
-  if (s == CLBlastSuccess) {
-    clgan_status st = gemm_ws_reserve(ctx, (temp_bytes + sizeof(float) - 1) / sizeof(float) + 1);
-    if (st != CLGAN_OK) return st;
-    cl_event *ev = clgan_profile_next_event(ctx, "clblast_sgemm"); /* NULL unless profiling */
-    s = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, ta_, tb_, m, n, k, alpha, a.mem, a.off,
-                                   lda, b.mem, b.off, ldb, beta, c.mem, c.off, ldc, &ctx->queue,
-                                   ev, ctx->gemm_ws.mem);
-  }
-  if (s == CLBlastSuccess) return CLGAN_OK;
-  return clgan_fail(CLGAN_ERR_CLBLAST,
-                    "CLBlastSgemm(%c%c, m=%zu n=%zu k=%zu) failed on %s: CLBlast status %d%s%s",
-                    ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, ctx->dev.name, (int)s,
-                    (int)s > -1024 ? " = " : "",
-                    (int)s > -1024 ? clgan_cl_error_name((int)s) : "");
-}
-
-/* Builds CLBlast's SGEMM program for this device (a 1x1x1 GEMM), so that
- * its compile happens while planning rather than in the first step. */
-static clgan_status clblast_warm(clgan_ctx *ctx) {
-  clgan_buf t;
-  clgan_status st = clgan_buf_alloc(ctx, 3, &t);
-  if (st == CLGAN_OK) st = clgan_fill(ctx, t, 3, 0.0f);
-  if (st == CLGAN_OK)
-    st = clblast_gemm(ctx, 0, 0, 1, 1, 1, 1.0f, t, 1, clgan_buf_at(t, 1), 1, 0.0f,
-                      clgan_buf_at(t, 2), 1);
-  if (st == CLGAN_OK) st = clgan_ctx_finish(ctx);
-  clgan_buf_release(&t);
-  return st;
-}
-
-/* ---- dispatch ------------------------------------------------------------ */
+/* ---- argument checks ----------------------------------------------------- */
 
 /* Whether a rows x cols matrix with row stride ld at x.off overruns x.mem
  * (sets the error when it does). */
@@ -110,35 +66,95 @@ static clgan_status check_args(int ta, int tb, size_t m, size_t n, size_t k, clg
   return CLGAN_OK;
 }
 
+/* ---- plans ------------------------------------------------------------- */
+
+/* A plan on a given backend (AUTO: the context's for the shape). */
+static clgan_status plan_on(clgan_ctx *ctx, clgan_gemm_backend backend, int trans_a, int trans_b,
+                            size_t m, size_t n, size_t k, clgan_gemm_plan *out) {
+  clgan_gemm_plan p = {.trans_a = trans_a != 0, .trans_b = trans_b != 0, .m = m, .n = n, .k = k};
+  clgan_status st = CLGAN_OK;
+  if (backend == CLGAN_GEMM_AUTO && m > 0 && n > 0 &&
+      (st = gemm_backend_for(ctx, m, n, k, &backend)) != CLGAN_OK)
+    return st;
+  if (backend != CLGAN_GEMM_OWN && backend != CLGAN_GEMM_CLBLAST && backend != CLGAN_GEMM_AUTO)
+    return clgan_fail(CLGAN_ERR_INVALID, "gemm: unknown backend %d", (int)backend);
+  if (m >= ((size_t)1 << 31) || n >= ((size_t)1 << 31) || k >= ((size_t)1 << 31))
+    return clgan_fail(CLGAN_ERR_UNSUPPORTED, "gemm: matrices beyond 32-bit indexing");
+  p.backend = backend;
+  if (m == 0 || n == 0) {
+    p.path = CLGAN_GEMM_PATH_NONE;
+  } else if (backend == CLGAN_GEMM_CLBLAST && k > 0) {
+    p.path = CLGAN_GEMM_PATH_CLBLAST;
+    st = gemm_clblast_plan(ctx, &p);
+  } else { /* CLBlast rejects k == 0; C = beta * C is the own kernel's k == 0 case */
+    st = gemm_own_plan(ctx, 0, &p);
+  }
+  if (st == CLGAN_OK) *out = p;
+  return st;
+}
+
+clgan_status clgan_gemm_plan_make(clgan_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n,
+                                  size_t k, clgan_gemm_plan *out) {
+  return plan_on(ctx, CLGAN_GEMM_AUTO, trans_a, trans_b, m, n, k, out);
+}
+
+clgan_status clgan_gemm_plan_prepare(clgan_ctx *ctx, const clgan_gemm_plan *plan) {
+  if (!plan) return clgan_fail(CLGAN_ERR_INVALID, "clgan_gemm_plan_prepare: plan is NULL");
+  clgan_status st = gemm_ws_reserve(ctx, plan->ws_floats);
+  if (st == CLGAN_OK && plan->path == CLGAN_GEMM_PATH_CLBLAST) st = gemm_clblast_warm(ctx);
+  return st;
+}
+
+clgan_status clgan_gemm_run(clgan_ctx *ctx, const clgan_gemm_plan *plan, float alpha,
+                            clgan_buf a, size_t lda, clgan_buf b, size_t ldb, float beta,
+                            clgan_buf c, size_t ldc) {
+  const clgan_gemm_plan *p = plan;
+  if (!p) return clgan_fail(CLGAN_ERR_INVALID, "clgan_gemm_run: plan is NULL");
+  clgan_status st =
+      check_args(p->trans_a, p->trans_b, p->m, p->n, p->k, a, lda, b, ldb, c, ldc);
+  if (st != CLGAN_OK) return st;
+  switch (p->path) {
+    case CLGAN_GEMM_PATH_NONE: return CLGAN_OK;
+    case CLGAN_GEMM_PATH_CLBLAST:
+      return gemm_clblast_run(ctx, p->trans_a, p->trans_b, p->m, p->n, p->k, alpha, a, lda, b,
+                              ldb, beta, c, ldc);
+    case CLGAN_GEMM_PATH_SIMPLE:
+    case CLGAN_GEMM_PATH_TILED:
+      return gemm_own_run(ctx, p, alpha, a, lda, b, ldb, beta, c, ldc, NULL);
+    default:
+      return clgan_fail(CLGAN_ERR_INVALID, "gemm: plan of path %d is not a plain GEMM's",
+                        (int)p->path);
+  }
+}
+
 clgan_status clgan_gemm_with(clgan_ctx *ctx, clgan_gemm_backend backend, int trans_a,
                              int trans_b, size_t m, size_t n, size_t k, float alpha, clgan_buf a,
                              size_t lda, clgan_buf b, size_t ldb, float beta, clgan_buf c,
                              size_t ldc) {
-  int ta = trans_a != 0, tb = trans_b != 0;
-  clgan_status st = check_args(ta, tb, m, n, k, a, lda, b, ldb, c, ldc);
-  if (st != CLGAN_OK) return st;
-  if (m == 0 || n == 0) return CLGAN_OK;
-  if (backend == CLGAN_GEMM_AUTO && (st = gemm_backend_for(ctx, m, n, k, &backend)) != CLGAN_OK)
-    return st;
-  /* CLBlast rejects k == 0; C = beta * C is the own kernel's k == 0 case. */
-  if (backend == CLGAN_GEMM_CLBLAST && k > 0)
-    return clblast_gemm(ctx, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  if (backend != CLGAN_GEMM_OWN && backend != CLGAN_GEMM_CLBLAST)
-    return clgan_fail(CLGAN_ERR_INVALID, "gemm: unknown backend %d", (int)backend);
-  return gemm_own(ctx, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, 0);
+  /* the arguments first, so that a bad call neither measures nor allocates */
+  clgan_status st = check_args(trans_a != 0, trans_b != 0, m, n, k, a, lda, b, ldb, c, ldc);
+  clgan_gemm_plan p;
+  if (st == CLGAN_OK) st = plan_on(ctx, backend, trans_a, trans_b, m, n, k, &p);
+  if (st == CLGAN_OK) st = clgan_gemm_run(ctx, &p, alpha, a, lda, b, ldb, beta, c, ldc);
+  return st;
 }
 
 /* ---- products with a conv's im2col matrix read from its image ------------- */
 
-clgan_status clgan_gemm_conv_ok(clgan_ctx *ctx, size_t m, size_t n, size_t k, int *ok) {
+clgan_status clgan_gemm_conv_plan_make(clgan_ctx *ctx, int filter, size_t m, size_t n, size_t k,
+                                       clgan_gemm_plan *out, int *ok) {
   *ok = 0;
   if (gemm_own_is_tiny(m, n, k) || m >= ((size_t)1 << 31) || n >= ((size_t)1 << 31) ||
       k >= ((size_t)1 << 31))
     return CLGAN_OK;
   clgan_gemm_backend be;
   clgan_status st = gemm_backend_for(ctx, m, n, k, &be);
-  if (st == CLGAN_OK) *ok = be == CLGAN_GEMM_OWN;
-  return st;
+  if (st != CLGAN_OK || be != CLGAN_GEMM_OWN) return st;
+  clgan_gemm_plan p = {.trans_a = 0, .trans_b = filter != 0, .m = m, .n = n, .k = k};
+  if ((st = gemm_own_plan(ctx, 1, &p)) != CLGAN_OK) return st;
+  *out = p;
+  *ok = 1;
+  return CLGAN_OK;
 }
 
 /* The padded image and the other operands fit what gemm_tile_conv indexes. */
@@ -155,33 +171,37 @@ static clgan_status conv_x_check(const clgan_gemm_conv_x *x, const char *wname, 
   return CLGAN_OK;
 }
 
-static clgan_status conv_entry(clgan_ctx *ctx, size_t m, size_t n, size_t k, const char *what) {
-  int ok;
-  clgan_status st = clgan_gemm_conv_ok(ctx, m, n, k, &ok);
-  if (st == CLGAN_OK && !ok)
-    st = clgan_fail(CLGAN_ERR_INVALID,
-                    "gemm: no %s from the image for %zu x %zu x %zu on this context (ask "
-                    "clgan_gemm_conv_ok first)",
-                    what, m, n, k);
-  return st;
+/* A conv plan of this kind whose shape is the image's. */
+static clgan_status conv_entry(const clgan_gemm_plan *p, int filter, size_t m, size_t n,
+                               size_t k) {
+  if (p->path != CLGAN_GEMM_PATH_CONV_X || p->trans_b != filter || p->m != m || p->n != n ||
+      p->k != k)
+    return clgan_fail(CLGAN_ERR_INVALID,
+                      "gemm: the plan (path %d, %zu x %zu x %zu) is not the %s from the image "
+                      "of %zu x %zu x %zu",
+                      (int)p->path, p->m, p->n, p->k, filter ? "weight gradient" : "forward", m,
+                      n, k);
+  return CLGAN_OK;
 }
 
-clgan_status clgan_gemm_conv_filter(clgan_ctx *ctx, size_t cout, clgan_buf dy,
+clgan_status clgan_gemm_conv_filter(clgan_ctx *ctx, const clgan_gemm_plan *plan, clgan_buf dy,
                                     const clgan_gemm_conv_x *x, clgan_buf dw, float beta) {
+  size_t cout = plan->m;
   size_t kdim = (size_t)x->cin * x->kw * x->kw, p = (size_t)x->n * x->ho * x->wo;
-  clgan_status st = conv_entry(ctx, cout, kdim, p, "weight gradient");
+  clgan_status st = conv_entry(plan, 1, cout, kdim, p);
   if (st == CLGAN_OK) st = conv_x_check(x, "dY", dy, cout, p, "dW", dw, cout, kdim);
   if (st != CLGAN_OK) return st;
-  return gemm_own(ctx, 0, 1, cout, kdim, p, 1.0f, dy, p, x->img, p, beta, dw, kdim, x, 0);
+  return gemm_own_run(ctx, plan, 1.0f, dy, p, x->img, p, beta, dw, kdim, x);
 }
 
-clgan_status clgan_gemm_conv_forward(clgan_ctx *ctx, size_t cout, clgan_buf w,
+clgan_status clgan_gemm_conv_forward(clgan_ctx *ctx, const clgan_gemm_plan *plan, clgan_buf w,
                                      const clgan_gemm_conv_x *x, clgan_buf y) {
+  size_t cout = plan->m;
   size_t kdim = (size_t)x->cin * x->kw * x->kw, p = (size_t)x->n * x->ho * x->wo;
-  clgan_status st = conv_entry(ctx, cout, p, kdim, "forward");
+  clgan_status st = conv_entry(plan, 0, cout, p, kdim);
   if (st == CLGAN_OK) st = conv_x_check(x, "W", w, cout, kdim, "Y", y, cout, p);
   if (st != CLGAN_OK) return st;
-  return gemm_own(ctx, 0, 0, cout, p, kdim, 1.0f, w, kdim, x->img, p, 0.0f, y, p, x, 1);
+  return gemm_own_run(ctx, plan, 1.0f, w, kdim, x->img, p, 0.0f, y, p, x);
 }
 
 clgan_status clgan_gemm(clgan_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
@@ -195,6 +215,10 @@ clgan_status clgan_gemm_reserve(clgan_ctx *ctx, size_t m, size_t n, size_t k) {
   clgan_gemm_backend be;
   clgan_status st = gemm_backend_for(ctx, m, n, k, &be);
   if (st != CLGAN_OK) return st;
-  if (be == CLGAN_GEMM_CLBLAST) return clblast_warm(ctx);
+  if (be == CLGAN_GEMM_CLBLAST) {
+    clgan_gemm_plan p = {.m = m, .n = n, .k = k, .backend = be, .path = CLGAN_GEMM_PATH_CLBLAST};
+    if ((st = gemm_clblast_plan(ctx, &p)) != CLGAN_OK) return st;
+    return clgan_gemm_plan_prepare(ctx, &p);
+  }
   return gemm_own_reserve(ctx, m, n, k);
 }

@@ -1,13 +1,15 @@
 /* The GEMM backend a context uses, per shape class. For a context created
  * with CLGAN_GEMM_AUTO, first match wins:
- *   1. the environment variable CLGAN_GEMM=own|clblast forces a backend;
+ *   1. the context's tuning (CLGAN_GEMM=own|clblast) forces a backend;
  *   2. a choice remembered in the disk cache for this device (kind "gemm");
  *   3. otherwise both backends are timed once and the faster one is
  *      remembered.
+ * The choice is made while planning (clgan_gemm_plan_make in gemm.c, which
+ * depends on this file; this file only on the backends, gemm_own.h).
  * The classes: regular GEMMs (timed on 512^3) and long reductions (k much
  * larger than m and n: the weight gradients, timed on 128 x 256 x 32768,
  * where the own kernel's split-K may win even on a device where CLBlast wins
- * the rest). A backend given explicitly in clgan_ctx_options always wins. */
+ * the rest). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,16 +39,22 @@ static int shape_class(size_t m, size_t n, size_t k) {
   return gemm_long_reduction(m, n, k) ? CLASS_LONG_K : CLASS_REGULAR;
 }
 
-/* Best of a few timed runs of one backend on the class's GEMM. */
+/* Best of a few timed runs of one backend on the class's GEMM (through the
+ * backends themselves: this file sits below the plan step, gemm.c). */
 static clgan_status time_backend(clgan_ctx *ctx, clgan_gemm_backend be, int cls, clgan_buf a,
                                  clgan_buf b, clgan_buf c, double *best) {
   size_t m = class_shape[cls][0], n = class_shape[cls][1], k = class_shape[cls][2];
   int tb = class_trans_b[cls];
+  size_t ldb = tb ? k : n;
+  clgan_gemm_plan plan = {.trans_a = 0, .trans_b = tb, .m = m, .n = n, .k = k};
+  clgan_status st = be == CLGAN_GEMM_OWN ? gemm_own_plan(ctx, 0, &plan) : CLGAN_OK;
+  if (st != CLGAN_OK) return st;
   *best = 1e30;
   for (int r = 0; r < 4; r++) { /* the first run builds kernels */
     double t0 = now_seconds();
-    clgan_status st =
-        clgan_gemm_with(ctx, be, 0, tb, m, n, k, 1.0f, a, k, b, tb ? k : n, 0.0f, c, n);
+    st = be == CLGAN_GEMM_OWN
+             ? gemm_own_run(ctx, &plan, 1.0f, a, k, b, ldb, 0.0f, c, n, NULL)
+             : gemm_clblast_run(ctx, 0, tb, m, n, k, 1.0f, a, k, b, ldb, 0.0f, c, n);
     if (st == CLGAN_OK) st = clgan_ctx_finish(ctx);
     if (st != CLGAN_OK) return st;
     double t = now_seconds() - t0;
@@ -73,8 +81,8 @@ static clgan_status measure_backends(clgan_ctx *ctx, int cls, clgan_gemm_backend
   clgan_buf_release(&b);
   clgan_buf_release(&c);
   if (st != CLGAN_OK) return st;
-  /* the measurement's workspace is not the model's: give it back (the next
-   * GEMM or clgan_gemm_reserve sizes it for the real shapes) */
+  /* the measurement's workspace is not the model's: give it back (plans
+   * size it for the real shapes) */
   if (ctx->gemm_ws_floats > ws_before) {
     clgan_buf_release(&ctx->gemm_ws);
     ctx->gemm_ws_floats = 0;

@@ -1,6 +1,6 @@
-/* The own GEMM's entries for the conv core: products with a conv's im2col
- * matrix read straight from the image instead of a materialised copy. Not
- * part of the public API. */
+/* The GEMM's entries for the conv core: plans of products with a conv's
+ * im2col matrix read straight from the image instead of a materialised
+ * copy, and the backend choice per shape. Not part of the public API. */
 #ifndef CLGAN_OPS_GEMM_INTERNAL_H
 #define CLGAN_OPS_GEMM_INTERNAL_H
 
@@ -15,17 +15,25 @@ typedef struct clgan_gemm_conv_x {
   int cin, n, hp, wp, kw, stride, ho, wo;
 } clgan_gemm_conv_x;
 
-/* Whether an m x n x k product runs on this context's own tiled path (the
- * condition for the two entries below; their m, n, k as named there). */
-clgan_status clgan_gemm_conv_ok(clgan_ctx *ctx, size_t m, size_t n, size_t k, int *ok);
+/* The backend for an m x n x k product on ctx (measured and remembered per
+ * shape class: gemm_choice.c). */
+clgan_status gemm_backend_for(clgan_ctx *ctx, size_t m, size_t n, size_t k,
+                              clgan_gemm_backend *out);
 
-/* The weight gradient dw = dy x col^T + beta * dw: dy [cout, P] (row stride
- * P), dw [cout, K] (row stride K); m, n, k = cout, K, P. */
-clgan_status clgan_gemm_conv_filter(clgan_ctx *ctx, size_t cout, clgan_buf dy,
+/* Plans a conv product reading the image where this context's own tiled
+ * path runs it; *ok = 0 (and *out untouched) where it does not. filter 0:
+ * the forward y = w x col, m, n, k = cout, P, K; filter 1: the weight
+ * gradient dw = dy x col^T + beta * dw, m, n, k = cout, K, P. */
+clgan_status clgan_gemm_conv_plan_make(clgan_ctx *ctx, int filter, size_t m, size_t n, size_t k,
+                                       clgan_gemm_plan *out, int *ok);
+
+/* The weight gradient with a filter plan: dy [cout, P] (row stride P), dw
+ * [cout, K] (row stride K). */
+clgan_status clgan_gemm_conv_filter(clgan_ctx *ctx, const clgan_gemm_plan *plan, clgan_buf dy,
                                     const clgan_gemm_conv_x *x, clgan_buf dw, float beta);
 
-/* The forward y = w x col: w [cout, K], y [cout, P]; m, n, k = cout, P, K. */
-clgan_status clgan_gemm_conv_forward(clgan_ctx *ctx, size_t cout, clgan_buf w,
+/* The forward with a forward plan: w [cout, K], y [cout, P]. */
+clgan_status clgan_gemm_conv_forward(clgan_ctx *ctx, const clgan_gemm_plan *plan, clgan_buf w,
                                      const clgan_gemm_conv_x *x, clgan_buf y);
 
 #endif

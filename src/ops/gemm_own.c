@@ -45,7 +45,6 @@ int gemm_own_is_tiny(size_t m, size_t n, size_t k) {
 
 static own_config own_config_for(const clgan_ctx *ctx) {
   own_config c;
-  const char *e;
   if (ctx->dev.is_cpu) {
     /* 8 x 32 tiles: 16 float16 accumulators, two B vectors and eight A
      * broadcasts per k. 4 x 16 tiles per group: 16 row panels share the B
@@ -55,13 +54,11 @@ static own_config own_config_for(const clgan_ctx *ctx) {
   } else { /* a smaller tile keeps the accumulators in GPU registers */
     c.tm = 4, c.nv = 1, c.lx = 16, c.ly = 8;
   }
-  /* Development override (tuning): CLGAN_GEMM_TILE="tm nv lx ly". */
-  if ((e = getenv("CLGAN_GEMM_TILE")) && *e) {
-    int tm, nv, lx, ly;
-    if (sscanf(e, "%d %d %d %d", &tm, &nv, &lx, &ly) == 4 && tm >= 1 && tm <= 16 && nv >= 1 &&
-        nv <= 4 && lx >= 1 && ly >= 1 && lx * ly <= 4096)
-      c.tm = tm, c.nv = nv, c.lx = (size_t)lx, c.ly = (size_t)ly;
-  }
+  /* Development override: the tuning's gemm_tile (CLGAN_GEMM_TILE="tm nv lx ly"). */
+  const int *t = ctx->tuning.gemm_tile;
+  if (t[0] >= 1 && t[0] <= 16 && t[1] >= 1 && t[1] <= 4 && t[2] >= 1 && t[3] >= 1 &&
+      t[2] * t[3] <= 4096)
+    c.tm = t[0], c.nv = t[1], c.lx = (size_t)t[2], c.ly = (size_t)t[3];
   size_t maxwg = ctx->dev.max_work_group_size ? ctx->dev.max_work_group_size : 1;
   while (c.lx * c.ly > maxwg) {
     if (c.ly > 1) c.ly /= 2;
@@ -77,10 +74,11 @@ static clgan_status own_kernel(clgan_ctx *ctx, const own_config *cfg, const char
   return clgan_kernel_get(ctx, "gemm", opts, name, out);
 }
 
-/* How one GEMM runs on the tiled path. The tile kernel computes
- * X (m_f x k) times Y^T (Y: n_f x k), where X(i, p) = x[i*x_rs + p*x_cs] and
- * Y(j, p) = y[j*y_rs + p*y_cs]: either X = op(A), Y = op(B)^T and C stored as
- * is, or (swapped) X = op(B)^T, Y = op(A) and C^T stored.
+/* How one GEMM runs on the tiled path (clgan_gemm_own_geom in ops.h): the
+ * tile kernel computes X (m_f x k) times Y^T (Y: n_f x k), where
+ * X(i, p) = x[i*x_rs + p*x_cs] and Y(j, p) = y[j*y_rs + p*y_cs]: either
+ * X = op(A), Y = op(B)^T and C stored as is, or (swapped) X = op(B)^T,
+ * Y = op(A) and C^T stored.
  * Y is always packed into panels. X is packed too, except in long
  * reductions (the weight gradients, k = n*h*w) when its rows are contiguous:
  * there gemm_tile streams its TM rows in place, and the formulation whose X
@@ -88,20 +86,9 @@ static clgan_status own_kernel(clgan_ctx *ctx, const own_config *cfg, const char
  * (Measured on PoCL: in-place reads of B rows, of A^T columns, or of A rows
  * with short k all lose to packing, their power-of-two strides fighting over
  * the same cache sets; A rows with long k win, 192 vs 138 GFLOP/s on the
- * 128 x 1024 x 32768 weight gradient.) */
-typedef struct own_plan {
-  size_t tm, tn;        /* tile */
-  size_t m, n;          /* m_f, n_f: the tiled product's shape */
-  size_t mp, np;        /* m_f, n_f padded to the tile */
-  size_t lx, ly;        /* work-group shape in tiles */
-  size_t splits, kz;    /* k cut into `splits` ranges of kz (the last shorter) */
-  int swapped;          /* C^T = op(B)^T op(A)^T */
-  int x_rs, x_cs, y_rs, y_cs; /* the operands' strides in their buffers */
-  int x_packed;         /* else rows of X read in place */
-  int a_ps, a_ks, a_rs; /* gemm_tile's view of X */
-  size_t chunk;         /* Y packed and multiplied in chunks of this many rows */
-  size_t bp_off, part_off, ws_floats; /* workspace: X panels, Y panels, partial C */
-} own_plan;
+ * 128 x 1024 x 32768 weight gradient.) The geometry depends on the
+ * transposes and the shape only, never on the strides, so a plan serves any
+ * row strides (X's rows are contiguous when op does not transpose them). */
 
 static size_t pow2_at_least(size_t x) {
   size_t p = 1;
@@ -109,68 +96,61 @@ static size_t pow2_at_least(size_t x) {
   return p;
 }
 
-/* X's view for one formulation; returns the number of floats it packs. */
-static size_t own_views(own_plan *p, size_t k, int rows_in_place) {
-  p->x_packed = !(rows_in_place && p->x_cs == 1);
-  if (p->x_packed) p->a_ps = (int)(k * p->tm), p->a_ks = (int)p->tm, p->a_rs = 1;
-  else p->a_ps = (int)p->tm * p->x_rs, p->a_ks = 1, p->a_rs = p->x_rs;
-  return (p->x_packed ? p->m * k : 0) + p->n * k;
-}
-
-/* How a plan is chosen: the formulation that packs least; the fully packed
- * one (the largest workspace, what clgan_gemm_reserve sets aside for a
- * shape whatever its transposes); or the swapped one with X read from an
- * image by gemm_tile_conv (clgan_gemm_conv_filter and _forward), nothing of X
- * packed. */
+/* How a geometry is chosen: the formulation that packs least; the fully
+ * packed one (the largest workspace, what clgan_gemm_reserve sets aside for
+ * a shape whatever its transposes); or the swapped one with X read from an
+ * image by gemm_tile_conv (conv plans), nothing of X packed. */
 enum { PLAN_CHOOSE, PLAN_PACKED, PLAN_CONV_X };
 
-static own_plan own_plan_for(const clgan_ctx *ctx, const own_config *cfg, int ta, int tb,
-                             size_t m, size_t n, size_t k, size_t lda, size_t ldb, int mode) {
-  int force_pack = mode == PLAN_PACKED;
-  own_plan p = {0};
-  p.tm = (size_t)cfg->tm, p.tn = 16 * (size_t)cfg->nv;
-  /* op(A)(i, p) and op(B)^T(j, p) as (row stride, column stride) */
-  int a_rs = ta ? 1 : (int)lda, a_cs = ta ? (int)lda : 1;
-  int bt_rs = tb ? (int)ldb : 1, bt_cs = tb ? 1 : (int)ldb;
-  own_plan q = p;
-  int in_place = !force_pack && gemm_long_reduction(m, n, k);
-  p.swapped = 0, p.m = m, p.n = n;
-  p.x_rs = a_rs, p.x_cs = a_cs, p.y_rs = bt_rs, p.y_cs = bt_cs;
-  size_t cost = own_views(&p, k, in_place);
-  q.swapped = 1, q.m = n, q.n = m;
-  q.x_rs = bt_rs, q.x_cs = bt_cs, q.y_rs = a_rs, q.y_cs = a_cs;
-  if (own_views(&q, k, in_place) < cost || mode == PLAN_CONV_X) p = q;
-  if (mode == PLAN_CONV_X) p.x_packed = 0;
-
-  p.mp = clgan_round_up(p.m, p.tm), p.np = clgan_round_up(p.n, p.tn);
-  size_t tiles_x = p.np / p.tn, tiles_y = p.mp / p.tm;
+/* Work-group shape in tiles and the split of k for a tiled geometry. */
+static void own_groups(const clgan_ctx *ctx, const own_config *cfg, size_t k,
+                       clgan_gemm_own_geom *g, size_t *lx, size_t *ly) {
+  size_t tiles_x = g->np / g->tn, tiles_y = g->mp / g->tm;
   /* Fewer row tiles than the group is tall: give the group's width to columns. */
-  p.ly = cfg->ly, p.lx = cfg->lx;
-  while (p.ly > 1 && p.ly / 2 >= tiles_y) p.ly /= 2, p.lx *= 2;
-  while (p.lx > 1 && p.lx / 2 >= pow2_at_least(tiles_x)) p.lx /= 2;
+  *ly = cfg->ly, *lx = cfg->lx;
+  while (*ly > 1 && *ly / 2 >= tiles_y) *ly /= 2, *lx *= 2;
+  while (*lx > 1 && *lx / 2 >= pow2_at_least(tiles_x)) *lx /= 2;
   /* Too few groups to fill the device: split k, then sum the partial products. */
-  size_t groups = ((tiles_x + p.lx - 1) / p.lx) * ((tiles_y + p.ly - 1) / p.ly);
+  size_t groups = ((tiles_x + *lx - 1) / *lx) * ((tiles_y + *ly - 1) / *ly);
   size_t want = (size_t)(ctx->dev.compute_units ? ctx->dev.compute_units : 1) *
                 (ctx->dev.is_cpu ? 2 : 4);
-  p.splits = 1;
+  g->splits = 1;
   if (groups < want && k >= 2 * OWN_SPLIT_MIN_K) {
-    p.splits = (want + groups - 1) / groups;
-    if (p.splits > k / OWN_SPLIT_MIN_K) p.splits = k / OWN_SPLIT_MIN_K;
-    if (p.splits > 64) p.splits = 64;
+    g->splits = (want + groups - 1) / groups;
+    if (g->splits > k / OWN_SPLIT_MIN_K) g->splits = k / OWN_SPLIT_MIN_K;
+    if (g->splits > 64) g->splits = 64;
   }
-  p.kz = clgan_round_up((k + p.splits - 1) / p.splits, 16);
-  p.splits = (k + p.kz - 1) / p.kz;
-  p.chunk = p.np;
-  if (p.splits == 1) {
-    size_t step = p.lx * p.tn; /* whole work-groups of column tiles */
+  g->kz = clgan_round_up((k + g->splits - 1) / g->splits, 16);
+  g->splits = (k + g->kz - 1) / g->kz;
+}
+
+static clgan_gemm_own_geom own_geom_for(const clgan_ctx *ctx, const own_config *cfg, int ta,
+                                        int tb, size_t m, size_t n, size_t k, int mode,
+                                        size_t *lx, size_t *ly) {
+  clgan_gemm_own_geom g = {0};
+  g.tm = (size_t)cfg->tm, g.tn = 16 * (size_t)cfg->nv;
+  /* X's rows are contiguous for op(A) = A (non-swapped) or op(B)^T = B^T
+   * (swapped, tb); in long reductions such an X is read in place */
+  int in_place = mode == PLAN_CHOOSE && gemm_long_reduction(m, n, k);
+  int packed_plain = !(in_place && !ta), packed_swap = !(in_place && tb);
+  size_t cost_plain = (packed_plain ? m * k : 0) + n * k;
+  size_t cost_swap = (packed_swap ? n * k : 0) + m * k;
+  g.swapped = mode == PLAN_CONV_X || cost_swap < cost_plain;
+  g.x_packed = mode == PLAN_CONV_X ? 0 : g.swapped ? packed_swap : packed_plain;
+  g.m = g.swapped ? n : m, g.n = g.swapped ? m : n;
+  g.mp = clgan_round_up(g.m, g.tm), g.np = clgan_round_up(g.n, g.tn);
+  own_groups(ctx, cfg, k, &g, lx, ly);
+  g.chunk = g.np;
+  if (g.splits == 1) {
+    size_t step = *lx * g.tn; /* whole work-groups of column tiles */
     size_t fit = OWN_Y_CHUNK_FLOATS / (k ? k : 1) / step * step;
     if (fit < step) fit = step;
-    if (fit < p.chunk) p.chunk = fit;
+    if (fit < g.chunk) g.chunk = fit;
   }
-  p.bp_off = p.x_packed ? p.mp * k : 0;
-  p.part_off = p.bp_off + p.chunk * k;
-  p.ws_floats = p.part_off + (p.splits > 1 ? p.splits * m * n : 0);
-  return p;
+  g.bp_off = g.x_packed ? g.mp * k : 0;
+  g.part_off = g.bp_off + g.chunk * k;
+  g.ws_floats = g.part_off + (g.splits > 1 ? g.splits * m * n : 0);
+  return g;
 }
 
 clgan_status gemm_ws_reserve(clgan_ctx *ctx, size_t floats) {
@@ -178,7 +158,7 @@ clgan_status gemm_ws_reserve(clgan_ctx *ctx, size_t floats) {
   if (ctx->frozen)
     return clgan_fail(CLGAN_ERR_FROZEN,
                       "gemm: workspace of %zu floats needed inside a planned step (have %zu); "
-                      "call clgan_gemm_reserve while planning",
+                      "prepare its plan first (clgan_gemm_plan_prepare, clgan_gemm_reserve)",
                       floats, ctx->gemm_ws_floats);
   clgan_buf_release(&ctx->gemm_ws);
   ctx->gemm_ws_floats = 0;
@@ -187,49 +167,100 @@ clgan_status gemm_ws_reserve(clgan_ctx *ctx, size_t floats) {
   return st;
 }
 
-/* Fits a work-group shape under the kernel's own limit (registers on GPUs). */
-static void fit_local(const clgan_ctx *ctx, cl_kernel kr, size_t *lx, size_t *ly) {
-  size_t kmax = clgan_kernel_max_local(ctx, kr);
+/* Fits a work-group shape under a kernel's limit (registers on GPUs). */
+static void fit_local(size_t kmax, size_t *lx, size_t *ly) {
   while (*lx * *ly > kmax) {
     if (*ly > 1) *ly /= 2;
     else *lx /= 2;
   }
 }
 
-static clgan_status own_simple(clgan_ctx *ctx, const own_config *cfg, int ta, int tb, int m,
-                               int n, int k, float alpha, clgan_buf a, int lda, clgan_buf b,
-                               int ldb, float beta, clgan_buf c, int ldc) {
-  cl_kernel kr;
-  clgan_status st = own_kernel(ctx, cfg, "gemm_simple", &kr);
-  if (st != CLGAN_OK) return st;
-  int a_rs = ta ? 1 : lda, a_cs = ta ? lda : 1;
-  int b_rs = tb ? 1 : ldb, b_cs = tb ? ldb : 1;
-  cl_uint a_off = (cl_uint)a.off, b_off = (cl_uint)b.off, c_off = (cl_uint)c.off;
-  st = clgan_set_args(kr, 16, sizeof m, &m, sizeof n, &n, sizeof k, &k, sizeof alpha, &alpha,
-                      sizeof beta, &beta, sizeof(cl_mem), &a.mem, sizeof a_off, &a_off,
-                      sizeof a_rs, &a_rs, sizeof a_cs, &a_cs, sizeof(cl_mem), &b.mem,
-                      sizeof b_off, &b_off, sizeof b_rs, &b_rs, sizeof b_cs, &b_cs,
-                      sizeof(cl_mem), &c.mem, sizeof c_off, &c_off, sizeof ldc, &ldc);
-  if (st != CLGAN_OK) return st;
-  size_t l[2] = {16, 4};
-  fit_local(ctx, kr, &l[0], &l[1]);
-  size_t g[2] = {clgan_round_up((size_t)n, l[0]), clgan_round_up((size_t)m, l[1])};
-  return clgan_launch(ctx, kr, 2, g, l, "gemm_simple");
+/* A kernel of the plan with its name and work-group limit. */
+static clgan_status plan_kernel(clgan_ctx *ctx, const own_config *cfg, const char *name,
+                                cl_kernel *k, size_t *kmax) {
+  clgan_status st = own_kernel(ctx, cfg, name, k);
+  if (st == CLGAN_OK) *kmax = clgan_kernel_max_local(ctx, *k);
+  return st;
 }
 
-/* Packs X(i, p) = x[i*rs + p*cs] (rows x k) into panels of width TM (which
- * 'a') or TN ('b') at ws[out_off] (see gemm_pack_* in cl/gemm.cl). */
-static clgan_status pack(clgan_ctx *ctx, const own_config *cfg, char which, size_t rows,
-                         size_t k, clgan_buf x, int rs, int cs, size_t out_off) {
-  size_t width = which == 'a' ? (size_t)cfg->tm : 16 * (size_t)cfg->nv;
-  int along_i = rs == 1; /* else cs == 1 */
-  char name[32];
-  snprintf(name, sizeof name, "gemm_pack_%c_%c", which, along_i ? 'i' : 'p');
-  cl_kernel kr;
-  clgan_status st = own_kernel(ctx, cfg, name, &kr);
+/* The pack kernel for X(i, p) = x[i*rs + p*cs]: along i where rs == 1 (op
+ * transposes that operand), else along p (cs == 1). */
+static const char *pack_name(char which, int along_i) {
+  if (which == 'a') return along_i ? "gemm_pack_a_i" : "gemm_pack_a_p";
+  return along_i ? "gemm_pack_b_i" : "gemm_pack_b_p";
+}
+
+clgan_status gemm_own_plan(clgan_ctx *ctx, int conv_x, clgan_gemm_plan *p) {
+  own_config cfg = own_config_for(ctx);
+  int ta = p->trans_a, tb = p->trans_b;
+  size_t kmax = 1;
+  clgan_status st;
+  p->backend = CLGAN_GEMM_OWN;
+  if (!conv_x && gemm_own_is_tiny(p->m, p->n, p->k)) {
+    p->path = CLGAN_GEMM_PATH_SIMPLE;
+    p->main_name = "gemm_simple";
+    if ((st = plan_kernel(ctx, &cfg, p->main_name, &p->main, &kmax)) != CLGAN_OK) return st;
+    p->main_local[0] = 16, p->main_local[1] = 4;
+    fit_local(kmax, &p->main_local[0], &p->main_local[1]);
+    return CLGAN_OK;
+  }
+  p->path = conv_x ? CLGAN_GEMM_PATH_CONV_X : CLGAN_GEMM_PATH_TILED;
+  clgan_gemm_own_geom *g = &p->own;
+  *g = own_geom_for(ctx, &cfg, ta, tb, p->m, p->n, p->k, conv_x ? PLAN_CONV_X : PLAN_CHOOSE,
+                    &p->main_local[0], &p->main_local[1]);
+  if (g->ws_floats >= ((size_t)1 << 32))
+    return clgan_fail(CLGAN_ERR_UNSUPPORTED, "gemm: packing workspace beyond 32-bit indexing");
+  p->ws_floats = g->ws_floats;
+  p->main_name = conv_x ? "gemm_tile_conv" : "gemm_tile";
+  if ((st = plan_kernel(ctx, &cfg, p->main_name, &p->main, &kmax)) != CLGAN_OK) return st;
+  fit_local(kmax, &p->main_local[0], &p->main_local[1]);
+  /* X = op(A) or op(B)^T, Y the other: which one's rows are contiguous */
+  int x_along_i = g->swapped ? !tb : ta, y_along_i = g->swapped ? ta : !tb;
+  if (g->x_packed) {
+    p->pack_a_name = pack_name('a', x_along_i);
+    if ((st = plan_kernel(ctx, &cfg, p->pack_a_name, &p->pack_a, &p->pack_a_max)) != CLGAN_OK)
+      return st;
+  }
+  p->pack_b_name = pack_name('b', y_along_i);
+  if ((st = plan_kernel(ctx, &cfg, p->pack_b_name, &p->pack_b, &p->pack_b_max)) != CLGAN_OK)
+    return st;
+  if (g->splits > 1) {
+    if ((st = plan_kernel(ctx, &cfg, "gemm_reduce", &p->reduce, &kmax)) != CLGAN_OK) return st;
+    p->reduce_local[0] = 16, p->reduce_local[1] = 4;
+    fit_local(kmax, &p->reduce_local[0], &p->reduce_local[1]);
+  }
+  return CLGAN_OK;
+}
+
+static clgan_status own_simple(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha,
+                               clgan_buf a, int lda, clgan_buf b, int ldb, float beta,
+                               clgan_buf c, int ldc) {
+  int m = (int)p->m, n = (int)p->n, k = (int)p->k;
+  int a_rs = p->trans_a ? 1 : lda, a_cs = p->trans_a ? lda : 1;
+  int b_rs = p->trans_b ? 1 : ldb, b_cs = p->trans_b ? ldb : 1;
+  cl_uint a_off = (cl_uint)a.off, b_off = (cl_uint)b.off, c_off = (cl_uint)c.off;
+  clgan_status st =
+      clgan_set_args(p->main, 16, sizeof m, &m, sizeof n, &n, sizeof k, &k, sizeof alpha, &alpha,
+                     sizeof beta, &beta, sizeof(cl_mem), &a.mem, sizeof a_off, &a_off,
+                     sizeof a_rs, &a_rs, sizeof a_cs, &a_cs, sizeof(cl_mem), &b.mem,
+                     sizeof b_off, &b_off, sizeof b_rs, &b_rs, sizeof b_cs, &b_cs,
+                     sizeof(cl_mem), &c.mem, sizeof c_off, &c_off, sizeof ldc, &ldc);
   if (st != CLGAN_OK) return st;
+  const size_t *l = p->main_local;
+  size_t g[2] = {clgan_round_up((size_t)n, l[0]), clgan_round_up((size_t)m, l[1])};
+  return clgan_launch(ctx, p->main, 2, g, l, p->main_name);
+}
+
+/* Packs X(i, p) = x[i*rs + p*cs] (rows x k) into panels of `width` at
+ * ws[out_off] with kernel kr (see gemm_pack_* in cl/gemm.cl: along i when
+ * rs == 1). */
+static clgan_status pack(clgan_ctx *ctx, cl_kernel kr, const char *name, size_t kmax,
+                         size_t width, size_t rows, size_t k, clgan_buf x, int rs, int cs,
+                         size_t out_off) {
+  int along_i = name[strlen(name) - 1] == 'i';
   int irows = (int)rows, ik = (int)k, stride = along_i ? cs : rs;
   cl_uint x_off = (cl_uint)x.off, o_off = (cl_uint)out_off;
+  clgan_status st;
   if ((st = clgan_set_args(kr, 7, sizeof irows, &irows, sizeof ik, &ik, sizeof(cl_mem), &x.mem,
                            sizeof x_off, &x_off, sizeof stride, &stride, sizeof(cl_mem),
                            &ctx->gemm_ws.mem, sizeof o_off, &o_off)) != CLGAN_OK)
@@ -239,102 +270,129 @@ static clgan_status pack(clgan_ctx *ctx, const own_config *cfg, char which, size
   /* 64 work-items, wide in dimension 0 unless it is short */
   size_t l[2] = {16, 4};
   while (l[0] > 1 && l[0] / 2 >= g[0]) l[0] /= 2, l[1] *= 2;
-  fit_local(ctx, kr, &l[0], &l[1]);
+  fit_local(kmax, &l[0], &l[1]);
   g[0] = clgan_round_up(g[0], l[0]), g[1] = clgan_round_up(g[1], l[1]);
   return clgan_launch(ctx, kr, 2, g, l, name);
 }
 
-/* conv_x: op(B)^T (the swapped X) read from an image by gemm_tile_conv, b
- * unused: col itself for a weight gradient (conv_forward 0: X's rows are
- * taps, k runs over pixels), col^T for a forward (1: rows are pixels, k
- * runs over taps); or NULL. */
-clgan_status gemm_own(clgan_ctx *ctx, int ta, int tb, size_t m, size_t n, size_t k,
-                             float alpha, clgan_buf a, size_t lda, clgan_buf b, size_t ldb,
-                             float beta, clgan_buf c, size_t ldc, const clgan_gemm_conv_x *conv_x,
-                             int conv_forward) {
-  own_config cfg = own_config_for(ctx);
-  if (!conv_x && gemm_own_is_tiny(m, n, k))
-    return own_simple(ctx, &cfg, ta, tb, (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb,
-                      beta, c, (int)ldc);
-  own_plan p = own_plan_for(ctx, &cfg, ta, tb, m, n, k, lda, ldb,
-                            conv_x ? PLAN_CONV_X : PLAN_CHOOSE);
-  if (p.ws_floats >= ((size_t)1 << 32))
-    return clgan_fail(CLGAN_ERR_UNSUPPORTED, "gemm: packing workspace beyond 32-bit indexing");
-  clgan_status st = gemm_ws_reserve(ctx, p.ws_floats);
-  if (st != CLGAN_OK) return st;
-  cl_kernel kt, kr = NULL;
-  const char *tile = conv_x ? "gemm_tile_conv" : "gemm_tile";
-  if ((st = own_kernel(ctx, &cfg, tile, &kt)) != CLGAN_OK ||
-      (p.splits > 1 && (st = own_kernel(ctx, &cfg, "gemm_reduce", &kr)) != CLGAN_OK))
+/* One launch of the tile kernel: its arguments but X's. */
+typedef struct tile_args {
+  int m, n, k, kz;
+  float alpha, beta;
+  cl_mem ws;
+  cl_uint y_off;
+  cl_mem c;
+  cl_uint c_off;
+  int c_rs, c_cs;
+  cl_uint zstride;
+} tile_args;
+
+/* gemm_tile: X at x_mem + x_off through (a_ps, a_ks, a_rs). */
+static clgan_status tile_set(cl_kernel kt, const tile_args *t, cl_mem x_mem, cl_uint x_off,
+                             int a_ps, int a_ks, int a_rs) {
+  return clgan_set_args(kt, 18, sizeof t->m, &t->m, sizeof t->n, &t->n, sizeof t->k, &t->k,
+                        sizeof t->kz, &t->kz, sizeof t->alpha, &t->alpha, sizeof t->beta,
+                        &t->beta, sizeof(cl_mem), &x_mem, sizeof x_off, &x_off, sizeof a_ps,
+                        &a_ps, sizeof a_ks, &a_ks, sizeof a_rs, &a_rs, sizeof(cl_mem), &t->ws,
+                        sizeof t->y_off, &t->y_off, sizeof(cl_mem), &t->c, sizeof t->c_off,
+                        &t->c_off, sizeof t->c_rs, &t->c_rs, sizeof t->c_cs, &t->c_cs,
+                        sizeof t->zstride, &t->zstride);
+}
+
+/* gemm_tile_conv: X read from a conv's image. Digits and weights of a tap
+ * (c, ki, kj) and of a pixel (b, oy, ox): rows are pixels and k taps for a
+ * forward (NN: X = col^T), the reverse for a weight gradient (NT: X = col). */
+static clgan_status tile_conv_set(cl_kernel kt, const tile_args *t, const clgan_gemm_conv_x *q,
+                                  int forward) {
+  cl_uint img_off = (cl_uint)q->img.off;
+  int tap[5] = {q->kw, q->kw, 1, q->wp, q->n * q->hp * q->wp};
+  int pix[5] = {q->wo, q->ho, q->stride, q->stride * q->wp, q->hp * q->wp};
+  const int *r = forward ? pix : tap, *kd = forward ? tap : pix;
+  return clgan_set_args(kt, 25, sizeof t->m, &t->m, sizeof t->n, &t->n, sizeof t->k, &t->k,
+                        sizeof t->kz, &t->kz, sizeof t->alpha, &t->alpha, sizeof t->beta,
+                        &t->beta, sizeof(cl_mem), &q->img.mem, sizeof img_off, &img_off,
+                        sizeof(int), &r[0], sizeof(int), &r[1], sizeof(int), &r[2], sizeof(int),
+                        &r[3], sizeof(int), &r[4], sizeof(int), &kd[0], sizeof(int), &kd[1],
+                        sizeof(int), &kd[2], sizeof(int), &kd[3], sizeof(int), &kd[4],
+                        sizeof(cl_mem), &t->ws, sizeof t->y_off, &t->y_off, sizeof(cl_mem), &t->c,
+                        sizeof t->c_off, &t->c_off, sizeof t->c_rs, &t->c_rs, sizeof t->c_cs,
+                        &t->c_cs, sizeof t->zstride, &t->zstride);
+}
+
+/* The partial products of split k summed into C. */
+static clgan_status own_reduce(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha,
+                               float beta, clgan_buf c, int c_rs, int c_cs) {
+  const clgan_gemm_own_geom *g = &p->own;
+  int im = (int)g->m, in = (int)g->n, isplits = (int)g->splits;
+  cl_uint part_off = (cl_uint)g->part_off, c_off = (cl_uint)c.off;
+  clgan_status st;
+  if ((st = clgan_set_args(p->reduce, 11, sizeof im, &im, sizeof in, &in, sizeof isplits,
+                           &isplits, sizeof alpha, &alpha, sizeof beta, &beta, sizeof(cl_mem),
+                           &ctx->gemm_ws.mem, sizeof part_off, &part_off, sizeof(cl_mem), &c.mem,
+                           sizeof c_off, &c_off, sizeof c_rs, &c_rs, sizeof c_cs,
+                           &c_cs)) != CLGAN_OK)
     return st;
-  clgan_buf x = p.swapped ? b : a, y = p.swapped ? a : b;
-  if (p.x_packed && (st = pack(ctx, &cfg, 'a', p.m, k, x, p.x_rs, p.x_cs, 0)) != CLGAN_OK)
+  const size_t *l = p->reduce_local;
+  size_t gr[2] = {clgan_round_up(g->n, l[0]), clgan_round_up(g->m, l[1])};
+  return clgan_launch(ctx, p->reduce, 2, gr, l, "gemm_reduce");
+}
+
+/* conv_x: the swapped X = op(B)^T read from an image by gemm_tile_conv, b
+ * unused: col itself for a weight gradient (NT: X's rows are taps, k runs
+ * over pixels), col^T for a forward (NN: rows are pixels, k runs over
+ * taps); or NULL. */
+clgan_status gemm_own_run(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha, clgan_buf a,
+                          size_t lda, clgan_buf b, size_t ldb, float beta, clgan_buf c,
+                          size_t ldc, const clgan_gemm_conv_x *conv_x) {
+  if (p->path == CLGAN_GEMM_PATH_SIMPLE)
+    return own_simple(ctx, p, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+  const clgan_gemm_own_geom *g = &p->own;
+  size_t k = p->k;
+  /* grown by clgan_gemm_plan_prepare, else here (refused when frozen) */
+  clgan_status st = gemm_ws_reserve(ctx, g->ws_floats);
+  if (st != CLGAN_OK) return st;
+  /* op(A)(i, p) and op(B)^T(j, p) as (row stride, column stride) */
+  int a_rs = p->trans_a ? 1 : (int)lda, a_cs = p->trans_a ? (int)lda : 1;
+  int bt_rs = p->trans_b ? (int)ldb : 1, bt_cs = p->trans_b ? 1 : (int)ldb;
+  int x_rs = g->swapped ? bt_rs : a_rs, x_cs = g->swapped ? bt_cs : a_cs;
+  int y_rs = g->swapped ? a_rs : bt_rs, y_cs = g->swapped ? a_cs : bt_cs;
+  clgan_buf x = g->swapped ? b : a, y = g->swapped ? a : b;
+  if (g->x_packed && (st = pack(ctx, p->pack_a, p->pack_a_name, p->pack_a_max, g->tm, g->m, k, x,
+                                x_rs, x_cs, 0)) != CLGAN_OK)
     return st;
   cl_mem ws = ctx->gemm_ws.mem;
-  cl_mem x_mem = p.x_packed ? ws : x.mem;
-  cl_uint x_off = p.x_packed ? 0 : (cl_uint)x.off, y_off = (cl_uint)p.bp_off;
+  /* gemm_tile's view of X: a packed row panel, or rows in place */
+  cl_mem x_mem = g->x_packed ? ws : x.mem;
+  cl_uint x_off = g->x_packed ? 0 : (cl_uint)x.off;
+  int a_ps = g->x_packed ? (int)(k * g->tm) : (int)g->tm * x_rs;
+  int a_ks = g->x_packed ? (int)g->tm : 1, a_view_rs = g->x_packed ? 1 : x_rs;
   /* C(i, j) of the tiled product: C itself, or C^T when swapped */
-  int c_rs = p.swapped ? 1 : (int)ldc, c_cs = p.swapped ? (int)ldc : 1;
+  int c_rs = g->swapped ? 1 : (int)ldc, c_cs = g->swapped ? (int)ldc : 1;
 
   /* One pass per chunk of Y's rows writes C; split k (one chunk) writes
    * partial products (m_f x n_f, row stride n_f) for gemm_reduce. */
-  int split = p.splits > 1;
-  int im = (int)p.m, ik = (int)k, ikz = (int)p.kz;
-  float t_alpha = split ? 1.0f : alpha, t_beta = split ? 0.0f : beta;
-  cl_uint zstride = (cl_uint)(m * n);
-  cl_mem t_c = split ? ws : c.mem;
-  for (size_t j0 = 0; j0 < p.n; j0 += p.chunk) {
-    size_t cols = p.n - j0 < p.chunk ? p.n - j0 : p.chunk;
-    if ((st = pack(ctx, &cfg, 'b', cols, k, clgan_buf_at(y, j0 * (size_t)p.y_rs), p.y_rs, p.y_cs,
-                   p.bp_off)) != CLGAN_OK)
+  int split = g->splits > 1;
+  tile_args t = {(int)g->m, 0, (int)k, (int)g->kz, split ? 1.0f : alpha, split ? 0.0f : beta,
+                 ws, (cl_uint)g->bp_off, split ? ws : c.mem, 0, 0, 0,
+                 (cl_uint)(p->m * p->n)};
+  size_t lx = p->main_local[0], ly = p->main_local[1];
+  for (size_t j0 = 0; j0 < g->n; j0 += g->chunk) {
+    size_t cols = g->n - j0 < g->chunk ? g->n - j0 : g->chunk;
+    if ((st = pack(ctx, p->pack_b, p->pack_b_name, p->pack_b_max, g->tn, cols, k,
+                   clgan_buf_at(y, j0 * (size_t)y_rs), y_rs, y_cs, g->bp_off)) != CLGAN_OK)
       return st;
-    int in = (int)cols;
-    int t_rs = split ? in : c_rs, t_cs = split ? 1 : c_cs;
-    cl_uint t_off = split ? (cl_uint)p.part_off : (cl_uint)(c.off + j0 * (size_t)c_cs);
-    if (conv_x) {
-      const clgan_gemm_conv_x *q = conv_x;
-      cl_uint img_off = (cl_uint)q->img.off;
-      /* digits and weights of a tap (c, ki, kj) and of a pixel (b, oy, ox) */
-      int tap[5] = {q->kw, q->kw, 1, q->wp, q->n * q->hp * q->wp};
-      int pix[5] = {q->wo, q->ho, q->stride, q->stride * q->wp, q->hp * q->wp};
-      const int *r = conv_forward ? pix : tap, *kd = conv_forward ? tap : pix;
-      st = clgan_set_args(kt, 25, sizeof im, &im, sizeof in, &in, sizeof ik, &ik, sizeof ikz, &ikz,
-                          sizeof t_alpha, &t_alpha, sizeof t_beta, &t_beta, sizeof(cl_mem),
-                          &q->img.mem, sizeof img_off, &img_off, sizeof(int), &r[0], sizeof(int),
-                          &r[1], sizeof(int), &r[2], sizeof(int), &r[3], sizeof(int), &r[4],
-                          sizeof(int), &kd[0], sizeof(int), &kd[1], sizeof(int), &kd[2],
-                          sizeof(int), &kd[3], sizeof(int), &kd[4], sizeof(cl_mem), &ws,
-                          sizeof y_off, &y_off, sizeof(cl_mem), &t_c, sizeof t_off, &t_off,
-                          sizeof t_rs, &t_rs, sizeof t_cs, &t_cs, sizeof zstride, &zstride);
-    } else {
-      st = clgan_set_args(kt, 18, sizeof im, &im, sizeof in, &in, sizeof ik, &ik, sizeof ikz, &ikz,
-                          sizeof t_alpha, &t_alpha, sizeof t_beta, &t_beta, sizeof(cl_mem),
-                          &x_mem, sizeof x_off, &x_off, sizeof p.a_ps, &p.a_ps, sizeof p.a_ks,
-                          &p.a_ks, sizeof p.a_rs, &p.a_rs, sizeof(cl_mem), &ws, sizeof y_off,
-                          &y_off, sizeof(cl_mem), &t_c, sizeof t_off, &t_off, sizeof t_rs, &t_rs,
-                          sizeof t_cs, &t_cs, sizeof zstride, &zstride);
-    }
+    t.n = (int)cols;
+    t.c_rs = split ? t.n : c_rs, t.c_cs = split ? 1 : c_cs;
+    t.c_off = split ? (cl_uint)g->part_off : (cl_uint)(c.off + j0 * (size_t)c_cs);
+    st = conv_x ? tile_conv_set(p->main, &t, conv_x, !p->trans_b)
+                : tile_set(p->main, &t, x_mem, x_off, a_ps, a_ks, a_view_rs);
     if (st != CLGAN_OK) return st;
-    size_t lx = p.lx, ly = p.ly;
-    fit_local(ctx, kt, &lx, &ly);
-    size_t np = clgan_round_up(cols, p.tn);
-    size_t g[3] = {clgan_round_up(np / p.tn, lx), clgan_round_up(p.mp / p.tm, ly), p.splits};
+    size_t np = clgan_round_up(cols, g->tn);
+    size_t gl[3] = {clgan_round_up(np / g->tn, lx), clgan_round_up(g->mp / g->tm, ly), g->splits};
     size_t l[3] = {lx, ly, 1};
-    if ((st = clgan_launch(ctx, kt, 3, g, l, tile)) != CLGAN_OK) return st;
+    if ((st = clgan_launch(ctx, p->main, 3, gl, l, p->main_name)) != CLGAN_OK) return st;
   }
-  if (!split) return CLGAN_OK;
-
-  int isplits = (int)p.splits, in = (int)p.n;
-  cl_uint part_off = (cl_uint)p.part_off, c_off = (cl_uint)c.off;
-  if ((st = clgan_set_args(kr, 11, sizeof im, &im, sizeof in, &in, sizeof isplits, &isplits,
-                           sizeof alpha, &alpha, sizeof beta, &beta, sizeof(cl_mem), &ws,
-                           sizeof part_off, &part_off, sizeof(cl_mem), &c.mem, sizeof c_off,
-                           &c_off, sizeof c_rs, &c_rs, sizeof c_cs, &c_cs)) != CLGAN_OK)
-    return st;
-  size_t lr[2] = {16, 4};
-  fit_local(ctx, kr, &lr[0], &lr[1]);
-  size_t gr[2] = {clgan_round_up(p.n, lr[0]), clgan_round_up(p.m, lr[1])};
-  return clgan_launch(ctx, kr, 2, gr, lr, "gemm_reduce");
+  return split ? own_reduce(ctx, p, alpha, beta, c, c_rs, c_cs) : CLGAN_OK;
 }
 
 clgan_status gemm_own_reserve(clgan_ctx *ctx, size_t m, size_t n, size_t k) {
@@ -349,11 +407,11 @@ clgan_status gemm_own_reserve(clgan_ctx *ctx, size_t m, size_t n, size_t k) {
   if (gemm_own_is_tiny(m, n, k)) return CLGAN_OK;
   /* the largest workspace any transposes may need: fully packed, or one
    * of the in-place / swapped forms (their split of k may differ) */
-  own_plan p = own_plan_for(ctx, &cfg, 0, 0, m, n, k, k, n, PLAN_PACKED);
-  size_t need = p.ws_floats;
+  size_t lx, ly, qx, qy;
+  clgan_gemm_own_geom g = own_geom_for(ctx, &cfg, 0, 0, m, n, k, PLAN_PACKED, &lx, &ly);
+  size_t need = g.ws_floats;
   for (int t = 0; t < 4; t++) {
-    int ta = t & 1, tb = t >> 1;
-    own_plan q = own_plan_for(ctx, &cfg, ta, tb, m, n, k, ta ? m : k, tb ? k : n, PLAN_CHOOSE);
+    clgan_gemm_own_geom q = own_geom_for(ctx, &cfg, t & 1, t >> 1, m, n, k, PLAN_CHOOSE, &qx, &qy);
     if (q.ws_floats > need) need = q.ws_floats;
   }
   if ((st = gemm_ws_reserve(ctx, need)) != CLGAN_OK) return st;
@@ -361,18 +419,10 @@ clgan_status gemm_own_reserve(clgan_ctx *ctx, size_t m, size_t n, size_t k) {
    * implementations (PoCL) compile a kernel per work-group size at the first
    * launch, which belongs here rather than in a training step. */
   if ((st = own_kernel(ctx, &cfg, "gemm_tile", &kr)) != CLGAN_OK) return st;
-  int zero = 0, one = 1;
-  float f1 = 1.0f, f0 = 0.0f;
-  cl_uint u0 = 0;
-  cl_mem ws = ctx->gemm_ws.mem;
-  if ((st = clgan_set_args(kr, 18, sizeof zero, &zero, sizeof zero, &zero, sizeof one, &one,
-                           sizeof one, &one, sizeof f1, &f1, sizeof f0, &f0, sizeof(cl_mem), &ws,
-                           sizeof u0, &u0, sizeof one, &one, sizeof one, &one, sizeof one, &one,
-                           sizeof(cl_mem), &ws, sizeof u0, &u0, sizeof(cl_mem), &ws, sizeof u0,
-                           &u0, sizeof one, &one, sizeof one, &one, sizeof u0, &u0)) != CLGAN_OK)
-    return st;
-  size_t l[3] = {p.lx, p.ly, 1};
-  fit_local(ctx, kr, &l[0], &l[1]);
+  tile_args t = {0, 0, 1, 1, 1.0f, 0.0f, ctx->gemm_ws.mem, 0, ctx->gemm_ws.mem, 0, 1, 1, 0};
+  if ((st = tile_set(kr, &t, ctx->gemm_ws.mem, 0, 1, 1, 1)) != CLGAN_OK) return st;
+  size_t l[3] = {lx, ly, 1};
+  fit_local(clgan_kernel_max_local(ctx, kr), &l[0], &l[1]);
   if ((st = clgan_launch(ctx, kr, 3, l, l, "gemm_tile")) != CLGAN_OK) return st;
   return clgan_ctx_finish(ctx);
 }

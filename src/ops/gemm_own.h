@@ -1,6 +1,7 @@
-/* Between the GEMM's files (gemm.c: checks, dispatch, CLBlast;
- * gemm_own.c: the engine's own kernels; gemm_choice.c: which backend).
- * Not part of the public API. */
+/* The GEMM's two backends, below the plan step: the engine's own kernels
+ * (gemm_own.c) and CLBlast (gemm_clblast.c). gemm_choice.c times them to
+ * choose per shape class; gemm.c plans and runs on them. Arguments are
+ * checked above (gemm.c). Not part of the public API. */
 #ifndef CLGAN_OPS_GEMM_OWN_H
 #define CLGAN_OPS_GEMM_OWN_H
 
@@ -14,15 +15,28 @@ int gemm_own_is_tiny(size_t m, size_t n, size_t k);
 /* Grows the context's GEMM workspace to at least floats (refused once the
  * context is frozen). */
 clgan_status gemm_ws_reserve(clgan_ctx *ctx, size_t floats);
-/* The own backend on checked arguments; conv_x (with conv_forward) reads
- * op(B)^T from an image, or NULL (see gemm_own.c). */
-clgan_status gemm_own(clgan_ctx *ctx, int ta, int tb, size_t m, size_t n, size_t k, float alpha,
-                      clgan_buf a, size_t lda, clgan_buf b, size_t ldb, float beta, clgan_buf c,
-                      size_t ldc, const clgan_gemm_conv_x *conv_x, int conv_forward);
+
+/* Fills the own backend's part of *p (path, kernels, geometry, ws_floats)
+ * for its trans_a, trans_b, m, n, k (set by the caller, m and n > 0). conv_x: the tiled path with op(B) read from a conv's image
+ * (gemm_tile_conv; NN for a forward, NT for a weight gradient). */
+clgan_status gemm_own_plan(clgan_ctx *ctx, int conv_x, clgan_gemm_plan *p);
+/* Runs an own plan; conv_x describes the image for CLGAN_GEMM_PATH_CONV_X
+ * (b unused there), else NULL. */
+clgan_status gemm_own_run(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha, clgan_buf a,
+                          size_t lda, clgan_buf b, size_t ldb, float beta, clgan_buf c,
+                          size_t ldc, const clgan_gemm_conv_x *conv_x);
 /* Kernels, workspace and first launch for GEMMs of up to m x n x k. */
 clgan_status gemm_own_reserve(clgan_ctx *ctx, size_t m, size_t n, size_t k);
-/* The backend for this shape on ctx (measured and remembered per class). */
-clgan_status gemm_backend_for(clgan_ctx *ctx, size_t m, size_t n, size_t k,
-                              clgan_gemm_backend *out);
+
+/* CLBlast: sets p->ws_floats to its temporary buffer for the shape at
+ * packed strides. */
+clgan_status gemm_clblast_plan(clgan_ctx *ctx, clgan_gemm_plan *p);
+/* Builds CLBlast's SGEMM program for this device (a 1x1x1 GEMM). */
+clgan_status gemm_clblast_warm(clgan_ctx *ctx);
+/* One SGEMM on checked arguments, k > 0 (the workspace grows if a stride or
+ * offset asks more than planned, which a frozen context refuses). */
+clgan_status gemm_clblast_run(clgan_ctx *ctx, int ta, int tb, size_t m, size_t n, size_t k,
+                              float alpha, clgan_buf a, size_t lda, clgan_buf b, size_t ldb,
+                              float beta, clgan_buf c, size_t ldc);
 
 #endif
