@@ -18,32 +18,18 @@
 
 #define MAX_DEVICES 32
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: clgan bench [options]\n\n"
-          "Times the DCGAN tutorial's training step (D on real, G, D on fake, D step, G step)\n"
-          "on synthetic data (a uniform [-1, 1] batch and normal noise, uploaded once):\n"
-          "warm-up steps, then timed steps each ended by clFinish. Per device it prints the\n"
-          "median ms per step, the host's time to enqueue a step, img/s, effective GFLOP/s (the\n"
-          "model's FLOP count / median time), the fraction of the device's measured FMA peak,\n"
-          "process start-up to the first step done with a cold and with a warm kernel cache,\n"
-          "device memory, and a per-layer breakdown from OpenCL profiling events (one extra\n"
-          "step on a profiling context).\n\n"
-          "  --config NAME         tutorial (64 px, 3 channels, batch 128, ngf = ndf = 64, nz 100;\n"
-          "                        the default) or gray32 (32 px, 1 channel, batch 64,\n"
-          "                        ngf = ndf = 32, nz 100)\n"
-          "  --size N --channels C --nz N --ngf N --ndf N --batch N\n"
-          "                        override the configuration (as in `clgan train`)\n"
-          "  --device SPEC         a device (index, P:D, gpu, cpu or a name part), a comma-\n"
-          "                        separated list (0,1), or all (default: the default device)\n"
-          "  --steps N             timed steps (10)\n"
-          "  --warmup N            warm-up steps before them (2)\n"
-          "  --gemm BACKEND        auto (default), own or clblast\n"
-          "  --seed N              seed of the weights and the synthetic data (999)\n"
-          "  --no-startup          skip the cold / warm start-up runs (child processes)\n"
-          "  --no-profile          skip the profiled step and the per-layer breakdown\n"
-          "  --json FILE           also write the figures as a JSON array, one object per device\n");
-}
+static const char head[] =
+    "usage: clgan bench [options]\n\n"
+    "Times the DCGAN tutorial's training step (D on real, G, D on fake, D step, G step)\n"
+    "on synthetic data (a uniform [-1, 1] batch and normal noise, uploaded once):\n"
+    "warm-up steps, then timed steps each ended by clFinish. Per device it prints the\n"
+    "median ms per step, the host's time to enqueue a step, img/s, effective GFLOP/s (the\n"
+    "model's FLOP count / median time), the fraction of the device's measured FMA peak,\n"
+    "process start-up to the first step done with a cold and with a warm kernel cache,\n"
+    "device memory, and a per-layer breakdown from OpenCL profiling events (one extra\n"
+    "step on a profiling context).\n\n";
+static const char *const gemm_names[] = {"auto", "own", "clblast", NULL};
+static const int gemm_values[] = {CLGAN_GEMM_AUTO, CLGAN_GEMM_OWN, CLGAN_GEMM_CLBLAST};
 
 /* ---- progress on stderr --------------------------------------------------- */
 
@@ -294,12 +280,7 @@ static json_t *run_json(const device_run *d, const bench_options *o) {
   json_object_set_new(j, "device_type",
                       json_string(r->dev.is_gpu ? "gpu" : r->dev.is_cpu ? "cpu" : "other"));
   json_object_set_new(j, "config", json_string(o->config_name));
-  json_object_set_new(j, "image_size", json_integer(c->image_size));
-  json_object_set_new(j, "channels", json_integer(c->channels));
-  json_object_set_new(j, "nz", json_integer(c->nz));
-  json_object_set_new(j, "ngf", json_integer(c->ngf));
-  json_object_set_new(j, "ndf", json_integer(c->ndf));
-  json_object_set_new(j, "batch", json_integer(c->batch));
+  clgan_config_to_json(c, j); /* every field of the configuration list */
   json_object_set_new(j, "steps", json_integer(o->steps));
   json_object_set_new(j, "warmup", json_integer(o->warmup));
   json_object_set_new(j, "busy_cores_before", d->busy >= 0 ? json_real(d->busy) : json_null());
@@ -447,70 +428,73 @@ static void startup_argv(char *exe, const bench_options *o, int index, char stor
     argv[n++] = store[s++];                            \
   } while (0)
   ARG("--device", "%d", index);
-  ARG("--size", "%d", c->image_size);
-  ARG("--channels", "%d", c->channels);
-  ARG("--nz", "%d", c->nz);
-  ARG("--ngf", "%d", c->ngf);
-  ARG("--ndf", "%d", c->ndf);
-  ARG("--batch", "%d", c->batch);
+  int nf;
+  const clgan_config_field *f = clgan_config_fields(&nf);
+  for (int i = 0; i < nf; i++) /* the shape options, from the configuration list */
+    if (f[i].group == CLGAN_CFG_SHAPE) {
+      argv[n++] = (char *)f[i].flag;
+      clgan_config_format(&f[i], c, store[s++], sizeof store[0]);
+      argv[n++] = store[s - 1];
+    }
   ARG("--seed", "%llu", (unsigned long long)o->seed);
   ARG("--gemm", "%s", clgan_gemm_backend_name(o->tuning.gemm));
 #undef ARG
   argv[n] = NULL;
 }
 
+/* Model options given on the command line (-1: not given) over cfg. */
+static int apply_overrides(const clgan_dcgan_config *given, clgan_dcgan_config *cfg) {
+  int nf, custom = 0;
+  const clgan_config_field *f = clgan_config_fields(&nf);
+  for (int i = 0; i < nf; i++) {
+    if (f[i].group != CLGAN_CFG_SHAPE) continue;
+    int v = *(const int *)((const char *)given + f[i].offset);
+    int *dst = (int *)((char *)cfg + f[i].offset);
+    if (v >= 0 && v != *dst) *dst = v, custom = 1;
+  }
+  return custom;
+}
+
 int cmd_bench(int argc, char **argv) {
   const char *cmd = "bench";
   const char *config = "tutorial", *device = NULL, *json_path = NULL;
-  long v;
-  long size = -1, channels = -1, nz = -1, ngf = -1, ndf = -1, batch = -1, steps = 10,
-       warmup = 2, seed = 999;
-  int startup = 1, profile = 1, internal = 0;
-  clgan_gemm_backend gemm = CLGAN_GEMM_AUTO;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *val;
-    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-      usage(stdout);
-      return 0;
-    }
-    CLI_LONG_OPT("--size", 8, 1024, size)
-    CLI_LONG_OPT("--channels", 1, 3, channels)
-    CLI_LONG_OPT("--nz", 1, 100000, nz)
-    CLI_LONG_OPT("--ngf", 1, 100000, ngf)
-    CLI_LONG_OPT("--ndf", 1, 100000, ndf)
-    CLI_LONG_OPT("--batch", 2, 1000000, batch)
-    CLI_LONG_OPT("--steps", 1, 1000000, steps)
-    CLI_LONG_OPT("--warmup", 0, 1000000, warmup)
-    CLI_LONG_OPT("--seed", 0, 0x7fffffffffffffffL, seed)
-    if (strcmp(a, "--config") == 0) {
-      CLI_VALUE();
-      config = val;
-    } else if (strcmp(a, "--device") == 0) {
-      CLI_VALUE();
-      device = val;
-    } else if (strcmp(a, "--json") == 0) {
-      CLI_VALUE();
-      json_path = val;
-    } else if (strcmp(a, "--gemm") == 0) {
-      CLI_VALUE();
-      if (strcmp(val, "auto") == 0) gemm = CLGAN_GEMM_AUTO;
-      else if (strcmp(val, "own") == 0) gemm = CLGAN_GEMM_OWN;
-      else if (strcmp(val, "clblast") == 0) gemm = CLGAN_GEMM_CLBLAST;
-      else {
-        fprintf(stderr, "clgan bench: --gemm expects auto, own or clblast, not '%s'\n", val);
-        return 2;
-      }
-    } else if (strcmp(a, "--no-startup") == 0) {
-      startup = 0;
-    } else if (strcmp(a, "--no-profile") == 0) {
-      profile = 0;
-    } else if (strcmp(a, "--internal-startup") == 0) {
-      internal = 1;
-    } else {
-      fprintf(stderr, "clgan bench: unknown option '%s' (see --help)\n", a);
-      return 2;
-    }
-  }
+  long steps = 10, warmup = 2, seed = 999;
+  int startup = 1, profile = 1, internal = 0, gemm = CLGAN_GEMM_AUTO;
+  int no_startup = 0, no_profile = 0;
+  clgan_dcgan_config given;
+  memset(&given, 0xff, sizeof given); /* every shape field -1: not given */
+  cli_opt shape[CLI_MODEL_MAX];
+  cli_model_options(&given, CLGAN_CFG_SHAPE, shape);
+  for (int i = 0; shape[i].kind != CLI_END; i++) shape[i].help = NULL; /* listed as one row */
+  const cli_opt opts[] = {
+      CLI_STR_OPT("--config", "NAME", &config,
+                  "tutorial (64 px, 3 channels, batch 128, ngf = ndf = 64, nz 100;\n"
+                  "the default) or gray32 (32 px, 1 channel, batch 64,\n"
+                  "ngf = ndf = 32, nz 100)"),
+      CLI_OPT_TEXT("  --size N --channels C --nz N --ngf N --ndf N --batch N\n"
+                   "                        override the configuration (as in `clgan train`)"),
+      CLI_OPT_INCLUDE(shape),
+      CLI_STR_OPT("--device", "SPEC", &device,
+                  "a device (index, P:D, gpu, cpu or a name part), a comma-\n"
+                  "separated list (0,1), or all (default: the default device)"),
+      CLI_LONG_OPT("--steps", "N", &steps, 1, 1000000, "timed steps (10)"),
+      CLI_LONG_OPT("--warmup", "N", &warmup, 0, 1000000, "warm-up steps before them (2)"),
+      CLI_CHOICE_OPT("--gemm", "BACKEND", &gemm, gemm_names, gemm_values,
+                     "auto (default), own or clblast"),
+      CLI_OPT_SEED(&seed, "seed of the weights and the synthetic data (999)"),
+      CLI_FLAG_OPT("--no-startup", &no_startup,
+                   "skip the cold / warm start-up runs (child processes)"),
+      CLI_FLAG_OPT("--no-profile", &no_profile,
+                   "skip the profiled step and the per-layer breakdown"),
+      CLI_STR_OPT("--json", "FILE", &json_path,
+                  "also write the figures as a JSON array, one object per device"),
+      CLI_FLAG_OPT("--internal-startup", &internal, NULL), /* the child of a start-up run */
+      CLI_OPT_END};
+  const cli_spec spec = {.cmd = cmd, .head = head, .opts = opts};
+  int parsed = cli_parse(&spec, argc, argv);
+  if (parsed != -1) return parsed;
+  startup = !no_startup;
+  profile = !no_profile;
   bench_options o = {.steps = (int)steps,
                      .warmup = (int)warmup,
                      .profile = profile,
@@ -520,25 +504,13 @@ int cmd_bench(int argc, char **argv) {
     cli_report(cmd, tst, "cannot read the tuning variables");
     return 2;
   }
-  if (gemm != CLGAN_GEMM_AUTO) o.tuning.gemm = gemm;
+  if (gemm != CLGAN_GEMM_AUTO) o.tuning.gemm = (clgan_gemm_backend)gemm;
   if (!set_config(config, &o.cfg)) {
     fprintf(stderr, "clgan bench: unknown --config '%s': use tutorial or gray32\n", config);
     return 2;
   }
-  int custom = 0;
-#define OVERRIDE(var, field) \
-  if (var >= 0 && var != o.cfg.field) o.cfg.field = (int)var, custom = 1
-  OVERRIDE(size, image_size);
-  OVERRIDE(channels, channels);
-  OVERRIDE(nz, nz);
-  OVERRIDE(ngf, ngf);
-  OVERRIDE(ndf, ndf);
-  OVERRIDE(batch, batch);
-#undef OVERRIDE
-  if (o.cfg.channels == 2) {
-    fprintf(stderr, "clgan bench: --channels must be 1 or 3\n");
-    return 2;
-  }
+  int custom = apply_overrides(&given, &o.cfg);
+  if (!cli_check_config(cmd, &o.cfg)) return 2;
   char config_name[64];
   snprintf(config_name, sizeof config_name, "%s%s", config, custom ? "+custom" : "");
   o.config_name = config_name;

@@ -15,38 +15,22 @@
 #include "commands.h"
 #include "train/rng.h"
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: clgan evaluate --real DIR (--fake DIR | --checkpoint FILE --count N [--seed S]\n"
-          "                      | --generator FILE --count N [--seed S])\n"
-          "                      [--class NAME] [--size N] [--channels 1|3] [--pairs N]\n"
-          "                      [--closest N] [--closest-png FILE|-] [--json FILE] [--device SPEC]\n\n"
-          "Compares generated images with real ones, all on the OpenCL device:\n"
-          "  - sliced Wasserstein distance x1e3 per Laplacian level and averaged (ProGAN:\n"
-          "    128 7x7 neighbourhoods per image and level, 4 x 128 directions; on equal\n"
-          "    counts, a seeded random subset of the larger set); lower is closer;\n"
-          "  - diversity: mean MS-SSIM of random pairs within each set (ProGAN's ms_ssim);\n"
-          "    generated pairs far more similar than real pairs means mode collapse;\n"
-          "  - memorisation: each generated image's nearest real image (L2, reported as\n"
-          "    the RMS difference on the [0, 1] scale, and the pair's SSIM) against each\n"
-          "    real image's nearest other real image, and a PNG of the closest pairs.\n\n"
-          "  --real DIR          real images: an ImageFolder root, a class folder or any\n"
-          "                      folder of PNGs (searched recursively)\n"
-          "  --class NAME        use DIR/NAME only\n"
-          "  --fake DIR          generated images (e.g. from 'clgan generate --out DIR')\n"
-          "  --checkpoint FILE   generate --count images from a training checkpoint\n"
-          "  --generator FILE    ... or from an exported generator\n"
-          "  --seed S            noise seed for generation (default 0: the images\n"
-          "                      'clgan generate --seed S' writes)\n"
-          "  --size N            image side (default: the model's, else the first generated\n"
-          "                      image's); every image is resized and centre-cropped to it\n"
-          "  --channels 1|3      (default: the model's, else the first generated image's)\n"
-          "  --pairs N           random pairs per set for MS-SSIM (default 1000)\n"
-          "  --closest N         closest pairs listed and drawn (default 8, at most %d)\n"
-          "  --closest-png FILE  where to draw them (default closest_pairs.png; '-' for none)\n"
-          "  --json FILE         also write every figure as JSON\n",
-          CLGAN_EVAL_MAX_CLOSEST);
-}
+static const char head[] =
+    "usage: clgan evaluate --real DIR (--fake DIR | --checkpoint FILE --count N [--seed S]\n"
+    "                      | --generator FILE --count N [--seed S])\n"
+    "                      [--class NAME] [--size N] [--channels 1|3] [--pairs N]\n"
+    "                      [--closest N] [--closest-png FILE|-] [--json FILE] [--device SPEC]\n\n"
+    "Compares generated images with real ones, all on the OpenCL device:\n"
+    "  - sliced Wasserstein distance x1e3 per Laplacian level and averaged (ProGAN:\n"
+    "    128 7x7 neighbourhoods per image and level, 4 x 128 directions; on equal\n"
+    "    counts, a seeded random subset of the larger set); lower is closer;\n"
+    "  - diversity: mean MS-SSIM of random pairs within each set (ProGAN's ms_ssim);\n"
+    "    generated pairs far more similar than real pairs means mode collapse;\n"
+    "  - memorisation: each generated image's nearest real image (L2, reported as\n"
+    "    the RMS difference on the [0, 1] scale, and the pair's SSIM) against each\n"
+    "    real image's nearest other real image, and a PNG of the closest pairs.\n\n";
+static const char *const channel_names[] = {"1", "3", NULL};
+static const int channel_values[] = {1, 3};
 
 static double now(void) {
   struct timespec ts;
@@ -164,42 +148,41 @@ int cmd_evaluate(int argc, char **argv) {
   const char *cmd = "evaluate";
   const char *real_dir = NULL, *fake_dir = NULL, *ckpt = NULL, *gen = NULL, *cls = NULL,
              *device = NULL, *json = NULL, *png = "closest_pairs.png";
-  long count = 0, seed = 0, size = 0, channels = 0, pairs = 1000, nclosest = 8;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v;
-    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-      usage(stdout);
-      return 0;
-    }
-    if (strncmp(a, "--", 2) != 0) {
-      fprintf(stderr, "clgan evaluate: unexpected argument '%s' (see --help)\n", a);
-      return 2;
-    }
-    if (!(v = cli_value(cmd, argc, argv, &i))) return 2;
-    if (strcmp(a, "--real") == 0) real_dir = v;
-    else if (strcmp(a, "--fake") == 0) fake_dir = v;
-    else if (strcmp(a, "--checkpoint") == 0) ckpt = v;
-    else if (strcmp(a, "--generator") == 0) gen = v;
-    else if (strcmp(a, "--class") == 0) cls = v;
-    else if (strcmp(a, "--device") == 0) device = v;
-    else if (strcmp(a, "--json") == 0) json = v;
-    else if (strcmp(a, "--closest-png") == 0) png = strcmp(v, "-") == 0 ? NULL : v;
-    else if (strcmp(a, "--count") == 0) { if (!cli_long(cmd, a, v, 2, 1000000, &count)) return 2; }
-    else if (strcmp(a, "--seed") == 0) { if (!cli_long(cmd, a, v, 0, 0x7fffffffffffffffL, &seed)) return 2; }
-    else if (strcmp(a, "--size") == 0) { if (!cli_long(cmd, a, v, 16, 4096, &size)) return 2; }
-    else if (strcmp(a, "--channels") == 0) {
-      if (!cli_long(cmd, a, v, 1, 3, &channels) || channels == 2) {
-        fprintf(stderr, "clgan evaluate: --channels must be 1 or 3\n");
-        return 2;
-      }
-    } else if (strcmp(a, "--pairs") == 0) { if (!cli_long(cmd, a, v, 1, 10000000, &pairs)) return 2; }
-    else if (strcmp(a, "--closest") == 0) {
-      if (!cli_long(cmd, a, v, 0, CLGAN_EVAL_MAX_CLOSEST, &nclosest)) return 2;
-    } else {
-      fprintf(stderr, "clgan evaluate: unknown option '%s' (see --help)\n", a);
-      return 2;
-    }
-  }
+  long count = 0, seed = 0, size = 0, pairs = 1000, nclosest = 8;
+  int channels = 0;
+  char closest_help[96];
+  snprintf(closest_help, sizeof closest_help,
+           "closest pairs listed and drawn (default 8, at most %d)", CLGAN_EVAL_MAX_CLOSEST);
+  const cli_opt opts[] = {
+      CLI_STR_OPT("--real", "DIR", &real_dir,
+                  "real images: an ImageFolder root, a class folder or any\n"
+                  "folder of PNGs (searched recursively)"),
+      CLI_STR_OPT("--class", "NAME", &cls, "use DIR/NAME only"),
+      CLI_STR_OPT("--fake", "DIR", &fake_dir,
+                  "generated images (e.g. from 'clgan generate --out DIR')"),
+      CLI_STR_OPT("--checkpoint", "FILE", &ckpt,
+                  "generate --count images from a training checkpoint"),
+      CLI_STR_OPT("--generator", "FILE", &gen, "... or from an exported generator"),
+      CLI_LONG_OPT("--count", "N", &count, 2, 1000000, "images to generate"),
+      CLI_OPT_SEED(&seed, "noise seed for generation (default 0: the images\n"
+                          "'clgan generate --seed S' writes)"),
+      CLI_LONG_OPT("--size", "N", &size, 16, 4096,
+                   "image side (default: the model's, else the first generated\n"
+                   "image's); every image is resized and centre-cropped to it"),
+      CLI_CHOICE_OPT("--channels", "1|3", &channels, channel_names, channel_values,
+                     "(default: the model's, else the first generated image's)"),
+      CLI_LONG_OPT("--pairs", "N", &pairs, 1, 10000000,
+                   "random pairs per set for MS-SSIM (default 1000)"),
+      CLI_LONG_OPT("--closest", "N", &nclosest, 0, CLGAN_EVAL_MAX_CLOSEST, closest_help),
+      CLI_STR_OPT("--closest-png", "FILE", &png,
+                  "where to draw them (default closest_pairs.png; '-' for none)"),
+      CLI_STR_OPT("--json", "FILE", &json, "also write every figure as JSON"),
+      CLI_OPT_DEVICE(&device),
+      CLI_OPT_END};
+  const cli_spec spec = {.cmd = cmd, .head = head, .opts = opts};
+  int parsed = cli_parse(&spec, argc, argv);
+  if (parsed != -1) return parsed;
+  if (png && strcmp(png, "-") == 0) png = NULL;
   int sources = !!fake_dir + !!ckpt + !!gen;
   if (!real_dir || sources != 1 || (fake_dir && count) || (!fake_dir && count < 2)) {
     fprintf(stderr, "clgan evaluate: give --real DIR and one of --fake DIR or --checkpoint/"
@@ -217,7 +200,7 @@ int cmd_evaluate(int argc, char **argv) {
   if (!fake_dir) {
     st = ckpt ? clgan_checkpoint_read_config(ckpt, &mcfg) : clgan_generator_read_config(gen, &mcfg);
     if (st != CLGAN_OK) {
-      cli_report(cmd, st, "cannot read the model");
+      cli_report_hint(cmd, st, "cannot read the model", ckpt ? cli_checkpoint_hint(st, ckpt) : NULL);
       return 1;
     }
     if ((size && size != mcfg.image_size) || (channels && channels != mcfg.channels)) {
@@ -256,7 +239,7 @@ int cmd_evaluate(int argc, char **argv) {
   secs[0] = now() - t0;
   int nreal = real->count, nfake = fake ? fake->count : (int)count, rc = 1;
   const char *ch_word = channels == 1 ? "channel" : "channels";
-  printf("real:      %d images from %s (%ld px, %ld %s)", nreal, real_path, size, channels, ch_word);
+  printf("real:      %d images from %s (%ld px, %d %s)", nreal, real_path, size, channels, ch_word);
   if (real->skipped) printf(", %d unreadable skipped (%s)", real->skipped, real->first_error);
   printf("\n");
   if (fake) {
