@@ -455,12 +455,19 @@ static int apply_overrides(const clgan_dcgan_config *given, clgan_dcgan_config *
   return custom;
 }
 
-int cmd_bench(int argc, char **argv) {
-  const char *cmd = "bench";
+/* What `clgan bench` was asked for. */
+typedef struct bench_args {
+  bench_options o;
+  char config_name[64];
+  const char *device, *json_path;
+  int startup, internal;
+} bench_args;
+
+/* Options into *b; -1 to go on, else the exit code. */
+static int parse_bench(const char *cmd, int argc, char **argv, bench_args *b) {
   const char *config = "tutorial", *device = NULL, *json_path = NULL;
   long steps = 10, warmup = 2, seed = 999;
-  int startup = 1, profile = 1, internal = 0, gemm = CLGAN_GEMM_AUTO;
-  int no_startup = 0, no_profile = 0;
+  int internal = 0, gemm = CLGAN_GEMM_AUTO, no_startup = 0, no_profile = 0;
   clgan_dcgan_config given;
   memset(&given, 0xff, sizeof given); /* every shape field -1: not given */
   cli_opt shape[CLI_MODEL_MAX];
@@ -493,29 +500,40 @@ int cmd_bench(int argc, char **argv) {
   const cli_spec spec = {.cmd = cmd, .head = head, .opts = opts};
   int parsed = cli_parse(&spec, argc, argv);
   if (parsed != -1) return parsed;
-  startup = !no_startup;
-  profile = !no_profile;
-  bench_options o = {.steps = (int)steps,
-                     .warmup = (int)warmup,
-                     .profile = profile,
-                     .seed = (uint64_t)seed};
-  clgan_status tst = clgan_tuning_from_env(&o.tuning);
+  *b = (bench_args){.device = device, .json_path = json_path, .startup = !no_startup,
+                     .internal = internal};
+  bench_options *o = &b->o;
+  *o = (bench_options){.steps = (int)steps,
+                       .warmup = (int)warmup,
+                       .profile = !no_profile,
+                       .seed = (uint64_t)seed};
+  clgan_status tst = clgan_tuning_from_env(&o->tuning);
   if (tst != CLGAN_OK) {
     cli_report(cmd, tst, "cannot read the tuning variables");
     return 2;
   }
-  if (gemm != CLGAN_GEMM_AUTO) o.tuning.gemm = (clgan_gemm_backend)gemm;
-  if (!set_config(config, &o.cfg)) {
+  if (gemm != CLGAN_GEMM_AUTO) o->tuning.gemm = (clgan_gemm_backend)gemm;
+  if (!set_config(config, &o->cfg)) {
     fprintf(stderr, "clgan bench: unknown --config '%s': use tutorial or gray32\n", config);
     return 2;
   }
-  int custom = apply_overrides(&given, &o.cfg);
-  if (!cli_check_config(cmd, &o.cfg)) return 2;
-  char config_name[64];
-  snprintf(config_name, sizeof config_name, "%s%s", config, custom ? "+custom" : "");
-  o.config_name = config_name;
+  int custom = apply_overrides(&given, &o->cfg);
+  if (!cli_check_config(cmd, &o->cfg)) return 2;
+  snprintf(b->config_name, sizeof b->config_name, "%s%s", config, custom ? "+custom" : "");
+  o->config_name = b->config_name;
+  return -1;
+}
 
-  if (internal) { /* a start-up run: one line for the parent on stdout */
+int cmd_bench(int argc, char **argv) {
+  const char *cmd = "bench";
+  bench_args b;
+  int parsed = parse_bench(cmd, argc, argv, &b);
+  if (parsed != -1) return parsed;
+  bench_options o = b.o;
+  const char *device = b.device;
+  int startup = b.startup;
+
+  if (b.internal) { /* a start-up run: one line for the parent on stdout */
     double done = 0;
     bench_startup s;
     clgan_status st = bench_first_step(device, &o, &done, &s);
@@ -582,11 +600,11 @@ int cmd_bench(int argc, char **argv) {
   }
   if (ndev > 1) print_table(runs, ndev);
   int rc = failed ? 1 : 0;
-  if (json_path) {
+  if (b.json_path) {
     json_t *arr = json_array();
     for (int i = 0; i < ndev; i++) json_array_append_new(arr, run_json(&runs[i], &o));
-    if (json_dump_file(arr, json_path, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) != 0) {
-      fprintf(stderr, "clgan bench: cannot write %s\n", json_path);
+    if (json_dump_file(arr, b.json_path, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) != 0) {
+      fprintf(stderr, "clgan bench: cannot write %s\n", b.json_path);
       rc = 1;
     }
     json_decref(arr);

@@ -47,65 +47,88 @@ static int write_images(const char *cmd, const char *dir, unsigned long long see
   return 1;
 }
 
-int cmd_generate(int argc, char **argv) {
-  const char *cmd = "generate";
-  const char *ckpt = NULL, *gen = NULL, *out = NULL, *grid = NULL, *device = NULL, *noise_file = NULL;
-  long count = 0, seed = 0;
-  int bits = 8, mode = CLGAN_BN_RUNNING;
+/* What `clgan generate` was asked for, and the model's configuration. */
+typedef struct gen_args {
+  const char *ckpt, *gen, *out, *grid, *device, *noise_file;
+  long count, seed;
+  int bits, mode;
+  clgan_dcgan_config cfg;
+} gen_args;
+
+/* Options into *g and the model's configuration; -1 to go on, else the exit code. */
+static int parse_generate(const char *cmd, int argc, char **argv, gen_args *g) {
+  *g = (gen_args){.bits = 8, .mode = CLGAN_BN_RUNNING};
   const cli_opt opts[] = {
-      CLI_STR_OPT("--checkpoint", "FILE", &ckpt,
+      CLI_STR_OPT("--checkpoint", "FILE", &g->ckpt,
                   "a training checkpoint (checkpoint.safetensors)"),
-      CLI_STR_OPT("--generator", "FILE", &gen,
+      CLI_STR_OPT("--generator", "FILE", &g->gen,
                   "a generator written by 'clgan export' (or PyTorch, same names)"),
-      CLI_LONG_OPT("--count", "N", &count, 1, 100000000, "images to write"),
-      CLI_STR_OPT("--out", "DIR", &out, "output folder (created when missing)"),
-      CLI_OPT_SEED(&seed, "noise seed (default 0)"),
-      CLI_CHOICE_OPT("--bits", "8|16", &bits, bits_names, bits_values,
+      CLI_LONG_OPT("--count", "N", &g->count, 1, 100000000, "images to write"),
+      CLI_STR_OPT("--out", "DIR", &g->out, "output folder (created when missing)"),
+      CLI_OPT_SEED(&g->seed, "noise seed (default 0)"),
+      CLI_CHOICE_OPT("--bits", "8|16", &g->bits, bits_names, bits_values,
                      "PNG bit depth (default 8)"),
-      CLI_STR_OPT("--grid", "FILE", &grid, "also write the first 64 images as one grid PNG"),
-      CLI_CHOICE_OPT("--bn", "MODE", &mode, bn_names, bn_values,
+      CLI_STR_OPT("--grid", "FILE", &g->grid, "also write the first 64 images as one grid PNG"),
+      CLI_CHOICE_OPT("--bn", "MODE", &g->mode, bn_names, bn_values,
                      "running: BatchNorm with the running statistics (default: eval\n"
                      "mode); batch: with each batch's statistics (as the tutorial's grids)"),
-      CLI_STR_OPT("--noise", "FILE", &noise_file,
+      CLI_STR_OPT("--noise", "FILE", &g->noise_file,
                   "read the noise from FILE (float32, [N][nz]) instead of the seed"),
-      CLI_OPT_DEVICE(&device),
+      CLI_OPT_DEVICE(&g->device),
       CLI_OPT_END};
   const cli_spec spec = {.cmd = cmd, .head = head, .opts = opts};
   int parsed = cli_parse(&spec, argc, argv);
   if (parsed != -1) return parsed;
-  if (!!ckpt == !!gen || !out || count < 1) {
+  if (!!g->ckpt == !!g->gen || !g->out || g->count < 1) {
     fprintf(stderr, "clgan generate: give one of --checkpoint or --generator, --count and --out "
                     "(see --help)\n");
     return 2;
   }
-  clgan_dcgan_config cfg = clgan_dcgan_default_config();
-  clgan_status st = ckpt ? clgan_checkpoint_read_config(ckpt, &cfg)
-                         : clgan_generator_read_config(gen, &cfg);
+  g->cfg = clgan_dcgan_default_config();
+  clgan_status st = g->ckpt ? clgan_checkpoint_read_config(g->ckpt, &g->cfg)
+                            : clgan_generator_read_config(g->gen, &g->cfg);
   if (st != CLGAN_OK) {
-    cli_report_hint(cmd, st, "cannot read the model", cli_checkpoint_hint(st, ckpt));
+    cli_report_hint(cmd, st, "cannot read the model", cli_checkpoint_hint(st, g->ckpt));
     return 1;
   }
+  return -1;
+}
+
+/* --noise FILE: exactly count x nz float32 values (malloc'd), or NULL after a message. */
+static float *read_noise(const char *path, long count, int nz) {
+  FILE *f = fopen(path, "rb");
+  size_t want = (size_t)count * nz;
+  float *noise = malloc(sizeof(float) * want);
+  if (!f || !noise || fread(noise, sizeof(float), want, f) != want || fgetc(f) != EOF) {
+    fprintf(stderr, "clgan generate: %s: expected exactly %ld x %d float32 noise values\n", path,
+            count, nz);
+    if (f) fclose(f);
+    free(noise);
+    return NULL;
+  }
+  fclose(f);
+  return noise;
+}
+
+int cmd_generate(int argc, char **argv) {
+  const char *cmd = "generate";
+  gen_args g;
+  int parsed = parse_generate(cmd, argc, argv, &g);
+  if (parsed != -1) return parsed;
+  const char *ckpt = g.ckpt, *gen = g.gen, *out = g.out, *grid = g.grid;
+  long count = g.count, seed = g.seed;
+  int bits = g.bits, mode = g.mode;
+  clgan_dcgan_config cfg = g.cfg;
+  clgan_status st;
   if (gen) cfg.batch = count < 2 ? 2 : count > 64 ? 64 : (int)count;
   float *noise_in = NULL;
-  if (noise_file) {
-    FILE *f = fopen(noise_file, "rb");
-    size_t want = (size_t)count * cfg.nz;
-    noise_in = malloc(sizeof(float) * want);
-    if (!f || !noise_in || fread(noise_in, sizeof(float), want, f) != want || fgetc(f) != EOF) {
-      fprintf(stderr, "clgan generate: %s: expected exactly %ld x %d float32 noise values\n",
-              noise_file, count, cfg.nz);
-      if (f) fclose(f);
-      free(noise_in);
-      return 1;
-    }
-    fclose(f);
-  }
+  if (g.noise_file && !(noise_in = read_noise(g.noise_file, count, cfg.nz))) return 1;
   if ((st = clgan_make_dirs(out)) != CLGAN_OK) {
     cli_report(cmd, st, "cannot create the output folder");
     free(noise_in);
     return 1;
   }
-  clgan_ctx *ctx = cli_context(cmd, device, 0);
+  clgan_ctx *ctx = cli_context(cmd, g.device, 0);
   if (!ctx) {
     free(noise_in);
     return 1;

@@ -99,49 +99,66 @@ static int parse_fraction(const char *cmd, const char *flag, const char *value, 
   return 1;
 }
 
-int cmd_slice(int argc, char **argv) {
-  clgan_slice_options o = clgan_slice_defaults();
-  const char *out = NULL;
-  const char **volumes = calloc((size_t)argc + 1, sizeof *volumes);
-  int nvol = 0, have_pct = 0;
-  if (!volumes) {
-    fprintf(stderr, "clgan slice: out of memory\n");
-    return 1;
-  }
-  slice_args args = {&o, &have_pct};
+/* What `clgan slice` was asked for. */
+typedef struct slice_cmd {
+  clgan_slice_options o;
+  const char *out;
+  const char **volumes; /* [argc] */
+  int nvol;
+} slice_cmd;
+
+/* Options into *c (c->volumes allocated); -1 to go on, else the exit code. */
+static int parse_slice(int argc, char **argv, slice_cmd *c) {
+  int have_pct = 0;
+  slice_args args = {&c->o, &have_pct};
   const cli_opt opts[] = {
-      CLI_STR_OPT("--out", "DIR", &out, "output folder (created when missing)"),
-      CLI_CALL_OPT("--axis", "A", &o.axes, parse_axis, "axial (default), coronal, sagittal or all"),
-      CLI_CHOICE_OPT("--bits", "8|16", &o.bits, bits_names, bits_values,
+      CLI_STR_OPT("--out", "DIR", &c->out, "output folder (created when missing)"),
+      CLI_CALL_OPT("--axis", "A", &c->o.axes, parse_axis,
+                   "axial (default), coronal, sagittal or all"),
+      CLI_CHOICE_OPT("--bits", "8|16", &c->o.bits, bits_names, bits_values,
                      "PNG bit depth (default 8)"),
       CLI_CALL_OPT("--percentiles", "P,Q", &args, parse_percentiles,
                    "intensity window from these percentiles of the non-zero\n"
                    "voxels of each volume (default 0.5,99.5)"),
-      CLI_CALL_OPT("--window", "LOW,HIGH", &o, parse_window,
+      CLI_CALL_OPT("--window", "LOW,HIGH", &c->o, parse_window,
                    "explicit intensity window in the volume's units"),
-      CLI_CALL_OPT("--min-fraction", "F", &o.min_fraction, parse_fraction,
+      CLI_CALL_OPT("--min-fraction", "F", &c->o.min_fraction, parse_fraction,
                    "write a slice only when at least this fraction of its\n"
                    "pixels is above the window's low end (default 0.15;\n"
                    "0 writes every slice)"),
-      CLI_INT_OPT("--size", "N", &o.size, 1, 16384,
+      CLI_INT_OPT("--size", "N", &c->o.size, 1, 16384,
                   "pad each slice to a square (black) and resize to N x N\n"
                   "(default: native resolution)"),
       CLI_OPT_END};
-  const cli_spec spec = {.cmd = "slice", .head = head, .opts = opts, .positional = volumes,
-                         .max_positional = argc, .npositional = &nvol};
+  const cli_spec spec = {.cmd = "slice", .head = head, .opts = opts, .positional = c->volumes,
+                         .max_positional = argc, .npositional = &c->nvol};
   int rc = cli_parse(&spec, argc, argv);
-  if (rc != -1) goto done;
-  rc = 2;
-  if (o.explicit_window && have_pct) {
+  if (rc != -1) return rc;
+  if (c->o.explicit_window && have_pct) {
     fprintf(stderr, "clgan slice: --window and --percentiles exclude each other\n");
-    goto done;
+    return 2;
   }
-  if (nvol == 0 || !out) {
+  if (c->nvol == 0 || !c->out) {
     fprintf(stderr, "clgan slice: %s (see --help)\n",
-            nvol == 0 ? "no volume given" : "--out DIR is required");
-    goto done;
+            c->nvol == 0 ? "no volume given" : "--out DIR is required");
+    return 2;
   }
+  return -1;
+}
 
+int cmd_slice(int argc, char **argv) {
+  slice_cmd c = {.o = clgan_slice_defaults(), .volumes = calloc((size_t)argc + 1, sizeof(char *))};
+  if (!c.volumes) {
+    fprintf(stderr, "clgan slice: out of memory\n");
+    return 1;
+  }
+  const char **volumes = c.volumes, *out;
+  int nvol;
+  int rc = parse_slice(argc, argv, &c);
+  if (rc != -1) goto done;
+  clgan_slice_options o = c.o;
+  out = c.out;
+  nvol = c.nvol;
   rc = 0;
   int failed = 0;
   int64_t total = 0;

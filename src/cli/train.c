@@ -141,44 +141,52 @@ static int on_progress(void *user, const clgan_train_progress *p) {
   return 0;
 }
 
-int cmd_train(int argc, char **argv) {
-  const char *cmd = "train";
-  clgan_train_options o = {.cfg = clgan_dcgan_default_config(),
-                           .epochs = 5,
-                           .seed = 999,
-                           .sample_every = 100,
-                           .checkpoint_every = 500};
-  const char *data = NULL, *cls = NULL, *device = NULL, *out = NULL, *resume = NULL;
+/* What `clgan train` was asked for. */
+typedef struct train_args {
+  clgan_train_options o;
+  const char *data, *cls, *device, *out;
+  int log_every;
+  char ckpt[1024], outbuf[1024]; /* the checkpoint resumed from, the run directory */
+} train_args;
+
+/* Options into *a; -1 to go on, else the exit code. */
+static int parse_train(const char *cmd, int argc, char **argv, train_args *a) {
+  *a = (train_args){.log_every = 10};
+  a->o = (clgan_train_options){.cfg = clgan_dcgan_default_config(),
+                               .epochs = 5,
+                               .seed = 999,
+                               .sample_every = 100,
+                               .checkpoint_every = 500};
+  const char *resume = NULL;
   long iters = 0, seed = 999;
-  int log_every = 10;
   cli_opt shape[CLI_MODEL_MAX], optim[CLI_MODEL_MAX], stability[CLI_MODEL_MAX],
       small[CLI_MODEL_MAX];
-  cli_model_options(&o.cfg, CLGAN_CFG_SHAPE, shape);
-  cli_model_options(&o.cfg, CLGAN_CFG_OPTIM, optim);
-  cli_model_options(&o.cfg, CLGAN_CFG_STABILITY, stability);
-  cli_model_options(&o.cfg, CLGAN_CFG_SMALL_DATA, small);
+  cli_model_options(&a->o.cfg, CLGAN_CFG_SHAPE, shape);
+  cli_model_options(&a->o.cfg, CLGAN_CFG_OPTIM, optim);
+  cli_model_options(&a->o.cfg, CLGAN_CFG_STABILITY, stability);
+  cli_model_options(&a->o.cfg, CLGAN_CFG_SMALL_DATA, small);
   const cli_opt opts[] = {
-      CLI_STR_OPT("--data", "DIR", &data, "dataset root (ImageFolder layout)"),
-      CLI_STR_OPT("--class", "NAME", &cls, "train on one class only (the scarce one)"),
+      CLI_STR_OPT("--data", "DIR", &a->data, "dataset root (ImageFolder layout)"),
+      CLI_STR_OPT("--class", "NAME", &a->cls, "train on one class only (the scarce one)"),
       CLI_OPT_INCLUDE(shape),
-      CLI_INT_OPT("--epochs", "N", &o.epochs, 1, 1000000000L, "epochs to train (5), or"),
+      CLI_INT_OPT("--epochs", "N", &a->o.epochs, 1, 1000000000L, "epochs to train (5), or"),
       CLI_LONG_OPT("--iters", "N", &iters, 1, 1000000000000L,
                    "iterations in total (overrides --epochs)"),
-      CLI_CALL_OPT("--lr", "X", &o.cfg, parse_lr, "Adam learning rate for G and D (2e-4)"),
+      CLI_CALL_OPT("--lr", "X", &a->o.cfg, parse_lr, "Adam learning rate for G and D (2e-4)"),
       CLI_OPT_INCLUDE(optim),
       CLI_OPT_SEED(&seed, "seed for weights, data order and noise (999)"),
-      CLI_OPT_DEVICE(&device),
-      CLI_STR_OPT("--out", "DIR", &out, "run directory (runs/<date-time>)"),
+      CLI_OPT_DEVICE(&a->device),
+      CLI_STR_OPT("--out", "DIR", &a->out, "run directory (runs/<date-time>)"),
       CLI_STR_OPT("--resume", "RUN", &resume,
                   "continue a run: its directory or its checkpoint file (the\n"
                   "run goes on in the checkpoint's directory by default)"),
-      CLI_INT_OPT("--sample-every", "N", &o.sample_every, 0, 1000000000L,
+      CLI_INT_OPT("--sample-every", "N", &a->o.sample_every, 0, 1000000000L,
                   "fixed-noise grid and plot every N iterations (100)"),
-      CLI_INT_OPT("--checkpoint-every", "N", &o.checkpoint_every, 0, 1000000000L,
+      CLI_INT_OPT("--checkpoint-every", "N", &a->o.checkpoint_every, 0, 1000000000L,
                   "checkpoint every N iterations (500, and at the end)"),
-      CLI_INT_OPT("--log-every", "N", &log_every, 1, 1000000000L,
+      CLI_INT_OPT("--log-every", "N", &a->log_every, 1, 1000000000L,
                   "progress line every N iterations (10)"),
-      CLI_INT_OPT("--eval-every", "N", &o.eval_every, 0, 1000000000L,
+      CLI_INT_OPT("--eval-every", "N", &a->o.eval_every, 0, 1000000000L,
                   "every N iterations: SWD, diversity and memorisation of\n"
                   "generated images against the data (off)"),
       CLI_OPT_TEXT("\nStability switches (off by default, so the recipe is reproduced exactly):"),
@@ -189,38 +197,47 @@ int cmd_train(int argc, char **argv) {
   const cli_spec spec = {.cmd = cmd, .head = head, .opts = opts};
   int parsed = cli_parse(&spec, argc, argv);
   if (parsed != -1) return parsed;
-  o.iters = iters;
-  o.seed = (uint64_t)seed;
-  if (o.cfg.ada && !o.cfg.augment) o.cfg.augment = CLGAN_AUG_ALL; /* ADA tunes some augmentation */
-  if (!cli_check_config(cmd, &o.cfg)) return 2;
-  if (!data) {
+  a->o.iters = iters;
+  a->o.seed = (uint64_t)seed;
+  if (a->o.cfg.ada && !a->o.cfg.augment) a->o.cfg.augment = CLGAN_AUG_ALL; /* ADA tunes some augmentation */
+  if (!cli_check_config(cmd, &a->o.cfg)) return 2;
+  if (!a->data) {
     fprintf(stderr, "clgan train: --data DIR is required (see --help)\n");
     return 2;
   }
-  char ckpt[1024], outbuf[1024];
-  if (resume) {
-    resume_paths(resume, ckpt, sizeof ckpt, outbuf);
-    o.resume = ckpt;
-    clgan_status st = clgan_checkpoint_read_config(o.resume, &o.cfg);
+    if (resume) {
+    resume_paths(resume, a->ckpt, sizeof a->ckpt, a->outbuf);
+    a->o.resume = a->ckpt;
+    clgan_status st = clgan_checkpoint_read_config(a->o.resume, &a->o.cfg);
     if (st != CLGAN_OK) {
       cli_report(cmd, st, "cannot resume");
       return 1;
     }
-    if (!out) out = outbuf; /* the checkpoint's own run directory */
-  } else if (!out) {
+    if (!a->out) a->out = a->outbuf; /* the checkpoint's own run directory */
+  } else if (!a->out) {
     time_t t = time(NULL);
     struct tm tm;
     localtime_r(&t, &tm);
-    strftime(outbuf, sizeof outbuf, "runs/%Y%m%d-%H%M%S", &tm);
-    out = outbuf;
+    strftime(a->outbuf, sizeof a->outbuf, "runs/%Y%m%d-%H%M%S", &tm);
+    a->out = a->outbuf;
   }
-  o.out_dir = out;
-  o.data_label = data;
+  a->o.out_dir = a->out;
+  a->o.data_label = a->data;
+  return -1;
+}
 
+
+int cmd_train(int argc, char **argv) {
+  const char *cmd = "train";
+  train_args a;
+  int parsed = parse_train(cmd, argc, argv, &a);
+  if (parsed != -1) return parsed;
+  const clgan_train_options *o = &a.o;
+  const char *data = a.data, *cls = a.cls, *out = a.out;
   clgan_dataset_options dopt = {.root = data,
                                 .class_name = cls,
-                                .image_size = o.cfg.image_size,
-                                .channels = o.cfg.channels};
+                                .image_size = o->cfg.image_size,
+                                .channels = o->cfg.channels};
   clgan_dataset *ds = NULL;
   clgan_status st = clgan_dataset_load(&dopt, &ds);
   if (st != CLGAN_OK) {
@@ -231,19 +248,19 @@ int cmd_train(int argc, char **argv) {
   printf("data: %s%s%s: %d image%s used, %d skipped, %d non-PNG file%s ignored\n", data,
          cls ? " class " : "", cls ? cls : "", ds->files_used, ds->files_used == 1 ? "" : "s",
          ds->files_skipped, ds->files_ignored, ds->files_ignored == 1 ? "" : "s");
-  clgan_ctx *ctx = cli_context(cmd, device, 0);
+  clgan_ctx *ctx = cli_context(cmd, a.device, 0);
   if (!ctx) {
     clgan_dataset_free(ds);
     return 1;
   }
   printf("model: %dx%d, %d channel%s, nz %d, ngf %d, ndf %d, batch %d; run directory %s\n",
-         o.cfg.image_size, o.cfg.image_size, o.cfg.channels, o.cfg.channels == 1 ? "" : "s",
-         o.cfg.nz, o.cfg.ngf, o.cfg.ndf, o.cfg.batch, out);
-  printer pr = {.log_every = log_every};
-  st = clgan_train(ctx, &o, ds, on_progress, &pr);
+         o->cfg.image_size, o->cfg.image_size, o->cfg.channels, o->cfg.channels == 1 ? "" : "s",
+         o->cfg.nz, o->cfg.ngf, o->cfg.ndf, o->cfg.batch, out);
+  printer pr = {.log_every = a.log_every};
+  st = clgan_train(ctx, o, ds, on_progress, &pr);
   int rc = 0;
   if (st != CLGAN_OK) {
-    cli_report_hint(cmd, st, "training stopped", train_hint(st, &o, ds));
+    cli_report_hint(cmd, st, "training stopped", train_hint(st, o, ds));
     rc = 1;
   } else {
     printf("done: samples in %s/samples/, checkpoint %s/checkpoint.safetensors, open "
