@@ -169,9 +169,12 @@ static void print_report(const clgan_eval_report *r, char **fnames, char **real_
     printf("  -> generated pairs are much more alike than real pairs: mode collapse?\n");
   printf("\nmemorisation, RMS difference to the nearest real image ([0, 1] scale):\n");
   printf("                         min      5%%  median\n");
-  printf("  generated -> real   %.4f  %.4f  %.4f\n", r->nn_fake_min, r->nn_fake_p5, r->nn_fake_median);
-  printf("  real -> other real  %.4f  %.4f  %.4f\n", r->nn_real_min, r->nn_real_p5, r->nn_real_median);
-  printf("  SSIM with the nearest real image: mean %.4f, max %.4f\n", r->nn_ssim_mean, r->nn_ssim_max);
+  printf("  generated -> real   %.4f  %.4f  %.4f\n", r->nn_fake_min, r->nn_fake_p5,
+         r->nn_fake_median);
+  printf("  real -> other real  %.4f  %.4f  %.4f\n", r->nn_real_min, r->nn_real_p5,
+         r->nn_real_median);
+  printf("  SSIM with the nearest real image: mean %.4f, max %.4f\n", r->nn_ssim_mean,
+         r->nn_ssim_max);
   printf("  %.1f%% of generated images are nearer to a real image than the real set's 5th "
          "percentile%s\n",
          100 * r->nn_fake_below_real_p5,
@@ -242,14 +245,17 @@ static int parse_evaluate(const char *cmd, int argc, char **argv, eval_args *e) 
   e->mcfg = clgan_dcgan_default_config();
   clgan_status st;
   if (!e->fake_dir) {
-    st = e->ckpt ? clgan_checkpoint_read_config(e->ckpt, &e->mcfg) : clgan_generator_read_config(e->gen, &e->mcfg);
+    st = e->ckpt ? clgan_checkpoint_read_config(e->ckpt, &e->mcfg)
+                 : clgan_generator_read_config(e->gen, &e->mcfg);
     if (st != CLGAN_OK) {
-      cli_report_hint(cmd, st, "cannot read the model", e->ckpt ? cli_checkpoint_hint(st, e->ckpt) : NULL);
+      cli_report_hint(cmd, st, "cannot read the model", cli_checkpoint_hint(st, e->ckpt));
       return 1;
     }
-    if ((e->size && e->size != e->mcfg.image_size) || (e->channels && e->channels != e->mcfg.channels)) {
+    if ((e->size && e->size != e->mcfg.image_size) ||
+        (e->channels && e->channels != e->mcfg.channels)) {
       fprintf(stderr, "clgan evaluate: the model makes %d px images with %d channel(s); --size and "
-                      "--channels must match or be left out\n", e->mcfg.image_size, e->mcfg.channels);
+                      "--channels must match or be left out\n",
+              e->mcfg.image_size, e->mcfg.channels);
       return 2;
     }
     e->size = e->mcfg.image_size;
@@ -282,7 +288,8 @@ static int load_sets(const char *cmd, const eval_args *e, clgan_image_folder **r
     cli_report(cmd, st, "cannot load the real images");
     return 0;
   }
-  if (e->fake_dir && (st = clgan_image_folder_load(e->fake_dir, size, channels, fake)) != CLGAN_OK) {
+  if (e->fake_dir &&
+      (st = clgan_image_folder_load(e->fake_dir, size, channels, fake)) != CLGAN_OK) {
     cli_report(cmd, st, "cannot load the generated images");
     clgan_image_folder_free(*real);
     return 0;

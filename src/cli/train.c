@@ -48,7 +48,8 @@ static void resume_paths(const char *resume, char *ckpt, size_t cap, char *run_d
 /* The flag to try after a failed run (the library says what went wrong). */
 static const char *train_hint(clgan_status st, const clgan_train_options *o,
                               const clgan_dataset *ds) {
-  if (st == CLGAN_ERR_DIVERGED) return o->cfg.nan_guard ? ": try a lower --lr" : "; --nan-guard skips such steps";
+  if (st == CLGAN_ERR_DIVERGED)
+    return o->cfg.nan_guard ? ": try a lower --lr" : "; --nan-guard skips such steps";
   if (st != CLGAN_ERR_INVALID) return NULL;
   if (clgan_train_iters_per_epoch(ds->count, o->cfg.batch) < 1) return ": lower --batch";
   if (o->resume) return "; ask for more with --iters (total)";
@@ -199,7 +200,8 @@ static int parse_train(const char *cmd, int argc, char **argv, train_args *a) {
   if (parsed != -1) return parsed;
   a->o.iters = iters;
   a->o.seed = (uint64_t)seed;
-  if (a->o.cfg.ada && !a->o.cfg.augment) a->o.cfg.augment = CLGAN_AUG_ALL; /* ADA tunes some augmentation */
+  /* ADA tunes some augmentation: all of it unless --augment says which */
+  if (a->o.cfg.ada && !a->o.cfg.augment) a->o.cfg.augment = CLGAN_AUG_ALL;
   if (!cli_check_config(cmd, &a->o.cfg)) return 2;
   if (!a->data) {
     fprintf(stderr, "clgan train: --data DIR is required (see --help)\n");

@@ -314,7 +314,8 @@ static clgan_status gather_net(clgan_safetensors *st, clgan_dcgan *net, int n, h
     for (int k = 0; k < 2 && s == CLGAN_OK; k++) {
       snprintf(name, sizeof name, "%s.%s.%s", opt_prefix[n], k ? "exp_avg_sq" : "exp_avg",
                d->name);
-      s = take_tensor(st, name, d, h->arena[k ? CLGAN_ARENA_ADAM_V : CLGAN_ARENA_ADAM_M] + d->offset);
+      clgan_arena moment = k ? CLGAN_ARENA_ADAM_V : CLGAN_ARENA_ADAM_M;
+      s = take_tensor(st, name, d, h->arena[moment] + d->offset);
     }
   }
   return s;
