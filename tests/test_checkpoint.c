@@ -381,6 +381,22 @@ START_TEST(test_old_format_loads) {
   rewrite_meta(path, old, "2", ema_drop);
   ck_assert_int_eq(clgan_checkpoint_read_config(old, &read), CLGAN_ERR_FORMAT);
   ck_assert_ptr_nonnull(strstr(clgan_last_error(), "config.ema_decay"));
+  /* a stored value out of its range */
+  clgan_safetensors *src;
+  TU_OK(clgan_safetensors_open(path, &src));
+  int nt = clgan_safetensors_count(src), nm = 0;
+  clgan_st_tensor *t = tu_malloc((size_t)nt * sizeof *t);
+  for (int i = 0; i < nt; i++) t[i] = *clgan_safetensors_at(src, i);
+  const char *keys[64], *vals[64];
+  for (int i = 0; i < clgan_safetensors_meta_count(src) && nm < 64; i++, nm++) {
+    keys[nm] = clgan_safetensors_meta_key(src, i);
+    vals[nm] = strcmp(keys[nm], "config.channels") == 0 ? "2" : clgan_safetensors_meta(src, keys[nm]);
+  }
+  TU_OK(clgan_safetensors_write(old, t, nt, keys, vals, nm));
+  clgan_safetensors_close(src);
+  free(t);
+  ck_assert_int_eq(clgan_checkpoint_read_config(old, &read), CLGAN_ERR_FORMAT);
+  ck_assert_ptr_nonnull(strstr(clgan_last_error(), "channels is 2"));
   /* a version this build does not know */
   const char *const none[] = {NULL};
   rewrite_meta(path, old, "3", none);

@@ -64,7 +64,7 @@ typedef enum clgan_config_group {
   X(ada, FLAG, 0, 0, 1, 2, SMALL_DATA, "--ada", NULL,                                           \
     "adaptive strength: each op with probability p, tuned so that\n"                             \
     "E[sign(D(real))] stays near --ada-target (0.6)")                                            \
-  X(ada_target, FLOAT_POS, 0.6f, 0, 1, 2, SMALL_DATA, "--ada-target", "X",                      \
+  X(ada_target, FLOAT, 0.6f, 0, 1, 2, SMALL_DATA, "--ada-target", "X",                          \
     "ADA's target for E[sign(D(real))] (0.6)")
 
 /* One field of the list, as data. */

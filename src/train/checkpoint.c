@@ -76,6 +76,15 @@ static clgan_status config_from_meta(const clgan_safetensors *st, clgan_dcgan_co
   return CLGAN_OK;
 }
 
+/* A configuration read from a file must be one the model accepts. */
+static clgan_status check_file_config(const clgan_safetensors *st, const clgan_dcgan_config *cfg) {
+  if (clgan_config_check(cfg, NULL) == CLGAN_OK) return CLGAN_OK;
+  char why[256];
+  snprintf(why, sizeof why, "%s", clgan_last_error());
+  return clgan_fail(CLGAN_ERR_FORMAT, "%s: the stored configuration is invalid: %s",
+                    clgan_safetensors_path(st), why);
+}
+
 /* Host copies of a network's arenas. */
 typedef struct host_net {
   const clgan_tensor_desc *desc;
@@ -204,6 +213,7 @@ clgan_status clgan_checkpoint_read_config(const char *path, clgan_dcgan_config *
   if (s != CLGAN_OK) return s;
   *cfg = clgan_dcgan_default_config();
   s = config_from_meta(st, cfg, version, 1);
+  if (s == CLGAN_OK) s = check_file_config(st, cfg);
   clgan_safetensors_close(st);
   return s;
 }
@@ -434,6 +444,7 @@ clgan_status clgan_generator_read_config(const char *path, clgan_dcgan_config *c
   clgan_status s = clgan_safetensors_open(path, &st);
   if (s != CLGAN_OK) return s;
   s = config_from_meta(st, cfg, CLGAN_CHECKPOINT_VERSION, 0);
+  if (s == CLGAN_OK) s = check_file_config(st, cfg);
   clgan_safetensors_close(st);
   return s;
 }
