@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "clgan/checkpoint.h"
+#include "clgan/config.h"
 #include "test_util.h"
 #include "clgan/rng.h"
 
@@ -313,6 +314,153 @@ START_TEST(test_export_import_generator) {
 }
 END_TEST
 
+/* Rewrites the checkpoint src as dst with metadata "version" set to version
+ * and the keys in drop (NULL-terminated; one ending in '.' drops a prefix) left out. */
+static void rewrite_meta(const char *src, const char *dst, const char *version,
+                         const char *const *drop) {
+  clgan_safetensors *st;
+  TU_OK(clgan_safetensors_open(src, &st));
+  int count = clgan_safetensors_count(st);
+  clgan_st_tensor *t = tu_malloc((size_t)count * sizeof *t);
+  for (int i = 0; i < count; i++) t[i] = *clgan_safetensors_at(st, i);
+  const char *keys[64], *vals[64];
+  int nm = 0;
+  for (int i = 0; i < clgan_safetensors_meta_count(st) && nm < 64; i++) {
+    const char *k = clgan_safetensors_meta_key(st, i);
+    int skip = 0;
+    for (int d = 0; drop[d]; d++) {
+      size_t len = strlen(drop[d]);
+      skip |= drop[d][len - 1] == '.' ? strncmp(k, drop[d], len) == 0 : strcmp(k, drop[d]) == 0;
+    }
+    if (skip) continue;
+    keys[nm] = k;
+    vals[nm++] = strcmp(k, "version") == 0 ? version : clgan_safetensors_meta(st, k);
+  }
+  TU_OK(clgan_safetensors_write(dst, t, count, keys, vals, nm));
+  clgan_safetensors_close(st);
+  free(t);
+}
+
+/* A version-1 checkpoint from before the stability and small-data switches
+ * (no config.label_smooth ... config.ada_target, no augment.* state) loads,
+ * with those switches off; a version-2 file must have them. */
+START_TEST(test_old_format_loads) {
+  clgan_dcgan_config cfg = tiny_config();
+  clgan_dcgan *a, *b;
+  TU_OK(clgan_dcgan_create(tu_ctx(), &cfg, &a));
+  TU_OK(clgan_dcgan_init_weights(a, 5));
+  run_steps(a, 0, 1);
+  float fixed[5] = {1, 2, 3, 4, 5};
+  clgan_train_state ts = {.iteration = 1, .seed = 9, .rng = {5, 6, 7, 8}, .fixed_count = 1,
+                          .fixed_noise = fixed};
+  const char *path = tmp_path("ck_v2.safetensors"), *old = tmp_path("ck_v1.safetensors");
+  TU_OK(clgan_checkpoint_save(path, a, &ts));
+  clgan_safetensors *st;
+  TU_OK(clgan_safetensors_open(path, &st));
+  ck_assert_str_eq(clgan_safetensors_meta(st, "version"), "2");
+  ck_assert_str_eq(clgan_safetensors_meta(st, "config.ada_target"), "0.600000024");
+  clgan_safetensors_close(st);
+  const char *const v1_drop[] = {"config.label_smooth", "config.ema_decay", "config.nan_guard",
+                                 "config.augment", "config.ada", "augment.", NULL};
+  rewrite_meta(path, old, "1", v1_drop);
+  clgan_dcgan_config read;
+  read.ema_decay = 0.5f; /* must be overwritten with the default */
+  read.ada_target = 0.1f;
+  TU_OK(clgan_checkpoint_read_config(old, &read));
+  ck_assert_mem_eq(&read, &cfg, sizeof cfg);
+  TU_OK(clgan_dcgan_create(tu_ctx(), &read, &b));
+  clgan_train_state back;
+  TU_OK(clgan_checkpoint_load(old, b, &back));
+  ck_assert_int_eq(back.iteration, 1);
+  ck_assert_uint_eq(back.seed, 9);
+  ck_assert_mem_eq(back.fixed_noise, fixed, sizeof fixed);
+  free(back.fixed_noise);
+  assert_same_state(a, b);
+  /* the same keys missing from a version-2 file: refused, naming the key */
+  const char *const ema_drop[] = {"config.ema_decay", NULL};
+  rewrite_meta(path, old, "2", ema_drop);
+  ck_assert_int_eq(clgan_checkpoint_read_config(old, &read), CLGAN_ERR_FORMAT);
+  ck_assert_ptr_nonnull(strstr(clgan_last_error(), "config.ema_decay"));
+  /* a stored value out of its range */
+  clgan_safetensors *src;
+  TU_OK(clgan_safetensors_open(path, &src));
+  int nt = clgan_safetensors_count(src), nm = 0;
+  clgan_st_tensor *t = tu_malloc((size_t)nt * sizeof *t);
+  for (int i = 0; i < nt; i++) t[i] = *clgan_safetensors_at(src, i);
+  const char *keys[64], *vals[64];
+  for (int i = 0; i < clgan_safetensors_meta_count(src) && nm < 64; i++, nm++) {
+    keys[nm] = clgan_safetensors_meta_key(src, i);
+    vals[nm] = strcmp(keys[nm], "config.channels") == 0 ? "2" : clgan_safetensors_meta(src, keys[nm]);
+  }
+  TU_OK(clgan_safetensors_write(old, t, nt, keys, vals, nm));
+  clgan_safetensors_close(src);
+  free(t);
+  ck_assert_int_eq(clgan_checkpoint_read_config(old, &read), CLGAN_ERR_FORMAT);
+  ck_assert_ptr_nonnull(strstr(clgan_last_error(), "channels is 2"));
+  /* a version this build does not know */
+  const char *const none[] = {NULL};
+  rewrite_meta(path, old, "3", none);
+  ck_assert_int_eq(clgan_checkpoint_load(old, b, &back), CLGAN_ERR_FORMAT);
+  ck_assert_ptr_nonnull(strstr(clgan_last_error(), "version 1 to 2"));
+  clgan_dcgan_destroy(a);
+  clgan_dcgan_destroy(b);
+}
+END_TEST
+
+/* The defaults the list generates are the recipe's, bit for bit, and
+ * validation names the field and its range. */
+START_TEST(test_config_list) {
+  clgan_dcgan_config d = clgan_dcgan_default_config(), recipe;
+  memset(&recipe, 0, sizeof recipe);
+  recipe.image_size = 64;
+  recipe.channels = 3;
+  recipe.nz = 100;
+  recipe.ngf = recipe.ndf = 64;
+  recipe.batch = 128;
+  recipe.lr_g = recipe.lr_d = 2e-4f;
+  recipe.beta1 = 0.5f;
+  recipe.beta2 = 0.999f;
+  recipe.adam_eps = 1e-8f;
+  recipe.bn_momentum = 0.1f;
+  recipe.bn_eps = 1e-5f;
+  recipe.lrelu_slope = 0.2f;
+  recipe.ada_target = 0.6f;
+  ck_assert_mem_eq(&d, &recipe, sizeof d);
+  int n;
+  const clgan_config_field *f = clgan_config_fields(&n);
+  ck_assert_int_eq(n, 20); /* every field of clgan_dcgan_config */
+  const clgan_config_field *bad = NULL;
+  TU_OK(clgan_config_check(&d, &bad));
+  ck_assert_ptr_null(bad);
+  d.ngf = 0;
+  ck_assert_int_eq(clgan_config_check(&d, &bad), CLGAN_ERR_INVALID);
+  ck_assert_str_eq(bad->name, "ngf");
+  ck_assert_str_eq(bad->flag, "--ngf");
+  ck_assert_ptr_nonnull(strstr(clgan_last_error(), "ngf is 0; the valid range is 1 to 100000"));
+  d = clgan_dcgan_default_config();
+  d.image_size = 48;
+  ck_assert_int_eq(clgan_config_check(&d, &bad), CLGAN_ERR_INVALID);
+  ck_assert_str_eq(bad->name, "image_size");
+  d = clgan_dcgan_default_config();
+  d.lr_d = 0;
+  ck_assert_int_eq(clgan_config_check(&d, &bad), CLGAN_ERR_INVALID);
+  ck_assert_ptr_nonnull(strstr(clgan_last_error(), "lr_d is 0; the valid range is (0, 10]"));
+  /* text round trip of every field */
+  d = tiny_config();
+  d.ema_decay = 0.999f;
+  d.augment = 5;
+  d.nan_guard = 1;
+  clgan_dcgan_config back = clgan_dcgan_default_config();
+  for (int i = 0; i < n; i++) {
+    char text[48];
+    clgan_config_format(&f[i], &d, text, sizeof text);
+    TU_OK(clgan_config_parse(&f[i], text, &back));
+  }
+  ck_assert_mem_eq(&d, &back, sizeof d);
+  ck_assert_int_eq(clgan_config_parse(&f[0], "12x", &back), CLGAN_ERR_FORMAT);
+}
+END_TEST
+
 int main(void) {
   snprintf(tmpdir, sizeof tmpdir, "/tmp/clgan-ckpt-XXXXXX");
   if (!mkdtemp(tmpdir)) return 1;
@@ -324,6 +472,8 @@ int main(void) {
   tcase_add_test(tc, test_resume_is_exact);
   tcase_add_test(tc, test_checkpoint_mismatch_leaves_model_unchanged);
   tcase_add_test(tc, test_export_import_generator);
+  tcase_add_test(tc, test_old_format_loads);
+  tcase_add_test(tc, test_config_list);
   suite_add_tcase(s, tc);
   int rc = tu_run(s);
   tu_remove_tree(tmpdir);

@@ -8,8 +8,10 @@
  *   netG_ema.<name>                          (averaged G weights, with ema_decay > 0)
  *   optG.exp_avg.<name>, optG.exp_avg_sq.<name>, optD....   (Adam moments)
  *   train.rng_state (U64 [4]), train.fixed_noise (F32 [count, nz, 1, 1])
- * metadata: "format" = "clgan-checkpoint", "version", "iteration", "seed",
- * "optG.step", "optD.step", and every configuration field as "config.<key>". */
+ * metadata: "format" = "clgan-checkpoint", "version" (CLGAN_CHECKPOINT_VERSION
+ * in clgan/config.h; files of versions 1 to it load), "iteration", "seed",
+ * "optG.step", "optD.step", the augmentation state "augment.*", and every field
+ * of the configuration list as "config.<name>". */
 #ifndef CLGAN_CHECKPOINT_H
 #define CLGAN_CHECKPOINT_H
 
@@ -34,7 +36,9 @@ typedef struct clgan_train_state {
 clgan_status clgan_checkpoint_save(const char *path, clgan_dcgan *net,
                                    const clgan_train_state *ts);
 
-/* Reads the configuration stored in a checkpoint (to create the model). */
+/* Reads the configuration stored in a checkpoint (to create the model):
+ * fields a file's version lacks take their defaults; the result is checked
+ * with clgan_config_check (CLGAN_ERR_FORMAT when out of range). */
 clgan_status clgan_checkpoint_read_config(const char *path, clgan_dcgan_config *cfg);
 
 /* Restores a checkpoint into net, which must have the checkpoint's

@@ -8,6 +8,7 @@
 #include "clgan/augment.h"     /* differentiable augmentation (DiffAugment, ADA) */
 #include "clgan/dcgan.h"       /* the model and its training step */
 #include "clgan/safetensors.h" /* the checkpoint file format */
+#include "clgan/config.h"      /* the configuration list: defaults, ranges, flags */
 #include "clgan/checkpoint.h"  /* checkpoints, exported generators */
 #include "clgan/image.h"       /* PNG */
 #include "clgan/dataset.h"     /* ImageFolder datasets */

@@ -33,8 +33,9 @@ typedef struct clgan_dcgan_config {
   float ada_target;   /* ADA's target for r_t = E[sign(D's logit on real)] (0.6 by default) */
 } clgan_dcgan_config;
 
-/* The recipe's defaults: 64 px, 3 channels, nz 100, ngf = ndf = 64, batch 128,
- * Adam(2e-4, 0.5, 0.999, 1e-8), BN momentum 0.1 eps 1e-5, LeakyReLU 0.2. */
+/* The recipe's defaults (from the list in clgan/config.h): 64 px, 3 channels,
+ * nz 100, ngf = ndf = 64, batch 128, Adam(2e-4, 0.5, 0.999, 1e-8), BN momentum
+ * 0.1 eps 1e-5, LeakyReLU 0.2, every switch off. */
 clgan_dcgan_config clgan_dcgan_default_config(void);
 
 typedef enum clgan_net { CLGAN_NET_G = 0, CLGAN_NET_D = 1 } clgan_net;

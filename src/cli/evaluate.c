@@ -15,38 +15,22 @@
 #include "clgan/train.h"
 #include "commands.h"
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: clgan evaluate --real DIR (--fake DIR | --checkpoint FILE --count N [--seed S]\n"
-          "                      | --generator FILE --count N [--seed S])\n"
-          "                      [--class NAME] [--size N] [--channels 1|3] [--pairs N]\n"
-          "                      [--closest N] [--closest-png FILE|-] [--json FILE] [--device SPEC]\n\n"
-          "Compares generated images with real ones, all on the OpenCL device:\n"
-          "  - sliced Wasserstein distance x1e3 per Laplacian level and averaged (ProGAN:\n"
-          "    128 7x7 neighbourhoods per image and level, 4 x 128 directions; on equal\n"
-          "    counts, a seeded random subset of the larger set); lower is closer;\n"
-          "  - diversity: mean MS-SSIM of random pairs within each set (ProGAN's ms_ssim);\n"
-          "    generated pairs far more similar than real pairs means mode collapse;\n"
-          "  - memorisation: each generated image's nearest real image (L2, reported as\n"
-          "    the RMS difference on the [0, 1] scale, and the pair's SSIM) against each\n"
-          "    real image's nearest other real image, and a PNG of the closest pairs.\n\n"
-          "  --real DIR          real images: an ImageFolder root, a class folder or any\n"
-          "                      folder of PNGs (searched recursively)\n"
-          "  --class NAME        use DIR/NAME only\n"
-          "  --fake DIR          generated images (e.g. from 'clgan generate --out DIR')\n"
-          "  --checkpoint FILE   generate --count images from a training checkpoint\n"
-          "  --generator FILE    ... or from an exported generator\n"
-          "  --seed S            noise seed for generation (default 0: the images\n"
-          "                      'clgan generate --seed S' writes)\n"
-          "  --size N            image side (default: the model's, else the first generated\n"
-          "                      image's); every image is resized and centre-cropped to it\n"
-          "  --channels 1|3      (default: the model's, else the first generated image's)\n"
-          "  --pairs N           random pairs per set for MS-SSIM (default 1000)\n"
-          "  --closest N         closest pairs listed and drawn (default 8, at most %d)\n"
-          "  --closest-png FILE  where to draw them (default closest_pairs.png; '-' for none)\n"
-          "  --json FILE         also write every figure as JSON\n",
-          CLGAN_EVAL_MAX_CLOSEST);
-}
+static const char head[] =
+    "usage: clgan evaluate --real DIR (--fake DIR | --checkpoint FILE --count N [--seed S]\n"
+    "                      | --generator FILE --count N [--seed S])\n"
+    "                      [--class NAME] [--size N] [--channels 1|3] [--pairs N]\n"
+    "                      [--closest N] [--closest-png FILE|-] [--json FILE] [--device SPEC]\n\n"
+    "Compares generated images with real ones, all on the OpenCL device:\n"
+    "  - sliced Wasserstein distance x1e3 per Laplacian level and averaged (ProGAN:\n"
+    "    128 7x7 neighbourhoods per image and level, 4 x 128 directions; on equal\n"
+    "    counts, a seeded random subset of the larger set); lower is closer;\n"
+    "  - diversity: mean MS-SSIM of random pairs within each set (ProGAN's ms_ssim);\n"
+    "    generated pairs far more similar than real pairs means mode collapse;\n"
+    "  - memorisation: each generated image's nearest real image (L2, reported as\n"
+    "    the RMS difference on the [0, 1] scale, and the pair's SSIM) against each\n"
+    "    real image's nearest other real image, and a PNG of the closest pairs.\n\n";
+static const char *const channel_names[] = {"1", "3", NULL};
+static const int channel_values[] = {1, 3};
 
 static double now(void) {
   struct timespec ts;
@@ -124,118 +108,193 @@ static int write_json(const char *path, const clgan_eval_report *r, const char *
   return rc == 0;
 }
 
-int cmd_evaluate(int argc, char **argv) {
-  const char *cmd = "evaluate";
-  const char *real_dir = NULL, *fake_dir = NULL, *ckpt = NULL, *gen = NULL, *cls = NULL,
-             *device = NULL, *json = NULL, *png = "closest_pairs.png";
-  long count = 0, seed = 0, size = 0, channels = 0, pairs = 1000, nclosest = 8;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v;
-    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-      usage(stdout);
-      return 0;
-    }
-    if (strncmp(a, "--", 2) != 0) {
-      fprintf(stderr, "clgan evaluate: unexpected argument '%s' (see --help)\n", a);
-      return 2;
-    }
-    if (!(v = cli_value(cmd, argc, argv, &i))) return 2;
-    if (strcmp(a, "--real") == 0) real_dir = v;
-    else if (strcmp(a, "--fake") == 0) fake_dir = v;
-    else if (strcmp(a, "--checkpoint") == 0) ckpt = v;
-    else if (strcmp(a, "--generator") == 0) gen = v;
-    else if (strcmp(a, "--class") == 0) cls = v;
-    else if (strcmp(a, "--device") == 0) device = v;
-    else if (strcmp(a, "--json") == 0) json = v;
-    else if (strcmp(a, "--closest-png") == 0) png = strcmp(v, "-") == 0 ? NULL : v;
-    else if (strcmp(a, "--count") == 0) { if (!cli_long(cmd, a, v, 2, 1000000, &count)) return 2; }
-    else if (strcmp(a, "--seed") == 0) { if (!cli_long(cmd, a, v, 0, 0x7fffffffffffffffL, &seed)) return 2; }
-    else if (strcmp(a, "--size") == 0) { if (!cli_long(cmd, a, v, 16, 4096, &size)) return 2; }
-    else if (strcmp(a, "--channels") == 0) {
-      if (!cli_long(cmd, a, v, 1, 3, &channels) || channels == 2) {
-        fprintf(stderr, "clgan evaluate: --channels must be 1 or 3\n");
-        return 2;
-      }
-    } else if (strcmp(a, "--pairs") == 0) { if (!cli_long(cmd, a, v, 1, 10000000, &pairs)) return 2; }
-    else if (strcmp(a, "--closest") == 0) {
-      if (!cli_long(cmd, a, v, 0, CLGAN_EVAL_MAX_CLOSEST, &nclosest)) return 2;
-    } else {
-      fprintf(stderr, "clgan evaluate: unknown option '%s' (see --help)\n", a);
-      return 2;
-    }
+/* The names `clgan generate --seed seed` gives its images ("gen_<seed>_<index>"),
+ * in *names (calloc'd; on failure the entries made so far, freed by the caller). */
+static int gen_file_names(long seed, int n, char ***names) {
+  if (!(*names = calloc((size_t)n, sizeof(char *)))) return 0;
+  for (int i = 0; i < n; i++) {
+    if (!((*names)[i] = malloc(48))) return 0;
+    snprintf((*names)[i], 48, "gen_%ld_%05d", seed, i);
   }
-  int sources = !!fake_dir + !!ckpt + !!gen;
-  if (!real_dir || sources != 1 || (fake_dir && count) || (!fake_dir && count < 2)) {
+  return 1;
+}
+
+/* The figures on stdout. */
+static void print_report(const clgan_eval_report *r, char **fnames, char **real_files) {
+  printf("\nsliced Wasserstein distance x1e3 (ProGAN; %d images of each set, lower = closer):\n",
+         r->swd_images);
+  for (int l = 0; l < r->swd_levels; l++)
+    printf("  %4d px  %9.2f\n", r->swd_resolution[l], r->swd[l]);
+  printf("  average  %9.2f\n", r->swd_mean);
+  printf("\ndiversity, mean MS-SSIM of random pairs (lower = more diverse):\n");
+  printf("  generated %.4f (%d pairs)   real %.4f (%d pairs)\n", r->msssim_fake, r->pairs_fake,
+         r->msssim_real, r->pairs_real);
+  if (r->msssim_fake > r->msssim_real + 0.1)
+    printf("  -> generated pairs are much more alike than real pairs: mode collapse?\n");
+  printf("\nmemorisation, RMS difference to the nearest real image ([0, 1] scale):\n");
+  printf("                         min      5%%  median\n");
+  printf("  generated -> real   %.4f  %.4f  %.4f\n", r->nn_fake_min, r->nn_fake_p5,
+         r->nn_fake_median);
+  printf("  real -> other real  %.4f  %.4f  %.4f\n", r->nn_real_min, r->nn_real_p5,
+         r->nn_real_median);
+  printf("  SSIM with the nearest real image: mean %.4f, max %.4f\n", r->nn_ssim_mean,
+         r->nn_ssim_max);
+  printf("  %.1f%% of generated images are nearer to a real image than the real set's 5th "
+         "percentile%s\n",
+         100 * r->nn_fake_below_real_p5,
+         r->nn_fake_below_real_p5 > 0.25 ? " -> copies of training images?" : "");
+  if (r->nclosest) printf("  closest pairs (generated ~ nearest real, rms, ssim):\n");
+  for (int j = 0; j < r->nclosest; j++)
+    printf("  %3d. %s ~ %s  %.4f  %.4f\n", j + 1, base_name(fnames[r->closest_fake[j]]),
+           real_files[r->closest_real[j]], r->closest_rms[j], r->closest_ssim[j]);
+}
+
+/* What `clgan evaluate` was asked for, with the geometry resolved. */
+typedef struct eval_args {
+  const char *real_dir, *fake_dir, *ckpt, *gen, *cls, *device, *json, *png;
+  long count, seed, size, pairs, nclosest;
+  int channels;
+  char real_path[4096];
+  clgan_dcgan_config mcfg; /* the model's, when generating */
+} eval_args;
+
+/* Options into *e; the geometry is the model's, else the first generated
+ * image's. Returns -1 to go on, else the exit code. */
+static int parse_evaluate(const char *cmd, int argc, char **argv, eval_args *e) {
+  *e = (eval_args){.png = "closest_pairs.png", .pairs = 1000, .nclosest = 8};
+  char closest_help[96];
+  snprintf(closest_help, sizeof closest_help,
+           "closest pairs listed and drawn (default 8, at most %d)", CLGAN_EVAL_MAX_CLOSEST);
+  const cli_opt opts[] = {
+      CLI_STR_OPT("--real", "DIR", &e->real_dir,
+                  "real images: an ImageFolder root, a class folder or any\n"
+                  "folder of PNGs (searched recursively)"),
+      CLI_STR_OPT("--class", "NAME", &e->cls, "use DIR/NAME only"),
+      CLI_STR_OPT("--fake", "DIR", &e->fake_dir,
+                  "generated images (e.g. from 'clgan generate --out DIR')"),
+      CLI_STR_OPT("--checkpoint", "FILE", &e->ckpt,
+                  "generate --count images from a training checkpoint"),
+      CLI_STR_OPT("--generator", "FILE", &e->gen, "... or from an exported generator"),
+      CLI_LONG_OPT("--count", "N", &e->count, 2, 1000000, "images to generate"),
+      CLI_OPT_SEED(&e->seed, "noise seed for generation (default 0: the images\n"
+                          "'clgan generate --seed S' writes)"),
+      CLI_LONG_OPT("--size", "N", &e->size, 16, 4096,
+                   "image side (default: the model's, else the first generated\n"
+                   "image's); every image is resized and centre-cropped to it"),
+      CLI_CHOICE_OPT("--channels", "1|3", &e->channels, channel_names, channel_values,
+                     "(default: the model's, else the first generated image's)"),
+      CLI_LONG_OPT("--pairs", "N", &e->pairs, 1, 10000000,
+                   "random pairs per set for MS-SSIM (default 1000)"),
+      CLI_LONG_OPT("--closest", "N", &e->nclosest, 0, CLGAN_EVAL_MAX_CLOSEST, closest_help),
+      CLI_STR_OPT("--closest-png", "FILE", &e->png,
+                  "where to draw them (default closest_pairs.png; '-' for none)"),
+      CLI_STR_OPT("--json", "FILE", &e->json, "also write every figure as JSON"),
+      CLI_OPT_DEVICE(&e->device),
+      CLI_OPT_END};
+  const cli_spec spec = {.cmd = cmd, .head = head, .opts = opts};
+  int parsed = cli_parse(&spec, argc, argv);
+  if (parsed != -1) return parsed;
+  if (e->png && strcmp(e->png, "-") == 0) e->png = NULL;
+  int sources = !!e->fake_dir + !!e->ckpt + !!e->gen;
+  if (!e->real_dir || sources != 1 || (e->fake_dir && e->count) || (!e->fake_dir && e->count < 2)) {
     fprintf(stderr, "clgan evaluate: give --real DIR and one of --fake DIR or --checkpoint/"
                     "--generator FILE with --count N >= 2 (see --help)\n");
     return 2;
   }
-  if (nclosest == 0) png = NULL;
-  char real_path[4096];
-  if (cls) snprintf(real_path, sizeof real_path, "%s/%s", real_dir, cls);
-  else snprintf(real_path, sizeof real_path, "%s", real_dir);
+  if (e->nclosest == 0) e->png = NULL;
+  if (e->cls) snprintf(e->real_path, sizeof e->real_path, "%s/%s", e->real_dir, e->cls);
+  else snprintf(e->real_path, sizeof e->real_path, "%s", e->real_dir);
 
   /* geometry: the model's, else the first generated image's */
-  clgan_dcgan_config mcfg = clgan_dcgan_default_config();
+  e->mcfg = clgan_dcgan_default_config();
   clgan_status st;
-  if (!fake_dir) {
-    st = ckpt ? clgan_checkpoint_read_config(ckpt, &mcfg) : clgan_generator_read_config(gen, &mcfg);
+  if (!e->fake_dir) {
+    st = e->ckpt ? clgan_checkpoint_read_config(e->ckpt, &e->mcfg)
+                 : clgan_generator_read_config(e->gen, &e->mcfg);
     if (st != CLGAN_OK) {
-      cli_report(cmd, st, "cannot read the model");
+      cli_report_hint(cmd, st, "cannot read the model", cli_checkpoint_hint(st, e->ckpt));
       return 1;
     }
-    if ((size && size != mcfg.image_size) || (channels && channels != mcfg.channels)) {
+    if ((e->size && e->size != e->mcfg.image_size) ||
+        (e->channels && e->channels != e->mcfg.channels)) {
       fprintf(stderr, "clgan evaluate: the model makes %d px images with %d channel(s); --size and "
-                      "--channels must match or be left out\n", mcfg.image_size, mcfg.channels);
+                      "--channels must match or be left out\n",
+              e->mcfg.image_size, e->mcfg.channels);
       return 2;
     }
-    size = mcfg.image_size;
-    channels = mcfg.channels;
-  } else if (!size || !channels) {
+    e->size = e->mcfg.image_size;
+    e->channels = e->mcfg.channels;
+  } else if (!e->size || !e->channels) {
     int pc = 0, ps = 0;
-    if ((st = clgan_image_folder_probe(fake_dir, &pc, &ps)) != CLGAN_OK) {
+    if ((st = clgan_image_folder_probe(e->fake_dir, &pc, &ps)) != CLGAN_OK) {
       cli_report(cmd, st, "cannot read the generated images");
       return 1;
     }
-    if (!size) size = ps;
-    if (!channels) channels = pc;
-    if (size < 16) {
+    if (!e->size) e->size = ps;
+    if (!e->channels) e->channels = pc;
+    if (e->size < 16) {
       fprintf(stderr, "clgan evaluate: the generated images are %ld px; the SWD pyramid needs 16 "
-                      "or more (give --size)\n", size);
+                      "or more (give --size)\n", e->size);
       return 2;
     }
   }
 
-  double t0 = now(), secs[2] = {0, 0};
-  clgan_image_folder *real = NULL, *fake = NULL;
-  if ((st = clgan_image_folder_load(real_path, (int)size, (int)channels, &real)) != CLGAN_OK) {
+  return -1;
+}
+
+/* The real images and the generated ones from --fake (else *fake stays
+ * NULL), each announced on stdout; 0 after a message. */
+static int load_sets(const char *cmd, const eval_args *e, clgan_image_folder **real,
+                     clgan_image_folder **fake) {
+  clgan_status st;
+  int size = (int)e->size, channels = e->channels;
+  if ((st = clgan_image_folder_load(e->real_path, size, channels, real)) != CLGAN_OK) {
     cli_report(cmd, st, "cannot load the real images");
-    return 1;
+    return 0;
   }
-  if (fake_dir && (st = clgan_image_folder_load(fake_dir, (int)size, (int)channels, &fake)) != CLGAN_OK) {
+  if (e->fake_dir &&
+      (st = clgan_image_folder_load(e->fake_dir, size, channels, fake)) != CLGAN_OK) {
     cli_report(cmd, st, "cannot load the generated images");
-    clgan_image_folder_free(real);
-    return 1;
+    clgan_image_folder_free(*real);
+    return 0;
   }
-  secs[0] = now() - t0;
-  int nreal = real->count, nfake = fake ? fake->count : (int)count, rc = 1;
-  const char *ch_word = channels == 1 ? "channel" : "channels";
-  printf("real:      %d images from %s (%ld px, %ld %s)", nreal, real_path, size, channels, ch_word);
-  if (real->skipped) printf(", %d unreadable skipped (%s)", real->skipped, real->first_error);
+  const clgan_image_folder *r = *real, *f = *fake;
+  int nfake = f ? f->count : (int)e->count;
+  printf("real:      %d images from %s (%d px, %d %s)", r->count, e->real_path, size, channels,
+         channels == 1 ? "channel" : "channels");
+  if (r->skipped) printf(", %d unreadable skipped (%s)", r->skipped, r->first_error);
   printf("\n");
-  if (fake) {
-    printf("generated: %d images from %s", nfake, fake_dir);
-    if (fake->skipped) printf(", %d unreadable skipped (%s)", fake->skipped, fake->first_error);
+  if (f) {
+    printf("generated: %d images from %s", nfake, e->fake_dir);
+    if (f->skipped) printf(", %d unreadable skipped (%s)", f->skipped, f->first_error);
     printf("\n");
   }
-  if (nreal < 2 || nfake < 2) {
+  if (r->count < 2 || nfake < 2) {
     fprintf(stderr, "clgan evaluate: need at least 2 real and 2 generated images\n");
-    clgan_image_folder_free(real);
-    clgan_image_folder_free(fake);
-    return 1;
+    clgan_image_folder_free(*real);
+    clgan_image_folder_free(*fake);
+    return 0;
   }
+  return 1;
+}
 
-  clgan_ctx *ctx = cli_context(cmd, device, 0);
+int cmd_evaluate(int argc, char **argv) {
+  const char *cmd = "evaluate";
+  eval_args e;
+  int parsed = parse_evaluate(cmd, argc, argv, &e);
+  if (parsed != -1) return parsed;
+  const char *fake_dir = e.fake_dir, *ckpt = e.ckpt, *gen = e.gen, *json = e.json, *png = e.png;
+  const char *real_path = e.real_path;
+  long count = e.count, seed = e.seed, size = e.size;
+  int channels = e.channels;
+  clgan_status st;
+  double t0 = now(), secs[2] = {0, 0};
+  clgan_image_folder *real = NULL, *fake = NULL;
+  if (!load_sets(cmd, &e, &real, &fake)) return 1;
+  secs[0] = now() - t0;
+  int nreal = real->count, nfake = fake ? fake->count : (int)count, rc = 1;
+
+  clgan_ctx *ctx = cli_context(cmd, e.device, 0);
   clgan_buf breal = {0}, bfake = {0};
   clgan_eval *ev = NULL;
   float *gen_px = NULL;
@@ -249,19 +308,11 @@ int cmd_evaluate(int argc, char **argv) {
       cli_report(cmd, CLGAN_ERR_NOMEM, "cannot allocate the generated images");
       goto done;
     }
-    if (!generate_images(cmd, ctx, ckpt, gen, &mcfg, count, seed, gen_px)) goto done;
+    if (!generate_images(cmd, ctx, ckpt, gen, &e.mcfg, count, seed, gen_px)) goto done;
     secs[1] = now() - tg;
     printf("generated: %d images from %s (seed %ld) in %.2f s\n", nfake, ckpt ? ckpt : gen, seed,
            secs[1]);
-    gen_names = calloc((size_t)nfake, sizeof(char *));
-    for (int i = 0; gen_names && i < nfake; i++) {
-      if (!(gen_names[i] = malloc(48))) {
-        cli_report(cmd, CLGAN_ERR_NOMEM, "cannot allocate");
-        goto done;
-      }
-      snprintf(gen_names[i], 48, "gen_%ld_%05d", seed, i);
-    }
-    if (!gen_names) {
+    if (!gen_file_names(seed, nfake, &gen_names)) {
       cli_report(cmd, CLGAN_ERR_NOMEM, "cannot allocate");
       goto done;
     }
@@ -276,8 +327,8 @@ int cmd_evaluate(int argc, char **argv) {
   clgan_image_set sreal = clgan_image_set_nchw(breal, nreal, (int)channels, (int)size);
   clgan_image_set sfake = clgan_image_set_nchw(bfake, nfake, (int)channels, (int)size);
   clgan_eval_config ecfg = clgan_eval_default_config((int)channels, (int)size, nfake);
-  ecfg.pairs = (int)pairs;
-  ecfg.closest = (int)nclosest;
+  ecfg.pairs = (int)e.pairs;
+  ecfg.closest = (int)e.nclosest;
   clgan_eval_report r;
   if ((st = clgan_eval_create(ctx, &ecfg, &sreal, &ev)) != CLGAN_OK ||
       (st = clgan_eval_run(ev, &sfake, &r)) != CLGAN_OK) {
@@ -286,29 +337,7 @@ int cmd_evaluate(int argc, char **argv) {
   }
   char **fnames = fake ? fake->files : gen_names;
 
-  printf("\nsliced Wasserstein distance x1e3 (ProGAN; %d images of each set, lower = closer):\n",
-         r.swd_images);
-  for (int l = 0; l < r.swd_levels; l++)
-    printf("  %4d px  %9.2f\n", r.swd_resolution[l], r.swd[l]);
-  printf("  average  %9.2f\n", r.swd_mean);
-  printf("\ndiversity, mean MS-SSIM of random pairs (lower = more diverse):\n");
-  printf("  generated %.4f (%d pairs)   real %.4f (%d pairs)\n", r.msssim_fake, r.pairs_fake,
-         r.msssim_real, r.pairs_real);
-  if (r.msssim_fake > r.msssim_real + 0.1)
-    printf("  -> generated pairs are much more alike than real pairs: mode collapse?\n");
-  printf("\nmemorisation, RMS difference to the nearest real image ([0, 1] scale):\n");
-  printf("                         min      5%%  median\n");
-  printf("  generated -> real   %.4f  %.4f  %.4f\n", r.nn_fake_min, r.nn_fake_p5, r.nn_fake_median);
-  printf("  real -> other real  %.4f  %.4f  %.4f\n", r.nn_real_min, r.nn_real_p5, r.nn_real_median);
-  printf("  SSIM with the nearest real image: mean %.4f, max %.4f\n", r.nn_ssim_mean, r.nn_ssim_max);
-  printf("  %.1f%% of generated images are nearer to a real image than the real set's 5th "
-         "percentile%s\n",
-         100 * r.nn_fake_below_real_p5,
-         r.nn_fake_below_real_p5 > 0.25 ? " -> copies of training images?" : "");
-  if (r.nclosest) printf("  closest pairs (generated ~ nearest real, rms, ssim):\n");
-  for (int j = 0; j < r.nclosest; j++)
-    printf("  %3d. %s ~ %s  %.4f  %.4f\n", j + 1, base_name(fnames[r.closest_fake[j]]),
-           real->files[r.closest_real[j]], r.closest_rms[j], r.closest_ssim[j]);
+  print_report(&r, fnames, real->files);
   if (png) {
     if ((st = clgan_eval_write_closest(ev, &sfake, png)) != CLGAN_OK) {
       cli_report(cmd, st, "cannot write the closest pairs");

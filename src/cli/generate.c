@@ -11,25 +11,18 @@
 #include "clgan/checkpoint.h"
 #include "clgan/image.h"
 #include "clgan/report.h"
-#include "clgan/train.h"
 #include "commands.h"
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: clgan generate (--checkpoint FILE | --generator FILE) --count N --out DIR\n"
-          "                      [--seed N] [--bits 8|16] [--grid FILE] [--bn running|batch]\n"
-          "                      [--noise FILE] [--device SPEC]\n\n"
-          "Writes N images (PNG, the model's channels) into DIR as gen_<seed>_<index>.png.\n"
-          "The same seed gives the same images.\n"
-          "  --checkpoint FILE  a training checkpoint (checkpoint.safetensors)\n"
-          "  --generator FILE   a generator written by 'clgan export' (or PyTorch, same names)\n"
-          "  --seed N           noise seed (default 0)\n"
-          "  --bits 8|16        PNG bit depth (default 8)\n"
-          "  --grid FILE        also write the first 64 images as one grid PNG\n"
-          "  --bn running       BatchNorm with the running statistics (default: eval mode)\n"
-          "  --bn batch         BatchNorm with each batch's statistics (as the tutorial's grids)\n"
-          "  --noise FILE       read the noise from FILE (float32, [N][nz]) instead of the seed\n");
-}
+static const char head[] =
+    "usage: clgan generate (--checkpoint FILE | --generator FILE) --count N --out DIR\n"
+    "                      [--seed N] [--bits 8|16] [--grid FILE] [--bn running|batch]\n"
+    "                      [--noise FILE] [--device SPEC]\n\n"
+    "Writes N images (PNG, the model's channels) into DIR as gen_<seed>_<index>.png.\n"
+    "The same seed gives the same images.\n";
+static const char *const bits_names[] = {"8", "16", NULL};
+static const int bits_values[] = {8, 16};
+static const char *const bn_names[] = {"running", "batch", NULL};
+static const int bn_values[] = {CLGAN_BN_RUNNING, CLGAN_BN_BATCH};
 
 static int write_images(const char *cmd, const char *dir, unsigned long long seed, long first,
                         int n, const clgan_dcgan_config *c, const float *nchw, int bits) {
@@ -97,76 +90,85 @@ done:
   return ok;
 }
 
-int cmd_generate(int argc, char **argv) {
-  const char *cmd = "generate";
-  const char *ckpt = NULL, *gen = NULL, *out = NULL, *grid = NULL, *device = NULL, *noise_file = NULL;
-  long count = 0, seed = 0, bits = 8;
-  clgan_bn_mode mode = CLGAN_BN_RUNNING;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v;
-    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-      usage(stdout);
-      return 0;
-    }
-    if (!(v = cli_value(cmd, argc, argv, &i))) return 2;
-    if (strcmp(a, "--checkpoint") == 0) ckpt = v;
-    else if (strcmp(a, "--generator") == 0) gen = v;
-    else if (strcmp(a, "--out") == 0) out = v;
-    else if (strcmp(a, "--grid") == 0) grid = v;
-    else if (strcmp(a, "--device") == 0) device = v;
-    else if (strcmp(a, "--noise") == 0) noise_file = v;
-    else if (strcmp(a, "--count") == 0) { if (!cli_long(cmd, a, v, 1, 100000000, &count)) return 2; }
-    else if (strcmp(a, "--seed") == 0) { if (!cli_long(cmd, a, v, 0, 0x7fffffffffffffffL, &seed)) return 2; }
-    else if (strcmp(a, "--bits") == 0) {
-      if (!cli_long(cmd, a, v, 8, 16, &bits) || (bits != 8 && bits != 16)) {
-        fprintf(stderr, "clgan generate: --bits must be 8 or 16\n");
-        return 2;
-      }
-    } else if (strcmp(a, "--bn") == 0) {
-      if (strcmp(v, "running") == 0) mode = CLGAN_BN_RUNNING;
-      else if (strcmp(v, "batch") == 0) mode = CLGAN_BN_BATCH;
-      else {
-        fprintf(stderr, "clgan generate: --bn must be 'running' or 'batch'\n");
-        return 2;
-      }
-    } else {
-      fprintf(stderr, "clgan generate: unknown option '%s' (see --help)\n", a);
-      return 2;
-    }
-  }
-  if (!!ckpt == !!gen || !out || count < 1) {
+/* What `clgan generate` was asked for, and the model's configuration. */
+typedef struct gen_args {
+  const char *ckpt, *gen, *out, *grid, *device, *noise_file;
+  long count, seed;
+  int bits, mode;
+  clgan_dcgan_config cfg;
+} gen_args;
+
+/* Options into *g and the model's configuration; -1 to go on, else the exit code. */
+static int parse_generate(const char *cmd, int argc, char **argv, gen_args *g) {
+  *g = (gen_args){.bits = 8, .mode = CLGAN_BN_RUNNING};
+  const cli_opt opts[] = {
+      CLI_STR_OPT("--checkpoint", "FILE", &g->ckpt,
+                  "a training checkpoint (checkpoint.safetensors)"),
+      CLI_STR_OPT("--generator", "FILE", &g->gen,
+                  "a generator written by 'clgan export' (or PyTorch, same names)"),
+      CLI_LONG_OPT("--count", "N", &g->count, 1, 100000000, "images to write"),
+      CLI_STR_OPT("--out", "DIR", &g->out, "output folder (created when missing)"),
+      CLI_OPT_SEED(&g->seed, "noise seed (default 0)"),
+      CLI_CHOICE_OPT("--bits", "8|16", &g->bits, bits_names, bits_values,
+                     "PNG bit depth (default 8)"),
+      CLI_STR_OPT("--grid", "FILE", &g->grid, "also write the first 64 images as one grid PNG"),
+      CLI_CHOICE_OPT("--bn", "MODE", &g->mode, bn_names, bn_values,
+                     "running: BatchNorm with the running statistics (default: eval\n"
+                     "mode); batch: with each batch's statistics (as the tutorial's grids)"),
+      CLI_STR_OPT("--noise", "FILE", &g->noise_file,
+                  "read the noise from FILE (float32, [N][nz]) instead of the seed"),
+      CLI_OPT_DEVICE(&g->device),
+      CLI_OPT_END};
+  const cli_spec spec = {.cmd = cmd, .head = head, .opts = opts};
+  int parsed = cli_parse(&spec, argc, argv);
+  if (parsed != -1) return parsed;
+  if (!!g->ckpt == !!g->gen || !g->out || g->count < 1) {
     fprintf(stderr, "clgan generate: give one of --checkpoint or --generator, --count and --out "
                     "(see --help)\n");
     return 2;
   }
-  clgan_dcgan_config cfg = clgan_dcgan_default_config();
-  clgan_status st = ckpt ? clgan_checkpoint_read_config(ckpt, &cfg)
-                         : clgan_generator_read_config(gen, &cfg);
+  g->cfg = clgan_dcgan_default_config();
+  clgan_status st = g->ckpt ? clgan_checkpoint_read_config(g->ckpt, &g->cfg)
+                            : clgan_generator_read_config(g->gen, &g->cfg);
   if (st != CLGAN_OK) {
-    cli_report(cmd, st, "cannot read the model");
+    cli_report_hint(cmd, st, "cannot read the model", cli_checkpoint_hint(st, g->ckpt));
     return 1;
   }
-  if (gen) cfg.batch = count < 2 ? 2 : count > 64 ? 64 : (int)count;
-  float *noise_in = NULL;
-  if (noise_file) {
-    FILE *f = fopen(noise_file, "rb");
-    size_t want = (size_t)count * cfg.nz;
-    noise_in = malloc(sizeof(float) * want);
-    if (!f || !noise_in || fread(noise_in, sizeof(float), want, f) != want || fgetc(f) != EOF) {
-      fprintf(stderr, "clgan generate: %s: expected exactly %ld x %d float32 noise values\n",
-              noise_file, count, cfg.nz);
-      if (f) fclose(f);
-      free(noise_in);
-      return 1;
-    }
-    fclose(f);
+  return -1;
+}
+
+/* --noise FILE: exactly count x nz float32 values (malloc'd), or NULL after a message. */
+static float *read_noise(const char *path, long count, int nz) {
+  FILE *f = fopen(path, "rb");
+  size_t want = (size_t)count * nz;
+  float *noise = malloc(sizeof(float) * want);
+  if (!f || !noise || fread(noise, sizeof(float), want, f) != want || fgetc(f) != EOF) {
+    fprintf(stderr, "clgan generate: %s: expected exactly %ld x %d float32 noise values\n", path,
+            count, nz);
+    if (f) fclose(f);
+    free(noise);
+    return NULL;
   }
-  if ((st = clgan_make_dirs(out)) != CLGAN_OK) {
+  fclose(f);
+  return noise;
+}
+
+int cmd_generate(int argc, char **argv) {
+  const char *cmd = "generate";
+  gen_args g;
+  int parsed = parse_generate(cmd, argc, argv, &g);
+  if (parsed != -1) return parsed;
+  clgan_dcgan_config cfg = g.cfg;
+  if (g.gen) cfg.batch = g.count < 2 ? 2 : g.count > 64 ? 64 : (int)g.count;
+  float *noise_in = NULL;
+  if (g.noise_file && !(noise_in = read_noise(g.noise_file, g.count, cfg.nz))) return 1;
+  clgan_status st = clgan_make_dirs(g.out);
+  if (st != CLGAN_OK) {
     cli_report(cmd, st, "cannot create the output folder");
     free(noise_in);
     return 1;
   }
-  clgan_ctx *ctx = cli_context(cmd, device, 0);
+  clgan_ctx *ctx = cli_context(cmd, g.device, 0);
   if (!ctx) {
     free(noise_in);
     return 1;
@@ -175,17 +177,19 @@ int cmd_generate(int argc, char **argv) {
   clgan_train_state ts = {0};
   int rc = 1;
   st = clgan_dcgan_create(ctx, &cfg, &net);
-  if (st == CLGAN_OK) st = ckpt ? clgan_checkpoint_load(ckpt, net, &ts) : clgan_import_generator(gen, net);
+  if (st == CLGAN_OK)
+    st = g.ckpt ? clgan_checkpoint_load(g.ckpt, net, &ts) : clgan_import_generator(g.gen, net);
   if (st != CLGAN_OK) {
     cli_report(cmd, st, "cannot load the model");
     goto done;
   }
-  if (!write_generated(cmd, ctx, net, count, (unsigned long long)seed, mode, noise_in, out, grid,
-                       (int)bits))
+  if (!write_generated(cmd, ctx, net, g.count, (unsigned long long)g.seed,
+                       (clgan_bn_mode)g.mode, noise_in, g.out, g.grid, g.bits))
     goto done;
-  printf("wrote %ld image%s (%dx%d, %d channel%s, %ld-bit) to %s/gen_%ld_*.png%s%s\n", count,
-         count == 1 ? "" : "s", cfg.image_size, cfg.image_size, cfg.channels,
-         cfg.channels == 1 ? "" : "s", bits, out, seed, grid ? ", grid " : "", grid ? grid : "");
+  printf("wrote %ld image%s (%dx%d, %d channel%s, %d-bit) to %s/gen_%ld_*.png%s%s\n", g.count,
+         g.count == 1 ? "" : "s", cfg.image_size, cfg.image_size, cfg.channels,
+         cfg.channels == 1 ? "" : "s", g.bits, g.out, g.seed, g.grid ? ", grid " : "",
+         g.grid ? g.grid : "");
   rc = 0;
 done:
   free(ts.fixed_noise);
@@ -196,33 +200,40 @@ done:
 }
 
 int cmd_export(int argc, char **argv) {
-  const char *cmd = "export", *ckpt = NULL, *out = NULL, *device = NULL;
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-      printf("usage: clgan export CHECKPOINT --out FILE.safetensors [--device SPEC]\n\n"
-             "Writes the generator alone with the PyTorch tutorial Generator's state_dict\n"
-             "names (main.0.weight, main.1.weight, main.1.bias, main.1.running_mean, ...),\n"
-             "loadable with load_state_dict after reading the safetensors file.\n");
-      return 0;
-    } else if (strcmp(argv[i], "--out") == 0 || strcmp(argv[i], "--device") == 0) {
-      const char *v = cli_value(cmd, argc, argv, &i);
-      if (!v) return 2;
-      if (argv[i - 1][2] == 'o') out = v; else device = v;
-    } else if (argv[i][0] != '-' && !ckpt) {
-      ckpt = argv[i];
-    } else {
-      fprintf(stderr, "clgan export: unexpected argument '%s' (see --help)\n", argv[i]);
-      return 2;
-    }
+  const char *cmd = "export", *ckpt = NULL, *out = NULL, *device = NULL, *pos[1];
+  int npos = 0;
+  const cli_opt opts[] = {
+      CLI_STR_OPT("--checkpoint", "FILE", &ckpt,
+                  "the training checkpoint (or give it as the first argument)"),
+      CLI_STR_OPT("--out", "FILE", &out, "where to write the generator (.safetensors)"),
+      CLI_OPT_DEVICE(&device),
+      CLI_OPT_END};
+  const cli_spec spec = {
+      .cmd = cmd,
+      .head = "usage: clgan export (--checkpoint FILE | FILE) --out FILE.safetensors\n"
+              "                    [--device SPEC]\n\n"
+              "Writes the generator alone with the PyTorch tutorial Generator's state_dict\n"
+              "names (main.0.weight, main.1.weight, main.1.bias, main.1.running_mean, ...),\n"
+              "loadable with load_state_dict after reading the safetensors file.\n\n",
+      .opts = opts,
+      .positional = pos,
+      .max_positional = 1,
+      .npositional = &npos};
+  int parsed = cli_parse(&spec, argc, argv);
+  if (parsed != -1) return parsed;
+  if (npos && ckpt) {
+    fprintf(stderr, "clgan export: give the checkpoint once, as --checkpoint FILE or FILE\n");
+    return 2;
   }
+  if (npos) ckpt = pos[0];
   if (!ckpt || !out) {
-    fprintf(stderr, "clgan export: usage: clgan export CHECKPOINT --out FILE\n");
+    fprintf(stderr, "clgan export: usage: clgan export --checkpoint FILE --out FILE\n");
     return 2;
   }
   clgan_dcgan_config cfg;
   clgan_status st = clgan_checkpoint_read_config(ckpt, &cfg);
   if (st != CLGAN_OK) {
-    cli_report(cmd, st, "cannot read the checkpoint");
+    cli_report_hint(cmd, st, "cannot read the checkpoint", cli_checkpoint_hint(st, ckpt));
     return 1;
   }
   clgan_ctx *ctx = cli_context(cmd, device, 1);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "args.h"
 #include "clgan/volume.h"
 #include "commands.h"
 
@@ -15,32 +16,21 @@ static double now_seconds(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: clgan slice VOLUME [VOLUME...] --out DIR [options]\n\n"
-          "Reads NIfTI-1/NIfTI-2/ANALYZE volumes (.nii, .nii.gz, .hdr/.img) with nifticlib and\n"
-          "writes their 2-D slices as gray PNGs DIR/<volume>_<axis>_<index>.png, ready for\n"
-          "`clgan train` (ImageFolder: use --out DATA/<class>).\n\n"
-          "The axes come from the volume's orientation (sform, else qform, else RAS is\n"
-          "assumed), whatever the storage order. Index 0 is the patient's far left\n"
-          "(sagittal), the most posterior (coronal), the most inferior (axial) slice.\n"
-          "Images are in radiological convention: axial top = anterior, coronal and\n"
-          "sagittal top = superior; image left = patient's right (axial, coronal) or\n"
-          "anterior (sagittal). Pixels are made square when voxels are anisotropic.\n"
-          "Only the first volume of a 4-D file is used.\n\n"
-          "options:\n"
-          "  --out DIR            output folder (created when missing)\n"
-          "  --axis A             axial (default), coronal, sagittal or all\n"
-          "  --bits 8|16          PNG bit depth (default 8)\n"
-          "  --percentiles P,Q    intensity window from these percentiles of the non-zero\n"
-          "                       voxels of each volume (default 0.5,99.5)\n"
-          "  --window LOW,HIGH    explicit intensity window in the volume's units\n"
-          "  --min-fraction F     write a slice only when at least this fraction of its\n"
-          "                       pixels is above the window's low end (default 0.15;\n"
-          "                       0 writes every slice)\n"
-          "  --size N             pad each slice to a square (black) and resize to N x N\n"
-          "                       (default: native resolution)\n");
-}
+static const char head[] =
+    "usage: clgan slice VOLUME [VOLUME...] --out DIR [options]\n\n"
+    "Reads NIfTI-1/NIfTI-2/ANALYZE volumes (.nii, .nii.gz, .hdr/.img) with nifticlib and\n"
+    "writes their 2-D slices as gray PNGs DIR/<volume>_<axis>_<index>.png, ready for\n"
+    "`clgan train` (ImageFolder: use --out DATA/<class>).\n\n"
+    "The axes come from the volume's orientation (sform, else qform, else RAS is\n"
+    "assumed), whatever the storage order. Index 0 is the patient's far left\n"
+    "(sagittal), the most posterior (coronal), the most inferior (axial) slice.\n"
+    "Images are in radiological convention: axial top = anterior, coronal and\n"
+    "sagittal top = superior; image left = patient's right (axial, coronal) or\n"
+    "anterior (sagittal). Pixels are made square when voxels are anisotropic.\n"
+    "Only the first volume of a 4-D file is used.\n\n"
+    "options:\n";
+static const char *const bits_names[] = {"8", "16", NULL};
+static const int bits_values[] = {8, 16};
 
 static int parse_pair(const char *s, double *a, double *b) {
   char *end = NULL;
@@ -53,119 +43,122 @@ static int parse_pair(const char *s, double *a, double *b) {
   return 1;
 }
 
+static int parse_axis(const char *cmd, const char *flag, const char *value, void *dst) {
+  int a = strcmp(value, "all") == 0 ? CLGAN_AXIS_COUNT : clgan_axis_parse(value);
+  if (a < 0) {
+    fprintf(stderr, "clgan %s: %s must be axial, coronal, sagittal or all (got '%s')\n", cmd, flag,
+            value);
+    return 0;
+  }
+  *(unsigned *)dst = a == CLGAN_AXIS_COUNT ? 7u : 1u << a;
+  return 1;
+}
+
+static int parse_window(const char *cmd, const char *flag, const char *value, void *dst) {
+  clgan_slice_options *o = dst;
+  double lo, hi;
+  if (!parse_pair(value, &lo, &hi) || !(hi > lo)) {
+    fprintf(stderr, "clgan %s: %s needs LOW,HIGH with LOW < HIGH (got '%s')\n", cmd, flag, value);
+    return 0;
+  }
+  o->explicit_window = 1;
+  o->window_lo = (float)lo;
+  o->window_hi = (float)hi;
+  return 1;
+}
+
+/* --percentiles writes the options and notes that it was given. */
+typedef struct slice_args {
+  clgan_slice_options *o;
+  int *have_pct;
+} slice_args;
+
+static int parse_percentiles(const char *cmd, const char *flag, const char *value, void *dst) {
+  slice_args *args = dst;
+  clgan_slice_options *o = args->o;
+  double p, q;
+  if (!parse_pair(value, &p, &q) || !(p >= 0 && q <= 100 && p < q)) {
+    fprintf(stderr, "clgan %s: %s needs P,Q with 0 <= P < Q <= 100 (got '%s')\n", cmd, flag,
+            value);
+    return 0;
+  }
+  o->pct_lo = p;
+  o->pct_hi = q;
+  *args->have_pct = 1;
+  return 1;
+}
+
+static int parse_fraction(const char *cmd, const char *flag, const char *value, void *dst) {
+  char *end;
+  double f = strtod(value, &end);
+  if (end == value || *end || !(f >= 0 && f <= 1)) {
+    fprintf(stderr, "clgan %s: %s must be in [0, 1] (got '%s')\n", cmd, flag, value);
+    return 0;
+  }
+  *(double *)dst = f;
+  return 1;
+}
+
+/* What `clgan slice` was asked for. */
+typedef struct slice_cmd {
+  clgan_slice_options o;
+  const char *out;
+  const char **volumes; /* [argc] */
+  int nvol;
+} slice_cmd;
+
+/* Options into *c (c->volumes allocated); -1 to go on, else the exit code. */
+static int parse_slice(int argc, char **argv, slice_cmd *c) {
+  int have_pct = 0;
+  slice_args args = {&c->o, &have_pct};
+  const cli_opt opts[] = {
+      CLI_STR_OPT("--out", "DIR", &c->out, "output folder (created when missing)"),
+      CLI_CALL_OPT("--axis", "A", &c->o.axes, parse_axis,
+                   "axial (default), coronal, sagittal or all"),
+      CLI_CHOICE_OPT("--bits", "8|16", &c->o.bits, bits_names, bits_values,
+                     "PNG bit depth (default 8)"),
+      CLI_CALL_OPT("--percentiles", "P,Q", &args, parse_percentiles,
+                   "intensity window from these percentiles of the non-zero\n"
+                   "voxels of each volume (default 0.5,99.5)"),
+      CLI_CALL_OPT("--window", "LOW,HIGH", &c->o, parse_window,
+                   "explicit intensity window in the volume's units"),
+      CLI_CALL_OPT("--min-fraction", "F", &c->o.min_fraction, parse_fraction,
+                   "write a slice only when at least this fraction of its\n"
+                   "pixels is above the window's low end (default 0.15;\n"
+                   "0 writes every slice)"),
+      CLI_INT_OPT("--size", "N", &c->o.size, 1, 16384,
+                  "pad each slice to a square (black) and resize to N x N\n"
+                  "(default: native resolution)"),
+      CLI_OPT_END};
+  const cli_spec spec = {.cmd = "slice", .head = head, .opts = opts, .positional = c->volumes,
+                         .max_positional = argc, .npositional = &c->nvol};
+  int rc = cli_parse(&spec, argc, argv);
+  if (rc != -1) return rc;
+  if (c->o.explicit_window && have_pct) {
+    fprintf(stderr, "clgan slice: --window and --percentiles exclude each other\n");
+    return 2;
+  }
+  if (c->nvol == 0 || !c->out) {
+    fprintf(stderr, "clgan slice: %s (see --help)\n",
+            c->nvol == 0 ? "no volume given" : "--out DIR is required");
+    return 2;
+  }
+  return -1;
+}
+
 int cmd_slice(int argc, char **argv) {
-  clgan_slice_options o = clgan_slice_defaults();
-  const char *out = NULL;
-  const char **volumes = calloc((size_t)argc + 1, sizeof *volumes);
-  int nvol = 0;
-  int have_window = 0, have_pct = 0;
-  if (!volumes) {
+  slice_cmd c = {.o = clgan_slice_defaults(), .volumes = calloc((size_t)argc + 1, sizeof(char *))};
+  if (!c.volumes) {
     fprintf(stderr, "clgan slice: out of memory\n");
     return 1;
   }
-  int rc = 2;
-  for (int i = 1; i < argc; i++) {
-    const char *arg = argv[i];
-    if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
-      usage(stdout);
-      free(volumes);
-      return 0;
-    }
-    if (strncmp(arg, "--", 2) != 0 || strcmp(arg, "--") == 0) {
-      if (strcmp(arg, "--") == 0) {
-        for (i++; i < argc; i++) volumes[nvol++] = argv[i];
-        break;
-      }
-      volumes[nvol++] = arg;
-      continue;
-    }
-    /* --opt VALUE or --opt=VALUE */
-    char name[64];
-    const char *val = NULL;
-    const char *eq = strchr(arg, '=');
-    size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
-    if (len >= sizeof name) len = sizeof name - 1;
-    memcpy(name, arg, len);
-    name[len] = '\0';
-    if (eq) {
-      val = eq + 1;
-    } else if (i + 1 < argc) {
-      val = argv[++i];
-    } else {
-      fprintf(stderr, "clgan slice: %s needs a value (see --help)\n", name);
-      goto done;
-    }
-    char *end = NULL;
-    if (strcmp(name, "--out") == 0) {
-      out = val;
-    } else if (strcmp(name, "--axis") == 0) {
-      if (strcmp(val, "all") == 0) {
-        o.axes = 7u;
-      } else {
-        int a = clgan_axis_parse(val);
-        if (a < 0) {
-          fprintf(stderr, "clgan slice: --axis must be axial, coronal, sagittal or all (got '%s')\n",
-                  val);
-          goto done;
-        }
-        o.axes = 1u << a;
-      }
-    } else if (strcmp(name, "--bits") == 0) {
-      long b = strtol(val, &end, 10);
-      if (*end || (b != 8 && b != 16)) {
-        fprintf(stderr, "clgan slice: --bits must be 8 or 16 (got '%s')\n", val);
-        goto done;
-      }
-      o.bits = (int)b;
-    } else if (strcmp(name, "--window") == 0) {
-      double lo, hi;
-      if (!parse_pair(val, &lo, &hi) || !(hi > lo)) {
-        fprintf(stderr, "clgan slice: --window needs LOW,HIGH with LOW < HIGH (got '%s')\n", val);
-        goto done;
-      }
-      o.explicit_window = 1;
-      o.window_lo = (float)lo;
-      o.window_hi = (float)hi;
-      have_window = 1;
-    } else if (strcmp(name, "--percentiles") == 0) {
-      double p, q;
-      if (!parse_pair(val, &p, &q) || !(p >= 0 && q <= 100 && p < q)) {
-        fprintf(stderr,
-                "clgan slice: --percentiles needs P,Q with 0 <= P < Q <= 100 (got '%s')\n", val);
-        goto done;
-      }
-      o.pct_lo = p;
-      o.pct_hi = q;
-      have_pct = 1;
-    } else if (strcmp(name, "--min-fraction") == 0) {
-      double f = strtod(val, &end);
-      if (end == val || *end || !(f >= 0 && f <= 1)) {
-        fprintf(stderr, "clgan slice: --min-fraction must be in [0, 1] (got '%s')\n", val);
-        goto done;
-      }
-      o.min_fraction = f;
-    } else if (strcmp(name, "--size") == 0) {
-      long n = strtol(val, &end, 10);
-      if (end == val || *end || n < 1 || n > 16384) {
-        fprintf(stderr, "clgan slice: --size must be 1..16384 (got '%s')\n", val);
-        goto done;
-      }
-      o.size = (int)n;
-    } else {
-      fprintf(stderr, "clgan slice: unknown option '%s' (see --help)\n", name);
-      goto done;
-    }
-  }
-  if (have_window && have_pct) {
-    fprintf(stderr, "clgan slice: --window and --percentiles exclude each other\n");
-    goto done;
-  }
-  if (nvol == 0 || !out) {
-    fprintf(stderr, "clgan slice: %s (see --help)\n",
-            nvol == 0 ? "no volume given" : "--out DIR is required");
-    goto done;
-  }
-
+  const char **volumes = c.volumes, *out;
+  int nvol;
+  int rc = parse_slice(argc, argv, &c);
+  if (rc != -1) goto done;
+  clgan_slice_options o = c.o;
+  out = c.out;
+  nvol = c.nvol;
   rc = 0;
   int failed = 0;
   int64_t total = 0;

@@ -12,40 +12,48 @@
 #include "clgan/train.h"
 #include "commands.h"
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: clgan train --data DIR [options]\n\n"
-          "Trains the PyTorch DCGAN tutorial's recipe on DIR/<class>/*.png (ImageFolder).\n"
-          "Defaults reproduce the recipe: 64 px, 3 channels, nz 100, ngf = ndf = 64,\n"
-          "batch 128, Adam(lr 2e-4, beta1 0.5).\n\n"
-          "  --data DIR            dataset root (ImageFolder layout)\n"
-          "  --class NAME          train on one class only (the scarce one)\n"
-          "  --size N              image size: 32, 64, 128 or 256 (default 64)\n"
-          "  --channels C          1 (gray) or 3 (default 3)\n"
-          "  --nz N --ngf N --ndf N  latent size and widths (100, 64, 64)\n"
-          "  --batch N             batch size (128)\n"
-          "  --epochs N            epochs to train (5), or\n"
-          "  --iters N             iterations in total (overrides --epochs)\n"
-          "  --lr X                Adam learning rate for G and D (2e-4)\n"
-          "  --lr-g X, --lr-d X    separate learning rates for G and D\n"
-          "  --beta1 X             Adam beta1 (0.5)\n"
-          "  --seed N              seed for weights, data order and noise (999)\n"
-          "  --device SPEC         OpenCL device: index, P:D, gpu, cpu or a name part\n"
-          "  --out DIR             run directory (runs/<date-time>)\n"
-          "  --resume FILE         continue from a checkpoint (its run directory by default)\n"
-          "  --sample-every N      fixed-noise grid and plot every N iterations (100)\n"
-          "  --checkpoint-every N  checkpoint every N iterations (500, and at the end)\n"
-          "  --log-every N         progress line every N iterations (10)\n"
-          "  --eval-every N        every N iterations: SWD, diversity and memorisation of\n"
-          "                        generated images against the data (off)\n\n"
-          "Stability switches (off by default, so the recipe is reproduced exactly):\n"
-          "  --label-smooth X      one-sided label smoothing: D's real label is 1 - X\n"
-          "  --ema DECAY           average G's weights (e.g. 0.999) for samples and export\n"
-          "  --nan-guard           skip steps with NaN/Inf gradients; stop after 10 in a row\n\n"
-          "Small data (off by default):\n"
-          "  --augment LIST        DiffAugment on every D input: any of color,translation,cutout\n"
-          "  --ada                 adaptive strength: each op with probability p, tuned so that\n"
-          "                        E[sign(D(real))] stays near --ada-target (0.6)\n");
+static const char head[] =
+    "usage: clgan train --data DIR [options]\n\n"
+    "Trains the PyTorch DCGAN tutorial's recipe on DIR/<class>/*.png (ImageFolder).\n"
+    "Defaults reproduce the recipe: 64 px, 3 channels, nz 100, ngf = ndf = 64,\n"
+    "batch 128, Adam(lr 2e-4, beta1 0.5).\n\n";
+
+/* --lr X: both learning rates. */
+static int parse_lr(const char *cmd, const char *flag, const char *value, void *dst) {
+  clgan_dcgan_config *cfg = dst;
+  const cli_opt lr = {.flag = flag, .kind = CLI_FLOAT_POS, .dst = &cfg->lr_g, .flo = 0, .fhi = 10};
+  if (!cli_take(cmd, &lr, value)) return 0;
+  cfg->lr_d = cfg->lr_g;
+  return 1;
+}
+
+/* --resume: a run directory (its checkpoint.safetensors) or a checkpoint;
+ * *run_dir gets the directory the run continues in. */
+static void resume_paths(const char *resume, char *ckpt, size_t cap, char *run_dir) {
+  struct stat sb;
+  if (stat(resume, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    snprintf(ckpt, cap, "%s/checkpoint.safetensors", resume);
+    snprintf(run_dir, cap, "%s", resume);
+    return;
+  }
+  snprintf(ckpt, cap, "%s", resume);
+  snprintf(run_dir, cap, "%s", resume);
+  char *slash = strrchr(run_dir, '/');
+  if (slash)
+    *slash = '\0';
+  else
+    snprintf(run_dir, cap, ".");
+}
+
+/* The flag to try after a failed run (the library says what went wrong). */
+static const char *train_hint(clgan_status st, const clgan_train_options *o,
+                              const clgan_dataset *ds) {
+  if (st == CLGAN_ERR_DIVERGED)
+    return o->cfg.nan_guard ? ": try a lower --lr" : "; --nan-guard skips such steps";
+  if (st != CLGAN_ERR_INVALID) return NULL;
+  if (clgan_train_iters_per_epoch(ds->count, o->cfg.batch) < 1) return ": lower --batch";
+  if (o->resume) return "; ask for more with --iters (total)";
+  return NULL;
 }
 
 typedef struct printer {
@@ -134,129 +142,104 @@ static int on_progress(void *user, const clgan_train_progress *p) {
   return 0;
 }
 
-int cmd_train(int argc, char **argv) {
-  const char *cmd = "train";
-  clgan_train_options o = {.cfg = clgan_dcgan_default_config(),
-                           .epochs = 5,
-                           .seed = 999,
-                           .sample_every = 100,
-                           .checkpoint_every = 500};
-  const char *data = NULL, *cls = NULL, *device = NULL, *out = NULL;
-  long v, log_every = 10;
-  float f;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *val;
-    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-      usage(stdout);
-      return 0;
-    }
-    CLI_LONG_OPT("--size", 8, 1024, o.cfg.image_size)
-    CLI_LONG_OPT("--channels", 1, 3, o.cfg.channels)
-    CLI_LONG_OPT("--nz", 1, 100000, o.cfg.nz)
-    CLI_LONG_OPT("--ngf", 1, 100000, o.cfg.ngf)
-    CLI_LONG_OPT("--ndf", 1, 100000, o.cfg.ndf)
-    CLI_LONG_OPT("--batch", 2, 1000000, o.cfg.batch)
-    CLI_LONG_OPT("--epochs", 1, 1000000000L, o.epochs)
-    CLI_LONG_OPT("--iters", 1, 1000000000000L, o.iters)
-    CLI_LONG_OPT("--seed", 0, 0x7fffffffffffffffL, o.seed)
-    CLI_LONG_OPT("--sample-every", 0, 1000000000L, o.sample_every)
-    CLI_LONG_OPT("--checkpoint-every", 0, 1000000000L, o.checkpoint_every)
-    CLI_LONG_OPT("--log-every", 1, 1000000000L, log_every)
-    CLI_LONG_OPT("--eval-every", 0, 1000000000L, o.eval_every)
-    if (strcmp(a, "--lr") == 0) {
-      CLI_VALUE();
-      if (!cli_float(cmd, a, val, 0, 10, &f)) return 2;
-      o.cfg.lr_g = o.cfg.lr_d = f;
-    } else if (strcmp(a, "--lr-g") == 0 || strcmp(a, "--lr-d") == 0) {
-      CLI_VALUE();
-      if (!cli_float(cmd, a, val, 0, 10, &f)) return 2;
-      *(a[5] == 'g' ? &o.cfg.lr_g : &o.cfg.lr_d) = f;
-    } else if (strcmp(a, "--label-smooth") == 0) {
-      CLI_VALUE();
-      if (!cli_float(cmd, a, val, -1e-9, 0.5, &f)) return 2;
-      o.cfg.label_smooth = f;
-    } else if (strcmp(a, "--ema") == 0) {
-      CLI_VALUE();
-      if (!cli_float(cmd, a, val, 0, 0.999999, &f)) return 2;
-      o.cfg.ema_decay = f;
-    } else if (strcmp(a, "--augment") == 0) {
-      CLI_VALUE();
-      if (clgan_augment_parse_policy(val, &o.cfg.augment) != CLGAN_OK) {
-        fprintf(stderr, "clgan train: --augment: %s\n", clgan_last_error());
-        return 2;
-      }
-    } else if (strcmp(a, "--ada") == 0) {
-      o.cfg.ada = 1;
-    } else if (strcmp(a, "--ada-target") == 0) {
-      CLI_VALUE();
-      if (!cli_float(cmd, a, val, 0, 1, &f)) return 2;
-      o.cfg.ada_target = f;
-    } else if (strcmp(a, "--nan-guard") == 0) {
-      o.cfg.nan_guard = 1;
-    } else if (strcmp(a, "--beta1") == 0) {
-      CLI_VALUE();
-      if (!cli_float(cmd, a, val, -1e-9, 0.999999, &f)) return 2;
-      o.cfg.beta1 = f;
-    } else if (strcmp(a, "--data") == 0) {
-      CLI_VALUE();
-      data = val;
-    } else if (strcmp(a, "--class") == 0) {
-      CLI_VALUE();
-      cls = val;
-    } else if (strcmp(a, "--device") == 0) {
-      CLI_VALUE();
-      device = val;
-    } else if (strcmp(a, "--out") == 0) {
-      CLI_VALUE();
-      out = val;
-    } else if (strcmp(a, "--resume") == 0) {
-      CLI_VALUE();
-      o.resume = val;
-    } else {
-      fprintf(stderr, "clgan train: unknown option '%s' (see --help)\n", a);
-      return 2;
-    }
-  }
-  if (o.cfg.ada && !o.cfg.augment) o.cfg.augment = CLGAN_AUG_ALL; /* ADA tunes some augmentation */
-  if (o.cfg.channels == 2) {
-    fprintf(stderr, "clgan train: --channels must be 1 or 3\n");
-    return 2;
-  }
-  if (!data) {
+/* What `clgan train` was asked for. */
+typedef struct train_args {
+  clgan_train_options o;
+  const char *data, *cls, *device, *out;
+  int log_every;
+  char ckpt[1024], outbuf[1024]; /* the checkpoint resumed from, the run directory */
+} train_args;
+
+/* Options into *a; -1 to go on, else the exit code. */
+static int parse_train(const char *cmd, int argc, char **argv, train_args *a) {
+  *a = (train_args){.log_every = 10};
+  a->o = (clgan_train_options){.cfg = clgan_dcgan_default_config(),
+                               .epochs = 5,
+                               .seed = 999,
+                               .sample_every = 100,
+                               .checkpoint_every = 500};
+  const char *resume = NULL;
+  long iters = 0, seed = 999;
+  cli_opt shape[CLI_MODEL_MAX], optim[CLI_MODEL_MAX], stability[CLI_MODEL_MAX],
+      small[CLI_MODEL_MAX];
+  cli_model_options(&a->o.cfg, CLGAN_CFG_SHAPE, shape);
+  cli_model_options(&a->o.cfg, CLGAN_CFG_OPTIM, optim);
+  cli_model_options(&a->o.cfg, CLGAN_CFG_STABILITY, stability);
+  cli_model_options(&a->o.cfg, CLGAN_CFG_SMALL_DATA, small);
+  const cli_opt opts[] = {
+      CLI_STR_OPT("--data", "DIR", &a->data, "dataset root (ImageFolder layout)"),
+      CLI_STR_OPT("--class", "NAME", &a->cls, "train on one class only (the scarce one)"),
+      CLI_OPT_INCLUDE(shape),
+      CLI_INT_OPT("--epochs", "N", &a->o.epochs, 1, 1000000000L, "epochs to train (5), or"),
+      CLI_LONG_OPT("--iters", "N", &iters, 1, 1000000000000L,
+                   "iterations in total (overrides --epochs)"),
+      CLI_CALL_OPT("--lr", "X", &a->o.cfg, parse_lr, "Adam learning rate for G and D (2e-4)"),
+      CLI_OPT_INCLUDE(optim),
+      CLI_OPT_SEED(&seed, "seed for weights, data order and noise (999)"),
+      CLI_OPT_DEVICE(&a->device),
+      CLI_STR_OPT("--out", "DIR", &a->out, "run directory (runs/<date-time>)"),
+      CLI_STR_OPT("--resume", "RUN", &resume,
+                  "continue a run: its directory or its checkpoint file (the\n"
+                  "run goes on in the checkpoint's directory by default)"),
+      CLI_INT_OPT("--sample-every", "N", &a->o.sample_every, 0, 1000000000L,
+                  "fixed-noise grid and plot every N iterations (100)"),
+      CLI_INT_OPT("--checkpoint-every", "N", &a->o.checkpoint_every, 0, 1000000000L,
+                  "checkpoint every N iterations (500, and at the end)"),
+      CLI_INT_OPT("--log-every", "N", &a->log_every, 1, 1000000000L,
+                  "progress line every N iterations (10)"),
+      CLI_INT_OPT("--eval-every", "N", &a->o.eval_every, 0, 1000000000L,
+                  "every N iterations: SWD, diversity and memorisation of\n"
+                  "generated images against the data (off)"),
+      CLI_OPT_TEXT("\nStability switches (off by default, so the recipe is reproduced exactly):"),
+      CLI_OPT_INCLUDE(stability),
+      CLI_OPT_TEXT("\nSmall data (off by default):"),
+      CLI_OPT_INCLUDE(small),
+      CLI_OPT_END};
+  const cli_spec spec = {.cmd = cmd, .head = head, .opts = opts};
+  int parsed = cli_parse(&spec, argc, argv);
+  if (parsed != -1) return parsed;
+  a->o.iters = iters;
+  a->o.seed = (uint64_t)seed;
+  /* ADA tunes some augmentation: all of it unless --augment says which */
+  if (a->o.cfg.ada && !a->o.cfg.augment) a->o.cfg.augment = CLGAN_AUG_ALL;
+  if (!cli_check_config(cmd, &a->o.cfg)) return 2;
+  if (!a->data) {
     fprintf(stderr, "clgan train: --data DIR is required (see --help)\n");
     return 2;
   }
-  if (o.resume) {
-    clgan_status st = clgan_checkpoint_read_config(o.resume, &o.cfg);
+    if (resume) {
+    resume_paths(resume, a->ckpt, sizeof a->ckpt, a->outbuf);
+    a->o.resume = a->ckpt;
+    clgan_status st = clgan_checkpoint_read_config(a->o.resume, &a->o.cfg);
     if (st != CLGAN_OK) {
       cli_report(cmd, st, "cannot resume");
       return 1;
     }
-  }
-  char outbuf[1024];
-  if (!out && o.resume) {
-    /* the checkpoint's own run directory */
-    snprintf(outbuf, sizeof outbuf, "%s", o.resume);
-    char *slash = strrchr(outbuf, '/');
-    if (slash)
-      *slash = '\0';
-    else
-      snprintf(outbuf, sizeof outbuf, ".");
-    out = outbuf;
-  } else if (!out) {
+    if (!a->out) a->out = a->outbuf; /* the checkpoint's own run directory */
+  } else if (!a->out) {
     time_t t = time(NULL);
     struct tm tm;
     localtime_r(&t, &tm);
-    strftime(outbuf, sizeof outbuf, "runs/%Y%m%d-%H%M%S", &tm);
-    out = outbuf;
+    strftime(a->outbuf, sizeof a->outbuf, "runs/%Y%m%d-%H%M%S", &tm);
+    a->out = a->outbuf;
   }
-  o.out_dir = out;
-  o.data_label = data;
+  a->o.out_dir = a->out;
+  a->o.data_label = a->data;
+  return -1;
+}
 
+
+int cmd_train(int argc, char **argv) {
+  const char *cmd = "train";
+  train_args a;
+  int parsed = parse_train(cmd, argc, argv, &a);
+  if (parsed != -1) return parsed;
+  const clgan_train_options *o = &a.o;
+  const char *data = a.data, *cls = a.cls, *out = a.out;
   clgan_dataset_options dopt = {.root = data,
                                 .class_name = cls,
-                                .image_size = o.cfg.image_size,
-                                .channels = o.cfg.channels};
+                                .image_size = o->cfg.image_size,
+                                .channels = o->cfg.channels};
   clgan_dataset *ds = NULL;
   clgan_status st = clgan_dataset_load(&dopt, &ds);
   if (st != CLGAN_OK) {
@@ -267,19 +250,19 @@ int cmd_train(int argc, char **argv) {
   printf("data: %s%s%s: %d image%s used, %d skipped, %d non-PNG file%s ignored\n", data,
          cls ? " class " : "", cls ? cls : "", ds->files_used, ds->files_used == 1 ? "" : "s",
          ds->files_skipped, ds->files_ignored, ds->files_ignored == 1 ? "" : "s");
-  clgan_ctx *ctx = cli_context(cmd, device, 0);
+  clgan_ctx *ctx = cli_context(cmd, a.device, 0);
   if (!ctx) {
     clgan_dataset_free(ds);
     return 1;
   }
   printf("model: %dx%d, %d channel%s, nz %d, ngf %d, ndf %d, batch %d; run directory %s\n",
-         o.cfg.image_size, o.cfg.image_size, o.cfg.channels, o.cfg.channels == 1 ? "" : "s",
-         o.cfg.nz, o.cfg.ngf, o.cfg.ndf, o.cfg.batch, out);
-  printer pr = {.log_every = log_every};
-  st = clgan_train(ctx, &o, ds, on_progress, &pr);
+         o->cfg.image_size, o->cfg.image_size, o->cfg.channels, o->cfg.channels == 1 ? "" : "s",
+         o->cfg.nz, o->cfg.ngf, o->cfg.ndf, o->cfg.batch, out);
+  printer pr = {.log_every = a.log_every};
+  st = clgan_train(ctx, o, ds, on_progress, &pr);
   int rc = 0;
   if (st != CLGAN_OK) {
-    cli_report(cmd, st, "training stopped");
+    cli_report_hint(cmd, st, "training stopped", train_hint(st, o, ds));
     rc = 1;
   } else {
     printf("done: samples in %s/samples/, checkpoint %s/checkpoint.safetensors, open "

@@ -9,25 +9,6 @@
 #include "clgan/rng.h"
 #include "train/dcgan_internal.h"
 
-clgan_dcgan_config clgan_dcgan_default_config(void) {
-  clgan_dcgan_config c = {.image_size = 64,
-                          .channels = 3,
-                          .nz = 100,
-                          .ngf = 64,
-                          .ndf = 64,
-                          .batch = 128,
-                          .lr_g = 2e-4f,
-                          .lr_d = 2e-4f,
-                          .beta1 = 0.5f,
-                          .beta2 = 0.999f,
-                          .adam_eps = 1e-8f,
-                          .bn_momentum = 0.1f,
-                          .bn_eps = 1e-5f,
-                          .lrelu_slope = 0.2f,
-                          .ada_target = 0.6f};
-  return c;
-}
-
 static size_t arena_size(const net_state *s, clgan_arena a) {
   if (a == CLGAN_ARENA_EMA) return s->has_ema ? s->g.param_floats : 0;
   if (a == CLGAN_ARENA_EMA_STATS) return s->has_ema ? s->g.stats_floats : 0;

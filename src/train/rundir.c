@@ -1,6 +1,7 @@
 /* The run directory: every file of a training run but the checkpoint's
  * contents (see rundir.h). Files read while the run goes on are replaced
  * atomically (written beside, then renamed). */
+#include "clgan/config.h"
 #include "train/rundir.h"
 
 #include <errno.h>
@@ -24,19 +25,20 @@ static const char *run_path(rundir *r, const char *name) {
 const char *rundir_path(rundir *d, const char *name) { return run_path(d, name); }
 
 static clgan_status write_config(rundir *r) {
-  const clgan_dcgan_config *c = &r->cfg;
-  json_t *j = json_pack(
-      "{s:s, s:s, s:s?, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, "
-      "s:f, s:f, s:i, s:i, s:s, s:I}",
-      "tool", "clgan", "data", r->o->data_label ? r->o->data_label : "",
-      "resumed_from", r->o->resume, "seed", (json_int_t)r->seed, "iterations",
-      (json_int_t)r->total, "image_size", c->image_size, "channels", c->channels, "nz", c->nz,
-      "ngf", c->ngf, "ndf", c->ndf, "batch", c->batch, "lr_g", (double)c->lr_g, "lr_d",
-      (double)c->lr_d, "beta1", (double)c->beta1, "beta2", (double)c->beta2, "adam_eps",
-      (double)c->adam_eps, "bn_momentum", (double)c->bn_momentum, "bn_eps", (double)c->bn_eps,
-      "lrelu_slope", (double)c->lrelu_slope, "sample_every", r->o->sample_every,
-      "checkpoint_every", r->o->checkpoint_every, "device", clgan_ctx_device(r->ctx)->name,
-      "dataset_images", (json_int_t)r->ds->count);
+  /* the run, every configuration field (clgan/config.h), then the schedule */
+  json_t *j = json_pack("{s:s, s:s, s:s?, s:I, s:I}", "tool", "clgan", "data",
+                        r->o->data_label ? r->o->data_label : "", "resumed_from", r->o->resume,
+                        "seed", (json_int_t)r->seed, "iterations", (json_int_t)r->total);
+  json_t *tail = json_pack("{s:i, s:i, s:s, s:I}", "sample_every", r->o->sample_every,
+                           "checkpoint_every", r->o->checkpoint_every, "device",
+                           clgan_ctx_device(r->ctx)->name, "dataset_images",
+                           (json_int_t)r->ds->count);
+  if (j && (!tail || clgan_config_to_json(&r->cfg, j) != CLGAN_OK ||
+            json_object_update(j, tail) != 0)) {
+    json_decref(j);
+    j = NULL;
+  }
+  json_decref(tail);
   if (!j) return clgan_fail(CLGAN_ERR_NOMEM, "cannot encode config.json");
   char tmp[1100];
   snprintf(tmp, sizeof tmp, "%s/config.json.tmp", r->o->out_dir);

@@ -177,10 +177,10 @@ static clgan_status setup_model(run *r) {
   r->ipe = clgan_train_iters_per_epoch(r->ds->count, c->batch);
   if (r->ipe < 1)
     return clgan_fail(CLGAN_ERR_INVALID,
-                      "the dataset has %d image(s), fewer than one batch of %d: lower --batch",
+                      "the dataset has %d image(s), fewer than one batch of %d",
                       r->ds->count, c->batch);
   r->total = o->iters > 0 ? o->iters : (long)o->epochs * r->ipe;
-  if (r->total < 1) return clgan_fail(CLGAN_ERR_INVALID, "nothing to do: --iters or --epochs must be positive");
+  if (r->total < 1) return clgan_fail(CLGAN_ERR_INVALID, "nothing to do: the iteration count is not positive");
   return clgan_dcgan_create(r->ctx, c, &r->net);
 }
 
@@ -228,7 +228,7 @@ static clgan_status setup_state(run *r) {
                         c->batch);
     if (r->ts.iteration >= r->total)
       return clgan_fail(CLGAN_ERR_INVALID,
-                        "%s is at iteration %ld already; ask for more with --iters (total)",
+                        "%s is at iteration %ld already",
                         o->resume, r->ts.iteration);
   } else {
     r->ts.seed = o->seed;
@@ -300,7 +300,7 @@ static clgan_status check_step(run *r, const clgan_dcgan_stats *s, long done, in
     if (st == CLGAN_OK)
       st = clgan_fail(CLGAN_ERR_DIVERGED,
                       "%d steps in a row had non-finite gradients (up to iteration %ld); the "
-                      "last good state is in %s/checkpoint.safetensors: try a lower --lr",
+                      "last good state is in %s/checkpoint.safetensors",
                       *bad_in_row, done, opts->out_dir);
     return st;
   }
@@ -309,7 +309,7 @@ static clgan_status check_step(run *r, const clgan_dcgan_stats *s, long done, in
     rundir_flush(&r->dir);
     return clgan_fail(CLGAN_ERR_DIVERGED,
                       "the losses are not finite at iteration %ld (Loss_D %g, Loss_G %g); the "
-                      "last checkpoint was kept; --nan-guard skips such steps",
+                      "last checkpoint was kept",
                       done, (double)s->loss_d, (double)s->loss_g);
   }
   return CLGAN_OK;
