@@ -1,6 +1,6 @@
 // The C interface to DCMTK (the only C++ in clgan): one DICOM file's header
-// fields and pixels. DCMTK's decoders are registered once per process with
-// std::call_once; that registry is DCMTK's own state, not clgan's.
+// fields and pixels. DCMTK's decoders live in DCMTK's own codec registry;
+// registering them is idempotent (DCMTK keeps the flag), so every read asks.
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dccodec.h"
 #include "dcmtk/dcmdata/dcrledrg.h"
@@ -15,7 +15,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 
 extern "C" {
 #include "clgan/dicom.h"
@@ -23,8 +22,6 @@ extern "C" {
 }
 
 namespace {
-
-std::once_flag codecs_once;
 
 void register_codecs() {
   // DCMTK logs warnings of its own on stderr: clgan reports errors itself.
@@ -186,7 +183,7 @@ clgan_status check_image(const char *path, DcmDataset *ds, const clgan_dicom_ima
 extern "C" clgan_status clgan_dicom_read(const char *path, int with_pixels,
                                          clgan_dicom_image *out) {
   memset(out, 0, sizeof *out);
-  std::call_once(codecs_once, register_codecs);
+  register_codecs();
   DcmFileFormat ff;
   // Without pixels only the header is parsed (large values stay on disk).
   OFCondition c = ff.loadFile(path, EXS_Unknown, EGL_noChange,

@@ -179,6 +179,45 @@ static int parse_entry(const char *name, json_t *e, uint64_t data_len, clgan_st_
   return 1;
 }
 
+enum { READ_OK = 0, READ_BAD, READ_NOMEM };
+
+/* The __metadata__ object: string values only, every one kept. */
+static int read_meta(clgan_safetensors *s, json_t *val, char *msg, size_t cap) {
+  const char *mk;
+  json_t *mv;
+  if (!json_is_object(val)) {
+    snprintf(msg, cap, "__metadata__ is not an object");
+    return READ_BAD;
+  }
+  json_object_foreach(val, mk, mv) {
+    if (!json_is_string(mv)) {
+      snprintf(msg, cap, "metadata '%s' is not a string", mk);
+      return READ_BAD;
+    }
+    s->meta_keys[s->meta_count] = strdup(mk);
+    s->meta_values[s->meta_count] = strdup(json_string_value(mv));
+    s->meta_count++;
+    if (!s->meta_keys[s->meta_count - 1] || !s->meta_values[s->meta_count - 1]) return READ_NOMEM;
+  }
+  return READ_OK;
+}
+
+/* One tensor entry, checked against the data section, and a copy of its bytes. */
+static int read_tensor(clgan_safetensors *s, const char *key, json_t *val,
+                       const unsigned char *data, uint64_t data_len, range *r, char *msg,
+                       size_t cap) {
+  clgan_st_tensor *t = &s->tensors[s->count];
+  if (!parse_entry(key, val, data_len, t, r, msg, cap)) return READ_BAD;
+  size_t bytes = (size_t)(r->end - r->begin);
+  void *copy = malloc(bytes ? bytes : 1);
+  t->name = strdup(key);
+  t->data = copy;
+  s->count++;
+  if (!copy || !t->name) return READ_NOMEM;
+  memcpy(copy, data + r->begin, bytes);
+  return READ_OK;
+}
+
 clgan_status clgan_safetensors_open(const char *path, clgan_safetensors **out) {
   *out = NULL;
   FILE *f = fopen(path, "rb");
@@ -237,40 +276,14 @@ clgan_status clgan_safetensors_open(const char *path, clgan_safetensors **out) {
   const char *key;
   json_t *val;
   json_object_foreach(root, key, val) {
-    if (strcmp(key, "__metadata__") == 0) {
-      const char *mk;
-      json_t *mv;
-      if (!json_is_object(val)) {
-        snprintf(msg, sizeof msg, "__metadata__ is not an object");
-        goto fail;
-      }
-      json_object_foreach(val, mk, mv) {
-        if (!json_is_string(mv)) {
-          snprintf(msg, sizeof msg, "metadata '%s' is not a string", mk);
-          goto fail;
-        }
-        s->meta_keys[s->meta_count] = strdup(mk);
-        s->meta_values[s->meta_count] = strdup(json_string_value(mv));
-        s->meta_count++;
-        if (!s->meta_keys[s->meta_count - 1] || !s->meta_values[s->meta_count - 1]) {
-          st = clgan_fail(CLGAN_ERR_NOMEM, "out of memory reading %s", path);
-          goto done;
-        }
-      }
-      continue;
-    }
-    clgan_st_tensor *t = &s->tensors[s->count];
-    if (!parse_entry(key, val, data_len, t, &ranges[s->count], msg, sizeof msg)) goto fail;
-    size_t bytes = (size_t)(ranges[s->count].end - ranges[s->count].begin);
-    void *copy = malloc(bytes ? bytes : 1);
-    t->name = strdup(key);
-    t->data = copy;
-    s->count++;
-    if (!copy || !t->name) {
+    int r = strcmp(key, "__metadata__") == 0
+                ? read_meta(s, val, msg, sizeof msg)
+                : read_tensor(s, key, val, buf + hlen, data_len, &ranges[s->count], msg, sizeof msg);
+    if (r == READ_BAD) goto fail;
+    if (r == READ_NOMEM) {
       st = clgan_fail(CLGAN_ERR_NOMEM, "out of memory reading %s", path);
       goto done;
     }
-    memcpy(copy, buf + hlen + ranges[s->count - 1].begin, bytes);
   }
   qsort(ranges, (size_t)s->count, sizeof *ranges, cmp_range);
   for (int i = 1; i < s->count; i++)
