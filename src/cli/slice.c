@@ -4,9 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "args.h"
+#include "clgan/dicom.h"
 #include "clgan/volume.h"
 #include "commands.h"
 
@@ -17,10 +20,18 @@ static double now_seconds(void) {
 }
 
 static const char head[] =
-    "usage: clgan slice VOLUME [VOLUME...] --out DIR [options]\n\n"
-    "Reads NIfTI-1/NIfTI-2/ANALYZE volumes (.nii, .nii.gz, .hdr/.img) with nifticlib and\n"
-    "writes their 2-D slices as gray PNGs DIR/<volume>_<axis>_<index>.png, ready for\n"
-    "`clgan train` (ImageFolder: use --out DATA/<class>).\n\n"
+    "usage: clgan slice VOLUME|DICOM... --out DIR [options]\n\n"
+    "Reads NIfTI-1/NIfTI-2/ANALYZE volumes (.nii, .nii.gz, .hdr/.img) with nifticlib, and\n"
+    "DICOM files and folders with DCMTK, and writes their 2-D slices as gray PNGs\n"
+    "DIR/<volume>_<axis>_<index>.png, ready for `clgan train` (ImageFolder: use\n"
+    "--out DATA/<class>).\n\n"
+    "DICOM: folders are searched recursively; images are grouped into series by\n"
+    "SeriesInstanceUID (each series is a volume, named <input>_<Modality><SeriesNumber>)\n"
+    "and ordered along the slice normal (ImagePositionPatient, ImageOrientationPatient;\n"
+    "InstanceNumber without positions), never by file name. Values are the modality's\n"
+    "(RescaleSlope/Intercept: Hounsfield units for CT); the window is the file's VOI\n"
+    "window (WindowCenter/Width, the standard's linear function) unless --window or\n"
+    "--percentiles is given; MONOCHROME1 is inverted; JPEG, JPEG-LS and RLE are decoded.\n\n"
     "The axes come from the volume's orientation (sform, else qform, else RAS is\n"
     "assumed), whatever the storage order. Index 0 is the patient's far left\n"
     "(sagittal), the most posterior (coronal), the most inferior (axial) slice.\n"
@@ -105,12 +116,12 @@ typedef struct slice_cmd {
   const char *out;
   const char **volumes; /* [argc] */
   int nvol;
+  int have_pct;         /* --percentiles given */
 } slice_cmd;
 
 /* Options into *c (c->volumes allocated); -1 to go on, else the exit code. */
 static int parse_slice(int argc, char **argv, slice_cmd *c) {
-  int have_pct = 0;
-  slice_args args = {&c->o, &have_pct};
+  slice_args args = {&c->o, &c->have_pct};
   const cli_opt opts[] = {
       CLI_STR_OPT("--out", "DIR", &c->out, "output folder (created when missing)"),
       CLI_CALL_OPT("--axis", "A", &c->o.axes, parse_axis,
@@ -134,7 +145,7 @@ static int parse_slice(int argc, char **argv, slice_cmd *c) {
                          .max_positional = argc, .npositional = &c->nvol};
   int rc = cli_parse(&spec, argc, argv);
   if (rc != -1) return rc;
-  if (c->o.explicit_window && have_pct) {
+  if (c->o.explicit_window && c->have_pct) {
     fprintf(stderr, "clgan slice: --window and --percentiles exclude each other\n");
     return 2;
   }
@@ -146,87 +157,181 @@ static int parse_slice(int argc, char **argv, slice_cmd *c) {
   return -1;
 }
 
+/* Writes one volume's slices and reports them; window_source says where an
+ * explicit window came from. Returns the PNGs written, or -1 after a message. */
+static int64_t slice_volume(const clgan_volume *v, const char *label, const char *name,
+                            const char *out, const clgan_slice_options *o,
+                            const char *window_source) {
+  clgan_slice_report rep;
+  double t1 = now_seconds();
+  clgan_status st = clgan_volume_write_slices(v, out, name, o, &rep);
+  double t_write = now_seconds() - t1;
+  if (o->explicit_window)
+    printf("  window %g .. %g (%s)\n", rep.window_lo, rep.window_hi, window_source);
+  else if (rep.window_widened)
+    printf("  window %g .. %g (min .. max: the %g and %g percentiles of the non-zero voxels "
+           "are equal)\n",
+           rep.window_lo, rep.window_hi, o->pct_lo, o->pct_hi);
+  else if (st == CLGAN_OK || rep.window_hi > rep.window_lo)
+    printf("  window %g .. %g (percentiles %g, %g of the non-zero voxels)\n", rep.window_lo,
+           rep.window_hi, o->pct_lo, o->pct_hi);
+  int64_t written = 0;
+  for (int a = CLGAN_AXIS_COUNT - 1; a >= 0; a--) {
+    if (!(o->axes & (1u << a)) || rep.width[a] == 0) continue;
+    printf("  %-9s %4lld written, %4lld skipped (< %g of the pixels above %g), %d x %d px\n",
+           clgan_axis_name((clgan_axis)a), (long long)rep.written[a], (long long)rep.skipped[a],
+           o->min_fraction, rep.window_lo, rep.width[a], rep.height[a]);
+    written += rep.written[a];
+  }
+  if (st != CLGAN_OK) {
+    fprintf(stderr, "clgan slice: %s: %s\n", label, clgan_last_error());
+    return -1;
+  }
+  printf("  wrote %lld %d-bit PNGs to %s/%s_*.png in %.2f s\n", (long long)written, o->bits, out,
+         name, t_write);
+  return written;
+}
+
+/* A NIfTI / ANALYZE volume; -1 after a message. */
+static int64_t slice_nifti(const char *path, const char *out, const clgan_slice_options *o) {
+  double t0 = now_seconds();
+  clgan_volume v;
+  clgan_status st = clgan_volume_load(path, &v);
+  if (st != CLGAN_OK) {
+    fprintf(stderr, "clgan slice: %s\n", clgan_last_error());
+    return -1;
+  }
+  static const char *const version[] = {"ANALYZE 7.5", "NIfTI-1", "NIfTI-2"};
+  static const char *const xform[] = {"assumed: no sform or qform", "qform", "sform"};
+  printf("%s: %s, %lld x %lld x %lld %s, voxel %g x %g x %g, orientation %s (%s), "
+         "read in %.2f s\n",
+         path, version[v.nifti_version], (long long)v.dim[0], (long long)v.dim[1],
+         (long long)v.dim[2], clgan_volume_datatype_name(v.datatype), v.pixdim[0], v.pixdim[1],
+         v.pixdim[2], v.orient, xform[v.xform], now_seconds() - t0);
+  if (v.frames > 1)
+    printf("  4-D file with %lld volumes: slicing the first only\n", (long long)v.frames);
+  if (v.scl_slope != 1.0 || v.scl_inter != 0.0)
+    printf("  scaled: value = %g * stored + %g\n", v.scl_slope, v.scl_inter);
+  if (v.nonfinite > 0) printf("  %lld non-finite values set to 0\n", (long long)v.nonfinite);
+  char name[256];
+  clgan_volume_basename(path, name, sizeof name);
+  int64_t written = slice_volume(&v, path, name, out, o, "given");
+  clgan_volume_free(&v);
+  return written;
+}
+
+/* The PNG name of series i of a scan: <input>_<Modality><SeriesNumber>, the
+ * input being the file or folder its first image was found in,
+ * with _<i> added when an earlier series of the scan has that name too (two
+ * series never write over each other's files). */
+static void series_name(const clgan_dicom_scan *scan, int i, const char *const *inputs, int ninputs,
+                        char *name, size_t cap) {
+  const char *input = inputs[0];
+  for (int k = 0; k < ninputs; k++)
+    if (strncmp(scan->series[i].paths[0], inputs[k], strlen(inputs[k])) == 0) input = inputs[k];
+  char base[200];
+  clgan_volume_basename(input, base, sizeof base);
+  size_t n = strlen(base);
+  if (n > 4 && strcasecmp(base + n - 4, ".dcm") == 0) base[n - 4] = '\0';
+  const clgan_dicom_series *s = &scan->series[i];
+  int clash = 0;
+  for (int j = 0; j < i; j++)
+    clash |= scan->series[j].series_number == s->series_number &&
+             strcmp(scan->series[j].modality, s->modality) == 0;
+  snprintf(name, cap, "%s_%s%d", base, s->modality[0] ? s->modality : "DICOM", s->series_number);
+  if (clash) snprintf(name + strlen(name), cap - strlen(name), "_%d", i);
+}
+
+/* One DICOM series as a volume; the file's VOI window unless --window or
+ * --percentiles says otherwise. */
+static int64_t slice_series(const clgan_dicom_series *s, const char *name, const char *out,
+                            const slice_cmd *c) {
+  double t0 = now_seconds();
+  clgan_volume v;
+  clgan_dicom_window w;
+  clgan_status st = clgan_dicom_series_volume(s, &v, &w);
+  if (st != CLGAN_OK) {
+    fprintf(stderr, "clgan slice: %s\n", clgan_last_error());
+    return -1;
+  }
+  printf("%s: DICOM %s series %d (%d file%s), %lld x %lld x %lld, voxel %g x %g x %g, "
+         "orientation %s%s, read in %.2f s\n",
+         s->paths[0], s->modality, s->series_number, s->count, s->count == 1 ? "" : "s",
+         (long long)v.dim[0], (long long)v.dim[1], (long long)v.dim[2], v.pixdim[0], v.pixdim[1],
+         v.pixdim[2], v.orient, v.xform ? "" : " (assumed: no ImageOrientationPatient)",
+         now_seconds() - t0);
+  if (v.scl_slope != 1.0 || v.scl_inter != 0.0)
+    printf("  modality LUT: value = %g * stored + %g\n", v.scl_slope, v.scl_inter);
+  clgan_slice_options o = c->o;
+  const char *source = "given";
+  if (!o.explicit_window && !c->have_pct && w.present) {
+    o.explicit_window = 1, o.window_lo = w.lo, o.window_hi = w.hi;
+    source = "the file's VOI window";
+  }
+  int64_t written = slice_volume(&v, s->paths[0], name, out, &o, source);
+  clgan_volume_free(&v);
+  return written;
+}
+
+/* Every series of the DICOM inputs; counts the failed ones into *failed. */
+static int64_t slice_dicom(const char *const *inputs, int n, const char *out, const slice_cmd *c,
+                           int *done, int *failed) {
+  clgan_dicom_scan scan;
+  clgan_status st = clgan_dicom_scan_paths(inputs, n, &scan);
+  if (st != CLGAN_OK) {
+    fprintf(stderr, "clgan slice: %s\n", clgan_last_error());
+    (*failed)++;
+    return 0;
+  }
+  if (scan.skipped) printf("DICOM: %d files that are not DICOM images skipped\n", scan.skipped);
+  int64_t total = 0;
+  for (int i = 0; i < scan.count; i++, (*done)++) {
+    char name[256];
+    series_name(&scan, i, inputs, n, name, sizeof name);
+    int64_t w = slice_series(&scan.series[i], name, out, c);
+    if (w < 0) (*failed)++;
+    else total += w;
+  }
+  clgan_dicom_scan_free(&scan);
+  return total;
+}
+
+static int is_dicom_input(const char *path) {
+  struct stat sb;
+  return (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) || clgan_dicom_is_file(path);
+}
+
 int cmd_slice(int argc, char **argv) {
   slice_cmd c = {.o = clgan_slice_defaults(), .volumes = calloc((size_t)argc + 1, sizeof(char *))};
-  if (!c.volumes) {
+  const char **dicom = calloc((size_t)argc + 1, sizeof(char *));
+  if (!c.volumes || !dicom) {
     fprintf(stderr, "clgan slice: out of memory\n");
+    free(c.volumes);
+    free(dicom);
     return 1;
   }
-  const char **volumes = c.volumes, *out;
-  int nvol;
   int rc = parse_slice(argc, argv, &c);
   if (rc != -1) goto done;
-  clgan_slice_options o = c.o;
-  out = c.out;
-  nvol = c.nvol;
-  rc = 0;
-  int failed = 0;
+  int failed = 0, done = 0, ndicom = 0;
   int64_t total = 0;
   double t_all = now_seconds();
-  for (int f = 0; f < nvol; f++) {
-    const char *path = volumes[f];
-    double t0 = now_seconds();
-    clgan_volume v;
-    clgan_status st = clgan_volume_load(path, &v);
-    if (st != CLGAN_OK) {
-      fprintf(stderr, "clgan slice: %s\n", clgan_last_error());
-      failed++;
+  for (int f = 0; f < c.nvol; f++) {
+    if (is_dicom_input(c.volumes[f])) {
+      dicom[ndicom++] = c.volumes[f]; /* series may span several inputs: scanned together */
       continue;
     }
-    double t_load = now_seconds() - t0;
-    static const char *const version[] = {"ANALYZE 7.5", "NIfTI-1", "NIfTI-2"};
-    static const char *const xform[] = {"assumed: no sform or qform", "qform", "sform"};
-    printf("%s: %s, %lld x %lld x %lld %s, voxel %g x %g x %g, orientation %s (%s), "
-           "read in %.2f s\n",
-           path, version[v.nifti_version], (long long)v.dim[0], (long long)v.dim[1],
-           (long long)v.dim[2], clgan_volume_datatype_name(v.datatype), v.pixdim[0],
-           v.pixdim[1], v.pixdim[2], v.orient, xform[v.xform], t_load);
-    if (v.frames > 1)
-      printf("  4-D file with %lld volumes: slicing the first only\n", (long long)v.frames);
-    if (v.scl_slope != 1.0 || v.scl_inter != 0.0)
-      printf("  scaled: value = %g * stored + %g\n", v.scl_slope, v.scl_inter);
-    if (v.nonfinite > 0)
-      printf("  %lld non-finite values set to 0\n", (long long)v.nonfinite);
-    char name[256];
-    clgan_volume_basename(path, name, sizeof name);
-    clgan_slice_report rep;
-    double t1 = now_seconds();
-    st = clgan_volume_write_slices(&v, out, name, &o, &rep);
-    double t_write = now_seconds() - t1;
-    if (o.explicit_window)
-      printf("  window %g .. %g (given)\n", rep.window_lo, rep.window_hi);
-    else if (rep.window_widened)
-      printf("  window %g .. %g (min .. max: the %g and %g percentiles of the non-zero voxels "
-             "are equal)\n",
-             rep.window_lo, rep.window_hi, o.pct_lo, o.pct_hi);
-    else if (st == CLGAN_OK || rep.window_hi > rep.window_lo)
-      printf("  window %g .. %g (percentiles %g, %g of the non-zero voxels)\n", rep.window_lo,
-             rep.window_hi, o.pct_lo, o.pct_hi);
-    int64_t written = 0;
-    for (int a = CLGAN_AXIS_COUNT - 1; a >= 0; a--) {
-      if (!(o.axes & (1u << a))) continue;
-      if (rep.width[a] == 0) continue;
-      printf("  %-9s %4lld written, %4lld skipped (< %g of the pixels above %g), %d x %d px\n",
-             clgan_axis_name((clgan_axis)a), (long long)rep.written[a],
-             (long long)rep.skipped[a], o.min_fraction, rep.window_lo, rep.width[a],
-             rep.height[a]);
-      written += rep.written[a];
-    }
-    total += written;
-    clgan_volume_free(&v);
-    if (st != CLGAN_OK) {
-      fprintf(stderr, "clgan slice: %s: %s\n", path, clgan_last_error());
-      failed++;
-      continue;
-    }
-    printf("  wrote %lld %d-bit PNGs to %s/%s_*.png in %.2f s\n", (long long)written, o.bits, out,
-           name, t_write);
+    int64_t w = slice_nifti(c.volumes[f], c.out, &c.o);
+    done++;
+    if (w < 0) failed++;
+    else total += w;
   }
-  if (nvol > 1)
-    printf("%lld PNGs from %d of %d volumes in %.2f s%s\n", (long long)total, nvol - failed,
-           nvol, now_seconds() - t_all, failed ? " (see the errors above)" : "");
+  if (ndicom) total += slice_dicom(dicom, ndicom, c.out, &c, &done, &failed);
+  if (done > 1)
+    printf("%lld PNGs from %d of %d volumes in %.2f s%s\n", (long long)total, done - failed, done,
+           now_seconds() - t_all, failed ? " (see the errors above)" : "");
   rc = failed ? 1 : 0;
 done:
-  free(volumes);
+  free(c.volumes);
+  free(dicom);
   return rc;
 }
