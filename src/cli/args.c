@@ -240,3 +240,12 @@ clgan_ctx *cli_context(const char *cmd, const char *device, int quiet) {
   }
   return ctx;
 }
+
+void cli_format_bytes(char *buf, size_t cap, double b) {
+  if (b >= 1 << 30)
+    snprintf(buf, cap, "%.2f GiB", b / (1 << 30));
+  else if (b >= 1 << 20)
+    snprintf(buf, cap, "%.1f MiB", b / (1 << 20));
+  else
+    snprintf(buf, cap, "%.1f KiB", b / 1024);
+}

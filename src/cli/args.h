@@ -98,4 +98,7 @@ const char *cli_checkpoint_hint(clgan_status st, const char *path);
 /* Creates the context on --device (NULL: default), printing the device. */
 clgan_ctx *cli_context(const char *cmd, const char *device, int quiet);
 
+/* "12.3 MiB": bytes for people (KiB, MiB or GiB). */
+void cli_format_bytes(char *buf, size_t cap, double bytes);
+
 #endif

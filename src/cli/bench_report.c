@@ -7,18 +7,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "clgan/config.h"
 
 /* ---- formatting ----------------------------------------------------------- */
-
-static void fmt_bytes(char *buf, size_t cap, double b) {
-  if (b >= 1 << 30)
-    snprintf(buf, cap, "%.2f GiB", b / (1 << 30));
-  else if (b >= 1 << 20)
-    snprintf(buf, cap, "%.1f MiB", b / (1 << 20));
-  else
-    snprintf(buf, cap, "%.1f KiB", b / 1024);
-}
 
 
 /* All CPUs' busy and total jiffies from /proc/stat; 0 when unreadable. */
@@ -167,12 +159,12 @@ void print_device(const device_run *d, const bench_options *o) {
          "done)\n",
          r->setup_s);
   char total[32], model[32], ws[32], data[32];
-  fmt_bytes(total, sizeof total, (double)r->peak_bytes);
-  fmt_bytes(model, sizeof model, (double)r->model_bytes);
-  fmt_bytes(ws, sizeof ws, (double)r->workspace_bytes);
-  fmt_bytes(data, sizeof data, (double)r->data_bytes);
+  cli_format_bytes(total, sizeof total, (double)r->peak_bytes);
+  cli_format_bytes(model, sizeof model, (double)r->model_bytes);
+  cli_format_bytes(ws, sizeof ws, (double)r->workspace_bytes);
+  cli_format_bytes(data, sizeof data, (double)r->data_bytes);
   char rss[32];
-  fmt_bytes(rss, sizeof rss, d->max_rss);
+  cli_format_bytes(rss, sizeof rss, d->max_rss);
   printf("memory:     %s on the device (model %s, GEMM workspace %s, bench data %s); this "
          "process's max resident set %s\n",
          total, model, ws, data, rss);
@@ -196,7 +188,7 @@ void print_table(const device_run *runs, int n) {
     char cold[16] = "-", warm[16] = "-", mem[32];
     if (d->startup_done[0]) snprintf(cold, sizeof cold, "%.2f", d->startup[0].seconds);
     if (d->startup_done[1]) snprintf(warm, sizeof warm, "%.2f", d->startup[1].seconds);
-    fmt_bytes(mem, sizeof mem, (double)r->peak_bytes);
+    cli_format_bytes(mem, sizeof mem, (double)r->peak_bytes);
     printf("%-3d %-36s %9.1f %9.1f %9.1f %6.1f%% %8s %8s %10s\n", d->index, name, r->ms_median,
            r->img_per_s, r->gflops, 100 * r->peak_fraction, cold, warm, mem);
   }

@@ -73,15 +73,6 @@ static void fmt_time(char *buf, size_t cap, double s) {
     snprintf(buf, cap, "%ldm%02lds", t / 60, t % 60);
 }
 
-static void fmt_bytes(char *buf, size_t cap, double b) {
-  if (b >= 1 << 30)
-    snprintf(buf, cap, "%.2f GiB", b / (1 << 30));
-  else if (b >= 1 << 20)
-    snprintf(buf, cap, "%.1f MiB", b / (1 << 20));
-  else
-    snprintf(buf, cap, "%.1f KiB", b / 1024);
-}
-
 /* The model summary: one row per layer, then totals. */
 static void print_summary(const clgan_dcgan *net) {
   clgan_layer_info layers[32];
@@ -94,13 +85,13 @@ static void print_summary(const clgan_dcgan *net) {
     char shape[32], bytes[32];
     snprintf(shape, sizeof shape, "%d x %d x %d", layers[i].out_c, layers[i].out_h,
              layers[i].out_w);
-    fmt_bytes(bytes, sizeof bytes, (double)layers[i].device_bytes);
+    cli_format_bytes(bytes, sizeof bytes, (double)layers[i].device_bytes);
     printf("%-3s %-46s %-16s %10zu %12.1f %11s\n", layers[i].net == CLGAN_NET_G ? "G" : "D",
            layers[i].desc, shape, layers[i].params, layers[i].flops / c->batch * 1e-6, bytes);
     tp[layers[i].net] += layers[i].params;
   }
   char total[32];
-  fmt_bytes(total, sizeof total, (double)clgan_dcgan_device_bytes(net));
+  cli_format_bytes(total, sizeof total, (double)clgan_dcgan_device_bytes(net));
   printf("parameters: G %zu, D %zu; one iteration: %.2f GFLOP/image; device memory: %s\n", tp[0],
          tp[1], clgan_dcgan_step_flops(net) / c->batch * 1e-9, total);
 }

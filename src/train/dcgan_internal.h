@@ -49,6 +49,10 @@ struct clgan_dcgan {
   size_t device_bytes;
 };
 
+/* A pass of network `which` over the model's buffers, its arenas and the
+ * recipe's BatchNorm and LeakyReLU settings, from input (slot 0). */
+graph_pass dcgan_pass(clgan_dcgan *d, clgan_net which, clgan_buf input);
+
 /* Makes the averaged generator's BatchNorm statistics when stale. */
 clgan_status dcgan_ema_stats(clgan_dcgan *d);
 

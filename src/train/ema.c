@@ -12,16 +12,9 @@ float clgan_ema_decay_at(float ema_decay, long g_updates) {
 clgan_status dcgan_ema_stats(clgan_dcgan *d) {
   net_state *s = &d->net[CLGAN_NET_G];
   if (!s->has_ema || !s->ema_stats_stale) return CLGAN_OK;
-  graph_pass p = {.ctx = d->ctx,
-                  .input = d->ema_noise,
-                  .params = s->arena[CLGAN_ARENA_EMA],
-                  .grads = s->arena[CLGAN_ARENA_GRAD],
-                  .stats = s->arena[CLGAN_ARENA_EMA_STATS],
-                  .col = d->col,
-                  .grad_buf = {d->grad_buf[0], d->grad_buf[1]},
-                  .discard = d->discard,
-                  .bn_eps = d->cfg.bn_eps,
-                  .slope = d->cfg.lrelu_slope};
+  graph_pass p = dcgan_pass(d, CLGAN_NET_G, d->ema_noise);
+  p.params = s->arena[CLGAN_ARENA_EMA];
+  p.stats = s->arena[CLGAN_ARENA_EMA_STATS];
   size_t noise = (size_t)d->cfg.nz * d->cfg.batch;
   clgan_status st = CLGAN_OK;
   /* momentum 1 / (i + 1): the running values become the mean over batches */

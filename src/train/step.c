@@ -4,7 +4,7 @@
 #include "runtime/internal.h"
 #include "train/dcgan_internal.h"
 
-static graph_pass pass_for(clgan_dcgan *d, clgan_net which, clgan_buf input) {
+graph_pass dcgan_pass(clgan_dcgan *d, clgan_net which, clgan_buf input) {
   net_state *s = &d->net[which];
   graph_pass p = {.ctx = d->ctx,
                   .input = input,
@@ -80,7 +80,7 @@ static clgan_status guard_finish(clgan_dcgan *d, int *skipped) {
 
 clgan_status clgan_dcgan_generate(clgan_dcgan *d, clgan_buf noise, clgan_bn_mode mode) {
   net_state *g = &d->net[CLGAN_NET_G];
-  graph_pass pg = pass_for(d, CLGAN_NET_G, noise);
+  graph_pass pg = dcgan_pass(d, CLGAN_NET_G, noise);
   if (g->has_ema) {
     pg.params = g->arena[CLGAN_ARENA_EMA];
     pg.stats = g->arena[CLGAN_ARENA_EMA_STATS];
@@ -99,7 +99,7 @@ clgan_status clgan_dcgan_generate(clgan_dcgan *d, clgan_buf noise, clgan_bn_mode
  * augmentation when it is on. */
 static clgan_status d_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise) {
   const graph *gg = &d->net[CLGAN_NET_G].g, *dg = &d->net[CLGAN_NET_D].g;
-  graph_pass pd = pass_for(d, CLGAN_NET_D, real), pg = pass_for(d, CLGAN_NET_G, noise);
+  graph_pass pd = dcgan_pass(d, CLGAN_NET_D, real), pg = dcgan_pass(d, CLGAN_NET_G, noise);
   graph_grad first = {.param_grads = 1}, second = {.param_grads = 1, .accumulate = 1};
   clgan_status st = d_input(d, real, &pd.input);
   if (st == CLGAN_OK) st = d_forward_loss(d, &pd, 1.0f - d->cfg.label_smooth, LOSS_D_REAL);
@@ -120,7 +120,7 @@ static clgan_status d_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise) {
 static clgan_status g_step(clgan_dcgan *d, clgan_buf noise) {
   const clgan_dcgan_config *c = &d->cfg;
   const graph *gg = &d->net[CLGAN_NET_G].g, *dg = &d->net[CLGAN_NET_D].g;
-  graph_pass pd = pass_for(d, CLGAN_NET_D, clgan_dcgan_fake(d)), pg = pass_for(d, CLGAN_NET_G, noise);
+  graph_pass pd = dcgan_pass(d, CLGAN_NET_D, clgan_dcgan_fake(d)), pg = dcgan_pass(d, CLGAN_NET_G, noise);
   graph_grad through_d = {.input_grad = 1}, into_g = {.param_grads = 1};
   clgan_status st = d_input(d, clgan_dcgan_fake(d), &pd.input);
   if (st == CLGAN_OK) st = d_forward_loss(d, &pd, 1.0f, LOSS_G);
