@@ -201,8 +201,13 @@ clgan_status clgan_copy(clgan_ctx *ctx, clgan_buf src, clgan_buf dst, size_t flo
  * from init when it is not NULL. Writes block; release accepts NULL and a
  * NULL handle and sets *m to NULL. */
 clgan_status clgan_mem_alloc(clgan_ctx *ctx, size_t bytes, const void *init, cl_mem *out);
+/* The same for memory that kernels write and the host reads back (results). */
+clgan_status clgan_mem_alloc_output(clgan_ctx *ctx, size_t bytes, cl_mem *out);
 clgan_status clgan_mem_write(clgan_ctx *ctx, cl_mem dst, size_t offset, const void *src,
                              size_t bytes);
+clgan_status clgan_mem_read(clgan_ctx *ctx, cl_mem src, size_t offset, void *dst, size_t bytes);
+/* Bytes of a device memory object (0 when it is not one). */
+size_t clgan_mem_bytes(cl_mem m);
 void clgan_mem_release(cl_mem *m);
 
 /* Creates a directory and its missing parents (like mkdir -p). Fails with

@@ -36,8 +36,8 @@ clgan_status clgan_metrics_check_set(const char *what, const clgan_image_set *s,
   /* the last float read: image count-1, channel c-1, pixel hw-1 */
   size_t last = s->buf.off + (size_t)(s->count - 1) * s->image_stride +
                 (size_t)(s->channels - 1) * s->channel_stride + hw - 1;
-  size_t bytes = 0;
-  if (clGetMemObjectInfo(s->buf.mem, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) != CL_SUCCESS)
+  size_t bytes = clgan_mem_bytes(s->buf.mem);
+  if (bytes == 0)
     return clgan_fail(CLGAN_ERR_INVALID, "%s: not a valid buffer", what);
   if (last >= bytes / sizeof(float))
     return clgan_fail(CLGAN_ERR_INVALID,

@@ -45,7 +45,7 @@ void clgan_eval_destroy(clgan_eval *ev) {
   clgan_msssim_destroy(ev->ms);
   clgan_nn_destroy(ev->nn);
   clgan_buf_release(&ev->pair_px);
-  if (ev->pair_idx) clReleaseMemObject(ev->pair_idx);
+  clgan_mem_release(&ev->pair_idx);
   free(ev->subset);
   free(ev->nearest);
   free(ev->order);
@@ -91,7 +91,6 @@ clgan_status clgan_eval_create(clgan_ctx *ctx, const clgan_eval_config *cfg,
   clgan_swd_config sc = {cfg->channels, cfg->size, nswd, cfg->swd_nhoods, cfg->swd_dir_repeats,
                          cfg->swd_dirs_per_repeat, cfg->swd_min_resolution, cfg->seed};
   int k = cfg->closest > 0 ? cfg->closest : 1;
-  cl_int err = CL_SUCCESS;
   if ((st = clgan_swd_create(ctx, &sc, &ev->swd)) != CLGAN_OK ||
       (st = clgan_swd_desc_create(ev->swd, &ev->dreal)) != CLGAN_OK ||
       (st = clgan_swd_desc_create(ev->swd, &ev->dfake)) != CLGAN_OK ||
@@ -99,9 +98,7 @@ clgan_status clgan_eval_create(clgan_ctx *ctx, const clgan_eval_config *cfg,
       (st = clgan_nn_create(ctx, cfg->channels, cfg->size, nmax, &ev->nn)) != CLGAN_OK ||
       (st = clgan_buf_alloc(ctx, 2 * (size_t)k * cfg->channels * cfg->size * cfg->size,
                             &ev->pair_px)) != CLGAN_OK ||
-      (ev->pair_idx = clCreateBuffer(ctx->context, CL_MEM_READ_ONLY, sizeof(cl_int) * (size_t)k,
-                                     NULL, &err),
-       st = clgan_cl_check(err, "clCreateBuffer(closest pairs)")) != CLGAN_OK ||
+      (st = clgan_mem_alloc(ctx, sizeof(cl_int) * (size_t)k, NULL, &ev->pair_idx)) != CLGAN_OK ||
       (st = clgan_metrics_gather_kernel(ctx, &ev->k_gather)) != CLGAN_OK) {
     clgan_eval_destroy(ev);
     return st;
@@ -271,9 +268,8 @@ clgan_status clgan_eval_write_closest(clgan_eval *ev, const clgan_image_set *fak
   const int *lists[2] = {ev->last.closest_fake, ev->last.closest_real};
   const clgan_image_set *sets[2] = {fake, &ev->real};
   for (int side = 0; side < 2 && st == CLGAN_OK; side++) {
-    if ((st = CLGAN_CL(clEnqueueWriteBuffer(ctx->queue, ev->pair_idx, CL_TRUE, 0,
-                                            sizeof(cl_int) * (size_t)k, lists[side], 0, NULL,
-                                            NULL))) == CLGAN_OK &&
+    if ((st = clgan_mem_write(ctx, ev->pair_idx, 0, lists[side], sizeof(cl_int) * (size_t)k)) ==
+            CLGAN_OK &&
         (st = clgan_metrics_gather(ctx, ev->k_gather, sets[side], ev->pair_idx, 0, k,
                                    clgan_buf_at(ev->pair_px, (size_t)side * k * img), 1.0f,
                                    0.0f)) == CLGAN_OK)

@@ -42,8 +42,8 @@ void clgan_msssim_destroy(clgan_msssim *m) {
   clgan_buf_release(&m->ws);
   clgan_buf_release(&m->win);
   clgan_buf_release(&m->out);
-  if (m->idx_a) clReleaseMemObject(m->idx_a);
-  if (m->idx_b) clReleaseMemObject(m->idx_b);
+  clgan_mem_release(&m->idx_a);
+  clgan_mem_release(&m->idx_b);
   free(m->host_out);
   free(m);
 }
@@ -85,11 +85,9 @@ clgan_status clgan_msssim_create(clgan_ctx *ctx, int channels, int size, clgan_m
     st = clgan_fail(CLGAN_ERR_NOMEM, "msssim: out of memory");
     goto fail;
   }
-  cl_int err;
-  m->idx_a = clCreateBuffer(ctx->context, CL_MEM_READ_ONLY, sizeof(cl_int) * chunk, NULL, &err);
-  if ((st = clgan_cl_check(err, "clCreateBuffer(msssim indices)")) != CLGAN_OK) goto fail;
-  m->idx_b = clCreateBuffer(ctx->context, CL_MEM_READ_ONLY, sizeof(cl_int) * chunk, NULL, &err);
-  if ((st = clgan_cl_check(err, "clCreateBuffer(msssim indices)")) != CLGAN_OK) goto fail;
+  if ((st = clgan_mem_alloc(ctx, sizeof(cl_int) * chunk, NULL, &m->idx_a)) != CLGAN_OK ||
+      (st = clgan_mem_alloc(ctx, sizeof(cl_int) * chunk, NULL, &m->idx_b)) != CLGAN_OK)
+    goto fail;
   if ((st = clgan_buf_alloc(ctx, off, &m->ws)) != CLGAN_OK ||
       (st = clgan_buf_alloc(ctx, CLGAN_MSSSIM_SCALES * MAX_WINDOW, &m->win)) != CLGAN_OK ||
       (st = clgan_buf_write(ctx, m->win, win, CLGAN_MSSSIM_SCALES * MAX_WINDOW)) != CLGAN_OK ||
@@ -113,10 +111,8 @@ static clgan_status run_chunk(clgan_msssim *m, const clgan_image_set *a, const c
   clgan_status st;
   int c = m->channels;
   size_t hw0 = (size_t)m->size * m->size;
-  if ((st = CLGAN_CL(clEnqueueWriteBuffer(ctx->queue, m->idx_a, CL_TRUE, 0, sizeof(cl_int) * np, ia,
-                                          0, NULL, NULL))) != CLGAN_OK ||
-      (st = CLGAN_CL(clEnqueueWriteBuffer(ctx->queue, m->idx_b, CL_TRUE, 0, sizeof(cl_int) * np, ib,
-                                          0, NULL, NULL))) != CLGAN_OK)
+  if ((st = clgan_mem_write(ctx, m->idx_a, 0, ia, sizeof(cl_int) * np)) != CLGAN_OK ||
+      (st = clgan_mem_write(ctx, m->idx_b, 0, ib, sizeof(cl_int) * np)) != CLGAN_OK)
     return st;
   /* [-1, 1] -> [0, 1] */
   clgan_buf l0 = clgan_buf_at(m->ws, m->level_off[0]);

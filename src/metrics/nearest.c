@@ -21,8 +21,8 @@ struct clgan_nn {
 
 void clgan_nn_destroy(clgan_nn *nn) {
   if (!nn) return;
-  if (nn->best_d) clReleaseMemObject(nn->best_d);
-  if (nn->best_i) clReleaseMemObject(nn->best_i);
+  clgan_mem_release(&nn->best_d);
+  clgan_mem_release(&nn->best_i);
   free(nn->host_d);
   free(nn->host_i);
   free(nn);
@@ -44,15 +44,13 @@ clgan_status clgan_nn_create(clgan_ctx *ctx, int channels, int size, int max_que
   nn->host_d = malloc(sizeof(float) * slots);
   nn->host_i = malloc(sizeof(int) * slots);
   clgan_status st = CLGAN_OK;
-  cl_int err;
   if (!nn->host_d || !nn->host_i) {
     st = clgan_fail(CLGAN_ERR_NOMEM, "nn: out of memory");
     goto fail;
   }
-  nn->best_d = clCreateBuffer(ctx->context, CL_MEM_WRITE_ONLY, sizeof(cl_float) * slots, NULL, &err);
-  if ((st = clgan_cl_check(err, "clCreateBuffer(nn distances)")) != CLGAN_OK) goto fail;
-  nn->best_i = clCreateBuffer(ctx->context, CL_MEM_WRITE_ONLY, sizeof(cl_int) * slots, NULL, &err);
-  if ((st = clgan_cl_check(err, "clCreateBuffer(nn indices)")) != CLGAN_OK) goto fail;
+  if ((st = clgan_mem_alloc_output(ctx, sizeof(cl_float) * slots, &nn->best_d)) != CLGAN_OK ||
+      (st = clgan_mem_alloc_output(ctx, sizeof(cl_int) * slots, &nn->best_i)) != CLGAN_OK)
+    goto fail;
   if ((st = clgan_kernel_get(ctx, "metrics_nn", NULL, "nn_search", &nn->k_search)) != CLGAN_OK)
     goto fail;
   nn->forced_segments = ctx->tuning.metrics_nn_segments;
@@ -113,10 +111,8 @@ clgan_status clgan_nn_search(clgan_nn *nn, const clgan_image_set *queries,
   size_t g[2] = {clgan_round_up((size_t)(nq + NN_TQ - 1) / NN_TQ, 8), (size_t)nseg};
   if ((st = clgan_launch(ctx, k, 2, g, NULL, "nn_search")) != CLGAN_OK) return st;
   size_t slots = (size_t)nq * nseg;
-  if ((st = CLGAN_CL(clEnqueueReadBuffer(ctx->queue, nn->best_d, CL_TRUE, 0, sizeof(cl_float) * slots,
-                                         nn->host_d, 0, NULL, NULL))) != CLGAN_OK ||
-      (st = CLGAN_CL(clEnqueueReadBuffer(ctx->queue, nn->best_i, CL_TRUE, 0, sizeof(cl_int) * slots,
-                                         nn->host_i, 0, NULL, NULL))) != CLGAN_OK)
+  if ((st = clgan_mem_read(ctx, nn->best_d, 0, nn->host_d, sizeof(cl_float) * slots)) != CLGAN_OK ||
+      (st = clgan_mem_read(ctx, nn->best_i, 0, nn->host_i, sizeof(cl_int) * slots)) != CLGAN_OK)
     return st;
   double values = (double)nn->channels * nn->size * nn->size;
   for (int q = 0; q < nq; q++) {

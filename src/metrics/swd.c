@@ -97,7 +97,7 @@ void clgan_swd_destroy(clgan_swd *swd) {
   clgan_buf_release(&swd->proj_b);
   clgan_buf_release(&swd->tmp);
   clgan_buf_release(&swd->small);
-  if (swd->idx) clReleaseMemObject(swd->idx);
+  clgan_mem_release(&swd->idx);
   free(swd->host_partial);
   free(swd->host_rows);
   free(swd);
@@ -186,9 +186,7 @@ clgan_status clgan_swd_create(clgan_ctx *ctx, const clgan_swd_config *cfg, clgan
     for (int r = 0; r < cfg->dir_repeats; r++)
       clgan_swd_directions(cfg->seed, l, r, swd->dim, D,
                            dirs + ((size_t)l * cfg->dir_repeats + r) * D * swd->dim);
-  cl_int err;
-  swd->idx = clCreateBuffer(ctx->context, CL_MEM_READ_ONLY, sizeof(cl_int) * chunk, NULL, &err);
-  if ((st = clgan_cl_check(err, "clCreateBuffer(swd indices)")) != CLGAN_OK ||
+  if ((st = clgan_mem_alloc(ctx, sizeof(cl_int) * chunk, NULL, &swd->idx)) != CLGAN_OK ||
       (st = clgan_buf_alloc(ctx, off, &swd->pyr)) != CLGAN_OK ||
       (st = clgan_buf_alloc(ctx, ndirs, &swd->dirs)) != CLGAN_OK ||
       (st = clgan_buf_write(ctx, swd->dirs, dirs, ndirs)) != CLGAN_OK ||
@@ -242,8 +240,7 @@ static clgan_status build_chunk(clgan_swd *swd, const clgan_image_set *images, c
   clgan_ctx *ctx = swd->ctx;
   clgan_status st;
   if (indices) {
-    if ((st = CLGAN_CL(clEnqueueWriteBuffer(ctx->queue, swd->idx, CL_TRUE, 0, sizeof(cl_int) * nc,
-                                            indices + first, 0, NULL, NULL))) != CLGAN_OK)
+    if ((st = clgan_mem_write(ctx, swd->idx, 0, indices + first, sizeof(cl_int) * nc)) != CLGAN_OK)
       return st;
   }
   if ((st = clgan_metrics_gather(ctx, swd->k_gather, images, indices ? swd->idx : NULL, first,

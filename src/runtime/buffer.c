@@ -78,10 +78,9 @@ clgan_status clgan_copy(clgan_ctx *ctx, clgan_buf src, clgan_buf dst, size_t flo
                                       NULL));
 }
 
-clgan_status clgan_mem_alloc(clgan_ctx *ctx, size_t bytes, const void *init, cl_mem *out) {
+static clgan_status mem_create(clgan_ctx *ctx, cl_mem_flags flags, size_t bytes, const void *init,
+                               cl_mem *out) {
   cl_int err;
-  if (bytes == 0) init = NULL; /* a 1-byte buffer then, with nothing to copy */
-  cl_mem_flags flags = CL_MEM_READ_ONLY | (init ? CL_MEM_COPY_HOST_PTR : 0);
   /* clCreateBuffer takes a non-const host pointer; with COPY_HOST_PTR it only reads it */
   *out = clCreateBuffer(ctx->context, flags, bytes ? bytes : 1, (void *)(uintptr_t)init, &err);
   if (err != CL_SUCCESS) {
@@ -89,7 +88,28 @@ clgan_status clgan_mem_alloc(clgan_ctx *ctx, size_t bytes, const void *init, cl_
     return clgan_fail(CLGAN_ERR_OPENCL, "clCreateBuffer(%zu bytes) failed on %s: %s (%d)", bytes,
                       ctx->dev.name, clgan_cl_error_name(err), (int)err);
   }
+  ctx->created.buffers++;
   return CLGAN_OK;
+}
+
+clgan_status clgan_mem_alloc(clgan_ctx *ctx, size_t bytes, const void *init, cl_mem *out) {
+  if (bytes == 0) init = NULL; /* a 1-byte buffer then, with nothing to copy */
+  return mem_create(ctx, CL_MEM_READ_ONLY | (init ? CL_MEM_COPY_HOST_PTR : 0), bytes, init, out);
+}
+
+clgan_status clgan_mem_alloc_output(clgan_ctx *ctx, size_t bytes, cl_mem *out) {
+  return mem_create(ctx, CL_MEM_WRITE_ONLY, bytes, NULL, out);
+}
+
+clgan_status clgan_mem_read(clgan_ctx *ctx, cl_mem src, size_t offset, void *dst, size_t bytes) {
+  if (bytes == 0) return CLGAN_OK;
+  return CLGAN_CL(clEnqueueReadBuffer(ctx->queue, src, CL_TRUE, offset, bytes, dst, 0, NULL, NULL));
+}
+
+size_t clgan_mem_bytes(cl_mem m) {
+  size_t bytes = 0;
+  if (!m || clGetMemObjectInfo(m, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) != CL_SUCCESS) return 0;
+  return bytes;
 }
 
 clgan_status clgan_mem_write(clgan_ctx *ctx, cl_mem dst, size_t offset, const void *src,
