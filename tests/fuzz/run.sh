@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harnesses in their own build directory and runs each
+# for SECONDS on a scratch copy of the committed seed corpus (the corpus in
+# git is never modified). A crash fails the run; its input is kept under
+# BUILD/fuzz-artifacts/ (commit it to tests/fuzz/crashes/ and report it).
+#   tests/fuzz/run.sh [SECONDS per harness, default 15] [BUILD, default build-fuzz]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+secs="${1:-15}"
+build="${2:-build-fuzz}"
+if [ ! -f "$build/build.ninja" ]; then
+  CC=clang meson setup "$build" -Dfuzz=true -Dtests=disabled
+fi
+ninja -C "$build" fuzzers
+export CLGAN_CACHE_DIR="$PWD/$build/kernel-cache"
+# PoCL and nifticlib keep allocations until exit; leaks inside one input are
+# still reported by libFuzzer's per-input check.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
+mkdir -p "$build/fuzz-artifacts"
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+status=0
+for h in png nifti safetensors checkpoint; do
+  seeds="tests/fuzz/corpus/$h"
+  maxlen=8192
+  [ "$h" = checkpoint ] && maxlen=32768 # the tiny checkpoint is 20 KB
+  mkdir -p "$scratch/$h"
+  echo "== fuzz_$h: ${secs}s"
+  if ! TMPDIR="$scratch" "$build/tests/fuzz/fuzz_$h" -max_total_time="$secs" -max_len="$maxlen" \
+      -rss_limit_mb=4096 -timeout=20 -print_final_stats=1 \
+      -artifact_prefix="$build/fuzz-artifacts/fuzz_${h}-" "$scratch/$h" "$seeds" \
+      2>"$build/fuzz-artifacts/fuzz_$h.log"; then
+    echo "fuzz_$h FAILED: see $build/fuzz-artifacts/fuzz_$h.log" >&2
+    tail -40 "$build/fuzz-artifacts/fuzz_$h.log" >&2
+    status=1
+  fi
+  grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb|^#[0-9]+.*DONE" \
+    "$build/fuzz-artifacts/fuzz_$h.log" || true
+done
+exit "$status"
