@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 secs="${1:-15}"
 build="${2:-build-fuzz}"
 if [ ! -f "$build/build.ninja" ]; then
-  CC=clang meson setup "$build" -Dfuzz=true -Dtests=disabled
+  CC=clang CXX=clang++ meson setup "$build" -Dfuzz=true -Dtests=disabled
 fi
 ninja -C "$build" fuzzers
 export CLGAN_CACHE_DIR="$PWD/$build/kernel-cache"
