@@ -45,6 +45,16 @@ START_TEST(test_status_names) {
 }
 END_TEST
 
+/* A message may add context to the previous one (clgan_last_error() as an
+ * argument): the result reads as both, not as a garbled copy. */
+START_TEST(test_fail_wraps_previous_message) {
+  clgan_fail(CLGAN_ERR_IO, "cannot create directory %s: %s", "/tmp/afile", "Not a directory");
+  clgan_fail(CLGAN_ERR_IO, "%s: %s", "volume.nii", clgan_last_error());
+  ck_assert_str_eq(clgan_last_error(),
+                   "volume.nii: cannot create directory /tmp/afile: Not a directory");
+}
+END_TEST
+
 START_TEST(test_cache_roundtrip_and_corruption) {
   char dir[] = "/tmp/clgan-cache-test-XXXXXX";
   ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -223,6 +233,7 @@ int main(void) {
   tcase_set_timeout(tc, 600);
   tcase_add_test(tc, test_device_pick);
   tcase_add_test(tc, test_status_names);
+  tcase_add_test(tc, test_fail_wraps_previous_message);
   tcase_add_test(tc, test_cache_roundtrip_and_corruption);
   tcase_add_test(tc, test_fill_and_kernel_reuse);
   tcase_add_test(tc, test_build_error_has_log);

@@ -367,9 +367,8 @@ clgan_status clgan_volume_write_slices(const clgan_volume *v, const char *dir, c
   clgan_status st = check_slice_args(v, dir, name, opt);
   if (st == CLGAN_OK) st = choose_window(v, opt, &rep);
   if (st != CLGAN_OK) return st;
-  if (clgan_make_dirs(dir) != CLGAN_OK)
-    return clgan_fail(CLGAN_ERR_IO, "cannot create the output folder %s: %s", dir,
-                      clgan_last_error());
+  if (clgan_make_dirs(dir) != CLGAN_OK) /* its message names the folder and the reason */
+    return CLGAN_ERR_IO;
   for (int a = 0; a < CLGAN_AXIS_COUNT && st == CLGAN_OK; a++)
     if (opt->axes & (1u << a)) st = write_axis(v, (clgan_axis)a, dir, name, opt, &rep);
   if (report) *report = rep;

@@ -2,6 +2,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include <string.h>
+
 #include "internal.h"
 
 static _Thread_local char last_error[8192];
@@ -33,10 +35,14 @@ const char *clgan_status_name(clgan_status status) {
 const char *clgan_last_error(void) { return last_error; }
 
 clgan_status clgan_fail(clgan_status status, const char *fmt, ...) {
+  /* formatted apart first: an argument may be the previous message itself
+   * (adding context to clgan_last_error()) */
+  char msg[sizeof last_error];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(last_error, sizeof last_error, fmt, ap);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  memcpy(last_error, msg, sizeof msg);
   return status;
 }
 
