@@ -44,10 +44,42 @@ START_TEST(test_metadata_beyond_tensor_count) {
 }
 END_TEST
 
+static int exists(const char *p) { return access(p, F_OK) == 0; }
+
+/* A write removes the temporary files that killed writers of the same file
+ * left behind (their pid is gone), and nothing else. */
+START_TEST(test_stale_temporaries_removed) {
+  char dir[] = "/tmp/clgan-st-XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  char path[256], dead[300], alive[300], other[300];
+  snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
+  /* beyond Linux's largest pid: no such process */
+  snprintf(dead, sizeof dead, "%s.tmp.%d", path, 4194305);
+  snprintf(alive, sizeof alive, "%s.tmp.%ld", path, (long)getppid());
+  snprintf(other, sizeof other, "%s/notes.tmp.%d", dir, 4194305);
+  const char *files[3] = {dead, alive, other};
+  for (int i = 0; i < 3; i++) {
+    FILE *f = fopen(files[i], "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("partial", f);
+    fclose(f);
+  }
+  const float one = 1.0f;
+  clgan_st_tensor t = {.name = "w", .dtype = CLGAN_F32, .ndim = 1, .shape = {1}, .data = &one};
+  TU_OK(clgan_safetensors_write(path, &t, 1, NULL, NULL, 0));
+  ck_assert_msg(!exists(dead), "the dead writer's temporary file is still there");
+  ck_assert_msg(exists(alive), "a live writer's temporary file was removed");
+  ck_assert_msg(exists(other), "another file was removed");
+  ck_assert(exists(path));
+  tu_remove_tree(dir);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("safetensors");
   TCase *tc = tcase_create("safetensors");
   tcase_add_test(tc, test_metadata_beyond_tensor_count);
+  tcase_add_test(tc, test_stale_temporaries_removed);
   suite_add_tcase(s, tc);
   return tu_run(s); /* no OpenCL context is created: none is used */
 }

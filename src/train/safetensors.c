@@ -1,8 +1,11 @@
 /* safetensors reader and atomic writer; the JSON header goes through jansson. */
 #include "clgan/safetensors.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +31,50 @@ static size_t tensor_bytes(const clgan_st_tensor *t) {
   size_t n = dtype_sizes[t->dtype];
   for (int i = 0; i < t->ndim; i++) n *= (size_t)t->shape[i];
   return n;
+}
+
+/* The folder of path ("." for a bare name) into dir, and where the file
+ * name starts in path. */
+static const char *split_dir(const char *path, char *dir, size_t cap) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) snprintf(dir, cap, ".");
+  else if (slash == path) snprintf(dir, cap, "/");
+  else snprintf(dir, cap, "%.*s", (int)(slash - path), path);
+  return slash ? slash + 1 : path;
+}
+
+/* Temporary files of earlier writes of path (path.tmp.<pid>) whose writer
+ * is dead (killed mid-write): removed. Only that pattern, never another file. */
+static void remove_stale_temporaries(const char *path) {
+  char dir[4096];
+  const char *base = split_dir(path, dir, sizeof dir);
+  size_t blen = strlen(base);
+  DIR *d = opendir(dir);
+  if (!d) return;
+  for (struct dirent *e; (e = readdir(d));) {
+    const char *n = e->d_name;
+    if (strncmp(n, base, blen) != 0 || strncmp(n + blen, ".tmp.", 5) != 0) continue;
+    char *end;
+    long pid = strtol(n + blen + 5, &end, 10);
+    if (*end || end == n + blen + 5 || pid <= 0 || pid == (long)getpid()) continue;
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive, or not ours to judge */
+    char full[8192];
+    snprintf(full, sizeof full, "%s/%s", dir, n);
+    unlink(full);
+  }
+  closedir(d);
+}
+
+/* Makes a rename in path's folder durable; filesystems that cannot sync a
+ * folder (EINVAL) are accepted. */
+static int sync_dir(const char *path) {
+  char dir[4096];
+  split_dir(path, dir, sizeof dir);
+  int fd = open(dir, O_RDONLY);
+  if (fd < 0) return 0;
+  int ok = fsync(fd) == 0 || errno == EINVAL;
+  close(fd);
+  return ok;
 }
 
 clgan_status clgan_safetensors_write(const char *path, const clgan_st_tensor *tensors, int count,
@@ -69,6 +116,7 @@ clgan_status clgan_safetensors_write(const char *path, const clgan_st_tensor *te
     return clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
   }
   snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
+  remove_stale_temporaries(path);
   FILE *f = fopen(tmp, "wb");
   if (!f) {
     clgan_status st = clgan_fail(CLGAN_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
@@ -93,6 +141,9 @@ clgan_status clgan_safetensors_write(const char *path, const clgan_st_tensor *te
   if (!ok || rename(tmp, path) != 0) {
     st = clgan_fail(CLGAN_ERR_IO, "cannot write %s: %s", path, strerror(errno));
     unlink(tmp);
+  } else if (!sync_dir(path)) {
+    st = clgan_fail(CLGAN_ERR_IO, "%s was written but its folder could not be synced: %s", path,
+                    strerror(errno));
   }
   free(tmp);
   return st;
