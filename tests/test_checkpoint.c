@@ -1,5 +1,6 @@
 /* safetensors files, checkpoints (round trip, exact resume, bad files) and
  * the exported generator. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -341,6 +342,80 @@ static void rewrite_meta(const char *src, const char *dst, const char *version,
   free(t);
 }
 
+/* Copies the file src to dst with one value of tensor `name` replaced. */
+static void poison(const char *src, const char *dst, const char *name, size_t index, float v) {
+  clgan_safetensors *st;
+  TU_OK(clgan_safetensors_open(src, &st));
+  int count = clgan_safetensors_count(st);
+  clgan_st_tensor *t = tu_malloc((size_t)count * sizeof *t);
+  float *copy = NULL;
+  for (int i = 0; i < count; i++) {
+    t[i] = *clgan_safetensors_at(st, i);
+    if (strcmp(t[i].name, name) != 0) continue;
+    size_t n = 1;
+    for (int d = 0; d < t[i].ndim; d++) n *= (size_t)t[i].shape[d];
+    copy = tu_malloc(n * sizeof(float));
+    memcpy(copy, t[i].data, n * sizeof(float));
+    copy[index] = v;
+    t[i].data = copy;
+  }
+  ck_assert_msg(copy != NULL, "no tensor %s in %s", name, src);
+  const char *keys[64], *vals[64];
+  int nm = clgan_safetensors_meta_count(st);
+  ck_assert_int_le(nm, 64);
+  for (int i = 0; i < nm; i++) {
+    keys[i] = clgan_safetensors_meta_key(st, i);
+    vals[i] = clgan_safetensors_meta(st, keys[i]);
+  }
+  TU_OK(clgan_safetensors_write(dst, t, count, keys, vals, nm));
+  clgan_safetensors_close(st);
+  free(copy);
+  free(t);
+}
+
+/* NaN or infinite weights and negative variances are refused on load, the
+ * tensor named, the model unchanged. */
+START_TEST(test_non_finite_models_refused) {
+  clgan_dcgan_config cfg = tiny_config();
+  clgan_dcgan *a, *b;
+  TU_OK(clgan_dcgan_create(tu_ctx(), &cfg, &a));
+  TU_OK(clgan_dcgan_init_weights(a, 3));
+  run_steps(a, 0, 1);
+  const char *gen = tmp_path("g_ok.safetensors"), *bad = tmp_path("g_bad.safetensors");
+  TU_OK(clgan_export_generator(gen, a));
+  TU_OK(clgan_dcgan_create(tu_ctx(), &cfg, &b));
+  struct {
+    const char *tensor;
+    float value;
+    const char *words;
+  } cases[] = {{"main.0.weight", NAN, "non-finite"},
+               {"main.3.weight", INFINITY, "non-finite"},
+               {"main.1.running_var", -1.0f, "negative variance"}};
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    poison(gen, bad, cases[c].tensor, 2, cases[c].value);
+    ck_assert_int_eq(clgan_import_generator(bad, b), CLGAN_ERR_FORMAT);
+    ck_assert_msg(strstr(clgan_last_error(), cases[c].tensor) &&
+                      strstr(clgan_last_error(), cases[c].words),
+                  "%s", clgan_last_error());
+  }
+  const char *ck = tmp_path("ok.safetensors"), *ckbad = tmp_path("bad.safetensors");
+  clgan_train_state ts = {.iteration = 1, .seed = 3};
+  TU_OK(clgan_checkpoint_save(ck, a, &ts));
+  poison(ck, ckbad, "netD.main.2.weight", 0, NAN);
+  size_t n;
+  float *before = read_arena(b, CLGAN_NET_D, CLGAN_ARENA_PARAM, &n);
+  clgan_train_state got;
+  ck_assert_int_eq(clgan_checkpoint_load(ckbad, b, &got), CLGAN_ERR_FORMAT);
+  ck_assert_msg(strstr(clgan_last_error(), "netD.main.2.weight"), "%s", clgan_last_error());
+  float *after = read_arena(b, CLGAN_NET_D, CLGAN_ARENA_PARAM, &n);
+  ck_assert_mem_eq(before, after, n * sizeof(float));
+  free(before);
+  free(after);
+  clgan_dcgan_destroy(a);
+  clgan_dcgan_destroy(b);
+}
+END_TEST
+
 /* A version-1 checkpoint from before the stability and small-data switches
  * (no config.label_smooth ... config.ada_target, no augment.* state) loads,
  * with those switches off; a version-2 file must have them. */
@@ -472,6 +547,7 @@ int main(void) {
   tcase_add_test(tc, test_resume_is_exact);
   tcase_add_test(tc, test_checkpoint_mismatch_leaves_model_unchanged);
   tcase_add_test(tc, test_export_import_generator);
+  tcase_add_test(tc, test_non_finite_models_refused);
   tcase_add_test(tc, test_old_format_loads);
   tcase_add_test(tc, test_config_list);
   suite_add_tcase(s, tc);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,12 +300,27 @@ static clgan_status read_counters(clgan_safetensors *st, clgan_train_state *ts, 
 }
 
 /* Copies the tensor `name` (checked against d's shape) into dst. */
+/* A model's values must be finite, and variances not negative: anything
+ * else would train or generate garbage without a word. */
+static clgan_status check_values(clgan_safetensors *st, const char *name, const float *v,
+                                 size_t n) {
+  int variance = strstr(name, "running_var") != NULL;
+  for (size_t i = 0; i < n; i++)
+    if (!isfinite(v[i]) || (variance && v[i] < 0.0f))
+      return clgan_fail(CLGAN_ERR_FORMAT, "%s: tensor %s holds %s value %g at index %zu",
+                        clgan_safetensors_path(st), name,
+                        isfinite(v[i]) ? "a negative variance" : "a non-finite", (double)v[i], i);
+  return CLGAN_OK;
+}
+
+/* Tensor `name` of the shape d describes, checked, into dst. */
 static clgan_status take_tensor(clgan_safetensors *st, const char *name,
                                 const clgan_tensor_desc *d, float *dst) {
   int64_t shape[4];
   for (int i = 0; i < d->ndim; i++) shape[i] = d->shape[i];
   const float *src;
   clgan_status s = clgan_safetensors_expect_f32(st, name, d->ndim, shape, &src);
+  if (s == CLGAN_OK) s = check_values(st, name, src, d->count);
   if (s == CLGAN_OK) memcpy(dst, src, d->count * sizeof(float));
   return s;
 }
@@ -468,13 +484,8 @@ clgan_status clgan_import_generator(const char *path, clgan_dcgan *net) {
   }
   for (int t = 0; t < h.count && s == CLGAN_OK; t++) {
     const clgan_tensor_desc *d = &h.desc[t];
-    int64_t shape[4];
-    for (int i = 0; i < d->ndim; i++) shape[i] = d->shape[i];
-    const float *src;
-    s = clgan_safetensors_expect_f32(st, d->name, d->ndim, shape, &src);
-    if (s == CLGAN_OK)
-      memcpy(h.arena[d->is_param ? CLGAN_ARENA_PARAM : CLGAN_ARENA_STATS] + d->offset, src,
-             d->count * sizeof(float));
+    s = take_tensor(st, d->name, d,
+                    h.arena[d->is_param ? CLGAN_ARENA_PARAM : CLGAN_ARENA_STATS] + d->offset);
   }
   if (s == CLGAN_OK)
     s = clgan_dcgan_arena_write(net, CLGAN_NET_G, CLGAN_ARENA_PARAM, h.arena[CLGAN_ARENA_PARAM]);
