@@ -199,6 +199,12 @@ done:
   return rc;
 }
 
+/* Whether a and b name one existing file (links and ./ spellings included). */
+static int same_file(const char *a, const char *b) {
+  struct stat sa, sb;
+  return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 int cmd_export(int argc, char **argv) {
   const char *cmd = "export", *ckpt = NULL, *out = NULL, *device = NULL, *pos[1];
   int npos = 0;
@@ -228,6 +234,11 @@ int cmd_export(int argc, char **argv) {
   if (npos) ckpt = pos[0];
   if (!ckpt || !out) {
     fprintf(stderr, "clgan export: usage: clgan export --checkpoint FILE --out FILE\n");
+    return 2;
+  }
+  if (same_file(ckpt, out)) {
+    fprintf(stderr, "clgan export: --out %s is the checkpoint itself: the training state would "
+                    "be replaced by the generator alone; choose another file\n", out);
     return 2;
   }
   clgan_dcgan_config cfg;
