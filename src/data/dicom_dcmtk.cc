@@ -21,9 +21,7 @@ extern "C" {
 #include "runtime/internal.h"
 }
 
-namespace {
-
-void register_codecs() {
+static void register_codecs() {
   // DCMTK logs warnings of its own on stderr: clgan reports errors itself.
   OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
   DJDecoderRegistration::registerCodecs();
@@ -31,13 +29,13 @@ void register_codecs() {
   DcmRLEDecoderRegistration::registerCodecs();
 }
 
-void copy_string(DcmItem *ds, const DcmTagKey &tag, char *out, size_t cap) {
+static void copy_string(DcmItem *ds, const DcmTagKey &tag, char *out, size_t cap) {
   OFString s;
   out[0] = '\0';
   if (ds->findAndGetOFString(tag, s).good()) snprintf(out, cap, "%s", s.c_str());
 }
 
-int get_doubles(DcmItem *ds, const DcmTagKey &tag, double *out, int n) {
+static int get_doubles(DcmItem *ds, const DcmTagKey &tag, double *out, int n) {
   for (int i = 0; i < n; i++) {
     Float64 v;
     if (ds->findAndGetFloat64(tag, v, (unsigned long)i).bad() || !std::isfinite(v)) return 0;
@@ -46,7 +44,7 @@ int get_doubles(DcmItem *ds, const DcmTagKey &tag, double *out, int n) {
   return 1;
 }
 
-int get_int(DcmItem *ds, const DcmTagKey &tag, int fallback) {
+static int get_int(DcmItem *ds, const DcmTagKey &tag, int fallback) {
   Sint32 v;
   if (ds->findAndGetSint32(tag, v).good()) return (int)v;
   OFString s;
@@ -56,7 +54,7 @@ int get_int(DcmItem *ds, const DcmTagKey &tag, int fallback) {
 
 // Per-frame positions of an enhanced multi-frame file
 // (PerFrameFunctionalGroupsSequence > PlanePositionSequence), or NULL.
-double *frame_positions(DcmDataset *ds, int frames) {
+static double *frame_positions(DcmDataset *ds, int frames) {
   DcmSequenceOfItems *groups = NULL;
   if (frames < 2 || ds->findAndGetSequence(DCM_PerFrameFunctionalGroupsSequence, groups).bad() ||
       !groups || (int)groups->card() != frames)
@@ -75,7 +73,7 @@ double *frame_positions(DcmDataset *ds, int frames) {
 }
 
 // Orientation of a multi-frame file lives in its shared functional groups.
-void shared_orientation(DcmDataset *ds, clgan_dicom_image *im) {
+static void shared_orientation(DcmDataset *ds, clgan_dicom_image *im) {
   DcmItem *shared = NULL, *orient = NULL;
   if (im->has_orientation ||
       ds->findAndGetSequenceItem(DCM_SharedFunctionalGroupsSequence, shared).bad() ||
@@ -84,7 +82,7 @@ void shared_orientation(DcmDataset *ds, clgan_dicom_image *im) {
   im->has_orientation = get_doubles(orient, DCM_ImageOrientationPatient, im->orientation, 6);
 }
 
-void read_header(DcmDataset *ds, clgan_dicom_image *im) {
+static void read_header(DcmDataset *ds, clgan_dicom_image *im) {
   copy_string(ds, DCM_SeriesInstanceUID, im->series_uid, sizeof im->series_uid);
   copy_string(ds, DCM_Modality, im->modality, sizeof im->modality);
   im->rows = get_int(ds, DCM_Rows, 0);
@@ -119,7 +117,7 @@ void read_header(DcmDataset *ds, clgan_dicom_image *im) {
 }
 
 template <typename T>
-void to_modality(const void *data, size_t n, const clgan_dicom_image *im, float *out) {
+static void to_modality(const void *data, size_t n, const clgan_dicom_image *im, float *out) {
   const T *v = (const T *)data;
   double sign = im->monochrome1 ? -1.0 : 1.0;
   for (size_t i = 0; i < n; i++)
@@ -128,7 +126,7 @@ void to_modality(const void *data, size_t n, const clgan_dicom_image *im, float 
 
 // Decodes the pixels (DCMTK's codecs for compressed syntaxes) as stored
 // values, then applies the modality LUT in double precision.
-clgan_status read_pixels(const char *path, DcmFileFormat &ff, clgan_dicom_image *im) {
+static clgan_status read_pixels(const char *path, DcmFileFormat &ff, clgan_dicom_image *im) {
   DcmDataset *ds = ff.getDataset();
   OFString photometric;
   ds->findAndGetOFString(DCM_PhotometricInterpretation, photometric);
@@ -165,7 +163,7 @@ clgan_status read_pixels(const char *path, DcmFileFormat &ff, clgan_dicom_image 
   return CLGAN_OK;
 }
 
-clgan_status check_image(const char *path, DcmDataset *ds, const clgan_dicom_image *im) {
+static clgan_status check_image(const char *path, DcmDataset *ds, const clgan_dicom_image *im) {
   if (!ds->tagExists(DCM_PixelData))
     return clgan_fail(CLGAN_ERR_FORMAT, "%s: a DICOM file without pixel data (not an image)",
                       path);
@@ -178,7 +176,6 @@ clgan_status check_image(const char *path, DcmDataset *ds, const clgan_dicom_ima
   return CLGAN_OK;
 }
 
-} // namespace
 
 extern "C" clgan_status clgan_dicom_read(const char *path, int with_pixels,
                                          clgan_dicom_image *out) {
