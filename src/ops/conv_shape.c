@@ -67,15 +67,23 @@ int conv_col_is_image(const clgan_conv_shape *s) {
   return s->k == 1 && s->stride == 1 && s->pad == 0;
 }
 
-clgan_status clgan_conv_shape_conv(int n, int cin, int h, int w, int cout, int k, int stride,
-                                   int pad, clgan_conv_shape *out) {
-  const char *op = "clgan_conv_shape_conv";
+/* The arguments both shape constructors take. */
+static clgan_status check_args(const char *op, int n, int cin, int h, int w, int cout, int k,
+                               int stride, int pad, const clgan_conv_shape *out) {
   if (!out) return clgan_fail(CLGAN_ERR_INVALID, "%s: out is NULL", op);
   if (n < 1 || cin < 1 || h < 1 || w < 1 || cout < 1 || k < 1 || stride < 1 || pad < 0)
     return clgan_fail(CLGAN_ERR_INVALID,
                       "%s: bad arguments n=%d cin=%d h=%d w=%d cout=%d k=%d stride=%d pad=%d "
                       "(sizes, k and stride must be >= 1, pad >= 0)",
                       op, n, cin, h, w, cout, k, stride, pad);
+  return CLGAN_OK;
+}
+
+clgan_status clgan_conv_shape_conv(int n, int cin, int h, int w, int cout, int k, int stride,
+                                   int pad, clgan_conv_shape *out) {
+  const char *op = "clgan_conv_shape_conv";
+  clgan_status st = check_args(op, n, cin, h, w, cout, k, stride, pad, out);
+  if (st != CLGAN_OK) return st;
   long long ho = conv_out(h, k, stride, pad), wo = conv_out(w, k, stride, pad);
   if (ho < 1 || wo < 1)
     return clgan_fail(CLGAN_ERR_INVALID,
@@ -83,7 +91,7 @@ clgan_status clgan_conv_shape_conv(int n, int cin, int h, int w, int cout, int k
                       "%dx%d kernel",
                       op, h, w, pad, k, k);
   clgan_conv_shape s = {n, cin, h, w, cout, (int)ho, (int)wo, k, stride, pad};
-  clgan_status st = conv_shape_check(&s, op);
+  st = conv_shape_check(&s, op);
   if (st == CLGAN_OK) *out = s;
   return st;
 }
@@ -91,12 +99,8 @@ clgan_status clgan_conv_shape_conv(int n, int cin, int h, int w, int cout, int k
 clgan_status clgan_conv_shape_convt(int n, int cin, int h, int w, int cout, int k, int stride,
                                     int pad, clgan_conv_shape *out) {
   const char *op = "clgan_conv_shape_convt";
-  if (!out) return clgan_fail(CLGAN_ERR_INVALID, "%s: out is NULL", op);
-  if (n < 1 || cin < 1 || h < 1 || w < 1 || cout < 1 || k < 1 || stride < 1 || pad < 0)
-    return clgan_fail(CLGAN_ERR_INVALID,
-                      "%s: bad arguments n=%d cin=%d h=%d w=%d cout=%d k=%d stride=%d pad=%d "
-                      "(sizes, k and stride must be >= 1, pad >= 0)",
-                      op, n, cin, h, w, cout, k, stride, pad);
+  clgan_status st = check_args(op, n, cin, h, w, cout, k, stride, pad, out);
+  if (st != CLGAN_OK) return st;
   long long oh = ((long long)h - 1) * stride - 2LL * pad + k;
   long long ow = ((long long)w - 1) * stride - 2LL * pad + k;
   if (oh < 1 || ow < 1)
@@ -108,7 +112,7 @@ clgan_status clgan_conv_shape_convt(int n, int cin, int h, int w, int cout, int 
     return clgan_fail(CLGAN_ERR_INVALID, "%s: output %lldx%lld too large", op, oh, ow);
   /* The adjoint conv: image side = convT output, feature side = convT input. */
   clgan_conv_shape s = {n, cout, (int)oh, (int)ow, cin, h, w, k, stride, pad};
-  clgan_status st = conv_shape_check(&s, op);
+  st = conv_shape_check(&s, op);
   if (st == CLGAN_OK) *out = s;
   return st;
 }
