@@ -52,14 +52,18 @@ static const char *train_hint(clgan_status st, const clgan_train_options *o,
   if (st == CLGAN_ERR_DIVERGED)
     return o->cfg.nan_guard ? ": try a lower --lr" : "; --nan-guard skips such steps";
   if (st != CLGAN_ERR_INVALID) return NULL;
-  if (clgan_train_iters_per_epoch(ds->count, o->cfg.batch) < 1) return ": lower --batch";
-  if (o->resume) return "; ask for more with --iters (total)";
+  /* the library's message says which check failed */
+  const char *why = clgan_last_error();
+  if (clgan_train_iters_per_epoch(ds->count, o->cfg.batch) < 1 && strstr(why, "one batch"))
+    return ": lower --batch";
+  if (o->resume && strstr(why, "already")) return "; ask for more with --iters (total)";
   return NULL;
 }
 
 typedef struct printer {
   long log_every;
   double t0;
+  int started; /* set-up done: a failure now stops training */
 } printer;
 
 static void fmt_time(char *buf, size_t cap, double s) {
@@ -100,6 +104,7 @@ static void print_summary(const clgan_dcgan *net) {
 static int on_progress(void *user, const clgan_train_progress *p) {
   printer *pr = user;
   if (p->setup) {
+    pr->started = 1;
     print_summary(p->model);
     printf("set up in %.2f s; training %ld iterations (%ld per epoch)\n", p->setup_seconds,
            p->total, p->iters_per_epoch);
@@ -339,7 +344,8 @@ int cmd_train(int argc, char **argv) {
   st = clgan_train(ctx, o, ds, on_progress, &pr);
   int rc = 0;
   if (st != CLGAN_OK) {
-    cli_report_hint(cmd, st, "training stopped", train_hint(st, o, ds));
+    cli_report_hint(cmd, st, pr.started ? "training stopped" : "cannot train",
+                    train_hint(st, o, ds));
     if (a.default_out) rmdir(out); /* made by this command; removed only when still empty */
     rc = 1;
   } else {
