@@ -32,11 +32,13 @@ START_TEST(test_claim_locks_the_folder) {
   snprintf(dir, sizeof dir, "%s/run", root);
   clgan_train_options o = {.out_dir = dir};
   rundir a = {.o = &o}, b = {.o = &o};
-  TU_OK(rundir_claim(&a, 0)); /* creates the folder */
+  char ckpt[700];
+  snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", dir);
+  TU_OK(rundir_claim(&a, NULL)); /* creates the folder */
   struct stat sb;
   ck_assert_int_eq(stat(dir, &sb), 0);
   /* a second claim, even in this process, finds the lock held */
-  ck_assert_int_eq(rundir_claim(&b, 1), CLGAN_ERR_IO);
+  ck_assert_int_eq(rundir_claim(&b, ckpt), CLGAN_ERR_IO);
   ck_assert_ptr_nonnull(strstr(clgan_last_error(), "is in use by another clgan train"));
   ck_assert_ptr_nonnull(strstr(clgan_last_error(), dir));
   touch(dir, "log.csv");
@@ -44,10 +46,15 @@ START_TEST(test_claim_locks_the_folder) {
   char lock[700];
   snprintf(lock, sizeof lock, "%s/.lock", dir);
   ck_assert_int_ne(access(lock, F_OK), 0); /* removed with the lock */
-  /* released: a resume may claim it; a new run may not (it holds log.csv) */
-  TU_OK(rundir_claim(&b, 1));
+  /* released: its own run may go on there; a new run may not (it holds
+   * log.csv), nor a run resumed from a checkpoint elsewhere */
+  TU_OK(rundir_claim(&b, ckpt));
   rundir_release(&b);
-  ck_assert_int_eq(rundir_claim(&b, 0), CLGAN_ERR_INVALID);
+  char other[700];
+  snprintf(other, sizeof other, "%s/checkpoint.safetensors", root);
+  ck_assert_int_eq(rundir_claim(&b, other), CLGAN_ERR_INVALID);
+  ck_assert_ptr_nonnull(strstr(clgan_last_error(), "already holds another run (log.csv)"));
+  ck_assert_int_eq(rundir_claim(&b, NULL), CLGAN_ERR_INVALID);
   ck_assert_ptr_nonnull(strstr(clgan_last_error(), "already holds a run (log.csv)"));
   ck_assert_ptr_nonnull(strstr(clgan_last_error(), "--resume"));
   ck_assert_int_ne(access(lock, F_OK), 0); /* a refused claim leaves no lock behind */
@@ -64,13 +71,13 @@ START_TEST(test_stale_lock_and_empty_folder) {
   touch(dir, "notes.txt"); /* not a run's file */
   clgan_train_options o = {.out_dir = dir};
   rundir a = {.o = &o};
-  TU_OK(rundir_claim(&a, 0));
+  TU_OK(rundir_claim(&a, NULL));
   rundir_release(&a);
   /* a folder the claim made and nothing was written to is removed again */
   char fresh[600];
   snprintf(fresh, sizeof fresh, "%s/fresh", root);
   o.out_dir = fresh;
-  TU_OK(rundir_claim(&a, 0));
+  TU_OK(rundir_claim(&a, NULL));
   rundir_release(&a);
   ck_assert_int_ne(access(fresh, F_OK), 0);
   tu_remove_tree(root);

@@ -226,7 +226,19 @@ static clgan_status lock_dir(rundir *r) {
   return clgan_fail(CLGAN_ERR_IO, "cannot lock %s: it keeps being replaced", path);
 }
 
-clgan_status rundir_claim(rundir *r, int resuming) {
+/* Whether the checkpoint at path lies in folder dir. */
+static int checkpoint_in(const char *path, const char *dir) {
+  char parent[1024];
+  snprintf(parent, sizeof parent, "%s", path);
+  char *slash = strrchr(parent, '/');
+  if (slash) *slash = '\0';
+  else snprintf(parent, sizeof parent, ".");
+  struct stat a, b;
+  return stat(parent, &a) == 0 && stat(dir, &b) == 0 && a.st_dev == b.st_dev &&
+         a.st_ino == b.st_ino;
+}
+
+clgan_status rundir_claim(rundir *r, const char *resume) {
   const char *dir = r->o->out_dir;
   if (!dir || !*dir) return clgan_fail(CLGAN_ERR_INVALID, "empty run directory name (--out)");
   if (mkdir(dir, 0755) == 0) {
@@ -244,10 +256,18 @@ clgan_status rundir_claim(rundir *r, int resuming) {
     return clgan_fail(CLGAN_ERR_IO, "the run directory %s is not a folder", dir);
   clgan_status st = lock_dir(r);
   if (st != CLGAN_OK) return st;
+  /* a run goes on only in its own folder, or in one that holds no run */
   char found[1100];
-  const char *name = resuming ? NULL : rundir_existing_file(dir, found, sizeof found);
+  const char *name = resume && checkpoint_in(resume, dir)
+                         ? NULL
+                         : rundir_existing_file(dir, found, sizeof found);
   if (name) {
     rundir_release(r);
+    if (resume)
+      return clgan_fail(CLGAN_ERR_INVALID,
+                        "%s already holds another run (%s): nothing is replaced; resume %s in "
+                        "its own folder (leave --out out) or choose an empty --out",
+                        dir, name, resume);
     return clgan_fail(CLGAN_ERR_INVALID,
                       "%s already holds a run (%s): nothing is replaced; continue it with "
                       "--resume %s, or choose another --out",

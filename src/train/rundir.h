@@ -31,10 +31,11 @@ typedef struct rundir {
 
 /* Claims the run directory o->out_dir before anything is written: creates it
  * when missing, takes the lock DIR/.lock (a second trainer on the folder
- * refuses, naming it; the kernel releases the lock of a dead process) and,
- * unless resuming, refuses a folder that already holds a run's files (an
- * empty or unrelated folder is fine). Needs d->o. */
-clgan_status rundir_claim(rundir *d, int resuming);
+ * refuses, naming it; the kernel releases the lock of a dead process) and
+ * refuses a folder that already holds a run's files (an empty or unrelated
+ * folder is fine), unless resume (the checkpoint resumed from, or NULL) lies
+ * in it: a run goes on in its own folder. Needs d->o. */
+clgan_status rundir_claim(rundir *d, const char *resume);
 
 /* Drops the lock (removing DIR/.lock) and removes the folder when the claim
  * created it and it is still empty. rundir_close calls it. */

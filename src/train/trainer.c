@@ -251,7 +251,7 @@ static clgan_status setup(run *r) {
   clgan_status st;
   r->dir.o = r->o;
   /* the run directory first: a refused one leaves nothing half-done */
-  if ((st = rundir_claim(&r->dir, r->o->resume != NULL)) != CLGAN_OK) return st;
+  if ((st = rundir_claim(&r->dir, r->o->resume)) != CLGAN_OK) return st;
   if ((st = setup_model(r)) != CLGAN_OK) return st;
   if ((st = setup_buffers(r)) != CLGAN_OK) return st;
   if ((st = setup_state(r)) != CLGAN_OK) return st;
