@@ -134,6 +134,8 @@ while IFS= read -r line; do
   after=$(snapshot)
   [ -n "$show" ] && printf '== %s (exit %d)\n%s\n' "$id" "$rc" "$err"
   [ "$rc" -ne 0 ] || fail "$id: '$cmd' exited 0"
+  # under the sanitizers a report also exits non-zero: it must not pass as a refusal
+  [[ $err != *Sanitizer* && $err != *"runtime error:"* ]] || fail "$id: a sanitizer report: $err"
   [ "$before" = "$after" ] ||
     fail "$id: '$cmd' changed files: $(diff <(echo "$before") <(echo "$after") | grep '^[<>]' | head -n 4 | tr '\n' ' ')"
   while IFS= read -r part; do
