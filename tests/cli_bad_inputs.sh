@@ -159,7 +159,7 @@ use_data
 # Default run folders are new: the next seconds' runs/<date-time> exist (each
 # with a file of its own), so the run must make runs/<date-time>-2.
 now=$(date +%s)
-for t in $(seq "$now" $((now + 60))); do
+for t in $(seq "$now" $((now + 180))); do # the run starts within 3 minutes
   d=runs/$(date -d "@$t" +%Y%m%d-%H%M%S)
   mkdir -p "$d" && echo mine > "$d/keep.txt"
 done

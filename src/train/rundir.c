@@ -214,9 +214,9 @@ static clgan_status lock_dir(rundir *r) {
         held.st_ino == now.st_ino) {
       char pid[32];
       int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-      if (ftruncate(fd, 0) != 0 || write(fd, pid, (size_t)n) != n) {
-        /* the pid only names the holder in a message: the lock is what counts */
-      }
+      /* the pid only names the holder in messages: the lock is what counts */
+      int named = ftruncate(fd, 0) == 0 && write(fd, pid, (size_t)n) == n;
+      (void)named;
       r->lock_fd = fd;
       r->locked = 1;
       return CLGAN_OK;
