@@ -141,10 +141,12 @@ typedef struct clgan_slice_options {
                           of its pixels lies above window_lo (default 0.15; 0
                           writes every slice) */
   int size;            /* 0 (default): native resolution, resampled to square
-                          pixels when the in-plane voxel sizes differ; N: that,
-                          then padded to a square with black and resized to
-                          N x N (area averaging when shrinking, linear when
-                          enlarging) */
+                          pixels when the in-plane voxel sizes differ; N: that
+                          (at most 4096 on a side), then padded to a square
+                          with black and resized to N x N (area averaging
+                          when shrinking, linear when enlarging). In-plane
+                          voxel sizes more than 1000-fold apart are refused
+                          (CLGAN_ERR_FORMAT) */
 } clgan_slice_options;
 
 clgan_slice_options clgan_slice_defaults(void);
@@ -157,10 +159,15 @@ typedef struct clgan_slice_report {
   int64_t written[CLGAN_AXIS_COUNT];        /* PNGs written per axis */
   int64_t skipped[CLGAN_AXIS_COUNT];        /* slices below min_fraction per axis */
   int width[CLGAN_AXIS_COUNT], height[CLGAN_AXIS_COUNT]; /* PNG size per axis */
+  int64_t work_bytes[CLGAN_AXIS_COUNT];     /* working buffers allocated per axis: about
+                                               the native slice, the PNG and, with a size,
+                                               at most a 4096 x 4096 float square */
 } clgan_slice_report;
 
 /* Writes the selected axes' slices of v as gray PNGs named
- * DIR/<name>_<axis>_<index>.png (index as above, zero-padded to 3 digits),
+ * DIR/<name>_<axis>_<index>.png (index as above, zero-padded to 3 digits, or
+ * to as many as the axis' slice count needs beyond 999: name order is slice
+ * order),
  * mapping the window linearly to black..white (clamped). DIR is created when
  * missing. Each PNG is written atomically. name is typically
  * clgan_volume_basename(path). report may be NULL. */
