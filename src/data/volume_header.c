@@ -244,8 +244,11 @@ static clgan_status check_offset(const char *name, const field_reader *r,
                                  clgan_volume_header *h) {
   double off = h->version == 2 ? (double)rd_i64(r, offsetof(nifti_2_header, vox_offset))
                                : rd_f32(r, offsetof(nifti_1_header, vox_offset));
-  if (!isfinite(off) || off != floor(off) || off > 9e18)
+  if (!isfinite(off) || off != floor(off))
     return clgan_fail(CLGAN_ERR_FORMAT, "%s: the header's vox_offset %g is not a whole number",
+                      name, off);
+  if (off > 9e18)
+    return clgan_fail(CLGAN_ERR_FORMAT, "%s: the header's vox_offset %g is beyond any file",
                       name, off);
   if (off < 0)
     return clgan_fail(CLGAN_ERR_FORMAT, "%s: the header's vox_offset is negative (%.0f)", name,
