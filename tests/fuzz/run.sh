@@ -18,7 +18,8 @@ export CLGAN_CACHE_DIR="$PWD/$build/kernel-cache"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 mkdir -p "$build/fuzz-artifacts"
-scratch="$(mktemp -d)"
+# in memory when /dev/shm exists: the harnesses write a file per input
+scratch="$(mktemp -d -p /dev/shm 2>/dev/null || mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 status=0
 for h in png nifti safetensors checkpoint dicom args; do
