@@ -100,7 +100,8 @@ clgan_status clgan_volume_read_header(const char *path, clgan_volume_header *out
  * gzip stream gives CLGAN_ERR_FORMAT naming the file (nifticlib is not
  * trusted here: some versions zero-fill missing voxels with only a warning).
  * A missing file gives CLGAN_ERR_IO, a non-NIfTI file CLGAN_ERR_FORMAT.
- * nifticlib's own messages on stderr are silenced. */
+ * nifticlib prints nothing: its debug level is set to 0 and the headers it
+ * would still complain about are refused before it reads them. */
 clgan_status clgan_volume_load(const char *path, clgan_volume *out);
 
 /* Frees the voxels; accepts NULL and zeroed volumes. */
