@@ -1,0 +1,114 @@
+/* Does synthetic data help? A classifier built from the discriminator's
+ * architecture, trained on the device by the same engine, its metrics, the
+ * three-arm utility experiment, and the balanced dataset writer.
+ *
+ * The classifier: D's layers (Conv 4/2/1 LeakyReLU(0.2), stride-2 stages
+ * with BatchNorm, widths doubling from ndf) with a last Conv(ndf*mult,
+ * classes, 4, 1, 0) giving one logit per class; softmax cross-entropy
+ * (clgan_softmax_ce), Adam, the DCGAN initialisation (conv N(0, 0.02), BN
+ * weight N(1, 0.02)), training-mode BatchNorm while training and running
+ * statistics while predicting. Everything is planned and allocated when the
+ * classifier is created; fitting and predicting allocate and build nothing.
+ * A fit is deterministic from its seed: initialisation, the epoch
+ * permutations and the augmentation draws all come from it. */
+#ifndef CLGAN_CLASSIFY_H
+#define CLGAN_CLASSIFY_H
+
+#include <stdint.h>
+
+#include "clgan/dataset.h"
+#include "clgan/ops.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CLGAN_CLASSIFY_MAX_CLASSES 32
+
+/* The fixed training recipe (the same for every arm of an experiment). */
+typedef struct clgan_classifier_recipe {
+  int image_size;   /* 8 .. 512, a power of two (64 by default) */
+  int channels;     /* 1 or 3 (1) */
+  int ndf;          /* D's width (32) */
+  int batch;        /* images per step (32) */
+  float lr, beta1, beta2; /* Adam (2e-4, 0.5, 0.999), eps 1e-8 */
+  unsigned augment; /* DiffAugment policy on every training batch
+                       (CLGAN_AUG_TRANSLATION | CLGAN_AUG_CUTOUT by default) */
+} clgan_classifier_recipe;
+
+clgan_classifier_recipe clgan_classifier_default_recipe(void);
+
+/* Labelled images on the host: data [count][channels][size][size] in
+ * [-1, 1] (a clgan_dataset's layout), labels [count] in [0, classes). */
+typedef struct clgan_labelled_set {
+  int count;
+  const float *data;
+  const int *labels;
+} clgan_labelled_set;
+
+typedef struct clgan_classifier clgan_classifier;
+
+/* Plans and allocates a classifier for `classes` classes and sets of up to
+ * `capacity` images (training or predicting) on ctx. */
+clgan_status clgan_classifier_create(clgan_ctx *ctx, const clgan_classifier_recipe *recipe,
+                                     int classes, int capacity, clgan_classifier **out);
+void clgan_classifier_destroy(clgan_classifier *c); /* accepts NULL */
+
+/* Initialises the weights from seed and trains `steps` Adam steps on set
+ * (at least one batch of images): epochs of whole batches in an order
+ * shuffled from seed. *last_loss (may be NULL) gets the mean softmax
+ * cross-entropy of the last step's batch. INVALID for a label outside
+ * [0, classes) or a set larger than the capacity or smaller than a batch. */
+clgan_status clgan_classifier_fit(clgan_classifier *c, const clgan_labelled_set *set, long steps,
+                                  uint64_t seed, float *last_loss);
+
+/* Class probabilities (softmax of the logits, BatchNorm with the running
+ * statistics) of every image of set into probs [count][classes]; the
+ * labels are not read. */
+clgan_status clgan_classifier_predict(clgan_classifier *c, const clgan_labelled_set *set,
+                                      double *probs);
+
+/* ---- Metrics (src/classify/utility.c) --------------------------------------
+ * The confusion matrix is truth-major: confusion[t * classes + p] counts the
+ * images of class t predicted as p. */
+typedef struct clgan_class_metrics {
+  int classes, count;
+  double accuracy;          /* correct / count */
+  double balanced_accuracy; /* mean recall over the classes present in the truth */
+  double macro_f1;          /* mean F1 over the classes present in the truth or the
+                               predictions (F1 0 where precision + recall is 0) */
+  double auc;               /* two classes: ROC AUC of P(class 1); else NAN */
+  int support[CLGAN_CLASSIFY_MAX_CLASSES];     /* images per true class */
+  double recall[CLGAN_CLASSIFY_MAX_CLASSES];   /* NAN for a class absent from the truth */
+  double precision[CLGAN_CLASSIFY_MAX_CLASSES]; /* NAN for a class never predicted */
+  double f1[CLGAN_CLASSIFY_MAX_CLASSES];
+} clgan_class_metrics;
+
+/* The arg-max of each row of probs [count][classes] (the first on ties). */
+void clgan_predicted_labels(const double *probs, int count, int classes, int *pred);
+
+/* Fills confusion [classes * classes]; INVALID for a label outside [0, classes). */
+clgan_status clgan_confusion_matrix(const int *truth, const int *pred, int count, int classes,
+                                    long *confusion);
+
+/* Every metric from a confusion matrix (auc left NAN). */
+void clgan_metrics_from_confusion(const long *confusion, int classes, clgan_class_metrics *out);
+
+/* ROC AUC of scores for positives (truth 1) against negatives (truth 0):
+ * the Mann-Whitney probability that a positive scores above a negative,
+ * ties counting one half (average ranks). NAN without both kinds. */
+double clgan_roc_auc(const int *truth, const double *score, int count);
+
+/* All of the above from probabilities: pred by arg-max, auc from the second
+ * column when classes == 2. INVALID as clgan_confusion_matrix. */
+clgan_status clgan_class_metrics_compute(const int *truth, const double *probs, int count,
+                                         int classes, clgan_class_metrics *out);
+
+/* Mean and sample standard deviation (n - 1; 0 for one value) of the finite
+ * values among v[0..n); NAN both when there are none. */
+void clgan_mean_std(const double *v, int n, double *mean, double *std);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
