@@ -108,6 +108,65 @@ clgan_status clgan_class_metrics_compute(const int *truth, const double *probs, 
  * values among v[0..n); NAN both when there are none. */
 void clgan_mean_std(const double *v, int n, double *mean, double *std);
 
+/* ---- Balanced datasets (src/classify/balance.c) ------------------------------
+ * OUT/<class>/ holds the class's real images (hard links to the data's
+ * files, copies where the link cannot be made, e.g. across file systems;
+ * sub-folders kept) and synthetic_NNNNNN.png images generated from the
+ * class's checkpoint until the class has `target` images; OUT/manifest.csv
+ * lists every file: file (relative to OUT), class, kind (real|synthetic),
+ * source (the real file, or the checkpoint), sha256 (the checkpoint's),
+ * seed, index. Synthetic image i of a class is image i of `clgan generate
+ * --checkpoint CKPT --seed SEED`: the same noise, the same pixels. A class
+ * with target or more real images keeps them all and gets none. */
+typedef struct clgan_balance_source {
+  const char *class_name; /* a class folder of the data */
+  const char *checkpoint; /* an unconditional checkpoint trained on that class */
+} clgan_balance_source;
+
+typedef struct clgan_balance_options {
+  const char *data;       /* ImageFolder root: data/<class>/[sub/]NAME.png */
+  const char *out;        /* created; refused when it exists and is not an empty folder */
+  const clgan_balance_source *sources;
+  int nsources;
+  long target;            /* images per class; 0: the largest class's count */
+  uint64_t seed;          /* the generators' noise seed */
+} clgan_balance_options;
+
+typedef struct clgan_balance_report {
+  int nclasses;
+  long target;
+  char class_names[CLGAN_CLASSIFY_MAX_CLASSES][128];
+  long real[CLGAN_CLASSIFY_MAX_CLASSES], synthetic[CLGAN_CLASSIFY_MAX_CLASSES];
+  long linked, copied;    /* real images hard-linked, copied */
+  int files_skipped;      /* .png files of the data that did not decode (not carried) */
+  int files_ignored;      /* other files of the data (not carried) */
+} clgan_balance_report;
+
+/* Writes the balanced dataset. Everything is checked before the first file
+ * is written: INVALID for an OUT that exists and is not empty (nothing is
+ * replaced), a source naming no class of the data or a class twice, a class
+ * that needs synthetic images and has no source, a checkpoint whose image
+ * size or channels differ from the class's first real image; IO or FORMAT
+ * for an unreadable checkpoint or data folder. */
+clgan_status clgan_balance(clgan_ctx *ctx, const clgan_balance_options *opts,
+                           clgan_balance_report *report);
+
+/* ---- SHA-256 (src/classify/sha256.c): checkpoint hashes in manifests ---- */
+typedef struct clgan_sha256_ctx {
+  uint32_t h[8];
+  uint64_t bytes;
+  uint8_t block[64];
+  size_t fill;
+} clgan_sha256_ctx;
+
+void clgan_sha256_init(clgan_sha256_ctx *s);
+void clgan_sha256_update(clgan_sha256_ctx *s, const void *data, size_t len);
+void clgan_sha256_final(clgan_sha256_ctx *s, uint8_t out[32]);
+/* 64 lower-case hex digits and a NUL. */
+void clgan_sha256_hex(const uint8_t digest[32], char hex[65]);
+/* The hex digest of a file's bytes; IO naming the file when it cannot be read. */
+clgan_status clgan_sha256_file(const char *path, char hex[65]);
+
 #ifdef __cplusplus
 }
 #endif
