@@ -108,6 +108,87 @@ clgan_status clgan_class_metrics_compute(const int *truth, const double *probs, 
  * values among v[0..n); NAN both when there are none. */
 void clgan_mean_std(const double *v, int n, double *mean, double *std);
 
+/* ---- The utility experiment (src/classify/experiment.c) ---------------------
+ * Three arms, each trained with the same recipe, the same number of steps
+ * (epochs of the real training set) and, per seed, the same initialisation,
+ * then evaluated on the real test images:
+ *   REAL       the real training images
+ *   MIXED      the real ones plus synthetic ones of each class, up to the
+ *              largest real class's count (fewer when there are not enough)
+ *   SYNTHETIC  the synthetic images alone (train on synthetic, test on real)
+ * and the class fidelity: the REAL arm's classifier of each seed on the
+ * synthetic images, labelled with the class they were generated for.
+ * Classes are the training folder's; the test folder must have the same
+ * ones, the synthetic folder a subset (by name). A synthetic folder that
+ * holds a manifest.csv (clgan balance's output) contributes only its
+ * synthetic_* files. */
+#define CLGAN_UTILITY_MAX_SEEDS 32
+
+typedef enum clgan_utility_arm_kind {
+  CLGAN_ARM_REAL = 0,
+  CLGAN_ARM_MIXED,
+  CLGAN_ARM_SYNTHETIC,
+  CLGAN_ARM_COUNT
+} clgan_utility_arm_kind;
+
+const char *clgan_utility_arm_name(clgan_utility_arm_kind arm); /* "real", "real+synthetic", ... */
+
+typedef struct clgan_utility_options {
+  const char *train, *test, *synthetic; /* ImageFolder roots; synthetic may be NULL */
+  clgan_classifier_recipe recipe;
+  int epochs;              /* steps = epochs * (real training images / batch) */
+  int seeds;               /* 1 .. CLGAN_UTILITY_MAX_SEEDS: seeds seed, seed + 1, ... */
+  uint64_t seed;
+} clgan_utility_options;
+
+typedef struct clgan_utility_arm {
+  int ran;                 /* 0: skipped (no or too few synthetic images; see notes) */
+  int count;               /* training images */
+  int per_class[CLGAN_CLASSIFY_MAX_CLASSES];
+  double seconds;          /* training and evaluation, every seed */
+  clgan_class_metrics runs[CLGAN_UTILITY_MAX_SEEDS]; /* on the real test images */
+} clgan_utility_arm;
+
+typedef struct clgan_utility_report {
+  int classes, seeds;
+  char class_names[CLGAN_CLASSIFY_MAX_CLASSES][128];
+  int test_count, test_per_class[CLGAN_CLASSIFY_MAX_CLASSES];
+  int synthetic_count, synthetic_per_class[CLGAN_CLASSIFY_MAX_CLASSES];
+  long steps;
+  clgan_utility_arm arm[CLGAN_ARM_COUNT];
+  int has_fidelity;
+  clgan_class_metrics fidelity[CLGAN_UTILITY_MAX_SEEDS];
+  char notes[1024];        /* what was short or skipped, one line each */
+} clgan_utility_report;
+
+/* Called after each arm and seed (progress for people). */
+typedef void (*clgan_utility_callback)(void *user, clgan_utility_arm_kind arm, int seed_index,
+                                       const clgan_class_metrics *m, double seconds);
+
+/* Runs the experiment on ctx. INVALID for folders whose classes do not
+ * match (named), a real training set smaller than a batch, bad options. */
+clgan_status clgan_utility_run(clgan_ctx *ctx, const clgan_utility_options *opts,
+                               clgan_utility_callback cb, void *user, clgan_utility_report *out);
+
+typedef enum clgan_metric_kind {
+  CLGAN_METRIC_ACCURACY = 0,
+  CLGAN_METRIC_BALANCED,
+  CLGAN_METRIC_MACRO_F1,
+  CLGAN_METRIC_AUC,
+  CLGAN_METRIC_RECALL,     /* of class `cls` */
+  CLGAN_METRIC_COUNT
+} clgan_metric_kind;
+
+/* One metric of each run (recall: of class cls), its mean and standard
+ * deviation over the n runs (clgan_mean_std). */
+void clgan_metric_summary(const clgan_class_metrics *runs, int n, clgan_metric_kind kind, int cls,
+                          double *mean, double *std);
+
+/* A grouped bar chart (SVG) of accuracy, balanced accuracy, macro F1 (and
+ * AUC with two classes) per arm, mean with +-1 standard deviation whiskers,
+ * and the class fidelity. Written atomically. */
+clgan_status clgan_utility_chart_svg(const char *path, const clgan_utility_report *r);
+
 /* ---- Balanced datasets (src/classify/balance.c) ------------------------------
  * OUT/<class>/ holds the class's real images (hard links to the data's
  * files, copies where the link cannot be made, e.g. across file systems;
