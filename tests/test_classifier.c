@@ -125,6 +125,82 @@ START_TEST(test_classifier_refuses_bad_sets) {
 }
 END_TEST
 
+
+/* count shape images of class cls (make_shapes' classes) as PNGs in dir. */
+static void write_shapes(const char *dir, int cls, int count, uint64_t seed, const char *prefix) {
+  TU_OK(clgan_make_dirs(dir));
+  float *data = tu_malloc(sizeof(float) * SIZE * SIZE * count * CLASSES);
+  int *labels = tu_malloc(sizeof(int) * count * CLASSES);
+  make_shapes(count * CLASSES, seed, data, labels);
+  for (int i = 0, n = 0; i < count * CLASSES && n < count; i++) {
+    if (labels[i] != cls) continue;
+    float px[SIZE * SIZE];
+    for (int p = 0; p < SIZE * SIZE; p++) px[p] = 0.5f * (data[(size_t)i * SIZE * SIZE + p] + 1.0f);
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s%03d.png", dir, prefix, n++);
+    TU_OK(clgan_png_write(path, SIZE, SIZE, 1, 8, px));
+  }
+  free(data), free(labels);
+}
+
+/* The three arms on folders: their sizes, the steps, the fidelity, the
+ * chart; mismatched class folders refused. */
+START_TEST(test_utility_experiment) {
+  char root[64] = "/tmp/clgan-utility-XXXXXX", d[256];
+  ck_assert_ptr_nonnull(mkdtemp(root));
+  const char *dirs[][3] = {{"train/bars", "12", "0"}, {"train/columns", "4", "1"},
+                           {"test/bars", "6", "0"},   {"test/columns", "6", "1"},
+                           {"synth/columns", "10", "1"}};
+  for (int i = 0; i < 5; i++) {
+    snprintf(d, sizeof d, "%s/%s", root, dirs[i][0]);
+    write_shapes(d, atoi(dirs[i][2]), atoi(dirs[i][1]), 10 + (uint64_t)i, i == 4 ? "synthetic_" : "r");
+  }
+  char train[128], test[128], synth[128], chart[128];
+  snprintf(train, sizeof train, "%s/train", root);
+  snprintf(test, sizeof test, "%s/test", root);
+  snprintf(synth, sizeof synth, "%s/synth", root);
+  snprintf(chart, sizeof chart, "%s/chart.svg", root);
+  clgan_utility_options o = {.train = train, .test = test, .synthetic = synth,
+                             .recipe = tiny_recipe(), .epochs = 3, .seeds = 2, .seed = 5};
+  o.recipe.batch = 4;
+  clgan_utility_report *r = tu_malloc(sizeof *r);
+  TU_OK(clgan_utility_run(tu_ctx(), &o, NULL, NULL, r));
+  ck_assert_int_eq(r->classes, 2);
+  ck_assert_int_eq(r->steps, 3 * (16 / 4));
+  ck_assert_int_eq(r->arm[CLGAN_ARM_REAL].count, 16);
+  ck_assert_int_eq(r->arm[CLGAN_ARM_MIXED].per_class[0], 12);
+  ck_assert_int_eq(r->arm[CLGAN_ARM_MIXED].per_class[1], 12); /* 4 real + 8 of the 10 synthetic */
+  ck_assert_int_eq(r->arm[CLGAN_ARM_SYNTHETIC].count, 10);
+  ck_assert_int_eq(r->synthetic_per_class[1], 10);
+  for (int a = 0; a < CLGAN_ARM_COUNT; a++) {
+    ck_assert(r->arm[a].ran);
+    for (int s = 0; s < 2; s++) {
+      ck_assert_int_eq(r->arm[a].runs[s].count, 12);
+      ck_assert(r->arm[a].runs[s].accuracy >= 0 && r->arm[a].runs[s].accuracy <= 1);
+      ck_assert(r->arm[a].runs[s].auc >= 0 && r->arm[a].runs[s].auc <= 1);
+    }
+  }
+  /* the synthetic set has one class: trained on it alone, every test image is called a column */
+  ck_assert(r->arm[CLGAN_ARM_SYNTHETIC].runs[0].recall[1] == 1.0);
+  ck_assert(r->has_fidelity);
+  ck_assert_int_eq(r->fidelity[0].count, 10);
+  TU_OK(clgan_utility_chart_svg(chart, r));
+  FILE *f = fopen(chart, "r");
+  char head[5] = {0};
+  ck_assert_ptr_nonnull(f);
+  ck_assert_uint_eq(fread(head, 1, 4, f), 4);
+  fclose(f);
+  ck_assert_str_eq(head, "<svg");
+  /* the test folder must have the training folder's classes */
+  snprintf(d, sizeof d, "%s/test/squares", root);
+  write_shapes(d, 2, 2, 3, "r");
+  ck_assert_int_eq(clgan_utility_run(tu_ctx(), &o, NULL, NULL, r), CLGAN_ERR_INVALID);
+  ck_assert_ptr_nonnull(strstr(clgan_last_error(), "same class folders"));
+  free(r);
+  tu_remove_tree(root);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("classifier");
   TCase *tc = tcase_create("classifier");
@@ -132,6 +208,7 @@ int main(void) {
   tcase_add_test(tc, test_graph_is_d_with_class_outputs);
   tcase_add_test(tc, test_classifier_learns_shapes);
   tcase_add_test(tc, test_classifier_refuses_bad_sets);
+  tcase_add_test(tc, test_utility_experiment);
   suite_add_tcase(s, tc);
   return tu_run(s);
 }

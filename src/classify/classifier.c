@@ -113,6 +113,9 @@ static clgan_status alloc_all(clgan_classifier *c) {
   c->init_host = calloc(g->param_floats ? g->param_floats : 1, sizeof(float));
   if (st == CLGAN_OK && (!c->order_host || !c->logits_host || !c->init_host))
     st = clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
+  /* zeroed weights until a fit (this also makes the fill kernel a fit uses) */
+  for (int a = 0; a < ARENA_COUNT && st == CLGAN_OK; a++)
+    st = clgan_fill(c->ctx, c->arena[a], a == ARENA_STATS ? g->stats_floats : g->param_floats, 0.0f);
   return st;
 }
 
