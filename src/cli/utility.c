@@ -112,16 +112,29 @@ static json_t *counts_json(const clgan_utility_report *r, const int *per_class) 
   return o;
 }
 
+/* A float as people wrote it (2e-4, not 0.000199999995). */
+static const char *fmt_g(float v, char buf[32]) {
+  snprintf(buf, 32, "%g", (double)v);
+  return buf;
+}
+
 static int write_json(const char *path, const clgan_utility_report *r,
                       const clgan_utility_options *o) {
+  char buf[32];
   json_t *root = json_object(), *arms = json_object(), *recipe = json_object();
   json_object_set_new(recipe, "image_size", json_integer(o->recipe.image_size));
   json_object_set_new(recipe, "channels", json_integer(o->recipe.channels));
   json_object_set_new(recipe, "ndf", json_integer(o->recipe.ndf));
   json_object_set_new(recipe, "batch", json_integer(o->recipe.batch));
-  json_object_set_new(recipe, "lr", json_real(o->recipe.lr));
+  json_object_set_new(recipe, "lr", json_real(strtod(fmt_g(o->recipe.lr, buf), NULL)));
   json_object_set_new(recipe, "beta1", json_real(o->recipe.beta1));
-  json_object_set_new(recipe, "augment", json_integer(o->recipe.augment));
+  char policy[64] = "";
+  static const char *const groups[] = {"color", "translation", "cutout"};
+  for (int b = 0; b < 3; b++)
+    if (o->recipe.augment & (1u << b))
+      snprintf(policy + strlen(policy), sizeof policy - strlen(policy), "%s%s",
+               policy[0] ? "," : "", groups[b]);
+  json_object_set_new(recipe, "augment", json_string(policy[0] ? policy : "none"));
   json_object_set_new(recipe, "epochs", json_integer(o->epochs));
   json_object_set_new(recipe, "steps", json_integer(r->steps));
   json_object_set_new(root, "recipe", recipe);
