@@ -11,11 +11,13 @@
 #include "clgan/augment.h"
 #include "clgan/classify.h"
 #include "commands.h"
+#include "outfiles.h"
 
 static const char head[] =
     "usage: clgan utility --train DIR --test DIR [--synthetic DIR] [--seeds N] [--seed S]\n"
     "                     [--epochs E] [--size S] [--channels C] [--ndf N] [--batch B]\n"
-    "                     [--augment POLICY] [--json FILE] [--chart FILE] [--device SPEC]\n\n"
+    "                     [--augment POLICY] [--json FILE] [--chart FILE] [--overwrite]\n"
+    "                     [--device SPEC]\n\n"
     "Trains a classifier built from the discriminator (one output per class, softmax\n"
     "cross-entropy, Adam 2e-4 / 0.5) on (a) the real training images, (b) real plus\n"
     "synthetic images of each class up to the largest class, (c) the synthetic images\n"
@@ -167,6 +169,7 @@ static int parse_augment(const char *cmd, const char *flag, const char *value, v
 int cmd_utility(int argc, char **argv) {
   const char *cmd = "utility", *json = NULL, *chart = NULL, *device = NULL;
   long seed = 0;
+  int overwrite = 0;
   clgan_utility_options o = {.recipe = clgan_classifier_default_recipe(), .epochs = 20, .seeds = 3};
   const cli_opt opts[] = {
       CLI_STR_OPT("--train", "DIR", &o.train, "real training images: DIR/<class>/*.png"),
@@ -185,6 +188,7 @@ int cmd_utility(int argc, char **argv) {
                    "'none' for none)"),
       CLI_STR_OPT("--json", "FILE", &json, "write every figure as JSON"),
       CLI_STR_OPT("--chart", "FILE", &chart, "write a bar chart (SVG)"),
+      CLI_FLAG_OPT("--overwrite", &overwrite, "replace an existing --json or --chart file"),
       CLI_OPT_DEVICE(&device),
       CLI_OPT_END};
   const cli_spec spec = {.cmd = cmd, .head = head, .opts = opts};
@@ -198,6 +202,9 @@ int cmd_utility(int argc, char **argv) {
     fprintf(stderr, "clgan utility: --channels is 1 or 3\n");
     return 2;
   }
+  /* nothing the user has is replaced unless asked (checked before the runs) */
+  if (!cli_keep_file(cmd, "--json", json, overwrite) || !cli_keep_file(cmd, "--chart", chart, overwrite))
+    return 2;
   o.seed = (uint64_t)seed;
   clgan_ctx *ctx = cli_context(cmd, device, 0);
   if (!ctx) return 1;
