@@ -200,6 +200,38 @@ START_TEST(test_balance_refusals) {
 }
 END_TEST
 
+
+/* Across file systems (the data on /dev/shm, OUT under /tmp, where both
+ * exist and differ) the real images are copied, byte for byte. */
+START_TEST(test_balance_copies_across_file_systems) {
+  struct stat a, b;
+  char shm[64] = "/dev/shm/clgan-balance-XXXXXX";
+  if (stat("/dev/shm", &a) != 0 || stat(root, &b) != 0 || a.st_dev == b.st_dev || !mkdtemp(shm)) {
+    fprintf(stderr, "no second file system here: the copy path is not exercised\n");
+    return;
+  }
+  char data[128], out[128], src[256], dst[256];
+  snprintf(data, sizeof data, "%s/data", shm);
+  snprintf(src, sizeof src, "%s/big", data);
+  ck_assert(make_class(src, 3, 16, "b"));
+  snprintf(src, sizeof src, "%s/small", data);
+  ck_assert(make_class(src, 3, 16, "s"));
+  snprintf(out, sizeof out, "%s", in_root("out_copied"));
+  clgan_balance_options o = {.data = data, .out = out};
+  clgan_balance_report r;
+  TU_OK(clgan_balance(tu_ctx(), &o, &r));
+  ck_assert_int_eq(r.copied, 6);
+  ck_assert_int_eq(r.linked, 0);
+  snprintf(src, sizeof src, "%s/small/s01.png", data);
+  snprintf(dst, sizeof dst, "%s/small/s01.png", out);
+  size_t la, lb;
+  char *x = slurp(src, &la), *y = slurp(dst, &lb);
+  ck_assert(la == lb && memcmp(x, y, la) == 0);
+  free(x), free(y);
+  tu_remove_tree(shm);
+}
+END_TEST
+
 START_TEST(test_sha256_vectors) {
   static const struct {
     const char *text, *hex;
@@ -252,6 +284,7 @@ int main(void) {
   tcase_add_test(tc, test_balance_counts_links_manifest);
   tcase_add_test(tc, test_balance_explicit_target);
   tcase_add_test(tc, test_balance_refusals);
+  tcase_add_test(tc, test_balance_copies_across_file_systems);
   tcase_add_test(tc, test_sha256_vectors);
   suite_add_tcase(s, tc);
   int rc = tu_run(s);
