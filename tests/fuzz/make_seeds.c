@@ -140,7 +140,9 @@ static void model_seeds(const char *out) {
 }
 
 /* Option lines for fuzz_args: the command's index byte, then NUL-separated
- * arguments (the indices follow the harness' table). */
+ * arguments. The index counts the commands of src/cli/commands.c but
+ * `devices`: train 0, generate 1, export 2, bench 3, evaluate 4, balance 5,
+ * utility 6, slice 7. */
 static void args_seeds(const char *out) {
   static const struct {
     unsigned char cmd;
@@ -150,10 +152,12 @@ static void args_seeds(const char *out) {
       {0, "--resume|--out|runs/x|--seed|7|--beta1|0.5|--nan-guard|--ada|--help"},
       {1, "--checkpoint|c.safetensors|--count|4|--out|o|--seed|3|--grid"},
       {2, "c.safetensors|--out|g.safetensors|--device|cpu"},
-      {3, "--real|r|--fake|f|--json|e.json|--png|-|--count|2"},
-      {4, "--steps|3|--warmup|1|--batch|16|--json|b.json|--no-startup"},
-      {5, "v.nii|--out|o|--axis|all|--bits|16|--window|-100,400|--size|64"},
-      {5, "a.nii|b.nii|--percentiles=1,99|--min-fraction|0.2|--axis|coronal|--|--x"},
+      {4, "--real|r|--fake|f|--json|e.json|--png|-|--count|2"},
+      {3, "--steps|3|--warmup|1|--batch|16|--json|b.json|--no-startup"},
+      {7, "v.nii|--out|o|--axis|all|--bits|16|--window|-100,400|--size|64"},
+      {7, "a.nii|b.nii|--percentiles=1,99|--min-fraction|0.2|--axis|coronal|--|--x"},
+      {5, "--data|d|--checkpoint|axial=a.safetensors|--out|o|--target|20|--seed|1"},
+      {6, "--train|t|--test|e|--synthetic|s|--seeds|2|--epochs|1|--json|u.json|--overwrite"},
   };
   char dir[512], path[600];
   sub(dir, sizeof dir, out, "args");
