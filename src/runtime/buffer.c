@@ -42,6 +42,7 @@ clgan_status clgan_buf_write(clgan_ctx *ctx, clgan_buf dst, const float *src, si
   if (floats == 0) return CLGAN_OK;
   clgan_status st = check_size("clgan_buf_write", dst, floats);
   if (st != CLGAN_OK) return st;
+  ctx->activity.blocking_writes++;
   return CLGAN_CL(clEnqueueWriteBuffer(ctx->queue, dst.mem, CL_TRUE, dst.off * sizeof(float),
                                        floats * sizeof(float), src, 0, NULL, NULL));
 }
@@ -50,6 +51,7 @@ clgan_status clgan_buf_read(clgan_ctx *ctx, clgan_buf src, float *dst, size_t fl
   if (floats == 0) return CLGAN_OK;
   clgan_status st = check_size("clgan_buf_read", src, floats);
   if (st != CLGAN_OK) return st;
+  ctx->activity.blocking_reads++;
   return CLGAN_CL(clEnqueueReadBuffer(ctx->queue, src.mem, CL_TRUE, src.off * sizeof(float),
                                       floats * sizeof(float), dst, 0, NULL, NULL));
 }
@@ -103,6 +105,7 @@ clgan_status clgan_mem_alloc_output(clgan_ctx *ctx, size_t bytes, cl_mem *out) {
 
 clgan_status clgan_mem_read(clgan_ctx *ctx, cl_mem src, size_t offset, void *dst, size_t bytes) {
   if (bytes == 0) return CLGAN_OK;
+  ctx->activity.blocking_reads++;
   return CLGAN_CL(clEnqueueReadBuffer(ctx->queue, src, CL_TRUE, offset, bytes, dst, 0, NULL, NULL));
 }
 
@@ -115,6 +118,7 @@ size_t clgan_mem_bytes(cl_mem m) {
 clgan_status clgan_mem_write(clgan_ctx *ctx, cl_mem dst, size_t offset, const void *src,
                              size_t bytes) {
   if (bytes == 0) return CLGAN_OK;
+  ctx->activity.blocking_writes++;
   return CLGAN_CL(clEnqueueWriteBuffer(ctx->queue, dst, CL_TRUE, offset, bytes, src, 0, NULL, NULL));
 }
 

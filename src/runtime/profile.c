@@ -93,6 +93,7 @@ clgan_status clgan_ctx_profile_collect(clgan_ctx *ctx, clgan_profile_report *out
   if (!p)
     return clgan_fail(CLGAN_ERR_INVALID,
                       "profiling report requested from a context created without profiling");
+  ctx->activity.finishes++;
   clgan_status st = CLGAN_CL(clFinish(ctx->queue));
   out->nregions = p->nregions;
   out->nkernels = p->nkernels;
@@ -124,4 +125,8 @@ clgan_status clgan_ctx_profile_collect(clgan_ctx *ctx, clgan_profile_report *out
   if (out->events > 0 && last > first) out->span_seconds = (double)(last - first) * 1e-9;
   release_events(p);
   return st;
+}
+
+void clgan_ctx_activity_get(const clgan_ctx *ctx, clgan_ctx_activity *out) {
+  *out = ctx->activity;
 }
