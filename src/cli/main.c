@@ -16,6 +16,7 @@ static const command commands[] = {
     {"generate", cmd_generate, "write synthetic images from a checkpoint or exported generator"},
     {"export", cmd_export, "write the generator alone, with PyTorch's tensor names"},
     {"bench", cmd_bench, "time the training step per device (and side by side), with a profile"},
+    {"tune", cmd_tune, "tune the convolutions of a model on a device and cache the winners"},
     {"evaluate", cmd_evaluate, "compare generated images with real ones: SWD, MS-SSIM, memorisation"},
     {"slice", cmd_slice, "write 2-D PNG slices of NIfTI volumes (.nii, .nii.gz, .hdr/.img)"},
 };

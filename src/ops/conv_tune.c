@@ -10,7 +10,8 @@
  * A candidate whose result differs from the reference by more than
  * TUNE_TOLERANCE (relative to the reference's largest value) is rejected;
  * the others are timed with OpenCL events on a profiling queue of the
- * context (the median of a few runs) and the fastest wins. Winners go to
+ * context (the median of a few runs) and the fastest wins if it beats the
+ * default by TUNE_MARGIN. Winners go to
  * the disk cache (conv_tune_cache.c). The search stops when the context's
  * budget is spent: a shape it did not finish keeps the defaults and is not
  * cached, so a later run picks it up. */
@@ -32,6 +33,10 @@
  * checked), fewer for slow ones. */
 #define TUNE_RUNS 3
 #define TUNE_SLOW_MS 250.0
+/* A candidate wins only when it beats the default by this factor: on a
+ * shared or throttling device, timings of equal kernels differ by a few
+ * percent, and a change of variant should be worth it. */
+#define TUNE_MARGIN 0.97
 
 static double now_s(void) {
   struct timespec ts;
@@ -279,14 +284,17 @@ static clgan_status search_product(search *q, int product, conv_variants *win,
     if (i == 0) {
       if (ms < 0) return CLGAN_OK; /* no reference: keep the defaults */
       *def_ms = ms;
+      best = ms * TUNE_MARGIN; /* the others must beat the default by the margin */
+      *win_ms = ms;
+      continue;
     }
-    if (ms >= 0 && (best < 0 || ms < best)) {
+    if (ms >= 0 && ms < best) {
       best = ms;
       win->prod[product] = c[i].v;
       win->from_image[product] = c[i].from_image;
     }
   }
-  *win_ms = best;
+  if (win->prod[product].backend != CLGAN_GEMM_AUTO) *win_ms = best;
   *done = 1;
   return CLGAN_OK;
 }
@@ -326,6 +334,21 @@ static clgan_status run_search(search *q, conv_variants *win, int *done) {
   return st;
 }
 
+/* Whether the search's buffers (inputs, outputs and the whole column
+ * matrix) fit comfortably: the search runs before the model's memory check,
+ * and a shape too big to time keeps the defaults. */
+static int search_fits(const clgan_ctx *ctx, const clgan_conv_shape *s) {
+  uint64_t col = conv_col_floats(s), most = col;
+  uint64_t parts[3] = {conv_img_floats(s), conv_feat_floats(s), conv_weight_floats(s)};
+  uint64_t total = col;
+  for (int i = 0; i < 3; i++) {
+    total += 2 * parts[i];
+    if (parts[i] > most) most = parts[i];
+  }
+  return total * sizeof(float) <= ctx->dev.global_mem_bytes / 4 &&
+         most * sizeof(float) <= ctx->dev.max_alloc_bytes;
+}
+
 /* The tuner stays out where the tuning forces a GEMM backend, a tile or the
  * mapping (benchmarks and tests of one variant). */
 static int forced(const clgan_ctx *ctx) {
@@ -351,7 +374,8 @@ clgan_status conv_tune(clgan_ctx *ctx, const clgan_conv_shape *s, conv_variants 
     *have = 1;
     return CLGAN_OK;
   }
-  if (mode == CLGAN_TUNE_CACHED || r->seconds >= budget_s(ctx)) return CLGAN_OK;
+  if (mode == CLGAN_TUNE_CACHED || r->seconds >= budget_s(ctx) || !search_fits(ctx, s))
+    return CLGAN_OK;
   search q = {.ctx = ctx, .s = s, .t_start = now_s(), .budget = budget_s(ctx), .rec = rec};
   memcpy(q.shape, rec->shape, sizeof q.shape);
   conv_variants win = conv_variants_default();
@@ -361,7 +385,6 @@ clgan_status conv_tune(clgan_ctx *ctx, const clgan_conv_shape *s, conv_variants 
   r->seconds += rec->seconds;
   r->timed += rec->timed;
   r->rejected += rec->rejected;
-  if (st == CLGAN_ERR_NOMEM) return st;
   if (st != CLGAN_OK || !done) return CLGAN_OK; /* the defaults; tuned again next time */
   conv_tune_store(ctx, key, &win, rec->winner_ms, rec->default_ms);
   rec->source = 2;

@@ -28,9 +28,8 @@ clgan_status conv_plan_with(clgan_ctx *ctx, const clgan_conv_shape *s, const con
 
 /* The tuner for one shape, per the context's tuning (clgan_tune_mode): the
  * cached winners, a search now, or nothing. *have = 1 when *out holds
- * variants to plan with. Starts a report record for the shape. Failures of
- * the search only leave the defaults; errors are returned for bad memory
- * only. */
+ * variants to plan with. Starts a report record for the shape. A search
+ * that fails or runs out of budget only leaves the defaults (*have = 0). */
 clgan_status conv_tune(clgan_ctx *ctx, const clgan_conv_shape *s, conv_variants *out, int *have);
 /* Names the variants the plan ended up with in the shape's record. */
 void conv_tune_note(clgan_ctx *ctx, const clgan_conv_plan *p);
