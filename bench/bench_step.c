@@ -201,7 +201,8 @@ clgan_status bench_run(const char *device, const bench_options *o, bench_result 
       r->per_step = (clgan_ctx_activity){a1.launches - a0.launches,
                                          a1.blocking_reads - a0.blocking_reads,
                                          a1.blocking_writes - a0.blocking_writes,
-                                         a1.finishes - a0.finishes - 1};
+                                         a1.finishes - a0.finishes - 1,
+                                         a1.event_waits - a0.event_waits};
     if (i == 0 && o->warmup == 0) {
       r->setup_s = bench_now() - t0;
       clgan_ctx_freeze(ctx, 1);

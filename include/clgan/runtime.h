@@ -182,6 +182,7 @@ void clgan_ctx_created(const clgan_ctx *ctx, clgan_ctx_counts *out);
 typedef struct clgan_ctx_activity {
   long launches;
   long blocking_reads, blocking_writes, finishes;
+  long event_waits;          /* waits for one command (clgan_event_wait) */
 } clgan_ctx_activity;
 void clgan_ctx_activity_get(const clgan_ctx *ctx, clgan_ctx_activity *out);
 
@@ -261,6 +262,18 @@ clgan_status clgan_buf_write(clgan_ctx *ctx, clgan_buf dst, const float *src, si
 clgan_status clgan_buf_read(clgan_ctx *ctx, clgan_buf src, float *dst, size_t floats);
 clgan_status clgan_fill(clgan_ctx *ctx, clgan_buf dst, size_t floats, float value);
 clgan_status clgan_copy(clgan_ctx *ctx, clgan_buf src, clgan_buf dst, size_t floats);
+/* Non-blocking transfers: enqueued behind the work before them, they return
+ * at once. A write's src must stay unchanged, and a read's dst unread,
+ * until the queue has passed them: for a read, until clgan_event_wait on
+ * *done (a new event the caller owns); for a write, until any later
+ * blocking call or waited event. */
+clgan_status clgan_buf_write_enqueue(clgan_ctx *ctx, clgan_buf dst, const float *src,
+                                     size_t floats);
+clgan_status clgan_buf_read_enqueue(clgan_ctx *ctx, clgan_buf src, float *dst, size_t floats,
+                                    cl_event *done);
+/* Waits for an event's command and releases the event (*ev = NULL);
+ * accepts a NULL event. */
+clgan_status clgan_event_wait(clgan_ctx *ctx, cl_event *ev);
 
 /* Device memory for data that is not floats (index lists) or is only read by
  * kernels (an uploaded dataset): `bytes` bytes, read-only for kernels, filled

@@ -56,6 +56,35 @@ clgan_status clgan_buf_read(clgan_ctx *ctx, clgan_buf src, float *dst, size_t fl
                                       floats * sizeof(float), dst, 0, NULL, NULL));
 }
 
+clgan_status clgan_buf_write_enqueue(clgan_ctx *ctx, clgan_buf dst, const float *src,
+                                     size_t floats) {
+  if (floats == 0) return CLGAN_OK;
+  clgan_status st = check_size("clgan_buf_write_enqueue", dst, floats);
+  if (st != CLGAN_OK) return st;
+  return CLGAN_CL(clEnqueueWriteBuffer(ctx->queue, dst.mem, CL_FALSE, dst.off * sizeof(float),
+                                       floats * sizeof(float), src, 0, NULL, NULL));
+}
+
+clgan_status clgan_buf_read_enqueue(clgan_ctx *ctx, clgan_buf src, float *dst, size_t floats,
+                                    cl_event *done) {
+  *done = NULL;
+  /* a marker for an empty read, so that there is always an event to wait on */
+  if (floats == 0) return CLGAN_CL(clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, done));
+  clgan_status st = check_size("clgan_buf_read_enqueue", src, floats);
+  if (st != CLGAN_OK) return st;
+  return CLGAN_CL(clEnqueueReadBuffer(ctx->queue, src.mem, CL_FALSE, src.off * sizeof(float),
+                                      floats * sizeof(float), dst, 0, NULL, done));
+}
+
+clgan_status clgan_event_wait(clgan_ctx *ctx, cl_event *ev) {
+  if (!ev || !*ev) return CLGAN_OK;
+  ctx->activity.event_waits++;
+  clgan_status st = CLGAN_CL(clWaitForEvents(1, ev));
+  clReleaseEvent(*ev);
+  *ev = NULL;
+  return st;
+}
+
 clgan_status clgan_fill(clgan_ctx *ctx, clgan_buf dst, size_t floats, float value) {
   if (floats == 0) return CLGAN_OK;
   clgan_status st = check_size("clgan_fill", dst, floats);
