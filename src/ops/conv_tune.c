@@ -143,12 +143,16 @@ static clgan_status run_product(clgan_ctx *ctx, const clgan_conv_plan *p, int pr
 }
 
 /* Device time of one run in ms: between two markers' ends on the profiling
- * queue, or the wall time of the run and a finish where markers have none. */
+ * queue; where markers carry no times, from the first kernel's start to the
+ * last one's end (the search's own profile: CLBlast shows its last kernel
+ * only); else the wall time of the run. */
 static clgan_status timed_run(clgan_ctx *ctx, const clgan_conv_plan *p, int product,
                               tune_bufs *b, double *ms) {
   cl_event e[2] = {NULL, NULL};
   clgan_buf out;
   size_t floats;
+  clgan_profile_report *rep = ctx->prof ? malloc(sizeof *rep) : NULL;
+  if (rep) clgan_ctx_profile_collect(ctx, rep); /* starts the profile afresh */
   double t0 = now_s();
   clgan_status st = CLGAN_CL(clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &e[0]));
   if (st == CLGAN_OK) st = run_product(ctx, p, product, b, &out, &floats);
@@ -163,8 +167,12 @@ static clgan_status timed_run(clgan_ctx *ctx, const clgan_conv_plan *p, int prod
           CL_SUCCESS &&
       end1 > end0)
     *ms = (double)(end1 - end0) * 1e-6;
+  else if (st == CLGAN_OK && rep && clgan_ctx_profile_collect(ctx, rep) == CLGAN_OK &&
+           rep->span_seconds > 0)
+    *ms = rep->span_seconds * 1e3;
   for (int i = 0; i < 2; i++)
     if (e[i]) clReleaseEvent(e[i]);
+  free(rep);
   return st;
 }
 
@@ -311,15 +319,20 @@ static clgan_status run_search(search *q, conv_variants *win, int *done) {
   clgan_status st = clgan_ctx_finish(ctx);
   cl_command_queue tq = clCreateCommandQueue(ctx->context, ctx->dev.device,
                                              CL_QUEUE_PROFILING_ENABLE, &err);
+  /* the search's launches go to a profile of its own (not the step's) */
   struct clgan_profile *prof = ctx->prof;
-  ctx->prof = NULL; /* the tuner's launches are not the step's profile */
-  if (st == CLGAN_OK && tq) ctx->queue = tq;
+  ctx->prof = NULL;
+  if (st == CLGAN_OK && tq) {
+    ctx->queue = tq;
+    if (clgan_profile_create(ctx) != CLGAN_OK) ctx->prof = NULL; /* markers or wall time */
+  }
   if (st == CLGAN_OK) st = bufs_make(ctx, q->s, &q->b);
   if (st == CLGAN_OK) st = conv_plan_with(ctx, q->s, NULL, &q->def);
   int finished = st == CLGAN_OK;
   for (int i = 0; i < CONV_PRODUCTS && st == CLGAN_OK && finished; i++)
     st = search_product(q, i, win, &q->rec->winner_ms[i], &q->rec->default_ms[i], &finished);
   clFinish(ctx->queue);
+  clgan_profile_destroy(ctx);
   ctx->queue = saved;
   ctx->prof = prof;
   if (tq) clReleaseCommandQueue(tq);

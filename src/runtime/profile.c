@@ -4,7 +4,9 @@
  * context; clgan_ctx_profile_collect sums them and starts afresh.
  * Contexts without profiling pay one NULL test per launch. The context calls
  * in here (create, destroy, the event slot of each launch); this file calls
- * nothing of the context's. */
+ * nothing of the context's. Every context also counts its launches and host
+ * synchronisations (clgan_ctx_activity: the launch and transfer helpers
+ * add to ctx->activity; read here). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
