@@ -17,7 +17,8 @@ static const char head[] =
     "products (forward, backward data, weight gradient), the engine's own GEMM with\n"
     "other register tiles and work-group shapes, reading the image directly or through\n"
     "im2col, and CLBlast; each candidate is checked against the default variant's result\n"
-    "and timed (OpenCL events, median of a few runs); the fastest wins and is cached\n"
+    "and timed (OpenCL events, median of a few runs); the fastest wins (if it beats the\n"
+    "default by 3%) and is cached\n"
     "beside the kernel cache (CLGAN_TUNE_DIR to put it elsewhere). Later runs of any\n"
     "command read the winners at once (CLGAN_TUNE=off ignores them; CLGAN_TUNE=on tunes\n"
     "missing shapes whenever a model is planned).\n\n";

@@ -363,10 +363,13 @@ static int search_fits(const clgan_ctx *ctx, const clgan_conv_shape *s) {
 }
 
 /* The tuner stays out where the tuning forces a GEMM backend, a tile or the
- * mapping (benchmarks and tests of one variant). */
+ * mapping (benchmarks and tests of one variant), or builds kernels from a
+ * source folder (kernel development: the cache keys hash the embedded
+ * sources). */
 static int forced(const clgan_ctx *ctx) {
   const clgan_tuning *t = &ctx->tuning;
-  return t->gemm != CLGAN_GEMM_AUTO || t->gemm_tile[0] || t->conv_from_image != 0;
+  return t->gemm != CLGAN_GEMM_AUTO || t->gemm_tile[0] || t->conv_from_image != 0 ||
+         t->kernel_dir[0];
 }
 
 clgan_status conv_tune(clgan_ctx *ctx, const clgan_conv_shape *s, conv_variants *out, int *have) {
