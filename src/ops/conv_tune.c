@@ -10,8 +10,8 @@
  * A candidate whose result differs from the reference by more than
  * TUNE_TOLERANCE (relative to the reference's largest value) is rejected;
  * the others are timed with OpenCL events on a profiling queue of the
- * context (the median of a few runs) and the fastest wins if it beats the
- * default by TUNE_MARGIN. Winners go to
+ * context (the median of a few runs), and the fastest wins if it beats the
+ * default by TUNE_MARGIN, confirmed in runs alternating with the default's. Winners go to
  * the disk cache (conv_tune_cache.c). The search stops when the context's
  * budget is spent: a shape it did not finish keeps the defaults and is not
  * cached, so a later run picks it up. */
@@ -276,6 +276,36 @@ static clgan_status try_candidate(search *q, int product, int index, const candi
   return CLGAN_OK;
 }
 
+/* Confirms a product's winner against the default in TUNE_RUNS alternating
+ * pairs of runs (a load that drifts during the search cannot make a
+ * candidate look faster than it is): it stays only when the median of its
+ * time over the default's is below TUNE_MARGIN; the times are the pairs'. */
+static clgan_status confirm(search *q, int product, conv_variants *win, double *win_ms,
+                            double *def_ms) {
+  clgan_conv_plan p;
+  if (conv_plan_with(q->ctx, q->s, win, &p) != CLGAN_OK ||
+      clgan_conv_plan_prepare(q->ctx, &p) != CLGAN_OK)
+    return CLGAN_OK;
+  double d[TUNE_RUNS], w[TUNE_RUNS], ratio[TUNE_RUNS];
+  clgan_status st = CLGAN_OK;
+  for (int r = 0; r < TUNE_RUNS && st == CLGAN_OK; r++) {
+    st = timed_run(q->ctx, &q->def, product, &q->b, &d[r]);
+    if (st == CLGAN_OK) st = timed_run(q->ctx, &p, product, &q->b, &w[r]);
+    ratio[r] = d[r] > 0 ? w[r] / d[r] : 1.0;
+  }
+  if (st != CLGAN_OK) return st;
+  qsort(d, TUNE_RUNS, sizeof d[0], cmp_double);
+  qsort(w, TUNE_RUNS, sizeof w[0], cmp_double);
+  qsort(ratio, TUNE_RUNS, sizeof ratio[0], cmp_double);
+  *def_ms = d[TUNE_RUNS / 2];
+  *win_ms = w[TUNE_RUNS / 2];
+  if (ratio[TUNE_RUNS / 2] < TUNE_MARGIN) return CLGAN_OK;
+  win->prod[product] = conv_variants_default().prod[product]; /* not confirmed */
+  win->from_image[product] = 1;
+  *win_ms = *def_ms;
+  return CLGAN_OK;
+}
+
 /* Searches one product; *done = 0 when the budget ran out first. */
 static clgan_status search_product(search *q, int product, conv_variants *win,
                                    double *win_ms, double *def_ms, int *done) {
@@ -302,7 +332,10 @@ static clgan_status search_product(search *q, int product, conv_variants *win,
       win->from_image[product] = c[i].from_image;
     }
   }
-  if (win->prod[product].backend != CLGAN_GEMM_AUTO) *win_ms = best;
+  if (win->prod[product].backend != CLGAN_GEMM_AUTO) {
+    clgan_status st = confirm(q, product, win, win_ms, def_ms);
+    if (st != CLGAN_OK) return st;
+  }
   *done = 1;
   return CLGAN_OK;
 }
