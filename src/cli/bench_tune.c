@@ -16,9 +16,11 @@ static const char *layer_name(const bench_result *r, int i) {
 void print_tune(const bench_result *r) {
   const clgan_ctx_activity *a = &r->per_step;
   printf("commands:   %ld kernel launches per step; host syncs per step: %ld blocking read%s, "
-         "%ld blocking write%s, %ld finish%s\n",
+         "%ld blocking write%s, %ld finish%s, %ld event wait%s (the statistics; `clgan train` "
+         "with stats_lag reads them one step behind)\n",
          a->launches, a->blocking_reads, a->blocking_reads == 1 ? "" : "s", a->blocking_writes,
-         a->blocking_writes == 1 ? "" : "s", a->finishes, a->finishes == 1 ? "" : "es");
+         a->blocking_writes == 1 ? "" : "s", a->finishes, a->finishes == 1 ? "" : "es",
+         a->event_waits, a->event_waits == 1 ? "" : "s");
   const clgan_tune_report *t = r->tune;
   if (!t) return;
   printf("tuning:     CLGAN_TUNE=%s; %d conv shapes: %d from the cache, %d tuned now (%.1f s, "
@@ -40,6 +42,7 @@ void tune_json(const bench_result *r, json_t *j) {
   json_object_set_new(j, "blocking_reads_per_step", json_integer(a->blocking_reads));
   json_object_set_new(j, "blocking_writes_per_step", json_integer(a->blocking_writes));
   json_object_set_new(j, "finishes_per_step", json_integer(a->finishes));
+  json_object_set_new(j, "event_waits_per_step", json_integer(a->event_waits));
   const clgan_tune_report *t = r->tune;
   if (!t) return;
   json_object_set_new(j, "tune_mode", json_string(clgan_tune_mode_name(r->tune_mode)));
