@@ -1,7 +1,8 @@
 /* The plan-time tuner (src/ops/conv_tune.c): it times candidates and writes
  * the winners to its cache; a second plan reads them without timing; a
  * corrupt, truncated, foreign or out-of-range entry is ignored and tuned
- * again; the reference check refuses a wrong candidate; cached variants are
+ * again; the reference check refuses a wrong candidate, and the host's
+ * check a wrong default; cached variants are
  * what the plan runs; and a tuned training step equals an untuned one
  * within the parity test's tolerances. Every case tunes into a temporary
  * directory of its own (the tuning's tune_dir), never the shared cache. */
@@ -245,6 +246,32 @@ START_TEST(test_reference_check_rejects_a_wrong_candidate) {
 }
 END_TEST
 
+/* On small shapes the default's result is checked against the host's
+ * before any candidate is compared with it: a wrong default stops the
+ * search (the shape keeps the defaults, nothing is cached). */
+START_TEST(test_host_check_of_the_default) {
+  char dir[64];
+  clgan_tuning old = use_tuner(CLGAN_TUNE_ON, dir, sizeof dir);
+  tu_ctx()->tune_test_wrong = -1;
+  clgan_conv_shape s = shape();
+  clgan_conv_plan p;
+  TU_OK(clgan_conv_plan_make(tu_ctx(), &s, &p));
+  tu_ctx()->tune_test_wrong = 0;
+  clgan_tune_record r = last_record();
+  ck_assert_int_eq(r.source, 0);
+  ck_assert_int_eq(r.rejected, 1);
+  char key[1024];
+  conv_tune_key(tu_ctx(), &s, key, sizeof key);
+  conv_variants cv;
+  double a[CONV_PRODUCTS], b[CONV_PRODUCTS];
+  ck_assert(!conv_tune_load(tu_ctx(), key, &cv, a, b));
+  /* and the host's reference agrees with the default where nothing is wrong */
+  TU_OK(clgan_conv_plan_make(tu_ctx(), &s, &p));
+  ck_assert_int_eq(last_record().source, 2);
+  restore(&old, dir);
+}
+END_TEST
+
 /* Winners in the cache are what the plan runs: a hand-made entry choosing
  * the own GEMM with a 4 x 32 tile on im2col's matrix for every product. */
 START_TEST(test_cached_variants_are_used) {
@@ -347,6 +374,7 @@ int main(void) {
   tcase_add_test(tc, test_tunes_caches_and_reuses);
   tcase_add_test(tc, test_bad_entries_are_tuned_again);
   tcase_add_test(tc, test_reference_check_rejects_a_wrong_candidate);
+  tcase_add_test(tc, test_host_check_of_the_default);
   tcase_add_test(tc, test_cached_variants_are_used);
   tcase_add_test(tc, test_tuned_step_equals_untuned);
   suite_add_tcase(s, tc);

@@ -52,7 +52,7 @@ static void on_candidate(void *user, const clgan_tune_progress *p) {
     printf("  [%5.1f/%.0f s] %-38s %-15s %-28s %9.3f ms\n", p->elapsed_s, p->budget_s, p->shape,
            p->product, p->candidate, p->ms);
   else
-    printf("  [%5.1f/%.0f s] %-38s %-15s %-28s  rejected (differs from the default)\n",
+    printf("  [%5.1f/%.0f s] %-38s %-15s %-28s  rejected (differs from the reference)\n",
            p->elapsed_s, p->budget_s, p->shape, p->product, p->candidate);
   fflush(stdout);
 }

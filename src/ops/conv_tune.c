@@ -81,12 +81,13 @@ static int candidates_for(const clgan_ctx *ctx, int product, candidate *out) {
 }
 
 /* Buffers of one search: inputs filled with random values, outputs, col at
- * its largest, and host copies of the reference and of a candidate's
- * output. */
+ * its largest, host copies of the reference and of a candidate's output,
+ * and of the inputs for shapes the host checks too (else NULL). */
 typedef struct tune_bufs {
   clgan_buf img, feat, weight;     /* inputs: x, dy, w */
   clgan_buf out_img, out_feat, out_weight, col;
   float *ref, *got;
+  float *host_in[3];               /* x, dy, w (conv_tune_ref_small shapes) */
 } tune_bufs;
 
 static void bufs_free(tune_bufs *b) {
@@ -95,6 +96,7 @@ static void bufs_free(tune_bufs *b) {
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) clgan_buf_release(all[i]);
   free(b->ref);
   free(b->got);
+  for (int i = 0; i < 3; i++) free(b->host_in[i]);
 }
 
 static clgan_status random_buf(clgan_ctx *ctx, size_t floats, uint32_t seed, float *host,
@@ -116,9 +118,15 @@ static clgan_status bufs_make(clgan_ctx *ctx, const clgan_conv_shape *s, tune_bu
   b->ref = malloc(most * sizeof(float));
   b->got = malloc(most * sizeof(float));
   if (!b->ref || !b->got) return clgan_fail(CLGAN_ERR_NOMEM, "out of memory (tuner)");
-  clgan_status st = random_buf(ctx, fi, 1u, b->got, &b->img);
-  if (st == CLGAN_OK) st = random_buf(ctx, ff, 2u, b->got, &b->feat);
-  if (st == CLGAN_OK) st = random_buf(ctx, fw, 3u, b->got, &b->weight);
+  size_t sizes[3] = {fi, ff, fw};
+  clgan_buf *dev[3] = {&b->img, &b->feat, &b->weight};
+  int keep = conv_tune_ref_small(s);
+  clgan_status st = CLGAN_OK;
+  for (int i = 0; i < 3 && st == CLGAN_OK; i++) {
+    if (keep && !(b->host_in[i] = malloc(sizes[i] * sizeof(float))))
+      return clgan_fail(CLGAN_ERR_NOMEM, "out of memory (tuner)");
+    st = random_buf(ctx, sizes[i], 1u + (uint32_t)i, keep ? b->host_in[i] : b->got, dev[i]);
+  }
   if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, fi, &b->out_img);
   if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, ff, &b->out_feat);
   if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, fw, &b->out_weight);
@@ -217,21 +225,35 @@ static void report(search *q, int product, const char *cand, double ms, int vali
   q->ctx->tune_progress(q->ctx->tune_user, &p);
 }
 
-/* Checks a candidate's output against the reference (index 0 sets it). */
-static clgan_status check_output(search *q, int index, clgan_buf out, size_t floats, int *valid) {
-  float *dst = index == 0 ? q->b.ref : q->b.got;
-  clgan_status st = clgan_buf_read(q->ctx, out, dst, floats);
-  if (st != CLGAN_OK) return st;
-  /* test hook: the tune_test_wrong-th candidate checked is made wrong */
-  if (index > 0 && ++q->checked == q->ctx->tune_test_wrong)
-    for (size_t i = 0; i < floats; i++) dst[i] = dst[i] * 1.5f + 0.25f;
+/* Whether got is within TUNE_TOLERANCE of ref (relative to max |ref|). */
+static int close_to(const float *got, const float *ref, size_t floats) {
   double big = 0, err = 0;
   for (size_t i = 0; i < floats; i++) {
-    double r = q->b.ref[i], d = fabs((double)dst[i] - r);
+    double r = ref[i], d = fabs((double)got[i] - r);
     if (fabs(r) > big) big = fabs(r);
     if (!(d <= err)) err = isnan(d) ? INFINITY : d;
   }
-  *valid = isfinite(big) && err <= TUNE_TOLERANCE * (big > 0 ? big : 1.0);
+  return isfinite(big) && err <= TUNE_TOLERANCE * (big > 0 ? big : 1.0);
+}
+
+/* Checks a candidate's output against the reference (index 0 sets it: the
+ * default's result, itself checked against the host's on small shapes). */
+static clgan_status check_output(search *q, int index, int product, clgan_buf out,
+                                 size_t floats, int *valid) {
+  float *dst = index == 0 ? q->b.ref : q->b.got;
+  clgan_status st = clgan_buf_read(q->ctx, out, dst, floats);
+  if (st != CLGAN_OK) return st;
+  float *const *h = q->b.host_in;
+  if (index == 0 && q->ctx->tune_test_wrong < 0) dst[floats / 2] += 1.0f; /* test hook */
+  if (index == 0 && h[0]) {
+    if ((st = conv_tune_ref(q->s, product, h[0], h[1], h[2], q->b.got)) != CLGAN_OK) return st;
+    *valid = close_to(q->b.ref, q->b.got, floats);
+    return CLGAN_OK;
+  }
+  /* test hook: the tune_test_wrong-th candidate checked is made wrong */
+  if (index > 0 && ++q->checked == q->ctx->tune_test_wrong)
+    for (size_t i = 0; i < floats; i++) dst[i] = dst[i] * 1.5f + 0.25f;
+  *valid = index == 0 || close_to(dst, q->b.ref, floats);
   return CLGAN_OK;
 }
 
@@ -258,7 +280,7 @@ static clgan_status try_candidate(search *q, int product, int index, const candi
   double t0 = now_s();
   if (run_product(ctx, &p, product, &q->b, &out, &floats) != CLGAN_OK) return CLGAN_OK;
   int valid = 0;
-  clgan_status st = check_output(q, index, out, floats, &valid);
+  clgan_status st = check_output(q, index, product, out, floats, &valid);
   if (st != CLGAN_OK) return st;
   q->rec->timed++;
   if (!valid) {

@@ -34,6 +34,16 @@ clgan_status conv_tune(clgan_ctx *ctx, const clgan_conv_shape *s, conv_variants 
 /* Names the variants the plan ended up with in the shape's record. */
 void conv_tune_note(clgan_ctx *ctx, const clgan_conv_plan *p);
 
+/* ---- conv_tune_ref.c ---------------------------------------------------- */
+/* Shapes whose default result is also checked against the host's. */
+#define CONV_TUNE_REF_MAX_MACS ((uint64_t)1 << 24)
+int conv_tune_ref_small(const clgan_conv_shape *s);
+/* A product computed on the host (sums in double) from x [cin, n, h, w],
+ * dy [cout, n, ho, wo] and w [cout, cin, k, k] into out (the product's
+ * output: y, dx or dw). */
+clgan_status conv_tune_ref(const clgan_conv_shape *s, int product, const float *x,
+                           const float *dy, const float *w, float *out);
+
 /* ---- conv_tune_cache.c -------------------------------------------------- */
 /* "conv 3->64 k4 s2 p1 64x64 n128" (image side -> feature side). */
 void conv_tune_shape_name(const clgan_conv_shape *s, char *buf, size_t cap);

@@ -44,9 +44,10 @@ struct clgan_ctx {
   clgan_tune_progress_fn tune_progress; /* the plan-time tuner's (src/ops/conv_tune.c) */
   void *tune_user;
   clgan_tune_report tune_report;    /* what it did so far */
-  int tune_test_wrong;              /* test hook: the tuner perturbs the result of the Nth
-                                       candidate it checks after each product's reference
-                                       (N = this, 1-based; 0 none) */
+  int tune_test_wrong;              /* test hooks: N > 0, the tuner perturbs the result of
+                                       the Nth candidate it checks after each product's
+                                       reference; -1, the default's (the reference, checked
+                                       against the host's on small shapes); 0 none */
 };
 
 /* Activity counters (profile.c): called by the launch and transfer helpers. */
