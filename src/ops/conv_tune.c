@@ -427,6 +427,14 @@ static int forced(const clgan_ctx *ctx) {
          t->kernel_dir[0];
 }
 
+/* Whether this context tuned the shape named `shape` already (a model with
+ * the same shape twice, G's last layer and D's first, is retuned once). */
+static int tuned_here(const clgan_tune_report *r, const char *shape) {
+  for (int i = 0; i + 1 < r->nrecords; i++)
+    if (r->records[i].source == 2 && strcmp(r->records[i].shape, shape) == 0) return 1;
+  return 0;
+}
+
 clgan_status conv_tune(clgan_ctx *ctx, const clgan_conv_shape *s, conv_variants *out, int *have) {
   *have = 0;
   clgan_tune_report *r = &ctx->tune_report;
@@ -439,7 +447,8 @@ clgan_status conv_tune(clgan_ctx *ctx, const clgan_conv_shape *s, conv_variants 
   if (mode == CLGAN_TUNE_OFF || forced(ctx)) return CLGAN_OK;
   char key[1024];
   conv_tune_key(ctx, s, key, sizeof key);
-  if (mode != CLGAN_TUNE_RETUNE && conv_tune_load(ctx, key, out, rec->winner_ms, rec->default_ms)) {
+  if ((mode != CLGAN_TUNE_RETUNE || tuned_here(r, rec->shape)) &&
+      conv_tune_load(ctx, key, out, rec->winner_ms, rec->default_ms)) {
     rec->source = 1;
     r->from_cache++;
     *have = 1;
