@@ -307,8 +307,16 @@ START_TEST(test_cached_variants_are_used) {
 }
 END_TEST
 
-/* One training step of a small model and its parameters afterwards. */
-static void one_step(const clgan_dcgan_config *cfg, clgan_dcgan_stats *st, float **g, float **d) {
+/* One training step of a small model: its figures and its parameters
+ * afterwards (G's, D's; with their sizes). */
+typedef struct step_result {
+  clgan_dcgan_stats stats;
+  float *params[2];
+  size_t floats[2];
+} step_result;
+
+static step_result one_step(const clgan_dcgan_config *cfg) {
+  step_result r;
   clgan_dcgan *net = NULL;
   TU_OK(clgan_dcgan_create(tu_ctx(), cfg, &net));
   TU_OK(clgan_dcgan_init_weights(net, 7));
@@ -320,17 +328,59 @@ static void one_step(const clgan_dcgan_config *cfg, clgan_dcgan_stats *st, float
   tu_fill_normal(host, nnoise, 12, 0, 1);
   clgan_buf noise = tu_upload(host, nnoise);
   free(host);
-  TU_OK(clgan_dcgan_step(net, real, noise, st));
+  TU_OK(clgan_dcgan_step(net, real, noise, &r.stats));
   clgan_net nets[2] = {CLGAN_NET_G, CLGAN_NET_D};
-  float **out[2] = {g, d};
   for (int i = 0; i < 2; i++) {
-    size_t n = clgan_dcgan_arena_floats(net, nets[i], CLGAN_ARENA_PARAM);
-    *out[i] = tu_malloc(n * sizeof(float));
-    TU_OK(clgan_dcgan_arena_read(net, nets[i], CLGAN_ARENA_PARAM, *out[i]));
+    r.floats[i] = clgan_dcgan_arena_floats(net, nets[i], CLGAN_ARENA_PARAM);
+    r.params[i] = tu_malloc(r.floats[i] * sizeof(float));
+    TU_OK(clgan_dcgan_arena_read(net, nets[i], CLGAN_ARENA_PARAM, r.params[i]));
   }
   clgan_buf_release(&real);
   clgan_buf_release(&noise);
   clgan_dcgan_destroy(net);
+  return r;
+}
+
+/* got equals want within the parity test's tolerances (losses and D
+ * outputs rtol 1e-4 atol 1e-5, parameters rtol 1e-6 atol 1e-5). */
+static void assert_same_step(const char *what, step_result *got, const step_result *want) {
+  const clgan_dcgan_stats *x = &got->stats, *y = &want->stats;
+  float sx[5] = {x->loss_d, x->loss_g, x->d_x, x->d_g_z1, x->d_g_z2};
+  float sy[5] = {y->loss_d, y->loss_g, y->d_x, y->d_g_z1, y->d_g_z2};
+  fprintf(stderr, "%s:\n", what);
+  TU_ASSERT_CLOSE("losses", sx, sy, 5, 1e-4, 1e-5);
+  TU_ASSERT_CLOSE("G parameters", got->params[0], want->params[0], want->floats[0], 1e-6, 1e-5);
+  TU_ASSERT_CLOSE("D parameters", got->params[1], want->params[1], want->floats[1], 1e-6, 1e-5);
+  free(got->params[0]), free(got->params[1]);
+}
+
+/* Rewrites every tune entry in dir to run variant v (on im2col's matrix)
+ * for all three products: entries keep their keys (read from the files). */
+static int force_entries(const char *dir, clgan_gemm_variant v) {
+  DIR *d = opendir(dir);
+  ck_assert_ptr_nonnull(d);
+  struct dirent *e;
+  int n = 0;
+  conv_variants cv = conv_variants_default();
+  for (int i = 0; i < CONV_PRODUCTS; i++) cv.prod[i] = v, cv.from_image[i] = 0;
+  double ms[CONV_PRODUCTS] = {1, 1, 1};
+  while ((e = readdir(d))) {
+    if (strncmp(e->d_name, "tune-", 5) != 0) continue;
+    char path[1200], key[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    char magic[8];
+    uint32_t klen = 0;
+    ck_assert(fread(magic, 1, 8, f) == 8 && fread(&klen, sizeof klen, 1, f) == 1);
+    ck_assert(klen < sizeof key && fread(key, 1, klen, f) == klen);
+    fclose(f);
+    key[klen] = '\0';
+    conv_tune_store(tu_ctx(), key, &cv, ms, ms);
+    n++;
+  }
+  closedir(d);
+  return n;
 }
 
 START_TEST(test_tuned_step_equals_untuned) {
@@ -342,27 +392,26 @@ START_TEST(test_tuned_step_equals_untuned) {
   cfg.batch = 8;
   char dir[64];
   clgan_tuning old = use_tuner(CLGAN_TUNE_OFF, dir, sizeof dir);
-  clgan_dcgan_stats a, b;
-  float *ga, *da, *gb, *db;
-  one_step(&cfg, &a, &ga, &da);
+  step_result plain = one_step(&cfg);
+  /* the tuner's own winners */
   set_mode(CLGAN_TUNE_ON);
   clgan_tune_report before, after;
   clgan_ctx_tune_report(tu_ctx(), &before);
-  one_step(&cfg, &b, &gb, &db);
+  step_result tuned = one_step(&cfg);
   clgan_ctx_tune_report(tu_ctx(), &after);
   ck_assert_int_gt(after.tuned, before.tuned); /* the model's shapes were tuned */
-  float sa[5] = {a.loss_d, a.loss_g, a.d_x, a.d_g_z1, a.d_g_z2};
-  float sb[5] = {b.loss_d, b.loss_g, b.d_x, b.d_g_z1, b.d_g_z2};
-  TU_ASSERT_CLOSE("losses", sb, sa, 5, 1e-4, 1e-5); /* the parity test's tolerances */
-  clgan_dcgan *probe = NULL;
-  set_mode(CLGAN_TUNE_OFF);
-  TU_OK(clgan_dcgan_create(tu_ctx(), &cfg, &probe));
-  size_t ng = clgan_dcgan_arena_floats(probe, CLGAN_NET_G, CLGAN_ARENA_PARAM);
-  size_t nd = clgan_dcgan_arena_floats(probe, CLGAN_NET_D, CLGAN_ARENA_PARAM);
-  clgan_dcgan_destroy(probe);
-  TU_ASSERT_CLOSE("G parameters", gb, ga, ng, 1e-6, 1e-5);
-  TU_ASSERT_CLOSE("D parameters", db, da, nd, 1e-6, 1e-5);
-  free(ga), free(da), free(gb), free(db);
+  assert_same_step("tuned step", &tuned, &plain);
+  /* winners that surely differ from the defaults: a 4 x 32 tile on
+   * im2col's matrix everywhere, from the cache */
+  ck_assert_int_gt(force_entries(dir, (clgan_gemm_variant){CLGAN_GEMM_OWN, 4, 2, 4, 16}), 0);
+  set_mode(CLGAN_TUNE_CACHED);
+  clgan_ctx_tune_report(tu_ctx(), &before);
+  step_result forced = one_step(&cfg);
+  clgan_ctx_tune_report(tu_ctx(), &after);
+  ck_assert_int_eq(after.from_cache - before.from_cache, after.nshapes - before.nshapes);
+  ck_assert_int_eq(after.timed, before.timed);
+  assert_same_step("4 x 32 tiles on col", &forced, &plain);
+  free(plain.params[0]), free(plain.params[1]);
   restore(&old, dir);
 }
 END_TEST
