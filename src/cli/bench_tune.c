@@ -27,6 +27,8 @@ void print_tune(const bench_result *r) {
          "%ld candidates timed, %ld rejected), %d on the defaults\n",
          clgan_tune_mode_name(r->tune_mode), t->nshapes, t->from_cache, t->tuned, t->seconds,
          t->timed, t->rejected, t->nshapes - t->from_cache - t->tuned);
+  printf("  (per conv core shape; a ConvTranspose2d is its adjoint conv: its forward runs the "
+         "core's backward data and the reverse)\n");
   printf("  %-5s %-38s %-32s %-32s %-32s %s\n", "layer", "conv core shape", "forward",
          "backward data", "weight gradient", "from");
   for (int i = 0; i < t->nrecords; i++) {
