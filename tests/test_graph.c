@@ -102,9 +102,21 @@ static clgan_dcgan_config small_config(int options) {
 }
 
 /* Build, then steps and generation: no buffer, program or kernel may be
- * created after the model exists (the plan made them all). */
+ * created after the model exists (the plan made them all). Loops 2 and 3:
+ * the model planned by the tuner (CLGAN_TUNE=on, into a temporary
+ * directory) and the steps' statistics read one step behind. */
 START_TEST(test_steps_create_nothing) {
-  clgan_dcgan_config cfg = small_config(_i);
+  clgan_dcgan_config cfg = small_config(_i & 1);
+  int tuned = _i >= 2;
+  clgan_tuning saved = *clgan_ctx_tuning(tu_ctx()), t = saved;
+  char dir[64] = "/tmp/clgan-test-graph-XXXXXX";
+  if (tuned) {
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    t.tune = CLGAN_TUNE_ON;
+    t.tune_budget_s = 600;
+    snprintf(t.tune_dir, sizeof t.tune_dir, "%s", dir);
+    TU_OK(clgan_ctx_set_tuning(tu_ctx(), &t));
+  }
   clgan_dcgan *net = NULL;
   TU_OK(clgan_dcgan_create(tu_ctx(), &cfg, &net));
   TU_OK(clgan_dcgan_init_weights(net, 7));
@@ -119,7 +131,15 @@ START_TEST(test_steps_create_nothing) {
   clgan_ctx_counts before, after;
   clgan_ctx_created(tu_ctx(), &before);
   clgan_dcgan_stats stats;
-  for (int step = 0; step < 3; step++) TU_OK(clgan_dcgan_step(net, real, noise, step == 0 ? NULL : &stats));
+  for (int step = 0; step < 3; step++) {
+    if (!tuned) {
+      TU_OK(clgan_dcgan_step(net, real, noise, step == 0 ? NULL : &stats));
+      continue;
+    }
+    TU_OK(clgan_dcgan_step_deferred(net, real, noise));
+    if (step > 0) TU_OK(clgan_dcgan_stats_take(net, &stats));
+  }
+  if (tuned) TU_OK(clgan_dcgan_stats_take(net, &stats));
   TU_OK(clgan_dcgan_generate(net, noise, CLGAN_BN_RUNNING));
   TU_OK(clgan_dcgan_generate(net, noise, CLGAN_BN_BATCH));
   TU_OK(clgan_ctx_finish(tu_ctx()));
@@ -133,6 +153,13 @@ START_TEST(test_steps_create_nothing) {
   clgan_buf_release(&real);
   clgan_buf_release(&noise);
   clgan_dcgan_destroy(net);
+  if (tuned) {
+    clgan_tune_report rep;
+    clgan_ctx_tune_report(tu_ctx(), &rep);
+    ck_assert_int_gt(rep.tuned, 0);
+    TU_OK(clgan_ctx_set_tuning(tu_ctx(), &saved));
+    tu_remove_tree(dir);
+  }
 }
 END_TEST
 
@@ -187,7 +214,7 @@ int main(void) {
   tcase_add_test(tc, test_op_table_complete);
   tcase_add_test(tc, test_tutorial_graphs);
   tcase_add_test(tc, test_bad_configs_refused);
-  tcase_add_loop_test(tc, test_steps_create_nothing, 0, 2);
+  tcase_add_loop_test(tc, test_steps_create_nothing, 0, 4);
   tcase_add_test(tc, test_oversized_model_refused);
   suite_add_tcase(s, tc);
   return tu_run(s);

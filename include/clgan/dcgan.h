@@ -124,6 +124,17 @@ clgan_status clgan_dcgan_arena_write(clgan_dcgan *net, clgan_net which,
  * ada, the step ends by feeding r_t to ADA's update on the device. */
 clgan_status clgan_dcgan_step(clgan_dcgan *net, clgan_buf real, clgan_buf noise,
                               clgan_dcgan_stats *stats);
+/* The same step with its statistics read one step behind: they are copied
+ * to host memory by a non-blocking read queued behind the step, and
+ * clgan_dcgan_stats_take returns them (the oldest pending step's first),
+ * waiting only if they have not arrived. So the host can queue the next step
+ * before it looks at this one's figures, and the device never waits for
+ * the host in between. At most two steps may be pending. The figures are
+ * those clgan_dcgan_step gives. */
+clgan_status clgan_dcgan_step_deferred(clgan_dcgan *net, clgan_buf real, clgan_buf noise);
+clgan_status clgan_dcgan_stats_take(clgan_dcgan *net, clgan_dcgan_stats *stats);
+/* Steps whose statistics are pending (0, 1 or 2). */
+int clgan_dcgan_stats_pending(const clgan_dcgan *net);
 
 /* Adam steps taken by a network (PyTorch's per-parameter "step"); set when
  * restoring a checkpoint. */

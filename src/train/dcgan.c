@@ -219,6 +219,7 @@ clgan_status clgan_dcgan_create(clgan_ctx *ctx, const clgan_dcgan_config *cfg, c
 
 void clgan_dcgan_destroy(clgan_dcgan *d) {
   if (!d) return;
+  dcgan_stats_release(d);
   for (int n = 0; n < 2; n++) {
     graph_release(&d->net[n].g);
     for (int a = 0; a < CLGAN_ARENA_COUNT; a++) clgan_buf_release(&d->net[n].arena[a]);

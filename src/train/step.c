@@ -145,10 +145,9 @@ static clgan_status g_step(clgan_dcgan *d, clgan_buf noise) {
   return st;
 }
 
-static clgan_status read_stats(clgan_dcgan *d, int skipped, clgan_dcgan_stats *stats) {
-  float l[LOSS_FLOATS] = {0};
-  clgan_status st = clgan_buf_read(d->ctx, d->loss, l, LOSS_FLOATS);
-  if (st != CLGAN_OK) return st;
+/* The figures of a step from its loss buffer l. */
+static void fill_stats(const clgan_dcgan *d, const float *l, int skipped,
+                       clgan_dcgan_stats *stats) {
   stats->loss_d = l[LOSS_D_REAL] + l[LOSS_D_FAKE];
   stats->d_x = l[LOSS_D_REAL + 1];
   stats->d_g_z1 = l[LOSS_D_FAKE + 1];
@@ -157,12 +156,18 @@ static clgan_status read_stats(clgan_dcgan *d, int skipped, clgan_dcgan_stats *s
   stats->skipped = skipped;
   stats->sign_real = d->cfg.ada ? l[LOSS_SIGN_REAL] : 0.0f;
   stats->augment_p = d->cfg.augment ? l[LOSS_ADA + CLGAN_ADA_P_STEP] : 0.0f;
-  return CLGAN_OK;
 }
 
-/* One iteration in the recipe's order (dcgan.h). */
-clgan_status clgan_dcgan_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise,
-                              clgan_dcgan_stats *stats) {
+static clgan_status read_stats(clgan_dcgan *d, int skipped, clgan_dcgan_stats *stats) {
+  float l[LOSS_FLOATS] = {0};
+  clgan_status st = clgan_buf_read(d->ctx, d->loss, l, LOSS_FLOATS);
+  if (st == CLGAN_OK) fill_stats(d, l, skipped, stats);
+  return st;
+}
+
+/* One iteration in the recipe's order (dcgan.h), nan_guard's outcome in
+ * *skipped. */
+static clgan_status run_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise, int *skipped) {
   clgan_status st = CLGAN_OK;
   for (int n = 0; n < 2 && d->cfg.nan_guard && st == CLGAN_OK; n++)
     st = clgan_copy(d->ctx, d->net[n].arena[CLGAN_ARENA_STATS], d->stats_backup[n],
@@ -174,8 +179,61 @@ clgan_status clgan_dcgan_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise,
   if (st == CLGAN_OK && d->cfg.augment && d->cfg.ada)
     st = clgan_ada_update(d->ctx, &d->ada_plan, clgan_buf_at(d->loss, LOSS_SIGN_REAL),
                           clgan_buf_at(d->loss, LOSS_ADA));
+  *skipped = 0;
+  if (st == CLGAN_OK && d->cfg.nan_guard) st = guard_finish(d, skipped);
+  return st;
+}
+
+clgan_status clgan_dcgan_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise,
+                              clgan_dcgan_stats *stats) {
   int skipped = 0;
-  if (st == CLGAN_OK && d->cfg.nan_guard) st = guard_finish(d, &skipped);
+  clgan_status st = run_step(d, real, noise, &skipped);
   if (st == CLGAN_OK && stats) st = read_stats(d, skipped, stats);
   return st;
+}
+
+/* ---- statistics one step behind -------------------------------------------
+ * The step's loss buffer is copied to host memory by a non-blocking read
+ * enqueued behind the step (so the next step's work may follow it at once:
+ * the in-order queue reads this step's figures before the next step
+ * overwrites them); the caller takes them later, normally long arrived. */
+
+clgan_status clgan_dcgan_step_deferred(clgan_dcgan *d, clgan_buf real, clgan_buf noise) {
+  if (d->stats_count == 2)
+    return clgan_fail(CLGAN_ERR_INVALID,
+                      "clgan_dcgan_step_deferred: two steps' statistics are pending already; "
+                      "take them first (clgan_dcgan_stats_take)");
+  int skipped = 0; /* (nan_guard's flags are read at once: they decide the step's end) */
+  clgan_status st = run_step(d, real, noise, &skipped);
+  if (st != CLGAN_OK) return st;
+  int slot = (d->stats_head + d->stats_count) % 2;
+  st = clgan_buf_read_enqueue(d->ctx, d->loss, d->stats_host[slot], LOSS_FLOATS,
+                              &d->stats_event[slot]);
+  if (st != CLGAN_OK) return st;
+  d->stats_skipped[slot] = skipped;
+  d->stats_count++;
+  return CLGAN_OK;
+}
+
+int clgan_dcgan_stats_pending(const clgan_dcgan *d) { return d->stats_count; }
+
+clgan_status clgan_dcgan_stats_take(clgan_dcgan *d, clgan_dcgan_stats *stats) {
+  if (d->stats_count == 0)
+    return clgan_fail(CLGAN_ERR_INVALID, "clgan_dcgan_stats_take: no step's statistics pending");
+  int slot = d->stats_head;
+  clgan_status st = clgan_event_wait(d->ctx, &d->stats_event[slot]);
+  d->stats_head = (slot + 1) % 2;
+  d->stats_count--;
+  if (st == CLGAN_OK) fill_stats(d, d->stats_host[slot], d->stats_skipped[slot], stats);
+  return st;
+}
+
+void dcgan_stats_release(clgan_dcgan *d) {
+  for (int i = 0; i < 2; i++)
+    if (d->stats_event[i]) {
+      clWaitForEvents(1, &d->stats_event[i]); /* the read writes into d */
+      clReleaseEvent(d->stats_event[i]);
+      d->stats_event[i] = NULL;
+    }
+  d->stats_count = 0;
 }
