@@ -432,7 +432,7 @@ START_TEST(test_old_format_loads) {
   TU_OK(clgan_checkpoint_save(path, a, &ts));
   clgan_safetensors *st;
   TU_OK(clgan_safetensors_open(path, &st));
-  ck_assert_str_eq(clgan_safetensors_meta(st, "version"), "2");
+  ck_assert_str_eq(clgan_safetensors_meta(st, "version"), "3");
   ck_assert_str_eq(clgan_safetensors_meta(st, "config.ada_target"), "0.600000024");
   clgan_safetensors_close(st);
   const char *const v1_drop[] = {"config.label_smooth", "config.ema_decay", "config.nan_guard",
@@ -474,9 +474,9 @@ START_TEST(test_old_format_loads) {
   ck_assert_ptr_nonnull(strstr(clgan_last_error(), "channels is 2"));
   /* a version this build does not know */
   const char *const none[] = {NULL};
-  rewrite_meta(path, old, "3", none);
+  rewrite_meta(path, old, "4", none);
   ck_assert_int_eq(clgan_checkpoint_load(old, b, &back), CLGAN_ERR_FORMAT);
-  ck_assert_ptr_nonnull(strstr(clgan_last_error(), "version 1 to 2"));
+  ck_assert_ptr_nonnull(strstr(clgan_last_error(), "version 1 to 3"));
   clgan_dcgan_destroy(a);
   clgan_dcgan_destroy(b);
 }
