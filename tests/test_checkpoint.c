@@ -503,7 +503,7 @@ START_TEST(test_config_list) {
   ck_assert_mem_eq(&d, &recipe, sizeof d);
   int n;
   const clgan_config_field *f = clgan_config_fields(&n);
-  ck_assert_int_eq(n, 20); /* every field of clgan_dcgan_config */
+  ck_assert_int_eq(n, 23); /* every field of clgan_dcgan_config */
   const clgan_config_field *bad = NULL;
   TU_OK(clgan_config_check(&d, &bad));
   ck_assert_ptr_null(bad);
