@@ -83,6 +83,8 @@ typedef struct clgan_dcgan_stats {
   int skipped;    /* nan_guard: bit 0 the D update, bit 1 the G update was skipped */
   float sign_real;/* mean sign of D's logits on the real batch (ADA's r_t) */
   float augment_p;/* the augmentation probability this step used (0: augmentation off) */
+  float lecam;    /* LeCam's terms of the D step, real + fake, before its weight (0: off) */
+  float consistency; /* bCR's terms of the D step likewise (0: off) */
 } clgan_dcgan_stats;
 
 typedef struct clgan_dcgan clgan_dcgan;

@@ -251,6 +251,18 @@ clgan_status dcgan_reg_backward(clgan_dcgan *d, const graph_pass *pd, int accumu
   return st;
 }
 
+clgan_status dcgan_reg_stats(clgan_dcgan *d, clgan_dcgan_stats *stats) {
+  stats->lecam = stats->consistency = 0.0f;
+  if (!(d->cfg.lecam > 0.0f) && !(d->cfg.consistency > 0.0f)) return CLGAN_OK;
+  float t[REG_SN_WORK - REG_LOSS_LECAM];
+  clgan_status st = clgan_buf_read(d->ctx, clgan_buf_at(d->reg.work, REG_LOSS_LECAM), t,
+                                   REG_SN_WORK - REG_LOSS_LECAM);
+  if (st != CLGAN_OK) return st;
+  if (d->cfg.lecam > 0.0f) stats->lecam = t[0] + t[1];
+  if (d->cfg.consistency > 0.0f) stats->consistency = t[2] + t[3];
+  return CLGAN_OK;
+}
+
 int clgan_dcgan_reg_tensors(const clgan_dcgan *d, const clgan_tensor_desc **list) {
   *list = d->reg.tensors;
   return d->reg.ntensors;

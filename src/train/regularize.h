@@ -72,5 +72,7 @@ void dcgan_reg_pass(const clgan_dcgan *d, clgan_net which, struct graph_pass *p)
 clgan_status dcgan_sn_forward(clgan_dcgan *d);
 clgan_status dcgan_reg_forward(clgan_dcgan *d, const struct graph_pass *pd, clgan_buf x, int fake);
 clgan_status dcgan_reg_backward(clgan_dcgan *d, const struct graph_pass *pd, int accumulate);
+/* The step's LeCam and bCR terms into stats (blocking; 0 when off). */
+clgan_status dcgan_reg_stats(clgan_dcgan *d, clgan_dcgan_stats *stats);
 
 #endif

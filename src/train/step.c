@@ -169,7 +169,7 @@ static clgan_status read_stats(clgan_dcgan *d, int skipped, clgan_dcgan_stats *s
   stats->skipped = skipped;
   stats->sign_real = d->cfg.ada ? l[LOSS_SIGN_REAL] : 0.0f;
   stats->augment_p = d->cfg.augment ? l[LOSS_ADA + CLGAN_ADA_P_STEP] : 0.0f;
-  return CLGAN_OK;
+  return dcgan_reg_stats(d, stats);
 }
 
 /* One iteration in the recipe's order (dcgan.h). */
