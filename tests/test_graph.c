@@ -84,7 +84,8 @@ START_TEST(test_bad_configs_refused) {
 }
 END_TEST
 
-/* A small model with every switch that adds work to a step. */
+/* A small model: 0 the recipe, 1 every switch that adds work to a step, 2
+ * the regularisers without augmentation. */
 static clgan_dcgan_config small_config(int options) {
   clgan_dcgan_config cfg = clgan_dcgan_default_config();
   cfg.image_size = 16;
@@ -92,11 +93,16 @@ static clgan_dcgan_config small_config(int options) {
   cfg.nz = 8;
   cfg.ngf = cfg.ndf = 4;
   cfg.batch = 4;
-  if (options) {
+  if (options == 1) {
     cfg.augment = CLGAN_AUG_ALL;
     cfg.ada = 1;
     cfg.ema_decay = 0.99f;
     cfg.nan_guard = 1;
+  }
+  if (options >= 1) { /* D's regularisers; with 2, bCR's T is its own augmentation */
+    cfg.lecam = 0.3f;
+    cfg.spectral_norm = 1;
+    cfg.consistency = 10.0f;
   }
   return cfg;
 }
@@ -187,7 +193,7 @@ int main(void) {
   tcase_add_test(tc, test_op_table_complete);
   tcase_add_test(tc, test_tutorial_graphs);
   tcase_add_test(tc, test_bad_configs_refused);
-  tcase_add_loop_test(tc, test_steps_create_nothing, 0, 2);
+  tcase_add_loop_test(tc, test_steps_create_nothing, 0, 3);
   tcase_add_test(tc, test_oversized_model_refused);
   suite_add_tcase(s, tc);
   return tu_run(s);
