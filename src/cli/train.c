@@ -11,6 +11,7 @@
 #include "clgan/augment.h"
 #include "clgan/train.h"
 #include "commands.h"
+#include "small_data.h"
 
 static const char head[] =
     "usage: clgan train --data DIR [options]\n\n"
@@ -151,6 +152,8 @@ static int parse_train(const char *cmd, int argc, char **argv, train_args *a) {
                                .checkpoint_every = 500};
   const char *resume = NULL;
   long iters = 0, seed = 999;
+  int small_data = 0;
+  small_data_mark(&a->o.cfg); /* which of the preset's fields the options set */
   cli_opt shape[CLI_MODEL_MAX], optim[CLI_MODEL_MAX], stability[CLI_MODEL_MAX],
       small[CLI_MODEL_MAX];
   cli_model_options(&a->o.cfg, CLGAN_CFG_SHAPE, shape);
@@ -184,6 +187,7 @@ static int parse_train(const char *cmd, int argc, char **argv, train_args *a) {
       CLI_OPT_TEXT("\nStability switches (off by default, so the recipe is reproduced exactly):"),
       CLI_OPT_INCLUDE(stability),
       CLI_OPT_TEXT("\nSmall data (off by default):"),
+      CLI_FLAG_OPT("--small-data", &small_data, SMALL_DATA_HELP),
       CLI_OPT_INCLUDE(small),
       CLI_OPT_END};
   const cli_spec spec = {.cmd = cmd, .head = head, .opts = opts};
@@ -191,6 +195,7 @@ static int parse_train(const char *cmd, int argc, char **argv, train_args *a) {
   if (parsed != -1) return parsed;
   a->o.iters = iters;
   a->o.seed = (uint64_t)seed;
+  small_data_apply(&a->o.cfg, small_data);
   /* ADA tunes some augmentation: all of it unless --augment says which */
   if (a->o.cfg.ada && !a->o.cfg.augment) a->o.cfg.augment = CLGAN_AUG_ALL;
   if (!cli_check_config(cmd, &a->o.cfg)) return 2;
