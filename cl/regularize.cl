@@ -40,7 +40,8 @@ __kernel void lecam_step(__global const float *x, uint xoff, uint n, __global fl
   float reg = tree_sum(s, sq) / (float)n;
   if (lid == 0) {
     float a = state[soff + which];
-    state[soff + which] = state[soff + 2 + which] != 0.0f ? decay * a + (1.0f - decay) * mean : mean;
+    int seen = state[soff + 2 + which] != 0.0f;
+    state[soff + which] = seen ? decay * a + (1.0f - decay) * mean : mean;
     state[soff + 2 + which] = 1.0f;
     out[ooff] = have_other ? reg : 0.0f;
   }
@@ -101,7 +102,8 @@ __kernel void sn_reduce(__global float *raw, uint roff, uint n, __global float *
   uint lid = get_local_id(0), lsz = get_local_size(0);
   if (mode == 3 || mode == 2) {
     float acc = 0.0f;
-    for (uint i = lid; i < n; i += lsz) acc += mode == 3 ? raw[roff + i] : u[uoff + i] * raw[roff + i];
+    for (uint i = lid; i < n; i += lsz)
+      acc += mode == 3 ? raw[roff + i] : u[uoff + i] * raw[roff + i];
     float total = tree_sum(s, acc);
     if (lid == 0) out[ooff] = total;
     return;

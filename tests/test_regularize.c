@@ -209,8 +209,9 @@ START_TEST(test_sn_forward_matches_reference) {
   tu_fill_normal(w, nw, 13, 0.0f, 0.02f);
   clgan_sn_plan plan;
   TU_OK(clgan_sn_plan_make(tu_ctx(), rows, cols, &plan));
-  clgan_buf bw = tu_upload(w, nw), bu = tu_upload(u0, (size_t)rows), bv = tu_upload(v0, (size_t)cols),
-            work = tu_upload(NULL, clgan_sn_work_floats(&plan)), bsn = tu_upload(NULL, nw);
+  clgan_buf bw = tu_upload(w, nw), bu = tu_upload(u0, (size_t)rows),
+            bv = tu_upload(v0, (size_t)cols), work = tu_upload(NULL, clgan_sn_work_floats(&plan)),
+            bsn = tu_upload(NULL, nw);
   TU_OK(clgan_sn_forward(tu_ctx(), &plan, bw, bu, bv, work, bsn, update));
   double *u = malloc(sizeof(double) * (size_t)rows), *v = malloc(sizeof(double) * (size_t)cols);
   for (int i = 0; i < rows; i++) u[i] = u0[i];
@@ -218,7 +219,8 @@ START_TEST(test_sn_forward_matches_reference) {
   double sigma = sn_ref(w, rows, cols, u, v, update);
   float *gu = tu_download(bu, (size_t)rows), *gv = tu_download(bv, (size_t)cols);
   float *gw = tu_download(bsn, nw), *gs = tu_download(work, clgan_sn_work_floats(&plan));
-  float *fu = tu_malloc(sizeof(float) * (size_t)rows), *fv = tu_malloc(sizeof(float) * (size_t)cols);
+  float *fu = tu_malloc(sizeof(float) * (size_t)rows),
+        *fv = tu_malloc(sizeof(float) * (size_t)cols);
   float *fw = tu_malloc(sizeof(float) * nw), fs = (float)sigma;
   for (int i = 0; i < rows; i++) fu[i] = (float)u[i];
   for (int j = 0; j < cols; j++) fv[j] = (float)v[j];
@@ -264,9 +266,10 @@ START_TEST(test_sn_backward_matches_reference) {
   tu_fill_normal(dw0, nw, 25, 0.0f, 1.0f);
   clgan_sn_plan plan;
   TU_OK(clgan_sn_plan_make(tu_ctx(), rows, cols, &plan));
-  clgan_buf bw = tu_upload(w, nw), bu = tu_upload(u0, (size_t)rows), bv = tu_upload(v0, (size_t)cols),
-            work = tu_upload(NULL, clgan_sn_work_floats(&plan)), bsn = tu_upload(NULL, nw),
-            bg = tu_upload(g, nw), bdw = tu_upload(dw0, nw), bdw1 = tu_upload(NULL, nw);
+  clgan_buf bw = tu_upload(w, nw), bu = tu_upload(u0, (size_t)rows),
+            bv = tu_upload(v0, (size_t)cols), work = tu_upload(NULL, clgan_sn_work_floats(&plan)),
+            bsn = tu_upload(NULL, nw), bg = tu_upload(g, nw), bdw = tu_upload(dw0, nw),
+            bdw1 = tu_upload(NULL, nw);
   TU_OK(clgan_sn_forward(tu_ctx(), &plan, bw, bu, bv, work, bsn, 1));
   TU_OK(clgan_sn_backward(tu_ctx(), &plan, bg, bsn, bu, bv, work, bdw, 1));
   TU_OK(clgan_sn_backward(tu_ctx(), &plan, bg, bsn, bu, bv, work, bdw1, 0));

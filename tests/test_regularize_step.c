@@ -89,8 +89,8 @@ START_TEST(test_spectral_norm_matches_pytorch) {
     const char *prefix = w == CLGAN_NET_G ? "init.G." : "init.D.";
     for (int params = 0; params < 2; params++) {
       float *host = arena_from(f, net, (clgan_net)w, params, prefix);
-      TU_OK(clgan_dcgan_arena_write(net, (clgan_net)w, params ? CLGAN_ARENA_PARAM : CLGAN_ARENA_STATS,
-                                    host));
+      TU_OK(clgan_dcgan_arena_write(net, (clgan_net)w,
+                                    params ? CLGAN_ARENA_PARAM : CLGAN_ARENA_STATS, host));
       free(host);
     }
   }
@@ -113,7 +113,8 @@ START_TEST(test_spectral_norm_matches_pytorch) {
   TU_ASSERT_CLOSE("errD, errG, D(x)", got, want, 3, 1e-4, 1e-6);
   /* D's gradients of the D step: through W_sn, mapped per forward */
   size_t nd = clgan_dcgan_arena_floats(net, CLGAN_NET_D, CLGAN_ARENA_PARAM);
-  float *grad = tu_malloc(sizeof(float) * nd), *want_grad = arena_from(f, net, CLGAN_NET_D, 1, "grad.D.");
+  float *grad = tu_malloc(sizeof(float) * nd),
+        *want_grad = arena_from(f, net, CLGAN_NET_D, 1, "grad.D.");
   TU_OK(clgan_dcgan_arena_read(net, CLGAN_NET_D, CLGAN_ARENA_GRAD, grad));
   close_to("D's gradients", grad, want_grad, nd, 2e-3);
   /* u and v after three power iterations (real, fake.detach(), fake) */
@@ -130,8 +131,12 @@ START_TEST(test_spectral_norm_matches_pytorch) {
 END_TEST
 
 typedef float (*term_of)(const clgan_dcgan_stats *s);
-static float consistency_term(const clgan_dcgan_stats *s) { return s->consistency; }
-static float lecam_term(const clgan_dcgan_stats *s) { return s->lecam; }
+static float consistency_term(const clgan_dcgan_stats *s) {
+  return s->consistency;
+}
+static float lecam_term(const clgan_dcgan_stats *s) {
+  return s->lecam;
+}
 
 static clgan_buf real_buf, noise_buf;
 
@@ -197,8 +202,9 @@ static void check_term_gradient(const clgan_dcgan_config *cfg_in, size_t weight_
     for (size_t i = k; i < t[ti].offset + t[ti].count; i++)
       if (fabsf(with[i]) > fabsf(with[k])) k = i;
     const float h = 1e-4f; /* small enough for LeakyReLU's kinks, large for fp32 */
-    float fd = (term_after_step(&cfg, k, h, term, NULL) - term_after_step(&cfg, k, -h, term, NULL)) /
-               (2.0f * h);
+    float fd =
+        (term_after_step(&cfg, k, h, term, NULL) - term_after_step(&cfg, k, -h, term, NULL)) /
+        (2.0f * h);
     ck_assert_msg(fabsf(with[k]) > 1e-4f, "%s: no gradient", t[ti].name);
     TU_ASSERT_CLOSE(t[ti].name, &with[k], &fd, 1, rtol, 1e-3 * fabs(with[k]));
   }

@@ -50,9 +50,9 @@ clgan_status clgan_lecam_step(clgan_ctx *ctx, const clgan_logit_reg_plan *plan, 
 
 /* bCR: out[0] = mean((x1 - x2)^2); dl1 += weight * 2 (x1 - x2) / n, dl2 =
  * -weight * 2 (x1 - x2) / n (overwritten). */
-clgan_status clgan_consistency_step(clgan_ctx *ctx, const clgan_logit_reg_plan *plan,
-                                    clgan_buf x1, clgan_buf x2, float weight, clgan_buf dl1,
-                                    clgan_buf dl2, clgan_buf out);
+clgan_status clgan_consistency_step(clgan_ctx *ctx, const clgan_logit_reg_plan *plan, clgan_buf x1,
+                                    clgan_buf x2, float weight, clgan_buf dl1, clgan_buf dl2,
+                                    clgan_buf out);
 
 /* Spectral normalisation of one weight W [rows, cols]: its kernels and
  * work-group sizes. */

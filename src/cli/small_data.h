@@ -5,9 +5,9 @@
 
 #include "clgan/dcgan.h"
 
-#define SMALL_DATA_HELP                                                                  \
-  "the small-data preset: --augment color,translation,cutout and\n"                     \
-  "--ema 0.999 (measured to help on one MRI volume), each only where\n"                 \
+#define SMALL_DATA_HELP                                                 \
+  "the small-data preset: --augment color,translation,cutout and\n"     \
+  "--ema 0.999 (measured to help on one MRI volume), each only where\n" \
   "not given; bench/study_small_data.sh is to decide the regularisers"
 
 /* Before parsing: marks the preset's fields as not given. */

@@ -14,7 +14,8 @@ clgan_status clgan_logit_reg_plan_make(clgan_ctx *ctx, size_t count, clgan_logit
     return clgan_fail(CLGAN_ERR_INVALID, "logit regulariser: %zu logits", count);
   clgan_logit_reg_plan p = {.count = count};
   clgan_status st = clgan_kernel_get(ctx, "regularize", NULL, "lecam_step", &p.lecam);
-  if (st == CLGAN_OK) st = clgan_kernel_get(ctx, "regularize", NULL, "consistency_step", &p.consistency);
+  if (st == CLGAN_OK)
+    st = clgan_kernel_get(ctx, "regularize", NULL, "consistency_step", &p.consistency);
   if (st != CLGAN_OK) return st;
   size_t need = 1;
   while (need < count && need < 256) need *= 2;
@@ -40,17 +41,17 @@ clgan_status clgan_lecam_step(clgan_ctx *ctx, const clgan_logit_reg_plan *plan, 
           dlo = (cl_uint)dlogits.off, oo = (cl_uint)out.off;
   size_t local = plan->local;
   clgan_status st = clgan_set_args(
-      plan->lecam, 13, sizeof(cl_mem), &logits.mem, sizeof xo, &xo, sizeof cn, &cn,
-      sizeof(cl_mem), &state.mem, sizeof so, &so, sizeof w, &w, sizeof decay, &decay,
-      sizeof weight, &weight, sizeof(cl_mem), &dlogits.mem, sizeof dlo, &dlo, sizeof(cl_mem),
-      &out.mem, sizeof oo, &oo, local * sizeof(float), (const void *)NULL);
+      plan->lecam, 13, sizeof(cl_mem), &logits.mem, sizeof xo, &xo, sizeof cn, &cn, sizeof(cl_mem),
+      &state.mem, sizeof so, &so, sizeof w, &w, sizeof decay, &decay, sizeof weight, &weight,
+      sizeof(cl_mem), &dlogits.mem, sizeof dlo, &dlo, sizeof(cl_mem), &out.mem, sizeof oo, &oo,
+      local * sizeof(float), (const void *)NULL);
   if (st != CLGAN_OK) return st;
   return clgan_launch(ctx, plan->lecam, 1, &local, &local, "lecam_step");
 }
 
-clgan_status clgan_consistency_step(clgan_ctx *ctx, const clgan_logit_reg_plan *plan,
-                                    clgan_buf x1, clgan_buf x2, float weight, clgan_buf dl1,
-                                    clgan_buf dl2, clgan_buf out) {
+clgan_status clgan_consistency_step(clgan_ctx *ctx, const clgan_logit_reg_plan *plan, clgan_buf x1,
+                                    clgan_buf x2, float weight, clgan_buf dl1, clgan_buf dl2,
+                                    clgan_buf out) {
   if (!plan || !plan->consistency) return clgan_fail(CLGAN_ERR_INVALID, "consistency: no plan");
   if (!x1.mem || !x2.mem || !dl1.mem || !dl2.mem || !out.mem)
     return clgan_fail(CLGAN_ERR_INVALID, "consistency: null buffer");
@@ -63,9 +64,9 @@ clgan_status clgan_consistency_step(clgan_ctx *ctx, const clgan_logit_reg_plan *
   size_t local = plan->local;
   clgan_status st = clgan_set_args(
       plan->consistency, 13, sizeof(cl_mem), &x1.mem, sizeof o1, &o1, sizeof(cl_mem), &x2.mem,
-      sizeof o2, &o2, sizeof cn, &cn, sizeof weight, &weight, sizeof(cl_mem), &dl1.mem,
-      sizeof d1, &d1, sizeof(cl_mem), &dl2.mem, sizeof d2, &d2, sizeof(cl_mem), &out.mem,
-      sizeof oo, &oo, local * sizeof(float), (const void *)NULL);
+      sizeof o2, &o2, sizeof cn, &cn, sizeof weight, &weight, sizeof(cl_mem), &dl1.mem, sizeof d1,
+      &d1, sizeof(cl_mem), &dl2.mem, sizeof d2, &d2, sizeof(cl_mem), &out.mem, sizeof oo, &oo,
+      local * sizeof(float), (const void *)NULL);
   if (st != CLGAN_OK) return st;
   return clgan_launch(ctx, plan->consistency, 1, &local, &local, "consistency_step");
 }
@@ -93,7 +94,9 @@ clgan_status clgan_sn_plan_make(clgan_ctx *ctx, int rows, int cols, clgan_sn_pla
   return CLGAN_OK;
 }
 
-size_t clgan_sn_work_floats(const clgan_sn_plan *plan) { return (size_t)plan->rows + 2; }
+size_t clgan_sn_work_floats(const clgan_sn_plan *plan) {
+  return (size_t)plan->rows + 2;
+}
 
 /* sn_reduce over n floats of raw in `mode` (cl/regularize.cl). */
 static clgan_status reduce(clgan_ctx *ctx, const clgan_sn_plan *p, clgan_buf raw, size_t n,
@@ -114,10 +117,10 @@ static clgan_status row_dot(clgan_ctx *ctx, const clgan_sn_plan *p, clgan_buf a,
                             cl_uint bstride, clgan_buf y) {
   cl_uint ao = (cl_uint)a.off, bo = (cl_uint)b.off, cols = (cl_uint)p->cols, yo = (cl_uint)y.off;
   size_t local = p->row_local, global = local * (size_t)p->rows;
-  clgan_status st = clgan_set_args(p->row_dot, 9, sizeof(cl_mem), &a.mem, sizeof ao, &ao,
-                                   sizeof(cl_mem), &b.mem, sizeof bo, &bo, sizeof bstride,
-                                   &bstride, sizeof cols, &cols, sizeof(cl_mem), &y.mem,
-                                   sizeof yo, &yo, local * sizeof(float), (const void *)NULL);
+  clgan_status st =
+      clgan_set_args(p->row_dot, 9, sizeof(cl_mem), &a.mem, sizeof ao, &ao, sizeof(cl_mem), &b.mem,
+                     sizeof bo, &bo, sizeof bstride, &bstride, sizeof cols, &cols, sizeof(cl_mem),
+                     &y.mem, sizeof yo, &yo, local * sizeof(float), (const void *)NULL);
   if (st != CLGAN_OK) return st;
   return clgan_launch(ctx, p->row_dot, 1, &global, &local, "sn_row_dot");
 }
@@ -142,15 +145,16 @@ clgan_status clgan_sn_forward(clgan_ctx *ctx, const clgan_sn_plan *plan, clgan_b
     cl_uint wo = (cl_uint)w.off, uo = (cl_uint)u.off, vo = (cl_uint)v.off;
     size_t global = clgan_round_up(cols, 64);
     st = clgan_set_args(plan->wt_u, 8, sizeof(cl_mem), &w.mem, sizeof wo, &wo, sizeof rows, &rows,
-                        sizeof cols, &cols, sizeof(cl_mem), &u.mem, sizeof uo, &uo,
-                        sizeof(cl_mem), &v.mem, sizeof vo, &vo);
+                        sizeof cols, &cols, sizeof(cl_mem), &u.mem, sizeof uo, &uo, sizeof(cl_mem),
+                        &v.mem, sizeof vo, &vo);
     if (st == CLGAN_OK) st = clgan_launch(ctx, plan->wt_u, 1, &global, NULL, "sn_wt_u");
     if (st == CLGAN_OK) st = reduce(ctx, plan, v, cols, v, 0, sigma); /* v normalised */
   }
-  if (st == CLGAN_OK) st = row_dot(ctx, plan, w, v, 0, work);       /* W v */
+  if (st == CLGAN_OK) st = row_dot(ctx, plan, w, v, 0, work); /* W v */
   if (st == CLGAN_OK) st = reduce(ctx, plan, work, rows, u, update ? 1 : 2, sigma);
   if (st != CLGAN_OK) return st;
-  cl_uint count = rows * cols, wo = (cl_uint)w.off, so = (cl_uint)sigma.off, wso = (cl_uint)w_sn.off;
+  cl_uint count = rows * cols, wo = (cl_uint)w.off, so = (cl_uint)sigma.off,
+          wso = (cl_uint)w_sn.off;
   size_t global = clgan_round_up(count, 64);
   st = clgan_set_args(plan->scale, 7, sizeof(cl_mem), &w.mem, sizeof wo, &wo, sizeof(cl_mem),
                       &work.mem, sizeof so, &so, sizeof count, &count, sizeof(cl_mem), &w_sn.mem,

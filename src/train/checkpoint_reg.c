@@ -21,7 +21,9 @@ clgan_status checkpoint_reg_append(clgan_dcgan *net, clgan_st_tensor *tensors, i
   clgan_status st = clgan_dcgan_reg_read(net, *host);
   for (int i = 0; i < count && st == CLGAN_OK; i++) {
     clgan_st_tensor *t = &tensors[(*nt)++];
-    *t = (clgan_st_tensor){.name = list[i].name, .dtype = CLGAN_F32, .ndim = list[i].ndim,
+    *t = (clgan_st_tensor){.name = list[i].name,
+                           .dtype = CLGAN_F32,
+                           .ndim = list[i].ndim,
                            .data = *host + list[i].offset};
     for (int k = 0; k < list[i].ndim; k++) t->shape[k] = list[i].shape[k];
   }
@@ -52,8 +54,10 @@ clgan_status checkpoint_reg_gather(clgan_safetensors *st, clgan_dcgan *net, floa
     const float *src;
     s = clgan_safetensors_expect_f32(st, d->name, d->ndim, shape, &src);
     if (s == CLGAN_OK && !valid(d, src))
-      s = clgan_fail(CLGAN_ERR_FORMAT, "%s: tensor %s holds an invalid value (non-finite, or a "
-                     "LeCam flag other than 0 or 1)", clgan_safetensors_path(st), d->name);
+      s = clgan_fail(CLGAN_ERR_FORMAT,
+                     "%s: tensor %s holds an invalid value (non-finite, or a "
+                     "LeCam flag other than 0 or 1)",
+                     clgan_safetensors_path(st), d->name);
     if (s == CLGAN_OK) memcpy(*host + d->offset, src, d->count * sizeof(float));
   }
   if (s != CLGAN_OK) {

@@ -38,7 +38,8 @@ static clgan_status plan_sn(clgan_dcgan *d, dcgan_reg *r) {
   for (int i = 0; i < dg->nnodes; i++) {
     const graph_node *n = &dg->nodes[i];
     if (n->op != GRAPH_OP_CONV) continue;
-    if (r->nsn == DCGAN_REG_MAX_SN) return clgan_fail(CLGAN_ERR_INVALID, "spectral norm: too many convs");
+    if (r->nsn == DCGAN_REG_MAX_SN)
+      return clgan_fail(CLGAN_ERR_INVALID, "spectral norm: too many convs");
     sn_layer *l = &r->sn[r->nsn++];
     const clgan_conv_shape *s = &n->shape;
     int rows = s->cout, cols = s->cin * s->k * s->k;
@@ -96,7 +97,8 @@ int dcgan_reg_buffers(clgan_dcgan *d, clgan_buf **bufs, size_t *floats) {
     bufs[n] = &r->sn_g, floats[n++] = params;
   }
   if (c->consistency > 0.0f) {
-    bufs[n] = &r->cr_x, floats[n++] = (size_t)c->channels * c->batch * c->image_size * c->image_size;
+    bufs[n] = &r->cr_x,
+    floats[n++] = (size_t)c->channels * c->batch * c->image_size * c->image_size;
     bufs[n] = &r->cr_work,
     floats[n++] = clgan_augment_work_floats(c->channels, c->batch, c->image_size, c->image_size);
     bufs[n] = &r->cr_dl, floats[n++] = (size_t)c->batch;
@@ -114,7 +116,8 @@ clgan_status dcgan_reg_alloc(clgan_dcgan *d) {
   dcgan_reg *r = &d->reg;
   clgan_status st = CLGAN_OK;
   if (r->cr_planned) st = graph_alloc(d->ctx, &r->cr_graph);
-  if (st == CLGAN_OK && r->work.mem) st = clgan_fill(d->ctx, clgan_buf_at(r->work, REG_ONE), 1, 1.0f);
+  if (st == CLGAN_OK && r->work.mem)
+    st = clgan_fill(d->ctx, clgan_buf_at(r->work, REG_ONE), 1, 1.0f);
   /* never a zero u, v (the run's seed follows); the weights are still 0, so
    * no W_sn is made from them */
   if (st == CLGAN_OK) st = init_state(d, 0, 0);
@@ -155,7 +158,9 @@ static clgan_status init_state(clgan_dcgan *d, uint64_t seed, int refresh) {
   return st;
 }
 
-clgan_status dcgan_reg_init(clgan_dcgan *d, uint64_t seed) { return init_state(d, seed, 1); }
+clgan_status dcgan_reg_init(clgan_dcgan *d, uint64_t seed) {
+  return init_state(d, seed, 1);
+}
 
 void dcgan_reg_pass(const clgan_dcgan *d, clgan_net which, graph_pass *p) {
   if (which != CLGAN_NET_D || !d->cfg.spectral_norm) return;
@@ -268,7 +273,9 @@ int clgan_dcgan_reg_tensors(const clgan_dcgan *d, const clgan_tensor_desc **list
   return d->reg.ntensors;
 }
 
-size_t clgan_dcgan_reg_floats(const clgan_dcgan *d) { return d->reg.state_floats; }
+size_t clgan_dcgan_reg_floats(const clgan_dcgan *d) {
+  return d->reg.state_floats;
+}
 
 clgan_status clgan_dcgan_reg_read(clgan_dcgan *d, float *host) {
   if (d->reg.state_floats == 0) return CLGAN_OK;

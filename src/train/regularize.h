@@ -29,13 +29,13 @@ enum {
 };
 
 typedef struct dcgan_reg {
-  clgan_buf state;    /* [state_floats] LeCam's anchors, each conv's u and v: checkpointed */
-  clgan_buf work;     /* [work_floats] the slots above, then each layer's SN scratch */
-  clgan_buf sn_w;     /* [D param_floats] W_sn at the conv weights' offsets */
-  clgan_buf sn_g;     /* [D param_floats] the gradient of W_sn from the last backward */
-  clgan_buf cr_x;     /* [c, batch, s, s] T(x) */
-  clgan_buf cr_work;  /* T's per-image parameters */
-  clgan_buf cr_dl;    /* [batch] the gradient of D(T(x)) */
+  clgan_buf state;   /* [state_floats] LeCam's anchors, each conv's u and v: checkpointed */
+  clgan_buf work;    /* [work_floats] the slots above, then each layer's SN scratch */
+  clgan_buf sn_w;    /* [D param_floats] W_sn at the conv weights' offsets */
+  clgan_buf sn_g;    /* [D param_floats] the gradient of W_sn from the last backward */
+  clgan_buf cr_x;    /* [c, batch, s, s] T(x) */
+  clgan_buf cr_work; /* T's per-image parameters */
+  clgan_buf cr_dl;   /* [batch] the gradient of D(T(x)) */
   /* bCR's second pass of D keeps its activations in a second set of slots
    * (same arenas and workspaces), so both backwards run from saved
    * activations, nothing recomputed */
