@@ -115,6 +115,9 @@ static int on_progress(void *user, const clgan_train_progress *p) {
            p->iteration, p->total, p->stats.loss_d, p->stats.loss_g, p->stats.d_x,
            p->stats.d_g_z1, p->stats.d_g_z2, p->img_per_s, eta);
     if (p->augment_p >= 0) printf("    augment p %.3f, E[sign D(real)] %.3f\n", p->augment_p, p->stats.sign_real);
+    if (p->stats.lecam > 0 || p->stats.consistency > 0)
+      printf("    D's regularisers: LeCam %.4f, bCR %.4f (terms before their weights)\n",
+             p->stats.lecam, p->stats.consistency);
     fflush(stdout);
   }
   if (p->eval) {
