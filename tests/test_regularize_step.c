@@ -9,8 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "clgan/checkpoint.h"
 #include "clgan/regularize.h"
+#include "clgan/safetensors.h"
 #include "parity_fixture.h"
 #include "test_util.h"
 
@@ -235,6 +238,84 @@ START_TEST(test_lecam_gradient_through_d) {
 }
 END_TEST
 
+/* src rewritten as dst with tensor `name` left out, or (poison) its first value NaN. */
+static void rewrite(const char *src, const char *dst, const char *name, int poison) {
+  clgan_safetensors *st;
+  TU_OK(clgan_safetensors_open(src, &st));
+  int nt = clgan_safetensors_count(st), n = 0, nm = clgan_safetensors_meta_count(st);
+  clgan_st_tensor *t = tu_malloc(sizeof *t * (size_t)nt);
+  float *bad = NULL;
+  for (int i = 0; i < nt; i++) {
+    t[n] = *clgan_safetensors_at(st, i);
+    if (strcmp(t[n].name, name) != 0) {
+      n++;
+      continue;
+    }
+    if (!poison) continue;
+    bad = tu_malloc(sizeof(float) * (size_t)t[n].shape[0]);
+    memcpy(bad, t[n].data, sizeof(float) * (size_t)t[n].shape[0]);
+    bad[0] = NAN;
+    t[n++].data = bad;
+  }
+  const char **keys = tu_malloc(sizeof *keys * (size_t)nm),
+             **vals = tu_malloc(sizeof *vals * (size_t)nm);
+  for (int i = 0; i < nm; i++) {
+    keys[i] = clgan_safetensors_meta_key(st, i);
+    vals[i] = clgan_safetensors_meta(st, keys[i]);
+  }
+  TU_OK(clgan_safetensors_write(dst, t, n, keys, vals, nm));
+  clgan_safetensors_close(st);
+  free(t), free(bad), free(keys), free(vals);
+}
+
+/* The checkpoint keeps LeCam's anchors and spectral norm's u, v; a file
+ * that lacks one, or holds a non-finite value, is refused by name and the
+ * model keeps its state. */
+START_TEST(test_checkpoint_state) {
+  clgan_dcgan_config cfg = tiny();
+  cfg.lecam = 0.3f;
+  cfg.spectral_norm = 1;
+  clgan_dcgan *a = NULL, *b = NULL;
+  TU_OK(clgan_dcgan_create(tu_ctx(), &cfg, &a));
+  TU_OK(clgan_dcgan_create(tu_ctx(), &cfg, &b));
+  TU_OK(clgan_dcgan_init_weights(a, 5));
+  TU_OK(clgan_dcgan_init_weights(b, 6));
+  size_t n = clgan_dcgan_reg_floats(a);
+  float *sa = tu_malloc(sizeof(float) * n), *sb = tu_malloc(sizeof(float) * n);
+  float *before = tu_malloc(sizeof(float) * n);
+  for (size_t i = 0; i < n; i++) sa[i] = 0.001f * (float)i; /* anchors set, flags 0 */
+  sa[2] = sa[3] = 1.0f;
+  TU_OK(clgan_dcgan_reg_write(a, sa));
+  char dir[] = "/tmp/clgan-reg-XXXXXX", path[64], bad[64];
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  snprintf(path, sizeof path, "%s/ck.safetensors", dir);
+  snprintf(bad, sizeof bad, "%s/bad.safetensors", dir);
+  clgan_train_state ts = {.iteration = 1, .seed = 2, .rng = {1, 2, 3, 4}};
+  TU_OK(clgan_checkpoint_save(path, a, &ts));
+  TU_OK(clgan_dcgan_reg_read(b, before));
+  const char *names[] = {"train.lecam_anchors", "netD.main.0.weight_u", "netD.main.5.weight_v"};
+  for (int k = 0; k < 6; k++) {
+    rewrite(path, bad, names[k / 2], k % 2);
+    clgan_train_state back;
+    ck_assert_int_eq(clgan_checkpoint_load(bad, b, &back), CLGAN_ERR_FORMAT);
+    ck_assert_msg(strstr(clgan_last_error(), names[k / 2]), "%s", clgan_last_error());
+    TU_OK(clgan_dcgan_reg_read(b, sb));
+    ck_assert_mem_eq(sb, before, sizeof(float) * n);
+  }
+  clgan_train_state back;
+  TU_OK(clgan_checkpoint_load(path, b, &back));
+  free(back.fixed_noise);
+  TU_OK(clgan_dcgan_reg_read(b, sb));
+  ck_assert_mem_eq(sb, sa, sizeof(float) * n);
+  remove(path);
+  remove(bad);
+  rmdir(dir);
+  free(sa), free(sb), free(before);
+  clgan_dcgan_destroy(a);
+  clgan_dcgan_destroy(b);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("regularize_step");
   TCase *tc = tcase_create("regularize_step");
@@ -242,6 +323,7 @@ int main(void) {
   tcase_add_test(tc, test_spectral_norm_matches_pytorch);
   tcase_add_test(tc, test_consistency_gradient_through_d);
   tcase_add_test(tc, test_lecam_gradient_through_d);
+  tcase_add_test(tc, test_checkpoint_state);
   suite_add_tcase(s, tc);
   return tu_run(s);
 }
