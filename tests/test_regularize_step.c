@@ -238,6 +238,40 @@ START_TEST(test_lecam_gradient_through_d) {
 }
 END_TEST
 
+/* bCR's passes of D leave BatchNorm's running statistics alone: after a
+ * step they are those of the recipe's passes, bit for bit (and the test
+ * can fail: with bCR's momentum at BatchNorm's 0.1 they would move). */
+START_TEST(test_consistency_keeps_running_stats) {
+  clgan_dcgan_config cfg = tiny();
+  cfg.lr_d = 1e-30f; /* D's update is nil: its third pass (in G's step) sees the same D */
+  size_t nr = (size_t)cfg.channels * cfg.batch * cfg.image_size * cfg.image_size;
+  float *host = tu_malloc(sizeof(float) * nr);
+  tu_fill_uniform(host, nr, 43, -1.0f, 1.0f);
+  clgan_buf real = tu_upload(host, nr);
+  tu_fill_normal(host, (size_t)cfg.nz * cfg.batch, 44, 0.0f, 1.0f);
+  clgan_buf noise = tu_upload(host, (size_t)cfg.nz * cfg.batch);
+  free(host);
+  float *stats[2];
+  size_t n = 0;
+  for (int k = 0; k < 2; k++) {
+    cfg.consistency = k ? 10.0f : 0.0f;
+    clgan_dcgan *net = NULL;
+    TU_OK(clgan_dcgan_create(tu_ctx(), &cfg, &net));
+    TU_OK(clgan_dcgan_init_weights(net, 8));
+    TU_OK(clgan_dcgan_step(net, real, noise, NULL));
+    n = clgan_dcgan_arena_floats(net, CLGAN_NET_D, CLGAN_ARENA_STATS);
+    stats[k] = tu_malloc(sizeof(float) * n);
+    TU_OK(clgan_dcgan_arena_read(net, CLGAN_NET_D, CLGAN_ARENA_STATS, stats[k]));
+    clgan_dcgan_destroy(net);
+  }
+  ck_assert_uint_gt(n, 0);
+  ck_assert_mem_eq(stats[0], stats[1], sizeof(float) * n);
+  free(stats[0]), free(stats[1]);
+  clgan_buf_release(&real);
+  clgan_buf_release(&noise);
+}
+END_TEST
+
 /* src rewritten as dst with tensor `name` left out, or (poison) its first value NaN. */
 static void rewrite(const char *src, const char *dst, const char *name, int poison) {
   clgan_safetensors *st;
@@ -323,6 +357,7 @@ int main(void) {
   tcase_add_test(tc, test_spectral_norm_matches_pytorch);
   tcase_add_test(tc, test_consistency_gradient_through_d);
   tcase_add_test(tc, test_lecam_gradient_through_d);
+  tcase_add_test(tc, test_consistency_keeps_running_stats);
   tcase_add_test(tc, test_checkpoint_state);
   suite_add_tcase(s, tc);
   return tu_run(s);
