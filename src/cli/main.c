@@ -17,6 +17,8 @@ static const command commands[] = {
     {"export", cmd_export, "write the generator alone, with PyTorch's tensor names"},
     {"bench", cmd_bench, "time the training step per device (and side by side), with a profile"},
     {"evaluate", cmd_evaluate, "compare generated images with real ones: SWD, MS-SSIM, memorisation"},
+    {"balance", cmd_balance, "fill every class up to a count with synthetic images, and a manifest"},
+    {"utility", cmd_utility, "does synthetic data help a classifier? real vs real+synthetic vs synthetic"},
     {"slice", cmd_slice, "write 2-D PNG slices of NIfTI volumes (.nii, .nii.gz, .hdr/.img)"},
 };
 
