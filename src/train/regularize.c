@@ -7,13 +7,16 @@
  *   D(input) and its BCE gradient; LeCam adds its gradient and moves this
  *   side's anchor (the term uses the other side's anchor as it stands: on
  *   the real side, the fake anchor of the previous step);
- *   bCR: T(x) through D's second graph with the same W_sn, its gradient
+ *   bCR: T(x) through D's second graph with the same W_sn (no power
+ *   iteration of its own, unlike a second call of a PyTorch module), its gradient
  *   added on D(input)'s logits and kept for D(T(x));
  *   D's backward, W_sn's gradient mapped to W; bCR's backward through the
  *   second graph (added), mapped likewise.
  * BatchNorm in bCR's pass: training mode (T(x)'s own batch statistics, as
  * calling D on T(x) in PyTorch would) with momentum 0, so the running
- * statistics are those of the recipe's passes alone. */
+ * statistics are those of the recipe's passes alone.
+ * A step that --nan-guard skips still moves u, v and LeCam's anchors (they
+ * are made in the forwards, before the gradients are seen). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
