@@ -84,7 +84,8 @@ START_TEST(test_bad_configs_refused) {
 }
 END_TEST
 
-/* A small model with every switch that adds work to a step. */
+/* A small model: 0 the recipe, 1 every switch that adds work to a step, 2
+ * the regularisers without augmentation. */
 static clgan_dcgan_config small_config(int options) {
   clgan_dcgan_config cfg = clgan_dcgan_default_config();
   cfg.image_size = 16;
@@ -92,22 +93,28 @@ static clgan_dcgan_config small_config(int options) {
   cfg.nz = 8;
   cfg.ngf = cfg.ndf = 4;
   cfg.batch = 4;
-  if (options) {
+  if (options == 1) {
     cfg.augment = CLGAN_AUG_ALL;
     cfg.ada = 1;
     cfg.ema_decay = 0.99f;
     cfg.nan_guard = 1;
   }
+  if (options >= 1) { /* D's regularisers; with 2, bCR's T is its own augmentation */
+    cfg.lecam = 0.3f;
+    cfg.spectral_norm = 1;
+    cfg.consistency = 10.0f;
+  }
   return cfg;
 }
 
 /* Build, then steps and generation: no buffer, program or kernel may be
- * created after the model exists (the plan made them all). Loops 2 and 3:
- * the model planned by the tuner (CLGAN_TUNE=on, into a temporary
- * directory) and the steps' statistics read one step behind. */
+ * created after the model exists (the plan made them all). Loops 0-2: the
+ * small_config options; loop 3: every switch, the model planned by the tuner
+ * (CLGAN_TUNE=on, into a temporary directory) and the steps' statistics read
+ * one step behind. */
 START_TEST(test_steps_create_nothing) {
-  clgan_dcgan_config cfg = small_config(_i & 1);
-  int tuned = _i >= 2;
+  clgan_dcgan_config cfg = small_config(_i < 3 ? _i : 1);
+  int tuned = _i == 3;
   clgan_tuning saved = *clgan_ctx_tuning(tu_ctx()), t = saved;
   char dir[64] = "/tmp/clgan-test-graph-XXXXXX";
   if (tuned) {

@@ -31,6 +31,10 @@ typedef struct clgan_dcgan_config {
   unsigned augment;   /* DiffAugment policy (clgan_aug_policy bits) on every D input */
   int ada;            /* adaptive augmentation strength (each step adjusts p, on the device) */
   float ada_target;   /* ADA's target for r_t = E[sign(D's logit on real)] (0.6 by default) */
+  /* D's regularisers (off in the recipe; clgan/regularize.h): */
+  float lecam;        /* LeCam weight (0: off) */
+  int spectral_norm;  /* spectral normalisation of D's conv weights */
+  float consistency;  /* bCR weight on real and fake (0: off) */
 } clgan_dcgan_config;
 
 /* The recipe's defaults (from the list in clgan/config.h): 64 px, 3 channels,
@@ -79,6 +83,8 @@ typedef struct clgan_dcgan_stats {
   int skipped;    /* nan_guard: bit 0 the D update, bit 1 the G update was skipped */
   float sign_real;/* mean sign of D's logits on the real batch (ADA's r_t) */
   float augment_p;/* the augmentation probability this step used (0: augmentation off) */
+  float lecam;    /* LeCam's terms of the D step, real + fake, before its weight (0: off) */
+  float consistency; /* bCR's terms of the D step likewise (0: off) */
 } clgan_dcgan_stats;
 
 typedef struct clgan_dcgan clgan_dcgan;

@@ -5,6 +5,7 @@
 
 #include "clgan/augment.h"
 #include "graph/graph.h"
+#include "train/regularize.h"
 
 typedef struct net_state {
   graph g;
@@ -46,11 +47,13 @@ struct clgan_dcgan {
   clgan_buf stats_backup[2]; /* nan_guard: running statistics before the step */
   clgan_buf ema_noise;   /* [nz, batch] the fixed noise of the EMA statistics (ema_decay > 0) */
   float *ema_noise_host; /* [CLGAN_EMA_STATS_BATCHES][nz * batch] */
+  dcgan_reg reg;         /* D's regularisers (train/regularize.h) */
   size_t device_bytes;
   /* statistics read one step behind (clgan_dcgan_step_deferred): a ring of
    * the last steps' loss buffers in host memory, each with the event of its
    * non-blocking read and its nan_guard outcome */
   float stats_host[2][LOSS_FLOATS];
+  float stats_reg_host[2][REG_LOSS_FLOATS]; /* the regularisers' terms of those steps */
   cl_event stats_event[2];
   int stats_skipped[2];
   int stats_head, stats_count; /* oldest pending slot, pending steps */

@@ -17,6 +17,7 @@ graph_pass dcgan_pass(clgan_dcgan *d, clgan_net which, clgan_buf input) {
                   .bn_momentum = d->cfg.bn_momentum,
                   .bn_eps = d->cfg.bn_eps,
                   .slope = d->cfg.lrelu_slope};
+  dcgan_reg_pass(d, which, &p); /* D's effective weights with spectral norm */
   return p;
 }
 
@@ -36,7 +37,8 @@ static clgan_status d_input(clgan_dcgan *d, clgan_buf x, clgan_buf *in) {
  * into loss[slot..slot+1] with the logit gradient in grad_buf[0]. */
 static clgan_status d_forward_loss(clgan_dcgan *d, const graph_pass *p, float target, int slot) {
   const graph *dg = &d->net[CLGAN_NET_D].g;
-  clgan_status st = graph_forward(dg, p);
+  clgan_status st = dcgan_sn_forward(d); /* a training forward: W_sn from a power iteration */
+  if (st == CLGAN_OK) st = graph_forward(dg, p);
   if (st != CLGAN_OK) return st;
   clgan_profile_region(d->ctx, "loss"); /* profiling region for clgan bench */
   return clgan_bce_logits(d->ctx, &d->bce, graph_output(dg), target,
@@ -94,23 +96,33 @@ clgan_status clgan_dcgan_generate(clgan_dcgan *d, clgan_buf noise, clgan_bn_mode
   return graph_forward(&d->net[CLGAN_NET_G].g, &pg);
 }
 
+/* One side of the D step: D on x (real: fake 0, or fake.detach()) against
+ * target, with the regularisers that are on, then D's parameter gradients
+ * (the real side writes them, the fake side adds). */
+static clgan_status d_side(clgan_dcgan *d, graph_pass *pd, clgan_buf x, int fake) {
+  const graph *dg = &d->net[CLGAN_NET_D].g;
+  graph_grad gr = {.param_grads = 1, .accumulate = fake};
+  float target = fake ? 0.0f : 1.0f - d->cfg.label_smooth;
+  clgan_status st = d_input(d, x, &pd->input);
+  if (st == CLGAN_OK) st = d_forward_loss(d, pd, target, fake ? LOSS_D_FAKE : LOSS_D_REAL);
+  if (st == CLGAN_OK) st = dcgan_reg_forward(d, pd, x, fake); /* LeCam, bCR (when on) */
+  if (st == CLGAN_OK && d->cfg.ada && !fake)
+    st = clgan_ada_sign_mean(d->ctx, &d->ada_plan, graph_output(dg),
+                             clgan_buf_at(d->loss, LOSS_SIGN_REAL));
+  if (st == CLGAN_OK) st = graph_backward(dg, pd, &gr);
+  if (st == CLGAN_OK) st = dcgan_reg_backward(d, pd, fake); /* spectral norm, bCR */
+  return st;
+}
+
 /* The D step: real (label 1, or 1 - label_smooth) then fake.detach() (label
  * 0), gradients summed, then D's update. Every D input goes through the
  * augmentation when it is on. */
 static clgan_status d_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise) {
-  const graph *gg = &d->net[CLGAN_NET_G].g, *dg = &d->net[CLGAN_NET_D].g;
+  const graph *gg = &d->net[CLGAN_NET_G].g;
   graph_pass pd = dcgan_pass(d, CLGAN_NET_D, real), pg = dcgan_pass(d, CLGAN_NET_G, noise);
-  graph_grad first = {.param_grads = 1}, second = {.param_grads = 1, .accumulate = 1};
-  clgan_status st = d_input(d, real, &pd.input);
-  if (st == CLGAN_OK) st = d_forward_loss(d, &pd, 1.0f - d->cfg.label_smooth, LOSS_D_REAL);
-  if (st == CLGAN_OK && d->cfg.ada)
-    st = clgan_ada_sign_mean(d->ctx, &d->ada_plan, graph_output(dg),
-                             clgan_buf_at(d->loss, LOSS_SIGN_REAL));
-  if (st == CLGAN_OK) st = graph_backward(dg, &pd, &first);
+  clgan_status st = d_side(d, &pd, real, 0);
   if (st == CLGAN_OK) st = graph_forward(gg, &pg);
-  if (st == CLGAN_OK) st = d_input(d, clgan_dcgan_fake(d), &pd.input);
-  if (st == CLGAN_OK) st = d_forward_loss(d, &pd, 0.0f, LOSS_D_FAKE);
-  if (st == CLGAN_OK) st = graph_backward(dg, &pd, &second);
+  if (st == CLGAN_OK) st = d_side(d, &pd, clgan_dcgan_fake(d), 1);
   if (st == CLGAN_OK) st = adam(d, CLGAN_NET_D, d->cfg.lr_d);
   return st;
 }
@@ -162,6 +174,7 @@ static clgan_status read_stats(clgan_dcgan *d, int skipped, clgan_dcgan_stats *s
   float l[LOSS_FLOATS] = {0};
   clgan_status st = clgan_buf_read(d->ctx, d->loss, l, LOSS_FLOATS);
   if (st == CLGAN_OK) fill_stats(d, l, skipped, stats);
+  if (st == CLGAN_OK) st = dcgan_reg_stats(d, stats);
   return st;
 }
 
@@ -207,6 +220,10 @@ clgan_status clgan_dcgan_step_deferred(clgan_dcgan *d, clgan_buf real, clgan_buf
   clgan_status st = run_step(d, real, noise, &skipped);
   if (st != CLGAN_OK) return st;
   int slot = (d->stats_head + d->stats_count) % 2;
+  /* the regularisers' terms first: the queue is in order, so the loss read's
+   * event covers both */
+  st = dcgan_reg_stats_enqueue(d, d->stats_reg_host[slot]);
+  if (st != CLGAN_OK) return st;
   st = clgan_buf_read_enqueue(d->ctx, d->loss, d->stats_host[slot], LOSS_FLOATS,
                               &d->stats_event[slot]);
   if (st != CLGAN_OK) return st;
@@ -224,7 +241,10 @@ clgan_status clgan_dcgan_stats_take(clgan_dcgan *d, clgan_dcgan_stats *stats) {
   clgan_status st = clgan_event_wait(d->ctx, &d->stats_event[slot]);
   d->stats_head = (slot + 1) % 2;
   d->stats_count--;
-  if (st == CLGAN_OK) fill_stats(d, d->stats_host[slot], d->stats_skipped[slot], stats);
+  if (st == CLGAN_OK) {
+    fill_stats(d, d->stats_host[slot], d->stats_skipped[slot], stats);
+    dcgan_reg_stats_fill(d, d->stats_reg_host[slot], stats);
+  }
   return st;
 }
 
