@@ -101,17 +101,21 @@ nvidia_icd() {
   fi
 }
 
+# system.txt / system.json: the machine, its GPU and driver, the OpenCL
+# devices, PyTorch; each probe bounded (cuda_available decides the peer's runs).
 system_info() {
   {
     echo "== date"; date -u
     echo "== uname"; uname -a
     echo "== git"; git -C "$root" log -1 --format='%H %s' 2>&1
     echo "== nvidia-smi"
-    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1
-    echo "== clgan devices"; "$build/clgan" devices 2>&1
-    echo "== python"; "$python" -c 'import sys, torch; print(sys.version.split()[0], torch.__version__,
-      "cuda", torch.version.cuda, "available", torch.cuda.is_available(),
-      "cudnn", torch.backends.cudnn.version())' 2>&1
+    timeout 30 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm \
+      --format=csv 2>&1
+    echo "== clgan devices"; timeout 60 "$build/clgan" devices 2>&1
+    echo "== python"; timeout 60 "$python" -c 'import sys, torch
+print(sys.version.split()[0], torch.__version__, "cuda", torch.version.cuda, "cudnn",
+      torch.backends.cudnn.version())
+print("cuda_available", torch.cuda.is_available())' 2>&1
   } >"$out/system.txt"
   "$python" - "$out/system.txt" "$out/system.json" <<'EOF' 2>/dev/null
 import json, sys
@@ -133,10 +137,11 @@ if [ -f "$build/build.ninja" ]; then
 else
   step setup 60 meson setup "$build" && step build 240 ninja -C "$build"
 fi
+log "probe the system (system.json)"
 system_info
 
 device=${DEVICE:-}
-if [ -z "$device" ] && "$build/clgan" devices --no-peak 2>/dev/null | grep -q 'type / vendor *GPU'; then
+if [ -z "$device" ] && grep -q 'type / vendor *GPU' "$out/system.txt"; then
   device=gpu
 fi
 dev_args=()
@@ -167,7 +172,7 @@ for cfg in tutorial gray32; do
     --steps "$steps" --warmup 3 --no-startup --json "$out/clgan_bench_$cfg.json"
 done
 
-if "$python" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+if grep -q '^cuda_available True' "$out/system.txt"; then
   settings="tf32_off tf32_on tf32_off_channels_last"
 else
   settings="nchw channels_last"
