@@ -39,7 +39,7 @@ def main():
     first = peer[best][0]
     print("### clgan vs PyTorch, config %s, medians of %d alternating round%s"
           % (first["config"], rounds, "" if rounds == 1 else "s"))
-    print("%-52s %9s %9s %9s %7s %10s" % ("", "ms/step", "img/s", "GFLOP/s", "% peak",
+    print("%-60s %9s %9s %9s %7s %10s" % ("", "ms/step", "img/s", "GFLOP/s", "% peak",
                                           "memory"))
     summary = {"config": first["config"], "rounds": rounds, "best_pytorch": best,
                "pytorch": {}, "clgan": []}
@@ -49,7 +49,7 @@ def main():
         gf = statistics.median(x["gflops"] for x in xs)
         fr = gf / xs[0]["peak_gflops"] if xs[0].get("peak_gflops") else None
         mark = " (best)" if p == best else ""
-        print("%-52s %9.1f %9.1f %9.1f %7s %10s" % ((xs[0]["device"] + mark)[:52], ms, med[p],
+        print("%-60s %9.1f %9.1f %9.1f %7s %10s" % ((xs[0]["device"] + mark)[:60], ms, med[p],
                                                     gf, pct(fr), mib(xs[0]["peak_bytes"])))
         summary["pytorch"][p] = {"device": xs[0]["device"], "ms_per_step": ms,
                                  "img_per_s": med[p], "gflops": gf,
@@ -58,13 +58,13 @@ def main():
         name = "clgan: " + dev["device"]
         runs = [c[d] for c in clgan if d < len(c) and "img_per_s" in c[d]]
         if len(runs) < rounds:
-            print("%-52s failed: %s" % (name[:52], dev.get("error", "in some rounds")))
+            print("%-60s failed: %s" % (name[:60], dev.get("error", "in some rounds")))
             continue
         ms = statistics.median(x["ms_per_step"] for x in runs)
         img = statistics.median(x["img_per_s"] for x in runs)
         gf = statistics.median(x["gflops"] for x in runs)
         fr = gf / dev["peak_gflops"] if dev.get("peak_gflops") else None
-        print("%-52s %9.1f %9.1f %9.1f %7s %10s" % (name[:52], ms, img, gf, pct(fr),
+        print("%-60s %9.1f %9.1f %9.1f %7s %10s" % (name[:60], ms, img, gf, pct(fr),
                                                     mib(dev["peak_bytes"])))
         ratios = [c["img_per_s"] / p["img_per_s"] for c, p in zip(runs, peer[best])]
         summary["clgan"].append({"device": dev["device"], "ms_per_step": ms, "img_per_s": img,
