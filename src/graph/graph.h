@@ -92,6 +92,10 @@ typedef struct graph_pass {
   clgan_buf discard;              /* scratch for BN gradients not wanted */
   float bn_momentum, bn_eps, slope;
   int bn_eval;                    /* BatchNorm with running statistics */
+  /* SyncBatchNorm: the ranks the batch is split over (NULL or one rank: the
+   * fused one-rank kernels) and a device scratch [2 * max channels] */
+  struct clgan_dist *dist;
+  clgan_buf bn_sums;
 } graph_pass;
 
 /* Backward state: the gradient of the current node's output is in

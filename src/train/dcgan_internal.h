@@ -47,11 +47,32 @@ struct clgan_dcgan {
   clgan_buf ema_noise;   /* [nz, batch] the fixed noise of the EMA statistics (ema_decay > 0) */
   float *ema_noise_host; /* [CLGAN_EMA_STATS_BATCHES][nz * batch] */
   size_t device_bytes;
+  /* data parallel (src/dist/dcgan_dist.c): cfg.batch is this rank's share */
+  struct clgan_dist *dist; /* borrowed; NULL: one rank */
+  int ranks;               /* 1, or the ranks the global batch is split over */
+  float grad_scale;        /* 1 / ranks, folded into the loss gradient */
+  clgan_buf bn_sums;       /* [2 * max channels] SyncBatchNorm scratch (ranks > 1) */
 };
 
 /* A pass of network `which` over the model's buffers, its arenas and the
  * recipe's BatchNorm and LeakyReLU settings, from input (slot 0). */
 graph_pass dcgan_pass(clgan_dcgan *d, clgan_net which, clgan_buf input);
+
+/* clgan_dcgan_create for a model of cfg (cfg->batch: this rank's share)
+ * trained over the ranks of dist (NULL: one rank). */
+clgan_status dcgan_create_with(clgan_ctx *ctx, const clgan_dcgan_config *cfg,
+                               struct clgan_dist *dist, clgan_dcgan **out);
+
+/* Data-parallel hooks of the step (src/dist/dcgan_dist.c); each returns at
+ * once for one rank. Gradients of `which` summed over the ranks: */
+clgan_status dcgan_dist_reduce_grads(clgan_dcgan *d, clgan_net which);
+/* loss[slot] on the device replaced by its mean over the ranks: */
+clgan_status dcgan_dist_mean_slot(clgan_dcgan *d, int slot);
+/* host values v[0..n) replaced by their means over the ranks: */
+clgan_status dcgan_dist_mean(clgan_dcgan *d, float *v, int n);
+/* The fixed noise of the EMA statistics: this rank's columns of each of the
+ * global batches (out [CLGAN_EMA_STATS_BATCHES][nz * batch]). */
+clgan_status dcgan_dist_ema_noise(clgan_dcgan *d, float *out);
 
 /* Makes the averaged generator's BatchNorm statistics when stale. */
 clgan_status dcgan_ema_stats(clgan_dcgan *d);
