@@ -116,6 +116,9 @@ clgan_status clgan_dcgan_create_dist(clgan_ctx *ctx, const struct clgan_dcgan_co
 int clgan_dcgan_global_batch(const struct clgan_dcgan *net);
 /* The ranks the model was made for (NULL: one). */
 clgan_dist *clgan_dcgan_dist(const struct clgan_dcgan *net);
+/* What saving the model computes over the ranks (the averaged generator's
+ * statistics): called by every rank before rank 0 saves a checkpoint. */
+clgan_status clgan_dcgan_dist_prepare_save(struct clgan_dcgan *net);
 
 #ifdef __cplusplus
 }

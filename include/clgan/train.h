@@ -37,6 +37,8 @@ typedef struct clgan_train_options {
   int eval_every;          /* evaluate (SWD, diversity, memorisation) every N iterations
                               on a fixed subset; 0: off */
   int max_bad_steps;       /* nan_guard: stop after this many skipped steps in a row (default 10) */
+  struct clgan_dist *dist; /* data parallel over these ranks (clgan/dist.h; borrowed): cfg.batch
+                              is the global batch, rank 0 writes the run directory; NULL: one */
 } clgan_train_options;
 
 typedef struct clgan_train_progress {

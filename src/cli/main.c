@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "dist_cli.h"
 
 typedef struct command {
   const char *name;
@@ -38,7 +39,12 @@ int main(int argc, char **argv) {
     return 0;
   }
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-    if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    if (strcmp(argv[1], commands[i].name) == 0) {
+      /* under mpirun: the ranks live as long as the command */
+      int rc = cli_dist_start(argv[1], &argc, &argv);
+      if (rc != 0) return rc;
+      return cli_dist_end(commands[i].run(argc - 1, argv + 1));
+    }
   fprintf(stderr, "clgan: unknown command '%s'\n\n", argv[1]);
   usage(stderr);
   return 2;

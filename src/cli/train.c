@@ -11,6 +11,7 @@
 #include "clgan/augment.h"
 #include "clgan/train.h"
 #include "commands.h"
+#include "dist_cli.h"
 
 static const char head[] =
     "usage: clgan train --data DIR [options]\n\n"
@@ -225,6 +226,13 @@ int cmd_train(int argc, char **argv) {
   train_args a;
   int parsed = parse_train(cmd, argc, argv, &a);
   if (parsed != -1) return parsed;
+  /* several ranks (mpirun): --batch is the global batch, refused now unless it splits */
+  a.o.dist = cli_dist();
+  clgan_status split = clgan_dist_check_batch(a.o.dist, a.o.cfg.batch);
+  if (split != CLGAN_OK) {
+    cli_report(cmd, split, "cannot split the batch");
+    return 2;
+  }
   const clgan_train_options *o = &a.o;
   const char *data = a.data, *cls = a.cls, *out = a.out;
   clgan_dataset_options dopt = {.root = data,
@@ -241,11 +249,15 @@ int cmd_train(int argc, char **argv) {
   printf("data: %s%s%s: %d image%s used, %d skipped, %d non-PNG file%s ignored\n", data,
          cls ? " class " : "", cls ? cls : "", ds->files_used, ds->files_used == 1 ? "" : "s",
          ds->files_skipped, ds->files_ignored, ds->files_ignored == 1 ? "" : "s");
-  clgan_ctx *ctx = cli_context(cmd, a.device, 0);
+  char device[64];
+  clgan_ctx *ctx = cli_context(cmd, cli_dist_device(a.device, device, sizeof device), 0);
   if (!ctx) {
     clgan_dataset_free(ds);
     return 1;
   }
+  if (clgan_dist_active(o->dist))
+    printf("ranks: %d, %d images each of the global batch %d\n", clgan_dist_size(o->dist),
+           o->cfg.batch / clgan_dist_size(o->dist), o->cfg.batch);
   printf("model: %dx%d, %d channel%s, nz %d, ngf %d, ndf %d, batch %d; run directory %s\n",
          o->cfg.image_size, o->cfg.image_size, o->cfg.channels, o->cfg.channels == 1 ? "" : "s",
          o->cfg.nz, o->cfg.ngf, o->cfg.ndf, o->cfg.batch, out);

@@ -90,3 +90,8 @@ clgan_status dcgan_dist_ema_noise(clgan_dcgan *d, float *out) {
   free(full);
   return CLGAN_OK;
 }
+
+clgan_status clgan_dcgan_dist_prepare_save(clgan_dcgan *d) {
+  if (d->ranks < 2) return CLGAN_OK;
+  return dcgan_ema_stats(d); /* SyncBatchNorm passes: every rank, at once */
+}

@@ -9,6 +9,7 @@
 
 #include "runtime/internal.h"
 #include "train/loader.h"
+#include "clgan/dist.h"
 #include "clgan/rng.h"
 #include "train/rundir.h"
 
@@ -41,6 +42,12 @@ typedef struct run {
   clgan_buf eval_fake;       /* [eval_batches * batch][c][s][s] */
   float *eval_noise;         /* [eval_batches * batch][nz], fixed */
   int eval_batches;
+  /* data parallel (o->dist): this rank trains images share_first ..
+   * share_first + share of each global batch; rank 0 (root) writes */
+  clgan_dist *dist;
+  int root, share_first, share;
+  float *noise_share;        /* [nz * share] this rank's noise columns */
+  float *fake_share;         /* [share][c][s][s] this rank's fixed-noise images */
 } run;
 
 #define EVAL_MAX_REAL 1024
@@ -70,22 +77,33 @@ static clgan_status load_batch(run *r, long it) {
     train_epoch_order(r->ts.seed, epoch, r->ds->count, r->perm);
     st = clgan_mem_write(r->ctx, r->order, 0, r->perm, sizeof(int) * (size_t)r->ds->count);
   }
-  size_t first = (size_t)pos * (size_t)c->batch;
+  size_t first = (size_t)pos * (size_t)c->batch + (size_t)r->share_first;
   if (st != CLGAN_OK) return st;
   if (r->images)
-    return clgan_gather_batch(r->ctx, &r->gather, r->images, r->order, first, c->batch,
+    return clgan_gather_batch(r->ctx, &r->gather, r->images, r->order, first, r->share,
                               c->channels, hw, r->real);
   /* streaming: the loader thread has gathered this batch on the host */
   return clgan_buf_write(r->ctx, r->real, loader_next(r->loader, it),
-                         (size_t)c->channels * c->batch * (size_t)hw);
+                         (size_t)c->channels * r->share * (size_t)hw);
 }
 
 /* Fixed-noise grid (BatchNorm on the batch's statistics, as the tutorial's
  * samples), the loss plot, and the page. */
 static clgan_status write_samples(run *r, long it, char *note, size_t cap) {
   const clgan_dcgan_config *c = &r->cfg;
-  clgan_status st = clgan_sample(r->sampler, CLGAN_BN_BATCH, c->batch, r->fixed_z, r->fake_host);
-  if (st != CLGAN_OK) return st;
+  clgan_status st;
+  if (clgan_dist_active(r->dist)) {
+    /* SyncBatchNorm over the ranks: each its share of the fixed noise, the
+     * images gathered on rank 0 */
+    st = clgan_sample(r->sampler, CLGAN_BN_BATCH, r->share,
+                      r->fixed_z + (size_t)r->share_first * c->nz, r->fake_share);
+    if (st == CLGAN_OK)
+      st = clgan_dist_gather(r->dist, r->fake_share, r->ds->image_floats * (size_t)r->share,
+                             r->fake_host);
+  } else {
+    st = clgan_sample(r->sampler, CLGAN_BN_BATCH, c->batch, r->fixed_z, r->fake_host);
+  }
+  if (st != CLGAN_OK || !r->root) return st;
   return rundir_samples(&r->dir, it, r->fake_host, c->batch, note, cap);
 }
 
@@ -94,12 +112,16 @@ static clgan_status write_samples(run *r, long it, char *note, size_t cap) {
 static clgan_status evaluate(run *r, long it, clgan_eval_report *rep) {
   const clgan_dcgan_config *c = &r->cfg;
   int n = r->eval_batches * c->batch;
+  /* every rank generates (the EMA statistics are made over the ranks), rank 0
+   * measures and writes, and every rank gets its figures */
   clgan_status st = clgan_sample(r->sampler, CLGAN_BN_RUNNING, n, r->eval_noise, r->fake_host);
+  if (st == CLGAN_OK && !r->root) return clgan_dist_bcast(r->dist, rep, sizeof *rep);
   if (st == CLGAN_OK) st = clgan_buf_write(r->ctx, r->eval_fake, r->fake_host, r->ds->image_floats * (size_t)n);
   clgan_image_set set = clgan_image_set_nchw(r->eval_fake, n, c->channels, c->image_size);
   if (st == CLGAN_OK) st = clgan_eval_run(r->eval, &set, rep);
   if (st == CLGAN_OK)
     st = clgan_eval_write_closest(r->eval, &set, rundir_path(&r->dir, "closest_pairs.png"));
+  if (st == CLGAN_OK) st = clgan_dist_bcast(r->dist, rep, sizeof *rep);
   if (st != CLGAN_OK) return st;
   return rundir_metrics(&r->dir, it, rep);
 }
@@ -110,6 +132,9 @@ static clgan_status save_checkpoint(run *r, long it) {
   r->ts.rng[1] = r->rng.s[1];
   r->ts.rng[2] = r->rng.s[2];
   r->ts.rng[3] = r->rng.s[3];
+  /* every rank takes part in what the save computes; rank 0 writes */
+  clgan_status st = clgan_dcgan_dist_prepare_save(r->net);
+  if (st != CLGAN_OK || !r->root) return st;
   return clgan_checkpoint_save(rundir_path(&r->dir, "checkpoint.safetensors"), r->net, &r->ts);
 }
 
@@ -170,6 +195,9 @@ static clgan_status setup_model(run *r) {
     r->cfg = o->cfg;
   }
   const clgan_dcgan_config *c = &r->cfg;
+  /* several ranks: the global batch splits into equal shares */
+  if ((st = clgan_dist_check_batch(r->dist, c->batch)) != CLGAN_OK) return st;
+  r->share = clgan_dist_share(r->dist, c->batch, &r->share_first);
   if (r->ds->channels != c->channels || r->ds->image_size != c->image_size)
     return clgan_fail(CLGAN_ERR_INVALID, "the dataset was loaded as %dx%d with %d channel(s); the model needs %dx%d with %d",
                       r->ds->image_size, r->ds->image_size, r->ds->channels, c->image_size,
@@ -181,7 +209,7 @@ static clgan_status setup_model(run *r) {
                       r->ds->count, c->batch);
   r->total = o->iters > 0 ? o->iters : (long)o->epochs * r->ipe;
   if (r->total < 1) return clgan_fail(CLGAN_ERR_INVALID, "nothing to do: the iteration count is not positive");
-  return clgan_dcgan_create(r->ctx, c, &r->net);
+  return clgan_dcgan_create_dist(r->ctx, c, r->dist, &r->net);
 }
 
 /* Host and device buffers of the steps, the grids and the evaluations. */
@@ -189,15 +217,19 @@ static clgan_status setup_buffers(run *r) {
   const clgan_dcgan_config *c = &r->cfg;
   size_t nzb = (size_t)c->nz * c->batch;
   size_t img = (size_t)c->channels * c->batch * c->image_size * c->image_size;
+  size_t share = (size_t)r->share;
   r->perm = malloc(sizeof(int) * (size_t)r->ds->count);
   r->noise_host = malloc(sizeof(float) * nzb);
   r->fixed_z = malloc(sizeof(float) * nzb);
   r->fake_host = malloc(sizeof(float) * img); /* eval_setup enlarges it for its set */
-  if (!r->perm || !r->noise_host || !r->fixed_z || !r->fake_host)
+  r->noise_share = malloc(sizeof(float) * (size_t)c->nz * share);
+  r->fake_share = malloc(sizeof(float) * r->ds->image_floats * share);
+  if (!r->perm || !r->noise_host || !r->fixed_z || !r->fake_host || !r->noise_share ||
+      !r->fake_share)
     return clgan_fail(CLGAN_ERR_NOMEM, "out of host memory");
   clgan_status st;
-  if ((st = clgan_buf_alloc(r->ctx, img, &r->real)) != CLGAN_OK) return st;
-  if ((st = clgan_buf_alloc(r->ctx, nzb, &r->noise)) != CLGAN_OK) return st;
+  if ((st = clgan_buf_alloc(r->ctx, r->ds->image_floats * share, &r->real)) != CLGAN_OK) return st;
+  if ((st = clgan_buf_alloc(r->ctx, (size_t)c->nz * share, &r->noise)) != CLGAN_OK) return st;
   /* the trainer always gives the sampler its noise (fixed, evaluation): no seed */
   if ((st = clgan_sampler_create(r->ctx, r->net, 0, &r->sampler)) != CLGAN_OK) return st;
 
@@ -254,7 +286,8 @@ static clgan_status setup(run *r) {
   if ((st = setup_state(r)) != CLGAN_OK) return st;
   const clgan_dcgan_config *c = &r->cfg;
   if (!r->images &&
-      (st = loader_start(r->ds, c->batch, r->ts.seed, r->ts.iteration, r->ipe, &r->loader)) != CLGAN_OK)
+      (st = loader_start(r->ds, c->batch, r->share_first, r->share, r->ts.seed, r->ts.iteration,
+                         r->ipe, &r->loader)) != CLGAN_OK)
     return st;
   if (r->o->eval_every > 0 && (st = eval_setup(r)) != CLGAN_OK) return st;
   r->dir.ctx = r->ctx;
@@ -263,7 +296,7 @@ static clgan_status setup(run *r) {
   r->dir.cfg = r->cfg;
   r->dir.seed = r->ts.seed;
   r->dir.total = r->total;
-  return rundir_open(&r->dir, r->ts.iteration);
+  return r->root ? rundir_open(&r->dir, r->ts.iteration) : CLGAN_OK;
 }
 
 static void teardown(run *r) {
@@ -279,6 +312,8 @@ static void teardown(run *r) {
   free(r->noise_host);
   free(r->fixed_z);
   free(r->fake_host);
+  free(r->noise_share);
+  free(r->fake_share);
   loader_stop(r->loader);
   clgan_eval_destroy(r->eval);
   clgan_buf_release(&r->eval_real);
@@ -341,7 +376,7 @@ static clgan_status after_step(run *r, long it, long start, const clgan_dcgan_st
   long done = it + 1;
   clgan_status st;
   /* ADA updates p on the device within the step; s->augment_p is the p it used */
-  rundir_log(&r->dir, it, it / r->ipe, s, rate, s->augment_p);
+  if (r->root) rundir_log(&r->dir, it, it / r->ipe, s, rate, s->augment_p);
   char note[80] = "";
   int sample = opts->sample_every > 0 && (done % opts->sample_every == 0 || done == r->total);
   if (sample) {
@@ -368,6 +403,8 @@ static clgan_status after_step(run *r, long it, long start, const clgan_dcgan_st
                               .eval = evaluated ? &rep : NULL};
     *stop = cb(user, &p);
   }
+  /* one rank's callback stops every rank */
+  if ((st = clgan_dist_max_int(r->dist, stop)) != CLGAN_OK) return st;
   if (*stop || done == r->total ||
       (opts->checkpoint_every > 0 && done % opts->checkpoint_every == 0)) {
     rundir_flush(&r->dir);
@@ -378,7 +415,7 @@ static clgan_status after_step(run *r, long it, long start, const clgan_dcgan_st
 
 clgan_status clgan_train(clgan_ctx *ctx, const clgan_train_options *opts, const clgan_dataset *ds,
                          clgan_train_callback cb, void *user) {
-  run r = {.ctx = ctx, .o = opts, .ds = ds};
+  run r = {.ctx = ctx, .o = opts, .ds = ds, .dist = opts->dist, .root = clgan_dist_rank(opts->dist) == 0};
   double t_setup = now();
   clgan_status st = setup(&r);
   if (st == CLGAN_OK && cb) {
@@ -405,8 +442,10 @@ clgan_status clgan_train(clgan_ctx *ctx, const clgan_train_options *opts, const 
   for (long it = start; it < r.total && st == CLGAN_OK && !stop; it++) {
     clgan_dcgan_stats s;
     if ((st = load_batch(&r, it)) != CLGAN_OK) break;
+    /* the global batch's noise [nz, batch]; this rank's columns */
     clgan_rng_normal(&r.rng, r.noise_host, nzb, 0.0f, 1.0f);
-    if ((st = clgan_buf_write(ctx, r.noise, r.noise_host, nzb)) != CLGAN_OK) break;
+    clgan_dist_columns(r.dist, r.noise_host, c->nz, c->batch, r.noise_share);
+    if ((st = clgan_buf_write(ctx, r.noise, r.noise_share, (size_t)c->nz * r.share)) != CLGAN_OK) break;
     if ((st = clgan_dcgan_step(r.net, r.real, r.noise, &s)) != CLGAN_OK) break;
     if (it == start) {
       /* the first step of the process always leaves a grid */
