@@ -1,0 +1,90 @@
+#!/bin/bash
+# Data-parallel training over MPI (issue 12), on whatever OpenCL device the
+# other tests use: 2 ranks with the global batch 32 against 1 rank with batch
+# 32 (weights, Adam moments, BatchNorm running statistics within 1e-4 of the
+# tensor's scale), a failing rank stopping the job with its message, a batch
+# that does not split refused before any work, and a checkpoint written by
+# two ranks resumed on one to the continuous run's weights.
+# usage: run_mpi.sh CLGAN HAS_MPI   (exit 77: no MPI in this build, or no mpirun)
+set -u
+clgan=$1 has_mpi=$2
+here=$(cd "$(dirname "$0")" && pwd)
+if [ "$has_mpi" != 1 ] || ! command -v mpirun >/dev/null; then
+  echo "SKIP: clgan built without MPI, or no mpirun"
+  exit 77
+fi
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# Open MPI on a small container: no network interfaces needed between local ranks
+export OMPI_MCA_btl=self,vader OMPI_MCA_rmaps_base_oversubscribe=1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+python3 "$here/make_pngs.py" "$work/data" 96 32 || fail "cannot make the test images"
+
+# Seed 1: N ranks sum in another order than one rank, which moves values by
+# rounding (groups agree to ~1e-6 here) and now and then tips one LeakyReLU
+# input across 0; with seed 7 on PoCL one such element at step 3 makes D's
+# Adam moments differ by 3e-4 (weights still 1e-6). compare_checkpoints.py
+# says where any difference is.
+small=(--data "$work/data" --size 32 --channels 1 --nz 16 --ngf 8 --ndf 8 --batch 32
+       --sample-every 0 --log-every 1 --seed 1)
+# Under ASan (CI's second pass) Open MPI's own allocations at exit are not
+# this program's leaks: leak checking stays on for the one-rank runs only.
+mpi() { ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" timeout 300 mpirun -np "$@"; }
+compare() { python3 "$here/compare_checkpoints.py" "$@"; }
+
+echo "== 1 rank, batch 32, 5 steps"
+"$clgan" train "${small[@]}" --iters 5 --out "$work/one" >"$work/one.log" 2>&1 ||
+  { cat "$work/one.log"; fail "one-rank run"; }
+echo "== 2 ranks, global batch 32, 5 steps"
+mpi 2 "$clgan" train "${small[@]}" --iters 5 --out "$work/two" >"$work/two.log" 2>&1 ||
+  { cat "$work/two.log"; fail "two-rank run"; }
+grep -q "ranks: 2, 16 images each of the global batch 32" "$work/two.log" ||
+  { cat "$work/two.log"; fail "the two-rank run did not say how it split the batch"; }
+compare "$work/two/checkpoint.safetensors" "$work/one/checkpoint.safetensors" --tol 1e-4 ||
+  fail "2 ranks and 1 rank trained different models"
+# the same losses and D outputs in both logs (means over the global batch)
+paste -d, "$work/one/log.csv" "$work/two/log.csv" | awk -F, 'NR > 1 {
+    for (i = 3; i <= 7; i++) { d = $i - $(i + 10); if (d < 0) d = -d; if (d > 1e-4) bad = 1 } }
+    END { exit bad }' || fail "the logged losses differ"
+echo "== control: another seed must differ"
+"$clgan" train "${small[@]}" --iters 5 --seed 2 --out "$work/other" >"$work/other.log" 2>&1 ||
+  fail "control run"
+if compare "$work/other/checkpoint.safetensors" "$work/one/checkpoint.safetensors" --tol 1e-4 \
+    >/dev/null 2>&1; then fail "the comparison cannot tell two seeds apart"; fi
+
+echo "== a batch that does not split is refused before any work"
+mpi 2 "$clgan" train "${small[@]}" --batch 33 --iters 1 --out "$work/odd" >"$work/odd.log" 2>&1 &&
+  fail "batch 33 over 2 ranks was accepted"
+grep -q "must be divisible by the 2 ranks" "$work/odd.log" || { cat "$work/odd.log"; fail "no message"; }
+[ ! -e "$work/odd" ] || fail "the refused run wrote its directory"
+
+echo "== a failing rank stops every rank with its message"
+start=$(date +%s)
+mpi 1 "$clgan" train "${small[@]}" --iters 50 --out "$work/bad" : \
+  -np 1 "$clgan" train "${small[@]/$work\/data/$work/missing}" --iters 50 --out "$work/bad" \
+  >"$work/bad.log" 2>&1 && fail "the job with a failing rank succeeded"
+rc=$?
+[ "$rc" != 124 ] || fail "the job hung (killed by the timeout)"
+grep -q "rank 1 of 2" "$work/bad.log" && grep -q "$work/missing" "$work/bad.log" ||
+  { cat "$work/bad.log"; fail "rank 1's message is missing"; }
+echo "   stopped in $(( $(date +%s) - start )) s, exit $rc"
+
+echo "== rank 0 failing mid-run (its checkpoint cannot be written) stops rank 1 too"
+mkdir -p "$work/io/checkpoint.safetensors/in-the-way"
+mpi 2 "$clgan" train "${small[@]}" --iters 50 --checkpoint-every 2 --out "$work/io" \
+  >"$work/io.log" 2>&1 && fail "the job whose checkpoint failed succeeded"
+rc=$?
+[ "$rc" != 124 ] || fail "the job hung (killed by the timeout)"
+grep -q "rank 0 of 2" "$work/io.log" && grep -q "checkpoint" "$work/io.log" ||
+  { cat "$work/io.log"; fail "rank 0's message is missing"; }
+[ "$(tail -n +2 "$work/io/log.csv" | wc -l)" -lt 50 ] || fail "the run went on after the failure"
+
+echo "== a checkpoint of 2 ranks resumes on 1 rank"
+mpi 2 "$clgan" train "${small[@]}" --iters 3 --out "$work/resume" >"$work/r2.log" 2>&1 ||
+  { cat "$work/r2.log"; fail "two-rank run of 3 steps"; }
+"$clgan" train --resume "$work/resume" --data "$work/data" --iters 5 --sample-every 0 \
+  >"$work/r1.log" 2>&1 || { cat "$work/r1.log"; fail "one-rank resume"; }
+compare "$work/resume/checkpoint.safetensors" "$work/one/checkpoint.safetensors" --tol 1e-4 ||
+  fail "2 ranks then 1 rank differ from the continuous run"
+echo "PASS"
