@@ -66,6 +66,9 @@ clgan_status clgan_dist_allgather(clgan_dist *d, const float *send, size_t n, fl
 clgan_status clgan_dist_gather(clgan_dist *d, const float *send, size_t n, float *recv);
 /* bytes of buf from rank 0 to every rank. */
 clgan_status clgan_dist_bcast(clgan_dist *d, void *buf, size_t bytes);
+/* Waits for every rank, sleeping (not spinning, as MPI's blocking calls do)
+ * meanwhile: for ranks that wait long while another works on the same host. */
+clgan_status clgan_dist_idle_barrier(clgan_dist *d);
 /* The largest of every rank's value (an agreement: "any rank failed"). */
 clgan_status clgan_dist_max_int(clgan_dist *d, int *value);
 

@@ -48,6 +48,10 @@ clgan_status clgan_dist_allreduce_buf(clgan_dist *d, clgan_ctx *ctx, clgan_buf b
                                       int bn) {
   if (!clgan_dist_active(d) || floats == 0) return CLGAN_OK;
   clgan_status st = need_stage(d, floats, "allreduce");
+  /* the device's queued work first (the read would wait for it anyway), so
+   * that the time below is the collective's: transfers, MPI, and waiting for
+   * the slowest rank */
+  if (st == CLGAN_OK) st = clgan_ctx_finish(ctx);
   if (st != CLGAN_OK) return st;
   double t0 = dist_now();
   st = clgan_buf_read(ctx, b, d->stage, floats);
@@ -81,6 +85,7 @@ clgan_status clgan_dist_bn_stats(clgan_dist *d, clgan_ctx *ctx, clgan_buf sums, 
   if (!clgan_dist_active(d)) return CLGAN_OK;
   size_t cc = 2 * (size_t)c;
   clgan_status st = need_stage(d, cc * (size_t)(d->size + 1), "SyncBatchNorm");
+  if (st == CLGAN_OK) st = clgan_ctx_finish(ctx); /* as in clgan_dist_allreduce_buf */
   if (st != CLGAN_OK) return st;
   double t0 = dist_now();
   float *mine = d->stage, *all = d->stage + cc;

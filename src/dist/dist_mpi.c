@@ -2,6 +2,7 @@
  * fatal) so that each one becomes a clgan_status with MPI's message. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dist/dist_internal.h"
 
@@ -124,4 +125,16 @@ clgan_status clgan_dist_max_int(clgan_dist *d, int *value) {
   d->timing.calls++;
   return mpi_check(MPI_Allreduce(MPI_IN_PLACE, value, 1, MPI_INT, MPI_MAX, d->comm),
                    "MPI_Allreduce");
+}
+
+clgan_status clgan_dist_idle_barrier(clgan_dist *d) {
+  if (!clgan_dist_active(d)) return CLGAN_OK;
+  MPI_Request req;
+  clgan_status st = mpi_check(MPI_Ibarrier(d->comm, &req), "MPI_Ibarrier");
+  for (int done = 0; st == CLGAN_OK && !done;) {
+    st = mpi_check(MPI_Test(&req, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    struct timespec nap = {0, 1000000}; /* 1 ms: sleep, do not spin */
+    if (st == CLGAN_OK && !done) nanosleep(&nap, NULL);
+  }
+  return st;
 }

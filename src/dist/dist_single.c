@@ -60,3 +60,8 @@ clgan_status clgan_dist_max_int(clgan_dist *d, int *value) {
   (void)d, (void)value;
   return CLGAN_OK;
 }
+
+clgan_status clgan_dist_idle_barrier(clgan_dist *d) {
+  (void)d;
+  return CLGAN_OK;
+}
