@@ -31,8 +31,14 @@ clgan_status clgan_dcgan_create_dist(clgan_ctx *ctx, const clgan_dcgan_config *c
   clgan_dcgan_config local = *cfg;
   local.batch = cfg->batch / clgan_dist_size(dist);
   if ((st = dcgan_create_with(ctx, &local, dist, out)) != CLGAN_OK) return st;
-  /* staging: the larger gradient arena, and SyncBatchNorm's gathered pairs */
   clgan_dcgan *d = *out;
+  /* per image draws by the image's index in the global batch; ADA's step
+   * in p by the global batch */
+  int first = 0;
+  clgan_dist_share(dist, cfg->batch, &first);
+  d->aug_plan.first_image = first;
+  if (cfg->ada) d->ada_plan.delta = CLGAN_ADA_DELTA(cfg->batch);
+  /* staging: the larger gradient arena, and SyncBatchNorm's gathered pairs */
   size_t need = 0;
   for (int w = 0; w < 2; w++) {
     size_t bn = 2 * (size_t)d->net[w].g.max_channels * (size_t)(clgan_dist_size(dist) + 1);

@@ -47,6 +47,15 @@ compare "$work/two/checkpoint.safetensors" "$work/one/checkpoint.safetensors" --
 paste -d, "$work/one/log.csv" "$work/two/log.csv" | awk -F, 'NR > 1 {
     for (i = 3; i <= 7; i++) { d = $i - $(i + 10); if (d < 0) d = -d; if (d > 1e-4) bad = 1 } }
     END { exit bad }' || fail "the logged losses differ"
+echo "== with DiffAugment: each image draws by its index in the global batch"
+aug=(--augment color,translation,cutout --iters 4)
+"$clgan" train "${small[@]}" "${aug[@]}" --out "$work/aug1" >"$work/aug1.log" 2>&1 ||
+  { cat "$work/aug1.log"; fail "one-rank run with augmentation"; }
+mpi 2 "$clgan" train "${small[@]}" "${aug[@]}" --out "$work/aug2" >"$work/aug2.log" 2>&1 ||
+  { cat "$work/aug2.log"; fail "two-rank run with augmentation"; }
+compare "$work/aug2/checkpoint.safetensors" "$work/aug1/checkpoint.safetensors" --tol 1e-4 ||
+  fail "2 ranks and 1 rank trained different models with augmentation"
+
 echo "== control: another seed must differ"
 "$clgan" train "${small[@]}" --iters 5 --seed 2 --out "$work/other" >"$work/other.log" 2>&1 ||
   fail "control run"
