@@ -87,6 +87,12 @@ clgan_status clgan_dist_allreduce_buf(clgan_dist *d, clgan_ctx *ctx, clgan_buf b
 clgan_status clgan_dist_bn_stats(clgan_dist *d, clgan_ctx *ctx, clgan_buf sums, int c,
                                  size_t m_local);
 
+/* The combination clgan_dist_bn_stats makes, on the host: g [ranks][2c]
+ * holds each rank's (means, sums of squared deviations) over m_local values
+ * per channel; out [2c] the global ones (Chan et al.'s formula, in rank
+ * order, in double). */
+void clgan_dist_combine_stats(const float *g, int ranks, int c, size_t m_local, float *out);
+
 void clgan_dist_timing_get(const clgan_dist *d, clgan_dist_timing *out);
 void clgan_dist_timing_reset(clgan_dist *d);
 

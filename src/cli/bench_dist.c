@@ -15,7 +15,7 @@
 #include "dist_cli.h"
 
 /* What one rank measured in one phase (floats: gathered on rank 0). */
-enum { F_MS, F_REDUCE_MS, F_BN_MS, F_MB, F_COUNT };
+enum { F_MS, F_REDUCE_MS, F_BN_MS, F_MB, F_PURE_MS, F_COUNT };
 
 typedef struct phase {
   int ranks;
@@ -95,6 +95,23 @@ static clgan_status time_steps(clgan_ctx *ctx, clgan_dist *dist, clgan_dcgan *ne
   return st;
 }
 
+/* MPI_Allreduce alone on host arrays of G's and D's gradient sizes (as one
+ * step reduces them), ranks started together: ms per step, mean of 10. */
+static clgan_status pure_allreduce(clgan_dist *dist, const clgan_dcgan *net, float *ms) {
+  size_t n[2] = {clgan_dcgan_arena_floats(net, CLGAN_NET_G, CLGAN_ARENA_GRAD),
+                 clgan_dcgan_arena_floats(net, CLGAN_NET_D, CLGAN_ARENA_GRAD)};
+  float *host = calloc(n[0] > n[1] ? n[0] : n[1], sizeof(float));
+  if (!host) return clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
+  const int reps = 10;
+  clgan_status st = clgan_dist_idle_barrier(dist);
+  double t0 = bench_now();
+  for (int i = 0; i < reps && st == CLGAN_OK; i++)
+    for (int w = 0; w < 2 && st == CLGAN_OK; w++) st = clgan_dist_allreduce_sum(dist, host, n[w]);
+  *ms = (float)((bench_now() - t0) * 1e3 / reps);
+  free(host);
+  return st;
+}
+
 /* One phase on this rank: the model over dist (NULL: this rank alone). */
 static clgan_status run_phase(clgan_ctx *ctx, clgan_dist *dist, const bench_options *o,
                               float out[F_COUNT], double *step_ms) {
@@ -106,6 +123,7 @@ static clgan_status run_phase(clgan_ctx *ctx, clgan_dist *dist, const bench_opti
   if (st == CLGAN_OK) st = synthetic(ctx, &o->cfg, share, o->seed + (uint64_t)first, &real, &noise);
   clgan_dist_timing_reset(dist);
   if (st == CLGAN_OK) st = time_steps(ctx, dist, net, real, noise, o, out, step_ms);
+  if (st == CLGAN_OK && clgan_dist_active(dist)) st = pure_allreduce(dist, net, &out[F_PURE_MS]);
   clgan_buf_release(&real);
   clgan_buf_release(&noise);
   clgan_dcgan_destroy(net);
@@ -115,11 +133,15 @@ static clgan_status run_phase(clgan_ctx *ctx, clgan_dist *dist, const bench_opti
 static void print_phase(const phase *p, const clgan_dcgan_config *c, double efficiency) {
   printf("%d rank%s, global batch %d (%d per rank): %.2f ms/step, %.0f img/s\n", p->ranks,
          p->ranks == 1 ? "" : "s", c->batch, c->batch / p->ranks, p->step_ms, p->img_per_s);
-  printf("  %-5s %-40s %10s %14s %12s %12s\n", "rank", "device", "ms/step", "allreduce ms",
-         "SyncBN ms", "MB reduced");
+  printf("  %-5s %-34s %9s %13s %10s %11s %12s\n", "rank", "device", "ms/step", "allreduce ms",
+         "SyncBN ms", "MB reduced", "MPI alone ms");
   for (int r = 0; r < p->ranks; r++)
-    printf("  %-5d %-40.40s %10.2f %14.2f %12.2f %12.2f\n", r, p->device[r], p->per_rank[r][F_MS],
-           p->per_rank[r][F_REDUCE_MS], p->per_rank[r][F_BN_MS], p->per_rank[r][F_MB]);
+    printf("  %-5d %-34.34s %9.2f %13.2f %10.2f %11.2f %12.2f\n", r, p->device[r],
+           p->per_rank[r][F_MS], p->per_rank[r][F_REDUCE_MS], p->per_rank[r][F_BN_MS],
+           p->per_rank[r][F_MB], p->per_rank[r][F_PURE_MS]);
+  if (p->ranks > 1)
+    printf("  (allreduce: the gradients' device read, MPI_Allreduce and write, waits for the\n"
+           "  slowest rank included; MPI alone: the same reduction of host arrays, ranks in step)\n");
   if (efficiency > 0)
     printf("  scaling efficiency %.0f%% (%.0f img/s over %d x %.0f img/s of one rank)\n",
            100 * efficiency, p->img_per_s, p->ranks, p->img_per_s / efficiency / p->ranks);
@@ -130,11 +152,13 @@ static json_t *phase_json(const phase *p) {
                         "img_per_s", p->img_per_s);
   json_t *arr = json_array();
   for (int r = 0; r < p->ranks; r++)
-    json_array_append_new(arr, json_pack("{s:i, s:s, s:f, s:f, s:f, s:f}", "rank", r, "device",
-                                         p->device[r], "ms_per_step", p->per_rank[r][F_MS],
-                                         "allreduce_ms", p->per_rank[r][F_REDUCE_MS], "syncbn_ms",
+    json_array_append_new(arr, json_pack("{s:i, s:s, s:f, s:f, s:f, s:f, s:f}", "rank", r,
+                                         "device", p->device[r], "ms_per_step",
+                                         p->per_rank[r][F_MS], "allreduce_ms",
+                                         p->per_rank[r][F_REDUCE_MS], "syncbn_ms",
                                          p->per_rank[r][F_BN_MS], "mb_reduced",
-                                         p->per_rank[r][F_MB]));
+                                         p->per_rank[r][F_MB], "mpi_allreduce_alone_ms",
+                                         p->per_rank[r][F_PURE_MS]));
   json_object_set_new(o, "per_rank", arr);
   return o;
 }

@@ -63,10 +63,7 @@ clgan_status clgan_dist_allreduce_buf(clgan_dist *d, clgan_ctx *ctx, clgan_buf b
   return st;
 }
 
-/* Chan et al.'s pairwise combination, folded in rank order: every rank has
- * m_local values, rank r's channel k has mean g[r][k] and sum of squared
- * deviations g[r][c + k]. */
-static void combine_stats(const float *g, int ranks, int c, size_t m_local, float *out) {
+void clgan_dist_combine_stats(const float *g, int ranks, int c, size_t m_local, float *out) {
   for (int k = 0; k < c; k++) {
     double mean = 0, m2 = 0;
     for (int r = 0; r < ranks; r++) mean += g[(size_t)r * 2 * c + k];
@@ -92,7 +89,7 @@ clgan_status clgan_dist_bn_stats(clgan_dist *d, clgan_ctx *ctx, clgan_buf sums, 
   st = clgan_buf_read(ctx, sums, mine, cc);
   if (st == CLGAN_OK) st = clgan_dist_allgather(d, mine, cc, all);
   if (st == CLGAN_OK) {
-    combine_stats(all, d->size, c, m_local, mine);
+    clgan_dist_combine_stats(all, d->size, c, m_local, mine);
     st = clgan_buf_write(ctx, sums, mine, cc);
   }
   d->timing.bn_seconds += dist_now() - t0;
