@@ -140,8 +140,9 @@ static void print_phase(const phase *p, const clgan_dcgan_config *c, double effi
            p->per_rank[r][F_MS], p->per_rank[r][F_REDUCE_MS], p->per_rank[r][F_BN_MS],
            p->per_rank[r][F_MB], p->per_rank[r][F_PURE_MS]);
   if (p->ranks > 1)
-    printf("  (allreduce: the gradients' device read, MPI_Allreduce and write, waits for the\n"
-           "  slowest rank included; MPI alone: the same reduction of host arrays, ranks in step)\n");
+    printf("  (allreduce: the gradients' device read, MPI_Allreduce and write, waits for\n"
+           "  the slowest rank included; MPI alone: the same reduction of host arrays, the\n"
+           "  ranks in step)\n");
   if (efficiency > 0)
     printf("  scaling efficiency %.0f%% (%.0f img/s over %d x %.0f img/s of one rank)\n",
            100 * efficiency, p->img_per_s, p->ranks, p->img_per_s / efficiency / p->ranks);
@@ -205,7 +206,8 @@ int bench_dist(const bench_options *o, const char *device, const char *json_path
     return 2;
   }
   char spec[64];
-  clgan_ctx_options co = {.device = cli_dist_device(device, spec, sizeof spec), .tuning = &o->tuning};
+  clgan_ctx_options co = {.device = cli_dist_device(device, spec, sizeof spec),
+                          .tuning = &o->tuning};
   clgan_ctx *ctx = NULL;
   if ((st = clgan_ctx_create(&co, &ctx)) != CLGAN_OK) {
     cli_report("bench", st, "cannot open the OpenCL device");
@@ -242,13 +244,16 @@ int bench_dist(const bench_options *o, const char *device, const char *json_path
   if (rc == 0 && root) {
     one.img_per_s = one.step_ms > 0 ? o->cfg.batch / one.step_ms * 1e3 : 0;
     all.img_per_s = all.step_ms > 0 ? o->cfg.batch / all.step_ms * 1e3 : 0;
-    double eff = scaling && one.img_per_s > 0 && all.ranks > 1 ? all.img_per_s / (all.ranks * one.img_per_s) : 0;
+    double eff = scaling && one.img_per_s > 0 && all.ranks > 1
+                     ? all.img_per_s / (all.ranks * one.img_per_s)
+                     : 0;
     printf("config %s: %dx%d, %d channel(s), nz %d, ngf %d, ndf %d; %d timed steps\n",
            o->config_name, o->cfg.image_size, o->cfg.image_size, o->cfg.channels, o->cfg.nz,
            o->cfg.ngf, o->cfg.ndf, o->steps);
     if (scaling) print_phase(&one, &o->cfg, 0);
     if (all.ranks > 0) print_phase(&all, &o->cfg, eff);
-    if (json_path) rc = write_json(json_path, o, scaling ? &one : NULL, all.ranks ? &all : &one, eff);
+    if (json_path)
+      rc = write_json(json_path, o, scaling ? &one : NULL, all.ranks ? &all : &one, eff);
   }
   free(rows);
   free(names);

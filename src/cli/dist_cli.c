@@ -27,8 +27,8 @@ int cli_dist_start(const char *cmd, int *argc, char ***argv) {
            clgan_dist_size(ranks.dist));
   if (strcmp(cmd, "train") != 0 && strcmp(cmd, "bench") != 0) {
     if (clgan_dist_rank(ranks.dist) == 0)
-      fprintf(stderr, "clgan %s: runs on one rank; only train and bench run over several (mpirun)\n",
-              cmd);
+      fprintf(stderr,
+              "clgan %s: runs on one rank; only train and bench run over several (mpirun)\n", cmd);
     clgan_dist_finalize(ranks.dist);
     ranks.dist = NULL;
     return 2;
@@ -95,7 +95,8 @@ const char *cli_dist_device(const char *spec, char *buf, size_t cap) {
   for (int i = 0; i < count; i++)
     if (want_gpu ? list[i].is_gpu : list[i].is_cpu) kind++;
   for (int i = 0, k = 0; i < count && kind > 0; i++)
-    if ((want_gpu ? list[i].is_gpu : list[i].is_cpu) && k++ == lr % kind) pick = list[i].global_index;
+    if ((want_gpu ? list[i].is_gpu : list[i].is_cpu) && k++ == lr % kind)
+      pick = list[i].global_index;
   free(list);
   if (pick < 0) return spec;
   say_shared(ls, kind);

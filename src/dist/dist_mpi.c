@@ -115,7 +115,8 @@ clgan_status clgan_dist_gather(clgan_dist *d, const float *send, size_t n, float
 
 clgan_status clgan_dist_bcast(clgan_dist *d, void *buf, size_t bytes) {
   if (!clgan_dist_active(d)) return CLGAN_OK;
-  if (bytes > CHUNK) return clgan_fail(CLGAN_ERR_INVALID, "broadcast of %zu bytes: too many", bytes);
+  if (bytes > CHUNK)
+    return clgan_fail(CLGAN_ERR_INVALID, "broadcast of %zu bytes: too many", bytes);
   d->timing.calls++;
   return mpi_check(MPI_Bcast(buf, (int)bytes, MPI_BYTE, 0, d->comm), "MPI_Bcast");
 }

@@ -415,7 +415,8 @@ static clgan_status after_step(run *r, long it, long start, const clgan_dcgan_st
 
 clgan_status clgan_train(clgan_ctx *ctx, const clgan_train_options *opts, const clgan_dataset *ds,
                          clgan_train_callback cb, void *user) {
-  run r = {.ctx = ctx, .o = opts, .ds = ds, .dist = opts->dist, .root = clgan_dist_rank(opts->dist) == 0};
+  run r = {.ctx = ctx, .o = opts, .ds = ds, .dist = opts->dist,
+           .root = clgan_dist_rank(opts->dist) == 0};
   double t_setup = now();
   clgan_status st = setup(&r);
   if (st == CLGAN_OK && cb) {
@@ -445,7 +446,8 @@ clgan_status clgan_train(clgan_ctx *ctx, const clgan_train_options *opts, const 
     /* the global batch's noise [nz, batch]; this rank's columns */
     clgan_rng_normal(&r.rng, r.noise_host, nzb, 0.0f, 1.0f);
     clgan_dist_columns(r.dist, r.noise_host, c->nz, c->batch, r.noise_share);
-    if ((st = clgan_buf_write(ctx, r.noise, r.noise_share, (size_t)c->nz * r.share)) != CLGAN_OK) break;
+    st = clgan_buf_write(ctx, r.noise, r.noise_share, (size_t)c->nz * r.share);
+    if (st != CLGAN_OK) break;
     if ((st = clgan_dcgan_step(r.net, r.real, r.noise, &s)) != CLGAN_OK) break;
     if (it == start) {
       /* the first step of the process always leaves a grid */
