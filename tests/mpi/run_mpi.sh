@@ -5,9 +5,10 @@
 # tensor's scale), a failing rank stopping the job with its message, a batch
 # that does not split refused before any work, and a checkpoint written by
 # two ranks resumed on one to the continuous run's weights.
-# usage: run_mpi.sh CLGAN HAS_MPI   (exit 77: no MPI in this build, or no mpirun)
+# usage: run_mpi.sh CLGAN HAS_MPI [DIST_STEPS]
+#   (exit 77: no MPI in this build, or no mpirun)
 set -u
-clgan=$1 has_mpi=$2
+clgan=$1 has_mpi=$2 dist_steps=${3:-}
 here=$(cd "$(dirname "$0")" && pwd)
 if [ "$has_mpi" != 1 ] || ! command -v mpirun >/dev/null; then
   echo "SKIP: clgan built without MPI, or no mpirun"
@@ -32,6 +33,11 @@ small=(--data "$work/data" --size 32 --channels 1 --nz 16 --ngf 8 --ndf 8 --batc
 # this program's leaks: leak checking stays on for the one-rank runs only.
 mpi() { ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" timeout 300 mpirun -np "$@"; }
 compare() { python3 "$here/compare_checkpoints.py" "$@"; }
+
+if [ -n "$dist_steps" ]; then
+  echo "== 2 and 3 ranks: steps create nothing, every rank holds the same model"
+  for n in 2 3; do mpi "$n" "$dist_steps" || fail "dist_steps over $n ranks"; done
+fi
 
 echo "== 1 rank, batch 32, 5 steps"
 "$clgan" train "${small[@]}" --iters 5 --out "$work/one" >"$work/one.log" 2>&1 ||
