@@ -60,8 +60,9 @@ static clgan_status time_steps(clgan_ctx *ctx, clgan_dist *dist, clgan_dcgan *ne
                                clgan_buf noise, const bench_options *o, float out[F_COUNT],
                                double *step_ms) {
   int n = o->steps;
-  double *ms = malloc(sizeof(double) * (size_t)n), reduce = 0, bn = 0, bytes = 0;
+  double *ms = malloc(sizeof(double) * 2 * (size_t)n), reduce = 0, bn = 0, bytes = 0;
   if (!ms) return clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
+  double *own = ms + n; /* [n] this rank's own step times; ms [n] the job's */
   clgan_status st = CLGAN_OK;
   for (int i = 0; i < o->warmup + n && st == CLGAN_OK; i++) {
     clgan_dist_timing t0, t1;
@@ -76,17 +77,14 @@ static clgan_status time_steps(clgan_ctx *ctx, clgan_dist *dist, clgan_dcgan *ne
     if (st == CLGAN_OK) st = clgan_dist_max_int(dist, &wall_us);
     if (i < o->warmup) continue;
     ms[i - o->warmup] = wall_us * 1e-3;
+    own[i - o->warmup] = wall;
     reduce += (t1.reduce_seconds - t0.reduce_seconds) * 1e3;
     bn += (t1.bn_seconds - t0.bn_seconds) * 1e3;
     bytes += t1.reduce_bytes - t0.reduce_bytes;
   }
   if (st == CLGAN_OK) {
-    double *copy = malloc(sizeof(double) * (size_t)n);
-    if (!copy) st = clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
-    else memcpy(copy, ms, sizeof(double) * (size_t)n);
-    if (copy) *step_ms = median(copy, n);
-    free(copy);
-    out[F_MS] = (float)*step_ms;
+    *step_ms = median(ms, n);
+    out[F_MS] = (float)median(own, n); /* this rank's own step, to its clFinish */
     out[F_REDUCE_MS] = (float)(reduce / n);
     out[F_BN_MS] = (float)(bn / n);
     out[F_MB] = (float)(bytes / n / 1e6);
