@@ -95,6 +95,13 @@ grep -q "rank 0 of 2" "$work/io.log" && grep -q "checkpoint" "$work/io.log" ||
   { cat "$work/io.log"; fail "rank 0's message is missing"; }
 [ "$(tail -n +2 "$work/io/log.csv" | wc -l)" -lt 50 ] || fail "the run went on after the failure"
 
+echo "== without --out, rank 0 makes the one run directory"
+mkdir "$work/cwd"
+(cd "$work/cwd" && mpi 2 "$clgan" train "${small[@]}" --iters 2 >"$work/cwd.log" 2>&1) ||
+  { cat "$work/cwd.log"; fail "two-rank run into the default directory"; }
+[ "$(ls "$work/cwd/runs" | wc -l)" = 1 ] && [ -f "$work/cwd/runs/"*/checkpoint.safetensors ] ||
+  { ls -R "$work/cwd"; fail "not exactly one run directory with its checkpoint"; }
+
 echo "== a checkpoint of 2 ranks resumes on 1 rank"
 mpi 2 "$clgan" train "${small[@]}" --iters 3 --out "$work/resume" >"$work/r2.log" 2>&1 ||
   { cat "$work/r2.log"; fail "two-rank run of 3 steps"; }
