@@ -10,6 +10,7 @@
 #define CLGAN_DIST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "clgan/runtime.h"
 
@@ -66,6 +67,9 @@ clgan_status clgan_dist_allgather(clgan_dist *d, const float *send, size_t n, fl
 clgan_status clgan_dist_gather(clgan_dist *d, const float *send, size_t n, float *recv);
 /* bytes of buf from rank 0 to every rank. */
 clgan_status clgan_dist_bcast(clgan_dist *d, void *buf, size_t bytes);
+/* Whether every rank holds the same value: *differs = the first rank whose
+ * value is not rank 0's, or -1 when all agree (always -1 for one rank). */
+clgan_status clgan_dist_agree_u64(clgan_dist *d, uint64_t value, int *differs);
 /* Waits for every rank, sleeping (not spinning, as MPI's blocking calls do)
  * meanwhile: for ranks that wait long while another works on the same host. */
 clgan_status clgan_dist_idle_barrier(clgan_dist *d);
@@ -125,6 +129,10 @@ clgan_status clgan_dcgan_create_dist(clgan_ctx *ctx, const struct clgan_dcgan_co
 int clgan_dcgan_global_batch(const struct clgan_dcgan *net);
 /* The ranks the model was made for (NULL: one). */
 clgan_dist *clgan_dcgan_dist(const struct clgan_dcgan *net);
+struct clgan_dataset;
+/* INVALID on every rank unless every rank loaded the same images (count,
+ * size and pixels): the ranks of one job must train on one dataset. */
+clgan_status clgan_dist_check_dataset(clgan_dist *d, const struct clgan_dataset *ds);
 /* What saving the model computes over the ranks (the averaged generator's
  * statistics): called by every rank before rank 0 saves a checkpoint. */
 clgan_status clgan_dcgan_dist_prepare_save(struct clgan_dcgan *net);

@@ -3,7 +3,9 @@
  * the fixed noise of the EMA statistics taken column by column, so that N
  * ranks train the model one rank trains, up to the order of float sums. */
 #include <stdlib.h>
+#include <string.h>
 
+#include "clgan/dataset.h"
 #include "clgan/rng.h"
 #include "dist/dist_internal.h"
 #include "runtime/internal.h"
@@ -100,4 +102,32 @@ clgan_status dcgan_dist_ema_noise(clgan_dcgan *d, float *out) {
 clgan_status clgan_dcgan_dist_prepare_save(clgan_dcgan *d) {
   if (d->ranks < 2) return CLGAN_OK;
   return dcgan_ema_stats(d); /* SyncBatchNorm passes: every rank, at once */
+}
+
+/* FNV-1a of the dataset's shape and pixels (every pixel up to 2^26 floats,
+ * a regular sample of larger sets). */
+static uint64_t dataset_hash(const clgan_dataset *ds) {
+  uint64_t h = 1469598103934665603ull;
+  const uint64_t shape[3] = {(uint64_t)ds->count, (uint64_t)ds->channels,
+                             (uint64_t)ds->image_size};
+  const unsigned char *p = (const unsigned char *)shape;
+  for (size_t i = 0; i < sizeof shape; i++) h = (h ^ p[i]) * 1099511628211ull;
+  size_t n = ds->image_floats * (size_t)ds->count, stride = n >> 26 ? (n >> 26) + 1 : 1;
+  for (size_t i = 0; i < n; i += stride) {
+    uint32_t bits;
+    memcpy(&bits, &ds->data[i], sizeof bits);
+    h = (h ^ bits) * 1099511628211ull;
+  }
+  return h;
+}
+
+clgan_status clgan_dist_check_dataset(clgan_dist *d, const clgan_dataset *ds) {
+  if (!clgan_dist_active(d)) return CLGAN_OK;
+  int differs = -1;
+  clgan_status st = clgan_dist_agree_u64(d, dataset_hash(ds), &differs);
+  if (st != CLGAN_OK || differs < 0) return st;
+  return clgan_fail(CLGAN_ERR_INVALID,
+                    "rank %d loaded other images than rank 0 (this rank: %d of %dx%d px): "
+                    "every rank must read the same data",
+                    differs, ds->count, ds->image_size, ds->image_size);
 }

@@ -139,3 +139,17 @@ clgan_status clgan_dist_idle_barrier(clgan_dist *d) {
   }
   return st;
 }
+
+clgan_status clgan_dist_agree_u64(clgan_dist *d, uint64_t value, int *differs) {
+  *differs = -1;
+  if (!clgan_dist_active(d)) return CLGAN_OK;
+  uint64_t *all = malloc(sizeof(uint64_t) * (size_t)d->size);
+  if (!all) return clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
+  d->timing.calls++;
+  clgan_status st = mpi_check(
+      MPI_Allgather(&value, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, d->comm), "MPI_Allgather");
+  for (int r = 1; r < d->size && st == CLGAN_OK && *differs < 0; r++)
+    if (all[r] != all[0]) *differs = r;
+  free(all);
+  return st;
+}

@@ -195,7 +195,8 @@ static clgan_status setup_model(run *r) {
     r->cfg = o->cfg;
   }
   const clgan_dcgan_config *c = &r->cfg;
-  /* several ranks: the global batch splits into equal shares */
+  /* several ranks: one dataset, and the global batch splits into equal shares */
+  if ((st = clgan_dist_check_dataset(r->dist, r->ds)) != CLGAN_OK) return st;
   if ((st = clgan_dist_check_batch(r->dist, c->batch)) != CLGAN_OK) return st;
   r->share = clgan_dist_share(r->dist, c->batch, &r->share_first);
   if (r->ds->channels != c->channels || r->ds->image_size != c->image_size)

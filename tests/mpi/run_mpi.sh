@@ -85,6 +85,13 @@ grep -q "rank 1 of 2" "$work/bad.log" && grep -q "$work/missing" "$work/bad.log"
   { cat "$work/bad.log"; fail "rank 1's message is missing"; }
 echo "   stopped in $(( $(date +%s) - start )) s, exit $rc"
 
+echo "== ranks that loaded different data are refused"
+python3 "$here/make_pngs.py" "$work/data64" 64 32 || fail "cannot make the second image set"
+mpi 1 "$clgan" train "${small[@]}" --iters 5 --out "$work/mixed" : \
+  -np 1 "$clgan" train "${small[@]/$work\/data/$work/data64}" --iters 5 --out "$work/mixed" \
+  >"$work/mixed.log" 2>&1 && fail "ranks with different data trained"
+grep -q "loaded other images than rank 0" "$work/mixed.log" || { cat "$work/mixed.log"; fail "no message"; }
+
 echo "== rank 0 failing mid-run (its checkpoint cannot be written) stops rank 1 too"
 mkdir -p "$work/io/checkpoint.safetensors/in-the-way"
 mpi 2 "$clgan" train "${small[@]}" --iters 50 --checkpoint-every 2 --out "$work/io" \
