@@ -2,8 +2,11 @@
  * augmentation, ADA, nan_guard and the averaged generator on, steps that
  * create no OpenCL object (SyncBatchNorm, the gradient allreduce and the
  * loss means use what set-up reserved), and every rank holding the same
- * bits of every arena afterwards (the replicas never drift apart). Prints
- * one line per failure; exits 0 when all hold, 77 when no OpenCL device. */
+ * bits of every arena afterwards (the replicas never drift apart). With
+ * DATA OUT1 OUT2: clgan_train over the ranks on DATA with the images on the
+ * device (OUT1) and streamed by the loader thread (OUT2), for the script to
+ * compare. Prints one line per failure; exits 0 when all hold, 77 when no
+ * OpenCL device. usage: dist_steps [DATA OUT1 OUT2] */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +99,23 @@ static int run(clgan_dist *dist, clgan_ctx *ctx) {
   return bad;
 }
 
+/* The same short run twice: its images resident on the device, then streamed. */
+static int train_both(clgan_dist *dist, clgan_ctx *ctx, char **paths) {
+  clgan_dataset_options d = {.root = paths[0], .image_size = 32, .channels = 1};
+  clgan_dataset *ds = NULL;
+  clgan_status st = clgan_dataset_load(&d, &ds);
+  for (int stream = 0; stream < 2 && st == CLGAN_OK; stream++) {
+    clgan_train_options o = {.cfg = clgan_dcgan_default_config(), .out_dir = paths[1 + stream],
+                             .iters = 4, .seed = 3, .checkpoint_every = 4, .stream = stream,
+                             .dist = dist};
+    o.cfg.image_size = 32, o.cfg.channels = 1, o.cfg.nz = 16, o.cfg.ngf = o.cfg.ndf = 8;
+    o.cfg.batch = 24;
+    st = clgan_train(ctx, &o, ds, NULL, NULL);
+  }
+  clgan_dataset_free(ds);
+  return st == CLGAN_OK ? 0 : failed("training", st);
+}
+
 int main(int argc, char **argv) {
   clgan_dist *dist = NULL;
   clgan_status st = clgan_dist_init(&argc, &argv, &dist);
@@ -104,6 +124,7 @@ int main(int argc, char **argv) {
   clgan_ctx *ctx = NULL;
   st = clgan_ctx_create(&o, &ctx);
   int rc = st == CLGAN_ERR_NO_DEVICE ? 77 : st != CLGAN_OK ? failed("context", st) : run(dist, ctx);
+  if (rc == 0 && argc == 4) rc = train_both(dist, ctx, argv + 1);
   /* the job's result: any rank's failure */
   if (clgan_dist_max_int(dist, &rc) != CLGAN_OK) rc = 1;
   if (clgan_dist_rank(dist) == 0)

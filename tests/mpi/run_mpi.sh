@@ -35,8 +35,14 @@ mpi() { ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" timeout 300 mpirun -np "
 compare() { python3 "$here/compare_checkpoints.py" "$@"; }
 
 if [ -n "$dist_steps" ]; then
-  echo "== 2 and 3 ranks: steps create nothing, every rank holds the same model"
-  for n in 2 3; do mpi "$n" "$dist_steps" || fail "dist_steps over $n ranks"; done
+  echo "== 2 and 3 ranks: steps create nothing, every rank holds the same model;"
+  echo "   the loader thread's shares train what the device-resident ones train"
+  for n in 2 3; do
+    mpi "$n" "$dist_steps" "$work/data" "$work/resident$n" "$work/streamed$n" ||
+      fail "dist_steps over $n ranks"
+    compare "$work/streamed$n/checkpoint.safetensors" "$work/resident$n/checkpoint.safetensors" \
+      --tol 0 >/dev/null || fail "streamed and resident batches differ over $n ranks"
+  done
 fi
 
 echo "== 1 rank, batch 32, 5 steps"
