@@ -93,6 +93,15 @@ case_slice_out_file() { py nifti vol.nii 32 32 32; echo x > out; }
 case_evaluate_existing() { use_data; use_ckpt; echo "{}" > eval.json; }
 case_export_onto_checkpoint() { use_ckpt; }
 case_export_existing() { use_ckpt; echo x > gen.safetensors; }
+# two classes: brain (16 images) and scans (2), 16 px like the fixture checkpoint
+two_classes() { use_data; mkdir -p data/scans; py png data/scans/a.png "$1" "$1" 1; py png data/scans/b.png "$1" "$1" 2; }
+case_balance_out_not_empty() { two_classes 16; use_ckpt; mkdir out; echo mine > out/notes.txt; }
+case_balance_no_checkpoint() { two_classes 16; }
+case_balance_size_mismatch() { two_classes 20; use_ckpt; }
+case_balance_unknown_class() { two_classes 16; use_ckpt; }
+case_balance_checkpoint_form() { two_classes 16; use_ckpt; }
+case_utility_classes_differ() { two_classes 16; mkdir -p test/brain; py png test/brain/a.png 16 16 3; }
+case_utility_json_existing() { two_classes 16; echo "{}" > out.json; }
 case_size_not_power() { use_data; }
 case_size_too_big() { use_data; }
 case_batch_one() { use_data; }
