@@ -131,12 +131,13 @@ static clgan_status run_phase(clgan_ctx *ctx, clgan_dist *dist, const bench_opti
 static void print_phase(const phase *p, const clgan_dcgan_config *c, double efficiency) {
   printf("%d rank%s, global batch %d (%d per rank): %.2f ms/step, %.0f img/s\n", p->ranks,
          p->ranks == 1 ? "" : "s", c->batch, c->batch / p->ranks, p->step_ms, p->img_per_s);
-  printf("  %-5s %-34s %9s %13s %10s %11s %12s\n", "rank", "device", "ms/step", "allreduce ms",
-         "SyncBN ms", "MB reduced", "MPI alone ms");
+  int share = c->batch / p->ranks;
+  printf("  %-5s %-30s %9s %8s %13s %10s %11s %12s\n", "rank", "device", "ms/step", "img/s",
+         "allreduce ms", "SyncBN ms", "MB reduced", "MPI alone ms");
   for (int r = 0; r < p->ranks; r++)
-    printf("  %-5d %-34.34s %9.2f %13.2f %10.2f %11.2f %12.2f\n", r, p->device[r],
-           p->per_rank[r][F_MS], p->per_rank[r][F_REDUCE_MS], p->per_rank[r][F_BN_MS],
-           p->per_rank[r][F_MB], p->per_rank[r][F_PURE_MS]);
+    printf("  %-5d %-30.30s %9.2f %8.0f %13.2f %10.2f %11.2f %12.2f\n", r, p->device[r],
+           p->per_rank[r][F_MS], share / p->per_rank[r][F_MS] * 1e3, p->per_rank[r][F_REDUCE_MS],
+           p->per_rank[r][F_BN_MS], p->per_rank[r][F_MB], p->per_rank[r][F_PURE_MS]);
   if (p->ranks > 1)
     printf("  (allreduce: the gradients' device read, MPI_Allreduce and write, waits for\n"
            "  the slowest rank included; MPI alone: the same reduction of host arrays, the\n"
@@ -146,14 +147,16 @@ static void print_phase(const phase *p, const clgan_dcgan_config *c, double effi
            100 * efficiency, p->img_per_s, p->ranks, p->img_per_s / efficiency / p->ranks);
 }
 
-static json_t *phase_json(const phase *p) {
+static json_t *phase_json(const phase *p, int batch) {
   json_t *o = json_pack("{s:i, s:f, s:f}", "ranks", p->ranks, "ms_per_step", p->step_ms,
                         "img_per_s", p->img_per_s);
   json_t *arr = json_array();
   for (int r = 0; r < p->ranks; r++)
-    json_array_append_new(arr, json_pack("{s:i, s:s, s:f, s:f, s:f, s:f, s:f}", "rank", r,
+    json_array_append_new(arr, json_pack("{s:i, s:s, s:f, s:f, s:f, s:f, s:f, s:f}", "rank", r,
                                          "device", p->device[r], "ms_per_step",
-                                         p->per_rank[r][F_MS], "allreduce_ms",
+                                         p->per_rank[r][F_MS], "img_per_s",
+                                         batch / p->ranks / p->per_rank[r][F_MS] * 1e3,
+                                         "allreduce_ms",
                                          p->per_rank[r][F_REDUCE_MS], "syncbn_ms",
                                          p->per_rank[r][F_BN_MS], "mb_reduced",
                                          p->per_rank[r][F_MB], "mpi_allreduce_alone_ms",
@@ -168,8 +171,8 @@ static int write_json(const char *path, const bench_options *o, const phase *one
   json_t *j = json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "config", o->config_name,
                         "size", c->image_size, "channels", c->channels, "nz", c->nz, "ngf", c->ngf,
                         "ndf", c->ndf, "batch", c->batch, "steps", o->steps);
-  json_object_set_new(j, "ranks", phase_json(all));
-  if (one) json_object_set_new(j, "one_rank", phase_json(one));
+  json_object_set_new(j, "ranks", phase_json(all, c->batch));
+  if (one) json_object_set_new(j, "one_rank", phase_json(one, c->batch));
   if (efficiency > 0) json_object_set_new(j, "scaling_efficiency", json_real(efficiency));
   int rc = json_dump_file(j, path, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) == 0 ? 0 : 1;
   if (rc) fprintf(stderr, "clgan bench: cannot write %s\n", path);
