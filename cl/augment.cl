@@ -152,13 +152,17 @@ void aug_image_mean(__global const float *a, uint c, uint n, uint h, uint w, flo
 __kernel void augment_params(__global const float *x, uint xoff, __global float *work,
                              uint woff, __global const float *pbuf, uint poff, uint policy,
                              uint seed_lo, uint seed_hi, uint ctr_lo, uint ctr_hi, uint c,
-                             uint n, uint h, uint w, float inv_c, float inv_chw) {
+                             uint n, uint h, uint w, float inv_c, float inv_chw,
+                             uint image0) {
   __local float part[AUG_LANES];
   uint b = get_group_id(0), lid = get_local_id(0);
   __global float *out = work + woff + b * CLGAN_AUG_STRIDE;
-  /* every work-item draws (five Philox calls): all of them need the flags */
+  /* every work-item draws (five Philox calls): all of them need the flags;
+   * image0 + b is the image's index in the whole batch (a rank's share
+   * starts at image0) */
   float rec[CLGAN_AUG_P_MEAN];
-  aug_draw(policy, pbuf[poff], (uint2)(seed_lo, seed_hi), ctr_lo, ctr_hi, b, (int)h, (int)w, rec);
+  aug_draw(policy, pbuf[poff], (uint2)(seed_lo, seed_hi), ctr_lo, ctr_hi, image0 + b, (int)h,
+           (int)w, rec);
   if (lid == 0) {
     for (int i = 0; i < CLGAN_AUG_P_MEAN; i++) out[i] = rec[i];
     out[CLGAN_AUG_P_GRAD_MEAN] = 0.0f;

@@ -256,3 +256,187 @@ BN_BACKWARD_KERNEL(bn_backward_relu, CLGAN_ACT_RELU)
 BN_BACKWARD_KERNEL(bn_backward_leaky_relu, CLGAN_ACT_LEAKY_RELU)
 BN_BACKWARD_KERNEL(bn_backward_tanh, CLGAN_ACT_TANH)
 BN_BACKWARD_KERNEL(bn_backward_sigmoid, CLGAN_ACT_SIGMOID)
+
+/* ---- SyncBatchNorm (several ranks, src/graph/node_bn_act.c) --------------
+ * The same arithmetic split at the two reductions so that the host can sum
+ * them over every rank in between: statistics -> (allgather, combine) ->
+ * apply, and backward sums -> (allreduce) -> dx. sums [2c] holds the pair
+ * per channel: (mean, sum of squared deviations), then (sum(g),
+ * sum((x-mean)*g)). m is this rank's values per channel, mtotal every
+ * rank's. One work-group per channel, as above. */
+
+/* Local mean and sum of squared deviations of one row (two-pass). */
+static void row_mean_m2(__global const float *xr, uint m, __local float *scratch, float *mean_out,
+                        float *m2_out) {
+  uint lid = get_local_id(0), lsz = get_local_size(0), n4 = m >> 2;
+  float4 a0 = (float4)(0.0f), a1 = a0;
+  uint i = lid;
+  for (; i + lsz < n4; i += lsz << 1) {
+    a0 += vload4(i, xr);
+    a1 += vload4(i + lsz, xr);
+  }
+  for (; i < n4; i += lsz) a0 += vload4(i, xr);
+  float a = hsum4(a0 + a1);
+  for (uint j = (n4 << 2) + lid; j < m; j += lsz) a += xr[j];
+  float mean = wg_sum(a, scratch) / (float)m;
+  a0 = a1 = (float4)(0.0f);
+  for (i = lid; i + lsz < n4; i += lsz << 1) {
+    float4 d0 = vload4(i, xr) - mean, d1 = vload4(i + lsz, xr) - mean;
+    a0 += d0 * d0;
+    a1 += d1 * d1;
+  }
+  for (; i < n4; i += lsz) {
+    float4 d = vload4(i, xr) - mean;
+    a0 += d * d;
+  }
+  a = hsum4(a0 + a1);
+  for (uint j = (n4 << 2) + lid; j < m; j += lsz) {
+    float d = xr[j] - mean;
+    a += d * d;
+  }
+  *mean_out = mean;
+  *m2_out = wg_sum(a, scratch);
+}
+
+__kernel void bn_sync_stats(__global const float *x, uint xoff, __global float *sums, uint soff,
+                            uint m, uint c, __local float *scratch) {
+  uint ch = get_group_id(0);
+  float mean, m2;
+  row_mean_m2(x + xoff + (size_t)ch * m, m, scratch, &mean, &m2);
+  if (get_local_id(0) == 0) {
+    sums[soff + ch] = mean;
+    sums[soff + c + ch] = m2;
+  }
+}
+
+/* bn_forward_train's pass 3 and running update with the global statistics. */
+__kernel void bn_sync_apply(__global const float *x, uint xoff,
+                            __global const float *gamma, uint goff,
+                            __global const float *beta, uint boff,
+                            __global float *y, uint yoff,
+                            __global const float *sums, uint soff,
+                            __global float *save_mean, uint smoff,
+                            __global float *save_invstd, uint sioff,
+                            __global float *run_mean, uint rmoff,
+                            __global float *run_var, uint rvoff,
+                            int update_running, uint m, uint c, float mtotal,
+                            float momentum, float eps, int act, float slope) {
+  uint ch = get_group_id(0), lid = get_local_id(0), lsz = get_local_size(0);
+  __global const float *xr = x + xoff + (size_t)ch * m;
+  __global float *yr = y + yoff + (size_t)ch * m;
+  uint n4 = m >> 2;
+  float mean = sums[soff + ch], var_sum = sums[soff + c + ch];
+  float invstd = 1.0f / sqrt(var_sum / mtotal + eps);
+  if (lid == 0) {
+    save_mean[smoff + ch] = mean;
+    save_invstd[sioff + ch] = invstd;
+    if (update_running) {
+      run_mean[rmoff + ch] = momentum * mean + (1.0f - momentum) * run_mean[rmoff + ch];
+      run_var[rvoff + ch] =
+          momentum * (var_sum / (mtotal - 1.0f)) + (1.0f - momentum) * run_var[rvoff + ch];
+    }
+  }
+  float alpha = invstd * gamma[goff + ch];
+  float shift = beta[boff + ch] - mean * alpha;
+  for (uint i = lid; i < n4; i += lsz)
+    vstore4(act4(vload4(i, xr) * alpha + shift, act, slope), i, yr);
+  for (uint i = (n4 << 2) + lid; i < m; i += lsz)
+    yr[i] = act4((float4)(xr[i] * alpha + shift), act, slope).x;
+}
+
+/* Pass 1 of bn_backward_body on this rank's values: the sums into sums,
+ * dgamma / dbeta from them (this rank's share of the parameter gradients,
+ * which the gradient allreduce adds up). */
+static inline void bn_sync_sums_body(
+    __global const float *x, uint xoff, __global const float *y, uint yoff,
+    __global const float *dy, uint dyoff, __global const float *save_mean, uint smoff,
+    __global const float *save_invstd, uint sioff, __global float *sums, uint soff,
+    __global float *dgamma, uint dgoff, __global float *dbeta, uint dboff, uint m, uint c,
+    int accumulate, int want_dgamma, int want_dbeta, const int act, float slope,
+    __local float *scratch) {
+  uint ch = get_group_id(0), lid = get_local_id(0), lsz = get_local_size(0);
+  __global const float *xr = x + xoff + (size_t)ch * m;
+  __global const float *yr = y + yoff + (size_t)ch * m;
+  __global const float *gr = dy + dyoff + (size_t)ch * m;
+  uint n4 = m >> 2;
+  float mean = save_mean[smoff + ch], invstd = save_invstd[sioff + ch];
+  float4 s0 = (float4)(0.0f), d0 = s0;
+  for (uint i = lid; i < n4; i += lsz) {
+    float4 g = grad4(gr, yr, i, act, slope);
+    s0 += g;
+    d0 += (vload4(i, xr) - mean) * g;
+  }
+  float s = hsum4(s0), d = hsum4(d0);
+  for (uint j = (n4 << 2) + lid; j < m; j += lsz) {
+    float g = grad1(gr, yr, j, act, slope);
+    s += g;
+    d += (xr[j] - mean) * g;
+  }
+  float sum = wg_sum(s, scratch);
+  float dotp = wg_sum(d, scratch);
+  if (lid == 0) {
+    sums[soff + ch] = sum;
+    sums[soff + c + ch] = dotp;
+    float gw = dotp * invstd;
+    if (want_dgamma) dgamma[dgoff + ch] = accumulate ? dgamma[dgoff + ch] + gw : gw;
+    if (want_dbeta) dbeta[dboff + ch] = accumulate ? dbeta[dboff + ch] + sum : sum;
+  }
+}
+
+/* Pass 2 of bn_backward_body with the sums of every rank. */
+static inline void bn_sync_dx_body(
+    __global const float *x, uint xoff, __global const float *y, uint yoff,
+    __global const float *dy, uint dyoff, __global const float *gamma, uint goff,
+    __global const float *save_mean, uint smoff, __global const float *save_invstd, uint sioff,
+    __global const float *sums, uint soff, __global float *dx, uint dxoff, uint m, uint c,
+    float mtotal, const int act, float slope) {
+  uint ch = get_group_id(0), lid = get_local_id(0), lsz = get_local_size(0);
+  __global const float *xr = x + xoff + (size_t)ch * m;
+  __global const float *yr = y + yoff + (size_t)ch * m;
+  __global const float *gr = dy + dyoff + (size_t)ch * m;
+  __global float *dr = dx + dxoff + (size_t)ch * m;
+  uint n4 = m >> 2;
+  float mean = save_mean[smoff + ch], invstd = save_invstd[sioff + ch];
+  float sum = sums[soff + ch], dotp = sums[soff + c + ch];
+  float k = dotp * invstd * invstd / mtotal;
+  float gmean = sum / mtotal;
+  float w = invstd * gamma[goff + ch];
+  for (uint i = lid; i < n4; i += lsz) {
+    float4 g = grad4(gr, yr, i, act, slope);
+    float4 t = (vload4(i, xr) - mean) * k;
+    vstore4((g - gmean - t) * w, i, dr);
+  }
+  for (uint i = (n4 << 2) + lid; i < m; i += lsz) {
+    float g = grad1(gr, yr, i, act, slope);
+    float t = (xr[i] - mean) * k;
+    dr[i] = (g - gmean - t) * w;
+  }
+}
+
+#define BN_SYNC_KERNELS(SUFFIX, ACT)                                                    \
+  __kernel void bn_sync_sums##SUFFIX(                                                   \
+      __global const float *x, uint xoff, __global const float *y, uint yoff,          \
+      __global const float *dy, uint dyoff, __global const float *save_mean, uint smoff, \
+      __global const float *save_invstd, uint sioff, __global float *sums, uint soff,   \
+      __global float *dgamma, uint dgoff, __global float *dbeta, uint dboff, uint m,    \
+      uint c, int accumulate, int want_dgamma, int want_dbeta, float slope,             \
+      __local float *scratch) {                                                         \
+    bn_sync_sums_body(x, xoff, y, yoff, dy, dyoff, save_mean, smoff, save_invstd,       \
+                      sioff, sums, soff, dgamma, dgoff, dbeta, dboff, m, c, accumulate, \
+                      want_dgamma, want_dbeta, ACT, slope, scratch);                    \
+  }                                                                                     \
+  __kernel void bn_sync_dx##SUFFIX(                                                     \
+      __global const float *x, uint xoff, __global const float *y, uint yoff,          \
+      __global const float *dy, uint dyoff, __global const float *gamma, uint goff,     \
+      __global const float *save_mean, uint smoff, __global const float *save_invstd,   \
+      uint sioff, __global const float *sums, uint soff, __global float *dx,            \
+      uint dxoff, uint m, uint c, float mtotal, float slope) {                          \
+    bn_sync_dx_body(x, xoff, y, yoff, dy, dyoff, gamma, goff, save_mean, smoff,         \
+                    save_invstd, sioff, sums, soff, dx, dxoff, m, c, mtotal, ACT, slope); \
+  }
+
+BN_SYNC_KERNELS(, CLGAN_ACT_NONE)
+BN_SYNC_KERNELS(_relu, CLGAN_ACT_RELU)
+BN_SYNC_KERNELS(_leaky_relu, CLGAN_ACT_LEAKY_RELU)
+BN_SYNC_KERNELS(_tanh, CLGAN_ACT_TANH)
+BN_SYNC_KERNELS(_sigmoid, CLGAN_ACT_SIGMOID)

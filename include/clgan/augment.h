@@ -67,6 +67,8 @@ typedef struct clgan_augment_plan {
   cl_kernel reduce, color;  /* backward with COLOR only (else NULL) */
   size_t local;             /* work-group of augment_params, augment_backward_reduce */
   float inv_c, inv_chw;     /* 1/c, 1/(c*h*w): the kernels' means multiply by these */
+  int first_image;          /* index of image 0 in the draws: 0, or where a rank's share
+                               of a larger batch starts (each image's draw is its own) */
 } clgan_augment_plan;
 
 clgan_status clgan_augment_plan_make(clgan_ctx *ctx, unsigned policy, int c, int n, int h, int w,

@@ -18,4 +18,5 @@
 #include "clgan/report.h"      /* sample grids, plots */
 #include "clgan/metrics.h"     /* SWD, MS-SSIM, nearest neighbours */
 #include "clgan/train.h"       /* the training loop and run directory */
+#include "clgan/dist.h"        /* data parallel over MPI ranks */
 #endif

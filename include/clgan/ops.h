@@ -265,6 +265,9 @@ typedef struct clgan_bn_plan {
   clgan_act act;
   cl_kernel forward_train, forward_eval, backward; /* cl/batchnorm.cl */
   size_t train_local, eval_local, backward_local;
+  /* SyncBatchNorm's split kernels (several ranks), made with the others */
+  cl_kernel sync_stats, sync_apply, sync_sums, sync_dx;
+  size_t sync_local;
 } clgan_bn_plan;
 
 clgan_status clgan_bn_plan_make(clgan_ctx *ctx, clgan_act act, clgan_bn_plan *out);
@@ -295,6 +298,36 @@ clgan_status clgan_batchnorm_backward(clgan_ctx *ctx, const clgan_bn_plan *plan,
                                       clgan_buf gamma, clgan_buf save_mean,
                                       clgan_buf save_invstd, clgan_buf dx, clgan_buf dgamma,
                                       clgan_buf dbeta, int accumulate, float slope);
+
+/* SyncBatchNorm: the training forward and the backward split at their
+ * reductions, for batch statistics over several ranks (include/clgan/dist.h
+ * sums the middle). sums [2c] is a device buffer of the caller; m is this
+ * rank's values per channel, m_total every rank's. One rank never takes
+ * this path (the fused kernels above are the recipe's). */
+/* sums = (this rank's mean, sum of squared deviations) per channel. */
+clgan_status clgan_batchnorm_sync_stats(clgan_ctx *ctx, const clgan_bn_plan *plan, int c,
+                                        size_t m, clgan_buf x, clgan_buf sums);
+/* With sums = the global (mean, sum of squared deviations): save_mean,
+ * save_invstd, the running statistics (unbiased over m_total) and y, as
+ * clgan_batchnorm_forward_train. */
+clgan_status clgan_batchnorm_sync_apply(clgan_ctx *ctx, const clgan_bn_plan *plan, int c,
+                                        size_t m, size_t m_total, clgan_buf x, clgan_buf gamma,
+                                        clgan_buf beta, clgan_buf y, clgan_buf sums,
+                                        clgan_buf save_mean, clgan_buf save_invstd,
+                                        clgan_buf running_mean, clgan_buf running_var,
+                                        float momentum, float eps, float slope);
+/* sums = (sum(g), sum((x-mean)*g)) of this rank's values; dgamma/dbeta from
+ * them ((+)= with accumulate; null mem: skipped). */
+clgan_status clgan_batchnorm_sync_sums(clgan_ctx *ctx, const clgan_bn_plan *plan, int c, size_t m,
+                                       clgan_buf x, clgan_buf y, clgan_buf dy,
+                                       clgan_buf save_mean, clgan_buf save_invstd,
+                                       clgan_buf sums, clgan_buf dgamma, clgan_buf dbeta,
+                                       int accumulate, float slope);
+/* dx from the sums of every rank. */
+clgan_status clgan_batchnorm_sync_dx(clgan_ctx *ctx, const clgan_bn_plan *plan, int c, size_t m,
+                                     size_t m_total, clgan_buf x, clgan_buf y, clgan_buf dy,
+                                     clgan_buf gamma, clgan_buf save_mean, clgan_buf save_invstd,
+                                     clgan_buf sums, clgan_buf dx, float slope);
 
 /* ---- Loss ---------------------------------------------------------------- */
 /* BCE over a fixed number of logits in one work-group: a power of two, <=

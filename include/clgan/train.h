@@ -43,6 +43,8 @@ typedef struct clgan_train_options {
                               wait as before); log.csv and checkpoints are the same. A stop
                               the callback asks for then comes after the step already queued
                               (logged, reported, and checkpointed). 0: every step waits. */
+  struct clgan_dist *dist; /* data parallel over these ranks (clgan/dist.h; borrowed): cfg.batch
+                              is the global batch, rank 0 writes the run directory; NULL: one */
 } clgan_train_options;
 
 typedef struct clgan_train_progress {

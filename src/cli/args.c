@@ -1,5 +1,7 @@
 #include "args.h"
 
+#include "dist_cli.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +10,7 @@
 
 void cli_report_hint(const char *cmd, clgan_status st, const char *what, const char *hint) {
   const char *detail = clgan_last_error();
-  fprintf(stderr, "clgan %s: %s: %s%s\n", cmd, what ? what : clgan_status_str(st),
+  fprintf(stderr, "clgan %s%s: %s: %s%s\n", cmd, cli_rank_tag(), what ? what : clgan_status_str(st),
           *detail ? detail : clgan_status_str(st), hint ? hint : "");
 }
 

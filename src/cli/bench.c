@@ -15,6 +15,8 @@
 #include "args.h"
 #include "bench/bench.h"
 #include "bench_report.h"
+#include "bench_dist.h"
+#include "dist_cli.h"
 #include "commands.h"
 
 #define MAX_DEVICES 32
@@ -164,13 +166,14 @@ typedef struct bench_args {
   char config_name[64];
   const char *device, *json_path;
   int startup, internal;
+  int scaling;                /* --scaling: one rank, then every rank (bench_dist.c) */
 } bench_args;
 
 /* Options into *b; -1 to go on, else the exit code. */
 static int parse_bench(const char *cmd, int argc, char **argv, bench_args *b) {
   const char *config = "tutorial", *device = NULL, *json_path = NULL;
   long steps = 10, warmup = 2, seed = 999;
-  int internal = 0, gemm = CLGAN_GEMM_AUTO, no_startup = 0, no_profile = 0;
+  int internal = 0, gemm = CLGAN_GEMM_AUTO, no_startup = 0, no_profile = 0, scaling = 0;
   clgan_dcgan_config given;
   memset(&given, 0xff, sizeof given); /* every shape field -1: not given */
   cli_opt shape[CLI_MODEL_MAX];
@@ -196,6 +199,9 @@ static int parse_bench(const char *cmd, int argc, char **argv, bench_args *b) {
                    "skip the cold / warm start-up runs (child processes)"),
       CLI_FLAG_OPT("--no-profile", &no_profile,
                    "skip the profiled step and the per-layer breakdown"),
+      CLI_FLAG_OPT("--scaling", &scaling,
+                   "under mpirun: one rank with the global --batch first, then\n"
+                   "every rank with its share; the scaling efficiency"),
       CLI_STR_OPT("--json", "FILE", &json_path,
                   "also write the figures as a JSON array, one object per device"),
       CLI_FLAG_OPT("--internal-startup", &internal, NULL), /* the child of a start-up run */
@@ -204,7 +210,7 @@ static int parse_bench(const char *cmd, int argc, char **argv, bench_args *b) {
   int parsed = cli_parse(&spec, argc, argv);
   if (parsed != -1) return parsed;
   *b = (bench_args){.device = device, .json_path = json_path, .startup = !no_startup,
-                     .internal = internal};
+                     .internal = internal, .scaling = scaling};
   bench_options *o = &b->o;
   *o = (bench_options){.steps = (int)steps,
                        .warmup = (int)warmup,
@@ -234,6 +240,9 @@ int cmd_bench(int argc, char **argv) {
   if (parsed != -1) return parsed;
   bench_options o = b.o;
   const char *device = b.device;
+  /* several ranks (mpirun), or the one-rank reference: bench_dist.c */
+  if (clgan_dist_active(cli_dist()) || b.scaling)
+    return bench_dist(&o, device, b.json_path, b.scaling);
   int startup = b.startup;
 
   if (b.internal) { /* a start-up run: one line for the parent on stdout */

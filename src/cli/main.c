@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "dist_cli.h"
 
 static void usage(FILE *f) {
   fprintf(f, "usage: clgan COMMAND [options]\n\ncommands:\n");
@@ -22,7 +23,12 @@ int main(int argc, char **argv) {
     return 0;
   }
   for (int i = 0; i < cli_command_count; i++)
-    if (strcmp(argv[1], cli_commands[i].name) == 0) return cli_commands[i].run(argc - 1, argv + 1);
+    if (strcmp(argv[1], cli_commands[i].name) == 0) {
+      /* under mpirun: the ranks live as long as the command */
+      int rc = cli_dist_start(argv[1], &argc, &argv);
+      if (rc != 0) return rc;
+      return cli_dist_end(cli_commands[i].run(argc - 1, argv + 1));
+    }
   fprintf(stderr, "clgan: unknown command '%s'\n\n", argv[1]);
   usage(stderr);
   return 2;

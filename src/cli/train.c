@@ -13,6 +13,7 @@
 #include "clgan/train.h"
 #include "commands.h"
 #include "small_data.h"
+#include "dist_cli.h"
 
 static const char head[] =
     "usage: clgan train --data DIR [options]\n\n"
@@ -306,6 +307,20 @@ static int make_default_out(const char *cmd, train_args *a) {
   return 1;
 }
 
+/* make_default_out on rank 0, its name handed to the other ranks (which
+ * write nothing there). */
+static int default_out_over_ranks(const char *cmd, train_args *a) {
+  clgan_dist *dist = a->o.dist;
+  if (clgan_dist_rank(dist) == 0 && !make_default_out(cmd, a)) return 0;
+  clgan_status st = clgan_dist_bcast(dist, a->outbuf, sizeof a->outbuf);
+  if (st != CLGAN_OK) {
+    cli_report(cmd, st, "cannot share the run directory's name");
+    return 0;
+  }
+  a->out = a->o.out_dir = a->outbuf;
+  return 1;
+}
+
 /* The dataset summary, and a warning when images were stretched a lot. */
 static void print_dataset(const train_args *a, const clgan_dataset *ds) {
   for (int i = 0; i < ds->files_skipped; i++) fprintf(stderr, "skipped %s\n", ds->skipped[i]);
@@ -325,6 +340,13 @@ int cmd_train(int argc, char **argv) {
   train_args a;
   int parsed = parse_train(cmd, argc, argv, &a);
   if (parsed != -1) return parsed;
+  /* several ranks (mpirun): --batch is the global batch, refused now unless it splits */
+  a.o.dist = cli_dist();
+  clgan_status split = clgan_dist_check_batch(a.o.dist, a.o.cfg.batch);
+  if (split != CLGAN_OK) {
+    cli_report(cmd, split, "cannot split the batch");
+    return 2;
+  }
   const clgan_train_options *o = &a.o;
   clgan_dataset_options dopt = {.root = a.data,
                                 .class_name = a.cls,
@@ -337,13 +359,17 @@ int cmd_train(int argc, char **argv) {
     return 1;
   }
   print_dataset(&a, ds);
-  clgan_ctx *ctx = cli_context(cmd, a.device, 0);
-  if (!ctx || (a.default_out && !make_default_out(cmd, &a))) {
+  char device[64];
+  clgan_ctx *ctx = cli_context(cmd, cli_dist_device(a.device, device, sizeof device), 0);
+  if (!ctx || (a.default_out && !default_out_over_ranks(cmd, &a))) {
     clgan_ctx_destroy(ctx);
     clgan_dataset_free(ds);
     return 1;
   }
   const char *out = a.out;
+  if (clgan_dist_active(o->dist))
+    printf("ranks: %d, %d images each of the global batch %d\n", clgan_dist_size(o->dist),
+           o->cfg.batch / clgan_dist_size(o->dist), o->cfg.batch);
   printf("model: %dx%d, %d channel%s, nz %d, ngf %d, ndf %d, batch %d; run directory %s\n",
          o->cfg.image_size, o->cfg.image_size, o->cfg.channels, o->cfg.channels == 1 ? "" : "s",
          o->cfg.nz, o->cfg.ngf, o->cfg.ndf, o->cfg.batch, out);
@@ -353,7 +379,8 @@ int cmd_train(int argc, char **argv) {
   if (st != CLGAN_OK) {
     cli_report_hint(cmd, st, pr.started ? "training stopped" : "cannot train",
                     train_hint(st, o, ds));
-    if (a.default_out) rmdir(out); /* made by this command; removed only when still empty */
+    /* made by this command (rank 0's); removed only when still empty */
+    if (a.default_out && clgan_dist_rank(o->dist) == 0) rmdir(out);
     rc = 1;
   } else {
     printf("done: samples in %s/samples/, checkpoint %s/checkpoint.safetensors, open "

@@ -101,6 +101,10 @@ typedef struct graph_pass {
    * the parameter arena's offsets) and their gradients written, never
    * added, to `weight_grads`, for the caller to map to the parameters */
   clgan_buf weights, weight_grads;
+  /* SyncBatchNorm: the ranks the batch is split over (NULL or one rank: the
+   * fused one-rank kernels) and a device scratch [2 * max channels] */
+  struct clgan_dist *dist;
+  clgan_buf bn_sums;
 } graph_pass;
 
 /* Backward state: the gradient of the current node's output is in

@@ -233,6 +233,8 @@ clgan_status clgan_augment_forward(clgan_ctx *ctx, const clgan_augment_plan *pl,
                       sizeof pol, &pol, sizeof s0, &s0, sizeof s1, &s1, sizeof c0, &c0,
                       sizeof c1, &c1);
   if (st == CLGAN_OK) st = set_shape_args(pl->params, 11, pl);
+  cl_uint image0 = (cl_uint)pl->first_image;
+  if (st == CLGAN_OK) st = CLGAN_CL(clSetKernelArg(pl->params, 17, sizeof image0, &image0));
   if (st == CLGAN_OK) st = launch_images(ctx, pl, pl->params, "augment_params");
   if (st != CLGAN_OK) return st;
   st = clgan_set_args(pl->forward, 6, sizeof(cl_mem), &x.mem, sizeof xo, &xo, sizeof(cl_mem),

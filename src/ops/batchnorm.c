@@ -13,6 +13,15 @@ static const char *const bn_backward_kernels[] = {
     "bn_backward_sigmoid"};
 _Static_assert(sizeof bn_backward_kernels / sizeof bn_backward_kernels[0] == CLGAN_ACT_COUNT,
                "one bn_backward kernel per clgan_act");
+static const char *const bn_sync_sums_kernels[] = {
+    "bn_sync_sums", "bn_sync_sums_relu", "bn_sync_sums_leaky_relu", "bn_sync_sums_tanh",
+    "bn_sync_sums_sigmoid"};
+static const char *const bn_sync_dx_kernels[] = {
+    "bn_sync_dx", "bn_sync_dx_relu", "bn_sync_dx_leaky_relu", "bn_sync_dx_tanh",
+    "bn_sync_dx_sigmoid"};
+_Static_assert(sizeof bn_sync_sums_kernels / sizeof bn_sync_sums_kernels[0] == CLGAN_ACT_COUNT &&
+                   sizeof bn_sync_dx_kernels / sizeof bn_sync_dx_kernels[0] == CLGAN_ACT_COUNT,
+               "one SyncBatchNorm kernel pair per clgan_act");
 
 /* Work-group size of a per-channel kernel (see clgan_bn_plan). */
 static clgan_status channel_local_size(clgan_ctx *ctx, cl_kernel k, size_t *out) {
@@ -42,6 +51,13 @@ clgan_status clgan_bn_plan_make(clgan_ctx *ctx, clgan_act act, clgan_bn_plan *ou
   if (st == CLGAN_OK) st = channel_local_size(ctx, p.forward_train, &p.train_local);
   if (st == CLGAN_OK) st = channel_local_size(ctx, p.forward_eval, &p.eval_local);
   if (st == CLGAN_OK) st = channel_local_size(ctx, p.backward, &p.backward_local);
+  if (st == CLGAN_OK) st = clgan_kernel_get(ctx, "batchnorm", NULL, "bn_sync_stats", &p.sync_stats);
+  if (st == CLGAN_OK) st = clgan_kernel_get(ctx, "batchnorm", NULL, "bn_sync_apply", &p.sync_apply);
+  if (st == CLGAN_OK)
+    st = clgan_kernel_get(ctx, "batchnorm", NULL, bn_sync_sums_kernels[act], &p.sync_sums);
+  if (st == CLGAN_OK)
+    st = clgan_kernel_get(ctx, "batchnorm", NULL, bn_sync_dx_kernels[act], &p.sync_dx);
+  if (st == CLGAN_OK) st = channel_local_size(ctx, p.sync_sums, &p.sync_local);
   if (st == CLGAN_OK) *out = p;
   return st;
 }
@@ -178,4 +194,117 @@ clgan_status clgan_batchnorm_backward(clgan_ctx *ctx, const clgan_bn_plan *plan,
                       local * sizeof(float), (const void *)NULL);
   if (st != CLGAN_OK) return st;
   return clgan_launch(ctx, k, 1, &global, &local, bn_backward_kernels[plan->act]);
+}
+
+/* ---- SyncBatchNorm's split path ------------------------------------------ */
+
+clgan_status clgan_batchnorm_sync_stats(clgan_ctx *ctx, const clgan_bn_plan *plan, int c,
+                                        size_t m, clgan_buf x, clgan_buf sums) {
+  const char *what = "batchnorm_sync_stats";
+  clgan_status st = check_shape(what, plan, c, m);
+  if (st != CLGAN_OK) return st;
+  clgan_buf bufs[2] = {x, sums};
+  size_t floats[2] = {(size_t)c * m, 2 * (size_t)c};
+  if ((st = check_bufs(what, bufs, floats, NULL, 2)) != CLGAN_OK) return st;
+  cl_kernel k = plan->sync_stats;
+  size_t local = plan->sync_local, global = local * (size_t)c;
+  cl_uint xo = (cl_uint)x.off, so = (cl_uint)sums.off, mu = (cl_uint)m, cu = (cl_uint)c;
+  st = clgan_set_args(k, 7, MEM(x), OFF(xo), MEM(sums), OFF(so), OFF(mu), OFF(cu),
+                      local * sizeof(float), (const void *)NULL);
+  if (st != CLGAN_OK) return st;
+  return clgan_launch(ctx, k, 1, &global, &local, "bn_sync_stats");
+}
+
+clgan_status clgan_batchnorm_sync_apply(clgan_ctx *ctx, const clgan_bn_plan *plan, int c,
+                                        size_t m, size_t m_total, clgan_buf x, clgan_buf gamma,
+                                        clgan_buf beta, clgan_buf y, clgan_buf sums,
+                                        clgan_buf save_mean, clgan_buf save_invstd,
+                                        clgan_buf running_mean, clgan_buf running_var,
+                                        float momentum, float eps, float slope) {
+  const char *what = "batchnorm_sync_apply";
+  clgan_status st = check_shape(what, plan, c, m);
+  if (st != CLGAN_OK) return st;
+  if (m_total < 2 || m_total < m)
+    return clgan_fail(CLGAN_ERR_INVALID, "%s: %zu values in all, %zu on this rank", what,
+                      m_total, m);
+  size_t cm = (size_t)c * m, cc = (size_t)c;
+  int update = running_mean.mem != NULL || running_var.mem != NULL;
+  clgan_buf bufs[9] = {x, gamma, beta, y, sums, save_mean, save_invstd, running_mean, running_var};
+  size_t floats[9] = {cm, cc, cc, cm, 2 * cc, cc, cc, cc, cc};
+  int optional[9] = {0, 0, 0, 0, 0, 0, 0, !update, !update};
+  if ((st = check_bufs(what, bufs, floats, optional, 9)) != CLGAN_OK) return st;
+  if (!update) running_mean = running_var = save_mean; /* bound, never touched */
+  cl_kernel k = plan->sync_apply;
+  cl_uint xo = (cl_uint)x.off, go = (cl_uint)gamma.off, bo = (cl_uint)beta.off,
+          yo = (cl_uint)y.off, so = (cl_uint)sums.off, smo = (cl_uint)save_mean.off,
+          sio = (cl_uint)save_invstd.off, rmo = (cl_uint)running_mean.off,
+          rvo = (cl_uint)running_var.off, mu = (cl_uint)m, cu = (cl_uint)c;
+  cl_int upd = update, a = (cl_int)plan->act;
+  float mt = (float)m_total;
+  st = clgan_set_args(k, 26, MEM(x), OFF(xo), MEM(gamma), OFF(go), MEM(beta), OFF(bo), MEM(y),
+                      OFF(yo), MEM(sums), OFF(so), MEM(save_mean), OFF(smo), MEM(save_invstd),
+                      OFF(sio), MEM(running_mean), OFF(rmo), MEM(running_var), OFF(rvo),
+                      sizeof upd, &upd, OFF(mu), OFF(cu), sizeof mt, &mt, sizeof momentum,
+                      &momentum, sizeof eps, &eps, sizeof a, &a, sizeof slope, &slope);
+  if (st != CLGAN_OK) return st;
+  size_t local = plan->sync_local, global = local * cc;
+  return clgan_launch(ctx, k, 1, &global, &local, "bn_sync_apply");
+}
+
+clgan_status clgan_batchnorm_sync_sums(clgan_ctx *ctx, const clgan_bn_plan *plan, int c, size_t m,
+                                       clgan_buf x, clgan_buf y, clgan_buf dy,
+                                       clgan_buf save_mean, clgan_buf save_invstd,
+                                       clgan_buf sums, clgan_buf dgamma, clgan_buf dbeta,
+                                       int accumulate, float slope) {
+  const char *what = "batchnorm_sync_sums";
+  clgan_status st = check_shape(what, plan, c, m);
+  if (st != CLGAN_OK) return st;
+  size_t cm = (size_t)c * m, cc = (size_t)c;
+  clgan_buf bufs[8] = {x, dy, save_mean, save_invstd, sums, dgamma, dbeta, y};
+  size_t floats[8] = {cm, cm, cc, cc, 2 * cc, cc, cc, cm};
+  int optional[8] = {0, 0, 0, 0, 0, 1, 1, plan->act == CLGAN_ACT_NONE};
+  if ((st = check_bufs(what, bufs, floats, optional, 8)) != CLGAN_OK) return st;
+  cl_int want_dg = dgamma.mem != NULL, want_db = dbeta.mem != NULL, acc = accumulate != 0;
+  if (!want_dg) dgamma = save_mean; /* bound, never touched */
+  if (!want_db) dbeta = save_mean;
+  if (plan->act == CLGAN_ACT_NONE) y = dy; /* bound, never read */
+  cl_kernel k = plan->sync_sums;
+  cl_uint xo = (cl_uint)x.off, yo = (cl_uint)y.off, dyo = (cl_uint)dy.off,
+          smo = (cl_uint)save_mean.off, sio = (cl_uint)save_invstd.off, so = (cl_uint)sums.off,
+          dgo = (cl_uint)dgamma.off, dbo = (cl_uint)dbeta.off, mu = (cl_uint)m, cu = (cl_uint)c;
+  size_t local = plan->sync_local, global = local * cc;
+  st = clgan_set_args(k, 23, MEM(x), OFF(xo), MEM(y), OFF(yo), MEM(dy), OFF(dyo), MEM(save_mean),
+                      OFF(smo), MEM(save_invstd), OFF(sio), MEM(sums), OFF(so), MEM(dgamma),
+                      OFF(dgo), MEM(dbeta), OFF(dbo), OFF(mu), OFF(cu), sizeof acc, &acc,
+                      sizeof want_dg, &want_dg, sizeof want_db, &want_db, sizeof slope, &slope,
+                      local * sizeof(float), (const void *)NULL);
+  if (st != CLGAN_OK) return st;
+  return clgan_launch(ctx, k, 1, &global, &local, bn_sync_sums_kernels[plan->act]);
+}
+
+clgan_status clgan_batchnorm_sync_dx(clgan_ctx *ctx, const clgan_bn_plan *plan, int c, size_t m,
+                                     size_t m_total, clgan_buf x, clgan_buf y, clgan_buf dy,
+                                     clgan_buf gamma, clgan_buf save_mean, clgan_buf save_invstd,
+                                     clgan_buf sums, clgan_buf dx, float slope) {
+  const char *what = "batchnorm_sync_dx";
+  clgan_status st = check_shape(what, plan, c, m);
+  if (st != CLGAN_OK) return st;
+  size_t cm = (size_t)c * m, cc = (size_t)c;
+  clgan_buf bufs[8] = {x, dy, gamma, save_mean, save_invstd, sums, dx, y};
+  size_t floats[8] = {cm, cm, cc, cc, cc, 2 * cc, cm, cm};
+  int optional[8] = {0, 0, 0, 0, 0, 0, 0, plan->act == CLGAN_ACT_NONE};
+  if ((st = check_bufs(what, bufs, floats, optional, 8)) != CLGAN_OK) return st;
+  if (plan->act == CLGAN_ACT_NONE) y = dy; /* bound, never read */
+  cl_kernel k = plan->sync_dx;
+  cl_uint xo = (cl_uint)x.off, yo = (cl_uint)y.off, dyo = (cl_uint)dy.off,
+          go = (cl_uint)gamma.off, smo = (cl_uint)save_mean.off, sio = (cl_uint)save_invstd.off,
+          so = (cl_uint)sums.off, dxo = (cl_uint)dx.off, mu = (cl_uint)m, cu = (cl_uint)c;
+  float mt = (float)m_total;
+  st = clgan_set_args(k, 20, MEM(x), OFF(xo), MEM(y), OFF(yo), MEM(dy), OFF(dyo), MEM(gamma),
+                      OFF(go), MEM(save_mean), OFF(smo), MEM(save_invstd), OFF(sio), MEM(sums),
+                      OFF(so), MEM(dx), OFF(dxo), OFF(mu), OFF(cu), sizeof mt, &mt,
+                      sizeof slope, &slope);
+  if (st != CLGAN_OK) return st;
+  size_t local = plan->sync_local, global = local * cc;
+  return clgan_launch(ctx, k, 1, &global, &local, bn_sync_dx_kernels[plan->act]);
 }

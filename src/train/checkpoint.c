@@ -1,5 +1,6 @@
 /* Checkpoints (full training state) and exported generators as safetensors. */
 #include "clgan/checkpoint.h"
+#include "clgan/dist.h"
 
 #include "clgan/config.h"
 
@@ -121,7 +122,9 @@ static const char *const net_prefix[2] = {"netG", "netD"};
 static const char *const opt_prefix[2] = {"optG", "optD"};
 
 clgan_status clgan_checkpoint_save(const char *path, clgan_dcgan *net, const clgan_train_state *ts) {
-  const clgan_dcgan_config *cfg = clgan_dcgan_get_config(net);
+  clgan_dcgan_config saved = *clgan_dcgan_get_config(net);
+  saved.batch = clgan_dcgan_global_batch(net); /* over several ranks: the global batch */
+  const clgan_dcgan_config *cfg = &saved;
   host_net h[2];
   clgan_st_tensor *tensors = calloc(MAX_TENSORS, sizeof *tensors);
   char(*names)[96] = calloc(MAX_TENSORS, sizeof *names);
@@ -241,7 +244,9 @@ static int parse_long(const char *v, long *out) {
 /* The checkpoint's configuration into *want; its shape must be net's. */
 static clgan_status check_config(clgan_safetensors *st, int version, const clgan_dcgan *net,
                                  clgan_dcgan_config *want) {
-  const clgan_dcgan_config *have = clgan_dcgan_get_config(net);
+  clgan_dcgan_config global = *clgan_dcgan_get_config(net);
+  global.batch = clgan_dcgan_global_batch(net); /* a checkpoint holds the global batch */
+  const clgan_dcgan_config *have = &global;
   *want = *have;
   clgan_status s = config_from_meta(st, want, version, 1);
   if (s != CLGAN_OK) return s;

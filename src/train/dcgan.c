@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "runtime/internal.h"
+#include "clgan/dist.h"
 #include "clgan/rng.h"
 #include "train/dcgan_internal.h"
 
@@ -48,6 +49,7 @@ static void list_buffers(clgan_dcgan *d, buffer_plan *bp) {
   request(bp, &d->grad_buf[1], act);
   request(bp, &d->discard, 2 * (size_t)channels);
   request(bp, &d->loss, LOSS_FLOATS);
+  if (d->ranks > 1) request(bp, &d->bn_sums, 2 * (size_t)channels);
   if (cfg->augment) {
     request(bp, &d->aug_x, (size_t)cfg->channels * cfg->batch * cfg->image_size * cfg->image_size);
     request(bp, &d->aug_work, clgan_augment_work_floats(cfg->channels, cfg->batch,
@@ -176,10 +178,11 @@ static clgan_status ema_noise(clgan_dcgan *d) {
   size_t n = (size_t)CLGAN_EMA_STATS_BATCHES * d->cfg.nz * d->cfg.batch;
   if (!(d->ema_noise_host = malloc(n * sizeof(float))))
     return clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
+  d->net[CLGAN_NET_G].ema_stats_stale = 1;
+  if (d->ranks > 1) return dcgan_dist_ema_noise(d, d->ema_noise_host);
   clgan_rng rng;
   clgan_rng_seed(&rng, CLGAN_EMA_STATS_SEED);
   clgan_rng_normal(&rng, d->ema_noise_host, n, 0.0f, 1.0f);
-  d->net[CLGAN_NET_G].ema_stats_stale = 1;
   return CLGAN_OK;
 }
 
@@ -203,11 +206,19 @@ static clgan_status plan_step_ops(clgan_dcgan *d) {
 }
 
 clgan_status clgan_dcgan_create(clgan_ctx *ctx, const clgan_dcgan_config *cfg, clgan_dcgan **out) {
+  return dcgan_create_with(ctx, cfg, NULL, out);
+}
+
+clgan_status dcgan_create_with(clgan_ctx *ctx, const clgan_dcgan_config *cfg,
+                               struct clgan_dist *dist, clgan_dcgan **out) {
   *out = NULL;
   clgan_dcgan *d = calloc(1, sizeof *d);
   if (!d) return clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
   d->ctx = ctx;
   d->cfg = *cfg;
+  d->dist = dist;
+  d->ranks = clgan_dist_size(dist);
+  d->grad_scale = d->ranks > 1 ? 1.0f / (float)d->ranks : 1.0f;
   buffer_plan bp;
   clgan_status st = plan_model(d, &bp);
   if (st == CLGAN_OK) st = check_memory(d, &bp);
@@ -243,6 +254,7 @@ void clgan_dcgan_destroy(clgan_dcgan *d) {
   clgan_buf_release(&d->stats_backup[1]);
   clgan_buf_release(&d->ema_noise);
   dcgan_reg_release(d);
+  clgan_buf_release(&d->bn_sums);
   free(d->ema_noise_host);
   free(d);
 }

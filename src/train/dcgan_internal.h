@@ -57,6 +57,11 @@ struct clgan_dcgan {
   cl_event stats_event[2];
   int stats_skipped[2];
   int stats_head, stats_count; /* oldest pending slot, pending steps */
+  /* data parallel (src/dist/dcgan_dist.c): cfg.batch is this rank's share */
+  struct clgan_dist *dist; /* borrowed; NULL: one rank */
+  int ranks;               /* 1, or the ranks the global batch is split over */
+  float grad_scale;        /* 1 / ranks, folded into the loss gradient */
+  clgan_buf bn_sums;       /* [2 * max channels] SyncBatchNorm scratch (ranks > 1) */
 };
 
 /* Releases the events of pending statistics (clgan_dcgan_destroy). */
@@ -65,6 +70,22 @@ void dcgan_stats_release(clgan_dcgan *d);
 /* A pass of network `which` over the model's buffers, its arenas and the
  * recipe's BatchNorm and LeakyReLU settings, from input (slot 0). */
 graph_pass dcgan_pass(clgan_dcgan *d, clgan_net which, clgan_buf input);
+
+/* clgan_dcgan_create for a model of cfg (cfg->batch: this rank's share)
+ * trained over the ranks of dist (NULL: one rank). */
+clgan_status dcgan_create_with(clgan_ctx *ctx, const clgan_dcgan_config *cfg,
+                               struct clgan_dist *dist, clgan_dcgan **out);
+
+/* Data-parallel hooks of the step (src/dist/dcgan_dist.c); each returns at
+ * once for one rank. Gradients of `which` summed over the ranks: */
+clgan_status dcgan_dist_reduce_grads(clgan_dcgan *d, clgan_net which);
+/* loss[slot] on the device replaced by its mean over the ranks: */
+clgan_status dcgan_dist_mean_slot(clgan_dcgan *d, int slot);
+/* host values v[0..n) replaced by their means over the ranks: */
+clgan_status dcgan_dist_mean(clgan_dcgan *d, float *v, int n);
+/* The fixed noise of the EMA statistics: this rank's columns of each of the
+ * global batches (out [CLGAN_EMA_STATS_BATCHES][nz * batch]). */
+clgan_status dcgan_dist_ema_noise(clgan_dcgan *d, float *out);
 
 /* Makes the averaged generator's BatchNorm statistics when stale. */
 clgan_status dcgan_ema_stats(clgan_dcgan *d);

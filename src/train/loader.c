@@ -9,12 +9,13 @@
 
 struct batch_loader {
   const clgan_dataset *ds;
-  int batch;
+  int batch;          /* the global batch */
+  int share_first, share_count; /* this rank's images of each batch */
   uint64_t seed;
   long ipe;
   int *perm;          /* [count] order of perm_epoch */
   int perm_epoch;
-  float *slot[2];     /* [c][batch][s][s] */
+  float *slot[2];     /* [c][share_count][s][s] */
   long slot_it[2];    /* iteration held by each slot, -1 when free */
   long next_fill;     /* next iteration the thread prepares */
   long consumer_holds;/* slot the consumer is reading, or -1 */
@@ -43,12 +44,13 @@ static void gather(batch_loader *l, long it, float *out) {
     train_epoch_order(l->seed, epoch, ds->count, l->perm);
     l->perm_epoch = epoch;
   }
-  size_t first = (size_t)(it % l->ipe) * (size_t)l->batch;
+  size_t first = (size_t)(it % l->ipe) * (size_t)l->batch + (size_t)l->share_first;
   size_t hw = (size_t)ds->image_size * ds->image_size;
-  for (int b = 0; b < l->batch; b++) {
+  int n = l->share_count;
+  for (int b = 0; b < n; b++) {
     const float *img = clgan_dataset_image(ds, l->perm[first + (size_t)b]);
     for (int ch = 0; ch < ds->channels; ch++)
-      memcpy(out + ((size_t)ch * l->batch + b) * hw, img + (size_t)ch * hw, hw * sizeof(float));
+      memcpy(out + ((size_t)ch * n + b) * hw, img + (size_t)ch * hw, hw * sizeof(float));
   }
 }
 
@@ -71,14 +73,19 @@ static void *run(void *arg) {
   return NULL;
 }
 
-clgan_status loader_start(const clgan_dataset *ds, int batch, uint64_t seed, long first,
-                          long iters_per_epoch, batch_loader **out) {
+clgan_status loader_start(const clgan_dataset *ds, int batch, int share_first, int share_count,
+                          uint64_t seed, long first, long iters_per_epoch, batch_loader **out) {
   *out = NULL;
+  if (share_first < 0 || share_count < 1 || share_first + share_count > batch)
+    return clgan_fail(CLGAN_ERR_INVALID, "batch loader: images %d..%d of a batch of %d",
+                      share_first, share_first + share_count, batch);
   batch_loader *l = calloc(1, sizeof *l);
-  size_t floats = (size_t)ds->channels * batch * ds->image_size * ds->image_size;
+  size_t floats = (size_t)ds->channels * share_count * ds->image_size * ds->image_size;
   if (!l) return clgan_fail(CLGAN_ERR_NOMEM, "out of memory for the batch loader");
   l->ds = ds;
   l->batch = batch;
+  l->share_first = share_first;
+  l->share_count = share_count;
   l->seed = seed;
   l->ipe = iters_per_epoch;
   l->perm = malloc(sizeof(int) * (size_t)ds->count);

@@ -17,13 +17,15 @@ void train_epoch_order(uint64_t seed, int epoch, int n, int *perm);
 typedef struct batch_loader batch_loader;
 
 /* Starts the thread, which fills batches for iterations first, first + 1, ...
- * (iters_per_epoch whole batches per epoch). */
-clgan_status loader_start(const clgan_dataset *ds, int batch, uint64_t seed, long first,
-                          long iters_per_epoch, batch_loader **out);
+ * (iters_per_epoch whole batches per epoch): images share_first ..
+ * share_first + share_count of each batch of `batch` (one rank's share; 0,
+ * batch for all of it). */
+clgan_status loader_start(const clgan_dataset *ds, int batch, int share_first, int share_count,
+                          uint64_t seed, long first, long iters_per_epoch, batch_loader **out);
 
 /* Blocks until the batch of iteration `it` (the next one in sequence) is
- * ready and returns it: [channels][batch][size][size] floats, valid until
- * the next call. */
+ * ready and returns it: [channels][share_count][size][size] floats, valid
+ * until the next call. */
 const float *loader_next(batch_loader *l, long it);
 
 /* Stops and joins the thread; accepts NULL. */

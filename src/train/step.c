@@ -16,7 +16,9 @@ graph_pass dcgan_pass(clgan_dcgan *d, clgan_net which, clgan_buf input) {
                   .discard = d->discard,
                   .bn_momentum = d->cfg.bn_momentum,
                   .bn_eps = d->cfg.bn_eps,
-                  .slope = d->cfg.lrelu_slope};
+                  .slope = d->cfg.lrelu_slope,
+                  .dist = d->dist,
+                  .bn_sums = d->bn_sums};
   dcgan_reg_pass(d, which, &p); /* D's effective weights with spectral norm */
   return p;
 }
@@ -42,12 +44,15 @@ static clgan_status d_forward_loss(clgan_dcgan *d, const graph_pass *p, float ta
   if (st != CLGAN_OK) return st;
   clgan_profile_region(d->ctx, "loss"); /* profiling region for clgan bench */
   return clgan_bce_logits(d->ctx, &d->bce, graph_output(dg), target,
-                          clgan_buf_at(d->loss, (size_t)slot), d->grad_buf[0], 1.0f);
+                          clgan_buf_at(d->loss, (size_t)slot), d->grad_buf[0], d->grad_scale);
 }
 
 static clgan_status adam(clgan_dcgan *d, clgan_net which, float lr) {
   net_state *s = &d->net[which];
   clgan_adam_params ap = {lr, d->cfg.beta1, d->cfg.beta2, d->cfg.adam_eps};
+  /* several ranks: every rank's gradients summed (each is 1/ranks of its mean) */
+  clgan_status rs = dcgan_dist_reduce_grads(d, which);
+  if (rs != CLGAN_OK) return rs;
   s->adam_step++;
   /* profiling region for clgan bench (no-op unless profiling) */
   clgan_profile_region(d->ctx, which == CLGAN_NET_G ? "G update" : "D update");
@@ -173,6 +178,8 @@ static void fill_stats(const clgan_dcgan *d, const float *l, int skipped,
 static clgan_status read_stats(clgan_dcgan *d, int skipped, clgan_dcgan_stats *stats) {
   float l[LOSS_FLOATS] = {0};
   clgan_status st = clgan_buf_read(d->ctx, d->loss, l, LOSS_FLOATS);
+  /* several ranks: the means over the global batch */
+  if (st == CLGAN_OK) st = dcgan_dist_mean(d, l, LOSS_SIGN_REAL);
   if (st == CLGAN_OK) fill_stats(d, l, skipped, stats);
   if (st == CLGAN_OK) st = dcgan_reg_stats(d, stats);
   return st;
@@ -189,6 +196,7 @@ static clgan_status run_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise, in
   if (st == CLGAN_OK) st = g_step(d, noise);
   /* ADA observes this step's r_t after its last augmentation (the whole step
    * used one p), on the device */
+  if (st == CLGAN_OK && d->cfg.augment && d->cfg.ada) st = dcgan_dist_mean_slot(d, LOSS_SIGN_REAL);
   if (st == CLGAN_OK && d->cfg.augment && d->cfg.ada)
     st = clgan_ada_update(d->ctx, &d->ada_plan, clgan_buf_at(d->loss, LOSS_SIGN_REAL),
                           clgan_buf_at(d->loss, LOSS_ADA));
@@ -241,6 +249,9 @@ clgan_status clgan_dcgan_stats_take(clgan_dcgan *d, clgan_dcgan_stats *stats) {
   clgan_status st = clgan_event_wait(d->ctx, &d->stats_event[slot]);
   d->stats_head = (slot + 1) % 2;
   d->stats_count--;
+  /* several ranks: the means over the global batch (every rank takes the
+   * same steps' figures at the same points) */
+  if (st == CLGAN_OK) st = dcgan_dist_mean(d, d->stats_host[slot], LOSS_SIGN_REAL);
   if (st == CLGAN_OK) {
     fill_stats(d, d->stats_host[slot], d->stats_skipped[slot], stats);
     dcgan_reg_stats_fill(d, d->stats_reg_host[slot], stats);

@@ -9,6 +9,7 @@
 
 #include "runtime/internal.h"
 #include "train/loader.h"
+#include "clgan/dist.h"
 #include "clgan/rng.h"
 #include "train/rundir.h"
 
@@ -42,6 +43,12 @@ typedef struct run {
   clgan_buf eval_fake;       /* [eval_batches * batch][c][s][s] */
   float *eval_noise;         /* [eval_batches * batch][nz], fixed */
   int eval_batches;
+  /* data parallel (o->dist): this rank trains images share_first ..
+   * share_first + share of each global batch; rank 0 (root) writes */
+  clgan_dist *dist;
+  int root, share_first, share;
+  float *noise_share;        /* [2][nz * share] this rank's columns of noise_host's two */
+  float *fake_share;         /* [share][c][s][s] this rank's fixed-noise images */
 } run;
 
 #define EVAL_MAX_REAL 1024
@@ -71,22 +78,33 @@ static clgan_status load_batch(run *r, long it) {
     train_epoch_order(r->ts.seed, epoch, r->ds->count, r->perm);
     st = clgan_mem_write(r->ctx, r->order, 0, r->perm, sizeof(int) * (size_t)r->ds->count);
   }
-  size_t first = (size_t)pos * (size_t)c->batch;
+  size_t first = (size_t)pos * (size_t)c->batch + (size_t)r->share_first;
   if (st != CLGAN_OK) return st;
   if (r->images)
-    return clgan_gather_batch(r->ctx, &r->gather, r->images, r->order, first, c->batch,
+    return clgan_gather_batch(r->ctx, &r->gather, r->images, r->order, first, r->share,
                               c->channels, hw, r->real);
   /* streaming: the loader thread has gathered this batch on the host */
   return clgan_buf_write(r->ctx, r->real, loader_next(r->loader, it),
-                         (size_t)c->channels * c->batch * (size_t)hw);
+                         (size_t)c->channels * r->share * (size_t)hw);
 }
 
 /* Fixed-noise grid (BatchNorm on the batch's statistics, as the tutorial's
  * samples), the loss plot, and the page. */
 static clgan_status write_samples(run *r, long it, char *note, size_t cap) {
   const clgan_dcgan_config *c = &r->cfg;
-  clgan_status st = clgan_sample(r->sampler, CLGAN_BN_BATCH, c->batch, r->fixed_z, r->fake_host);
-  if (st != CLGAN_OK) return st;
+  clgan_status st;
+  if (clgan_dist_active(r->dist)) {
+    /* SyncBatchNorm over the ranks: each its share of the fixed noise, the
+     * images gathered on rank 0 */
+    st = clgan_sample(r->sampler, CLGAN_BN_BATCH, r->share,
+                      r->fixed_z + (size_t)r->share_first * c->nz, r->fake_share);
+    if (st == CLGAN_OK)
+      st = clgan_dist_gather(r->dist, r->fake_share, r->ds->image_floats * (size_t)r->share,
+                             r->fake_host);
+  } else {
+    st = clgan_sample(r->sampler, CLGAN_BN_BATCH, c->batch, r->fixed_z, r->fake_host);
+  }
+  if (st != CLGAN_OK || !r->root) return st;
   return rundir_samples(&r->dir, it, r->fake_host, c->batch, note, cap);
 }
 
@@ -95,12 +113,16 @@ static clgan_status write_samples(run *r, long it, char *note, size_t cap) {
 static clgan_status evaluate(run *r, long it, clgan_eval_report *rep) {
   const clgan_dcgan_config *c = &r->cfg;
   int n = r->eval_batches * c->batch;
+  /* every rank generates (the EMA statistics are made over the ranks), rank 0
+   * measures and writes, and every rank gets its figures */
   clgan_status st = clgan_sample(r->sampler, CLGAN_BN_RUNNING, n, r->eval_noise, r->fake_host);
+  if (st == CLGAN_OK && !r->root) return clgan_dist_bcast(r->dist, rep, sizeof *rep);
   if (st == CLGAN_OK) st = clgan_buf_write(r->ctx, r->eval_fake, r->fake_host, r->ds->image_floats * (size_t)n);
   clgan_image_set set = clgan_image_set_nchw(r->eval_fake, n, c->channels, c->image_size);
   if (st == CLGAN_OK) st = clgan_eval_run(r->eval, &set, rep);
   if (st == CLGAN_OK)
     st = clgan_eval_write_closest(r->eval, &set, rundir_path(&r->dir, "closest_pairs.png"));
+  if (st == CLGAN_OK) st = clgan_dist_bcast(r->dist, rep, sizeof *rep);
   if (st != CLGAN_OK) return st;
   return rundir_metrics(&r->dir, it, rep);
 }
@@ -111,6 +133,9 @@ static clgan_status save_checkpoint(run *r, long it) {
   r->ts.rng[1] = r->rng.s[1];
   r->ts.rng[2] = r->rng.s[2];
   r->ts.rng[3] = r->rng.s[3];
+  /* every rank takes part in what the save computes; rank 0 writes */
+  clgan_status st = clgan_dcgan_dist_prepare_save(r->net);
+  if (st != CLGAN_OK || !r->root) return st;
   return clgan_checkpoint_save(rundir_path(&r->dir, "checkpoint.safetensors"), r->net, &r->ts);
 }
 
@@ -171,6 +196,10 @@ static clgan_status setup_model(run *r) {
     r->cfg = o->cfg;
   }
   const clgan_dcgan_config *c = &r->cfg;
+  /* several ranks: one dataset, and the global batch splits into equal shares */
+  if ((st = clgan_dist_check_dataset(r->dist, r->ds)) != CLGAN_OK) return st;
+  if ((st = clgan_dist_check_batch(r->dist, c->batch)) != CLGAN_OK) return st;
+  r->share = clgan_dist_share(r->dist, c->batch, &r->share_first);
   if (r->ds->channels != c->channels || r->ds->image_size != c->image_size)
     return clgan_fail(CLGAN_ERR_INVALID, "the dataset was loaded as %dx%d with %d channel(s); the model needs %dx%d with %d",
                       r->ds->image_size, r->ds->image_size, r->ds->channels, c->image_size,
@@ -182,7 +211,7 @@ static clgan_status setup_model(run *r) {
                       r->ds->count, c->batch);
   r->total = o->iters > 0 ? o->iters : (long)o->epochs * r->ipe;
   if (r->total < 1) return clgan_fail(CLGAN_ERR_INVALID, "nothing to do: the iteration count is not positive");
-  return clgan_dcgan_create(r->ctx, c, &r->net);
+  return clgan_dcgan_create_dist(r->ctx, c, r->dist, &r->net);
 }
 
 /* Host and device buffers of the steps, the grids and the evaluations. */
@@ -190,15 +219,19 @@ static clgan_status setup_buffers(run *r) {
   const clgan_dcgan_config *c = &r->cfg;
   size_t nzb = (size_t)c->nz * c->batch;
   size_t img = (size_t)c->channels * c->batch * c->image_size * c->image_size;
+  size_t share = (size_t)r->share;
   r->perm = malloc(sizeof(int) * (size_t)r->ds->count);
   r->noise_host = malloc(sizeof(float) * nzb * 2);
   r->fixed_z = malloc(sizeof(float) * nzb);
   r->fake_host = malloc(sizeof(float) * img); /* eval_setup enlarges it for its set */
-  if (!r->perm || !r->noise_host || !r->fixed_z || !r->fake_host)
+  r->noise_share = malloc(sizeof(float) * (size_t)c->nz * share * 2);
+  r->fake_share = malloc(sizeof(float) * r->ds->image_floats * share);
+  if (!r->perm || !r->noise_host || !r->fixed_z || !r->fake_host || !r->noise_share ||
+      !r->fake_share)
     return clgan_fail(CLGAN_ERR_NOMEM, "out of host memory");
   clgan_status st;
-  if ((st = clgan_buf_alloc(r->ctx, img, &r->real)) != CLGAN_OK) return st;
-  if ((st = clgan_buf_alloc(r->ctx, nzb, &r->noise)) != CLGAN_OK) return st;
+  if ((st = clgan_buf_alloc(r->ctx, r->ds->image_floats * share, &r->real)) != CLGAN_OK) return st;
+  if ((st = clgan_buf_alloc(r->ctx, (size_t)c->nz * share, &r->noise)) != CLGAN_OK) return st;
   /* the trainer always gives the sampler its noise (fixed, evaluation): no seed */
   if ((st = clgan_sampler_create(r->ctx, r->net, 0, &r->sampler)) != CLGAN_OK) return st;
 
@@ -251,14 +284,15 @@ static clgan_status setup_state(run *r) {
 static clgan_status setup(run *r) {
   clgan_status st;
   r->dir.o = r->o;
-  /* the run directory first: a refused one leaves nothing half-done */
-  if ((st = rundir_claim(&r->dir, r->o->resume)) != CLGAN_OK) return st;
+  /* the run directory first: a refused one leaves nothing half-done (rank 0's) */
+  if (r->root && (st = rundir_claim(&r->dir, r->o->resume)) != CLGAN_OK) return st;
   if ((st = setup_model(r)) != CLGAN_OK) return st;
   if ((st = setup_buffers(r)) != CLGAN_OK) return st;
   if ((st = setup_state(r)) != CLGAN_OK) return st;
   const clgan_dcgan_config *c = &r->cfg;
   if (!r->images &&
-      (st = loader_start(r->ds, c->batch, r->ts.seed, r->ts.iteration, r->ipe, &r->loader)) != CLGAN_OK)
+      (st = loader_start(r->ds, c->batch, r->share_first, r->share, r->ts.seed, r->ts.iteration,
+                         r->ipe, &r->loader)) != CLGAN_OK)
     return st;
   if (r->o->eval_every > 0 && (st = eval_setup(r)) != CLGAN_OK) return st;
   r->dir.ctx = r->ctx;
@@ -267,7 +301,7 @@ static clgan_status setup(run *r) {
   r->dir.cfg = r->cfg;
   r->dir.seed = r->ts.seed;
   r->dir.total = r->total;
-  return rundir_open(&r->dir, r->ts.iteration);
+  return r->root ? rundir_open(&r->dir, r->ts.iteration) : CLGAN_OK;
 }
 
 /* Frees everything. Returns st, or when st is CLGAN_OK the status of closing
@@ -286,6 +320,8 @@ static clgan_status teardown(run *r, clgan_status st) {
   free(r->noise_host);
   free(r->fixed_z);
   free(r->fake_host);
+  free(r->noise_share);
+  free(r->fake_share);
   loader_stop(r->loader);
   clgan_eval_destroy(r->eval);
   clgan_buf_release(&r->eval_real);
@@ -353,7 +389,8 @@ static clgan_status after_step(run *r, long it, long start, const clgan_dcgan_st
   long done = it + 1;
   clgan_status st;
   /* ADA updates p on the device within the step; s->augment_p is the p it used */
-  if ((st = rundir_log(&r->dir, it, it / r->ipe, s, rate, s->augment_p)) != CLGAN_OK) return st;
+  if (r->root && (st = rundir_log(&r->dir, it, it / r->ipe, s, rate, s->augment_p)) != CLGAN_OK)
+    return st;
   char note[80] = "";
   int sample = opts->sample_every > 0 && (done % opts->sample_every == 0 || done == r->total);
   if (sample) {
@@ -380,6 +417,8 @@ static clgan_status after_step(run *r, long it, long start, const clgan_dcgan_st
                               .eval = evaluated ? &rep : NULL};
     *stop = cb(user, &p);
   }
+  /* one rank's callback stops every rank */
+  if ((st = clgan_dist_max_int(r->dist, stop)) != CLGAN_OK) return st;
   if ((*stop && !queued) || done == r->total ||
       (opts->checkpoint_every > 0 && done % opts->checkpoint_every == 0)) {
     /* a log that cannot be written stops the run before the checkpoint */
@@ -429,24 +468,25 @@ static clgan_status finish(run *r, loop *l, long it, int queued) {
  * figures of step t are taken after step t + 1 is queued. */
 static clgan_status run_steps(run *r, loop *l) {
   const clgan_dcgan_config *c = &r->cfg;
-  size_t nzb = (size_t)c->nz * c->batch;
+  size_t nzb = (size_t)c->nz * c->batch, share_nz = (size_t)c->nz * r->share;
   long pending = -1; /* an iteration whose statistics are still to be taken */
   clgan_status st = CLGAN_OK;
   for (long it = l->start; it < r->total && st == CLGAN_OK && !l->stop; it++) {
     if ((st = load_batch(r, it)) != CLGAN_OK) break;
+    /* the global batch's noise [nz, batch]; this rank's columns [nz, share] */
     float *noise = r->noise_host + (size_t)(it & 1) * nzb;
+    float *mine = r->noise_share + (size_t)(it & 1) * share_nz;
     clgan_rng_normal(&r->rng, noise, nzb, 0.0f, 1.0f);
-    st = r->o->stats_lag ? clgan_buf_write_enqueue(r->ctx, r->noise, noise, nzb)
-                         : clgan_buf_write(r->ctx, r->noise, noise, nzb);
+    clgan_dist_columns(r->dist, noise, c->nz, c->batch, mine);
+    st = r->o->stats_lag ? clgan_buf_write_enqueue(r->ctx, r->noise, mine, share_nz)
+                         : clgan_buf_write(r->ctx, r->noise, mine, share_nz);
     if (st == CLGAN_OK) st = clgan_dcgan_step_deferred(r->net, r->real, r->noise);
     if (st == CLGAN_OK && pending >= 0) st = finish(r, l, pending, 1);
     pending = -1;
     if (st == CLGAN_OK && l->stop) { /* asked at it - 1: finish the step queued, and save */
       st = finish(r, l, it, 0);
-      if (st == CLGAN_OK && !l->stop) {
-        rundir_flush(&r->dir);
-        st = save_checkpoint(r, it + 1);
-      }
+      if (st == CLGAN_OK && !l->stop) st = rundir_flush(&r->dir);
+      if (st == CLGAN_OK && !l->stop) st = save_checkpoint(r, it + 1);
       l->stop = 1;
       break;
     }
@@ -460,7 +500,8 @@ static clgan_status run_steps(run *r, loop *l) {
 
 clgan_status clgan_train(clgan_ctx *ctx, const clgan_train_options *opts, const clgan_dataset *ds,
                          clgan_train_callback cb, void *user) {
-  run r = {.ctx = ctx, .o = opts, .ds = ds};
+  run r = {.ctx = ctx, .o = opts, .ds = ds, .dist = opts->dist,
+           .root = clgan_dist_rank(opts->dist) == 0};
   double t_setup = now();
   clgan_status st = setup(&r);
   if (st == CLGAN_OK && cb) {
