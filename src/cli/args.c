@@ -231,8 +231,16 @@ const char *cli_checkpoint_hint(clgan_status st, const char *path) {
   return generator ? "; for an exported generator use 'clgan generate --generator'" : NULL;
 }
 
+/* The tuner's progress (CLGAN_TUNE=on|retune while a model is planned), on
+ * stderr so that a command's output stays its own. */
+static void tune_progress(void *user, const clgan_tune_progress *p) {
+  (void)user;
+  fprintf(stderr, "tuning [%5.1f/%.0f s] %s, %s: %s %s\n", p->elapsed_s, p->budget_s, p->shape,
+          p->product, p->candidate, p->ms >= 0 ? "" : "(rejected: differs from the reference)");
+}
+
 clgan_ctx *cli_context(const char *cmd, const char *device, int quiet) {
-  clgan_ctx_options o = {.device = device};
+  clgan_ctx_options o = {.device = device, .tune_progress = tune_progress};
   clgan_ctx *ctx = NULL;
   clgan_status st = clgan_ctx_create(&o, &ctx);
   if (st != CLGAN_OK) {

@@ -212,6 +212,7 @@ static int parse_train(const char *cmd, int argc, char **argv, train_args *a) {
   a->o = (clgan_train_options){.cfg = clgan_dcgan_default_config(),
                                .epochs = 5,
                                .seed = 999,
+                               .stats_lag = 1, /* the device never waits for the log */
                                .sample_every = 100,
                                .checkpoint_every = 500};
   const char *resume = NULL;
