@@ -16,8 +16,9 @@ extern "C" {
 
 /* Checkpoint format versions: 1 had the shape and the optimiser; 2 makes the
  * stability and small-data switches required (version-1 files may lack them:
- * they then take the defaults, i.e. off, which is what those files meant). */
-#define CLGAN_CHECKPOINT_VERSION 2
+ * they then take the defaults, i.e. off, which is what those files meant); 3
+ * adds the conditional model (its fields, and the class names). */
+#define CLGAN_CHECKPOINT_VERSION 3
 
 typedef enum clgan_config_kind {
   CLGAN_CFG_INT,       /* int in [lo, hi] */
@@ -33,7 +34,8 @@ typedef enum clgan_config_group {
   CLGAN_CFG_SHAPE = 1,      /* size, channels, widths, batch */
   CLGAN_CFG_OPTIM = 2,      /* learning rates, beta1 */
   CLGAN_CFG_STABILITY = 4,  /* label smoothing, EMA, NaN guard */
-  CLGAN_CFG_SMALL_DATA = 8  /* augmentation, ADA */
+  CLGAN_CFG_SMALL_DATA = 8, /* augmentation, ADA */
+  CLGAN_CFG_CONDITIONAL = 16 /* one model for every class */
 } clgan_config_group;
 
 /* X(field, kind, default (C literal), lo, hi, since, group, flag, metavar, help) */
@@ -65,7 +67,17 @@ typedef enum clgan_config_group {
     "adaptive strength: each op with probability p, tuned so that\n"                             \
     "E[sign(D(real))] stays near --ada-target (0.6)")                                            \
   X(ada_target, FLOAT, 0.6f, 0, 1, 2, SMALL_DATA, "--ada-target", "X",                          \
-    "ADA's target for E[sign(D(real))] (0.6)")
+    "ADA's target for E[sign(D(real))] (0.6)")                                                \
+  X(conditional, FLAG, 0, 0, 1, 3, CONDITIONAL, "--conditional", NULL,                          \
+    "one model for every class of DIR/<class>/: G takes a learned class\n"                      \
+    "embedding appended to z, D is a projection discriminator")                                 \
+  X(num_classes, INT, 0, 0, 65536, 3, FIXED, NULL, NULL,                                        \
+    "classes of a conditional model (from the data)")                                           \
+  X(embed_dim, INT, 32, 1, 4096, 3, CONDITIONAL, "--embed-dim", "N",                            \
+    "width of G's class embedding appended to z (32)")                                          \
+  X(balanced_sampling, FLAG, 0, 0, 1, 3, CONDITIONAL, "--balanced-sampling", NULL,              \
+    "real images drawn class-balanced: each batch position's class\n"                           \
+    "uniform, then an image of that class (instead of the epoch shuffle)")
 
 /* One field of the list, as data. */
 typedef struct clgan_config_field {

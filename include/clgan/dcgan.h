@@ -31,6 +31,11 @@ typedef struct clgan_dcgan_config {
   unsigned augment;   /* DiffAugment policy (clgan_aug_policy bits) on every D input */
   int ada;            /* adaptive augmentation strength (each step adjusts p, on the device) */
   float ada_target;   /* ADA's target for r_t = E[sign(D's logit on real)] (0.6 by default) */
+  /* One model for every class (off in the recipe; clgan/cond.h): */
+  int conditional;    /* G on [z; E_g[y]], D a projection discriminator */
+  int num_classes;    /* classes (>= 1 with conditional; 0 otherwise) */
+  int embed_dim;      /* width of E_g (G's first ConvTranspose takes nz + embed_dim) */
+  int balanced_sampling; /* real batches drawn class-balanced (the trainer's) */
 } clgan_dcgan_config;
 
 /* The recipe's defaults (from the list in clgan/config.h): 64 px, 3 channels,

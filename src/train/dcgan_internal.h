@@ -5,6 +5,7 @@
 
 #include "clgan/augment.h"
 #include "graph/graph.h"
+#include "train/cond.h"
 
 typedef struct net_state {
   graph g;
@@ -46,6 +47,7 @@ struct clgan_dcgan {
   clgan_buf stats_backup[2]; /* nan_guard: running statistics before the step */
   clgan_buf ema_noise;   /* [nz, batch] the fixed noise of the EMA statistics (ema_decay > 0) */
   float *ema_noise_host; /* [CLGAN_EMA_STATS_BATCHES][nz * batch] */
+  cond_state cond;       /* the conditional model (cfg.conditional; train/cond.h) */
   size_t device_bytes;
 };
 

@@ -12,6 +12,8 @@ struct batch_loader {
   int batch;
   uint64_t seed;
   long ipe;
+  loader_indices_fn indices; /* NULL: the epoch shuffle */
+  const void *indices_user;
   int *perm;          /* [count] order of perm_epoch */
   int perm_epoch;
   float *slot[2];     /* [c][batch][s][s] */
@@ -39,11 +41,14 @@ void train_epoch_order(uint64_t seed, int epoch, int n, int *perm) {
 static void gather(batch_loader *l, long it, float *out) {
   const clgan_dataset *ds = l->ds;
   int epoch = (int)(it / l->ipe);
-  if (epoch != l->perm_epoch) {
+  size_t first = (size_t)(it % l->ipe) * (size_t)l->batch;
+  if (l->indices) { /* perm holds this batch alone */
+    l->indices(l->indices_user, it, l->perm);
+    first = 0;
+  } else if (epoch != l->perm_epoch) {
     train_epoch_order(l->seed, epoch, ds->count, l->perm);
     l->perm_epoch = epoch;
   }
-  size_t first = (size_t)(it % l->ipe) * (size_t)l->batch;
   size_t hw = (size_t)ds->image_size * ds->image_size;
   for (int b = 0; b < l->batch; b++) {
     const float *img = clgan_dataset_image(ds, l->perm[first + (size_t)b]);
@@ -73,6 +78,12 @@ static void *run(void *arg) {
 
 clgan_status loader_start(const clgan_dataset *ds, int batch, uint64_t seed, long first,
                           long iters_per_epoch, batch_loader **out) {
+  return loader_start_indexed(ds, batch, seed, first, iters_per_epoch, NULL, NULL, out);
+}
+
+clgan_status loader_start_indexed(const clgan_dataset *ds, int batch, uint64_t seed, long first,
+                                  long iters_per_epoch, loader_indices_fn indices,
+                                  const void *user, batch_loader **out) {
   *out = NULL;
   batch_loader *l = calloc(1, sizeof *l);
   size_t floats = (size_t)ds->channels * batch * ds->image_size * ds->image_size;
@@ -81,7 +92,9 @@ clgan_status loader_start(const clgan_dataset *ds, int batch, uint64_t seed, lon
   l->batch = batch;
   l->seed = seed;
   l->ipe = iters_per_epoch;
-  l->perm = malloc(sizeof(int) * (size_t)ds->count);
+  l->indices = indices;
+  l->indices_user = user;
+  l->perm = malloc(sizeof(int) * (size_t)(ds->count > batch ? ds->count : batch));
   l->slot[0] = malloc(sizeof(float) * floats);
   l->slot[1] = malloc(sizeof(float) * floats);
   l->slot_it[0] = l->slot_it[1] = -1;

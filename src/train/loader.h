@@ -21,6 +21,15 @@ typedef struct batch_loader batch_loader;
 clgan_status loader_start(const clgan_dataset *ds, int batch, uint64_t seed, long first,
                           long iters_per_epoch, batch_loader **out);
 
+/* Which images make batch `it` (idx[0 .. batch)), instead of the epoch
+ * shuffle: balanced sampling (train/cond_data.h). Called on the thread. */
+typedef void (*loader_indices_fn)(const void *user, long it, int *idx);
+
+/* loader_start with the images of each batch chosen by indices(user, it). */
+clgan_status loader_start_indexed(const clgan_dataset *ds, int batch, uint64_t seed, long first,
+                                  long iters_per_epoch, loader_indices_fn indices,
+                                  const void *user, batch_loader **out);
+
 /* Blocks until the batch of iteration `it` (the next one in sequence) is
  * ready and returns it: [channels][batch][size][size] floats, valid until
  * the next call. */

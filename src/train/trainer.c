@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "runtime/internal.h"
+#include "train/cond_data.h"
 #include "train/loader.h"
 #include "clgan/rng.h"
 #include "train/rundir.h"
@@ -41,6 +42,7 @@ typedef struct run {
   clgan_buf eval_fake;       /* [eval_batches * batch][c][s][s] */
   float *eval_noise;         /* [eval_batches * batch][nz], fixed */
   int eval_batches;
+  cond_data *cond;           /* classes of the batches (conditional, balanced sampling) */
 } run;
 
 #define EVAL_MAX_REAL 1024
@@ -65,12 +67,16 @@ static clgan_status load_batch(run *r, long it) {
   long pos = it % r->ipe;
   const clgan_dcgan_config *c = &r->cfg;
   int hw = c->image_size * c->image_size;
-  clgan_status st = CLGAN_OK;
-  if (r->images && (pos == 0 || it == r->ts.iteration)) {
+  clgan_status st = r->cond ? cond_data_batch(r->cond, it) : CLGAN_OK;
+  if (st == CLGAN_OK && r->images && (pos == 0 || it == r->ts.iteration)) {
     train_epoch_order(r->ts.seed, epoch, r->ds->count, r->perm);
     st = clgan_mem_write(r->ctx, r->order, 0, r->perm, sizeof(int) * (size_t)r->ds->count);
   }
   size_t first = (size_t)pos * (size_t)c->batch;
+  if (st == CLGAN_OK && r->images && cond_data_balanced_on(r->cond)) { /* this batch's images */
+    first = 0;
+    st = clgan_mem_write(r->ctx, r->order, 0, cond_data_indices(r->cond), sizeof(int) * (size_t)c->batch);
+  }
   if (st != CLGAN_OK) return st;
   if (r->images)
     return clgan_gather_batch(r->ctx, &r->gather, r->images, r->order, first, c->batch,
@@ -181,6 +187,7 @@ static clgan_status setup_model(run *r) {
                       r->ds->count, c->batch);
   r->total = o->iters > 0 ? o->iters : (long)o->epochs * r->ipe;
   if (r->total < 1) return clgan_fail(CLGAN_ERR_INVALID, "nothing to do: the iteration count is not positive");
+  if ((st = cond_data_config(&r->cfg, r->ds, o->resume)) != CLGAN_OK) return st;
   return clgan_dcgan_create(r->ctx, c, &r->net);
 }
 
@@ -252,9 +259,14 @@ static clgan_status setup(run *r) {
   if ((st = setup_model(r)) != CLGAN_OK) return st;
   if ((st = setup_buffers(r)) != CLGAN_OK) return st;
   if ((st = setup_state(r)) != CLGAN_OK) return st;
+  if ((st = cond_data_create(r->ctx, r->net, r->ds, r->ts.seed, r->ipe, r->o->resume, &r->cond)) !=
+      CLGAN_OK)
+    return st;
   const clgan_dcgan_config *c = &r->cfg;
   if (!r->images &&
-      (st = loader_start(r->ds, c->batch, r->ts.seed, r->ts.iteration, r->ipe, &r->loader)) != CLGAN_OK)
+      (st = loader_start_indexed(r->ds, c->batch, r->ts.seed, r->ts.iteration, r->ipe,
+                                 cond_data_balanced_on(r->cond) ? cond_data_balanced : NULL,
+                                 r->cond, &r->loader)) != CLGAN_OK)
     return st;
   if (r->o->eval_every > 0 && (st = eval_setup(r)) != CLGAN_OK) return st;
   r->dir.ctx = r->ctx;
@@ -280,6 +292,7 @@ static void teardown(run *r) {
   free(r->fixed_z);
   free(r->fake_host);
   loader_stop(r->loader);
+  cond_data_destroy(r->cond);
   clgan_eval_destroy(r->eval);
   clgan_buf_release(&r->eval_real);
   clgan_buf_release(&r->eval_fake);
@@ -407,7 +420,9 @@ clgan_status clgan_train(clgan_ctx *ctx, const clgan_train_options *opts, const 
     if ((st = load_batch(&r, it)) != CLGAN_OK) break;
     clgan_rng_normal(&r.rng, r.noise_host, nzb, 0.0f, 1.0f);
     if ((st = clgan_buf_write(ctx, r.noise, r.noise_host, nzb)) != CLGAN_OK) break;
-    if ((st = clgan_dcgan_step(r.net, r.real, r.noise, &s)) != CLGAN_OK) break;
+    if ((st = clgan_dcgan_step_labels(r.net, r.real, cond_data_labels(r.cond, 0), r.noise,
+                                      cond_data_labels(r.cond, 1), &s)) != CLGAN_OK)
+      break;
     if (it == start) {
       /* the first step of the process always leaves a grid */
       char note0[80];
