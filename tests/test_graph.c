@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clgan/augment.h"
+#include "clgan/cond.h"
 #include "graph/graph.h"
 #include "test_util.h"
 
@@ -98,6 +99,11 @@ static clgan_dcgan_config small_config(int options) {
     cfg.ema_decay = 0.99f;
     cfg.nan_guard = 1;
   }
+  if (options == 2) { /* and one model for every class */
+    cfg.conditional = 1;
+    cfg.num_classes = 3;
+    cfg.embed_dim = 5;
+  }
   return cfg;
 }
 
@@ -115,13 +121,16 @@ START_TEST(test_steps_create_nothing) {
   clgan_buf real = tu_upload(host, real_n);
   tu_fill_normal(host, noise_n, 4, 0.0f, 1.0f);
   clgan_buf noise = tu_upload(host, noise_n);
+  const float classes[4] = {2, 0, 1, 2}; /* real and fake batch labels (conditional) */
+  clgan_buf labels = cfg.conditional ? tu_upload(classes, 4) : (clgan_buf){0};
   free(host);
   clgan_ctx_counts before, after;
   clgan_ctx_created(tu_ctx(), &before);
   clgan_dcgan_stats stats;
-  for (int step = 0; step < 3; step++) TU_OK(clgan_dcgan_step(net, real, noise, step == 0 ? NULL : &stats));
+  for (int step = 0; step < 3; step++)
+    TU_OK(clgan_dcgan_step_labels(net, real, labels, noise, labels, step == 0 ? NULL : &stats));
   TU_OK(clgan_dcgan_generate(net, noise, CLGAN_BN_RUNNING));
-  TU_OK(clgan_dcgan_generate(net, noise, CLGAN_BN_BATCH));
+  TU_OK(clgan_dcgan_generate_labels(net, noise, labels, CLGAN_BN_BATCH));
   TU_OK(clgan_ctx_finish(tu_ctx()));
   clgan_ctx_created(tu_ctx(), &after);
   ck_assert_msg(after.buffers == before.buffers && after.programs == before.programs &&
@@ -132,6 +141,38 @@ START_TEST(test_steps_create_nothing) {
                 after.kernels);
   clgan_buf_release(&real);
   clgan_buf_release(&noise);
+  clgan_buf_release(&labels);
+  clgan_dcgan_destroy(net);
+}
+END_TEST
+
+/* The conditional model: G's first ConvTranspose takes nz + embed_dim, each
+ * network gets its class table last ("label_emb.weight"; D's is as wide as
+ * its last feature map), an unlabelled step is refused. */
+START_TEST(test_conditional_graphs) {
+  clgan_dcgan_config cfg = small_config(2);
+  graph g, d;
+  TU_OK(graph_describe(&cfg, CLGAN_NET_G, &g));
+  TU_OK(graph_describe(&cfg, CLGAN_NET_D, &d));
+  ck_assert_int_eq(g.slots[0].c, cfg.nz + cfg.embed_dim);
+  ck_assert_int_eq(g.tensors[0].shape[0], cfg.nz + cfg.embed_dim);
+  const clgan_tensor_desc *ge = &g.tensors[g.ntensors - 1], *de = &d.tensors[d.ntensors - 1];
+  ck_assert_str_eq(ge->name, "label_emb.weight");
+  ck_assert_int_eq(ge->shape[0], 3);
+  ck_assert_int_eq(ge->shape[1], 5);
+  ck_assert_uint_eq(ge->offset + ge->count, g.param_floats);
+  ck_assert_str_eq(de->name, "label_emb.weight");
+  ck_assert_int_eq(de->shape[1], cfg.ndf * 2); /* 16 px: two stages, h is 2 ndf x 4 x 4 */
+  ck_assert_int_eq(d.slots[d.proj_slot].hw, 4);
+  cfg.num_classes = 0;
+  ck_assert_int_eq(graph_describe(&cfg, CLGAN_NET_G, &g), CLGAN_ERR_INVALID);
+  cfg = small_config(2);
+  clgan_dcgan *net = NULL;
+  TU_OK(clgan_dcgan_create(tu_ctx(), &cfg, &net));
+  clgan_buf none = {0}, x = tu_upload(NULL, 16 * 16 * 4);
+  ck_assert_int_eq(clgan_dcgan_step(net, x, x, NULL), CLGAN_ERR_INVALID);
+  ck_assert_int_eq(clgan_dcgan_step_labels(net, x, none, x, none, NULL), CLGAN_ERR_INVALID);
+  clgan_buf_release(&x);
   clgan_dcgan_destroy(net);
 }
 END_TEST
@@ -187,7 +228,8 @@ int main(void) {
   tcase_add_test(tc, test_op_table_complete);
   tcase_add_test(tc, test_tutorial_graphs);
   tcase_add_test(tc, test_bad_configs_refused);
-  tcase_add_loop_test(tc, test_steps_create_nothing, 0, 2);
+  tcase_add_loop_test(tc, test_steps_create_nothing, 0, 3);
+  tcase_add_test(tc, test_conditional_graphs);
   tcase_add_test(tc, test_oversized_model_refused);
   suite_add_tcase(s, tc);
   return tu_run(s);

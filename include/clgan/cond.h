@@ -47,6 +47,15 @@ const char *clgan_dcgan_class_name(const clgan_dcgan *net, int i);
 clgan_status clgan_dcgan_find_class(const clgan_dcgan *net, const char *name, const char *source,
                                     int *index);
 
+/* clgan_sample (clgan/train.h) with a class per image: labels[i] for image
+ * i (0 <= labels[i] < num_classes; INVALID otherwise, or for an
+ * unconditional model). clgan_sample on a conditional model gives image i
+ * class i % num_classes. The noise is drawn as clgan_sample draws it, so the
+ * same seed gives the same z whatever the classes. */
+typedef struct clgan_sampler clgan_sampler;
+clgan_status clgan_sample_labels(clgan_sampler *s, clgan_bn_mode mode, long count,
+                                 const float *noise, const int *labels, float *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -152,11 +152,12 @@ static int parse_train(const char *cmd, int argc, char **argv, train_args *a) {
   const char *resume = NULL;
   long iters = 0, seed = 999;
   cli_opt shape[CLI_MODEL_MAX], optim[CLI_MODEL_MAX], stability[CLI_MODEL_MAX],
-      small[CLI_MODEL_MAX];
+      small[CLI_MODEL_MAX], cond[CLI_MODEL_MAX];
   cli_model_options(&a->o.cfg, CLGAN_CFG_SHAPE, shape);
   cli_model_options(&a->o.cfg, CLGAN_CFG_OPTIM, optim);
   cli_model_options(&a->o.cfg, CLGAN_CFG_STABILITY, stability);
   cli_model_options(&a->o.cfg, CLGAN_CFG_SMALL_DATA, small);
+  cli_model_options(&a->o.cfg, CLGAN_CFG_CONDITIONAL, cond);
   const cli_opt opts[] = {
       CLI_STR_OPT("--data", "DIR", &a->data, "dataset root (ImageFolder layout)"),
       CLI_STR_OPT("--class", "NAME", &a->cls, "train on one class only (the scarce one)"),
@@ -185,6 +186,8 @@ static int parse_train(const char *cmd, int argc, char **argv, train_args *a) {
       CLI_OPT_INCLUDE(stability),
       CLI_OPT_TEXT("\nSmall data (off by default):"),
       CLI_OPT_INCLUDE(small),
+      CLI_OPT_TEXT("\nOne model for every class (off by default):"),
+      CLI_OPT_INCLUDE(cond),
       CLI_OPT_END};
   const cli_spec spec = {.cmd = cmd, .head = head, .opts = opts};
   int parsed = cli_parse(&spec, argc, argv);
