@@ -76,7 +76,14 @@ static clgan_train_options tiny(const char *out) {
   return o;
 }
 
-static const char *ckpt(const char *run) { return path_in(run, "checkpoint.safetensors"); }
+/* run/checkpoint.safetensors, in buffers of its own (run may be a path_in's) */
+static const char *ckpt(const char *run) {
+  static char buf[4][600];
+  static int next;
+  char *p = buf[next++ % 4];
+  snprintf(p, sizeof buf[0], "%s/checkpoint.safetensors", run);
+  return p;
+}
 
 static void assert_same_tensors(const char *a, const char *b) {
   clgan_safetensors *x, *y;
