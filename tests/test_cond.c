@@ -147,6 +147,16 @@ START_TEST(test_resume_conditional_is_exact) {
   ck_assert_str_eq(clgan_safetensors_meta(st, "config.num_classes"), "3");
   ck_assert_ptr_nonnull(clgan_safetensors_find(st, "netG_ema.label_emb.weight"));
   clgan_safetensors_close(st);
+  /* and config.json, with the conditional fields */
+  char text[8192] = "";
+  FILE *f = fopen(path_in(split, "config.json"), "r");
+  ck_assert_ptr_nonnull(f);
+  text[fread(text, 1, sizeof text - 1, f)] = '\0';
+  fclose(f);
+  ck_assert_ptr_nonnull(strstr(text, "\"conditional\": true"));
+  ck_assert_ptr_nonnull(strstr(text, "\"num_classes\": 3"));
+  const char *cls = strstr(text, "\"classes\"");
+  ck_assert_msg(cls && strstr(cls, "\"disc\"") && strstr(cls, "\"stripes\""), "%s", text);
 }
 END_TEST
 

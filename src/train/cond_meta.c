@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clgan/dataset.h"
 #include "runtime/internal.h"
 
 clgan_status cond_meta_classes(const clgan_dcgan *net, char **out) {
@@ -52,4 +53,14 @@ clgan_status cond_meta_read_classes(const clgan_safetensors *st, clgan_dcgan *ne
   free(names);
   json_decref(arr);
   return s;
+}
+
+clgan_status cond_meta_json_classes(json_t *obj, const clgan_dataset *ds) {
+  json_t *arr = json_array();
+  int ok = arr != NULL;
+  for (int i = 0; i < ds->nclasses && ok; i++)
+    ok = json_array_append_new(arr, json_string(ds->class_names[i])) == 0;
+  if (ok && json_object_set_new(obj, "classes", arr) == 0) return CLGAN_OK;
+  if (!ok) json_decref(arr);
+  return clgan_fail(CLGAN_ERR_NOMEM, "cannot encode the class names");
 }

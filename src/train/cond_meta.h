@@ -16,4 +16,10 @@ clgan_status cond_meta_classes(const clgan_dcgan *net, char **json);
  * it is not an array of num_classes distinct non-empty strings. */
 clgan_status cond_meta_read_classes(const clgan_safetensors *st, clgan_dcgan *net);
 
+/* Sets "classes": [names...] in the JSON object obj (config.json of a
+ * conditional run), the dataset's classes in label order. */
+struct json_t;
+struct clgan_dataset;
+clgan_status cond_meta_json_classes(struct json_t *obj, const struct clgan_dataset *ds);
+
 #endif

@@ -3,6 +3,7 @@
  * atomically (written beside, then renamed). */
 #include "clgan/config.h"
 #include "train/rundir.h"
+#include "train/cond_meta.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -34,6 +35,7 @@ static clgan_status write_config(rundir *r) {
                            clgan_ctx_device(r->ctx)->name, "dataset_images",
                            (json_int_t)r->ds->count);
   if (j && (!tail || clgan_config_to_json(&r->cfg, j) != CLGAN_OK ||
+            (r->cfg.conditional && cond_meta_json_classes(j, r->ds) != CLGAN_OK) ||
             json_object_update(j, tail) != 0)) {
     json_decref(j);
     j = NULL;
