@@ -306,6 +306,39 @@ START_TEST(test_balanced_draw_and_refusals) {
 }
 END_TEST
 
+static int per_class(void *user, const clgan_train_progress *p) {
+  int *seen = user;
+  if (!p->eval) return 0;
+  ck_assert_ptr_nonnull(p->class_swd);
+  for (int c = 0; c < 3; c++) ck_assert(p->class_swd[c] > 0 && isfinite(p->class_swd[c]));
+  (*seen)++;
+  return 0;
+}
+
+/* Evaluation during a conditional run: each class against its own images,
+ * in metrics_classes.csv and in the progress report. */
+START_TEST(test_evaluation_per_class) {
+  clgan_dataset *ds = load(NULL);
+  clgan_train_options o = tiny(path_in(root, "eval"));
+  o.iters = 4;
+  o.eval_every = 2;
+  int seen = 0;
+  TU_OK(clgan_train(tu_ctx(), &o, ds, per_class, &seen));
+  ck_assert_int_eq(seen, 3); /* the baseline at 1, then 2 and 4 */
+  FILE *f = fopen(path_in(o.out_dir, "metrics_classes.csv"), "r");
+  ck_assert_ptr_nonnull(f);
+  char line[256];
+  int rows = 0, stripes = 0;
+  ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+  ck_assert_ptr_nonnull(strstr(line, "iteration,class,name,swd_x1e3"));
+  while (fgets(line, sizeof line, f)) rows++, stripes += strstr(line, ",2,stripes,") != NULL;
+  fclose(f);
+  ck_assert_int_eq(rows, 9);
+  ck_assert_int_eq(stripes, 3);
+  clgan_dataset_free(ds);
+}
+END_TEST
+
 int main(void) {
   snprintf(root, sizeof root, "/tmp/clgan_cond_XXXXXX");
   if (!mkdtemp(root) || !make_dataset()) return 1;
@@ -315,6 +348,7 @@ int main(void) {
   tcase_add_test(tc, test_class_names_and_export);
   tcase_add_test(tc, test_generation_by_class);
   tcase_add_test(tc, test_balanced_draw_and_refusals);
+  tcase_add_test(tc, test_evaluation_per_class);
   suite_add_tcase(s, tc);
   int rc = tu_run(s);
   tu_remove_tree(root);

@@ -9,6 +9,7 @@
 
 #include "args.h"
 #include "clgan/augment.h"
+#include "clgan/cond.h"
 #include "clgan/train.h"
 #include "commands.h"
 
@@ -122,6 +123,10 @@ static int on_progress(void *user, const clgan_train_progress *p) {
            "distance median %.3f (real-real %.3f)\n",
            p->iteration, e->swd_mean, e->msssim_fake, e->msssim_real, e->nn_fake_median,
            e->nn_real_median);
+    int k = clgan_dcgan_class_count(p->model);
+    for (int c = 0; p->class_swd && c < k; c++)
+      printf("%s%s %.1f%s", c ? ", " : "    SWD x1e3 per class: ", clgan_dcgan_class_name(p->model, c),
+             p->class_swd[c], c + 1 == k ? "\n" : "");
     fflush(stdout);
   }
   if (p->stats.skipped) {

@@ -9,6 +9,7 @@
 
 #include "runtime/internal.h"
 #include "train/cond_data.h"
+#include "train/cond_eval.h"
 #include "train/loader.h"
 #include "clgan/rng.h"
 #include "train/rundir.h"
@@ -43,10 +44,13 @@ typedef struct run {
   float *eval_noise;         /* [eval_batches * batch][nz], fixed */
   int eval_batches;
   cond_data *cond;           /* classes of the batches (conditional, balanced sampling) */
+  cond_eval *cond_eval;      /* evaluation per class (conditional, eval_every > 0) */
+  double *class_swd;         /* [num_classes] its last SWD figures */
 } run;
 
 #define EVAL_MAX_REAL 1024
 #define EVAL_MAX_FAKE 256
+#define EVAL_MAX_REAL_CLASS 256 /* real images per class in the per-class evaluation */
 
 static double now(void) {
   struct timespec t;
@@ -106,8 +110,9 @@ static clgan_status evaluate(run *r, long it, clgan_eval_report *rep) {
   if (st == CLGAN_OK) st = clgan_eval_run(r->eval, &set, rep);
   if (st == CLGAN_OK)
     st = clgan_eval_write_closest(r->eval, &set, rundir_path(&r->dir, "closest_pairs.png"));
-  if (st != CLGAN_OK) return st;
-  return rundir_metrics(&r->dir, it, rep);
+  if (st == CLGAN_OK) st = rundir_metrics(&r->dir, it, rep);
+  if (st == CLGAN_OK && r->cond_eval) st = cond_eval_run(r->cond_eval, r->sampler, it, r->class_swd);
+  return st;
 }
 
 static clgan_status save_checkpoint(run *r, long it) {
@@ -117,6 +122,17 @@ static clgan_status save_checkpoint(run *r, long it) {
   r->ts.rng[2] = r->rng.s[2];
   r->ts.rng[3] = r->rng.s[3];
   return clgan_checkpoint_save(rundir_path(&r->dir, "checkpoint.safetensors"), r->net, &r->ts);
+}
+
+/* The evaluation per class: each class's real images against images
+ * generated for it from the evaluation noise. */
+static clgan_status cond_eval_setup(run *r, int nfake) {
+  char csv[1100];
+  snprintf(csv, sizeof csv, "%s/metrics_classes.csv", r->o->out_dir);
+  if (!(r->class_swd = calloc((size_t)r->cfg.num_classes, sizeof(double))))
+    return clgan_fail(CLGAN_ERR_NOMEM, "out of host memory for the evaluator");
+  return cond_eval_create(r->ctx, r->net, r->ds, r->ts.seed, EVAL_MAX_REAL_CLASS, nfake,
+                          r->eval_noise, csv, r->ts.iteration > 0, &r->cond_eval);
 }
 
 /* The evaluator: a fixed random subset of the real images on the device,
@@ -159,6 +175,7 @@ static clgan_status eval_setup(run *r) {
     clgan_image_set real = clgan_image_set_nchw(r->eval_real, nreal, c->channels, c->image_size);
     st = clgan_eval_create(r->ctx, &ec, &real, &r->eval);
   }
+  if (st == CLGAN_OK && c->conditional) st = cond_eval_setup(r, nfake);
   free(host);
   free(order);
   free(cols);
@@ -294,6 +311,8 @@ static void teardown(run *r) {
   loader_stop(r->loader);
   cond_data_destroy(r->cond);
   clgan_eval_destroy(r->eval);
+  cond_eval_destroy(r->cond_eval);
+  free(r->class_swd);
   clgan_buf_release(&r->eval_real);
   clgan_buf_release(&r->eval_fake);
   free(r->eval_noise);
@@ -378,7 +397,8 @@ static clgan_status after_step(run *r, long it, long start, const clgan_dcgan_st
                               .note = sample ? note : NULL,
                               .augment_p = c->ada ? s->augment_p : -1.0f,
                               .model = r->net,
-                              .eval = evaluated ? &rep : NULL};
+                              .eval = evaluated ? &rep : NULL,
+                              .class_swd = evaluated && r->cond_eval ? r->class_swd : NULL};
     *stop = cb(user, &p);
   }
   if (*stop || done == r->total ||
