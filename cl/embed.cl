@@ -76,3 +76,13 @@ __kernel void proj_backward_data(__global const float *table, uint toff,
   float w = table[toff + label_at(labels, loff, b, rows) * dim + c];
   dh[dhoff + (size_t)cb * hw + i] += g[goff + b] * w;
 }
+
+/* One-hot label planes of a D input [channels, n, hw]: channel first + k of
+ * image b is 1 where label(b) == k, else 0; global (hw, rows * n) */
+__kernel void label_planes(__global const float *labels, uint loff, uint rows, uint n, uint hw,
+                           uint first, __global float *out, uint ooff) {
+  uint i = get_global_id(0), kb = get_global_id(1);
+  if (i >= hw || kb >= rows * n) return;
+  uint k = kb / n, b = kb % n;
+  out[ooff + ((size_t)(first + k) * n + b) * hw + i] = label_at(labels, loff, b, rows) == k ? 1.0f : 0.0f;
+}

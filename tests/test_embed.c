@@ -205,6 +205,37 @@ START_TEST(test_projection) {
 }
 END_TEST
 
+/* One-hot planes after `first` channels of a [channels, batch, hw] input;
+ * the channels before them are left alone. */
+START_TEST(test_label_planes) {
+  const ecase *k = &cases[_i];
+  int first = 2, chans = first + k->rows;
+  size_t n = (size_t)chans * k->batch * k->hw;
+  float *y = tu_malloc(sizeof(float) * k->batch), *x = tu_malloc(n * sizeof(float));
+  labels_for(k, y);
+  tu_fill_normal(x, n, 31 + _i, 0, 1);
+  clgan_embed_plan plan;
+  TU_OK(clgan_embed_plan_make(tu_ctx(), k->rows, 1, k->batch, &plan));
+  clgan_buf by = up(y, (size_t)k->batch), bx = up(x, n);
+  TU_OK(clgan_label_planes(tu_ctx(), &plan, clgan_buf_at(by, OFF), k->hw, first,
+                           clgan_buf_at(bx, OFF)));
+  float *got = down(bx, n);
+  for (int c = 0; c < chans; c++)
+    for (int b = 0; b < k->batch; b++)
+      for (int i = 0; i < k->hw; i++) {
+        size_t at = ((size_t)c * k->batch + b) * k->hw + i;
+        float want = c < first ? x[at] : (int)y[b] == c - first ? 1.0f : 0.0f;
+        ck_assert_msg(got[at] == want, "channel %d image %d [%d]: %g, want %g", c, b, i,
+                      (double)got[at], (double)want);
+      }
+  ck_assert_int_eq(clgan_label_planes(tu_ctx(), &plan, clgan_buf_at(by, OFF), k->hw, -1,
+                                      clgan_buf_at(bx, OFF)), CLGAN_ERR_INVALID);
+  clgan_buf_release(&by);
+  clgan_buf_release(&bx);
+  free(got), free(y), free(x);
+}
+END_TEST
+
 START_TEST(test_bad_plans_refused) {
   clgan_embed_plan plan;
   ck_assert_int_eq(clgan_embed_plan_make(tu_ctx(), 0, 4, 4, &plan), CLGAN_ERR_INVALID);
@@ -222,6 +253,7 @@ int main(void) {
   int n = (int)(sizeof cases / sizeof cases[0]);
   tcase_add_loop_test(tc, test_gather_and_scatter, 0, n);
   tcase_add_loop_test(tc, test_projection, 0, n);
+  tcase_add_loop_test(tc, test_label_planes, 0, n);
   tcase_add_test(tc, test_bad_plans_refused);
   suite_add_tcase(s, tc);
   return tu_run(s);

@@ -75,6 +75,9 @@ typedef enum clgan_config_group {
     "classes of a conditional model (from the data)")                                           \
   X(embed_dim, INT, 32, 1, 4096, 3, CONDITIONAL, "--embed-dim", "N",                            \
     "width of G's class embedding appended to z (32)")                                          \
+  X(label_channels, FLAG, 0, 0, 1, 3, CONDITIONAL, "--label-channels", NULL,                    \
+    "D takes the class as one-hot input channels instead of the\n"                              \
+    "projection (the alternative D form; see the README)")                                      \
   X(balanced_sampling, FLAG, 0, 0, 1, 3, CONDITIONAL, "--balanced-sampling", NULL,              \
     "real images drawn class-balanced: each batch position's class\n"                           \
     "uniform, then an image of that class (instead of the epoch shuffle)")

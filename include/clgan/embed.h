@@ -22,6 +22,7 @@ typedef struct clgan_embed_plan {
   cl_kernel proj_fwd;     /* proj_forward */
   cl_kernel proj_dw;      /* proj_backward_weight */
   cl_kernel proj_dx;      /* proj_backward_data */
+  cl_kernel planes;       /* label_planes */
   int rows, dim, batch;   /* classes, embedding width, labels per call */
 } clgan_embed_plan;
 
@@ -59,6 +60,12 @@ clgan_status clgan_proj_backward_weight(clgan_ctx *ctx, const clgan_embed_plan *
 clgan_status clgan_proj_backward_data(clgan_ctx *ctx, const clgan_embed_plan *plan,
                                       clgan_buf table, clgan_buf labels, clgan_buf dlogits,
                                       int hw, clgan_buf dh);
+
+/* One-hot label planes (the label-channel discriminator's input), rows of
+ * them from channel `first` of out [channels, batch, hw]: channel first + k
+ * of image b is 1 where labels[b] == k, else 0. */
+clgan_status clgan_label_planes(clgan_ctx *ctx, const clgan_embed_plan *plan, clgan_buf labels,
+                                int hw, int first, clgan_buf out);
 
 #ifdef __cplusplus
 }

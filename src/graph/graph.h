@@ -73,6 +73,8 @@ typedef struct graph {
   size_t emb_off;          /* the table [emb_rows, emb_dim] in the parameter arena */
   int emb_rows, emb_dim;   /* classes; G: embed_dim, D: channels of proj_slot */
   int proj_slot;           /* D: the feature map h before the final conv (projection) */
+  int label_planes;        /* D with label channels: one-hot planes after the image's
+                              channels in its input (then no table, no projection) */
 } graph;
 
 /* Derives G or D from cfg; INVALID (with a message) for sizes or widths the
@@ -126,8 +128,10 @@ clgan_status graph_backward_nodes(const graph *g, const graph_pass *p, graph_gra
                                   int last);
 
 /* Channels of G's input: nz, plus the class embedding's width when
- * conditional (z' = [z; E_g[y]]). */
+ * conditional (z' = [z; E_g[y]]); of D's: the image's, plus one plane per
+ * class with label_channels. */
 int graph_g_input_channels(const clgan_dcgan_config *cfg);
+int graph_d_input_channels(const clgan_dcgan_config *cfg);
 /* Adds the class table of the conditional model to a described graph
  * (tensor "label_emb.weight" [classes, width], after every main.* tensor),
  * and for D the projection's feature map. */

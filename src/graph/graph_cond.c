@@ -12,6 +12,10 @@ int graph_g_input_channels(const clgan_dcgan_config *cfg) {
   return cfg->nz + (cfg->conditional ? cfg->embed_dim : 0);
 }
 
+int graph_d_input_channels(const clgan_dcgan_config *cfg) {
+  return cfg->channels + (cfg->conditional && cfg->label_channels ? cfg->num_classes : 0);
+}
+
 clgan_status graph_describe_cond(const clgan_dcgan_config *cfg, graph *g) {
   if (cfg->num_classes < 1 || cfg->embed_dim < 1)
     return clgan_fail(CLGAN_ERR_INVALID,
@@ -20,6 +24,10 @@ clgan_status graph_describe_cond(const clgan_dcgan_config *cfg, graph *g) {
                       cfg->num_classes, cfg->embed_dim);
   g->cond = 1;
   g->emb_rows = cfg->num_classes;
+  if (g->which == CLGAN_NET_D && cfg->label_channels) {
+    g->label_planes = cfg->num_classes; /* D's first conv reads them: no table */
+    return CLGAN_OK;
+  }
   if (g->which == CLGAN_NET_G) {
     g->emb_dim = cfg->embed_dim;
   } else {

@@ -150,7 +150,7 @@ clgan_status graph_describe(const clgan_dcgan_config *cfg, clgan_net which, grap
     new_slot(&b, graph_g_input_channels(cfg), 1); /* the noise [nz (+ embedding), batch, 1, 1] */
     describe_g(&b, cfg, stages);
   } else {
-    new_slot(&b, cfg->channels, cfg->image_size);
+    new_slot(&b, graph_d_input_channels(cfg), cfg->image_size);
     describe_d(&b, cfg, stages);
   }
   if (b.st == CLGAN_OK && cfg->conditional) b.st = graph_describe_cond(cfg, g);

@@ -14,11 +14,12 @@ clgan_status clgan_embed_plan_make(clgan_ctx *ctx, int rows, int dim, int batch,
     return clgan_fail(CLGAN_ERR_INVALID, "embedding: %d x %d (batch %d) exceeds 2^31 addressing",
                       rows, dim, batch);
   clgan_embed_plan p = {.rows = rows, .dim = dim, .batch = batch};
-  static const char *const names[5] = {"embed_gather", "embed_scatter_add", "proj_forward",
-                                       "proj_backward_weight", "proj_backward_data"};
-  cl_kernel *k[5] = {&p.gather, &p.scatter, &p.proj_fwd, &p.proj_dw, &p.proj_dx};
+  static const char *const names[6] = {"embed_gather",         "embed_scatter_add",
+                                       "proj_forward",         "proj_backward_weight",
+                                       "proj_backward_data",   "label_planes"};
+  cl_kernel *k[6] = {&p.gather, &p.scatter, &p.proj_fwd, &p.proj_dw, &p.proj_dx, &p.planes};
   clgan_status st = CLGAN_OK;
-  for (int i = 0; i < 5 && st == CLGAN_OK; i++) st = clgan_kernel_get(ctx, "embed", NULL, names[i], k[i]);
+  for (int i = 0; i < 6 && st == CLGAN_OK; i++) st = clgan_kernel_get(ctx, "embed", NULL, names[i], k[i]);
   if (st == CLGAN_OK) *out = p;
   return st;
 }
@@ -141,4 +142,23 @@ clgan_status clgan_proj_backward_data(clgan_ctx *ctx, const clgan_embed_plan *p,
   if (st != CLGAN_OK) return st;
   size_t global[2] = {clgan_round_up((size_t)hw, 16), (size_t)p->dim * p->batch};
   return clgan_launch(ctx, p->proj_dx, 2, global, NULL, "proj_backward_data");
+}
+
+clgan_status clgan_label_planes(clgan_ctx *ctx, const clgan_embed_plan *p, clgan_buf labels,
+                                int hw, int first, clgan_buf out) {
+  clgan_status st = check_plan(p, "label_planes", hw);
+  if (st != CLGAN_OK) return st;
+  if (first < 0) return clgan_fail(CLGAN_ERR_INVALID, "label_planes: channel %d", first);
+  size_t of = ((size_t)first + p->rows) * p->batch * hw;
+  clgan_buf b[2] = {labels, out};
+  if ((st = check_bufs("label_planes", 2, b, (size_t[]){(size_t)p->batch, of})) != CLGAN_OK)
+    return st;
+  cl_uint lo = (cl_uint)labels.off, oo = (cl_uint)out.off, uhw = (cl_uint)hw, f = (cl_uint)first;
+  cl_uint rows = (cl_uint)p->rows, n = (cl_uint)p->batch;
+  st = clgan_set_args(p->planes, 8, sizeof(cl_mem), &labels.mem, sizeof lo, &lo, sizeof rows, &rows,
+                      sizeof n, &n, sizeof uhw, &uhw, sizeof f, &f, sizeof(cl_mem), &out.mem,
+                      sizeof oo, &oo);
+  if (st != CLGAN_OK) return st;
+  size_t global[2] = {clgan_round_up((size_t)hw, 16), (size_t)p->rows * p->batch};
+  return clgan_launch(ctx, p->planes, 2, global, NULL, "label_planes");
 }

@@ -15,7 +15,9 @@ clgan_status cond_plan(clgan_dcgan *d) {
   clgan_status st = CLGAN_OK;
   for (int w = 0; w < 2 && st == CLGAN_OK; w++) {
     const graph *g = &d->net[w].g;
-    st = clgan_embed_plan_make(d->ctx, g->emb_rows, g->emb_dim, c->batch, &d->cond.plan[w]);
+    /* D with label channels: no table, the plan makes its one-hot planes */
+    int rows = g->label_planes ? g->label_planes : g->emb_rows, dim = g->label_planes ? 1 : g->emb_dim;
+    st = clgan_embed_plan_make(d->ctx, rows, dim, c->batch, &d->cond.plan[w]);
   }
   float *cycle = malloc(sizeof(float) * (size_t)c->batch);
   if (!cycle) return clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
@@ -34,6 +36,7 @@ static void free_names(cond_state *cs, int count) {
 
 void cond_release(clgan_dcgan *d) {
   clgan_buf_release(&d->cond.z_in);
+  clgan_buf_release(&d->cond.d_in);
   clgan_buf_release(&d->cond.cycle_labels);
   free_names(&d->cond, d->cfg.num_classes);
 }
@@ -88,8 +91,27 @@ clgan_status cond_g_backward(clgan_dcgan *d, const graph_pass *p, graph_grad *gr
 
 static int h_positions(const graph *g) { return g->slots[g->proj_slot].hw * g->slots[g->proj_slot].hw; }
 
+/* The label-channel D's input [x; one-hot planes of the labels]. */
+static graph_pass d_input_planes(clgan_dcgan *d, const graph_pass *p, clgan_buf labels,
+                                 clgan_status *st) {
+  const clgan_dcgan_config *c = &d->cfg;
+  int hw = c->image_size * c->image_size;
+  graph_pass q = *p;
+  q.input = d->cond.d_in;
+  *st = clgan_copy(d->ctx, p->input, d->cond.d_in, (size_t)c->channels * c->batch * hw);
+  if (*st == CLGAN_OK)
+    *st = clgan_label_planes(d->ctx, &d->cond.plan[CLGAN_NET_D], labels, hw, c->channels,
+                             d->cond.d_in);
+  return q;
+}
+
 clgan_status cond_d_forward(clgan_dcgan *d, const graph_pass *p, clgan_buf labels) {
   const graph *g = &d->net[CLGAN_NET_D].g;
+  if (g->label_planes) {
+    clgan_status st;
+    graph_pass q = d_input_planes(d, p, labels, &st);
+    return st == CLGAN_OK ? graph_forward(g, &q) : st;
+  }
   clgan_status st = graph_forward(g, p);
   if (st != CLGAN_OK || !g->cond) return st;
   return clgan_proj_forward(d->ctx, &d->cond.plan[CLGAN_NET_D], clgan_buf_at(p->params, g->emb_off),
@@ -103,6 +125,11 @@ clgan_status cond_d_backward(clgan_dcgan *d, const graph_pass *p, graph_grad *gr
                              clgan_buf labels) {
   const graph *g = &d->net[CLGAN_NET_D].g;
   if (!g->cond) return graph_backward(g, p, gr);
+  if (g->label_planes) { /* the image's gradient is the first channels of the input's */
+    graph_pass q = *p;
+    q.input = d->cond.d_in;
+    return graph_backward(g, &q, gr);
+  }
   const clgan_embed_plan *plan = &d->cond.plan[CLGAN_NET_D];
   clgan_buf h = graph_slot_buf(g, p, g->proj_slot), dlogits = p->grad_buf[gr->cur];
   int last = g->nnodes - 1, hw = h_positions(g);

@@ -17,7 +17,7 @@ static size_t arena_size(const net_state *s, clgan_arena a) {
 
 /* The model's own buffers as the plan sizes them: every one is listed here
  * first, its total compared with the device, then all are allocated. */
-#define MODEL_MAX_BUFFERS (2 * CLGAN_ARENA_COUNT + 14)
+#define MODEL_MAX_BUFFERS (2 * CLGAN_ARENA_COUNT + 15)
 typedef struct buffer_plan {
   int count;
   clgan_buf *buf[MODEL_MAX_BUFFERS];
@@ -58,6 +58,9 @@ static void list_buffers(clgan_dcgan *d, buffer_plan *bp) {
     request(bp, &d->cond.z_in, (size_t)graph_g_input_channels(cfg) * cfg->batch);
     request(bp, &d->cond.cycle_labels, (size_t)cfg->batch);
   }
+  if (cfg->conditional && cfg->label_channels) /* D's input [x; one-hot planes] */
+    request(bp, &d->cond.d_in, (size_t)graph_d_input_channels(cfg) * cfg->batch *
+                                   cfg->image_size * cfg->image_size);
   if (cfg->nan_guard) {
     request(bp, &d->guard, 2);
     for (int n = 0; n < 2; n++) request(bp, &d->stats_backup[n], d->net[n].g.stats_floats);
