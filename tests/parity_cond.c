@@ -16,6 +16,8 @@ void parity_cond_config(const pf_fixture *f, clgan_dcgan_config *cfg) {
   cfg->conditional = 1;
   cfg->embed_dim = parity_cond_embed(f);
   ck_assert_msg(pf_scalar_i32(f, "config.num_classes", &cfg->num_classes) == 0, "%s", pf_error());
+  ck_assert_msg(pf_scalar_i32(f, "config.label_channels", &cfg->label_channels) == 0, "%s",
+                pf_error());
 }
 
 void parity_cond_labels(const pf_fixture *f, int it, int n, clgan_buf labels[2]) {

@@ -55,7 +55,8 @@
  * projection discriminator) against tests/parity/cond_dcgan.py, with each
  * iteration's real and fake labels from the fixture (parity_cond.c), the
  * same records and tolerances; the class tables are compared like every
- * other tensor. */
+ * other tensor; cond32ch the same with the other D form (--label-channels:
+ * one-hot class planes appended to D's input). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,7 +84,7 @@ static tol TOL_ADAM_V = {"Adam v", 2e-3, 0.0, 2e-4, 0, ""};
 static tol *const ALL_TOLS[] = {&TOL_SCALAR, &TOL_FAKE,   &TOL_GRAD,  &TOL_PARAM,
                                 &TOL_STAT,   &TOL_ADAM_M, &TOL_ADAM_V};
 
-static const char *const FIXTURES[] = {"seed64_rgb", "gray32", "cond32"};
+static const char *const FIXTURES[] = {"seed64_rgb", "gray32", "cond32", "cond32ch"};
 #define N_FIXTURES ((int)(sizeof FIXTURES / sizeof FIXTURES[0]))
 
 /* Compares with t, printing the worst element (tu_close) on failure. */

@@ -36,7 +36,22 @@ class CondDiscriminator(nn.Module):
         return torch.sigmoid(logit)
 
 
+class LabelChannelDiscriminator(nn.Module):
+    """The other D form (`--label-channels`): the tutorial's Discriminator on
+    cat([x, one-hot planes of y]) (nc + num_classes input channels)."""
+    def __init__(self, image_size, ndf, nc, num_classes, inplace=True):
+        super().__init__()
+        self.num_classes = num_classes
+        self.main = Discriminator(image_size, ndf, nc + num_classes, inplace).main
+
+    def forward(self, x, y):
+        planes = nn.functional.one_hot(y, self.num_classes).to(x.dtype)
+        planes = planes.view(x.size(0), -1, 1, 1).expand(-1, -1, x.size(2), x.size(3))
+        return self.main(torch.cat([x, planes], 1))
+
+
 def cond_weights_init(net, is_generator):
     """clgan's initialisation of the class tables (the rest is weights_init):
     E_g ~ N(0, 1) (nn.Embedding's default), E_d ~ N(0, 0.02)."""
-    nn.init.normal_(net.label_emb.weight, 0.0, 1.0 if is_generator else 0.02)
+    if hasattr(net, "label_emb"):
+        nn.init.normal_(net.label_emb.weight, 0.0, 1.0 if is_generator else 0.02)

@@ -1,13 +1,15 @@
 #!/usr/bin/python3
-# The conditional parity fixture (tests/parity/cond32.bin): three training
-# iterations of clgan's conditional DCGAN (cond_dcgan.py: G on [z; E_g[y]], a
-# projection discriminator) in the tutorial's order, with fixed labels.
+# The conditional parity fixtures (tests/parity/cond32.bin, cond32ch.bin):
+# three training iterations of clgan's conditional DCGAN (cond_dcgan.py: G on
+# [z; E_g[y]]; D a projection discriminator, or in cond32ch the label-channel
+# form of --label-channels) in the tutorial's order, with fixed labels.
 #
 #     /work/venv-torch/bin/python tests/parity/make_fixture_cond.py [outdir]
 #
 # Everything is make_fixture.py's (file format, records, tolerances, the
 # float64 conditioning check over perturbed runs, seed search), plus:
-#     config.num_classes, config.embed_dim      int32 scalars
+#     config.num_classes, config.embed_dim,
+#     config.label_channels                     int32 scalars
 #     iterK.real_labels, iterK.fake_labels      (N,) int32: the classes of
 #                                               iteration K's real batch (to D)
 #                                               and of its fake batch (to G, D)
@@ -21,20 +23,24 @@ import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_fixture as mf  # noqa: E402
-from cond_dcgan import CondDiscriminator, CondGenerator, cond_weights_init  # noqa: E402
+from cond_dcgan import (CondDiscriminator, CondGenerator, LabelChannelDiscriminator,  # noqa: E402
+                        cond_weights_init)
 from tutorial_dcgan import weights_init  # noqa: E402
 
-# name, image size, nc, nz, ngf, ndf, batch, seed, store iter1.fake, classes, embed_dim
-FIXTURE = ("cond32", 32, 1, 6, 4, 3, 5, 4321, True, 3, 4)
+# name, image size, nc, nz, ngf, ndf, batch, seed, store iter1.fake, classes, embed_dim,
+# label channels
+FIXTURES = [("cond32", 32, 1, 6, 4, 3, 5, 4321, True, 3, 4, 0),
+            ("cond32ch", 32, 1, 6, 4, 3, 5, 4321, True, 3, 4, 1)]
 # fixed labels per iteration: every class, repeats, one class absent in a batch
 REAL_LABELS = [[0, 2, 1, 2, 0], [1, 1, 0, 2, 2], [2, 0, 0, 1, 0]]
 FAKE_LABELS = [[1, 0, 2, 1, 1], [0, 2, 2, 0, 1], [2, 2, 1, 0, 0]]
 
 
 def nets(cfg, dtype, inplace=True):
-    name, size, nc, nz, ngf, ndf, batch, seed, _, k, e = cfg
+    name, size, nc, nz, ngf, ndf, batch, seed, _, k, e, planes = cfg
     g = CondGenerator(size, nz, ngf, nc, k, e, inplace).to(dtype)
-    d = CondDiscriminator(size, ndf, nc, k, inplace).to(dtype)
+    form = LabelChannelDiscriminator if planes else CondDiscriminator
+    d = form(size, ndf, nc, k, inplace).to(dtype)
     return g, d
 
 
@@ -112,7 +118,7 @@ def train(cfg, init_g, init_d, batches, dtype, gen=None):
 
 
 def make_seed(cfg):
-    name, size, nc, nz, ngf, ndf, batch, seed, _, k, e = cfg
+    name, size, nc, nz, ngf, ndf, batch, seed, _, k, e, planes = cfg
     torch.manual_seed(seed)
     netG, netD = nets(cfg, torch.float32)
     netG.apply(weights_init)
@@ -129,7 +135,7 @@ def make_seed(cfg):
     recs = []
     for key, val in (("image_size", size), ("nc", nc), ("nz", nz), ("ngf", ngf), ("ndf", ndf),
                      ("batch", batch), ("iters", mf.ITERS), ("seed", seed),
-                     ("num_classes", k), ("embed_dim", e)):
+                     ("num_classes", k), ("embed_dim", e), ("label_channels", planes)):
         recs.append(("config." + key, torch.tensor(val, dtype=torch.int32)))
     for key, val in (("lr", mf.LR), ("beta1", mf.BETA1), ("beta2", mf.BETA2),
                      ("adam_eps", mf.ADAM_EPS), ("bn_momentum", mf.BN_MOMENTUM),
@@ -174,15 +180,20 @@ def main():
     outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     os.makedirs(outdir, exist_ok=True)
     print("torch %s" % torch.__version__)
+    for fixture in FIXTURES:
+        make(fixture, outdir)
+
+
+def make(fixture, outdir):
     for attempt in range(mf.MAX_SEED_TRIES):
-        c = FIXTURE[:7] + (FIXTURE[7] + attempt,) + FIXTURE[8:]
+        c = fixture[:7] + (fixture[7] + attempt,) + fixture[8:]
         recs, ok = make_seed(c)
         if ok:
             path = os.path.join(outdir, c[0] + ".bin")
             mf.write(path, recs)
             print("  wrote %s: %d records, %d bytes" % (path, len(recs), os.path.getsize(path)))
             return
-    sys.exit("%s: no well-conditioned seed in %d tries" % (FIXTURE[0], mf.MAX_SEED_TRIES))
+    sys.exit("%s: no well-conditioned seed in %d tries" % (fixture[0], mf.MAX_SEED_TRIES))
 
 
 if __name__ == "__main__":
