@@ -453,7 +453,7 @@ START_TEST(test_old_format_loads) {
   assert_same_state(a, b);
   /* a version-2 file has no conditional model: it loads with it off */
   const char *const v2_drop[] = {"config.conditional", "config.num_classes", "config.embed_dim",
-                                 "config.balanced_sampling", NULL};
+                                 "config.label_channels", "config.balanced_sampling", NULL};
   rewrite_meta(path, old, "2", v2_drop);
   read.embed_dim = 5; /* must be overwritten with the default */
   TU_OK(clgan_checkpoint_read_config(old, &read));
@@ -517,7 +517,7 @@ START_TEST(test_config_list) {
   ck_assert_mem_eq(&d, &recipe, sizeof d);
   int n;
   const clgan_config_field *f = clgan_config_fields(&n);
-  ck_assert_int_eq(n, 24); /* every field of clgan_dcgan_config */
+  ck_assert_int_eq(n, 25); /* every field of clgan_dcgan_config */
   const clgan_config_field *bad = NULL;
   TU_OK(clgan_config_check(&d, &bad));
   ck_assert_ptr_null(bad);
