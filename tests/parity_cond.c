@@ -16,8 +16,9 @@ void parity_cond_config(const pf_fixture *f, clgan_dcgan_config *cfg) {
   cfg->conditional = 1;
   cfg->embed_dim = parity_cond_embed(f);
   ck_assert_msg(pf_scalar_i32(f, "config.num_classes", &cfg->num_classes) == 0, "%s", pf_error());
-  ck_assert_msg(pf_scalar_i32(f, "config.label_channels", &cfg->label_channels) == 0, "%s",
-                pf_error());
+  int planes = 0; /* the fixture says which D form it recorded */
+  ck_assert_msg(pf_scalar_i32(f, "config.label_channels", &planes) == 0, "%s", pf_error());
+  cfg->projection = !planes;
 }
 
 void parity_cond_labels(const pf_fixture *f, int it, int n, clgan_buf labels[2]) {

@@ -453,7 +453,7 @@ START_TEST(test_old_format_loads) {
   assert_same_state(a, b);
   /* a version-2 file has no conditional model: it loads with it off */
   const char *const v2_drop[] = {"config.conditional", "config.num_classes", "config.embed_dim",
-                                 "config.label_channels", "config.balanced_sampling", NULL};
+                                 "config.projection", "config.balanced_sampling", NULL};
   rewrite_meta(path, old, "2", v2_drop);
   read.embed_dim = 5; /* must be overwritten with the default */
   TU_OK(clgan_checkpoint_read_config(old, &read));

@@ -99,11 +99,11 @@ static clgan_dcgan_config small_config(int options) {
     cfg.ema_decay = 0.99f;
     cfg.nan_guard = 1;
   }
-  if (options >= 2) { /* and one model for every class (3: D with label channels) */
+  if (options >= 2) { /* and one model for every class (2: with a projection D) */
     cfg.conditional = 1;
     cfg.num_classes = 3;
     cfg.embed_dim = 5;
-    cfg.label_channels = options == 3;
+    cfg.projection = options == 2;
   }
   return cfg;
 }
@@ -165,13 +165,12 @@ START_TEST(test_conditional_graphs) {
   ck_assert_str_eq(de->name, "label_emb.weight");
   ck_assert_int_eq(de->shape[1], cfg.ndf * 2); /* 16 px: two stages, h is 2 ndf x 4 x 4 */
   ck_assert_int_eq(d.slots[d.proj_slot].hw, 4);
-  /* the other D form: the classes as input planes, no table */
-  cfg.label_channels = 1;
+  /* the default D form: the classes as input planes, no table */
+  cfg.projection = 0;
   TU_OK(graph_describe(&cfg, CLGAN_NET_D, &d));
   ck_assert_int_eq(d.slots[0].c, cfg.channels + 3);
   ck_assert_int_eq(d.tensors[0].shape[1], cfg.channels + 3);
   ck_assert_str_ne(d.tensors[d.ntensors - 1].name, "label_emb.weight");
-  cfg.label_channels = 0;
   cfg.num_classes = 0;
   ck_assert_int_eq(graph_describe(&cfg, CLGAN_NET_G, &g), CLGAN_ERR_INVALID);
   cfg = small_config(2);

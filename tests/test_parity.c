@@ -55,8 +55,8 @@
  * projection discriminator) against tests/parity/cond_dcgan.py, with each
  * iteration's real and fake labels from the fixture (parity_cond.c), the
  * same records and tolerances; the class tables are compared like every
- * other tensor; cond32ch the same with the other D form (--label-channels:
- * one-hot class planes appended to D's input). */
+ * other tensor; cond32ch the same with the default D form (the class as
+ * one-hot planes appended to D's input; cond32 is --projection). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,12 +1,16 @@
 /* One model for every class (`clgan train --conditional`): a conditional
  * DCGAN. G's input is z' = [z; E_g[y]], a learned embedding of the class
  * (nn.Embedding(num_classes, embed_dim)) appended to the noise, so G's first
- * ConvTranspose2d takes nz + embed_dim channels; D is a projection
+ * ConvTranspose2d takes nz + embed_dim channels. D takes the class as
+ * num_classes one-hot planes appended to its input channels (its first conv
+ * takes channels + num_classes), or with cfg.projection D is a projection
  * discriminator (Miyato & Koyama 2018): logit = f(h) + <E_d[y], sum over
  * space of h>, h being D's last feature map before its final conv and E_d an
- * nn.Embedding(num_classes, channels of h). Both tables are parameters of
- * their network ("label_emb.weight" in the state_dict, last in the arena),
- * so Adam, the average (EMA), nan_guard, checkpoints and export cover them.
+ * nn.Embedding(num_classes, channels of h). Label channels were the more
+ * faithful of the two in the measurements (README). The tables are
+ * parameters of their network ("label_emb.weight" in the state_dict, last in
+ * the arena), so Adam, the average (EMA), nan_guard, checkpoints and export
+ * cover them.
  *
  * Labels on the device are float buffers [batch] of class indices (0-based,
  * the dataset's sorted class order, as ImageFolder's class_to_idx). */

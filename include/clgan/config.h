@@ -70,14 +70,14 @@ typedef enum clgan_config_group {
     "ADA's target for E[sign(D(real))] (0.6)")                                                \
   X(conditional, FLAG, 0, 0, 1, 3, CONDITIONAL, "--conditional", NULL,                          \
     "one model for every class of DIR/<class>/: G takes a learned class\n"                      \
-    "embedding appended to z, D is a projection discriminator")                                 \
+    "embedding appended to z, D the class as one-hot input channels")                           \
   X(num_classes, INT, 0, 0, 65536, 3, FIXED, NULL, NULL,                                        \
     "classes of a conditional model (from the data)")                                           \
   X(embed_dim, INT, 32, 1, 4096, 3, CONDITIONAL, "--embed-dim", "N",                            \
     "width of G's class embedding appended to z (32)")                                          \
-  X(label_channels, FLAG, 0, 0, 1, 3, CONDITIONAL, "--label-channels", NULL,                    \
-    "D takes the class as one-hot input channels instead of the\n"                              \
-    "projection (the alternative D form; see the README)")                                      \
+  X(projection, FLAG, 0, 0, 1, 3, CONDITIONAL, "--projection", NULL,                            \
+    "D as a projection discriminator (Miyato & Koyama) instead of\n"                            \
+    "label channels (measured less faithful here: see the README)")                             \
   X(balanced_sampling, FLAG, 0, 0, 1, 3, CONDITIONAL, "--balanced-sampling", NULL,              \
     "real images drawn class-balanced: each batch position's class\n"                           \
     "uniform, then an image of that class (instead of the epoch shuffle)")

@@ -35,7 +35,7 @@ typedef struct clgan_dcgan_config {
   int conditional;    /* G on [z; E_g[y]], D a projection discriminator */
   int num_classes;    /* classes (>= 1 with conditional; 0 otherwise) */
   int embed_dim;      /* width of E_g (G's first ConvTranspose takes nz + embed_dim) */
-  int label_channels; /* D on [x; one-hot planes of y] instead of the projection */
+  int projection;     /* D a projection discriminator instead of on [x; one-hot planes of y] */
   int balanced_sampling; /* real batches drawn class-balanced (the trainer's) */
 } clgan_dcgan_config;
 

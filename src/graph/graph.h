@@ -129,7 +129,7 @@ clgan_status graph_backward_nodes(const graph *g, const graph_pass *p, graph_gra
 
 /* Channels of G's input: nz, plus the class embedding's width when
  * conditional (z' = [z; E_g[y]]); of D's: the image's, plus one plane per
- * class with label_channels. */
+ * class unless D is a projection discriminator. */
 int graph_g_input_channels(const clgan_dcgan_config *cfg);
 int graph_d_input_channels(const clgan_dcgan_config *cfg);
 /* Adds the class table of the conditional model to a described graph

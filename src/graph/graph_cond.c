@@ -1,7 +1,7 @@
 /* The conditional model's additions to the described graphs: G's input
- * grows by the class embedding (z' = [z; E_g[y]]), and each network gets a
- * class table in its parameter arena, G's the embedding appended to z, D's
- * the projection discriminator's E_d (Miyato & Koyama 2018), both named
+ * grows by the class embedding (z' = [z; E_g[y]]) and D's by one-hot class
+ * planes; G gets a class table in its parameter arena, and so does a
+ * projection D (its E_d, Miyato & Koyama 2018), both named
  * "label_emb.weight" like a PyTorch nn.Embedding member `label_emb`. */
 #include <stdio.h>
 
@@ -13,7 +13,7 @@ int graph_g_input_channels(const clgan_dcgan_config *cfg) {
 }
 
 int graph_d_input_channels(const clgan_dcgan_config *cfg) {
-  return cfg->channels + (cfg->conditional && cfg->label_channels ? cfg->num_classes : 0);
+  return cfg->channels + (cfg->conditional && !cfg->projection ? cfg->num_classes : 0);
 }
 
 clgan_status graph_describe_cond(const clgan_dcgan_config *cfg, graph *g) {
@@ -24,7 +24,7 @@ clgan_status graph_describe_cond(const clgan_dcgan_config *cfg, graph *g) {
                       cfg->num_classes, cfg->embed_dim);
   g->cond = 1;
   g->emb_rows = cfg->num_classes;
-  if (g->which == CLGAN_NET_D && cfg->label_channels) {
+  if (g->which == CLGAN_NET_D && !cfg->projection) {
     g->label_planes = cfg->num_classes; /* D's first conv reads them: no table */
     return CLGAN_OK;
   }

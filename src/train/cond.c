@@ -1,6 +1,7 @@
 /* The conditional model around the two graphs: G's input z' = [z; E_g[y]]
- * and its gradient into E_g, D's projection term and its gradients, the
- * class names, and the labelled step and generation (clgan/cond.h). */
+ * and its gradient into E_g, D's input with the label planes (or its
+ * projection term and its gradients), the class names, and the labelled step
+ * and generation (clgan/cond.h). */
 #include "train/cond.h"
 
 #include <stdio.h>

@@ -14,7 +14,7 @@ enum { COND_REAL = 0, COND_FAKE = 1 };
 typedef struct cond_state {
   clgan_embed_plan plan[2];  /* G: [classes, embed_dim]; D: [classes, channels of h] */
   clgan_buf z_in;            /* [nz + embed_dim, batch] G's input z' = [z; E_g[y]] */
-  clgan_buf d_in;            /* label_channels: [c + classes, batch, s, s] D's input */
+  clgan_buf d_in;            /* D with label channels: [c + classes, batch, s, s] its input */
   clgan_buf cycle_labels;    /* [batch] b % classes: generation without labels, EMA stats */
   clgan_buf step_labels[2];  /* the current step's real and fake labels (borrowed) */
   char **class_names;        /* [num_classes], or NULL until set */

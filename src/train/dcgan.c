@@ -58,7 +58,7 @@ static void list_buffers(clgan_dcgan *d, buffer_plan *bp) {
     request(bp, &d->cond.z_in, (size_t)graph_g_input_channels(cfg) * cfg->batch);
     request(bp, &d->cond.cycle_labels, (size_t)cfg->batch);
   }
-  if (cfg->conditional && cfg->label_channels) /* D's input [x; one-hot planes] */
+  if (cfg->conditional && !cfg->projection) /* D's input [x; one-hot planes] */
     request(bp, &d->cond.d_in, (size_t)graph_d_input_channels(cfg) * cfg->batch *
                                    cfg->image_size * cfg->image_size);
   if (cfg->nan_guard) {

@@ -4,9 +4,11 @@
 # load with load_state_dict.
 #   G: z' = cat([z, label_emb(y)]) -> the tutorial's Generator `main` with
 #      ConvTranspose2d(nz + embed_dim, ...) first.
-#   D: projection discriminator (Miyato & Koyama 2018): h = main[:-2](x) (the
-#      last feature map), logit = main[-2](h) + <label_emb(y), h summed over
-#      space>, output sigmoid(logit); main keeps the tutorial's indices.
+#   D (default): LabelChannelDiscriminator, the tutorial's D on [x; one-hot
+#      planes of y]; with --projection, CondDiscriminator, a projection
+#      discriminator (Miyato & Koyama 2018): h = main[:-2](x) (the last feature
+#      map), logit = main[-2](h) + <label_emb(y), h summed over space>, output
+#      sigmoid(logit); main keeps the tutorial's indices.
 import torch
 import torch.nn as nn
 
@@ -37,7 +39,7 @@ class CondDiscriminator(nn.Module):
 
 
 class LabelChannelDiscriminator(nn.Module):
-    """The other D form (`--label-channels`): the tutorial's Discriminator on
+    """The default D form (without `--projection`): the tutorial's Discriminator on
     cat([x, one-hot planes of y]) (nc + num_classes input channels)."""
     def __init__(self, image_size, ndf, nc, num_classes, inplace=True):
         super().__init__()

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 # The conditional parity fixtures (tests/parity/cond32.bin, cond32ch.bin):
 # three training iterations of clgan's conditional DCGAN (cond_dcgan.py: G on
-# [z; E_g[y]]; D a projection discriminator, or in cond32ch the label-channel
-# form of --label-channels) in the tutorial's order, with fixed labels.
+# [z; E_g[y]]; D a projection discriminator (--projection), or in cond32ch the
+# default label-channel form) in the tutorial's order, with fixed labels.
 #
 #     /work/venv-torch/bin/python tests/parity/make_fixture_cond.py [outdir]
 #
