@@ -14,6 +14,7 @@
 #include "clgan/image.h"
 #include "clgan/train.h"
 #include "test_util.h"
+#include "cli/generate_class.h"
 #include "train/cond_data.h"
 
 static char root[64];
@@ -306,6 +307,44 @@ START_TEST(test_balanced_draw_and_refusals) {
 }
 END_TEST
 
+/* `clgan generate --class`: a name is one job into --out, "all" one job per
+ * class into out/<class>/ (created), an unknown class is refused. */
+START_TEST(test_generate_class_jobs) {
+  const char *run = path_in(root, "cond-straight");
+  clgan_dcgan_config cfg;
+  TU_OK(clgan_checkpoint_read_config(ckpt(run), &cfg));
+  clgan_dcgan *net = NULL;
+  clgan_train_state ts;
+  TU_OK(clgan_dcgan_create(tu_ctx(), &cfg, &net));
+  TU_OK(clgan_checkpoint_load(ckpt(run), net, &ts));
+  free(ts.fixed_noise);
+  gen_class_job *jobs = NULL;
+  int n = 0;
+  char out[128];
+  snprintf(out, sizeof out, "%s/gen", root);
+  ck_assert(gen_class_jobs("generate", net, "square", "ck", out, NULL, 5, &jobs, &n));
+  ck_assert_int_eq(n, 1);
+  ck_assert_str_eq(jobs[0].dir, out);
+  for (int i = 0; i < 5; i++) ck_assert_int_eq(jobs[0].labels[i], 1);
+  gen_class_jobs_free(jobs, n);
+  ck_assert(gen_class_jobs("generate", net, "all", "ck", out, "g.png", 2, &jobs, &n));
+  ck_assert_int_eq(n, 3);
+  for (int c = 0; c < 3; c++) {
+    struct stat sb;
+    ck_assert_str_eq(jobs[c].dir, path_in(out, CLASSES[c]));
+    ck_assert_int_eq(stat(jobs[c].dir, &sb), 0);
+    ck_assert_int_eq(jobs[c].labels[1], c);
+  }
+  ck_assert_str_eq(jobs[2].grid, "g_stripes.png");
+  gen_class_jobs_free(jobs, n);
+  fprintf(stderr, "(a refusal is expected) ");
+  ck_assert(!gen_class_jobs("generate", net, "tumour", "ck", out, NULL, 2, &jobs, &n));
+  ck_assert_ptr_null(jobs);
+  ck_assert_ptr_nonnull(strstr(clgan_last_error(), "its classes: disc, square, stripes"));
+  clgan_dcgan_destroy(net);
+}
+END_TEST
+
 static int per_class(void *user, const clgan_train_progress *p) {
   int *seen = user;
   if (!p->eval) return 0;
@@ -349,6 +388,7 @@ int main(void) {
   tcase_add_test(tc, test_generation_by_class);
   tcase_add_test(tc, test_balanced_draw_and_refusals);
   tcase_add_test(tc, test_evaluation_per_class);
+  tcase_add_test(tc, test_generate_class_jobs);
   suite_add_tcase(s, tc);
   int rc = tu_run(s);
   tu_remove_tree(root);
