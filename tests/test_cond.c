@@ -322,12 +322,12 @@ START_TEST(test_generate_class_jobs) {
   int n = 0;
   char out[128];
   snprintf(out, sizeof out, "%s/gen", root);
-  ck_assert(gen_class_jobs("generate", net, "square", "ck", out, NULL, 5, &jobs, &n));
+  ck_assert(gen_class_jobs("generate", net, "square", "ck", out, NULL, 5, 0, 0, &jobs, &n));
   ck_assert_int_eq(n, 1);
   ck_assert_str_eq(jobs[0].dir, out);
   for (int i = 0; i < 5; i++) ck_assert_int_eq(jobs[0].labels[i], 1);
   gen_class_jobs_free(jobs, n);
-  ck_assert(gen_class_jobs("generate", net, "all", "ck", out, "g.png", 2, &jobs, &n));
+  ck_assert(gen_class_jobs("generate", net, "all", "ck", out, "g.png", 2, 0, 0, &jobs, &n));
   ck_assert_int_eq(n, 3);
   for (int c = 0; c < 3; c++) {
     struct stat sb;
@@ -338,7 +338,7 @@ START_TEST(test_generate_class_jobs) {
   ck_assert_str_eq(jobs[2].grid, "g_stripes.png");
   gen_class_jobs_free(jobs, n);
   fprintf(stderr, "(a refusal is expected) ");
-  ck_assert(!gen_class_jobs("generate", net, "tumour", "ck", out, NULL, 2, &jobs, &n));
+  ck_assert(!gen_class_jobs("generate", net, "tumour", "ck", out, NULL, 2, 0, 0, &jobs, &n));
   ck_assert_ptr_null(jobs);
   ck_assert_ptr_nonnull(strstr(clgan_last_error(), "its classes: disc, square, stripes"));
   clgan_dcgan_destroy(net);

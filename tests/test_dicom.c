@@ -194,6 +194,76 @@ START_TEST(test_series_order_not_names) {
 }
 END_TEST
 
+/* Writes `to` as `from` without its 128-byte preamble, "DICM" and file meta
+ * group (0002): the bare dataset in the file's transfer syntax, as old
+ * scanners and some exports write it. */
+static void strip_meta(const char *from, const char *to) {
+  FILE *in = fopen(from, "rb");
+  ck_assert_ptr_nonnull(in);
+  static unsigned char buf[1 << 20];
+  size_t n = fread(buf, 1, sizeof buf, in);
+  fclose(in);
+  ck_assert(n > 144 && n < sizeof buf && memcmp(buf + 128, "DICM", 4) == 0);
+  /* (0002,0000) UL 4: the meta group's length, always explicit VR little endian */
+  ck_assert(memcmp(buf + 132, "\x02\x00\x00\x00UL\x04\x00", 8) == 0);
+  size_t len = buf[140] | (size_t)buf[141] << 8 | (size_t)buf[142] << 16 | (size_t)buf[143] << 24;
+  ck_assert_uint_lt(144 + len, n);
+  FILE *out = fopen(to, "wb");
+  ck_assert_ptr_nonnull(out);
+  ck_assert_uint_eq(fwrite(buf + 144 + len, 1, n - 144 - len, out), n - 144 - len);
+  ck_assert_int_eq(fclose(out), 0);
+}
+
+/* Datasets without preamble and meta group (implicit and explicit VR, both
+ * byte orders) are DICOM to clgan because DCMTK reads them: same values as
+ * the full files, found by a folder scan. Other formats are not. */
+START_TEST(test_raw_datasets_without_preamble) {
+  static const char *const full[3] = {"CT_small.dcm", "MR_small_implicit.dcm",
+                                      "MR_small_bigendian.dcm"};
+  char dir[] = "/tmp/clgan-dicom-raw-XXXXXX", raw[1200];
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  for (int i = 0; i < 3; i++) {
+    snprintf(raw, sizeof raw, "%s/raw%d", dir, i); /* no extension either */
+    strip_meta(pyd(full[i]), raw);
+    ck_assert_msg(clgan_dicom_is_file(raw), "%s without its meta group is not seen as DICOM",
+                  full[i]);
+    clgan_dicom_image im, ref;
+    TU_OK(clgan_dicom_read(raw, 1, &im));
+    TU_OK(clgan_dicom_read(pyd(full[i]), 1, &ref));
+    ck_assert_int_eq(im.rows * im.cols, ref.rows * ref.cols);
+    ck_assert_msg(memcmp(im.pixels, ref.pixels, sizeof(float) * (size_t)im.rows * im.cols) == 0,
+                  "%s: the bare dataset decodes to other values", full[i]);
+    clgan_dicom_image_free(&im);
+    clgan_dicom_image_free(&ref);
+  }
+  /* PNG, gzip, NIfTI, text and short files are not DICOM */
+  static const unsigned char png[8] = {0x89, 'P', 'N', 'G', 13, 10, 26, 10};
+  static const unsigned char gz[8] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0};
+  static const unsigned char nii[8] = {0x5c, 0x01, 0, 0, 0, 0, 0, 0};
+  static const unsigned char text[16] = "not an image\n..";
+  const unsigned char *other[4] = {png, gz, nii, text};
+  const size_t sizes[4] = {8, 8, 8, 16};
+  for (int i = 0; i < 4; i++) {
+    snprintf(raw, sizeof raw, "%s/other%d", dir, i);
+    FILE *f = fopen(raw, "wb");
+    ck_assert_uint_eq(fwrite(other[i], 1, sizes[i], f), sizes[i]);
+    for (int k = 0; k < 400; k++) fputc(k * 7 & 0xff, f);
+    fclose(f);
+    ck_assert_msg(!clgan_dicom_is_file(raw), "other%d is taken for DICOM", i);
+  }
+  /* a folder scan finds the three bare datasets and skips the rest */
+  const char *in[1] = {dir};
+  clgan_dicom_scan scan;
+  TU_OK(clgan_dicom_scan_paths(in, 1, &scan));
+  int files = 0;
+  for (int i = 0; i < scan.count; i++) files += scan.series[i].count;
+  ck_assert_int_eq(files, 3);
+  ck_assert_int_eq(scan.skipped, 4);
+  clgan_dicom_scan_free(&scan);
+  tu_remove_tree(dir);
+}
+END_TEST
+
 /* What cannot be read says so, naming the file. */
 START_TEST(test_errors_name_the_file) {
   clgan_dicom_image im;
@@ -230,6 +300,7 @@ int main(void) {
   tcase_add_test(tc, test_multiframe_volume);
   tcase_add_test(tc, test_series_order_not_names);
   tcase_add_test(tc, test_errors_name_the_file);
+  tcase_add_test(tc, test_raw_datasets_without_preamble);
   suite_add_tcase(s, tc);
   return tu_run(s); /* no OpenCL context is created: none is used */
 }

@@ -40,8 +40,8 @@ typedef enum clgan_config_group {
 
 /* X(field, kind, default (C literal), lo, hi, since, group, flag, metavar, help) */
 #define CLGAN_CONFIG_FIELDS(X)                                                                   \
-  X(image_size, INT, 64, 8, 1024, 1, SHAPE, "--size", "N",                                      \
-    "image size: 32, 64, 128 or 256 (default 64)")                                               \
+  X(image_size, INT, 64, 8, 512, 1, SHAPE, "--size", "N",                                       \
+    "image size, a power of two (default 64)")                                                   \
   X(channels, INT, 3, 1, 3, 1, SHAPE, "--channels", "C", "1 (gray) or 3 (default 3)")           \
   X(nz, INT, 100, 1, 100000, 1, SHAPE, "--nz", "N", "latent size (100)")                        \
   X(ngf, INT, 64, 1, 100000, 1, SHAPE, "--ngf", "N", "generator width (64)")                    \

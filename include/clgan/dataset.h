@@ -60,6 +60,10 @@ typedef struct clgan_dataset {
   char **skipped;          /* [files_skipped]: "path: reason" */
   int files_ignored;       /* files not named *.png (not decoded) */
   char **ignored;          /* [files_ignored]: their paths */
+
+  /* images stretched a lot: shorter side under half of image_size */
+  int files_upscaled;
+  int first_upscaled;      /* index into files of the first of them (when files_upscaled > 0) */
 } clgan_dataset;
 
 /* Lists and decodes the dataset. Errors: options invalid (CLGAN_ERR_INVALID);

@@ -53,7 +53,11 @@ typedef struct clgan_dicom_image {
 clgan_status clgan_dicom_read(const char *path, int with_pixels, clgan_dicom_image *out);
 void clgan_dicom_image_free(clgan_dicom_image *im); /* accepts NULL and zeroed images */
 
-/* Whether path starts like a DICOM file (the "DICM" prefix at byte 128). */
+/* Whether path is a DICOM file: the "DICM" prefix at byte 128, or, without
+ * that preamble, a raw dataset (implicit or explicit VR, either byte order)
+ * that DCMTK reads and that holds SOPClassUID, Modality, Rows and Columns
+ * or PixelData. PNG, gzip and NIfTI/ANALYZE files are never taken for DICOM
+ * (nor offered to DCMTK). */
 int clgan_dicom_is_file(const char *path);
 
 /* The series found in files and folders (folders searched recursively; files

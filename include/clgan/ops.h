@@ -317,6 +317,31 @@ clgan_status clgan_bce_plan_make(clgan_ctx *ctx, size_t count, clgan_bce_plan *o
 clgan_status clgan_bce_logits(clgan_ctx *ctx, const clgan_bce_plan *plan, clgan_buf logits,
                               float target, clgan_buf out, clgan_buf dlogits, float scale);
 
+/* Softmax cross-entropy over `classes` logits per sample for a fixed batch
+ * of `count` samples, in one work-group (a power of two, <= 256, no larger
+ * than needed to give every work-item a sample). */
+typedef struct clgan_softmax_ce_plan {
+  cl_kernel kernel; /* softmax_ce (cl/softmax_ce.cl) */
+  size_t classes, count;
+  size_t local;
+} clgan_softmax_ce_plan;
+
+/* INVALID for fewer than 2 classes or no samples. */
+clgan_status clgan_softmax_ce_plan_make(clgan_ctx *ctx, size_t classes, size_t count,
+                                        clgan_softmax_ce_plan *out);
+
+/* Mean softmax cross-entropy of logits [classes, count] (class-major, as a
+ * graph's [classes, batch, 1, 1] output), computed with the log-sum-exp
+ * trick. Sample i's label is labels[order[first + i]] (int device arrays, the
+ * indexing of clgan_gather_batch), or labels[first + i] when order is NULL.
+ * out[0] = loss, out[1] = the fraction of samples whose first largest logit
+ * is their label, out[2] = samples with a label outside [0, classes) (which
+ * add nothing). dlogits [classes, count] = scale * (softmax - onehot) /
+ * count; pass a null mem to skip it. */
+clgan_status clgan_softmax_ce(clgan_ctx *ctx, const clgan_softmax_ce_plan *plan, clgan_buf logits,
+                              cl_mem labels, cl_mem order, size_t first, clgan_buf out,
+                              clgan_buf dlogits, float scale);
+
 /* ---- Adam ------------------------------------------------------------------ */
 typedef struct clgan_adam_params {
   float lr, beta1, beta2, eps;

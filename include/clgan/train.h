@@ -74,6 +74,15 @@ long clgan_train_iters_per_epoch(int count, int batch);
  * before the first step; steps allocate nothing. */
 clgan_status clgan_train(clgan_ctx *ctx, const clgan_train_options *opts, const clgan_dataset *ds,
                          clgan_train_callback cb, void *user);
+/* The run directory rule (clgan_train applies it before anything else):
+ * out_dir is locked for the whole run (a second trainer on it fails with
+ * CLGAN_ERR_IO naming it) and, unless resuming, a folder that already holds
+ * a run's files is refused (CLGAN_ERR_INVALID): nothing is replaced. */
+
+/* Creates a new folder named base, or base-2, base-3, ... when that name is
+ * taken (its parents made as needed), and writes its name into out. mkdir
+ * both tests and claims the name, so runs started at once never share one. */
+clgan_status clgan_run_dir_create_unique(const char *base, char *out, size_t cap);
 
 /* ---- Sampling: images from a generator -----------------------------------
  * The one generation loop of the engine (`clgan generate`, `clgan evaluate`

@@ -59,17 +59,49 @@ typedef struct clgan_volume {
                          scaling (nifticlib itself zeroes NaN/Inf floats on read) */
 } clgan_volume;
 
+/* What a NIfTI-1/-2 or ANALYZE 7.5 header says, read by clgan itself (both
+ * byte orders, gzip through zlib) before nifticlib sees the file, because
+ * nifticlib silently repairs some fields (a vox_offset inside the header,
+ * dim[i] = 0) and prints messages of its own about others. */
+typedef struct clgan_volume_header {
+  int version;          /* 0 ANALYZE 7.5, 1 NIfTI-1, 2 NIfTI-2 */
+  int single_file;      /* 1: header and voxels in one file (.nii) */
+  int swapped;          /* stored in the other byte order than this machine's */
+  int64_t dim[8];       /* dim[0] dimensions (1..7), dim[1..dim[0]] their sizes (>= 1),
+                           the unused ones 1 */
+  int datatype;         /* NIfTI DT_* code: a real scalar type */
+  int bytes_per_voxel;
+  int64_t vox_offset;   /* where the voxels start in the image file */
+  int64_t data_bytes;   /* product of the dims * bytes per voxel */
+  int64_t image_bytes;  /* length of the image file (after decompression) */
+} clgan_volume_header;
+
+/* Reads and checks the header of path (.nii, .nii.gz, .hdr/.img and their
+ * .gz forms; an .img path reads its .hdr). Refused, naming the file and the
+ * field: no header (sizeof_hdr not 348 or 540 in either byte order), dim[0]
+ * outside 1..7, a used dim[i] < 1, an unsupported datatype
+ * (CLGAN_ERR_UNSUPPORTED), a vox_offset that is not a whole number, is
+ * negative, lies inside the header of a single file (below 352 for NIfTI-1,
+ * 544 for NIfTI-2) or beyond the end of the image file, and voxel data
+ * (product of the dims * bytes per voxel) longer than the image file holds
+ * after vox_offset (a .gz is decompressed to its end, so a corrupt stream or
+ * CRC is refused too). CLGAN_ERR_FORMAT for those, CLGAN_ERR_IO when a file
+ * cannot be read. */
+clgan_status clgan_volume_read_header(const char *path, clgan_volume_header *out);
+
 /* Reads the first 3-D volume of a NIfTI-1/-2 or ANALYZE file as floats.
  * Accepted datatypes: every real scalar type (uint8, int8, int16, uint16,
  * int32, uint32, int64, uint64, float32, float64); complex, RGB, RGBA, binary
- * and float128 give CLGAN_ERR_UNSUPPORTED. Everything nifticlib returns is
- * checked: dimensions (each 1..65535, at most 2^31 voxels per volume, voxel
+ * and float128 give CLGAN_ERR_UNSUPPORTED. The header is checked first by
+ * clgan_volume_read_header; then everything nifticlib returns is checked
+ * against it: dimensions (each 1..65535, at most 2^31 voxels per volume, voxel
  * count consistent), the data pointer, and the length of the voxel data
  * against the file itself — a truncated .nii/.img or a truncated or corrupt
  * gzip stream gives CLGAN_ERR_FORMAT naming the file (nifticlib is not
  * trusted here: some versions zero-fill missing voxels with only a warning).
  * A missing file gives CLGAN_ERR_IO, a non-NIfTI file CLGAN_ERR_FORMAT.
- * nifticlib's own messages on stderr are silenced. */
+ * nifticlib prints nothing: its debug level is set to 0 and the headers it
+ * would still complain about are refused before it reads them. */
 clgan_status clgan_volume_load(const char *path, clgan_volume *out);
 
 /* Frees the voxels; accepts NULL and zeroed volumes. */
@@ -110,10 +142,12 @@ typedef struct clgan_slice_options {
                           of its pixels lies above window_lo (default 0.15; 0
                           writes every slice) */
   int size;            /* 0 (default): native resolution, resampled to square
-                          pixels when the in-plane voxel sizes differ; N: that,
-                          then padded to a square with black and resized to
-                          N x N (area averaging when shrinking, linear when
-                          enlarging) */
+                          pixels when the in-plane voxel sizes differ; N: that
+                          (at most 4096 on a side), then padded to a square
+                          with black and resized to N x N (area averaging
+                          when shrinking, linear when enlarging). In-plane
+                          voxel sizes more than 1000-fold apart are refused
+                          (CLGAN_ERR_FORMAT) */
 } clgan_slice_options;
 
 clgan_slice_options clgan_slice_defaults(void);
@@ -126,10 +160,15 @@ typedef struct clgan_slice_report {
   int64_t written[CLGAN_AXIS_COUNT];        /* PNGs written per axis */
   int64_t skipped[CLGAN_AXIS_COUNT];        /* slices below min_fraction per axis */
   int width[CLGAN_AXIS_COUNT], height[CLGAN_AXIS_COUNT]; /* PNG size per axis */
+  int64_t work_bytes[CLGAN_AXIS_COUNT];     /* working buffers allocated per axis: about
+                                               the native slice, the PNG and, with a size,
+                                               at most a 4096 x 4096 float square */
 } clgan_slice_report;
 
 /* Writes the selected axes' slices of v as gray PNGs named
- * DIR/<name>_<axis>_<index>.png (index as above, zero-padded to 3 digits),
+ * DIR/<name>_<axis>_<index>.png (index as above, zero-padded to 3 digits, or
+ * to as many as the axis' slice count needs beyond 999: name order is slice
+ * order),
  * mapping the window linearly to black..white (clamped). DIR is created when
  * missing. Each PNG is written atomically. name is typically
  * clgan_volume_basename(path). report may be NULL. */

@@ -45,6 +45,7 @@ static void help_table(FILE *f, const cli_opt *o) {
     else
       fprintf(f, "%-*s", HELP_COLUMN, left);
     help_lines(f, o->help, HELP_COLUMN);
+    if (o->show_range) fprintf(f, "%*saccepted: %ld to %ld\n", HELP_COLUMN, "", o->lo, o->hi);
   }
 }
 
@@ -196,7 +197,9 @@ void cli_model_options(clgan_dcgan_config *cfg, unsigned groups, cli_opt *out) {
                  .lo = (long)f[i].lo, .hi = (long)f[i].hi, .flo = f[i].lo, .fhi = f[i].hi,
                  .help = f[i].help};
     switch (f[i].kind) {
-      case CLGAN_CFG_INT: o.kind = CLI_INT; break;
+      /* the range the configuration list accepts; a short one (channels 1
+       * or 3) is spelled out in the help text itself */
+      case CLGAN_CFG_INT: o.kind = CLI_INT, o.show_range = f[i].hi - f[i].lo > 2; break;
       case CLGAN_CFG_FLOAT: o.kind = CLI_FLOAT; break;
       case CLGAN_CFG_FLOAT_POS: o.kind = CLI_FLOAT_POS; break;
       case CLGAN_CFG_FLAG: o.kind = CLI_FLAG; break;

@@ -32,6 +32,7 @@ typedef struct cli_opt {
   const char *const *choices; /* CLI_CHOICE: NULL-terminated */
   const int *values;
   int (*parse)(const char *cmd, const char *flag, const char *value, void *dst);
+  int show_range;          /* CLI_INT: the help adds "accepted: lo to hi" */
 } cli_opt;
 
 typedef struct cli_spec {

@@ -14,12 +14,14 @@
 #include "clgan/metrics.h"
 #include "clgan/train.h"
 #include "commands.h"
+#include "outfiles.h"
 
 static const char head[] =
     "usage: clgan evaluate --real DIR (--fake DIR | --checkpoint FILE --count N [--seed S]\n"
     "                      | --generator FILE --count N [--seed S])\n"
     "                      [--class NAME] [--size N] [--channels 1|3] [--pairs N]\n"
-    "                      [--closest N] [--closest-png FILE|-] [--json FILE] [--device SPEC]\n\n"
+    "                      [--closest N] [--closest-png FILE] [--json FILE] [--overwrite]\n"
+    "                      [--device SPEC]\n\n"
     "Compares generated images with real ones, all on the OpenCL device:\n"
     "  - sliced Wasserstein distance x1e3 per Laplacian level and averaged (ProGAN:\n"
     "    128 7x7 neighbourhoods per image and level, 4 x 128 directions; on equal\n"
@@ -28,7 +30,10 @@ static const char head[] =
     "    generated pairs far more similar than real pairs means mode collapse;\n"
     "  - memorisation: each generated image's nearest real image (L2, reported as\n"
     "    the RMS difference on the [0, 1] scale, and the pair's SSIM) against each\n"
-    "    real image's nearest other real image, and a PNG of the closest pairs.\n\n";
+    "    real image's nearest other real image, and a PNG of the closest pairs\n"
+    "    (--closest-png FILE).\n\n"
+    "It writes only the files named (--closest-png, --json), and replaces none that\n"
+    "exists unless --overwrite is given (checked before anything is computed).\n\n";
 static const char *const channel_names[] = {"1", "3", NULL};
 static const int channel_values[] = {1, 3};
 
@@ -153,7 +158,7 @@ static void print_report(const clgan_eval_report *r, char **fnames, char **real_
 typedef struct eval_args {
   const char *real_dir, *fake_dir, *ckpt, *gen, *cls, *device, *json, *png;
   long count, seed, size, pairs, nclosest;
-  int channels;
+  int channels, overwrite;
   char real_path[4096];
   clgan_dcgan_config mcfg; /* the model's, when generating */
 } eval_args;
@@ -161,7 +166,7 @@ typedef struct eval_args {
 /* Options into *e; the geometry is the model's, else the first generated
  * image's. Returns -1 to go on, else the exit code. */
 static int parse_evaluate(const char *cmd, int argc, char **argv, eval_args *e) {
-  *e = (eval_args){.png = "closest_pairs.png", .pairs = 1000, .nclosest = 8};
+  *e = (eval_args){.pairs = 1000, .nclosest = 8};
   char closest_help[96];
   snprintf(closest_help, sizeof closest_help,
            "closest pairs listed and drawn (default 8, at most %d)", CLGAN_EVAL_MAX_CLOSEST);
@@ -187,8 +192,9 @@ static int parse_evaluate(const char *cmd, int argc, char **argv, eval_args *e) 
                    "random pairs per set for MS-SSIM (default 1000)"),
       CLI_LONG_OPT("--closest", "N", &e->nclosest, 0, CLGAN_EVAL_MAX_CLOSEST, closest_help),
       CLI_STR_OPT("--closest-png", "FILE", &e->png,
-                  "where to draw them (default closest_pairs.png; '-' for none)"),
+                  "draw them into FILE (default: not drawn)"),
       CLI_STR_OPT("--json", "FILE", &e->json, "also write every figure as JSON"),
+      CLI_FLAG_OPT("--overwrite", &e->overwrite, "replace --closest-png and --json files"),
       CLI_OPT_DEVICE(&e->device),
       CLI_OPT_END};
   const cli_spec spec = {.cmd = cmd, .head = head, .opts = opts};
@@ -202,6 +208,14 @@ static int parse_evaluate(const char *cmd, int argc, char **argv, eval_args *e) 
     return 2;
   }
   if (e->nclosest == 0) e->png = NULL;
+  if ((e->png && !*e->png) || (e->json && !*e->json)) {
+    fprintf(stderr, "clgan evaluate: empty %s: give a file name\n",
+            e->json && !*e->json ? "--json" : "--closest-png");
+    return 2;
+  }
+  if (!cli_keep_file(cmd, "--closest-png", e->png, e->overwrite) ||
+      !cli_keep_file(cmd, "--json", e->json, e->overwrite))
+    return 2;
   if (e->cls) snprintf(e->real_path, sizeof e->real_path, "%s/%s", e->real_dir, e->cls);
   else snprintf(e->real_path, sizeof e->real_path, "%s", e->real_dir);
 

@@ -13,13 +13,16 @@
 #include "clgan/report.h"
 #include "commands.h"
 #include "generate_class.h"
+#include "outfiles.h"
 
 static const char head[] =
     "usage: clgan generate (--checkpoint FILE | --generator FILE) --count N --out DIR\n"
     "                      [--seed N] [--bits 8|16] [--grid FILE] [--bn running|batch]\n"
-    "                      [--noise FILE] [--class NAME|all] [--device SPEC]\n\n"
+    "                      [--noise FILE] [--class NAME|all] [--overwrite]\n"
+    "                      [--device SPEC]\n\n"
     "Writes N images (PNG, the model's channels) into DIR as gen_<seed>_<index>.png.\n"
-    "The same seed gives the same images.\n";
+    "The same seed gives the same images. Existing files of the same names are\n"
+    "not replaced unless --overwrite is given (nothing is written then).\n";
 static const char *const bits_names[] = {"8", "16", NULL};
 static const int bits_values[] = {8, 16};
 static const char *const bn_names[] = {"running", "batch", NULL};
@@ -96,9 +99,25 @@ done:
 typedef struct gen_args {
   const char *ckpt, *gen, *out, *grid, *device, *noise_file, *cls;
   long count, seed;
-  int bits, mode;
+  int bits, mode, overwrite;
   clgan_dcgan_config cfg;
 } gen_args;
+
+/* The outputs are checked before anything is read or written: --out a
+ * folder (or missing), and no image or grid of this run's names there
+ * unless --overwrite. 0 after a message. */
+static int check_outputs(const char *cmd, const gen_args *g) {
+  if (!cli_check_out_dir(cmd, "--out", g->out)) return 0;
+  if (g->grid && !*g->grid) {
+    fprintf(stderr, "clgan %s: empty --grid: give a file name\n", cmd);
+    return 0;
+  }
+  char prefix[48], first[1200];
+  snprintf(prefix, sizeof prefix, "gen_%ld_", g->seed);
+  long n = cli_count_numbered(g->out, prefix, ".png", g->count, first, sizeof first);
+  return cli_keep_numbered(cmd, n, first, g->overwrite, "--out or --seed") &&
+         cli_keep_file(cmd, "--grid", g->grid, g->overwrite);
+}
 
 /* Options into *g and the model's configuration; -1 to go on, else the exit code. */
 static int parse_generate(const char *cmd, int argc, char **argv, gen_args *g) {
@@ -122,6 +141,8 @@ static int parse_generate(const char *cmd, int argc, char **argv, gen_args *g) {
       CLI_STR_OPT("--class", "NAME", &g->cls,
                   "conditional models: images of class NAME, or 'all': N images of\n"
                   "every class, each in DIR/<class>/ (grids as FILE_<class>.png)"),
+      CLI_FLAG_OPT("--overwrite", &g->overwrite,
+                   "replace existing images and grid of the same names"),
       CLI_OPT_DEVICE(&g->device),
       CLI_OPT_END};
   const cli_spec spec = {.cmd = cmd, .head = head, .opts = opts};
@@ -132,6 +153,7 @@ static int parse_generate(const char *cmd, int argc, char **argv, gen_args *g) {
                     "(see --help)\n");
     return 2;
   }
+  if (!check_outputs(cmd, g)) return 2;
   g->cfg = clgan_dcgan_default_config();
   clgan_status st = g->ckpt ? clgan_checkpoint_read_config(g->ckpt, &g->cfg)
                             : clgan_generator_read_config(g->gen, &g->cfg);
@@ -167,12 +189,6 @@ int cmd_generate(int argc, char **argv) {
   if (g.gen) cfg.batch = g.count < 2 ? 2 : g.count > 64 ? 64 : (int)g.count;
   float *noise_in = NULL;
   if (g.noise_file && !(noise_in = read_noise(g.noise_file, g.count, cfg.nz))) return 1;
-  clgan_status st = clgan_make_dirs(g.out);
-  if (st != CLGAN_OK) {
-    cli_report(cmd, st, "cannot create the output folder");
-    free(noise_in);
-    return 1;
-  }
   clgan_ctx *ctx = cli_context(cmd, g.device, 0);
   if (!ctx) {
     free(noise_in);
@@ -181,17 +197,22 @@ int cmd_generate(int argc, char **argv) {
   clgan_dcgan *net = NULL;
   clgan_train_state ts = {0};
   int rc = 1;
-  st = clgan_dcgan_create(ctx, &cfg, &net);
+  clgan_status st = clgan_dcgan_create(ctx, &cfg, &net);
   if (st == CLGAN_OK)
     st = g.ckpt ? clgan_checkpoint_load(g.ckpt, net, &ts) : clgan_import_generator(g.gen, net);
   if (st != CLGAN_OK) {
     cli_report(cmd, st, "cannot load the model");
     goto done;
   }
+  /* the folder only once the model loaded: a failed command leaves none */
+  if ((st = clgan_make_dirs(g.out)) != CLGAN_OK) {
+    cli_report(cmd, st, "cannot create the output folder");
+    goto done;
+  }
   gen_class_job *jobs = NULL; /* --class: which classes, where */
   int njobs = 1;
   if (g.cls && !gen_class_jobs(cmd, net, g.cls, g.ckpt ? g.ckpt : g.gen, g.out, g.grid, g.count,
-                               &jobs, &njobs))
+                               g.seed, g.overwrite, &jobs, &njobs))
     goto done;
   for (int j = 0; j < njobs; j++)
     if (!write_generated(cmd, ctx, net, g.count, (unsigned long long)g.seed,
@@ -228,17 +249,18 @@ static int same_file(const char *a, const char *b) {
 
 int cmd_export(int argc, char **argv) {
   const char *cmd = "export", *ckpt = NULL, *out = NULL, *device = NULL, *pos[1];
-  int npos = 0;
+  int npos = 0, overwrite = 0;
   const cli_opt opts[] = {
       CLI_STR_OPT("--checkpoint", "FILE", &ckpt,
                   "the training checkpoint (or give it as the first argument)"),
       CLI_STR_OPT("--out", "FILE", &out, "where to write the generator (.safetensors)"),
+      CLI_FLAG_OPT("--overwrite", &overwrite, "replace --out when it exists"),
       CLI_OPT_DEVICE(&device),
       CLI_OPT_END};
   const cli_spec spec = {
       .cmd = cmd,
       .head = "usage: clgan export (--checkpoint FILE | FILE) --out FILE.safetensors\n"
-              "                    [--device SPEC]\n\n"
+              "                    [--overwrite] [--device SPEC]\n\n"
               "Writes the generator alone with the PyTorch tutorial Generator's state_dict\n"
               "names (main.0.weight, main.1.weight, main.1.bias, main.1.running_mean, ...),\n"
               "loadable with load_state_dict after reading the safetensors file.\n\n",
@@ -262,6 +284,11 @@ int cmd_export(int argc, char **argv) {
                     "be replaced by the generator alone; choose another file\n", out);
     return 2;
   }
+  if (!*out) {
+    fprintf(stderr, "clgan export: empty --out: give a file name\n");
+    return 2;
+  }
+  if (!cli_keep_file(cmd, "--out", out, overwrite)) return 2;
   clgan_dcgan_config cfg;
   clgan_status st = clgan_checkpoint_read_config(ckpt, &cfg);
   if (st != CLGAN_OK) {

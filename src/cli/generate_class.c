@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "outfiles.h"
 
 void gen_class_jobs_free(gen_class_job *jobs, int n) {
   for (int i = 0; jobs && i < n; i++) free(jobs[i].labels);
@@ -51,13 +52,34 @@ static int fill_job(const char *cmd, const clgan_dcgan *net, int label, int all,
   }
   j->grid[0] = '\0';
   if (grid) class_grid(grid, name, j->grid, sizeof j->grid);
-  clgan_status st = clgan_make_dirs(j->dir);
-  if (st != CLGAN_OK) cli_report(cmd, st, "cannot create a class folder");
-  return st == CLGAN_OK;
+  return 1;
+}
+
+/* "all": nothing of this run's names in any class folder (unless
+ * overwrite), then the folders. */
+static int prepare_folders(const char *cmd, const gen_class_job *j, int n, long count, long seed,
+                           int overwrite) {
+  char prefix[48], first[1200];
+  snprintf(prefix, sizeof prefix, "gen_%ld_", seed);
+  for (int i = 0; i < n; i++) {
+    long found = cli_count_numbered(j[i].dir, prefix, ".png", count, first, sizeof first);
+    if (!cli_keep_numbered(cmd, found, first, overwrite, "--out or --seed") ||
+        !cli_keep_file(cmd, "--grid", j[i].grid[0] ? j[i].grid : NULL, overwrite))
+      return 0;
+  }
+  for (int i = 0; i < n; i++) {
+    clgan_status st = clgan_make_dirs(j[i].dir);
+    if (st != CLGAN_OK) {
+      cli_report(cmd, st, "cannot create a class folder");
+      return 0;
+    }
+  }
+  return 1;
 }
 
 int gen_class_jobs(const char *cmd, const clgan_dcgan *net, const char *cls, const char *source,
-                   const char *out, const char *grid, long count, gen_class_job **jobs, int *n) {
+                   const char *out, const char *grid, long count, long seed, int overwrite,
+                   gen_class_job **jobs, int *n) {
   *jobs = NULL;
   *n = 0;
   int all = strcmp(cls, "all") == 0, label = 0;
@@ -74,11 +96,14 @@ int gen_class_jobs(const char *cmd, const clgan_dcgan *net, const char *cls, con
     fprintf(stderr, "clgan %s: out of memory\n", cmd);
     return 0;
   }
-  for (int i = 0; i < want; i++)
-    if (!fill_job(cmd, net, all ? i : label, all, out, grid, count, &j[i])) {
-      gen_class_jobs_free(j, want);
-      return 0;
-    }
+  int ok = 1;
+  for (int i = 0; i < want && ok; i++)
+    ok = fill_job(cmd, net, all ? i : label, all, out, grid, count, &j[i]);
+  if (ok && all) ok = prepare_folders(cmd, j, want, count, seed, overwrite);
+  if (!ok) {
+    gen_class_jobs_free(j, want);
+    return 0;
+  }
   *jobs = j;
   *n = want;
   return 1;

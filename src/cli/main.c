@@ -4,26 +4,10 @@
 
 #include "commands.h"
 
-typedef struct command {
-  const char *name;
-  int (*run)(int argc, char **argv);
-  const char *summary;
-} command;
-
-static const command commands[] = {
-    {"devices", cmd_devices, "list OpenCL platforms and devices, their capabilities and peak"},
-    {"train", cmd_train, "train the DCGAN on an ImageFolder of PNG scans"},
-    {"generate", cmd_generate, "write synthetic images from a checkpoint or exported generator"},
-    {"export", cmd_export, "write the generator alone, with PyTorch's tensor names"},
-    {"bench", cmd_bench, "time the training step per device (and side by side), with a profile"},
-    {"evaluate", cmd_evaluate, "compare generated images with real ones: SWD, MS-SSIM, memorisation"},
-    {"slice", cmd_slice, "write 2-D PNG slices of NIfTI volumes (.nii, .nii.gz, .hdr/.img)"},
-};
-
 static void usage(FILE *f) {
   fprintf(f, "usage: clgan COMMAND [options]\n\ncommands:\n");
-  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-    fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  for (int i = 0; i < cli_command_count; i++)
+    fprintf(f, "  %-10s %s\n", cli_commands[i].name, cli_commands[i].summary);
   fprintf(f, "\nRun 'clgan COMMAND --help' for the options of a command.\n");
 }
 
@@ -37,8 +21,8 @@ int main(int argc, char **argv) {
     usage(stdout);
     return 0;
   }
-  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-    if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+  for (int i = 0; i < cli_command_count; i++)
+    if (strcmp(argv[1], cli_commands[i].name) == 0) return cli_commands[i].run(argc - 1, argv + 1);
   fprintf(stderr, "clgan: unknown command '%s'\n\n", argv[1]);
   usage(stderr);
   return 2;

@@ -12,6 +12,7 @@
 #include "clgan/dicom.h"
 #include "clgan/volume.h"
 #include "commands.h"
+#include "outfiles.h"
 
 static double now_seconds(void) {
   struct timespec ts;
@@ -39,6 +40,8 @@ static const char head[] =
     "sagittal top = superior; image left = patient's right (axial, coronal) or\n"
     "anterior (sagittal). Pixels are made square when voxels are anisotropic.\n"
     "Only the first volume of a 4-D file is used.\n\n"
+    "Existing slices of the same names in DIR are not replaced unless --overwrite\n"
+    "is given (nothing is written then).\n\n"
     "options:\n";
 static const char *const bits_names[] = {"8", "16", NULL};
 static const int bits_values[] = {8, 16};
@@ -117,6 +120,7 @@ typedef struct slice_cmd {
   const char **volumes; /* [argc] */
   int nvol;
   int have_pct;         /* --percentiles given */
+  int overwrite;        /* --overwrite: replace slices of the same names */
 } slice_cmd;
 
 /* Options into *c (c->volumes allocated); -1 to go on, else the exit code. */
@@ -140,6 +144,8 @@ static int parse_slice(int argc, char **argv, slice_cmd *c) {
       CLI_INT_OPT("--size", "N", &c->o.size, 1, 16384,
                   "pad each slice to a square (black) and resize to N x N\n"
                   "(default: native resolution)"),
+      CLI_FLAG_OPT("--overwrite", &c->overwrite,
+                   "replace existing slices of the same names in DIR"),
       CLI_OPT_END};
   const cli_spec spec = {.cmd = "slice", .head = head, .opts = opts, .positional = c->volumes,
                          .max_positional = argc, .npositional = &c->nvol};
@@ -154,6 +160,7 @@ static int parse_slice(int argc, char **argv, slice_cmd *c) {
             c->nvol == 0 ? "no volume given" : "--out DIR is required");
     return 2;
   }
+  if (!cli_check_out_dir("slice", "--out", c->out)) return 2;
   return -1;
 }
 
@@ -273,27 +280,48 @@ static int64_t slice_series(const clgan_dicom_series *s, const char *name, const
   return written;
 }
 
-/* Every series of the DICOM inputs; counts the failed ones into *failed. */
-static int64_t slice_dicom(const char *const *inputs, int n, const char *out, const slice_cmd *c,
-                           int *done, int *failed) {
-  clgan_dicom_scan scan;
-  clgan_status st = clgan_dicom_scan_paths(inputs, n, &scan);
-  if (st != CLGAN_OK) {
-    fprintf(stderr, "clgan slice: %s\n", clgan_last_error());
-    (*failed)++;
-    return 0;
-  }
-  if (scan.skipped) printf("DICOM: %d files that are not DICOM images skipped\n", scan.skipped);
+/* Every series of a DICOM scan; counts the failed ones into *failed. */
+static int64_t slice_dicom(const clgan_dicom_scan *scan, const char *const *inputs, int n,
+                           const char *out, const slice_cmd *c, int *done, int *failed) {
+  if (scan->skipped) printf("DICOM: %d files that are not DICOM images skipped\n", scan->skipped);
   int64_t total = 0;
-  for (int i = 0; i < scan.count; i++, (*done)++) {
+  for (int i = 0; i < scan->count; i++, (*done)++) {
     char name[256];
-    series_name(&scan, i, inputs, n, name, sizeof name);
-    int64_t w = slice_series(&scan.series[i], name, out, c);
+    series_name(scan, i, inputs, n, name, sizeof name);
+    int64_t w = slice_series(&scan->series[i], name, out, c);
     if (w < 0) (*failed)++;
     else total += w;
   }
-  clgan_dicom_scan_free(&scan);
   return total;
+}
+
+/* Slices of volume `name` already in --out (any index, the axes asked for):
+ * added to *n, the first into first. */
+static void count_existing(const slice_cmd *c, const char *name, long *n, char *first,
+                           size_t cap) {
+  for (int a = 0; a < CLGAN_AXIS_COUNT; a++) {
+    if (!(c->o.axes & (1u << a))) continue;
+    char prefix[300];
+    snprintf(prefix, sizeof prefix, "%s_%s_", name, clgan_axis_name((clgan_axis)a));
+    *n += cli_count_numbered(c->out, prefix, ".png", -1, *n ? NULL : first, cap);
+  }
+}
+
+/* Before anything is written: no slice of these volumes' names may exist
+ * in --out unless --overwrite (0 after a message). */
+static int check_outputs(const slice_cmd *c, const char *const *nifti, int nnifti,
+                         const clgan_dicom_scan *scan, const char *const *dicom, int ndicom) {
+  long n = 0;
+  char first[1200] = "", name[256];
+  for (int f = 0; f < nnifti; f++) {
+    clgan_volume_basename(nifti[f], name, sizeof name);
+    count_existing(c, name, &n, first, sizeof first);
+  }
+  for (int i = 0; scan && i < scan->count; i++) {
+    series_name(scan, i, dicom, ndicom, name, sizeof name);
+    count_existing(c, name, &n, first, sizeof first);
+  }
+  return cli_keep_numbered("slice", n, first, c->overwrite, "--out");
 }
 
 static int is_dicom_input(const char *path) {
@@ -312,20 +340,40 @@ int cmd_slice(int argc, char **argv) {
   }
   int rc = parse_slice(argc, argv, &c);
   if (rc != -1) goto done;
-  int failed = 0, done = 0, ndicom = 0;
+  int failed = 0, done = 0, ndicom = 0, nnifti = 0;
   int64_t total = 0;
   double t_all = now_seconds();
+  /* NIfTI inputs are sliced in place of their names in c.volumes (compacted);
+   * DICOM series may span several inputs: scanned together first */
   for (int f = 0; f < c.nvol; f++) {
-    if (is_dicom_input(c.volumes[f])) {
-      dicom[ndicom++] = c.volumes[f]; /* series may span several inputs: scanned together */
-      continue;
+    if (is_dicom_input(c.volumes[f])) dicom[ndicom++] = c.volumes[f];
+    else c.volumes[nnifti++] = c.volumes[f];
+  }
+  clgan_dicom_scan scan = {0};
+  int scanned = 0;
+  if (ndicom) {
+    if (clgan_dicom_scan_paths(dicom, ndicom, &scan) == CLGAN_OK) {
+      scanned = 1;
+    } else {
+      fprintf(stderr, "clgan slice: %s\n", clgan_last_error());
+      failed++;
     }
+  }
+  if (!check_outputs(&c, c.volumes, nnifti, scanned ? &scan : NULL, dicom, ndicom)) {
+    if (scanned) clgan_dicom_scan_free(&scan);
+    rc = 2;
+    goto done;
+  }
+  for (int f = 0; f < nnifti; f++) {
     int64_t w = slice_nifti(c.volumes[f], c.out, &c.o);
     done++;
     if (w < 0) failed++;
     else total += w;
   }
-  if (ndicom) total += slice_dicom(dicom, ndicom, c.out, &c, &done, &failed);
+  if (scanned) {
+    total += slice_dicom(&scan, dicom, ndicom, c.out, &c, &done, &failed);
+    clgan_dicom_scan_free(&scan);
+  }
   if (done > 1)
     printf("%lld PNGs from %d of %d volumes in %.2f s%s\n", (long long)total, done - failed, done,
            now_seconds() - t_all, failed ? " (see the errors above)" : "");

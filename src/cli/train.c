@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "args.h"
 #include "clgan/augment.h"
@@ -19,7 +20,7 @@ static const char head[] =
     "Defaults reproduce the recipe: 64 px, 3 channels, nz 100, ngf = ndf = 64,\n"
     "batch 128, Adam(lr 2e-4, beta1 0.5).\n\n";
 
-/* --lr X: both learning rates. */
+/* --lr X: both learning rates (of the given options). */
 static int parse_lr(const char *cmd, const char *flag, const char *value, void *dst) {
   clgan_dcgan_config *cfg = dst;
   const cli_opt lr = {.flag = flag, .kind = CLI_FLOAT_POS, .dst = &cfg->lr_g, .flo = 0, .fhi = 10};
@@ -52,14 +53,18 @@ static const char *train_hint(clgan_status st, const clgan_train_options *o,
   if (st == CLGAN_ERR_DIVERGED)
     return o->cfg.nan_guard ? ": try a lower --lr" : "; --nan-guard skips such steps";
   if (st != CLGAN_ERR_INVALID) return NULL;
-  if (clgan_train_iters_per_epoch(ds->count, o->cfg.batch) < 1) return ": lower --batch";
-  if (o->resume) return "; ask for more with --iters (total)";
+  /* the library's message says which check failed */
+  const char *why = clgan_last_error();
+  if (clgan_train_iters_per_epoch(ds->count, o->cfg.batch) < 1 && strstr(why, "one batch"))
+    return ": lower --batch";
+  if (o->resume && strstr(why, "already")) return "; ask for more with --iters (total)";
   return NULL;
 }
 
 typedef struct printer {
   long log_every;
   double t0;
+  int started; /* set-up done: a failure now stops training */
 } printer;
 
 static void fmt_time(char *buf, size_t cap, double s) {
@@ -100,6 +105,7 @@ static void print_summary(const clgan_dcgan *net) {
 static int on_progress(void *user, const clgan_train_progress *p) {
   printer *pr = user;
   if (p->setup) {
+    pr->started = 1;
     print_summary(p->model);
     printf("set up in %.2f s; training %ld iterations (%ld per epoch)\n", p->setup_seconds,
            p->total, p->iters_per_epoch);
@@ -141,14 +147,68 @@ static int on_progress(void *user, const clgan_train_progress *p) {
 /* What `clgan train` was asked for. */
 typedef struct train_args {
   clgan_train_options o;
+  clgan_dcgan_config given;      /* the model options given: the others all bytes 0xff */
   const char *data, *cls, *device, *out;
   int log_every;
+  int default_out;               /* no --out, no --resume: a new runs/<date-time> */
   char ckpt[1024], outbuf[1024]; /* the checkpoint resumed from, the run directory */
 } train_args;
+
+/* Whether the command line set field f of given (cli_parse stores only valid
+ * values, and none of them is the all-0xff pattern: -1, NaN, ~0u). */
+static int field_given(const clgan_config_field *f, const clgan_dcgan_config *given) {
+  _Static_assert(sizeof(float) == sizeof(int) && sizeof(unsigned) == sizeof(int),
+                 "every configuration field is 4 bytes");
+  static const unsigned char unset[sizeof(int)] = {0xff, 0xff, 0xff, 0xff};
+  return memcmp((const char *)given + f->offset, unset, sizeof unset) != 0;
+}
+
+/* The defaults, with every field given on the command line put in. */
+static clgan_dcgan_config given_config(const clgan_dcgan_config *given) {
+  clgan_dcgan_config cfg = clgan_dcgan_default_config();
+  int n;
+  const clgan_config_field *f = clgan_config_fields(&n);
+  for (int i = 0; i < n; i++)
+    if (field_given(&f[i], given))
+      memcpy((char *)&cfg + f[i].offset, (const char *)given + f[i].offset, sizeof(int));
+  return cfg;
+}
+
+/* --resume keeps the checkpoint's model: every option given that differs
+ * from it is listed with both values, and the run refused (returns 0). */
+static int resume_conflicts(const char *cmd, const char *ckpt, const clgan_dcgan_config *given,
+                            const clgan_dcgan_config *stored) {
+  int n, conflicts = 0;
+  const clgan_config_field *f = clgan_config_fields(&n);
+  for (int i = 0; i < n; i++) {
+    if (!f[i].flag || !field_given(&f[i], given)) continue;
+    char want[48], have[48];
+    clgan_config_format(&f[i], given, want, sizeof want);
+    clgan_config_format(&f[i], stored, have, sizeof have);
+    if (strcmp(want, have) == 0) continue;
+    if (f[i].kind == CLGAN_CFG_FLOAT || f[i].kind == CLGAN_CFG_FLOAT_POS) {
+      /* shown short (0.1, not 0.100000001) unless that hides the difference */
+      char w[48], h[48];
+      snprintf(w, sizeof w, "%g", *(const float *)((const char *)given + f[i].offset));
+      snprintf(h, sizeof h, "%g", *(const float *)((const char *)stored + f[i].offset));
+      if (strcmp(w, h) != 0) snprintf(want, sizeof want, "%s", w), snprintf(have, sizeof have, "%s", h);
+    }
+    if (conflicts++ == 0)
+      fprintf(stderr, "clgan %s: cannot resume %s: options differ from the checkpoint's "
+                      "configuration:\n", cmd, ckpt);
+    fprintf(stderr, "  %s %s: the checkpoint has %s\n", f[i].flag, want, have);
+  }
+  if (conflicts)
+    fprintf(stderr, "a resumed run keeps its model and optimiser: leave %s out, give the "
+                    "checkpoint's value%s, or start a new run with --out\n",
+            conflicts == 1 ? "it" : "them", conflicts == 1 ? "" : "s");
+  return conflicts == 0;
+}
 
 /* Options into *a; -1 to go on, else the exit code. */
 static int parse_train(const char *cmd, int argc, char **argv, train_args *a) {
   *a = (train_args){.log_every = 10};
+  memset(&a->given, 0xff, sizeof a->given); /* every model option: not given */
   a->o = (clgan_train_options){.cfg = clgan_dcgan_default_config(),
                                .epochs = 5,
                                .seed = 999,
@@ -158,11 +218,11 @@ static int parse_train(const char *cmd, int argc, char **argv, train_args *a) {
   long iters = 0, seed = 999;
   cli_opt shape[CLI_MODEL_MAX], optim[CLI_MODEL_MAX], stability[CLI_MODEL_MAX],
       small[CLI_MODEL_MAX], cond[CLI_MODEL_MAX];
-  cli_model_options(&a->o.cfg, CLGAN_CFG_SHAPE, shape);
-  cli_model_options(&a->o.cfg, CLGAN_CFG_OPTIM, optim);
-  cli_model_options(&a->o.cfg, CLGAN_CFG_STABILITY, stability);
-  cli_model_options(&a->o.cfg, CLGAN_CFG_SMALL_DATA, small);
-  cli_model_options(&a->o.cfg, CLGAN_CFG_CONDITIONAL, cond);
+  cli_model_options(&a->given, CLGAN_CFG_SHAPE, shape);
+  cli_model_options(&a->given, CLGAN_CFG_OPTIM, optim);
+  cli_model_options(&a->given, CLGAN_CFG_STABILITY, stability);
+  cli_model_options(&a->given, CLGAN_CFG_SMALL_DATA, small);
+  cli_model_options(&a->given, CLGAN_CFG_CONDITIONAL, cond);
   const cli_opt opts[] = {
       CLI_STR_OPT("--data", "DIR", &a->data, "dataset root (ImageFolder layout)"),
       CLI_STR_OPT("--class", "NAME", &a->cls, "train on one class only (the scarce one)"),
@@ -170,7 +230,7 @@ static int parse_train(const char *cmd, int argc, char **argv, train_args *a) {
       CLI_INT_OPT("--epochs", "N", &a->o.epochs, 1, 1000000000L, "epochs to train (5), or"),
       CLI_LONG_OPT("--iters", "N", &iters, 1, 1000000000000L,
                    "iterations in total (overrides --epochs)"),
-      CLI_CALL_OPT("--lr", "X", &a->o.cfg, parse_lr, "Adam learning rate for G and D (2e-4)"),
+      CLI_CALL_OPT("--lr", "X", &a->given, parse_lr, "Adam learning rate for G and D (2e-4)"),
       CLI_OPT_INCLUDE(optim),
       CLI_OPT_SEED(&seed, "seed for weights, data order and noise (999)"),
       CLI_OPT_DEVICE(&a->device),
@@ -199,6 +259,7 @@ static int parse_train(const char *cmd, int argc, char **argv, train_args *a) {
   if (parsed != -1) return parsed;
   a->o.iters = iters;
   a->o.seed = (uint64_t)seed;
+  a->o.cfg = given_config(&a->given);
   /* ADA tunes some augmentation: all of it unless --augment says which */
   if (a->o.cfg.ada && !a->o.cfg.augment) a->o.cfg.augment = CLGAN_AUG_ALL;
   if (!cli_check_config(cmd, &a->o.cfg)) return 2;
@@ -206,27 +267,59 @@ static int parse_train(const char *cmd, int argc, char **argv, train_args *a) {
     fprintf(stderr, "clgan train: --data DIR is required (see --help)\n");
     return 2;
   }
-    if (resume) {
+  if (a->out && !*a->out) {
+    fprintf(stderr, "clgan train: empty --out: give the run directory's name\n");
+    return 2;
+  }
+  if (resume) {
     resume_paths(resume, a->ckpt, sizeof a->ckpt, a->outbuf);
     a->o.resume = a->ckpt;
-    clgan_status st = clgan_checkpoint_read_config(a->o.resume, &a->o.cfg);
+    clgan_dcgan_config stored;
+    clgan_status st = clgan_checkpoint_read_config(a->o.resume, &stored);
     if (st != CLGAN_OK) {
       cli_report(cmd, st, "cannot resume");
       return 1;
     }
+    if (!resume_conflicts(cmd, a->ckpt, &a->given, &stored)) return 2;
+    a->o.cfg = stored;
     if (!a->out) a->out = a->outbuf; /* the checkpoint's own run directory */
   } else if (!a->out) {
-    time_t t = time(NULL);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(a->outbuf, sizeof a->outbuf, "runs/%Y%m%d-%H%M%S", &tm);
-    a->out = a->outbuf;
+    a->default_out = 1; /* made just before training (cmd_train) */
   }
   a->o.out_dir = a->out;
   a->o.data_label = a->data;
   return -1;
 }
 
+/* A new runs/<date-time> (runs/<date-time>-2, ... when taken) into a->outbuf. */
+static int make_default_out(const char *cmd, train_args *a) {
+  char base[64];
+  time_t t = time(NULL);
+  struct tm tm;
+  localtime_r(&t, &tm);
+  strftime(base, sizeof base, "runs/%Y%m%d-%H%M%S", &tm);
+  clgan_status st = clgan_run_dir_create_unique(base, a->outbuf, sizeof a->outbuf);
+  if (st != CLGAN_OK) {
+    cli_report(cmd, st, "cannot create the run directory");
+    return 0;
+  }
+  a->out = a->o.out_dir = a->outbuf;
+  return 1;
+}
+
+/* The dataset summary, and a warning when images were stretched a lot. */
+static void print_dataset(const train_args *a, const clgan_dataset *ds) {
+  for (int i = 0; i < ds->files_skipped; i++) fprintf(stderr, "skipped %s\n", ds->skipped[i]);
+  printf("data: %s%s%s: %d image%s used, %d skipped, %d non-PNG file%s ignored\n", a->data,
+         a->cls ? " class " : "", a->cls ? a->cls : "", ds->files_used,
+         ds->files_used == 1 ? "" : "s", ds->files_skipped, ds->files_ignored,
+         ds->files_ignored == 1 ? "" : "s");
+  if (ds->files_upscaled > 0)
+    fprintf(stderr, "warning: %d image%s smaller than half the model size (%d px) %s stretched "
+                    "to it, e.g. %s: check --size or the data\n",
+            ds->files_upscaled, ds->files_upscaled == 1 ? "" : "s", ds->image_size,
+            ds->files_upscaled == 1 ? "is" : "are", ds->files[ds->first_upscaled]);
+}
 
 int cmd_train(int argc, char **argv) {
   const char *cmd = "train";
@@ -234,9 +327,8 @@ int cmd_train(int argc, char **argv) {
   int parsed = parse_train(cmd, argc, argv, &a);
   if (parsed != -1) return parsed;
   const clgan_train_options *o = &a.o;
-  const char *data = a.data, *cls = a.cls, *out = a.out;
-  clgan_dataset_options dopt = {.root = data,
-                                .class_name = cls,
+  clgan_dataset_options dopt = {.root = a.data,
+                                .class_name = a.cls,
                                 .image_size = o->cfg.image_size,
                                 .channels = o->cfg.channels};
   clgan_dataset *ds = NULL;
@@ -245,15 +337,14 @@ int cmd_train(int argc, char **argv) {
     cli_report(cmd, st, "cannot load the dataset");
     return 1;
   }
-  for (int i = 0; i < ds->files_skipped; i++) fprintf(stderr, "skipped %s\n", ds->skipped[i]);
-  printf("data: %s%s%s: %d image%s used, %d skipped, %d non-PNG file%s ignored\n", data,
-         cls ? " class " : "", cls ? cls : "", ds->files_used, ds->files_used == 1 ? "" : "s",
-         ds->files_skipped, ds->files_ignored, ds->files_ignored == 1 ? "" : "s");
+  print_dataset(&a, ds);
   clgan_ctx *ctx = cli_context(cmd, a.device, 0);
-  if (!ctx) {
+  if (!ctx || (a.default_out && !make_default_out(cmd, &a))) {
+    clgan_ctx_destroy(ctx);
     clgan_dataset_free(ds);
     return 1;
   }
+  const char *out = a.out;
   printf("model: %dx%d, %d channel%s, nz %d, ngf %d, ndf %d, batch %d; run directory %s\n",
          o->cfg.image_size, o->cfg.image_size, o->cfg.channels, o->cfg.channels == 1 ? "" : "s",
          o->cfg.nz, o->cfg.ngf, o->cfg.ndf, o->cfg.batch, out);
@@ -261,7 +352,9 @@ int cmd_train(int argc, char **argv) {
   st = clgan_train(ctx, o, ds, on_progress, &pr);
   int rc = 0;
   if (st != CLGAN_OK) {
-    cli_report_hint(cmd, st, "training stopped", train_hint(st, o, ds));
+    cli_report_hint(cmd, st, pr.started ? "training stopped" : "cannot train",
+                    train_hint(st, o, ds));
+    if (a.default_out) rmdir(out); /* made by this command; removed only when still empty */
     rc = 1;
   } else {
     printf("done: samples in %s/samples/, checkpoint %s/checkpoint.safetensors, open "

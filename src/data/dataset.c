@@ -328,6 +328,8 @@ static clgan_status decode_one(load *L, int i) {
     return sl_push(&L->skipped, dup_str(clgan_last_error())) != 0 ? nomem(L->shown) : CLGAN_OK;
   }
   float *dst = ds->data + (size_t)ds->count * ds->image_floats;
+  int shorter = img.width < img.height ? img.width : img.height;
+  if (2 * shorter < ds->image_size && ds->files_upscaled++ == 0) ds->first_upscaled = ds->count;
   rs = clgan_image_resize_crop(&img, ds->image_size, ds->channels, dst);
   clgan_image_free(&img);
   if (rs != CLGAN_OK) {

@@ -18,6 +18,7 @@
 
 extern "C" {
 #include "clgan/dicom.h"
+#include "data/dicom_internal.h"
 #include "runtime/internal.h"
 }
 
@@ -199,6 +200,18 @@ extern "C" clgan_status clgan_dicom_read(const char *path, int with_pixels,
   if (st == CLGAN_OK && with_pixels) st = read_pixels(path, ff, out);
   if (st != CLGAN_OK) clgan_dicom_image_free(out);
   return st;
+}
+
+extern "C" int clgan_dicom_dataset_probe(const char *path) {
+  OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
+  DcmFileFormat ff;
+  // Values longer than 256 bytes stay on disk; the status is not the answer:
+  // a truncated file is still DICOM when the elements read say so.
+  (void)ff.loadFile(path, EXS_Unknown, EGL_noChange, 256);
+  DcmDataset *ds = ff.getDataset();
+  return ds && (ds->tagExists(DCM_SOPClassUID) || ds->tagExists(DCM_Modality) ||
+                ds->tagExists(DCM_PixelData) ||
+                (ds->tagExists(DCM_Rows) && ds->tagExists(DCM_Columns)));
 }
 
 extern "C" void clgan_dicom_image_free(clgan_dicom_image *im) {

@@ -3,22 +3,39 @@
  * volume (clgan/dicom.h). The pixels come from the DCMTK shim. */
 #include <dirent.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "clgan/dicom.h"
+#include "data/dicom_internal.h"
 #include "runtime/internal.h"
+
+/* Whether the first bytes are those of a PNG, gzip or NIfTI/ANALYZE file
+ * (never DICOM: not even offered to DCMTK). */
+static int other_format(const unsigned char *b, size_t n) {
+  if (n >= 4 && memcmp(b, "\x89PNG", 4) == 0) return 1;
+  if (n >= 2 && b[0] == 0x1f && b[1] == 0x8b) return 1;
+  if (n >= 12 && memcmp(b, "<nifti_image", 12) == 0) return 1;
+  if (n < 4) return 0;
+  uint32_t le = b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+  uint32_t be = b[3] | (uint32_t)b[2] << 8 | (uint32_t)b[1] << 16 | (uint32_t)b[0] << 24;
+  return le == 348 || le == 540 || be == 348 || be == 540; /* sizeof_hdr */
+}
 
 int clgan_dicom_is_file(const char *path) {
   FILE *f = fopen(path, "rb");
   if (!f) return 0;
-  char magic[4] = {0};
-  int ok = fseek(f, 128, SEEK_SET) == 0 && fread(magic, 1, 4, f) == 4 &&
-           memcmp(magic, "DICM", 4) == 0;
+  unsigned char head[132];
+  size_t n = fread(head, 1, sizeof head, f);
   fclose(f);
-  return ok;
+  if (n == sizeof head && memcmp(head + 128, "DICM", 4) == 0) return 1;
+  /* no preamble: a raw dataset (old scanners, some exports) when DCMTK reads
+   * one; files of the other formats clgan reads are never tried */
+  if (n < 8 || other_format(head, n)) return 0;
+  return clgan_dicom_dataset_probe(path);
 }
 
 /* One image file found by the scan, with what ordering needs. */

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <zlib.h>
 
 #include <nifti2_io.h>
 
@@ -110,84 +109,6 @@ void clgan_volume_basename(const char *path, char *buf, size_t cap) {
 
 /* ---- loading ---------------------------------------------------------- */
 
-/* Is the datatype a real scalar we convert to float? */
-static int supported_datatype(int dt) {
-  switch (dt) {
-  case NIFTI_TYPE_UINT8:
-  case NIFTI_TYPE_INT8:
-  case NIFTI_TYPE_INT16:
-  case NIFTI_TYPE_UINT16:
-  case NIFTI_TYPE_INT32:
-  case NIFTI_TYPE_UINT32:
-  case NIFTI_TYPE_INT64:
-  case NIFTI_TYPE_UINT64:
-  case NIFTI_TYPE_FLOAT32:
-  case NIFTI_TYPE_FLOAT64:
-    return 1;
-  default:
-    return 0;
-  }
-}
-
-/* Checks that the file holding the voxels really has them: nifticlib may
- * accept a short read (zero-filling the rest) and never reads a gzip stream
- * to its end, where zlib verifies the CRC. need = header offset + bytes. */
-static clgan_status check_data_length(const char *path, const char *iname, int64_t offset,
-                                      int64_t bytes) {
-  int64_t need = offset + bytes;
-  if (nifti_is_gzfile(iname)) {
-    gzFile gz = gzopen(iname, "rb");
-    if (!gz) return clgan_fail(CLGAN_ERR_IO, "%s: cannot open %s: %s", path, iname, strerror(errno));
-    gzbuffer(gz, 1 << 17);
-    enum { CHUNK = 1 << 18 };
-    unsigned char *chunk = malloc(CHUNK);
-    if (!chunk) {
-      gzclose(gz);
-      return clgan_fail(CLGAN_ERR_NOMEM, "%s: out of memory", path);
-    }
-    int64_t total = 0;
-    int r;
-    while ((r = gzread(gz, chunk, CHUNK)) > 0) total += r;
-    free(chunk);
-    int zerr = Z_OK;
-    const char *zmsg = gzerror(gz, &zerr);
-    char msg[256];
-    if (!zmsg) zmsg = "";
-    size_t ilen = strlen(iname); /* zlib prefixes the file name: drop it */
-    if (strncmp(zmsg, iname, ilen) == 0 && strncmp(zmsg + ilen, ": ", 2) == 0) zmsg += ilen + 2;
-    snprintf(msg, sizeof msg, "%s", zmsg);
-    gzclose(gz);
-    if (r < 0 || zerr != Z_OK) {
-      if (total < need)
-        return clgan_fail(CLGAN_ERR_FORMAT,
-                          "%s: truncated or corrupt gzip data: %lld of the %lld bytes the header "
-                          "announces could be decompressed (zlib: %s)",
-                          iname, (long long)total, (long long)need, msg);
-      return clgan_fail(CLGAN_ERR_FORMAT,
-                        "%s: corrupt gzip data (zlib: %s): the file is truncated or damaged", iname,
-                        msg);
-    }
-    if (total < need)
-      return clgan_fail(CLGAN_ERR_FORMAT,
-                        "%s: truncated: the header announces %lld bytes of voxel data after "
-                        "offset %lld, the decompressed file holds only %lld",
-                        iname, (long long)bytes, (long long)offset,
-                        (long long)(total > offset ? total - offset : 0));
-    return CLGAN_OK;
-  }
-  struct stat st;
-  if (stat(iname, &st) != 0)
-    return clgan_fail(CLGAN_ERR_IO, "%s: cannot read the image file %s: %s", path, iname,
-                      strerror(errno));
-  if ((int64_t)st.st_size < need)
-    return clgan_fail(CLGAN_ERR_FORMAT,
-                      "%s: truncated: the header announces %lld bytes of voxel data after "
-                      "offset %lld, the file holds only %lld",
-                      iname, (long long)bytes, (long long)offset,
-                      (long long)(st.st_size > offset ? st.st_size - offset : 0));
-  return CLGAN_OK;
-}
-
 /* Orientation codes of one matrix into axis_of/sign; 0 when unusable. */
 static int orientation_from(nifti_dmat44 m, int axis_of[3], int sign[3]) {
   for (int r = 0; r < 3; r++)
@@ -264,47 +185,20 @@ static int64_t convert(const void *src, int dt, int64_t n, double slope, double 
   return bad;
 }
 
-/* The file's kind (ANALYZE 0, NIfTI-1 or -2) into out->nifti_version. */
-static clgan_status file_kind(const char *path, nifti_image *nim, clgan_volume *out) {
-  switch (nim->nifti_type) {
-  case NIFTI_FTYPE_ANALYZE:
-    out->nifti_version = 0;
-    return CLGAN_OK;
-  case NIFTI_FTYPE_NIFTI1_1:
-  case NIFTI_FTYPE_NIFTI1_2:
-  case NIFTI_FTYPE_NIFTI2_1:
-  case NIFTI_FTYPE_NIFTI2_2: {
-    /* nifticlib reports a single-file NIfTI-2 as NIFTI_FTYPE_NIFTI1_1: ask the header */
-    int nver = 0;
-    void *hdr = nifti_read_header(nim->fname ? nim->fname : path, &nver, 0);
-    free(hdr);
-    out->nifti_version = nver == 2 ? 2 : 1;
-    return CLGAN_OK;
-  }
-  default:
-    return clgan_fail(CLGAN_ERR_UNSUPPORTED,
-                      "%s: NIfTI file type %d (ASCII NIfTI?) is not supported; convert it to "
-                      ".nii or .nii.gz",
-                      path, nim->nifti_type);
-  }
-}
-
-/* A real scalar datatype, and its bytes per voxel into *nbyper. */
-static clgan_status check_datatype(const char *path, const nifti_image *nim, clgan_volume *out,
-                                   int *nbyper) {
+/* nifticlib's reading agrees with the header clgan checked: datatype,
+ * bytes per voxel, voxel offset (nifticlib must not have moved it). */
+static clgan_status check_agrees(const char *path, const nifti_image *nim,
+                                 const clgan_volume_header *h, clgan_volume *out) {
+  out->nifti_version = h->version;
   out->datatype = nim->datatype;
-  if (!supported_datatype(nim->datatype))
-    return clgan_fail(CLGAN_ERR_UNSUPPORTED,
-                      "%s: voxel datatype %s (%d) is not supported: clgan slices real scalar "
-                      "volumes (uint8, int16, uint16, int32, float32, float64, ...), not "
-                      "complex, RGB or binary data",
-                      path, clgan_volume_datatype_name(nim->datatype), nim->datatype);
-  int swapsize = 0;
-  *nbyper = 0;
-  nifti_datatype_sizes(nim->datatype, nbyper, &swapsize);
-  if (*nbyper <= 0 || nim->nbyper != *nbyper)
-    return clgan_fail(CLGAN_ERR_FORMAT, "%s: %d bytes per voxel for datatype %d, expected %d",
-                      path, nim->nbyper, nim->datatype, *nbyper);
+  if (nim->datatype != h->datatype || nim->nbyper != h->bytes_per_voxel ||
+      nim->iname_offset != h->vox_offset || (int64_t)nim->nvox * nim->nbyper != h->data_bytes)
+    return clgan_fail(CLGAN_ERR_FORMAT,
+                      "%s: the NIfTI library read the header differently (datatype %d, %d bytes "
+                      "per voxel, offset %lld, %lld voxels; the header says %d, %d, %lld, %lld)",
+                      path, nim->datatype, nim->nbyper, (long long)nim->iname_offset,
+                      (long long)nim->nvox, h->datatype, h->bytes_per_voxel,
+                      (long long)h->vox_offset, (long long)(h->data_bytes / h->bytes_per_voxel));
   return CLGAN_OK;
 }
 
@@ -378,14 +272,9 @@ static int orientation_and_scaling(const nifti_image *nim, clgan_volume *out) {
 /* The first volume's voxels, checked to be in the file, as scaled floats. */
 static clgan_status read_voxels(const char *path, nifti_image *nim, int nbyper, int scaled,
                                 clgan_volume *out) {
-  /* the voxel data must be in the file before nifticlib is asked to read it */
+  /* clgan_volume_read_header checked that the image file holds the voxels */
   if (!nim->iname || !nim->iname[0])
     return clgan_fail(CLGAN_ERR_FORMAT, "%s: the NIfTI library found no image file", path);
-  if (nim->iname_offset < 0)
-    return clgan_fail(CLGAN_ERR_FORMAT, "%s: negative voxel data offset %lld", path,
-                      (long long)nim->iname_offset);
-  clgan_status st = check_data_length(path, nim->iname, nim->iname_offset, nim->nvox * nbyper);
-  if (st != CLGAN_OK) return st;
   int64_t vol = out->dim[0] * out->dim[1] * out->dim[2];
   const void *src = NULL;
   nifti_brick_list nbl;
@@ -416,43 +305,13 @@ static clgan_status read_voxels(const char *path, nifti_image *nim, int nbyper, 
   return CLGAN_OK;
 }
 
-static clgan_status load_checked(const char *path, nifti_image *nim, clgan_volume *out) {
-  int nbyper = 0;
-  clgan_status st = file_kind(path, nim, out);
-  if (st == CLGAN_OK) st = check_datatype(path, nim, out, &nbyper);
-  if (st == CLGAN_OK) st = check_dims(path, nim, nbyper, out);
+static clgan_status load_checked(const char *path, nifti_image *nim,
+                                 const clgan_volume_header *h, clgan_volume *out) {
+  clgan_status st = check_agrees(path, nim, h, out);
+  if (st == CLGAN_OK) st = check_dims(path, nim, h->bytes_per_voxel, out);
   if (st != CLGAN_OK) return st;
   int scaled = orientation_and_scaling(nim, out);
-  return read_voxels(path, nim, nbyper, scaled, out);
-}
-
-/* nifticlib refused the header: say why as precisely as a glance allows. */
-static clgan_status header_failure(const char *path) {
-  const char *what = "its header is invalid (dimensions, datatype or offset)";
-  char detail[160] = "";
-  gzFile gz = gzopen(path, "rb"); /* reads plain files too */
-  if (gz) {
-    unsigned char h[540];
-    int n = gzread(gz, h, sizeof h);
-    gzclose(gz);
-    if (n < 4) {
-      what = "the file is empty or truncated";
-    } else {
-      uint32_t le = h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
-      uint32_t be = h[3] | (uint32_t)h[2] << 8 | (uint32_t)h[1] << 16 | (uint32_t)h[0] << 24;
-      uint32_t size = (le == 348 || le == 540) ? le : (be == 348 || be == 540) ? be : 0;
-      if (size == 0) {
-        what = "no NIfTI/ANALYZE header";
-        snprintf(detail, sizeof detail, " (sizeof_hdr reads %u, not 348 or 540)", le);
-      } else if ((uint32_t)n < size) {
-        what = "the file ends inside the header";
-        snprintf(detail, sizeof detail, " (%d of %u bytes)", n, size);
-      }
-    }
-  }
-  return clgan_fail(CLGAN_ERR_FORMAT,
-                    "%s: not a readable NIfTI-1, NIfTI-2 or ANALYZE 7.5 volume: %s%s", path, what,
-                    detail);
+  return read_voxels(path, nim, h->bytes_per_voxel, scaled, out);
 }
 
 clgan_status clgan_volume_load(const char *path, clgan_volume *out) {
@@ -463,10 +322,19 @@ clgan_status clgan_volume_load(const char *path, clgan_volume *out) {
   if (stat(path, &st) != 0)
     return clgan_fail(CLGAN_ERR_IO, "%s: %s", path, strerror(errno));
   if (!S_ISREG(st.st_mode)) return clgan_fail(CLGAN_ERR_IO, "%s: not a regular file", path);
-  nifti_set_debug_level(0); /* our messages replace the library's stderr output */
+  /* nifticlib's debug level is a global of the library (g_opts.debug), shared
+   * by the whole process and not thread-safe: every load writes the same 0.
+   * Level 0 does not silence all of it (e.g. "bad dim[0]" is printed at any
+   * level), which is why the header is checked first: nifticlib only sees
+   * headers it has no reason to complain about. */
+  nifti_set_debug_level(0);
+  clgan_volume_header h;
+  clgan_status s = clgan_volume_read_header(path, &h);
+  if (s != CLGAN_OK) return s;
   nifti_image *nim = nifti_image_read(path, 0);
-  if (!nim) return header_failure(path);
-  clgan_status s = load_checked(path, nim, out);
+  if (!nim)
+    return clgan_fail(CLGAN_ERR_FORMAT, "%s: the NIfTI library could not read the header", path);
+  s = load_checked(path, nim, &h, out);
   nifti_image_free(nim);
   if (s != CLGAN_OK) clgan_volume_free(out);
   return s;

@@ -14,6 +14,12 @@
 #include "runtime/internal.h"
 
 #define MAX_PNG_SIDE 16384
+/* In-plane voxel sizes further apart than this are a broken header, not a
+ * scan (real anisotropy stays below about 20). */
+#define MAX_ANISOTROPY 1000.0
+/* With a size, the square-pixel image and its padded square are at most
+ * this on a side (64 MiB of floats), whatever the volume. */
+#define MAX_WORK_SIDE 4096.0
 
 /* ---- slices ------------------------------------------------------------ */
 
@@ -186,8 +192,9 @@ static void resample_2d(const float *in, int w, int h, float *out, int nw, int n
   for (int c = 0; c < nw; c++) resample_1d(tmp + c, nw, h, out + c, nw, nh);
 }
 
-/* Geometry of one axis' output: native w x h, square-pixel sw x sh, then
- * (size > 0) padded to a square and resized to out_w x out_h. */
+/* Geometry of one axis' output: native w x h, square-pixel sw x sh (with a
+ * size: at most MAX_WORK_SIDE on a side), then (size > 0) padded to a
+ * square and resized to out_w x out_h. */
 typedef struct plane_geom {
   int w, h, sw, sh, side, out_w, out_h;
 } plane_geom;
@@ -198,19 +205,28 @@ static clgan_status plane_geometry(const clgan_volume *v, clgan_axis axis, int s
   plane_axes(axis, &ca, &ra);
   clgan_volume_slice_shape(v, axis, NULL, &g->w, &g->h);
   double pw = v->pixdim[storage_axis(v, ca)], ph = v->pixdim[storage_axis(v, ra)];
-  g->sw = g->w;
-  g->sh = g->h;
-  if (fabs(pw - ph) > 1e-3 * fmax(pw, ph)) {
-    double s = fmin(pw, ph);
-    double sw = round(g->w * pw / s), sh = round(g->h * ph / s);
-    if (sw > MAX_PNG_SIDE || sh > MAX_PNG_SIDE)
-      return clgan_fail(CLGAN_ERR_INVALID,
-                        "%s slices of %d x %d voxels of %g x %g would need %.0f x %.0f square "
-                        "pixels (more than %d): pass a size",
-                        clgan_axis_name(axis), g->w, g->h, pw, ph, sw, sh, MAX_PNG_SIDE);
-    g->sw = sw < 1 ? 1 : (int)sw;
-    g->sh = sh < 1 ? 1 : (int)sh;
+  double s = fmin(pw, ph), ratio = fmax(pw, ph) / s;
+  if (!(ratio <= MAX_ANISOTROPY))
+    return clgan_fail(CLGAN_ERR_FORMAT,
+                      "%s slices: voxels of %g x %g differ %.3g-fold in size (more than %g): "
+                      "the header's voxel sizes (pixdim) are not plausible",
+                      clgan_axis_name(axis), pw, ph, ratio, MAX_ANISOTROPY);
+  /* square pixels: the finer voxel size along both axes */
+  double sw = g->w, sh = g->h;
+  if (fabs(pw - ph) > 1e-3 * fmax(pw, ph)) sw = round(g->w * pw / s), sh = round(g->h * ph / s);
+  if (size > 0 && fmax(sw, sh) > MAX_WORK_SIDE) {
+    /* it is only resized to size x size: a larger square-pixel image (and its
+     * padded square) would cost memory, not detail */
+    double k = MAX_WORK_SIDE / fmax(sw, sh);
+    sw = round(sw * k), sh = round(sh * k);
+  } else if (size == 0 && (sw > MAX_PNG_SIDE || sh > MAX_PNG_SIDE)) {
+    return clgan_fail(CLGAN_ERR_INVALID,
+                      "%s slices of %d x %d voxels of %g x %g would be %.0f x %.0f pixels "
+                      "(more than %d on a side): pass a size",
+                      clgan_axis_name(axis), g->w, g->h, pw, ph, sw, sh, MAX_PNG_SIDE);
   }
+  g->sw = sw < 1 ? 1 : (int)sw;
+  g->sh = sh < 1 ? 1 : (int)sh;
   g->side = g->sw > g->sh ? g->sw : g->sh;
   g->out_w = size > 0 ? size : g->sw;
   g->out_h = size > 0 ? size : g->sh;
@@ -280,15 +296,24 @@ static void slice_bufs_free(slice_bufs *b) {
   free(b->tmp);
 }
 
-static int slice_bufs_alloc(slice_bufs *b, const plane_geom *g) {
+/* Allocates b for g; returns the bytes asked for, or -1. The square-pixel
+ * and padded images exist only when they differ from the native slice and
+ * a size is asked for, respectively. */
+static int64_t slice_bufs_alloc(slice_bufs *b, const plane_geom *g, int size) {
   size_t tmpn = (size_t)g->h * g->sw;
-  if ((size_t)g->side * g->out_w > tmpn) tmpn = (size_t)g->side * g->out_w;
-  b->slice = malloc((size_t)g->w * g->h * sizeof(float));
-  b->sq = malloc((size_t)g->sw * g->sh * sizeof(float));
-  b->pad = malloc((size_t)g->side * g->side * sizeof(float));
-  b->out = malloc((size_t)g->out_w * g->out_h * sizeof(float));
-  b->tmp = malloc(tmpn * sizeof(float));
-  return b->slice && b->sq && b->pad && b->out && b->tmp;
+  if (size > 0 && (size_t)g->side * g->out_w > tmpn) tmpn = (size_t)g->side * g->out_w;
+  int square = g->sw != g->w || g->sh != g->h;
+  size_t n[5] = {(size_t)g->w * g->h, square ? (size_t)g->sw * g->sh : 1,
+                 size > 0 ? (size_t)g->side * g->side : 1,
+                 size > 0 ? (size_t)g->out_w * g->out_h : 1, tmpn};
+  float **p[5] = {&b->slice, &b->sq, &b->pad, &b->out, &b->tmp};
+  int64_t bytes = 0;
+  for (int i = 0; i < 5; i++) {
+    *p[i] = malloc(n[i] * sizeof(float));
+    if (!*p[i]) return -1;
+    bytes += (int64_t)(n[i] * sizeof(float));
+  }
+  return bytes;
 }
 
 /* The windowed image of b->slice at the output geometry (square pixels,
@@ -312,6 +337,15 @@ static const float *shape_slice(const plane_geom *g, int size, slice_bufs *b) {
   return img;
 }
 
+/* Digits of the slice index in the file names: 3 (the names of every axis
+ * up to 999 slices), more for more slices, so that name order is slice
+ * order (a DICOM series of 1200 slices: _0000 to _1199). */
+static int index_digits(int64_t count) {
+  int d = 3;
+  for (int64_t n = 1000; n < count; n *= 10) d++;
+  return d;
+}
+
 /* Every slice of one axis with enough voxels above the window's low end. */
 static clgan_status write_axis(const clgan_volume *v, clgan_axis axis, const char *dir,
                                const char *name, const clgan_slice_options *opt,
@@ -325,10 +359,13 @@ static clgan_status write_axis(const clgan_volume *v, clgan_axis axis, const cha
   rep->width[a] = g.out_w;
   rep->height[a] = g.out_h;
   slice_bufs b = {0};
-  if (!slice_bufs_alloc(&b, &g)) {
+  rep->work_bytes[a] = slice_bufs_alloc(&b, &g, opt->size);
+  if (rep->work_bytes[a] < 0) {
     slice_bufs_free(&b);
-    return clgan_fail(CLGAN_ERR_NOMEM, "cannot allocate slice buffers");
+    return clgan_fail(CLGAN_ERR_NOMEM, "cannot allocate the buffers of %d x %d %s slices",
+                      g.w, g.h, clgan_axis_name(axis));
   }
+  int digits = index_digits(count);
   size_t native = (size_t)g.w * g.h;
   float lo = rep->window_lo, scale = 1.0f / (rep->window_hi - lo);
   for (int64_t idx = 0; idx < count && st == CLGAN_OK; idx++) {
@@ -345,8 +382,8 @@ static clgan_status write_axis(const clgan_volume *v, clgan_axis axis, const cha
     }
     const float *img = shape_slice(&g, opt->size, &b);
     char path[4096];
-    int len = snprintf(path, sizeof path, "%s/%s_%s_%03lld.png", dir, name, clgan_axis_name(axis),
-                       (long long)idx);
+    int len = snprintf(path, sizeof path, "%s/%s_%s_%0*lld.png", dir, name, clgan_axis_name(axis),
+                       digits, (long long)idx);
     if (len < 0 || len >= (int)sizeof path) {
       st = clgan_fail(CLGAN_ERR_INVALID, "output path too long in %s", dir);
       break;

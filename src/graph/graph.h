@@ -80,6 +80,11 @@ typedef struct graph {
 /* Derives G or D from cfg; INVALID (with a message) for sizes or widths the
  * recipe does not allow. */
 clgan_status graph_describe(const clgan_dcgan_config *cfg, clgan_net which, graph *g);
+/* The classifier of clgan/classify.h: D's layers for cfg (channels,
+ * image_size, ndf, batch), its last conv with one output per class, so the
+ * graph ends at logits [classes, batch, 1, 1]. INVALID for fewer than 2
+ * classes or a configuration D refuses. */
+clgan_status graph_describe_classifier(const clgan_dcgan_config *cfg, int classes, graph *g);
 
 /* Plans every node on ctx (kernels, variants, workspace needs) and sizes
  * every buffer the graph will own (device_bytes), allocating nothing. */

@@ -125,9 +125,10 @@ static void describe_g(builder *b, const clgan_dcgan_config *cfg, int stages) {
 }
 
 /* The tutorial's Discriminator: Conv(nc, ndf, 4, 2, 1) LeakyReLU, stride-2
- * stages doubling the width with BN, Conv(ndf*mult, 1, 4, 1, 0) whose Sigmoid
- * is folded into the loss (the graph ends at the logits). */
-static void describe_d(builder *b, const clgan_dcgan_config *cfg, int stages) {
+ * stages doubling the width with BN, Conv(ndf*mult, outputs, 4, 1, 0): one
+ * output whose Sigmoid is folded into the loss (the graph ends at the
+ * logits), or one per class for the classifier. */
+static void describe_d(builder *b, const clgan_dcgan_config *cfg, int stages, int outputs) {
   int c = cfg->ndf;
   conv(b, 0, c, 4, 2, 1);
   act(b, CLGAN_ACT_LEAKY_RELU);
@@ -135,7 +136,7 @@ static void describe_d(builder *b, const clgan_dcgan_config *cfg, int stages) {
     conv(b, 0, c * 2, 4, 2, 1);
     bn_act(b, CLGAN_ACT_LEAKY_RELU);
   }
-  conv(b, 0, 1, 4, 1, 0);
+  conv(b, 0, outputs, 4, 1, 0);
 }
 
 clgan_status graph_describe(const clgan_dcgan_config *cfg, clgan_net which, graph *g) {
@@ -151,8 +152,23 @@ clgan_status graph_describe(const clgan_dcgan_config *cfg, clgan_net which, grap
     describe_g(&b, cfg, stages);
   } else {
     new_slot(&b, graph_d_input_channels(cfg), cfg->image_size);
-    describe_d(&b, cfg, stages);
+    describe_d(&b, cfg, stages, 1);
   }
   if (b.st == CLGAN_OK && cfg->conditional) b.st = graph_describe_cond(cfg, g);
+  return b.st;
+}
+
+clgan_status graph_describe_classifier(const clgan_dcgan_config *cfg, int classes, graph *g) {
+  memset(g, 0, sizeof *g);
+  g->which = CLGAN_NET_D;
+  g->batch = cfg->batch;
+  int stages;
+  clgan_status st = check_config(cfg, &stages);
+  if (st != CLGAN_OK) return st;
+  if (classes < 2)
+    return clgan_fail(CLGAN_ERR_INVALID, "a classifier needs at least 2 classes, not %d", classes);
+  builder b = {.g = g, .batch = cfg->batch};
+  new_slot(&b, cfg->channels, cfg->image_size);
+  describe_d(&b, cfg, stages, classes);
   return b.st;
 }

@@ -6,10 +6,13 @@
 #include "train/cond_meta.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "clgan/report.h"
@@ -86,7 +89,8 @@ static clgan_status write_index(rundir *r) {
                 "<h2>Closest generated / real pairs (memorisation check)</h2>"
                 "<img src=\"closest_pairs.png\" alt=\"closest pairs\" height=\"400\">\n"
               : "");
-  int ok = fclose(f) == 0;
+  int ok = !ferror(f);
+  ok = fclose(f) == 0 && ok;
   if (!ok || rename(tmp, run_path(r, "index.html")) != 0) {
     unlink(tmp);
     return clgan_fail(CLGAN_ERR_IO, "cannot write %s/index.html", r->o->out_dir);
@@ -122,10 +126,11 @@ static clgan_status open_log(rundir *r, long upto) {
     r->aug_p[it - 1] = p;
   }
   if (in) fclose(in);
-  if (fflush(out) != 0 || rename(tmp, path) != 0) {
+  if (ferror(out) || fflush(out) != 0 || rename(tmp, path) != 0) {
+    int e = errno;
     fclose(out);
     unlink(tmp);
-    return clgan_fail(CLGAN_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    return clgan_fail(CLGAN_ERR_IO, "cannot write %s: %s", path, strerror(e));
   }
   r->log = out; /* still open on the renamed file */
   return CLGAN_OK;
@@ -153,10 +158,162 @@ static clgan_status open_metrics(rundir *r, long iteration) {
   int fresh = iteration == 0 || access(mp, F_OK) != 0;
   if (!(r->metrics = fopen(mp, fresh ? "w" : "a")))
     return clgan_fail(CLGAN_ERR_IO, "cannot write %s: %s", mp, strerror(errno));
-  if (fresh)
-    fprintf(r->metrics, "iteration,swd_x1e3,msssim_fake,msssim_real,nn_fake_median,"
-                        "nn_real_median,fake_nearer_than_real_p5\n");
+  if (fresh &&
+      (fprintf(r->metrics, "iteration,swd_x1e3,msssim_fake,msssim_real,nn_fake_median,"
+                           "nn_real_median,fake_nearer_than_real_p5\n") < 0 ||
+       fflush(r->metrics) != 0))
+    return clgan_fail(CLGAN_ERR_IO, "cannot write %s: %s", mp, strerror(errno));
   return CLGAN_OK;
+}
+
+/* ---- claiming the directory ------------------------------------------------ */
+
+/* The files a run writes: a folder holding any of them holds a run. */
+static const char *const run_files[] = {
+    "checkpoint.safetensors", "log.csv", "config.json", "samples", "real.png", "index.html",
+    "losses.svg", "augment.svg", "metrics.csv", "metrics.svg", "closest_pairs.png", NULL};
+
+const char *rundir_existing_file(const char *dir, char *buf, size_t cap) {
+  for (int i = 0; run_files[i]; i++) {
+    snprintf(buf, cap, "%s/%s", dir, run_files[i]);
+    if (access(buf, F_OK) == 0) return run_files[i];
+  }
+  return NULL;
+}
+
+/* The pid a lock holder wrote into the lock file, or 0. */
+static long lock_holder(const char *path) {
+  long pid = 0;
+  FILE *f = fopen(path, "r");
+  if (f && fscanf(f, "%ld", &pid) != 1) pid = 0;
+  if (f) fclose(f);
+  return pid;
+}
+
+/* flock on DIR/.lock: the kernel drops it when the process ends, however it
+ * ends, so a dead run never blocks. The file is removed when the run closes;
+ * a lock taken on a file unlinked meanwhile is retried on the new one. */
+static clgan_status lock_dir(rundir *r) {
+  const char *path = run_path(r, ".lock");
+  for (int attempt = 0; attempt < 8; attempt++) {
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return clgan_fail(CLGAN_ERR_IO, "cannot create %s: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      int e = errno;
+      close(fd);
+      if (e != EWOULDBLOCK)
+        return clgan_fail(CLGAN_ERR_IO, "cannot lock %s: %s", path, strerror(e));
+      long pid = lock_holder(path);
+      char who[48] = "";
+      if (pid > 0) snprintf(who, sizeof who, " (process %ld)", pid);
+      return clgan_fail(CLGAN_ERR_IO,
+                        "%s is in use by another clgan train%s: one run at a time writes a run "
+                        "directory; wait for it or choose another --out",
+                        r->o->out_dir, who);
+    }
+    struct stat held, now;
+    if (fstat(fd, &held) == 0 && stat(path, &now) == 0 && held.st_dev == now.st_dev &&
+        held.st_ino == now.st_ino) {
+      char pid[32];
+      int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+      /* the pid only names the holder in messages: the lock is what counts */
+      int named = ftruncate(fd, 0) == 0 && write(fd, pid, (size_t)n) == n;
+      (void)named;
+      r->lock_fd = fd;
+      r->locked = 1;
+      return CLGAN_OK;
+    }
+    close(fd);
+  }
+  return clgan_fail(CLGAN_ERR_IO, "cannot lock %s: it keeps being replaced", path);
+}
+
+/* Whether the checkpoint at path lies in folder dir. */
+static int checkpoint_in(const char *path, const char *dir) {
+  char parent[1024];
+  snprintf(parent, sizeof parent, "%s", path);
+  char *slash = strrchr(parent, '/');
+  if (slash) *slash = '\0';
+  else snprintf(parent, sizeof parent, ".");
+  struct stat a, b;
+  return stat(parent, &a) == 0 && stat(dir, &b) == 0 && a.st_dev == b.st_dev &&
+         a.st_ino == b.st_ino;
+}
+
+clgan_status rundir_claim(rundir *r, const char *resume) {
+  const char *dir = r->o->out_dir;
+  if (!dir || !*dir) return clgan_fail(CLGAN_ERR_INVALID, "empty run directory name (--out)");
+  if (mkdir(dir, 0755) == 0) {
+    r->created = 1;
+  } else if (errno == ENOENT) {
+    clgan_status st = clgan_make_dirs(dir);
+    if (st != CLGAN_OK) return st;
+    r->created = 1;
+  } else if (errno != EEXIST) {
+    return clgan_fail(CLGAN_ERR_IO, "cannot create the run directory %s: %s", dir,
+                      strerror(errno));
+  }
+  struct stat sb;
+  if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+    return clgan_fail(CLGAN_ERR_IO, "the run directory %s is not a folder", dir);
+  clgan_status st = lock_dir(r);
+  if (st != CLGAN_OK) return st;
+  /* a run goes on only in its own folder, or in one that holds no run */
+  char found[1100];
+  const char *name = resume && checkpoint_in(resume, dir)
+                         ? NULL
+                         : rundir_existing_file(dir, found, sizeof found);
+  if (name) {
+    rundir_release(r);
+    if (resume)
+      return clgan_fail(CLGAN_ERR_INVALID,
+                        "%s already holds another run (%s): nothing is replaced; resume %s in "
+                        "its own folder (leave --out out) or choose an empty --out",
+                        dir, name, resume);
+    return clgan_fail(CLGAN_ERR_INVALID,
+                      "%s already holds a run (%s): nothing is replaced; continue it with "
+                      "--resume %s, or choose another --out",
+                      dir, name, dir);
+  }
+  return CLGAN_OK;
+}
+
+void rundir_release(rundir *r) {
+  if (r->locked) {
+    /* unlink first, then drop the lock (see lock_dir) */
+    unlink(run_path(r, ".lock"));
+    close(r->lock_fd);
+    r->locked = 0;
+  }
+  /* a folder this run made and left empty (it failed before writing) goes */
+  if (r->created && r->o && r->o->out_dir) rmdir(r->o->out_dir);
+  r->created = 0;
+}
+
+clgan_status clgan_run_dir_create_unique(const char *base, char *out, size_t cap) {
+  char parent[1024];
+  if (!base || !*base) return clgan_fail(CLGAN_ERR_INVALID, "empty run directory name");
+  if (snprintf(parent, sizeof parent, "%s", base) >= (int)sizeof parent)
+    return clgan_fail(CLGAN_ERR_INVALID, "run directory name too long: %s", base);
+  char *slash = strrchr(parent, '/');
+  if (slash && slash != parent) {
+    *slash = '\0';
+    clgan_status st = clgan_make_dirs(parent);
+    if (st != CLGAN_OK) return st;
+  }
+  /* mkdir is the test and the claim at once: a name another run took
+   * meanwhile fails with EEXIST and the next suffix is tried */
+  for (int k = 1; k < 1000; k++) {
+    int n = k == 1 ? snprintf(out, cap, "%s", base) : snprintf(out, cap, "%s-%d", base, k);
+    if (n < 0 || (size_t)n >= cap)
+      return clgan_fail(CLGAN_ERR_INVALID, "run directory name too long: %s", base);
+    if (mkdir(out, 0755) == 0) return CLGAN_OK;
+    if (errno != EEXIST)
+      return clgan_fail(CLGAN_ERR_IO, "cannot create the run directory %s: %s", out,
+                        strerror(errno));
+  }
+  return clgan_fail(CLGAN_ERR_IO, "cannot create a run directory: %s-2 .. %s-999 all exist",
+                    base, base);
 }
 
 clgan_status rundir_open(rundir *r, long iteration) {
@@ -180,9 +337,14 @@ clgan_status rundir_open(rundir *r, long iteration) {
   return CLGAN_OK;
 }
 
-void rundir_close(rundir *r) {
-  if (r->log) fclose(r->log);
-  if (r->metrics) fclose(r->metrics);
+clgan_status rundir_close(rundir *r, int report) {
+  clgan_status st = CLGAN_OK;
+  /* fclose writes what is still buffered: its failure is a failed write */
+  if (r->log && fclose(r->log) != 0 && report)
+    st = clgan_fail(CLGAN_ERR_IO, "cannot write %s: %s", run_path(r, "log.csv"), strerror(errno));
+  if (r->metrics && fclose(r->metrics) != 0 && report && st == CLGAN_OK)
+    st = clgan_fail(CLGAN_ERR_IO, "cannot write %s: %s", run_path(r, "metrics.csv"),
+                    strerror(errno));
   r->log = r->metrics = NULL;
   free(r->loss_d);
   free(r->loss_g);
@@ -190,19 +352,34 @@ void rundir_close(rundir *r) {
   free(r->swd_curve);
   free(r->grid);
   r->loss_d = r->loss_g = r->aug_p = r->swd_curve = r->grid = NULL;
+  rundir_release(r);
+  return st;
 }
 
-void rundir_log(rundir *r, long it, long epoch, const clgan_dcgan_stats *s, double img_per_s,
-                float augment_p) {
+/* A failed write of log.csv: stdio keeps the error in the stream. */
+static clgan_status log_failed(rundir *r) {
+  return clgan_fail(CLGAN_ERR_IO, "cannot write %s: %s; training stopped (the last checkpoint "
+                    "is kept)", run_path(r, "log.csv"), strerror(errno ? errno : EIO));
+}
+
+clgan_status rundir_log(rundir *r, long it, long epoch, const clgan_dcgan_stats *s,
+                        double img_per_s, float augment_p) {
   r->loss_d[it] = s->loss_d;
   r->loss_g[it] = s->loss_g;
   r->aug_p[it] = augment_p;
-  fprintf(r->log, "%ld,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.4g,%.6g,%.4g\n", it + 1, epoch, s->loss_d,
-          s->loss_g, s->d_x, s->d_g_z1, s->d_g_z2, img_per_s, augment_p, s->sign_real);
+  errno = 0;
+  if (fprintf(r->log, "%ld,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.4g,%.6g,%.4g\n", it + 1, epoch,
+              s->loss_d, s->loss_g, s->d_x, s->d_g_z1, s->d_g_z2, img_per_s, augment_p,
+              s->sign_real) < 0 ||
+      ferror(r->log))
+    return log_failed(r);
+  return CLGAN_OK;
 }
 
-void rundir_flush(rundir *r) {
-  if (r->log) fflush(r->log);
+clgan_status rundir_flush(rundir *r) {
+  errno = 0;
+  if (r->log && (fflush(r->log) != 0 || ferror(r->log))) return log_failed(r);
+  return CLGAN_OK;
 }
 
 /* The fixed-noise grid (the first images), the loss plot, and ADA's. */
@@ -236,9 +413,12 @@ clgan_status rundir_samples(rundir *r, long it, const float *nchw, int n, char *
 
 clgan_status rundir_metrics(rundir *r, long it, const clgan_eval_report *rep) {
   r->swd_curve[it - 1] = (float)rep->swd_mean;
-  fprintf(r->metrics, "%ld,%.4f,%.4f,%.4f,%.5f,%.5f,%.4f\n", it, rep->swd_mean, rep->msssim_fake,
-          rep->msssim_real, rep->nn_fake_median, rep->nn_real_median, rep->nn_fake_below_real_p5);
-  fflush(r->metrics);
+  if (fprintf(r->metrics, "%ld,%.4f,%.4f,%.4f,%.5f,%.5f,%.4f\n", it, rep->swd_mean,
+              rep->msssim_fake, rep->msssim_real, rep->nn_fake_median, rep->nn_real_median,
+              rep->nn_fake_below_real_p5) < 0 ||
+      fflush(r->metrics) != 0)
+    return clgan_fail(CLGAN_ERR_IO, "cannot write %s: %s", run_path(r, "metrics.csv"),
+                      strerror(errno));
   clgan_series s = {"SWD x1e3 (lower is closer to the real slices)", "#9467bd", r->swd_curve};
   return clgan_plot_svg(run_path(r, "metrics.svg"), "Sliced Wasserstein distance to the real images",
                         "SWD x1e3", &s, 1, (size_t)it);

@@ -273,6 +273,9 @@ static clgan_status setup_state(run *r) {
 
 static clgan_status setup(run *r) {
   clgan_status st;
+  r->dir.o = r->o;
+  /* the run directory first: a refused one leaves nothing half-done */
+  if ((st = rundir_claim(&r->dir, r->o->resume)) != CLGAN_OK) return st;
   if ((st = setup_model(r)) != CLGAN_OK) return st;
   if ((st = setup_buffers(r)) != CLGAN_OK) return st;
   if ((st = setup_state(r)) != CLGAN_OK) return st;
@@ -295,8 +298,11 @@ static clgan_status setup(run *r) {
   return rundir_open(&r->dir, r->ts.iteration);
 }
 
-static void teardown(run *r) {
-  rundir_close(&r->dir);
+/* Frees everything. Returns st, or when st is CLGAN_OK the status of closing
+ * the run's files (a failed run keeps its own message). */
+static clgan_status teardown(run *r, clgan_status st) {
+  clgan_status closed = rundir_close(&r->dir, st == CLGAN_OK);
+  if (st == CLGAN_OK) st = closed;
   clgan_mem_release(&r->images);
   clgan_mem_release(&r->order);
   clgan_buf_release(&r->real);
@@ -316,6 +322,7 @@ static void teardown(run *r) {
   clgan_buf_release(&r->eval_real);
   clgan_buf_release(&r->eval_fake);
   free(r->eval_noise);
+  return st;
 }
 
 /* Stops a run whose steps went bad: nan_guard skipped max_bad_steps in a row
@@ -327,8 +334,8 @@ static clgan_status check_step(run *r, const clgan_dcgan_stats *s, long done, in
   int max_bad = opts->max_bad_steps > 0 ? opts->max_bad_steps : 10;
   if (*bad_in_row >= max_bad) {
     /* the updates were skipped, so the model still holds the last good state */
-    rundir_flush(&r->dir);
-    clgan_status st = save_checkpoint(r, done);
+    clgan_status st = rundir_flush(&r->dir);
+    if (st == CLGAN_OK) st = save_checkpoint(r, done);
     if (st == CLGAN_OK)
       st = clgan_fail(CLGAN_ERR_DIVERGED,
                       "%d steps in a row had non-finite gradients (up to iteration %ld); the "
@@ -338,7 +345,8 @@ static clgan_status check_step(run *r, const clgan_dcgan_stats *s, long done, in
   }
   if (!r->cfg.nan_guard && !(isfinite(s->loss_d) && isfinite(s->loss_g))) {
     /* the weights may already be broken: keep the last checkpoint as it is */
-    rundir_flush(&r->dir);
+    clgan_status st = rundir_flush(&r->dir);
+    if (st != CLGAN_OK) return st;
     return clgan_fail(CLGAN_ERR_DIVERGED,
                       "the losses are not finite at iteration %ld (Loss_D %g, Loss_G %g); the "
                       "last checkpoint was kept",
@@ -373,11 +381,11 @@ static clgan_status after_step(run *r, long it, long start, const clgan_dcgan_st
   long done = it + 1;
   clgan_status st;
   /* ADA updates p on the device within the step; s->augment_p is the p it used */
-  rundir_log(&r->dir, it, it / r->ipe, s, rate, s->augment_p);
+  if ((st = rundir_log(&r->dir, it, it / r->ipe, s, rate, s->augment_p)) != CLGAN_OK) return st;
   char note[80] = "";
   int sample = opts->sample_every > 0 && (done % opts->sample_every == 0 || done == r->total);
   if (sample) {
-    rundir_flush(&r->dir);
+    if ((st = rundir_flush(&r->dir)) != CLGAN_OK) return st;
     if ((st = write_samples(r, done, note, sizeof note)) != CLGAN_OK) return st;
   }
   clgan_eval_report rep;
@@ -403,7 +411,8 @@ static clgan_status after_step(run *r, long it, long start, const clgan_dcgan_st
   }
   if (*stop || done == r->total ||
       (opts->checkpoint_every > 0 && done % opts->checkpoint_every == 0)) {
-    rundir_flush(&r->dir);
+    /* a log that cannot be written stops the run before the checkpoint */
+    if ((st = rundir_flush(&r->dir)) != CLGAN_OK) return st;
     if ((st = save_checkpoint(r, done)) != CLGAN_OK) return st;
   }
   return CLGAN_OK;
@@ -421,10 +430,7 @@ clgan_status clgan_train(clgan_ctx *ctx, const clgan_train_options *opts, const 
                               .iters_per_epoch = r.ipe,
                               .model = r.net,
                               .setup_seconds = now() - t_setup};
-    if (cb(user, &p)) {
-      teardown(&r);
-      return CLGAN_OK;
-    }
+    if (cb(user, &p)) return teardown(&r, CLGAN_OK);
   }
   const clgan_dcgan_config *c = &r.cfg;
   size_t nzb = (size_t)c->nz * c->batch;
@@ -453,6 +459,5 @@ clgan_status clgan_train(clgan_ctx *ctx, const clgan_train_options *opts, const 
     st = after_step(&r, it, start, &s, pc.rate, cb, user, &stop);
   }
   clgan_ctx_freeze(ctx, 0);
-  teardown(&r);
-  return st;
+  return teardown(&r, st);
 }

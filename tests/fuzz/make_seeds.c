@@ -1,6 +1,7 @@
 /* Writes the seed corpus of the harnesses with clgan itself (and nifticlib
  * for the volumes): make_seeds OUTDIR creates OUTDIR/{png,nifti,safetensors,
- * checkpoint}. Every seed is a few KB at most. Run by make_corpus.sh. */
+ * checkpoint,args,dicom}. Every seed is a few KB at most (the checkpoint
+ * 20 KB). Run by make_corpus.sh. */
 #include <nifti2_io.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +139,79 @@ static void model_seeds(const char *out) {
   if (clgan_safetensors_write(path, t, 2, k, val, 2) != CLGAN_OK) die(path);
 }
 
+/* Option lines for fuzz_args: the command's index byte, then NUL-separated
+ * arguments. The index counts the commands of src/cli/commands.c but
+ * `devices`: train 0, generate 1, export 2, bench 3, evaluate 4, balance 5,
+ * utility 6, slice 7. */
+static void args_seeds(const char *out) {
+  static const struct {
+    unsigned char cmd;
+    const char *args; /* '|' separates arguments */
+  } seeds[] = {
+      {0, "--data|d|--class|c|--iters|5|--batch=8|--lr|0.0002|--size|32|--augment|flip|--ema|0.999"},
+      {0, "--resume|--out|runs/x|--seed|7|--beta1|0.5|--nan-guard|--ada|--help"},
+      {1, "--checkpoint|c.safetensors|--count|4|--out|o|--seed|3|--grid"},
+      {2, "c.safetensors|--out|g.safetensors|--device|cpu"},
+      {4, "--real|r|--fake|f|--json|e.json|--png|-|--count|2"},
+      {3, "--steps|3|--warmup|1|--batch|16|--json|b.json|--no-startup"},
+      {7, "v.nii|--out|o|--axis|all|--bits|16|--window|-100,400|--size|64"},
+      {7, "a.nii|b.nii|--percentiles=1,99|--min-fraction|0.2|--axis|coronal|--|--x"},
+      {5, "--data|d|--checkpoint|axial=a.safetensors|--out|o|--target|20|--seed|1"},
+      {6, "--train|t|--test|e|--synthetic|s|--seeds|2|--epochs|1|--json|u.json|--overwrite"},
+  };
+  char dir[512], path[600];
+  sub(dir, sizeof dir, out, "args");
+  mkdir(dir, 0755);
+  for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+    snprintf(path, sizeof path, "%s/args_%zu", dir, i);
+    FILE *f = fopen(path, "wb");
+    if (!f) die(path);
+    fputc(seeds[i].cmd, f);
+    for (const char *c = seeds[i].args; *c; c++) fputc(*c == '|' ? '\0' : *c, f);
+    fclose(f);
+  }
+}
+
+static void copy_to(const char *src, const char *dst, long skip) {
+  FILE *in = fopen(src, "rb"), *o = fopen(dst, "wb");
+  if (!in || !o) die(src);
+  if (skip > 0 && fseek(in, skip, SEEK_SET) != 0) die(src);
+  int c;
+  while ((c = fgetc(in)) != EOF) fputc(c, o);
+  fclose(in);
+  fclose(o);
+}
+
+/* DICOM seeds: small public test files of python3-pydicom (grayscale in
+ * several syntaxes, a multi-frame dose, a colour image, JPEG 2000,
+ * deflate) and a CT slice without preamble and meta group. */
+static void dicom_seeds(const char *out) {
+  static const char *const files[] = {
+      "dicomdirtests/77654033/CT2/17106", "MR_small_jpeg_ls_lossless.dcm", "MR_small_RLE.dcm",
+      "rtdose_1frame.dcm", "rtdose_rle_1frame.dcm", "SC_rgb_small_odd.dcm", "JPEG2000.dcm",
+      "image_dfl.dcm", "JPGExtended.dcm"};
+  const char *pyd = getenv("CLGAN_PYDICOM_DIR");
+  if (!pyd) pyd = "/usr/lib/python3/dist-packages/pydicom/data/test_files";
+  char dir[512], src[1024], dst[600];
+  sub(dir, sizeof dir, out, "dicom");
+  mkdir(dir, 0755);
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    snprintf(src, sizeof src, "%s/%s", pyd, files[i]);
+    snprintf(dst, sizeof dst, "%s/dcm_%zu", dir, i);
+    copy_to(src, dst, 0);
+  }
+  /* the bare dataset: past the preamble, DICM and the meta group, whose
+   * length is the UL value of (0002,0000) at byte 140 */
+  snprintf(src, sizeof src, "%s/%s", pyd, files[0]);
+  FILE *f = fopen(src, "rb");
+  unsigned char head[144];
+  if (!f || fread(head, 1, sizeof head, f) != sizeof head) die(src);
+  fclose(f);
+  long meta = head[140] | (long)head[141] << 8 | (long)head[142] << 16 | (long)head[143] << 24;
+  snprintf(dst, sizeof dst, "%s/raw_0", dir);
+  copy_to(src, dst, 144 + meta);
+}
+
 int main(int argc, char **argv) {
   if (argc != 3) {
     fprintf(stderr, "usage: make_seeds OUTDIR TMPDIR\n");
@@ -146,6 +220,8 @@ int main(int argc, char **argv) {
   mkdir(argv[1], 0755);
   nifti_seeds(argv[1], argv[2]);
   png_seeds(argv[1], argv[2]);
+  args_seeds(argv[1]);
+  dicom_seeds(argv[1]);
   model_seeds(argv[1]);
   return 0;
 }

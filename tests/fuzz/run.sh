@@ -18,17 +18,21 @@ export CLGAN_CACHE_DIR="$PWD/$build/kernel-cache"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 mkdir -p "$build/fuzz-artifacts"
-scratch="$(mktemp -d)"
+# in memory when /dev/shm exists: the harnesses write a file per input
+scratch="$(mktemp -d -p /dev/shm 2>/dev/null || mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 status=0
-for h in png nifti safetensors checkpoint; do
+for h in png nifti safetensors checkpoint dicom args; do
   seeds="tests/fuzz/corpus/$h"
   maxlen=8192
+  extra=()
   [ "$h" = checkpoint ] && maxlen=32768 # the tiny checkpoint is 20 KB
+  [ "$h" = dicom ] && maxlen=16384      # the JPEG seed is 10 KB
+  [ "$h" = args ] && maxlen=1024 && extra=(-close_fd_mask=3) # the commands' messages
   mkdir -p "$scratch/$h"
   echo "== fuzz_$h: ${secs}s"
   if ! TMPDIR="$scratch" "$build/tests/fuzz/fuzz_$h" -max_total_time="$secs" -max_len="$maxlen" \
-      -rss_limit_mb=4096 -timeout=20 -print_final_stats=1 \
+      -rss_limit_mb=4096 -timeout=20 -print_final_stats=1 "${extra[@]}" \
       -artifact_prefix="$build/fuzz-artifacts/fuzz_${h}-" "$scratch/$h" "$seeds" \
       2>"$build/fuzz-artifacts/fuzz_$h.log"; then
     echo "fuzz_$h FAILED: see $build/fuzz-artifacts/fuzz_$h.log" >&2
