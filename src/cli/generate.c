@@ -204,16 +204,17 @@ int cmd_generate(int argc, char **argv) {
     cli_report(cmd, st, "cannot load the model");
     goto done;
   }
-  /* the folder only once the model loaded: a failed command leaves none */
-  if ((st = clgan_make_dirs(g.out)) != CLGAN_OK) {
-    cli_report(cmd, st, "cannot create the output folder");
-    goto done;
-  }
-  gen_class_job *jobs = NULL; /* --class: which classes, where */
+  gen_class_job *jobs = NULL; /* --class: which classes, where (checked before --out is made) */
   int njobs = 1;
   if (g.cls && !gen_class_jobs(cmd, net, g.cls, g.ckpt ? g.ckpt : g.gen, g.out, g.grid, g.count,
                                g.seed, g.overwrite, &jobs, &njobs))
     goto done;
+  /* the folder only once the model loaded: a failed command leaves none */
+  if ((st = clgan_make_dirs(g.out)) != CLGAN_OK) {
+    cli_report(cmd, st, "cannot create the output folder");
+    gen_class_jobs_free(jobs, njobs);
+    goto done;
+  }
   for (int j = 0; j < njobs; j++)
     if (!write_generated(cmd, ctx, net, g.count, (unsigned long long)g.seed,
                          (clgan_bn_mode)g.mode, noise_in, jobs ? jobs[j].dir : g.out,

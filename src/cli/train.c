@@ -263,6 +263,11 @@ static int parse_train(const char *cmd, int argc, char **argv, train_args *a) {
   /* ADA tunes some augmentation: all of it unless --augment says which */
   if (a->o.cfg.ada && !a->o.cfg.augment) a->o.cfg.augment = CLGAN_AUG_ALL;
   if (!cli_check_config(cmd, &a->o.cfg)) return 2;
+  if (a->o.cfg.conditional && a->cls) {
+    fprintf(stderr, "clgan train: --conditional trains one model for every class: drop --class %s\n",
+            a->cls);
+    return 2;
+  }
   if (!a->data) {
     fprintf(stderr, "clgan train: --data DIR is required (see --help)\n");
     return 2;

@@ -171,7 +171,8 @@ static clgan_status open_metrics(rundir *r, long iteration) {
 /* The files a run writes: a folder holding any of them holds a run. */
 static const char *const run_files[] = {
     "checkpoint.safetensors", "log.csv", "config.json", "samples", "real.png", "index.html",
-    "losses.svg", "augment.svg", "metrics.csv", "metrics.svg", "closest_pairs.png", NULL};
+    "losses.svg", "augment.svg", "metrics.csv", "metrics.svg", "closest_pairs.png",
+    "metrics_classes.csv", NULL};
 
 const char *rundir_existing_file(const char *dir, char *buf, size_t cap) {
   for (int i = 0; run_files[i]; i++) {
