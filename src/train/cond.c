@@ -168,7 +168,10 @@ clgan_status clgan_dcgan_set_classes(clgan_dcgan *d, char *const *names, int cou
                       count, d->cfg.num_classes, d->cfg.conditional ? "" : " (not conditional)");
   char **copy = calloc((size_t)count, sizeof *copy);
   int ok = copy != NULL;
-  for (int i = 0; i < count && ok; i++) ok = (copy[i] = strdup(names[i])) != NULL;
+  for (int i = 0; i < count && ok; i++) {
+    size_t len = strlen(names[i]) + 1;
+    if ((ok = (copy[i] = malloc(len)) != NULL)) memcpy(copy[i], names[i], len);
+  }
   if (!ok) {
     for (int i = 0; copy && i < count; i++) free(copy[i]);
     free(copy);
