@@ -48,6 +48,11 @@ typedef struct bench_result {
   int nlayers;
   bench_layer layers[BENCH_MAX_LAYERS];
   clgan_profile_report *profile; /* malloc'd; NULL unless profiled */
+  /* one step with its statistics read: kernel launches and host syncs (the
+   * bench's own finish after it not counted) */
+  clgan_ctx_activity per_step;
+  clgan_tune_report *tune;   /* malloc'd: the plan-time tuner on the timed context */
+  clgan_tune_mode tune_mode;
 } bench_result;
 
 /* Runs the benchmark on the device `device` (a spec for clgan_device_pick).

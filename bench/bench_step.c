@@ -170,6 +170,8 @@ clgan_status bench_run(const char *device, const bench_options *o, bench_result 
     r->dev = *clgan_ctx_device(ctx);
     st = model_setup(ctx, o, &m);
   }
+  r->tune_mode = o->tuning.tune;
+  if (st == CLGAN_OK && (r->tune = malloc(sizeof *r->tune))) clgan_ctx_tune_report(ctx, r->tune);
   clgan_gemm_backend be = CLGAN_GEMM_AUTO;
   if (st == CLGAN_OK) st = clgan_gemm_backend_get(ctx, &be);
   r->gemm_backend = clgan_gemm_backend_name(be);
@@ -191,7 +193,16 @@ clgan_status bench_run(const char *device, const bench_options *o, bench_result 
   for (int i = 0; i < o->steps && st == CLGAN_OK; i++) {
     progress(o, "step", i + 1, o->steps);
     int last = i == o->steps - 1;
+    clgan_ctx_activity a0, a1;
+    clgan_ctx_activity_get(ctx, &a0);
     st = timed_step(ctx, &m, last ? &s : NULL, &ms[i], last ? NULL : &host[i]);
+    clgan_ctx_activity_get(ctx, &a1);
+    if (last)
+      r->per_step = (clgan_ctx_activity){a1.launches - a0.launches,
+                                         a1.blocking_reads - a0.blocking_reads,
+                                         a1.blocking_writes - a0.blocking_writes,
+                                         a1.finishes - a0.finishes - 1,
+                                         a1.event_waits - a0.event_waits};
     if (i == 0 && o->warmup == 0) {
       r->setup_s = bench_now() - t0;
       clgan_ctx_freeze(ctx, 1);
@@ -236,6 +247,8 @@ clgan_status bench_run(const char *device, const bench_options *o, bench_result 
 void bench_result_free(bench_result *r) {
   free(r->profile);
   r->profile = NULL;
+  free(r->tune);
+  r->tune = NULL;
 }
 
 /* ---- start-up in a child process ---------------------------------------- */

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 # PyTorch peer of `clgan bench`: times the PyTorch DCGAN tutorial's training
 # step (DESIGN.md section 1: D.zero_grad; D(real) backward; fake = G(z);
 # D(fake.detach()) backward; D step; G.zero_grad; D(fake) backward; G step;
@@ -8,10 +8,16 @@
 # effective GFLOP/s with clgan's FLOP count (clgan_dcgan_step_flops,
 # src/train/dcgan.c), start-up to the first step done, resident memory.
 #
-# Run with Debian's python3, which has PyTorch (apt-get install python3-torch):
-#     /usr/bin/python3 bench/peer_pytorch.py --config gray32 [--steps N] [--json FILE]
-# (the python3 first on PATH may be another interpreter without torch).
-# bench/compare.sh runs this and clgan bench together and prints the ratio.
+# The peer is the PyTorch a user installs today: PyTorch 2.x from PyPI in a
+# virtual environment (README, Speed), e.g.
+#     python3 -m venv ~/venv-torch && ~/venv-torch/bin/pip install torch
+#     ~/venv-torch/bin/python bench/peer_pytorch.py --config gray32 [--channels-last]
+#         [--device cuda --tf32 on|off] [--steps N] [--json FILE]
+# --channels-last runs the models and batches in torch.channels_last (NHWC),
+# which PyTorch's CPU convolutions (oneDNN) prefer; --tf32 sets the FP32
+# precision of cuDNN's convolutions and cuBLAS's matmuls on CUDA (PyTorch's
+# default: TF32 convolutions, IEEE matmuls). bench/compare.sh runs this and
+# clgan bench together and prints the ratio against the best PyTorch setting.
 import argparse
 import json
 import os
@@ -64,6 +70,28 @@ def step_flops(size, nc, nz, ngf, ndf, batch):
     d_first = 2.0 * ci * co * 16 * batch * h * h
     d_train = dd + (2 * dd - d_first)
     return d_train + g + d_train + (dd + dd) + 2 * g
+
+
+def set_tf32(mode):
+    """Sets cuDNN's convolution and cuBLAS's matmul FP32 precision for mode
+    (on, off or default: left as PyTorch has them) and returns both as
+    {"conv": ..., "matmul": ...} ("tf32" or "ieee"). PyTorch 2.9+ has the
+    fp32_precision settings (mixing them with the legacy allow_tf32 flags is
+    an error there); older 2.x only allow_tf32."""
+    conv = getattr(torch.backends.cudnn, "conv", None)
+    matmul = torch.backends.cuda.matmul
+    if conv is not None and hasattr(conv, "fp32_precision") and hasattr(matmul,
+                                                                        "fp32_precision"):
+        if mode != "default":
+            conv.fp32_precision = matmul.fp32_precision = "tf32" if mode == "on" else "ieee"
+
+        def name(v):  # "none" means the global default, which is IEEE
+            return "tf32" if v == "tf32" else "ieee"
+        return {"conv": name(conv.fp32_precision), "matmul": name(matmul.fp32_precision)}
+    if mode != "default":
+        torch.backends.cudnn.allow_tf32 = matmul.allow_tf32 = mode == "on"
+    return {"conv": "tf32" if torch.backends.cudnn.allow_tf32 else "ieee",
+            "matmul": "tf32" if matmul.allow_tf32 else "ieee"}
 
 
 def process_start_age():
@@ -124,6 +152,11 @@ def main():
                     help="intra-op threads (default: every core this process may use)")
     ap.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
     ap.add_argument("--seed", type=int, default=999)
+    ap.add_argument("--channels-last", action="store_true",
+                    help="models and batches in torch.channels_last (NHWC) memory format")
+    ap.add_argument("--tf32", choices=("default", "on", "off"), default="default",
+                    help="CUDA only: TF32 for cuDNN convolutions and cuBLAS matmuls (on), "
+                    "IEEE FP32 for both (off), or PyTorch's default (TF32 convolutions)")
     ap.add_argument("--peak-gflops", type=float,
                     help="the device's FMA peak (e.g. clgan's measured one) for the fraction")
     ap.add_argument("--profile", action="store_true",
@@ -144,21 +177,25 @@ def main():
     torch.manual_seed(a.seed)
     dev = torch.device(a.device)
     cuda = dev.type == "cuda"
+    if a.tf32 != "default" and not cuda:
+        ap.error("--tf32 applies to --device cuda only")
+    precision = set_tf32(a.tf32) if cuda else None
+    layout = torch.channels_last if a.channels_last else torch.contiguous_format
 
     def sync():
         if cuda:
             torch.cuda.synchronize()
 
     rss_before = rss_bytes()
-    netG = Generator(size, nz, ngf, nc).to(dev)
-    netD = Discriminator(size, ndf, nc).to(dev)
+    netG = Generator(size, nz, ngf, nc).to(dev, memory_format=layout)
+    netD = Discriminator(size, ndf, nc).to(dev, memory_format=layout)
     netG.apply(weights_init)
     netD.apply(weights_init)
     criterion = nn.BCELoss()
     optimizerD = torch.optim.Adam(netD.parameters(), lr=LR, betas=(BETA1, BETA2))
     optimizerG = torch.optim.Adam(netG.parameters(), lr=LR, betas=(BETA1, BETA2))
-    real_cpu = (torch.rand(b, nc, size, size) * 2 - 1).to(dev)
-    noise = torch.randn(b, nz, 1, 1).to(dev)
+    real_cpu = (torch.rand(b, nc, size, size) * 2 - 1).to(dev, memory_format=layout)
+    noise = torch.randn(b, nz, 1, 1).to(dev, memory_format=layout)
     real_label, fake_label = 1., 0.
 
     def step():
@@ -225,8 +262,11 @@ def main():
     peak_mem = torch.cuda.max_memory_allocated() if cuda else maxrss
     frac = gflops / a.peak_gflops if a.peak_gflops else None
     threads = torch.get_num_threads()
-    name = ("PyTorch %s %s" % (torch.__version__, torch.cuda.get_device_name(dev) if cuda
-                                else "CPU, %d thread%s" % (threads, "" if threads == 1 else "s")))
+    fmt = "channels_last" if a.channels_last else "NCHW"
+    name = ("PyTorch %s %s, %s" % (
+        torch.__version__, "%s, FP32 conv %s, matmul %s" % (torch.cuda.get_device_name(dev), precision["conv"],
+                                           precision["matmul"]) if cuda
+        else "CPU, %d thread%s" % (threads, "" if threads == 1 else "s"), fmt))
     cname = a.config + ("+custom" if custom else "")
 
     print("== %s" % name)
@@ -268,7 +308,8 @@ def main():
 
     if a.json:
         obj = {"device": name, "framework": "pytorch", "torch_version": torch.__version__,
-               "threads": threads, "config": cname, "image_size": size, "channels": nc,
+               "threads": threads, "memory_format": fmt, "tf32": a.tf32 if cuda else None,
+               "fp32_precision": precision, "config": cname, "image_size": size, "channels": nc,
                "nz": nz, "ngf": ngf, "ndf": ndf, "batch": b, "steps": a.steps,
                "warmup": a.warmup, "ms_per_step": ms, "ms_min": min(times) * 1e3,
                "ms_max": max(times) * 1e3, "img_per_s": img_s, "gflop_per_step": flops * 1e-9,

@@ -469,6 +469,17 @@ START_TEST(test_old_format_loads) {
   rewrite_meta(path, old, "2", ema_drop);
   ck_assert_int_eq(clgan_checkpoint_read_config(old, &read), CLGAN_ERR_FORMAT);
   ck_assert_ptr_nonnull(strstr(clgan_last_error(), "config.ema_decay"));
+  /* a version-2 file predates D's regularisers: they are off; a version-3
+   * file must name them */
+  const char *const reg_drop[] = {"config.lecam", "config.spectral_norm", "config.consistency",
+                                  NULL};
+  rewrite_meta(path, old, "2", reg_drop);
+  read.lecam = 1.0f;
+  TU_OK(clgan_checkpoint_read_config(old, &read));
+  ck_assert_mem_eq(&read, &cfg, sizeof cfg);
+  rewrite_meta(path, old, "3", reg_drop);
+  ck_assert_int_eq(clgan_checkpoint_read_config(old, &read), CLGAN_ERR_FORMAT);
+  ck_assert_ptr_nonnull(strstr(clgan_last_error(), "config.lecam"));
   /* a stored value out of its range */
   clgan_safetensors *src;
   TU_OK(clgan_safetensors_open(path, &src));
@@ -517,7 +528,7 @@ START_TEST(test_config_list) {
   ck_assert_mem_eq(&d, &recipe, sizeof d);
   int n;
   const clgan_config_field *f = clgan_config_fields(&n);
-  ck_assert_int_eq(n, 25); /* every field of clgan_dcgan_config */
+  ck_assert_int_eq(n, 28); /* every field of clgan_dcgan_config */
   const clgan_config_field *bad = NULL;
   TU_OK(clgan_config_check(&d, &bad));
   ck_assert_ptr_null(bad);

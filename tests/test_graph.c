@@ -85,7 +85,9 @@ START_TEST(test_bad_configs_refused) {
 }
 END_TEST
 
-/* A small model with every switch that adds work to a step. */
+/* A small model: 0 the recipe, 1 every switch that adds work to a step, 2
+ * the regularisers without augmentation, 3 and 4 the conditional model
+ * (projection D, label-channel D). */
 static clgan_dcgan_config small_config(int options) {
   clgan_dcgan_config cfg = clgan_dcgan_default_config();
   cfg.image_size = 16;
@@ -93,25 +95,49 @@ static clgan_dcgan_config small_config(int options) {
   cfg.nz = 8;
   cfg.ngf = cfg.ndf = 4;
   cfg.batch = 4;
-  if (options) {
+  if (options == 1) {
     cfg.augment = CLGAN_AUG_ALL;
     cfg.ada = 1;
     cfg.ema_decay = 0.99f;
     cfg.nan_guard = 1;
   }
-  if (options >= 2) { /* and one model for every class (2: with a projection D) */
+  if (options == 1 || options == 2) { /* D's regularisers; 2: bCR's T its own augmentation */
+    cfg.lecam = 0.3f;
+    cfg.spectral_norm = 1;
+    cfg.consistency = 10.0f;
+  }
+  if (options >= 3) { /* one model for every class (3: with a projection D); LeCam and
+                         spectral norm (bCR's passes take no labels) */
     cfg.conditional = 1;
     cfg.num_classes = 3;
     cfg.embed_dim = 5;
-    cfg.projection = options == 2;
+    cfg.projection = options == 3;
+    cfg.augment = CLGAN_AUG_ALL;
+    cfg.ema_decay = 0.99f;
+    cfg.nan_guard = 1;
+    cfg.lecam = 0.3f;
+    cfg.spectral_norm = 1;
   }
   return cfg;
 }
 
 /* Build, then steps and generation: no buffer, program or kernel may be
- * created after the model exists (the plan made them all). */
+ * created after the model exists (the plan made them all). Loops 0-2, 4-5:
+ * small_config options 0-2, 3-4; loop 3: every switch, the model planned by the tuner
+ * (CLGAN_TUNE=on, into a temporary directory) and the steps' statistics read
+ * one step behind. */
 START_TEST(test_steps_create_nothing) {
-  clgan_dcgan_config cfg = small_config(_i);
+  clgan_dcgan_config cfg = small_config(_i < 3 ? _i : _i == 3 ? 1 : _i - 1);
+  int tuned = _i == 3;
+  clgan_tuning saved = *clgan_ctx_tuning(tu_ctx()), t = saved;
+  char dir[64] = "/tmp/clgan-test-graph-XXXXXX";
+  if (tuned) {
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    t.tune = CLGAN_TUNE_ON;
+    t.tune_budget_s = 600;
+    snprintf(t.tune_dir, sizeof t.tune_dir, "%s", dir);
+    TU_OK(clgan_ctx_set_tuning(tu_ctx(), &t));
+  }
   clgan_dcgan *net = NULL;
   TU_OK(clgan_dcgan_create(tu_ctx(), &cfg, &net));
   TU_OK(clgan_dcgan_init_weights(net, 7));
@@ -128,8 +154,15 @@ START_TEST(test_steps_create_nothing) {
   clgan_ctx_counts before, after;
   clgan_ctx_created(tu_ctx(), &before);
   clgan_dcgan_stats stats;
-  for (int step = 0; step < 3; step++)
-    TU_OK(clgan_dcgan_step_labels(net, real, labels, noise, labels, step == 0 ? NULL : &stats));
+  for (int step = 0; step < 3; step++) {
+    if (!tuned) {
+      TU_OK(clgan_dcgan_step_labels(net, real, labels, noise, labels, step == 0 ? NULL : &stats));
+      continue;
+    }
+    TU_OK(clgan_dcgan_step_deferred(net, real, noise));
+    if (step > 0) TU_OK(clgan_dcgan_stats_take(net, &stats));
+  }
+  if (tuned) TU_OK(clgan_dcgan_stats_take(net, &stats));
   TU_OK(clgan_dcgan_generate(net, noise, CLGAN_BN_RUNNING));
   TU_OK(clgan_dcgan_generate_labels(net, noise, labels, CLGAN_BN_BATCH));
   TU_OK(clgan_ctx_finish(tu_ctx()));
@@ -144,6 +177,13 @@ START_TEST(test_steps_create_nothing) {
   clgan_buf_release(&noise);
   clgan_buf_release(&labels);
   clgan_dcgan_destroy(net);
+  if (tuned) {
+    clgan_tune_report rep;
+    clgan_ctx_tune_report(tu_ctx(), &rep);
+    ck_assert_int_gt(rep.tuned, 0);
+    TU_OK(clgan_ctx_set_tuning(tu_ctx(), &saved));
+    tu_remove_tree(dir);
+  }
 }
 END_TEST
 
@@ -151,7 +191,7 @@ END_TEST
  * network gets its class table last ("label_emb.weight"; D's is as wide as
  * its last feature map), an unlabelled step is refused. */
 START_TEST(test_conditional_graphs) {
-  clgan_dcgan_config cfg = small_config(2);
+  clgan_dcgan_config cfg = small_config(3);
   graph g, d;
   TU_OK(graph_describe(&cfg, CLGAN_NET_G, &g));
   TU_OK(graph_describe(&cfg, CLGAN_NET_D, &d));
@@ -173,7 +213,7 @@ START_TEST(test_conditional_graphs) {
   ck_assert_str_ne(d.tensors[d.ntensors - 1].name, "label_emb.weight");
   cfg.num_classes = 0;
   ck_assert_int_eq(graph_describe(&cfg, CLGAN_NET_G, &g), CLGAN_ERR_INVALID);
-  cfg = small_config(2);
+  cfg = small_config(3);
   clgan_dcgan *net = NULL;
   TU_OK(clgan_dcgan_create(tu_ctx(), &cfg, &net));
   clgan_buf none = {0}, x = tu_upload(NULL, 16 * 16 * 4);
@@ -235,7 +275,7 @@ int main(void) {
   tcase_add_test(tc, test_op_table_complete);
   tcase_add_test(tc, test_tutorial_graphs);
   tcase_add_test(tc, test_bad_configs_refused);
-  tcase_add_loop_test(tc, test_steps_create_nothing, 0, 4);
+  tcase_add_loop_test(tc, test_steps_create_nothing, 0, 6);
   tcase_add_test(tc, test_conditional_graphs);
   tcase_add_test(tc, test_oversized_model_refused);
   suite_add_tcase(s, tc);

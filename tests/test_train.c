@@ -245,6 +245,46 @@ START_TEST(test_resume_with_augmentation_is_exact) {
 }
 END_TEST
 
+/* D's regularisers: LeCam's anchors, spectral norm's u and v and bCR's
+ * draws (on the augmentation's counter) travel in the checkpoint: each
+ * alone, then all three with DiffAugment, split at 6 of 14. */
+START_TEST(test_resume_with_regularizers_is_exact) {
+  clgan_dataset *ds = load();
+  char straight[64], split[64];
+  snprintf(straight, sizeof straight, "reg-straight-%d", _i);
+  snprintf(split, sizeof split, "reg-split-%d", _i);
+  clgan_train_options o = tiny(path_in(root, straight));
+  o.iters = 14;
+  o.cfg.lecam = _i == 0 || _i == 3 ? 0.3f : 0.0f;
+  o.cfg.spectral_norm = _i == 1 || _i == 3;
+  o.cfg.consistency = _i == 2 || _i == 3 ? 10.0f : 0.0f;
+  o.cfg.augment = _i == 3 ? CLGAN_AUG_ALL : 0u;
+  TU_OK(clgan_train(tu_ctx(), &o, ds, NULL, NULL));
+  clgan_train_options a = o;
+  a.out_dir = path_in(root, split);
+  a.iters = 6;
+  TU_OK(clgan_train(tu_ctx(), &a, ds, NULL, NULL));
+  char ck[512], ck2[512];
+  snprintf(ck, sizeof ck, "%s/checkpoint.safetensors", a.out_dir);
+  snprintf(ck2, sizeof ck2, "%s/checkpoint.safetensors", o.out_dir);
+  clgan_train_options b = a;
+  b.iters = 14;
+  b.resume = ck;
+  TU_OK(clgan_train(tu_ctx(), &b, ds, NULL, NULL));
+  assert_same_tensors(ck2, ck);
+  clgan_safetensors *x;
+  TU_OK(clgan_safetensors_open(ck, &x));
+  ck_assert((clgan_safetensors_find(x, "train.lecam_anchors") != NULL) == (o.cfg.lecam > 0));
+  ck_assert((clgan_safetensors_find(x, "netD.main.0.weight_u") != NULL) == o.cfg.spectral_norm);
+  ck_assert((clgan_safetensors_find(x, "netD.main.5.weight_v") != NULL) == o.cfg.spectral_norm);
+  /* augmentations per iteration: 3 of the D inputs with --augment, 2 of T */
+  ck_assert_str_eq(clgan_safetensors_meta(x, "augment.counter"),
+                   o.cfg.consistency > 0 ? (_i == 3 ? "70" : "28") : (_i == 3 ? "42" : "0"));
+  clgan_safetensors_close(x);
+  clgan_dataset_free(ds);
+}
+END_TEST
+
 START_TEST(test_bad_setups) {
   clgan_dataset *ds = load();
   clgan_train_options o = tiny(path_in(root, "bad"));
@@ -344,6 +384,7 @@ int main(void) {
   tcase_add_test(tc, test_run_directory_and_losses_move);
   tcase_add_test(tc, test_resume_through_trainer_is_exact);
   tcase_add_test(tc, test_resume_with_augmentation_is_exact);
+  tcase_add_loop_test(tc, test_resume_with_regularizers_is_exact, 0, 4);
   tcase_add_test(tc, test_bad_setups);
   tcase_add_test(tc, test_sample_order_layout_and_continuation);
   suite_add_tcase(s, tc);

@@ -6,6 +6,7 @@
 #include "clgan/rng.h"         /* host random numbers, named seed streams */
 #include "clgan/ops.h"         /* every op, forward and backward */
 #include "clgan/augment.h"     /* differentiable augmentation (DiffAugment, ADA) */
+#include "clgan/regularize.h"  /* D's regularisers (LeCam, spectral norm, bCR) */
 #include "clgan/dcgan.h"       /* the model and its training step */
 #include "clgan/safetensors.h" /* the checkpoint file format */
 #include "clgan/config.h"      /* the configuration list: defaults, ranges, flags */

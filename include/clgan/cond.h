@@ -31,6 +31,13 @@ clgan_status clgan_dcgan_step_labels(clgan_dcgan *net, clgan_buf real, clgan_buf
                                      clgan_buf noise, clgan_buf fake_labels,
                                      clgan_dcgan_stats *stats);
 
+/* clgan_dcgan_step_deferred (statistics one step behind) with the labels
+ * as clgan_dcgan_step_labels takes them; the label buffers must keep their
+ * values until the step has run (an in-order queue: until the next write). */
+clgan_status clgan_dcgan_step_deferred_labels(clgan_dcgan *net, clgan_buf real,
+                                              clgan_buf real_labels, clgan_buf noise,
+                                              clgan_buf fake_labels);
+
 /* clgan_dcgan_generate with a class per image (labels [batch] on the
  * device). A null labels buffer gives image b of the batch class
  * b % num_classes (what clgan_dcgan_generate does on a conditional model). */

@@ -16,8 +16,9 @@ extern "C" {
 
 /* Checkpoint format versions: 1 had the shape and the optimiser; 2 makes the
  * stability and small-data switches required (version-1 files may lack them:
- * they then take the defaults, i.e. off, which is what those files meant); 3
- * adds the conditional model (its fields, and the class names). */
+ * they then take the defaults, i.e. off, which is what those files meant);
+ * 3 adds D's regularisers (LeCam, spectral norm, bCR) and their state, and
+ * the conditional model (its fields, and the class names). */
 #define CLGAN_CHECKPOINT_VERSION 3
 
 typedef enum clgan_config_kind {
@@ -67,7 +68,16 @@ typedef enum clgan_config_group {
     "adaptive strength: each op with probability p, tuned so that\n"                             \
     "E[sign(D(real))] stays near --ada-target (0.6)")                                            \
   X(ada_target, FLOAT, 0.6f, 0, 1, 2, SMALL_DATA, "--ada-target", "X",                          \
-    "ADA's target for E[sign(D(real))] (0.6)")                                                \
+    "ADA's target for E[sign(D(real))] (0.6)")                                                   \
+  X(lecam, FLOAT, 0.0f, 0, 1000, 3, SMALL_DATA, "--lecam", "WEIGHT",                            \
+    "LeCam regularisation of D's logits towards moving anchors\n"                                \
+    "(Tseng et al. 2021; e.g. 0.3; 0: off)")                                                     \
+  X(spectral_norm, FLAG, 0, 0, 1, 3, SMALL_DATA, "--spectral-norm", NULL,                       \
+    "spectral normalisation of D's conv weights (Miyato et al. 2018)")                           \
+  X(consistency, FLOAT, 0.0f, 0, 1000, 3, SMALL_DATA, "--consistency", "WEIGHT",                \
+    "balanced consistency regularisation of D on real and fake\n"                                \
+    "(bCR, Zhao et al. 2020; e.g. 10; 0: off), T = --augment's\n"                                \
+    "policy or translation,cutout")                                                              \
   X(conditional, FLAG, 0, 0, 1, 3, CONDITIONAL, "--conditional", NULL,                          \
     "one model for every class of DIR/<class>/: G takes a learned class\n"                      \
     "embedding appended to z, D the class as one-hot input channels")                           \

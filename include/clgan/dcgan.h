@@ -31,6 +31,10 @@ typedef struct clgan_dcgan_config {
   unsigned augment;   /* DiffAugment policy (clgan_aug_policy bits) on every D input */
   int ada;            /* adaptive augmentation strength (each step adjusts p, on the device) */
   float ada_target;   /* ADA's target for r_t = E[sign(D's logit on real)] (0.6 by default) */
+  /* D's regularisers (off in the recipe; clgan/regularize.h): */
+  float lecam;        /* LeCam weight (0: off) */
+  int spectral_norm;  /* spectral normalisation of D's conv weights */
+  float consistency;  /* bCR weight on real and fake (0: off) */
   /* One model for every class (off in the recipe; clgan/cond.h): */
   int conditional;    /* G on [z; E_g[y]], D a projection discriminator */
   int num_classes;    /* classes (>= 1 with conditional; 0 otherwise) */
@@ -85,6 +89,8 @@ typedef struct clgan_dcgan_stats {
   int skipped;    /* nan_guard: bit 0 the D update, bit 1 the G update was skipped */
   float sign_real;/* mean sign of D's logits on the real batch (ADA's r_t) */
   float augment_p;/* the augmentation probability this step used (0: augmentation off) */
+  float lecam;    /* LeCam's terms of the D step, real + fake, before its weight (0: off) */
+  float consistency; /* bCR's terms of the D step likewise (0: off) */
 } clgan_dcgan_stats;
 
 typedef struct clgan_dcgan clgan_dcgan;
@@ -130,6 +136,17 @@ clgan_status clgan_dcgan_arena_write(clgan_dcgan *net, clgan_net which,
  * ada, the step ends by feeding r_t to ADA's update on the device. */
 clgan_status clgan_dcgan_step(clgan_dcgan *net, clgan_buf real, clgan_buf noise,
                               clgan_dcgan_stats *stats);
+/* The same step with its statistics read one step behind: they are copied
+ * to host memory by a non-blocking read queued behind the step, and
+ * clgan_dcgan_stats_take returns them (the oldest pending step's first),
+ * waiting only if they have not arrived. So the host can queue the next step
+ * before it looks at this one's figures, and the device never waits for
+ * the host in between. At most two steps may be pending. The figures are
+ * those clgan_dcgan_step gives. */
+clgan_status clgan_dcgan_step_deferred(clgan_dcgan *net, clgan_buf real, clgan_buf noise);
+clgan_status clgan_dcgan_stats_take(clgan_dcgan *net, clgan_dcgan_stats *stats);
+/* Steps whose statistics are pending (0, 1 or 2). */
+int clgan_dcgan_stats_pending(const clgan_dcgan *net);
 
 /* Adam steps taken by a network (PyTorch's per-parameter "step"); set when
  * restoring a checkpoint. */

@@ -52,7 +52,9 @@ static inline uint64_t clgan_rng_mix64(uint64_t z) {
     "SWD directions (index: level << 16 ^ repeat)")                                 \
   X(CLGAN_STREAM_SWD_PICK, 0x9E3779B97F4A7C15ULL, HASHED,                           \
     "SWD neighbourhood centres (index: level << 56 ^ image << 20 ^ nhood)")         \
-  X(CLGAN_STREAM_BENCH_DATA, 0x5eed0fda7aULL, XOR, "bench's synthetic images and noise")    \
+  X(CLGAN_STREAM_BENCH_DATA, 0x5eed0fda7aULL, XOR, "bench's synthetic images and noise") \
+  X(CLGAN_STREAM_SPECTRAL, 0x53504543ULL /* "SPEC" */, HASHED,                       \
+    "spectral norm's initial u, v (index: D's conv layer)")                         \
   X(CLGAN_STREAM_FAKE_LABELS, 0x46414b454c4142ULL /* "FAKELAB" */, HASHED,            \
     "classes of the fake batch, conditional (index: iteration)")                    \
   X(CLGAN_STREAM_BALANCED, 0x42414c414e4345ULL /* "BALANCE" */, HASHED,               \

@@ -75,6 +75,19 @@ typedef enum clgan_variant {
   CLGAN_VARIANT_COUNT
 } clgan_variant;
 
+/* The plan-time tuner (src/ops/conv_tune.c): for each convolution shape a
+ * model plans, a bounded search over the variants of its three products
+ * (forward, backward data, weight gradient): the own GEMM's tile and
+ * work-group shape, CLBlast, reading the image directly or through im2col.
+ * Every candidate is checked against the default variant's result before it
+ * may win; winners are cached per device, driver, kernel sources and shape. */
+typedef enum clgan_tune_mode {
+  CLGAN_TUNE_CACHED = 0, /* default: winners found in the cache are used, nothing is timed */
+  CLGAN_TUNE_ON,         /* shapes without a cached winner are tuned (within the budget) */
+  CLGAN_TUNE_RETUNE,     /* every shape is tuned again, the cache overwritten */
+  CLGAN_TUNE_OFF         /* the engine's defaults; the cache is not read */
+} clgan_tune_mode;
+
 /* Tuning knobs and overrides of one context, fixed when it is created (the
  * library keeps no process-wide settings). Zero everywhere means "the engine
  * chooses": benchmarks, tests and kernel development set fields to force a
@@ -101,16 +114,34 @@ typedef struct clgan_tuning {
   int cache_off;               /* CLGAN_CACHE=0|off: no disk cache */
   char cache_dir[1024];        /* CLGAN_CACHE_DIR, else $XDG_CACHE_HOME/clgan or
                                   ~/.cache/clgan ("" with no home: no disk cache) */
+  clgan_tune_mode tune;        /* CLGAN_TUNE=cached|on|retune|off (see clgan_tune_mode) */
+  double tune_budget_s;        /* CLGAN_TUNE_BUDGET=S: seconds of searching per context
+                                  (0: 10 on CPUs, 60 on GPUs) */
+  char tune_dir[1024];         /* CLGAN_TUNE_DIR: where tuned winners live ("": the
+                                  cache directory beside the kernel binaries) */
 } clgan_tuning;
 
 /* Fills t from the environment (the variables named above; unset ones give
  * 0). INVALID, naming the variable, for a value it cannot parse. */
 clgan_status clgan_tuning_from_env(clgan_tuning *t);
 
+/* What the tuner reports while it searches (the library prints nothing). */
+typedef struct clgan_tune_progress {
+  const char *shape;      /* the conv shape being tuned ("conv 3->64 k4 s2 p1 64x64 n128") */
+  const char *product;    /* "forward", "backward data", "weight gradient" */
+  const char *candidate;  /* "own 8x32 4x16 image", "clblast col", ... */
+  double ms;              /* its median time (ms), < 0 when it failed or was rejected */
+  int valid;              /* passed the reference check */
+  double elapsed_s, budget_s; /* of this context's search */
+} clgan_tune_progress;
+typedef void (*clgan_tune_progress_fn)(void *user, const clgan_tune_progress *p);
+
 typedef struct clgan_ctx_options {
   const char *device;          /* device spec as for clgan_device_pick */
   int profiling;               /* create the queue with profiling enabled */
   const clgan_tuning *tuning;  /* NULL: clgan_tuning_from_env */
+  clgan_tune_progress_fn tune_progress; /* NULL: silent */
+  void *tune_user;             /* passed to tune_progress */
 } clgan_ctx_options;
 
 typedef struct clgan_ctx clgan_ctx;
@@ -144,6 +175,42 @@ typedef struct clgan_ctx_counts {
   long buffers, programs, kernels;
 } clgan_ctx_counts;
 void clgan_ctx_created(const clgan_ctx *ctx, clgan_ctx_counts *out);
+
+/* Commands a context has issued so far: kernel launches (a CLBlast SGEMM
+ * counts as one), and the host's synchronisations with the queue: blocking
+ * reads, blocking writes and finishes. Benchmarks take differences. */
+typedef struct clgan_ctx_activity {
+  long launches;
+  long blocking_reads, blocking_writes, finishes;
+  long event_waits;          /* waits for one command (clgan_event_wait) */
+} clgan_ctx_activity;
+void clgan_ctx_activity_get(const clgan_ctx *ctx, clgan_ctx_activity *out);
+
+/* What the plan-time tuner did on a context: one record per conv shape
+ * planned (in plan order; a shape planned twice has two records). */
+#define CLGAN_TUNE_MAX_RECORDS 64
+typedef struct clgan_tune_record {
+  char shape[64];          /* as in clgan_tune_progress */
+  char winner[3][40];      /* forward, backward data, weight gradient: the variant used */
+  double winner_ms[3];     /* its median time when measured (0: not measured here) */
+  double default_ms[3];    /* the default variant's (0: not measured) */
+  int source;              /* 0 defaults (tuning off, forced, or budget spent),
+                              1 from the cache, 2 tuned now */
+  int timed, rejected;     /* candidates timed / refused by the reference check */
+  double seconds;          /* spent tuning this shape */
+} clgan_tune_record;
+typedef struct clgan_tune_report {
+  int nshapes;             /* conv shapes planned */
+  int nrecords;            /* records kept (the first CLGAN_TUNE_MAX_RECORDS shapes) */
+  clgan_tune_record records[CLGAN_TUNE_MAX_RECORDS];
+  long timed, rejected;    /* candidates timed / rejected, all shapes */
+  int from_cache, tuned;   /* shapes whose winners came from the cache / were tuned */
+  double seconds;          /* spent tuning, all shapes */
+} clgan_tune_report;
+/* Copies the context's tuner report (all zero before any conv plan). */
+void clgan_ctx_tune_report(const clgan_ctx *ctx, clgan_tune_report *out);
+/* The tuner's name for a mode: "cached", "on", "retune", "off". */
+const char *clgan_tune_mode_name(clgan_tune_mode mode);
 
 /* Seconds spent building programs in this context (compile or cache load),
  * and how many builds came from the disk cache vs the compiler. */
@@ -195,6 +262,18 @@ clgan_status clgan_buf_write(clgan_ctx *ctx, clgan_buf dst, const float *src, si
 clgan_status clgan_buf_read(clgan_ctx *ctx, clgan_buf src, float *dst, size_t floats);
 clgan_status clgan_fill(clgan_ctx *ctx, clgan_buf dst, size_t floats, float value);
 clgan_status clgan_copy(clgan_ctx *ctx, clgan_buf src, clgan_buf dst, size_t floats);
+/* Non-blocking transfers: enqueued behind the work before them, they return
+ * at once. A write's src must stay unchanged, and a read's dst unread,
+ * until the queue has passed them: for a read, until clgan_event_wait on
+ * *done (a new event the caller owns); for a write, until any later
+ * blocking call or waited event. */
+clgan_status clgan_buf_write_enqueue(clgan_ctx *ctx, clgan_buf dst, const float *src,
+                                     size_t floats);
+clgan_status clgan_buf_read_enqueue(clgan_ctx *ctx, clgan_buf src, float *dst, size_t floats,
+                                    cl_event *done);
+/* Waits for an event's command and releases the event (*ev = NULL);
+ * accepts a NULL event. */
+clgan_status clgan_event_wait(clgan_ctx *ctx, cl_event *ev);
 
 /* Device memory for data that is not floats (index lists) or is only read by
  * kernels (an uploaded dataset): `bytes` bytes, read-only for kernels, filled

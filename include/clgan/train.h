@@ -37,6 +37,12 @@ typedef struct clgan_train_options {
   int eval_every;          /* evaluate (SWD, diversity, memorisation) every N iterations
                               on a fixed subset; 0: off */
   int max_bad_steps;       /* nan_guard: stop after this many skipped steps in a row (default 10) */
+  int stats_lag;           /* 1: each iteration's statistics are taken one step behind, after
+                              the next step is queued, so the device does not wait for the
+                              host between steps (iterations that sample, evaluate or save
+                              wait as before); log.csv and checkpoints are the same. A stop
+                              the callback asks for then comes after the step already queued
+                              (logged, reported, and checkpointed). 0: every step waits. */
 } clgan_train_options;
 
 typedef struct clgan_train_progress {

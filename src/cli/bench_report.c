@@ -168,6 +168,7 @@ void print_device(const device_run *d, const bench_options *o) {
   printf("memory:     %s on the device (model %s, GEMM workspace %s, bench data %s); this "
          "process's max resident set %s\n",
          total, model, ws, data, rss);
+  print_tune(r);
   if (r->profile) print_profile(r);
   if (d->status != CLGAN_OK) printf("FAILED after the timed steps: %s\n", d->error);
 }
@@ -246,6 +247,7 @@ json_t *run_json(const device_run *d, const bench_options *o) {
     snprintf(key, sizeof key, "startup_%s_cached", which[w]);
     json_object_set_new(j, key, json_integer(s->cached));
   }
+  tune_json(r, j);
   json_object_set_new(j, "loss_d", json_real(r->loss_d));
   json_object_set_new(j, "loss_g", json_real(r->loss_g));
   if (r->profile) {

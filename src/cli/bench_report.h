@@ -32,4 +32,8 @@ void print_table(const device_run *runs, int n);
 /* The run's figures; the configuration has every field of the list. */
 json_t *run_json(const device_run *d, const bench_options *o);
 
+/* The tuner's choices per layer and the commands per step (bench_tune.c). */
+void print_tune(const bench_result *r);
+void tune_json(const bench_result *r, json_t *j);
+
 #endif

@@ -11,5 +11,6 @@ const cli_command cli_commands[] = {
     {"balance", cmd_balance, "fill every class up to a count with synthetic images, and a manifest"},
     {"utility", cmd_utility, "does synthetic data help a classifier? real vs real+synthetic vs synthetic"},
     {"slice", cmd_slice, "write 2-D PNG slices of NIfTI volumes and DICOM series"},
+    {"tune", cmd_tune, "tune the convolutions of a model on a device and cache the winners"},
 };
 const int cli_command_count = (int)(sizeof cli_commands / sizeof cli_commands[0]);

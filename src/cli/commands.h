@@ -9,6 +9,7 @@ int cmd_generate(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_evaluate(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 int cmd_balance(int argc, char **argv);
 int cmd_utility(int argc, char **argv);
 

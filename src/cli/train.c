@@ -13,6 +13,7 @@
 #include "clgan/cond.h"
 #include "clgan/train.h"
 #include "commands.h"
+#include "small_data.h"
 
 static const char head[] =
     "usage: clgan train --data DIR [options]\n\n"
@@ -121,6 +122,9 @@ static int on_progress(void *user, const clgan_train_progress *p) {
            p->iteration, p->total, p->stats.loss_d, p->stats.loss_g, p->stats.d_x,
            p->stats.d_g_z1, p->stats.d_g_z2, p->img_per_s, eta);
     if (p->augment_p >= 0) printf("    augment p %.3f, E[sign D(real)] %.3f\n", p->augment_p, p->stats.sign_real);
+    if (p->stats.lecam > 0 || p->stats.consistency > 0)
+      printf("    D's regularisers: LeCam %.4f, bCR %.4f (terms before their weights)\n",
+             p->stats.lecam, p->stats.consistency);
     fflush(stdout);
   }
   if (p->eval) {
@@ -216,6 +220,7 @@ static int parse_train(const char *cmd, int argc, char **argv, train_args *a) {
                                .checkpoint_every = 500};
   const char *resume = NULL;
   long iters = 0, seed = 999;
+  int small_data = 0;
   cli_opt shape[CLI_MODEL_MAX], optim[CLI_MODEL_MAX], stability[CLI_MODEL_MAX],
       small[CLI_MODEL_MAX], cond[CLI_MODEL_MAX];
   cli_model_options(&a->given, CLGAN_CFG_SHAPE, shape);
@@ -250,6 +255,7 @@ static int parse_train(const char *cmd, int argc, char **argv, train_args *a) {
       CLI_OPT_TEXT("\nStability switches (off by default, so the recipe is reproduced exactly):"),
       CLI_OPT_INCLUDE(stability),
       CLI_OPT_TEXT("\nSmall data (off by default):"),
+      CLI_FLAG_OPT("--small-data", &small_data, SMALL_DATA_HELP),
       CLI_OPT_INCLUDE(small),
       CLI_OPT_TEXT("\nOne model for every class (off by default):"),
       CLI_OPT_INCLUDE(cond),
@@ -259,6 +265,7 @@ static int parse_train(const char *cmd, int argc, char **argv, train_args *a) {
   if (parsed != -1) return parsed;
   a->o.iters = iters;
   a->o.seed = (uint64_t)seed;
+  if (small_data) small_data_preset(&a->given); /* into the options not given */
   a->o.cfg = given_config(&a->given);
   /* ADA tunes some augmentation: all of it unless --augment says which */
   if (a->o.cfg.ada && !a->o.cfg.augment) a->o.cfg.augment = CLGAN_AUG_ALL;

@@ -104,6 +104,10 @@ typedef struct graph_pass {
   clgan_buf discard;              /* scratch for BN gradients not wanted */
   float bn_momentum, bn_eps, slope;
   int bn_eval;                    /* BatchNorm with running statistics */
+  /* when set (spectral norm): the conv weights are read from `weights` (at
+   * the parameter arena's offsets) and their gradients written, never
+   * added, to `weight_grads`, for the caller to map to the parameters */
+  clgan_buf weights, weight_grads;
 } graph_pass;
 
 /* Backward state: the gradient of the current node's output is in

@@ -22,6 +22,9 @@ clgan_status graph_describe_cond(const clgan_dcgan_config *cfg, graph *g) {
                       "a conditional model needs at least one class (num_classes %d) and an "
                       "embedding width of at least 1 (embed_dim %d)",
                       cfg->num_classes, cfg->embed_dim);
+  if (cfg->consistency > 0.0f)
+    return clgan_fail(CLGAN_ERR_INVALID, "--consistency (bCR) is not supported with a "
+                                         "conditional model: its extra D passes take no labels");
   g->cond = 1;
   g->emb_rows = cfg->num_classes;
   if (g->which == CLGAN_NET_D && !cfg->projection) {

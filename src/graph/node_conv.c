@@ -1,6 +1,11 @@
 /* Conv2d and ConvTranspose2d nodes (no bias): the conv core of src/ops/conv.c. */
 #include "graph/nodes.h"
 
+/* The weights a conv reads: the effective ones when the pass has them. */
+static clgan_buf weight(const graph_node *n, const graph_pass *p) {
+  return clgan_buf_at(p->weights.mem ? p->weights : p->params, n->w_off);
+}
+
 static clgan_status plan(clgan_ctx *ctx, graph_node *n) {
   clgan_status st = clgan_conv_plan_make(ctx, &n->shape, &n->plan.conv);
   if (st == CLGAN_OK) n->col_floats = n->plan.conv.col_floats;
@@ -12,12 +17,12 @@ clgan_status node_convt_plan(clgan_ctx *ctx, graph_node *n) { return plan(ctx, n
 
 clgan_status node_conv_forward(const graph *g, const graph_node *n, const graph_pass *p) {
   return clgan_conv2d_forward(p->ctx, &n->plan.conv, graph_slot_buf(g, p, n->in),
-                              clgan_buf_at(p->params, n->w_off), g->slots[n->out].buf, p->col);
+                              weight(n, p), g->slots[n->out].buf, p->col);
 }
 
 clgan_status node_convt_forward(const graph *g, const graph_node *n, const graph_pass *p) {
   return clgan_convt2d_forward(p->ctx, &n->plan.conv, graph_slot_buf(g, p, n->in),
-                               clgan_buf_at(p->params, n->w_off), g->slots[n->out].buf, p->col);
+                               weight(n, p), g->slots[n->out].buf, p->col);
 }
 
 /* The weight's gradient, then the input's into the other gradient buffer
@@ -25,13 +30,13 @@ clgan_status node_convt_forward(const graph *g, const graph_node *n, const graph
 static clgan_status backward(const graph *g, const graph_node *n, const graph_pass *p,
                              graph_grad *gr, int transposed) {
   clgan_buf x = graph_slot_buf(g, p, n->in), dy = p->grad_buf[gr->cur];
-  clgan_buf w = clgan_buf_at(p->params, n->w_off), dw = clgan_buf_at(p->grads, n->w_off);
+  clgan_buf w = weight(n, p);
+  clgan_buf dw = clgan_buf_at(p->weight_grads.mem ? p->weight_grads : p->grads, n->w_off);
+  int acc = p->weight_grads.mem ? 0 : gr->accumulate;
   clgan_status st = CLGAN_OK;
   if (gr->param_grads)
-    st = transposed ? clgan_convt2d_backward_filter(p->ctx, &n->plan.conv, x, dy, dw, p->col,
-                                                    gr->accumulate)
-                    : clgan_conv2d_backward_filter(p->ctx, &n->plan.conv, x, dy, dw, p->col,
-                                                   gr->accumulate);
+    st = transposed ? clgan_convt2d_backward_filter(p->ctx, &n->plan.conv, x, dy, dw, p->col, acc)
+                    : clgan_conv2d_backward_filter(p->ctx, &n->plan.conv, x, dy, dw, p->col, acc);
   if (st != CLGAN_OK || (n->in == 0 && !gr->input_grad)) return st;
   clgan_buf dx = p->grad_buf[1 - gr->cur];
   st = transposed ? clgan_convt2d_backward_data(p->ctx, &n->plan.conv, dy, w, dx, p->col)

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "ops/conv_internal.h"
+#include "ops/conv_tune.h"
 #include "ops/gemm_internal.h"
 #include "runtime/internal.h"
 
@@ -78,12 +79,13 @@ static void plan_col2im(const clgan_ctx *ctx, const clgan_conv_shape *s, clgan_c
  * col's place (measured: 9% off the tutorial step on PoCL, 2.5% on an
  * H200). The tuning's conv_from_image -1 (CLGAN_CONV_FROM_IMAGE=0) turns it
  * off (benchmarks). Plans the product that way where it runs (*ok). */
-static clgan_status plan_from_image(clgan_ctx *ctx, const clgan_conv_shape *s, int filter,
-                                    size_t m, size_t n, size_t k, clgan_gemm_plan *out, int *ok) {
+static clgan_status plan_from_image(clgan_ctx *ctx, const clgan_conv_shape *s,
+                                    const clgan_gemm_variant *v, int filter, size_t m, size_t n,
+                                    size_t k, clgan_gemm_plan *out, int *ok) {
   *ok = 0;
   size_t padded = (size_t)s->cin * s->n * (s->h + 2 * s->pad) * (s->w + 2 * s->pad);
   if (ctx->tuning.conv_from_image < 0 || padded > conv_col_floats(s)) return CLGAN_OK;
-  return clgan_gemm_conv_plan_make(ctx, filter, m, n, k, out, ok);
+  return clgan_gemm_conv_plan_variant(ctx, v, filter, m, n, k, out, ok);
 }
 
 /* Images per column matrix in the adjoint (conv backward data, convT
@@ -103,27 +105,34 @@ static int adjoint_images(const clgan_ctx *ctx, const clgan_conv_shape *s) {
   return per < (size_t)s->n ? (int)per : s->n;
 }
 
-/* The GEMM plans of the three products, and the col they leave. */
-static clgan_status plan_products(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_conv_plan *p) {
+/* The GEMM plans of the three products, and the col they leave; with the
+ * tuner's variants cv (NULL: the engine's choices). */
+static clgan_status plan_products(clgan_ctx *ctx, const clgan_conv_shape *s,
+                                  const conv_variants *cv, clgan_conv_plan *p) {
   size_t cout = (size_t)s->cout, kdim = (size_t)s->cin * s->k * s->k;
   size_t pix = (size_t)s->ho * s->wo, np = (size_t)s->n * pix;
+  const clgan_gemm_variant *vf = cv ? &cv->prod[CONV_FWD] : NULL;
+  const clgan_gemm_variant *va = cv ? &cv->prod[CONV_ADJ] : NULL;
+  const clgan_gemm_variant *vw = cv ? &cv->prod[CONV_FILT] : NULL;
   clgan_status st;
-  if (!p->direct &&
-      ((st = plan_from_image(ctx, s, 0, cout, np, kdim, &p->fwd, &p->fwd_from_image)) !=
-           CLGAN_OK ||
-       (st = plan_from_image(ctx, s, 1, cout, kdim, np, &p->filt, &p->filt_from_image)) !=
-           CLGAN_OK))
+  if (!p->direct && (!cv || cv->from_image[CONV_FWD]) &&
+      (st = plan_from_image(ctx, s, vf, 0, cout, np, kdim, &p->fwd, &p->fwd_from_image)) !=
+          CLGAN_OK)
+    return st;
+  if (!p->direct && (!cv || cv->from_image[CONV_FILT]) &&
+      (st = plan_from_image(ctx, s, vw, 1, cout, kdim, np, &p->filt, &p->filt_from_image)) !=
+          CLGAN_OK)
     return st;
   if ((!p->fwd_from_image &&
-       (st = clgan_gemm_plan_make(ctx, 0, 0, cout, np, kdim, &p->fwd)) != CLGAN_OK) ||
+       (st = clgan_gemm_plan_variant(ctx, vf, 0, 0, cout, np, kdim, &p->fwd)) != CLGAN_OK) ||
       (!p->filt_from_image &&
-       (st = clgan_gemm_plan_make(ctx, 0, 1, cout, kdim, np, &p->filt)) != CLGAN_OK))
+       (st = clgan_gemm_plan_variant(ctx, vw, 0, 1, cout, kdim, np, &p->filt)) != CLGAN_OK))
     return st;
   int per = p->adjoint_images, last = s->n % per;
-  if ((st = clgan_gemm_plan_make(ctx, 1, 0, kdim, (size_t)per * pix, cout, &p->adj)) !=
+  if ((st = clgan_gemm_plan_variant(ctx, va, 1, 0, kdim, (size_t)per * pix, cout, &p->adj)) !=
           CLGAN_OK ||
-      (last && (st = clgan_gemm_plan_make(ctx, 1, 0, kdim, (size_t)last * pix, cout,
-                                          &p->adj_last)) != CLGAN_OK))
+      (last && (st = clgan_gemm_plan_variant(ctx, va, 1, 0, kdim, (size_t)last * pix, cout,
+                                             &p->adj_last)) != CLGAN_OK))
     return st;
   if (p->direct) return CLGAN_OK;
   size_t padded = s->pad > 0 ? (size_t)s->cin * s->n * (s->h + 2 * s->pad) * (s->w + 2 * s->pad)
@@ -139,6 +148,17 @@ clgan_status clgan_conv_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   clgan_status st = conv_shape_check(s, "clgan_conv_plan_make");
   if (st != CLGAN_OK) return st;
   if (!out) return clgan_fail(CLGAN_ERR_INVALID, "clgan_conv_plan_make: out is NULL");
+  /* the tuner's variants: cached, searched now, or none (the defaults) */
+  conv_variants cv;
+  int tuned = 0;
+  if ((st = conv_tune(ctx, s, &cv, &tuned)) != CLGAN_OK) return st;
+  if ((st = conv_plan_with(ctx, s, tuned ? &cv : NULL, out)) == CLGAN_OK) conv_tune_note(ctx, out);
+  return st;
+}
+
+clgan_status conv_plan_with(clgan_ctx *ctx, const clgan_conv_shape *s, const conv_variants *cv,
+                            clgan_conv_plan *out) {
+  clgan_status st;
   clgan_conv_plan p;
   memset(&p, 0, sizeof p);
   p.shape = *s;
@@ -146,7 +166,7 @@ clgan_status clgan_conv_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   p.adjoint_images = p.direct ? s->n : adjoint_images(ctx, s);
   plan_im2col(ctx, s, &p);
   plan_col2im(ctx, s, &p);
-  if ((st = plan_products(ctx, s, &p)) != CLGAN_OK) return st;
+  if ((st = plan_products(ctx, s, cv, &p)) != CLGAN_OK) return st;
   /* im2col and col2im exist for the plan's own use and for clgan_im2col /
    * clgan_col2im on any shape */
   if ((st = clgan_kernel_get(ctx, "im2col", NULL, p.im2col_rows ? "im2col_rows" : "im2col",

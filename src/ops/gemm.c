@@ -68,9 +68,11 @@ static clgan_status check_args(int ta, int tb, size_t m, size_t n, size_t k, clg
 
 /* ---- plans ------------------------------------------------------------- */
 
-/* A plan on a given backend (AUTO: the context's for the shape). */
-static clgan_status plan_on(clgan_ctx *ctx, clgan_gemm_backend backend, int trans_a, int trans_b,
-                            size_t m, size_t n, size_t k, clgan_gemm_plan *out) {
+/* A plan on a given backend (AUTO: the context's for the shape), with the
+ * own tile of v (NULL: the device's). */
+static clgan_status plan_on(clgan_ctx *ctx, clgan_gemm_backend backend,
+                            const clgan_gemm_variant *v, int trans_a, int trans_b, size_t m,
+                            size_t n, size_t k, clgan_gemm_plan *out) {
   clgan_gemm_plan p = {.trans_a = trans_a != 0, .trans_b = trans_b != 0, .m = m, .n = n, .k = k};
   clgan_status st = CLGAN_OK;
   if (backend == CLGAN_GEMM_AUTO && m > 0 && n > 0 &&
@@ -87,7 +89,7 @@ static clgan_status plan_on(clgan_ctx *ctx, clgan_gemm_backend backend, int tran
     p.path = CLGAN_GEMM_PATH_CLBLAST;
     st = gemm_clblast_plan(ctx, &p);
   } else { /* CLBlast rejects k == 0; C = beta * C is the own kernel's k == 0 case */
-    st = gemm_own_plan(ctx, 0, &p);
+    st = gemm_own_plan_variant(ctx, 0, v, &p);
   }
   if (st == CLGAN_OK) *out = p;
   return st;
@@ -95,7 +97,16 @@ static clgan_status plan_on(clgan_ctx *ctx, clgan_gemm_backend backend, int tran
 
 clgan_status clgan_gemm_plan_make(clgan_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n,
                                   size_t k, clgan_gemm_plan *out) {
-  return plan_on(ctx, CLGAN_GEMM_AUTO, trans_a, trans_b, m, n, k, out);
+  return plan_on(ctx, CLGAN_GEMM_AUTO, NULL, trans_a, trans_b, m, n, k, out);
+}
+
+clgan_status clgan_gemm_plan_variant(clgan_ctx *ctx, const clgan_gemm_variant *v, int trans_a,
+                                     int trans_b, size_t m, size_t n, size_t k,
+                                     clgan_gemm_plan *out) {
+  if (v && !clgan_gemm_variant_valid(v))
+    return clgan_fail(CLGAN_ERR_INVALID, "gemm: invalid variant (backend %d, tile %d %d %d %d)",
+                      (int)v->backend, v->tm, v->nv, v->lx, v->ly);
+  return plan_on(ctx, v ? v->backend : CLGAN_GEMM_AUTO, v, trans_a, trans_b, m, n, k, out);
 }
 
 clgan_status clgan_gemm_plan_prepare(clgan_ctx *ctx, const clgan_gemm_plan *plan) {
@@ -134,7 +145,7 @@ clgan_status clgan_gemm_with(clgan_ctx *ctx, clgan_gemm_backend backend, int tra
   /* the arguments first, so that a bad call neither measures nor allocates */
   clgan_status st = check_args(trans_a != 0, trans_b != 0, m, n, k, a, lda, b, ldb, c, ldc);
   clgan_gemm_plan p;
-  if (st == CLGAN_OK) st = plan_on(ctx, backend, trans_a, trans_b, m, n, k, &p);
+  if (st == CLGAN_OK) st = plan_on(ctx, backend, NULL, trans_a, trans_b, m, n, k, &p);
   if (st == CLGAN_OK) st = clgan_gemm_run(ctx, &p, alpha, a, lda, b, ldb, beta, c, ldc);
   return st;
 }
@@ -143,15 +154,25 @@ clgan_status clgan_gemm_with(clgan_ctx *ctx, clgan_gemm_backend backend, int tra
 
 clgan_status clgan_gemm_conv_plan_make(clgan_ctx *ctx, int filter, size_t m, size_t n, size_t k,
                                        clgan_gemm_plan *out, int *ok) {
+  return clgan_gemm_conv_plan_variant(ctx, NULL, filter, m, n, k, out, ok);
+}
+
+clgan_status clgan_gemm_conv_plan_variant(clgan_ctx *ctx, const clgan_gemm_variant *v, int filter,
+                                          size_t m, size_t n, size_t k, clgan_gemm_plan *out,
+                                          int *ok) {
   *ok = 0;
+  if (v && v->backend == CLGAN_GEMM_AUTO) v = NULL; /* the engine's choice */
   if (gemm_own_is_tiny(m, n, k) || m >= ((size_t)1 << 31) || n >= ((size_t)1 << 31) ||
       k >= ((size_t)1 << 31))
     return CLGAN_OK;
-  clgan_gemm_backend be;
-  clgan_status st = gemm_backend_for(ctx, m, n, k, &be);
+  if (v && (v->backend != CLGAN_GEMM_OWN || !clgan_gemm_variant_valid(v)))
+    return clgan_fail(CLGAN_ERR_INVALID, "gemm: a conv product from the image needs an own "
+                                         "variant (backend %d)", (int)v->backend);
+  clgan_gemm_backend be = CLGAN_GEMM_OWN;
+  clgan_status st = v ? CLGAN_OK : gemm_backend_for(ctx, m, n, k, &be);
   if (st != CLGAN_OK || be != CLGAN_GEMM_OWN) return st;
   clgan_gemm_plan p = {.trans_a = 0, .trans_b = filter != 0, .m = m, .n = n, .k = k};
-  if ((st = gemm_own_plan(ctx, 1, &p)) != CLGAN_OK) return st;
+  if ((st = gemm_own_plan_variant(ctx, 1, v, &p)) != CLGAN_OK) return st;
   *out = p;
   *ok = 1;
   return CLGAN_OK;

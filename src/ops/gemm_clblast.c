@@ -43,6 +43,7 @@ clgan_status gemm_clblast_run(clgan_ctx *ctx, int ta, int tb, size_t m, size_t n
     clgan_status st = gemm_ws_reserve(ctx, floats);
     if (st != CLGAN_OK) return st;
     cl_event *ev = clgan_profile_next_event(ctx, "clblast_sgemm"); /* NULL unless profiling */
+    clgan_count_launch(ctx);
     s = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, ta_, tb_, m, n, k, alpha, a.mem, a.off,
                                    lda, b.mem, b.off, ldb, beta, c.mem, c.off, ldc, &ctx->queue,
                                    ev, ctx->gemm_ws.mem);

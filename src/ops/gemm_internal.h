@@ -15,6 +15,25 @@ typedef struct clgan_gemm_conv_x {
   int cin, n, hp, wp, kw, stride, ho, wo;
 } clgan_gemm_conv_x;
 
+/* One product's GEMM variant as the plan-time tuner chooses it (conv_tune.c):
+ * the backend and, for the own one, the register tile (tm rows x 16*nv
+ * columns) and the work-group shape in tiles (lx columns, ly rows); all four
+ * 0: the device's default tile. */
+typedef struct clgan_gemm_variant {
+  clgan_gemm_backend backend; /* OWN or CLBLAST */
+  int tm, nv, lx, ly;
+} clgan_gemm_variant;
+
+/* Whether a variant's numbers are ones the kernels accept (tm 1-16, nv 1-4,
+ * lx * ly at most 4096, or all 0; backend AUTO only with all 0: the engine's
+ * choice, as a NULL variant). */
+int clgan_gemm_variant_valid(const clgan_gemm_variant *v);
+
+/* clgan_gemm_plan_make on a given variant (NULL: the context's choice). */
+clgan_status clgan_gemm_plan_variant(clgan_ctx *ctx, const clgan_gemm_variant *v, int trans_a,
+                                     int trans_b, size_t m, size_t n, size_t k,
+                                     clgan_gemm_plan *out);
+
 /* The backend for an m x n x k product on ctx (measured and remembered per
  * shape class: gemm_choice.c). */
 clgan_status gemm_backend_for(clgan_ctx *ctx, size_t m, size_t n, size_t k,
@@ -26,6 +45,11 @@ clgan_status gemm_backend_for(clgan_ctx *ctx, size_t m, size_t n, size_t k,
  * gradient dw = dy x col^T + beta * dw, m, n, k = cout, K, P. */
 clgan_status clgan_gemm_conv_plan_make(clgan_ctx *ctx, int filter, size_t m, size_t n, size_t k,
                                        clgan_gemm_plan *out, int *ok);
+/* The same with the own backend's tile of variant v (NULL: as above; v's
+ * backend must be OWN). */
+clgan_status clgan_gemm_conv_plan_variant(clgan_ctx *ctx, const clgan_gemm_variant *v, int filter,
+                                          size_t m, size_t n, size_t k, clgan_gemm_plan *out,
+                                          int *ok);
 
 /* The weight gradient with a filter plan: dy [cout, P] (row stride P), dw
  * [cout, K] (row stride K). */

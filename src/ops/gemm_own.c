@@ -43,7 +43,18 @@ int gemm_own_is_tiny(size_t m, size_t n, size_t k) {
   return k == 0 || (m * n <= OWN_SIMPLE_MAX_MACS && m * n * k <= OWN_SIMPLE_MAX_MACS);
 }
 
-static own_config own_config_for(const clgan_ctx *ctx) {
+int clgan_gemm_variant_valid(const clgan_gemm_variant *v) {
+  int zero = v->tm == 0 && v->nv == 0 && v->lx == 0 && v->ly == 0;
+  if (v->backend == CLGAN_GEMM_AUTO) return zero; /* the engine's choice */
+  if (v->backend != CLGAN_GEMM_OWN && v->backend != CLGAN_GEMM_CLBLAST) return 0;
+  if (zero) return 1;
+  return v->tm >= 1 && v->tm <= 16 && v->nv >= 1 && v->nv <= 4 && v->lx >= 1 && v->ly >= 1 &&
+         v->lx * v->ly <= 4096;
+}
+
+/* The device's tile, or the tuning's (CLGAN_GEMM_TILE), or variant v's
+ * (the plan-time tuner's; NULL or all 0: not). */
+static own_config own_config_for(const clgan_ctx *ctx, const clgan_gemm_variant *v) {
   own_config c;
   if (ctx->dev.is_cpu) {
     /* 8 x 32 tiles: 16 float16 accumulators, two B vectors and eight A
@@ -59,6 +70,8 @@ static own_config own_config_for(const clgan_ctx *ctx) {
   if (t[0] >= 1 && t[0] <= 16 && t[1] >= 1 && t[1] <= 4 && t[2] >= 1 && t[3] >= 1 &&
       t[2] * t[3] <= 4096)
     c.tm = t[0], c.nv = t[1], c.lx = (size_t)t[2], c.ly = (size_t)t[3];
+  if (v && v->tm > 0 && clgan_gemm_variant_valid(v))
+    c.tm = v->tm, c.nv = v->nv, c.lx = (size_t)v->lx, c.ly = (size_t)v->ly;
   size_t maxwg = ctx->dev.max_work_group_size ? ctx->dev.max_work_group_size : 1;
   while (c.lx * c.ly > maxwg) {
     if (c.ly > 1) c.ly /= 2;
@@ -191,7 +204,12 @@ static const char *pack_name(char which, int along_i) {
 }
 
 clgan_status gemm_own_plan(clgan_ctx *ctx, int conv_x, clgan_gemm_plan *p) {
-  own_config cfg = own_config_for(ctx);
+  return gemm_own_plan_variant(ctx, conv_x, NULL, p);
+}
+
+clgan_status gemm_own_plan_variant(clgan_ctx *ctx, int conv_x, const clgan_gemm_variant *v,
+                                   clgan_gemm_plan *p) {
+  own_config cfg = own_config_for(ctx, v);
   int ta = p->trans_a, tb = p->trans_b;
   size_t kmax = 1;
   clgan_status st;
@@ -397,7 +415,7 @@ clgan_status gemm_own_run(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha,
 
 clgan_status gemm_own_reserve(clgan_ctx *ctx, size_t m, size_t n, size_t k) {
   clgan_status st;
-  own_config cfg = own_config_for(ctx);
+  own_config cfg = own_config_for(ctx, NULL);
   static const char *const names[] = {"gemm_simple",   "gemm_pack_a_i", "gemm_pack_a_p",
                                       "gemm_pack_b_i", "gemm_pack_b_p", "gemm_tile",
                                       "gemm_reduce"};

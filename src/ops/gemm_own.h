@@ -20,6 +20,9 @@ clgan_status gemm_ws_reserve(clgan_ctx *ctx, size_t floats);
  * for its trans_a, trans_b, m, n, k (set by the caller, m and n > 0). conv_x: the tiled path with op(B) read from a conv's image
  * (gemm_tile_conv; NN for a forward, NT for a weight gradient). */
 clgan_status gemm_own_plan(clgan_ctx *ctx, int conv_x, clgan_gemm_plan *p);
+/* The same with the tile of variant v (NULL or all 0: the device's). */
+clgan_status gemm_own_plan_variant(clgan_ctx *ctx, int conv_x, const clgan_gemm_variant *v,
+                                   clgan_gemm_plan *p);
 /* Runs an own plan; conv_x describes the image for CLGAN_GEMM_PATH_CONV_X
  * (b unused there), else NULL. */
 clgan_status gemm_own_run(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha, clgan_buf a,

@@ -42,6 +42,7 @@ clgan_status clgan_buf_write(clgan_ctx *ctx, clgan_buf dst, const float *src, si
   if (floats == 0) return CLGAN_OK;
   clgan_status st = check_size("clgan_buf_write", dst, floats);
   if (st != CLGAN_OK) return st;
+  ctx->activity.blocking_writes++;
   return CLGAN_CL(clEnqueueWriteBuffer(ctx->queue, dst.mem, CL_TRUE, dst.off * sizeof(float),
                                        floats * sizeof(float), src, 0, NULL, NULL));
 }
@@ -50,8 +51,38 @@ clgan_status clgan_buf_read(clgan_ctx *ctx, clgan_buf src, float *dst, size_t fl
   if (floats == 0) return CLGAN_OK;
   clgan_status st = check_size("clgan_buf_read", src, floats);
   if (st != CLGAN_OK) return st;
+  ctx->activity.blocking_reads++;
   return CLGAN_CL(clEnqueueReadBuffer(ctx->queue, src.mem, CL_TRUE, src.off * sizeof(float),
                                       floats * sizeof(float), dst, 0, NULL, NULL));
+}
+
+clgan_status clgan_buf_write_enqueue(clgan_ctx *ctx, clgan_buf dst, const float *src,
+                                     size_t floats) {
+  if (floats == 0) return CLGAN_OK;
+  clgan_status st = check_size("clgan_buf_write_enqueue", dst, floats);
+  if (st != CLGAN_OK) return st;
+  return CLGAN_CL(clEnqueueWriteBuffer(ctx->queue, dst.mem, CL_FALSE, dst.off * sizeof(float),
+                                       floats * sizeof(float), src, 0, NULL, NULL));
+}
+
+clgan_status clgan_buf_read_enqueue(clgan_ctx *ctx, clgan_buf src, float *dst, size_t floats,
+                                    cl_event *done) {
+  *done = NULL;
+  /* a marker for an empty read, so that there is always an event to wait on */
+  if (floats == 0) return CLGAN_CL(clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, done));
+  clgan_status st = check_size("clgan_buf_read_enqueue", src, floats);
+  if (st != CLGAN_OK) return st;
+  return CLGAN_CL(clEnqueueReadBuffer(ctx->queue, src.mem, CL_FALSE, src.off * sizeof(float),
+                                      floats * sizeof(float), dst, 0, NULL, done));
+}
+
+clgan_status clgan_event_wait(clgan_ctx *ctx, cl_event *ev) {
+  if (!ev || !*ev) return CLGAN_OK;
+  ctx->activity.event_waits++;
+  clgan_status st = CLGAN_CL(clWaitForEvents(1, ev));
+  clReleaseEvent(*ev);
+  *ev = NULL;
+  return st;
 }
 
 clgan_status clgan_fill(clgan_ctx *ctx, clgan_buf dst, size_t floats, float value) {
@@ -103,6 +134,7 @@ clgan_status clgan_mem_alloc_output(clgan_ctx *ctx, size_t bytes, cl_mem *out) {
 
 clgan_status clgan_mem_read(clgan_ctx *ctx, cl_mem src, size_t offset, void *dst, size_t bytes) {
   if (bytes == 0) return CLGAN_OK;
+  ctx->activity.blocking_reads++;
   return CLGAN_CL(clEnqueueReadBuffer(ctx->queue, src, CL_TRUE, offset, bytes, dst, 0, NULL, NULL));
 }
 
@@ -115,6 +147,7 @@ size_t clgan_mem_bytes(cl_mem m) {
 clgan_status clgan_mem_write(clgan_ctx *ctx, cl_mem dst, size_t offset, const void *src,
                              size_t bytes) {
   if (bytes == 0) return CLGAN_OK;
+  ctx->activity.blocking_writes++;
   return CLGAN_CL(clEnqueueWriteBuffer(ctx->queue, dst, CL_TRUE, offset, bytes, src, 0, NULL, NULL));
 }
 

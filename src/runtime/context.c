@@ -29,6 +29,8 @@ clgan_status clgan_ctx_create(const clgan_ctx_options *opts, clgan_ctx **out) {
   ctx->dev = list[i];
   free(list);
   ctx->profiling = opts->profiling;
+  ctx->tune_progress = opts->tune_progress;
+  ctx->tune_user = opts->tune_user;
   if (opts->tuning)
     ctx->tuning = *opts->tuning;
   else if ((st = clgan_tuning_from_env(&ctx->tuning)) != CLGAN_OK) {
@@ -76,7 +78,10 @@ cl_context clgan_ctx_cl_context(const clgan_ctx *ctx) { return ctx->context; }
 cl_command_queue clgan_ctx_queue(const clgan_ctx *ctx) { return ctx->queue; }
 void clgan_ctx_freeze(clgan_ctx *ctx, int frozen) { ctx->frozen = frozen; }
 
-clgan_status clgan_ctx_finish(clgan_ctx *ctx) { return CLGAN_CL(clFinish(ctx->queue)); }
+clgan_status clgan_ctx_finish(clgan_ctx *ctx) {
+  ctx->activity.finishes++;
+  return CLGAN_CL(clFinish(ctx->queue));
+}
 
 size_t clgan_ctx_workspace_bytes(const clgan_ctx *ctx) {
   return ctx->gemm_ws_floats * sizeof(float);
@@ -106,6 +111,7 @@ clgan_status clgan_launch(clgan_ctx *ctx, cl_kernel k, cl_uint dims, const size_
                           const size_t *local, const char *what) {
   cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, global, local, 0, NULL,
                                       clgan_profile_next_event(ctx, what));
+  clgan_count_launch(ctx);
   if (err == CL_SUCCESS) return CLGAN_OK;
   return clgan_fail(CLGAN_ERR_OPENCL, "clEnqueueNDRangeKernel(%s) failed on %s: %s (%d)", what,
                     ctx->dev.name, clgan_cl_error_name(err), (int)err);

@@ -40,7 +40,18 @@ struct clgan_ctx {
   clgan_program_entry programs[CLGAN_MAX_PROGRAMS];
   clgan_kernel_entry kernels[CLGAN_MAX_KERNELS];
   struct clgan_profile *prof;       /* per-kernel events; NULL unless profiling (profile.c) */
+  clgan_ctx_activity activity;      /* launches and host syncs so far (profile.c) */
+  clgan_tune_progress_fn tune_progress; /* the plan-time tuner's (src/ops/conv_tune.c) */
+  void *tune_user;
+  clgan_tune_report tune_report;    /* what it did so far */
+  int tune_test_wrong;              /* test hooks: N > 0, the tuner perturbs the result of
+                                       the Nth candidate it checks after each product's
+                                       reference; -1, the default's (the reference, checked
+                                       against the host's on small shapes); 0 none */
 };
+
+/* Activity counters (profile.c): called by the launch and transfer helpers. */
+static inline void clgan_count_launch(clgan_ctx *ctx) { ctx->activity.launches++; }
 
 /* For a failed OpenCL call: records "call: CL_NAME (code)" and returns
  * CLGAN_ERR_OPENCL, or CLGAN_OK when err == CL_SUCCESS. */

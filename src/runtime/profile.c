@@ -4,7 +4,9 @@
  * context; clgan_ctx_profile_collect sums them and starts afresh.
  * Contexts without profiling pay one NULL test per launch. The context calls
  * in here (create, destroy, the event slot of each launch); this file calls
- * nothing of the context's. */
+ * nothing of the context's. Every context also counts its launches and host
+ * synchronisations (clgan_ctx_activity: the launch and transfer helpers
+ * add to ctx->activity; read here). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +95,7 @@ clgan_status clgan_ctx_profile_collect(clgan_ctx *ctx, clgan_profile_report *out
   if (!p)
     return clgan_fail(CLGAN_ERR_INVALID,
                       "profiling report requested from a context created without profiling");
+  ctx->activity.finishes++;
   clgan_status st = CLGAN_CL(clFinish(ctx->queue));
   out->nregions = p->nregions;
   out->nkernels = p->nkernels;
@@ -124,4 +127,8 @@ clgan_status clgan_ctx_profile_collect(clgan_ctx *ctx, clgan_profile_report *out
   if (out->events > 0 && last > first) out->span_seconds = (double)(last - first) * 1e-9;
   release_events(p);
   return st;
+}
+
+void clgan_ctx_activity_get(const clgan_ctx *ctx, clgan_ctx_activity *out) {
+  *out = ctx->activity;
 }

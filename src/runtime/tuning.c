@@ -61,6 +61,42 @@ static void cache_location(clgan_tuning *t) {
     snprintf(t->cache_dir, sizeof t->cache_dir, "%s/.cache/clgan", home);
 }
 
+const char *clgan_tune_mode_name(clgan_tune_mode mode) {
+  switch (mode) {
+    case CLGAN_TUNE_CACHED: return "cached";
+    case CLGAN_TUNE_ON: return "on";
+    case CLGAN_TUNE_RETUNE: return "retune";
+    case CLGAN_TUNE_OFF: return "off";
+    default: return "unknown";
+  }
+}
+
+/* CLGAN_TUNE, CLGAN_TUNE_BUDGET and CLGAN_TUNE_DIR. */
+static clgan_status parse_tune(clgan_tuning *t) {
+  const char *v = env("CLGAN_TUNE");
+  if (v) {
+    int i = 0;
+    while (i <= CLGAN_TUNE_OFF && strcasecmp(v, clgan_tune_mode_name((clgan_tune_mode)i)) != 0) i++;
+    if (strcmp(v, "0") == 0) i = CLGAN_TUNE_OFF;
+    if (strcmp(v, "1") == 0) i = CLGAN_TUNE_ON;
+    if (i > CLGAN_TUNE_OFF)
+      return clgan_fail(CLGAN_ERR_INVALID, "CLGAN_TUNE=%s: expected cached, on, retune or off", v);
+    t->tune = (clgan_tune_mode)i;
+  }
+  const char *b = env("CLGAN_TUNE_BUDGET");
+  if (b) {
+    char *end;
+    double s = strtod(b, &end);
+    if (end == b || *end || !(s > 0) || s > 86400)
+      return clgan_fail(CLGAN_ERR_INVALID,
+                        "CLGAN_TUNE_BUDGET=%s: expected seconds, more than 0 and at most 86400", b);
+    t->tune_budget_s = s;
+  }
+  const char *d = env("CLGAN_TUNE_DIR");
+  if (d) snprintf(t->tune_dir, sizeof t->tune_dir, "%s", d);
+  return CLGAN_OK;
+}
+
 clgan_status clgan_tuning_from_env(clgan_tuning *t) {
   memset(t, 0, sizeof *t);
   clgan_status st = parse_backend(t);
@@ -71,6 +107,7 @@ clgan_status clgan_tuning_from_env(clgan_tuning *t) {
   if (st == CLGAN_OK && fi && strcmp(fi, "0") == 0) t->conv_from_image = -1;
   const char *kd = env("CLGAN_KERNEL_DIR");
   if (st == CLGAN_OK && kd) snprintf(t->kernel_dir, sizeof t->kernel_dir, "%s", kd);
+  if (st == CLGAN_OK) st = parse_tune(t);
   if (st == CLGAN_OK) cache_location(t);
   return st;
 }

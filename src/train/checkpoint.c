@@ -11,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clgan/regularize.h"
 #include "graph/graph.h"
 #include "train/cond_meta.h"
 #include "runtime/internal.h"
+#include "train/checkpoint_reg.h"
 
 #define MAX_TENSORS 512
 #define MAX_META 64
@@ -134,6 +136,7 @@ clgan_status clgan_checkpoint_save(const char *path, clgan_dcgan *net, const clg
   char(*names)[96] = calloc(MAX_TENSORS, sizeof *names);
   clgan_status st = tensors && names ? CLGAN_OK : clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
   int nt = 0, have[2] = {0, 0};
+  float *reg = NULL; /* the regularisers' state (checkpoint_reg.c) */
   for (int n = 0; n < 2 && st == CLGAN_OK; n++) {
     if ((st = host_net_alloc(net, n, &h[n])) != CLGAN_OK) break;
     have[n] = 1;
@@ -176,6 +179,7 @@ clgan_status clgan_checkpoint_save(const char *path, clgan_dcgan *net, const clg
                                       .data = ts->fixed_noise};
       nt++;
     }
+    st = checkpoint_reg_append(net, tensors, &nt, MAX_TENSORS, &reg);
     meta m = {0};
     meta_add(&m, "format", "clgan-checkpoint");
     meta_add(&m, "version", "%d", CLGAN_CHECKPOINT_VERSION);
@@ -199,6 +203,7 @@ clgan_status clgan_checkpoint_save(const char *path, clgan_dcgan *net, const clg
   }
   for (int n = 0; n < 2; n++)
     if (have[n]) host_net_free(&h[n]);
+  free(reg);
   free(tensors);
   free(names);
   return st;
@@ -405,6 +410,8 @@ static clgan_status load_into(clgan_safetensors *st, int version, clgan_dcgan *n
     s = gather_net(st, net, n, &h[n]);
   }
   if (s == CLGAN_OK) s = read_train_tensors(st, want.nz, ts);
+  float *reg = NULL;
+  if (s == CLGAN_OK) s = checkpoint_reg_gather(st, net, &reg);
   if (s == CLGAN_OK) s = cond_meta_read_classes(st, net);
   for (int n = 0; n < 2 && s == CLGAN_OK; n++)
     for (int a = 0; a < CLGAN_ARENA_COUNT && s == CLGAN_OK; a++)
@@ -415,6 +422,8 @@ static clgan_status load_into(clgan_safetensors *st, int version, clgan_dcgan *n
     clgan_dcgan_set_adam_steps(net, CLGAN_NET_D, steps[1]);
     s = clgan_dcgan_set_augment(net, &aug);
   }
+  if (s == CLGAN_OK) s = clgan_dcgan_reg_write(net, reg); /* after D's weights: W_sn from them */
+  free(reg);
   for (int n = 0; n < alloced; n++) host_net_free(&h[n]);
   return s;
 }

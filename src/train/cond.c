@@ -147,9 +147,8 @@ clgan_status cond_d_backward(clgan_dcgan *d, const graph_pass *p, graph_grad *gr
   return st;
 }
 
-clgan_status clgan_dcgan_step_labels(clgan_dcgan *d, clgan_buf real, clgan_buf real_labels,
-                                     clgan_buf noise, clgan_buf fake_labels,
-                                     clgan_dcgan_stats *stats) {
+/* The step's labels, checked against the model, for the length of one call. */
+static clgan_status set_step_labels(clgan_dcgan *d, clgan_buf real_labels, clgan_buf fake_labels) {
   int cond = d->cfg.conditional;
   if (cond != (real_labels.mem != NULL) || cond != (fake_labels.mem != NULL))
     return clgan_fail(CLGAN_ERR_INVALID, cond ? "a conditional model's step needs the labels of "
@@ -157,7 +156,23 @@ clgan_status clgan_dcgan_step_labels(clgan_dcgan *d, clgan_buf real, clgan_buf r
                                               : "an unconditional model takes no labels");
   d->cond.step_labels[COND_REAL] = real_labels;
   d->cond.step_labels[COND_FAKE] = fake_labels;
-  clgan_status st = clgan_dcgan_step(d, real, noise, stats);
+  return CLGAN_OK;
+}
+
+clgan_status clgan_dcgan_step_labels(clgan_dcgan *d, clgan_buf real, clgan_buf real_labels,
+                                     clgan_buf noise, clgan_buf fake_labels,
+                                     clgan_dcgan_stats *stats) {
+  clgan_status st = set_step_labels(d, real_labels, fake_labels);
+  if (st == CLGAN_OK) st = clgan_dcgan_step(d, real, noise, stats);
+  d->cond.step_labels[COND_REAL] = d->cond.step_labels[COND_FAKE] = (clgan_buf){0};
+  return st;
+}
+
+clgan_status clgan_dcgan_step_deferred_labels(clgan_dcgan *d, clgan_buf real,
+                                              clgan_buf real_labels, clgan_buf noise,
+                                              clgan_buf fake_labels) {
+  clgan_status st = set_step_labels(d, real_labels, fake_labels);
+  if (st == CLGAN_OK) st = clgan_dcgan_step_deferred(d, real, noise);
   d->cond.step_labels[COND_REAL] = d->cond.step_labels[COND_FAKE] = (clgan_buf){0};
   return st;
 }

@@ -17,7 +17,7 @@ static size_t arena_size(const net_state *s, clgan_arena a) {
 
 /* The model's own buffers as the plan sizes them: every one is listed here
  * first, its total compared with the device, then all are allocated. */
-#define MODEL_MAX_BUFFERS (2 * CLGAN_ARENA_COUNT + 15)
+#define MODEL_MAX_BUFFERS (2 * CLGAN_ARENA_COUNT + 15 + DCGAN_REG_MAX_BUFFERS)
 typedef struct buffer_plan {
   int count;
   clgan_buf *buf[MODEL_MAX_BUFFERS];
@@ -65,6 +65,10 @@ static void list_buffers(clgan_dcgan *d, buffer_plan *bp) {
     request(bp, &d->guard, 2);
     for (int n = 0; n < 2; n++) request(bp, &d->stats_backup[n], d->net[n].g.stats_floats);
   }
+  clgan_buf *reg[DCGAN_REG_MAX_BUFFERS];
+  size_t reg_floats[DCGAN_REG_MAX_BUFFERS];
+  for (int i = 0, n = dcgan_reg_buffers(d, reg, reg_floats); i < n; i++)
+    request(bp, reg[i], reg_floats[i]);
 }
 
 /* Bytes of every buffer the model allocates, and the largest one. */
@@ -80,6 +84,7 @@ static void model_bytes(const clgan_dcgan *d, const buffer_plan *bp, size_t *tot
     size_t slot = d->net[w].g.max_act_floats * sizeof(float);
     if (slot > *largest) *largest = slot;
   }
+  *total += dcgan_reg_graph_bytes(d); /* bCR's second set of D's slots */
 }
 
 /* Describes and plans both graphs of cfg on ctx, and lists their buffers. */
@@ -90,6 +95,7 @@ static clgan_status plan_model(clgan_dcgan *d, buffer_plan *bp) {
     st = graph_describe(&d->cfg, (clgan_net)w, &d->net[w].g);
     if (st == CLGAN_OK) st = graph_plan(d->ctx, &d->net[w].g);
   }
+  if (st == CLGAN_OK) st = dcgan_reg_plan(d);
   bp->count = 0;
   if (st == CLGAN_OK) list_buffers(d, bp);
   return st;
@@ -166,6 +172,7 @@ static clgan_status alloc_model(clgan_dcgan *d, const buffer_plan *bp) {
             st = clgan_fill(d->ctx, clgan_buf_at(d->net[w].arena[a], g->nodes[i].rvar_off),
                             (size_t)g->slots[g->nodes[i].out].c, 1.0f);
   }
+  if (st == CLGAN_OK) st = dcgan_reg_alloc(d);
   return st;
 }
 
@@ -227,6 +234,7 @@ clgan_status clgan_dcgan_create(clgan_ctx *ctx, const clgan_dcgan_config *cfg, c
 
 void clgan_dcgan_destroy(clgan_dcgan *d) {
   if (!d) return;
+  dcgan_stats_release(d);
   for (int n = 0; n < 2; n++) {
     graph_release(&d->net[n].g);
     for (int a = 0; a < CLGAN_ARENA_COUNT; a++) clgan_buf_release(&d->net[n].arena[a]);
@@ -242,6 +250,7 @@ void clgan_dcgan_destroy(clgan_dcgan *d) {
   clgan_buf_release(&d->stats_backup[0]);
   clgan_buf_release(&d->stats_backup[1]);
   clgan_buf_release(&d->ema_noise);
+  dcgan_reg_release(d);
   cond_release(d);
   free(d->ema_noise_host);
   free(d);
@@ -299,6 +308,7 @@ clgan_status clgan_dcgan_init_weights(clgan_dcgan *d, uint64_t seed) {
     if (st == CLGAN_OK && s->has_ema) st = clgan_dcgan_arena_write(d, n, CLGAN_ARENA_EMA, host);
     free(host);
   }
+  if (st == CLGAN_OK) st = dcgan_reg_init(d, seed); /* spectral norm's u, v; LeCam unset */
   return st;
 }
 

@@ -5,6 +5,7 @@
 
 #include "clgan/augment.h"
 #include "graph/graph.h"
+#include "train/regularize.h"
 #include "train/cond.h"
 
 typedef struct net_state {
@@ -47,9 +48,21 @@ struct clgan_dcgan {
   clgan_buf stats_backup[2]; /* nan_guard: running statistics before the step */
   clgan_buf ema_noise;   /* [nz, batch] the fixed noise of the EMA statistics (ema_decay > 0) */
   float *ema_noise_host; /* [CLGAN_EMA_STATS_BATCHES][nz * batch] */
+  dcgan_reg reg;         /* D's regularisers (train/regularize.h) */
   cond_state cond;       /* the conditional model (cfg.conditional; train/cond.h) */
   size_t device_bytes;
+  /* statistics read one step behind (clgan_dcgan_step_deferred): a ring of
+   * the last steps' loss buffers in host memory, each with the event of its
+   * non-blocking read and its nan_guard outcome */
+  float stats_host[2][LOSS_FLOATS];
+  float stats_reg_host[2][REG_LOSS_FLOATS]; /* the regularisers' terms of those steps */
+  cl_event stats_event[2];
+  int stats_skipped[2];
+  int stats_head, stats_count; /* oldest pending slot, pending steps */
 };
+
+/* Releases the events of pending statistics (clgan_dcgan_destroy). */
+void dcgan_stats_release(clgan_dcgan *d);
 
 /* A pass of network `which` over the model's buffers, its arenas and the
  * recipe's BatchNorm and LeakyReLU settings, from input (slot 0). */

@@ -17,6 +17,7 @@ graph_pass dcgan_pass(clgan_dcgan *d, clgan_net which, clgan_buf input) {
                   .bn_momentum = d->cfg.bn_momentum,
                   .bn_eps = d->cfg.bn_eps,
                   .slope = d->cfg.lrelu_slope};
+  dcgan_reg_pass(d, which, &p); /* D's effective weights with spectral norm */
   return p;
 }
 
@@ -37,7 +38,8 @@ static clgan_status d_input(clgan_dcgan *d, clgan_buf x, clgan_buf *in) {
 static clgan_status d_forward_loss(clgan_dcgan *d, const graph_pass *p, float target, int slot,
                                    int labels) {
   const graph *dg = &d->net[CLGAN_NET_D].g;
-  clgan_status st = cond_d_forward(d, p, d->cond.step_labels[labels]);
+  clgan_status st = dcgan_sn_forward(d); /* a training forward: W_sn from a power iteration */
+  if (st == CLGAN_OK) st = cond_d_forward(d, p, d->cond.step_labels[labels]);
   if (st != CLGAN_OK) return st;
   clgan_profile_region(d->ctx, "loss"); /* profiling region for clgan bench */
   return clgan_bce_logits(d->ctx, &d->bce, graph_output(dg), target,
@@ -100,24 +102,35 @@ clgan_status clgan_dcgan_generate_labels(clgan_dcgan *d, clgan_buf noise, clgan_
   return cond_g_forward(d, &pg, labels);
 }
 
+/* One side of the D step: D on x (real: fake 0, or fake.detach()) against
+ * target, with the regularisers that are on, then D's parameter gradients
+ * (the real side writes them, the fake side adds). */
+static clgan_status d_side(clgan_dcgan *d, graph_pass *pd, clgan_buf x, int fake) {
+  const graph *dg = &d->net[CLGAN_NET_D].g;
+  graph_grad gr = {.param_grads = 1, .accumulate = fake};
+  float target = fake ? 0.0f : 1.0f - d->cfg.label_smooth;
+  clgan_status st = d_input(d, x, &pd->input);
+  if (st == CLGAN_OK)
+    st = d_forward_loss(d, pd, target, fake ? LOSS_D_FAKE : LOSS_D_REAL,
+                        fake ? COND_FAKE : COND_REAL);
+  if (st == CLGAN_OK) st = dcgan_reg_forward(d, pd, x, fake); /* LeCam, bCR (when on) */
+  if (st == CLGAN_OK && d->cfg.ada && !fake)
+    st = clgan_ada_sign_mean(d->ctx, &d->ada_plan, graph_output(dg),
+                             clgan_buf_at(d->loss, LOSS_SIGN_REAL));
+  if (st == CLGAN_OK)
+    st = cond_d_backward(d, pd, &gr, d->cond.step_labels[fake ? COND_FAKE : COND_REAL]);
+  if (st == CLGAN_OK) st = dcgan_reg_backward(d, pd, fake); /* spectral norm, bCR */
+  return st;
+}
+
 /* The D step: real (label 1, or 1 - label_smooth) then fake.detach() (label
  * 0), gradients summed, then D's update. Every D input goes through the
  * augmentation when it is on. */
 static clgan_status d_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise) {
-  const graph *dg = &d->net[CLGAN_NET_D].g;
   graph_pass pd = dcgan_pass(d, CLGAN_NET_D, real), pg = dcgan_pass(d, CLGAN_NET_G, noise);
-  graph_grad first = {.param_grads = 1}, second = {.param_grads = 1, .accumulate = 1};
-  clgan_status st = d_input(d, real, &pd.input);
-  if (st == CLGAN_OK)
-    st = d_forward_loss(d, &pd, 1.0f - d->cfg.label_smooth, LOSS_D_REAL, COND_REAL);
-  if (st == CLGAN_OK && d->cfg.ada)
-    st = clgan_ada_sign_mean(d->ctx, &d->ada_plan, graph_output(dg),
-                             clgan_buf_at(d->loss, LOSS_SIGN_REAL));
-  if (st == CLGAN_OK) st = cond_d_backward(d, &pd, &first, d->cond.step_labels[COND_REAL]);
+  clgan_status st = d_side(d, &pd, real, 0);
   if (st == CLGAN_OK) st = cond_g_forward(d, &pg, d->cond.step_labels[COND_FAKE]);
-  if (st == CLGAN_OK) st = d_input(d, clgan_dcgan_fake(d), &pd.input);
-  if (st == CLGAN_OK) st = d_forward_loss(d, &pd, 0.0f, LOSS_D_FAKE, COND_FAKE);
-  if (st == CLGAN_OK) st = cond_d_backward(d, &pd, &second, d->cond.step_labels[COND_FAKE]);
+  if (st == CLGAN_OK) st = d_side(d, &pd, clgan_dcgan_fake(d), 1);
   if (st == CLGAN_OK) st = adam(d, CLGAN_NET_D, d->cfg.lr_d);
   return st;
 }
@@ -152,10 +165,9 @@ static clgan_status g_step(clgan_dcgan *d, clgan_buf noise) {
   return st;
 }
 
-static clgan_status read_stats(clgan_dcgan *d, int skipped, clgan_dcgan_stats *stats) {
-  float l[LOSS_FLOATS] = {0};
-  clgan_status st = clgan_buf_read(d->ctx, d->loss, l, LOSS_FLOATS);
-  if (st != CLGAN_OK) return st;
+/* The figures of a step from its loss buffer l. */
+static void fill_stats(const clgan_dcgan *d, const float *l, int skipped,
+                       clgan_dcgan_stats *stats) {
   stats->loss_d = l[LOSS_D_REAL] + l[LOSS_D_FAKE];
   stats->d_x = l[LOSS_D_REAL + 1];
   stats->d_g_z1 = l[LOSS_D_FAKE + 1];
@@ -164,12 +176,19 @@ static clgan_status read_stats(clgan_dcgan *d, int skipped, clgan_dcgan_stats *s
   stats->skipped = skipped;
   stats->sign_real = d->cfg.ada ? l[LOSS_SIGN_REAL] : 0.0f;
   stats->augment_p = d->cfg.augment ? l[LOSS_ADA + CLGAN_ADA_P_STEP] : 0.0f;
-  return CLGAN_OK;
 }
 
-/* One iteration in the recipe's order (dcgan.h). */
-clgan_status clgan_dcgan_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise,
-                              clgan_dcgan_stats *stats) {
+static clgan_status read_stats(clgan_dcgan *d, int skipped, clgan_dcgan_stats *stats) {
+  float l[LOSS_FLOATS] = {0};
+  clgan_status st = clgan_buf_read(d->ctx, d->loss, l, LOSS_FLOATS);
+  if (st == CLGAN_OK) fill_stats(d, l, skipped, stats);
+  if (st == CLGAN_OK) st = dcgan_reg_stats(d, stats);
+  return st;
+}
+
+/* One iteration in the recipe's order (dcgan.h), nan_guard's outcome in
+ * *skipped. */
+static clgan_status run_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise, int *skipped) {
   if (d->cfg.conditional && !d->cond.step_labels[COND_FAKE].mem)
     return clgan_fail(CLGAN_ERR_INVALID, "a conditional model is stepped with labels: "
                                          "clgan_dcgan_step_labels");
@@ -184,8 +203,68 @@ clgan_status clgan_dcgan_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise,
   if (st == CLGAN_OK && d->cfg.augment && d->cfg.ada)
     st = clgan_ada_update(d->ctx, &d->ada_plan, clgan_buf_at(d->loss, LOSS_SIGN_REAL),
                           clgan_buf_at(d->loss, LOSS_ADA));
+  *skipped = 0;
+  if (st == CLGAN_OK && d->cfg.nan_guard) st = guard_finish(d, skipped);
+  return st;
+}
+
+clgan_status clgan_dcgan_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise,
+                              clgan_dcgan_stats *stats) {
   int skipped = 0;
-  if (st == CLGAN_OK && d->cfg.nan_guard) st = guard_finish(d, &skipped);
+  clgan_status st = run_step(d, real, noise, &skipped);
   if (st == CLGAN_OK && stats) st = read_stats(d, skipped, stats);
   return st;
+}
+
+/* ---- statistics one step behind -------------------------------------------
+ * The step's loss buffer is copied to host memory by a non-blocking read
+ * enqueued behind the step (so the next step's work may follow it at once:
+ * the in-order queue reads this step's figures before the next step
+ * overwrites them); the caller takes them later, normally long arrived. */
+
+clgan_status clgan_dcgan_step_deferred(clgan_dcgan *d, clgan_buf real, clgan_buf noise) {
+  if (d->stats_count == 2)
+    return clgan_fail(CLGAN_ERR_INVALID,
+                      "clgan_dcgan_step_deferred: two steps' statistics are pending already; "
+                      "take them first (clgan_dcgan_stats_take)");
+  int skipped = 0; /* (nan_guard's flags are read at once: they decide the step's end) */
+  clgan_status st = run_step(d, real, noise, &skipped);
+  if (st != CLGAN_OK) return st;
+  int slot = (d->stats_head + d->stats_count) % 2;
+  /* the regularisers' terms first: the queue is in order, so the loss read's
+   * event covers both */
+  st = dcgan_reg_stats_enqueue(d, d->stats_reg_host[slot]);
+  if (st != CLGAN_OK) return st;
+  st = clgan_buf_read_enqueue(d->ctx, d->loss, d->stats_host[slot], LOSS_FLOATS,
+                              &d->stats_event[slot]);
+  if (st != CLGAN_OK) return st;
+  d->stats_skipped[slot] = skipped;
+  d->stats_count++;
+  return CLGAN_OK;
+}
+
+int clgan_dcgan_stats_pending(const clgan_dcgan *d) { return d->stats_count; }
+
+clgan_status clgan_dcgan_stats_take(clgan_dcgan *d, clgan_dcgan_stats *stats) {
+  if (d->stats_count == 0)
+    return clgan_fail(CLGAN_ERR_INVALID, "clgan_dcgan_stats_take: no step's statistics pending");
+  int slot = d->stats_head;
+  clgan_status st = clgan_event_wait(d->ctx, &d->stats_event[slot]);
+  d->stats_head = (slot + 1) % 2;
+  d->stats_count--;
+  if (st == CLGAN_OK) {
+    fill_stats(d, d->stats_host[slot], d->stats_skipped[slot], stats);
+    dcgan_reg_stats_fill(d, d->stats_reg_host[slot], stats);
+  }
+  return st;
+}
+
+void dcgan_stats_release(clgan_dcgan *d) {
+  for (int i = 0; i < 2; i++)
+    if (d->stats_event[i]) {
+      clWaitForEvents(1, &d->stats_event[i]); /* the read writes into d */
+      clReleaseEvent(d->stats_event[i]);
+      d->stats_event[i] = NULL;
+    }
+  d->stats_count = 0;
 }

@@ -32,7 +32,8 @@ typedef struct run {
   clgan_buf noise;           /* [nz, batch] */
   /* host */
   int *perm;                 /* [count] */
-  float *noise_host;         /* [nz * batch] */
+  float *noise_host;         /* [2][nz * batch]: this step's and the previous one's (its
+                                write may still be queued: stats_lag) */
   batch_loader *loader;      /* streaming path, when the data does not stay on the device */
   clgan_sampler *sampler;    /* fixed-noise grids and evaluation images */
   float *fixed_z;            /* [batch][nz] the fixed noise (ts.fixed_noise is [nz][batch]) */
@@ -214,7 +215,7 @@ static clgan_status setup_buffers(run *r) {
   size_t nzb = (size_t)c->nz * c->batch;
   size_t img = (size_t)c->channels * c->batch * c->image_size * c->image_size;
   r->perm = malloc(sizeof(int) * (size_t)r->ds->count);
-  r->noise_host = malloc(sizeof(float) * nzb);
+  r->noise_host = malloc(sizeof(float) * nzb * 2);
   r->fixed_z = malloc(sizeof(float) * nzb);
   r->fake_host = malloc(sizeof(float) * img); /* eval_setup enlarges it for its set */
   if (!r->perm || !r->noise_host || !r->fixed_z || !r->fake_host)
@@ -373,9 +374,12 @@ static void pace_step(pace *p, int last, int batch) {
 }
 
 /* After the step of iteration it (0-based): the log row, the grid, the
- * evaluation, the callback and the checkpoint. *stop: the callback asked. */
+ * evaluation, the callback and the checkpoint. *stop: the callback asked
+ * (then no checkpoint when `queued`: the next step is queued already, and
+ * the caller finishes it first). */
 static clgan_status after_step(run *r, long it, long start, const clgan_dcgan_stats *s,
-                               double rate, clgan_train_callback cb, void *user, int *stop) {
+                               double rate, clgan_train_callback cb, void *user, int queued,
+                               int *stop) {
   const clgan_train_options *opts = r->o;
   const clgan_dcgan_config *c = &r->cfg;
   long done = it + 1;
@@ -409,13 +413,84 @@ static clgan_status after_step(run *r, long it, long start, const clgan_dcgan_st
                               .class_swd = evaluated && r->cond_eval ? r->class_swd : NULL};
     *stop = cb(user, &p);
   }
-  if (*stop || done == r->total ||
+  if ((*stop && !queued) || done == r->total ||
       (opts->checkpoint_every > 0 && done % opts->checkpoint_every == 0)) {
     /* a log that cannot be written stops the run before the checkpoint */
     if ((st = rundir_flush(&r->dir)) != CLGAN_OK) return st;
     if ((st = save_checkpoint(r, done)) != CLGAN_OK) return st;
   }
   return CLGAN_OK;
+}
+
+/* Whether iteration it must be finished before the next step is queued:
+ * its after_step samples, evaluates or saves (reading the model, the noise
+ * RNG, the data order as this step left them), or nan_guard may save. */
+static int needs_sync(const run *r, long it, long start) {
+  const clgan_train_options *o = r->o;
+  long done = it + 1;
+  return !o->stats_lag || it == start || done == r->total || r->cfg.nan_guard ||
+         (o->sample_every > 0 && done % o->sample_every == 0) ||
+         (o->eval_every > 0 && done % o->eval_every == 0) ||
+         (o->checkpoint_every > 0 && done % o->checkpoint_every == 0);
+}
+
+/* The loop's state across iterations. */
+typedef struct loop {
+  long start;
+  pace pc;
+  int bad_in_row, stop;
+  clgan_train_callback cb;
+  void *user;
+} loop;
+
+/* Takes iteration it's statistics (the oldest pending) and finishes it;
+ * queued: the next step is queued already. */
+static clgan_status finish(run *r, loop *l, long it, int queued) {
+  clgan_dcgan_stats s;
+  clgan_status st = clgan_dcgan_stats_take(r->net, &s);
+  if (st == CLGAN_OK && it == l->start) {
+    char note0[80]; /* the first step of the process always leaves a grid */
+    st = write_samples(r, it + 1, note0, sizeof note0);
+  }
+  if (st == CLGAN_OK) st = check_step(r, &s, it + 1, &l->bad_in_row);
+  if (st != CLGAN_OK) return st;
+  pace_step(&l->pc, it + 1 == r->total, r->cfg.batch);
+  return after_step(r, it, l->start, &s, l->pc.rate, l->cb, l->user, queued, &l->stop);
+}
+
+/* The steps from l->start on (a frozen context). With stats_lag, the
+ * figures of step t are taken after step t + 1 is queued. */
+static clgan_status run_steps(run *r, loop *l) {
+  const clgan_dcgan_config *c = &r->cfg;
+  size_t nzb = (size_t)c->nz * c->batch;
+  long pending = -1; /* an iteration whose statistics are still to be taken */
+  clgan_status st = CLGAN_OK;
+  for (long it = l->start; it < r->total && st == CLGAN_OK && !l->stop; it++) {
+    if ((st = load_batch(r, it)) != CLGAN_OK) break;
+    float *noise = r->noise_host + (size_t)(it & 1) * nzb;
+    clgan_rng_normal(&r->rng, noise, nzb, 0.0f, 1.0f);
+    st = r->o->stats_lag ? clgan_buf_write_enqueue(r->ctx, r->noise, noise, nzb)
+                         : clgan_buf_write(r->ctx, r->noise, noise, nzb);
+    if (st == CLGAN_OK)
+      st = clgan_dcgan_step_deferred_labels(r->net, r->real, cond_data_labels(r->cond, 0), r->noise,
+                                            cond_data_labels(r->cond, 1));
+    if (st == CLGAN_OK && pending >= 0) st = finish(r, l, pending, 1);
+    pending = -1;
+    if (st == CLGAN_OK && l->stop) { /* asked at it - 1: finish the step queued, and save */
+      st = finish(r, l, it, 0);
+      if (st == CLGAN_OK && !l->stop) {
+        rundir_flush(&r->dir);
+        st = save_checkpoint(r, it + 1);
+      }
+      l->stop = 1;
+      break;
+    }
+    if (st != CLGAN_OK) break;
+    if (needs_sync(r, it, l->start)) st = finish(r, l, it, 0);
+    else pending = it;
+  }
+  clgan_status fin = clgan_ctx_finish(r->ctx); /* no transfer outlives its host memory */
+  return st != CLGAN_OK ? st : fin;
 }
 
 clgan_status clgan_train(clgan_ctx *ctx, const clgan_train_options *opts, const clgan_dataset *ds,
@@ -432,31 +507,13 @@ clgan_status clgan_train(clgan_ctx *ctx, const clgan_train_options *opts, const 
                               .setup_seconds = now() - t_setup};
     if (cb(user, &p)) return teardown(&r, CLGAN_OK);
   }
-  const clgan_dcgan_config *c = &r.cfg;
-  size_t nzb = (size_t)c->nz * c->batch;
-  pace pc = {.t_last = now()};
-  long start = r.ts.iteration;
-  int bad_in_row = 0, stop = 0;
+  loop l = {.start = r.ts.iteration, .pc = {.t_last = now()}, .cb = cb, .user = user};
   /* Setup planned every kernel the loop uses (the model's, the sampler's,
    * the evaluator's): steps run on a frozen context, which refuses to
    * create one. */
-  if (st == CLGAN_OK) clgan_ctx_freeze(ctx, 1);
-  for (long it = start; it < r.total && st == CLGAN_OK && !stop; it++) {
-    clgan_dcgan_stats s;
-    if ((st = load_batch(&r, it)) != CLGAN_OK) break;
-    clgan_rng_normal(&r.rng, r.noise_host, nzb, 0.0f, 1.0f);
-    if ((st = clgan_buf_write(ctx, r.noise, r.noise_host, nzb)) != CLGAN_OK) break;
-    if ((st = clgan_dcgan_step_labels(r.net, r.real, cond_data_labels(r.cond, 0), r.noise,
-                                      cond_data_labels(r.cond, 1), &s)) != CLGAN_OK)
-      break;
-    if (it == start) {
-      /* the first step of the process always leaves a grid */
-      char note0[80];
-      if ((st = write_samples(&r, it + 1, note0, sizeof note0)) != CLGAN_OK) break;
-    }
-    if ((st = check_step(&r, &s, it + 1, &bad_in_row)) != CLGAN_OK) break;
-    pace_step(&pc, it + 1 == r.total, c->batch);
-    st = after_step(&r, it, start, &s, pc.rate, cb, user, &stop);
+  if (st == CLGAN_OK) {
+    clgan_ctx_freeze(ctx, 1);
+    st = run_steps(&r, &l);
   }
   clgan_ctx_freeze(ctx, 0);
   return teardown(&r, st);

@@ -142,7 +142,7 @@ static void model_seeds(const char *out) {
 /* Option lines for fuzz_args: the command's index byte, then NUL-separated
  * arguments. The index counts the commands of src/cli/commands.c but
  * `devices`: train 0, generate 1, export 2, bench 3, evaluate 4, balance 5,
- * utility 6, slice 7. */
+ * utility 6, slice 7, tune 8. */
 static void args_seeds(const char *out) {
   static const struct {
     unsigned char cmd;
@@ -158,6 +158,7 @@ static void args_seeds(const char *out) {
       {7, "a.nii|b.nii|--percentiles=1,99|--min-fraction|0.2|--axis|coronal|--|--x"},
       {5, "--data|d|--checkpoint|axial=a.safetensors|--out|o|--target|20|--seed|1"},
       {6, "--train|t|--test|e|--synthetic|s|--seeds|2|--epochs|1|--json|u.json|--overwrite"},
+      {8, "--config|gray32|--budget|2|--retune|--device|0"},
   };
   char dir[512], path[600];
   sub(dir, sizeof dir, out, "args");

@@ -1,0 +1,180 @@
+/* A/B benchmark of the conv core's data-movement kernels (col2im, im2col)
+ * and the activations between two kernel source folders, on the col chunks
+ * of the `tutorial` and `gray32` training steps: one context builds its
+ * kernels from folder A, another from folder B (CLGAN_KERNEL_DIR's tuning
+ * field), and their runs alternate, so a clock that drifts hits both alike.
+ * Prints the median ms of each and the ratio B / A per case.
+ * Usage: bench_datamove DIR_A DIR_B [reps] [device] [only]   (e.g. old/cl cl)
+ * only: run just the cases whose description contains it (e.g. col2im). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clgan/clgan.h"
+#include "runtime/internal.h"
+
+/* One case: a conv shape (Conv2d terms; ConvTranspose2d layers appear as
+ * the conv they are the adjoint of) whose n is the adjoint's chunk of
+ * images on CPUs, or an activation over count floats. */
+typedef struct bench_case {
+  const char *what;
+  int op; /* 0 col2im, 1 im2col, 2 LeakyReLU forward, 3 LeakyReLU backward, 4 pad_image */
+  int n, cin, h, cout, k, stride, pad;
+  size_t count;
+} bench_case;
+
+static const bench_case cases[] = {
+    {"col2im tutorial D2 / G4 (64 ch 32x32, 16 images)", 0, 16, 64, 32, 128, 4, 2, 1, 0},
+    {"col2im tutorial D3 / G3 (128 ch 16x16, 32 images)", 0, 32, 128, 16, 256, 4, 2, 1, 0},
+    {"col2im tutorial D4 / G2 (256 ch 8x8, 64 images)", 0, 64, 256, 8, 512, 4, 2, 1, 0},
+    {"col2im tutorial G5 (3 ch 64x64, 85 images)", 0, 85, 3, 64, 64, 4, 2, 1, 0},
+    {"col2im tutorial D5 / G1 (512 ch 4x4 k4 s1 p0)", 0, 128, 512, 4, 1, 4, 1, 0, 0},
+    {"col2im gray32 D2 / G3 (32 ch 16x16, 64 images)", 0, 64, 32, 16, 64, 4, 2, 1, 0},
+    {"col2im gray32 G4 (1 ch 32x32, 64 images)", 0, 64, 1, 32, 32, 4, 2, 1, 0},
+    {"im2col tutorial D2 (64 ch 32x32, 16 images)", 1, 16, 64, 32, 128, 4, 2, 1, 0},
+    {"pad_image tutorial D1 input (3 ch 64x64, 128 images)", 4, 128, 3, 64, 0, 0, 0, 1, 0},
+    {"pad_image tutorial D2 input (64 ch 32x32, 128 images)", 4, 128, 64, 32, 0, 0, 0, 1, 0},
+    {"pad_image gray32 D2 input (32 ch 16x16, 64 images)", 4, 64, 32, 16, 0, 0, 0, 1, 0},
+    {"LeakyReLU forward, tutorial D1 output", 2, 0, 0, 0, 0, 0, 0, 0, (size_t)64 * 128 * 32 * 32},
+    {"LeakyReLU backward, tutorial D1 output", 3, 0, 0, 0, 0, 0, 0, 0, (size_t)64 * 128 * 32 * 32},
+    {"LeakyReLU backward, gray32 D1 output", 3, 0, 0, 0, 0, 0, 0, 0, (size_t)32 * 64 * 16 * 16},
+};
+#define NCASES ((int)(sizeof cases / sizeof cases[0]))
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *x, const void *y) {
+  double a = *(const double *)x, b = *(const double *)y;
+  return a < b ? -1 : a > b;
+}
+
+/* One side of the A/B: a context on one kernel folder and the case's
+ * planned op and buffers. */
+typedef struct side {
+  clgan_ctx *ctx;
+  clgan_conv_plan conv;
+  clgan_act_plan act;
+  cl_kernel pad; /* pad_image (cl/im2col.cl) */
+  clgan_buf img, col, out;
+} side;
+
+static clgan_status side_open(side *S, const char *dir, const char *device) {
+  memset(S, 0, sizeof *S);
+  clgan_tuning t;
+  clgan_status st = clgan_tuning_from_env(&t);
+  if (st != CLGAN_OK) return st;
+  snprintf(t.kernel_dir, sizeof t.kernel_dir, "%s", dir);
+  clgan_ctx_options o = {.device = device, .tuning = &t};
+  return clgan_ctx_create(&o, &S->ctx);
+}
+
+static clgan_status side_plan(side *S, const bench_case *c) {
+  clgan_status st;
+  clgan_buf_release(&S->img);
+  clgan_buf_release(&S->col);
+  clgan_buf_release(&S->out);
+  if (c->op == 2 || c->op == 3) {
+    if ((st = clgan_act_plan_make(S->ctx, CLGAN_ACT_LEAKY_RELU, &S->act)) != CLGAN_OK ||
+        (st = clgan_buf_alloc(S->ctx, c->count, &S->img)) != CLGAN_OK ||
+        (st = clgan_buf_alloc(S->ctx, c->count, &S->col)) != CLGAN_OK ||
+        (st = clgan_buf_alloc(S->ctx, c->count, &S->out)) != CLGAN_OK)
+      return st;
+    if ((st = clgan_fill(S->ctx, S->img, c->count, -0.5f)) != CLGAN_OK) return st;
+    return clgan_fill(S->ctx, S->col, c->count, 0.25f);
+  }
+  if (c->op == 4) {
+    size_t planes = (size_t)c->cin * c->n, hp = (size_t)c->h + 2 * c->pad;
+    if ((st = clgan_kernel_get(S->ctx, "im2col", NULL, "pad_image", &S->pad)) != CLGAN_OK ||
+        (st = clgan_buf_alloc(S->ctx, planes * c->h * c->h, &S->img)) != CLGAN_OK ||
+        (st = clgan_buf_alloc(S->ctx, planes * hp * hp, &S->out)) != CLGAN_OK)
+      return st;
+    return clgan_fill(S->ctx, S->img, planes * c->h * c->h, 1.0f);
+  }
+  clgan_conv_shape s;
+  if ((st = clgan_conv_shape_conv(c->n, c->cin, c->h, c->h, c->cout, c->k, c->stride, c->pad,
+                                  &s)) != CLGAN_OK ||
+      (st = clgan_conv_plan_make(S->ctx, &s, &S->conv)) != CLGAN_OK)
+    return st;
+  size_t nimg = (size_t)s.cin * s.n * s.h * s.w, ncol = clgan_conv_col_floats(&s);
+  if ((st = clgan_buf_alloc(S->ctx, nimg, &S->img)) != CLGAN_OK ||
+      (st = clgan_buf_alloc(S->ctx, ncol, &S->col)) != CLGAN_OK)
+    return st;
+  if ((st = clgan_fill(S->ctx, S->img, nimg, 1.0f)) != CLGAN_OK) return st;
+  return clgan_fill(S->ctx, S->col, ncol, 0.5f);
+}
+
+static clgan_status run_pad(side *S, const bench_case *c) {
+  cl_uint zero = 0, planes = (cl_uint)c->cin * (cl_uint)c->n;
+  cl_int h = c->h, pad = c->pad;
+  clgan_status st = clgan_set_args(S->pad, 8, sizeof(cl_mem), &S->img.mem, sizeof zero, &zero,
+                                   sizeof(cl_mem), &S->out.mem, sizeof zero, &zero, sizeof planes,
+                                   &planes, sizeof h, &h, sizeof h, &h, sizeof pad, &pad);
+  if (st != CLGAN_OK) return st;
+  size_t global[2] = {clgan_round_up((size_t)(h + 2 * pad), 16), planes};
+  return clgan_launch(S->ctx, S->pad, 2, global, NULL, "pad_image");
+}
+
+static clgan_status side_run(side *S, const bench_case *c, double *ms) {
+  double t0 = now_seconds();
+  clgan_status st;
+  switch (c->op) {
+  case 0: st = clgan_col2im(S->ctx, &S->conv, S->col, S->img); break;
+  case 1: st = clgan_im2col(S->ctx, &S->conv, S->img, S->col); break;
+  case 4: st = run_pad(S, c); break;
+  case 2: st = clgan_act_forward(S->ctx, &S->act, 0.2f, c->count, S->img, S->out); break;
+  default: st = clgan_act_backward(S->ctx, &S->act, 0.2f, c->count, S->img, S->col, S->out);
+  }
+  if (st == CLGAN_OK) st = clgan_ctx_finish(S->ctx);
+  *ms = (now_seconds() - t0) * 1e3;
+  return st;
+}
+
+static void side_close(side *S) {
+  clgan_buf_release(&S->img);
+  clgan_buf_release(&S->col);
+  clgan_buf_release(&S->out);
+  clgan_ctx_destroy(S->ctx);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: bench_datamove DIR_A DIR_B [reps] [device] [only]\n");
+    return 2;
+  }
+  int reps = argc > 3 ? atoi(argv[3]) : 15;
+  if (reps < 1) reps = 1;
+  side S[2];
+  clgan_status st = CLGAN_OK;
+  for (int i = 0; i < 2 && st == CLGAN_OK; i++)
+    st = side_open(&S[i], argv[1 + i], argc > 4 && *argv[4] ? argv[4] : NULL);
+  double *t[2] = {malloc(sizeof(double) * (size_t)reps), malloc(sizeof(double) * (size_t)reps)};
+  if (!t[0] || !t[1]) return 1;
+  printf("%-52s %10s %10s %7s\n", "case (median of alternating runs)", "A ms", "B ms", "B / A");
+  for (int ci = 0; ci < NCASES && st == CLGAN_OK; ci++) {
+    const bench_case *c = &cases[ci];
+    if (argc > 5 && !strstr(c->what, argv[5])) continue;
+    for (int i = 0; i < 2 && st == CLGAN_OK; i++) st = side_plan(&S[i], c);
+    double warm;
+    for (int i = 0; i < 2 && st == CLGAN_OK; i++) st = side_run(&S[i], c, &warm);
+    for (int r = 0; r < reps && st == CLGAN_OK; r++)
+      for (int i = 0; i < 2 && st == CLGAN_OK; i++) st = side_run(&S[i], c, &t[i][r]);
+    if (st != CLGAN_OK) break;
+    qsort(t[0], (size_t)reps, sizeof(double), cmp_double);
+    qsort(t[1], (size_t)reps, sizeof(double), cmp_double);
+    double a = t[0][reps / 2], b = t[1][reps / 2];
+    printf("%-52s %10.3f %10.3f %7.3f\n", c->what, a, b, b / a);
+    fflush(stdout);
+  }
+  if (st != CLGAN_OK)
+    fprintf(stderr, "bench_datamove: %s: %s\n", clgan_status_str(st), clgan_last_error());
+  free(t[0]);
+  free(t[1]);
+  for (int i = 0; i < 2; i++)
+    if (S[i].ctx) side_close(&S[i]);
+  return st == CLGAN_OK ? 0 : 1;
+}

@@ -1,0 +1,485 @@
+/* The plan-time tuner of the conv core: for one conv shape, a bounded
+ * search over the variants of its three products (forward, backward data,
+ * weight gradient), each timed as the whole op the training step runs
+ * (im2col, padding and col2im included), on random inputs:
+ *   - the engine's default plan first: its result is the reference and its
+ *     time the one to beat;
+ *   - the own GEMM with other register tiles and work-group shapes (each a
+ *     -D build of cl/gemm.cl), reading the image directly where it can;
+ *   - the own GEMM and CLBlast on im2col's column matrix.
+ * A candidate whose result differs from the reference by more than
+ * TUNE_TOLERANCE (relative to the reference's largest value) is rejected;
+ * the others are timed with OpenCL events on a profiling queue of the
+ * context (the median of a few runs), and the fastest wins if it beats the
+ * default by TUNE_MARGIN, confirmed in runs alternating with the default's. Winners go to
+ * the disk cache (conv_tune_cache.c). The search stops when the context's
+ * budget is spent: a shape it did not finish keeps the defaults and is not
+ * cached, so a later run picks it up. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ops/conv_internal.h"
+#include "ops/conv_tune.h"
+#include "ops/gemm_own.h"
+#include "runtime/internal.h"
+
+/* Largest |candidate - reference| allowed, relative to max |reference|:
+ * float rounding of a reordered sum is ~1e-6 of it here; a wrong index or a
+ * missed tap is of the order of 1. */
+#define TUNE_TOLERANCE 1e-4
+/* Timed runs per candidate (after one untimed run, which builds and is
+ * checked), fewer for slow ones. */
+#define TUNE_RUNS 3
+#define TUNE_SLOW_MS 250.0
+/* A candidate wins only when it beats the default by this factor: on a
+ * shared or throttling device, timings of equal kernels differ by a few
+ * percent, and a change of variant should be worth it. */
+#define TUNE_MARGIN 0.97
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double budget_s(const clgan_ctx *ctx) {
+  if (ctx->tuning.tune_budget_s > 0) return ctx->tuning.tune_budget_s;
+  return ctx->dev.is_gpu ? 60.0 : 10.0;
+}
+
+/* Other own tiles to try (TM, NV, LX, LY): around the device's default
+ * (cl/gemm.cl's 8 x 32 with 4 x 16 groups on CPUs, 4 x 16 with 16 x 8 on
+ * GPUs). */
+static const int cpu_tiles[][4] = {{8, 2, 8, 8}, {8, 2, 2, 32}, {4, 2, 4, 16}, {8, 1, 4, 16},
+                                   {4, 4, 4, 8}};
+static const int gpu_tiles[][4] = {{4, 1, 16, 16}, {8, 1, 16, 8}, {4, 2, 16, 8}, {2, 1, 16, 16},
+                                   {4, 1, 8, 8}};
+#define TUNE_TILES 5
+#define TUNE_MAX_CANDIDATES (2 * TUNE_TILES + 4)
+
+typedef struct candidate {
+  clgan_gemm_variant v;
+  int from_image;
+} candidate;
+
+/* The candidates of one product, the default first. */
+static int candidates_for(const clgan_ctx *ctx, int product, candidate *out) {
+  const int(*tiles)[4] = ctx->dev.is_gpu ? gpu_tiles : cpu_tiles;
+  int n = 0;
+  out[n++] = (candidate){{CLGAN_GEMM_AUTO, 0, 0, 0, 0}, 1};
+  int mappings = product == CONV_ADJ ? 1 : 2;
+  for (int img = mappings - 1; img >= 0; img--) {
+    out[n++] = (candidate){{CLGAN_GEMM_OWN, 0, 0, 0, 0}, img};
+    for (int t = 0; t < TUNE_TILES; t++)
+      out[n++] = (candidate){{CLGAN_GEMM_OWN, tiles[t][0], tiles[t][1], tiles[t][2], tiles[t][3]},
+                             img};
+  }
+  out[n++] = (candidate){{CLGAN_GEMM_CLBLAST, 0, 0, 0, 0}, 0};
+  return n;
+}
+
+/* Buffers of one search: inputs filled with random values, outputs, col at
+ * its largest, host copies of the reference and of a candidate's output,
+ * and of the inputs for shapes the host checks too (else NULL). */
+typedef struct tune_bufs {
+  clgan_buf img, feat, weight;     /* inputs: x, dy, w */
+  clgan_buf out_img, out_feat, out_weight, col;
+  float *ref, *got;
+  float *host_in[3];               /* x, dy, w (conv_tune_ref_small shapes) */
+} tune_bufs;
+
+static void bufs_free(tune_bufs *b) {
+  clgan_buf *all[] = {&b->img, &b->feat, &b->weight, &b->out_img, &b->out_feat, &b->out_weight,
+                      &b->col};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) clgan_buf_release(all[i]);
+  free(b->ref);
+  free(b->got);
+  for (int i = 0; i < 3; i++) free(b->host_in[i]);
+}
+
+static clgan_status random_buf(clgan_ctx *ctx, size_t floats, uint32_t seed, float *host,
+                               clgan_buf *out) {
+  clgan_status st = clgan_buf_alloc(ctx, floats, out);
+  for (size_t i = 0; i < floats; i++) {
+    seed = seed * 1664525u + 1013904223u;
+    host[i] = (float)(seed >> 8) * (2.0f / 16777216.0f) - 1.0f;
+  }
+  if (st == CLGAN_OK) st = clgan_buf_write(ctx, *out, host, floats);
+  return st;
+}
+
+static clgan_status bufs_make(clgan_ctx *ctx, const clgan_conv_shape *s, tune_bufs *b) {
+  size_t fi = conv_img_floats(s), ff = conv_feat_floats(s), fw = conv_weight_floats(s);
+  size_t most = fi > ff ? fi : ff;
+  if (fw > most) most = fw;
+  memset(b, 0, sizeof *b);
+  b->ref = malloc(most * sizeof(float));
+  b->got = malloc(most * sizeof(float));
+  if (!b->ref || !b->got) return clgan_fail(CLGAN_ERR_NOMEM, "out of memory (tuner)");
+  size_t sizes[3] = {fi, ff, fw};
+  clgan_buf *dev[3] = {&b->img, &b->feat, &b->weight};
+  int keep = conv_tune_ref_small(s);
+  clgan_status st = CLGAN_OK;
+  for (int i = 0; i < 3 && st == CLGAN_OK; i++) {
+    if (keep && !(b->host_in[i] = malloc(sizes[i] * sizeof(float))))
+      return clgan_fail(CLGAN_ERR_NOMEM, "out of memory (tuner)");
+    st = random_buf(ctx, sizes[i], 1u + (uint32_t)i, keep ? b->host_in[i] : b->got, dev[i]);
+  }
+  if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, fi, &b->out_img);
+  if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, ff, &b->out_feat);
+  if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, fw, &b->out_weight);
+  if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, clgan_conv_col_floats(s), &b->col);
+  return st;
+}
+
+/* One run of a product with plan p; its output and size. */
+static clgan_status run_product(clgan_ctx *ctx, const clgan_conv_plan *p, int product,
+                                tune_bufs *b, clgan_buf *out, size_t *floats) {
+  const clgan_conv_shape *s = &p->shape;
+  if (product == CONV_FWD) {
+    *out = b->out_feat, *floats = conv_feat_floats(s);
+    return clgan_conv2d_forward(ctx, p, b->img, b->weight, b->out_feat, b->col);
+  }
+  if (product == CONV_ADJ) {
+    *out = b->out_img, *floats = conv_img_floats(s);
+    return clgan_conv2d_backward_data(ctx, p, b->feat, b->weight, b->out_img, b->col);
+  }
+  *out = b->out_weight, *floats = conv_weight_floats(s);
+  return clgan_conv2d_backward_filter(ctx, p, b->img, b->feat, b->out_weight, b->col, 0);
+}
+
+/* Device time of one run in ms: between two markers' ends on the profiling
+ * queue; where markers carry no times, from the first kernel's start to the
+ * last one's end (the search's own profile: CLBlast shows its last kernel
+ * only); else the wall time of the run. */
+static clgan_status timed_run(clgan_ctx *ctx, const clgan_conv_plan *p, int product,
+                              tune_bufs *b, double *ms) {
+  cl_event e[2] = {NULL, NULL};
+  clgan_buf out;
+  size_t floats;
+  clgan_profile_report *rep = ctx->prof ? malloc(sizeof *rep) : NULL;
+  if (rep) clgan_ctx_profile_collect(ctx, rep); /* starts the profile afresh */
+  double t0 = now_s();
+  clgan_status st = CLGAN_CL(clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &e[0]));
+  if (st == CLGAN_OK) st = run_product(ctx, p, product, b, &out, &floats);
+  if (st == CLGAN_OK) st = CLGAN_CL(clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &e[1]));
+  if (st == CLGAN_OK) st = CLGAN_CL(clWaitForEvents(1, &e[1]));
+  *ms = (now_s() - t0) * 1e3;
+  cl_ulong end0 = 0, end1 = 0;
+  if (st == CLGAN_OK &&
+      clGetEventProfilingInfo(e[0], CL_PROFILING_COMMAND_END, sizeof end0, &end0, NULL) ==
+          CL_SUCCESS &&
+      clGetEventProfilingInfo(e[1], CL_PROFILING_COMMAND_END, sizeof end1, &end1, NULL) ==
+          CL_SUCCESS &&
+      end1 > end0)
+    *ms = (double)(end1 - end0) * 1e-6;
+  else if (st == CLGAN_OK && rep && clgan_ctx_profile_collect(ctx, rep) == CLGAN_OK &&
+           rep->span_seconds > 0)
+    *ms = rep->span_seconds * 1e3;
+  for (int i = 0; i < 2; i++)
+    if (e[i]) clReleaseEvent(e[i]);
+  free(rep);
+  return st;
+}
+
+static int cmp_double(const void *x, const void *y) {
+  double a = *(const double *)x, b = *(const double *)y;
+  return a < b ? -1 : a > b;
+}
+
+/* Whether two plans run a product the same way (a candidate that is the
+ * default again is not timed twice). */
+static int same_gemm(const clgan_gemm_plan *a, const clgan_gemm_plan *b) {
+  return a->path == b->path && a->backend == b->backend && a->own.tm == b->own.tm &&
+         a->own.tn == b->own.tn && a->own.splits == b->own.splits &&
+         a->main_local[0] == b->main_local[0] && a->main_local[1] == b->main_local[1];
+}
+
+static int same_product(const clgan_conv_plan *a, const clgan_conv_plan *b, int product) {
+  if (product == CONV_FWD)
+    return a->fwd_from_image == b->fwd_from_image && same_gemm(&a->fwd, &b->fwd);
+  if (product == CONV_FILT)
+    return a->filt_from_image == b->filt_from_image && same_gemm(&a->filt, &b->filt);
+  return same_gemm(&a->adj, &b->adj) && same_gemm(&a->adj_last, &b->adj_last);
+}
+
+/* The state of one shape's search. */
+typedef struct search {
+  clgan_ctx *ctx;
+  const clgan_conv_shape *s;
+  char shape[64];
+  tune_bufs b;
+  clgan_conv_plan def;     /* the default plan */
+  double t_start, budget;  /* this context's search: its start, its budget */
+  clgan_tune_record *rec;
+  int checked;             /* candidates of this product checked after the reference */
+} search;
+
+static void report(search *q, int product, const char *cand, double ms, int valid) {
+  static const char *const names[] = {"forward", "backward data", "weight gradient"};
+  if (!q->ctx->tune_progress) return;
+  clgan_tune_progress p = {q->shape, names[product], cand, ms, valid,
+                           q->ctx->tune_report.seconds + (now_s() - q->t_start), q->budget};
+  q->ctx->tune_progress(q->ctx->tune_user, &p);
+}
+
+/* Whether got is within TUNE_TOLERANCE of ref (relative to max |ref|). */
+static int close_to(const float *got, const float *ref, size_t floats) {
+  double big = 0, err = 0;
+  for (size_t i = 0; i < floats; i++) {
+    double r = ref[i], d = fabs((double)got[i] - r);
+    if (fabs(r) > big) big = fabs(r);
+    if (!(d <= err)) err = isnan(d) ? INFINITY : d;
+  }
+  return isfinite(big) && err <= TUNE_TOLERANCE * (big > 0 ? big : 1.0);
+}
+
+/* Checks a candidate's output against the reference (index 0 sets it: the
+ * default's result, itself checked against the host's on small shapes). */
+static clgan_status check_output(search *q, int index, int product, clgan_buf out,
+                                 size_t floats, int *valid) {
+  float *dst = index == 0 ? q->b.ref : q->b.got;
+  clgan_status st = clgan_buf_read(q->ctx, out, dst, floats);
+  if (st != CLGAN_OK) return st;
+  float *const *h = q->b.host_in;
+  if (index == 0 && q->ctx->tune_test_wrong < 0) dst[floats / 2] += 1.0f; /* test hook */
+  if (index == 0 && h[0]) {
+    if ((st = conv_tune_ref(q->s, product, h[0], h[1], h[2], q->b.got)) != CLGAN_OK) return st;
+    *valid = close_to(q->b.ref, q->b.got, floats);
+    return CLGAN_OK;
+  }
+  /* test hook: the tune_test_wrong-th candidate checked is made wrong */
+  if (index > 0 && ++q->checked == q->ctx->tune_test_wrong)
+    for (size_t i = 0; i < floats; i++) dst[i] = dst[i] * 1.5f + 0.25f;
+  *valid = index == 0 || close_to(dst, q->b.ref, floats);
+  return CLGAN_OK;
+}
+
+/* Times candidate c of a product; *ms < 0 when it does not apply, fails or
+ * is rejected. Failures of a candidate are not errors of the search. */
+static clgan_status try_candidate(search *q, int product, int index, const candidate *c,
+                                  double *ms) {
+  clgan_ctx *ctx = q->ctx;
+  *ms = -1;
+  conv_variants cv = conv_variants_default();
+  cv.prod[product] = c->v;
+  cv.from_image[product] = c->from_image;
+  clgan_conv_plan p;
+  if (conv_plan_with(ctx, q->s, &cv, &p) != CLGAN_OK || clgan_conv_plan_prepare(ctx, &p) != CLGAN_OK)
+    return CLGAN_OK; /* e.g. CLBlast has no kernel for this device */
+  int from_image = product == CONV_FWD ? p.fwd_from_image : p.filt_from_image;
+  if (index > 0 && (same_product(&p, &q->def, product) ||
+                    (product != CONV_ADJ && from_image != c->from_image)))
+    return CLGAN_OK; /* the default again, or a mapping the shape does not allow */
+  char name[48];
+  conv_tune_variant_name(&c->v, c->from_image, product, name, sizeof name);
+  clgan_buf out;
+  size_t floats;
+  if (run_product(ctx, &p, product, &q->b, &out, &floats) != CLGAN_OK) return CLGAN_OK;
+  int valid = 0;
+  clgan_status st = check_output(q, index, product, out, floats, &valid);
+  if (st != CLGAN_OK) return st;
+  if (!valid) {
+    q->rec->rejected++;
+    report(q, product, name, -1, 0);
+    return CLGAN_OK;
+  }
+  q->rec->timed++;
+  double t[TUNE_RUNS];
+  int runs = TUNE_RUNS;
+  for (int r = 0; r < runs && st == CLGAN_OK; r++) {
+    st = timed_run(ctx, &p, product, &q->b, &t[r]);
+    if (r == 0 && t[0] > TUNE_SLOW_MS) runs = 1; /* slow enough to trust one run */
+  }
+  if (st != CLGAN_OK) return CLGAN_OK;
+  qsort(t, (size_t)runs, sizeof t[0], cmp_double);
+  *ms = t[runs / 2];
+  report(q, product, name, *ms, 1);
+  return CLGAN_OK;
+}
+
+/* Confirms a product's winner against the default in TUNE_RUNS alternating
+ * pairs of runs (a load that drifts during the search cannot make a
+ * candidate look faster than it is): it stays only when the median of its
+ * time over the default's is below TUNE_MARGIN; the times are the pairs'. */
+static clgan_status confirm(search *q, int product, conv_variants *win, double *win_ms,
+                            double *def_ms) {
+  clgan_conv_plan p;
+  if (conv_plan_with(q->ctx, q->s, win, &p) != CLGAN_OK ||
+      clgan_conv_plan_prepare(q->ctx, &p) != CLGAN_OK)
+    return CLGAN_OK;
+  double d[TUNE_RUNS], w[TUNE_RUNS], ratio[TUNE_RUNS];
+  clgan_status st = CLGAN_OK;
+  for (int r = 0; r < TUNE_RUNS && st == CLGAN_OK; r++) {
+    st = timed_run(q->ctx, &q->def, product, &q->b, &d[r]);
+    if (st == CLGAN_OK) st = timed_run(q->ctx, &p, product, &q->b, &w[r]);
+    ratio[r] = d[r] > 0 ? w[r] / d[r] : 1.0;
+  }
+  if (st != CLGAN_OK) return st;
+  qsort(d, TUNE_RUNS, sizeof d[0], cmp_double);
+  qsort(w, TUNE_RUNS, sizeof w[0], cmp_double);
+  qsort(ratio, TUNE_RUNS, sizeof ratio[0], cmp_double);
+  *def_ms = d[TUNE_RUNS / 2];
+  *win_ms = w[TUNE_RUNS / 2];
+  if (ratio[TUNE_RUNS / 2] < TUNE_MARGIN) return CLGAN_OK;
+  win->prod[product] = conv_variants_default().prod[product]; /* not confirmed */
+  win->from_image[product] = 1;
+  *win_ms = *def_ms;
+  return CLGAN_OK;
+}
+
+/* Searches one product; *done = 0 when the budget ran out first. */
+static clgan_status search_product(search *q, int product, conv_variants *win,
+                                   double *win_ms, double *def_ms, int *done) {
+  candidate c[TUNE_MAX_CANDIDATES];
+  int n = candidates_for(q->ctx, product, c);
+  double best = -1;
+  *done = 0;
+  q->checked = 0;
+  for (int i = 0; i < n; i++) {
+    if (q->ctx->tune_report.seconds + (now_s() - q->t_start) > q->budget) return CLGAN_OK;
+    double ms;
+    clgan_status st = try_candidate(q, product, i, &c[i], &ms);
+    if (st != CLGAN_OK) return st;
+    if (i == 0) {
+      if (ms < 0) return CLGAN_OK; /* no reference: keep the defaults */
+      *def_ms = ms;
+      best = ms * TUNE_MARGIN; /* the others must beat the default by the margin */
+      *win_ms = ms;
+      continue;
+    }
+    if (ms >= 0 && ms < best) {
+      best = ms;
+      win->prod[product] = c[i].v;
+      win->from_image[product] = c[i].from_image;
+    }
+  }
+  if (win->prod[product].backend != CLGAN_GEMM_AUTO) {
+    clgan_status st = confirm(q, product, win, win_ms, def_ms);
+    if (st != CLGAN_OK) return st;
+  }
+  *done = 1;
+  return CLGAN_OK;
+}
+
+/* The search over every product of q's shape, on a profiling queue of the
+ * context (the context's own is restored, and its workspace shrunk back,
+ * afterwards). *done = 1 when every product finished. */
+static clgan_status run_search(search *q, conv_variants *win, int *done) {
+  clgan_ctx *ctx = q->ctx;
+  *done = 0;
+  size_t ws_before = ctx->gemm_ws_floats;
+  cl_int err;
+  cl_command_queue saved = ctx->queue;
+  clgan_status st = clgan_ctx_finish(ctx);
+  cl_command_queue tq = clCreateCommandQueue(ctx->context, ctx->dev.device,
+                                             CL_QUEUE_PROFILING_ENABLE, &err);
+  /* the search's launches go to a profile of its own (not the step's) */
+  struct clgan_profile *prof = ctx->prof;
+  ctx->prof = NULL;
+  if (st == CLGAN_OK && tq) {
+    ctx->queue = tq;
+    if (clgan_profile_create(ctx) != CLGAN_OK) ctx->prof = NULL; /* markers or wall time */
+  }
+  if (st == CLGAN_OK) st = bufs_make(ctx, q->s, &q->b);
+  if (st == CLGAN_OK) st = conv_plan_with(ctx, q->s, NULL, &q->def);
+  int finished = st == CLGAN_OK;
+  for (int i = 0; i < CONV_PRODUCTS && st == CLGAN_OK && finished; i++)
+    st = search_product(q, i, win, &q->rec->winner_ms[i], &q->rec->default_ms[i], &finished);
+  clFinish(ctx->queue);
+  clgan_profile_destroy(ctx);
+  ctx->queue = saved;
+  ctx->prof = prof;
+  if (tq) clReleaseCommandQueue(tq);
+  bufs_free(&q->b);
+  if (ctx->gemm_ws_floats > ws_before) {
+    clgan_buf_release(&ctx->gemm_ws);
+    ctx->gemm_ws_floats = 0;
+    clgan_status ws = ws_before ? gemm_ws_reserve(ctx, ws_before) : CLGAN_OK;
+    if (st == CLGAN_OK) st = ws;
+  }
+  *done = st == CLGAN_OK && finished;
+  return st;
+}
+
+/* Whether the search's buffers (inputs, outputs and the whole column
+ * matrix) fit comfortably: the search runs before the model's memory check,
+ * and a shape too big to time keeps the defaults. */
+static int search_fits(const clgan_ctx *ctx, const clgan_conv_shape *s) {
+  uint64_t col = conv_col_floats(s), most = col;
+  uint64_t parts[3] = {conv_img_floats(s), conv_feat_floats(s), conv_weight_floats(s)};
+  uint64_t total = col;
+  for (int i = 0; i < 3; i++) {
+    total += 2 * parts[i];
+    if (parts[i] > most) most = parts[i];
+  }
+  return total * sizeof(float) <= ctx->dev.global_mem_bytes / 4 &&
+         most * sizeof(float) <= ctx->dev.max_alloc_bytes;
+}
+
+/* The tuner stays out where the tuning forces a GEMM backend, a tile or the
+ * mapping (benchmarks and tests of one variant), or builds kernels from a
+ * source folder (kernel development: the cache keys hash the embedded
+ * sources). */
+static int forced(const clgan_ctx *ctx) {
+  const clgan_tuning *t = &ctx->tuning;
+  return t->gemm != CLGAN_GEMM_AUTO || t->gemm_tile[0] || t->conv_from_image != 0 ||
+         t->kernel_dir[0];
+}
+
+/* Whether this context tuned the shape named `shape` already (a model with
+ * the same shape twice, G's last layer and D's first, is retuned once). */
+static int tuned_here(const clgan_tune_report *r, const char *shape) {
+  for (int i = 0; i + 1 < r->nrecords; i++)
+    if (r->records[i].source == 2 && strcmp(r->records[i].shape, shape) == 0) return 1;
+  return 0;
+}
+
+clgan_status conv_tune(clgan_ctx *ctx, const clgan_conv_shape *s, conv_variants *out, int *have) {
+  *have = 0;
+  clgan_tune_report *r = &ctx->tune_report;
+  clgan_tune_record scratch, *rec = r->nrecords < CLGAN_TUNE_MAX_RECORDS
+                                        ? &r->records[r->nrecords++] : &scratch;
+  r->nshapes++;
+  memset(rec, 0, sizeof *rec);
+  conv_tune_shape_name(s, rec->shape, sizeof rec->shape);
+  clgan_tune_mode mode = ctx->tuning.tune;
+  if (mode == CLGAN_TUNE_OFF || forced(ctx)) return CLGAN_OK;
+  char key[1024];
+  conv_tune_key(ctx, s, key, sizeof key);
+  if ((mode != CLGAN_TUNE_RETUNE || tuned_here(r, rec->shape)) &&
+      conv_tune_load(ctx, key, out, rec->winner_ms, rec->default_ms)) {
+    rec->source = 1;
+    r->from_cache++;
+    *have = 1;
+    return CLGAN_OK;
+  }
+  if (mode == CLGAN_TUNE_CACHED || r->seconds >= budget_s(ctx) || !search_fits(ctx, s))
+    return CLGAN_OK;
+  search q = {.ctx = ctx, .s = s, .t_start = now_s(), .budget = budget_s(ctx), .rec = rec};
+  memcpy(q.shape, rec->shape, sizeof q.shape);
+  conv_variants win = conv_variants_default();
+  int done = 0;
+  clgan_status st = run_search(&q, &win, &done);
+  rec->seconds = now_s() - q.t_start;
+  r->seconds += rec->seconds;
+  r->timed += rec->timed;
+  r->rejected += rec->rejected;
+  if (st != CLGAN_OK || !done) return CLGAN_OK; /* the defaults; tuned again next time */
+  conv_tune_store(ctx, key, &win, rec->winner_ms, rec->default_ms);
+  rec->source = 2;
+  r->tuned++;
+  *out = win;
+  *have = 1;
+  return CLGAN_OK;
+}
+
+void conv_tune_note(clgan_ctx *ctx, const clgan_conv_plan *p) {
+  clgan_tune_report *r = &ctx->tune_report;
+  if (r->nrecords == 0 || r->nshapes != r->nrecords) return; /* beyond the records kept */
+  clgan_tune_record *rec = &r->records[r->nrecords - 1];
+  for (int i = 0; i < CONV_PRODUCTS; i++)
+    conv_tune_plan_name(p, i, rec->winner[i], sizeof rec->winner[i]);
+}

@@ -1,0 +1,163 @@
+/* The conv tuner's winners on disk, its names for variants and its report.
+ *
+ * An entry is a runtime cache entry (src/runtime/cache.c: the full key
+ * stored and compared, the payload hashed, written to a temporary file and
+ * renamed) of kind "tune" in the tuning's tune_dir, else the cache
+ * directory beside the kernel binaries. Its key names the device, platform
+ * and driver versions, a hash of the conv kernels' sources (gemm, im2col,
+ * col2im), the shape and the tuning values the engine's defaults depend on,
+ * so a new driver, a changed kernel or another shape is tuned afresh. The
+ * payload is a versioned record of the three products' variants; anything
+ * that does not parse, or holds a value out of range, is ignored (the shape
+ * is tuned again). */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/conv_tune.h"
+#include "runtime/internal.h"
+
+#define TUNE_PAYLOAD_MAGIC "CLGTUNE1"
+
+/* The payload: little-endian host integers (a foreign host's entry fails
+ * the range checks or the key). */
+typedef struct tune_payload {
+  char magic[8];
+  int32_t variant[CONV_PRODUCTS][6]; /* backend, tm, nv, lx, ly, from_image */
+  double winner_ms[CONV_PRODUCTS], default_ms[CONV_PRODUCTS];
+} tune_payload;
+
+conv_variants conv_variants_default(void) {
+  conv_variants cv;
+  memset(&cv, 0, sizeof cv);
+  for (int i = 0; i < CONV_PRODUCTS; i++) {
+    cv.prod[i].backend = CLGAN_GEMM_AUTO;
+    cv.from_image[i] = 1;
+  }
+  return cv;
+}
+
+void conv_tune_shape_name(const clgan_conv_shape *s, char *buf, size_t cap) {
+  snprintf(buf, cap, "conv %d->%d k%d s%d p%d %dx%d->%dx%d n%d", s->cin, s->cout, s->k, s->stride,
+           s->pad, s->h, s->w, s->ho, s->wo, s->n);
+}
+
+static const char *mapping_name(int from_image, int product) {
+  if (product == CONV_ADJ) return "";
+  return from_image ? " image" : " col";
+}
+
+void conv_tune_variant_name(const clgan_gemm_variant *v, int from_image, int product, char *buf,
+                            size_t cap) {
+  if (v->backend == CLGAN_GEMM_AUTO)
+    snprintf(buf, cap, "default");
+  else if (v->backend == CLGAN_GEMM_CLBLAST)
+    snprintf(buf, cap, "clblast%s", mapping_name(0, product));
+  else if (v->tm == 0)
+    snprintf(buf, cap, "own default-tile%s", mapping_name(from_image, product));
+  else
+    snprintf(buf, cap, "own %dx%d wg %dx%d%s", v->tm, 16 * v->nv, v->lx, v->ly,
+             mapping_name(from_image, product));
+}
+
+static void gemm_plan_name(const clgan_gemm_plan *g, int from_image, int product, char *buf,
+                           size_t cap) {
+  switch (g->path) {
+    case CLGAN_GEMM_PATH_NONE: snprintf(buf, cap, "none"); break;
+    case CLGAN_GEMM_PATH_CLBLAST:
+      snprintf(buf, cap, "clblast%s", mapping_name(0, product));
+      break;
+    case CLGAN_GEMM_PATH_SIMPLE: snprintf(buf, cap, "own simple%s", mapping_name(0, product)); break;
+    default:
+      snprintf(buf, cap, "own %zux%zu wg %zux%zu%s%s", g->own.tm, g->own.tn, g->main_local[0],
+               g->main_local[1], g->own.splits > 1 ? " split-k" : "",
+               mapping_name(from_image, product));
+  }
+}
+
+void conv_tune_plan_name(const clgan_conv_plan *p, int product, char *buf, size_t cap) {
+  if (product == CONV_FWD) gemm_plan_name(&p->fwd, p->fwd_from_image, product, buf, cap);
+  else if (product == CONV_FILT) gemm_plan_name(&p->filt, p->filt_from_image, product, buf, cap);
+  else gemm_plan_name(&p->adj, 0, product, buf, cap);
+  if (p->direct && product != CONV_ADJ) {
+    size_t n = strlen(buf);
+    if (n > 4 && strcmp(buf + n - 4, " col") == 0) snprintf(buf + n - 4, cap - (n - 4), " 1x1");
+  }
+}
+
+void conv_tune_key(const clgan_ctx *ctx, const clgan_conv_shape *s, char *key, size_t cap) {
+  char dev[600];
+  clgan_device_key(&ctx->dev, dev, sizeof dev);
+  static const char *const sources[] = {"gemm", "im2col", "col2im"};
+  uint64_t h = CLGAN_FNV_SEED;
+  for (size_t i = 0; i < sizeof sources / sizeof sources[0]; i++) {
+    const char *src = clgan_embedded_source(sources[i]);
+    h = clgan_hash_str(h, src ? src : "");
+  }
+  const clgan_tuning *t = &ctx->tuning;
+  snprintf(key, cap,
+           "conv tune v1|%s|%016llx|n%d cin%d h%d w%d cout%d ho%d wo%d k%d s%d p%d|im2col %d "
+           "col2im %d chunk %zu",
+           dev, (unsigned long long)h, s->n, s->cin, s->h, s->w, s->cout, s->ho, s->wo, s->k,
+           s->stride, s->pad, (int)t->im2col, (int)t->col2im, t->adjoint_chunk_floats);
+}
+
+const char *conv_tune_dir(const clgan_ctx *ctx) {
+  if (ctx->tuning.tune_dir[0]) return ctx->tuning.tune_dir;
+  return clgan_cache_dir(&ctx->tuning);
+}
+
+static int time_ok(double ms) { return ms >= 0 && ms < 1e9; }
+
+int conv_tune_load(const clgan_ctx *ctx, const char *key, conv_variants *cv,
+                   double winner_ms[CONV_PRODUCTS], double default_ms[CONV_PRODUCTS]) {
+  void *data = NULL;
+  size_t size = 0;
+  if (clgan_cache_load(conv_tune_dir(ctx), "tune", key, &data, &size) != CLGAN_OK) {
+    free(data);
+    return 0;
+  }
+  tune_payload p;
+  int ok = size == sizeof p;
+  if (ok) memcpy(&p, data, sizeof p);
+  free(data);
+  ok = ok && memcmp(p.magic, TUNE_PAYLOAD_MAGIC, 8) == 0;
+  conv_variants out = conv_variants_default();
+  for (int i = 0; i < CONV_PRODUCTS && ok; i++) {
+    const int32_t *v = p.variant[i];
+    clgan_gemm_variant g = {(clgan_gemm_backend)v[0], v[1], v[2], v[3], v[4]};
+    ok = (v[0] == CLGAN_GEMM_AUTO || v[0] == CLGAN_GEMM_OWN || v[0] == CLGAN_GEMM_CLBLAST) &&
+         clgan_gemm_variant_valid(&g) && (v[5] == 0 || v[5] == 1) &&
+         !(v[5] == 1 && v[0] == CLGAN_GEMM_CLBLAST) && time_ok(p.winner_ms[i]) &&
+         time_ok(p.default_ms[i]);
+    out.prod[i] = g;
+    out.from_image[i] = v[5];
+  }
+  if (!ok) return 0;
+  *cv = out;
+  memcpy(winner_ms, p.winner_ms, sizeof p.winner_ms);
+  memcpy(default_ms, p.default_ms, sizeof p.default_ms);
+  return 1;
+}
+
+void conv_tune_store(const clgan_ctx *ctx, const char *key, const conv_variants *cv,
+                     const double winner_ms[CONV_PRODUCTS],
+                     const double default_ms[CONV_PRODUCTS]) {
+  tune_payload p;
+  memset(&p, 0, sizeof p);
+  memcpy(p.magic, TUNE_PAYLOAD_MAGIC, 8);
+  for (int i = 0; i < CONV_PRODUCTS; i++) {
+    const clgan_gemm_variant *g = &cv->prod[i];
+    int32_t v[6] = {(int32_t)g->backend, g->tm, g->nv, g->lx, g->ly, cv->from_image[i]};
+    memcpy(p.variant[i], v, sizeof v);
+    p.winner_ms[i] = winner_ms[i];
+    p.default_ms[i] = default_ms[i];
+  }
+  const char *dir = conv_tune_dir(ctx);
+  if (dir && *dir) clgan_cache_store(dir, "tune", key, &p, sizeof p);
+}
+
+void clgan_ctx_tune_report(const clgan_ctx *ctx, clgan_tune_report *out) {
+  *out = ctx->tune_report;
+}

@@ -1,0 +1,431 @@
+/* The plan-time tuner (src/ops/conv_tune.c): it times candidates and writes
+ * the winners to its cache; a second plan reads them without timing; a
+ * corrupt, truncated, foreign or out-of-range entry is ignored and tuned
+ * again; the reference check refuses a wrong candidate, and the host's
+ * check a wrong default; cached variants are
+ * what the plan runs; and a tuned training step equals an untuned one
+ * within the parity test's tolerances. Every case tunes into a temporary
+ * directory of its own (the tuning's tune_dir), never the shared cache. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ops/conv_tune.h"
+#include "runtime/internal.h"
+#include "test_util.h"
+
+/* A conv big enough for the tiled GEMMs (not the one-item-per-element
+ * path), small enough to time quickly on PoCL. */
+static clgan_conv_shape shape(void) {
+  clgan_conv_shape s;
+  TU_OK(clgan_conv_shape_conv(4, 8, 16, 16, 16, 4, 2, 1, &s));
+  return s;
+}
+
+/* Points the shared context's tuning at a fresh directory with this mode;
+ * returns the old tuning for restore(). */
+static clgan_tuning use_tuner(clgan_tune_mode mode, char *dir, size_t cap) {
+  clgan_ctx *ctx = tu_ctx();
+  clgan_tuning old = *clgan_ctx_tuning(ctx), t = old;
+  snprintf(dir, cap, "/tmp/clgan-test-tune-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  t.tune = mode;
+  t.tune_budget_s = 600;
+  snprintf(t.tune_dir, sizeof t.tune_dir, "%s", dir);
+  TU_OK(clgan_ctx_set_tuning(ctx, &t));
+  return old;
+}
+
+static void set_mode(clgan_tune_mode mode) {
+  clgan_tuning t = *clgan_ctx_tuning(tu_ctx());
+  t.tune = mode;
+  TU_OK(clgan_ctx_set_tuning(tu_ctx(), &t));
+}
+
+static void restore(const clgan_tuning *old, const char *dir) {
+  TU_OK(clgan_ctx_set_tuning(tu_ctx(), old));
+  tu_remove_tree(dir);
+}
+
+/* The record of the last conv shape planned. */
+static clgan_tune_record last_record(void) {
+  clgan_tune_report r;
+  clgan_ctx_tune_report(tu_ctx(), &r);
+  ck_assert_int_gt(r.nrecords, 0);
+  return r.records[r.nrecords - 1];
+}
+
+/* The path of the only tune entry in dir. */
+static void entry_path(const char *dir, char *out, size_t cap) {
+  DIR *d = opendir(dir);
+  ck_assert_ptr_nonnull(d);
+  int found = 0;
+  struct dirent *e;
+  while ((e = readdir(d)))
+    if (strncmp(e->d_name, "tune-", 5) == 0 && strstr(e->d_name, ".bin")) {
+      snprintf(out, cap, "%s/%s", dir, e->d_name);
+      found++;
+    }
+  closedir(d);
+  ck_assert_int_eq(found, 1);
+}
+
+/* Forward and weight gradient of plan p on fixed inputs (malloc'd). */
+static float *run_conv(const clgan_conv_plan *p, size_t *n) {
+  const clgan_conv_shape *s = &p->shape;
+  size_t fi = (size_t)s->cin * s->n * s->h * s->w, ff = (size_t)s->cout * s->n * s->ho * s->wo;
+  size_t fw = (size_t)s->cout * s->cin * s->k * s->k;
+  float *x = tu_malloc(fi * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
+  float *dy = tu_malloc(ff * sizeof(float));
+  tu_fill_uniform(x, fi, 1, -1, 1);
+  tu_fill_uniform(w, fw, 2, -1, 1);
+  tu_fill_uniform(dy, ff, 3, -1, 1);
+  clgan_buf bx = tu_upload(x, fi), bw = tu_upload(w, fw), bdy = tu_upload(dy, ff);
+  clgan_buf by = tu_upload(NULL, ff), bdw = tu_upload(NULL, fw), bdx = tu_upload(NULL, fi);
+  clgan_buf col = tu_upload(NULL, p->col_floats ? p->col_floats : 1);
+  TU_OK(clgan_conv_plan_prepare(tu_ctx(), p));
+  TU_OK(clgan_conv2d_forward(tu_ctx(), p, bx, bw, by, col));
+  TU_OK(clgan_conv2d_backward_filter(tu_ctx(), p, bx, bdy, bdw, col, 0));
+  TU_OK(clgan_conv2d_backward_data(tu_ctx(), p, bdy, bw, bdx, col));
+  *n = ff + fw + fi;
+  float *out = tu_malloc(*n * sizeof(float));
+  TU_OK(clgan_buf_read(tu_ctx(), by, out, ff));
+  TU_OK(clgan_buf_read(tu_ctx(), bdw, out + ff, fw));
+  TU_OK(clgan_buf_read(tu_ctx(), bdx, out + ff + fw, fi));
+  clgan_buf *all[] = {&bx, &bw, &bdy, &by, &bdw, &bdx, &col};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) clgan_buf_release(all[i]);
+  free(x), free(w), free(dy);
+  return out;
+}
+
+/* The default plan's results (the tuner off). */
+static float *default_results(size_t *n) {
+  clgan_conv_shape s = shape();
+  clgan_conv_plan p;
+  TU_OK(conv_plan_with(tu_ctx(), &s, NULL, &p));
+  return run_conv(&p, n);
+}
+
+START_TEST(test_tunes_caches_and_reuses) {
+  char dir[64];
+  clgan_tuning old = use_tuner(CLGAN_TUNE_ON, dir, sizeof dir);
+  clgan_conv_shape s = shape();
+  clgan_conv_plan p;
+  TU_OK(clgan_conv_plan_make(tu_ctx(), &s, &p));
+  clgan_tune_record r = last_record();
+  ck_assert_int_eq(r.source, 2);
+  ck_assert_int_ge(r.timed, 6); /* the default and at least one other per product */
+  ck_assert_int_eq(r.rejected, 0);
+  for (int i = 0; i < CONV_PRODUCTS; i++) {
+    ck_assert_msg(r.winner[i][0] != '\0', "product %d has no winner name", i);
+    ck_assert_msg(r.winner_ms[i] > 0 && r.default_ms[i] > 0,
+                  "product %d: winner %g ms, default %g ms", i, r.winner_ms[i], r.default_ms[i]);
+  }
+  char path[1200];
+  entry_path(dir, path, sizeof path);
+  /* the tuned plan computes what the default computes */
+  size_t n, m;
+  float *want = default_results(&n), *got = run_conv(&p, &m);
+  ck_assert_uint_eq(n, m);
+  TU_ASSERT_CLOSE("tuned conv", got, want, n, 1e-4, 1e-4);
+  free(got);
+  /* a second plan, even in the default mode, reads the winners: nothing timed */
+  set_mode(CLGAN_TUNE_CACHED);
+  clgan_conv_plan q;
+  TU_OK(clgan_conv_plan_make(tu_ctx(), &s, &q));
+  clgan_tune_record c = last_record();
+  ck_assert_int_eq(c.source, 1);
+  ck_assert_int_eq(c.timed, 0);
+  for (int i = 0; i < CONV_PRODUCTS; i++) ck_assert_str_eq(c.winner[i], r.winner[i]);
+  got = run_conv(&q, &m);
+  TU_ASSERT_CLOSE("cached conv", got, want, n, 1e-4, 1e-4);
+  free(got);
+  free(want);
+  /* off: the cache is not read */
+  set_mode(CLGAN_TUNE_OFF);
+  TU_OK(clgan_conv_plan_make(tu_ctx(), &s, &q));
+  ck_assert_int_eq(last_record().source, 0);
+  restore(&old, dir);
+}
+END_TEST
+
+/* Overwrites the entry at path: mode 0 truncates it, 1 flips a payload
+ * byte, 2 puts a valid entry of another key there (a foreign file), 3 a
+ * valid entry of this key holding an out-of-range tile. */
+static void damage(const char *dir, const char *path, int mode) {
+  FILE *f;
+  long size;
+  char buf[4096];
+  switch (mode) {
+    case 0:
+    case 1:
+      f = fopen(path, "r+b");
+      ck_assert_ptr_nonnull(f);
+      fseek(f, 0, SEEK_END);
+      size = ftell(f);
+      ck_assert_int_gt(size, 40);
+      if (mode == 0) {
+        fclose(f);
+        ck_assert_int_eq(truncate(path, size - 7), 0);
+        return;
+      }
+      fseek(f, size - 5, SEEK_SET);
+      buf[0] = (char)(fgetc(f) ^ 0x5a);
+      fseek(f, size - 5, SEEK_SET);
+      fputc(buf[0], f);
+      fclose(f);
+      return;
+    default: {
+      char key[1024], other[1200];
+      clgan_conv_shape s = shape();
+      conv_tune_key(tu_ctx(), &s, key, sizeof key);
+      conv_variants cv = conv_variants_default();
+      double ms[CONV_PRODUCTS] = {1, 1, 1};
+      if (mode == 3) cv.prod[CONV_FWD] = (clgan_gemm_variant){CLGAN_GEMM_OWN, 99, 1, 1, 1};
+      snprintf(other, sizeof other, "%s|another shape", key);
+      char sub[512];
+      snprintf(sub, sizeof sub, "%s/other", dir);
+      clgan_tuning t = *clgan_ctx_tuning(tu_ctx()), saved = t;
+      snprintf(t.tune_dir, sizeof t.tune_dir, "%s", mode == 2 ? sub : dir);
+      TU_OK(clgan_ctx_set_tuning(tu_ctx(), &t));
+      conv_tune_store(tu_ctx(), mode == 2 ? other : key, &cv, ms, ms);
+      TU_OK(clgan_ctx_set_tuning(tu_ctx(), &saved));
+      if (mode == 3) return;
+      char from[1200];
+      entry_path(sub, from, sizeof from);
+      ck_assert_int_eq(rename(from, path), 0);
+      return;
+    }
+  }
+}
+
+START_TEST(test_bad_entries_are_tuned_again) {
+  static const char *const what[] = {"truncated", "corrupt", "foreign", "out of range"};
+  char dir[64];
+  clgan_tuning old = use_tuner(CLGAN_TUNE_ON, dir, sizeof dir);
+  clgan_conv_shape s = shape();
+  clgan_conv_plan p;
+  TU_OK(clgan_conv_plan_make(tu_ctx(), &s, &p));
+  ck_assert_int_eq(last_record().source, 2);
+  char path[1200], key[1024];
+  entry_path(dir, path, sizeof path);
+  conv_tune_key(tu_ctx(), &s, key, sizeof key);
+  for (int mode = 0; mode < 4; mode++) {
+    damage(dir, path, mode);
+    conv_variants cv;
+    double a[CONV_PRODUCTS], b[CONV_PRODUCTS];
+    ck_assert_msg(!conv_tune_load(tu_ctx(), key, &cv, a, b), "%s entry accepted", what[mode]);
+    TU_OK(clgan_conv_plan_make(tu_ctx(), &s, &p));
+    clgan_tune_record r = last_record();
+    ck_assert_msg(r.source == 2 && r.timed > 0, "%s entry: source %d, %d timed", what[mode],
+                  r.source, r.timed);
+    ck_assert_msg(conv_tune_load(tu_ctx(), key, &cv, a, b), "%s entry not rewritten", what[mode]);
+  }
+  restore(&old, dir);
+}
+END_TEST
+
+START_TEST(test_reference_check_rejects_a_wrong_candidate) {
+  char dir[64];
+  clgan_tuning old = use_tuner(CLGAN_TUNE_ON, dir, sizeof dir);
+  tu_ctx()->tune_test_wrong = 1; /* the first candidate after each reference */
+  clgan_conv_shape s = shape();
+  clgan_conv_plan p;
+  TU_OK(clgan_conv_plan_make(tu_ctx(), &s, &p));
+  tu_ctx()->tune_test_wrong = 0;
+  clgan_tune_record r = last_record();
+  ck_assert_int_eq(r.source, 2);
+  ck_assert_int_eq(r.rejected, CONV_PRODUCTS);
+  size_t n, m;
+  float *want = default_results(&n), *got = run_conv(&p, &m);
+  TU_ASSERT_CLOSE("conv after a rejection", got, want, n, 1e-4, 1e-4);
+  free(got), free(want);
+  restore(&old, dir);
+}
+END_TEST
+
+/* On small shapes the default's result is checked against the host's
+ * before any candidate is compared with it: a wrong default stops the
+ * search (the shape keeps the defaults, nothing is cached). */
+START_TEST(test_host_check_of_the_default) {
+  char dir[64];
+  clgan_tuning old = use_tuner(CLGAN_TUNE_ON, dir, sizeof dir);
+  tu_ctx()->tune_test_wrong = -1;
+  clgan_conv_shape s = shape();
+  clgan_conv_plan p;
+  TU_OK(clgan_conv_plan_make(tu_ctx(), &s, &p));
+  tu_ctx()->tune_test_wrong = 0;
+  clgan_tune_record r = last_record();
+  ck_assert_int_eq(r.source, 0);
+  ck_assert_int_eq(r.rejected, 1);
+  char key[1024];
+  conv_tune_key(tu_ctx(), &s, key, sizeof key);
+  conv_variants cv;
+  double a[CONV_PRODUCTS], b[CONV_PRODUCTS];
+  ck_assert(!conv_tune_load(tu_ctx(), key, &cv, a, b));
+  /* and the host's reference agrees with the default where nothing is wrong */
+  TU_OK(clgan_conv_plan_make(tu_ctx(), &s, &p));
+  ck_assert_int_eq(last_record().source, 2);
+  restore(&old, dir);
+}
+END_TEST
+
+/* Winners in the cache are what the plan runs: a hand-made entry choosing
+ * the own GEMM with a 4 x 32 tile on im2col's matrix for every product. */
+START_TEST(test_cached_variants_are_used) {
+  char dir[64];
+  clgan_tuning old = use_tuner(CLGAN_TUNE_CACHED, dir, sizeof dir);
+  clgan_conv_shape s = shape();
+  char key[1024];
+  conv_tune_key(tu_ctx(), &s, key, sizeof key);
+  conv_variants cv = conv_variants_default();
+  for (int i = 0; i < CONV_PRODUCTS; i++) {
+    cv.prod[i] = (clgan_gemm_variant){CLGAN_GEMM_OWN, 4, 2, 4, 16};
+    cv.from_image[i] = 0;
+  }
+  double ms[CONV_PRODUCTS] = {1, 2, 3};
+  conv_tune_store(tu_ctx(), key, &cv, ms, ms);
+  clgan_conv_plan p;
+  TU_OK(clgan_conv_plan_make(tu_ctx(), &s, &p));
+  clgan_tune_record r = last_record();
+  ck_assert_int_eq(r.source, 1);
+  ck_assert_int_eq(r.timed, 0);
+  ck_assert_int_eq(p.fwd_from_image, 0);
+  ck_assert_uint_eq(p.fwd.own.tm, 4);
+  ck_assert_uint_eq(p.filt.own.tn, 32);
+  /* (the plan fits the work-group to the shape: 4 x 16 asked) */
+  ck_assert_msg(strncmp(r.winner[CONV_FWD], "own 4x32 wg ", 12) == 0 &&
+                    strcmp(r.winner[CONV_FWD] + strlen(r.winner[CONV_FWD]) - 4, " col") == 0,
+                "forward runs %s", r.winner[CONV_FWD]);
+  size_t n, m;
+  float *want = default_results(&n), *got = run_conv(&p, &m);
+  TU_ASSERT_CLOSE("cached variant", got, want, n, 1e-4, 1e-4);
+  free(got), free(want);
+  restore(&old, dir);
+}
+END_TEST
+
+/* One training step of a small model: its figures and its parameters
+ * afterwards (G's, D's; with their sizes). */
+typedef struct step_result {
+  clgan_dcgan_stats stats;
+  float *params[2];
+  size_t floats[2];
+} step_result;
+
+static step_result one_step(const clgan_dcgan_config *cfg) {
+  step_result r;
+  clgan_dcgan *net = NULL;
+  TU_OK(clgan_dcgan_create(tu_ctx(), cfg, &net));
+  TU_OK(clgan_dcgan_init_weights(net, 7));
+  size_t nreal = (size_t)cfg->channels * cfg->batch * cfg->image_size * cfg->image_size;
+  size_t nnoise = (size_t)cfg->nz * cfg->batch;
+  float *host = tu_malloc(nreal * sizeof(float));
+  tu_fill_uniform(host, nreal, 11, -1, 1);
+  clgan_buf real = tu_upload(host, nreal);
+  tu_fill_normal(host, nnoise, 12, 0, 1);
+  clgan_buf noise = tu_upload(host, nnoise);
+  free(host);
+  TU_OK(clgan_dcgan_step(net, real, noise, &r.stats));
+  clgan_net nets[2] = {CLGAN_NET_G, CLGAN_NET_D};
+  for (int i = 0; i < 2; i++) {
+    r.floats[i] = clgan_dcgan_arena_floats(net, nets[i], CLGAN_ARENA_PARAM);
+    r.params[i] = tu_malloc(r.floats[i] * sizeof(float));
+    TU_OK(clgan_dcgan_arena_read(net, nets[i], CLGAN_ARENA_PARAM, r.params[i]));
+  }
+  clgan_buf_release(&real);
+  clgan_buf_release(&noise);
+  clgan_dcgan_destroy(net);
+  return r;
+}
+
+/* got equals want within the parity test's tolerances (losses and D
+ * outputs rtol 1e-4 atol 1e-5, parameters rtol 1e-6 atol 1e-5). */
+static void assert_same_step(const char *what, step_result *got, const step_result *want) {
+  const clgan_dcgan_stats *x = &got->stats, *y = &want->stats;
+  float sx[5] = {x->loss_d, x->loss_g, x->d_x, x->d_g_z1, x->d_g_z2};
+  float sy[5] = {y->loss_d, y->loss_g, y->d_x, y->d_g_z1, y->d_g_z2};
+  fprintf(stderr, "%s:\n", what);
+  TU_ASSERT_CLOSE("losses", sx, sy, 5, 1e-4, 1e-5);
+  TU_ASSERT_CLOSE("G parameters", got->params[0], want->params[0], want->floats[0], 1e-6, 1e-5);
+  TU_ASSERT_CLOSE("D parameters", got->params[1], want->params[1], want->floats[1], 1e-6, 1e-5);
+  free(got->params[0]), free(got->params[1]);
+}
+
+/* Rewrites every tune entry in dir to run variant v (on im2col's matrix)
+ * for all three products: entries keep their keys (read from the files). */
+static int force_entries(const char *dir, clgan_gemm_variant v) {
+  DIR *d = opendir(dir);
+  ck_assert_ptr_nonnull(d);
+  struct dirent *e;
+  int n = 0;
+  conv_variants cv = conv_variants_default();
+  for (int i = 0; i < CONV_PRODUCTS; i++) cv.prod[i] = v, cv.from_image[i] = 0;
+  double ms[CONV_PRODUCTS] = {1, 1, 1};
+  while ((e = readdir(d))) {
+    if (strncmp(e->d_name, "tune-", 5) != 0) continue;
+    char path[1200], key[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    char magic[8];
+    uint32_t klen = 0;
+    ck_assert(fread(magic, 1, 8, f) == 8 && fread(&klen, sizeof klen, 1, f) == 1);
+    ck_assert(klen < sizeof key && fread(key, 1, klen, f) == klen);
+    fclose(f);
+    key[klen] = '\0';
+    conv_tune_store(tu_ctx(), key, &cv, ms, ms);
+    n++;
+  }
+  closedir(d);
+  return n;
+}
+
+START_TEST(test_tuned_step_equals_untuned) {
+  clgan_dcgan_config cfg = clgan_dcgan_default_config();
+  cfg.image_size = 32;
+  cfg.channels = 1;
+  cfg.nz = 16;
+  cfg.ngf = cfg.ndf = 8;
+  cfg.batch = 8;
+  char dir[64];
+  clgan_tuning old = use_tuner(CLGAN_TUNE_OFF, dir, sizeof dir);
+  step_result plain = one_step(&cfg);
+  /* the tuner's own winners */
+  set_mode(CLGAN_TUNE_ON);
+  clgan_tune_report before, after;
+  clgan_ctx_tune_report(tu_ctx(), &before);
+  step_result tuned = one_step(&cfg);
+  clgan_ctx_tune_report(tu_ctx(), &after);
+  ck_assert_int_gt(after.tuned, before.tuned); /* the model's shapes were tuned */
+  assert_same_step("tuned step", &tuned, &plain);
+  /* winners that surely differ from the defaults: a 4 x 32 tile on
+   * im2col's matrix everywhere, from the cache */
+  ck_assert_int_gt(force_entries(dir, (clgan_gemm_variant){CLGAN_GEMM_OWN, 4, 2, 4, 16}), 0);
+  set_mode(CLGAN_TUNE_CACHED);
+  clgan_ctx_tune_report(tu_ctx(), &before);
+  step_result forced = one_step(&cfg);
+  clgan_ctx_tune_report(tu_ctx(), &after);
+  ck_assert_int_eq(after.from_cache - before.from_cache, after.nshapes - before.nshapes);
+  ck_assert_int_eq(after.timed, before.timed);
+  assert_same_step("4 x 32 tiles on col", &forced, &plain);
+  free(plain.params[0]), free(plain.params[1]);
+  restore(&old, dir);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("tune");
+  TCase *tc = tcase_create("tuner");
+  tcase_set_timeout(tc, 600);
+  tcase_add_test(tc, test_tunes_caches_and_reuses);
+  tcase_add_test(tc, test_bad_entries_are_tuned_again);
+  tcase_add_test(tc, test_reference_check_rejects_a_wrong_candidate);
+  tcase_add_test(tc, test_host_check_of_the_default);
+  tcase_add_test(tc, test_cached_variants_are_used);
+  tcase_add_test(tc, test_tuned_step_equals_untuned);
+  suite_add_tcase(s, tc);
+  return tu_run(s);
+}
