@@ -249,6 +249,11 @@ START_TEST(test_generation_by_class) {
   ck_assert_ptr_nonnull(strstr(clgan_last_error(), "class 3"));
   clgan_sampler_destroy(s);
   clgan_dcgan_destroy(net);
+  /* bCR's extra D passes take no labels: refused with a conditional model */
+  cfg.consistency = 10.0f;
+  ck_assert_int_eq(clgan_dcgan_create(tu_ctx(), &cfg, &net), CLGAN_ERR_INVALID);
+  ck_assert_ptr_nonnull(strstr(clgan_last_error(), "--consistency (bCR) is not supported"));
+  cfg.consistency = 0.0f;
   /* an unconditional model takes no classes and has none */
   cfg.conditional = 0;
   TU_OK(clgan_dcgan_create(tu_ctx(), &cfg, &net));
