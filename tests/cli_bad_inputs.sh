@@ -45,7 +45,15 @@ for i in $(seq 10 25); do py png "$fx/data/brain/img_$i.png" 16 16 "$i"; done
 "$clgan" export "$fx/run/checkpoint.safetensors" --out "$fx/gen.safetensors" > /dev/null ||
   { echo "cli_bad_inputs: export failed" >&2; exit 1; }
 
+# a conditional run on two classes (brain and scans)
+mkdir -p "$fx/cdata/scans"
+cp -r "$fx/data/brain" "$fx/cdata/"
+for i in $(seq 30 45); do py png "$fx/cdata/scans/img_$i.png" 16 16 "$i"; done
+(cd "$fx" && "$clgan" train --data cdata --conditional "${model[@]}" --iters 2 --out crun > ctrain.log 2>&1) ||
+  { echo "cli_bad_inputs: the conditional fixture run failed: $(tail -n 3 "$fx/ctrain.log")" >&2; exit 1; }
+
 use_data() { cp -r "$fx/data" .; }
+use_cckpt() { cp "$fx/crun/checkpoint.safetensors" cckpt.safetensors; }
 use_run() { cp -a "$fx/run" .; }
 use_ckpt() { cp "$fx/run/checkpoint.safetensors" ckpt.safetensors; }
 # holds DIR/.lock as a running trainer does, until the test ends
@@ -85,6 +93,10 @@ case_resume_other_run() { use_data; use_run; cp -a run other; }
 case_resume_no_checkpoint() { use_data; mkdir old; }
 case_resume_finished() { use_data; use_run; }
 case_generate_existing() { use_ckpt; mkdir gen; py png gen/gen_0_00002.png 16 16; }
+case_generate_unknown_class() { use_cckpt; }
+case_generate_class_unconditional() { use_ckpt; }
+case_generate_class_all_existing() { use_cckpt; mkdir -p gen/scans; py png gen/scans/gen_0_00001.png 16 16; }
+case_train_conditional_class() { use_data; }
 case_generate_grid_existing() { use_ckpt; py png grid.png 16 16; }
 case_generate_empty_out() { use_ckpt; }
 case_generate_out_file() { use_ckpt; echo x > gen; }

@@ -451,6 +451,19 @@ START_TEST(test_old_format_loads) {
   ck_assert_mem_eq(back.fixed_noise, fixed, sizeof fixed);
   free(back.fixed_noise);
   assert_same_state(a, b);
+  /* a version-2 file has no conditional model: it loads with it off */
+  const char *const v2_drop[] = {"config.conditional", "config.num_classes", "config.embed_dim",
+                                 "config.projection", "config.balanced_sampling", NULL};
+  rewrite_meta(path, old, "2", v2_drop);
+  read.embed_dim = 5; /* must be overwritten with the default */
+  TU_OK(clgan_checkpoint_read_config(old, &read));
+  ck_assert_mem_eq(&read, &cfg, sizeof cfg);
+  TU_OK(clgan_checkpoint_load(old, b, &back));
+  free(back.fixed_noise);
+  /* the same keys missing from a version-3 file: refused, naming the key */
+  rewrite_meta(path, old, "3", v2_drop);
+  ck_assert_int_eq(clgan_checkpoint_read_config(old, &read), CLGAN_ERR_FORMAT);
+  ck_assert_ptr_nonnull(strstr(clgan_last_error(), "config.conditional"));
   /* the same keys missing from a version-2 file: refused, naming the key */
   const char *const ema_drop[] = {"config.ema_decay", NULL};
   rewrite_meta(path, old, "2", ema_drop);
@@ -511,10 +524,11 @@ START_TEST(test_config_list) {
   recipe.bn_eps = 1e-5f;
   recipe.lrelu_slope = 0.2f;
   recipe.ada_target = 0.6f;
+  recipe.embed_dim = 32; /* used only with conditional, which is off */
   ck_assert_mem_eq(&d, &recipe, sizeof d);
   int n;
   const clgan_config_field *f = clgan_config_fields(&n);
-  ck_assert_int_eq(n, 23); /* every field of clgan_dcgan_config */
+  ck_assert_int_eq(n, 28); /* every field of clgan_dcgan_config */
   const clgan_config_field *bad = NULL;
   TU_OK(clgan_config_check(&d, &bad));
   ck_assert_ptr_null(bad);

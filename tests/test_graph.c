@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clgan/augment.h"
+#include "clgan/cond.h"
 #include "graph/graph.h"
 #include "test_util.h"
 
@@ -85,7 +86,8 @@ START_TEST(test_bad_configs_refused) {
 END_TEST
 
 /* A small model: 0 the recipe, 1 every switch that adds work to a step, 2
- * the regularisers without augmentation. */
+ * the regularisers without augmentation, 3 and 4 the conditional model
+ * (projection D, label-channel D). */
 static clgan_dcgan_config small_config(int options) {
   clgan_dcgan_config cfg = clgan_dcgan_default_config();
   cfg.image_size = 16;
@@ -99,21 +101,33 @@ static clgan_dcgan_config small_config(int options) {
     cfg.ema_decay = 0.99f;
     cfg.nan_guard = 1;
   }
-  if (options >= 1) { /* D's regularisers; with 2, bCR's T is its own augmentation */
+  if (options == 1 || options == 2) { /* D's regularisers; 2: bCR's T its own augmentation */
     cfg.lecam = 0.3f;
     cfg.spectral_norm = 1;
     cfg.consistency = 10.0f;
+  }
+  if (options >= 3) { /* one model for every class (3: with a projection D); LeCam and
+                         spectral norm (bCR's passes take no labels) */
+    cfg.conditional = 1;
+    cfg.num_classes = 3;
+    cfg.embed_dim = 5;
+    cfg.projection = options == 3;
+    cfg.augment = CLGAN_AUG_ALL;
+    cfg.ema_decay = 0.99f;
+    cfg.nan_guard = 1;
+    cfg.lecam = 0.3f;
+    cfg.spectral_norm = 1;
   }
   return cfg;
 }
 
 /* Build, then steps and generation: no buffer, program or kernel may be
- * created after the model exists (the plan made them all). Loops 0-2: the
- * small_config options; loop 3: every switch, the model planned by the tuner
+ * created after the model exists (the plan made them all). Loops 0-2, 4-5:
+ * small_config options 0-2, 3-4; loop 3: every switch, the model planned by the tuner
  * (CLGAN_TUNE=on, into a temporary directory) and the steps' statistics read
  * one step behind. */
 START_TEST(test_steps_create_nothing) {
-  clgan_dcgan_config cfg = small_config(_i < 3 ? _i : 1);
+  clgan_dcgan_config cfg = small_config(_i < 3 ? _i : _i == 3 ? 1 : _i - 1);
   int tuned = _i == 3;
   clgan_tuning saved = *clgan_ctx_tuning(tu_ctx()), t = saved;
   char dir[64] = "/tmp/clgan-test-graph-XXXXXX";
@@ -134,13 +148,15 @@ START_TEST(test_steps_create_nothing) {
   clgan_buf real = tu_upload(host, real_n);
   tu_fill_normal(host, noise_n, 4, 0.0f, 1.0f);
   clgan_buf noise = tu_upload(host, noise_n);
+  const float classes[4] = {2, 0, 1, 2}; /* real and fake batch labels (conditional) */
+  clgan_buf labels = cfg.conditional ? tu_upload(classes, 4) : (clgan_buf){0};
   free(host);
   clgan_ctx_counts before, after;
   clgan_ctx_created(tu_ctx(), &before);
   clgan_dcgan_stats stats;
   for (int step = 0; step < 3; step++) {
     if (!tuned) {
-      TU_OK(clgan_dcgan_step(net, real, noise, step == 0 ? NULL : &stats));
+      TU_OK(clgan_dcgan_step_labels(net, real, labels, noise, labels, step == 0 ? NULL : &stats));
       continue;
     }
     TU_OK(clgan_dcgan_step_deferred(net, real, noise));
@@ -148,7 +164,7 @@ START_TEST(test_steps_create_nothing) {
   }
   if (tuned) TU_OK(clgan_dcgan_stats_take(net, &stats));
   TU_OK(clgan_dcgan_generate(net, noise, CLGAN_BN_RUNNING));
-  TU_OK(clgan_dcgan_generate(net, noise, CLGAN_BN_BATCH));
+  TU_OK(clgan_dcgan_generate_labels(net, noise, labels, CLGAN_BN_BATCH));
   TU_OK(clgan_ctx_finish(tu_ctx()));
   clgan_ctx_created(tu_ctx(), &after);
   ck_assert_msg(after.buffers == before.buffers && after.programs == before.programs &&
@@ -159,6 +175,7 @@ START_TEST(test_steps_create_nothing) {
                 after.kernels);
   clgan_buf_release(&real);
   clgan_buf_release(&noise);
+  clgan_buf_release(&labels);
   clgan_dcgan_destroy(net);
   if (tuned) {
     clgan_tune_report rep;
@@ -167,6 +184,43 @@ START_TEST(test_steps_create_nothing) {
     TU_OK(clgan_ctx_set_tuning(tu_ctx(), &saved));
     tu_remove_tree(dir);
   }
+}
+END_TEST
+
+/* The conditional model: G's first ConvTranspose takes nz + embed_dim, each
+ * network gets its class table last ("label_emb.weight"; D's is as wide as
+ * its last feature map), an unlabelled step is refused. */
+START_TEST(test_conditional_graphs) {
+  clgan_dcgan_config cfg = small_config(3);
+  graph g, d;
+  TU_OK(graph_describe(&cfg, CLGAN_NET_G, &g));
+  TU_OK(graph_describe(&cfg, CLGAN_NET_D, &d));
+  ck_assert_int_eq(g.slots[0].c, cfg.nz + cfg.embed_dim);
+  ck_assert_int_eq(g.tensors[0].shape[0], cfg.nz + cfg.embed_dim);
+  const clgan_tensor_desc *ge = &g.tensors[g.ntensors - 1], *de = &d.tensors[d.ntensors - 1];
+  ck_assert_str_eq(ge->name, "label_emb.weight");
+  ck_assert_int_eq(ge->shape[0], 3);
+  ck_assert_int_eq(ge->shape[1], 5);
+  ck_assert_uint_eq(ge->offset + ge->count, g.param_floats);
+  ck_assert_str_eq(de->name, "label_emb.weight");
+  ck_assert_int_eq(de->shape[1], cfg.ndf * 2); /* 16 px: two stages, h is 2 ndf x 4 x 4 */
+  ck_assert_int_eq(d.slots[d.proj_slot].hw, 4);
+  /* the default D form: the classes as input planes, no table */
+  cfg.projection = 0;
+  TU_OK(graph_describe(&cfg, CLGAN_NET_D, &d));
+  ck_assert_int_eq(d.slots[0].c, cfg.channels + 3);
+  ck_assert_int_eq(d.tensors[0].shape[1], cfg.channels + 3);
+  ck_assert_str_ne(d.tensors[d.ntensors - 1].name, "label_emb.weight");
+  cfg.num_classes = 0;
+  ck_assert_int_eq(graph_describe(&cfg, CLGAN_NET_G, &g), CLGAN_ERR_INVALID);
+  cfg = small_config(3);
+  clgan_dcgan *net = NULL;
+  TU_OK(clgan_dcgan_create(tu_ctx(), &cfg, &net));
+  clgan_buf none = {0}, x = tu_upload(NULL, 16 * 16 * 4);
+  ck_assert_int_eq(clgan_dcgan_step(net, x, x, NULL), CLGAN_ERR_INVALID);
+  ck_assert_int_eq(clgan_dcgan_step_labels(net, x, none, x, none, NULL), CLGAN_ERR_INVALID);
+  clgan_buf_release(&x);
+  clgan_dcgan_destroy(net);
 }
 END_TEST
 
@@ -221,7 +275,8 @@ int main(void) {
   tcase_add_test(tc, test_op_table_complete);
   tcase_add_test(tc, test_tutorial_graphs);
   tcase_add_test(tc, test_bad_configs_refused);
-  tcase_add_loop_test(tc, test_steps_create_nothing, 0, 4);
+  tcase_add_loop_test(tc, test_steps_create_nothing, 0, 6);
+  tcase_add_test(tc, test_conditional_graphs);
   tcase_add_test(tc, test_oversized_model_refused);
   suite_add_tcase(s, tc);
   return tu_run(s);

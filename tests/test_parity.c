@@ -49,13 +49,21 @@
  * gradient is a cancelling sum); PyTorch fp32 itself is within 0.011 of the
  * tolerance of the float64 result. So no element is exempt: a failure here
  * means clgan computes something else than the recipe, or its rounding is
- * far worse than a plain fp32 reduction. */
+ * far worse than a plain fp32 reduction.
+ *
+ * cond32 is the conditional model (`--conditional`: G on [z; E_g[y]], a
+ * projection discriminator) against tests/parity/cond_dcgan.py, with each
+ * iteration's real and fake labels from the fixture (parity_cond.c), the
+ * same records and tolerances; the class tables are compared like every
+ * other tensor; cond32ch the same with the default D form (the class as
+ * one-hot planes appended to D's input; cond32 is --projection). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clgan/dcgan.h"
+#include "parity_cond.h"
 #include "parity_fixture.h"
 #include "test_util.h"
 
@@ -76,7 +84,7 @@ static tol TOL_ADAM_V = {"Adam v", 2e-3, 0.0, 2e-4, 0, ""};
 static tol *const ALL_TOLS[] = {&TOL_SCALAR, &TOL_FAKE,   &TOL_GRAD,  &TOL_PARAM,
                                 &TOL_STAT,   &TOL_ADAM_M, &TOL_ADAM_V};
 
-static const char *const FIXTURES[] = {"seed64_rgb", "gray32"};
+static const char *const FIXTURES[] = {"seed64_rgb", "gray32", "cond32", "cond32ch"};
 #define N_FIXTURES ((int)(sizeof FIXTURES / sizeof FIXTURES[0]))
 
 /* Compares with t, printing the worst element (tu_close) on failure. */
@@ -262,6 +270,7 @@ static void run_parity(const char *fixture) {
   cfg.bn_momentum = cfg_float(f, "bn_momentum");
   cfg.bn_eps = cfg_float(f, "bn_eps");
   cfg.lrelu_slope = cfg_float(f, "lrelu_slope");
+  parity_cond_config(f, &cfg);
   /* the fixtures record the recipe itself */
   ck_assert_float_eq(cfg.lr_g, 2e-4f);
   ck_assert_float_eq(cfg.beta1, 0.5f);
@@ -283,6 +292,8 @@ static void run_parity(const char *fixture) {
   size_t img = (size_t)nc * N * S * S;
   float *host = tu_malloc(img * sizeof(float));
   clgan_buf real = tu_upload(NULL, img), noise = tu_upload(NULL, (size_t)nz * N);
+  clgan_buf labels[2] = {{0}, {0}}; /* real, fake classes (conditional) */
+  for (int k = 0; k < 2 && cfg.conditional; k++) labels[k] = tu_upload(NULL, (size_t)N);
   int fails = 0;
   for (int it = 1; it <= iters; it++) {
     char name[64];
@@ -305,7 +316,8 @@ static void run_parity(const char *fixture) {
 
     clgan_dcgan_stats st;
     memset(&st, 0, sizeof st);
-    TU_OK(clgan_dcgan_step(net, real, noise, &st));
+    if (cfg.conditional) parity_cond_labels(f, it, N, labels);
+    TU_OK(clgan_dcgan_step_labels(net, real, labels[0], noise, labels[1], &st));
     static const char *const keys[5] = {"errD", "errG", "D_x", "D_G_z1", "D_G_z2"};
     float got[5] = {st.loss_d, st.loss_g, st.d_x, st.d_g_z1, st.d_g_z2}, want[5];
     for (int k = 0; k < 5; k++) {
@@ -383,6 +395,8 @@ static void run_parity(const char *fixture) {
               ALL_TOLS[i]->worst_what);
   clgan_buf_release(&real);
   clgan_buf_release(&noise);
+  clgan_buf_release(&labels[0]);
+  clgan_buf_release(&labels[1]);
   free(host);
   clgan_dcgan_destroy(net);
   pf_free(f);
@@ -432,7 +446,8 @@ START_TEST(test_fixture_contents) {
     /* first G layer: ConvTranspose2d(nz, ngf * 2^(stages-1), 4, 1, 0) */
     int mult = S == 64 ? 8 : 4;
     ck_assert(pf_shape_is(pf_find(f, "init.G.main.0.weight"), 4,
-                          (int[]){cfg_int(f, "nz"), cfg_int(f, "ngf") * mult, 4, 4}));
+                          (int[]){cfg_int(f, "nz") + parity_cond_embed(f),
+                                  cfg_int(f, "ngf") * mult, 4, 4}));
     float g;
     ck_assert_int_eq(pf_scalar_f32(f, "init.G.main.1.running_var", &g), -1); /* not scalar */
     ck_assert_int_eq(pf_scalar_i32(f, "config.lr", &mult), -1);             /* float */

@@ -11,7 +11,9 @@
  * metadata: "format" = "clgan-checkpoint", "version" (CLGAN_CHECKPOINT_VERSION
  * in clgan/config.h; files of versions 1 to it load), "iteration", "seed",
  * "optG.step", "optD.step", the augmentation state "augment.*", and every field
- * of the configuration list as "config.<name>". */
+ * of the configuration list as "config.<name>"; a conditional model's class
+ * tables are netG.label_emb.weight (and netD.label_emb.weight with
+ * --projection), its class names "classes" (a JSON array, label order). */
 #ifndef CLGAN_CHECKPOINT_H
 #define CLGAN_CHECKPOINT_H
 
@@ -50,7 +52,10 @@ clgan_status clgan_checkpoint_load(const char *path, clgan_dcgan *net, clgan_tra
  * (main.0.weight, main.1.weight, main.1.bias, main.1.running_mean,
  * main.1.running_var, main.1.num_batches_tracked, ...) so PyTorch's
  * load_state_dict accepts it; the configuration goes in the metadata. With
- * ema_decay > 0 the averaged weights are exported. */
+ * ema_decay > 0 the averaged weights are exported. A conditional generator
+ * adds label_emb.weight [num_classes, embed_dim] and "classes": PyTorch's
+ * CondGenerator (tests/parity/cond_dcgan.py: z' = cat([z, label_emb(y)]))
+ * loads it strictly. */
 clgan_status clgan_export_generator(const char *path, clgan_dcgan *net);
 
 /* Loads a generator written by clgan_export_generator (or by PyTorch with the

@@ -17,7 +17,8 @@ extern "C" {
 /* Checkpoint format versions: 1 had the shape and the optimiser; 2 makes the
  * stability and small-data switches required (version-1 files may lack them:
  * they then take the defaults, i.e. off, which is what those files meant);
- * 3 adds D's regularisers (LeCam, spectral norm, bCR) and their state. */
+ * 3 adds D's regularisers (LeCam, spectral norm, bCR) and their state, and
+ * the conditional model (its fields, and the class names). */
 #define CLGAN_CHECKPOINT_VERSION 3
 
 typedef enum clgan_config_kind {
@@ -34,7 +35,8 @@ typedef enum clgan_config_group {
   CLGAN_CFG_SHAPE = 1,      /* size, channels, widths, batch */
   CLGAN_CFG_OPTIM = 2,      /* learning rates, beta1 */
   CLGAN_CFG_STABILITY = 4,  /* label smoothing, EMA, NaN guard */
-  CLGAN_CFG_SMALL_DATA = 8  /* augmentation, ADA */
+  CLGAN_CFG_SMALL_DATA = 8, /* augmentation, ADA */
+  CLGAN_CFG_CONDITIONAL = 16 /* one model for every class */
 } clgan_config_group;
 
 /* X(field, kind, default (C literal), lo, hi, since, group, flag, metavar, help) */
@@ -75,7 +77,20 @@ typedef enum clgan_config_group {
   X(consistency, FLOAT, 0.0f, 0, 1000, 3, SMALL_DATA, "--consistency", "WEIGHT",                \
     "balanced consistency regularisation of D on real and fake\n"                                \
     "(bCR, Zhao et al. 2020; e.g. 10; 0: off), T = --augment's\n"                                \
-    "policy or translation,cutout")
+    "policy or translation,cutout")                                                              \
+  X(conditional, FLAG, 0, 0, 1, 3, CONDITIONAL, "--conditional", NULL,                          \
+    "one model for every class of DIR/<class>/: G takes a learned class\n"                      \
+    "embedding appended to z, D the class as one-hot input channels")                           \
+  X(num_classes, INT, 0, 0, 65536, 3, FIXED, NULL, NULL,                                        \
+    "classes of a conditional model (from the data)")                                           \
+  X(embed_dim, INT, 32, 1, 4096, 3, CONDITIONAL, "--embed-dim", "N",                            \
+    "width of G's class embedding appended to z (32)")                                          \
+  X(projection, FLAG, 0, 0, 1, 3, CONDITIONAL, "--projection", NULL,                            \
+    "D as a projection discriminator (Miyato & Koyama) instead of\n"                            \
+    "label channels (measured less faithful here: see the README)")                             \
+  X(balanced_sampling, FLAG, 0, 0, 1, 3, CONDITIONAL, "--balanced-sampling", NULL,              \
+    "real images drawn class-balanced: each batch position's class\n"                           \
+    "uniform, then an image of that class (instead of the epoch shuffle)")
 
 /* One field of the list, as data. */
 typedef struct clgan_config_field {

@@ -35,6 +35,12 @@ typedef struct clgan_dcgan_config {
   float lecam;        /* LeCam weight (0: off) */
   int spectral_norm;  /* spectral normalisation of D's conv weights */
   float consistency;  /* bCR weight on real and fake (0: off) */
+  /* One model for every class (off in the recipe; clgan/cond.h): */
+  int conditional;    /* G on [z; E_g[y]], D a projection discriminator */
+  int num_classes;    /* classes (>= 1 with conditional; 0 otherwise) */
+  int embed_dim;      /* width of E_g (G's first ConvTranspose takes nz + embed_dim) */
+  int projection;     /* D a projection discriminator instead of on [x; one-hot planes of y] */
+  int balanced_sampling; /* real batches drawn class-balanced (the trainer's) */
 } clgan_dcgan_config;
 
 /* The recipe's defaults (from the list in clgan/config.h): 64 px, 3 channels,

@@ -54,7 +54,11 @@ static inline uint64_t clgan_rng_mix64(uint64_t z) {
     "SWD neighbourhood centres (index: level << 56 ^ image << 20 ^ nhood)")         \
   X(CLGAN_STREAM_BENCH_DATA, 0x5eed0fda7aULL, XOR, "bench's synthetic images and noise") \
   X(CLGAN_STREAM_SPECTRAL, 0x53504543ULL /* "SPEC" */, HASHED,                       \
-    "spectral norm's initial u, v (index: D's conv layer)")
+    "spectral norm's initial u, v (index: D's conv layer)")                         \
+  X(CLGAN_STREAM_FAKE_LABELS, 0x46414b454c4142ULL /* "FAKELAB" */, HASHED,            \
+    "classes of the fake batch, conditional (index: iteration)")                    \
+  X(CLGAN_STREAM_BALANCED, 0x42414c414e4345ULL /* "BALANCE" */, HASHED,               \
+    "class-balanced real batches (index: iteration)")
 
 typedef enum clgan_rng_stream {
 #define CLGAN_X_STREAM(name, constant, derivation, use) name,

@@ -61,6 +61,8 @@ typedef struct clgan_train_progress {
   float augment_p;         /* ADA's current p, or -1 when ADA is off */
   double setup_seconds;    /* set-up time so far (model, data upload, run directory) */
   const clgan_eval_report *eval; /* the evaluation just made at this iteration, or NULL */
+  const double *class_swd; /* with eval, conditional: SWD x1e3 of each class's generated
+                              images against its real ones [num_classes] (else NULL) */
 } clgan_train_progress;
 
 /* Called once with iteration == the starting iteration and zero stats when

@@ -12,12 +12,14 @@
 #include "clgan/image.h"
 #include "clgan/report.h"
 #include "commands.h"
+#include "generate_class.h"
 #include "outfiles.h"
 
 static const char head[] =
     "usage: clgan generate (--checkpoint FILE | --generator FILE) --count N --out DIR\n"
     "                      [--seed N] [--bits 8|16] [--grid FILE] [--bn running|batch]\n"
-    "                      [--noise FILE] [--overwrite] [--device SPEC]\n\n"
+    "                      [--noise FILE] [--class NAME|all] [--overwrite]\n"
+    "                      [--device SPEC]\n\n"
     "Writes N images (PNG, the model's channels) into DIR as gen_<seed>_<index>.png.\n"
     "The same seed gives the same images. Existing files of the same names are\n"
     "not replaced unless --overwrite is given (nothing is written then).\n";
@@ -52,7 +54,7 @@ static int write_images(const char *cmd, const char *dir, unsigned long long see
  * and the grid of the first 64. Reports its errors; 1 when all went well. */
 static int write_generated(const char *cmd, clgan_ctx *ctx, clgan_dcgan *net, long count,
                            unsigned long long seed, clgan_bn_mode mode, const float *noise_in,
-                           const char *out, const char *grid, int bits) {
+                           const char *out, const char *grid, int bits, const int *labels) {
   const clgan_dcgan_config cfg = *clgan_dcgan_get_config(net);
   size_t img_floats = (size_t)cfg.channels * cfg.image_size * cfg.image_size;
   size_t hw = (size_t)cfg.image_size * cfg.image_size;
@@ -68,7 +70,8 @@ static int write_generated(const char *cmd, clgan_ctx *ctx, clgan_dcgan *net, lo
   }
   for (long first = 0; first < count; first += cfg.batch) {
     int n = count - first < cfg.batch ? (int)(count - first) : cfg.batch;
-    st = clgan_sample(sampler, mode, n, noise_in ? noise_in + (size_t)first * cfg.nz : NULL, images);
+    st = clgan_sample_labels(sampler, mode, n, noise_in ? noise_in + (size_t)first * cfg.nz : NULL,
+                             labels ? labels + first : NULL, images);
     if (st != CLGAN_OK) {
       cli_report(cmd, st, "generation failed");
       goto done;
@@ -94,7 +97,7 @@ done:
 
 /* What `clgan generate` was asked for, and the model's configuration. */
 typedef struct gen_args {
-  const char *ckpt, *gen, *out, *grid, *device, *noise_file;
+  const char *ckpt, *gen, *out, *grid, *device, *noise_file, *cls;
   long count, seed;
   int bits, mode, overwrite;
   clgan_dcgan_config cfg;
@@ -135,6 +138,9 @@ static int parse_generate(const char *cmd, int argc, char **argv, gen_args *g) {
                      "mode); batch: with each batch's statistics (as the tutorial's grids)"),
       CLI_STR_OPT("--noise", "FILE", &g->noise_file,
                   "read the noise from FILE (float32, [N][nz]) instead of the seed"),
+      CLI_STR_OPT("--class", "NAME", &g->cls,
+                  "conditional models: images of class NAME, or 'all': N images of\n"
+                  "every class, each in DIR/<class>/ (grids as FILE_<class>.png)"),
       CLI_FLAG_OPT("--overwrite", &g->overwrite,
                    "replace existing images and grid of the same names"),
       CLI_OPT_DEVICE(&g->device),
@@ -198,18 +204,35 @@ int cmd_generate(int argc, char **argv) {
     cli_report(cmd, st, "cannot load the model");
     goto done;
   }
+  gen_class_job *jobs = NULL; /* --class: which classes, where (checked before --out is made) */
+  int njobs = 1;
+  if (g.cls && !gen_class_jobs(cmd, net, g.cls, g.ckpt ? g.ckpt : g.gen, g.out, g.grid, g.count,
+                               g.seed, g.overwrite, &jobs, &njobs))
+    goto done;
   /* the folder only once the model loaded: a failed command leaves none */
   if ((st = clgan_make_dirs(g.out)) != CLGAN_OK) {
     cli_report(cmd, st, "cannot create the output folder");
+    gen_class_jobs_free(jobs, njobs);
     goto done;
   }
-  if (!write_generated(cmd, ctx, net, g.count, (unsigned long long)g.seed,
-                       (clgan_bn_mode)g.mode, noise_in, g.out, g.grid, g.bits))
-    goto done;
-  printf("wrote %ld image%s (%dx%d, %d channel%s, %d-bit) to %s/gen_%ld_*.png%s%s\n", g.count,
-         g.count == 1 ? "" : "s", cfg.image_size, cfg.image_size, cfg.channels,
-         cfg.channels == 1 ? "" : "s", g.bits, g.out, g.seed, g.grid ? ", grid " : "",
-         g.grid ? g.grid : "");
+  for (int j = 0; j < njobs; j++)
+    if (!write_generated(cmd, ctx, net, g.count, (unsigned long long)g.seed,
+                         (clgan_bn_mode)g.mode, noise_in, jobs ? jobs[j].dir : g.out,
+                         jobs ? (jobs[j].grid[0] ? jobs[j].grid : NULL) : g.grid, g.bits,
+                         jobs ? jobs[j].labels : NULL)) {
+      gen_class_jobs_free(jobs, njobs);
+      goto done;
+    }
+  gen_class_jobs_free(jobs, njobs);
+  if (g.cls && strcmp(g.cls, "all") == 0)
+    printf("wrote %ld image%s of each of the %d classes to %s/<class>/\n", g.count,
+           g.count == 1 ? "" : "s", njobs, g.out);
+  else if (g.cls) printf("class %s: ", g.cls);
+  if (!g.cls || strcmp(g.cls, "all") != 0)
+    printf("wrote %ld image%s (%dx%d, %d channel%s, %d-bit) to %s/gen_%ld_*.png%s%s\n", g.count,
+           g.count == 1 ? "" : "s", cfg.image_size, cfg.image_size, cfg.channels,
+           cfg.channels == 1 ? "" : "s", g.bits, g.out, g.seed, g.grid ? ", grid " : "",
+           g.grid ? g.grid : "");
   rc = 0;
 done:
   free(ts.fixed_noise);

@@ -10,6 +10,7 @@
 
 #include "args.h"
 #include "clgan/augment.h"
+#include "clgan/cond.h"
 #include "clgan/train.h"
 #include "commands.h"
 #include "small_data.h"
@@ -133,6 +134,10 @@ static int on_progress(void *user, const clgan_train_progress *p) {
            "distance median %.3f (real-real %.3f)\n",
            p->iteration, e->swd_mean, e->msssim_fake, e->msssim_real, e->nn_fake_median,
            e->nn_real_median);
+    int k = clgan_dcgan_class_count(p->model);
+    for (int c = 0; p->class_swd && c < k; c++)
+      printf("%s%s %.1f%s", c ? ", " : "    SWD x1e3 per class: ", clgan_dcgan_class_name(p->model, c),
+             p->class_swd[c], c + 1 == k ? "\n" : "");
     fflush(stdout);
   }
   if (p->stats.skipped) {
@@ -219,11 +224,12 @@ static int parse_train(const char *cmd, int argc, char **argv, train_args *a) {
   long iters = 0, seed = 999;
   int small_data = 0;
   cli_opt shape[CLI_MODEL_MAX], optim[CLI_MODEL_MAX], stability[CLI_MODEL_MAX],
-      small[CLI_MODEL_MAX];
+      small[CLI_MODEL_MAX], cond[CLI_MODEL_MAX];
   cli_model_options(&a->given, CLGAN_CFG_SHAPE, shape);
   cli_model_options(&a->given, CLGAN_CFG_OPTIM, optim);
   cli_model_options(&a->given, CLGAN_CFG_STABILITY, stability);
   cli_model_options(&a->given, CLGAN_CFG_SMALL_DATA, small);
+  cli_model_options(&a->given, CLGAN_CFG_CONDITIONAL, cond);
   const cli_opt opts[] = {
       CLI_STR_OPT("--data", "DIR", &a->data, "dataset root (ImageFolder layout)"),
       CLI_STR_OPT("--class", "NAME", &a->cls, "train on one class only (the scarce one)"),
@@ -253,6 +259,8 @@ static int parse_train(const char *cmd, int argc, char **argv, train_args *a) {
       CLI_OPT_TEXT("\nSmall data (off by default):"),
       CLI_FLAG_OPT("--small-data", &small_data, SMALL_DATA_HELP),
       CLI_OPT_INCLUDE(small),
+      CLI_OPT_TEXT("\nOne model for every class (off by default):"),
+      CLI_OPT_INCLUDE(cond),
       CLI_OPT_END};
   const cli_spec spec = {.cmd = cmd, .head = head, .opts = opts};
   int parsed = cli_parse(&spec, argc, argv);
@@ -264,6 +272,11 @@ static int parse_train(const char *cmd, int argc, char **argv, train_args *a) {
   /* ADA tunes some augmentation: all of it unless --augment says which */
   if (a->o.cfg.ada && !a->o.cfg.augment) a->o.cfg.augment = CLGAN_AUG_ALL;
   if (!cli_check_config(cmd, &a->o.cfg)) return 2;
+  if (a->o.cfg.conditional && a->cls) {
+    fprintf(stderr, "clgan train: --conditional trains one model for every class: drop --class %s\n",
+            a->cls);
+    return 2;
+  }
   if (!a->data) {
     fprintf(stderr, "clgan train: --data DIR is required (see --help)\n");
     return 2;

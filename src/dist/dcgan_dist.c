@@ -36,6 +36,10 @@ clgan_status clgan_dcgan_create_dist(clgan_ctx *ctx, const clgan_dcgan_config *c
     return clgan_fail(CLGAN_ERR_INVALID,
                       "--lecam and --consistency run on one rank only for now; start without "
                       "mpirun, or leave them off (--spectral-norm works over ranks)");
+  /* the class labels of a batch are not split into the ranks' shares yet */
+  if (cfg->conditional)
+    return clgan_fail(CLGAN_ERR_INVALID,
+                      "--conditional runs on one rank only for now; start without mpirun");
   clgan_dcgan_config local = *cfg;
   local.batch = cfg->batch / clgan_dist_size(dist);
   if ((st = dcgan_create_with(ctx, &local, dist, out)) != CLGAN_OK) return st;

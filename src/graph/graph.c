@@ -71,8 +71,13 @@ clgan_status graph_forward(const graph *g, const graph_pass *p) {
 }
 
 clgan_status graph_backward(const graph *g, const graph_pass *p, graph_grad *gr) {
+  return graph_backward_nodes(g, p, gr, 0, g->nnodes - 1);
+}
+
+clgan_status graph_backward_nodes(const graph *g, const graph_pass *p, graph_grad *gr, int first,
+                                  int last) {
   clgan_status st = CLGAN_OK;
-  for (int i = g->nnodes - 1; i >= 0 && st == CLGAN_OK; i--) {
+  for (int i = last; i >= first && st == CLGAN_OK; i--) {
     const graph_node *n = &g->nodes[i];
     region(g, p, n, "bwd");
     st = graph_ops[n->op].backward(g, n, p, gr);

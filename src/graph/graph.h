@@ -68,6 +68,13 @@ typedef struct graph {
   size_t max_act_floats;   /* the largest slot, the input included */
   int max_channels;
   size_t device_bytes;     /* slots and saved statistics (graph_alloc) */
+  /* the conditional model (graph_cond.c; src/train/cond.c runs it): */
+  int cond;                /* 1: the graph has a class table and takes labels */
+  size_t emb_off;          /* the table [emb_rows, emb_dim] in the parameter arena */
+  int emb_rows, emb_dim;   /* classes; G: embed_dim, D: channels of proj_slot */
+  int proj_slot;           /* D: the feature map h before the final conv (projection) */
+  int label_planes;        /* D with label channels: one-hot planes after the image's
+                              channels in its input (then no table, no projection) */
 } graph;
 
 /* Derives G or D from cfg; INVALID (with a message) for sizes or widths the
@@ -127,6 +134,21 @@ clgan_status graph_forward(const graph *g, const graph_pass *p);
 /* Backward from the gradient of the last node's output in grad_buf[gr->cur];
  * with gr->input_grad the input's gradient is left in grad_buf[gr->cur]. */
 clgan_status graph_backward(const graph *g, const graph_pass *p, graph_grad *gr);
+
+/* Backward over nodes last, last - 1, ..., first only: a module around the
+ * graph (the projection discriminator) works between two nodes. */
+clgan_status graph_backward_nodes(const graph *g, const graph_pass *p, graph_grad *gr, int first,
+                                  int last);
+
+/* Channels of G's input: nz, plus the class embedding's width when
+ * conditional (z' = [z; E_g[y]]); of D's: the image's, plus one plane per
+ * class unless D is a projection discriminator. */
+int graph_g_input_channels(const clgan_dcgan_config *cfg);
+int graph_d_input_channels(const clgan_dcgan_config *cfg);
+/* Adds the class table of the conditional model to a described graph
+ * (tensor "label_emb.weight" [classes, width], after every main.* tensor),
+ * and for D the projection's feature map. */
+clgan_status graph_describe_cond(const clgan_dcgan_config *cfg, graph *g);
 
 /* The last node's output: G's images, D's logits. */
 clgan_buf graph_output(const graph *g);

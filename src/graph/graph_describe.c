@@ -148,12 +148,13 @@ clgan_status graph_describe(const clgan_dcgan_config *cfg, clgan_net which, grap
   if (st != CLGAN_OK) return st;
   builder b = {.g = g, .batch = cfg->batch};
   if (which == CLGAN_NET_G) {
-    new_slot(&b, cfg->nz, 1); /* the noise [nz, batch, 1, 1] */
+    new_slot(&b, graph_g_input_channels(cfg), 1); /* the noise [nz (+ embedding), batch, 1, 1] */
     describe_g(&b, cfg, stages);
   } else {
-    new_slot(&b, cfg->channels, cfg->image_size);
+    new_slot(&b, graph_d_input_channels(cfg), cfg->image_size);
     describe_d(&b, cfg, stages, 1);
   }
+  if (b.st == CLGAN_OK && cfg->conditional) b.st = graph_describe_cond(cfg, g);
   return b.st;
 }
 

@@ -14,11 +14,12 @@
 
 #include "clgan/regularize.h"
 #include "graph/graph.h"
+#include "train/cond_meta.h"
 #include "runtime/internal.h"
 #include "train/checkpoint_reg.h"
 
 #define MAX_TENSORS 512
-#define MAX_META 40
+#define MAX_META 64
 #define GRAPH_EXPORT_MAX (GRAPH_MAX_TENSORS + GRAPH_MAX_NODES)
 
 /* Metadata key/value storage for one write. */
@@ -28,6 +29,14 @@ typedef struct meta {
   char values[MAX_META][48];
   const char *kp[MAX_META], *vp[MAX_META];
 } meta;
+
+/* A value too long for the table (the class names), kept alive by the caller. */
+static void meta_add_ref(meta *m, const char *key, const char *value) {
+  if (m->n == MAX_META || !value) return;
+  snprintf(m->keys[m->n], sizeof m->keys[0], "%s", key);
+  m->kp[m->n] = m->keys[m->n];
+  m->vp[m->n++] = value;
+}
 
 static void meta_add(meta *m, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -189,7 +198,11 @@ clgan_status clgan_checkpoint_save(const char *path, clgan_dcgan *net, const clg
     meta_add(&m, "augment.ada_sum", "%.9g", (double)aug.ada_sum);
     meta_add(&m, "augment.ada_count", "%d", aug.ada_count);
     meta_add_config(&m, cfg);
+    char *classes = NULL;
+    if (st == CLGAN_OK) st = cond_meta_classes(net, &classes);
+    meta_add_ref(&m, "classes", classes);
     if (st == CLGAN_OK) st = clgan_safetensors_write(path, tensors, nt, m.kp, m.vp, m.n);
+    free(classes);
   }
   for (int n = 0; n < 2; n++)
     if (have[n]) host_net_free(&h[n]);
@@ -404,6 +417,7 @@ static clgan_status load_into(clgan_safetensors *st, int version, clgan_dcgan *n
   if (s == CLGAN_OK) s = read_train_tensors(st, want.nz, ts);
   float *reg = NULL;
   if (s == CLGAN_OK) s = checkpoint_reg_gather(st, net, &reg);
+  if (s == CLGAN_OK) s = cond_meta_read_classes(st, net);
   for (int n = 0; n < 2 && s == CLGAN_OK; n++)
     for (int a = 0; a < CLGAN_ARENA_COUNT && s == CLGAN_OK; a++)
       if (a != CLGAN_ARENA_GRAD && a != CLGAN_ARENA_EMA_STATS)
@@ -471,7 +485,11 @@ clgan_status clgan_export_generator(const char *path, clgan_dcgan *net) {
     meta_add(&m, "format", "clgan-generator");
     meta_add(&m, "version", "%d", CLGAN_CHECKPOINT_VERSION);
     meta_add_config(&m, clgan_dcgan_get_config(net));
-    s = clgan_safetensors_write(path, tensors, nt, m.kp, m.vp, m.n);
+    char *classes = NULL;
+    s = cond_meta_classes(net, &classes);
+    meta_add_ref(&m, "classes", classes);
+    if (s == CLGAN_OK) s = clgan_safetensors_write(path, tensors, nt, m.kp, m.vp, m.n);
+    free(classes);
   }
   host_net_free(&h);
   return s;
@@ -501,6 +519,7 @@ clgan_status clgan_import_generator(const char *path, clgan_dcgan *net) {
     s = take_tensor(st, d->name, d,
                     h.arena[d->is_param ? CLGAN_ARENA_PARAM : CLGAN_ARENA_STATS] + d->offset);
   }
+  if (s == CLGAN_OK) s = cond_meta_read_classes(st, net); /* before the device is written */
   if (s == CLGAN_OK)
     s = clgan_dcgan_arena_write(net, CLGAN_NET_G, CLGAN_ARENA_PARAM, h.arena[CLGAN_ARENA_PARAM]);
   if (s == CLGAN_OK && clgan_dcgan_arena_floats(net, CLGAN_NET_G, CLGAN_ARENA_EMA) > 0)

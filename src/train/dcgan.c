@@ -18,7 +18,7 @@ static size_t arena_size(const net_state *s, clgan_arena a) {
 
 /* The model's own buffers as the plan sizes them: every one is listed here
  * first, its total compared with the device, then all are allocated. */
-#define MODEL_MAX_BUFFERS (2 * CLGAN_ARENA_COUNT + 12 + DCGAN_REG_MAX_BUFFERS)
+#define MODEL_MAX_BUFFERS (2 * CLGAN_ARENA_COUNT + 15 + DCGAN_REG_MAX_BUFFERS)
 typedef struct buffer_plan {
   int count;
   clgan_buf *buf[MODEL_MAX_BUFFERS];
@@ -56,6 +56,13 @@ static void list_buffers(clgan_dcgan *d, buffer_plan *bp) {
                                                         cfg->image_size, cfg->image_size));
   }
   if (d->net[CLGAN_NET_G].has_ema) request(bp, &d->ema_noise, (size_t)cfg->nz * cfg->batch);
+  if (cfg->conditional) { /* z' = [z; E_g[y]] and the labels of unlabelled generation */
+    request(bp, &d->cond.z_in, (size_t)graph_g_input_channels(cfg) * cfg->batch);
+    request(bp, &d->cond.cycle_labels, (size_t)cfg->batch);
+  }
+  if (cfg->conditional && !cfg->projection) /* D's input [x; one-hot planes] */
+    request(bp, &d->cond.d_in, (size_t)graph_d_input_channels(cfg) * cfg->batch *
+                                   cfg->image_size * cfg->image_size);
   if (cfg->nan_guard) {
     request(bp, &d->guard, 2);
     for (int n = 0; n < 2; n++) request(bp, &d->stats_backup[n], d->net[n].g.stats_floats);
@@ -195,6 +202,7 @@ static clgan_status plan_step_ops(clgan_dcgan *d) {
   if (st == CLGAN_OK) st = clgan_adam_plan_make(d->ctx, cfg->nan_guard, &d->adam);
   if (st == CLGAN_OK && cfg->nan_guard) st = clgan_guard_plan_make(d->ctx, &d->guard_plan);
   if (st == CLGAN_OK && d->net[CLGAN_NET_G].has_ema) st = clgan_ema_plan_make(d->ctx, &d->ema);
+  if (st == CLGAN_OK && cfg->conditional) st = cond_plan(d);
   if (st != CLGAN_OK) return st;
   if (cfg->ada) st = clgan_ada_plan_make(d->ctx, cfg->batch, cfg->ada_target, &d->ada_plan);
   if (st != CLGAN_OK || !cfg->augment) return st;
@@ -255,6 +263,7 @@ void clgan_dcgan_destroy(clgan_dcgan *d) {
   clgan_buf_release(&d->ema_noise);
   dcgan_reg_release(d);
   clgan_buf_release(&d->bn_sums);
+  cond_release(d);
   free(d->ema_noise_host);
   free(d);
 }
@@ -302,6 +311,8 @@ clgan_status clgan_dcgan_init_weights(clgan_dcgan *d, uint64_t seed) {
       if (!td->is_param) continue;
       if (td->ndim == 4)
         clgan_rng_normal(&rng, host + td->offset, td->count, 0.0f, 0.02f);
+      else if (td->ndim == 2) /* the conditional model's class tables */
+        cond_init_table(td, (clgan_net)n, &rng, host);
       else if (strstr(td->name, ".weight"))
         clgan_rng_normal(&rng, host + td->offset, td->count, 1.0f, 0.02f);
     }

@@ -6,6 +6,7 @@
 #include "clgan/augment.h"
 #include "graph/graph.h"
 #include "train/regularize.h"
+#include "train/cond.h"
 
 typedef struct net_state {
   graph g;
@@ -48,6 +49,7 @@ struct clgan_dcgan {
   clgan_buf ema_noise;   /* [nz, batch] the fixed noise of the EMA statistics (ema_decay > 0) */
   float *ema_noise_host; /* [CLGAN_EMA_STATS_BATCHES][nz * batch] */
   dcgan_reg reg;         /* D's regularisers (train/regularize.h) */
+  cond_state cond;       /* the conditional model (cfg.conditional; train/cond.h) */
   size_t device_bytes;
   /* statistics read one step behind (clgan_dcgan_step_deferred): a ring of
    * the last steps' loss buffers in host memory, each with the event of its

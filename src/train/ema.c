@@ -21,7 +21,7 @@ clgan_status dcgan_ema_stats(clgan_dcgan *d) {
   for (int i = 0; i < CLGAN_EMA_STATS_BATCHES && st == CLGAN_OK; i++) {
     p.bn_momentum = 1.0f / (float)(i + 1);
     st = clgan_buf_write(d->ctx, d->ema_noise, d->ema_noise_host + noise * (size_t)i, noise);
-    if (st == CLGAN_OK) st = graph_forward(&s->g, &p);
+    if (st == CLGAN_OK) st = cond_g_forward(d, &p, (clgan_buf){0}); /* classes b % K */
   }
   if (st == CLGAN_OK) s->ema_stats_stale = 0;
   return st;

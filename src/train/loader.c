@@ -13,6 +13,8 @@ struct batch_loader {
   int share_first, share_count; /* this rank's images of each batch */
   uint64_t seed;
   long ipe;
+  loader_indices_fn indices; /* NULL: the epoch shuffle */
+  const void *indices_user;
   int *perm;          /* [count] order of perm_epoch */
   int perm_epoch;
   float *slot[2];     /* [c][share_count][s][s] */
@@ -40,11 +42,15 @@ void train_epoch_order(uint64_t seed, int epoch, int n, int *perm) {
 static void gather(batch_loader *l, long it, float *out) {
   const clgan_dataset *ds = l->ds;
   int epoch = (int)(it / l->ipe);
-  if (epoch != l->perm_epoch) {
+  size_t first = (size_t)(it % l->ipe) * (size_t)l->batch;
+  if (l->indices) { /* perm holds this batch alone */
+    l->indices(l->indices_user, it, l->perm);
+    first = 0;
+  } else if (epoch != l->perm_epoch) {
     train_epoch_order(l->seed, epoch, ds->count, l->perm);
     l->perm_epoch = epoch;
   }
-  size_t first = (size_t)(it % l->ipe) * (size_t)l->batch + (size_t)l->share_first;
+  first += (size_t)l->share_first; /* this rank's part of the batch */
   size_t hw = (size_t)ds->image_size * ds->image_size;
   int n = l->share_count;
   for (int b = 0; b < n; b++) {
@@ -74,7 +80,8 @@ static void *run(void *arg) {
 }
 
 clgan_status loader_start(const clgan_dataset *ds, int batch, int share_first, int share_count,
-                          uint64_t seed, long first, long iters_per_epoch, batch_loader **out) {
+                          uint64_t seed, long first, long iters_per_epoch,
+                          loader_indices_fn indices, const void *user, batch_loader **out) {
   *out = NULL;
   if (share_first < 0 || share_count < 1 || share_first + share_count > batch)
     return clgan_fail(CLGAN_ERR_INVALID, "batch loader: images %d..%d of a batch of %d",
@@ -88,7 +95,9 @@ clgan_status loader_start(const clgan_dataset *ds, int batch, int share_first, i
   l->share_count = share_count;
   l->seed = seed;
   l->ipe = iters_per_epoch;
-  l->perm = malloc(sizeof(int) * (size_t)ds->count);
+  l->indices = indices;
+  l->indices_user = user;
+  l->perm = malloc(sizeof(int) * (size_t)(ds->count > batch ? ds->count : batch));
   l->slot[0] = malloc(sizeof(float) * floats);
   l->slot[1] = malloc(sizeof(float) * floats);
   l->slot_it[0] = l->slot_it[1] = -1;

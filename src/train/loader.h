@@ -16,12 +16,18 @@ void train_epoch_order(uint64_t seed, int epoch, int n, int *perm);
 
 typedef struct batch_loader batch_loader;
 
+/* Which images make batch `it` (idx[0 .. batch)), instead of the epoch
+ * shuffle: balanced sampling (train/cond_data.h). Called on the thread. */
+typedef void (*loader_indices_fn)(const void *user, long it, int *idx);
+
 /* Starts the thread, which fills batches for iterations first, first + 1, ...
- * (iters_per_epoch whole batches per epoch): images share_first ..
- * share_first + share_count of each batch of `batch` (one rank's share; 0,
- * batch for all of it). */
+ * (iters_per_epoch whole batches per epoch, in the epoch shuffle's order, or
+ * the images indices(user, it) chooses when indices is not NULL): images
+ * share_first .. share_first + share_count of each batch of `batch` (one
+ * rank's share; 0, batch for all of it). */
 clgan_status loader_start(const clgan_dataset *ds, int batch, int share_first, int share_count,
-                          uint64_t seed, long first, long iters_per_epoch, batch_loader **out);
+                          uint64_t seed, long first, long iters_per_epoch,
+                          loader_indices_fn indices, const void *user, batch_loader **out);
 
 /* Blocks until the batch of iteration `it` (the next one in sequence) is
  * ready and returns it: [channels][share_count][size][size] floats, valid

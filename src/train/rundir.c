@@ -3,6 +3,7 @@
  * atomically (written beside, then renamed). */
 #include "clgan/config.h"
 #include "train/rundir.h"
+#include "train/cond_meta.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +38,7 @@ static clgan_status write_config(rundir *r) {
                            clgan_ctx_device(r->ctx)->name, "dataset_images",
                            (json_int_t)r->ds->count);
   if (j && (!tail || clgan_config_to_json(&r->cfg, j) != CLGAN_OK ||
+            (r->cfg.conditional && cond_meta_json_classes(j, r->ds) != CLGAN_OK) ||
             json_object_update(j, tail) != 0)) {
     json_decref(j);
     j = NULL;
@@ -169,7 +171,8 @@ static clgan_status open_metrics(rundir *r, long iteration) {
 /* The files a run writes: a folder holding any of them holds a run. */
 static const char *const run_files[] = {
     "checkpoint.safetensors", "log.csv", "config.json", "samples", "real.png", "index.html",
-    "losses.svg", "augment.svg", "metrics.csv", "metrics.svg", "closest_pairs.png", NULL};
+    "losses.svg", "augment.svg", "metrics.csv", "metrics.svg", "closest_pairs.png",
+    "metrics_classes.csv", NULL};
 
 const char *rundir_existing_file(const char *dir, char *buf, size_t cap) {
   for (int i = 0; run_files[i]; i++) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "clgan/train.h"
+#include "clgan/cond.h"
 #include "runtime/internal.h"
 #include "clgan/rng.h"
 
@@ -16,11 +17,15 @@ struct clgan_sampler {
   float *noise_host;    /* [nz * batch] */
   float *z;             /* [nz] one image's vector */
   float *fake_host;     /* [c, batch, s, s] */
+  clgan_buf labels;     /* [batch] classes of a batch (conditional models) */
+  float *labels_host;   /* [batch] */
 };
 
 void clgan_sampler_destroy(clgan_sampler *s) {
   if (!s) return;
   clgan_buf_release(&s->noise);
+  clgan_buf_release(&s->labels);
+  free(s->labels_host);
   free(s->noise_host);
   free(s->z);
   free(s->fake_host);
@@ -46,6 +51,11 @@ clgan_status clgan_sampler_create(clgan_ctx *ctx, clgan_dcgan *net, uint64_t see
   if (!s->noise_host || !s->z || !s->fake_host)
     st = clgan_fail(CLGAN_ERR_NOMEM, "sample: out of host memory");
   if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, nzb, &s->noise);
+  if (st == CLGAN_OK && c->conditional) {
+    st = clgan_buf_alloc(ctx, (size_t)c->batch, &s->labels);
+    if (st == CLGAN_OK && !(s->labels_host = calloc((size_t)c->batch, sizeof(float))))
+      st = clgan_fail(CLGAN_ERR_NOMEM, "sample: out of host memory");
+  }
   if (st != CLGAN_OK) {
     clgan_sampler_destroy(s);
     return st;
@@ -55,8 +65,23 @@ clgan_status clgan_sampler_create(clgan_ctx *ctx, clgan_dcgan *net, uint64_t see
 }
 
 /* One batch: images first .. first + n of the call (n <= batch). */
+/* The classes of images first .. first + n (padding: class 0): labels[i],
+ * or i % num_classes without labels; written to the device. */
+static clgan_status batch_labels(clgan_sampler *s, long first, int n, const int *labels) {
+  const clgan_dcgan_config *c = &s->cfg;
+  for (int b = 0; b < c->batch; b++) {
+    long i = first + b;
+    int y = b >= n ? 0 : labels ? labels[i] : (int)(i % c->num_classes);
+    if (y < 0 || y >= c->num_classes)
+      return clgan_fail(CLGAN_ERR_INVALID, "sample: image %ld has class %d; the model has %d", i,
+                        y, c->num_classes);
+    s->labels_host[b] = (float)y;
+  }
+  return clgan_buf_write(s->ctx, s->labels, s->labels_host, (size_t)c->batch);
+}
+
 static clgan_status sample_batch(clgan_sampler *s, clgan_bn_mode mode, long first, int n,
-                                 const float *noise, float *out) {
+                                 const float *noise, const int *labels, float *out) {
   const clgan_dcgan_config *c = &s->cfg;
   size_t nz = (size_t)c->nz, hw = (size_t)c->image_size * c->image_size;
   /* one noise vector per image, in image order: [nz, batch] layout */
@@ -70,7 +95,8 @@ static clgan_status sample_batch(clgan_sampler *s, clgan_bn_mode mode, long firs
     for (size_t k = 0; k < nz; k++) s->noise_host[k * c->batch + b] = s->z[k];
   }
   clgan_status st = clgan_buf_write(s->ctx, s->noise, s->noise_host, nz * c->batch);
-  if (st == CLGAN_OK) st = clgan_dcgan_generate(s->net, s->noise, mode);
+  if (st == CLGAN_OK && c->conditional) st = batch_labels(s, first, n, labels);
+  if (st == CLGAN_OK) st = clgan_dcgan_generate_labels(s->net, s->noise, s->labels, mode);
   if (st == CLGAN_OK)
     st = clgan_buf_read(s->ctx, clgan_dcgan_fake(s->net), s->fake_host,
                         (size_t)c->channels * c->batch * hw);
@@ -84,11 +110,18 @@ static clgan_status sample_batch(clgan_sampler *s, clgan_bn_mode mode, long firs
 
 clgan_status clgan_sample(clgan_sampler *s, clgan_bn_mode mode, long count, const float *noise,
                           float *out) {
+  return clgan_sample_labels(s, mode, count, noise, NULL, out);
+}
+
+clgan_status clgan_sample_labels(clgan_sampler *s, clgan_bn_mode mode, long count,
+                                 const float *noise, const int *labels, float *out) {
   if (!s || (count > 0 && !out)) return clgan_fail(CLGAN_ERR_INVALID, "sample: null argument");
+  if (labels && !s->cfg.conditional)
+    return clgan_fail(CLGAN_ERR_INVALID, "sample: classes given to an unconditional model");
   clgan_status st = CLGAN_OK;
   for (long first = 0; first < count && st == CLGAN_OK; first += s->cfg.batch) {
     int n = count - first < s->cfg.batch ? (int)(count - first) : s->cfg.batch;
-    st = sample_batch(s, mode, first, n, noise, out);
+    st = sample_batch(s, mode, first, n, noise, labels, out);
   }
   return st;
 }

@@ -37,10 +37,11 @@ static clgan_status d_input(clgan_dcgan *d, clgan_buf x, clgan_buf *in) {
 
 /* D forward on its input (p->input), then BCE of its logits against target
  * into loss[slot..slot+1] with the logit gradient in grad_buf[0]. */
-static clgan_status d_forward_loss(clgan_dcgan *d, const graph_pass *p, float target, int slot) {
+static clgan_status d_forward_loss(clgan_dcgan *d, const graph_pass *p, float target, int slot,
+                                   int labels) {
   const graph *dg = &d->net[CLGAN_NET_D].g;
   clgan_status st = dcgan_sn_forward(d); /* a training forward: W_sn from a power iteration */
-  if (st == CLGAN_OK) st = graph_forward(dg, p);
+  if (st == CLGAN_OK) st = cond_d_forward(d, p, d->cond.step_labels[labels]);
   if (st != CLGAN_OK) return st;
   clgan_profile_region(d->ctx, "loss"); /* profiling region for clgan bench */
   return clgan_bce_logits(d->ctx, &d->bce, graph_output(dg), target,
@@ -86,6 +87,11 @@ static clgan_status guard_finish(clgan_dcgan *d, int *skipped) {
 }
 
 clgan_status clgan_dcgan_generate(clgan_dcgan *d, clgan_buf noise, clgan_bn_mode mode) {
+  return clgan_dcgan_generate_labels(d, noise, (clgan_buf){0}, mode);
+}
+
+clgan_status clgan_dcgan_generate_labels(clgan_dcgan *d, clgan_buf noise, clgan_buf labels,
+                                         clgan_bn_mode mode) {
   net_state *g = &d->net[CLGAN_NET_G];
   graph_pass pg = dcgan_pass(d, CLGAN_NET_G, noise);
   if (g->has_ema) {
@@ -98,7 +104,7 @@ clgan_status clgan_dcgan_generate(clgan_dcgan *d, clgan_buf noise, clgan_bn_mode
   }
   pg.bn_eval = mode == CLGAN_BN_RUNNING;
   pg.bn_momentum = 0.0f; /* batch statistics without touching the running ones */
-  return graph_forward(&d->net[CLGAN_NET_G].g, &pg);
+  return cond_g_forward(d, &pg, labels);
 }
 
 /* One side of the D step: D on x (real: fake 0, or fake.detach()) against
@@ -109,12 +115,15 @@ static clgan_status d_side(clgan_dcgan *d, graph_pass *pd, clgan_buf x, int fake
   graph_grad gr = {.param_grads = 1, .accumulate = fake};
   float target = fake ? 0.0f : 1.0f - d->cfg.label_smooth;
   clgan_status st = d_input(d, x, &pd->input);
-  if (st == CLGAN_OK) st = d_forward_loss(d, pd, target, fake ? LOSS_D_FAKE : LOSS_D_REAL);
+  if (st == CLGAN_OK)
+    st = d_forward_loss(d, pd, target, fake ? LOSS_D_FAKE : LOSS_D_REAL,
+                        fake ? COND_FAKE : COND_REAL);
   if (st == CLGAN_OK) st = dcgan_reg_forward(d, pd, x, fake); /* LeCam, bCR (when on) */
   if (st == CLGAN_OK && d->cfg.ada && !fake)
     st = clgan_ada_sign_mean(d->ctx, &d->ada_plan, graph_output(dg),
                              clgan_buf_at(d->loss, LOSS_SIGN_REAL));
-  if (st == CLGAN_OK) st = graph_backward(dg, pd, &gr);
+  if (st == CLGAN_OK)
+    st = cond_d_backward(d, pd, &gr, d->cond.step_labels[fake ? COND_FAKE : COND_REAL]);
   if (st == CLGAN_OK) st = dcgan_reg_backward(d, pd, fake); /* spectral norm, bCR */
   return st;
 }
@@ -123,10 +132,9 @@ static clgan_status d_side(clgan_dcgan *d, graph_pass *pd, clgan_buf x, int fake
  * 0), gradients summed, then D's update. Every D input goes through the
  * augmentation when it is on. */
 static clgan_status d_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise) {
-  const graph *gg = &d->net[CLGAN_NET_G].g;
   graph_pass pd = dcgan_pass(d, CLGAN_NET_D, real), pg = dcgan_pass(d, CLGAN_NET_G, noise);
   clgan_status st = d_side(d, &pd, real, 0);
-  if (st == CLGAN_OK) st = graph_forward(gg, &pg);
+  if (st == CLGAN_OK) st = cond_g_forward(d, &pg, d->cond.step_labels[COND_FAKE]);
   if (st == CLGAN_OK) st = d_side(d, &pd, clgan_dcgan_fake(d), 1);
   if (st == CLGAN_OK) st = adam(d, CLGAN_NET_D, d->cfg.lr_d);
   return st;
@@ -136,12 +144,12 @@ static clgan_status d_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise) {
  * augmentation) into G only, then G's update and its average. */
 static clgan_status g_step(clgan_dcgan *d, clgan_buf noise) {
   const clgan_dcgan_config *c = &d->cfg;
-  const graph *gg = &d->net[CLGAN_NET_G].g, *dg = &d->net[CLGAN_NET_D].g;
+  const graph *gg = &d->net[CLGAN_NET_G].g;
   graph_pass pd = dcgan_pass(d, CLGAN_NET_D, clgan_dcgan_fake(d)), pg = dcgan_pass(d, CLGAN_NET_G, noise);
   graph_grad through_d = {.input_grad = 1}, into_g = {.param_grads = 1};
   clgan_status st = d_input(d, clgan_dcgan_fake(d), &pd.input);
-  if (st == CLGAN_OK) st = d_forward_loss(d, &pd, 1.0f, LOSS_G);
-  if (st == CLGAN_OK) st = graph_backward(dg, &pd, &through_d);
+  if (st == CLGAN_OK) st = d_forward_loss(d, &pd, 1.0f, LOSS_G, COND_FAKE);
+  if (st == CLGAN_OK) st = cond_d_backward(d, &pd, &through_d, d->cond.step_labels[COND_FAKE]);
   int cur = through_d.cur;
   if (st == CLGAN_OK && c->augment) {
     st = clgan_augment_backward(d->ctx, &d->aug_plan, d->aug_work, d->grad_buf[cur],
@@ -151,7 +159,7 @@ static clgan_status g_step(clgan_dcgan *d, clgan_buf noise) {
   /* the gradient of fake is G's output gradient: hand over the ping-pong */
   pg.grad_buf[0] = d->grad_buf[cur];
   pg.grad_buf[1] = d->grad_buf[1 - cur];
-  if (st == CLGAN_OK) st = graph_backward(gg, &pg, &into_g);
+  if (st == CLGAN_OK) st = cond_g_backward(d, &pg, &into_g, d->cond.step_labels[COND_FAKE]);
   if (st == CLGAN_OK) st = adam(d, CLGAN_NET_G, c->lr_g);
   net_state *g = &d->net[CLGAN_NET_G];
   if (st == CLGAN_OK && g->has_ema) {
@@ -188,6 +196,9 @@ static clgan_status read_stats(clgan_dcgan *d, int skipped, clgan_dcgan_stats *s
 /* One iteration in the recipe's order (dcgan.h), nan_guard's outcome in
  * *skipped. */
 static clgan_status run_step(clgan_dcgan *d, clgan_buf real, clgan_buf noise, int *skipped) {
+  if (d->cfg.conditional && !d->cond.step_labels[COND_FAKE].mem)
+    return clgan_fail(CLGAN_ERR_INVALID, "a conditional model is stepped with labels: "
+                                         "clgan_dcgan_step_labels");
   clgan_status st = CLGAN_OK;
   for (int n = 0; n < 2 && d->cfg.nan_guard && st == CLGAN_OK; n++)
     st = clgan_copy(d->ctx, d->net[n].arena[CLGAN_ARENA_STATS], d->stats_backup[n],

@@ -8,6 +8,8 @@
 #include <time.h>
 
 #include "runtime/internal.h"
+#include "train/cond_data.h"
+#include "train/cond_eval.h"
 #include "train/loader.h"
 #include "clgan/dist.h"
 #include "clgan/rng.h"
@@ -49,10 +51,14 @@ typedef struct run {
   int root, share_first, share;
   float *noise_share;        /* [2][nz * share] this rank's columns of noise_host's two */
   float *fake_share;         /* [share][c][s][s] this rank's fixed-noise images */
+  cond_data *cond;           /* classes of the batches (conditional, balanced sampling) */
+  cond_eval *cond_eval;      /* evaluation per class (conditional, eval_every > 0) */
+  double *class_swd;         /* [num_classes] its last SWD figures */
 } run;
 
 #define EVAL_MAX_REAL 1024
 #define EVAL_MAX_FAKE 256
+#define EVAL_MAX_REAL_CLASS 256 /* real images per class in the per-class evaluation */
 
 static double now(void) {
   struct timespec t;
@@ -73,12 +79,16 @@ static clgan_status load_batch(run *r, long it) {
   long pos = it % r->ipe;
   const clgan_dcgan_config *c = &r->cfg;
   int hw = c->image_size * c->image_size;
-  clgan_status st = CLGAN_OK;
-  if (r->images && (pos == 0 || it == r->ts.iteration)) {
+  clgan_status st = r->cond ? cond_data_batch(r->cond, it) : CLGAN_OK;
+  if (st == CLGAN_OK && r->images && (pos == 0 || it == r->ts.iteration)) {
     train_epoch_order(r->ts.seed, epoch, r->ds->count, r->perm);
     st = clgan_mem_write(r->ctx, r->order, 0, r->perm, sizeof(int) * (size_t)r->ds->count);
   }
   size_t first = (size_t)pos * (size_t)c->batch + (size_t)r->share_first;
+  if (st == CLGAN_OK && r->images && cond_data_balanced_on(r->cond)) { /* this batch's images */
+    first = (size_t)r->share_first;
+    st = clgan_mem_write(r->ctx, r->order, 0, cond_data_indices(r->cond), sizeof(int) * (size_t)c->batch);
+  }
   if (st != CLGAN_OK) return st;
   if (r->images)
     return clgan_gather_batch(r->ctx, &r->gather, r->images, r->order, first, r->share,
@@ -123,8 +133,9 @@ static clgan_status evaluate(run *r, long it, clgan_eval_report *rep) {
   if (st == CLGAN_OK)
     st = clgan_eval_write_closest(r->eval, &set, rundir_path(&r->dir, "closest_pairs.png"));
   if (st == CLGAN_OK) st = clgan_dist_bcast(r->dist, rep, sizeof *rep);
-  if (st != CLGAN_OK) return st;
-  return rundir_metrics(&r->dir, it, rep);
+  if (st == CLGAN_OK) st = rundir_metrics(&r->dir, it, rep);
+  if (st == CLGAN_OK && r->cond_eval) st = cond_eval_run(r->cond_eval, r->sampler, it, r->class_swd);
+  return st;
 }
 
 static clgan_status save_checkpoint(run *r, long it) {
@@ -137,6 +148,17 @@ static clgan_status save_checkpoint(run *r, long it) {
   clgan_status st = clgan_dcgan_dist_prepare_save(r->net);
   if (st != CLGAN_OK || !r->root) return st;
   return clgan_checkpoint_save(rundir_path(&r->dir, "checkpoint.safetensors"), r->net, &r->ts);
+}
+
+/* The evaluation per class: each class's real images against images
+ * generated for it from the evaluation noise. */
+static clgan_status cond_eval_setup(run *r, int nfake) {
+  char csv[1100];
+  snprintf(csv, sizeof csv, "%s/metrics_classes.csv", r->o->out_dir);
+  if (!(r->class_swd = calloc((size_t)r->cfg.num_classes, sizeof(double))))
+    return clgan_fail(CLGAN_ERR_NOMEM, "out of host memory for the evaluator");
+  return cond_eval_create(r->ctx, r->net, r->ds, r->ts.seed, EVAL_MAX_REAL_CLASS, nfake,
+                          r->eval_noise, csv, r->ts.iteration > 0, &r->cond_eval);
 }
 
 /* The evaluator: a fixed random subset of the real images on the device,
@@ -179,6 +201,7 @@ static clgan_status eval_setup(run *r) {
     clgan_image_set real = clgan_image_set_nchw(r->eval_real, nreal, c->channels, c->image_size);
     st = clgan_eval_create(r->ctx, &ec, &real, &r->eval);
   }
+  if (st == CLGAN_OK && c->conditional) st = cond_eval_setup(r, nfake);
   free(host);
   free(order);
   free(cols);
@@ -211,6 +234,7 @@ static clgan_status setup_model(run *r) {
                       r->ds->count, c->batch);
   r->total = o->iters > 0 ? o->iters : (long)o->epochs * r->ipe;
   if (r->total < 1) return clgan_fail(CLGAN_ERR_INVALID, "nothing to do: the iteration count is not positive");
+  if ((st = cond_data_config(&r->cfg, r->ds, o->resume)) != CLGAN_OK) return st;
   return clgan_dcgan_create_dist(r->ctx, c, r->dist, &r->net);
 }
 
@@ -289,10 +313,14 @@ static clgan_status setup(run *r) {
   if ((st = setup_model(r)) != CLGAN_OK) return st;
   if ((st = setup_buffers(r)) != CLGAN_OK) return st;
   if ((st = setup_state(r)) != CLGAN_OK) return st;
+  if ((st = cond_data_create(r->ctx, r->net, r->ds, r->ts.seed, r->ipe, r->o->resume, &r->cond)) !=
+      CLGAN_OK)
+    return st;
   const clgan_dcgan_config *c = &r->cfg;
   if (!r->images &&
       (st = loader_start(r->ds, c->batch, r->share_first, r->share, r->ts.seed, r->ts.iteration,
-                         r->ipe, &r->loader)) != CLGAN_OK)
+                         r->ipe, cond_data_balanced_on(r->cond) ? cond_data_balanced : NULL,
+                         r->cond, &r->loader)) != CLGAN_OK)
     return st;
   if (r->o->eval_every > 0 && (st = eval_setup(r)) != CLGAN_OK) return st;
   r->dir.ctx = r->ctx;
@@ -323,7 +351,10 @@ static clgan_status teardown(run *r, clgan_status st) {
   free(r->noise_share);
   free(r->fake_share);
   loader_stop(r->loader);
+  cond_data_destroy(r->cond);
   clgan_eval_destroy(r->eval);
+  cond_eval_destroy(r->cond_eval);
+  free(r->class_swd);
   clgan_buf_release(&r->eval_real);
   clgan_buf_release(&r->eval_fake);
   free(r->eval_noise);
@@ -414,7 +445,8 @@ static clgan_status after_step(run *r, long it, long start, const clgan_dcgan_st
                               .note = sample ? note : NULL,
                               .augment_p = c->ada ? s->augment_p : -1.0f,
                               .model = r->net,
-                              .eval = evaluated ? &rep : NULL};
+                              .eval = evaluated ? &rep : NULL,
+                              .class_swd = evaluated && r->cond_eval ? r->class_swd : NULL};
     *stop = cb(user, &p);
   }
   /* one rank's callback stops every rank */
@@ -480,7 +512,9 @@ static clgan_status run_steps(run *r, loop *l) {
     clgan_dist_columns(r->dist, noise, c->nz, c->batch, mine);
     st = r->o->stats_lag ? clgan_buf_write_enqueue(r->ctx, r->noise, mine, share_nz)
                          : clgan_buf_write(r->ctx, r->noise, mine, share_nz);
-    if (st == CLGAN_OK) st = clgan_dcgan_step_deferred(r->net, r->real, r->noise);
+    if (st == CLGAN_OK)
+      st = clgan_dcgan_step_deferred_labels(r->net, r->real, cond_data_labels(r->cond, 0), r->noise,
+                                            cond_data_labels(r->cond, 1));
     if (st == CLGAN_OK && pending >= 0) st = finish(r, l, pending, 1);
     pending = -1;
     if (st == CLGAN_OK && l->stop) { /* asked at it - 1: finish the step queued, and save */

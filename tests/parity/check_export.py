@@ -11,7 +11,9 @@
 # state_dict strictly, runs it in eval mode on fresh noise, runs
 # `clgan generate --generator ... --noise ... --bits 16` on the same noise, and
 # compares the 16-bit PNGs. Exit status 0 when every pixel agrees to within
-# 2/65535 plus float rounding.
+# 2/65535 plus float rounding. A conditional checkpoint (--conditional) is
+# loaded into cond_dcgan.CondGenerator and compared for every class
+# (`clgan generate --class NAME` against net(noise, y)).
 import argparse
 import json
 import os
@@ -27,6 +29,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tutorial_dcgan import Generator  # noqa: E402  (the tutorial's Generator)
+from cond_dcgan import CondGenerator  # noqa: E402  (with the class embedding)
 
 DTYPES = {"F32": np.float32, "I64": np.int64, "U64": np.uint64}
 
@@ -102,26 +105,34 @@ def main():
     subprocess.run([args.clgan, "export", args.checkpoint, "--out", gpath], check=True)
     sd, meta = read_safetensors(gpath)
     size, nz, ngf, nc = (int(meta["config." + k]) for k in ("image_size", "nz", "ngf", "channels"))
-    net = Generator(size, nz, ngf, nc)
+    classes = json.loads(meta["classes"]) if meta.get("config.conditional") == "1" else [None]
+    if classes[0] is None:
+        net = Generator(size, nz, ngf, nc)
+    else:
+        net = CondGenerator(size, nz, ngf, nc, len(classes), int(meta["config.embed_dim"]))
     net.load_state_dict(sd, strict=True)  # fails loudly on any missing or unexpected name
     net.eval()
     torch.manual_seed(0)
     noise = torch.randn(args.count, nz, 1, 1)
     npath = os.path.join(tmp, "noise.f32")
     noise.numpy().astype("<f4").tofile(npath)
-    outdir = os.path.join(tmp, "images")
-    subprocess.run([args.clgan, "generate", "--generator", gpath, "--noise", npath, "--count",
-                    str(args.count), "--bits", "16", "--out", outdir], check=True)
-    with torch.no_grad():
-        want = (net(noise).double() + 1) / 2  # clgan maps [-1, 1] to [0, 1]
     worst = 0.0
-    for i in range(args.count):
-        got = read_png16(os.path.join(outdir, "gen_0_%05d.png" % i))
-        ref = np.clip(want[i].numpy(), 0, 1)
-        worst = max(worst, float(np.abs(got - ref).max()))
+    for label, name in enumerate(classes):
+        outdir = os.path.join(tmp, "images%d" % label)
+        subprocess.run([args.clgan, "generate", "--generator", gpath, "--noise", npath, "--count",
+                        str(args.count), "--bits", "16", "--out", outdir] +
+                       (["--class", name] if name else []), check=True)
+        with torch.no_grad():
+            y = torch.full((args.count,), label, dtype=torch.long)
+            want = (net(noise).double() if name is None else net(noise, y).double()) + 1
+            want = want / 2  # clgan maps [-1, 1] to [0, 1]
+        for i in range(args.count):
+            got = read_png16(os.path.join(outdir, "gen_0_%05d.png" % i))
+            ref = np.clip(want[i].numpy(), 0, 1)
+            worst = max(worst, float(np.abs(got - ref).max()))
     limit = 2.0 / 65535 + 1e-5
-    print("PyTorch loaded %d tensors strictly; %d images, worst pixel difference %.3g (limit %.3g)"
-          % (len(sd), args.count, worst, limit))
+    print("PyTorch loaded %d tensors strictly; %d images x %d class(es), worst pixel difference "
+          "%.3g (limit %.3g)" % (len(sd), args.count, len(classes), worst, limit))
     shutil.rmtree(tmp, ignore_errors=True)
     sys.exit(0 if worst <= limit else 1)
 

@@ -7,6 +7,9 @@
 # The output is deterministic: same torch version, same bytes. It was made
 # with torch 1.13 on CPU.
 #
+# The conditional model's fixture (cond32.bin) comes from make_fixture_cond.py,
+# which reuses this file's format, tolerances and conditioning check.
+#
 # What it records: the PyTorch DCGAN tutorial (DESIGN.md section 1) -- its
 # Generator and Discriminator as nn.Sequential `main`, weights_init, BCELoss,
 # Adam(lr 2e-4, betas (0.5, 0.999)) per net -- parameterised by image size with
