@@ -76,7 +76,7 @@ run_one() {
     clgan)
       extra=$first_args
       [ "$2" -gt 1 ] && extra="--no-startup --no-profile"
-      eval "\"\$clgan\" bench --config \"\$config\" --json \"\$out/clgan_$2.json\" $clgan_args $extra" \
+      eval "\"\$clgan\" bench --config \"\$config\" --overwrite --json \"\$out/clgan_$2.json\" $clgan_args $extra" \
         >"$log" ;;
     nchw|channels_last)
       fmt=""; [ "$1" = channels_last ] && fmt=--channels-last

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "outfiles.h"
 #include "bench/bench.h"
 #include "bench_report.h"
 #include "bench_dist.h"
@@ -174,6 +175,7 @@ static int parse_bench(const char *cmd, int argc, char **argv, bench_args *b) {
   const char *config = "tutorial", *device = NULL, *json_path = NULL;
   long steps = 10, warmup = 2, seed = 999;
   int internal = 0, gemm = CLGAN_GEMM_AUTO, no_startup = 0, no_profile = 0, scaling = 0;
+  int overwrite = 0;
   clgan_dcgan_config given;
   memset(&given, 0xff, sizeof given); /* every shape field -1: not given */
   cli_opt shape[CLI_MODEL_MAX];
@@ -204,11 +206,14 @@ static int parse_bench(const char *cmd, int argc, char **argv, bench_args *b) {
                    "every rank with its share; the scaling efficiency"),
       CLI_STR_OPT("--json", "FILE", &json_path,
                   "also write the figures as a JSON array, one object per device"),
+      CLI_FLAG_OPT("--overwrite", &overwrite, "replace an existing --json file"),
       CLI_FLAG_OPT("--internal-startup", &internal, NULL), /* the child of a start-up run */
       CLI_OPT_END};
   const cli_spec spec = {.cmd = cmd, .head = head, .opts = opts};
   int parsed = cli_parse(&spec, argc, argv);
   if (parsed != -1) return parsed;
+  /* checked before minutes of measuring, not after */
+  if (!internal && !cli_keep_file(cmd, "--json", json_path, overwrite)) return 2;
   *b = (bench_args){.device = device, .json_path = json_path, .startup = !no_startup,
                      .internal = internal, .scaling = scaling};
   bench_options *o = &b->o;
