@@ -18,26 +18,6 @@ static const char *path_in(char *buf, const char *dir, const char *name) {
   return buf;
 }
 
-/* 24 gray 20 x 20 discs in root/data/scans. */
-static int make_dataset(void) {
-  char dir[512];
-  snprintf(dir, sizeof dir, "%s/data", root);
-  if (mkdir(dir, 0755) != 0) return 0;
-  snprintf(dir, sizeof dir, "%s/data/scans", root);
-  if (mkdir(dir, 0755) != 0) return 0;
-  float px[20 * 20];
-  for (int i = 0; i < 24; i++) {
-    float cx = 6.0f + (float)(i % 5) * 2.0f, cy = 6.0f + (float)(i / 5) * 2.0f;
-    for (int y = 0; y < 20; y++)
-      for (int x = 0; x < 20; x++)
-        px[y * 20 + x] = (x - cx) * (x - cx) + (y - cy) * (y - cy) < 16.0f ? 0.9f : 0.1f;
-    char path[600];
-    snprintf(path, sizeof path, "%s/img%02d.png", dir, i);
-    if (clgan_png_write(path, 20, 20, 1, 8, px) != CLGAN_OK) return 0;
-  }
-  return 1;
-}
-
 static clgan_dataset *load(void) {
   char dir[512];
   snprintf(dir, sizeof dir, "%s/data", root);
@@ -199,7 +179,7 @@ END_TEST
 int main(void) {
   snprintf(root, sizeof root, "/tmp/clgan-lag-XXXXXX");
   if (!mkdtemp(root)) return 1;
-  if (!make_dataset()) {
+  if (!tu_disc_dataset(root)) {
     fprintf(stderr, "cannot create the test dataset in %s: %s\n", root, clgan_last_error());
     return 1;
   }

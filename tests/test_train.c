@@ -32,26 +32,6 @@ static int exists(const char *p) {
   return stat(p, &s) == 0 && s.st_size > 0;
 }
 
-/* 24 gray 20x20 images of a bright disc at varying places: a class "scans". */
-static int make_dataset(void) {
-  char dir[512];
-  snprintf(dir, sizeof dir, "%s/data", root);
-  if (mkdir(dir, 0755) != 0) return 0;
-  snprintf(dir, sizeof dir, "%s/data/scans", root);
-  if (mkdir(dir, 0755) != 0) return 0;
-  float px[20 * 20];
-  for (int i = 0; i < 24; i++) {
-    float cx = 6.0f + (float)(i % 5) * 2.0f, cy = 6.0f + (float)(i / 5) * 2.0f;
-    for (int y = 0; y < 20; y++)
-      for (int x = 0; x < 20; x++)
-        px[y * 20 + x] = (x - cx) * (x - cx) + (y - cy) * (y - cy) < 16.0f ? 0.9f : 0.1f;
-    char path[600];
-    snprintf(path, sizeof path, "%s/img%02d.png", dir, i);
-    if (clgan_png_write(path, 20, 20, 1, 8, px) != CLGAN_OK) return 0;
-  }
-  return 1;
-}
-
 static clgan_train_options tiny(const char *out) {
   clgan_train_options o = {.cfg = clgan_dcgan_default_config(),
                            .out_dir = out,
@@ -120,6 +100,9 @@ static long count_lines(const char *p) {
   return n;
 }
 
+/* the metadata two equal checkpoints share besides their tensors */
+static const char *const same_keys[] = {"iteration"};
+
 START_TEST(test_run_directory_and_losses_move) {
   clgan_dataset *ds = load();
   ck_assert_int_eq(ds->count, 24);
@@ -155,24 +138,6 @@ START_TEST(test_run_directory_and_losses_move) {
 }
 END_TEST
 
-static void assert_same_tensors(const char *a, const char *b) {
-  clgan_safetensors *x, *y;
-  TU_OK(clgan_safetensors_open(a, &x));
-  TU_OK(clgan_safetensors_open(b, &y));
-  ck_assert_int_eq(clgan_safetensors_count(x), clgan_safetensors_count(y));
-  for (int i = 0; i < clgan_safetensors_count(x); i++) {
-    const clgan_st_tensor *t = clgan_safetensors_at(x, i);
-    const clgan_st_tensor *u = clgan_safetensors_find(y, t->name);
-    ck_assert_ptr_nonnull(u);
-    size_t bytes = t->dtype == CLGAN_F32 ? 4 : 8;
-    for (int d = 0; d < t->ndim; d++) bytes *= (size_t)t->shape[d];
-    ck_assert_msg(memcmp(t->data, u->data, bytes) == 0, "%s differs", t->name);
-  }
-  ck_assert_str_eq(clgan_safetensors_meta(x, "iteration"), clgan_safetensors_meta(y, "iteration"));
-  clgan_safetensors_close(x);
-  clgan_safetensors_close(y);
-}
-
 START_TEST(test_resume_through_trainer_is_exact) {
   clgan_dataset *ds = load(); /* 24 images, batch 4: 6 iterations per epoch */
   const char *straight = path_in(root, "straight"), *split = path_in(root, "split");
@@ -191,7 +156,7 @@ START_TEST(test_resume_through_trainer_is_exact) {
   TU_OK(clgan_train(tu_ctx(), &b, ds, NULL, NULL));
   char ck2[512];
   snprintf(ck2, sizeof ck2, "%s/checkpoint.safetensors", straight);
-  assert_same_tensors(ck2, ck);
+  tu_assert_same_checkpoints(ck2, ck, same_keys, 1);
   ck_assert_int_eq(count_lines(path_in(split, "log.csv")), 15);
   /* batches streamed by the loader thread: the same order, the same weights */
   const char *streamed = path_in(root, "streamed");
@@ -201,7 +166,7 @@ START_TEST(test_resume_through_trainer_is_exact) {
   TU_OK(clgan_train(tu_ctx(), &t, ds, NULL, NULL));
   char ck3[512];
   snprintf(ck3, sizeof ck3, "%s/checkpoint.safetensors", streamed);
-  assert_same_tensors(ck2, ck3);
+  tu_assert_same_checkpoints(ck2, ck3, same_keys, 1);
   /* asking a finished run for no more iterations is a clear error */
   ck_assert_int_eq(clgan_train(tu_ctx(), &b, ds, NULL, NULL), CLGAN_ERR_INVALID);
   ck_assert_ptr_nonnull(strstr(clgan_last_error(), "iteration 14"));
@@ -231,7 +196,7 @@ START_TEST(test_resume_with_augmentation_is_exact) {
   b.out_dir = split;
   b.resume = ck;
   TU_OK(clgan_train(tu_ctx(), &b, ds, NULL, NULL));
-  assert_same_tensors(ck2, ck);
+  tu_assert_same_checkpoints(ck2, ck, same_keys, 1);
   clgan_safetensors *x, *y;
   TU_OK(clgan_safetensors_open(ck, &x));
   TU_OK(clgan_safetensors_open(ck2, &y));
@@ -271,7 +236,7 @@ START_TEST(test_resume_with_regularizers_is_exact) {
   b.iters = 14;
   b.resume = ck;
   TU_OK(clgan_train(tu_ctx(), &b, ds, NULL, NULL));
-  assert_same_tensors(ck2, ck);
+  tu_assert_same_checkpoints(ck2, ck, same_keys, 1);
   clgan_safetensors *x;
   TU_OK(clgan_safetensors_open(ck, &x));
   ck_assert((clgan_safetensors_find(x, "train.lecam_anchors") != NULL) == (o.cfg.lecam > 0));
@@ -374,7 +339,7 @@ END_TEST
 int main(void) {
   snprintf(root, sizeof root, "/tmp/clgan-train-XXXXXX");
   if (!mkdtemp(root)) return 1;
-  if (!make_dataset()) {
+  if (!tu_disc_dataset(root)) {
     fprintf(stderr, "cannot create the test dataset in %s: %s\n", root, clgan_last_error());
     return 1;
   }

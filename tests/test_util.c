@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "clgan/image.h"
+#include "clgan/safetensors.h"
+#include <sys/stat.h>
 #include <unistd.h>
 
 static clgan_ctx *shared_ctx;
@@ -126,4 +130,42 @@ static void remove_tree(const char *dir) {
 
 void tu_remove_tree(const char *dir) {
   if (dir && *dir && !getenv("CLGAN_TEST_KEEP")) remove_tree(dir);
+}
+
+int tu_disc_dataset(const char *root) {
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s/data", root);
+  if (mkdir(dir, 0755) != 0) return 0;
+  snprintf(dir, sizeof dir, "%s/data/scans", root);
+  if (mkdir(dir, 0755) != 0) return 0;
+  float px[20 * 20];
+  for (int i = 0; i < 24; i++) {
+    float cx = 6.0f + (float)(i % 5) * 2.0f, cy = 6.0f + (float)(i / 5) * 2.0f;
+    for (int y = 0; y < 20; y++)
+      for (int x = 0; x < 20; x++)
+        px[y * 20 + x] = (x - cx) * (x - cx) + (y - cy) * (y - cy) < 16.0f ? 0.9f : 0.1f;
+    char path[600];
+    snprintf(path, sizeof path, "%s/img%02d.png", dir, i);
+    if (clgan_png_write(path, 20, 20, 1, 8, px) != CLGAN_OK) return 0;
+  }
+  return 1;
+}
+
+void tu_assert_same_checkpoints(const char *a, const char *b, const char *const *keys, int nkeys) {
+  clgan_safetensors *x, *y;
+  TU_OK(clgan_safetensors_open(a, &x));
+  TU_OK(clgan_safetensors_open(b, &y));
+  ck_assert_int_eq(clgan_safetensors_count(x), clgan_safetensors_count(y));
+  for (int i = 0; i < clgan_safetensors_count(x); i++) {
+    const clgan_st_tensor *t = clgan_safetensors_at(x, i);
+    const clgan_st_tensor *u = clgan_safetensors_find(y, t->name);
+    ck_assert_ptr_nonnull(u);
+    size_t bytes = t->dtype == CLGAN_F32 ? 4 : 8;
+    for (int d = 0; d < t->ndim; d++) bytes *= (size_t)t->shape[d];
+    ck_assert_msg(memcmp(t->data, u->data, bytes) == 0, "%s differs", t->name);
+  }
+  for (int i = 0; i < nkeys; i++)
+    ck_assert_str_eq(clgan_safetensors_meta(x, keys[i]), clgan_safetensors_meta(y, keys[i]));
+  clgan_safetensors_close(x);
+  clgan_safetensors_close(y);
 }

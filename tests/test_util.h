@@ -50,4 +50,12 @@ void tu_remove_tree(const char *dir);
 /* malloc that fails the test on NULL. */
 void *tu_malloc(size_t bytes);
 
+/* An ImageFolder for training tests: root/data/scans/img00..img23.png, 24
+ * gray 20 x 20 images of a bright disc at varying places. 1 on success. */
+int tu_disc_dataset(const char *root);
+
+/* Two checkpoints hold the same tensors bit for bit and the same values of
+ * the metadata keys given (nkeys of them). */
+void tu_assert_same_checkpoints(const char *a, const char *b, const char *const *keys, int nkeys);
+
 #endif
