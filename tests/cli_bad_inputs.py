@@ -4,7 +4,10 @@
 weights). Standard library only.
 
   png PATH W H [SEED]         an 8-bit gray PNG of noise
-  nifti PATH NX NY NZ         an uncompressed NIfTI-1 uint8 volume of noise
+  nifti PATH NX NY NZ [K=V]   an uncompressed NIfTI-1 uint8 volume of noise; K=V
+                              sets a header field: offset=N (vox_offset; the
+                              voxels stay at 352), dim0=N, pixdim=X,Y,Z
+  nifti2-nomagic PATH         a 540-byte (NIfTI-2 sized) header without its magic
   st-meta PATH KEY VALUE      sets a safetensors metadata entry
   st-nan PATH TENSOR          the tensor's first value becomes NaN
   st-header-len PATH N        the header length field becomes N
@@ -31,18 +34,26 @@ def png(path, w, h, seed=1):
                 chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
-def nifti(path, nx, ny, nz):
+def nifti(path, nx, ny, nz, offset=352, dim0=3, pixdim="1,1,1"):
     hdr = bytearray(348)
     struct.pack_into("<i", hdr, 0, 348)
-    struct.pack_into("<8h", hdr, 40, 3, nx, ny, nz, 1, 1, 1, 1)
+    struct.pack_into("<8h", hdr, 40, int(dim0), nx, ny, nz, 1, 1, 1, 1)
     struct.pack_into("<hh", hdr, 70, 2, 8)  # DT_UINT8, 8 bits
-    struct.pack_into("<8f", hdr, 76, 1, 1, 1, 1, 1, 1, 1, 1)
-    struct.pack_into("<f", hdr, 108, 352.0)  # vox_offset
+    px, py, pz = (float(v) for v in pixdim.split(","))
+    struct.pack_into("<8f", hdr, 76, 1, px, py, pz, 1, 1, 1, 1)
+    struct.pack_into("<f", hdr, 108, float(offset))  # vox_offset
     struct.pack_into("<ff", hdr, 112, 1.0, 0.0)  # scl_slope, scl_inter
     hdr[344:348] = b"n+1\0"
     rng = random.Random(7)
     with open(path, "wb") as f:
         f.write(bytes(hdr) + b"\0" * 4 + bytes(rng.randrange(256) for _ in range(nx * ny * nz)))
+
+
+def nifti2_nomagic(path):
+    hdr = bytearray(540)  # sizeof_hdr 540, every other field (the magic too) zero
+    struct.pack_into("<i", hdr, 0, 540)
+    with open(path, "wb") as f:
+        f.write(bytes(hdr) + b"\0" * 1024)
 
 
 def read_st(path):
@@ -63,7 +74,10 @@ def main(argv):
     if cmd == "png":
         png(path, int(argv[3]), int(argv[4]), *(argv[5:6]))
     elif cmd == "nifti":
-        nifti(path, *(int(a) for a in argv[3:6]))
+        fields = dict(a.split("=", 1) for a in argv[6:])
+        nifti(path, *(int(a) for a in argv[3:6]), **fields)
+    elif cmd == "nifti2-nomagic":
+        nifti2_nomagic(path)
     elif cmd == "st-meta":
         header, body = read_st(path)
         header["__metadata__"][argv[3]] = argv[4]

@@ -74,6 +74,15 @@ case_nifti_missing() { :; }
 case_nifti_garbage() { head -c 1000 /dev/urandom > junk.nii; }
 case_nifti_truncated() { py nifti vol.nii 32 32 32; truncate -s 5000 vol.nii; }
 case_nifti_gz_corrupt() { py nifti vol.nii 32 32 32; gzip -n vol.nii; truncate -s 300 vol.nii.gz; }
+case_nifti_gz_truncated_data() { py nifti vol.nii 32 32 32; gzip -n vol.nii; truncate -s 5000 vol.nii.gz; }
+case_nifti_offset_in_header() { py nifti vol.nii 32 32 32 offset=100; }
+case_nifti_offset_negative() { py nifti vol.nii 32 32 32 offset=-352; }
+case_nifti_offset_beyond() { py nifti vol.nii 32 32 32 offset=10000000; }
+case_nifti_dim0_zero() { py nifti vol.nii 32 32 32 dim0=0; }
+case_nifti_dim0_eight() { py nifti vol.nii 32 32 32 dim0=8; }
+case_nifti_dim2_zero() { py nifti vol.nii 32 0 32; }
+case_nifti2_no_magic() { py nifti2-nomagic vol.nii; }
+case_nifti_anisotropic() { py nifti vol.nii 32 32 32 pixdim=1,1,2000; }
 case_dicom_truncated() { head -c 2000 "$dicom_fixtures/mr_small_monochrome1.dcm" > mr.dcm; }
 case_dicom_jpeg2000() { cp "$pydicom_dir/693_J2KI.dcm" j2k.dcm; }
 case_ckpt_missing() { :; }
@@ -120,6 +129,17 @@ case_batch_one() { use_data; }
 case_channels_two() { use_data; }
 case_lr_nan() { use_data; }
 case_unknown_option() { use_data; }
+case_devices_flag_value() { :; }
+case_generate_count_zero() { use_ckpt; }
+case_export_device_unknown() { use_ckpt; }
+case_bench_batch_one() { :; }
+case_evaluate_count_one() { use_data; use_ckpt; }
+case_balance_target_zero() { two_classes 16; use_ckpt; }
+case_utility_batch_one() { two_classes 16; }
+case_slice_bits() { py nifti vol.nii 32 32 32; }
+case_slice_axis() { py nifti vol.nii 32 32 32; }
+case_tune_size_not_power() { :; }
+case_tune_batch_one() { :; }
 
 # ---- the table ----------------------------------------------------------------
 # every file (name, size, time, inode) and folder (name) under the current one

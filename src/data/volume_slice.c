@@ -404,6 +404,16 @@ clgan_status clgan_volume_write_slices(const clgan_volume *v, const char *dir, c
   clgan_status st = check_slice_args(v, dir, name, opt);
   if (st == CLGAN_OK) st = choose_window(v, opt, &rep);
   if (st != CLGAN_OK) return st;
+  /* every axis' geometry is checked before the folder or the first PNG is
+   * made: a refused axis leaves no file behind */
+  for (int a = 0; a < CLGAN_AXIS_COUNT && st == CLGAN_OK; a++) {
+    plane_geom g;
+    if (opt->axes & (1u << a)) st = plane_geometry(v, (clgan_axis)a, opt->size, &g);
+  }
+  if (st != CLGAN_OK) {
+    if (report) *report = rep;
+    return st;
+  }
   if (clgan_make_dirs(dir) != CLGAN_OK) /* its message names the folder and the reason */
     return CLGAN_ERR_IO;
   for (int a = 0; a < CLGAN_AXIS_COUNT && st == CLGAN_OK; a++)
