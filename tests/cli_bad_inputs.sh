@@ -112,6 +112,7 @@ case_generate_out_file() { use_ckpt; echo x > gen; }
 case_slice_existing() { py nifti vol.nii 32 32 32; mkdir out; py png out/vol_axial_016.png 16 16; }
 case_slice_out_file() { py nifti vol.nii 32 32 32; echo x > out; }
 case_evaluate_existing() { use_data; use_ckpt; echo "{}" > eval.json; }
+case_bench_json_existing() { echo "[]" > bench.json; }
 case_export_onto_checkpoint() { use_ckpt; }
 case_export_existing() { use_ckpt; echo x > gen.safetensors; }
 # two classes: brain (16 images) and scans (2), 16 px like the fixture checkpoint
