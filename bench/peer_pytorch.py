@@ -140,7 +140,7 @@ def fmt_bytes(b):
     return "%.1f MiB" % (b / (1 << 20))
 
 
-def main():
+def parse_args():
     ap = argparse.ArgumentParser(description="Times the PyTorch DCGAN tutorial's training step "
                                  "(the peer of clgan bench).")
     ap.add_argument("--config", default="tutorial", choices=sorted(CONFIGS))
@@ -171,26 +171,24 @@ def main():
             cfg[k], custom = v, True
     if a.steps < 1 or a.warmup < 0:
         ap.error("--steps must be >= 1 and --warmup >= 0")
+    if a.tf32 != "default" and torch.device(a.device).type != "cuda":
+        ap.error("--tf32 applies to --device cuda only")
+    cfg["name"] = a.config + ("+custom" if custom else "")
+    return a, cfg
+
+
+def make_step(a, cfg, dev, layout):
+    """The tutorial's training step on fixed data, as a function returning
+    (errD, errG, D_x, D_G_z1, D_G_z2) after the device finished it."""
     size, nc, nz, ngf, ndf, b = (cfg[k] for k in ("size", "channels", "nz", "ngf", "ndf",
                                                     "batch"))
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(a.seed)
-    dev = torch.device(a.device)
     cuda = dev.type == "cuda"
-    if a.tf32 != "default" and not cuda:
-        ap.error("--tf32 applies to --device cuda only")
-    precision = set_tf32(a.tf32) if cuda else None
-    layout = torch.channels_last if a.channels_last else torch.contiguous_format
-
-    def sync():
-        if cuda:
-            torch.cuda.synchronize()
-
-    rss_before = rss_bytes()
     netG = Generator(size, nz, ngf, nc).to(dev, memory_format=layout)
     netD = Discriminator(size, ndf, nc).to(dev, memory_format=layout)
     netG.apply(weights_init)
     netD.apply(weights_init)
+    netG.train()
+    netD.train()
     criterion = nn.BCELoss()
     optimizerD = torch.optim.Adam(netD.parameters(), lr=LR, betas=(BETA1, BETA2))
     optimizerG = torch.optim.Adam(netG.parameters(), lr=LR, betas=(BETA1, BETA2))
@@ -222,9 +220,15 @@ def main():
         D_G_z2 = output.mean().item()
         optimizerG.step()
         # ---- end ----
-        sync()
+        if cuda:
+            torch.cuda.synchronize()
         return errD.item(), errG.item(), D_x, D_G_z1, D_G_z2
 
+    return step
+
+
+def time_steps(a, step):
+    """Warm-up and timed steps: (step seconds, last losses, start-up seconds)."""
     tty = sys.stderr.isatty()
 
     def progress(what):
@@ -234,11 +238,7 @@ def main():
             sys.stderr.write("pytorch peer: " + what + "\n")
         sys.stderr.flush()
 
-    netG.train()
-    netD.train()
-    busy = busy_cores_before()
-    t_first = None
-    times = []
+    t_first, times, losses = None, [], None
     for i in range(a.warmup + a.steps):
         if i < a.warmup:
             progress("warm-up %d/%d" % (i + 1, a.warmup))
@@ -254,74 +254,104 @@ def main():
             times.append(dt)
     if tty:
         sys.stderr.write("\r\033[K")
+    return times, losses, t_first
+
+
+def profile_top(step, cuda):
+    """One step under torch.profiler: the ten operators of most self CPU time."""
+    from torch.profiler import profile, ProfilerActivity
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=acts) as prof:
+        step()
+    ev = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in ev) or 1
+    print("top operators of one profiled step (self CPU time):")
+    top = []
+    for e in ev[:10]:
+        print("  %-40s %8.1f ms %5.1f%%  (%d calls)" % (e.key, e.self_cpu_time_total / 1e3,
+                                                      100 * e.self_cpu_time_total / total,
+                                                      e.count))
+        top.append({"name": e.key, "ms": e.self_cpu_time_total / 1e3, "calls": e.count})
+    return top
+
+
+def figures(a, cfg, dev, precision, times, losses, t_first, busy, rss_before):
+    """Everything measured, as the JSON object (and what the report prints)."""
+    cuda = dev.type == "cuda"
+    size, nc, nz, ngf, ndf, b = (cfg[k] for k in ("size", "channels", "nz", "ngf", "ndf",
+                                                    "batch"))
     ms = statistics.median(times) * 1e3
     flops = step_flops(size, nc, nz, ngf, ndf, b)
-    img_s = b / (ms * 1e-3)
     gflops = flops / (ms * 1e-3) * 1e-9
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-    peak_mem = torch.cuda.max_memory_allocated() if cuda else maxrss
-    frac = gflops / a.peak_gflops if a.peak_gflops else None
     threads = torch.get_num_threads()
     fmt = "channels_last" if a.channels_last else "NCHW"
-    name = ("PyTorch %s %s, %s" % (
-        torch.__version__, "%s, FP32 conv %s, matmul %s" % (torch.cuda.get_device_name(dev), precision["conv"],
-                                           precision["matmul"]) if cuda
-        else "CPU, %d thread%s" % (threads, "" if threads == 1 else "s"), fmt))
-    cname = a.config + ("+custom" if custom else "")
+    where = ("%s, FP32 conv %s, matmul %s" % (torch.cuda.get_device_name(dev), precision["conv"],
+                                             precision["matmul"]) if cuda
+             else "CPU, %d thread%s" % (threads, "" if threads == 1 else "s"))
+    return {"device": "PyTorch %s %s, %s" % (torch.__version__, where, fmt),
+            "framework": "pytorch", "torch_version": torch.__version__,
+            "threads": threads, "memory_format": fmt, "tf32": a.tf32 if cuda else None,
+            "fp32_precision": precision, "config": cfg["name"], "image_size": size,
+            "channels": nc, "nz": nz, "ngf": ngf, "ndf": ndf, "batch": b, "steps": a.steps,
+            "warmup": a.warmup, "ms_per_step": ms, "ms_min": min(times) * 1e3,
+            "ms_max": max(times) * 1e3, "img_per_s": b / (ms * 1e-3),
+            "gflop_per_step": flops * 1e-9, "gflops": gflops, "peak_gflops": a.peak_gflops,
+            "peak_fraction": gflops / a.peak_gflops if a.peak_gflops else None,
+            "peak_bytes": torch.cuda.max_memory_allocated() if cuda else maxrss,
+            "max_rss_bytes": maxrss, "rss_before_model_bytes": rss_before,
+            "startup_s": t_first, "loss_d": losses[0], "loss_g": losses[1],
+            "busy_cores_before": busy, "step_ms": [t * 1e3 for t in times]}
 
-    print("== %s" % name)
+
+def report(o, cuda):
+    nc, b = o["channels"], o["batch"]
+    print("== %s" % o["device"])
+    busy = o["busy_cores_before"]
     if busy is not None and busy >= 0.2:
         print("note: other processes kept %.1f cores busy just before this run: they compete "
               "for the cores, so the timings below may be low" % busy)
     print("config %s: %dx%d, %d channel%s, nz %d, ngf %d, ndf %d, batch %d; %.3g GFLOP per image "
-          "per step (clgan's count)" % (cname, size, size, nc, "" if nc == 1 else "s", nz, ngf,
-                                        ndf, b, flops / b * 1e-9))
+          "per step (clgan's count)" % (o["config"], o["image_size"], o["image_size"], nc,
+                                        "" if nc == 1 else "s", o["nz"], o["ngf"], o["ndf"], b,
+                                        o["gflop_per_step"] / b))
     print("step time:  median %.1f ms over %d steps (min %.1f, max %.1f) after %d warm-up step%s"
-          % (ms, a.steps, min(times) * 1e3, max(times) * 1e3, a.warmup,
-             "" if a.warmup == 1 else "s"))
+          % (o["ms_per_step"], o["steps"], o["ms_min"], o["ms_max"], o["warmup"],
+             "" if o["warmup"] == 1 else "s"))
+    frac = o["peak_fraction"]
     print("throughput: %.1f img/s; %.1f GFLOP/s effective%s" % (
-        img_s, gflops, " = %.1f%% of the FMA peak (%.0f GFLOP/s)" % (100 * frac, a.peak_gflops)
-        if frac is not None else ""))
-    print("start-up:   process start to first step done: %.2f s" % t_first)
+        o["img_per_s"], o["gflops"], " = %.1f%% of the FMA peak (%.0f GFLOP/s)" % (
+            100 * frac, o["peak_gflops"]) if frac is not None else ""))
+    print("start-up:   process start to first step done: %.2f s" % o["startup_s"])
     if cuda:
-        print("memory:     %s of CUDA tensors at most; max RSS %s" % (fmt_bytes(peak_mem),
-                                                                      fmt_bytes(maxrss)))
+        print("memory:     %s of CUDA tensors at most; max RSS %s" % (
+            fmt_bytes(o["peak_bytes"]), fmt_bytes(o["max_rss_bytes"])))
     else:
         print("memory:     max resident set %s (%s before the model was built: Python + torch)"
-              % (fmt_bytes(maxrss), fmt_bytes(rss_before)))
-    print("losses of the last step: Loss_D %.4f, Loss_G %.4f" % losses[:2])
+              % (fmt_bytes(o["max_rss_bytes"]), fmt_bytes(o["rss_before_model_bytes"])))
+    print("losses of the last step: Loss_D %.4f, Loss_G %.4f" % (o["loss_d"], o["loss_g"]))
 
-    top = []
-    if a.profile:
-        from torch.profiler import profile, ProfilerActivity
-        acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
-        with profile(activities=acts) as prof:
-            step()
-        ev = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
-        total = sum(e.self_cpu_time_total for e in ev) or 1
-        print("top operators of one profiled step (self CPU time):")
-        for e in ev[:10]:
-            print("  %-40s %8.1f ms %5.1f%%  (%d calls)" % (e.key, e.self_cpu_time_total / 1e3,
-                                                          100 * e.self_cpu_time_total / total,
-                                                          e.count))
-            top.append({"name": e.key, "ms": e.self_cpu_time_total / 1e3, "calls": e.count})
 
+def main():
+    a, cfg = parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    dev = torch.device(a.device)
+    cuda = dev.type == "cuda"
+    precision = set_tf32(a.tf32) if cuda else None
+    layout = torch.channels_last if a.channels_last else torch.contiguous_format
+    rss_before = rss_bytes()
+    step = make_step(a, cfg, dev, layout)
+    busy = busy_cores_before()
+    times, losses, t_first = time_steps(a, step)
+    o = figures(a, cfg, dev, precision, times, losses, t_first, busy, rss_before)
+    report(o, cuda)
+    top = profile_top(step, cuda) if a.profile else []
+    if top:
+        o["operators"] = top
     if a.json:
-        obj = {"device": name, "framework": "pytorch", "torch_version": torch.__version__,
-               "threads": threads, "memory_format": fmt, "tf32": a.tf32 if cuda else None,
-               "fp32_precision": precision, "config": cname, "image_size": size, "channels": nc,
-               "nz": nz, "ngf": ngf, "ndf": ndf, "batch": b, "steps": a.steps,
-               "warmup": a.warmup, "ms_per_step": ms, "ms_min": min(times) * 1e3,
-               "ms_max": max(times) * 1e3, "img_per_s": img_s, "gflop_per_step": flops * 1e-9,
-               "gflops": gflops, "peak_gflops": a.peak_gflops, "peak_fraction": frac,
-               "peak_bytes": peak_mem, "max_rss_bytes": maxrss,
-               "rss_before_model_bytes": rss_before, "startup_s": t_first,
-               "loss_d": losses[0], "loss_g": losses[1], "busy_cores_before": busy,
-               "step_ms": [t * 1e3 for t in times]}
-        if top:
-            obj["operators"] = top
         with open(a.json, "w") as f:
-            json.dump([obj], f, indent=2)
+            json.dump([o], f, indent=2)
             f.write("\n")
 
 
