@@ -122,6 +122,9 @@ case_balance_no_checkpoint() { two_classes 16; }
 case_balance_size_mismatch() { two_classes 20; use_ckpt; }
 case_balance_unknown_class() { two_classes 16; use_ckpt; }
 case_balance_checkpoint_form() { two_classes 16; use_ckpt; }
+# the conditional run's classes (brain, scans) and one it lacks
+case_balance_cond_unknown_class() { cp -r "$fx/cdata" data; mkdir data/lungs; py png data/lungs/a.png 16 16 1; use_cckpt; }
+case_balance_mixed_forms() { two_classes 16; use_ckpt; use_cckpt; }
 case_utility_classes_differ() { two_classes 16; mkdir -p test/brain; py png test/brain/a.png 16 16 3; }
 case_utility_json_existing() { two_classes 16; echo "{}" > out.json; }
 case_size_not_power() { use_data; }

@@ -2,7 +2,9 @@
  * counts per class, hard links (by inode), the manifest, synthetic images
  * identical to the generator's with the same seed, and every refusal (a
  * non-empty OUT, a class without checkpoint, a size mismatch, an unknown
- * class) before anything is written. SHA-256 against FIPS test vectors. */
+ * class) before anything is written; the same from one conditional
+ * checkpoint for every class, with its refusals (a class it lacks, the two
+ * forms mixed). SHA-256 against FIPS test vectors. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,10 +12,11 @@
 #include <sys/stat.h>
 
 #include "clgan/classify.h"
+#include "clgan/cond.h"
 #include "clgan/train.h"
 #include "test_util.h"
 
-static char root[64], ckpt[256];
+static char root[64], ckpt[256], cckpt[256];
 
 static const char *in_root(const char *name) {
   static char buf[8][512];
@@ -60,6 +63,26 @@ static int make_fixtures(void) {
   return st == CLGAN_OK;
 }
 
+/* cdata: classes a (5 images), b (2), c (1); cdata_d: a, b, d (one each). A
+ * conditional checkpoint trained 2 steps on cdata (as test_cond trains). */
+static int make_conditional_fixtures(void) {
+  if (!make_class(in_root("cdata/a"), 5, 16, "a") || !make_class(in_root("cdata/b"), 2, 16, "b") ||
+      !make_class(in_root("cdata/c"), 1, 16, "c") || !make_class(in_root("cdata_d/a"), 1, 16, "a") ||
+      !make_class(in_root("cdata_d/b"), 1, 16, "b") || !make_class(in_root("cdata_d/d"), 1, 16, "d"))
+    return 0;
+  clgan_dataset_options d = {.root = in_root("cdata"), .image_size = 16, .channels = 1};
+  clgan_dataset *ds = NULL;
+  if (clgan_dataset_load(&d, &ds) != CLGAN_OK) return 0;
+  clgan_train_options o = {.cfg = clgan_dcgan_default_config(), .out_dir = in_root("crun"),
+                           .iters = 2, .seed = 4, .sample_every = 2, .checkpoint_every = 2};
+  o.cfg.image_size = 16, o.cfg.channels = 1, o.cfg.nz = 8, o.cfg.ngf = 4, o.cfg.ndf = 4;
+  o.cfg.batch = 2, o.cfg.conditional = 1, o.cfg.embed_dim = 3;
+  clgan_status st = clgan_train(tu_ctx(), &o, ds, NULL, NULL);
+  clgan_dataset_free(ds);
+  snprintf(cckpt, sizeof cckpt, "%s/crun/checkpoint.safetensors", root);
+  return st == CLGAN_OK;
+}
+
 static int count_files(const char *dir, const char *prefix) {
   DIR *d = opendir(dir);
   ck_assert_ptr_nonnull(d);
@@ -90,24 +113,30 @@ static char *slurp(const char *path, size_t *len) {
   return buf;
 }
 
-/* Synthetic image i must be the generator's image i for the seed, as
- * `clgan generate --seed` writes it. */
-static void assert_same_as_generator(const char *out, int count, uint64_t seed) {
+/* Synthetic image i of class cls must be the generator's image i for the
+ * seed, as `clgan generate --checkpoint model --seed` writes it (with
+ * `--class cls` when model is conditional: every image of that class). */
+static void assert_same_as_generator(const char *model, const char *out, const char *cls,
+                                     int count, uint64_t seed) {
   clgan_dcgan_config cfg;
-  TU_OK(clgan_checkpoint_read_config(ckpt, &cfg));
+  TU_OK(clgan_checkpoint_read_config(model, &cfg));
   clgan_dcgan *net = NULL;
   clgan_train_state ts = {0};
   clgan_sampler *s = NULL;
   TU_OK(clgan_dcgan_create(tu_ctx(), &cfg, &net));
-  TU_OK(clgan_checkpoint_load(ckpt, net, &ts));
+  TU_OK(clgan_checkpoint_load(model, net, &ts));
   TU_OK(clgan_sampler_create(tu_ctx(), net, seed, &s));
   float *img = tu_malloc(sizeof(float) * 16 * 16 * count);
-  TU_OK(clgan_sample(s, CLGAN_BN_RUNNING, count, NULL, img));
+  int *labels = tu_malloc(sizeof(int) * count), label = -1;
+  if (cfg.conditional) TU_OK(clgan_dcgan_find_class(net, cls, model, &label));
+  for (int i = 0; i < count; i++) labels[i] = label;
+  TU_OK(clgan_sample_labels(s, CLGAN_BN_RUNNING, count, NULL, cfg.conditional ? labels : NULL, img));
+  free(labels);
   for (int i = 0; i < count; i++) {
     for (int p = 0; p < 256; p++) img[i * 256 + p] = 0.5f * (img[i * 256 + p] + 1.0f);
     TU_OK(clgan_png_write(in_root("want.png"), 16, 16, 1, 8, img + i * 256));
     char got[600];
-    snprintf(got, sizeof got, "%s/small/synthetic_%06d.png", out, i);
+    snprintf(got, sizeof got, "%s/%s/synthetic_%06d.png", out, cls, i);
     size_t a, b;
     char *x = slurp(got, &a), *y = slurp(in_root("want.png"), &b);
     ck_assert_msg(a == b && memcmp(x, y, a) == 0, "%s differs from the generator's image %d", got, i);
@@ -153,7 +182,7 @@ START_TEST(test_balance_counts_links_manifest) {
   for (char *p = m; *p; p++) rows += *p == '\n';
   ck_assert_int_eq(rows, 1 + 8 + 4);
   free(m);
-  assert_same_as_generator(out, 4, 77);
+  assert_same_as_generator(ckpt, out, "small", 4, 77);
   /* again into the same OUT: refused, nothing replaced */
   ck_assert_int_eq(clgan_balance(tu_ctx(), &o, &r), CLGAN_ERR_INVALID);
   ck_assert_ptr_nonnull(strstr(clgan_last_error(), "not empty"));
@@ -200,6 +229,82 @@ START_TEST(test_balance_refusals) {
 }
 END_TEST
 
+/* One conditional checkpoint for every class: a keeps its 5, b gets 3 and
+ * c 4 synthetic images of their own class (two batches of 2; b's last
+ * batch padded), traced in the manifest. */
+START_TEST(test_balance_conditional) {
+  char out[512];
+  snprintf(out, sizeof out, "%s", in_root("cout"));
+  clgan_balance_source src = {NULL, cckpt};
+  clgan_balance_options o = {.data = in_root("cdata"), .out = out, .sources = &src, .nsources = 1,
+                             .seed = 11};
+  clgan_balance_report r;
+  TU_OK(clgan_balance(tu_ctx(), &o, &r));
+  ck_assert_int_eq(r.nclasses, 3);
+  ck_assert_int_eq(r.target, 5);
+  const long real[3] = {5, 2, 1}, synthetic[3] = {0, 3, 4};
+  const char *names[3] = {"a", "b", "c"};
+  for (int c = 0; c < 3; c++) {
+    ck_assert_str_eq(r.class_names[c], names[c]);
+    ck_assert_int_eq(r.real[c], real[c]);
+    ck_assert_int_eq(r.synthetic[c], synthetic[c]);
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/%s", out, names[c]);
+    ck_assert_int_eq(count_files(dir, "synthetic_"), synthetic[c]);
+    ck_assert_int_eq(count_files(dir, names[c]), real[c]);
+  }
+  char sha[65], line[1200];
+  TU_OK(clgan_sha256_file(cckpt, sha));
+  size_t len;
+  char *m = slurp(in_root("cout/manifest.csv"), &len);
+  for (int c = 1; c < 3; c++)
+    for (int i = 0; i < synthetic[c]; i++) {
+      snprintf(line, sizeof line, "%s/synthetic_%06d.png,%s,synthetic,%s,%s,11,%d\n", names[c], i,
+               names[c], cckpt, sha, i);
+      ck_assert_msg(strstr(m, line) != NULL, "no row %s in\n%s", line, m);
+    }
+  snprintf(line, sizeof line, "c/c00.png,c,real,%s/cdata/c/c00.png,,,\n", root);
+  ck_assert_msg(strstr(m, line) != NULL, "no row %s in\n%s", line, m);
+  int rows = 0, synthetic_rows = 0;
+  for (char *p = m; *p; p++) rows += *p == '\n';
+  for (char *p = m; (p = strstr(p, ",synthetic,")); p++) synthetic_rows++;
+  ck_assert_int_eq(rows, 1 + 8 + 7);
+  ck_assert_int_eq(synthetic_rows, 7);
+  free(m);
+  assert_same_as_generator(cckpt, out, "b", 3, 11);
+  assert_same_as_generator(cckpt, out, "c", 4, 11);
+  /* the classes differ: b's images are not c's (same noise, another class) */
+  size_t lb, lc;
+  char *xb = slurp(in_root("cout/b/synthetic_000000.png"), &lb);
+  char *xc = slurp(in_root("cout/c/synthetic_000000.png"), &lc);
+  ck_assert_msg(lb != lc || memcmp(xb, xc, lb) != 0, "classes b and c gave the same image");
+  free(xb), free(xc);
+}
+END_TEST
+
+START_TEST(test_balance_conditional_refusals) {
+  clgan_balance_source cond = {NULL, cckpt};
+  clgan_balance_options o = {.data = in_root("cdata_d"), .out = in_root("crefused"),
+                             .sources = &cond, .nsources = 1};
+  /* a class of the data the checkpoint lacks: the file named, its classes listed */
+  char words[600];
+  snprintf(words, sizeof words, "%s has no class 'd'; its classes: a, b, c", cckpt);
+  assert_refused(&o, words);
+  o.data = in_root("cdata");
+  clgan_balance_source mixed[2] = {{NULL, cckpt}, {"b", ckpt}};
+  o.sources = mixed, o.nsources = 2;
+  assert_refused(&o, "serves every class: give it alone, without CLASS=FILE checkpoints");
+  clgan_balance_source two[2] = {{NULL, cckpt}, {NULL, cckpt}};
+  o.sources = two;
+  assert_refused(&o, "two conditional checkpoints");
+  clgan_balance_source per_class[2] = {{"b", cckpt}, {"c", cckpt}};
+  o.sources = per_class;
+  assert_refused(&o, "is conditional (one model for every class)");
+  clgan_balance_source unconditional = {NULL, ckpt};
+  o.sources = &unconditional, o.nsources = 1;
+  assert_refused(&o, "is not conditional: give it for its class");
+}
+END_TEST
 
 /* Across file systems (the data on /dev/shm, OUT under /tmp, where both
  * exist and differ) the real images are copied, byte for byte. */
@@ -274,7 +379,7 @@ END_TEST
 int main(void) {
   snprintf(root, sizeof root, "/tmp/clgan-balance-XXXXXX");
   if (!mkdtemp(root)) return 1;
-  if (!make_fixtures()) {
+  if (!make_fixtures() || !make_conditional_fixtures()) {
     fprintf(stderr, "cannot create the fixtures in %s: %s\n", root, clgan_last_error());
     return 1;
   }
@@ -284,6 +389,8 @@ int main(void) {
   tcase_add_test(tc, test_balance_counts_links_manifest);
   tcase_add_test(tc, test_balance_explicit_target);
   tcase_add_test(tc, test_balance_refusals);
+  tcase_add_test(tc, test_balance_conditional);
+  tcase_add_test(tc, test_balance_conditional_refusals);
   tcase_add_test(tc, test_balance_copies_across_file_systems);
   tcase_add_test(tc, test_sha256_vectors);
   suite_add_tcase(s, tc);

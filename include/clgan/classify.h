@@ -197,11 +197,18 @@ clgan_status clgan_utility_chart_svg(const char *path, const clgan_utility_repor
  * lists every file: file (relative to OUT), class, kind (real|synthetic),
  * source (the real file, or the checkpoint), sha256 (the checkpoint's),
  * seed, index. Synthetic image i of a class is image i of `clgan generate
- * --checkpoint CKPT --seed SEED`: the same noise, the same pixels. A class
- * with target or more real images keeps them all and gets none. */
+ * --checkpoint CKPT --seed SEED` (with `--class C` for a conditional
+ * checkpoint; `--bits 16` where the class's first image is 16-bit): the
+ * same noise, the same pixels. A class with target or more real images
+ * keeps them all and gets none.
+ *
+ * The sources are either one unconditional checkpoint per class, or a
+ * single conditional one (`clgan train --conditional`; class_name NULL)
+ * that makes the images of every class; the two forms do not mix. */
 typedef struct clgan_balance_source {
-  const char *class_name; /* a class folder of the data */
-  const char *checkpoint; /* an unconditional checkpoint trained on that class */
+  const char *class_name; /* a class folder of the data; NULL: a conditional checkpoint
+                             whose classes include every class of the data */
+  const char *checkpoint; /* unconditional, trained on that class; or conditional */
 } clgan_balance_source;
 
 typedef struct clgan_balance_options {
@@ -227,7 +234,11 @@ typedef struct clgan_balance_report {
  * is written: INVALID for an OUT that exists and is not empty (nothing is
  * replaced), a source naming no class of the data or a class twice, a class
  * that needs synthetic images and has no source, a checkpoint whose image
- * size or channels differ from the class's first real image; IO or FORMAT
+ * size or channels differ from the class's first real image, a conditional
+ * checkpoint given for one class or with other sources (or two of them), an
+ * unconditional one without its class, a class of the data that the
+ * conditional checkpoint lacks (the message names the file and lists its
+ * classes); IO or FORMAT
  * for an unreadable checkpoint or data folder. */
 clgan_status clgan_balance(clgan_ctx *ctx, const clgan_balance_options *opts,
                            clgan_balance_report *report);

@@ -1,7 +1,8 @@
 /* clgan_balance (clgan/classify.h): the real images of every class linked
- * into OUT, synthetic ones generated from each class's checkpoint up to the
- * target, and a manifest that tells every file apart. Every check is made
- * before the first file is written. */
+ * into OUT, synthetic ones generated from each class's checkpoint (or from
+ * one conditional checkpoint for every class) up to the target, and a
+ * manifest that tells every file apart. Every check is made before the
+ * first file is written. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,19 +14,21 @@
 
 #include "clgan/checkpoint.h"
 #include "clgan/classify.h"
+#include "clgan/cond.h"
 #include "clgan/train.h"
 #include "runtime/internal.h"
 
 /* Where the synthetic images of one class come from: an unconditional
- * checkpoint of that class. (A conditional checkpoint is the same source
- * with a class index given to the sampler: source_open is the one place
- * that changes.) */
+ * checkpoint of that class, or the conditional checkpoint of every class
+ * with the class's index given to the sampler. */
 typedef struct synth_source {
   const char *checkpoint;
   char sha256[65];
   clgan_dcgan_config cfg;
   clgan_dcgan *net;
-  clgan_sampler *sampler;
+  clgan_sampler *sampler;  /* seeded with the job's seed, one per class */
+  int label;               /* the class's index in a conditional model; -1: unconditional */
+  int owns_net;            /* 0: net is the job's conditional model (balance_job.cond) */
 } synth_source;
 
 typedef struct balance_job {
@@ -36,6 +39,8 @@ typedef struct balance_job {
   const clgan_balance_source *source[CLGAN_CLASSIFY_MAX_CLASSES]; /* per class, or NULL */
   int first_image[CLGAN_CLASSIFY_MAX_CLASSES]; /* index in ds of the class's first image */
   int bits[CLGAN_CLASSIFY_MAX_CLASSES];        /* the class's first image's bit depth */
+  synth_source cond; /* the conditional checkpoint's model, loaded once (net NULL without one) */
+  int label[CLGAN_CLASSIFY_MAX_CLASSES];       /* each class's index in cond's model */
   FILE *manifest;
 } balance_job;
 
@@ -57,9 +62,35 @@ static clgan_status check_out(const char *out) {
                             out);
 }
 
+/* A conditional source (no class name) serves every class, alone. */
+static clgan_status map_conditional(balance_job *j, int *found) {
+  const clgan_balance_source *cond = NULL, *per_class = NULL;
+  for (int s = 0; s < j->o->nsources; s++) {
+    const clgan_balance_source *src = &j->o->sources[s];
+    if (src->class_name && !per_class) per_class = src;
+    if (src->class_name) continue;
+    if (cond)
+      return clgan_fail(CLGAN_ERR_INVALID,
+                        "two conditional checkpoints (%s and %s): one serves every class",
+                        cond->checkpoint, src->checkpoint);
+    cond = src;
+  }
+  if (cond && per_class)
+    return clgan_fail(CLGAN_ERR_INVALID,
+                      "the conditional checkpoint %s serves every class: give it alone, without "
+                      "CLASS=FILE checkpoints (%s=%s)",
+                      cond->checkpoint, per_class->class_name, per_class->checkpoint);
+  for (int c = 0; cond && c < j->ds->nclasses; c++) j->source[c] = cond;
+  *found = cond != NULL;
+  return CLGAN_OK;
+}
+
 /* Each source to its class (by folder name). */
 static clgan_status map_sources(balance_job *j) {
   const clgan_dataset *ds = j->ds;
+  int conditional = 0;
+  clgan_status st = map_conditional(j, &conditional);
+  if (st != CLGAN_OK || conditional) return st;
   for (int s = 0; s < j->o->nsources; s++) {
     const clgan_balance_source *src = &j->o->sources[s];
     int c = 0;
@@ -81,6 +112,17 @@ static clgan_status check_source(balance_job *j, int c, synth_source *s) {
   const char *name = j->ds->class_names[c];
   clgan_status st = clgan_checkpoint_read_config(s->checkpoint, &s->cfg);
   if (st != CLGAN_OK) return st;
+  int conditional_form = !j->source[c]->class_name;
+  if (s->cfg.conditional && !conditional_form)
+    return clgan_fail(CLGAN_ERR_INVALID,
+                      "checkpoint %s is conditional (one model for every class): give it alone, "
+                      "as --checkpoint %s",
+                      s->checkpoint, s->checkpoint);
+  if (!s->cfg.conditional && conditional_form)
+    return clgan_fail(CLGAN_ERR_INVALID,
+                      "checkpoint %s is not conditional: give it for its class, as "
+                      "--checkpoint CLASS=%s",
+                      s->checkpoint, s->checkpoint);
   if (j->first_image[c] < 0) return CLGAN_OK; /* no real image to compare with */
   const char *file = j->ds->files[j->first_image[c]];
   clgan_image img = {0};
@@ -97,6 +139,18 @@ static clgan_status check_source(balance_job *j, int c, synth_source *s) {
                       s->checkpoint, s->cfg.image_size, s->cfg.image_size, s->cfg.channels, name,
                       width, height, channels, file);
   return CLGAN_OK;
+}
+
+/* The model of a checkpoint and its hash (no sampler yet). */
+static clgan_status model_open(balance_job *j, const char *checkpoint, synth_source *s) {
+  *s = (synth_source){.checkpoint = checkpoint, .label = -1, .owns_net = 1};
+  clgan_train_state ts = {0};
+  clgan_status st = clgan_checkpoint_read_config(s->checkpoint, &s->cfg);
+  if (st == CLGAN_OK) st = clgan_sha256_file(s->checkpoint, s->sha256);
+  if (st == CLGAN_OK) st = clgan_dcgan_create(j->ctx, &s->cfg, &s->net);
+  if (st == CLGAN_OK) st = clgan_checkpoint_load(s->checkpoint, s->net, &ts);
+  free(ts.fixed_noise);
+  return st;
 }
 
 /* Counts, the target, and every class's source checked. */
@@ -134,6 +188,13 @@ static clgan_status plan_classes(balance_job *j) {
     if (!j->source[c]) continue;
     synth_source s = {.checkpoint = j->source[c]->checkpoint};
     st = check_source(j, c, &s);
+  }
+  /* the conditional model: loaded once, every class of the data among its classes */
+  if (st == CLGAN_OK && ds->nclasses > 0 && j->source[0] && !j->source[0]->class_name) {
+    st = model_open(j, j->source[0]->checkpoint, &j->cond);
+    for (int c = 0; c < ds->nclasses && st == CLGAN_OK; c++)
+      st = clgan_dcgan_find_class(j->cond.net, ds->class_names[c], j->cond.checkpoint,
+                                  &j->label[c]);
   }
   return st;
 }
@@ -201,21 +262,27 @@ static clgan_status place_real(balance_job *j, int i) {
   return CLGAN_OK;
 }
 
+/* Class c's source with a sampler of its own, seeded with the job's seed, so
+ * that its image i is image i of `clgan generate --seed S` (with `--class C`
+ * for the conditional model, which every class borrows). */
 static clgan_status source_open(balance_job *j, int c, synth_source *s) {
-  s->checkpoint = j->source[c]->checkpoint;
-  clgan_train_state ts = {0};
-  clgan_status st = clgan_checkpoint_read_config(s->checkpoint, &s->cfg);
-  if (st == CLGAN_OK) st = clgan_sha256_file(s->checkpoint, s->sha256);
-  if (st == CLGAN_OK) st = clgan_dcgan_create(j->ctx, &s->cfg, &s->net);
-  if (st == CLGAN_OK) st = clgan_checkpoint_load(s->checkpoint, s->net, &ts);
-  free(ts.fixed_noise);
+  clgan_status st = CLGAN_OK;
+  if (j->cond.net) {
+    *s = j->cond;
+    s->owns_net = 0;
+    s->label = j->label[c];
+  } else {
+    st = model_open(j, j->source[c]->checkpoint, s);
+  }
   if (st == CLGAN_OK) st = clgan_sampler_create(j->ctx, s->net, j->o->seed, &s->sampler);
   return st;
 }
 
 static void source_close(synth_source *s) {
   clgan_sampler_destroy(s->sampler);
-  clgan_dcgan_destroy(s->net);
+  s->sampler = NULL;
+  if (s->owns_net) clgan_dcgan_destroy(s->net);
+  s->net = NULL;
 }
 
 /* images [n][c][s][s] in [-1, 1] as OUT/<class>/synthetic_<first + b>.png. */
@@ -248,15 +315,20 @@ static clgan_status generate_class(balance_job *j, int c, long count) {
   size_t img_floats = (size_t)s.cfg.channels * s.cfg.image_size * s.cfg.image_size;
   float *images = st == CLGAN_OK ? malloc(sizeof(float) * img_floats * s.cfg.batch) : NULL;
   float *hwc = st == CLGAN_OK ? malloc(sizeof(float) * img_floats) : NULL;
-  if (st == CLGAN_OK && (!images || !hwc)) st = clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
+  int *labels = st == CLGAN_OK ? malloc(sizeof(int) * (size_t)s.cfg.batch) : NULL; /* [batch] */
+  if (st == CLGAN_OK && (!images || !hwc || !labels))
+    st = clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
+  for (int b = 0; st == CLGAN_OK && b < s.cfg.batch; b++) labels[b] = s.label;
   for (long first = 0; first < count && st == CLGAN_OK; first += s.cfg.batch) {
     int n = count - first < s.cfg.batch ? (int)(count - first) : s.cfg.batch;
-    st = clgan_sample(s.sampler, CLGAN_BN_RUNNING, n, NULL, images);
+    st = clgan_sample_labels(s.sampler, CLGAN_BN_RUNNING, n, NULL, s.label >= 0 ? labels : NULL,
+                             images);
     if (st == CLGAN_OK) st = write_synthetic(j, c, &s, first, n, images, hwc);
   }
   if (st == CLGAN_OK) j->r->synthetic[c] = count;
   free(images);
   free(hwc);
+  free(labels);
   source_close(&s);
   return st;
 }
@@ -300,6 +372,7 @@ clgan_status clgan_balance(clgan_ctx *ctx, const clgan_balance_options *o,
     st = plan_classes(&j);
   }
   if (st == CLGAN_OK) st = write_all(&j);
+  source_close(&j.cond);
   clgan_dataset_free(j.ds);
   return st;
 }

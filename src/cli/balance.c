@@ -1,6 +1,7 @@
 /* `clgan balance`: a balanced ImageFolder from an imbalanced one, the real
- * images linked and synthetic ones generated from one checkpoint per class,
- * with a manifest that traces every file (clgan_balance, clgan/classify.h). */
+ * images linked and synthetic ones generated from one checkpoint per class
+ * or from one conditional checkpoint, with a manifest that traces every file
+ * (clgan_balance, clgan/classify.h). */
 #include <stdio.h>
 #include <string.h>
 
@@ -12,13 +13,16 @@
 
 static const char head[] =
     "usage: clgan balance --data DIR --checkpoint CLASS=FILE [--checkpoint CLASS=FILE ...]\n"
-    "                     --out DIR [--target N] [--seed S] [--device SPEC]\n\n"
+    "                     --out DIR [--target N] [--seed S] [--device SPEC]\n"
+    "       clgan balance --data DIR --checkpoint FILE --out DIR [--target N] ...\n\n"
     "Writes OUT/<class>/ with the real images of DIR/<class>/ (hard links, copies across\n"
-    "file systems) and synthetic_NNNNNN.png images generated from that class's checkpoint\n"
+    "file systems) and synthetic_NNNNNN.png images generated from that class's checkpoint,\n"
+    "or from one conditional checkpoint (clgan train --conditional) for every class,\n"
     "until every class has N images (default: the largest class's count), and\n"
     "OUT/manifest.csv: file, class, real|synthetic, source, the checkpoint's SHA-256,\n"
-    "seed and index. Synthetic image i of a class is image i of 'clgan generate\n"
-    "--checkpoint FILE --seed S'. An existing, non-empty OUT is refused.\n\n";
+    "seed and index. Synthetic image i of class C is image i of 'clgan generate\n"
+    "--checkpoint FILE --seed S' (with '--class C' for a conditional checkpoint).\n"
+    "An existing, non-empty OUT is refused.\n\n";
 
 typedef struct source_list {
   int count;
@@ -26,18 +30,27 @@ typedef struct source_list {
   char names[MAX_SOURCES][256]; /* the class names items point into */
 } source_list;
 
-/* --checkpoint CLASS=FILE, repeated. */
+/* --checkpoint CLASS=FILE, repeated, or --checkpoint FILE (conditional: no
+ * class name). A '/' before the first '=' makes the whole value a file (a
+ * class name is one folder name). */
 static int parse_source(const char *cmd, const char *flag, const char *value, void *dst) {
   source_list *l = dst;
-  const char *eq = strchr(value, '=');
-  if (!eq || eq == value || !eq[1]) {
-    fprintf(stderr, "clgan %s: %s expects CLASS=FILE (one unconditional checkpoint per class), "
-                    "not '%s'\n", cmd, flag, value);
+  const char *eq = strchr(value, '='), *slash = strchr(value, '/');
+  if (slash && eq && slash < eq) eq = NULL;
+  if (!*value || (eq && (eq == value || !eq[1]))) {
+    fprintf(stderr, "clgan %s: %s expects CLASS=FILE (an unconditional checkpoint of that "
+                    "class) or FILE (a conditional checkpoint), not '%s'\n", cmd, flag, value);
     return 0;
   }
   if (l->count == MAX_SOURCES) {
     fprintf(stderr, "clgan %s: at most %d %s options\n", cmd, MAX_SOURCES, flag);
     return 0;
+  }
+  if (!eq) {
+    l->items[l->count].class_name = NULL;
+    l->items[l->count].checkpoint = value;
+    l->count++;
+    return 1;
   }
   size_t n = (size_t)(eq - value);
   if (n >= sizeof l->names[0]) {
@@ -76,8 +89,9 @@ int cmd_balance(int argc, char **argv) {
   source_list sources = {0};
   const cli_opt opts[] = {
       CLI_STR_OPT("--data", "DIR", &data, "the imbalanced ImageFolder: DIR/<class>/*.png"),
-      CLI_CALL_OPT("--checkpoint", "CLASS=FILE", &sources, parse_source,
-                   "the checkpoint that generates CLASS (repeat per class)"),
+      CLI_CALL_OPT("--checkpoint", "[CLASS=]FILE", &sources, parse_source,
+                   "the checkpoint that generates CLASS (repeat per class); or FILE:\n"
+                   "one conditional checkpoint for every class"),
       CLI_STR_OPT("--out", "DIR", &out, "the balanced ImageFolder (new or empty)"),
       CLI_LONG_OPT("--target", "N", &target, 1, 100000000,
                    "images per class (default: the largest class's count)"),
