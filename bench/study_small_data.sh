@@ -46,7 +46,15 @@ done
 clgan=${CLGAN:-build/clgan}
 [ -x "$clgan" ] || { echo "needs $clgan (meson setup build && ninja -C build)" >&2; exit 1; }
 [ -f "$volume" ] || { echo "needs the volume $volume (Debian's mricron-data)" >&2; exit 1; }
-case "$seeds" in *,*) seed_list=${seeds//,/ } ;; *) seed_list=$(seq 999 $((998 + seeds))) ;; esac
+case "$seeds" in
+  *,*) seed_list=${seeds//,/ } ;;
+  *) # a count: 999, 1000, ...; a seed given alone is a list of one ("999,")
+     if [ "$seeds" -gt 20 ]; then
+       echo "study: --seeds $seeds is a count of seeds (at most 20); for the seed $seeds alone give --seeds $seeds," >&2
+       exit 2
+     fi
+     seed_list=$(seq 999 $((998 + seeds))) ;;
+esac
 
 aug="--augment color,translation,cutout"
 declare -A extra=([plain]="" [augment]="$aug" [lecam]="$aug --lecam 0.3" [sn]="$aug --spectral-norm"
