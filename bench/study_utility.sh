@@ -6,11 +6,16 @@
 # `clgan balance` to the largest class, then `clgan utility` (3 seeds) tested
 # on slices of other volumes: the macaque template inia19-t1-brain (another
 # brain) and ch2 (the same subject's whole head, skull on).
-#   usage: bench/study_utility.sh [OUT_DIR] [GAN_STEPS]   (defaults: runs/utility 600)
+# FORM conditional trains one `--conditional --balanced-sampling` model on
+# every class instead, and balances from it.
+#   usage: bench/study_utility.sh [OUT_DIR] [GAN_STEPS] [per-class|conditional]
+#   (defaults: runs/utility 600 per-class)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-runs/utility}
 steps=${2:-600}
+form=${3:-per-class}
+case "$form" in per-class|conditional) ;; *) echo "FORM is per-class or conditional, not '$form'" >&2; exit 2 ;; esac
 clgan=${CLGAN:-build/clgan}
 tpl=/usr/share/mricron/templates
 [ -f "$tpl/ch2bet.nii.gz" ] || { echo "needs Debian's mricron-data ($tpl)" >&2; exit 1; }
@@ -40,28 +45,41 @@ for d in train test_inia19 test_ch2; do
   echo "$d: $(for a in axial coronal sagittal; do printf '%s %s  ' $a "$(ls "$out/$d/$a" | wc -l)"; done)"
 done
 
-# one GAN per class that is short of the largest class
-largest=$(for a in axial coronal sagittal; do ls "$out/train/$a" | wc -l; done | sort -n | tail -1)
-ckpts=()
-for axis in axial coronal sagittal; do
-  n=$(ls "$out/train/$axis" | wc -l)
-  [ "$n" -lt "$largest" ] || continue
-  batch=$(( n < 32 ? (n / 2) * 2 : 32 ))
-  [ -f "$out/gan_$axis/checkpoint.safetensors" ] ||
-    t "$clgan" train --data "$out/train" --class "$axis" --size 64 --channels 1 --ngf 32 --ndf 32 \
-      --batch "$batch" --iters "$steps" --augment color,translation,cutout --seed 1 \
-      --sample-every "$steps" --checkpoint-every "$steps" --log-every 100 \
-      --out "$out/gan_$axis" > "$out/gan_$axis.log"
-  ckpts+=(--checkpoint "$axis=$out/gan_$axis/checkpoint.safetensors")
-done
-[ -d "$out/balanced" ] || t "$clgan" balance --data "$out/train" "${ckpts[@]}" --out "$out/balanced" --seed 7
-for axis in axial coronal; do
-  ls "$out/balanced/$axis"/synthetic_*.png > /dev/null 2>&1 &&
-    t "$clgan" generate --checkpoint "$out/gan_$axis/checkpoint.safetensors" --seed 7 --count 32 \
+gan_args=(--size 64 --channels 1 --ngf 32 --ndf 32 --iters "$steps" --augment color,translation,cutout
+          --seed 1 --sample-every "$steps" --checkpoint-every "$steps" --log-every 100)
+if [ "$form" = conditional ]; then
+  # one model for every class, each batch drawn class-balanced
+  ck=$out/gan_conditional/checkpoint.safetensors
+  [ -f "$ck" ] ||
+    t "$clgan" train --data "$out/train" --conditional --balanced-sampling --batch 32 "${gan_args[@]}" \
+      --out "$out/gan_conditional" > "$out/gan_conditional.log"
+  [ -d "$out/balanced" ] || t "$clgan" balance --data "$out/train" --checkpoint "$ck" --out "$out/balanced" --seed 7
+  for axis in axial coronal; do
+    t "$clgan" generate --checkpoint "$ck" --class "$axis" --seed 7 --count 32 --overwrite \
       --out "$out/grid_$axis" --grid "$out/grid_$axis.png" > /dev/null
-done
+  done
+else
+  # one GAN per class that is short of the largest class
+  largest=$(for a in axial coronal sagittal; do ls "$out/train/$a" | wc -l; done | sort -n | tail -1)
+  ckpts=()
+  for axis in axial coronal sagittal; do
+    n=$(ls "$out/train/$axis" | wc -l)
+    [ "$n" -lt "$largest" ] || continue
+    batch=$(( n < 32 ? (n / 2) * 2 : 32 ))
+    [ -f "$out/gan_$axis/checkpoint.safetensors" ] ||
+      t "$clgan" train --data "$out/train" --class "$axis" --batch "$batch" "${gan_args[@]}" \
+        --out "$out/gan_$axis" > "$out/gan_$axis.log"
+    ckpts+=(--checkpoint "$axis=$out/gan_$axis/checkpoint.safetensors")
+  done
+  [ -d "$out/balanced" ] || t "$clgan" balance --data "$out/train" "${ckpts[@]}" --out "$out/balanced" --seed 7
+  for axis in axial coronal; do
+    ls "$out/balanced/$axis"/synthetic_*.png > /dev/null 2>&1 &&
+      t "$clgan" generate --checkpoint "$out/gan_$axis/checkpoint.safetensors" --seed 7 --count 32 --overwrite \
+        --out "$out/grid_$axis" --grid "$out/grid_$axis.png" > /dev/null
+  done
+fi
 for test in test_inia19 test_ch2; do
   t "$clgan" utility --train "$out/train" --test "$out/$test" --synthetic "$out/balanced" \
-    --seeds 3 --json "$out/utility_$test.json" --chart "$out/utility_$test.svg" \
+    --seeds 3 --overwrite --json "$out/utility_$test.json" --chart "$out/utility_$test.svg" \
     | tee "$out/utility_$test.txt"
 done
