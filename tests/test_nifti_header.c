@@ -14,26 +14,6 @@
 #include "clgan/volume.h"
 #include "test_util.h"
 
-static char tmpdir[256];
-
-static void setup(void) {
-  snprintf(tmpdir, sizeof tmpdir, "/tmp/clgan-nifti-header-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void teardown(void) {
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-  if (!getenv("CLGAN_TEST_KEEP")) ck_assert_int_eq(system(cmd), 0);
-}
-
-static const char *tpath(const char *name) {
-  static char buf[4][512];
-  static int n;
-  char *b = buf[n++ % 4];
-  snprintf(b, 512, "%s/%s", tmpdir, name);
-  return b;
-}
 
 /* What one test file holds: a header field by field, and voxel data. */
 typedef struct spec {
@@ -156,7 +136,7 @@ static char captured[600];
 
 static void capture_stderr(void) {
   fflush(stderr);
-  snprintf(captured, sizeof captured, "%s/stderr.txt", tmpdir);
+  snprintf(captured, sizeof captured, "%s/stderr.txt", tu_scratch_dir());
   int fd = open(captured, O_WRONLY | O_CREAT | O_TRUNC, 0600);
   ck_assert_int_ge(fd, 0);
   saved_stderr = dup(2);
@@ -176,7 +156,7 @@ static long release_stderr(void) {
 
 static void expect_refused(const spec *s, const char *name, clgan_status want,
                            const char *needle) {
-  const char *path = tpath(name);
+  const char *path = tu_scratch_path(name);
   write_spec(s, path);
   clgan_volume v;
   clgan_status st = clgan_volume_load(path, &v);
@@ -185,14 +165,14 @@ static void expect_refused(const spec *s, const char *name, clgan_status want,
   ck_assert_msg(st == want, "%s: got %s (%s), want %s", name, clgan_status_name(st), msg,
                 clgan_status_name(want));
   ck_assert_msg(strstr(msg, needle), "%s: message '%s' lacks '%s'", name, msg, needle);
-  ck_assert_msg(strstr(msg, tmpdir), "%s: message '%s' names no file", name, msg);
+  ck_assert_msg(strstr(msg, tu_scratch_dir()), "%s: message '%s' names no file", name, msg);
   ck_assert_ptr_null(v.voxels);
   clgan_volume_header h;
   ck_assert_int_eq(clgan_volume_read_header(path, &h), want);
 }
 
 static void expect_loads(const spec *s, const char *name) {
-  const char *path = tpath(name);
+  const char *path = tu_scratch_path(name);
   write_spec(s, path);
   clgan_volume_header h;
   TU_OK(clgan_volume_read_header(path, &h));
@@ -240,9 +220,9 @@ START_TEST(test_valid_headers_in_every_form) {
   /* an .img path reads its .hdr */
   s = base_spec(1);
   s.pair = 1;
-  write_spec(&s, tpath("byimg.hdr"));
+  write_spec(&s, tu_scratch_path("byimg.hdr"));
   clgan_volume v;
-  TU_OK(clgan_volume_load(tpath("byimg.img"), &v));
+  TU_OK(clgan_volume_load(tu_scratch_path("byimg.img"), &v));
   clgan_volume_free(&v);
 }
 END_TEST
@@ -351,15 +331,15 @@ START_TEST(test_datatype_and_size) {
   expect_refused(&s, "nodata.nii", CLGAN_ERR_FORMAT, "truncated");
   unsigned char h[544];
   header_bytes(&s, h);
-  write_bytes(tpath("cut.nii"), h, 200, NULL, 0);
+  write_bytes(tu_scratch_path("cut.nii"), h, 200, NULL, 0);
   clgan_volume v;
-  ck_assert_int_eq(clgan_volume_load(tpath("cut.nii"), &v), CLGAN_ERR_FORMAT);
+  ck_assert_int_eq(clgan_volume_load(tu_scratch_path("cut.nii"), &v), CLGAN_ERR_FORMAT);
   ck_assert_ptr_nonnull(strstr(clgan_last_error(), "ends inside the header (200 of 348"));
   s = base_spec(2);
   header_bytes(&s, h);
   memcpy(h + 4, "abcdefgh", 8);
-  write_bytes(tpath("nomagic.nii"), h, 544, h, 48);
-  ck_assert_int_eq(clgan_volume_load(tpath("nomagic.nii"), &v), CLGAN_ERR_FORMAT);
+  write_bytes(tu_scratch_path("nomagic.nii"), h, 544, h, 48);
+  ck_assert_int_eq(clgan_volume_load(tu_scratch_path("nomagic.nii"), &v), CLGAN_ERR_FORMAT);
   ck_assert_ptr_nonnull(strstr(clgan_last_error(), "without the NIfTI-2 magic"));
   ck_assert_int_eq(release_stderr(), 0);
 }
@@ -368,7 +348,7 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("nifti_header");
   TCase *tc = tcase_create("nifti_header");
-  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_checked_fixture(tc, tu_scratch_setup, tu_scratch_teardown);
   tcase_add_test(tc, test_valid_headers_in_every_form);
   tcase_add_test(tc, test_vox_offset);
   tcase_add_test(tc, test_dimensions);

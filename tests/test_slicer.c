@@ -13,26 +13,6 @@
 #include "clgan/volume.h"
 #include "test_util.h"
 
-static char tmpdir[256];
-
-static void setup(void) {
-  snprintf(tmpdir, sizeof tmpdir, "/tmp/clgan-slicer-test-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void teardown(void) {
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-  if (!getenv("CLGAN_TEST_KEEP")) ck_assert_int_eq(system(cmd), 0);
-}
-
-static const char *tpath(const char *name) {
-  static char buf[4][512];
-  static int n;
-  char *b = buf[n++ % 4];
-  snprintf(b, 512, "%s/%s", tmpdir, name);
-  return b;
-}
 
 /* An RAS volume of nx x ny x nz voxels of px x py x pz, values 1..7. */
 static clgan_volume make_volume(int64_t nx, int64_t ny, int64_t nz, double px, double py,
@@ -71,7 +51,7 @@ START_TEST(test_size_bounds_the_padded_square) {
   clgan_volume v = make_volume(20000, 2, 1, 1, 1, 1);
   clgan_slice_options o = every_slice(1u << CLGAN_AXIS_AXIAL, 64);
   clgan_slice_report rep;
-  TU_OK(clgan_volume_write_slices(&v, tpath("wide"), "w", &o, &rep));
+  TU_OK(clgan_volume_write_slices(&v, tu_scratch_path("wide"), "w", &o, &rep));
   ck_assert_int_eq(rep.written[CLGAN_AXIS_AXIAL], 1);
   ck_assert_int_eq(rep.width[CLGAN_AXIS_AXIAL], 64);
   ck_assert_msg(rep.work_bytes[CLGAN_AXIS_AXIAL] < 80 * MIB, "%lld bytes of buffers",
@@ -79,14 +59,14 @@ START_TEST(test_size_bounds_the_padded_square) {
   /* the content is a band 2/20000 of the width high in the middle rows (faint
    * after averaging), black above and below */
   clgan_image img = {0};
-  TU_OK(clgan_png_read(tpath("wide/w_axial_000.png"), &img));
+  TU_OK(clgan_png_read(tu_scratch_path("wide/w_axial_000.png"), &img));
   ck_assert_int_eq(img.height, 64);
   ck_assert_float_eq(img.pixels[0], 0.0f);
   ck_assert(img.pixels[31 * 64 + 32] > 0.0f || img.pixels[32 * 64 + 32] > 0.0f);
   clgan_image_free(&img);
   /* native resolution would be a 20000-pixel PNG: refused, asking for a size */
   o.size = 0;
-  ck_assert_int_eq(clgan_volume_write_slices(&v, tpath("wide0"), "w", &o, &rep),
+  ck_assert_int_eq(clgan_volume_write_slices(&v, tu_scratch_path("wide0"), "w", &o, &rep),
                    CLGAN_ERR_INVALID);
   ck_assert_ptr_nonnull(strstr(clgan_last_error(), "pass a size"));
   clgan_volume_free(&v);
@@ -95,7 +75,7 @@ START_TEST(test_size_bounds_the_padded_square) {
    * pixels, padded to 7200^2 before; now at most 4096 on a side */
   v = make_volume(16, 16, 8, 1, 1, 900);
   o = every_slice(1u << CLGAN_AXIS_CORONAL, 32);
-  TU_OK(clgan_volume_write_slices(&v, tpath("tall"), "t", &o, &rep));
+  TU_OK(clgan_volume_write_slices(&v, tu_scratch_path("tall"), "t", &o, &rep));
   ck_assert_int_eq(rep.written[CLGAN_AXIS_CORONAL], 16);
   ck_assert_int_eq(rep.height[CLGAN_AXIS_CORONAL], 32);
   ck_assert_msg(rep.work_bytes[CLGAN_AXIS_CORONAL] < 80 * MIB, "%lld bytes of buffers",
@@ -104,7 +84,7 @@ START_TEST(test_size_bounds_the_padded_square) {
   clgan_volume_free(&v);
   v = make_volume(8, 8, 10, 1, 1, 2);
   o = every_slice(1u << CLGAN_AXIS_CORONAL, 0);
-  TU_OK(clgan_volume_write_slices(&v, tpath("small"), "s", &o, &rep));
+  TU_OK(clgan_volume_write_slices(&v, tu_scratch_path("small"), "s", &o, &rep));
   ck_assert_int_eq(rep.height[CLGAN_AXIS_CORONAL], 20);
   ck_assert_int_lt(rep.work_bytes[CLGAN_AXIS_CORONAL], 4096);
   clgan_volume_free(&v);
@@ -118,7 +98,7 @@ START_TEST(test_implausible_voxel_sizes) {
     for (int size = 0; size <= 64; size += 64) {
       clgan_slice_options o = every_slice(7u, size);
       clgan_slice_report rep;
-      ck_assert_int_eq(clgan_volume_write_slices(&v, tpath("odd"), "o", &o, &rep),
+      ck_assert_int_eq(clgan_volume_write_slices(&v, tu_scratch_path("odd"), "o", &o, &rep),
                        CLGAN_ERR_FORMAT);
       ck_assert_ptr_nonnull(strstr(clgan_last_error(), "not plausible"));
     }
@@ -127,7 +107,7 @@ START_TEST(test_implausible_voxel_sizes) {
   /* 1000-fold is still accepted */
   clgan_volume v = make_volume(4, 4, 2, 1, 1, 1000);
   clgan_slice_options o = every_slice(1u << CLGAN_AXIS_SAGITTAL, 16);
-  TU_OK(clgan_volume_write_slices(&v, tpath("edge"), "e", &o, NULL));
+  TU_OK(clgan_volume_write_slices(&v, tu_scratch_path("edge"), "e", &o, NULL));
   clgan_volume_free(&v);
 }
 END_TEST
@@ -155,9 +135,9 @@ START_TEST(test_names_keep_slice_order_beyond_999) {
   clgan_volume v = make_volume(2, 2, MANY, 1, 1, 1);
   clgan_slice_options o = every_slice(1u << CLGAN_AXIS_AXIAL, 0);
   clgan_slice_report rep;
-  TU_OK(clgan_volume_write_slices(&v, tpath("many"), "m", &o, &rep));
+  TU_OK(clgan_volume_write_slices(&v, tu_scratch_path("many"), "m", &o, &rep));
   ck_assert_int_eq(rep.written[CLGAN_AXIS_AXIAL], MANY);
-  int n = sorted_names(tpath("many"), names, MANY + 8);
+  int n = sorted_names(tu_scratch_path("many"), names, MANY + 8);
   ck_assert_int_eq(n, MANY);
   for (int i = 0; i < n; i++) {
     char want[64];
@@ -167,8 +147,8 @@ START_TEST(test_names_keep_slice_order_beyond_999) {
   }
   /* the other axes of the same volume have 2 slices: three digits as ever */
   o = every_slice(1u << CLGAN_AXIS_SAGITTAL, 0);
-  TU_OK(clgan_volume_write_slices(&v, tpath("few"), "m", &o, &rep));
-  n = sorted_names(tpath("few"), names, 8);
+  TU_OK(clgan_volume_write_slices(&v, tu_scratch_path("few"), "m", &o, &rep));
+  n = sorted_names(tu_scratch_path("few"), names, 8);
   ck_assert_int_eq(n, 2);
   ck_assert_str_eq(names[0], "m_sagittal_000.png");
   ck_assert_str_eq(names[1], "m_sagittal_001.png");
@@ -177,9 +157,9 @@ START_TEST(test_names_keep_slice_order_beyond_999) {
   /* exactly 1000 slices still fit three digits */
   v = make_volume(1, 1, 1000, 1, 1, 1);
   o = every_slice(1u << CLGAN_AXIS_AXIAL, 0);
-  TU_OK(clgan_volume_write_slices(&v, tpath("thousand"), "k", &o, &rep));
+  TU_OK(clgan_volume_write_slices(&v, tu_scratch_path("thousand"), "k", &o, &rep));
   struct stat st;
-  ck_assert_int_eq(stat(tpath("thousand/k_axial_999.png"), &st), 0);
+  ck_assert_int_eq(stat(tu_scratch_path("thousand/k_axial_999.png"), &st), 0);
   clgan_volume_free(&v);
   free(names);
 }
@@ -188,7 +168,7 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("slicer");
   TCase *tc = tcase_create("slicer");
-  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_checked_fixture(tc, tu_scratch_setup, tu_scratch_teardown);
   tcase_add_test(tc, test_size_bounds_the_padded_square);
   tcase_add_test(tc, test_implausible_voxel_sizes);
   tcase_add_test(tc, test_names_keep_slice_order_beyond_999);

@@ -180,3 +180,24 @@ void tu_assert_same_checkpoints(const char *a, const char *b, const char *const 
   clgan_safetensors_close(x);
   clgan_safetensors_close(y);
 }
+
+static char scratch_dir[64]; /* the test binary's current scratch folder */
+
+void tu_scratch_setup(void) {
+  snprintf(scratch_dir, sizeof scratch_dir, "/tmp/clgan-test-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(scratch_dir));
+}
+
+void tu_scratch_teardown(void) {
+  if (!getenv("CLGAN_TEST_KEEP")) tu_remove_tree(scratch_dir);
+}
+
+const char *tu_scratch_dir(void) { return scratch_dir; }
+
+const char *tu_scratch_path(const char *name) {
+  static char buf[4][512];
+  static int n;
+  char *b = buf[n++ % 4];
+  snprintf(b, 512, "%s/%s", scratch_dir, name);
+  return b;
+}

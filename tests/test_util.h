@@ -50,6 +50,15 @@ void tu_remove_tree(const char *dir);
 /* malloc that fails the test on NULL. */
 void *tu_malloc(size_t bytes);
 
+/* A scratch folder for each test, as a Check fixture: tu_scratch_setup
+ * makes /tmp/clgan-test-XXXXXX, tu_scratch_teardown removes it (kept when
+ * CLGAN_TEST_KEEP is set, to inspect the files); tu_scratch_path(name) is
+ * dir/name in one of 4 rotating buffers. */
+void tu_scratch_setup(void);
+void tu_scratch_teardown(void);
+const char *tu_scratch_dir(void);
+const char *tu_scratch_path(const char *name);
+
 /* An ImageFolder for training tests: root/data/scans/img00..img23.png, 24
  * gray 20 x 20 images of a bright disc at varying places. 1 on success. */
 int tu_disc_dataset(const char *root);

@@ -18,41 +18,6 @@
 
 #define CH2BET "/usr/share/mricron/templates/ch2bet.nii.gz"
 
-static char tmpdir[256];
-
-static void setup(void) {
-  snprintf(tmpdir, sizeof tmpdir, "/tmp/clgan-volume-test-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-  nifti_set_debug_level(0);
-}
-
-static void rm_tree(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *e;
-  char p[1024];
-  while ((e = readdir(d))) {
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-    struct stat st;
-    if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-      rm_tree(p);
-    else
-      unlink(p);
-  }
-  closedir(d);
-  rmdir(dir);
-}
-
-static void teardown(void) { if (!getenv("CLGAN_TEST_KEEP")) rm_tree(tmpdir); /* set it to inspect the files */ }
-
-static const char *tpath(const char *name) {
-  static char buf[4][512];
-  static int n;
-  char *b = buf[n++ % 4];
-  snprintf(b, 512, "%s/%s", tmpdir, name);
-  return b;
-}
 
 /* A 3-D (or 4-D) image of datatype dt with zero-filled data, RAS-less
  * (no qform/sform). */
@@ -168,7 +133,7 @@ START_TEST(test_every_datatype_plain_and_gzip) {
       int dt = six_types[t];
       char name[64];
       snprintf(name, sizeof name, "dt_%s%s", clgan_volume_datatype_name(dt), exts[e]);
-      const char *path = tpath(name);
+      const char *path = tu_scratch_path(name);
       nifti_image *nim = make_nim(7, 6, 5, 1, dt);
       fill_nim(nim);
       write_nim(nim, path, NIFTI_FTYPE_NIFTI1_1);
@@ -200,7 +165,7 @@ START_TEST(test_scaling) {
     fill_nim(nim);
     nim->scl_slope = 2;
     nim->scl_inter = -1;
-    const char *path = tpath("scaled.nii.gz");
+    const char *path = tu_scratch_path("scaled.nii.gz");
     write_nim(nim, path, NIFTI_FTYPE_NIFTI1_1);
     nifti_image_free(nim);
     clgan_volume v;
@@ -214,7 +179,7 @@ START_TEST(test_scaling) {
   fill_nim(nim);
   nim->scl_slope = 0;
   nim->scl_inter = 7;
-  const char *path = tpath("noscale.nii");
+  const char *path = tu_scratch_path("noscale.nii");
   write_nim(nim, path, NIFTI_FTYPE_NIFTI1_1);
   nifti_image_free(nim);
   clgan_volume v;
@@ -236,7 +201,7 @@ START_TEST(test_hdr_img_and_nifti2) {
       {"two.nii.gz", NIFTI_FTYPE_NIFTI2_1, 2},
   };
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-    const char *path = tpath(cases[c].name);
+    const char *path = tu_scratch_path(cases[c].name);
     nifti_image *nim = make_nim(6, 5, 4, 1, NIFTI_TYPE_FLOAT32);
     fill_nim(nim);
     nim->scl_slope = 0.5;
@@ -266,7 +231,7 @@ END_TEST
 START_TEST(test_4d_takes_first_volume) {
   nifti_image *nim = make_nim(4, 3, 2, 3, NIFTI_TYPE_INT16);
   for (int64_t n = 0; n < (int64_t)nim->nvox; n++) ((int16_t *)nim->data)[n] = (int16_t)(n + 1);
-  const char *path = tpath("fmri.nii.gz");
+  const char *path = tu_scratch_path("fmri.nii.gz");
   write_nim(nim, path, NIFTI_FTYPE_NIFTI1_1);
   nifti_image_free(nim);
   clgan_volume v;
@@ -284,7 +249,7 @@ START_TEST(test_unsupported_datatypes) {
   } cases[] = {{NIFTI_TYPE_COMPLEX64, "complex64"}, {NIFTI_TYPE_RGB24, "rgb24"}};
   for (int c = 0; c < 2; c++) {
     nifti_image *nim = make_nim(4, 4, 4, 1, cases[c].dt);
-    const char *path = tpath("odd.nii");
+    const char *path = tu_scratch_path("odd.nii");
     write_nim(nim, path, NIFTI_FTYPE_NIFTI1_1);
     nifti_image_free(nim);
     clgan_volume v;
@@ -304,7 +269,7 @@ START_TEST(test_nonfinite_values) {
   d[5] = INFINITY;
   d[9] = 1e300; /* finite in the file, infinite as float */
   d[10] = -1e300;
-  const char *path = tpath("nan.nii");
+  const char *path = tu_scratch_path("nan.nii");
   write_nim(nim, path, NIFTI_FTYPE_NIFTI1_1);
   nifti_image_free(nim);
   clgan_volume v;
@@ -372,7 +337,7 @@ static void check_orientation(const orient_case *oc) {
   }
   char name[64];
   snprintf(name, sizeof name, "orient_%s.nii.gz", oc->name);
-  const char *path = tpath(name);
+  const char *path = tu_scratch_path(name);
   write_nim(nim, path, NIFTI_FTYPE_NIFTI1_1);
   nifti_image_free(nim);
 
@@ -460,7 +425,7 @@ START_TEST(test_orientation_corners) {
     memset(&nim->sto_xyz, 0, sizeof nim->sto_xyz);
     for (int a = 0; a < 3; a++) nim->sto_xyz.m[a][a] = flip ? -1 : 1;
     nim->sto_xyz.m[3][3] = 1;
-    const char *path = tpath("corner.nii");
+    const char *path = tu_scratch_path("corner.nii");
     write_nim(nim, path, NIFTI_FTYPE_NIFTI1_1);
     nifti_image_free(nim);
     clgan_volume v;
@@ -529,13 +494,13 @@ START_TEST(test_write_slices) {
     for (int j = 0; j < 8; j++)
       for (int i = 0; i < 4; i++) d[(k * 8 + j) * 8 + i] = (uint8_t)(10 * k);
   nim->dz = nim->pixdim[3] = 2;
-  const char *path = tpath("block.nii.gz");
+  const char *path = tu_scratch_path("block.nii.gz");
   write_nim(nim, path, NIFTI_FTYPE_NIFTI1_1);
   nifti_image_free(nim);
   clgan_volume v;
   TU_OK(clgan_volume_load(path, &v));
 
-  const char *out = tpath("out");
+  const char *out = tu_scratch_path("out");
   clgan_slice_options o = clgan_slice_defaults();
   ck_assert_uint_eq(o.axes, 1u << CLGAN_AXIS_AXIAL);
   o.axes = 7u;
@@ -575,7 +540,7 @@ START_TEST(test_write_slices) {
   clgan_image_free(&img);
 
   /* 16 bits, size 32, default window (percentiles of the non-zero voxels) */
-  const char *out16 = tpath("out16");
+  const char *out16 = tu_scratch_path("out16");
   o = clgan_slice_defaults();
   o.bits = 16;
   o.size = 32;
@@ -596,7 +561,7 @@ START_TEST(test_write_slices) {
   /* min fraction 0 keeps every slice, even empty ones */
   o = clgan_slice_defaults();
   o.min_fraction = 0;
-  TU_OK(clgan_volume_write_slices(&v, tpath("all"), "b", &o, &rep));
+  TU_OK(clgan_volume_write_slices(&v, tu_scratch_path("all"), "b", &o, &rep));
   ck_assert_int_eq(rep.written[CLGAN_AXIS_AXIAL], 10);
 
   /* invalid options */
@@ -616,14 +581,14 @@ START_TEST(test_mask_window_widens) {
   nifti_image *nim = make_nim(6, 6, 6, 1, NIFTI_TYPE_UINT8);
   uint8_t *d = nim->data;
   for (int n = 0; n < 216; n++) d[n] = (n % 6) < 3;
-  const char *path = tpath("mask.nii");
+  const char *path = tu_scratch_path("mask.nii");
   write_nim(nim, path, NIFTI_FTYPE_NIFTI1_1);
   nifti_image_free(nim);
   clgan_volume v;
   TU_OK(clgan_volume_load(path, &v));
   clgan_slice_options o = clgan_slice_defaults();
   clgan_slice_report rep;
-  TU_OK(clgan_volume_write_slices(&v, tpath("maskout"), "m", &o, &rep));
+  TU_OK(clgan_volume_write_slices(&v, tu_scratch_path("maskout"), "m", &o, &rep));
   ck_assert_int_eq(rep.window_widened, 1);
   ck_assert_float_eq(rep.window_lo, 0);
   ck_assert_float_eq(rep.window_hi, 1);
@@ -631,11 +596,11 @@ START_TEST(test_mask_window_widens) {
   clgan_volume_free(&v);
   /* an all-zero volume is an error, not a folder of black images */
   nim = make_nim(4, 4, 4, 1, NIFTI_TYPE_UINT8);
-  path = tpath("zero.nii");
+  path = tu_scratch_path("zero.nii");
   write_nim(nim, path, NIFTI_FTYPE_NIFTI1_1);
   nifti_image_free(nim);
   TU_OK(clgan_volume_load(path, &v));
-  ck_assert_int_eq(clgan_volume_write_slices(&v, tpath("zeroout"), "z", &o, &rep),
+  ck_assert_int_eq(clgan_volume_write_slices(&v, tu_scratch_path("zeroout"), "z", &o, &rep),
                    CLGAN_ERR_FORMAT);
   clgan_volume_free(&v);
 }
@@ -676,7 +641,7 @@ static void write_noise(const char *path, int ftype) {
 
 START_TEST(test_truncated_and_garbage) {
   /* .nii.gz cut in the middle of the voxel data */
-  const char *gz = tpath("cut.nii.gz");
+  const char *gz = tu_scratch_path("cut.nii.gz");
   write_noise(gz, NIFTI_FTYPE_NIFTI1_1);
   clgan_volume v;
   TU_OK(clgan_volume_load(gz, &v));
@@ -686,12 +651,12 @@ START_TEST(test_truncated_and_garbage) {
   truncate_file(gz, (long)st.st_size / 2);
   expect_error(gz, CLGAN_ERR_FORMAT, "truncated", gz);
   /* .nii.gz whose data is complete but whose gzip trailer (CRC, size) is cut */
-  const char *gz2 = tpath("trailer.nii.gz");
+  const char *gz2 = tu_scratch_path("trailer.nii.gz");
   write_noise(gz2, NIFTI_FTYPE_NIFTI1_1);
   truncate_file(gz2, -4);
   expect_error(gz2, CLGAN_ERR_FORMAT, "gzip", gz2);
   /* .nii.gz with a flipped byte inside the deflate stream */
-  const char *gz3 = tpath("flipped.nii.gz");
+  const char *gz3 = tu_scratch_path("flipped.nii.gz");
   write_noise(gz3, NIFTI_FTYPE_NIFTI1_1);
   stat(gz3, &st);
   FILE *f = fopen(gz3, "r+b");
@@ -702,43 +667,43 @@ START_TEST(test_truncated_and_garbage) {
   fclose(f);
   expect_error(gz3, CLGAN_ERR_FORMAT, "gzip", gz3);
   /* plain .nii cut inside the data, NIfTI-2 too */
-  const char *nii = tpath("cut.nii");
+  const char *nii = tu_scratch_path("cut.nii");
   write_noise(nii, NIFTI_FTYPE_NIFTI1_1);
   truncate_file(nii, -1000);
   expect_error(nii, CLGAN_ERR_FORMAT, "truncated", nii);
-  const char *nii2 = tpath("cut2.nii");
+  const char *nii2 = tu_scratch_path("cut2.nii");
   write_noise(nii2, NIFTI_FTYPE_NIFTI2_1);
   truncate_file(nii2, -1);
   expect_error(nii2, CLGAN_ERR_FORMAT, "truncated", nii2);
   /* .hdr/.img with a short .img: the message names the .img */
-  const char *hdr = tpath("cut.hdr");
+  const char *hdr = tu_scratch_path("cut.hdr");
   write_noise(hdr, NIFTI_FTYPE_NIFTI1_2);
-  const char *img = tpath("cut.img");
+  const char *img = tu_scratch_path("cut.img");
   truncate_file(img, 5000);
   expect_error(hdr, CLGAN_ERR_FORMAT, "truncated", img);
   /* .hdr whose .img is missing */
   unlink(img);
   expect_error(hdr, CLGAN_ERR_IO, "No such file", img);
   /* header itself cut */
-  const char *hcut = tpath("hcut.nii");
+  const char *hcut = tu_scratch_path("hcut.nii");
   write_noise(hcut, NIFTI_FTYPE_NIFTI1_1);
   truncate_file(hcut, 100);
   expect_error(hcut, CLGAN_ERR_FORMAT, "not a readable", hcut);
-  const char *gzh = tpath("hcut.nii.gz");
+  const char *gzh = tu_scratch_path("hcut.nii.gz");
   write_noise(gzh, NIFTI_FTYPE_NIFTI1_1);
   truncate_file(gzh, 60);
   expect_error(gzh, CLGAN_ERR_FORMAT, "not a readable", gzh);
   /* garbage, an empty file, a missing file, a directory */
-  const char *junk = tpath("junk.nii");
+  const char *junk = tu_scratch_path("junk.nii");
   f = fopen(junk, "wb");
   for (int i = 0; i < 2000; i++) fputc("this is not a volume\n"[i % 21], f);
   fclose(f);
   expect_error(junk, CLGAN_ERR_FORMAT, "not a readable", junk);
-  const char *empty = tpath("empty.nii.gz");
+  const char *empty = tu_scratch_path("empty.nii.gz");
   fclose(fopen(empty, "wb"));
   expect_error(empty, CLGAN_ERR_FORMAT, "not a readable", empty);
-  expect_error(tpath("missing.nii"), CLGAN_ERR_IO, "No such file", "missing.nii");
-  expect_error(tmpdir, CLGAN_ERR_IO, "not a regular file", tmpdir);
+  expect_error(tu_scratch_path("missing.nii"), CLGAN_ERR_IO, "No such file", "missing.nii");
+  expect_error(tu_scratch_dir(), CLGAN_ERR_IO, "not a regular file", tu_scratch_dir());
 }
 END_TEST
 
@@ -758,7 +723,7 @@ START_TEST(test_debian_ch2bet) {
   clgan_slice_options o = clgan_slice_defaults();
   o.axes = 7u;
   clgan_slice_report rep;
-  const char *out = tpath("ch2bet");
+  const char *out = tu_scratch_path("ch2bet");
   TU_OK(clgan_volume_write_slices(&v, out, "ch2bet", &o, &rep));
   int64_t total = 0;
   for (int a = 0; a < 3; a++) {
@@ -782,10 +747,16 @@ START_TEST(test_debian_ch2bet) {
 }
 END_TEST
 
+/* a scratch folder, and nifticlib's own messages off */
+static void setup(void) {
+  tu_scratch_setup();
+  nifti_set_debug_level(0);
+}
+
 int main(void) {
   Suite *s = suite_create("volume");
   TCase *tc = tcase_create("volume");
-  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_checked_fixture(tc, setup, tu_scratch_teardown);
   tcase_add_test(tc, test_every_datatype_plain_and_gzip);
   tcase_add_test(tc, test_scaling);
   tcase_add_test(tc, test_hdr_img_and_nifti2);
