@@ -8,27 +8,33 @@
 #   lecam     augment + LeCam regularisation (--lecam 0.3)
 #   sn        augment + spectral normalisation of D (--spectral-norm)
 #   bcr       augment + balanced consistency regularisation (--consistency 10)
-#   all       augment + the three together
-# (also available with --settings: ada = augment + ADA, ema = augment +
-# --ema 0.999, small = the --small-data preset). Each run is scored with
+#   ema       augment + the averaged generator (--ema 0.999)
+#   all       augment + EMA + the three regularisers together
+# (also available with --settings: ada = augment + ADA, emasn = augment + EMA
+# + spectral norm, small = the --small-data preset). Each run is scored with
 # `clgan evaluate` against the slices it trained on, as many generated as
 # real: SWD x1e3 per level and averaged, MS-SSIM of generated pairs (the real
 # pairs' value is printed beside it), memorisation (% of generated slices
 # nearer to a training slice than the real slices' own 5th percentile) and
 # the training wall time. The table gives mean and spread (sample standard
-# deviation) over the seeds.
+# deviation) over the seeds; train time is wall time, and the CPU time
+# (user + system, less sensitive to other work on a shared machine) is kept
+# beside it in RUN.cpu.
 #
 #   usage: bench/study_small_data.sh [--out DIR] [--iters N] [--seeds N|S1,S2,...]
 #            [--subset N] [--settings LIST] [--volume NIFTI]
 #   defaults: runs/study, 3000 iterations, 3 seeds (999, 1000, 1001), all 372
-#   slices, plain,augment,lecam,sn,bcr,all, Debian's ch2bet.nii.gz.
+#   slices, plain,augment,lecam,sn,bcr,ema,all, Debian's ch2bet.nii.gz.
 #   --subset N trains and scores on N slices spread evenly over the sorted
 #   list (every axis represented); the same N slices for every run.
-# Runs are niced; a finished run (its eval.json exists) is not redone, so an
-# interrupted study continues where it stopped.
+# Runs are niced and go seed by seed (every setting of the first seed, then
+# the next), so a partial study already compares every setting; a finished
+# run (its eval.json exists) is not redone, so an interrupted study continues
+# where it stopped. While the file OUT/PAUSE exists no new run starts (to
+# time something else on free cores); the table covers the finished seeds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=runs/study iters=3000 seeds=3 subset=0 settings=plain,augment,lecam,sn,bcr,all
+out=runs/study iters=3000 seeds=3 subset=0 settings=plain,augment,lecam,sn,bcr,ema,all
 volume=/usr/share/mricron/templates/ch2bet.nii.gz
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -58,8 +64,9 @@ esac
 
 aug="--augment color,translation,cutout"
 declare -A extra=([plain]="" [augment]="$aug" [lecam]="$aug --lecam 0.3" [sn]="$aug --spectral-norm"
-                  [bcr]="$aug --consistency 10" [all]="$aug --lecam 0.3 --spectral-norm --consistency 10"
-                  [ada]="$aug --ada" [ema]="$aug --ema 0.999" [small]="--small-data")
+                  [bcr]="$aug --consistency 10" [ema]="$aug --ema 0.999"
+                  [all]="$aug --ema 0.999 --lecam 0.3 --spectral-norm --consistency 10"
+                  [ada]="$aug --ada" [emasn]="$aug --ema 0.999 --spectral-norm" [small]="--small-data")
 for name in ${settings//,/ }; do
   [ -n "${extra[$name]+set}" ] || { echo "unknown setting $name" >&2; exit 2; }
 done
@@ -86,27 +93,31 @@ echo "study: $count slices of $vol_name, $iters steps, seeds $(echo $seed_list),
 
 common=(--data "$data" --size 64 --channels 1 --ngf 32 --ndf 32 --batch 32 --iters "$iters"
         --sample-every 500 --checkpoint-every "$iters" --log-every 100)
-for name in ${settings//,/ }; do
-  for seed in $seed_list; do
+for seed in $seed_list; do
+  for name in ${settings//,/ }; do
     run="$out/runs/$tag/$name-seed$seed"
     [ -f "$run/eval.json" ] && continue
+    while [ -e "$out/PAUSE" ]; do sleep 5; done
     rm -rf "$run"
     mkdir -p "$(dirname "$run")"
     start=$EPOCHREALTIME
     # shellcheck disable=SC2086
-    nice "$clgan" train "${common[@]}" --seed "$seed" ${extra[$name]} --out "$run" > "$run.train.log"
+    TIMEFORMAT="%U %S"
+    { time nice "$clgan" train "${common[@]}" --seed "$seed" ${extra[$name]} --out "$run" \
+        > "$run.train.log" 2>&1; } 2> "$run.cpu.tmp"
     awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f\n", b - a }' > "$run.seconds"
+    awk '{ printf "%.1f\n", $1 + $2 }' "$run.cpu.tmp" > "$run.cpu" && rm -f "$run.cpu.tmp"
     nice "$clgan" evaluate --real "$data" --checkpoint "$run/checkpoint.safetensors" --count "$count" \
       --closest-png "$run/closest_pairs.png" --json "$run/eval.tmp.json" > "$run.eval.txt"
     nice "$clgan" generate --checkpoint "$run/checkpoint.safetensors" --count 32 \
       --out "$run/generated" --grid "$run/grid.png" > /dev/null
     mv "$run/eval.tmp.json" "$run/eval.json"
-    echo "  $name, seed $seed: $(cat "$run.seconds") s; $(grep Loss_D "$run.train.log" | tail -n 1 | sed 's/  [0-9.]* img\/s.*//')"
+    echo "  $name, seed $seed: $(cat "$run.seconds") s ($(cat "$run.cpu") s CPU); $(grep Loss_D "$run.train.log" | tail -n 1 | sed 's/  [0-9.]* img\/s.*//')"
   done
 done
 
 python3 - "$out/runs/$tag" "$settings" "$seed_list" <<'EOF'
-import json, math, sys
+import json, math, os, sys
 root, settings, seeds = sys.argv[1], sys.argv[2].split(","), sys.argv[3].split()
 
 def spread(xs):
@@ -118,6 +129,12 @@ def cell(xs, fmt):
     m, s = spread(xs)
     return (fmt % m) + ("" if math.isnan(s) else " ± " + (fmt % s))
 
+def finished(seed):
+    return all(os.path.exists("%s/%s-seed%s/eval.json" % (root, n, seed)) for n in settings)
+
+seeds = [s for s in seeds if finished(s)]
+if not seeds:
+    sys.exit("study: no seed has finished every setting yet")
 rows, levels, real_msssim = [], None, None
 for name in settings:
     runs = [json.load(open("%s/%s-seed%s/eval.json" % (root, name, s))) for s in seeds]
@@ -129,9 +146,10 @@ for name in settings:
     cols.append(cell([r["msssim"]["generated"] for r in runs], "%.3f"))
     cols.append(cell([100 * r["memorisation"]["fraction_below_real_p5"] for r in runs], "%.1f"))
     cols.append(cell(secs, "%.0f"))
+    cols.append(cell([float(open("%s/%s-seed%s.cpu" % (root, name, s)).read()) for s in seeds], "%.0f"))
     rows.append([name] + cols)
 head = (["setting"] + ["SWD %d px" % l for l in levels] + ["mean SWD x1e3",
-        "MS-SSIM gen (real %.3f)" % real_msssim, "memorised %", "train s"])
+        "MS-SSIM gen (real %.3f)" % real_msssim, "memorised %", "train s", "CPU s"])
 print("\n%s: mean ± sample std over %d seed%s (%s)" % (root, len(seeds), "" if len(seeds) == 1 else "s",
                                                      ", ".join(seeds)))
 print("| " + " | ".join(head) + " |")
