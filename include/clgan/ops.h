@@ -134,6 +134,16 @@ clgan_status clgan_conv_shape_convt(int n, int cin, int h, int w, int cout,
  * shape): the most col workspace a plan of s can ask for. */
 size_t clgan_conv_col_floats(const clgan_conv_shape *s);
 
+/* The adjoint product's direct kernel (cl/convt_direct.cl: no column
+ * matrix, no col2im) as a conv plan holds it: kernel NULL where the adjoint
+ * runs as GEMM + col2im. Its parameters (work-group wgx x wgy, rm x rn
+ * outputs per work-item, kc feature channels per chunk) and launch shape. */
+typedef struct clgan_convt_direct_plan {
+  cl_kernel kernel;
+  int wgx, wgy, rm, rn, kc;
+  size_t global[3], local[3];
+} clgan_convt_direct_plan;
+
 /* One conv shape prepared on one context, for every mode of Conv2d and
  * ConvTranspose2d (forward, backward data, backward filter) and for
  * clgan_im2col / clgan_col2im: the shape, the GEMM plans of its products,
@@ -160,6 +170,8 @@ typedef struct clgan_conv_plan {
   /* the products: forward W x col, adjoint W^T x dY (per chunk of
    * adjoint_images images, and the last shorter chunk), filter dY x col^T */
   clgan_gemm_plan fwd, adj, adj_last, filt;
+  clgan_convt_direct_plan adj_direct; /* the adjoint direct where the tuner chose it
+                                         (adj and adj_last then unused) */
 } clgan_conv_plan;
 
 /* Plans s on ctx (the GEMM backends chosen, kernels created, the GEMM

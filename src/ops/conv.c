@@ -11,7 +11,8 @@
  * gradient the conv's with the roles of input and output gradient swapped.
  *
  * When k = 1, stride 1, pad 0 the column matrix *is* the image, so im2col and
- * col2im are skipped and col is not touched.
+ * col2im are skipped and col is not touched. Where the tuner chose it, the
+ * adjoint runs as one direct kernel instead (convt_direct.c): no col.
  *
  * Where the engine's own GEMM runs them (CPU devices; the weight gradients
  * on GPUs), the forward and the weight gradient never build col: the GEMM
@@ -25,6 +26,7 @@
 #include <stdint.h>
 
 #include "ops/conv_internal.h"
+#include "ops/convt_direct.h"
 #include "ops/gemm_internal.h"
 #include "runtime/internal.h"
 
@@ -189,6 +191,8 @@ static clgan_status core_adjoint(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
       (st = conv_buf_check(w, conv_weight_floats(s), op, "w")) != CLGAN_OK ||
       (st = conv_buf_check(img, conv_img_floats(s), op, img_name)) != CLGAN_OK)
     return st;
+  /* the tuner's direct kernel: no col, no col2im */
+  if (p->adj_direct.kernel) return convt_direct_run(ctx, &p->adj_direct, s, feat, w, img);
   size_t kdim = (size_t)s->cin * s->k * s->k, np = (size_t)s->n * s->ho * s->wo;
   if (p->direct) return clgan_gemm_run(ctx, &p->adj, 1.0f, w, kdim, feat, np, 0.0f, img, np);
   /* The column matrix a few images at a time (the plan's adjoint_images): a

@@ -6,7 +6,9 @@
  * reads the taps from a zero-padded copy of the image (kept in col's place,
  * k*k/stride^2 times smaller; see plan_from_image). On CPUs the backward
  * data builds col a few images at a time (adjoint_images), so col2im finds
- * it in cache. col_floats says how much col that leaves.
+ * it in cache. col_floats says how much col that leaves. Where the tuner
+ * chose it (cv->adj_direct), the adjoint runs as one direct kernel
+ * (convt_direct.c) and reserves no col of its own.
  *
  * im2col runs one work-item per col element on GPUs and on 1x1 outputs, and
  * one per segment of a col row (an output image or a block of its rows,
@@ -128,16 +130,18 @@ static clgan_status plan_products(clgan_ctx *ctx, const clgan_conv_shape *s,
       (!p->filt_from_image &&
        (st = clgan_gemm_plan_variant(ctx, vw, 0, 1, cout, kdim, np, &p->filt)) != CLGAN_OK))
     return st;
-  int per = p->adjoint_images, last = s->n % per;
-  if ((st = clgan_gemm_plan_variant(ctx, va, 1, 0, kdim, (size_t)per * pix, cout, &p->adj)) !=
-          CLGAN_OK ||
-      (last && (st = clgan_gemm_plan_variant(ctx, va, 1, 0, kdim, (size_t)last * pix, cout,
-                                             &p->adj_last)) != CLGAN_OK))
+  /* the adjoint's GEMMs, unless its direct kernel runs it (no col then) */
+  int per = p->adjoint_images, last = s->n % per, adj_gemm = !p->adj_direct.kernel;
+  if (adj_gemm &&
+      ((st = clgan_gemm_plan_variant(ctx, va, 1, 0, kdim, (size_t)per * pix, cout, &p->adj)) !=
+           CLGAN_OK ||
+       (last && (st = clgan_gemm_plan_variant(ctx, va, 1, 0, kdim, (size_t)last * pix, cout,
+                                              &p->adj_last)) != CLGAN_OK)))
     return st;
   if (p->direct) return CLGAN_OK;
   size_t padded = s->pad > 0 ? (size_t)s->cin * s->n * (s->h + 2 * s->pad) * (s->w + 2 * s->pad)
                              : 0;
-  size_t adjoint = kdim * pix * (size_t)per;
+  size_t adjoint = adj_gemm ? kdim * pix * (size_t)per : 0;
   size_t other = p->fwd_from_image && p->filt_from_image ? padded : (size_t)conv_col_floats(s);
   p->col_floats = adjoint > other ? adjoint : other;
   return CLGAN_OK;
@@ -166,6 +170,9 @@ clgan_status conv_plan_with(clgan_ctx *ctx, const clgan_conv_shape *s, const con
   p.adjoint_images = p.direct ? s->n : adjoint_images(ctx, s);
   plan_im2col(ctx, s, &p);
   plan_col2im(ctx, s, &p);
+  if (cv && convt_direct_params_on(&cv->adj_direct) &&
+      (st = convt_direct_plan_make(ctx, s, &cv->adj_direct, &p.adj_direct)) != CLGAN_OK)
+    return st;
   if ((st = plan_products(ctx, s, cv, &p)) != CLGAN_OK) return st;
   /* im2col and col2im exist for the plan's own use and for clgan_im2col /
    * clgan_col2im on any shape */

@@ -6,7 +6,9 @@
  *     time the one to beat;
  *   - the own GEMM with other register tiles and work-group shapes (each a
  *     -D build of cl/gemm.cl), reading the image directly where it can;
- *   - the own GEMM and CLBlast on im2col's column matrix.
+ *   - the own GEMM and CLBlast on im2col's column matrix;
+ *   - for the backward data, the direct kernel (convt_direct.c, no column
+ *     matrix, no col2im) with a few parameter sets.
  * A candidate whose result differs from the reference by more than
  * TUNE_TOLERANCE (relative to the reference's largest value) is rejected;
  * the others are timed with OpenCL events on a profiling queue of the
@@ -77,6 +79,21 @@ static int candidates_for(const clgan_ctx *ctx, int product, candidate *out) {
                              img};
   }
   out[n++] = (candidate){{CLGAN_GEMM_CLBLAST, 0, 0, 0, 0}, 0};
+  return n;
+}
+
+/* The backward data's other mapping: the direct kernel's parameter sets
+ * for this device, after the GEMM candidates (direct[i] beside out[i]; the
+ * GEMM candidates' direct entries are all 0). */
+static int direct_candidates(const clgan_ctx *ctx, int product, candidate *out,
+                             convt_direct_params *direct) {
+  if (product != CONV_ADJ) return 0;
+  const convt_direct_params *sets;
+  int n = convt_direct_candidates(ctx->dev.is_gpu, &sets);
+  for (int i = 0; i < n; i++) {
+    out[i] = (candidate){{CLGAN_GEMM_AUTO, 0, 0, 0, 0}, 0};
+    direct[i] = sets[i];
+  }
   return n;
 }
 
@@ -202,6 +219,11 @@ static int same_product(const clgan_conv_plan *a, const clgan_conv_plan *b, int 
     return a->fwd_from_image == b->fwd_from_image && same_gemm(&a->fwd, &b->fwd);
   if (product == CONV_FILT)
     return a->filt_from_image == b->filt_from_image && same_gemm(&a->filt, &b->filt);
+  const clgan_convt_direct_plan *da = &a->adj_direct, *db = &b->adj_direct;
+  if (da->kernel || db->kernel)
+    return da->kernel == db->kernel && da->local[0] == db->local[0] &&
+           da->local[1] == db->local[1] && da->rm == db->rm && da->rn == db->rn &&
+           da->kc == db->kc;
   return same_gemm(&a->adj, &b->adj) && same_gemm(&a->adj_last, &b->adj_last);
 }
 
@@ -260,12 +282,13 @@ static clgan_status check_output(search *q, int index, int product, clgan_buf ou
 /* Times candidate c of a product; *ms < 0 when it does not apply, fails or
  * is rejected. Failures of a candidate are not errors of the search. */
 static clgan_status try_candidate(search *q, int product, int index, const candidate *c,
-                                  double *ms) {
+                                  const convt_direct_params *direct, double *ms) {
   clgan_ctx *ctx = q->ctx;
   *ms = -1;
   conv_variants cv = conv_variants_default();
   cv.prod[product] = c->v;
   cv.from_image[product] = c->from_image;
+  if (product == CONV_ADJ) cv.adj_direct = *direct;
   clgan_conv_plan p;
   if (conv_plan_with(ctx, q->s, &cv, &p) != CLGAN_OK || clgan_conv_plan_prepare(ctx, &p) != CLGAN_OK)
     return CLGAN_OK; /* e.g. CLBlast has no kernel for this device */
@@ -274,7 +297,8 @@ static clgan_status try_candidate(search *q, int product, int index, const candi
                     (product != CONV_ADJ && from_image != c->from_image)))
     return CLGAN_OK; /* the default again, or a mapping the shape does not allow */
   char name[48];
-  conv_tune_variant_name(&c->v, c->from_image, product, name, sizeof name);
+  if (convt_direct_params_on(direct)) convt_direct_name(direct, name, sizeof name);
+  else conv_tune_variant_name(&c->v, c->from_image, product, name, sizeof name);
   clgan_buf out;
   size_t floats;
   if (run_product(ctx, &p, product, &q->b, &out, &floats) != CLGAN_OK) return CLGAN_OK;
@@ -326,6 +350,7 @@ static clgan_status confirm(search *q, int product, conv_variants *win, double *
   if (ratio[TUNE_RUNS / 2] < TUNE_MARGIN) return CLGAN_OK;
   win->prod[product] = conv_variants_default().prod[product]; /* not confirmed */
   win->from_image[product] = 1;
+  if (product == CONV_ADJ) win->adj_direct = conv_variants_default().adj_direct;
   *win_ms = *def_ms;
   return CLGAN_OK;
 }
@@ -333,15 +358,18 @@ static clgan_status confirm(search *q, int product, conv_variants *win, double *
 /* Searches one product; *done = 0 when the budget ran out first. */
 static clgan_status search_product(search *q, int product, conv_variants *win,
                                    double *win_ms, double *def_ms, int *done) {
-  candidate c[TUNE_MAX_CANDIDATES];
+  candidate c[TUNE_MAX_CANDIDATES + CONVT_DIRECT_MAX_CANDIDATES];
+  convt_direct_params direct[TUNE_MAX_CANDIDATES + CONVT_DIRECT_MAX_CANDIDATES];
+  memset(direct, 0, sizeof direct);
   int n = candidates_for(q->ctx, product, c);
+  n += direct_candidates(q->ctx, product, c + n, direct + n);
   double best = -1;
   *done = 0;
   q->checked = 0;
   for (int i = 0; i < n; i++) {
     if (q->ctx->tune_report.seconds + (now_s() - q->t_start) > q->budget) return CLGAN_OK;
     double ms;
-    clgan_status st = try_candidate(q, product, i, &c[i], &ms);
+    clgan_status st = try_candidate(q, product, i, &c[i], &direct[i], &ms);
     if (st != CLGAN_OK) return st;
     if (i == 0) {
       if (ms < 0) return CLGAN_OK; /* no reference: keep the defaults */
@@ -354,9 +382,11 @@ static clgan_status search_product(search *q, int product, conv_variants *win,
       best = ms;
       win->prod[product] = c[i].v;
       win->from_image[product] = c[i].from_image;
+      if (product == CONV_ADJ) win->adj_direct = direct[i];
     }
   }
-  if (win->prod[product].backend != CLGAN_GEMM_AUTO) {
+  if (win->prod[product].backend != CLGAN_GEMM_AUTO ||
+      (product == CONV_ADJ && convt_direct_params_on(&win->adj_direct))) {
     clgan_status st = confirm(q, product, win, win_ms, def_ms);
     if (st != CLGAN_OK) return st;
   }

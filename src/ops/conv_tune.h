@@ -5,6 +5,7 @@
 #ifndef CLGAN_OPS_CONV_TUNE_H
 #define CLGAN_OPS_CONV_TUNE_H
 
+#include "ops/convt_direct.h"
 #include "ops/gemm_internal.h"
 
 /* A conv shape's three products, in the order of the tuner's records. */
@@ -13,10 +14,13 @@ enum { CONV_FWD = 0, CONV_ADJ = 1, CONV_FILT = 2, CONV_PRODUCTS = 3 };
 /* The variant of each product: its GEMM (backend AUTO with a zero tile: the
  * engine's choice) and, for the forward and the weight gradient, whether
  * the GEMM reads the (padded) image itself where it can (1) or im2col's
- * column matrix (0); from_image[CONV_ADJ] is unused. */
+ * column matrix (0); from_image[CONV_ADJ] is unused. adj_direct: the
+ * adjoint's mapping, the direct kernel with these parameters (then
+ * prod[CONV_ADJ] is unused), or all 0 for GEMM + col2im (the default). */
 typedef struct conv_variants {
   clgan_gemm_variant prod[CONV_PRODUCTS];
   int from_image[CONV_PRODUCTS];
+  convt_direct_params adj_direct;
 } conv_variants;
 
 /* Every product on the engine's choices. */

@@ -9,7 +9,8 @@
  * so a new driver, a changed kernel or another shape is tuned afresh. The
  * payload is a versioned record of the three products' variants; anything
  * that does not parse, or holds a value out of range, is ignored (the shape
- * is tuned again). */
+ * is tuned again). Version 2 added the adjoint's mapping (the direct
+ * kernel's parameters): a version 1 entry fails the magic and the size. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,7 @@
 #include "ops/conv_tune.h"
 #include "runtime/internal.h"
 
-#define TUNE_PAYLOAD_MAGIC "CLGTUNE1"
+#define TUNE_PAYLOAD_MAGIC "CLGTUNE2"
 
 /* The payload: little-endian host integers (a foreign host's entry fails
  * the range checks or the key). */
@@ -26,6 +27,8 @@ typedef struct tune_payload {
   char magic[8];
   int32_t variant[CONV_PRODUCTS][6]; /* backend, tm, nv, lx, ly, from_image */
   double winner_ms[CONV_PRODUCTS], default_ms[CONV_PRODUCTS];
+  int32_t adj_direct[5]; /* wgx, wgy, rm, rn, kc; all 0: GEMM + col2im */
+  int32_t reserved;      /* 0 (keeps the size a multiple of 8 without padding) */
 } tune_payload;
 
 conv_variants conv_variants_default(void) {
@@ -79,7 +82,10 @@ static void gemm_plan_name(const clgan_gemm_plan *g, int from_image, int product
 void conv_tune_plan_name(const clgan_conv_plan *p, int product, char *buf, size_t cap) {
   if (product == CONV_FWD) gemm_plan_name(&p->fwd, p->fwd_from_image, product, buf, cap);
   else if (product == CONV_FILT) gemm_plan_name(&p->filt, p->filt_from_image, product, buf, cap);
-  else gemm_plan_name(&p->adj, 0, product, buf, cap);
+  else if (p->adj_direct.kernel) {
+    convt_direct_params d = convt_direct_plan_params(&p->adj_direct);
+    convt_direct_name(&d, buf, cap);
+  } else gemm_plan_name(&p->adj, 0, product, buf, cap);
   if (p->direct && product != CONV_ADJ) {
     size_t n = strlen(buf);
     if (n > 4 && strcmp(buf + n - 4, " col") == 0) snprintf(buf + n - 4, cap - (n - 4), " 1x1");
@@ -89,7 +95,7 @@ void conv_tune_plan_name(const clgan_conv_plan *p, int product, char *buf, size_
 void conv_tune_key(const clgan_ctx *ctx, const clgan_conv_shape *s, char *key, size_t cap) {
   char dev[600];
   clgan_device_key(&ctx->dev, dev, sizeof dev);
-  static const char *const sources[] = {"gemm", "im2col", "col2im"};
+  static const char *const sources[] = {"gemm", "im2col", "col2im", "convt_direct"};
   uint64_t h = CLGAN_FNV_SEED;
   for (size_t i = 0; i < sizeof sources / sizeof sources[0]; i++) {
     const char *src = clgan_embedded_source(sources[i]);
@@ -134,6 +140,11 @@ int conv_tune_load(const clgan_ctx *ctx, const char *key, conv_variants *cv,
     out.prod[i] = g;
     out.from_image[i] = v[5];
   }
+  if (ok) {
+    const int32_t *d = p.adj_direct;
+    out.adj_direct = (convt_direct_params){d[0], d[1], d[2], d[3], d[4]};
+    ok = convt_direct_params_valid(&out.adj_direct) && p.reserved == 0;
+  }
   if (!ok) return 0;
   *cv = out;
   memcpy(winner_ms, p.winner_ms, sizeof p.winner_ms);
@@ -154,6 +165,9 @@ void conv_tune_store(const clgan_ctx *ctx, const char *key, const conv_variants 
     p.winner_ms[i] = winner_ms[i];
     p.default_ms[i] = default_ms[i];
   }
+  const convt_direct_params *d = &cv->adj_direct;
+  int32_t direct[5] = {d->wgx, d->wgy, d->rm, d->rn, d->kc};
+  memcpy(p.adj_direct, direct, sizeof direct);
   const char *dir = conv_tune_dir(ctx);
   if (dir && *dir) clgan_cache_store(dir, "tune", key, &p, sizeof p);
 }
