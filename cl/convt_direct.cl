@@ -48,6 +48,19 @@
 #define KC 16
 #endif
 
+/* Geometry of parity class r along one axis of extent `len` (h or w):
+ * its first pixel, its pixel count, its first qy and its tap count. */
+inline void class_axis(int r, int len, int k, int stride, int pad, int *first, int *count,
+                       int *q0, int *taps) {
+  int y0 = ((r - pad) % stride + stride) % stride;
+  *first = y0;
+  *count = len > y0 ? (len - y0 + stride - 1) / stride : 0;
+  *q0 = (y0 + pad - r) / stride;
+  *taps = r < k ? (k - r + stride - 1) / stride : 0;
+}
+
+/* KC 0 selects convt_direct_global (below) alone */
+#if KC > 0
 #define WG (WGX * WGY)
 #define TM (WGY * RM)
 #define TN (WGX * RN)
@@ -68,17 +81,6 @@
 #define BSTEP (WG / TN)
 #endif
 #define BROWS (KC / BSTEP)
-
-/* Geometry of parity class r along one axis of extent `len` (h or w):
- * its first pixel, its pixel count, its first qy and its tap count. */
-inline void class_axis(int r, int len, int k, int stride, int pad, int *first, int *count,
-                       int *q0, int *taps) {
-  int y0 = ((r - pad) % stride + stride) % stride;
-  *first = y0;
-  *count = len > y0 ? (len - y0 + stride - 1) / stride : 0;
-  *q0 = (y0 + pad - r) / stride;
-  *taps = r < k ? (k - r + stride - 1) / stride : 0;
-}
 
 __kernel __attribute__((reqd_work_group_size(WGX, WGY, 1))) void convt_direct(
     __global const float *restrict dy, uint dy_off, __global const float *restrict wt,
@@ -163,6 +165,91 @@ __kernel __attribute__((reqd_work_group_size(WGX, WGY, 1))) void convt_direct(
     for (int i = 0; i < RM; i++) {
       int c = c0 + ly + WGY * i;
       if (c < cin) dx[dx_off + (uint)c * cstride + pix] = acc[i][j];
+    }
+  }
+}
+#endif
+
+/* The same product without local memory or barriers, for CPUs (selected by
+ * the host with KC 0; the kernel above is then left out): PoCL runs a
+ * work-group's items as loops and vectorises only loop-free bodies, and a
+ * register tile live across barriers is spilled per item, so this one
+ * vectorises by hand. A work-item owns 16*RM channels (RM float16
+ * accumulators per pixel) x RN consecutive pixels of one class; per tap
+ * and feature channel it loads the 16*RM weights (strided by k*k) and RN
+ * dy values, then does RM*RN vector multiply-adds. The sums run in the
+ * order of the kernel above (tap, then feature channel). */
+__kernel void convt_direct_global(__global const float *restrict dy, uint dy_off,
+                                  __global const float *restrict wt, uint w_off,
+                                  __global float *restrict dx, uint dx_off, int n, int cin, int h,
+                                  int w, int cout, int ho, int wo, int k, int stride, int pad) {
+  const int cls = (int)get_global_id(2), ry = cls / stride, rx = cls % stride;
+  int y0, cy, qy0, tky, x0, cx, qx0, tkx;
+  class_axis(ry, h, k, stride, pad, &y0, &cy, &qy0, &tky);
+  class_axis(rx, w, k, stride, pad, &x0, &cx, &qx0, &tkx);
+  const uint plane = (uint)cy * (uint)cx, npix = (uint)n * plane;
+  const uint p0 = (uint)get_global_id(0) * RN;
+  const int c0 = (int)get_global_id(1) * 16 * RM;
+  if (p0 >= npix || c0 >= cin) return;
+  const uint fstride = (uint)n * (uint)ho * (uint)wo;
+  const uint kk2 = (uint)(k * k), wrow = (uint)cin * kk2;
+  uint bbase[RN], outpix[RN];
+  int qy[RN], qx[RN];
+  for (int j = 0; j < RN; j++) {
+    uint p = p0 + (uint)j;
+    uint b = p < npix ? p / plane : 0, r = p - b * plane;
+    uint jy = p < npix ? r / (uint)cx : 0, jx = r - jy * (uint)cx;
+    bbase[j] = b * (uint)ho * (uint)wo;
+    qy[j] = p < npix ? qy0 + (int)jy : -(1 << 30); /* every tap misses */
+    qx[j] = qx0 + (int)jx;
+    outpix[j] = (b * (uint)h + (uint)y0 + jy * (uint)stride) * (uint)w + (uint)x0 +
+                jx * (uint)stride;
+  }
+  /* the weights' channel offsets; channels past cin read channel cin - 1
+   * (in bounds) and are not stored */
+  const int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  uint16 wch[RM];
+  for (int i = 0; i < RM; i++)
+    wch[i] = convert_uint16(min((int16)(c0 + 16 * i) + lane, (int16)(cin - 1))) * kk2;
+  float16 acc[RM][RN];
+  for (int i = 0; i < RM; i++)
+    for (int j = 0; j < RN; j++) acc[i][j] = (float16)(0.0f);
+  for (int ty = 0; ty < tky; ty++)
+    for (int tx = 0; tx < tkx; tx++) {
+      const uint woff = (uint)((ry + stride * ty) * k + rx + stride * tx);
+      uint boff[RN];
+      int bin[RN];
+      for (int j = 0; j < RN; j++) {
+        int iy = qy[j] - ty, ix = qx[j] - tx;
+        bin[j] = iy >= 0 && iy < ho && ix >= 0 && ix < wo;
+        boff[j] = bin[j] ? bbase[j] + (uint)iy * (uint)wo + (uint)ix : 0u;
+      }
+      __global const float *wp = wt + w_off + woff;
+      __global const float *dp = dy + dy_off;
+      for (int co = 0; co < cout; co++, wp += wrow, dp += fstride) {
+        float16 a[RM];
+        for (int i = 0; i < RM; i++) {
+          uint16 o = wch[i];
+          a[i] = (float16)(wp[o.s0], wp[o.s1], wp[o.s2], wp[o.s3], wp[o.s4], wp[o.s5], wp[o.s6],
+                           wp[o.s7], wp[o.s8], wp[o.s9], wp[o.sa], wp[o.sb], wp[o.sc], wp[o.sd],
+                           wp[o.se], wp[o.sf]);
+        }
+        for (int j = 0; j < RN; j++) {
+          float b = bin[j] ? dp[boff[j]] : 0.0f;
+          for (int i = 0; i < RM; i++) acc[i][j] += a[i] * b;
+        }
+      }
+    }
+  const uint cstride = (uint)n * (uint)h * (uint)w;
+  for (int j = 0; j < RN; j++) {
+    if (p0 + (uint)j >= npix) break;
+    for (int i = 0; i < RM; i++) {
+      float v[16];
+      vstore16(acc[i][j], 0, v);
+      for (int l = 0; l < 16; l++) {
+        int c = c0 + 16 * i + l;
+        if (c < cin) dx[dx_off + (uint)c * cstride + outpix[j]] = v[l];
+      }
     }
   }
 }

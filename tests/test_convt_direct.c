@@ -290,6 +290,115 @@ START_TEST(test_search_times_the_direct_sets) {
 }
 END_TEST
 
+/* Two training steps of a small model: the figures of the second and the
+ * parameters after it; the steps create no OpenCL object. */
+typedef struct step_result {
+  clgan_dcgan_stats stats;
+  float *params[2];
+  size_t floats[2];
+} step_result;
+
+static step_result two_steps(const clgan_dcgan_config *cfg) {
+  step_result r;
+  clgan_dcgan *net = NULL;
+  TU_OK(clgan_dcgan_create(tu_ctx(), cfg, &net));
+  TU_OK(clgan_dcgan_init_weights(net, 7));
+  size_t nreal = (size_t)cfg->channels * cfg->batch * cfg->image_size * cfg->image_size;
+  size_t nnoise = (size_t)cfg->nz * cfg->batch;
+  float *host = tu_malloc(nreal * sizeof(float));
+  tu_fill_uniform(host, nreal, 11, -1, 1);
+  clgan_buf real = tu_upload(host, nreal);
+  tu_fill_normal(host, nnoise, 12, 0, 1);
+  clgan_buf noise = tu_upload(host, nnoise);
+  free(host);
+  clgan_ctx_counts before, after;
+  clgan_ctx_created(tu_ctx(), &before);
+  for (int step = 0; step < 2; step++) TU_OK(clgan_dcgan_step(net, real, noise, &r.stats));
+  TU_OK(clgan_ctx_finish(tu_ctx()));
+  clgan_ctx_created(tu_ctx(), &after);
+  ck_assert_msg(after.buffers == before.buffers && after.programs == before.programs &&
+                    after.kernels == before.kernels,
+                "steps created OpenCL objects: buffers %ld -> %ld, programs %ld -> %ld, "
+                "kernels %ld -> %ld",
+                before.buffers, after.buffers, before.programs, after.programs, before.kernels,
+                after.kernels);
+  clgan_net nets[2] = {CLGAN_NET_G, CLGAN_NET_D};
+  for (int i = 0; i < 2; i++) {
+    r.floats[i] = clgan_dcgan_arena_floats(net, nets[i], CLGAN_ARENA_PARAM);
+    r.params[i] = tu_malloc(r.floats[i] * sizeof(float));
+    TU_OK(clgan_dcgan_arena_read(net, nets[i], CLGAN_ARENA_PARAM, r.params[i]));
+  }
+  clgan_buf_release(&real);
+  clgan_buf_release(&noise);
+  clgan_dcgan_destroy(net);
+  return r;
+}
+
+/* The shape a tune record names ("conv 8->16 k4 s2 p1 16x16->8x8 n4"). */
+static clgan_conv_shape record_shape(const clgan_tune_record *r) {
+  clgan_conv_shape s;
+  ck_assert_int_eq(sscanf(r->shape, "conv %d->%d k%d s%d p%d %dx%d->%dx%d n%d", &s.cin, &s.cout,
+                          &s.k, &s.stride, &s.pad, &s.h, &s.w, &s.ho, &s.wo, &s.n),
+                   10);
+  return s;
+}
+
+/* The parity test's tolerances: losses and D outputs rtol 1e-4 atol 1e-5,
+ * parameters rtol 1e-6 atol 1e-5 (as test_tune's tuned step). */
+START_TEST(test_direct_step_equals_default) {
+  clgan_dcgan_config cfg = clgan_dcgan_default_config();
+  cfg.image_size = 32;
+  cfg.channels = 3;
+  cfg.nz = 16;
+  cfg.ngf = cfg.ndf = 8;
+  cfg.batch = 6;
+  char dir[64];
+  clgan_tuning old = use_tuner(CLGAN_TUNE_OFF, dir, sizeof dir);
+  clgan_tune_report before, after;
+  clgan_ctx_tune_report(tu_ctx(), &before);
+  step_result plain = two_steps(&cfg);
+  clgan_ctx_tune_report(tu_ctx(), &after);
+  /* every shape the model planned has its record */
+  ck_assert_int_eq(after.nrecords - before.nrecords, after.nshapes - before.nshapes);
+  /* cache entries choosing the direct adjoint (this device's first set)
+   * for every shape the model planned */
+  const convt_direct_params *t;
+  convt_direct_candidates(tu_ctx()->dev.is_gpu, &t);
+  conv_variants cv = conv_variants_default();
+  cv.adj_direct = t[0];
+  double ms[CONV_PRODUCTS] = {1, 1, 1};
+  for (int i = before.nrecords; i < after.nrecords; i++) {
+    clgan_conv_shape s = record_shape(&after.records[i]);
+    char key[1024];
+    conv_tune_key(tu_ctx(), &s, key, sizeof key);
+    conv_tune_store(tu_ctx(), key, &cv, ms, ms);
+  }
+  clgan_tuning tt = *clgan_ctx_tuning(tu_ctx());
+  tt.tune = CLGAN_TUNE_CACHED;
+  TU_OK(clgan_ctx_set_tuning(tu_ctx(), &tt));
+  clgan_ctx_tune_report(tu_ctx(), &before);
+  step_result direct = two_steps(&cfg);
+  clgan_ctx_tune_report(tu_ctx(), &after);
+  ck_assert_int_gt(after.nshapes - before.nshapes, 0);
+  ck_assert_int_eq(after.from_cache - before.from_cache, after.nshapes - before.nshapes);
+  for (int i = before.nrecords; i < after.nrecords; i++)
+    ck_assert_msg(strncmp(after.records[i].winner[CONV_ADJ], "direct ", 7) == 0,
+                  "%s: backward data runs %s", after.records[i].shape,
+                  after.records[i].winner[CONV_ADJ]);
+  const clgan_dcgan_stats *x = &direct.stats, *y = &plain.stats;
+  float sx[5] = {x->loss_d, x->loss_g, x->d_x, x->d_g_z1, x->d_g_z2};
+  float sy[5] = {y->loss_d, y->loss_g, y->d_x, y->d_g_z1, y->d_g_z2};
+  TU_ASSERT_CLOSE("losses", sx, sy, 5, 1e-4, 1e-5);
+  for (int i = 0; i < 2; i++) {
+    ck_assert_uint_eq(direct.floats[i], plain.floats[i]);
+    TU_ASSERT_CLOSE(i ? "D parameters" : "G parameters", direct.params[i], plain.params[i],
+                    plain.floats[i], 1e-6, 1e-5);
+    free(direct.params[i]), free(plain.params[i]);
+  }
+  restore(&old, dir);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("convt_direct");
   TCase *tc = tcase_create("core");
@@ -298,6 +407,7 @@ int main(void) {
   tcase_add_test(tc, test_params_and_workspace);
   tcase_add_test(tc, test_cache_entry_carries_the_mapping);
   tcase_add_test(tc, test_search_times_the_direct_sets);
+  tcase_add_test(tc, test_direct_step_equals_default);
   suite_add_tcase(s, tc);
   return tu_run(s);
 }

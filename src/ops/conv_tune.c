@@ -35,6 +35,9 @@
  * checked), fewer for slow ones. */
 #define TUNE_RUNS 3
 #define TUNE_SLOW_MS 250.0
+/* A candidate whose first timed run takes this many times the default's is
+ * a clear loser: timed once (the direct adjoint on CPUs is such a case). */
+#define TUNE_HOPELESS 3.0
 /* A candidate wins only when it beats the default by this factor: on a
  * shared or throttling device, timings of equal kernels differ by a few
  * percent, and a change of variant should be worth it. */
@@ -237,6 +240,7 @@ typedef struct search {
   double t_start, budget;  /* this context's search: its start, its budget */
   clgan_tune_record *rec;
   int checked;             /* candidates of this product checked after the reference */
+  double product_def_ms;   /* this product's default time (0 until measured) */
 } search;
 
 static void report(search *q, int product, const char *cand, double ms, int valid) {
@@ -316,6 +320,7 @@ static clgan_status try_candidate(search *q, int product, int index, const candi
   for (int r = 0; r < runs && st == CLGAN_OK; r++) {
     st = timed_run(ctx, &p, product, &q->b, &t[r]);
     if (r == 0 && t[0] > TUNE_SLOW_MS) runs = 1; /* slow enough to trust one run */
+    if (r == 0 && index > 0 && t[0] > TUNE_HOPELESS * q->product_def_ms) runs = 1;
   }
   if (st != CLGAN_OK) return CLGAN_OK;
   qsort(t, (size_t)runs, sizeof t[0], cmp_double);
@@ -366,6 +371,7 @@ static clgan_status search_product(search *q, int product, conv_variants *win,
   double best = -1;
   *done = 0;
   q->checked = 0;
+  q->product_def_ms = 0;
   for (int i = 0; i < n; i++) {
     if (q->ctx->tune_report.seconds + (now_s() - q->t_start) > q->budget) return CLGAN_OK;
     double ms;
@@ -373,7 +379,7 @@ static clgan_status search_product(search *q, int product, conv_variants *win,
     if (st != CLGAN_OK) return st;
     if (i == 0) {
       if (ms < 0) return CLGAN_OK; /* no reference: keep the defaults */
-      *def_ms = ms;
+      *def_ms = q->product_def_ms = ms;
       best = ms * TUNE_MARGIN; /* the others must beat the default by the margin */
       *win_ms = ms;
       continue;

@@ -13,7 +13,9 @@
 
 /* The kernel's -D parameters: wgx x wgy work-items (along pixels x
  * channels), rm channels x rn pixels per work-item, kc feature channels per
- * staged chunk. All 0: the direct kernel is not used. */
+ * chunk staged in local memory; kc 0: the unstaged kernel for CPUs
+ * (convt_direct_global: 16*rm channels x rn pixels per work-item). All 0:
+ * the direct kernel is not used. */
 typedef struct convt_direct_params {
   int wgx, wgy, rm, rn, kc;
 } convt_direct_params;
@@ -25,12 +27,13 @@ typedef struct convt_direct_params {
 /* Whether p asks for the direct kernel (any field nonzero). */
 int convt_direct_params_on(const convt_direct_params *p);
 /* Whether p is all 0 or a set the kernel compiles: wgx, wgy 1-256 with
- * wgx*wgy <= 1024, rm, rn 1-16, kc 1-64, wgx*rn and wgx*wgy dividing one
- * another, and kc a multiple of wgx*wgy / (wgx*rn) where that is > 1. */
+ * wgx*wgy <= 1024, rm, rn 1-16, kc 0-64; where kc > 0, wgx*rn and wgx*wgy
+ * dividing one another, and kc a multiple of wgx*wgy / (wgx*rn) where that
+ * is > 1. */
 int convt_direct_params_valid(const convt_direct_params *p);
 
 /* The parameter sets the tuner tries on a GPU (gpu 1: several tile shapes)
- * or on other devices (two); *out points at a constant table. */
+ * or on other devices (one); *out points at a constant table. */
 #define CONVT_DIRECT_MAX_CANDIDATES 6
 int convt_direct_candidates(int gpu, const convt_direct_params **out);
 
@@ -46,8 +49,9 @@ clgan_status convt_direct_run(clgan_ctx *ctx, const clgan_convt_direct_plan *p,
                               const clgan_conv_shape *s, clgan_buf dy, clgan_buf w,
                               clgan_buf dx);
 
-/* "direct 64x64 wg 16x16 kc16": output tile (channels x pixels), work-group
- * (pixels x channels), chunk. */
+/* "direct 64x64 wg 16x16 kc16": a work-group's output tile (channels x
+ * pixels), its shape (pixels x channels), the chunk; "direct global 16x16
+ * wg 16x1": a work-item's tile (kc 0). */
 void convt_direct_name(const convt_direct_params *p, char *buf, size_t cap);
 /* The parameters a plan runs with. */
 convt_direct_params convt_direct_plan_params(const clgan_convt_direct_plan *p);

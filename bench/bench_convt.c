@@ -1,0 +1,151 @@
+/* The adjoint product of the `tutorial` G's transposed convolutions (their
+ * forward) two ways: the engine's default, GEMM + col2im (in chunks of
+ * images on CPUs), and the direct kernel (cl/convt_direct.cl) with each
+ * parameter set the tuner tries on this device. Device time from OpenCL
+ * events (markers around each run on a profiling queue; where markers
+ * carry no times, the sum of the kernels' events), runs alternating
+ * between the variants, median of reps. Also prints the largest difference
+ * from the default's result.
+ * Usage: bench_convt [batch (128)] [reps (5)] [device] */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clgan/clgan.h"
+#include "ops/conv_tune.h"
+#include "ops/convt_direct.h"
+#include "runtime/internal.h"
+
+typedef struct layer {
+  const char *name;
+  int cin, h, cout; /* ConvTranspose2d(cin -> cout) over h x h */
+  int k, stride, pad;
+} layer;
+
+static const layer layers[] = {
+    {"G1 convT 100->512 1->4", 100, 1, 512, 4, 1, 0},
+    {"G2 convT 512->256 4->8", 512, 4, 256, 4, 2, 1},
+    {"G3 convT 256->128 8->16", 256, 8, 128, 4, 2, 1},
+    {"G4 convT 128->64 16->32", 128, 16, 64, 4, 2, 1},
+    {"G5 convT 64->3 32->64", 64, 32, 3, 4, 2, 1},
+};
+
+static int cmp_double(const void *x, const void *y) {
+  double a = *(const double *)x, b = *(const double *)y;
+  return a < b ? -1 : a > b;
+}
+
+/* Device ms of one forward of plan p. */
+static clgan_status timed(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x, clgan_buf w,
+                          clgan_buf y, clgan_buf col, double *ms) {
+  clgan_profile_report *rep = malloc(sizeof *rep);
+  if (!rep) return CLGAN_ERR_NOMEM;
+  cl_event e[2] = {NULL, NULL};
+  clgan_status st = clgan_ctx_profile_collect(ctx, rep); /* a fresh record */
+  if (st == CLGAN_OK) st = CLGAN_CL(clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &e[0]));
+  if (st == CLGAN_OK) st = clgan_convt2d_forward(ctx, p, x, w, y, col);
+  if (st == CLGAN_OK) st = CLGAN_CL(clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &e[1]));
+  if (st == CLGAN_OK) st = clgan_ctx_profile_collect(ctx, rep);
+  cl_ulong t0 = 0, t1 = 0;
+  *ms = 0;
+  if (st == CLGAN_OK &&
+      clGetEventProfilingInfo(e[0], CL_PROFILING_COMMAND_END, sizeof t0, &t0, NULL) == CL_SUCCESS &&
+      clGetEventProfilingInfo(e[1], CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) == CL_SUCCESS &&
+      t1 > t0)
+    *ms = (double)(t1 - t0) * 1e-6;
+  else
+    for (int i = 0; i < rep->nkernels; i++) *ms += rep->kernels[i].seconds * 1e3;
+  for (int i = 0; i < 2; i++)
+    if (e[i]) clReleaseEvent(e[i]);
+  free(rep);
+  return st;
+}
+
+static double max_diff(const float *a, const float *b, size_t n) {
+  double d = 0;
+  for (size_t i = 0; i < n; i++) d = fmax(d, fabs((double)a[i] - b[i]));
+  return d;
+}
+
+/* Times the default and every direct set on one layer. */
+static clgan_status bench_layer(clgan_ctx *ctx, const layer *L, int batch, int reps) {
+  clgan_conv_shape s;
+  clgan_status st =
+      clgan_conv_shape_convt(batch, L->cin, L->h, L->h, L->cout, L->k, L->stride, L->pad, &s);
+  if (st != CLGAN_OK) return st;
+  const convt_direct_params *sets;
+  int nsets = convt_direct_candidates(ctx->dev.is_gpu, &sets), nv = nsets + 1;
+  clgan_conv_plan plans[CONVT_DIRECT_MAX_CANDIDATES + 1];
+  if ((st = conv_plan_with(ctx, &s, NULL, &plans[0])) != CLGAN_OK) return st;
+  for (int i = 0; i < nsets && st == CLGAN_OK; i++) {
+    conv_variants cv = conv_variants_default();
+    cv.adj_direct = sets[i];
+    st = conv_plan_with(ctx, &s, &cv, &plans[i + 1]);
+  }
+  for (int i = 0; i < nv && st == CLGAN_OK; i++) st = clgan_conv_plan_prepare(ctx, &plans[i]);
+  size_t fx = (size_t)s.cout * s.n * s.ho * s.wo, fy = (size_t)s.cin * s.n * s.h * s.w;
+  size_t fw = (size_t)s.cout * s.cin * s.k * s.k;
+  float *host = malloc((fx > fw ? fx : fw) * sizeof(float)), *ref = malloc(fy * sizeof(float));
+  float *got = malloc(fy * sizeof(float));
+  double *ms = malloc((size_t)nv * reps * sizeof(double));
+  clgan_buf x = {0}, w = {0}, y = {0}, col = {0};
+  if (!host || !ref || !got || !ms) st = CLGAN_ERR_NOMEM;
+  for (size_t i = 0; st == CLGAN_OK && i < (fx > fw ? fx : fw); i++)
+    host[i] = (float)((i * 2654435761u) % 2001) / 1000.0f - 1.0f;
+  if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, fx, &x);
+  if (st == CLGAN_OK) st = clgan_buf_write(ctx, x, host, fx);
+  if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, fw, &w);
+  if (st == CLGAN_OK) st = clgan_buf_write(ctx, w, host, fw);
+  if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, fy, &y);
+  if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, plans[0].col_floats ? plans[0].col_floats : 1, &col);
+  printf("%s, batch %d (col %.1f MiB in the default)\n", L->name, batch,
+         (double)plans[0].col_floats * 4 / 1048576);
+  double diff[CONVT_DIRECT_MAX_CANDIDATES + 1] = {0};
+  for (int v = 0; v < nv && st == CLGAN_OK; v++) { /* one untimed run each: warm, checked */
+    double t;
+    st = timed(ctx, &plans[v], x, w, y, col, &t);
+    if (st == CLGAN_OK) st = clgan_buf_read(ctx, y, v ? got : ref, fy);
+    if (st == CLGAN_OK && v) diff[v] = max_diff(got, ref, fy);
+  }
+  for (int r = 0; r < reps && st == CLGAN_OK; r++)
+    for (int v = 0; v < nv && st == CLGAN_OK; v++)
+      st = timed(ctx, &plans[v], x, w, y, col, &ms[v * reps + r]);
+  for (int v = 0; v < nv && st == CLGAN_OK; v++) {
+    qsort(&ms[v * reps], (size_t)reps, sizeof(double), cmp_double);
+    char name[48];
+    conv_tune_plan_name(&plans[v], CONV_ADJ, name, sizeof name);
+    printf("  %-30s %9.3f ms  (min %.3f)", v ? name : "gemm + col2im (default)",
+           ms[v * reps + reps / 2], ms[v * reps]);
+    if (v) printf("  x%.2f  max |diff| %.2g", ms[reps / 2] / ms[v * reps + reps / 2], diff[v]);
+    printf("\n");
+  }
+  clgan_buf *all[] = {&x, &w, &y, &col};
+  for (int i = 0; i < 4; i++) clgan_buf_release(all[i]);
+  free(host), free(ref), free(got), free(ms);
+  return st;
+}
+
+int main(int argc, char **argv) {
+  int batch = argc > 1 ? atoi(argv[1]) : 128, reps = argc > 2 ? atoi(argv[2]) : 5;
+  if (batch < 1 || reps < 1) {
+    fprintf(stderr, "usage: bench_convt [batch] [reps] [device]\n");
+    return 2;
+  }
+  clgan_tuning t;
+  if (clgan_tuning_from_env(&t) != CLGAN_OK) return 1;
+  t.tune = CLGAN_TUNE_OFF;
+  clgan_ctx_options o = {.device = argc > 3 ? argv[3] : NULL, .profiling = 1, .tuning = &t};
+  clgan_ctx *ctx = NULL;
+  if (clgan_ctx_create(&o, &ctx) != CLGAN_OK) {
+    fprintf(stderr, "bench_convt: %s\n", clgan_last_error());
+    return 1;
+  }
+  printf("device: %s\n", clgan_ctx_device(ctx)->name);
+  clgan_status st = CLGAN_OK;
+  for (size_t i = 0; i < sizeof layers / sizeof layers[0] && st == CLGAN_OK; i++)
+    st = bench_layer(ctx, &layers[i], batch, reps);
+  if (st != CLGAN_OK) fprintf(stderr, "bench_convt: %s\n", clgan_last_error());
+  clgan_ctx_destroy(ctx);
+  return st == CLGAN_OK ? 0 : 1;
+}
