@@ -98,7 +98,8 @@ static clgan_status bench_layer(clgan_ctx *ctx, const layer *L, int batch, int r
   if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, fw, &w);
   if (st == CLGAN_OK) st = clgan_buf_write(ctx, w, host, fw);
   if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, fy, &y);
-  if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, plans[0].col_floats ? plans[0].col_floats : 1, &col);
+  size_t ncol = plans[0].col_floats ? plans[0].col_floats : 1;
+  if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, ncol, &col);
   printf("%s, batch %d (col %.1f MiB in the default)\n", L->name, batch,
          (double)plans[0].col_floats * 4 / 1048576);
   double diff[CONVT_DIRECT_MAX_CANDIDATES + 1] = {0};

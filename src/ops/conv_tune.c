@@ -222,11 +222,8 @@ static int same_product(const clgan_conv_plan *a, const clgan_conv_plan *b, int 
     return a->fwd_from_image == b->fwd_from_image && same_gemm(&a->fwd, &b->fwd);
   if (product == CONV_FILT)
     return a->filt_from_image == b->filt_from_image && same_gemm(&a->filt, &b->filt);
-  const clgan_convt_direct_plan *da = &a->adj_direct, *db = &b->adj_direct;
-  if (da->kernel || db->kernel)
-    return da->kernel == db->kernel && da->local[0] == db->local[0] &&
-           da->local[1] == db->local[1] && da->rm == db->rm && da->rn == db->rn &&
-           da->kc == db->kc;
+  if (a->adj_direct.kernel || b->adj_direct.kernel)
+    return convt_direct_same(&a->adj_direct, &b->adj_direct);
   return same_gemm(&a->adj, &b->adj) && same_gemm(&a->adj_last, &b->adj_last);
 }
 

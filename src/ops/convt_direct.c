@@ -56,6 +56,11 @@ void convt_direct_name(const convt_direct_params *p, char *buf, size_t cap) {
            p->kc);
 }
 
+int convt_direct_same(const clgan_convt_direct_plan *a, const clgan_convt_direct_plan *b) {
+  return a->kernel == b->kernel && a->wgx == b->wgx && a->wgy == b->wgy && a->rm == b->rm &&
+         a->rn == b->rn && a->kc == b->kc;
+}
+
 convt_direct_params convt_direct_plan_params(const clgan_convt_direct_plan *p) {
   convt_direct_params q = {p->wgx, p->wgy, p->rm, p->rn, p->kc};
   return q;

@@ -53,6 +53,8 @@ clgan_status convt_direct_run(clgan_ctx *ctx, const clgan_convt_direct_plan *p,
  * pixels), its shape (pixels x channels), the chunk; "direct global 16x16
  * wg 16x1": a work-item's tile (kc 0). */
 void convt_direct_name(const convt_direct_params *p, char *buf, size_t cap);
+/* Whether two plans run the same kernel with the same parameters. */
+int convt_direct_same(const clgan_convt_direct_plan *a, const clgan_convt_direct_plan *b);
 /* The parameters a plan runs with. */
 convt_direct_params convt_direct_plan_params(const clgan_convt_direct_plan *p);
 
