@@ -6,7 +6,7 @@
  * carry no times, the sum of the kernels' events), runs alternating
  * between the variants, median of reps. Also prints the largest difference
  * from the default's result.
- * Usage: bench_convt [batch (128)] [reps (5)] [device] */
+ * Usage: bench_convt [batch (128)] [reps (5)] [device] [gpu|cpu: whose sets (the device's)] */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,13 +69,13 @@ static double max_diff(const float *a, const float *b, size_t n) {
 }
 
 /* Times the default and every direct set on one layer. */
-static clgan_status bench_layer(clgan_ctx *ctx, const layer *L, int batch, int reps) {
+static clgan_status bench_layer(clgan_ctx *ctx, const layer *L, int batch, int reps, int gpu) {
   clgan_conv_shape s;
   clgan_status st =
       clgan_conv_shape_convt(batch, L->cin, L->h, L->h, L->cout, L->k, L->stride, L->pad, &s);
   if (st != CLGAN_OK) return st;
   const convt_direct_params *sets;
-  int nsets = convt_direct_candidates(ctx->dev.is_gpu, &sets), nv = nsets + 1;
+  int nsets = convt_direct_candidates(gpu, &sets), nv = nsets + 1;
   clgan_conv_plan plans[CONVT_DIRECT_MAX_CANDIDATES + 1];
   if ((st = conv_plan_with(ctx, &s, NULL, &plans[0])) != CLGAN_OK) return st;
   for (int i = 0; i < nsets && st == CLGAN_OK; i++) {
@@ -130,7 +130,7 @@ static clgan_status bench_layer(clgan_ctx *ctx, const layer *L, int batch, int r
 int main(int argc, char **argv) {
   int batch = argc > 1 ? atoi(argv[1]) : 128, reps = argc > 2 ? atoi(argv[2]) : 5;
   if (batch < 1 || reps < 1) {
-    fprintf(stderr, "usage: bench_convt [batch] [reps] [device]\n");
+    fprintf(stderr, "usage: bench_convt [batch] [reps] [device] [gpu|cpu]\n");
     return 2;
   }
   clgan_tuning t;
@@ -143,9 +143,10 @@ int main(int argc, char **argv) {
     return 1;
   }
   printf("device: %s\n", clgan_ctx_device(ctx)->name);
+  int gpu = argc > 4 ? strcmp(argv[4], "gpu") == 0 : ctx->dev.is_gpu;
   clgan_status st = CLGAN_OK;
   for (size_t i = 0; i < sizeof layers / sizeof layers[0] && st == CLGAN_OK; i++)
-    st = bench_layer(ctx, &layers[i], batch, reps);
+    st = bench_layer(ctx, &layers[i], batch, reps, gpu);
   if (st != CLGAN_OK) fprintf(stderr, "bench_convt: %s\n", clgan_last_error());
   clgan_ctx_destroy(ctx);
   return st == CLGAN_OK ? 0 : 1;

@@ -144,6 +144,7 @@ __kernel __attribute__((reqd_work_group_size(WGX, WGY, 1))) void convt_direct(
                 co < cout && bin[c] ? dy[dy_off + (uint)co * fstride + boff[c]] : 0.0f;
           }
         barrier(CLK_LOCAL_MEM_FENCE);
+#pragma unroll
         for (int kk = 0; kk < KC; kk++) {
           float a[RM], b[RN];
           for (int i = 0; i < RM; i++) a[i] = a_tile[kk][ly + WGY * i];
