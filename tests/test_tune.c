@@ -183,7 +183,7 @@ static void damage(const char *dir, const char *path, int mode) {
       conv_tune_key(tu_ctx(), &s, key, sizeof key);
       conv_variants cv = conv_variants_default();
       double ms[CONV_PRODUCTS] = {1, 1, 1};
-      if (mode == 3) cv.prod[CONV_FWD] = (clgan_gemm_variant){CLGAN_GEMM_OWN, 99, 1, 1, 1};
+      if (mode == 3) cv.prod[CONV_FWD] = (clgan_gemm_variant){CLGAN_GEMM_OWN, 99, 1, 1, 1, 0, 0};
       snprintf(other, sizeof other, "%s|another shape", key);
       char sub[512];
       snprintf(sub, sizeof sub, "%s/other", dir);
@@ -282,7 +282,7 @@ START_TEST(test_cached_variants_are_used) {
   conv_tune_key(tu_ctx(), &s, key, sizeof key);
   conv_variants cv = conv_variants_default();
   for (int i = 0; i < CONV_PRODUCTS; i++) {
-    cv.prod[i] = (clgan_gemm_variant){CLGAN_GEMM_OWN, 4, 2, 4, 16};
+    cv.prod[i] = (clgan_gemm_variant){CLGAN_GEMM_OWN, 4, 2, 4, 16, 0, 0};
     cv.from_image[i] = 0;
   }
   double ms[CONV_PRODUCTS] = {1, 2, 3};
@@ -403,7 +403,7 @@ START_TEST(test_tuned_step_equals_untuned) {
   assert_same_step("tuned step", &tuned, &plain);
   /* winners that surely differ from the defaults: a 4 x 32 tile on
    * im2col's matrix everywhere, from the cache */
-  ck_assert_int_gt(force_entries(dir, (clgan_gemm_variant){CLGAN_GEMM_OWN, 4, 2, 4, 16}), 0);
+  ck_assert_int_gt(force_entries(dir, (clgan_gemm_variant){CLGAN_GEMM_OWN, 4, 2, 4, 16, 0, 0}), 0);
   set_mode(CLGAN_TUNE_CACHED);
   clgan_ctx_tune_report(tu_ctx(), &before);
   step_result forced = one_step(&cfg);

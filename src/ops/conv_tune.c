@@ -6,6 +6,8 @@
  *     time the one to beat;
  *   - the own GEMM with other register tiles and work-group shapes (each a
  *     -D build of cl/gemm.cl), reading the image directly where it can;
+ *   - the local-memory GEMM (gemm_lds.c: a handful of parameter sets on
+ *     GPUs, one on CPUs), reading the image directly or im2col's matrix;
  *   - the own GEMM and CLBlast on im2col's column matrix.
  * A candidate whose result differs from the reference by more than
  * TUNE_TOLERANCE (relative to the reference's largest value) is rejected;
@@ -22,6 +24,7 @@
 
 #include "ops/conv_internal.h"
 #include "ops/conv_tune.h"
+#include "ops/gemm_lds.h"
 #include "ops/gemm_own.h"
 #include "runtime/internal.h"
 
@@ -57,7 +60,10 @@ static const int cpu_tiles[][4] = {{8, 2, 8, 8}, {8, 2, 2, 32}, {4, 2, 4, 16}, {
 static const int gpu_tiles[][4] = {{4, 1, 16, 16}, {8, 1, 16, 8}, {4, 2, 16, 8}, {2, 1, 16, 16},
                                    {4, 1, 8, 8}};
 #define TUNE_TILES 5
-#define TUNE_MAX_CANDIDATES (2 * TUNE_TILES + 4)
+/* The LDS backend's parameter sets (gemm_lds_param_sets: a handful on GPUs,
+ * one on CPUs), for both mappings. */
+#define TUNE_LDS_SETS 8
+#define TUNE_MAX_CANDIDATES (2 * TUNE_TILES + 2 * TUNE_LDS_SETS + 4)
 
 typedef struct candidate {
   clgan_gemm_variant v;
@@ -67,16 +73,20 @@ typedef struct candidate {
 /* The candidates of one product, the default first. */
 static int candidates_for(const clgan_ctx *ctx, int product, candidate *out) {
   const int(*tiles)[4] = ctx->dev.is_gpu ? gpu_tiles : cpu_tiles;
+  clgan_gemm_variant lds[TUNE_LDS_SETS];
+  int nlds = gemm_lds_param_sets(ctx, lds, TUNE_LDS_SETS);
   int n = 0;
-  out[n++] = (candidate){{CLGAN_GEMM_AUTO, 0, 0, 0, 0}, 1};
+  out[n++] = (candidate){{.backend = CLGAN_GEMM_AUTO}, 1};
   int mappings = product == CONV_ADJ ? 1 : 2;
   for (int img = mappings - 1; img >= 0; img--) {
-    out[n++] = (candidate){{CLGAN_GEMM_OWN, 0, 0, 0, 0}, img};
+    out[n++] = (candidate){{.backend = CLGAN_GEMM_OWN}, img};
     for (int t = 0; t < TUNE_TILES; t++)
-      out[n++] = (candidate){{CLGAN_GEMM_OWN, tiles[t][0], tiles[t][1], tiles[t][2], tiles[t][3]},
+      out[n++] = (candidate){{CLGAN_GEMM_OWN, tiles[t][0], tiles[t][1], tiles[t][2], tiles[t][3],
+                              0, 0},
                              img};
+    for (int t = 0; t < nlds; t++) out[n++] = (candidate){lds[t], img};
   }
-  out[n++] = (candidate){{CLGAN_GEMM_CLBLAST, 0, 0, 0, 0}, 0};
+  out[n++] = (candidate){{.backend = CLGAN_GEMM_CLBLAST}, 0};
   return n;
 }
 
@@ -192,9 +202,15 @@ static int cmp_double(const void *x, const void *y) {
 /* Whether two plans run a product the same way (a candidate that is the
  * default again is not timed twice). */
 static int same_gemm(const clgan_gemm_plan *a, const clgan_gemm_plan *b) {
+  const clgan_gemm_lds *la = &a->lds, *lb = &b->lds;
+  int same_lds = a->path != CLGAN_GEMM_PATH_LDS ||
+                 (la->wgm == lb->wgm && la->wgn == lb->wgn && la->wgk == lb->wgk &&
+                  la->tpm == lb->tpm && la->tpn == lb->tpn && la->vw == lb->vw &&
+                  la->splits == lb->splits);
   return a->path == b->path && a->backend == b->backend && a->own.tm == b->own.tm &&
          a->own.tn == b->own.tn && a->own.splits == b->own.splits &&
-         a->main_local[0] == b->main_local[0] && a->main_local[1] == b->main_local[1];
+         a->main_local[0] == b->main_local[0] && a->main_local[1] == b->main_local[1] &&
+         same_lds;
 }
 
 static int same_product(const clgan_conv_plan *a, const clgan_conv_plan *b, int product) {
