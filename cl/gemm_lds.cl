@@ -11,12 +11,13 @@
  * C elements (coalesced). Operands are read in place through (offset, row
  * stride, column stride), so no packing, padding or transposition kernel
  * runs; the loads walk the operand's contiguous dimension, VW floats at a
- * time where the kernel's name says so (the host picks the _scalar twin
- * when an offset or a stride is not a multiple of VW).
+ * time where the argument vec is 1 (the host passes 0 when an offset or a
+ * row stride of a vector-loaded operand is not a multiple of VW; a runtime
+ * flag rather than twin entries: PoCL's build time grows with the entries).
  *
  * Entries (the orientation is fixed per entry, so the compiler folds it):
- *   gemm_lds_{nn,nt,tn,tt}[_scalar]   op(A), op(B) strided;
- *   gemm_lds_conv_{fwd,filt}[_scalar] op(B) read from a conv's zero-padded
+ *   gemm_lds_{nn,nt,tn,tt}     op(A), op(B) strided;
+ *   gemm_lds_conv_{fwd,filt}   op(B) read from a conv's zero-padded
  *     image with the clgan_gemm_conv_x mapping (src/ops/gemm_internal.h):
  *     B(p, j) = img[img_off + K(p) + J(j)], each of K and J splitting its
  *     index into three digits and weighing them (see digits below): taps
@@ -76,7 +77,8 @@ typedef float4 floatv;
 /* One operand's D x WGK block into local l[p*LD + d] (d < D, p < WGK), from
  * X(d, p) = x[d*ds + p*ps] for d0 <= d < dmax, p0 <= p < pmax (zeros
  * elsewhere). along_d: the loads walk d (ds is 1 where vec), else p (ps is
- * 1 where vec); vec: VW floats per load (aligned: the host's check). */
+ * 1 where vec); vec: VW floats per load where all VW are inside (aligned:
+ * the host's check), else one by one. */
 inline void load_block(__local float *l, const int D, const int LD, const int along_d,
                        const int vec, __global const float *x, int d0, int dmax, int p0,
                        int pmax, int ds, int ps, int t) {
@@ -187,50 +189,47 @@ inline void lds_gemm(const int a_along_i, const int b_along_j, const int vec_a, 
 
 /* Strided entries: op(A)(i, p) = a[a_off + i*a_rs + p*a_cs],
  * op(B)(p, j) = b[b_off + p*b_rs + j*b_cs], C(i, j) at c[c_off + i*ldc + j].
- * TA / TB name which stride is 1 (ta: a_rs, else a_cs; tb: b_cs, else b_rs)
- * for the vector loads; the _scalar twins accept any strides. */
-#define LDS_PLAIN(NAME, TA, TB, VEC)                                                         \
+ * TA / TB say which stride the loads walk (ta: a_rs, else a_cs; tb: b_rs,
+ * else b_cs); with vec, that stride must be 1 and the offsets and the other
+ * strides multiples of VW; without, any strides do. */
+#define LDS_PLAIN(NAME, TA, TB)                                                              \
   __kernel LDS_ATTR void NAME(int m, int n, int k, int kz, float alpha, float beta,           \
                               __global const float *a, uint a_off, int a_rs, int a_cs,       \
                               __global const float *b, uint b_off, int b_rs, int b_cs,       \
-                              __global float *c, uint c_off, int ldc, uint c_zstride) {      \
+                              __global float *c, uint c_off, int ldc, uint c_zstride,        \
+                              int vec) {                                                     \
     __local float al[WGK * LDA_L], bl[WGK * LDB_L];                                          \
-    lds_gemm(TA, !(TB), VEC, VEC, 0, m, n, k, kz, alpha, beta, a + a_off, a_rs, a_cs,         \
+    lds_gemm(TA, !(TB), vec, vec, 0, m, n, k, kz, alpha, beta, a + a_off, a_rs, a_cs,         \
              b + b_off, b_rs, b_cs, 0, 0, c + c_off + (size_t)get_group_id(2) * c_zstride,   \
              ldc, al, bl);                                                                   \
   }
 
-LDS_PLAIN(gemm_lds_nn, 0, 0, 1)
-LDS_PLAIN(gemm_lds_nt, 0, 1, 1)
-LDS_PLAIN(gemm_lds_tn, 1, 0, 1)
-LDS_PLAIN(gemm_lds_tt, 1, 1, 1)
-LDS_PLAIN(gemm_lds_nn_scalar, 0, 0, 0)
-LDS_PLAIN(gemm_lds_nt_scalar, 0, 1, 0)
-LDS_PLAIN(gemm_lds_tn_scalar, 1, 0, 0)
-LDS_PLAIN(gemm_lds_tt_scalar, 1, 1, 0)
+LDS_PLAIN(gemm_lds_nn, 0, 0)
+LDS_PLAIN(gemm_lds_nt, 0, 1)
+LDS_PLAIN(gemm_lds_tn, 1, 0)
+LDS_PLAIN(gemm_lds_tt, 1, 1)
 
 /* Conv entries: op(A) = a[a_off + i*lda + p] (W for the forward, dY for the
  * weight gradient), op(B) from the image: B(p, j) = img[img_off + K(p) +
  * J(j)] with digits (jn1, jn2, jt1, jt2, jt3) for J and (kn1, ...) for K.
  * FWD: J = pixels (neighbouring work-items load neighbouring pixels); else
- * K = pixels. */
-#define LDS_CONV(NAME, FWD, VEC)                                                             \
+ * K = pixels. vec: op(A) loaded VW floats at a time (a_off and lda
+ * multiples of VW). */
+#define LDS_CONV(NAME, FWD)                                                                  \
   __kernel LDS_ATTR void NAME(int m, int n, int k, int kz, float alpha, float beta,           \
                               __global const float *a, uint a_off, int lda,                  \
                               __global const float *img, uint img_off, int jn1, int jn2,     \
                               int jt1, int jt2, int jt3, int kn1, int kn2, int kt1, int kt2, \
                               int kt3, __global float *c, uint c_off, int ldc,               \
-                              uint c_zstride) {                                              \
+                              uint c_zstride, int vec) {                                     \
     __local float al[WGK * LDA_L], bl[WGK * LDB_L];                                          \
     const int jg[5] = {jn1, jn2, jt1, jt2, jt3}, kg[5] = {kn1, kn2, kt1, kt2, kt3};          \
-    lds_gemm(0, FWD, VEC, 0, 1, m, n, k, kz, alpha, beta, a + a_off, lda, 1, img + img_off,  \
+    lds_gemm(0, FWD, vec, 0, 1, m, n, k, kz, alpha, beta, a + a_off, lda, 1, img + img_off,  \
              0, 0, jg, kg, c + c_off + (size_t)get_group_id(2) * c_zstride, ldc, al, bl);    \
   }
 
-LDS_CONV(gemm_lds_conv_fwd, 1, 1)
-LDS_CONV(gemm_lds_conv_filt, 0, 1)
-LDS_CONV(gemm_lds_conv_fwd_scalar, 1, 0)
-LDS_CONV(gemm_lds_conv_filt_scalar, 0, 0)
+LDS_CONV(gemm_lds_conv_fwd, 1)
+LDS_CONV(gemm_lds_conv_filt, 0)
 
 /* C = alpha * sum over z of part[z] + beta * C for split k, part[z] m x n
  * (row stride n) at part + z*m*n, summed in order (deterministic); C(i, j)

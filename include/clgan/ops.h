@@ -51,15 +51,12 @@ typedef struct clgan_gemm_own_geom {
 } clgan_gemm_own_geom;
 
 /* The local-memory backend's part of a plan (src/ops/gemm_lds.c): the
- * -D parameters of cl/gemm_lds.cl, the entry without vector loads (for
- * offsets or strides that are not multiples of vw) and the split of k. */
+ * -D parameters of cl/gemm_lds.cl and the split of k. */
 typedef struct clgan_gemm_lds {
   int wgm, wgn, wgk;  /* work-group tile of C and k per local-memory step */
   int tpm, tpn, vw;   /* work-item tile and floats per vector load */
   int conv_x;         /* op(B) read from a conv's image (the conv core's entries) */
   size_t splits, kz;  /* k cut into `splits` ranges of kz (partial C in the workspace) */
-  cl_kernel scalar;   /* main's twin with scalar loads */
-  const char *scalar_name;
 } clgan_gemm_lds;
 
 /* A GEMM shape prepared on one context: backend resolved, kernels created,

@@ -74,7 +74,7 @@ typedef struct candidate {
 static int candidates_for(const clgan_ctx *ctx, int product, candidate *out) {
   const int(*tiles)[4] = ctx->dev.is_gpu ? gpu_tiles : cpu_tiles;
   clgan_gemm_variant lds[TUNE_LDS_SETS];
-  int nlds = gemm_lds_param_sets(ctx, lds, TUNE_LDS_SETS);
+  int nlds = gemm_lds_param_sets(ctx->dev.is_gpu, lds, TUNE_LDS_SETS);
   int n = 0;
   out[n++] = (candidate){{.backend = CLGAN_GEMM_AUTO}, 1};
   int mappings = product == CONV_ADJ ? 1 : 2;

@@ -49,8 +49,8 @@ int gemm_lds_variant_valid(const clgan_gemm_variant *v) {
   return wgm <= 512 && wgn <= 512 && wgm % v->vw == 0 && wgn % v->vw == 0 && v->wgk % v->vw == 0;
 }
 
-int gemm_lds_param_sets(const clgan_ctx *ctx, clgan_gemm_variant *out, int cap) {
-  int n = ctx->dev.is_gpu ? (int)(sizeof gpu_sets / sizeof gpu_sets[0]) : 1;
+int gemm_lds_param_sets(int gpu, clgan_gemm_variant *out, int cap) {
+  int n = gpu ? (int)(sizeof gpu_sets / sizeof gpu_sets[0]) : 1;
   if (n > cap) n = cap;
   for (int i = 0; i < n; i++) {
     const int *s = gpu_sets[i];
@@ -78,15 +78,13 @@ void gemm_lds_plan_name(const clgan_gemm_plan *p, char *buf, size_t cap) {
   tile_name(l->wgm, l->wgn, l->wgk, l->tpm, l->tpn, l->vw, buf, cap);
 }
 
-/* The entries of cl/gemm_lds.cl: [conv_x][trans_a][trans_b][scalar]
- * (conv entries: trans_b 0 the forward, 1 the weight gradient). */
-static const char *entry_name(int conv_x, int ta, int tb, int scalar) {
-  static const char *const plain[2][2][2] = {
-      {{"gemm_lds_nn", "gemm_lds_nn_scalar"}, {"gemm_lds_nt", "gemm_lds_nt_scalar"}},
-      {{"gemm_lds_tn", "gemm_lds_tn_scalar"}, {"gemm_lds_tt", "gemm_lds_tt_scalar"}}};
-  static const char *const conv[2][2] = {{"gemm_lds_conv_fwd", "gemm_lds_conv_fwd_scalar"},
-                                         {"gemm_lds_conv_filt", "gemm_lds_conv_filt_scalar"}};
-  return conv_x ? conv[tb][scalar] : plain[ta][tb][scalar];
+/* The entries of cl/gemm_lds.cl (conv entries: trans_b 0 the forward, 1
+ * the weight gradient). */
+static const char *entry_name(int conv_x, int ta, int tb) {
+  static const char *const plain[2][2] = {{"gemm_lds_nn", "gemm_lds_nt"},
+                                          {"gemm_lds_tn", "gemm_lds_tt"}};
+  static const char *const conv[2] = {"gemm_lds_conv_fwd", "gemm_lds_conv_filt"};
+  return conv_x ? conv[tb] : plain[ta][tb];
 }
 
 /* A kernel of the set's program, refused where the device cannot run its
@@ -142,13 +140,10 @@ clgan_status gemm_lds_plan(clgan_ctx *ctx, int conv_x, const clgan_gemm_variant 
                       local_bytes, (unsigned long long)ctx->dev.local_mem_bytes);
   p->backend = CLGAN_GEMM_LDS;
   p->path = CLGAN_GEMM_PATH_LDS;
-  p->main_name = entry_name(l->conv_x, p->trans_a, p->trans_b, 0);
-  l->scalar_name = entry_name(l->conv_x, p->trans_a, p->trans_b, 1);
+  p->main_name = entry_name(l->conv_x, p->trans_a, p->trans_b);
   p->main_local[0] = (size_t)r.lx, p->main_local[1] = (size_t)r.ly;
   clgan_status st;
-  if ((st = lds_kernel(ctx, l, p->main_name, threads, &p->main)) != CLGAN_OK ||
-      (st = lds_kernel(ctx, l, l->scalar_name, threads, &l->scalar)) != CLGAN_OK)
-    return st;
+  if ((st = lds_kernel(ctx, l, p->main_name, threads, &p->main)) != CLGAN_OK) return st;
   lds_split(ctx, l, p->m, p->n, p->k);
   p->ws_floats = l->splits > 1 ? l->splits * p->m * p->n : 0;
   if (p->ws_floats >= ((size_t)1 << 32))
@@ -174,33 +169,36 @@ typedef struct lds_out {
 } lds_out;
 
 static clgan_status set_plain(cl_kernel kr, int m, int n, int k, int kz, const lds_out *o,
-                              clgan_buf a, int a_rs, int a_cs, clgan_buf b, int b_rs, int b_cs) {
+                              clgan_buf a, int a_rs, int a_cs, clgan_buf b, int b_rs, int b_cs,
+                              int vec) {
   cl_uint a_off = (cl_uint)a.off, b_off = (cl_uint)b.off;
-  return clgan_set_args(kr, 18, sizeof m, &m, sizeof n, &n, sizeof k, &k, sizeof kz, &kz,
+  return clgan_set_args(kr, 19, sizeof m, &m, sizeof n, &n, sizeof k, &k, sizeof kz, &kz,
                         sizeof o->alpha, &o->alpha, sizeof o->beta, &o->beta, sizeof(cl_mem),
                         &a.mem, sizeof a_off, &a_off, sizeof a_rs, &a_rs, sizeof a_cs, &a_cs,
                         sizeof(cl_mem), &b.mem, sizeof b_off, &b_off, sizeof b_rs, &b_rs,
                         sizeof b_cs, &b_cs, sizeof(cl_mem), &o->mem, sizeof o->off, &o->off,
-                        sizeof o->ldc, &o->ldc, sizeof o->zstride, &o->zstride);
+                        sizeof o->ldc, &o->ldc, sizeof o->zstride, &o->zstride, sizeof vec,
+                        &vec);
 }
 
 /* The conv entries: the digits and weights of a tap (c, ki, kj) and of an
  * output pixel (b, oy, ox); j runs over pixels and k over taps for a
  * forward (B = col), the reverse for a weight gradient (B = col^T). */
 static clgan_status set_conv(cl_kernel kr, int m, int n, int k, int kz, const lds_out *o,
-                             clgan_buf a, int lda, const clgan_gemm_conv_x *q, int forward) {
+                             clgan_buf a, int lda, const clgan_gemm_conv_x *q, int forward,
+                             int vec) {
   cl_uint a_off = (cl_uint)a.off, img_off = (cl_uint)q->img.off;
   int tap[5] = {q->kw, q->kw, 1, q->wp, q->n * q->hp * q->wp};
   int pix[5] = {q->wo, q->ho, q->stride, q->stride * q->wp, q->hp * q->wp};
   const int *jg = forward ? pix : tap, *kg = forward ? tap : pix;
   return clgan_set_args(
-      kr, 25, sizeof m, &m, sizeof n, &n, sizeof k, &k, sizeof kz, &kz, sizeof o->alpha,
+      kr, 26, sizeof m, &m, sizeof n, &n, sizeof k, &k, sizeof kz, &kz, sizeof o->alpha,
       &o->alpha, sizeof o->beta, &o->beta, sizeof(cl_mem), &a.mem, sizeof a_off, &a_off,
       sizeof lda, &lda, sizeof(cl_mem), &q->img.mem, sizeof img_off, &img_off, sizeof(int),
       &jg[0], sizeof(int), &jg[1], sizeof(int), &jg[2], sizeof(int), &jg[3], sizeof(int), &jg[4],
       sizeof(int), &kg[0], sizeof(int), &kg[1], sizeof(int), &kg[2], sizeof(int), &kg[3],
       sizeof(int), &kg[4], sizeof(cl_mem), &o->mem, sizeof o->off, &o->off, sizeof o->ldc,
-      &o->ldc, sizeof o->zstride, &o->zstride);
+      &o->ldc, sizeof o->zstride, &o->zstride, sizeof vec, &vec);
 }
 
 /* The split partial products summed into C. */
@@ -237,20 +235,19 @@ clgan_status gemm_lds_run(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha,
   /* vector loads need the operand's start and row stride on vw floats */
   int vec = multiple(a.off, l->vw) && multiple(lda, l->vw) &&
             (conv_x || (multiple(b.off, l->vw) && multiple(ldb, l->vw)));
-  cl_kernel kr = vec ? p->main : l->scalar;
+  cl_kernel kr = p->main;
   int m = (int)p->m, n = (int)p->n, k = (int)p->k, kz = (int)l->kz;
   if (conv_x) {
-    st = set_conv(kr, m, n, k, kz, &o, a, (int)lda, conv_x, !p->trans_b);
+    st = set_conv(kr, m, n, k, kz, &o, a, (int)lda, conv_x, !p->trans_b, vec);
   } else {
     int a_rs = p->trans_a ? 1 : (int)lda, a_cs = p->trans_a ? (int)lda : 1;
     int b_rs = p->trans_b ? 1 : (int)ldb, b_cs = p->trans_b ? (int)ldb : 1;
-    st = set_plain(kr, m, n, k, kz, &o, a, a_rs, a_cs, b, b_rs, b_cs);
+    st = set_plain(kr, m, n, k, kz, &o, a, a_rs, a_cs, b, b_rs, b_cs, vec);
   }
   if (st != CLGAN_OK) return st;
   size_t lx = p->main_local[0], ly = p->main_local[1];
   size_t g[3] = {(p->n + l->wgn - 1) / l->wgn * lx, (p->m + l->wgm - 1) / l->wgm * ly, l->splits};
   size_t loc[3] = {lx, ly, 1};
-  if ((st = clgan_launch(ctx, kr, 3, g, loc, vec ? p->main_name : l->scalar_name)) != CLGAN_OK)
-    return st;
+  if ((st = clgan_launch(ctx, kr, 3, g, loc, p->main_name)) != CLGAN_OK) return st;
   return split ? lds_reduce(ctx, p, alpha, beta, c, (int)ldc) : CLGAN_OK;
 }

@@ -15,9 +15,10 @@
  * group's tile (tm*ly) x (nv*lx), each side at most 512. */
 int gemm_lds_variant_valid(const clgan_gemm_variant *v);
 
-/* The parameter sets the tuner tries on this context's device (the default
- * first), at most cap of them; returns how many. */
-int gemm_lds_param_sets(const clgan_ctx *ctx, clgan_gemm_variant *out, int cap);
+/* The parameter sets the tuner tries on a GPU (gpu 1) or another device
+ * (the default set only), the default first; at most cap of them, returns
+ * how many. */
+int gemm_lds_param_sets(int gpu, clgan_gemm_variant *out, int cap);
 
 /* Fills the LDS part of *p (path, backend, kernels, geometry, ws_floats)
  * for its trans_a, trans_b, m, n, k (set by the caller, all > 0), with the
@@ -29,9 +30,9 @@ clgan_status gemm_lds_plan(clgan_ctx *ctx, int conv_x, const clgan_gemm_variant 
                            clgan_gemm_plan *p);
 
 /* Runs an LDS plan: C = alpha op(A) op(B) + beta C; conv_x describes the
- * image for a conv plan (b and ldb unused there), else NULL. The vector
- * entry runs where the offsets and row strides of the operands it loads
- * as vectors are multiples of vw, its scalar twin elsewhere. */
+ * image for a conv plan (b and ldb unused there), else NULL. Loads are
+ * vectors where the offsets and row strides of the operands loaded so are
+ * multiples of vw, scalars elsewhere. */
 clgan_status gemm_lds_run(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha, clgan_buf a,
                           size_t lda, clgan_buf b, size_t ldb, float beta, clgan_buf c,
                           size_t ldc, const clgan_gemm_conv_x *conv_x);
