@@ -61,8 +61,12 @@ static const int gpu_tiles[][4] = {{4, 1, 16, 16}, {8, 1, 16, 8}, {4, 2, 16, 8},
                                    {4, 1, 8, 8}};
 #define TUNE_TILES 5
 /* The LDS backend's parameter sets (gemm_lds_param_sets: a handful on GPUs,
- * one on CPUs), for both mappings. */
+ * one on CPUs), for both mappings. On CPUs, where it loses (PoCL, 2 loaded
+ * cores: 3.5 GFLOP/s on 128 x 32768 x 1024 against the own backend's 151),
+ * only for products of at most TUNE_LDS_CPU_MACS multiply-adds: larger ones
+ * would spend the CPU's budget on a candidate that cannot win. */
 #define TUNE_LDS_SETS 8
+#define TUNE_LDS_CPU_MACS ((uint64_t)1 << 26)
 #define TUNE_MAX_CANDIDATES (2 * TUNE_TILES + 2 * TUNE_LDS_SETS + 4)
 
 typedef struct candidate {
@@ -70,11 +74,14 @@ typedef struct candidate {
   int from_image;
 } candidate;
 
-/* The candidates of one product, the default first. */
-static int candidates_for(const clgan_ctx *ctx, int product, candidate *out) {
+/* The candidates of one product of shape s, the default first. */
+static int candidates_for(const clgan_ctx *ctx, const clgan_conv_shape *s, int product,
+                          candidate *out) {
   const int(*tiles)[4] = ctx->dev.is_gpu ? gpu_tiles : cpu_tiles;
   clgan_gemm_variant lds[TUNE_LDS_SETS];
+  uint64_t macs = conv_weight_floats(s) * (uint64_t)s->n * s->ho * s->wo;
   int nlds = gemm_lds_param_sets(ctx->dev.is_gpu, lds, TUNE_LDS_SETS);
+  if (!ctx->dev.is_gpu && macs > TUNE_LDS_CPU_MACS) nlds = 0;
   int n = 0;
   out[n++] = (candidate){{.backend = CLGAN_GEMM_AUTO}, 1};
   int mappings = product == CONV_ADJ ? 1 : 2;
@@ -350,7 +357,7 @@ static clgan_status confirm(search *q, int product, conv_variants *win, double *
 static clgan_status search_product(search *q, int product, conv_variants *win,
                                    double *win_ms, double *def_ms, int *done) {
   candidate c[TUNE_MAX_CANDIDATES];
-  int n = candidates_for(q->ctx, product, c);
+  int n = candidates_for(q->ctx, q->s, product, c);
   double best = -1;
   *done = 0;
   q->checked = 0;
