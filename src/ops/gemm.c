@@ -1,6 +1,8 @@
-/* GEMM: row-major C[M,N] = alpha * op(A) * op(B) + beta * C on two backends,
+/* GEMM: row-major C[M,N] = alpha * op(A) * op(B) + beta * C on three backends,
  * the engine's own kernels (gemm_own.c, cl/gemm.cl) and CLBlast's SGEMM
- * (gemm_clblast.c), chosen per context and shape class (gemm_choice.c).
+ * (gemm_clblast.c), chosen per context and shape class (gemm_choice.c), and
+ * the local-memory kernels for GPUs (gemm_lds.c, cl/gemm_lds.cl), which run
+ * where the plan-time tuner chose them (or a caller or the tuning asks).
  * This file is the plan step above them: it plans (backend, kernels,
  * workspace), checks the arguments and runs plans, and holds the conv
  * core's entries (gemm_internal.h). */
