@@ -22,10 +22,10 @@
 typedef struct gemm_case {
   int ta, tb;
   size_t m, n, k;
-  size_t pad;     /* extra floats per row of every stored matrix */
-  size_t off;     /* floats before each matrix in its buffer */
+  size_t pad; /* extra floats per row of every stored matrix */
+  size_t off; /* floats before each matrix in its buffer */
   float alpha, beta;
-  size_t align;   /* row strides rounded up to a multiple of this (0: not) */
+  size_t align; /* row strides rounded up to a multiple of this (0: not) */
 } gemm_case;
 
 static size_t stride_of(const gemm_case *g, size_t cols) {
@@ -78,8 +78,8 @@ static void check_gemm(const clgan_gemm_variant *v, const gemm_case *g, uint64_t
   char what[160], name[48];
   gemm_lds_plan_name(&plan, name, sizeof name);
   snprintf(what, sizeof what, "%s%s %c%c %zux%zux%zu pad %zu off %zu alpha %g beta %g", name,
-           plan.lds.splits > 1 ? " split-k" : "", g->ta ? 'T' : 'N', g->tb ? 'T' : 'N', g->m,
-           g->n, g->k, g->pad, g->off, g->alpha, g->beta);
+           plan.lds.splits > 1 ? " split-k" : "", g->ta ? 'T' : 'N', g->tb ? 'T' : 'N', g->m, g->n,
+           g->k, g->pad, g->off, g->alpha, g->beta);
   TU_ASSERT_CLOSE(what, got, want, nc, 1e-4, 1e-5 + 2e-6 * (double)g->k);
   free(got), free(a), free(b), free(c), free(want);
   clgan_buf_release(&da), clgan_buf_release(&db), clgan_buf_release(&dc);
@@ -88,9 +88,8 @@ static void check_gemm(const clgan_gemm_variant *v, const gemm_case *g, uint64_t
 /* The default set (all 0) on odd shapes, all transposes, both alignments. */
 START_TEST(test_default_set_odd_shapes) {
   static const size_t shapes[][3] = {
-      {1, 1, 1},    {1, 7, 33},   {7, 1, 65},     {33, 65, 7},   {65, 33, 130},
-      {130, 7, 1},  {97, 131, 61}, {130, 130, 130}, {1, 130, 33}, {7, 33, 4099},
-      {65, 65, 65}, {131, 1, 97},
+      {1, 1, 1},     {1, 7, 33},      {7, 1, 65},   {33, 65, 7},   {65, 33, 130}, {130, 7, 1},
+      {97, 131, 61}, {130, 130, 130}, {1, 130, 33}, {7, 33, 4099}, {65, 65, 65},  {131, 1, 97},
   };
   clgan_gemm_variant v = {.backend = CLGAN_GEMM_LDS};
   uint64_t seed = 100;
@@ -99,10 +98,16 @@ START_TEST(test_default_set_odd_shapes) {
       for (int aligned = 0; aligned < 2; aligned++) {
         /* aligned: offsets and row strides on 4 floats (the vector entries),
          * else odd (their scalar twins) */
-        gemm_case g = {t & 1,          t >> 1,        shapes[s][0],
-                       shapes[s][1],   shapes[s][2],  aligned ? 4 : 3,
-                       aligned ? 8 : 5, aligned ? 1.0f : -0.75f,
-                       (t + aligned) % 2 ? 0.0f : 0.5f, aligned ? 4 : 0};
+        gemm_case g = {t & 1,
+                       t >> 1,
+                       shapes[s][0],
+                       shapes[s][1],
+                       shapes[s][2],
+                       aligned ? 4 : 3,
+                       aligned ? 8 : 5,
+                       aligned ? 1.0f : -0.75f,
+                       (t + aligned) % 2 ? 0.0f : 0.5f,
+                       aligned ? 4 : 0};
         check_gemm(&v, &g, seed += 3);
       }
 }
@@ -119,9 +124,9 @@ START_TEST(test_every_param_set) {
   ck_assert_int_eq(gemm_lds_param_sets(0, cpu, 1), 1);
   ck_assert_mem_eq(&cpu[0], &sets[0], sizeof cpu[0]); /* the default set */
   static const gemm_case cases[] = {
-      {0, 0, 65, 130, 37, 0, 0, 1.0f, 0.0f, 4},   {0, 1, 33, 97, 61, 4, 4, 1.5f, 0.0f, 4},
-      {1, 0, 130, 65, 33, 3, 1, 1.0f, 1.0f, 0},   {1, 1, 7, 131, 65, 1, 2, 0.5f, -1.0f, 0},
-      {0, 1, 9, 40, 2100, 0, 0, 1.0f, 0.25f, 4},  {0, 0, 128, 128, 64, 0, 0, 1.0f, 0.0f, 4},
+      {0, 0, 65, 130, 37, 0, 0, 1.0f, 0.0f, 4},  {0, 1, 33, 97, 61, 4, 4, 1.5f, 0.0f, 4},
+      {1, 0, 130, 65, 33, 3, 1, 1.0f, 1.0f, 0},  {1, 1, 7, 131, 65, 1, 2, 0.5f, -1.0f, 0},
+      {0, 1, 9, 40, 2100, 0, 0, 1.0f, 0.25f, 4}, {0, 0, 128, 128, 64, 0, 0, 1.0f, 0.0f, 4},
   };
   uint64_t seed = 7000;
   for (int i = 0; i < nsets; i++) {
@@ -129,7 +134,8 @@ START_TEST(test_every_param_set) {
     char name[48];
     gemm_lds_variant_name(&sets[i], name, sizeof name);
     fprintf(stderr, "set %d: %s\n", i, name);
-    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) check_gemm(&sets[i], &cases[c], seed += 3);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+      check_gemm(&sets[i], &cases[c], seed += 3);
   }
 }
 END_TEST
@@ -145,13 +151,13 @@ START_TEST(test_names_and_validation) {
   ck_assert_str_eq(clgan_gemm_backend_name(CLGAN_GEMM_LDS), "lds");
   ck_assert(clgan_gemm_variant_valid(&d) && clgan_gemm_variant_valid(&big));
   static const clgan_gemm_variant bad[] = {
-      {CLGAN_GEMM_LDS, 4, 4, 16, 16, 16, 3},  /* vw 3 */
-      {CLGAN_GEMM_LDS, 4, 4, 16, 16, 6, 4},   /* wgk not a multiple of vw */
-      {CLGAN_GEMM_LDS, 4, 4, 64, 32, 16, 4},  /* 2048 work-items */
-      {CLGAN_GEMM_LDS, 1, 1, 2, 1, 8, 4},     /* a 1 x 2 tile, vw 4 */
-      {CLGAN_GEMM_LDS, 4, 4, 16, 16, 0, 4},   /* wgk 0 */
-      {CLGAN_GEMM_LDS, 16, 16, 4, 4, 16, 4},  /* 256 accumulators per work-item */
-      {CLGAN_GEMM_OWN, 4, 1, 16, 8, 16, 0},   /* an own tile with LDS fields */
+      {CLGAN_GEMM_LDS, 4, 4, 16, 16, 16, 3}, /* vw 3 */
+      {CLGAN_GEMM_LDS, 4, 4, 16, 16, 6, 4},  /* wgk not a multiple of vw */
+      {CLGAN_GEMM_LDS, 4, 4, 64, 32, 16, 4}, /* 2048 work-items */
+      {CLGAN_GEMM_LDS, 1, 1, 2, 1, 8, 4},    /* a 1 x 2 tile, vw 4 */
+      {CLGAN_GEMM_LDS, 4, 4, 16, 16, 0, 4},  /* wgk 0 */
+      {CLGAN_GEMM_LDS, 16, 16, 4, 4, 16, 4}, /* 256 accumulators per work-item */
+      {CLGAN_GEMM_OWN, 4, 1, 16, 8, 16, 0},  /* an own tile with LDS fields */
       {CLGAN_GEMM_AUTO, 0, 0, 0, 0, 0, 4},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -180,9 +186,10 @@ static void im2col_padded(const conv_case *s, int ho, int wo, const float *img, 
         for (int b = 0; b < s->n; b++)
           for (int oy = 0; oy < ho; oy++)
             for (int ox = 0; ox < wo; ox++) {
-              size_t row = ((size_t)c * s->k + ki) * s->k + kj, colx = ((size_t)b * ho + oy) * wo + ox;
-              col[row * P + colx] =
-                  img[(((size_t)c * s->n + b) * hp + oy * s->stride + ki) * wp + ox * s->stride + kj];
+              size_t row = ((size_t)c * s->k + ki) * s->k + kj,
+                     colx = ((size_t)b * ho + oy) * wo + ox;
+              col[row * P + colx] = img[(((size_t)c * s->n + b) * hp + oy * s->stride + ki) * wp +
+                                        ox * s->stride + kj];
             }
 }
 
@@ -206,7 +213,8 @@ static void check_conv(const clgan_gemm_variant *v, const conv_case *s, uint64_t
   tu_fill_uniform(dw, cout * K, seed + 3, -1.0f, 1.0f);
   for (size_t i = 0; i < cout * P; i++) y[i] = NAN; /* overwritten */
   im2col_padded(s, ho, wo, img, col);
-  float *want_y = tu_malloc(cout * P * sizeof(float)), *want_dw = tu_malloc(cout * K * sizeof(float));
+  float *want_y = tu_malloc(cout * P * sizeof(float)),
+        *want_dw = tu_malloc(cout * K * sizeof(float));
   memcpy(want_dw, dw, cout * K * sizeof(float));
   gemm_case fwd = {0, 0, cout, P, K, 0, 0, 1.0f, 0.0f, 0};
   gemm_case filt = {0, 1, cout, K, P, 0, 0, 1.0f, 1.0f, 0};
@@ -233,9 +241,9 @@ static void check_conv(const clgan_gemm_variant *v, const conv_case *s, uint64_t
   snprintf(what, sizeof what, "%s conv n%d cin%d %dx%d cout%d k%d s%d p%d forward", name, s->n,
            s->cin, s->h, s->w, s->cout, s->k, s->stride, s->pad);
   TU_ASSERT_CLOSE(what, got_y, want_y, cout * P, 1e-4, 1e-5 + 2e-6 * (double)K);
-  snprintf(what, sizeof what, "%s%s conv n%d cin%d %dx%d cout%d k%d s%d p%d weight gradient",
-           name, pw.lds.splits > 1 ? " split-k" : "", s->n, s->cin, s->h, s->w, s->cout, s->k,
-           s->stride, s->pad);
+  snprintf(what, sizeof what, "%s%s conv n%d cin%d %dx%d cout%d k%d s%d p%d weight gradient", name,
+           pw.lds.splits > 1 ? " split-k" : "", s->n, s->cin, s->h, s->w, s->cout, s->k, s->stride,
+           s->pad);
   TU_ASSERT_CLOSE(what, got_dw, want_dw, cout * K, 1e-4, 1e-5 + 2e-6 * (double)P);
   free(img), free(col), free(w), free(dy), free(y), free(dw), free(want_y), free(want_dw);
   free(got_y), free(got_dw);
@@ -244,11 +252,11 @@ static void check_conv(const clgan_gemm_variant *v, const conv_case *s, uint64_t
 }
 
 static const conv_case conv_cases[] = {
-    {2, 5, 11, 11, 7, 3, 1, 1},  /* pad 1, stride 1 */
-    {3, 3, 16, 12, 9, 4, 2, 1},  /* the DCGAN's k4 s2 p1 on a non-square image */
-    {4, 6, 13, 9, 9, 3, 2, 0},   /* pad 0, stride 2, odd sizes */
-    {4, 2, 24, 24, 3, 3, 1, 0},  /* pad 0, stride 1; a long weight-gradient k (split) */
-    {2, 9, 7, 7, 70, 4, 1, 1},   /* cout past one 64-row tile */
+    {2, 5, 11, 11, 7, 3, 1, 1}, /* pad 1, stride 1 */
+    {3, 3, 16, 12, 9, 4, 2, 1}, /* the DCGAN's k4 s2 p1 on a non-square image */
+    {4, 6, 13, 9, 9, 3, 2, 0},  /* pad 0, stride 2, odd sizes */
+    {4, 2, 24, 24, 3, 3, 1, 0}, /* pad 0, stride 1; a long weight-gradient k (split) */
+    {2, 9, 7, 7, 70, 4, 1, 1},  /* cout past one 64-row tile */
 };
 
 START_TEST(test_conv_entries_default_set) {

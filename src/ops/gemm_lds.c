@@ -63,8 +63,7 @@ static clgan_gemm_variant resolved(const clgan_gemm_variant *v) {
   return v && !is_zero(v) ? *v : lds_default;
 }
 
-static void tile_name(int wgm, int wgn, int wgk, int tpm, int tpn, int vw, char *buf,
-                      size_t cap) {
+static void tile_name(int wgm, int wgn, int wgk, int tpm, int tpn, int vw, char *buf, size_t cap) {
   snprintf(buf, cap, "lds%dx%dk%d/%dx%dv%d", wgm, wgn, wgk, tpm, tpn, vw);
 }
 
@@ -108,8 +107,8 @@ static clgan_status lds_kernel(clgan_ctx *ctx, const clgan_gemm_lds *l, const ch
  * backend does), each range a whole number of local-memory steps. */
 static void lds_split(const clgan_ctx *ctx, clgan_gemm_lds *l, size_t m, size_t n, size_t k) {
   size_t groups = ((m + l->wgm - 1) / l->wgm) * ((n + l->wgn - 1) / l->wgn);
-  size_t want = (size_t)(ctx->dev.compute_units ? ctx->dev.compute_units : 1) *
-                (ctx->dev.is_cpu ? 2 : 4);
+  size_t want =
+      (size_t)(ctx->dev.compute_units ? ctx->dev.compute_units : 1) * (ctx->dev.is_cpu ? 2 : 4);
   l->splits = 1;
   if (groups < want && k >= 2 * LDS_SPLIT_MIN_K) {
     l->splits = (want + groups - 1) / groups;
@@ -153,8 +152,10 @@ clgan_status gemm_lds_plan(clgan_ctx *ctx, int conv_x, const clgan_gemm_variant 
     p->reduce_local[0] = 16, p->reduce_local[1] = 4;
     size_t kmax = clgan_kernel_max_local(ctx, p->reduce);
     while (p->reduce_local[0] * p->reduce_local[1] > kmax)
-      if (p->reduce_local[1] > 1) p->reduce_local[1] /= 2;
-      else p->reduce_local[0] /= 2;
+      if (p->reduce_local[1] > 1)
+        p->reduce_local[1] /= 2;
+      else
+        p->reduce_local[0] /= 2;
   }
   return CLGAN_OK;
 }
@@ -177,8 +178,7 @@ static clgan_status set_plain(cl_kernel kr, int m, int n, int k, int kz, const l
                         &a.mem, sizeof a_off, &a_off, sizeof a_rs, &a_rs, sizeof a_cs, &a_cs,
                         sizeof(cl_mem), &b.mem, sizeof b_off, &b_off, sizeof b_rs, &b_rs,
                         sizeof b_cs, &b_cs, sizeof(cl_mem), &o->mem, sizeof o->off, &o->off,
-                        sizeof o->ldc, &o->ldc, sizeof o->zstride, &o->zstride, sizeof vec,
-                        &vec);
+                        sizeof o->ldc, &o->ldc, sizeof o->zstride, &o->zstride, sizeof vec, &vec);
 }
 
 /* The conv entries: the digits and weights of a tap (c, ki, kj) and of an
@@ -191,14 +191,14 @@ static clgan_status set_conv(cl_kernel kr, int m, int n, int k, int kz, const ld
   int tap[5] = {q->kw, q->kw, 1, q->wp, q->n * q->hp * q->wp};
   int pix[5] = {q->wo, q->ho, q->stride, q->stride * q->wp, q->hp * q->wp};
   const int *jg = forward ? pix : tap, *kg = forward ? tap : pix;
-  return clgan_set_args(
-      kr, 26, sizeof m, &m, sizeof n, &n, sizeof k, &k, sizeof kz, &kz, sizeof o->alpha,
-      &o->alpha, sizeof o->beta, &o->beta, sizeof(cl_mem), &a.mem, sizeof a_off, &a_off,
-      sizeof lda, &lda, sizeof(cl_mem), &q->img.mem, sizeof img_off, &img_off, sizeof(int),
-      &jg[0], sizeof(int), &jg[1], sizeof(int), &jg[2], sizeof(int), &jg[3], sizeof(int), &jg[4],
-      sizeof(int), &kg[0], sizeof(int), &kg[1], sizeof(int), &kg[2], sizeof(int), &kg[3],
-      sizeof(int), &kg[4], sizeof(cl_mem), &o->mem, sizeof o->off, &o->off, sizeof o->ldc,
-      &o->ldc, sizeof o->zstride, &o->zstride, sizeof vec, &vec);
+  return clgan_set_args(kr, 26, sizeof m, &m, sizeof n, &n, sizeof k, &k, sizeof kz, &kz,
+                        sizeof o->alpha, &o->alpha, sizeof o->beta, &o->beta, sizeof(cl_mem),
+                        &a.mem, sizeof a_off, &a_off, sizeof lda, &lda, sizeof(cl_mem), &q->img.mem,
+                        sizeof img_off, &img_off, sizeof(int), &jg[0], sizeof(int), &jg[1],
+                        sizeof(int), &jg[2], sizeof(int), &jg[3], sizeof(int), &jg[4], sizeof(int),
+                        &kg[0], sizeof(int), &kg[1], sizeof(int), &kg[2], sizeof(int), &kg[3],
+                        sizeof(int), &kg[4], sizeof(cl_mem), &o->mem, sizeof o->off, &o->off,
+                        sizeof o->ldc, &o->ldc, sizeof o->zstride, &o->zstride, sizeof vec, &vec);
 }
 
 /* The split partial products summed into C. */
@@ -207,20 +207,22 @@ static clgan_status lds_reduce(clgan_ctx *ctx, const clgan_gemm_plan *p, float a
   int m = (int)p->m, n = (int)p->n, splits = (int)p->lds.splits;
   cl_uint c_off = (cl_uint)c.off;
   clgan_status st =
-      clgan_set_args(p->reduce, 9, sizeof m, &m, sizeof n, &n, sizeof splits, &splits,
-                     sizeof alpha, &alpha, sizeof beta, &beta, sizeof(cl_mem), &ctx->gemm_ws.mem,
-                     sizeof(cl_mem), &c.mem, sizeof c_off, &c_off, sizeof ldc, &ldc);
+      clgan_set_args(p->reduce, 9, sizeof m, &m, sizeof n, &n, sizeof splits, &splits, sizeof alpha,
+                     &alpha, sizeof beta, &beta, sizeof(cl_mem), &ctx->gemm_ws.mem, sizeof(cl_mem),
+                     &c.mem, sizeof c_off, &c_off, sizeof ldc, &ldc);
   if (st != CLGAN_OK) return st;
   const size_t *l = p->reduce_local;
   size_t g[2] = {clgan_round_up(p->n, l[0]), clgan_round_up(p->m, l[1])};
   return clgan_launch(ctx, p->reduce, 2, g, l, "gemm_lds_reduce");
 }
 
-static int multiple(size_t x, int vw) { return x % (size_t)vw == 0; }
+static int multiple(size_t x, int vw) {
+  return x % (size_t)vw == 0;
+}
 
 clgan_status gemm_lds_run(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha, clgan_buf a,
-                          size_t lda, clgan_buf b, size_t ldb, float beta, clgan_buf c,
-                          size_t ldc, const clgan_gemm_conv_x *conv_x) {
+                          size_t lda, clgan_buf b, size_t ldb, float beta, clgan_buf c, size_t ldc,
+                          const clgan_gemm_conv_x *conv_x) {
   const clgan_gemm_lds *l = &p->lds;
   if ((conv_x != NULL) != l->conv_x)
     return clgan_fail(CLGAN_ERR_INVALID, "gemm: an LDS plan %s a conv's image",
@@ -229,9 +231,12 @@ clgan_status gemm_lds_run(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha,
   /* grown by clgan_gemm_plan_prepare, else here (refused when frozen) */
   clgan_status st = gemm_ws_reserve(ctx, p->ws_floats);
   if (st != CLGAN_OK) return st;
-  lds_out o = {split ? ctx->gemm_ws.mem : c.mem, split ? 0 : (cl_uint)c.off,
-               split ? (cl_uint)(p->m * p->n) : 0, split ? (int)p->n : (int)ldc,
-               split ? 1.0f : alpha, split ? 0.0f : beta};
+  lds_out o = {split ? ctx->gemm_ws.mem : c.mem,
+               split ? 0 : (cl_uint)c.off,
+               split ? (cl_uint)(p->m * p->n) : 0,
+               split ? (int)p->n : (int)ldc,
+               split ? 1.0f : alpha,
+               split ? 0.0f : beta};
   /* vector loads need the operand's start and row stride on vw floats */
   int vec = multiple(a.off, l->vw) && multiple(lda, l->vw) &&
             (conv_x || (multiple(b.off, l->vw) && multiple(ldb, l->vw)));

@@ -34,8 +34,8 @@ clgan_status gemm_lds_plan(clgan_ctx *ctx, int conv_x, const clgan_gemm_variant 
  * vectors where the offsets and row strides of the operands loaded so are
  * multiples of vw, scalars elsewhere. */
 clgan_status gemm_lds_run(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha, clgan_buf a,
-                          size_t lda, clgan_buf b, size_t ldb, float beta, clgan_buf c,
-                          size_t ldc, const clgan_gemm_conv_x *conv_x);
+                          size_t lda, clgan_buf b, size_t ldb, float beta, clgan_buf c, size_t ldc,
+                          const clgan_gemm_conv_x *conv_x);
 
 /* "lds64x64k16/4x4v4" (group tile, k step / work-item tile, vector width)
  * for a variant (all 0: the default set's numbers) or a plan. */
