@@ -6,9 +6,11 @@
  * of WGK: each step loads op(A)'s WGM x WGK and op(B)'s WGK x WGN block
  * into local memory (bounds-checked: zeros past the matrix), then every
  * work-item accumulates its TPM x TPN register tile from there. Work-item
- * (tx, ty) owns rows ty + r*LY and columns tx + c*LX of the tile: neighbours
- * read neighbouring local words (no bank conflicts) and store neighbouring
- * C elements (coalesced). Operands are read in place through (offset, row
+ * (tx, ty) owns columns tx + c*LX of the tile (neighbours read neighbouring
+ * local words, no bank conflicts, and store neighbouring C elements,
+ * coalesced) and rows ty*TPM + r, which it reads from local memory VR at a
+ * time (the rows are contiguous and op(A)'s local rows padded to stay
+ * aligned; the work-items of a row of the group read the same words). Operands are read in place through (offset, row
  * stride, column stride), so no packing, padding or transposition kernel
  * runs; the loads walk the operand's contiguous dimension, VW floats at a
  * time where the argument vec is 1 (the host passes 0 when an offset or a
@@ -45,13 +47,26 @@
 #define VW 4 /* floats per vector load: 1, 2 or 4 */
 #endif
 #ifndef LPAD
-#define LPAD 1 /* floats of padding per local row (spreads transposed stores over banks) */
+#define LPAD 1 /* floats of padding per local row of op(B) (spreads stores over banks) */
+#endif
+
+/* Floats per local read of a work-item's rows, and the padding of op(A)'s
+ * local rows that keeps them aligned to it. */
+#if TPM % 4 == 0
+#define VR 4
+typedef float4 floatr;
+#elif TPM % 2 == 0
+#define VR 2
+typedef float2 floatr;
+#else
+#define VR 1
+typedef float floatr;
 #endif
 
 #define LX (WGN / TPN) /* work-group width (columns of work-items) */
 #define LY (WGM / TPM) /* work-group height */
 #define NT (LX * LY)   /* work-items per group */
-#define LDA_L (WGM + LPAD)
+#define LDA_L (WGM + VR)
 #define LDB_L (WGN + LPAD)
 
 #if WGM % TPM || WGN % TPN || WGM % VW || WGN % VW || WGK % VW
@@ -161,7 +176,15 @@ inline void lds_gemm(const int a_along_i, const int b_along_j, const int vec_a, 
     for (int kk = 0; kk < WGK; kk++) {
       float ar[TPM], br[TPN];
 #pragma unroll
-      for (int r = 0; r < TPM; r++) ar[r] = al[kk * LDA_L + ty + r * LY];
+      for (int r = 0; r < TPM; r += VR) {
+        /* aligned: al is, and LDA_L and TPM are multiples of VR */
+        union {
+          floatr v;
+          float s[VR];
+        } u = {*(__local const floatr *)(al + kk * LDA_L + ty * TPM + r)};
+#pragma unroll
+        for (int q = 0; q < VR; q++) ar[r + q] = u.s[q];
+      }
 #pragma unroll
       for (int q = 0; q < TPN; q++) br[q] = bl[kk * LDB_L + tx + q * LX];
 #pragma unroll
@@ -172,7 +195,7 @@ inline void lds_gemm(const int a_along_i, const int b_along_j, const int vec_a, 
   }
 #pragma unroll
   for (int r = 0; r < TPM; r++) {
-    const int i = i0 + ty + r * LY;
+    const int i = i0 + ty * TPM + r;
     if (i >= m) continue;
 #pragma unroll
     for (int q = 0; q < TPN; q++) {
@@ -198,7 +221,7 @@ inline void lds_gemm(const int a_along_i, const int b_along_j, const int vec_a, 
                               __global const float *b, uint b_off, int b_rs, int b_cs,       \
                               __global float *c, uint c_off, int ldc, uint c_zstride,        \
                               int vec) {                                                     \
-    __local float al[WGK * LDA_L], bl[WGK * LDB_L];                                          \
+    __local float al[WGK * LDA_L] __attribute__((aligned(16))), bl[WGK * LDB_L];          \
     lds_gemm(TA, !(TB), vec, vec, 0, m, n, k, kz, alpha, beta, a + a_off, a_rs, a_cs,         \
              b + b_off, b_rs, b_cs, 0, 0, c + c_off + (size_t)get_group_id(2) * c_zstride,   \
              ldc, al, bl);                                                                   \
@@ -222,7 +245,7 @@ LDS_PLAIN(gemm_lds_tt, 1, 1)
                               int jt1, int jt2, int jt3, int kn1, int kn2, int kt1, int kt2, \
                               int kt3, __global float *c, uint c_off, int ldc,               \
                               uint c_zstride, int vec) {                                     \
-    __local float al[WGK * LDA_L], bl[WGK * LDB_L];                                          \
+    __local float al[WGK * LDA_L] __attribute__((aligned(16))), bl[WGK * LDB_L];          \
     const int jg[5] = {jn1, jn2, jt1, jt2, jt3}, kg[5] = {kn1, kn2, kt1, kt2, kt3};          \
     lds_gemm(0, FWD, vec, 0, 1, m, n, k, kz, alpha, beta, a + a_off, lda, 1, img + img_off,  \
              0, 0, jg, kg, c + c_off + (size_t)get_group_id(2) * c_zstride, ldc, al, bl);    \

@@ -62,7 +62,7 @@ static const int gpu_tiles[][4] = {{4, 1, 16, 16}, {8, 1, 16, 8}, {4, 2, 16, 8},
 #define TUNE_TILES 5
 /* The LDS backend's parameter sets (gemm_lds_param_sets: a handful on GPUs,
  * one on CPUs), for both mappings. On CPUs, where it loses (PoCL, 2 loaded
- * cores: 3.5 GFLOP/s on 128 x 32768 x 1024 against the own backend's 151),
+ * cores: 7 GFLOP/s on 128 x 32768 x 1024 against the own backend's 142),
  * only for products of at most TUNE_LDS_CPU_MACS multiply-adds: larger ones
  * would spend the CPU's budget on a candidate that cannot win. */
 #define TUNE_LDS_SETS 8

@@ -9,8 +9,10 @@
 #include "ops/gemm_own.h"
 #include "runtime/internal.h"
 
-/* cl/gemm_lds.cl's LPAD: floats of padding per local-memory row. */
+/* cl/gemm_lds.cl's LPAD: floats of padding per local row of op(B); op(A)'s
+ * rows are padded by VR, at most 4. */
 #define LDS_LPAD 1
+#define LDS_APAD_MAX 4
 /* Split k over work-groups only in ranges of at least this many. */
 #define LDS_SPLIT_MIN_K 1024
 #define LDS_MAX_SPLITS 64
@@ -130,7 +132,8 @@ clgan_status gemm_lds_plan(clgan_ctx *ctx, int conv_x, const clgan_gemm_variant 
   l->wgm = r.tm * r.ly, l->wgn = r.nv * r.lx, l->wgk = r.wgk;
   l->tpm = r.tm, l->tpn = r.nv, l->vw = r.vw, l->conv_x = conv_x != 0;
   size_t threads = (size_t)r.lx * r.ly;
-  size_t local_bytes = (size_t)l->wgk * (l->wgm + l->wgn + 2 * LDS_LPAD) * sizeof(float);
+  size_t local_bytes =
+      (size_t)l->wgk * (l->wgm + LDS_APAD_MAX + l->wgn + LDS_LPAD) * sizeof(float);
   char name[48];
   gemm_lds_plan_name(p, name, sizeof name);
   if (local_bytes > ctx->dev.local_mem_bytes)
