@@ -221,7 +221,8 @@ inline void lds_gemm(const int a_along_i, const int b_along_j, const int vec_a, 
                               __global const float *b, uint b_off, int b_rs, int b_cs,       \
                               __global float *c, uint c_off, int ldc, uint c_zstride,        \
                               int vec) {                                                     \
-    __local float al[WGK * LDA_L] __attribute__((aligned(16))), bl[WGK * LDB_L];          \
+    __local float al[WGK * LDA_L] __attribute__((aligned(16)));                            \
+    __local float bl[WGK * LDB_L];                                                           \
     lds_gemm(TA, !(TB), vec, vec, 0, m, n, k, kz, alpha, beta, a + a_off, a_rs, a_cs,         \
              b + b_off, b_rs, b_cs, 0, 0, c + c_off + (size_t)get_group_id(2) * c_zstride,   \
              ldc, al, bl);                                                                   \
@@ -245,7 +246,8 @@ LDS_PLAIN(gemm_lds_tt, 1, 1)
                               int jt1, int jt2, int jt3, int kn1, int kn2, int kt1, int kt2, \
                               int kt3, __global float *c, uint c_off, int ldc,               \
                               uint c_zstride, int vec) {                                     \
-    __local float al[WGK * LDA_L] __attribute__((aligned(16))), bl[WGK * LDB_L];          \
+    __local float al[WGK * LDA_L] __attribute__((aligned(16)));                            \
+    __local float bl[WGK * LDB_L];                                                           \
     const int jg[5] = {jn1, jn2, jt1, jt2, jt3}, kg[5] = {kn1, kn2, kt1, kt2, kt3};          \
     lds_gemm(0, FWD, vec, 0, 1, m, n, k, kz, alpha, beta, a + a_off, lda, 1, img + img_off,  \
              0, 0, jg, kg, c + c_off + (size_t)get_group_id(2) * c_zstride, ldc, al, bl);    \
