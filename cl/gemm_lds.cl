@@ -10,12 +10,13 @@
  * local words, no bank conflicts, and store neighbouring C elements,
  * coalesced) and rows ty*TPM + r, which it reads from local memory VR at a
  * time (the rows are contiguous and op(A)'s local rows padded to stay
- * aligned; the work-items of a row of the group read the same words). Operands are read in place through (offset, row
- * stride, column stride), so no packing, padding or transposition kernel
- * runs; the loads walk the operand's contiguous dimension, VW floats at a
- * time where the argument vec is 1 (the host passes 0 when an offset or a
- * row stride of a vector-loaded operand is not a multiple of VW; a runtime
- * flag rather than twin entries: PoCL's build time grows with the entries).
+ * aligned; the work-items of a row of the group read the same words).
+ * Operands are read in place through (offset, row stride, column stride),
+ * so no packing, padding or transposition kernel runs; the loads walk the
+ * operand's contiguous dimension, VW floats at a time where the argument
+ * vec is 1 (the host passes 0 when an offset or a row stride of a
+ * vector-loaded operand is not a multiple of VW; a runtime flag rather than
+ * twin entries: PoCL's build time grows with the entries).
  *
  * Entries (the orientation is fixed per entry, so the compiler folds it):
  *   gemm_lds_{nn,nt,tn,tt}     op(A), op(B) strided;
