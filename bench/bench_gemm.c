@@ -1,7 +1,8 @@
-/* GEMM benchmark: both backends at 1024^3 and at the DCGAN's big GEMM shapes,
+/* GEMM benchmark: the backends at 1024^3 and at the DCGAN's big GEMM shapes,
  * median time and GFLOP/s of planned runs (the backend forced through the
  * context's tuning, each shape planned once as a training step's are).
- * Usage: bench_gemm [device] [reps] [own|clblast|both] */
+ * Usage: bench_gemm [device] [reps] [own|clblast|lds|both|all] (both: own and
+ * clblast; all: the three, lds on its default parameter set). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,8 @@ int main(int argc, char **argv) {
   int first = CLGAN_GEMM_OWN, last = CLGAN_GEMM_CLBLAST;
   if (strcmp(which, "own") == 0) last = CLGAN_GEMM_OWN;
   else if (strcmp(which, "clblast") == 0) first = CLGAN_GEMM_CLBLAST;
+  else if (strcmp(which, "lds") == 0) first = last = CLGAN_GEMM_LDS;
+  else if (strcmp(which, "all") == 0) last = CLGAN_GEMM_LDS;
   clgan_ctx *ctx;
   clgan_status st = clgan_ctx_create(&o, &ctx);
   if (st != CLGAN_OK) return fail("context", st);

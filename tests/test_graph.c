@@ -125,11 +125,16 @@ static clgan_dcgan_config small_config(int options) {
  * created after the model exists (the plan made them all). Loops 0-2, 4-5:
  * small_config options 0-2, 3-4; loop 3: every switch, the model planned by the tuner
  * (CLGAN_TUNE=on, into a temporary directory) and the steps' statistics read
- * one step behind. */
+ * one step behind; loop 6: every switch with every GEMM on the LDS backend
+ * (the tuning's gemm: conv products read from the image where they can). */
 START_TEST(test_steps_create_nothing) {
-  clgan_dcgan_config cfg = small_config(_i < 3 ? _i : _i == 3 ? 1 : _i - 1);
+  clgan_dcgan_config cfg = small_config(_i < 3 ? _i : _i == 3 || _i == 6 ? 1 : _i - 1);
   int tuned = _i == 3;
   clgan_tuning saved = *clgan_ctx_tuning(tu_ctx()), t = saved;
+  if (_i == 6) {
+    t.gemm = CLGAN_GEMM_LDS;
+    TU_OK(clgan_ctx_set_tuning(tu_ctx(), &t));
+  }
   char dir[64] = "/tmp/clgan-test-graph-XXXXXX";
   if (tuned) {
     ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -177,6 +182,7 @@ START_TEST(test_steps_create_nothing) {
   clgan_buf_release(&noise);
   clgan_buf_release(&labels);
   clgan_dcgan_destroy(net);
+  if (_i == 6) TU_OK(clgan_ctx_set_tuning(tu_ctx(), &saved));
   if (tuned) {
     clgan_tune_report rep;
     clgan_ctx_tune_report(tu_ctx(), &rep);
@@ -275,7 +281,7 @@ int main(void) {
   tcase_add_test(tc, test_op_table_complete);
   tcase_add_test(tc, test_tutorial_graphs);
   tcase_add_test(tc, test_bad_configs_refused);
-  tcase_add_loop_test(tc, test_steps_create_nothing, 0, 6);
+  tcase_add_loop_test(tc, test_steps_create_nothing, 0, 7);
   tcase_add_test(tc, test_conditional_graphs);
   tcase_add_test(tc, test_oversized_model_refused);
   suite_add_tcase(s, tc);

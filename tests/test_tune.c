@@ -153,7 +153,8 @@ END_TEST
 
 /* Overwrites the entry at path: mode 0 truncates it, 1 flips a payload
  * byte, 2 puts a valid entry of another key there (a foreign file), 3 a
- * valid entry of this key holding an out-of-range tile. */
+ * valid entry of this key holding an out-of-range tile, 4 an entry of this
+ * key in the payload's version 1 (before the LDS backend's fields). */
 static void damage(const char *dir, const char *path, int mode) {
   FILE *f;
   long size;
@@ -177,13 +178,32 @@ static void damage(const char *dir, const char *path, int mode) {
       fputc(buf[0], f);
       fclose(f);
       return;
+    case 4: {
+      struct {
+        char magic[8];
+        int32_t variant[CONV_PRODUCTS][6]; /* backend, tm, nv, lx, ly, from_image */
+        double winner_ms[CONV_PRODUCTS], default_ms[CONV_PRODUCTS];
+      } v1;
+      memset(&v1, 0, sizeof v1);
+      memcpy(v1.magic, "CLGTUNE1", 8);
+      for (int i = 0; i < CONV_PRODUCTS; i++) {
+        int32_t own[6] = {CLGAN_GEMM_OWN, 4, 2, 4, 16, 0};
+        memcpy(v1.variant[i], own, sizeof own);
+        v1.winner_ms[i] = v1.default_ms[i] = 1.0;
+      }
+      char key[1024];
+      clgan_conv_shape s = shape();
+      conv_tune_key(tu_ctx(), &s, key, sizeof key);
+      TU_OK(clgan_cache_store(dir, "tune", key, &v1, sizeof v1));
+      return;
+    }
     default: {
       char key[1024], other[1200];
       clgan_conv_shape s = shape();
       conv_tune_key(tu_ctx(), &s, key, sizeof key);
       conv_variants cv = conv_variants_default();
       double ms[CONV_PRODUCTS] = {1, 1, 1};
-      if (mode == 3) cv.prod[CONV_FWD] = (clgan_gemm_variant){CLGAN_GEMM_OWN, 99, 1, 1, 1};
+      if (mode == 3) cv.prod[CONV_FWD] = (clgan_gemm_variant){CLGAN_GEMM_OWN, 99, 1, 1, 1, 0, 0};
       snprintf(other, sizeof other, "%s|another shape", key);
       char sub[512];
       snprintf(sub, sizeof sub, "%s/other", dir);
@@ -202,7 +222,8 @@ static void damage(const char *dir, const char *path, int mode) {
 }
 
 START_TEST(test_bad_entries_are_tuned_again) {
-  static const char *const what[] = {"truncated", "corrupt", "foreign", "out of range"};
+  static const char *const what[] = {"truncated", "corrupt", "foreign", "out of range",
+                                     "version 1"};
   char dir[64];
   clgan_tuning old = use_tuner(CLGAN_TUNE_ON, dir, sizeof dir);
   clgan_conv_shape s = shape();
@@ -212,7 +233,7 @@ START_TEST(test_bad_entries_are_tuned_again) {
   char path[1200], key[1024];
   entry_path(dir, path, sizeof path);
   conv_tune_key(tu_ctx(), &s, key, sizeof key);
-  for (int mode = 0; mode < 4; mode++) {
+  for (int mode = 0; mode < 5; mode++) {
     damage(dir, path, mode);
     conv_variants cv;
     double a[CONV_PRODUCTS], b[CONV_PRODUCTS];
@@ -282,7 +303,7 @@ START_TEST(test_cached_variants_are_used) {
   conv_tune_key(tu_ctx(), &s, key, sizeof key);
   conv_variants cv = conv_variants_default();
   for (int i = 0; i < CONV_PRODUCTS; i++) {
-    cv.prod[i] = (clgan_gemm_variant){CLGAN_GEMM_OWN, 4, 2, 4, 16};
+    cv.prod[i] = (clgan_gemm_variant){CLGAN_GEMM_OWN, 4, 2, 4, 16, 0, 0};
     cv.from_image[i] = 0;
   }
   double ms[CONV_PRODUCTS] = {1, 2, 3};
@@ -302,6 +323,43 @@ START_TEST(test_cached_variants_are_used) {
   size_t n, m;
   float *want = default_results(&n), *got = run_conv(&p, &m);
   TU_ASSERT_CLOSE("cached variant", got, want, n, 1e-4, 1e-4);
+  free(got), free(want);
+  restore(&old, dir);
+}
+END_TEST
+
+/* LDS winners in the cache are what the plan runs: the default set reading
+ * the image for the forward, a 32 x 64 set for the backward data, a
+ * 32 x 32 one on im2col's matrix for the weight gradient. */
+START_TEST(test_cached_lds_variants_are_used) {
+  char dir[64];
+  clgan_tuning old = use_tuner(CLGAN_TUNE_CACHED, dir, sizeof dir);
+  clgan_conv_shape s = shape();
+  char key[1024];
+  conv_tune_key(tu_ctx(), &s, key, sizeof key);
+  conv_variants cv = conv_variants_default();
+  cv.prod[CONV_FWD] = (clgan_gemm_variant){.backend = CLGAN_GEMM_LDS};
+  cv.prod[CONV_ADJ] = (clgan_gemm_variant){CLGAN_GEMM_LDS, 2, 4, 16, 16, 32, 4};
+  cv.prod[CONV_FILT] = (clgan_gemm_variant){CLGAN_GEMM_LDS, 4, 4, 8, 8, 32, 2};
+  cv.from_image[CONV_FILT] = 0;
+  double ms[CONV_PRODUCTS] = {1, 2, 3};
+  conv_tune_store(tu_ctx(), key, &cv, ms, ms);
+  clgan_conv_plan p;
+  TU_OK(clgan_conv_plan_make(tu_ctx(), &s, &p));
+  clgan_tune_record r = last_record();
+  ck_assert_int_eq(r.source, 1);
+  ck_assert_int_eq(p.fwd.path, CLGAN_GEMM_PATH_LDS);
+  ck_assert_int_eq(p.adj.path, CLGAN_GEMM_PATH_LDS);
+  ck_assert_int_eq(p.filt.path, CLGAN_GEMM_PATH_LDS);
+  ck_assert(p.fwd_from_image && p.fwd.lds.conv_x && !p.filt_from_image && !p.filt.lds.conv_x);
+  ck_assert_str_eq(r.winner[CONV_FWD], "lds64x64k16/4x4v4 image");
+  ck_assert_str_eq(r.winner[CONV_ADJ], "lds32x64k32/2x4v4");
+  ck_assert_msg(strncmp(r.winner[CONV_FILT], "lds32x32k32/4x4v2", 17) == 0 &&
+                    strcmp(r.winner[CONV_FILT] + strlen(r.winner[CONV_FILT]) - 4, " col") == 0,
+                "weight gradient runs %s", r.winner[CONV_FILT]);
+  size_t n, m;
+  float *want = default_results(&n), *got = run_conv(&p, &m);
+  TU_ASSERT_CLOSE("cached LDS variants", got, want, n, 1e-4, 1e-4);
   free(got), free(want);
   restore(&old, dir);
 }
@@ -354,15 +412,16 @@ static void assert_same_step(const char *what, step_result *got, const step_resu
   free(got->params[0]), free(got->params[1]);
 }
 
-/* Rewrites every tune entry in dir to run variant v (on im2col's matrix)
- * for all three products: entries keep their keys (read from the files). */
-static int force_entries(const char *dir, clgan_gemm_variant v) {
+/* Rewrites every tune entry in dir to run variant v (on the image where
+ * from_image, else on im2col's matrix) for all three products: entries
+ * keep their keys (read from the files). */
+static int force_entries(const char *dir, clgan_gemm_variant v, int from_image) {
   DIR *d = opendir(dir);
   ck_assert_ptr_nonnull(d);
   struct dirent *e;
   int n = 0;
   conv_variants cv = conv_variants_default();
-  for (int i = 0; i < CONV_PRODUCTS; i++) cv.prod[i] = v, cv.from_image[i] = 0;
+  for (int i = 0; i < CONV_PRODUCTS; i++) cv.prod[i] = v, cv.from_image[i] = from_image;
   double ms[CONV_PRODUCTS] = {1, 1, 1};
   while ((e = readdir(d))) {
     if (strncmp(e->d_name, "tune-", 5) != 0) continue;
@@ -403,14 +462,24 @@ START_TEST(test_tuned_step_equals_untuned) {
   assert_same_step("tuned step", &tuned, &plain);
   /* winners that surely differ from the defaults: a 4 x 32 tile on
    * im2col's matrix everywhere, from the cache */
-  ck_assert_int_gt(force_entries(dir, (clgan_gemm_variant){CLGAN_GEMM_OWN, 4, 2, 4, 16}), 0);
+  ck_assert_int_gt(force_entries(dir, (clgan_gemm_variant){CLGAN_GEMM_OWN, 4, 2, 4, 16, 0, 0}, 0),
+                   0);
   set_mode(CLGAN_TUNE_CACHED);
   clgan_ctx_tune_report(tu_ctx(), &before);
   step_result forced = one_step(&cfg);
   clgan_ctx_tune_report(tu_ctx(), &after);
   ck_assert_int_eq(after.from_cache - before.from_cache, after.nshapes - before.nshapes);
   ck_assert_int_eq(after.timed, before.timed);
-  assert_same_step("4 x 32 tiles on col", &forced, &plain);
+  assert_same_step("4 x 32 tiles on col", &forced, &plain); /* frees forced's parameters */
+  /* the LDS backend everywhere: its default set on the image, then a 32 x 32
+   * set on im2col's matrix */
+  static const clgan_gemm_variant lds[2] = {{.backend = CLGAN_GEMM_LDS},
+                                            {CLGAN_GEMM_LDS, 4, 4, 8, 8, 32, 2}};
+  for (int i = 0; i < 2; i++) {
+    ck_assert_int_gt(force_entries(dir, lds[i], i == 0), 0);
+    forced = one_step(&cfg);
+    assert_same_step(i == 0 ? "LDS on the image" : "LDS on col", &forced, &plain);
+  }
   free(plain.params[0]), free(plain.params[1]);
   restore(&old, dir);
 }
@@ -425,6 +494,7 @@ int main(void) {
   tcase_add_test(tc, test_reference_check_rejects_a_wrong_candidate);
   tcase_add_test(tc, test_host_check_of_the_default);
   tcase_add_test(tc, test_cached_variants_are_used);
+  tcase_add_test(tc, test_cached_lds_variants_are_used);
   tcase_add_test(tc, test_tuned_step_equals_untuned);
   suite_add_tcase(s, tc);
   return tu_run(s);

@@ -32,7 +32,8 @@ typedef enum clgan_gemm_path {
   CLGAN_GEMM_PATH_SIMPLE,   /* own backend, one work-item per C element */
   CLGAN_GEMM_PATH_TILED,    /* own backend, packed panels and register tiles */
   CLGAN_GEMM_PATH_CONV_X,   /* own tiled, op(B) read from a conv's image (conv core only) */
-  CLGAN_GEMM_PATH_CLBLAST   /* CLBlast's SGEMM */
+  CLGAN_GEMM_PATH_CLBLAST,  /* CLBlast's SGEMM */
+  CLGAN_GEMM_PATH_LDS       /* local-memory tiles, operands in place (src/ops/gemm_lds.c) */
 } clgan_gemm_path;
 
 /* The own backend's tiled geometry for one shape (src/ops/gemm_own.c): the
@@ -49,6 +50,15 @@ typedef struct clgan_gemm_own_geom {
   int x_packed;       /* else X's rows are read in place (or from an image) */
 } clgan_gemm_own_geom;
 
+/* The local-memory backend's part of a plan (src/ops/gemm_lds.c): the
+ * -D parameters of cl/gemm_lds.cl and the split of k. */
+typedef struct clgan_gemm_lds {
+  int wgm, wgn, wgk;  /* work-group tile of C and k per local-memory step */
+  int tpm, tpn, vw;   /* work-item tile and floats per vector load */
+  int conv_x;         /* op(B) read from a conv's image (the conv core's entries) */
+  size_t splits, kz;  /* k cut into `splits` ranges of kz (partial C in the workspace) */
+} clgan_gemm_lds;
+
 /* A GEMM shape prepared on one context: backend resolved, kernels created,
  * workspace grown. Plain data (kernels borrowed from the context), made by
  * clgan_gemm_plan_make and read only by clgan_gemm_run. */
@@ -64,6 +74,7 @@ typedef struct clgan_gemm_plan {
   const char *main_name, *pack_a_name, *pack_b_name;
   size_t main_local[2], reduce_local[2], pack_a_max, pack_b_max;
   clgan_gemm_own_geom own;
+  clgan_gemm_lds lds;         /* path LDS: main is its vector entry, reduce its split sum */
 } clgan_gemm_plan;
 
 /* Plans m x n x k GEMMs with these transposes on ctx: resolves the backend

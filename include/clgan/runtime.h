@@ -63,6 +63,8 @@ typedef enum clgan_gemm_backend {
   CLGAN_GEMM_AUTO = 0,  /* measured once per device, remembered on disk */
   CLGAN_GEMM_OWN,       /* the engine's register-tiled kernel (cl/gemm.cl) */
   CLGAN_GEMM_CLBLAST,   /* CLBlast's SGEMM */
+  CLGAN_GEMM_LDS,       /* the engine's local-memory kernel for GPUs (cl/gemm_lds.cl): only
+                           where the tuner (or a caller) picks it, never measured by AUTO */
   CLGAN_GEMM_BACKEND_COUNT
 } clgan_gemm_backend;
 

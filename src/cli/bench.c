@@ -32,8 +32,9 @@ static const char head[] =
     "process start-up to the first step done with a cold and with a warm kernel cache,\n"
     "device memory, and a per-layer breakdown from OpenCL profiling events (one extra\n"
     "step on a profiling context).\n\n";
-static const char *const gemm_names[] = {"auto", "own", "clblast", NULL};
-static const int gemm_values[] = {CLGAN_GEMM_AUTO, CLGAN_GEMM_OWN, CLGAN_GEMM_CLBLAST};
+static const char *const gemm_names[] = {"auto", "own", "clblast", "lds", NULL};
+static const int gemm_values[] = {CLGAN_GEMM_AUTO, CLGAN_GEMM_OWN, CLGAN_GEMM_CLBLAST,
+                                  CLGAN_GEMM_LDS};
 
 /* ---- progress on stderr --------------------------------------------------- */
 
@@ -195,7 +196,7 @@ static int parse_bench(const char *cmd, int argc, char **argv, bench_args *b) {
       CLI_LONG_OPT("--steps", "N", &steps, 1, 1000000, "timed steps (10)"),
       CLI_LONG_OPT("--warmup", "N", &warmup, 0, 1000000, "warm-up steps before them (2)"),
       CLI_CHOICE_OPT("--gemm", "BACKEND", &gemm, gemm_names, gemm_values,
-                     "auto (default), own or clblast"),
+                     "auto (default), own, clblast or lds (its default set)"),
       CLI_OPT_SEED(&seed, "seed of the weights and the synthetic data (999)"),
       CLI_FLAG_OPT("--no-startup", &no_startup,
                    "skip the cold / warm start-up runs (child processes)"),

@@ -6,6 +6,8 @@
  *     time the one to beat;
  *   - the own GEMM with other register tiles and work-group shapes (each a
  *     -D build of cl/gemm.cl), reading the image directly where it can;
+ *   - the local-memory GEMM (gemm_lds.c: a handful of parameter sets on
+ *     GPUs, one on CPUs), reading the image directly or im2col's matrix;
  *   - the own GEMM and CLBlast on im2col's column matrix;
  *   - for the backward data, the direct kernel (convt_direct.c, no column
  *     matrix, no col2im) with a few parameter sets.
@@ -24,6 +26,7 @@
 
 #include "ops/conv_internal.h"
 #include "ops/conv_tune.h"
+#include "ops/gemm_lds.h"
 #include "ops/gemm_own.h"
 #include "runtime/internal.h"
 
@@ -62,26 +65,40 @@ static const int cpu_tiles[][4] = {{8, 2, 8, 8}, {8, 2, 2, 32}, {4, 2, 4, 16}, {
 static const int gpu_tiles[][4] = {{4, 1, 16, 16}, {8, 1, 16, 8}, {4, 2, 16, 8}, {2, 1, 16, 16},
                                    {4, 1, 8, 8}};
 #define TUNE_TILES 5
-#define TUNE_MAX_CANDIDATES (2 * TUNE_TILES + 4)
+/* The LDS backend's parameter sets (gemm_lds_param_sets: a handful on GPUs,
+ * one on CPUs), for both mappings. On CPUs, where it loses (PoCL, 2 loaded
+ * cores: 7 GFLOP/s on 128 x 32768 x 1024 against the own backend's 142),
+ * only for products of at most TUNE_LDS_CPU_MACS multiply-adds: larger ones
+ * would spend the CPU's budget on a candidate that cannot win. */
+#define TUNE_LDS_SETS 8
+#define TUNE_LDS_CPU_MACS ((uint64_t)1 << 26)
+#define TUNE_MAX_CANDIDATES (2 * TUNE_TILES + 2 * TUNE_LDS_SETS + 4)
 
 typedef struct candidate {
   clgan_gemm_variant v;
   int from_image;
 } candidate;
 
-/* The candidates of one product, the default first. */
-static int candidates_for(const clgan_ctx *ctx, int product, candidate *out) {
+/* The candidates of one product of shape s, the default first. */
+static int candidates_for(const clgan_ctx *ctx, const clgan_conv_shape *s, int product,
+                          candidate *out) {
   const int(*tiles)[4] = ctx->dev.is_gpu ? gpu_tiles : cpu_tiles;
+  clgan_gemm_variant lds[TUNE_LDS_SETS];
+  uint64_t macs = conv_weight_floats(s) * (uint64_t)s->n * s->ho * s->wo;
+  int nlds = gemm_lds_param_sets(ctx->dev.is_gpu, lds, TUNE_LDS_SETS);
+  if (!ctx->dev.is_gpu && macs > TUNE_LDS_CPU_MACS) nlds = 0;
   int n = 0;
-  out[n++] = (candidate){{CLGAN_GEMM_AUTO, 0, 0, 0, 0}, 1};
+  out[n++] = (candidate){{.backend = CLGAN_GEMM_AUTO}, 1};
   int mappings = product == CONV_ADJ ? 1 : 2;
   for (int img = mappings - 1; img >= 0; img--) {
-    out[n++] = (candidate){{CLGAN_GEMM_OWN, 0, 0, 0, 0}, img};
+    out[n++] = (candidate){{.backend = CLGAN_GEMM_OWN}, img};
     for (int t = 0; t < TUNE_TILES; t++)
-      out[n++] = (candidate){{CLGAN_GEMM_OWN, tiles[t][0], tiles[t][1], tiles[t][2], tiles[t][3]},
+      out[n++] = (candidate){{CLGAN_GEMM_OWN, tiles[t][0], tiles[t][1], tiles[t][2], tiles[t][3],
+                              0, 0},
                              img};
+    for (int t = 0; t < nlds; t++) out[n++] = (candidate){lds[t], img};
   }
-  out[n++] = (candidate){{CLGAN_GEMM_CLBLAST, 0, 0, 0, 0}, 0};
+  out[n++] = (candidate){{.backend = CLGAN_GEMM_CLBLAST}, 0};
   return n;
 }
 
@@ -94,7 +111,7 @@ static int direct_candidates(const clgan_ctx *ctx, int product, candidate *out,
   const convt_direct_params *sets;
   int n = convt_direct_candidates(ctx->dev.is_gpu, &sets);
   for (int i = 0; i < n; i++) {
-    out[i] = (candidate){{CLGAN_GEMM_AUTO, 0, 0, 0, 0}, 0};
+    out[i] = (candidate){{.backend = CLGAN_GEMM_AUTO}, 0};
     direct[i] = sets[i];
   }
   return n;
@@ -212,9 +229,15 @@ static int cmp_double(const void *x, const void *y) {
 /* Whether two plans run a product the same way (a candidate that is the
  * default again is not timed twice). */
 static int same_gemm(const clgan_gemm_plan *a, const clgan_gemm_plan *b) {
+  const clgan_gemm_lds *la = &a->lds, *lb = &b->lds;
+  int same_lds = a->path != CLGAN_GEMM_PATH_LDS ||
+                 (la->wgm == lb->wgm && la->wgn == lb->wgn && la->wgk == lb->wgk &&
+                  la->tpm == lb->tpm && la->tpn == lb->tpn && la->vw == lb->vw &&
+                  la->splits == lb->splits);
   return a->path == b->path && a->backend == b->backend && a->own.tm == b->own.tm &&
          a->own.tn == b->own.tn && a->own.splits == b->own.splits &&
-         a->main_local[0] == b->main_local[0] && a->main_local[1] == b->main_local[1];
+         a->main_local[0] == b->main_local[0] && a->main_local[1] == b->main_local[1] &&
+         same_lds;
 }
 
 static int same_product(const clgan_conv_plan *a, const clgan_conv_plan *b, int product) {
@@ -363,7 +386,7 @@ static clgan_status search_product(search *q, int product, conv_variants *win,
   candidate c[TUNE_MAX_CANDIDATES + CONVT_DIRECT_MAX_CANDIDATES];
   convt_direct_params direct[TUNE_MAX_CANDIDATES + CONVT_DIRECT_MAX_CANDIDATES];
   memset(direct, 0, sizeof direct);
-  int n = candidates_for(q->ctx, product, c);
+  int n = candidates_for(q->ctx, q->s, product, c);
   n += direct_candidates(q->ctx, product, c + n, direct + n);
   double best = -1;
   *done = 0;

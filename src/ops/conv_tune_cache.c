@@ -17,15 +17,19 @@
 #include <string.h>
 
 #include "ops/conv_tune.h"
+#include "ops/gemm_lds.h"
 #include "runtime/internal.h"
 
-#define TUNE_PAYLOAD_MAGIC "CLGTUNE2"
+/* Version 3 added the LDS backend's wgk and vw and the direct adjoint's
+ * parameters: an entry of an earlier version (another magic and size) is
+ * ignored and its shape tuned again. */
+#define TUNE_PAYLOAD_MAGIC "CLGTUNE3"
 
 /* The payload: little-endian host integers (a foreign host's entry fails
  * the range checks or the key). */
 typedef struct tune_payload {
   char magic[8];
-  int32_t variant[CONV_PRODUCTS][6]; /* backend, tm, nv, lx, ly, from_image */
+  int32_t variant[CONV_PRODUCTS][8]; /* backend, tm, nv, lx, ly, wgk, vw, from_image */
   double winner_ms[CONV_PRODUCTS], default_ms[CONV_PRODUCTS];
   int32_t adj_direct[5]; /* wgx, wgy, rm, rn, kc; all 0: GEMM + col2im */
   int32_t reserved;      /* 0 (keeps the size a multiple of 8 without padding) */
@@ -57,7 +61,11 @@ void conv_tune_variant_name(const clgan_gemm_variant *v, int from_image, int pro
     snprintf(buf, cap, "default");
   else if (v->backend == CLGAN_GEMM_CLBLAST)
     snprintf(buf, cap, "clblast%s", mapping_name(0, product));
-  else if (v->tm == 0)
+  else if (v->backend == CLGAN_GEMM_LDS) {
+    char tile[48];
+    gemm_lds_variant_name(v, tile, sizeof tile);
+    snprintf(buf, cap, "%s%s", tile, mapping_name(from_image, product));
+  } else if (v->tm == 0)
     snprintf(buf, cap, "own default-tile%s", mapping_name(from_image, product));
   else
     snprintf(buf, cap, "own %dx%d wg %dx%d%s", v->tm, 16 * v->nv, v->lx, v->ly,
@@ -72,6 +80,13 @@ static void gemm_plan_name(const clgan_gemm_plan *g, int from_image, int product
       snprintf(buf, cap, "clblast%s", mapping_name(0, product));
       break;
     case CLGAN_GEMM_PATH_SIMPLE: snprintf(buf, cap, "own simple%s", mapping_name(0, product)); break;
+    case CLGAN_GEMM_PATH_LDS: {
+      char tile[48];
+      gemm_lds_plan_name(g, tile, sizeof tile);
+      snprintf(buf, cap, "%s%s%s", tile, g->lds.splits > 1 ? " split-k" : "",
+               mapping_name(from_image, product));
+      break;
+    }
     default:
       snprintf(buf, cap, "own %zux%zu wg %zux%zu%s%s", g->own.tm, g->own.tn, g->main_local[0],
                g->main_local[1], g->own.splits > 1 ? " split-k" : "",
@@ -95,7 +110,7 @@ void conv_tune_plan_name(const clgan_conv_plan *p, int product, char *buf, size_
 void conv_tune_key(const clgan_ctx *ctx, const clgan_conv_shape *s, char *key, size_t cap) {
   char dev[600];
   clgan_device_key(&ctx->dev, dev, sizeof dev);
-  static const char *const sources[] = {"gemm", "im2col", "col2im", "convt_direct"};
+  static const char *const sources[] = {"gemm", "gemm_lds", "im2col", "col2im", "convt_direct"};
   uint64_t h = CLGAN_FNV_SEED;
   for (size_t i = 0; i < sizeof sources / sizeof sources[0]; i++) {
     const char *src = clgan_embedded_source(sources[i]);
@@ -103,7 +118,7 @@ void conv_tune_key(const clgan_ctx *ctx, const clgan_conv_shape *s, char *key, s
   }
   const clgan_tuning *t = &ctx->tuning;
   snprintf(key, cap,
-           "conv tune v1|%s|%016llx|n%d cin%d h%d w%d cout%d ho%d wo%d k%d s%d p%d|im2col %d "
+           "conv tune v2|%s|%016llx|n%d cin%d h%d w%d cout%d ho%d wo%d k%d s%d p%d|im2col %d "
            "col2im %d chunk %zu",
            dev, (unsigned long long)h, s->n, s->cin, s->h, s->w, s->cout, s->ho, s->wo, s->k,
            s->stride, s->pad, (int)t->im2col, (int)t->col2im, t->adjoint_chunk_floats);
@@ -132,13 +147,14 @@ int conv_tune_load(const clgan_ctx *ctx, const char *key, conv_variants *cv,
   conv_variants out = conv_variants_default();
   for (int i = 0; i < CONV_PRODUCTS && ok; i++) {
     const int32_t *v = p.variant[i];
-    clgan_gemm_variant g = {(clgan_gemm_backend)v[0], v[1], v[2], v[3], v[4]};
-    ok = (v[0] == CLGAN_GEMM_AUTO || v[0] == CLGAN_GEMM_OWN || v[0] == CLGAN_GEMM_CLBLAST) &&
-         clgan_gemm_variant_valid(&g) && (v[5] == 0 || v[5] == 1) &&
-         !(v[5] == 1 && v[0] == CLGAN_GEMM_CLBLAST) && time_ok(p.winner_ms[i]) &&
+    clgan_gemm_variant g = {(clgan_gemm_backend)v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
+    ok = (v[0] == CLGAN_GEMM_AUTO || v[0] == CLGAN_GEMM_OWN || v[0] == CLGAN_GEMM_CLBLAST ||
+          v[0] == CLGAN_GEMM_LDS) &&
+         clgan_gemm_variant_valid(&g) && (v[7] == 0 || v[7] == 1) &&
+         !(v[7] == 1 && v[0] == CLGAN_GEMM_CLBLAST) && time_ok(p.winner_ms[i]) &&
          time_ok(p.default_ms[i]);
     out.prod[i] = g;
-    out.from_image[i] = v[5];
+    out.from_image[i] = v[7];
   }
   if (ok) {
     const int32_t *d = p.adj_direct;
@@ -160,7 +176,8 @@ void conv_tune_store(const clgan_ctx *ctx, const char *key, const conv_variants 
   memcpy(p.magic, TUNE_PAYLOAD_MAGIC, 8);
   for (int i = 0; i < CONV_PRODUCTS; i++) {
     const clgan_gemm_variant *g = &cv->prod[i];
-    int32_t v[6] = {(int32_t)g->backend, g->tm, g->nv, g->lx, g->ly, cv->from_image[i]};
+    int32_t v[8] = {(int32_t)g->backend, g->tm, g->nv, g->lx, g->ly,
+                    g->wgk, g->vw, cv->from_image[i]};
     memcpy(p.variant[i], v, sizeof v);
     p.winner_ms[i] = winner_ms[i];
     p.default_ms[i] = default_ms[i];

@@ -1,6 +1,8 @@
-/* GEMM: row-major C[M,N] = alpha * op(A) * op(B) + beta * C on two backends,
+/* GEMM: row-major C[M,N] = alpha * op(A) * op(B) + beta * C on three backends,
  * the engine's own kernels (gemm_own.c, cl/gemm.cl) and CLBlast's SGEMM
- * (gemm_clblast.c), chosen per context and shape class (gemm_choice.c).
+ * (gemm_clblast.c), chosen per context and shape class (gemm_choice.c), and
+ * the local-memory kernels for GPUs (gemm_lds.c, cl/gemm_lds.cl), which run
+ * where the plan-time tuner chose them (or a caller or the tuning asks).
  * This file is the plan step above them: it plans (backend, kernels,
  * workspace), checks the arguments and runs plans, and holds the conv
  * core's entries (gemm_internal.h). */
@@ -9,6 +11,7 @@
 #include <string.h>
 
 #include "ops/gemm_internal.h"
+#include "ops/gemm_lds.h"
 #include "ops/gemm_own.h"
 #include "runtime/internal.h"
 
@@ -17,6 +20,7 @@ const char *clgan_gemm_backend_name(clgan_gemm_backend backend) {
     case CLGAN_GEMM_AUTO: return "auto";
     case CLGAN_GEMM_OWN: return "own";
     case CLGAN_GEMM_CLBLAST: return "clblast";
+    case CLGAN_GEMM_LDS: return "lds";
     default: return "unknown";
   }
 }
@@ -78,7 +82,8 @@ static clgan_status plan_on(clgan_ctx *ctx, clgan_gemm_backend backend,
   if (backend == CLGAN_GEMM_AUTO && m > 0 && n > 0 &&
       (st = gemm_backend_for(ctx, m, n, k, &backend)) != CLGAN_OK)
     return st;
-  if (backend != CLGAN_GEMM_OWN && backend != CLGAN_GEMM_CLBLAST && backend != CLGAN_GEMM_AUTO)
+  if (backend != CLGAN_GEMM_OWN && backend != CLGAN_GEMM_CLBLAST && backend != CLGAN_GEMM_LDS &&
+      backend != CLGAN_GEMM_AUTO)
     return clgan_fail(CLGAN_ERR_INVALID, "gemm: unknown backend %d", (int)backend);
   if (m >= ((size_t)1 << 31) || n >= ((size_t)1 << 31) || k >= ((size_t)1 << 31))
     return clgan_fail(CLGAN_ERR_UNSUPPORTED, "gemm: matrices beyond 32-bit indexing");
@@ -88,8 +93,10 @@ static clgan_status plan_on(clgan_ctx *ctx, clgan_gemm_backend backend,
   } else if (backend == CLGAN_GEMM_CLBLAST && k > 0) {
     p.path = CLGAN_GEMM_PATH_CLBLAST;
     st = gemm_clblast_plan(ctx, &p);
+  } else if (backend == CLGAN_GEMM_LDS && k > 0) {
+    st = gemm_lds_plan(ctx, 0, v, &p);
   } else { /* CLBlast rejects k == 0; C = beta * C is the own kernel's k == 0 case */
-    st = gemm_own_plan_variant(ctx, 0, v, &p);
+    st = gemm_own_plan_variant(ctx, 0, v && v->backend == CLGAN_GEMM_OWN ? v : NULL, &p);
   }
   if (st == CLGAN_OK) *out = p;
   return st;
@@ -132,10 +139,13 @@ clgan_status clgan_gemm_run(clgan_ctx *ctx, const clgan_gemm_plan *plan, float a
     case CLGAN_GEMM_PATH_SIMPLE:
     case CLGAN_GEMM_PATH_TILED:
       return gemm_own_run(ctx, p, alpha, a, lda, b, ldb, beta, c, ldc, NULL);
-    default:
-      return clgan_fail(CLGAN_ERR_INVALID, "gemm: plan of path %d is not a plain GEMM's",
-                        (int)p->path);
+    case CLGAN_GEMM_PATH_LDS:
+      if (!p->lds.conv_x) return gemm_lds_run(ctx, p, alpha, a, lda, b, ldb, beta, c, ldc, NULL);
+      break;
+    default: break;
   }
+  return clgan_fail(CLGAN_ERR_INVALID, "gemm: plan of path %d is not a plain GEMM's",
+                    (int)p->path);
 }
 
 clgan_status clgan_gemm_with(clgan_ctx *ctx, clgan_gemm_backend backend, int trans_a,
@@ -165,14 +175,16 @@ clgan_status clgan_gemm_conv_plan_variant(clgan_ctx *ctx, const clgan_gemm_varia
   if (gemm_own_is_tiny(m, n, k) || m >= ((size_t)1 << 31) || n >= ((size_t)1 << 31) ||
       k >= ((size_t)1 << 31))
     return CLGAN_OK;
-  if (v && (v->backend != CLGAN_GEMM_OWN || !clgan_gemm_variant_valid(v)))
+  if (v && ((v->backend != CLGAN_GEMM_OWN && v->backend != CLGAN_GEMM_LDS) ||
+            !clgan_gemm_variant_valid(v)))
     return clgan_fail(CLGAN_ERR_INVALID, "gemm: a conv product from the image needs an own "
-                                         "variant (backend %d)", (int)v->backend);
-  clgan_gemm_backend be = CLGAN_GEMM_OWN;
+                                         "or LDS variant (backend %d)", (int)v->backend);
+  clgan_gemm_backend be = v ? v->backend : CLGAN_GEMM_OWN;
   clgan_status st = v ? CLGAN_OK : gemm_backend_for(ctx, m, n, k, &be);
-  if (st != CLGAN_OK || be != CLGAN_GEMM_OWN) return st;
+  if (st != CLGAN_OK || (be != CLGAN_GEMM_OWN && be != CLGAN_GEMM_LDS)) return st;
   clgan_gemm_plan p = {.trans_a = 0, .trans_b = filter != 0, .m = m, .n = n, .k = k};
-  if ((st = gemm_own_plan_variant(ctx, 1, v, &p)) != CLGAN_OK) return st;
+  st = be == CLGAN_GEMM_LDS ? gemm_lds_plan(ctx, 1, v, &p) : gemm_own_plan_variant(ctx, 1, v, &p);
+  if (st != CLGAN_OK) return st;
   *out = p;
   *ok = 1;
   return CLGAN_OK;
@@ -195,8 +207,9 @@ static clgan_status conv_x_check(const clgan_gemm_conv_x *x, const char *wname, 
 /* A conv plan of this kind whose shape is the image's. */
 static clgan_status conv_entry(const clgan_gemm_plan *p, int filter, size_t m, size_t n,
                                size_t k) {
-  if (p->path != CLGAN_GEMM_PATH_CONV_X || p->trans_b != filter || p->m != m || p->n != n ||
-      p->k != k)
+  int conv_path = p->path == CLGAN_GEMM_PATH_CONV_X ||
+                  (p->path == CLGAN_GEMM_PATH_LDS && p->lds.conv_x);
+  if (!conv_path || p->trans_b != filter || p->m != m || p->n != n || p->k != k)
     return clgan_fail(CLGAN_ERR_INVALID,
                       "gemm: the plan (path %d, %zu x %zu x %zu) is not the %s from the image "
                       "of %zu x %zu x %zu",
@@ -212,6 +225,8 @@ clgan_status clgan_gemm_conv_filter(clgan_ctx *ctx, const clgan_gemm_plan *plan,
   clgan_status st = conv_entry(plan, 1, cout, kdim, p);
   if (st == CLGAN_OK) st = conv_x_check(x, "dY", dy, cout, p, "dW", dw, cout, kdim);
   if (st != CLGAN_OK) return st;
+  if (plan->path == CLGAN_GEMM_PATH_LDS)
+    return gemm_lds_run(ctx, plan, 1.0f, dy, p, x->img, p, beta, dw, kdim, x);
   return gemm_own_run(ctx, plan, 1.0f, dy, p, x->img, p, beta, dw, kdim, x);
 }
 
@@ -222,6 +237,8 @@ clgan_status clgan_gemm_conv_forward(clgan_ctx *ctx, const clgan_gemm_plan *plan
   clgan_status st = conv_entry(plan, 0, cout, p, kdim);
   if (st == CLGAN_OK) st = conv_x_check(x, "W", w, cout, kdim, "Y", y, cout, p);
   if (st != CLGAN_OK) return st;
+  if (plan->path == CLGAN_GEMM_PATH_LDS)
+    return gemm_lds_run(ctx, plan, 1.0f, w, kdim, x->img, p, 0.0f, y, p, x);
   return gemm_own_run(ctx, plan, 1.0f, w, kdim, x->img, p, 0.0f, y, p, x);
 }
 

@@ -9,7 +9,9 @@
  * The classes: regular GEMMs (timed on 512^3) and long reductions (k much
  * larger than m and n: the weight gradients, timed on 128 x 256 x 32768,
  * where the own kernel's split-K may win even on a device where CLBlast wins
- * the rest). */
+ * the rest). The LDS backend (gemm_lds.c) is not among the measured: the
+ * plan-time tuner offers it per shape (conv_tune.c), and a cached choice is
+ * OWN or CLBLAST only (values 1 and 2, as before the LDS backend existed). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -18,15 +18,21 @@ typedef struct clgan_gemm_conv_x {
 /* One product's GEMM variant as the plan-time tuner chooses it (conv_tune.c):
  * the backend and, for the own one, the register tile (tm rows x 16*nv
  * columns) and the work-group shape in tiles (lx columns, ly rows); all four
- * 0: the device's default tile. */
+ * 0: the device's default tile. For the LDS backend (cl/gemm_lds.cl) the
+ * same fields mean: a tm x nv register tile per work-item (nv columns, not
+ * vectors), lx x ly work-items per group, so the group's tile of C is
+ * (tm*ly) x (nv*lx); wgk the k per local-memory step, vw the floats per
+ * vector load; all six 0: the default set (gemm_lds.c). wgk and vw are 0
+ * for the other backends. */
 typedef struct clgan_gemm_variant {
-  clgan_gemm_backend backend; /* OWN or CLBLAST */
+  clgan_gemm_backend backend; /* OWN, CLBLAST or LDS */
   int tm, nv, lx, ly;
+  int wgk, vw; /* LDS only */
 } clgan_gemm_variant;
 
-/* Whether a variant's numbers are ones the kernels accept (tm 1-16, nv 1-4,
- * lx * ly at most 4096, or all 0; backend AUTO only with all 0: the engine's
- * choice, as a NULL variant). */
+/* Whether a variant's numbers are ones the kernels accept (own: tm 1-16,
+ * nv 1-4, lx * ly at most 4096, or all 0; LDS: gemm_lds_variant_valid;
+ * backend AUTO only with all 0: the engine's choice, as a NULL variant). */
 int clgan_gemm_variant_valid(const clgan_gemm_variant *v);
 
 /* clgan_gemm_plan_make on a given variant (NULL: the context's choice). */
@@ -45,8 +51,8 @@ clgan_status gemm_backend_for(clgan_ctx *ctx, size_t m, size_t n, size_t k,
  * gradient dw = dy x col^T + beta * dw, m, n, k = cout, K, P. */
 clgan_status clgan_gemm_conv_plan_make(clgan_ctx *ctx, int filter, size_t m, size_t n, size_t k,
                                        clgan_gemm_plan *out, int *ok);
-/* The same with the own backend's tile of variant v (NULL: as above; v's
- * backend must be OWN). */
+/* The same with the tile of variant v (NULL: as above; v's backend must be
+ * OWN or LDS). */
 clgan_status clgan_gemm_conv_plan_variant(clgan_ctx *ctx, const clgan_gemm_variant *v, int filter,
                                           size_t m, size_t n, size_t k, clgan_gemm_plan *out,
                                           int *ok);

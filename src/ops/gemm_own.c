@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ops/gemm_internal.h"
+#include "ops/gemm_lds.h"
 #include "ops/gemm_own.h"
 #include "runtime/internal.h"
 
@@ -44,7 +45,9 @@ int gemm_own_is_tiny(size_t m, size_t n, size_t k) {
 }
 
 int clgan_gemm_variant_valid(const clgan_gemm_variant *v) {
+  if (v->backend == CLGAN_GEMM_LDS) return gemm_lds_variant_valid(v);
   int zero = v->tm == 0 && v->nv == 0 && v->lx == 0 && v->ly == 0;
+  if (v->wgk != 0 || v->vw != 0) return 0; /* the LDS backend's fields */
   if (v->backend == CLGAN_GEMM_AUTO) return zero; /* the engine's choice */
   if (v->backend != CLGAN_GEMM_OWN && v->backend != CLGAN_GEMM_CLBLAST) return 0;
   if (zero) return 1;
@@ -70,7 +73,7 @@ static own_config own_config_for(const clgan_ctx *ctx, const clgan_gemm_variant 
   if (t[0] >= 1 && t[0] <= 16 && t[1] >= 1 && t[1] <= 4 && t[2] >= 1 && t[3] >= 1 &&
       t[2] * t[3] <= 4096)
     c.tm = t[0], c.nv = t[1], c.lx = (size_t)t[2], c.ly = (size_t)t[3];
-  if (v && v->tm > 0 && clgan_gemm_variant_valid(v))
+  if (v && v->backend == CLGAN_GEMM_OWN && v->tm > 0 && clgan_gemm_variant_valid(v))
     c.tm = v->tm, c.nv = v->nv, c.lx = (size_t)v->lx, c.ly = (size_t)v->ly;
   size_t maxwg = ctx->dev.max_work_group_size ? ctx->dev.max_work_group_size : 1;
   while (c.lx * c.ly > maxwg) {
