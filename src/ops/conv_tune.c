@@ -26,7 +26,6 @@
 
 #include "ops/conv_internal.h"
 #include "ops/conv_tune.h"
-#include "ops/gemm_lds.h"
 #include "ops/gemm_own.h"
 #include "runtime/internal.h"
 
@@ -55,66 +54,6 @@ static double now_s(void) {
 static double budget_s(const clgan_ctx *ctx) {
   if (ctx->tuning.tune_budget_s > 0) return ctx->tuning.tune_budget_s;
   return ctx->dev.is_gpu ? 60.0 : 10.0;
-}
-
-/* Other own tiles to try (TM, NV, LX, LY): around the device's default
- * (cl/gemm.cl's 8 x 32 with 4 x 16 groups on CPUs, 4 x 16 with 16 x 8 on
- * GPUs). */
-static const int cpu_tiles[][4] = {{8, 2, 8, 8}, {8, 2, 2, 32}, {4, 2, 4, 16}, {8, 1, 4, 16},
-                                   {4, 4, 4, 8}};
-static const int gpu_tiles[][4] = {{4, 1, 16, 16}, {8, 1, 16, 8}, {4, 2, 16, 8}, {2, 1, 16, 16},
-                                   {4, 1, 8, 8}};
-#define TUNE_TILES 5
-/* The LDS backend's parameter sets (gemm_lds_param_sets: a handful on GPUs,
- * one on CPUs), for both mappings. On CPUs, where it loses (PoCL, 2 loaded
- * cores: 7 GFLOP/s on 128 x 32768 x 1024 against the own backend's 142),
- * only for products of at most TUNE_LDS_CPU_MACS multiply-adds: larger ones
- * would spend the CPU's budget on a candidate that cannot win. */
-#define TUNE_LDS_SETS 8
-#define TUNE_LDS_CPU_MACS ((uint64_t)1 << 26)
-#define TUNE_MAX_CANDIDATES (2 * TUNE_TILES + 2 * TUNE_LDS_SETS + 4)
-
-typedef struct candidate {
-  clgan_gemm_variant v;
-  int from_image;
-} candidate;
-
-/* The candidates of one product of shape s, the default first. */
-static int candidates_for(const clgan_ctx *ctx, const clgan_conv_shape *s, int product,
-                          candidate *out) {
-  const int(*tiles)[4] = ctx->dev.is_gpu ? gpu_tiles : cpu_tiles;
-  clgan_gemm_variant lds[TUNE_LDS_SETS];
-  uint64_t macs = conv_weight_floats(s) * (uint64_t)s->n * s->ho * s->wo;
-  int nlds = gemm_lds_param_sets(ctx->dev.is_gpu, lds, TUNE_LDS_SETS);
-  if (!ctx->dev.is_gpu && macs > TUNE_LDS_CPU_MACS) nlds = 0;
-  int n = 0;
-  out[n++] = (candidate){{.backend = CLGAN_GEMM_AUTO}, 1};
-  int mappings = product == CONV_ADJ ? 1 : 2;
-  for (int img = mappings - 1; img >= 0; img--) {
-    out[n++] = (candidate){{.backend = CLGAN_GEMM_OWN}, img};
-    for (int t = 0; t < TUNE_TILES; t++)
-      out[n++] = (candidate){{CLGAN_GEMM_OWN, tiles[t][0], tiles[t][1], tiles[t][2], tiles[t][3],
-                              0, 0},
-                             img};
-    for (int t = 0; t < nlds; t++) out[n++] = (candidate){lds[t], img};
-  }
-  out[n++] = (candidate){{.backend = CLGAN_GEMM_CLBLAST}, 0};
-  return n;
-}
-
-/* The backward data's other mapping: the direct kernel's parameter sets
- * for this device, after the GEMM candidates (direct[i] beside out[i]; the
- * GEMM candidates' direct entries are all 0). */
-static int direct_candidates(const clgan_ctx *ctx, int product, candidate *out,
-                             convt_direct_params *direct) {
-  if (product != CONV_ADJ) return 0;
-  const convt_direct_params *sets;
-  int n = convt_direct_candidates(ctx->dev.is_gpu, &sets);
-  for (int i = 0; i < n; i++) {
-    out[i] = (candidate){{.backend = CLGAN_GEMM_AUTO}, 0};
-    direct[i] = sets[i];
-  }
-  return n;
 }
 
 /* Buffers of one search: inputs filled with random values, outputs, col at
@@ -305,14 +244,14 @@ static clgan_status check_output(search *q, int index, int product, clgan_buf ou
 
 /* Times candidate c of a product; *ms < 0 when it does not apply, fails or
  * is rejected. Failures of a candidate are not errors of the search. */
-static clgan_status try_candidate(search *q, int product, int index, const candidate *c,
-                                  const convt_direct_params *direct, double *ms) {
+static clgan_status try_candidate(search *q, int product, int index,
+                                  const conv_tune_candidate *c, double *ms) {
   clgan_ctx *ctx = q->ctx;
   *ms = -1;
   conv_variants cv = conv_variants_default();
   cv.prod[product] = c->v;
   cv.from_image[product] = c->from_image;
-  if (product == CONV_ADJ) cv.adj_direct = *direct;
+  if (product == CONV_ADJ) cv.adj_direct = c->direct;
   clgan_conv_plan p;
   if (conv_plan_with(ctx, q->s, &cv, &p) != CLGAN_OK || clgan_conv_plan_prepare(ctx, &p) != CLGAN_OK)
     return CLGAN_OK; /* e.g. CLBlast has no kernel for this device */
@@ -321,7 +260,7 @@ static clgan_status try_candidate(search *q, int product, int index, const candi
                     (product != CONV_ADJ && from_image != c->from_image)))
     return CLGAN_OK; /* the default again, or a mapping the shape does not allow */
   char name[48];
-  if (convt_direct_params_on(direct)) convt_direct_name(direct, name, sizeof name);
+  if (convt_direct_params_on(&c->direct)) convt_direct_name(&c->direct, name, sizeof name);
   else conv_tune_variant_name(&c->v, c->from_image, product, name, sizeof name);
   clgan_buf out;
   size_t floats;
@@ -383,11 +322,8 @@ static clgan_status confirm(search *q, int product, conv_variants *win, double *
 /* Searches one product; *done = 0 when the budget ran out first. */
 static clgan_status search_product(search *q, int product, conv_variants *win,
                                    double *win_ms, double *def_ms, int *done) {
-  candidate c[TUNE_MAX_CANDIDATES + CONVT_DIRECT_MAX_CANDIDATES];
-  convt_direct_params direct[TUNE_MAX_CANDIDATES + CONVT_DIRECT_MAX_CANDIDATES];
-  memset(direct, 0, sizeof direct);
-  int n = candidates_for(q->ctx, q->s, product, c);
-  n += direct_candidates(q->ctx, product, c + n, direct + n);
+  conv_tune_candidate c[CONV_TUNE_MAX_CANDIDATES];
+  int n = conv_tune_candidates(q->ctx, q->s, product, c);
   double best = -1;
   *done = 0;
   q->checked = 0;
@@ -395,7 +331,7 @@ static clgan_status search_product(search *q, int product, conv_variants *win,
   for (int i = 0; i < n; i++) {
     if (q->ctx->tune_report.seconds + (now_s() - q->t_start) > q->budget) return CLGAN_OK;
     double ms;
-    clgan_status st = try_candidate(q, product, i, &c[i], &direct[i], &ms);
+    clgan_status st = try_candidate(q, product, i, &c[i], &ms);
     if (st != CLGAN_OK) return st;
     if (i == 0) {
       if (ms < 0) return CLGAN_OK; /* no reference: keep the defaults */
@@ -408,7 +344,7 @@ static clgan_status search_product(search *q, int product, conv_variants *win,
       best = ms;
       win->prod[product] = c[i].v;
       win->from_image[product] = c[i].from_image;
-      if (product == CONV_ADJ) win->adj_direct = direct[i];
+      if (product == CONV_ADJ) win->adj_direct = c[i].direct;
     }
   }
   if (win->prod[product].backend != CLGAN_GEMM_AUTO ||

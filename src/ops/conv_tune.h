@@ -38,6 +38,20 @@ clgan_status conv_tune(clgan_ctx *ctx, const clgan_conv_shape *s, conv_variants 
 /* Names the variants the plan ended up with in the shape's record. */
 void conv_tune_note(clgan_ctx *ctx, const clgan_conv_plan *p);
 
+/* ---- conv_tune_candidates.c ------------------------------------------- */
+/* One candidate of a product: its GEMM variant and mapping, or (adjoint
+ * only) the direct kernel's parameters (all 0: not the direct kernel). */
+typedef struct conv_tune_candidate {
+  clgan_gemm_variant v;
+  int from_image;
+  convt_direct_params direct;
+} conv_tune_candidate;
+#define CONV_TUNE_MAX_CANDIDATES 48
+/* The candidates of one product of shape s on ctx's device, the default
+ * (the engine's choice) first; returns their count. */
+int conv_tune_candidates(const clgan_ctx *ctx, const clgan_conv_shape *s, int product,
+                         conv_tune_candidate *out);
+
 /* ---- conv_tune_ref.c ---------------------------------------------------- */
 /* Shapes whose default result is also checked against the host's. */
 #define CONV_TUNE_REF_MAX_MACS ((uint64_t)1 << 24)

@@ -1,0 +1,69 @@
+/* The conv tuner's candidates (conv_tune.h): what is tried for each
+ * product, per device kind. */
+#include "ops/conv_internal.h"
+#include "ops/conv_tune.h"
+#include "ops/gemm_lds.h"
+#include "runtime/internal.h"
+
+/* Other own tiles to try (TM, NV, LX, LY): around the device's default
+ * (cl/gemm.cl's 8 x 32 with 4 x 16 groups on CPUs, 4 x 16 with 16 x 8 on
+ * GPUs). */
+static const int cpu_tiles[][4] = {{8, 2, 8, 8}, {8, 2, 2, 32}, {4, 2, 4, 16}, {8, 1, 4, 16},
+                                   {4, 4, 4, 8}};
+static const int gpu_tiles[][4] = {{4, 1, 16, 16}, {8, 1, 16, 8}, {4, 2, 16, 8}, {2, 1, 16, 16},
+                                   {4, 1, 8, 8}};
+#define TUNE_TILES 5
+/* The LDS backend's parameter sets (gemm_lds_param_sets: a handful on GPUs,
+ * one on CPUs), for both mappings. On CPUs, where it loses (PoCL, 2 loaded
+ * cores: 7 GFLOP/s on 128 x 32768 x 1024 against the own backend's 142),
+ * only for products of at most TUNE_LDS_CPU_MACS multiply-adds: larger ones
+ * would spend the CPU's budget on a candidate that cannot win. */
+#define TUNE_LDS_SETS 8
+#define TUNE_LDS_CPU_MACS ((uint64_t)1 << 26)
+_Static_assert(CONV_TUNE_MAX_CANDIDATES >=
+                   2 * TUNE_TILES + 2 * TUNE_LDS_SETS + 2 + CONVT_DIRECT_MAX_CANDIDATES,
+               "room for every candidate of a product");
+
+static conv_tune_candidate gemm_candidate(clgan_gemm_variant v, int from_image) {
+  return (conv_tune_candidate){.v = v, .from_image = from_image};
+}
+
+/* The GEMM candidates of one product of shape s, the default first. */
+static int gemm_candidates(const clgan_ctx *ctx, const clgan_conv_shape *s, int product,
+                           conv_tune_candidate *out) {
+  const int(*tiles)[4] = ctx->dev.is_gpu ? gpu_tiles : cpu_tiles;
+  clgan_gemm_variant lds[TUNE_LDS_SETS];
+  uint64_t macs = conv_weight_floats(s) * (uint64_t)s->n * s->ho * s->wo;
+  int nlds = gemm_lds_param_sets(ctx->dev.is_gpu, lds, TUNE_LDS_SETS);
+  if (!ctx->dev.is_gpu && macs > TUNE_LDS_CPU_MACS) nlds = 0;
+  int n = 0;
+  out[n++] = gemm_candidate((clgan_gemm_variant){.backend = CLGAN_GEMM_AUTO}, 1);
+  int mappings = product == CONV_ADJ ? 1 : 2;
+  for (int img = mappings - 1; img >= 0; img--) {
+    out[n++] = gemm_candidate((clgan_gemm_variant){.backend = CLGAN_GEMM_OWN}, img);
+    for (int t = 0; t < TUNE_TILES; t++)
+      out[n++] = gemm_candidate((clgan_gemm_variant){CLGAN_GEMM_OWN, tiles[t][0], tiles[t][1],
+                                                     tiles[t][2], tiles[t][3], 0, 0},
+                                img);
+    for (int t = 0; t < nlds; t++) out[n++] = gemm_candidate(lds[t], img);
+  }
+  out[n++] = gemm_candidate((clgan_gemm_variant){.backend = CLGAN_GEMM_CLBLAST}, 0);
+  return n;
+}
+
+/* The backward data's other mapping: the direct kernel's parameter sets
+ * for this device. */
+static int direct_candidates(const clgan_ctx *ctx, int product, conv_tune_candidate *out) {
+  if (product != CONV_ADJ) return 0;
+  const convt_direct_params *sets;
+  int n = convt_direct_candidates(ctx->dev.is_gpu, &sets);
+  for (int i = 0; i < n; i++)
+    out[i] = (conv_tune_candidate){{.backend = CLGAN_GEMM_AUTO}, 0, sets[i]};
+  return n;
+}
+
+int conv_tune_candidates(const clgan_ctx *ctx, const clgan_conv_shape *s, int product,
+                         conv_tune_candidate *out) {
+  int n = gemm_candidates(ctx, s, product, out);
+  return n + direct_candidates(ctx, product, out + n);
+}
