@@ -22,9 +22,10 @@
 # beside it in RUN.cpu.
 #
 #   usage: bench/study_small_data.sh [--out DIR] [--iters N] [--seeds N|S1,S2,...]
-#            [--subset N] [--settings LIST] [--volume NIFTI]
+#            [--subset N] [--settings LIST] [--volume NIFTI] [--table]
 #   defaults: runs/study, 3000 iterations, 3 seeds (999, 1000, 1001), all 372
 #   slices, plain,augment,lecam,sn,bcr,ema,all, Debian's ch2bet.nii.gz.
+#   --table prints the table of the seeds finished so far and trains nothing.
 #   --subset N trains and scores on N slices spread evenly over the sorted
 #   list (every axis represented); the same N slices for every run.
 # Runs are niced and go seed by seed (every setting of the first seed, then
@@ -34,7 +35,7 @@
 # time something else on free cores); the table covers the finished seeds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=runs/study iters=3000 seeds=3 subset=0 settings=plain,augment,lecam,sn,bcr,ema,all
+table_only=0 out=runs/study iters=3000 seeds=3 subset=0 settings=plain,augment,lecam,sn,bcr,ema,all
 volume=/usr/share/mricron/templates/ch2bet.nii.gz
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -44,6 +45,7 @@ while [ $# -gt 0 ]; do
     --subset) subset=$2 ;;
     --settings) settings=$2 ;;
     --volume) volume=$2 ;;
+    --table) table_only=1; shift; continue ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "study_small_data.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -94,6 +96,7 @@ echo "study: $count slices of $vol_name, $iters steps, seeds $(echo $seed_list),
 common=(--data "$data" --size 64 --channels 1 --ngf 32 --ndf 32 --batch 32 --iters "$iters"
         --sample-every 500 --checkpoint-every "$iters" --log-every 100)
 for seed in $seed_list; do
+  [ "$table_only" = 1 ] && break
   for name in ${settings//,/ }; do
     run="$out/runs/$tag/$name-seed$seed"
     [ -f "$run/eval.json" ] && continue
