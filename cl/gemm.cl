@@ -354,19 +354,22 @@ __kernel void gemm_tile_conv_scatter(int m, int n, int k, int kz, float alpha, f
   conv_x_product(acc, m, i0, 0, k, img, img_off, rn1, rn2, rt1, rt2, rt3, kn1, kn2, kt1, kt2,
                  kt3, bp + bp_off + (size_t)tj * k * TN);
   const int nrows = min(TM, m - i0), ncols = min(TN, n - j0);
-  __global float *cj = c + c_off + (size_t)j0 * c_cs;
+  /* each row's position, then column by column: a column's TM values land
+   * in one or two cache lines of one channel plane */
+  size_t soff[TM];
+  float t[TM][TN];
 #pragma unroll
   for (int r = 0; r < TM; r++) {
-    if (r >= nrows) continue;
-    int i = i0 + r, q = i / sn1, d1 = i - q * sn1, d3 = q / sn2, d2 = q - d3 * sn2;
-    __global float *crow = cj + (size_t)d3 * st3 + (size_t)d2 * st2 + (size_t)d1 * st1;
+    int i = min(i0 + r, m - 1), q = i / sn1, d1 = i - q * sn1, d3 = q / sn2, d2 = q - d3 * sn2;
+    soff[r] = c_off + (size_t)j0 * c_cs + (size_t)d3 * st3 + (size_t)d2 * st2 + (size_t)d1 * st1;
 #pragma unroll
-    for (int v = 0; v < NV; v++) {
-      float t[16];
-      vstore16(alpha * acc[r][v], 0, t);
-      for (int e = 0; e < 16 && 16 * v + e < ncols; e++)
-        crow[(size_t)(16 * v + e) * c_cs] = t[e];
-    }
+    for (int v = 0; v < NV; v++) vstore16(alpha * acc[r][v], v, t[r]);
+  }
+  for (int j = 0; j < ncols; j++) {
+    const size_t cj = (size_t)j * c_cs;
+#pragma unroll
+    for (int r = 0; r < TM; r++)
+      if (r < nrows) c[soff[r] + cj] = t[r][j];
   }
 }
 

@@ -77,10 +77,14 @@ int conv_tune_subpix_tiles(int gpu, clgan_gemm_variant *out) {
 }
 
 /* The backward data's sub-pixel mapping (k 4 s 2 p 1 shapes) with a few
- * own tiles. */
+ * own tiles; not where the image side has fewer than SUBPIX_MIN_CIN
+ * channels: its GEMM's tile is 16 or 32 channels wide (the transposed
+ * store's columns), so 1 or 3 channels waste most of it (measured on PoCL:
+ * 20-30x slower than GEMM + col2im on 1 channel). */
+#define SUBPIX_MIN_CIN 16
 static int subpix_candidates(const clgan_ctx *ctx, const clgan_conv_shape *s, int product,
                              conv_tune_candidate *out) {
-  if (product != CONV_ADJ || !conv_subpix_applies(s)) return 0;
+  if (product != CONV_ADJ || !conv_subpix_applies(s) || s->cin < SUBPIX_MIN_CIN) return 0;
   clgan_gemm_variant v[CONV_TUNE_SUBPIX_TILES];
   int n = conv_tune_subpix_tiles(ctx->dev.is_gpu, v);
   for (int t = 0; t < n; t++) out[t] = (conv_tune_candidate){.v = v[t], .subpix = 1};
