@@ -262,15 +262,21 @@ START_TEST(test_search_times_the_subpixel_tiles) {
   ctx->tune_progress = count_subpix;
   subpix_timed = subpix_rejected = 0;
   clgan_conv_shape s;
-  TU_OK(clgan_conv_shape_conv(4, 8, 16, 16, 16, 4, 2, 1, &s));
+  TU_OK(clgan_conv_shape_conv(4, 16, 16, 16, 32, 4, 2, 1, &s));
   clgan_conv_plan p;
   TU_OK(clgan_conv_plan_make(ctx, &s, &p));
+  ck_assert_int_eq(last_record().source, 2);
+  fprintf(stderr, "backward data of %s: %s\n", last_record().shape, last_record().winner[CONV_ADJ]);
+  /* a shape with fewer image-side channels than a tile is wide: none tried */
+  int before = subpix_timed;
+  clgan_conv_shape narrow;
+  TU_OK(clgan_conv_shape_conv(4, 3, 16, 16, 32, 4, 2, 1, &narrow));
+  TU_OK(clgan_conv_plan_make(ctx, &narrow, &p));
+  ck_assert_int_eq(subpix_timed, before);
   ctx->tune_progress = saved;
   /* each tile is its own candidate (none is the default plan again) */
   ck_assert_int_eq(subpix_timed, CONV_TUNE_SUBPIX_TILES);
   ck_assert_int_eq(subpix_rejected, 0);
-  ck_assert_int_eq(last_record().source, 2);
-  fprintf(stderr, "backward data of %s: %s\n", last_record().shape, last_record().winner[CONV_ADJ]);
   restore(&old, dir);
 }
 END_TEST
