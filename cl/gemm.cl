@@ -291,9 +291,9 @@ __kernel void gemm_tile(int m, int n, int k, int kz, float alpha, float beta,
  * (cstride, wp, 1), an output pixel (b, oy, ox) (hp*wp, stride*wp, stride),
  * so rows = taps, k = pixels is col itself (the weight gradient
  * dW^T = col x dY^T) and rows = pixels, k = taps is col^T (the forward
- * Y^T = col^T x W^T). The k loop walks K's digits like an odometer. */
-/* The k loop of gemm_tile_conv (below): acc = op(A) x B's panel over
- * [kb, ke) for the tile at row i0, op(A) read from the image. */
+ * Y^T = col^T x W^T). The k loop walks K's digits like an odometer.
+ * conv_x_product is that k loop: acc = op(A) x B's panel over [kb, ke)
+ * for the tile at row i0 (shared with gemm_tile_conv_scatter). */
 inline void conv_x_product(float16 (*acc)[NV], int m, int i0, int kb, int ke,
                            __global const float *img, uint img_off, int rn1, int rn2, int rt1,
                            int rt2, int rt3, int kn1, int kn2, int kt1, int kt2, int kt3,
