@@ -1,12 +1,16 @@
-/* The adjoint product of the `tutorial` G's transposed convolutions (their
- * forward) two ways: the engine's default, GEMM + col2im (in chunks of
- * images on CPUs), and the direct kernel (cl/convt_direct.cl) with each
- * parameter set the tuner tries on this device. Device time from OpenCL
- * events (markers around each run on a profiling queue; where markers
- * carry no times, the sum of the kernels' events), runs alternating
- * between the variants, median of reps. Also prints the largest difference
- * from the default's result.
- * Usage: bench_convt [batch (128)] [reps (5)] [device] [gpu|cpu: whose sets (the device's)] */
+/* The adjoint product of a model's layers (G's transposed convolutions'
+ * forward, D's convolutions' backward data) several ways: the engine's
+ * default, GEMM + col2im (in chunks of images on CPUs), the direct kernel
+ * (cl/convt_direct.cl) with each parameter set the tuner tries on this
+ * device, and the sub-pixel GEMMs (conv_subpixel.c, k 4 s 2 p 1 layers)
+ * with each tile the tuner tries. Device time from OpenCL events (markers
+ * around each run on a profiling queue; where markers carry no times, the
+ * sum of the kernels' events), runs alternating between the variants,
+ * median of reps. Also prints the largest difference from the default's
+ * result; with BENCH_CONVT_KERNELS set, each run's time per kernel.
+ * Usage: bench_convt [batch (128)] [reps (5)] [device (-: the default)]
+ *                    [gpu|cpu|none: whose direct sets (the device's); none: no direct kernel]
+ *                    [tutorial|gray32: the layers (tutorial's G)] */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,24 +23,38 @@
 
 typedef struct layer {
   const char *name;
-  int cin, h, cout; /* ConvTranspose2d(cin -> cout) over h x h */
+  int transposed;   /* 1: ConvTranspose2d, 0: Conv2d (its backward data) */
+  int cin, h, cout; /* (cin -> cout) over h x h */
   int k, stride, pad;
 } layer;
 
-static const layer layers[] = {
-    {"G1 convT 100->512 1->4", 100, 1, 512, 4, 1, 0},
-    {"G2 convT 512->256 4->8", 512, 4, 256, 4, 2, 1},
-    {"G3 convT 256->128 8->16", 256, 8, 128, 4, 2, 1},
-    {"G4 convT 128->64 16->32", 128, 16, 64, 4, 2, 1},
-    {"G5 convT 64->3 32->64", 64, 32, 3, 4, 2, 1},
+static const layer tutorial[] = {
+    {"G1 convT 100->512 1->4", 1, 100, 1, 512, 4, 1, 0},
+    {"G2 convT 512->256 4->8", 1, 512, 4, 256, 4, 2, 1},
+    {"G3 convT 256->128 8->16", 1, 256, 8, 128, 4, 2, 1},
+    {"G4 convT 128->64 16->32", 1, 128, 16, 64, 4, 2, 1},
+    {"G5 convT 64->3 32->64", 1, 64, 32, 3, 4, 2, 1},
+    {"D1 conv 3->64 64->32", 0, 3, 64, 64, 4, 2, 1},
+    {"D2 conv 64->128 32->16", 0, 64, 32, 128, 4, 2, 1},
+    {"D3 conv 128->256 16->8", 0, 128, 16, 256, 4, 2, 1},
+    {"D4 conv 256->512 8->4", 0, 256, 8, 512, 4, 2, 1},
 };
+static const layer gray32[] = {
+    {"G2 convT 128->64 4->8", 1, 128, 4, 64, 4, 2, 1},
+    {"G3 convT 64->32 8->16", 1, 64, 8, 32, 4, 2, 1},
+    {"G4 convT 32->1 16->32", 1, 32, 16, 1, 4, 2, 1},
+    {"D1 conv 1->32 32->16", 0, 1, 32, 32, 4, 2, 1},
+    {"D2 conv 32->64 16->8", 0, 32, 16, 64, 4, 2, 1},
+    {"D3 conv 64->128 8->4", 0, 64, 8, 128, 4, 2, 1},
+};
+#define MAX_VARIANTS (1 + CONVT_DIRECT_MAX_CANDIDATES + CONV_TUNE_SUBPIX_TILES)
 
 static int cmp_double(const void *x, const void *y) {
   double a = *(const double *)x, b = *(const double *)y;
   return a < b ? -1 : a > b;
 }
 
-/* Device ms of one forward of plan p. */
+/* Device ms of one adjoint of plan p (a convT's forward). */
 static clgan_status timed(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x, clgan_buf w,
                           clgan_buf y, clgan_buf col, double *ms) {
   clgan_profile_report *rep = malloc(sizeof *rep);
@@ -44,7 +62,7 @@ static clgan_status timed(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x,
   cl_event e[2] = {NULL, NULL};
   clgan_status st = clgan_ctx_profile_collect(ctx, rep); /* a fresh record */
   if (st == CLGAN_OK) st = CLGAN_CL(clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &e[0]));
-  if (st == CLGAN_OK) st = clgan_convt2d_forward(ctx, p, x, w, y, col);
+  if (st == CLGAN_OK) st = clgan_conv2d_backward_data(ctx, p, x, w, y, col); /* the adjoint */
   if (st == CLGAN_OK) st = CLGAN_CL(clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &e[1]));
   if (st == CLGAN_OK) st = clgan_ctx_profile_collect(ctx, rep);
   cl_ulong t0 = 0, t1 = 0;
@@ -56,6 +74,11 @@ static clgan_status timed(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x,
     *ms = (double)(t1 - t0) * 1e-6;
   else
     for (int i = 0; i < rep->nkernels; i++) *ms += rep->kernels[i].seconds * 1e3;
+  if (st == CLGAN_OK && getenv("BENCH_CONVT_KERNELS")) /* each kernel's share */
+    for (int i = 0; i < rep->nkernels; i++)
+      if (rep->kernels[i].launches)
+        printf("      %-28s %8.3f ms  %ld launches\n", rep->kernels[i].name,
+               rep->kernels[i].seconds * 1e3, rep->kernels[i].launches);
   for (int i = 0; i < 2; i++)
     if (e[i]) clReleaseEvent(e[i]);
   free(rep);
@@ -68,21 +91,41 @@ static double max_diff(const float *a, const float *b, size_t n) {
   return d;
 }
 
-/* Times the default and every direct set on one layer. */
+/* The plans to time on shape s: the default, the direct sets (gpu < 0:
+ * none) and the sub-pixel tiles (where the shape takes them); returns how
+ * many. */
+static int make_plans(clgan_ctx *ctx, const clgan_conv_shape *s, int gpu, clgan_conv_plan *plans,
+                      clgan_status *st) {
+  const convt_direct_params *sets = NULL;
+  int nsets = gpu >= 0 ? convt_direct_candidates(gpu, &sets) : 0, nv = 1;
+  if ((*st = conv_plan_with(ctx, s, NULL, &plans[0])) != CLGAN_OK) return 0;
+  for (int i = 0; i < nsets && *st == CLGAN_OK; i++) {
+    conv_variants cv = conv_variants_default();
+    cv.adj_direct = sets[i];
+    *st = conv_plan_with(ctx, s, &cv, &plans[nv++]);
+  }
+  clgan_gemm_variant tiles[CONV_TUNE_SUBPIX_TILES];
+  int ntiles = conv_tune_subpix_tiles(ctx->dev.is_gpu, tiles);
+  for (int i = 0; i < ntiles && *st == CLGAN_OK; i++) {
+    conv_variants cv = conv_variants_default();
+    cv.prod[CONV_ADJ] = tiles[i];
+    cv.adj_subpix = 1;
+    *st = conv_plan_with(ctx, s, &cv, &plans[nv]);
+    if (*st == CLGAN_OK && plans[nv].adj_subpix.gather) nv++; /* else the default again */
+  }
+  return nv;
+}
+
+/* Times every variant on one layer. */
 static clgan_status bench_layer(clgan_ctx *ctx, const layer *L, int batch, int reps, int gpu) {
   clgan_conv_shape s;
   clgan_status st =
-      clgan_conv_shape_convt(batch, L->cin, L->h, L->h, L->cout, L->k, L->stride, L->pad, &s);
+      L->transposed
+          ? clgan_conv_shape_convt(batch, L->cin, L->h, L->h, L->cout, L->k, L->stride, L->pad, &s)
+          : clgan_conv_shape_conv(batch, L->cin, L->h, L->h, L->cout, L->k, L->stride, L->pad, &s);
   if (st != CLGAN_OK) return st;
-  const convt_direct_params *sets;
-  int nsets = convt_direct_candidates(gpu, &sets), nv = nsets + 1;
-  clgan_conv_plan plans[CONVT_DIRECT_MAX_CANDIDATES + 1];
-  if ((st = conv_plan_with(ctx, &s, NULL, &plans[0])) != CLGAN_OK) return st;
-  for (int i = 0; i < nsets && st == CLGAN_OK; i++) {
-    conv_variants cv = conv_variants_default();
-    cv.adj_direct = sets[i];
-    st = conv_plan_with(ctx, &s, &cv, &plans[i + 1]);
-  }
+  clgan_conv_plan plans[MAX_VARIANTS];
+  int nv = make_plans(ctx, &s, gpu, plans, &st);
   for (int i = 0; i < nv && st == CLGAN_OK; i++) st = clgan_conv_plan_prepare(ctx, &plans[i]);
   size_t fx = (size_t)s.cout * s.n * s.ho * s.wo, fy = (size_t)s.cin * s.n * s.h * s.w;
   size_t fw = (size_t)s.cout * s.cin * s.k * s.k;
@@ -98,11 +141,13 @@ static clgan_status bench_layer(clgan_ctx *ctx, const layer *L, int batch, int r
   if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, fw, &w);
   if (st == CLGAN_OK) st = clgan_buf_write(ctx, w, host, fw);
   if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, fy, &y);
-  size_t ncol = plans[0].col_floats ? plans[0].col_floats : 1;
+  size_t ncol = 1;
+  for (int v = 0; v < nv; v++)
+    if (plans[v].col_floats > ncol) ncol = plans[v].col_floats;
   if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, ncol, &col);
   printf("%s, batch %d (col %.1f MiB in the default)\n", L->name, batch,
          (double)plans[0].col_floats * 4 / 1048576);
-  double diff[CONVT_DIRECT_MAX_CANDIDATES + 1] = {0};
+  double diff[MAX_VARIANTS] = {0};
   for (int v = 0; v < nv && st == CLGAN_OK; v++) { /* one untimed run each: warm, checked */
     double t;
     st = timed(ctx, &plans[v], x, w, y, col, &t);
@@ -116,7 +161,7 @@ static clgan_status bench_layer(clgan_ctx *ctx, const layer *L, int batch, int r
     qsort(&ms[v * reps], (size_t)reps, sizeof(double), cmp_double);
     char name[48];
     conv_tune_plan_name(&plans[v], CONV_ADJ, name, sizeof name);
-    printf("  %-30s %9.3f ms  (min %.3f)", v ? name : "gemm + col2im (default)",
+    printf("  %-36s %9.3f ms  (min %.3f)", v ? name : "gemm + col2im (default)",
            ms[v * reps + reps / 2], ms[v * reps]);
     if (v) printf("  x%.2f  max |diff| %.2g", ms[reps / 2] / ms[v * reps + reps / 2], diff[v]);
     printf("\n");
@@ -130,22 +175,28 @@ static clgan_status bench_layer(clgan_ctx *ctx, const layer *L, int batch, int r
 int main(int argc, char **argv) {
   int batch = argc > 1 ? atoi(argv[1]) : 128, reps = argc > 2 ? atoi(argv[2]) : 5;
   if (batch < 1 || reps < 1) {
-    fprintf(stderr, "usage: bench_convt [batch] [reps] [device] [gpu|cpu]\n");
+    fprintf(stderr, "usage: bench_convt [batch] [reps] [device|-] [gpu|cpu|none] "
+                    "[tutorial|gray32]\n");
     return 2;
   }
   clgan_tuning t;
   if (clgan_tuning_from_env(&t) != CLGAN_OK) return 1;
   t.tune = CLGAN_TUNE_OFF;
-  clgan_ctx_options o = {.device = argc > 3 ? argv[3] : NULL, .profiling = 1, .tuning = &t};
+  const char *device = argc > 3 && strcmp(argv[3], "-") != 0 ? argv[3] : NULL;
+  clgan_ctx_options o = {.device = device, .profiling = 1, .tuning = &t};
   clgan_ctx *ctx = NULL;
   if (clgan_ctx_create(&o, &ctx) != CLGAN_OK) {
     fprintf(stderr, "bench_convt: %s\n", clgan_last_error());
     return 1;
   }
   printf("device: %s\n", clgan_ctx_device(ctx)->name);
-  int gpu = argc > 4 ? strcmp(argv[4], "gpu") == 0 : ctx->dev.is_gpu;
+  int gpu = argc > 4 ? (strcmp(argv[4], "none") == 0 ? -1 : strcmp(argv[4], "gpu") == 0)
+                     : ctx->dev.is_gpu;
+  int g32 = argc > 5 && strcmp(argv[5], "gray32") == 0;
+  const layer *layers = g32 ? gray32 : tutorial;
+  size_t nlayers = g32 ? sizeof gray32 / sizeof gray32[0] : sizeof tutorial / sizeof tutorial[0];
   clgan_status st = CLGAN_OK;
-  for (size_t i = 0; i < sizeof layers / sizeof layers[0] && st == CLGAN_OK; i++)
+  for (size_t i = 0; i < nlayers && st == CLGAN_OK; i++)
     st = bench_layer(ctx, &layers[i], batch, reps, gpu);
   if (st != CLGAN_OK) fprintf(stderr, "bench_convt: %s\n", clgan_last_error());
   clgan_ctx_destroy(ctx);

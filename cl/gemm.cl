@@ -291,17 +291,13 @@ __kernel void gemm_tile(int m, int n, int k, int kz, float alpha, float beta,
  * (cstride, wp, 1), an output pixel (b, oy, ox) (hp*wp, stride*wp, stride),
  * so rows = taps, k = pixels is col itself (the weight gradient
  * dW^T = col x dY^T) and rows = pixels, k = taps is col^T (the forward
- * Y^T = col^T x W^T). The k loop walks K's digits like an odometer. */
-__kernel void gemm_tile_conv(int m, int n, int k, int kz, float alpha, float beta,
-                             __global const float *img, uint img_off, int rn1, int rn2, int rt1,
-                             int rt2, int rt3, int kn1, int kn2, int kt1, int kt2, int kt3,
-                             __global const float *bp, uint bp_off,
-                             __global float *c, uint c_off, int c_rs, int c_cs, uint c_zstride) {
-  const int tj = get_global_id(0), ti = get_global_id(1), z = get_global_id(2);
-  const int j0 = tj * TN, i0 = ti * TM;
-  if (i0 >= m || j0 >= n) return;
-  const int kb = z * kz, ke = min(k, kb + kz);
-  __global const float *pb = bp + bp_off + (size_t)tj * k * TN;
+ * Y^T = col^T x W^T). The k loop walks K's digits like an odometer.
+ * conv_x_product is that k loop: acc = op(A) x B's panel over [kb, ke)
+ * for the tile at row i0 (shared with gemm_tile_conv_scatter). */
+inline void conv_x_product(float16 (*acc)[NV], int m, int i0, int kb, int ke,
+                           __global const float *img, uint img_off, int rn1, int rn2, int rt1,
+                           int rt2, int rt3, int kn1, int kn2, int kt1, int kt2, int kt3,
+                           __global const float *pb) {
   size_t roff[TM];
 #pragma unroll
   for (int r = 0; r < TM; r++) {
@@ -312,7 +308,6 @@ __kernel void gemm_tile_conv(int m, int n, int k, int kz, float alpha, float bet
   int q = kb / kn1, e1 = kb - q * kn1, e3 = q / kn2, e2 = q - e3 * kn2;
   size_t xo = (size_t)e3 * kt3 + (size_t)e2 * kt2 + (size_t)e1 * kt1;
   const int jump2 = kt2 - kn1 * kt1, jump3 = kt3 - kn2 * kt2;
-  float16 acc[TM][NV];
   zero_tile(acc);
   for (int p = kb; p < ke; p++) {
     rank1_update(acc, img + xo, roff, pb + (size_t)p * TN);
@@ -322,7 +317,60 @@ __kernel void gemm_tile_conv(int m, int n, int k, int kz, float alpha, float bet
       if (++e2 == kn2) e2 = 0, xo += jump3;
     }
   }
+}
+
+__kernel void gemm_tile_conv(int m, int n, int k, int kz, float alpha, float beta,
+                             __global const float *img, uint img_off, int rn1, int rn2, int rt1,
+                             int rt2, int rt3, int kn1, int kn2, int kt1, int kt2, int kt3,
+                             __global const float *bp, uint bp_off,
+                             __global float *c, uint c_off, int c_rs, int c_cs, uint c_zstride) {
+  const int tj = get_global_id(0), ti = get_global_id(1), z = get_global_id(2);
+  const int j0 = tj * TN, i0 = ti * TM;
+  if (i0 >= m || j0 >= n) return;
+  const int kb = z * kz, ke = min(k, kb + kz);
+  float16 acc[TM][NV];
+  conv_x_product(acc, m, i0, kb, ke, img, img_off, rn1, rn2, rt1, rt2, rt3, kn1, kn2, kt1, kt2,
+                 kt3, bp + bp_off + (size_t)tj * k * TN);
   store_tile(acc, m, n, i0, j0, alpha, beta, c + c_off + (size_t)z * c_zstride, c_rs, c_cs);
+}
+
+/* gemm_tile_conv in its forward form (rows i are pixels, C^T stored) with
+ * C's rows scattered: C^T(i, j) goes to c[c_off + S(i) + j*c_cs], S
+ * splitting i into three digits like R (sn1, sn2; weights st1..st3).
+ * The sub-pixel adjoint (conv_subpixel.c) writes each parity class of dx
+ * this way: i = (b*ho + y)*wo + x -> b*h*w + 2y*w + 2x. No split k;
+ * overwrites (beta unused). */
+__kernel void gemm_tile_conv_scatter(int m, int n, int k, int kz, float alpha, float beta,
+                                     __global const float *img, uint img_off, int rn1, int rn2,
+                                     int rt1, int rt2, int rt3, int kn1, int kn2, int kt1,
+                                     int kt2, int kt3, __global const float *bp, uint bp_off,
+                                     __global float *c, uint c_off, int c_rs, int c_cs,
+                                     uint c_zstride, int sn1, int sn2, int st1, int st2,
+                                     int st3) {
+  const int tj = get_global_id(0), ti = get_global_id(1);
+  const int j0 = tj * TN, i0 = ti * TM;
+  if (i0 >= m || j0 >= n) return;
+  float16 acc[TM][NV];
+  conv_x_product(acc, m, i0, 0, k, img, img_off, rn1, rn2, rt1, rt2, rt3, kn1, kn2, kt1, kt2,
+                 kt3, bp + bp_off + (size_t)tj * k * TN);
+  const int nrows = min(TM, m - i0), ncols = min(TN, n - j0);
+  /* each row's position, then column by column: a column's TM values land
+   * in one or two cache lines of one channel plane */
+  size_t soff[TM];
+  float t[TM][TN];
+#pragma unroll
+  for (int r = 0; r < TM; r++) {
+    int i = min(i0 + r, m - 1), q = i / sn1, d1 = i - q * sn1, d3 = q / sn2, d2 = q - d3 * sn2;
+    soff[r] = c_off + (size_t)j0 * c_cs + (size_t)d3 * st3 + (size_t)d2 * st2 + (size_t)d1 * st1;
+#pragma unroll
+    for (int v = 0; v < NV; v++) vstore16(alpha * acc[r][v], v, t[r]);
+  }
+  for (int j = 0; j < ncols; j++) {
+    const size_t cj = (size_t)j * c_cs;
+#pragma unroll
+    for (int r = 0; r < TM; r++)
+      if (r < nrows) c[soff[r] + cj] = t[r][j];
+  }
 }
 
 /* C = alpha * sum over z of part[z] + beta * C, part[z] being m x n

@@ -12,7 +12,9 @@
  *
  * When k = 1, stride 1, pad 0 the column matrix *is* the image, so im2col and
  * col2im are skipped and col is not touched. Where the tuner chose it, the
- * adjoint runs as one direct kernel instead (convt_direct.c): no col.
+ * adjoint runs as one direct kernel instead (convt_direct.c): no col; or,
+ * for k 4, stride 2, pad 1, as four sub-pixel GEMMs (conv_subpixel.c):
+ * col holds the padded dY, no col2im.
  *
  * Where the engine's own GEMM runs them (CPU devices; the weight gradients
  * on GPUs), the forward and the weight gradient never build col: the GEMM
@@ -26,6 +28,7 @@
 #include <stdint.h>
 
 #include "ops/conv_internal.h"
+#include "ops/conv_subpixel.h"
 #include "ops/convt_direct.h"
 #include "ops/gemm_internal.h"
 #include "runtime/internal.h"
@@ -193,6 +196,11 @@ static clgan_status core_adjoint(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
     return st;
   /* the tuner's direct kernel: no col, no col2im */
   if (p->adj_direct.kernel) return convt_direct_run(ctx, &p->adj_direct, s, feat, w, img);
+  /* the tuner's sub-pixel GEMMs: col holds the padded feat, no col2im */
+  if (p->adj_subpix.gather) {
+    if ((st = conv_buf_check(col, p->col_floats, op, "col")) != CLGAN_OK) return st;
+    return conv_subpix_run(ctx, &p->adj_subpix, s, feat, w, img, col);
+  }
   size_t kdim = (size_t)s->cin * s->k * s->k, np = (size_t)s->n * s->ho * s->wo;
   if (p->direct) return clgan_gemm_run(ctx, &p->adj, 1.0f, w, kdim, feat, np, 0.0f, img, np);
   /* The column matrix a few images at a time (the plan's adjoint_images): a

@@ -10,7 +10,8 @@
  *     GPUs, one on CPUs), reading the image directly or im2col's matrix;
  *   - the own GEMM and CLBlast on im2col's column matrix;
  *   - for the backward data, the direct kernel (convt_direct.c, no column
- *     matrix, no col2im) with a few parameter sets.
+ *     matrix, no col2im) with a few parameter sets, and for k 4 s 2 p 1
+ *     the sub-pixel GEMMs (conv_subpixel.c) with a few own tiles.
  * A candidate whose result differs from the reference by more than
  * TUNE_TOLERANCE (relative to the reference's largest value) is rejected;
  * the others are timed with OpenCL events on a profiling queue of the
@@ -25,6 +26,7 @@
 #include <time.h>
 
 #include "ops/conv_internal.h"
+#include "ops/conv_subpixel.h"
 #include "ops/conv_tune.h"
 #include "ops/gemm_own.h"
 #include "runtime/internal.h"
@@ -106,7 +108,9 @@ static clgan_status bufs_make(clgan_ctx *ctx, const clgan_conv_shape *s, tune_bu
   if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, fi, &b->out_img);
   if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, ff, &b->out_feat);
   if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, fw, &b->out_weight);
-  if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, clgan_conv_col_floats(s), &b->col);
+  size_t col = clgan_conv_col_floats(s); /* the sub-pixel mapping's col may be larger */
+  if (conv_subpix_applies(s) && conv_subpix_col_floats(s) > col) col = conv_subpix_col_floats(s);
+  if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, col, &b->col);
   return st;
 }
 
@@ -186,6 +190,9 @@ static int same_product(const clgan_conv_plan *a, const clgan_conv_plan *b, int 
     return a->filt_from_image == b->filt_from_image && same_gemm(&a->filt, &b->filt);
   if (a->adj_direct.kernel || b->adj_direct.kernel)
     return convt_direct_same(&a->adj_direct, &b->adj_direct);
+  if (a->adj_subpix.gather || b->adj_subpix.gather)
+    return a->adj_subpix.gather && b->adj_subpix.gather &&
+           same_gemm(&a->adj_subpix.gemm, &b->adj_subpix.gemm);
   return same_gemm(&a->adj, &b->adj) && same_gemm(&a->adj_last, &b->adj_last);
 }
 
@@ -251,16 +258,18 @@ static clgan_status try_candidate(search *q, int product, int index,
   conv_variants cv = conv_variants_default();
   cv.prod[product] = c->v;
   cv.from_image[product] = c->from_image;
-  if (product == CONV_ADJ) cv.adj_direct = c->direct;
+  if (product == CONV_ADJ) cv.adj_direct = c->direct, cv.adj_subpix = c->subpix;
   clgan_conv_plan p;
   if (conv_plan_with(ctx, q->s, &cv, &p) != CLGAN_OK || clgan_conv_plan_prepare(ctx, &p) != CLGAN_OK)
     return CLGAN_OK; /* e.g. CLBlast has no kernel for this device */
+  if (c->subpix && !p.adj_subpix.gather) return CLGAN_OK; /* the shape does not allow it */
   int from_image = product == CONV_FWD ? p.fwd_from_image : p.filt_from_image;
   if (index > 0 && (same_product(&p, &q->def, product) ||
                     (product != CONV_ADJ && from_image != c->from_image)))
     return CLGAN_OK; /* the default again, or a mapping the shape does not allow */
   char name[48];
   if (convt_direct_params_on(&c->direct)) convt_direct_name(&c->direct, name, sizeof name);
+  else if (c->subpix) conv_tune_plan_name(&p, product, name, sizeof name);
   else conv_tune_variant_name(&c->v, c->from_image, product, name, sizeof name);
   clgan_buf out;
   size_t floats;
@@ -315,6 +324,7 @@ static clgan_status confirm(search *q, int product, conv_variants *win, double *
   win->prod[product] = conv_variants_default().prod[product]; /* not confirmed */
   win->from_image[product] = 1;
   if (product == CONV_ADJ) win->adj_direct = conv_variants_default().adj_direct;
+  if (product == CONV_ADJ) win->adj_subpix = 0;
   *win_ms = *def_ms;
   return CLGAN_OK;
 }
@@ -344,11 +354,11 @@ static clgan_status search_product(search *q, int product, conv_variants *win,
       best = ms;
       win->prod[product] = c[i].v;
       win->from_image[product] = c[i].from_image;
-      if (product == CONV_ADJ) win->adj_direct = c[i].direct;
+      if (product == CONV_ADJ) win->adj_direct = c[i].direct, win->adj_subpix = c[i].subpix;
     }
   }
   if (win->prod[product].backend != CLGAN_GEMM_AUTO ||
-      (product == CONV_ADJ && convt_direct_params_on(&win->adj_direct))) {
+      (product == CONV_ADJ && (convt_direct_params_on(&win->adj_direct) || win->adj_subpix))) {
     clgan_status st = confirm(q, product, win, win_ms, def_ms);
     if (st != CLGAN_OK) return st;
   }

@@ -21,6 +21,8 @@ typedef struct conv_variants {
   clgan_gemm_variant prod[CONV_PRODUCTS];
   int from_image[CONV_PRODUCTS];
   convt_direct_params adj_direct;
+  int adj_subpix; /* 1: the adjoint by sub-pixel GEMMs (conv_subpixel.c) with
+                     prod[CONV_ADJ]'s own tile, where the shape allows */
 } conv_variants;
 
 /* Every product on the engine's choices. */
@@ -40,17 +42,25 @@ void conv_tune_note(clgan_ctx *ctx, const clgan_conv_plan *p);
 
 /* ---- conv_tune_candidates.c ------------------------------------------- */
 /* One candidate of a product: its GEMM variant and mapping, or (adjoint
- * only) the direct kernel's parameters (all 0: not the direct kernel). */
+ * only) the direct kernel's parameters (all 0: not the direct kernel), or
+ * (adjoint only, subpix 1) the sub-pixel mapping with v's own tile. */
 typedef struct conv_tune_candidate {
   clgan_gemm_variant v;
   int from_image;
   convt_direct_params direct;
+  int subpix;
 } conv_tune_candidate;
 #define CONV_TUNE_MAX_CANDIDATES 48
 /* The candidates of one product of shape s on ctx's device, the default
  * (the engine's choice) first; returns their count. */
 int conv_tune_candidates(const clgan_ctx *ctx, const clgan_conv_shape *s, int product,
                          conv_tune_candidate *out);
+
+/* The sub-pixel adjoint's own tiles the tuner tries on a GPU (gpu 1) or
+ * another device, the device's default tile (all 0) first; returns their
+ * count. */
+#define CONV_TUNE_SUBPIX_TILES 3
+int conv_tune_subpix_tiles(int gpu, clgan_gemm_variant *out);
 
 /* ---- conv_tune_ref.c ---------------------------------------------------- */
 /* Shapes whose default result is also checked against the host's. */

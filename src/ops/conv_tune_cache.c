@@ -10,7 +10,8 @@
  * payload is a versioned record of the three products' variants; anything
  * that does not parse, or holds a value out of range, is ignored (the shape
  * is tuned again). Version 2 added the adjoint's mapping (the direct
- * kernel's parameters): a version 1 entry fails the magic and the size. */
+ * kernel's parameters): a version 1 entry fails the magic and the size;
+ * version 4 the sub-pixel adjoint. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,9 +22,10 @@
 #include "runtime/internal.h"
 
 /* Version 3 added the LDS backend's wgk and vw and the direct adjoint's
- * parameters: an entry of an earlier version (another magic and size) is
- * ignored and its shape tuned again. */
-#define TUNE_PAYLOAD_MAGIC "CLGTUNE3"
+ * parameters, version 4 the sub-pixel adjoint (in version 3's reserved
+ * word): an entry of an earlier version (another magic) is ignored and its
+ * shape tuned again. */
+#define TUNE_PAYLOAD_MAGIC "CLGTUNE4"
 
 /* The payload: little-endian host integers (a foreign host's entry fails
  * the range checks or the key). */
@@ -32,7 +34,7 @@ typedef struct tune_payload {
   int32_t variant[CONV_PRODUCTS][8]; /* backend, tm, nv, lx, ly, wgk, vw, from_image */
   double winner_ms[CONV_PRODUCTS], default_ms[CONV_PRODUCTS];
   int32_t adj_direct[5]; /* wgx, wgy, rm, rn, kc; all 0: GEMM + col2im */
-  int32_t reserved;      /* 0 (keeps the size a multiple of 8 without padding) */
+  int32_t adj_subpix;    /* 1: the sub-pixel adjoint with variant[CONV_ADJ]'s own tile */
 } tune_payload;
 
 conv_variants conv_variants_default(void) {
@@ -100,6 +102,10 @@ void conv_tune_plan_name(const clgan_conv_plan *p, int product, char *buf, size_
   else if (p->adj_direct.kernel) {
     convt_direct_params d = convt_direct_plan_params(&p->adj_direct);
     convt_direct_name(&d, buf, cap);
+  } else if (p->adj_subpix.gather) {
+    char tile[40];
+    gemm_plan_name(&p->adj_subpix.gemm, 0, product, tile, sizeof tile);
+    snprintf(buf, cap, "subpixel %s", tile);
   } else gemm_plan_name(&p->adj, 0, product, buf, cap);
   if (p->direct && product != CONV_ADJ) {
     size_t n = strlen(buf);
@@ -110,7 +116,8 @@ void conv_tune_plan_name(const clgan_conv_plan *p, int product, char *buf, size_
 void conv_tune_key(const clgan_ctx *ctx, const clgan_conv_shape *s, char *key, size_t cap) {
   char dev[600];
   clgan_device_key(&ctx->dev, dev, sizeof dev);
-  static const char *const sources[] = {"gemm", "gemm_lds", "im2col", "col2im", "convt_direct"};
+  static const char *const sources[] = {"gemm",   "gemm_lds",     "im2col",
+                                        "col2im", "convt_direct", "conv_subpixel"};
   uint64_t h = CLGAN_FNV_SEED;
   for (size_t i = 0; i < sizeof sources / sizeof sources[0]; i++) {
     const char *src = clgan_embedded_source(sources[i]);
@@ -159,7 +166,12 @@ int conv_tune_load(const clgan_ctx *ctx, const char *key, conv_variants *cv,
   if (ok) {
     const int32_t *d = p.adj_direct;
     out.adj_direct = (convt_direct_params){d[0], d[1], d[2], d[3], d[4]};
-    ok = convt_direct_params_valid(&out.adj_direct) && p.reserved == 0;
+    out.adj_subpix = p.adj_subpix;
+    int adj_be = p.variant[CONV_ADJ][0];
+    ok = convt_direct_params_valid(&out.adj_direct) &&
+         (p.adj_subpix == 0 ||
+          (p.adj_subpix == 1 && !convt_direct_params_on(&out.adj_direct) &&
+           (adj_be == CLGAN_GEMM_OWN || adj_be == CLGAN_GEMM_AUTO)));
   }
   if (!ok) return 0;
   *cv = out;
@@ -185,6 +197,7 @@ void conv_tune_store(const clgan_ctx *ctx, const char *key, const conv_variants 
   const convt_direct_params *d = &cv->adj_direct;
   int32_t direct[5] = {d->wgx, d->wgy, d->rm, d->rn, d->kc};
   memcpy(p.adj_direct, direct, sizeof direct);
+  p.adj_subpix = cv->adj_subpix;
   const char *dir = conv_tune_dir(ctx);
   if (dir && *dir) clgan_cache_store(dir, "tune", key, &p, sizeof p);
 }

@@ -1,6 +1,7 @@
 /* The conv tuner's candidates (conv_tune.h): what is tried for each
  * product, per device kind. */
 #include "ops/conv_internal.h"
+#include "ops/conv_subpixel.h"
 #include "ops/conv_tune.h"
 #include "ops/gemm_lds.h"
 #include "runtime/internal.h"
@@ -20,8 +21,13 @@ static const int gpu_tiles[][4] = {{4, 1, 16, 16}, {8, 1, 16, 8}, {4, 2, 16, 8},
  * would spend the CPU's budget on a candidate that cannot win. */
 #define TUNE_LDS_SETS 8
 #define TUNE_LDS_CPU_MACS ((uint64_t)1 << 26)
-_Static_assert(CONV_TUNE_MAX_CANDIDATES >=
-                   2 * TUNE_TILES + 2 * TUNE_LDS_SETS + 2 + CONVT_DIRECT_MAX_CANDIDATES,
+/* The sub-pixel adjoint's own tiles (TM, NV, LX, LY; 0: the device's
+ * default), for k 4 s 2 p 1 shapes. */
+static const int cpu_subpix_tiles[][4] = {{0, 0, 0, 0}, {8, 2, 8, 8}, {4, 2, 4, 16}};
+static const int gpu_subpix_tiles[][4] = {{0, 0, 0, 0}, {8, 1, 16, 8}, {4, 2, 16, 8}};
+#define TUNE_SUBPIX_TILES CONV_TUNE_SUBPIX_TILES
+_Static_assert(CONV_TUNE_MAX_CANDIDATES >= 2 * TUNE_TILES + 2 * TUNE_LDS_SETS + 2 +
+                                               CONVT_DIRECT_MAX_CANDIDATES + TUNE_SUBPIX_TILES,
                "room for every candidate of a product");
 
 static conv_tune_candidate gemm_candidate(clgan_gemm_variant v, int from_image) {
@@ -58,12 +64,36 @@ static int direct_candidates(const clgan_ctx *ctx, int product, conv_tune_candid
   const convt_direct_params *sets;
   int n = convt_direct_candidates(ctx->dev.is_gpu, &sets);
   for (int i = 0; i < n; i++)
-    out[i] = (conv_tune_candidate){{.backend = CLGAN_GEMM_AUTO}, 0, sets[i]};
+    out[i] = (conv_tune_candidate){{.backend = CLGAN_GEMM_AUTO}, 0, sets[i], 0};
+  return n;
+}
+
+int conv_tune_subpix_tiles(int gpu, clgan_gemm_variant *out) {
+  const int(*tiles)[4] = gpu ? gpu_subpix_tiles : cpu_subpix_tiles;
+  for (int t = 0; t < TUNE_SUBPIX_TILES; t++)
+    out[t] = (clgan_gemm_variant){CLGAN_GEMM_OWN, tiles[t][0], tiles[t][1], tiles[t][2],
+                                  tiles[t][3], 0, 0};
+  return TUNE_SUBPIX_TILES;
+}
+
+/* The backward data's sub-pixel mapping (k 4 s 2 p 1 shapes) with a few
+ * own tiles; not where the image side has fewer than SUBPIX_MIN_CIN
+ * channels: its GEMM's tile is 16 or 32 channels wide (the transposed
+ * store's columns), so 1 or 3 channels waste most of it (measured on PoCL:
+ * 20-30x slower than GEMM + col2im on 1 channel). */
+#define SUBPIX_MIN_CIN 16
+static int subpix_candidates(const clgan_ctx *ctx, const clgan_conv_shape *s, int product,
+                             conv_tune_candidate *out) {
+  if (product != CONV_ADJ || !conv_subpix_applies(s) || s->cin < SUBPIX_MIN_CIN) return 0;
+  clgan_gemm_variant v[CONV_TUNE_SUBPIX_TILES];
+  int n = conv_tune_subpix_tiles(ctx->dev.is_gpu, v);
+  for (int t = 0; t < n; t++) out[t] = (conv_tune_candidate){.v = v[t], .subpix = 1};
   return n;
 }
 
 int conv_tune_candidates(const clgan_ctx *ctx, const clgan_conv_shape *s, int product,
                          conv_tune_candidate *out) {
   int n = gemm_candidates(ctx, s, product, out);
-  return n + direct_candidates(ctx, product, out + n);
+  n += direct_candidates(ctx, product, out + n);
+  return n + subpix_candidates(ctx, s, product, out + n);
 }

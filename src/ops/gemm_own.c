@@ -253,6 +253,22 @@ clgan_status gemm_own_plan_variant(clgan_ctx *ctx, int conv_x, const clgan_gemm_
   return CLGAN_OK;
 }
 
+clgan_status gemm_own_plan_scatter(clgan_ctx *ctx, const clgan_gemm_variant *v,
+                                   clgan_gemm_plan *p, int *ok) {
+  *ok = 0;
+  clgan_gemm_plan q = *p;
+  clgan_status st = gemm_own_plan_variant(ctx, 1, v, &q);
+  if (st != CLGAN_OK || q.path != CLGAN_GEMM_PATH_CONV_X || q.own.splits > 1) return st;
+  own_config cfg = own_config_for(ctx, v);
+  size_t kmax = 1;
+  q.main_name = "gemm_tile_conv_scatter";
+  if ((st = plan_kernel(ctx, &cfg, q.main_name, &q.main, &kmax)) != CLGAN_OK) return st;
+  fit_local(kmax, &q.main_local[0], &q.main_local[1]);
+  *p = q;
+  *ok = 1;
+  return CLGAN_OK;
+}
+
 static clgan_status own_simple(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha,
                                clgan_buf a, int lda, clgan_buf b, int ldb, float beta,
                                clgan_buf c, int ldc) {
@@ -340,6 +356,17 @@ static clgan_status tile_conv_set(cl_kernel kt, const tile_args *t, const clgan_
                         &t->c_cs, sizeof t->zstride, &t->zstride);
 }
 
+/* gemm_tile_conv_scatter's last five arguments: the digits and weights of
+ * its store (after tile_conv_set's 25). */
+static clgan_status scatter_set(cl_kernel kt, const clgan_gemm_scatter *sc) {
+  const int v[5] = {sc->n1, sc->n2, sc->t1, sc->t2, sc->t3};
+  for (cl_uint i = 0; i < 5; i++) {
+    clgan_status st = CLGAN_CL(clSetKernelArg(kt, 25 + i, sizeof(int), &v[i]));
+    if (st != CLGAN_OK) return st;
+  }
+  return CLGAN_OK;
+}
+
 /* The partial products of split k summed into C. */
 static clgan_status own_reduce(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha,
                                float beta, clgan_buf c, int c_rs, int c_cs) {
@@ -364,7 +391,8 @@ static clgan_status own_reduce(clgan_ctx *ctx, const clgan_gemm_plan *p, float a
  * taps); or NULL. */
 clgan_status gemm_own_run(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha, clgan_buf a,
                           size_t lda, clgan_buf b, size_t ldb, float beta, clgan_buf c,
-                          size_t ldc, const clgan_gemm_conv_x *conv_x) {
+                          size_t ldc, const clgan_gemm_conv_x *conv_x,
+                          const clgan_gemm_scatter *scatter) {
   if (p->path == CLGAN_GEMM_PATH_SIMPLE)
     return own_simple(ctx, p, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
   const clgan_gemm_own_geom *g = &p->own;
@@ -407,6 +435,7 @@ clgan_status gemm_own_run(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha,
     t.c_off = split ? (cl_uint)g->part_off : (cl_uint)(c.off + j0 * (size_t)c_cs);
     st = conv_x ? tile_conv_set(p->main, &t, conv_x, !p->trans_b)
                 : tile_set(p->main, &t, x_mem, x_off, a_ps, a_ks, a_view_rs);
+    if (st == CLGAN_OK && scatter) st = scatter_set(p->main, scatter);
     if (st != CLGAN_OK) return st;
     size_t np = clgan_round_up(cols, g->tn);
     size_t gl[3] = {clgan_round_up(np / g->tn, lx), clgan_round_up(g->mp / g->tm, ly), g->splits};

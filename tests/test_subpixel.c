@@ -1,0 +1,407 @@
+/* The sub-pixel adjoint (cl/conv_subpixel.cl, src/ops/conv_subpixel.c, and
+ * gemm_tile_conv_scatter in cl/gemm.cl): the adjoint of k 4, stride 2,
+ * pad 1 convolutions as four parity-class GEMMs stored straight into dx.
+ * Against a C reference of the transposed convolution on the DCGAN's shapes
+ * and odd channel counts (1, 3, 17, 32 channels, images 4 to 64, batch 1,
+ * 3 and 64) with every tile the tuner tries on CPUs and GPUs; shapes it
+ * does not take stay on GEMM + col2im. Then the tuner's side: the cache
+ * entry carries the mapping (an older entry is ignored), the search checks
+ * and times the candidates; and a training step with the mapping forced on
+ * (from the cache) equals the default one within the parity test's
+ * tolerances, creating no OpenCL object per step. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ops/conv_subpixel.h"
+#include "ops/conv_tune.h"
+#include "runtime/internal.h"
+#include "test_util.h"
+
+typedef struct adj_case {
+  const char *name;
+  int transposed; /* 1: ConvTranspose2d(cin -> cout) over h x w; 0: Conv2d */
+  int n, cin, h, w, cout;
+  int subpix; /* whether the mapping takes the shape (else GEMM + col2im) */
+} adj_case;
+
+/* All k 4, stride 2, pad 1. */
+static const adj_case cases[] = {
+    {"conv 1 -> 1, 4 -> 2 (tiny: GEMM + col2im)", 0, 1, 1, 4, 4, 1, 0},
+    {"conv 3 -> 17, 16 -> 8", 0, 3, 3, 16, 16, 17, 1},
+    {"conv 17 -> 3, 16 -> 8", 0, 3, 17, 16, 16, 3, 1},
+    {"conv 1 -> 32, 16x8 -> 8x4, batch 64", 0, 64, 1, 16, 8, 32, 1},
+    {"conv 32 -> 32, 32 -> 16", 0, 3, 32, 32, 32, 32, 1},
+    {"D first: conv 3 -> 32, 64 -> 32", 0, 1, 3, 64, 64, 32, 1},
+    {"conv 17 -> 32, 8 -> 4, batch 64", 0, 64, 17, 8, 8, 32, 1},
+    {"convT 32 -> 17, 4 -> 8, batch 64", 1, 64, 32, 4, 4, 17, 1},
+    {"G last: convT 32 -> 3, 32 -> 64", 1, 1, 32, 32, 32, 3, 1},
+    {"convT 3 -> 1, 16 -> 32, batch 64", 1, 64, 3, 16, 16, 1, 1},
+    {"conv 17 -> 3, 9 -> 4 (odd: GEMM + col2im)", 0, 3, 17, 9, 9, 3, 0},
+};
+#define NCASES ((int)(sizeof cases / sizeof cases[0]))
+
+static clgan_conv_shape case_shape(const adj_case *c) {
+  clgan_conv_shape s;
+  if (c->transposed) TU_OK(clgan_conv_shape_convt(c->n, c->cin, c->h, c->w, c->cout, 4, 2, 1, &s));
+  else TU_OK(clgan_conv_shape_conv(c->n, c->cin, c->h, c->w, c->cout, 4, 2, 1, &s));
+  return s;
+}
+
+/* The definition, in double, as a transposed convolution (each dy value
+ * scattered through every tap): dx [cin, n, h, w] from dy [cout, n, ho, wo]
+ * and w [cout, cin, k, k] (the conv core's shape s). */
+static void ref_adjoint(const clgan_conv_shape *s, const float *dy, const float *w, float *dx) {
+  size_t hw = (size_t)s->h * s->w, ohw = (size_t)s->ho * s->wo, kk = (size_t)s->k * s->k;
+  size_t nimg = (size_t)s->cin * s->n * hw;
+  double *acc = tu_malloc(nimg * sizeof(double));
+  memset(acc, 0, nimg * sizeof(double));
+  for (int co = 0; co < s->cout; co++)
+    for (int b = 0; b < s->n; b++)
+      for (int oy = 0; oy < s->ho; oy++)
+        for (int ox = 0; ox < s->wo; ox++) {
+          double g = dy[((size_t)co * s->n + b) * ohw + (size_t)oy * s->wo + ox];
+          for (int c = 0; c < s->cin; c++)
+            for (int ki = 0; ki < s->k; ki++)
+              for (int kj = 0; kj < s->k; kj++) {
+                int y = oy * s->stride - s->pad + ki, x = ox * s->stride - s->pad + kj;
+                if (y < 0 || y >= s->h || x < 0 || x >= s->w) continue;
+                acc[((size_t)c * s->n + b) * hw + (size_t)y * s->w + x] +=
+                    g * w[((size_t)co * s->cin + c) * kk + (size_t)ki * s->k + kj];
+              }
+        }
+  for (size_t i = 0; i < nimg; i++) dx[i] = (float)acc[i];
+  free(acc);
+}
+
+/* Every tile either device's candidates hold (each device's default tile
+ * first), then the tile the tuning cannot name: NULL (the plan's default). */
+static int all_tiles(clgan_gemm_variant *out) {
+  int n = conv_tune_subpix_tiles(1, out);
+  return n + conv_tune_subpix_tiles(0, out + n);
+}
+
+/* The adjoint of case c with tile v through the conv core's plan (dx
+ * prefilled with NaN: every pixel must be written; col with NaN: the
+ * mapping must write what it reads), against want. */
+static void check_case(const adj_case *c, const clgan_gemm_variant *v, const float *dy,
+                       const float *w, const float *want) {
+  clgan_ctx *ctx = tu_ctx();
+  clgan_conv_shape s = case_shape(c);
+  size_t ff = (size_t)s.cout * s.n * s.ho * s.wo, fw = (size_t)s.cout * s.cin * 16;
+  size_t fi = (size_t)s.cin * s.n * s.h * s.w;
+  conv_variants cv = conv_variants_default();
+  cv.prod[CONV_ADJ] = *v;
+  cv.adj_subpix = 1;
+  clgan_conv_plan p;
+  TU_OK(conv_plan_with(ctx, &s, &cv, &p));
+  ck_assert_msg((p.adj_subpix.gather != NULL) == c->subpix, "%s: sub-pixel mapping %s", c->name,
+                p.adj_subpix.gather ? "taken" : "not taken");
+  if (c->subpix) ck_assert_uint_ge(p.col_floats, conv_subpix_col_floats(&s));
+  clgan_buf bdy = tu_upload(dy, ff), bw = tu_upload(w, fw), bdx = tu_upload(NULL, fi);
+  clgan_buf col = tu_upload(NULL, p.col_floats);
+  TU_OK(clgan_fill(ctx, bdx, fi, NAN));
+  TU_OK(clgan_fill(ctx, col, p.col_floats, NAN));
+  TU_OK(clgan_conv_plan_prepare(ctx, &p));
+  if (c->transposed) TU_OK(clgan_convt2d_forward(ctx, &p, bdy, bw, bdx, col));
+  else TU_OK(clgan_conv2d_backward_data(ctx, &p, bdy, bw, bdx, col));
+  float *got = tu_download(bdx, fi);
+  char what[200], name[48];
+  conv_tune_plan_name(&p, CONV_ADJ, name, sizeof name);
+  snprintf(what, sizeof what, "%s, %s", c->name, name);
+  TU_ASSERT_CLOSE(what, got, want, fi, 1e-4, 1e-4);
+  clgan_buf *all[] = {&bdy, &bw, &bdx, &col};
+  for (int i = 0; i < 4; i++) clgan_buf_release(all[i]);
+  free(got);
+}
+
+START_TEST(test_every_tile_against_the_reference) {
+  clgan_gemm_variant tiles[2 * CONV_TUNE_SUBPIX_TILES];
+  int ntiles = all_tiles(tiles);
+  for (int ci = 0; ci < NCASES; ci++) {
+    clgan_conv_shape s = case_shape(&cases[ci]);
+    ck_assert_int_eq(conv_subpix_applies(&s), cases[ci].h % 2 == 0 && cases[ci].w % 2 == 0);
+    size_t ff = (size_t)s.cout * s.n * s.ho * s.wo, fw = (size_t)s.cout * s.cin * 16;
+    size_t fi = (size_t)s.cin * s.n * s.h * s.w;
+    float *dy = tu_malloc(ff * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
+    float *want = tu_malloc(fi * sizeof(float));
+    tu_fill_uniform(dy, ff, 5, -1, 1);
+    tu_fill_uniform(w, fw, 6, -1, 1);
+    ref_adjoint(&s, dy, w, want);
+    for (int i = 0; i < ntiles; i++) check_case(&cases[ci], &tiles[i], dy, w, want);
+    free(dy), free(w), free(want);
+  }
+}
+END_TEST
+
+/* The plan: no column matrix for the adjoint (col holds the padded dy and
+ * the sub-kernels, less than the chunked column matrix here), names, and
+ * the variants it refuses. */
+START_TEST(test_plan_and_workspace) {
+  clgan_conv_shape s;
+  TU_OK(clgan_conv_shape_conv(64, 32, 32, 32, 64, 4, 2, 1, &s));
+  clgan_conv_plan def, sub;
+  conv_variants cv = conv_variants_default();
+  TU_OK(conv_plan_with(tu_ctx(), &s, NULL, &def));
+  cv.prod[CONV_ADJ] = (clgan_gemm_variant){.backend = CLGAN_GEMM_OWN};
+  cv.adj_subpix = 1;
+  TU_OK(conv_plan_with(tu_ctx(), &s, &cv, &sub));
+  ck_assert_ptr_nonnull(sub.adj_subpix.gather);
+  ck_assert_ptr_null(sub.adj.main);
+  size_t padded = (size_t)s.cin * s.n * (s.h + 2) * (s.w + 2);
+  size_t others = def.fwd_from_image && def.filt_from_image ? padded : clgan_conv_col_floats(&s);
+  size_t want = conv_subpix_col_floats(&s) > others ? conv_subpix_col_floats(&s) : others;
+  ck_assert_uint_eq(sub.col_floats, want);
+  ck_assert_uint_le(sub.col_floats, def.col_floats);
+  char name[48];
+  conv_tune_plan_name(&sub, CONV_ADJ, name, sizeof name);
+  ck_assert_msg(strncmp(name, "subpixel own ", 13) == 0, "named %s", name);
+  /* only the own backend scatters */
+  cv.prod[CONV_ADJ] = (clgan_gemm_variant){.backend = CLGAN_GEMM_CLBLAST};
+  ck_assert_int_eq(conv_plan_with(tu_ctx(), &s, &cv, &sub), CLGAN_ERR_INVALID);
+  ck_assert_ptr_nonnull(strstr(clgan_last_error(), "own variant"));
+}
+END_TEST
+
+static clgan_tuning use_tuner(clgan_tune_mode mode, char *dir, size_t cap) {
+  clgan_tuning old = *clgan_ctx_tuning(tu_ctx()), t = old;
+  snprintf(dir, cap, "/tmp/clgan-test-subpix-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  t.tune = mode;
+  t.tune_budget_s = 600;
+  snprintf(t.tune_dir, sizeof t.tune_dir, "%s", dir);
+  TU_OK(clgan_ctx_set_tuning(tu_ctx(), &t));
+  return old;
+}
+
+static void restore(const clgan_tuning *old, const char *dir) {
+  TU_OK(clgan_ctx_set_tuning(tu_ctx(), old));
+  tu_remove_tree(dir);
+}
+
+static clgan_tune_record last_record(void) {
+  clgan_tune_report r;
+  clgan_ctx_tune_report(tu_ctx(), &r);
+  ck_assert_int_gt(r.nrecords, 0);
+  return r.records[r.nrecords - 1];
+}
+
+/* Version 3's payload: the same size as version 4's, its last word
+ * reserved (0). */
+typedef struct payload_v3 {
+  char magic[8];
+  int32_t variant[CONV_PRODUCTS][8];
+  double winner_ms[CONV_PRODUCTS], default_ms[CONV_PRODUCTS];
+  int32_t adj_direct[5];
+  int32_t reserved;
+} payload_v3;
+
+START_TEST(test_cache_entry_carries_the_mapping) {
+  char dir[64];
+  clgan_tuning old = use_tuner(CLGAN_TUNE_CACHED, dir, sizeof dir);
+  clgan_conv_shape s;
+  TU_OK(clgan_conv_shape_conv(3, 17, 16, 16, 32, 4, 2, 1, &s));
+  char key[1024];
+  conv_tune_key(tu_ctx(), &s, key, sizeof key);
+  conv_variants cv = conv_variants_default(), got;
+  double ms[CONV_PRODUCTS] = {1, 2, 3}, a[CONV_PRODUCTS], b[CONV_PRODUCTS];
+  /* a version 3 entry under this key: ignored, not misread */
+  payload_v3 v3;
+  memset(&v3, 0, sizeof v3);
+  memcpy(v3.magic, "CLGTUNE3", 8);
+  for (int i = 0; i < CONV_PRODUCTS; i++) v3.variant[i][7] = 1, v3.winner_ms[i] = 1;
+  ck_assert_int_eq(clgan_cache_store(dir, "tune", key, &v3, sizeof v3), CLGAN_OK);
+  ck_assert(!conv_tune_load(tu_ctx(), key, &got, a, b));
+  /* out of range: a mapping flag of 2, and the mapping with CLBlast */
+  cv.adj_subpix = 2;
+  conv_tune_store(tu_ctx(), key, &cv, ms, ms);
+  ck_assert(!conv_tune_load(tu_ctx(), key, &got, a, b));
+  cv.adj_subpix = 1;
+  cv.prod[CONV_ADJ] = (clgan_gemm_variant){.backend = CLGAN_GEMM_CLBLAST};
+  conv_tune_store(tu_ctx(), key, &cv, ms, ms);
+  ck_assert(!conv_tune_load(tu_ctx(), key, &got, a, b));
+  /* a valid one: read back, and what the plan runs */
+  clgan_gemm_variant tiles[CONV_TUNE_SUBPIX_TILES];
+  conv_tune_subpix_tiles(0, tiles);
+  cv.prod[CONV_ADJ] = tiles[1];
+  conv_tune_store(tu_ctx(), key, &cv, ms, ms);
+  ck_assert(conv_tune_load(tu_ctx(), key, &got, a, b));
+  ck_assert_int_eq(got.adj_subpix, 1);
+  ck_assert(memcmp(&got.prod[CONV_ADJ], &tiles[1], sizeof tiles[1]) == 0);
+  clgan_conv_plan p;
+  TU_OK(clgan_conv_plan_make(tu_ctx(), &s, &p));
+  ck_assert_ptr_nonnull(p.adj_subpix.gather);
+  clgan_tune_record r = last_record();
+  ck_assert_int_eq(r.source, 1);
+  char want[48];
+  snprintf(want, sizeof want, "subpixel own %dx%d wg ", tiles[1].tm, 16 * tiles[1].nv);
+  ck_assert_msg(strncmp(r.winner[CONV_ADJ], want, strlen(want)) == 0, "runs %s",
+                r.winner[CONV_ADJ]);
+  restore(&old, dir);
+}
+END_TEST
+
+/* The search tries the sub-pixel tiles on the backward data, each checked
+ * against the reference (the default's result) and timed. */
+static int subpix_timed, subpix_rejected;
+static void count_subpix(void *user, const clgan_tune_progress *p) {
+  (void)user;
+  if (strncmp(p->candidate, "subpixel ", 9) != 0) return;
+  ck_assert_str_eq(p->product, "backward data");
+  if (p->valid) subpix_timed++;
+  else subpix_rejected++;
+}
+
+START_TEST(test_search_times_the_subpixel_tiles) {
+  char dir[64];
+  clgan_tuning old = use_tuner(CLGAN_TUNE_ON, dir, sizeof dir);
+  clgan_ctx *ctx = tu_ctx();
+  clgan_tune_progress_fn saved = ctx->tune_progress;
+  ctx->tune_progress = count_subpix;
+  subpix_timed = subpix_rejected = 0;
+  clgan_conv_shape s;
+  TU_OK(clgan_conv_shape_conv(4, 16, 16, 16, 32, 4, 2, 1, &s));
+  clgan_conv_plan p;
+  TU_OK(clgan_conv_plan_make(ctx, &s, &p));
+  ck_assert_int_eq(last_record().source, 2);
+  fprintf(stderr, "backward data of %s: %s\n", last_record().shape, last_record().winner[CONV_ADJ]);
+  /* a shape with fewer image-side channels than a tile is wide: none tried */
+  int before = subpix_timed;
+  clgan_conv_shape narrow;
+  TU_OK(clgan_conv_shape_conv(4, 3, 16, 16, 32, 4, 2, 1, &narrow));
+  TU_OK(clgan_conv_plan_make(ctx, &narrow, &p));
+  ck_assert_int_eq(subpix_timed, before);
+  ctx->tune_progress = saved;
+  /* each tile is its own candidate (none is the default plan again) */
+  ck_assert_int_eq(subpix_timed, CONV_TUNE_SUBPIX_TILES);
+  ck_assert_int_eq(subpix_rejected, 0);
+  restore(&old, dir);
+}
+END_TEST
+
+/* Two training steps of a small model: the figures of the second and the
+ * parameters after it; the steps create no OpenCL object. */
+typedef struct step_result {
+  clgan_dcgan_stats stats;
+  float *params[2];
+  size_t floats[2];
+} step_result;
+
+static step_result two_steps(const clgan_dcgan_config *cfg) {
+  step_result r;
+  clgan_dcgan *net = NULL;
+  TU_OK(clgan_dcgan_create(tu_ctx(), cfg, &net));
+  TU_OK(clgan_dcgan_init_weights(net, 7));
+  size_t nreal = (size_t)cfg->channels * cfg->batch * cfg->image_size * cfg->image_size;
+  size_t nnoise = (size_t)cfg->nz * cfg->batch;
+  float *host = tu_malloc(nreal * sizeof(float));
+  tu_fill_uniform(host, nreal, 11, -1, 1);
+  clgan_buf real = tu_upload(host, nreal);
+  tu_fill_normal(host, nnoise, 12, 0, 1);
+  clgan_buf noise = tu_upload(host, nnoise);
+  free(host);
+  clgan_ctx_counts before, after;
+  clgan_ctx_created(tu_ctx(), &before);
+  for (int step = 0; step < 2; step++) TU_OK(clgan_dcgan_step(net, real, noise, &r.stats));
+  TU_OK(clgan_ctx_finish(tu_ctx()));
+  clgan_ctx_created(tu_ctx(), &after);
+  ck_assert_msg(after.buffers == before.buffers && after.programs == before.programs &&
+                    after.kernels == before.kernels,
+                "steps created OpenCL objects: buffers %ld -> %ld, programs %ld -> %ld, "
+                "kernels %ld -> %ld",
+                before.buffers, after.buffers, before.programs, after.programs, before.kernels,
+                after.kernels);
+  clgan_net nets[2] = {CLGAN_NET_G, CLGAN_NET_D};
+  for (int i = 0; i < 2; i++) {
+    r.floats[i] = clgan_dcgan_arena_floats(net, nets[i], CLGAN_ARENA_PARAM);
+    r.params[i] = tu_malloc(r.floats[i] * sizeof(float));
+    TU_OK(clgan_dcgan_arena_read(net, nets[i], CLGAN_ARENA_PARAM, r.params[i]));
+  }
+  clgan_buf_release(&real);
+  clgan_buf_release(&noise);
+  clgan_dcgan_destroy(net);
+  return r;
+}
+
+/* The shape a tune record names ("conv 8->16 k4 s2 p1 16x16->8x8 n4"). */
+static clgan_conv_shape record_shape(const clgan_tune_record *r) {
+  clgan_conv_shape s;
+  ck_assert_int_eq(sscanf(r->shape, "conv %d->%d k%d s%d p%d %dx%d->%dx%d n%d", &s.cin, &s.cout,
+                          &s.k, &s.stride, &s.pad, &s.h, &s.w, &s.ho, &s.wo, &s.n),
+                   10);
+  return s;
+}
+
+/* The parity test's tolerances: losses and D outputs rtol 1e-4 atol 1e-5,
+ * parameters rtol 1e-6 atol 1e-5 (as test_tune's tuned step). */
+START_TEST(test_subpixel_step_equals_default) {
+  clgan_dcgan_config cfg = clgan_dcgan_default_config();
+  cfg.image_size = 32;
+  cfg.channels = 3;
+  cfg.nz = 16;
+  cfg.ngf = cfg.ndf = 8;
+  cfg.batch = 6;
+  char dir[64];
+  clgan_tuning old = use_tuner(CLGAN_TUNE_OFF, dir, sizeof dir);
+  clgan_tune_report before, after;
+  clgan_ctx_tune_report(tu_ctx(), &before);
+  step_result plain = two_steps(&cfg);
+  clgan_ctx_tune_report(tu_ctx(), &after);
+  ck_assert_int_eq(after.nrecords - before.nrecords, after.nshapes - before.nshapes);
+  /* cache entries choosing the sub-pixel adjoint (the default tile) for
+   * every shape the model planned (those it does not take: GEMM + col2im) */
+  conv_variants cv = conv_variants_default();
+  cv.prod[CONV_ADJ] = (clgan_gemm_variant){.backend = CLGAN_GEMM_OWN};
+  cv.adj_subpix = 1;
+  double ms[CONV_PRODUCTS] = {1, 1, 1};
+  for (int i = before.nrecords; i < after.nrecords; i++) {
+    clgan_conv_shape s = record_shape(&after.records[i]);
+    char key[1024];
+    conv_tune_key(tu_ctx(), &s, key, sizeof key);
+    conv_tune_store(tu_ctx(), key, &cv, ms, ms);
+  }
+  clgan_tuning tt = *clgan_ctx_tuning(tu_ctx());
+  tt.tune = CLGAN_TUNE_CACHED;
+  TU_OK(clgan_ctx_set_tuning(tu_ctx(), &tt));
+  clgan_ctx_tune_report(tu_ctx(), &before);
+  step_result subpix = two_steps(&cfg);
+  clgan_ctx_tune_report(tu_ctx(), &after);
+  ck_assert_int_gt(after.nshapes - before.nshapes, 0);
+  ck_assert_int_eq(after.from_cache - before.from_cache, after.nshapes - before.nshapes);
+  int taken = 0;
+  for (int i = before.nrecords; i < after.nrecords; i++) {
+    clgan_conv_shape s = record_shape(&after.records[i]);
+    int is_subpix = strncmp(after.records[i].winner[CONV_ADJ], "subpixel ", 9) == 0;
+    ck_assert_msg(is_subpix == conv_subpix_applies(&s), "%s: backward data runs %s",
+                  after.records[i].shape, after.records[i].winner[CONV_ADJ]);
+    taken += is_subpix;
+  }
+  ck_assert_int_ge(taken, 4); /* G's three up-sampling layers, D's first three */
+  const clgan_dcgan_stats *x = &subpix.stats, *y = &plain.stats;
+  float sx[5] = {x->loss_d, x->loss_g, x->d_x, x->d_g_z1, x->d_g_z2};
+  float sy[5] = {y->loss_d, y->loss_g, y->d_x, y->d_g_z1, y->d_g_z2};
+  TU_ASSERT_CLOSE("losses", sx, sy, 5, 1e-4, 1e-5);
+  for (int i = 0; i < 2; i++) {
+    ck_assert_uint_eq(subpix.floats[i], plain.floats[i]);
+    TU_ASSERT_CLOSE(i ? "D parameters" : "G parameters", subpix.params[i], plain.params[i],
+                    plain.floats[i], 1e-6, 1e-5);
+    free(subpix.params[i]), free(plain.params[i]);
+  }
+  restore(&old, dir);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("subpixel");
+  TCase *tc = tcase_create("core");
+  tcase_set_timeout(tc, 600);
+  tcase_add_test(tc, test_every_tile_against_the_reference);
+  tcase_add_test(tc, test_plan_and_workspace);
+  tcase_add_test(tc, test_cache_entry_carries_the_mapping);
+  tcase_add_test(tc, test_search_times_the_subpixel_tiles);
+  tcase_add_test(tc, test_subpixel_step_equals_default);
+  suite_add_tcase(s, tc);
+  return tu_run(s);
+}
