@@ -17,7 +17,7 @@
 #   bench_gemm (own, clblast, lds at the DCGAN's largest GEMMs) and
 #   bench_convt (the ConvTranspose2d candidates; GPU sets on a GPU);
 #   the tests (the pack's run_tests.py, or meson test), with what is left.
-# Results: OUT holds at most 7 files (what the device tool brings back):
+# Results: OUT holds 6 files (the device tool brings back at most 8):
 #   summary.txt, summary.json (img/s, ratios vs PyTorch TF32 off and on,
 #   fraction of the measured FP32 peak, tuning time, GEMM rates, tests),
 #   steps.json, system.json, log.txt, and results.tar.gz with every step's
@@ -25,10 +25,11 @@
 #   .json, tune_CONFIG.log, bench_gemm.log, tests/testlog.json, ...), kept
 #   current after every step so a killed run still returns what it did.
 #
-#   bench/gpu_run.sh [--pack DIR] [--wall SECONDS] [--steps N] [--skip-tests]
+#   bench/gpu_run.sh [--pack DIR] [--wall SECONDS] [--steps N] [--warmup N] [--skip-tests]
 #
 # --wall: the whole run's limit (450 with --pack, else 600); every step gets
-# at most what is left. --steps: timed steps of each benchmark (20).
+# at most what is left. --steps, --warmup: timed and warm-up steps of each
+# benchmark (20, 3).
 # Environment: OUT (default gpu-run-DATE in the current folder), WORK (the
 # steps' files, default a new folder in TMPDIR), BUILD (without --pack: the
 # build folder, default build-gpu), PYTHON (a python with PyTorch 2.x;
@@ -45,11 +46,13 @@ set -u
 wall=""
 skip_tests=0
 steps=20
+warmup=3
 pack=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --wall) wall=${2:?--wall needs seconds}; shift 2 ;;
     --steps) steps=${2:?--steps needs a count}; shift 2 ;;
+    --warmup) warmup=${2:?--warmup needs a count}; shift 2 ;;
     --pack) pack=${2:?--pack needs the pack folder}; shift 2 ;;
     --skip-tests) skip_tests=1; shift ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
@@ -57,7 +60,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -n "$wall" ] || { [ -n "$pack" ] && wall=450 || wall=600; }
-case "$wall$steps" in *[!0-9]*) echo "gpu_run.sh: --wall and --steps take integers" >&2; exit 2 ;; esac
+case "$wall$steps$warmup" in *[!0-9]*) echo "gpu_run.sh: --wall, --steps and --warmup take integers" >&2; exit 2 ;; esac
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 if [ -n "$pack" ]; then
@@ -198,7 +201,7 @@ clgan_bench() { # TAG CONFIG CAP [env...]: clgan_bench_CONFIG[_TAG].json
   shift 3
   name=clgan_bench_$cfg${tag:+_$tag}
   step "$name" "$cap" env "$@" "$clgan" bench --config "$cfg" "${dev_args[@]}" \
-    --steps "$steps" --warmup 3 --no-startup --overwrite --json "$work/$name.json"
+    --steps "$steps" --warmup "$warmup" --no-startup --overwrite --json "$work/$name.json"
 }
 
 peer() { # CONFIG SETTING: pytorch_CONFIG_SETTING.json
@@ -215,7 +218,7 @@ peer() { # CONFIG SETTING: pytorch_CONFIG_SETTING.json
   peak=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0].get("peak_gflops") or "")' \
            "$work/clgan_bench_${cfg}_default.json" 2>/dev/null)
   step "pytorch_${cfg}_$s" 90 "$python" "$root/bench/peer_pytorch.py" --config "$cfg" \
-    --steps "$steps" --warmup 3 "${a[@]}" ${peak:+--peak-gflops "$peak"} \
+    --steps "$steps" --warmup "$warmup" "${a[@]}" ${peak:+--peak-gflops "$peak"} \
     --json "$work/pytorch_${cfg}_$s.json"
 }
 
