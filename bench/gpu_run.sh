@@ -25,11 +25,14 @@
 #   .json, tune_CONFIG.log, bench_gemm.log, tests/testlog.json, ...), kept
 #   current after every step so a killed run still returns what it did.
 #
-#   bench/gpu_run.sh [--pack DIR] [--wall SECONDS] [--steps N] [--warmup N] [--skip-tests]
+#   bench/gpu_run.sh [--pack DIR] [--wall SECONDS] [--steps N] [--warmup N]
+#                    [--skip STEP,...] [--skip-tests]
 #
 # --wall: the whole run's limit (450 with --pack, else 600); every step gets
 # at most what is left. --steps, --warmup: timed and warm-up steps of each
-# benchmark (20, 3).
+# benchmark (20, 3). --skip: steps not to run, each named by a prefix of its
+# name as log.txt shows it (e.g. pytorch,bench_gemm,tune_tutorial);
+# --skip-tests is --skip tests.
 # Environment: OUT (default gpu-run-DATE in the current folder), WORK (the
 # steps' files, default a new folder in TMPDIR), BUILD (without --pack: the
 # build folder, default build-gpu), PYTHON (a python with PyTorch 2.x;
@@ -44,7 +47,7 @@
 set -u
 
 wall=""
-skip_tests=0
+skip=""
 steps=20
 warmup=3
 pack=""
@@ -54,7 +57,8 @@ while [ $# -gt 0 ]; do
     --steps) steps=${2:?--steps needs a count}; shift 2 ;;
     --warmup) warmup=${2:?--warmup needs a count}; shift 2 ;;
     --pack) pack=${2:?--pack needs the pack folder}; shift 2 ;;
-    --skip-tests) skip_tests=1; shift ;;
+    --skip-tests) skip="$skip,tests"; shift ;;
+    --skip) skip="$skip,${2:?--skip needs step names}"; shift 2 ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "gpu_run.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -81,6 +85,7 @@ work=$(cd "$work" && pwd)
 cd "$root" || exit 1
 t_start=$(date +%s)
 : >"$work/steps.jsonl"
+: >"$work/.start"
 # every clgan command shares one kernel and tuning cache of this run
 export CLGAN_CACHE_DIR=$work/cache
 
@@ -98,11 +103,22 @@ publish() {
     mv "$out/results.tar.gz.tmp" "$out/results.tar.gz"
 }
 
+skipped() { # NAME: whether a --skip prefix names it
+  local p
+  for p in ${skip//,/ }; do [ "${1#"$p"}" != "$1" ] && return 0; done
+  return 1
+}
+
 # step NAME CAP CMD...: runs CMD with at most CAP seconds (less if the wall
 # is nearer), output to WORK/NAME.log, and records it in steps.jsonl.
 step() {
   local name=$1 cap=$2 rem t0 rc status
   shift 2
+  if skipped "$name"; then
+    log "skip $name (--skip)"
+    record "$name" "$*" null 0 skipped
+    return 1
+  fi
   rem=$(left)
   [ "$cap" -gt "$rem" ] && cap=$rem
   if [ "$cap" -lt 5 ]; then
@@ -175,7 +191,7 @@ system_info() {
     timeout 30 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.sm,power.limit \
       --format=csv 2>&1
     echo "== opencl icd"; echo "OCL_ICD_VENDORS=${OCL_ICD_VENDORS:-}"
-    cat "${OCL_ICD_VENDORS:-/etc/OpenCL/vendors}"/*.icd 2>&1
+    for f in "${OCL_ICD_VENDORS:-/etc/OpenCL/vendors}"/*.icd; do echo "$f: $(cat "$f" 2>&1)"; done
     echo "== clgan devices"; timeout 60 "$clgan" devices 2>&1
     echo "== python"; timeout 60 "$python" -c 'import sys, torch
 print(sys.version.split()[0], torch.__version__, "cuda", torch.version.cuda, "cudnn",
@@ -277,15 +293,16 @@ for cfg in tutorial gray32; do clgan_bench "" "$cfg" 120 CLGAN_TUNE=cached; done
 step bench_gemm 90 "$bindir/bench_gemm" "${device:-default}" 10 all
 step bench_convt 90 "$bindir/bench_convt" 128 5 "${device:-default}"
 
-if [ $skip_tests -eq 0 ]; then
-  rem=$(left)
-  if [ -n "$pack" ]; then
-    # the runner's own wall ends the tests in time to write their log
-    step tests 600 env ${device:+CLGAN_TEST_DEVICE=$device} python3 "$pack/run_tests.py" \
-      --wall $((rem > 30 ? rem - 20 : 10)) --logdir "$work/tests"
-  else
-    step tests 600 env ${device:+CLGAN_TEST_DEVICE=$device} meson test -C "$build" --print-errorlogs
-    mkdir -p "$work/tests" && cp "$build/meson-logs/testlog.json" "$work/tests/testlog.json" 2>/dev/null
+rem=$(left)
+if [ -n "$pack" ]; then
+  # the runner's own wall ends the tests in time to write their log
+  step tests 600 env ${device:+CLGAN_TEST_DEVICE=$device} python3 "$pack/run_tests.py" \
+    --wall $((rem > 30 ? rem - 20 : 10)) --logdir "$work/tests"
+else
+  step tests 600 env ${device:+CLGAN_TEST_DEVICE=$device} meson test -C "$build" --print-errorlogs
+  # meson's log of this run (not one left by an earlier run)
+  if [ "$build/meson-logs/testlog.json" -nt "$work/.start" ]; then
+    mkdir -p "$work/tests" && cp "$build/meson-logs/testlog.json" "$work/tests/testlog.json"
   fi
 fi
 

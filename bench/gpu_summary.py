@@ -160,7 +160,12 @@ def tests_of(work):
 
 def system_of(work, problems):
     s = load(os.path.join(work, "system.json"), problems) or {}
-    return {k: s.get(k) for k in ("nvidia-smi", "python", "pack", "git")}
+    out = {k: s.get(k) for k in ("nvidia-smi", "python", "pack", "git")}
+    # `clgan devices`: the platforms, devices and their driver versions
+    keep = re.compile(r"^(platform \d|  \[\d|    (version|peak) )")
+    out["opencl"] = "\n".join(l.strip() for l in (s.get("clgan devices") or "").splitlines()
+                              if keep.match(l))
+    return out
 
 
 def pct(x):
@@ -230,10 +235,10 @@ def main():
         f.write("\n")
 
     print("== gpu_run.sh summary")
-    for k in ("nvidia-smi", "python", "pack"):
+    for k in ("nvidia-smi", "opencl", "python", "pack"):
         v = (summary["system"].get(k) or "").strip()
         if v:
-            print("%s: %s" % (k, " | ".join(v.splitlines()[:4])))
+            print("%s: %s" % (k, " | ".join(v.splitlines()[:8])))
     print("steps: " + ", ".join("%s %s (%ss)" % (r["step"], r.get("status"), r.get("seconds"))
                                 for r in rows))
     for cfg, e in summary["configs"].items():
