@@ -141,9 +141,11 @@ cp -r "$root/cl" "$root/include" "$pack/src/"
 find "$pack/lib" -type f -size +8M -exec gzip -9 {} \;
 cat >"$pack/pack_setup.sh" <<'EOF'
 #!/bin/sh
-# Decompresses the pack's lib/*.gz in place (once) and checks that clgan's
+# Decompresses the pack's lib/*.gz in place (once), makes the binaries
+# executable (should a copy have lost the bits) and checks that clgan's
 # libraries resolve: run before anything else of the pack.
 here=$(cd "$(dirname "$0")" && pwd)
+chmod +x "$here"/bin/* "$here"/tests/* || exit 1
 for f in "$here"/lib/*.gz; do
   [ -e "$f" ] || continue
   gzip -dc "$f" >"${f%.gz}.tmp" && mv "${f%.gz}.tmp" "${f%.gz}" && rm "$f" || exit 1

@@ -163,11 +163,11 @@ nvidia_icd() {
   command -v nvidia-smi >/dev/null 2>&1 || [ -e /dev/nvidia0 ] || {
     log "no NVIDIA GPU here (no nvidia-smi, no /dev/nvidia0): the OpenCL devices as they are"; return 0; }
   local lib icds
+  lib=$(nvidia_lib)
   icds=$(ls ${OCL_ICD_VENDORS:-/etc/OpenCL/vendors}/*.icd 2>/dev/null)
   if [ -n "$icds" ] && grep -l nvidia $icds >/dev/null 2>&1; then
-    log "NVIDIA's ICD is registered already"; return 0
+    log "NVIDIA's ICD is registered already"; icd_check "$lib"; return 0
   fi
-  lib=$(nvidia_lib)
   [ "${lib#/}" = "$lib" ] && log "libnvidia-opencl.so.1 not found on disk: the ICD names it bare"
   if mkdir -p /etc/OpenCL/vendors 2>/dev/null &&
      echo "$lib" >/etc/OpenCL/vendors/nvidia.icd 2>/dev/null; then
@@ -176,6 +176,21 @@ nvidia_icd() {
     mkdir -p "$work/icd" && echo "$lib" >"$work/icd/nvidia.icd"
     export OCL_ICD_VENDORS=$work/icd
     log "no write access to /etc/OpenCL/vendors: OCL_ICD_VENDORS=$OCL_ICD_VENDORS ($lib)"
+  fi
+  icd_check "$lib"
+}
+
+# icd_check LIB: when clgan lists no GPU through the ICD files, the loader's
+# trace goes to icd_debug.log and the driver library is named directly
+# (OCL_ICD_FILENAMES) for every later step.
+icd_check() {
+  timeout 60 "$clgan" devices 2>&1 | grep -q 'type / vendor *GPU' && return 0
+  OCL_ICD_DEBUG=7 timeout 60 "$clgan" devices >"$work/icd_debug.log" 2>&1
+  if [ "${1#/}" != "$1" ]; then
+    export OCL_ICD_FILENAMES=$1
+    log "clgan lists no GPU through the ICD files (icd_debug.log): OCL_ICD_FILENAMES=$1"
+  else
+    log "clgan lists no GPU and libnvidia-opencl.so.1 is not on disk (icd_debug.log)"
   fi
 }
 
@@ -190,7 +205,7 @@ system_info() {
     echo "== nvidia-smi"
     timeout 30 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.sm,power.limit \
       --format=csv 2>&1
-    echo "== opencl icd"; echo "OCL_ICD_VENDORS=${OCL_ICD_VENDORS:-}"
+    echo "== opencl icd"; echo "OCL_ICD_VENDORS=${OCL_ICD_VENDORS:-} OCL_ICD_FILENAMES=${OCL_ICD_FILENAMES:-}"
     for f in "${OCL_ICD_VENDORS:-/etc/OpenCL/vendors}"/*.icd; do echo "$f: $(cat "$f" 2>&1)"; done
     echo "== clgan devices"; timeout 60 "$clgan" devices 2>&1
     echo "== python"; timeout 60 "$python" -c 'import sys, torch
