@@ -61,7 +61,8 @@ cat >"$build/meson-info/intro-tests.json" <<EOF
 [{"name": "x", "cmd": ["$build/tests/test_x"], "timeout": 30, "is_parallel": true,
   "env": {"DATA": "$src/tests/data", "CACHE": "$build/kernel-cache", "EXT": "$ext"}},
  {"name": "sh", "cmd": ["/bin/bash", "$build/../tests/run.sh", "./clgan"], "timeout": 60,
-  "is_parallel": false, "env": {}}]
+  "is_parallel": false, "env": {}},
+ {"name": "gpu_pack", "cmd": ["/bin/bash", "$src/tests/run.sh"], "timeout": 60, "env": {}}]
 EOF
 python3 "$root/bench/gpu_pack_tests.py" make "$build" "$src" "$pack" >/dev/null ||
   fail "gpu_pack_tests.py make failed"
@@ -69,6 +70,7 @@ python3 - "$pack" <<'EOF' || fail "gpu_pack_tests.py make: the rewritten test li
 import json, os, sys
 pack = sys.argv[1]
 t = {x["name"]: x for x in json.load(open(os.path.join(pack, "tests.json")))}
+assert sorted(t) == ["sh", "x"], sorted(t)  # gpu_pack: a check of the scripts, left out
 assert t["x"]["cmd"] == ["@PACK@/tests/test_x"], t["x"]
 assert t["x"]["env"] == {"DATA": "@PACK@/src/tests/data", "CACHE": "@CACHE@",
                          "EXT": "@PACK@/ext/ext"}, t["x"]["env"]
