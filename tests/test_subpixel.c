@@ -13,11 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "ops/conv_subpixel.h"
 #include "ops/conv_tune.h"
 #include "runtime/internal.h"
+#include "test_tune_util.h"
 #include "test_util.h"
 
 typedef struct adj_case {
@@ -165,29 +165,6 @@ START_TEST(test_plan_and_workspace) {
 }
 END_TEST
 
-static clgan_tuning use_tuner(clgan_tune_mode mode, char *dir, size_t cap) {
-  clgan_tuning old = *clgan_ctx_tuning(tu_ctx()), t = old;
-  snprintf(dir, cap, "/tmp/clgan-test-subpix-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(dir));
-  t.tune = mode;
-  t.tune_budget_s = 600;
-  snprintf(t.tune_dir, sizeof t.tune_dir, "%s", dir);
-  TU_OK(clgan_ctx_set_tuning(tu_ctx(), &t));
-  return old;
-}
-
-static void restore(const clgan_tuning *old, const char *dir) {
-  TU_OK(clgan_ctx_set_tuning(tu_ctx(), old));
-  tu_remove_tree(dir);
-}
-
-static clgan_tune_record last_record(void) {
-  clgan_tune_report r;
-  clgan_ctx_tune_report(tu_ctx(), &r);
-  ck_assert_int_gt(r.nrecords, 0);
-  return r.records[r.nrecords - 1];
-}
-
 /* Version 3's payload: the same size as version 4's, its last word
  * reserved (0). */
 typedef struct payload_v3 {
@@ -200,7 +177,7 @@ typedef struct payload_v3 {
 
 START_TEST(test_cache_entry_carries_the_mapping) {
   char dir[64];
-  clgan_tuning old = use_tuner(CLGAN_TUNE_CACHED, dir, sizeof dir);
+  clgan_tuning old = tt_use_tuner(CLGAN_TUNE_CACHED, dir, sizeof dir);
   clgan_conv_shape s;
   TU_OK(clgan_conv_shape_conv(3, 17, 16, 16, 32, 4, 2, 1, &s));
   char key[1024];
@@ -233,13 +210,13 @@ START_TEST(test_cache_entry_carries_the_mapping) {
   clgan_conv_plan p;
   TU_OK(clgan_conv_plan_make(tu_ctx(), &s, &p));
   ck_assert_ptr_nonnull(p.adj_subpix.gather);
-  clgan_tune_record r = last_record();
+  clgan_tune_record r = tt_last_record();
   ck_assert_int_eq(r.source, 1);
   char want[48];
   snprintf(want, sizeof want, "subpixel own %dx%d wg ", tiles[1].tm, 16 * tiles[1].nv);
   ck_assert_msg(strncmp(r.winner[CONV_ADJ], want, strlen(want)) == 0, "runs %s",
                 r.winner[CONV_ADJ]);
-  restore(&old, dir);
+  tt_restore(&old, dir);
 }
 END_TEST
 
@@ -256,7 +233,7 @@ static void count_subpix(void *user, const clgan_tune_progress *p) {
 
 START_TEST(test_search_times_the_subpixel_tiles) {
   char dir[64];
-  clgan_tuning old = use_tuner(CLGAN_TUNE_ON, dir, sizeof dir);
+  clgan_tuning old = tt_use_tuner(CLGAN_TUNE_ON, dir, sizeof dir);
   clgan_ctx *ctx = tu_ctx();
   clgan_tune_progress_fn saved = ctx->tune_progress;
   ctx->tune_progress = count_subpix;
@@ -265,8 +242,9 @@ START_TEST(test_search_times_the_subpixel_tiles) {
   TU_OK(clgan_conv_shape_conv(4, 16, 16, 16, 32, 4, 2, 1, &s));
   clgan_conv_plan p;
   TU_OK(clgan_conv_plan_make(ctx, &s, &p));
-  ck_assert_int_eq(last_record().source, 2);
-  fprintf(stderr, "backward data of %s: %s\n", last_record().shape, last_record().winner[CONV_ADJ]);
+  clgan_tune_record last = tt_last_record();
+  ck_assert_int_eq(last.source, 2);
+  fprintf(stderr, "backward data of %s: %s\n", last.shape, last.winner[CONV_ADJ]);
   /* a shape with fewer image-side channels than a tile is wide: none tried */
   int before = subpix_timed;
   clgan_conv_shape narrow;
@@ -277,65 +255,12 @@ START_TEST(test_search_times_the_subpixel_tiles) {
   /* each tile is its own candidate (none is the default plan again) */
   ck_assert_int_eq(subpix_timed, CONV_TUNE_SUBPIX_TILES);
   ck_assert_int_eq(subpix_rejected, 0);
-  restore(&old, dir);
+  tt_restore(&old, dir);
 }
 END_TEST
 
-/* Two training steps of a small model: the figures of the second and the
- * parameters after it; the steps create no OpenCL object. */
-typedef struct step_result {
-  clgan_dcgan_stats stats;
-  float *params[2];
-  size_t floats[2];
-} step_result;
-
-static step_result two_steps(const clgan_dcgan_config *cfg) {
-  step_result r;
-  clgan_dcgan *net = NULL;
-  TU_OK(clgan_dcgan_create(tu_ctx(), cfg, &net));
-  TU_OK(clgan_dcgan_init_weights(net, 7));
-  size_t nreal = (size_t)cfg->channels * cfg->batch * cfg->image_size * cfg->image_size;
-  size_t nnoise = (size_t)cfg->nz * cfg->batch;
-  float *host = tu_malloc(nreal * sizeof(float));
-  tu_fill_uniform(host, nreal, 11, -1, 1);
-  clgan_buf real = tu_upload(host, nreal);
-  tu_fill_normal(host, nnoise, 12, 0, 1);
-  clgan_buf noise = tu_upload(host, nnoise);
-  free(host);
-  clgan_ctx_counts before, after;
-  clgan_ctx_created(tu_ctx(), &before);
-  for (int step = 0; step < 2; step++) TU_OK(clgan_dcgan_step(net, real, noise, &r.stats));
-  TU_OK(clgan_ctx_finish(tu_ctx()));
-  clgan_ctx_created(tu_ctx(), &after);
-  ck_assert_msg(after.buffers == before.buffers && after.programs == before.programs &&
-                    after.kernels == before.kernels,
-                "steps created OpenCL objects: buffers %ld -> %ld, programs %ld -> %ld, "
-                "kernels %ld -> %ld",
-                before.buffers, after.buffers, before.programs, after.programs, before.kernels,
-                after.kernels);
-  clgan_net nets[2] = {CLGAN_NET_G, CLGAN_NET_D};
-  for (int i = 0; i < 2; i++) {
-    r.floats[i] = clgan_dcgan_arena_floats(net, nets[i], CLGAN_ARENA_PARAM);
-    r.params[i] = tu_malloc(r.floats[i] * sizeof(float));
-    TU_OK(clgan_dcgan_arena_read(net, nets[i], CLGAN_ARENA_PARAM, r.params[i]));
-  }
-  clgan_buf_release(&real);
-  clgan_buf_release(&noise);
-  clgan_dcgan_destroy(net);
-  return r;
-}
-
-/* The shape a tune record names ("conv 8->16 k4 s2 p1 16x16->8x8 n4"). */
-static clgan_conv_shape record_shape(const clgan_tune_record *r) {
-  clgan_conv_shape s;
-  ck_assert_int_eq(sscanf(r->shape, "conv %d->%d k%d s%d p%d %dx%d->%dx%d n%d", &s.cin, &s.cout,
-                          &s.k, &s.stride, &s.pad, &s.h, &s.w, &s.ho, &s.wo, &s.n),
-                   10);
-  return s;
-}
-
-/* The parity test's tolerances: losses and D outputs rtol 1e-4 atol 1e-5,
- * parameters rtol 1e-6 atol 1e-5 (as test_tune's tuned step). */
+/* Two steps with the sub-pixel mapping forced on (from the cache) equal two default ones
+ * within the parity test's tolerances (tt_assert_same_step). */
 START_TEST(test_subpixel_step_equals_default) {
   clgan_dcgan_config cfg = clgan_dcgan_default_config();
   cfg.image_size = 32;
@@ -344,10 +269,10 @@ START_TEST(test_subpixel_step_equals_default) {
   cfg.ngf = cfg.ndf = 8;
   cfg.batch = 6;
   char dir[64];
-  clgan_tuning old = use_tuner(CLGAN_TUNE_OFF, dir, sizeof dir);
+  clgan_tuning old = tt_use_tuner(CLGAN_TUNE_OFF, dir, sizeof dir);
   clgan_tune_report before, after;
   clgan_ctx_tune_report(tu_ctx(), &before);
-  step_result plain = two_steps(&cfg);
+  tt_step_result plain = tt_steps(&cfg, 2);
   clgan_ctx_tune_report(tu_ctx(), &after);
   ck_assert_int_eq(after.nrecords - before.nrecords, after.nshapes - before.nshapes);
   /* cache entries choosing the sub-pixel adjoint (the default tile) for
@@ -357,39 +282,29 @@ START_TEST(test_subpixel_step_equals_default) {
   cv.adj_subpix = 1;
   double ms[CONV_PRODUCTS] = {1, 1, 1};
   for (int i = before.nrecords; i < after.nrecords; i++) {
-    clgan_conv_shape s = record_shape(&after.records[i]);
+    clgan_conv_shape s = tt_record_shape(&after.records[i]);
     char key[1024];
     conv_tune_key(tu_ctx(), &s, key, sizeof key);
     conv_tune_store(tu_ctx(), key, &cv, ms, ms);
   }
-  clgan_tuning tt = *clgan_ctx_tuning(tu_ctx());
-  tt.tune = CLGAN_TUNE_CACHED;
-  TU_OK(clgan_ctx_set_tuning(tu_ctx(), &tt));
+  tt_set_mode(CLGAN_TUNE_CACHED);
   clgan_ctx_tune_report(tu_ctx(), &before);
-  step_result subpix = two_steps(&cfg);
+  tt_step_result subpix = tt_steps(&cfg, 2);
   clgan_ctx_tune_report(tu_ctx(), &after);
   ck_assert_int_gt(after.nshapes - before.nshapes, 0);
   ck_assert_int_eq(after.from_cache - before.from_cache, after.nshapes - before.nshapes);
   int taken = 0;
   for (int i = before.nrecords; i < after.nrecords; i++) {
-    clgan_conv_shape s = record_shape(&after.records[i]);
+    clgan_conv_shape s = tt_record_shape(&after.records[i]);
     int is_subpix = strncmp(after.records[i].winner[CONV_ADJ], "subpixel ", 9) == 0;
     ck_assert_msg(is_subpix == conv_subpix_applies(&s), "%s: backward data runs %s",
                   after.records[i].shape, after.records[i].winner[CONV_ADJ]);
     taken += is_subpix;
   }
   ck_assert_int_ge(taken, 4); /* G's three up-sampling layers, D's first three */
-  const clgan_dcgan_stats *x = &subpix.stats, *y = &plain.stats;
-  float sx[5] = {x->loss_d, x->loss_g, x->d_x, x->d_g_z1, x->d_g_z2};
-  float sy[5] = {y->loss_d, y->loss_g, y->d_x, y->d_g_z1, y->d_g_z2};
-  TU_ASSERT_CLOSE("losses", sx, sy, 5, 1e-4, 1e-5);
-  for (int i = 0; i < 2; i++) {
-    ck_assert_uint_eq(subpix.floats[i], plain.floats[i]);
-    TU_ASSERT_CLOSE(i ? "D parameters" : "G parameters", subpix.params[i], plain.params[i],
-                    plain.floats[i], 1e-6, 1e-5);
-    free(subpix.params[i]), free(plain.params[i]);
-  }
-  restore(&old, dir);
+  tt_assert_same_step("sub-pixel step", &subpix, &plain); /* frees subpix's parameters */
+  tt_step_free(&plain);
+  tt_restore(&old, dir);
 }
 END_TEST
 

@@ -14,6 +14,7 @@
 
 #include "ops/conv_tune.h"
 #include "runtime/internal.h"
+#include "test_tune_util.h"
 #include "test_util.h"
 
 /* A conv big enough for the tiled GEMMs (not the one-item-per-element
@@ -22,39 +23,6 @@ static clgan_conv_shape shape(void) {
   clgan_conv_shape s;
   TU_OK(clgan_conv_shape_conv(4, 8, 16, 16, 16, 4, 2, 1, &s));
   return s;
-}
-
-/* Points the shared context's tuning at a fresh directory with this mode;
- * returns the old tuning for restore(). */
-static clgan_tuning use_tuner(clgan_tune_mode mode, char *dir, size_t cap) {
-  clgan_ctx *ctx = tu_ctx();
-  clgan_tuning old = *clgan_ctx_tuning(ctx), t = old;
-  snprintf(dir, cap, "/tmp/clgan-test-tune-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(dir));
-  t.tune = mode;
-  t.tune_budget_s = 600;
-  snprintf(t.tune_dir, sizeof t.tune_dir, "%s", dir);
-  TU_OK(clgan_ctx_set_tuning(ctx, &t));
-  return old;
-}
-
-static void set_mode(clgan_tune_mode mode) {
-  clgan_tuning t = *clgan_ctx_tuning(tu_ctx());
-  t.tune = mode;
-  TU_OK(clgan_ctx_set_tuning(tu_ctx(), &t));
-}
-
-static void restore(const clgan_tuning *old, const char *dir) {
-  TU_OK(clgan_ctx_set_tuning(tu_ctx(), old));
-  tu_remove_tree(dir);
-}
-
-/* The record of the last conv shape planned. */
-static clgan_tune_record last_record(void) {
-  clgan_tune_report r;
-  clgan_ctx_tune_report(tu_ctx(), &r);
-  ck_assert_int_gt(r.nrecords, 0);
-  return r.records[r.nrecords - 1];
 }
 
 /* The path of the only tune entry in dir. */
@@ -110,11 +78,11 @@ static float *default_results(size_t *n) {
 
 START_TEST(test_tunes_caches_and_reuses) {
   char dir[64];
-  clgan_tuning old = use_tuner(CLGAN_TUNE_ON, dir, sizeof dir);
+  clgan_tuning old = tt_use_tuner(CLGAN_TUNE_ON, dir, sizeof dir);
   clgan_conv_shape s = shape();
   clgan_conv_plan p;
   TU_OK(clgan_conv_plan_make(tu_ctx(), &s, &p));
-  clgan_tune_record r = last_record();
+  clgan_tune_record r = tt_last_record();
   ck_assert_int_eq(r.source, 2);
   ck_assert_int_ge(r.timed, 6); /* the default and at least one other per product */
   ck_assert_int_eq(r.rejected, 0);
@@ -132,10 +100,10 @@ START_TEST(test_tunes_caches_and_reuses) {
   TU_ASSERT_CLOSE("tuned conv", got, want, n, 1e-4, 1e-4);
   free(got);
   /* a second plan, even in the default mode, reads the winners: nothing timed */
-  set_mode(CLGAN_TUNE_CACHED);
+  tt_set_mode(CLGAN_TUNE_CACHED);
   clgan_conv_plan q;
   TU_OK(clgan_conv_plan_make(tu_ctx(), &s, &q));
-  clgan_tune_record c = last_record();
+  clgan_tune_record c = tt_last_record();
   ck_assert_int_eq(c.source, 1);
   ck_assert_int_eq(c.timed, 0);
   for (int i = 0; i < CONV_PRODUCTS; i++) ck_assert_str_eq(c.winner[i], r.winner[i]);
@@ -144,10 +112,10 @@ START_TEST(test_tunes_caches_and_reuses) {
   free(got);
   free(want);
   /* off: the cache is not read */
-  set_mode(CLGAN_TUNE_OFF);
+  tt_set_mode(CLGAN_TUNE_OFF);
   TU_OK(clgan_conv_plan_make(tu_ctx(), &s, &q));
-  ck_assert_int_eq(last_record().source, 0);
-  restore(&old, dir);
+  ck_assert_int_eq(tt_last_record().source, 0);
+  tt_restore(&old, dir);
 }
 END_TEST
 
@@ -225,11 +193,11 @@ START_TEST(test_bad_entries_are_tuned_again) {
   static const char *const what[] = {"truncated", "corrupt", "foreign", "out of range",
                                      "version 1"};
   char dir[64];
-  clgan_tuning old = use_tuner(CLGAN_TUNE_ON, dir, sizeof dir);
+  clgan_tuning old = tt_use_tuner(CLGAN_TUNE_ON, dir, sizeof dir);
   clgan_conv_shape s = shape();
   clgan_conv_plan p;
   TU_OK(clgan_conv_plan_make(tu_ctx(), &s, &p));
-  ck_assert_int_eq(last_record().source, 2);
+  ck_assert_int_eq(tt_last_record().source, 2);
   char path[1200], key[1024];
   entry_path(dir, path, sizeof path);
   conv_tune_key(tu_ctx(), &s, key, sizeof key);
@@ -239,31 +207,31 @@ START_TEST(test_bad_entries_are_tuned_again) {
     double a[CONV_PRODUCTS], b[CONV_PRODUCTS];
     ck_assert_msg(!conv_tune_load(tu_ctx(), key, &cv, a, b), "%s entry accepted", what[mode]);
     TU_OK(clgan_conv_plan_make(tu_ctx(), &s, &p));
-    clgan_tune_record r = last_record();
+    clgan_tune_record r = tt_last_record();
     ck_assert_msg(r.source == 2 && r.timed > 0, "%s entry: source %d, %d timed", what[mode],
                   r.source, r.timed);
     ck_assert_msg(conv_tune_load(tu_ctx(), key, &cv, a, b), "%s entry not rewritten", what[mode]);
   }
-  restore(&old, dir);
+  tt_restore(&old, dir);
 }
 END_TEST
 
 START_TEST(test_reference_check_rejects_a_wrong_candidate) {
   char dir[64];
-  clgan_tuning old = use_tuner(CLGAN_TUNE_ON, dir, sizeof dir);
+  clgan_tuning old = tt_use_tuner(CLGAN_TUNE_ON, dir, sizeof dir);
   tu_ctx()->tune_test_wrong = 1; /* the first candidate after each reference */
   clgan_conv_shape s = shape();
   clgan_conv_plan p;
   TU_OK(clgan_conv_plan_make(tu_ctx(), &s, &p));
   tu_ctx()->tune_test_wrong = 0;
-  clgan_tune_record r = last_record();
+  clgan_tune_record r = tt_last_record();
   ck_assert_int_eq(r.source, 2);
   ck_assert_int_eq(r.rejected, CONV_PRODUCTS);
   size_t n, m;
   float *want = default_results(&n), *got = run_conv(&p, &m);
   TU_ASSERT_CLOSE("conv after a rejection", got, want, n, 1e-4, 1e-4);
   free(got), free(want);
-  restore(&old, dir);
+  tt_restore(&old, dir);
 }
 END_TEST
 
@@ -272,13 +240,13 @@ END_TEST
  * search (the shape keeps the defaults, nothing is cached). */
 START_TEST(test_host_check_of_the_default) {
   char dir[64];
-  clgan_tuning old = use_tuner(CLGAN_TUNE_ON, dir, sizeof dir);
+  clgan_tuning old = tt_use_tuner(CLGAN_TUNE_ON, dir, sizeof dir);
   tu_ctx()->tune_test_wrong = -1;
   clgan_conv_shape s = shape();
   clgan_conv_plan p;
   TU_OK(clgan_conv_plan_make(tu_ctx(), &s, &p));
   tu_ctx()->tune_test_wrong = 0;
-  clgan_tune_record r = last_record();
+  clgan_tune_record r = tt_last_record();
   ck_assert_int_eq(r.source, 0);
   ck_assert_int_eq(r.rejected, 1);
   char key[1024];
@@ -288,8 +256,8 @@ START_TEST(test_host_check_of_the_default) {
   ck_assert(!conv_tune_load(tu_ctx(), key, &cv, a, b));
   /* and the host's reference agrees with the default where nothing is wrong */
   TU_OK(clgan_conv_plan_make(tu_ctx(), &s, &p));
-  ck_assert_int_eq(last_record().source, 2);
-  restore(&old, dir);
+  ck_assert_int_eq(tt_last_record().source, 2);
+  tt_restore(&old, dir);
 }
 END_TEST
 
@@ -297,7 +265,7 @@ END_TEST
  * the own GEMM with a 4 x 32 tile on im2col's matrix for every product. */
 START_TEST(test_cached_variants_are_used) {
   char dir[64];
-  clgan_tuning old = use_tuner(CLGAN_TUNE_CACHED, dir, sizeof dir);
+  clgan_tuning old = tt_use_tuner(CLGAN_TUNE_CACHED, dir, sizeof dir);
   clgan_conv_shape s = shape();
   char key[1024];
   conv_tune_key(tu_ctx(), &s, key, sizeof key);
@@ -310,7 +278,7 @@ START_TEST(test_cached_variants_are_used) {
   conv_tune_store(tu_ctx(), key, &cv, ms, ms);
   clgan_conv_plan p;
   TU_OK(clgan_conv_plan_make(tu_ctx(), &s, &p));
-  clgan_tune_record r = last_record();
+  clgan_tune_record r = tt_last_record();
   ck_assert_int_eq(r.source, 1);
   ck_assert_int_eq(r.timed, 0);
   ck_assert_int_eq(p.fwd_from_image, 0);
@@ -324,7 +292,7 @@ START_TEST(test_cached_variants_are_used) {
   float *want = default_results(&n), *got = run_conv(&p, &m);
   TU_ASSERT_CLOSE("cached variant", got, want, n, 1e-4, 1e-4);
   free(got), free(want);
-  restore(&old, dir);
+  tt_restore(&old, dir);
 }
 END_TEST
 
@@ -333,7 +301,7 @@ END_TEST
  * 32 x 32 one on im2col's matrix for the weight gradient. */
 START_TEST(test_cached_lds_variants_are_used) {
   char dir[64];
-  clgan_tuning old = use_tuner(CLGAN_TUNE_CACHED, dir, sizeof dir);
+  clgan_tuning old = tt_use_tuner(CLGAN_TUNE_CACHED, dir, sizeof dir);
   clgan_conv_shape s = shape();
   char key[1024];
   conv_tune_key(tu_ctx(), &s, key, sizeof key);
@@ -346,7 +314,7 @@ START_TEST(test_cached_lds_variants_are_used) {
   conv_tune_store(tu_ctx(), key, &cv, ms, ms);
   clgan_conv_plan p;
   TU_OK(clgan_conv_plan_make(tu_ctx(), &s, &p));
-  clgan_tune_record r = last_record();
+  clgan_tune_record r = tt_last_record();
   ck_assert_int_eq(r.source, 1);
   ck_assert_int_eq(p.fwd.path, CLGAN_GEMM_PATH_LDS);
   ck_assert_int_eq(p.adj.path, CLGAN_GEMM_PATH_LDS);
@@ -361,56 +329,9 @@ START_TEST(test_cached_lds_variants_are_used) {
   float *want = default_results(&n), *got = run_conv(&p, &m);
   TU_ASSERT_CLOSE("cached LDS variants", got, want, n, 1e-4, 1e-4);
   free(got), free(want);
-  restore(&old, dir);
+  tt_restore(&old, dir);
 }
 END_TEST
-
-/* One training step of a small model: its figures and its parameters
- * afterwards (G's, D's; with their sizes). */
-typedef struct step_result {
-  clgan_dcgan_stats stats;
-  float *params[2];
-  size_t floats[2];
-} step_result;
-
-static step_result one_step(const clgan_dcgan_config *cfg) {
-  step_result r;
-  clgan_dcgan *net = NULL;
-  TU_OK(clgan_dcgan_create(tu_ctx(), cfg, &net));
-  TU_OK(clgan_dcgan_init_weights(net, 7));
-  size_t nreal = (size_t)cfg->channels * cfg->batch * cfg->image_size * cfg->image_size;
-  size_t nnoise = (size_t)cfg->nz * cfg->batch;
-  float *host = tu_malloc(nreal * sizeof(float));
-  tu_fill_uniform(host, nreal, 11, -1, 1);
-  clgan_buf real = tu_upload(host, nreal);
-  tu_fill_normal(host, nnoise, 12, 0, 1);
-  clgan_buf noise = tu_upload(host, nnoise);
-  free(host);
-  TU_OK(clgan_dcgan_step(net, real, noise, &r.stats));
-  clgan_net nets[2] = {CLGAN_NET_G, CLGAN_NET_D};
-  for (int i = 0; i < 2; i++) {
-    r.floats[i] = clgan_dcgan_arena_floats(net, nets[i], CLGAN_ARENA_PARAM);
-    r.params[i] = tu_malloc(r.floats[i] * sizeof(float));
-    TU_OK(clgan_dcgan_arena_read(net, nets[i], CLGAN_ARENA_PARAM, r.params[i]));
-  }
-  clgan_buf_release(&real);
-  clgan_buf_release(&noise);
-  clgan_dcgan_destroy(net);
-  return r;
-}
-
-/* got equals want within the parity test's tolerances (losses and D
- * outputs rtol 1e-4 atol 1e-5, parameters rtol 1e-6 atol 1e-5). */
-static void assert_same_step(const char *what, step_result *got, const step_result *want) {
-  const clgan_dcgan_stats *x = &got->stats, *y = &want->stats;
-  float sx[5] = {x->loss_d, x->loss_g, x->d_x, x->d_g_z1, x->d_g_z2};
-  float sy[5] = {y->loss_d, y->loss_g, y->d_x, y->d_g_z1, y->d_g_z2};
-  fprintf(stderr, "%s:\n", what);
-  TU_ASSERT_CLOSE("losses", sx, sy, 5, 1e-4, 1e-5);
-  TU_ASSERT_CLOSE("G parameters", got->params[0], want->params[0], want->floats[0], 1e-6, 1e-5);
-  TU_ASSERT_CLOSE("D parameters", got->params[1], want->params[1], want->floats[1], 1e-6, 1e-5);
-  free(got->params[0]), free(got->params[1]);
-}
 
 /* Rewrites every tune entry in dir to run variant v (on the image where
  * from_image, else on im2col's matrix) for all three products: entries
@@ -450,38 +371,38 @@ START_TEST(test_tuned_step_equals_untuned) {
   cfg.ngf = cfg.ndf = 8;
   cfg.batch = 8;
   char dir[64];
-  clgan_tuning old = use_tuner(CLGAN_TUNE_OFF, dir, sizeof dir);
-  step_result plain = one_step(&cfg);
+  clgan_tuning old = tt_use_tuner(CLGAN_TUNE_OFF, dir, sizeof dir);
+  tt_step_result plain = tt_steps(&cfg, 1);
   /* the tuner's own winners */
-  set_mode(CLGAN_TUNE_ON);
+  tt_set_mode(CLGAN_TUNE_ON);
   clgan_tune_report before, after;
   clgan_ctx_tune_report(tu_ctx(), &before);
-  step_result tuned = one_step(&cfg);
+  tt_step_result tuned = tt_steps(&cfg, 1);
   clgan_ctx_tune_report(tu_ctx(), &after);
   ck_assert_int_gt(after.tuned, before.tuned); /* the model's shapes were tuned */
-  assert_same_step("tuned step", &tuned, &plain);
+  tt_assert_same_step("tuned step", &tuned, &plain);
   /* winners that surely differ from the defaults: a 4 x 32 tile on
    * im2col's matrix everywhere, from the cache */
   ck_assert_int_gt(force_entries(dir, (clgan_gemm_variant){CLGAN_GEMM_OWN, 4, 2, 4, 16, 0, 0}, 0),
                    0);
-  set_mode(CLGAN_TUNE_CACHED);
+  tt_set_mode(CLGAN_TUNE_CACHED);
   clgan_ctx_tune_report(tu_ctx(), &before);
-  step_result forced = one_step(&cfg);
+  tt_step_result forced = tt_steps(&cfg, 1);
   clgan_ctx_tune_report(tu_ctx(), &after);
   ck_assert_int_eq(after.from_cache - before.from_cache, after.nshapes - before.nshapes);
   ck_assert_int_eq(after.timed, before.timed);
-  assert_same_step("4 x 32 tiles on col", &forced, &plain); /* frees forced's parameters */
+  tt_assert_same_step("4 x 32 tiles on col", &forced, &plain); /* frees forced's parameters */
   /* the LDS backend everywhere: its default set on the image, then a 32 x 32
    * set on im2col's matrix */
   static const clgan_gemm_variant lds[2] = {{.backend = CLGAN_GEMM_LDS},
                                             {CLGAN_GEMM_LDS, 4, 4, 8, 8, 32, 2}};
   for (int i = 0; i < 2; i++) {
     ck_assert_int_gt(force_entries(dir, lds[i], i == 0), 0);
-    forced = one_step(&cfg);
-    assert_same_step(i == 0 ? "LDS on the image" : "LDS on col", &forced, &plain);
+    forced = tt_steps(&cfg, 1);
+    tt_assert_same_step(i == 0 ? "LDS on the image" : "LDS on col", &forced, &plain);
   }
-  free(plain.params[0]), free(plain.params[1]);
-  restore(&old, dir);
+  tt_step_free(&plain);
+  tt_restore(&old, dir);
 }
 END_TEST
 

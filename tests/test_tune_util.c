@@ -1,0 +1,108 @@
+/* Helpers shared by the tuner's tests: see test_tune_util.h. */
+#include "test_tune_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+clgan_tuning tt_use_tuner(clgan_tune_mode mode, char *dir, size_t cap) {
+  clgan_ctx *ctx = tu_ctx();
+  clgan_tuning old = *clgan_ctx_tuning(ctx), t = old;
+  snprintf(dir, cap, "/tmp/clgan-test-tune-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  t.tune = mode;
+  t.tune_budget_s = 600;
+  snprintf(t.tune_dir, sizeof t.tune_dir, "%s", dir);
+  TU_OK(clgan_ctx_set_tuning(ctx, &t));
+  return old;
+}
+
+void tt_set_mode(clgan_tune_mode mode) {
+  clgan_tuning t = *clgan_ctx_tuning(tu_ctx());
+  t.tune = mode;
+  TU_OK(clgan_ctx_set_tuning(tu_ctx(), &t));
+}
+
+void tt_restore(const clgan_tuning *old, const char *dir) {
+  TU_OK(clgan_ctx_set_tuning(tu_ctx(), old));
+  tu_remove_tree(dir);
+}
+
+clgan_tune_record tt_last_record(void) {
+  clgan_tune_report r;
+  clgan_ctx_tune_report(tu_ctx(), &r);
+  ck_assert_int_gt(r.nrecords, 0);
+  return r.records[r.nrecords - 1];
+}
+
+clgan_conv_shape tt_record_shape(const clgan_tune_record *r) {
+  clgan_conv_shape s;
+  ck_assert_int_eq(sscanf(r->shape, "conv %d->%d k%d s%d p%d %dx%d->%dx%d n%d", &s.cin, &s.cout,
+                          &s.k, &s.stride, &s.pad, &s.h, &s.w, &s.ho, &s.wo, &s.n),
+                   10);
+  return s;
+}
+
+/* Runs the steps between two counts of the context's OpenCL objects. */
+static void run_steps_creating_nothing(clgan_dcgan *net, clgan_buf real, clgan_buf noise,
+                                       int steps, clgan_dcgan_stats *stats) {
+  clgan_ctx_counts before, after;
+  clgan_ctx_created(tu_ctx(), &before);
+  for (int step = 0; step < steps; step++) TU_OK(clgan_dcgan_step(net, real, noise, stats));
+  TU_OK(clgan_ctx_finish(tu_ctx()));
+  clgan_ctx_created(tu_ctx(), &after);
+  ck_assert_msg(after.buffers == before.buffers && after.programs == before.programs &&
+                    after.kernels == before.kernels,
+                "steps created OpenCL objects: buffers %ld -> %ld, programs %ld -> %ld, "
+                "kernels %ld -> %ld",
+                before.buffers, after.buffers, before.programs, after.programs, before.kernels,
+                after.kernels);
+}
+
+tt_step_result tt_steps(const clgan_dcgan_config *cfg, int steps) {
+  ck_assert_int_gt(steps, 0);
+  tt_step_result r;
+  clgan_dcgan *net = NULL;
+  TU_OK(clgan_dcgan_create(tu_ctx(), cfg, &net));
+  TU_OK(clgan_dcgan_init_weights(net, 7));
+  /* real [channels, batch, size, size], noise [nz, batch] */
+  size_t nreal = (size_t)cfg->channels * cfg->batch * cfg->image_size * cfg->image_size;
+  size_t nnoise = (size_t)cfg->nz * cfg->batch;
+  float *host = tu_malloc(nreal * sizeof(float));
+  tu_fill_uniform(host, nreal, 11, -1, 1);
+  clgan_buf real = tu_upload(host, nreal);
+  tu_fill_normal(host, nnoise, 12, 0, 1);
+  clgan_buf noise = tu_upload(host, nnoise);
+  free(host);
+  run_steps_creating_nothing(net, real, noise, steps, &r.stats);
+  clgan_net nets[2] = {CLGAN_NET_G, CLGAN_NET_D};
+  for (int i = 0; i < 2; i++) {
+    r.floats[i] = clgan_dcgan_arena_floats(net, nets[i], CLGAN_ARENA_PARAM);
+    r.params[i] = tu_malloc(r.floats[i] * sizeof(float));
+    TU_OK(clgan_dcgan_arena_read(net, nets[i], CLGAN_ARENA_PARAM, r.params[i]));
+  }
+  clgan_buf_release(&real);
+  clgan_buf_release(&noise);
+  clgan_dcgan_destroy(net);
+  return r;
+}
+
+void tt_assert_same_step(const char *what, tt_step_result *got, const tt_step_result *want) {
+  const clgan_dcgan_stats *x = &got->stats, *y = &want->stats;
+  float sx[5] = {x->loss_d, x->loss_g, x->d_x, x->d_g_z1, x->d_g_z2};
+  float sy[5] = {y->loss_d, y->loss_g, y->d_x, y->d_g_z1, y->d_g_z2};
+  fprintf(stderr, "%s:\n", what);
+  TU_ASSERT_CLOSE("losses", sx, sy, 5, 1e-4, 1e-5);
+  for (int i = 0; i < 2; i++) {
+    ck_assert_uint_eq(got->floats[i], want->floats[i]);
+    TU_ASSERT_CLOSE(i ? "D parameters" : "G parameters", got->params[i], want->params[i],
+                    want->floats[i], 1e-6, 1e-5);
+  }
+  tt_step_free(got);
+}
+
+void tt_step_free(tt_step_result *r) {
+  for (int i = 0; i < 2; i++) free(r->params[i]), r->params[i] = NULL;
+}
