@@ -262,12 +262,7 @@ END_TEST
 /* Two steps with the sub-pixel mapping forced on (from the cache) equal two default ones
  * within the parity test's tolerances (tt_assert_same_step). */
 START_TEST(test_subpixel_step_equals_default) {
-  clgan_dcgan_config cfg = clgan_dcgan_default_config();
-  cfg.image_size = 32;
-  cfg.channels = 3;
-  cfg.nz = 16;
-  cfg.ngf = cfg.ndf = 8;
-  cfg.batch = 6;
+  clgan_dcgan_config cfg = tt_small_config(3, 6);
   char dir[64];
   clgan_tuning old = tt_use_tuner(CLGAN_TUNE_OFF, dir, sizeof dir);
   clgan_tune_report before, after;

@@ -364,12 +364,7 @@ static int force_entries(const char *dir, clgan_gemm_variant v, int from_image) 
 }
 
 START_TEST(test_tuned_step_equals_untuned) {
-  clgan_dcgan_config cfg = clgan_dcgan_default_config();
-  cfg.image_size = 32;
-  cfg.channels = 1;
-  cfg.nz = 16;
-  cfg.ngf = cfg.ndf = 8;
-  cfg.batch = 8;
+  clgan_dcgan_config cfg = tt_small_config(1, 8);
   char dir[64];
   clgan_tuning old = tt_use_tuner(CLGAN_TUNE_OFF, dir, sizeof dir);
   tt_step_result plain = tt_steps(&cfg, 1);

@@ -45,6 +45,16 @@ clgan_conv_shape tt_record_shape(const clgan_tune_record *r) {
   return s;
 }
 
+clgan_dcgan_config tt_small_config(int channels, int batch) {
+  clgan_dcgan_config cfg = clgan_dcgan_default_config();
+  cfg.image_size = 32;
+  cfg.channels = channels;
+  cfg.nz = 16;
+  cfg.ngf = cfg.ndf = 8;
+  cfg.batch = batch;
+  return cfg;
+}
+
 /* Runs the steps between two counts of the context's OpenCL objects. */
 static void run_steps_creating_nothing(clgan_dcgan *net, clgan_buf real, clgan_buf noise,
                                        int steps, clgan_dcgan_stats *stats) {

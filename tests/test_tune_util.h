@@ -31,6 +31,8 @@ typedef struct tt_step_result {
   size_t floats[2];
 } tt_step_result;
 
+/* The recipe's config, small: 32 x 32 images, nz 16, 8 G and D features. */
+clgan_dcgan_config tt_small_config(int channels, int batch);
 /* Creates the model of cfg (weights seeded 7), runs `steps` steps on fixed
  * real images and noise, and asserts the steps created no OpenCL object. */
 tt_step_result tt_steps(const clgan_dcgan_config *cfg, int steps);
