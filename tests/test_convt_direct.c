@@ -57,32 +57,6 @@ static clgan_conv_shape case_shape(const adj_case *c) {
   return s;
 }
 
-/* The definition, in double, as a transposed convolution (each dy value
- * scattered through every tap): dx [cin, n, h, w] from dy [cout, n, ho, wo]
- * and w [cout, cin, k, k] (the conv core's shape s). */
-static void ref_adjoint(const clgan_conv_shape *s, const float *dy, const float *w, float *dx) {
-  size_t hw = (size_t)s->h * s->w, ohw = (size_t)s->ho * s->wo, kk = (size_t)s->k * s->k;
-  size_t nimg = (size_t)s->cin * s->n * hw;
-  double *acc = tu_malloc(nimg * sizeof(double));
-  memset(acc, 0, nimg * sizeof(double));
-  for (int co = 0; co < s->cout; co++)
-    for (int b = 0; b < s->n; b++)
-      for (int oy = 0; oy < s->ho; oy++)
-        for (int ox = 0; ox < s->wo; ox++) {
-          double g = dy[((size_t)co * s->n + b) * ohw + (size_t)oy * s->wo + ox];
-          for (int c = 0; c < s->cin; c++)
-            for (int ki = 0; ki < s->k; ki++)
-              for (int kj = 0; kj < s->k; kj++) {
-                int y = oy * s->stride - s->pad + ki, x = ox * s->stride - s->pad + kj;
-                if (y < 0 || y >= s->h || x < 0 || x >= s->w) continue;
-                acc[((size_t)c * s->n + b) * hw + (size_t)y * s->w + x] +=
-                    g * w[((size_t)co * s->cin + c) * kk + (size_t)ki * s->k + kj];
-              }
-        }
-  for (size_t i = 0; i < nimg; i++) dx[i] = (float)acc[i];
-  free(acc);
-}
-
 /* Every set either tuner table holds, then the kernel's defaults (NULL). */
 static int all_sets(const convt_direct_params **sets) {
   const convt_direct_params *t;
@@ -106,7 +80,7 @@ static void check_case(const adj_case *c, const convt_direct_params *q) {
   float *want = tu_malloc(fi * sizeof(float));
   tu_fill_uniform(dy, ff, 5, -1, 1);
   tu_fill_uniform(w, fw, 6, -1, 1);
-  ref_adjoint(&s, dy, w, want);
+  tt_ref_adjoint(&s, dy, w, want);
   clgan_conv_plan p;
   if (q) {
     conv_variants cv = conv_variants_default();

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "test_util.h"
@@ -115,4 +116,27 @@ void tt_assert_same_step(const char *what, tt_step_result *got, const tt_step_re
 
 void tt_step_free(tt_step_result *r) {
   for (int i = 0; i < 2; i++) free(r->params[i]), r->params[i] = NULL;
+}
+
+void tt_ref_adjoint(const clgan_conv_shape *s, const float *dy, const float *w, float *dx) {
+  size_t hw = (size_t)s->h * s->w, ohw = (size_t)s->ho * s->wo, kk = (size_t)s->k * s->k;
+  size_t nimg = (size_t)s->cin * s->n * hw;
+  double *acc = tu_malloc(nimg * sizeof(double));
+  memset(acc, 0, nimg * sizeof(double));
+  for (int co = 0; co < s->cout; co++)
+    for (int b = 0; b < s->n; b++)
+      for (int oy = 0; oy < s->ho; oy++)
+        for (int ox = 0; ox < s->wo; ox++) {
+          double g = dy[((size_t)co * s->n + b) * ohw + (size_t)oy * s->wo + ox];
+          for (int c = 0; c < s->cin; c++)
+            for (int ki = 0; ki < s->k; ki++)
+              for (int kj = 0; kj < s->k; kj++) {
+                int y = oy * s->stride - s->pad + ki, x = ox * s->stride - s->pad + kj;
+                if (y < 0 || y >= s->h || x < 0 || x >= s->w) continue;
+                acc[((size_t)c * s->n + b) * hw + (size_t)y * s->w + x] +=
+                    g * w[((size_t)co * s->cin + c) * kk + (size_t)ki * s->k + kj];
+              }
+        }
+  for (size_t i = 0; i < nimg; i++) dx[i] = (float)acc[i];
+  free(acc);
 }

@@ -42,4 +42,9 @@ tt_step_result tt_steps(const clgan_dcgan_config *cfg, int steps);
 void tt_assert_same_step(const char *what, tt_step_result *got, const tt_step_result *want);
 void tt_step_free(tt_step_result *r);
 
+/* The conv core's adjoint by its definition, in double, as a transposed
+ * convolution (each dy value scattered through every tap): dx [cin, n, h, w]
+ * from dy [cout, n, ho, wo] and w [cout, cin, k, k]. */
+void tt_ref_adjoint(const clgan_conv_shape *s, const float *dy, const float *w, float *dx);
+
 #endif
