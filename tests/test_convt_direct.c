@@ -209,30 +209,16 @@ END_TEST
 
 /* The search tries the direct sets on the backward data, each checked
  * against the reference (the default's result) and timed. */
-static int direct_timed, direct_rejected;
-static void count_direct(void *user, const clgan_tune_progress *p) {
-  (void)user;
-  if (strncmp(p->candidate, "direct ", 7) != 0) return;
-  ck_assert_str_eq(p->product, "backward data");
-  if (p->valid) direct_timed++;
-  else direct_rejected++;
-}
-
 START_TEST(test_search_times_the_direct_sets) {
   char dir[64];
   clgan_tuning old = tt_use_tuner(CLGAN_TUNE_ON, dir, sizeof dir);
-  clgan_ctx *ctx = tu_ctx();
-  clgan_tune_progress_fn saved = ctx->tune_progress;
-  ctx->tune_progress = count_direct;
-  direct_timed = direct_rejected = 0;
+  tt_candidate_count count = {.prefix = "direct "};
   clgan_conv_shape s;
   TU_OK(clgan_conv_shape_conv(4, 8, 16, 16, 16, 4, 2, 1, &s));
-  clgan_conv_plan p;
-  TU_OK(clgan_conv_plan_make(ctx, &s, &p));
-  ctx->tune_progress = saved;
+  tt_plan_counting(&s, &count);
   const convt_direct_params *t;
-  ck_assert_int_eq(direct_timed, convt_direct_candidates(ctx->dev.is_gpu, &t));
-  ck_assert_int_eq(direct_rejected, 0);
+  ck_assert_int_eq(count.timed, convt_direct_candidates(tu_ctx()->dev.is_gpu, &t));
+  ck_assert_int_eq(count.rejected, 0);
   clgan_tune_record last = tt_last_record();
   ck_assert_int_eq(last.source, 2);
   fprintf(stderr, "backward data of %s: %s\n", last.shape, last.winner[CONV_ADJ]);

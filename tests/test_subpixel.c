@@ -196,39 +196,25 @@ END_TEST
 
 /* The search tries the sub-pixel tiles on the backward data, each checked
  * against the reference (the default's result) and timed. */
-static int subpix_timed, subpix_rejected;
-static void count_subpix(void *user, const clgan_tune_progress *p) {
-  (void)user;
-  if (strncmp(p->candidate, "subpixel ", 9) != 0) return;
-  ck_assert_str_eq(p->product, "backward data");
-  if (p->valid) subpix_timed++;
-  else subpix_rejected++;
-}
-
 START_TEST(test_search_times_the_subpixel_tiles) {
   char dir[64];
   clgan_tuning old = tt_use_tuner(CLGAN_TUNE_ON, dir, sizeof dir);
-  clgan_ctx *ctx = tu_ctx();
-  clgan_tune_progress_fn saved = ctx->tune_progress;
-  ctx->tune_progress = count_subpix;
-  subpix_timed = subpix_rejected = 0;
+  tt_candidate_count count = {.prefix = "subpixel "};
   clgan_conv_shape s;
   TU_OK(clgan_conv_shape_conv(4, 16, 16, 16, 32, 4, 2, 1, &s));
-  clgan_conv_plan p;
-  TU_OK(clgan_conv_plan_make(ctx, &s, &p));
+  tt_plan_counting(&s, &count);
   clgan_tune_record last = tt_last_record();
   ck_assert_int_eq(last.source, 2);
   fprintf(stderr, "backward data of %s: %s\n", last.shape, last.winner[CONV_ADJ]);
   /* a shape with fewer image-side channels than a tile is wide: none tried */
-  int before = subpix_timed;
+  int before = count.timed;
   clgan_conv_shape narrow;
   TU_OK(clgan_conv_shape_conv(4, 3, 16, 16, 32, 4, 2, 1, &narrow));
-  TU_OK(clgan_conv_plan_make(ctx, &narrow, &p));
-  ck_assert_int_eq(subpix_timed, before);
-  ctx->tune_progress = saved;
+  tt_plan_counting(&narrow, &count);
+  ck_assert_int_eq(count.timed, before);
   /* each tile is its own candidate (none is the default plan again) */
-  ck_assert_int_eq(subpix_timed, CONV_TUNE_SUBPIX_TILES);
-  ck_assert_int_eq(subpix_rejected, 0);
+  ck_assert_int_eq(count.timed, CONV_TUNE_SUBPIX_TILES);
+  ck_assert_int_eq(count.rejected, 0);
   tt_restore(&old, dir);
 }
 END_TEST

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "runtime/internal.h"
 #include "test_util.h"
 
 clgan_tuning tt_use_tuner(clgan_tune_mode mode, char *dir, size_t cap) {
@@ -139,4 +140,24 @@ void tt_ref_adjoint(const clgan_conv_shape *s, const float *dy, const float *w, 
         }
   for (size_t i = 0; i < nimg; i++) dx[i] = (float)acc[i];
   free(acc);
+}
+
+static void count_candidate(void *user, const clgan_tune_progress *p) {
+  tt_candidate_count *c = user;
+  if (strncmp(p->candidate, c->prefix, strlen(c->prefix)) != 0) return;
+  ck_assert_str_eq(p->product, "backward data");
+  if (p->valid) c->timed++;
+  else c->rejected++;
+}
+
+void tt_plan_counting(const clgan_conv_shape *s, tt_candidate_count *count) {
+  clgan_ctx *ctx = tu_ctx();
+  clgan_tune_progress_fn saved = ctx->tune_progress;
+  void *saved_user = ctx->tune_user;
+  ctx->tune_progress = count_candidate;
+  ctx->tune_user = count;
+  clgan_conv_plan p;
+  TU_OK(clgan_conv_plan_make(ctx, s, &p));
+  ctx->tune_progress = saved;
+  ctx->tune_user = saved_user;
 }

@@ -47,4 +47,15 @@ void tt_step_free(tt_step_result *r);
  * from dy [cout, n, ho, wo] and w [cout, cin, k, k]. */
 void tt_ref_adjoint(const clgan_conv_shape *s, const float *dy, const float *w, float *dx);
 
+/* Candidates of the backward data whose names start with a prefix, checked
+ * while planning shapes with the tuner on: how many passed the reference
+ * check (timed) and how many it rejected. */
+typedef struct tt_candidate_count {
+  const char *prefix;
+  int timed, rejected;
+} tt_candidate_count;
+/* Plans s on the shared context with *count receiving its candidates'
+ * reports (the context's progress callback is restored afterwards). */
+void tt_plan_counting(const clgan_conv_shape *s, tt_candidate_count *count);
+
 #endif
