@@ -1,9 +1,5 @@
 #include "test_util.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/lsan_interface.h>
-#endif
-
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -43,13 +39,6 @@ int tu_run(Suite *s) {
   srunner_free(sr);
   clgan_ctx_destroy(shared_ctx);
   shared_ctx = NULL;
-#if defined(__SANITIZE_ADDRESS__)
-  /* the leak check now, while PoCL's worker threads are idle: at exit they
-   * are torn down, and on a loaded machine LeakSanitizer's thread stopper
-   * was seen to crash on one ("Tracer caught signal 11", a fatal LSan
-   * error, not a leak; test_graph, 2 of 4 runs) */
-  __lsan_do_leak_check();
-#endif
   return failed == 0 ? 0 : 1;
 }
 
