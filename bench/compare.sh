@@ -84,7 +84,7 @@ run_one() {
       peak=$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))[0].get("peak_gflops") or "")' \
                "$out/clgan_1.json" 2>/dev/null || true)
       eval "\"\$python\" \"\$here/peer_pytorch.py\" --config \"\$config\" $fmt \
-        --json \"\$out/pytorch_$1_$2.json\" ${peak:+--peak-gflops \$peak} $peer_args" >"$log" ;;
+        --overwrite --json \"\$out/pytorch_$1_$2.json\" ${peak:+--peak-gflops \$peak} $peer_args" >"$log" ;;
   esac
   if [ "$2" -eq 1 ]; then echo "### round 1: $1"; cat "$log"; echo; fi
 }

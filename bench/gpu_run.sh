@@ -250,7 +250,7 @@ peer() { # CONFIG SETTING: pytorch_CONFIG_SETTING.json
            "$work/clgan_bench_${cfg}_default.json" 2>/dev/null)
   step "pytorch_${cfg}_$s" 90 "$python" "$root/bench/peer_pytorch.py" --config "$cfg" \
     --steps "$steps" --warmup "$warmup" "${a[@]}" ${peak:+--peak-gflops "$peak"} \
-    --json "$work/pytorch_${cfg}_$s.json"
+    --overwrite --json "$work/pytorch_${cfg}_$s.json"
 }
 
 # ---- the run ---------------------------------------------------------------

@@ -12,7 +12,7 @@
 # virtual environment (README, Speed), e.g.
 #     python3 -m venv ~/venv-torch && ~/venv-torch/bin/pip install torch
 #     ~/venv-torch/bin/python bench/peer_pytorch.py --config gray32 [--channels-last]
-#         [--device cuda --tf32 on|off] [--steps N] [--json FILE]
+#         [--device cuda --tf32 on|off] [--steps N] [--json FILE [--overwrite]]
 # --channels-last runs the models and batches in torch.channels_last (NHWC),
 # which PyTorch's CPU convolutions (oneDNN) prefer; --tf32 sets the FP32
 # precision of cuDNN's convolutions and cuBLAS's matmuls on CUDA (PyTorch's
@@ -162,7 +162,10 @@ def parse_args():
     ap.add_argument("--profile", action="store_true",
                     help="one extra step under torch.profiler: top operators")
     ap.add_argument("--json", metavar="FILE", help="write the figures as a JSON array")
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     a = ap.parse_args()
+    if a.json and os.path.exists(a.json) and not a.overwrite:
+        ap.error("--json %s exists: nothing is replaced (give --overwrite to replace it)" % a.json)
     cfg = dict(CONFIGS[a.config])
     custom = False
     for k in cfg:
@@ -349,10 +352,12 @@ def main():
     top = profile_top(step, cuda) if a.profile else []
     if top:
         o["operators"] = top
-    if a.json:
-        with open(a.json, "w") as f:
+    if a.json:  # whole or not at all: a temporary file renamed over it
+        tmp = a.json + ".tmp"
+        with open(tmp, "w") as f:
             json.dump([o], f, indent=2)
             f.write("\n")
+        os.replace(tmp, a.json)
 
 
 if __name__ == "__main__":

@@ -98,6 +98,7 @@ case_noise_wrong_size() { use_ckpt; head -c 100 /dev/zero > noise.bin; }
 case_run_exists() { use_data; use_run; }
 case_run_locked() { use_data; use_run; hold_lock run; }
 case_resume_conflict() { use_data; use_run; }
+case_resume_preset() { use_data; use_run; }
 case_resume_other_run() { use_data; use_run; cp -a run other; }
 case_resume_no_checkpoint() { use_data; mkdir old; }
 case_resume_finished() { use_data; use_run; }

@@ -428,6 +428,19 @@ START_TEST(test_invalid_and_parse) {
   ck_assert_int_eq(clgan_augment_parse_policy("color,flip", &pol), CLGAN_ERR_INVALID);
   ck_assert_msg(strstr(clgan_last_error(), "flip") != NULL, "%s", clgan_last_error());
   ck_assert_int_eq(clgan_augment_parse_policy("colorx", &pol), CLGAN_ERR_INVALID);
+  /* format is parse's inverse, in the groups' order */
+  char text[64];
+  clgan_augment_format_policy(0, text, sizeof text);
+  ck_assert_str_eq(text, "none");
+  clgan_augment_format_policy(CLGAN_AUG_CUTOUT | CLGAN_AUG_COLOR, text, sizeof text);
+  ck_assert_str_eq(text, "color,cutout");
+  for (unsigned p = 0; p <= CLGAN_AUG_ALL; p++) {
+    clgan_augment_format_policy(p, text, sizeof text);
+    TU_OK(clgan_augment_parse_policy(text, &pol));
+    ck_assert_uint_eq(pol, p);
+  }
+  clgan_augment_format_policy(CLGAN_AUG_ALL, text, 8); /* truncated, terminated */
+  ck_assert_str_eq(text, "color,t");
 }
 END_TEST
 

@@ -102,6 +102,10 @@ void clgan_augment_params_host(unsigned policy, float p, uint64_t seed, uint64_t
  * to a policy; INVALID naming the bad word otherwise. */
 clgan_status clgan_augment_parse_policy(const char *text, unsigned *policy);
 
+/* The policy as parse reads it: "color,translation,cutout" (its groups in
+ * that order), "none" for 0; truncated to cap. */
+void clgan_augment_format_policy(unsigned policy, char *buf, size_t cap);
+
 /* Philox4x32-10 (Salmon et al. 2011, Random123) on the host: the same
  * function the kernels use. */
 void clgan_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);

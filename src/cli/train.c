@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -22,12 +23,26 @@ static const char head[] =
     "Defaults reproduce the recipe: 64 px, 3 channels, nz 100, ngf = ndf = 64,\n"
     "batch 128, Adam(lr 2e-4, beta1 0.5).\n\n";
 
+/* What `clgan train` was asked for. */
+typedef struct train_args {
+  clgan_train_options o;
+  clgan_dcgan_config given;      /* the model options given: the others all bytes 0xff */
+  clgan_dcgan_config typed;      /* given before --small-data filled in its fields */
+  int lr_both;                   /* --lr set lr_g and lr_d (named so in messages) */
+  const char *data, *cls, *device, *out;
+  int log_every;
+  int default_out;               /* no --out, no --resume: a new runs/<date-time> */
+  char ckpt[1024], outbuf[1024]; /* the checkpoint resumed from, the run directory */
+} train_args;
+
 /* --lr X: both learning rates (of the given options). */
 static int parse_lr(const char *cmd, const char *flag, const char *value, void *dst) {
-  clgan_dcgan_config *cfg = dst;
-  const cli_opt lr = {.flag = flag, .kind = CLI_FLOAT_POS, .dst = &cfg->lr_g, .flo = 0, .fhi = 10};
+  train_args *a = dst;
+  const cli_opt lr = {.flag = flag, .kind = CLI_FLOAT_POS, .dst = &a->given.lr_g, .flo = 0,
+                      .fhi = 10};
   if (!cli_take(cmd, &lr, value)) return 0;
-  cfg->lr_d = cfg->lr_g;
+  a->given.lr_d = a->given.lr_g;
+  a->lr_both = 1;
   return 1;
 }
 
@@ -149,16 +164,6 @@ static int on_progress(void *user, const clgan_train_progress *p) {
   return 0;
 }
 
-/* What `clgan train` was asked for. */
-typedef struct train_args {
-  clgan_train_options o;
-  clgan_dcgan_config given;      /* the model options given: the others all bytes 0xff */
-  const char *data, *cls, *device, *out;
-  int log_every;
-  int default_out;               /* no --out, no --resume: a new runs/<date-time> */
-  char ckpt[1024], outbuf[1024]; /* the checkpoint resumed from, the run directory */
-} train_args;
-
 /* Whether the command line set field f of given (cli_parse stores only valid
  * values, and none of them is the all-0xff pattern: -1, NaN, ~0u). */
 static int field_given(const clgan_config_field *f, const clgan_dcgan_config *given) {
@@ -179,18 +184,40 @@ static clgan_dcgan_config given_config(const clgan_dcgan_config *given) {
   return cfg;
 }
 
+/* The flag a conflict on field f is named by: --lr for both learning rates
+ * when --lr set them (once: NULL for lr_d), and a field --small-data filled
+ * in is marked so. */
+static const char *conflict_flag(const train_args *a, const clgan_config_field *f, char *buf,
+                                 size_t cap) {
+  int lr_both = a->lr_both && a->given.lr_g == a->given.lr_d;
+  if (lr_both && f->offset == offsetof(clgan_dcgan_config, lr_d)) return NULL;
+  if (lr_both && f->offset == offsetof(clgan_dcgan_config, lr_g)) return "--lr";
+  if (field_given(f, &a->typed)) return f->flag;
+  snprintf(buf, cap, "%s (from --small-data)", f->flag);
+  return buf;
+}
+
 /* --resume keeps the checkpoint's model: every option given that differs
  * from it is listed with both values, and the run refused (returns 0). */
-static int resume_conflicts(const char *cmd, const char *ckpt, const clgan_dcgan_config *given,
+static int resume_conflicts(const char *cmd, const train_args *a,
                             const clgan_dcgan_config *stored) {
+  const clgan_dcgan_config *given = &a->given;
   int n, conflicts = 0;
   const clgan_config_field *f = clgan_config_fields(&n);
   for (int i = 0; i < n; i++) {
-    if (!f[i].flag || !field_given(&f[i], given)) continue;
+    char flagbuf[96];
+    const char *flag = f[i].flag ? conflict_flag(a, &f[i], flagbuf, sizeof flagbuf) : NULL;
+    if (!flag || !field_given(&f[i], given)) continue;
     char want[48], have[48];
     clgan_config_format(&f[i], given, want, sizeof want);
     clgan_config_format(&f[i], stored, have, sizeof have);
     if (strcmp(want, have) == 0) continue;
+    if (f[i].kind == CLGAN_CFG_POLICY) { /* as --augment takes it */
+      clgan_augment_format_policy(*(const unsigned *)((const char *)given + f[i].offset), want,
+                                  sizeof want);
+      clgan_augment_format_policy(*(const unsigned *)((const char *)stored + f[i].offset), have,
+                                  sizeof have);
+    }
     if (f[i].kind == CLGAN_CFG_FLOAT || f[i].kind == CLGAN_CFG_FLOAT_POS) {
       /* shown short (0.1, not 0.100000001) unless that hides the difference */
       char w[48], h[48];
@@ -200,8 +227,8 @@ static int resume_conflicts(const char *cmd, const char *ckpt, const clgan_dcgan
     }
     if (conflicts++ == 0)
       fprintf(stderr, "clgan %s: cannot resume %s: options differ from the checkpoint's "
-                      "configuration:\n", cmd, ckpt);
-    fprintf(stderr, "  %s %s: the checkpoint has %s\n", f[i].flag, want, have);
+                      "configuration:\n", cmd, a->ckpt);
+    fprintf(stderr, "  %s %s: the checkpoint has %s\n", flag, want, have);
   }
   if (conflicts)
     fprintf(stderr, "a resumed run keeps its model and optimiser: leave %s out, give the "
@@ -237,7 +264,7 @@ static int parse_train(const char *cmd, int argc, char **argv, train_args *a) {
       CLI_INT_OPT("--epochs", "N", &a->o.epochs, 1, 1000000000L, "epochs to train (5), or"),
       CLI_LONG_OPT("--iters", "N", &iters, 1, 1000000000000L,
                    "iterations in total (overrides --epochs)"),
-      CLI_CALL_OPT("--lr", "X", &a->given, parse_lr, "Adam learning rate for G and D (2e-4)"),
+      CLI_CALL_OPT("--lr", "X", a, parse_lr, "Adam learning rate for G and D (2e-4)"),
       CLI_OPT_INCLUDE(optim),
       CLI_OPT_SEED(&seed, "seed for weights, data order and noise (999)"),
       CLI_OPT_DEVICE(&a->device),
@@ -267,6 +294,7 @@ static int parse_train(const char *cmd, int argc, char **argv, train_args *a) {
   if (parsed != -1) return parsed;
   a->o.iters = iters;
   a->o.seed = (uint64_t)seed;
+  a->typed = a->given;
   if (small_data) small_data_preset(&a->given); /* into the options not given */
   a->o.cfg = given_config(&a->given);
   /* ADA tunes some augmentation: all of it unless --augment says which */
@@ -294,7 +322,7 @@ static int parse_train(const char *cmd, int argc, char **argv, train_args *a) {
       cli_report(cmd, st, "cannot resume");
       return 1;
     }
-    if (!resume_conflicts(cmd, a->ckpt, &a->given, &stored)) return 2;
+    if (!resume_conflicts(cmd, a, &stored)) return 2;
     a->o.cfg = stored;
     if (!a->out) a->out = a->outbuf; /* the checkpoint's own run directory */
   } else if (!a->out) {

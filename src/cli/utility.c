@@ -130,13 +130,9 @@ static int write_json(const char *path, const clgan_utility_report *r,
   json_object_set_new(recipe, "batch", json_integer(o->recipe.batch));
   json_object_set_new(recipe, "lr", json_real(strtod(fmt_g(o->recipe.lr, buf), NULL)));
   json_object_set_new(recipe, "beta1", json_real(o->recipe.beta1));
-  char policy[64] = "";
-  static const char *const groups[] = {"color", "translation", "cutout"};
-  for (int b = 0; b < 3; b++)
-    if (o->recipe.augment & (1u << b))
-      snprintf(policy + strlen(policy), sizeof policy - strlen(policy), "%s%s",
-               policy[0] ? "," : "", groups[b]);
-  json_object_set_new(recipe, "augment", json_string(policy[0] ? policy : "none"));
+  char policy[64];
+  clgan_augment_format_policy(o->recipe.augment, policy, sizeof policy);
+  json_object_set_new(recipe, "augment", json_string(policy));
   json_object_set_new(recipe, "epochs", json_integer(o->epochs));
   json_object_set_new(recipe, "steps", json_integer(r->steps));
   json_object_set_new(root, "recipe", recipe);

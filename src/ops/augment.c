@@ -73,6 +73,17 @@ void clgan_augment_params_host(unsigned policy, float p, uint64_t seed, uint64_t
   out[CLGAN_AUG_P_FLAGS] = (float)flags;
 }
 
+/* The policy's words, bit b of the policy = group_names[b] ("colour" is
+ * also read as color). */
+static const char *const group_names[] = {"color", "translation", "cutout"};
+
+static unsigned policy_word(const char *s, size_t len) {
+  for (unsigned b = 0; b < sizeof group_names / sizeof *group_names; b++)
+    if (len == strlen(group_names[b]) && strncmp(s, group_names[b], len) == 0) return 1u << b;
+  if (len == 6 && strncmp(s, "colour", 6) == 0) return CLGAN_AUG_COLOR;
+  return 0;
+}
+
 clgan_status clgan_augment_parse_policy(const char *text, unsigned *policy) {
   *policy = 0;
   if (!text) return CLGAN_OK;
@@ -82,14 +93,9 @@ clgan_status clgan_augment_parse_policy(const char *text, unsigned *policy) {
     if (!*s) break;
     size_t len = 0;
     while (s[len] && s[len] != ',' && !isspace((unsigned char)s[len])) len++;
-    if (len == 5 && strncmp(s, "color", 5) == 0)
-      *policy |= CLGAN_AUG_COLOR;
-    else if (len == 6 && strncmp(s, "colour", 6) == 0)
-      *policy |= CLGAN_AUG_COLOR;
-    else if (len == 11 && strncmp(s, "translation", 11) == 0)
-      *policy |= CLGAN_AUG_TRANSLATION;
-    else if (len == 6 && strncmp(s, "cutout", 6) == 0)
-      *policy |= CLGAN_AUG_CUTOUT;
+    unsigned bit = policy_word(s, len);
+    if (bit)
+      *policy |= bit;
     else if (!(len == 4 && strncmp(s, "none", 4) == 0)) {
       *policy = 0;
       return clgan_fail(CLGAN_ERR_INVALID,
@@ -100,6 +106,15 @@ clgan_status clgan_augment_parse_policy(const char *text, unsigned *policy) {
     s += len;
   }
   return CLGAN_OK;
+}
+
+void clgan_augment_format_policy(unsigned policy, char *buf, size_t cap) {
+  size_t used = 0;
+  if (cap) buf[0] = 0;
+  for (unsigned b = 0; b < sizeof group_names / sizeof *group_names; b++)
+    if (policy & (1u << b) && used < cap)
+      used += (size_t)snprintf(buf + used, cap - used, "%s%s", used ? "," : "", group_names[b]);
+  if (!used && cap) snprintf(buf, cap, "none");
 }
 
 /* ---- device ops ---------------------------------------------------------- */
