@@ -76,6 +76,29 @@ static float *default_results(size_t *n) {
   return run_conv(&p, n);
 }
 
+/* Plan p computes what the default plan computes (within 1e-4). */
+static void assert_as_default(const char *what, const clgan_conv_plan *p) {
+  size_t n, m;
+  float *want = default_results(&n), *got = run_conv(p, &m);
+  ck_assert_uint_eq(n, m);
+  TU_ASSERT_CLOSE(what, got, want, n, 1e-4, 1e-4);
+  free(got), free(want);
+}
+
+/* shape() planned from a hand-made cache entry holding cv; its record
+ * (asserted to come from the cache). */
+static clgan_tune_record plan_from_cache(const conv_variants *cv, clgan_conv_plan *p) {
+  clgan_conv_shape s = shape();
+  char key[1024];
+  conv_tune_key(tu_ctx(), &s, key, sizeof key);
+  double ms[CONV_PRODUCTS] = {1, 2, 3};
+  conv_tune_store(tu_ctx(), key, cv, ms, ms);
+  TU_OK(clgan_conv_plan_make(tu_ctx(), &s, p));
+  clgan_tune_record r = tt_last_record();
+  ck_assert_int_eq(r.source, 1);
+  return r;
+}
+
 START_TEST(test_tunes_caches_and_reuses) {
   char dir[64];
   clgan_tuning old = tt_use_tuner(CLGAN_TUNE_ON, dir, sizeof dir);
@@ -227,10 +250,7 @@ START_TEST(test_reference_check_rejects_a_wrong_candidate) {
   clgan_tune_record r = tt_last_record();
   ck_assert_int_eq(r.source, 2);
   ck_assert_int_eq(r.rejected, CONV_PRODUCTS);
-  size_t n, m;
-  float *want = default_results(&n), *got = run_conv(&p, &m);
-  TU_ASSERT_CLOSE("conv after a rejection", got, want, n, 1e-4, 1e-4);
-  free(got), free(want);
+  assert_as_default("conv after a rejection", &p);
   tt_restore(&old, dir);
 }
 END_TEST
@@ -266,20 +286,13 @@ END_TEST
 START_TEST(test_cached_variants_are_used) {
   char dir[64];
   clgan_tuning old = tt_use_tuner(CLGAN_TUNE_CACHED, dir, sizeof dir);
-  clgan_conv_shape s = shape();
-  char key[1024];
-  conv_tune_key(tu_ctx(), &s, key, sizeof key);
   conv_variants cv = conv_variants_default();
   for (int i = 0; i < CONV_PRODUCTS; i++) {
     cv.prod[i] = (clgan_gemm_variant){CLGAN_GEMM_OWN, 4, 2, 4, 16, 0, 0};
     cv.from_image[i] = 0;
   }
-  double ms[CONV_PRODUCTS] = {1, 2, 3};
-  conv_tune_store(tu_ctx(), key, &cv, ms, ms);
   clgan_conv_plan p;
-  TU_OK(clgan_conv_plan_make(tu_ctx(), &s, &p));
-  clgan_tune_record r = tt_last_record();
-  ck_assert_int_eq(r.source, 1);
+  clgan_tune_record r = plan_from_cache(&cv, &p);
   ck_assert_int_eq(r.timed, 0);
   ck_assert_int_eq(p.fwd_from_image, 0);
   ck_assert_uint_eq(p.fwd.own.tm, 4);
@@ -288,10 +301,7 @@ START_TEST(test_cached_variants_are_used) {
   ck_assert_msg(strncmp(r.winner[CONV_FWD], "own 4x32 wg ", 12) == 0 &&
                     strcmp(r.winner[CONV_FWD] + strlen(r.winner[CONV_FWD]) - 4, " col") == 0,
                 "forward runs %s", r.winner[CONV_FWD]);
-  size_t n, m;
-  float *want = default_results(&n), *got = run_conv(&p, &m);
-  TU_ASSERT_CLOSE("cached variant", got, want, n, 1e-4, 1e-4);
-  free(got), free(want);
+  assert_as_default("cached variant", &p);
   tt_restore(&old, dir);
 }
 END_TEST
@@ -302,20 +312,13 @@ END_TEST
 START_TEST(test_cached_lds_variants_are_used) {
   char dir[64];
   clgan_tuning old = tt_use_tuner(CLGAN_TUNE_CACHED, dir, sizeof dir);
-  clgan_conv_shape s = shape();
-  char key[1024];
-  conv_tune_key(tu_ctx(), &s, key, sizeof key);
   conv_variants cv = conv_variants_default();
   cv.prod[CONV_FWD] = (clgan_gemm_variant){.backend = CLGAN_GEMM_LDS};
   cv.prod[CONV_ADJ] = (clgan_gemm_variant){CLGAN_GEMM_LDS, 2, 4, 16, 16, 32, 4};
   cv.prod[CONV_FILT] = (clgan_gemm_variant){CLGAN_GEMM_LDS, 4, 4, 8, 8, 32, 2};
   cv.from_image[CONV_FILT] = 0;
-  double ms[CONV_PRODUCTS] = {1, 2, 3};
-  conv_tune_store(tu_ctx(), key, &cv, ms, ms);
   clgan_conv_plan p;
-  TU_OK(clgan_conv_plan_make(tu_ctx(), &s, &p));
-  clgan_tune_record r = tt_last_record();
-  ck_assert_int_eq(r.source, 1);
+  clgan_tune_record r = plan_from_cache(&cv, &p);
   ck_assert_int_eq(p.fwd.path, CLGAN_GEMM_PATH_LDS);
   ck_assert_int_eq(p.adj.path, CLGAN_GEMM_PATH_LDS);
   ck_assert_int_eq(p.filt.path, CLGAN_GEMM_PATH_LDS);
@@ -325,10 +328,7 @@ START_TEST(test_cached_lds_variants_are_used) {
   ck_assert_msg(strncmp(r.winner[CONV_FILT], "lds32x32k32/4x4v2", 17) == 0 &&
                     strcmp(r.winner[CONV_FILT] + strlen(r.winner[CONV_FILT]) - 4, " col") == 0,
                 "weight gradient runs %s", r.winner[CONV_FILT]);
-  size_t n, m;
-  float *want = default_results(&n), *got = run_conv(&p, &m);
-  TU_ASSERT_CLOSE("cached LDS variants", got, want, n, 1e-4, 1e-4);
-  free(got), free(want);
+  assert_as_default("cached LDS variants", &p);
   tt_restore(&old, dir);
 }
 END_TEST

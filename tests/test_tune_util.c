@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ops/conv_tune.h"
 #include "runtime/internal.h"
 #include "test_util.h"
 
@@ -160,4 +161,29 @@ void tt_plan_counting(const clgan_conv_shape *s, tt_candidate_count *count) {
   TU_OK(clgan_conv_plan_make(ctx, s, &p));
   ctx->tune_progress = saved;
   ctx->tune_user = saved_user;
+}
+
+tt_step_result tt_steps_forced(const clgan_dcgan_config *cfg, int steps, const conv_variants *cv,
+                               tt_step_result *plain, clgan_tune_report *report, int *first) {
+  clgan_tune_report before;
+  tt_set_mode(CLGAN_TUNE_OFF);
+  clgan_ctx_tune_report(tu_ctx(), &before);
+  *plain = tt_steps(cfg, steps);
+  clgan_ctx_tune_report(tu_ctx(), report);
+  ck_assert_int_eq(report->nrecords - before.nrecords, report->nshapes - before.nshapes);
+  double ms[CONV_PRODUCTS] = {1, 1, 1};
+  for (int i = before.nrecords; i < report->nrecords; i++) {
+    clgan_conv_shape s = tt_record_shape(&report->records[i]);
+    char key[1024];
+    conv_tune_key(tu_ctx(), &s, key, sizeof key);
+    conv_tune_store(tu_ctx(), key, cv, ms, ms);
+  }
+  tt_set_mode(CLGAN_TUNE_CACHED);
+  clgan_ctx_tune_report(tu_ctx(), &before);
+  tt_step_result forced = tt_steps(cfg, steps);
+  clgan_ctx_tune_report(tu_ctx(), report);
+  ck_assert_int_gt(report->nshapes - before.nshapes, 0);
+  ck_assert_int_eq(report->from_cache - before.from_cache, report->nshapes - before.nshapes);
+  *first = before.nrecords;
+  return forced;
 }

@@ -42,6 +42,17 @@ tt_step_result tt_steps(const clgan_dcgan_config *cfg, int steps);
 void tt_assert_same_step(const char *what, tt_step_result *got, const tt_step_result *want);
 void tt_step_free(tt_step_result *r);
 
+struct conv_variants;
+/* The steps of cfg twice, the tuner pointed at a fresh directory by
+ * tt_use_tuner: first with the tuner off (into *plain), then with cv stored
+ * in the cache for every conv shape the first run planned and read back
+ * (returned). Asserts every planned shape has its record and the second run
+ * took each from the cache; its records are report->records[*first ..
+ * report->nrecords). Leaves the mode at CACHED. */
+tt_step_result tt_steps_forced(const clgan_dcgan_config *cfg, int steps,
+                               const struct conv_variants *cv, tt_step_result *plain,
+                               clgan_tune_report *report, int *first);
+
 /* The conv core's adjoint by its definition, in double, as a transposed
  * convolution (each dy value scattered through every tap): dx [cin, n, h, w]
  * from dy [cout, n, ho, wo] and w [cout, cin, k, k]. */
