@@ -104,6 +104,16 @@ same_logs bcr
 echo "== conditional on 2 classes: each rank its share of the batch's classes (last --data wins)"
 python3 "$here/make_pngs.py" "$work/classes" 96 32 2 || fail "cannot make the class folders"
 agree cond 4 --data "$work/classes" --conditional
+echo "== 3 classes (shares of 16 start mid-cycle) with the averaged G: the evaluation's"
+echo "   BatchNorm statistics from the classes of the global batch's positions"
+python3 "$here/make_pngs.py" "$work/classes3" 96 32 3 || fail "cannot make the class folders"
+agree cond3 3 --data "$work/classes3" --conditional --ema 0.99 --eval-every 3
+for f in metrics.csv metrics_classes.csv; do
+  paste -d, "$work/cond31_$seed/$f" "$work/cond32_$seed/$f" | awk -F, 'NR > 1 {
+      n = NF / 2; for (i = 1; i <= n; i++) if ($i + 0 == $i) {
+        d = $i - $(i + n); if (d < 0) d = -d; if (d > 0.01) bad = 1 } }
+      END { exit bad }' || fail "cond3: the evaluation's figures ($f) differ"
+done
 echo "== class-balanced batches: each rank its share of the global batch's draw"
 agree balanced 4 --data "$work/classes" --balanced-sampling
 
