@@ -16,7 +16,11 @@
  * calling D on T(x) in PyTorch would) with momentum 0, so the running
  * statistics are those of the recipe's passes alone.
  * A step that --nan-guard skips still moves u, v and LeCam's anchors (they
- * are made in the forwards, before the gradients are seen). */
+ * are made in the forwards, before the gradients are seen).
+ * Over several ranks (src/dist) each rank's moved anchor is averaged over
+ * the ranks at once, both terms' weights take grad_scale (1 / ranks) as the
+ * BCE's gradient does, and the reported terms are the means over the ranks:
+ * N ranks train what one rank trains on the global batch. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
