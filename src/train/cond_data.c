@@ -25,6 +25,7 @@ struct cond_data {
   int *idx;               /* [batch] the current real batch's images */
   float *labels_host;     /* [batch] */
   clgan_buf labels[2];    /* [share] real, fake (conditional): this rank's */
+  int *grid_labels;       /* [share] the fixed grid's classes at this rank's positions */
 };
 
 clgan_status cond_data_config(clgan_dcgan_config *cfg, const clgan_dataset *ds,
@@ -103,7 +104,12 @@ clgan_status cond_data_create(clgan_ctx *ctx, clgan_dcgan *net, const clgan_data
   t->perm = malloc(sizeof(int) * (size_t)ds->count);
   t->idx = malloc(sizeof(int) * (size_t)t->batch);
   t->labels_host = malloc(sizeof(float) * (size_t)t->batch);
-  if (!t->perm || !t->idx || !t->labels_host) st = clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
+  t->grid_labels = malloc(sizeof(int) * (size_t)t->share);
+  if (!t->perm || !t->idx || !t->labels_host || !t->grid_labels)
+    st = clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
+  /* the sampler's own cycle, i % classes, by the global batch's index */
+  for (int i = 0; i < t->share && st == CLGAN_OK && t->conditional; i++)
+    t->grid_labels[i] = (t->share_first + i) % t->classes;
   if (st == CLGAN_OK) st = group_classes(t);
   for (int k = 0; k < 2 && st == CLGAN_OK && t->conditional; k++)
     st = clgan_buf_alloc(ctx, (size_t)t->share, &t->labels[k]);
@@ -125,6 +131,7 @@ void cond_data_destroy(cond_data *t) {
   free(t->drawable);
   free(t->idx);
   free(t->labels_host);
+  free(t->grid_labels);
   free(t);
 }
 
@@ -170,6 +177,10 @@ clgan_status cond_data_batch(cond_data *t, long it) {
 const int *cond_data_indices(const cond_data *t) { return t->idx; }
 
 int cond_data_balanced_on(const cond_data *t) { return t && t->balanced; }
+
+const int *cond_data_grid_labels(const cond_data *t) {
+  return t && t->conditional ? t->grid_labels : NULL;
+}
 
 clgan_buf cond_data_labels(const cond_data *t, int fake) {
   return t && t->conditional ? t->labels[fake ? 1 : 0] : (clgan_buf){0};

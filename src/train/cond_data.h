@@ -46,5 +46,9 @@ int cond_data_balanced_on(const cond_data *t); /* 0 for NULL */
 /* The device labels of this rank's share of the last batch (null buffers
  * unless conditional). */
 clgan_buf cond_data_labels(const cond_data *t, int fake);
+/* The classes of the fixed grid's images at this rank's share of the batch
+ * ((first + i) % classes, as one rank's sampler cycles them), for
+ * clgan_sample_labels; NULL unless conditional. */
+const int *cond_data_grid_labels(const cond_data *t);
 
 #endif

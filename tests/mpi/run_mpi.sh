@@ -105,7 +105,7 @@ echo "== conditional on 2 classes: each rank its share of the batch's classes (l
 python3 "$here/make_pngs.py" "$work/classes" 96 32 2 || fail "cannot make the class folders"
 agree cond 4 --data "$work/classes" --conditional
 echo "== 3 classes (shares of 16 start mid-cycle) with the averaged G: the evaluation's"
-echo "   BatchNorm statistics from the classes of the global batch's positions"
+echo "   BatchNorm statistics and the sample grid by the classes of the global positions"
 python3 "$here/make_pngs.py" "$work/classes3" 96 32 3 || fail "cannot make the class folders"
 agree cond3 3 --data "$work/classes3" --conditional --ema 0.99 --eval-every 3
 for f in metrics.csv metrics_classes.csv; do
@@ -114,6 +114,9 @@ for f in metrics.csv metrics_classes.csv; do
         d = $i - $(i + n); if (d < 0) d = -d; if (d > 0.01) bad = 1 } }
       END { exit bad }' || fail "cond3: the evaluation's figures ($f) differ"
 done
+python3 "$here/compare_grids.py" "$work/cond31_$seed/samples/latest.png" \
+  "$work/cond32_$seed/samples/latest.png" | sed 's/^/   grid: /'
+[ "${PIPESTATUS[0]}" = 0 ] || fail "cond3: the two sample grids show other images"
 echo "== class-balanced batches: each rank its share of the global batch's draw"
 agree balanced 4 --data "$work/classes" --balanced-sampling
 
