@@ -4,8 +4,9 @@
 # 32 (weights, Adam moments, BatchNorm running statistics within 1e-4 of the
 # tensor's scale), a failing rank stopping the job with its message, a batch
 # that does not split refused before any work, and a checkpoint written by
-# two ranks resumed on one to the continuous run's weights; the same with
-# LeCam (its anchors), bCR, the conditional model and class-balanced batches.
+# two ranks resumed on one to the continuous run's weights; the same
+# agreement with LeCam, bCR, the conditional model (2 and 3 classes) and
+# class-balanced batches, and the resume with LeCam's anchors and classes.
 # usage: run_mpi.sh CLGAN HAS_MPI [DIST_STEPS]
 #   (exit 77: no MPI in this build, or no mpirun)
 set -u
@@ -104,6 +105,7 @@ same_logs bcr
 echo "== conditional on 2 classes: each rank its share of the batch's classes (last --data wins)"
 python3 "$here/make_pngs.py" "$work/classes" 96 32 2 || fail "cannot make the class folders"
 agree cond 4 --data "$work/classes" --conditional
+cond_seed=$seed
 echo "== 3 classes (shares of 16 start mid-cycle) with the averaged G: the evaluation's"
 echo "   BatchNorm statistics and the sample grid by the classes of the global positions"
 python3 "$here/make_pngs.py" "$work/classes3" 96 32 3 || fail "cannot make the class folders"
@@ -188,4 +190,12 @@ mpi 2 "$clgan" train "${small[@]}" --augment color,translation,cutout --lecam 0.
 compare "$work/resume_lecam/checkpoint.safetensors" \
   "$work/lecam1_$lecam_seed/checkpoint.safetensors" --tol 1e-4 ||
   fail "LeCam: 2 ranks then 1 rank differ from the continuous run"
+echo "== a conditional checkpoint of 2 ranks resumes on 1 rank"
+mpi 2 "$clgan" train "${small[@]}" --data "$work/classes" --conditional --seed "$cond_seed" \
+  --iters 2 --out "$work/resume_cond" >"$work/rc2.log" 2>&1 ||
+  { cat "$work/rc2.log"; fail "two-rank conditional run of 2 steps"; }
+"$clgan" train --resume "$work/resume_cond" --data "$work/classes" --iters 4 --sample-every 0 \
+  >"$work/rc1.log" 2>&1 || { cat "$work/rc1.log"; fail "one-rank resume of the conditional run"; }
+compare "$work/resume_cond/checkpoint.safetensors" "$work/cond1_$cond_seed/checkpoint.safetensors" \
+  --tol 1e-4 || fail "conditional: 2 ranks then 1 rank differ from the continuous run"
 echo "PASS"
