@@ -1,6 +1,8 @@
 /* The model over several ranks: the global batch split into equal shares,
- * the step's hooks (gradients, losses, ADA's r_t summed over the ranks) and
- * the fixed noise of the EMA statistics taken column by column, so that N
+ * the step's hooks (gradients, losses, ADA's r_t, LeCam's anchors and the
+ * regularisers' terms averaged over the ranks; src/train/regularize.c calls
+ * them), the fixed noise of the EMA statistics taken column by column and
+ * the conditional model's labels by the global batch's index, so that N
  * ranks train the model one rank trains, up to the order of float sums. */
 #include <stdlib.h>
 #include <string.h>
@@ -24,32 +26,37 @@ clgan_status clgan_dist_check_batch(const clgan_dist *dist, int batch) {
   return CLGAN_OK;
 }
 
+/* The conditional model's labels of unlabelled generation (the EMA
+ * statistics' passes) by the image's index in the global batch, as one rank
+ * has them: (first + b) % classes. */
+static clgan_status share_cycle_labels(clgan_dcgan *d, int first) {
+  int n = d->cfg.batch;
+  float *cycle = malloc(sizeof(float) * (size_t)n); /* [share] */
+  if (!cycle) return clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
+  for (int b = 0; b < n; b++) cycle[b] = (float)((first + b) % d->cfg.num_classes);
+  clgan_status st = clgan_buf_write(d->ctx, d->cond.cycle_labels, cycle, (size_t)n);
+  free(cycle);
+  return st;
+}
+
 clgan_status clgan_dcgan_create_dist(clgan_ctx *ctx, const clgan_dcgan_config *cfg,
                                      clgan_dist *dist, clgan_dcgan **out) {
   *out = NULL;
   clgan_status st = clgan_dist_check_batch(dist, cfg->batch);
   if (st != CLGAN_OK) return st;
   if (!clgan_dist_active(dist)) return clgan_dcgan_create(ctx, cfg, out);
-  /* LeCam's anchors and bCR's terms are kept per rank today (not reduced
-   * over the ranks, nor scaled by 1 / ranks): refused rather than wrong */
-  if (cfg->lecam > 0.0f || cfg->consistency > 0.0f)
-    return clgan_fail(CLGAN_ERR_INVALID,
-                      "--lecam and --consistency run on one rank only for now; start without "
-                      "mpirun, or leave them off (--spectral-norm works over ranks)");
-  /* the class labels of a batch are not split into the ranks' shares yet */
-  if (cfg->conditional)
-    return clgan_fail(CLGAN_ERR_INVALID,
-                      "--conditional runs on one rank only for now; start without mpirun");
   clgan_dcgan_config local = *cfg;
   local.batch = cfg->batch / clgan_dist_size(dist);
   if ((st = dcgan_create_with(ctx, &local, dist, out)) != CLGAN_OK) return st;
   clgan_dcgan *d = *out;
-  /* per image draws by the image's index in the global batch; ADA's step
-   * in p by the global batch */
+  /* per image draws by the image's index in the global batch (bCR's T
+   * too); ADA's step in p by the global batch */
   int first = 0;
   clgan_dist_share(dist, cfg->batch, &first);
   d->aug_plan.first_image = first;
+  d->reg.cr_aug.first_image = first;
   if (cfg->ada) d->ada_plan.delta = CLGAN_ADA_DELTA(cfg->batch);
+  if (cfg->conditional) st = share_cycle_labels(d, first);
   /* staging: the larger gradient arena, and SyncBatchNorm's gathered pairs */
   size_t need = 0;
   for (int w = 0; w < 2; w++) {
@@ -57,7 +64,7 @@ clgan_status clgan_dcgan_create_dist(clgan_ctx *ctx, const clgan_dcgan_config *c
     if (d->net[w].g.param_floats > need) need = d->net[w].g.param_floats;
     if (bn > need) need = bn;
   }
-  st = clgan_dist_reserve(dist, need);
+  if (st == CLGAN_OK) st = clgan_dist_reserve(dist, need);
   if (st != CLGAN_OK) {
     clgan_dcgan_destroy(d);
     *out = NULL;
@@ -84,14 +91,20 @@ clgan_status dcgan_dist_mean(clgan_dcgan *d, float *v, int n) {
   return st;
 }
 
-clgan_status dcgan_dist_mean_slot(clgan_dcgan *d, int slot) {
+clgan_status dcgan_dist_mean_buf(clgan_dcgan *d, clgan_buf b, int n) {
   if (d->ranks < 2) return CLGAN_OK;
-  float v;
-  clgan_buf b = clgan_buf_at(d->loss, (size_t)slot);
-  clgan_status st = clgan_buf_read(d->ctx, b, &v, 1);
-  if (st == CLGAN_OK) st = dcgan_dist_mean(d, &v, 1);
-  if (st == CLGAN_OK) st = clgan_buf_write(d->ctx, b, &v, 1);
+  float v[DCGAN_DIST_MEAN_MAX];
+  if (n < 1 || n > DCGAN_DIST_MEAN_MAX)
+    return clgan_fail(CLGAN_ERR_INVALID, "mean over the ranks of %d device floats (1..%d)", n,
+                      DCGAN_DIST_MEAN_MAX);
+  clgan_status st = clgan_buf_read(d->ctx, b, v, (size_t)n);
+  if (st == CLGAN_OK) st = dcgan_dist_mean(d, v, n);
+  if (st == CLGAN_OK) st = clgan_buf_write(d->ctx, b, v, (size_t)n);
   return st;
+}
+
+clgan_status dcgan_dist_mean_slot(clgan_dcgan *d, int slot) {
+  return dcgan_dist_mean_buf(d, clgan_buf_at(d->loss, (size_t)slot), 1);
 }
 
 clgan_status dcgan_dist_ema_noise(clgan_dcgan *d, float *out) {

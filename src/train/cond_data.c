@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clgan/dist.h"
 #include "clgan/rng.h"
 #include "runtime/internal.h"
 #include "train/loader.h"
@@ -13,7 +14,8 @@ struct cond_data {
   clgan_ctx *ctx;
   const clgan_dataset *ds;
   uint64_t seed;
-  int batch, classes, conditional, balanced;
+  int batch, classes, conditional, balanced; /* batch: the global batch */
+  int share_first, share;  /* this rank's images of each batch (all of it on one rank) */
   long ipe;
   int *perm, perm_epoch;  /* [count] the epoch shuffle (as the trainer's) */
   int *by_class;          /* [count] image indices grouped by class */
@@ -22,7 +24,8 @@ struct cond_data {
   int ndrawable;
   int *idx;               /* [batch] the current real batch's images */
   float *labels_host;     /* [batch] */
-  clgan_buf labels[2];    /* [batch] real, fake (conditional) */
+  clgan_buf labels[2];    /* [share] real, fake (conditional): this rank's */
+  int *grid_labels;       /* [share] the fixed grid's classes at this rank's positions */
 };
 
 clgan_status cond_data_config(clgan_dcgan_config *cfg, const clgan_dataset *ds,
@@ -91,16 +94,25 @@ clgan_status cond_data_create(clgan_ctx *ctx, clgan_dcgan *net, const clgan_data
   if (st != CLGAN_OK) return st;
   cond_data *t = calloc(1, sizeof *t);
   if (!t) return clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
-  *t = (cond_data){.ctx = ctx, .ds = ds, .seed = seed, .batch = cfg->batch,
+  /* the draws are the global batch's, whatever the ranks (so that N ranks
+   * train what one rank trains); each rank takes its share of them */
+  int global = clgan_dcgan_global_batch(net);
+  *t = (cond_data){.ctx = ctx, .ds = ds, .seed = seed, .batch = global,
                    .classes = ds->nclasses, .conditional = cfg->conditional,
                    .balanced = cfg->balanced_sampling, .ipe = ipe, .perm_epoch = -1};
+  t->share = clgan_dist_share(clgan_dcgan_dist(net), global, &t->share_first);
   t->perm = malloc(sizeof(int) * (size_t)ds->count);
   t->idx = malloc(sizeof(int) * (size_t)t->batch);
   t->labels_host = malloc(sizeof(float) * (size_t)t->batch);
-  if (!t->perm || !t->idx || !t->labels_host) st = clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
+  t->grid_labels = malloc(sizeof(int) * (size_t)t->share);
+  if (!t->perm || !t->idx || !t->labels_host || !t->grid_labels)
+    st = clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
+  /* the sampler's own cycle, i % classes, by the global batch's index */
+  for (int i = 0; i < t->share && st == CLGAN_OK && t->conditional; i++)
+    t->grid_labels[i] = (t->share_first + i) % t->classes;
   if (st == CLGAN_OK) st = group_classes(t);
   for (int k = 0; k < 2 && st == CLGAN_OK && t->conditional; k++)
-    st = clgan_buf_alloc(ctx, (size_t)t->batch, &t->labels[k]);
+    st = clgan_buf_alloc(ctx, (size_t)t->share, &t->labels[k]);
   if (st != CLGAN_OK) {
     cond_data_destroy(t);
     return st;
@@ -119,6 +131,7 @@ void cond_data_destroy(cond_data *t) {
   free(t->drawable);
   free(t->idx);
   free(t->labels_host);
+  free(t->grid_labels);
   free(t);
 }
 
@@ -150,19 +163,24 @@ clgan_status cond_data_batch(cond_data *t, long it) {
   else
     shuffled(t, it);
   if (!t->conditional) return CLGAN_OK;
+  const float *mine = t->labels_host + t->share_first;
   for (int b = 0; b < t->batch; b++) t->labels_host[b] = (float)t->ds->labels[t->idx[b]];
-  clgan_status st = clgan_buf_write(t->ctx, t->labels[0], t->labels_host, (size_t)t->batch);
+  clgan_status st = clgan_buf_write(t->ctx, t->labels[0], mine, (size_t)t->share);
   if (st != CLGAN_OK) return st;
   clgan_rng r;
   clgan_rng_seed_stream(&r, t->seed, CLGAN_STREAM_FAKE_LABELS, (uint64_t)it);
   for (int b = 0; b < t->batch; b++)
     t->labels_host[b] = (float)(clgan_rng_next(&r) % (uint64_t)t->classes);
-  return clgan_buf_write(t->ctx, t->labels[1], t->labels_host, (size_t)t->batch);
+  return clgan_buf_write(t->ctx, t->labels[1], mine, (size_t)t->share);
 }
 
 const int *cond_data_indices(const cond_data *t) { return t->idx; }
 
 int cond_data_balanced_on(const cond_data *t) { return t && t->balanced; }
+
+const int *cond_data_grid_labels(const cond_data *t) {
+  return t && t->conditional ? t->grid_labels : NULL;
+}
 
 clgan_buf cond_data_labels(const cond_data *t, int fake) {
   return t && t->conditional ? t->labels[fake ? 1 : 0] : (clgan_buf){0};

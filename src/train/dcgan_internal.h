@@ -83,6 +83,9 @@ clgan_status dcgan_create_with(clgan_ctx *ctx, const clgan_dcgan_config *cfg,
 clgan_status dcgan_dist_reduce_grads(clgan_dcgan *d, clgan_net which);
 /* loss[slot] on the device replaced by its mean over the ranks: */
 clgan_status dcgan_dist_mean_slot(clgan_dcgan *d, int slot);
+/* n (<= DCGAN_DIST_MEAN_MAX) device floats at b replaced likewise: */
+#define DCGAN_DIST_MEAN_MAX 8
+clgan_status dcgan_dist_mean_buf(clgan_dcgan *d, clgan_buf b, int n);
 /* host values v[0..n) replaced by their means over the ranks: */
 clgan_status dcgan_dist_mean(clgan_dcgan *d, float *v, int n);
 /* The fixed noise of the EMA statistics: this rank's columns of each of the

@@ -16,7 +16,11 @@
  * calling D on T(x) in PyTorch would) with momentum 0, so the running
  * statistics are those of the recipe's passes alone.
  * A step that --nan-guard skips still moves u, v and LeCam's anchors (they
- * are made in the forwards, before the gradients are seen). */
+ * are made in the forwards, before the gradients are seen).
+ * Over several ranks (src/dist) each rank's moved anchor is averaged over
+ * the ranks at once, both terms' weights take grad_scale (1 / ranks) as the
+ * BCE's gradient does, and the reported terms are the means over the ranks:
+ * N ranks train what one rank trains on the global batch. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,11 +228,19 @@ clgan_status dcgan_reg_forward(clgan_dcgan *d, const graph_pass *pd, clgan_buf x
   dcgan_reg *r = &d->reg;
   clgan_buf logits = graph_output(&d->net[CLGAN_NET_D].g);
   clgan_status st = CLGAN_OK;
+  /* several ranks: the weights take grad_scale (1 / ranks) like the BCE's,
+   * so that the summed gradients are those of the global batch's means */
   if (c->lecam > 0.0f) {
     clgan_profile_region(d->ctx, "lecam");
-    st = clgan_lecam_step(d->ctx, &r->logit, logits, fake, CLGAN_LECAM_DECAY, c->lecam,
-                          clgan_buf_at(r->state, r->lecam_off), d->grad_buf[0],
+    clgan_buf anchors = clgan_buf_at(r->state, r->lecam_off);
+    st = clgan_lecam_step(d->ctx, &r->logit, logits, fake, CLGAN_LECAM_DECAY,
+                          c->lecam * d->grad_scale, anchors, d->grad_buf[0],
                           clgan_buf_at(r->work, (size_t)(REG_LOSS_LECAM + fake)));
+    /* the anchor each rank moved towards its share's mean, averaged: the
+     * move towards the global batch's mean (the update is linear in the
+     * mean and the old anchor is every rank's), before the fake side reads
+     * the real anchor */
+    if (st == CLGAN_OK) st = dcgan_dist_mean_buf(d, clgan_buf_at(anchors, (size_t)fake), 1);
   }
   if (st != CLGAN_OK || !(c->consistency > 0.0f)) return st;
   clgan_profile_region(d->ctx, "consistency");
@@ -241,7 +253,7 @@ clgan_status dcgan_reg_forward(clgan_dcgan *d, const graph_pass *pd, clgan_buf x
   if (st == CLGAN_OK) st = graph_forward(&r->cr_graph, &pc);
   if (st == CLGAN_OK)
     st = clgan_consistency_step(d->ctx, &r->logit, logits, graph_output(&r->cr_graph),
-                                c->consistency, d->grad_buf[0], r->cr_dl,
+                                c->consistency * d->grad_scale, d->grad_buf[0], r->cr_dl,
                                 clgan_buf_at(r->work, (size_t)(REG_LOSS_CR + fake)));
   return st;
 }
@@ -272,10 +284,19 @@ clgan_status dcgan_reg_stats_enqueue(clgan_dcgan *d, float host[REG_LOSS_FLOATS]
   return st;
 }
 
-void dcgan_reg_stats_fill(const clgan_dcgan *d, const float host[REG_LOSS_FLOATS],
-                          clgan_dcgan_stats *stats) {
+static void reg_stats_fill(const clgan_dcgan *d, const float host[REG_LOSS_FLOATS],
+                           clgan_dcgan_stats *stats) {
   stats->lecam = d->cfg.lecam > 0.0f ? host[0] + host[1] : 0.0f;
   stats->consistency = d->cfg.consistency > 0.0f ? host[2] + host[3] : 0.0f;
+}
+
+/* Several ranks: each term is its share's mean, the shares equal, so the
+ * global batch's is their mean. */
+clgan_status dcgan_reg_stats_take(clgan_dcgan *d, float host[REG_LOSS_FLOATS],
+                                  clgan_dcgan_stats *stats) {
+  clgan_status st = reg_reports(d) ? dcgan_dist_mean(d, host, REG_LOSS_FLOATS) : CLGAN_OK;
+  if (st == CLGAN_OK) reg_stats_fill(d, host, stats);
+  return st;
 }
 
 clgan_status dcgan_reg_stats(clgan_dcgan *d, clgan_dcgan_stats *stats) {
@@ -283,7 +304,7 @@ clgan_status dcgan_reg_stats(clgan_dcgan *d, clgan_dcgan_stats *stats) {
   clgan_status st = CLGAN_OK;
   if (reg_reports(d))
     st = clgan_buf_read(d->ctx, clgan_buf_at(d->reg.work, REG_LOSS_LECAM), t, REG_LOSS_FLOATS);
-  dcgan_reg_stats_fill(d, t, stats);
+  if (st == CLGAN_OK) st = dcgan_reg_stats_take(d, t, stats);
   return st;
 }
 

@@ -76,10 +76,11 @@ clgan_status dcgan_reg_backward(clgan_dcgan *d, const struct graph_pass *pd, int
 /* The step's LeCam and bCR terms into stats (blocking; 0 when off). */
 clgan_status dcgan_reg_stats(clgan_dcgan *d, clgan_dcgan_stats *stats);
 /* The same for statistics one step behind: a non-blocking read of the terms
- * into host (complete once a later command of the queue is), and the figures
- * from it. */
+ * into host (complete once a later command of the queue is), then the
+ * figures from it, after the means over the ranks (in place; every rank
+ * takes them at the same point). */
 clgan_status dcgan_reg_stats_enqueue(clgan_dcgan *d, float host[REG_LOSS_FLOATS]);
-void dcgan_reg_stats_fill(const clgan_dcgan *d, const float host[REG_LOSS_FLOATS],
-                          clgan_dcgan_stats *stats);
+clgan_status dcgan_reg_stats_take(clgan_dcgan *d, float host[REG_LOSS_FLOATS],
+                                  clgan_dcgan_stats *stats);
 
 #endif

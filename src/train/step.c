@@ -263,10 +263,8 @@ clgan_status clgan_dcgan_stats_take(clgan_dcgan *d, clgan_dcgan_stats *stats) {
   /* several ranks: the means over the global batch (every rank takes the
    * same steps' figures at the same points) */
   if (st == CLGAN_OK) st = dcgan_dist_mean(d, d->stats_host[slot], LOSS_SIGN_REAL);
-  if (st == CLGAN_OK) {
-    fill_stats(d, d->stats_host[slot], d->stats_skipped[slot], stats);
-    dcgan_reg_stats_fill(d, d->stats_reg_host[slot], stats);
-  }
+  if (st == CLGAN_OK) fill_stats(d, d->stats_host[slot], d->stats_skipped[slot], stats);
+  if (st == CLGAN_OK) st = dcgan_reg_stats_take(d, d->stats_reg_host[slot], stats);
   return st;
 }
 

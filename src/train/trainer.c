@@ -104,10 +104,11 @@ static clgan_status write_samples(run *r, long it, char *note, size_t cap) {
   const clgan_dcgan_config *c = &r->cfg;
   clgan_status st;
   if (clgan_dist_active(r->dist)) {
-    /* SyncBatchNorm over the ranks: each its share of the fixed noise, the
-     * images gathered on rank 0 */
-    st = clgan_sample(r->sampler, CLGAN_BN_BATCH, r->share,
-                      r->fixed_z + (size_t)r->share_first * c->nz, r->fake_share);
+    /* SyncBatchNorm over the ranks: each its share of the fixed noise (and
+     * of the classes of a conditional grid), the images gathered on rank 0 */
+    st = clgan_sample_labels(r->sampler, CLGAN_BN_BATCH, r->share,
+                             r->fixed_z + (size_t)r->share_first * c->nz,
+                             cond_data_grid_labels(r->cond), r->fake_share);
     if (st == CLGAN_OK)
       st = clgan_dist_gather(r->dist, r->fake_share, r->ds->image_floats * (size_t)r->share,
                              r->fake_host);

@@ -5,8 +5,8 @@ usage: compare_checkpoints.py A B [--tol 1e-4]
 
 Every tensor must exist in both with the same shape. The tensors are taken
 in groups, one per network and kind of state: G's and D's weights, their
-BatchNorm running statistics, Adam's first and second moments, the training
-state; a group agrees when ||a - b|| <= tol * ||b|| (Euclidean norms over the
+BatchNorm running statistics, Adam's first and second moments, LeCam's
+anchors, the rest of the training state; a group agrees when ||a - b|| <= tol * ||b|| (Euclidean norms over the
 group). Norms over a group rather than elements: a change in the order of
 float sums moves every value by rounding, and now and then tips a LeakyReLU
 input across 0, which changes the gradient of one element by a whole term;
@@ -40,6 +40,8 @@ def group(name):
         return net + "." + rest.split(".")[0]  # optG.exp_avg, optG.exp_avg_sq
     if "running_" in rest:
         return net + " running statistics"
+    if name == "train.lecam_anchors":  # a group of its own: the fixed noise would hide it
+        return name
     return net
 
 

@@ -4,7 +4,9 @@
 # 32 (weights, Adam moments, BatchNorm running statistics within 1e-4 of the
 # tensor's scale), a failing rank stopping the job with its message, a batch
 # that does not split refused before any work, and a checkpoint written by
-# two ranks resumed on one to the continuous run's weights.
+# two ranks resumed on one to the continuous run's weights; the same
+# agreement with LeCam, bCR, the conditional model (2 and 3 classes) and
+# class-balanced batches, and the resume with LeCam's anchors and classes.
 # usage: run_mpi.sh CLGAN HAS_MPI [DIST_STEPS]
 #   (exit 77: no MPI in this build, or no mpirun)
 set -u
@@ -70,15 +72,55 @@ agree() {
   fail "$name: 2 ranks and 1 rank trained different models with every seed"
 }
 
+# same_logs NAME: the same losses and D outputs in the logs of $work/NAME1_$seed
+# and NAME2_$seed (rank 0 logs the means over the global batch), and the same
+# terms of D's regularisers on the console (printed to 4 decimals)
+same_logs() {
+  local one="$work/${1}1_$seed" two="$work/${1}2_$seed"
+  paste -d, "$one/log.csv" "$two/log.csv" | awk -F, 'NR > 1 {
+      for (i = 3; i <= 7; i++) { d = $i - $(i + 10); if (d < 0) d = -d; if (d > 1e-4) bad = 1 } }
+      END { exit bad }' || fail "$1: the logged losses differ"
+  terms() { grep -o "LeCam [0-9.]*, bCR [0-9.]*" "$1" | tr -d , | awk '{ print $2, $4 }'; }
+  [ "$(terms "$one.log" | wc -l)" = "$(terms "$two.log" | wc -l)" ] &&
+    paste -d' ' <(terms "$one.log") <(terms "$two.log") | awk '{
+      for (i = 1; i <= 2; i++) { d = $i - $(i + 2); if (d < 0) d = -d; if (d > 2e-4) bad = 1 } }
+      END { exit bad }' || fail "$1: the logged LeCam or bCR terms differ"
+}
+
 echo "== 2 ranks with the global batch 32 against 1 rank with batch 32, 5 steps"
 agree plain 5
 plain_seed=$seed
-# the same losses and D outputs in both logs (means over the global batch)
-paste -d, "$work/plain1_$seed/log.csv" "$work/plain2_$seed/log.csv" | awk -F, 'NR > 1 {
-    for (i = 3; i <= 7; i++) { d = $i - $(i + 10); if (d < 0) d = -d; if (d > 1e-4) bad = 1 } }
-    END { exit bad }' || fail "the logged losses differ"
+same_logs plain
 echo "== with DiffAugment: each image draws by its index in the global batch"
 agree aug 4 --augment color,translation,cutout
+
+echo "== LeCam: its anchors move by the global batch's mean logits (averaged over the ranks)"
+agree lecam 5 --augment color,translation,cutout --lecam 0.3
+lecam_seed=$seed
+same_logs lecam
+grep -q "LeCam 0.[0-9]*[1-9]" "$work/lecam2_$seed.log" || fail "lecam: no LeCam term logged"
+echo "== bCR: its terms weighed by the rank's share, T drawn by the global index"
+agree bcr 4 --consistency 10
+same_logs bcr
+echo "== conditional on 2 classes: each rank its share of the batch's classes (last --data wins)"
+python3 "$here/make_pngs.py" "$work/classes" 96 32 2 || fail "cannot make the class folders"
+agree cond 4 --data "$work/classes" --conditional
+cond_seed=$seed
+echo "== 3 classes (shares of 16 start mid-cycle) with the averaged G: the evaluation's"
+echo "   BatchNorm statistics and the sample grid by the classes of the global positions"
+python3 "$here/make_pngs.py" "$work/classes3" 96 32 3 || fail "cannot make the class folders"
+agree cond3 3 --data "$work/classes3" --conditional --ema 0.99 --eval-every 3
+for f in metrics.csv metrics_classes.csv; do
+  paste -d, "$work/cond31_$seed/$f" "$work/cond32_$seed/$f" | awk -F, 'NR > 1 {
+      n = NF / 2; for (i = 1; i <= n; i++) if ($i + 0 == $i) {
+        d = $i - $(i + n); if (d < 0) d = -d; if (d > 0.01) bad = 1 } }
+      END { exit bad }' || fail "cond3: the evaluation's figures ($f) differ"
+done
+python3 "$here/compare_grids.py" "$work/cond31_$seed/samples/latest.png" \
+  "$work/cond32_$seed/samples/latest.png" | sed 's/^/   grid: /'
+[ "${PIPESTATUS[0]}" = 0 ] || fail "cond3: the two sample grids show other images"
+echo "== class-balanced batches: each rank its share of the global batch's draw"
+agree balanced 4 --data "$work/classes" --balanced-sampling
 
 echo "== control: another seed must differ"
 "$clgan" train "${small[@]}" --iters 5 --seed 9 --out "$work/other" >"$work/other.log" 2>&1 ||
@@ -139,4 +181,21 @@ mpi 2 "$clgan" train "${small[@]}" --seed "$plain_seed" --iters 3 --out "$work/r
 compare "$work/resume/checkpoint.safetensors" "$work/plain1_$plain_seed/checkpoint.safetensors" \
   --tol 1e-4 ||
   fail "2 ranks then 1 rank differ from the continuous run"
+echo "== a checkpoint of 2 ranks with LeCam resumes on 1 rank, its anchors with it"
+mpi 2 "$clgan" train "${small[@]}" --augment color,translation,cutout --lecam 0.3 \
+  --seed "$lecam_seed" --iters 3 --out "$work/resume_lecam" >"$work/rl2.log" 2>&1 ||
+  { cat "$work/rl2.log"; fail "two-rank LeCam run of 3 steps"; }
+"$clgan" train --resume "$work/resume_lecam" --data "$work/data" --iters 5 --sample-every 0 \
+  >"$work/rl1.log" 2>&1 || { cat "$work/rl1.log"; fail "one-rank resume of the LeCam run"; }
+compare "$work/resume_lecam/checkpoint.safetensors" \
+  "$work/lecam1_$lecam_seed/checkpoint.safetensors" --tol 1e-4 ||
+  fail "LeCam: 2 ranks then 1 rank differ from the continuous run"
+echo "== a conditional checkpoint of 2 ranks resumes on 1 rank"
+mpi 2 "$clgan" train "${small[@]}" --data "$work/classes" --conditional --seed "$cond_seed" \
+  --iters 2 --out "$work/resume_cond" >"$work/rc2.log" 2>&1 ||
+  { cat "$work/rc2.log"; fail "two-rank conditional run of 2 steps"; }
+"$clgan" train --resume "$work/resume_cond" --data "$work/classes" --iters 4 --sample-every 0 \
+  >"$work/rc1.log" 2>&1 || { cat "$work/rc1.log"; fail "one-rank resume of the conditional run"; }
+compare "$work/resume_cond/checkpoint.safetensors" "$work/cond1_$cond_seed/checkpoint.safetensors" \
+  --tol 1e-4 || fail "conditional: 2 ranks then 1 rank differ from the continuous run"
 echo "PASS"
