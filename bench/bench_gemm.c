@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "clgan/clgan.h"
@@ -40,6 +41,15 @@ static double now_seconds(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* CPU seconds of the process (every thread, PoCL's workers included): less
+ * sensitive than wall time to other processes on the cores. */
+static double cpu_seconds(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+         1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
 static int cmp_double(const void *x, const void *y) {
@@ -71,39 +81,45 @@ static clgan_status kernel_seconds(clgan_ctx *ctx, const char *prefix, double *o
   return st;
 }
 
+/* One rep's times: wall, the main kernel's (events), the process's CPU. */
+typedef struct rep_times {
+  double wall[MAX_REPS], kern[MAX_REPS], cpu[MAX_REPS];
+} rep_times;
+
 static void print_row(const char *what, size_t m, size_t n, size_t k, const char *op,
-                      const char *backend, double wall, double kern, double peak) {
+                      const char *backend, rep_times *t, int reps, double peak) {
   double flop = 2.0 * (double)m * (double)n * (double)k;
-  printf("%-20s %5zu %5zu %5zu %2s | %-8s %9.2f %8.1f | %9.2f %8.1f %5.1f%%\n", what, m, n, k,
-         op, backend, wall * 1e3, flop / wall * 1e-9, kern * 1e3, flop / kern * 1e-9,
-         100.0 * flop / kern * 1e-9 / peak);
+  double wall = median(t->wall, reps), kern = median(t->kern, reps), cpu = median(t->cpu, reps);
+  printf("%-20s %5zu %5zu %5zu %2s | %-8s %9.2f %8.1f | %9.2f %8.1f %5.1f%% | %8.2f %8.1f\n",
+         what, m, n, k, op, backend, wall * 1e3, flop / wall * 1e-9, kern * 1e3,
+         flop / kern * 1e-9, 100.0 * flop / kern * 1e-9 / peak, cpu * 1e3, flop / cpu * 1e-9);
   fflush(stdout);
 }
 
 static int bench_shape_run(clgan_ctx *ctx, const bench_shape *s, int be, int reps,
                            clgan_buf a, clgan_buf b, clgan_buf c, double peak) {
   size_t lda = s->ta ? s->m : s->k, ldb = s->tb ? s->k : s->n;
-  clgan_tuning t = *clgan_ctx_tuning(ctx);
-  t.gemm = (clgan_gemm_backend)be;
+  clgan_tuning tun = *clgan_ctx_tuning(ctx);
+  tun.gemm = (clgan_gemm_backend)be;
   clgan_gemm_plan plan;
   clgan_status st;
-  if ((st = clgan_ctx_set_tuning(ctx, &t)) != CLGAN_OK ||
+  if ((st = clgan_ctx_set_tuning(ctx, &tun)) != CLGAN_OK ||
       (st = clgan_gemm_plan_make(ctx, s->ta, s->tb, s->m, s->n, s->k, &plan)) != CLGAN_OK ||
       (st = clgan_gemm_plan_prepare(ctx, &plan)) != CLGAN_OK)
     return fail("plan", st);
-  double wall[MAX_REPS], kern[MAX_REPS], ks;
+  rep_times t;
+  double ks;
   for (int r = -1; r < reps; r++) { /* r = -1: warm-up (first launches) */
-    double t0 = now_seconds();
+    double t0 = now_seconds(), c0 = cpu_seconds();
     st = clgan_gemm_run(ctx, &plan, 1.0f, a, lda, b, ldb, 0.0f, c, s->n);
     if (st == CLGAN_OK) st = clgan_ctx_finish(ctx);
-    double t1 = now_seconds();
+    double t1 = now_seconds(), c1 = cpu_seconds();
     if (st == CLGAN_OK) st = kernel_seconds(ctx, be == CLGAN_GEMM_OWN ? "gemm_tile" : "", &ks);
     if (st != CLGAN_OK) return fail(clgan_gemm_backend_name(be), st);
-    if (r >= 0) wall[r] = t1 - t0, kern[r] = ks;
+    if (r >= 0) t.wall[r] = t1 - t0, t.kern[r] = ks, t.cpu[r] = c1 - c0;
   }
   char op[3] = {s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', 0};
-  print_row(s->what, s->m, s->n, s->k, op, clgan_gemm_backend_name(be), median(wall, reps),
-            median(kern, reps), peak);
+  print_row(s->what, s->m, s->n, s->k, op, clgan_gemm_backend_name(be), &t, reps, peak);
   return 0;
 }
 
@@ -162,22 +178,23 @@ static int run_conv(clgan_ctx *ctx, int cin, int cout, int h, int n, int reps, d
   size_t dims[3][3] = {{cout, pix, kdim}, {kdim, pix, cout}, {cout, kdim, pix}};
   int rc = 0;
   for (int mode = 0; mode < 3 && rc == 0; mode++) {
-    double wall[MAX_REPS], kern[MAX_REPS], ks;
+    rep_times t;
+    double ks;
     for (int r = -1; r < reps; r++) {
-      double t0 = now_seconds();
+      double t0 = now_seconds(), c0 = cpu_seconds();
       st = conv_mode(ctx, &p, mode, x, w, y, col);
       if (st == CLGAN_OK) st = clgan_ctx_finish(ctx);
-      double t1 = now_seconds();
+      double t1 = now_seconds(), c1 = cpu_seconds();
       if (st == CLGAN_OK) st = kernel_seconds(ctx, "gemm_tile", &ks);
       if (st != CLGAN_OK) {
         rc = fail(what[mode], st);
         break;
       }
-      if (r >= 0) wall[r] = t1 - t0, kern[r] = ks;
+      if (r >= 0) t.wall[r] = t1 - t0, t.kern[r] = ks, t.cpu[r] = c1 - c0;
     }
     if (rc == 0)
-      print_row(what[mode], dims[mode][0], dims[mode][1], dims[mode][2], "", "default",
-                median(wall, reps), median(kern, reps), peak);
+      print_row(what[mode], dims[mode][0], dims[mode][1], dims[mode][2], "", "default", &t,
+                reps, peak);
   }
   clgan_buf_release(&x);
   clgan_buf_release(&w);
@@ -228,8 +245,9 @@ int main(int argc, char **argv) {
   double peak = 0;
   if ((st = clgan_ctx_peak_gflops(ctx, &peak)) != CLGAN_OK) return fail("peak", st);
   printf("device: %s; measured FMA peak %.0f GFLOP/s\n", clgan_ctx_device(ctx)->name, peak);
-  printf("%-20s %5s %5s %5s %2s | %-8s %9s %8s | %9s %8s %6s\n", "shape", "M", "N", "K", "op",
-         "backend", "median ms", "GFLOP/s", "kernel ms", "GFLOP/s", "peak");
+  printf("%-20s %5s %5s %5s %2s | %-8s %9s %8s | %9s %8s %6s | %8s %8s\n", "shape", "M", "N",
+         "K", "op", "backend", "median ms", "GFLOP/s", "kernel ms", "GFLOP/s", "peak", "CPU ms",
+         "GFLOP/cs");
   int rc = conv ? run_conv(ctx, (int)dims[0], (int)dims[1], (int)dims[2], (int)dims[3], reps,
                            peak)
            : argc > 4 ? run_shapes(ctx, &one, 1, first, last, reps, peak)
