@@ -173,6 +173,41 @@ START_TEST(test_gemm_auto_choice) {
 }
 END_TEST
 
+/* Long reductions on a CPU's default tile run in groups one column tile
+ * wide (the B panel they stream is shared; gemm_own.c), other shapes on the
+ * default 4 x 16; both against the reference, several column panels with a
+ * ragged last one, every transpose. */
+START_TEST(test_gemm_long_reduction_groups) {
+  clgan_tuning t;
+  TU_OK(clgan_tuning_from_env(&t));
+  t.gemm = CLGAN_GEMM_OWN;
+  clgan_ctx_options o = {.device = getenv("CLGAN_TEST_DEVICE"), .tuning = &t};
+  clgan_ctx *ctx = NULL;
+  TU_OK(clgan_ctx_create(&o, &ctx));
+  int default_cpu_tile = clgan_ctx_device(ctx)->is_cpu && t.gemm_tile[0] == 0;
+  /* 300 rows of C: 38 row tiles, so the 64-tile-tall group is not folded
+   * back into columns; 70 columns: three panels, the last ragged */
+  clgan_gemm_plan longp, shortp;
+  TU_OK(clgan_gemm_plan_make(ctx, 0, 1, 300, 70, 5000, &longp));
+  TU_OK(clgan_gemm_plan_make(ctx, 0, 1, 300, 70, 500, &shortp));
+  ck_assert_int_eq(longp.path, CLGAN_GEMM_PATH_TILED);
+  ck_assert_int_eq(shortp.path, CLGAN_GEMM_PATH_TILED);
+  if (default_cpu_tile) {
+    ck_assert_uint_eq(longp.main_local[0], 1);
+    ck_assert_uint_eq(longp.main_local[1], 64);
+    ck_assert_uint_eq(shortp.main_local[0], 4);
+    ck_assert_uint_eq(shortp.main_local[1], 16);
+  }
+  clgan_ctx_destroy(ctx);
+  unsigned seed = 900;
+  for (int tr = 0; tr < 4; tr++) {
+    check_case(CLGAN_GEMM_OWN, tr & 1, tr >> 1, (shape){300, 70, 5000}, 1.0f,
+               tr == 2 ? 1.0f : 0.0f, seed++);
+    check_case(CLGAN_GEMM_OWN, tr & 1, tr >> 1, (shape){70, 300, 5000}, 0.5f, 0.0f, seed++);
+  }
+}
+END_TEST
+
 /* clgan_gemm_reserve prepares a shape: afterwards a frozen context runs it
  * (and anything smaller) without building or allocating, and refuses a GEMM
  * that would need a larger workspace. */
@@ -292,6 +327,7 @@ int main(void) {
   tcase_add_test(tc, test_gemm_clblast);
   tcase_add_test(tc, test_gemm_degenerate);
   tcase_add_test(tc, test_gemm_auto_choice);
+  tcase_add_test(tc, test_gemm_long_reduction_groups);
   tcase_add_test(tc, test_gemm_reserve_then_frozen);
   tcase_add_test(tc, test_gemm_plan_then_frozen);
   suite_add_tcase(s, tc);
