@@ -106,6 +106,8 @@ echo "== conditional on 2 classes: each rank its share of the batch's classes (l
 python3 "$here/make_pngs.py" "$work/classes" 96 32 2 || fail "cannot make the class folders"
 agree cond 4 --data "$work/classes" --conditional
 cond_seed=$seed
+echo "== the projection discriminator over the ranks (its class embedding's gradient summed)"
+agree proj 3 --data "$work/classes" --conditional --projection
 echo "== 3 classes (shares of 16 start mid-cycle) with the averaged G: the evaluation's"
 echo "   BatchNorm statistics and the sample grid by the classes of the global positions"
 python3 "$here/make_pngs.py" "$work/classes3" 96 32 3 || fail "cannot make the class folders"
