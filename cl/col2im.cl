@@ -11,7 +11,9 @@
  * Two mappings of work-items to pixels, chosen by the host:
  *  - col2im: one work-item per pixel (dimension 0 walks (b, y, x) of one
  *    channel, dimension 1 the channel). Suits GPUs.
- *  - col2im_rows: one work-item per image row (c, b, y); it zeroes the row,
+ *  - col2im_rows: one work-item per image row (c, b, y): dimension 0 the
+ *    row y, 1 the image b, 2 the channel c (no division per work-item;
+ *    four of them, scalar, were a large part of a 4- or 8-pixel row); it zeroes the row,
  *    then adds each contributing col row segment (contiguous in ox). No
  *    divergent per-pixel loops, so it suits CPUs (about 5x faster on PoCL).
  *    The DCGAN's k 4, stride 2, pad 1 takes a path of its own
@@ -69,7 +71,9 @@ __kernel void col2im(__global const float *restrict col, uint col_off,
  * (oy ascending, then j): bitwise the same result. A tap that does not
  * exist adds +0.0f, which changes nothing: a sum that starts at +0.0f is
  * never -0.0f. */
-inline void col2im_row_k4s2p1(__global const float *restrict src, uint ncols, int wo,
+/* always_inline: PoCL 3.1's LLVM left it a call (its pointers and the
+ * row's accumulators then go through memory), as with gemm.cl's tiles. */
+static inline __attribute__((always_inline)) void col2im_row_k4s2p1(__global const float *restrict src, uint ncols, int wo,
                               __global float *restrict dst, int first) {
   __global const float *s0 = src, *s1 = src + ncols, *s2 = src + 2 * ncols,
                        *s3 = src + 3 * ncols;
@@ -105,17 +109,17 @@ inline void col2im_row_k4s2p1(__global const float *restrict src, uint ncols, in
 __kernel void col2im_rows(__global const float *restrict col, uint col_off,
                           __global float *restrict img, uint img_off, uint n, int k, int stride,
                           int pad, int ho, int wo, int h, int w, uint cstride) {
-  uint t = get_global_id(0);           /* b*h + y */
-  uint c = get_global_id(1);
-  if (t >= n * (uint)h) return;
-  int y = (int)(t % (uint)h);
-  uint b = t / (uint)h;
+  int y = get_global_id(0);
+  uint b = get_global_id(1);
+  uint c = get_global_id(2);
+  if (y >= h || b >= n) return;
   uint ncols = n * (uint)ho * (uint)wo;
-  __global float *dst = img + img_off + c * cstride + t * (uint)w;
+  __global float *dst = img + img_off + c * cstride + (b * (uint)h + (uint)y) * (uint)w;
   int yp = y + pad;
-  int oy_lo = yp - k + 1 > 0 ? (yp - k + stride) / stride : 0;
-  int oy_hi = min(yp / stride, ho - 1);
   if (k == 4 && stride == 2 && pad == 1 && w == 2 * wo) {
+    /* the general bounds below with stride 2: shifts, not divisions */
+    int oy_lo = yp >= 3 ? (yp - 2) >> 1 : 0;
+    int oy_hi = min(yp >> 1, ho - 1);
     for (int oy = oy_lo; oy <= oy_hi; oy++) {
       uint i = (uint)(yp - oy * stride);
       col2im_row_k4s2p1(col + col_off + (c * 4u + i) * 4u * ncols +
@@ -126,6 +130,8 @@ __kernel void col2im_rows(__global const float *restrict col, uint col_off,
       for (int x = 0; x < w; x++) dst[x] = 0.0f;
     return;
   }
+  int oy_lo = yp - k + 1 > 0 ? (yp - k + stride) / stride : 0;
+  int oy_hi = min(yp / stride, ho - 1);
   for (int x = 0; x < w; x++) dst[x] = 0.0f;
   for (int oy = oy_lo; oy <= oy_hi; oy++) {
     uint i = (uint)(yp - oy * stride);
