@@ -106,6 +106,14 @@ static inline __attribute__((always_inline)) void col2im_row_k4s2p1(__global con
   }
 }
 
+/* a / stride for a >= 0; strides 1 and 2 (every DCGAN layer) without the
+ * integer division, which PoCL does in scalar per work-item: ten of them
+ * per row made the k4 s1 p0 layers (tutorial's G1 and D5, 4-float rows)
+ * run at 2.4 GB/s. */
+static inline __attribute__((always_inline)) int div_stride(int a, int stride) {
+  return stride == 1 ? a : stride == 2 ? a >> 1 : a / stride;
+}
+
 __kernel void col2im_rows(__global const float *restrict col, uint col_off,
                           __global float *restrict img, uint img_off, uint n, int k, int stride,
                           int pad, int ho, int wo, int h, int w, uint cstride) {
@@ -130,8 +138,20 @@ __kernel void col2im_rows(__global const float *restrict col, uint col_off,
       for (int x = 0; x < w; x++) dst[x] = 0.0f;
     return;
   }
-  int oy_lo = yp - k + 1 > 0 ? (yp - k + stride) / stride : 0;
-  int oy_hi = min(yp / stride, ho - 1);
+  if (ho == 1 && wo == 1) {
+    /* a 1x1 output (the k4 s1 p0 layers: tutorial's G1 and D5): pixel
+     * (y, x) takes at most tap (i, j) = (y + pad, x + pad) of output 0, so
+     * the row is a strided gather. The general loop's sum, bit for bit:
+     * +0.0f plus that one tap (which turns a -0.0f into +0.0f, as it does). */
+    __global const float *src = col + col_off + (c * (uint)k + (uint)yp) * (uint)k * ncols + b;
+    for (int x = 0; x < w; x++) {
+      int j = x + pad;
+      dst[x] = yp < k && j < k ? 0.0f + src[(uint)j * ncols] : 0.0f;
+    }
+    return;
+  }
+  int oy_lo = yp - k + 1 > 0 ? div_stride(yp - k + stride, stride) : 0;
+  int oy_hi = min(div_stride(yp, stride), ho - 1);
   for (int x = 0; x < w; x++) dst[x] = 0.0f;
   for (int oy = oy_lo; oy <= oy_hi; oy++) {
     uint i = (uint)(yp - oy * stride);
@@ -140,8 +160,8 @@ __kernel void col2im_rows(__global const float *restrict col, uint col_off,
     for (int j = 0; j < k; j++, src += ncols) {
       /* ox with 0 <= x = ox*stride + x0 < w */
       int x0 = j - pad;
-      int lo = x0 >= 0 ? 0 : (-x0 + stride - 1) / stride;
-      int hi = x0 >= w ? 0 : min((w - 1 - x0) / stride + 1, wo);
+      int lo = x0 >= 0 ? 0 : div_stride(-x0 + stride - 1, stride);
+      int hi = x0 >= w ? 0 : min(div_stride(w - 1 - x0, stride) + 1, wo);
       for (int ox = lo; ox < hi; ox++) dst[ox * stride + x0] += src[ox];
     }
   }

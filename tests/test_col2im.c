@@ -23,7 +23,8 @@ static const col2im_case cases[] = {
     {"k4 s2 p1, 18x18, wo 9 (scalar fast path)", 3, 2, 18, 18, 4, 2, 1},
     {"k4 s2 p1, 6x2, wo 1 (scalar fast path, one pair)", 5, 3, 6, 2, 4, 2, 1},
     {"k4 s2 p1, 9x7 (odd width: general loop)", 3, 2, 9, 7, 4, 2, 1},
-    {"k4 s1 p0, 4x4 (general loop)", 4, 6, 4, 4, 4, 1, 0},
+    {"k4 s1 p0, 4x4 (1x1 output path)", 4, 6, 4, 4, 4, 1, 0},
+    {"k3 s2 p1, 2x1 (1x1 output path, padded, taps outside)", 3, 2, 2, 1, 3, 2, 1},
     {"k3 s2 p1, 9x9 (general loop)", 3, 3, 9, 9, 3, 2, 1},
     {"k5 s3 p2, 11x13 (general loop)", 2, 2, 11, 13, 5, 3, 2},
 };
