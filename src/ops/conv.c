@@ -106,7 +106,7 @@ static clgan_status run_col2im(clgan_ctx *ctx, const clgan_conv_plan *p, int ima
     size_t per = (size_t)images;
     while (per > 1 && ((size_t)s->h * per > 256 || images % per)) per--;
     size_t local[3] = {(size_t)s->h, per, 1};
-    return clgan_launch(ctx, kern, 3, global, (size_t)s->h * per <= 1024 ? local : NULL, name);
+    return clgan_launch(ctx, kern, 3, global, (size_t)s->h * per <= 256 ? local : NULL, name);
   }
   cl_uint npix = (cl_uint)((uint64_t)images * s->h * s->w);
   const cl_uint4 *div = p->col2im_div; /* by w, h, stride */
