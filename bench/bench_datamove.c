@@ -161,8 +161,9 @@ static clgan_status run_copy(side *S, const bench_case *c) {
   return clgan_launch(S->ctx, S->copy, 1, global, NULL, "copy4");
 }
 
-/* ms: wall time; cpu_ms: this process's CPU time over the run (on this
- * VM it reads about the wall time, though both cores work: see README). */
+/* ms: wall time; cpu_ms: this process's CPU time over the run (PoCL's
+ * worker threads sleep when idle, so about twice the wall time when both
+ * cores worked, about the wall time when other work held one of them). */
 static clgan_status side_run(side *S, const bench_case *c, double *ms, double *cpu_ms) {
   double t0 = clock_seconds(CLOCK_MONOTONIC), u0 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
   clgan_status st;
