@@ -6,6 +6,9 @@
  * Prints the median ms of each and the ratio B / A per case.
  * Usage: bench_datamove DIR_A DIR_B [reps] [device] [only]   (e.g. old/cl cl)
  * only: run just the cases whose description contains it (e.g. col2im).
+ * Both folders must take this binary's launches: col2im_rows became 3-D
+ * (y, b, c) in commit cd11bc3, so compare kernels older than that by
+ * alternating runs of their own build's bench_datamove with this one's.
  * The copy cases are the reference: a plain float4 copy, its size the bytes
  * read plus written, for GB/s against the kernels beside them. */
 #include <stdio.h>
