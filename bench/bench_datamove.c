@@ -5,7 +5,12 @@
  * field), and their runs alternate, so a clock that drifts hits both alike.
  * Prints the median ms of each and the ratio B / A per case.
  * Usage: bench_datamove DIR_A DIR_B [reps] [device] [only]   (e.g. old/cl cl)
- * only: run just the cases whose description contains it (e.g. col2im). */
+ * only: run just the cases whose description contains it (e.g. col2im).
+ * Both folders must take this binary's launches: col2im_rows became 3-D
+ * (y, b, c) in commit cd11bc3, so compare kernels older than that by
+ * alternating runs of their own build's bench_datamove with this one's.
+ * The copy cases are the reference: a plain float4 copy, its size the bytes
+ * read plus written, for GB/s against the kernels beside them. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +24,8 @@
  * images on CPUs, or an activation over count floats. */
 typedef struct bench_case {
   const char *what;
-  int op; /* 0 col2im, 1 im2col, 2 LeakyReLU forward, 3 LeakyReLU backward, 4 pad_image */
+  int op; /* 0 col2im, 1 im2col, 2 LeakyReLU forward, 3 LeakyReLU backward, 4 pad_image,
+             5 a plain float4 copy of count floats (the bandwidth reference) */
   int n, cin, h, cout, k, stride, pad;
   size_t count;
 } bench_case;
@@ -36,15 +42,19 @@ static const bench_case cases[] = {
     {"pad_image tutorial D1 input (3 ch 64x64, 128 images)", 4, 128, 3, 64, 0, 0, 0, 1, 0},
     {"pad_image tutorial D2 input (64 ch 32x32, 128 images)", 4, 128, 64, 32, 0, 0, 0, 1, 0},
     {"pad_image gray32 D2 input (32 ch 16x16, 64 images)", 4, 64, 32, 16, 0, 0, 0, 1, 0},
+    {"copy 1.2 MB (gray32 D3 input)", 5, 0, 0, 0, 0, 0, 0, 0, (size_t)64 * 64 * 8 * 8 / 4 * 5},
+    {"copy 4.7 MB (gray32 D2 pad_image)", 5, 0, 0, 0, 0, 0, 0, 0, (size_t)32 * 64 * 18 * 18},
+    {"copy 8.4 MB (gray32 D2 col chunk)", 5, 0, 0, 0, 0, 0, 0, 0, (size_t)512 * 4096},
+    {"copy 71 MB (tutorial D2 pad_image)", 5, 0, 0, 0, 0, 0, 0, 0, (size_t)64 * 128 * 34 * 34},
     {"LeakyReLU forward, tutorial D1 output", 2, 0, 0, 0, 0, 0, 0, 0, (size_t)64 * 128 * 32 * 32},
     {"LeakyReLU backward, tutorial D1 output", 3, 0, 0, 0, 0, 0, 0, 0, (size_t)64 * 128 * 32 * 32},
     {"LeakyReLU backward, gray32 D1 output", 3, 0, 0, 0, 0, 0, 0, 0, (size_t)32 * 64 * 16 * 16},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
-static double now_seconds(void) {
+static double clock_seconds(clockid_t which) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(which, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -59,9 +69,27 @@ typedef struct side {
   clgan_ctx *ctx;
   clgan_conv_plan conv;
   clgan_act_plan act;
-  cl_kernel pad; /* pad_image (cl/im2col.cl) */
+  cl_kernel pad;  /* pad_image (cl/im2col.cl) */
+  cl_kernel copy; /* the reference copy (copy_source below) */
+  cl_program copy_program;
   clgan_buf img, col, out;
 } side;
+
+/* The bandwidth reference: one float4 per work-item, which PoCL vectorises
+ * across work-items into full-width loads and stores. */
+static const char *copy_source =
+    "__kernel void copy4(__global const float4 *restrict src, __global float4 *restrict dst) {"
+    "  dst[get_global_id(0)] = src[get_global_id(0)]; }";
+
+static clgan_status copy_build(side *S) {
+  if (S->copy) return CLGAN_OK;
+  cl_int err;
+  S->copy_program = clCreateProgramWithSource(S->ctx->context, 1, &copy_source, NULL, &err);
+  if (err == CL_SUCCESS) err = clBuildProgram(S->copy_program, 0, NULL, "", NULL, NULL);
+  if (err == CL_SUCCESS) S->copy = clCreateKernel(S->copy_program, "copy4", &err);
+  if (err != CL_SUCCESS) return clgan_fail(CLGAN_ERR_OPENCL, "bench_datamove: copy4: error %d", err);
+  return CLGAN_OK;
+}
 
 static clgan_status side_open(side *S, const char *dir, const char *device) {
   memset(S, 0, sizeof *S);
@@ -86,6 +114,13 @@ static clgan_status side_plan(side *S, const bench_case *c) {
       return st;
     if ((st = clgan_fill(S->ctx, S->img, c->count, -0.5f)) != CLGAN_OK) return st;
     return clgan_fill(S->ctx, S->col, c->count, 0.25f);
+  }
+  if (c->op == 5) {
+    if ((st = copy_build(S)) != CLGAN_OK ||
+        (st = clgan_buf_alloc(S->ctx, c->count / 2, &S->img)) != CLGAN_OK ||
+        (st = clgan_buf_alloc(S->ctx, c->count / 2, &S->out)) != CLGAN_OK)
+      return st;
+    return clgan_fill(S->ctx, S->img, c->count / 2, 1.0f);
   }
   if (c->op == 4) {
     size_t planes = (size_t)c->cin * c->n, hp = (size_t)c->h + 2 * c->pad;
@@ -115,22 +150,37 @@ static clgan_status run_pad(side *S, const bench_case *c) {
                                    sizeof(cl_mem), &S->out.mem, sizeof zero, &zero, sizeof planes,
                                    &planes, sizeof h, &h, sizeof h, &h, sizeof pad, &pad);
   if (st != CLGAN_OK) return st;
-  size_t global[2] = {clgan_round_up((size_t)(h + 2 * pad), 16), planes};
+  size_t rows = (size_t)(h + 2 * pad); /* conv.c's run_pad: exactly the rows on CPUs */
+  size_t global[2] = {S->ctx->dev.is_cpu ? rows : clgan_round_up(rows, 16), planes};
   return clgan_launch(S->ctx, S->pad, 2, global, NULL, "pad_image");
 }
 
-static clgan_status side_run(side *S, const bench_case *c, double *ms) {
-  double t0 = now_seconds();
+/* count floats moved: count / 2 read, count / 2 written */
+static clgan_status run_copy(side *S, const bench_case *c) {
+  clgan_status st = clgan_set_args(S->copy, 2, sizeof(cl_mem), &S->img.mem, sizeof(cl_mem),
+                                   &S->out.mem);
+  if (st != CLGAN_OK) return st;
+  size_t global[1] = {c->count / 8};
+  return clgan_launch(S->ctx, S->copy, 1, global, NULL, "copy4");
+}
+
+/* ms: wall time; cpu_ms: this process's CPU time over the run (PoCL's
+ * worker threads sleep when idle, so about twice the wall time when both
+ * cores worked, about the wall time when other work held one of them). */
+static clgan_status side_run(side *S, const bench_case *c, double *ms, double *cpu_ms) {
+  double t0 = clock_seconds(CLOCK_MONOTONIC), u0 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
   clgan_status st;
   switch (c->op) {
   case 0: st = clgan_col2im(S->ctx, &S->conv, S->col, S->img); break;
   case 1: st = clgan_im2col(S->ctx, &S->conv, S->img, S->col); break;
   case 4: st = run_pad(S, c); break;
+  case 5: st = run_copy(S, c); break;
   case 2: st = clgan_act_forward(S->ctx, &S->act, 0.2f, c->count, S->img, S->out); break;
   default: st = clgan_act_backward(S->ctx, &S->act, 0.2f, c->count, S->img, S->col, S->out);
   }
   if (st == CLGAN_OK) st = clgan_ctx_finish(S->ctx);
-  *ms = (now_seconds() - t0) * 1e3;
+  *ms = (clock_seconds(CLOCK_MONOTONIC) - t0) * 1e3;
+  *cpu_ms = (clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - u0) * 1e3;
   return st;
 }
 
@@ -138,6 +188,8 @@ static void side_close(side *S) {
   clgan_buf_release(&S->img);
   clgan_buf_release(&S->col);
   clgan_buf_release(&S->out);
+  if (S->copy) clReleaseKernel(S->copy);
+  if (S->copy_program) clReleaseProgram(S->copy_program);
   clgan_ctx_destroy(S->ctx);
 }
 
@@ -152,28 +204,32 @@ int main(int argc, char **argv) {
   clgan_status st = CLGAN_OK;
   for (int i = 0; i < 2 && st == CLGAN_OK; i++)
     st = side_open(&S[i], argv[1 + i], argc > 4 && *argv[4] ? argv[4] : NULL);
-  double *t[2] = {malloc(sizeof(double) * (size_t)reps), malloc(sizeof(double) * (size_t)reps)};
-  if (!t[0] || !t[1]) return 1;
-  printf("%-52s %10s %10s %7s\n", "case (median of alternating runs)", "A ms", "B ms", "B / A");
+  double *t[4]; /* wall A, wall B, CPU A, CPU B */
+  for (int i = 0; i < 4; i++)
+    if (!(t[i] = malloc(sizeof(double) * (size_t)reps))) return 1;
+  printf("%-52s %8s %8s %6s %8s %8s %6s\n", "case (median of alternating runs)", "A ms", "B ms",
+         "B / A", "A cpu", "B cpu", "B / A");
   for (int ci = 0; ci < NCASES && st == CLGAN_OK; ci++) {
     const bench_case *c = &cases[ci];
     if (argc > 5 && !strstr(c->what, argv[5])) continue;
     for (int i = 0; i < 2 && st == CLGAN_OK; i++) st = side_plan(&S[i], c);
-    double warm;
-    for (int i = 0; i < 2 && st == CLGAN_OK; i++) st = side_run(&S[i], c, &warm);
+    double warm, warm_cpu;
+    for (int i = 0; i < 2 && st == CLGAN_OK; i++) st = side_run(&S[i], c, &warm, &warm_cpu);
     for (int r = 0; r < reps && st == CLGAN_OK; r++)
-      for (int i = 0; i < 2 && st == CLGAN_OK; i++) st = side_run(&S[i], c, &t[i][r]);
+      for (int i = 0; i < 2 && st == CLGAN_OK; i++) st = side_run(&S[i], c, &t[i][r], &t[2 + i][r]);
     if (st != CLGAN_OK) break;
-    qsort(t[0], (size_t)reps, sizeof(double), cmp_double);
-    qsort(t[1], (size_t)reps, sizeof(double), cmp_double);
-    double a = t[0][reps / 2], b = t[1][reps / 2];
-    printf("%-52s %10.3f %10.3f %7.3f\n", c->what, a, b, b / a);
+    double med[4];
+    for (int i = 0; i < 4; i++) {
+      qsort(t[i], (size_t)reps, sizeof(double), cmp_double);
+      med[i] = t[i][reps / 2];
+    }
+    printf("%-52s %8.3f %8.3f %6.3f %8.3f %8.3f %6.3f\n", c->what, med[0], med[1], med[1] / med[0],
+           med[2], med[3], med[3] / med[2]);
     fflush(stdout);
   }
   if (st != CLGAN_OK)
     fprintf(stderr, "bench_datamove: %s: %s\n", clgan_status_str(st), clgan_last_error());
-  free(t[0]);
-  free(t[1]);
+  for (int i = 0; i < 4; i++) free(t[i]);
   for (int i = 0; i < 2; i++)
     if (S[i].ctx) side_close(&S[i]);
   return st == CLGAN_OK ? 0 : 1;

@@ -11,12 +11,16 @@
  * Two mappings of work-items to pixels, chosen by the host:
  *  - col2im: one work-item per pixel (dimension 0 walks (b, y, x) of one
  *    channel, dimension 1 the channel). Suits GPUs.
- *  - col2im_rows: one work-item per image row (c, b, y); it zeroes the row,
+ *  - col2im_rows: one work-item per image row (c, b, y): dimension 0 the
+ *    row y, 1 the image b, 2 the channel c (no division per work-item;
+ *    four of them, scalar, were a large part of a 4- or 8-pixel row); it zeroes the row,
  *    then adds each contributing col row segment (contiguous in ox). No
  *    divergent per-pixel loops, so it suits CPUs (about 5x faster on PoCL).
  *    The DCGAN's k 4, stride 2, pad 1 takes a path of its own
- *    (col2im_row_k4s2p1: one pass per output row, in vectors; about 2x
- *    faster on PoCL) with the general loop's sums, bit for bit.
+ *    (col2im_row_k4s2p1: the row's pixel pairs summed over its output rows
+ *    in registers, in float8 or float4 blocks; about 3x faster on PoCL),
+ *    and 1x1 outputs (k 4, stride 1, pad 0) a one-tap gather, both with
+ *    the general loop's sums, bit for bit.
  * Both sum in a fixed order, but not the same one: their results may differ
  * in the last bits. Channel c of the image starts cstride floats after
  * channel c - 1 (n*h*w, or more when col holds only some of the images: the
@@ -69,29 +73,15 @@ __kernel void col2im(__global const float *restrict col, uint col_off,
  * (oy ascending, then j): bitwise the same result. A tap that does not
  * exist adds +0.0f, which changes nothing: a sum that starts at +0.0f is
  * never -0.0f. */
-inline void col2im_row_k4s2p1(__global const float *restrict src, uint ncols, int wo,
-                              __global float *restrict dst, int first) {
+/* Here the scalar form, for wo not a multiple of 4 (the vector forms
+ * follow). always_inline: PoCL 3.1's LLVM left it a call (its pointers
+ * then go through memory), as with gemm.cl's tiles. */
+static inline __attribute__((always_inline)) void col2im_row_k4s2p1(
+    __global const float *restrict src, uint ncols, int wo, __global float *restrict dst,
+    int first) {
   __global const float *s0 = src, *s1 = src + ncols, *s2 = src + 2 * ncols,
                        *s3 = src + 3 * ncols;
-  int m = 0;
-  if (wo % 4 == 0) {
-    /* blocks of 4 pairs as vectors; the first and last blocks have a tap
-     * outside the row segment (ox = -1, ox = wo) */
-    for (; m < wo; m += 4) {
-      float4 v0 = m + 4 < wo ? vload4(0, s0 + m + 1)
-                             : (float4)(s0[m + 1], s0[m + 2], s0[m + 3], 0.0f);
-      float4 v3 = m > 0 ? vload4(0, s3 + m - 1) : (float4)(0.0f, s3[0], s3[1], s3[2]);
-      float8 acc = first ? (float8)(0.0f) : vload8(0, dst + 2 * m);
-      float4 even = acc.even, odd = acc.odd;
-      odd += v0;
-      even += vload4(0, s1 + m);
-      odd += vload4(0, s2 + m);
-      even += v3;
-      vstore8(shuffle2(even, odd, (uint8)(0, 4, 1, 5, 2, 6, 3, 7)), 0, dst + 2 * m);
-    }
-    return;
-  }
-  for (; m < wo; m++) {
+  for (int m = 0; m < wo; m++) {
     float even = first ? 0.0f : dst[2 * m], odd = first ? 0.0f : dst[2 * m + 1];
     odd += m + 1 < wo ? s0[m + 1] : 0.0f;
     even += s1[m];
@@ -102,20 +92,83 @@ inline void col2im_row_k4s2p1(__global const float *restrict src, uint ncols, in
   }
 }
 
+/* col2im_row_k4s2p1 over all of a row's output rows oy_lo..oy_hi at once,
+ * for wo a multiple of V (8 or 4): blocks of V pixel pairs summed in
+ * registers over oy (ascending, then j: the same terms in the same order,
+ * bit for bit) and stored once as one vector of 2V, instead of one
+ * read-modify-write pass of the row per oy (about 1.4x on PoCL). cbase:
+ * col at channel c's first row and image b's first column. The edge
+ * blocks' missing taps (ox = -1, ox = wo) are zeros shuffled in. */
+#define COL2IM_ROW_K4S2P1_V(NAME, V, VF, V2F, VU, V2U, VLOAD, VSTORE2, SHIFT_DOWN, SHIFT_UP, ZIP) \
+  static inline __attribute__((always_inline)) void NAME(                                      \
+      __global const float *restrict cbase, uint ncols, int wo, int yp, int oy_lo, int oy_hi, \
+      __global float *restrict dst) {                                                          \
+    for (int m = 0; m < wo; m += V) {                                                          \
+      VF even = (VF)(0.0f), odd = even;                                                        \
+      for (int oy = oy_lo; oy <= oy_hi; oy++) {                                                \
+        __global const float *s0 = cbase + (uint)(yp - 2 * oy) * 4u * ncols + (uint)(oy * wo); \
+        __global const float *s1 = s0 + ncols, *s2 = s1 + ncols, *s3 = s2 + ncols;             \
+        VF v0 = m + V < wo ? VLOAD(0, s0 + m + 1)                                               \
+                           : shuffle2(VLOAD(0, s0 + m), (VF)(0.0f), (VU)SHIFT_DOWN);           \
+        VF v3 = m > 0 ? VLOAD(0, s3 + m - 1) : shuffle2((VF)(0.0f), VLOAD(0, s3), (VU)SHIFT_UP); \
+        odd += v0;                                                                             \
+        even += VLOAD(0, s1 + m);                                                              \
+        odd += VLOAD(0, s2 + m);                                                               \
+        even += v3;                                                                            \
+      }                                                                                        \
+      VSTORE2(shuffle2(even, odd, (V2U)ZIP), 0, dst + 2 * m);                                  \
+    }                                                                                          \
+  }
+
+COL2IM_ROW_K4S2P1_V(col2im_row_k4s2p1_8, 8, float8, float16, uint8, uint16, vload8, vstore16,
+                    (1, 2, 3, 4, 5, 6, 7, 8), (0, 8, 9, 10, 11, 12, 13, 14),
+                    (0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15))
+COL2IM_ROW_K4S2P1_V(col2im_row_k4s2p1_4, 4, float4, float8, uint4, uint8, vload4, vstore8,
+                    (1, 2, 3, 4), (0, 4, 5, 6), (0, 4, 1, 5, 2, 6, 3, 7))
+
+/* a / stride for a >= 0; strides 1 and 2 (every DCGAN layer) without the
+ * integer division, which PoCL does in scalar per work-item: ten of them
+ * per row made the k4 s1 p0 layers (tutorial's G1 and D5, 4-float rows)
+ * run at 2.4 GB/s. */
+static inline __attribute__((always_inline)) int div_stride(int a, int stride) {
+  return stride == 1 ? a : stride == 2 ? a >> 1 : a / stride;
+}
+
 __kernel void col2im_rows(__global const float *restrict col, uint col_off,
                           __global float *restrict img, uint img_off, uint n, int k, int stride,
                           int pad, int ho, int wo, int h, int w, uint cstride) {
-  uint t = get_global_id(0);           /* b*h + y */
-  uint c = get_global_id(1);
-  if (t >= n * (uint)h) return;
-  int y = (int)(t % (uint)h);
-  uint b = t / (uint)h;
+  int y = get_global_id(0);
+  uint b = get_global_id(1);
+  uint c = get_global_id(2);
+  if (y >= h || b >= n) return;
   uint ncols = n * (uint)ho * (uint)wo;
-  __global float *dst = img + img_off + c * cstride + t * (uint)w;
+  __global float *dst = img + img_off + c * cstride + (b * (uint)h + (uint)y) * (uint)w;
   int yp = y + pad;
-  int oy_lo = yp - k + 1 > 0 ? (yp - k + stride) / stride : 0;
-  int oy_hi = min(yp / stride, ho - 1);
+  if (ho == 1 && wo == 1) {
+    /* a 1x1 output (the k4 s1 p0 layers: tutorial's G1 and D5): pixel
+     * (y, x) takes at most tap (i, j) = (y + pad, x + pad) of output 0, so
+     * the row is a strided gather. The general loop's sum, bit for bit:
+     * +0.0f plus that one tap (which turns a -0.0f into +0.0f, as it does). */
+    __global const float *src = col + col_off + (c * (uint)k + (uint)yp) * (uint)k * ncols + b;
+    for (int x = 0; x < w; x++) {
+      int j = x + pad;
+      dst[x] = yp < k && j < k ? 0.0f + src[(uint)j * ncols] : 0.0f;
+    }
+    return;
+  }
   if (k == 4 && stride == 2 && pad == 1 && w == 2 * wo) {
+    /* the general bounds below with stride 2: shifts, not divisions */
+    int oy_lo = yp >= 3 ? (yp - 2) >> 1 : 0;
+    int oy_hi = min(yp >> 1, ho - 1);
+    __global const float *cbase = col + col_off + c * 16u * ncols + b * (uint)ho * (uint)wo;
+    if (wo % 8 == 0) {
+      col2im_row_k4s2p1_8(cbase, ncols, wo, yp, oy_lo, oy_hi, dst);
+      return;
+    }
+    if (wo % 4 == 0) {
+      col2im_row_k4s2p1_4(cbase, ncols, wo, yp, oy_lo, oy_hi, dst);
+      return;
+    }
     for (int oy = oy_lo; oy <= oy_hi; oy++) {
       uint i = (uint)(yp - oy * stride);
       col2im_row_k4s2p1(col + col_off + (c * 4u + i) * 4u * ncols +
@@ -126,6 +179,8 @@ __kernel void col2im_rows(__global const float *restrict col, uint col_off,
       for (int x = 0; x < w; x++) dst[x] = 0.0f;
     return;
   }
+  int oy_lo = yp - k + 1 > 0 ? div_stride(yp - k + stride, stride) : 0;
+  int oy_hi = min(div_stride(yp, stride), ho - 1);
   for (int x = 0; x < w; x++) dst[x] = 0.0f;
   for (int oy = oy_lo; oy <= oy_hi; oy++) {
     uint i = (uint)(yp - oy * stride);
@@ -134,8 +189,8 @@ __kernel void col2im_rows(__global const float *restrict col, uint col_off,
     for (int j = 0; j < k; j++, src += ncols) {
       /* ox with 0 <= x = ox*stride + x0 < w */
       int x0 = j - pad;
-      int lo = x0 >= 0 ? 0 : (-x0 + stride - 1) / stride;
-      int hi = x0 >= w ? 0 : min((w - 1 - x0) / stride + 1, wo);
+      int lo = x0 >= 0 ? 0 : div_stride(-x0 + stride - 1, stride);
+      int hi = x0 >= w ? 0 : min(div_stride(w - 1 - x0, stride) + 1, wo);
       for (int ox = lo; ox < hi; ox++) dst[ox * stride + x0] += src[ox];
     }
   }

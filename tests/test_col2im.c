@@ -17,13 +17,15 @@ typedef struct col2im_case {
 } col2im_case;
 
 static const col2im_case cases[] = {
-    {"k4 s2 p1, 32x32, wo 16 (vectors)", 3, 5, 32, 32, 4, 2, 1},
-    {"k4 s2 p1, 8x8, wo 4 (one vector block)", 7, 3, 8, 8, 4, 2, 1},
-    {"k4 s2 p1, 24x40, wo 20 (vectors, not square)", 2, 2, 24, 40, 4, 2, 1},
+    {"k4 s2 p1, 32x32, wo 16 (float8 blocks)", 3, 5, 32, 32, 4, 2, 1},
+    {"k4 s2 p1, 16x16, wo 8 (one float8 block)", 4, 3, 16, 16, 4, 2, 1},
+    {"k4 s2 p1, 8x8, wo 4 (one float4 block)", 7, 3, 8, 8, 4, 2, 1},
+    {"k4 s2 p1, 24x40, wo 20 (float4 blocks, not square)", 2, 2, 24, 40, 4, 2, 1},
     {"k4 s2 p1, 18x18, wo 9 (scalar fast path)", 3, 2, 18, 18, 4, 2, 1},
     {"k4 s2 p1, 6x2, wo 1 (scalar fast path, one pair)", 5, 3, 6, 2, 4, 2, 1},
     {"k4 s2 p1, 9x7 (odd width: general loop)", 3, 2, 9, 7, 4, 2, 1},
-    {"k4 s1 p0, 4x4 (general loop)", 4, 6, 4, 4, 4, 1, 0},
+    {"k4 s1 p0, 4x4 (1x1 output path)", 4, 6, 4, 4, 4, 1, 0},
+    {"k3 s2 p1, 2x1 (1x1 output path, padded, taps outside)", 3, 2, 2, 1, 3, 2, 1},
     {"k3 s2 p1, 9x9 (general loop)", 3, 3, 9, 9, 3, 2, 1},
     {"k5 s3 p2, 11x13 (general loop)", 2, 2, 11, 13, 5, 3, 2},
 };
