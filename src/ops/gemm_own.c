@@ -119,10 +119,21 @@ static size_t pow2_at_least(size_t x) {
  * image by gemm_tile_conv (conv plans), nothing of X packed. */
 enum { PLAN_CHOOSE, PLAN_PACKED, PLAN_CONV_X };
 
+/* A work-group of lx x ly tiles fitted to tiles_x x tiles_y tiles. */
+static void fit_groups(size_t tiles_x, size_t tiles_y, size_t *lx, size_t *ly) {
+  /* Fewer row tiles than the group is tall: give the group's width to columns. */
+  while (*ly > 1 && *ly / 2 >= tiles_y) *ly /= 2, *lx *= 2;
+  while (*lx > 1 && *lx / 2 >= pow2_at_least(tiles_x)) *lx /= 2;
+}
+
 /* Work-group shape in tiles and the split of k for a tiled geometry. */
 static void own_groups(const clgan_ctx *ctx, const own_config *cfg, size_t k,
                        clgan_gemm_own_geom *g, size_t *lx, size_t *ly) {
   size_t tiles_x = g->np / g->tn, tiles_y = g->mp / g->tm;
+  /* the split of k is decided on the configured group shape, so that a
+   * launch shape of its own (below) leaves every sum as it was */
+  size_t split_lx = cfg->lx, split_ly = cfg->ly;
+  fit_groups(tiles_x, tiles_y, &split_lx, &split_ly);
   *ly = cfg->ly, *lx = cfg->lx;
   /* In a long reduction each work-item streams a B panel of k x TN floats
    * (4 MiB for a 32768 k), too large for the L2: a group one tile wide
@@ -130,11 +141,9 @@ static void own_groups(const clgan_ctx *ctx, const own_config *cfg, size_t k,
    * turn (PoCL: 1.2x on the 128 x 1024 x 32768 weight gradient; 4 x 16
    * stays better where k is shorter). */
   if (cfg->narrow_long && gemm_long_reduction(g->m, g->n, k)) *ly *= *lx, *lx = 1;
-  /* Fewer row tiles than the group is tall: give the group's width to columns. */
-  while (*ly > 1 && *ly / 2 >= tiles_y) *ly /= 2, *lx *= 2;
-  while (*lx > 1 && *lx / 2 >= pow2_at_least(tiles_x)) *lx /= 2;
+  fit_groups(tiles_x, tiles_y, lx, ly);
   /* Too few groups to fill the device: split k, then sum the partial products. */
-  size_t groups = ((tiles_x + *lx - 1) / *lx) * ((tiles_y + *ly - 1) / *ly);
+  size_t groups = ((tiles_x + split_lx - 1) / split_lx) * ((tiles_y + split_ly - 1) / split_ly);
   size_t want = (size_t)(ctx->dev.compute_units ? ctx->dev.compute_units : 1) *
                 (ctx->dev.is_cpu ? 2 : 4);
   g->splits = 1;
