@@ -190,3 +190,15 @@ const char *tu_scratch_path(const char *name) {
   snprintf(b, 512, "%s/%s", scratch_dir, name);
   return b;
 }
+
+void tu_assert_created_nothing(const clgan_ctx_counts *before, const char *what) {
+  clgan_ctx_counts after;
+  TU_OK(clgan_ctx_finish(tu_ctx()));
+  clgan_ctx_created(tu_ctx(), &after);
+  ck_assert_msg(after.buffers == before->buffers && after.programs == before->programs &&
+                    after.kernels == before->kernels,
+                "%s created OpenCL objects: buffers %ld -> %ld, programs %ld -> %ld, "
+                "kernels %ld -> %ld",
+                what, before->buffers, after.buffers, before->programs, after.programs,
+                before->kernels, after.kernels);
+}

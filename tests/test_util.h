@@ -41,6 +41,9 @@ int tu_close(const char *what, const float *got, const float *want, size_t n, do
 /* Allocates a device buffer and uploads n floats (or fills with 0 when src
  * is NULL). */
 clgan_buf tu_upload(const float *src, size_t n);
+/* Finishes the shared context's queue and asserts it created no buffer,
+ * program or kernel since *before (clgan_ctx_created); what: in the message. */
+void tu_assert_created_nothing(const clgan_ctx_counts *before, const char *what);
 /* Blocking download of n floats into a new malloc'd array. */
 float *tu_download(clgan_buf b, size_t n);
 /* Removes a directory tree (best effort; for the tests' temporary folders).
