@@ -212,7 +212,9 @@ END_TEST
 
 /* D's regularisers: LeCam's anchors, spectral norm's u and v and bCR's
  * draws (on the augmentation's counter) travel in the checkpoint: each
- * alone, then all three with DiffAugment, split at 6 of 14. */
+ * alone, then all three with DiffAugment, split at 6 of 14; last the
+ * --small-data preset (DiffAugment + EMA 0.999: the averaged generator and
+ * its own BatchNorm statistics travel too). */
 START_TEST(test_resume_with_regularizers_is_exact) {
   clgan_dataset *ds = load();
   char straight[64], split[64];
@@ -223,7 +225,8 @@ START_TEST(test_resume_with_regularizers_is_exact) {
   o.cfg.lecam = _i == 0 || _i == 3 ? 0.3f : 0.0f;
   o.cfg.spectral_norm = _i == 1 || _i == 3;
   o.cfg.consistency = _i == 2 || _i == 3 ? 10.0f : 0.0f;
-  o.cfg.augment = _i == 3 ? CLGAN_AUG_ALL : 0u;
+  o.cfg.augment = _i >= 3 ? CLGAN_AUG_ALL : 0u;
+  o.cfg.ema_decay = _i == 4 ? 0.999f : 0.0f;
   TU_OK(clgan_train(tu_ctx(), &o, ds, NULL, NULL));
   clgan_train_options a = o;
   a.out_dir = path_in(root, split);
@@ -242,9 +245,15 @@ START_TEST(test_resume_with_regularizers_is_exact) {
   ck_assert((clgan_safetensors_find(x, "train.lecam_anchors") != NULL) == (o.cfg.lecam > 0));
   ck_assert((clgan_safetensors_find(x, "netD.main.0.weight_u") != NULL) == o.cfg.spectral_norm);
   ck_assert((clgan_safetensors_find(x, "netD.main.5.weight_v") != NULL) == o.cfg.spectral_norm);
+  const clgan_st_tensor *ema_mean = clgan_safetensors_find(x, "netG_ema.main.1.running_mean");
+  const clgan_st_tensor *raw_mean = clgan_safetensors_find(x, "netG.main.1.running_mean");
+  ck_assert((ema_mean != NULL) == (o.cfg.ema_decay > 0));
+  ck_assert_ptr_nonnull(raw_mean);
+  if (ema_mean) /* recomputed for the averaged weights, not the raw G's copied */
+    ck_assert(memcmp(ema_mean->data, raw_mean->data, 4 * (size_t)raw_mean->shape[0]) != 0);
   /* augmentations per iteration: 3 of the D inputs with --augment, 2 of T */
   ck_assert_str_eq(clgan_safetensors_meta(x, "augment.counter"),
-                   o.cfg.consistency > 0 ? (_i == 3 ? "70" : "28") : (_i == 3 ? "42" : "0"));
+                   o.cfg.consistency > 0 ? (_i == 3 ? "70" : "28") : (_i >= 3 ? "42" : "0"));
   clgan_safetensors_close(x);
   clgan_dataset_free(ds);
 }
@@ -349,7 +358,7 @@ int main(void) {
   tcase_add_test(tc, test_run_directory_and_losses_move);
   tcase_add_test(tc, test_resume_through_trainer_is_exact);
   tcase_add_test(tc, test_resume_with_augmentation_is_exact);
-  tcase_add_loop_test(tc, test_resume_with_regularizers_is_exact, 0, 4);
+  tcase_add_loop_test(tc, test_resume_with_regularizers_is_exact, 0, 5);
   tcase_add_test(tc, test_bad_setups);
   tcase_add_test(tc, test_sample_order_layout_and_continuation);
   suite_add_tcase(s, tc);

@@ -143,10 +143,11 @@ clgan_status clgan_checkpoint_save(const char *path, clgan_dcgan *net, const clg
   for (int n = 0; n < 2 && st == CLGAN_OK; n++) {
     if ((st = host_net_alloc(net, n, &h[n])) != CLGAN_OK) break;
     have[n] = 1;
-    /* gradients are not state; the averaged generator's statistics are made
-     * from its weights (fixed noise), so they are not saved either */
+    /* gradients are not state. The averaged generator's statistics are
+     * saved for readers of the file (netG_ema is a whole generator), though
+     * a load recomputes them from the averaged weights (train/ema.c) */
     for (int a = 0; a < CLGAN_ARENA_COUNT && st == CLGAN_OK; a++)
-      if (a != CLGAN_ARENA_GRAD && a != CLGAN_ARENA_EMA_STATS)
+      if (a != CLGAN_ARENA_GRAD)
         st = clgan_dcgan_arena_read(net, n, a, h[n].arena[a]);
   }
   for (int n = 0; n < 2 && st == CLGAN_OK; n++) {
@@ -156,13 +157,14 @@ clgan_status clgan_checkpoint_save(const char *path, clgan_dcgan *net, const clg
       tensors[nt] = (clgan_st_tensor){.name = names[nt], .dtype = CLGAN_F32};
       set_shape(&tensors[nt], d);
       tensors[nt++].data = h[n].arena[d->is_param ? CLGAN_ARENA_PARAM : CLGAN_ARENA_STATS] + d->offset;
-      if (!d->is_param) continue;
       if (clgan_dcgan_arena_floats(net, n, CLGAN_ARENA_EMA) > 0) {
         snprintf(names[nt], sizeof names[0], "%s_ema.%s", net_prefix[n], d->name);
         tensors[nt] = (clgan_st_tensor){.name = names[nt], .dtype = CLGAN_F32};
         set_shape(&tensors[nt], d);
-        tensors[nt++].data = h[n].arena[CLGAN_ARENA_EMA] + d->offset;
+        tensors[nt++].data =
+            h[n].arena[d->is_param ? CLGAN_ARENA_EMA : CLGAN_ARENA_EMA_STATS] + d->offset;
       }
+      if (!d->is_param) continue;
       for (int k = 0; k < 2; k++) {
         snprintf(names[nt], sizeof names[0], "%s.%s.%s", opt_prefix[n], k ? "exp_avg_sq" : "exp_avg",
                  d->name);
