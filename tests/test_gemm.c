@@ -173,10 +173,12 @@ START_TEST(test_gemm_auto_choice) {
 }
 END_TEST
 
-/* Long reductions on a CPU's default tile run in groups one column tile
- * wide (the B panel they stream is shared; gemm_own.c), other shapes on the
- * default 4 x 16; both against the reference, several column panels with a
- * ragged last one, every transpose. */
+/* On a CPU's default tile a work-group's B panels stay within the L2
+ * budget (gemm_own.c): long reductions run in groups one column tile wide
+ * (the B panel they stream is shared), shorter k on the default 4 x 16, k
+ * whose four panels would exceed the budget in narrower groups, and k whose
+ * one panel exceeds it split into ranges that fit; each against the
+ * reference, several column panels with a ragged last one, every transpose. */
 START_TEST(test_gemm_long_reduction_groups) {
   clgan_tuning t;
   TU_OK(clgan_tuning_from_env(&t));
@@ -187,9 +189,13 @@ START_TEST(test_gemm_long_reduction_groups) {
   int default_cpu_tile = clgan_ctx_device(ctx)->is_cpu && t.gemm_tile[0] == 0;
   /* 300 rows of C: 38 row tiles, so the 64-tile-tall group is not folded
    * back into columns; 70 columns: three panels, the last ragged */
-  clgan_gemm_plan longp, shortp;
+  clgan_gemm_plan longp, shortp, midp, hugep;
   TU_OK(clgan_gemm_plan_make(ctx, 0, 1, 300, 70, 5000, &longp));
   TU_OK(clgan_gemm_plan_make(ctx, 0, 1, 300, 70, 500, &shortp));
+  /* not long reductions (k < 16 x 600): 2 panels of 3000 x 32 floats fit
+   * 1 MiB, 4 do not; one panel of 9000 x 32 does not */
+  TU_OK(clgan_gemm_plan_make(ctx, 0, 1, 600, 600, 3000, &midp));
+  TU_OK(clgan_gemm_plan_make(ctx, 0, 1, 700, 70, 9000, &hugep));
   ck_assert_int_eq(longp.path, CLGAN_GEMM_PATH_TILED);
   ck_assert_int_eq(shortp.path, CLGAN_GEMM_PATH_TILED);
   if (default_cpu_tile) {
@@ -197,6 +203,12 @@ START_TEST(test_gemm_long_reduction_groups) {
     ck_assert_uint_eq(longp.main_local[1], 64);
     ck_assert_uint_eq(shortp.main_local[0], 4);
     ck_assert_uint_eq(shortp.main_local[1], 16);
+    ck_assert_uint_eq(midp.main_local[0], 2);
+    ck_assert_uint_eq(midp.main_local[1], 32);
+    ck_assert_uint_eq(midp.own.splits, 1);
+    ck_assert_uint_eq(hugep.main_local[0], 1);
+    ck_assert_uint_ge(hugep.own.splits, 2);
+    ck_assert_uint_le(hugep.own.kz * 32 * sizeof(float), (size_t)1 << 20);
   }
   clgan_ctx_destroy(ctx);
   unsigned seed = 900;
@@ -205,6 +217,11 @@ START_TEST(test_gemm_long_reduction_groups) {
                tr == 2 ? 1.0f : 0.0f, seed++);
     check_case(CLGAN_GEMM_OWN, tr & 1, tr >> 1, (shape){70, 300, 5000}, 0.5f, 0.0f, seed++);
   }
+  /* the narrower group and the split panel (the group's shape leaves the
+   * sums as they are; the split changes their order) */
+  check_case(CLGAN_GEMM_OWN, 0, 1, (shape){600, 600, 3000}, 1.0f, 0.0f, seed++);
+  check_case(CLGAN_GEMM_OWN, 0, 1, (shape){700, 70, 9000}, 1.0f, 0.0f, seed++);
+  check_case(CLGAN_GEMM_OWN, 1, 0, (shape){700, 70, 9000}, 0.5f, 1.0f, seed++);
 }
 END_TEST
 
