@@ -6,7 +6,9 @@
  * directory beside the kernel binaries. Its key names the device, platform
  * and driver versions, a hash of the conv kernels' sources (gemm, im2col,
  * col2im), the shape and the tuning values the engine's defaults depend on,
- * so a new driver, a changed kernel or another shape is tuned afresh. The
+ * so a new driver, a changed kernel or another shape is tuned afresh; its
+ * version (CONV_TUNE_KEY_VERSION) changes with the engine's default
+ * choices, the variant every candidate must beat. The
  * payload is a versioned record of the three products' variants; anything
  * that does not parse, or holds a value out of range, is ignored (the shape
  * is tuned again). Version 2 added the adjoint's mapping (the direct
@@ -26,6 +28,10 @@
  * word): an entry of an earlier version (another magic) is ignored and its
  * shape tuned again. */
 #define TUNE_PAYLOAD_MAGIC "CLGTUNE4"
+/* v3: the own GEMM's CPU default keeps a group's B panels within 1 MiB
+ * (gemm_own.c), so winners measured against the older default are tuned
+ * again. */
+#define CONV_TUNE_KEY_VERSION "v3"
 
 /* The payload: little-endian host integers (a foreign host's entry fails
  * the range checks or the key). */
@@ -125,7 +131,7 @@ void conv_tune_key(const clgan_ctx *ctx, const clgan_conv_shape *s, char *key, s
   }
   const clgan_tuning *t = &ctx->tuning;
   snprintf(key, cap,
-           "conv tune v2|%s|%016llx|n%d cin%d h%d w%d cout%d ho%d wo%d k%d s%d p%d|im2col %d "
+           "conv tune " CONV_TUNE_KEY_VERSION "|%s|%016llx|n%d cin%d h%d w%d cout%d ho%d wo%d k%d s%d p%d|im2col %d "
            "col2im %d chunk %zu",
            dev, (unsigned long long)h, s->n, s->cin, s->h, s->w, s->cout, s->ho, s->wo, s->k,
            s->stride, s->pad, (int)t->im2col, (int)t->col2im, t->adjoint_chunk_floats);
