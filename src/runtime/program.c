@@ -162,10 +162,11 @@ clgan_status clgan_kernel_get(clgan_ctx *ctx, const char *source, const char *op
    * rely on fast-math so that results match the reference. Where the device
    * offers it, division and sqrt are correctly rounded (OpenCL otherwise
    * allows 2.5 and 3 ulp, e.g. on NVIDIA), so Adam, BatchNorm and the metrics
-   * round as the CPU reference and PyTorch do. */
-  snprintf(opts, sizeof opts, "-cl-std=CL1.2%s %s",
+   * round as the CPU reference and PyTorch do. CLGAN_CPU_DEVICE tells the
+   * kernels they run on a CPU (cl/gemm.cl's prefetch). */
+  snprintf(opts, sizeof opts, "-cl-std=CL1.2%s%s %s",
            ctx->dev.fp32_rounded_div_sqrt ? " -cl-fp32-correctly-rounded-divide-sqrt" : "",
-           options ? options : "");
+           ctx->dev.is_cpu ? " -DCLGAN_CPU_DEVICE=1" : "", options ? options : "");
   int pi = -1;
   for (int i = 0; i < ctx->nprograms; i++)
     if (strcmp(ctx->programs[i].source, source) == 0 && strcmp(ctx->programs[i].options, opts) == 0) {
