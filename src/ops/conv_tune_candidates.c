@@ -8,9 +8,10 @@
 
 /* Other own tiles to try (TM, NV, LX, LY): around the device's default
  * (cl/gemm.cl's 8 x 32 with 4 x 16 groups on CPUs, 4 x 16 with 16 x 8 on
- * GPUs). */
+ * GPUs). 6 x 64 on CPUs: fewer loads per FMA (ten for 24, against ten for
+ * 16), 1.05-1.1x on the packed backward data of a 2-core Xeon. */
 static const int cpu_tiles[][4] = {{8, 2, 8, 8}, {8, 2, 2, 32}, {4, 2, 4, 16}, {8, 1, 4, 16},
-                                   {4, 4, 4, 8}};
+                                   {6, 4, 2, 32}};
 static const int gpu_tiles[][4] = {{4, 1, 16, 16}, {8, 1, 16, 8}, {4, 2, 16, 8}, {2, 1, 16, 16},
                                    {4, 1, 8, 8}};
 #define TUNE_TILES 5
