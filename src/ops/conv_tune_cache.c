@@ -131,8 +131,9 @@ void conv_tune_key(const clgan_ctx *ctx, const clgan_conv_shape *s, char *key, s
   }
   const clgan_tuning *t = &ctx->tuning;
   snprintf(key, cap,
-           "conv tune " CONV_TUNE_KEY_VERSION "|%s|%016llx|n%d cin%d h%d w%d cout%d ho%d wo%d k%d s%d p%d|im2col %d "
-           "col2im %d chunk %zu",
+           "conv tune " CONV_TUNE_KEY_VERSION
+           "|%s|%016llx|n%d cin%d h%d w%d cout%d ho%d wo%d k%d s%d p%d|im2col %d col2im %d "
+           "chunk %zu",
            dev, (unsigned long long)h, s->n, s->cin, s->h, s->w, s->cout, s->ho, s->wo, s->k,
            s->stride, s->pad, (int)t->im2col, (int)t->col2im, t->adjoint_chunk_floats);
 }
