@@ -209,6 +209,12 @@ START_TEST(test_gemm_long_reduction_groups) {
     ck_assert_uint_eq(hugep.main_local[0], 1);
     ck_assert_uint_ge(hugep.own.splits, 2);
     ck_assert_uint_le(hugep.own.kz * 32 * sizeof(float), (size_t)1 << 20);
+    /* a large C is not split for its panel: 8 ranges of 4096 x 4096 partial
+     * products would be 512 MiB of workspace (planned only, not run) */
+    clgan_gemm_plan bigc;
+    TU_OK(clgan_gemm_plan_make(ctx, 0, 1, 4096, 4096, 65536, &bigc));
+    ck_assert_uint_eq(bigc.own.splits, 1);
+    ck_assert_uint_le(bigc.ws_floats, (size_t)64 << 20);
   }
   clgan_ctx_destroy(ctx);
   unsigned seed = 900;

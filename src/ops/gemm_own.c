@@ -32,6 +32,9 @@ typedef struct own_config {
 /* The B panels one CPU work-group streams in turn stay within this many
  * bytes (half of a 2 MiB L2, all of a 1 MiB one; see own_groups). */
 #define OWN_GROUP_PANEL_BYTES ((size_t)1 << 20)
+/* The split a large panel asks for keeps its partial products (splits x m
+ * x n floats of workspace) within this many floats (64 MiB). */
+#define OWN_SPLIT_PART_MAX_FLOATS ((size_t)16 << 20)
 /* Split k over work-groups only in ranges of at least this many. */
 #define OWN_SPLIT_MIN_K 1024
 
@@ -164,6 +167,10 @@ static void own_groups(const clgan_ctx *ctx, const own_config *cfg, size_t k,
   size_t panel_bytes = k * g->tn * sizeof(float);
   if (cfg->narrow_long && panel_bytes > OWN_GROUP_PANEL_BYTES) {
     size_t fit = (panel_bytes + OWN_GROUP_PANEL_BYTES - 1) / OWN_GROUP_PANEL_BYTES;
+    /* within the partial products' bound (large C: a few ranges only) */
+    size_t c_floats = g->m * g->n;
+    size_t most = OWN_SPLIT_PART_MAX_FLOATS / (c_floats > 0 ? c_floats : 1);
+    if (fit > most) fit = most;
     if (fit > g->splits) g->splits = fit;
   }
   if (g->splits > k / OWN_SPLIT_MIN_K) g->splits = k / OWN_SPLIT_MIN_K;
