@@ -2,7 +2,8 @@
  * backward data, backward filter) on both GEMM backends and every variant
  * (set through the context's tuning, then planned again), im2col/col2im
  * against their definitions, adjoint identities, finite differences of every
- * backward pass, plans on a frozen context, shape validation. */
+ * backward pass, plans on a frozen context, ConvTranspose2d's two
+ * gradients in one call, shape validation. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -533,6 +534,46 @@ START_TEST(test_plan_then_frozen) {
 }
 END_TEST
 
+/* clgan_convt2d_backward (both gradients, dy padded once where both GEMMs
+ * read it from the image) gives the bits of the backward filter followed by
+ * the backward data, with dw overwritten and accumulated, on every
+ * transposed layer; a missing buffer is refused by name. */
+START_TEST(test_convt_backward_both) {
+  for (int li = 0; li < NLAYERS; li++) {
+    if (!layers[li].transposed) continue;
+    setup S;
+    setup_make(&S, &layers[li], 7000 + (uint64_t)li);
+    for (int acc = 0; acc < 2; acc++) {
+      /* one reference pair, one combined pair; dw starts from the weights
+       * when accumulating */
+      clgan_buf dx[2] = {tu_upload(NULL, S.nx), tu_upload(NULL, S.nx)};
+      clgan_buf dw[2] = {tu_upload(acc ? S.w : NULL, S.nw), tu_upload(acc ? S.w : NULL, S.nw)};
+      TU_OK(clgan_convt2d_backward_filter(tu_ctx(), &S.p, S.dx_, S.dy_, dw[0], S.dcol, acc));
+      TU_OK(clgan_convt2d_backward_data(tu_ctx(), &S.p, S.dy_, S.dw_, dx[0], S.dcol));
+      TU_OK(clgan_convt2d_backward(tu_ctx(), &S.p, S.dx_, S.dy_, S.dw_, dw[1], dx[1], S.dcol,
+                                   acc));
+      float *want_dx = tu_download(dx[0], S.nx), *got_dx = tu_download(dx[1], S.nx);
+      float *want_dw = tu_download(dw[0], S.nw), *got_dw = tu_download(dw[1], S.nw);
+      ck_assert_msg(memcmp(want_dx, got_dx, S.nx * sizeof(float)) == 0, "%s: dx differs",
+                    S.L->name);
+      ck_assert_msg(memcmp(want_dw, got_dw, S.nw * sizeof(float)) == 0, "%s: dw differs (acc %d)",
+                    S.L->name, acc);
+      free(want_dx);
+      free(got_dx);
+      free(want_dw);
+      free(got_dw);
+      for (int i = 0; i < 2; i++) clgan_buf_release(&dx[i]), clgan_buf_release(&dw[i]);
+    }
+    clgan_buf none = {0};
+    ck_assert_int_eq(clgan_convt2d_backward(tu_ctx(), &S.p, S.dx_, S.dy_, S.dw_, S.dw_, none,
+                                            S.dcol, 0),
+                     CLGAN_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(clgan_last_error(), "dx is NULL"));
+    setup_free(&S);
+  }
+}
+END_TEST
+
 START_TEST(test_shapes) {
   clgan_conv_shape s;
   /* DCGAN D layer 2 at ndf 64, batch 128: col is 1024 x 32768 */
@@ -606,6 +647,7 @@ static Suite *conv_suite(void) {
   tcase_add_test(tc, test_reference_general);
   tcase_add_test(tc, test_adjoint);
   tcase_add_test(tc, test_plan_then_frozen);
+  tcase_add_test(tc, test_convt_backward_both);
   tcase_add_test(tc, test_finite_differences);
   suite_add_tcase(s, tc);
   return s;

@@ -239,6 +239,12 @@ clgan_status clgan_convt2d_backward_filter(clgan_ctx *ctx,
                                            clgan_buf x, clgan_buf dy,
                                            clgan_buf dw, clgan_buf col,
                                            int accumulate);
+/* Both: the backward filter, then the backward data, with the same results;
+ * where both read dy from the padded image, dy is padded once. */
+clgan_status clgan_convt2d_backward(clgan_ctx *ctx, const clgan_conv_plan *p,
+                                    clgan_buf x, clgan_buf dy, clgan_buf w,
+                                    clgan_buf dw, clgan_buf dx, clgan_buf col,
+                                    int accumulate);
 
 /* The two data-movement halves of the conv core (also used on their own),
  * with the plan's variants; col is the whole column matrix here.

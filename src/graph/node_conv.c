@@ -34,6 +34,13 @@ static clgan_status backward(const graph *g, const graph_node *n, const graph_pa
   clgan_buf dw = clgan_buf_at(p->weight_grads.mem ? p->weight_grads : p->grads, n->w_off);
   int acc = p->weight_grads.mem ? 0 : gr->accumulate;
   clgan_status st = CLGAN_OK;
+  if (transposed && gr->param_grads && (n->in != 0 || gr->input_grad)) {
+    /* both gradients in one call: dy padded once */
+    clgan_buf dx = p->grad_buf[1 - gr->cur];
+    st = clgan_convt2d_backward(p->ctx, &n->plan.conv, x, dy, w, dw, dx, p->col, acc);
+    gr->cur = 1 - gr->cur;
+    return st;
+  }
   if (gr->param_grads)
     st = transposed ? clgan_convt2d_backward_filter(p->ctx, &n->plan.conv, x, dy, dw, p->col, acc)
                     : clgan_conv2d_backward_filter(p->ctx, &n->plan.conv, x, dy, dw, p->col, acc);

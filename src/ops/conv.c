@@ -293,3 +293,33 @@ clgan_status clgan_convt2d_backward_filter(clgan_ctx *ctx, const clgan_conv_plan
   return core_filter(ctx, p, dy, x, dw, col, accumulate, "clgan_convt2d_backward_filter", "dy",
                      "x");
 }
+
+/* Both of a ConvTranspose2d's gradients read dy through the conv's image
+ * side: where both GEMMs read it from the image, the padded copy that the
+ * weight gradient leaves in col serves the backward data too, so dy is
+ * padded once (the same products, in the same order, as the two calls). */
+clgan_status clgan_convt2d_backward(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x,
+                                    clgan_buf dy, clgan_buf w, clgan_buf dw, clgan_buf dx,
+                                    clgan_buf col, int accumulate) {
+  const char *op = "clgan_convt2d_backward";
+  clgan_status st = plan_check(p, op);
+  if (st != CLGAN_OK) return st;
+  const clgan_conv_shape *s = &p->shape;
+  if ((st = conv_buf_check(x, conv_feat_floats(s), op, "x")) != CLGAN_OK ||
+      (st = conv_buf_check(dy, conv_img_floats(s), op, "dy")) != CLGAN_OK ||
+      (st = conv_buf_check(w, conv_weight_floats(s), op, "w")) != CLGAN_OK ||
+      (st = conv_buf_check(dw, conv_weight_floats(s), op, "dw")) != CLGAN_OK ||
+      (st = conv_buf_check(dx, conv_feat_floats(s), op, "dx")) != CLGAN_OK)
+    return st;
+  if (!p->fwd_from_image || !p->filt_from_image) {
+    st = clgan_convt2d_backward_filter(ctx, p, x, dy, dw, col, accumulate);
+    return st == CLGAN_OK ? clgan_convt2d_backward_data(ctx, p, dy, w, dx, col) : st;
+  }
+  if ((st = conv_buf_check(col, p->col_floats, op, "col")) != CLGAN_OK) return st;
+  clgan_gemm_conv_x padded;
+  if ((st = padded_image(ctx, p, dy, col, &padded)) != CLGAN_OK ||
+      (st = clgan_gemm_conv_filter(ctx, &p->filt, x, &padded, dw, accumulate ? 1.0f : 0.0f)) !=
+          CLGAN_OK)
+    return st;
+  return clgan_gemm_conv_forward(ctx, &p->fwd, w, &padded, dx);
+}
