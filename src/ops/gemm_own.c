@@ -148,10 +148,11 @@ static void own_groups(const clgan_ctx *ctx, const own_config *cfg, size_t k,
    * Xeon, `tutorial`'s D3 weight gradient (k 8192, 1 MiB panels): 4 x 16
    * 40%, 1 x 64 58% of the FMA peak; the 128 x 1024 x 32768 weight
    * gradient 1.2x on a Zen 5. */
+  size_t panel_bytes = k * g->tn * sizeof(float);
   if (cfg->narrow_long) {
-    size_t panel_bytes = k * g->tn * sizeof(float);
-    if (gemm_long_reduction(g->m, g->n, k)) panel_bytes = OWN_GROUP_PANEL_BYTES + 1;
-    while (*lx > 1 && *lx * panel_bytes > OWN_GROUP_PANEL_BYTES) *lx /= 2, *ly *= 2;
+    int long_reduction = gemm_long_reduction(g->m, g->n, k);
+    while (*lx > 1 && (long_reduction || *lx * panel_bytes > OWN_GROUP_PANEL_BYTES))
+      *lx /= 2, *ly *= 2;
   }
   fit_groups(tiles_x, tiles_y, lx, ly);
   /* Too few groups to fill the device: split k, then sum the partial products. */
@@ -164,7 +165,6 @@ static void own_groups(const clgan_ctx *ctx, const own_config *cfg, size_t k,
    * the group's row tiles stream their chunk of it from the L2 rather than
    * the whole panel from memory, each in turn: `tutorial`'s D2 weight
    * gradient (k 32768, 4 MiB panels) */
-  size_t panel_bytes = k * g->tn * sizeof(float);
   if (cfg->narrow_long && panel_bytes > OWN_GROUP_PANEL_BYTES) {
     size_t fit = (panel_bytes + OWN_GROUP_PANEL_BYTES - 1) / OWN_GROUP_PANEL_BYTES;
     /* within the partial products' bound (large C: a few ranges only) */
