@@ -216,11 +216,24 @@ TILE_INLINE void rank1_update(float16 (*acc)[NV], __global const float *ap, cons
   }
 }
 
-/* Stores alpha * acc (+ beta * C) for the tile at (i0, j0), C(i, j) at
- * c[i*c_rs + j*c_cs]: rows as vectors, or element by element for a
+/* The store's activation: the piecewise-linear ones, with cl/act.cl's
+ * formulas, so a fused activation gives the bits of the act kernel after
+ * the GEMM (any other code: none). */
+#define EPILOGUE_ACT(T)                                                      \
+  static inline T epilogue_##T(T v, int act, float slope) {                 \
+    if (act == CLGAN_ACT_RELU) return v < 0.0f ? (T)(0.0f) : v;             \
+    if (act == CLGAN_ACT_LEAKY_RELU) return v > 0.0f ? v : v * slope;       \
+    return v;                                                                \
+  }
+EPILOGUE_ACT(float)
+EPILOGUE_ACT(float8)
+EPILOGUE_ACT(float16)
+
+/* Stores act(alpha * acc (+ beta * C)) for the tile at (i0, j0), C(i, j)
+ * at c[i*c_rs + j*c_cs]: rows as vectors, or element by element for a
  * transposed store (c_cs != 1; once per tile, after its whole k loop). */
 inline void store_tile(float16 (*acc)[NV], int m, int n, int i0, int j0, float alpha, float beta,
-                       __global float *c, int c_rs, int c_cs) {
+                       __global float *c, int c_rs, int c_cs, int act, float slope) {
   const int nrows = min(TM, m - i0), ncols = min(TN, n - j0);
 #if TM == 8
   /* transposed store of a whole tile (C^T's columns are 8 consecutive
@@ -237,7 +250,7 @@ inline void store_tile(float16 (*acc)[NV], int m, int n, int i0, int j0, float a
         __global float *cp = c + (size_t)(j0 + 8 * h + q) * c_cs + i0;
         float8 out = alpha * blk[q];
         if (beta != 0.0f) out += beta * vload8(0, cp);
-        vstore8(out, 0, cp);
+        vstore8(epilogue_float8(out, act, slope), 0, cp);
       }
     }
     return;
@@ -253,7 +266,7 @@ inline void store_tile(float16 (*acc)[NV], int m, int n, int i0, int j0, float a
         vstore16(alpha * acc[r][v], 0, t);
         for (int q = 0; q < 16 && 16 * v + q < ncols; q++) {
           __global float *cp = c + (size_t)(i0 + r) * c_rs + (size_t)(j0 + 16 * v + q) * c_cs;
-          *cp = beta == 0.0f ? t[q] : t[q] + beta * *cp;
+          *cp = epilogue_float(beta == 0.0f ? t[q] : t[q] + beta * *cp, act, slope);
         }
       }
     }
@@ -268,12 +281,13 @@ inline void store_tile(float16 (*acc)[NV], int m, int n, int i0, int j0, float a
       float16 out = alpha * acc[r][v];
       if (ncols == TN) {
         if (beta != 0.0f) out += beta * vload16(v, crow);
-        vstore16(out, v, crow);
+        vstore16(epilogue_float16(out, act, slope), v, crow);
       } else {
         float t[16];
         vstore16(out, 0, t);
         for (int q = 0; q < 16 && 16 * v + q < ncols; q++)
-          crow[16 * v + q] = beta == 0.0f ? t[q] : t[q] + beta * crow[16 * v + q];
+          crow[16 * v + q] =
+              epilogue_float(beta == 0.0f ? t[q] : t[q] + beta * crow[16 * v + q], act, slope);
       }
     }
   }
@@ -306,7 +320,8 @@ __kernel void gemm_tile(int m, int n, int k, int kz, float alpha, float beta,
   zero_tile(acc);
   for (int p = kb; p < ke; p++)
     rank1_update(acc, pa + (size_t)p * a_ks, roff, pb + (size_t)p * TN);
-  store_tile(acc, m, n, i0, j0, alpha, beta, c + c_off + (size_t)z * c_zstride, c_rs, c_cs);
+  store_tile(acc, m, n, i0, j0, alpha, beta, c + c_off + (size_t)z * c_zstride, c_rs, c_cs,
+             CLGAN_ACT_NONE, 0.0f);
 }
 
 /* gemm_tile with op(A) an im2col matrix (or its transpose) read from the
@@ -320,7 +335,9 @@ __kernel void gemm_tile(int m, int n, int k, int kz, float alpha, float beta,
  * dW^T = col x dY^T) and rows = pixels, k = taps is col^T (the forward
  * Y^T = col^T x W^T). The k loop walks K's digits like an odometer.
  * conv_x_product is that k loop: acc = op(A) x B's panel over [kb, ke)
- * for the tile at row i0 (shared with gemm_tile_conv_scatter). */
+ * for the tile at row i0 (shared with gemm_tile_conv_scatter). gemm_tile_conv
+ * applies the activation act (clgan_act, with its slope) as it stores C:
+ * the forward's fused activation; CLGAN_ACT_NONE for partial products. */
 TILE_INLINE void conv_x_product(float16 (*acc)[NV], int m, int i0, int kb, int ke,
                                 __global const float *img, uint img_off, int rn1, int rn2, int rt1,
                                 int rt2, int rt3, int kn1, int kn2, int kt1, int kt2, int kt3,
@@ -350,7 +367,8 @@ __kernel void gemm_tile_conv(int m, int n, int k, int kz, float alpha, float bet
                              __global const float *img, uint img_off, int rn1, int rn2, int rt1,
                              int rt2, int rt3, int kn1, int kn2, int kt1, int kt2, int kt3,
                              __global const float *bp, uint bp_off,
-                             __global float *c, uint c_off, int c_rs, int c_cs, uint c_zstride) {
+                             __global float *c, uint c_off, int c_rs, int c_cs, uint c_zstride,
+                             int act, float slope) {
   const int tj = get_global_id(0), ti = get_global_id(1), z = get_global_id(2);
   const int j0 = tj * TN, i0 = ti * TM;
   if (i0 >= m || j0 >= n) return;
@@ -358,7 +376,8 @@ __kernel void gemm_tile_conv(int m, int n, int k, int kz, float alpha, float bet
   float16 acc[TM][NV];
   conv_x_product(acc, m, i0, kb, ke, img, img_off, rn1, rn2, rt1, rt2, rt3, kn1, kn2, kt1, kt2,
                  kt3, bp + bp_off + (size_t)tj * k * TN);
-  store_tile(acc, m, n, i0, j0, alpha, beta, c + c_off + (size_t)z * c_zstride, c_rs, c_cs);
+  store_tile(acc, m, n, i0, j0, alpha, beta, c + c_off + (size_t)z * c_zstride, c_rs, c_cs, act,
+             slope);
 }
 
 /* gemm_tile_conv in its forward form (rows i are pixels, C^T stored) with

@@ -3,7 +3,8 @@
  * (set through the context's tuning, then planned again), im2col/col2im
  * against their definitions, adjoint identities, finite differences of every
  * backward pass, plans on a frozen context, ConvTranspose2d's two
- * gradients in one call, shape validation. */
+ * gradients in one call, a Conv2d with its activation fused, shape
+ * validation. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -574,6 +575,47 @@ START_TEST(test_convt_backward_both) {
 }
 END_TEST
 
+/* clgan_conv2d_forward_act gives the bits of clgan_conv2d_forward followed
+ * by clgan_act_forward (LeakyReLU with the recipe's slope, ReLU) on every
+ * Conv2d layer whose plan can fuse it, and refuses the others and the
+ * activations it cannot fuse; some layer of the list fuses. */
+START_TEST(test_conv_forward_act) {
+  static const clgan_act acts[2] = {CLGAN_ACT_LEAKY_RELU, CLGAN_ACT_RELU};
+  int fused = 0;
+  for (int li = 0; li < NLAYERS; li++) {
+    if (layers[li].transposed) continue;
+    setup S;
+    setup_make(&S, &layers[li], 8000 + (uint64_t)li);
+    ck_assert(!clgan_conv2d_forward_fuses_act(&S.p, CLGAN_ACT_TANH));
+    for (int a = 0; a < 2; a++) {
+      clgan_buf y[2] = {tu_upload(NULL, S.ny), tu_upload(NULL, S.ny)};
+      if (!clgan_conv2d_forward_fuses_act(&S.p, acts[a])) {
+        ck_assert_int_eq(clgan_conv2d_forward_act(tu_ctx(), &S.p, S.dx_, S.dw_, y[1], S.dcol,
+                                                  acts[a], 0.2f),
+                         CLGAN_ERR_INVALID);
+      } else {
+        fused++;
+        clgan_act_plan ap;
+        TU_OK(clgan_act_plan_make(tu_ctx(), acts[a], &ap));
+        TU_OK(clgan_conv2d_forward(tu_ctx(), &S.p, S.dx_, S.dw_, y[0], S.dcol));
+        TU_OK(clgan_act_forward(tu_ctx(), &ap, 0.2f, S.ny, y[0], y[0]));
+        TU_OK(clgan_conv2d_forward_act(tu_ctx(), &S.p, S.dx_, S.dw_, y[1], S.dcol, acts[a],
+                                       0.2f));
+        float *want = tu_download(y[0], S.ny), *got = tu_download(y[1], S.ny);
+        ck_assert_msg(memcmp(want, got, S.ny * sizeof(float)) == 0, "%s: act %d differs",
+                      S.L->name, (int)acts[a]);
+        free(want);
+        free(got);
+      }
+      clgan_buf_release(&y[0]);
+      clgan_buf_release(&y[1]);
+    }
+    setup_free(&S);
+  }
+  if (clgan_ctx_device(tu_ctx())->is_cpu) ck_assert_int_gt(fused, 0);
+}
+END_TEST
+
 START_TEST(test_shapes) {
   clgan_conv_shape s;
   /* DCGAN D layer 2 at ndf 64, batch 128: col is 1024 x 32768 */
@@ -648,6 +690,7 @@ static Suite *conv_suite(void) {
   tcase_add_test(tc, test_adjoint);
   tcase_add_test(tc, test_plan_then_frozen);
   tcase_add_test(tc, test_convt_backward_both);
+  tcase_add_test(tc, test_conv_forward_act);
   tcase_add_test(tc, test_finite_differences);
   suite_add_tcase(s, tc);
   return s;

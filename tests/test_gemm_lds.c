@@ -233,7 +233,7 @@ static void check_conv(const clgan_gemm_variant *v, const conv_case *s, uint64_t
   ck_assert(pf.path == CLGAN_GEMM_PATH_LDS && pf.lds.conv_x && pw.path == CLGAN_GEMM_PATH_LDS);
   TU_OK(clgan_gemm_plan_prepare(ctx, &pf));
   TU_OK(clgan_gemm_plan_prepare(ctx, &pw));
-  TU_OK(clgan_gemm_conv_forward(ctx, &pf, dwt, &x, dout));
+  TU_OK(clgan_gemm_conv_forward(ctx, &pf, dwt, &x, dout, NULL));
   TU_OK(clgan_gemm_conv_filter(ctx, &pw, ddy, &x, ddw, 1.0f));
   float *got_y = tu_download(dout, cout * P), *got_dw = tu_download(ddw, cout * K);
   char what[160], name[48];

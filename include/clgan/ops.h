@@ -212,6 +212,14 @@ clgan_status clgan_conv_plan_prepare(clgan_ctx *ctx, const clgan_conv_plan *p);
 clgan_status clgan_conv2d_forward(clgan_ctx *ctx, const clgan_conv_plan *p,
                                   clgan_buf x, clgan_buf w, clgan_buf y,
                                   clgan_buf col);
+/* Whether p's forward can apply act as its GEMM stores y (the own GEMM
+ * reading the image, without split k; act none, ReLU or LeakyReLU). */
+int clgan_conv2d_forward_fuses_act(const clgan_conv_plan *p, clgan_act act);
+/* y = act(conv2d(x)) in one pass, the bits of clgan_conv2d_forward followed
+ * by clgan_act_forward; INVALID where clgan_conv2d_forward_fuses_act is 0. */
+clgan_status clgan_conv2d_forward_act(clgan_ctx *ctx, const clgan_conv_plan *p,
+                                      clgan_buf x, clgan_buf w, clgan_buf y,
+                                      clgan_buf col, clgan_act act, float slope);
 /* dx [cin, n, h, w] = conv2d^T(dy); overwrites dx. */
 clgan_status clgan_conv2d_backward_data(clgan_ctx *ctx, const clgan_conv_plan *p,
                                         clgan_buf dy, clgan_buf w, clgan_buf dx,

@@ -8,6 +8,23 @@ static size_t slot_floats(const graph *g, int s) {
   return (size_t)g->slots[s].c * g->batch * g->slots[s].hw * g->slots[s].hw;
 }
 
+/* A conv followed by its activation in place (D's first LeakyReLU): where
+ * the conv's plan can apply it as it stores, the activation's own pass is
+ * dropped (the same bits: clgan_conv2d_forward_act). */
+static void fuse_activations(graph *g) {
+  for (int i = 0; i < g->nnodes; i++) g->nodes[i].epilogue_act = CLGAN_ACT_NONE;
+  for (int i = 0; i < g->nnodes; i++) g->nodes[i].forward_fused = 0;
+  for (int i = 0; i + 1 < g->nnodes; i++) {
+    graph_node *conv = &g->nodes[i], *act = &g->nodes[i + 1];
+    if (conv->op != GRAPH_OP_CONV || act->op != GRAPH_OP_ACT || act->in != conv->out ||
+        act->out != act->in || act->act == CLGAN_ACT_NONE ||
+        !clgan_conv2d_forward_fuses_act(&conv->plan.conv, act->act))
+      continue;
+    conv->epilogue_act = act->act;
+    act->forward_fused = 1;
+  }
+}
+
 clgan_status graph_plan(clgan_ctx *ctx, graph *g) {
   clgan_status st = CLGAN_OK;
   g->col_floats = g->max_act_floats = g->device_bytes = 0;
@@ -18,6 +35,7 @@ clgan_status graph_plan(clgan_ctx *ctx, graph *g) {
     if (n->col_floats > g->col_floats) g->col_floats = n->col_floats;
     if (n->op == GRAPH_OP_BN_ACT) g->device_bytes += 2 * sizeof(float) * g->slots[n->out].c;
   }
+  if (st == CLGAN_OK) fuse_activations(g);
   for (int s = 0; s < g->nslots; s++) {
     size_t floats = slot_floats(g, s);
     if (floats > g->max_act_floats) g->max_act_floats = floats;

@@ -51,6 +51,9 @@ typedef struct graph_node {
     clgan_conv_plan conv;  /* CONV, CONVT */
   } plan;
   size_t col_floats;       /* CONV, CONVT: col workspace this node needs */
+  clgan_act epilogue_act;  /* CONV: the next node's activation, applied as its GEMM stores
+                              (graph_plan, where the plan allows it; else NONE) */
+  int forward_fused;       /* ACT: its forward is the conv's epilogue above (a no-op) */
   clgan_buf save_mean, save_invstd; /* BN_ACT [c]: batch statistics for backward */
 } graph_node;
 

@@ -11,6 +11,7 @@ static size_t count(const graph *g, const graph_node *n) {
 }
 
 clgan_status node_act_forward(const graph *g, const graph_node *n, const graph_pass *p) {
+  if (n->forward_fused) return CLGAN_OK; /* applied by the conv before it (graph_plan) */
   clgan_buf y = graph_slot_buf(g, p, n->out);
   return clgan_act_forward(p->ctx, &n->plan.act, p->slope, count(g, n), graph_slot_buf(g, p, n->in),
                            y);

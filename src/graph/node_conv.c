@@ -16,8 +16,11 @@ clgan_status node_conv_plan(clgan_ctx *ctx, graph_node *n) { return plan(ctx, n)
 clgan_status node_convt_plan(clgan_ctx *ctx, graph_node *n) { return plan(ctx, n); }
 
 clgan_status node_conv_forward(const graph *g, const graph_node *n, const graph_pass *p) {
-  return clgan_conv2d_forward(p->ctx, &n->plan.conv, graph_slot_buf(g, p, n->in),
-                              weight(n, p), g->slots[n->out].buf, p->col);
+  clgan_buf x = graph_slot_buf(g, p, n->in), y = g->slots[n->out].buf;
+  if (n->epilogue_act != CLGAN_ACT_NONE)
+    return clgan_conv2d_forward_act(p->ctx, &n->plan.conv, x, weight(n, p), y, p->col,
+                                    n->epilogue_act, p->slope);
+  return clgan_conv2d_forward(p->ctx, &n->plan.conv, x, weight(n, p), y, p->col);
 }
 
 clgan_status node_convt_forward(const graph *g, const graph_node *n, const graph_pass *p) {

@@ -166,9 +166,11 @@ static clgan_status padded_image(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
  * (and the checked sizes) are the conv's: img is the image side [cin, n, h, w],
  * feat the feature side [cout, n, ho, wo], w the weight [cout, cin*k*k]. */
 
-/* feat = conv(img). */
+/* feat = conv(img), with epi's activation as the GEMM stores it (NULL:
+ * none; only where clgan_conv2d_forward_fuses_act allows it). */
 static clgan_status core_forward(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf img,
-                                 clgan_buf w, clgan_buf feat, clgan_buf col, const char *op,
+                                 clgan_buf w, clgan_buf feat, clgan_buf col,
+                                 const clgan_gemm_epilogue *epi, const char *op,
                                  const char *img_name, const char *feat_name) {
   clgan_status st = plan_check(p, op);
   if (st != CLGAN_OK) return st;
@@ -183,8 +185,11 @@ static clgan_status core_forward(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
   if (p->fwd_from_image) {
     clgan_gemm_conv_x x;
     if ((st = padded_image(ctx, p, img, col, &x)) != CLGAN_OK) return st;
-    return clgan_gemm_conv_forward(ctx, &p->fwd, w, &x, feat);
+    return clgan_gemm_conv_forward(ctx, &p->fwd, w, &x, feat, epi);
   }
+  if (epi && epi->act != CLGAN_ACT_NONE)
+    return clgan_fail(CLGAN_ERR_INVALID, "%s: this plan cannot fuse activation %d", op,
+                      (int)epi->act);
   if (!p->direct) {
     if ((st = run_im2col(ctx, p, img, col)) != CLGAN_OK) return st;
     b = col;
@@ -261,7 +266,18 @@ static clgan_status core_filter(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_
 
 clgan_status clgan_conv2d_forward(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x,
                                   clgan_buf w, clgan_buf y, clgan_buf col) {
-  return core_forward(ctx, p, x, w, y, col, "clgan_conv2d_forward", "x", "y");
+  return core_forward(ctx, p, x, w, y, col, NULL, "clgan_conv2d_forward", "x", "y");
+}
+
+int clgan_conv2d_forward_fuses_act(const clgan_conv_plan *p, clgan_act act) {
+  return p && p->im2col && p->fwd_from_image && clgan_gemm_conv_forward_fuses(&p->fwd, act);
+}
+
+clgan_status clgan_conv2d_forward_act(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x,
+                                      clgan_buf w, clgan_buf y, clgan_buf col, clgan_act act,
+                                      float slope) {
+  clgan_gemm_epilogue epi = {act, slope};
+  return core_forward(ctx, p, x, w, y, col, &epi, "clgan_conv2d_forward_act", "x", "y");
 }
 
 clgan_status clgan_conv2d_backward_data(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf dy,
@@ -284,7 +300,7 @@ clgan_status clgan_convt2d_forward(clgan_ctx *ctx, const clgan_conv_plan *p, clg
 
 clgan_status clgan_convt2d_backward_data(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf dy,
                                          clgan_buf w, clgan_buf dx, clgan_buf col) {
-  return core_forward(ctx, p, dy, w, dx, col, "clgan_convt2d_backward_data", "dy", "dx");
+  return core_forward(ctx, p, dy, w, dx, col, NULL, "clgan_convt2d_backward_data", "dy", "dx");
 }
 
 clgan_status clgan_convt2d_backward_filter(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x,
@@ -321,5 +337,5 @@ clgan_status clgan_convt2d_backward(clgan_ctx *ctx, const clgan_conv_plan *p, cl
       (st = clgan_gemm_conv_filter(ctx, &p->filt, x, &padded, dw, accumulate ? 1.0f : 0.0f)) !=
           CLGAN_OK)
     return st;
-  return clgan_gemm_conv_forward(ctx, &p->fwd, w, &padded, dx);
+  return clgan_gemm_conv_forward(ctx, &p->fwd, w, &padded, dx, NULL);
 }

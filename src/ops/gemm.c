@@ -138,7 +138,7 @@ clgan_status clgan_gemm_run(clgan_ctx *ctx, const clgan_gemm_plan *plan, float a
                               ldb, beta, c, ldc);
     case CLGAN_GEMM_PATH_SIMPLE:
     case CLGAN_GEMM_PATH_TILED:
-      return gemm_own_run(ctx, p, alpha, a, lda, b, ldb, beta, c, ldc, NULL, NULL);
+      return gemm_own_run(ctx, p, alpha, a, lda, b, ldb, beta, c, ldc, NULL, NULL, NULL);
     case CLGAN_GEMM_PATH_LDS:
       if (!p->lds.conv_x) return gemm_lds_run(ctx, p, alpha, a, lda, b, ldb, beta, c, ldc, NULL);
       break;
@@ -227,19 +227,29 @@ clgan_status clgan_gemm_conv_filter(clgan_ctx *ctx, const clgan_gemm_plan *plan,
   if (st != CLGAN_OK) return st;
   if (plan->path == CLGAN_GEMM_PATH_LDS)
     return gemm_lds_run(ctx, plan, 1.0f, dy, p, x->img, p, beta, dw, kdim, x);
-  return gemm_own_run(ctx, plan, 1.0f, dy, p, x->img, p, beta, dw, kdim, x, NULL);
+  return gemm_own_run(ctx, plan, 1.0f, dy, p, x->img, p, beta, dw, kdim, x, NULL, NULL);
+}
+
+int clgan_gemm_conv_forward_fuses(const clgan_gemm_plan *plan, clgan_act act) {
+  if (act != CLGAN_ACT_NONE && act != CLGAN_ACT_RELU && act != CLGAN_ACT_LEAKY_RELU) return 0;
+  return plan->path == CLGAN_GEMM_PATH_CONV_X && plan->own.splits == 1;
 }
 
 clgan_status clgan_gemm_conv_forward(clgan_ctx *ctx, const clgan_gemm_plan *plan, clgan_buf w,
-                                     const clgan_gemm_conv_x *x, clgan_buf y) {
+                                     const clgan_gemm_conv_x *x, clgan_buf y,
+                                     const clgan_gemm_epilogue *epi) {
   size_t cout = plan->m;
   size_t kdim = (size_t)x->cin * x->kw * x->kw, p = (size_t)x->n * x->ho * x->wo;
   clgan_status st = conv_entry(plan, 0, cout, p, kdim);
   if (st == CLGAN_OK) st = conv_x_check(x, "W", w, cout, kdim, "Y", y, cout, p);
   if (st != CLGAN_OK) return st;
+  if (epi && epi->act != CLGAN_ACT_NONE && !clgan_gemm_conv_forward_fuses(plan, epi->act))
+    return clgan_fail(CLGAN_ERR_INVALID,
+                      "gemm: this conv forward plan cannot apply activation %d as it stores",
+                      (int)epi->act);
   if (plan->path == CLGAN_GEMM_PATH_LDS)
     return gemm_lds_run(ctx, plan, 1.0f, w, kdim, x->img, p, 0.0f, y, p, x);
-  return gemm_own_run(ctx, plan, 1.0f, w, kdim, x->img, p, 0.0f, y, p, x, NULL);
+  return gemm_own_run(ctx, plan, 1.0f, w, kdim, x->img, p, 0.0f, y, p, x, NULL, epi);
 }
 
 clgan_status clgan_gemm_conv_scatter_plan(clgan_ctx *ctx, const clgan_gemm_variant *v, size_t m,
@@ -275,7 +285,7 @@ clgan_status clgan_gemm_conv_scatter(clgan_ctx *ctx, const clgan_gemm_plan *plan
                  d1 * (size_t)sc->t1 + 1;
   clgan_status st = conv_x_check(x, "W", w, rows, kdim, "C", c, 1, reach);
   if (st != CLGAN_OK) return st;
-  return gemm_own_run(ctx, plan, 1.0f, w, kdim, x->img, p, 0.0f, c, ldc, x, sc);
+  return gemm_own_run(ctx, plan, 1.0f, w, kdim, x->img, p, 0.0f, c, ldc, x, sc, NULL);
 }
 
 clgan_status clgan_gemm(clgan_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,

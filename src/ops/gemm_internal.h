@@ -15,6 +15,14 @@ typedef struct clgan_gemm_conv_x {
   int cin, n, hp, wp, kw, stride, ho, wo;
 } clgan_gemm_conv_x;
 
+/* An activation applied as a conv forward's GEMM stores its output (the
+ * piecewise-linear ones: none, ReLU, LeakyReLU; see
+ * clgan_gemm_conv_forward_fuses). */
+typedef struct clgan_gemm_epilogue {
+  clgan_act act;
+  float slope;
+} clgan_gemm_epilogue;
+
 /* One product's GEMM variant as the plan-time tuner chooses it (conv_tune.c):
  * the backend and, for the own one, the register tile (tm rows x 16*nv
  * columns) and the work-group shape in tiles (lx columns, ly rows); all four
@@ -82,8 +90,14 @@ clgan_status clgan_gemm_conv_scatter(clgan_ctx *ctx, const clgan_gemm_plan *plan
                                      const clgan_gemm_conv_x *x, clgan_buf c, size_t ldc,
                                      const clgan_gemm_scatter *sc);
 
-/* The forward with a forward plan: w [cout, K], y [cout, P]. */
+/* The forward with a forward plan: w [cout, K], y [cout, P] = act(W x
+ * col) with epi (NULL: no activation; INVALID for one the plan cannot
+ * fuse). */
 clgan_status clgan_gemm_conv_forward(clgan_ctx *ctx, const clgan_gemm_plan *plan, clgan_buf w,
-                                     const clgan_gemm_conv_x *x, clgan_buf y);
+                                     const clgan_gemm_conv_x *x, clgan_buf y,
+                                     const clgan_gemm_epilogue *epi);
+/* Whether a forward plan can apply act as it stores: the own tiled GEMM
+ * without split k, and act none, ReLU or LeakyReLU. */
+int clgan_gemm_conv_forward_fuses(const clgan_gemm_plan *plan, clgan_act act);
 
 #endif

@@ -407,6 +407,15 @@ static clgan_status scatter_set(cl_kernel kt, const clgan_gemm_scatter *sc) {
   return CLGAN_OK;
 }
 
+/* gemm_tile_conv's last two arguments: the activation of its store (none
+ * without an epilogue; the plan's callers refuse one with split k). */
+static clgan_status epilogue_set(cl_kernel kt, const clgan_gemm_epilogue *epi) {
+  cl_int act = epi ? (cl_int)epi->act : (cl_int)CLGAN_ACT_NONE;
+  float slope = epi ? epi->slope : 0.0f;
+  clgan_status st = CLGAN_CL(clSetKernelArg(kt, 25, sizeof act, &act));
+  return st == CLGAN_OK ? CLGAN_CL(clSetKernelArg(kt, 26, sizeof slope, &slope)) : st;
+}
+
 /* The partial products of split k summed into C. */
 static clgan_status own_reduce(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha,
                                float beta, clgan_buf c, int c_rs, int c_cs) {
@@ -432,7 +441,7 @@ static clgan_status own_reduce(clgan_ctx *ctx, const clgan_gemm_plan *p, float a
 clgan_status gemm_own_run(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha, clgan_buf a,
                           size_t lda, clgan_buf b, size_t ldb, float beta, clgan_buf c,
                           size_t ldc, const clgan_gemm_conv_x *conv_x,
-                          const clgan_gemm_scatter *scatter) {
+                          const clgan_gemm_scatter *scatter, const clgan_gemm_epilogue *epi) {
   if (p->path == CLGAN_GEMM_PATH_SIMPLE)
     return own_simple(ctx, p, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
   const clgan_gemm_own_geom *g = &p->own;
@@ -476,6 +485,7 @@ clgan_status gemm_own_run(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha,
     st = conv_x ? tile_conv_set(p->main, &t, conv_x, !p->trans_b)
                 : tile_set(p->main, &t, x_mem, x_off, a_ps, a_ks, a_view_rs);
     if (st == CLGAN_OK && scatter) st = scatter_set(p->main, scatter);
+    if (st == CLGAN_OK && conv_x && !scatter) st = epilogue_set(p->main, epi);
     if (st != CLGAN_OK) return st;
     size_t np = clgan_round_up(cols, g->tn);
     size_t gl[3] = {clgan_round_up(np / g->tn, lx), clgan_round_up(g->mp / g->tm, ly), g->splits};

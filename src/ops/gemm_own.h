@@ -28,11 +28,12 @@ clgan_status gemm_own_plan_variant(clgan_ctx *ctx, int conv_x, const clgan_gemm_
 clgan_status gemm_own_plan_scatter(clgan_ctx *ctx, const clgan_gemm_variant *v,
                                    clgan_gemm_plan *p, int *ok);
 /* Runs an own plan; conv_x describes the image for CLGAN_GEMM_PATH_CONV_X
- * (b unused there), else NULL; scatter: a scatter plan's store, else NULL. */
+ * (b unused there), else NULL; scatter: a scatter plan's store, else NULL;
+ * epi: the conv_x store's activation (NULL: none). */
 clgan_status gemm_own_run(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha, clgan_buf a,
                           size_t lda, clgan_buf b, size_t ldb, float beta, clgan_buf c,
                           size_t ldc, const clgan_gemm_conv_x *conv_x,
-                          const clgan_gemm_scatter *scatter);
+                          const clgan_gemm_scatter *scatter, const clgan_gemm_epilogue *epi);
 /* Kernels, workspace and first launch for GEMMs of up to m x n x k. */
 clgan_status gemm_own_reserve(clgan_ctx *ctx, size_t m, size_t n, size_t k);
 
