@@ -12,8 +12,8 @@ static size_t slot_floats(const graph *g, int s) {
  * the conv's plan can apply it as it stores, the activation's own pass is
  * dropped (the same bits: clgan_conv2d_forward_act). */
 static void fuse_activations(graph *g) {
-  for (int i = 0; i < g->nnodes; i++) g->nodes[i].epilogue_act = CLGAN_ACT_NONE;
-  for (int i = 0; i < g->nnodes; i++) g->nodes[i].forward_fused = 0;
+  for (int i = 0; i < g->nnodes; i++)
+    g->nodes[i].epilogue_act = CLGAN_ACT_NONE, g->nodes[i].forward_fused = 0;
   for (int i = 0; i + 1 < g->nnodes; i++) {
     graph_node *conv = &g->nodes[i], *act = &g->nodes[i + 1];
     if (conv->op != GRAPH_OP_CONV || act->op != GRAPH_OP_ACT || act->in != conv->out ||
