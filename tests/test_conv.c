@@ -35,6 +35,9 @@ static const layer layers[] = {
     {"conv 9x9 k3 s2 p1", 0, 3, 3, 9, 9, 2, 3, 2, 1},
     {"conv 13x13 k5 s2 p2", 0, 5, 3, 13, 13, 4, 5, 2, 2},
     {"conv 9x7 k4 s2 p1", 0, 3, 1, 9, 7, 3, 4, 2, 1},
+    /* 4 wide, 3 high, n 3: 36 pixel rows, so the last 8-row tile is part
+     * filled (CPU: the unrolled forward loop takes the whole tiles only) */
+    {"conv 6x8 k4 s2 p1 (a part-filled last tile)", 0, 3, 3, 6, 8, 4, 4, 2, 1},
     {"conv 7x9 k4 s1 p2", 0, 1, 3, 7, 9, 5, 4, 1, 2},
     {"conv 11x10 k3 s3 p1", 0, 3, 2, 11, 10, 2, 3, 3, 1},
     {"conv 3x3 k3 s1 p2", 0, 1, 1, 3, 3, 2, 3, 1, 2},
