@@ -105,7 +105,7 @@ static int make_plans(clgan_ctx *ctx, const clgan_conv_shape *s, int gpu, clgan_
     *st = conv_plan_with(ctx, s, &cv, &plans[nv++]);
   }
   clgan_gemm_variant tiles[CONV_TUNE_SUBPIX_TILES];
-  int ntiles = conv_tune_subpix_tiles(ctx->dev.is_gpu, tiles);
+  int ntiles = conv_tune_subpix_tiles(clgan_ctx_gpu_paths(ctx), tiles);
   for (int i = 0; i < ntiles && *st == CLGAN_OK; i++) {
     conv_variants cv = conv_variants_default();
     cv.prod[CONV_ADJ] = tiles[i];
@@ -191,7 +191,7 @@ int main(int argc, char **argv) {
   }
   printf("device: %s\n", clgan_ctx_device(ctx)->name);
   int gpu = argc > 4 ? (strcmp(argv[4], "none") == 0 ? -1 : strcmp(argv[4], "gpu") == 0)
-                     : ctx->dev.is_gpu;
+                     : clgan_ctx_gpu_paths(ctx);
   int g32 = argc > 5 && strcmp(argv[5], "gray32") == 0;
   const layer *layers = g32 ? gray32 : tutorial;
   size_t nlayers = g32 ? sizeof gray32 / sizeof gray32[0] : sizeof tutorial / sizeof tutorial[0];

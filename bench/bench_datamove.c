@@ -151,7 +151,7 @@ static clgan_status run_pad(side *S, const bench_case *c) {
                                    &planes, sizeof h, &h, sizeof h, &h, sizeof pad, &pad);
   if (st != CLGAN_OK) return st;
   size_t rows = (size_t)(h + 2 * pad); /* conv.c's run_pad: exactly the rows on CPUs */
-  size_t global[2] = {S->ctx->dev.is_cpu ? rows : clgan_round_up(rows, 16), planes};
+  size_t global[2] = {clgan_ctx_cpu_paths(S->ctx) ? rows : clgan_round_up(rows, 16), planes};
   return clgan_launch(S->ctx, S->pad, 2, global, NULL, "pad_image");
 }
 

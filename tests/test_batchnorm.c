@@ -277,7 +277,7 @@ static void check_fused_matches_unfused(int c, size_t m, bn_bufs *b, int act, co
                                         const float *dg, const float *db, double scale) {
   clgan_ctx *ctx = tu_ctx();
   size_t cm = (size_t)c * m, cc = (size_t)c;
-  int exact = clgan_ctx_device(ctx)->is_cpu;
+  int exact = clgan_ctx_cpu_paths(ctx);
   clgan_buf g = tu_upload(NULL, cm);
   clgan_act_plan act_plan;
   TU_OK(clgan_act_plan_make(ctx, (clgan_act)act, &act_plan));
@@ -507,7 +507,7 @@ START_TEST(test_bn_plan_local_sizes) {
   clgan_ctx *ctx = tu_ctx();
   set_bn_local(0);
   clgan_bn_plan dflt = bn_plan(CLGAN_ACT_RELU), p;
-  if (clgan_ctx_device(ctx)->is_cpu) ck_assert_uint_eq(dflt.train_local, 1);
+  if (clgan_ctx_cpu_paths(ctx)) ck_assert_uint_eq(dflt.train_local, 1);
   size_t sizes[3] = {dflt.train_local, dflt.eval_local, dflt.backward_local};
   for (int i = 0; i < 3; i++)
     ck_assert_msg((sizes[i] & (sizes[i] - 1)) == 0 && sizes[i] <= 256, "default size %zu",

@@ -615,7 +615,7 @@ START_TEST(test_conv_forward_act) {
     }
     setup_free(&S);
   }
-  if (clgan_ctx_device(tu_ctx())->is_cpu) ck_assert_int_gt(fused, 0);
+  if (clgan_ctx_cpu_paths(tu_ctx())) ck_assert_int_gt(fused, 0);
 }
 END_TEST
 

@@ -217,7 +217,7 @@ START_TEST(test_search_times_the_direct_sets) {
   TU_OK(clgan_conv_shape_conv(4, 8, 16, 16, 16, 4, 2, 1, &s));
   tt_plan_counting(&s, &count);
   const convt_direct_params *t;
-  ck_assert_int_eq(count.timed, convt_direct_candidates(tu_ctx()->dev.is_gpu, &t));
+  ck_assert_int_eq(count.timed, convt_direct_candidates(clgan_ctx_gpu_paths(tu_ctx()), &t));
   ck_assert_int_eq(count.rejected, 0);
   clgan_tune_record last = tt_last_record();
   ck_assert_int_eq(last.source, 2);
@@ -235,7 +235,7 @@ START_TEST(test_direct_step_equals_default) {
   /* cache entries choosing the direct adjoint (this device's first set)
    * for every shape the model planned */
   const convt_direct_params *t;
-  convt_direct_candidates(tu_ctx()->dev.is_gpu, &t);
+  convt_direct_candidates(clgan_ctx_gpu_paths(tu_ctx()), &t);
   conv_variants cv = conv_variants_default();
   cv.adj_direct = t[0];
   tt_step_result plain;

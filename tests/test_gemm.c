@@ -186,7 +186,7 @@ START_TEST(test_gemm_long_reduction_groups) {
   clgan_ctx_options o = {.device = getenv("CLGAN_TEST_DEVICE"), .tuning = &t};
   clgan_ctx *ctx = NULL;
   TU_OK(clgan_ctx_create(&o, &ctx));
-  int default_cpu_tile = clgan_ctx_device(ctx)->is_cpu && t.gemm_tile[0] == 0;
+  int default_cpu_tile = clgan_ctx_cpu_paths(ctx) && t.gemm_tile[0] == 0;
   /* 300 rows of C: 38 row tiles, so the 64-tile-tall group is not folded
    * back into columns; 70 columns: three panels, the last ragged */
   clgan_gemm_plan longp, shortp, midp, hugep;

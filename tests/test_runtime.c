@@ -155,6 +155,17 @@ static void write_text(const char *path, const char *text) {
   fclose(f);
 }
 
+/* Fills 16 floats with v on context c and reads them back as expect. */
+static void check_fill(clgan_ctx *c, float v, float expect) {
+  clgan_buf b;
+  TU_OK(clgan_buf_alloc(c, 16, &b));
+  TU_OK(clgan_fill(c, b, 16, v));
+  float x[16];
+  TU_OK(clgan_buf_read(c, b, x, 16));
+  for (int i = 0; i < 16; i++) ck_assert_float_eq(x[i], expect);
+  clgan_buf_release(&b);
+}
+
 START_TEST(test_kernel_dir_and_cache_off_from_tuning) {
   /* A context whose tuning names a kernel dir builds from it (here a fill
    * that writes value + 1) and, with the cache off, compiles everything. */
@@ -175,21 +186,60 @@ START_TEST(test_kernel_dir_and_cache_off_from_tuning) {
   clgan_ctx_options o = {.device = getenv("CLGAN_TEST_DEVICE"), .tuning = &t};
   clgan_ctx *c = NULL;
   TU_OK(clgan_ctx_create(&o, &c));
-  clgan_buf b;
-  TU_OK(clgan_buf_alloc(c, 16, &b));
-  TU_OK(clgan_fill(c, b, 16, 2.0f));
-  float x[16];
-  TU_OK(clgan_buf_read(c, b, x, 16));
-  for (int i = 0; i < 16; i++) ck_assert_float_eq(x[i], 3.0f);
+  check_fill(c, 2.0f, 3.0f);
   int cached = -1, compiled = -1;
   clgan_ctx_build_counts(c, &cached, &compiled);
   ck_assert_int_eq(cached, 0);
   ck_assert_int_eq(compiled, 1);
-  clgan_buf_release(&b);
   clgan_ctx_destroy(c);
   unlink(fill_path);
   unlink(path);
   rmdir(dir);
+}
+END_TEST
+
+/* CLGAN_KERNEL_CLASS: parsed into the tuning, a bad value refused by name;
+ * a context with a GPU's kernel class takes a GPU's paths on any device
+ * (the *_gpu_paths tests run that way), its device itself unchanged. */
+START_TEST(test_kernel_class) {
+  const char *saved = getenv("CLGAN_KERNEL_CLASS");
+  char keep[64] = "";
+  if (saved) snprintf(keep, sizeof keep, "%s", saved);
+  clgan_tuning t;
+  setenv("CLGAN_KERNEL_CLASS", "gpu", 1);
+  TU_OK(clgan_tuning_from_env(&t));
+  ck_assert_int_eq(t.kernel_class, CLGAN_KERNEL_CLASS_GPU);
+  setenv("CLGAN_KERNEL_CLASS", "CPU", 1);
+  TU_OK(clgan_tuning_from_env(&t));
+  ck_assert_int_eq(t.kernel_class, CLGAN_KERNEL_CLASS_CPU);
+  setenv("CLGAN_KERNEL_CLASS", "fpga", 1);
+  ck_assert_int_eq(clgan_tuning_from_env(&t), CLGAN_ERR_INVALID);
+  ck_assert_msg(strstr(clgan_last_error(), "CLGAN_KERNEL_CLASS=fpga") != NULL, "%s",
+                clgan_last_error());
+  unsetenv("CLGAN_KERNEL_CLASS");
+  TU_OK(clgan_tuning_from_env(&t));
+  ck_assert_int_eq(t.kernel_class, CLGAN_KERNEL_CLASS_DEVICE);
+  if (saved) setenv("CLGAN_KERNEL_CLASS", keep, 1);
+
+  const clgan_device_info *dev = clgan_ctx_device(tu_ctx());
+  static const clgan_kernel_class classes[] = {CLGAN_KERNEL_CLASS_GPU, CLGAN_KERNEL_CLASS_CPU,
+                                               CLGAN_KERNEL_CLASS_DEVICE};
+  for (int i = 0; i < 3; i++) {
+    t = *clgan_ctx_tuning(tu_ctx());
+    t.kernel_class = classes[i];
+    clgan_ctx_options o = {.device = getenv("CLGAN_TEST_DEVICE"), .tuning = &t};
+    clgan_ctx *c = NULL;
+    TU_OK(clgan_ctx_create(&o, &c));
+    int cpu = classes[i] == CLGAN_KERNEL_CLASS_DEVICE ? dev->is_cpu
+                                                      : classes[i] == CLGAN_KERNEL_CLASS_CPU;
+    int gpu = classes[i] == CLGAN_KERNEL_CLASS_DEVICE ? dev->is_gpu
+                                                      : classes[i] == CLGAN_KERNEL_CLASS_GPU;
+    ck_assert_int_eq(clgan_ctx_cpu_paths(c), cpu);
+    ck_assert_int_eq(clgan_ctx_gpu_paths(c), gpu);
+    ck_assert_int_eq(clgan_ctx_device(c)->is_cpu, dev->is_cpu);
+    check_fill(c, 2.5f, 2.5f); /* its kernels build with that class's options */
+    clgan_ctx_destroy(c);
+  }
 }
 END_TEST
 
@@ -240,6 +290,7 @@ int main(void) {
   tcase_add_test(tc, test_second_context_uses_disk_cache);
   tcase_add_test(tc, test_cache_dir_from_tuning);
   tcase_add_test(tc, test_kernel_dir_and_cache_off_from_tuning);
+  tcase_add_test(tc, test_kernel_class);
   tcase_add_test(tc, test_buffer_sizes);
   tcase_add_test(tc, test_peak_measured);
   suite_add_tcase(s, tc);

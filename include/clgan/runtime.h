@@ -90,6 +90,14 @@ typedef enum clgan_tune_mode {
   CLGAN_TUNE_OFF         /* the engine's defaults; the cache is not read */
 } clgan_tune_mode;
 
+/* The class of device a context's kernel choices (register tiles, work-group
+ * shapes, kernel variants, build options) are made for. */
+typedef enum clgan_kernel_class {
+  CLGAN_KERNEL_CLASS_DEVICE = 0, /* default: the device's own */
+  CLGAN_KERNEL_CLASS_CPU,        /* a CPU's, whatever the device */
+  CLGAN_KERNEL_CLASS_GPU         /* a GPU's: the tests run them on PoCL this way */
+} clgan_kernel_class;
+
 /* Tuning knobs and overrides of one context, fixed when it is created (the
  * library keeps no process-wide settings). Zero everywhere means "the engine
  * chooses": benchmarks, tests and kernel development set fields to force a
@@ -121,6 +129,8 @@ typedef struct clgan_tuning {
                                   (0: 10 on CPUs, 60 on GPUs) */
   char tune_dir[1024];         /* CLGAN_TUNE_DIR: where tuned winners live ("": the
                                   cache directory beside the kernel binaries) */
+  clgan_kernel_class kernel_class; /* CLGAN_KERNEL_CLASS=cpu|gpu: make the kernel choices
+                                      for that class of device (device: its own) */
 } clgan_tuning;
 
 /* Fills t from the environment (the variables named above; unset ones give
@@ -155,6 +165,11 @@ clgan_status clgan_ctx_create(const clgan_ctx_options *opts, clgan_ctx **out);
 void clgan_ctx_destroy(clgan_ctx *ctx);
 
 const clgan_device_info *clgan_ctx_device(const clgan_ctx *ctx);
+/* Whether the context's kernel choices are a CPU's, a GPU's: the device's
+ * class unless its tuning's kernel_class names another (then a GPU's paths
+ * run on a CPU device, or the reverse; the device itself is unchanged). */
+int clgan_ctx_cpu_paths(const clgan_ctx *ctx);
+int clgan_ctx_gpu_paths(const clgan_ctx *ctx);
 cl_context clgan_ctx_cl_context(const clgan_ctx *ctx);
 cl_command_queue clgan_ctx_queue(const clgan_ctx *ctx);
 

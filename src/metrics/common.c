@@ -76,7 +76,7 @@ clgan_status clgan_metrics_gather(clgan_ctx *ctx, cl_kernel k, const clgan_image
 
 size_t clgan_metrics_local_size(clgan_ctx *ctx, cl_kernel k) {
   if (ctx->tuning.metrics_local) return ctx->tuning.metrics_local;
-  if (ctx->dev.is_cpu) return 1;
+  if (clgan_ctx_cpu_paths(ctx)) return 1;
   return clgan_pow2_local(ctx, k, 256);
 }
 

@@ -65,7 +65,7 @@ static int segments_for(const clgan_nn *nn, int nq, int nr) {
   int seg;
   if (nn->forced_segments > 0)
     seg = nn->forced_segments;
-  else if (nn->ctx->dev.is_cpu)
+  else if (clgan_ctx_cpu_paths(nn->ctx))
     seg = 1;
   else {
     /* enough work-items to fill a GPU: about 16k query tiles x segments,

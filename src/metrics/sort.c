@@ -10,7 +10,7 @@ clgan_status clgan_metrics_sort_plan_make(clgan_ctx *ctx, int method,
   if (method < 0 || method > 2)
     return clgan_fail(CLGAN_ERR_INVALID, "sort: unknown method %d", method);
   if (method == 0) method = ctx->tuning.metrics_sort;
-  if (method != 1 && method != 2) method = ctx->dev.is_cpu ? 1 : 2;
+  if (method != 1 && method != 2) method = clgan_ctx_cpu_paths(ctx) ? 1 : 2;
   out->method = method;
   if (method == 1)
     return clgan_kernel_get(ctx, "metrics_sort", NULL, "sort_rows_radix", &out->radix);

@@ -34,7 +34,7 @@ static clgan_status channel_local_size(clgan_ctx *ctx, cl_kernel k, size_t *out)
                         forced, max);
     *out = forced;
   } else {
-    *out = ctx->dev.is_cpu ? 1 : clgan_pow2_local(ctx, k, 256);
+    *out = clgan_ctx_cpu_paths(ctx) ? 1 : clgan_pow2_local(ctx, k, 256);
   }
   return CLGAN_OK;
 }

@@ -79,7 +79,7 @@ static clgan_status run_pad(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf 
     return st;
   /* CPUs: exactly the rows (no idle work-items: 7% on gray32's D2 input) */
   size_t rows = (size_t)(h + 2 * pad);
-  size_t global[2] = {ctx->dev.is_cpu ? rows : clgan_round_up(rows, 16), planes};
+  size_t global[2] = {clgan_ctx_cpu_paths(ctx) ? rows : clgan_round_up(rows, 16), planes};
   return clgan_launch(ctx, p->pad, 2, global, NULL, "pad_image");
 }
 

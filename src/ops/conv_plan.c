@@ -52,7 +52,7 @@ static void plan_im2col(const clgan_ctx *ctx, const clgan_conv_shape *s, clgan_c
   clgan_variant v = ctx->tuning.im2col;
   p->im2col_rows = v != CLGAN_VARIANT_AUTO
                        ? v == CLGAN_VARIANT_ROWS
-                       : ctx->dev.is_cpu && (int64_t)s->ho * s->wo >= IM2COL_ROWS_MIN_PIXELS;
+                       : clgan_ctx_cpu_paths(ctx) && (int64_t)s->ho * s->wo >= IM2COL_ROWS_MIN_PIXELS;
   /* Whole output images per work-item (fastest on PoCL), unless that leaves
    * fewer than IM2COL_ROWS_MIN_ITEMS work-items: then blocks of oyb rows. */
   uint64_t items = (uint64_t)s->n * s->cin * s->k * s->k;
@@ -70,7 +70,7 @@ static void plan_im2col(const clgan_ctx *ctx, const clgan_conv_shape *s, clgan_c
  * (see col2im.cl). */
 static void plan_col2im(const clgan_ctx *ctx, const clgan_conv_shape *s, clgan_conv_plan *p) {
   clgan_variant v = ctx->tuning.col2im;
-  p->col2im_rows = v != CLGAN_VARIANT_AUTO ? v == CLGAN_VARIANT_ROWS : ctx->dev.is_cpu;
+  p->col2im_rows = v != CLGAN_VARIANT_AUTO ? v == CLGAN_VARIANT_ROWS : clgan_ctx_cpu_paths(ctx);
   p->col2im_div[0] = divisor((uint32_t)s->w);
   p->col2im_div[1] = divisor((uint32_t)s->h);
   p->col2im_div[2] = divisor((uint32_t)s->stride);
@@ -103,7 +103,7 @@ static clgan_status plan_from_image(clgan_ctx *ctx, const clgan_conv_shape *s,
 
 static int adjoint_images(const clgan_ctx *ctx, const clgan_conv_shape *s) {
   size_t chunk = ctx->tuning.adjoint_chunk_floats;
-  if (!ctx->dev.is_cpu && chunk == 0) return s->n;
+  if (!clgan_ctx_cpu_paths(ctx) && chunk == 0) return s->n;
   size_t per_image = (size_t)s->cin * s->k * s->k * s->ho * s->wo;
   size_t per = (chunk ? chunk : ADJOINT_CHUNK_FLOATS) / per_image;
   if (per < 1) per = 1;

@@ -65,7 +65,7 @@ static clgan_status run_pad(clgan_ctx *ctx, const clgan_conv_subpix_plan *p,
                            &planes, sizeof h, &h, sizeof w, &w, sizeof pad, &pad)) != CLGAN_OK)
     return st;
   /* CPUs: exactly the rows, as in conv.c's run_pad */
-  size_t global[2] = {ctx->dev.is_cpu ? (size_t)h + 2 : clgan_round_up((size_t)h + 2, 16), planes};
+  size_t global[2] = {clgan_ctx_cpu_paths(ctx) ? (size_t)h + 2 : clgan_round_up((size_t)h + 2, 16), planes};
   return clgan_launch(ctx, p->pad, 2, global, NULL, "pad_image");
 }
 

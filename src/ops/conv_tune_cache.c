@@ -121,7 +121,7 @@ void conv_tune_plan_name(const clgan_conv_plan *p, int product, char *buf, size_
 
 void conv_tune_key(const clgan_ctx *ctx, const clgan_conv_shape *s, char *key, size_t cap) {
   char dev[600];
-  clgan_device_key(&ctx->dev, dev, sizeof dev);
+  clgan_ctx_cache_key(ctx, dev, sizeof dev);
   static const char *const sources[] = {"gemm",   "gemm_lds",     "im2col",
                                         "col2im", "convt_direct", "conv_subpixel"};
   uint64_t h = CLGAN_FNV_SEED;

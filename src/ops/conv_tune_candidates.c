@@ -38,11 +38,11 @@ static conv_tune_candidate gemm_candidate(clgan_gemm_variant v, int from_image) 
 /* The GEMM candidates of one product of shape s, the default first. */
 static int gemm_candidates(const clgan_ctx *ctx, const clgan_conv_shape *s, int product,
                            conv_tune_candidate *out) {
-  const int(*tiles)[4] = ctx->dev.is_gpu ? gpu_tiles : cpu_tiles;
+  const int(*tiles)[4] = clgan_ctx_gpu_paths(ctx) ? gpu_tiles : cpu_tiles;
   clgan_gemm_variant lds[TUNE_LDS_SETS];
   uint64_t macs = conv_weight_floats(s) * (uint64_t)s->n * s->ho * s->wo;
-  int nlds = gemm_lds_param_sets(ctx->dev.is_gpu, lds, TUNE_LDS_SETS);
-  if (!ctx->dev.is_gpu && macs > TUNE_LDS_CPU_MACS) nlds = 0;
+  int nlds = gemm_lds_param_sets(clgan_ctx_gpu_paths(ctx), lds, TUNE_LDS_SETS);
+  if (!clgan_ctx_gpu_paths(ctx) && macs > TUNE_LDS_CPU_MACS) nlds = 0;
   int n = 0;
   out[n++] = gemm_candidate((clgan_gemm_variant){.backend = CLGAN_GEMM_AUTO}, 1);
   int mappings = product == CONV_ADJ ? 1 : 2;
@@ -63,7 +63,7 @@ static int gemm_candidates(const clgan_ctx *ctx, const clgan_conv_shape *s, int 
 static int direct_candidates(const clgan_ctx *ctx, int product, conv_tune_candidate *out) {
   if (product != CONV_ADJ) return 0;
   const convt_direct_params *sets;
-  int n = convt_direct_candidates(ctx->dev.is_gpu, &sets);
+  int n = convt_direct_candidates(clgan_ctx_gpu_paths(ctx), &sets);
   for (int i = 0; i < n; i++)
     out[i] = (conv_tune_candidate){{.backend = CLGAN_GEMM_AUTO}, 0, sets[i], 0};
   return n;
@@ -87,7 +87,7 @@ static int subpix_candidates(const clgan_ctx *ctx, const clgan_conv_shape *s, in
                              conv_tune_candidate *out) {
   if (product != CONV_ADJ || !conv_subpix_applies(s) || s->cin < SUBPIX_MIN_CIN) return 0;
   clgan_gemm_variant v[CONV_TUNE_SUBPIX_TILES];
-  int n = conv_tune_subpix_tiles(ctx->dev.is_gpu, v);
+  int n = conv_tune_subpix_tiles(clgan_ctx_gpu_paths(ctx), v);
   for (int t = 0; t < n; t++) out[t] = (conv_tune_candidate){.v = v[t], .subpix = 1};
   return n;
 }

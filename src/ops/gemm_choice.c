@@ -98,7 +98,7 @@ static clgan_status measure_backends(clgan_ctx *ctx, int cls, clgan_gemm_backend
  * so a changed kernel is measured again. */
 static void cache_key(const clgan_ctx *ctx, int cls, char *key, size_t cap) {
   char dev[600];
-  clgan_device_key(&ctx->dev, dev, sizeof dev);
+  clgan_ctx_cache_key(ctx, dev, sizeof dev);
   const char *src = clgan_embedded_source("gemm");
   snprintf(key, cap, "gemm backend v" GEMM_CACHE_VERSION "|class %d|%s|%016llx", cls, dev,
            (unsigned long long)clgan_hash_str(CLGAN_FNV_SEED, src ? src : ""));

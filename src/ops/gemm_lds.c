@@ -110,7 +110,7 @@ static clgan_status lds_kernel(clgan_ctx *ctx, const clgan_gemm_lds *l, const ch
 static void lds_split(const clgan_ctx *ctx, clgan_gemm_lds *l, size_t m, size_t n, size_t k) {
   size_t groups = ((m + l->wgm - 1) / l->wgm) * ((n + l->wgn - 1) / l->wgn);
   size_t want =
-      (size_t)(ctx->dev.compute_units ? ctx->dev.compute_units : 1) * (ctx->dev.is_cpu ? 2 : 4);
+      (size_t)(ctx->dev.compute_units ? ctx->dev.compute_units : 1) * (clgan_ctx_cpu_paths(ctx) ? 2 : 4);
   l->splits = 1;
   if (groups < want && k >= 2 * LDS_SPLIT_MIN_K) {
     l->splits = (want + groups - 1) / groups;

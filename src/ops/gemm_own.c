@@ -66,7 +66,7 @@ int clgan_gemm_variant_valid(const clgan_gemm_variant *v) {
  * (the plan-time tuner's; NULL or all 0: not). */
 static own_config own_config_for(const clgan_ctx *ctx, const clgan_gemm_variant *v) {
   own_config c;
-  if (ctx->dev.is_cpu) {
+  if (clgan_ctx_cpu_paths(ctx)) {
     /* 8 x 32 tiles: 16 float16 accumulators, two B vectors and eight A
      * broadcasts per k. 4 x 16 tiles per group: 16 row panels share the B
      * panels while they are in cache (CPU implementations run a group's
@@ -158,7 +158,7 @@ static void own_groups(const clgan_ctx *ctx, const own_config *cfg, size_t k,
   /* Too few groups to fill the device: split k, then sum the partial products. */
   size_t groups = ((tiles_x + split_lx - 1) / split_lx) * ((tiles_y + split_ly - 1) / split_ly);
   size_t want = (size_t)(ctx->dev.compute_units ? ctx->dev.compute_units : 1) *
-                (ctx->dev.is_cpu ? 2 : 4);
+                (clgan_ctx_cpu_paths(ctx) ? 2 : 4);
   g->splits = 1;
   if (groups < want) g->splits = (want + groups - 1) / groups;
   /* A panel larger than the group's budget is split too (CPU default), so

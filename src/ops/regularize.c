@@ -83,7 +83,7 @@ clgan_status clgan_sn_plan_make(clgan_ctx *ctx, int rows, int cols, clgan_sn_pla
   }
   /* CPUs: one work-item streams a row (see clgan_bn_plan); GPUs: a row's
    * lanes stride it together */
-  int cpu = clgan_ctx_device(ctx)->is_cpu;
+  int cpu = clgan_ctx_cpu_paths(ctx);
   size_t need = 1;
   while (need < (size_t)cols && need < 256) need *= 2;
   p.row_local = cpu ? 1 : clgan_pow2_local(ctx, p.row_dot, need);

@@ -108,5 +108,9 @@ clgan_status clgan_cache_store(const char *dir, const char *kind, const char *ke
                                const void *payload, size_t size);
 /* The identity of a device for cache keys: platform, device, driver versions. */
 void clgan_device_key(const clgan_device_info *d, char *buf, size_t cap);
+/* The key of what a context measured or tuned (the GEMM backend's choice,
+ * the tuner's winners): the device's, and the kernel class when the tuning
+ * overrides it, since those choices belong to the class. */
+void clgan_ctx_cache_key(const clgan_ctx *ctx, char *buf, size_t cap);
 
 #endif

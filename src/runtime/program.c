@@ -166,7 +166,7 @@ clgan_status clgan_kernel_get(clgan_ctx *ctx, const char *source, const char *op
    * kernels they run on a CPU (cl/gemm.cl's prefetch). */
   snprintf(opts, sizeof opts, "-cl-std=CL1.2%s%s %s",
            ctx->dev.fp32_rounded_div_sqrt ? " -cl-fp32-correctly-rounded-divide-sqrt" : "",
-           ctx->dev.is_cpu ? " -DCLGAN_CPU_DEVICE=1" : "", options ? options : "");
+           clgan_ctx_cpu_paths(ctx) ? " -DCLGAN_CPU_DEVICE=1" : "", options ? options : "");
   int pi = -1;
   for (int i = 0; i < ctx->nprograms; i++)
     if (strcmp(ctx->programs[i].source, source) == 0 && strcmp(ctx->programs[i].options, opts) == 0) {

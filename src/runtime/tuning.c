@@ -49,6 +49,15 @@ static clgan_status parse_variant(const char *name, const char *elements_word,
   return CLGAN_OK;
 }
 
+static clgan_status parse_kernel_class(clgan_tuning *t) {
+  const char *v = env("CLGAN_KERNEL_CLASS");
+  if (!v || strcasecmp(v, "device") == 0) return CLGAN_OK;
+  if (strcasecmp(v, "cpu") == 0) t->kernel_class = CLGAN_KERNEL_CLASS_CPU;
+  else if (strcasecmp(v, "gpu") == 0) t->kernel_class = CLGAN_KERNEL_CLASS_GPU;
+  else return clgan_fail(CLGAN_ERR_INVALID, "CLGAN_KERNEL_CLASS=%s: expected cpu, gpu or device", v);
+  return CLGAN_OK;
+}
+
 static void cache_location(clgan_tuning *t) {
   const char *off = env("CLGAN_CACHE");
   if (off && (strcmp(off, "0") == 0 || strcmp(off, "off") == 0)) t->cache_off = 1;
@@ -108,11 +117,36 @@ clgan_status clgan_tuning_from_env(clgan_tuning *t) {
   const char *kd = env("CLGAN_KERNEL_DIR");
   if (st == CLGAN_OK && kd) snprintf(t->kernel_dir, sizeof t->kernel_dir, "%s", kd);
   if (st == CLGAN_OK) st = parse_tune(t);
+  if (st == CLGAN_OK) st = parse_kernel_class(t);
   if (st == CLGAN_OK) cache_location(t);
   return st;
 }
 
 const clgan_tuning *clgan_ctx_tuning(const clgan_ctx *ctx) { return &ctx->tuning; }
+
+int clgan_ctx_cpu_paths(const clgan_ctx *ctx) {
+  switch (ctx->tuning.kernel_class) {
+    case CLGAN_KERNEL_CLASS_CPU: return 1;
+    case CLGAN_KERNEL_CLASS_GPU: return 0;
+    default: return ctx->dev.is_cpu;
+  }
+}
+
+int clgan_ctx_gpu_paths(const clgan_ctx *ctx) {
+  switch (ctx->tuning.kernel_class) {
+    case CLGAN_KERNEL_CLASS_CPU: return 0;
+    case CLGAN_KERNEL_CLASS_GPU: return 1;
+    default: return ctx->dev.is_gpu;
+  }
+}
+
+void clgan_ctx_cache_key(const clgan_ctx *ctx, char *buf, size_t cap) {
+  char dev[600];
+  clgan_device_key(&ctx->dev, dev, sizeof dev);
+  static const char *const suffix[] = {"", "|cpu kernels", "|gpu kernels"};
+  int c = (int)ctx->tuning.kernel_class;
+  snprintf(buf, cap, "%s%s", dev, c >= 0 && c <= 2 ? suffix[c] : "");
+}
 
 clgan_status clgan_ctx_set_tuning(clgan_ctx *ctx, const clgan_tuning *t) {
   if (ctx->frozen)
