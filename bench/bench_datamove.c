@@ -194,6 +194,10 @@ static void side_close(side *S) {
 }
 
 int main(int argc, char **argv) {
+  /* PoCL: worker i pinned to core i, unless the caller says otherwise. A
+   * short kernel running alone otherwise often has its two workers woken on
+   * one core, half the speed in some runs and not others (README, Speed). */
+  setenv("POCL_AFFINITY", "1", 0);
   if (argc < 3) {
     fprintf(stderr, "usage: bench_datamove DIR_A DIR_B [reps] [device] [only]\n");
     return 2;

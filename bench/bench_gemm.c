@@ -12,7 +12,8 @@
  *     a Conv2d(CIN, COUT, 4, 2, 1) over N x CIN x H x H as a training step
  *     runs it (the context's default backend): forward, backward data and
  *     weight gradient, each with its GEMM kernel's time.
- * Kernel variants: CLGAN_KERNEL_DIR (cl/ sources) and CLGAN_GEMM_TILE. */
+ * Kernel variants: CLGAN_KERNEL_DIR (cl/ sources) and CLGAN_GEMM_TILE. PoCL's workers
+ * are pinned (POCL_AFFINITY=1) unless the environment sets POCL_AFFINITY. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,6 +214,10 @@ static int parse_size(const char *s, size_t *out) {
 
 int main(int argc, char **argv) {
   clgan_ctx_options o = {0};
+  /* PoCL: worker i pinned to core i, unless the caller says otherwise. A
+   * short kernel running alone otherwise often has its two workers woken on
+   * one core, half the speed in some runs and not others (README, Speed). */
+  setenv("POCL_AFFINITY", "1", 0);
   o.device = argc > 1 && argv[1][0] ? argv[1] : NULL;
   o.profiling = 1;
   int reps = argc > 2 ? atoi(argv[2]) : 5;
