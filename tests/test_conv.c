@@ -619,6 +619,88 @@ START_TEST(test_conv_forward_act) {
 }
 END_TEST
 
+/* The kept padded input: on every Conv2d layer whose plan keeps one,
+ * clgan_conv2d_forward_keep then clgan_conv2d_backward_filter_kept (col
+ * overwritten in between, as the other layers of a step do) give the bits of
+ * the forward and the weight gradient from x (dw overwritten and
+ * accumulated; with the fused LeakyReLU where the plan fuses it); the copy
+ * is x with its zero border; elsewhere both calls are refused, as is a
+ * kept buffer too small. Some layer of the list keeps one on CPUs. */
+START_TEST(test_conv_forward_keep) {
+  int kept_layers = 0;
+  for (int li = 0; li < NLAYERS; li++) {
+    if (layers[li].transposed) continue;
+    setup S;
+    setup_make(&S, &layers[li], 9000 + (uint64_t)li);
+    size_t nk = clgan_conv_kept_floats(&S.p);
+    clgan_buf y = tu_upload(NULL, S.ny), dw = tu_upload(NULL, S.nw);
+    if (nk == 0) {
+      clgan_buf some = tu_upload(NULL, S.nx);
+      ck_assert_int_eq(clgan_conv2d_forward_keep(tu_ctx(), &S.p, S.dx_, S.dw_, y, S.dcol, some,
+                                                 CLGAN_ACT_NONE, 0.0f),
+                       CLGAN_ERR_INVALID);
+      ck_assert_int_eq(clgan_conv2d_backward_filter_kept(tu_ctx(), &S.p, some, S.dy_, dw,
+                                                         S.dcol, 0),
+                       CLGAN_ERR_INVALID);
+      clgan_buf_release(&some);
+    } else {
+      kept_layers++;
+      const layer *L = S.L;
+      ck_assert_uint_eq(nk, (size_t)L->cin * L->n * (L->h + 2 * L->p) * (L->w + 2 * L->p));
+      clgan_buf small = tu_upload(NULL, nk - 1);
+      ck_assert_int_eq(clgan_conv2d_forward_keep(tu_ctx(), &S.p, S.dx_, S.dw_, y, S.dcol, small,
+                                                 CLGAN_ACT_NONE, 0.0f),
+                       CLGAN_ERR_INVALID);
+      ck_assert_ptr_nonnull(strstr(clgan_last_error(), "kept"));
+      clgan_buf_release(&small);
+      int fuses = clgan_conv2d_forward_fuses_act(&S.p, CLGAN_ACT_LEAKY_RELU);
+      for (int variant = 0; variant < 4; variant++) {
+        int acc = variant & 1, with_act = variant >> 1;
+        if (with_act && !fuses) continue;
+        clgan_act act = with_act ? CLGAN_ACT_LEAKY_RELU : CLGAN_ACT_NONE;
+        clgan_buf kept = tu_upload(NULL, nk), y2 = tu_upload(NULL, S.ny);
+        clgan_buf dw0 = tu_upload(acc ? S.w : NULL, S.nw), dw1 = tu_upload(acc ? S.w : NULL, S.nw);
+        if (with_act)
+          TU_OK(clgan_conv2d_forward_act(tu_ctx(), &S.p, S.dx_, S.dw_, y, S.dcol, act, 0.2f));
+        else
+          TU_OK(clgan_conv2d_forward(tu_ctx(), &S.p, S.dx_, S.dw_, y, S.dcol));
+        TU_OK(clgan_conv2d_backward_filter(tu_ctx(), &S.p, S.dx_, S.dy_, dw0, S.dcol, acc));
+        TU_OK(clgan_conv2d_forward_keep(tu_ctx(), &S.p, S.dx_, S.dw_, y2, S.dcol, kept, act,
+                                        0.2f));
+        TU_OK(clgan_fill(tu_ctx(), S.dcol, S.p.col_floats, 12345.0f));
+        TU_OK(clgan_conv2d_backward_filter_kept(tu_ctx(), &S.p, kept, S.dy_, dw1, S.dcol, acc));
+        float *a = tu_download(y, S.ny), *b = tu_download(y2, S.ny);
+        ck_assert_msg(memcmp(a, b, S.ny * sizeof(float)) == 0, "%s: y differs (act %d)",
+                      L->name, with_act);
+        free(a), free(b);
+        a = tu_download(dw0, S.nw), b = tu_download(dw1, S.nw);
+        ck_assert_msg(memcmp(a, b, S.nw * sizeof(float)) == 0, "%s: dw differs (acc %d)",
+                      L->name, acc);
+        free(a), free(b);
+        /* the copy: x inside a border of p zeros */
+        float *k = tu_download(kept, nk);
+        int hp = L->h + 2 * L->p, wp = L->w + 2 * L->p;
+        for (size_t plane = 0; plane < (size_t)L->cin * L->n; plane++)
+          for (int r = 0; r < hp; r++)
+            for (int c = 0; c < wp; c++) {
+              int iy = r - L->p, ix = c - L->p;
+              float want = iy < 0 || iy >= L->h || ix < 0 || ix >= L->w
+                               ? 0.0f
+                               : S.x[(plane * L->h + (size_t)iy) * L->w + (size_t)ix];
+              ck_assert_float_eq(k[(plane * hp + (size_t)r) * wp + (size_t)c], want);
+            }
+        free(k);
+        clgan_buf_release(&kept), clgan_buf_release(&y2);
+        clgan_buf_release(&dw0), clgan_buf_release(&dw1);
+      }
+    }
+    clgan_buf_release(&y), clgan_buf_release(&dw);
+    setup_free(&S);
+  }
+  if (clgan_ctx_cpu_paths(tu_ctx())) ck_assert_int_gt(kept_layers, 0);
+}
+END_TEST
+
 START_TEST(test_shapes) {
   clgan_conv_shape s;
   /* DCGAN D layer 2 at ndf 64, batch 128: col is 1024 x 32768 */
@@ -694,6 +776,7 @@ static Suite *conv_suite(void) {
   tcase_add_test(tc, test_plan_then_frozen);
   tcase_add_test(tc, test_convt_backward_both);
   tcase_add_test(tc, test_conv_forward_act);
+  tcase_add_test(tc, test_conv_forward_keep);
   tcase_add_test(tc, test_finite_differences);
   suite_add_tcase(s, tc);
   return s;

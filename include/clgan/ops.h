@@ -229,6 +229,26 @@ clgan_status clgan_conv2d_backward_filter(clgan_ctx *ctx,
                                           const clgan_conv_plan *p, clgan_buf x,
                                           clgan_buf dy, clgan_buf dw,
                                           clgan_buf col, int accumulate);
+/* The zero-padded copy of x that p's forward makes can be kept for the
+ * weight gradient, which then pads nothing (a training step's Conv2d: one
+ * padding pass instead of two). clgan_conv_kept_floats: the floats of that
+ * copy, [cin, n, h + 2*pad, w + 2*pad]; 0 where p's forward and weight
+ * gradient do not both read a padded image (then there is nothing to keep:
+ * use the calls above). */
+size_t clgan_conv_kept_floats(const clgan_conv_plan *p);
+/* clgan_conv2d_forward_act (act CLGAN_ACT_NONE: clgan_conv2d_forward), the
+ * padded x written to kept (clgan_conv_kept_floats(p) floats) rather than
+ * col; the same bits. */
+clgan_status clgan_conv2d_forward_keep(clgan_ctx *ctx, const clgan_conv_plan *p,
+                                       clgan_buf x, clgan_buf w, clgan_buf y,
+                                       clgan_buf col, clgan_buf kept, clgan_act act,
+                                       float slope);
+/* clgan_conv2d_backward_filter from the copy clgan_conv2d_forward_keep kept
+ * (of the x of that forward); the same bits. */
+clgan_status clgan_conv2d_backward_filter_kept(clgan_ctx *ctx,
+                                               const clgan_conv_plan *p, clgan_buf kept,
+                                               clgan_buf dy, clgan_buf dw,
+                                               clgan_buf col, int accumulate);
 
 /* ConvTranspose2d with p from clgan_conv_shape_convt (s = p->shape).
  * x [s->cout, n, ho, wo] (the convT input), w [s->cout, s->cin, k, k]

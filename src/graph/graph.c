@@ -34,6 +34,8 @@ clgan_status graph_plan(clgan_ctx *ctx, graph *g) {
     st = graph_ops[n->op].plan(ctx, n);
     if (n->col_floats > g->col_floats) g->col_floats = n->col_floats;
     if (n->op == GRAPH_OP_BN_ACT) g->device_bytes += 2 * sizeof(float) * g->slots[n->out].c;
+    if (st == CLGAN_OK && n->op == GRAPH_OP_CONV)
+      g->device_bytes += clgan_conv_kept_floats(&n->plan.conv) * sizeof(float);
   }
   if (st == CLGAN_OK) fuse_activations(g);
   for (int s = 0; s < g->nslots; s++) {
@@ -52,7 +54,9 @@ clgan_status graph_alloc(clgan_ctx *ctx, graph *g) {
     /* the conv's GEMM workspace grown, CLBlast built */
     if (n->op == GRAPH_OP_CONV || n->op == GRAPH_OP_CONVT)
       st = clgan_conv_plan_prepare(ctx, &n->plan.conv);
-    if (n->op != GRAPH_OP_BN_ACT) continue;
+    size_t kept = n->op == GRAPH_OP_CONV ? clgan_conv_kept_floats(&n->plan.conv) : 0;
+    if (st == CLGAN_OK && kept > 0) st = clgan_buf_alloc(ctx, kept, &n->kept);
+    if (st != CLGAN_OK || n->op != GRAPH_OP_BN_ACT) continue;
     size_t c = (size_t)g->slots[n->out].c;
     st = clgan_buf_alloc(ctx, c, &n->save_mean);
     if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, c, &n->save_invstd);
@@ -67,6 +71,7 @@ void graph_release(graph *g) {
   for (int i = 0; i < g->nnodes; i++) {
     clgan_buf_release(&g->nodes[i].save_mean);
     clgan_buf_release(&g->nodes[i].save_invstd);
+    clgan_buf_release(&g->nodes[i].kept);
   }
 }
 

@@ -55,6 +55,10 @@ typedef struct graph_node {
                               (graph_plan, where the plan allows it; else NONE) */
   int forward_fused;       /* ACT: its forward is the conv's epilogue above (a no-op) */
   clgan_buf save_mean, save_invstd; /* BN_ACT [c]: batch statistics for backward */
+  clgan_buf kept;          /* CONV [cin, n, h + 2p, w + 2p]: the padded input its forward
+                              keeps for its weight gradient (clgan_conv_kept_floats; no
+                              buffer where the plan keeps none). Like the slots, it holds
+                              the node's last forward, which its backward follows. */
 } graph_node;
 
 typedef struct graph {

@@ -17,6 +17,9 @@ clgan_status node_convt_plan(clgan_ctx *ctx, graph_node *n) { return plan(ctx, n
 
 clgan_status node_conv_forward(const graph *g, const graph_node *n, const graph_pass *p) {
   clgan_buf x = graph_slot_buf(g, p, n->in), y = g->slots[n->out].buf;
+  if (n->kept.mem)
+    return clgan_conv2d_forward_keep(p->ctx, &n->plan.conv, x, weight(n, p), y, p->col, n->kept,
+                                     n->epilogue_act, p->slope);
   if (n->epilogue_act != CLGAN_ACT_NONE)
     return clgan_conv2d_forward_act(p->ctx, &n->plan.conv, x, weight(n, p), y, p->col,
                                     n->epilogue_act, p->slope);
@@ -44,9 +47,12 @@ static clgan_status backward(const graph *g, const graph_node *n, const graph_pa
     gr->cur = 1 - gr->cur;
     return st;
   }
-  if (gr->param_grads)
-    st = transposed ? clgan_convt2d_backward_filter(p->ctx, &n->plan.conv, x, dy, dw, p->col, acc)
-                    : clgan_conv2d_backward_filter(p->ctx, &n->plan.conv, x, dy, dw, p->col, acc);
+  if (gr->param_grads && transposed)
+    st = clgan_convt2d_backward_filter(p->ctx, &n->plan.conv, x, dy, dw, p->col, acc);
+  else if (gr->param_grads && n->kept.mem) /* x padded by the forward */
+    st = clgan_conv2d_backward_filter_kept(p->ctx, &n->plan.conv, n->kept, dy, dw, p->col, acc);
+  else if (gr->param_grads)
+    st = clgan_conv2d_backward_filter(p->ctx, &n->plan.conv, x, dy, dw, p->col, acc);
   if (st != CLGAN_OK || (n->in == 0 && !gr->input_grad)) return st;
   clgan_buf dx = p->grad_buf[1 - gr->cur];
   st = transposed ? clgan_convt2d_backward_data(p->ctx, &n->plan.conv, dy, w, dx, p->col)

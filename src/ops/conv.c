@@ -149,16 +149,23 @@ clgan_status clgan_col2im(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf co
   return run_col2im(ctx, p, s->n, col, img, (cl_uint)((uint64_t)s->n * s->h * s->w));
 }
 
-/* The conv's image as the GEMM reads it: padded into col, or as it is. */
-static clgan_status padded_image(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf img,
-                                 clgan_buf col, clgan_gemm_conv_x *x) {
+/* The conv's image as the GEMM reads it, at buf: the padded geometry. */
+static clgan_gemm_conv_x image_view(const clgan_conv_plan *p, clgan_buf buf) {
   const clgan_conv_shape *s = &p->shape;
-  clgan_gemm_conv_x v = {img,    s->cin,   s->n,  s->h + 2 * s->pad, s->w + 2 * s->pad,
+  clgan_gemm_conv_x v = {buf,    s->cin,   s->n,  s->h + 2 * s->pad, s->w + 2 * s->pad,
                          s->k,   s->stride, s->ho, s->wo};
-  *x = v;
-  if (s->pad == 0) return CLGAN_OK;
-  x->img = col;
-  return run_pad(ctx, p, img, col);
+  return v;
+}
+
+/* The image padded into dst (col, or a kept copy), or as it is (pad 0). */
+static clgan_status padded_image(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf img,
+                                 clgan_buf dst, clgan_gemm_conv_x *x) {
+  if (p->shape.pad == 0) {
+    *x = image_view(p, img);
+    return CLGAN_OK;
+  }
+  *x = image_view(p, dst);
+  return run_pad(ctx, p, img, dst);
 }
 
 /* ---- The conv core: three modes, named for Conv2d ---------------------------
@@ -169,7 +176,7 @@ static clgan_status padded_image(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
 /* feat = conv(img), with epi's activation as the GEMM stores it (NULL:
  * none; only where clgan_conv2d_forward_fuses_act allows it). */
 static clgan_status core_forward(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf img,
-                                 clgan_buf w, clgan_buf feat, clgan_buf col,
+                                 clgan_buf w, clgan_buf feat, clgan_buf col, clgan_buf kept,
                                  const clgan_gemm_epilogue *epi, const char *op,
                                  const char *img_name, const char *feat_name) {
   clgan_status st = plan_check(p, op);
@@ -184,7 +191,7 @@ static clgan_status core_forward(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
   clgan_buf b = img;
   if (p->fwd_from_image) {
     clgan_gemm_conv_x x;
-    if ((st = padded_image(ctx, p, img, col, &x)) != CLGAN_OK) return st;
+    if ((st = padded_image(ctx, p, img, kept.mem ? kept : col, &x)) != CLGAN_OK) return st;
     return clgan_gemm_conv_forward(ctx, &p->fwd, w, &x, feat, epi);
   }
   if (epi && epi->act != CLGAN_ACT_NONE)
@@ -235,13 +242,35 @@ static clgan_status core_adjoint(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
   return st;
 }
 
+/* A kept copy's buffer: present, indexable, and (where its size is known)
+ * large enough. */
+static clgan_status kept_check(clgan_buf b, uint64_t floats, const char *op) {
+  clgan_status st = conv_buf_check(b, floats, op, "kept");
+  if (st == CLGAN_OK && b.floats != 0 && b.floats < floats)
+    return clgan_fail(CLGAN_ERR_INVALID, "%s: buffer kept holds %zu floats, the padded image %llu",
+                      op, b.floats, (unsigned long long)floats);
+  return st;
+}
+
 /* dw (+)= feat x im2col(img)^T. */
 static clgan_status core_filter(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf img,
-                                clgan_buf feat, clgan_buf dw, clgan_buf col, int accumulate,
-                                const char *op, const char *img_name, const char *feat_name) {
+                                int img_kept, clgan_buf feat, clgan_buf dw, clgan_buf col,
+                                int accumulate, const char *op, const char *img_name,
+                                const char *feat_name) {
   clgan_status st = plan_check(p, op);
   if (st != CLGAN_OK) return st;
   const clgan_conv_shape *s = &p->shape;
+  if (img_kept) { /* the copy clgan_conv2d_forward_keep made */
+    uint64_t kept = clgan_conv_kept_floats(p);
+    if (kept == 0)
+      return clgan_fail(CLGAN_ERR_INVALID, "%s: this plan keeps no padded image", op);
+    if ((st = kept_check(img, kept, op)) != CLGAN_OK ||
+        (st = conv_buf_check(feat, conv_feat_floats(s), op, feat_name)) != CLGAN_OK ||
+        (st = conv_buf_check(dw, conv_weight_floats(s), op, "dw")) != CLGAN_OK)
+      return st;
+    clgan_gemm_conv_x x = image_view(p, img);
+    return clgan_gemm_conv_filter(ctx, &p->filt, feat, &x, dw, accumulate ? 1.0f : 0.0f);
+  }
   if ((st = conv_buf_check(img, conv_img_floats(s), op, img_name)) != CLGAN_OK ||
       (st = conv_buf_check(feat, conv_feat_floats(s), op, feat_name)) != CLGAN_OK ||
       (st = conv_buf_check(dw, conv_weight_floats(s), op, "dw")) != CLGAN_OK ||
@@ -266,7 +295,8 @@ static clgan_status core_filter(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_
 
 clgan_status clgan_conv2d_forward(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x,
                                   clgan_buf w, clgan_buf y, clgan_buf col) {
-  return core_forward(ctx, p, x, w, y, col, NULL, "clgan_conv2d_forward", "x", "y");
+  clgan_buf none = {0};
+  return core_forward(ctx, p, x, w, y, col, none, NULL, "clgan_conv2d_forward", "x", "y");
 }
 
 int clgan_conv2d_forward_fuses_act(const clgan_conv_plan *p, clgan_act act) {
@@ -277,7 +307,27 @@ clgan_status clgan_conv2d_forward_act(clgan_ctx *ctx, const clgan_conv_plan *p, 
                                       clgan_buf w, clgan_buf y, clgan_buf col, clgan_act act,
                                       float slope) {
   clgan_gemm_epilogue epi = {act, slope};
-  return core_forward(ctx, p, x, w, y, col, &epi, "clgan_conv2d_forward_act", "x", "y");
+  clgan_buf none = {0};
+  return core_forward(ctx, p, x, w, y, col, none, &epi, "clgan_conv2d_forward_act", "x", "y");
+}
+
+size_t clgan_conv_kept_floats(const clgan_conv_plan *p) {
+  if (!p || !p->fwd_from_image || !p->filt_from_image || p->shape.pad == 0) return 0;
+  const clgan_conv_shape *s = &p->shape;
+  return (size_t)s->cin * s->n * (size_t)(s->h + 2 * s->pad) * (size_t)(s->w + 2 * s->pad);
+}
+
+clgan_status clgan_conv2d_forward_keep(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x,
+                                       clgan_buf w, clgan_buf y, clgan_buf col, clgan_buf kept,
+                                       clgan_act act, float slope) {
+  const char *op = "clgan_conv2d_forward_keep";
+  uint64_t floats = clgan_conv_kept_floats(p);
+  if (floats == 0) return clgan_fail(CLGAN_ERR_INVALID, "%s: this plan keeps no padded image", op);
+  clgan_status st = kept_check(kept, floats, op);
+  if (st != CLGAN_OK) return st;
+  clgan_gemm_epilogue epi = {act, slope};
+  return core_forward(ctx, p, x, w, y, col, kept, act == CLGAN_ACT_NONE ? NULL : &epi, op, "x",
+                      "y");
 }
 
 clgan_status clgan_conv2d_backward_data(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf dy,
@@ -288,7 +338,15 @@ clgan_status clgan_conv2d_backward_data(clgan_ctx *ctx, const clgan_conv_plan *p
 clgan_status clgan_conv2d_backward_filter(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x,
                                           clgan_buf dy, clgan_buf dw, clgan_buf col,
                                           int accumulate) {
-  return core_filter(ctx, p, x, dy, dw, col, accumulate, "clgan_conv2d_backward_filter", "x", "dy");
+  return core_filter(ctx, p, x, 0, dy, dw, col, accumulate, "clgan_conv2d_backward_filter", "x",
+                     "dy");
+}
+
+clgan_status clgan_conv2d_backward_filter_kept(clgan_ctx *ctx, const clgan_conv_plan *p,
+                                               clgan_buf kept, clgan_buf dy, clgan_buf dw,
+                                               clgan_buf col, int accumulate) {
+  return core_filter(ctx, p, kept, 1, dy, dw, col, accumulate,
+                     "clgan_conv2d_backward_filter_kept", "kept", "dy");
 }
 
 /* ---- ConvTranspose2d: the same core with the roles swapped --------------------- */
@@ -300,13 +358,15 @@ clgan_status clgan_convt2d_forward(clgan_ctx *ctx, const clgan_conv_plan *p, clg
 
 clgan_status clgan_convt2d_backward_data(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf dy,
                                          clgan_buf w, clgan_buf dx, clgan_buf col) {
-  return core_forward(ctx, p, dy, w, dx, col, NULL, "clgan_convt2d_backward_data", "dy", "dx");
+  clgan_buf none = {0};
+  return core_forward(ctx, p, dy, w, dx, col, none, NULL, "clgan_convt2d_backward_data", "dy",
+                      "dx");
 }
 
 clgan_status clgan_convt2d_backward_filter(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x,
                                            clgan_buf dy, clgan_buf dw, clgan_buf col,
                                            int accumulate) {
-  return core_filter(ctx, p, dy, x, dw, col, accumulate, "clgan_convt2d_backward_filter", "dy",
+  return core_filter(ctx, p, dy, 0, x, dw, col, accumulate, "clgan_convt2d_backward_filter", "dy",
                      "x");
 }
 
