@@ -341,17 +341,17 @@ __kernel void gemm_tile(int m, int n, int k, int kz, float alpha, float beta,
 /* conv_x_product's unrolled loops (CPU devices). The general loop spends
  * about as many instructions on its addresses and its odometer as on its
  * FMAs: TM row offsets held in registers or spilled, a digit test every k.
- * On a 2-core Xeon that held the conv products at 52-60% of the FMA peak.
+ * On a 2-core Xeon that held the conv products at 50-63% of the FMA peak.
  * Where the shape allows, the tile's rows are one or two segments of rows a
  * constant step apart, so every A value is a constant offset from a
  * segment's pointer, and several k share one digit test. The sums run in
  * the general loop's order: the same bits. DCGAN's k4 s2 convs:
  *   forward (rows pixels (ox step 2), k taps): the 4 taps of a (c, ky) row
  *     per pass; one segment of TM pixels, or two of TM / 2 where the output
- *     is 4 wide (67-74% of the peak on that Xeon);
+ *     is 4 wide (59-68% of the peak on that Xeon, README: Speed);
  *   weight gradient (rows taps: kx at two ky, k pixels (ox step 2)):
- *     CONV_WGRAD_UNROLL pixels per pass (73% at 8x8 and 4x4 outputs; 4 per
- *     pass spilled the shared broadcasts and gained nothing).
+ *     CONV_WGRAD_UNROLL pixels per pass (59-69%; 4 per pass spilled the
+ *     broadcasts the pixels share and gained nothing).
  * The segment pointers: s0 for rows below RSEG, s1 for the rest (the same
  * as s0 when the tile is one segment). */
 #define CONV_FORWARD_TAPS 4
