@@ -21,6 +21,10 @@
  *    in registers, in float8 or float4 blocks; about 3x faster on PoCL),
  *    and 1x1 outputs (k 4, stride 1, pad 0) a one-tap gather, both with
  *    the general loop's sums, bit for bit.
+ * Both kernels can apply the derivative of the activation before the conv
+ * as they store (act, slope; y the activation's output, indexed as img):
+ * dx = dy * act'(y) with cl/act.cl's formulas for ReLU and LeakyReLU, the
+ * bits of its backward kernel after col2im (CLGAN_ACT_NONE: none).
  * Both sum in a fixed order, but not the same one: their results may differ
  * in the last bits. Channel c of the image starts cstride floats after
  * channel c - 1 (n*h*w, or more when col holds only some of the images: the
@@ -32,10 +36,18 @@ inline uint udiv(uint n, uint4 g) {
   return (t + ((n - t) >> g.y)) >> g.z;
 }
 
+/* g * act'(o) for the piecewise-linear activations, cl/act.cl's formulas. */
+static inline float dact_linear(float g, float o, int act, float slope) {
+  if (act == CLGAN_ACT_RELU) return o > 0.0f ? g : 0.0f;
+  if (act == CLGAN_ACT_LEAKY_RELU) return o > 0.0f ? g : g * slope;
+  return g;
+}
+
 __kernel void col2im(__global const float *restrict col, uint col_off,
                      __global float *restrict img, uint img_off, uint n, int k, int stride,
                      int pad, int ho, int wo, uint npix /* n*h*w */, uint4 div_w, uint4 div_h,
-                     uint4 div_s, uint cstride) {
+                     uint4 div_s, uint cstride, __global const float *restrict act_y,
+                     uint act_y_off, int act, float slope) {
   uint q = get_global_id(0);
   uint c = get_global_id(1);
   if (q >= npix) return;
@@ -60,6 +72,7 @@ __kernel void col2im(__global const float *restrict col, uint col_off,
       sum += col[col_off + (rowbase + j) * ncols + colbase + (uint)ox];
     }
   }
+  if (act != CLGAN_ACT_NONE) sum = dact_linear(sum, act_y[act_y_off + c * cstride + q], act, slope);
   img[img_off + c * cstride + q] = sum;
 }
 
@@ -134,15 +147,32 @@ static inline __attribute__((always_inline)) int div_stride(int a, int stride) {
   return stride == 1 ? a : stride == 2 ? a >> 1 : a / stride;
 }
 
-__kernel void col2im_rows(__global const float *restrict col, uint col_off,
-                          __global float *restrict img, uint img_off, uint n, int k, int stride,
-                          int pad, int ho, int wo, int h, int w, uint cstride) {
-  int y = get_global_id(0);
-  uint b = get_global_id(1);
-  uint c = get_global_id(2);
-  if (y >= h || b >= n) return;
+/* dst[0 .. w) times act'(o[0 .. w)) over a finished row (in L1): float8
+ * blocks with the activation chosen outside the loop, the same formulas as
+ * dact_linear (a scalar loop with the choice inside cost more than the
+ * separate act kernel it replaces). */
+static inline __attribute__((always_inline)) void dact_row(__global float *restrict dst,
+                                                           __global const float *restrict o,
+                                                           int w, int act, float slope) {
+  int x = 0;
+  if (act == CLGAN_ACT_LEAKY_RELU)
+    for (; x + 8 <= w; x += 8) {
+      float8 g = vload8(0, dst + x);
+      vstore8(vload8(0, o + x) > 0.0f ? g : g * slope, 0, dst + x);
+    }
+  else if (act == CLGAN_ACT_RELU)
+    for (; x + 8 <= w; x += 8) {
+      float8 g = vload8(0, dst + x);
+      vstore8(vload8(0, o + x) > 0.0f ? g : (float8)(0.0f), 0, dst + x);
+    }
+  for (; x < w; x++) dst[x] = dact_linear(dst[x], o[x], act, slope);
+}
+
+/* col2im_rows' row (y, b, c) into dst. */
+static inline __attribute__((always_inline)) void col2im_row(
+    __global const float *restrict col, uint col_off, __global float *restrict dst, uint n,
+    int k, int stride, int pad, int ho, int wo, int w, int y, uint b, uint c) {
   uint ncols = n * (uint)ho * (uint)wo;
-  __global float *dst = img + img_off + c * cstride + (b * (uint)h + (uint)y) * (uint)w;
   int yp = y + pad;
   if (ho == 1 && wo == 1) {
     /* a 1x1 output (the k4 s1 p0 layers: tutorial's G1 and D5): pixel
@@ -194,4 +224,19 @@ __kernel void col2im_rows(__global const float *restrict col, uint col_off,
       for (int ox = lo; ox < hi; ox++) dst[ox * stride + x0] += src[ox];
     }
   }
+}
+
+__kernel void col2im_rows(__global const float *restrict col, uint col_off,
+                          __global float *restrict img, uint img_off, uint n, int k, int stride,
+                          int pad, int ho, int wo, int h, int w, uint cstride,
+                          __global const float *restrict act_y, uint act_y_off, int act,
+                          float slope) {
+  int y = get_global_id(0);
+  uint b = get_global_id(1);
+  uint c = get_global_id(2);
+  if (y >= h || b >= n) return;
+  uint at = c * cstride + (b * (uint)h + (uint)y) * (uint)w;
+  __global float *dst = img + img_off + at;
+  col2im_row(col, col_off, dst, n, k, stride, pad, ho, wo, w, y, b, c);
+  if (act != CLGAN_ACT_NONE) dact_row(dst, act_y + act_y_off + at, w, act, slope);
 }

@@ -619,6 +619,47 @@ START_TEST(test_conv_forward_act) {
 }
 END_TEST
 
+/* clgan_conv2d_backward_data_act gives the bits of clgan_conv2d_backward_data
+ * followed by clgan_act_backward (LeakyReLU with the recipe's slope, ReLU;
+ * y: the layer's input) on every Conv2d layer whose plan can fuse it, and
+ * refuses the others and Tanh; some layer of the list fuses. */
+START_TEST(test_conv_backward_data_act) {
+  static const clgan_act acts[2] = {CLGAN_ACT_LEAKY_RELU, CLGAN_ACT_RELU};
+  int fused = 0;
+  for (int li = 0; li < NLAYERS; li++) {
+    if (layers[li].transposed) continue;
+    setup S;
+    setup_make(&S, &layers[li], 9500 + (uint64_t)li);
+    ck_assert(!clgan_conv2d_backward_data_fuses_act(&S.p, CLGAN_ACT_TANH));
+    for (int a = 0; a < 2; a++) {
+      clgan_buf dx[2] = {tu_upload(NULL, S.nx), tu_upload(NULL, S.nx)};
+      if (!clgan_conv2d_backward_data_fuses_act(&S.p, acts[a])) {
+        ck_assert_int_eq(clgan_conv2d_backward_data_act(tu_ctx(), &S.p, S.dy_, S.dw_, dx[1],
+                                                        S.dcol, S.dx_, acts[a], 0.2f),
+                         CLGAN_ERR_INVALID);
+      } else {
+        fused++;
+        clgan_act_plan ap;
+        TU_OK(clgan_act_plan_make(tu_ctx(), acts[a], &ap));
+        TU_OK(clgan_conv2d_backward_data(tu_ctx(), &S.p, S.dy_, S.dw_, dx[0], S.dcol));
+        TU_OK(clgan_act_backward(tu_ctx(), &ap, 0.2f, S.nx, S.dx_, dx[0], dx[0]));
+        TU_OK(clgan_conv2d_backward_data_act(tu_ctx(), &S.p, S.dy_, S.dw_, dx[1], S.dcol, S.dx_,
+                                             acts[a], 0.2f));
+        float *want = tu_download(dx[0], S.nx), *got = tu_download(dx[1], S.nx);
+        ck_assert_msg(memcmp(want, got, S.nx * sizeof(float)) == 0, "%s: act %d differs",
+                      S.L->name, (int)acts[a]);
+        free(want);
+        free(got);
+      }
+      clgan_buf_release(&dx[0]);
+      clgan_buf_release(&dx[1]);
+    }
+    setup_free(&S);
+  }
+  ck_assert_int_gt(fused, 0);
+}
+END_TEST
+
 /* The kept padded input: on every Conv2d layer whose plan keeps one,
  * clgan_conv2d_forward_keep then clgan_conv2d_backward_filter_kept (col
  * overwritten in between, as the other layers of a step do) give the bits of
@@ -777,6 +818,7 @@ static Suite *conv_suite(void) {
   tcase_add_test(tc, test_convt_backward_both);
   tcase_add_test(tc, test_conv_forward_act);
   tcase_add_test(tc, test_conv_forward_keep);
+  tcase_add_test(tc, test_conv_backward_data_act);
   tcase_add_test(tc, test_finite_differences);
   suite_add_tcase(s, tc);
   return s;

@@ -224,6 +224,18 @@ clgan_status clgan_conv2d_forward_act(clgan_ctx *ctx, const clgan_conv_plan *p,
 clgan_status clgan_conv2d_backward_data(clgan_ctx *ctx, const clgan_conv_plan *p,
                                         clgan_buf dy, clgan_buf w, clgan_buf dx,
                                         clgan_buf col);
+/* Whether p's backward data can apply act's derivative as it stores dx
+ * (its col2im path, not the tuner's direct or sub-pixel kernels; act ReLU
+ * or LeakyReLU). */
+int clgan_conv2d_backward_data_fuses_act(const clgan_conv_plan *p, clgan_act act);
+/* dx = conv2d^T(dy) * act'(y) in one pass, y [cin, n, h, w] the output of
+ * the activation before the conv (the conv's x): the bits of
+ * clgan_conv2d_backward_data followed by clgan_act_backward; INVALID where
+ * clgan_conv2d_backward_data_fuses_act is 0. */
+clgan_status clgan_conv2d_backward_data_act(clgan_ctx *ctx, const clgan_conv_plan *p,
+                                            clgan_buf dy, clgan_buf w, clgan_buf dx,
+                                            clgan_buf col, clgan_buf y, clgan_act act,
+                                            float slope);
 /* dw [cout, cin, k, k] (+)= dy x im2col(x)^T. */
 clgan_status clgan_conv2d_backward_filter(clgan_ctx *ctx,
                                           const clgan_conv_plan *p, clgan_buf x,

@@ -8,20 +8,32 @@ static size_t slot_floats(const graph *g, int s) {
   return (size_t)g->slots[s].c * g->batch * g->slots[s].hw * g->slots[s].hw;
 }
 
-/* A conv followed by its activation in place (D's first LeakyReLU): where
- * the conv's plan can apply it as it stores, the activation's own pass is
- * dropped (the same bits: clgan_conv2d_forward_act). */
+/* An activation in place between two convs (D's first LeakyReLU): where
+ * the conv before it can apply it as it stores, the activation's forward
+ * pass is dropped (clgan_conv2d_forward_act); where the conv after it can
+ * apply its derivative as its backward data stores dx, the backward pass is
+ * (clgan_conv2d_backward_data_act). The same bits either way. */
 static void fuse_activations(graph *g) {
-  for (int i = 0; i < g->nnodes; i++)
-    g->nodes[i].epilogue_act = CLGAN_ACT_NONE, g->nodes[i].forward_fused = 0;
-  for (int i = 0; i + 1 < g->nnodes; i++) {
-    graph_node *conv = &g->nodes[i], *act = &g->nodes[i + 1];
-    if (conv->op != GRAPH_OP_CONV || act->op != GRAPH_OP_ACT || act->in != conv->out ||
-        act->out != act->in || act->act == CLGAN_ACT_NONE ||
-        !clgan_conv2d_forward_fuses_act(&conv->plan.conv, act->act))
-      continue;
-    conv->epilogue_act = act->act;
-    act->forward_fused = 1;
+  for (int i = 0; i < g->nnodes; i++) {
+    graph_node *n = &g->nodes[i];
+    n->epilogue_act = n->adjoint_act = CLGAN_ACT_NONE;
+    n->forward_fused = n->backward_fused = 0;
+  }
+  for (int i = 0; i < g->nnodes; i++) {
+    graph_node *act = &g->nodes[i];
+    if (act->op != GRAPH_OP_ACT || act->out != act->in || act->act == CLGAN_ACT_NONE) continue;
+    graph_node *before = i > 0 ? &g->nodes[i - 1] : NULL;
+    graph_node *after = i + 1 < g->nnodes ? &g->nodes[i + 1] : NULL;
+    if (before && before->op == GRAPH_OP_CONV && before->out == act->in &&
+        clgan_conv2d_forward_fuses_act(&before->plan.conv, act->act)) {
+      before->epilogue_act = act->act;
+      act->forward_fused = 1;
+    }
+    if (after && after->op == GRAPH_OP_CONV && after->in == act->out && act->out != 0 &&
+        clgan_conv2d_backward_data_fuses_act(&after->plan.conv, act->act)) {
+      after->adjoint_act = act->act;
+      act->backward_fused = 1;
+    }
   }
 }
 

@@ -54,6 +54,10 @@ typedef struct graph_node {
   clgan_act epilogue_act;  /* CONV: the next node's activation, applied as its GEMM stores
                               (graph_plan, where the plan allows it; else NONE) */
   int forward_fused;       /* ACT: its forward is the conv's epilogue above (a no-op) */
+  clgan_act adjoint_act;   /* CONV: the previous node's activation, whose derivative its
+                              backward data applies as it stores dx (graph_plan, where the
+                              plan allows it; else NONE) */
+  int backward_fused;      /* ACT: its backward is the next conv's, above (a no-op) */
   clgan_buf save_mean, save_invstd; /* BN_ACT [c]: batch statistics for backward */
   clgan_buf kept;          /* CONV [cin, n, h + 2p, w + 2p]: the padded input its forward
                               keeps for its weight gradient (clgan_conv_kept_floats; no

@@ -20,6 +20,7 @@ clgan_status node_act_forward(const graph *g, const graph_node *n, const graph_p
 /* dx = dy * act'(y), in the same buffer. */
 clgan_status node_act_backward(const graph *g, const graph_node *n, const graph_pass *p,
                                graph_grad *gr) {
+  if (n->backward_fused) return CLGAN_OK; /* applied by the conv after it (graph_plan) */
   clgan_buf dy = p->grad_buf[gr->cur];
   return clgan_act_backward(p->ctx, &n->plan.act, p->slope, count(g, n),
                             graph_slot_buf(g, p, n->out), dy, dy);

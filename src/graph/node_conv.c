@@ -55,8 +55,13 @@ static clgan_status backward(const graph *g, const graph_node *n, const graph_pa
     st = clgan_conv2d_backward_filter(p->ctx, &n->plan.conv, x, dy, dw, p->col, acc);
   if (st != CLGAN_OK || (n->in == 0 && !gr->input_grad)) return st;
   clgan_buf dx = p->grad_buf[1 - gr->cur];
-  st = transposed ? clgan_convt2d_backward_data(p->ctx, &n->plan.conv, dy, w, dx, p->col)
-                  : clgan_conv2d_backward_data(p->ctx, &n->plan.conv, dy, w, dx, p->col);
+  if (transposed)
+    st = clgan_convt2d_backward_data(p->ctx, &n->plan.conv, dy, w, dx, p->col);
+  else if (n->adjoint_act != CLGAN_ACT_NONE) /* dx times the previous activation's derivative */
+    st = clgan_conv2d_backward_data_act(p->ctx, &n->plan.conv, dy, w, dx, p->col, x,
+                                        n->adjoint_act, p->slope);
+  else
+    st = clgan_conv2d_backward_data(p->ctx, &n->plan.conv, dy, w, dx, p->col);
   gr->cur = 1 - gr->cur;
   return st;
 }

@@ -83,21 +83,50 @@ static clgan_status run_pad(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf 
   return clgan_launch(ctx, p->pad, 2, global, NULL, "pad_image");
 }
 
+/* The derivative col2im applies as it stores: act'(y) (y indexed as the
+ * image; act CLGAN_ACT_NONE: none, y unused). */
+typedef struct col2im_act {
+  clgan_act act;
+  float slope;
+  clgan_buf y;
+} col2im_act;
+
+/* col2im's last four arguments (after `first` others). */
+static clgan_status col2im_act_set(cl_kernel kern, cl_uint first, const col2im_act *a,
+                                   clgan_buf img) {
+  cl_mem y = a->act != CLGAN_ACT_NONE ? a->y.mem : img.mem;
+  cl_uint y_off = a->act != CLGAN_ACT_NONE ? (cl_uint)a->y.off : 0;
+  cl_int act = (cl_int)a->act;
+  float slope = a->slope;
+  const size_t size[4] = {sizeof y, sizeof y_off, sizeof act, sizeof slope};
+  const void *val[4] = {&y, &y_off, &act, &slope};
+  for (cl_uint i = 0; i < 4; i++) {
+    clgan_status st = CLGAN_CL(clSetKernelArg(kern, first + i, size[i], val[i]));
+    if (st != CLGAN_OK) return st;
+  }
+  return CLGAN_OK;
+}
+
 /* col2im of the first n images (n <= the plan's batch); img's channels are
- * cstride floats apart (the plan's n*h*w: see col2im.cl). */
+ * cstride floats apart (the plan's n*h*w: see col2im.cl); a: the derivative
+ * applied as it stores (NULL: none). */
 static clgan_status run_col2im(clgan_ctx *ctx, const clgan_conv_plan *p, int images,
-                               clgan_buf col, clgan_buf img, cl_uint cstride) {
+                               clgan_buf col, clgan_buf img, cl_uint cstride,
+                               const col2im_act *a) {
   const clgan_conv_shape *s = &p->shape;
   const char *name = p->col2im_rows ? "col2im_rows" : "col2im";
   cl_kernel kern = p->col2im;
   cl_uint img_off = (cl_uint)img.off, col_off = (cl_uint)col.off, n = (cl_uint)images;
   cl_int k = s->k, stride = s->stride, pad = s->pad, ho = s->ho, wo = s->wo, h = s->h, w = s->w;
+  const col2im_act none = {CLGAN_ACT_NONE, 0.0f, {0}};
+  if (!a) a = &none;
   clgan_status st;
   if (p->col2im_rows) {
     st = clgan_set_args(kern, 13, sizeof(cl_mem), &col.mem, sizeof col_off, &col_off,
                         sizeof(cl_mem), &img.mem, sizeof img_off, &img_off, sizeof n, &n, sizeof k,
                         &k, sizeof stride, &stride, sizeof pad, &pad, sizeof ho, &ho, sizeof wo,
                         &wo, sizeof h, &h, sizeof w, &w, sizeof cstride, &cstride);
+    if (st == CLGAN_OK) st = col2im_act_set(kern, 13, a, img);
     if (st != CLGAN_OK) return st;
     /* rows y, images b (rounded up to whole groups), channels c (see
      * col2im_rows); a work-group is about 256 rows of one channel (PoCL's
@@ -116,6 +145,7 @@ static clgan_status run_col2im(clgan_ctx *ctx, const clgan_conv_plan *p, int ima
                       &stride, sizeof pad, &pad, sizeof ho, &ho, sizeof wo, &wo, sizeof npix, &npix,
                       sizeof div[0], &div[0], sizeof div[1], &div[1], sizeof div[2], &div[2],
                       sizeof cstride, &cstride);
+  if (st == CLGAN_OK) st = col2im_act_set(kern, 15, a, img);
   if (st != CLGAN_OK) return st;
   size_t global[2] = {clgan_round_up(npix, 64), (size_t)s->cin};
   return clgan_launch(ctx, kern, 2, global, NULL, name);
@@ -146,7 +176,7 @@ clgan_status clgan_col2im(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf co
       (st = conv_buf_check(img, conv_img_floats(&p->shape), op, "img")) != CLGAN_OK)
     return st;
   const clgan_conv_shape *s = &p->shape;
-  return run_col2im(ctx, p, s->n, col, img, (cl_uint)((uint64_t)s->n * s->h * s->w));
+  return run_col2im(ctx, p, s->n, col, img, (cl_uint)((uint64_t)s->n * s->h * s->w), NULL);
 }
 
 /* The conv's image as the GEMM reads it, at buf: the padded geometry. */
@@ -204,10 +234,17 @@ static clgan_status core_forward(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
   return clgan_gemm_run(ctx, &p->fwd, 1.0f, w, kdim, b, np, 0.0f, feat, np);
 }
 
-/* img = conv^T(feat); overwrites img. */
+/* Whether core_adjoint runs col2im (which can apply a derivative as it
+ * stores): not the tuner's direct or sub-pixel kernels, not a 1x1 conv. */
+static int adjoint_uses_col2im(const clgan_conv_plan *p) {
+  return !p->adj_direct.kernel && !p->adj_subpix.gather && !p->direct;
+}
+
+/* img = conv^T(feat), times a's derivative where a is given (only where
+ * adjoint_uses_col2im); overwrites img. */
 static clgan_status core_adjoint(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf feat,
-                                 clgan_buf w, clgan_buf img, clgan_buf col, const char *op,
-                                 const char *feat_name, const char *img_name) {
+                                 clgan_buf w, clgan_buf img, clgan_buf col, const col2im_act *a,
+                                 const char *op, const char *feat_name, const char *img_name) {
   clgan_status st = plan_check(p, op);
   if (st != CLGAN_OK) return st;
   const clgan_conv_shape *s = &p->shape;
@@ -236,8 +273,10 @@ static clgan_status core_adjoint(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
     const clgan_gemm_plan *g = images == per ? &p->adj : &p->adj_last;
     st = clgan_gemm_run(ctx, g, 1.0f, w, kdim, clgan_buf_at(feat, (size_t)b0 * pix), np, 0.0f,
                         col, pp);
-    if (st == CLGAN_OK)
-      st = run_col2im(ctx, p, images, col, clgan_buf_at(img, (size_t)b0 * hw), cstride);
+    if (st != CLGAN_OK) break;
+    col2im_act at = {CLGAN_ACT_NONE, 0.0f, {0}}; /* y of these images */
+    if (a) at = *a, at.y = clgan_buf_at(a->y, (size_t)b0 * hw);
+    st = run_col2im(ctx, p, images, col, clgan_buf_at(img, (size_t)b0 * hw), cstride, &at);
   }
   return st;
 }
@@ -332,7 +371,26 @@ clgan_status clgan_conv2d_forward_keep(clgan_ctx *ctx, const clgan_conv_plan *p,
 
 clgan_status clgan_conv2d_backward_data(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf dy,
                                         clgan_buf w, clgan_buf dx, clgan_buf col) {
-  return core_adjoint(ctx, p, dy, w, dx, col, "clgan_conv2d_backward_data", "dy", "dx");
+  return core_adjoint(ctx, p, dy, w, dx, col, NULL, "clgan_conv2d_backward_data", "dy", "dx");
+}
+
+int clgan_conv2d_backward_data_fuses_act(const clgan_conv_plan *p, clgan_act act) {
+  return p && p->im2col && p->col2im && adjoint_uses_col2im(p) &&
+         (act == CLGAN_ACT_RELU || act == CLGAN_ACT_LEAKY_RELU);
+}
+
+clgan_status clgan_conv2d_backward_data_act(clgan_ctx *ctx, const clgan_conv_plan *p,
+                                            clgan_buf dy, clgan_buf w, clgan_buf dx,
+                                            clgan_buf col, clgan_buf y, clgan_act act,
+                                            float slope) {
+  const char *op = "clgan_conv2d_backward_data_act";
+  clgan_status st = plan_check(p, op);
+  if (st != CLGAN_OK) return st;
+  if (!clgan_conv2d_backward_data_fuses_act(p, act))
+    return clgan_fail(CLGAN_ERR_INVALID, "%s: this plan cannot fuse activation %d", op, (int)act);
+  if ((st = conv_buf_check(y, conv_img_floats(&p->shape), op, "y")) != CLGAN_OK) return st;
+  col2im_act a = {act, slope, y};
+  return core_adjoint(ctx, p, dy, w, dx, col, &a, op, "dy", "dx");
 }
 
 clgan_status clgan_conv2d_backward_filter(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x,
@@ -353,7 +411,7 @@ clgan_status clgan_conv2d_backward_filter_kept(clgan_ctx *ctx, const clgan_conv_
 
 clgan_status clgan_convt2d_forward(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x,
                                    clgan_buf w, clgan_buf y, clgan_buf col) {
-  return core_adjoint(ctx, p, x, w, y, col, "clgan_convt2d_forward", "x", "y");
+  return core_adjoint(ctx, p, x, w, y, col, NULL, "clgan_convt2d_forward", "x", "y");
 }
 
 clgan_status clgan_convt2d_backward_data(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf dy,
