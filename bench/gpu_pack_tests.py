@@ -12,7 +12,9 @@
 #       other data files of its folder, a folder whole); other existing paths
 #       (pydicom's test files) to PACK/ext/; the program of a command outside
 #       BUILD (bash) is taken from PATH there. NOT_PACKED's tests (scripts
-#       of the repository, not of the build) are left out.
+#       of the repository, not of the build) are left out, and so are the
+#       NAME_gpu_paths tests (CLGAN_KERNEL_CLASS=gpu: CI's way to run a GPU's
+#       kernel paths on PoCL; on a GPU they repeat NAME).
 #   run_tests.py [--jobs N] [--wall S] [--logdir DIR] [--cache DIR] [--list] [NAME...]
 #       (the copy in the pack) runs the pack's tests, NAMEs only if given, in
 #       parallel (--jobs, default the core count; a test meson marks not
@@ -111,6 +113,10 @@ def make(build, source, pack):
     for t in tests:
         if t["name"] in NOT_PACKED:
             print("gpu_pack_tests: %s left out: %s" % (t["name"], NOT_PACKED[t["name"]]))
+            continue
+        if (t.get("env") or {}).get("CLGAN_KERNEL_CLASS") == "gpu":
+            print("gpu_pack_tests: %s left out: a GPU's paths on a CPU device, which on a GPU "
+                  "repeats its test" % t["name"])
             continue
         cmd = [m.word(t["cmd"][0], program=True)] + [m.word(w) for w in t["cmd"][1:]]
         env = {k: m.word(v) for k, v in (t.get("env") or {}).items()}
