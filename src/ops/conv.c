@@ -267,12 +267,15 @@ static clgan_status core_adjoint(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
   size_t pix = (size_t)s->ho * s->wo, hw = (size_t)s->h * s->w;
   if ((st = conv_buf_check(col, p->col_floats, op, "col")) != CLGAN_OK) return st;
   cl_uint cstride = (cl_uint)((uint64_t)s->n * hw);
+  const clgan_gemm_plan *prev = NULL;
   for (int b0 = 0; b0 < s->n && st == CLGAN_OK; b0 += per) {
     int images = s->n - b0 < per ? s->n - b0 : per;
     size_t pp = (size_t)images * pix;
     const clgan_gemm_plan *g = images == per ? &p->adj : &p->adj_last;
-    st = clgan_gemm_run(ctx, g, 1.0f, w, kdim, clgan_buf_at(feat, (size_t)b0 * pix), np, 0.0f,
-                        col, pp);
+    /* w, packed by the first chunk's GEMM, serves the chunks of its plan */
+    st = (g == prev ? clgan_gemm_run_same_a : clgan_gemm_run)(
+        ctx, g, 1.0f, w, kdim, clgan_buf_at(feat, (size_t)b0 * pix), np, 0.0f, col, pp);
+    prev = g;
     if (st != CLGAN_OK) break;
     col2im_act at = {CLGAN_ACT_NONE, 0.0f, {0}}; /* y of these images */
     if (a) at = *a, at.y = clgan_buf_at(a->y, (size_t)b0 * hw);

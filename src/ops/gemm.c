@@ -148,6 +148,17 @@ clgan_status clgan_gemm_run(clgan_ctx *ctx, const clgan_gemm_plan *plan, float a
                     (int)p->path);
 }
 
+clgan_status clgan_gemm_run_same_a(clgan_ctx *ctx, const clgan_gemm_plan *plan, float alpha,
+                                   clgan_buf a, size_t lda, clgan_buf b, size_t ldb, float beta,
+                                   clgan_buf c, size_t ldc) {
+  if (!plan || plan->path != CLGAN_GEMM_PATH_TILED)
+    return clgan_gemm_run(ctx, plan, alpha, a, lda, b, ldb, beta, c, ldc);
+  clgan_status st =
+      check_args(plan->trans_a, plan->trans_b, plan->m, plan->n, plan->k, a, lda, b, ldb, c, ldc);
+  if (st != CLGAN_OK) return st;
+  return gemm_own_run_same_a(ctx, plan, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
 clgan_status clgan_gemm_with(clgan_ctx *ctx, clgan_gemm_backend backend, int trans_a,
                              int trans_b, size_t m, size_t n, size_t k, float alpha, clgan_buf a,
                              size_t lda, clgan_buf b, size_t ldb, float beta, clgan_buf c,

@@ -65,6 +65,14 @@ clgan_status clgan_gemm_conv_plan_variant(clgan_ctx *ctx, const clgan_gemm_varia
                                           size_t m, size_t n, size_t k, clgan_gemm_plan *out,
                                           int *ok);
 
+/* clgan_gemm_run right after a run of the same plan with the same a (the
+ * conv adjoint's chunks of images, W each time), nothing but non-GEMM
+ * kernels between: the own backend does not pack op(A) again; the same
+ * bits. Other backends: clgan_gemm_run. */
+clgan_status clgan_gemm_run_same_a(clgan_ctx *ctx, const clgan_gemm_plan *plan, float alpha,
+                                   clgan_buf a, size_t lda, clgan_buf b, size_t ldb, float beta,
+                                   clgan_buf c, size_t ldc);
+
 /* The weight gradient with a filter plan: dy [cout, P] (row stride P), dw
  * [cout, K] (row stride K). */
 clgan_status clgan_gemm_conv_filter(clgan_ctx *ctx, const clgan_gemm_plan *plan, clgan_buf dy,

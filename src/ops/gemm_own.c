@@ -438,10 +438,12 @@ static clgan_status own_reduce(clgan_ctx *ctx, const clgan_gemm_plan *p, float a
  * unused: col itself for a weight gradient (NT: X's rows are taps, k runs
  * over pixels), col^T for a forward (NN: rows are pixels, k runs over
  * taps); or NULL. */
-clgan_status gemm_own_run(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha, clgan_buf a,
-                          size_t lda, clgan_buf b, size_t ldb, float beta, clgan_buf c,
-                          size_t ldc, const clgan_gemm_conv_x *conv_x,
-                          const clgan_gemm_scatter *scatter, const clgan_gemm_epilogue *epi) {
+/* a_packed: op(A) is packed in the workspace already (gemm_own_run_same_a). */
+static clgan_status own_run(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha, clgan_buf a,
+                            size_t lda, clgan_buf b, size_t ldb, float beta, clgan_buf c,
+                            size_t ldc, const clgan_gemm_conv_x *conv_x,
+                            const clgan_gemm_scatter *scatter, const clgan_gemm_epilogue *epi,
+                            int a_packed) {
   if (p->path == CLGAN_GEMM_PATH_SIMPLE)
     return own_simple(ctx, p, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
   const clgan_gemm_own_geom *g = &p->own;
@@ -455,8 +457,9 @@ clgan_status gemm_own_run(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha,
   int x_rs = g->swapped ? bt_rs : a_rs, x_cs = g->swapped ? bt_cs : a_cs;
   int y_rs = g->swapped ? a_rs : bt_rs, y_cs = g->swapped ? a_cs : bt_cs;
   clgan_buf x = g->swapped ? b : a, y = g->swapped ? a : b;
-  if (g->x_packed && (st = pack(ctx, p->pack_a, p->pack_a_name, p->pack_a_max, g->tm, g->m, k, x,
-                                x_rs, x_cs, 0)) != CLGAN_OK)
+  if (g->x_packed && !(a_packed && !g->swapped) &&
+      (st = pack(ctx, p->pack_a, p->pack_a_name, p->pack_a_max, g->tm, g->m, k, x, x_rs, x_cs,
+                 0)) != CLGAN_OK)
     return st;
   cl_mem ws = ctx->gemm_ws.mem;
   /* gemm_tile's view of X: a packed row panel, or rows in place */
@@ -493,6 +496,19 @@ clgan_status gemm_own_run(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha,
     if ((st = clgan_launch(ctx, p->main, 3, gl, l, p->main_name)) != CLGAN_OK) return st;
   }
   return split ? own_reduce(ctx, p, alpha, beta, c, c_rs, c_cs) : CLGAN_OK;
+}
+
+clgan_status gemm_own_run(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha, clgan_buf a,
+                          size_t lda, clgan_buf b, size_t ldb, float beta, clgan_buf c,
+                          size_t ldc, const clgan_gemm_conv_x *conv_x,
+                          const clgan_gemm_scatter *scatter, const clgan_gemm_epilogue *epi) {
+  return own_run(ctx, p, alpha, a, lda, b, ldb, beta, c, ldc, conv_x, scatter, epi, 0);
+}
+
+clgan_status gemm_own_run_same_a(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha,
+                                 clgan_buf a, size_t lda, clgan_buf b, size_t ldb, float beta,
+                                 clgan_buf c, size_t ldc) {
+  return own_run(ctx, p, alpha, a, lda, b, ldb, beta, c, ldc, NULL, NULL, NULL, 1);
 }
 
 clgan_status gemm_own_reserve(clgan_ctx *ctx, size_t m, size_t n, size_t k) {

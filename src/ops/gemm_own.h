@@ -34,6 +34,12 @@ clgan_status gemm_own_run(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha,
                           size_t lda, clgan_buf b, size_t ldb, float beta, clgan_buf c,
                           size_t ldc, const clgan_gemm_conv_x *conv_x,
                           const clgan_gemm_scatter *scatter, const clgan_gemm_epilogue *epi);
+/* gemm_own_run (a plain GEMM) right after a run of the same plan with the
+ * same op(A), nothing else on the workspace between: op(A), where it is the
+ * packed operand, is not packed again (clgan_gemm_run_same_a). */
+clgan_status gemm_own_run_same_a(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha,
+                                 clgan_buf a, size_t lda, clgan_buf b, size_t ldb, float beta,
+                                 clgan_buf c, size_t ldc);
 /* Kernels, workspace and first launch for GEMMs of up to m x n x k. */
 clgan_status gemm_own_reserve(clgan_ctx *ctx, size_t m, size_t n, size_t k);
 
