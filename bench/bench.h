@@ -39,6 +39,7 @@ typedef struct bench_result {
   double host_ms_median;     /* the host's time to enqueue a step (0: fewer than 2 steps) */
   double img_per_s, gflops;  /* from the median */
   double peak_gflops, peak_fraction; /* 0 when the peak could not be measured */
+  double peak_stale;         /* the remembered peak this run exceeded (then re-measured), or 0 */
   size_t model_bytes, workspace_bytes, data_bytes, peak_bytes;
   double setup_s;            /* this process: context to first step done (caches as they are) */
   float loss_d, loss_g;      /* of the last timed step (finite: the step computes) */

@@ -277,6 +277,61 @@ START_TEST(test_peak_measured) {
 }
 END_TEST
 
+/* The remembered peak is only replaced by a higher one: a peak planted
+ * low (as if measured on a busy device) is read back as it is, then
+ * re-measuring replaces it; one planted higher than the device can reach
+ * stays. In a cache folder of the test's own. */
+static void plant_peak(clgan_ctx *ctx, double g) {
+  char key[700];
+  clgan_device_key(&ctx->dev, key, sizeof key);
+  TU_OK(clgan_cache_store(clgan_cache_dir(&ctx->tuning), "peak", key, &g, sizeof g));
+  ctx->peak_gflops = 0; /* as a new context would start */
+}
+
+static double stored_peak(clgan_ctx *ctx) {
+  char key[700];
+  clgan_device_key(&ctx->dev, key, sizeof key);
+  void *payload = NULL;
+  size_t size = 0;
+  double g = 0;
+  TU_OK(clgan_cache_load(clgan_cache_dir(&ctx->tuning), "peak", key, &payload, &size));
+  ck_assert_uint_eq(size, sizeof g);
+  memcpy(&g, payload, sizeof g);
+  free(payload);
+  return g;
+}
+
+START_TEST(test_peak_remeasure_keeps_the_best) {
+  clgan_ctx *ctx = tu_ctx();
+  clgan_tuning saved = *clgan_ctx_tuning(ctx), t = saved;
+  char dir[] = "/tmp/clgan-peak-XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  snprintf(t.cache_dir, sizeof t.cache_dir, "%s", dir);
+  TU_OK(clgan_ctx_set_tuning(ctx, &t));
+
+  double g = 0, now = 0;
+  plant_peak(ctx, 1e-3);
+  TU_OK(clgan_ctx_peak_gflops(ctx, &g));
+  ck_assert_double_eq(g, 1e-3); /* the remembered one, not measured again */
+  TU_OK(clgan_ctx_peak_remeasure(ctx, &now, &g));
+  ck_assert_msg(now > 0.1 && g == now, "re-measured %g, kept %g", now, g);
+  ck_assert_double_eq(stored_peak(ctx), now);
+  TU_OK(clgan_ctx_peak_gflops(ctx, &g));
+  ck_assert_double_eq(g, now);
+
+  plant_peak(ctx, 1e9);
+  TU_OK(clgan_ctx_peak_remeasure(ctx, &now, &g));
+  ck_assert_msg(now < 1e9 && g == 1e9, "re-measured %g, kept %g", now, g);
+  ck_assert_double_eq(stored_peak(ctx), 1e9);
+
+  TU_OK(clgan_ctx_set_tuning(ctx, &saved));
+  ctx->peak_gflops = 0;
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("runtime");
   TCase *tc = tcase_create("runtime");
@@ -293,6 +348,7 @@ int main(void) {
   tcase_add_test(tc, test_kernel_class);
   tcase_add_test(tc, test_buffer_sizes);
   tcase_add_test(tc, test_peak_measured);
+  tcase_add_test(tc, test_peak_remeasure_keeps_the_best);
   suite_add_tcase(s, tc);
   return tu_run(s);
 }

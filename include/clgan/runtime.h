@@ -237,6 +237,11 @@ void clgan_ctx_build_counts(const clgan_ctx *ctx, int *from_cache, int *compiled
 /* The device's single-precision FMA peak in GFLOP/s, measured with a small
  * kernel on first use and remembered in the cache directory. */
 clgan_status clgan_ctx_peak_gflops(clgan_ctx *ctx, double *gflops);
+/* Measures the peak again (*now, when not NULL: this measurement) and keeps
+ * the higher of it and the one remembered: other work on the device while
+ * the peak was measured can only have lowered it, so a remembered peak that
+ * a run exceeds was measured on a busy device. *gflops: the peak kept. */
+clgan_status clgan_ctx_peak_remeasure(clgan_ctx *ctx, double *now, double *gflops);
 
 /* The context's tuning (fixed at creation, see clgan_tuning). */
 const clgan_tuning *clgan_ctx_tuning(const clgan_ctx *ctx);

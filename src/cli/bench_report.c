@@ -143,6 +143,10 @@ void print_device(const device_run *d, const bench_options *o) {
   else
     printf("throughput: %.1f img/s; %.1f GFLOP/s effective (FMA peak not measured)\n",
            r->img_per_s, r->gflops);
+  if (r->peak_stale > 0)
+    printf("note: the FMA peak remembered for this device (%.0f GFLOP/s) was below this run's "
+           "rate, so it was measured on a busy device: measured again, %.0f GFLOP/s kept\n",
+           r->peak_stale, r->peak_gflops);
   printf("start-up:   process start to first step done:");
   for (int w = 0; w < 2; w++) {
     const bench_startup *s = &d->startup[w];
@@ -225,6 +229,8 @@ json_t *run_json(const device_run *d, const bench_options *o) {
   json_object_set_new(j, "gflop_per_step", json_real(r->flops_per_step * 1e-9));
   json_object_set_new(j, "gflops", json_real(r->gflops));
   json_object_set_new(j, "peak_gflops", r->peak_gflops > 0 ? json_real(r->peak_gflops) : json_null());
+  json_object_set_new(j, "peak_stale_gflops",
+                      r->peak_stale > 0 ? json_real(r->peak_stale) : json_null());
   json_object_set_new(j, "peak_fraction",
                       r->peak_gflops > 0 ? json_real(r->peak_fraction) : json_null());
   json_object_set_new(j, "peak_bytes", json_integer((json_int_t)r->peak_bytes));

@@ -1,5 +1,6 @@
 /* Measured FMA peak of a device, remembered in the disk cache: the
  * denominator of every "fraction of peak" figure clgan reports. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,27 +27,9 @@ static clgan_status run_once(clgan_ctx *ctx, cl_kernel k, clgan_buf out, size_t 
   return CLGAN_OK;
 }
 
-clgan_status clgan_ctx_peak_gflops(clgan_ctx *ctx, double *gflops) {
-  if (ctx->peak_gflops > 0) {
-    *gflops = ctx->peak_gflops;
-    return CLGAN_OK;
-  }
-  char key[700];
-  clgan_device_key(&ctx->dev, key, sizeof key);
-  const char *cache = clgan_cache_dir(&ctx->tuning);
-  void *payload = NULL;
-  size_t size = 0;
-  if (clgan_cache_load(cache, "peak", key, &payload, &size) == CLGAN_OK &&
-      size == sizeof(double)) {
-    memcpy(&ctx->peak_gflops, payload, sizeof(double));
-    free(payload);
-    if (ctx->peak_gflops > 0) {
-      *gflops = ctx->peak_gflops;
-      return CLGAN_OK;
-    }
-  }
-  free(payload);
-
+/* A fresh measurement: the best of three runs of the FMA kernel, each grown
+ * to ~50 ms. Other work on the device can only lower it. */
+static clgan_status measure(clgan_ctx *ctx, double *gflops) {
   cl_kernel k;
   clgan_status st = clgan_kernel_get(ctx, "peak", NULL, "peak_fma", &k);
   if (st != CLGAN_OK) return st;
@@ -55,7 +38,6 @@ clgan_status clgan_ctx_peak_gflops(clgan_ctx *ctx, double *gflops) {
   if ((st = clgan_buf_alloc(ctx, global, &out)) != CLGAN_OK) return st;
   double secs = 0, best = 0;
   int iters = 256;
-  /* Grow the run until it takes ~50 ms, then keep the best of three. */
   while ((st = run_once(ctx, k, out, global, iters, &secs)) == CLGAN_OK && secs < 0.05 &&
          iters < (1 << 26))
     iters *= 2;
@@ -65,9 +47,55 @@ clgan_status clgan_ctx_peak_gflops(clgan_ctx *ctx, double *gflops) {
     if (g > best) best = g;
   }
   clgan_buf_release(&out);
-  if (st != CLGAN_OK) return st;
-  ctx->peak_gflops = best;
-  clgan_cache_store(cache, "peak", key, &best, sizeof best); /* best effort */
   *gflops = best;
+  return st;
+}
+
+/* The peak remembered for this device in the cache (0 when none). */
+static double cached(clgan_ctx *ctx) {
+  char key[700];
+  clgan_device_key(&ctx->dev, key, sizeof key);
+  void *payload = NULL;
+  size_t size = 0;
+  double g = 0;
+  if (clgan_cache_load(clgan_cache_dir(&ctx->tuning), "peak", key, &payload, &size) ==
+          CLGAN_OK &&
+      size == sizeof(double))
+    memcpy(&g, payload, sizeof(double));
+  free(payload);
+  return g > 0 && isfinite(g) ? g : 0;
+}
+
+static void remember(clgan_ctx *ctx, double gflops) {
+  char key[700];
+  clgan_device_key(&ctx->dev, key, sizeof key);
+  ctx->peak_gflops = gflops;
+  clgan_cache_store(clgan_cache_dir(&ctx->tuning), "peak", key, &gflops,
+                    sizeof gflops); /* best effort */
+}
+
+clgan_status clgan_ctx_peak_gflops(clgan_ctx *ctx, double *gflops) {
+  if (ctx->peak_gflops <= 0) ctx->peak_gflops = cached(ctx);
+  if (ctx->peak_gflops > 0) {
+    *gflops = ctx->peak_gflops;
+    return CLGAN_OK;
+  }
+  double g = 0;
+  clgan_status st = measure(ctx, &g);
+  if (st != CLGAN_OK) return st;
+  remember(ctx, g);
+  *gflops = g;
+  return CLGAN_OK;
+}
+
+clgan_status clgan_ctx_peak_remeasure(clgan_ctx *ctx, double *now, double *gflops) {
+  double g = 0, before = cached(ctx);
+  if (ctx->peak_gflops > before) before = ctx->peak_gflops;
+  clgan_status st = measure(ctx, &g);
+  if (st != CLGAN_OK) return st;
+  if (now) *now = g;
+  if (g > before) remember(ctx, g);
+  else ctx->peak_gflops = before;
+  *gflops = ctx->peak_gflops;
   return CLGAN_OK;
 }
