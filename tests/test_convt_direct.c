@@ -215,7 +215,9 @@ START_TEST(test_search_times_the_direct_sets) {
   tt_candidate_count count = {.prefix = "direct "};
   clgan_conv_shape s;
   TU_OK(clgan_conv_shape_conv(4, 8, 16, 16, 16, 4, 2, 1, &s));
+  tu_ctx()->tune_test_no_prune = 1; /* every set, however far the first is behind */
   tt_plan_counting(&s, &count);
+  tu_ctx()->tune_test_no_prune = 0;
   const convt_direct_params *t;
   ck_assert_int_eq(count.timed, convt_direct_candidates(clgan_ctx_gpu_paths(tu_ctx()), &t));
   ck_assert_int_eq(count.rejected, 0);

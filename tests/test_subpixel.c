@@ -202,6 +202,7 @@ START_TEST(test_search_times_the_subpixel_tiles) {
   tt_candidate_count count = {.prefix = "subpixel "};
   clgan_conv_shape s;
   TU_OK(clgan_conv_shape_conv(4, 16, 16, 16, 32, 4, 2, 1, &s));
+  tu_ctx()->tune_test_no_prune = 1; /* every tile, however far the first is behind */
   tt_plan_counting(&s, &count);
   clgan_tune_record last = tt_last_record();
   ck_assert_int_eq(last.source, 2);
@@ -213,6 +214,7 @@ START_TEST(test_search_times_the_subpixel_tiles) {
   tt_plan_counting(&narrow, &count);
   ck_assert_int_eq(count.timed, before);
   /* each tile is its own candidate (none is the default plan again) */
+  tu_ctx()->tune_test_no_prune = 0;
   ck_assert_int_eq(count.timed, CONV_TUNE_SUBPIX_TILES);
   ck_assert_int_eq(count.rejected, 0);
   tt_restore(&old, dir);

@@ -401,6 +401,92 @@ START_TEST(test_tuned_step_equals_untuned) {
 }
 END_TEST
 
+/* Candidates of the search whose names start with prefix and end with
+ * suffix, per product (forward, backward data, weight gradient). */
+typedef struct named_count {
+  const char *prefix, *suffix;
+  int seen[CONV_PRODUCTS];
+} named_count;
+
+static void count_named(void *user, const clgan_tune_progress *p) {
+  static const char *const product[] = {"forward", "backward data", "weight gradient"};
+  named_count *c = user;
+  size_t n = strlen(p->candidate), ns = strlen(c->suffix);
+  if (strncmp(p->candidate, c->prefix, strlen(c->prefix)) != 0 || n < ns ||
+      strcmp(p->candidate + n - ns, c->suffix) != 0)
+    return;
+  for (int i = 0; i < CONV_PRODUCTS; i++)
+    if (strcmp(p->product, product[i]) == 0) c->seen[i]++;
+}
+
+/* Plans s with the tuner on, in a tune directory of its own (a shape this
+ * context tuned already would be read back), counting candidates as c
+ * says; with CLBlast's measured slowdown set to *slowdown on both GEMM
+ * classes unless NULL. Returns the shape's record. */
+static clgan_tune_record search_counting(const clgan_conv_shape *s, const float *slowdown,
+                                         named_count *c) {
+  char dir[64];
+  clgan_tuning old = tt_use_tuner(CLGAN_TUNE_ON, dir, sizeof dir);
+  clgan_ctx *ctx = tu_ctx();
+  for (int cls = 0; slowdown && cls < 2; cls++) { /* as if measured: not looked up again */
+    ctx->gemm_chosen[cls] = CLGAN_GEMM_OWN;
+    ctx->gemm_clblast_slowdown[cls] = *slowdown;
+  }
+  clgan_tune_progress_fn saved = ctx->tune_progress;
+  void *saved_user = ctx->tune_user;
+  ctx->tune_progress = count_named;
+  ctx->tune_user = c;
+  clgan_conv_plan p;
+  TU_OK(clgan_conv_plan_make(ctx, s, &p));
+  ctx->tune_progress = saved;
+  ctx->tune_user = saved_user;
+  clgan_tune_record r = tt_last_record();
+  tt_restore(&old, dir); /* the GEMM choice is looked up again */
+  return r;
+}
+
+/* A family whose first timed candidate is far behind the best so far is
+ * not tried further: with im2col's mapping made to look 10x slower, one
+ * of its tiles is timed per product that has the mapping, the others are
+ * skipped; with pruning off, every one is timed. */
+START_TEST(test_a_family_far_behind_is_skipped) {
+  clgan_conv_shape s = shape();
+  named_count all = {"own ", " col", {0}}, pruned = {"own ", " col", {0}};
+  tu_ctx()->tune_test_no_prune = 1;
+  search_counting(&s, NULL, &all);
+  tu_ctx()->tune_test_no_prune = 0;
+  tu_ctx()->tune_test_slow_family = TUNE_FAMILY_OWN_COL;
+  clgan_tune_record r = search_counting(&s, NULL, &pruned);
+  tu_ctx()->tune_test_slow_family = 0;
+  ck_assert_int_eq(r.source, 2);
+  const int with_col[] = {CONV_FWD, CONV_FILT};
+  for (int i = 0; i < 2; i++) {
+    int prod = with_col[i];
+    ck_assert_msg(all.seen[prod] > 1, "product %d: %d col tiles", prod, all.seen[prod]);
+    ck_assert_int_eq(pruned.seen[prod], 1);
+  }
+  ck_assert_int_eq(pruned.seen[CONV_ADJ], 0);
+  ck_assert_int_ge(r.skipped, all.seen[CONV_FWD] + all.seen[CONV_FILT] - 2);
+}
+END_TEST
+
+/* CLBlast is a candidate unless the device's backend measurement found it
+ * more than a few times slower than the own kernel on the product's class
+ * of GEMM (gemm_choice.c); the measurement is set here by hand. */
+START_TEST(test_clblast_left_out_where_far_slower) {
+  clgan_conv_shape s = shape();
+  const float slowdown[2] = {1.0f, 100.0f};
+  for (int i = 0; i < 2; i++) {
+    named_count c = {"clblast", "", {0}};
+    clgan_tune_record r = search_counting(&s, &slowdown[i], &c);
+    ck_assert_int_eq(r.source, 2);
+    for (int prod = 0; prod < CONV_PRODUCTS; prod++)
+      ck_assert_msg(c.seen[prod] == (i == 0), "slowdown %g, product %d: %d CLBlast candidates",
+                    (double)slowdown[i], prod, c.seen[prod]);
+  }
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("tune");
   TCase *tc = tcase_create("tuner");
@@ -412,6 +498,8 @@ int main(void) {
   tcase_add_test(tc, test_cached_variants_are_used);
   tcase_add_test(tc, test_cached_lds_variants_are_used);
   tcase_add_test(tc, test_tuned_step_equals_untuned);
+  tcase_add_test(tc, test_a_family_far_behind_is_skipped);
+  tcase_add_test(tc, test_clblast_left_out_where_far_slower);
   suite_add_tcase(s, tc);
   return tu_run(s);
 }

@@ -214,6 +214,7 @@ typedef struct clgan_tune_record {
   int source;              /* 0 defaults (tuning off, forced, or budget spent),
                               1 from the cache, 2 tuned now */
   int timed, rejected;     /* candidates timed / refused by the reference check */
+  int skipped;             /* candidates not tried: their family was far behind */
   double seconds;          /* spent tuning this shape */
 } clgan_tune_record;
 typedef struct clgan_tune_report {
@@ -221,6 +222,7 @@ typedef struct clgan_tune_report {
   int nrecords;            /* records kept (the first CLGAN_TUNE_MAX_RECORDS shapes) */
   clgan_tune_record records[CLGAN_TUNE_MAX_RECORDS];
   long timed, rejected;    /* candidates timed / rejected, all shapes */
+  long skipped;            /* candidates skipped with their family, all shapes */
   int from_cache, tuned;   /* shapes whose winners came from the cache / were tuned */
   double seconds;          /* spent tuning, all shapes */
 } clgan_tune_report;

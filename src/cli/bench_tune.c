@@ -24,9 +24,9 @@ void print_tune(const bench_result *r) {
   const clgan_tune_report *t = r->tune;
   if (!t) return;
   printf("tuning:     CLGAN_TUNE=%s; %d conv shapes: %d from the cache, %d tuned now (%.1f s, "
-         "%ld candidates timed, %ld rejected), %d on the defaults\n",
+         "%ld candidates timed, %ld rejected, %ld skipped), %d on the defaults\n",
          clgan_tune_mode_name(r->tune_mode), t->nshapes, t->from_cache, t->tuned, t->seconds,
-         t->timed, t->rejected, t->nshapes - t->from_cache - t->tuned);
+         t->timed, t->rejected, t->skipped, t->nshapes - t->from_cache - t->tuned);
   printf("  (per conv core shape; a ConvTranspose2d is its adjoint conv: its forward runs the "
          "core's backward data and the reverse)\n");
   printf("  %-5s %-38s %-32s %-32s %-32s %s\n", "layer", "conv core shape", "forward",

@@ -20,8 +20,10 @@ static const char head[] =
     "the image directly or through im2col, and CLBlast, and for the backward data a\n"
     "direct kernel (no im2col matrix, no col2im); each candidate is checked\n"
     "against the default variant's result\n"
-    "and timed (OpenCL events, median of a few runs); the fastest wins (if it beats the\n"
-    "default by 3%) and is cached\n"
+    "and timed (OpenCL events, median of a few runs); what cannot win is skipped (CLBlast\n"
+    "where the device's backend measurement found it far slower, the rest of a family of\n"
+    "tiles whose first is far behind); the fastest wins (if it beats the default by 3%)\n"
+    "and is cached\n"
     "beside the kernel cache (CLGAN_TUNE_DIR to put it elsewhere). Later runs of any\n"
     "command read the winners at once (CLGAN_TUNE=off ignores them; CLGAN_TUNE=on tunes\n"
     "missing shapes whenever a model is planned).\n\n";
@@ -77,9 +79,9 @@ static void print_summary(const clgan_tune_report *r) {
     }
   }
   printf("\n%d shapes: %d tuned now, %d from the cache, %d on defaults; %ld candidates timed, "
-         "%ld rejected; %.1f s tuning\n",
+         "%ld rejected, %ld skipped (their kernel or mapping far behind); %.1f s tuning\n",
          r->nshapes, r->tuned, r->from_cache, r->nshapes - r->tuned - r->from_cache, r->timed,
-         r->rejected, r->seconds);
+         r->rejected, r->skipped, r->seconds);
 }
 
 int cmd_tune(int argc, char **argv) {

@@ -15,7 +15,9 @@
  * A candidate whose result differs from the reference by more than
  * TUNE_TOLERANCE (relative to the reference's largest value) is rejected;
  * the others are timed with OpenCL events on a profiling queue of the
- * context (the median of a few runs), and the fastest wins if it beats the
+ * context (the median of a few runs; a family far behind is skipped,
+ * TUNE_PRUNE; CLBlast is left out where it cannot win,
+ * conv_tune_candidates.c), and the fastest wins if it beats the
  * default by TUNE_MARGIN, confirmed in runs alternating with the default's. Winners go to
  * the disk cache (conv_tune_cache.c). The search stops when the context's
  * budget is spent: a shape it did not finish keeps the defaults and is not
@@ -39,9 +41,15 @@
  * checked), fewer for slow ones. */
 #define TUNE_RUNS 3
 #define TUNE_SLOW_MS 250.0
-/* A candidate whose first timed run takes this many times the default's is
- * a clear loser: timed once (the direct adjoint on CPUs is such a case). */
-#define TUNE_HOPELESS 3.0
+/* A candidate whose first timed run takes this many times the best so far
+ * is a loser: timed once (the median of more runs could only come under the
+ * best through noise larger than repeated runs of one kernel show). */
+#define TUNE_LOSER 1.25
+/* A family's first timed candidate this many times behind the best so far:
+ * the rest of its family is skipped (on a 2-core EPYC, im2col's mapping
+ * was 1.9-2.2x behind the image-reading one on tutorial's large layers
+ * with any tile; the tiles within a family differ by 5-20%). */
+#define TUNE_PRUNE 1.5
 /* A candidate wins only when it beats the default by this factor: on a
  * shared or throttling device, timings of equal kernels differ by a few
  * percent, and a change of variant should be worth it. */
@@ -206,7 +214,7 @@ typedef struct search {
   double t_start, budget;  /* this context's search: its start, its budget */
   clgan_tune_record *rec;
   int checked;             /* candidates of this product checked after the reference */
-  double product_def_ms;   /* this product's default time (0 until measured) */
+  double product_best_ms;  /* this product's best time so far (0 until measured) */
 } search;
 
 static void report(search *q, int product, const char *cand, double ms, int valid) {
@@ -288,11 +296,13 @@ static clgan_status try_candidate(search *q, int product, int index,
   for (int r = 0; r < runs && st == CLGAN_OK; r++) {
     st = timed_run(ctx, &p, product, &q->b, &t[r]);
     if (r == 0 && t[0] > TUNE_SLOW_MS) runs = 1; /* slow enough to trust one run */
-    if (r == 0 && index > 0 && t[0] > TUNE_HOPELESS * q->product_def_ms) runs = 1;
+    if (r == 0 && index > 0 && t[0] > TUNE_LOSER * q->product_best_ms) runs = 1;
   }
   if (st != CLGAN_OK) return CLGAN_OK;
   qsort(t, (size_t)runs, sizeof t[0], cmp_double);
   *ms = t[runs / 2];
+  if (ctx->tune_test_slow_family > 0 && c->family == ctx->tune_test_slow_family)
+    *ms *= 10; /* test hook */
   report(q, product, name, *ms, 1);
   return CLGAN_OK;
 }
@@ -335,21 +345,32 @@ static clgan_status search_product(search *q, int product, conv_variants *win,
   conv_tune_candidate c[CONV_TUNE_MAX_CANDIDATES];
   int n = conv_tune_candidates(q->ctx, q->s, product, c);
   double best = -1;
+  int led[TUNE_FAMILIES] = {0}, pruned[TUNE_FAMILIES] = {0};
   *done = 0;
   q->checked = 0;
-  q->product_def_ms = 0;
+  q->product_best_ms = 0;
   for (int i = 0; i < n; i++) {
     if (q->ctx->tune_report.seconds + (now_s() - q->t_start) > q->budget) return CLGAN_OK;
+    int family = c[i].family;
+    if (pruned[family]) {
+      q->rec->skipped++;
+      continue;
+    }
     double ms;
     clgan_status st = try_candidate(q, product, i, &c[i], &ms);
     if (st != CLGAN_OK) return st;
     if (i == 0) {
       if (ms < 0) return CLGAN_OK; /* no reference: keep the defaults */
-      *def_ms = q->product_def_ms = ms;
+      *def_ms = q->product_best_ms = ms;
       best = ms * TUNE_MARGIN; /* the others must beat the default by the margin */
       *win_ms = ms;
       continue;
     }
+    if (ms >= 0 && !led[family]) { /* the family's first timed candidate */
+      led[family] = 1;
+      pruned[family] = ms > TUNE_PRUNE * q->product_best_ms && !q->ctx->tune_test_no_prune;
+    }
+    if (ms >= 0 && ms < q->product_best_ms) q->product_best_ms = ms;
     if (ms >= 0 && ms < best) {
       best = ms;
       win->prod[product] = c[i].v;
@@ -469,6 +490,7 @@ clgan_status conv_tune(clgan_ctx *ctx, const clgan_conv_shape *s, conv_variants 
   r->seconds += rec->seconds;
   r->timed += rec->timed;
   r->rejected += rec->rejected;
+  r->skipped += rec->skipped;
   if (st != CLGAN_OK || !done) return CLGAN_OK; /* the defaults; tuned again next time */
   conv_tune_store(ctx, key, &win, rec->winner_ms, rec->default_ms);
   rec->source = 2;

@@ -49,7 +49,23 @@ typedef struct conv_tune_candidate {
   int from_image;
   convt_direct_params direct;
   int subpix;
+  int family; /* conv_tune_family */
 } conv_tune_candidate;
+/* Families of candidates: one kernel and mapping with other parameters. The
+ * search times a family's first candidate and skips the rest of it when
+ * that one is far behind (conv_tune.c, TUNE_PRUNE): the parameters move a
+ * kernel by 5-20% on the shapes measured, a mapping or kernel by 2x. */
+typedef enum conv_tune_family {
+  TUNE_FAMILY_DEFAULT = 0,
+  TUNE_FAMILY_OWN_IMAGE,
+  TUNE_FAMILY_OWN_COL,
+  TUNE_FAMILY_LDS_IMAGE,
+  TUNE_FAMILY_LDS_COL,
+  TUNE_FAMILY_CLBLAST,
+  TUNE_FAMILY_DIRECT,
+  TUNE_FAMILY_SUBPIX,
+  TUNE_FAMILIES
+} conv_tune_family;
 #define CONV_TUNE_MAX_CANDIDATES 48
 /* The candidates of one product of shape s on ctx's device, the default
  * (the engine's choice) first; returns their count. */

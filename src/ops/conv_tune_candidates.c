@@ -31,8 +31,23 @@ _Static_assert(CONV_TUNE_MAX_CANDIDATES >= 2 * TUNE_TILES + 2 * TUNE_LDS_SETS + 
                                                CONVT_DIRECT_MAX_CANDIDATES + TUNE_SUBPIX_TILES,
                "room for every candidate of a product");
 
-static conv_tune_candidate gemm_candidate(clgan_gemm_variant v, int from_image) {
-  return (conv_tune_candidate){.v = v, .from_image = from_image};
+/* CLBlast is a candidate unless the device's backend measurement
+ * (gemm_choice.c) found it this many times slower than the own kernel on
+ * the product's class of GEMM: the tuner's runs of it would take most of a
+ * CPU's budget (PoCL on a 2-core EPYC: 10-20x slower, 0.7 s a run on
+ * tutorial's weight gradients) for a candidate that cannot win. */
+#define TUNE_CLBLAST_HOPELESS 4.0
+
+/* The column GEMM of a product: m x n x k (conv.c's header). */
+static void product_gemm(const clgan_conv_shape *s, int product, size_t mnk[3]) {
+  size_t kk = (size_t)s->cin * s->k * s->k, p = (size_t)s->n * s->ho * s->wo;
+  size_t dims[3][3] = {{(size_t)s->cout, p, kk}, {kk, p, (size_t)s->cout},
+                       {(size_t)s->cout, kk, p}};
+  for (int i = 0; i < 3; i++) mnk[i] = dims[product][i];
+}
+
+static conv_tune_candidate gemm_candidate(clgan_gemm_variant v, int from_image, int family) {
+  return (conv_tune_candidate){.v = v, .from_image = from_image, .family = family};
 }
 
 /* The GEMM candidates of one product of shape s, the default first. */
@@ -44,28 +59,46 @@ static int gemm_candidates(const clgan_ctx *ctx, const clgan_conv_shape *s, int 
   int nlds = gemm_lds_param_sets(clgan_ctx_gpu_paths(ctx), lds, TUNE_LDS_SETS);
   if (!clgan_ctx_gpu_paths(ctx) && macs > TUNE_LDS_CPU_MACS) nlds = 0;
   int n = 0;
-  out[n++] = gemm_candidate((clgan_gemm_variant){.backend = CLGAN_GEMM_AUTO}, 1);
+  out[n++] = gemm_candidate((clgan_gemm_variant){.backend = CLGAN_GEMM_AUTO}, 1,
+                            TUNE_FAMILY_DEFAULT);
   int mappings = product == CONV_ADJ ? 1 : 2;
   for (int img = mappings - 1; img >= 0; img--) {
-    out[n++] = gemm_candidate((clgan_gemm_variant){.backend = CLGAN_GEMM_OWN}, img);
+    int own = img ? TUNE_FAMILY_OWN_IMAGE : TUNE_FAMILY_OWN_COL;
+    int lds_family = img ? TUNE_FAMILY_LDS_IMAGE : TUNE_FAMILY_LDS_COL;
+    out[n++] = gemm_candidate((clgan_gemm_variant){.backend = CLGAN_GEMM_OWN}, img, own);
     for (int t = 0; t < TUNE_TILES; t++)
       out[n++] = gemm_candidate((clgan_gemm_variant){CLGAN_GEMM_OWN, tiles[t][0], tiles[t][1],
                                                      tiles[t][2], tiles[t][3], 0, 0},
-                                img);
-    for (int t = 0; t < nlds; t++) out[n++] = gemm_candidate(lds[t], img);
+                                img, own);
+    for (int t = 0; t < nlds; t++) out[n++] = gemm_candidate(lds[t], img, lds_family);
   }
-  out[n++] = gemm_candidate((clgan_gemm_variant){.backend = CLGAN_GEMM_CLBLAST}, 0);
+  size_t mnk[3];
+  product_gemm(s, product, mnk);
+  if (gemm_clblast_slowdown(ctx, mnk[0], mnk[1], mnk[2]) <= TUNE_CLBLAST_HOPELESS)
+    out[n++] = gemm_candidate((clgan_gemm_variant){.backend = CLGAN_GEMM_CLBLAST}, 0,
+                              TUNE_FAMILY_CLBLAST);
   return n;
 }
 
+/* The direct adjoint on CPUs only for products of at most this many
+ * multiply-adds: on PoCL it is 5-20x slower than GEMM + col2im on the
+ * larger layers (0.4 s of the search each on tutorial's) and won only a
+ * tiny one. */
+#define TUNE_DIRECT_CPU_MACS ((uint64_t)1 << 26)
+
 /* The backward data's other mapping: the direct kernel's parameter sets
  * for this device. */
-static int direct_candidates(const clgan_ctx *ctx, int product, conv_tune_candidate *out) {
+static int direct_candidates(const clgan_ctx *ctx, const clgan_conv_shape *s, int product,
+                             conv_tune_candidate *out) {
   if (product != CONV_ADJ) return 0;
+  uint64_t macs = conv_weight_floats(s) * (uint64_t)s->n * s->ho * s->wo;
+  if (!clgan_ctx_gpu_paths(ctx) && macs > TUNE_DIRECT_CPU_MACS) return 0;
   const convt_direct_params *sets;
   int n = convt_direct_candidates(clgan_ctx_gpu_paths(ctx), &sets);
   for (int i = 0; i < n; i++)
-    out[i] = (conv_tune_candidate){{.backend = CLGAN_GEMM_AUTO}, 0, sets[i], 0};
+    out[i] = (conv_tune_candidate){.v = {.backend = CLGAN_GEMM_AUTO},
+                                   .direct = sets[i],
+                                   .family = TUNE_FAMILY_DIRECT};
   return n;
 }
 
@@ -88,13 +121,13 @@ static int subpix_candidates(const clgan_ctx *ctx, const clgan_conv_shape *s, in
   if (product != CONV_ADJ || !conv_subpix_applies(s) || s->cin < SUBPIX_MIN_CIN) return 0;
   clgan_gemm_variant v[CONV_TUNE_SUBPIX_TILES];
   int n = conv_tune_subpix_tiles(clgan_ctx_gpu_paths(ctx), v);
-  for (int t = 0; t < n; t++) out[t] = (conv_tune_candidate){.v = v[t], .subpix = 1};
+  for (int t = 0; t < n; t++) out[t] = (conv_tune_candidate){.v = v[t], .subpix = 1, .family = TUNE_FAMILY_SUBPIX};
   return n;
 }
 
 int conv_tune_candidates(const clgan_ctx *ctx, const clgan_conv_shape *s, int product,
                          conv_tune_candidate *out) {
   int n = gemm_candidates(ctx, s, product, out);
-  n += direct_candidates(ctx, product, out + n);
+  n += direct_candidates(ctx, s, product, out + n);
   return n + subpix_candidates(ctx, s, product, out + n);
 }

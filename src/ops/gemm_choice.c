@@ -11,7 +11,9 @@
  * where the own kernel's split-K may win even on a device where CLBlast wins
  * the rest). The LDS backend (gemm_lds.c) is not among the measured: the
  * plan-time tuner offers it per shape (conv_tune.c), and a cached choice is
- * OWN or CLBLAST only (values 1 and 2, as before the LDS backend existed). */
+ * OWN or CLBLAST only (values 1 and 2, as before the LDS backend existed).
+ * The cache also keeps how much slower CLBlast was: the tuner leaves it out
+ * where it cannot win (on PoCL it runs the conv GEMMs 10-20x slower). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +24,7 @@
 #include "ops/gemm_own.h"
 #include "runtime/internal.h"
 
-#define GEMM_CACHE_VERSION "3"
+#define GEMM_CACHE_VERSION "4"
 
 static double now_seconds(void) {
   struct timespec ts;
@@ -65,7 +67,14 @@ static clgan_status time_backend(clgan_ctx *ctx, clgan_gemm_backend be, int cls,
   return CLGAN_OK;
 }
 
-static clgan_status measure_backends(clgan_ctx *ctx, int cls, clgan_gemm_backend *out) {
+/* A remembered choice: the backend (a clgan_gemm_backend) and CLBlast's
+ * time over the own kernel's. */
+typedef struct gemm_choice_entry {
+  int32_t backend;
+  float clblast_slowdown;
+} gemm_choice_entry;
+
+static clgan_status measure_backends(clgan_ctx *ctx, int cls, gemm_choice_entry *out) {
   size_t m = class_shape[cls][0], n = class_shape[cls][1], k = class_shape[cls][2];
   size_t ws_before = ctx->gemm_ws_floats;
   clgan_buf a = {0}, b = {0}, c = {0};
@@ -90,7 +99,8 @@ static clgan_status measure_backends(clgan_ctx *ctx, int cls, clgan_gemm_backend
     ctx->gemm_ws_floats = 0;
     if (ws_before > 0 && (st = gemm_ws_reserve(ctx, ws_before)) != CLGAN_OK) return st;
   }
-  *out = t_blast < t_own ? CLGAN_GEMM_CLBLAST : CLGAN_GEMM_OWN;
+  out->backend = t_blast < t_own ? CLGAN_GEMM_CLBLAST : CLGAN_GEMM_OWN;
+  out->clblast_slowdown = (float)(t_blast / t_own); /* 1e30: CLBlast failed */
   return CLGAN_OK;
 }
 
@@ -118,31 +128,30 @@ static clgan_status class_backend(clgan_ctx *ctx, int cls, clgan_gemm_backend *o
   void *payload = NULL;
   size_t size = 0;
   const char *cache = clgan_cache_dir(&ctx->tuning);
-  if (clgan_cache_load(cache, "gemm", key, &payload, &size) == CLGAN_OK &&
-      size == sizeof(int32_t)) {
-    int32_t v;
-    memcpy(&v, payload, sizeof v);
-    if (v == CLGAN_GEMM_OWN || v == CLGAN_GEMM_CLBLAST) {
-      free(payload);
-      ctx->gemm_chosen[cls] = (clgan_gemm_backend)v;
-      *out = ctx->gemm_chosen[cls];
-      return CLGAN_OK;
-    }
-  }
+  gemm_choice_entry e;
+  int loaded = clgan_cache_load(cache, "gemm", key, &payload, &size) == CLGAN_OK &&
+               size == sizeof e;
+  if (loaded) memcpy(&e, payload, sizeof e);
   free(payload);
-  clgan_gemm_backend be;
-  clgan_status st = measure_backends(ctx, cls, &be);
-  if (st != CLGAN_OK) return st;
-  int32_t v = (int32_t)be;
-  clgan_cache_store(cache, "gemm", key, &v, sizeof v); /* best effort */
-  ctx->gemm_chosen[cls] = be;
-  *out = be;
+  if (!loaded || (e.backend != CLGAN_GEMM_OWN && e.backend != CLGAN_GEMM_CLBLAST) ||
+      !(e.clblast_slowdown > 0)) {
+    clgan_status st = measure_backends(ctx, cls, &e);
+    if (st != CLGAN_OK) return st;
+    clgan_cache_store(cache, "gemm", key, &e, sizeof e); /* best effort */
+  }
+  ctx->gemm_chosen[cls] = (clgan_gemm_backend)e.backend;
+  ctx->gemm_clblast_slowdown[cls] = e.clblast_slowdown;
+  *out = ctx->gemm_chosen[cls];
   return CLGAN_OK;
 }
 
 clgan_status gemm_backend_for(clgan_ctx *ctx, size_t m, size_t n, size_t k,
                                 clgan_gemm_backend *out) {
   return class_backend(ctx, shape_class(m, n, k), out);
+}
+
+double gemm_clblast_slowdown(const clgan_ctx *ctx, size_t m, size_t n, size_t k) {
+  return ctx->gemm_clblast_slowdown[shape_class(m, n, k)];
 }
 
 clgan_status clgan_gemm_backend_get(clgan_ctx *ctx, clgan_gemm_backend *out) {

@@ -52,6 +52,10 @@ clgan_status clgan_gemm_plan_variant(clgan_ctx *ctx, const clgan_gemm_variant *v
  * shape class: gemm_choice.c). */
 clgan_status gemm_backend_for(clgan_ctx *ctx, size_t m, size_t n, size_t k,
                               clgan_gemm_backend *out);
+/* How many times slower than the own kernel CLBlast ran in that
+ * measurement, for the class of an m x n x k product (0: not measured or
+ * loaded in this context, e.g. where the tuning forces a backend). */
+double gemm_clblast_slowdown(const clgan_ctx *ctx, size_t m, size_t n, size_t k);
 
 /* Plans a conv product reading the image where this context's own tiled
  * path runs it; *ok = 0 (and *out untouched) where it does not. filter 0:

@@ -30,6 +30,8 @@ struct clgan_ctx {
   clgan_tuning tuning;              /* fixed at creation (clgan_ctx_set_tuning in tests) */
   clgan_gemm_backend gemm_chosen[2]; /* per shape class (regular, long reduction):
                                         AUTO until measured or loaded */
+  float gemm_clblast_slowdown[2];   /* per class: CLBlast's time over the own kernel's in
+                                       that measurement (0: not known) */
   clgan_buf gemm_ws;                /* own GEMM packing workspace (src/ops/gemm.c) */
   size_t gemm_ws_floats;            /* its capacity in floats */
   double peak_gflops;               /* 0 until measured */
@@ -48,6 +50,9 @@ struct clgan_ctx {
                                        the Nth candidate it checks after each product's
                                        reference; -1, the default's (the reference, checked
                                        against the host's on small shapes); 0 none */
+  int tune_test_slow_family;        /* test hooks: > 0, the tuner sees the times of this
+                                       conv_tune_family's candidates as 10x longer */
+  int tune_test_no_prune;           /* 1: every candidate of a family is tried */
 };
 
 /* Activity counters (profile.c): called by the launch and transfer helpers. */

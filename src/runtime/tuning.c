@@ -153,5 +153,6 @@ clgan_status clgan_ctx_set_tuning(clgan_ctx *ctx, const clgan_tuning *t) {
     return clgan_fail(CLGAN_ERR_FROZEN, "the tuning of a planned context cannot change");
   ctx->tuning = *t;
   ctx->gemm_chosen[0] = ctx->gemm_chosen[1] = t->gemm;
+  ctx->gemm_clblast_slowdown[0] = ctx->gemm_clblast_slowdown[1] = 0;
   return CLGAN_OK;
 }
