@@ -432,14 +432,7 @@ static clgan_tune_record search_counting(const clgan_conv_shape *s, const float 
     ctx->gemm_chosen[cls] = CLGAN_GEMM_OWN;
     ctx->gemm_clblast_slowdown[cls] = *slowdown;
   }
-  clgan_tune_progress_fn saved = ctx->tune_progress;
-  void *saved_user = ctx->tune_user;
-  ctx->tune_progress = count_named;
-  ctx->tune_user = c;
-  clgan_conv_plan p;
-  TU_OK(clgan_conv_plan_make(ctx, s, &p));
-  ctx->tune_progress = saved;
-  ctx->tune_user = saved_user;
+  tt_plan_reporting(s, count_named, c);
   clgan_tune_record r = tt_last_record();
   tt_restore(&old, dir); /* the GEMM choice is looked up again */
   return r;

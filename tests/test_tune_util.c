@@ -144,16 +144,20 @@ static void count_candidate(void *user, const clgan_tune_progress *p) {
   else c->rejected++;
 }
 
-void tt_plan_counting(const clgan_conv_shape *s, tt_candidate_count *count) {
+void tt_plan_reporting(const clgan_conv_shape *s, clgan_tune_progress_fn fn, void *user) {
   clgan_ctx *ctx = tu_ctx();
   clgan_tune_progress_fn saved = ctx->tune_progress;
   void *saved_user = ctx->tune_user;
-  ctx->tune_progress = count_candidate;
-  ctx->tune_user = count;
+  ctx->tune_progress = fn;
+  ctx->tune_user = user;
   clgan_conv_plan p;
   TU_OK(clgan_conv_plan_make(ctx, s, &p));
   ctx->tune_progress = saved;
   ctx->tune_user = saved_user;
+}
+
+void tt_plan_counting(const clgan_conv_shape *s, tt_candidate_count *count) {
+  tt_plan_reporting(s, count_candidate, count);
 }
 
 tt_step_result tt_steps_forced(const clgan_dcgan_config *cfg, int steps, const conv_variants *cv,

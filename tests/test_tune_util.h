@@ -68,5 +68,8 @@ typedef struct tt_candidate_count {
 /* Plans s on the shared context with *count receiving its candidates'
  * reports (the context's progress callback is restored afterwards). */
 void tt_plan_counting(const clgan_conv_shape *s, tt_candidate_count *count);
+/* Plans s on the shared context with fn(user, ...) receiving its
+ * candidates' reports (the context's callback is restored afterwards). */
+void tt_plan_reporting(const clgan_conv_shape *s, clgan_tune_progress_fn fn, void *user);
 
 #endif
