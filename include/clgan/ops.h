@@ -155,15 +155,17 @@ typedef struct clgan_convt_direct_plan {
   size_t global[3], local[3];
 } clgan_convt_direct_plan;
 
-/* The adjoint by sub-pixel decomposition (k 4, stride 2, pad 1: four
- * parity-class GEMMs from dy padded by 1, stored straight into dx) where
- * the tuner chose it; gemm is one parity's product, col holds the padded
- * dy (dyp_floats from offset 0) and the four sub-kernels (from wsub_off).
- * gather NULL: not used. */
+/* The adjoint by sub-pixel decomposition (k 4, stride 2, pad 1: dx's
+ * parity classes as 2x2 convs of dy padded by 1, stored straight into dx;
+ * cl/gemm.cl's gemm_tile_subpix) where the plan or the tuner chose it.
+ * Its tile (tm pixels of a row, both column parities, x 16*nv channels),
+ * launch shape, and col's use: the padded dy from offset 0, the packed
+ * sub-kernels from wpk_off. tile NULL: not used. */
 typedef struct clgan_conv_subpix_plan {
-  cl_kernel gather, pad;
-  clgan_gemm_plan gemm;
-  size_t wsub_off, col_floats;
+  cl_kernel tile, pack, pad;
+  int tm, nv;
+  size_t global[3], local[3];
+  size_t wpk_off, col_floats;
 } clgan_conv_subpix_plan;
 
 /* One conv shape prepared on one context, for every mode of Conv2d and
@@ -194,8 +196,8 @@ typedef struct clgan_conv_plan {
   clgan_gemm_plan fwd, adj, adj_last, filt;
   clgan_convt_direct_plan adj_direct; /* the adjoint direct where the tuner chose it
                                          (adj and adj_last then unused) */
-  clgan_conv_subpix_plan adj_subpix; /* the adjoint by sub-pixel GEMMs where the tuner
-                                        chose it (adj and adj_last then unused) */
+  clgan_conv_subpix_plan adj_subpix; /* the adjoint by sub-pixel tiles where the plan
+                                        or the tuner chose it (adj, adj_last unused) */
 } clgan_conv_plan;
 
 /* Plans s on ctx (the GEMM backends chosen, kernels created, the GEMM

@@ -11,10 +11,10 @@
  * gradient the conv's with the roles of input and output gradient swapped.
  *
  * When k = 1, stride 1, pad 0 the column matrix *is* the image, so im2col and
- * col2im are skipped and col is not touched. Where the tuner chose it, the
- * adjoint runs as one direct kernel instead (convt_direct.c): no col; or,
- * for k 4, stride 2, pad 1, as four sub-pixel GEMMs (conv_subpixel.c):
- * col holds the padded dY, no col2im.
+ * col2im are skipped and col is not touched. For k 4, stride 2, pad 1 the
+ * adjoint runs by sub-pixel tiles where the plan (CPUs) or the tuner chose
+ * them (conv_subpixel.c): col holds the padded dY, no col2im; where the
+ * tuner chose it, as one direct kernel (convt_direct.c): no col.
  *
  * Where the engine's own GEMM runs them (CPU devices; the weight gradients
  * on GPUs), the forward and the weight gradient never build col: the GEMM
@@ -234,14 +234,14 @@ static clgan_status core_forward(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
   return clgan_gemm_run(ctx, &p->fwd, 1.0f, w, kdim, b, np, 0.0f, feat, np);
 }
 
-/* Whether core_adjoint runs col2im (which can apply a derivative as it
- * stores): not the tuner's direct or sub-pixel kernels, not a 1x1 conv. */
-static int adjoint_uses_col2im(const clgan_conv_plan *p) {
-  return !p->adj_direct.kernel && !p->adj_subpix.gather && !p->direct;
+/* Whether core_adjoint can apply a derivative as it stores: col2im and
+ * the sub-pixel tiles can, not the tuner's direct kernel, not a 1x1 conv. */
+static int adjoint_fuses_act(const clgan_conv_plan *p) {
+  return !p->adj_direct.kernel && !p->direct;
 }
 
 /* img = conv^T(feat), times a's derivative where a is given (only where
- * adjoint_uses_col2im); overwrites img. */
+ * adjoint_fuses_act); overwrites img. */
 static clgan_status core_adjoint(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf feat,
                                  clgan_buf w, clgan_buf img, clgan_buf col, const col2im_act *a,
                                  const char *op, const char *feat_name, const char *img_name) {
@@ -254,10 +254,12 @@ static clgan_status core_adjoint(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
     return st;
   /* the tuner's direct kernel: no col, no col2im */
   if (p->adj_direct.kernel) return convt_direct_run(ctx, &p->adj_direct, s, feat, w, img);
-  /* the tuner's sub-pixel GEMMs: col holds the padded feat, no col2im */
-  if (p->adj_subpix.gather) {
+  /* the sub-pixel tiles: col holds the padded feat, no col2im */
+  if (p->adj_subpix.tile) {
     if ((st = conv_buf_check(col, p->col_floats, op, "col")) != CLGAN_OK) return st;
-    return conv_subpix_run(ctx, &p->adj_subpix, s, feat, w, img, col);
+    return a ? conv_subpix_run(ctx, &p->adj_subpix, s, feat, w, img, col, a->act, a->slope, a->y)
+             : conv_subpix_run(ctx, &p->adj_subpix, s, feat, w, img, col, CLGAN_ACT_NONE, 0.0f,
+                               (clgan_buf){0});
   }
   size_t kdim = (size_t)s->cin * s->k * s->k, np = (size_t)s->n * s->ho * s->wo;
   if (p->direct) return clgan_gemm_run(ctx, &p->adj, 1.0f, w, kdim, feat, np, 0.0f, img, np);
@@ -378,7 +380,7 @@ clgan_status clgan_conv2d_backward_data(clgan_ctx *ctx, const clgan_conv_plan *p
 }
 
 int clgan_conv2d_backward_data_fuses_act(const clgan_conv_plan *p, clgan_act act) {
-  return p && p->im2col && p->col2im && adjoint_uses_col2im(p) &&
+  return p && p->im2col && p->col2im && adjoint_fuses_act(p) &&
          (act == CLGAN_ACT_RELU || act == CLGAN_ACT_LEAKY_RELU);
 }
 

@@ -8,9 +8,11 @@
  * data builds col a few images at a time (adjoint_images), so col2im finds
  * it in cache. col_floats says how much col that leaves. Where the tuner
  * chose it (cv->adj_direct), the adjoint runs as one direct kernel
- * (convt_direct.c) and reserves no col of its own; where it chose the
- * sub-pixel mapping (cv->adj_subpix, k 4 s 2 p 1), col holds the padded dy
- * and the sub-kernels instead of a column matrix (conv_subpixel.c).
+ * (convt_direct.c) and reserves no col of its own. The sub-pixel mapping
+ * (k 4 s 2 p 1; the default on CPUs where the image side has 16 channels
+ * or more, else where the tuner chose it: cv->adj_subpix) keeps the padded
+ * dy and the sub-kernels in col instead of a column matrix
+ * (conv_subpixel.c).
  *
  * im2col runs one work-item per col element on GPUs and on 1x1 outputs, and
  * one per segment of a col row (an output image or a block of its rows,
@@ -136,7 +138,7 @@ static clgan_status plan_products(clgan_ctx *ctx, const clgan_conv_shape *s,
   /* the adjoint's GEMMs, unless its direct kernel or the sub-pixel GEMMs
    * run it (no column matrix then) */
   int per = p->adjoint_images, last = s->n % per;
-  int adj_gemm = !p->adj_direct.kernel && !p->adj_subpix.gather;
+  int adj_gemm = !p->adj_direct.kernel && !p->adj_subpix.tile;
   if (adj_gemm &&
       ((st = clgan_gemm_plan_variant(ctx, va, 1, 0, kdim, (size_t)per * pix, cout, &p->adj)) !=
            CLGAN_OK ||
@@ -178,10 +180,15 @@ clgan_status conv_plan_with(clgan_ctx *ctx, const clgan_conv_shape *s, const con
   if (cv && convt_direct_params_on(&cv->adj_direct) &&
       (st = convt_direct_plan_make(ctx, s, &cv->adj_direct, &p.adj_direct)) != CLGAN_OK)
     return st;
-  int subpix_ok = 0; /* where the shape or the GEMM does not allow it: GEMM + col2im */
-  if (cv && cv->adj_subpix && !p.adj_direct.kernel &&
-      (st = conv_subpix_plan_make(ctx, s, &cv->prod[CONV_ADJ], &p.adj_subpix, &subpix_ok)) !=
-          CLGAN_OK)
+  /* the sub-pixel adjoint: the tuner's choice, else the engine's (CPUs),
+   * unless the variants name the adjoint's GEMM; where the shape does not
+   * allow it, GEMM + col2im */
+  int engine = !cv || cv->prod[CONV_ADJ].backend == CLGAN_GEMM_AUTO;
+  int subpix = cv && cv->adj_subpix >= 0 ? cv->adj_subpix : engine && conv_subpix_default(ctx, s);
+  int subpix_ok = 0;
+  if (subpix && !p.adj_direct.kernel &&
+      (st = conv_subpix_plan_make(ctx, s, cv ? &cv->prod[CONV_ADJ] : NULL, &p.adj_subpix,
+                                  &subpix_ok)) != CLGAN_OK)
     return st;
   if ((st = plan_products(ctx, s, cv, &p)) != CLGAN_OK) return st;
   /* im2col and col2im exist for the plan's own use and for clgan_im2col /
@@ -200,8 +207,8 @@ clgan_status conv_plan_with(clgan_ctx *ctx, const clgan_conv_shape *s, const con
 
 clgan_status clgan_conv_plan_prepare(clgan_ctx *ctx, const clgan_conv_plan *p) {
   if (!p) return clgan_fail(CLGAN_ERR_INVALID, "clgan_conv_plan_prepare: plan is NULL");
-  const clgan_gemm_plan *g[5] = {&p->fwd, &p->adj, &p->adj_last, &p->filt, &p->adj_subpix.gemm};
+  const clgan_gemm_plan *g[4] = {&p->fwd, &p->adj, &p->adj_last, &p->filt};
   clgan_status st = CLGAN_OK;
-  for (int i = 0; i < 5 && st == CLGAN_OK; i++) st = clgan_gemm_plan_prepare(ctx, g[i]);
+  for (int i = 0; i < 4 && st == CLGAN_OK; i++) st = clgan_gemm_plan_prepare(ctx, g[i]);
   return st;
 }

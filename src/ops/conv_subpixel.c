@@ -1,29 +1,83 @@
-/* The sub-pixel adjoint (see conv_subpixel.h and cl/conv_subpixel.cl): the
- * plan (kernels and the GEMM plan made at plan time, col's use fixed) and
- * the launches. */
+/* The sub-pixel adjoint (see conv_subpixel.h and gemm_tile_subpix in
+ * cl/gemm.cl): the plan (kernels and launch shape made at plan time, col's
+ * use fixed) and the launches. */
+#include <stdio.h>
 #include <string.h>
 
 #include "ops/conv_subpixel.h"
 #include "runtime/internal.h"
 
+/* The widest tile's channels (nv 2): col's bound for any tile. */
+#define SUBPIX_MAX_NV 2
+/* Work-items per work-group on CPUs. */
+#define SUBPIX_GROUP_ITEMS 64
+
 int conv_subpix_applies(const clgan_conv_shape *s) {
   return s->k == 4 && s->stride == 2 && s->pad == 1 && s->h == 2 * s->ho && s->w == 2 * s->wo;
 }
 
-/* Floats of dy padded by 1, [cout, n, ho+2, wo+2], plus the wo+3 floats a
- * parity's view of it (starting up to wo+3 floats in) reaches beyond. */
-static size_t padded_dy_floats(const clgan_conv_shape *s) {
-  size_t hp = (size_t)s->ho + 2, wp = (size_t)s->wo + 2;
-  return (size_t)s->cout * s->n * hp * wp + wp + 1;
+int conv_subpix_default(const clgan_ctx *ctx, const clgan_conv_shape *s) {
+  return clgan_ctx_cpu_paths(ctx) && conv_subpix_applies(s) && s->cin >= CONV_SUBPIX_MIN_CIN;
 }
 
-/* The sub-kernels follow the padded dy in col, 16-float aligned. */
-static size_t wsub_offset(const clgan_conv_shape *s) {
+/* Floats of dy padded by 1, [cout, n, ho+2, wo+2]. */
+static size_t padded_dy_floats(const clgan_conv_shape *s) {
+  return (size_t)s->cout * s->n * (size_t)(s->ho + 2) * (size_t)(s->wo + 2);
+}
+
+static size_t channel_tiles(const clgan_conv_shape *s, int tn) {
+  return ((size_t)s->cin + (size_t)tn - 1) / (size_t)tn;
+}
+
+/* The packed sub-kernels follow the padded dy in col, 16-float aligned:
+ * [2 row parities][tiles][cout][4 taps][2 column parities][tn]. */
+static size_t wpk_offset(const clgan_conv_shape *s) {
   return clgan_round_up(padded_dy_floats(s), 16);
 }
 
+static size_t col_floats_for(const clgan_conv_shape *s, int tn) {
+  return wpk_offset(s) + 2 * channel_tiles(s, tn) * (size_t)s->cout * 8 * (size_t)tn;
+}
+
 size_t conv_subpix_col_floats(const clgan_conv_shape *s) {
-  return wsub_offset(s) + 16 * (size_t)s->cin * s->cout;
+  return col_floats_for(s, 16 * SUBPIX_MAX_NV);
+}
+
+/* The work-group shape on CPUs: one channel tile, SUBPIX_GROUP_ITEMS
+ * pixel groups, which stream that tile's sub-kernels (cout*8*tn floats)
+ * in turn while they stay in the L2 (groups of two or four tiles ran
+ * 0.8-1.0x as fast on PoCL). */
+static void cpu_groups(size_t groups, size_t *lx, size_t *ly) {
+  *lx = 1;
+  *ly = SUBPIX_GROUP_ITEMS;
+  while (*ly > 1 && *ly / 2 >= groups) *ly /= 2;
+}
+
+/* Whether a work-item's j pixels (consecutive in (b, i, j) order) lie
+ * within one row, or are two whole rows of one image (cl/gemm.cl's
+ * gemm_tile_subpix). */
+static int groups_fit(const clgan_conv_shape *s, int j) {
+  return s->wo % j == 0 || (j % 2 == 0 && s->wo == j / 2 && s->ho % 2 == 0);
+}
+
+/* The tile of variant v (NULL: the device's default): INVALID for one the
+ * kernel cannot run. */
+static clgan_status subpix_tile(const clgan_ctx *ctx, const clgan_gemm_variant *v, int *tm,
+                                int *nv, size_t *lx, size_t *ly) {
+  /* CPUs: 16 pixels x 16 channels (half the sub-kernel loads per FMA of
+   * 8 x 32: 1.1-1.3x on PoCL); GPUs: a small tile for the registers */
+  int cpu = clgan_ctx_cpu_paths(ctx);
+  *tm = cpu ? 16 : 4, *nv = 1, *lx = 0, *ly = 0;
+  if (v && v->backend == CLGAN_GEMM_AUTO && clgan_gemm_variant_valid(v)) return CLGAN_OK;
+  if (!v) return CLGAN_OK;
+  if (v->backend != CLGAN_GEMM_OWN || !clgan_gemm_variant_valid(v) ||
+      (v->tm != 0 && (v->tm % 2 != 0 || v->nv > SUBPIX_MAX_NV)))
+    return clgan_fail(CLGAN_ERR_INVALID,
+                      "conv_subpixel: a sub-pixel adjoint needs an own variant with an even tile "
+                      "of at most 8 pixels and 1 or 2 vectors (backend %d, %d x %d)",
+                      (int)v->backend, v->tm, v->nv);
+  if (v->tm != 0) *tm = v->tm, *nv = v->nv, *lx = (size_t)v->lx, *ly = (size_t)v->ly;
+  return CLGAN_OK;
 }
 
 clgan_status conv_subpix_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
@@ -31,22 +85,35 @@ clgan_status conv_subpix_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
                                    int *ok) {
   memset(out, 0, sizeof *out);
   *ok = 0;
-  if (!conv_subpix_applies(s)) return CLGAN_OK;
   clgan_conv_subpix_plan p;
   memset(&p, 0, sizeof p);
-  /* one parity: dx_par [cin, n*ho*wo] = wsub_par [cin, cout*4] x col(dyp) */
-  size_t np = (size_t)s->n * s->ho * s->wo, kdim = (size_t)s->cout * 4;
-  int gemm_ok = 0;
-  clgan_status st = clgan_gemm_conv_scatter_plan(ctx, v, (size_t)s->cin, np, kdim, &p.gemm,
-                                                 &gemm_ok);
-  if (st != CLGAN_OK || !gemm_ok) return st;
-  if ((st = clgan_kernel_get(ctx, "conv_subpixel", NULL, "subpix_gather_w", &p.gather)) !=
-          CLGAN_OK ||
+  size_t lx, ly;
+  clgan_status st = subpix_tile(ctx, v, &p.tm, &p.nv, &lx, &ly);
+  if (st != CLGAN_OK || !conv_subpix_applies(s) || !groups_fit(s, p.tm / 2)) return st;
+  int tn = 16 * p.nv;
+  char opts[64];
+  snprintf(opts, sizeof opts, "-DTM=%d -DNV=%d", p.tm, p.nv);
+  if ((st = clgan_kernel_get(ctx, "gemm", opts, "gemm_tile_subpix", &p.tile)) != CLGAN_OK ||
+      (st = clgan_kernel_get(ctx, "gemm", opts, "subpix_pack_w", &p.pack)) != CLGAN_OK ||
       (st = clgan_kernel_get(ctx, "im2col", NULL, "pad_image", &p.pad)) != CLGAN_OK)
     return st;
-  p.wsub_off = wsub_offset(s);
-  p.col_floats = conv_subpix_col_floats(s);
-  if (p.col_floats >= ((size_t)1 << 32))
+  size_t tiles = channel_tiles(s, tn);
+  size_t groups = (size_t)s->n * s->ho * s->wo / (size_t)(p.tm / 2);
+  if (lx == 0) {
+    if (clgan_ctx_cpu_paths(ctx)) cpu_groups(groups, &lx, &ly);
+    else lx = 1, ly = 64; /* pixel groups side by side (a tuner's tile may say otherwise) */
+  }
+  size_t kmax = clgan_kernel_max_local(ctx, p.tile);
+  while (lx * ly > kmax) {
+    if (ly > 1) ly /= 2;
+    else lx /= 2;
+  }
+  p.local[0] = lx, p.local[1] = ly, p.local[2] = 1;
+  p.global[0] = clgan_round_up(tiles, lx), p.global[1] = clgan_round_up(groups, ly);
+  p.global[2] = 2;
+  p.wpk_off = wpk_offset(s);
+  p.col_floats = col_floats_for(s, tn);
+  if (p.col_floats >= ((size_t)1 << 32) || groups >= ((size_t)1 << 31))
     return clgan_fail(CLGAN_ERR_UNSUPPORTED, "conv_subpixel: workspace beyond 32-bit indexing");
   *out = p;
   *ok = 1;
@@ -65,46 +132,46 @@ static clgan_status run_pad(clgan_ctx *ctx, const clgan_conv_subpix_plan *p,
                            &planes, sizeof h, &h, sizeof w, &w, sizeof pad, &pad)) != CLGAN_OK)
     return st;
   /* CPUs: exactly the rows, as in conv.c's run_pad */
-  size_t global[2] = {clgan_ctx_cpu_paths(ctx) ? (size_t)h + 2 : clgan_round_up((size_t)h + 2, 16), planes};
+  size_t rows = (size_t)h + 2;
+  size_t global[2] = {clgan_ctx_cpu_paths(ctx) ? rows : clgan_round_up(rows, 16), planes};
   return clgan_launch(ctx, p->pad, 2, global, NULL, "pad_image");
 }
 
-/* The four parities' sub-kernels of w into wsub [4][cin, cout*4]. */
-static clgan_status run_gather(clgan_ctx *ctx, const clgan_conv_subpix_plan *p,
-                               const clgan_conv_shape *s, clgan_buf w, clgan_buf wsub) {
-  cl_uint w_off = (cl_uint)w.off, wsub_off = (cl_uint)wsub.off;
+/* The sub-kernels of w, packed as gemm_tile_subpix streams them. */
+static clgan_status run_pack(clgan_ctx *ctx, const clgan_conv_subpix_plan *p,
+                             const clgan_conv_shape *s, clgan_buf w, clgan_buf wpk) {
+  cl_uint w_off = (cl_uint)w.off, wpk_off = (cl_uint)wpk.off;
   cl_int cin = s->cin, cout = s->cout;
   clgan_status st;
-  if ((st = clgan_set_args(p->gather, 6, sizeof(cl_mem), &w.mem, sizeof w_off, &w_off,
-                           sizeof(cl_mem), &wsub.mem, sizeof wsub_off, &wsub_off, sizeof cin,
-                           &cin, sizeof cout, &cout)) != CLGAN_OK)
+  if ((st = clgan_set_args(p->pack, 6, sizeof(cl_mem), &w.mem, sizeof w_off, &w_off,
+                           sizeof(cl_mem), &wpk.mem, sizeof wpk_off, &wpk_off, sizeof cin, &cin,
+                           sizeof cout, &cout)) != CLGAN_OK)
     return st;
-  size_t global[3] = {clgan_round_up((size_t)4 * s->cout, 16), (size_t)s->cin, 4};
-  return clgan_launch(ctx, p->gather, 3, global, NULL, "subpix_gather_w");
+  size_t global[3] = {channel_tiles(s, 16 * p->nv), (size_t)s->cout, 2};
+  return clgan_launch(ctx, p->pack, 3, global, NULL, "subpix_pack_w");
 }
 
 clgan_status conv_subpix_run(clgan_ctx *ctx, const clgan_conv_subpix_plan *p,
                              const clgan_conv_shape *s, clgan_buf dy, clgan_buf w, clgan_buf dx,
-                             clgan_buf col) {
+                             clgan_buf col, clgan_act act, float slope, clgan_buf y) {
   if (col.floats < p->col_floats)
     return clgan_fail(CLGAN_ERR_INVALID, "conv_subpixel: col holds %zu floats, the plan needs %zu",
                       col.floats, p->col_floats);
-  clgan_buf wsub = clgan_buf_at(col, p->wsub_off);
+  clgan_buf wpk = clgan_buf_at(col, p->wpk_off);
   clgan_status st;
   if ((st = run_pad(ctx, p, s, dy, col)) != CLGAN_OK ||
-      (st = run_gather(ctx, p, s, w, wsub)) != CLGAN_OK)
+      (st = run_pack(ctx, p, s, w, wpk)) != CLGAN_OK)
     return st;
-  int hp = s->ho + 2, wp = s->wo + 2;
-  size_t kdim = (size_t)s->cout * 4, ldc = (size_t)s->n * s->h * s->w;
-  /* pixel (b, i, j) of a parity class -> b*h*w + 2i*w + 2j in dx */
-  clgan_gemm_scatter sc = {s->wo, s->ho, 2, 2 * s->w, s->h * s->w};
-  for (int par = 0; par < 4 && st == CLGAN_OK; par++) {
-    int py = par >> 1, px = par & 1;
-    /* the parity's 2x2 window starts py rows and px columns into dyp */
-    clgan_gemm_conv_x x = {clgan_buf_at(col, (size_t)py * wp + px), s->cout, s->n, hp, wp, 2, 1,
-                           s->ho, s->wo};
-    st = clgan_gemm_conv_scatter(ctx, &p->gemm, clgan_buf_at(wsub, (size_t)par * s->cin * kdim),
-                                 &x, clgan_buf_at(dx, (size_t)py * s->w + px), ldc, &sc);
-  }
-  return st;
+  cl_int cin = s->cin, cout = s->cout, n = s->n, ho = s->ho, wo = s->wo, a = (cl_int)act;
+  cl_uint col_off = (cl_uint)col.off, wpk_off = (cl_uint)wpk.off, dx_off = (cl_uint)dx.off;
+  cl_mem ym = act != CLGAN_ACT_NONE ? y.mem : dx.mem;
+  cl_uint y_off = act != CLGAN_ACT_NONE ? (cl_uint)y.off : 0;
+  if ((st = clgan_set_args(p->tile, 15, sizeof cin, &cin, sizeof cout, &cout, sizeof n, &n,
+                           sizeof ho, &ho, sizeof wo, &wo, sizeof(cl_mem), &col.mem,
+                           sizeof col_off, &col_off, sizeof(cl_mem), &wpk.mem, sizeof wpk_off,
+                           &wpk_off, sizeof(cl_mem), &dx.mem, sizeof dx_off, &dx_off,
+                           sizeof(cl_mem), &ym, sizeof y_off, &y_off, sizeof a, &a, sizeof slope,
+                           &slope)) != CLGAN_OK)
+    return st;
+  return clgan_launch(ctx, p->tile, 3, p->global, p->local, "gemm_tile_subpix");
 }

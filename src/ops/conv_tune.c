@@ -198,9 +198,10 @@ static int same_product(const clgan_conv_plan *a, const clgan_conv_plan *b, int 
     return a->filt_from_image == b->filt_from_image && same_gemm(&a->filt, &b->filt);
   if (a->adj_direct.kernel || b->adj_direct.kernel)
     return convt_direct_same(&a->adj_direct, &b->adj_direct);
-  if (a->adj_subpix.gather || b->adj_subpix.gather)
-    return a->adj_subpix.gather && b->adj_subpix.gather &&
-           same_gemm(&a->adj_subpix.gemm, &b->adj_subpix.gemm);
+  const clgan_conv_subpix_plan *sa = &a->adj_subpix, *sb = &b->adj_subpix;
+  if (sa->tile || sb->tile)
+    return sa->tile && sb->tile && sa->tm == sb->tm && sa->nv == sb->nv &&
+           sa->local[0] == sb->local[0] && sa->local[1] == sb->local[1];
   return same_gemm(&a->adj, &b->adj) && same_gemm(&a->adj_last, &b->adj_last);
 }
 
@@ -270,14 +271,14 @@ static clgan_status try_candidate(search *q, int product, int index,
   clgan_conv_plan p;
   if (conv_plan_with(ctx, q->s, &cv, &p) != CLGAN_OK || clgan_conv_plan_prepare(ctx, &p) != CLGAN_OK)
     return CLGAN_OK; /* e.g. CLBlast has no kernel for this device */
-  if (c->subpix && !p.adj_subpix.gather) return CLGAN_OK; /* the shape does not allow it */
+  if (c->subpix == 1 && !p.adj_subpix.tile) return CLGAN_OK; /* the shape does not allow it */
   int from_image = product == CONV_FWD ? p.fwd_from_image : p.filt_from_image;
   if (index > 0 && (same_product(&p, &q->def, product) ||
                     (product != CONV_ADJ && from_image != c->from_image)))
     return CLGAN_OK; /* the default again, or a mapping the shape does not allow */
   char name[48];
   if (convt_direct_params_on(&c->direct)) convt_direct_name(&c->direct, name, sizeof name);
-  else if (c->subpix) conv_tune_plan_name(&p, product, name, sizeof name);
+  else if (c->subpix == 1) conv_tune_plan_name(&p, product, name, sizeof name);
   else conv_tune_variant_name(&c->v, c->from_image, product, name, sizeof name);
   clgan_buf out;
   size_t floats;
@@ -334,7 +335,7 @@ static clgan_status confirm(search *q, int product, conv_variants *win, double *
   win->prod[product] = conv_variants_default().prod[product]; /* not confirmed */
   win->from_image[product] = 1;
   if (product == CONV_ADJ) win->adj_direct = conv_variants_default().adj_direct;
-  if (product == CONV_ADJ) win->adj_subpix = 0;
+  if (product == CONV_ADJ) win->adj_subpix = conv_variants_default().adj_subpix;
   *win_ms = *def_ms;
   return CLGAN_OK;
 }
@@ -379,7 +380,7 @@ static clgan_status search_product(search *q, int product, conv_variants *win,
     }
   }
   if (win->prod[product].backend != CLGAN_GEMM_AUTO ||
-      (product == CONV_ADJ && (convt_direct_params_on(&win->adj_direct) || win->adj_subpix))) {
+      (product == CONV_ADJ && (convt_direct_params_on(&win->adj_direct) || win->adj_subpix >= 0))) {
     clgan_status st = confirm(q, product, win, win_ms, def_ms);
     if (st != CLGAN_OK) return st;
   }

@@ -21,8 +21,11 @@ typedef struct conv_variants {
   clgan_gemm_variant prod[CONV_PRODUCTS];
   int from_image[CONV_PRODUCTS];
   convt_direct_params adj_direct;
-  int adj_subpix; /* 1: the adjoint by sub-pixel GEMMs (conv_subpixel.c) with
-                     prod[CONV_ADJ]'s own tile, where the shape allows */
+  int adj_subpix; /* the adjoint by sub-pixel tiles (conv_subpixel.c) with
+                     prod[CONV_ADJ]'s own tile where the shape allows (1),
+                     GEMM + col2im (0), or the engine's choice (-1: the
+                     mapping where the plan takes it by default, unless
+                     prod[CONV_ADJ] names a GEMM variant for col2im) */
 } conv_variants;
 
 /* Every product on the engine's choices. */
@@ -43,7 +46,8 @@ void conv_tune_note(clgan_ctx *ctx, const clgan_conv_plan *p);
 /* ---- conv_tune_candidates.c ------------------------------------------- */
 /* One candidate of a product: its GEMM variant and mapping, or (adjoint
  * only) the direct kernel's parameters (all 0: not the direct kernel), or
- * (adjoint only, subpix 1) the sub-pixel mapping with v's own tile. */
+ * (adjoint only, subpix 1) the sub-pixel mapping with v's own tile (0:
+ * GEMM + col2im; -1, the default candidate: the engine's choice). */
 typedef struct conv_tune_candidate {
   clgan_gemm_variant v;
   int from_image;

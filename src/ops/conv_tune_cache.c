@@ -30,8 +30,8 @@
 #define TUNE_PAYLOAD_MAGIC "CLGTUNE4"
 /* v3: the own GEMM's CPU default keeps a group's B panels within 1 MiB
  * (gemm_own.c), so winners measured against the older default are tuned
- * again. */
-#define CONV_TUNE_KEY_VERSION "v3"
+ * again; v4: the sub-pixel adjoint is the CPU default on k 4 s 2 p 1. */
+#define CONV_TUNE_KEY_VERSION "v4"
 
 /* The payload: little-endian host integers (a foreign host's entry fails
  * the range checks or the key). */
@@ -40,7 +40,8 @@ typedef struct tune_payload {
   int32_t variant[CONV_PRODUCTS][8]; /* backend, tm, nv, lx, ly, wgk, vw, from_image */
   double winner_ms[CONV_PRODUCTS], default_ms[CONV_PRODUCTS];
   int32_t adj_direct[5]; /* wgx, wgy, rm, rn, kc; all 0: GEMM + col2im */
-  int32_t adj_subpix;    /* 1: the sub-pixel adjoint with variant[CONV_ADJ]'s own tile */
+  int32_t adj_subpix;    /* 1: the sub-pixel adjoint with variant[CONV_ADJ]'s own tile,
+                            0: GEMM + col2im, -1: the engine's choice */
 } tune_payload;
 
 conv_variants conv_variants_default(void) {
@@ -50,6 +51,7 @@ conv_variants conv_variants_default(void) {
     cv.prod[i].backend = CLGAN_GEMM_AUTO;
     cv.from_image[i] = 1;
   }
+  cv.adj_subpix = -1;
   return cv;
 }
 
@@ -108,10 +110,10 @@ void conv_tune_plan_name(const clgan_conv_plan *p, int product, char *buf, size_
   else if (p->adj_direct.kernel) {
     convt_direct_params d = convt_direct_plan_params(&p->adj_direct);
     convt_direct_name(&d, buf, cap);
-  } else if (p->adj_subpix.gather) {
-    char tile[40];
-    gemm_plan_name(&p->adj_subpix.gemm, 0, product, tile, sizeof tile);
-    snprintf(buf, cap, "subpixel %s", tile);
+  } else if (p->adj_subpix.tile) {
+    const clgan_conv_subpix_plan *sp = &p->adj_subpix;
+    snprintf(buf, cap, "subpixel %dx%d wg %zux%zu", sp->tm, 16 * sp->nv, sp->local[0],
+             sp->local[1]);
   } else gemm_plan_name(&p->adj, 0, product, buf, cap);
   if (p->direct && product != CONV_ADJ) {
     size_t n = strlen(buf);
@@ -176,7 +178,7 @@ int conv_tune_load(const clgan_ctx *ctx, const char *key, conv_variants *cv,
     out.adj_subpix = p.adj_subpix;
     int adj_be = p.variant[CONV_ADJ][0];
     ok = convt_direct_params_valid(&out.adj_direct) &&
-         (p.adj_subpix == 0 ||
+         (p.adj_subpix == 0 || p.adj_subpix == -1 ||
           (p.adj_subpix == 1 && !convt_direct_params_on(&out.adj_direct) &&
            (adj_be == CLGAN_GEMM_OWN || adj_be == CLGAN_GEMM_AUTO)));
   }

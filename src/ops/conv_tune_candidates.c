@@ -22,10 +22,13 @@ static const int gpu_tiles[][4] = {{4, 1, 16, 16}, {8, 1, 16, 8}, {4, 2, 16, 8},
  * would spend the CPU's budget on a candidate that cannot win. */
 #define TUNE_LDS_SETS 8
 #define TUNE_LDS_CPU_MACS ((uint64_t)1 << 26)
-/* The sub-pixel adjoint's own tiles (TM, NV, LX, LY; 0: the device's
- * default), for k 4 s 2 p 1 shapes. */
-static const int cpu_subpix_tiles[][4] = {{0, 0, 0, 0}, {8, 2, 8, 8}, {4, 2, 4, 16}};
-static const int gpu_subpix_tiles[][4] = {{0, 0, 0, 0}, {8, 1, 16, 8}, {4, 2, 16, 8}};
+/* The sub-pixel adjoint's own tiles (TM pixels, NV vectors of channels,
+ * LX x LY tiles a group; 0: the device's default), for k 4 s 2 p 1 shapes:
+ * on CPUs 16 x 16 in groups of 64 pixel groups first (conv_subpixel.c),
+ * two channel tiles a group, and 8 x 32; on GPUs pixel groups side by
+ * side in the work-group. */
+static const int cpu_subpix_tiles[][4] = {{0, 0, 0, 0}, {16, 1, 2, 32}, {8, 2, 1, 64}};
+static const int gpu_subpix_tiles[][4] = {{0, 0, 0, 0}, {8, 1, 1, 64}, {4, 2, 1, 64}};
 #define TUNE_SUBPIX_TILES CONV_TUNE_SUBPIX_TILES
 _Static_assert(CONV_TUNE_MAX_CANDIDATES >= 2 * TUNE_TILES + 2 * TUNE_LDS_SETS + 2 +
                                                CONVT_DIRECT_MAX_CANDIDATES + TUNE_SUBPIX_TILES,
@@ -59,8 +62,9 @@ static int gemm_candidates(const clgan_ctx *ctx, const clgan_conv_shape *s, int 
   int nlds = gemm_lds_param_sets(clgan_ctx_gpu_paths(ctx), lds, TUNE_LDS_SETS);
   if (!clgan_ctx_gpu_paths(ctx) && macs > TUNE_LDS_CPU_MACS) nlds = 0;
   int n = 0;
-  out[n++] = gemm_candidate((clgan_gemm_variant){.backend = CLGAN_GEMM_AUTO}, 1,
-                            TUNE_FAMILY_DEFAULT);
+  out[n] = gemm_candidate((clgan_gemm_variant){.backend = CLGAN_GEMM_AUTO}, 1,
+                          TUNE_FAMILY_DEFAULT);
+  out[n++].subpix = -1; /* the engine's adjoint mapping */
   int mappings = product == CONV_ADJ ? 1 : 2;
   for (int img = mappings - 1; img >= 0; img--) {
     int own = img ? TUNE_FAMILY_OWN_IMAGE : TUNE_FAMILY_OWN_COL;
@@ -111,14 +115,11 @@ int conv_tune_subpix_tiles(int gpu, clgan_gemm_variant *out) {
 }
 
 /* The backward data's sub-pixel mapping (k 4 s 2 p 1 shapes) with a few
- * own tiles; not where the image side has fewer than SUBPIX_MIN_CIN
- * channels: its GEMM's tile is 16 or 32 channels wide (the transposed
- * store's columns), so 1 or 3 channels waste most of it (measured on PoCL:
- * 20-30x slower than GEMM + col2im on 1 channel). */
-#define SUBPIX_MIN_CIN 16
+ * own tiles, where the image side has CONV_SUBPIX_MIN_CIN channels or more
+ * (conv_subpixel.h). */
 static int subpix_candidates(const clgan_ctx *ctx, const clgan_conv_shape *s, int product,
                              conv_tune_candidate *out) {
-  if (product != CONV_ADJ || !conv_subpix_applies(s) || s->cin < SUBPIX_MIN_CIN) return 0;
+  if (product != CONV_ADJ || !conv_subpix_applies(s) || s->cin < CONV_SUBPIX_MIN_CIN) return 0;
   clgan_gemm_variant v[CONV_TUNE_SUBPIX_TILES];
   int n = conv_tune_subpix_tiles(clgan_ctx_gpu_paths(ctx), v);
   for (int t = 0; t < n; t++) out[t] = (conv_tune_candidate){.v = v[t], .subpix = 1, .family = TUNE_FAMILY_SUBPIX};

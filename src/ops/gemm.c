@@ -138,7 +138,7 @@ clgan_status clgan_gemm_run(clgan_ctx *ctx, const clgan_gemm_plan *plan, float a
                               ldb, beta, c, ldc);
     case CLGAN_GEMM_PATH_SIMPLE:
     case CLGAN_GEMM_PATH_TILED:
-      return gemm_own_run(ctx, p, alpha, a, lda, b, ldb, beta, c, ldc, NULL, NULL, NULL);
+      return gemm_own_run(ctx, p, alpha, a, lda, b, ldb, beta, c, ldc, NULL, NULL);
     case CLGAN_GEMM_PATH_LDS:
       if (!p->lds.conv_x) return gemm_lds_run(ctx, p, alpha, a, lda, b, ldb, beta, c, ldc, NULL);
       break;
@@ -238,7 +238,7 @@ clgan_status clgan_gemm_conv_filter(clgan_ctx *ctx, const clgan_gemm_plan *plan,
   if (st != CLGAN_OK) return st;
   if (plan->path == CLGAN_GEMM_PATH_LDS)
     return gemm_lds_run(ctx, plan, 1.0f, dy, p, x->img, p, beta, dw, kdim, x);
-  return gemm_own_run(ctx, plan, 1.0f, dy, p, x->img, p, beta, dw, kdim, x, NULL, NULL);
+  return gemm_own_run(ctx, plan, 1.0f, dy, p, x->img, p, beta, dw, kdim, x, NULL);
 }
 
 int clgan_gemm_conv_forward_fuses(const clgan_gemm_plan *plan, clgan_act act) {
@@ -260,43 +260,7 @@ clgan_status clgan_gemm_conv_forward(clgan_ctx *ctx, const clgan_gemm_plan *plan
                       (int)epi->act);
   if (plan->path == CLGAN_GEMM_PATH_LDS)
     return gemm_lds_run(ctx, plan, 1.0f, w, kdim, x->img, p, 0.0f, y, p, x);
-  return gemm_own_run(ctx, plan, 1.0f, w, kdim, x->img, p, 0.0f, y, p, x, NULL, epi);
-}
-
-clgan_status clgan_gemm_conv_scatter_plan(clgan_ctx *ctx, const clgan_gemm_variant *v, size_t m,
-                                          size_t n, size_t k, clgan_gemm_plan *out, int *ok) {
-  *ok = 0;
-  if (v && v->backend == CLGAN_GEMM_AUTO) v = NULL; /* the device's tile */
-  if (v && (v->backend != CLGAN_GEMM_OWN || !clgan_gemm_variant_valid(v)))
-    return clgan_fail(CLGAN_ERR_INVALID, "gemm: a scattered conv product needs an own variant "
-                                         "(backend %d)", (int)v->backend);
-  if (gemm_own_is_tiny(m, n, k) || m >= ((size_t)1 << 31) || n >= ((size_t)1 << 31) ||
-      k >= ((size_t)1 << 31))
-    return CLGAN_OK;
-  clgan_gemm_plan p = {.trans_a = 0, .trans_b = 0, .m = m, .n = n, .k = k};
-  clgan_status st = gemm_own_plan_scatter(ctx, v, &p, ok);
-  if (st == CLGAN_OK && *ok) *out = p;
-  return st;
-}
-
-clgan_status clgan_gemm_conv_scatter(clgan_ctx *ctx, const clgan_gemm_plan *plan, clgan_buf w,
-                                     const clgan_gemm_conv_x *x, clgan_buf c, size_t ldc,
-                                     const clgan_gemm_scatter *sc) {
-  size_t rows = plan->m;
-  size_t kdim = (size_t)x->cin * x->kw * x->kw, p = (size_t)x->n * x->ho * x->wo;
-  if (plan->path != CLGAN_GEMM_PATH_CONV_X || plan->trans_b || plan->n != p || plan->k != kdim ||
-      !sc || sc->n1 < 1 || sc->n2 < 1)
-    return clgan_fail(CLGAN_ERR_INVALID, "gemm: the plan (path %d, %zu x %zu x %zu) is not a "
-                                         "scattered product of %zu x %zu", (int)plan->path,
-                      plan->m, plan->n, plan->k, p, kdim);
-  /* the farthest position the store reaches */
-  size_t q = p - 1, d1 = q % (size_t)sc->n1, d2 = q / (size_t)sc->n1 % (size_t)sc->n2,
-         d3 = q / (size_t)sc->n1 / (size_t)sc->n2;
-  size_t reach = (rows - 1) * ldc + d3 * (size_t)sc->t3 + d2 * (size_t)sc->t2 +
-                 d1 * (size_t)sc->t1 + 1;
-  clgan_status st = conv_x_check(x, "W", w, rows, kdim, "C", c, 1, reach);
-  if (st != CLGAN_OK) return st;
-  return gemm_own_run(ctx, plan, 1.0f, w, kdim, x->img, p, 0.0f, c, ldc, x, sc, NULL);
+  return gemm_own_run(ctx, plan, 1.0f, w, kdim, x->img, p, 0.0f, y, p, x, epi);
 }
 
 clgan_status clgan_gemm(clgan_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,

@@ -57,7 +57,7 @@ static clgan_status time_backend(clgan_ctx *ctx, clgan_gemm_backend be, int cls,
   for (int r = 0; r < 4; r++) { /* the first run builds kernels */
     double t0 = now_seconds();
     st = be == CLGAN_GEMM_OWN
-             ? gemm_own_run(ctx, &plan, 1.0f, a, k, b, ldb, 0.0f, c, n, NULL, NULL, NULL)
+             ? gemm_own_run(ctx, &plan, 1.0f, a, k, b, ldb, 0.0f, c, n, NULL, NULL)
              : gemm_clblast_run(ctx, 0, tb, m, n, k, 1.0f, a, k, b, ldb, 0.0f, c, n);
     if (st == CLGAN_OK) st = clgan_ctx_finish(ctx);
     if (st != CLGAN_OK) return st;

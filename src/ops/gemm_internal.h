@@ -82,26 +82,6 @@ clgan_status clgan_gemm_run_same_a(clgan_ctx *ctx, const clgan_gemm_plan *plan, 
 clgan_status clgan_gemm_conv_filter(clgan_ctx *ctx, const clgan_gemm_plan *plan, clgan_buf dy,
                                     const clgan_gemm_conv_x *x, clgan_buf dw, float beta);
 
-/* A store that scatters C's columns (cl/gemm.cl's gemm_tile_conv_scatter):
- * C(r, q) goes to c[c.off + r*ldc + S(q)], where q = (d3*n2 + d2)*n1 + d1
- * and S(q) = d3*t3 + d2*t2 + d1*t1 (the sub-pixel adjoint: one parity
- * class of dx, conv_subpixel.c). */
-typedef struct clgan_gemm_scatter {
-  int n1, n2, t1, t2, t3;
-} clgan_gemm_scatter;
-
-/* A forward plan (m, n, k = rows of C, pixels, taps) whose store scatters:
- * the own backend with variant v's tile (NULL or AUTO: the device's), no
- * split of k; *ok = 0 where that is not how it would run (tiny products,
- * split k). */
-clgan_status clgan_gemm_conv_scatter_plan(clgan_ctx *ctx, const clgan_gemm_variant *v, size_t m,
-                                          size_t n, size_t k, clgan_gemm_plan *out, int *ok);
-/* C = w [m, K] x col(x) stored through sc into c (ldc floats between C's
- * rows; c must hold every position the store reaches). Overwrites. */
-clgan_status clgan_gemm_conv_scatter(clgan_ctx *ctx, const clgan_gemm_plan *plan, clgan_buf w,
-                                     const clgan_gemm_conv_x *x, clgan_buf c, size_t ldc,
-                                     const clgan_gemm_scatter *sc);
-
 /* The forward with a forward plan: w [cout, K], y [cout, P] = act(W x
  * col) with epi (NULL: no activation; INVALID for one the plan cannot
  * fuse). */

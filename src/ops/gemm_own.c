@@ -293,22 +293,6 @@ clgan_status gemm_own_plan_variant(clgan_ctx *ctx, int conv_x, const clgan_gemm_
   return CLGAN_OK;
 }
 
-clgan_status gemm_own_plan_scatter(clgan_ctx *ctx, const clgan_gemm_variant *v,
-                                   clgan_gemm_plan *p, int *ok) {
-  *ok = 0;
-  clgan_gemm_plan q = *p;
-  clgan_status st = gemm_own_plan_variant(ctx, 1, v, &q);
-  if (st != CLGAN_OK || q.path != CLGAN_GEMM_PATH_CONV_X || q.own.splits > 1) return st;
-  own_config cfg = own_config_for(ctx, v);
-  size_t kmax = 1;
-  q.main_name = "gemm_tile_conv_scatter";
-  if ((st = plan_kernel(ctx, &cfg, q.main_name, &q.main, &kmax)) != CLGAN_OK) return st;
-  fit_local(kmax, &q.main_local[0], &q.main_local[1]);
-  *p = q;
-  *ok = 1;
-  return CLGAN_OK;
-}
-
 static clgan_status own_simple(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha,
                                clgan_buf a, int lda, clgan_buf b, int ldb, float beta,
                                clgan_buf c, int ldc) {
@@ -396,17 +380,6 @@ static clgan_status tile_conv_set(cl_kernel kt, const tile_args *t, const clgan_
                         &t->c_cs, sizeof t->zstride, &t->zstride);
 }
 
-/* gemm_tile_conv_scatter's last five arguments: the digits and weights of
- * its store (after tile_conv_set's 25). */
-static clgan_status scatter_set(cl_kernel kt, const clgan_gemm_scatter *sc) {
-  const int v[5] = {sc->n1, sc->n2, sc->t1, sc->t2, sc->t3};
-  for (cl_uint i = 0; i < 5; i++) {
-    clgan_status st = CLGAN_CL(clSetKernelArg(kt, 25 + i, sizeof(int), &v[i]));
-    if (st != CLGAN_OK) return st;
-  }
-  return CLGAN_OK;
-}
-
 /* gemm_tile_conv's last two arguments: the activation of its store (none
  * without an epilogue; the plan's callers refuse one with split k). */
 static clgan_status epilogue_set(cl_kernel kt, const clgan_gemm_epilogue *epi) {
@@ -442,7 +415,7 @@ static clgan_status own_reduce(clgan_ctx *ctx, const clgan_gemm_plan *p, float a
 static clgan_status own_run(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha, clgan_buf a,
                             size_t lda, clgan_buf b, size_t ldb, float beta, clgan_buf c,
                             size_t ldc, const clgan_gemm_conv_x *conv_x,
-                            const clgan_gemm_scatter *scatter, const clgan_gemm_epilogue *epi,
+                            const clgan_gemm_epilogue *epi,
                             int a_packed) {
   if (p->path == CLGAN_GEMM_PATH_SIMPLE)
     return own_simple(ctx, p, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
@@ -487,8 +460,7 @@ static clgan_status own_run(clgan_ctx *ctx, const clgan_gemm_plan *p, float alph
     t.c_off = split ? (cl_uint)g->part_off : (cl_uint)(c.off + j0 * (size_t)c_cs);
     st = conv_x ? tile_conv_set(p->main, &t, conv_x, !p->trans_b)
                 : tile_set(p->main, &t, x_mem, x_off, a_ps, a_ks, a_view_rs);
-    if (st == CLGAN_OK && scatter) st = scatter_set(p->main, scatter);
-    if (st == CLGAN_OK && conv_x && !scatter) st = epilogue_set(p->main, epi);
+    if (st == CLGAN_OK && conv_x) st = epilogue_set(p->main, epi);
     if (st != CLGAN_OK) return st;
     size_t np = clgan_round_up(cols, g->tn);
     size_t gl[3] = {clgan_round_up(np / g->tn, lx), clgan_round_up(g->mp / g->tm, ly), g->splits};
@@ -501,14 +473,14 @@ static clgan_status own_run(clgan_ctx *ctx, const clgan_gemm_plan *p, float alph
 clgan_status gemm_own_run(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha, clgan_buf a,
                           size_t lda, clgan_buf b, size_t ldb, float beta, clgan_buf c,
                           size_t ldc, const clgan_gemm_conv_x *conv_x,
-                          const clgan_gemm_scatter *scatter, const clgan_gemm_epilogue *epi) {
-  return own_run(ctx, p, alpha, a, lda, b, ldb, beta, c, ldc, conv_x, scatter, epi, 0);
+                          const clgan_gemm_epilogue *epi) {
+  return own_run(ctx, p, alpha, a, lda, b, ldb, beta, c, ldc, conv_x, epi, 0);
 }
 
 clgan_status gemm_own_run_same_a(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha,
                                  clgan_buf a, size_t lda, clgan_buf b, size_t ldb, float beta,
                                  clgan_buf c, size_t ldc) {
-  return own_run(ctx, p, alpha, a, lda, b, ldb, beta, c, ldc, NULL, NULL, NULL, 1);
+  return own_run(ctx, p, alpha, a, lda, b, ldb, beta, c, ldc, NULL, NULL, 1);
 }
 
 clgan_status gemm_own_reserve(clgan_ctx *ctx, size_t m, size_t n, size_t k) {

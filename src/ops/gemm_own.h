@@ -23,17 +23,13 @@ clgan_status gemm_own_plan(clgan_ctx *ctx, int conv_x, clgan_gemm_plan *p);
 /* The same with the tile of variant v (NULL or all 0: the device's). */
 clgan_status gemm_own_plan_variant(clgan_ctx *ctx, int conv_x, const clgan_gemm_variant *v,
                                    clgan_gemm_plan *p);
-/* The forward conv_x plan with gemm_tile_conv_scatter as its main kernel;
- * *ok = 0 where the geometry splits k (the scatter store has no reduce). */
-clgan_status gemm_own_plan_scatter(clgan_ctx *ctx, const clgan_gemm_variant *v,
-                                   clgan_gemm_plan *p, int *ok);
 /* Runs an own plan; conv_x describes the image for CLGAN_GEMM_PATH_CONV_X
- * (b unused there), else NULL; scatter: a scatter plan's store, else NULL;
- * epi: the conv_x store's activation (NULL: none). */
+ * (b unused there), else NULL; epi: the conv_x store's activation (NULL:
+ * none). */
 clgan_status gemm_own_run(clgan_ctx *ctx, const clgan_gemm_plan *p, float alpha, clgan_buf a,
                           size_t lda, clgan_buf b, size_t ldb, float beta, clgan_buf c,
                           size_t ldc, const clgan_gemm_conv_x *conv_x,
-                          const clgan_gemm_scatter *scatter, const clgan_gemm_epilogue *epi);
+                          const clgan_gemm_epilogue *epi);
 /* gemm_own_run (a plain GEMM) right after a run of the same plan with the
  * same op(A), nothing else on the workspace between: op(A), where it is the
  * packed operand, is not packed again (clgan_gemm_run_same_a). */
