@@ -135,7 +135,7 @@ static clgan_status plan_products(clgan_ctx *ctx, const clgan_conv_shape *s,
       (!p->filt_from_image &&
        (st = clgan_gemm_plan_variant(ctx, vw, 0, 1, cout, kdim, np, &p->filt)) != CLGAN_OK))
     return st;
-  /* the adjoint's GEMMs, unless its direct kernel or the sub-pixel GEMMs
+  /* the adjoint's GEMMs, unless its direct kernel or the sub-pixel tiles
    * run it (no column matrix then) */
   int per = p->adjoint_images, last = s->n % per;
   int adj_gemm = !p->adj_direct.kernel && !p->adj_subpix.tile;

@@ -11,7 +11,7 @@
  *   - the own GEMM and CLBlast on im2col's column matrix;
  *   - for the backward data, the direct kernel (convt_direct.c, no column
  *     matrix, no col2im) with a few parameter sets, and for k 4 s 2 p 1
- *     the sub-pixel GEMMs (conv_subpixel.c) with a few own tiles.
+ *     the sub-pixel tiles (conv_subpixel.c, the CPU default) with a few others.
  * A candidate whose result differs from the reference by more than
  * TUNE_TOLERANCE (relative to the reference's largest value) is rejected;
  * the others are timed with OpenCL events on a profiling queue of the
