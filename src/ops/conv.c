@@ -65,22 +65,26 @@ static clgan_status run_im2col(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_b
   return clgan_launch(ctx, kern, 2, global, NULL, name);
 }
 
-/* The image with a border of pad zeros (see pad_image in im2col.cl). */
-static clgan_status run_pad(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf img,
-                            clgan_buf out) {
-  const clgan_conv_shape *s = &p->shape;
-  cl_uint img_off = (cl_uint)img.off, out_off = (cl_uint)out.off;
-  cl_uint planes = (cl_uint)((uint64_t)s->cin * s->n);
-  cl_int h = s->h, w = s->w, pad = s->pad;
+clgan_status conv_pad_planes(clgan_ctx *ctx, cl_kernel pad_kernel, clgan_buf img, clgan_buf out,
+                             size_t planes, int h, int w, int pad) {
+  cl_uint img_off = (cl_uint)img.off, out_off = (cl_uint)out.off, np = (cl_uint)planes;
+  cl_int ch = h, cw = w, cp = pad;
   clgan_status st;
-  if ((st = clgan_set_args(p->pad, 8, sizeof(cl_mem), &img.mem, sizeof img_off, &img_off,
-                           sizeof(cl_mem), &out.mem, sizeof out_off, &out_off, sizeof planes,
-                           &planes, sizeof h, &h, sizeof w, &w, sizeof pad, &pad)) != CLGAN_OK)
+  if ((st = clgan_set_args(pad_kernel, 8, sizeof(cl_mem), &img.mem, sizeof img_off, &img_off,
+                           sizeof(cl_mem), &out.mem, sizeof out_off, &out_off, sizeof np, &np,
+                           sizeof ch, &ch, sizeof cw, &cw, sizeof cp, &cp)) != CLGAN_OK)
     return st;
   /* CPUs: exactly the rows (no idle work-items: 7% on gray32's D2 input) */
   size_t rows = (size_t)(h + 2 * pad);
   size_t global[2] = {clgan_ctx_cpu_paths(ctx) ? rows : clgan_round_up(rows, 16), planes};
-  return clgan_launch(ctx, p->pad, 2, global, NULL, "pad_image");
+  return clgan_launch(ctx, pad_kernel, 2, global, NULL, "pad_image");
+}
+
+/* The image with a border of pad zeros. */
+static clgan_status run_pad(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf img,
+                            clgan_buf out) {
+  const clgan_conv_shape *s = &p->shape;
+  return conv_pad_planes(ctx, p->pad, img, out, (size_t)s->cin * s->n, s->h, s->w, s->pad);
 }
 
 /* The derivative col2im applies as it stores: act'(y) (y indexed as the

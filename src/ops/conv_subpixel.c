@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ops/conv_internal.h"
 #include "ops/conv_subpixel.h"
 #include "runtime/internal.h"
 
@@ -120,23 +121,6 @@ clgan_status conv_subpix_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   return CLGAN_OK;
 }
 
-/* dyp = dy with a border of one zero (pad_image in im2col.cl). */
-static clgan_status run_pad(clgan_ctx *ctx, const clgan_conv_subpix_plan *p,
-                            const clgan_conv_shape *s, clgan_buf dy, clgan_buf dyp) {
-  cl_uint dy_off = (cl_uint)dy.off, out_off = (cl_uint)dyp.off;
-  cl_uint planes = (cl_uint)((uint64_t)s->cout * s->n);
-  cl_int h = s->ho, w = s->wo, pad = 1;
-  clgan_status st;
-  if ((st = clgan_set_args(p->pad, 8, sizeof(cl_mem), &dy.mem, sizeof dy_off, &dy_off,
-                           sizeof(cl_mem), &dyp.mem, sizeof out_off, &out_off, sizeof planes,
-                           &planes, sizeof h, &h, sizeof w, &w, sizeof pad, &pad)) != CLGAN_OK)
-    return st;
-  /* CPUs: exactly the rows, as in conv.c's run_pad */
-  size_t rows = (size_t)h + 2;
-  size_t global[2] = {clgan_ctx_cpu_paths(ctx) ? rows : clgan_round_up(rows, 16), planes};
-  return clgan_launch(ctx, p->pad, 2, global, NULL, "pad_image");
-}
-
 /* The sub-kernels of w, packed as gemm_tile_subpix streams them. */
 static clgan_status run_pack(clgan_ctx *ctx, const clgan_conv_subpix_plan *p,
                              const clgan_conv_shape *s, clgan_buf w, clgan_buf wpk) {
@@ -159,7 +143,9 @@ clgan_status conv_subpix_run(clgan_ctx *ctx, const clgan_conv_subpix_plan *p,
                       col.floats, p->col_floats);
   clgan_buf wpk = clgan_buf_at(col, p->wpk_off);
   clgan_status st;
-  if ((st = run_pad(ctx, p, s, dy, col)) != CLGAN_OK ||
+  /* dyp = dy with a border of one zero, at col's start */
+  if ((st = conv_pad_planes(ctx, p->pad, dy, col, (size_t)s->cout * s->n, s->ho, s->wo, 1)) !=
+          CLGAN_OK ||
       (st = run_pack(ctx, p, s, w, wpk)) != CLGAN_OK)
     return st;
   cl_int cin = s->cin, cout = s->cout, n = s->n, ho = s->ho, wo = s->wo, a = (cl_int)act;
