@@ -10,7 +10,10 @@
  * result; with BENCH_CONVT_KERNELS set, each run's time per kernel.
  * Usage: bench_convt [batch (128)] [reps (5)] [device (-: the default)]
  *                    [gpu|cpu|none: whose direct sets (the device's); none: no direct kernel]
- *                    [tutorial|gray32: the layers (tutorial's G)] */
+ *                    [tutorial|gray32: the layers (tutorial's G)]
+ *                    [none|relu|lrelu: the activation derivative each variant applies as
+ *                     it stores (clgan_conv2d_backward_data_act, as D's backward runs it;
+ *                     none)] */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,15 +57,28 @@ static int cmp_double(const void *x, const void *y) {
   return a < b ? -1 : a > b;
 }
 
+/* The activation derivative the adjoint applies as it stores, and the
+ * activation's output it reads (act_y; CLGAN_ACT_NONE: none). */
+typedef struct fused_act {
+  clgan_act act;
+  clgan_buf act_y;
+} fused_act;
+
+static clgan_status adjoint(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x, clgan_buf w,
+                            clgan_buf y, clgan_buf col, const fused_act *a) {
+  if (a->act == CLGAN_ACT_NONE) return clgan_conv2d_backward_data(ctx, p, x, w, y, col);
+  return clgan_conv2d_backward_data_act(ctx, p, x, w, y, col, a->act_y, a->act, 0.2f);
+}
+
 /* Device ms of one adjoint of plan p (a convT's forward). */
 static clgan_status timed(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x, clgan_buf w,
-                          clgan_buf y, clgan_buf col, double *ms) {
+                          clgan_buf y, clgan_buf col, const fused_act *a, double *ms) {
   clgan_profile_report *rep = malloc(sizeof *rep);
   if (!rep) return CLGAN_ERR_NOMEM;
   cl_event e[2] = {NULL, NULL};
   clgan_status st = clgan_ctx_profile_collect(ctx, rep); /* a fresh record */
   if (st == CLGAN_OK) st = CLGAN_CL(clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &e[0]));
-  if (st == CLGAN_OK) st = clgan_conv2d_backward_data(ctx, p, x, w, y, col); /* the adjoint */
+  if (st == CLGAN_OK) st = adjoint(ctx, p, x, w, y, col, a);
   if (st == CLGAN_OK) st = CLGAN_CL(clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &e[1]));
   if (st == CLGAN_OK) st = clgan_ctx_profile_collect(ctx, rep);
   cl_ulong t0 = 0, t1 = 0;
@@ -119,7 +135,8 @@ static int make_plans(clgan_ctx *ctx, const clgan_conv_shape *s, int gpu, clgan_
 }
 
 /* Times every variant on one layer. */
-static clgan_status bench_layer(clgan_ctx *ctx, const layer *L, int batch, int reps, int gpu) {
+static clgan_status bench_layer(clgan_ctx *ctx, const layer *L, int batch, int reps, int gpu,
+                                clgan_act act) {
   clgan_conv_shape s;
   clgan_status st =
       L->transposed
@@ -131,13 +148,20 @@ static clgan_status bench_layer(clgan_ctx *ctx, const layer *L, int batch, int r
   for (int i = 0; i < nv && st == CLGAN_OK; i++) st = clgan_conv_plan_prepare(ctx, &plans[i]);
   size_t fx = (size_t)s.cout * s.n * s.ho * s.wo, fy = (size_t)s.cin * s.n * s.h * s.w;
   size_t fw = (size_t)s.cout * s.cin * s.k * s.k;
-  float *host = malloc((fx > fw ? fx : fw) * sizeof(float)), *ref = malloc(fy * sizeof(float));
   float *got = malloc(fy * sizeof(float));
   double *ms = malloc((size_t)nv * reps * sizeof(double));
   clgan_buf x = {0}, w = {0}, y = {0}, col = {0};
+  fused_act a = {act, {0}};
+  if (L->transposed || !clgan_conv2d_backward_data_fuses_act(&plans[0], act))
+    a.act = CLGAN_ACT_NONE; /* G's forward, or a layer whose adjoint does not fuse */
+  size_t fh = fx > fw ? fx : fw;
+  if (fy > fh) fh = fy;
+  float *host = malloc(fh * sizeof(float)), *ref = malloc(fy * sizeof(float));
   if (!host || !ref || !got || !ms) st = CLGAN_ERR_NOMEM;
-  for (size_t i = 0; st == CLGAN_OK && i < (fx > fw ? fx : fw); i++)
+  for (size_t i = 0; st == CLGAN_OK && i < fh; i++)
     host[i] = (float)((i * 2654435761u) % 2001) / 1000.0f - 1.0f;
+  if (st == CLGAN_OK && a.act != CLGAN_ACT_NONE) st = clgan_buf_alloc(ctx, fy, &a.act_y);
+  if (st == CLGAN_OK && a.act != CLGAN_ACT_NONE) st = clgan_buf_write(ctx, a.act_y, host, fy);
   if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, fx, &x);
   if (st == CLGAN_OK) st = clgan_buf_write(ctx, x, host, fx);
   if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, fw, &w);
@@ -147,18 +171,19 @@ static clgan_status bench_layer(clgan_ctx *ctx, const layer *L, int batch, int r
   for (int v = 0; v < nv; v++)
     if (plans[v].col_floats > ncol) ncol = plans[v].col_floats;
   if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, ncol, &col);
-  printf("%s, batch %d (col %.1f MiB in the default)\n", L->name, batch,
-         (double)plans[0].col_floats * 4 / 1048576);
+  printf("%s, batch %d (col %.1f MiB in the default)%s\n", L->name, batch,
+         (double)plans[0].col_floats * 4 / 1048576,
+         a.act == CLGAN_ACT_NONE ? "" : ", the activation's derivative fused");
   double diff[MAX_VARIANTS] = {0};
   for (int v = 0; v < nv && st == CLGAN_OK; v++) { /* one untimed run each: warm, checked */
     double t;
-    st = timed(ctx, &plans[v], x, w, y, col, &t);
+    st = timed(ctx, &plans[v], x, w, y, col, &a, &t);
     if (st == CLGAN_OK) st = clgan_buf_read(ctx, y, v ? got : ref, fy);
     if (st == CLGAN_OK && v) diff[v] = max_diff(got, ref, fy);
   }
   for (int r = 0; r < reps && st == CLGAN_OK; r++)
     for (int v = 0; v < nv && st == CLGAN_OK; v++)
-      st = timed(ctx, &plans[v], x, w, y, col, &ms[v * reps + r]);
+      st = timed(ctx, &plans[v], x, w, y, col, &a, &ms[v * reps + r]);
   for (int v = 0; v < nv && st == CLGAN_OK; v++) {
     qsort(&ms[v * reps], (size_t)reps, sizeof(double), cmp_double);
     char name[48];
@@ -168,8 +193,8 @@ static clgan_status bench_layer(clgan_ctx *ctx, const layer *L, int batch, int r
     if (v) printf("  x%.2f  max |diff| %.2g", ms[reps / 2] / ms[v * reps + reps / 2], diff[v]);
     printf("\n");
   }
-  clgan_buf *all[] = {&x, &w, &y, &col};
-  for (int i = 0; i < 4; i++) clgan_buf_release(all[i]);
+  clgan_buf *all[] = {&x, &w, &y, &col, &a.act_y};
+  for (int i = 0; i < 5; i++) clgan_buf_release(all[i]);
   free(host), free(ref), free(got), free(ms);
   return st;
 }
@@ -178,7 +203,7 @@ int main(int argc, char **argv) {
   int batch = argc > 1 ? atoi(argv[1]) : 128, reps = argc > 2 ? atoi(argv[2]) : 5;
   if (batch < 1 || reps < 1) {
     fprintf(stderr, "usage: bench_convt [batch] [reps] [device|-] [gpu|cpu|none] "
-                    "[tutorial|gray32]\n");
+                    "[tutorial|gray32] [none|relu|lrelu]\n");
     return 2;
   }
   clgan_tuning t;
@@ -197,9 +222,18 @@ int main(int argc, char **argv) {
   int g32 = argc > 5 && strcmp(argv[5], "gray32") == 0;
   const layer *layers = g32 ? gray32 : tutorial;
   size_t nlayers = g32 ? sizeof gray32 / sizeof gray32[0] : sizeof tutorial / sizeof tutorial[0];
+  const char *an = argc > 6 ? argv[6] : "none";
+  clgan_act act = strcmp(an, "lrelu") == 0  ? CLGAN_ACT_LEAKY_RELU
+                  : strcmp(an, "relu") == 0 ? CLGAN_ACT_RELU
+                                            : CLGAN_ACT_NONE;
+  if (act == CLGAN_ACT_NONE && strcmp(an, "none") != 0) {
+    fprintf(stderr, "bench_convt: activation %s: expected none, relu or lrelu\n", an);
+    clgan_ctx_destroy(ctx);
+    return 2;
+  }
   clgan_status st = CLGAN_OK;
   for (size_t i = 0; i < nlayers && st == CLGAN_OK; i++)
-    st = bench_layer(ctx, &layers[i], batch, reps, gpu);
+    st = bench_layer(ctx, &layers[i], batch, reps, gpu, act);
   if (st != CLGAN_OK) fprintf(stderr, "bench_convt: %s\n", clgan_last_error());
   clgan_ctx_destroy(ctx);
   return st == CLGAN_OK ? 0 : 1;
