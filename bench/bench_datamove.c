@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "clgan/clgan.h"
+#include "ops/conv_internal.h"
 #include "runtime/internal.h"
 
 /* One case: a conv shape (Conv2d terms; ConvTranspose2d layers appear as
@@ -24,7 +25,7 @@
  * images on CPUs, or an activation over count floats. */
 typedef struct bench_case {
   const char *what;
-  int op; /* 0 col2im, 1 im2col, 2 LeakyReLU forward, 3 LeakyReLU backward, 4 pad_image,
+  int op; /* 0 col2im, 1 im2col, 2 LeakyReLU forward, 3 LeakyReLU backward, 4 padding (conv_pad_planes),
              5 a plain float4 copy of count floats (the bandwidth reference) */
   int n, cin, h, cout, k, stride, pad;
   size_t count;
@@ -39,13 +40,17 @@ static const bench_case cases[] = {
     {"col2im gray32 D2 / G3 (32 ch 16x16, 64 images)", 0, 64, 32, 16, 64, 4, 2, 1, 0},
     {"col2im gray32 G4 (1 ch 32x32, 64 images)", 0, 64, 1, 32, 32, 4, 2, 1, 0},
     {"im2col tutorial D2 (64 ch 32x32, 16 images)", 1, 16, 64, 32, 128, 4, 2, 1, 0},
-    {"pad_image tutorial D1 input (3 ch 64x64, 128 images)", 4, 128, 3, 64, 0, 0, 0, 1, 0},
-    {"pad_image tutorial D2 input (64 ch 32x32, 128 images)", 4, 128, 64, 32, 0, 0, 0, 1, 0},
-    {"pad_image gray32 D2 input (32 ch 16x16, 64 images)", 4, 64, 32, 16, 0, 0, 0, 1, 0},
+    {"pad tutorial D1 input (3 ch 64x64, 128 images)", 4, 128, 3, 64, 0, 0, 0, 1, 0},
+    {"pad tutorial D2 input (64 ch 32x32, 128 images)", 4, 128, 64, 32, 0, 0, 0, 1, 0},
+    {"pad gray32 D2 input (32 ch 16x16, 64 images)", 4, 64, 32, 16, 0, 0, 0, 1, 0},
+    {"pad gray32 D3 input (64 ch 8x8, 64 images)", 4, 64, 64, 8, 0, 0, 0, 1, 0},
+    {"pad gray32 D3 dY, G2 input (128 ch 4x4, 64 images)", 4, 64, 128, 4, 0, 0, 0, 1, 0},
+    {"pad tutorial D4 dY, G2 input (512 ch 4x4, 128 images)", 4, 128, 512, 4, 0, 0, 0, 1,
+     0},
     {"copy 1.2 MB (gray32 D3 input)", 5, 0, 0, 0, 0, 0, 0, 0, (size_t)64 * 64 * 8 * 8 / 4 * 5},
-    {"copy 4.7 MB (gray32 D2 pad_image)", 5, 0, 0, 0, 0, 0, 0, 0, (size_t)32 * 64 * 18 * 18},
+    {"copy 4.7 MB (gray32 D2 padded)", 5, 0, 0, 0, 0, 0, 0, 0, (size_t)32 * 64 * 18 * 18},
     {"copy 8.4 MB (gray32 D2 col chunk)", 5, 0, 0, 0, 0, 0, 0, 0, (size_t)512 * 4096},
-    {"copy 71 MB (tutorial D2 pad_image)", 5, 0, 0, 0, 0, 0, 0, 0, (size_t)64 * 128 * 34 * 34},
+    {"copy 71 MB (tutorial D2 padded)", 5, 0, 0, 0, 0, 0, 0, 0, (size_t)64 * 128 * 34 * 34},
     {"LeakyReLU forward, tutorial D1 output", 2, 0, 0, 0, 0, 0, 0, 0, (size_t)64 * 128 * 32 * 32},
     {"LeakyReLU backward, tutorial D1 output", 3, 0, 0, 0, 0, 0, 0, 0, (size_t)64 * 128 * 32 * 32},
     {"LeakyReLU backward, gray32 D1 output", 3, 0, 0, 0, 0, 0, 0, 0, (size_t)32 * 64 * 16 * 16},
@@ -69,7 +74,7 @@ typedef struct side {
   clgan_ctx *ctx;
   clgan_conv_plan conv;
   clgan_act_plan act;
-  cl_kernel pad;  /* pad_image (cl/im2col.cl) */
+  cl_kernel pad;  /* the padding kernel (conv_pad_kernel_get) */
   cl_kernel copy; /* the reference copy (copy_source below) */
   cl_program copy_program;
   clgan_buf img, col, out;
@@ -124,7 +129,7 @@ static clgan_status side_plan(side *S, const bench_case *c) {
   }
   if (c->op == 4) {
     size_t planes = (size_t)c->cin * c->n, hp = (size_t)c->h + 2 * c->pad;
-    if ((st = clgan_kernel_get(S->ctx, "im2col", NULL, "pad_image", &S->pad)) != CLGAN_OK ||
+    if ((st = conv_pad_kernel_get(S->ctx, &S->pad)) != CLGAN_OK ||
         (st = clgan_buf_alloc(S->ctx, planes * c->h * c->h, &S->img)) != CLGAN_OK ||
         (st = clgan_buf_alloc(S->ctx, planes * hp * hp, &S->out)) != CLGAN_OK)
       return st;
@@ -144,15 +149,8 @@ static clgan_status side_plan(side *S, const bench_case *c) {
 }
 
 static clgan_status run_pad(side *S, const bench_case *c) {
-  cl_uint zero = 0, planes = (cl_uint)c->cin * (cl_uint)c->n;
-  cl_int h = c->h, pad = c->pad;
-  clgan_status st = clgan_set_args(S->pad, 8, sizeof(cl_mem), &S->img.mem, sizeof zero, &zero,
-                                   sizeof(cl_mem), &S->out.mem, sizeof zero, &zero, sizeof planes,
-                                   &planes, sizeof h, &h, sizeof h, &h, sizeof pad, &pad);
-  if (st != CLGAN_OK) return st;
-  size_t rows = (size_t)(h + 2 * pad); /* conv.c's run_pad: exactly the rows on CPUs */
-  size_t global[2] = {clgan_ctx_cpu_paths(S->ctx) ? rows : clgan_round_up(rows, 16), planes};
-  return clgan_launch(S->ctx, S->pad, 2, global, NULL, "pad_image");
+  clgan_buf img = S->img, out = S->out;
+  return conv_pad_planes(S->ctx, S->pad, img, out, (size_t)c->cin * c->n, c->h, c->h, c->pad);
 }
 
 /* count floats moved: count / 2 read, count / 2 written */

@@ -89,7 +89,8 @@ __kernel void im2col_rows(__global const float *restrict img, uint img_off,
 /* The image with a border of pad zeros on every side, for readers that
  * index taps without bounds checks (cl/gemm.cl's gemm_tile_conv): planes
  * (c, b) of h x w become (h + 2*pad) x (w + 2*pad). One work-item per
- * padded row (dimension 0) of a plane (dimension 1). */
+ * padded row (dimension 0) of a plane (dimension 1): GPU paths; CPUs run
+ * pad_planes below. */
 __kernel void pad_image(__global const float *restrict img, uint img_off,
                         __global float *restrict out, uint out_off, uint planes, int h, int w,
                         int pad) {
@@ -107,4 +108,41 @@ __kernel void pad_image(__global const float *restrict img, uint img_off,
   for (int x = 0; x < pad; x++) dst[x] = 0.0f;
   for (int x = 0; x < w; x++) dst[pad + x] = src[x];
   for (int x = pad + w; x < wp; x++) dst[x] = 0.0f;
+}
+
+/* pad_image for CPU devices (conv_pad_kernel_get chooses): one work-item
+ * per plane, its rows in turn, the interiors as vector copies and the
+ * zeros as vector stores where the lengths allow. A work-item per row
+ * spent more on the work-item loop and scalar stores than on the copy
+ * where rows are short: on the EPYC a gray32 step's padding took 1.04 ms
+ * instead of 1.39 (4 x 4 planes about 0.6x the time, 32 x 32 the same). */
+static inline void zero_run(__global float *dst, int n) {
+  int x = 0;
+  for (; x + 4 <= n; x += 4) vstore4((float4)(0.0f), 0, dst + x);
+  for (; x < n; x++) dst[x] = 0.0f;
+}
+
+__kernel void pad_planes(__global const float *restrict img, uint img_off,
+                         __global float *restrict out, uint out_off, uint planes, int h, int w,
+                         int pad) {
+  const uint plane = get_global_id(0);
+  if (plane >= planes) return;
+  const int wp = w + 2 * pad, edge = pad * wp + pad; /* zeros before row 0's interior */
+  __global const float *src = img + img_off + plane * (uint)h * (uint)w;
+  __global float *dst = out + out_off + plane * (uint)(h + 2 * pad) * (uint)wp;
+  zero_run(dst, edge);
+  dst += edge;
+  for (int y = 0; y < h; y++, src += w, dst += wp) {
+    int x = 0;
+    for (; x + 16 <= w; x += 16) vstore16(vload16(0, src + x), 0, dst + x);
+    if (x + 8 <= w) vstore8(vload8(0, src + x), 0, dst + x), x += 8;
+    if (x + 4 <= w) vstore4(vload4(0, src + x), 0, dst + x), x += 4;
+    for (; x < w; x++) dst[x] = src[x];
+    /* this row's right border and the next row's left one */
+    if (pad == 1) vstore2((float2)(0.0f), 0, dst + w);
+    else zero_run(dst + w, 2 * pad);
+  }
+  /* the bottom rows, less the left border the last row already wrote */
+  dst -= pad;
+  zero_run(dst + pad, pad * wp - pad);
 }

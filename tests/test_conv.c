@@ -4,12 +4,13 @@
  * against their definitions, adjoint identities, finite differences of every
  * backward pass, plans on a frozen context, ConvTranspose2d's two
  * gradients in one call, a Conv2d with its activation fused, shape
- * validation. */
+ * validation, the padding kernel on its own. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/conv_internal.h"
 #include "ref_conv.h"
 #include "runtime/internal.h"
 #include "test_util.h"
@@ -806,11 +807,56 @@ START_TEST(test_shapes) {
 }
 END_TEST
 
+/* conv_pad_planes (the device's padding kernel: pad_planes on CPU paths,
+ * pad_image under CLGAN_KERNEL_CLASS=gpu) against its definition: widths
+ * around its vector copies (1 to 33), pads 0 to 3, one plane and several,
+ * at buffer offsets, the floats after the output left alone. */
+START_TEST(test_pad_planes) {
+  clgan_ctx *ctx = tu_ctx();
+  cl_kernel pad_kernel = NULL;
+  TU_OK(conv_pad_kernel_get(ctx, &pad_kernel));
+  static const int widths[] = {1, 3, 4, 5, 8, 12, 13, 16, 17, 32, 33};
+  static const int heights[] = {1, 2, 7};
+  const size_t in_off = 3, out_off = 5, tail = 7;
+  for (int wi = 0; wi < (int)(sizeof widths / sizeof widths[0]); wi++)
+    for (int pad = 0; pad <= 3; pad++) {
+      const int w = widths[wi], h = heights[(wi + pad) % 3], hp = h + 2 * pad, wp = w + 2 * pad;
+      const size_t planes = (size_t)(1 + 4 * (pad % 2)), nin = planes * h * w;
+      const size_t nout = planes * hp * wp;
+      float *in = tu_malloc((in_off + nin) * sizeof(float));
+      float *want = tu_malloc((out_off + nout + tail) * sizeof(float));
+      tu_fill_uniform(in, in_off + nin, 100 + (uint64_t)(wi * 4 + pad), -1.0f, 1.0f);
+      for (size_t i = 0; i < out_off + nout + tail; i++) want[i] = 9.0f; /* sentinels */
+      for (size_t c = 0; c < planes; c++)
+        for (int y = 0; y < hp; y++)
+          for (int x = 0; x < wp; x++) {
+            int iy = y - pad, ix = x - pad, inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
+            want[out_off + (c * hp + y) * wp + x] =
+                inside ? in[in_off + (c * h + iy) * w + ix] : 0.0f;
+          }
+      clgan_buf din = tu_upload(in, in_off + nin);
+      float *sentinels = tu_malloc((out_off + nout + tail) * sizeof(float));
+      for (size_t i = 0; i < out_off + nout + tail; i++) sentinels[i] = 9.0f;
+      clgan_buf dout = tu_upload(sentinels, out_off + nout + tail);
+      TU_OK(conv_pad_planes(ctx, pad_kernel, clgan_buf_at(din, in_off), clgan_buf_at(dout, out_off),
+                            planes, h, w, pad));
+      float *got = tu_download(dout, out_off + nout + tail);
+      char what[64];
+      snprintf(what, sizeof what, "pad %d of %zu planes %dx%d", pad, planes, h, w);
+      ck_assert_msg(tu_close(what, got, want, out_off + nout + tail, 0.0, 0.0), "%s", what);
+      clgan_buf_release(&din);
+      clgan_buf_release(&dout);
+      free(in), free(want), free(sentinels), free(got);
+    }
+}
+END_TEST
+
 static Suite *conv_suite(void) {
   Suite *s = suite_create("conv");
   TCase *tc = tcase_create("conv");
   tcase_add_test(tc, test_shapes);
   tcase_add_test(tc, test_im2col_col2im);
+  tcase_add_test(tc, test_pad_planes);
   tcase_add_test(tc, test_reference_dcgan_layers);
   tcase_add_test(tc, test_reference_general);
   tcase_add_test(tc, test_adjoint);

@@ -65,6 +65,11 @@ static clgan_status run_im2col(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_b
   return clgan_launch(ctx, kern, 2, global, NULL, name);
 }
 
+clgan_status conv_pad_kernel_get(clgan_ctx *ctx, cl_kernel *out) {
+  return clgan_kernel_get(ctx, "im2col", NULL,
+                          clgan_ctx_cpu_paths(ctx) ? "pad_planes" : "pad_image", out);
+}
+
 clgan_status conv_pad_planes(clgan_ctx *ctx, cl_kernel pad_kernel, clgan_buf img, clgan_buf out,
                              size_t planes, int h, int w, int pad) {
   cl_uint img_off = (cl_uint)img.off, out_off = (cl_uint)out.off, np = (cl_uint)planes;
@@ -74,9 +79,11 @@ clgan_status conv_pad_planes(clgan_ctx *ctx, cl_kernel pad_kernel, clgan_buf img
                            sizeof(cl_mem), &out.mem, sizeof out_off, &out_off, sizeof np, &np,
                            sizeof ch, &ch, sizeof cw, &cw, sizeof cp, &cp)) != CLGAN_OK)
     return st;
-  /* CPUs: exactly the rows (no idle work-items: 7% on gray32's D2 input) */
-  size_t rows = (size_t)(h + 2 * pad);
-  size_t global[2] = {clgan_ctx_cpu_paths(ctx) ? rows : clgan_round_up(rows, 16), planes};
+  if (clgan_ctx_cpu_paths(ctx)) { /* pad_planes: a work-item per plane */
+    size_t global[1] = {planes};
+    return clgan_launch(ctx, pad_kernel, 1, global, NULL, "pad_planes");
+  }
+  size_t global[2] = {clgan_round_up((size_t)(h + 2 * pad), 16), planes};
   return clgan_launch(ctx, pad_kernel, 2, global, NULL, "pad_image");
 }
 

@@ -28,8 +28,12 @@ clgan_status conv_buf_check(clgan_buf b, uint64_t floats, const char *op, const 
 /* k = 1, stride 1, pad 0: the column matrix is the image itself. */
 int conv_col_is_image(const clgan_conv_shape *s);
 
+/* The padding kernel for ctx's device (cl/im2col.cl: pad_planes on CPU
+ * paths, pad_image elsewhere), the one conv_pad_planes launches. */
+clgan_status conv_pad_kernel_get(clgan_ctx *ctx, cl_kernel *out);
+
 /* out = each of img's planes (h x w, contiguous) with a border of pad
- * zeros, (h + 2*pad) x (w + 2*pad), with cl/im2col.cl's pad_image. */
+ * zeros, (h + 2*pad) x (w + 2*pad), with the kernel of conv_pad_kernel_get. */
 clgan_status conv_pad_planes(clgan_ctx *ctx, cl_kernel pad_kernel, clgan_buf img, clgan_buf out,
                              size_t planes, int h, int w, int pad);
 

@@ -199,7 +199,7 @@ clgan_status conv_plan_with(clgan_ctx *ctx, const clgan_conv_shape *s, const con
                              &p.col2im)) != CLGAN_OK)
     return st;
   if ((p.fwd_from_image || p.filt_from_image) && s->pad > 0 &&
-      (st = clgan_kernel_get(ctx, "im2col", NULL, "pad_image", &p.pad)) != CLGAN_OK)
+      (st = conv_pad_kernel_get(ctx, &p.pad)) != CLGAN_OK)
     return st;
   *out = p;
   return CLGAN_OK;

@@ -96,7 +96,7 @@ clgan_status conv_subpix_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   snprintf(opts, sizeof opts, "-DTM=%d -DNV=%d", p.tm, p.nv);
   if ((st = clgan_kernel_get(ctx, "gemm", opts, "gemm_tile_subpix", &p.tile)) != CLGAN_OK ||
       (st = clgan_kernel_get(ctx, "gemm", opts, "subpix_pack_w", &p.pack)) != CLGAN_OK ||
-      (st = clgan_kernel_get(ctx, "im2col", NULL, "pad_image", &p.pad)) != CLGAN_OK)
+      (st = conv_pad_kernel_get(ctx, &p.pad)) != CLGAN_OK)
     return st;
   size_t tiles = channel_tiles(s, tn);
   size_t groups = (size_t)s->n * s->ho * s->wo / (size_t)(p.tm / 2);
