@@ -7,7 +7,8 @@
  * around each run on a profiling queue; where markers carry no times, the
  * sum of the kernels' events), runs alternating between the variants,
  * median of reps. Also prints the largest difference from GEMM + col2im's
- * result; with BENCH_CONVT_KERNELS set, each run's time per kernel.
+ * result; with BENCH_CONVT_KERNELS set, each run's time per kernel; with
+ * BENCH_CONVT_ONLY set, only the layers whose name contains it (e.g. D2).
  * Usage: bench_convt [batch (128)] [reps (5)] [device (-: the default)]
  *                    [gpu|cpu|none: whose direct sets (the device's); none: no direct kernel]
  *                    [tutorial|gray32: the layers (tutorial's G)]
@@ -232,8 +233,9 @@ int main(int argc, char **argv) {
     return 2;
   }
   clgan_status st = CLGAN_OK;
+  const char *only = getenv("BENCH_CONVT_ONLY");
   for (size_t i = 0; i < nlayers && st == CLGAN_OK; i++)
-    st = bench_layer(ctx, &layers[i], batch, reps, gpu, act);
+    if (!only || strstr(layers[i].name, only)) st = bench_layer(ctx, &layers[i], batch, reps, gpu, act);
   if (st != CLGAN_OK) fprintf(stderr, "bench_convt: %s\n", clgan_last_error());
   clgan_ctx_destroy(ctx);
   return st == CLGAN_OK ? 0 : 1;

@@ -1,6 +1,7 @@
-/* A/B benchmark of the conv core's data-movement kernels (col2im, im2col)
- * and the activations between two kernel source folders, on the col chunks
- * of the `tutorial` and `gray32` training steps: one context builds its
+/* A/B benchmark of the conv core's data-movement kernels (col2im, im2col,
+ * padding), the activations, and the conv products whose loads and stores
+ * are their data movement (forward, adjoint), between two kernel source
+ * folders, on the shapes of the `tutorial` and `gray32` training steps: one context builds its
  * kernels from folder A, another from folder B (CLGAN_KERNEL_DIR's tuning
  * field), and their runs alternate, so a clock that drifts hits both alike.
  * Prints the median ms of each and the ratio B / A per case.
@@ -26,7 +27,8 @@
 typedef struct bench_case {
   const char *what;
   int op; /* 0 col2im, 1 im2col, 2 LeakyReLU forward, 3 LeakyReLU backward, 4 padding (conv_pad_planes),
-             5 a plain float4 copy of count floats (the bandwidth reference) */
+             5 a plain float4 copy of count floats (the bandwidth reference),
+             6 the conv's forward, 7 its adjoint (backward data), as planned */
   int n, cin, h, cout, k, stride, pad;
   size_t count;
 } bench_case;
@@ -47,6 +49,11 @@ static const bench_case cases[] = {
     {"pad gray32 D3 dY, G2 input (128 ch 4x4, 64 images)", 4, 64, 128, 4, 0, 0, 0, 1, 0},
     {"pad tutorial D4 dY, G2 input (512 ch 4x4, 128 images)", 4, 128, 512, 4, 0, 0, 0, 1,
      0},
+    {"conv forward tutorial D2 (64 -> 128 ch 32x32, 128 images)", 6, 128, 64, 32, 128, 4, 2, 1, 0},
+    {"conv forward tutorial D4 (256 -> 512 ch 8x8, 128 images)", 6, 128, 256, 8, 512, 4, 2, 1, 0},
+    {"conv forward gray32 D2 (32 -> 64 ch 16x16, 64 images)", 6, 64, 32, 16, 64, 4, 2, 1, 0},
+    {"adjoint tutorial D2 (128 -> 64 ch 16x16, 128 images)", 7, 128, 64, 32, 128, 4, 2, 1, 0},
+    {"adjoint gray32 D2 (64 -> 32 ch 8x8, 64 images)", 7, 64, 32, 16, 64, 4, 2, 1, 0},
     {"copy 1.2 MB (gray32 D3 input)", 5, 0, 0, 0, 0, 0, 0, 0, (size_t)64 * 64 * 8 * 8 / 4 * 5},
     {"copy 4.7 MB (gray32 D2 padded)", 5, 0, 0, 0, 0, 0, 0, 0, (size_t)32 * 64 * 18 * 18},
     {"copy 8.4 MB (gray32 D2 col chunk)", 5, 0, 0, 0, 0, 0, 0, 0, (size_t)512 * 4096},
@@ -77,7 +84,7 @@ typedef struct side {
   cl_kernel pad;  /* the padding kernel (conv_pad_kernel_get) */
   cl_kernel copy; /* the reference copy (copy_source below) */
   cl_program copy_program;
-  clgan_buf img, col, out;
+  clgan_buf img, col, out, w; /* ops 6 and 7: x, col, y, w */
 } side;
 
 /* The bandwidth reference: one float4 per work-item, which PoCL vectorises
@@ -111,6 +118,7 @@ static clgan_status side_plan(side *S, const bench_case *c) {
   clgan_buf_release(&S->img);
   clgan_buf_release(&S->col);
   clgan_buf_release(&S->out);
+  clgan_buf_release(&S->w);
   if (c->op == 2 || c->op == 3) {
     if ((st = clgan_act_plan_make(S->ctx, CLGAN_ACT_LEAKY_RELU, &S->act)) != CLGAN_OK ||
         (st = clgan_buf_alloc(S->ctx, c->count, &S->img)) != CLGAN_OK ||
@@ -141,9 +149,19 @@ static clgan_status side_plan(side *S, const bench_case *c) {
       (st = clgan_conv_plan_make(S->ctx, &s, &S->conv)) != CLGAN_OK)
     return st;
   size_t nimg = (size_t)s.cin * s.n * s.h * s.w, ncol = clgan_conv_col_floats(&s);
+  if (c->op >= 6) ncol = S->conv.col_floats > 0 ? S->conv.col_floats : 1;
   if ((st = clgan_buf_alloc(S->ctx, nimg, &S->img)) != CLGAN_OK ||
       (st = clgan_buf_alloc(S->ctx, ncol, &S->col)) != CLGAN_OK)
     return st;
+  if (c->op >= 6) {
+    size_t nw = (size_t)s.cout * s.cin * s.k * s.k, nfeat = (size_t)s.cout * s.n * s.ho * s.wo;
+    if ((st = clgan_conv_plan_prepare(S->ctx, &S->conv)) != CLGAN_OK ||
+        (st = clgan_buf_alloc(S->ctx, nw, &S->w)) != CLGAN_OK ||
+        (st = clgan_buf_alloc(S->ctx, nfeat, &S->out)) != CLGAN_OK ||
+        (st = clgan_fill(S->ctx, S->w, nw, 0.01f)) != CLGAN_OK ||
+        (st = clgan_fill(S->ctx, S->out, nfeat, 0.5f)) != CLGAN_OK)
+      return st;
+  }
   if ((st = clgan_fill(S->ctx, S->img, nimg, 1.0f)) != CLGAN_OK) return st;
   return clgan_fill(S->ctx, S->col, ncol, 0.5f);
 }
@@ -173,6 +191,8 @@ static clgan_status side_run(side *S, const bench_case *c, double *ms, double *c
   case 1: st = clgan_im2col(S->ctx, &S->conv, S->img, S->col); break;
   case 4: st = run_pad(S, c); break;
   case 5: st = run_copy(S, c); break;
+  case 6: st = clgan_conv2d_forward(S->ctx, &S->conv, S->img, S->w, S->out, S->col); break;
+  case 7: st = clgan_conv2d_backward_data(S->ctx, &S->conv, S->out, S->w, S->img, S->col); break;
   case 2: st = clgan_act_forward(S->ctx, &S->act, 0.2f, c->count, S->img, S->out); break;
   default: st = clgan_act_backward(S->ctx, &S->act, 0.2f, c->count, S->img, S->col, S->out);
   }
@@ -183,6 +203,7 @@ static clgan_status side_run(side *S, const bench_case *c, double *ms, double *c
 }
 
 static void side_close(side *S) {
+  clgan_buf_release(&S->w);
   clgan_buf_release(&S->img);
   clgan_buf_release(&S->col);
   clgan_buf_release(&S->out);
