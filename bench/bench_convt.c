@@ -3,7 +3,8 @@
  * (in chunks of images on CPUs), the direct kernel (cl/convt_direct.cl)
  * with each parameter set the tuner tries on this device, and the
  * sub-pixel tiles (conv_subpixel.c, k 4 s 2 p 1 layers; the CPU default)
- * with each tile the tuner tries. Device time from OpenCL events (markers
+ * with each tile the tuner tries, and the whole-image kernel (conv_whole.c,
+ * the 4 x 4 layers to and from 1 x 1; the CPU default). Device time from OpenCL events (markers
  * around each run on a profiling queue; where markers carry no times, the
  * sum of the kernels' events), runs alternating between the variants,
  * median of reps. Also prints the largest difference from GEMM + col2im's
@@ -22,6 +23,7 @@
 
 #include "clgan/clgan.h"
 #include "ops/conv_tune.h"
+#include "ops/conv_whole.h"
 #include "ops/convt_direct.h"
 #include "runtime/internal.h"
 
@@ -42,16 +44,19 @@ static const layer tutorial[] = {
     {"D2 conv 64->128 32->16", 0, 64, 32, 128, 4, 2, 1},
     {"D3 conv 128->256 16->8", 0, 128, 16, 256, 4, 2, 1},
     {"D4 conv 256->512 8->4", 0, 256, 8, 512, 4, 2, 1},
+    {"D5 conv 512->1 4->1", 0, 512, 4, 1, 4, 1, 0},
 };
 static const layer gray32[] = {
+    {"G1 convT 100->128 1->4", 1, 100, 1, 128, 4, 1, 0},
     {"G2 convT 128->64 4->8", 1, 128, 4, 64, 4, 2, 1},
     {"G3 convT 64->32 8->16", 1, 64, 8, 32, 4, 2, 1},
     {"G4 convT 32->1 16->32", 1, 32, 16, 1, 4, 2, 1},
     {"D1 conv 1->32 32->16", 0, 1, 32, 32, 4, 2, 1},
     {"D2 conv 32->64 16->8", 0, 32, 16, 64, 4, 2, 1},
     {"D3 conv 64->128 8->4", 0, 64, 8, 128, 4, 2, 1},
+    {"D4 conv 128->1 4->1", 0, 128, 4, 1, 4, 1, 0},
 };
-#define MAX_VARIANTS (1 + CONVT_DIRECT_MAX_CANDIDATES + CONV_TUNE_SUBPIX_TILES)
+#define MAX_VARIANTS (2 + CONVT_DIRECT_MAX_CANDIDATES + CONV_TUNE_SUBPIX_TILES)
 
 static int cmp_double(const void *x, const void *y) {
   double a = *(const double *)x, b = *(const double *)y;
@@ -116,8 +121,16 @@ static int make_plans(clgan_ctx *ctx, const clgan_conv_shape *s, int gpu, clgan_
   const convt_direct_params *sets = NULL;
   int nsets = gpu >= 0 ? convt_direct_candidates(gpu, &sets) : 0, nv = 1;
   conv_variants col2im = conv_variants_default();
-  col2im.adj_subpix = 0; /* the baseline: GEMM + col2im, whatever the engine's choice */
+  /* the baseline: GEMM + col2im (the own GEMM's default tile), whatever the
+   * engine's choice */
+  col2im.adj_subpix = 0;
+  col2im.prod[CONV_ADJ].backend = CLGAN_GEMM_OWN;
   if ((*st = conv_plan_with(ctx, s, &col2im, &plans[0])) != CLGAN_OK) return 0;
+  if (conv_whole_applies(s)) { /* the whole-image kernel, the engine's choice there on CPUs */
+    conv_variants whole = conv_variants_default();
+    if ((*st = conv_plan_with(ctx, s, &whole, &plans[nv])) != CLGAN_OK) return 0;
+    if (plans[nv].adj_whole.kernel) nv++;
+  }
   for (int i = 0; i < nsets && *st == CLGAN_OK; i++) {
     conv_variants cv = conv_variants_default();
     cv.adj_direct = sets[i];

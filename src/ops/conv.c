@@ -29,6 +29,7 @@
 
 #include "ops/conv_internal.h"
 #include "ops/conv_subpixel.h"
+#include "ops/conv_whole.h"
 #include "ops/convt_direct.h"
 #include "ops/gemm_internal.h"
 #include "runtime/internal.h"
@@ -245,8 +246,9 @@ static clgan_status core_forward(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
   return clgan_gemm_run(ctx, &p->fwd, 1.0f, w, kdim, b, np, 0.0f, feat, np);
 }
 
-/* Whether core_adjoint can apply a derivative as it stores: col2im and
- * the sub-pixel tiles can, not the tuner's direct kernel, not a 1x1 conv. */
+/* Whether core_adjoint can apply a derivative as it stores: col2im, the
+ * sub-pixel tiles and the whole-image kernel can, not the tuner's direct
+ * kernel, not a 1x1 conv. */
 static int adjoint_fuses_act(const clgan_conv_plan *p) {
   return !p->adj_direct.kernel && !p->direct;
 }
@@ -265,6 +267,11 @@ static clgan_status core_adjoint(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
     return st;
   /* the tuner's direct kernel: no col, no col2im */
   if (p->adj_direct.kernel) return convt_direct_run(ctx, &p->adj_direct, s, feat, w, img);
+  /* the whole-image kernel: no col */
+  if (p->adj_whole.kernel)
+    return a ? conv_whole_run(ctx, &p->adj_whole, s, feat, w, img, a->act, a->slope, a->y)
+             : conv_whole_run(ctx, &p->adj_whole, s, feat, w, img, CLGAN_ACT_NONE, 0.0f,
+                              (clgan_buf){0});
   /* the sub-pixel tiles: col holds the padded feat, no col2im */
   if (p->adj_subpix.tile) {
     if ((st = conv_buf_check(col, p->col_floats, op, "col")) != CLGAN_OK) return st;

@@ -26,6 +26,7 @@
 
 #include "ops/conv_internal.h"
 #include "ops/conv_subpixel.h"
+#include "ops/conv_whole.h"
 #include "ops/conv_tune.h"
 #include "ops/gemm_internal.h"
 #include "runtime/internal.h"
@@ -138,7 +139,7 @@ static clgan_status plan_products(clgan_ctx *ctx, const clgan_conv_shape *s,
   /* the adjoint's GEMMs, unless its direct kernel or the sub-pixel tiles
    * run it (no column matrix then) */
   int per = p->adjoint_images, last = s->n % per;
-  int adj_gemm = !p->adj_direct.kernel && !p->adj_subpix.tile;
+  int adj_gemm = !p->adj_direct.kernel && !p->adj_subpix.tile && !p->adj_whole.kernel;
   if (adj_gemm &&
       ((st = clgan_gemm_plan_variant(ctx, va, 1, 0, kdim, (size_t)per * pix, cout, &p->adj)) !=
            CLGAN_OK ||
@@ -148,7 +149,7 @@ static clgan_status plan_products(clgan_ctx *ctx, const clgan_conv_shape *s,
   if (p->direct) return CLGAN_OK;
   size_t padded = s->pad > 0 ? (size_t)s->cin * s->n * (s->h + 2 * s->pad) * (s->w + 2 * s->pad)
                              : 0;
-  size_t adjoint = adj_gemm ? kdim * pix * (size_t)per : p->adj_subpix.col_floats;
+  size_t adjoint = adj_gemm ? kdim * pix * (size_t)per : p->adj_subpix.col_floats; /* whole: 0 */
   size_t other = p->fwd_from_image && p->filt_from_image ? padded : (size_t)conv_col_floats(s);
   p->col_floats = adjoint > other ? adjoint : other;
   return CLGAN_OK;
@@ -189,6 +190,13 @@ clgan_status conv_plan_with(clgan_ctx *ctx, const clgan_conv_shape *s, const con
   if (subpix && !p.adj_direct.kernel &&
       (st = conv_subpix_plan_make(ctx, s, cv ? &cv->prod[CONV_ADJ] : NULL, &p.adj_subpix,
                                   &subpix_ok)) != CLGAN_OK)
+    return st;
+  /* the whole-image kernel (a 4 x 4 kernel over a 4 x 4 image): the
+   * engine's choice on CPUs; a variant naming the adjoint's GEMM keeps
+   * GEMM + col2im */
+  int whole_ok = 0;
+  if (engine && !p.adj_direct.kernel && !p.adj_subpix.tile && conv_whole_default(ctx, s) &&
+      (st = conv_whole_plan_make(ctx, s, &p.adj_whole, &whole_ok)) != CLGAN_OK)
     return st;
   if ((st = plan_products(ctx, s, cv, &p)) != CLGAN_OK) return st;
   /* im2col and col2im exist for the plan's own use and for clgan_im2col /

@@ -30,8 +30,9 @@
 #define TUNE_PAYLOAD_MAGIC "CLGTUNE4"
 /* v3: the own GEMM's CPU default keeps a group's B panels within 1 MiB
  * (gemm_own.c), so winners measured against the older default are tuned
- * again; v4: the sub-pixel adjoint is the CPU default on k 4 s 2 p 1. */
-#define CONV_TUNE_KEY_VERSION "v4"
+ * again; v4: the sub-pixel adjoint is the CPU default on k 4 s 2 p 1; v5:
+ * the whole-image kernel on 4 x 4 kernels over 4 x 4 images (conv_whole.h). */
+#define CONV_TUNE_KEY_VERSION "v5"
 
 /* The payload: little-endian host integers (a foreign host's entry fails
  * the range checks or the key). */
@@ -110,6 +111,8 @@ void conv_tune_plan_name(const clgan_conv_plan *p, int product, char *buf, size_
   else if (p->adj_direct.kernel) {
     convt_direct_params d = convt_direct_plan_params(&p->adj_direct);
     convt_direct_name(&d, buf, cap);
+  } else if (p->adj_whole.kernel) {
+    snprintf(buf, cap, "whole-image kernel");
   } else if (p->adj_subpix.tile) {
     const clgan_conv_subpix_plan *sp = &p->adj_subpix;
     snprintf(buf, cap, "subpixel %dx%d wg %zux%zu", sp->tm, 16 * sp->nv, sp->local[0],
@@ -125,7 +128,8 @@ void conv_tune_key(const clgan_ctx *ctx, const clgan_conv_shape *s, char *key, s
   char dev[600];
   clgan_ctx_cache_key(ctx, dev, sizeof dev);
   static const char *const sources[] = {"gemm",   "gemm_lds",     "im2col",
-                                        "col2im", "convt_direct", "conv_subpixel"};
+                                        "col2im", "convt_direct", "conv_subpixel",
+                                        "conv_whole"};
   uint64_t h = CLGAN_FNV_SEED;
   for (size_t i = 0; i < sizeof sources / sizeof sources[0]; i++) {
     const char *src = clgan_embedded_source(sources[i]);
