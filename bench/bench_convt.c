@@ -129,7 +129,7 @@ static int make_plans(clgan_ctx *ctx, const clgan_conv_shape *s, int gpu, clgan_
   if (conv_whole_applies(s)) { /* the whole-image kernel, the engine's choice there on CPUs */
     conv_variants whole = conv_variants_default();
     if ((*st = conv_plan_with(ctx, s, &whole, &plans[nv])) != CLGAN_OK) return 0;
-    if (plans[nv].adj_whole.kernel) nv++;
+    if (plans[nv].whole.adjoint) nv++;
   }
   for (int i = 0; i < nsets && *st == CLGAN_OK; i++) {
     conv_variants cv = conv_variants_default();

@@ -28,7 +28,8 @@ typedef struct bench_case {
   const char *what;
   int op; /* 0 col2im, 1 im2col, 2 LeakyReLU forward, 3 LeakyReLU backward, 4 padding (conv_pad_planes),
              5 a plain float4 copy of count floats (the bandwidth reference),
-             6 the conv's forward, 7 its adjoint (backward data), as planned */
+             6 the conv's forward, 7 its adjoint (backward data), 8 its weight
+             gradient (the packing of dY and the GEMM), as planned */
   int n, cin, h, cout, k, stride, pad;
   size_t count;
 } bench_case;
@@ -52,6 +53,10 @@ static const bench_case cases[] = {
     {"conv forward tutorial D2 (64 -> 128 ch 32x32, 128 images)", 6, 128, 64, 32, 128, 4, 2, 1, 0},
     {"conv forward tutorial D4 (256 -> 512 ch 8x8, 128 images)", 6, 128, 256, 8, 512, 4, 2, 1, 0},
     {"conv forward gray32 D2 (32 -> 64 ch 16x16, 64 images)", 6, 64, 32, 16, 64, 4, 2, 1, 0},
+    {"weight gradient tutorial D1 (3 -> 64 ch 64x64, 128 images)", 8, 128, 3, 64, 64, 4, 2, 1, 0},
+    {"weight gradient tutorial D2 (64 -> 128 ch 32x32, 128 images)", 8, 128, 64, 32, 128, 4, 2, 1,
+     0},
+    {"weight gradient gray32 D1 (1 -> 32 ch 32x32, 64 images)", 8, 64, 1, 32, 32, 4, 2, 1, 0},
     {"adjoint tutorial D2 (128 -> 64 ch 16x16, 128 images)", 7, 128, 64, 32, 128, 4, 2, 1, 0},
     {"adjoint gray32 D2 (64 -> 32 ch 8x8, 64 images)", 7, 64, 32, 16, 64, 4, 2, 1, 0},
     {"copy 1.2 MB (gray32 D3 input)", 5, 0, 0, 0, 0, 0, 0, 0, (size_t)64 * 64 * 8 * 8 / 4 * 5},
@@ -193,6 +198,9 @@ static clgan_status side_run(side *S, const bench_case *c, double *ms, double *c
   case 5: st = run_copy(S, c); break;
   case 6: st = clgan_conv2d_forward(S->ctx, &S->conv, S->img, S->w, S->out, S->col); break;
   case 7: st = clgan_conv2d_backward_data(S->ctx, &S->conv, S->out, S->w, S->img, S->col); break;
+  case 8:
+    st = clgan_conv2d_backward_filter(S->ctx, &S->conv, S->img, S->out, S->w, S->col, 0);
+    break;
   case 2: st = clgan_act_forward(S->ctx, &S->act, 0.2f, c->count, S->img, S->out); break;
   default: st = clgan_act_backward(S->ctx, &S->act, 0.2f, c->count, S->img, S->col, S->out);
   }

@@ -1,12 +1,14 @@
-/* The whole-image adjoint (src/ops/conv_whole.c, cl/conv_whole.cl): the
- * adjoint of a conv whose 4 x 4 kernel covers a 4 x 4 image (the DCGAN's
- * first G layer and last D layer) in one kernel. Against a C reference on
- * those layers and odd sizes (1 to 128 image-side channels, 1 to 100
- * feature channels, batches 1 to 64, so the kernel's blocks of images are
- * whole, part filled and single), also with the derivative of a ReLU or
- * LeakyReLU applied as it stores; the engine's choice (the kernel on CPU
- * paths, GEMM + col2im elsewhere and on other shapes), its name, and the
- * kernel run directly on either path. */
+/* The whole-image kernels (src/ops/conv_whole.c, cl/conv_whole.cl): the
+ * three products of a conv whose 4 x 4 kernel covers a 4 x 4 image (the
+ * DCGAN's first G layer and last D layer), one kernel each. Against C
+ * references on those layers and odd sizes (1 to 128 image-side channels,
+ * 1 to 100 feature channels, batches 1 to 64, so the kernels' blocks are
+ * whole, part filled and single): the adjoint, also with the derivative of
+ * a ReLU or LeakyReLU applied as it stores, the forward, also with the
+ * activation applied, the weight gradient, replacing and accumulating; the
+ * engine's choice (the kernels on CPU paths, the GEMMs elsewhere, on other
+ * shapes and for a product whose variant names its GEMM), their names, and
+ * the kernels run directly on either path. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,8 +60,8 @@ static void check_plan(const whole_case *c, const float *feat, const float *w, c
   size_t ff = (size_t)s.cout * s.n, fw = (size_t)s.cout * s.cin * 16, fi = (size_t)s.cin * s.n * 16;
   clgan_conv_plan p;
   TU_OK(conv_plan_with(ctx, &s, NULL, &p));
-  ck_assert_int_eq(p.adj_whole.kernel != NULL, clgan_ctx_cpu_paths(ctx));
-  if (p.adj_whole.kernel) ck_assert_ptr_null(p.adj.main);
+  ck_assert_int_eq(p.whole.adjoint != NULL, clgan_ctx_cpu_paths(ctx));
+  if (p.whole.adjoint) ck_assert_ptr_null(p.adj.main);
   clgan_buf bf = tu_upload(feat, ff), bw = tu_upload(w, fw), bi = tu_upload(NULL, fi);
   clgan_buf by = tu_upload(y, fi), col = tu_upload(NULL, p.col_floats ? p.col_floats : 1);
   TU_OK(clgan_fill(ctx, bi, fi, NAN));
@@ -88,7 +90,7 @@ static void check_direct(const whole_case *c, const float *feat, const float *w,
   size_t ff = (size_t)s.cout * s.n, fw = (size_t)s.cout * s.cin * 16, fi = (size_t)s.cin * s.n * 16;
   clgan_conv_whole_plan p;
   int ok = 0;
-  TU_OK(conv_whole_plan_make(ctx, &s, &p, &ok));
+  TU_OK(conv_whole_plan_make(ctx, &s, NULL, &p, &ok));
   ck_assert(ok);
   const size_t off = 3, tail = 16, most = fi > fw ? (fi > ff ? fi : ff) : (fw > ff ? fw : ff);
   float *host = tu_malloc((off + most) * sizeof(float));
@@ -141,6 +143,93 @@ START_TEST(test_against_the_reference) {
 }
 END_TEST
 
+/* feat [cout, n] = act(sum over c, t of w[co, c, t] * img[c, b, t]) and
+ * dw [cout, cin*16] = base + sum over b of feat[co, b] * img[c, b, t], in
+ * double. */
+static void ref_forward(const clgan_conv_shape *s, const float *img, const float *w, float *feat,
+                        clgan_act act) {
+  for (int co = 0; co < s->cout; co++)
+    for (int b = 0; b < s->n; b++) {
+      double a = 0;
+      for (int c = 0; c < s->cin; c++)
+        for (int t = 0; t < 16; t++)
+          a += (double)w[((size_t)co * s->cin + c) * 16 + t] * img[((size_t)c * s->n + b) * 16 + t];
+      float v = (float)a;
+      if (act == CLGAN_ACT_RELU && v < 0.0f) v = 0.0f;
+      if (act == CLGAN_ACT_LEAKY_RELU && !(v > 0.0f)) v *= 0.2f;
+      feat[(size_t)co * s->n + b] = v;
+    }
+}
+
+static void ref_filter(const clgan_conv_shape *s, const float *img, const float *feat,
+                       const float *base, float *dw) {
+  for (int co = 0; co < s->cout; co++)
+    for (int c = 0; c < s->cin; c++)
+      for (int t = 0; t < 16; t++) {
+        size_t at = ((size_t)co * s->cin + c) * 16 + t;
+        double a = base ? base[at] : 0.0;
+        for (int b = 0; b < s->n; b++)
+          a += (double)feat[(size_t)co * s->n + b] * img[((size_t)c * s->n + b) * 16 + t];
+        dw[at] = (float)a;
+      }
+}
+
+/* The forward (Conv2d's forward, ConvTranspose2d's backward data; with
+ * ReLU or LeakyReLU as it stores) and the weight gradient (replacing, then
+ * accumulating into a prefilled dw) through the engine's plan, where the
+ * kernels are its choice on CPU paths. */
+START_TEST(test_forward_and_weight_gradient) {
+  clgan_ctx *ctx = tu_ctx();
+  for (int ci = 0; ci < NCASES; ci++) {
+    const whole_case *c = &cases[ci];
+    clgan_conv_shape s = case_shape(c);
+    size_t ff = (size_t)s.cout * s.n, fw = (size_t)s.cout * s.cin * 16, fi = (size_t)s.cin * s.n * 16;
+    float *img = tu_malloc(fi * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
+    float *feat = tu_malloc(ff * sizeof(float)), *want = tu_malloc((ff > fw ? ff : fw) * sizeof(float));
+    float *base = tu_malloc(fw * sizeof(float));
+    tu_fill_uniform(img, fi, 21, -1, 1);
+    tu_fill_uniform(w, fw, 22, -1, 1);
+    tu_fill_uniform(feat, ff, 23, -1, 1);
+    tu_fill_uniform(base, fw, 24, -1, 1);
+    clgan_conv_plan p;
+    TU_OK(conv_plan_with(ctx, &s, NULL, &p));
+    ck_assert_int_eq(p.whole.forward != NULL, clgan_ctx_cpu_paths(ctx));
+    ck_assert_int_eq(p.whole.filter != NULL, clgan_ctx_cpu_paths(ctx));
+    TU_OK(clgan_conv_plan_prepare(ctx, &p));
+    clgan_buf bi = tu_upload(img, fi), bw = tu_upload(w, fw), bf = tu_upload(feat, ff);
+    clgan_buf out = tu_upload(NULL, ff), dw = tu_upload(NULL, fw);
+    clgan_buf col = tu_upload(NULL, p.col_floats ? p.col_floats : 1);
+    char what[160];
+    const clgan_act acts[3] = {CLGAN_ACT_NONE, CLGAN_ACT_RELU, CLGAN_ACT_LEAKY_RELU};
+    for (int a = 0; a < 3; a++) {
+      if (a > 0 && (c->transposed || !clgan_conv2d_forward_fuses_act(&p, acts[a]))) continue;
+      TU_OK(clgan_fill(ctx, out, ff, NAN));
+      if (a > 0) TU_OK(clgan_conv2d_forward_act(ctx, &p, bi, bw, out, col, acts[a], 0.2f));
+      else if (c->transposed) TU_OK(clgan_convt2d_backward_data(ctx, &p, bi, bw, out, col));
+      else TU_OK(clgan_conv2d_forward(ctx, &p, bi, bw, out, col));
+      ref_forward(&s, img, w, want, acts[a]);
+      float *got = tu_download(out, ff);
+      snprintf(what, sizeof what, "%s, forward, act %d", c->name, (int)acts[a]);
+      TU_ASSERT_CLOSE(what, got, want, ff, 1e-4, 1e-4);
+      free(got);
+    }
+    for (int acc = 0; acc < 2; acc++) {
+      TU_OK(clgan_buf_write(ctx, dw, base, fw));
+      if (c->transposed) TU_OK(clgan_convt2d_backward_filter(ctx, &p, bf, bi, dw, col, acc));
+      else TU_OK(clgan_conv2d_backward_filter(ctx, &p, bi, bf, dw, col, acc));
+      ref_filter(&s, img, feat, acc ? base : NULL, want);
+      float *got = tu_download(dw, fw);
+      snprintf(what, sizeof what, "%s, weight gradient, accumulate %d", c->name, acc);
+      TU_ASSERT_CLOSE(what, got, want, fw, 1e-4, 1e-4);
+      free(got);
+    }
+    clgan_buf *all[] = {&bi, &bw, &bf, &out, &dw, &col};
+    for (int i = 0; i < 6; i++) clgan_buf_release(all[i]);
+    free(img), free(w), free(feat), free(want), free(base);
+  }
+}
+END_TEST
+
 /* Which shapes take it: a 4 x 4 kernel over a whole 4 x 4 image only; the
  * name in the plan tables; a variant naming the adjoint's GEMM keeps
  * GEMM + col2im. */
@@ -158,8 +247,21 @@ START_TEST(test_which_shapes) {
   conv_variants cv = conv_variants_default();
   cv.prod[CONV_ADJ].backend = CLGAN_GEMM_OWN;
   TU_OK(conv_plan_with(ctx, &s, &cv, &p));
-  ck_assert_ptr_null(p.adj_whole.kernel);
+  ck_assert_ptr_null(p.whole.adjoint);
   ck_assert_ptr_nonnull(p.adj.main);
+  ck_assert_int_eq(p.whole.forward != NULL, clgan_ctx_cpu_paths(ctx)); /* the others stay */
+  ck_assert_int_eq(p.whole.filter != NULL, clgan_ctx_cpu_paths(ctx));
+  cv = conv_variants_default();
+  cv.prod[CONV_FWD].backend = CLGAN_GEMM_OWN;
+  cv.prod[CONV_FILT].backend = CLGAN_GEMM_OWN;
+  TU_OK(conv_plan_with(ctx, &s, &cv, &p));
+  ck_assert_ptr_null(p.whole.forward);
+  ck_assert_ptr_null(p.whole.filter);
+  ck_assert_int_eq(p.whole.adjoint != NULL, clgan_ctx_cpu_paths(ctx));
+  if (clgan_ctx_cpu_paths(ctx)) {
+    conv_tune_plan_name(&p, CONV_FWD, name, sizeof name);
+    ck_assert_str_ne(name, "whole-image kernel");
+  }
   /* not: a 5 x 5 image, padding, a 3 x 3 kernel, a 2 x 2 output by stride 4 */
   const int geo[4][4] = {{5, 4, 1, 0}, {4, 4, 1, 1}, {3, 3, 1, 0}, {8, 4, 4, 0}};
   for (int i = 0; i < 4; i++) {
@@ -167,11 +269,11 @@ START_TEST(test_which_shapes) {
     ck_assert(!conv_whole_applies(&s));
     clgan_conv_whole_plan wp;
     int ok = 1;
-    TU_OK(conv_whole_plan_make(ctx, &s, &wp, &ok));
+    TU_OK(conv_whole_plan_make(ctx, &s, NULL, &wp, &ok));
     ck_assert(!ok);
-    ck_assert_ptr_null(wp.kernel);
+    ck_assert_ptr_null(wp.adjoint);
     TU_OK(conv_plan_with(ctx, &s, NULL, &p));
-    ck_assert_ptr_null(p.adj_whole.kernel);
+    ck_assert(!p.whole.adjoint && !p.whole.forward && !p.whole.filter);
   }
 }
 END_TEST
@@ -180,6 +282,7 @@ static Suite *whole_suite(void) {
   Suite *s = suite_create("conv_whole");
   TCase *tc = tcase_create("conv_whole");
   tcase_add_test(tc, test_against_the_reference);
+  tcase_add_test(tc, test_forward_and_weight_gradient);
   tcase_add_test(tc, test_which_shapes);
   tcase_set_timeout(tc, 600);
   suite_add_tcase(s, tc);

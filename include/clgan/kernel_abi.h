@@ -16,6 +16,11 @@ typedef enum clgan_act {
   CLGAN_ACT_COUNT
 } clgan_act;
 
+/* The whole-image conv kernels (cl/conv_whole.cl, src/ops/conv_whole.c):
+ * images (feature channels in the weight gradient) per work-item, which
+ * share each vector of the other operand it loads. */
+#define CLGAN_CONV_WHOLE_BLOCK 8
+
 /* ---- Augmentation (include/clgan/augment.h, cl/augment.cl) ---------------- */
 
 /* Policies: groups of ops (a policy is any subset). */

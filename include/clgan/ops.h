@@ -168,12 +168,12 @@ typedef struct clgan_conv_subpix_plan {
   size_t wpk_off, col_floats;
 } clgan_conv_subpix_plan;
 
-/* The adjoint of a conv whose 4 x 4 kernel covers its whole image (a 1 x 1
- * feature map; src/ops/conv_whole.h): its kernel and launch shape.
- * kernel NULL: not used. */
+/* The products of a conv whose 4 x 4 kernel covers its whole image (a 1 x 1
+ * feature map; src/ops/conv_whole.h): a kernel per product where the plan
+ * chose it (NULL: that product runs as a GEMM) and the launch shapes. */
 typedef struct clgan_conv_whole_plan {
-  cl_kernel kernel;
-  size_t global[2];
+  cl_kernel adjoint, forward, filter;
+  size_t adjoint_global[2], forward_global[2], filter_global[2];
 } clgan_conv_whole_plan;
 
 /* One conv shape prepared on one context, for every mode of Conv2d and
@@ -206,8 +206,8 @@ typedef struct clgan_conv_plan {
                                          (adj and adj_last then unused) */
   clgan_conv_subpix_plan adj_subpix; /* the adjoint by sub-pixel tiles where the plan
                                         or the tuner chose it (adj, adj_last unused) */
-  clgan_conv_whole_plan adj_whole;   /* the adjoint by one kernel where the plan chose
-                                        it (adj, adj_last unused) */
+  clgan_conv_whole_plan whole;       /* products by one kernel each where the plan chose
+                                        it (their GEMM plans then unused) */
 } clgan_conv_plan;
 
 /* Plans s on ctx (the GEMM backends chosen, kernels created, the GEMM

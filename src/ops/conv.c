@@ -231,6 +231,12 @@ static clgan_status core_forward(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
     return st;
   size_t kdim = (size_t)s->cin * s->k * s->k, np = (size_t)s->n * s->ho * s->wo;
   clgan_buf b = img;
+  if (p->whole.forward) { /* the whole-image kernel (pad 0: nothing kept) */
+    clgan_act act = epi ? epi->act : CLGAN_ACT_NONE;
+    if (act != CLGAN_ACT_NONE && !clgan_conv2d_forward_fuses_act(p, act))
+      return clgan_fail(CLGAN_ERR_INVALID, "%s: this plan cannot fuse activation %d", op, (int)act);
+    return conv_whole_forward_run(ctx, &p->whole, s, img, w, feat, act, epi ? epi->slope : 0.0f);
+  }
   if (p->fwd_from_image) {
     clgan_gemm_conv_x x;
     if ((st = padded_image(ctx, p, img, kept.mem ? kept : col, &x)) != CLGAN_OK) return st;
@@ -268,9 +274,9 @@ static clgan_status core_adjoint(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
   /* the tuner's direct kernel: no col, no col2im */
   if (p->adj_direct.kernel) return convt_direct_run(ctx, &p->adj_direct, s, feat, w, img);
   /* the whole-image kernel: no col */
-  if (p->adj_whole.kernel)
-    return a ? conv_whole_run(ctx, &p->adj_whole, s, feat, w, img, a->act, a->slope, a->y)
-             : conv_whole_run(ctx, &p->adj_whole, s, feat, w, img, CLGAN_ACT_NONE, 0.0f,
+  if (p->whole.adjoint)
+    return a ? conv_whole_run(ctx, &p->whole, s, feat, w, img, a->act, a->slope, a->y)
+             : conv_whole_run(ctx, &p->whole, s, feat, w, img, CLGAN_ACT_NONE, 0.0f,
                               (clgan_buf){0});
   /* the sub-pixel tiles: col holds the padded feat, no col2im */
   if (p->adj_subpix.tile) {
@@ -338,6 +344,7 @@ static clgan_status core_filter(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_
       (st = conv_buf_check(dw, conv_weight_floats(s), op, "dw")) != CLGAN_OK ||
       (!p->direct && (st = conv_buf_check(col, p->col_floats, op, "col")) != CLGAN_OK))
     return st;
+  if (p->whole.filter) return conv_whole_filter_run(ctx, &p->whole, s, img, feat, dw, accumulate);
   size_t kdim = (size_t)s->cin * s->k * s->k, np = (size_t)s->n * s->ho * s->wo;
   float beta = accumulate ? 1.0f : 0.0f;
   clgan_buf b = img;
@@ -362,6 +369,8 @@ clgan_status clgan_conv2d_forward(clgan_ctx *ctx, const clgan_conv_plan *p, clga
 }
 
 int clgan_conv2d_forward_fuses_act(const clgan_conv_plan *p, clgan_act act) {
+  if (p && p->im2col && p->whole.forward) /* the whole-image kernel's store */
+    return act == CLGAN_ACT_RELU || act == CLGAN_ACT_LEAKY_RELU;
   return p && p->im2col && p->fwd_from_image && clgan_gemm_conv_forward_fuses(&p->fwd, act);
 }
 

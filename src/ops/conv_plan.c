@@ -139,7 +139,7 @@ static clgan_status plan_products(clgan_ctx *ctx, const clgan_conv_shape *s,
   /* the adjoint's GEMMs, unless its direct kernel or the sub-pixel tiles
    * run it (no column matrix then) */
   int per = p->adjoint_images, last = s->n % per;
-  int adj_gemm = !p->adj_direct.kernel && !p->adj_subpix.tile && !p->adj_whole.kernel;
+  int adj_gemm = !p->adj_direct.kernel && !p->adj_subpix.tile && !p->whole.adjoint;
   if (adj_gemm &&
       ((st = clgan_gemm_plan_variant(ctx, va, 1, 0, kdim, (size_t)per * pix, cout, &p->adj)) !=
            CLGAN_OK ||
@@ -191,12 +191,15 @@ clgan_status conv_plan_with(clgan_ctx *ctx, const clgan_conv_shape *s, const con
       (st = conv_subpix_plan_make(ctx, s, cv ? &cv->prod[CONV_ADJ] : NULL, &p.adj_subpix,
                                   &subpix_ok)) != CLGAN_OK)
     return st;
-  /* the whole-image kernel (a 4 x 4 kernel over a 4 x 4 image): the
-   * engine's choice on CPUs; a variant naming the adjoint's GEMM keeps
-   * GEMM + col2im */
-  int whole_ok = 0;
-  if (engine && !p.adj_direct.kernel && !p.adj_subpix.tile && conv_whole_default(ctx, s) &&
-      (st = conv_whole_plan_make(ctx, s, &p.adj_whole, &whole_ok)) != CLGAN_OK)
+  /* the whole-image kernels (a 4 x 4 kernel over a 4 x 4 image): the
+   * engine's choice on CPUs, product by product; a variant naming a
+   * product's GEMM keeps the GEMM (and col2im) for it */
+  int whole[CONV_PRODUCTS], whole_ok = 0;
+  for (int i = 0; i < CONV_PRODUCTS; i++)
+    whole[i] = (!cv || cv->prod[i].backend == CLGAN_GEMM_AUTO) && conv_whole_default(ctx, s);
+  if (p.adj_direct.kernel) whole[CONV_ADJ] = 0;
+  if ((whole[0] || whole[1] || whole[2]) &&
+      (st = conv_whole_plan_make(ctx, s, whole, &p.whole, &whole_ok)) != CLGAN_OK)
     return st;
   if ((st = plan_products(ctx, s, cv, &p)) != CLGAN_OK) return st;
   /* im2col and col2im exist for the plan's own use and for clgan_im2col /

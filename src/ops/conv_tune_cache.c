@@ -106,13 +106,16 @@ static void gemm_plan_name(const clgan_gemm_plan *g, int from_image, int product
 }
 
 void conv_tune_plan_name(const clgan_conv_plan *p, int product, char *buf, size_t cap) {
+  const cl_kernel whole[CONV_PRODUCTS] = {p->whole.forward, p->whole.adjoint, p->whole.filter};
+  if (whole[product]) {
+    snprintf(buf, cap, "whole-image kernel");
+    return;
+  }
   if (product == CONV_FWD) gemm_plan_name(&p->fwd, p->fwd_from_image, product, buf, cap);
   else if (product == CONV_FILT) gemm_plan_name(&p->filt, p->filt_from_image, product, buf, cap);
   else if (p->adj_direct.kernel) {
     convt_direct_params d = convt_direct_plan_params(&p->adj_direct);
     convt_direct_name(&d, buf, cap);
-  } else if (p->adj_whole.kernel) {
-    snprintf(buf, cap, "whole-image kernel");
   } else if (p->adj_subpix.tile) {
     const clgan_conv_subpix_plan *sp = &p->adj_subpix;
     snprintf(buf, cap, "subpixel %dx%d wg %zux%zu", sp->tm, 16 * sp->nv, sp->local[0],
