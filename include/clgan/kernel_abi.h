@@ -20,6 +20,11 @@ typedef enum clgan_act {
  * images (feature channels in the weight gradient) per work-item, which
  * share each vector of the other operand it loads. */
 #define CLGAN_CONV_WHOLE_BLOCK 8
+/* The narrow-image conv forward (cl/conv_narrow.cl, src/ops/conv_narrow.c):
+ * image channels it takes at most (cin * 16 tap vectors per work-item; with
+ * 3, the RGB first D layer, they spilled and the kernel ran 1.4x slower
+ * than the GEMM on PoCL, so gray images only). */
+#define CLGAN_CONV_NARROW_MAX_CIN 1
 
 /* ---- Augmentation (include/clgan/augment.h, cl/augment.cl) ---------------- */
 

@@ -176,6 +176,14 @@ typedef struct clgan_conv_whole_plan {
   size_t adjoint_global[2], forward_global[2], filter_global[2];
 } clgan_conv_whole_plan;
 
+/* The forward of a k 4 s 2 p 1 conv from an image of few channels by one
+ * kernel over the padded image (src/ops/conv_narrow.h). forward NULL: not
+ * used. */
+typedef struct clgan_conv_narrow_plan {
+  cl_kernel forward;
+  size_t global[2];
+} clgan_conv_narrow_plan;
+
 /* One conv shape prepared on one context, for every mode of Conv2d and
  * ConvTranspose2d (forward, backward data, backward filter) and for
  * clgan_im2col / clgan_col2im: the shape, the GEMM plans of its products,
@@ -208,6 +216,8 @@ typedef struct clgan_conv_plan {
                                         or the tuner chose it (adj, adj_last unused) */
   clgan_conv_whole_plan whole;       /* products by one kernel each where the plan chose
                                         it (their GEMM plans then unused) */
+  clgan_conv_narrow_plan narrow;     /* the forward by one kernel where the plan chose
+                                        it (the padding still runs; fwd unused) */
 } clgan_conv_plan;
 
 /* Plans s on ctx (the GEMM backends chosen, kernels created, the GEMM

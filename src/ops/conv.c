@@ -29,6 +29,7 @@
 
 #include "ops/conv_internal.h"
 #include "ops/conv_subpixel.h"
+#include "ops/conv_narrow.h"
 #include "ops/conv_whole.h"
 #include "ops/convt_direct.h"
 #include "ops/gemm_internal.h"
@@ -231,15 +232,18 @@ static clgan_status core_forward(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
     return st;
   size_t kdim = (size_t)s->cin * s->k * s->k, np = (size_t)s->n * s->ho * s->wo;
   clgan_buf b = img;
-  if (p->whole.forward) { /* the whole-image kernel (pad 0: nothing kept) */
-    clgan_act act = epi ? epi->act : CLGAN_ACT_NONE;
-    if (act != CLGAN_ACT_NONE && !clgan_conv2d_forward_fuses_act(p, act))
-      return clgan_fail(CLGAN_ERR_INVALID, "%s: this plan cannot fuse activation %d", op, (int)act);
-    return conv_whole_forward_run(ctx, &p->whole, s, img, w, feat, act, epi ? epi->slope : 0.0f);
-  }
-  if (p->fwd_from_image) {
+  clgan_act act = epi ? epi->act : CLGAN_ACT_NONE;
+  float slope = epi ? epi->slope : 0.0f;
+  if ((p->whole.forward || p->narrow.forward) && act != CLGAN_ACT_NONE &&
+      !clgan_conv2d_forward_fuses_act(p, act))
+    return clgan_fail(CLGAN_ERR_INVALID, "%s: this plan cannot fuse activation %d", op, (int)act);
+  if (p->whole.forward) /* the whole-image kernel (pad 0: nothing kept) */
+    return conv_whole_forward_run(ctx, &p->whole, s, img, w, feat, act, slope);
+  if (p->fwd_from_image || p->narrow.forward) {
     clgan_gemm_conv_x x;
     if ((st = padded_image(ctx, p, img, kept.mem ? kept : col, &x)) != CLGAN_OK) return st;
+    if (p->narrow.forward) /* the narrow-image kernel: its taps from the padded image */
+      return conv_narrow_forward_run(ctx, &p->narrow, s, &x, w, feat, act, slope);
     return clgan_gemm_conv_forward(ctx, &p->fwd, w, &x, feat, epi);
   }
   if (epi && epi->act != CLGAN_ACT_NONE)
@@ -369,7 +373,7 @@ clgan_status clgan_conv2d_forward(clgan_ctx *ctx, const clgan_conv_plan *p, clga
 }
 
 int clgan_conv2d_forward_fuses_act(const clgan_conv_plan *p, clgan_act act) {
-  if (p && p->im2col && p->whole.forward) /* the whole-image kernel's store */
+  if (p && p->im2col && (p->whole.forward || p->narrow.forward)) /* their stores */
     return act == CLGAN_ACT_RELU || act == CLGAN_ACT_LEAKY_RELU;
   return p && p->im2col && p->fwd_from_image && clgan_gemm_conv_forward_fuses(&p->fwd, act);
 }
@@ -477,7 +481,7 @@ clgan_status clgan_convt2d_backward(clgan_ctx *ctx, const clgan_conv_plan *p, cl
       (st = conv_buf_check(dw, conv_weight_floats(s), op, "dw")) != CLGAN_OK ||
       (st = conv_buf_check(dx, conv_feat_floats(s), op, "dx")) != CLGAN_OK)
     return st;
-  if (!p->fwd_from_image || !p->filt_from_image) {
+  if (!p->fwd_from_image || !p->filt_from_image || p->whole.forward || p->whole.filter) {
     st = clgan_convt2d_backward_filter(ctx, p, x, dy, dw, col, accumulate);
     return st == CLGAN_OK ? clgan_convt2d_backward_data(ctx, p, dy, w, dx, col) : st;
   }
@@ -487,5 +491,7 @@ clgan_status clgan_convt2d_backward(clgan_ctx *ctx, const clgan_conv_plan *p, cl
       (st = clgan_gemm_conv_filter(ctx, &p->filt, x, &padded, dw, accumulate ? 1.0f : 0.0f)) !=
           CLGAN_OK)
     return st;
+  if (p->narrow.forward)
+    return conv_narrow_forward_run(ctx, &p->narrow, s, &padded, w, dx, CLGAN_ACT_NONE, 0.0f);
   return clgan_gemm_conv_forward(ctx, &p->fwd, w, &padded, dx, NULL);
 }

@@ -26,6 +26,7 @@
 
 #include "ops/conv_internal.h"
 #include "ops/conv_subpixel.h"
+#include "ops/conv_narrow.h"
 #include "ops/conv_whole.h"
 #include "ops/conv_tune.h"
 #include "ops/gemm_internal.h"
@@ -201,6 +202,12 @@ clgan_status conv_plan_with(clgan_ctx *ctx, const clgan_conv_shape *s, const con
   if ((whole[0] || whole[1] || whole[2]) &&
       (st = conv_whole_plan_make(ctx, s, whole, &p.whole, &whole_ok)) != CLGAN_OK)
     return st;
+  /* the narrow-image forward (1 to 3 image channels, k 4 s 2 p 1): the
+   * engine's choice on CPUs unless the variants name the forward's GEMM */
+  int narrow_ok = 0;
+  if ((!cv || cv->prod[CONV_FWD].backend == CLGAN_GEMM_AUTO) && conv_narrow_default(ctx, s) &&
+      (st = conv_narrow_plan_make(ctx, s, &p.narrow, &narrow_ok)) != CLGAN_OK)
+    return st;
   if ((st = plan_products(ctx, s, cv, &p)) != CLGAN_OK) return st;
   /* im2col and col2im exist for the plan's own use and for clgan_im2col /
    * clgan_col2im on any shape */
@@ -209,7 +216,7 @@ clgan_status conv_plan_with(clgan_ctx *ctx, const clgan_conv_shape *s, const con
       (st = clgan_kernel_get(ctx, "col2im", NULL, p.col2im_rows ? "col2im_rows" : "col2im",
                              &p.col2im)) != CLGAN_OK)
     return st;
-  if ((p.fwd_from_image || p.filt_from_image) && s->pad > 0 &&
+  if ((p.fwd_from_image || p.filt_from_image || p.narrow.forward) && s->pad > 0 &&
       (st = conv_pad_kernel_get(ctx, &p.pad)) != CLGAN_OK)
     return st;
   *out = p;

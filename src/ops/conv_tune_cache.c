@@ -31,7 +31,8 @@
 /* v3: the own GEMM's CPU default keeps a group's B panels within 1 MiB
  * (gemm_own.c), so winners measured against the older default are tuned
  * again; v4: the sub-pixel adjoint is the CPU default on k 4 s 2 p 1; v5:
- * the whole-image kernel on 4 x 4 kernels over 4 x 4 images (conv_whole.h). */
+ * the whole-image kernels on 4 x 4 kernels over 4 x 4 images (conv_whole.h)
+ * and the narrow-image forward (conv_narrow.h). */
 #define CONV_TUNE_KEY_VERSION "v5"
 
 /* The payload: little-endian host integers (a foreign host's entry fails
@@ -111,6 +112,10 @@ void conv_tune_plan_name(const clgan_conv_plan *p, int product, char *buf, size_
     snprintf(buf, cap, "whole-image kernel");
     return;
   }
+  if (product == CONV_FWD && p->narrow.forward) {
+    snprintf(buf, cap, "narrow-image kernel");
+    return;
+  }
   if (product == CONV_FWD) gemm_plan_name(&p->fwd, p->fwd_from_image, product, buf, cap);
   else if (product == CONV_FILT) gemm_plan_name(&p->filt, p->filt_from_image, product, buf, cap);
   else if (p->adj_direct.kernel) {
@@ -132,7 +137,7 @@ void conv_tune_key(const clgan_ctx *ctx, const clgan_conv_shape *s, char *key, s
   clgan_ctx_cache_key(ctx, dev, sizeof dev);
   static const char *const sources[] = {"gemm",   "gemm_lds",     "im2col",
                                         "col2im", "convt_direct", "conv_subpixel",
-                                        "conv_whole"};
+                                        "conv_whole",   "conv_narrow"};
   uint64_t h = CLGAN_FNV_SEED;
   for (size_t i = 0; i < sizeof sources / sizeof sources[0]; i++) {
     const char *src = clgan_embedded_source(sources[i]);

@@ -1,0 +1,34 @@
+/* The forward of a k 4, stride 2, pad 1 conv from an image of at most
+ * CLGAN_CONV_NARROW_MAX_CIN channels (1: the DCGAN's first D layer on gray
+ * images, and the core conv of G's last layer in its backward data),
+ * outputs 16 or more wide in multiples of 16: cl/conv_narrow.cl computes
+ * each output row segment of 16 from its cin * 16 tap vectors, every output
+ * channel a vector store, from the image padded by the conv's padding
+ * kernel. As a GEMM its k (cin * 16) was too short for the register tile:
+ * 20-35% of the FMA peak on PoCL, most of it in the transposed store. Not
+ * part of the public API. */
+#ifndef CLGAN_OPS_CONV_NARROW_H
+#define CLGAN_OPS_CONV_NARROW_H
+
+#include "ops/gemm_internal.h"
+
+/* Whether shape s is such a conv. */
+int conv_narrow_applies(const clgan_conv_shape *s);
+
+/* Whether the plan takes the kernel on shape s with the engine's own
+ * choices: on CPU devices where it applies (not measured on a GPU). */
+int conv_narrow_default(const clgan_ctx *ctx, const clgan_conv_shape *s);
+
+/* Plans s's forward this way: the kernel built now (program cache), the
+ * launch shape. *ok = 0 (out zeroed) where the shape does not apply. */
+clgan_status conv_narrow_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
+                                   clgan_conv_narrow_plan *out, int *ok);
+
+/* y [cout, n, ho, wo] = act(conv(x)) from x, the image padded by 1 (the
+ * geometry of clgan_gemm_conv_x), with w [cout, cin*16]; act
+ * CLGAN_ACT_NONE, ReLU or LeakyReLU. Buffers checked by the caller. */
+clgan_status conv_narrow_forward_run(clgan_ctx *ctx, const clgan_conv_narrow_plan *p,
+                                     const clgan_conv_shape *s, const clgan_gemm_conv_x *x,
+                                     clgan_buf w, clgan_buf y, clgan_act act, float slope);
+
+#endif
