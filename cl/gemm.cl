@@ -35,8 +35,11 @@
     __builtin_prefetch((p) + PREFETCH_K * TN, 0, 3);             \
     if (TN > 16) __builtin_prefetch((p) + PREFETCH_K * TN + 16, 0, 3); \
   } while (0)
+/* a line about to be written (gemm_tile_conv's transposed store) */
+#define PREFETCH_STORE(p) __builtin_prefetch((p), 1, 3)
 #else
 #define PREFETCH_PANEL(p) ((void)0)
+#define PREFETCH_STORE(p) ((void)0)
 #endif
 
 /* The helpers that take the accumulator tile by pointer must be inlined:
@@ -373,10 +376,12 @@ __kernel void gemm_tile(int m, int n, int k, int kz, float alpha, float beta,
 #define CONV_FORWARD_LOOP(NAME, RSEG, RSTEP)                                                \
   TILE_INLINE void NAME(float16 (*acc)[NV], __global const float *img, const size_t *roff,  \
                         size_t xo, int kb, int ke, int e2, int kn2, int kt2, int jump3,     \
-                        __global const float *pb) {                                         \
+                        __global const float *pb, __global const float *pf, size_t pf_step, \
+                        int pf_n) {                                                         \
     __global const float *s0 = img + roff[0] + xo, *s1 = img + roff[TM - (RSEG)] + xo;     \
-    for (int p = kb; p < ke; p += CONV_FORWARD_TAPS) {                                     \
+    for (int p = kb, q = 0; p < ke; p += CONV_FORWARD_TAPS, q++) {                         \
       __global const float *bq = pb + (size_t)p * TN;                                      \
+      if (q < pf_n) PREFETCH_STORE(pf + q * pf_step);                                      \
       _Pragma("unroll") for (int u = 0; u < CONV_FORWARD_TAPS; u++)                        \
         CONV_RANK1(s0, s1, RSEG, RSTEP, 1, u, bq);                                         \
       s0 += kt2, s1 += kt2;                                                                \
@@ -408,10 +413,16 @@ CONV_FORWARD_LOOP(conv_x_forward_s2_halves, TM / 2, 2)
 CONV_WGRAD_LOOP(conv_x_wgrad_s2, 2)
 #endif
 
+/* Asks for the n lines at p, p + step, ... before a k loop. */
+TILE_INLINE void prefetch_store_lines(__global const float *p, size_t step, int n) {
+  for (int q = 0; q < n; q++) PREFETCH_STORE(p + q * step);
+}
+
 TILE_INLINE void conv_x_product(float16 (*acc)[NV], int m, int i0, int kb, int ke,
                                 __global const float *img, uint img_off, int rn1, int rn2, int rt1,
                                 int rt2, int rt3, int kn1, int kn2, int kt1, int kt2, int kt3,
-                                __global const float *pb) {
+                                __global const float *pb, __global const float *pf,
+                                size_t pf_step, int pf_n) {
   size_t roff[TM];
 #pragma unroll
   for (int r = 0; r < TM; r++) {
@@ -429,20 +440,24 @@ TILE_INLINE void conv_x_product(float16 (*acc)[NV], int m, int i0, int kb, int k
   if (i0 + TM <= m && kn1 == CONV_FORWARD_TAPS && kt1 == 1 && rt1 == 2 &&
       kb % CONV_FORWARD_TAPS == 0 && (ke - kb) % CONV_FORWARD_TAPS == 0) {
     if (rn1 % TM == 0) {
-      conv_x_forward_s2(acc, img, roff, xo, kb, ke, e2, kn2, kt2, jump3, pb);
+      conv_x_forward_s2(acc, img, roff, xo, kb, ke, e2, kn2, kt2, jump3, pb, pf, pf_step, pf_n);
       return;
     }
     if (rn1 % (TM / 2) == 0) {
-      conv_x_forward_s2_halves(acc, img, roff, xo, kb, ke, e2, kn2, kt2, jump3, pb);
+      prefetch_store_lines(pf, pf_step, pf_n);
+      conv_x_forward_s2_halves(acc, img, roff, xo, kb, ke, e2, kn2, kt2, jump3, pb, pf, pf_step,
+                               0);
       return;
     }
   }
   if (i0 + TM <= m && rn1 == TM / 2 && rt1 == 1 && kt1 == 2 && kn1 % CONV_WGRAD_UNROLL == 0 &&
       kb % CONV_WGRAD_UNROLL == 0 && (ke - kb) % CONV_WGRAD_UNROLL == 0) {
+    prefetch_store_lines(pf, pf_step, pf_n);
     conv_x_wgrad_s2(acc, img, roff, xo, kb, ke, e1, e2, kn1, kn2, jump2, jump3, pb);
     return;
   }
 #endif
+  prefetch_store_lines(pf, pf_step, pf_n);
   for (int p = kb; p < ke; p++) {
     rank1_update(acc, img + xo, roff, pb + (size_t)p * TN);
     xo += kt1;
@@ -463,18 +478,23 @@ __kernel void gemm_tile_conv(int m, int n, int k, int kz, float alpha, float bet
   const int j0 = tj * TN, i0 = ti * TM;
   if (i0 >= m || j0 >= n) return;
   const int kb = z * kz, ke = min(k, kb + kz);
-#if defined(CLGAN_CPU_DEVICE) && defined(__clang__) && TM == 8
   /* A transposed store writes TN columns of C^T, more streams than the
-   * hardware prefetchers follow: their lines asked for before the k loop
-   * where C is too large to stay in cache (tutorial's D2 and D4 forward
-   * 4-6% faster on the EPYC; gray32's 1 MiB outputs 1% slower with it). */
+   * hardware prefetchers follow: their lines asked for where C is too large
+   * to stay in cache (tutorial's D2 and D4 forward 4-6% faster on the EPYC
+   * than without; gray32's 1 MiB outputs 1% slower with it).
+   * conv_x_product asks for them up front, except that the forward over
+   * whole output rows asks for one line per pass of taps, so the lines'
+   * TLB walks overlap the FMAs (tutorial's D2 forward 0.94x the time
+   * again; D4's, over half rows, was no faster that way). */
+  __global const float *pf = c + c_off + (size_t)z * c_zstride + (size_t)j0 * c_cs + i0;
+  int pf_n = 0;
+#if defined(CLGAN_CPU_DEVICE) && defined(__clang__) && TM == 8
   if (c_rs == 1 && i0 + TM <= m && j0 + TN <= n && (size_t)m * n >= CONV_STORE_PREFETCH_FLOATS)
-    for (int q = 0; q < TN; q++)
-      __builtin_prefetch(c + c_off + (size_t)z * c_zstride + (size_t)(j0 + q) * c_cs + i0, 1, 3);
+    pf_n = TN;
 #endif
   float16 acc[TM][NV];
   conv_x_product(acc, m, i0, kb, ke, img, img_off, rn1, rn2, rt1, rt2, rt3, kn1, kn2, kt1, kt2,
-                 kt3, bp + bp_off + (size_t)tj * k * TN);
+                 kt3, bp + bp_off + (size_t)tj * k * TN, pf, (size_t)c_cs, pf_n);
   store_tile(acc, m, n, i0, j0, alpha, beta, c + c_off + (size_t)z * c_zstride, c_rs, c_cs, act,
              slope);
 }
