@@ -65,6 +65,111 @@ static float wg_sum(float v, __local float *s) {
 
 static inline float hsum4(float4 a) { return (a.x + a.y) + (a.z + a.w); }
 
+/* ---- The padded copy (clgan_padded_copy, include/clgan/ops.h) ------------
+ * Where pw > 0 the loops that write y (forward) or dx (backward) also write
+ * each value into a copy of the channel's planes of ph x pw (m = planes *
+ * ph * pw) with a border of ppad zeros: planes of (ph + 2*ppad) x
+ * (pw + 2*ppad), the channel's at ch * planes * hp * wp from pc + pcoff.
+ * That is what the conv next to this op would otherwise get from a padding
+ * kernel (a launch and a pass over the tensor less). The border zeros are
+ * written too, so the copy may live in a scratch buffer that other shapes
+ * share. Work-items take whole rows (copy_row), or on CPUs the one
+ * work-item of a channel walks its planes in order (COPY_PLANES_WALK). */
+static inline void zero_floats(__global float *p, int n) {
+  for (int i = 0; i < n; i++) p[i] = 0.0f;
+}
+
+/* The channel's planes in the copy. */
+static inline __global float *copy_channel(__global float *pc, uint pcoff, uint ch, uint m,
+                                           int ph, int pw, int ppad) {
+  if (pw == 0) return pc;
+  size_t planes = m / ((uint)ph * (uint)pw);
+  return pc + pcoff + (size_t)ch * planes * (size_t)(ph + 2 * ppad) * (size_t)(pw + 2 * ppad);
+}
+
+/* Row r of a channel's rows in its copy cp: writes the row's border zeros,
+ * with the plane's first (last) row also the border rows above (below),
+ * and returns where the row's values go. */
+static inline __global float *copy_row(__global float *cp, uint r, int h, int w, int pad) {
+  const int wp = w + 2 * pad;
+  const uint b = r / (uint)h;
+  const int y = (int)(r - b * (uint)h);
+  __global float *plane = cp + (size_t)b * (size_t)(h + 2 * pad) * wp;
+  if (y == 0) zero_floats(plane, pad * wp);
+  if (y == h - 1) zero_floats(plane + (size_t)(h + pad) * wp, pad * wp);
+  __global float *row = plane + (size_t)(y + pad) * wp + pad;
+  zero_floats(row - pad, pad);
+  zero_floats(row + w, pad);
+  return row;
+}
+
+/* On CPUs (one work-item per channel) where rows are whole float4s the
+ * channel's planes are walked in order, a loop over planes and rows around
+ * the row's float4s, the border zeros written as the walk passes them: a
+ * plane's top rows and first left border where it starts, after each row
+ * its right border and the next row's left one (the bottom rows after the
+ * last). Row by row with copy_row, a division and four short loops per
+ * row of 4 to 16 floats, gray32's BatchNorms had taken 3x their time. */
+#define COPY_PLANES_WALK(cp, m, h, w, pad, STORE4)                           \
+  do {                                                                       \
+    const int wp_ = (w) + 2 * (pad);                                         \
+    const uint planes_ = (m) / ((uint)(h) * (uint)(w));                      \
+    __global float *c_ = (cp);                                               \
+    uint i = 0;                                                              \
+    for (uint b_ = 0; b_ < planes_; b_++) {                                  \
+      zero_floats(c_, (pad) * wp_ + (pad));                                  \
+      c_ += (pad) * wp_ + (pad);                                             \
+      for (int y_ = 0; y_ < (h); y_++) {                                     \
+        for (int x_ = 0; x_ < (w); x_ += 4, i++, c_ += 4) {                  \
+          __global float *at = c_;                                           \
+          STORE4                                                             \
+        }                                                                    \
+        int z_ = y_ + 1 < (h) ? 2 * (pad) : (pad) + (pad) * wp_;             \
+        zero_floats(c_, z_);                                                 \
+        c_ += z_;                                                            \
+      }                                                                      \
+    }                                                                        \
+  } while (0)
+
+/* y = act(x * alpha + shift), PyTorch CPU's form of the affine, over one
+ * channel's row, and into its padded copy cp where pw > 0. */
+static inline void bn_apply(__global const float *xr, __global float *yr, uint m, float alpha,
+                            float shift, int act, float slope, __global float *cp, int ph,
+                            int pw, int ppad) {
+  uint lid = get_local_id(0), lsz = get_local_size(0), n4 = m >> 2;
+  if (pw == 0) {
+    for (uint i = lid; i < n4; i += lsz)
+      vstore4(act4(vload4(i, xr) * alpha + shift, act, slope), i, yr);
+    for (uint i = (n4 << 2) + lid; i < m; i += lsz)
+      yr[i] = act4((float4)(xr[i] * alpha + shift), act, slope).x;
+    return;
+  }
+  if (lsz == 1 && pw % 4 == 0) {
+    COPY_PLANES_WALK(cp, m, ph, pw, ppad, {
+      float4 v = act4(vload4(i, xr) * alpha + shift, act, slope);
+      vstore4(v, i, yr);
+      vstore4(v, 0, at);
+    });
+    return;
+  }
+  for (uint r = lid; r < m / (uint)pw; r += lsz) {
+    __global float *cr = copy_row(cp, r, ph, pw, ppad);
+    __global const float *xs = xr + (size_t)r * pw;
+    __global float *ys = yr + (size_t)r * pw;
+    int x = 0;
+    for (; x + 4 <= pw; x += 4) {
+      float4 v = act4(vload4(0, xs + x) * alpha + shift, act, slope);
+      vstore4(v, 0, ys + x);
+      vstore4(v, 0, cr + x);
+    }
+    for (; x < pw; x++) {
+      float v = act4((float4)(xs[x] * alpha + shift), act, slope).x;
+      ys[x] = v;
+      cr[x] = v;
+    }
+  }
+}
+
 /* One work-group per channel (dimension 0 of the group id). */
 __kernel void bn_forward_train(__global const float *x, uint xoff,
                                __global const float *gamma, uint goff,
@@ -76,7 +181,8 @@ __kernel void bn_forward_train(__global const float *x, uint xoff,
                                __global float *run_var, uint rvoff,
                                int update_running, uint m, float momentum,
                                float eps, int act, float slope,
-                               __local float *scratch) {
+                               __local float *scratch, __global float *pc, uint pcoff, int ph,
+                               int pw, int ppad) {
   uint ch = get_group_id(0), lid = get_local_id(0), lsz = get_local_size(0);
   __global const float *xr = x + xoff + (size_t)ch * m;
   __global float *yr = y + yoff + (size_t)ch * m;
@@ -131,13 +237,11 @@ __kernel void bn_forward_train(__global const float *x, uint xoff,
     }
   }
 
-  /* pass 3: y = act(x * alpha + shift), PyTorch CPU's form of the affine */
+  /* pass 3: y = act(x * alpha + shift) */
   float alpha = invstd * gamma[goff + ch];
   float shift = beta[boff + ch] - mean * alpha;
-  for (i = lid; i < n4; i += lsz)
-    vstore4(act4(vload4(i, xr) * alpha + shift, act, slope), i, yr);
-  for (i = (n4 << 2) + lid; i < m; i += lsz)
-    yr[i] = act4((float4)(xr[i] * alpha + shift), act, slope).x;
+  bn_apply(xr, yr, m, alpha, shift, act, slope, copy_channel(pc, pcoff, ch, m, ph, pw, ppad), ph,
+           pw, ppad);
 }
 
 /* One work-group per channel, like pass 3 of bn_forward_train. */
@@ -147,18 +251,68 @@ __kernel void bn_forward_eval(__global const float *x, uint xoff,
                               __global const float *run_mean, uint rmoff,
                               __global const float *run_var, uint rvoff,
                               __global float *y, uint yoff, uint m, float eps,
-                              int act, float slope) {
-  uint ch = get_group_id(0), lid = get_local_id(0), lsz = get_local_size(0);
+                              int act, float slope, __global float *pc, uint pcoff, int ph,
+                              int pw, int ppad) {
+  uint ch = get_group_id(0);
   __global const float *xr = x + xoff + (size_t)ch * m;
   __global float *yr = y + yoff + (size_t)ch * m;
-  uint n4 = m >> 2;
   float invstd = 1.0f / sqrt(run_var[rvoff + ch] + eps);
   float alpha = invstd * gamma[goff + ch];
   float shift = beta[boff + ch] - run_mean[rmoff + ch] * alpha;
-  for (uint i = lid; i < n4; i += lsz)
-    vstore4(act4(vload4(i, xr) * alpha + shift, act, slope), i, yr);
-  for (uint i = (n4 << 2) + lid; i < m; i += lsz)
-    yr[i] = act4((float4)(xr[i] * alpha + shift), act, slope).x;
+  bn_apply(xr, yr, m, alpha, shift, act, slope, copy_channel(pc, pcoff, ch, m, ph, pw, ppad), ph,
+           pw, ppad);
+}
+
+/* dx = (g - gmean - (x - mean) * k) * w over one channel's row, g = dy *
+ * act'(y) (grad4), and into its padded copy cp where pw > 0. dx may be dy:
+ * each work-item reads its elements before writing them. */
+static inline void bn_dx(__global const float *xr, __global const float *yr,
+                         __global const float *gr, __global float *dr, uint m, float mean,
+                         float k, float gmean, float w, const int act, float slope,
+                         __global float *cp, int ph, int pw, int ppad) {
+  uint lid = get_local_id(0), lsz = get_local_size(0), n4 = m >> 2;
+  if (pw == 0) {
+    for (uint i = lid; i < n4; i += lsz) {
+      float4 g = grad4(gr, yr, i, act, slope);
+      float4 t = (vload4(i, xr) - mean) * k;
+      vstore4((g - gmean - t) * w, i, dr);
+    }
+    for (uint i = (n4 << 2) + lid; i < m; i += lsz) {
+      float g = grad1(gr, yr, i, act, slope);
+      float t = (xr[i] - mean) * k;
+      dr[i] = (g - gmean - t) * w;
+    }
+    return;
+  }
+  if (lsz == 1 && pw % 4 == 0) {
+    COPY_PLANES_WALK(cp, m, ph, pw, ppad, {
+      float4 g = grad4(gr, yr, i, act, slope);
+      float4 t = (vload4(i, xr) - mean) * k;
+      float4 v = (g - gmean - t) * w;
+      vstore4(v, i, dr);
+      vstore4(v, 0, at);
+    });
+    return;
+  }
+  for (uint r = lid; r < m / (uint)pw; r += lsz) {
+    __global float *cr = copy_row(cp, r, ph, pw, ppad);
+    size_t j = (size_t)r * pw;
+    int x = 0;
+    for (; x + 4 <= pw; x += 4) {
+      float4 g = grad4(gr + j + x, yr + j + x, 0, act, slope);
+      float4 t = (vload4(0, xr + j + x) - mean) * k;
+      float4 v = (g - gmean - t) * w;
+      vstore4(v, 0, dr + j + x);
+      vstore4(v, 0, cr + x);
+    }
+    for (; x < pw; x++) {
+      float g = grad1(gr, yr, j + x, act, slope);
+      float t = (xr[j + x] - mean) * k;
+      float v = (g - gmean - t) * w;
+      dr[j + x] = v;
+      cr[x] = v;
+    }
+  }
 }
 
 /* One work-group per channel. g = dy * act'(y) is the gradient at the BN
@@ -178,7 +332,7 @@ static inline void bn_backward_body(
     uint sioff, __global float *dx, uint dxoff, __global float *dgamma, uint dgoff,
     __global float *dbeta, uint dboff, uint m, int accumulate, int want_dx,
     int want_dgamma, int want_dbeta, const int act, float slope,
-    __local float *scratch) {
+    __local float *scratch, __global float *pc, uint pcoff, int ph, int pw, int ppad) {
   uint ch = get_group_id(0), lid = get_local_id(0), lsz = get_local_size(0);
   __global const float *xr = x + xoff + (size_t)ch * m;
   __global const float *yr = y + yoff + (size_t)ch * m;
@@ -217,20 +371,11 @@ static inline void bn_backward_body(
   }
   if (!want_dx) return;
 
-  __global float *dr = dx + dxoff + (size_t)ch * m;
   float k = dotp * invstd * invstd / (float)m;
   float gmean = sum / (float)m;
   float w = invstd * gamma[goff + ch];
-  for (i = lid; i < n4; i += lsz) {
-    float4 g = grad4(gr, yr, i, act, slope);
-    float4 t = (vload4(i, xr) - mean) * k;
-    vstore4((g - gmean - t) * w, i, dr);
-  }
-  for (i = (n4 << 2) + lid; i < m; i += lsz) {
-    float g = grad1(gr, yr, i, act, slope);
-    float t = (xr[i] - mean) * k;
-    dr[i] = (g - gmean - t) * w;
-  }
+  bn_dx(xr, yr, gr, dx + dxoff + (size_t)ch * m, m, mean, k, gmean, w, act, slope,
+        copy_channel(pc, pcoff, ch, m, ph, pw, ppad), ph, pw, ppad);
 }
 
 #define BN_BACKWARD_KERNEL(NAME, ACT)                                          \
@@ -244,11 +389,12 @@ static inline void bn_backward_body(
                      __global float *dgamma, uint dgoff,                       \
                      __global float *dbeta, uint dboff, uint m,                \
                      int accumulate, int want_dx, int want_dgamma,             \
-                     int want_dbeta, float slope, __local float *scratch) {    \
+                     int want_dbeta, float slope, __local float *scratch,      \
+                     __global float *pc, uint pcoff, int ph, int pw, int ppad) { \
     bn_backward_body(x, xoff, y, yoff, dy, dyoff, gamma, goff, save_mean,      \
                      smoff, save_invstd, sioff, dx, dxoff, dgamma, dgoff,      \
                      dbeta, dboff, m, accumulate, want_dx, want_dgamma,        \
-                     want_dbeta, ACT, slope, scratch);                         \
+                     want_dbeta, ACT, slope, scratch, pc, pcoff, ph, pw, ppad); \
   }
 
 BN_BACKWARD_KERNEL(bn_backward, CLGAN_ACT_NONE)
@@ -320,11 +466,11 @@ __kernel void bn_sync_apply(__global const float *x, uint xoff,
                             __global float *run_mean, uint rmoff,
                             __global float *run_var, uint rvoff,
                             int update_running, uint m, uint c, float mtotal,
-                            float momentum, float eps, int act, float slope) {
-  uint ch = get_group_id(0), lid = get_local_id(0), lsz = get_local_size(0);
+                            float momentum, float eps, int act, float slope,
+                            __global float *pc, uint pcoff, int ph, int pw, int ppad) {
+  uint ch = get_group_id(0), lid = get_local_id(0);
   __global const float *xr = x + xoff + (size_t)ch * m;
   __global float *yr = y + yoff + (size_t)ch * m;
-  uint n4 = m >> 2;
   float mean = sums[soff + ch], var_sum = sums[soff + c + ch];
   float invstd = 1.0f / sqrt(var_sum / mtotal + eps);
   if (lid == 0) {
@@ -338,10 +484,8 @@ __kernel void bn_sync_apply(__global const float *x, uint xoff,
   }
   float alpha = invstd * gamma[goff + ch];
   float shift = beta[boff + ch] - mean * alpha;
-  for (uint i = lid; i < n4; i += lsz)
-    vstore4(act4(vload4(i, xr) * alpha + shift, act, slope), i, yr);
-  for (uint i = (n4 << 2) + lid; i < m; i += lsz)
-    yr[i] = act4((float4)(xr[i] * alpha + shift), act, slope).x;
+  bn_apply(xr, yr, m, alpha, shift, act, slope, copy_channel(pc, pcoff, ch, m, ph, pw, ppad), ph,
+           pw, ppad);
 }
 
 /* Pass 1 of bn_backward_body on this rank's values: the sums into sums,
@@ -389,28 +533,19 @@ static inline void bn_sync_dx_body(
     __global const float *dy, uint dyoff, __global const float *gamma, uint goff,
     __global const float *save_mean, uint smoff, __global const float *save_invstd, uint sioff,
     __global const float *sums, uint soff, __global float *dx, uint dxoff, uint m, uint c,
-    float mtotal, const int act, float slope) {
-  uint ch = get_group_id(0), lid = get_local_id(0), lsz = get_local_size(0);
+    float mtotal, const int act, float slope, __global float *pc, uint pcoff, int ph, int pw,
+    int ppad) {
+  uint ch = get_group_id(0);
   __global const float *xr = x + xoff + (size_t)ch * m;
   __global const float *yr = y + yoff + (size_t)ch * m;
   __global const float *gr = dy + dyoff + (size_t)ch * m;
-  __global float *dr = dx + dxoff + (size_t)ch * m;
-  uint n4 = m >> 2;
   float mean = save_mean[smoff + ch], invstd = save_invstd[sioff + ch];
   float sum = sums[soff + ch], dotp = sums[soff + c + ch];
   float k = dotp * invstd * invstd / mtotal;
   float gmean = sum / mtotal;
   float w = invstd * gamma[goff + ch];
-  for (uint i = lid; i < n4; i += lsz) {
-    float4 g = grad4(gr, yr, i, act, slope);
-    float4 t = (vload4(i, xr) - mean) * k;
-    vstore4((g - gmean - t) * w, i, dr);
-  }
-  for (uint i = (n4 << 2) + lid; i < m; i += lsz) {
-    float g = grad1(gr, yr, i, act, slope);
-    float t = (xr[i] - mean) * k;
-    dr[i] = (g - gmean - t) * w;
-  }
+  bn_dx(xr, yr, gr, dx + dxoff + (size_t)ch * m, m, mean, k, gmean, w, act, slope,
+        copy_channel(pc, pcoff, ch, m, ph, pw, ppad), ph, pw, ppad);
 }
 
 #define BN_SYNC_KERNELS(SUFFIX, ACT)                                                    \
@@ -430,9 +565,11 @@ static inline void bn_sync_dx_body(
       __global const float *dy, uint dyoff, __global const float *gamma, uint goff,     \
       __global const float *save_mean, uint smoff, __global const float *save_invstd,   \
       uint sioff, __global const float *sums, uint soff, __global float *dx,            \
-      uint dxoff, uint m, uint c, float mtotal, float slope) {                          \
+      uint dxoff, uint m, uint c, float mtotal, float slope, __global float *pc,        \
+      uint pcoff, int ph, int pw, int ppad) {                                           \
     bn_sync_dx_body(x, xoff, y, yoff, dy, dyoff, gamma, goff, save_mean, smoff,         \
-                    save_invstd, sioff, sums, soff, dx, dxoff, m, c, mtotal, ACT, slope); \
+                    save_invstd, sioff, sums, soff, dx, dxoff, m, c, mtotal, ACT, slope, \
+                    pc, pcoff, ph, pw, ppad);                                           \
   }
 
 BN_SYNC_KERNELS(, CLGAN_ACT_NONE)

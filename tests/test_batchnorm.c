@@ -127,7 +127,7 @@ START_TEST(test_bn_train_forward_and_running_stats) {
       TU_OK(clgan_buf_write(ctx, b.x, h->x, cm));
       clgan_bn_plan plan = bn_plan(act);
       TU_OK(clgan_batchnorm_forward_train(ctx, &plan, c, m, b.x, b.gamma, b.beta, b.y, b.mean,
-                                          b.invstd, b.rmean, b.rvar, momentum, eps, SLOPE));
+                                          b.invstd, b.rmean, b.rvar, momentum, eps, SLOPE, NULL));
       double *xd = ref_to_double(h->x, cm);
       ref_bn_train(c, m, xd, g, be, eps, act, SLOPE, yd, mean, invstd, var);
       for (int ch = 0; ch < c; ch++) {
@@ -180,7 +180,7 @@ START_TEST(test_bn_train_fused_act_in_place) {
     clgan_buf none = {0};
     clgan_bn_plan plan = bn_plan(act);
     TU_OK(clgan_batchnorm_forward_train(ctx, &plan, c, m, b.x, b.gamma, b.beta, b.x, b.mean,
-                                        b.invstd, none, none, 0.1f, 1e-5f, SLOPE));
+                                        b.invstd, none, none, 0.1f, 1e-5f, SLOPE, NULL));
     ref_bn_train(c, m, xd, g, be, 1e-5, act, SLOPE, yd, NULL, NULL, NULL);
     float *y = read_all(b.x, cm), *want = ref_to_float(yd, cm);
     char what[64];
@@ -214,7 +214,7 @@ START_TEST(test_bn_eval) {
       TU_OK(clgan_buf_write(ctx, b.rvar, rv, (size_t)c));
       clgan_bn_plan plan = bn_plan(act);
       TU_OK(clgan_batchnorm_forward_eval(ctx, &plan, c, m, b.x, b.gamma, b.beta, b.rmean, b.rvar,
-                                         1e-5f, b.y, SLOPE));
+                                         1e-5f, b.y, SLOPE, NULL));
       float *y = read_all(b.y, cm), *want = tu_malloc(cm * sizeof(float));
       for (int ch = 0; ch < c; ch++)
         for (size_t i = 0; i < m; i++) {
@@ -265,7 +265,7 @@ static bn_bufs bn_setup(int c, size_t m, const bn_host *h, int act) {
   TU_OK(clgan_buf_write(ctx, b.beta, h->beta, cc));
   clgan_bn_plan plan = bn_plan(act);
   TU_OK(clgan_batchnorm_forward_train(ctx, &plan, c, m, b.x, b.gamma, b.beta, b.y, b.mean, b.invstd,
-                                      b.rmean, b.rvar, 0.1f, 1e-5f, SLOPE));
+                                      b.rmean, b.rvar, 0.1f, 1e-5f, SLOPE, NULL));
   return b;
 }
 
@@ -285,7 +285,7 @@ static void check_fused_matches_unfused(int c, size_t m, bn_bufs *b, int act, co
   clgan_buf none = {0};
   clgan_bn_plan plain = bn_plan(CLGAN_ACT_NONE);
   TU_OK(clgan_batchnorm_backward(ctx, &plain, c, m, b->x, none, g, b->gamma, b->mean, b->invstd, g,
-                                 b->dgamma, b->dbeta, 0, 0));
+                                 b->dgamma, b->dbeta, 0, 0, NULL));
   float *udx = read_all(g, cm), *udg = read_all(b->dgamma, cc), *udb = read_all(b->dbeta, cc);
   char what[96];
   snprintf(what, sizeof what, "bn fused vs unfused dx c=%d m=%zu %s", c, m, ref_act_names[act]);
@@ -321,7 +321,7 @@ static void bn_backward_case(int c, size_t m, uint64_t seed, int act) {
   TU_OK(clgan_fill(ctx, b.dbeta, cc, 123.0f));
   clgan_bn_plan plan = bn_plan(act);
   TU_OK(clgan_batchnorm_backward(ctx, &plan, c, m, b.x, b.y, b.dy, b.gamma, b.mean, b.invstd, b.dx,
-                                 b.dgamma, b.dbeta, 0, SLOPE));
+                                 b.dgamma, b.dbeta, 0, SLOPE, NULL));
   float *dx = read_all(b.dx, cm), *dg = read_all(b.dgamma, cc), *db = read_all(b.dbeta, cc);
   float *dy = read_all(b.dy, cm);
   snprintf(what, sizeof what, "bn backward dx c=%d m=%zu %s", c, m, ref_act_names[act]);
@@ -337,7 +337,7 @@ static void bn_backward_case(int c, size_t m, uint64_t seed, int act) {
   TU_OK(clgan_buf_write(ctx, b.dgamma, prev_g, cc));
   TU_OK(clgan_buf_write(ctx, b.dbeta, prev_b, cc));
   TU_OK(clgan_batchnorm_backward(ctx, &plan, c, m, b.x, b.y, b.dy, b.gamma, b.mean, b.invstd, b.dy,
-                                 b.dgamma, b.dbeta, 1, SLOPE));
+                                 b.dgamma, b.dbeta, 1, SLOPE, NULL));
   float *dx2 = read_all(b.dy, cm), *dg2 = read_all(b.dgamma, cc), *db2 = read_all(b.dbeta, cc);
   snprintf(what, sizeof what, "bn backward in-place dx c=%d m=%zu %s", c, m, ref_act_names[act]);
   TU_ASSERT_CLOSE(what, dx2, dx, cm, 0, 0);
@@ -387,7 +387,7 @@ static void bn_fd_case(int c, size_t m, uint64_t seed, int act) {
   bn_bufs b = bn_setup(c, m, &h, act);
   clgan_bn_plan plan = bn_plan(act);
   TU_OK(clgan_batchnorm_backward(ctx, &plan, c, m, b.x, b.y, b.dy, b.gamma, b.mean, b.invstd, b.dx,
-                                 b.dgamma, b.dbeta, 0, SLOPE));
+                                 b.dgamma, b.dbeta, 0, SLOPE, NULL));
   float *dx = read_all(b.dx, cm), *dg = read_all(b.dgamma, cc), *db = read_all(b.dbeta, cc);
 
   double *x = ref_to_double(h.x, cm), *g = ref_to_double(h.gamma, cc),
@@ -448,14 +448,14 @@ START_TEST(test_bn_backward_optional_outputs) {
   bn_bufs b = bn_setup(c, m, &h, act);
   clgan_bn_plan plan = bn_plan(act);
   TU_OK(clgan_batchnorm_backward(ctx, &plan, c, m, b.x, b.y, b.dy, b.gamma, b.mean, b.invstd, b.dx,
-                                 b.dgamma, b.dbeta, 0, SLOPE));
+                                 b.dgamma, b.dbeta, 0, SLOPE, NULL));
   float *dg = read_all(b.dgamma, (size_t)c), *db = read_all(b.dbeta, (size_t)c);
   clgan_buf none = {0};
   TU_OK(clgan_fill(ctx, b.dgamma, (size_t)c, 0.0f));
   TU_OK(clgan_fill(ctx, b.dbeta, (size_t)c, 0.0f));
   TU_OK(clgan_fill(ctx, b.dx, cm, 5.0f));
   TU_OK(clgan_batchnorm_backward(ctx, &plan, c, m, b.x, b.y, b.dy, b.gamma, b.mean, b.invstd, none,
-                                 b.dgamma, b.dbeta, 0, SLOPE));
+                                 b.dgamma, b.dbeta, 0, SLOPE, NULL));
   float *dg2 = read_all(b.dgamma, (size_t)c), *db2 = read_all(b.dbeta, (size_t)c);
   float *dx = read_all(b.dx, cm);
   TU_ASSERT_CLOSE("dgamma without dx", dg2, dg, (size_t)c, 0, 0);
@@ -474,27 +474,29 @@ START_TEST(test_bn_invalid) {
   clgan_bn_plan none_plan = bn_plan(CLGAN_ACT_NONE), tanh_plan = bn_plan(CLGAN_ACT_TANH), bad;
   /* PyTorch: "Expected more than 1 value per channel when training" */
   ck_assert_int_eq(clgan_batchnorm_forward_train(ctx, &none_plan, 2, 1, b.x, b.gamma, b.beta, b.y,
-                                                 b.mean, b.invstd, b.rmean, b.rvar, 0.1f, 1e-5f, 0),
+                                                 b.mean, b.invstd, b.rmean, b.rvar, 0.1f, 1e-5f, 0,
+                                                 NULL),
                    CLGAN_ERR_INVALID);
   ck_assert_int_eq(clgan_batchnorm_forward_train(ctx, &none_plan, 0, 4, b.x, b.gamma, b.beta, b.y,
-                                                 b.mean, b.invstd, b.rmean, b.rvar, 0.1f, 1e-5f, 0),
+                                                 b.mean, b.invstd, b.rmean, b.rvar, 0.1f, 1e-5f, 0,
+                                                 NULL),
                    CLGAN_ERR_INVALID);
   /* unknown activations have no plan, and a launch needs one */
   ck_assert_int_eq(clgan_bn_plan_make(ctx, CLGAN_ACT_COUNT, &bad), CLGAN_ERR_INVALID);
   ck_assert_int_eq(clgan_batchnorm_forward_eval(ctx, NULL, 2, 1, b.x, b.gamma, b.beta, b.rmean,
-                                                b.rvar, 1e-5f, b.y, 0),
+                                                b.rvar, 1e-5f, b.y, 0, NULL),
                    CLGAN_ERR_INVALID);
   /* backward: y is required with an activation */
   clgan_buf none = {0};
   ck_assert_int_eq(clgan_batchnorm_backward(ctx, &tanh_plan, 2, 1, b.x, none, b.dy, b.gamma, b.mean,
-                                            b.invstd, b.dx, b.dgamma, b.dbeta, 0, 0),
+                                            b.invstd, b.dx, b.dgamma, b.dbeta, 0, 0, NULL),
                    CLGAN_ERR_INVALID);
   TU_OK(clgan_batchnorm_backward(ctx, &none_plan, 2, 1, b.x, none, b.dy, b.gamma, b.mean, b.invstd,
-                                 b.dx, b.dgamma, b.dbeta, 0, 0));
+                                 b.dx, b.dgamma, b.dbeta, 0, 0, NULL));
   clgan_bn_plan forged = none_plan;
   forged.act = CLGAN_ACT_COUNT;
   ck_assert_int_eq(clgan_batchnorm_backward(ctx, &forged, 2, 1, b.x, b.y, b.dy, b.gamma, b.mean,
-                                            b.invstd, b.dx, b.dgamma, b.dbeta, 0, 0),
+                                            b.invstd, b.dx, b.dgamma, b.dbeta, 0, 0, NULL),
                    CLGAN_ERR_INVALID);
   bn_free(&b);
 }

@@ -57,8 +57,9 @@ static void sync_case(int c, size_t m, int ranks, int act, uint64_t seed) {
             frm = tu_upload(NULL, c), frv = tu_upload(ones, c), fdg = tu_upload(NULL, c),
             fdb = tu_upload(NULL, c);
   TU_OK(clgan_batchnorm_forward_train(ctx, &p, c, m, fx, g, b, fy, fm, fi, frm, frv, 0.1f, 1e-5f,
-                                      0.2f));
-  TU_OK(clgan_batchnorm_backward(ctx, &p, c, m, fx, fy, fdy, g, fm, fi, fdx, fdg, fdb, 0, 0.2f));
+                                      0.2f, NULL));
+  TU_OK(clgan_batchnorm_backward(ctx, &p, c, m, fx, fy, fdy, g, fm, fi, fdx, fdg, fdb, 0, 0.2f,
+                                 NULL));
   /* the split path, rank by rank, the host summing in between */
   rank_bufs rb[MAX_RANKS];
   float gathered[MAX_RANKS * 2 * 64], global[2 * 64];
@@ -80,7 +81,7 @@ static void sync_case(int c, size_t m, int ranks, int act, uint64_t seed) {
     TU_OK(clgan_buf_write(ctx, rb[r].sums, global, 2 * (size_t)c));
     TU_OK(clgan_batchnorm_sync_apply(ctx, &p, c, mr, m, rb[r].x, g, b, rb[r].y, rb[r].sums,
                                      rb[r].mean, rb[r].invstd, rb[r].rmean, rb[r].rvar, 0.1f,
-                                     1e-5f, 0.2f));
+                                     1e-5f, 0.2f, NULL));
     TU_OK(clgan_batchnorm_sync_sums(ctx, &p, c, mr, rb[r].x, rb[r].y, rb[r].dy, rb[r].mean,
                                     rb[r].invstd, rb[r].sums, rb[r].dgamma, rb[r].dbeta, 0, 0.2f));
     TU_OK(clgan_buf_read(ctx, rb[r].sums, gathered + r * 2 * c, 2 * (size_t)c));
@@ -96,7 +97,7 @@ static void sync_case(int c, size_t m, int ranks, int act, uint64_t seed) {
   for (int r = 0; r < ranks; r++) {
     TU_OK(clgan_buf_write(ctx, rb[r].sums, global, 2 * (size_t)c));
     TU_OK(clgan_batchnorm_sync_dx(ctx, &p, c, mr, m, rb[r].x, rb[r].y, rb[r].dy, g, rb[r].mean,
-                                  rb[r].invstd, rb[r].sums, rb[r].dx, 0.2f));
+                                  rb[r].invstd, rb[r].sums, rb[r].dx, 0.2f, NULL));
     float *y = read_back(rb[r].y, cmr), *dx = read_back(rb[r].dx, cmr);
     check_share("y", y, want_y, c, m, ranks, r);
     check_share("dx", dx, want_dx, c, m, ranks, r);

@@ -263,6 +263,16 @@ clgan_status clgan_conv2d_backward_filter(clgan_ctx *ctx,
                                           const clgan_conv_plan *p, clgan_buf x,
                                           clgan_buf dy, clgan_buf dw,
                                           clgan_buf col, int accumulate);
+/* A second copy of an op's output [c, n, h, w] (m = n*h*w per channel) with
+ * a border of pad zeros, [c, n, h + 2*pad, w + 2*pad] in buf, border
+ * included, written by the same kernel as the output: the conv next to the
+ * op reads it instead of running a padding kernel (clgan_conv_reads_padded).
+ * The BatchNorm calls take one as their last argument. */
+typedef struct clgan_padded_copy {
+  clgan_buf buf;
+  int h, w, pad;
+} clgan_padded_copy;
+
 /* The zero-padded copy of x that p's forward makes can be kept for the
  * weight gradient, which then pads nothing (a training step's Conv2d: one
  * padding pass instead of two). clgan_conv_kept_floats: the floats of that
@@ -284,12 +294,43 @@ clgan_status clgan_conv2d_backward_filter_kept(clgan_ctx *ctx,
                                                clgan_buf dy, clgan_buf dw,
                                                clgan_buf col, int accumulate);
 
+/* The sides of the conv core that p reads zero-padded, so that the op that
+ * writes one can hand it over padded (clgan_padded_copy: a BatchNorm's
+ * output, or its dx) and the conv runs no padding kernel of its own:
+ *   CLGAN_CONV_IMAGE_SIDE [cin, n, h, w], padded by the shape's pad, where
+ *     the forward and the weight gradient both read it so (a Conv2d's x, a
+ *     ConvTranspose2d's dy; clgan_conv_kept_floats(p) > 0);
+ *   CLGAN_CONV_FEATURE_SIDE [cout, n, ho, wo], padded by 1, where the
+ *     adjoint runs the sub-pixel tiles (a Conv2d's dy, a ConvTranspose2d's x).
+ * 1 with the copy's geometry (h, w, pad; buf left empty) where p does, else
+ * 0. The calls below take such a copy; the results are the bits of the
+ * calls without it. */
+typedef enum clgan_conv_side { CLGAN_CONV_IMAGE_SIDE, CLGAN_CONV_FEATURE_SIDE } clgan_conv_side;
+int clgan_conv_reads_padded(const clgan_conv_plan *p, clgan_conv_side side,
+                            clgan_padded_copy *geometry);
+/* clgan_conv2d_forward_act (act CLGAN_ACT_NONE: no activation) from xp, x
+ * padded (image side); clgan_conv2d_backward_filter_kept reads the same xp. */
+clgan_status clgan_conv2d_forward_padded(clgan_ctx *ctx, const clgan_conv_plan *p,
+                                         clgan_buf xp, clgan_buf w, clgan_buf y,
+                                         clgan_buf col, clgan_act act, float slope);
+/* clgan_conv2d_backward_data (act CLGAN_ACT_NONE, y unused) or _act from
+ * dyp, dy padded (feature side). */
+clgan_status clgan_conv2d_backward_data_padded(clgan_ctx *ctx, const clgan_conv_plan *p,
+                                               clgan_buf dyp, clgan_buf w, clgan_buf dx,
+                                               clgan_buf col, clgan_buf y, clgan_act act,
+                                               float slope);
+
 /* ConvTranspose2d with p from clgan_conv_shape_convt (s = p->shape).
  * x [s->cout, n, ho, wo] (the convT input), w [s->cout, s->cin, k, k]
  * (PyTorch's [Cin, Cout, k, k]), y [s->cin, n, h, w]. */
 clgan_status clgan_convt2d_forward(clgan_ctx *ctx, const clgan_conv_plan *p,
                                    clgan_buf x, clgan_buf w, clgan_buf y,
                                    clgan_buf col);
+/* clgan_convt2d_forward from xp, x padded (feature side,
+ * clgan_conv_reads_padded). */
+clgan_status clgan_convt2d_forward_padded(clgan_ctx *ctx, const clgan_conv_plan *p,
+                                          clgan_buf xp, clgan_buf w, clgan_buf y,
+                                          clgan_buf col);
 /* dx [s->cout, n, ho, wo] = conv2d(dy) with w; overwrites dx. */
 clgan_status clgan_convt2d_backward_data(clgan_ctx *ctx,
                                          const clgan_conv_plan *p, clgan_buf dy,
@@ -307,6 +348,12 @@ clgan_status clgan_convt2d_backward(clgan_ctx *ctx, const clgan_conv_plan *p,
                                     clgan_buf x, clgan_buf dy, clgan_buf w,
                                     clgan_buf dw, clgan_buf dx, clgan_buf col,
                                     int accumulate);
+/* clgan_convt2d_backward from dyp, dy padded (image side,
+ * clgan_conv_reads_padded). */
+clgan_status clgan_convt2d_backward_padded(clgan_ctx *ctx, const clgan_conv_plan *p,
+                                           clgan_buf x, clgan_buf dyp, clgan_buf w,
+                                           clgan_buf dw, clgan_buf dx, clgan_buf col,
+                                           int accumulate);
 
 /* The two data-movement halves of the conv core (also used on their own),
  * with the plan's variants; col is the whole column matrix here.
@@ -376,6 +423,9 @@ typedef struct clgan_bn_plan {
 
 clgan_status clgan_bn_plan_make(clgan_ctx *ctx, clgan_act act, clgan_bn_plan *out);
 
+/* The BatchNorm calls below take a clgan_padded_copy (above) as their last
+ * argument: a second copy of the output (dx for the backward); NULL: none. */
+
 /* Training mode over x [c, m] (m = n*h*w): batch mean and biased variance
  * normalise; save_mean/save_invstd [c] keep them for backward; running_mean
  * and running_var [c] are updated as PyTorch does (momentum, unbiased var;
@@ -384,13 +434,14 @@ clgan_status clgan_bn_plan_make(clgan_ctx *ctx, clgan_act act, clgan_bn_plan *ou
 clgan_status clgan_batchnorm_forward_train(
     clgan_ctx *ctx, const clgan_bn_plan *plan, int c, size_t m, clgan_buf x, clgan_buf gamma,
     clgan_buf beta, clgan_buf y, clgan_buf save_mean, clgan_buf save_invstd,
-    clgan_buf running_mean, clgan_buf running_var, float momentum, float eps, float slope);
+    clgan_buf running_mean, clgan_buf running_var, float momentum, float eps, float slope,
+    const clgan_padded_copy *copy);
 /* Evaluation mode: normalise with the running statistics. */
 clgan_status clgan_batchnorm_forward_eval(clgan_ctx *ctx, const clgan_bn_plan *plan, int c,
                                           size_t m, clgan_buf x, clgan_buf gamma,
                                           clgan_buf beta, clgan_buf running_mean,
                                           clgan_buf running_var, float eps, clgan_buf y,
-                                          float slope);
+                                          float slope, const clgan_padded_copy *copy);
 /* Backward of the training-mode forward with the plan's activation: x is the
  * BN input, y the forward's output (after the activation; may be a null mem
  * with CLGAN_ACT_NONE), dy the gradient at y. Applies dy * act'(y) as
@@ -401,7 +452,8 @@ clgan_status clgan_batchnorm_backward(clgan_ctx *ctx, const clgan_bn_plan *plan,
                                       size_t m, clgan_buf x, clgan_buf y, clgan_buf dy,
                                       clgan_buf gamma, clgan_buf save_mean,
                                       clgan_buf save_invstd, clgan_buf dx, clgan_buf dgamma,
-                                      clgan_buf dbeta, int accumulate, float slope);
+                                      clgan_buf dbeta, int accumulate, float slope,
+                                      const clgan_padded_copy *copy);
 
 /* SyncBatchNorm: the training forward and the backward split at their
  * reductions, for batch statistics over several ranks (include/clgan/dist.h
@@ -419,7 +471,8 @@ clgan_status clgan_batchnorm_sync_apply(clgan_ctx *ctx, const clgan_bn_plan *pla
                                         clgan_buf beta, clgan_buf y, clgan_buf sums,
                                         clgan_buf save_mean, clgan_buf save_invstd,
                                         clgan_buf running_mean, clgan_buf running_var,
-                                        float momentum, float eps, float slope);
+                                        float momentum, float eps, float slope,
+                                        const clgan_padded_copy *copy);
 /* sums = (sum(g), sum((x-mean)*g)) of this rank's values; dgamma/dbeta from
  * them ((+)= with accumulate; null mem: skipped). */
 clgan_status clgan_batchnorm_sync_sums(clgan_ctx *ctx, const clgan_bn_plan *plan, int c, size_t m,
@@ -431,7 +484,8 @@ clgan_status clgan_batchnorm_sync_sums(clgan_ctx *ctx, const clgan_bn_plan *plan
 clgan_status clgan_batchnorm_sync_dx(clgan_ctx *ctx, const clgan_bn_plan *plan, int c, size_t m,
                                      size_t m_total, clgan_buf x, clgan_buf y, clgan_buf dy,
                                      clgan_buf gamma, clgan_buf save_mean, clgan_buf save_invstd,
-                                     clgan_buf sums, clgan_buf dx, float slope);
+                                     clgan_buf sums, clgan_buf dx, float slope,
+                                     const clgan_padded_copy *copy);
 
 /* ---- Loss ---------------------------------------------------------------- */
 /* BCE over a fixed number of logits in one work-group: a power of two, <=

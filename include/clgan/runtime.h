@@ -111,6 +111,9 @@ typedef struct clgan_tuning {
   clgan_variant col2im;        /* CLGAN_COL2IM=pixels|rows */
   int conv_from_image;         /* CLGAN_CONV_FROM_IMAGE=0 sets -1: the conv GEMMs never
                                   read the image directly (0: where they can) */
+  int padded_copies;           /* CLGAN_PADDED_COPIES=0 sets -1: BatchNorms write no padded
+                                  copies for the convs next to them, which then run padding
+                                  kernels (benchmarks; 0: where the convs read them) */
   size_t adjoint_chunk_floats; /* col floats per chunk of the conv adjoint (0: CPUs 4M,
                                   GPUs all images at once) */
   size_t bn_local;             /* BatchNorm work-group size (0: the device's) */

@@ -37,6 +37,52 @@ static void fuse_activations(graph *g) {
   }
 }
 
+static size_t copy_floats(const graph *g, int c, const clgan_padded_copy *copy) {
+  return (size_t)c * g->batch * (size_t)(copy->h + 2 * copy->pad) *
+         (size_t)(copy->w + 2 * copy->pad);
+}
+
+/* A BatchNorm between two convs hands each the side it reads padded
+ * (clgan_conv_reads_padded): its output to the conv after it (a Conv2d's x,
+ * kept for the weight gradient, or a ConvTranspose2d's x), its dx to the conv
+ * before it (a Conv2d's dy for the sub-pixel adjoint, a ConvTranspose2d's
+ * dy). The graph's `padded` holds the copies read by the very next node.
+ * The tuning's padded_copies -1 (CLGAN_PADDED_COPIES=0): none. */
+static void plan_padded_copies(const clgan_ctx *ctx, graph *g) {
+  g->padded_floats = 0;
+  for (int i = 0; i < g->nnodes; i++) {
+    graph_node *n = &g->nodes[i];
+    n->out_copy.h = n->grad_copy.h = 0;
+    n->in_padded = n->grad_padded = 0;
+  }
+  if (clgan_ctx_tuning(ctx)->padded_copies < 0) return;
+  for (int i = 0; i < g->nnodes; i++) {
+    graph_node *bn = &g->nodes[i];
+    if (bn->op != GRAPH_OP_BN_ACT || bn->in == bn->out) continue;
+    graph_node *after = i + 1 < g->nnodes ? &g->nodes[i + 1] : NULL;
+    graph_node *before = i > 0 ? &g->nodes[i - 1] : NULL;
+    int c_out = g->slots[bn->out].c, c_in = g->slots[bn->in].c;
+    if (after && after->in == bn->out &&
+        ((after->op == GRAPH_OP_CONV &&
+          clgan_conv_reads_padded(&after->plan.conv, CLGAN_CONV_IMAGE_SIDE, &bn->out_copy)) ||
+         (after->op == GRAPH_OP_CONVT &&
+          clgan_conv_reads_padded(&after->plan.conv, CLGAN_CONV_FEATURE_SIDE, &bn->out_copy)))) {
+      after->in_padded = 1;
+      size_t floats = copy_floats(g, c_out, &bn->out_copy);
+      if (after->op == GRAPH_OP_CONVT && floats > g->padded_floats) g->padded_floats = floats;
+    }
+    if (before && before->out == bn->in &&
+        ((before->op == GRAPH_OP_CONV &&
+          clgan_conv_reads_padded(&before->plan.conv, CLGAN_CONV_FEATURE_SIDE, &bn->grad_copy)) ||
+         (before->op == GRAPH_OP_CONVT &&
+          clgan_conv_reads_padded(&before->plan.conv, CLGAN_CONV_IMAGE_SIDE, &bn->grad_copy)))) {
+      before->grad_padded = 1;
+      size_t floats = copy_floats(g, c_in, &bn->grad_copy);
+      if (floats > g->padded_floats) g->padded_floats = floats;
+    }
+  }
+}
+
 clgan_status graph_plan(clgan_ctx *ctx, graph *g) {
   clgan_status st = CLGAN_OK;
   g->col_floats = g->max_act_floats = g->device_bytes = 0;
@@ -50,6 +96,8 @@ clgan_status graph_plan(clgan_ctx *ctx, graph *g) {
       g->device_bytes += clgan_conv_kept_floats(&n->plan.conv) * sizeof(float);
   }
   if (st == CLGAN_OK) fuse_activations(g);
+  if (st == CLGAN_OK) plan_padded_copies(ctx, g);
+  g->device_bytes += g->padded_floats * sizeof(float);
   for (int s = 0; s < g->nslots; s++) {
     size_t floats = slot_floats(g, s);
     if (floats > g->max_act_floats) g->max_act_floats = floats;
@@ -75,15 +123,26 @@ clgan_status graph_alloc(clgan_ctx *ctx, graph *g) {
   }
   for (int s = 1; s < g->nslots && st == CLGAN_OK; s++)
     st = clgan_buf_alloc(ctx, slot_floats(g, s), &g->slots[s].buf);
+  if (st == CLGAN_OK && g->padded_floats > 0)
+    st = clgan_buf_alloc(ctx, g->padded_floats, &g->padded);
+  /* the copies' buffers, now that they exist */
+  for (int i = 0; i < g->nnodes && st == CLGAN_OK; i++) {
+    graph_node *n = &g->nodes[i];
+    if (n->out_copy.h > 0)
+      n->out_copy.buf = g->nodes[i + 1].op == GRAPH_OP_CONV ? g->nodes[i + 1].kept : g->padded;
+    if (n->grad_copy.h > 0) n->grad_copy.buf = g->padded;
+  }
   return st;
 }
 
 void graph_release(graph *g) {
   for (int s = 1; s < g->nslots; s++) clgan_buf_release(&g->slots[s].buf);
+  clgan_buf_release(&g->padded);
   for (int i = 0; i < g->nnodes; i++) {
     clgan_buf_release(&g->nodes[i].save_mean);
     clgan_buf_release(&g->nodes[i].save_invstd);
     clgan_buf_release(&g->nodes[i].kept);
+    g->nodes[i].out_copy.buf = g->nodes[i].grad_copy.buf = (clgan_buf){0};
   }
 }
 

@@ -63,6 +63,15 @@ typedef struct graph_node {
                               keeps for its weight gradient (clgan_conv_kept_floats; no
                               buffer where the plan keeps none). Like the slots, it holds
                               the node's last forward, which its backward follows. */
+  /* Padded copies (graph_plan, where the conv next to a BatchNorm reads that
+   * side padded: clgan_conv_reads_padded), so that no padding kernel runs;
+   * h == 0: none. The BatchNorm writes its output (dx) plainly as well. */
+  clgan_padded_copy out_copy;  /* BN_ACT: of its output, for the conv after it: into that
+                                  conv's `kept` (CONV) or the graph's `padded` (CONVT) */
+  clgan_padded_copy grad_copy; /* BN_ACT: of its dx, for the conv before it: the graph's
+                                  `padded` */
+  int in_padded;           /* CONV, CONVT: the forward reads its input from that copy */
+  int grad_padded;         /* CONV, CONVT: the backward reads dy from that copy */
 } graph_node;
 
 typedef struct graph {
@@ -78,7 +87,9 @@ typedef struct graph {
   size_t col_floats;       /* the largest node workspace */
   size_t max_act_floats;   /* the largest slot, the input included */
   int max_channels;
-  size_t device_bytes;     /* slots and saved statistics (graph_alloc) */
+  size_t padded_floats;    /* the padded copies read right after they are written */
+  clgan_buf padded;        /* [padded_floats]: those copies, one at a time */
+  size_t device_bytes;     /* slots, saved statistics, kept and padded copies (graph_alloc) */
   /* the conditional model (graph_cond.c; src/train/cond.c runs it): */
   int cond;                /* 1: the graph has a class table and takes labels */
   size_t emb_off;          /* the table [emb_rows, emb_dim] in the parameter arena */

@@ -10,6 +10,15 @@ clgan_status node_bn_act_plan(clgan_ctx *ctx, graph_node *n) {
   return clgan_bn_plan_make(ctx, n->act, &n->plan.bn);
 }
 
+/* The padded copies graph_plan chose (NULL: none). */
+static const clgan_padded_copy *out_copy(const graph_node *n) {
+  return n->out_copy.h > 0 ? &n->out_copy : NULL;
+}
+
+static const clgan_padded_copy *grad_copy(const graph_node *n) {
+  return n->grad_copy.h > 0 ? &n->grad_copy : NULL;
+}
+
 static size_t pixels(const graph *g, const graph_node *n) {
   size_t hw = (size_t)g->slots[n->out].hw;
   return (size_t)g->batch * hw * hw;
@@ -27,7 +36,7 @@ static clgan_status forward_sync(const graph *g, const graph_node *n, const grap
       p->ctx, &n->plan.bn, c, m, m_total, x, clgan_buf_at(p->params, n->gamma_off),
       clgan_buf_at(p->params, n->beta_off), y, p->bn_sums, n->save_mean, n->save_invstd,
       clgan_buf_at(p->stats, n->rmean_off), clgan_buf_at(p->stats, n->rvar_off), p->bn_momentum,
-      p->bn_eps, p->slope);
+      p->bn_eps, p->slope, out_copy(n));
 }
 
 clgan_status node_bn_act_forward(const graph *g, const graph_node *n, const graph_pass *p) {
@@ -38,11 +47,11 @@ clgan_status node_bn_act_forward(const graph *g, const graph_node *n, const grap
   clgan_buf rmean = clgan_buf_at(p->stats, n->rmean_off), rvar = clgan_buf_at(p->stats, n->rvar_off);
   if (p->bn_eval)
     return clgan_batchnorm_forward_eval(p->ctx, &n->plan.bn, c, m, x, gamma, beta, rmean, rvar,
-                                        p->bn_eps, y, p->slope);
+                                        p->bn_eps, y, p->slope, out_copy(n));
   if (clgan_dist_active(p->dist)) return forward_sync(g, n, p);
   return clgan_batchnorm_forward_train(p->ctx, &n->plan.bn, c, m, x, gamma, beta, y, n->save_mean,
                                        n->save_invstd, rmean, rvar, p->bn_momentum, p->bn_eps,
-                                       p->slope);
+                                       p->slope, out_copy(n));
 }
 
 /* This rank's sums (and its share of dgamma, dbeta) -> summed over all ranks
@@ -60,7 +69,7 @@ static clgan_status backward_sync(const graph *g, const graph_node *n, const gra
   if (st != CLGAN_OK) return st;
   return clgan_batchnorm_sync_dx(p->ctx, &n->plan.bn, c, m, m_total, x, y, dy,
                                  clgan_buf_at(p->params, n->gamma_off), n->save_mean,
-                                 n->save_invstd, p->bn_sums, dx, p->slope);
+                                 n->save_invstd, p->bn_sums, dx, p->slope, grad_copy(n));
 }
 
 /* The activation's derivative is applied as dy is read (one pass less); the
@@ -80,7 +89,7 @@ clgan_status node_bn_act_backward(const graph *g, const graph_node *n, const gra
     st = clgan_batchnorm_backward(
         p->ctx, &n->plan.bn, c, pixels(g, n), graph_slot_buf(g, p, n->in), g->slots[n->out].buf,
         dy, clgan_buf_at(p->params, n->gamma_off), n->save_mean, n->save_invstd, dx, dgamma,
-        dbeta, gr->param_grads ? gr->accumulate : 0, p->slope);
+        dbeta, gr->param_grads ? gr->accumulate : 0, p->slope, grad_copy(n));
   gr->cur = 1 - gr->cur;
   return st;
 }

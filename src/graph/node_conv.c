@@ -17,6 +17,9 @@ clgan_status node_convt_plan(clgan_ctx *ctx, graph_node *n) { return plan(ctx, n
 
 clgan_status node_conv_forward(const graph *g, const graph_node *n, const graph_pass *p) {
   clgan_buf x = graph_slot_buf(g, p, n->in), y = g->slots[n->out].buf;
+  if (n->in_padded) /* x padded into kept by the BatchNorm before */
+    return clgan_conv2d_forward_padded(p->ctx, &n->plan.conv, n->kept, weight(n, p), y, p->col,
+                                       n->epilogue_act, p->slope);
   if (n->kept.mem)
     return clgan_conv2d_forward_keep(p->ctx, &n->plan.conv, x, weight(n, p), y, p->col, n->kept,
                                      n->epilogue_act, p->slope);
@@ -27,6 +30,9 @@ clgan_status node_conv_forward(const graph *g, const graph_node *n, const graph_
 }
 
 clgan_status node_convt_forward(const graph *g, const graph_node *n, const graph_pass *p) {
+  if (n->in_padded) /* x padded by the BatchNorm before */
+    return clgan_convt2d_forward_padded(p->ctx, &n->plan.conv, g->padded, weight(n, p),
+                                        g->slots[n->out].buf, p->col);
   return clgan_convt2d_forward(p->ctx, &n->plan.conv, graph_slot_buf(g, p, n->in),
                                weight(n, p), g->slots[n->out].buf, p->col);
 }
@@ -43,7 +49,10 @@ static clgan_status backward(const graph *g, const graph_node *n, const graph_pa
   if (transposed && gr->param_grads && (n->in != 0 || gr->input_grad)) {
     /* both gradients in one call: dy padded once */
     clgan_buf dx = p->grad_buf[1 - gr->cur];
-    st = clgan_convt2d_backward(p->ctx, &n->plan.conv, x, dy, w, dw, dx, p->col, acc);
+    st = n->grad_padded /* dy padded by the BatchNorm after */
+             ? clgan_convt2d_backward_padded(p->ctx, &n->plan.conv, x, g->padded, w, dw, dx,
+                                             p->col, acc)
+             : clgan_convt2d_backward(p->ctx, &n->plan.conv, x, dy, w, dw, dx, p->col, acc);
     gr->cur = 1 - gr->cur;
     return st;
   }
@@ -57,6 +66,9 @@ static clgan_status backward(const graph *g, const graph_node *n, const graph_pa
   clgan_buf dx = p->grad_buf[1 - gr->cur];
   if (transposed)
     st = clgan_convt2d_backward_data(p->ctx, &n->plan.conv, dy, w, dx, p->col);
+  else if (n->grad_padded) /* dy padded by the BatchNorm after */
+    st = clgan_conv2d_backward_data_padded(p->ctx, &n->plan.conv, g->padded, w, dx, p->col, x,
+                                           n->adjoint_act, p->slope);
   else if (n->adjoint_act != CLGAN_ACT_NONE) /* dx times the previous activation's derivative */
     st = clgan_conv2d_backward_data_act(p->ctx, &n->plan.conv, dy, w, dx, p->col, x,
                                         n->adjoint_act, p->slope);

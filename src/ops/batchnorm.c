@@ -91,6 +91,42 @@ static clgan_status check_shape(const char *what, const clgan_bn_plan *plan, int
   return CLGAN_OK;
 }
 
+/* Kernel arguments first .. first + 4, the padded copy (cl/batchnorm.cl:
+ * pc, pcoff, ph, pw, ppad; pw 0 and `bound` for none), once copy is checked
+ * against c channels of m values. */
+static clgan_status copy_args(const char *what, cl_kernel k, cl_uint first,
+                              const clgan_padded_copy *copy, int c, size_t m, clgan_buf bound) {
+  clgan_buf b = bound;
+  cl_int h = 0, w = 0, pad = 0;
+  if (copy) {
+    if (!copy->buf.mem)
+      return clgan_fail(CLGAN_ERR_INVALID, "%s: padded copy without a buffer", what);
+    if (copy->h <= 0 || copy->w <= 0 || copy->pad < 0 || copy->pad > 64 ||
+        m % ((size_t)copy->h * (size_t)copy->w) != 0)
+      return clgan_fail(CLGAN_ERR_INVALID,
+                        "%s: a copy of %d x %d planes padded by %d does not hold %zu values per "
+                        "channel",
+                        what, copy->h, copy->w, copy->pad, m);
+    size_t planes = m / ((size_t)copy->h * (size_t)copy->w);
+    uint64_t floats = (uint64_t)c * planes * (uint64_t)(copy->h + 2 * copy->pad) *
+                      (uint64_t)(copy->w + 2 * copy->pad);
+    if (floats > UINT_MAX || !fits_uint(copy->buf, (size_t)floats) ||
+        (copy->buf.floats != 0 && copy->buf.floats < floats))
+      return clgan_fail(CLGAN_ERR_INVALID,
+                        "%s: the padded copy needs %llu floats, its buffer holds %zu", what,
+                        (unsigned long long)floats, copy->buf.floats);
+    b = copy->buf, h = copy->h, w = copy->w, pad = copy->pad;
+  }
+  cl_uint off = (cl_uint)b.off;
+  const size_t size[5] = {sizeof(cl_mem), sizeof off, sizeof h, sizeof w, sizeof pad};
+  const void *val[5] = {&b.mem, &off, &h, &w, &pad};
+  for (cl_uint i = 0; i < 5; i++) {
+    clgan_status st = CLGAN_CL(clSetKernelArg(k, first + i, size[i], val[i]));
+    if (st != CLGAN_OK) return st;
+  }
+  return CLGAN_OK;
+}
+
 #define MEM(b) sizeof(cl_mem), &(b).mem
 #define OFF(u) sizeof(cl_uint), &(u)
 
@@ -99,7 +135,7 @@ clgan_status clgan_batchnorm_forward_train(clgan_ctx *ctx, const clgan_bn_plan *
                                            clgan_buf beta, clgan_buf y, clgan_buf save_mean,
                                            clgan_buf save_invstd, clgan_buf running_mean,
                                            clgan_buf running_var, float momentum, float eps,
-                                           float slope) {
+                                           float slope, const clgan_padded_copy *copy) {
   const char *what = "batchnorm_forward_train";
   clgan_status st = check_shape(what, plan, c, m);
   if (st != CLGAN_OK) return st;
@@ -127,6 +163,7 @@ clgan_status clgan_batchnorm_forward_train(clgan_ctx *ctx, const clgan_bn_plan *
                       MEM(running_mean), OFF(rmo), MEM(running_var), OFF(rvo), sizeof upd, &upd,
                       OFF(mu), sizeof momentum, &momentum, sizeof eps, &eps, sizeof a, &a,
                       sizeof slope, &slope, local * sizeof(float), (const void *)NULL);
+  if (st == CLGAN_OK) st = copy_args(what, k, 23, copy, c, m, y);
   if (st != CLGAN_OK) return st;
   return clgan_launch(ctx, k, 1, &global, &local, "bn_forward_train");
 }
@@ -135,7 +172,7 @@ clgan_status clgan_batchnorm_forward_eval(clgan_ctx *ctx, const clgan_bn_plan *p
                                           size_t m, clgan_buf x, clgan_buf gamma,
                                           clgan_buf beta, clgan_buf running_mean,
                                           clgan_buf running_var, float eps, clgan_buf y,
-                                          float slope) {
+                                          float slope, const clgan_padded_copy *copy) {
   const char *what = "batchnorm_forward_eval";
   clgan_status st = check_shape(what, plan, c, m);
   if (st != CLGAN_OK) return st;
@@ -152,6 +189,7 @@ clgan_status clgan_batchnorm_forward_eval(clgan_ctx *ctx, const clgan_bn_plan *p
   st = clgan_set_args(k, 16, MEM(x), OFF(xo), MEM(gamma), OFF(go), MEM(beta), OFF(bo),
                       MEM(running_mean), OFF(rmo), MEM(running_var), OFF(rvo), MEM(y), OFF(yo),
                       OFF(mu), sizeof eps, &eps, sizeof a, &a, sizeof slope, &slope);
+  if (st == CLGAN_OK) st = copy_args(what, k, 16, copy, c, m, y);
   if (st != CLGAN_OK) return st;
   size_t local = plan->eval_local, global = local * cc;
   return clgan_launch(ctx, k, 1, &global, &local, "bn_forward_eval");
@@ -161,7 +199,8 @@ clgan_status clgan_batchnorm_backward(clgan_ctx *ctx, const clgan_bn_plan *plan,
                                       size_t m, clgan_buf x, clgan_buf y, clgan_buf dy,
                                       clgan_buf gamma, clgan_buf save_mean,
                                       clgan_buf save_invstd, clgan_buf dx, clgan_buf dgamma,
-                                      clgan_buf dbeta, int accumulate, float slope) {
+                                      clgan_buf dbeta, int accumulate, float slope,
+                                      const clgan_padded_copy *copy) {
   const char *what = "batchnorm_backward";
   clgan_status st = check_shape(what, plan, c, m);
   if (st != CLGAN_OK) return st;
@@ -173,6 +212,8 @@ clgan_status clgan_batchnorm_backward(clgan_ctx *ctx, const clgan_bn_plan *plan,
   int optional[9] = {0, 0, 0, 0, 0, 1, 1, 1, plan->act == CLGAN_ACT_NONE};
   if ((st = check_bufs(what, bufs, floats, optional, 9)) != CLGAN_OK) return st;
   cl_int want_dx = dx.mem != NULL, want_dg = dgamma.mem != NULL, want_db = dbeta.mem != NULL;
+  if (copy && !want_dx)
+    return clgan_fail(CLGAN_ERR_INVALID, "%s: a padded copy of dx without dx", what);
   if (!want_dx && !want_dg && !want_db) return CLGAN_OK;
   if (!want_dx) dx = save_mean; /* bound, never touched */
   if (!want_dg) dgamma = save_mean;
@@ -192,6 +233,7 @@ clgan_status clgan_batchnorm_backward(clgan_ctx *ctx, const clgan_bn_plan *plan,
                       sizeof acc, &acc, sizeof want_dx, &want_dx, sizeof want_dg, &want_dg,
                       sizeof want_db, &want_db, sizeof slope, &slope,
                       local * sizeof(float), (const void *)NULL);
+  if (st == CLGAN_OK) st = copy_args(what, k, 25, copy, c, m, dx);
   if (st != CLGAN_OK) return st;
   return clgan_launch(ctx, k, 1, &global, &local, bn_backward_kernels[plan->act]);
 }
@@ -220,7 +262,8 @@ clgan_status clgan_batchnorm_sync_apply(clgan_ctx *ctx, const clgan_bn_plan *pla
                                         clgan_buf beta, clgan_buf y, clgan_buf sums,
                                         clgan_buf save_mean, clgan_buf save_invstd,
                                         clgan_buf running_mean, clgan_buf running_var,
-                                        float momentum, float eps, float slope) {
+                                        float momentum, float eps, float slope,
+                                        const clgan_padded_copy *copy) {
   const char *what = "batchnorm_sync_apply";
   clgan_status st = check_shape(what, plan, c, m);
   if (st != CLGAN_OK) return st;
@@ -246,6 +289,7 @@ clgan_status clgan_batchnorm_sync_apply(clgan_ctx *ctx, const clgan_bn_plan *pla
                       OFF(sio), MEM(running_mean), OFF(rmo), MEM(running_var), OFF(rvo),
                       sizeof upd, &upd, OFF(mu), OFF(cu), sizeof mt, &mt, sizeof momentum,
                       &momentum, sizeof eps, &eps, sizeof a, &a, sizeof slope, &slope);
+  if (st == CLGAN_OK) st = copy_args(what, k, 26, copy, c, m, y);
   if (st != CLGAN_OK) return st;
   size_t local = plan->sync_local, global = local * cc;
   return clgan_launch(ctx, k, 1, &global, &local, "bn_sync_apply");
@@ -285,7 +329,8 @@ clgan_status clgan_batchnorm_sync_sums(clgan_ctx *ctx, const clgan_bn_plan *plan
 clgan_status clgan_batchnorm_sync_dx(clgan_ctx *ctx, const clgan_bn_plan *plan, int c, size_t m,
                                      size_t m_total, clgan_buf x, clgan_buf y, clgan_buf dy,
                                      clgan_buf gamma, clgan_buf save_mean, clgan_buf save_invstd,
-                                     clgan_buf sums, clgan_buf dx, float slope) {
+                                     clgan_buf sums, clgan_buf dx, float slope,
+                                     const clgan_padded_copy *copy) {
   const char *what = "batchnorm_sync_dx";
   clgan_status st = check_shape(what, plan, c, m);
   if (st != CLGAN_OK) return st;
@@ -304,6 +349,7 @@ clgan_status clgan_batchnorm_sync_dx(clgan_ctx *ctx, const clgan_bn_plan *plan, 
                       OFF(go), MEM(save_mean), OFF(smo), MEM(save_invstd), OFF(sio), MEM(sums),
                       OFF(so), MEM(dx), OFF(dxo), OFF(mu), OFF(cu), sizeof mt, &mt,
                       sizeof slope, &slope);
+  if (st == CLGAN_OK) st = copy_args(what, k, 20, copy, c, m, dx);
   if (st != CLGAN_OK) return st;
   size_t local = plan->sync_local, global = local * cc;
   return clgan_launch(ctx, k, 1, &global, &local, bn_sync_dx_kernels[plan->act]);

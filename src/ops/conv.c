@@ -216,16 +216,42 @@ static clgan_status padded_image(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
  * (and the checked sizes) are the conv's: img is the image side [cin, n, h, w],
  * feat the feature side [cout, n, ho, wo], w the weight [cout, cin*k*k]. */
 
+/* The floats of the image side padded by the shape's pad. */
+static uint64_t padded_img_floats(const clgan_conv_shape *s) {
+  return (uint64_t)s->cin * s->n * (uint64_t)(s->h + 2 * s->pad) * (uint64_t)(s->w + 2 * s->pad);
+}
+
+/* The floats of the feature side padded by 1 (the sub-pixel tiles' dy). */
+static uint64_t padded_feat_floats(const clgan_conv_shape *s) {
+  return (uint64_t)s->cout * s->n * (uint64_t)(s->ho + 2) * (uint64_t)(s->wo + 2);
+}
+
+/* A buffer given padded: present, indexable, and (where its size is known)
+ * large enough. */
+static clgan_status padded_check(clgan_buf b, uint64_t floats, const char *op, const char *name) {
+  clgan_status st = conv_buf_check(b, floats, op, name);
+  if (st == CLGAN_OK && b.floats != 0 && b.floats < floats)
+    return clgan_fail(CLGAN_ERR_INVALID, "%s: buffer %s holds %zu floats, padded it needs %llu",
+                      op, name, b.floats, (unsigned long long)floats);
+  return st;
+}
+
 /* feat = conv(img), with epi's activation as the GEMM stores it (NULL:
- * none; only where clgan_conv2d_forward_fuses_act allows it). */
+ * none; only where clgan_conv2d_forward_fuses_act allows it). img_padded:
+ * img is given already padded (only where clgan_conv_reads_padded says the
+ * image side is read so). */
 static clgan_status core_forward(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf img,
-                                 clgan_buf w, clgan_buf feat, clgan_buf col, clgan_buf kept,
-                                 const clgan_gemm_epilogue *epi, const char *op,
+                                 int img_padded, clgan_buf w, clgan_buf feat, clgan_buf col,
+                                 clgan_buf kept, const clgan_gemm_epilogue *epi, const char *op,
                                  const char *img_name, const char *feat_name) {
   clgan_status st = plan_check(p, op);
   if (st != CLGAN_OK) return st;
   const clgan_conv_shape *s = &p->shape;
-  if ((st = conv_buf_check(img, conv_img_floats(s), op, img_name)) != CLGAN_OK ||
+  clgan_padded_copy geom;
+  if (img_padded && !clgan_conv_reads_padded(p, CLGAN_CONV_IMAGE_SIDE, &geom))
+    return clgan_fail(CLGAN_ERR_INVALID, "%s: this plan does not read %s padded", op, img_name);
+  if ((st = img_padded ? padded_check(img, padded_img_floats(s), op, img_name)
+                       : conv_buf_check(img, conv_img_floats(s), op, img_name)) != CLGAN_OK ||
       (st = conv_buf_check(w, conv_weight_floats(s), op, "w")) != CLGAN_OK ||
       (st = conv_buf_check(feat, conv_feat_floats(s), op, feat_name)) != CLGAN_OK ||
       (!p->direct && (st = conv_buf_check(col, p->col_floats, op, "col")) != CLGAN_OK))
@@ -240,8 +266,9 @@ static clgan_status core_forward(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
   if (p->whole.forward) /* the whole-image kernel (pad 0: nothing kept) */
     return conv_whole_forward_run(ctx, &p->whole, s, img, w, feat, act, slope);
   if (p->fwd_from_image || p->narrow.forward) {
-    clgan_gemm_conv_x x;
-    if ((st = padded_image(ctx, p, img, kept.mem ? kept : col, &x)) != CLGAN_OK) return st;
+    clgan_gemm_conv_x x = image_view(p, img);
+    if (!img_padded && (st = padded_image(ctx, p, img, kept.mem ? kept : col, &x)) != CLGAN_OK)
+      return st;
     if (p->narrow.forward) /* the narrow-image kernel: its taps from the padded image */
       return conv_narrow_forward_run(ctx, &p->narrow, s, &x, w, feat, act, slope);
     return clgan_gemm_conv_forward(ctx, &p->fwd, w, &x, feat, epi);
@@ -264,14 +291,21 @@ static int adjoint_fuses_act(const clgan_conv_plan *p) {
 }
 
 /* img = conv^T(feat), times a's derivative where a is given (only where
- * adjoint_fuses_act); overwrites img. */
+ * adjoint_fuses_act); overwrites img. feat_padded: feat is given already
+ * padded by 1 (only where clgan_conv_reads_padded says the feature side is
+ * read so). */
 static clgan_status core_adjoint(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf feat,
-                                 clgan_buf w, clgan_buf img, clgan_buf col, const col2im_act *a,
-                                 const char *op, const char *feat_name, const char *img_name) {
+                                 int feat_padded, clgan_buf w, clgan_buf img, clgan_buf col,
+                                 const col2im_act *a, const char *op, const char *feat_name,
+                                 const char *img_name) {
   clgan_status st = plan_check(p, op);
   if (st != CLGAN_OK) return st;
   const clgan_conv_shape *s = &p->shape;
-  if ((st = conv_buf_check(feat, conv_feat_floats(s), op, feat_name)) != CLGAN_OK ||
+  clgan_padded_copy geom;
+  if (feat_padded && !clgan_conv_reads_padded(p, CLGAN_CONV_FEATURE_SIDE, &geom))
+    return clgan_fail(CLGAN_ERR_INVALID, "%s: this plan does not read %s padded", op, feat_name);
+  if ((st = feat_padded ? padded_check(feat, padded_feat_floats(s), op, feat_name)
+                        : conv_buf_check(feat, conv_feat_floats(s), op, feat_name)) != CLGAN_OK ||
       (st = conv_buf_check(w, conv_weight_floats(s), op, "w")) != CLGAN_OK ||
       (st = conv_buf_check(img, conv_img_floats(s), op, img_name)) != CLGAN_OK)
     return st;
@@ -285,9 +319,10 @@ static clgan_status core_adjoint(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
   /* the sub-pixel tiles: col holds the padded feat, no col2im */
   if (p->adj_subpix.tile) {
     if ((st = conv_buf_check(col, p->col_floats, op, "col")) != CLGAN_OK) return st;
-    return a ? conv_subpix_run(ctx, &p->adj_subpix, s, feat, w, img, col, a->act, a->slope, a->y)
-             : conv_subpix_run(ctx, &p->adj_subpix, s, feat, w, img, col, CLGAN_ACT_NONE, 0.0f,
-                               (clgan_buf){0});
+    return a ? conv_subpix_run(ctx, &p->adj_subpix, s, feat, feat_padded, w, img, col, a->act,
+                               a->slope, a->y)
+             : conv_subpix_run(ctx, &p->adj_subpix, s, feat, feat_padded, w, img, col,
+                               CLGAN_ACT_NONE, 0.0f, (clgan_buf){0});
   }
   size_t kdim = (size_t)s->cin * s->k * s->k, np = (size_t)s->n * s->ho * s->wo;
   if (p->direct) return clgan_gemm_run(ctx, &p->adj, 1.0f, w, kdim, feat, np, 0.0f, img, np);
@@ -369,7 +404,7 @@ static clgan_status core_filter(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_
 clgan_status clgan_conv2d_forward(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x,
                                   clgan_buf w, clgan_buf y, clgan_buf col) {
   clgan_buf none = {0};
-  return core_forward(ctx, p, x, w, y, col, none, NULL, "clgan_conv2d_forward", "x", "y");
+  return core_forward(ctx, p, x, 0, w, y, col, none, NULL, "clgan_conv2d_forward", "x", "y");
 }
 
 int clgan_conv2d_forward_fuses_act(const clgan_conv_plan *p, clgan_act act) {
@@ -383,7 +418,7 @@ clgan_status clgan_conv2d_forward_act(clgan_ctx *ctx, const clgan_conv_plan *p, 
                                       float slope) {
   clgan_gemm_epilogue epi = {act, slope};
   clgan_buf none = {0};
-  return core_forward(ctx, p, x, w, y, col, none, &epi, "clgan_conv2d_forward_act", "x", "y");
+  return core_forward(ctx, p, x, 0, w, y, col, none, &epi, "clgan_conv2d_forward_act", "x", "y");
 }
 
 size_t clgan_conv_kept_floats(const clgan_conv_plan *p) {
@@ -401,13 +436,39 @@ clgan_status clgan_conv2d_forward_keep(clgan_ctx *ctx, const clgan_conv_plan *p,
   clgan_status st = kept_check(kept, floats, op);
   if (st != CLGAN_OK) return st;
   clgan_gemm_epilogue epi = {act, slope};
-  return core_forward(ctx, p, x, w, y, col, kept, act == CLGAN_ACT_NONE ? NULL : &epi, op, "x",
+  return core_forward(ctx, p, x, 0, w, y, col, kept, act == CLGAN_ACT_NONE ? NULL : &epi, op, "x",
                       "y");
+}
+
+clgan_status clgan_conv2d_forward_padded(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf xp,
+                                         clgan_buf w, clgan_buf y, clgan_buf col, clgan_act act,
+                                         float slope) {
+  clgan_gemm_epilogue epi = {act, slope};
+  clgan_buf none = {0};
+  return core_forward(ctx, p, xp, 1, w, y, col, none, act == CLGAN_ACT_NONE ? NULL : &epi,
+                      "clgan_conv2d_forward_padded", "xp", "y");
+}
+
+int clgan_conv_reads_padded(const clgan_conv_plan *p, clgan_conv_side side,
+                            clgan_padded_copy *geometry) {
+  if (!p) return 0;
+  const clgan_conv_shape *s = &p->shape;
+  clgan_padded_copy g = {{0}, 0, 0, 0};
+  if (side == CLGAN_CONV_IMAGE_SIDE && clgan_conv_kept_floats(p) > 0 && !p->whole.forward &&
+      !p->whole.filter)
+    g.h = s->h, g.w = s->w, g.pad = s->pad;
+  else if (side == CLGAN_CONV_FEATURE_SIDE && p->adj_subpix.tile && !p->adj_direct.kernel &&
+           !p->whole.adjoint)
+    g.h = s->ho, g.w = s->wo, g.pad = 1;
+  else
+    return 0;
+  if (geometry) *geometry = g;
+  return 1;
 }
 
 clgan_status clgan_conv2d_backward_data(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf dy,
                                         clgan_buf w, clgan_buf dx, clgan_buf col) {
-  return core_adjoint(ctx, p, dy, w, dx, col, NULL, "clgan_conv2d_backward_data", "dy", "dx");
+  return core_adjoint(ctx, p, dy, 0, w, dx, col, NULL, "clgan_conv2d_backward_data", "dy", "dx");
 }
 
 int clgan_conv2d_backward_data_fuses_act(const clgan_conv_plan *p, clgan_act act) {
@@ -415,18 +476,37 @@ int clgan_conv2d_backward_data_fuses_act(const clgan_conv_plan *p, clgan_act act
          (act == CLGAN_ACT_RELU || act == CLGAN_ACT_LEAKY_RELU);
 }
 
+/* core_adjoint with act's derivative (none: CLGAN_ACT_NONE) as it stores. */
+static clgan_status adjoint_act(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf dy,
+                                int dy_padded, clgan_buf w, clgan_buf dx, clgan_buf col,
+                                clgan_buf y, clgan_act act, float slope, const char *op) {
+  clgan_status st = plan_check(p, op);
+  if (st != CLGAN_OK) return st;
+  if (act == CLGAN_ACT_NONE)
+    return core_adjoint(ctx, p, dy, dy_padded, w, dx, col, NULL, op, "dy", "dx");
+  if (!clgan_conv2d_backward_data_fuses_act(p, act))
+    return clgan_fail(CLGAN_ERR_INVALID, "%s: this plan cannot fuse activation %d", op, (int)act);
+  if ((st = conv_buf_check(y, conv_img_floats(&p->shape), op, "y")) != CLGAN_OK) return st;
+  col2im_act a = {act, slope, y};
+  return core_adjoint(ctx, p, dy, dy_padded, w, dx, col, &a, op, "dy", "dx");
+}
+
 clgan_status clgan_conv2d_backward_data_act(clgan_ctx *ctx, const clgan_conv_plan *p,
                                             clgan_buf dy, clgan_buf w, clgan_buf dx,
                                             clgan_buf col, clgan_buf y, clgan_act act,
                                             float slope) {
   const char *op = "clgan_conv2d_backward_data_act";
-  clgan_status st = plan_check(p, op);
-  if (st != CLGAN_OK) return st;
-  if (!clgan_conv2d_backward_data_fuses_act(p, act))
+  if (act == CLGAN_ACT_NONE)
     return clgan_fail(CLGAN_ERR_INVALID, "%s: this plan cannot fuse activation %d", op, (int)act);
-  if ((st = conv_buf_check(y, conv_img_floats(&p->shape), op, "y")) != CLGAN_OK) return st;
-  col2im_act a = {act, slope, y};
-  return core_adjoint(ctx, p, dy, w, dx, col, &a, op, "dy", "dx");
+  return adjoint_act(ctx, p, dy, 0, w, dx, col, y, act, slope, op);
+}
+
+clgan_status clgan_conv2d_backward_data_padded(clgan_ctx *ctx, const clgan_conv_plan *p,
+                                               clgan_buf dyp, clgan_buf w, clgan_buf dx,
+                                               clgan_buf col, clgan_buf y, clgan_act act,
+                                               float slope) {
+  return adjoint_act(ctx, p, dyp, 1, w, dx, col, y, act, slope,
+                     "clgan_conv2d_backward_data_padded");
 }
 
 clgan_status clgan_conv2d_backward_filter(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x,
@@ -447,13 +527,18 @@ clgan_status clgan_conv2d_backward_filter_kept(clgan_ctx *ctx, const clgan_conv_
 
 clgan_status clgan_convt2d_forward(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x,
                                    clgan_buf w, clgan_buf y, clgan_buf col) {
-  return core_adjoint(ctx, p, x, w, y, col, NULL, "clgan_convt2d_forward", "x", "y");
+  return core_adjoint(ctx, p, x, 0, w, y, col, NULL, "clgan_convt2d_forward", "x", "y");
+}
+
+clgan_status clgan_convt2d_forward_padded(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf xp,
+                                          clgan_buf w, clgan_buf y, clgan_buf col) {
+  return core_adjoint(ctx, p, xp, 1, w, y, col, NULL, "clgan_convt2d_forward_padded", "xp", "y");
 }
 
 clgan_status clgan_convt2d_backward_data(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf dy,
                                          clgan_buf w, clgan_buf dx, clgan_buf col) {
   clgan_buf none = {0};
-  return core_forward(ctx, p, dy, w, dx, col, none, NULL, "clgan_convt2d_backward_data", "dy",
+  return core_forward(ctx, p, dy, 0, w, dx, col, none, NULL, "clgan_convt2d_backward_data", "dy",
                       "dx");
 }
 
@@ -468,15 +553,18 @@ clgan_status clgan_convt2d_backward_filter(clgan_ctx *ctx, const clgan_conv_plan
  * side: where both GEMMs read it from the image, the padded copy that the
  * weight gradient leaves in col serves the backward data too, so dy is
  * padded once (the same products, in the same order, as the two calls). */
-clgan_status clgan_convt2d_backward(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x,
-                                    clgan_buf dy, clgan_buf w, clgan_buf dw, clgan_buf dx,
-                                    clgan_buf col, int accumulate) {
-  const char *op = "clgan_convt2d_backward";
+static clgan_status convt_backward(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x,
+                                   clgan_buf dy, int dy_padded, clgan_buf w, clgan_buf dw,
+                                   clgan_buf dx, clgan_buf col, int accumulate, const char *op) {
   clgan_status st = plan_check(p, op);
   if (st != CLGAN_OK) return st;
   const clgan_conv_shape *s = &p->shape;
+  clgan_padded_copy geom;
+  if (dy_padded && !clgan_conv_reads_padded(p, CLGAN_CONV_IMAGE_SIDE, &geom))
+    return clgan_fail(CLGAN_ERR_INVALID, "%s: this plan does not read dyp padded", op);
   if ((st = conv_buf_check(x, conv_feat_floats(s), op, "x")) != CLGAN_OK ||
-      (st = conv_buf_check(dy, conv_img_floats(s), op, "dy")) != CLGAN_OK ||
+      (st = dy_padded ? padded_check(dy, padded_img_floats(s), op, "dyp")
+                      : conv_buf_check(dy, conv_img_floats(s), op, "dy")) != CLGAN_OK ||
       (st = conv_buf_check(w, conv_weight_floats(s), op, "w")) != CLGAN_OK ||
       (st = conv_buf_check(dw, conv_weight_floats(s), op, "dw")) != CLGAN_OK ||
       (st = conv_buf_check(dx, conv_feat_floats(s), op, "dx")) != CLGAN_OK)
@@ -486,12 +574,25 @@ clgan_status clgan_convt2d_backward(clgan_ctx *ctx, const clgan_conv_plan *p, cl
     return st == CLGAN_OK ? clgan_convt2d_backward_data(ctx, p, dy, w, dx, col) : st;
   }
   if ((st = conv_buf_check(col, p->col_floats, op, "col")) != CLGAN_OK) return st;
-  clgan_gemm_conv_x padded;
-  if ((st = padded_image(ctx, p, dy, col, &padded)) != CLGAN_OK ||
+  clgan_gemm_conv_x padded = image_view(p, dy);
+  if ((!dy_padded && (st = padded_image(ctx, p, dy, col, &padded)) != CLGAN_OK) ||
       (st = clgan_gemm_conv_filter(ctx, &p->filt, x, &padded, dw, accumulate ? 1.0f : 0.0f)) !=
           CLGAN_OK)
     return st;
   if (p->narrow.forward)
     return conv_narrow_forward_run(ctx, &p->narrow, s, &padded, w, dx, CLGAN_ACT_NONE, 0.0f);
   return clgan_gemm_conv_forward(ctx, &p->fwd, w, &padded, dx, NULL);
+}
+
+clgan_status clgan_convt2d_backward(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x,
+                                    clgan_buf dy, clgan_buf w, clgan_buf dw, clgan_buf dx,
+                                    clgan_buf col, int accumulate) {
+  return convt_backward(ctx, p, x, dy, 0, w, dw, dx, col, accumulate, "clgan_convt2d_backward");
+}
+
+clgan_status clgan_convt2d_backward_padded(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x,
+                                           clgan_buf dyp, clgan_buf w, clgan_buf dw, clgan_buf dx,
+                                           clgan_buf col, int accumulate) {
+  return convt_backward(ctx, p, x, dyp, 1, w, dw, dx, col, accumulate,
+                        "clgan_convt2d_backward_padded");
 }

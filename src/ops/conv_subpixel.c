@@ -136,25 +136,27 @@ static clgan_status run_pack(clgan_ctx *ctx, const clgan_conv_subpix_plan *p,
 }
 
 clgan_status conv_subpix_run(clgan_ctx *ctx, const clgan_conv_subpix_plan *p,
-                             const clgan_conv_shape *s, clgan_buf dy, clgan_buf w, clgan_buf dx,
-                             clgan_buf col, clgan_act act, float slope, clgan_buf y) {
+                             const clgan_conv_shape *s, clgan_buf dy, int dy_padded, clgan_buf w,
+                             clgan_buf dx, clgan_buf col, clgan_act act, float slope,
+                             clgan_buf y) {
   if (col.floats < p->col_floats)
     return clgan_fail(CLGAN_ERR_INVALID, "conv_subpixel: col holds %zu floats, the plan needs %zu",
                       col.floats, p->col_floats);
   clgan_buf wpk = clgan_buf_at(col, p->wpk_off);
   clgan_status st;
-  /* dyp = dy with a border of one zero, at col's start */
-  if ((st = conv_pad_planes(ctx, p->pad, dy, col, (size_t)s->cout * s->n, s->ho, s->wo, 1)) !=
-          CLGAN_OK ||
+  /* dyp = dy with a border of one zero: as given, or padded at col's start */
+  clgan_buf dyp = dy_padded ? dy : col;
+  if ((!dy_padded && (st = conv_pad_planes(ctx, p->pad, dy, col, (size_t)s->cout * s->n, s->ho,
+                                           s->wo, 1)) != CLGAN_OK) ||
       (st = run_pack(ctx, p, s, w, wpk)) != CLGAN_OK)
     return st;
   cl_int cin = s->cin, cout = s->cout, n = s->n, ho = s->ho, wo = s->wo, a = (cl_int)act;
-  cl_uint col_off = (cl_uint)col.off, wpk_off = (cl_uint)wpk.off, dx_off = (cl_uint)dx.off;
+  cl_uint dyp_off = (cl_uint)dyp.off, wpk_off = (cl_uint)wpk.off, dx_off = (cl_uint)dx.off;
   cl_mem ym = act != CLGAN_ACT_NONE ? y.mem : dx.mem;
   cl_uint y_off = act != CLGAN_ACT_NONE ? (cl_uint)y.off : 0;
   if ((st = clgan_set_args(p->tile, 15, sizeof cin, &cin, sizeof cout, &cout, sizeof n, &n,
-                           sizeof ho, &ho, sizeof wo, &wo, sizeof(cl_mem), &col.mem,
-                           sizeof col_off, &col_off, sizeof(cl_mem), &wpk.mem, sizeof wpk_off,
+                           sizeof ho, &ho, sizeof wo, &wo, sizeof(cl_mem), &dyp.mem,
+                           sizeof dyp_off, &dyp_off, sizeof(cl_mem), &wpk.mem, sizeof wpk_off,
                            &wpk_off, sizeof(cl_mem), &dx.mem, sizeof dx_off, &dx_off,
                            sizeof(cl_mem), &ym, sizeof y_off, &y_off, sizeof a, &a, sizeof slope,
                            &slope)) != CLGAN_OK)

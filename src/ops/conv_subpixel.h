@@ -41,9 +41,12 @@ clgan_status conv_subpix_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
 /* dx [cin, n, h, w] = conv^T(dy [cout, n, ho, wo]) with w [cout, cin*16],
  * times act'(y) where act is ReLU or LeakyReLU (y indexed as dx; act
  * CLGAN_ACT_NONE: no derivative, y unused); overwrites dx; col holds at
- * least p->col_floats. Buffers checked by the caller (conv.c). */
+ * least p->col_floats. dy_padded: dy is given already padded by 1,
+ * [cout, n, ho + 2, wo + 2] (nothing padded into col). Buffers checked by
+ * the caller (conv.c). */
 clgan_status conv_subpix_run(clgan_ctx *ctx, const clgan_conv_subpix_plan *p,
-                             const clgan_conv_shape *s, clgan_buf dy, clgan_buf w, clgan_buf dx,
-                             clgan_buf col, clgan_act act, float slope, clgan_buf y);
+                             const clgan_conv_shape *s, clgan_buf dy, int dy_padded, clgan_buf w,
+                             clgan_buf dx, clgan_buf col, clgan_act act, float slope,
+                             clgan_buf y);
 
 #endif
