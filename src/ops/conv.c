@@ -226,8 +226,8 @@ static uint64_t padded_feat_floats(const clgan_conv_shape *s) {
   return (uint64_t)s->cout * s->n * (uint64_t)(s->ho + 2) * (uint64_t)(s->wo + 2);
 }
 
-/* A buffer given padded: present, indexable, and (where its size is known)
- * large enough. */
+/* A buffer given padded (or kept padded): present, indexable, and (where
+ * its size is known) large enough. */
 static clgan_status padded_check(clgan_buf b, uint64_t floats, const char *op, const char *name) {
   clgan_status st = conv_buf_check(b, floats, op, name);
   if (st == CLGAN_OK && b.floats != 0 && b.floats < floats)
@@ -349,15 +349,6 @@ static clgan_status core_adjoint(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
   return st;
 }
 
-/* A kept copy's buffer: present, indexable, and (where its size is known)
- * large enough. */
-static clgan_status kept_check(clgan_buf b, uint64_t floats, const char *op) {
-  clgan_status st = conv_buf_check(b, floats, op, "kept");
-  if (st == CLGAN_OK && b.floats != 0 && b.floats < floats)
-    return clgan_fail(CLGAN_ERR_INVALID, "%s: buffer kept holds %zu floats, the padded image %llu",
-                      op, b.floats, (unsigned long long)floats);
-  return st;
-}
 
 /* dw (+)= feat x im2col(img)^T. */
 static clgan_status core_filter(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf img,
@@ -371,7 +362,7 @@ static clgan_status core_filter(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_
     uint64_t kept = clgan_conv_kept_floats(p);
     if (kept == 0)
       return clgan_fail(CLGAN_ERR_INVALID, "%s: this plan keeps no padded image", op);
-    if ((st = kept_check(img, kept, op)) != CLGAN_OK ||
+    if ((st = padded_check(img, kept, op, "kept")) != CLGAN_OK ||
         (st = conv_buf_check(feat, conv_feat_floats(s), op, feat_name)) != CLGAN_OK ||
         (st = conv_buf_check(dw, conv_weight_floats(s), op, "dw")) != CLGAN_OK)
       return st;
@@ -423,8 +414,7 @@ clgan_status clgan_conv2d_forward_act(clgan_ctx *ctx, const clgan_conv_plan *p, 
 
 size_t clgan_conv_kept_floats(const clgan_conv_plan *p) {
   if (!p || !p->fwd_from_image || !p->filt_from_image || p->shape.pad == 0) return 0;
-  const clgan_conv_shape *s = &p->shape;
-  return (size_t)s->cin * s->n * (size_t)(s->h + 2 * s->pad) * (size_t)(s->w + 2 * s->pad);
+  return (size_t)padded_img_floats(&p->shape);
 }
 
 clgan_status clgan_conv2d_forward_keep(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x,
@@ -433,7 +423,7 @@ clgan_status clgan_conv2d_forward_keep(clgan_ctx *ctx, const clgan_conv_plan *p,
   const char *op = "clgan_conv2d_forward_keep";
   uint64_t floats = clgan_conv_kept_floats(p);
   if (floats == 0) return clgan_fail(CLGAN_ERR_INVALID, "%s: this plan keeps no padded image", op);
-  clgan_status st = kept_check(kept, floats, op);
+  clgan_status st = padded_check(kept, floats, op, "kept");
   if (st != CLGAN_OK) return st;
   clgan_gemm_epilogue epi = {act, slope};
   return core_forward(ctx, p, x, 0, w, y, col, kept, act == CLGAN_ACT_NONE ? NULL : &epi, op, "x",
