@@ -216,11 +216,6 @@ static clgan_status padded_image(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
  * (and the checked sizes) are the conv's: img is the image side [cin, n, h, w],
  * feat the feature side [cout, n, ho, wo], w the weight [cout, cin*k*k]. */
 
-/* The floats of the image side padded by the shape's pad. */
-static uint64_t padded_img_floats(const clgan_conv_shape *s) {
-  return (uint64_t)s->cin * s->n * (uint64_t)(s->h + 2 * s->pad) * (uint64_t)(s->w + 2 * s->pad);
-}
-
 /* The floats of the feature side padded by 1 (the sub-pixel tiles' dy). */
 static uint64_t padded_feat_floats(const clgan_conv_shape *s) {
   return (uint64_t)s->cout * s->n * (uint64_t)(s->ho + 2) * (uint64_t)(s->wo + 2);
@@ -250,7 +245,7 @@ static clgan_status core_forward(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
   clgan_padded_copy geom;
   if (img_padded && !clgan_conv_reads_padded(p, CLGAN_CONV_IMAGE_SIDE, &geom))
     return clgan_fail(CLGAN_ERR_INVALID, "%s: this plan does not read %s padded", op, img_name);
-  if ((st = img_padded ? padded_check(img, padded_img_floats(s), op, img_name)
+  if ((st = img_padded ? padded_check(img, conv_padded_img_floats(s), op, img_name)
                        : conv_buf_check(img, conv_img_floats(s), op, img_name)) != CLGAN_OK ||
       (st = conv_buf_check(w, conv_weight_floats(s), op, "w")) != CLGAN_OK ||
       (st = conv_buf_check(feat, conv_feat_floats(s), op, feat_name)) != CLGAN_OK ||
@@ -414,7 +409,7 @@ clgan_status clgan_conv2d_forward_act(clgan_ctx *ctx, const clgan_conv_plan *p, 
 
 size_t clgan_conv_kept_floats(const clgan_conv_plan *p) {
   if (!p || !p->fwd_from_image || !p->filt_from_image || p->shape.pad == 0) return 0;
-  return (size_t)padded_img_floats(&p->shape);
+  return (size_t)conv_padded_img_floats(&p->shape);
 }
 
 clgan_status clgan_conv2d_forward_keep(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x,
@@ -553,7 +548,7 @@ static clgan_status convt_backward(clgan_ctx *ctx, const clgan_conv_plan *p, clg
   if (dy_padded && !clgan_conv_reads_padded(p, CLGAN_CONV_IMAGE_SIDE, &geom))
     return clgan_fail(CLGAN_ERR_INVALID, "%s: this plan does not read dyp padded", op);
   if ((st = conv_buf_check(x, conv_feat_floats(s), op, "x")) != CLGAN_OK ||
-      (st = dy_padded ? padded_check(dy, padded_img_floats(s), op, "dyp")
+      (st = dy_padded ? padded_check(dy, conv_padded_img_floats(s), op, "dyp")
                       : conv_buf_check(dy, conv_img_floats(s), op, "dy")) != CLGAN_OK ||
       (st = conv_buf_check(w, conv_weight_floats(s), op, "w")) != CLGAN_OK ||
       (st = conv_buf_check(dw, conv_weight_floats(s), op, "dw")) != CLGAN_OK ||

@@ -12,9 +12,11 @@
  * floats: the kernels use uint indices. */
 #define CONV_MAX_FLOATS ((uint64_t)UINT32_MAX)
 
-/* Floats of the image [cin, n, h, w], the feature map [cout, n, ho, wo],
- * the whole column matrix [cin*k*k, n*ho*wo] and the weight [cout, cin*k*k]. */
+/* Floats of the image [cin, n, h, w], the image padded by the shape's pad
+ * [cin, n, h + 2*pad, w + 2*pad], the feature map [cout, n, ho, wo], the
+ * whole column matrix [cin*k*k, n*ho*wo] and the weight [cout, cin*k*k]. */
 uint64_t conv_img_floats(const clgan_conv_shape *s);
+uint64_t conv_padded_img_floats(const clgan_conv_shape *s);
 uint64_t conv_feat_floats(const clgan_conv_shape *s);
 uint64_t conv_col_floats(const clgan_conv_shape *s);
 uint64_t conv_weight_floats(const clgan_conv_shape *s);

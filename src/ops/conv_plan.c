@@ -92,7 +92,7 @@ static clgan_status plan_from_image(clgan_ctx *ctx, const clgan_conv_shape *s,
                                     const clgan_gemm_variant *v, int filter, size_t m, size_t n,
                                     size_t k, clgan_gemm_plan *out, int *ok) {
   *ok = 0;
-  size_t padded = (size_t)s->cin * s->n * (s->h + 2 * s->pad) * (s->w + 2 * s->pad);
+  size_t padded = conv_padded_img_floats(s);
   if (ctx->tuning.conv_from_image < 0 || padded > conv_col_floats(s)) return CLGAN_OK;
   return clgan_gemm_conv_plan_variant(ctx, v, filter, m, n, k, out, ok);
 }
@@ -148,8 +148,7 @@ static clgan_status plan_products(clgan_ctx *ctx, const clgan_conv_shape *s,
                                               &p->adj_last)) != CLGAN_OK)))
     return st;
   if (p->direct) return CLGAN_OK;
-  size_t padded = s->pad > 0 ? (size_t)s->cin * s->n * (s->h + 2 * s->pad) * (s->w + 2 * s->pad)
-                             : 0;
+  size_t padded = s->pad > 0 ? conv_padded_img_floats(s) : 0;
   size_t adjoint = adj_gemm ? kdim * pix * (size_t)per : p->adj_subpix.col_floats; /* whole: 0 */
   size_t other = p->fwd_from_image && p->filt_from_image ? padded : (size_t)conv_col_floats(s);
   p->col_floats = adjoint > other ? adjoint : other;

@@ -8,6 +8,10 @@
 uint64_t conv_img_floats(const clgan_conv_shape *s) {
   return (uint64_t)s->cin * (uint64_t)s->n * (uint64_t)s->h * (uint64_t)s->w;
 }
+uint64_t conv_padded_img_floats(const clgan_conv_shape *s) {
+  return (uint64_t)s->cin * (uint64_t)s->n * (uint64_t)(s->h + 2 * s->pad) *
+         (uint64_t)(s->w + 2 * s->pad);
+}
 uint64_t conv_feat_floats(const clgan_conv_shape *s) {
   return (uint64_t)s->cout * (uint64_t)s->n * (uint64_t)s->ho * (uint64_t)s->wo;
 }
