@@ -29,7 +29,10 @@ typedef struct bench_case {
   int op; /* 0 col2im, 1 im2col, 2 LeakyReLU forward, 3 LeakyReLU backward, 4 padding (conv_pad_planes),
              5 a plain float4 copy of count floats (the bandwidth reference),
              6 the conv's forward, 7 its adjoint (backward data), 8 its weight
-             gradient (the packing of dY and the GEMM), as planned */
+             gradient (the packing of dY and the GEMM), as planned; 9 BatchNorm +
+             LeakyReLU forward then the padding kernel, 10 the same forward
+             writing the padded copy instead, 11 and 12 the same for its
+             backward (BatchNorm of cin channels of n h x h planes, pad 1) */
   int n, cin, h, cout, k, stride, pad;
   size_t count;
 } bench_case;
@@ -63,6 +66,16 @@ static const bench_case cases[] = {
     {"copy 4.7 MB (gray32 D2 padded)", 5, 0, 0, 0, 0, 0, 0, 0, (size_t)32 * 64 * 18 * 18},
     {"copy 8.4 MB (gray32 D2 col chunk)", 5, 0, 0, 0, 0, 0, 0, 0, (size_t)512 * 4096},
     {"copy 71 MB (tutorial D2 padded)", 5, 0, 0, 0, 0, 0, 0, 0, (size_t)64 * 128 * 34 * 34},
+    {"BN fwd + pad, gray32 D2 output (64 ch 8x8)", 9, 64, 64, 8, 0, 0, 0, 1, 0},
+    {"BN fwd + padded copy, gray32 D2 output (64 ch 8x8)", 10, 64, 64, 8, 0, 0, 0, 1, 0},
+    {"BN bwd + pad, gray32 D2 dY (64 ch 8x8)", 11, 64, 64, 8, 0, 0, 0, 1, 0},
+    {"BN bwd + padded copy, gray32 D2 dY (64 ch 8x8)", 12, 64, 64, 8, 0, 0, 0, 1, 0},
+    {"BN bwd + pad, gray32 D3 dY (128 ch 4x4)", 11, 64, 128, 4, 0, 0, 0, 1, 0},
+    {"BN bwd + padded copy, gray32 D3 dY (128 ch 4x4)", 12, 64, 128, 4, 0, 0, 0, 1, 0},
+    {"BN fwd + pad, tutorial D2 output (128 ch 16x16)", 9, 128, 128, 16, 0, 0, 0, 1, 0},
+    {"BN fwd + padded copy, tutorial D2 output (128 ch 16x16)", 10, 128, 128, 16, 0, 0, 0, 1, 0},
+    {"BN bwd + pad, tutorial D2 dY (128 ch 16x16)", 11, 128, 128, 16, 0, 0, 0, 1, 0},
+    {"BN bwd + padded copy, tutorial D2 dY (128 ch 16x16)", 12, 128, 128, 16, 0, 0, 0, 1, 0},
     {"LeakyReLU forward, tutorial D1 output", 2, 0, 0, 0, 0, 0, 0, 0, (size_t)64 * 128 * 32 * 32},
     {"LeakyReLU backward, tutorial D1 output", 3, 0, 0, 0, 0, 0, 0, 0, (size_t)64 * 128 * 32 * 32},
     {"LeakyReLU backward, gray32 D1 output", 3, 0, 0, 0, 0, 0, 0, 0, (size_t)32 * 64 * 16 * 16},
@@ -90,6 +103,8 @@ typedef struct side {
   cl_kernel copy; /* the reference copy (copy_source below) */
   cl_program copy_program;
   clgan_buf img, col, out, w; /* ops 6 and 7: x, col, y, w */
+  clgan_bn_plan bn;           /* ops 9 to 12: x, y in img, out; the padded copy in col */
+  clgan_buf dy, dx, arena;    /* and dy, dx, gamma .. dbeta [8, c] */
 } side;
 
 /* The bandwidth reference: one float4 per work-item, which PoCL vectorises
@@ -140,6 +155,24 @@ static clgan_status side_plan(side *S, const bench_case *c) {
       return st;
     return clgan_fill(S->ctx, S->img, c->count / 2, 1.0f);
   }
+  clgan_buf_release(&S->dy);
+  clgan_buf_release(&S->dx);
+  clgan_buf_release(&S->arena);
+  if (c->op >= 9) {
+    size_t cm = (size_t)c->cin * c->n * c->h * c->h, hp = (size_t)c->h + 2;
+    size_t npad = (size_t)c->cin * c->n * hp * hp;
+    clgan_buf *bufs[5] = {&S->img, &S->out, &S->dy, &S->dx, &S->col};
+    for (int i = 0; i < 5; i++)
+      if ((st = clgan_buf_alloc(S->ctx, i < 4 ? cm : npad, bufs[i])) != CLGAN_OK ||
+          (st = clgan_fill(S->ctx, *bufs[i], i < 4 ? cm : npad, 0.25f * (float)i - 0.3f)) !=
+              CLGAN_OK)
+        return st;
+    if ((st = conv_pad_kernel_get(S->ctx, &S->pad)) != CLGAN_OK ||
+        (st = clgan_bn_plan_make(S->ctx, CLGAN_ACT_LEAKY_RELU, &S->bn)) != CLGAN_OK ||
+        (st = clgan_buf_alloc(S->ctx, 8 * (size_t)c->cin, &S->arena)) != CLGAN_OK)
+      return st;
+    return clgan_fill(S->ctx, S->arena, 8 * (size_t)c->cin, 1.0f);
+  }
   if (c->op == 4) {
     size_t planes = (size_t)c->cin * c->n, hp = (size_t)c->h + 2 * c->pad;
     if ((st = conv_pad_kernel_get(S->ctx, &S->pad)) != CLGAN_OK ||
@@ -176,6 +209,28 @@ static clgan_status run_pad(side *S, const bench_case *c) {
   return conv_pad_planes(S->ctx, S->pad, img, out, (size_t)c->cin * c->n, c->h, c->h, c->pad);
 }
 
+/* ops 9 to 12: the BatchNorm (arena: gamma, beta, mean, invstd, running
+ * mean and variance, dgamma, dbeta), then the padding kernel or, with a
+ * copy, nothing. */
+static clgan_status run_bn(side *S, const bench_case *c) {
+  int ch = c->cin;
+  size_t m = (size_t)c->n * c->h * c->h;
+  clgan_buf a[8];
+  for (int i = 0; i < 8; i++) a[i] = clgan_buf_at(S->arena, (size_t)i * ch);
+  clgan_padded_copy copy = {S->col, c->h, c->h, 1};
+  const clgan_padded_copy *cp = c->op == 10 || c->op == 12 ? &copy : NULL;
+  clgan_status st;
+  if (c->op <= 10)
+    st = clgan_batchnorm_forward_train(S->ctx, &S->bn, ch, m, S->img, a[0], a[1], S->out, a[2],
+                                       a[3], a[4], a[5], 0.1f, 1e-5f, 0.2f, cp);
+  else
+    st = clgan_batchnorm_backward(S->ctx, &S->bn, ch, m, S->img, S->out, S->dy, a[0], a[2], a[3],
+                                  S->dx, a[6], a[7], 0, 0.2f, cp);
+  if (st != CLGAN_OK || cp) return st;
+  return conv_pad_planes(S->ctx, S->pad, c->op <= 10 ? S->out : S->dx, S->col,
+                         (size_t)ch * c->n, c->h, c->h, 1);
+}
+
 /* count floats moved: count / 2 read, count / 2 written */
 static clgan_status run_copy(side *S, const bench_case *c) {
   clgan_status st = clgan_set_args(S->copy, 2, sizeof(cl_mem), &S->img.mem, sizeof(cl_mem),
@@ -201,6 +256,10 @@ static clgan_status side_run(side *S, const bench_case *c, double *ms, double *c
   case 8:
     st = clgan_conv2d_backward_filter(S->ctx, &S->conv, S->img, S->out, S->w, S->col, 0);
     break;
+  case 9:
+  case 10:
+  case 11:
+  case 12: st = run_bn(S, c); break;
   case 2: st = clgan_act_forward(S->ctx, &S->act, 0.2f, c->count, S->img, S->out); break;
   default: st = clgan_act_backward(S->ctx, &S->act, 0.2f, c->count, S->img, S->col, S->out);
   }
@@ -215,6 +274,9 @@ static void side_close(side *S) {
   clgan_buf_release(&S->img);
   clgan_buf_release(&S->col);
   clgan_buf_release(&S->out);
+  clgan_buf_release(&S->dy);
+  clgan_buf_release(&S->dx);
+  clgan_buf_release(&S->arena);
   if (S->copy) clReleaseKernel(S->copy);
   if (S->copy_program) clReleaseProgram(S->copy_program);
   clgan_ctx_destroy(S->ctx);

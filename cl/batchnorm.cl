@@ -76,7 +76,10 @@ static inline float hsum4(float4 a) { return (a.x + a.y) + (a.z + a.w); }
  * share. Work-items take whole rows (copy_row), or on CPUs the one
  * work-item of a channel walks its planes in order (COPY_PLANES_WALK). */
 static inline void zero_floats(__global float *p, int n) {
-  for (int i = 0; i < n; i++) p[i] = 0.0f;
+  int i = 0;
+  for (; i + 4 <= n; i += 4) vstore4((float4)(0.0f), 0, p + i);
+  if (i + 2 <= n) vstore2((float2)(0.0f), 0, p + i), i += 2;
+  if (i < n) p[i] = 0.0f;
 }
 
 /* The channel's planes in the copy. */

@@ -42,14 +42,27 @@ static size_t copy_floats(const graph *g, int c, const clgan_padded_copy *copy) 
          (size_t)(copy->w + 2 * copy->pad);
 }
 
+/* Whether conv node n reads side `side` padded, the copy's geometry in
+ * *copy; in_col: the copy goes to the start of col, where n's own padding
+ * would put it (its plan's col holds it, and nothing else runs in between:
+ * see node_conv.c), else to n's kept buffer. */
+static int reads_padded(const graph *g, const graph_node *n, clgan_conv_side side, int c,
+                        int in_col, clgan_padded_copy *copy) {
+  if (!clgan_conv_reads_padded(&n->plan.conv, side, copy)) return 0;
+  if (in_col && copy_floats(g, c, copy) > n->col_floats) return copy->h = 0, 0;
+  return 1;
+}
+
 /* A BatchNorm between two convs hands each the side it reads padded
  * (clgan_conv_reads_padded): its output to the conv after it (a Conv2d's x,
- * kept for the weight gradient, or a ConvTranspose2d's x), its dx to the conv
- * before it (a Conv2d's dy for the sub-pixel adjoint, a ConvTranspose2d's
- * dy). The graph's `padded` holds the copies read by the very next node.
- * The tuning's padded_copies -1 (CLGAN_PADDED_COPIES=0): none. */
+ * into its kept copy for the weight gradient, or a ConvTranspose2d's x), its
+ * dx to the conv before it (a Conv2d's dy for the sub-pixel adjoint, a
+ * ConvTranspose2d's dy). Copies read by the very next node go to the start
+ * of the pass's col, where that conv would pad: a buffer in cache, which a
+ * scratch buffer of their own was not (the BatchNorms' writes then cost
+ * more than the padding kernels saved). The tuning's padded_copies -1
+ * (CLGAN_PADDED_COPIES=0): none. */
 static void plan_padded_copies(const clgan_ctx *ctx, graph *g) {
-  g->padded_floats = 0;
   for (int i = 0; i < g->nnodes; i++) {
     graph_node *n = &g->nodes[i];
     n->out_copy.h = n->grad_copy.h = 0;
@@ -64,22 +77,16 @@ static void plan_padded_copies(const clgan_ctx *ctx, graph *g) {
     int c_out = g->slots[bn->out].c, c_in = g->slots[bn->in].c;
     if (after && after->in == bn->out &&
         ((after->op == GRAPH_OP_CONV &&
-          clgan_conv_reads_padded(&after->plan.conv, CLGAN_CONV_IMAGE_SIDE, &bn->out_copy)) ||
+          reads_padded(g, after, CLGAN_CONV_IMAGE_SIDE, c_out, 0, &bn->out_copy)) ||
          (after->op == GRAPH_OP_CONVT &&
-          clgan_conv_reads_padded(&after->plan.conv, CLGAN_CONV_FEATURE_SIDE, &bn->out_copy)))) {
+          reads_padded(g, after, CLGAN_CONV_FEATURE_SIDE, c_out, 1, &bn->out_copy))))
       after->in_padded = 1;
-      size_t floats = copy_floats(g, c_out, &bn->out_copy);
-      if (after->op == GRAPH_OP_CONVT && floats > g->padded_floats) g->padded_floats = floats;
-    }
     if (before && before->out == bn->in &&
         ((before->op == GRAPH_OP_CONV &&
-          clgan_conv_reads_padded(&before->plan.conv, CLGAN_CONV_FEATURE_SIDE, &bn->grad_copy)) ||
+          reads_padded(g, before, CLGAN_CONV_FEATURE_SIDE, c_in, 1, &bn->grad_copy)) ||
          (before->op == GRAPH_OP_CONVT &&
-          clgan_conv_reads_padded(&before->plan.conv, CLGAN_CONV_IMAGE_SIDE, &bn->grad_copy)))) {
+          reads_padded(g, before, CLGAN_CONV_IMAGE_SIDE, c_in, 1, &bn->grad_copy))))
       before->grad_padded = 1;
-      size_t floats = copy_floats(g, c_in, &bn->grad_copy);
-      if (floats > g->padded_floats) g->padded_floats = floats;
-    }
   }
 }
 
@@ -97,7 +104,6 @@ clgan_status graph_plan(clgan_ctx *ctx, graph *g) {
   }
   if (st == CLGAN_OK) fuse_activations(g);
   if (st == CLGAN_OK) plan_padded_copies(ctx, g);
-  g->device_bytes += g->padded_floats * sizeof(float);
   for (int s = 0; s < g->nslots; s++) {
     size_t floats = slot_floats(g, s);
     if (floats > g->max_act_floats) g->max_act_floats = floats;
@@ -123,21 +129,17 @@ clgan_status graph_alloc(clgan_ctx *ctx, graph *g) {
   }
   for (int s = 1; s < g->nslots && st == CLGAN_OK; s++)
     st = clgan_buf_alloc(ctx, slot_floats(g, s), &g->slots[s].buf);
-  if (st == CLGAN_OK && g->padded_floats > 0)
-    st = clgan_buf_alloc(ctx, g->padded_floats, &g->padded);
-  /* the copies' buffers, now that they exist */
+  /* the kept copies' buffers, now that they exist */
   for (int i = 0; i < g->nnodes && st == CLGAN_OK; i++) {
     graph_node *n = &g->nodes[i];
-    if (n->out_copy.h > 0)
-      n->out_copy.buf = g->nodes[i + 1].op == GRAPH_OP_CONV ? g->nodes[i + 1].kept : g->padded;
-    if (n->grad_copy.h > 0) n->grad_copy.buf = g->padded;
+    if (n->out_copy.h > 0 && g->nodes[i + 1].op == GRAPH_OP_CONV)
+      n->out_copy.buf = g->nodes[i + 1].kept;
   }
   return st;
 }
 
 void graph_release(graph *g) {
   for (int s = 1; s < g->nslots; s++) clgan_buf_release(&g->slots[s].buf);
-  clgan_buf_release(&g->padded);
   for (int i = 0; i < g->nnodes; i++) {
     clgan_buf_release(&g->nodes[i].save_mean);
     clgan_buf_release(&g->nodes[i].save_invstd);

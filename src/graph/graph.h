@@ -67,9 +67,10 @@ typedef struct graph_node {
    * side padded: clgan_conv_reads_padded), so that no padding kernel runs;
    * h == 0: none. The BatchNorm writes its output (dx) plainly as well. */
   clgan_padded_copy out_copy;  /* BN_ACT: of its output, for the conv after it: into that
-                                  conv's `kept` (CONV) or the graph's `padded` (CONVT) */
-  clgan_padded_copy grad_copy; /* BN_ACT: of its dx, for the conv before it: the graph's
-                                  `padded` */
+                                  conv's `kept` (CONV; buf set by graph_alloc) or at the
+                                  start of the pass's col (CONVT; buf empty) */
+  clgan_padded_copy grad_copy; /* BN_ACT: of its dx, for the conv before it: at the start of
+                                  the pass's col (buf empty) */
   int in_padded;           /* CONV, CONVT: the forward reads its input from that copy */
   int grad_padded;         /* CONV, CONVT: the backward reads dy from that copy */
 } graph_node;
@@ -87,9 +88,7 @@ typedef struct graph {
   size_t col_floats;       /* the largest node workspace */
   size_t max_act_floats;   /* the largest slot, the input included */
   int max_channels;
-  size_t padded_floats;    /* the padded copies read right after they are written */
-  clgan_buf padded;        /* [padded_floats]: those copies, one at a time */
-  size_t device_bytes;     /* slots, saved statistics, kept and padded copies (graph_alloc) */
+  size_t device_bytes;     /* slots, saved statistics and kept copies (graph_alloc) */
   /* the conditional model (graph_cond.c; src/train/cond.c runs it): */
   int cond;                /* 1: the graph has a class table and takes labels */
   size_t emb_off;          /* the table [emb_rows, emb_dim] in the parameter arena */

@@ -30,15 +30,32 @@ clgan_status node_conv_forward(const graph *g, const graph_node *n, const graph_
 }
 
 clgan_status node_convt_forward(const graph *g, const graph_node *n, const graph_pass *p) {
-  if (n->in_padded) /* x padded by the BatchNorm before */
-    return clgan_convt2d_forward_padded(p->ctx, &n->plan.conv, g->padded, weight(n, p),
+  if (n->in_padded) /* x padded by the BatchNorm before, at col's start */
+    return clgan_convt2d_forward_padded(p->ctx, &n->plan.conv, p->col, weight(n, p),
                                         g->slots[n->out].buf, p->col);
   return clgan_convt2d_forward(p->ctx, &n->plan.conv, graph_slot_buf(g, p, n->in),
                                weight(n, p), g->slots[n->out].buf, p->col);
 }
 
+/* The input's gradient into the other gradient buffer (gr->cur unchanged). */
+static clgan_status backward_data(const graph *g, const graph_node *n, const graph_pass *p,
+                                  const graph_grad *gr) {
+  clgan_buf x = graph_slot_buf(g, p, n->in), dy = p->grad_buf[gr->cur];
+  clgan_buf w = weight(n, p), dx = p->grad_buf[1 - gr->cur];
+  if (n->op == GRAPH_OP_CONVT)
+    return clgan_convt2d_backward_data(p->ctx, &n->plan.conv, dy, w, dx, p->col);
+  if (n->grad_padded) /* dy padded by the BatchNorm after, at col's start */
+    return clgan_conv2d_backward_data_padded(p->ctx, &n->plan.conv, p->col, w, dx, p->col, x,
+                                             n->adjoint_act, p->slope);
+  if (n->adjoint_act != CLGAN_ACT_NONE) /* dx times the previous activation's derivative */
+    return clgan_conv2d_backward_data_act(p->ctx, &n->plan.conv, dy, w, dx, p->col, x,
+                                          n->adjoint_act, p->slope);
+  return clgan_conv2d_backward_data(p->ctx, &n->plan.conv, dy, w, dx, p->col);
+}
+
 /* The weight's gradient, then the input's into the other gradient buffer
- * (not for the graph's input unless asked). */
+ * (not for the graph's input unless asked; the input's first where dy
+ * arrived padded in col). */
 static clgan_status backward(const graph *g, const graph_node *n, const graph_pass *p,
                              graph_grad *gr, int transposed) {
   clgan_buf x = graph_slot_buf(g, p, n->in), dy = p->grad_buf[gr->cur];
@@ -49,31 +66,29 @@ static clgan_status backward(const graph *g, const graph_node *n, const graph_pa
   if (transposed && gr->param_grads && (n->in != 0 || gr->input_grad)) {
     /* both gradients in one call: dy padded once */
     clgan_buf dx = p->grad_buf[1 - gr->cur];
-    st = n->grad_padded /* dy padded by the BatchNorm after */
-             ? clgan_convt2d_backward_padded(p->ctx, &n->plan.conv, x, g->padded, w, dw, dx,
+    st = n->grad_padded /* dy padded by the BatchNorm after, at col's start */
+             ? clgan_convt2d_backward_padded(p->ctx, &n->plan.conv, x, p->col, w, dw, dx,
                                              p->col, acc)
              : clgan_convt2d_backward(p->ctx, &n->plan.conv, x, dy, w, dw, dx, p->col, acc);
     gr->cur = 1 - gr->cur;
     return st;
   }
+  /* dy padded at col's start: the backward data reads it before the weight
+   * gradient may use col */
+  int data_first = n->grad_padded && !transposed && (n->in != 0 || gr->input_grad);
+  if (data_first && (st = backward_data(g, n, p, gr)) != CLGAN_OK) return st;
   if (gr->param_grads && transposed)
     st = clgan_convt2d_backward_filter(p->ctx, &n->plan.conv, x, dy, dw, p->col, acc);
   else if (gr->param_grads && n->kept.mem) /* x padded by the forward */
     st = clgan_conv2d_backward_filter_kept(p->ctx, &n->plan.conv, n->kept, dy, dw, p->col, acc);
   else if (gr->param_grads)
     st = clgan_conv2d_backward_filter(p->ctx, &n->plan.conv, x, dy, dw, p->col, acc);
+  if (data_first) {
+    gr->cur = 1 - gr->cur;
+    return st;
+  }
   if (st != CLGAN_OK || (n->in == 0 && !gr->input_grad)) return st;
-  clgan_buf dx = p->grad_buf[1 - gr->cur];
-  if (transposed)
-    st = clgan_convt2d_backward_data(p->ctx, &n->plan.conv, dy, w, dx, p->col);
-  else if (n->grad_padded) /* dy padded by the BatchNorm after */
-    st = clgan_conv2d_backward_data_padded(p->ctx, &n->plan.conv, g->padded, w, dx, p->col, x,
-                                           n->adjoint_act, p->slope);
-  else if (n->adjoint_act != CLGAN_ACT_NONE) /* dx times the previous activation's derivative */
-    st = clgan_conv2d_backward_data_act(p->ctx, &n->plan.conv, dy, w, dx, p->col, x,
-                                        n->adjoint_act, p->slope);
-  else
-    st = clgan_conv2d_backward_data(p->ctx, &n->plan.conv, dy, w, dx, p->col);
+  st = backward_data(g, n, p, gr);
   gr->cur = 1 - gr->cur;
   return st;
 }
