@@ -1,5 +1,5 @@
 /* The sub-pixel adjoint (src/ops/conv_subpixel.c, gemm_tile_subpix and
- * subpix_pack_w in cl/gemm.cl): the adjoint of k 4, stride 2, pad 1
+ * subpix_pack_w in cl/subpix.cl): the adjoint of k 4, stride 2, pad 1
  * convolutions as parity-class tiles stored straight into dx. Against a C
  * reference of the transposed convolution on the DCGAN's shapes and odd
  * channel counts (1, 3, 17, 32 channels, images 4 to 64, rows of 2 to 32

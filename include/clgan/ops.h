@@ -157,7 +157,7 @@ typedef struct clgan_convt_direct_plan {
 
 /* The adjoint by sub-pixel decomposition (k 4, stride 2, pad 1: dx's
  * parity classes as 2x2 convs of dy padded by 1, stored straight into dx;
- * cl/gemm.cl's gemm_tile_subpix) where the plan or the tuner chose it.
+ * cl/subpix.cl's gemm_tile_subpix) where the plan or the tuner chose it.
  * Its tile (tm pixels of a row, both column parities, x 16*nv channels),
  * launch shape, and col's use: the padded dy from offset 0, the packed
  * sub-kernels from wpk_off. tile NULL: not used. */

@@ -1,5 +1,5 @@
 /* The sub-pixel adjoint (see conv_subpixel.h and gemm_tile_subpix in
- * cl/gemm.cl): the plan (kernels and launch shape made at plan time, col's
+ * cl/subpix.cl): the plan (kernels and launch shape made at plan time, col's
  * use fixed) and the launches. */
 #include <stdio.h>
 #include <string.h>
@@ -55,7 +55,7 @@ static void cpu_groups(size_t groups, size_t *lx, size_t *ly) {
 }
 
 /* Whether a work-item's j pixels (consecutive in (b, i, j) order) lie
- * within one row, or are two whole rows of one image (cl/gemm.cl's
+ * within one row, or are two whole rows of one image (cl/subpix.cl's
  * gemm_tile_subpix). */
 static int groups_fit(const clgan_conv_shape *s, int j) {
   return s->wo % j == 0 || (j % 2 == 0 && s->wo == j / 2 && s->ho % 2 == 0);
@@ -94,8 +94,8 @@ clgan_status conv_subpix_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   int tn = 16 * p.nv;
   char opts[64];
   snprintf(opts, sizeof opts, "-DTM=%d -DNV=%d", p.tm, p.nv);
-  if ((st = clgan_kernel_get(ctx, "gemm", opts, "gemm_tile_subpix", &p.tile)) != CLGAN_OK ||
-      (st = clgan_kernel_get(ctx, "gemm", opts, "subpix_pack_w", &p.pack)) != CLGAN_OK ||
+  if ((st = clgan_kernel_get(ctx, "subpix", opts, "gemm_tile_subpix", &p.tile)) != CLGAN_OK ||
+      (st = clgan_kernel_get(ctx, "subpix", opts, "subpix_pack_w", &p.pack)) != CLGAN_OK ||
       (st = conv_pad_kernel_get(ctx, &p.pad)) != CLGAN_OK)
     return st;
   size_t tiles = channel_tiles(s, tn);

@@ -2,7 +2,7 @@
  * sub-pixel decomposition, for k 4, stride 2, pad 1 with h = 2*ho and
  * w = 2*wo (the DCGAN's up- and down-sampling layers): each of dx's four
  * parity classes is a dense stride-1 2x2 conv of dy padded by 1 with a
- * sub-kernel of w, and cl/gemm.cl's gemm_tile_subpix computes two of them
+ * sub-kernel of w, and cl/subpix.cl's gemm_tile_subpix computes two of them
  * at once, register-tiled, storing whole rows of dx. No column matrix, no
  * col2im: per call one pad of dy, one packing of the sub-kernels and one
  * tile launch. Not part of the public API. */

@@ -109,9 +109,10 @@ static clgan_status measure_backends(clgan_ctx *ctx, int cls, gemm_choice_entry 
 static void cache_key(const clgan_ctx *ctx, int cls, char *key, size_t cap) {
   char dev[600];
   clgan_ctx_cache_key(ctx, dev, sizeof dev);
-  const char *src = clgan_embedded_source("gemm");
+  const char *tile = clgan_embedded_source("gemm_tile"), *src = clgan_embedded_source("gemm");
+  uint64_t h = clgan_hash_str(clgan_hash_str(CLGAN_FNV_SEED, tile ? tile : ""), src ? src : "");
   snprintf(key, cap, "gemm backend v" GEMM_CACHE_VERSION "|class %d|%s|%016llx", cls, dev,
-           (unsigned long long)clgan_hash_str(CLGAN_FNV_SEED, src ? src : ""));
+           (unsigned long long)h);
 }
 
 static clgan_status class_backend(clgan_ctx *ctx, int cls, clgan_gemm_backend *out) {

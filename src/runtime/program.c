@@ -71,11 +71,22 @@ static clgan_status build_log_error(clgan_ctx *ctx, cl_program prog, cl_int err,
   return st;
 }
 
+/* The source a program's own is built after, beside kernel_abi and common
+ * (NULL: none): definitions some programs share and others do not need. */
+static const char *program_prelude(const char *name) {
+  static const struct {
+    const char *program, *prelude;
+  } preludes[] = {{"gemm", "gemm_tile"}, {"subpix", "gemm_tile"}};
+  for (size_t i = 0; i < sizeof preludes / sizeof preludes[0]; i++)
+    if (strcmp(preludes[i].program, name) == 0) return preludes[i].prelude;
+  return NULL;
+}
+
 /* Builds one program, trying the disk cache first. */
 static clgan_status build_program(clgan_ctx *ctx, const char *name, const char *options,
                                   cl_program *out) {
   *out = NULL;
-  char *common = NULL, *body = NULL, *full = NULL, *key = NULL;
+  char *common = NULL, *prelude = NULL, *body = NULL, *full = NULL, *key = NULL;
   void *bin = NULL;
   size_t bin_size = 0;
   cl_program prog = NULL;
@@ -84,14 +95,16 @@ static clgan_status build_program(clgan_ctx *ctx, const char *name, const char *
   /* the host's own copy of the shared constants, whatever the kernel dir */
   const char *abi = clgan_embedded_source("kernel_abi");
   clgan_status st = source_text(ctx, "common", &common);
+  const char *pre = program_prelude(name);
+  if (st == CLGAN_OK && pre) st = source_text(ctx, pre, &prelude);
   if (st == CLGAN_OK) st = source_text(ctx, name, &body);
   if (st != CLGAN_OK) goto out;
-  size_t n = strlen(abi) + strlen(common) + strlen(body) + 64;
+  size_t n = strlen(abi) + strlen(common) + (prelude ? strlen(prelude) : 0) + strlen(body) + 64;
   if (!(full = malloc(n))) {
     st = clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
     goto out;
   }
-  snprintf(full, n, "%s\n%s\n#line 1\n%s", abi, common, body);
+  snprintf(full, n, "%s\n%s\n%s\n#line 1\n%s", abi, common, prelude ? prelude : "", body);
 
   char devkey[600];
   clgan_device_key(&ctx->dev, devkey, sizeof devkey);
@@ -147,6 +160,7 @@ done:
 out:
   if (prog) clReleaseProgram(prog);
   free(common);
+  free(prelude);
   free(body);
   free(full);
   free(key);
