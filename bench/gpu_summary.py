@@ -106,6 +106,7 @@ def tune_of(work, cfg, rows):
 
 def config_entry(work, cfg, rows, problems):
     e = {"clgan_default": clgan_run(work, "clgan_bench_%s_default" % cfg, problems),
+         "clgan_winograd": clgan_run(work, "clgan_bench_%s_winograd" % cfg, problems),
          "clgan_tuned": clgan_run(work, "clgan_bench_%s" % cfg, problems),
          "tune": tune_of(work, cfg, rows)}
     c = e["clgan_tuned"] or e["clgan_default"]
@@ -173,9 +174,9 @@ def pct(x):
 
 
 def print_config(cfg, e):
-    for tag in ("clgan_default", "clgan_tuned"):
+    for tag in ("clgan_default", "clgan_winograd", "clgan_tuned"):
         c = e[tag]
-        label = "defaults" if tag == "clgan_default" else "tuned"
+        label = tag[len("clgan_"):].replace("default", "defaults")
         if not c:
             print("  clgan %-8s failed or not run" % label)
             continue

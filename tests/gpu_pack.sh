@@ -139,6 +139,7 @@ EOF
 }
 bench_json "$w/clgan_bench_tutorial_default.json" 10000
 bench_json "$w/clgan_bench_tutorial.json" 12000
+bench_json "$w/clgan_bench_tutorial_winograd.json" 11000
 peer_json() { # FILE IMG_PER_S
   echo "[{\"device\": \"cuda\", \"ms_per_step\": 9.0, \"img_per_s\": $2, \"gflops\": 15000.0}]" >"$1"
 }
@@ -163,6 +164,7 @@ assert t["tune"] == {"step_seconds": 41, "shapes": 10, "tuned": 10, "from_cache"
 assert s["bench_gemm"][0]["backend"] == "own" and s["bench_gemm"][0]["peak_fraction"] == 0.5
 assert s["tests"] == {"counts": {"OK": 1, "FAIL": 1}, "not_ok": ["conv"]}, s["tests"]
 assert s["configs"]["gray32"]["clgan_tuned"] is None
+assert t["clgan_winograd"]["img_per_s"] == 11000, t["clgan_winograd"]
 assert any("clgan_bench_gray32.json" in p for p in s["problems"]), s["problems"]
 EOF
 grep -q "best PyTorch tf32 off setting (tf32_off, 8000 img/s): 1.50x" "$w/out.txt" ||

@@ -184,6 +184,20 @@ typedef struct clgan_conv_narrow_plan {
   size_t global[2];
 } clgan_conv_narrow_plan;
 
+/* The forward of a k 4 s 2 p 1 conv by Winograd F(2x2, 2x2) over the tap
+ * parities (src/ops/conv_winograd.h): its kernels (the weight, input and
+ * output transforms and the GEMM's tile kernel), the tiles (2x2 outputs),
+ * the layout of the GEMM workspace it uses (the packed transformed image,
+ * the packed transformed weights, the 9 products) and launch shapes. tile
+ * NULL: not used. */
+typedef struct clgan_conv_wino_plan {
+  cl_kernel weight, input, output, tile;
+  int tm, nv;
+  size_t tiles, vp_off, up_off, m_off, ws_floats;
+  size_t weight_global[2], input_global[2], output_global[2];
+  size_t tile_global[3], tile_local[3];
+} clgan_conv_wino_plan;
+
 /* One conv shape prepared on one context, for every mode of Conv2d and
  * ConvTranspose2d (forward, backward data, backward filter) and for
  * clgan_im2col / clgan_col2im: the shape, the GEMM plans of its products,
@@ -218,6 +232,8 @@ typedef struct clgan_conv_plan {
                                         it (their GEMM plans then unused) */
   clgan_conv_narrow_plan narrow;     /* the forward by one kernel where the plan chose
                                         it (the padding still runs; fwd unused) */
+  clgan_conv_wino_plan wino;         /* the forward by Winograd where the plan chose it
+                                        (the padding still runs; fwd unused) */
 } clgan_conv_plan;
 
 /* Plans s on ctx (the GEMM backends chosen, kernels created, the GEMM

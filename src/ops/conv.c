@@ -30,6 +30,7 @@
 #include "ops/conv_internal.h"
 #include "ops/conv_subpixel.h"
 #include "ops/conv_narrow.h"
+#include "ops/conv_winograd.h"
 #include "ops/conv_whole.h"
 #include "ops/convt_direct.h"
 #include "ops/gemm_internal.h"
@@ -255,17 +256,19 @@ static clgan_status core_forward(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
   clgan_buf b = img;
   clgan_act act = epi ? epi->act : CLGAN_ACT_NONE;
   float slope = epi ? epi->slope : 0.0f;
-  if ((p->whole.forward || p->narrow.forward) && act != CLGAN_ACT_NONE &&
+  if ((p->whole.forward || p->narrow.forward || p->wino.tile) && act != CLGAN_ACT_NONE &&
       !clgan_conv2d_forward_fuses_act(p, act))
     return clgan_fail(CLGAN_ERR_INVALID, "%s: this plan cannot fuse activation %d", op, (int)act);
   if (p->whole.forward) /* the whole-image kernel (pad 0: nothing kept) */
     return conv_whole_forward_run(ctx, &p->whole, s, img, w, feat, act, slope);
-  if (p->fwd_from_image || p->narrow.forward) {
+  if (p->fwd_from_image || p->narrow.forward || p->wino.tile) {
     clgan_gemm_conv_x x = image_view(p, img);
     if (!img_padded && (st = padded_image(ctx, p, img, kept.mem ? kept : col, &x)) != CLGAN_OK)
       return st;
     if (p->narrow.forward) /* the narrow-image kernel: its taps from the padded image */
       return conv_narrow_forward_run(ctx, &p->narrow, s, &x, w, feat, act, slope);
+    if (p->wino.tile) /* Winograd: the padded image's tiles transformed */
+      return conv_wino_forward_run(ctx, &p->wino, s, &x, w, feat, act, slope);
     return clgan_gemm_conv_forward(ctx, &p->fwd, w, &x, feat, epi);
   }
   if (epi && epi->act != CLGAN_ACT_NONE)
@@ -394,7 +397,7 @@ clgan_status clgan_conv2d_forward(clgan_ctx *ctx, const clgan_conv_plan *p, clga
 }
 
 int clgan_conv2d_forward_fuses_act(const clgan_conv_plan *p, clgan_act act) {
-  if (p && p->im2col && (p->whole.forward || p->narrow.forward)) /* their stores */
+  if (p && p->im2col && (p->whole.forward || p->narrow.forward || p->wino.tile)) /* their stores */
     return act == CLGAN_ACT_RELU || act == CLGAN_ACT_LEAKY_RELU;
   return p && p->im2col && p->fwd_from_image && clgan_gemm_conv_forward_fuses(&p->fwd, act);
 }
@@ -566,6 +569,8 @@ static clgan_status convt_backward(clgan_ctx *ctx, const clgan_conv_plan *p, clg
     return st;
   if (p->narrow.forward)
     return conv_narrow_forward_run(ctx, &p->narrow, s, &padded, w, dx, CLGAN_ACT_NONE, 0.0f);
+  if (p->wino.tile)
+    return conv_wino_forward_run(ctx, &p->wino, s, &padded, w, dx, CLGAN_ACT_NONE, 0.0f);
   return clgan_gemm_conv_forward(ctx, &p->fwd, w, &padded, dx, NULL);
 }
 

@@ -27,9 +27,11 @@
 #include "ops/conv_internal.h"
 #include "ops/conv_subpixel.h"
 #include "ops/conv_narrow.h"
+#include "ops/conv_winograd.h"
 #include "ops/conv_whole.h"
 #include "ops/conv_tune.h"
 #include "ops/gemm_internal.h"
+#include "ops/gemm_own.h"
 #include "runtime/internal.h"
 
 /* Magic number for dividing 32-bit values by d on the device: (m, sh1, sh2, d)
@@ -207,6 +209,12 @@ clgan_status conv_plan_with(clgan_ctx *ctx, const clgan_conv_shape *s, const con
   if ((!cv || cv->prod[CONV_FWD].backend == CLGAN_GEMM_AUTO) && conv_narrow_default(ctx, s) &&
       (st = conv_narrow_plan_make(ctx, s, &p.narrow, &narrow_ok)) != CLGAN_OK)
     return st;
+  /* the Winograd forward (k 4 s 2 p 1 from 16 image channels up) where the
+   * tuning asks for it, unless the variants name the forward's GEMM */
+  int wino_ok = 0;
+  if ((!cv || cv->prod[CONV_FWD].backend == CLGAN_GEMM_AUTO) && !narrow_ok &&
+      conv_wino_default(ctx, s) && (st = conv_wino_plan_make(ctx, s, &p.wino, &wino_ok)) != CLGAN_OK)
+    return st;
   if ((st = plan_products(ctx, s, cv, &p)) != CLGAN_OK) return st;
   /* im2col and col2im exist for the plan's own use and for clgan_im2col /
    * clgan_col2im on any shape */
@@ -215,7 +223,7 @@ clgan_status conv_plan_with(clgan_ctx *ctx, const clgan_conv_shape *s, const con
       (st = clgan_kernel_get(ctx, "col2im", NULL, p.col2im_rows ? "col2im_rows" : "col2im",
                              &p.col2im)) != CLGAN_OK)
     return st;
-  if ((p.fwd_from_image || p.filt_from_image || p.narrow.forward) && s->pad > 0 &&
+  if ((p.fwd_from_image || p.filt_from_image || p.narrow.forward || p.wino.tile) && s->pad > 0 &&
       (st = conv_pad_kernel_get(ctx, &p.pad)) != CLGAN_OK)
     return st;
   *out = p;
@@ -227,5 +235,6 @@ clgan_status clgan_conv_plan_prepare(clgan_ctx *ctx, const clgan_conv_plan *p) {
   const clgan_gemm_plan *g[4] = {&p->fwd, &p->adj, &p->adj_last, &p->filt};
   clgan_status st = CLGAN_OK;
   for (int i = 0; i < 4 && st == CLGAN_OK; i++) st = clgan_gemm_plan_prepare(ctx, g[i]);
+  if (st == CLGAN_OK && p->wino.tile) st = gemm_ws_reserve(ctx, p->wino.ws_floats);
   return st;
 }

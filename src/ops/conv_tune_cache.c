@@ -116,6 +116,10 @@ void conv_tune_plan_name(const clgan_conv_plan *p, int product, char *buf, size_
     snprintf(buf, cap, "narrow-image kernel");
     return;
   }
+  if (product == CONV_FWD && p->wino.tile) {
+    snprintf(buf, cap, "winograd 2x2 %dx%d", p->wino.tm, 16 * p->wino.nv);
+    return;
+  }
   if (product == CONV_FWD) gemm_plan_name(&p->fwd, p->fwd_from_image, product, buf, cap);
   else if (product == CONV_FILT) gemm_plan_name(&p->filt, p->filt_from_image, product, buf, cap);
   else if (p->adj_direct.kernel) {
@@ -137,7 +141,8 @@ void conv_tune_key(const clgan_ctx *ctx, const clgan_conv_shape *s, char *key, s
   clgan_ctx_cache_key(ctx, dev, sizeof dev);
   static const char *const sources[] = {"gemm_tile",    "gemm",       "subpix",
                                         "gemm_lds",     "im2col",     "col2im",
-                                        "convt_direct", "conv_whole", "conv_narrow"};
+                                        "convt_direct", "conv_whole", "conv_narrow",
+                                        "winograd"};
   uint64_t h = CLGAN_FNV_SEED;
   for (size_t i = 0; i < sizeof sources / sizeof sources[0]; i++) {
     const char *src = clgan_embedded_source(sources[i]);
@@ -147,9 +152,10 @@ void conv_tune_key(const clgan_ctx *ctx, const clgan_conv_shape *s, char *key, s
   snprintf(key, cap,
            "conv tune " CONV_TUNE_KEY_VERSION
            "|%s|%016llx|n%d cin%d h%d w%d cout%d ho%d wo%d k%d s%d p%d|im2col %d col2im %d "
-           "chunk %zu",
+           "chunk %zu wino %d",
            dev, (unsigned long long)h, s->n, s->cin, s->h, s->w, s->cout, s->ho, s->wo, s->k,
-           s->stride, s->pad, (int)t->im2col, (int)t->col2im, t->adjoint_chunk_floats);
+           s->stride, s->pad, (int)t->im2col, (int)t->col2im, t->adjoint_chunk_floats,
+           t->winograd);
 }
 
 const char *conv_tune_dir(const clgan_ctx *ctx) {

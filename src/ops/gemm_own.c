@@ -90,6 +90,11 @@ static own_config own_config_for(const clgan_ctx *ctx, const clgan_gemm_variant 
   return c;
 }
 
+void gemm_own_default_tile(const clgan_ctx *ctx, int *tm, int *nv, size_t *lx, size_t *ly) {
+  own_config c = own_config_for(ctx, NULL);
+  *tm = c.tm, *nv = c.nv, *lx = c.lx, *ly = c.ly;
+}
+
 static clgan_status own_kernel(clgan_ctx *ctx, const own_config *cfg, const char *name,
                                cl_kernel *out) {
   char opts[64];

@@ -23,6 +23,10 @@ clgan_status gemm_own_plan(clgan_ctx *ctx, int conv_x, clgan_gemm_plan *p);
 /* The same with the tile of variant v (NULL or all 0: the device's). */
 clgan_status gemm_own_plan_variant(clgan_ctx *ctx, int conv_x, const clgan_gemm_variant *v,
                                    clgan_gemm_plan *p);
+/* The device's default register tile (TM, NV of cl/gemm.cl) and
+ * work-group shape in tiles, as the own plans take it (the tuning's
+ * CLGAN_GEMM_TILE included); for kernels that feed gemm_tile themselves. */
+void gemm_own_default_tile(const clgan_ctx *ctx, int *tm, int *nv, size_t *lx, size_t *ly);
 /* Runs an own plan; conv_x describes the image for CLGAN_GEMM_PATH_CONV_X
  * (b unused there), else NULL; epi: the conv_x store's activation (NULL:
  * none). */

@@ -1,0 +1,165 @@
+/* The Winograd forward (see conv_winograd.h and cl/winograd.cl): the plan
+ * (kernels, the GEMM workspace's layout, launch shapes) and the launches. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ops/conv_winograd.h"
+#include "ops/gemm_own.h"
+#include "runtime/internal.h"
+
+/* The products of F(2x2, 2x2): a 3x3 grid of positions. */
+#define WINO_POSITIONS 9
+
+int conv_wino_applies(const clgan_conv_shape *s) {
+  return s->k == 4 && s->stride == 2 && s->pad == 1 && s->h == 2 * s->ho && s->w == 2 * s->wo &&
+         s->ho % 2 == 0 && s->wo % 2 == 0 && s->cin % 4 == 0 && s->cin >= CONV_WINO_MIN_CIN;
+}
+
+int conv_wino_default(const clgan_ctx *ctx, const clgan_conv_shape *s) {
+  return ctx->tuning.winograd > 0 && conv_wino_applies(s);
+}
+
+static size_t pow2_at_least(size_t x) {
+  size_t p = 1;
+  while (p < x) p *= 2;
+  return p;
+}
+
+/* gemm_tile's work-groups: the device's default shape (lx column tiles x
+ * ly row tiles) given to the rows where the columns are few, as the own
+ * GEMM plans fit theirs. */
+static void tile_groups(size_t tiles_x, size_t tiles_y, size_t *lx, size_t *ly) {
+  while (*ly > 1 && *ly / 2 >= tiles_y) *ly /= 2, *lx *= 2;
+  while (*lx > 1 && *lx / 2 >= pow2_at_least(tiles_x)) *lx /= 2;
+}
+
+static clgan_status wino_kernels(clgan_ctx *ctx, clgan_conv_wino_plan *p) {
+  char opts[64];
+  snprintf(opts, sizeof opts, "-DTM=%d -DNV=%d", p->tm, p->nv);
+  clgan_status st;
+  if ((st = clgan_kernel_get(ctx, "winograd", opts, "wino_weight", &p->weight)) != CLGAN_OK ||
+      (st = clgan_kernel_get(ctx, "winograd", opts, "wino_input", &p->input)) != CLGAN_OK ||
+      (st = clgan_kernel_get(ctx, "winograd", opts, "wino_output", &p->output)) != CLGAN_OK)
+    return st;
+  return clgan_kernel_get(ctx, "gemm", opts, "gemm_tile", &p->tile);
+}
+
+clgan_status conv_wino_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
+                                 clgan_conv_wino_plan *out, int *ok) {
+  memset(out, 0, sizeof *out);
+  *ok = 0;
+  if (!conv_wino_applies(s)) return CLGAN_OK;
+  clgan_conv_wino_plan p;
+  memset(&p, 0, sizeof p);
+  size_t lx, ly;
+  gemm_own_default_tile(ctx, &p.tm, &p.nv, &lx, &ly);
+  /* cl/winograd.cl stores a panel's row as one vector */
+  if (p.tm != 2 && p.tm != 4 && p.tm != 8 && p.tm != 16) return CLGAN_OK;
+  size_t tn = 16 * (size_t)p.nv, tm = (size_t)p.tm;
+  /* k of the GEMM: 9 positions x 4 parities x cin channels */
+  size_t kdim = 4 * (size_t)s->cin, k = WINO_POSITIONS * kdim;
+  p.tiles = (size_t)s->n * (size_t)(s->ho / 2) * (size_t)(s->wo / 2);
+  size_t rows = clgan_round_up(p.tiles, tm), cols = clgan_round_up((size_t)s->cout, tn);
+  /* [row panels][k][tm] | [column panels][k][tn] | [9][cout][tiles] */
+  p.vp_off = 0;
+  p.up_off = clgan_round_up(rows * k, 16);
+  p.m_off = clgan_round_up(p.up_off + cols * k, 16);
+  p.ws_floats = p.m_off + WINO_POSITIONS * (size_t)s->cout * p.tiles;
+  if (p.ws_floats >= ((size_t)1 << 32) || k * tn >= ((size_t)1 << 31) ||
+      (uint64_t)s->cin * s->n * (uint64_t)(s->h + 2) * (uint64_t)(s->w + 2) >= ((uint64_t)1 << 32) ||
+      (uint64_t)s->cout * s->n * (uint64_t)s->ho * (uint64_t)s->wo >= ((uint64_t)1 << 32))
+    return clgan_fail(CLGAN_ERR_UNSUPPORTED, "conv_winograd: buffers beyond 32-bit offsets");
+  clgan_status st = wino_kernels(ctx, &p);
+  if (st != CLGAN_OK) return st;
+  p.weight_global[0] = cols, p.weight_global[1] = (size_t)s->cin;
+  p.input_global[0] = (size_t)s->cin, p.input_global[1] = rows / tm;
+  p.output_global[0] = (size_t)s->n * (size_t)(s->ho / 2), p.output_global[1] = (size_t)s->cout;
+  size_t tiles_x = cols / tn, tiles_y = rows / tm;
+  tile_groups(tiles_x, tiles_y, &lx, &ly);
+  size_t kmax = clgan_kernel_max_local(ctx, p.tile);
+  while (lx * ly > kmax) {
+    if (ly > 1) ly /= 2;
+    else lx /= 2;
+  }
+  p.tile_local[0] = lx, p.tile_local[1] = ly, p.tile_local[2] = 1;
+  p.tile_global[0] = clgan_round_up(tiles_x, lx);
+  p.tile_global[1] = clgan_round_up(tiles_y, ly);
+  p.tile_global[2] = WINO_POSITIONS;
+  *out = p;
+  *ok = 1;
+  return CLGAN_OK;
+}
+
+/* The transformed weights as gemm_tile's packed B panels. */
+static clgan_status run_weight(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
+                               const clgan_conv_shape *s, clgan_buf w) {
+  cl_int cin = s->cin, cout = s->cout;
+  cl_uint w_off = (cl_uint)w.off, up_off = (cl_uint)p->up_off;
+  clgan_status st = clgan_set_args(p->weight, 6, sizeof cin, &cin, sizeof cout, &cout,
+                                   sizeof(cl_mem), &w.mem, sizeof w_off, &w_off, sizeof(cl_mem),
+                                   &ctx->gemm_ws.mem, sizeof up_off, &up_off);
+  if (st != CLGAN_OK) return st;
+  /* a column panel's output channels in one group: neighbouring stores */
+  size_t local[2] = {16 * (size_t)p->nv, 1};
+  while (local[0] > clgan_kernel_max_local(ctx, p->weight)) local[0] /= 2;
+  return clgan_launch(ctx, p->weight, 2, p->weight_global, local, "wino_weight");
+}
+
+/* The padded image's tiles as gemm_tile's packed A panels. */
+static clgan_status run_input(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
+                              const clgan_conv_shape *s, const clgan_gemm_conv_x *x) {
+  cl_int cin = s->cin, n = s->n, ho = s->ho, wo = s->wo, hp = x->hp, wp = x->wp;
+  cl_uint x_off = (cl_uint)x->img.off, vp_off = (cl_uint)p->vp_off;
+  clgan_status st = clgan_set_args(p->input, 10, sizeof cin, &cin, sizeof n, &n, sizeof ho, &ho,
+                                   sizeof wo, &wo, sizeof hp, &hp, sizeof wp, &wp,
+                                   sizeof(cl_mem), &x->img.mem, sizeof x_off, &x_off,
+                                   sizeof(cl_mem), &ctx->gemm_ws.mem, sizeof vp_off, &vp_off);
+  if (st != CLGAN_OK) return st;
+  return clgan_launch(ctx, p->input, 2, p->input_global, NULL, "wino_input");
+}
+
+/* The 9 products, each C^T = U_xi V_xi^T (cout x tiles), in one launch of
+ * gemm_tile: its split of k, one range of K per position, stores each
+ * range's product at its own offset. */
+static clgan_status run_products(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
+                                 const clgan_conv_shape *s) {
+  cl_int m = (cl_int)p->tiles, n = s->cout, kz = 4 * s->cin, k = WINO_POSITIONS * kz;
+  cl_int a_ps = k * p->tm, a_ks = p->tm, a_rs = 1, c_rs = 1, c_cs = m;
+  float alpha = 1.0f, beta = 0.0f;
+  cl_mem ws = ctx->gemm_ws.mem;
+  cl_uint vp_off = (cl_uint)p->vp_off, up_off = (cl_uint)p->up_off, m_off = (cl_uint)p->m_off;
+  cl_uint zstride = (cl_uint)((size_t)s->cout * p->tiles);
+  clgan_status st = clgan_set_args(
+      p->tile, 18, sizeof m, &m, sizeof n, &n, sizeof k, &k, sizeof kz, &kz, sizeof alpha, &alpha,
+      sizeof beta, &beta, sizeof(cl_mem), &ws, sizeof vp_off, &vp_off, sizeof a_ps, &a_ps,
+      sizeof a_ks, &a_ks, sizeof a_rs, &a_rs, sizeof(cl_mem), &ws, sizeof up_off, &up_off,
+      sizeof(cl_mem), &ws, sizeof m_off, &m_off, sizeof c_rs, &c_rs, sizeof c_cs, &c_cs,
+      sizeof zstride, &zstride);
+  if (st != CLGAN_OK) return st;
+  return clgan_launch(ctx, p->tile, 3, p->tile_global, p->tile_local, "gemm_tile");
+}
+
+static clgan_status run_output(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
+                               const clgan_conv_shape *s, clgan_buf y, clgan_act act,
+                               float slope) {
+  cl_int cout = s->cout, n = s->n, ho = s->ho, wo = s->wo, a = (cl_int)act;
+  cl_uint m_off = (cl_uint)p->m_off, y_off = (cl_uint)y.off;
+  clgan_status st = clgan_set_args(p->output, 10, sizeof cout, &cout, sizeof n, &n, sizeof ho,
+                                   &ho, sizeof wo, &wo, sizeof(cl_mem), &ctx->gemm_ws.mem,
+                                   sizeof m_off, &m_off, sizeof(cl_mem), &y.mem, sizeof y_off,
+                                   &y_off, sizeof a, &a, sizeof slope, &slope);
+  if (st != CLGAN_OK) return st;
+  return clgan_launch(ctx, p->output, 2, p->output_global, NULL, "wino_output");
+}
+
+clgan_status conv_wino_forward_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
+                                   const clgan_conv_shape *s, const clgan_gemm_conv_x *x,
+                                   clgan_buf w, clgan_buf y, clgan_act act, float slope) {
+  clgan_status st = gemm_ws_reserve(ctx, p->ws_floats);
+  if (st == CLGAN_OK) st = run_weight(ctx, p, s, w);
+  if (st == CLGAN_OK) st = run_input(ctx, p, s, x);
+  if (st == CLGAN_OK) st = run_products(ctx, p, s);
+  if (st == CLGAN_OK) st = run_output(ctx, p, s, y, act, slope);
+  return st;
+}

@@ -1,0 +1,47 @@
+/* The forward of a k 4, stride 2, pad 1 conv by Winograd F(2x2, 2x2) over
+ * the four tap parities (cl/winograd.cl): 9 multiply-adds per 2x2 output
+ * tile and input channel parity where the direct product takes 16, in three
+ * launches around one of gemm_tile (the 9 products as its split of k): the
+ * weights transformed into its packed B panels, the padded image's tiles
+ * into its packed A panels, the outputs from the products with the fused
+ * activation. The transforms' workspace is the context's GEMM workspace.
+ * Not a default anywhere: on a 2-core Zen 4 (PoCL) the 9 products took
+ * 0.71x the direct forwards' GEMM time, but the transforms cost 4x what
+ * that saved (the transformed image is 2.25x the image, written and read
+ * back; its panels gathered from strided taps), `gray32` steps 1.1-1.3x
+ * slower. CLGAN_WINOGRAD=1 (the tuning's winograd) takes it wherever it
+ * applies, on any device, for measurements (bench/gpu_run.sh on a GPU).
+ * Not part of the public API. */
+#ifndef CLGAN_OPS_CONV_WINOGRAD_H
+#define CLGAN_OPS_CONV_WINOGRAD_H
+
+#include "ops/gemm_internal.h"
+
+/* Image channels below this keep the direct product (its k, 16 * cin, is
+ * already short; the narrow kernel takes 1 to 3 channels). */
+#define CONV_WINO_MIN_CIN 16
+
+/* Whether shape s is such a conv: k 4, stride 2, pad 1, an even output of
+ * half the image's size, cin a multiple of 4 and at least CONV_WINO_MIN_CIN. */
+int conv_wino_applies(const clgan_conv_shape *s);
+
+/* Whether the plan takes it on shape s with the engine's own choices: where
+ * it applies when the tuning asks for it. */
+int conv_wino_default(const clgan_ctx *ctx, const clgan_conv_shape *s);
+
+/* Plans s's forward this way with the device's default register tile: the
+ * kernels built now (program cache), the workspace's layout and launch
+ * shapes. *ok = 0 (out zeroed) where the shape does not apply. */
+clgan_status conv_wino_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
+                                 clgan_conv_wino_plan *out, int *ok);
+
+/* y [cout, n, ho, wo] = act(conv(x)) from x, the image padded by 1 (the
+ * geometry of clgan_gemm_conv_x), with w [cout, cin*16]; act CLGAN_ACT_NONE,
+ * ReLU or LeakyReLU. The GEMM workspace grows to p->ws_floats unless the
+ * context is frozen (clgan_conv_plan_prepare reserves it). Buffers checked
+ * by the caller. */
+clgan_status conv_wino_forward_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
+                                   const clgan_conv_shape *s, const clgan_gemm_conv_x *x,
+                                   clgan_buf w, clgan_buf y, clgan_act act, float slope);
+
+#endif

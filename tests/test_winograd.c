@@ -1,0 +1,193 @@
+/* The Winograd forward (src/ops/conv_winograd.c, cl/winograd.cl): a k 4,
+ * stride 2, pad 1 conv by F(2x2, 2x2) over its tap parities. Against the C
+ * reference (tests/ref_conv.c) on the DCGAN's middle D layers and odd sizes
+ * (tiles that do not fill the GEMM's last row panel, output channels that
+ * do not fill its last column panel, one tile, outputs of odd tile counts),
+ * with ReLU or LeakyReLU applied as it stores, with and without the padded
+ * copy kept, over outputs full of NaN; as ConvTranspose2d's backward data
+ * (alone and with its weight gradient); with the device's default tile and,
+ * on CPU paths, where the plan takes it by itself; which shapes take it, its
+ * name, and CLGAN_WINOGRAD=0's tuning field turning it off. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/conv_tune.h"
+#include "ops/conv_winograd.h"
+#include "ref_conv.h"
+#include "runtime/internal.h"
+#include "test_util.h"
+
+typedef struct wino_case {
+  const char *name;
+  int n, cin, h, w, cout;
+} wino_case;
+
+/* Conv2d(cin, cout, 4, 2, 1) over h x w. */
+static const wino_case cases[] = {
+    {"gray32 D2: 32 -> 64, 16x16, batch 3", 3, 32, 16, 16, 64},
+    {"gray32 D3: 64 -> 128, 8x8, batch 2", 2, 64, 8, 8, 128},
+    {"20 -> 37, 12x20 (45 tiles), batch 3", 3, 20, 12, 20, 37},
+    {"16 -> 1, 4x4 (one tile), batch 1", 1, 16, 4, 4, 1},
+    {"24 -> 33, 4x12 (three tiles a row), batch 5", 5, 24, 4, 12, 33},
+};
+#define NCASES ((int)(sizeof cases / sizeof cases[0]))
+
+/* s's plan with the Winograd forward: the plan step with the tuning's
+ * winograd 1. */
+static void wino_plan(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_conv_plan *p) {
+  int was = ctx->tuning.winograd;
+  ctx->tuning.winograd = 1;
+  TU_OK(conv_plan_with(ctx, s, NULL, p));
+  ctx->tuning.winograd = was;
+  ck_assert_ptr_nonnull(p->wino.tile);
+  TU_OK(clgan_conv_plan_prepare(ctx, p));
+}
+
+static void apply_act(float *y, size_t n, clgan_act act) {
+  for (size_t i = 0; i < n; i++) {
+    if (act == CLGAN_ACT_RELU && y[i] < 0.0f) y[i] = 0.0f;
+    if (act == CLGAN_ACT_LEAKY_RELU && !(y[i] > 0.0f)) y[i] *= 0.2f;
+  }
+}
+
+START_TEST(test_against_the_reference) {
+  clgan_ctx *ctx = tu_ctx();
+  for (int ci = 0; ci < NCASES; ci++) {
+    const wino_case *c = &cases[ci];
+    clgan_conv_shape s;
+    TU_OK(clgan_conv_shape_conv(c->n, c->cin, c->h, c->w, c->cout, 4, 2, 1, &s));
+    ck_assert(conv_wino_applies(&s));
+    ref_conv g = ref_conv_make(c->n, c->cin, c->h, c->w, c->cout, 4, 2, 1);
+    size_t fx = (size_t)c->cin * c->n * c->h * c->w, fw = (size_t)c->cout * c->cin * 16;
+    size_t fy = (size_t)c->cout * c->n * s.ho * s.wo;
+    float *x = tu_malloc(fx * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
+    float *want = tu_malloc(fy * sizeof(float)), *wact = tu_malloc(fy * sizeof(float));
+    tu_fill_uniform(x, fx, 51, -1, 1);
+    tu_fill_uniform(w, fw, 52, -1, 1);
+    ref_conv2d_forward(&g, x, w, want);
+    clgan_conv_plan p;
+    wino_plan(ctx, &s, &p);
+    clgan_buf bx = tu_upload(x, fx), bw = tu_upload(w, fw), by = tu_upload(NULL, fy);
+    clgan_buf col = tu_upload(NULL, p.col_floats ? p.col_floats : 1);
+    size_t nkept = clgan_conv_kept_floats(&p);
+    clgan_buf kept = tu_upload(NULL, nkept ? nkept : 1);
+    char what[160];
+    const clgan_act acts[3] = {CLGAN_ACT_NONE, CLGAN_ACT_RELU, CLGAN_ACT_LEAKY_RELU};
+    for (int a = 0; a < 3; a++)
+      for (int keep = 0; keep < 2; keep++) {
+        if (keep && nkept == 0) continue;
+        ck_assert(clgan_conv2d_forward_fuses_act(&p, acts[a]) || a == 0);
+        TU_OK(clgan_fill(ctx, by, fy, NAN));
+        if (keep) TU_OK(clgan_conv2d_forward_keep(ctx, &p, bx, bw, by, col, kept, acts[a], 0.2f));
+        else if (a) TU_OK(clgan_conv2d_forward_act(ctx, &p, bx, bw, by, col, acts[a], 0.2f));
+        else TU_OK(clgan_conv2d_forward(ctx, &p, bx, bw, by, col));
+        memcpy(wact, want, fy * sizeof(float));
+        apply_act(wact, fy, acts[a]);
+        float *got = tu_download(by, fy);
+        snprintf(what, sizeof what, "%s, act %d, keep %d", c->name, (int)acts[a], keep);
+        TU_ASSERT_CLOSE(what, got, wact, fy, 1e-4, 1e-4);
+        free(got);
+      }
+    ck_assert_int_eq(clgan_conv2d_forward_act(ctx, &p, bx, bw, by, col, CLGAN_ACT_TANH, 0.0f),
+                     CLGAN_ERR_INVALID);
+    clgan_buf *all[] = {&bx, &bw, &by, &col, &kept};
+    for (int i = 0; i < 5; i++) clgan_buf_release(all[i]);
+    free(x), free(w), free(want), free(wact);
+  }
+}
+END_TEST
+
+/* ConvTranspose2d(cout, cin, 4, 2, 1)'s backward data is this conv's
+ * forward: alone and with its weight gradient in one call. */
+START_TEST(test_convt_backward_data) {
+  clgan_ctx *ctx = tu_ctx();
+  const int n = 3, cin_t = 40, h = 6, cout_t = 16; /* convT 40 -> 16, 6x6 -> 12x12 */
+  clgan_conv_shape s;
+  TU_OK(clgan_conv_shape_convt(n, cin_t, h, h, cout_t, 4, 2, 1, &s));
+  ck_assert(conv_wino_applies(&s));
+  ref_conv g = ref_convt_make(n, cin_t, h, h, cout_t, 4, 2, 1);
+  size_t fx = (size_t)cin_t * n * h * h, fw = (size_t)cin_t * cout_t * 16;
+  size_t fy = (size_t)cout_t * n * g.ho * g.wo;
+  float *x = tu_malloc(fx * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
+  float *dy = tu_malloc(fy * sizeof(float)), *want = tu_malloc(fx * sizeof(float));
+  float *wantw = tu_malloc(fw * sizeof(float));
+  tu_fill_uniform(x, fx, 61, -1, 1);
+  tu_fill_uniform(w, fw, 62, -1, 1);
+  tu_fill_uniform(dy, fy, 63, -1, 1);
+  ref_convt2d_backward_data(&g, dy, w, want);
+  ref_convt2d_backward_filter(&g, x, dy, wantw);
+  clgan_conv_plan p;
+  wino_plan(ctx, &s, &p);
+  clgan_buf bx = tu_upload(x, fx), bw = tu_upload(w, fw), bdy = tu_upload(dy, fy);
+  clgan_buf bdx = tu_upload(NULL, fx), bdw = tu_upload(NULL, fw);
+  clgan_buf col = tu_upload(NULL, p.col_floats ? p.col_floats : 1);
+  TU_OK(clgan_fill(ctx, bdx, fx, NAN));
+  TU_OK(clgan_convt2d_backward_data(ctx, &p, bdy, bw, bdx, col));
+  float *got = tu_download(bdx, fx);
+  TU_ASSERT_CLOSE("convT backward data", got, want, fx, 1e-4, 1e-4);
+  free(got);
+  TU_OK(clgan_fill(ctx, bdx, fx, NAN));
+  TU_OK(clgan_convt2d_backward(ctx, &p, bx, bdy, bw, bdw, bdx, col, 0));
+  got = tu_download(bdx, fx);
+  TU_ASSERT_CLOSE("convT backward, its data", got, want, fx, 1e-4, 1e-4);
+  free(got);
+  got = tu_download(bdw, fw);
+  TU_ASSERT_CLOSE("convT backward, its weight gradient", got, wantw, fw, 1e-4, 1e-4);
+  free(got);
+  clgan_buf *all[] = {&bx, &bw, &bdy, &bdx, &bdw, &col};
+  for (int i = 0; i < 6; i++) clgan_buf_release(all[i]);
+  free(x), free(w), free(dy), free(want), free(wantw);
+}
+END_TEST
+
+/* Which shapes take it, its name, a variant naming the forward's GEMM, and
+ * no plan taking it without the tuning's winograd 1. */
+START_TEST(test_which_shapes) {
+  clgan_ctx *ctx = tu_ctx();
+  clgan_conv_shape s;
+  TU_OK(clgan_conv_shape_conv(2, 32, 16, 16, 8, 4, 2, 1, &s));
+  clgan_conv_plan p;
+  ck_assert(!conv_wino_default(ctx, &s));
+  TU_OK(conv_plan_with(ctx, &s, NULL, &p));
+  ck_assert_ptr_null(p.wino.tile);
+  ctx->tuning.winograd = 1;
+  ck_assert(conv_wino_default(ctx, &s));
+  TU_OK(conv_plan_with(ctx, &s, NULL, &p));
+  ck_assert_ptr_nonnull(p.wino.tile);
+  char name[48], want[48];
+  conv_tune_plan_name(&p, CONV_FWD, name, sizeof name);
+  snprintf(want, sizeof want, "winograd 2x2 %dx%d", p.wino.tm, 16 * p.wino.nv);
+  ck_assert_str_eq(name, want);
+  conv_variants cv = conv_variants_default();
+  cv.prod[CONV_FWD].backend = CLGAN_GEMM_OWN;
+  TU_OK(conv_plan_with(ctx, &s, &cv, &p));
+  ck_assert_ptr_null(p.wino.tile);
+  /* not: 12 channels, 14 (not a multiple of 4), an odd output (6x6 -> 3x3),
+   * stride 1, pad 0, a 3x3 kernel */
+  const int geo[6][6] = {{12, 16, 16, 4, 2, 1}, {14, 16, 16, 4, 2, 1}, {16, 6, 6, 4, 2, 1},
+                         {16, 16, 16, 4, 1, 1}, {16, 16, 16, 4, 2, 0}, {16, 16, 16, 3, 2, 1}};
+  for (int i = 0; i < 6; i++) {
+    TU_OK(clgan_conv_shape_conv(2, geo[i][0], geo[i][1], geo[i][2], 8, geo[i][3], geo[i][4],
+                                geo[i][5], &s));
+    ck_assert(!conv_wino_applies(&s));
+    TU_OK(conv_plan_with(ctx, &s, NULL, &p));
+    ck_assert_ptr_null(p.wino.tile);
+  }
+  ctx->tuning.winograd = 0;
+}
+END_TEST
+
+static Suite *wino_suite(void) {
+  Suite *s = suite_create("winograd");
+  TCase *tc = tcase_create("winograd");
+  tcase_set_timeout(tc, 600);
+  tcase_add_test(tc, test_against_the_reference);
+  tcase_add_test(tc, test_convt_backward_data);
+  tcase_add_test(tc, test_which_shapes);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) { return tu_run(wino_suite()); }
