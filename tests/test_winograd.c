@@ -30,6 +30,7 @@ static const wino_case cases[] = {
     {"gray32 D3: 64 -> 128, 8x8, batch 2", 2, 64, 8, 8, 128},
     {"20 -> 37, 12x20 (45 tiles), batch 3", 3, 20, 12, 20, 37},
     {"16 -> 1, 4x4 (one tile), batch 1", 1, 16, 4, 4, 1},
+    {"4 -> 6, 8x8, batch 2", 2, 4, 8, 8, 6},
     {"24 -> 33, 4x12 (three tiles a row), batch 5", 5, 24, 4, 12, 33},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
@@ -164,9 +165,9 @@ START_TEST(test_which_shapes) {
   cv.prod[CONV_FWD].backend = CLGAN_GEMM_OWN;
   TU_OK(conv_plan_with(ctx, &s, &cv, &p));
   ck_assert_ptr_null(p.wino.tile);
-  /* not: 12 channels, 14 (not a multiple of 4), an odd output (6x6 -> 3x3),
+  /* not: 2 channels, 14 (not a multiple of 4), an odd output (6x6 -> 3x3),
    * stride 1, pad 0, a 3x3 kernel */
-  const int geo[6][6] = {{12, 16, 16, 4, 2, 1}, {14, 16, 16, 4, 2, 1}, {16, 6, 6, 4, 2, 1},
+  const int geo[6][6] = {{2, 16, 16, 4, 2, 1}, {14, 16, 16, 4, 2, 1}, {16, 6, 6, 4, 2, 1},
                          {16, 16, 16, 4, 1, 1}, {16, 16, 16, 4, 2, 0}, {16, 16, 16, 3, 2, 1}};
   for (int i = 0; i < 6; i++) {
     TU_OK(clgan_conv_shape_conv(2, geo[i][0], geo[i][1], geo[i][2], 8, geo[i][3], geo[i][4],

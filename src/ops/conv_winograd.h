@@ -17,9 +17,9 @@
 
 #include "ops/gemm_internal.h"
 
-/* Image channels below this keep the direct product (its k, 16 * cin, is
- * already short; the narrow kernel takes 1 to 3 channels). */
-#define CONV_WINO_MIN_CIN 16
+/* Image channels below this keep the direct product (the narrow kernel
+ * takes 1 to 3 channels). */
+#define CONV_WINO_MIN_CIN 4
 
 /* Whether shape s is such a conv: k 4, stride 2, pad 1, an even output of
  * half the image's size, cin a multiple of 4 and at least CONV_WINO_MIN_CIN. */
