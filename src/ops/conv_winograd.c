@@ -72,7 +72,7 @@ clgan_status conv_wino_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
     return clgan_fail(CLGAN_ERR_UNSUPPORTED, "conv_winograd: buffers beyond 32-bit offsets");
   clgan_status st = wino_kernels(ctx, &p);
   if (st != CLGAN_OK) return st;
-  p.weight_global[0] = cols, p.weight_global[1] = (size_t)s->cin;
+  p.weight_global[0] = (size_t)s->cin, p.weight_global[1] = cols / 16;
   p.input_global[0] = (size_t)s->cin, p.input_global[1] = rows / tm;
   p.output_global[0] = (size_t)s->n * (size_t)(s->ho / 2), p.output_global[1] = (size_t)s->cout;
   size_t tiles_x = cols / tn, tiles_y = rows / tm;
@@ -100,10 +100,7 @@ static clgan_status run_weight(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
                                    sizeof(cl_mem), &w.mem, sizeof w_off, &w_off, sizeof(cl_mem),
                                    &ctx->gemm_ws.mem, sizeof up_off, &up_off);
   if (st != CLGAN_OK) return st;
-  /* a column panel's output channels in one group: neighbouring stores */
-  size_t local[2] = {16 * (size_t)p->nv, 1};
-  while (local[0] > clgan_kernel_max_local(ctx, p->weight)) local[0] /= 2;
-  return clgan_launch(ctx, p->weight, 2, p->weight_global, local, "wino_weight");
+  return clgan_launch(ctx, p->weight, 2, p->weight_global, NULL, "wino_weight");
 }
 
 /* The padded image's tiles as gemm_tile's packed A panels. */

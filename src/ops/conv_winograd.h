@@ -5,12 +5,15 @@
  * weights transformed into its packed B panels, the padded image's tiles
  * into its packed A panels, the outputs from the products with the fused
  * activation. The transforms' workspace is the context's GEMM workspace.
- * Not a default anywhere: on a 2-core Zen 4 (PoCL) the 9 products took
- * 0.71x the direct forwards' GEMM time, but the transforms cost 4x what
- * that saved (the transformed image is 2.25x the image, written and read
- * back; its panels gathered from strided taps), `gray32` steps 1.1-1.3x
- * slower. CLGAN_WINOGRAD=1 (the tuning's winograd) takes it wherever it
- * applies, on any device, for measurements (bench/gpu_run.sh on a GPU).
+ * Not a default anywhere: on a 2-core Zen 4 (PoCL), where the direct
+ * products run at 91% of the FMA peak, the 9 products took 0.64-0.72x the
+ * direct forwards' GEMM time, but the transforms (the transformed image is
+ * 2.25x the image and the products 2.25x the output, each written and read
+ * back) cost about as much as that saved: `tutorial` steps the same
+ * (1585 / 1588 ms, medians of 3 alternating rounds), `gray32` 1.06x slower
+ * (43.1 / 45.6 ms). CLGAN_WINOGRAD=1 (the tuning's winograd) takes it
+ * wherever it applies, on any device, for measurements (bench/gpu_run.sh
+ * on a GPU).
  * Not part of the public API. */
 #ifndef CLGAN_OPS_CONV_WINOGRAD_H
 #define CLGAN_OPS_CONV_WINOGRAD_H

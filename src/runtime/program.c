@@ -76,7 +76,7 @@ static clgan_status build_log_error(clgan_ctx *ctx, cl_program prog, cl_int err,
 static const char *program_prelude(const char *name) {
   static const struct {
     const char *program, *prelude;
-  } preludes[] = {{"gemm", "gemm_tile"}, {"subpix", "gemm_tile"}};
+  } preludes[] = {{"gemm", "gemm_tile"}, {"subpix", "gemm_tile"}, {"winograd", "gemm_tile"}};
   for (size_t i = 0; i < sizeof preludes / sizeof preludes[0]; i++)
     if (strcmp(preludes[i].program, name) == 0) return preludes[i].prelude;
   return NULL;
