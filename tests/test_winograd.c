@@ -1,5 +1,5 @@
 /* The Winograd forward (src/ops/conv_winograd.c, cl/winograd.cl): a k 4,
- * stride 2, pad 1 conv by F(2x2, 2x2) over its tap parities. Against the C
+ * stride 2, pad 1 conv by F(4x4, 2x2) over its tap parities. Against the C
  * reference (tests/ref_conv.c) on the DCGAN's middle D layers and odd sizes
  * (tiles that do not fill the GEMM's last row panel, output channels that
  * do not fill its last column panel, one tile, outputs of odd tile counts),
@@ -26,12 +26,13 @@ typedef struct wino_case {
 
 /* Conv2d(cin, cout, 4, 2, 1) over h x w. */
 static const wino_case cases[] = {
-    {"gray32 D2: 32 -> 64, 16x16, batch 3", 3, 32, 16, 16, 64},
-    {"gray32 D3: 64 -> 128, 8x8, batch 2", 2, 64, 8, 8, 128},
-    {"20 -> 37, 12x20 (45 tiles), batch 3", 3, 20, 12, 20, 37},
-    {"16 -> 1, 4x4 (one tile), batch 1", 1, 16, 4, 4, 1},
-    {"4 -> 6, 8x8, batch 2", 2, 4, 8, 8, 6},
-    {"24 -> 33, 4x12 (three tiles a row), batch 5", 5, 24, 4, 12, 33},
+    {"gray32 D2: 32 -> 64, 16x16 (two tiles a row), batch 3", 3, 32, 16, 16, 64},
+    {"gray32 D3: 64 -> 128, 8x8 (one tile), batch 2", 2, 64, 8, 8, 128},
+    {"tutorial D2's rows: 16 -> 40, 32x32 (four tiles a row), batch 2", 2, 16, 32, 32, 40},
+    {"20 -> 37, 16x24 (three tiles a row, 18 tiles), batch 3", 3, 20, 16, 24, 37},
+    {"16 -> 1, 8x8 (one tile), batch 1", 1, 16, 8, 8, 1},
+    {"4 -> 6, 8x16, batch 2", 2, 4, 8, 16, 6},
+    {"24 -> 33, 8x48 (six tiles a row), batch 5", 5, 24, 8, 48, 33},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -104,7 +105,7 @@ END_TEST
  * forward: alone and with its weight gradient in one call. */
 START_TEST(test_convt_backward_data) {
   clgan_ctx *ctx = tu_ctx();
-  const int n = 3, cin_t = 40, h = 6, cout_t = 16; /* convT 40 -> 16, 6x6 -> 12x12 */
+  const int n = 3, cin_t = 40, h = 8, cout_t = 16; /* convT 40 -> 16, 8x8 -> 16x16 */
   clgan_conv_shape s;
   TU_OK(clgan_conv_shape_convt(n, cin_t, h, h, cout_t, 4, 2, 1, &s));
   ck_assert(conv_wino_applies(&s));
@@ -159,15 +160,15 @@ START_TEST(test_which_shapes) {
   ck_assert_ptr_nonnull(p.wino.tile);
   char name[48], want[48];
   conv_tune_plan_name(&p, CONV_FWD, name, sizeof name);
-  snprintf(want, sizeof want, "winograd 2x2 %dx%d", p.wino.tm, 16 * p.wino.nv);
+  snprintf(want, sizeof want, "winograd 4x4 %dx%d", p.wino.tm, 16 * p.wino.nv);
   ck_assert_str_eq(name, want);
   conv_variants cv = conv_variants_default();
   cv.prod[CONV_FWD].backend = CLGAN_GEMM_OWN;
   TU_OK(conv_plan_with(ctx, &s, &cv, &p));
   ck_assert_ptr_null(p.wino.tile);
-  /* not: 2 channels, 14 (not a multiple of 4), an odd output (6x6 -> 3x3),
-   * stride 1, pad 0, a 3x3 kernel */
-  const int geo[6][6] = {{2, 16, 16, 4, 2, 1}, {14, 16, 16, 4, 2, 1}, {16, 6, 6, 4, 2, 1},
+  /* not: 2 channels, 14 (not a multiple of 4), an output of 6x6 (not whole
+   * 4x4 tiles), stride 1, pad 0, a 3x3 kernel */
+  const int geo[6][6] = {{2, 16, 16, 4, 2, 1}, {14, 16, 16, 4, 2, 1}, {16, 12, 12, 4, 2, 1},
                          {16, 16, 16, 4, 1, 1}, {16, 16, 16, 4, 2, 0}, {16, 16, 16, 3, 2, 1}};
   for (int i = 0; i < 6; i++) {
     TU_OK(clgan_conv_shape_conv(2, geo[i][0], geo[i][1], geo[i][2], 8, geo[i][3], geo[i][4],

@@ -115,7 +115,8 @@ typedef struct clgan_tuning {
                                   copies for the convs next to them, which then run padding
                                   kernels (benchmarks; 0: where the convs read them) */
   int winograd;                /* CLGAN_WINOGRAD=1 sets 1: the Winograd forward wherever it
-                                  applies, on any device (0: not; measurements) */
+                                  applies, on any device; =0 sets -1: nowhere (0: the
+                                  engine's choice, CPUs) */
   size_t adjoint_chunk_floats; /* col floats per chunk of the conv adjoint (0: CPUs 4M,
                                   GPUs all images at once) */
   size_t bn_local;             /* BatchNorm work-group size (0: the device's) */

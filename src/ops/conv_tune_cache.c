@@ -117,7 +117,7 @@ void conv_tune_plan_name(const clgan_conv_plan *p, int product, char *buf, size_
     return;
   }
   if (product == CONV_FWD && p->wino.tile) {
-    snprintf(buf, cap, "winograd 2x2 %dx%d", p->wino.tm, 16 * p->wino.nv);
+    snprintf(buf, cap, "winograd 4x4 %dx%d", p->wino.tm, 16 * p->wino.nv);
     return;
   }
   if (product == CONV_FWD) gemm_plan_name(&p->fwd, p->fwd_from_image, product, buf, cap);

@@ -8,16 +8,34 @@
 #include "ops/gemm_own.h"
 #include "runtime/internal.h"
 
-/* The products of F(2x2, 2x2): a 3x3 grid of positions. */
-#define WINO_POSITIONS 9
+/* F(4x4, 2x2): 4x4 output tiles, 5x5 products per tile and channel. */
+#define WINO_TILE 4
+#define WINO_POSITIONS 25
 
 int conv_wino_applies(const clgan_conv_shape *s) {
   return s->k == 4 && s->stride == 2 && s->pad == 1 && s->h == 2 * s->ho && s->w == 2 * s->wo &&
-         s->ho % 2 == 0 && s->wo % 2 == 0 && s->cin % 4 == 0 && s->cin >= CONV_WINO_MIN_CIN;
+         s->ho % WINO_TILE == 0 && s->wo % WINO_TILE == 0 && s->cin % 4 == 0 &&
+         s->cin >= CONV_WINO_MIN_CIN;
 }
 
+/* The engine's choice on CPUs: products of at least CONV_WINO_MIN_MACS
+ * multiply-adds (direct), whose tiles are at least half as many as the
+ * output channels (the transformed weights, 25 * 4 * cin * cout floats,
+ * then no more than about the transformed image). On a 2-core Zen 4, each
+ * forward alone, alternating runs: `tutorial`'s D2 41.3-42.8 -> 31.5-33.2
+ * ms (8192 tiles, 128 channels), D3 41.0-41.7 -> 31.4-32.4 (512 tiles, 256
+ * channels); left out: its D4 44.3 -> 43.6 (128 tiles, 512 channels: 13 ms
+ * of it the weights' transform), `gray32`'s D2 1.45-1.65 -> 1.65-2.14 (a
+ * 2^27 product, where the four launches and the transforms' passes weigh
+ * more). */
+#define CONV_WINO_MIN_MACS ((uint64_t)1 << 30)
+
 int conv_wino_default(const clgan_ctx *ctx, const clgan_conv_shape *s) {
-  return ctx->tuning.winograd > 0 && conv_wino_applies(s);
+  if (!conv_wino_applies(s) || ctx->tuning.winograd < 0) return 0;
+  if (ctx->tuning.winograd > 0) return 1;
+  uint64_t tiles = (uint64_t)s->n * (uint64_t)(s->ho / WINO_TILE) * (uint64_t)(s->wo / WINO_TILE);
+  uint64_t macs = tiles * WINO_TILE * WINO_TILE * (uint64_t)s->cout * (uint64_t)s->cin * 16;
+  return clgan_ctx_cpu_paths(ctx) && macs >= CONV_WINO_MIN_MACS && 2 * tiles >= (uint64_t)s->cout;
 }
 
 static size_t pow2_at_least(size_t x) {
@@ -57,11 +75,11 @@ clgan_status conv_wino_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   /* cl/winograd.cl stores a panel's row as one vector */
   if (p.tm != 2 && p.tm != 4 && p.tm != 8 && p.tm != 16) return CLGAN_OK;
   size_t tn = 16 * (size_t)p.nv, tm = (size_t)p.tm;
-  /* k of the GEMM: 9 positions x 4 parities x cin channels */
+  /* k of the GEMM: 25 positions x 4 parities x cin channels */
   size_t kdim = 4 * (size_t)s->cin, k = WINO_POSITIONS * kdim;
-  p.tiles = (size_t)s->n * (size_t)(s->ho / 2) * (size_t)(s->wo / 2);
+  p.tiles = (size_t)s->n * (size_t)(s->ho / WINO_TILE) * (size_t)(s->wo / WINO_TILE);
   size_t rows = clgan_round_up(p.tiles, tm), cols = clgan_round_up((size_t)s->cout, tn);
-  /* [row panels][k][tm] | [column panels][k][tn] | [9][cout][tiles] */
+  /* [row panels][k][tm] | [column panels][k][tn] | [25][cout][tiles] */
   p.vp_off = 0;
   p.up_off = clgan_round_up(rows * k, 16);
   p.m_off = clgan_round_up(p.up_off + cols * k, 16);
@@ -74,7 +92,8 @@ clgan_status conv_wino_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   if (st != CLGAN_OK) return st;
   p.weight_global[0] = (size_t)s->cin, p.weight_global[1] = cols / 16;
   p.input_global[0] = (size_t)s->cin, p.input_global[1] = rows / tm;
-  p.output_global[0] = (size_t)s->n * (size_t)(s->ho / 2), p.output_global[1] = (size_t)s->cout;
+  p.output_global[0] = (size_t)s->n * (size_t)(s->ho / WINO_TILE);
+  p.output_global[1] = (size_t)s->cout;
   size_t tiles_x = cols / tn, tiles_y = rows / tm;
   tile_groups(tiles_x, tiles_y, &lx, &ly);
   size_t kmax = clgan_kernel_max_local(ctx, p.tile);
@@ -116,7 +135,7 @@ static clgan_status run_input(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
   return clgan_launch(ctx, p->input, 2, p->input_global, NULL, "wino_input");
 }
 
-/* The 9 products, each C^T = U_xi V_xi^T (cout x tiles), in one launch of
+/* The 25 products, each C^T = U_xi V_xi^T (cout x tiles), in one launch of
  * gemm_tile: its split of k, one range of K per position, stores each
  * range's product at its own offset. */
 static clgan_status run_products(clgan_ctx *ctx, const clgan_conv_wino_plan *p,

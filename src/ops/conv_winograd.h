@@ -1,7 +1,7 @@
-/* The forward of a k 4, stride 2, pad 1 conv by Winograd F(2x2, 2x2) over
- * the four tap parities (cl/winograd.cl): 9 multiply-adds per 2x2 output
- * tile and input channel parity where the direct product takes 16, in three
- * launches around one of gemm_tile (the 9 products as its split of k): the
+/* The forward of a k 4, stride 2, pad 1 conv by Winograd F(4x4, 2x2) over
+ * the four tap parities (cl/winograd.cl): 25 multiply-adds per 4x4 output
+ * tile and input channel parity where the direct product takes 64, in three
+ * launches around one of gemm_tile (the 25 products as its split of k): the
  * weights transformed into its packed B panels, the padded image's tiles
  * into its packed A panels, the outputs from the products with the fused
  * activation. The transforms' workspace is the context's GEMM workspace.
@@ -24,8 +24,9 @@
  * takes 1 to 3 channels). */
 #define CONV_WINO_MIN_CIN 4
 
-/* Whether shape s is such a conv: k 4, stride 2, pad 1, an even output of
- * half the image's size, cin a multiple of 4 and at least CONV_WINO_MIN_CIN. */
+/* Whether shape s is such a conv: k 4, stride 2, pad 1, an output of half
+ * the image's size in whole 4x4 tiles, cin a multiple of 4 and at least
+ * CONV_WINO_MIN_CIN. */
 int conv_wino_applies(const clgan_conv_shape *s);
 
 /* Whether the plan takes it on shape s with the engine's own choices: where

@@ -118,6 +118,7 @@ clgan_status clgan_tuning_from_env(clgan_tuning *t) {
   if (st == CLGAN_OK && pc && strcmp(pc, "0") == 0) t->padded_copies = -1;
   const char *wg = env("CLGAN_WINOGRAD");
   if (st == CLGAN_OK && wg && strcmp(wg, "1") == 0) t->winograd = 1;
+  if (st == CLGAN_OK && wg && strcmp(wg, "0") == 0) t->winograd = -1;
   const char *kd = env("CLGAN_KERNEL_DIR");
   if (st == CLGAN_OK && kd) snprintf(t->kernel_dir, sizeof t->kernel_dir, "%s", kd);
   if (st == CLGAN_OK) st = parse_tune(t);
