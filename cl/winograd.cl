@@ -251,3 +251,202 @@ __kernel void wino_output(int cout, int n, int ho, int wo, __global const float 
     else WINO_OUTPUT_TILES(float, WINO_VLOAD1, WINO_OUT_ROW1);
   }
 }
+
+/* ---- The adjoint (backward data) of the same convs ------------------------
+ * dx's four parity classes (py, px) are stride-1 2x2 correlations of dy
+ * padded by 1 (dyp), each with its own 2x2 sub-kernel, flipped:
+ *   dx[c, 2u+py, 2v+px] = sum over o and a, b in {0, 1} of
+ *       dyp[o, u+py+a, v+px+b] * W[o, c, 3-2a-py, 3-2b-px]
+ * so each class is F(4x4, 2x2) over the cout channels of dy: 4 x 25
+ * products, the split of k over cls * 25 + xi with K = cout, k = (cls * 25
+ * + xi) * K + o; tiles t = (b, ty, tx) of the class planes (ho x wo).
+ *   wino_adj_weight: up[(c / TN) * 100K * TN + k * TN + c % TN];
+ *   wino_adj_input:  vp[(t / TM) * 100K * TM + k * TM + t % TM];
+ *   wino_adj_output: m[z * cin * tiles + c * tiles + t] to dx [cin, n, h, w]
+ *     (h = 2ho), times act'(y) where act is given (col2im's formulas). */
+#define WINO_CLASSES 4
+
+/* One work-item per (output channel o of the conv, block of 16 image
+ * channels): their 16 taps transposed into one vector per tap. */
+__kernel void wino_adj_weight(int cin, int cout, __global const float *w, uint w_off,
+                              __global float *up, uint up_off) {
+  const int o = get_global_id(0), c0 = get_global_id(1) * 16;
+  if (o >= cout) return;
+  const size_t kdim = (size_t)cout;
+  float16 g[16]; /* g[c] = the 16 taps of (o, c0 + c), then g[tap] over c */
+  for (int c = 0; c < 16; c++)
+    g[c] = c0 + c < cin ? vload16(0, w + w_off + ((size_t)o * cin + c0 + c) * 16) : (float16)(0.0f);
+  transpose16(g);
+  __global float *dst =
+      up + up_off + (size_t)(c0 / TN) * WINO_CLASSES * WINO_A * WINO_A * kdim * TN + c0 % TN;
+#pragma unroll
+  for (int py = 0; py < 2; py++)
+#pragma unroll
+    for (int px = 0; px < 2; px++) {
+      /* the class's sub-kernel g[a][b] = W[3 - 2a - py][3 - 2b - px] */
+      float16 c0v[WINO_A], c1v[WINO_A], u[WINO_A];
+      WINO_G(g[(3 - py) * 4 + 3 - px], g[(1 - py) * 4 + 3 - px], c0v); /* column b = 0 */
+      WINO_G(g[(3 - py) * 4 + 1 - px], g[(1 - py) * 4 + 1 - px], c1v); /* column b = 1 */
+      const size_t cls = 2 * py + px;
+#pragma unroll
+      for (int i = 0; i < WINO_A; i++) {
+        WINO_G(c0v[i], c1v[i], u);
+#pragma unroll
+        for (int j = 0; j < WINO_A; j++)
+          vstore16(u[j], 0, dst + ((cls * WINO_A * WINO_A + WINO_A * i + j) * kdim + o) * TN);
+      }
+    }
+}
+
+/* The adjoint's input transform of L tiles side by side (tx0 ..), one
+ * channel o of dyp: the 6x6 union of the classes' 5x5 windows (rows
+ * 4ty.., columns 4tx..; the taps of a column offset x are lanes 4l + x),
+ * class (py, px) the window at (py, px). */
+#define WINO_ADJ_INPUT_TILES(VT, VSTORE, LOAD_ROW)                                       \
+  do {                                                                                   \
+    VT d[WINO_A + 1][WINO_A + 1];                                                        \
+    _Pragma("unroll") for (int i = 0; i < WINO_A + 1; i++) {                             \
+      __global const float *r_ = src + (size_t)i * wp + 4 * tx0;                         \
+      LOAD_ROW(d[i], r_);                                                                \
+    }                                                                                    \
+    _Pragma("unroll") for (int py = 0; py < 2; py++)                                     \
+    _Pragma("unroll") for (int px = 0; px < 2; px++) {                                   \
+      VT f[WINO_A][WINO_A]; /* B^T e by columns, e[r][s] = d[py + r][px + s] */          \
+      _Pragma("unroll") for (int j = 0; j < WINO_A; j++) {                               \
+        VT e_[WINO_A], t_[WINO_A];                                                       \
+        _Pragma("unroll") for (int r = 0; r < WINO_A; r++) e_[r] = d[py + r][px + j];    \
+        WINO_BT(e_, t_);                                                                 \
+        _Pragma("unroll") for (int r = 0; r < WINO_A; r++) f[r][j] = t_[r];              \
+      }                                                                                  \
+      __global float *o_ = dst + ((size_t)(2 * py + px) * WINO_A * WINO_A * kdim + o) * TM + lane0; \
+      _Pragma("unroll") for (int i = 0; i < WINO_A; i++) { /* (B^T e) B */               \
+        VT v_[WINO_A];                                                                   \
+        WINO_BT(f[i], v_);                                                               \
+        _Pragma("unroll") for (int j = 0; j < WINO_A; j++)                               \
+          VSTORE(v_[j], 0, o_ + (size_t)(WINO_A * i + j) * kdim * TM);                   \
+      }                                                                                  \
+    }                                                                                    \
+  } while (0)
+
+/* Six columns of a row: tiles 4 floats apart (L = 4, 2, 1). */
+#define WINO_ADJ_ROW4(D, R)                                                              \
+  do {                                                                                   \
+    float16 a_ = vload16(0, R);                                                          \
+    D[0] = a_.s048c, D[1] = a_.s159d, D[2] = a_.s26ae, D[3] = a_.s37bf;                  \
+    D[4] = (float4)(a_.s48c, (R)[16]), D[5] = (float4)(a_.s59d, (R)[17]);                \
+  } while (0)
+#define WINO_ADJ_ROW2(D, R)                                                              \
+  do {                                                                                   \
+    float8 a_ = vload8(0, R);                                                            \
+    D[0] = a_.s04, D[1] = a_.s15, D[2] = a_.s26, D[3] = a_.s37;                          \
+    D[4] = (float2)(a_.s4, (R)[8]), D[5] = (float2)(a_.s5, (R)[9]);                      \
+  } while (0)
+#define WINO_ADJ_ROW1(D, R)                                                              \
+  do {                                                                                   \
+    _Pragma("unroll") for (int x_ = 0; x_ < WINO_A + 1; x_++) D[x_] = (R)[x_];           \
+  } while (0)
+
+/* One work-item per (channel o of dy, row panel of TM tiles), over dyp
+ * [cout, n, ho + 2, wo + 2]. */
+__kernel void wino_adj_input(int cout, int n, int ho, int wo, __global const float *dyp,
+                             uint dy_off, __global float *vp, uint vp_off) {
+  const int o = get_global_id(0), panel = get_global_id(1);
+  const int tw = wo / 4, th = ho / 4, tiles = n * th * tw, wp = wo + 2, hp = ho + 2;
+  if (o >= cout || panel * TM >= tiles) return;
+  const size_t kdim = (size_t)cout;
+  __global float *dst = vp + vp_off + (size_t)panel * WINO_CLASSES * WINO_A * WINO_A * kdim * TM;
+  const int lanes = min(tw % 4 == 0 ? 4 : tw % 2 == 0 ? 2 : 1, TM & -TM);
+  const int end = min(tiles, (panel + 1) * TM);
+  for (int t0 = panel * TM; t0 < end; t0 += lanes) {
+    const int tx0 = t0 % tw, row = t0 / tw, ty = row % th, b = row / th;
+    const int lane0 = t0 % TM;
+    __global const float *src = dyp + dy_off + (((size_t)o * n + b) * hp + 4 * ty) * wp;
+    if (lanes == 4) WINO_ADJ_INPUT_TILES(float4, vstore4, WINO_ADJ_ROW4);
+    else if (lanes == 2) WINO_ADJ_INPUT_TILES(float2, vstore2, WINO_ADJ_ROW2);
+    else WINO_ADJ_INPUT_TILES(float, WINO_STORE1, WINO_ADJ_ROW1);
+  }
+}
+
+/* g * act'(o), col2im's formulas (CLGAN_ACT_NONE: g). */
+#define WINO_DACT(T)                                                                     \
+  static inline T wino_dact_##T(T g, T o, int act, float slope) {                       \
+    if (act == CLGAN_ACT_RELU) return o > 0.0f ? g : (T)(0.0f);                          \
+    if (act == CLGAN_ACT_LEAKY_RELU) return o > 0.0f ? g : g * slope;                    \
+    return g;                                                                            \
+  }
+WINO_DACT(float)
+WINO_DACT(float8)
+
+/* A tile's 8 outputs of one dx row from its classes (py, 0) and (py, 1):
+ * columns 2j + px. S: the tile's lane. */
+#define WINO_ADJ_TILE8(Y0, Y1, S)                                                        \
+  (float8)(Y0[0] S, Y1[0] S, Y0[1] S, Y1[1] S, Y0[2] S, Y1[2] S, Y0[3] S, Y1[3] S)
+#define WINO_ADJ_STORE8(V, P, YP)                                                        \
+  do {                                                                                   \
+    float8 v_ = (V);                                                                     \
+    if (act != CLGAN_ACT_NONE) v_ = wino_dact_float8(v_, vload8(0, YP), act, slope);     \
+    vstore8(v_, 0, P);                                                                   \
+  } while (0)
+#define WINO_ADJ_OUT4(Y0, Y1, P, YP)                                                     \
+  do {                                                                                   \
+    WINO_ADJ_STORE8(WINO_ADJ_TILE8(Y0, Y1, .s0), P, YP);                                 \
+    WINO_ADJ_STORE8(WINO_ADJ_TILE8(Y0, Y1, .s1), (P) + 8, (YP) + 8);                     \
+    WINO_ADJ_STORE8(WINO_ADJ_TILE8(Y0, Y1, .s2), (P) + 16, (YP) + 16);                   \
+    WINO_ADJ_STORE8(WINO_ADJ_TILE8(Y0, Y1, .s3), (P) + 24, (YP) + 24);                   \
+  } while (0)
+#define WINO_ADJ_OUT2(Y0, Y1, P, YP)                                                     \
+  do {                                                                                   \
+    WINO_ADJ_STORE8(WINO_ADJ_TILE8(Y0, Y1, .s0), P, YP);                                 \
+    WINO_ADJ_STORE8(WINO_ADJ_TILE8(Y0, Y1, .s1), (P) + 8, (YP) + 8);                     \
+  } while (0)
+#define WINO_ADJ_OUT1(Y0, Y1, P, YP) WINO_ADJ_STORE8(WINO_ADJ_TILE8(Y0, Y1, ), P, YP)
+
+/* The output transform of class (py, px) for L tiles: its 4x4 outputs
+ * y[i][j] (lanes: the tiles). */
+#define WINO_ADJ_CLASS(VT, VLOAD, CLS, Y)                                                \
+  do {                                                                                   \
+    VT s_[4][WINO_A];                                                                    \
+    _Pragma("unroll") for (int j = 0; j < WINO_A; j++) {                                 \
+      VT q_[WINO_A], t_[4];                                                              \
+      _Pragma("unroll") for (int i = 0; i < WINO_A; i++)                                 \
+        q_[i] = VLOAD(0, src + ((size_t)(CLS) * WINO_A * WINO_A + WINO_A * i + j) * zs + tx0); \
+      WINO_AT(q_, t_);                                                                   \
+      _Pragma("unroll") for (int i = 0; i < 4; i++) s_[i][j] = t_[i];                    \
+    }                                                                                    \
+    _Pragma("unroll") for (int i = 0; i < 4; i++) WINO_AT(s_[i], Y[i]);                  \
+  } while (0)
+
+#define WINO_ADJ_OUTPUT_TILES(VT, VLOAD, OUT)                                            \
+  do {                                                                                   \
+    _Pragma("unroll") for (int py = 0; py < 2; py++) {                                   \
+      VT y0[4][4], y1[4][4];                                                             \
+      WINO_ADJ_CLASS(VT, VLOAD, 2 * py, y0);                                             \
+      WINO_ADJ_CLASS(VT, VLOAD, 2 * py + 1, y1);                                         \
+      _Pragma("unroll") for (int i = 0; i < 4; i++) {                                    \
+        const size_t at = (size_t)(2 * i + py) * w + 8 * tx0;                            \
+        OUT(y0[i], y1[i], dst + at, act_y + at);                                         \
+      }                                                                                  \
+    }                                                                                    \
+  } while (0)
+
+/* One work-item per (row of tiles (b, ty), image channel c): dx [cin, n, h,
+ * w], the row's 8 dx rows (8ty .. 8ty + 7) written left to right. */
+__kernel void wino_adj_output(int cin, int n, int ho, int wo, __global const float *m, uint m_off,
+                              __global float *dx, uint dx_off, __global const float *y,
+                              uint y_off, int act, float slope) {
+  const int row = get_global_id(0), c = get_global_id(1);
+  const int tw = wo / 4, th = ho / 4, tiles = n * th * tw, w = 2 * wo;
+  if (row >= n * th || c >= cin) return;
+  const size_t zs = (size_t)cin * tiles;
+  __global const float *src = m + m_off + (size_t)c * tiles + (size_t)row * tw;
+  /* row = b * th + ty: its dx rows are 8ty .. 8ty + 7 of image b (h = 2ho) */
+  const size_t base = ((size_t)c * n * 2 * ho + 8 * (size_t)row) * w;
+  __global float *dst = dx + dx_off + base;
+  __global const float *act_y = y + y_off + (act != CLGAN_ACT_NONE ? base : 0);
+  const int lanes = tw % 4 == 0 ? 4 : tw % 2 == 0 ? 2 : 1;
+  for (int tx0 = 0; tx0 < tw; tx0 += lanes) {
+    if (lanes == 4) WINO_ADJ_OUTPUT_TILES(float4, vload4, WINO_ADJ_OUT4);
+    else if (lanes == 2) WINO_ADJ_OUTPUT_TILES(float2, vload2, WINO_ADJ_OUT2);
+    else WINO_ADJ_OUTPUT_TILES(float, WINO_VLOAD1, WINO_ADJ_OUT1);
+  }
+}

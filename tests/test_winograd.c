@@ -1,13 +1,17 @@
-/* The Winograd forward (src/ops/conv_winograd.c, cl/winograd.cl): a k 4,
- * stride 2, pad 1 conv by F(4x4, 2x2) over its tap parities. Against the C
- * reference (tests/ref_conv.c) on the DCGAN's middle D layers and odd sizes
- * (tiles that do not fill the GEMM's last row panel, output channels that
- * do not fill its last column panel, one tile, outputs of odd tile counts),
- * with ReLU or LeakyReLU applied as it stores, with and without the padded
- * copy kept, over outputs full of NaN; as ConvTranspose2d's backward data
- * (alone and with its weight gradient); with the device's default tile and,
- * on CPU paths, where the plan takes it by itself; which shapes take it, its
- * name, and CLGAN_WINOGRAD=0's tuning field turning it off. */
+/* The Winograd convs (src/ops/conv_winograd.c, cl/winograd.cl): a k 4,
+ * stride 2, pad 1 conv's forward and adjoint by F(4x4, 2x2) over the tap
+ * parities. Against the C reference (tests/ref_conv.c) on the DCGAN's
+ * middle D layers and odd sizes (tiles that do not fill the GEMM's last row
+ * panel, channels that do not fill its last column panel, one tile a row,
+ * rows of 2, 3, 4 and 6 tiles), over outputs full of NaN: the forward with
+ * ReLU or LeakyReLU applied as it stores, with and without the padded copy
+ * kept, and as ConvTranspose2d's backward data (alone and with its weight
+ * gradient); the adjoint (Conv2d's backward data, ConvTranspose2d's
+ * forward) with ReLU's or LeakyReLU's derivative applied as it stores,
+ * from dy and from dy given padded. With the device's default tile (CPU
+ * and GPU paths) through the plan step with the tuning's winograd 1
+ * (CLGAN_WINOGRAD=1); which shapes take it, its name, the engine's choice
+ * on CPUs and no plan taking it with winograd -1 (CLGAN_WINOGRAD=0). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,14 +40,16 @@ static const wino_case cases[] = {
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
-/* s's plan with the Winograd forward: the plan step with the tuning's
- * winograd 1. */
+/* s's plan with the Winograd forward and adjoint: the plan step with the
+ * tuning's winograd 1. */
 static void wino_plan(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_conv_plan *p) {
   int was = ctx->tuning.winograd;
   ctx->tuning.winograd = 1;
   TU_OK(conv_plan_with(ctx, s, NULL, p));
   ctx->tuning.winograd = was;
   ck_assert_ptr_nonnull(p->wino.tile);
+  ck_assert_ptr_nonnull(p->adj_wino.tile);
+  ck_assert_ptr_null(p->adj_subpix.tile);
   TU_OK(clgan_conv_plan_prepare(ctx, p));
 }
 
@@ -98,6 +104,99 @@ START_TEST(test_against_the_reference) {
     for (int i = 0; i < 5; i++) clgan_buf_release(all[i]);
     free(x), free(w), free(want), free(wact);
   }
+}
+END_TEST
+
+/* dy padded by 1 on the host, [c, n, h + 2, w + 2]. */
+static float *pad_host(const float *x, int c, int n, int h, int w) {
+  size_t hp = (size_t)h + 2, wp = (size_t)w + 2;
+  float *out = tu_malloc((size_t)c * n * hp * wp * sizeof(float));
+  memset(out, 0, (size_t)c * n * hp * wp * sizeof(float));
+  for (size_t p = 0; p < (size_t)c * n; p++)
+    for (int y = 0; y < h; y++)
+      memcpy(out + (p * hp + y + 1) * wp + 1, x + (p * h + y) * w, (size_t)w * sizeof(float));
+  return out;
+}
+
+/* The adjoint: Conv2d's backward data against the reference, with ReLU's
+ * and LeakyReLU's derivative (y: the activation's output before the conv),
+ * from dy and from dy given padded, into dx full of NaN. */
+START_TEST(test_adjoint_against_the_reference) {
+  clgan_ctx *ctx = tu_ctx();
+  for (int ci = 0; ci < NCASES; ci++) {
+    const wino_case *c = &cases[ci];
+    clgan_conv_shape s;
+    TU_OK(clgan_conv_shape_conv(c->n, c->cin, c->h, c->w, c->cout, 4, 2, 1, &s));
+    ref_conv g = ref_conv_make(c->n, c->cin, c->h, c->w, c->cout, 4, 2, 1);
+    size_t fx = (size_t)c->cin * c->n * c->h * c->w, fw = (size_t)c->cout * c->cin * 16;
+    size_t fy = (size_t)c->cout * c->n * s.ho * s.wo;
+    size_t fyp = (size_t)c->cout * c->n * (s.ho + 2) * (s.wo + 2);
+    float *dy = tu_malloc(fy * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
+    float *y = tu_malloc(fx * sizeof(float)), *want = tu_malloc(fx * sizeof(float));
+    float *wact = tu_malloc(fx * sizeof(float));
+    tu_fill_uniform(dy, fy, 71, -1, 1);
+    tu_fill_uniform(w, fw, 72, -1, 1);
+    tu_fill_uniform(y, fx, 73, -1, 1);
+    float *dyp = pad_host(dy, c->cout, c->n, s.ho, s.wo);
+    ref_conv2d_backward_data(&g, dy, w, want);
+    clgan_conv_plan p;
+    wino_plan(ctx, &s, &p);
+    clgan_buf bdy = tu_upload(dy, fy), bdyp = tu_upload(dyp, fyp), bw = tu_upload(w, fw);
+    clgan_buf by = tu_upload(y, fx), bdx = tu_upload(NULL, fx);
+    clgan_buf col = tu_upload(NULL, p.col_floats ? p.col_floats : 1);
+    char what[160];
+    const clgan_act acts[3] = {CLGAN_ACT_NONE, CLGAN_ACT_RELU, CLGAN_ACT_LEAKY_RELU};
+    for (int a = 0; a < 3; a++)
+      for (int padded = 0; padded < 2; padded++) {
+        TU_OK(clgan_fill(ctx, bdx, fx, NAN));
+        if (padded)
+          TU_OK(clgan_conv2d_backward_data_padded(ctx, &p, bdyp, bw, bdx, col, by, acts[a], 0.2f));
+        else if (a)
+          TU_OK(clgan_conv2d_backward_data_act(ctx, &p, bdy, bw, bdx, col, by, acts[a], 0.2f));
+        else
+          TU_OK(clgan_conv2d_backward_data(ctx, &p, bdy, bw, bdx, col));
+        for (size_t i = 0; i < fx; i++)
+          wact[i] = acts[a] == CLGAN_ACT_NONE || y[i] > 0.0f ? want[i]
+                    : acts[a] == CLGAN_ACT_RELU             ? 0.0f
+                                                            : want[i] * 0.2f;
+        float *got = tu_download(bdx, fx);
+        snprintf(what, sizeof what, "adjoint %s, act %d, padded %d", c->name, (int)acts[a], padded);
+        TU_ASSERT_CLOSE(what, got, wact, fx, 1e-4, 1e-4);
+        free(got);
+      }
+    clgan_buf *all[] = {&bdy, &bdyp, &bw, &by, &bdx, &col};
+    for (int i = 0; i < 6; i++) clgan_buf_release(all[i]);
+    free(dy), free(dyp), free(w), free(y), free(want), free(wact);
+  }
+}
+END_TEST
+
+/* ConvTranspose2d(cout, cin, 4, 2, 1)'s forward is this conv's adjoint. */
+START_TEST(test_convt_forward) {
+  clgan_ctx *ctx = tu_ctx();
+  const int n = 2, cin_t = 36, h = 8, cout_t = 20; /* convT 36 -> 20, 8x8 -> 16x16 */
+  clgan_conv_shape s;
+  TU_OK(clgan_conv_shape_convt(n, cin_t, h, h, cout_t, 4, 2, 1, &s));
+  ref_conv g = ref_convt_make(n, cin_t, h, h, cout_t, 4, 2, 1);
+  size_t fx = (size_t)cin_t * n * h * h, fw = (size_t)cin_t * cout_t * 16;
+  size_t fy = (size_t)cout_t * n * g.ho * g.wo;
+  float *x = tu_malloc(fx * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
+  float *want = tu_malloc(fy * sizeof(float));
+  tu_fill_uniform(x, fx, 81, -1, 1);
+  tu_fill_uniform(w, fw, 82, -1, 1);
+  ref_convt2d_forward(&g, x, w, want);
+  clgan_conv_plan p;
+  wino_plan(ctx, &s, &p);
+  clgan_buf bx = tu_upload(x, fx), bw = tu_upload(w, fw), by = tu_upload(NULL, fy);
+  clgan_buf col = tu_upload(NULL, p.col_floats ? p.col_floats : 1);
+  TU_OK(clgan_fill(ctx, by, fy, NAN));
+  TU_OK(clgan_convt2d_forward(ctx, &p, bx, bw, by, col));
+  float *got = tu_download(by, fy);
+  TU_ASSERT_CLOSE("convT forward", got, want, fy, 1e-4, 1e-4);
+  free(got);
+  clgan_buf *all[] = {&bx, &bw, &by, &col};
+  for (int i = 0; i < 4; i++) clgan_buf_release(all[i]);
+  free(x), free(w), free(want);
 }
 END_TEST
 
@@ -166,6 +265,23 @@ START_TEST(test_which_shapes) {
   cv.prod[CONV_FWD].backend = CLGAN_GEMM_OWN;
   TU_OK(conv_plan_with(ctx, &s, &cv, &p));
   ck_assert_ptr_null(p.wino.tile);
+  ctx->tuning.winograd = 0;
+  /* the engine's choice: the forward of tutorial's D2 (2^32 multiply-adds)
+   * on CPU paths, not gray32's D2 (2^27), not the adjoint; none with -1 */
+  clgan_conv_shape big;
+  TU_OK(clgan_conv_shape_conv(128, 64, 32, 32, 128, 4, 2, 1, &big));
+  ck_assert_int_eq(conv_wino_default(ctx, &big), clgan_ctx_cpu_paths(ctx));
+  ck_assert(!conv_wino_adj_default(ctx, &big));
+  TU_OK(conv_plan_with(ctx, &big, NULL, &p));
+  ck_assert_int_eq(p.wino.tile != NULL, clgan_ctx_cpu_paths(ctx));
+  ck_assert_ptr_null(p.adj_wino.tile);
+  TU_OK(clgan_conv_shape_conv(64, 32, 16, 16, 64, 4, 2, 1, &s));
+  ck_assert(!conv_wino_default(ctx, &s));
+  ctx->tuning.winograd = -1;
+  ck_assert(!conv_wino_default(ctx, &big));
+  TU_OK(conv_plan_with(ctx, &big, NULL, &p));
+  ck_assert_ptr_null(p.wino.tile);
+  ctx->tuning.winograd = 1;
   /* not: 2 channels, 14 (not a multiple of 4), an output of 6x6 (not whole
    * 4x4 tiles), stride 1, pad 0, a 3x3 kernel */
   const int geo[6][6] = {{2, 16, 16, 4, 2, 1}, {14, 16, 16, 4, 2, 1}, {16, 12, 12, 4, 2, 1},
@@ -187,6 +303,8 @@ static Suite *wino_suite(void) {
   tcase_set_timeout(tc, 600);
   tcase_add_test(tc, test_against_the_reference);
   tcase_add_test(tc, test_convt_backward_data);
+  tcase_add_test(tc, test_adjoint_against_the_reference);
+  tcase_add_test(tc, test_convt_forward);
   tcase_add_test(tc, test_which_shapes);
   suite_add_tcase(s, tc);
   return s;

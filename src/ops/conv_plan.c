@@ -142,7 +142,8 @@ static clgan_status plan_products(clgan_ctx *ctx, const clgan_conv_shape *s,
   /* the adjoint's GEMMs, unless its direct kernel or the sub-pixel tiles
    * run it (no column matrix then) */
   int per = p->adjoint_images, last = s->n % per;
-  int adj_gemm = !p->adj_direct.kernel && !p->adj_subpix.tile && !p->whole.adjoint;
+  int adj_gemm = !p->adj_direct.kernel && !p->adj_subpix.tile && !p->whole.adjoint &&
+                 !p->adj_wino.tile;
   if (adj_gemm &&
       ((st = clgan_gemm_plan_variant(ctx, va, 1, 0, kdim, (size_t)per * pix, cout, &p->adj)) !=
            CLGAN_OK ||
@@ -151,7 +152,11 @@ static clgan_status plan_products(clgan_ctx *ctx, const clgan_conv_shape *s,
     return st;
   if (p->direct) return CLGAN_OK;
   size_t padded = s->pad > 0 ? conv_padded_img_floats(s) : 0;
-  size_t adjoint = adj_gemm ? kdim * pix * (size_t)per : p->adj_subpix.col_floats; /* whole: 0 */
+  /* the Winograd adjoint: dy padded by 1 [cout, n, ho + 2, wo + 2] */
+  size_t wino_dyp = (size_t)s->cout * s->n * (size_t)(s->ho + 2) * (size_t)(s->wo + 2);
+  size_t adjoint = adj_gemm         ? kdim * pix * (size_t)per
+                   : p->adj_wino.tile ? wino_dyp
+                                      : p->adj_subpix.col_floats; /* whole: 0 */
   size_t other = p->fwd_from_image && p->filt_from_image ? padded : (size_t)conv_col_floats(s);
   p->col_floats = adjoint > other ? adjoint : other;
   return CLGAN_OK;
@@ -187,9 +192,16 @@ clgan_status conv_plan_with(clgan_ctx *ctx, const clgan_conv_shape *s, const con
    * unless the variants name the adjoint's GEMM; where the shape does not
    * allow it, GEMM + col2im */
   int engine = !cv || cv->prod[CONV_ADJ].backend == CLGAN_GEMM_AUTO;
+  /* the Winograd adjoint (over dy padded in col, as the sub-pixel tiles
+   * read it) where the engine's own choices hold and it applies */
+  int adj_wino_ok = 0;
+  if (engine && (!cv || cv->adj_subpix < 0) && !p.adj_direct.kernel &&
+      conv_wino_adj_default(ctx, s) &&
+      (st = conv_wino_adj_plan_make(ctx, s, &p.adj_wino, &adj_wino_ok)) != CLGAN_OK)
+    return st;
   int subpix = cv && cv->adj_subpix >= 0 ? cv->adj_subpix : engine && conv_subpix_default(ctx, s);
   int subpix_ok = 0;
-  if (subpix && !p.adj_direct.kernel &&
+  if (subpix && !p.adj_direct.kernel && !adj_wino_ok &&
       (st = conv_subpix_plan_make(ctx, s, cv ? &cv->prod[CONV_ADJ] : NULL, &p.adj_subpix,
                                   &subpix_ok)) != CLGAN_OK)
     return st;
@@ -223,7 +235,8 @@ clgan_status conv_plan_with(clgan_ctx *ctx, const clgan_conv_shape *s, const con
       (st = clgan_kernel_get(ctx, "col2im", NULL, p.col2im_rows ? "col2im_rows" : "col2im",
                              &p.col2im)) != CLGAN_OK)
     return st;
-  if ((p.fwd_from_image || p.filt_from_image || p.narrow.forward || p.wino.tile) && s->pad > 0 &&
+  if ((p.fwd_from_image || p.filt_from_image || p.narrow.forward || p.wino.tile ||
+       p.adj_wino.tile) && s->pad > 0 &&
       (st = conv_pad_kernel_get(ctx, &p.pad)) != CLGAN_OK)
     return st;
   *out = p;
@@ -236,5 +249,6 @@ clgan_status clgan_conv_plan_prepare(clgan_ctx *ctx, const clgan_conv_plan *p) {
   clgan_status st = CLGAN_OK;
   for (int i = 0; i < 4 && st == CLGAN_OK; i++) st = clgan_gemm_plan_prepare(ctx, g[i]);
   if (st == CLGAN_OK && p->wino.tile) st = gemm_ws_reserve(ctx, p->wino.ws_floats);
+  if (st == CLGAN_OK && p->adj_wino.tile) st = gemm_ws_reserve(ctx, p->adj_wino.ws_floats);
   return st;
 }

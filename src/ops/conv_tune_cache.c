@@ -125,6 +125,8 @@ void conv_tune_plan_name(const clgan_conv_plan *p, int product, char *buf, size_
   else if (p->adj_direct.kernel) {
     convt_direct_params d = convt_direct_plan_params(&p->adj_direct);
     convt_direct_name(&d, buf, cap);
+  } else if (p->adj_wino.tile) {
+    snprintf(buf, cap, "winograd 4x4 %dx%d", p->adj_wino.tm, 16 * p->adj_wino.nv);
   } else if (p->adj_subpix.tile) {
     const clgan_conv_subpix_plan *sp = &p->adj_subpix;
     snprintf(buf, cap, "subpixel %dx%d wg %zux%zu", sp->tm, 16 * sp->nv, sp->local[0],

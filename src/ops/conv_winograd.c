@@ -8,9 +8,11 @@
 #include "ops/gemm_own.h"
 #include "runtime/internal.h"
 
-/* F(4x4, 2x2): 4x4 output tiles, 5x5 products per tile and channel. */
+/* F(4x4, 2x2): 4x4 output tiles, 5x5 products per tile and channel; the
+ * adjoint's four parity classes of dx. */
 #define WINO_TILE 4
 #define WINO_POSITIONS 25
+#define WINO_CLASSES 4
 
 int conv_wino_applies(const clgan_conv_shape *s) {
   return s->k == 4 && s->stride == 2 && s->pad == 1 && s->h == 2 * s->ho && s->w == 2 * s->wo &&
@@ -178,4 +180,110 @@ clgan_status conv_wino_forward_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p
   if (st == CLGAN_OK) st = run_products(ctx, p, s);
   if (st == CLGAN_OK) st = run_output(ctx, p, s, y, act, slope);
   return st;
+}
+
+/* ---- The adjoint ---------------------------------------------------------- */
+
+/* Only where the tuning asks for it: the adjoint's transformed dy and
+ * products are 100 values per tile and channel (the four classes), and
+ * dy has twice the image's channels in DCGAN's D; on a 2-core Zen 4 its
+ * transforms took more than the products saved (`tutorial`'s D2 backward
+ * 253 -> 293 ms, D3 217 -> 247, G4's forward 47 -> 62, one profiled step:
+ * wino_adj_input 118 ms, wino_adj_output 143 ms over 8 launches). */
+int conv_wino_adj_default(const clgan_ctx *ctx, const clgan_conv_shape *s) {
+  return ctx->tuning.winograd > 0 && conv_wino_applies(s);
+}
+
+clgan_status conv_wino_adj_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
+                                     clgan_conv_wino_plan *out, int *ok) {
+  memset(out, 0, sizeof *out);
+  *ok = 0;
+  if (!conv_wino_applies(s)) return CLGAN_OK;
+  clgan_conv_wino_plan p;
+  memset(&p, 0, sizeof p);
+  size_t lx, ly;
+  gemm_own_default_tile(ctx, &p.tm, &p.nv, &lx, &ly);
+  if (p.tm != 2 && p.tm != 4 && p.tm != 8 && p.tm != 16) return CLGAN_OK;
+  size_t tn = 16 * (size_t)p.nv, tm = (size_t)p.tm;
+  /* k of the GEMM: 4 classes x 25 positions x cout channels of dy */
+  size_t k = WINO_CLASSES * WINO_POSITIONS * (size_t)s->cout;
+  p.tiles = (size_t)s->n * (size_t)(s->ho / WINO_TILE) * (size_t)(s->wo / WINO_TILE);
+  size_t rows = clgan_round_up(p.tiles, tm), cols = clgan_round_up((size_t)s->cin, tn);
+  p.vp_off = 0;
+  p.up_off = clgan_round_up(rows * k, 16);
+  p.m_off = clgan_round_up(p.up_off + cols * k, 16);
+  p.ws_floats = p.m_off + WINO_CLASSES * WINO_POSITIONS * (size_t)s->cin * p.tiles;
+  if (p.ws_floats >= ((size_t)1 << 32) || k * tn >= ((size_t)1 << 31) ||
+      (uint64_t)s->cout * s->n * (uint64_t)(s->ho + 2) * (uint64_t)(s->wo + 2) >= ((uint64_t)1 << 32) ||
+      (uint64_t)s->cin * s->n * (uint64_t)s->h * (uint64_t)s->w >= ((uint64_t)1 << 32))
+    return clgan_fail(CLGAN_ERR_UNSUPPORTED, "conv_winograd: buffers beyond 32-bit offsets");
+  char opts[64];
+  snprintf(opts, sizeof opts, "-DTM=%d -DNV=%d", p.tm, p.nv);
+  clgan_status st;
+  if ((st = clgan_kernel_get(ctx, "winograd", opts, "wino_adj_weight", &p.weight)) != CLGAN_OK ||
+      (st = clgan_kernel_get(ctx, "winograd", opts, "wino_adj_input", &p.input)) != CLGAN_OK ||
+      (st = clgan_kernel_get(ctx, "winograd", opts, "wino_adj_output", &p.output)) != CLGAN_OK ||
+      (st = clgan_kernel_get(ctx, "gemm", opts, "gemm_tile", &p.tile)) != CLGAN_OK)
+    return st;
+  p.weight_global[0] = (size_t)s->cout, p.weight_global[1] = cols / 16;
+  p.input_global[0] = (size_t)s->cout, p.input_global[1] = rows / tm;
+  p.output_global[0] = (size_t)s->n * (size_t)(s->ho / WINO_TILE);
+  p.output_global[1] = (size_t)s->cin;
+  size_t tiles_x = cols / tn, tiles_y = rows / tm;
+  tile_groups(tiles_x, tiles_y, &lx, &ly);
+  size_t kmax = clgan_kernel_max_local(ctx, p.tile);
+  while (lx * ly > kmax) {
+    if (ly > 1) ly /= 2;
+    else lx /= 2;
+  }
+  p.tile_local[0] = lx, p.tile_local[1] = ly, p.tile_local[2] = 1;
+  p.tile_global[0] = clgan_round_up(tiles_x, lx);
+  p.tile_global[1] = clgan_round_up(tiles_y, ly);
+  p.tile_global[2] = WINO_CLASSES * WINO_POSITIONS;
+  *out = p;
+  *ok = 1;
+  return CLGAN_OK;
+}
+
+clgan_status conv_wino_adj_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
+                               const clgan_conv_shape *s, clgan_buf dyp, clgan_buf w,
+                               clgan_buf dx, clgan_act act, float slope, clgan_buf y) {
+  clgan_status st = gemm_ws_reserve(ctx, p->ws_floats);
+  if (st != CLGAN_OK) return st;
+  cl_mem ws = ctx->gemm_ws.mem;
+  cl_int cin = s->cin, cout = s->cout, n = s->n, ho = s->ho, wo = s->wo, a = (cl_int)act;
+  cl_uint w_off = (cl_uint)w.off, up_off = (cl_uint)p->up_off, vp_off = (cl_uint)p->vp_off;
+  cl_uint dy_off = (cl_uint)dyp.off, m_off = (cl_uint)p->m_off, dx_off = (cl_uint)dx.off;
+  if ((st = clgan_set_args(p->weight, 6, sizeof cin, &cin, sizeof cout, &cout, sizeof(cl_mem),
+                           &w.mem, sizeof w_off, &w_off, sizeof(cl_mem), &ws, sizeof up_off,
+                           &up_off)) != CLGAN_OK ||
+      (st = clgan_launch(ctx, p->weight, 2, p->weight_global, NULL, "wino_adj_weight")) !=
+          CLGAN_OK)
+    return st;
+  if ((st = clgan_set_args(p->input, 8, sizeof cout, &cout, sizeof n, &n, sizeof ho, &ho,
+                           sizeof wo, &wo, sizeof(cl_mem), &dyp.mem, sizeof dy_off, &dy_off,
+                           sizeof(cl_mem), &ws, sizeof vp_off, &vp_off)) != CLGAN_OK ||
+      (st = clgan_launch(ctx, p->input, 2, p->input_global, NULL, "wino_adj_input")) != CLGAN_OK)
+    return st;
+  /* the 100 products, C^T = U V^T (cin x tiles) each, one range of K each */
+  cl_int m = (cl_int)p->tiles, kz = cout, k = WINO_CLASSES * WINO_POSITIONS * kz;
+  cl_int a_ps = k * p->tm, a_ks = p->tm, a_rs = 1, c_rs = 1, c_cs = m;
+  float alpha = 1.0f, beta = 0.0f;
+  cl_uint zstride = (cl_uint)((size_t)s->cin * p->tiles);
+  if ((st = clgan_set_args(p->tile, 18, sizeof m, &m, sizeof cin, &cin, sizeof k, &k, sizeof kz,
+                           &kz, sizeof alpha, &alpha, sizeof beta, &beta, sizeof(cl_mem), &ws,
+                           sizeof vp_off, &vp_off, sizeof a_ps, &a_ps, sizeof a_ks, &a_ks,
+                           sizeof a_rs, &a_rs, sizeof(cl_mem), &ws, sizeof up_off, &up_off,
+                           sizeof(cl_mem), &ws, sizeof m_off, &m_off, sizeof c_rs, &c_rs,
+                           sizeof c_cs, &c_cs, sizeof zstride, &zstride)) != CLGAN_OK ||
+      (st = clgan_launch(ctx, p->tile, 3, p->tile_global, p->tile_local, "gemm_tile")) != CLGAN_OK)
+    return st;
+  cl_mem ym = act != CLGAN_ACT_NONE ? y.mem : dx.mem;
+  cl_uint y_off = act != CLGAN_ACT_NONE ? (cl_uint)y.off : 0;
+  if ((st = clgan_set_args(p->output, 12, sizeof cin, &cin, sizeof n, &n, sizeof ho, &ho,
+                           sizeof wo, &wo, sizeof(cl_mem), &ws, sizeof m_off, &m_off,
+                           sizeof(cl_mem), &dx.mem, sizeof dx_off, &dx_off, sizeof(cl_mem), &ym,
+                           sizeof y_off, &y_off, sizeof a, &a, sizeof slope, &slope)) != CLGAN_OK)
+    return st;
+  return clgan_launch(ctx, p->output, 2, p->output_global, NULL, "wino_adj_output");
 }

@@ -48,4 +48,19 @@ clgan_status conv_wino_forward_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p
                                    const clgan_conv_shape *s, const clgan_gemm_conv_x *x,
                                    clgan_buf w, clgan_buf y, clgan_act act, float slope);
 
+/* The adjoint (backward data: Conv2d's, ConvTranspose2d's forward) the same
+ * way (cl/winograd.cl's wino_adj_*): dx's four parity classes as F(4x4,
+ * 2x2) over dy padded by 1 (in col, or given padded), 100 products in one
+ * gemm_tile launch. Only with the tuning's winograd 1 (CLGAN_WINOGRAD=1):
+ * not faster than the sub-pixel tiles on CPUs (conv_winograd.c). */
+int conv_wino_adj_default(const clgan_ctx *ctx, const clgan_conv_shape *s);
+clgan_status conv_wino_adj_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
+                                     clgan_conv_wino_plan *out, int *ok);
+/* dx [cin, n, h, w] = conv^T(dy) from dyp, dy padded by 1 [cout, n, ho + 2,
+ * wo + 2], times act'(y) where act is ReLU or LeakyReLU (y [cin, n, h, w]);
+ * overwrites dx. Buffers checked by the caller. */
+clgan_status conv_wino_adj_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
+                               const clgan_conv_shape *s, clgan_buf dyp, clgan_buf w,
+                               clgan_buf dx, clgan_act act, float slope, clgan_buf y);
+
 #endif
