@@ -184,15 +184,16 @@ typedef struct clgan_conv_narrow_plan {
   size_t global[2];
 } clgan_conv_narrow_plan;
 
-/* The forward of a k 4 s 2 p 1 conv by Winograd F(2x2, 2x2) over the tap
- * parities (src/ops/conv_winograd.h): its kernels (the weight, input and
- * output transforms and the GEMM's tile kernel), the tiles (2x2 outputs),
- * the layout of the GEMM workspace it uses (the packed transformed image,
- * the packed transformed weights, the 9 products) and launch shapes. tile
- * NULL: not used. */
+/* The forward of a k 4 s 2 p 1 conv by Winograd F(4x4, 2x2) over the tap
+ * parities, or its adjoint (src/ops/conv_winograd.h): its kernels (the
+ * weight, input and output transforms and the GEMM's tile kernel), the
+ * products, the tiles (4x4 outputs), the layout of the GEMM workspace it
+ * uses (the packed transformed input, the packed transformed weights, the
+ * products) and launch shapes. tile NULL: not used. */
 typedef struct clgan_conv_wino_plan {
   cl_kernel weight, input, output, tile;
   int tm, nv;
+  size_t products, kz, out_channels; /* the GEMM's split of k, K per product, its n */
   size_t tiles, vp_off, up_off, m_off, ws_floats;
   size_t weight_global[2], input_global[2], output_global[2];
   size_t tile_global[3], tile_local[3];

@@ -1,5 +1,6 @@
-/* The Winograd forward (see conv_winograd.h and cl/winograd.cl): the plan
- * (kernels, the GEMM workspace's layout, launch shapes) and the launches. */
+/* The Winograd forward and adjoint (see conv_winograd.h and cl/winograd.cl):
+ * their plans (kernels, the GEMM workspace's layout, launch shapes) and
+ * launches. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,19 +55,30 @@ static void tile_groups(size_t tiles_x, size_t tiles_y, size_t *lx, size_t *ly) 
   while (*lx > 1 && *lx / 2 >= pow2_at_least(tiles_x)) *lx /= 2;
 }
 
-static clgan_status wino_kernels(clgan_ctx *ctx, clgan_conv_wino_plan *p) {
+/* One of the two forms: the GEMM's products (its split of k), K per
+ * product, the channels its transforms read (the weights' and the input's
+ * outer channel) and write (the output's), and their kernels. */
+typedef struct wino_form {
+  size_t products, kz, in_channels, out_channels;
+  const char *weight, *input, *output;
+} wino_form;
+
+static clgan_status wino_kernels(clgan_ctx *ctx, const wino_form *f, clgan_conv_wino_plan *p) {
   char opts[64];
   snprintf(opts, sizeof opts, "-DTM=%d -DNV=%d", p->tm, p->nv);
   clgan_status st;
-  if ((st = clgan_kernel_get(ctx, "winograd", opts, "wino_weight", &p->weight)) != CLGAN_OK ||
-      (st = clgan_kernel_get(ctx, "winograd", opts, "wino_input", &p->input)) != CLGAN_OK ||
-      (st = clgan_kernel_get(ctx, "winograd", opts, "wino_output", &p->output)) != CLGAN_OK)
+  if ((st = clgan_kernel_get(ctx, "winograd", opts, f->weight, &p->weight)) != CLGAN_OK ||
+      (st = clgan_kernel_get(ctx, "winograd", opts, f->input, &p->input)) != CLGAN_OK ||
+      (st = clgan_kernel_get(ctx, "winograd", opts, f->output, &p->output)) != CLGAN_OK)
     return st;
   return clgan_kernel_get(ctx, "gemm", opts, "gemm_tile", &p->tile);
 }
 
-clgan_status conv_wino_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
-                                 clgan_conv_wino_plan *out, int *ok) {
+/* The plan of form f on shape s with the device's default register tile:
+ * the workspace's layout [row panels][k][tm] | [column panels][k][tn] |
+ * [products][out channels][tiles], the kernels, the launch shapes. */
+static clgan_status plan_form(clgan_ctx *ctx, const clgan_conv_shape *s, const wino_form *f,
+                              clgan_conv_wino_plan *out, int *ok) {
   memset(out, 0, sizeof *out);
   *ok = 0;
   if (!conv_wino_applies(s)) return CLGAN_OK;
@@ -76,26 +88,24 @@ clgan_status conv_wino_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   gemm_own_default_tile(ctx, &p.tm, &p.nv, &lx, &ly);
   /* cl/winograd.cl stores a panel's row as one vector */
   if (p.tm != 2 && p.tm != 4 && p.tm != 8 && p.tm != 16) return CLGAN_OK;
-  size_t tn = 16 * (size_t)p.nv, tm = (size_t)p.tm;
-  /* k of the GEMM: 25 positions x 4 parities x cin channels */
-  size_t kdim = 4 * (size_t)s->cin, k = WINO_POSITIONS * kdim;
+  size_t tn = 16 * (size_t)p.nv, tm = (size_t)p.tm, k = f->products * f->kz;
+  p.products = f->products, p.kz = f->kz, p.out_channels = f->out_channels;
   p.tiles = (size_t)s->n * (size_t)(s->ho / WINO_TILE) * (size_t)(s->wo / WINO_TILE);
-  size_t rows = clgan_round_up(p.tiles, tm), cols = clgan_round_up((size_t)s->cout, tn);
-  /* [row panels][k][tm] | [column panels][k][tn] | [25][cout][tiles] */
+  size_t rows = clgan_round_up(p.tiles, tm), cols = clgan_round_up(f->out_channels, tn);
   p.vp_off = 0;
   p.up_off = clgan_round_up(rows * k, 16);
   p.m_off = clgan_round_up(p.up_off + cols * k, 16);
-  p.ws_floats = p.m_off + WINO_POSITIONS * (size_t)s->cout * p.tiles;
+  p.ws_floats = p.m_off + f->products * f->out_channels * p.tiles;
   if (p.ws_floats >= ((size_t)1 << 32) || k * tn >= ((size_t)1 << 31) ||
       (uint64_t)s->cin * s->n * (uint64_t)(s->h + 2) * (uint64_t)(s->w + 2) >= ((uint64_t)1 << 32) ||
-      (uint64_t)s->cout * s->n * (uint64_t)s->ho * (uint64_t)s->wo >= ((uint64_t)1 << 32))
+      (uint64_t)s->cout * s->n * (uint64_t)(s->ho + 2) * (uint64_t)(s->wo + 2) >= ((uint64_t)1 << 32))
     return clgan_fail(CLGAN_ERR_UNSUPPORTED, "conv_winograd: buffers beyond 32-bit offsets");
-  clgan_status st = wino_kernels(ctx, &p);
+  clgan_status st = wino_kernels(ctx, f, &p);
   if (st != CLGAN_OK) return st;
-  p.weight_global[0] = (size_t)s->cin, p.weight_global[1] = cols / 16;
-  p.input_global[0] = (size_t)s->cin, p.input_global[1] = rows / tm;
+  p.weight_global[0] = f->in_channels, p.weight_global[1] = cols / 16;
+  p.input_global[0] = f->in_channels, p.input_global[1] = rows / tm;
   p.output_global[0] = (size_t)s->n * (size_t)(s->ho / WINO_TILE);
-  p.output_global[1] = (size_t)s->cout;
+  p.output_global[1] = f->out_channels;
   size_t tiles_x = cols / tn, tiles_y = rows / tm;
   tile_groups(tiles_x, tiles_y, &lx, &ly);
   size_t kmax = clgan_kernel_max_local(ctx, p.tile);
@@ -106,10 +116,18 @@ clgan_status conv_wino_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   p.tile_local[0] = lx, p.tile_local[1] = ly, p.tile_local[2] = 1;
   p.tile_global[0] = clgan_round_up(tiles_x, lx);
   p.tile_global[1] = clgan_round_up(tiles_y, ly);
-  p.tile_global[2] = WINO_POSITIONS;
+  p.tile_global[2] = f->products;
   *out = p;
   *ok = 1;
   return CLGAN_OK;
+}
+
+clgan_status conv_wino_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
+                                 clgan_conv_wino_plan *out, int *ok) {
+  /* 25 positions x (4 parities x cin channels), into cout channels */
+  wino_form f = {WINO_POSITIONS, 4 * (size_t)s->cin, (size_t)s->cin, (size_t)s->cout,
+                 "wino_weight", "wino_input", "wino_output"};
+  return plan_form(ctx, s, &f, out, ok);
 }
 
 /* The transformed weights as gemm_tile's packed B panels. */
@@ -137,17 +155,17 @@ static clgan_status run_input(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
   return clgan_launch(ctx, p->input, 2, p->input_global, NULL, "wino_input");
 }
 
-/* The 25 products, each C^T = U_xi V_xi^T (cout x tiles), in one launch of
- * gemm_tile: its split of k, one range of K per position, stores each
+/* The products, each C^T = U_z V_z^T (out channels x tiles), in one launch
+ * of gemm_tile: its split of k, one range of K per product, stores each
  * range's product at its own offset. */
-static clgan_status run_products(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
-                                 const clgan_conv_shape *s) {
-  cl_int m = (cl_int)p->tiles, n = s->cout, kz = 4 * s->cin, k = WINO_POSITIONS * kz;
+static clgan_status run_products(clgan_ctx *ctx, const clgan_conv_wino_plan *p) {
+  cl_int m = (cl_int)p->tiles, n = (cl_int)p->out_channels, kz = (cl_int)p->kz;
+  cl_int k = (cl_int)p->products * kz;
   cl_int a_ps = k * p->tm, a_ks = p->tm, a_rs = 1, c_rs = 1, c_cs = m;
   float alpha = 1.0f, beta = 0.0f;
   cl_mem ws = ctx->gemm_ws.mem;
   cl_uint vp_off = (cl_uint)p->vp_off, up_off = (cl_uint)p->up_off, m_off = (cl_uint)p->m_off;
-  cl_uint zstride = (cl_uint)((size_t)s->cout * p->tiles);
+  cl_uint zstride = (cl_uint)(p->out_channels * p->tiles);
   clgan_status st = clgan_set_args(
       p->tile, 18, sizeof m, &m, sizeof n, &n, sizeof k, &k, sizeof kz, &kz, sizeof alpha, &alpha,
       sizeof beta, &beta, sizeof(cl_mem), &ws, sizeof vp_off, &vp_off, sizeof a_ps, &a_ps,
@@ -177,7 +195,7 @@ clgan_status conv_wino_forward_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p
   clgan_status st = gemm_ws_reserve(ctx, p->ws_floats);
   if (st == CLGAN_OK) st = run_weight(ctx, p, s, w);
   if (st == CLGAN_OK) st = run_input(ctx, p, s, x);
-  if (st == CLGAN_OK) st = run_products(ctx, p, s);
+  if (st == CLGAN_OK) st = run_products(ctx, p);
   if (st == CLGAN_OK) st = run_output(ctx, p, s, y, act, slope);
   return st;
 }
@@ -196,53 +214,10 @@ int conv_wino_adj_default(const clgan_ctx *ctx, const clgan_conv_shape *s) {
 
 clgan_status conv_wino_adj_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
                                      clgan_conv_wino_plan *out, int *ok) {
-  memset(out, 0, sizeof *out);
-  *ok = 0;
-  if (!conv_wino_applies(s)) return CLGAN_OK;
-  clgan_conv_wino_plan p;
-  memset(&p, 0, sizeof p);
-  size_t lx, ly;
-  gemm_own_default_tile(ctx, &p.tm, &p.nv, &lx, &ly);
-  if (p.tm != 2 && p.tm != 4 && p.tm != 8 && p.tm != 16) return CLGAN_OK;
-  size_t tn = 16 * (size_t)p.nv, tm = (size_t)p.tm;
-  /* k of the GEMM: 4 classes x 25 positions x cout channels of dy */
-  size_t k = WINO_CLASSES * WINO_POSITIONS * (size_t)s->cout;
-  p.tiles = (size_t)s->n * (size_t)(s->ho / WINO_TILE) * (size_t)(s->wo / WINO_TILE);
-  size_t rows = clgan_round_up(p.tiles, tm), cols = clgan_round_up((size_t)s->cin, tn);
-  p.vp_off = 0;
-  p.up_off = clgan_round_up(rows * k, 16);
-  p.m_off = clgan_round_up(p.up_off + cols * k, 16);
-  p.ws_floats = p.m_off + WINO_CLASSES * WINO_POSITIONS * (size_t)s->cin * p.tiles;
-  if (p.ws_floats >= ((size_t)1 << 32) || k * tn >= ((size_t)1 << 31) ||
-      (uint64_t)s->cout * s->n * (uint64_t)(s->ho + 2) * (uint64_t)(s->wo + 2) >= ((uint64_t)1 << 32) ||
-      (uint64_t)s->cin * s->n * (uint64_t)s->h * (uint64_t)s->w >= ((uint64_t)1 << 32))
-    return clgan_fail(CLGAN_ERR_UNSUPPORTED, "conv_winograd: buffers beyond 32-bit offsets");
-  char opts[64];
-  snprintf(opts, sizeof opts, "-DTM=%d -DNV=%d", p.tm, p.nv);
-  clgan_status st;
-  if ((st = clgan_kernel_get(ctx, "winograd", opts, "wino_adj_weight", &p.weight)) != CLGAN_OK ||
-      (st = clgan_kernel_get(ctx, "winograd", opts, "wino_adj_input", &p.input)) != CLGAN_OK ||
-      (st = clgan_kernel_get(ctx, "winograd", opts, "wino_adj_output", &p.output)) != CLGAN_OK ||
-      (st = clgan_kernel_get(ctx, "gemm", opts, "gemm_tile", &p.tile)) != CLGAN_OK)
-    return st;
-  p.weight_global[0] = (size_t)s->cout, p.weight_global[1] = cols / 16;
-  p.input_global[0] = (size_t)s->cout, p.input_global[1] = rows / tm;
-  p.output_global[0] = (size_t)s->n * (size_t)(s->ho / WINO_TILE);
-  p.output_global[1] = (size_t)s->cin;
-  size_t tiles_x = cols / tn, tiles_y = rows / tm;
-  tile_groups(tiles_x, tiles_y, &lx, &ly);
-  size_t kmax = clgan_kernel_max_local(ctx, p.tile);
-  while (lx * ly > kmax) {
-    if (ly > 1) ly /= 2;
-    else lx /= 2;
-  }
-  p.tile_local[0] = lx, p.tile_local[1] = ly, p.tile_local[2] = 1;
-  p.tile_global[0] = clgan_round_up(tiles_x, lx);
-  p.tile_global[1] = clgan_round_up(tiles_y, ly);
-  p.tile_global[2] = WINO_CLASSES * WINO_POSITIONS;
-  *out = p;
-  *ok = 1;
-  return CLGAN_OK;
+  /* 4 classes x 25 positions x cout channels of dy, into cin channels */
+  wino_form f = {WINO_CLASSES * WINO_POSITIONS, (size_t)s->cout, (size_t)s->cout,
+                 (size_t)s->cin, "wino_adj_weight", "wino_adj_input", "wino_adj_output"};
+  return plan_form(ctx, s, &f, out, ok);
 }
 
 clgan_status conv_wino_adj_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
@@ -265,19 +240,7 @@ clgan_status conv_wino_adj_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
                            sizeof(cl_mem), &ws, sizeof vp_off, &vp_off)) != CLGAN_OK ||
       (st = clgan_launch(ctx, p->input, 2, p->input_global, NULL, "wino_adj_input")) != CLGAN_OK)
     return st;
-  /* the 100 products, C^T = U V^T (cin x tiles) each, one range of K each */
-  cl_int m = (cl_int)p->tiles, kz = cout, k = WINO_CLASSES * WINO_POSITIONS * kz;
-  cl_int a_ps = k * p->tm, a_ks = p->tm, a_rs = 1, c_rs = 1, c_cs = m;
-  float alpha = 1.0f, beta = 0.0f;
-  cl_uint zstride = (cl_uint)((size_t)s->cin * p->tiles);
-  if ((st = clgan_set_args(p->tile, 18, sizeof m, &m, sizeof cin, &cin, sizeof k, &k, sizeof kz,
-                           &kz, sizeof alpha, &alpha, sizeof beta, &beta, sizeof(cl_mem), &ws,
-                           sizeof vp_off, &vp_off, sizeof a_ps, &a_ps, sizeof a_ks, &a_ks,
-                           sizeof a_rs, &a_rs, sizeof(cl_mem), &ws, sizeof up_off, &up_off,
-                           sizeof(cl_mem), &ws, sizeof m_off, &m_off, sizeof c_rs, &c_rs,
-                           sizeof c_cs, &c_cs, sizeof zstride, &zstride)) != CLGAN_OK ||
-      (st = clgan_launch(ctx, p->tile, 3, p->tile_global, p->tile_local, "gemm_tile")) != CLGAN_OK)
-    return st;
+  if ((st = run_products(ctx, p)) != CLGAN_OK) return st;
   cl_mem ym = act != CLGAN_ACT_NONE ? y.mem : dx.mem;
   cl_uint y_off = act != CLGAN_ACT_NONE ? (cl_uint)y.off : 0;
   if ((st = clgan_set_args(p->output, 12, sizeof cin, &cin, sizeof n, &n, sizeof ho, &ho,
