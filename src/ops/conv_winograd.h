@@ -4,16 +4,14 @@
  * launches around one of gemm_tile (the 25 products as its split of k): the
  * weights transformed into its packed B panels, the padded image's tiles
  * into its packed A panels, the outputs from the products with the fused
- * activation. The transforms' workspace is the context's GEMM workspace.
- * Not a default anywhere: on a 2-core Zen 4 (PoCL), where the direct
- * products run at 91% of the FMA peak, the 9 products took 0.64-0.72x the
- * direct forwards' GEMM time, but the transforms (the transformed image is
- * 2.25x the image and the products 2.25x the output, each written and read
- * back) cost about as much as that saved: `tutorial` steps the same
- * (1585 / 1588 ms, medians of 3 alternating rounds), `gray32` 1.06x slower
- * (43.1 / 45.6 ms). CLGAN_WINOGRAD=1 (the tuning's winograd) takes it
- * wherever it applies, on any device, for measurements (bench/gpu_run.sh
- * on a GPU).
+ * activation. The transforms' workspace is the context's GEMM workspace
+ * (the transformed image is 6.25x the image, the products 1.56x the
+ * output). The engine's choice on CPUs for the large products only
+ * (conv_wino_default; on a 2-core Zen 4 `tutorial`'s step 0.93x the
+ * time); CLGAN_WINOGRAD=0 (the tuning's winograd -1) turns it off, =1 takes
+ * it wherever it applies, on any device (measurements: bench/gpu_run.sh
+ * on a GPU, where it is not measured). An F(2x2, 2x2) form (9 products per
+ * 2x2 tile) saved less than its transforms cost.
  * Not part of the public API. */
 #ifndef CLGAN_OPS_CONV_WINOGRAD_H
 #define CLGAN_OPS_CONV_WINOGRAD_H
