@@ -5,7 +5,7 @@
  * weights transformed into its packed B panels, the padded image's tiles
  * into its packed A panels, the outputs from the products with the fused
  * activation. The transforms' workspace is the context's GEMM workspace
- * (the transformed image is 6.25x the image, the products 1.56x the
+ * (the transformed image is 1.56x the image, the products 1.56x the
  * output). The engine's choice on CPUs for the large products only
  * (conv_wino_default; on a 2-core Zen 4 `tutorial`'s step 0.93x the
  * time); CLGAN_WINOGRAD=0 (the tuning's winograd -1) turns it off, =1 takes
