@@ -123,19 +123,6 @@ TILE_INLINE void rank1_update(float16 (*acc)[NV], __global const float *ap, cons
   }
 }
 
-/* The store's activation: the piecewise-linear ones, with cl/act.cl's
- * formulas, so a fused activation gives the bits of the act kernel after
- * the GEMM (any other code: none). */
-#define EPILOGUE_ACT(T)                                                      \
-  static inline T epilogue_##T(T v, int act, float slope) {                 \
-    if (act == CLGAN_ACT_RELU) return v < 0.0f ? (T)(0.0f) : v;             \
-    if (act == CLGAN_ACT_LEAKY_RELU) return v > 0.0f ? v : v * slope;       \
-    return v;                                                                \
-  }
-EPILOGUE_ACT(float)
-EPILOGUE_ACT(float8)
-EPILOGUE_ACT(float16)
-
 /* Stores act(alpha * acc (+ beta * C)) for the tile at (i0, j0), C(i, j)
  * at c[i*c_rs + j*c_cs]: rows as vectors, or element by element for a
  * transposed store (c_cs != 1; once per tile, after its whole k loop). */

@@ -102,3 +102,28 @@ TILE_INLINE void zero_tile(float16 (*acc)[NV]) {
 #pragma unroll
     for (int v = 0; v < NV; v++) acc[r][v] = (float16)(0.0f);
 }
+
+/* The activation a store applies (the piecewise-linear ones, with
+ * cl/act.cl's formulas, so a fused activation gives the bits of the act
+ * kernel after the product; any other code: none), and g * act'(o) (col2im's
+ * formulas; CLGAN_ACT_NONE: g), on scalars and vectors: the GEMMs'
+ * epilogue, the sub-pixel adjoint and the Winograd transforms. */
+#define EPILOGUE_ACT(T)                                                      \
+  static inline T epilogue_##T(T v, int act, float slope) {                 \
+    if (act == CLGAN_ACT_RELU) return v < 0.0f ? (T)(0.0f) : v;             \
+    if (act == CLGAN_ACT_LEAKY_RELU) return v > 0.0f ? v : v * slope;       \
+    return v;                                                                \
+  }
+#define TILE_DACT(T)                                                        \
+  static inline T tile_dact_##T(T g, T o, int act, float slope) {           \
+    if (act == CLGAN_ACT_RELU) return o > 0.0f ? g : (T)(0.0f);             \
+    if (act == CLGAN_ACT_LEAKY_RELU) return o > 0.0f ? g : g * slope;       \
+    return g;                                                                \
+  }
+EPILOGUE_ACT(float)
+EPILOGUE_ACT(float4)
+EPILOGUE_ACT(float8)
+EPILOGUE_ACT(float16)
+TILE_DACT(float)
+TILE_DACT(float8)
+TILE_DACT(float16)

@@ -47,16 +47,6 @@ __kernel void subpix_pack_w(__global const float *restrict w, uint w_off,
     for (int v = 0; v < NV; v++) vstore16(vload16(v, t[u]), v, dst + u * TN);
 }
 
-/* g * act'(o), col2im's formulas (CLGAN_ACT_NONE: g). */
-#define SUBPIX_DACT(T)                                                      \
-  static inline T subpix_dact_##T(T g, T o, int act, float slope) {         \
-    if (act == CLGAN_ACT_RELU) return o > 0.0f ? g : (T)(0.0f);             \
-    if (act == CLGAN_ACT_LEAKY_RELU) return o > 0.0f ? g : g * slope;       \
-    return g;                                                                \
-  }
-SUBPIX_DACT(float)
-SUBPIX_DACT(float8)
-SUBPIX_DACT(float16)
 
 /* acc += one pixel group's products (gemm_tile_subpix): SEGS segments of
  * SUBPIX_J / SEGS pixels, segment sg on dyp's row arow + sg*wp (one
@@ -151,7 +141,7 @@ __kernel void gemm_tile_subpix(int cin, int cout, int n, int ho, int wo,
 #define SUBPIX_HALF float4
 #define SUBPIX_BLOCK(r, hh) ((hh) & 1 ? acc[r][(hh) / 2].hi : acc[r][(hh) / 2].lo)
 #define SUBPIX_TRANSPOSE transpose8
-#define SUBPIX_DACT_VEC subpix_dact_float8
+#define SUBPIX_DACT_VEC tile_dact_float8
 #define SUBPIX_LOAD(p) vload8(0, p)
 #define SUBPIX_STORE(g, p) vstore8(g, 0, p)
 #define SUBPIX_LOAD_HALF(p) vload4(0, p)
@@ -162,7 +152,7 @@ __kernel void gemm_tile_subpix(int cin, int cout, int n, int ho, int wo,
 #define SUBPIX_HALF float8
 #define SUBPIX_BLOCK(r, hh) acc[r][0]
 #define SUBPIX_TRANSPOSE transpose16
-#define SUBPIX_DACT_VEC subpix_dact_float16
+#define SUBPIX_DACT_VEC tile_dact_float16
 #define SUBPIX_LOAD(p) vload16(0, p)
 #define SUBPIX_STORE(g, p) vstore16(g, 0, p)
 #define SUBPIX_LOAD_HALF(p) vload8(0, p)
@@ -205,7 +195,7 @@ __kernel void gemm_tile_subpix(int cin, int cout, int n, int ho, int wo,
       const size_t ro = far && r >= TM / 2 ? far + (size_t)(r - TM / 2) : (size_t)r;
       const float g = t[r][c];
       out[c * cs + ro] =
-          act != CLGAN_ACT_NONE ? subpix_dact_float(g, yv[c * cs + ro], act, slope) : g;
+          act != CLGAN_ACT_NONE ? tile_dact_float(g, yv[c * cs + ro], act, slope) : g;
     }
 #endif
 }

@@ -23,7 +23,7 @@
  *     vp[(t / TM) * 25K * TM + k * TM + t % TM] for the tiles t = (b, ty, tx);
  *   wino_output: from the products, stored transposed per position,
  *     m[xi * cout * tiles + o * tiles + t], the 4x4 outputs of each tile,
- *     with the forward's fused activation (cl/gemm.cl's epilogue formulas).
+ *     with the forward's fused activation (cl/gemm_tile.cl's epilogue).
  * TM and NV come from the build options, TN and transpose16 from
  * cl/gemm_tile.cl (built before this file), as for cl/gemm.cl. */
 
@@ -69,7 +69,8 @@ __kernel void wino_weight(int cin, int cout, __global const float *w, uint w_off
   const size_t kdim = 4 * (size_t)cin;
   float16 g[16]; /* g[o] = the 16 taps of (o0 + o, c), then g[tap] over o */
   for (int o = 0; o < 16; o++)
-    g[o] = o0 + o < cout ? vload16(0, w + w_off + ((size_t)(o0 + o) * cin + c) * 16) : (float16)(0.0f);
+    g[o] = o0 + o < cout ? vload16(0, w + w_off + ((size_t)(o0 + o) * cin + c) * 16)
+                         : (float16)(0.0f);
   transpose16(g);
   __global float *dst = up + up_off + (size_t)(o0 / TN) * WINO_A * WINO_A * kdim * TN + o0 % TN;
 #pragma unroll
@@ -172,28 +173,6 @@ __kernel void wino_input(int cin, int n, int ho, int wo, int hp, int wp,
   }
 }
 
-/* cl/gemm.cl's epilogue formulas, on one value and on vectors. */
-static inline float wino_act(float v, int act, float slope) {
-  if (act == CLGAN_ACT_RELU) return v < 0.0f ? 0.0f : v;
-  if (act == CLGAN_ACT_LEAKY_RELU) return v > 0.0f ? v : v * slope;
-  return v;
-}
-static inline float16 wino_act16(float16 v, int act, float slope) {
-  if (act == CLGAN_ACT_RELU) return select(v, (float16)(0.0f), isless(v, (float16)(0.0f)));
-  if (act == CLGAN_ACT_LEAKY_RELU) return select(v * slope, v, isgreater(v, (float16)(0.0f)));
-  return v;
-}
-static inline float8 wino_act8(float8 v, int act, float slope) {
-  if (act == CLGAN_ACT_RELU) return select(v, (float8)(0.0f), isless(v, (float8)(0.0f)));
-  if (act == CLGAN_ACT_LEAKY_RELU) return select(v * slope, v, isgreater(v, (float8)(0.0f)));
-  return v;
-}
-static inline float4 wino_act4(float4 v, int act, float slope) {
-  if (act == CLGAN_ACT_RELU) return select(v, (float4)(0.0f), isless(v, (float4)(0.0f)));
-  if (act == CLGAN_ACT_LEAKY_RELU) return select(v * slope, v, isgreater(v, (float4)(0.0f)));
-  return v;
-}
-
 /* The output transform of L tiles side by side from their products
  * (lanes of q), act applied, each output row's four columns per tile
  * interleaved across the tiles and stored as one vector. */
@@ -218,17 +197,18 @@ static inline float4 wino_act4(float4 v, int act, float slope) {
   do {                                                                                   \
     float8 lo_ = shuffle2(Y[0], Y[1], (uint8)(0, 4, 1, 5, 2, 6, 3, 7));                  \
     float8 hi_ = shuffle2(Y[2], Y[3], (uint8)(0, 4, 1, 5, 2, 6, 3, 7));                  \
-    vstore16(wino_act16(shuffle2(lo_, hi_, (uint16)(0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12,  \
-                                                     13, 6, 7, 14, 15)),                 \
-                        act, slope),                                                     \
-             0, P);                                                                      \
+    float16 r_ = shuffle2(lo_, hi_, (uint16)(0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, \
+                                             14, 15));                                   \
+    vstore16(epilogue_float16(r_, act, slope), 0, P);                                    \
   } while (0)
 #define WINO_OUT_ROW2(Y, P)                                                              \
-  vstore8(wino_act8(shuffle2((float4)(Y[0], Y[1]), (float4)(Y[2], Y[3]),                 \
-                             (uint8)(0, 2, 4, 6, 1, 3, 5, 7)),                           \
-                    act, slope),                                                         \
-          0, P)
-#define WINO_OUT_ROW1(Y, P) vstore4(wino_act4((float4)(Y[0], Y[1], Y[2], Y[3]), act, slope), 0, P)
+  do {                                                                                   \
+    float8 r_ = shuffle2((float4)(Y[0], Y[1]), (float4)(Y[2], Y[3]),                     \
+                         (uint8)(0, 2, 4, 6, 1, 3, 5, 7));                               \
+    vstore8(epilogue_float8(r_, act, slope), 0, P);                                      \
+  } while (0)
+#define WINO_OUT_ROW1(Y, P)                                                              \
+  vstore4(epilogue_float4((float4)(Y[0], Y[1], Y[2], Y[3]), act, slope), 0, P)
 #define WINO_VLOAD1(OFF, P) ((P)[OFF])
 
 /* One work-item per (row of tiles (b, ty), output channel o): y [cout, n,
@@ -318,7 +298,8 @@ __kernel void wino_adj_weight(int cin, int cout, __global const float *w, uint w
         WINO_BT(e_, t_);                                                                 \
         _Pragma("unroll") for (int r = 0; r < WINO_A; r++) f[r][j] = t_[r];              \
       }                                                                                  \
-      __global float *o_ = dst + ((size_t)(2 * py + px) * WINO_A * WINO_A * kdim + o) * TM + lane0; \
+      __global float *o_ =                                                               \
+          dst + ((size_t)(2 * py + px) * WINO_A * WINO_A * kdim + o) * TM + lane0;       \
       _Pragma("unroll") for (int i = 0; i < WINO_A; i++) { /* (B^T e) B */               \
         VT v_[WINO_A];                                                                   \
         WINO_BT(f[i], v_);                                                               \
@@ -367,16 +348,6 @@ __kernel void wino_adj_input(int cout, int n, int ho, int wo, __global const flo
   }
 }
 
-/* g * act'(o), col2im's formulas (CLGAN_ACT_NONE: g). */
-#define WINO_DACT(T)                                                                     \
-  static inline T wino_dact_##T(T g, T o, int act, float slope) {                       \
-    if (act == CLGAN_ACT_RELU) return o > 0.0f ? g : (T)(0.0f);                          \
-    if (act == CLGAN_ACT_LEAKY_RELU) return o > 0.0f ? g : g * slope;                    \
-    return g;                                                                            \
-  }
-WINO_DACT(float)
-WINO_DACT(float8)
-
 /* A tile's 8 outputs of one dx row from its classes (py, 0) and (py, 1):
  * columns 2j + px. S: the tile's lane. */
 #define WINO_ADJ_TILE8(Y0, Y1, S)                                                        \
@@ -384,7 +355,7 @@ WINO_DACT(float8)
 #define WINO_ADJ_STORE8(V, P, YP)                                                        \
   do {                                                                                   \
     float8 v_ = (V);                                                                     \
-    if (act != CLGAN_ACT_NONE) v_ = wino_dact_float8(v_, vload8(0, YP), act, slope);     \
+    if (act != CLGAN_ACT_NONE) v_ = tile_dact_float8(v_, vload8(0, YP), act, slope);     \
     vstore8(v_, 0, P);                                                                   \
   } while (0)
 #define WINO_ADJ_OUT4(Y0, Y1, P, YP)                                                     \

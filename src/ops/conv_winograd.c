@@ -96,9 +96,10 @@ static clgan_status plan_form(clgan_ctx *ctx, const clgan_conv_shape *s, const w
   p.up_off = clgan_round_up(rows * k, 16);
   p.m_off = clgan_round_up(p.up_off + cols * k, 16);
   p.ws_floats = p.m_off + f->products * f->out_channels * p.tiles;
-  if (p.ws_floats >= ((size_t)1 << 32) || k * tn >= ((size_t)1 << 31) ||
-      (uint64_t)s->cin * s->n * (uint64_t)(s->h + 2) * (uint64_t)(s->w + 2) >= ((uint64_t)1 << 32) ||
-      (uint64_t)s->cout * s->n * (uint64_t)(s->ho + 2) * (uint64_t)(s->wo + 2) >= ((uint64_t)1 << 32))
+  const uint64_t lim = (uint64_t)1 << 32;
+  if (p.ws_floats >= lim || k * tn >= ((size_t)1 << 31) ||
+      (uint64_t)s->cin * s->n * (uint64_t)(s->h + 2) * (uint64_t)(s->w + 2) >= lim ||
+      (uint64_t)s->cout * s->n * (uint64_t)(s->ho + 2) * (uint64_t)(s->wo + 2) >= lim)
     return clgan_fail(CLGAN_ERR_UNSUPPORTED, "conv_winograd: buffers beyond 32-bit offsets");
   clgan_status st = wino_kernels(ctx, f, &p);
   if (st != CLGAN_OK) return st;
