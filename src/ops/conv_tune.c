@@ -192,6 +192,16 @@ static int same_gemm(const clgan_gemm_plan *a, const clgan_gemm_plan *b) {
 }
 
 static int same_product(const clgan_conv_plan *a, const clgan_conv_plan *b, int product) {
+  /* a kernel of its own runs the product in one plan and not in the other:
+   * the GEMM plan beside it (planned in both) says nothing */
+  const cl_kernel own_a[CONV_PRODUCTS][3] = {{a->whole.forward, a->narrow.forward, a->wino.tile},
+                                             {a->whole.adjoint, a->adj_wino.tile, NULL},
+                                             {a->whole.filter, NULL, NULL}};
+  const cl_kernel own_b[CONV_PRODUCTS][3] = {{b->whole.forward, b->narrow.forward, b->wino.tile},
+                                             {b->whole.adjoint, b->adj_wino.tile, NULL},
+                                             {b->whole.filter, NULL, NULL}};
+  for (int i = 0; i < 3; i++)
+    if (!own_a[product][i] != !own_b[product][i]) return 0;
   if (product == CONV_FWD)
     return a->fwd_from_image == b->fwd_from_image && same_gemm(&a->fwd, &b->fwd);
   if (product == CONV_FILT)

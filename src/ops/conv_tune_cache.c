@@ -32,8 +32,11 @@
  * (gemm_own.c), so winners measured against the older default are tuned
  * again; v4: the sub-pixel adjoint is the CPU default on k 4 s 2 p 1; v5:
  * the whole-image kernels on 4 x 4 kernels over 4 x 4 images (conv_whole.h)
- * and the narrow-image forward (conv_narrow.h). */
-#define CONV_TUNE_KEY_VERSION "v5"
+ * and the narrow-image forward (conv_narrow.h); v6: the Winograd forward
+ * (conv_winograd.h), and the GEMM's default tile timed against a product's
+ * kernel of its own (whole-image, narrow, Winograd), which the search had
+ * taken for the default again. */
+#define CONV_TUNE_KEY_VERSION "v6"
 
 /* The payload: little-endian host integers (a foreign host's entry fails
  * the range checks or the key). */
