@@ -463,6 +463,20 @@ START_TEST(test_a_family_far_behind_is_skipped) {
 }
 END_TEST
 
+/* Where a kernel of its own runs a product by default (the narrow-image
+ * forward on CPU paths), the GEMM's default tile is timed against it: the
+ * search had taken the two for one candidate (the GEMM plan beside the
+ * kernel is the same) and skipped the tile. */
+START_TEST(test_default_tile_timed_against_an_own_kernel) {
+  clgan_conv_shape s;
+  TU_OK(clgan_conv_shape_conv(2, 1, 32, 32, 8, 4, 2, 1, &s));
+  named_count c = {"own default-tile", " image", {0}};
+  clgan_tune_record r = search_counting(&s, NULL, &c);
+  ck_assert_int_eq(r.source, 2);
+  if (clgan_ctx_cpu_paths(tu_ctx())) ck_assert_int_eq(c.seen[CONV_FWD], 1);
+}
+END_TEST
+
 /* CLBlast is a candidate unless the device's backend measurement found it
  * more than a few times slower than the own kernel on the product's class
  * of GEMM (gemm_choice.c); the measurement is set here by hand. */
@@ -492,6 +506,7 @@ int main(void) {
   tcase_add_test(tc, test_cached_lds_variants_are_used);
   tcase_add_test(tc, test_tuned_step_equals_untuned);
   tcase_add_test(tc, test_a_family_far_behind_is_skipped);
+  tcase_add_test(tc, test_default_tile_timed_against_an_own_kernel);
   tcase_add_test(tc, test_clblast_left_out_where_far_slower);
   suite_add_tcase(s, tc);
   return tu_run(s);
