@@ -477,6 +477,38 @@ START_TEST(test_default_tile_timed_against_an_own_kernel) {
 }
 END_TEST
 
+/* The Winograd forward is a candidate where it applies and the engine does
+ * not take it already (a small shape); a winner naming it goes to the cache
+ * and back into the plan, and an entry naming it beside a GEMM variant for
+ * the forward is ignored. */
+START_TEST(test_winograd_candidate_and_cache) {
+  clgan_conv_shape s;
+  TU_OK(clgan_conv_shape_conv(2, 16, 8, 8, 8, 4, 2, 1, &s));
+  named_count c = {"winograd", "", {0}};
+  clgan_tune_record r = search_counting(&s, NULL, &c);
+  ck_assert_int_eq(r.source, 2);
+  ck_assert_int_eq(c.seen[CONV_FWD], 1);
+  ck_assert_int_eq(c.seen[CONV_ADJ] + c.seen[CONV_FILT], 0);
+  char dir[64], key[1024];
+  clgan_tuning old = tt_use_tuner(CLGAN_TUNE_CACHED, dir, sizeof dir);
+  clgan_ctx *ctx = tu_ctx();
+  conv_tune_key(ctx, &s, key, sizeof key);
+  conv_variants cv = conv_variants_default(), got;
+  double ms[CONV_PRODUCTS] = {1, 2, 3}, a[CONV_PRODUCTS], b[CONV_PRODUCTS];
+  cv.fwd_wino = 1;
+  conv_tune_store(ctx, key, &cv, ms, ms);
+  ck_assert(conv_tune_load(ctx, key, &got, a, b));
+  ck_assert_int_eq(got.fwd_wino, 1);
+  clgan_conv_plan p;
+  TU_OK(conv_plan_with(ctx, &s, &got, &p));
+  ck_assert_ptr_nonnull(p.wino.tile);
+  cv.prod[CONV_FWD].backend = CLGAN_GEMM_OWN;
+  conv_tune_store(ctx, key, &cv, ms, ms);
+  ck_assert(!conv_tune_load(ctx, key, &got, a, b));
+  tt_restore(&old, dir);
+}
+END_TEST
+
 /* CLBlast is a candidate unless the device's backend measurement found it
  * more than a few times slower than the own kernel on the product's class
  * of GEMM (gemm_choice.c); the measurement is set here by hand. */
@@ -507,6 +539,7 @@ int main(void) {
   tcase_add_test(tc, test_tuned_step_equals_untuned);
   tcase_add_test(tc, test_a_family_far_behind_is_skipped);
   tcase_add_test(tc, test_default_tile_timed_against_an_own_kernel);
+  tcase_add_test(tc, test_winograd_candidate_and_cache);
   tcase_add_test(tc, test_clblast_left_out_where_far_slower);
   suite_add_tcase(s, tc);
   return tu_run(s);

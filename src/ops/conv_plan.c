@@ -221,11 +221,13 @@ clgan_status conv_plan_with(clgan_ctx *ctx, const clgan_conv_shape *s, const con
   if ((!cv || cv->prod[CONV_FWD].backend == CLGAN_GEMM_AUTO) && conv_narrow_default(ctx, s) &&
       (st = conv_narrow_plan_make(ctx, s, &p.narrow, &narrow_ok)) != CLGAN_OK)
     return st;
-  /* the Winograd forward (k 4 s 2 p 1 from 16 image channels up) where the
-   * tuning asks for it, unless the variants name the forward's GEMM */
+  /* the Winograd forward (k 4 s 2 p 1, conv_winograd.h): the tuner's
+   * choice, else the engine's unless the variants name the forward's GEMM */
   int wino_ok = 0;
-  if ((!cv || cv->prod[CONV_FWD].backend == CLGAN_GEMM_AUTO) && !narrow_ok &&
-      conv_wino_default(ctx, s) && (st = conv_wino_plan_make(ctx, s, &p.wino, &wino_ok)) != CLGAN_OK)
+  int wino = cv && cv->fwd_wino >= 0 ? cv->fwd_wino
+                                     : (!cv || cv->prod[CONV_FWD].backend == CLGAN_GEMM_AUTO) &&
+                                           conv_wino_default(ctx, s);
+  if (wino && !narrow_ok && (st = conv_wino_plan_make(ctx, s, &p.wino, &wino_ok)) != CLGAN_OK)
     return st;
   if ((st = plan_products(ctx, s, cv, &p)) != CLGAN_OK) return st;
   /* im2col and col2im exist for the plan's own use and for clgan_im2col /

@@ -278,17 +278,19 @@ static clgan_status try_candidate(search *q, int product, int index,
   cv.prod[product] = c->v;
   cv.from_image[product] = c->from_image;
   if (product == CONV_ADJ) cv.adj_direct = c->direct, cv.adj_subpix = c->subpix;
+  if (product == CONV_FWD && c->wino) cv.fwd_wino = 1;
   clgan_conv_plan p;
   if (conv_plan_with(ctx, q->s, &cv, &p) != CLGAN_OK || clgan_conv_plan_prepare(ctx, &p) != CLGAN_OK)
     return CLGAN_OK; /* e.g. CLBlast has no kernel for this device */
-  if (c->subpix == 1 && !p.adj_subpix.tile) return CLGAN_OK; /* the shape does not allow it */
+  if ((c->subpix == 1 && !p.adj_subpix.tile) || (c->wino && !p.wino.tile))
+    return CLGAN_OK; /* the shape does not allow it */
   int from_image = product == CONV_FWD ? p.fwd_from_image : p.filt_from_image;
   if (index > 0 && (same_product(&p, &q->def, product) ||
                     (product != CONV_ADJ && from_image != c->from_image)))
     return CLGAN_OK; /* the default again, or a mapping the shape does not allow */
   char name[48];
   if (convt_direct_params_on(&c->direct)) convt_direct_name(&c->direct, name, sizeof name);
-  else if (c->subpix == 1) conv_tune_plan_name(&p, product, name, sizeof name);
+  else if (c->subpix == 1 || c->wino) conv_tune_plan_name(&p, product, name, sizeof name);
   else conv_tune_variant_name(&c->v, c->from_image, product, name, sizeof name);
   clgan_buf out;
   size_t floats;
@@ -346,6 +348,7 @@ static clgan_status confirm(search *q, int product, conv_variants *win, double *
   win->from_image[product] = 1;
   if (product == CONV_ADJ) win->adj_direct = conv_variants_default().adj_direct;
   if (product == CONV_ADJ) win->adj_subpix = conv_variants_default().adj_subpix;
+  if (product == CONV_FWD) win->fwd_wino = conv_variants_default().fwd_wino;
   *win_ms = *def_ms;
   return CLGAN_OK;
 }
@@ -387,10 +390,12 @@ static clgan_status search_product(search *q, int product, conv_variants *win,
       win->prod[product] = c[i].v;
       win->from_image[product] = c[i].from_image;
       if (product == CONV_ADJ) win->adj_direct = c[i].direct, win->adj_subpix = c[i].subpix;
+      if (product == CONV_FWD) win->fwd_wino = c[i].wino ? 1 : -1;
     }
   }
   if (win->prod[product].backend != CLGAN_GEMM_AUTO ||
-      (product == CONV_ADJ && (convt_direct_params_on(&win->adj_direct) || win->adj_subpix >= 0))) {
+      (product == CONV_ADJ && (convt_direct_params_on(&win->adj_direct) || win->adj_subpix >= 0)) ||
+      (product == CONV_FWD && win->fwd_wino > 0)) {
     clgan_status st = confirm(q, product, win, win_ms, def_ms);
     if (st != CLGAN_OK) return st;
   }

@@ -26,6 +26,10 @@ typedef struct conv_variants {
                      GEMM + col2im (0), or the engine's choice (-1: the
                      mapping where the plan takes it by default, unless
                      prod[CONV_ADJ] names a GEMM variant for col2im) */
+  int fwd_wino;   /* the forward by Winograd (conv_winograd.h) where the
+                     shape allows (1), or the engine's choice (-1: where the
+                     plan takes it by default, unless prod[CONV_FWD] names a
+                     GEMM variant) */
 } conv_variants;
 
 /* Every product on the engine's choices. */
@@ -53,6 +57,7 @@ typedef struct conv_tune_candidate {
   int from_image;
   convt_direct_params direct;
   int subpix;
+  int wino;   /* forward only: 1 the Winograd forward (v unused) */
   int family; /* conv_tune_family */
 } conv_tune_candidate;
 /* Families of candidates: one kernel and mapping with other parameters. The
@@ -68,6 +73,7 @@ typedef enum conv_tune_family {
   TUNE_FAMILY_CLBLAST,
   TUNE_FAMILY_DIRECT,
   TUNE_FAMILY_SUBPIX,
+  TUNE_FAMILY_WINO,
   TUNE_FAMILIES
 } conv_tune_family;
 #define CONV_TUNE_MAX_CANDIDATES 48

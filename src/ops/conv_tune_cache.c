@@ -27,7 +27,7 @@
  * parameters, version 4 the sub-pixel adjoint (in version 3's reserved
  * word): an entry of an earlier version (another magic) is ignored and its
  * shape tuned again. */
-#define TUNE_PAYLOAD_MAGIC "CLGTUNE4"
+#define TUNE_PAYLOAD_MAGIC "CLGTUNE5"
 /* v3: the own GEMM's CPU default keeps a group's B panels within 1 MiB
  * (gemm_own.c), so winners measured against the older default are tuned
  * again; v4: the sub-pixel adjoint is the CPU default on k 4 s 2 p 1; v5:
@@ -47,6 +47,7 @@ typedef struct tune_payload {
   int32_t adj_direct[5]; /* wgx, wgy, rm, rn, kc; all 0: GEMM + col2im */
   int32_t adj_subpix;    /* 1: the sub-pixel adjoint with variant[CONV_ADJ]'s own tile,
                             0: GEMM + col2im, -1: the engine's choice */
+  int32_t fwd_wino;      /* 1: the Winograd forward, -1: the engine's choice */
 } tune_payload;
 
 conv_variants conv_variants_default(void) {
@@ -57,6 +58,7 @@ conv_variants conv_variants_default(void) {
     cv.from_image[i] = 1;
   }
   cv.adj_subpix = -1;
+  cv.fwd_wino = -1;
   return cv;
 }
 
@@ -199,8 +201,10 @@ int conv_tune_load(const clgan_ctx *ctx, const char *key, conv_variants *cv,
     const int32_t *d = p.adj_direct;
     out.adj_direct = (convt_direct_params){d[0], d[1], d[2], d[3], d[4]};
     out.adj_subpix = p.adj_subpix;
+    out.fwd_wino = p.fwd_wino;
     int adj_be = p.variant[CONV_ADJ][0];
-    ok = convt_direct_params_valid(&out.adj_direct) &&
+    ok = (p.fwd_wino == -1 || (p.fwd_wino == 1 && p.variant[CONV_FWD][0] == CLGAN_GEMM_AUTO)) &&
+         convt_direct_params_valid(&out.adj_direct) &&
          (p.adj_subpix == 0 || p.adj_subpix == -1 ||
           (p.adj_subpix == 1 && !convt_direct_params_on(&out.adj_direct) &&
            (adj_be == CLGAN_GEMM_OWN || adj_be == CLGAN_GEMM_AUTO)));
@@ -230,6 +234,7 @@ void conv_tune_store(const clgan_ctx *ctx, const char *key, const conv_variants 
   int32_t direct[5] = {d->wgx, d->wgy, d->rm, d->rn, d->kc};
   memcpy(p.adj_direct, direct, sizeof direct);
   p.adj_subpix = cv->adj_subpix;
+  p.fwd_wino = cv->fwd_wino;
   const char *dir = conv_tune_dir(ctx);
   if (dir && *dir) clgan_cache_store(dir, "tune", key, &p, sizeof p);
 }

@@ -2,6 +2,7 @@
  * product, per device kind. */
 #include "ops/conv_internal.h"
 #include "ops/conv_subpixel.h"
+#include "ops/conv_winograd.h"
 #include "ops/conv_tune.h"
 #include "ops/gemm_lds.h"
 #include "runtime/internal.h"
@@ -126,9 +127,20 @@ static int subpix_candidates(const clgan_ctx *ctx, const clgan_conv_shape *s, in
   return n;
 }
 
+/* The Winograd forward (conv_winograd.h) where it applies and the engine
+ * does not take it already (then the default candidate is it). */
+static int wino_candidates(const clgan_ctx *ctx, const clgan_conv_shape *s, int product,
+                           conv_tune_candidate *out) {
+  if (product != CONV_FWD || !conv_wino_applies(s) || conv_wino_default(ctx, s)) return 0;
+  out[0] = (conv_tune_candidate){.v = {.backend = CLGAN_GEMM_AUTO}, .wino = 1,
+                                 .family = TUNE_FAMILY_WINO};
+  return 1;
+}
+
 int conv_tune_candidates(const clgan_ctx *ctx, const clgan_conv_shape *s, int product,
                          conv_tune_candidate *out) {
   int n = gemm_candidates(ctx, s, product, out);
   n += direct_candidates(ctx, s, product, out + n);
+  n += wino_candidates(ctx, s, product, out + n);
   return n + subpix_candidates(ctx, s, product, out + n);
 }
