@@ -58,6 +58,28 @@
     O[4] = 0.5f * X1;                                                                    \
   } while (0)
 
+/* Tiles side by side in a vector: 4, 2 or 1, as a row of tw tiles allows. */
+static inline int wino_row_lanes(int tw) { return tw % 4 == 0 ? 4 : tw % 2 == 0 ? 2 : 1; }
+
+/* A chunk of a row panel's tiles, from tile t0 (t = (b, ty, tx), tw x th
+ * tiles an image): where its tiles start and its first lane in the panel. */
+typedef struct wino_chunk {
+  int tx0, ty, b, lane0;
+} wino_chunk;
+
+static inline wino_chunk wino_chunk_at(int t0, int tw, int th) {
+  const int row = t0 / tw;
+  wino_chunk k = {t0 % tw, row % th, row / th, t0 % TM};
+  return k;
+}
+
+/* The chunks of a row panel: its tiles (up to the last), lanes at a time
+ * (within a row of tiles and the panel: TM & -TM is its largest power of
+ * two). */
+#define WINO_PANEL_CHUNKS(LANES, T0)                                                     \
+  const int LANES = min(wino_row_lanes(tw), TM & -TM);                                   \
+  for (int T0 = panel * TM; T0 < min(tiles, (panel + 1) * TM); T0 += LANES)
+
 /* One work-item per (image channel c, block of 16 output channels): the
  * block's 16 taps of c transposed into one vector per tap (16 output
  * channels), so every transformed value is one 16-wide store into a
@@ -160,13 +182,10 @@ __kernel void wino_input(int cin, int n, int ho, int wo, int hp, int wp,
   if (c >= cin || panel * TM >= tiles) return;
   const size_t kdim = 4 * (size_t)cin;
   __global float *dst = vp + vp_off + (size_t)panel * WINO_A * WINO_A * kdim * TM;
-  /* lanes within a row of tiles and a panel (TM & -TM: its largest power of two) */
-  const int lanes = min(tw % 4 == 0 ? 4 : tw % 2 == 0 ? 2 : 1, TM & -TM);
-  const int end = min(tiles, (panel + 1) * TM);
-  for (int t0 = panel * TM; t0 < end; t0 += lanes) {
-    const int tx0 = t0 % tw, row = t0 / tw, ty = row % th, b = row / th;
-    const int lane0 = t0 % TM;
-    __global const float *src = xp + x_off + (((size_t)c * n + b) * hp + 8 * ty) * wp;
+  WINO_PANEL_CHUNKS(lanes, t0) {
+    const wino_chunk k = wino_chunk_at(t0, tw, th);
+    const int tx0 = k.tx0, lane0 = k.lane0;
+    __global const float *src = xp + x_off + (((size_t)c * n + k.b) * hp + 8 * k.ty) * wp;
     if (lanes == 4) WINO_INPUT_TILES(float4, vstore4, WINO_ROW4);
     else if (lanes == 2) WINO_INPUT_TILES(float2, vstore2, WINO_ROW2);
     else WINO_INPUT_TILES(float, WINO_STORE1, WINO_ROW1);
@@ -224,7 +243,7 @@ __kernel void wino_output(int cout, int n, int ho, int wo, __global const float 
   __global const float *src = m + m_off + (size_t)o * tiles + (size_t)row * tw;
   /* row = b * th + ty: its outputs are rows 4ty .. 4ty + 3 of image b */
   __global float *dst = y + y_off + ((size_t)o * n * ho + 4 * (size_t)row) * wo;
-  const int lanes = tw % 4 == 0 ? 4 : tw % 2 == 0 ? 2 : 1;
+  const int lanes = wino_row_lanes(tw);
   for (int tx0 = 0; tx0 < tw; tx0 += lanes) {
     if (lanes == 4) WINO_OUTPUT_TILES(float4, vload4, WINO_OUT_ROW4);
     else if (lanes == 2) WINO_OUTPUT_TILES(float2, vload2, WINO_OUT_ROW2);
@@ -336,12 +355,10 @@ __kernel void wino_adj_input(int cout, int n, int ho, int wo, __global const flo
   if (o >= cout || panel * TM >= tiles) return;
   const size_t kdim = (size_t)cout;
   __global float *dst = vp + vp_off + (size_t)panel * WINO_CLASSES * WINO_A * WINO_A * kdim * TM;
-  const int lanes = min(tw % 4 == 0 ? 4 : tw % 2 == 0 ? 2 : 1, TM & -TM);
-  const int end = min(tiles, (panel + 1) * TM);
-  for (int t0 = panel * TM; t0 < end; t0 += lanes) {
-    const int tx0 = t0 % tw, row = t0 / tw, ty = row % th, b = row / th;
-    const int lane0 = t0 % TM;
-    __global const float *src = dyp + dy_off + (((size_t)o * n + b) * hp + 4 * ty) * wp;
+  WINO_PANEL_CHUNKS(lanes, t0) {
+    const wino_chunk k = wino_chunk_at(t0, tw, th);
+    const int tx0 = k.tx0, lane0 = k.lane0;
+    __global const float *src = dyp + dy_off + (((size_t)o * n + k.b) * hp + 4 * k.ty) * wp;
     if (lanes == 4) WINO_ADJ_INPUT_TILES(float4, vstore4, WINO_ADJ_ROW4);
     else if (lanes == 2) WINO_ADJ_INPUT_TILES(float2, vstore2, WINO_ADJ_ROW2);
     else WINO_ADJ_INPUT_TILES(float, WINO_STORE1, WINO_ADJ_ROW1);
@@ -414,7 +431,7 @@ __kernel void wino_adj_output(int cin, int n, int ho, int wo, __global const flo
   const size_t base = ((size_t)c * n * 2 * ho + 8 * (size_t)row) * w;
   __global float *dst = dx + dx_off + base;
   __global const float *act_y = y + y_off + (act != CLGAN_ACT_NONE ? base : 0);
-  const int lanes = tw % 4 == 0 ? 4 : tw % 2 == 0 ? 2 : 1;
+  const int lanes = wino_row_lanes(tw);
   for (int tx0 = 0; tx0 < tw; tx0 += lanes) {
     if (lanes == 4) WINO_ADJ_OUTPUT_TILES(float4, vload4, WINO_ADJ_OUT4);
     else if (lanes == 2) WINO_ADJ_OUTPUT_TILES(float2, vload2, WINO_ADJ_OUT2);
