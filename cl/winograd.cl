@@ -115,11 +115,12 @@ __kernel void wino_weight(int cin, int cout, __global const float *w, uint w_off
 }
 
 /* The input transform of L tiles side by side (tx0 ..), one image channel,
- * into their lanes of a row panel (lane0 = their first tile's lane): each
- * padded image row of the patches read once (the taps of a column offset
- * x are lanes 8l + x), the five rows of a row parity transformed
- * together. */
-#define WINO_INPUT_TILES(VT, VSTORE, LOAD_ROW)                                           \
+ * into their L lanes from dst + lane0: channel kk = (2 * pa + pb) * cin + c
+ * KS floats apart, position xi XS floats apart (the forward's row panel,
+ * the weight gradient's rows of A). Each padded image row of the patches
+ * read once (the taps of a column offset x are lanes 8l + x), the five
+ * rows of a row parity transformed together. */
+#define WINO_INPUT_TILES(VT, VSTORE, LOAD_ROW, KS, XS)                                   \
   do {                                                                                   \
     _Pragma("unroll") for (int pa = 0; pa < 2; pa++) {                                   \
       VT d[WINO_A][2 * WINO_A]; /* rows 2i + pa of the patches, column offsets 0..9 */  \
@@ -135,12 +136,12 @@ __kernel void wino_weight(int cin, int cout, __global const float *w, uint w_off
           WINO_BT(e_, t_);                                                               \
           _Pragma("unroll") for (int r = 0; r < WINO_A; r++) f[r][j] = t_[r];            \
         }                                                                                \
-        __global float *o_ = dst + ((size_t)(2 * pa + pb) * cin + c) * TM + lane0;       \
+        __global float *o_ = dst + ((size_t)(2 * pa + pb) * cin + c) * (KS) + lane0;     \
         _Pragma("unroll") for (int i = 0; i < WINO_A; i++) { /* (B^T e) B */             \
           VT v_[WINO_A];                                                                 \
           WINO_BT(f[i], v_);                                                             \
           _Pragma("unroll") for (int j = 0; j < WINO_A; j++)                             \
-            VSTORE(v_[j], 0, o_ + (size_t)(WINO_A * i + j) * kdim * TM);                 \
+            VSTORE(v_[j], 0, o_ + (size_t)(WINO_A * i + j) * (XS));                      \
         }                                                                                \
       }                                                                                  \
     }                                                                                    \
@@ -186,9 +187,10 @@ __kernel void wino_input(int cin, int n, int ho, int wo, int hp, int wp,
     const wino_chunk k = wino_chunk_at(t0, tw, th);
     const int tx0 = k.tx0, lane0 = k.lane0;
     __global const float *src = xp + x_off + (((size_t)c * n + k.b) * hp + 8 * k.ty) * wp;
-    if (lanes == 4) WINO_INPUT_TILES(float4, vstore4, WINO_ROW4);
-    else if (lanes == 2) WINO_INPUT_TILES(float2, vstore2, WINO_ROW2);
-    else WINO_INPUT_TILES(float, WINO_STORE1, WINO_ROW1);
+    const size_t xs = kdim * TM;
+    if (lanes == 4) WINO_INPUT_TILES(float4, vstore4, WINO_ROW4, TM, xs);
+    else if (lanes == 2) WINO_INPUT_TILES(float2, vstore2, WINO_ROW2, TM, xs);
+    else WINO_INPUT_TILES(float, WINO_STORE1, WINO_ROW1, TM, xs);
   }
 }
 
@@ -436,5 +438,159 @@ __kernel void wino_adj_output(int cin, int n, int ho, int wo, __global const flo
     if (lanes == 4) WINO_ADJ_OUTPUT_TILES(float4, vload4, WINO_ADJ_OUT4);
     else if (lanes == 2) WINO_ADJ_OUTPUT_TILES(float2, vload2, WINO_ADJ_OUT2);
     else WINO_ADJ_OUTPUT_TILES(float, WINO_VLOAD1, WINO_ADJ_OUT1);
+  }
+}
+
+/* ---- The weight gradient of the same convs ---------------------------------
+ * Per tap parity the forward is y = sum over a, b of g[a][b] d[i+a][j+b]
+ * (d the parity's 5x5 inputs of a tile), so by the transposition of
+ * Y = A^T [(G g G^T) .* (B^T d B)] A, a tile's share of the gradient is
+ *   dg = G^T [(A dy A^T) .* (B^T d B)] G,
+ * and the sum over the tiles (and images) runs inside, before G^T: 25
+ * GEMMs dG_xi (K x cout) = V_xi^T Z_xi over the tiles, K = 4 * cin, one
+ * launch of gemm_tile with its split of k over the positions (k = xi *
+ * tiles + t), then one output transform per weight. B^T d B is the
+ * forward's input transform (WINO_INPUT_TILES) in another layout.
+ *   wino_filt_input: va[kk * 25 * tiles + xi * tiles + t], gemm_tile's A
+ *     read in place (rows kk, a row's k contiguous);
+ *   wino_filt_dy: Z = A dy A^T as its packed B panels,
+ *     zb[(o / TN) * 25 * tiles * TN + (xi * tiles + t) * TN + o % TN]
+ *     (zero for o >= cout);
+ *   wino_filt_output: from the products m[(kk * 25 + xi) * cout + o] (a
+ *     channel's 25 sums together),
+ *     dw[o, c, 2a + pa, 2b + pb] (+)= G^T M G of channel kk = (2 * pa +
+ *     pb) * cin + c. */
+
+/* O = A X: four values to five (A = (A^T)^T, the forward's A^T above). */
+#define WINO_A5(X, O)                                                                    \
+  do {                                                                                   \
+    O[0] = X[0];                                                                         \
+    O[1] = (X[0] + X[1]) + (X[2] + X[3]);                                                \
+    O[2] = (X[0] - X[1]) + (X[2] - X[3]);                                                \
+    O[3] = X[0] + (0.5f * X[1] + (0.25f * X[2] + 0.125f * X[3]));                        \
+    O[4] = X[3];                                                                         \
+  } while (0)
+
+/* O = G^T X: five values to two. */
+#define WINO_GT(X, O)                                                                    \
+  do {                                                                                   \
+    O[0] = (X[0] + 0.5f * X[1]) + (X[2] * (1.0f / 6.0f) + X[3] * (8.0f / 3.0f));         \
+    O[1] = 0.5f * (X[1] + X[4]) + (X[3] * (4.0f / 3.0f) - X[2] * (1.0f / 6.0f));         \
+  } while (0)
+
+/* One work-item per (row of tiles (b, ty), image channel c), over xp [cin,
+ * n, hp, wp]: the row's tiles left to right in lanes of 4 (2, 1);
+ * dimension 0 (the tile rows) writes the neighbouring tiles of a row of A. */
+__kernel void wino_filt_input(int cin, int n, int ho, int wo, int hp, int wp,
+                              __global const float *xp, uint x_off, __global float *va,
+                              uint va_off) {
+  const int row = get_global_id(0), c = get_global_id(1);
+  const int tw = wo / 4, th = ho / 4, tiles = n * th * tw;
+  if (row >= n * th || c >= cin) return;
+  const int b = row / th, ty = row % th;
+  __global float *dst = va + va_off;
+  const size_t ks = WINO_A * WINO_A * (size_t)tiles, xs = (size_t)tiles;
+  const int lanes = wino_row_lanes(tw);
+  for (int tx0 = 0; tx0 < tw; tx0 += lanes) {
+    const int lane0 = row * tw + tx0; /* the first tile t */
+    __global const float *src = xp + x_off + (((size_t)c * n + b) * hp + 8 * ty) * wp;
+    if (lanes == 4) WINO_INPUT_TILES(float4, vstore4, WINO_ROW4, ks, xs);
+    else if (lanes == 2) WINO_INPUT_TILES(float2, vstore2, WINO_ROW2, ks, xs);
+    else WINO_INPUT_TILES(float, WINO_STORE1, WINO_ROW1, ks, xs);
+  }
+}
+
+/* One work-item per (tile t, block of 16 channels of dy [cout, n, ho,
+ * wo]): each channel's 4x4 outputs in one vector, transposed so that each
+ * vector holds one position of the 16 channels, then A dy A^T; every
+ * transformed value one 16-wide store into a column panel. */
+__kernel void wino_filt_dy(int cout, int n, int ho, int wo, __global const float *dy,
+                           uint dy_off, __global float *zb, uint zb_off) {
+  const int t = get_global_id(0), o0 = get_global_id(1) * 16;
+  const int tw = wo / 4, th = ho / 4, tiles = n * th * tw;
+  if (t >= tiles) return;
+  const int tx = t % tw, row = t / tw, ty = row % th, b = row / th;
+  float16 g[16]; /* g[o] = channel o0 + o's tile by rows, then g[4i + j] over o */
+  for (int o = 0; o < 16; o++) {
+    if (o0 + o >= cout) {
+      g[o] = (float16)(0.0f);
+      continue;
+    }
+    __global const float *src =
+        dy + dy_off + (((size_t)(o0 + o) * n + b) * ho + 4 * ty) * wo + 4 * tx;
+    g[o] = (float16)(vload4(0, src), vload4(0, src + wo), vload4(0, src + 2 * wo),
+                     vload4(0, src + 3 * wo));
+  }
+  transpose16(g);
+  float16 f[WINO_A][4]; /* A dy by columns */
+#pragma unroll
+  for (int j = 0; j < 4; j++) {
+    float16 x_[4], t_[WINO_A];
+#pragma unroll
+    for (int i = 0; i < 4; i++) x_[i] = g[4 * i + j];
+    WINO_A5(x_, t_);
+#pragma unroll
+    for (int i = 0; i < WINO_A; i++) f[i][j] = t_[i];
+  }
+  __global float *dst = zb + zb_off + ((size_t)(o0 / TN) * WINO_A * WINO_A * tiles + t) * TN +
+                        o0 % TN;
+#pragma unroll
+  for (int i = 0; i < WINO_A; i++) { /* (A dy) A^T */
+    float16 z_[WINO_A];
+    WINO_A5(f[i], z_);
+#pragma unroll
+    for (int j = 0; j < WINO_A; j++)
+      vstore16(z_[j], 0, dst + (size_t)(WINO_A * i + j) * tiles * TN);
+  }
+}
+
+/* One work-item per (block of 16 output channels o0 .., image channel c):
+ * the 16 taps of each (o, c) from its four parities' 25 sums, read as
+ * vectors over the block (16 neighbouring sums), transformed, transposed
+ * to one vector of taps per o and stored (added to beta times the old
+ * ones). */
+__kernel void wino_filt_output(int cin, int cout, __global const float *m, uint m_off,
+                               __global float *dw, uint dw_off, float beta) {
+  const int o0 = get_global_id(0) * 16, c = get_global_id(1);
+  if (o0 >= cout || c >= cin) return;
+  const int nv = min(16, cout - o0); /* the block's channels */
+  float16 taps[16]; /* taps[tap] over the block's o, then taps[o] over the taps */
+#pragma unroll
+  for (int pa = 0; pa < 2; pa++)
+#pragma unroll
+    for (int pb = 0; pb < 2; pb++) {
+      __global const float *src =
+          m + m_off + ((size_t)(2 * pa + pb) * cin + c) * WINO_A * WINO_A * cout + o0;
+      float16 r[2][WINO_A]; /* G^T M by columns */
+#pragma unroll
+      for (int j = 0; j < WINO_A; j++) {
+        float16 q_[WINO_A], t_[2];
+#pragma unroll
+        for (int i = 0; i < WINO_A; i++) {
+          __global const float *q = src + (size_t)(WINO_A * i + j) * cout;
+          if (nv == 16) q_[i] = vload16(0, q);
+          else {
+            float t[16];
+            for (int l = 0; l < 16; l++) t[l] = l < nv ? q[l] : 0.0f;
+            q_[i] = vload16(0, t);
+          }
+        }
+        WINO_GT(q_, t_);
+        r[0][j] = t_[0], r[1][j] = t_[1];
+      }
+#pragma unroll
+      for (int a = 0; a < 2; a++) {
+        float16 g_[2];
+        WINO_GT(r[a], g_);
+        taps[(2 * a + pa) * 4 + pb] = g_[0];
+        taps[(2 * a + pa) * 4 + 2 + pb] = g_[1];
+      }
+    }
+  transpose16(taps);
+  for (int l = 0; l < nv; l++) {
+    __global float *dst = dw + dw_off + ((size_t)(o0 + l) * cin + c) * 16;
+    float16 v = taps[l];
+    if (beta != 0.0f) v += beta * vload16(0, dst);
+    vstore16(v, 0, dst);
   }
 }

@@ -1,6 +1,7 @@
 /* The Winograd convs (src/ops/conv_winograd.c, cl/winograd.cl): a k 4,
- * stride 2, pad 1 conv's forward and adjoint by F(4x4, 2x2) over the tap
- * parities. Against the C reference (tests/ref_conv.c) on the DCGAN's
+ * stride 2, pad 1 conv's forward, adjoint and weight gradient by F(4x4,
+ * 2x2) over the tap parities (the weight gradient by its transposed form,
+ * the sums over the tiles in the transformed domain). Against the C reference (tests/ref_conv.c) on the DCGAN's
  * middle D layers and odd sizes (tiles that do not fill the GEMM's last row
  * panel, channels that do not fill its last column panel, one tile a row,
  * rows of 2, 3, 4 and 6 tiles), over outputs full of NaN: the forward with
@@ -8,7 +9,9 @@
  * kept, and as ConvTranspose2d's backward data (alone and with its weight
  * gradient); the adjoint (Conv2d's backward data, ConvTranspose2d's
  * forward) with ReLU's or LeakyReLU's derivative applied as it stores,
- * from dy and from dy given padded. With the device's default tile (CPU
+ * from dy and from dy given padded; the weight gradient from the image
+ * and from the padded copy the forward kept, written and accumulated.
+ * With the device's default tile (CPU
  * and GPU paths) through the plan step with the tuning's winograd 1
  * (CLGAN_WINOGRAD=1); which shapes take it, its name, the engine's choice
  * on CPUs and no plan taking it with winograd -1 (CLGAN_WINOGRAD=0). */
@@ -49,6 +52,7 @@ static void wino_plan(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_conv_plan
   ctx->tuning.winograd = was;
   ck_assert_ptr_nonnull(p->wino.tile);
   ck_assert_ptr_nonnull(p->adj_wino.tile);
+  ck_assert_ptr_nonnull(p->filt_wino.tile);
   ck_assert_ptr_null(p->adj_subpix.tile);
   TU_OK(clgan_conv_plan_prepare(ctx, p));
 }
@@ -103,6 +107,54 @@ START_TEST(test_against_the_reference) {
     clgan_buf *all[] = {&bx, &bw, &by, &col, &kept};
     for (int i = 0; i < 5; i++) clgan_buf_release(all[i]);
     free(x), free(w), free(want), free(wact);
+  }
+}
+END_TEST
+
+/* The weight gradient: from x and from the padded copy the forward kept,
+ * written and added to dw (twice: D's real and fake passes). */
+START_TEST(test_filter_against_the_reference) {
+  clgan_ctx *ctx = tu_ctx();
+  for (int ci = 0; ci < NCASES; ci++) {
+    const wino_case *c = &cases[ci];
+    clgan_conv_shape s;
+    TU_OK(clgan_conv_shape_conv(c->n, c->cin, c->h, c->w, c->cout, 4, 2, 1, &s));
+    ref_conv g = ref_conv_make(c->n, c->cin, c->h, c->w, c->cout, 4, 2, 1);
+    size_t fx = (size_t)c->cin * c->n * c->h * c->w, fw = (size_t)c->cout * c->cin * 16;
+    size_t fy = (size_t)c->cout * c->n * s.ho * s.wo;
+    float *x = tu_malloc(fx * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
+    float *dy = tu_malloc(fy * sizeof(float)), *want = tu_malloc(fw * sizeof(float));
+    float *want2 = tu_malloc(fw * sizeof(float));
+    tu_fill_uniform(x, fx, 71, -1, 1);
+    tu_fill_uniform(w, fw, 72, -1, 1);
+    tu_fill_uniform(dy, fy, 73, -1, 1);
+    ref_conv2d_backward_filter(&g, x, dy, want);
+    for (size_t i = 0; i < fw; i++) want2[i] = w[i] + want[i];
+    clgan_conv_plan p;
+    wino_plan(ctx, &s, &p);
+    clgan_buf bx = tu_upload(x, fx), bw = tu_upload(w, fw), bdy = tu_upload(dy, fy);
+    clgan_buf by = tu_upload(NULL, fy), bdw = tu_upload(NULL, fw);
+    clgan_buf col = tu_upload(NULL, p.col_floats ? p.col_floats : 1);
+    size_t nkept = clgan_conv_kept_floats(&p);
+    ck_assert_uint_gt(nkept, 0);
+    clgan_buf kept = tu_upload(NULL, nkept);
+    TU_OK(clgan_conv2d_forward_keep(ctx, &p, bx, bw, by, col, kept, CLGAN_ACT_NONE, 0.0f));
+    char what[160];
+    for (int from_kept = 0; from_kept < 2; from_kept++)
+      for (int acc = 0; acc < 2; acc++) {
+        if (acc) TU_OK(clgan_copy(ctx, bw, bdw, fw));
+        else TU_OK(clgan_fill(ctx, bdw, fw, NAN));
+        if (from_kept) TU_OK(clgan_conv2d_backward_filter_kept(ctx, &p, kept, bdy, bdw, col, acc));
+        else TU_OK(clgan_conv2d_backward_filter(ctx, &p, bx, bdy, bdw, col, acc));
+        float *got = tu_download(bdw, fw);
+        snprintf(what, sizeof what, "%s, weight gradient, kept %d, accumulate %d", c->name,
+                 from_kept, acc);
+        TU_ASSERT_CLOSE(what, got, acc ? want2 : want, fw, 1e-4, 1e-4);
+        free(got);
+      }
+    clgan_buf *all[] = {&bx, &bw, &bdy, &by, &bdw, &col, &kept};
+    for (int i = 0; i < 7; i++) clgan_buf_release(all[i]);
+    free(x), free(w), free(dy), free(want), free(want2);
   }
 }
 END_TEST
@@ -302,6 +354,7 @@ static Suite *wino_suite(void) {
   TCase *tc = tcase_create("winograd");
   tcase_set_timeout(tc, 600);
   tcase_add_test(tc, test_against_the_reference);
+  tcase_add_test(tc, test_filter_against_the_reference);
   tcase_add_test(tc, test_convt_backward_data);
   tcase_add_test(tc, test_adjoint_against_the_reference);
   tcase_add_test(tc, test_convt_forward);

@@ -235,6 +235,9 @@ typedef struct clgan_conv_plan {
                                         it (the padding still runs; fwd unused) */
   clgan_conv_wino_plan wino;         /* the forward by Winograd where the plan chose it
                                         (the padding still runs; fwd unused) */
+  clgan_conv_wino_plan filt_wino;    /* the weight gradient by Winograd where the plan
+                                        chose it (the padded image as filt reads it;
+                                        filt unused) */
   clgan_conv_wino_plan adj_wino;     /* the adjoint by Winograd where the plan chose it
                                         (dy padded in col, as for the sub-pixel tiles;
                                         adj, adj_last, adj_subpix unused) */

@@ -359,6 +359,23 @@ static clgan_status core_adjoint(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
 }
 
 
+/* Whether the forward and the weight gradient read the image padded: the
+ * GEMMs from the image, the narrow and the Winograd kernels. */
+static int fwd_reads_padded(const clgan_conv_plan *p) {
+  return !p->whole.forward && (p->fwd_from_image || p->narrow.forward || p->wino.tile);
+}
+static int filt_reads_padded(const clgan_conv_plan *p) {
+  return !p->whole.filter && (p->filt_from_image || p->filt_wino.tile);
+}
+
+/* dw = feat x im2col(img)^T + beta dw, from the padded image x. */
+static clgan_status filter_product(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf feat,
+                                   const clgan_gemm_conv_x *x, clgan_buf dw, float beta) {
+  if (p->filt_wino.tile)
+    return conv_wino_filt_run(ctx, &p->filt_wino, &p->shape, x, feat, dw, beta != 0.0f);
+  return clgan_gemm_conv_filter(ctx, &p->filt, feat, x, dw, beta);
+}
+
 /* dw (+)= feat x im2col(img)^T. */
 static clgan_status core_filter(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf img,
                                 int img_kept, clgan_buf feat, clgan_buf dw, clgan_buf col,
@@ -376,7 +393,7 @@ static clgan_status core_filter(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_
         (st = conv_buf_check(dw, conv_weight_floats(s), op, "dw")) != CLGAN_OK)
       return st;
     clgan_gemm_conv_x x = image_view(p, img);
-    return clgan_gemm_conv_filter(ctx, &p->filt, feat, &x, dw, accumulate ? 1.0f : 0.0f);
+    return filter_product(ctx, p, feat, &x, dw, accumulate ? 1.0f : 0.0f);
   }
   if ((st = conv_buf_check(img, conv_img_floats(s), op, img_name)) != CLGAN_OK ||
       (st = conv_buf_check(feat, conv_feat_floats(s), op, feat_name)) != CLGAN_OK ||
@@ -387,10 +404,10 @@ static clgan_status core_filter(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_
   size_t kdim = (size_t)s->cin * s->k * s->k, np = (size_t)s->n * s->ho * s->wo;
   float beta = accumulate ? 1.0f : 0.0f;
   clgan_buf b = img;
-  if (p->filt_from_image) {
+  if (filt_reads_padded(p)) {
     clgan_gemm_conv_x x;
     if ((st = padded_image(ctx, p, img, col, &x)) != CLGAN_OK) return st;
-    return clgan_gemm_conv_filter(ctx, &p->filt, feat, &x, dw, beta);
+    return filter_product(ctx, p, feat, &x, dw, beta);
   }
   if (!p->direct) {
     if ((st = run_im2col(ctx, p, img, col)) != CLGAN_OK) return st;
@@ -422,7 +439,7 @@ clgan_status clgan_conv2d_forward_act(clgan_ctx *ctx, const clgan_conv_plan *p, 
 }
 
 size_t clgan_conv_kept_floats(const clgan_conv_plan *p) {
-  if (!p || !p->fwd_from_image || !p->filt_from_image || p->shape.pad == 0) return 0;
+  if (!p || !fwd_reads_padded(p) || !filt_reads_padded(p) || p->shape.pad == 0) return 0;
   return (size_t)conv_padded_img_floats(&p->shape);
 }
 
@@ -568,14 +585,14 @@ static clgan_status convt_backward(clgan_ctx *ctx, const clgan_conv_plan *p, clg
       (st = conv_buf_check(dw, conv_weight_floats(s), op, "dw")) != CLGAN_OK ||
       (st = conv_buf_check(dx, conv_feat_floats(s), op, "dx")) != CLGAN_OK)
     return st;
-  if (!p->fwd_from_image || !p->filt_from_image || p->whole.forward || p->whole.filter) {
+  if (!fwd_reads_padded(p) || !filt_reads_padded(p)) {
     st = clgan_convt2d_backward_filter(ctx, p, x, dy, dw, col, accumulate);
     return st == CLGAN_OK ? clgan_convt2d_backward_data(ctx, p, dy, w, dx, col) : st;
   }
   if ((st = conv_buf_check(col, p->col_floats, op, "col")) != CLGAN_OK) return st;
   clgan_gemm_conv_x padded = image_view(p, dy);
   if ((!dy_padded && (st = padded_image(ctx, p, dy, col, &padded)) != CLGAN_OK) ||
-      (st = clgan_gemm_conv_filter(ctx, &p->filt, x, &padded, dw, accumulate ? 1.0f : 0.0f)) !=
+      (st = filter_product(ctx, p, x, &padded, dw, accumulate ? 1.0f : 0.0f)) !=
           CLGAN_OK)
     return st;
   if (p->narrow.forward)

@@ -230,6 +230,15 @@ clgan_status conv_plan_with(clgan_ctx *ctx, const clgan_conv_shape *s, const con
   if (wino && !narrow_ok && (st = conv_wino_plan_make(ctx, s, &p.wino, &wino_ok)) != CLGAN_OK)
     return st;
   if ((st = plan_products(ctx, s, cv, &p)) != CLGAN_OK) return st;
+  /* the Winograd weight gradient over the padded image its GEMM would
+   * read: the engine's choice unless the variants name that GEMM */
+  int filt_wino_ok = 0;
+  if (!p.direct && !p.whole.filter && (!cv || cv->prod[CONV_FILT].backend == CLGAN_GEMM_AUTO) &&
+      conv_wino_filt_default(ctx, s) &&
+      (st = conv_wino_filt_plan_make(ctx, s, &p.filt_wino, &filt_wino_ok)) != CLGAN_OK)
+    return st;
+  size_t padded = conv_padded_img_floats(s); /* col holds it for the Winograd */
+  if (filt_wino_ok && p.col_floats < padded) p.col_floats = padded;
   /* im2col and col2im exist for the plan's own use and for clgan_im2col /
    * clgan_col2im on any shape */
   if ((st = clgan_kernel_get(ctx, "im2col", NULL, p.im2col_rows ? "im2col_rows" : "im2col",
@@ -238,7 +247,7 @@ clgan_status conv_plan_with(clgan_ctx *ctx, const clgan_conv_shape *s, const con
                              &p.col2im)) != CLGAN_OK)
     return st;
   if ((p.fwd_from_image || p.filt_from_image || p.narrow.forward || p.wino.tile ||
-       p.adj_wino.tile) && s->pad > 0 &&
+       p.adj_wino.tile || p.filt_wino.tile) && s->pad > 0 &&
       (st = conv_pad_kernel_get(ctx, &p.pad)) != CLGAN_OK)
     return st;
   *out = p;
@@ -252,5 +261,6 @@ clgan_status clgan_conv_plan_prepare(clgan_ctx *ctx, const clgan_conv_plan *p) {
   for (int i = 0; i < 4 && st == CLGAN_OK; i++) st = clgan_gemm_plan_prepare(ctx, g[i]);
   if (st == CLGAN_OK && p->wino.tile) st = gemm_ws_reserve(ctx, p->wino.ws_floats);
   if (st == CLGAN_OK && p->adj_wino.tile) st = gemm_ws_reserve(ctx, p->adj_wino.ws_floats);
+  if (st == CLGAN_OK && p->filt_wino.tile) st = gemm_ws_reserve(ctx, p->filt_wino.ws_floats);
   return st;
 }

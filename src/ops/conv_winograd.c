@@ -55,6 +55,22 @@ static void tile_groups(size_t tiles_x, size_t tiles_y, size_t *lx, size_t *ly) 
   while (*lx > 1 && *lx / 2 >= pow2_at_least(tiles_x)) *lx /= 2;
 }
 
+/* p's gemm_tile launch over tiles_x column tiles x tiles_y row tiles and
+ * its products, from the device's default work-group shape (lx, ly). */
+static void tile_launch_shape(clgan_ctx *ctx, clgan_conv_wino_plan *p, size_t tiles_x,
+                              size_t tiles_y, size_t lx, size_t ly) {
+  tile_groups(tiles_x, tiles_y, &lx, &ly);
+  size_t kmax = clgan_kernel_max_local(ctx, p->tile);
+  while (lx * ly > kmax) {
+    if (ly > 1) ly /= 2;
+    else lx /= 2;
+  }
+  p->tile_local[0] = lx, p->tile_local[1] = ly, p->tile_local[2] = 1;
+  p->tile_global[0] = clgan_round_up(tiles_x, lx);
+  p->tile_global[1] = clgan_round_up(tiles_y, ly);
+  p->tile_global[2] = p->products;
+}
+
 /* One of the two forms: the GEMM's products (its split of k), K per
  * product, the channels its transforms read (the weights' and the input's
  * outer channel) and write (the output's), and their kernels. */
@@ -107,17 +123,7 @@ static clgan_status plan_form(clgan_ctx *ctx, const clgan_conv_shape *s, const w
   p.input_global[0] = f->in_channels, p.input_global[1] = rows / tm;
   p.output_global[0] = (size_t)s->n * (size_t)(s->ho / WINO_TILE);
   p.output_global[1] = f->out_channels;
-  size_t tiles_x = cols / tn, tiles_y = rows / tm;
-  tile_groups(tiles_x, tiles_y, &lx, &ly);
-  size_t kmax = clgan_kernel_max_local(ctx, p.tile);
-  while (lx * ly > kmax) {
-    if (ly > 1) ly /= 2;
-    else lx /= 2;
-  }
-  p.tile_local[0] = lx, p.tile_local[1] = ly, p.tile_local[2] = 1;
-  p.tile_global[0] = clgan_round_up(tiles_x, lx);
-  p.tile_global[1] = clgan_round_up(tiles_y, ly);
-  p.tile_global[2] = f->products;
+  tile_launch_shape(ctx, &p, cols / tn, rows / tm, lx, ly);
   *out = p;
   *ok = 1;
   return CLGAN_OK;
@@ -250,4 +256,103 @@ clgan_status conv_wino_adj_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
                            sizeof y_off, &y_off, sizeof a, &a, sizeof slope, &slope)) != CLGAN_OK)
     return st;
   return clgan_launch(ctx, p->output, 2, p->output_global, NULL, "wino_adj_output");
+}
+
+/* ---- The weight gradient ---------------------------------------------------- */
+
+int conv_wino_filt_default(const clgan_ctx *ctx, const clgan_conv_shape *s) {
+  if (!conv_wino_applies(s) || ctx->tuning.winograd < 0) return 0;
+  if (ctx->tuning.winograd > 0) return 1;
+  uint64_t tiles = (uint64_t)s->n * (uint64_t)(s->ho / WINO_TILE) * (uint64_t)(s->wo / WINO_TILE);
+  uint64_t macs = tiles * WINO_TILE * WINO_TILE * (uint64_t)s->cout * (uint64_t)s->cin * 16;
+  return clgan_ctx_cpu_paths(ctx) && macs >= CONV_WINO_MIN_MACS;
+}
+
+/* The workspace [K][25][tiles] (the transformed image, A's rows) |
+ * [column panels][25 * tiles][tn] (the transformed dy) | [K][25][cout]
+ * (the products), K = 4 * cin. */
+clgan_status conv_wino_filt_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
+                                      clgan_conv_wino_plan *out, int *ok) {
+  memset(out, 0, sizeof *out);
+  *ok = 0;
+  if (!conv_wino_applies(s)) return CLGAN_OK;
+  clgan_conv_wino_plan p;
+  memset(&p, 0, sizeof p);
+  size_t lx, ly;
+  gemm_own_default_tile(ctx, &p.tm, &p.nv, &lx, &ly);
+  size_t tn = 16 * (size_t)p.nv, tm = (size_t)p.tm, kdim = 4 * (size_t)s->cin;
+  if (kdim % tm != 0) return CLGAN_OK;
+  p.tiles = (size_t)s->n * (size_t)(s->ho / WINO_TILE) * (size_t)(s->wo / WINO_TILE);
+  p.products = WINO_POSITIONS, p.kz = p.tiles, p.out_channels = (size_t)s->cout;
+  size_t k = WINO_POSITIONS * p.tiles, cols = clgan_round_up((size_t)s->cout, tn);
+  p.vp_off = 0;
+  p.up_off = clgan_round_up(kdim * k, 16);
+  p.m_off = clgan_round_up(p.up_off + cols * k, 16);
+  p.ws_floats = p.m_off + WINO_POSITIONS * kdim * (size_t)s->cout;
+  const uint64_t lim = (uint64_t)1 << 31;
+  if (p.ws_floats >= 2 * lim || k * tm >= lim || k * tn >= lim ||
+      (uint64_t)s->cin * s->n * (uint64_t)(s->h + 2) * (uint64_t)(s->w + 2) >= 2 * lim ||
+      (uint64_t)s->cout * s->n * (uint64_t)s->ho * (uint64_t)s->wo >= 2 * lim)
+    return clgan_fail(CLGAN_ERR_UNSUPPORTED, "conv_winograd: buffers beyond 32-bit offsets");
+  wino_form f = {0, 0, 0, 0, "wino_filt_dy", "wino_filt_input", "wino_filt_output"};
+  clgan_status st = wino_kernels(ctx, &f, &p);
+  if (st != CLGAN_OK) return st;
+  p.weight_global[0] = p.tiles, p.weight_global[1] = cols / 16;
+  p.input_global[0] = (size_t)s->n * (size_t)(s->ho / WINO_TILE), p.input_global[1] = s->cin;
+  p.output_global[0] = clgan_round_up((size_t)s->cout, 16) / 16, p.output_global[1] = s->cin;
+  tile_launch_shape(ctx, &p, cols / tn, kdim / tm, lx, ly);
+  *out = p;
+  *ok = 1;
+  return CLGAN_OK;
+}
+
+/* The 25 products dG_xi = V_xi^T Z_xi (K x cout) over the tiles, stored
+ * [K][25][cout] (a channel's 25 rows together for the output transform):
+ * gemm_tile's split of k, A's rows read in place. */
+static clgan_status run_filt_products(clgan_ctx *ctx, const clgan_conv_wino_plan *p, int cin) {
+  cl_int m = 4 * cin, n = (cl_int)p->out_channels, kz = (cl_int)p->kz;
+  cl_int k = (cl_int)p->products * kz;
+  cl_int a_rs = k, a_ps = p->tm * k, a_ks = 1, c_rs = (cl_int)p->products * n, c_cs = 1;
+  float alpha = 1.0f, beta = 0.0f;
+  cl_mem ws = ctx->gemm_ws.mem;
+  cl_uint vp_off = (cl_uint)p->vp_off, up_off = (cl_uint)p->up_off, m_off = (cl_uint)p->m_off;
+  cl_uint zstride = (cl_uint)n;
+  clgan_status st = clgan_set_args(
+      p->tile, 18, sizeof m, &m, sizeof n, &n, sizeof k, &k, sizeof kz, &kz, sizeof alpha, &alpha,
+      sizeof beta, &beta, sizeof(cl_mem), &ws, sizeof vp_off, &vp_off, sizeof a_ps, &a_ps,
+      sizeof a_ks, &a_ks, sizeof a_rs, &a_rs, sizeof(cl_mem), &ws, sizeof up_off, &up_off,
+      sizeof(cl_mem), &ws, sizeof m_off, &m_off, sizeof c_rs, &c_rs, sizeof c_cs, &c_cs,
+      sizeof zstride, &zstride);
+  if (st != CLGAN_OK) return st;
+  return clgan_launch(ctx, p->tile, 3, p->tile_global, p->tile_local, "gemm_tile");
+}
+
+clgan_status conv_wino_filt_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
+                                const clgan_conv_shape *s, const clgan_gemm_conv_x *x,
+                                clgan_buf dy, clgan_buf dw, int accumulate) {
+  clgan_status st = gemm_ws_reserve(ctx, p->ws_floats);
+  if (st != CLGAN_OK) return st;
+  cl_mem ws = ctx->gemm_ws.mem;
+  cl_int cin = s->cin, cout = s->cout, n = s->n, ho = s->ho, wo = s->wo, hp = x->hp, wp = x->wp;
+  cl_uint x_off = (cl_uint)x->img.off, dy_off = (cl_uint)dy.off, dw_off = (cl_uint)dw.off;
+  cl_uint vp_off = (cl_uint)p->vp_off, up_off = (cl_uint)p->up_off, m_off = (cl_uint)p->m_off;
+  float beta = accumulate ? 1.0f : 0.0f;
+  if ((st = clgan_set_args(p->input, 10, sizeof cin, &cin, sizeof n, &n, sizeof ho, &ho,
+                           sizeof wo, &wo, sizeof hp, &hp, sizeof wp, &wp, sizeof(cl_mem),
+                           &x->img.mem, sizeof x_off, &x_off, sizeof(cl_mem), &ws,
+                           sizeof vp_off, &vp_off)) != CLGAN_OK ||
+      (st = clgan_launch(ctx, p->input, 2, p->input_global, NULL, "wino_filt_input")) !=
+          CLGAN_OK)
+    return st;
+  if ((st = clgan_set_args(p->weight, 8, sizeof cout, &cout, sizeof n, &n, sizeof ho, &ho,
+                           sizeof wo, &wo, sizeof(cl_mem), &dy.mem, sizeof dy_off, &dy_off,
+                           sizeof(cl_mem), &ws, sizeof up_off, &up_off)) != CLGAN_OK ||
+      (st = clgan_launch(ctx, p->weight, 2, p->weight_global, NULL, "wino_filt_dy")) != CLGAN_OK)
+    return st;
+  if ((st = run_filt_products(ctx, p, cin)) != CLGAN_OK) return st;
+  if ((st = clgan_set_args(p->output, 7, sizeof cin, &cin, sizeof cout, &cout, sizeof(cl_mem),
+                           &ws, sizeof m_off, &m_off, sizeof(cl_mem), &dw.mem, sizeof dw_off,
+                           &dw_off, sizeof beta, &beta)) != CLGAN_OK)
+    return st;
+  return clgan_launch(ctx, p->output, 2, p->output_global, NULL, "wino_filt_output");
 }

@@ -61,4 +61,20 @@ clgan_status conv_wino_adj_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
                                const clgan_conv_shape *s, clgan_buf dyp, clgan_buf w,
                                clgan_buf dx, clgan_act act, float slope, clgan_buf y);
 
+/* The weight gradient (Conv2d's, ConvTranspose2d's) the same way
+ * (cl/winograd.cl's wino_filt_*): dW's four parities as the transposed
+ * form dg = G^T [(A dy A^T) .* (B^T d B)] G, summed over the tiles in the
+ * transformed domain, so one GEMM of 25 products (4 * cin x cout over the
+ * tiles) and an output transform per weight. The engine's choice on CPUs
+ * for the same large products as the forward's (conv_winograd.c). */
+int conv_wino_filt_default(const clgan_ctx *ctx, const clgan_conv_shape *s);
+clgan_status conv_wino_filt_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
+                                      clgan_conv_wino_plan *out, int *ok);
+/* dw (+)= the weight gradient from x, the image padded by 1 (the geometry
+ * of clgan_gemm_conv_x), and dy [cout, n, ho, wo]. Buffers checked by the
+ * caller. */
+clgan_status conv_wino_filt_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
+                                const clgan_conv_shape *s, const clgan_gemm_conv_x *x,
+                                clgan_buf dy, clgan_buf dw, int accumulate);
+
 #endif
