@@ -230,11 +230,14 @@ clgan_status conv_plan_with(clgan_ctx *ctx, const clgan_conv_shape *s, const con
   if (wino && !narrow_ok && (st = conv_wino_plan_make(ctx, s, &p.wino, &wino_ok)) != CLGAN_OK)
     return st;
   if ((st = plan_products(ctx, s, cv, &p)) != CLGAN_OK) return st;
-  /* the Winograd weight gradient over the padded image its GEMM would
-   * read: the engine's choice unless the variants name that GEMM */
+  /* the Winograd weight gradient over the padded image: the tuner's
+   * choice, else the engine's unless the variants name the GEMM */
   int filt_wino_ok = 0;
-  if (!p.direct && !p.whole.filter && (!cv || cv->prod[CONV_FILT].backend == CLGAN_GEMM_AUTO) &&
-      conv_wino_filt_default(ctx, s) &&
+  int filt_wino = cv && cv->filt_wino >= 0
+                      ? cv->filt_wino
+                      : (!cv || cv->prod[CONV_FILT].backend == CLGAN_GEMM_AUTO) &&
+                            conv_wino_filt_default(ctx, s);
+  if (filt_wino && !p.direct && !p.whole.filter &&
       (st = conv_wino_filt_plan_make(ctx, s, &p.filt_wino, &filt_wino_ok)) != CLGAN_OK)
     return st;
   size_t padded = conv_padded_img_floats(s); /* col holds it for the Winograd */

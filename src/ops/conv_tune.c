@@ -196,10 +196,10 @@ static int same_product(const clgan_conv_plan *a, const clgan_conv_plan *b, int 
    * the GEMM plan beside it (planned in both) says nothing */
   const cl_kernel own_a[CONV_PRODUCTS][3] = {{a->whole.forward, a->narrow.forward, a->wino.tile},
                                              {a->whole.adjoint, a->adj_wino.tile, NULL},
-                                             {a->whole.filter, NULL, NULL}};
+                                             {a->whole.filter, a->filt_wino.tile, NULL}};
   const cl_kernel own_b[CONV_PRODUCTS][3] = {{b->whole.forward, b->narrow.forward, b->wino.tile},
                                              {b->whole.adjoint, b->adj_wino.tile, NULL},
-                                             {b->whole.filter, NULL, NULL}};
+                                             {b->whole.filter, b->filt_wino.tile, NULL}};
   for (int i = 0; i < 3; i++)
     if (!own_a[product][i] != !own_b[product][i]) return 0;
   if (product == CONV_FWD)
@@ -279,14 +279,16 @@ static clgan_status try_candidate(search *q, int product, int index,
   cv.from_image[product] = c->from_image;
   if (product == CONV_ADJ) cv.adj_direct = c->direct, cv.adj_subpix = c->subpix;
   if (product == CONV_FWD && c->wino) cv.fwd_wino = 1;
+  if (product == CONV_FILT && c->wino) cv.filt_wino = 1;
   clgan_conv_plan p;
   if (conv_plan_with(ctx, q->s, &cv, &p) != CLGAN_OK || clgan_conv_plan_prepare(ctx, &p) != CLGAN_OK)
     return CLGAN_OK; /* e.g. CLBlast has no kernel for this device */
-  if ((c->subpix == 1 && !p.adj_subpix.tile) || (c->wino && !p.wino.tile))
+  const cl_kernel wino = product == CONV_FWD ? p.wino.tile : p.filt_wino.tile;
+  if ((c->subpix == 1 && !p.adj_subpix.tile) || (c->wino && !wino))
     return CLGAN_OK; /* the shape does not allow it */
   int from_image = product == CONV_FWD ? p.fwd_from_image : p.filt_from_image;
   if (index > 0 && (same_product(&p, &q->def, product) ||
-                    (product != CONV_ADJ && from_image != c->from_image)))
+                    (product != CONV_ADJ && !c->wino && from_image != c->from_image)))
     return CLGAN_OK; /* the default again, or a mapping the shape does not allow */
   char name[48];
   if (convt_direct_params_on(&c->direct)) convt_direct_name(&c->direct, name, sizeof name);
@@ -349,6 +351,7 @@ static clgan_status confirm(search *q, int product, conv_variants *win, double *
   if (product == CONV_ADJ) win->adj_direct = conv_variants_default().adj_direct;
   if (product == CONV_ADJ) win->adj_subpix = conv_variants_default().adj_subpix;
   if (product == CONV_FWD) win->fwd_wino = conv_variants_default().fwd_wino;
+  if (product == CONV_FILT) win->filt_wino = conv_variants_default().filt_wino;
   *win_ms = *def_ms;
   return CLGAN_OK;
 }
@@ -391,11 +394,12 @@ static clgan_status search_product(search *q, int product, conv_variants *win,
       win->from_image[product] = c[i].from_image;
       if (product == CONV_ADJ) win->adj_direct = c[i].direct, win->adj_subpix = c[i].subpix;
       if (product == CONV_FWD) win->fwd_wino = c[i].wino ? 1 : -1;
+      if (product == CONV_FILT) win->filt_wino = c[i].wino ? 1 : -1;
     }
   }
   if (win->prod[product].backend != CLGAN_GEMM_AUTO ||
       (product == CONV_ADJ && (convt_direct_params_on(&win->adj_direct) || win->adj_subpix >= 0)) ||
-      (product == CONV_FWD && win->fwd_wino > 0)) {
+      (product == CONV_FWD && win->fwd_wino > 0) || (product == CONV_FILT && win->filt_wino > 0)) {
     clgan_status st = confirm(q, product, win, win_ms, def_ms);
     if (st != CLGAN_OK) return st;
   }

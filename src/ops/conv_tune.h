@@ -30,6 +30,7 @@ typedef struct conv_variants {
                      shape allows (1), or the engine's choice (-1: where the
                      plan takes it by default, unless prod[CONV_FWD] names a
                      GEMM variant) */
+  int filt_wino;  /* the weight gradient likewise (prod[CONV_FILT]) */
 } conv_variants;
 
 /* Every product on the engine's choices. */
@@ -57,7 +58,7 @@ typedef struct conv_tune_candidate {
   int from_image;
   convt_direct_params direct;
   int subpix;
-  int wino;   /* forward only: 1 the Winograd forward (v unused) */
+  int wino;   /* forward and weight gradient: 1 by Winograd (v unused) */
   int family; /* conv_tune_family */
 } conv_tune_candidate;
 /* Families of candidates: one kernel and mapping with other parameters. The

@@ -27,7 +27,7 @@
  * parameters, version 4 the sub-pixel adjoint (in version 3's reserved
  * word): an entry of an earlier version (another magic) is ignored and its
  * shape tuned again. */
-#define TUNE_PAYLOAD_MAGIC "CLGTUNE5"
+#define TUNE_PAYLOAD_MAGIC "CLGTUNE6"
 /* v3: the own GEMM's CPU default keeps a group's B panels within 1 MiB
  * (gemm_own.c), so winners measured against the older default are tuned
  * again; v4: the sub-pixel adjoint is the CPU default on k 4 s 2 p 1; v5:
@@ -35,8 +35,9 @@
  * and the narrow-image forward (conv_narrow.h); v6: the Winograd forward
  * (conv_winograd.h), and the GEMM's default tile timed against a product's
  * kernel of its own (whole-image, narrow, Winograd), which the search had
- * taken for the default again. */
-#define CONV_TUNE_KEY_VERSION "v6"
+ * taken for the default again; v7: the Winograd weight gradient, the CPU
+ * default on the large k 4 s 2 p 1 products. */
+#define CONV_TUNE_KEY_VERSION "v7"
 
 /* The payload: little-endian host integers (a foreign host's entry fails
  * the range checks or the key). */
@@ -48,6 +49,7 @@ typedef struct tune_payload {
   int32_t adj_subpix;    /* 1: the sub-pixel adjoint with variant[CONV_ADJ]'s own tile,
                             0: GEMM + col2im, -1: the engine's choice */
   int32_t fwd_wino;      /* 1: the Winograd forward, -1: the engine's choice */
+  int32_t filt_wino;     /* 1: the Winograd weight gradient, -1: the engine's choice */
 } tune_payload;
 
 conv_variants conv_variants_default(void) {
@@ -59,6 +61,7 @@ conv_variants conv_variants_default(void) {
   }
   cv.adj_subpix = -1;
   cv.fwd_wino = -1;
+  cv.filt_wino = -1;
   return cv;
 }
 
@@ -123,6 +126,10 @@ void conv_tune_plan_name(const clgan_conv_plan *p, int product, char *buf, size_
   }
   if (product == CONV_FWD && p->wino.tile) {
     snprintf(buf, cap, "winograd 4x4 %dx%d", p->wino.tm, 16 * p->wino.nv);
+    return;
+  }
+  if (product == CONV_FILT && p->filt_wino.tile) {
+    snprintf(buf, cap, "winograd 4x4 %dx%d", p->filt_wino.tm, 16 * p->filt_wino.nv);
     return;
   }
   if (product == CONV_FWD) gemm_plan_name(&p->fwd, p->fwd_from_image, product, buf, cap);
@@ -202,8 +209,11 @@ int conv_tune_load(const clgan_ctx *ctx, const char *key, conv_variants *cv,
     out.adj_direct = (convt_direct_params){d[0], d[1], d[2], d[3], d[4]};
     out.adj_subpix = p.adj_subpix;
     out.fwd_wino = p.fwd_wino;
+    out.filt_wino = p.filt_wino;
     int adj_be = p.variant[CONV_ADJ][0];
     ok = (p.fwd_wino == -1 || (p.fwd_wino == 1 && p.variant[CONV_FWD][0] == CLGAN_GEMM_AUTO)) &&
+         (p.filt_wino == -1 ||
+          (p.filt_wino == 1 && p.variant[CONV_FILT][0] == CLGAN_GEMM_AUTO)) &&
          convt_direct_params_valid(&out.adj_direct) &&
          (p.adj_subpix == 0 || p.adj_subpix == -1 ||
           (p.adj_subpix == 1 && !convt_direct_params_on(&out.adj_direct) &&
@@ -235,6 +245,7 @@ void conv_tune_store(const clgan_ctx *ctx, const char *key, const conv_variants 
   memcpy(p.adj_direct, direct, sizeof direct);
   p.adj_subpix = cv->adj_subpix;
   p.fwd_wino = cv->fwd_wino;
+  p.filt_wino = cv->filt_wino;
   const char *dir = conv_tune_dir(ctx);
   if (dir && *dir) clgan_cache_store(dir, "tune", key, &p, sizeof p);
 }
