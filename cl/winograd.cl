@@ -456,8 +456,8 @@ __kernel void wino_adj_output(int cin, int n, int ho, int wo, __global const flo
  *   wino_filt_dy: Z = A dy A^T as its packed B panels,
  *     zb[(o / TN) * 25 * tiles * TN + (xi * tiles + t) * TN + o % TN]
  *     (zero for o >= cout);
- *   wino_filt_output: from the products m[(kk * 25 + xi) * cout + o] (a
- *     channel's 25 sums together),
+ *   wino_filt_output: from the products m[(kk * 25 + xi) * m_row + o] (a
+ *     channel's 25 sums together, rows of cout and a pad),
  *     dw[o, c, 2a + pa, 2b + pb] (+)= G^T M G of channel kk = (2 * pa +
  *     pb) * cin + c. */
 
@@ -549,7 +549,7 @@ __kernel void wino_filt_dy(int cout, int n, int ho, int wo, __global const float
  * vectors over the block (16 neighbouring sums), transformed, transposed
  * to one vector of taps per o and stored (added to beta times the old
  * ones). */
-__kernel void wino_filt_output(int cin, int cout, __global const float *m, uint m_off,
+__kernel void wino_filt_output(int cin, int cout, __global const float *m, uint m_off, int m_row,
                                __global float *dw, uint dw_off, float beta) {
   const int o0 = get_global_id(0) * 16, c = get_global_id(1);
   if (o0 >= cout || c >= cin) return;
@@ -560,14 +560,14 @@ __kernel void wino_filt_output(int cin, int cout, __global const float *m, uint 
 #pragma unroll
     for (int pb = 0; pb < 2; pb++) {
       __global const float *src =
-          m + m_off + ((size_t)(2 * pa + pb) * cin + c) * WINO_A * WINO_A * cout + o0;
+          m + m_off + ((size_t)(2 * pa + pb) * cin + c) * WINO_A * WINO_A * m_row + o0;
       float16 r[2][WINO_A]; /* G^T M by columns */
 #pragma unroll
       for (int j = 0; j < WINO_A; j++) {
         float16 q_[WINO_A], t_[2];
 #pragma unroll
         for (int i = 0; i < WINO_A; i++) {
-          __global const float *q = src + (size_t)(WINO_A * i + j) * cout;
+          __global const float *q = src + (size_t)(WINO_A * i + j) * m_row;
           if (nv == 16) q_[i] = vload16(0, q);
           else {
             float t[16];

@@ -195,6 +195,7 @@ typedef struct clgan_conv_wino_plan {
   int tm, nv;
   size_t products, kz, out_channels; /* the GEMM's split of k, K per product, its n */
   size_t tiles, vp_off, up_off, m_off, ws_floats;
+  size_t m_row; /* the weight gradient's products: floats per row (cout and a pad) */
   size_t weight_global[2], input_global[2], output_global[2];
   size_t tile_global[3], tile_local[3];
 } clgan_conv_wino_plan;

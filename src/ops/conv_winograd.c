@@ -269,8 +269,11 @@ int conv_wino_filt_default(const clgan_ctx *ctx, const clgan_conv_shape *s) {
 }
 
 /* The workspace [K][25][tiles] (the transformed image, A's rows) |
- * [column panels][25 * tiles][tn] (the transformed dy) | [K][25][cout]
- * (the products), K = 4 * cin. */
+ * [column panels][25 * tiles][tn] (the transformed dy) | [K][25][m_row]
+ * (the products), K = 4 * cin. The products' rows are padded: at cout
+ * floats (2 KiB on `tutorial`'s D4) the output transform's 25 reads of a
+ * channel fall into two sets of a CPU's L1. */
+#define WINO_FILT_ROW_PAD 16
 clgan_status conv_wino_filt_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
                                       clgan_conv_wino_plan *out, int *ok) {
   memset(out, 0, sizeof *out);
@@ -288,7 +291,8 @@ clgan_status conv_wino_filt_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   p.vp_off = 0;
   p.up_off = clgan_round_up(kdim * k, 16);
   p.m_off = clgan_round_up(p.up_off + cols * k, 16);
-  p.ws_floats = p.m_off + WINO_POSITIONS * kdim * (size_t)s->cout;
+  p.m_row = (size_t)s->cout + WINO_FILT_ROW_PAD;
+  p.ws_floats = p.m_off + WINO_POSITIONS * kdim * p.m_row;
   const uint64_t lim = (uint64_t)1 << 31;
   if (p.ws_floats >= 2 * lim || k * tm >= lim || k * tn >= lim ||
       (uint64_t)s->cin * s->n * (uint64_t)(s->h + 2) * (uint64_t)(s->w + 2) >= 2 * lim ||
@@ -312,11 +316,11 @@ clgan_status conv_wino_filt_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
 static clgan_status run_filt_products(clgan_ctx *ctx, const clgan_conv_wino_plan *p, int cin) {
   cl_int m = 4 * cin, n = (cl_int)p->out_channels, kz = (cl_int)p->kz;
   cl_int k = (cl_int)p->products * kz;
-  cl_int a_rs = k, a_ps = p->tm * k, a_ks = 1, c_rs = (cl_int)p->products * n, c_cs = 1;
+  cl_int a_rs = k, a_ps = p->tm * k, a_ks = 1, c_rs = (cl_int)(p->products * p->m_row), c_cs = 1;
   float alpha = 1.0f, beta = 0.0f;
   cl_mem ws = ctx->gemm_ws.mem;
   cl_uint vp_off = (cl_uint)p->vp_off, up_off = (cl_uint)p->up_off, m_off = (cl_uint)p->m_off;
-  cl_uint zstride = (cl_uint)n;
+  cl_uint zstride = (cl_uint)p->m_row;
   clgan_status st = clgan_set_args(
       p->tile, 18, sizeof m, &m, sizeof n, &n, sizeof k, &k, sizeof kz, &kz, sizeof alpha, &alpha,
       sizeof beta, &beta, sizeof(cl_mem), &ws, sizeof vp_off, &vp_off, sizeof a_ps, &a_ps,
@@ -350,9 +354,10 @@ clgan_status conv_wino_filt_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
       (st = clgan_launch(ctx, p->weight, 2, p->weight_global, NULL, "wino_filt_dy")) != CLGAN_OK)
     return st;
   if ((st = run_filt_products(ctx, p, cin)) != CLGAN_OK) return st;
-  if ((st = clgan_set_args(p->output, 7, sizeof cin, &cin, sizeof cout, &cout, sizeof(cl_mem),
-                           &ws, sizeof m_off, &m_off, sizeof(cl_mem), &dw.mem, sizeof dw_off,
-                           &dw_off, sizeof beta, &beta)) != CLGAN_OK)
+  cl_int m_row = (cl_int)p->m_row;
+  if ((st = clgan_set_args(p->output, 8, sizeof cin, &cin, sizeof cout, &cout, sizeof(cl_mem),
+                           &ws, sizeof m_off, &m_off, sizeof m_row, &m_row, sizeof(cl_mem),
+                           &dw.mem, sizeof dw_off, &dw_off, sizeof beta, &beta)) != CLGAN_OK)
     return st;
   return clgan_launch(ctx, p->output, 2, p->output_global, NULL, "wino_filt_output");
 }
