@@ -253,194 +253,6 @@ __kernel void wino_output(int cout, int n, int ho, int wo, __global const float 
   }
 }
 
-/* ---- The adjoint (backward data) of the same convs ------------------------
- * dx's four parity classes (py, px) are stride-1 2x2 correlations of dy
- * padded by 1 (dyp), each with its own 2x2 sub-kernel, flipped:
- *   dx[c, 2u+py, 2v+px] = sum over o and a, b in {0, 1} of
- *       dyp[o, u+py+a, v+px+b] * W[o, c, 3-2a-py, 3-2b-px]
- * so each class is F(4x4, 2x2) over the cout channels of dy: 4 x 25
- * products, the split of k over cls * 25 + xi with K = cout, k = (cls * 25
- * + xi) * K + o; tiles t = (b, ty, tx) of the class planes (ho x wo).
- *   wino_adj_weight: up[(c / TN) * 100K * TN + k * TN + c % TN];
- *   wino_adj_input:  vp[(t / TM) * 100K * TM + k * TM + t % TM];
- *   wino_adj_output: m[z * cin * tiles + c * tiles + t] to dx [cin, n, h, w]
- *     (h = 2ho), times act'(y) where act is given (col2im's formulas). */
-#define WINO_CLASSES 4
-
-/* One work-item per (output channel o of the conv, block of 16 image
- * channels): their 16 taps transposed into one vector per tap. */
-__kernel void wino_adj_weight(int cin, int cout, __global const float *w, uint w_off,
-                              __global float *up, uint up_off) {
-  const int o = get_global_id(0), c0 = get_global_id(1) * 16;
-  if (o >= cout) return;
-  const size_t kdim = (size_t)cout;
-  float16 g[16]; /* g[c] = the 16 taps of (o, c0 + c), then g[tap] over c */
-  for (int c = 0; c < 16; c++)
-    g[c] = c0 + c < cin ? vload16(0, w + w_off + ((size_t)o * cin + c0 + c) * 16) : (float16)(0.0f);
-  transpose16(g);
-  __global float *dst =
-      up + up_off + (size_t)(c0 / TN) * WINO_CLASSES * WINO_A * WINO_A * kdim * TN + c0 % TN;
-#pragma unroll
-  for (int py = 0; py < 2; py++)
-#pragma unroll
-    for (int px = 0; px < 2; px++) {
-      /* the class's sub-kernel g[a][b] = W[3 - 2a - py][3 - 2b - px] */
-      float16 c0v[WINO_A], c1v[WINO_A], u[WINO_A];
-      WINO_G(g[(3 - py) * 4 + 3 - px], g[(1 - py) * 4 + 3 - px], c0v); /* column b = 0 */
-      WINO_G(g[(3 - py) * 4 + 1 - px], g[(1 - py) * 4 + 1 - px], c1v); /* column b = 1 */
-      const size_t cls = 2 * py + px;
-#pragma unroll
-      for (int i = 0; i < WINO_A; i++) {
-        WINO_G(c0v[i], c1v[i], u);
-#pragma unroll
-        for (int j = 0; j < WINO_A; j++)
-          vstore16(u[j], 0, dst + ((cls * WINO_A * WINO_A + WINO_A * i + j) * kdim + o) * TN);
-      }
-    }
-}
-
-/* The adjoint's input transform of L tiles side by side (tx0 ..), one
- * channel o of dyp: the 6x6 union of the classes' 5x5 windows (rows
- * 4ty.., columns 4tx..; the taps of a column offset x are lanes 4l + x),
- * class (py, px) the window at (py, px). */
-#define WINO_ADJ_INPUT_TILES(VT, VSTORE, LOAD_ROW)                                       \
-  do {                                                                                   \
-    VT d[WINO_A + 1][WINO_A + 1];                                                        \
-    _Pragma("unroll") for (int i = 0; i < WINO_A + 1; i++) {                             \
-      __global const float *r_ = src + (size_t)i * wp + 4 * tx0;                         \
-      LOAD_ROW(d[i], r_);                                                                \
-    }                                                                                    \
-    _Pragma("unroll") for (int py = 0; py < 2; py++)                                     \
-    _Pragma("unroll") for (int px = 0; px < 2; px++) {                                   \
-      VT f[WINO_A][WINO_A]; /* B^T e by columns, e[r][s] = d[py + r][px + s] */          \
-      _Pragma("unroll") for (int j = 0; j < WINO_A; j++) {                               \
-        VT e_[WINO_A], t_[WINO_A];                                                       \
-        _Pragma("unroll") for (int r = 0; r < WINO_A; r++) e_[r] = d[py + r][px + j];    \
-        WINO_BT(e_, t_);                                                                 \
-        _Pragma("unroll") for (int r = 0; r < WINO_A; r++) f[r][j] = t_[r];              \
-      }                                                                                  \
-      __global float *o_ =                                                               \
-          dst + ((size_t)(2 * py + px) * WINO_A * WINO_A * kdim + o) * TM + lane0;       \
-      _Pragma("unroll") for (int i = 0; i < WINO_A; i++) { /* (B^T e) B */               \
-        VT v_[WINO_A];                                                                   \
-        WINO_BT(f[i], v_);                                                               \
-        _Pragma("unroll") for (int j = 0; j < WINO_A; j++)                               \
-          VSTORE(v_[j], 0, o_ + (size_t)(WINO_A * i + j) * kdim * TM);                   \
-      }                                                                                  \
-    }                                                                                    \
-  } while (0)
-
-/* Six columns of a row: tiles 4 floats apart (L = 4, 2, 1). */
-#define WINO_ADJ_ROW4(D, R)                                                              \
-  do {                                                                                   \
-    float16 a_ = vload16(0, R);                                                          \
-    D[0] = a_.s048c, D[1] = a_.s159d, D[2] = a_.s26ae, D[3] = a_.s37bf;                  \
-    D[4] = (float4)(a_.s48c, (R)[16]), D[5] = (float4)(a_.s59d, (R)[17]);                \
-  } while (0)
-#define WINO_ADJ_ROW2(D, R)                                                              \
-  do {                                                                                   \
-    float8 a_ = vload8(0, R);                                                            \
-    D[0] = a_.s04, D[1] = a_.s15, D[2] = a_.s26, D[3] = a_.s37;                          \
-    D[4] = (float2)(a_.s4, (R)[8]), D[5] = (float2)(a_.s5, (R)[9]);                      \
-  } while (0)
-#define WINO_ADJ_ROW1(D, R)                                                              \
-  do {                                                                                   \
-    _Pragma("unroll") for (int x_ = 0; x_ < WINO_A + 1; x_++) D[x_] = (R)[x_];           \
-  } while (0)
-
-/* One work-item per (channel o of dy, row panel of TM tiles), over dyp
- * [cout, n, ho + 2, wo + 2]. */
-__kernel void wino_adj_input(int cout, int n, int ho, int wo, __global const float *dyp,
-                             uint dy_off, __global float *vp, uint vp_off) {
-  const int o = get_global_id(0), panel = get_global_id(1);
-  const int tw = wo / 4, th = ho / 4, tiles = n * th * tw, wp = wo + 2, hp = ho + 2;
-  if (o >= cout || panel * TM >= tiles) return;
-  const size_t kdim = (size_t)cout;
-  __global float *dst = vp + vp_off + (size_t)panel * WINO_CLASSES * WINO_A * WINO_A * kdim * TM;
-  WINO_PANEL_CHUNKS(lanes, t0) {
-    const wino_chunk k = wino_chunk_at(t0, tw, th);
-    const int tx0 = k.tx0, lane0 = k.lane0;
-    __global const float *src = dyp + dy_off + (((size_t)o * n + k.b) * hp + 4 * k.ty) * wp;
-    if (lanes == 4) WINO_ADJ_INPUT_TILES(float4, vstore4, WINO_ADJ_ROW4);
-    else if (lanes == 2) WINO_ADJ_INPUT_TILES(float2, vstore2, WINO_ADJ_ROW2);
-    else WINO_ADJ_INPUT_TILES(float, WINO_STORE1, WINO_ADJ_ROW1);
-  }
-}
-
-/* A tile's 8 outputs of one dx row from its classes (py, 0) and (py, 1):
- * columns 2j + px. S: the tile's lane. */
-#define WINO_ADJ_TILE8(Y0, Y1, S)                                                        \
-  (float8)(Y0[0] S, Y1[0] S, Y0[1] S, Y1[1] S, Y0[2] S, Y1[2] S, Y0[3] S, Y1[3] S)
-#define WINO_ADJ_STORE8(V, P, YP)                                                        \
-  do {                                                                                   \
-    float8 v_ = (V);                                                                     \
-    if (act != CLGAN_ACT_NONE) v_ = tile_dact_float8(v_, vload8(0, YP), act, slope);     \
-    vstore8(v_, 0, P);                                                                   \
-  } while (0)
-#define WINO_ADJ_OUT4(Y0, Y1, P, YP)                                                     \
-  do {                                                                                   \
-    WINO_ADJ_STORE8(WINO_ADJ_TILE8(Y0, Y1, .s0), P, YP);                                 \
-    WINO_ADJ_STORE8(WINO_ADJ_TILE8(Y0, Y1, .s1), (P) + 8, (YP) + 8);                     \
-    WINO_ADJ_STORE8(WINO_ADJ_TILE8(Y0, Y1, .s2), (P) + 16, (YP) + 16);                   \
-    WINO_ADJ_STORE8(WINO_ADJ_TILE8(Y0, Y1, .s3), (P) + 24, (YP) + 24);                   \
-  } while (0)
-#define WINO_ADJ_OUT2(Y0, Y1, P, YP)                                                     \
-  do {                                                                                   \
-    WINO_ADJ_STORE8(WINO_ADJ_TILE8(Y0, Y1, .s0), P, YP);                                 \
-    WINO_ADJ_STORE8(WINO_ADJ_TILE8(Y0, Y1, .s1), (P) + 8, (YP) + 8);                     \
-  } while (0)
-#define WINO_ADJ_OUT1(Y0, Y1, P, YP) WINO_ADJ_STORE8(WINO_ADJ_TILE8(Y0, Y1, ), P, YP)
-
-/* The output transform of class (py, px) for L tiles: its 4x4 outputs
- * y[i][j] (lanes: the tiles). */
-#define WINO_ADJ_CLASS(VT, VLOAD, CLS, Y)                                                \
-  do {                                                                                   \
-    VT s_[4][WINO_A];                                                                    \
-    _Pragma("unroll") for (int j = 0; j < WINO_A; j++) {                                 \
-      VT q_[WINO_A], t_[4];                                                              \
-      _Pragma("unroll") for (int i = 0; i < WINO_A; i++)                                 \
-        q_[i] = VLOAD(0, src + ((size_t)(CLS) * WINO_A * WINO_A + WINO_A * i + j) * zs + tx0); \
-      WINO_AT(q_, t_);                                                                   \
-      _Pragma("unroll") for (int i = 0; i < 4; i++) s_[i][j] = t_[i];                    \
-    }                                                                                    \
-    _Pragma("unroll") for (int i = 0; i < 4; i++) WINO_AT(s_[i], Y[i]);                  \
-  } while (0)
-
-#define WINO_ADJ_OUTPUT_TILES(VT, VLOAD, OUT)                                            \
-  do {                                                                                   \
-    _Pragma("unroll") for (int py = 0; py < 2; py++) {                                   \
-      VT y0[4][4], y1[4][4];                                                             \
-      WINO_ADJ_CLASS(VT, VLOAD, 2 * py, y0);                                             \
-      WINO_ADJ_CLASS(VT, VLOAD, 2 * py + 1, y1);                                         \
-      _Pragma("unroll") for (int i = 0; i < 4; i++) {                                    \
-        const size_t at = (size_t)(2 * i + py) * w + 8 * tx0;                            \
-        OUT(y0[i], y1[i], dst + at, act_y + at);                                         \
-      }                                                                                  \
-    }                                                                                    \
-  } while (0)
-
-/* One work-item per (row of tiles (b, ty), image channel c): dx [cin, n, h,
- * w], the row's 8 dx rows (8ty .. 8ty + 7) written left to right. */
-__kernel void wino_adj_output(int cin, int n, int ho, int wo, __global const float *m, uint m_off,
-                              __global float *dx, uint dx_off, __global const float *y,
-                              uint y_off, int act, float slope) {
-  const int row = get_global_id(0), c = get_global_id(1);
-  const int tw = wo / 4, th = ho / 4, tiles = n * th * tw, w = 2 * wo;
-  if (row >= n * th || c >= cin) return;
-  const size_t zs = (size_t)cin * tiles;
-  __global const float *src = m + m_off + (size_t)c * tiles + (size_t)row * tw;
-  /* row = b * th + ty: its dx rows are 8ty .. 8ty + 7 of image b (h = 2ho) */
-  const size_t base = ((size_t)c * n * 2 * ho + 8 * (size_t)row) * w;
-  __global float *dst = dx + dx_off + base;
-  __global const float *act_y = y + y_off + (act != CLGAN_ACT_NONE ? base : 0);
-  const int lanes = wino_row_lanes(tw);
-  for (int tx0 = 0; tx0 < tw; tx0 += lanes) {
-    if (lanes == 4) WINO_ADJ_OUTPUT_TILES(float4, vload4, WINO_ADJ_OUT4);
-    else if (lanes == 2) WINO_ADJ_OUTPUT_TILES(float2, vload2, WINO_ADJ_OUT2);
-    else WINO_ADJ_OUTPUT_TILES(float, WINO_VLOAD1, WINO_ADJ_OUT1);
-  }
-}
-
 /* ---- The weight gradient of the same convs ---------------------------------
  * Per tap parity the forward is y = sum over a, b of g[a][b] d[i+a][j+b]
  * (d the parity's 5x5 inputs of a tile), so by the transposition of
@@ -592,5 +404,264 @@ __kernel void wino_filt_output(int cin, int cout, __global const float *m, uint 
     float16 v = taps[l];
     if (beta != 0.0f) v += beta * vload16(0, dst);
     vstore16(v, 0, dst);
+  }
+}
+
+/* ---- The adjoint by the transposed form ------------------------------------
+ * The forward's Y = A^T [U .* (B^T d B)] A (U = G g G^T) transposed: a
+ * tile's share of the padded image's adjoint, per tap parity and channel
+ * kk = (2 * pa + pb) * cin + c, is
+ *   dd = B [sum over o of U[o][kk] .* (A dy A^T)] B^T    (5x5),
+ * and the tiles' 5x5 windows of a parity plane overlap by one row and one
+ * column (the plane of xp at rows 2r + pa, columns 2s + pb; dx = xp
+ * shifted by the pad). 25 GEMMs M_xi (tiles x K) = Z_xi U_xi over the
+ * cout channels of dy, one gemm_tile launch (k = xi * cout + o):
+ *   wino_adjt_weight: U as packed B panels over kk,
+ *     up[(kk / TN) * 25 * cout * TN + (xi * cout + o) * TN + kk % TN];
+ *   wino_adjt_dy: Z = A dy A^T as packed A panels over the tiles,
+ *     vp[(t / TM) * 25 * cout * TM + (xi * cout + o) * TM + t % TM];
+ *   wino_adjt_output: from m[(kk * 25 + xi) * m_row + t] (stored
+ *     transposed), each tile's 8x8 block of dx: its own window's values
+ *     and, where the windows overlap, its neighbours' edge rows and
+ *     columns, which B's first and last columns (unit vectors) make
+ *     cheap: (B W B^T)[r][4] = 2 (B W[.][4])[r], [r][0] = (B W[.][0])[r],
+ *     likewise for rows. */
+
+/* O = B X (B = (B^T)^T): five values to five. */
+#define WINO_B(X, O)                                                                     \
+  do {                                                                                   \
+    O[0] = X[0];                                                                         \
+    O[1] = (X[3] + X[4]) - (2.0f * X[0] + (X[1] + X[2]));                                \
+    O[2] = (X[1] - X[0]) + (3.0f * X[2] - 2.0f * X[4]);                                  \
+    O[3] = 2.0f * ((X[0] + X[1]) - X[2]) - (X[3] + X[4]);                                \
+    O[4] = 2.0f * X[4];                                                                  \
+  } while (0)
+
+/* One work-item per (output channel o of the conv, block of 16 image
+ * channels): their 16 taps transposed into one vector per tap, G g G^T per
+ * parity, 16 neighbouring columns kk a store (lane by lane where the block
+ * crosses a parity's cin channels or the image's last channel). */
+__kernel void wino_adjt_weight(int cin, int cout, __global const float *w, uint w_off,
+                               __global float *up, uint up_off) {
+  const int o = get_global_id(0), c0 = get_global_id(1) * 16;
+  if (o >= cout || c0 >= cin) return;
+  float16 g[16]; /* g[c] = the 16 taps of (o, c0 + c), then g[tap] over c */
+  for (int c = 0; c < 16; c++)
+    g[c] = c0 + c < cin ? vload16(0, w + w_off + ((size_t)o * cin + c0 + c) * 16) : (float16)(0.0f);
+  transpose16(g);
+  const int whole = cin % 16 == 0; /* 16 columns of one panel */
+  const size_t kpos = WINO_A * WINO_A * (size_t)cout; /* a panel's rows */
+#pragma unroll
+  for (int pa = 0; pa < 2; pa++)
+#pragma unroll
+    for (int pb = 0; pb < 2; pb++) {
+      float16 c0v[WINO_A], c1v[WINO_A], u[WINO_A];
+      WINO_G(g[pa * 4 + pb], g[(2 + pa) * 4 + pb], c0v);         /* column b = 0 */
+      WINO_G(g[pa * 4 + 2 + pb], g[(2 + pa) * 4 + 2 + pb], c1v); /* column b = 1 */
+      const int kk0 = (2 * pa + pb) * cin + c0;
+#pragma unroll
+      for (int i = 0; i < WINO_A; i++) {
+        WINO_G(c0v[i], c1v[i], u);
+#pragma unroll
+        for (int j = 0; j < WINO_A; j++) {
+          const size_t row = (size_t)(WINO_A * i + j) * cout + o;
+          if (whole) {
+            vstore16(u[j], 0, up + up_off + ((size_t)(kk0 / TN) * kpos + row) * TN + kk0 % TN);
+          } else {
+            float t[16];
+            vstore16(u[j], 0, t);
+            for (int l = 0; l < 16 && c0 + l < cin; l++)
+              up[up_off + ((size_t)((kk0 + l) / TN) * kpos + row) * TN + (kk0 + l) % TN] = t[l];
+          }
+        }
+      }
+    }
+}
+
+/* A d A^T of L tiles side by side (lanes) into their panel lanes. */
+#define WINO_ADJT_DY_TILES(VT, VSTORE, LOAD_ROW)                                         \
+  do {                                                                                   \
+    VT d[4][4], f[WINO_A][4];                                                            \
+    _Pragma("unroll") for (int i = 0; i < 4; i++) LOAD_ROW(d[i], src + (size_t)i * ws);  \
+    _Pragma("unroll") for (int j = 0; j < 4; j++) { /* A d by columns */                 \
+      VT x_[4], t_[WINO_A];                                                              \
+      _Pragma("unroll") for (int i = 0; i < 4; i++) x_[i] = d[i][j];                     \
+      WINO_A5(x_, t_);                                                                   \
+      _Pragma("unroll") for (int i = 0; i < WINO_A; i++) f[i][j] = t_[i];                \
+    }                                                                                    \
+    _Pragma("unroll") for (int i = 0; i < WINO_A; i++) { /* (A d) A^T */                 \
+      VT z_[WINO_A];                                                                     \
+      WINO_A5(f[i], z_);                                                                 \
+      _Pragma("unroll") for (int j = 0; j < WINO_A; j++)                                 \
+        VSTORE(z_[j], 0, o_ + (size_t)(WINO_A * i + j) * cout * TM);                     \
+    }                                                                                    \
+  } while (0)
+/* A row of L tiles' four columns, tiles 4 floats apart: d[j] lane l = R[4l + j]. */
+#define WINO_ADJT_ROW4(D, R)                                                             \
+  do {                                                                                   \
+    float16 r_ = vload16(0, R);                                                          \
+    D[0] = r_.s048c, D[1] = r_.s159d, D[2] = r_.s26ae, D[3] = r_.s37bf;                  \
+  } while (0)
+#define WINO_ADJT_ROW2(D, R)                                                             \
+  do {                                                                                   \
+    float8 r_ = vload8(0, R);                                                            \
+    D[0] = r_.s04, D[1] = r_.s15, D[2] = r_.s26, D[3] = r_.s37;                          \
+  } while (0)
+#define WINO_ADJT_ROW1(D, R)                                                             \
+  do {                                                                                   \
+    float4 r_ = vload4(0, R);                                                            \
+    D[0] = r_.s0, D[1] = r_.s1, D[2] = r_.s2, D[3] = r_.s3;                              \
+  } while (0)
+
+/* One work-item per (channel o of dy, row panel of TM tiles), over dy
+ * [cout, n, ho, wo] stored with planes of hs rows of ws floats (dy itself,
+ * or dy padded by 1 with dy_off at its first value). */
+__kernel void wino_adjt_dy(int cout, int n, int ho, int wo, int hs, int ws,
+                           __global const float *dy, uint dy_off, __global float *vp,
+                           uint vp_off) {
+  const int o = get_global_id(0), panel = get_global_id(1);
+  const int tw = wo / 4, th = ho / 4, tiles = n * th * tw;
+  if (o >= cout || panel * TM >= tiles) return;
+  __global float *dst = vp + vp_off + (size_t)panel * WINO_A * WINO_A * cout * TM;
+  WINO_PANEL_CHUNKS(lanes, t0) {
+    const wino_chunk k = wino_chunk_at(t0, tw, th);
+    __global const float *src =
+        dy + dy_off + (((size_t)o * n + k.b) * hs + 4 * k.ty) * ws + 4 * k.tx0;
+    __global float *o_ = dst + (size_t)o * TM + k.lane0;
+    if (lanes == 4) WINO_ADJT_DY_TILES(float4, vstore4, WINO_ADJT_ROW4);
+    else if (lanes == 2) WINO_ADJT_DY_TILES(float2, vstore2, WINO_ADJT_ROW2);
+    else WINO_ADJT_DY_TILES(float, WINO_STORE1, WINO_ADJT_ROW1);
+  }
+}
+
+/* Lane shifts over L tiles side by side: each lane takes its left (right)
+ * neighbour's value, the first (last) lane the tile E beyond the chunk. */
+#define WINO_SHL4(V, E) ((float4)((E), (V).s012))
+#define WINO_SHR4(V, E) ((float4)((V).s123, (E)))
+#define WINO_SHL2(V, E) ((float2)((E), (V).s0))
+#define WINO_SHR2(V, E) ((float2)((V).s1, (E)))
+#define WINO_SHL1(V, E) (E)
+#define WINO_SHR1(V, E) (E)
+
+/* m's value (position xi, tile t) of the class's channel, 0 where no such
+ * tile (ok 0). */
+#define WINO_ADJT_AT(XI, T, OK) ((OK) ? src[(size_t)(XI) * m_row + (T)] : 0.0f)
+
+/* The class (pa, pb)'s share of L tiles' dx blocks: O[r'][s'] for the
+ * window rows r = r' + (1 - pa) and columns s = s' + (1 - pb) of each
+ * tile, with the neighbour whose window overlaps at the edge row er = 4pa'
+ * (the tile above for pa = 1, below for pa = 0), the edge column, and the
+ * diagonal one at the corner. */
+#define WINO_ADJT_CLASS(VT, VLOAD, SHL, SHR, PA, PB, O)                                  \
+  do {                                                                                   \
+    __global const float *src = m + m_off + ((size_t)(2 * (PA) + (PB)) * cin + c) * WINO_A * WINO_A * m_row; \
+    VT w_[WINO_A][WINO_A], q_[WINO_A][WINO_A];                                           \
+    _Pragma("unroll") for (int i = 0; i < WINO_A; i++)                                   \
+      _Pragma("unroll") for (int j = 0; j < WINO_A; j++)                                 \
+        w_[i][j] = VLOAD(0, src + (size_t)(WINO_A * i + j) * m_row + t0);                \
+    _Pragma("unroll") for (int j = 0; j < WINO_A; j++) { /* B w by columns */            \
+      VT x_[WINO_A], t_[WINO_A];                                                         \
+      _Pragma("unroll") for (int i = 0; i < WINO_A; i++) x_[i] = w_[i][j];               \
+      WINO_B(x_, t_);                                                                    \
+      _Pragma("unroll") for (int i = 0; i < WINO_A; i++) q_[i][j] = t_[i];               \
+    }                                                                                    \
+    _Pragma("unroll") for (int i = 0; i < WINO_A; i++) { /* (B w) B^T */                 \
+      VT t_[WINO_A];                                                                     \
+      WINO_B(q_[i], t_);                                                                 \
+      _Pragma("unroll") for (int j = 0; j < WINO_A; j++) q_[i][j] = t_[j];               \
+    }                                                                                    \
+    /* the neighbour column: the left tiles' w[.][4] (pb 1) or the right    \
+     * tiles' w[.][0] (pb 0), B applied, times 2 for column 4 */                         \
+    const int ec = (PB) ? 4 : 0, er = (PA) ? 4 : 0;                                      \
+    const int side_ok = (PB) ? tx0 > 0 : tx0 + lanes < tw;                               \
+    const int side_t = (PB) ? t0 - 1 : t0 + lanes;                                       \
+    VT hx_[WINO_A], hn_[WINO_A];                                                         \
+    _Pragma("unroll") for (int i = 0; i < WINO_A; i++) {                                 \
+      const float e_ = WINO_ADJT_AT(WINO_A * i + ec, side_t, side_ok);                   \
+      hx_[i] = (PB) ? SHL(w_[i][ec], e_) : SHR(w_[i][ec], e_);                           \
+    }                                                                                    \
+    WINO_B(hx_, hn_);                                                                    \
+    /* the neighbour row: the tiles above (pa 1, their row 4) or below */               \
+    const int vert_ok = (PA) ? ty > 0 : ty < th - 1;                                     \
+    const int vert_t = (PA) ? t0 - tw : t0 + tw;                                         \
+    VT vx_[WINO_A], vn_[WINO_A];                                                         \
+    _Pragma("unroll") for (int j = 0; j < WINO_A; j++)                                   \
+      vx_[j] = vert_ok ? VLOAD(0, src + (size_t)(WINO_A * er + j) * m_row + vert_t)     \
+                       : (VT)(0.0f);                                                     \
+    WINO_B(vx_, vn_);                                                                    \
+    /* the diagonal neighbour's corner: of the vertical ones, shifted */                 \
+    const float ce_ = WINO_ADJT_AT(WINO_A * er + ec, vert_t + side_t - t0, vert_ok && side_ok); \
+    const VT cn_ = (PB) ? SHL(vx_[ec], ce_) : SHR(vx_[ec], ce_);                         \
+    const float hs_ = (PB) ? 2.0f : 1.0f, vs_ = (PA) ? 2.0f : 1.0f;                      \
+    _Pragma("unroll") for (int r_ = 0; r_ < 4; r_++)                                     \
+      _Pragma("unroll") for (int s_ = 0; s_ < 4; s_++) {                                 \
+        const int r = r_ + 1 - (PA), s = s_ + 1 - (PB);                                  \
+        VT v_ = q_[r][s];                                                                \
+        if (s == 4 - ec) v_ += hs_ * hn_[r];                                             \
+        if (r == 4 - er) v_ += vs_ * vn_[s];                                             \
+        if (s == 4 - ec && r == 4 - er) v_ += (hs_ * vs_) * cn_;                         \
+        O[r_][s_] = v_;                                                                  \
+      }                                                                                  \
+  } while (0)
+
+#define WINO_ADJT_OUTPUT_TILES(VT, VLOAD, SHL, SHR, OUT)                                 \
+  do {                                                                                   \
+    VT o11[4][4], o10[4][4], o01[4][4], o00[4][4];                                       \
+    WINO_ADJT_CLASS(VT, VLOAD, SHL, SHR, 1, 1, o11);                                     \
+    WINO_ADJT_CLASS(VT, VLOAD, SHL, SHR, 1, 0, o10);                                     \
+    WINO_ADJT_CLASS(VT, VLOAD, SHL, SHR, 0, 1, o01);                                     \
+    WINO_ADJT_CLASS(VT, VLOAD, SHL, SHR, 0, 0, o00);                                     \
+    _Pragma("unroll") for (int r_ = 0; r_ < 4; r_++) {                                   \
+      const size_t even = (size_t)(2 * r_) * w + 8 * tx0, odd = even + w;                \
+      OUT(o11[r_], o10[r_], dst + even, act_y + even);                                   \
+      OUT(o01[r_], o00[r_], dst + odd, act_y + odd);                                     \
+    }                                                                                    \
+  } while (0)
+
+/* A tile's 8 values of one dx row from the two classes of its row parity:
+ * Y0's at the even columns, Y1's at the odd ones; S: the tile's lane.
+ * Stored times act'(y) where act is given. */
+#define WINO_ADJ_TILE8(Y0, Y1, S)                                                        \
+  (float8)(Y0[0] S, Y1[0] S, Y0[1] S, Y1[1] S, Y0[2] S, Y1[2] S, Y0[3] S, Y1[3] S)
+#define WINO_ADJ_STORE8(V, P, YP)                                                        \
+  do {                                                                                   \
+    float8 v_ = (V);                                                                     \
+    if (act != CLGAN_ACT_NONE) v_ = tile_dact_float8(v_, vload8(0, YP), act, slope);     \
+    vstore8(v_, 0, P);                                                                   \
+  } while (0)
+#define WINO_ADJ_OUT4(Y0, Y1, P, YP)                                                     \
+  do {                                                                                   \
+    WINO_ADJ_STORE8(WINO_ADJ_TILE8(Y0, Y1, .s0), P, YP);                                 \
+    WINO_ADJ_STORE8(WINO_ADJ_TILE8(Y0, Y1, .s1), (P) + 8, (YP) + 8);                     \
+    WINO_ADJ_STORE8(WINO_ADJ_TILE8(Y0, Y1, .s2), (P) + 16, (YP) + 16);                   \
+    WINO_ADJ_STORE8(WINO_ADJ_TILE8(Y0, Y1, .s3), (P) + 24, (YP) + 24);                   \
+  } while (0)
+#define WINO_ADJ_OUT2(Y0, Y1, P, YP)                                                     \
+  do {                                                                                   \
+    WINO_ADJ_STORE8(WINO_ADJ_TILE8(Y0, Y1, .s0), P, YP);                                 \
+    WINO_ADJ_STORE8(WINO_ADJ_TILE8(Y0, Y1, .s1), (P) + 8, (YP) + 8);                     \
+  } while (0)
+#define WINO_ADJ_OUT1(Y0, Y1, P, YP) WINO_ADJ_STORE8(WINO_ADJ_TILE8(Y0, Y1, ), P, YP)
+
+/* One work-item per (row of tiles (b, ty), image channel c): dx [cin, n, h,
+ * w], the row's 8 dx rows (8ty .. 8ty + 7) written left to right, each
+ * tile's 8x8 block (dx row 8ty + 2r' + 1 - pa, column 8tx + 2s' + 1 - pb
+ * from class (pa, pb)), times act'(y) where act is given. */
+__kernel void wino_adjt_output(int cin, int n, int ho, int wo, __global const float *m,
+                               uint m_off, int m_row, __global float *dx, uint dx_off,
+                               __global const float *y, uint y_off, int act, float slope) {
+  const int row = get_global_id(0), c = get_global_id(1);
+  const int tw = wo / 4, th = ho / 4, w = 2 * wo;
+  if (row >= n * th || c >= cin) return;
+  const int ty = row % th;
+  const size_t base = ((size_t)c * n * 2 * ho + 8 * (size_t)row) * w;
+  __global float *dst = dx + dx_off + base;
+  __global const float *act_y = y + y_off + (act != CLGAN_ACT_NONE ? base : 0);
+  const int lanes = wino_row_lanes(tw);
+  for (int tx0 = 0; tx0 < tw; tx0 += lanes) {
+    const int t0 = row * tw + tx0;
+    if (lanes == 4) WINO_ADJT_OUTPUT_TILES(float4, vload4, WINO_SHL4, WINO_SHR4, WINO_ADJ_OUT4);
+    else if (lanes == 2) WINO_ADJT_OUTPUT_TILES(float2, vload2, WINO_SHL2, WINO_SHR2, WINO_ADJ_OUT2);
+    else WINO_ADJT_OUTPUT_TILES(float, WINO_VLOAD1, WINO_SHL1, WINO_SHR1, WINO_ADJ_OUT1);
   }
 }

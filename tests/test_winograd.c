@@ -318,18 +318,19 @@ START_TEST(test_which_shapes) {
   TU_OK(conv_plan_with(ctx, &s, &cv, &p));
   ck_assert_ptr_null(p.wino.tile);
   ctx->tuning.winograd = 0;
-  /* the engine's choice: the forward and the weight gradient of
-   * tutorial's D2 (2^32 multiply-adds) on CPU paths, not gray32's D2
-   * (2^27), not the adjoint; none with -1 */
+  /* the engine's choice: the forward, the adjoint and the weight gradient
+   * of tutorial's D2 (2^32 multiply-adds) on CPU paths, not gray32's D2
+   * (2^27); none with -1 */
   clgan_conv_shape big;
   TU_OK(clgan_conv_shape_conv(128, 64, 32, 32, 128, 4, 2, 1, &big));
   ck_assert_int_eq(conv_wino_default(ctx, &big), clgan_ctx_cpu_paths(ctx));
   ck_assert_int_eq(conv_wino_filt_default(ctx, &big), clgan_ctx_cpu_paths(ctx));
-  ck_assert(!conv_wino_adj_default(ctx, &big));
+  ck_assert_int_eq(conv_wino_adj_default(ctx, &big), clgan_ctx_cpu_paths(ctx));
   TU_OK(conv_plan_with(ctx, &big, NULL, &p));
   ck_assert_int_eq(p.wino.tile != NULL, clgan_ctx_cpu_paths(ctx));
   ck_assert_int_eq(p.filt_wino.tile != NULL, clgan_ctx_cpu_paths(ctx));
-  ck_assert_ptr_null(p.adj_wino.tile);
+  ck_assert_int_eq(p.adj_wino.tile != NULL, clgan_ctx_cpu_paths(ctx));
+  if (clgan_ctx_cpu_paths(ctx)) ck_assert_ptr_null(p.adj_subpix.tile); /* it replaces them */
   conv_tune_plan_name(&p, CONV_FILT, name, sizeof name);
   if (p.filt_wino.tile) ck_assert_str_eq(name, want);
   cv.prod[CONV_FWD].backend = CLGAN_GEMM_AUTO;
@@ -339,12 +340,15 @@ START_TEST(test_which_shapes) {
   TU_OK(clgan_conv_shape_conv(64, 32, 16, 16, 64, 4, 2, 1, &s));
   ck_assert(!conv_wino_default(ctx, &s));
   ck_assert(!conv_wino_filt_default(ctx, &s));
+  ck_assert(!conv_wino_adj_default(ctx, &s));
   ctx->tuning.winograd = -1;
   ck_assert(!conv_wino_default(ctx, &big));
   ck_assert(!conv_wino_filt_default(ctx, &big));
+  ck_assert(!conv_wino_adj_default(ctx, &big));
   TU_OK(conv_plan_with(ctx, &big, NULL, &p));
   ck_assert_ptr_null(p.wino.tile);
   ck_assert_ptr_null(p.filt_wino.tile);
+  ck_assert_ptr_null(p.adj_wino.tile);
   ctx->tuning.winograd = 1;
   /* not: 2 channels, 14 (not a multiple of 4), an output of 6x6 (not whole
    * 4x4 tiles), stride 1, pad 0, a 3x3 kernel */

@@ -185,17 +185,18 @@ typedef struct clgan_conv_narrow_plan {
 } clgan_conv_narrow_plan;
 
 /* The forward of a k 4 s 2 p 1 conv by Winograd F(4x4, 2x2) over the tap
- * parities, or its adjoint (src/ops/conv_winograd.h): its kernels (the
- * weight, input and output transforms and the GEMM's tile kernel), the
+ * parities, its adjoint or its weight gradient (src/ops/conv_winograd.h):
+ * its kernels (the three transforms and the GEMM's tile kernel), the
  * products, the tiles (4x4 outputs), the layout of the GEMM workspace it
- * uses (the packed transformed input, the packed transformed weights, the
- * products) and launch shapes. tile NULL: not used. */
+ * uses (two transformed operands, the products) and launch shapes. tile
+ * NULL: not used. */
 typedef struct clgan_conv_wino_plan {
   cl_kernel weight, input, output, tile;
   int tm, nv;
   size_t products, kz, out_channels; /* the GEMM's split of k, K per product, its n */
   size_t tiles, vp_off, up_off, m_off, ws_floats;
-  size_t m_row; /* the weight gradient's products: floats per row (cout and a pad) */
+  size_t m_row; /* the adjoint's and the weight gradient's products: floats per
+                   row (tiles or cout, and a pad) */
   size_t weight_global[2], input_global[2], output_global[2];
   size_t tile_global[3], tile_local[3];
 } clgan_conv_wino_plan;
@@ -240,8 +241,8 @@ typedef struct clgan_conv_plan {
                                         chose it (the padded image as filt reads it;
                                         filt unused) */
   clgan_conv_wino_plan adj_wino;     /* the adjoint by Winograd where the plan chose it
-                                        (dy padded in col, as for the sub-pixel tiles;
-                                        adj, adj_last, adj_subpix unused) */
+                                        (dy read as given; adj, adj_last, adj_subpix
+                                        unused) */
 } clgan_conv_plan;
 
 /* Plans s on ctx (the GEMM backends chosen, kernels created, the GEMM

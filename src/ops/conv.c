@@ -314,17 +314,12 @@ static clgan_status core_adjoint(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
     return a ? conv_whole_run(ctx, &p->whole, s, feat, w, img, a->act, a->slope, a->y)
              : conv_whole_run(ctx, &p->whole, s, feat, w, img, CLGAN_ACT_NONE, 0.0f,
                               (clgan_buf){0});
-  /* Winograd: col holds the padded feat (as for the sub-pixel tiles) */
-  if (p->adj_wino.tile) {
-    if ((st = conv_buf_check(col, p->col_floats, op, "col")) != CLGAN_OK) return st;
-    if (!feat_padded && (st = conv_pad_planes(ctx, p->pad, feat, col, (size_t)s->cout * s->n,
-                                              s->ho, s->wo, 1)) != CLGAN_OK)
-      return st;
-    clgan_buf dyp = feat_padded ? feat : col;
-    return a ? conv_wino_adj_run(ctx, &p->adj_wino, s, dyp, w, img, a->act, a->slope, a->y)
-             : conv_wino_adj_run(ctx, &p->adj_wino, s, dyp, w, img, CLGAN_ACT_NONE, 0.0f,
-                                 (clgan_buf){0});
-  }
+  /* Winograd: feat as it is given, padded or not */
+  if (p->adj_wino.tile)
+    return a ? conv_wino_adj_run(ctx, &p->adj_wino, s, feat, feat_padded, w, img, a->act,
+                                 a->slope, a->y)
+             : conv_wino_adj_run(ctx, &p->adj_wino, s, feat, feat_padded, w, img,
+                                 CLGAN_ACT_NONE, 0.0f, (clgan_buf){0});
   /* the sub-pixel tiles: col holds the padded feat, no col2im */
   if (p->adj_subpix.tile) {
     if ((st = conv_buf_check(col, p->col_floats, op, "col")) != CLGAN_OK) return st;

@@ -152,10 +152,8 @@ static clgan_status plan_products(clgan_ctx *ctx, const clgan_conv_shape *s,
     return st;
   if (p->direct) return CLGAN_OK;
   size_t padded = s->pad > 0 ? conv_padded_img_floats(s) : 0;
-  /* the Winograd adjoint: dy padded by 1 [cout, n, ho + 2, wo + 2] */
-  size_t wino_dyp = (size_t)s->cout * s->n * (size_t)(s->ho + 2) * (size_t)(s->wo + 2);
   size_t adjoint = adj_gemm         ? kdim * pix * (size_t)per
-                   : p->adj_wino.tile ? wino_dyp
+                   : p->adj_wino.tile ? 0 /* dy read as it is */
                                       : p->adj_subpix.col_floats; /* whole: 0 */
   size_t other = p->fwd_from_image && p->filt_from_image ? padded : (size_t)conv_col_floats(s);
   p->col_floats = adjoint > other ? adjoint : other;
@@ -192,8 +190,8 @@ clgan_status conv_plan_with(clgan_ctx *ctx, const clgan_conv_shape *s, const con
    * unless the variants name the adjoint's GEMM; where the shape does not
    * allow it, GEMM + col2im */
   int engine = !cv || cv->prod[CONV_ADJ].backend == CLGAN_GEMM_AUTO;
-  /* the Winograd adjoint (over dy padded in col, as the sub-pixel tiles
-   * read it) where the engine's own choices hold and it applies */
+  /* the Winograd adjoint (conv_winograd.h) where the engine's own choices
+   * hold and it takes it */
   int adj_wino_ok = 0;
   if (engine && (!cv || cv->adj_subpix < 0) && !p.adj_direct.kernel &&
       conv_wino_adj_default(ctx, s) &&

@@ -1,5 +1,5 @@
-/* The Winograd forward and adjoint (see conv_winograd.h and cl/winograd.cl):
- * their plans (kernels, the GEMM workspace's layout, launch shapes) and
+/* The Winograd forward, adjoint and weight gradient (see conv_winograd.h
+ * and cl/winograd.cl): their plans (kernels, the GEMM workspace's layout, launch shapes) and
  * launches. */
 #include <stdint.h>
 #include <stdio.h>
@@ -9,11 +9,14 @@
 #include "ops/gemm_own.h"
 #include "runtime/internal.h"
 
-/* F(4x4, 2x2): 4x4 output tiles, 5x5 products per tile and channel; the
- * adjoint's four parity classes of dx. */
+/* F(4x4, 2x2): 4x4 output tiles, 5x5 products per tile and channel. */
 #define WINO_TILE 4
 #define WINO_POSITIONS 25
-#define WINO_CLASSES 4
+/* The adjoint's and the weight gradient's products are stored in rows
+ * padded by this many floats: at a multiple of 1 KiB, an output
+ * transform's 25 reads of a channel fall into a few sets of a CPU's L1
+ * (`tutorial`'s D4 weight gradient: its output transform 11 -> 5.5 ms). */
+#define WINO_ROW_PAD 16
 
 int conv_wino_applies(const clgan_conv_shape *s) {
   return s->k == 4 && s->stride == 2 && s->pad == 1 && s->h == 2 * s->ho && s->w == 2 * s->wo &&
@@ -33,12 +36,22 @@ int conv_wino_applies(const clgan_conv_shape *s) {
  * more). */
 #define CONV_WINO_MIN_MACS ((uint64_t)1 << 30)
 
-int conv_wino_default(const clgan_ctx *ctx, const clgan_conv_shape *s) {
+static uint64_t wino_tiles(const clgan_conv_shape *s) {
+  return (uint64_t)s->n * (uint64_t)(s->ho / WINO_TILE) * (uint64_t)(s->wo / WINO_TILE);
+}
+
+/* The tuning's choice (CLGAN_WINOGRAD), else 1 on CPU paths for products
+ * of CONV_WINO_MIN_MACS multiply-adds or more (direct), -1 otherwise. */
+static int wino_engine(const clgan_ctx *ctx, const clgan_conv_shape *s) {
   if (!conv_wino_applies(s) || ctx->tuning.winograd < 0) return 0;
   if (ctx->tuning.winograd > 0) return 1;
-  uint64_t tiles = (uint64_t)s->n * (uint64_t)(s->ho / WINO_TILE) * (uint64_t)(s->wo / WINO_TILE);
-  uint64_t macs = tiles * WINO_TILE * WINO_TILE * (uint64_t)s->cout * (uint64_t)s->cin * 16;
-  return clgan_ctx_cpu_paths(ctx) && macs >= CONV_WINO_MIN_MACS && 2 * tiles >= (uint64_t)s->cout;
+  uint64_t macs = wino_tiles(s) * WINO_TILE * WINO_TILE * (uint64_t)s->cout * (uint64_t)s->cin * 16;
+  return clgan_ctx_cpu_paths(ctx) && macs >= CONV_WINO_MIN_MACS ? 1 : -1;
+}
+
+int conv_wino_default(const clgan_ctx *ctx, const clgan_conv_shape *s) {
+  int e = wino_engine(ctx, s);
+  return e == 1 && (ctx->tuning.winograd > 0 || 2 * wino_tiles(s) >= (uint64_t)s->cout);
 }
 
 static size_t pow2_at_least(size_t x) {
@@ -71,70 +84,74 @@ static void tile_launch_shape(clgan_ctx *ctx, clgan_conv_wino_plan *p, size_t ti
   p->tile_global[2] = p->products;
 }
 
-/* One of the two forms: the GEMM's products (its split of k), K per
- * product, the channels its transforms read (the weights' and the input's
- * outer channel) and write (the output's), and their kernels. */
-typedef struct wino_form {
-  size_t products, kz, in_channels, out_channels;
-  const char *weight, *input, *output;
-} wino_form;
+/* A plan's start on shape s: the device's default register tile and
+ * work-group shape; 0 where the shape or the tile does not allow it. */
+static int plan_start(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_conv_wino_plan *p,
+                      size_t *lx, size_t *ly) {
+  memset(p, 0, sizeof *p);
+  if (!conv_wino_applies(s)) return 0;
+  gemm_own_default_tile(ctx, &p->tm, &p->nv, lx, ly);
+  p->tiles = (size_t)s->n * (size_t)(s->ho / WINO_TILE) * (size_t)(s->wo / WINO_TILE);
+  p->products = WINO_POSITIONS;
+  /* cl/winograd.cl stores a panel's row as one vector */
+  return p->tm == 2 || p->tm == 4 || p->tm == 8 || p->tm == 16;
+}
 
-static clgan_status wino_kernels(clgan_ctx *ctx, const wino_form *f, clgan_conv_wino_plan *p) {
+/* The three transforms' kernels (weights, input, output) and gemm_tile,
+ * with the plan's register tile. */
+static clgan_status wino_kernels(clgan_ctx *ctx, const char *const names[3],
+                                 clgan_conv_wino_plan *p) {
   char opts[64];
   snprintf(opts, sizeof opts, "-DTM=%d -DNV=%d", p->tm, p->nv);
   clgan_status st;
-  if ((st = clgan_kernel_get(ctx, "winograd", opts, f->weight, &p->weight)) != CLGAN_OK ||
-      (st = clgan_kernel_get(ctx, "winograd", opts, f->input, &p->input)) != CLGAN_OK ||
-      (st = clgan_kernel_get(ctx, "winograd", opts, f->output, &p->output)) != CLGAN_OK)
+  if ((st = clgan_kernel_get(ctx, "winograd", opts, names[0], &p->weight)) != CLGAN_OK ||
+      (st = clgan_kernel_get(ctx, "winograd", opts, names[1], &p->input)) != CLGAN_OK ||
+      (st = clgan_kernel_get(ctx, "winograd", opts, names[2], &p->output)) != CLGAN_OK)
     return st;
   return clgan_kernel_get(ctx, "gemm", opts, "gemm_tile", &p->tile);
 }
 
-/* The plan of form f on shape s with the device's default register tile:
- * the workspace's layout [row panels][k][tm] | [column panels][k][tn] |
- * [products][out channels][tiles], the kernels, the launch shapes. */
-static clgan_status plan_form(clgan_ctx *ctx, const clgan_conv_shape *s, const wino_form *f,
-                              clgan_conv_wino_plan *out, int *ok) {
-  memset(out, 0, sizeof *out);
-  *ok = 0;
-  if (!conv_wino_applies(s)) return CLGAN_OK;
-  clgan_conv_wino_plan p;
-  memset(&p, 0, sizeof p);
-  size_t lx, ly;
-  gemm_own_default_tile(ctx, &p.tm, &p.nv, &lx, &ly);
-  /* cl/winograd.cl stores a panel's row as one vector */
-  if (p.tm != 2 && p.tm != 4 && p.tm != 8 && p.tm != 16) return CLGAN_OK;
-  size_t tn = 16 * (size_t)p.nv, tm = (size_t)p.tm, k = f->products * f->kz;
-  p.products = f->products, p.kz = f->kz, p.out_channels = f->out_channels;
-  p.tiles = (size_t)s->n * (size_t)(s->ho / WINO_TILE) * (size_t)(s->wo / WINO_TILE);
-  size_t rows = clgan_round_up(p.tiles, tm), cols = clgan_round_up(f->out_channels, tn);
-  p.vp_off = 0;
-  p.up_off = clgan_round_up(rows * k, 16);
-  p.m_off = clgan_round_up(p.up_off + cols * k, 16);
-  p.ws_floats = p.m_off + f->products * f->out_channels * p.tiles;
-  const uint64_t lim = (uint64_t)1 << 32;
-  if (p.ws_floats >= lim || k * tn >= ((size_t)1 << 31) ||
+/* Whether the plan's workspace and the images stay within the kernels'
+ * 32-bit offsets (and the GEMM's panels within int). */
+static clgan_status offsets_check(const clgan_conv_shape *s, const clgan_conv_wino_plan *p) {
+  const uint64_t lim = (uint64_t)1 << 32, k = p->products * p->kz;
+  if (p->ws_floats >= lim || k * 16 * (uint64_t)p->nv >= lim / 2 ||
+      k * (uint64_t)p->tm >= lim / 2 ||
       (uint64_t)s->cin * s->n * (uint64_t)(s->h + 2) * (uint64_t)(s->w + 2) >= lim ||
       (uint64_t)s->cout * s->n * (uint64_t)(s->ho + 2) * (uint64_t)(s->wo + 2) >= lim)
     return clgan_fail(CLGAN_ERR_UNSUPPORTED, "conv_winograd: buffers beyond 32-bit offsets");
-  clgan_status st = wino_kernels(ctx, f, &p);
+  return CLGAN_OK;
+}
+
+/* The forward's workspace [row panels of tiles][25 * K][tm] (the
+ * transformed image) | [column panels of cout][25 * K][tn] (the
+ * transformed weights) | [25][cout][tiles] (the products), K = 4 * cin. */
+clgan_status conv_wino_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
+                                 clgan_conv_wino_plan *out, int *ok) {
+  clgan_conv_wino_plan p;
+  size_t lx, ly;
+  *ok = 0;
+  memset(out, 0, sizeof *out);
+  if (!plan_start(ctx, s, &p, &lx, &ly)) return CLGAN_OK;
+  size_t tn = 16 * (size_t)p.nv, tm = (size_t)p.tm;
+  p.kz = 4 * (size_t)s->cin, p.out_channels = (size_t)s->cout;
+  size_t k = p.products * p.kz;
+  size_t rows = clgan_round_up(p.tiles, tm), cols = clgan_round_up(p.out_channels, tn);
+  p.up_off = clgan_round_up(rows * k, 16);
+  p.m_off = clgan_round_up(p.up_off + cols * k, 16);
+  p.ws_floats = p.m_off + p.products * p.out_channels * p.tiles;
+  static const char *const names[3] = {"wino_weight", "wino_input", "wino_output"};
+  clgan_status st = offsets_check(s, &p);
+  if (st == CLGAN_OK) st = wino_kernels(ctx, names, &p);
   if (st != CLGAN_OK) return st;
-  p.weight_global[0] = f->in_channels, p.weight_global[1] = cols / 16;
-  p.input_global[0] = f->in_channels, p.input_global[1] = rows / tm;
+  p.weight_global[0] = (size_t)s->cin, p.weight_global[1] = cols / 16;
+  p.input_global[0] = (size_t)s->cin, p.input_global[1] = rows / tm;
   p.output_global[0] = (size_t)s->n * (size_t)(s->ho / WINO_TILE);
-  p.output_global[1] = f->out_channels;
+  p.output_global[1] = p.out_channels;
   tile_launch_shape(ctx, &p, cols / tn, rows / tm, lx, ly);
   *out = p;
   *ok = 1;
   return CLGAN_OK;
-}
-
-clgan_status conv_wino_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
-                                 clgan_conv_wino_plan *out, int *ok) {
-  /* 25 positions x (4 parities x cin channels), into cout channels */
-  wino_form f = {WINO_POSITIONS, 4 * (size_t)s->cin, (size_t)s->cin, (size_t)s->cout,
-                 "wino_weight", "wino_input", "wino_output"};
-  return plan_form(ctx, s, &f, out, ok);
 }
 
 /* The transformed weights as gemm_tile's packed B panels. */
@@ -165,14 +182,14 @@ static clgan_status run_input(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
 /* The products, each C^T = U_z V_z^T (out channels x tiles), in one launch
  * of gemm_tile: its split of k, one range of K per product, stores each
  * range's product at its own offset. */
-static clgan_status run_products(clgan_ctx *ctx, const clgan_conv_wino_plan *p) {
+static clgan_status run_products(clgan_ctx *ctx, const clgan_conv_wino_plan *p, cl_int c_rs,
+                                 cl_int c_cs, cl_uint zstride) {
   cl_int m = (cl_int)p->tiles, n = (cl_int)p->out_channels, kz = (cl_int)p->kz;
   cl_int k = (cl_int)p->products * kz;
-  cl_int a_ps = k * p->tm, a_ks = p->tm, a_rs = 1, c_rs = 1, c_cs = m;
+  cl_int a_ps = k * p->tm, a_ks = p->tm, a_rs = 1;
   float alpha = 1.0f, beta = 0.0f;
   cl_mem ws = ctx->gemm_ws.mem;
   cl_uint vp_off = (cl_uint)p->vp_off, up_off = (cl_uint)p->up_off, m_off = (cl_uint)p->m_off;
-  cl_uint zstride = (cl_uint)(p->out_channels * p->tiles);
   clgan_status st = clgan_set_args(
       p->tile, 18, sizeof m, &m, sizeof n, &n, sizeof k, &k, sizeof kz, &kz, sizeof alpha, &alpha,
       sizeof beta, &beta, sizeof(cl_mem), &ws, sizeof vp_off, &vp_off, sizeof a_ps, &a_ps,
@@ -202,70 +219,93 @@ clgan_status conv_wino_forward_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p
   clgan_status st = gemm_ws_reserve(ctx, p->ws_floats);
   if (st == CLGAN_OK) st = run_weight(ctx, p, s, w);
   if (st == CLGAN_OK) st = run_input(ctx, p, s, x);
-  if (st == CLGAN_OK) st = run_products(ctx, p);
+  if (st == CLGAN_OK)
+    st = run_products(ctx, p, 1, (cl_int)p->tiles, (cl_uint)(p->out_channels * p->tiles));
   if (st == CLGAN_OK) st = run_output(ctx, p, s, y, act, slope);
   return st;
 }
 
 /* ---- The adjoint ---------------------------------------------------------- */
 
-/* Only where the tuning asks for it: the adjoint's transformed dy and
- * products are 100 values per tile and channel (the four classes), and
- * dy has twice the image's channels in DCGAN's D; on a 2-core Zen 4 its
- * transforms took more than the products saved (`tutorial`'s D2 backward
- * 253 -> 293 ms, D3 217 -> 247, G4's forward 47 -> 62, one profiled step:
- * wino_adj_input 118 ms, wino_adj_output 143 ms over 8 launches). */
 int conv_wino_adj_default(const clgan_ctx *ctx, const clgan_conv_shape *s) {
-  return ctx->tuning.winograd > 0 && conv_wino_applies(s);
+  return wino_engine(ctx, s) == 1;
 }
 
+/* The workspace [row panels of tiles][25 * cout][tm] (the transformed dy)
+ * | [column panels of K][25 * cout][tn] (the transformed weights) |
+ * [K][25][m_row] (the products, stored transposed), K = 4 * cin. */
 clgan_status conv_wino_adj_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
                                      clgan_conv_wino_plan *out, int *ok) {
-  /* 4 classes x 25 positions x cout channels of dy, into cin channels */
-  wino_form f = {WINO_CLASSES * WINO_POSITIONS, (size_t)s->cout, (size_t)s->cout,
-                 (size_t)s->cin, "wino_adj_weight", "wino_adj_input", "wino_adj_output"};
-  return plan_form(ctx, s, &f, out, ok);
+  clgan_conv_wino_plan p;
+  size_t lx, ly;
+  *ok = 0;
+  memset(out, 0, sizeof *out);
+  if (!plan_start(ctx, s, &p, &lx, &ly)) return CLGAN_OK;
+  size_t tn = 16 * (size_t)p.nv, tm = (size_t)p.tm, kdim = 4 * (size_t)s->cin;
+  p.kz = (size_t)s->cout, p.out_channels = kdim;
+  size_t k = p.products * p.kz;
+  size_t rows = clgan_round_up(p.tiles, tm), cols = clgan_round_up(kdim, tn);
+  p.m_row = p.tiles + WINO_ROW_PAD;
+  p.up_off = clgan_round_up(rows * k, 16);
+  p.m_off = clgan_round_up(p.up_off + cols * k, 16);
+  p.ws_floats = p.m_off + kdim * p.products * p.m_row;
+  static const char *const names[3] = {"wino_adjt_weight", "wino_adjt_dy", "wino_adjt_output"};
+  clgan_status st = offsets_check(s, &p);
+  if (st == CLGAN_OK) st = wino_kernels(ctx, names, &p);
+  if (st != CLGAN_OK) return st;
+  p.weight_global[0] = (size_t)s->cout, p.weight_global[1] = clgan_round_up(s->cin, 16) / 16;
+  p.input_global[0] = (size_t)s->cout, p.input_global[1] = rows / tm;
+  p.output_global[0] = (size_t)s->n * (size_t)(s->ho / WINO_TILE);
+  p.output_global[1] = (size_t)s->cin;
+  tile_launch_shape(ctx, &p, cols / tn, rows / tm, lx, ly);
+  *out = p;
+  *ok = 1;
+  return CLGAN_OK;
 }
 
 clgan_status conv_wino_adj_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
-                               const clgan_conv_shape *s, clgan_buf dyp, clgan_buf w,
-                               clgan_buf dx, clgan_act act, float slope, clgan_buf y) {
+                               const clgan_conv_shape *s, clgan_buf dy, int dy_padded,
+                               clgan_buf w, clgan_buf dx, clgan_act act, float slope,
+                               clgan_buf y) {
   clgan_status st = gemm_ws_reserve(ctx, p->ws_floats);
   if (st != CLGAN_OK) return st;
   cl_mem ws = ctx->gemm_ws.mem;
   cl_int cin = s->cin, cout = s->cout, n = s->n, ho = s->ho, wo = s->wo, a = (cl_int)act;
+  /* dy's planes as stored: given padded by 1, its first value at (1, 1) */
+  cl_int hs = dy_padded ? ho + 2 : ho, wsr = dy_padded ? wo + 2 : wo;
+  cl_uint dy_off = (cl_uint)(dy.off + (dy_padded ? (size_t)wsr + 1 : 0));
   cl_uint w_off = (cl_uint)w.off, up_off = (cl_uint)p->up_off, vp_off = (cl_uint)p->vp_off;
-  cl_uint dy_off = (cl_uint)dyp.off, m_off = (cl_uint)p->m_off, dx_off = (cl_uint)dx.off;
+  cl_uint m_off = (cl_uint)p->m_off, dx_off = (cl_uint)dx.off;
   if ((st = clgan_set_args(p->weight, 6, sizeof cin, &cin, sizeof cout, &cout, sizeof(cl_mem),
                            &w.mem, sizeof w_off, &w_off, sizeof(cl_mem), &ws, sizeof up_off,
                            &up_off)) != CLGAN_OK ||
-      (st = clgan_launch(ctx, p->weight, 2, p->weight_global, NULL, "wino_adj_weight")) !=
+      (st = clgan_launch(ctx, p->weight, 2, p->weight_global, NULL, "wino_adjt_weight")) !=
           CLGAN_OK)
     return st;
-  if ((st = clgan_set_args(p->input, 8, sizeof cout, &cout, sizeof n, &n, sizeof ho, &ho,
-                           sizeof wo, &wo, sizeof(cl_mem), &dyp.mem, sizeof dy_off, &dy_off,
-                           sizeof(cl_mem), &ws, sizeof vp_off, &vp_off)) != CLGAN_OK ||
-      (st = clgan_launch(ctx, p->input, 2, p->input_global, NULL, "wino_adj_input")) != CLGAN_OK)
+  if ((st = clgan_set_args(p->input, 10, sizeof cout, &cout, sizeof n, &n, sizeof ho, &ho,
+                           sizeof wo, &wo, sizeof hs, &hs, sizeof wsr, &wsr, sizeof(cl_mem),
+                           &dy.mem, sizeof dy_off, &dy_off, sizeof(cl_mem), &ws, sizeof vp_off,
+                           &vp_off)) != CLGAN_OK ||
+      (st = clgan_launch(ctx, p->input, 2, p->input_global, NULL, "wino_adjt_dy")) != CLGAN_OK)
     return st;
-  if ((st = run_products(ctx, p)) != CLGAN_OK) return st;
+  cl_int c_cs = (cl_int)(WINO_POSITIONS * p->m_row);
+  if ((st = run_products(ctx, p, 1, c_cs, (cl_uint)p->m_row)) != CLGAN_OK) return st;
   cl_mem ym = act != CLGAN_ACT_NONE ? y.mem : dx.mem;
   cl_uint y_off = act != CLGAN_ACT_NONE ? (cl_uint)y.off : 0;
-  if ((st = clgan_set_args(p->output, 12, sizeof cin, &cin, sizeof n, &n, sizeof ho, &ho,
+  cl_int m_row = (cl_int)p->m_row;
+  if ((st = clgan_set_args(p->output, 13, sizeof cin, &cin, sizeof n, &n, sizeof ho, &ho,
                            sizeof wo, &wo, sizeof(cl_mem), &ws, sizeof m_off, &m_off,
-                           sizeof(cl_mem), &dx.mem, sizeof dx_off, &dx_off, sizeof(cl_mem), &ym,
-                           sizeof y_off, &y_off, sizeof a, &a, sizeof slope, &slope)) != CLGAN_OK)
+                           sizeof m_row, &m_row, sizeof(cl_mem), &dx.mem, sizeof dx_off, &dx_off,
+                           sizeof(cl_mem), &ym, sizeof y_off, &y_off, sizeof a, &a, sizeof slope,
+                           &slope)) != CLGAN_OK)
     return st;
-  return clgan_launch(ctx, p->output, 2, p->output_global, NULL, "wino_adj_output");
+  return clgan_launch(ctx, p->output, 2, p->output_global, NULL, "wino_adjt_output");
 }
 
 /* ---- The weight gradient ---------------------------------------------------- */
 
 int conv_wino_filt_default(const clgan_ctx *ctx, const clgan_conv_shape *s) {
-  if (!conv_wino_applies(s) || ctx->tuning.winograd < 0) return 0;
-  if (ctx->tuning.winograd > 0) return 1;
-  uint64_t tiles = (uint64_t)s->n * (uint64_t)(s->ho / WINO_TILE) * (uint64_t)(s->wo / WINO_TILE);
-  uint64_t macs = tiles * WINO_TILE * WINO_TILE * (uint64_t)s->cout * (uint64_t)s->cin * 16;
-  return clgan_ctx_cpu_paths(ctx) && macs >= CONV_WINO_MIN_MACS;
+  return wino_engine(ctx, s) == 1;
 }
 
 /* The workspace [K][25][tiles] (the transformed image, A's rows) |
@@ -273,37 +313,28 @@ int conv_wino_filt_default(const clgan_ctx *ctx, const clgan_conv_shape *s) {
  * (the products), K = 4 * cin. The products' rows are padded: at cout
  * floats (2 KiB on `tutorial`'s D4) the output transform's 25 reads of a
  * channel fall into two sets of a CPU's L1. */
-#define WINO_FILT_ROW_PAD 16
 clgan_status conv_wino_filt_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
                                       clgan_conv_wino_plan *out, int *ok) {
-  memset(out, 0, sizeof *out);
-  *ok = 0;
-  if (!conv_wino_applies(s)) return CLGAN_OK;
   clgan_conv_wino_plan p;
-  memset(&p, 0, sizeof p);
   size_t lx, ly;
-  gemm_own_default_tile(ctx, &p.tm, &p.nv, &lx, &ly);
+  *ok = 0;
+  memset(out, 0, sizeof *out);
+  if (!plan_start(ctx, s, &p, &lx, &ly)) return CLGAN_OK;
   size_t tn = 16 * (size_t)p.nv, tm = (size_t)p.tm, kdim = 4 * (size_t)s->cin;
   if (kdim % tm != 0) return CLGAN_OK;
-  p.tiles = (size_t)s->n * (size_t)(s->ho / WINO_TILE) * (size_t)(s->wo / WINO_TILE);
-  p.products = WINO_POSITIONS, p.kz = p.tiles, p.out_channels = (size_t)s->cout;
-  size_t k = WINO_POSITIONS * p.tiles, cols = clgan_round_up((size_t)s->cout, tn);
-  p.vp_off = 0;
+  p.kz = p.tiles, p.out_channels = (size_t)s->cout;
+  size_t k = p.products * p.kz, cols = clgan_round_up(p.out_channels, tn);
+  p.m_row = p.out_channels + WINO_ROW_PAD;
   p.up_off = clgan_round_up(kdim * k, 16);
   p.m_off = clgan_round_up(p.up_off + cols * k, 16);
-  p.m_row = (size_t)s->cout + WINO_FILT_ROW_PAD;
-  p.ws_floats = p.m_off + WINO_POSITIONS * kdim * p.m_row;
-  const uint64_t lim = (uint64_t)1 << 31;
-  if (p.ws_floats >= 2 * lim || k * tm >= lim || k * tn >= lim ||
-      (uint64_t)s->cin * s->n * (uint64_t)(s->h + 2) * (uint64_t)(s->w + 2) >= 2 * lim ||
-      (uint64_t)s->cout * s->n * (uint64_t)s->ho * (uint64_t)s->wo >= 2 * lim)
-    return clgan_fail(CLGAN_ERR_UNSUPPORTED, "conv_winograd: buffers beyond 32-bit offsets");
-  wino_form f = {0, 0, 0, 0, "wino_filt_dy", "wino_filt_input", "wino_filt_output"};
-  clgan_status st = wino_kernels(ctx, &f, &p);
+  p.ws_floats = p.m_off + p.products * kdim * p.m_row;
+  static const char *const names[3] = {"wino_filt_dy", "wino_filt_input", "wino_filt_output"};
+  clgan_status st = offsets_check(s, &p);
+  if (st == CLGAN_OK) st = wino_kernels(ctx, names, &p);
   if (st != CLGAN_OK) return st;
   p.weight_global[0] = p.tiles, p.weight_global[1] = cols / 16;
   p.input_global[0] = (size_t)s->n * (size_t)(s->ho / WINO_TILE), p.input_global[1] = s->cin;
-  p.output_global[0] = clgan_round_up((size_t)s->cout, 16) / 16, p.output_global[1] = s->cin;
+  p.output_global[0] = clgan_round_up(p.out_channels, 16) / 16, p.output_global[1] = s->cin;
   tile_launch_shape(ctx, &p, cols / tn, kdim / tm, lx, ly);
   *out = p;
   *ok = 1;

@@ -1,17 +1,18 @@
-/* The forward of a k 4, stride 2, pad 1 conv by Winograd F(4x4, 2x2) over
- * the four tap parities (cl/winograd.cl): 25 multiply-adds per 4x4 output
- * tile and input channel parity where the direct product takes 64, in three
- * launches around one of gemm_tile (the 25 products as its split of k): the
- * weights transformed into its packed B panels, the padded image's tiles
- * into its packed A panels, the outputs from the products with the fused
- * activation. The transforms' workspace is the context's GEMM workspace
- * (the transformed image is 1.56x the image, the products 1.56x the
- * output). The engine's choice on CPUs for the large products only
- * (conv_wino_default; on a 2-core Zen 4 `tutorial`'s step 0.93x the
- * time); CLGAN_WINOGRAD=0 (the tuning's winograd -1) turns it off, =1 takes
- * it wherever it applies, on any device (measurements: bench/gpu_run.sh
- * on a GPU, where it is not measured). An F(2x2, 2x2) form (9 products per
- * 2x2 tile) saved less than its transforms cost.
+/* The forward (and, below, the adjoint and the weight gradient) of a k 4,
+ * stride 2, pad 1 conv by Winograd F(4x4, 2x2) over the four tap
+ * parities (cl/winograd.cl): 25 multiply-adds per 4x4 output tile and
+ * input channel parity where the direct product takes 64, in three
+ * launches around one of gemm_tile (the 25 products as its split of k):
+ * the weights transformed into its packed B panels, the padded image's
+ * tiles into its packed A panels, the outputs from the products with the
+ * fused activation. The transforms' workspace is the context's GEMM
+ * workspace (the transformed image is 1.56x the image, the products 1.56x
+ * the output). The engine's choice on CPUs for the large products only
+ * (conv_wino_default); CLGAN_WINOGRAD=0 (the tuning's winograd -1) turns
+ * all three off, =1 takes them wherever they apply, on any device
+ * (measurements: bench/gpu_run.sh on a GPU, where they are not measured).
+ * An F(2x2, 2x2) form (9 products per 2x2 tile) saved less than its
+ * transforms cost.
  * Not part of the public API. */
 #ifndef CLGAN_OPS_CONV_WINOGRAD_H
 #define CLGAN_OPS_CONV_WINOGRAD_H
@@ -46,20 +47,27 @@ clgan_status conv_wino_forward_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p
                                    const clgan_conv_shape *s, const clgan_gemm_conv_x *x,
                                    clgan_buf w, clgan_buf y, clgan_act act, float slope);
 
-/* The adjoint (backward data: Conv2d's, ConvTranspose2d's forward) the same
- * way (cl/winograd.cl's wino_adj_*): dx's four parity classes as F(4x4,
- * 2x2) over dy padded by 1 (in col, or given padded), 100 products in one
- * gemm_tile launch. Only with the tuning's winograd 1 (CLGAN_WINOGRAD=1):
- * not faster than the sub-pixel tiles on CPUs (conv_winograd.c). */
+/* The adjoint (backward data: Conv2d's, ConvTranspose2d's forward) by the
+ * forward's transposed form (cl/winograd.cl's wino_adjt_*): per tile and
+ * tap parity dd = B [U .* (A dy A^T)] B^T, 25 products over dy's channels
+ * in one gemm_tile launch, the tiles' overlapping 5x5 windows summed as
+ * each tile's 8x8 block of dx is written (act' fused). dy read as given,
+ * padded or not. The engine's choice on CPUs for the same large products
+ * as the weight gradient's (on a 2-core Zen 4, each alone against the
+ * sub-pixel tiles: `tutorial`'s D2 44.8 -> 30.7 ms, D3 43.8 -> 29.7, D4
+ * 46.4 -> 37.4). An earlier form, F(4x4, 2x2) per parity class of dx over
+ * dy padded (100 transformed values per tile and channel of dy), cost more
+ * in its transforms than it saved. */
 int conv_wino_adj_default(const clgan_ctx *ctx, const clgan_conv_shape *s);
 clgan_status conv_wino_adj_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
                                      clgan_conv_wino_plan *out, int *ok);
-/* dx [cin, n, h, w] = conv^T(dy) from dyp, dy padded by 1 [cout, n, ho + 2,
- * wo + 2], times act'(y) where act is ReLU or LeakyReLU (y [cin, n, h, w]);
- * overwrites dx. Buffers checked by the caller. */
+/* dx [cin, n, h, w] = conv^T(dy) from dy [cout, n, ho, wo] (or, dy_padded,
+ * dy padded by 1), times act'(y) where act is ReLU or LeakyReLU (y [cin, n,
+ * h, w]); overwrites dx. Buffers checked by the caller. */
 clgan_status conv_wino_adj_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
-                               const clgan_conv_shape *s, clgan_buf dyp, clgan_buf w,
-                               clgan_buf dx, clgan_act act, float slope, clgan_buf y);
+                               const clgan_conv_shape *s, clgan_buf dy, int dy_padded,
+                               clgan_buf w, clgan_buf dx, clgan_act act, float slope,
+                               clgan_buf y);
 
 /* The weight gradient (Conv2d's, ConvTranspose2d's) the same way
  * (cl/winograd.cl's wino_filt_*): dW's four parities as the transposed
