@@ -80,36 +80,47 @@ static inline wino_chunk wino_chunk_at(int t0, int tw, int th) {
   const int LANES = min(wino_row_lanes(tw), TM & -TM);                                   \
   for (int T0 = panel * TM; T0 < min(tiles, (panel + 1) * TM); T0 += LANES)
 
-/* One work-item per (image channel c, block of 16 output channels): the
- * block's 16 taps of c transposed into one vector per tap (16 output
- * channels), so every transformed value is one 16-wide store into a
- * column panel (zero for o >= cout). */
+/* One work-item per (image channel c, column panel of TN output
+ * channels): 16 output channels' taps of c at a time transposed into one
+ * vector per tap, so every transformed value is one 16-wide store, a
+ * panel row's TN values back to back (zero for o >= cout): a work-item
+ * that leaves half a row for another one to complete later made the
+ * transform of `tutorial`'s D4 about twice as slow (cf. wino_adjt_weight). */
 __kernel void wino_weight(int cin, int cout, __global const float *w, uint w_off,
                           __global float *up, uint up_off) {
-  const int c = get_global_id(0), o0 = get_global_id(1) * 16;
+  const int c = get_global_id(0), o0 = get_global_id(1) * TN;
   if (c >= cin) return;
   const size_t kdim = 4 * (size_t)cin;
-  float16 g[16]; /* g[o] = the 16 taps of (o0 + o, c), then g[tap] over o */
-  for (int o = 0; o < 16; o++)
-    g[o] = o0 + o < cout ? vload16(0, w + w_off + ((size_t)(o0 + o) * cin + c) * 16)
-                         : (float16)(0.0f);
-  transpose16(g);
-  __global float *dst = up + up_off + (size_t)(o0 / TN) * WINO_A * WINO_A * kdim * TN + o0 % TN;
+  float16 g[NV][16]; /* g[v][o] = the 16 taps of (o0 + 16v + o, c), then g[v][tap] over o */
+  for (int v = 0; v < NV; v++) {
+    for (int o = 0; o < 16; o++) {
+      const int oi = o0 + 16 * v + o;
+      g[v][o] = oi < cout ? vload16(0, w + w_off + ((size_t)oi * cin + c) * 16) : (float16)(0.0f);
+    }
+    transpose16(g[v]);
+  }
+  __global float *dst = up + up_off + (size_t)(o0 / TN) * WINO_A * WINO_A * kdim * TN;
 #pragma unroll
   for (int pa = 0; pa < 2; pa++)
 #pragma unroll
     for (int pb = 0; pb < 2; pb++) {
       /* the 2x2 sub-kernel g[a][b] = W[2a + pa][2b + pb], then G g G^T */
-      float16 c0[WINO_A], c1[WINO_A], u[WINO_A];
-      WINO_G(g[pa * 4 + pb], g[(2 + pa) * 4 + pb], c0);         /* column b = 0 */
-      WINO_G(g[pa * 4 + 2 + pb], g[(2 + pa) * 4 + 2 + pb], c1); /* column b = 1 */
+      float16 c0[NV][WINO_A], c1[NV][WINO_A], u[NV][WINO_A];
+#pragma unroll
+      for (int v = 0; v < NV; v++) {
+        WINO_G(g[v][pa * 4 + pb], g[v][(2 + pa) * 4 + pb], c0[v]);         /* column b = 0 */
+        WINO_G(g[v][pa * 4 + 2 + pb], g[v][(2 + pa) * 4 + 2 + pb], c1[v]); /* column b = 1 */
+      }
       const size_t kk = (size_t)(2 * pa + pb) * cin + c;
 #pragma unroll
       for (int i = 0; i < WINO_A; i++) {
-        WINO_G(c0[i], c1[i], u);
+#pragma unroll
+        for (int v = 0; v < NV; v++) WINO_G(c0[v][i], c1[v][i], u[v]);
 #pragma unroll
         for (int j = 0; j < WINO_A; j++)
-          vstore16(u[j], 0, dst + ((size_t)(WINO_A * i + j) * kdim + kk) * TN);
+#pragma unroll
+          for (int v = 0; v < NV; v++)
+            vstore16(u[v][j], 0, dst + ((size_t)(WINO_A * i + j) * kdim + kk) * TN + 16 * v);
       }
     }
 }
@@ -312,47 +323,46 @@ __kernel void wino_filt_input(int cin, int n, int ho, int wo, int hp, int wp,
   }
 }
 
-/* One work-item per (tile t, block of 16 channels of dy [cout, n, ho,
- * wo]): each channel's 4x4 outputs in one vector, transposed so that each
- * vector holds one position of the 16 channels, then A dy A^T; every
- * transformed value one 16-wide store into a column panel. */
+/* One work-item per (tile t, column panel of TN channels of dy [cout, n,
+ * ho, wo]), 16 channels at a time: each channel's 4x4 outputs in one
+ * vector, transposed so that each vector holds one position of the 16
+ * channels, then A dy A^T; every transformed value one 16-wide store, the
+ * work-item completing the panel rows it starts (cf. wino_weight). */
 __kernel void wino_filt_dy(int cout, int n, int ho, int wo, __global const float *dy,
                            uint dy_off, __global float *zb, uint zb_off) {
-  const int t = get_global_id(0), o0 = get_global_id(1) * 16;
+  const int t = get_global_id(0), o0 = get_global_id(1) * TN;
   const int tw = wo / 4, th = ho / 4, tiles = n * th * tw;
   if (t >= tiles) return;
   const int tx = t % tw, row = t / tw, ty = row % th, b = row / th;
-  float16 g[16]; /* g[o] = channel o0 + o's tile by rows, then g[4i + j] over o */
-  for (int o = 0; o < 16; o++) {
-    if (o0 + o >= cout) {
-      g[o] = (float16)(0.0f);
-      continue;
+  __global float *dst = zb + zb_off + ((size_t)(o0 / TN) * WINO_A * WINO_A * tiles + t) * TN;
+  for (int v = 0; v < NV; v++) {
+    float16 g[16]; /* g[o] = channel o0 + 16v + o's tile by rows, then g[4i + j] over o */
+    for (int o = 0; o < 16; o++) {
+      const int oi = o0 + 16 * v + o;
+      __global const float *src = dy + dy_off + (((size_t)oi * n + b) * ho + 4 * ty) * wo + 4 * tx;
+      g[o] = oi < cout ? (float16)(vload4(0, src), vload4(0, src + wo), vload4(0, src + 2 * wo),
+                                   vload4(0, src + 3 * wo))
+                       : (float16)(0.0f);
     }
-    __global const float *src =
-        dy + dy_off + (((size_t)(o0 + o) * n + b) * ho + 4 * ty) * wo + 4 * tx;
-    g[o] = (float16)(vload4(0, src), vload4(0, src + wo), vload4(0, src + 2 * wo),
-                     vload4(0, src + 3 * wo));
-  }
-  transpose16(g);
-  float16 f[WINO_A][4]; /* A dy by columns */
+    transpose16(g);
+    float16 f[WINO_A][4]; /* A dy by columns */
 #pragma unroll
-  for (int j = 0; j < 4; j++) {
-    float16 x_[4], t_[WINO_A];
+    for (int j = 0; j < 4; j++) {
+      float16 x_[4], t_[WINO_A];
 #pragma unroll
-    for (int i = 0; i < 4; i++) x_[i] = g[4 * i + j];
-    WINO_A5(x_, t_);
+      for (int i = 0; i < 4; i++) x_[i] = g[4 * i + j];
+      WINO_A5(x_, t_);
 #pragma unroll
-    for (int i = 0; i < WINO_A; i++) f[i][j] = t_[i];
-  }
-  __global float *dst = zb + zb_off + ((size_t)(o0 / TN) * WINO_A * WINO_A * tiles + t) * TN +
-                        o0 % TN;
+      for (int i = 0; i < WINO_A; i++) f[i][j] = t_[i];
+    }
 #pragma unroll
-  for (int i = 0; i < WINO_A; i++) { /* (A dy) A^T */
-    float16 z_[WINO_A];
-    WINO_A5(f[i], z_);
+    for (int i = 0; i < WINO_A; i++) { /* (A dy) A^T */
+      float16 z_[WINO_A];
+      WINO_A5(f[i], z_);
 #pragma unroll
-    for (int j = 0; j < WINO_A; j++)
-      vstore16(z_[j], 0, dst + (size_t)(WINO_A * i + j) * tiles * TN);
+      for (int j = 0; j < WINO_A; j++)
+        vstore16(z_[j], 0, dst + (size_t)(WINO_A * i + j) * tiles * TN + 16 * v);
+    }
   }
 }
 
@@ -437,41 +447,57 @@ __kernel void wino_filt_output(int cin, int cout, __global const float *m, uint 
     O[4] = 2.0f * X[4];                                                                  \
   } while (0)
 
-/* One work-item per (output channel o of the conv, block of 16 image
- * channels): their 16 taps transposed into one vector per tap, G g G^T per
- * parity, 16 neighbouring columns kk a store (lane by lane where the block
- * crosses a parity's cin channels or the image's last channel). */
+/* One work-item per (output channel o of the conv, TN image channels c0
+ * ..): their taps transposed 16 channels at a time into one vector per
+ * tap, G g G^T per parity, a panel row's TN columns kk stored back to back
+ * (lane by lane where the channels cross a parity's cin or the image's
+ * last channel). Each work-item writing whole rows, not halves that
+ * another work-item completes later, halved the time of `tutorial`'s D4
+ * transform. */
 __kernel void wino_adjt_weight(int cin, int cout, __global const float *w, uint w_off,
                                __global float *up, uint up_off) {
-  const int o = get_global_id(0), c0 = get_global_id(1) * 16;
+  const int o = get_global_id(0), c0 = get_global_id(1) * TN;
   if (o >= cout || c0 >= cin) return;
-  float16 g[16]; /* g[c] = the 16 taps of (o, c0 + c), then g[tap] over c */
-  for (int c = 0; c < 16; c++)
-    g[c] = c0 + c < cin ? vload16(0, w + w_off + ((size_t)o * cin + c0 + c) * 16) : (float16)(0.0f);
-  transpose16(g);
-  const int whole = cin % 16 == 0; /* 16 columns of one panel */
+  float16 g[NV][16]; /* g[v][c] = the 16 taps of (o, c0 + 16v + c), then g[v][tap] over c */
+  for (int v = 0; v < NV; v++) {
+    for (int c = 0; c < 16; c++) {
+      const int ci = c0 + 16 * v + c;
+      g[v][c] = ci < cin ? vload16(0, w + w_off + ((size_t)o * cin + ci) * 16) : (float16)(0.0f);
+    }
+    transpose16(g[v]);
+  }
+  const int whole = cin % TN == 0; /* the TN columns of one panel row */
   const size_t kpos = WINO_A * WINO_A * (size_t)cout; /* a panel's rows */
 #pragma unroll
   for (int pa = 0; pa < 2; pa++)
 #pragma unroll
     for (int pb = 0; pb < 2; pb++) {
-      float16 c0v[WINO_A], c1v[WINO_A], u[WINO_A];
-      WINO_G(g[pa * 4 + pb], g[(2 + pa) * 4 + pb], c0v);         /* column b = 0 */
-      WINO_G(g[pa * 4 + 2 + pb], g[(2 + pa) * 4 + 2 + pb], c1v); /* column b = 1 */
+      float16 c0v[NV][WINO_A], c1v[NV][WINO_A], u[NV][WINO_A];
+#pragma unroll
+      for (int v = 0; v < NV; v++) {
+        WINO_G(g[v][pa * 4 + pb], g[v][(2 + pa) * 4 + pb], c0v[v]);         /* column b = 0 */
+        WINO_G(g[v][pa * 4 + 2 + pb], g[v][(2 + pa) * 4 + 2 + pb], c1v[v]); /* column b = 1 */
+      }
       const int kk0 = (2 * pa + pb) * cin + c0;
 #pragma unroll
       for (int i = 0; i < WINO_A; i++) {
-        WINO_G(c0v[i], c1v[i], u);
+#pragma unroll
+        for (int v = 0; v < NV; v++) WINO_G(c0v[v][i], c1v[v][i], u[v]);
 #pragma unroll
         for (int j = 0; j < WINO_A; j++) {
           const size_t row = (size_t)(WINO_A * i + j) * cout + o;
-          if (whole) {
-            vstore16(u[j], 0, up + up_off + ((size_t)(kk0 / TN) * kpos + row) * TN + kk0 % TN);
-          } else {
-            float t[16];
-            vstore16(u[j], 0, t);
-            for (int l = 0; l < 16 && c0 + l < cin; l++)
-              up[up_off + ((size_t)((kk0 + l) / TN) * kpos + row) * TN + (kk0 + l) % TN] = t[l];
+#pragma unroll
+          for (int v = 0; v < NV; v++) {
+            if (whole) {
+              vstore16(u[v][j], 0, up + up_off + ((size_t)(kk0 / TN) * kpos + row) * TN + 16 * v);
+            } else {
+              float t[16];
+              vstore16(u[v][j], 0, t);
+              for (int l = 0; l < 16 && c0 + 16 * v + l < cin; l++) {
+                const int kk = kk0 + 16 * v + l;
+                up[up_off + ((size_t)(kk / TN) * kpos + row) * TN + kk % TN] = t[l];
+              }
+            }
           }
         }
       }

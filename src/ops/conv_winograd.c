@@ -50,8 +50,7 @@ static int wino_engine(const clgan_ctx *ctx, const clgan_conv_shape *s) {
 }
 
 int conv_wino_default(const clgan_ctx *ctx, const clgan_conv_shape *s) {
-  int e = wino_engine(ctx, s);
-  return e == 1 && (ctx->tuning.winograd > 0 || 2 * wino_tiles(s) >= (uint64_t)s->cout);
+  return wino_engine(ctx, s) == 1;
 }
 
 static size_t pow2_at_least(size_t x) {
@@ -144,7 +143,7 @@ clgan_status conv_wino_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   clgan_status st = offsets_check(s, &p);
   if (st == CLGAN_OK) st = wino_kernels(ctx, names, &p);
   if (st != CLGAN_OK) return st;
-  p.weight_global[0] = (size_t)s->cin, p.weight_global[1] = cols / 16;
+  p.weight_global[0] = (size_t)s->cin, p.weight_global[1] = cols / tn;
   p.input_global[0] = (size_t)s->cin, p.input_global[1] = rows / tm;
   p.output_global[0] = (size_t)s->n * (size_t)(s->ho / WINO_TILE);
   p.output_global[1] = p.out_channels;
@@ -253,7 +252,7 @@ clgan_status conv_wino_adj_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   clgan_status st = offsets_check(s, &p);
   if (st == CLGAN_OK) st = wino_kernels(ctx, names, &p);
   if (st != CLGAN_OK) return st;
-  p.weight_global[0] = (size_t)s->cout, p.weight_global[1] = clgan_round_up(s->cin, 16) / 16;
+  p.weight_global[0] = (size_t)s->cout, p.weight_global[1] = clgan_round_up(s->cin, tn) / tn;
   p.input_global[0] = (size_t)s->cout, p.input_global[1] = rows / tm;
   p.output_global[0] = (size_t)s->n * (size_t)(s->ho / WINO_TILE);
   p.output_global[1] = (size_t)s->cin;
@@ -332,7 +331,7 @@ clgan_status conv_wino_filt_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   clgan_status st = offsets_check(s, &p);
   if (st == CLGAN_OK) st = wino_kernels(ctx, names, &p);
   if (st != CLGAN_OK) return st;
-  p.weight_global[0] = p.tiles, p.weight_global[1] = cols / 16;
+  p.weight_global[0] = p.tiles, p.weight_global[1] = cols / tn;
   p.input_global[0] = (size_t)s->n * (size_t)(s->ho / WINO_TILE), p.input_global[1] = s->cin;
   p.output_global[0] = clgan_round_up(p.out_channels, 16) / 16, p.output_global[1] = s->cin;
   tile_launch_shape(ctx, &p, cols / tn, kdim / tm, lx, ly);
