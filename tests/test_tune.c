@@ -477,25 +477,23 @@ START_TEST(test_default_tile_timed_against_an_own_kernel) {
 }
 END_TEST
 
-/* The Winograd forward and weight gradient are candidates where they
- * apply and the engine does not take them already (a small shape), not
- * with CLGAN_WINOGRAD=0 (the tuning's winograd -1); a winner naming them
- * goes to the cache and back into the plan, and an entry naming one beside
- * a GEMM variant for its product is ignored. */
+/* The Winograd forward, backward data and weight gradient are candidates
+ * where they apply and the engine does not take them already (a small
+ * shape), not with CLGAN_WINOGRAD=0 (the tuning's winograd -1); a winner
+ * naming them goes to the cache and back into the plan, and an entry
+ * naming one beside a GEMM variant for its product is ignored. */
 START_TEST(test_winograd_candidate_and_cache) {
   clgan_conv_shape s;
   TU_OK(clgan_conv_shape_conv(2, 16, 8, 8, 8, 4, 2, 1, &s));
   named_count c = {"winograd", "", {0}};
   clgan_tune_record r = search_counting(&s, NULL, &c);
   ck_assert_int_eq(r.source, 2);
-  ck_assert_int_eq(c.seen[CONV_FWD], 1);
-  ck_assert_int_eq(c.seen[CONV_FILT], 1);
-  ck_assert_int_eq(c.seen[CONV_ADJ], 0);
+  for (int prod = 0; prod < CONV_PRODUCTS; prod++) ck_assert_int_eq(c.seen[prod], 1);
   tu_ctx()->tuning.winograd = -1;
   named_count off = {"winograd", "", {0}};
   search_counting(&s, NULL, &off);
   tu_ctx()->tuning.winograd = 0;
-  ck_assert_int_eq(off.seen[CONV_FWD] + off.seen[CONV_FILT], 0);
+  ck_assert_int_eq(off.seen[CONV_FWD] + off.seen[CONV_ADJ] + off.seen[CONV_FILT], 0);
   char dir[64], key[1024];
   clgan_tuning old = tt_use_tuner(CLGAN_TUNE_CACHED, dir, sizeof dir);
   clgan_ctx *ctx = tu_ctx();
@@ -504,20 +502,23 @@ START_TEST(test_winograd_candidate_and_cache) {
   double ms[CONV_PRODUCTS] = {1, 2, 3}, a[CONV_PRODUCTS], b[CONV_PRODUCTS];
   cv.fwd_wino = 1;
   cv.filt_wino = 1;
+  cv.adj_wino = 1;
   conv_tune_store(ctx, key, &cv, ms, ms);
   ck_assert(conv_tune_load(ctx, key, &got, a, b));
   ck_assert_int_eq(got.fwd_wino, 1);
   ck_assert_int_eq(got.filt_wino, 1);
+  ck_assert_int_eq(got.adj_wino, 1);
   clgan_conv_plan p;
   TU_OK(conv_plan_with(ctx, &s, &got, &p));
   ck_assert_ptr_nonnull(p.wino.tile);
   ck_assert_ptr_nonnull(p.filt_wino.tile);
+  ck_assert_ptr_nonnull(p.adj_wino.tile);
   char name[48], want[48];
   conv_tune_plan_name(&p, CONV_FILT, name, sizeof name);
   snprintf(want, sizeof want, "winograd 4x4 %dx%d", p.filt_wino.tm, 16 * p.filt_wino.nv);
   ck_assert_str_eq(name, want);
-  const int prods[2] = {CONV_FWD, CONV_FILT};
-  for (int i = 0; i < 2; i++) {
+  const int prods[3] = {CONV_FWD, CONV_ADJ, CONV_FILT};
+  for (int i = 0; i < 3; i++) {
     conv_variants bad = cv;
     bad.prod[prods[i]].backend = CLGAN_GEMM_OWN;
     conv_tune_store(ctx, key, &bad, ms, ms);

@@ -190,11 +190,13 @@ clgan_status conv_plan_with(clgan_ctx *ctx, const clgan_conv_shape *s, const con
    * unless the variants name the adjoint's GEMM; where the shape does not
    * allow it, GEMM + col2im */
   int engine = !cv || cv->prod[CONV_ADJ].backend == CLGAN_GEMM_AUTO;
-  /* the Winograd adjoint (conv_winograd.h) where the engine's own choices
-   * hold and it takes it */
+  /* the Winograd adjoint (conv_winograd.h): the tuner's choice, else the
+   * engine's where its own choices hold */
   int adj_wino_ok = 0;
-  if (engine && (!cv || cv->adj_subpix < 0) && !p.adj_direct.kernel &&
-      conv_wino_adj_default(ctx, s) &&
+  int adj_wino = cv && cv->adj_wino >= 0
+                     ? cv->adj_wino
+                     : engine && (!cv || cv->adj_subpix < 0) && conv_wino_adj_default(ctx, s);
+  if (adj_wino && !p.adj_direct.kernel &&
       (st = conv_wino_adj_plan_make(ctx, s, &p.adj_wino, &adj_wino_ok)) != CLGAN_OK)
     return st;
   int subpix = cv && cv->adj_subpix >= 0 ? cv->adj_subpix : engine && conv_subpix_default(ctx, s);

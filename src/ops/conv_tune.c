@@ -280,10 +280,13 @@ static clgan_status try_candidate(search *q, int product, int index,
   if (product == CONV_ADJ) cv.adj_direct = c->direct, cv.adj_subpix = c->subpix;
   if (product == CONV_FWD && c->wino) cv.fwd_wino = 1;
   if (product == CONV_FILT && c->wino) cv.filt_wino = 1;
+  if (product == CONV_ADJ && c->wino) cv.adj_wino = 1;
   clgan_conv_plan p;
   if (conv_plan_with(ctx, q->s, &cv, &p) != CLGAN_OK || clgan_conv_plan_prepare(ctx, &p) != CLGAN_OK)
     return CLGAN_OK; /* e.g. CLBlast has no kernel for this device */
-  const cl_kernel wino = product == CONV_FWD ? p.wino.tile : p.filt_wino.tile;
+  const cl_kernel wino = product == CONV_FWD   ? p.wino.tile
+                        : product == CONV_ADJ ? p.adj_wino.tile
+                                              : p.filt_wino.tile;
   if ((c->subpix == 1 && !p.adj_subpix.tile) || (c->wino && !wino))
     return CLGAN_OK; /* the shape does not allow it */
   int from_image = product == CONV_FWD ? p.fwd_from_image : p.filt_from_image;
@@ -352,6 +355,7 @@ static clgan_status confirm(search *q, int product, conv_variants *win, double *
   if (product == CONV_ADJ) win->adj_subpix = conv_variants_default().adj_subpix;
   if (product == CONV_FWD) win->fwd_wino = conv_variants_default().fwd_wino;
   if (product == CONV_FILT) win->filt_wino = conv_variants_default().filt_wino;
+  if (product == CONV_ADJ) win->adj_wino = conv_variants_default().adj_wino;
   *win_ms = *def_ms;
   return CLGAN_OK;
 }
@@ -395,10 +399,12 @@ static clgan_status search_product(search *q, int product, conv_variants *win,
       if (product == CONV_ADJ) win->adj_direct = c[i].direct, win->adj_subpix = c[i].subpix;
       if (product == CONV_FWD) win->fwd_wino = c[i].wino ? 1 : -1;
       if (product == CONV_FILT) win->filt_wino = c[i].wino ? 1 : -1;
+      if (product == CONV_ADJ) win->adj_wino = c[i].wino ? 1 : -1;
     }
   }
   if (win->prod[product].backend != CLGAN_GEMM_AUTO ||
-      (product == CONV_ADJ && (convt_direct_params_on(&win->adj_direct) || win->adj_subpix >= 0)) ||
+      (product == CONV_ADJ && (convt_direct_params_on(&win->adj_direct) || win->adj_subpix >= 0 ||
+                               win->adj_wino > 0)) ||
       (product == CONV_FWD && win->fwd_wino > 0) || (product == CONV_FILT && win->filt_wino > 0)) {
     clgan_status st = confirm(q, product, win, win_ms, def_ms);
     if (st != CLGAN_OK) return st;

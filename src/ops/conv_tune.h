@@ -31,6 +31,8 @@ typedef struct conv_variants {
                      plan takes it by default, unless prod[CONV_FWD] names a
                      GEMM variant) */
   int filt_wino;  /* the weight gradient likewise (prod[CONV_FILT]) */
+  int adj_wino;   /* the backward data likewise (prod[CONV_ADJ], adj_direct off,
+                     adj_subpix -1) */
 } conv_variants;
 
 /* Every product on the engine's choices. */
@@ -58,7 +60,7 @@ typedef struct conv_tune_candidate {
   int from_image;
   convt_direct_params direct;
   int subpix;
-  int wino;   /* forward and weight gradient: 1 by Winograd (v unused) */
+  int wino;   /* 1: the product by Winograd (v unused) */
   int family; /* conv_tune_family */
 } conv_tune_candidate;
 /* Families of candidates: one kernel and mapping with other parameters. The

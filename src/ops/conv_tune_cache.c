@@ -35,8 +35,9 @@
  * and the narrow-image forward (conv_narrow.h); v6: the Winograd forward
  * (conv_winograd.h), and the GEMM's default tile timed against a product's
  * kernel of its own (whole-image, narrow, Winograd), which the search had
- * taken for the default again; v7: the Winograd weight gradient, the CPU
- * default on the large k 4 s 2 p 1 products. */
+ * taken for the default again; v7: the Winograd weight gradient and
+ * backward data, with the forward the CPU default on the large k 4 s 2
+ * p 1 products. */
 #define CONV_TUNE_KEY_VERSION "v7"
 
 /* The payload: little-endian host integers (a foreign host's entry fails
@@ -50,6 +51,7 @@ typedef struct tune_payload {
                             0: GEMM + col2im, -1: the engine's choice */
   int32_t fwd_wino;      /* 1: the Winograd forward, -1: the engine's choice */
   int32_t filt_wino;     /* 1: the Winograd weight gradient, -1: the engine's choice */
+  int32_t adj_wino;      /* 1: the Winograd backward data, -1: the engine's choice */
 } tune_payload;
 
 conv_variants conv_variants_default(void) {
@@ -62,6 +64,7 @@ conv_variants conv_variants_default(void) {
   cv.adj_subpix = -1;
   cv.fwd_wino = -1;
   cv.filt_wino = -1;
+  cv.adj_wino = -1;
   return cv;
 }
 
@@ -210,10 +213,13 @@ int conv_tune_load(const clgan_ctx *ctx, const char *key, conv_variants *cv,
     out.adj_subpix = p.adj_subpix;
     out.fwd_wino = p.fwd_wino;
     out.filt_wino = p.filt_wino;
+    out.adj_wino = p.adj_wino;
     int adj_be = p.variant[CONV_ADJ][0];
     ok = (p.fwd_wino == -1 || (p.fwd_wino == 1 && p.variant[CONV_FWD][0] == CLGAN_GEMM_AUTO)) &&
          (p.filt_wino == -1 ||
           (p.filt_wino == 1 && p.variant[CONV_FILT][0] == CLGAN_GEMM_AUTO)) &&
+         (p.adj_wino == -1 || (p.adj_wino == 1 && adj_be == CLGAN_GEMM_AUTO &&
+                               p.adj_subpix == -1 && !convt_direct_params_on(&out.adj_direct))) &&
          convt_direct_params_valid(&out.adj_direct) &&
          (p.adj_subpix == 0 || p.adj_subpix == -1 ||
           (p.adj_subpix == 1 && !convt_direct_params_on(&out.adj_direct) &&
@@ -246,6 +252,7 @@ void conv_tune_store(const clgan_ctx *ctx, const char *key, const conv_variants 
   p.adj_subpix = cv->adj_subpix;
   p.fwd_wino = cv->fwd_wino;
   p.filt_wino = cv->filt_wino;
+  p.adj_wino = cv->adj_wino;
   const char *dir = conv_tune_dir(ctx);
   if (dir && *dir) clgan_cache_store(dir, "tune", key, &p, sizeof p);
 }

@@ -127,15 +127,18 @@ static int subpix_candidates(const clgan_ctx *ctx, const clgan_conv_shape *s, in
   return n;
 }
 
-/* The Winograd forward and weight gradient (conv_winograd.h) where they
- * apply, the tuning allows them (CLGAN_WINOGRAD not 0) and the engine does
- * not take them already (then the default candidate is it). */
+/* The Winograd product (conv_winograd.h) where it applies, the tuning
+ * allows it (CLGAN_WINOGRAD not 0) and the engine does not take it
+ * already (then the default candidate is it). */
 static int wino_candidates(const clgan_ctx *ctx, const clgan_conv_shape *s, int product,
                            conv_tune_candidate *out) {
-  if (product == CONV_ADJ || !conv_wino_applies(s) || ctx->tuning.winograd < 0) return 0;
-  if (product == CONV_FWD ? conv_wino_default(ctx, s) : conv_wino_filt_default(ctx, s)) return 0;
-  out[0] = (conv_tune_candidate){.v = {.backend = CLGAN_GEMM_AUTO}, .from_image = 1, .wino = 1,
-                                 .family = TUNE_FAMILY_WINO};
+  if (!conv_wino_applies(s) || ctx->tuning.winograd < 0) return 0;
+  int engine = product == CONV_FWD   ? conv_wino_default(ctx, s)
+               : product == CONV_ADJ ? conv_wino_adj_default(ctx, s)
+                                     : conv_wino_filt_default(ctx, s);
+  if (engine) return 0;
+  out[0] = (conv_tune_candidate){.v = {.backend = CLGAN_GEMM_AUTO}, .from_image = 1,
+                                 .subpix = -1, .wino = 1, .family = TUNE_FAMILY_WINO};
   return 1;
 }
 
