@@ -83,10 +83,13 @@ static void tile_launch_shape(clgan_ctx *ctx, clgan_conv_wino_plan *p, size_t ti
   p->tile_global[2] = p->products;
 }
 
-/* A plan's start on shape s: the device's default register tile and
- * work-group shape; 0 where the shape or the tile does not allow it. */
+/* A plan's start on shape s (out zeroed, *ok 0 until plan_finish): the
+ * device's default register tile and work-group shape; 0 where the shape
+ * or the tile does not allow it. */
 static int plan_start(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_conv_wino_plan *p,
-                      size_t *lx, size_t *ly) {
+                      size_t *lx, size_t *ly, clgan_conv_wino_plan *out, int *ok) {
+  *ok = 0;
+  memset(out, 0, sizeof *out);
   memset(p, 0, sizeof *p);
   if (!conv_wino_applies(s)) return 0;
   gemm_own_default_tile(ctx, &p->tm, &p->nv, lx, ly);
@@ -122,6 +125,21 @@ static clgan_status offsets_check(const clgan_conv_shape *s, const clgan_conv_wi
   return CLGAN_OK;
 }
 
+/* A plan's end: the offsets checked, its kernels (names: the weights',
+ * the input's and the output's transforms) and gemm_tile's launch over
+ * tiles_x x tiles_y register tiles; *out = *p. */
+static clgan_status plan_finish(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_conv_wino_plan *p,
+                                const char *const names[3], size_t tiles_x, size_t tiles_y,
+                                size_t lx, size_t ly, clgan_conv_wino_plan *out, int *ok) {
+  clgan_status st = offsets_check(s, p);
+  if (st == CLGAN_OK) st = wino_kernels(ctx, names, p);
+  if (st != CLGAN_OK) return st;
+  tile_launch_shape(ctx, p, tiles_x, tiles_y, lx, ly);
+  *out = *p;
+  *ok = 1;
+  return CLGAN_OK;
+}
+
 /* The forward's workspace [row panels of tiles][25 * K][tm] (the
  * transformed image) | [column panels of cout][25 * K][tn] (the
  * transformed weights) | [25][cout][tiles] (the products), K = 4 * cin. */
@@ -129,9 +147,7 @@ clgan_status conv_wino_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
                                  clgan_conv_wino_plan *out, int *ok) {
   clgan_conv_wino_plan p;
   size_t lx, ly;
-  *ok = 0;
-  memset(out, 0, sizeof *out);
-  if (!plan_start(ctx, s, &p, &lx, &ly)) return CLGAN_OK;
+  if (!plan_start(ctx, s, &p, &lx, &ly, out, ok)) return CLGAN_OK;
   size_t tn = 16 * (size_t)p.nv, tm = (size_t)p.tm;
   p.kz = 4 * (size_t)s->cin, p.out_channels = (size_t)s->cout;
   size_t k = p.products * p.kz;
@@ -140,17 +156,11 @@ clgan_status conv_wino_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   p.m_off = clgan_round_up(p.up_off + cols * k, 16);
   p.ws_floats = p.m_off + p.products * p.out_channels * p.tiles;
   static const char *const names[3] = {"wino_weight", "wino_input", "wino_output"};
-  clgan_status st = offsets_check(s, &p);
-  if (st == CLGAN_OK) st = wino_kernels(ctx, names, &p);
-  if (st != CLGAN_OK) return st;
   p.weight_global[0] = (size_t)s->cin, p.weight_global[1] = cols / tn;
   p.input_global[0] = (size_t)s->cin, p.input_global[1] = rows / tm;
   p.output_global[0] = (size_t)s->n * (size_t)(s->ho / WINO_TILE);
   p.output_global[1] = p.out_channels;
-  tile_launch_shape(ctx, &p, cols / tn, rows / tm, lx, ly);
-  *out = p;
-  *ok = 1;
-  return CLGAN_OK;
+  return plan_finish(ctx, s, &p, names, cols / tn, rows / tm, lx, ly, out, ok);
 }
 
 /* The transformed weights as gemm_tile's packed B panels. */
@@ -178,23 +188,37 @@ static clgan_status run_input(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
   return clgan_launch(ctx, p->input, 2, p->input_global, NULL, "wino_input");
 }
 
-/* The products, each C^T = U_z V_z^T (out channels x tiles), in one launch
- * of gemm_tile: its split of k, one range of K per product, stores each
- * range's product at its own offset. */
-static clgan_status run_products(clgan_ctx *ctx, const clgan_conv_wino_plan *p, cl_int c_rs,
-                                 cl_int c_cs, cl_uint zstride) {
-  cl_int m = (cl_int)p->tiles, n = (cl_int)p->out_channels, kz = (cl_int)p->kz;
-  cl_int k = (cl_int)p->products * kz;
-  cl_int a_ps = k * p->tm, a_ks = p->tm, a_rs = 1;
+/* How gemm_tile reads A (its m rows: a_ps a row panel, a_ks a step of k,
+ * a_rs a row) and stores C (c_rs a row, c_cs a column, zstride a
+ * product). */
+typedef struct tile_strides {
+  cl_int m, a_ps, a_ks, a_rs, c_rs, c_cs;
+  cl_uint zstride;
+} tile_strides;
+
+/* A packed in row panels of the tiles (the forward's and the adjoint's
+ * transformed input). */
+static tile_strides packed_a(const clgan_conv_wino_plan *p, cl_int c_rs, cl_int c_cs,
+                             cl_uint zstride) {
+  cl_int k = (cl_int)(p->products * p->kz);
+  tile_strides t = {(cl_int)p->tiles, k * p->tm, p->tm, 1, c_rs, c_cs, zstride};
+  return t;
+}
+
+/* The products in one launch of gemm_tile: its split of k, one range of K
+ * per product, each range's product stored at its own offset. */
+static clgan_status run_products(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
+                                 const tile_strides *t) {
+  cl_int n = (cl_int)p->out_channels, kz = (cl_int)p->kz, k = (cl_int)p->products * kz;
   float alpha = 1.0f, beta = 0.0f;
   cl_mem ws = ctx->gemm_ws.mem;
   cl_uint vp_off = (cl_uint)p->vp_off, up_off = (cl_uint)p->up_off, m_off = (cl_uint)p->m_off;
   clgan_status st = clgan_set_args(
-      p->tile, 18, sizeof m, &m, sizeof n, &n, sizeof k, &k, sizeof kz, &kz, sizeof alpha, &alpha,
-      sizeof beta, &beta, sizeof(cl_mem), &ws, sizeof vp_off, &vp_off, sizeof a_ps, &a_ps,
-      sizeof a_ks, &a_ks, sizeof a_rs, &a_rs, sizeof(cl_mem), &ws, sizeof up_off, &up_off,
-      sizeof(cl_mem), &ws, sizeof m_off, &m_off, sizeof c_rs, &c_rs, sizeof c_cs, &c_cs,
-      sizeof zstride, &zstride);
+      p->tile, 18, sizeof t->m, &t->m, sizeof n, &n, sizeof k, &k, sizeof kz, &kz, sizeof alpha,
+      &alpha, sizeof beta, &beta, sizeof(cl_mem), &ws, sizeof vp_off, &vp_off, sizeof t->a_ps,
+      &t->a_ps, sizeof t->a_ks, &t->a_ks, sizeof t->a_rs, &t->a_rs, sizeof(cl_mem), &ws,
+      sizeof up_off, &up_off, sizeof(cl_mem), &ws, sizeof m_off, &m_off, sizeof t->c_rs, &t->c_rs,
+      sizeof t->c_cs, &t->c_cs, sizeof t->zstride, &t->zstride);
   if (st != CLGAN_OK) return st;
   return clgan_launch(ctx, p->tile, 3, p->tile_global, p->tile_local, "gemm_tile");
 }
@@ -218,8 +242,10 @@ clgan_status conv_wino_forward_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p
   clgan_status st = gemm_ws_reserve(ctx, p->ws_floats);
   if (st == CLGAN_OK) st = run_weight(ctx, p, s, w);
   if (st == CLGAN_OK) st = run_input(ctx, p, s, x);
-  if (st == CLGAN_OK)
-    st = run_products(ctx, p, 1, (cl_int)p->tiles, (cl_uint)(p->out_channels * p->tiles));
+  if (st == CLGAN_OK) { /* C^T = U_z V_z^T, [25][cout][tiles] */
+    tile_strides t = packed_a(p, 1, (cl_int)p->tiles, (cl_uint)(p->out_channels * p->tiles));
+    st = run_products(ctx, p, &t);
+  }
   if (st == CLGAN_OK) st = run_output(ctx, p, s, y, act, slope);
   return st;
 }
@@ -237,9 +263,7 @@ clgan_status conv_wino_adj_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
                                      clgan_conv_wino_plan *out, int *ok) {
   clgan_conv_wino_plan p;
   size_t lx, ly;
-  *ok = 0;
-  memset(out, 0, sizeof *out);
-  if (!plan_start(ctx, s, &p, &lx, &ly)) return CLGAN_OK;
+  if (!plan_start(ctx, s, &p, &lx, &ly, out, ok)) return CLGAN_OK;
   size_t tn = 16 * (size_t)p.nv, tm = (size_t)p.tm, kdim = 4 * (size_t)s->cin;
   p.kz = (size_t)s->cout, p.out_channels = kdim;
   size_t k = p.products * p.kz;
@@ -249,17 +273,11 @@ clgan_status conv_wino_adj_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   p.m_off = clgan_round_up(p.up_off + cols * k, 16);
   p.ws_floats = p.m_off + kdim * p.products * p.m_row;
   static const char *const names[3] = {"wino_adjt_weight", "wino_adjt_dy", "wino_adjt_output"};
-  clgan_status st = offsets_check(s, &p);
-  if (st == CLGAN_OK) st = wino_kernels(ctx, names, &p);
-  if (st != CLGAN_OK) return st;
   p.weight_global[0] = (size_t)s->cout, p.weight_global[1] = clgan_round_up(s->cin, tn) / tn;
   p.input_global[0] = (size_t)s->cout, p.input_global[1] = rows / tm;
   p.output_global[0] = (size_t)s->n * (size_t)(s->ho / WINO_TILE);
   p.output_global[1] = (size_t)s->cin;
-  tile_launch_shape(ctx, &p, cols / tn, rows / tm, lx, ly);
-  *out = p;
-  *ok = 1;
-  return CLGAN_OK;
+  return plan_finish(ctx, s, &p, names, cols / tn, rows / tm, lx, ly, out, ok);
 }
 
 clgan_status conv_wino_adj_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
@@ -288,7 +306,8 @@ clgan_status conv_wino_adj_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
       (st = clgan_launch(ctx, p->input, 2, p->input_global, NULL, "wino_adjt_dy")) != CLGAN_OK)
     return st;
   cl_int c_cs = (cl_int)(WINO_POSITIONS * p->m_row);
-  if ((st = run_products(ctx, p, 1, c_cs, (cl_uint)p->m_row)) != CLGAN_OK) return st;
+  tile_strides t = packed_a(p, 1, c_cs, (cl_uint)p->m_row); /* [K][25][m_row] */
+  if ((st = run_products(ctx, p, &t)) != CLGAN_OK) return st;
   cl_mem ym = act != CLGAN_ACT_NONE ? y.mem : dx.mem;
   cl_uint y_off = act != CLGAN_ACT_NONE ? (cl_uint)y.off : 0;
   cl_int m_row = (cl_int)p->m_row;
@@ -316,9 +335,7 @@ clgan_status conv_wino_filt_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
                                       clgan_conv_wino_plan *out, int *ok) {
   clgan_conv_wino_plan p;
   size_t lx, ly;
-  *ok = 0;
-  memset(out, 0, sizeof *out);
-  if (!plan_start(ctx, s, &p, &lx, &ly)) return CLGAN_OK;
+  if (!plan_start(ctx, s, &p, &lx, &ly, out, ok)) return CLGAN_OK;
   size_t tn = 16 * (size_t)p.nv, tm = (size_t)p.tm, kdim = 4 * (size_t)s->cin;
   if (kdim % tm != 0) return CLGAN_OK;
   p.kz = p.tiles, p.out_channels = (size_t)s->cout;
@@ -328,37 +345,10 @@ clgan_status conv_wino_filt_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   p.m_off = clgan_round_up(p.up_off + cols * k, 16);
   p.ws_floats = p.m_off + p.products * kdim * p.m_row;
   static const char *const names[3] = {"wino_filt_dy", "wino_filt_input", "wino_filt_output"};
-  clgan_status st = offsets_check(s, &p);
-  if (st == CLGAN_OK) st = wino_kernels(ctx, names, &p);
-  if (st != CLGAN_OK) return st;
   p.weight_global[0] = p.tiles, p.weight_global[1] = cols / tn;
   p.input_global[0] = (size_t)s->n * (size_t)(s->ho / WINO_TILE), p.input_global[1] = s->cin;
   p.output_global[0] = clgan_round_up(p.out_channels, 16) / 16, p.output_global[1] = s->cin;
-  tile_launch_shape(ctx, &p, cols / tn, kdim / tm, lx, ly);
-  *out = p;
-  *ok = 1;
-  return CLGAN_OK;
-}
-
-/* The 25 products dG_xi = V_xi^T Z_xi (K x cout) over the tiles, stored
- * [K][25][cout] (a channel's 25 rows together for the output transform):
- * gemm_tile's split of k, A's rows read in place. */
-static clgan_status run_filt_products(clgan_ctx *ctx, const clgan_conv_wino_plan *p, int cin) {
-  cl_int m = 4 * cin, n = (cl_int)p->out_channels, kz = (cl_int)p->kz;
-  cl_int k = (cl_int)p->products * kz;
-  cl_int a_rs = k, a_ps = p->tm * k, a_ks = 1, c_rs = (cl_int)(p->products * p->m_row), c_cs = 1;
-  float alpha = 1.0f, beta = 0.0f;
-  cl_mem ws = ctx->gemm_ws.mem;
-  cl_uint vp_off = (cl_uint)p->vp_off, up_off = (cl_uint)p->up_off, m_off = (cl_uint)p->m_off;
-  cl_uint zstride = (cl_uint)p->m_row;
-  clgan_status st = clgan_set_args(
-      p->tile, 18, sizeof m, &m, sizeof n, &n, sizeof k, &k, sizeof kz, &kz, sizeof alpha, &alpha,
-      sizeof beta, &beta, sizeof(cl_mem), &ws, sizeof vp_off, &vp_off, sizeof a_ps, &a_ps,
-      sizeof a_ks, &a_ks, sizeof a_rs, &a_rs, sizeof(cl_mem), &ws, sizeof up_off, &up_off,
-      sizeof(cl_mem), &ws, sizeof m_off, &m_off, sizeof c_rs, &c_rs, sizeof c_cs, &c_cs,
-      sizeof zstride, &zstride);
-  if (st != CLGAN_OK) return st;
-  return clgan_launch(ctx, p->tile, 3, p->tile_global, p->tile_local, "gemm_tile");
+  return plan_finish(ctx, s, &p, names, cols / tn, kdim / tm, lx, ly, out, ok);
 }
 
 clgan_status conv_wino_filt_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
@@ -383,7 +373,12 @@ clgan_status conv_wino_filt_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
                            sizeof(cl_mem), &ws, sizeof up_off, &up_off)) != CLGAN_OK ||
       (st = clgan_launch(ctx, p->weight, 2, p->weight_global, NULL, "wino_filt_dy")) != CLGAN_OK)
     return st;
-  if ((st = run_filt_products(ctx, p, cin)) != CLGAN_OK) return st;
+  /* dG_xi = V_xi^T Z_xi (K x cout) over the tiles, A's rows read in place,
+   * stored [K][25][m_row] (a channel's 25 rows together) */
+  cl_int k = (cl_int)(p->products * p->kz);
+  tile_strides t = {4 * cin, p->tm * k, 1, k, (cl_int)(p->products * p->m_row), 1,
+                    (cl_uint)p->m_row};
+  if ((st = run_products(ctx, p, &t)) != CLGAN_OK) return st;
   cl_int m_row = (cl_int)p->m_row;
   if ((st = clgan_set_args(p->output, 8, sizeof cin, &cin, sizeof cout, &cout, sizeof(cl_mem),
                            &ws, sizeof m_off, &m_off, sizeof m_row, &m_row, sizeof(cl_mem),
