@@ -9,7 +9,7 @@
 #   else a private vendors folder (OCL_ICD_VENDORS); the system and its
 #   OpenCL devices (`clgan devices`, nvidia-smi, PyTorch);
 #   `clgan bench` tutorial and gray32 on the defaults (CLGAN_TUNE=off), and
-#   with the Winograd forward (CLGAN_WINOGRAD=1);
+#   with the Winograd forward, backward data and weight gradient (CLGAN_WINOGRAD=1);
 #   the PyTorch peer (python3 with torch): on CUDA TF32 off and on, NCHW and
 #   channels_last; without CUDA on the CPU, NCHW and channels_last;
 #   `clgan tune` tutorial and gray32 (tuning time, winners per layer), then
@@ -287,7 +287,8 @@ grep -q '^cuda_available True' "$work/system.txt" && cuda=1
 publish
 
 for cfg in tutorial gray32; do clgan_bench default "$cfg" 120 CLGAN_TUNE=off; done
-# the Winograd forward (not a default anywhere; src/ops/conv_winograd.h)
+# the Winograd forms on every shape they apply to (a CPU default for the large
+# products only, not on GPUs; src/ops/conv_winograd.h)
 for cfg in tutorial gray32; do clgan_bench winograd "$cfg" 60 CLGAN_TUNE=off CLGAN_WINOGRAD=1; done
 
 if [ $cuda -eq 1 ]; then
