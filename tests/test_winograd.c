@@ -43,7 +43,18 @@ static const wino_case cases[] = {
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
-/* s's plan with the Winograd forward and adjoint: the plan step with the
+/* Case c's conv shape (one the Winograd forms apply to), its C reference
+ * and the floats of its image, weights and output. */
+static void case_geometry(const wino_case *c, clgan_conv_shape *s, ref_conv *g, size_t *fx,
+                          size_t *fw, size_t *fy) {
+  TU_OK(clgan_conv_shape_conv(c->n, c->cin, c->h, c->w, c->cout, 4, 2, 1, s));
+  ck_assert(conv_wino_applies(s));
+  *g = ref_conv_make(c->n, c->cin, c->h, c->w, c->cout, 4, 2, 1);
+  *fx = (size_t)c->cin * c->n * c->h * c->w, *fw = (size_t)c->cout * c->cin * 16;
+  *fy = (size_t)c->cout * c->n * s->ho * s->wo;
+}
+
+/* s's plan with the three Winograd forms: the plan step with the
  * tuning's winograd 1. */
 static void wino_plan(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_conv_plan *p) {
   int was = ctx->tuning.winograd;
@@ -69,11 +80,9 @@ START_TEST(test_against_the_reference) {
   for (int ci = 0; ci < NCASES; ci++) {
     const wino_case *c = &cases[ci];
     clgan_conv_shape s;
-    TU_OK(clgan_conv_shape_conv(c->n, c->cin, c->h, c->w, c->cout, 4, 2, 1, &s));
-    ck_assert(conv_wino_applies(&s));
-    ref_conv g = ref_conv_make(c->n, c->cin, c->h, c->w, c->cout, 4, 2, 1);
-    size_t fx = (size_t)c->cin * c->n * c->h * c->w, fw = (size_t)c->cout * c->cin * 16;
-    size_t fy = (size_t)c->cout * c->n * s.ho * s.wo;
+    ref_conv g;
+    size_t fx, fw, fy;
+    case_geometry(c, &s, &g, &fx, &fw, &fy);
     float *x = tu_malloc(fx * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
     float *want = tu_malloc(fy * sizeof(float)), *wact = tu_malloc(fy * sizeof(float));
     tu_fill_uniform(x, fx, 51, -1, 1);
@@ -118,10 +127,9 @@ START_TEST(test_filter_against_the_reference) {
   for (int ci = 0; ci < NCASES; ci++) {
     const wino_case *c = &cases[ci];
     clgan_conv_shape s;
-    TU_OK(clgan_conv_shape_conv(c->n, c->cin, c->h, c->w, c->cout, 4, 2, 1, &s));
-    ref_conv g = ref_conv_make(c->n, c->cin, c->h, c->w, c->cout, 4, 2, 1);
-    size_t fx = (size_t)c->cin * c->n * c->h * c->w, fw = (size_t)c->cout * c->cin * 16;
-    size_t fy = (size_t)c->cout * c->n * s.ho * s.wo;
+    ref_conv g;
+    size_t fx, fw, fy;
+    case_geometry(c, &s, &g, &fx, &fw, &fy);
     float *x = tu_malloc(fx * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
     float *dy = tu_malloc(fy * sizeof(float)), *want = tu_malloc(fw * sizeof(float));
     float *want2 = tu_malloc(fw * sizeof(float));
@@ -178,10 +186,9 @@ START_TEST(test_adjoint_against_the_reference) {
   for (int ci = 0; ci < NCASES; ci++) {
     const wino_case *c = &cases[ci];
     clgan_conv_shape s;
-    TU_OK(clgan_conv_shape_conv(c->n, c->cin, c->h, c->w, c->cout, 4, 2, 1, &s));
-    ref_conv g = ref_conv_make(c->n, c->cin, c->h, c->w, c->cout, 4, 2, 1);
-    size_t fx = (size_t)c->cin * c->n * c->h * c->w, fw = (size_t)c->cout * c->cin * 16;
-    size_t fy = (size_t)c->cout * c->n * s.ho * s.wo;
+    ref_conv g;
+    size_t fx, fw, fy;
+    case_geometry(c, &s, &g, &fx, &fw, &fy);
     size_t fyp = (size_t)c->cout * c->n * (s.ho + 2) * (s.wo + 2);
     float *dy = tu_malloc(fy * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
     float *y = tu_malloc(fx * sizeof(float)), *want = tu_malloc(fx * sizeof(float));
