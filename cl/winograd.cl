@@ -180,6 +180,50 @@ __kernel void wino_weight(int cin, int cout, __global const float *w, uint w_off
   } while (0)
 #define WINO_STORE1(V, OFF, P) ((P)[OFF] = (V))
 
+/* Full panels of tiles fewer than 4 to a row (`gray32`'s D2 and D3): the
+ * panel's TM tiles in the TM lanes of one vector, each lane read from its
+ * own tile (go_[l] floats past the row pointer), so every transformed
+ * value is one TM-wide store instead of TM scalar (or TM / 2 two-wide)
+ * ones. On a 2-core Zen 4, D3's wino_input 0.60-0.68 -> 0.23-0.30 ms,
+ * wino_adjt_dy 0.38-0.43 -> 0.11-0.14, D2's wino_input 0.59-0.61 ->
+ * 0.37-0.44. */
+#if TM == 8
+#define WINO_GATHER 1
+#define WINO_VTM float8
+#define WINO_VSTORE_TM vstore8
+#define WINO_GTM(R, X)                                                                   \
+  (float8)((R)[go_[0] + (X)], (R)[go_[1] + (X)], (R)[go_[2] + (X)], (R)[go_[3] + (X)],    \
+           (R)[go_[4] + (X)], (R)[go_[5] + (X)], (R)[go_[6] + (X)], (R)[go_[7] + (X)])
+#elif TM == 4
+#define WINO_GATHER 1
+#define WINO_VTM float4
+#define WINO_VSTORE_TM vstore4
+#define WINO_GTM(R, X)                                                                   \
+  (float4)((R)[go_[0] + (X)], (R)[go_[1] + (X)], (R)[go_[2] + (X)], (R)[go_[3] + (X)])
+#else
+#define WINO_GATHER 0
+#endif
+#define WINO_ROWG(D, R)                                                                  \
+  do {                                                                                   \
+    _Pragma("unroll") for (int x_ = 0; x_ < 2 * WINO_A; x_++) D[x_] = WINO_GTM(R, x_);   \
+  } while (0)
+
+/* Whether panel's tiles take the gathered path: a whole panel, its row of
+ * tiles too short for lanes side by side. */
+static inline int wino_gathered(int panel, int tiles, int tw) {
+  return WINO_GATHER && wino_row_lanes(tw) < 4 && (panel + 1) * TM <= tiles;
+}
+
+/* go_[l]: tile panel * TM + l's first value in a plane of rows of rs floats
+ * (planes of ph rows per image, each tile's patch step rows and columns
+ * from the last). */
+#define WINO_GATHER_OFFSETS(PANEL, TW, TH, PH, RS, STEP)                                  \
+  uint go_[TM];                                                                          \
+  _Pragma("unroll") for (int l_ = 0; l_ < TM; l_++) {                                    \
+    const int t_ = (PANEL) * TM + l_, r_ = t_ / (TW);                                    \
+    go_[l_] = ((uint)(r_ / (TH)) * (PH) + (STEP) * (r_ % (TH))) * (RS) + (STEP) * (t_ % (TW)); \
+  }
+
 /* One work-item per (image channel c, row panel of TM tiles), over xp
  * [cin, n, hp, wp]: a tile's 10x10 patch at rows 8ty.., columns 8tx..
  * holds its four parities' 5x5 inputs (a partition of the patch but for
@@ -194,6 +238,15 @@ __kernel void wino_input(int cin, int n, int ho, int wo, int hp, int wp,
   if (c >= cin || panel * TM >= tiles) return;
   const size_t kdim = 4 * (size_t)cin;
   __global float *dst = vp + vp_off + (size_t)panel * WINO_A * WINO_A * kdim * TM;
+#if WINO_GATHER
+  if (wino_gathered(panel, tiles, tw)) {
+    WINO_GATHER_OFFSETS(panel, tw, th, hp, wp, 8)
+    __global const float *src = xp + x_off + (size_t)c * n * hp * wp;
+    const int tx0 = 0, lane0 = 0;
+    WINO_INPUT_TILES(WINO_VTM, WINO_VSTORE_TM, WINO_ROWG, TM, kdim * TM);
+    return;
+  }
+#endif
   WINO_PANEL_CHUNKS(lanes, t0) {
     const wino_chunk k = wino_chunk_at(t0, tw, th);
     const int tx0 = k.tx0, lane0 = k.lane0;
@@ -301,22 +354,33 @@ __kernel void wino_output(int cout, int n, int ho, int wo, __global const float 
     O[1] = 0.5f * (X[1] + X[4]) + (X[3] * (4.0f / 3.0f) - X[2] * (1.0f / 6.0f));         \
   } while (0)
 
-/* One work-item per (row of tiles (b, ty), image channel c), over xp [cin,
- * n, hp, wp]: the row's tiles left to right in lanes of 4 (2, 1);
- * dimension 0 (the tile rows) writes the neighbouring tiles of a row of A. */
+/* One work-item per (row panel of TM tiles, image channel c), over xp
+ * [cin, n, hp, wp]: the panel's tiles in lanes of 4 (2, 1) side by side
+ * within a row of tiles, or all TM at once (wino_gathered) where they
+ * would be one a lane: with two tiles a row (`gray32`'s D2) the pairs
+ * were faster (0.38-0.43 ms against 0.58-0.66 gathered); dimension 0 (the
+ * panels) writes the neighbouring tiles of a row of A. */
 __kernel void wino_filt_input(int cin, int n, int ho, int wo, int hp, int wp,
                               __global const float *xp, uint x_off, __global float *va,
                               uint va_off) {
-  const int row = get_global_id(0), c = get_global_id(1);
+  const int panel = get_global_id(0), c = get_global_id(1);
   const int tw = wo / 4, th = ho / 4, tiles = n * th * tw;
-  if (row >= n * th || c >= cin) return;
-  const int b = row / th, ty = row % th;
+  if (panel * TM >= tiles || c >= cin) return;
   __global float *dst = va + va_off;
   const size_t ks = WINO_A * WINO_A * (size_t)tiles, xs = (size_t)tiles;
-  const int lanes = wino_row_lanes(tw);
-  for (int tx0 = 0; tx0 < tw; tx0 += lanes) {
-    const int lane0 = row * tw + tx0; /* the first tile t */
-    __global const float *src = xp + x_off + (((size_t)c * n + b) * hp + 8 * ty) * wp;
+#if WINO_GATHER
+  if (wino_gathered(panel, tiles, tw) && wino_row_lanes(tw) == 1) {
+    WINO_GATHER_OFFSETS(panel, tw, th, hp, wp, 8)
+    __global const float *src = xp + x_off + (size_t)c * n * hp * wp;
+    const int tx0 = 0, lane0 = panel * TM;
+    WINO_INPUT_TILES(WINO_VTM, WINO_VSTORE_TM, WINO_ROWG, ks, xs);
+    return;
+  }
+#endif
+  WINO_PANEL_CHUNKS(lanes, t0) {
+    const wino_chunk k = wino_chunk_at(t0, tw, th);
+    const int tx0 = k.tx0, lane0 = t0;
+    __global const float *src = xp + x_off + (((size_t)c * n + k.b) * hp + 8 * k.ty) * wp;
     if (lanes == 4) WINO_INPUT_TILES(float4, vstore4, WINO_ROW4, ks, xs);
     else if (lanes == 2) WINO_INPUT_TILES(float2, vstore2, WINO_ROW2, ks, xs);
     else WINO_INPUT_TILES(float, WINO_STORE1, WINO_ROW1, ks, xs);
@@ -539,6 +603,11 @@ __kernel void wino_adjt_weight(int cin, int cout, __global const float *w, uint 
     D[0] = r_.s0, D[1] = r_.s1, D[2] = r_.s2, D[3] = r_.s3;                              \
   } while (0)
 
+#define WINO_ADJT_ROWG(D, R)                                                             \
+  do {                                                                                   \
+    _Pragma("unroll") for (int x_ = 0; x_ < 4; x_++) D[x_] = WINO_GTM(R, x_);            \
+  } while (0)
+
 /* One work-item per (channel o of dy, row panel of TM tiles), over dy
  * [cout, n, ho, wo] stored with planes of hs rows of ws floats (dy itself,
  * or dy padded by 1 with dy_off at its first value). */
@@ -549,6 +618,15 @@ __kernel void wino_adjt_dy(int cout, int n, int ho, int wo, int hs, int ws,
   const int tw = wo / 4, th = ho / 4, tiles = n * th * tw;
   if (o >= cout || panel * TM >= tiles) return;
   __global float *dst = vp + vp_off + (size_t)panel * WINO_A * WINO_A * cout * TM;
+#if WINO_GATHER
+  if (wino_gathered(panel, tiles, tw)) {
+    WINO_GATHER_OFFSETS(panel, tw, th, hs, ws, 4)
+    __global const float *src = dy + dy_off + (size_t)o * n * hs * ws;
+    __global float *o_ = dst + (size_t)o * TM;
+    WINO_ADJT_DY_TILES(WINO_VTM, WINO_VSTORE_TM, WINO_ADJT_ROWG);
+    return;
+  }
+#endif
   WINO_PANEL_CHUNKS(lanes, t0) {
     const wino_chunk k = wino_chunk_at(t0, tw, th);
     __global const float *src =

@@ -35,6 +35,7 @@ typedef struct wino_case {
 static const wino_case cases[] = {
     {"gray32 D2: 32 -> 64, 16x16 (two tiles a row), batch 3", 3, 32, 16, 16, 64},
     {"gray32 D3: 64 -> 128, 8x8 (one tile), batch 2", 2, 64, 8, 8, 128},
+    {"16 -> 24, 8x8 (one tile: a whole panel of them and one more), batch 9", 9, 16, 8, 8, 24},
     {"tutorial D2's rows: 16 -> 40, 32x32 (four tiles a row), batch 2", 2, 16, 32, 32, 40},
     {"20 -> 37, 16x24 (three tiles a row, 18 tiles), batch 3", 3, 20, 16, 24, 37},
     {"16 -> 1, 8x8 (one tile), batch 1", 1, 16, 8, 8, 1},

@@ -346,7 +346,7 @@ clgan_status conv_wino_filt_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   p.ws_floats = p.m_off + p.products * kdim * p.m_row;
   static const char *const names[3] = {"wino_filt_dy", "wino_filt_input", "wino_filt_output"};
   p.weight_global[0] = p.tiles, p.weight_global[1] = cols / tn;
-  p.input_global[0] = (size_t)s->n * (size_t)(s->ho / WINO_TILE), p.input_global[1] = s->cin;
+  p.input_global[0] = clgan_round_up(p.tiles, tm) / tm, p.input_global[1] = s->cin;
   p.output_global[0] = clgan_round_up(p.out_channels, 16) / 16, p.output_global[1] = s->cin;
   return plan_finish(ctx, s, &p, names, cols / tn, kdim / tm, lx, ly, out, ok);
 }
