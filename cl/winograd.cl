@@ -191,6 +191,7 @@ __kernel void wino_weight(int cin, int cout, __global const float *w, uint w_off
 #define WINO_GATHER 1
 #define WINO_VTM float8
 #define WINO_VSTORE_TM vstore8
+#define WINO_VLOAD_TM vload8
 #define WINO_GTM(R, X)                                                                   \
   (float8)((R)[go_[0] + (X)], (R)[go_[1] + (X)], (R)[go_[2] + (X)], (R)[go_[3] + (X)],    \
            (R)[go_[4] + (X)], (R)[go_[5] + (X)], (R)[go_[6] + (X)], (R)[go_[7] + (X)])
@@ -198,6 +199,7 @@ __kernel void wino_weight(int cin, int cout, __global const float *w, uint w_off
 #define WINO_GATHER 1
 #define WINO_VTM float4
 #define WINO_VSTORE_TM vstore4
+#define WINO_VLOAD_TM vload4
 #define WINO_GTM(R, X)                                                                   \
   (float4)((R)[go_[0] + (X)], (R)[go_[1] + (X)], (R)[go_[2] + (X)], (R)[go_[3] + (X)])
 #else
@@ -296,21 +298,49 @@ __kernel void wino_input(int cin, int n, int ho, int wo, int hp, int wp,
   vstore4(epilogue_float4((float4)(Y[0], Y[1], Y[2], Y[3]), act, slope), 0, P)
 #define WINO_VLOAD1(OFF, P) ((P)[OFF])
 
-/* One work-item per (row of tiles (b, ty), output channel o): y [cout, n,
- * ho, wo], the row's four output rows written left to right in lanes of 4
- * (2, 1) tiles; dimension 0 (the tile rows) fills neighbouring output
- * rows. */
+/* The lanes of a TM-wide vector, for F(l, .sl) per lane. */
+#if TM == 8
+#define WINO_LANES_TM(F) F(0, .s0) F(1, .s1) F(2, .s2) F(3, .s3) F(4, .s4) F(5, .s5) F(6, .s6) F(7, .s7)
+#elif TM == 4
+#define WINO_LANES_TM(F) F(0, .s0) F(1, .s1) F(2, .s2) F(3, .s3)
+#endif
+/* tile l's output row: its four columns y[0..3] from lane l, at go_[l] */
+#define WINO_OUT_ROWG_LANE(L, S)                                                         \
+  vstore4(epilogue_float4((float4)(Y[0] S, Y[1] S, Y[2] S, Y[3] S), act, slope), 0, P + go_[L]);
+#define WINO_OUT_ROWG(Y_, P_)                                                            \
+  do {                                                                                   \
+    __global float *P = (P_);                                                            \
+    const WINO_VTM *Y = (Y_);                                                            \
+    WINO_LANES_TM(WINO_OUT_ROWG_LANE)                                                    \
+  } while (0)
+
+/* One work-item per (row panel of TM tiles, output channel o): y [cout, n,
+ * ho, wo], the panel's tiles in lanes of 4 (2, 1) side by side within a
+ * row of tiles, their four output rows written left to right, or all TM
+ * at once (wino_gathered), each lane's rows stored at its own tile;
+ * dimension 0 (the panels) fills neighbouring output rows. */
 __kernel void wino_output(int cout, int n, int ho, int wo, __global const float *m, uint m_off,
                           __global float *y, uint y_off, int act, float slope) {
-  const int row = get_global_id(0), o = get_global_id(1);
+  const int panel = get_global_id(0), o = get_global_id(1);
   const int tw = wo / 4, th = ho / 4, tiles = n * th * tw;
-  if (row >= n * th || o >= cout) return;
+  if (panel * TM >= tiles || o >= cout) return;
   const size_t zs = (size_t)cout * tiles;
-  __global const float *src = m + m_off + (size_t)o * tiles + (size_t)row * tw;
-  /* row = b * th + ty: its outputs are rows 4ty .. 4ty + 3 of image b */
-  __global float *dst = y + y_off + ((size_t)o * n * ho + 4 * (size_t)row) * wo;
-  const int lanes = wino_row_lanes(tw);
-  for (int tx0 = 0; tx0 < tw; tx0 += lanes) {
+#if WINO_GATHER
+  if (wino_gathered(panel, tiles, tw)) {
+    WINO_GATHER_OFFSETS(panel, tw, th, ho, wo, 4)
+    __global const float *src = m + m_off + (size_t)o * tiles + panel * TM;
+    __global float *dst = y + y_off + (size_t)o * n * ho * wo;
+    const int tx0 = 0;
+    WINO_OUTPUT_TILES(WINO_VTM, WINO_VLOAD_TM, WINO_OUT_ROWG);
+    return;
+  }
+#endif
+  WINO_PANEL_CHUNKS(lanes, t0) {
+    const wino_chunk k = wino_chunk_at(t0, tw, th);
+    const int tx0 = k.tx0;
+    /* the chunk's row of tiles: outputs rows 4ty .. 4ty + 3 of image b */
+    __global const float *src = m + m_off + (size_t)o * tiles + (t0 - tx0);
+    __global float *dst = y + y_off + (((size_t)o * n + k.b) * ho + 4 * k.ty) * wo;
     if (lanes == 4) WINO_OUTPUT_TILES(float4, vload4, WINO_OUT_ROW4);
     else if (lanes == 2) WINO_OUTPUT_TILES(float2, vload2, WINO_OUT_ROW2);
     else WINO_OUTPUT_TILES(float, WINO_VLOAD1, WINO_OUT_ROW1);
@@ -747,25 +777,59 @@ __kernel void wino_adjt_dy(int cout, int n, int ho, int wo, int hs, int ws,
   } while (0)
 #define WINO_ADJ_OUT1(Y0, Y1, P, YP) WINO_ADJ_STORE8(WINO_ADJ_TILE8(Y0, Y1, ), P, YP)
 
+/* Panels of one-tile images: tile l's dx row from lane l at go_[l]. */
+#define WINO_ADJ_OUTG_LANE(L, S)                                                         \
+  WINO_ADJ_STORE8(WINO_ADJ_TILE8(Y0, Y1, S), P + go_[L], YP + go_[L]);
+#define WINO_ADJ_OUTG(Y0_, Y1_, P_, YP_)                                                 \
+  do {                                                                                   \
+    const WINO_VTM *Y0 = (Y0_), *Y1 = (Y1_);                                             \
+    __global float *P = (P_);                                                            \
+    __global const float *YP = (YP_);                                                    \
+    WINO_LANES_TM(WINO_ADJ_OUTG_LANE)                                                    \
+  } while (0)
+/* no neighbours: every lane's shifted-in value is zero */
+#define WINO_SHL0(V, E) ((WINO_VTM)(0.0f))
+#define WINO_SHR0(V, E) ((WINO_VTM)(0.0f))
+
 /* One work-item per (row of tiles (b, ty), image channel c): dx [cin, n, h,
  * w], the row's 8 dx rows (8ty .. 8ty + 7) written left to right, each
  * tile's 8x8 block (dx row 8ty + 2r' + 1 - pa, column 8tx + 2s' + 1 - pb
- * from class (pa, pb)), times act'(y) where act is given. */
+ * from class (pa, pb)), times act'(y) where act is given. Over images of
+ * one tile (CLGAN_WINO_ADJT_BY_PANELS), dimension 0 is a row panel of TM
+ * tiles instead, all at once where whole (`gray32`'s D3, G2). */
 __kernel void wino_adjt_output(int cin, int n, int ho, int wo, __global const float *m,
                                uint m_off, int m_row, __global float *dx, uint dx_off,
                                __global const float *y, uint y_off, int act, float slope) {
-  const int row = get_global_id(0), c = get_global_id(1);
   const int tw = wo / 4, th = ho / 4, w = 2 * wo;
-  if (row >= n * th || c >= cin) return;
-  const int ty = row % th;
-  const size_t base = ((size_t)c * n * 2 * ho + 8 * (size_t)row) * w;
-  __global float *dst = dx + dx_off + base;
-  __global const float *act_y = y + y_off + (act != CLGAN_ACT_NONE ? base : 0);
-  const int lanes = wino_row_lanes(tw);
-  for (int tx0 = 0; tx0 < tw; tx0 += lanes) {
-    const int t0 = row * tw + tx0;
-    if (lanes == 4) WINO_ADJT_OUTPUT_TILES(float4, vload4, WINO_SHL4, WINO_SHR4, WINO_ADJ_OUT4);
-    else if (lanes == 2) WINO_ADJT_OUTPUT_TILES(float2, vload2, WINO_SHL2, WINO_SHR2, WINO_ADJ_OUT2);
-    else WINO_ADJT_OUTPUT_TILES(float, WINO_VLOAD1, WINO_SHL1, WINO_SHR1, WINO_ADJ_OUT1);
+  const int c = get_global_id(1);
+  int row = get_global_id(0), row_end = row + 1;
+  if (c >= cin) return;
+  if (CLGAN_WINO_ADJT_BY_PANELS(tw, th)) { /* a row is a tile: the panel's */
+    const int panel = row;
+    row = panel * TM, row_end = min(n, row + TM);
+#if WINO_GATHER
+    if (wino_gathered(panel, n, tw)) {
+      const int lanes = TM, tx0 = 0, ty = 0, t0 = row;
+      WINO_GATHER_OFFSETS(panel, tw, th, 2 * ho, w, 8)
+      const size_t base = (size_t)c * n * 2 * ho * w;
+      __global float *dst = dx + dx_off + base;
+      __global const float *act_y = y + y_off + (act != CLGAN_ACT_NONE ? base : 0);
+      WINO_ADJT_OUTPUT_TILES(WINO_VTM, WINO_VLOAD_TM, WINO_SHL0, WINO_SHR0, WINO_ADJ_OUTG);
+      return;
+    }
+#endif
+  }
+  for (; row < min(row_end, n * th); row++) {
+    const int ty = row % th;
+    const size_t base = ((size_t)c * n * 2 * ho + 8 * (size_t)row) * w;
+    __global float *dst = dx + dx_off + base;
+    __global const float *act_y = y + y_off + (act != CLGAN_ACT_NONE ? base : 0);
+    const int lanes = wino_row_lanes(tw);
+    for (int tx0 = 0; tx0 < tw; tx0 += lanes) {
+      const int t0 = row * tw + tx0;
+      if (lanes == 4) WINO_ADJT_OUTPUT_TILES(float4, vload4, WINO_SHL4, WINO_SHR4, WINO_ADJ_OUT4);
+      else if (lanes == 2) WINO_ADJT_OUTPUT_TILES(float2, vload2, WINO_SHL2, WINO_SHR2, WINO_ADJ_OUT2);
+      else WINO_ADJT_OUTPUT_TILES(float, WINO_VLOAD1, WINO_SHL1, WINO_SHR1, WINO_ADJ_OUT1);
+    }
   }
 }

@@ -25,6 +25,11 @@ typedef enum clgan_act {
  * 3, the RGB first D layer, they spilled and the kernel ran 1.4x slower
  * than the GEMM on PoCL, so gray images only). */
 #define CLGAN_CONV_NARROW_MAX_CIN 1
+/* The Winograd adjoint's output transform (cl/winograd.cl,
+ * src/ops/conv_winograd.c) over images of one tile (tw x th tiles an
+ * image): no tile has a neighbour, so a work-item takes a row panel of
+ * tiles (all in the lanes of one vector) instead of a row of tiles. */
+#define CLGAN_WINO_ADJT_BY_PANELS(tw, th) ((tw) == 1 && (th) == 1)
 
 /* ---- Augmentation (include/clgan/augment.h, cl/augment.cl) ---------------- */
 

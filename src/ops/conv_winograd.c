@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clgan/kernel_abi.h"
 #include "ops/conv_winograd.h"
 #include "ops/gemm_own.h"
 #include "runtime/internal.h"
@@ -158,8 +159,7 @@ clgan_status conv_wino_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   static const char *const names[3] = {"wino_weight", "wino_input", "wino_output"};
   p.weight_global[0] = (size_t)s->cin, p.weight_global[1] = cols / tn;
   p.input_global[0] = (size_t)s->cin, p.input_global[1] = rows / tm;
-  p.output_global[0] = (size_t)s->n * (size_t)(s->ho / WINO_TILE);
-  p.output_global[1] = p.out_channels;
+  p.output_global[0] = rows / tm, p.output_global[1] = p.out_channels;
   return plan_finish(ctx, s, &p, names, cols / tn, rows / tm, lx, ly, out, ok);
 }
 
@@ -275,7 +275,10 @@ clgan_status conv_wino_adj_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   static const char *const names[3] = {"wino_adjt_weight", "wino_adjt_dy", "wino_adjt_output"};
   p.weight_global[0] = (size_t)s->cout, p.weight_global[1] = clgan_round_up(s->cin, tn) / tn;
   p.input_global[0] = (size_t)s->cout, p.input_global[1] = rows / tm;
-  p.output_global[0] = (size_t)s->n * (size_t)(s->ho / WINO_TILE);
+  /* a row of tiles, or a row panel of one-tile images (cl/winograd.cl) */
+  p.output_global[0] = CLGAN_WINO_ADJT_BY_PANELS(s->wo / WINO_TILE, s->ho / WINO_TILE)
+                           ? rows / tm
+                           : (size_t)s->n * (size_t)(s->ho / WINO_TILE);
   p.output_global[1] = (size_t)s->cin;
   return plan_finish(ctx, s, &p, names, cols / tn, rows / tm, lx, ly, out, ok);
 }
