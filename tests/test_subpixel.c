@@ -171,8 +171,16 @@ START_TEST(test_plan_and_workspace) {
   size_t own = sub.adj_subpix.col_floats;
   ck_assert_uint_eq(sub.col_floats, own > others ? own : others);
   ck_assert_uint_le(sub.col_floats, def.col_floats);
-  /* the engine's choice without the tuner: the mapping on CPUs only */
+  /* the engine's choice without the tuner: on CPUs the Winograd adjoint
+   * (a 2^29 product), and the mapping where Winograd is left out; neither
+   * elsewhere */
   TU_OK(conv_plan_with(tu_ctx(), &s, NULL, &eng));
+  ck_assert_int_eq(eng.adj_wino.tile != NULL, clgan_ctx_cpu_paths(tu_ctx()));
+  ck_assert_ptr_null(eng.adj_subpix.tile);
+  int winograd = tu_ctx()->tuning.winograd;
+  tu_ctx()->tuning.winograd = -1;
+  TU_OK(conv_plan_with(tu_ctx(), &s, NULL, &eng));
+  tu_ctx()->tuning.winograd = winograd;
   ck_assert_int_eq(eng.adj_subpix.tile != NULL, clgan_ctx_cpu_paths(tu_ctx()));
   ck_assert_int_eq(conv_subpix_default(tu_ctx(), &s), clgan_ctx_cpu_paths(tu_ctx()));
   char name[48];

@@ -327,8 +327,8 @@ START_TEST(test_which_shapes) {
   ck_assert_ptr_null(p.wino.tile);
   ctx->tuning.winograd = 0;
   /* the engine's choice: the forward, the adjoint and the weight gradient
-   * of tutorial's D2 (2^32 multiply-adds) on CPU paths, not gray32's D2
-   * (2^27); none with -1 */
+   * of tutorial's D2 (2^32 multiply-adds) and gray32's D2 (2^27) on CPU
+   * paths, not a batch of one of it (2^21); none with -1 */
   clgan_conv_shape big;
   TU_OK(clgan_conv_shape_conv(128, 64, 32, 32, 128, 4, 2, 1, &big));
   ck_assert_int_eq(conv_wino_default(ctx, &big), clgan_ctx_cpu_paths(ctx));
@@ -346,6 +346,10 @@ START_TEST(test_which_shapes) {
   TU_OK(conv_plan_with(ctx, &big, &cv, &p));
   ck_assert_ptr_null(p.filt_wino.tile);
   TU_OK(clgan_conv_shape_conv(64, 32, 16, 16, 64, 4, 2, 1, &s));
+  ck_assert_int_eq(conv_wino_default(ctx, &s), clgan_ctx_cpu_paths(ctx));
+  ck_assert_int_eq(conv_wino_filt_default(ctx, &s), clgan_ctx_cpu_paths(ctx));
+  ck_assert_int_eq(conv_wino_adj_default(ctx, &s), clgan_ctx_cpu_paths(ctx));
+  TU_OK(clgan_conv_shape_conv(1, 32, 16, 16, 64, 4, 2, 1, &s));
   ck_assert(!conv_wino_default(ctx, &s));
   ck_assert(!conv_wino_filt_default(ctx, &s));
   ck_assert(!conv_wino_adj_default(ctx, &s));

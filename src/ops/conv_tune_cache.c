@@ -37,8 +37,9 @@
  * kernel of its own (whole-image, narrow, Winograd), which the search had
  * taken for the default again; v7: the Winograd weight gradient and
  * backward data, with the forward the CPU default on the large k 4 s 2
- * p 1 products. */
-#define CONV_TUNE_KEY_VERSION "v7"
+ * p 1 products; v8: all three Winograd products the CPU default from
+ * 2^24 multiply-adds (`gray32`'s layers). */
+#define CONV_TUNE_KEY_VERSION "v8"
 
 /* The payload: little-endian host integers (a foreign host's entry fails
  * the range checks or the key). */

@@ -26,16 +26,16 @@ int conv_wino_applies(const clgan_conv_shape *s) {
 }
 
 /* The engine's choice on CPUs: products of at least CONV_WINO_MIN_MACS
- * multiply-adds (direct), whose tiles are at least half as many as the
- * output channels (the transformed weights, 25 * 4 * cin * cout floats,
- * then no more than about the transformed image). On a 2-core Zen 4, each
- * forward alone, alternating runs: `tutorial`'s D2 41.3-42.8 -> 31.5-33.2
- * ms (8192 tiles, 128 channels), D3 41.0-41.7 -> 31.4-32.4 (512 tiles, 256
- * channels); left out: its D4 44.3 -> 43.6 (128 tiles, 512 channels: 13 ms
- * of it the weights' transform), `gray32`'s D2 1.45-1.65 -> 1.65-2.14 (a
- * 2^27 product, where the four launches and the transforms' passes weigh
- * more). */
-#define CONV_WINO_MIN_MACS ((uint64_t)1 << 30)
+ * multiply-adds (direct). On a 2-core Zen 4, each forward alone,
+ * alternating runs: `tutorial`'s D2 41.3-42.8 -> 31.5-33.2 ms (8192 tiles,
+ * 128 channels), D3 41.0-41.7 -> 31.4-32.4 (512 tiles, 256 channels). Once
+ * the transforms took whole panels of tiles (a row of one or two tiles no
+ * longer leaving lanes idle), the small layers won too: `gray32`'s
+ * training step (D2, D3, G2, G3 at 2^27, one tile per image at D3 / G2),
+ * unprofiled, 6-8 alternating rounds, medians, direct -> Winograd: batch 64
+ * 35.2 -> 26.7 ms, 32 (2^26) 18.25 -> 14.75, 16 (2^25) 11.05 -> 10.0, 8
+ * (2^24) 6.7 -> 6.4. Smaller products were not measured. */
+#define CONV_WINO_MIN_MACS ((uint64_t)1 << 24)
 
 static uint64_t wino_tiles(const clgan_conv_shape *s) {
   return (uint64_t)s->n * (uint64_t)(s->ho / WINO_TILE) * (uint64_t)(s->wo / WINO_TILE);
