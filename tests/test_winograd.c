@@ -41,6 +41,8 @@ static const wino_case cases[] = {
     {"16 -> 1, 8x8 (one tile), batch 1", 1, 16, 8, 8, 1},
     {"4 -> 6, 8x16, batch 2", 2, 4, 8, 16, 6},
     {"24 -> 33, 8x48 (six tiles a row), batch 5", 5, 24, 8, 48, 33},
+    {"8 -> 12, 32x16 (two tiles a row, four rows), batch 3", 3, 8, 32, 16, 12},
+    {"8 -> 12, 16x8 (one tile a row, two rows), batch 5", 5, 8, 16, 8, 12},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
