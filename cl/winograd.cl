@@ -25,7 +25,11 @@
  *     m[xi * cout * tiles + o * tiles + t], the 4x4 outputs of each tile,
  *     with the forward's fused activation (cl/gemm_tile.cl's epilogue).
  * TM and NV come from the build options, TN and transpose16 from
- * cl/gemm_tile.cl (built before this file), as for cl/gemm.cl. */
+ * cl/gemm_tile.cl (built before this file), as for cl/gemm.cl.
+ * Sections: the transforms' matrices and row chunks; lane panels (shared);
+ * the forward (wino_weight, wino_input, wino_output); the weight gradient
+ * (wino_filt_*); the adjoint (wino_adjt_*). One program holds all three
+ * products, so a shape's plans build it once (PoCL compiles slowly). */
 
 #define WINO_A 5 /* the transform's points: a tile's inputs per dimension */
 
@@ -79,6 +83,66 @@ static inline wino_chunk wino_chunk_at(int t0, int tw, int th) {
 #define WINO_PANEL_CHUNKS(LANES, T0)                                                     \
   const int LANES = min(wino_row_lanes(tw), TM & -TM);                                   \
   for (int T0 = panel * TM; T0 < min(tiles, (panel + 1) * TM); T0 += LANES)
+
+/* ---- Lane panels, shared by the three products -----------------------------
+ * Where an image row holds fewer than 4 tiles, a work-item takes a whole
+ * row panel of TM tiles, one per lane (wino_input, wino_output,
+ * wino_filt_input, wino_adjt_dy, wino_adjt_output). */
+
+/* Full panels of tiles fewer than 4 to a row (`gray32`'s D2 and D3): the
+ * panel's TM tiles in the TM lanes of one vector, each lane read from its
+ * own tile (go_[l] floats past the row pointer), so every transformed
+ * value is one TM-wide store instead of TM scalar (or TM / 2 two-wide)
+ * ones. On a 2-core Zen 4, D3's wino_input 0.60-0.68 -> 0.23-0.30 ms,
+ * wino_adjt_dy 0.38-0.43 -> 0.11-0.14, D2's wino_input 0.59-0.61 ->
+ * 0.37-0.44. */
+#if TM == 8
+#define WINO_GATHER 1
+#define WINO_VTM float8
+#define WINO_VSTORE_TM vstore8
+#define WINO_VLOAD_TM vload8
+#define WINO_GTM(R, X)                                                                   \
+  (float8)((R)[go_[0] + (X)], (R)[go_[1] + (X)], (R)[go_[2] + (X)], (R)[go_[3] + (X)],    \
+           (R)[go_[4] + (X)], (R)[go_[5] + (X)], (R)[go_[6] + (X)], (R)[go_[7] + (X)])
+#elif TM == 4
+#define WINO_GATHER 1
+#define WINO_VTM float4
+#define WINO_VSTORE_TM vstore4
+#define WINO_VLOAD_TM vload4
+#define WINO_GTM(R, X)                                                                   \
+  (float4)((R)[go_[0] + (X)], (R)[go_[1] + (X)], (R)[go_[2] + (X)], (R)[go_[3] + (X)])
+#else
+#define WINO_GATHER 0
+#endif
+#define WINO_ROWG(D, R)                                                                  \
+  do {                                                                                   \
+    _Pragma("unroll") for (int x_ = 0; x_ < 2 * WINO_A; x_++) D[x_] = WINO_GTM(R, x_);   \
+  } while (0)
+
+/* Whether panel's tiles take the gathered path: a whole panel, its row of
+ * tiles too short for lanes side by side. */
+static inline int wino_gathered(int panel, int tiles, int tw) {
+  return WINO_GATHER && wino_row_lanes(tw) < 4 && (panel + 1) * TM <= tiles;
+}
+
+/* go_[l]: tile panel * TM + l's first value in a plane of rows of rs floats
+ * (planes of ph rows per image, each tile's patch step rows and columns
+ * from the last). */
+#define WINO_GATHER_OFFSETS(PANEL, TW, TH, PH, RS, STEP)                                  \
+  uint go_[TM];                                                                          \
+  _Pragma("unroll") for (int l_ = 0; l_ < TM; l_++) {                                    \
+    const int t_ = (PANEL) * TM + l_, r_ = t_ / (TW);                                    \
+    go_[l_] = ((uint)(r_ / (TH)) * (PH) + (STEP) * (r_ % (TH))) * (RS) + (STEP) * (t_ % (TW)); \
+  }
+
+/* The lanes of a TM-wide vector, for F(l, .sl) per lane. */
+#if TM == 8
+#define WINO_LANES_TM(F) F(0, .s0) F(1, .s1) F(2, .s2) F(3, .s3) F(4, .s4) F(5, .s5) F(6, .s6) F(7, .s7)
+#elif TM == 4
+#define WINO_LANES_TM(F) F(0, .s0) F(1, .s1) F(2, .s2) F(3, .s3)
+#endif
+
+/* ---- The forward --------------------------------------------------------- */
 
 /* One work-item per (image channel c, column panel of TN output
  * channels): 16 output channels' taps of c at a time transposed into one
@@ -180,52 +244,6 @@ __kernel void wino_weight(int cin, int cout, __global const float *w, uint w_off
   } while (0)
 #define WINO_STORE1(V, OFF, P) ((P)[OFF] = (V))
 
-/* Full panels of tiles fewer than 4 to a row (`gray32`'s D2 and D3): the
- * panel's TM tiles in the TM lanes of one vector, each lane read from its
- * own tile (go_[l] floats past the row pointer), so every transformed
- * value is one TM-wide store instead of TM scalar (or TM / 2 two-wide)
- * ones. On a 2-core Zen 4, D3's wino_input 0.60-0.68 -> 0.23-0.30 ms,
- * wino_adjt_dy 0.38-0.43 -> 0.11-0.14, D2's wino_input 0.59-0.61 ->
- * 0.37-0.44. */
-#if TM == 8
-#define WINO_GATHER 1
-#define WINO_VTM float8
-#define WINO_VSTORE_TM vstore8
-#define WINO_VLOAD_TM vload8
-#define WINO_GTM(R, X)                                                                   \
-  (float8)((R)[go_[0] + (X)], (R)[go_[1] + (X)], (R)[go_[2] + (X)], (R)[go_[3] + (X)],    \
-           (R)[go_[4] + (X)], (R)[go_[5] + (X)], (R)[go_[6] + (X)], (R)[go_[7] + (X)])
-#elif TM == 4
-#define WINO_GATHER 1
-#define WINO_VTM float4
-#define WINO_VSTORE_TM vstore4
-#define WINO_VLOAD_TM vload4
-#define WINO_GTM(R, X)                                                                   \
-  (float4)((R)[go_[0] + (X)], (R)[go_[1] + (X)], (R)[go_[2] + (X)], (R)[go_[3] + (X)])
-#else
-#define WINO_GATHER 0
-#endif
-#define WINO_ROWG(D, R)                                                                  \
-  do {                                                                                   \
-    _Pragma("unroll") for (int x_ = 0; x_ < 2 * WINO_A; x_++) D[x_] = WINO_GTM(R, x_);   \
-  } while (0)
-
-/* Whether panel's tiles take the gathered path: a whole panel, its row of
- * tiles too short for lanes side by side. */
-static inline int wino_gathered(int panel, int tiles, int tw) {
-  return WINO_GATHER && wino_row_lanes(tw) < 4 && (panel + 1) * TM <= tiles;
-}
-
-/* go_[l]: tile panel * TM + l's first value in a plane of rows of rs floats
- * (planes of ph rows per image, each tile's patch step rows and columns
- * from the last). */
-#define WINO_GATHER_OFFSETS(PANEL, TW, TH, PH, RS, STEP)                                  \
-  uint go_[TM];                                                                          \
-  _Pragma("unroll") for (int l_ = 0; l_ < TM; l_++) {                                    \
-    const int t_ = (PANEL) * TM + l_, r_ = t_ / (TW);                                    \
-    go_[l_] = ((uint)(r_ / (TH)) * (PH) + (STEP) * (r_ % (TH))) * (RS) + (STEP) * (t_ % (TW)); \
-  }
-
 /* One work-item per (image channel c, row panel of TM tiles), over xp
  * [cin, n, hp, wp]: a tile's 10x10 patch at rows 8ty.., columns 8tx..
  * holds its four parities' 5x5 inputs (a partition of the patch but for
@@ -298,12 +316,6 @@ __kernel void wino_input(int cin, int n, int ho, int wo, int hp, int wp,
   vstore4(epilogue_float4((float4)(Y[0], Y[1], Y[2], Y[3]), act, slope), 0, P)
 #define WINO_VLOAD1(OFF, P) ((P)[OFF])
 
-/* The lanes of a TM-wide vector, for F(l, .sl) per lane. */
-#if TM == 8
-#define WINO_LANES_TM(F) F(0, .s0) F(1, .s1) F(2, .s2) F(3, .s3) F(4, .s4) F(5, .s5) F(6, .s6) F(7, .s7)
-#elif TM == 4
-#define WINO_LANES_TM(F) F(0, .s0) F(1, .s1) F(2, .s2) F(3, .s3)
-#endif
 /* tile l's output row: its four columns y[0..3] from lane l, at go_[l] */
 #define WINO_OUT_ROWG_LANE(L, S)                                                         \
   vstore4(epilogue_float4((float4)(Y[0] S, Y[1] S, Y[2] S, Y[3] S), act, slope), 0, P + go_[L]);
