@@ -1,14 +1,18 @@
-/* The narrow-image conv forward (src/ops/conv_narrow.c, cl/conv_narrow.cl):
- * a k 4, stride 2, pad 1 conv from a gray image (CLGAN_CONV_NARROW_MAX_CIN
- * channels), every output
- * channel of a 16-wide row segment from its tap vectors. Against the C
- * reference (tests/ref_conv.c) on the DCGAN's first D layers and odd sizes
- * (1 to 37 output channels, outputs 16 and 48 wide, one
- * and several row segments, batches 1 to 5), also with ReLU or LeakyReLU
- * applied as it stores, with and without the padded copy kept, and as
- * ConvTranspose2d's backward data (alone and with its weight gradient);
- * the engine's choice (the kernel on CPU paths, the GEMM elsewhere, on
- * other shapes and where the variant names the GEMM) and its name. */
+/* The narrow-image conv forward and weight gradient (src/ops/conv_narrow.c,
+ * cl/conv_narrow.cl): a k 4, stride 2, pad 1 conv from a gray image
+ * (CLGAN_CONV_NARROW_MAX_CIN channels), the forward every output channel of
+ * a 16-wide row segment from its tap vectors, the weight gradient from
+ * patch vectors over slices of the row segments. Against the C reference
+ * (tests/ref_conv.c) on the DCGAN's first D layers and odd sizes (1 to 37
+ * output channels, a partial group of 8 among them, outputs 16 and 48
+ * wide, one and several row segments, batches 1 to 65, one to 64 slices,
+ * uneven ones too); the forward also with ReLU or LeakyReLU applied as it
+ * stores, with and without the padded copy kept; the weight gradient from
+ * the image and from the kept copy, overwriting and accumulating; both as
+ * ConvTranspose2d's backward (its backward data alone and with its weight
+ * gradient); the engine's choice (the kernels on CPU paths, the GEMMs
+ * elsewhere, on other shapes and where the variant names a product's
+ * GEMM) and their names. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +35,8 @@ static const narrow_case cases[] = {
     {"1 -> 16, 64x64, batch 1", 1, 1, 64, 64, 16},
     {"1 -> 37, 8x96 (three row segments), batch 5", 5, 1, 8, 96, 37},
     {"1 -> 1, 2x32 (one output row), batch 2", 2, 1, 2, 32, 1},
+    /* 1040 row segments: the weight gradient's 64 slices, of 16 or 17 */
+    {"1 -> 12, 32x32, batch 65", 65, 1, 32, 32, 12},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -100,6 +106,59 @@ START_TEST(test_against_the_reference) {
 }
 END_TEST
 
+/* The weight gradient against the reference: from the image (padded by
+ * the plan) and from the copy the forward kept, overwritten and
+ * accumulated (dw holding a previous gradient). */
+START_TEST(test_weight_gradient) {
+  clgan_ctx *ctx = tu_ctx();
+  for (int ci = 0; ci < NCASES; ci++) {
+    const narrow_case *c = &cases[ci];
+    clgan_conv_shape s = case_shape(c);
+    ref_conv g = ref_conv_make(c->n, c->cin, c->h, c->w, c->cout, 4, 2, 1);
+    size_t fx = (size_t)c->cin * c->n * c->h * c->w, fw = (size_t)c->cout * c->cin * 16;
+    size_t fy = (size_t)c->cout * c->n * s.ho * s.wo;
+    float *x = tu_malloc(fx * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
+    float *dy = tu_malloc(fy * sizeof(float)), *want = tu_malloc(fw * sizeof(float));
+    float *prev = tu_malloc(fw * sizeof(float)), *wsum = tu_malloc(fw * sizeof(float));
+    tu_fill_uniform(x, fx, 51, -1, 1);
+    tu_fill_uniform(w, fw, 52, -1, 1);
+    tu_fill_uniform(dy, fy, 53, -1, 1);
+    tu_fill_uniform(prev, fw, 54, -1, 1);
+    ref_conv2d_backward_filter(&g, x, dy, want);
+    for (size_t i = 0; i < fw; i++) wsum[i] = prev[i] + want[i];
+    clgan_conv_plan p;
+    TU_OK(conv_plan_with(ctx, &s, NULL, &p));
+    ck_assert_int_eq(p.narrow.filter != NULL, clgan_ctx_cpu_paths(ctx));
+    TU_OK(clgan_conv_plan_prepare(ctx, &p));
+    clgan_buf bx = tu_upload(x, fx), bw = tu_upload(w, fw), bdy = tu_upload(dy, fy);
+    clgan_buf by = tu_upload(NULL, fy), bdw = tu_upload(NULL, fw);
+    clgan_buf col = tu_upload(NULL, p.col_floats ? p.col_floats : 1);
+    size_t nkept = clgan_conv_kept_floats(&p); /* 0 on GPU paths' GEMMs, maybe */
+    ck_assert(nkept > 0 || !p.narrow.filter);
+    clgan_buf kept = tu_upload(NULL, nkept ? nkept : 1);
+    if (nkept)
+      TU_OK(clgan_conv2d_forward_keep(ctx, &p, bx, bw, by, col, kept, CLGAN_ACT_NONE, 0.0f));
+    char what[160];
+    for (int from_kept = 0; from_kept < (nkept ? 2 : 1); from_kept++)
+      for (int accumulate = 0; accumulate < 2; accumulate++) {
+        if (accumulate) TU_OK(clgan_buf_write(ctx, bdw, prev, fw));
+        else TU_OK(clgan_fill(ctx, bdw, fw, NAN));
+        if (from_kept)
+          TU_OK(clgan_conv2d_backward_filter_kept(ctx, &p, kept, bdy, bdw, col, accumulate));
+        else TU_OK(clgan_conv2d_backward_filter(ctx, &p, bx, bdy, bdw, col, accumulate));
+        float *got = tu_download(bdw, fw);
+        snprintf(what, sizeof what, "%s: dw, from the kept copy %d, accumulated %d", c->name,
+                 from_kept, accumulate);
+        TU_ASSERT_CLOSE(what, got, accumulate ? wsum : want, fw, 1e-3, 1e-4);
+        free(got);
+      }
+    clgan_buf *all[] = {&bx, &bw, &bdy, &by, &bdw, &col, &kept};
+    for (int i = 0; i < 7; i++) clgan_buf_release(all[i]);
+    free(x), free(w), free(dy), free(want), free(prev), free(wsum);
+  }
+}
+END_TEST
+
 /* ConvTranspose2d(cout, cin, 4, 2, 1)'s backward data is this conv's
  * forward: alone and with its weight gradient in one call. */
 START_TEST(test_convt_backward_data) {
@@ -156,10 +215,18 @@ START_TEST(test_which_shapes) {
   char name[48];
   conv_tune_plan_name(&p, CONV_FWD, name, sizeof name);
   if (clgan_ctx_cpu_paths(ctx)) ck_assert_str_eq(name, "narrow-image kernel");
+  conv_tune_plan_name(&p, CONV_FILT, name, sizeof name);
+  if (clgan_ctx_cpu_paths(ctx)) ck_assert_str_eq(name, "narrow-image kernel");
   conv_variants cv = conv_variants_default();
   cv.prod[CONV_FWD].backend = CLGAN_GEMM_OWN;
   TU_OK(conv_plan_with(ctx, &s, &cv, &p));
   ck_assert_ptr_null(p.narrow.forward);
+  ck_assert_int_eq(p.narrow.filter != NULL, clgan_ctx_cpu_paths(ctx));
+  cv = conv_variants_default();
+  cv.prod[CONV_FILT].backend = CLGAN_GEMM_OWN;
+  TU_OK(conv_plan_with(ctx, &s, &cv, &p));
+  ck_assert_ptr_null(p.narrow.filter);
+  ck_assert_int_eq(p.narrow.forward != NULL, clgan_ctx_cpu_paths(ctx));
   /* not: 2 or 3 channels, outputs 8 wide, stride 1, an odd image */
   const int geo[5][5] = {{2, 32, 32, 2, 1}, {3, 32, 32, 2, 1}, {1, 16, 16, 2, 1},
                          {1, 32, 32, 1, 1}, {1, 33, 32, 2, 1}};
@@ -168,6 +235,7 @@ START_TEST(test_which_shapes) {
     ck_assert(!conv_narrow_applies(&s));
     TU_OK(conv_plan_with(ctx, &s, NULL, &p));
     ck_assert_ptr_null(p.narrow.forward);
+    ck_assert_ptr_null(p.narrow.filter);
   }
 }
 END_TEST
@@ -177,6 +245,7 @@ static Suite *narrow_suite(void) {
   TCase *tc = tcase_create("conv_narrow");
   tcase_set_timeout(tc, 600);
   tcase_add_test(tc, test_against_the_reference);
+  tcase_add_test(tc, test_weight_gradient);
   tcase_add_test(tc, test_convt_backward_data);
   tcase_add_test(tc, test_which_shapes);
   suite_add_tcase(s, tc);

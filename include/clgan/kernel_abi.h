@@ -25,6 +25,10 @@ typedef enum clgan_act {
  * 3, the RGB first D layer, they spilled and the kernel ran 1.4x slower
  * than the GEMM on PoCL, so gray images only). */
 #define CLGAN_CONV_NARROW_MAX_CIN 1
+/* Its weight gradient: output channels per work-item (each a vector of
+ * accumulators beside a row segment's 16 patch vectors, within a CPU's 32
+ * vector registers). */
+#define CLGAN_CONV_NARROW_FILT_CO 8
 /* The Winograd adjoint's output transform (cl/winograd.cl,
  * src/ops/conv_winograd.c) over images of one tile (tw x th tiles an
  * image): no tile has a neighbour, so a work-item takes a row panel of

@@ -176,12 +176,16 @@ typedef struct clgan_conv_whole_plan {
   size_t adjoint_global[2], forward_global[2], filter_global[2];
 } clgan_conv_whole_plan;
 
-/* The forward of a k 4 s 2 p 1 conv from an image of few channels by one
- * kernel over the padded image (src/ops/conv_narrow.h). forward NULL: not
- * used. */
+/* The forward and the weight gradient of a k 4 s 2 p 1 conv from an image
+ * of few channels, each by a kernel over the padded image
+ * (src/ops/conv_narrow.h). forward (filter) NULL: that product runs as a
+ * GEMM. The weight gradient's partial sums, one per slice of the row
+ * segments, are ws_floats of the GEMM workspace. */
 typedef struct clgan_conv_narrow_plan {
-  cl_kernel forward;
-  size_t global[2];
+  cl_kernel forward, filter, filter_sum;
+  size_t global[2], filter_global[2], sum_global;
+  int slices;
+  size_t ws_floats;
 } clgan_conv_narrow_plan;
 
 /* The forward of a k 4 s 2 p 1 conv by Winograd F(4x4, 2x2) over the tap
@@ -233,8 +237,9 @@ typedef struct clgan_conv_plan {
                                         or the tuner chose it (adj, adj_last unused) */
   clgan_conv_whole_plan whole;       /* products by one kernel each where the plan chose
                                         it (their GEMM plans then unused) */
-  clgan_conv_narrow_plan narrow;     /* the forward by one kernel where the plan chose
-                                        it (the padding still runs; fwd unused) */
+  clgan_conv_narrow_plan narrow;     /* the forward, the weight gradient by a kernel each
+                                        where the plan chose it (the padding still runs;
+                                        fwd, filt unused) */
   clgan_conv_wino_plan wino;         /* the forward by Winograd where the plan chose it
                                         (the padding still runs; fwd unused) */
   clgan_conv_wino_plan filt_wino;    /* the weight gradient by Winograd where the plan

@@ -360,7 +360,7 @@ static int fwd_reads_padded(const clgan_conv_plan *p) {
   return !p->whole.forward && (p->fwd_from_image || p->narrow.forward || p->wino.tile);
 }
 static int filt_reads_padded(const clgan_conv_plan *p) {
-  return !p->whole.filter && (p->filt_from_image || p->filt_wino.tile);
+  return !p->whole.filter && (p->filt_from_image || p->filt_wino.tile || p->narrow.filter);
 }
 
 /* dw = feat x im2col(img)^T + beta dw, from the padded image x. */
@@ -368,6 +368,8 @@ static clgan_status filter_product(clgan_ctx *ctx, const clgan_conv_plan *p, clg
                                    const clgan_gemm_conv_x *x, clgan_buf dw, float beta) {
   if (p->filt_wino.tile)
     return conv_wino_filt_run(ctx, &p->filt_wino, &p->shape, x, feat, dw, beta != 0.0f);
+  if (p->narrow.filter)
+    return conv_narrow_filter_run(ctx, &p->narrow, &p->shape, x, feat, dw, beta != 0.0f);
   return clgan_gemm_conv_filter(ctx, &p->filt, feat, x, dw, beta);
 }
 

@@ -1,12 +1,15 @@
-/* The forward of a k 4, stride 2, pad 1 conv from an image of at most
- * CLGAN_CONV_NARROW_MAX_CIN channels (1: the DCGAN's first D layer on gray
- * images, and the core conv of G's last layer in its backward data),
- * outputs 16 or more wide in multiples of 16: cl/conv_narrow.cl computes
- * each output row segment of 16 from its cin * 16 tap vectors, every output
- * channel a vector store, from the image padded by the conv's padding
- * kernel. As a GEMM its k (cin * 16) was too short for the register tile:
- * 20-35% of the FMA peak on PoCL, most of it in the transposed store. Not
- * part of the public API. */
+/* The forward and the weight gradient of a k 4, stride 2, pad 1 conv from
+ * an image of at most CLGAN_CONV_NARROW_MAX_CIN channels (1: the DCGAN's
+ * first D layer on gray images, and the core conv of G's last layer in its
+ * backward data and weight gradient), outputs 16 or more wide in multiples
+ * of 16, from the image padded by the conv's padding kernel
+ * (cl/conv_narrow.cl). The forward computes each output row segment of 16
+ * from its cin * 16 tap vectors, every output channel a vector store; the
+ * weight gradient holds an output pixel's 16 taps in a vector. As GEMMs
+ * their cin * 16 was too short for the register tile: the forward ran at
+ * 20-35% of the FMA peak on PoCL, most of it in the transposed store, and
+ * the weight gradient's copy of dy into panels took twice its product.
+ * Not part of the public API. */
 #ifndef CLGAN_OPS_CONV_NARROW_H
 #define CLGAN_OPS_CONV_NARROW_H
 
@@ -30,5 +33,19 @@ clgan_status conv_narrow_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
 clgan_status conv_narrow_forward_run(clgan_ctx *ctx, const clgan_conv_narrow_plan *p,
                                      const clgan_conv_shape *s, const clgan_gemm_conv_x *x,
                                      clgan_buf w, clgan_buf y, clgan_act act, float slope);
+
+/* Adds s's weight gradient by the narrow kernel to p (planned by
+ * conv_narrow_plan_make or zeroed): conv_narrow_filter and its sum, the
+ * slices, their workspace. *ok = 0 (p unchanged) where the shape does not
+ * apply. */
+clgan_status conv_narrow_filter_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
+                                          clgan_conv_narrow_plan *p, int *ok);
+
+/* dw [cout, cin*16] (+)= dy [cout, n, ho, wo] x im2col(x)^T from x, the
+ * image padded by 1 (the geometry of clgan_gemm_conv_x); accumulate adds
+ * to dw. Buffers checked by the caller. */
+clgan_status conv_narrow_filter_run(clgan_ctx *ctx, const clgan_conv_narrow_plan *p,
+                                    const clgan_conv_shape *s, const clgan_gemm_conv_x *x,
+                                    clgan_buf dy, clgan_buf dw, int accumulate);
 
 #endif

@@ -221,6 +221,11 @@ clgan_status conv_plan_with(clgan_ctx *ctx, const clgan_conv_shape *s, const con
   if ((!cv || cv->prod[CONV_FWD].backend == CLGAN_GEMM_AUTO) && conv_narrow_default(ctx, s) &&
       (st = conv_narrow_plan_make(ctx, s, &p.narrow, &narrow_ok)) != CLGAN_OK)
     return st;
+  /* its weight gradient likewise, unless the variants name that GEMM */
+  int narrow_filt_ok = 0;
+  if ((!cv || cv->prod[CONV_FILT].backend == CLGAN_GEMM_AUTO) && conv_narrow_default(ctx, s) &&
+      (st = conv_narrow_filter_plan_make(ctx, s, &p.narrow, &narrow_filt_ok)) != CLGAN_OK)
+    return st;
   /* the Winograd forward (k 4 s 2 p 1, conv_winograd.h): the tuner's
    * choice, else the engine's unless the variants name the forward's GEMM */
   int wino_ok = 0;
@@ -240,8 +245,8 @@ clgan_status conv_plan_with(clgan_ctx *ctx, const clgan_conv_shape *s, const con
   if (filt_wino && !p.direct && !p.whole.filter &&
       (st = conv_wino_filt_plan_make(ctx, s, &p.filt_wino, &filt_wino_ok)) != CLGAN_OK)
     return st;
-  size_t padded = conv_padded_img_floats(s); /* col holds it for the Winograd */
-  if (filt_wino_ok && p.col_floats < padded) p.col_floats = padded;
+  size_t padded = conv_padded_img_floats(s); /* col holds it for these kernels */
+  if ((filt_wino_ok || narrow_filt_ok) && p.col_floats < padded) p.col_floats = padded;
   /* im2col and col2im exist for the plan's own use and for clgan_im2col /
    * clgan_col2im on any shape */
   if ((st = clgan_kernel_get(ctx, "im2col", NULL, p.im2col_rows ? "im2col_rows" : "im2col",
@@ -249,7 +254,8 @@ clgan_status conv_plan_with(clgan_ctx *ctx, const clgan_conv_shape *s, const con
       (st = clgan_kernel_get(ctx, "col2im", NULL, p.col2im_rows ? "col2im_rows" : "col2im",
                              &p.col2im)) != CLGAN_OK)
     return st;
-  if ((p.fwd_from_image || p.filt_from_image || p.narrow.forward || p.wino.tile ||
+  if ((p.fwd_from_image || p.filt_from_image || p.narrow.forward || p.narrow.filter ||
+       p.wino.tile ||
        p.adj_wino.tile || p.filt_wino.tile) && s->pad > 0 &&
       (st = conv_pad_kernel_get(ctx, &p.pad)) != CLGAN_OK)
     return st;
@@ -265,5 +271,6 @@ clgan_status clgan_conv_plan_prepare(clgan_ctx *ctx, const clgan_conv_plan *p) {
   if (st == CLGAN_OK && p->wino.tile) st = gemm_ws_reserve(ctx, p->wino.ws_floats);
   if (st == CLGAN_OK && p->adj_wino.tile) st = gemm_ws_reserve(ctx, p->adj_wino.ws_floats);
   if (st == CLGAN_OK && p->filt_wino.tile) st = gemm_ws_reserve(ctx, p->filt_wino.ws_floats);
+  if (st == CLGAN_OK && p->narrow.filter) st = gemm_ws_reserve(ctx, p->narrow.ws_floats);
   return st;
 }
