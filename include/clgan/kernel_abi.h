@@ -25,9 +25,9 @@ typedef enum clgan_act {
  * 3, the RGB first D layer, they spilled and the kernel ran 1.4x slower
  * than the GEMM on PoCL, so gray images only). */
 #define CLGAN_CONV_NARROW_MAX_CIN 1
-/* Its weight gradient: output channels per work-item (each a vector of
- * accumulators beside a row segment's 16 patch vectors, within a CPU's 32
- * vector registers). */
+/* Its weight gradient: output channels per work-item, each a vector of
+ * accumulators. With 16, D1's dy rows (planes 64 KiB apart) outnumbered
+ * the ways of a Zen 4's L1 set: 1.8x slower. */
 #define CLGAN_CONV_NARROW_FILT_CO 8
 /* The Winograd adjoint's output transform (cl/winograd.cl,
  * src/ops/conv_winograd.c) over images of one tile (tw x th tiles an
