@@ -190,9 +190,12 @@ inline void store_tile(float16 (*acc)[NV], int m, int n, int i0, int j0, float a
 /* C tile (ti, tj) over the k range [z*kz, min(k, (z+1)*kz)) for z = global
  * id 2, written to c + z * c_zstride, from B's column panel tj (k x TN at
  * bp + bp_off + tj*k*TN) and op(A) read through strides:
- *   op(A)(ti*TM + r, p) = a[a_off + ti*a_ps + p*a_ks + r*a_rs]
- *     a packed row panel: (k*TM, TM, 1); rows of A in place: (TM*lda, 1,
- *     lda), rows past m clamped to the last (their results are not stored);
+ *   op(A)(ti*TM + r, z*kz + p) = a[a_off + ti*a_ps + z*a_zs + p*a_ks + r*a_rs]
+ *     a packed row panel: (k*TM, TM, 1), a_zs = kz*a_ks; rows of A in
+ *     place: (TM*lda, 1, lda); rows past m clamped to the last (their
+ *     results are not stored); a_zs of its own where each range of k is
+ *     a matrix of its own (the Winograd products: the forward and the
+ *     weight gradient read the same transformed image);
  *   C(i, j) at c[c_off + i*c_rs + j*c_cs]: (ldc, 1), or (1, ldc) for a
  *     transposed store (the host computes C^T = op(B)^T op(A)^T that way).
  * Global size (ceil(n / TN), ceil(m / TM), splits), the first two rounded up
@@ -200,20 +203,21 @@ inline void store_tile(float16 (*acc)[NV], int m, int n, int i0, int j0, float a
 __kernel void gemm_tile(int m, int n, int k, int kz, float alpha, float beta,
                         __global const float *a, uint a_off, int a_ps, int a_ks, int a_rs,
                         __global const float *bp, uint bp_off,
-                        __global float *c, uint c_off, int c_rs, int c_cs, uint c_zstride) {
+                        __global float *c, uint c_off, int c_rs, int c_cs, uint c_zstride,
+                        uint a_zs) {
   const int tj = get_global_id(0), ti = get_global_id(1), z = get_global_id(2);
   const int j0 = tj * TN, i0 = ti * TM;
   if (i0 >= m || j0 >= n) return;
   const int kb = z * kz, ke = min(k, kb + kz);
-  __global const float *pa = a + a_off + (size_t)ti * a_ps;
+  __global const float *pa = a + a_off + (size_t)ti * a_ps + (size_t)z * a_zs;
   __global const float *pb = bp + bp_off + (size_t)tj * k * TN;
   size_t roff[TM];
 #pragma unroll
   for (int r = 0; r < TM; r++) roff[r] = (size_t)min(r, m - 1 - i0) * a_rs;
   float16 acc[TM][NV];
   zero_tile(acc);
-  for (int p = kb; p < ke; p++)
-    rank1_update(acc, pa + (size_t)p * a_ks, roff, pb + (size_t)p * TN);
+  for (int p = 0; p < ke - kb; p++)
+    rank1_update(acc, pa + (size_t)p * a_ks, roff, pb + (size_t)(kb + p) * TN);
   store_tile(acc, m, n, i0, j0, alpha, beta, c + c_off + (size_t)z * c_zstride, c_rs, c_cs,
              CLGAN_ACT_NONE, 0.0f);
 }

@@ -370,7 +370,11 @@ __kernel void wino_output(int cout, int n, int ho, int wo, __global const float 
  * tiles + t), then one output transform per weight. B^T d B is the
  * forward's input transform (WINO_INPUT_TILES) in another layout.
  *   wino_filt_input: va[kk * 25 * tiles + xi * tiles + t], gemm_tile's A
- *     read in place (rows kk, a row's k contiguous);
+ *     read in place (rows kk, a row's k contiguous); the forward's GEMM can
+ *     read it in place too (rows t, k = kk 25 * tiles apart, a product xi
+ *     tiles on), so where a plan has both products the image is
+ *     transformed once (src/ops/conv_winograd.h: a Conv2d's forward keeps
+ *     it for its weight gradient, a ConvTranspose2d's backward shares it);
  *   wino_filt_dy: Z = A dy A^T as its packed B panels,
  *     zb[(o / TN) * 25 * tiles * TN + (xi * tiles + t) * TN + o % TN]
  *     (zero for o >= cout);

@@ -10,7 +10,10 @@
  * gradient); the adjoint (Conv2d's backward data, ConvTranspose2d's
  * forward) with ReLU's or LeakyReLU's derivative applied as it stores,
  * from dy and from dy given padded; the weight gradient from the image
- * and from the padded copy the forward kept, written and accumulated.
+ * and from the padded copy the forward kept, written and accumulated; the
+ * transformed image the forward keeps for the weight gradient (and a
+ * ConvTranspose2d's backward shares between its products), the same bits
+ * as each product transforming the image itself.
  * With the device's default tile (CPU
  * and GPU paths) through the plan step with the tuning's winograd 1
  * (CLGAN_WINOGRAD=1); which shapes take it, its name, the engine's choice
@@ -305,6 +308,106 @@ START_TEST(test_convt_backward_data) {
 }
 END_TEST
 
+/* Bits of buffer b (n floats) equal to want's. */
+static void assert_same_bits(const char *what, clgan_buf b, const float *want, size_t n) {
+  float *got = tu_download(b, n);
+  ck_assert_msg(memcmp(got, want, n * sizeof(float)) == 0, "%s: not the same bits", what);
+  free(got);
+}
+
+/* The transformed image shared by the forward and the weight gradient: the
+ * kept copy holds it after the padded image (4 cin x 25 x tiles floats);
+ * clgan_conv2d_forward_keep and _padded_keep (x padded into the copy's
+ * start, as a BatchNorm's padded copy puts it), then
+ * clgan_conv2d_backward_filter_kept with the workspace and col overwritten
+ * in between, give the bits of the forward and the weight gradient each
+ * transforming x itself; so does a ConvTranspose2d's backward (both
+ * products from one transform of dy) against its two products alone. */
+START_TEST(test_shared_transform) {
+  clgan_ctx *ctx = tu_ctx();
+  for (int ci = 0; ci < NCASES; ci++) {
+    const wino_case *c = &cases[ci];
+    clgan_conv_shape s;
+    ref_conv g;
+    size_t fx, fw, fy;
+    case_geometry(c, &s, &g, &fx, &fw, &fy);
+    clgan_conv_plan p;
+    wino_plan(ctx, &s, &p);
+    size_t padded = (size_t)c->cin * c->n * (c->h + 2) * (c->w + 2);
+    size_t tiles = (size_t)c->n * (c->h / 8) * (c->w / 8);
+    ck_assert_uint_eq(clgan_conv_kept_floats(&p),
+                      (padded + 15) / 16 * 16 + 4 * (size_t)c->cin * 25 * tiles);
+    float *x = tu_malloc(fx * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
+    float *dy = tu_malloc(fy * sizeof(float));
+    tu_fill_uniform(x, fx, 81, -1, 1);
+    tu_fill_uniform(w, fw, 82, -1, 1);
+    tu_fill_uniform(dy, fy, 83, -1, 1);
+    float *xp = pad_host(x, c->cin, c->n, c->h, c->w);
+    clgan_buf bx = tu_upload(x, fx), bw = tu_upload(w, fw), bdy = tu_upload(dy, fy);
+    clgan_buf by = tu_upload(NULL, fy), bdw = tu_upload(NULL, fw);
+    clgan_buf col = tu_upload(NULL, p.col_floats), kept = tu_upload(NULL, clgan_conv_kept_floats(&p));
+    TU_OK(clgan_conv2d_forward_act(ctx, &p, bx, bw, by, col, CLGAN_ACT_LEAKY_RELU, 0.2f));
+    float *y0 = tu_download(by, fy);
+    TU_OK(clgan_conv2d_backward_filter(ctx, &p, bx, bdy, bdw, col, 0));
+    float *dw0 = tu_download(bdw, fw);
+    char what[160];
+    for (int from_padded = 0; from_padded < 2; from_padded++) {
+      TU_OK(clgan_fill(ctx, kept, clgan_conv_kept_floats(&p), NAN));
+      TU_OK(clgan_fill(ctx, by, fy, NAN));
+      if (from_padded) {
+        TU_OK(clgan_buf_write(ctx, kept, xp, padded));
+        TU_OK(clgan_conv2d_forward_padded_keep(ctx, &p, kept, bw, by, col, CLGAN_ACT_LEAKY_RELU,
+                                               0.2f));
+      } else {
+        TU_OK(clgan_conv2d_forward_keep(ctx, &p, bx, bw, by, col, kept, CLGAN_ACT_LEAKY_RELU,
+                                        0.2f));
+      }
+      snprintf(what, sizeof what, "%s, forward, from a padded copy %d", c->name, from_padded);
+      assert_same_bits(what, by, y0, fy);
+      /* what the other layers of a step do to the workspace and col */
+      TU_OK(clgan_conv2d_backward_data(ctx, &p, bdy, bw, bx, col));
+      TU_OK(clgan_fill(ctx, col, p.col_floats, 12345.0f));
+      TU_OK(clgan_buf_write(ctx, bx, x, fx));
+      TU_OK(clgan_fill(ctx, bdw, fw, NAN));
+      TU_OK(clgan_conv2d_backward_filter_kept(ctx, &p, kept, bdy, bdw, col, 0));
+      snprintf(what, sizeof what, "%s, weight gradient, from a padded copy %d", c->name,
+               from_padded);
+      assert_same_bits(what, bdw, dw0, fw);
+    }
+    clgan_buf *all[] = {&bx, &bw, &bdy, &by, &bdw, &col, &kept};
+    for (int i = 0; i < 7; i++) clgan_buf_release(all[i]);
+    free(x), free(w), free(dy), free(xp), free(y0), free(dw0);
+  }
+  /* ConvTranspose2d 40 -> 16, 8x8 -> 16x16 */
+  const int n = 3, cin_t = 40, h = 8, cout_t = 16;
+  clgan_conv_shape s;
+  TU_OK(clgan_conv_shape_convt(n, cin_t, h, h, cout_t, 4, 2, 1, &s));
+  clgan_conv_plan p;
+  wino_plan(ctx, &s, &p);
+  size_t fx = (size_t)cin_t * n * h * h, fw = (size_t)cin_t * cout_t * 16;
+  size_t fy = (size_t)cout_t * n * 4 * h * h;
+  float *x = tu_malloc(fx * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
+  float *dy = tu_malloc(fy * sizeof(float));
+  tu_fill_uniform(x, fx, 91, -1, 1);
+  tu_fill_uniform(w, fw, 92, -1, 1);
+  tu_fill_uniform(dy, fy, 93, -1, 1);
+  clgan_buf bx = tu_upload(x, fx), bw = tu_upload(w, fw), bdy = tu_upload(dy, fy);
+  clgan_buf bdx = tu_upload(NULL, fx), bdw = tu_upload(NULL, fw), col = tu_upload(NULL, p.col_floats);
+  TU_OK(clgan_convt2d_backward_data(ctx, &p, bdy, bw, bdx, col));
+  float *dx0 = tu_download(bdx, fx);
+  TU_OK(clgan_convt2d_backward_filter(ctx, &p, bx, bdy, bdw, col, 0));
+  float *dw0 = tu_download(bdw, fw);
+  TU_OK(clgan_fill(ctx, bdx, fx, NAN));
+  TU_OK(clgan_fill(ctx, bdw, fw, NAN));
+  TU_OK(clgan_convt2d_backward(ctx, &p, bx, bdy, bw, bdw, bdx, col, 0));
+  assert_same_bits("convT backward, its data", bdx, dx0, fx);
+  assert_same_bits("convT backward, its weight gradient", bdw, dw0, fw);
+  clgan_buf *all[] = {&bx, &bw, &bdy, &bdx, &bdw, &col};
+  for (int i = 0; i < 6; i++) clgan_buf_release(all[i]);
+  free(x), free(w), free(dy), free(dx0), free(dw0);
+}
+END_TEST
+
 /* Which shapes take it, its name, a variant naming the forward's GEMM, and
  * no plan taking it without the tuning's winograd 1. */
 START_TEST(test_which_shapes) {
@@ -388,6 +491,7 @@ static Suite *wino_suite(void) {
   tcase_add_test(tc, test_convt_backward_data);
   tcase_add_test(tc, test_adjoint_against_the_reference);
   tcase_add_test(tc, test_convt_forward);
+  tcase_add_test(tc, test_shared_transform);
   tcase_add_test(tc, test_which_shapes);
   suite_add_tcase(s, tc);
   return s;

@@ -201,6 +201,8 @@ typedef struct clgan_conv_wino_plan {
   size_t tiles, vp_off, up_off, m_off, ws_floats;
   size_t m_row; /* the adjoint's and the weight gradient's products: floats per
                    row (tiles or cout, and a pad) */
+  size_t v_floats; /* the weight gradient's transformed image [4 cin][25][tiles]
+                      at vp_off, which the forward may read (0 otherwise) */
   size_t weight_global[2], input_global[2], output_global[2];
   size_t tile_global[3], tile_local[3];
 } clgan_conv_wino_plan;
@@ -306,9 +308,11 @@ typedef struct clgan_padded_copy {
 /* The zero-padded copy of x that p's forward makes can be kept for the
  * weight gradient, which then pads nothing (a training step's Conv2d: one
  * padding pass instead of two). clgan_conv_kept_floats: the floats of that
- * copy, [cin, n, h + 2*pad, w + 2*pad]; 0 where p's forward and weight
- * gradient do not both read a padded image (then there is nothing to keep:
- * use the calls above). */
+ * copy, [cin, n, h + 2*pad, w + 2*pad], and where p's Winograd forward and
+ * weight gradient share the transformed image (src/ops/conv_winograd.h)
+ * that too, after it (so the weight gradient transforms nothing); 0 where
+ * p's forward and weight gradient do not both read a padded image (then
+ * there is nothing to keep: use the calls above). */
 size_t clgan_conv_kept_floats(const clgan_conv_plan *p);
 /* clgan_conv2d_forward_act (act CLGAN_ACT_NONE: clgan_conv2d_forward), the
  * padded x written to kept (clgan_conv_kept_floats(p) floats) rather than
@@ -317,8 +321,9 @@ clgan_status clgan_conv2d_forward_keep(clgan_ctx *ctx, const clgan_conv_plan *p,
                                        clgan_buf x, clgan_buf w, clgan_buf y,
                                        clgan_buf col, clgan_buf kept, clgan_act act,
                                        float slope);
-/* clgan_conv2d_backward_filter from the copy clgan_conv2d_forward_keep kept
- * (of the x of that forward); the same bits. */
+/* clgan_conv2d_backward_filter from the copy clgan_conv2d_forward_keep or
+ * clgan_conv2d_forward_padded_keep kept (of the x of that forward); the
+ * same bits. */
 clgan_status clgan_conv2d_backward_filter_kept(clgan_ctx *ctx,
                                                const clgan_conv_plan *p, clgan_buf kept,
                                                clgan_buf dy, clgan_buf dw,
@@ -339,10 +344,16 @@ typedef enum clgan_conv_side { CLGAN_CONV_IMAGE_SIDE, CLGAN_CONV_FEATURE_SIDE } 
 int clgan_conv_reads_padded(const clgan_conv_plan *p, clgan_conv_side side,
                             clgan_padded_copy *geometry);
 /* clgan_conv2d_forward_act (act CLGAN_ACT_NONE: no activation) from xp, x
- * padded (image side); clgan_conv2d_backward_filter_kept reads the same xp. */
+ * padded (image side). */
 clgan_status clgan_conv2d_forward_padded(clgan_ctx *ctx, const clgan_conv_plan *p,
                                          clgan_buf xp, clgan_buf w, clgan_buf y,
                                          clgan_buf col, clgan_act act, float slope);
+/* The same from a kept copy (clgan_conv_kept_floats floats) whose start
+ * holds x padded (a padded copy written there), keeping in it the rest of
+ * what clgan_conv2d_backward_filter_kept reads; the same bits. */
+clgan_status clgan_conv2d_forward_padded_keep(clgan_ctx *ctx, const clgan_conv_plan *p,
+                                              clgan_buf kept, clgan_buf w, clgan_buf y,
+                                              clgan_buf col, clgan_act act, float slope);
 /* clgan_conv2d_backward_data (act CLGAN_ACT_NONE, y unused) or _act from
  * dyp, dy padded (feature side). */
 clgan_status clgan_conv2d_backward_data_padded(clgan_ctx *ctx, const clgan_conv_plan *p,

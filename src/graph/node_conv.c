@@ -18,8 +18,8 @@ clgan_status node_convt_plan(clgan_ctx *ctx, graph_node *n) { return plan(ctx, n
 clgan_status node_conv_forward(const graph *g, const graph_node *n, const graph_pass *p) {
   clgan_buf x = graph_slot_buf(g, p, n->in), y = g->slots[n->out].buf;
   if (n->in_padded) /* x padded into kept by the BatchNorm before */
-    return clgan_conv2d_forward_padded(p->ctx, &n->plan.conv, n->kept, weight(n, p), y, p->col,
-                                       n->epilogue_act, p->slope);
+    return clgan_conv2d_forward_padded_keep(p->ctx, &n->plan.conv, n->kept, weight(n, p), y,
+                                            p->col, n->epilogue_act, p->slope);
   if (n->kept.mem)
     return clgan_conv2d_forward_keep(p->ctx, &n->plan.conv, x, weight(n, p), y, p->col, n->kept,
                                      n->epilogue_act, p->slope);

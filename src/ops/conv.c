@@ -232,6 +232,35 @@ static clgan_status padded_check(clgan_buf b, uint64_t floats, const char *op, c
   return st;
 }
 
+/* Whether the forward and the weight gradient read the image padded: the
+ * GEMMs from the image, the narrow and the Winograd kernels. */
+static int fwd_reads_padded(const clgan_conv_plan *p) {
+  return !p->whole.forward && (p->fwd_from_image || p->narrow.forward || p->wino.tile);
+}
+static int filt_reads_padded(const clgan_conv_plan *p) {
+  return !p->whole.filter && (p->filt_from_image || p->filt_wino.tile || p->narrow.filter);
+}
+
+/* Where the Winograd forward and weight gradient share the transformed
+ * image (conv_winograd.h), the kept copy holds it after the padded image,
+ * from this float on. */
+static size_t kept_v_off(const clgan_conv_plan *p) {
+  return clgan_round_up((size_t)conv_padded_img_floats(&p->shape), 16);
+}
+
+/* Whether p's Winograd forward and weight gradient share the transformed
+ * image, within the kernels' 32-bit offsets of a kept copy. */
+static int wino_shares(const clgan_conv_plan *p) {
+  return p->wino.tile && p->filt_wino.tile && !p->whole.forward && !p->whole.filter &&
+         p->shape.pad > 0 && p->wino.up_off >= p->filt_wino.vp_off + p->filt_wino.v_floats &&
+         (uint64_t)kept_v_off(p) + p->filt_wino.v_floats < ((uint64_t)1 << 31);
+}
+
+/* The transformed image in a kept copy. */
+static clgan_buf kept_v(const clgan_conv_plan *p, clgan_buf kept) {
+  return clgan_buf_at(kept, kept_v_off(p));
+}
+
 /* feat = conv(img), with epi's activation as the GEMM stores it (NULL:
  * none; only where clgan_conv2d_forward_fuses_act allows it). img_padded:
  * img is given already padded (only where clgan_conv_reads_padded says the
@@ -267,6 +296,13 @@ static clgan_status core_forward(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
       return st;
     if (p->narrow.forward) /* the narrow-image kernel: its taps from the padded image */
       return conv_narrow_forward_run(ctx, &p->narrow, s, &x, w, feat, act, slope);
+    if (p->wino.tile && kept.mem && wino_shares(p)) { /* transformed into kept, for the
+                                                         weight gradient too */
+      clgan_buf v = kept_v(p, kept);
+      st = conv_wino_filt_input_run(ctx, &p->filt_wino, s, &x, v);
+      return st != CLGAN_OK ? st
+                            : conv_wino_forward_shared_run(ctx, &p->wino, s, v, w, feat, act, slope);
+    }
     if (p->wino.tile) /* Winograd: the padded image's tiles transformed */
       return conv_wino_forward_run(ctx, &p->wino, s, &x, w, feat, act, slope);
     return clgan_gemm_conv_forward(ctx, &p->fwd, w, &x, feat, epi);
@@ -354,15 +390,6 @@ static clgan_status core_adjoint(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
 }
 
 
-/* Whether the forward and the weight gradient read the image padded: the
- * GEMMs from the image, the narrow and the Winograd kernels. */
-static int fwd_reads_padded(const clgan_conv_plan *p) {
-  return !p->whole.forward && (p->fwd_from_image || p->narrow.forward || p->wino.tile);
-}
-static int filt_reads_padded(const clgan_conv_plan *p) {
-  return !p->whole.filter && (p->filt_from_image || p->filt_wino.tile || p->narrow.filter);
-}
-
 /* dw = feat x im2col(img)^T + beta dw, from the padded image x. */
 static clgan_status filter_product(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf feat,
                                    const clgan_gemm_conv_x *x, clgan_buf dw, float beta) {
@@ -389,6 +416,9 @@ static clgan_status core_filter(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_
         (st = conv_buf_check(feat, conv_feat_floats(s), op, feat_name)) != CLGAN_OK ||
         (st = conv_buf_check(dw, conv_weight_floats(s), op, "dw")) != CLGAN_OK)
       return st;
+    if (wino_shares(p)) /* the forward's transformed image */
+      return conv_wino_filt_shared_run(ctx, &p->filt_wino, s, kept_v(p, img), feat, dw,
+                                       accumulate);
     clgan_gemm_conv_x x = image_view(p, img);
     return filter_product(ctx, p, feat, &x, dw, accumulate ? 1.0f : 0.0f);
   }
@@ -437,6 +467,7 @@ clgan_status clgan_conv2d_forward_act(clgan_ctx *ctx, const clgan_conv_plan *p, 
 
 size_t clgan_conv_kept_floats(const clgan_conv_plan *p) {
   if (!p || !fwd_reads_padded(p) || !filt_reads_padded(p) || p->shape.pad == 0) return 0;
+  if (wino_shares(p)) return kept_v_off(p) + p->filt_wino.v_floats;
   return (size_t)conv_padded_img_floats(&p->shape);
 }
 
@@ -460,6 +491,19 @@ clgan_status clgan_conv2d_forward_padded(clgan_ctx *ctx, const clgan_conv_plan *
   clgan_buf none = {0};
   return core_forward(ctx, p, xp, 1, w, y, col, none, act == CLGAN_ACT_NONE ? NULL : &epi,
                       "clgan_conv2d_forward_padded", "xp", "y");
+}
+
+clgan_status clgan_conv2d_forward_padded_keep(clgan_ctx *ctx, const clgan_conv_plan *p,
+                                              clgan_buf kept, clgan_buf w, clgan_buf y,
+                                              clgan_buf col, clgan_act act, float slope) {
+  const char *op = "clgan_conv2d_forward_padded_keep";
+  uint64_t floats = clgan_conv_kept_floats(p);
+  if (floats == 0) return clgan_fail(CLGAN_ERR_INVALID, "%s: this plan keeps no padded image", op);
+  clgan_status st = padded_check(kept, floats, op, "kept");
+  if (st != CLGAN_OK) return st;
+  clgan_gemm_epilogue epi = {act, slope};
+  return core_forward(ctx, p, kept, 1, w, y, col, kept, act == CLGAN_ACT_NONE ? NULL : &epi, op,
+                      "kept", "y");
 }
 
 int clgan_conv_reads_padded(const clgan_conv_plan *p, clgan_conv_side side,
@@ -594,6 +638,10 @@ static clgan_status convt_backward(clgan_ctx *ctx, const clgan_conv_plan *p, clg
     return st;
   if (p->narrow.forward)
     return conv_narrow_forward_run(ctx, &p->narrow, s, &padded, w, dx, CLGAN_ACT_NONE, 0.0f);
+  if (wino_shares(p)) /* the weight gradient's transformed dy, left in the workspace below
+                         the forward's own operands */
+    return conv_wino_forward_shared_run(ctx, &p->wino, s, conv_wino_filt_ws_v(ctx, &p->filt_wino),
+                                        w, dx, CLGAN_ACT_NONE, 0.0f);
   if (p->wino.tile)
     return conv_wino_forward_run(ctx, &p->wino, s, &padded, w, dx, CLGAN_ACT_NONE, 0.0f);
   return clgan_gemm_conv_forward(ctx, &p->fwd, w, &padded, dx, NULL);

@@ -163,6 +163,12 @@ clgan_status conv_wino_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   return plan_finish(ctx, s, &p, names, cols / tn, rows / tm, lx, ly, out, ok);
 }
 
+/* The workspace from off on. */
+static clgan_buf ws_view(const clgan_ctx *ctx, size_t off) {
+  clgan_buf b = {ctx->gemm_ws.mem, off, 0};
+  return b;
+}
+
 /* The transformed weights as gemm_tile's packed B panels. */
 static clgan_status run_weight(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
                                const clgan_conv_shape *s, clgan_buf w) {
@@ -189,11 +195,11 @@ static clgan_status run_input(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
 }
 
 /* How gemm_tile reads A (its m rows: a_ps a row panel, a_ks a step of k,
- * a_rs a row) and stores C (c_rs a row, c_cs a column, zstride a
- * product). */
+ * a_rs a row, a_zs a product) and stores C (c_rs a row, c_cs a column,
+ * zstride a product). */
 typedef struct tile_strides {
   cl_int m, a_ps, a_ks, a_rs, c_rs, c_cs;
-  cl_uint zstride;
+  cl_uint zstride, a_zs;
 } tile_strides;
 
 /* A packed in row panels of the tiles (the forward's and the adjoint's
@@ -201,24 +207,27 @@ typedef struct tile_strides {
 static tile_strides packed_a(const clgan_conv_wino_plan *p, cl_int c_rs, cl_int c_cs,
                              cl_uint zstride) {
   cl_int k = (cl_int)(p->products * p->kz);
-  tile_strides t = {(cl_int)p->tiles, k * p->tm, p->tm, 1, c_rs, c_cs, zstride};
+  tile_strides t = {(cl_int)p->tiles, k * p->tm, p->tm, 1, c_rs, c_cs, zstride,
+                    (cl_uint)(p->kz * (size_t)p->tm)};
   return t;
 }
 
 /* The products in one launch of gemm_tile: its split of k, one range of K
- * per product, each range's product stored at its own offset. */
+ * per product, each range's product stored at its own offset; A from a
+ * (the workspace at vp_off, or the transformed image the forward and the
+ * weight gradient share). */
 static clgan_status run_products(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
-                                 const tile_strides *t) {
+                                 const tile_strides *t, clgan_buf a) {
   cl_int n = (cl_int)p->out_channels, kz = (cl_int)p->kz, k = (cl_int)p->products * kz;
   float alpha = 1.0f, beta = 0.0f;
   cl_mem ws = ctx->gemm_ws.mem;
-  cl_uint vp_off = (cl_uint)p->vp_off, up_off = (cl_uint)p->up_off, m_off = (cl_uint)p->m_off;
+  cl_uint a_off = (cl_uint)a.off, up_off = (cl_uint)p->up_off, m_off = (cl_uint)p->m_off;
   clgan_status st = clgan_set_args(
-      p->tile, 18, sizeof t->m, &t->m, sizeof n, &n, sizeof k, &k, sizeof kz, &kz, sizeof alpha,
-      &alpha, sizeof beta, &beta, sizeof(cl_mem), &ws, sizeof vp_off, &vp_off, sizeof t->a_ps,
+      p->tile, 19, sizeof t->m, &t->m, sizeof n, &n, sizeof k, &k, sizeof kz, &kz, sizeof alpha,
+      &alpha, sizeof beta, &beta, sizeof(cl_mem), &a.mem, sizeof a_off, &a_off, sizeof t->a_ps,
       &t->a_ps, sizeof t->a_ks, &t->a_ks, sizeof t->a_rs, &t->a_rs, sizeof(cl_mem), &ws,
       sizeof up_off, &up_off, sizeof(cl_mem), &ws, sizeof m_off, &m_off, sizeof t->c_rs, &t->c_rs,
-      sizeof t->c_cs, &t->c_cs, sizeof t->zstride, &t->zstride);
+      sizeof t->c_cs, &t->c_cs, sizeof t->zstride, &t->zstride, sizeof t->a_zs, &t->a_zs);
   if (st != CLGAN_OK) return st;
   return clgan_launch(ctx, p->tile, 3, p->tile_global, p->tile_local, "gemm_tile");
 }
@@ -244,7 +253,23 @@ clgan_status conv_wino_forward_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p
   if (st == CLGAN_OK) st = run_input(ctx, p, s, x);
   if (st == CLGAN_OK) { /* C^T = U_z V_z^T, [25][cout][tiles] */
     tile_strides t = packed_a(p, 1, (cl_int)p->tiles, (cl_uint)(p->out_channels * p->tiles));
-    st = run_products(ctx, p, &t);
+    st = run_products(ctx, p, &t, ws_view(ctx, p->vp_off));
+  }
+  if (st == CLGAN_OK) st = run_output(ctx, p, s, y, act, slope);
+  return st;
+}
+
+clgan_status conv_wino_forward_shared_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
+                                          const clgan_conv_shape *s, clgan_buf v, clgan_buf w,
+                                          clgan_buf y, clgan_act act, float slope) {
+  clgan_status st = gemm_ws_reserve(ctx, p->ws_floats);
+  if (st == CLGAN_OK) st = run_weight(ctx, p, s, w);
+  if (st == CLGAN_OK) { /* A_z read in place: a product's tiles contiguous, its K
+                           channels 25 * tiles apart */
+    cl_int tiles = (cl_int)p->tiles;
+    tile_strides t = {tiles, p->tm, WINO_POSITIONS * tiles, 1, 1, tiles,
+                      (cl_uint)(p->out_channels * p->tiles), (cl_uint)tiles};
+    st = run_products(ctx, p, &t, v);
   }
   if (st == CLGAN_OK) st = run_output(ctx, p, s, y, act, slope);
   return st;
@@ -310,7 +335,7 @@ clgan_status conv_wino_adj_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
     return st;
   cl_int c_cs = (cl_int)(WINO_POSITIONS * p->m_row);
   tile_strides t = packed_a(p, 1, c_cs, (cl_uint)p->m_row); /* [K][25][m_row] */
-  if ((st = run_products(ctx, p, &t)) != CLGAN_OK) return st;
+  if ((st = run_products(ctx, p, &t, ws_view(ctx, p->vp_off))) != CLGAN_OK) return st;
   cl_mem ym = act != CLGAN_ACT_NONE ? y.mem : dx.mem;
   cl_uint y_off = act != CLGAN_ACT_NONE ? (cl_uint)y.off : 0;
   cl_int m_row = (cl_int)p->m_row;
@@ -344,7 +369,8 @@ clgan_status conv_wino_filt_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   p.kz = p.tiles, p.out_channels = (size_t)s->cout;
   size_t k = p.products * p.kz, cols = clgan_round_up(p.out_channels, tn);
   p.m_row = p.out_channels + WINO_ROW_PAD;
-  p.up_off = clgan_round_up(kdim * k, 16);
+  p.v_floats = kdim * k;
+  p.up_off = clgan_round_up(p.v_floats, 16);
   p.m_off = clgan_round_up(p.up_off + cols * k, 16);
   p.ws_floats = p.m_off + p.products * kdim * p.m_row;
   static const char *const names[3] = {"wino_filt_dy", "wino_filt_input", "wino_filt_output"};
@@ -354,23 +380,29 @@ clgan_status conv_wino_filt_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   return plan_finish(ctx, s, &p, names, cols / tn, kdim / tm, lx, ly, out, ok);
 }
 
-clgan_status conv_wino_filt_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
-                                const clgan_conv_shape *s, const clgan_gemm_conv_x *x,
-                                clgan_buf dy, clgan_buf dw, int accumulate) {
+clgan_status conv_wino_filt_input_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
+                                      const clgan_conv_shape *s, const clgan_gemm_conv_x *x,
+                                      clgan_buf v) {
+  cl_int cin = s->cin, n = s->n, ho = s->ho, wo = s->wo, hp = x->hp, wp = x->wp;
+  cl_uint x_off = (cl_uint)x->img.off, v_off = (cl_uint)v.off;
+  clgan_status st = clgan_set_args(p->input, 10, sizeof cin, &cin, sizeof n, &n, sizeof ho, &ho,
+                                   sizeof wo, &wo, sizeof hp, &hp, sizeof wp, &wp,
+                                   sizeof(cl_mem), &x->img.mem, sizeof x_off, &x_off,
+                                   sizeof(cl_mem), &v.mem, sizeof v_off, &v_off);
+  if (st != CLGAN_OK) return st;
+  return clgan_launch(ctx, p->input, 2, p->input_global, NULL, "wino_filt_input");
+}
+
+clgan_status conv_wino_filt_shared_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
+                                       const clgan_conv_shape *s, clgan_buf v, clgan_buf dy,
+                                       clgan_buf dw, int accumulate) {
   clgan_status st = gemm_ws_reserve(ctx, p->ws_floats);
   if (st != CLGAN_OK) return st;
   cl_mem ws = ctx->gemm_ws.mem;
-  cl_int cin = s->cin, cout = s->cout, n = s->n, ho = s->ho, wo = s->wo, hp = x->hp, wp = x->wp;
-  cl_uint x_off = (cl_uint)x->img.off, dy_off = (cl_uint)dy.off, dw_off = (cl_uint)dw.off;
-  cl_uint vp_off = (cl_uint)p->vp_off, up_off = (cl_uint)p->up_off, m_off = (cl_uint)p->m_off;
+  cl_int cin = s->cin, cout = s->cout, n = s->n, ho = s->ho, wo = s->wo;
+  cl_uint dy_off = (cl_uint)dy.off, dw_off = (cl_uint)dw.off;
+  cl_uint up_off = (cl_uint)p->up_off, m_off = (cl_uint)p->m_off;
   float beta = accumulate ? 1.0f : 0.0f;
-  if ((st = clgan_set_args(p->input, 10, sizeof cin, &cin, sizeof n, &n, sizeof ho, &ho,
-                           sizeof wo, &wo, sizeof hp, &hp, sizeof wp, &wp, sizeof(cl_mem),
-                           &x->img.mem, sizeof x_off, &x_off, sizeof(cl_mem), &ws,
-                           sizeof vp_off, &vp_off)) != CLGAN_OK ||
-      (st = clgan_launch(ctx, p->input, 2, p->input_global, NULL, "wino_filt_input")) !=
-          CLGAN_OK)
-    return st;
   if ((st = clgan_set_args(p->weight, 8, sizeof cout, &cout, sizeof n, &n, sizeof ho, &ho,
                            sizeof wo, &wo, sizeof(cl_mem), &dy.mem, sizeof dy_off, &dy_off,
                            sizeof(cl_mem), &ws, sizeof up_off, &up_off)) != CLGAN_OK ||
@@ -380,12 +412,26 @@ clgan_status conv_wino_filt_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
    * stored [K][25][m_row] (a channel's 25 rows together) */
   cl_int k = (cl_int)(p->products * p->kz);
   tile_strides t = {4 * cin, p->tm * k, 1, k, (cl_int)(p->products * p->m_row), 1,
-                    (cl_uint)p->m_row};
-  if ((st = run_products(ctx, p, &t)) != CLGAN_OK) return st;
+                    (cl_uint)p->m_row, (cl_uint)p->kz};
+  if ((st = run_products(ctx, p, &t, v)) != CLGAN_OK) return st;
   cl_int m_row = (cl_int)p->m_row;
   if ((st = clgan_set_args(p->output, 8, sizeof cin, &cin, sizeof cout, &cout, sizeof(cl_mem),
                            &ws, sizeof m_off, &m_off, sizeof m_row, &m_row, sizeof(cl_mem),
                            &dw.mem, sizeof dw_off, &dw_off, sizeof beta, &beta)) != CLGAN_OK)
     return st;
   return clgan_launch(ctx, p->output, 2, p->output_global, NULL, "wino_filt_output");
+}
+
+clgan_buf conv_wino_filt_ws_v(const clgan_ctx *ctx, const clgan_conv_wino_plan *p) {
+  return ws_view(ctx, p->vp_off);
+}
+
+clgan_status conv_wino_filt_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
+                                const clgan_conv_shape *s, const clgan_gemm_conv_x *x,
+                                clgan_buf dy, clgan_buf dw, int accumulate) {
+  clgan_status st = gemm_ws_reserve(ctx, p->ws_floats);
+  if (st == CLGAN_OK) st = conv_wino_filt_input_run(ctx, p, s, x, ws_view(ctx, p->vp_off));
+  if (st == CLGAN_OK) st = conv_wino_filt_shared_run(ctx, p, s, ws_view(ctx, p->vp_off), dy, dw,
+                                                     accumulate);
+  return st;
 }

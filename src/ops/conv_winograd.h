@@ -85,4 +85,30 @@ clgan_status conv_wino_filt_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
                                 const clgan_conv_shape *s, const clgan_gemm_conv_x *x,
                                 clgan_buf dy, clgan_buf dw, int accumulate);
 
+/* ---- The transformed image, shared ------------------------------------------
+ * The forward and the weight gradient transform the same image the same
+ * way (B^T d B): where a plan has both, the weight gradient's layout
+ * [4 cin][25][tiles] (p->v_floats, p the weight gradient's plan) serves
+ * both products' GEMMs read in place, so a ConvTranspose2d's backward (both
+ * products from one dy) and a Conv2d whose forward keeps it for its weight
+ * gradient transform the image once. */
+
+/* v = the transformed image of x (padded by 1), by p's input transform. */
+clgan_status conv_wino_filt_input_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
+                                      const clgan_conv_shape *s, const clgan_gemm_conv_x *x,
+                                      clgan_buf v);
+/* conv_wino_filt_run from v (conv_wino_filt_input_run's). */
+clgan_status conv_wino_filt_shared_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
+                                       const clgan_conv_shape *s, clgan_buf v, clgan_buf dy,
+                                       clgan_buf dw, int accumulate);
+/* Where conv_wino_filt_run leaves the transformed image: the workspace at
+ * p->vp_off, until another op uses the workspace (a forward plan whose
+ * up_off lies past it leaves it intact). */
+clgan_buf conv_wino_filt_ws_v(const clgan_ctx *ctx, const clgan_conv_wino_plan *p);
+/* conv_wino_forward_run from v (the weight gradient plan's
+ * conv_wino_filt_input_run) instead of its own transform. */
+clgan_status conv_wino_forward_shared_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
+                                          const clgan_conv_shape *s, clgan_buf v, clgan_buf w,
+                                          clgan_buf y, clgan_act act, float slope);
+
 #endif

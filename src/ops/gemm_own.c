@@ -356,13 +356,14 @@ typedef struct tile_args {
 /* gemm_tile: X at x_mem + x_off through (a_ps, a_ks, a_rs). */
 static clgan_status tile_set(cl_kernel kt, const tile_args *t, cl_mem x_mem, cl_uint x_off,
                              int a_ps, int a_ks, int a_rs) {
-  return clgan_set_args(kt, 18, sizeof t->m, &t->m, sizeof t->n, &t->n, sizeof t->k, &t->k,
+  cl_uint a_zs = (cl_uint)((size_t)t->kz * (size_t)a_ks); /* A's ranges of k in a row */
+  return clgan_set_args(kt, 19, sizeof t->m, &t->m, sizeof t->n, &t->n, sizeof t->k, &t->k,
                         sizeof t->kz, &t->kz, sizeof t->alpha, &t->alpha, sizeof t->beta,
                         &t->beta, sizeof(cl_mem), &x_mem, sizeof x_off, &x_off, sizeof a_ps,
                         &a_ps, sizeof a_ks, &a_ks, sizeof a_rs, &a_rs, sizeof(cl_mem), &t->ws,
                         sizeof t->y_off, &t->y_off, sizeof(cl_mem), &t->c, sizeof t->c_off,
                         &t->c_off, sizeof t->c_rs, &t->c_rs, sizeof t->c_cs, &t->c_cs,
-                        sizeof t->zstride, &t->zstride);
+                        sizeof t->zstride, &t->zstride, sizeof a_zs, &a_zs);
 }
 
 /* gemm_tile_conv: X read from a conv's image. Digits and weights of a tap
