@@ -401,11 +401,12 @@ __kernel void wino_output(int cout, int n, int ho, int wo, __global const float 
   } while (0)
 
 /* One work-item per (row panel of TM tiles, image channel c), over xp
- * [cin, n, hp, wp]: the panel's tiles in lanes of 4 (2, 1) side by side
- * within a row of tiles, or all TM at once (wino_gathered) where they
- * would be one a lane: with two tiles a row (`gray32`'s D2) the pairs
- * were faster (0.38-0.43 ms against 0.58-0.66 gathered); dimension 0 (the
- * panels) writes the neighbouring tiles of a row of A. */
+ * [cin, n, hp, wp]: the panel's tiles in lanes of 4 side by side within a
+ * row of tiles, or all TM at once (wino_gathered) where a row holds fewer:
+ * with two tiles a row (`gray32`'s D2, batch 64, a 2-core Zen 4) the
+ * forward keeping its transformed image took 1068-1088 us with pairs,
+ * 922-928 gathered (the plain forward 990-1015); dimension 0 (the panels)
+ * writes the neighbouring tiles of a row of A. */
 __kernel void wino_filt_input(int cin, int n, int ho, int wo, int hp, int wp,
                               __global const float *xp, uint x_off, __global float *va,
                               uint va_off) {
@@ -415,7 +416,7 @@ __kernel void wino_filt_input(int cin, int n, int ho, int wo, int hp, int wp,
   __global float *dst = va + va_off;
   const size_t ks = WINO_A * WINO_A * (size_t)tiles, xs = (size_t)tiles;
 #if WINO_GATHER
-  if (wino_gathered(panel, tiles, tw) && wino_row_lanes(tw) == 1) {
+  if (wino_gathered(panel, tiles, tw)) {
     WINO_GATHER_OFFSETS(panel, tw, th, hp, wp, 8)
     __global const float *src = xp + x_off + (size_t)c * n * hp * wp;
     const int tx0 = 0, lane0 = panel * TM;
