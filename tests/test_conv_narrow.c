@@ -1,4 +1,4 @@
-/* The narrow-image conv forward and weight gradient (src/ops/conv_narrow.c,
+/* The narrow-image conv forward, weight gradient and adjoint (src/ops/conv_narrow.c,
  * cl/conv_narrow.cl): a k 4, stride 2, pad 1 conv from a gray image
  * (CLGAN_CONV_NARROW_MAX_CIN channels), the forward every output channel of
  * a 16-wide row segment from its tap vectors, the weight gradient from
@@ -8,7 +8,9 @@
  * wide, one and several row segments, batches 1 to 65, one to 64 slices,
  * uneven ones too); the forward also with ReLU or LeakyReLU applied as it
  * stores, with and without the padded copy kept; the weight gradient from
- * the image and from the kept copy, overwriting and accumulating; both as
+ * the image and from the kept copy, overwriting and accumulating; the
+ * adjoint (Conv2d's backward data, also times ReLU's or LeakyReLU's
+ * derivative; ConvTranspose2d's forward); the forward and weight gradient as
  * ConvTranspose2d's backward (its backward data alone and with its weight
  * gradient); the engine's choice (the kernels on CPU paths, the GEMMs
  * elsewhere, on other shapes and where the variant names a product's
@@ -159,6 +161,76 @@ START_TEST(test_weight_gradient) {
 }
 END_TEST
 
+/* The adjoint (Conv2d's backward data) against the reference, alone and
+ * times ReLU's or LeakyReLU's derivative at y (an activation's output of
+ * the image's shape), into dx full of NaN; ConvTranspose2d(cout, 1)'s
+ * forward (G's last layer, gray) likewise. */
+START_TEST(test_adjoint) {
+  clgan_ctx *ctx = tu_ctx();
+  for (int ci = 0; ci < NCASES; ci++) {
+    const narrow_case *c = &cases[ci];
+    clgan_conv_shape s = case_shape(c);
+    ref_conv g = ref_conv_make(c->n, c->cin, c->h, c->w, c->cout, 4, 2, 1);
+    size_t fx = (size_t)c->cin * c->n * c->h * c->w, fw = (size_t)c->cout * c->cin * 16;
+    size_t fy = (size_t)c->cout * c->n * s.ho * s.wo;
+    float *y = tu_malloc(fx * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
+    float *dy = tu_malloc(fy * sizeof(float)), *want = tu_malloc(fx * sizeof(float));
+    float *wact = tu_malloc(fx * sizeof(float));
+    tu_fill_uniform(y, fx, 61, -1, 1);
+    tu_fill_uniform(w, fw, 62, -1, 1);
+    tu_fill_uniform(dy, fy, 63, -1, 1);
+    ref_conv2d_backward_data(&g, dy, w, want);
+    clgan_conv_plan p;
+    TU_OK(conv_plan_with(ctx, &s, NULL, &p));
+    ck_assert_int_eq(p.narrow.adjoint != NULL, clgan_ctx_cpu_paths(ctx));
+    TU_OK(clgan_conv_plan_prepare(ctx, &p));
+    clgan_buf by = tu_upload(y, fx), bw = tu_upload(w, fw), bdy = tu_upload(dy, fy);
+    clgan_buf bdx = tu_upload(NULL, fx), col = tu_upload(NULL, p.col_floats ? p.col_floats : 1);
+    const clgan_act acts[3] = {CLGAN_ACT_NONE, CLGAN_ACT_RELU, CLGAN_ACT_LEAKY_RELU};
+    char what[160];
+    for (int a = 0; a < 3; a++) {
+      TU_OK(clgan_fill(ctx, bdx, fx, NAN));
+      if (a) TU_OK(clgan_conv2d_backward_data_act(ctx, &p, bdy, bw, bdx, col, by, acts[a], 0.2f));
+      else TU_OK(clgan_conv2d_backward_data(ctx, &p, bdy, bw, bdx, col));
+      for (size_t i = 0; i < fx; i++)
+        wact[i] = a == 0 || y[i] > 0.0f ? want[i] : a == 1 ? 0.0f : 0.2f * want[i];
+      float *got = tu_download(bdx, fx);
+      snprintf(what, sizeof what, "%s, backward data, act %d", c->name, (int)acts[a]);
+      TU_ASSERT_CLOSE(what, got, wact, fx, 1e-4, 1e-4);
+      free(got);
+    }
+    clgan_buf *all[] = {&by, &bw, &bdy, &bdx, &col};
+    for (int i = 0; i < 5; i++) clgan_buf_release(all[i]);
+    free(y), free(w), free(dy), free(want), free(wact);
+  }
+  /* ConvTranspose2d(24, 1, 4, 2, 1) over 16x16, batch 2 */
+  const int n = 2, cin_t = 24, h = 16;
+  clgan_conv_shape s;
+  TU_OK(clgan_conv_shape_convt(n, cin_t, h, h, 1, 4, 2, 1, &s));
+  ref_conv g = ref_convt_make(n, cin_t, h, h, 1, 4, 2, 1);
+  size_t fx = (size_t)cin_t * n * h * h, fw = (size_t)cin_t * 16, fy = (size_t)n * g.ho * g.wo;
+  float *x = tu_malloc(fx * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
+  float *want = tu_malloc(fy * sizeof(float));
+  tu_fill_uniform(x, fx, 64, -1, 1);
+  tu_fill_uniform(w, fw, 65, -1, 1);
+  ref_convt2d_forward(&g, x, w, want);
+  clgan_conv_plan p;
+  TU_OK(conv_plan_with(ctx, &s, NULL, &p));
+  ck_assert_int_eq(p.narrow.adjoint != NULL, clgan_ctx_cpu_paths(ctx));
+  TU_OK(clgan_conv_plan_prepare(ctx, &p));
+  clgan_buf bx = tu_upload(x, fx), bw = tu_upload(w, fw), by = tu_upload(NULL, fy);
+  clgan_buf col = tu_upload(NULL, p.col_floats ? p.col_floats : 1);
+  TU_OK(clgan_fill(ctx, by, fy, NAN));
+  TU_OK(clgan_convt2d_forward(ctx, &p, bx, bw, by, col));
+  float *got = tu_download(by, fy);
+  TU_ASSERT_CLOSE("convT forward", got, want, fy, 1e-4, 1e-4);
+  free(got);
+  clgan_buf *all[] = {&bx, &bw, &by, &col};
+  for (int i = 0; i < 4; i++) clgan_buf_release(all[i]);
+  free(x), free(w), free(want);
+}
+END_TEST
+
 /* ConvTranspose2d(cout, cin, 4, 2, 1)'s backward data is this conv's
  * forward: alone and with its weight gradient in one call. */
 START_TEST(test_convt_backward_data) {
@@ -217,6 +289,8 @@ START_TEST(test_which_shapes) {
   if (clgan_ctx_cpu_paths(ctx)) ck_assert_str_eq(name, "narrow-image kernel");
   conv_tune_plan_name(&p, CONV_FILT, name, sizeof name);
   if (clgan_ctx_cpu_paths(ctx)) ck_assert_str_eq(name, "narrow-image kernel");
+  conv_tune_plan_name(&p, CONV_ADJ, name, sizeof name);
+  if (clgan_ctx_cpu_paths(ctx)) ck_assert_str_eq(name, "narrow-image kernel");
   conv_variants cv = conv_variants_default();
   cv.prod[CONV_FWD].backend = CLGAN_GEMM_OWN;
   TU_OK(conv_plan_with(ctx, &s, &cv, &p));
@@ -226,6 +300,11 @@ START_TEST(test_which_shapes) {
   cv.prod[CONV_FILT].backend = CLGAN_GEMM_OWN;
   TU_OK(conv_plan_with(ctx, &s, &cv, &p));
   ck_assert_ptr_null(p.narrow.filter);
+  cv = conv_variants_default();
+  cv.prod[CONV_ADJ].backend = CLGAN_GEMM_OWN;
+  TU_OK(conv_plan_with(ctx, &s, &cv, &p));
+  ck_assert_ptr_null(p.narrow.adjoint);
+  ck_assert_int_eq(p.narrow.filter != NULL, clgan_ctx_cpu_paths(ctx));
   ck_assert_int_eq(p.narrow.forward != NULL, clgan_ctx_cpu_paths(ctx));
   /* not: 2 or 3 channels, outputs 8 wide, stride 1, an odd image */
   const int geo[5][5] = {{2, 32, 32, 2, 1}, {3, 32, 32, 2, 1}, {1, 16, 16, 2, 1},
@@ -236,6 +315,7 @@ START_TEST(test_which_shapes) {
     TU_OK(conv_plan_with(ctx, &s, NULL, &p));
     ck_assert_ptr_null(p.narrow.forward);
     ck_assert_ptr_null(p.narrow.filter);
+    ck_assert_ptr_null(p.narrow.adjoint);
   }
 }
 END_TEST
@@ -246,6 +326,7 @@ static Suite *narrow_suite(void) {
   tcase_set_timeout(tc, 600);
   tcase_add_test(tc, test_against_the_reference);
   tcase_add_test(tc, test_weight_gradient);
+  tcase_add_test(tc, test_adjoint);
   tcase_add_test(tc, test_convt_backward_data);
   tcase_add_test(tc, test_which_shapes);
   suite_add_tcase(s, tc);

@@ -29,6 +29,9 @@ typedef enum clgan_act {
  * accumulators. With 16, D1's dy rows (planes 64 KiB apart) outnumbered
  * the ways of a Zen 4's L1 set: 1.8x slower. */
 #define CLGAN_CONV_NARROW_FILT_CO 8
+/* Its adjoint: dx rows per work-item (their even and odd columns' vectors
+ * in registers beside a dy row's three; 8 spilled, 5x slower). */
+#define CLGAN_CONV_NARROW_ADJ_ROWS 4
 /* The Winograd adjoint's output transform (cl/winograd.cl,
  * src/ops/conv_winograd.c) over images of one tile (tw x th tiles an
  * image): no tile has a neighbour, so a work-item takes a row panel of

@@ -176,14 +176,15 @@ typedef struct clgan_conv_whole_plan {
   size_t adjoint_global[2], forward_global[2], filter_global[2];
 } clgan_conv_whole_plan;
 
-/* The forward and the weight gradient of a k 4 s 2 p 1 conv from an image
- * of few channels, each by a kernel over the padded image
- * (src/ops/conv_narrow.h). forward (filter) NULL: that product runs as a
- * GEMM. The weight gradient's partial sums, one per slice of the row
- * segments, are ws_floats of the GEMM workspace. */
+/* The products of a k 4 s 2 p 1 conv from an image of few channels, each
+ * by a kernel of its own (src/ops/conv_narrow.h): the forward and the
+ * weight gradient over the padded image, the adjoint from dy. forward
+ * (filter, adjoint) NULL: that product runs as a GEMM. The weight
+ * gradient's partial sums, one per slice of the row segments, are
+ * ws_floats of the GEMM workspace. */
 typedef struct clgan_conv_narrow_plan {
-  cl_kernel forward, filter, filter_sum;
-  size_t global[2], filter_global[2], sum_global;
+  cl_kernel forward, filter, filter_sum, adjoint;
+  size_t global[2], filter_global[2], sum_global, adjoint_global[2];
   int slices;
   size_t ws_floats;
 } clgan_conv_narrow_plan;
@@ -239,9 +240,9 @@ typedef struct clgan_conv_plan {
                                         or the tuner chose it (adj, adj_last unused) */
   clgan_conv_whole_plan whole;       /* products by one kernel each where the plan chose
                                         it (their GEMM plans then unused) */
-  clgan_conv_narrow_plan narrow;     /* the forward, the weight gradient by a kernel each
-                                        where the plan chose it (the padding still runs;
-                                        fwd, filt unused) */
+  clgan_conv_narrow_plan narrow;     /* the forward, the weight gradient, the adjoint by a
+                                        kernel each where the plan chose it (the padding
+                                        still runs; fwd, filt, adj unused) */
   clgan_conv_wino_plan wino;         /* the forward by Winograd where the plan chose it
                                         (the padding still runs; fwd unused) */
   clgan_conv_wino_plan filt_wino;    /* the weight gradient by Winograd where the plan

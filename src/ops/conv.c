@@ -350,6 +350,11 @@ static clgan_status core_adjoint(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
     return a ? conv_whole_run(ctx, &p->whole, s, feat, w, img, a->act, a->slope, a->y)
              : conv_whole_run(ctx, &p->whole, s, feat, w, img, CLGAN_ACT_NONE, 0.0f,
                               (clgan_buf){0});
+  /* the narrow-image kernel: feat as it is given (never padded) */
+  if (p->narrow.adjoint)
+    return a ? conv_narrow_adjoint_run(ctx, &p->narrow, s, feat, w, img, a->act, a->slope, a->y)
+             : conv_narrow_adjoint_run(ctx, &p->narrow, s, feat, w, img, CLGAN_ACT_NONE, 0.0f,
+                                       (clgan_buf){0});
   /* Winograd: feat as it is given, padded or not */
   if (p->adj_wino.tile)
     return a ? conv_wino_adj_run(ctx, &p->adj_wino, s, feat, feat_padded, w, img, a->act,

@@ -110,3 +110,36 @@ clgan_status conv_narrow_filter_run(clgan_ctx *ctx, const clgan_conv_narrow_plan
     return st;
   return clgan_launch(ctx, p->filter_sum, 1, &p->sum_global, NULL, "conv_narrow_filter_sum");
 }
+
+clgan_status conv_narrow_adjoint_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
+                                           clgan_conv_narrow_plan *p, int *ok) {
+  *ok = 0;
+  if (!conv_narrow_applies(s)) return CLGAN_OK;
+  if ((uint64_t)s->cin * s->n * (uint64_t)s->h * (uint64_t)s->w >= ((uint64_t)1 << 32) ||
+      (uint64_t)s->cout * s->n * (uint64_t)s->ho * (uint64_t)s->wo >= ((uint64_t)1 << 32))
+    return clgan_fail(CLGAN_ERR_UNSUPPORTED, "conv_narrow: buffers beyond 32-bit offsets");
+  char opts[32];
+  snprintf(opts, sizeof opts, "-DNARROW_CIN=%d", s->cin);
+  clgan_status st = clgan_kernel_get(ctx, "conv_narrow", opts, "conv_narrow_adjoint", &p->adjoint);
+  if (st != CLGAN_OK) return st;
+  p->adjoint_global[0] = (size_t)s->wo / 16;
+  p->adjoint_global[1] = (size_t)s->n * (((size_t)s->h + CLGAN_CONV_NARROW_ADJ_ROWS - 1) / CLGAN_CONV_NARROW_ADJ_ROWS);
+  *ok = 1;
+  return CLGAN_OK;
+}
+
+clgan_status conv_narrow_adjoint_run(clgan_ctx *ctx, const clgan_conv_narrow_plan *p,
+                                     const clgan_conv_shape *s, clgan_buf dy, clgan_buf w,
+                                     clgan_buf dx, clgan_act act, float slope, clgan_buf y) {
+  cl_int cout = s->cout, n = s->n, ho = s->ho, wo = s->wo, a = (cl_int)act;
+  cl_mem ym = act != CLGAN_ACT_NONE ? y.mem : dx.mem; /* unread without act */
+  cl_uint dy_off = (cl_uint)dy.off, w_off = (cl_uint)w.off, dx_off = (cl_uint)dx.off;
+  cl_uint y_off = act != CLGAN_ACT_NONE ? (cl_uint)y.off : 0;
+  clgan_status st = clgan_set_args(
+      p->adjoint, 14, sizeof cout, &cout, sizeof n, &n, sizeof ho, &ho, sizeof wo, &wo,
+      sizeof(cl_mem), &dy.mem, sizeof dy_off, &dy_off, sizeof(cl_mem), &w.mem, sizeof w_off,
+      &w_off, sizeof(cl_mem), &dx.mem, sizeof dx_off, &dx_off, sizeof(cl_mem), &ym, sizeof y_off,
+      &y_off, sizeof a, &a, sizeof slope, &slope);
+  if (st != CLGAN_OK) return st;
+  return clgan_launch(ctx, p->adjoint, 2, p->adjoint_global, NULL, "conv_narrow_adjoint");
+}

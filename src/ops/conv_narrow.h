@@ -1,15 +1,17 @@
-/* The forward and the weight gradient of a k 4, stride 2, pad 1 conv from
- * an image of at most CLGAN_CONV_NARROW_MAX_CIN channels (1: the DCGAN's
- * first D layer on gray images, and the core conv of G's last layer in its
- * backward data and weight gradient), outputs 16 or more wide in multiples
- * of 16, from the image padded by the conv's padding kernel
- * (cl/conv_narrow.cl). The forward computes each output row segment of 16
- * from its cin * 16 tap vectors, every output channel a vector store; the
- * weight gradient holds an output pixel's 16 taps in a vector. As GEMMs
- * their cin * 16 was too short for the register tile: the forward ran at
- * 20-35% of the FMA peak on PoCL, most of it in the transposed store, and
- * the weight gradient's copy of dy into panels took twice its product.
- * Not part of the public API. */
+/* The products of a k 4, stride 2, pad 1 conv from an image of at most
+ * CLGAN_CONV_NARROW_MAX_CIN channels (1: the DCGAN's first D layer on gray
+ * images, and the core conv of G's last layer), outputs 16 or more wide in
+ * multiples of 16, each by a kernel of its own (cl/conv_narrow.cl): the
+ * forward and the weight gradient from the image padded by the conv's
+ * padding kernel, the adjoint (D1's backward data, G4's forward) from dy.
+ * The forward computes each output row segment of 16 from its cin * 16 tap
+ * vectors, every output channel a vector store; the weight gradient holds
+ * an output pixel's 16 taps in a vector; the adjoint a dy row segment and
+ * its shifts by one. As GEMMs their cin * 16 was too short for the
+ * register tile: the forward ran at 20-35% of the FMA peak on PoCL, most of
+ * it in the transposed store, the weight gradient's copy of dy into panels
+ * took twice its product, and the adjoint's col2im added a pass. Not part
+ * of the public API. */
 #ifndef CLGAN_OPS_CONV_NARROW_H
 #define CLGAN_OPS_CONV_NARROW_H
 
@@ -40,6 +42,18 @@ clgan_status conv_narrow_forward_run(clgan_ctx *ctx, const clgan_conv_narrow_pla
  * apply. */
 clgan_status conv_narrow_filter_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
                                           clgan_conv_narrow_plan *p, int *ok);
+
+/* Adds s's adjoint by the narrow kernel to p, as
+ * conv_narrow_filter_plan_make does the weight gradient. */
+clgan_status conv_narrow_adjoint_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
+                                           clgan_conv_narrow_plan *p, int *ok);
+
+/* dx [cin, n, h, w] = conv^T(dy) from dy [cout, n, ho, wo] with w
+ * [cout, cin*16], times act'(y) where act is ReLU or LeakyReLU (y [cin, n,
+ * h, w]; unread for CLGAN_ACT_NONE). Buffers checked by the caller. */
+clgan_status conv_narrow_adjoint_run(clgan_ctx *ctx, const clgan_conv_narrow_plan *p,
+                                     const clgan_conv_shape *s, clgan_buf dy, clgan_buf w,
+                                     clgan_buf dx, clgan_act act, float slope, clgan_buf y);
 
 /* dw [cout, cin*16] (+)= dy [cout, n, ho, wo] x im2col(x)^T from x, the
  * image padded by 1 (the geometry of clgan_gemm_conv_x); accumulate adds

@@ -143,7 +143,7 @@ static clgan_status plan_products(clgan_ctx *ctx, const clgan_conv_shape *s,
    * run it (no column matrix then) */
   int per = p->adjoint_images, last = s->n % per;
   int adj_gemm = !p->adj_direct.kernel && !p->adj_subpix.tile && !p->whole.adjoint &&
-                 !p->adj_wino.tile;
+                 !p->adj_wino.tile && !p->narrow.adjoint;
   if (adj_gemm &&
       ((st = clgan_gemm_plan_variant(ctx, va, 1, 0, kdim, (size_t)per * pix, cout, &p->adj)) !=
            CLGAN_OK ||
@@ -152,9 +152,9 @@ static clgan_status plan_products(clgan_ctx *ctx, const clgan_conv_shape *s,
     return st;
   if (p->direct) return CLGAN_OK;
   size_t padded = s->pad > 0 ? conv_padded_img_floats(s) : 0;
-  size_t adjoint = adj_gemm         ? kdim * pix * (size_t)per
-                   : p->adj_wino.tile ? 0 /* dy read as it is */
-                                      : p->adj_subpix.col_floats; /* whole: 0 */
+  size_t adjoint = adj_gemm                              ? kdim * pix * (size_t)per
+                   : p->adj_wino.tile || p->narrow.adjoint ? 0 /* dy read as it is */
+                                                           : p->adj_subpix.col_floats; /* whole: 0 */
   size_t other = p->fwd_from_image && p->filt_from_image ? padded : (size_t)conv_col_floats(s);
   p->col_floats = adjoint > other ? adjoint : other;
   return CLGAN_OK;
@@ -225,6 +225,12 @@ clgan_status conv_plan_with(clgan_ctx *ctx, const clgan_conv_shape *s, const con
   int narrow_filt_ok = 0;
   if ((!cv || cv->prod[CONV_FILT].backend == CLGAN_GEMM_AUTO) && conv_narrow_default(ctx, s) &&
       (st = conv_narrow_filter_plan_make(ctx, s, &p.narrow, &narrow_filt_ok)) != CLGAN_OK)
+    return st;
+  /* and its adjoint, where no other kernel of its own took that */
+  int narrow_adj_ok = 0;
+  if (engine && (!cv || cv->adj_subpix < 0) && !p.adj_direct.kernel && !adj_wino_ok &&
+      !subpix_ok && !p.whole.adjoint && conv_narrow_default(ctx, s) &&
+      (st = conv_narrow_adjoint_plan_make(ctx, s, &p.narrow, &narrow_adj_ok)) != CLGAN_OK)
     return st;
   /* the Winograd forward (k 4 s 2 p 1, conv_winograd.h): the tuner's
    * choice, else the engine's unless the variants name the forward's GEMM */

@@ -195,10 +195,10 @@ static int same_product(const clgan_conv_plan *a, const clgan_conv_plan *b, int 
   /* a kernel of its own runs the product in one plan and not in the other:
    * the GEMM plan beside it (planned in both) says nothing */
   const cl_kernel own_a[CONV_PRODUCTS][3] = {{a->whole.forward, a->narrow.forward, a->wino.tile},
-                                             {a->whole.adjoint, a->adj_wino.tile, NULL},
+                                             {a->whole.adjoint, a->adj_wino.tile, a->narrow.adjoint},
                                              {a->whole.filter, a->filt_wino.tile, a->narrow.filter}};
   const cl_kernel own_b[CONV_PRODUCTS][3] = {{b->whole.forward, b->narrow.forward, b->wino.tile},
-                                             {b->whole.adjoint, b->adj_wino.tile, NULL},
+                                             {b->whole.adjoint, b->adj_wino.tile, b->narrow.adjoint},
                                              {b->whole.filter, b->filt_wino.tile, b->narrow.filter}};
   for (int i = 0; i < 3; i++)
     if (!own_a[product][i] != !own_b[product][i]) return 0;

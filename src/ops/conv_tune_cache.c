@@ -39,7 +39,7 @@
  * backward data, with the forward the CPU default on the large k 4 s 2
  * p 1 products; v8: all three Winograd products the CPU default from
  * 2^24 multiply-adds (`gray32`'s layers); v9: the narrow-image weight
- * gradient (conv_narrow.h) the CPU default. */
+ * gradient and adjoint (conv_narrow.h) the CPU default. */
 #define CONV_TUNE_KEY_VERSION "v9"
 
 /* The payload: little-endian host integers (a foreign host's entry fails
@@ -125,7 +125,8 @@ void conv_tune_plan_name(const clgan_conv_plan *p, int product, char *buf, size_
     snprintf(buf, cap, "whole-image kernel");
     return;
   }
-  if ((product == CONV_FWD && p->narrow.forward) || (product == CONV_FILT && p->narrow.filter)) {
+  if ((product == CONV_FWD && p->narrow.forward) || (product == CONV_FILT && p->narrow.filter) ||
+      (product == CONV_ADJ && p->narrow.adjoint)) {
     snprintf(buf, cap, "narrow-image kernel");
     return;
   }
