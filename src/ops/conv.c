@@ -476,17 +476,24 @@ size_t clgan_conv_kept_floats(const clgan_conv_plan *p) {
   return (size_t)conv_padded_img_floats(&p->shape);
 }
 
-clgan_status clgan_conv2d_forward_keep(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x,
-                                       clgan_buf w, clgan_buf y, clgan_buf col, clgan_buf kept,
-                                       clgan_act act, float slope) {
-  const char *op = "clgan_conv2d_forward_keep";
+/* The forward keeping its copy in kept (checked against p's
+ * clgan_conv_kept_floats); x_is_kept: x padded at kept's start. */
+static clgan_status forward_keeping(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x,
+                                    int x_is_kept, clgan_buf w, clgan_buf y, clgan_buf col,
+                                    clgan_buf kept, clgan_act act, float slope, const char *op) {
   uint64_t floats = clgan_conv_kept_floats(p);
   if (floats == 0) return clgan_fail(CLGAN_ERR_INVALID, "%s: this plan keeps no padded image", op);
   clgan_status st = padded_check(kept, floats, op, "kept");
   if (st != CLGAN_OK) return st;
   clgan_gemm_epilogue epi = {act, slope};
-  return core_forward(ctx, p, x, 0, w, y, col, kept, act == CLGAN_ACT_NONE ? NULL : &epi, op, "x",
-                      "y");
+  return core_forward(ctx, p, x_is_kept ? kept : x, x_is_kept, w, y, col, kept,
+                      act == CLGAN_ACT_NONE ? NULL : &epi, op, x_is_kept ? "kept" : "x", "y");
+}
+
+clgan_status clgan_conv2d_forward_keep(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x,
+                                       clgan_buf w, clgan_buf y, clgan_buf col, clgan_buf kept,
+                                       clgan_act act, float slope) {
+  return forward_keeping(ctx, p, x, 0, w, y, col, kept, act, slope, "clgan_conv2d_forward_keep");
 }
 
 clgan_status clgan_conv2d_forward_padded(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf xp,
@@ -501,14 +508,8 @@ clgan_status clgan_conv2d_forward_padded(clgan_ctx *ctx, const clgan_conv_plan *
 clgan_status clgan_conv2d_forward_padded_keep(clgan_ctx *ctx, const clgan_conv_plan *p,
                                               clgan_buf kept, clgan_buf w, clgan_buf y,
                                               clgan_buf col, clgan_act act, float slope) {
-  const char *op = "clgan_conv2d_forward_padded_keep";
-  uint64_t floats = clgan_conv_kept_floats(p);
-  if (floats == 0) return clgan_fail(CLGAN_ERR_INVALID, "%s: this plan keeps no padded image", op);
-  clgan_status st = padded_check(kept, floats, op, "kept");
-  if (st != CLGAN_OK) return st;
-  clgan_gemm_epilogue epi = {act, slope};
-  return core_forward(ctx, p, kept, 1, w, y, col, kept, act == CLGAN_ACT_NONE ? NULL : &epi, op,
-                      "kept", "y");
+  return forward_keeping(ctx, p, kept, 1, w, y, col, kept, act, slope,
+                         "clgan_conv2d_forward_padded_keep");
 }
 
 int clgan_conv_reads_padded(const clgan_conv_plan *p, clgan_conv_side side,
