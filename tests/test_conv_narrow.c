@@ -42,10 +42,14 @@ static const narrow_case cases[] = {
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
-static clgan_conv_shape case_shape(const narrow_case *c) {
-  clgan_conv_shape s;
-  TU_OK(clgan_conv_shape_conv(c->n, c->cin, c->h, c->w, c->cout, 4, 2, 1, &s));
-  return s;
+/* Case c's conv shape, Conv2d(cin, cout, 4, 2, 1) over h x w, its C
+ * reference and the floats of its image, weights and output. */
+static void case_geometry(const narrow_case *c, clgan_conv_shape *s, ref_conv *g, size_t *fx,
+                          size_t *fw, size_t *fy) {
+  TU_OK(clgan_conv_shape_conv(c->n, c->cin, c->h, c->w, c->cout, 4, 2, 1, s));
+  *g = ref_conv_make(c->n, c->cin, c->h, c->w, c->cout, 4, 2, 1);
+  *fx = (size_t)c->cin * c->n * c->h * c->w, *fw = (size_t)c->cout * c->cin * 16;
+  *fy = (size_t)c->cout * c->n * s->ho * s->wo;
 }
 
 static void apply_act(float *y, size_t n, clgan_act act) {
@@ -59,11 +63,11 @@ START_TEST(test_against_the_reference) {
   clgan_ctx *ctx = tu_ctx();
   for (int ci = 0; ci < NCASES; ci++) {
     const narrow_case *c = &cases[ci];
-    clgan_conv_shape s = case_shape(c);
+    clgan_conv_shape s;
+    ref_conv g;
+    size_t fx, fw, fy;
+    case_geometry(c, &s, &g, &fx, &fw, &fy);
     ck_assert(conv_narrow_applies(&s));
-    ref_conv g = ref_conv_make(c->n, c->cin, c->h, c->w, c->cout, 4, 2, 1);
-    size_t fx = (size_t)c->cin * c->n * c->h * c->w, fw = (size_t)c->cout * c->cin * 16;
-    size_t fy = (size_t)c->cout * c->n * s.ho * s.wo;
     float *x = tu_malloc(fx * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
     float *want = tu_malloc(fy * sizeof(float)), *wact = tu_malloc(fy * sizeof(float));
     tu_fill_uniform(x, fx, 31, -1, 1);
@@ -115,10 +119,10 @@ START_TEST(test_weight_gradient) {
   clgan_ctx *ctx = tu_ctx();
   for (int ci = 0; ci < NCASES; ci++) {
     const narrow_case *c = &cases[ci];
-    clgan_conv_shape s = case_shape(c);
-    ref_conv g = ref_conv_make(c->n, c->cin, c->h, c->w, c->cout, 4, 2, 1);
-    size_t fx = (size_t)c->cin * c->n * c->h * c->w, fw = (size_t)c->cout * c->cin * 16;
-    size_t fy = (size_t)c->cout * c->n * s.ho * s.wo;
+    clgan_conv_shape s;
+    ref_conv g;
+    size_t fx, fw, fy;
+    case_geometry(c, &s, &g, &fx, &fw, &fy);
     float *x = tu_malloc(fx * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
     float *dy = tu_malloc(fy * sizeof(float)), *want = tu_malloc(fw * sizeof(float));
     float *prev = tu_malloc(fw * sizeof(float)), *wsum = tu_malloc(fw * sizeof(float));
@@ -169,10 +173,10 @@ START_TEST(test_adjoint) {
   clgan_ctx *ctx = tu_ctx();
   for (int ci = 0; ci < NCASES; ci++) {
     const narrow_case *c = &cases[ci];
-    clgan_conv_shape s = case_shape(c);
-    ref_conv g = ref_conv_make(c->n, c->cin, c->h, c->w, c->cout, 4, 2, 1);
-    size_t fx = (size_t)c->cin * c->n * c->h * c->w, fw = (size_t)c->cout * c->cin * 16;
-    size_t fy = (size_t)c->cout * c->n * s.ho * s.wo;
+    clgan_conv_shape s;
+    ref_conv g;
+    size_t fx, fw, fy;
+    case_geometry(c, &s, &g, &fx, &fw, &fy);
     float *y = tu_malloc(fx * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
     float *dy = tu_malloc(fy * sizeof(float)), *want = tu_malloc(fx * sizeof(float));
     float *wact = tu_malloc(fx * sizeof(float));
