@@ -144,6 +144,35 @@ static inline int wino_gathered(int panel, int tiles, int tw) {
 
 /* ---- The forward --------------------------------------------------------- */
 
+/* Kept transformed weights (src/ops/conv_winograd.c): seen holds the
+ * weights the kept transform was made from, [cout][cin][16] like w, both
+ * zero at first (the transform of zero weights is zero). A work-item's
+ * weights g[v][r] (rows r0 + 16v + r of the 16*NV it transforms, row r at
+ * seen[base + r * rstep] ..., zero past rows) whose bits equal seen's keep
+ * its part of the kept transform (1: nothing to store); else they replace
+ * seen's (0: transform them). Each work-item owns its rows of seen and its
+ * part of the transform, so no other one is waited for. */
+static inline int wino_weights_seen(float16 g[NV][16], __global float *seen, int base,
+                                    int rstep, int r0, int rows) {
+  int same = 1;
+  for (int v = 0; v < NV; v++)
+    for (int r = 0; r < 16; r++) {
+      const int ri = r0 + 16 * v + r;
+      if (ri >= rows) break;
+      const size_t at = ((size_t)base + (size_t)ri * rstep) * 16;
+      same &= all(as_int16(g[v][r]) == as_int16(vload16(0, seen + at)));
+    }
+  if (same) return 1;
+  for (int v = 0; v < NV; v++)
+    for (int r = 0; r < 16; r++) {
+      const int ri = r0 + 16 * v + r;
+      if (ri >= rows) break;
+      vstore16(g[v][r], 0, seen + ((size_t)base + (size_t)ri * rstep) * 16);
+    }
+  return 0;
+}
+
+
 /* One work-item per (image channel c, column panel of TN output
  * channels): 16 output channels' taps of c at a time transposed into one
  * vector per tap, so every transformed value is one 16-wide store, a
@@ -151,18 +180,19 @@ static inline int wino_gathered(int panel, int tiles, int tw) {
  * that leaves half a row for another one to complete later made the
  * transform of `tutorial`'s D4 about twice as slow (cf. wino_adjt_weight). */
 __kernel void wino_weight(int cin, int cout, __global const float *w, uint w_off,
-                          __global float *up, uint up_off) {
+                          __global float *up, uint up_off, __global float *seen, uint seen_off,
+                          int skip_seen) {
   const int c = get_global_id(0), o0 = get_global_id(1) * TN;
   if (c >= cin) return;
   const size_t kdim = 4 * (size_t)cin;
   float16 g[NV][16]; /* g[v][o] = the 16 taps of (o0 + 16v + o, c), then g[v][tap] over o */
-  for (int v = 0; v < NV; v++) {
+  for (int v = 0; v < NV; v++)
     for (int o = 0; o < 16; o++) {
       const int oi = o0 + 16 * v + o;
       g[v][o] = oi < cout ? vload16(0, w + w_off + ((size_t)oi * cin + c) * 16) : (float16)(0.0f);
     }
-    transpose16(g[v]);
-  }
+  if (skip_seen && wino_weights_seen(g, seen + seen_off, c, cin, o0, cout)) return;
+  for (int v = 0; v < NV; v++) transpose16(g[v]);
   __global float *dst = up + up_off + (size_t)(o0 / TN) * WINO_A * WINO_A * kdim * TN;
 #pragma unroll
   for (int pa = 0; pa < 2; pa++)
@@ -566,17 +596,18 @@ __kernel void wino_filt_output(int cin, int cout, __global const float *m, uint 
  * another work-item completes later, halved the time of `tutorial`'s D4
  * transform. */
 __kernel void wino_adjt_weight(int cin, int cout, __global const float *w, uint w_off,
-                               __global float *up, uint up_off) {
+                               __global float *up, uint up_off, __global float *seen,
+                               uint seen_off, int skip_seen) {
   const int o = get_global_id(0), c0 = get_global_id(1) * TN;
   if (o >= cout || c0 >= cin) return;
   float16 g[NV][16]; /* g[v][c] = the 16 taps of (o, c0 + 16v + c), then g[v][tap] over c */
-  for (int v = 0; v < NV; v++) {
+  for (int v = 0; v < NV; v++)
     for (int c = 0; c < 16; c++) {
       const int ci = c0 + 16 * v + c;
       g[v][c] = ci < cin ? vload16(0, w + w_off + ((size_t)o * cin + ci) * 16) : (float16)(0.0f);
     }
-    transpose16(g[v]);
-  }
+  if (skip_seen && wino_weights_seen(g, seen + seen_off, o * cin, 1, c0, cin)) return;
+  for (int v = 0; v < NV; v++) transpose16(g[v]);
   const int whole = cin % TN == 0; /* the TN columns of one panel row */
   const size_t kpos = WINO_A * WINO_A * (size_t)cout; /* a panel's rows */
 #pragma unroll

@@ -13,7 +13,11 @@
  * and from the padded copy the forward kept, written and accumulated; the
  * transformed image the forward keeps for the weight gradient (and a
  * ConvTranspose2d's backward shares between its products), the same bits
- * as each product transforming the image itself.
+ * as each product transforming the image itself; a plan keeping its
+ * transformed weights (forward and adjoint), the same bits as one that
+ * keeps none over calls whose weights stay or change at the first, a
+ * middle or the last float, the kept weights equal to the last ones, a
+ * buffer one float short refused.
  * With the device's default tile (CPU
  * and GPU paths) through the plan step with the tuning's winograd 1
  * (CLGAN_WINOGRAD=1); which shapes take it, its name, the engine's choice
@@ -408,6 +412,82 @@ START_TEST(test_shared_transform) {
 }
 END_TEST
 
+/* Kept transformed weights (clgan_conv_keep_weights): a plan keeping them
+ * gives, call after call, the bits of the same plan without them, the
+ * forward and the adjoint interleaved (each its own kept transform), the
+ * plan without them running in between (so the workspace holds other
+ * transforms): the weights as drawn, the same again (nothing transformed),
+ * one float changed (the first, one in the middle, the last: the first and
+ * the last work-item's rows), the same again, the weights as drawn back.
+ * The buffer's start holds the weights last transformed. A buffer one
+ * float short is refused and sets nothing; a plan running neither product
+ * by Winograd keeps nothing. */
+START_TEST(test_kept_weights) {
+  clgan_ctx *ctx = tu_ctx();
+  for (int ci = 0; ci < NCASES; ci++) {
+    const wino_case *c = &cases[ci];
+    clgan_conv_shape s;
+    ref_conv g;
+    size_t fx, fw, fy;
+    case_geometry(c, &s, &g, &fx, &fw, &fy);
+    clgan_conv_plan p, q;
+    wino_plan(ctx, &s, &p);
+    q = p;
+    size_t nk = clgan_conv_weights_kept_floats(&p), seen = (fw + 15) / 16 * 16;
+    ck_assert_uint_eq(nk, 2 * seen + p.wino.u_floats + p.adj_wino.u_floats);
+    clgan_buf kept = tu_upload(NULL, nk), small = tu_upload(NULL, nk - 1);
+    ck_assert_int_eq(clgan_conv_keep_weights(ctx, &q, small), CLGAN_ERR_INVALID);
+    ck_assert_ptr_null(q.wino.weights_kept.mem);
+    ck_assert_ptr_null(q.adj_wino.weights_kept.mem);
+    TU_OK(clgan_fill(ctx, kept, nk, NAN)); /* clgan_conv_keep_weights zeroes it */
+    TU_OK(clgan_conv_keep_weights(ctx, &q, kept));
+    float *x = tu_malloc(fx * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
+    float *wk = tu_malloc(fw * sizeof(float)), *dy = tu_malloc(fy * sizeof(float));
+    tu_fill_uniform(x, fx, 101, -1, 1);
+    tu_fill_uniform(w, fw, 102, -1, 1);
+    tu_fill_uniform(dy, fy, 103, -1, 1);
+    clgan_buf bx = tu_upload(x, fx), bw = tu_upload(NULL, fw), bdy = tu_upload(dy, fy);
+    clgan_buf by = tu_upload(NULL, fy), bdx = tu_upload(NULL, fx);
+    clgan_buf col = tu_upload(NULL, p.col_floats ? p.col_floats : 1);
+    const size_t as_drawn = (size_t)-1;
+    const size_t changed[] = {as_drawn, as_drawn, 0, 0, fw / 2 + 5, fw - 1, fw - 1, as_drawn};
+    char what[200];
+    for (int k = 0; k < (int)(sizeof changed / sizeof changed[0]); k++) {
+      memcpy(wk, w, fw * sizeof(float));
+      if (changed[k] != as_drawn) wk[changed[k]] += 0.5f;
+      TU_OK(clgan_buf_write(ctx, bw, wk, fw));
+      TU_OK(clgan_conv2d_forward(ctx, &p, bx, bw, by, col));
+      float *y0 = tu_download(by, fy);
+      TU_OK(clgan_conv2d_backward_data(ctx, &p, bdy, bw, bdx, col));
+      float *dx0 = tu_download(bdx, fx);
+      TU_OK(clgan_fill(ctx, by, fy, NAN));
+      TU_OK(clgan_conv2d_forward(ctx, &q, bx, bw, by, col));
+      snprintf(what, sizeof what, "%s, kept forward, call %d", c->name, k);
+      assert_same_bits(what, by, y0, fy);
+      assert_same_bits(what, kept, wk, fw);
+      TU_OK(clgan_fill(ctx, bdx, fx, NAN));
+      TU_OK(clgan_conv2d_backward_data(ctx, &q, bdy, bw, bdx, col));
+      snprintf(what, sizeof what, "%s, kept adjoint, call %d", c->name, k);
+      assert_same_bits(what, bdx, dx0, fx);
+      assert_same_bits(what, clgan_buf_at(kept, seen + p.wino.u_floats), wk, fw);
+      free(y0), free(dx0);
+    }
+    clgan_buf *all[] = {&kept, &small, &bx, &bw, &bdy, &by, &bdx, &col};
+    for (int i = 0; i < 8; i++) clgan_buf_release(all[i]);
+    free(x), free(w), free(wk), free(dy);
+  }
+  int was = ctx->tuning.winograd;
+  ctx->tuning.winograd = -1;
+  clgan_conv_shape s;
+  TU_OK(clgan_conv_shape_conv(2, 32, 16, 16, 64, 4, 2, 1, &s));
+  clgan_conv_plan p;
+  TU_OK(conv_plan_with(ctx, &s, NULL, &p));
+  ctx->tuning.winograd = was;
+  ck_assert_uint_eq(clgan_conv_weights_kept_floats(&p), 0);
+  TU_OK(clgan_conv_keep_weights(ctx, &p, (clgan_buf){0}));
+}
+END_TEST
+
 /* Which shapes take it, its name, a variant naming the forward's GEMM, and
  * no plan taking it without the tuning's winograd 1. */
 START_TEST(test_which_shapes) {
@@ -492,6 +572,7 @@ static Suite *wino_suite(void) {
   tcase_add_test(tc, test_adjoint_against_the_reference);
   tcase_add_test(tc, test_convt_forward);
   tcase_add_test(tc, test_shared_transform);
+  tcase_add_test(tc, test_kept_weights);
   tcase_add_test(tc, test_which_shapes);
   suite_add_tcase(s, tc);
   return s;

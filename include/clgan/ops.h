@@ -204,6 +204,11 @@ typedef struct clgan_conv_wino_plan {
                    row (tiles or cout, and a pad) */
   size_t v_floats; /* the weight gradient's transformed image [4 cin][25][tiles]
                       at vp_off, which the forward may read (0 otherwise) */
+  size_t u_floats; /* the forward's and the adjoint's transformed weights (the
+                      GEMM's packed B panels at up_off) */
+  clgan_buf weights_kept; /* where set (clgan_conv_keep_weights), the forward's or the
+                             adjoint's weights and their transform, kept from call to
+                             call: a call with the same weights transforms nothing */
   size_t weight_global[2], input_global[2], output_global[2];
   size_t tile_global[3], tile_local[3];
 } clgan_conv_wino_plan;
@@ -329,6 +334,20 @@ clgan_status clgan_conv2d_backward_filter_kept(clgan_ctx *ctx,
                                                const clgan_conv_plan *p, clgan_buf kept,
                                                clgan_buf dy, clgan_buf dw,
                                                clgan_buf col, int accumulate);
+
+/* Where p runs its forward or its adjoint (a ConvTranspose2d's forward, a
+ * Conv2d's backward data) by Winograd, the transformed weights can stay in
+ * a buffer of the caller's from call to call: each transform compares the
+ * weights with the ones it last transformed, bit for bit, and where they
+ * are the same transforms and stores nothing (a discriminator's weights
+ * serve three passes between updates). Nothing else changes: any weights
+ * give the bits of the calls without it. clgan_conv_weights_kept_floats:
+ * the floats such a buffer takes (0 where p runs neither product by
+ * Winograd). clgan_conv_keep_weights: zeroes buf (at least that many
+ * floats; the transform of zero weights is zero) and sets it in p, whose
+ * calls use it from then on (buf outlives them). */
+size_t clgan_conv_weights_kept_floats(const clgan_conv_plan *p);
+clgan_status clgan_conv_keep_weights(clgan_ctx *ctx, clgan_conv_plan *p, clgan_buf buf);
 
 /* The sides of the conv core that p reads zero-padded, so that the op that
  * writes one can hand it over padded (clgan_padded_copy: a BatchNorm's

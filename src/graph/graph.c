@@ -90,6 +90,12 @@ static void plan_padded_copies(const clgan_ctx *ctx, graph *g) {
   }
 }
 
+/* The floats of n's kept transformed weights (0: none). */
+static size_t weights_kept_floats(const graph *g, const graph_node *n) {
+  int conv = n->op == GRAPH_OP_CONV || n->op == GRAPH_OP_CONVT;
+  return g->keep_weights && conv ? clgan_conv_weights_kept_floats(&n->plan.conv) : 0;
+}
+
 clgan_status graph_plan(clgan_ctx *ctx, graph *g) {
   clgan_status st = CLGAN_OK;
   g->col_floats = g->max_act_floats = g->device_bytes = 0;
@@ -101,6 +107,7 @@ clgan_status graph_plan(clgan_ctx *ctx, graph *g) {
     if (n->op == GRAPH_OP_BN_ACT) g->device_bytes += 2 * sizeof(float) * g->slots[n->out].c;
     if (st == CLGAN_OK && n->op == GRAPH_OP_CONV)
       g->device_bytes += clgan_conv_kept_floats(&n->plan.conv) * sizeof(float);
+    g->device_bytes += weights_kept_floats(g, n) * sizeof(float);
   }
   if (st == CLGAN_OK) fuse_activations(g);
   if (st == CLGAN_OK) plan_padded_copies(ctx, g);
@@ -122,6 +129,10 @@ clgan_status graph_alloc(clgan_ctx *ctx, graph *g) {
       st = clgan_conv_plan_prepare(ctx, &n->plan.conv);
     size_t kept = n->op == GRAPH_OP_CONV ? clgan_conv_kept_floats(&n->plan.conv) : 0;
     if (st == CLGAN_OK && kept > 0) st = clgan_buf_alloc(ctx, kept, &n->kept);
+    size_t weights = weights_kept_floats(g, n);
+    if (st == CLGAN_OK && weights > 0) st = clgan_buf_alloc(ctx, weights, &n->weights_kept);
+    if (st == CLGAN_OK && weights > 0)
+      st = clgan_conv_keep_weights(ctx, &n->plan.conv, n->weights_kept);
     if (st != CLGAN_OK || n->op != GRAPH_OP_BN_ACT) continue;
     size_t c = (size_t)g->slots[n->out].c;
     st = clgan_buf_alloc(ctx, c, &n->save_mean);
@@ -144,6 +155,11 @@ void graph_release(graph *g) {
     clgan_buf_release(&g->nodes[i].save_mean);
     clgan_buf_release(&g->nodes[i].save_invstd);
     clgan_buf_release(&g->nodes[i].kept);
+    if (g->nodes[i].weights_kept.mem) { /* the plan no longer keeps them */
+      clgan_buf_release(&g->nodes[i].weights_kept);
+      g->nodes[i].plan.conv.wino.weights_kept = g->nodes[i].plan.conv.adj_wino.weights_kept =
+          (clgan_buf){0};
+    }
     g->nodes[i].out_copy.buf = g->nodes[i].grad_copy.buf = (clgan_buf){0};
   }
 }

@@ -71,6 +71,9 @@ typedef struct graph_node {
                                   start of the pass's col (CONVT; buf empty) */
   clgan_padded_copy grad_copy; /* BN_ACT: of its dx, for the conv before it: at the start of
                                   the pass's col (buf empty) */
+  clgan_buf weights_kept;  /* CONV, CONVT where the graph keeps weights: the transformed
+                              weights of its Winograd forward and adjoint
+                              (clgan_conv_keep_weights; no buffer where it runs neither) */
   int in_padded;           /* CONV, CONVT: the forward reads its input from that copy */
   int grad_padded;         /* CONV, CONVT: the backward reads dy from that copy */
 } graph_node;
@@ -84,11 +87,14 @@ typedef struct graph {
   clgan_tensor_desc tensors[GRAPH_MAX_TENSORS];
   size_t param_floats, stats_floats;
   int batch;
+  int keep_weights;        /* set before graph_plan where the weights serve several passes
+                              between updates (a discriminator's three): its convs keep
+                              their transformed weights (node weights_kept) */
   /* made by the plan: */
   size_t col_floats;       /* the largest node workspace */
   size_t max_act_floats;   /* the largest slot, the input included */
   int max_channels;
-  size_t device_bytes;     /* slots, saved statistics and kept copies (graph_alloc) */
+  size_t device_bytes;     /* slots, saved statistics, kept copies and weights (graph_alloc) */
   /* the conditional model (graph_cond.c; src/train/cond.c runs it): */
   int cond;                /* 1: the graph has a class table and takes labels */
   size_t emb_off;          /* the table [emb_rows, emb_dim] in the parameter arena */

@@ -586,6 +586,30 @@ clgan_status clgan_conv2d_backward_filter_kept(clgan_ctx *ctx, const clgan_conv_
                      "clgan_conv2d_backward_filter_kept", "kept", "dy");
 }
 
+/* ---- Kept transformed weights (conv_winograd.h) ------------------------------- */
+
+size_t clgan_conv_weights_kept_floats(const clgan_conv_plan *p) {
+  return conv_wino_weights_kept_floats(&p->wino, &p->shape) +
+         conv_wino_weights_kept_floats(&p->adj_wino, &p->shape);
+}
+
+clgan_status clgan_conv_keep_weights(clgan_ctx *ctx, clgan_conv_plan *p, clgan_buf buf) {
+  size_t fwd = conv_wino_weights_kept_floats(&p->wino, &p->shape);
+  size_t floats = fwd + conv_wino_weights_kept_floats(&p->adj_wino, &p->shape);
+  if (floats == 0) return CLGAN_OK;
+  if (!buf.mem || buf.floats < floats)
+    return clgan_fail(CLGAN_ERR_INVALID, "clgan_conv_keep_weights: buf holds %zu floats, "
+                      "the plan keeps %zu", buf.mem ? buf.floats : 0, floats);
+  if ((uint64_t)buf.off + floats >= ((uint64_t)1 << 32))
+    return clgan_fail(CLGAN_ERR_UNSUPPORTED,
+                      "clgan_conv_keep_weights: buf beyond the kernels' 32-bit offsets");
+  clgan_status st = clgan_fill(ctx, buf, floats, 0.0f);
+  if (st != CLGAN_OK) return st;
+  if (p->wino.tile) p->wino.weights_kept = buf;
+  if (p->adj_wino.tile) p->adj_wino.weights_kept = clgan_buf_at(buf, fwd);
+  return CLGAN_OK;
+}
+
 /* ---- ConvTranspose2d: the same core with the roles swapped --------------------- */
 
 clgan_status clgan_convt2d_forward(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x,

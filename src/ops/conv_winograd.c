@@ -154,7 +154,8 @@ clgan_status conv_wino_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   size_t k = p.products * p.kz;
   size_t rows = clgan_round_up(p.tiles, tm), cols = clgan_round_up(p.out_channels, tn);
   p.up_off = clgan_round_up(rows * k, 16);
-  p.m_off = clgan_round_up(p.up_off + cols * k, 16);
+  p.u_floats = cols * k;
+  p.m_off = clgan_round_up(p.up_off + p.u_floats, 16);
   p.ws_floats = p.m_off + p.products * p.out_channels * p.tiles;
   static const char *const names[3] = {"wino_weight", "wino_input", "wino_output"};
   p.weight_global[0] = (size_t)s->cin, p.weight_global[1] = cols / tn;
@@ -169,16 +170,34 @@ static clgan_buf ws_view(const clgan_ctx *ctx, size_t off) {
   return b;
 }
 
-/* The transformed weights as gemm_tile's packed B panels. */
+/* The kept weights (conv_winograd.h): the weights last transformed
+ * [cout][cin][16], then their transform (u_floats). */
+static size_t seen_floats(const clgan_conv_shape *s) {
+  return clgan_round_up((size_t)s->cout * (size_t)s->cin * 16, 16);
+}
+
+size_t conv_wino_weights_kept_floats(const clgan_conv_wino_plan *p, const clgan_conv_shape *s) {
+  return p->tile ? seen_floats(s) + p->u_floats : 0;
+}
+
+/* The transformed weights as gemm_tile's packed B panels (kernel `name`:
+ * the forward's or the adjoint's), into the workspace at up_off, or, where
+ * p keeps them, into weights_kept unless they are the ones it holds; *u:
+ * where they are. */
 static clgan_status run_weight(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
-                               const clgan_conv_shape *s, clgan_buf w) {
-  cl_int cin = s->cin, cout = s->cout;
-  cl_uint w_off = (cl_uint)w.off, up_off = (cl_uint)p->up_off;
-  clgan_status st = clgan_set_args(p->weight, 6, sizeof cin, &cin, sizeof cout, &cout,
+                               const clgan_conv_shape *s, clgan_buf w, const char *name,
+                               clgan_buf *u) {
+  const int kept = p->weights_kept.mem != NULL;
+  clgan_buf seen = kept ? p->weights_kept : ws_view(ctx, 0);
+  *u = kept ? clgan_buf_at(p->weights_kept, seen_floats(s)) : ws_view(ctx, p->up_off);
+  cl_int cin = s->cin, cout = s->cout, skip_seen = kept;
+  cl_uint w_off = (cl_uint)w.off, u_off = (cl_uint)u->off, seen_off = (cl_uint)seen.off;
+  clgan_status st = clgan_set_args(p->weight, 9, sizeof cin, &cin, sizeof cout, &cout,
                                    sizeof(cl_mem), &w.mem, sizeof w_off, &w_off, sizeof(cl_mem),
-                                   &ctx->gemm_ws.mem, sizeof up_off, &up_off);
+                                   &u->mem, sizeof u_off, &u_off, sizeof(cl_mem), &seen.mem,
+                                   sizeof seen_off, &seen_off, sizeof skip_seen, &skip_seen);
   if (st != CLGAN_OK) return st;
-  return clgan_launch(ctx, p->weight, 2, p->weight_global, NULL, "wino_weight");
+  return clgan_launch(ctx, p->weight, 2, p->weight_global, NULL, name);
 }
 
 /* The padded image's tiles as gemm_tile's packed A panels. */
@@ -215,18 +234,19 @@ static tile_strides packed_a(const clgan_conv_wino_plan *p, cl_int c_rs, cl_int 
 /* The products in one launch of gemm_tile: its split of k, one range of K
  * per product, each range's product stored at its own offset; A from a
  * (the workspace at vp_off, or the transformed image the forward and the
- * weight gradient share). */
+ * weight gradient share), B's packed panels from b (the workspace at
+ * up_off, or kept weights). */
 static clgan_status run_products(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
-                                 const tile_strides *t, clgan_buf a) {
+                                 const tile_strides *t, clgan_buf a, clgan_buf b) {
   cl_int n = (cl_int)p->out_channels, kz = (cl_int)p->kz, k = (cl_int)p->products * kz;
   float alpha = 1.0f, beta = 0.0f;
   cl_mem ws = ctx->gemm_ws.mem;
-  cl_uint a_off = (cl_uint)a.off, up_off = (cl_uint)p->up_off, m_off = (cl_uint)p->m_off;
+  cl_uint a_off = (cl_uint)a.off, b_off = (cl_uint)b.off, m_off = (cl_uint)p->m_off;
   clgan_status st = clgan_set_args(
       p->tile, 19, sizeof t->m, &t->m, sizeof n, &n, sizeof k, &k, sizeof kz, &kz, sizeof alpha,
       &alpha, sizeof beta, &beta, sizeof(cl_mem), &a.mem, sizeof a_off, &a_off, sizeof t->a_ps,
-      &t->a_ps, sizeof t->a_ks, &t->a_ks, sizeof t->a_rs, &t->a_rs, sizeof(cl_mem), &ws,
-      sizeof up_off, &up_off, sizeof(cl_mem), &ws, sizeof m_off, &m_off, sizeof t->c_rs, &t->c_rs,
+      &t->a_ps, sizeof t->a_ks, &t->a_ks, sizeof t->a_rs, &t->a_rs, sizeof(cl_mem), &b.mem,
+      sizeof b_off, &b_off, sizeof(cl_mem), &ws, sizeof m_off, &m_off, sizeof t->c_rs, &t->c_rs,
       sizeof t->c_cs, &t->c_cs, sizeof t->zstride, &t->zstride, sizeof t->a_zs, &t->a_zs);
   if (st != CLGAN_OK) return st;
   return clgan_launch(ctx, p->tile, 3, p->tile_global, p->tile_local, "gemm_tile");
@@ -248,12 +268,13 @@ static clgan_status run_output(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
 clgan_status conv_wino_forward_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
                                    const clgan_conv_shape *s, const clgan_gemm_conv_x *x,
                                    clgan_buf w, clgan_buf y, clgan_act act, float slope) {
+  clgan_buf u;
   clgan_status st = gemm_ws_reserve(ctx, p->ws_floats);
-  if (st == CLGAN_OK) st = run_weight(ctx, p, s, w);
+  if (st == CLGAN_OK) st = run_weight(ctx, p, s, w, "wino_weight", &u);
   if (st == CLGAN_OK) st = run_input(ctx, p, s, x);
   if (st == CLGAN_OK) { /* C^T = U_z V_z^T, [25][cout][tiles] */
     tile_strides t = packed_a(p, 1, (cl_int)p->tiles, (cl_uint)(p->out_channels * p->tiles));
-    st = run_products(ctx, p, &t, ws_view(ctx, p->vp_off));
+    st = run_products(ctx, p, &t, ws_view(ctx, p->vp_off), u);
   }
   if (st == CLGAN_OK) st = run_output(ctx, p, s, y, act, slope);
   return st;
@@ -262,14 +283,15 @@ clgan_status conv_wino_forward_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p
 clgan_status conv_wino_forward_shared_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
                                           const clgan_conv_shape *s, clgan_buf v, clgan_buf w,
                                           clgan_buf y, clgan_act act, float slope) {
+  clgan_buf u;
   clgan_status st = gemm_ws_reserve(ctx, p->ws_floats);
-  if (st == CLGAN_OK) st = run_weight(ctx, p, s, w);
+  if (st == CLGAN_OK) st = run_weight(ctx, p, s, w, "wino_weight", &u);
   if (st == CLGAN_OK) { /* A_z read in place: a product's tiles contiguous, its K
                            channels 25 * tiles apart */
     cl_int tiles = (cl_int)p->tiles;
     tile_strides t = {tiles, p->tm, WINO_POSITIONS * tiles, 1, 1, tiles,
                       (cl_uint)(p->out_channels * p->tiles), (cl_uint)tiles};
-    st = run_products(ctx, p, &t, v);
+    st = run_products(ctx, p, &t, v, u);
   }
   if (st == CLGAN_OK) st = run_output(ctx, p, s, y, act, slope);
   return st;
@@ -295,7 +317,8 @@ clgan_status conv_wino_adj_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   size_t rows = clgan_round_up(p.tiles, tm), cols = clgan_round_up(kdim, tn);
   p.m_row = p.tiles + WINO_ROW_PAD;
   p.up_off = clgan_round_up(rows * k, 16);
-  p.m_off = clgan_round_up(p.up_off + cols * k, 16);
+  p.u_floats = cols * k;
+  p.m_off = clgan_round_up(p.up_off + p.u_floats, 16);
   p.ws_floats = p.m_off + kdim * p.products * p.m_row;
   static const char *const names[3] = {"wino_adjt_weight", "wino_adjt_dy", "wino_adjt_output"};
   p.weight_global[0] = (size_t)s->cout, p.weight_global[1] = clgan_round_up(s->cin, tn) / tn;
@@ -319,14 +342,9 @@ clgan_status conv_wino_adj_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
   /* dy's planes as stored: given padded by 1, its first value at (1, 1) */
   cl_int hs = dy_padded ? ho + 2 : ho, wsr = dy_padded ? wo + 2 : wo;
   cl_uint dy_off = (cl_uint)(dy.off + (dy_padded ? (size_t)wsr + 1 : 0));
-  cl_uint w_off = (cl_uint)w.off, up_off = (cl_uint)p->up_off, vp_off = (cl_uint)p->vp_off;
-  cl_uint m_off = (cl_uint)p->m_off, dx_off = (cl_uint)dx.off;
-  if ((st = clgan_set_args(p->weight, 6, sizeof cin, &cin, sizeof cout, &cout, sizeof(cl_mem),
-                           &w.mem, sizeof w_off, &w_off, sizeof(cl_mem), &ws, sizeof up_off,
-                           &up_off)) != CLGAN_OK ||
-      (st = clgan_launch(ctx, p->weight, 2, p->weight_global, NULL, "wino_adjt_weight")) !=
-          CLGAN_OK)
-    return st;
+  cl_uint vp_off = (cl_uint)p->vp_off, m_off = (cl_uint)p->m_off, dx_off = (cl_uint)dx.off;
+  clgan_buf u;
+  if ((st = run_weight(ctx, p, s, w, "wino_adjt_weight", &u)) != CLGAN_OK) return st;
   if ((st = clgan_set_args(p->input, 10, sizeof cout, &cout, sizeof n, &n, sizeof ho, &ho,
                            sizeof wo, &wo, sizeof hs, &hs, sizeof wsr, &wsr, sizeof(cl_mem),
                            &dy.mem, sizeof dy_off, &dy_off, sizeof(cl_mem), &ws, sizeof vp_off,
@@ -335,7 +353,7 @@ clgan_status conv_wino_adj_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
     return st;
   cl_int c_cs = (cl_int)(WINO_POSITIONS * p->m_row);
   tile_strides t = packed_a(p, 1, c_cs, (cl_uint)p->m_row); /* [K][25][m_row] */
-  if ((st = run_products(ctx, p, &t, ws_view(ctx, p->vp_off))) != CLGAN_OK) return st;
+  if ((st = run_products(ctx, p, &t, ws_view(ctx, p->vp_off), u)) != CLGAN_OK) return st;
   cl_mem ym = act != CLGAN_ACT_NONE ? y.mem : dx.mem;
   cl_uint y_off = act != CLGAN_ACT_NONE ? (cl_uint)y.off : 0;
   cl_int m_row = (cl_int)p->m_row;
@@ -413,7 +431,7 @@ clgan_status conv_wino_filt_shared_run(clgan_ctx *ctx, const clgan_conv_wino_pla
   cl_int k = (cl_int)(p->products * p->kz);
   tile_strides t = {4 * cin, p->tm * k, 1, k, (cl_int)(p->products * p->m_row), 1,
                     (cl_uint)p->m_row, (cl_uint)p->kz};
-  if ((st = run_products(ctx, p, &t, v)) != CLGAN_OK) return st;
+  if ((st = run_products(ctx, p, &t, v, ws_view(ctx, p->up_off))) != CLGAN_OK) return st;
   cl_int m_row = (cl_int)p->m_row;
   if ((st = clgan_set_args(p->output, 8, sizeof cin, &cin, sizeof cout, &cout, sizeof(cl_mem),
                            &ws, sizeof m_off, &m_off, sizeof m_row, &m_row, sizeof(cl_mem),

@@ -111,4 +111,19 @@ clgan_status conv_wino_forward_shared_run(clgan_ctx *ctx, const clgan_conv_wino_
                                           const clgan_conv_shape *s, clgan_buf v, clgan_buf w,
                                           clgan_buf y, clgan_act act, float slope);
 
+/* ---- Kept weights ------------------------------------------------------------
+ * A forward or adjoint plan whose weights_kept is set (clgan_conv_keep_weights)
+ * keeps there the weights it last transformed [cout][cin][16] and then
+ * their transform (u_floats, the GEMM's packed B panels); each work-item of
+ * the weight transform compares its weights with the kept ones and stores
+ * nothing where they are the same (cl/winograd.cl's wino_weights_seen).
+ * D's plans keep them: D runs each forward and adjoint three times a step
+ * (real, fake, G's step) and its weights change once, so two of three
+ * transforms store nothing. On a 2-core Zen 5 that made `tutorial`'s step
+ * about 3% faster (device memory 658 -> 810 MiB); `gray32`'s is unchanged
+ * (42 -> 51 MiB), its transforms being small beside its GEMMs.
+ * conv_wino_weights_kept_floats: such a buffer's floats (0 where p is no
+ * Winograd plan). */
+size_t conv_wino_weights_kept_floats(const clgan_conv_wino_plan *p, const clgan_conv_shape *s);
+
 #endif

@@ -95,6 +95,8 @@ static clgan_status plan_model(clgan_dcgan *d, buffer_plan *bp) {
   d->net[CLGAN_NET_G].has_ema = d->cfg.ema_decay > 0.0f;
   for (int w = 0; w < 2 && st == CLGAN_OK; w++) {
     st = graph_describe(&d->cfg, (clgan_net)w, &d->net[w].g);
+    /* D's weights serve three passes per update (real, fake, the G step) */
+    d->net[w].g.keep_weights = w == CLGAN_NET_D;
     if (st == CLGAN_OK) st = graph_plan(d->ctx, &d->net[w].g);
   }
   if (st == CLGAN_OK) st = dcgan_reg_plan(d);
