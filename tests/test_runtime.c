@@ -166,6 +166,58 @@ static void check_fill(clgan_ctx *c, float v, float expect) {
   clgan_buf_release(&b);
 }
 
+/* A context of its own building every program from dir, the cache off. */
+static clgan_ctx *ctx_building_from(const char *dir) {
+  clgan_tuning t = *clgan_ctx_tuning(tu_ctx());
+  snprintf(t.kernel_dir, sizeof t.kernel_dir, "%s", dir);
+  t.cache_off = 1;
+  clgan_ctx_options o = {.device = getenv("CLGAN_TEST_DEVICE"), .tuning = &t};
+  clgan_ctx *c = NULL;
+  TU_OK(clgan_ctx_create(&o, &c));
+  return c;
+}
+
+/* A program continued in files of its own (src/runtime/program.c's
+ * layouts: winograd after its cl/winograd.cl) is built from all of them:
+ * a build error in the last one names that file and its own line, a
+ * missing one is named, and with every file as embedded the kernels of
+ * each file are there. */
+START_TEST(test_program_from_several_files) {
+  char dir[] = "/tmp/clgan-program-files-XXXXXX", path[256];
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  const char *files[] = {"common", "gemm_tile", "winograd", "winograd_forward", "winograd_filter",
+                         "winograd_adjoint"};
+  const int nfiles = (int)(sizeof files / sizeof files[0]);
+  for (int i = 0; i < nfiles; i++) {
+    snprintf(path, sizeof path, "%s/%s.cl", dir, files[i]);
+    write_text(path, clgan_embedded_source(files[i]));
+  }
+  clgan_ctx *c = ctx_building_from(dir);
+  cl_kernel k = NULL;
+  const char *opts = "-DTM=8 -DNV=2";
+  snprintf(path, sizeof path, "%s/winograd_adjoint.cl", dir);
+  write_text(path, "/* line 1 */\n\nint broken = not_declared_here;\n");
+  ck_assert_int_eq(clgan_kernel_get(c, "winograd", opts, "wino_weight", &k), CLGAN_ERR_BUILD);
+  ck_assert_ptr_nonnull(strstr(clgan_last_error(), "winograd_adjoint.cl:3:"));
+  unlink(path);
+  snprintf(path, sizeof path, "%s/winograd_filter.cl", dir);
+  unlink(path);
+  ck_assert_int_eq(clgan_kernel_get(c, "winograd", opts, "wino_weight", &k), CLGAN_ERR_IO);
+  ck_assert_ptr_nonnull(strstr(clgan_last_error(), "winograd_filter.cl"));
+  clgan_ctx_destroy(c);
+  for (int i = 0; i < nfiles; i++) {
+    snprintf(path, sizeof path, "%s/%s.cl", dir, files[i]);
+    unlink(path);
+  }
+  rmdir(dir);
+  const char *kernels[] = {"wino_weight", "wino_filt_output", "wino_adjt_output"};
+  for (int i = 0; i < 3; i++) {
+    TU_OK(clgan_kernel_get(tu_ctx(), "winograd", opts, kernels[i], &k));
+    ck_assert_ptr_nonnull(k);
+  }
+}
+END_TEST
+
 START_TEST(test_kernel_dir_and_cache_off_from_tuning) {
   /* A context whose tuning names a kernel dir builds from it (here a fill
    * that writes value + 1) and, with the cache off, compiles everything. */
@@ -180,12 +232,7 @@ START_TEST(test_kernel_dir_and_cache_off_from_tuning) {
              "  uint i = get_global_id(0);\n"
              "  if (i < n) x[off + i] = v + 1.0f;\n"
              "}\n");
-  clgan_tuning t = *clgan_ctx_tuning(tu_ctx());
-  snprintf(t.kernel_dir, sizeof t.kernel_dir, "%s", dir);
-  t.cache_off = 1;
-  clgan_ctx_options o = {.device = getenv("CLGAN_TEST_DEVICE"), .tuning = &t};
-  clgan_ctx *c = NULL;
-  TU_OK(clgan_ctx_create(&o, &c));
+  clgan_ctx *c = ctx_building_from(dir);
   check_fill(c, 2.0f, 3.0f);
   int cached = -1, compiled = -1;
   clgan_ctx_build_counts(c, &cached, &compiled);
@@ -345,6 +392,7 @@ int main(void) {
   tcase_add_test(tc, test_second_context_uses_disk_cache);
   tcase_add_test(tc, test_cache_dir_from_tuning);
   tcase_add_test(tc, test_kernel_dir_and_cache_off_from_tuning);
+  tcase_add_test(tc, test_program_from_several_files);
   tcase_add_test(tc, test_kernel_class);
   tcase_add_test(tc, test_buffer_sizes);
   tcase_add_test(tc, test_peak_measured);

@@ -32,7 +32,7 @@ typedef enum clgan_act {
 /* Its adjoint: dx rows per work-item (their even and odd columns' vectors
  * in registers beside a dy row's three; 8 spilled, 5x slower). */
 #define CLGAN_CONV_NARROW_ADJ_ROWS 4
-/* The Winograd adjoint's output transform (cl/winograd.cl,
+/* The Winograd adjoint's output transform (cl/winograd_adjoint.cl,
  * src/ops/conv_winograd.c) over images of one tile (tw x th tiles an
  * image): no tile has a neighbour, so a work-item takes a row panel of
  * tiles (all in the lanes of one vector) instead of a row of tiles. */

@@ -159,15 +159,13 @@ void conv_tune_plan_name(const clgan_conv_plan *p, int product, char *buf, size_
 void conv_tune_key(const clgan_ctx *ctx, const clgan_conv_shape *s, char *key, size_t cap) {
   char dev[600];
   clgan_ctx_cache_key(ctx, dev, sizeof dev);
-  static const char *const sources[] = {"gemm_tile",    "gemm",       "subpix",
-                                        "gemm_lds",     "im2col",     "col2im",
-                                        "convt_direct", "conv_whole", "conv_narrow",
-                                        "winograd"};
+  /* the programs a conv plan may build (their files, the shared ones too) */
+  static const char *const programs[] = {"gemm",       "subpix",     "gemm_lds",
+                                         "im2col",     "col2im",     "convt_direct",
+                                         "conv_whole", "conv_narrow", "winograd"};
   uint64_t h = CLGAN_FNV_SEED;
-  for (size_t i = 0; i < sizeof sources / sizeof sources[0]; i++) {
-    const char *src = clgan_embedded_source(sources[i]);
-    h = clgan_hash_str(h, src ? src : "");
-  }
+  for (size_t i = 0; i < sizeof programs / sizeof programs[0]; i++)
+    h = clgan_program_source_hash(programs[i], h);
   const clgan_tuning *t = &ctx->tuning;
   snprintf(key, cap,
            "conv tune " CONV_TUNE_KEY_VERSION

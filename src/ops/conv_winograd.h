@@ -48,7 +48,7 @@ clgan_status conv_wino_forward_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p
                                    clgan_buf w, clgan_buf y, clgan_act act, float slope);
 
 /* The adjoint (backward data: Conv2d's, ConvTranspose2d's forward) by the
- * forward's transposed form (cl/winograd.cl's wino_adjt_*): per tile and
+ * forward's transposed form (cl/winograd_adjoint.cl's wino_adjt_*): per tile and
  * tap parity dd = B [U .* (A dy A^T)] B^T, 25 products over dy's channels
  * in one gemm_tile launch, the tiles' overlapping 5x5 windows summed as
  * each tile's 8x8 block of dx is written (act' fused). dy read as given,
@@ -70,7 +70,7 @@ clgan_status conv_wino_adj_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
                                clgan_buf y);
 
 /* The weight gradient (Conv2d's, ConvTranspose2d's) the same way
- * (cl/winograd.cl's wino_filt_*): dW's four parities as the transposed
+ * (cl/winograd_filter.cl's wino_filt_*): dW's four parities as the transposed
  * form dg = G^T [(A dy A^T) .* (B^T d B)] G, summed over the tiles in the
  * transformed domain, so one GEMM of 25 products (4 * cin x cout over the
  * tiles) and an output transform per weight. The engine's choice on CPUs

@@ -109,8 +109,7 @@ static clgan_status measure_backends(clgan_ctx *ctx, int cls, gemm_choice_entry 
 static void cache_key(const clgan_ctx *ctx, int cls, char *key, size_t cap) {
   char dev[600];
   clgan_ctx_cache_key(ctx, dev, sizeof dev);
-  const char *tile = clgan_embedded_source("gemm_tile"), *src = clgan_embedded_source("gemm");
-  uint64_t h = clgan_hash_str(clgan_hash_str(CLGAN_FNV_SEED, tile ? tile : ""), src ? src : "");
+  uint64_t h = clgan_program_source_hash("gemm", CLGAN_FNV_SEED);
   snprintf(key, cap, "gemm backend v" GEMM_CACHE_VERSION "|class %d|%s|%016llx", cls, dev,
            (unsigned long long)h);
 }

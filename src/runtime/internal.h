@@ -100,6 +100,9 @@ static inline size_t clgan_round_up(size_t x, size_t m) {
 #define CLGAN_FNV_SEED 0xcbf29ce484222325ULL
 uint64_t clgan_hash(uint64_t seed, const void *data, size_t len);
 uint64_t clgan_hash_str(uint64_t seed, const char *s);
+/* h chained over the embedded sources program `name` is built from
+ * (src/runtime/program.c's layouts): a key that changes with any of them. */
+uint64_t clgan_program_source_hash(const char *name, uint64_t h);
 
 /* Disk cache entries: a small file in `dir` named by a hash key holding a
  * full key string (to detect collisions and foreign files) and a payload.

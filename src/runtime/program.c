@@ -71,40 +71,93 @@ static clgan_status build_log_error(clgan_ctx *ctx, cl_program prog, cl_int err,
   return st;
 }
 
-/* The source a program's own is built after, beside kernel_abi and common
- * (NULL: none): definitions some programs share and others do not need. */
-static const char *program_prelude(const char *name) {
-  static const struct {
-    const char *program, *prelude;
-  } preludes[] = {{"gemm", "gemm_tile"}, {"subpix", "gemm_tile"}, {"winograd", "gemm_tile"}};
-  for (size_t i = 0; i < sizeof preludes / sizeof preludes[0]; i++)
-    if (strcmp(preludes[i].program, name) == 0) return preludes[i].prelude;
+/* The sources a program is built from besides its own cl/<name>.cl, beside
+ * kernel_abi and common: `before` (NULL: none), definitions some programs
+ * share and others do not need; `after` (NULL-terminated), files that
+ * continue the program's own (one program, so one compile, but files of a
+ * readable size). */
+typedef struct program_layout {
+  const char *program, *before, *after[4];
+} program_layout;
+
+static const program_layout *program_layout_of(const char *name) {
+  static const program_layout layouts[] = {
+      {"gemm", "gemm_tile", {NULL}},
+      {"subpix", "gemm_tile", {NULL}},
+      {"winograd", "gemm_tile", {"winograd_forward", "winograd_filter", "winograd_adjoint", NULL}},
+  };
+  for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++)
+    if (strcmp(layouts[i].program, name) == 0) return &layouts[i];
   return NULL;
+}
+
+static uint64_t hash_embedded(uint64_t h, const char *name) {
+  const char *text = clgan_embedded_source(name);
+  return clgan_hash_str(h, text ? text : "");
+}
+
+uint64_t clgan_program_source_hash(const char *name, uint64_t h) {
+  const program_layout *l = program_layout_of(name);
+  if (l && l->before) h = hash_embedded(h, l->before);
+  h = hash_embedded(h, name);
+  for (int i = 0; l && l->after[i]; i++) h = hash_embedded(h, l->after[i]);
+  return h;
+}
+
+/* Appends `text` to *full (of *len chars), malloc'd; `line` (NULL: none)
+ * goes first, so a build log's line numbers are the file's own. */
+static clgan_status append_text(char **full, size_t *len, const char *line, const char *text) {
+  size_t add = (line ? strlen(line) : 0) + strlen(text) + 1;
+  char *t = realloc(*full, *len + add + 1);
+  if (!t) return clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
+  *len += (size_t)snprintf(t + *len, add + 1, "%s%s\n", line ? line : "", text);
+  *full = t;
+  return CLGAN_OK;
+}
+
+/* A source file's text appended to *full (see append_text). */
+static clgan_status append_source(const clgan_ctx *ctx, char **full, size_t *len,
+                                  const char *line, const char *name) {
+  char *text = NULL;
+  clgan_status st = source_text(ctx, name, &text);
+  if (st == CLGAN_OK) st = append_text(full, len, line, text);
+  free(text);
+  return st;
+}
+
+/* The whole text of program `name`, malloc'd in *out: kernel_abi (the
+ * host's own copy of the shared constants, whatever the kernel dir),
+ * common, the layout's `before`, the program's own file, its `after`
+ * (each of the last two from its line 1, by name, for the build log). */
+static clgan_status program_text(const clgan_ctx *ctx, const char *name, char **out) {
+  const program_layout *l = program_layout_of(name);
+  char *full = NULL, line[160];
+  size_t len = 0;
+  clgan_status st = append_text(&full, &len, NULL, clgan_embedded_source("kernel_abi"));
+  if (st == CLGAN_OK) st = append_source(ctx, &full, &len, NULL, "common");
+  if (st == CLGAN_OK && l && l->before) st = append_source(ctx, &full, &len, NULL, l->before);
+  for (int i = -1; st == CLGAN_OK && (i < 0 || (l && l->after[i])); i++) {
+    const char *file = i < 0 ? name : l->after[i];
+    snprintf(line, sizeof line, "#line 1 \"%s.cl\"\n", file);
+    st = append_source(ctx, &full, &len, line, file);
+  }
+  if (st != CLGAN_OK) free(full), full = NULL;
+  *out = full;
+  return st;
 }
 
 /* Builds one program, trying the disk cache first. */
 static clgan_status build_program(clgan_ctx *ctx, const char *name, const char *options,
                                   cl_program *out) {
   *out = NULL;
-  char *common = NULL, *prelude = NULL, *body = NULL, *full = NULL, *key = NULL;
+  char *full = NULL, *key = NULL;
   void *bin = NULL;
   size_t bin_size = 0;
   cl_program prog = NULL;
   cl_int err;
   double t0 = now_seconds();
-  /* the host's own copy of the shared constants, whatever the kernel dir */
-  const char *abi = clgan_embedded_source("kernel_abi");
-  clgan_status st = source_text(ctx, "common", &common);
-  const char *pre = program_prelude(name);
-  if (st == CLGAN_OK && pre) st = source_text(ctx, pre, &prelude);
-  if (st == CLGAN_OK) st = source_text(ctx, name, &body);
+  clgan_status st = program_text(ctx, name, &full);
   if (st != CLGAN_OK) goto out;
-  size_t n = strlen(abi) + strlen(common) + (prelude ? strlen(prelude) : 0) + strlen(body) + 64;
-  if (!(full = malloc(n))) {
-    st = clgan_fail(CLGAN_ERR_NOMEM, "out of memory");
-    goto out;
-  }
-  snprintf(full, n, "%s\n%s\n%s\n#line 1\n%s", abi, common, prelude ? prelude : "", body);
 
   char devkey[600];
   clgan_device_key(&ctx->dev, devkey, sizeof devkey);
@@ -159,9 +212,6 @@ done:
   st = CLGAN_OK;
 out:
   if (prog) clReleaseProgram(prog);
-  free(common);
-  free(prelude);
-  free(body);
   free(full);
   free(key);
   free(bin);
