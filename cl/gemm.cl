@@ -246,7 +246,7 @@ __kernel void gemm_tile(int m, int n, int k, int kz, float alpha, float beta,
  * the general loop's order: the same bits. DCGAN's k4 s2 convs:
  *   forward (rows pixels (ox step 2), k taps): the 4 taps of a (c, ky) row
  *     per pass; one segment of TM pixels, or two of TM / 2 where the output
- *     is 4 wide (59-68% of the peak on that Xeon, README: Speed);
+ *     is 4 wide (59-68% of the peak on that Xeon, docs/speed-log.md);
  *   weight gradient (rows taps: kx at two ky, k pixels (ox step 2)):
  *     CONV_WGRAD_UNROLL pixels per pass (59-69%; 4 per pass spilled the
  *     broadcasts the pixels share and gained nothing).
