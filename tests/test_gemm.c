@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/gemm_own.h"
 #include "test_util.h"
 
 typedef struct shape {
@@ -178,7 +179,10 @@ END_TEST
  * (the B panel they stream is shared), shorter k on the default 4 x 16, k
  * whose four panels would exceed the budget in narrower groups, and k whose
  * one panel exceeds it split into ranges that fit; each against the
- * reference, several column panels with a ragged last one, every transpose. */
+ * reference, several column panels with a ragged last one, every transpose.
+ * A panel is k x TN floats, so the k of the narrower and the split cases
+ * follow the default tile's width (32 with AVX-512's vectors, 16 with
+ * AVX2's). */
 START_TEST(test_gemm_long_reduction_groups) {
   clgan_tuning t;
   TU_OK(clgan_tuning_from_env(&t));
@@ -187,15 +191,21 @@ START_TEST(test_gemm_long_reduction_groups) {
   clgan_ctx *ctx = NULL;
   TU_OK(clgan_ctx_create(&o, &ctx));
   int default_cpu_tile = clgan_ctx_cpu_paths(ctx) && t.gemm_tile[0] == 0;
-  /* 300 rows of C: 38 row tiles, so the 64-tile-tall group is not folded
-   * back into columns; 70 columns: three panels, the last ragged */
+  int tm = 0, nv = 0;
+  size_t lx = 0, ly = 0;
+  gemm_own_default_tile(ctx, &tm, &nv, &lx, &ly);
+  size_t tn = 16 * (size_t)nv;
+  /* not long reductions (k < 16 x max(m, n)): 2 panels of mid_k x TN
+   * floats fit 1 MiB, 4 do not; one panel of huge_k x TN does not */
+  shape mid = {0, 0, 96000 / tn}, huge = {0, 70, 288000 / tn};
+  mid.m = mid.n = mid.k / 16 + 100, huge.m = huge.k / 16 + 75;
+  /* 300 rows of C: enough row tiles that the 64-tile-tall group is not
+   * folded back into columns; 70 columns: several panels, the last ragged */
   clgan_gemm_plan longp, shortp, midp, hugep;
   TU_OK(clgan_gemm_plan_make(ctx, 0, 1, 300, 70, 5000, &longp));
   TU_OK(clgan_gemm_plan_make(ctx, 0, 1, 300, 70, 500, &shortp));
-  /* not long reductions (k < 16 x 600): 2 panels of 3000 x 32 floats fit
-   * 1 MiB, 4 do not; one panel of 9000 x 32 does not */
-  TU_OK(clgan_gemm_plan_make(ctx, 0, 1, 600, 600, 3000, &midp));
-  TU_OK(clgan_gemm_plan_make(ctx, 0, 1, 700, 70, 9000, &hugep));
+  TU_OK(clgan_gemm_plan_make(ctx, 0, 1, mid.m, mid.n, mid.k, &midp));
+  TU_OK(clgan_gemm_plan_make(ctx, 0, 1, huge.m, huge.n, huge.k, &hugep));
   ck_assert_int_eq(longp.path, CLGAN_GEMM_PATH_TILED);
   ck_assert_int_eq(shortp.path, CLGAN_GEMM_PATH_TILED);
   if (default_cpu_tile) {
@@ -208,7 +218,7 @@ START_TEST(test_gemm_long_reduction_groups) {
     ck_assert_uint_eq(midp.own.splits, 1);
     ck_assert_uint_eq(hugep.main_local[0], 1);
     ck_assert_uint_ge(hugep.own.splits, 2);
-    ck_assert_uint_le(hugep.own.kz * 32 * sizeof(float), (size_t)1 << 20);
+    ck_assert_uint_le(hugep.own.kz * tn * sizeof(float), (size_t)1 << 20);
     /* a large C is not split for its panel: 8 ranges of 4096 x 4096 partial
      * products would be 512 MiB of workspace (planned only, not run) */
     clgan_gemm_plan bigc;
@@ -225,9 +235,9 @@ START_TEST(test_gemm_long_reduction_groups) {
   }
   /* the narrower group and the split panel (the group's shape leaves the
    * sums as they are; the split changes their order) */
-  check_case(CLGAN_GEMM_OWN, 0, 1, (shape){600, 600, 3000}, 1.0f, 0.0f, seed++);
-  check_case(CLGAN_GEMM_OWN, 0, 1, (shape){700, 70, 9000}, 1.0f, 0.0f, seed++);
-  check_case(CLGAN_GEMM_OWN, 1, 0, (shape){700, 70, 9000}, 0.5f, 1.0f, seed++);
+  check_case(CLGAN_GEMM_OWN, 0, 1, mid, 1.0f, 0.0f, seed++);
+  check_case(CLGAN_GEMM_OWN, 0, 1, huge, 1.0f, 0.0f, seed++);
+  check_case(CLGAN_GEMM_OWN, 1, 0, huge, 0.5f, 1.0f, seed++);
 }
 END_TEST
 

@@ -329,15 +329,15 @@ END_TEST
  * re-measuring replaces it; one planted higher than the device can reach
  * stays. In a cache folder of the test's own. */
 static void plant_peak(clgan_ctx *ctx, double g) {
-  char key[700];
-  clgan_device_key(&ctx->dev, key, sizeof key);
+  char key[740];
+  clgan_peak_cache_key(&ctx->dev, key, sizeof key);
   TU_OK(clgan_cache_store(clgan_cache_dir(&ctx->tuning), "peak", key, &g, sizeof g));
   ctx->peak_gflops = 0; /* as a new context would start */
 }
 
 static double stored_peak(clgan_ctx *ctx) {
-  char key[700];
-  clgan_device_key(&ctx->dev, key, sizeof key);
+  char key[740];
+  clgan_peak_cache_key(&ctx->dev, key, sizeof key);
   void *payload = NULL;
   size_t size = 0;
   double g = 0;

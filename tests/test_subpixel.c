@@ -56,8 +56,7 @@ static int tile_takes(const clgan_conv_shape *s, int tm) {
 
 /* The tile a variant plans on this device (0 in v: the device's default). */
 static int tile_pixels(const clgan_gemm_variant *v) {
-  if (v->tm) return v->tm;
-  return clgan_ctx_cpu_paths(tu_ctx()) ? 16 : 4;
+  return v->tm ? v->tm : conv_subpix_default_pixels(tu_ctx());
 }
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 

@@ -61,14 +61,20 @@ static int groups_fit(const clgan_conv_shape *s, int j) {
   return s->wo % j == 0 || (j % 2 == 0 && s->wo == j / 2 && s->ho % 2 == 0);
 }
 
+int conv_subpix_default_pixels(const clgan_ctx *ctx) {
+  /* CPUs with 16-float vectors (AVX-512): 16 pixels x 16 channels (half
+   * the sub-kernel loads per FMA of 8 x 32: 1.1-1.3x on PoCL); narrower
+   * vectors (AVX2, where 16 float16 accumulators spill): 4 x 16, the
+   * kernel's time 0.45-0.65x that of 16 x 16 there; GPUs: a small tile for
+   * the registers */
+  return clgan_ctx_cpu_paths(ctx) && ctx->dev.preferred_vector_float >= 16 ? 16 : 4;
+}
+
 /* The tile of variant v (NULL: the device's default): INVALID for one the
  * kernel cannot run. */
 static clgan_status subpix_tile(const clgan_ctx *ctx, const clgan_gemm_variant *v, int *tm,
                                 int *nv, size_t *lx, size_t *ly) {
-  /* CPUs: 16 pixels x 16 channels (half the sub-kernel loads per FMA of
-   * 8 x 32: 1.1-1.3x on PoCL); GPUs: a small tile for the registers */
-  int cpu = clgan_ctx_cpu_paths(ctx);
-  *tm = cpu ? 16 : 4, *nv = 1, *lx = 0, *ly = 0;
+  *tm = conv_subpix_default_pixels(ctx), *nv = 1, *lx = 0, *ly = 0;
   if (v && v->backend == CLGAN_GEMM_AUTO && clgan_gemm_variant_valid(v)) return CLGAN_OK;
   if (!v) return CLGAN_OK;
   if (v->backend != CLGAN_GEMM_OWN || !clgan_gemm_variant_valid(v) ||

@@ -28,6 +28,8 @@ size_t conv_subpix_col_floats(const clgan_conv_shape *s);
  * choices (no tuner): on CPU devices, where it applies and the image side
  * has CONV_SUBPIX_MIN_CIN channels or more. */
 int conv_subpix_default(const clgan_ctx *ctx, const clgan_conv_shape *s);
+/* The pixels of the device's default tile (its channels: 16). */
+int conv_subpix_default_pixels(const clgan_ctx *ctx);
 
 /* Plans s's adjoint this way with variant v's own tile (tm: output pixels
  * per work-item, even, at most 8; nv 1 or 2; lx x ly tiles a work-group;

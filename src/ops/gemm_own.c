@@ -67,11 +67,17 @@ int clgan_gemm_variant_valid(const clgan_gemm_variant *v) {
 static own_config own_config_for(const clgan_ctx *ctx, const clgan_gemm_variant *v) {
   own_config c;
   if (clgan_ctx_cpu_paths(ctx)) {
-    /* 8 x 32 tiles: 16 float16 accumulators, two B vectors and eight A
-     * broadcasts per k. 4 x 16 tiles per group: 16 row panels share the B
-     * panels while they are in cache (CPU implementations run a group's
-     * work-items in sequence, dimension 0 innermost). */
-    c.tm = 8, c.nv = 2, c.lx = 4, c.ly = 16, c.narrow_long = 1;
+    /* Accumulators in half the vector registers. With 16-float vectors
+     * (AVX-512: 32 registers) 8 x 32 tiles: 16 float16 accumulators, two B
+     * vectors and eight A broadcasts per k. Narrower vectors (AVX2: 16
+     * registers of 8 floats, each float16 two of them) take 4 x 16 tiles:
+     * 8 x 32 there spills and ran a step at 0.6x the speed. 4 x 16 tiles
+     * per group: 16 row panels share the B panels while they are in cache
+     * (CPU implementations run a group's work-items in sequence, dimension
+     * 0 innermost). */
+    if (ctx->dev.preferred_vector_float >= 16) c.tm = 8, c.nv = 2;
+    else c.tm = 4, c.nv = 1;
+    c.lx = 4, c.ly = 16, c.narrow_long = 1;
   } else { /* a smaller tile keeps the accumulators in GPU registers */
     c.tm = 4, c.nv = 1, c.lx = 16, c.ly = 8, c.narrow_long = 0;
   }

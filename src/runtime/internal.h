@@ -116,6 +116,9 @@ clgan_status clgan_cache_store(const char *dir, const char *kind, const char *ke
                                const void *payload, size_t size);
 /* The identity of a device for cache keys: platform, device, driver versions. */
 void clgan_device_key(const clgan_device_info *d, char *buf, size_t cap);
+/* The disk-cache key of the device's measured peak: the device key and the
+ * method, so a peak measured another way is measured again. */
+void clgan_peak_cache_key(const clgan_device_info *dev, char *key, size_t cap);
 /* The key of what a context measured or tuned (the GEMM backend's choice,
  * the tuner's winners): the device's, and the kernel class when the tuning
  * overrides it, since those choices belong to the class. */
