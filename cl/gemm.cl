@@ -149,6 +149,27 @@ inline void store_tile(float16 (*acc)[NV], int m, int n, int i0, int j0, float a
     }
     return;
   }
+#elif TM == 4
+  /* the same with 4x4 blocks (C^T's columns are 4 consecutive floats): the
+   * 4 x 16 tiles of AVX2 devices, whose Winograd products store C^T (stored
+   * float by float, those products took 1.16x the time on a Zen 3) */
+  if (c_rs == 1 && nrows == TM && ncols == TN) {
+#pragma unroll
+    for (int h = 0; h < 4 * NV; h++) {
+      float4 blk[4];
+#pragma unroll
+      for (int r = 0; r < 4; r++) blk[r] = quarter16(acc[r][h / 4], h % 4);
+      transpose4(blk);
+#pragma unroll
+      for (int q = 0; q < 4; q++) {
+        __global float *cp = c + (size_t)(j0 + 4 * h + q) * c_cs + i0;
+        float4 out = alpha * blk[q];
+        if (beta != 0.0f) out += beta * vload4(0, cp);
+        vstore4(epilogue_float4(out, act, slope), 0, cp);
+      }
+    }
+    return;
+  }
 #endif
   if (c_cs != 1) {
 #pragma unroll

@@ -96,6 +96,19 @@ static inline void transpose8(float8 *m) {
   }
 }
 
+static inline void transpose4(float4 *m) {
+  float4 a = m[0], b = m[1], c = m[2], d = m[3];
+  m[0] = (float4)(a.s0, b.s0, c.s0, d.s0);
+  m[1] = (float4)(a.s1, b.s1, c.s1, d.s1);
+  m[2] = (float4)(a.s2, b.s2, c.s2, d.s2);
+  m[3] = (float4)(a.s3, b.s3, c.s3, d.s3);
+}
+
+/* Quarter q (a constant after unrolling) of a float16: elements 4q .. 4q + 3. */
+static inline float4 quarter16(float16 x, int q) {
+  return q == 0 ? x.lo.lo : q == 1 ? x.lo.hi : q == 2 ? x.hi.lo : x.hi.hi;
+}
+
 TILE_INLINE void zero_tile(float16 (*acc)[NV]) {
 #pragma unroll
   for (int r = 0; r < TM; r++)
