@@ -165,6 +165,14 @@ __kernel void wino_adjt_dy(int cout, int n, int ho, int wo, int hs, int ws,
 #define WINO_SHL1(V, E) (E)
 #define WINO_SHR1(V, E) (E)
 
+/* The vertical neighbours' edge row (value j of window row er): read from
+ * m at tile vert_t (0 where there is none), or, in panels of whole 2x2-tile
+ * images, the lanes tw = 2 away in W (the same value of the lanes' own
+ * windows), shifted up (pa 1: from the tile above) or down. */
+#define WINO_VERT_LOAD(VT, VLOAD, PA, W, J)                                              \
+  (vert_ok ? VLOAD(0, src + (size_t)(WINO_A * er + (J)) * m_row + vert_t) : (VT)(0.0f))
+#define WINO_VERT_IMG2(VT, VLOAD, PA, W, J) ((PA) ? WINO_UP_IMG2(W) : WINO_DOWN_IMG2(W))
+
 /* m's value (position xi, tile t) of the class's channel, 0 where no such
  * tile (ok 0). */
 #define WINO_ADJT_AT(XI, T, OK) ((OK) ? src[(size_t)(XI) * m_row + (T)] : 0.0f)
@@ -174,7 +182,7 @@ __kernel void wino_adjt_dy(int cout, int n, int ho, int wo, int hs, int ws,
  * tile, with the neighbour whose window overlaps at the edge row er = 4pa'
  * (the tile above for pa = 1, below for pa = 0), the edge column, and the
  * diagonal one at the corner. */
-#define WINO_ADJT_CLASS(VT, VLOAD, SHL, SHR, PA, PB, O)                                  \
+#define WINO_ADJT_CLASS(VT, VLOAD, SHL, SHR, VERT, PA, PB, O)                            \
   do {                                                                                   \
     __global const float *src = m + m_off + ((size_t)(2 * (PA) + (PB)) * cin + c) * WINO_A * WINO_A * m_row; \
     VT w_[WINO_A][WINO_A], q_[WINO_A][WINO_A];                                           \
@@ -208,8 +216,7 @@ __kernel void wino_adjt_dy(int cout, int n, int ho, int wo, int hs, int ws,
     const int vert_t = (PA) ? t0 - tw : t0 + tw;                                         \
     VT vx_[WINO_A], vn_[WINO_A];                                                         \
     _Pragma("unroll") for (int j = 0; j < WINO_A; j++)                                   \
-      vx_[j] = vert_ok ? VLOAD(0, src + (size_t)(WINO_A * er + j) * m_row + vert_t)     \
-                       : (VT)(0.0f);                                                     \
+      vx_[j] = VERT(VT, VLOAD, PA, w_[er][j], j);                                        \
     WINO_B(vx_, vn_);                                                                    \
     /* the diagonal neighbour's corner: of the vertical ones, shifted */                 \
     const float ce_ = WINO_ADJT_AT(WINO_A * er + ec, vert_t + side_t - t0, vert_ok && side_ok); \
@@ -226,13 +233,13 @@ __kernel void wino_adjt_dy(int cout, int n, int ho, int wo, int hs, int ws,
       }                                                                                  \
   } while (0)
 
-#define WINO_ADJT_OUTPUT_TILES(VT, VLOAD, SHL, SHR, OUT)                                 \
+#define WINO_ADJT_OUTPUT_TILES(VT, VLOAD, SHL, SHR, VERT, OUT)                           \
   do {                                                                                   \
     VT o11[4][4], o10[4][4], o01[4][4], o00[4][4];                                       \
-    WINO_ADJT_CLASS(VT, VLOAD, SHL, SHR, 1, 1, o11);                                     \
-    WINO_ADJT_CLASS(VT, VLOAD, SHL, SHR, 1, 0, o10);                                     \
-    WINO_ADJT_CLASS(VT, VLOAD, SHL, SHR, 0, 1, o01);                                     \
-    WINO_ADJT_CLASS(VT, VLOAD, SHL, SHR, 0, 0, o00);                                     \
+    WINO_ADJT_CLASS(VT, VLOAD, SHL, SHR, VERT, 1, 1, o11);                               \
+    WINO_ADJT_CLASS(VT, VLOAD, SHL, SHR, VERT, 1, 0, o10);                               \
+    WINO_ADJT_CLASS(VT, VLOAD, SHL, SHR, VERT, 0, 1, o01);                               \
+    WINO_ADJT_CLASS(VT, VLOAD, SHL, SHR, VERT, 0, 0, o00);                               \
     _Pragma("unroll") for (int r_ = 0; r_ < 4; r_++) {                                   \
       const size_t even = (size_t)(2 * r_) * w + 8 * tx0, odd = even + w;                \
       OUT(o11[r_], o10[r_], dst + even, act_y + even);                                   \
@@ -278,13 +285,29 @@ __kernel void wino_adjt_dy(int cout, int n, int ho, int wo, int hs, int ws,
 /* no neighbours: every lane's shifted-in value is zero */
 #define WINO_SHL0(V, E) ((WINO_VTM)(0.0f))
 #define WINO_SHR0(V, E) ((WINO_VTM)(0.0f))
+/* Panels of whole 2x2-tile images, lane 4b + 2ty + tx the tile (ty, tx) of
+ * the panel's image b: each lane's left, right, upper or lower neighbour
+ * within its image, zero at the image's edges (no tile there). */
+#if TM == 4
+#define WINO_SHL_IMG2(V, E) ((float4)(0.0f, (V).s0, 0.0f, (V).s2))
+#define WINO_SHR_IMG2(V, E) ((float4)((V).s1, 0.0f, (V).s3, 0.0f))
+#define WINO_UP_IMG2(V) ((float4)(0.0f, 0.0f, (V).s0, (V).s1))
+#define WINO_DOWN_IMG2(V) ((float4)((V).s2, (V).s3, 0.0f, 0.0f))
+#elif TM == 8
+#define WINO_SHL_IMG2(V, E) ((float8)(0.0f, (V).s0, 0.0f, (V).s2, 0.0f, (V).s4, 0.0f, (V).s6))
+#define WINO_SHR_IMG2(V, E) ((float8)((V).s1, 0.0f, (V).s3, 0.0f, (V).s5, 0.0f, (V).s7, 0.0f))
+#define WINO_UP_IMG2(V) ((float8)(0.0f, 0.0f, (V).s0, (V).s1, 0.0f, 0.0f, (V).s4, (V).s5))
+#define WINO_DOWN_IMG2(V) ((float8)((V).s2, (V).s3, 0.0f, 0.0f, (V).s6, (V).s7, 0.0f, 0.0f))
+#endif
 
 /* One work-item per (row of tiles (b, ty), image channel c): dx [cin, n, h,
  * w], the row's 8 dx rows (8ty .. 8ty + 7) written left to right, each
  * tile's 8x8 block (dx row 8ty + 2r' + 1 - pa, column 8tx + 2s' + 1 - pb
  * from class (pa, pb)), times act'(y) where act is given. Over images of
- * one tile (CLGAN_WINO_ADJT_BY_PANELS), dimension 0 is a row panel of TM
- * tiles instead, all at once where whole (`gray32`'s D3, G2). */
+ * one tile or of 2x2 (CLGAN_WINO_ADJT_BY_PANELS), dimension 0 is a row
+ * panel of TM tiles (whole images) instead, all at once where whole
+ * (`gray32`'s D3, G2; D2, G3), a tile's neighbours then in its vector's
+ * other lanes. */
 __kernel void wino_adjt_output(int cin, int n, int ho, int wo, __global const float *m,
                                uint m_off, int m_row, __global float *dx, uint dx_off,
                                __global const float *y, uint y_off, int act, float slope) {
@@ -292,17 +315,22 @@ __kernel void wino_adjt_output(int cin, int n, int ho, int wo, __global const fl
   const int c = get_global_id(1);
   int row = get_global_id(0), row_end = row + 1;
   if (c >= cin) return;
-  if (CLGAN_WINO_ADJT_BY_PANELS(tw, th)) { /* a row is a tile: the panel's */
+  if (CLGAN_WINO_ADJT_BY_PANELS(tw, th, TM)) { /* the panel's rows of tiles */
     const int panel = row;
-    row = panel * TM, row_end = min(n, row + TM);
+    row = panel * (TM / tw), row_end = row + TM / tw;
 #if WINO_GATHER
-    if (wino_gathered(panel, n, tw)) {
-      const int lanes = TM, tx0 = 0, ty = 0, t0 = row;
+    if (wino_gathered(panel, n * th * tw, tw)) {
+      const int lanes = TM, tx0 = 0, ty = 0, t0 = panel * TM;
       WINO_GATHER_OFFSETS(panel, tw, th, 2 * ho, w, 8)
       const size_t base = (size_t)c * n * 2 * ho * w;
       __global float *dst = dx + dx_off + base;
       __global const float *act_y = y + y_off + (act != CLGAN_ACT_NONE ? base : 0);
-      WINO_ADJT_OUTPUT_TILES(WINO_VTM, WINO_VLOAD_TM, WINO_SHL0, WINO_SHR0, WINO_ADJ_OUTG);
+      if (tw == 1)
+        WINO_ADJT_OUTPUT_TILES(WINO_VTM, WINO_VLOAD_TM, WINO_SHL0, WINO_SHR0, WINO_VERT_LOAD,
+                               WINO_ADJ_OUTG);
+      else
+        WINO_ADJT_OUTPUT_TILES(WINO_VTM, WINO_VLOAD_TM, WINO_SHL_IMG2, WINO_SHR_IMG2,
+                               WINO_VERT_IMG2, WINO_ADJ_OUTG);
       return;
     }
 #endif
@@ -315,9 +343,13 @@ __kernel void wino_adjt_output(int cin, int n, int ho, int wo, __global const fl
     const int lanes = wino_row_lanes(tw);
     for (int tx0 = 0; tx0 < tw; tx0 += lanes) {
       const int t0 = row * tw + tx0;
-      if (lanes == 4) WINO_ADJT_OUTPUT_TILES(float4, vload4, WINO_SHL4, WINO_SHR4, WINO_ADJ_OUT4);
-      else if (lanes == 2) WINO_ADJT_OUTPUT_TILES(float2, vload2, WINO_SHL2, WINO_SHR2, WINO_ADJ_OUT2);
-      else WINO_ADJT_OUTPUT_TILES(float, WINO_VLOAD1, WINO_SHL1, WINO_SHR1, WINO_ADJ_OUT1);
+      if (lanes == 4)
+        WINO_ADJT_OUTPUT_TILES(float4, vload4, WINO_SHL4, WINO_SHR4, WINO_VERT_LOAD, WINO_ADJ_OUT4);
+      else if (lanes == 2)
+        WINO_ADJT_OUTPUT_TILES(float2, vload2, WINO_SHL2, WINO_SHR2, WINO_VERT_LOAD, WINO_ADJ_OUT2);
+      else
+        WINO_ADJT_OUTPUT_TILES(float, WINO_VLOAD1, WINO_SHL1, WINO_SHR1, WINO_VERT_LOAD,
+                               WINO_ADJ_OUT1);
     }
   }
 }

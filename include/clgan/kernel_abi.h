@@ -34,9 +34,12 @@ typedef enum clgan_act {
 #define CLGAN_CONV_NARROW_ADJ_ROWS 4
 /* The Winograd adjoint's output transform (cl/winograd_adjoint.cl,
  * src/ops/conv_winograd.c) over images of one tile (tw x th tiles an
- * image): no tile has a neighbour, so a work-item takes a row panel of
- * tiles (all in the lanes of one vector) instead of a row of tiles. */
-#define CLGAN_WINO_ADJT_BY_PANELS(tw, th) ((tw) == 1 && (th) == 1)
+ * image), or of 2x2 on register tiles of tm = 4 or 8 rows: a work-item
+ * takes a row panel of tm tiles, whole images (all in the lanes of one
+ * vector, a tile's neighbours in the others), instead of a row of tiles
+ * (2 lanes where an image row is 2 tiles). */
+#define CLGAN_WINO_ADJT_BY_PANELS(tw, th, tm) \
+  (((tw) == 1 && (th) == 1) || ((tw) == 2 && (th) == 2 && ((tm) == 4 || (tm) == 8)))
 
 /* ---- Augmentation (include/clgan/augment.h, cl/augment.cl) ---------------- */
 

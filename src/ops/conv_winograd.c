@@ -323,8 +323,8 @@ clgan_status conv_wino_adj_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   static const char *const names[3] = {"wino_adjt_weight", "wino_adjt_dy", "wino_adjt_output"};
   p.weight_global[0] = (size_t)s->cout, p.weight_global[1] = clgan_round_up(s->cin, tn) / tn;
   p.input_global[0] = (size_t)s->cout, p.input_global[1] = rows / tm;
-  /* a row of tiles, or a row panel of one-tile images (cl/winograd_adjoint.cl) */
-  p.output_global[0] = CLGAN_WINO_ADJT_BY_PANELS(s->wo / WINO_TILE, s->ho / WINO_TILE)
+  /* a row of tiles, or a row panel of whole images (cl/winograd_adjoint.cl) */
+  p.output_global[0] = CLGAN_WINO_ADJT_BY_PANELS(s->wo / WINO_TILE, s->ho / WINO_TILE, p.tm)
                            ? rows / tm
                            : (size_t)s->n * (size_t)(s->ho / WINO_TILE);
   p.output_global[1] = (size_t)s->cin;
