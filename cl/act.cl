@@ -88,5 +88,5 @@ ACT_KERNEL_PAIR_VEC(act_none, v, g)
 ACT_KERNEL_PAIR_VEC(act_relu, v < 0.0f ? (ACT_FLOATV)(0.0f) : v,
                     o > 0.0f ? g : (ACT_FLOATV)(0.0f))
 ACT_KERNEL_PAIR_VEC(act_leaky_relu, v > 0.0f ? v : v * slope, o > 0.0f ? g : g * slope)
-ACT_KERNEL_PAIR(act_tanh, tanh(v), g * (1.0f - o * o))
+ACT_KERNEL_PAIR(act_tanh, clgan_tanh(v), g * (1.0f - o * o))
 ACT_KERNEL_PAIR(act_sigmoid, 1.0f / (1.0f + exp(-v)), g * (1.0f - o) * o)

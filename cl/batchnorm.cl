@@ -14,7 +14,7 @@ static inline float4 act4(float4 v, int act, float slope) {
   switch (act) {
     case CLGAN_ACT_RELU: return select(v, (float4)(0.0f), isless(v, (float4)(0.0f)));
     case CLGAN_ACT_LEAKY_RELU: return select(v * slope, v, isgreater(v, (float4)(0.0f)));
-    case CLGAN_ACT_TANH: return tanh(v);
+    case CLGAN_ACT_TANH: return clgan_tanh4(v);
     case CLGAN_ACT_SIGMOID: return 1.0f / (1.0f + exp(-v));
     default: return v;
   }

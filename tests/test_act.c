@@ -102,6 +102,48 @@ START_TEST(test_act_finite_differences) {
 }
 END_TEST
 
+/* Tanh's own formula (cl/common.cl): within 2 ulp of double tanh on a
+ * dense sweep of [-12, 12] (the polynomial's range, its edge at 0.9, tiny
+ * values, the exp form, the saturation to +-1), its sign at -0, NaN kept,
+ * +-inf to +-1. */
+START_TEST(test_tanh_ulps) {
+  clgan_ctx *ctx = tu_ctx();
+  const size_t sweep = 200000, n = sweep + 8;
+  float *x = tu_malloc(n * sizeof *x);
+  for (size_t i = 0; i < sweep; i++) x[i] = -12.0f + 24.0f * (float)i / (float)(sweep - 1);
+  const float special[8] = {0.0f, -0.0f, 1e-30f, -3e-7f, 0.9f, nextafterf(0.9f, 0.0f), INFINITY,
+                            -INFINITY};
+  memcpy(x + sweep, special, sizeof special);
+  clgan_act_plan plan = plan_for(CLGAN_ACT_TANH);
+  clgan_buf bx = tu_upload(x, n), by = tu_upload(NULL, n);
+  TU_OK(clgan_act_forward(ctx, &plan, SLOPE, n, bx, by));
+  float *y = read_all(by, n);
+  double worst = 0.0;
+  size_t worst_i = 0;
+  for (size_t i = 0; i < n - 2; i++) {
+    const double want = tanh((double)x[i]);
+    const float wf = (float)want;
+    const double ulp = (double)nextafterf(fabsf(wf), INFINITY) - (double)fabsf(wf);
+    const double e = fabs((double)y[i] - want) / ulp;
+    if (e > worst) worst = e, worst_i = i;
+  }
+  if (worst > 2.0)
+    ck_abort_msg("tanh(%.9g) = %.9g, %.2f ulp from %.9g", (double)x[worst_i], (double)y[worst_i],
+                 worst, tanh((double)x[worst_i]));
+  ck_assert(signbit(y[sweep + 1]) && y[sweep + 1] == 0.0f);
+  ck_assert(y[sweep + 6] == 1.0f && y[sweep + 7] == -1.0f);
+  free(y);
+  /* NaN in, NaN out */
+  const float nan_in = NAN;
+  TU_OK(clgan_buf_write(ctx, bx, &nan_in, 1));
+  TU_OK(clgan_act_forward(ctx, &plan, SLOPE, 1, bx, by));
+  float *one = read_all(by, 1);
+  ck_assert(isnan(one[0]));
+  free(one), free(x);
+  clgan_buf_release(&bx), clgan_buf_release(&by);
+}
+END_TEST
+
 START_TEST(test_act_invalid) {
   clgan_act_plan plan;
   ck_assert_int_eq(clgan_act_plan_make(tu_ctx(), CLGAN_ACT_COUNT, &plan), CLGAN_ERR_INVALID);
@@ -143,6 +185,7 @@ int main(void) {
   tcase_add_test(tc, test_act_plans);
   tcase_add_test(tc, test_act_forward_backward);
   tcase_add_test(tc, test_act_finite_differences);
+  tcase_add_test(tc, test_tanh_ulps);
   tcase_add_test(tc, test_act_invalid);
   suite_add_tcase(s, tc);
   return tu_run(s);
