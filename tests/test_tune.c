@@ -528,6 +528,44 @@ START_TEST(test_winograd_candidate_and_cache) {
 }
 END_TEST
 
+/* The forward's and the weight gradient's winners are confirmed together,
+ * as a step runs them (their default plan may share the image's copy or
+ * transform, which each pays for timed alone): with the default made to
+ * look slow, every product gets a winner of its own; where the pairs with
+ * those winners are seen slower than the default pair, the forward and the
+ * weight gradient go back to the default and the backward data keeps its
+ * winner; where they are seen faster, both winners stay. */
+static void plan_names(const clgan_conv_shape *s, const conv_variants *cv,
+                       char names[CONV_PRODUCTS][48]) {
+  clgan_conv_plan p;
+  TU_OK(conv_plan_with(tu_ctx(), s, cv, &p));
+  for (int i = 0; i < CONV_PRODUCTS; i++) conv_tune_plan_name(&p, i, names[i], 48);
+}
+
+START_TEST(test_forward_and_weight_gradient_confirmed_together) {
+  clgan_conv_shape s = shape();
+  char def[CONV_PRODUCTS][48];
+  plan_names(&s, NULL, def);
+  clgan_ctx *ctx = tu_ctx();
+  ctx->tune_test_slow_default = 1;
+  ctx->tune_test_pair_ratio = 2.0;
+  named_count pairs = {"", "", {0}};
+  clgan_tune_record lost = search_counting(&s, NULL, &pairs);
+  ctx->tune_test_pair_ratio = 0.5;
+  clgan_tune_record kept = search_counting(&s, NULL, &pairs);
+  ctx->tune_test_slow_default = 0;
+  ctx->tune_test_pair_ratio = 0;
+  ck_assert_int_eq(lost.source, 2);
+  ck_assert_int_eq(kept.source, 2);
+  ck_assert_str_eq(lost.winner[CONV_FWD], def[CONV_FWD]);
+  ck_assert_str_eq(lost.winner[CONV_FILT], def[CONV_FILT]);
+  ck_assert_str_ne(lost.winner[CONV_ADJ], def[CONV_ADJ]);
+  ck_assert_double_eq(lost.winner_ms[CONV_FWD], lost.default_ms[CONV_FWD]);
+  ck_assert_str_ne(kept.winner[CONV_FWD], def[CONV_FWD]);
+  ck_assert_str_ne(kept.winner[CONV_FILT], def[CONV_FILT]);
+}
+END_TEST
+
 /* CLBlast is a candidate unless the device's backend measurement found it
  * more than a few times slower than the own kernel on the product's class
  * of GEMM (gemm_choice.c); the measurement is set here by hand. */
@@ -560,6 +598,7 @@ int main(void) {
   tcase_add_test(tc, test_default_tile_timed_against_an_own_kernel);
   tcase_add_test(tc, test_winograd_candidate_and_cache);
   tcase_add_test(tc, test_clblast_left_out_where_far_slower);
+  tcase_add_test(tc, test_forward_and_weight_gradient_confirmed_together);
   suite_add_tcase(s, tc);
   return tu_run(s);
 }

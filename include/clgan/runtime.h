@@ -146,7 +146,8 @@ clgan_status clgan_tuning_from_env(clgan_tuning *t);
 /* What the tuner reports while it searches (the library prints nothing). */
 typedef struct clgan_tune_progress {
   const char *shape;      /* the conv shape being tuned ("conv 3->64 k4 s2 p1 64x64 n128") */
-  const char *product;    /* "forward", "backward data", "weight gradient" */
+  const char *product;    /* "forward", "backward data", "weight gradient", or "forward +
+                             weight gradient" (winners confirmed together) */
   const char *candidate;  /* "own 8x32 4x16 image", "clblast col", ... */
   double ms;              /* its median time (ms), < 0 when it failed or was rejected */
   int valid;              /* passed the reference check */

@@ -72,13 +72,14 @@ static double budget_s(const clgan_ctx *ctx) {
 typedef struct tune_bufs {
   clgan_buf img, feat, weight;     /* inputs: x, dy, w */
   clgan_buf out_img, out_feat, out_weight, col;
+  clgan_buf kept;                  /* the forward's kept copies (CONV_PAIR), when timed */
   float *ref, *got;
   float *host_in[3];               /* x, dy, w (conv_tune_ref_small shapes) */
 } tune_bufs;
 
 static void bufs_free(tune_bufs *b) {
-  clgan_buf *all[] = {&b->img, &b->feat, &b->weight, &b->out_img, &b->out_feat, &b->out_weight,
-                      &b->col};
+  clgan_buf *all[] = {&b->img,        &b->feat, &b->weight, &b->out_img, &b->out_feat,
+                      &b->out_weight, &b->col,  &b->kept};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) clgan_buf_release(all[i]);
   free(b->ref);
   free(b->got);
@@ -122,10 +123,34 @@ static clgan_status bufs_make(clgan_ctx *ctx, const clgan_conv_shape *s, tune_bu
   return st;
 }
 
-/* One run of a product with plan p; its output and size. */
+/* The forward and then the weight gradient as a training step runs them:
+ * where the plan keeps the padded image (and, by Winograd on both, the
+ * transformed one: conv_winograd.h) in b->kept, the weight gradient reads
+ * the forward's copy. A Conv2d's forward and weight gradient share it so,
+ * and a ConvTranspose2d's backward (the core's weight gradient and forward
+ * from one dy) the same way round; timed alone, each product pays for the
+ * copy or the transform itself. */
+enum { CONV_PAIR = CONV_PRODUCTS };
+
+/* One run of a product (or CONV_PAIR) with plan p; its output and size. */
 static clgan_status run_product(clgan_ctx *ctx, const clgan_conv_plan *p, int product,
                                 tune_bufs *b, clgan_buf *out, size_t *floats) {
   const clgan_conv_shape *s = &p->shape;
+  if (product == CONV_PAIR) {
+    clgan_status st;
+    *out = b->out_weight, *floats = conv_weight_floats(s);
+    if (clgan_conv_kept_floats(p) > 0) {
+      st = clgan_conv2d_forward_keep(ctx, p, b->img, b->weight, b->out_feat, b->col, b->kept,
+                                     CLGAN_ACT_NONE, 0.0f);
+      return st != CLGAN_OK ? st
+                            : clgan_conv2d_backward_filter_kept(ctx, p, b->kept, b->feat,
+                                                                b->out_weight, b->col, 0);
+    }
+    st = clgan_conv2d_forward(ctx, p, b->img, b->weight, b->out_feat, b->col);
+    return st != CLGAN_OK ? st
+                          : clgan_conv2d_backward_filter(ctx, p, b->img, b->feat, b->out_weight,
+                                                         b->col, 0);
+  }
   if (product == CONV_FWD) {
     *out = b->out_feat, *floats = conv_feat_floats(s);
     return clgan_conv2d_forward(ctx, p, b->img, b->weight, b->out_feat, b->col);
@@ -229,7 +254,8 @@ typedef struct search {
 } search;
 
 static void report(search *q, int product, const char *cand, double ms, int valid) {
-  static const char *const names[] = {"forward", "backward data", "weight gradient"};
+  static const char *const names[] = {"forward", "backward data", "weight gradient",
+                                      "forward + weight gradient"};
   if (!q->ctx->tune_progress) return;
   clgan_tune_progress p = {q->shape, names[product], cand, ms, valid,
                            q->ctx->tune_report.seconds + (now_s() - q->t_start), q->budget};
@@ -319,9 +345,47 @@ static clgan_status try_candidate(search *q, int product, int index,
   if (st != CLGAN_OK) return CLGAN_OK;
   qsort(t, (size_t)runs, sizeof t[0], cmp_double);
   *ms = t[runs / 2];
-  if (ctx->tune_test_slow_family > 0 && c->family == ctx->tune_test_slow_family)
-    *ms *= 10; /* test hook */
+  if ((ctx->tune_test_slow_family > 0 && c->family == ctx->tune_test_slow_family) ||
+      (ctx->tune_test_slow_default && index == 0))
+    *ms *= 10; /* test hooks */
   report(q, product, name, *ms, 1);
+  return CLGAN_OK;
+}
+
+/* A product of v back on the engine's choice. */
+static void revert(conv_variants *v, int product) {
+  const conv_variants d = conv_variants_default();
+  v->prod[product] = d.prod[product];
+  v->from_image[product] = 1;
+  if (product == CONV_ADJ) v->adj_direct = d.adj_direct, v->adj_subpix = d.adj_subpix;
+  if (product == CONV_ADJ) v->adj_wino = d.adj_wino;
+  if (product == CONV_FWD) v->fwd_wino = d.fwd_wino;
+  if (product == CONV_FILT) v->filt_wino = d.filt_wino;
+}
+
+/* The median of TUNE_RUNS ratios of cv's plan's time for product to the
+ * default's, runs alternating, and the median of its times (*ms); a ratio
+ * of 1 where cv cannot be planned. */
+static clgan_status alternate(search *q, const conv_variants *cv, int product, double *ratio,
+                              double *ms) {
+  clgan_conv_plan p;
+  *ratio = 1.0, *ms = -1;
+  if (conv_plan_with(q->ctx, q->s, cv, &p) != CLGAN_OK ||
+      clgan_conv_plan_prepare(q->ctx, &p) != CLGAN_OK)
+    return CLGAN_OK;
+  double r[TUNE_RUNS], w[TUNE_RUNS];
+  clgan_status st = CLGAN_OK;
+  for (int i = 0; i < TUNE_RUNS && st == CLGAN_OK; i++) {
+    double d;
+    st = timed_run(q->ctx, &q->def, product, &q->b, &d);
+    if (st == CLGAN_OK) st = timed_run(q->ctx, &p, product, &q->b, &w[i]);
+    if (q->ctx->tune_test_slow_default) d *= 10; /* test hook */
+    r[i] = d > 0 ? w[i] / d : 1.0;
+  }
+  if (st != CLGAN_OK) return st;
+  qsort(r, TUNE_RUNS, sizeof r[0], cmp_double);
+  qsort(w, TUNE_RUNS, sizeof w[0], cmp_double);
+  *ratio = r[TUNE_RUNS / 2], *ms = w[TUNE_RUNS / 2];
   return CLGAN_OK;
 }
 
@@ -340,6 +404,7 @@ static clgan_status confirm(search *q, int product, conv_variants *win, double *
   for (int r = 0; r < TUNE_RUNS && st == CLGAN_OK; r++) {
     st = timed_run(q->ctx, &q->def, product, &q->b, &d[r]);
     if (st == CLGAN_OK) st = timed_run(q->ctx, &p, product, &q->b, &w[r]);
+    if (q->ctx->tune_test_slow_default) d[r] *= 10; /* test hook */
     ratio[r] = d[r] > 0 ? w[r] / d[r] : 1.0;
   }
   if (st != CLGAN_OK) return st;
@@ -349,13 +414,7 @@ static clgan_status confirm(search *q, int product, conv_variants *win, double *
   *def_ms = d[TUNE_RUNS / 2];
   *win_ms = w[TUNE_RUNS / 2];
   if (ratio[TUNE_RUNS / 2] < TUNE_MARGIN) return CLGAN_OK;
-  win->prod[product] = conv_variants_default().prod[product]; /* not confirmed */
-  win->from_image[product] = 1;
-  if (product == CONV_ADJ) win->adj_direct = conv_variants_default().adj_direct;
-  if (product == CONV_ADJ) win->adj_subpix = conv_variants_default().adj_subpix;
-  if (product == CONV_FWD) win->fwd_wino = conv_variants_default().fwd_wino;
-  if (product == CONV_FILT) win->filt_wino = conv_variants_default().filt_wino;
-  if (product == CONV_ADJ) win->adj_wino = conv_variants_default().adj_wino;
+  revert(win, product); /* not confirmed */
   *win_ms = *def_ms;
   return CLGAN_OK;
 }
@@ -413,6 +472,58 @@ static clgan_status search_product(search *q, int product, conv_variants *win,
   return CLGAN_OK;
 }
 
+/* Whether v plans the forward or the weight gradient otherwise than the
+ * default plan. */
+static int pair_changed(search *q, const conv_variants *v) {
+  clgan_conv_plan p;
+  if (conv_plan_with(q->ctx, q->s, v, &p) != CLGAN_OK) return 0;
+  return !same_product(&p, &q->def, CONV_FWD) || !same_product(&p, &q->def, CONV_FILT);
+}
+
+/* The forward's and the weight gradient's winners, each confirmed alone,
+ * confirmed together (CONV_PAIR) against the default pair, which may share
+ * the image's copy or transform that each product alone pays for: of the
+ * two winners, the forward's alone and the weight gradient's alone, the one
+ * whose pair beats the default's by TUNE_MARGIN most stays, else both are
+ * the default (a product back on the default shows the default's time).
+ * On a 2-core Zen 4, `gray32`'s 32->64 forward by im2col's GEMM and its
+ * 64->128 weight gradient, each faster alone than its Winograd, made the
+ * step slower. */
+static clgan_status confirm_pair(search *q, conv_variants *win, double win_ms[CONV_PRODUCTS],
+                                 const double def_ms[CONV_PRODUCTS]) {
+  conv_variants combo[3] = {*win, *win, *win};
+  revert(&combo[1], CONV_FILT);
+  revert(&combo[2], CONV_FWD);
+  if (!pair_changed(q, win)) return CLGAN_OK;
+  size_t kept = clgan_conv_kept_floats(&q->def);
+  for (int i = 0; i < 3; i++) {
+    clgan_conv_plan p;
+    if (conv_plan_with(q->ctx, q->s, &combo[i], &p) == CLGAN_OK &&
+        clgan_conv_kept_floats(&p) > kept)
+      kept = clgan_conv_kept_floats(&p);
+  }
+  clgan_status st = kept ? clgan_buf_alloc(q->ctx, kept, &q->b.kept) : CLGAN_OK;
+  double best = TUNE_MARGIN;
+  int pick = -1;
+  for (int i = 0; i < 3 && st == CLGAN_OK; i++) {
+    static const char *const names[] = {"both winners", "the forward's winner",
+                                        "the weight gradient's winner"};
+    double ratio = 1.0, ms = -1;
+    if (i > 0 && !pair_changed(q, &combo[i])) continue;
+    st = alternate(q, &combo[i], CONV_PAIR, &ratio, &ms);
+    if (q->ctx->tune_test_pair_ratio > 0) ratio = q->ctx->tune_test_pair_ratio; /* test hook */
+    if (st == CLGAN_OK) report(q, CONV_PAIR, names[i], ms, ms >= 0);
+    if (st == CLGAN_OK && ratio < best) best = ratio, pick = i;
+  }
+  clgan_buf_release(&q->b.kept);
+  if (st != CLGAN_OK) return st;
+  *win = combo[pick >= 0 ? pick : 1];
+  if (pick < 0) revert(win, CONV_FWD);
+  if (pick < 0 || pick == 1) win_ms[CONV_FILT] = def_ms[CONV_FILT];
+  if (pick < 0 || pick == 2) win_ms[CONV_FWD] = def_ms[CONV_FWD];
+  return CLGAN_OK;
+}
+
 /* The search over every product of q's shape, on a profiling queue of the
  * context (the context's own is restored, and its workspace shrunk back,
  * afterwards). *done = 1 when every product finished. */
@@ -437,6 +548,8 @@ static clgan_status run_search(search *q, conv_variants *win, int *done) {
   int finished = st == CLGAN_OK;
   for (int i = 0; i < CONV_PRODUCTS && st == CLGAN_OK && finished; i++)
     st = search_product(q, i, win, &q->rec->winner_ms[i], &q->rec->default_ms[i], &finished);
+  if (st == CLGAN_OK && finished)
+    st = confirm_pair(q, win, q->rec->winner_ms, q->rec->default_ms);
   clFinish(ctx->queue);
   clgan_profile_destroy(ctx);
   ctx->queue = saved;

@@ -39,8 +39,10 @@
  * backward data, with the forward the CPU default on the large k 4 s 2
  * p 1 products; v8: all three Winograd products the CPU default from
  * 2^24 multiply-adds (`gray32`'s layers); v9: the narrow-image weight
- * gradient and adjoint (conv_narrow.h) the CPU default. */
-#define CONV_TUNE_KEY_VERSION "v9"
+ * gradient and adjoint (conv_narrow.h) the CPU default; v10: the forward's
+ * and the weight gradient's winners confirmed together (conv_tune.c,
+ * confirm_pair). */
+#define CONV_TUNE_KEY_VERSION "v10"
 
 /* The payload: little-endian host integers (a foreign host's entry fails
  * the range checks or the key). */

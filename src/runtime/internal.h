@@ -53,6 +53,9 @@ struct clgan_ctx {
   int tune_test_slow_family;        /* test hooks: > 0, the tuner sees the times of this
                                        conv_tune_family's candidates as 10x longer */
   int tune_test_no_prune;           /* 1: every candidate of a family is tried */
+  int tune_test_slow_default;       /* 1: the tuner sees the default plan's times 10x longer */
+  double tune_test_pair_ratio;      /* > 0: the tuner sees every pair's time (forward and weight
+                                       gradient together) as this times the default pair's */
 };
 
 /* Activity counters (profile.c): called by the launch and transfer helpers. */
