@@ -363,57 +363,45 @@ static void revert(conv_variants *v, int product) {
   if (product == CONV_FILT) v->filt_wino = d.filt_wino;
 }
 
-/* The median of TUNE_RUNS ratios of cv's plan's time for product to the
- * default's, runs alternating, and the median of its times (*ms); a ratio
- * of 1 where cv cannot be planned. */
+/* cv's plan against the default for product in TUNE_RUNS alternating runs
+ * (a load that drifts meanwhile cannot make one look faster than it is):
+ * the median of the ratios of their times (cv's over the default's) and
+ * the medians of cv's times (*ms) and the default's (*def_ms); *ms < 0 and
+ * a ratio of 1 where cv cannot be planned. */
 static clgan_status alternate(search *q, const conv_variants *cv, int product, double *ratio,
-                              double *ms) {
+                              double *ms, double *def_ms) {
   clgan_conv_plan p;
-  *ratio = 1.0, *ms = -1;
+  *ratio = 1.0, *ms = -1, *def_ms = -1;
   if (conv_plan_with(q->ctx, q->s, cv, &p) != CLGAN_OK ||
       clgan_conv_plan_prepare(q->ctx, &p) != CLGAN_OK)
     return CLGAN_OK;
-  double r[TUNE_RUNS], w[TUNE_RUNS];
+  double d[TUNE_RUNS], w[TUNE_RUNS], r[TUNE_RUNS];
   clgan_status st = CLGAN_OK;
   for (int i = 0; i < TUNE_RUNS && st == CLGAN_OK; i++) {
-    double d;
-    st = timed_run(q->ctx, &q->def, product, &q->b, &d);
+    st = timed_run(q->ctx, &q->def, product, &q->b, &d[i]);
     if (st == CLGAN_OK) st = timed_run(q->ctx, &p, product, &q->b, &w[i]);
-    if (q->ctx->tune_test_slow_default) d *= 10; /* test hook */
-    r[i] = d > 0 ? w[i] / d : 1.0;
-  }
-  if (st != CLGAN_OK) return st;
-  qsort(r, TUNE_RUNS, sizeof r[0], cmp_double);
-  qsort(w, TUNE_RUNS, sizeof w[0], cmp_double);
-  *ratio = r[TUNE_RUNS / 2], *ms = w[TUNE_RUNS / 2];
-  return CLGAN_OK;
-}
-
-/* Confirms a product's winner against the default in TUNE_RUNS alternating
- * pairs of runs (a load that drifts during the search cannot make a
- * candidate look faster than it is): it stays only when the median of its
- * time over the default's is below TUNE_MARGIN; the times are the pairs'. */
-static clgan_status confirm(search *q, int product, conv_variants *win, double *win_ms,
-                            double *def_ms) {
-  clgan_conv_plan p;
-  if (conv_plan_with(q->ctx, q->s, win, &p) != CLGAN_OK ||
-      clgan_conv_plan_prepare(q->ctx, &p) != CLGAN_OK)
-    return CLGAN_OK;
-  double d[TUNE_RUNS], w[TUNE_RUNS], ratio[TUNE_RUNS];
-  clgan_status st = CLGAN_OK;
-  for (int r = 0; r < TUNE_RUNS && st == CLGAN_OK; r++) {
-    st = timed_run(q->ctx, &q->def, product, &q->b, &d[r]);
-    if (st == CLGAN_OK) st = timed_run(q->ctx, &p, product, &q->b, &w[r]);
-    if (q->ctx->tune_test_slow_default) d[r] *= 10; /* test hook */
-    ratio[r] = d[r] > 0 ? w[r] / d[r] : 1.0;
+    if (q->ctx->tune_test_slow_default) d[i] *= 10; /* test hook */
+    r[i] = d[i] > 0 ? w[i] / d[i] : 1.0;
   }
   if (st != CLGAN_OK) return st;
   qsort(d, TUNE_RUNS, sizeof d[0], cmp_double);
   qsort(w, TUNE_RUNS, sizeof w[0], cmp_double);
-  qsort(ratio, TUNE_RUNS, sizeof ratio[0], cmp_double);
-  *def_ms = d[TUNE_RUNS / 2];
-  *win_ms = w[TUNE_RUNS / 2];
-  if (ratio[TUNE_RUNS / 2] < TUNE_MARGIN) return CLGAN_OK;
+  qsort(r, TUNE_RUNS, sizeof r[0], cmp_double);
+  *ratio = r[TUNE_RUNS / 2], *ms = w[TUNE_RUNS / 2], *def_ms = d[TUNE_RUNS / 2];
+  return CLGAN_OK;
+}
+
+/* Confirms a product's winner against the default (alternate): it stays
+ * only when the median of its time over the default's is below
+ * TUNE_MARGIN; the times are those runs'. A winner that cannot be planned
+ * again is left as it is. */
+static clgan_status confirm(search *q, int product, conv_variants *win, double *win_ms,
+                            double *def_ms) {
+  double ratio, ms, d;
+  clgan_status st = alternate(q, win, product, &ratio, &ms, &d);
+  if (st != CLGAN_OK || ms < 0) return st;
+  *def_ms = d, *win_ms = ms;
+  if (ratio < TUNE_MARGIN) return CLGAN_OK;
   revert(win, product); /* not confirmed */
   *win_ms = *def_ms;
   return CLGAN_OK;
@@ -508,9 +496,9 @@ static clgan_status confirm_pair(search *q, conv_variants *win, double win_ms[CO
   for (int i = 0; i < 3 && st == CLGAN_OK; i++) {
     static const char *const names[] = {"both winners", "the forward's winner",
                                         "the weight gradient's winner"};
-    double ratio = 1.0, ms = -1;
+    double ratio = 1.0, ms = -1, def_pair_ms;
     if (i > 0 && !pair_changed(q, &combo[i])) continue;
-    st = alternate(q, &combo[i], CONV_PAIR, &ratio, &ms);
+    st = alternate(q, &combo[i], CONV_PAIR, &ratio, &ms, &def_pair_ms);
     if (q->ctx->tune_test_pair_ratio > 0) ratio = q->ctx->tune_test_pair_ratio; /* test hook */
     if (st == CLGAN_OK) report(q, CONV_PAIR, names[i], ms, ms >= 0);
     if (st == CLGAN_OK && ratio < best) best = ratio, pick = i;
