@@ -460,33 +460,30 @@ static clgan_status search_product(search *q, int product, conv_variants *win,
   return CLGAN_OK;
 }
 
-/* Whether v plans the forward or the weight gradient otherwise than the
- * default plan. */
-static int pair_changed(search *q, const conv_variants *v) {
-  clgan_conv_plan p;
-  if (conv_plan_with(q->ctx, q->s, v, &p) != CLGAN_OK) return 0;
-  return !same_product(&p, &q->def, CONV_FWD) || !same_product(&p, &q->def, CONV_FILT);
-}
-
 /* The forward's and the weight gradient's winners, each confirmed alone,
  * confirmed together (CONV_PAIR) against the default pair, which may share
- * the image's copy or transform that each product alone pays for: of the
- * two winners, the forward's alone and the weight gradient's alone, the one
- * whose pair beats the default's by TUNE_MARGIN most stays, else both are
- * the default (a product back on the default shows the default's time).
- * On a 2-core Zen 4, `gray32`'s 32->64 forward by im2col's GEMM and its
- * 64->128 weight gradient, each faster alone than its Winograd, made the
- * step slower. */
+ * the image's copy or transform that each product alone pays for. Of the
+ * pairs with both winners and (where both are new) with either alone, the
+ * one that beats the default pair by TUNE_MARGIN most stays, else both
+ * products go back to the default (a product back on the default shows the
+ * default's time). On a 2-core Zen 4, `gray32`'s 32->64 forward by
+ * im2col's GEMM and its 64->128 weight gradient by the own GEMM, each
+ * faster alone than its Winograd, made the step slower. */
 static clgan_status confirm_pair(search *q, conv_variants *win, double win_ms[CONV_PRODUCTS],
                                  const double def_ms[CONV_PRODUCTS]) {
+  clgan_conv_plan both;
+  if (conv_plan_with(q->ctx, q->s, win, &both) != CLGAN_OK) return CLGAN_OK;
+  const int fwd_new = !same_product(&both, &q->def, CONV_FWD);
+  const int filt_new = !same_product(&both, &q->def, CONV_FILT);
+  if (!fwd_new && !filt_new) return CLGAN_OK;
   conv_variants combo[3] = {*win, *win, *win};
-  revert(&combo[1], CONV_FILT);
-  revert(&combo[2], CONV_FWD);
-  if (!pair_changed(q, win)) return CLGAN_OK;
+  revert(&combo[1], CONV_FILT); /* the forward's winner alone */
+  revert(&combo[2], CONV_FWD);  /* the weight gradient's */
+  const int tried[3] = {1, fwd_new && filt_new, fwd_new && filt_new};
   size_t kept = clgan_conv_kept_floats(&q->def);
   for (int i = 0; i < 3; i++) {
     clgan_conv_plan p;
-    if (conv_plan_with(q->ctx, q->s, &combo[i], &p) == CLGAN_OK &&
+    if (tried[i] && conv_plan_with(q->ctx, q->s, &combo[i], &p) == CLGAN_OK &&
         clgan_conv_kept_floats(&p) > kept)
       kept = clgan_conv_kept_floats(&p);
   }
@@ -497,7 +494,7 @@ static clgan_status confirm_pair(search *q, conv_variants *win, double win_ms[CO
     static const char *const names[] = {"both winners", "the forward's winner",
                                         "the weight gradient's winner"};
     double ratio = 1.0, ms = -1, def_pair_ms;
-    if (i > 0 && !pair_changed(q, &combo[i])) continue;
+    if (!tried[i]) continue;
     st = alternate(q, &combo[i], CONV_PAIR, &ratio, &ms, &def_pair_ms);
     if (q->ctx->tune_test_pair_ratio > 0) ratio = q->ctx->tune_test_pair_ratio; /* test hook */
     if (st == CLGAN_OK) report(q, CONV_PAIR, names[i], ms, ms >= 0);
