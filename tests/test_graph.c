@@ -186,6 +186,48 @@ START_TEST(test_steps_create_nothing) {
 }
 END_TEST
 
+/* D keeps its transformed weights from pass to pass and skips the
+ * transform where its parameters' version is the one transformed: weights
+ * written into a model that has trained (clgan_dcgan_arena_write, as a
+ * checkpoint's load writes them) are transformed again, so its next D(x)
+ * is, bit for bit, that of a fresh model given the same weights. D's
+ * products run by Winograd (the tuning's winograd 1) so that there are
+ * kept weights. */
+START_TEST(test_written_weights_transformed_again) {
+  clgan_dcgan_config cfg = small_config(0);
+  clgan_tuning saved = *clgan_ctx_tuning(tu_ctx()), t = saved;
+  t.winograd = 1;
+  TU_OK(clgan_ctx_set_tuning(tu_ctx(), &t));
+  clgan_dcgan *trained = NULL, *fresh = NULL;
+  TU_OK(clgan_dcgan_create(tu_ctx(), &cfg, &trained));
+  TU_OK(clgan_dcgan_create(tu_ctx(), &cfg, &fresh));
+  TU_OK(clgan_ctx_set_tuning(tu_ctx(), &saved));
+  TU_OK(clgan_dcgan_init_weights(trained, 1));
+  TU_OK(clgan_dcgan_init_weights(fresh, 2));
+  size_t real_n = (size_t)cfg.channels * cfg.batch * cfg.image_size * cfg.image_size;
+  size_t noise_n = (size_t)cfg.nz * cfg.batch;
+  size_t d_n = clgan_dcgan_arena_floats(fresh, CLGAN_NET_D, CLGAN_ARENA_PARAM);
+  float *host = tu_malloc((real_n > d_n ? real_n : d_n) * sizeof(float));
+  tu_fill_uniform(host, real_n, 3, -1.0f, 1.0f);
+  clgan_buf real = tu_upload(host, real_n);
+  tu_fill_normal(host, noise_n, 4, 0.0f, 1.0f);
+  clgan_buf noise = tu_upload(host, noise_n);
+  clgan_dcgan_stats a, b;
+  for (int step = 0; step < 2; step++) TU_OK(clgan_dcgan_step(trained, real, noise, &a));
+  TU_OK(clgan_dcgan_arena_read(fresh, CLGAN_NET_D, CLGAN_ARENA_PARAM, host));
+  TU_OK(clgan_dcgan_arena_write(trained, CLGAN_NET_D, CLGAN_ARENA_PARAM, host));
+  TU_OK(clgan_dcgan_step(trained, real, noise, &a));
+  TU_OK(clgan_dcgan_step(fresh, real, noise, &b));
+  ck_assert_msg(memcmp(&a.d_x, &b.d_x, sizeof a.d_x) == 0,
+                "D(x) after the weights were written: %.9g, a fresh model's %.9g", a.d_x, b.d_x);
+  free(host);
+  clgan_buf_release(&real);
+  clgan_buf_release(&noise);
+  clgan_dcgan_destroy(trained);
+  clgan_dcgan_destroy(fresh);
+}
+END_TEST
+
 /* The conditional model: G's first ConvTranspose takes nz + embed_dim, each
  * network gets its class table last ("label_emb.weight"; D's is as wide as
  * its last feature map), an unlabelled step is refused. */
@@ -275,6 +317,7 @@ int main(void) {
   tcase_add_test(tc, test_tutorial_graphs);
   tcase_add_test(tc, test_bad_configs_refused);
   tcase_add_loop_test(tc, test_steps_create_nothing, 0, 7);
+  tcase_add_test(tc, test_written_weights_transformed_again);
   tcase_add_test(tc, test_conditional_graphs);
   tcase_add_test(tc, test_oversized_model_refused);
   suite_add_tcase(s, tc);

@@ -488,6 +488,75 @@ START_TEST(test_kept_weights) {
 }
 END_TEST
 
+/* Launches ctx has issued so far. */
+static long launches(clgan_ctx *ctx) {
+  clgan_ctx_activity a;
+  clgan_ctx_activity_get(ctx, &a);
+  return a.launches;
+}
+
+/* A copy of a keeping plan marked weights_current (the graph's, where its
+ * parameters' version says the kept transform holds the weights passed)
+ * runs one kernel fewer in the forward and in the adjoint and gives the
+ * bits of the call that transformed them, though the weights passed are
+ * NaN: the kept transform is used, the weights not read. Marked on a plan
+ * keeping nothing, the flag changes nothing. */
+START_TEST(test_weights_current) {
+  clgan_ctx *ctx = tu_ctx();
+  const wino_case *c = &cases[0];
+  clgan_conv_shape s;
+  ref_conv g;
+  size_t fx, fw, fy;
+  case_geometry(c, &s, &g, &fx, &fw, &fy);
+  clgan_conv_plan p, cur;
+  wino_plan(ctx, &s, &p);
+  size_t nk = clgan_conv_weights_kept_floats(&p);
+  clgan_buf kept = tu_upload(NULL, nk);
+  TU_OK(clgan_conv_keep_weights(ctx, &p, kept));
+  cur = p;
+  cur.wino.weights_current = cur.adj_wino.weights_current = 1;
+  float *x = tu_malloc(fx * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
+  float *dy = tu_malloc(fy * sizeof(float)), *nan_w = tu_malloc(fw * sizeof(float));
+  tu_fill_uniform(x, fx, 111, -1, 1);
+  tu_fill_uniform(w, fw, 112, -1, 1);
+  tu_fill_uniform(dy, fy, 113, -1, 1);
+  for (size_t i = 0; i < fw; i++) nan_w[i] = NAN;
+  clgan_buf bx = tu_upload(x, fx), bw = tu_upload(w, fw), bnan = tu_upload(nan_w, fw);
+  clgan_buf bdy = tu_upload(dy, fy), by = tu_upload(NULL, fy), bdx = tu_upload(NULL, fx);
+  clgan_buf col = tu_upload(NULL, p.col_floats ? p.col_floats : 1);
+  long l0 = launches(ctx);
+  TU_OK(clgan_conv2d_forward(ctx, &p, bx, bw, by, col));
+  long forward_launches = launches(ctx) - l0;
+  float *y0 = tu_download(by, fy);
+  l0 = launches(ctx);
+  TU_OK(clgan_conv2d_backward_data(ctx, &p, bdy, bw, bdx, col));
+  long adjoint_launches = launches(ctx) - l0;
+  float *dx0 = tu_download(bdx, fx);
+  TU_OK(clgan_fill(ctx, by, fy, NAN));
+  TU_OK(clgan_fill(ctx, bdx, fx, NAN));
+  l0 = launches(ctx);
+  TU_OK(clgan_conv2d_forward(ctx, &cur, bx, bnan, by, col));
+  ck_assert_int_eq(launches(ctx) - l0, forward_launches - 1);
+  assert_same_bits("forward, weights current", by, y0, fy);
+  l0 = launches(ctx);
+  TU_OK(clgan_conv2d_backward_data(ctx, &cur, bdy, bnan, bdx, col));
+  ck_assert_int_eq(launches(ctx) - l0, adjoint_launches - 1);
+  assert_same_bits("adjoint, weights current", bdx, dx0, fx);
+  /* no kept buffer: the flag is ignored, the weights transformed */
+  clgan_conv_plan plain;
+  wino_plan(ctx, &s, &plain);
+  plain.wino.weights_current = 1;
+  TU_OK(clgan_fill(ctx, by, fy, NAN));
+  l0 = launches(ctx);
+  TU_OK(clgan_conv2d_forward(ctx, &plain, bx, bw, by, col));
+  ck_assert_int_eq(launches(ctx) - l0, forward_launches);
+  assert_same_bits("forward, nothing kept", by, y0, fy);
+  clgan_buf *all[] = {&kept, &bx, &bw, &bnan, &bdy, &by, &bdx, &col};
+  for (int i = 0; i < 8; i++) clgan_buf_release(all[i]);
+  free(x), free(w), free(dy), free(nan_w), free(y0), free(dx0);
+}
+END_TEST
+
 /* Which shapes take it, its name, a variant naming the forward's GEMM, and
  * no plan taking it without the tuning's winograd 1. */
 START_TEST(test_which_shapes) {
@@ -573,6 +642,7 @@ static Suite *wino_suite(void) {
   tcase_add_test(tc, test_convt_forward);
   tcase_add_test(tc, test_shared_transform);
   tcase_add_test(tc, test_kept_weights);
+  tcase_add_test(tc, test_weights_current);
   tcase_add_test(tc, test_which_shapes);
   suite_add_tcase(s, tc);
   return s;

@@ -209,6 +209,10 @@ typedef struct clgan_conv_wino_plan {
   clgan_buf weights_kept; /* where set (clgan_conv_keep_weights), the forward's or the
                              adjoint's weights and their transform, kept from call to
                              call: a call with the same weights transforms nothing */
+  int weights_current;    /* with weights_kept: set (in a copy of the plan) by a caller
+                             that knows the kept transform is of the weights it passes
+                             (the graph, from its parameters' versions), so that no
+                             weight kernel runs, not even the comparison */
   size_t weight_global[2], input_global[2], output_global[2];
   size_t tile_global[3], tile_local[3];
 } clgan_conv_wino_plan;
@@ -345,7 +349,10 @@ clgan_status clgan_conv2d_backward_filter_kept(clgan_ctx *ctx,
  * the floats such a buffer takes (0 where p runs neither product by
  * Winograd). clgan_conv_keep_weights: zeroes buf (at least that many
  * floats; the transform of zero weights is zero) and sets it in p, whose
- * calls use it from then on (buf outlives them). */
+ * calls use it from then on (buf outlives them). A caller that knows the
+ * weights it passes are the ones last transformed may call with a copy of
+ * p whose wino and adj_wino have weights_current set: no weight kernel runs
+ * (the graph does so from its parameters' versions, graph.h). */
 size_t clgan_conv_weights_kept_floats(const clgan_conv_plan *p);
 clgan_status clgan_conv_keep_weights(clgan_ctx *ctx, clgan_conv_plan *p, clgan_buf buf);
 

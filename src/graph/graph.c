@@ -2,6 +2,8 @@
  * knows nothing of the ops themselves (graph_ops[]). */
 #include "graph/graph.h"
 
+#include <stdlib.h>
+
 #include "runtime/internal.h"
 
 static size_t slot_floats(const graph *g, int s) {
@@ -138,6 +140,10 @@ clgan_status graph_alloc(clgan_ctx *ctx, graph *g) {
     st = clgan_buf_alloc(ctx, c, &n->save_mean);
     if (st == CLGAN_OK) st = clgan_buf_alloc(ctx, c, &n->save_invstd);
   }
+  if (st == CLGAN_OK && g->keep_weights) {
+    g->kept_versions = calloc((size_t)g->nnodes * 2, sizeof *g->kept_versions);
+    if (!g->kept_versions) st = clgan_fail(CLGAN_ERR_NOMEM, "graph: the kept weights' versions");
+  }
   for (int s = 1; s < g->nslots && st == CLGAN_OK; s++)
     st = clgan_buf_alloc(ctx, slot_floats(g, s), &g->slots[s].buf);
   /* the kept copies' buffers, now that they exist */
@@ -150,6 +156,8 @@ clgan_status graph_alloc(clgan_ctx *ctx, graph *g) {
 }
 
 void graph_release(graph *g) {
+  free(g->kept_versions);
+  g->kept_versions = NULL;
   for (int s = 1; s < g->nslots; s++) clgan_buf_release(&g->slots[s].buf);
   for (int i = 0; i < g->nnodes; i++) {
     clgan_buf_release(&g->nodes[i].save_mean);

@@ -10,6 +10,8 @@
 #ifndef CLGAN_GRAPH_H
 #define CLGAN_GRAPH_H
 
+#include <stdint.h>
+
 #include "clgan/dcgan.h"
 
 #define GRAPH_MAX_STAGES 7 /* 512 px: the limits below hold for it */
@@ -95,6 +97,10 @@ typedef struct graph {
   size_t max_act_floats;   /* the largest slot, the input included */
   int max_channels;
   size_t device_bytes;     /* slots, saved statistics, kept copies and weights (graph_alloc) */
+  uint64_t *kept_versions; /* host [nnodes][2] where the graph keeps weights (graph_alloc):
+                              the params_version (graph_pass) of the weights whose transform
+                              node i's kept forward [i][0] and adjoint [i][1] hold; 0:
+                              unknown, the next call compares them on the device */
   /* the conditional model (graph_cond.c; src/train/cond.c runs it): */
   int cond;                /* 1: the graph has a class table and takes labels */
   size_t emb_off;          /* the table [emb_rows, emb_dim] in the parameter arena */
@@ -126,6 +132,8 @@ typedef struct graph_pass {
   clgan_ctx *ctx;
   clgan_buf input;                /* slot 0 */
   clgan_buf params, grads, stats; /* arenas of this network */
+  uint64_t params_version;        /* names the contents of params: the owner gives them a
+                                     new version whenever they change (0: unversioned) */
   clgan_buf col;                  /* shared conv workspace */
   clgan_buf grad_buf[2];          /* ping-pong gradient buffers */
   clgan_buf discard;              /* scratch for BN gradients not wanted */

@@ -295,6 +295,7 @@ clgan_status clgan_dcgan_arena_read(clgan_dcgan *d, clgan_net which, clgan_arena
 clgan_status clgan_dcgan_arena_write(clgan_dcgan *d, clgan_net which, clgan_arena arena,
                                      const float *host) {
   if (arena == CLGAN_ARENA_EMA) d->net[which].ema_stats_stale = 1;
+  if (arena == CLGAN_ARENA_PARAM) d->net[which].param_version = ++d->params_clock;
   return clgan_buf_write(d->ctx, d->net[which].arena[arena], host,
                          arena_size(&d->net[which], arena));
 }

@@ -13,6 +13,8 @@ typedef struct net_state {
   clgan_buf arena[CLGAN_ARENA_COUNT]; /* PARAM, GRAD, ADAM_M, ADAM_V, EMA: param_floats;
                                          STATS: stats_floats */
   long adam_step;
+  uint64_t param_version; /* names arena[PARAM]'s contents (graph_pass.params_version):
+                             a new one from params_clock at every write and update */
   int has_ema;
   int ema_stats_stale;   /* the averaged weights changed since their statistics were made */
 } net_state;
@@ -51,6 +53,7 @@ struct clgan_dcgan {
   dcgan_reg reg;         /* D's regularisers (train/regularize.h) */
   cond_state cond;       /* the conditional model (cfg.conditional; train/cond.h) */
   size_t device_bytes;
+  uint64_t params_clock;  /* the last parameter version handed out (net_state) */
   /* statistics read one step behind (clgan_dcgan_step_deferred): a ring of
    * the last steps' loss buffers in host memory, each with the event of its
    * non-blocking read and its nan_guard outcome */

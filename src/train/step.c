@@ -9,6 +9,9 @@ graph_pass dcgan_pass(clgan_dcgan *d, clgan_net which, clgan_buf input) {
   graph_pass p = {.ctx = d->ctx,
                   .input = input,
                   .params = s->arena[CLGAN_ARENA_PARAM],
+                  /* D keeps its transformed weights from pass to pass (graph.h);
+                   * G's passes may swap in the averaged weights */
+                  .params_version = which == CLGAN_NET_D ? s->param_version : 0,
                   .grads = s->arena[CLGAN_ARENA_GRAD],
                   .stats = s->arena[CLGAN_ARENA_STATS],
                   .col = d->col,
@@ -55,6 +58,7 @@ static clgan_status adam(clgan_dcgan *d, clgan_net which, float lr) {
   clgan_status rs = dcgan_dist_reduce_grads(d, which);
   if (rs != CLGAN_OK) return rs;
   s->adam_step++;
+  s->param_version = ++d->params_clock; /* the update below writes them */
   /* profiling region for clgan bench (no-op unless profiling) */
   clgan_profile_region(d->ctx, which == CLGAN_NET_G ? "G update" : "D update");
   /* the guard: flag non-finite gradients, and the update skips itself */
