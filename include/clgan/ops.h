@@ -365,7 +365,9 @@ clgan_status clgan_conv_keep_weights(clgan_ctx *ctx, clgan_conv_plan *p, clgan_b
  *   CLGAN_CONV_FEATURE_SIDE [cout, n, ho, wo], padded by 1, where the
  *     adjoint runs the sub-pixel tiles (a Conv2d's dy, a ConvTranspose2d's x).
  * 1 with the copy's geometry (h, w, pad; buf left empty) where p does, else
- * 0. The calls below take such a copy; the results are the bits of the
+ * 0. The calls below take such a copy (the Winograd adjoint's one too:
+ * it reads dy padded or not at the same cost, so a padded copy for it
+ * would only be written for nothing); the results are the bits of the
  * calls without it. */
 typedef enum clgan_conv_side { CLGAN_CONV_IMAGE_SIDE, CLGAN_CONV_FEATURE_SIDE } clgan_conv_side;
 int clgan_conv_reads_padded(const clgan_conv_plan *p, clgan_conv_side side,

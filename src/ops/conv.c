@@ -324,6 +324,14 @@ static int adjoint_fuses_act(const clgan_conv_plan *p) {
   return !p->adj_direct.kernel && !p->direct;
 }
 
+/* Whether core_adjoint takes feat padded by 1: where the sub-pixel tiles
+ * read it so (clgan_conv_reads_padded), and in the Winograd adjoint, which
+ * reads dy padded or not at the same cost (so the graph hands it none). */
+static int takes_padded_feat(const clgan_conv_plan *p) {
+  return clgan_conv_reads_padded(p, CLGAN_CONV_FEATURE_SIDE, NULL) ||
+         (p->adj_wino.tile && !p->adj_direct.kernel && !p->whole.adjoint);
+}
+
 /* img = conv^T(feat), times a's derivative where a is given (only where
  * adjoint_fuses_act); overwrites img. feat_padded: feat is given already
  * padded by 1 (only where clgan_conv_reads_padded says the feature side is
@@ -335,8 +343,7 @@ static clgan_status core_adjoint(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
   clgan_status st = plan_check(p, op);
   if (st != CLGAN_OK) return st;
   const clgan_conv_shape *s = &p->shape;
-  clgan_padded_copy geom;
-  if (feat_padded && !clgan_conv_reads_padded(p, CLGAN_CONV_FEATURE_SIDE, &geom))
+  if (feat_padded && !takes_padded_feat(p))
     return clgan_fail(CLGAN_ERR_INVALID, "%s: this plan does not read %s padded", op, feat_name);
   if ((st = feat_padded ? padded_check(feat, padded_feat_floats(s), op, feat_name)
                         : conv_buf_check(feat, conv_feat_floats(s), op, feat_name)) != CLGAN_OK ||
@@ -520,7 +527,7 @@ int clgan_conv_reads_padded(const clgan_conv_plan *p, clgan_conv_side side,
   if (side == CLGAN_CONV_IMAGE_SIDE && clgan_conv_kept_floats(p) > 0 && !p->whole.forward &&
       !p->whole.filter)
     g.h = s->h, g.w = s->w, g.pad = s->pad;
-  else if (side == CLGAN_CONV_FEATURE_SIDE && (p->adj_subpix.tile || p->adj_wino.tile) &&
+  else if (side == CLGAN_CONV_FEATURE_SIDE && p->adj_subpix.tile &&
            !p->adj_direct.kernel && !p->whole.adjoint)
     g.h = s->ho, g.w = s->wo, g.pad = 1;
   else
