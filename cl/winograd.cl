@@ -109,7 +109,7 @@ static inline wino_chunk wino_chunk_at(int t0, int tw, int th) {
 #else
 #define WINO_GATHER 0
 #endif
-#define WINO_ROWG(D, R)                                                                  \
+#define WINO_ROWG(D, R, RR)                                                              \
   do {                                                                                   \
     _Pragma("unroll") for (int x_ = 0; x_ < 2 * WINO_A; x_++) D[x_] = WINO_GTM(R, x_);   \
   } while (0)
@@ -171,7 +171,7 @@ static inline int wino_weights_seen(float16 g[NV][16], __global float *seen, int
  * into their L lanes from dst + lane0: channel kk = (2 * pa + pb) * cin + c
  * KS floats apart, position xi XS floats apart (the forward's row panel,
  * the weight gradient's rows of A). Each padded image row of the patches
- * read once (the taps of a column offset x are lanes 8l + x), the five
+ * read once (LOAD_ROW(d, row, its index in the patch)) (the taps of a column offset x are lanes 8l + x), the five
  * rows of a row parity transformed together. */
 #define WINO_INPUT_TILES(VT, VSTORE, LOAD_ROW, KS, XS)                                   \
   do {                                                                                   \
@@ -179,7 +179,7 @@ static inline int wino_weights_seen(float16 g[NV][16], __global float *seen, int
       VT d[WINO_A][2 * WINO_A]; /* rows 2i + pa of the patches, column offsets 0..9 */  \
       _Pragma("unroll") for (int i = 0; i < WINO_A; i++) {                               \
         __global const float *r_ = src + (size_t)(2 * i + pa) * wp + 8 * tx0;            \
-        LOAD_ROW(d[i], r_);                                                              \
+        LOAD_ROW(d[i], r_, 2 * i + pa);                                                  \
       }                                                                                  \
       _Pragma("unroll") for (int pb = 0; pb < 2; pb++) {                                 \
         VT f[WINO_A][WINO_A]; /* B^T e by columns, e[r][s] = d[r][2s + pb] */            \
@@ -200,7 +200,7 @@ static inline int wino_weights_seen(float16 g[NV][16], __global float *seen, int
     }                                                                                    \
   } while (0)
 
-#define WINO_ROW4(D, R)                                                                  \
+#define WINO_ROW4(D, R, RR)                                                                \
   do {                                                                                   \
     float16 a_ = vload16(0, R), b_ = vload16(0, (R) + 16);                               \
     D[0] = (float4)(a_.s08, b_.s08), D[1] = (float4)(a_.s19, b_.s19);                    \
@@ -209,18 +209,78 @@ static inline int wino_weights_seen(float16 g[NV][16], __global float *seen, int
     D[6] = (float4)(a_.s6e, b_.s6e), D[7] = (float4)(a_.s7f, b_.s7f);                    \
     D[8] = (float4)(a_.s8, b_.s08, (R)[32]), D[9] = (float4)(a_.s9, b_.s19, (R)[33]);    \
   } while (0)
-#define WINO_ROW2(D, R)                                                                  \
+#define WINO_ROW2(D, R, RR)                                                                \
   do {                                                                                   \
     float16 a_ = vload16(0, R);                                                          \
     D[0] = a_.s08, D[1] = a_.s19, D[2] = a_.s2a, D[3] = a_.s3b;                          \
     D[4] = a_.s4c, D[5] = a_.s5d, D[6] = a_.s6e, D[7] = a_.s7f;                          \
     D[8] = (float2)(a_.s8, (R)[16]), D[9] = (float2)(a_.s9, (R)[17]);                    \
   } while (0)
-#define WINO_ROW1(D, R)                                                                  \
+#define WINO_ROW1(D, R, RR)                                                                \
   do {                                                                                   \
     _Pragma("unroll") for (int x_ = 0; x_ < 2 * WINO_A; x_++) D[x_] = (R)[x_];           \
   } while (0)
 #define WINO_STORE1(V, OFF, P) ((P)[OFF] = (V))
+
+/* ---- Implicit zero padding ----------------------------------------------------
+ * The input transforms (wino_input, wino_filt_input) read the image either
+ * padded by 1 (hp = 2 * ho + 2 rows a plane) or as it is (hp = 2 * ho): a
+ * tile's 10x10 patch then starts a row and a column before its first value,
+ * and the patch's first or last row or column is zero where the tile lies
+ * at the image's edge. So the op before needs to write no padded copy, and
+ * no padding kernel runs (src/ops/conv_winograd.h). On the gathered path
+ * only the patch's border is tested (the rest folds away once unrolled);
+ * the tiles of other panels go one lane at a time, correct but slow, and
+ * conv_wino_reads_unpadded keeps the host from choosing that. */
+
+/* A tile's edges: the image's top (1), bottom (2), left (4), right (8). */
+static inline int wino_edges(int tx, int ty, int tw, int th) {
+  return (ty == 0) | (ty == th - 1) << 1 | (tx == 0) << 2 | (tx == tw - 1) << 3;
+}
+
+/* Whether patch value (row rr, column x) of a tile with edges e lies in
+ * the image (rr and x constant once unrolled). */
+static inline int wino_in_image(int e, int rr, int x) {
+  return !((rr == 0 && (e & 1)) || (rr == 2 * WINO_A - 1 && (e & 2)) || (x == 0 && (e & 4)) ||
+           (x == 2 * WINO_A - 1 && (e & 8)));
+}
+
+/* src[at] (src: the image plane's first value) where ok, else 0; the index
+ * taken to 0 where not, so that nothing outside the buffer is read. */
+static inline float wino_at_or_zero(__global const float *src, int at, int ok) {
+  return select(0.0f, src[ok ? at : 0], ok);
+}
+
+#if WINO_GATHER
+/* The gathered path unpadded (go_ the tiles' first values in the plane,
+ * ge_ their edges, src the plane, wp a row): R unused. */
+#define WINO_GZ(L, S) wino_at_or_zero(src, (int)go_[L] + (rr_ - 1) * wp + x_ - 1, wino_in_image(ge_[L], rr_, x_)),
+#define WINO_ROWGZ(D, R, RR)                                                             \
+  do {                                                                                   \
+    const int rr_ = (RR);                                                                \
+    (void)(R);                                                                           \
+    _Pragma("unroll") for (int x_ = 0; x_ < 2 * WINO_A; x_++) {                          \
+      float v_[TM] = {WINO_LANES_TM(WINO_GZ)};                                           \
+      D[x_] = WINO_VLOAD_TM(0, v_);                                                      \
+    }                                                                                    \
+  } while (0)
+#define WINO_GATHER_EDGES(PANEL, TW, TH)                                                 \
+  int ge_[TM];                                                                           \
+  _Pragma("unroll") for (int l_ = 0; l_ < TM; l_++) {                                    \
+    const int t_ = (PANEL) * TM + l_, r_ = t_ / (TW);                                    \
+    ge_[l_] = wino_edges(t_ % (TW), r_ % (TH), TW, TH);                                  \
+  }
+#endif
+
+/* One tile unpadded (the other panels): src the image plane, the tile at
+ * (tx0, ty) with edges e_, wp a row; R unused. */
+#define WINO_ROW1Z(D, R, RR)                                                             \
+  do {                                                                                   \
+    const int at_ = (8 * ty + (RR) - 1) * wp + 8 * tx0 - 1;                              \
+    (void)(R);                                                                           \
+    _Pragma("unroll") for (int x_ = 0; x_ < 2 * WINO_A; x_++)                            \
+      D[x_] = wino_at_or_zero(src, at_ + x_, wino_in_image(e_, (RR), x_));               \
+  } while (0)
 
 /* a scalar "vector load", for the one-lane paths */
 #define WINO_VLOAD1(OFF, P) ((P)[OFF])

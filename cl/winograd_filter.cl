@@ -30,7 +30,7 @@
   } while (0)
 
 /* One work-item per (row panel of TM tiles, image channel c), over xp
- * [cin, n, hp, wp]: the panel's tiles in lanes of 4 side by side within a
+ * [cin, n, hp, wp] (padded by 1, or as it is: implicit): the panel's tiles in lanes of 4 side by side within a
  * row of tiles, or all TM at once (wino_gathered) where a row holds fewer:
  * with two tiles a row (`gray32`'s D2, batch 64, a 2-core Zen 4) the
  * forward keeping its transformed image took 1068-1088 us with pairs,
@@ -44,15 +44,30 @@ __kernel void wino_filt_input(int cin, int n, int ho, int wo, int hp, int wp,
   if (panel * TM >= tiles || c >= cin) return;
   __global float *dst = va + va_off;
   const size_t ks = WINO_A * WINO_A * (size_t)tiles, xs = (size_t)tiles;
+  const int implicit = hp == 2 * ho; /* xp as it is, not padded (cl/winograd.cl) */
 #if WINO_GATHER
   if (wino_gathered(panel, tiles, tw)) {
     WINO_GATHER_OFFSETS(panel, tw, th, hp, wp, 8)
     __global const float *src = xp + x_off + (size_t)c * n * hp * wp;
     const int tx0 = 0, lane0 = panel * TM;
-    WINO_INPUT_TILES(WINO_VTM, WINO_VSTORE_TM, WINO_ROWG, ks, xs);
+    if (implicit) {
+      WINO_GATHER_EDGES(panel, tw, th)
+      WINO_INPUT_TILES(WINO_VTM, WINO_VSTORE_TM, WINO_ROWGZ, ks, xs);
+    } else {
+      WINO_INPUT_TILES(WINO_VTM, WINO_VSTORE_TM, WINO_ROWG, ks, xs);
+    }
     return;
   }
 #endif
+  if (implicit) {
+    for (int t0 = panel * TM; t0 < min(tiles, (panel + 1) * TM); t0++) {
+      const wino_chunk k = wino_chunk_at(t0, tw, th);
+      const int tx0 = k.tx0, ty = k.ty, lane0 = t0, e_ = wino_edges(tx0, ty, tw, th);
+      __global const float *src = xp + x_off + ((size_t)c * n + k.b) * hp * wp;
+      WINO_INPUT_TILES(float, WINO_STORE1, WINO_ROW1Z, ks, xs);
+    }
+    return;
+  }
   WINO_PANEL_CHUNKS(lanes, t0) {
     const wino_chunk k = wino_chunk_at(t0, tw, th);
     const int tx0 = k.tx0, lane0 = t0;

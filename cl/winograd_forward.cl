@@ -55,7 +55,7 @@ __kernel void wino_weight(int cin, int cout, __global const float *w, uint w_off
 }
 
 /* One work-item per (image channel c, row panel of TM tiles), over xp
- * [cin, n, hp, wp]: a tile's 10x10 patch at rows 8ty.., columns 8tx..
+ * [cin, n, hp, wp] (padded by 1, or as it is: implicit): a tile's 10x10 patch at rows 8ty.., columns 8tx..
  * holds its four parities' 5x5 inputs (a partition of the patch but for
  * the shared rows and columns). The panel's tiles in lanes of 4 (2, 1)
  * side by side within a row of tiles, as the row length allows; a
@@ -68,15 +68,30 @@ __kernel void wino_input(int cin, int n, int ho, int wo, int hp, int wp,
   if (c >= cin || panel * TM >= tiles) return;
   const size_t kdim = 4 * (size_t)cin;
   __global float *dst = vp + vp_off + (size_t)panel * WINO_A * WINO_A * kdim * TM;
+  const int implicit = hp == 2 * ho; /* xp as it is, not padded (cl/winograd.cl) */
 #if WINO_GATHER
   if (wino_gathered(panel, tiles, tw)) {
     WINO_GATHER_OFFSETS(panel, tw, th, hp, wp, 8)
     __global const float *src = xp + x_off + (size_t)c * n * hp * wp;
     const int tx0 = 0, lane0 = 0;
-    WINO_INPUT_TILES(WINO_VTM, WINO_VSTORE_TM, WINO_ROWG, TM, kdim * TM);
+    if (implicit) {
+      WINO_GATHER_EDGES(panel, tw, th)
+      WINO_INPUT_TILES(WINO_VTM, WINO_VSTORE_TM, WINO_ROWGZ, TM, kdim * TM);
+    } else {
+      WINO_INPUT_TILES(WINO_VTM, WINO_VSTORE_TM, WINO_ROWG, TM, kdim * TM);
+    }
     return;
   }
 #endif
+  if (implicit) {
+    for (int t0 = panel * TM; t0 < min(tiles, (panel + 1) * TM); t0++) {
+      const wino_chunk k = wino_chunk_at(t0, tw, th);
+      const int tx0 = k.tx0, ty = k.ty, lane0 = k.lane0, e_ = wino_edges(tx0, ty, tw, th);
+      __global const float *src = xp + x_off + ((size_t)c * n + k.b) * hp * wp;
+      WINO_INPUT_TILES(float, WINO_STORE1, WINO_ROW1Z, TM, kdim * TM);
+    }
+    return;
+  }
   WINO_PANEL_CHUNKS(lanes, t0) {
     const wino_chunk k = wino_chunk_at(t0, tw, th);
     const int tx0 = k.tx0, lane0 = k.lane0;

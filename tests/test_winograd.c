@@ -50,6 +50,8 @@ static const wino_case cases[] = {
     {"24 -> 33, 8x48 (six tiles a row), batch 5", 5, 24, 8, 48, 33},
     {"8 -> 12, 32x16 (two tiles a row, four rows), batch 3", 3, 8, 32, 16, 12},
     {"8 -> 12, 16x8 (one tile a row, two rows), batch 5", 5, 8, 16, 8, 12},
+    {"gray32 D2 at batch 4: 16 tiles (whole panels)", 4, 32, 16, 16, 64},
+    {"16 -> 24, 8x8 at batch 8: 8 tiles (whole panels)", 8, 16, 8, 8, 24},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -320,9 +322,10 @@ static void assert_same_bits(const char *what, clgan_buf b, const float *want, s
 }
 
 /* The transformed image shared by the forward and the weight gradient: the
- * kept copy holds it after the padded image (4 cin x 25 x tiles floats);
- * clgan_conv2d_forward_keep and _padded_keep (x padded into the copy's
- * start, as a BatchNorm's padded copy puts it), then
+ * kept copy holds it (4 cin x 25 x tiles floats) after the padded image, or
+ * alone where the plan reads the image unpadded (and then takes no padded
+ * copy: _padded_keep refused); clgan_conv2d_forward_keep and _padded_keep
+ * (x padded into the copy's start, as a BatchNorm's padded copy puts it), then
  * clgan_conv2d_backward_filter_kept with the workspace and col overwritten
  * in between, give the bits of the forward and the weight gradient each
  * transforming x itself; so does a ConvTranspose2d's backward (both
@@ -339,8 +342,9 @@ START_TEST(test_shared_transform) {
     wino_plan(ctx, &s, &p);
     size_t padded = (size_t)c->cin * c->n * (c->h + 2) * (c->w + 2);
     size_t tiles = (size_t)c->n * (c->h / 8) * (c->w / 8);
+    const int unpadded = !clgan_conv_reads_padded(&p, CLGAN_CONV_IMAGE_SIDE, NULL);
     ck_assert_uint_eq(clgan_conv_kept_floats(&p),
-                      (padded + 15) / 16 * 16 + 4 * (size_t)c->cin * 25 * tiles);
+                      (unpadded ? 0 : (padded + 15) / 16 * 16) + 4 * (size_t)c->cin * 25 * tiles);
     float *x = tu_malloc(fx * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
     float *dy = tu_malloc(fy * sizeof(float));
     tu_fill_uniform(x, fx, 81, -1, 1);
@@ -355,7 +359,11 @@ START_TEST(test_shared_transform) {
     TU_OK(clgan_conv2d_backward_filter(ctx, &p, bx, bdy, bdw, col, 0));
     float *dw0 = tu_download(bdw, fw);
     char what[160];
-    for (int from_padded = 0; from_padded < 2; from_padded++) {
+    if (unpadded)
+      ck_assert_int_eq(clgan_conv2d_forward_padded_keep(ctx, &p, kept, bw, by, col,
+                                                        CLGAN_ACT_LEAKY_RELU, 0.2f),
+                       CLGAN_ERR_INVALID);
+    for (int from_padded = 0; from_padded < 2 - unpadded; from_padded++) {
       TU_OK(clgan_fill(ctx, kept, clgan_conv_kept_floats(&p), NAN));
       TU_OK(clgan_fill(ctx, by, fy, NAN));
       if (from_padded) {
@@ -409,6 +417,63 @@ START_TEST(test_shared_transform) {
   clgan_buf *all[] = {&bx, &bw, &bdy, &bdx, &bdw, &col};
   for (int i = 0; i < 6; i++) clgan_buf_release(all[i]);
   free(x), free(w), free(dy), free(dx0), free(dw0);
+}
+END_TEST
+
+/* The input transforms' implicit zero padding (cl/winograd.cl): the image
+ * given as it is gives the bits of the image given padded, in the forward
+ * and the weight gradient, on every case: the gathered panels and the
+ * tiles of other panels one at a time (which plans do not choose). A plan
+ * reads the image unpadded, and asks for no padded copy, exactly where
+ * conv_wino_reads_unpadded says both its transforms can (some cases do). */
+START_TEST(test_implicit_padding) {
+  clgan_ctx *ctx = tu_ctx();
+  int chosen = 0, gather = 0;
+  for (int ci = 0; ci < NCASES; ci++) {
+    const wino_case *c = &cases[ci];
+    clgan_conv_shape s;
+    ref_conv g;
+    size_t fx, fw, fy;
+    case_geometry(c, &s, &g, &fx, &fw, &fy);
+    clgan_conv_plan p;
+    wino_plan(ctx, &s, &p);
+    float *x = tu_malloc(fx * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
+    float *dy = tu_malloc(fy * sizeof(float));
+    tu_fill_uniform(x, fx, 61, -1, 1);
+    tu_fill_uniform(w, fw, 62, -1, 1);
+    tu_fill_uniform(dy, fy, 63, -1, 1);
+    float *xp = pad_host(x, c->cin, c->n, c->h, c->w);
+    size_t fxp = (size_t)c->cin * c->n * (c->h + 2) * (c->w + 2);
+    clgan_buf bx = tu_upload(x, fx), bxp = tu_upload(xp, fxp), bw = tu_upload(w, fw);
+    clgan_buf bdy = tu_upload(dy, fy), by = tu_upload(NULL, fy), bdw = tu_upload(NULL, fw);
+    clgan_gemm_conv_x padded = {bxp, c->cin, c->n, c->h + 2, c->w + 2, 4, 2, s.ho, s.wo};
+    clgan_gemm_conv_x plain = {bx, c->cin, c->n, c->h, c->w, 4, 2, s.ho, s.wo};
+    char what[160];
+    TU_OK(conv_wino_forward_run(ctx, &p.wino, &s, &padded, bw, by, CLGAN_ACT_LEAKY_RELU, 0.2f));
+    float *y0 = tu_download(by, fy);
+    TU_OK(clgan_fill(ctx, by, fy, NAN));
+    TU_OK(conv_wino_forward_run(ctx, &p.wino, &s, &plain, bw, by, CLGAN_ACT_LEAKY_RELU, 0.2f));
+    snprintf(what, sizeof what, "%s, forward unpadded", c->name);
+    assert_same_bits(what, by, y0, fy);
+    TU_OK(conv_wino_filt_run(ctx, &p.filt_wino, &s, &padded, bdy, bdw, 0));
+    float *dw0 = tu_download(bdw, fw);
+    TU_OK(clgan_fill(ctx, bdw, fw, NAN));
+    TU_OK(conv_wino_filt_run(ctx, &p.filt_wino, &s, &plain, bdy, bdw, 0));
+    snprintf(what, sizeof what, "%s, weight gradient unpadded", c->name);
+    assert_same_bits(what, bdw, dw0, fw);
+    const int both = conv_wino_reads_unpadded(&p.wino, &s) &&
+                     conv_wino_reads_unpadded(&p.filt_wino, &s);
+    ck_assert_msg(clgan_conv_reads_padded(&p, CLGAN_CONV_IMAGE_SIDE, NULL) == !both,
+                  "%s: the plan reads the image padded %d, its transforms unpadded %d", c->name,
+                  clgan_conv_reads_padded(&p, CLGAN_CONV_IMAGE_SIDE, NULL), both);
+    chosen += both;
+    gather |= p.wino.tm == 4 || p.wino.tm == 8;
+    clgan_buf *all[] = {&bx, &bxp, &bw, &bdy, &by, &bdw};
+    for (int i = 0; i < 6; i++) clgan_buf_release(all[i]);
+    free(x), free(w), free(dy), free(xp), free(y0), free(dw0);
+  }
+  /* the gathered panels exist for register tiles of 4 and 8 rows */
+  if (gather) ck_assert_int_ge(chosen, 3);
 }
 END_TEST
 
@@ -641,6 +706,7 @@ static Suite *wino_suite(void) {
   tcase_add_test(tc, test_adjoint_against_the_reference);
   tcase_add_test(tc, test_convt_forward);
   tcase_add_test(tc, test_shared_transform);
+  tcase_add_test(tc, test_implicit_padding);
   tcase_add_test(tc, test_kept_weights);
   tcase_add_test(tc, test_weights_current);
   tcase_add_test(tc, test_which_shapes);

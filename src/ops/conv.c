@@ -241,10 +241,35 @@ static int filt_reads_padded(const clgan_conv_plan *p) {
   return !p->whole.filter && (p->filt_from_image || p->filt_wino.tile || p->narrow.filter);
 }
 
+/* Whether the forward and the weight gradient both read the image as it
+ * is, their Winograd input transforms padding it implicitly
+ * (conv_wino_reads_unpadded): nothing pads it then, no op before writes a
+ * padded copy, and a kept copy holds the transformed image alone. */
+static int image_implicit(const clgan_conv_plan *p) {
+  const clgan_conv_shape *s = &p->shape;
+  return p->wino.tile && p->filt_wino.tile && !p->whole.forward && !p->whole.filter &&
+         !p->narrow.forward && !p->narrow.filter && s->pad == 1 &&
+         conv_wino_reads_unpadded(&p->wino, s) && conv_wino_reads_unpadded(&p->filt_wino, s);
+}
+
+/* The image as it is stored, for image_implicit's transforms. */
+static clgan_gemm_conv_x unpadded_view(const clgan_conv_plan *p, clgan_buf buf) {
+  clgan_gemm_conv_x v = image_view(p, buf);
+  v.hp = p->shape.h, v.wp = p->shape.w;
+  return v;
+}
+
+/* Whether the image side may be given padded: where p reads it so, and
+ * where its transforms pad implicitly (they read a padded image too). */
+static int takes_padded_img(const clgan_conv_plan *p) {
+  return clgan_conv_reads_padded(p, CLGAN_CONV_IMAGE_SIDE, NULL) || image_implicit(p);
+}
+
 /* Where the Winograd forward and weight gradient share the transformed
- * image (conv_winograd.h), the kept copy holds it after the padded image,
- * from this float on. */
+ * image (conv_winograd.h), the kept copy holds it after the padded image
+ * (none where image_implicit), from this float on. */
 static size_t kept_v_off(const clgan_conv_plan *p) {
+  if (image_implicit(p)) return 0;
   return clgan_round_up((size_t)conv_padded_img_floats(&p->shape), 16);
 }
 
@@ -272,8 +297,7 @@ static clgan_status core_forward(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
   clgan_status st = plan_check(p, op);
   if (st != CLGAN_OK) return st;
   const clgan_conv_shape *s = &p->shape;
-  clgan_padded_copy geom;
-  if (img_padded && !clgan_conv_reads_padded(p, CLGAN_CONV_IMAGE_SIDE, &geom))
+  if (img_padded && !takes_padded_img(p))
     return clgan_fail(CLGAN_ERR_INVALID, "%s: this plan does not read %s padded", op, img_name);
   if ((st = img_padded ? padded_check(img, conv_padded_img_floats(s), op, img_name)
                        : conv_buf_check(img, conv_img_floats(s), op, img_name)) != CLGAN_OK ||
@@ -292,7 +316,10 @@ static clgan_status core_forward(clgan_ctx *ctx, const clgan_conv_plan *p, clgan
     return conv_whole_forward_run(ctx, &p->whole, s, img, w, feat, act, slope);
   if (p->fwd_from_image || p->narrow.forward || p->wino.tile) {
     clgan_gemm_conv_x x = image_view(p, img);
-    if (!img_padded && (st = padded_image(ctx, p, img, kept.mem ? kept : col, &x)) != CLGAN_OK)
+    if (!img_padded && image_implicit(p))
+      x = unpadded_view(p, img);
+    else if (!img_padded &&
+             (st = padded_image(ctx, p, img, kept.mem ? kept : col, &x)) != CLGAN_OK)
       return st;
     if (p->narrow.forward) /* the narrow-image kernel: its taps from the padded image */
       return conv_narrow_forward_run(ctx, &p->narrow, s, &x, w, feat, act, slope);
@@ -444,8 +471,8 @@ static clgan_status core_filter(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_
   float beta = accumulate ? 1.0f : 0.0f;
   clgan_buf b = img;
   if (filt_reads_padded(p)) {
-    clgan_gemm_conv_x x;
-    if ((st = padded_image(ctx, p, img, col, &x)) != CLGAN_OK) return st;
+    clgan_gemm_conv_x x = unpadded_view(p, img);
+    if (!image_implicit(p) && (st = padded_image(ctx, p, img, col, &x)) != CLGAN_OK) return st;
     return filter_product(ctx, p, feat, &x, dw, beta);
   }
   if (!p->direct) {
@@ -478,6 +505,7 @@ clgan_status clgan_conv2d_forward_act(clgan_ctx *ctx, const clgan_conv_plan *p, 
 }
 
 size_t clgan_conv_kept_floats(const clgan_conv_plan *p) {
+  if (p && image_implicit(p)) return wino_shares(p) ? p->filt_wino.v_floats : 0;
   if (!p || !fwd_reads_padded(p) || !filt_reads_padded(p) || p->shape.pad == 0) return 0;
   if (wino_shares(p)) return kept_v_off(p) + p->filt_wino.v_floats;
   return (size_t)conv_padded_img_floats(&p->shape);
@@ -490,6 +518,9 @@ static clgan_status forward_keeping(clgan_ctx *ctx, const clgan_conv_plan *p, cl
                                     clgan_buf kept, clgan_act act, float slope, const char *op) {
   uint64_t floats = clgan_conv_kept_floats(p);
   if (floats == 0) return clgan_fail(CLGAN_ERR_INVALID, "%s: this plan keeps no padded image", op);
+  if (x_is_kept && !clgan_conv_reads_padded(p, CLGAN_CONV_IMAGE_SIDE, NULL))
+    return clgan_fail(CLGAN_ERR_INVALID, "%s: this plan keeps the image transformed, not padded",
+                      op);
   clgan_status st = padded_check(kept, floats, op, "kept");
   if (st != CLGAN_OK) return st;
   clgan_gemm_epilogue epi = {act, slope};
@@ -525,7 +556,7 @@ int clgan_conv_reads_padded(const clgan_conv_plan *p, clgan_conv_side side,
   const clgan_conv_shape *s = &p->shape;
   clgan_padded_copy g = {{0}, 0, 0, 0};
   if (side == CLGAN_CONV_IMAGE_SIDE && clgan_conv_kept_floats(p) > 0 && !p->whole.forward &&
-      !p->whole.filter)
+      !p->whole.filter && !image_implicit(p))
     g.h = s->h, g.w = s->w, g.pad = s->pad;
   else if (side == CLGAN_CONV_FEATURE_SIDE && p->adj_subpix.tile &&
            !p->adj_direct.kernel && !p->whole.adjoint)
@@ -653,8 +684,7 @@ static clgan_status convt_backward(clgan_ctx *ctx, const clgan_conv_plan *p, clg
   clgan_status st = plan_check(p, op);
   if (st != CLGAN_OK) return st;
   const clgan_conv_shape *s = &p->shape;
-  clgan_padded_copy geom;
-  if (dy_padded && !clgan_conv_reads_padded(p, CLGAN_CONV_IMAGE_SIDE, &geom))
+  if (dy_padded && !takes_padded_img(p))
     return clgan_fail(CLGAN_ERR_INVALID, "%s: this plan does not read dyp padded", op);
   if ((st = conv_buf_check(x, conv_feat_floats(s), op, "x")) != CLGAN_OK ||
       (st = dy_padded ? padded_check(dy, conv_padded_img_floats(s), op, "dyp")
@@ -668,20 +698,21 @@ static clgan_status convt_backward(clgan_ctx *ctx, const clgan_conv_plan *p, clg
     return st == CLGAN_OK ? clgan_convt2d_backward_data(ctx, p, dy, w, dx, col) : st;
   }
   if ((st = conv_buf_check(col, p->col_floats, op, "col")) != CLGAN_OK) return st;
-  clgan_gemm_conv_x padded = image_view(p, dy);
-  if ((!dy_padded && (st = padded_image(ctx, p, dy, col, &padded)) != CLGAN_OK) ||
-      (st = filter_product(ctx, p, x, &padded, dw, accumulate ? 1.0f : 0.0f)) !=
-          CLGAN_OK)
+  clgan_gemm_conv_x img = image_view(p, dy); /* dy as the image side, padded */
+  if (!dy_padded && image_implicit(p))
+    img = unpadded_view(p, dy);
+  else if (!dy_padded && (st = padded_image(ctx, p, dy, col, &img)) != CLGAN_OK)
     return st;
+  if ((st = filter_product(ctx, p, x, &img, dw, accumulate ? 1.0f : 0.0f)) != CLGAN_OK) return st;
   if (p->narrow.forward)
-    return conv_narrow_forward_run(ctx, &p->narrow, s, &padded, w, dx, CLGAN_ACT_NONE, 0.0f);
+    return conv_narrow_forward_run(ctx, &p->narrow, s, &img, w, dx, CLGAN_ACT_NONE, 0.0f);
   if (wino_shares(p)) /* the weight gradient's transformed dy, left in the workspace below
                          the forward's own operands */
     return conv_wino_forward_shared_run(ctx, &p->wino, s, conv_wino_filt_ws_v(ctx, &p->filt_wino),
                                         w, dx, CLGAN_ACT_NONE, 0.0f);
   if (p->wino.tile)
-    return conv_wino_forward_run(ctx, &p->wino, s, &padded, w, dx, CLGAN_ACT_NONE, 0.0f);
-  return clgan_gemm_conv_forward(ctx, &p->fwd, w, &padded, dx, NULL);
+    return conv_wino_forward_run(ctx, &p->wino, s, &img, w, dx, CLGAN_ACT_NONE, 0.0f);
+  return clgan_gemm_conv_forward(ctx, &p->fwd, w, &img, dx, NULL);
 }
 
 clgan_status clgan_convt2d_backward(clgan_ctx *ctx, const clgan_conv_plan *p, clgan_buf x,

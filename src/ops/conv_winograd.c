@@ -141,6 +141,12 @@ static clgan_status plan_finish(clgan_ctx *ctx, const clgan_conv_shape *s, clgan
   return CLGAN_OK;
 }
 
+int conv_wino_reads_unpadded(const clgan_conv_wino_plan *p, const clgan_conv_shape *s) {
+  /* cl/winograd.cl gathers panels of 4 or 8 tiles where a row holds no 4 */
+  return p->tile && (p->tm == 4 || p->tm == 8) && (s->wo / WINO_TILE) % 4 != 0 &&
+         p->tiles % (size_t)p->tm == 0;
+}
+
 /* The forward's workspace [row panels of tiles][25 * K][tm] (the
  * transformed image) | [column panels of cout][25 * K][tn] (the
  * transformed weights) | [25][cout][tiles] (the products), K = 4 * cin. */

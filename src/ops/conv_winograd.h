@@ -85,6 +85,13 @@ clgan_status conv_wino_filt_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
                                 const clgan_conv_shape *s, const clgan_gemm_conv_x *x,
                                 clgan_buf dy, clgan_buf dw, int accumulate);
 
+/* Whether p's input transform (the forward's or the weight gradient's)
+ * reads shape s's image as it is, with no zero border stored: every panel
+ * of its tiles whole and gathered (cl/winograd.cl's implicit zero
+ * padding), so that no padding kernel and no padded copy runs. Given the
+ * image padded (clgan_gemm_conv_x's hp = h + 2), any plan reads it so. */
+int conv_wino_reads_unpadded(const clgan_conv_wino_plan *p, const clgan_conv_shape *s);
+
 /* ---- The transformed image, shared ------------------------------------------
  * The forward and the weight gradient transform the same image the same
  * way (B^T d B): where a plan has both, the weight gradient's layout
