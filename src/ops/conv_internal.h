@@ -1,7 +1,7 @@
 /* Between the conv core's files: conv_shape.c (geometry and checks),
- * conv_plan.c (every choice, made once per shape and context) and conv.c
- * with its files (conv_core.h)
- * (the launches). Not part of the public API. */
+ * conv_plan.c (every choice, made once per shape and context), and conv.c
+ * with the files it shares conv_core.h with (the launches). Not part of the
+ * public API. */
 #ifndef CLGAN_OPS_CONV_INTERNAL_H
 #define CLGAN_OPS_CONV_INTERNAL_H
 
