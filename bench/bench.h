@@ -15,6 +15,7 @@ typedef struct bench_options {
   int steps;                 /* timed steps (>= 1) */
   int warmup;                /* untimed steps before them (>= 0; the first builds kernels) */
   int profile;               /* 1: one profiled step on a second, profiling context */
+  int region_kernels;        /* 1: the report lists each region's kernels (--kernels) */
   clgan_tuning tuning;       /* the contexts' (from the environment; --gemm sets .gemm) */
   uint64_t seed;             /* weights and synthetic data */
   /* progress: phase ("setup", "warm-up", "step", "profile"), i of n */

@@ -176,7 +176,7 @@ static int parse_bench(const char *cmd, int argc, char **argv, bench_args *b) {
   const char *config = "tutorial", *device = NULL, *json_path = NULL;
   long steps = 10, warmup = 2, seed = 999;
   int internal = 0, gemm = CLGAN_GEMM_AUTO, no_startup = 0, no_profile = 0, scaling = 0;
-  int overwrite = 0;
+  int overwrite = 0, region_kernels = 0;
   clgan_dcgan_config given;
   memset(&given, 0xff, sizeof given); /* every shape field -1: not given */
   cli_opt shape[CLI_MODEL_MAX];
@@ -202,6 +202,9 @@ static int parse_bench(const char *cmd, int argc, char **argv, bench_args *b) {
                    "skip the cold / warm start-up runs (child processes)"),
       CLI_FLAG_OPT("--no-profile", &no_profile,
                    "skip the profiled step and the per-layer breakdown"),
+      CLI_FLAG_OPT("--kernels", &region_kernels,
+                   "after the per-layer breakdown, each layer pass's kernels\n"
+                   "(fwd, bwd, the updates), slowest first"),
       CLI_FLAG_OPT("--scaling", &scaling,
                    "under mpirun: one rank with the global --batch first, then\n"
                    "every rank with its share; the scaling efficiency"),
@@ -221,6 +224,7 @@ static int parse_bench(const char *cmd, int argc, char **argv, bench_args *b) {
   *o = (bench_options){.steps = (int)steps,
                        .warmup = (int)warmup,
                        .profile = !no_profile,
+                       .region_kernels = region_kernels,
                        .seed = (uint64_t)seed};
   clgan_status tst = clgan_tuning_from_env(&o->tuning);
   if (tst != CLGAN_OK) {

@@ -58,6 +58,25 @@ static double region_ms(const clgan_profile_report *p, const char *name) {
   return 0;
 }
 
+/* Each profiling region ("G3 fwd", "D update", ...) with its kernel time
+ * and the time of each kernel that ran in it: where a layer's time goes. */
+static json_t *regions_json(const clgan_profile_report *p) {
+  json_t *regions = json_array();
+  for (int r = 0; r < p->nregions; r++) {
+    if (p->regions[r].launches == 0) continue;
+    json_t *rj = json_object(), *kernels = json_object();
+    json_object_set_new(rj, "name", json_string(p->regions[r].name));
+    json_object_set_new(rj, "ms", json_real(p->regions[r].seconds * 1e3));
+    json_object_set_new(rj, "launches", json_integer(p->regions[r].launches));
+    for (int k = 0; k < p->nkernels; k++)
+      if (p->cell_seconds[r][k] > 0)
+        json_object_set_new(kernels, p->kernels[k].name, json_real(p->cell_seconds[r][k] * 1e3));
+    json_object_set_new(rj, "kernel_ms", kernels);
+    json_array_append_new(regions, rj);
+  }
+  return regions;
+}
+
 /* Kernel time outside the layers, the loss and the updates. */
 static double other_ms(const bench_result *r) {
   const clgan_profile_report *p = r->profile;
@@ -67,7 +86,26 @@ static double other_ms(const bench_result *r) {
   return o > 0 ? o : 0;
 }
 
-static void print_profile(const bench_result *r) {
+/* Each region's kernels, slowest first ("D2 fwd: gemm_tile 55.3, ..."). */
+static void print_region_kernels(const clgan_profile_report *p) {
+  printf("kernels per region (ms in the profiled step):\n");
+  for (int r = 0; r < p->nregions; r++) {
+    if (p->regions[r].launches == 0) continue;
+    clgan_profile_item k[CLGAN_PROFILE_MAX_NAMES];
+    int nk = 0;
+    for (int i = 0; i < p->nkernels; i++)
+      if (p->cell_seconds[r][i] > 0) {
+        k[nk] = p->kernels[i];
+        k[nk++].seconds = p->cell_seconds[r][i];
+      }
+    qsort(k, (size_t)nk, sizeof *k, cmp_item_desc);
+    printf("  %-9s %8.2f:", p->regions[r].name, p->regions[r].seconds * 1e3);
+    for (int i = 0; i < nk; i++) printf("%s %s %.2f", i ? "," : "", k[i].name, k[i].seconds * 1e3);
+    printf("\n");
+  }
+}
+
+static void print_profile(const bench_result *r, int region_kernels) {
   const clgan_profile_report *p = r->profile;
   double busy = p->busy_seconds * 1e3;
   printf("per layer: kernel time of one profiled step from OpenCL events (D's rows sum its three\n"
@@ -108,6 +146,7 @@ static void print_profile(const bench_result *r) {
   if (clblast)
     printf("  (clblast_sgemm is the last kernel of each CLBlast SGEMM only: it may run several, "
            "which the wall time includes)\n");
+  if (region_kernels) print_region_kernels(p);
 }
 
 void print_device(const device_run *d, const bench_options *o) {
@@ -173,7 +212,7 @@ void print_device(const device_run *d, const bench_options *o) {
          "process's max resident set %s\n",
          total, model, ws, data, rss);
   print_tune(r);
-  if (r->profile) print_profile(r);
+  if (r->profile) print_profile(r, o->region_kernels);
   if (d->status != CLGAN_OK) printf("FAILED after the timed steps: %s\n", d->error);
 }
 
@@ -285,6 +324,7 @@ json_t *run_json(const device_run *d, const bench_options *o) {
       json_array_append_new(kernels, kj);
     }
     json_object_set_new(j, "kernels", kernels);
+    json_object_set_new(j, "regions", regions_json(p));
     json_object_set_new(j, "profile_kernel_ms", json_real(p->busy_seconds * 1e3));
     json_object_set_new(j, "profile_wall_ms", json_real(r->profile_wall_ms));
     json_object_set_new(j, "profile_launches", json_integer(p->events));
