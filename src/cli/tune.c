@@ -14,20 +14,20 @@
 static const char head[] =
     "usage: clgan tune [options]\n\n"
     "Tunes the convolutions of a model on a device: for each conv shape and each of its\n"
-    "products (forward, backward data, weight gradient), the engine's own GEMM with\n"
-    "other register tiles and work-group shapes, the local-memory GEMM (lds...: a\n"
-    "handful of parameter sets on GPUs, one on CPUs for small products), each reading\n"
-    "the image directly or through im2col, and CLBlast; for the backward data a\n"
-    "direct kernel (no im2col matrix, no col2im) and the sub-pixel tiles, for the\n"
-    "forward of k4 s2 p1 convs Winograd F(4x4, 2x2); each candidate is checked\n"
-    "against the default variant's result\n"
-    "and timed (OpenCL events, median of a few runs); what cannot win is skipped (CLBlast\n"
-    "where the device's backend measurement found it far slower, the rest of a family of\n"
-    "tiles whose first is far behind); the fastest wins (if it beats the default by 3%)\n"
-    "and is cached\n"
-    "beside the kernel cache (CLGAN_TUNE_DIR to put it elsewhere). Later runs of any\n"
-    "command read the winners at once (CLGAN_TUNE=off ignores them; CLGAN_TUNE=on tunes\n"
-    "missing shapes whenever a model is planned).\n\n";
+    "products (forward, backward data, weight gradient), the engine's own GEMM with other\n"
+    "register tiles and work-group shapes, the local-memory GEMM (lds...: a handful of\n"
+    "parameter sets on GPUs, one on CPUs for small products), each reading the image\n"
+    "directly or through im2col, and CLBlast; for the backward data a direct kernel (no\n"
+    "im2col matrix, no col2im) and the sub-pixel tiles; for k4 s2 p1 convs Winograd\n"
+    "F(4x4, 2x2) in all three products. Each candidate is checked against the default\n"
+    "variant's result and timed (OpenCL events, median of a few runs); what cannot win is\n"
+    "skipped (CLBlast where the device's backend measurement found it far slower, the\n"
+    "rest of a family of tiles whose first is far behind). The fastest wins if it beats\n"
+    "the default by 3%; a forward and weight gradient that share the transformed image\n"
+    "are confirmed together, as the step runs them. The winners are cached beside the\n"
+    "kernel cache (CLGAN_TUNE_DIR to put it elsewhere): later runs of any command read\n"
+    "them at once (CLGAN_TUNE=off ignores them; CLGAN_TUNE=on tunes missing shapes\n"
+    "whenever a model is planned).\n\n";
 
 /* The presets of `clgan bench`. */
 static int preset(const char *name, clgan_dcgan_config *cfg) {
