@@ -8,10 +8,11 @@
  * launch of gemm_tile with its split of k over the positions (k = xi *
  * tiles + t), then one output transform per weight. B^T d B is the
  * forward's input transform (WINO_INPUT_TILES) in another layout.
- *   wino_filt_input: va[kk * 25 * tiles + xi * tiles + t], gemm_tile's A
- *     read in place (rows kk, a row's k contiguous); the forward's GEMM can
- *     read it in place too (rows t, k = kk 25 * tiles apart, a product xi
- *     tiles on), so where a plan has both products the image is
+ *   wino_filt_input: va[kk * ks + xi * xs + t] (xs = tiles and a pad,
+ *     ks = 25 xs and a pad: src/ops/conv_winograd.c's v_chan_stride),
+ *     gemm_tile's A read in place (rows kk, a product's k contiguous); the
+ *     forward's GEMM can read it in place too (rows t, k = kk ks apart, a
+ *     product xs on), so where a plan has both products the image is
  *     transformed once (src/ops/conv_winograd.h: a Conv2d's forward keeps
  *     it for its weight gradient, a ConvTranspose2d's backward shares it);
  *   wino_filt_dy: Z = A dy A^T as its packed B panels,
@@ -38,12 +39,11 @@
  * writes the neighbouring tiles of a row of A. */
 __kernel void wino_filt_input(int cin, int n, int ho, int wo, int hp, int wp,
                               __global const float *xp, uint x_off, __global float *va,
-                              uint va_off) {
+                              uint va_off, uint xs, uint ks) {
   const int panel = get_global_id(0), c = get_global_id(1);
   const int tw = wo / 4, th = ho / 4, tiles = n * th * tw;
   if (panel * TM >= tiles || c >= cin) return;
   __global float *dst = va + va_off;
-  const size_t ks = WINO_A * WINO_A * (size_t)tiles, xs = (size_t)tiles;
   const int implicit = hp == 2 * ho; /* xp as it is, not padded (cl/winograd.cl) */
 #if WINO_GATHER
   if (wino_gathered(panel, tiles, tw)) {

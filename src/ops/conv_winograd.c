@@ -18,6 +18,30 @@
  * transform's 25 reads of a channel fall into a few sets of a CPU's L1
  * (`tutorial`'s D4 weight gradient: its output transform 11 -> 5.5 ms). */
 #define WINO_ROW_PAD 16
+/* The weight gradient's transformed image [K][25][tiles] (the shared one)
+ * has its positions and its channels WINO_V_PAD floats apart beyond their
+ * size where a position's tiles fill whole 4 KiB pages: a work-item's 100
+ * stores of a tile panel then ran at a fraction of the copy bandwidth. On
+ * a 2-core Zen 4, wino_filt_input alone, `tutorial`'s D2 shape (64
+ * channels 32x32, 1024 tiles a position per 64 images): 64 images 5.1 ->
+ * 2.9 ms, 128 images 9.1 -> 5.7, 256 images 17.9 -> 11.7; D3's (128
+ * channels 16x16) at 512 images 17.6 -> 16.3. Where the positions are not
+ * 4 KiB apart the pad cost time instead (D2 at 32 images 1.41 -> 1.50, D3
+ * at 128 images 3.4 -> 3.9), so it is not taken there. */
+#define WINO_V_PAD 16
+#define WINO_V_PAGE_TILES 1024 /* 4 KiB of floats */
+
+static size_t v_pad(size_t tiles) { return tiles % WINO_V_PAGE_TILES == 0 ? WINO_V_PAD : 0; }
+/* That image's strides: a position's (its tiles and the pad), a channel's
+ * (25 positions and the pad). */
+static size_t v_pos_stride(size_t tiles) { return tiles + v_pad(tiles); }
+static size_t v_chan_stride(size_t tiles) {
+  return WINO_POSITIONS * v_pos_stride(tiles) + v_pad(tiles);
+}
+/* Its floats on shape s. */
+static size_t v_image_floats(const clgan_conv_shape *s, size_t tiles) {
+  return 4 * (size_t)s->cin * v_chan_stride(tiles);
+}
 
 int conv_wino_applies(const clgan_conv_shape *s) {
   return s->k == 4 && s->stride == 2 && s->pad == 1 && s->h == 2 * s->ho && s->w == 2 * s->wo &&
@@ -159,7 +183,10 @@ clgan_status conv_wino_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   p.kz = 4 * (size_t)s->cin, p.out_channels = (size_t)s->cout;
   size_t k = p.products * p.kz;
   size_t rows = clgan_round_up(p.tiles, tm), cols = clgan_round_up(p.out_channels, tn);
-  p.up_off = clgan_round_up(rows * k, 16);
+  /* past the weight gradient's transformed image too, which a
+   * ConvTranspose2d's backward leaves there for this GEMM (conv_wino_filt_ws_v) */
+  size_t a_floats = rows * k > v_image_floats(s, p.tiles) ? rows * k : v_image_floats(s, p.tiles);
+  p.up_off = clgan_round_up(a_floats, 16);
   p.u_floats = cols * k;
   p.m_off = clgan_round_up(p.up_off + p.u_floats, 16);
   p.ws_floats = p.m_off + p.products * p.out_channels * p.tiles;
@@ -294,10 +321,10 @@ clgan_status conv_wino_forward_shared_run(clgan_ctx *ctx, const clgan_conv_wino_
   clgan_status st = gemm_ws_reserve(ctx, p->ws_floats);
   if (st == CLGAN_OK) st = run_weight(ctx, p, s, w, "wino_weight", &u);
   if (st == CLGAN_OK) { /* A_z read in place: a product's tiles contiguous, its K
-                           channels 25 * tiles apart */
-    cl_int tiles = (cl_int)p->tiles;
-    tile_strides t = {tiles, p->tm, WINO_POSITIONS * tiles, 1, 1, tiles,
-                      (cl_uint)(p->out_channels * p->tiles), (cl_uint)tiles};
+                           channels v_chan_stride apart */
+    cl_int tiles = (cl_int)p->tiles, ks = (cl_int)v_chan_stride(p->tiles);
+    tile_strides t = {tiles, p->tm, ks, 1, 1, tiles, (cl_uint)(p->out_channels * p->tiles),
+                      (cl_uint)v_pos_stride(p->tiles)};
     st = run_products(ctx, p, &t, v, u);
   }
   if (st == CLGAN_OK) st = run_output(ctx, p, s, y, act, slope);
@@ -394,7 +421,7 @@ clgan_status conv_wino_filt_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   p.kz = p.tiles, p.out_channels = (size_t)s->cout;
   size_t k = p.products * p.kz, cols = clgan_round_up(p.out_channels, tn);
   p.m_row = p.out_channels + WINO_ROW_PAD;
-  p.v_floats = kdim * k;
+  p.v_floats = v_image_floats(s, p.tiles);
   p.up_off = clgan_round_up(p.v_floats, 16);
   p.m_off = clgan_round_up(p.up_off + cols * k, 16);
   p.ws_floats = p.m_off + p.products * kdim * p.m_row;
@@ -410,10 +437,12 @@ clgan_status conv_wino_filt_input_run(clgan_ctx *ctx, const clgan_conv_wino_plan
                                       clgan_buf v) {
   cl_int cin = s->cin, n = s->n, ho = s->ho, wo = s->wo, hp = x->hp, wp = x->wp;
   cl_uint x_off = (cl_uint)x->img.off, v_off = (cl_uint)v.off;
-  clgan_status st = clgan_set_args(p->input, 10, sizeof cin, &cin, sizeof n, &n, sizeof ho, &ho,
+  cl_uint xs = (cl_uint)v_pos_stride(p->tiles), ks = (cl_uint)v_chan_stride(p->tiles);
+  clgan_status st = clgan_set_args(p->input, 12, sizeof cin, &cin, sizeof n, &n, sizeof ho, &ho,
                                    sizeof wo, &wo, sizeof hp, &hp, sizeof wp, &wp,
                                    sizeof(cl_mem), &x->img.mem, sizeof x_off, &x_off,
-                                   sizeof(cl_mem), &v.mem, sizeof v_off, &v_off);
+                                   sizeof(cl_mem), &v.mem, sizeof v_off, &v_off, sizeof xs, &xs,
+                                   sizeof ks, &ks);
   if (st != CLGAN_OK) return st;
   return clgan_launch(ctx, p->input, 2, p->input_global, NULL, "wino_filt_input");
 }
@@ -435,9 +464,9 @@ clgan_status conv_wino_filt_shared_run(clgan_ctx *ctx, const clgan_conv_wino_pla
     return st;
   /* dG_xi = V_xi^T Z_xi (K x cout) over the tiles, A's rows read in place,
    * stored [K][25][m_row] (a channel's 25 rows together) */
-  cl_int k = (cl_int)(p->products * p->kz);
-  tile_strides t = {4 * cin, p->tm * k, 1, k, (cl_int)(p->products * p->m_row), 1,
-                    (cl_uint)p->m_row, (cl_uint)p->kz};
+  cl_int ks = (cl_int)v_chan_stride(p->tiles);
+  tile_strides t = {4 * cin, p->tm * ks, 1, ks, (cl_int)(p->products * p->m_row), 1,
+                    (cl_uint)p->m_row, (cl_uint)v_pos_stride(p->tiles)};
   if ((st = run_products(ctx, p, &t, v, ws_view(ctx, p->up_off))) != CLGAN_OK) return st;
   cl_int m_row = (cl_int)p->m_row;
   if ((st = clgan_set_args(p->output, 8, sizeof cin, &cin, sizeof cout, &cout, sizeof(cl_mem),
