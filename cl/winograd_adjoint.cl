@@ -10,7 +10,8 @@
  *   wino_adjt_weight: U as packed B panels over kk,
  *     up[(kk / TN) * 25 * cout * TN + (xi * cout + o) * TN + kk % TN];
  *   wino_adjt_dy: Z = A dy A^T as packed A panels over the tiles,
- *     vp[(t / TM) * 25 * cout * TM + (xi * cout + o) * TM + t % TM];
+ *     vp[(t / TM) * 25 * zs + xi * zs + o * TM + t % TM] (zs = cout * TM
+ *     and a pad: src/ops/conv_winograd.c's a_pos_stride);
  *   wino_adjt_output: from m[(kk * 25 + xi) * m_row + t] (stored
  *     transposed), each tile's 8x8 block of dx: its own window's values
  *     and, where the windows overlap, its neighbours' edge rows and
@@ -101,7 +102,7 @@ __kernel void wino_adjt_weight(int cin, int cout, __global const float *w, uint 
       VT z_[WINO_A];                                                                     \
       WINO_A5(f[i], z_);                                                                 \
       _Pragma("unroll") for (int j = 0; j < WINO_A; j++)                                 \
-        VSTORE(z_[j], 0, o_ + (size_t)(WINO_A * i + j) * cout * TM);                     \
+        VSTORE(z_[j], 0, o_ + (size_t)(WINO_A * i + j) * zs);                            \
     }                                                                                    \
   } while (0)
 /* A row of L tiles' four columns, tiles 4 floats apart: d[j] lane l = R[4l + j]. */
@@ -131,11 +132,11 @@ __kernel void wino_adjt_weight(int cin, int cout, __global const float *w, uint 
  * or dy padded by 1 with dy_off at its first value). */
 __kernel void wino_adjt_dy(int cout, int n, int ho, int wo, int hs, int ws,
                            __global const float *dy, uint dy_off, __global float *vp,
-                           uint vp_off) {
+                           uint vp_off, uint zs) {
   const int o = get_global_id(0), panel = get_global_id(1);
   const int tw = wo / 4, th = ho / 4, tiles = n * th * tw;
   if (o >= cout || panel * TM >= tiles) return;
-  __global float *dst = vp + vp_off + (size_t)panel * WINO_A * WINO_A * cout * TM;
+  __global float *dst = vp + vp_off + (size_t)panel * WINO_A * WINO_A * zs;
 #if WINO_GATHER
   if (wino_gathered(panel, tiles, tw)) {
     WINO_GATHER_OFFSETS(panel, tw, th, hs, ws, 4)

@@ -2,8 +2,9 @@
  * Its 25 products are one gemm_tile launch (k = xi * K + kk):
  *   wino_weight: U (G g G^T) as gemm_tile's packed panels of B,
  *     up[(o / TN) * 25K * TN + k * TN + o % TN] (zero for o >= cout);
- *   wino_input: V (B^T d B) as its packed panels of A,
- *     vp[(t / TM) * 25K * TM + k * TM + t % TM] for the tiles t = (b, ty, tx);
+ *   wino_input: V (B^T d B) as its packed panels of A, for the tiles
+ *     t = (b, ty, tx): vp[(t / TM) * 25 * zs + xi * zs + kk * TM + t % TM]
+ *     (zs = K * TM and a pad: src/ops/conv_winograd.c's a_pos_stride);
  *   wino_output: from the products, stored transposed per position,
  *     m[xi * cout * tiles + o * tiles + t], the 4x4 outputs of each tile,
  *     with the forward's fused activation (cl/gemm_tile.cl's epilogue). */
@@ -62,12 +63,12 @@ __kernel void wino_weight(int cin, int cout, __global const float *w, uint w_off
  * work-item writes whole panel rows, and dimension 0 (the channels) their
  * neighbours. */
 __kernel void wino_input(int cin, int n, int ho, int wo, int hp, int wp,
-                         __global const float *xp, uint x_off, __global float *vp, uint vp_off) {
+                         __global const float *xp, uint x_off, __global float *vp, uint vp_off,
+                         uint zs) {
   const int c = get_global_id(0), panel = get_global_id(1);
   const int tw = wo / 4, th = ho / 4, tiles = n * th * tw;
   if (c >= cin || panel * TM >= tiles) return;
-  const size_t kdim = 4 * (size_t)cin;
-  __global float *dst = vp + vp_off + (size_t)panel * WINO_A * WINO_A * kdim * TM;
+  __global float *dst = vp + vp_off + (size_t)panel * WINO_A * WINO_A * zs;
   const int implicit = hp == 2 * ho; /* xp as it is, not padded (cl/winograd.cl) */
 #if WINO_GATHER
   if (wino_gathered(panel, tiles, tw)) {
@@ -76,9 +77,9 @@ __kernel void wino_input(int cin, int n, int ho, int wo, int hp, int wp,
     const int tx0 = 0, lane0 = 0;
     if (implicit) {
       WINO_GATHER_EDGES(panel, tw, th)
-      WINO_INPUT_TILES(WINO_VTM, WINO_VSTORE_TM, WINO_ROWGZ, TM, kdim * TM);
+      WINO_INPUT_TILES(WINO_VTM, WINO_VSTORE_TM, WINO_ROWGZ, TM, zs);
     } else {
-      WINO_INPUT_TILES(WINO_VTM, WINO_VSTORE_TM, WINO_ROWG, TM, kdim * TM);
+      WINO_INPUT_TILES(WINO_VTM, WINO_VSTORE_TM, WINO_ROWG, TM, zs);
     }
     return;
   }
@@ -88,7 +89,7 @@ __kernel void wino_input(int cin, int n, int ho, int wo, int hp, int wp,
       const wino_chunk k = wino_chunk_at(t0, tw, th);
       const int tx0 = k.tx0, ty = k.ty, lane0 = k.lane0, e_ = wino_edges(tx0, ty, tw, th);
       __global const float *src = xp + x_off + ((size_t)c * n + k.b) * hp * wp;
-      WINO_INPUT_TILES(float, WINO_STORE1, WINO_ROW1Z, TM, kdim * TM);
+      WINO_INPUT_TILES(float, WINO_STORE1, WINO_ROW1Z, TM, zs);
     }
     return;
   }
@@ -96,7 +97,7 @@ __kernel void wino_input(int cin, int n, int ho, int wo, int hp, int wp,
     const wino_chunk k = wino_chunk_at(t0, tw, th);
     const int tx0 = k.tx0, lane0 = k.lane0;
     __global const float *src = xp + x_off + (((size_t)c * n + k.b) * hp + 8 * k.ty) * wp;
-    const size_t xs = kdim * TM;
+    const size_t xs = zs;
     if (lanes == 4) WINO_INPUT_TILES(float4, vstore4, WINO_ROW4, TM, xs);
     else if (lanes == 2) WINO_INPUT_TILES(float2, vstore2, WINO_ROW2, TM, xs);
     else WINO_INPUT_TILES(float, WINO_STORE1, WINO_ROW1, TM, xs);

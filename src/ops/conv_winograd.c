@@ -18,29 +18,38 @@
  * transform's 25 reads of a channel fall into a few sets of a CPU's L1
  * (`tutorial`'s D4 weight gradient: its output transform 11 -> 5.5 ms). */
 #define WINO_ROW_PAD 16
-/* The weight gradient's transformed image [K][25][tiles] (the shared one)
- * has its positions and its channels WINO_V_PAD floats apart beyond their
- * size where a position's tiles fill whole 4 KiB pages: a work-item's 100
- * stores of a tile panel then ran at a fraction of the copy bandwidth. On
- * a 2-core Zen 4, wino_filt_input alone, `tutorial`'s D2 shape (64
- * channels 32x32, 1024 tiles a position per 64 images): 64 images 5.1 ->
- * 2.9 ms, 128 images 9.1 -> 5.7, 256 images 17.9 -> 11.7; D3's (128
- * channels 16x16) at 512 images 17.6 -> 16.3. Where the positions are not
- * 4 KiB apart the pad cost time instead (D2 at 32 images 1.41 -> 1.50, D3
- * at 128 images 3.4 -> 3.9), so it is not taken there. */
-#define WINO_V_PAD 16
-#define WINO_V_PAGE_TILES 1024 /* 4 KiB of floats */
+/* A transformed operand whose positions would lie a multiple of 4 KiB
+ * apart has them (and, in the weight gradient's image, its channels)
+ * WINO_PAGE_PAD floats further apart: a work-item's stores of its 25
+ * positions per channel then no longer fall into one set of a CPU's L1.
+ * On a 2-core Zen 4, the weight gradient's image [K][25][tiles] (the shared
+ * one: 100 stores per tile panel), wino_filt_input alone, `tutorial`'s D2
+ * shape (64 channels 32x32, 1024 tiles a position per 64 images): 64
+ * images 5.1 -> 2.9 ms, 128 images 9.1 -> 5.7, 256 images 17.9 -> 11.7;
+ * D3's (128 channels 16x16) at 512 images 17.6 -> 16.3. Where the
+ * positions are not 4 KiB apart the pad cost time instead (D2 at 32 images
+ * 1.41 -> 1.50, D3 at 128 images 3.4 -> 3.9), so it is not taken there. */
+#define WINO_PAGE_PAD 16
+#define WINO_PAGE_FLOATS 1024 /* 4 KiB */
 
-static size_t v_pad(size_t tiles) { return tiles % WINO_V_PAGE_TILES == 0 ? WINO_V_PAD : 0; }
-/* That image's strides: a position's (its tiles and the pad), a channel's
- * (25 positions and the pad). */
-static size_t v_pos_stride(size_t tiles) { return tiles + v_pad(tiles); }
+/* The pad of a position stride of x floats. */
+static size_t page_pad(size_t x) { return x % WINO_PAGE_FLOATS == 0 ? WINO_PAGE_PAD : 0; }
+/* The weight gradient's image: a position's stride (its tiles and the
+ * pad), a channel's (25 positions and the pad). */
+static size_t v_pos_stride(size_t tiles) { return tiles + page_pad(tiles); }
 static size_t v_chan_stride(size_t tiles) {
-  return WINO_POSITIONS * v_pos_stride(tiles) + v_pad(tiles);
+  return WINO_POSITIONS * v_pos_stride(tiles) + page_pad(tiles);
 }
 /* Its floats on shape s. */
 static size_t v_image_floats(const clgan_conv_shape *s, size_t tiles) {
   return 4 * (size_t)s->cin * v_chan_stride(tiles);
+}
+
+/* The forward's and the adjoint's transformed input, packed in row panels
+ * of tm tiles [panels][25][kz][tm]: a position's stride within a panel
+ * (kz channels of tm tiles, and the pad); a panel is 25 of them. */
+static size_t a_pos_stride(size_t kz, int tm) {
+  return kz * (size_t)tm + page_pad(kz * (size_t)tm);
 }
 
 int conv_wino_applies(const clgan_conv_shape *s) {
@@ -171,7 +180,7 @@ int conv_wino_reads_unpadded(const clgan_conv_wino_plan *p, const clgan_conv_sha
          p->tiles % (size_t)p->tm == 0;
 }
 
-/* The forward's workspace [row panels of tiles][25 * K][tm] (the
+/* The forward's workspace [row panels of tiles][25][K][tm] (the
  * transformed image) | [column panels of cout][25 * K][tn] (the
  * transformed weights) | [25][cout][tiles] (the products), K = 4 * cin. */
 clgan_status conv_wino_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
@@ -185,7 +194,8 @@ clgan_status conv_wino_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   size_t rows = clgan_round_up(p.tiles, tm), cols = clgan_round_up(p.out_channels, tn);
   /* past the weight gradient's transformed image too, which a
    * ConvTranspose2d's backward leaves there for this GEMM (conv_wino_filt_ws_v) */
-  size_t a_floats = rows * k > v_image_floats(s, p.tiles) ? rows * k : v_image_floats(s, p.tiles);
+  size_t a_floats = rows / tm * WINO_POSITIONS * a_pos_stride(p.kz, p.tm);
+  if (a_floats < v_image_floats(s, p.tiles)) a_floats = v_image_floats(s, p.tiles);
   p.up_off = clgan_round_up(a_floats, 16);
   p.u_floats = cols * k;
   p.m_off = clgan_round_up(p.up_off + p.u_floats, 16);
@@ -239,10 +249,12 @@ static clgan_status run_input(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
                               const clgan_conv_shape *s, const clgan_gemm_conv_x *x) {
   cl_int cin = s->cin, n = s->n, ho = s->ho, wo = s->wo, hp = x->hp, wp = x->wp;
   cl_uint x_off = (cl_uint)x->img.off, vp_off = (cl_uint)p->vp_off;
-  clgan_status st = clgan_set_args(p->input, 10, sizeof cin, &cin, sizeof n, &n, sizeof ho, &ho,
+  cl_uint zs = (cl_uint)a_pos_stride(p->kz, p->tm);
+  clgan_status st = clgan_set_args(p->input, 11, sizeof cin, &cin, sizeof n, &n, sizeof ho, &ho,
                                    sizeof wo, &wo, sizeof hp, &hp, sizeof wp, &wp,
                                    sizeof(cl_mem), &x->img.mem, sizeof x_off, &x_off,
-                                   sizeof(cl_mem), &ctx->gemm_ws.mem, sizeof vp_off, &vp_off);
+                                   sizeof(cl_mem), &ctx->gemm_ws.mem, sizeof vp_off, &vp_off,
+                                   sizeof zs, &zs);
   if (st != CLGAN_OK) return st;
   return clgan_launch(ctx, p->input, 2, p->input_global, NULL, "wino_input");
 }
@@ -259,9 +271,9 @@ typedef struct tile_strides {
  * transformed input). */
 static tile_strides packed_a(const clgan_conv_wino_plan *p, cl_int c_rs, cl_int c_cs,
                              cl_uint zstride) {
-  cl_int k = (cl_int)(p->products * p->kz);
-  tile_strides t = {(cl_int)p->tiles, k * p->tm, p->tm, 1, c_rs, c_cs, zstride,
-                    (cl_uint)(p->kz * (size_t)p->tm)};
+  cl_int zs = (cl_int)a_pos_stride(p->kz, p->tm);
+  tile_strides t = {(cl_int)p->tiles, WINO_POSITIONS * zs, p->tm, 1, c_rs, c_cs, zstride,
+                    (cl_uint)zs};
   return t;
 }
 
@@ -337,7 +349,7 @@ int conv_wino_adj_default(const clgan_ctx *ctx, const clgan_conv_shape *s) {
   return wino_engine(ctx, s) == 1;
 }
 
-/* The workspace [row panels of tiles][25 * cout][tm] (the transformed dy)
+/* The workspace [row panels of tiles][25][cout][tm] (the transformed dy)
  * | [column panels of K][25 * cout][tn] (the transformed weights) |
  * [K][25][m_row] (the products, stored transposed), K = 4 * cin. */
 clgan_status conv_wino_adj_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
@@ -350,7 +362,7 @@ clgan_status conv_wino_adj_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   size_t k = p.products * p.kz;
   size_t rows = clgan_round_up(p.tiles, tm), cols = clgan_round_up(kdim, tn);
   p.m_row = p.tiles + WINO_ROW_PAD;
-  p.up_off = clgan_round_up(rows * k, 16);
+  p.up_off = clgan_round_up(rows / tm * WINO_POSITIONS * a_pos_stride(p.kz, p.tm), 16);
   p.u_floats = cols * k;
   p.m_off = clgan_round_up(p.up_off + p.u_floats, 16);
   p.ws_floats = p.m_off + kdim * p.products * p.m_row;
@@ -379,10 +391,11 @@ clgan_status conv_wino_adj_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
   cl_uint vp_off = (cl_uint)p->vp_off, m_off = (cl_uint)p->m_off, dx_off = (cl_uint)dx.off;
   clgan_buf u;
   if ((st = run_weight(ctx, p, s, w, "wino_adjt_weight", &u)) != CLGAN_OK) return st;
-  if ((st = clgan_set_args(p->input, 10, sizeof cout, &cout, sizeof n, &n, sizeof ho, &ho,
+  cl_uint zs = (cl_uint)a_pos_stride(p->kz, p->tm);
+  if ((st = clgan_set_args(p->input, 11, sizeof cout, &cout, sizeof n, &n, sizeof ho, &ho,
                            sizeof wo, &wo, sizeof hs, &hs, sizeof wsr, &wsr, sizeof(cl_mem),
                            &dy.mem, sizeof dy_off, &dy_off, sizeof(cl_mem), &ws, sizeof vp_off,
-                           &vp_off)) != CLGAN_OK ||
+                           &vp_off, sizeof zs, &zs)) != CLGAN_OK ||
       (st = clgan_launch(ctx, p->input, 2, p->input_global, NULL, "wino_adjt_dy")) != CLGAN_OK)
     return st;
   cl_int c_cs = (cl_int)(WINO_POSITIONS * p->m_row);
