@@ -6,7 +6,8 @@
  *     t = (b, ty, tx): vp[(t / TM) * 25 * zs + xi * zs + kk * TM + t % TM]
  *     (zs = K * TM and a pad: src/ops/conv_winograd.c's a_pos_stride);
  *   wino_output: from the products, stored transposed per position,
- *     m[xi * cout * tiles + o * tiles + t], the 4x4 outputs of each tile,
+ *     m[xi * zs + o * tiles + t] (zs = cout * tiles and a pad:
+ *     src/ops/conv_winograd.c's m_pos_stride), the 4x4 outputs of each tile,
  *     with the forward's fused activation (cl/gemm_tile.cl's epilogue). */
 
 /* One work-item per (image channel c, column panel of TN output
@@ -157,11 +158,10 @@ __kernel void wino_input(int cin, int n, int ho, int wo, int hp, int wp,
  * at once (wino_gathered), each lane's rows stored at its own tile;
  * dimension 0 (the panels) fills neighbouring output rows. */
 __kernel void wino_output(int cout, int n, int ho, int wo, __global const float *m, uint m_off,
-                          __global float *y, uint y_off, int act, float slope) {
+                          __global float *y, uint y_off, int act, float slope, uint zs) {
   const int panel = get_global_id(0), o = get_global_id(1);
   const int tw = wo / 4, th = ho / 4, tiles = n * th * tw;
   if (panel * TM >= tiles || o >= cout) return;
-  const size_t zs = (size_t)cout * tiles;
 #if WINO_GATHER
   if (wino_gathered(panel, tiles, tw)) {
     WINO_GATHER_OFFSETS(panel, tw, th, ho, wo, 4)
