@@ -6,8 +6,8 @@
  *     t = (b, ty, tx): vp[(t / TM) * 25 * zs + xi * zs + kk * TM + t % TM]
  *     (zs = K * TM and a pad: src/ops/conv_winograd.c's a_pos_stride);
  *   wino_output: from the products, stored transposed per position,
- *     m[xi * zs + o * tiles + t] (zs = cout * tiles and a pad:
- *     src/ops/conv_winograd.c's m_pos_stride), the 4x4 outputs of each tile,
+ *     m[xi * zs + o * m_row + t] (m_row = tiles and a pad, zs = cout * m_row
+ *     and a pad: src/ops/conv_winograd.c's m_pos_stride), the 4x4 outputs of each tile,
  *     with the forward's fused activation (cl/gemm_tile.cl's epilogue). */
 
 /* One work-item per (image channel c, column panel of TN output
@@ -158,14 +158,15 @@ __kernel void wino_input(int cin, int n, int ho, int wo, int hp, int wp,
  * at once (wino_gathered), each lane's rows stored at its own tile;
  * dimension 0 (the panels) fills neighbouring output rows. */
 __kernel void wino_output(int cout, int n, int ho, int wo, __global const float *m, uint m_off,
-                          __global float *y, uint y_off, int act, float slope, uint zs) {
+                          __global float *y, uint y_off, int act, float slope, uint zs,
+                          int m_row) {
   const int panel = get_global_id(0), o = get_global_id(1);
   const int tw = wo / 4, th = ho / 4, tiles = n * th * tw;
   if (panel * TM >= tiles || o >= cout) return;
 #if WINO_GATHER
   if (wino_gathered(panel, tiles, tw)) {
     WINO_GATHER_OFFSETS(panel, tw, th, ho, wo, 4)
-    __global const float *src = m + m_off + (size_t)o * tiles + panel * TM;
+    __global const float *src = m + m_off + (size_t)o * m_row + panel * TM;
     __global float *dst = y + y_off + (size_t)o * n * ho * wo;
     const int tx0 = 0;
     WINO_OUTPUT_TILES(WINO_VTM, WINO_VLOAD_TM, WINO_OUT_ROWG);
@@ -176,7 +177,7 @@ __kernel void wino_output(int cout, int n, int ho, int wo, __global const float 
     const wino_chunk k = wino_chunk_at(t0, tw, th);
     const int tx0 = k.tx0;
     /* the chunk's row of tiles: outputs rows 4ty .. 4ty + 3 of image b */
-    __global const float *src = m + m_off + (size_t)o * tiles + (t0 - tx0);
+    __global const float *src = m + m_off + (size_t)o * m_row + (t0 - tx0);
     __global float *dst = y + y_off + (((size_t)o * n + k.b) * ho + 4 * k.ty) * wo;
     if (lanes == 4) WINO_OUTPUT_TILES(float4, vload4, WINO_OUT_ROW4);
     else if (lanes == 2) WINO_OUTPUT_TILES(float2, vload2, WINO_OUT_ROW2);

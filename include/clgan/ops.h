@@ -200,8 +200,8 @@ typedef struct clgan_conv_wino_plan {
   int tm, nv;
   size_t products, kz, out_channels; /* the GEMM's split of k, K per product, its n */
   size_t tiles, vp_off, up_off, m_off, ws_floats;
-  size_t m_row; /* the adjoint's and the weight gradient's products: floats per
-                   row (tiles or cout, and a pad) */
+  size_t m_row; /* the products: floats per row (tiles, or cout in the weight
+                   gradient, and a pad) */
   size_t v_floats; /* the weight gradient's transformed image [4 cin][25][tiles]
                       at vp_off, which the forward may read (0 otherwise) */
   size_t u_floats; /* the forward's and the adjoint's transformed weights (the

@@ -52,10 +52,13 @@ static size_t a_pos_stride(size_t kz, int tm) {
   return kz * (size_t)tm + page_pad(kz * (size_t)tm);
 }
 
-/* The forward's products [25][cout][tiles]: a position's stride (cout
- * rows of tiles, and the pad). */
+/* The forward's products [25][cout][m_row]: a position's stride (cout
+ * rows of m_row, and the pad). Its rows are padded as the adjoint's are:
+ * gemm_tile stores a tile's 32 output channels one row each, and at 2048
+ * tiles (`tutorial`'s D2, rows 8 KiB apart) all 32 fell into one L1 set;
+ * D2's forward products 55.0 -> 52.6 ms a step on a 2-core Zen 4. */
 static size_t m_pos_stride(const clgan_conv_wino_plan *p) {
-  return p->out_channels * p->tiles + page_pad(p->out_channels * p->tiles);
+  return p->out_channels * p->m_row + page_pad(p->out_channels * p->m_row);
 }
 
 int conv_wino_applies(const clgan_conv_shape *s) {
@@ -188,7 +191,7 @@ int conv_wino_reads_unpadded(const clgan_conv_wino_plan *p, const clgan_conv_sha
 
 /* The forward's workspace [row panels of tiles][25][K][tm] (the
  * transformed image) | [column panels of cout][25 * K][tn] (the
- * transformed weights) | [25][cout][tiles] (the products), K = 4 * cin. */
+ * transformed weights) | [25][cout][m_row] (the products), K = 4 * cin. */
 clgan_status conv_wino_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
                                  clgan_conv_wino_plan *out, int *ok) {
   clgan_conv_wino_plan p;
@@ -205,6 +208,7 @@ clgan_status conv_wino_plan_make(clgan_ctx *ctx, const clgan_conv_shape *s,
   p.up_off = clgan_round_up(a_floats, 16);
   p.u_floats = cols * k;
   p.m_off = clgan_round_up(p.up_off + p.u_floats, 16);
+  p.m_row = p.tiles + WINO_ROW_PAD;
   p.ws_floats = p.m_off + p.products * m_pos_stride(&p);
   static const char *const names[3] = {"wino_weight", "wino_input", "wino_output"};
   p.weight_global[0] = (size_t)s->cin, p.weight_global[1] = cols / tn;
@@ -309,10 +313,12 @@ static clgan_status run_output(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
                                float slope) {
   cl_int cout = s->cout, n = s->n, ho = s->ho, wo = s->wo, a = (cl_int)act;
   cl_uint m_off = (cl_uint)p->m_off, y_off = (cl_uint)y.off, zs = (cl_uint)m_pos_stride(p);
-  clgan_status st = clgan_set_args(p->output, 11, sizeof cout, &cout, sizeof n, &n, sizeof ho,
+  cl_int m_row = (cl_int)p->m_row;
+  clgan_status st = clgan_set_args(p->output, 12, sizeof cout, &cout, sizeof n, &n, sizeof ho,
                                    &ho, sizeof wo, &wo, sizeof(cl_mem), &ctx->gemm_ws.mem,
                                    sizeof m_off, &m_off, sizeof(cl_mem), &y.mem, sizeof y_off,
-                                   &y_off, sizeof a, &a, sizeof slope, &slope, sizeof zs, &zs);
+                                   &y_off, sizeof a, &a, sizeof slope, &slope, sizeof zs, &zs,
+                                   sizeof m_row, &m_row);
   if (st != CLGAN_OK) return st;
   return clgan_launch(ctx, p->output, 2, p->output_global, NULL, "wino_output");
 }
@@ -324,8 +330,8 @@ clgan_status conv_wino_forward_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p
   clgan_status st = gemm_ws_reserve(ctx, p->ws_floats);
   if (st == CLGAN_OK) st = run_weight(ctx, p, s, w, "wino_weight", &u);
   if (st == CLGAN_OK) st = run_input(ctx, p, s, x);
-  if (st == CLGAN_OK) { /* C^T = U_z V_z^T, [25][cout][tiles] */
-    tile_strides t = packed_a(p, 1, (cl_int)p->tiles, (cl_uint)m_pos_stride(p));
+  if (st == CLGAN_OK) { /* C^T = U_z V_z^T, [25][cout][m_row] */
+    tile_strides t = packed_a(p, 1, (cl_int)p->m_row, (cl_uint)m_pos_stride(p));
     st = run_products(ctx, p, &t, ws_view(ctx, p->vp_off), u);
   }
   if (st == CLGAN_OK) st = run_output(ctx, p, s, y, act, slope);
@@ -341,7 +347,7 @@ clgan_status conv_wino_forward_shared_run(clgan_ctx *ctx, const clgan_conv_wino_
   if (st == CLGAN_OK) { /* A_z read in place: a product's tiles contiguous, its K
                            channels v_chan_stride apart */
     cl_int tiles = (cl_int)p->tiles, ks = (cl_int)v_chan_stride(p->tiles);
-    tile_strides t = {tiles, p->tm, ks, 1, 1, tiles, (cl_uint)m_pos_stride(p),
+    tile_strides t = {tiles, p->tm, ks, 1, 1, (cl_int)p->m_row, (cl_uint)m_pos_stride(p),
                       (cl_uint)v_pos_stride(p->tiles)};
     st = run_products(ctx, p, &t, v, u);
   }
