@@ -37,9 +37,10 @@ __kernel void gemm_simple(int m, int n, int k, float alpha, float beta,
  * in contiguous vectors:
  *   gemm_pack_<a|b>_i (rs == 1): global (panels, k), one work-item copies
  *     the W contiguous values of one p;
- *   gemm_pack_<a|b>_p (cs == 1): global (ceil(k / 16), panels), one
- *     work-item transposes a W x 16 block (in 16x16 or 8x8 register blocks
- *     when W allows, element by element at edges). */
+ *   gemm_pack_<a|b>_p (cs == 1): global (ceil(k / 16), panels * W / g), one
+ *     work-item transposes a g x 16 block, g = CLGAN_PACK_P_ROWS(W) rows of
+ *     a panel (in 16x16 or 8x8 register blocks when g allows, element by
+ *     element at edges). */
 /* dst[0 .. W) = src[0 .. W) in the widest vectors W allows (the branches on
  * the constant W fold away). */
 #define COPY_W(W, src, dst)                                                               \
@@ -68,39 +69,37 @@ __kernel void gemm_simple(int m, int n, int k, float alpha, float beta,
   }                                                                                      \
   __kernel void NAME_P(int rows, int k, __global const float *x, uint x_off, int rs,      \
                        __global float *out, uint out_off) {                              \
-    const int p0 = get_global_id(0) * 16, blk = get_global_id(1), i0 = blk * (W);        \
-    if (p0 >= k || i0 >= rows) return;                                                   \
-    const int nr = min((W), rows - i0), np = min(16, k - p0);                            \
-    __global const float *src = x + x_off + (size_t)i0 * rs + p0;                        \
-    __global float *dst = out + out_off + ((size_t)blk * k + p0) * (W);                  \
-    if (nr == (W) && np == 16 && (W) % 8 == 0) {                                         \
-      if ((W) % 16 == 0) {                                                               \
-        for (int g = 0; g < (W) / 16; g++) {                                             \
-          float16 blk16[16];                                                             \
-          _Pragma("unroll") for (int r = 0; r < 16; r++)                                 \
-            blk16[r] = vload16(0, src + (size_t)(16 * g + r) * rs);                      \
-          transpose16(blk16);                                                            \
-          _Pragma("unroll") for (int q = 0; q < 16; q++)                                 \
-            vstore16(blk16[q], 0, dst + q * (W) + 16 * g);                               \
-        }                                                                                \
+    const int g = CLGAN_PACK_P_ROWS(W);                                                  \
+    const int p0 = get_global_id(0) * 16, i0 = get_global_id(1) * g;                     \
+    if (p0 >= k || i0 >= (rows + (W) - 1) / (W) * (W)) return;                           \
+    const int nr = clamp(rows - i0, 0, g), np = min(16, k - p0);                         \
+    __global const float *src = x + x_off + (size_t)min(i0, rows - 1) * rs + p0;         \
+    __global float *dst = out + out_off + ((size_t)(i0 / (W)) * k + p0) * (W) + i0 % (W); \
+    if (nr == g && np == 16 && g % 8 == 0) {                                             \
+      if (g == 16) {                                                                     \
+        float16 blk16[16];                                                               \
+        _Pragma("unroll") for (int r = 0; r < 16; r++)                                   \
+          blk16[r] = vload16(0, src + (size_t)r * rs);                                   \
+        transpose16(blk16);                                                              \
+        _Pragma("unroll") for (int q = 0; q < 16; q++) vstore16(blk16[q], 0, dst + q * (W)); \
       } else {                                                                           \
-        for (int g = 0; g < (W) / 8; g++)                                                \
+        for (int b = 0; b < g / 8; b++)                                                  \
           _Pragma("unroll") for (int h = 0; h < 2; h++) {                                \
             float8 blk8[8];                                                              \
             _Pragma("unroll") for (int r = 0; r < 8; r++)                                \
-              blk8[r] = vload8(0, src + (size_t)(8 * g + r) * rs + 8 * h);               \
+              blk8[r] = vload8(0, src + (size_t)(8 * b + r) * rs + 8 * h);               \
             transpose8(blk8);                                                            \
             _Pragma("unroll") for (int q = 0; q < 8; q++)                                \
-              vstore8(blk8[q], 0, dst + (8 * h + q) * (W) + 8 * g);                      \
+              vstore8(blk8[q], 0, dst + (8 * h + q) * (W) + 8 * b);                      \
           }                                                                              \
       }                                                                                  \
     } else {                                                                             \
-      float t[(W)][16];                                                                  \
-      for (int r = 0; r < (W); r++)                                                      \
+      float t[CLGAN_PACK_P_ROWS(W)][16];                                                 \
+      for (int r = 0; r < g; r++)                                                        \
         for (int q = 0; q < 16; q++)                                                     \
           t[r][q] = r < nr && q < np ? src[(size_t)r * rs + q] : 0.0f;                   \
       for (int q = 0; q < np; q++)                                                       \
-        for (int r = 0; r < (W); r++) dst[q * (W) + r] = t[r][q];                        \
+        for (int r = 0; r < g; r++) dst[q * (W) + r] = t[r][q];                          \
     }                                                                                    \
   }
 

@@ -41,6 +41,15 @@ typedef enum clgan_act {
 #define CLGAN_WINO_ADJT_BY_PANELS(tw, th, tm) \
   (((tw) == 1 && (th) == 1) || ((tw) == 2 && (th) == 2 && ((tm) == 4 || (tm) == 8)))
 
+/* The packing kernels' transposing form (gemm_pack_<a|b>_p, cl/gemm.cl):
+ * rows of a panel of w rows that one work-item transposes. 16 where w is
+ * a multiple of it: a panel of 32 (the CPU's B panels) read by one
+ * work-item kept 32 rows streaming at once, and where they lie a multiple
+ * of 4 KiB apart (dY's channel planes in `tutorial`'s D1 weight gradient)
+ * they shared one set of the L1 and of the L2 and the pack ran at a
+ * quarter of a copy's rate. */
+#define CLGAN_PACK_P_ROWS(w) ((w) % 16 == 0 ? 16 : (w))
+
 /* ---- Augmentation (include/clgan/augment.h, cl/augment.cl) ---------------- */
 
 /* Policies: groups of ops (a policy is any subset). */

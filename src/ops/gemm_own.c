@@ -338,7 +338,8 @@ static clgan_status pack(clgan_ctx *ctx, cl_kernel kr, const char *name, size_t 
                            &ctx->gemm_ws.mem, sizeof o_off, &o_off)) != CLGAN_OK)
     return st;
   size_t panels = (rows + width - 1) / width, chunks = (k + 15) / 16;
-  size_t g[2] = {along_i ? panels : chunks, along_i ? k : panels};
+  size_t groups = panels * (width / CLGAN_PACK_P_ROWS(width)); /* of the _p form's rows */
+  size_t g[2] = {along_i ? panels : chunks, along_i ? k : groups};
   /* 64 work-items, wide in dimension 0 unless it is short */
   size_t l[2] = {16, 4};
   while (l[0] > 1 && l[0] / 2 >= g[0]) l[0] /= 2, l[1] *= 2;
