@@ -230,8 +230,9 @@ static inline int wino_weights_seen(float16 g[NV][16], __global float *seen, int
  * at the image's edge. So the op before needs to write no padded copy, and
  * no padding kernel runs (src/ops/conv_winograd.h). On the gathered path
  * only the patch's border is tested (the rest folds away once unrolled);
- * the tiles of other panels go one lane at a time, correct but slow, and
- * conv_wino_reads_unpadded keeps the host from choosing that. */
+ * rows of four tiles read each patch row as two vectors and two values
+ * (WINO_ROW4Z); the tiles of other panels go one lane at a time, correct
+ * but slow, and conv_wino_reads_unpadded keeps the host from choosing that. */
 
 /* A tile's edges: the image's top (1), bottom (2), left (4), right (8). */
 static inline int wino_edges(int tx, int ty, int tw, int th) {
@@ -280,6 +281,31 @@ static inline float wino_at_or_zero(__global const float *src, int at, int ok) {
     (void)(R);                                                                           \
     _Pragma("unroll") for (int x_ = 0; x_ < 2 * WINO_A; x_++)                            \
       D[x_] = wino_at_or_zero(src, at_ + x_, wino_in_image(e_, (RR), x_));               \
+  } while (0)
+
+/* Four tiles of a row unpadded (tw a multiple of 4): the patch row's 32
+ * image values at 8 tx0 - 1 + 1 .. in two vectors, the value before them
+ * and the one after from the neighbouring tiles or zero at the image's
+ * left and right edge, the whole row zero above or below the image; src
+ * the image plane, ty the tiles' row, wp = hp's row; R unused. Lane l's
+ * patch column x is padded column 8 l + x: image column 8 (tx0 + l) + x - 1. */
+#define WINO_ROW4Z(D, R, RR)                                                             \
+  do {                                                                                   \
+    const int y_ = 8 * ty + (RR) - 1;                                                    \
+    (void)(R);                                                                           \
+    if (y_ < 0 || y_ >= hp) {                                                            \
+      _Pragma("unroll") for (int x_ = 0; x_ < 2 * WINO_A; x_++) D[x_] = (float4)(0.0f);  \
+    } else {                                                                             \
+      __global const float *u_ = src + (size_t)y_ * wp + 8 * tx0;                        \
+      const float16 a_ = vload16(0, u_), b_ = vload16(0, u_ + 16);                       \
+      const float lt_ = tx0 > 0 ? u_[-1] : 0.0f, rt_ = tx0 + 4 < tw ? u_[32] : 0.0f;     \
+      D[0] = (float4)(lt_, a_.s7, a_.sf, b_.s7);                                         \
+      D[1] = (float4)(a_.s08, b_.s08), D[2] = (float4)(a_.s19, b_.s19);                  \
+      D[3] = (float4)(a_.s2a, b_.s2a), D[4] = (float4)(a_.s3b, b_.s3b);                  \
+      D[5] = (float4)(a_.s4c, b_.s4c), D[6] = (float4)(a_.s5d, b_.s5d);                  \
+      D[7] = (float4)(a_.s6e, b_.s6e), D[8] = (float4)(a_.s7f, b_.s7f);                  \
+      D[9] = (float4)(a_.s8, b_.s0, b_.s8, rt_);                                         \
+    }                                                                                    \
   } while (0)
 
 /* a scalar "vector load", for the one-lane paths */

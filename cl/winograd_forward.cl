@@ -85,6 +85,16 @@ __kernel void wino_input(int cin, int n, int ho, int wo, int hp, int wp,
     return;
   }
 #endif
+  if (implicit && wino_row_lanes(tw) == 4 && TM % 4 == 0) { /* rows of four tiles */
+    WINO_PANEL_CHUNKS(lanes, t0) {
+      const wino_chunk k = wino_chunk_at(t0, tw, th);
+      const int tx0 = k.tx0, ty = k.ty, lane0 = k.lane0;
+      __global const float *src = xp + x_off + ((size_t)c * n + k.b) * hp * wp;
+      const size_t xs = zs;
+      WINO_INPUT_TILES(float4, vstore4, WINO_ROW4Z, TM, xs);
+    }
+    return;
+  }
   if (implicit) {
     for (int t0 = panel * TM; t0 < min(tiles, (panel + 1) * TM); t0++) {
       const wino_chunk k = wino_chunk_at(t0, tw, th);

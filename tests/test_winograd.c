@@ -53,6 +53,8 @@ static const wino_case cases[] = {
     {"gray32 D2 at batch 4: 16 tiles (whole panels)", 4, 32, 16, 16, 64},
     {"16 -> 24, 8x8 at batch 8: 8 tiles (whole panels)", 8, 16, 8, 8, 24},
     {"4 -> 8, 32x32 at batch 64: 1024 tiles (the shared image's rows padded)", 64, 4, 32, 32, 8},
+    {"8 -> 12, 16x64 (eight tiles a row: rows of four beside rows of four), batch 3", 3, 8, 16, 64,
+     12},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 

@@ -184,9 +184,12 @@ static clgan_status plan_finish(clgan_ctx *ctx, const clgan_conv_shape *s, clgan
 }
 
 int conv_wino_reads_unpadded(const clgan_conv_wino_plan *p, const clgan_conv_shape *s) {
-  /* cl/winograd.cl gathers panels of 4 or 8 tiles where a row holds no 4 */
-  return p->tile && (p->tm == 4 || p->tm == 8) && (s->wo / WINO_TILE) % 4 != 0 &&
-         p->tiles % (size_t)p->tm == 0;
+  /* cl/winograd.cl gathers panels of 4 or 8 tiles where a row holds no 4,
+   * and reads rows of four tiles as vectors where it does (WINO_ROW4Z) */
+  const int tw = s->wo / WINO_TILE;
+  if (!p->tile) return 0;
+  if (tw % 4 == 0) return p->tm % 4 == 0;
+  return (p->tm == 4 || p->tm == 8) && p->tiles % (size_t)p->tm == 0;
 }
 
 /* The forward's workspace [row panels of tiles][25][K][tm] (the

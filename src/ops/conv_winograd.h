@@ -87,8 +87,9 @@ clgan_status conv_wino_filt_run(clgan_ctx *ctx, const clgan_conv_wino_plan *p,
 
 /* Whether p's input transform (the forward's or the weight gradient's)
  * reads shape s's image as it is, with no zero border stored: every panel
- * of its tiles whole and gathered (cl/winograd.cl's implicit zero
- * padding), so that no padding kernel and no padded copy runs. Given the
+ * of its tiles whole and gathered, or its tiles in rows of four
+ * (cl/winograd.cl's implicit zero padding), so that no padding kernel and
+ * no padded copy runs. Given the
  * image padded (clgan_gemm_conv_x's hp = h + 2), any plan reads it so. */
 int conv_wino_reads_unpadded(const clgan_conv_wino_plan *p, const clgan_conv_shape *s);
 
