@@ -200,13 +200,20 @@ static inline int wino_weights_seen(float16 g[NV][16], __global float *seen, int
     }                                                                                    \
   } while (0)
 
+/* Four tiles' patch columns x = 0..7 from 32 values of a patch row, lane
+ * l's eight at 8 l + x (lanes 0 and 1 in vector A, 2 and 3 in B), into
+ * D[K + x]. */
+#define WINO_COLUMNS4(D, K, A, B)                                                        \
+  do {                                                                                   \
+    D[(K) + 0] = (float4)(A.s08, B.s08), D[(K) + 1] = (float4)(A.s19, B.s19);            \
+    D[(K) + 2] = (float4)(A.s2a, B.s2a), D[(K) + 3] = (float4)(A.s3b, B.s3b);            \
+    D[(K) + 4] = (float4)(A.s4c, B.s4c), D[(K) + 5] = (float4)(A.s5d, B.s5d);            \
+    D[(K) + 6] = (float4)(A.s6e, B.s6e), D[(K) + 7] = (float4)(A.s7f, B.s7f);            \
+  } while (0)
 #define WINO_ROW4(D, R, RR)                                                                \
   do {                                                                                   \
     float16 a_ = vload16(0, R), b_ = vload16(0, (R) + 16);                               \
-    D[0] = (float4)(a_.s08, b_.s08), D[1] = (float4)(a_.s19, b_.s19);                    \
-    D[2] = (float4)(a_.s2a, b_.s2a), D[3] = (float4)(a_.s3b, b_.s3b);                    \
-    D[4] = (float4)(a_.s4c, b_.s4c), D[5] = (float4)(a_.s5d, b_.s5d);                    \
-    D[6] = (float4)(a_.s6e, b_.s6e), D[7] = (float4)(a_.s7f, b_.s7f);                    \
+    WINO_COLUMNS4(D, 0, a_, b_);                                                         \
     D[8] = (float4)(a_.s8, b_.s08, (R)[32]), D[9] = (float4)(a_.s9, b_.s19, (R)[33]);    \
   } while (0)
 #define WINO_ROW2(D, R, RR)                                                                \
@@ -300,10 +307,7 @@ static inline float wino_at_or_zero(__global const float *src, int at, int ok) {
       const float16 a_ = vload16(0, u_), b_ = vload16(0, u_ + 16);                       \
       const float lt_ = tx0 > 0 ? u_[-1] : 0.0f, rt_ = tx0 + 4 < tw ? u_[32] : 0.0f;     \
       D[0] = (float4)(lt_, a_.s7, a_.sf, b_.s7);                                         \
-      D[1] = (float4)(a_.s08, b_.s08), D[2] = (float4)(a_.s19, b_.s19);                  \
-      D[3] = (float4)(a_.s2a, b_.s2a), D[4] = (float4)(a_.s3b, b_.s3b);                  \
-      D[5] = (float4)(a_.s4c, b_.s4c), D[6] = (float4)(a_.s5d, b_.s5d);                  \
-      D[7] = (float4)(a_.s6e, b_.s6e), D[8] = (float4)(a_.s7f, b_.s7f);                  \
+      WINO_COLUMNS4(D, 1, a_, b_);                                                       \
       D[9] = (float4)(a_.s8, b_.s0, b_.s8, rt_);                                         \
     }                                                                                    \
   } while (0)
