@@ -272,6 +272,57 @@ static inline float wino_at_or_zero(__global const float *src, int at, int ok) {
       D[x_] = WINO_VLOAD_TM(0, v_);                                                      \
     }                                                                                    \
   } while (0)
+#if TM == 8
+/* Patch row RR of a gathered panel whose tiles span their image's width
+ * (tw = 1 or 2: `gray32`'s D3 and D2), unpadded: each image row the
+ * panel's tiles read is one vector load (zero above or below the image),
+ * lanes 2j and 2j + 1 (tw = 2) or lane j (tw = 1) from vector j, and the
+ * patch's first and last columns are zero (the image's left and right
+ * edge) but for a pair's inner neighbours. Scalar gathers (WINO_ROWGZ)
+ * did 80 loads a patch row; this does 4 or 8. wp = 8 tw. */
+#define WINO_ROW_AT(L) (wino_in_image(ge_[L], rr_, 1) ? (int)go_[L] + (rr_ - 1) * wp : 0)
+#define WINO_ROW_OK(L) wino_in_image(ge_[L], rr_, 1)
+#define WINO_PAIR(I, J) (float8)(r_[0].s##I##J, r_[1].s##I##J, r_[2].s##I##J, r_[3].s##I##J)
+#define WINO_ROWG2Z(D, R, RR)                                                            \
+  do {                                                                                   \
+    const int rr_ = (RR);                                                                \
+    (void)(R);                                                                           \
+    float16 r_[4];                                                                       \
+    _Pragma("unroll") for (int j_ = 0; j_ < 4; j_++) {                                   \
+      const float16 v_ = vload16(0, src + WINO_ROW_AT(2 * j_));                          \
+      r_[j_] = WINO_ROW_OK(2 * j_) ? v_ : (float16)(0.0f);                               \
+    }                                                                                    \
+    D[0] = (float8)(0.0f, r_[0].s7, 0.0f, r_[1].s7, 0.0f, r_[2].s7, 0.0f, r_[3].s7);     \
+    D[1] = WINO_PAIR(0, 8), D[2] = WINO_PAIR(1, 9), D[3] = WINO_PAIR(2, a);              \
+    D[4] = WINO_PAIR(3, b), D[5] = WINO_PAIR(4, c), D[6] = WINO_PAIR(5, d);              \
+    D[7] = WINO_PAIR(6, e), D[8] = WINO_PAIR(7, f);                                      \
+    D[9] = (float8)(r_[0].s8, 0.0f, r_[1].s8, 0.0f, r_[2].s8, 0.0f, r_[3].s8, 0.0f);     \
+  } while (0)
+#define WINO_ONE(I) (float8)(r_[0].s##I, r_[1].s##I, r_[2].s##I, r_[3].s##I, r_[4].s##I, \
+                             r_[5].s##I, r_[6].s##I, r_[7].s##I)
+#define WINO_ROWG1Z(D, R, RR)                                                            \
+  do {                                                                                   \
+    const int rr_ = (RR);                                                                \
+    (void)(R);                                                                           \
+    float8 r_[8];                                                                        \
+    _Pragma("unroll") for (int j_ = 0; j_ < 8; j_++) {                                   \
+      const float8 v_ = vload8(0, src + WINO_ROW_AT(j_));                                \
+      r_[j_] = WINO_ROW_OK(j_) ? v_ : (float8)(0.0f);                                    \
+    }                                                                                    \
+    D[0] = (float8)(0.0f), D[9] = (float8)(0.0f);                                        \
+    D[1] = WINO_ONE(0), D[2] = WINO_ONE(1), D[3] = WINO_ONE(2), D[4] = WINO_ONE(3);      \
+    D[5] = WINO_ONE(4), D[6] = WINO_ONE(5), D[7] = WINO_ONE(6), D[8] = WINO_ONE(7);      \
+  } while (0)
+/* The gathered panel's input transform unpadded, by its row macro. */
+#define WINO_INPUT_GZ(KS, XS)                                                            \
+  do {                                                                                   \
+    if (tw == 2) WINO_INPUT_TILES(float8, vstore8, WINO_ROWG2Z, KS, XS);                 \
+    else if (tw == 1) WINO_INPUT_TILES(float8, vstore8, WINO_ROWG1Z, KS, XS);            \
+    else WINO_INPUT_TILES(float8, vstore8, WINO_ROWGZ, KS, XS);                          \
+  } while (0)
+#else
+#define WINO_INPUT_GZ(KS, XS) WINO_INPUT_TILES(WINO_VTM, WINO_VSTORE_TM, WINO_ROWGZ, KS, XS)
+#endif
 #define WINO_GATHER_EDGES(PANEL, TW, TH)                                                 \
   int ge_[TM];                                                                           \
   _Pragma("unroll") for (int l_ = 0; l_ < TM; l_++) {                                    \

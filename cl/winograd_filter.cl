@@ -52,7 +52,7 @@ __kernel void wino_filt_input(int cin, int n, int ho, int wo, int hp, int wp,
     const int tx0 = 0, lane0 = panel * TM;
     if (implicit) {
       WINO_GATHER_EDGES(panel, tw, th)
-      WINO_INPUT_TILES(WINO_VTM, WINO_VSTORE_TM, WINO_ROWGZ, ks, xs);
+      WINO_INPUT_GZ(ks, xs);
     } else {
       WINO_INPUT_TILES(WINO_VTM, WINO_VSTORE_TM, WINO_ROWG, ks, xs);
     }

@@ -78,7 +78,7 @@ __kernel void wino_input(int cin, int n, int ho, int wo, int hp, int wp,
     const int tx0 = 0, lane0 = 0;
     if (implicit) {
       WINO_GATHER_EDGES(panel, tw, th)
-      WINO_INPUT_TILES(WINO_VTM, WINO_VSTORE_TM, WINO_ROWGZ, TM, zs);
+      WINO_INPUT_GZ(TM, zs);
     } else {
       WINO_INPUT_TILES(WINO_VTM, WINO_VSTORE_TM, WINO_ROWG, TM, zs);
     }
