@@ -139,6 +139,22 @@ static inline int wino_gathered(int panel, int tiles, int tw) {
 
 /* ---- Shared by the products ----------------------------------------------- */
 
+/* A 16-float store, non-temporal where nt is set and P is 64-byte aligned
+ * (a whole cache line): the transforms whose output is far larger than
+ * the caches then write it without first reading each line in. */
+#if defined(CLGAN_CPU_DEVICE) && defined(__clang__)
+#define WINO_VSTORE16_NT(V, P, NT)                                                       \
+  do {                                                                                   \
+    __global float *p_ = (P);                                                            \
+    if ((NT) && ((size_t)p_ & 63) == 0)                                                  \
+      __builtin_nontemporal_store((V), (__global float16 *)p_);                          \
+    else                                                                                 \
+      vstore16((V), 0, p_);                                                              \
+  } while (0)
+#else
+#define WINO_VSTORE16_NT(V, P, NT) vstore16((V), 0, (P))
+#endif
+
 /* Kept transformed weights (src/ops/conv_winograd.c): seen holds the
  * weights the kept transform was made from, [cout][cin][16] like w, both
  * zero at first (the transform of zero weights is zero). A work-item's

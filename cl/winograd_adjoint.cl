@@ -38,7 +38,7 @@
  * transform. */
 __kernel void wino_adjt_weight(int cin, int cout, __global const float *w, uint w_off,
                                __global float *up, uint up_off, __global float *seen,
-                               uint seen_off, int skip_seen) {
+                               uint seen_off, int skip_seen, int stream) {
   const int o = get_global_id(0), c0 = get_global_id(1) * TN;
   if (o >= cout || c0 >= cin) return;
   float16 g[NV][16]; /* g[v][c] = the 16 taps of (o, c0 + 16v + c), then g[v][tap] over c */
@@ -72,7 +72,8 @@ __kernel void wino_adjt_weight(int cin, int cout, __global const float *w, uint 
 #pragma unroll
           for (int v = 0; v < NV; v++) {
             if (whole) {
-              vstore16(u[v][j], 0, up + up_off + ((size_t)(kk0 / TN) * kpos + row) * TN + 16 * v);
+              WINO_VSTORE16_NT(u[v][j], up + up_off + ((size_t)(kk0 / TN) * kpos + row) * TN + 16 * v,
+                               stream);
             } else {
               float t[16];
               vstore16(u[v][j], 0, t);

@@ -18,7 +18,7 @@
  * transform of `tutorial`'s D4 about twice as slow (cf. wino_adjt_weight). */
 __kernel void wino_weight(int cin, int cout, __global const float *w, uint w_off,
                           __global float *up, uint up_off, __global float *seen, uint seen_off,
-                          int skip_seen) {
+                          int skip_seen, int stream) {
   const int c = get_global_id(0), o0 = get_global_id(1) * TN;
   if (c >= cin) return;
   const size_t kdim = 4 * (size_t)cin;
@@ -51,7 +51,7 @@ __kernel void wino_weight(int cin, int cout, __global const float *w, uint w_off
         for (int j = 0; j < WINO_A; j++)
 #pragma unroll
           for (int v = 0; v < NV; v++)
-            vstore16(u[v][j], 0, dst + ((size_t)(WINO_A * i + j) * kdim + kk) * TN + 16 * v);
+            WINO_VSTORE16_NT(u[v][j], dst + ((size_t)(WINO_A * i + j) * kdim + kk) * TN + 16 * v, stream);
       }
     }
 }

@@ -571,6 +571,61 @@ START_TEST(test_kept_weights) {
 }
 END_TEST
 
+/* The weight transforms' non-temporal stores (weight_stream, which plans
+ * set only where the transformed weights outgrow half the cache: none of
+ * these cases) give the bits of the plain stores, in the forward and the
+ * adjoint, on every case; a plan keeping its weights too. */
+START_TEST(test_streamed_weights) {
+  clgan_ctx *ctx = tu_ctx();
+  for (int ci = 0; ci < NCASES; ci++) {
+    const wino_case *c = &cases[ci];
+    clgan_conv_shape s;
+    ref_conv g;
+    size_t fx, fw, fy;
+    case_geometry(c, &s, &g, &fx, &fw, &fy);
+    clgan_conv_plan p, q;
+    wino_plan(ctx, &s, &p);
+    ck_assert_int_eq(p.wino.weight_stream, 0);
+    ck_assert_int_eq(p.adj_wino.weight_stream, 0);
+    q = p;
+    q.wino.weight_stream = q.adj_wino.weight_stream = 1;
+    float *x = tu_malloc(fx * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
+    float *dy = tu_malloc(fy * sizeof(float));
+    tu_fill_uniform(x, fx, 81, -1, 1);
+    tu_fill_uniform(w, fw, 82, -1, 1);
+    tu_fill_uniform(dy, fy, 83, -1, 1);
+    clgan_buf bx = tu_upload(x, fx), bw = tu_upload(w, fw), bdy = tu_upload(dy, fy);
+    clgan_buf by = tu_upload(NULL, fy), bdx = tu_upload(NULL, fx);
+    clgan_buf col = tu_upload(NULL, p.col_floats ? p.col_floats : 1);
+    clgan_buf kept = tu_upload(NULL, clgan_conv_weights_kept_floats(&p));
+    char what[160];
+    for (int keep = 0; keep < 2; keep++) {
+      if (keep) {
+        TU_OK(clgan_conv_keep_weights(ctx, &p, kept));
+        q.wino.weights_kept = p.wino.weights_kept, q.adj_wino.weights_kept = p.adj_wino.weights_kept;
+      }
+      TU_OK(clgan_conv2d_forward(ctx, &p, bx, bw, by, col));
+      float *y0 = tu_download(by, fy);
+      TU_OK(clgan_conv2d_backward_data(ctx, &p, bdy, bw, bdx, col));
+      float *dx0 = tu_download(bdx, fx);
+      if (keep) TU_OK(clgan_fill(ctx, kept, clgan_conv_weights_kept_floats(&p), 0.0f));
+      TU_OK(clgan_fill(ctx, by, fy, NAN));
+      TU_OK(clgan_fill(ctx, bdx, fx, NAN));
+      TU_OK(clgan_conv2d_forward(ctx, &q, bx, bw, by, col));
+      TU_OK(clgan_conv2d_backward_data(ctx, &q, bdy, bw, bdx, col));
+      snprintf(what, sizeof what, "%s, forward, weights streamed, kept %d", c->name, keep);
+      assert_same_bits(what, by, y0, fy);
+      snprintf(what, sizeof what, "%s, adjoint, weights streamed, kept %d", c->name, keep);
+      assert_same_bits(what, bdx, dx0, fx);
+      free(y0), free(dx0);
+    }
+    clgan_buf *all[] = {&bx, &bw, &bdy, &by, &bdx, &col, &kept};
+    for (int i = 0; i < 7; i++) clgan_buf_release(all[i]);
+    free(x), free(w), free(dy);
+  }
+}
+END_TEST
+
 /* Launches ctx has issued so far. */
 static long launches(clgan_ctx *ctx) {
   clgan_ctx_activity a;
@@ -727,6 +782,7 @@ static Suite *wino_suite(void) {
   tcase_add_test(tc, test_implicit_padding);
   tcase_add_test(tc, test_kept_weights);
   tcase_add_test(tc, test_weights_current);
+  tcase_add_test(tc, test_streamed_weights);
   tcase_add_test(tc, test_which_shapes);
   suite_add_tcase(s, tc);
   return s;

@@ -206,6 +206,8 @@ typedef struct clgan_conv_wino_plan {
                       at vp_off, which the forward may read (0 otherwise) */
   size_t u_floats; /* the forward's and the adjoint's transformed weights (the
                       GEMM's packed B panels at up_off) */
+  int weight_stream; /* the weight transform stores them non-temporally: they are more
+                        than half the device's cache (src/ops/conv_winograd.c) */
   clgan_buf weights_kept; /* where set (clgan_conv_keep_weights), the forward's or the
                              adjoint's weights and their transform, kept from call to
                              call: a call with the same weights transforms nothing */

@@ -39,6 +39,7 @@ typedef struct clgan_device_info {
   cl_ulong local_mem_bytes;
   int local_mem_is_global;   /* CL_GLOBAL: "local" memory is emulated */
   cl_ulong global_mem_bytes;
+  cl_ulong global_cache_bytes; /* CL_DEVICE_GLOBAL_MEM_CACHE_SIZE (a CPU: its last-level cache; 0: unknown) */
   cl_ulong max_alloc_bytes;
   int unified_memory;        /* host-unified memory (integrated GPU, CPU) */
   int fp16;                  /* cl_khr_fp16 */

@@ -53,6 +53,8 @@ static void probe(cl_platform_id p, cl_device_id d, clgan_device_info *o) {
   clGetDeviceInfo(d, CL_DEVICE_LOCAL_MEM_TYPE, sizeof lt, &lt, NULL);
   o->local_mem_is_global = lt == CL_GLOBAL;
   clGetDeviceInfo(d, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof o->global_mem_bytes, &o->global_mem_bytes, NULL);
+  clGetDeviceInfo(d, CL_DEVICE_GLOBAL_MEM_CACHE_SIZE, sizeof o->global_cache_bytes,
+                  &o->global_cache_bytes, NULL);
   clGetDeviceInfo(d, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof o->max_alloc_bytes, &o->max_alloc_bytes, NULL);
   cl_bool unified = CL_FALSE;
   clGetDeviceInfo(d, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified, &unified, NULL);
