@@ -69,6 +69,18 @@ static void case_geometry(const wino_case *c, clgan_conv_shape *s, ref_conv *g, 
   *fy = (size_t)c->cout * c->n * s->ho * s->wo;
 }
 
+/* n floats drawn uniform in [-1, 1] from seed: an operand's host copy. */
+static float *drawn(size_t n, uint64_t seed) {
+  float *v = tu_malloc(n * sizeof(float));
+  tu_fill_uniform(v, n, seed, -1, 1);
+  return v;
+}
+
+/* Plan p's GEMM workspace (one float where it needs none). */
+static clgan_buf col_buffer(const clgan_conv_plan *p) {
+  return tu_upload(NULL, p->col_floats ? p->col_floats : 1);
+}
+
 /* s's plan with the three Winograd forms: the plan step with the
  * tuning's winograd 1. */
 static void wino_plan(clgan_ctx *ctx, const clgan_conv_shape *s, clgan_conv_plan *p) {
@@ -98,15 +110,13 @@ START_TEST(test_against_the_reference) {
     ref_conv g;
     size_t fx, fw, fy;
     case_geometry(c, &s, &g, &fx, &fw, &fy);
-    float *x = tu_malloc(fx * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
+    float *x = drawn(fx, 51), *w = drawn(fw, 52);
     float *want = tu_malloc(fy * sizeof(float)), *wact = tu_malloc(fy * sizeof(float));
-    tu_fill_uniform(x, fx, 51, -1, 1);
-    tu_fill_uniform(w, fw, 52, -1, 1);
     ref_conv2d_forward(&g, x, w, want);
     clgan_conv_plan p;
     wino_plan(ctx, &s, &p);
     clgan_buf bx = tu_upload(x, fx), bw = tu_upload(w, fw), by = tu_upload(NULL, fy);
-    clgan_buf col = tu_upload(NULL, p.col_floats ? p.col_floats : 1);
+    clgan_buf col = col_buffer(&p);
     size_t nkept = clgan_conv_kept_floats(&p);
     clgan_buf kept = tu_upload(NULL, nkept ? nkept : 1);
     char what[160];
@@ -145,19 +155,16 @@ START_TEST(test_filter_against_the_reference) {
     ref_conv g;
     size_t fx, fw, fy;
     case_geometry(c, &s, &g, &fx, &fw, &fy);
-    float *x = tu_malloc(fx * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
-    float *dy = tu_malloc(fy * sizeof(float)), *want = tu_malloc(fw * sizeof(float));
+    float *x = drawn(fx, 71), *w = drawn(fw, 72);
+    float *dy = drawn(fy, 73), *want = tu_malloc(fw * sizeof(float));
     float *want2 = tu_malloc(fw * sizeof(float));
-    tu_fill_uniform(x, fx, 71, -1, 1);
-    tu_fill_uniform(w, fw, 72, -1, 1);
-    tu_fill_uniform(dy, fy, 73, -1, 1);
     ref_conv2d_backward_filter(&g, x, dy, want);
     for (size_t i = 0; i < fw; i++) want2[i] = w[i] + want[i];
     clgan_conv_plan p;
     wino_plan(ctx, &s, &p);
     clgan_buf bx = tu_upload(x, fx), bw = tu_upload(w, fw), bdy = tu_upload(dy, fy);
     clgan_buf by = tu_upload(NULL, fy), bdw = tu_upload(NULL, fw);
-    clgan_buf col = tu_upload(NULL, p.col_floats ? p.col_floats : 1);
+    clgan_buf col = col_buffer(&p);
     size_t nkept = clgan_conv_kept_floats(&p);
     ck_assert_uint_gt(nkept, 0);
     clgan_buf kept = tu_upload(NULL, nkept);
@@ -208,19 +215,16 @@ START_TEST(test_adjoint_against_the_reference) {
     size_t fx, fw, fy;
     case_geometry(c, &s, &g, &fx, &fw, &fy);
     size_t fyp = (size_t)c->cout * c->n * (s.ho + 2) * (s.wo + 2);
-    float *dy = tu_malloc(fy * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
-    float *y = tu_malloc(fx * sizeof(float)), *want = tu_malloc(fx * sizeof(float));
+    float *dy = drawn(fy, 71), *w = drawn(fw, 72);
+    float *y = drawn(fx, 73), *want = tu_malloc(fx * sizeof(float));
     float *wact = tu_malloc(fx * sizeof(float));
-    tu_fill_uniform(dy, fy, 71, -1, 1);
-    tu_fill_uniform(w, fw, 72, -1, 1);
-    tu_fill_uniform(y, fx, 73, -1, 1);
     float *dyp = pad_host(dy, c->cout, c->n, s.ho, s.wo);
     ref_conv2d_backward_data(&g, dy, w, want);
     clgan_conv_plan p;
     wino_plan(ctx, &s, &p);
     clgan_buf bdy = tu_upload(dy, fy), bdyp = tu_upload(dyp, fyp), bw = tu_upload(w, fw);
     clgan_buf by = tu_upload(y, fx), bdx = tu_upload(NULL, fx);
-    clgan_buf col = tu_upload(NULL, p.col_floats ? p.col_floats : 1);
+    clgan_buf col = col_buffer(&p);
     char what[160];
     const clgan_act acts[3] = {CLGAN_ACT_NONE, CLGAN_ACT_RELU, CLGAN_ACT_LEAKY_RELU};
     for (int a = 0; a < 3; a++)
@@ -257,15 +261,13 @@ START_TEST(test_convt_forward) {
   ref_conv g = ref_convt_make(n, cin_t, h, h, cout_t, 4, 2, 1);
   size_t fx = (size_t)cin_t * n * h * h, fw = (size_t)cin_t * cout_t * 16;
   size_t fy = (size_t)cout_t * n * g.ho * g.wo;
-  float *x = tu_malloc(fx * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
+  float *x = drawn(fx, 81), *w = drawn(fw, 82);
   float *want = tu_malloc(fy * sizeof(float));
-  tu_fill_uniform(x, fx, 81, -1, 1);
-  tu_fill_uniform(w, fw, 82, -1, 1);
   ref_convt2d_forward(&g, x, w, want);
   clgan_conv_plan p;
   wino_plan(ctx, &s, &p);
   clgan_buf bx = tu_upload(x, fx), bw = tu_upload(w, fw), by = tu_upload(NULL, fy);
-  clgan_buf col = tu_upload(NULL, p.col_floats ? p.col_floats : 1);
+  clgan_buf col = col_buffer(&p);
   TU_OK(clgan_fill(ctx, by, fy, NAN));
   TU_OK(clgan_convt2d_forward(ctx, &p, bx, bw, by, col));
   float *got = tu_download(by, fy);
@@ -288,19 +290,16 @@ START_TEST(test_convt_backward_data) {
   ref_conv g = ref_convt_make(n, cin_t, h, h, cout_t, 4, 2, 1);
   size_t fx = (size_t)cin_t * n * h * h, fw = (size_t)cin_t * cout_t * 16;
   size_t fy = (size_t)cout_t * n * g.ho * g.wo;
-  float *x = tu_malloc(fx * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
-  float *dy = tu_malloc(fy * sizeof(float)), *want = tu_malloc(fx * sizeof(float));
+  float *x = drawn(fx, 61), *w = drawn(fw, 62);
+  float *dy = drawn(fy, 63), *want = tu_malloc(fx * sizeof(float));
   float *wantw = tu_malloc(fw * sizeof(float));
-  tu_fill_uniform(x, fx, 61, -1, 1);
-  tu_fill_uniform(w, fw, 62, -1, 1);
-  tu_fill_uniform(dy, fy, 63, -1, 1);
   ref_convt2d_backward_data(&g, dy, w, want);
   ref_convt2d_backward_filter(&g, x, dy, wantw);
   clgan_conv_plan p;
   wino_plan(ctx, &s, &p);
   clgan_buf bx = tu_upload(x, fx), bw = tu_upload(w, fw), bdy = tu_upload(dy, fy);
   clgan_buf bdx = tu_upload(NULL, fx), bdw = tu_upload(NULL, fw);
-  clgan_buf col = tu_upload(NULL, p.col_floats ? p.col_floats : 1);
+  clgan_buf col = col_buffer(&p);
   TU_OK(clgan_fill(ctx, bdx, fx, NAN));
   TU_OK(clgan_convt2d_backward_data(ctx, &p, bdy, bw, bdx, col));
   float *got = tu_download(bdx, fx);
@@ -356,15 +355,12 @@ START_TEST(test_shared_transform) {
     padded_layouts += p.filt_wino.v_floats > 4 * (size_t)c->cin * 25 * tiles;
     ck_assert_uint_eq(clgan_conv_kept_floats(&p),
                       (unpadded ? 0 : (padded + 15) / 16 * 16) + p.filt_wino.v_floats);
-    float *x = tu_malloc(fx * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
-    float *dy = tu_malloc(fy * sizeof(float));
-    tu_fill_uniform(x, fx, 81, -1, 1);
-    tu_fill_uniform(w, fw, 82, -1, 1);
-    tu_fill_uniform(dy, fy, 83, -1, 1);
+    float *x = drawn(fx, 81), *w = drawn(fw, 82);
+    float *dy = drawn(fy, 83);
     float *xp = pad_host(x, c->cin, c->n, c->h, c->w);
     clgan_buf bx = tu_upload(x, fx), bw = tu_upload(w, fw), bdy = tu_upload(dy, fy);
     clgan_buf by = tu_upload(NULL, fy), bdw = tu_upload(NULL, fw);
-    clgan_buf col = tu_upload(NULL, p.col_floats), kept = tu_upload(NULL, clgan_conv_kept_floats(&p));
+    clgan_buf col = col_buffer(&p), kept = tu_upload(NULL, clgan_conv_kept_floats(&p));
     TU_OK(clgan_conv2d_forward_act(ctx, &p, bx, bw, by, col, CLGAN_ACT_LEAKY_RELU, 0.2f));
     float *y0 = tu_download(by, fy);
     TU_OK(clgan_conv2d_backward_filter(ctx, &p, bx, bdy, bdw, col, 0));
@@ -414,14 +410,11 @@ START_TEST(test_shared_transform) {
     wino_plan(ctx, &s, &p);
     size_t fx = (size_t)cin_t * n * h * h, fw = (size_t)cin_t * cout_t * 16;
     size_t fy = (size_t)cout_t * n * 4 * h * h;
-    float *x = tu_malloc(fx * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
-    float *dy = tu_malloc(fy * sizeof(float));
-    tu_fill_uniform(x, fx, 91, -1, 1);
-    tu_fill_uniform(w, fw, 92, -1, 1);
-    tu_fill_uniform(dy, fy, 93, -1, 1);
+    float *x = drawn(fx, 91), *w = drawn(fw, 92);
+    float *dy = drawn(fy, 93);
     clgan_buf bx = tu_upload(x, fx), bw = tu_upload(w, fw), bdy = tu_upload(dy, fy);
     clgan_buf bdx = tu_upload(NULL, fx), bdw = tu_upload(NULL, fw);
-    clgan_buf col = tu_upload(NULL, p.col_floats);
+    clgan_buf col = col_buffer(&p);
     TU_OK(clgan_convt2d_backward_data(ctx, &p, bdy, bw, bdx, col));
     float *dx0 = tu_download(bdx, fx);
     TU_OK(clgan_convt2d_backward_filter(ctx, &p, bx, bdy, bdw, col, 0));
@@ -455,11 +448,8 @@ START_TEST(test_implicit_padding) {
     case_geometry(c, &s, &g, &fx, &fw, &fy);
     clgan_conv_plan p;
     wino_plan(ctx, &s, &p);
-    float *x = tu_malloc(fx * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
-    float *dy = tu_malloc(fy * sizeof(float));
-    tu_fill_uniform(x, fx, 61, -1, 1);
-    tu_fill_uniform(w, fw, 62, -1, 1);
-    tu_fill_uniform(dy, fy, 63, -1, 1);
+    float *x = drawn(fx, 61), *w = drawn(fw, 62);
+    float *dy = drawn(fy, 63);
     float *xp = pad_host(x, c->cin, c->n, c->h, c->w);
     size_t fxp = (size_t)c->cin * c->n * (c->h + 2) * (c->w + 2);
     clgan_buf bx = tu_upload(x, fx), bxp = tu_upload(xp, fxp), bw = tu_upload(w, fw);
@@ -524,14 +514,11 @@ START_TEST(test_kept_weights) {
     ck_assert_ptr_null(q.adj_wino.weights_kept.mem);
     TU_OK(clgan_fill(ctx, kept, nk, NAN)); /* clgan_conv_keep_weights zeroes it */
     TU_OK(clgan_conv_keep_weights(ctx, &q, kept));
-    float *x = tu_malloc(fx * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
-    float *wk = tu_malloc(fw * sizeof(float)), *dy = tu_malloc(fy * sizeof(float));
-    tu_fill_uniform(x, fx, 101, -1, 1);
-    tu_fill_uniform(w, fw, 102, -1, 1);
-    tu_fill_uniform(dy, fy, 103, -1, 1);
+    float *x = drawn(fx, 101), *w = drawn(fw, 102);
+    float *wk = tu_malloc(fw * sizeof(float)), *dy = drawn(fy, 103);
     clgan_buf bx = tu_upload(x, fx), bw = tu_upload(NULL, fw), bdy = tu_upload(dy, fy);
     clgan_buf by = tu_upload(NULL, fy), bdx = tu_upload(NULL, fx);
-    clgan_buf col = tu_upload(NULL, p.col_floats ? p.col_floats : 1);
+    clgan_buf col = col_buffer(&p);
     const size_t as_drawn = (size_t)-1;
     const size_t changed[] = {as_drawn, as_drawn, 0, 0, fw / 2 + 5, fw - 1, fw - 1, as_drawn};
     char what[200];
@@ -589,14 +576,11 @@ START_TEST(test_streamed_weights) {
     ck_assert_int_eq(p.adj_wino.weight_stream, 0);
     q = p;
     q.wino.weight_stream = q.adj_wino.weight_stream = 1;
-    float *x = tu_malloc(fx * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
-    float *dy = tu_malloc(fy * sizeof(float));
-    tu_fill_uniform(x, fx, 81, -1, 1);
-    tu_fill_uniform(w, fw, 82, -1, 1);
-    tu_fill_uniform(dy, fy, 83, -1, 1);
+    float *x = drawn(fx, 81), *w = drawn(fw, 82);
+    float *dy = drawn(fy, 83);
     clgan_buf bx = tu_upload(x, fx), bw = tu_upload(w, fw), bdy = tu_upload(dy, fy);
     clgan_buf by = tu_upload(NULL, fy), bdx = tu_upload(NULL, fx);
-    clgan_buf col = tu_upload(NULL, p.col_floats ? p.col_floats : 1);
+    clgan_buf col = col_buffer(&p);
     clgan_buf kept = tu_upload(NULL, clgan_conv_weights_kept_floats(&p));
     char what[160];
     for (int keep = 0; keep < 2; keep++) {
@@ -653,15 +637,12 @@ START_TEST(test_weights_current) {
   TU_OK(clgan_conv_keep_weights(ctx, &p, kept));
   cur = p;
   cur.wino.weights_current = cur.adj_wino.weights_current = 1;
-  float *x = tu_malloc(fx * sizeof(float)), *w = tu_malloc(fw * sizeof(float));
-  float *dy = tu_malloc(fy * sizeof(float)), *nan_w = tu_malloc(fw * sizeof(float));
-  tu_fill_uniform(x, fx, 111, -1, 1);
-  tu_fill_uniform(w, fw, 112, -1, 1);
-  tu_fill_uniform(dy, fy, 113, -1, 1);
+  float *x = drawn(fx, 111), *w = drawn(fw, 112);
+  float *dy = drawn(fy, 113), *nan_w = tu_malloc(fw * sizeof(float));
   for (size_t i = 0; i < fw; i++) nan_w[i] = NAN;
   clgan_buf bx = tu_upload(x, fx), bw = tu_upload(w, fw), bnan = tu_upload(nan_w, fw);
   clgan_buf bdy = tu_upload(dy, fy), by = tu_upload(NULL, fy), bdx = tu_upload(NULL, fx);
-  clgan_buf col = tu_upload(NULL, p.col_floats ? p.col_floats : 1);
+  clgan_buf col = col_buffer(&p);
   long l0 = launches(ctx);
   TU_OK(clgan_conv2d_forward(ctx, &p, bx, bw, by, col));
   long forward_launches = launches(ctx) - l0;
