@@ -1,12 +1,11 @@
 /* The Winograd convs (src/ops/conv_winograd.c, cl/winograd.cl): a k 4,
  * stride 2, pad 1 conv's forward, adjoint and weight gradient by F(4x4,
  * 2x2) over the tap parities (the weight gradient by its transposed form,
- * the sums over the tiles in the transformed domain). Against the C reference (tests/ref_conv.c) on the DCGAN's
- * middle D layers and odd sizes (tiles that do not fill the GEMM's last row
- * panel, channels that do not fill its last column panel, one tile a row,
- * rows of 2, 3, 4 and 6 tiles), over outputs full of NaN: the forward with
- * ReLU or LeakyReLU applied as it stores, with and without the padded copy
- * kept, and as ConvTranspose2d's backward data (alone and with its weight
+ * the sums over the tiles in the transformed domain). Against the C reference (tests/ref_conv.c) on
+ * the DCGAN's middle D layers and odd sizes (tiles that do not fill the GEMM's last row panel,
+ * channels that do not fill its last column panel, one tile a row, rows of 2, 3, 4 and 6 tiles),
+ * over outputs full of NaN: the forward with ReLU or LeakyReLU applied as it stores, with and
+ * without the padded copy kept, and as ConvTranspose2d's backward data (alone and with its weight
  * gradient); the adjoint (Conv2d's backward data, ConvTranspose2d's
  * forward) with ReLU's or LeakyReLU's derivative applied as it stores,
  * from dy and from dy given padded; the weight gradient from the image
@@ -58,15 +57,23 @@ static const wino_case cases[] = {
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
-/* Case c's conv shape (one the Winograd forms apply to), its C reference
+/* A case's conv shape (one the Winograd forms apply to), its C reference
  * and the floats of its image, weights and output. */
-static void case_geometry(const wino_case *c, clgan_conv_shape *s, ref_conv *g, size_t *fx,
-                          size_t *fw, size_t *fy) {
-  TU_OK(clgan_conv_shape_conv(c->n, c->cin, c->h, c->w, c->cout, 4, 2, 1, s));
-  ck_assert(conv_wino_applies(s));
-  *g = ref_conv_make(c->n, c->cin, c->h, c->w, c->cout, 4, 2, 1);
-  *fx = (size_t)c->cin * c->n * c->h * c->w, *fw = (size_t)c->cout * c->cin * 16;
-  *fy = (size_t)c->cout * c->n * s->ho * s->wo;
+typedef struct case_geometry {
+  const wino_case *c;
+  clgan_conv_shape s;
+  ref_conv g;
+  size_t fx, fw, fy;
+} case_geometry;
+
+static case_geometry geometry_of(const wino_case *c) {
+  case_geometry cg = {.c = c};
+  TU_OK(clgan_conv_shape_conv(c->n, c->cin, c->h, c->w, c->cout, 4, 2, 1, &cg.s));
+  ck_assert(conv_wino_applies(&cg.s));
+  cg.g = ref_conv_make(c->n, c->cin, c->h, c->w, c->cout, 4, 2, 1);
+  cg.fx = (size_t)c->cin * c->n * c->h * c->w, cg.fw = (size_t)c->cout * c->cin * 16;
+  cg.fy = (size_t)c->cout * c->n * cg.s.ho * cg.s.wo;
+  return cg;
 }
 
 /* n floats drawn uniform in [-1, 1] from seed: an operand's host copy. */
@@ -105,17 +112,14 @@ static void apply_act(float *y, size_t n, clgan_act act) {
 START_TEST(test_against_the_reference) {
   clgan_ctx *ctx = tu_ctx();
   for (int ci = 0; ci < NCASES; ci++) {
-    const wino_case *c = &cases[ci];
-    clgan_conv_shape s;
-    ref_conv g;
-    size_t fx, fw, fy;
-    case_geometry(c, &s, &g, &fx, &fw, &fy);
-    float *x = drawn(fx, 51), *w = drawn(fw, 52);
-    float *want = tu_malloc(fy * sizeof(float)), *wact = tu_malloc(fy * sizeof(float));
-    ref_conv2d_forward(&g, x, w, want);
+    const case_geometry cg = geometry_of(&cases[ci]);
+    const wino_case *c = cg.c;
+    float *x = drawn(cg.fx, 51), *w = drawn(cg.fw, 52);
+    float *want = tu_malloc(cg.fy * sizeof(float)), *wact = tu_malloc(cg.fy * sizeof(float));
+    ref_conv2d_forward(&cg.g, x, w, want);
     clgan_conv_plan p;
-    wino_plan(ctx, &s, &p);
-    clgan_buf bx = tu_upload(x, fx), bw = tu_upload(w, fw), by = tu_upload(NULL, fy);
+    wino_plan(ctx, &cg.s, &p);
+    clgan_buf bx = tu_upload(x, cg.fx), bw = tu_upload(w, cg.fw), by = tu_upload(NULL, cg.fy);
     clgan_buf col = col_buffer(&p);
     size_t nkept = clgan_conv_kept_floats(&p);
     clgan_buf kept = tu_upload(NULL, nkept ? nkept : 1);
@@ -125,15 +129,18 @@ START_TEST(test_against_the_reference) {
       for (int keep = 0; keep < 2; keep++) {
         if (keep && nkept == 0) continue;
         ck_assert(clgan_conv2d_forward_fuses_act(&p, acts[a]) || a == 0);
-        TU_OK(clgan_fill(ctx, by, fy, NAN));
-        if (keep) TU_OK(clgan_conv2d_forward_keep(ctx, &p, bx, bw, by, col, kept, acts[a], 0.2f));
-        else if (a) TU_OK(clgan_conv2d_forward_act(ctx, &p, bx, bw, by, col, acts[a], 0.2f));
-        else TU_OK(clgan_conv2d_forward(ctx, &p, bx, bw, by, col));
-        memcpy(wact, want, fy * sizeof(float));
-        apply_act(wact, fy, acts[a]);
-        float *got = tu_download(by, fy);
+        TU_OK(clgan_fill(ctx, by, cg.fy, NAN));
+        if (keep)
+          TU_OK(clgan_conv2d_forward_keep(ctx, &p, bx, bw, by, col, kept, acts[a], 0.2f));
+        else if (a)
+          TU_OK(clgan_conv2d_forward_act(ctx, &p, bx, bw, by, col, acts[a], 0.2f));
+        else
+          TU_OK(clgan_conv2d_forward(ctx, &p, bx, bw, by, col));
+        memcpy(wact, want, cg.fy * sizeof(float));
+        apply_act(wact, cg.fy, acts[a]);
+        float *got = tu_download(by, cg.fy);
         snprintf(what, sizeof what, "%s, act %d, keep %d", c->name, (int)acts[a], keep);
-        TU_ASSERT_CLOSE(what, got, wact, fy, 1e-4, 1e-4);
+        TU_ASSERT_CLOSE(what, got, wact, cg.fy, 1e-4, 1e-4);
         free(got);
       }
     ck_assert_int_eq(clgan_conv2d_forward_act(ctx, &p, bx, bw, by, col, CLGAN_ACT_TANH, 0.0f),
@@ -150,20 +157,17 @@ END_TEST
 START_TEST(test_filter_against_the_reference) {
   clgan_ctx *ctx = tu_ctx();
   for (int ci = 0; ci < NCASES; ci++) {
-    const wino_case *c = &cases[ci];
-    clgan_conv_shape s;
-    ref_conv g;
-    size_t fx, fw, fy;
-    case_geometry(c, &s, &g, &fx, &fw, &fy);
-    float *x = drawn(fx, 71), *w = drawn(fw, 72);
-    float *dy = drawn(fy, 73), *want = tu_malloc(fw * sizeof(float));
-    float *want2 = tu_malloc(fw * sizeof(float));
-    ref_conv2d_backward_filter(&g, x, dy, want);
-    for (size_t i = 0; i < fw; i++) want2[i] = w[i] + want[i];
+    const case_geometry cg = geometry_of(&cases[ci]);
+    const wino_case *c = cg.c;
+    float *x = drawn(cg.fx, 71), *w = drawn(cg.fw, 72);
+    float *dy = drawn(cg.fy, 73), *want = tu_malloc(cg.fw * sizeof(float));
+    float *want2 = tu_malloc(cg.fw * sizeof(float));
+    ref_conv2d_backward_filter(&cg.g, x, dy, want);
+    for (size_t i = 0; i < cg.fw; i++) want2[i] = w[i] + want[i];
     clgan_conv_plan p;
-    wino_plan(ctx, &s, &p);
-    clgan_buf bx = tu_upload(x, fx), bw = tu_upload(w, fw), bdy = tu_upload(dy, fy);
-    clgan_buf by = tu_upload(NULL, fy), bdw = tu_upload(NULL, fw);
+    wino_plan(ctx, &cg.s, &p);
+    clgan_buf bx = tu_upload(x, cg.fx), bw = tu_upload(w, cg.fw), bdy = tu_upload(dy, cg.fy);
+    clgan_buf by = tu_upload(NULL, cg.fy), bdw = tu_upload(NULL, cg.fw);
     clgan_buf col = col_buffer(&p);
     size_t nkept = clgan_conv_kept_floats(&p);
     ck_assert_uint_gt(nkept, 0);
@@ -172,17 +176,22 @@ START_TEST(test_filter_against_the_reference) {
     char what[160];
     /* each weight sums n * ho * wo products: its rounding grows with the
      * square root of their count (1e-4 up to 1024 of them) */
-    const double terms = (double)c->n * s.ho * s.wo, tol = 1e-4 * fmax(1.0, sqrt(terms / 1024));
+    const double terms = (double)c->n * cg.s.ho * cg.s.wo,
+                 tol = 1e-4 * fmax(1.0, sqrt(terms / 1024));
     for (int from_kept = 0; from_kept < 2; from_kept++)
       for (int acc = 0; acc < 2; acc++) {
-        if (acc) TU_OK(clgan_copy(ctx, bw, bdw, fw));
-        else TU_OK(clgan_fill(ctx, bdw, fw, NAN));
-        if (from_kept) TU_OK(clgan_conv2d_backward_filter_kept(ctx, &p, kept, bdy, bdw, col, acc));
-        else TU_OK(clgan_conv2d_backward_filter(ctx, &p, bx, bdy, bdw, col, acc));
-        float *got = tu_download(bdw, fw);
+        if (acc)
+          TU_OK(clgan_copy(ctx, bw, bdw, cg.fw));
+        else
+          TU_OK(clgan_fill(ctx, bdw, cg.fw, NAN));
+        if (from_kept)
+          TU_OK(clgan_conv2d_backward_filter_kept(ctx, &p, kept, bdy, bdw, col, acc));
+        else
+          TU_OK(clgan_conv2d_backward_filter(ctx, &p, bx, bdy, bdw, col, acc));
+        float *got = tu_download(bdw, cg.fw);
         snprintf(what, sizeof what, "%s, weight gradient, kept %d, accumulate %d", c->name,
                  from_kept, acc);
-        TU_ASSERT_CLOSE(what, got, acc ? want2 : want, fw, tol, tol);
+        TU_ASSERT_CLOSE(what, got, acc ? want2 : want, cg.fw, tol, tol);
         free(got);
       }
     clgan_buf *all[] = {&bx, &bw, &bdy, &by, &bdw, &col, &kept};
@@ -209,40 +218,37 @@ static float *pad_host(const float *x, int c, int n, int h, int w) {
 START_TEST(test_adjoint_against_the_reference) {
   clgan_ctx *ctx = tu_ctx();
   for (int ci = 0; ci < NCASES; ci++) {
-    const wino_case *c = &cases[ci];
-    clgan_conv_shape s;
-    ref_conv g;
-    size_t fx, fw, fy;
-    case_geometry(c, &s, &g, &fx, &fw, &fy);
-    size_t fyp = (size_t)c->cout * c->n * (s.ho + 2) * (s.wo + 2);
-    float *dy = drawn(fy, 71), *w = drawn(fw, 72);
-    float *y = drawn(fx, 73), *want = tu_malloc(fx * sizeof(float));
-    float *wact = tu_malloc(fx * sizeof(float));
-    float *dyp = pad_host(dy, c->cout, c->n, s.ho, s.wo);
-    ref_conv2d_backward_data(&g, dy, w, want);
+    const case_geometry cg = geometry_of(&cases[ci]);
+    const wino_case *c = cg.c;
+    size_t fyp = (size_t)c->cout * c->n * (cg.s.ho + 2) * (cg.s.wo + 2);
+    float *dy = drawn(cg.fy, 71), *w = drawn(cg.fw, 72);
+    float *y = drawn(cg.fx, 73), *want = tu_malloc(cg.fx * sizeof(float));
+    float *wact = tu_malloc(cg.fx * sizeof(float));
+    float *dyp = pad_host(dy, c->cout, c->n, cg.s.ho, cg.s.wo);
+    ref_conv2d_backward_data(&cg.g, dy, w, want);
     clgan_conv_plan p;
-    wino_plan(ctx, &s, &p);
-    clgan_buf bdy = tu_upload(dy, fy), bdyp = tu_upload(dyp, fyp), bw = tu_upload(w, fw);
-    clgan_buf by = tu_upload(y, fx), bdx = tu_upload(NULL, fx);
+    wino_plan(ctx, &cg.s, &p);
+    clgan_buf bdy = tu_upload(dy, cg.fy), bdyp = tu_upload(dyp, fyp), bw = tu_upload(w, cg.fw);
+    clgan_buf by = tu_upload(y, cg.fx), bdx = tu_upload(NULL, cg.fx);
     clgan_buf col = col_buffer(&p);
     char what[160];
     const clgan_act acts[3] = {CLGAN_ACT_NONE, CLGAN_ACT_RELU, CLGAN_ACT_LEAKY_RELU};
     for (int a = 0; a < 3; a++)
       for (int padded = 0; padded < 2; padded++) {
-        TU_OK(clgan_fill(ctx, bdx, fx, NAN));
+        TU_OK(clgan_fill(ctx, bdx, cg.fx, NAN));
         if (padded)
           TU_OK(clgan_conv2d_backward_data_padded(ctx, &p, bdyp, bw, bdx, col, by, acts[a], 0.2f));
         else if (a)
           TU_OK(clgan_conv2d_backward_data_act(ctx, &p, bdy, bw, bdx, col, by, acts[a], 0.2f));
         else
           TU_OK(clgan_conv2d_backward_data(ctx, &p, bdy, bw, bdx, col));
-        for (size_t i = 0; i < fx; i++)
+        for (size_t i = 0; i < cg.fx; i++)
           wact[i] = acts[a] == CLGAN_ACT_NONE || y[i] > 0.0f ? want[i]
-                    : acts[a] == CLGAN_ACT_RELU             ? 0.0f
-                                                            : want[i] * 0.2f;
-        float *got = tu_download(bdx, fx);
+                    : acts[a] == CLGAN_ACT_RELU              ? 0.0f
+                                                             : want[i] * 0.2f;
+        float *got = tu_download(bdx, cg.fx);
         snprintf(what, sizeof what, "adjoint %s, act %d, padded %d", c->name, (int)acts[a], padded);
-        TU_ASSERT_CLOSE(what, got, wact, fx, 1e-4, 1e-4);
+        TU_ASSERT_CLOSE(what, got, wact, cg.fx, 1e-4, 1e-4);
         free(got);
       }
     clgan_buf *all[] = {&bdy, &bdyp, &bw, &by, &bdx, &col};
@@ -339,59 +345,56 @@ START_TEST(test_shared_transform) {
   clgan_ctx *ctx = tu_ctx();
   int padded_layouts = 0;
   for (int ci = 0; ci < NCASES; ci++) {
-    const wino_case *c = &cases[ci];
-    clgan_conv_shape s;
-    ref_conv g;
-    size_t fx, fw, fy;
-    case_geometry(c, &s, &g, &fx, &fw, &fy);
+    const case_geometry cg = geometry_of(&cases[ci]);
+    const wino_case *c = cg.c;
     clgan_conv_plan p;
-    wino_plan(ctx, &s, &p);
+    wino_plan(ctx, &cg.s, &p);
     size_t padded = (size_t)c->cin * c->n * (c->h + 2) * (c->w + 2);
     size_t tiles = (size_t)c->n * (c->h / 8) * (c->w / 8);
     const int unpadded = !clgan_conv_reads_padded(&p, CLGAN_CONV_IMAGE_SIDE, NULL);
-    /* the transformed image's rows padded where they fill whole pages
+    /* the transformed image'cg.s rows padded where they fill whole pages
      * (src/ops/conv_winograd.c) */
     ck_assert_uint_ge(p.filt_wino.v_floats, 4 * (size_t)c->cin * 25 * tiles);
     padded_layouts += p.filt_wino.v_floats > 4 * (size_t)c->cin * 25 * tiles;
     ck_assert_uint_eq(clgan_conv_kept_floats(&p),
                       (unpadded ? 0 : (padded + 15) / 16 * 16) + p.filt_wino.v_floats);
-    float *x = drawn(fx, 81), *w = drawn(fw, 82);
-    float *dy = drawn(fy, 83);
+    float *x = drawn(cg.fx, 81), *w = drawn(cg.fw, 82);
+    float *dy = drawn(cg.fy, 83);
     float *xp = pad_host(x, c->cin, c->n, c->h, c->w);
-    clgan_buf bx = tu_upload(x, fx), bw = tu_upload(w, fw), bdy = tu_upload(dy, fy);
-    clgan_buf by = tu_upload(NULL, fy), bdw = tu_upload(NULL, fw);
+    clgan_buf bx = tu_upload(x, cg.fx), bw = tu_upload(w, cg.fw), bdy = tu_upload(dy, cg.fy);
+    clgan_buf by = tu_upload(NULL, cg.fy), bdw = tu_upload(NULL, cg.fw);
     clgan_buf col = col_buffer(&p), kept = tu_upload(NULL, clgan_conv_kept_floats(&p));
     TU_OK(clgan_conv2d_forward_act(ctx, &p, bx, bw, by, col, CLGAN_ACT_LEAKY_RELU, 0.2f));
-    float *y0 = tu_download(by, fy);
+    float *y0 = tu_download(by, cg.fy);
     TU_OK(clgan_conv2d_backward_filter(ctx, &p, bx, bdy, bdw, col, 0));
-    float *dw0 = tu_download(bdw, fw);
+    float *dw0 = tu_download(bdw, cg.fw);
     char what[160];
     if (unpadded)
-      ck_assert_int_eq(clgan_conv2d_forward_padded_keep(ctx, &p, kept, bw, by, col,
-                                                        CLGAN_ACT_LEAKY_RELU, 0.2f),
-                       CLGAN_ERR_INVALID);
+      ck_assert_int_eq(
+          clgan_conv2d_forward_padded_keep(ctx, &p, kept, bw, by, col, CLGAN_ACT_LEAKY_RELU, 0.2f),
+          CLGAN_ERR_INVALID);
     for (int from_padded = 0; from_padded < 2 - unpadded; from_padded++) {
       TU_OK(clgan_fill(ctx, kept, clgan_conv_kept_floats(&p), NAN));
-      TU_OK(clgan_fill(ctx, by, fy, NAN));
+      TU_OK(clgan_fill(ctx, by, cg.fy, NAN));
       if (from_padded) {
         TU_OK(clgan_buf_write(ctx, kept, xp, padded));
         TU_OK(clgan_conv2d_forward_padded_keep(ctx, &p, kept, bw, by, col, CLGAN_ACT_LEAKY_RELU,
                                                0.2f));
       } else {
-        TU_OK(clgan_conv2d_forward_keep(ctx, &p, bx, bw, by, col, kept, CLGAN_ACT_LEAKY_RELU,
-                                        0.2f));
+        TU_OK(
+            clgan_conv2d_forward_keep(ctx, &p, bx, bw, by, col, kept, CLGAN_ACT_LEAKY_RELU, 0.2f));
       }
       snprintf(what, sizeof what, "%s, forward, from a padded copy %d", c->name, from_padded);
-      assert_same_bits(what, by, y0, fy);
+      assert_same_bits(what, by, y0, cg.fy);
       /* what the other layers of a step do to the workspace and col */
       TU_OK(clgan_conv2d_backward_data(ctx, &p, bdy, bw, bx, col));
       TU_OK(clgan_fill(ctx, col, p.col_floats, 12345.0f));
-      TU_OK(clgan_buf_write(ctx, bx, x, fx));
-      TU_OK(clgan_fill(ctx, bdw, fw, NAN));
+      TU_OK(clgan_buf_write(ctx, bx, x, cg.fx));
+      TU_OK(clgan_fill(ctx, bdw, cg.fw, NAN));
       TU_OK(clgan_conv2d_backward_filter_kept(ctx, &p, kept, bdy, bdw, col, 0));
       snprintf(what, sizeof what, "%s, weight gradient, from a padded copy %d", c->name,
                from_padded);
-      assert_same_bits(what, bdw, dw0, fw);
+      assert_same_bits(what, bdw, dw0, cg.fw);
     }
     clgan_buf *all[] = {&bx, &bw, &bdy, &by, &bdw, &col, &kept};
     for (int i = 0; i < 7; i++) clgan_buf_release(all[i]);
@@ -441,36 +444,33 @@ START_TEST(test_implicit_padding) {
   clgan_ctx *ctx = tu_ctx();
   int chosen = 0, gather = 0;
   for (int ci = 0; ci < NCASES; ci++) {
-    const wino_case *c = &cases[ci];
-    clgan_conv_shape s;
-    ref_conv g;
-    size_t fx, fw, fy;
-    case_geometry(c, &s, &g, &fx, &fw, &fy);
+    const case_geometry cg = geometry_of(&cases[ci]);
+    const wino_case *c = cg.c;
     clgan_conv_plan p;
-    wino_plan(ctx, &s, &p);
-    float *x = drawn(fx, 61), *w = drawn(fw, 62);
-    float *dy = drawn(fy, 63);
+    wino_plan(ctx, &cg.s, &p);
+    float *x = drawn(cg.fx, 61), *w = drawn(cg.fw, 62);
+    float *dy = drawn(cg.fy, 63);
     float *xp = pad_host(x, c->cin, c->n, c->h, c->w);
     size_t fxp = (size_t)c->cin * c->n * (c->h + 2) * (c->w + 2);
-    clgan_buf bx = tu_upload(x, fx), bxp = tu_upload(xp, fxp), bw = tu_upload(w, fw);
-    clgan_buf bdy = tu_upload(dy, fy), by = tu_upload(NULL, fy), bdw = tu_upload(NULL, fw);
-    clgan_gemm_conv_x padded = {bxp, c->cin, c->n, c->h + 2, c->w + 2, 4, 2, s.ho, s.wo};
-    clgan_gemm_conv_x plain = {bx, c->cin, c->n, c->h, c->w, 4, 2, s.ho, s.wo};
+    clgan_buf bx = tu_upload(x, cg.fx), bxp = tu_upload(xp, fxp), bw = tu_upload(w, cg.fw);
+    clgan_buf bdy = tu_upload(dy, cg.fy), by = tu_upload(NULL, cg.fy), bdw = tu_upload(NULL, cg.fw);
+    clgan_gemm_conv_x padded = {bxp, c->cin, c->n, c->h + 2, c->w + 2, 4, 2, cg.s.ho, cg.s.wo};
+    clgan_gemm_conv_x plain = {bx, c->cin, c->n, c->h, c->w, 4, 2, cg.s.ho, cg.s.wo};
     char what[160];
-    TU_OK(conv_wino_forward_run(ctx, &p.wino, &s, &padded, bw, by, CLGAN_ACT_LEAKY_RELU, 0.2f));
-    float *y0 = tu_download(by, fy);
-    TU_OK(clgan_fill(ctx, by, fy, NAN));
-    TU_OK(conv_wino_forward_run(ctx, &p.wino, &s, &plain, bw, by, CLGAN_ACT_LEAKY_RELU, 0.2f));
+    TU_OK(conv_wino_forward_run(ctx, &p.wino, &cg.s, &padded, bw, by, CLGAN_ACT_LEAKY_RELU, 0.2f));
+    float *y0 = tu_download(by, cg.fy);
+    TU_OK(clgan_fill(ctx, by, cg.fy, NAN));
+    TU_OK(conv_wino_forward_run(ctx, &p.wino, &cg.s, &plain, bw, by, CLGAN_ACT_LEAKY_RELU, 0.2f));
     snprintf(what, sizeof what, "%s, forward unpadded", c->name);
-    assert_same_bits(what, by, y0, fy);
-    TU_OK(conv_wino_filt_run(ctx, &p.filt_wino, &s, &padded, bdy, bdw, 0));
-    float *dw0 = tu_download(bdw, fw);
-    TU_OK(clgan_fill(ctx, bdw, fw, NAN));
-    TU_OK(conv_wino_filt_run(ctx, &p.filt_wino, &s, &plain, bdy, bdw, 0));
+    assert_same_bits(what, by, y0, cg.fy);
+    TU_OK(conv_wino_filt_run(ctx, &p.filt_wino, &cg.s, &padded, bdy, bdw, 0));
+    float *dw0 = tu_download(bdw, cg.fw);
+    TU_OK(clgan_fill(ctx, bdw, cg.fw, NAN));
+    TU_OK(conv_wino_filt_run(ctx, &p.filt_wino, &cg.s, &plain, bdy, bdw, 0));
     snprintf(what, sizeof what, "%s, weight gradient unpadded", c->name);
-    assert_same_bits(what, bdw, dw0, fw);
-    const int both = conv_wino_reads_unpadded(&p.wino, &s) &&
-                     conv_wino_reads_unpadded(&p.filt_wino, &s);
+    assert_same_bits(what, bdw, dw0, cg.fw);
+    const int both =
+        conv_wino_reads_unpadded(&p.wino, &cg.s) && conv_wino_reads_unpadded(&p.filt_wino, &cg.s);
     ck_assert_msg(clgan_conv_reads_padded(&p, CLGAN_CONV_IMAGE_SIDE, NULL) == !both,
                   "%s: the plan reads the image padded %d, its transforms unpadded %d", c->name,
                   clgan_conv_reads_padded(&p, CLGAN_CONV_IMAGE_SIDE, NULL), both);
@@ -498,15 +498,12 @@ END_TEST
 START_TEST(test_kept_weights) {
   clgan_ctx *ctx = tu_ctx();
   for (int ci = 0; ci < NCASES; ci++) {
-    const wino_case *c = &cases[ci];
-    clgan_conv_shape s;
-    ref_conv g;
-    size_t fx, fw, fy;
-    case_geometry(c, &s, &g, &fx, &fw, &fy);
+    const case_geometry cg = geometry_of(&cases[ci]);
+    const wino_case *c = cg.c;
     clgan_conv_plan p, q;
-    wino_plan(ctx, &s, &p);
+    wino_plan(ctx, &cg.s, &p);
     q = p;
-    size_t nk = clgan_conv_weights_kept_floats(&p), seen = (fw + 15) / 16 * 16;
+    size_t nk = clgan_conv_weights_kept_floats(&p), seen = (cg.fw + 15) / 16 * 16;
     ck_assert_uint_eq(nk, 2 * seen + p.wino.u_floats + p.adj_wino.u_floats);
     clgan_buf kept = tu_upload(NULL, nk), small = tu_upload(NULL, nk - 1);
     ck_assert_int_eq(clgan_conv_keep_weights(ctx, &q, small), CLGAN_ERR_INVALID);
@@ -514,32 +511,33 @@ START_TEST(test_kept_weights) {
     ck_assert_ptr_null(q.adj_wino.weights_kept.mem);
     TU_OK(clgan_fill(ctx, kept, nk, NAN)); /* clgan_conv_keep_weights zeroes it */
     TU_OK(clgan_conv_keep_weights(ctx, &q, kept));
-    float *x = drawn(fx, 101), *w = drawn(fw, 102);
-    float *wk = tu_malloc(fw * sizeof(float)), *dy = drawn(fy, 103);
-    clgan_buf bx = tu_upload(x, fx), bw = tu_upload(NULL, fw), bdy = tu_upload(dy, fy);
-    clgan_buf by = tu_upload(NULL, fy), bdx = tu_upload(NULL, fx);
+    float *x = drawn(cg.fx, 101), *w = drawn(cg.fw, 102);
+    float *wk = tu_malloc(cg.fw * sizeof(float)), *dy = drawn(cg.fy, 103);
+    clgan_buf bx = tu_upload(x, cg.fx), bw = tu_upload(NULL, cg.fw), bdy = tu_upload(dy, cg.fy);
+    clgan_buf by = tu_upload(NULL, cg.fy), bdx = tu_upload(NULL, cg.fx);
     clgan_buf col = col_buffer(&p);
     const size_t as_drawn = (size_t)-1;
-    const size_t changed[] = {as_drawn, as_drawn, 0, 0, fw / 2 + 5, fw - 1, fw - 1, as_drawn};
+    const size_t changed[] = {as_drawn,      as_drawn,  0,         0,
+                              cg.fw / 2 + 5, cg.fw - 1, cg.fw - 1, as_drawn};
     char what[200];
     for (int k = 0; k < (int)(sizeof changed / sizeof changed[0]); k++) {
-      memcpy(wk, w, fw * sizeof(float));
+      memcpy(wk, w, cg.fw * sizeof(float));
       if (changed[k] != as_drawn) wk[changed[k]] += 0.5f;
-      TU_OK(clgan_buf_write(ctx, bw, wk, fw));
+      TU_OK(clgan_buf_write(ctx, bw, wk, cg.fw));
       TU_OK(clgan_conv2d_forward(ctx, &p, bx, bw, by, col));
-      float *y0 = tu_download(by, fy);
+      float *y0 = tu_download(by, cg.fy);
       TU_OK(clgan_conv2d_backward_data(ctx, &p, bdy, bw, bdx, col));
-      float *dx0 = tu_download(bdx, fx);
-      TU_OK(clgan_fill(ctx, by, fy, NAN));
+      float *dx0 = tu_download(bdx, cg.fx);
+      TU_OK(clgan_fill(ctx, by, cg.fy, NAN));
       TU_OK(clgan_conv2d_forward(ctx, &q, bx, bw, by, col));
       snprintf(what, sizeof what, "%s, kept forward, call %d", c->name, k);
-      assert_same_bits(what, by, y0, fy);
-      assert_same_bits(what, kept, wk, fw);
-      TU_OK(clgan_fill(ctx, bdx, fx, NAN));
+      assert_same_bits(what, by, y0, cg.fy);
+      assert_same_bits(what, kept, wk, cg.fw);
+      TU_OK(clgan_fill(ctx, bdx, cg.fx, NAN));
       TU_OK(clgan_conv2d_backward_data(ctx, &q, bdy, bw, bdx, col));
       snprintf(what, sizeof what, "%s, kept adjoint, call %d", c->name, k);
-      assert_same_bits(what, bdx, dx0, fx);
-      assert_same_bits(what, clgan_buf_at(kept, seen + p.wino.u_floats), wk, fw);
+      assert_same_bits(what, bdx, dx0, cg.fx);
+      assert_same_bits(what, clgan_buf_at(kept, seen + p.wino.u_floats), wk, cg.fw);
       free(y0), free(dx0);
     }
     clgan_buf *all[] = {&kept, &small, &bx, &bw, &bdy, &by, &bdx, &col};
@@ -565,42 +563,40 @@ END_TEST
 START_TEST(test_streamed_weights) {
   clgan_ctx *ctx = tu_ctx();
   for (int ci = 0; ci < NCASES; ci++) {
-    const wino_case *c = &cases[ci];
-    clgan_conv_shape s;
-    ref_conv g;
-    size_t fx, fw, fy;
-    case_geometry(c, &s, &g, &fx, &fw, &fy);
+    const case_geometry cg = geometry_of(&cases[ci]);
+    const wino_case *c = cg.c;
     clgan_conv_plan p, q;
-    wino_plan(ctx, &s, &p);
+    wino_plan(ctx, &cg.s, &p);
     ck_assert_int_eq(p.wino.weight_stream, 0);
     ck_assert_int_eq(p.adj_wino.weight_stream, 0);
     q = p;
     q.wino.weight_stream = q.adj_wino.weight_stream = 1;
-    float *x = drawn(fx, 81), *w = drawn(fw, 82);
-    float *dy = drawn(fy, 83);
-    clgan_buf bx = tu_upload(x, fx), bw = tu_upload(w, fw), bdy = tu_upload(dy, fy);
-    clgan_buf by = tu_upload(NULL, fy), bdx = tu_upload(NULL, fx);
+    float *x = drawn(cg.fx, 81), *w = drawn(cg.fw, 82);
+    float *dy = drawn(cg.fy, 83);
+    clgan_buf bx = tu_upload(x, cg.fx), bw = tu_upload(w, cg.fw), bdy = tu_upload(dy, cg.fy);
+    clgan_buf by = tu_upload(NULL, cg.fy), bdx = tu_upload(NULL, cg.fx);
     clgan_buf col = col_buffer(&p);
     clgan_buf kept = tu_upload(NULL, clgan_conv_weights_kept_floats(&p));
     char what[160];
     for (int keep = 0; keep < 2; keep++) {
       if (keep) {
         TU_OK(clgan_conv_keep_weights(ctx, &p, kept));
-        q.wino.weights_kept = p.wino.weights_kept, q.adj_wino.weights_kept = p.adj_wino.weights_kept;
+        q.wino.weights_kept = p.wino.weights_kept,
+        q.adj_wino.weights_kept = p.adj_wino.weights_kept;
       }
       TU_OK(clgan_conv2d_forward(ctx, &p, bx, bw, by, col));
-      float *y0 = tu_download(by, fy);
+      float *y0 = tu_download(by, cg.fy);
       TU_OK(clgan_conv2d_backward_data(ctx, &p, bdy, bw, bdx, col));
-      float *dx0 = tu_download(bdx, fx);
+      float *dx0 = tu_download(bdx, cg.fx);
       if (keep) TU_OK(clgan_fill(ctx, kept, clgan_conv_weights_kept_floats(&p), 0.0f));
-      TU_OK(clgan_fill(ctx, by, fy, NAN));
-      TU_OK(clgan_fill(ctx, bdx, fx, NAN));
+      TU_OK(clgan_fill(ctx, by, cg.fy, NAN));
+      TU_OK(clgan_fill(ctx, bdx, cg.fx, NAN));
       TU_OK(clgan_conv2d_forward(ctx, &q, bx, bw, by, col));
       TU_OK(clgan_conv2d_backward_data(ctx, &q, bdy, bw, bdx, col));
       snprintf(what, sizeof what, "%s, forward, weights streamed, kept %d", c->name, keep);
-      assert_same_bits(what, by, y0, fy);
+      assert_same_bits(what, by, y0, cg.fy);
       snprintf(what, sizeof what, "%s, adjoint, weights streamed, kept %d", c->name, keep);
-      assert_same_bits(what, bdx, dx0, fx);
+      assert_same_bits(what, bdx, dx0, cg.fx);
       free(y0), free(dx0);
     }
     clgan_buf *all[] = {&bx, &bw, &bdy, &by, &bdx, &col, &kept};
@@ -625,51 +621,47 @@ static long launches(clgan_ctx *ctx) {
  * keeping nothing, the flag changes nothing. */
 START_TEST(test_weights_current) {
   clgan_ctx *ctx = tu_ctx();
-  const wino_case *c = &cases[0];
-  clgan_conv_shape s;
-  ref_conv g;
-  size_t fx, fw, fy;
-  case_geometry(c, &s, &g, &fx, &fw, &fy);
+  const case_geometry cg = geometry_of(&cases[0]);
   clgan_conv_plan p, cur;
-  wino_plan(ctx, &s, &p);
+  wino_plan(ctx, &cg.s, &p);
   size_t nk = clgan_conv_weights_kept_floats(&p);
   clgan_buf kept = tu_upload(NULL, nk);
   TU_OK(clgan_conv_keep_weights(ctx, &p, kept));
   cur = p;
   cur.wino.weights_current = cur.adj_wino.weights_current = 1;
-  float *x = drawn(fx, 111), *w = drawn(fw, 112);
-  float *dy = drawn(fy, 113), *nan_w = tu_malloc(fw * sizeof(float));
-  for (size_t i = 0; i < fw; i++) nan_w[i] = NAN;
-  clgan_buf bx = tu_upload(x, fx), bw = tu_upload(w, fw), bnan = tu_upload(nan_w, fw);
-  clgan_buf bdy = tu_upload(dy, fy), by = tu_upload(NULL, fy), bdx = tu_upload(NULL, fx);
+  float *x = drawn(cg.fx, 111), *w = drawn(cg.fw, 112);
+  float *dy = drawn(cg.fy, 113), *nan_w = tu_malloc(cg.fw * sizeof(float));
+  for (size_t i = 0; i < cg.fw; i++) nan_w[i] = NAN;
+  clgan_buf bx = tu_upload(x, cg.fx), bw = tu_upload(w, cg.fw), bnan = tu_upload(nan_w, cg.fw);
+  clgan_buf bdy = tu_upload(dy, cg.fy), by = tu_upload(NULL, cg.fy), bdx = tu_upload(NULL, cg.fx);
   clgan_buf col = col_buffer(&p);
   long l0 = launches(ctx);
   TU_OK(clgan_conv2d_forward(ctx, &p, bx, bw, by, col));
   long forward_launches = launches(ctx) - l0;
-  float *y0 = tu_download(by, fy);
+  float *y0 = tu_download(by, cg.fy);
   l0 = launches(ctx);
   TU_OK(clgan_conv2d_backward_data(ctx, &p, bdy, bw, bdx, col));
   long adjoint_launches = launches(ctx) - l0;
-  float *dx0 = tu_download(bdx, fx);
-  TU_OK(clgan_fill(ctx, by, fy, NAN));
-  TU_OK(clgan_fill(ctx, bdx, fx, NAN));
+  float *dx0 = tu_download(bdx, cg.fx);
+  TU_OK(clgan_fill(ctx, by, cg.fy, NAN));
+  TU_OK(clgan_fill(ctx, bdx, cg.fx, NAN));
   l0 = launches(ctx);
   TU_OK(clgan_conv2d_forward(ctx, &cur, bx, bnan, by, col));
   ck_assert_int_eq(launches(ctx) - l0, forward_launches - 1);
-  assert_same_bits("forward, weights current", by, y0, fy);
+  assert_same_bits("forward, weights current", by, y0, cg.fy);
   l0 = launches(ctx);
   TU_OK(clgan_conv2d_backward_data(ctx, &cur, bdy, bnan, bdx, col));
   ck_assert_int_eq(launches(ctx) - l0, adjoint_launches - 1);
-  assert_same_bits("adjoint, weights current", bdx, dx0, fx);
+  assert_same_bits("adjoint, weights current", bdx, dx0, cg.fx);
   /* no kept buffer: the flag is ignored, the weights transformed */
   clgan_conv_plan plain;
-  wino_plan(ctx, &s, &plain);
+  wino_plan(ctx, &cg.s, &plain);
   plain.wino.weights_current = 1;
-  TU_OK(clgan_fill(ctx, by, fy, NAN));
+  TU_OK(clgan_fill(ctx, by, cg.fy, NAN));
   l0 = launches(ctx);
   TU_OK(clgan_conv2d_forward(ctx, &plain, bx, bw, by, col));
   ck_assert_int_eq(launches(ctx) - l0, forward_launches);
-  assert_same_bits("forward, nothing kept", by, y0, fy);
+  assert_same_bits("forward, nothing kept", by, y0, cg.fy);
   clgan_buf *all[] = {&kept, &bx, &bw, &bnan, &bdy, &by, &bdx, &col};
   for (int i = 0; i < 8; i++) clgan_buf_release(all[i]);
   free(x), free(w), free(dy), free(nan_w), free(y0), free(dx0);
@@ -737,7 +729,7 @@ START_TEST(test_which_shapes) {
   ctx->tuning.winograd = 1;
   /* not: 2 channels, 14 (not a multiple of 4), an output of 6x6 (not whole
    * 4x4 tiles), stride 1, pad 0, a 3x3 kernel */
-  const int geo[6][6] = {{2, 16, 16, 4, 2, 1}, {14, 16, 16, 4, 2, 1}, {16, 12, 12, 4, 2, 1},
+  const int geo[6][6] = {{2, 16, 16, 4, 2, 1},  {14, 16, 16, 4, 2, 1}, {16, 12, 12, 4, 2, 1},
                          {16, 16, 16, 4, 1, 1}, {16, 16, 16, 4, 2, 0}, {16, 16, 16, 3, 2, 1}};
   for (int i = 0; i < 6; i++) {
     TU_OK(clgan_conv_shape_conv(2, geo[i][0], geo[i][1], geo[i][2], 8, geo[i][3], geo[i][4],
@@ -769,4 +761,6 @@ static Suite *wino_suite(void) {
   return s;
 }
 
-int main(void) { return tu_run(wino_suite()); }
+int main(void) {
+  return tu_run(wino_suite());
+}
